@@ -1,0 +1,108 @@
+import { EncodedEvent } from './encoded-event.js';
+import { History, type SinceResult } from './history.js';
+
+export type BusListener = (event: EncodedEvent) => void;
+export type BusStatus = 'ok' | 'degraded';
+
+/**
+ * Fan-out and id assignment behind a hub. The in-memory bus is the default;
+ * a distributed bus (Redis Streams, MQTT) implements the same interface so
+ * that hubs in several processes deliver the same events with the same ids.
+ *
+ * Contract for implementers:
+ * - `publish` assigns the id and delivers the event to every subscriber of
+ *   every instance, in one total order, exactly once.
+ * - Ids are opaque strings to clients; only the bus compares them.
+ * - `since(lastId)` returns the events after `lastId` in that order, or a
+ *   gap when it cannot prove it has all of them (unknown, trimmed, foreign).
+ * - Methods may be synchronous (in-memory) or return promises (network).
+ */
+export interface Bus {
+  publish(event: string, data: unknown, json: string): string | Promise<string>;
+  subscribe(listener: BusListener): () => void;
+  since(lastId: string): SinceResult | Promise<SinceResult>;
+  /** Id of the newest event this instance has delivered, if any. */
+  readonly headId: string | undefined;
+  /** Optional: shared snapshot state for multi-instance buses. */
+  loadState?(): unknown | Promise<unknown>;
+  saveState?(json: string): void | Promise<void>;
+  /** Optional: health, for buses that depend on a network. */
+  readonly status?: BusStatus;
+  close(): void | Promise<void>;
+}
+
+export interface MemoryBusOptions {
+  /** Events kept for replay (default 1000). */
+  readonly history?: number;
+  /**
+   * Prefix that makes ids from an earlier process invalid after a restart,
+   * so a browser resuming with an old id gets a reset rather than the wrong
+   * events. Defaults to a random base-36 string.
+   */
+  readonly epoch?: string;
+}
+
+/**
+ * In-process bus: ids are `<epoch>-<sequence>`, fan-out is synchronous,
+ * history is a ring buffer.
+ */
+export class MemoryBus implements Bus {
+  readonly epoch: string;
+  readonly history: History;
+  #seq = 0;
+  #listeners = new Set<BusListener>();
+  #head: string | undefined;
+
+  constructor(options: MemoryBusOptions = {}) {
+    this.epoch = options.epoch ?? randomEpoch();
+    if (!/^[A-Za-z0-9]+$/.test(this.epoch)) throw new TypeError('MemoryBus epoch must be alphanumeric');
+    this.history = new History(options.history ?? 1000);
+  }
+
+  get headId(): string | undefined {
+    return this.#head;
+  }
+
+  get listenerCount(): number {
+    return this.#listeners.size;
+  }
+
+  publish(event: string, data: unknown, json: string): string {
+    const seq = ++this.#seq;
+    const id = `${this.epoch}-${seq}`;
+    const encoded = new EncodedEvent(id, event, data, json);
+    this.history.push(seq, encoded);
+    this.#head = id;
+    for (const listener of this.#listeners) listener(encoded);
+    return id;
+  }
+
+  subscribe(listener: BusListener): () => void {
+    // Wrap so the same function can subscribe twice and unsubscribe once.
+    const entry: BusListener = (event) => listener(event);
+    this.#listeners.add(entry);
+    return () => {
+      this.#listeners.delete(entry);
+    };
+  }
+
+  since(lastId: string): SinceResult {
+    const dash = lastId.lastIndexOf('-');
+    if (dash <= 0 || lastId.slice(0, dash) !== this.epoch) return { kind: 'gap' };
+    const digits = lastId.slice(dash + 1);
+    if (!/^\d{1,15}$/.test(digits)) return { kind: 'gap' };
+    return this.history.since(Number(digits));
+  }
+
+  close(): void {
+    this.#listeners.clear();
+  }
+}
+
+function randomEpoch(): string {
+  const bytes = new Uint8Array(4);
+  crypto.getRandomValues(bytes);
+  let n = 0;
+  for (const b of bytes) n = n * 256 + b;
+  return n.toString(36);
+}

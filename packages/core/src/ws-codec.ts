@@ -1,0 +1,217 @@
+import { BoardcastError, type ErrorBody } from './errors.js';
+
+/** WebSocket subprotocol spoken between browsers and ws-server. */
+export const WS_PROTOCOL = 'boardcast.v1';
+
+export type CommandId = string | number;
+
+// ---------------------------------------------------------------- envelopes
+
+export type ClientEnvelope =
+  | { readonly type: 'command'; readonly id: CommandId; readonly command: string; readonly data: unknown }
+  | { readonly type: 'ping'; readonly id?: CommandId | undefined };
+
+export type ServerEnvelope =
+  | { readonly type: 'snapshot'; readonly id: string | null; readonly data: unknown }
+  | { readonly type: 'event'; readonly event: string; readonly id: string; readonly data: unknown }
+  | { readonly type: 'result'; readonly id: CommandId; readonly ok: true; readonly data: unknown }
+  | { readonly type: 'result'; readonly id: CommandId; readonly ok: false; readonly error: ErrorBody['error'] }
+  | { readonly type: 'reset'; readonly reason: string }
+  | { readonly type: 'pong'; readonly id?: CommandId | undefined }
+  | { readonly type: 'error'; readonly error: ErrorBody['error'] };
+
+// ---------------------------------------------------------------- encoders
+// Built by concatenation around already-serialized JSON so a payload is
+// stringified once per publish, not once per envelope or client.
+
+const q = JSON.stringify;
+
+export function encodeWsEvent(id: string, event: string, dataJson: string): string {
+  return `{"type":"event","event":${q(event)},"id":${q(id)},"data":${dataJson}}`;
+}
+
+export function encodeWsSnapshot(stateJson: string, headId: string | undefined): string {
+  return `{"type":"snapshot","id":${headId === undefined ? 'null' : q(headId)},"data":${stateJson}}`;
+}
+
+export function encodeWsReset(reason: string): string {
+  return `{"type":"reset","reason":${q(reason)}}`;
+}
+
+export function encodeWsResultOk(id: CommandId, resultJson: string): string {
+  return `{"type":"result","id":${q(id)},"ok":true,"data":${resultJson}}`;
+}
+
+export function encodeWsResultError(id: CommandId, error: BoardcastError): string {
+  return `{"type":"result","id":${q(id)},"ok":false,"error":${q(error.toJSON())}}`;
+}
+
+export function encodeWsError(error: BoardcastError): string {
+  return `{"type":"error","error":${q(error.toJSON())}}`;
+}
+
+export function encodeWsPong(id: CommandId | undefined): string {
+  return id === undefined ? '{"type":"pong"}' : `{"type":"pong","id":${q(id)}}`;
+}
+
+export function encodeWsCommand(id: CommandId, command: string, data: unknown): string {
+  return `{"type":"command","id":${q(id)},"command":${q(command)},"data":${data === undefined ? 'null' : q(data)}}`;
+}
+
+export function encodeWsPing(id?: CommandId): string {
+  return id === undefined ? '{"type":"ping"}' : `{"type":"ping","id":${q(id)}}`;
+}
+
+// ---------------------------------------------------------------- decoding
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const COMMAND_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+const MAX_ID_LENGTH = 128;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const encoder = new TextEncoder();
+
+function invalid(message: string): BoardcastError {
+  return new BoardcastError('invalid_payload', message);
+}
+
+export function utf8ByteLength(text: string): number {
+  return encoder.encode(text).length;
+}
+
+function isCommandId(value: unknown): value is CommandId {
+  return (
+    (typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH) ||
+    (typeof value === 'number' && Number.isSafeInteger(value))
+  );
+}
+
+/**
+ * Parse JSON, refusing keys that could reach an object's prototype if the
+ * data is later merged into another object.
+ */
+export function parseJsonStrict(text: string): unknown {
+  return JSON.parse(text, function reviver(this: unknown, key: string, value: unknown) {
+    if (FORBIDDEN_KEYS.has(key)) throw invalid(`key "${key}" is not allowed`);
+    return value;
+  });
+}
+
+export interface DecodeOptions {
+  /** Largest accepted frame in UTF-8 bytes (default 65536). */
+  readonly maxBytes?: number;
+}
+
+export type ClientDecodeResult =
+  | { readonly ok: true; readonly envelope: ClientEnvelope }
+  | { readonly ok: false; readonly error: BoardcastError; readonly id?: CommandId | undefined };
+
+/**
+ * Strict decoder for frames a browser sends. Never throws: the result says
+ * what was wrong, with the command id when one could be read so the server
+ * can answer that command instead of dropping it.
+ */
+export function tryDecodeClientFrame(raw: string | Uint8Array, options: DecodeOptions = {}): ClientDecodeResult {
+  const maxBytes = options.maxBytes ?? 65536;
+  try {
+    let text: string;
+    if (typeof raw === 'string') {
+      if (raw.length > maxBytes || (raw.length * 3 > maxBytes && encoder.encode(raw).length > maxBytes)) {
+        return { ok: false, error: new BoardcastError('payload_too_large', `frame exceeds ${maxBytes} bytes`) };
+      }
+      text = raw;
+    } else {
+      if (raw.byteLength > maxBytes) {
+        return { ok: false, error: new BoardcastError('payload_too_large', `frame exceeds ${maxBytes} bytes`) };
+      }
+      try {
+        text = utf8.decode(raw);
+      } catch {
+        return { ok: false, error: invalid('frame is not valid UTF-8') };
+      }
+    }
+
+    let value: unknown;
+    try {
+      value = parseJsonStrict(text);
+    } catch (error) {
+      return {
+        ok: false,
+        error: error instanceof BoardcastError ? error : invalid('frame is not valid JSON'),
+      };
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      return { ok: false, error: invalid('frame must be a JSON object') };
+    }
+    const record = value as Record<string, unknown>;
+    const type = record.type;
+    const id = isCommandId(record.id) ? record.id : undefined;
+
+    if (type === 'command') {
+      if (id === undefined) {
+        return { ok: false, error: invalid('command needs an "id": a non-empty string (≤128 chars) or an integer') };
+      }
+      if (typeof record.command !== 'string' || !COMMAND_NAME.test(record.command)) {
+        return { ok: false, id, error: invalid('command needs a "command" name') };
+      }
+      return { ok: true, envelope: { type: 'command', id, command: record.command, data: record.data } };
+    }
+    if (type === 'ping') {
+      if (record.id !== undefined && id === undefined) return { ok: false, error: invalid('ping "id" is malformed') };
+      return { ok: true, envelope: { type: 'ping', id } };
+    }
+    return {
+      ok: false,
+      id,
+      error: invalid(typeof type === 'string' ? `unknown frame type "${type.slice(0, 32)}"` : 'frame needs a "type"'),
+    };
+  } catch (error) {
+    // Anything unforeseen (a stack overflow on absurd nesting …) is still
+    // just a bad frame.
+    return {
+      ok: false,
+      error: error instanceof BoardcastError ? error : invalid('frame could not be decoded'),
+    };
+  }
+}
+
+/** Throwing form of {@link tryDecodeClientFrame}; throws only `BoardcastError`. */
+export function decodeClientFrame(raw: string | Uint8Array, options?: DecodeOptions): ClientEnvelope {
+  const result = tryDecodeClientFrame(raw, options);
+  if (!result.ok) throw result.error;
+  return result.envelope;
+}
+
+/** Decoder for frames a client receives from ws-server. Throws only `BoardcastError`. */
+export function decodeServerFrame(raw: string): ServerEnvelope {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw invalid('server frame is not valid JSON');
+  }
+  if (value === null || typeof value !== 'object') throw invalid('server frame must be a JSON object');
+  const record = value as Record<string, unknown>;
+  switch (record.type) {
+    case 'snapshot':
+      if (!('data' in record)) break;
+      return { type: 'snapshot', id: typeof record.id === 'string' ? record.id : null, data: record.data };
+    case 'event':
+      if (typeof record.event !== 'string' || typeof record.id !== 'string') break;
+      return { type: 'event', event: record.event, id: record.id, data: record.data };
+    case 'result': {
+      if (!isCommandId(record.id)) break;
+      if (record.ok === true) return { type: 'result', id: record.id, ok: true, data: record.data };
+      const error = BoardcastError.fromJSON(record.error);
+      return { type: 'result', id: record.id, ok: false, error: error.toJSON() };
+    }
+    case 'reset':
+      return { type: 'reset', reason: typeof record.reason === 'string' ? record.reason : 'history' };
+    case 'pong':
+      return { type: 'pong', id: isCommandId(record.id) ? record.id : undefined };
+    case 'error': {
+      const error = BoardcastError.fromJSON(record.error);
+      return { type: 'error', error: error.toJSON() };
+    }
+  }
+  throw invalid('server frame has an unknown or malformed type');
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// The README's test command. Runs every suite whose system parts are present
+// and names the install command for any that are not. `.ci/run` sets
+// BOARDCAST_REQUIRE_ALL=1 so that, there, nothing is skipped.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+const parts = [
+  { name: 'Chromium (browser end-to-end tests)', bins: ['/usr/bin/chromium', 'chromium'], install: 'sudo apt-get install chromium' },
+  { name: 'redis-server (@boardcast/bus-redis tests)', bins: ['/usr/bin/redis-server', 'redis-server'], install: 'sudo apt-get install redis-server' },
+  { name: 'python3 (board agent tests)', bins: ['python3'], install: 'sudo apt-get install python3' },
+];
+
+function present(bins) {
+  return bins.some((bin) => {
+    if (bin.startsWith('/')) return existsSync(bin);
+    try {
+      execFileSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+const missing = parts.filter((part) => !present(part.bins));
+for (const part of missing) {
+  console.warn(`\n[boardcast] NOTICE: ${part.name} will be SKIPPED — not installed. Install with: ${part.install}`);
+}
+if (missing.length > 0 && process.env.BOARDCAST_REQUIRE_ALL === '1') {
+  console.error('[boardcast] BOARDCAST_REQUIRE_ALL=1: refusing to skip suites.');
+  process.exit(1);
+}
+
+const result = spawnSync('pnpm', ['exec', 'vitest', 'run', ...process.argv.slice(2)], { stdio: 'inherit' });
+process.exit(result.status ?? 1);

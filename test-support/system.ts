@@ -1,0 +1,70 @@
+/**
+ * Which system parts (Debian packages) the test run may use. The root test
+ * command (`scripts/test.mjs`) prints a notice for each missing part; with
+ * BOARDCAST_REQUIRE_ALL=1 (set by `.ci/run`) a missing part fails the run
+ * instead of skipping its suites.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function which(command: string): string | undefined {
+  try {
+    const out = execFileSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).trim();
+    return out || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function find(envName: string, candidates: string[], command: string): string | undefined {
+  const fromEnv = process.env[envName];
+  if (fromEnv && existsSync(fromEnv)) return fromEnv;
+  for (const candidate of candidates) if (existsSync(candidate)) return candidate;
+  const found = which(command);
+  if (found) return found;
+  if (process.env.BOARDCAST_REQUIRE_ALL === '1') {
+    throw new Error(`${command} is required (BOARDCAST_REQUIRE_ALL=1) but was not found`);
+  }
+  return undefined;
+}
+
+export const chromiumPath = find('BOARDCAST_CHROMIUM', ['/usr/bin/chromium'], 'chromium');
+export const redisServerPath = find('BOARDCAST_REDIS_SERVER', ['/usr/bin/redis-server'], 'redis-server');
+export const pythonPath = find('BOARDCAST_PYTHON', [], 'python3');
+
+/** Flags Debian's Chromium needs here (closed network, root, no GPU). */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export interface LaunchedBrowser {
+  readonly browser: import('playwright-core').Browser;
+  close(): Promise<void>;
+}
+
+/** Launch Debian's Chromium through playwright-core with a fresh profile. */
+export async function launchChromium(): Promise<LaunchedBrowser> {
+  if (!chromiumPath) throw new Error('chromium is not installed (apt-get install chromium)');
+  const { chromium } = await import('playwright-core');
+  const userDataDir = mkdtempSync(join(tmpdir(), 'boardcast-chromium-'));
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: [...CHROMIUM_ARGS, `--user-data-dir=${userDataDir}`],
+  });
+  return {
+    browser,
+    async close() {
+      await browser.close().catch(() => undefined);
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
