@@ -1,3 +1,5 @@
 import { packageConfig } from '../../tsup.base';
 
-export default packageConfig({ index: 'src/index.ts' });
+// `sse` and `ws` are single-transport entries so a page that needs one
+// transport does not ship the other.
+export default packageConfig({ index: 'src/index.ts', sse: 'src/sse.ts', ws: 'src/ws.ts' });

@@ -1,0 +1,239 @@
+import {
+  BoardcastError,
+  type CommandInput,
+  type CommandName,
+  type CommandResult,
+  type Contract,
+  type ContractSpec,
+  type EventData,
+  type EventName,
+  type StateOf,
+} from '@boardcast/core';
+import { backoffDelay, type ReconnectOptions } from './backoff.js';
+import { createStateMirror, type StateMirrorOptions } from './state-mirror.js';
+
+export type Status = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface StatusChange {
+  readonly status: Status;
+  /** Consecutive failed attempts so far (0 once open). */
+  readonly attempt: number;
+  /** While `reconnecting`: how long until the next attempt. */
+  readonly delayMs?: number | undefined;
+  /** Why the connection dropped or, with `closed`, why retrying stopped (absent after `close()`). */
+  readonly error?: BoardcastError | undefined;
+}
+
+/** Options both transports share. */
+export interface ClientOptions<C extends ContractSpec> extends StateMirrorOptions<C> {
+  /** Receive only these events (`?events=a,b`); default all. */
+  readonly events?: readonly EventName<C>[] | undefined;
+  /** Default timeout for `command()` in ms (default 10000). */
+  readonly commandTimeoutMs?: number | undefined;
+  /** Backoff and stop rules; `false` never reconnects. */
+  readonly reconnect?: ReconnectOptions | false | undefined;
+  /** Resume from this event id on the first connection (e.g. one kept in sessionStorage). */
+  readonly lastEventId?: string | undefined;
+}
+
+export interface CommandOptions {
+  /** Milliseconds before the promise rejects with `timeout` (default `commandTimeoutMs`). */
+  readonly timeout?: number;
+}
+
+/** One client type for both transports: a page switches with a flag. */
+export interface BoardcastClient<C extends ContractSpec> {
+  readonly transport: 'sse' | 'ws';
+  readonly status: Status;
+  /** The mirrored state (snapshot + events through reducers); `undefined` before the first snapshot. */
+  readonly state: StateOf<C> | undefined;
+  /** Id of the newest event received: what a reconnect resumes from. */
+  readonly lastEventId: string | undefined;
+  /** Why the client is `closed` when a stop rule ended it; `undefined` after `close()`. */
+  readonly error: BoardcastError | undefined;
+  on<K extends EventName<C>>(event: K, listener: (data: EventData<C, K>, id: string) => void): () => void;
+  /** A snapshot arrived (first connect, or after a `reset`); `state` already holds it. */
+  on(event: 'snapshot', listener: (state: StateOf<C>) => void): () => void;
+  /** The server could not replay what was missed; a fresh `snapshot` follows and replaces the state. */
+  on(event: 'reset', listener: (reason: string) => void): () => void;
+  /** Anything that went wrong that no promise reports (drops, bad frames, refused connections). */
+  on(event: 'error', listener: (error: BoardcastError) => void): () => void;
+  /** Called on every status change and on every scheduled retry. */
+  onStatus(listener: (change: StatusChange) => void): () => void;
+  /** Bound; for `useSyncExternalStore(client.subscribe, client.getSnapshot)`. */
+  readonly subscribe: (listener: () => void) => () => void;
+  readonly getSnapshot: () => StateOf<C> | undefined;
+  command<K extends CommandName<C>>(
+    name: K,
+    input: CommandInput<C, K>,
+    options?: CommandOptions,
+  ): Promise<CommandResult<C, K>>;
+  /** Stop for good: pending commands reject with `closed`. */
+  close(): void;
+}
+
+/** What a transport reports about one connection attempt. */
+export interface LinkSink {
+  open(): void;
+  snapshot(state: unknown, id: string | null): void;
+  event(name: string, data: unknown, id: string): void;
+  reset(reason: string): void;
+  retry(ms: number): void;
+  error(error: BoardcastError): void;
+  /** The connection ended; `fatal` stops retrying (204, 401, 403 …). */
+  drop(error: BoardcastError, fatal?: boolean): void;
+}
+
+export interface Transport {
+  readonly name: 'sse' | 'ws';
+  /** Open one connection; returns its abort function. Must not call `sink` synchronously. */
+  dial(lastEventId: string | undefined, sink: LinkSink): () => void;
+  command(name: string, input: unknown, timeoutMs: number): Promise<unknown>;
+  /** The client is closed: settle everything outstanding with `error`. */
+  stop(error: BoardcastError): void;
+}
+
+type AnyListener = (...args: never[]) => void;
+
+/**
+ * Built from closures rather than a class: `#private` names survive
+ * minification and this file is most of the SSE entry's size budget.
+ */
+export function createClient<C extends ContractSpec>(
+  contract: Contract<C> | C,
+  transport: Transport,
+  options: ClientOptions<C>,
+): BoardcastClient<C> {
+  const mirror = createStateMirror(contract, options);
+  const listeners = new Map<string, Set<AnyListener>>();
+  let status: Status = 'connecting';
+  let lastId = options.lastEventId;
+  let lastError: BoardcastError | undefined;
+  let attempt = 0;
+  let retryMs: number | undefined;
+  let generation = 0;
+  let abort: (() => void) | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const on = (event: string, listener: AnyListener) => {
+    let set = listeners.get(event);
+    if (!set) {
+      set = new Set();
+      listeners.set(event, set);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+    };
+  };
+  // A throwing UI callback must never break the connection or other listeners.
+  const emit = (event: string, ...args: unknown[]) => {
+    for (const listener of [...(listeners.get(event) ?? [])]) {
+      try {
+        (listener as (...a: unknown[]) => void)(...args);
+      } catch (error) {
+        console.error('[boardcast] listener threw', error);
+      }
+    }
+  };
+  const setStatus = (next: Status, delayMs?: number, error?: BoardcastError) => {
+    if (next === status && delayMs === undefined) return;
+    status = next;
+    emit('\0status', { status, attempt, delayMs, error });
+  };
+  const teardown = () => {
+    generation++;
+    clearTimeout(timer);
+    abort?.();
+    abort = undefined;
+  };
+  const finish = (error?: BoardcastError) => {
+    if (status === 'closed') return;
+    lastError = error;
+    // Before teardown, so commands in flight report why the client ended.
+    transport.stop(error ?? new BoardcastError('closed', 'client closed'));
+    teardown();
+    setStatus('closed', undefined, error);
+  };
+  const schedule = (error: BoardcastError) => {
+    const policy = options.reconnect;
+    if (policy === false || attempt >= (policy?.maxAttempts ?? Number.POSITIVE_INFINITY)) return finish(error);
+    const delay = backoffDelay(attempt++, retryMs ?? policy?.initialDelayMs ?? 1000, policy?.maxDelayMs ?? 30_000);
+    setStatus('reconnecting', delay, error);
+    timer = setTimeout(dial, delay);
+  };
+
+  function dial() {
+    const mine = ++generation;
+    // Every callback checks it still belongs to the current connection, so a
+    // late frame from a replaced socket can never touch state.
+    const live = () => mine === generation;
+    const sink: LinkSink = {
+      open() {
+        if (!live()) return;
+        attempt = 0;
+        setStatus('open');
+      },
+      snapshot(state, id) {
+        if (!live()) return;
+        // No id means "no events yet": the next connect must be a fresh one.
+        lastId = id ?? undefined;
+        mirror.replace(state as StateOf<C>);
+        emit('snapshot', state);
+      },
+      event(name, data, id) {
+        if (!live()) return;
+        lastId = id;
+        mirror.apply(name as EventName<C>, data as EventData<C, EventName<C>>, id);
+        emit(name, data, id);
+      },
+      reset: (reason) => live() && emit('reset', reason),
+      retry(ms) {
+        if (live()) retryMs = ms;
+      },
+      error: (error) => live() && emit('error', error),
+      drop(error, fatal) {
+        if (!live()) return;
+        teardown();
+        emit('error', error);
+        if (fatal) finish(error);
+        else schedule(error);
+      },
+    };
+    const stop = transport.dial(lastId, sink);
+    if (live()) abort = stop;
+    else stop();
+  }
+
+  dial();
+  return {
+    transport: transport.name,
+    get status() {
+      return status;
+    },
+    get state() {
+      return mirror.getSnapshot();
+    },
+    get lastEventId() {
+      return lastId;
+    },
+    get error() {
+      return lastError;
+    },
+    on: on as BoardcastClient<C>['on'],
+    onStatus: (listener) => on('\0status', listener),
+    subscribe: mirror.subscribe,
+    getSnapshot: mirror.getSnapshot,
+    command(name, input, commandOptions = {}) {
+      if (status === 'closed') return Promise.reject(new BoardcastError('closed', 'client is closed'));
+      const timeout = commandOptions.timeout ?? options.commandTimeoutMs ?? 10_000;
+      return transport.command(name, input, timeout) as Promise<CommandResult<C, typeof name>>;
+    },
+    close: () => finish(),
+  };
+}
+
+/** The event names a connection asks for (`?events=`), or every contract event. */
+export function eventNames<C extends ContractSpec>(contract: Contract<C> | C, options: ClientOptions<C>): string[] {
+  return [...(options.events ?? Object.keys(contract.events))];
+}

@@ -1,0 +1,41 @@
+import type { Contract, ContractSpec } from '@boardcast/core';
+import type { BoardcastClient } from './client.js';
+import { connectSse } from './sse.js';
+import type { SseOptions } from './sse-transport.js';
+import { connectWs } from './ws.js';
+import type { WsOptions } from './ws-transport.js';
+
+export type ConnectOptions<C extends ContractSpec> =
+  | ({ readonly transport?: 'sse' } & SseOptions<C>)
+  | ({ readonly transport: 'ws' } & WsOptions<C>);
+
+/**
+ * Connect to a boardcast server. `url` is the base the server is mounted at:
+ * `connect('/api', contract)` streams `GET /api/events` and posts commands to
+ * `/api/commands/<name>`; with `{ transport: 'ws' }` it opens `/api/ws`.
+ * Each URL can be overridden (`eventsUrl`, `commandsUrl`, `wsUrl`).
+ */
+export function connect<C extends ContractSpec>(
+  url: string,
+  contract: Contract<C> | C,
+  options: ConnectOptions<C> = {},
+): BoardcastClient<C> {
+  return options.transport === 'ws' ? connectWs(url, contract, options) : connectSse(url, contract, options);
+}
+
+export { BoardcastError, isBoardcastError } from '@boardcast/core';
+export { backoffDelay, type ReconnectOptions } from './backoff.js';
+export type { BoardcastClient, ClientOptions, CommandOptions, Status, StatusChange } from './client.js';
+export type { HeaderSource, HttpOptions } from './http.js';
+export { connectSse } from './sse.js';
+export { createSseDecoder, type SseDecoder, type SseDecoderHandlers, type SseMessage } from './sse-decoder.js';
+export type { SseOptions } from './sse-transport.js';
+export {
+  createStateMirror,
+  type Reducer,
+  type Reducers,
+  type StateMirror,
+  type StateMirrorOptions,
+} from './state-mirror.js';
+export { connectWs } from './ws.js';
+export type { WebSocketClass, WsOptions } from './ws-transport.js';

@@ -1,0 +1,28 @@
+import type { Contract, ContractSpec } from '@boardcast/core';
+import { type BoardcastClient, createClient } from './client.js';
+import { type SseOptions, sseTransport } from './sse-transport.js';
+
+/**
+ * Connect over Server-Sent Events: the stream is `GET <url>/events`, commands
+ * are `POST <url>/commands/<name>`. This entry (`@boardcast/browser-client/sse`)
+ * leaves the WebSocket code out of a page's bundle.
+ */
+export function connectSse<C extends ContractSpec>(
+  url: string,
+  contract: Contract<C> | C,
+  options: SseOptions<C> = {},
+): BoardcastClient<C> {
+  return createClient(contract, sseTransport(url, contract, options), options);
+}
+
+export type { ReconnectOptions } from './backoff.js';
+export type { BoardcastClient, ClientOptions, CommandOptions, Status, StatusChange } from './client.js';
+export type { HeaderSource, HttpOptions } from './http.js';
+export type { SseOptions } from './sse-transport.js';
+export {
+  createStateMirror,
+  type Reducer,
+  type Reducers,
+  type StateMirror,
+  type StateMirrorOptions,
+} from './state-mirror.js';

@@ -1,0 +1,27 @@
+import type { Contract, ContractSpec } from '@boardcast/core';
+import { type BoardcastClient, createClient } from './client.js';
+import { type WsOptions, wsTransport } from './ws-transport.js';
+
+/**
+ * Connect over WebSocket (`<url>/ws`, subprotocol `boardcast.v1`); commands
+ * travel as envelopes on the same socket. This entry
+ * (`@boardcast/browser-client/ws`) leaves the SSE code out of a page's bundle.
+ */
+export function connectWs<C extends ContractSpec>(
+  url: string,
+  contract: Contract<C> | C,
+  options: WsOptions<C> = {},
+): BoardcastClient<C> {
+  return createClient(contract, wsTransport(url, contract, options), options);
+}
+
+export type { ReconnectOptions } from './backoff.js';
+export type { BoardcastClient, ClientOptions, CommandOptions, Status, StatusChange } from './client.js';
+export {
+  createStateMirror,
+  type Reducer,
+  type Reducers,
+  type StateMirror,
+  type StateMirrorOptions,
+} from './state-mirror.js';
+export type { WebSocketClass, WsOptions } from './ws-transport.js';

@@ -1,0 +1,141 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  BoardcastError,
+  type Contract,
+  createHub,
+  defineContract,
+  type ErrorCode,
+  type Hub,
+  typed,
+} from '@boardcast/core';
+import { type BoardcastHttpOptions, boardcastHttp } from '@boardcast/sse-server';
+import { createWsEndpoint, type WsEndpointOptions } from '@boardcast/ws-server';
+import { z } from 'zod';
+
+export const contract = defineContract({
+  events: {
+    led: typed<{ on: boolean }>(),
+    pin_change: typed<{ pin: string; value: 0 | 1 }>(),
+    tick: typed<number>(),
+  },
+  commands: {
+    led: { input: z.object({ state: z.enum(['on', 'off', 'toggle']) }), result: typed<{ on: boolean }>() },
+    fail: { input: typed<{ code: string }>(), result: typed<null>() },
+    slow: { input: typed<{ ms: number }>(), result: typed<string>() },
+    echo: { input: typed<unknown>(), result: typed<unknown>() },
+  },
+  state: typed<{ led: { on: boolean }; tick: number; pins: Record<string, 0 | 1> }>(),
+});
+/** The spec behind the contract: what `connect` and `createHub` infer as `C`. */
+export type TestContract = typeof contract extends Contract<infer S> ? S : never;
+
+export function makeHub(history = 1000): Hub<TestContract> {
+  const hub = createHub(contract, {
+    state: { led: { on: false }, tick: 0, pins: {} },
+    history,
+    commandTimeoutMs: 2000,
+  });
+  hub.handle('led', ({ state }) => {
+    const on = state === 'toggle' ? !hub.state.led.on : state === 'on';
+    hub.setState((s) => ({ ...s, led: { on } }));
+    hub.publish('led', { on });
+    return { on };
+  });
+  hub.handle('fail', ({ code }) => {
+    if (code === 'crash') throw new Error('boom');
+    throw new BoardcastError(code as ErrorCode, `failed with ${code}`);
+  });
+  hub.handle(
+    'slow',
+    ({ ms }, { signal }) =>
+      new Promise((resolve) => {
+        const t = setTimeout(() => resolve(`slept ${ms}`), ms);
+        signal.addEventListener('abort', () => clearTimeout(t));
+      }),
+  );
+  hub.handle('echo', (input) => input);
+  return hub;
+}
+
+/** Publish a tick the way a board would: state first, then the event. */
+export function tick(hub: Hub<TestContract>, n: number): Promise<string> {
+  hub.setState((s) => ({ ...s, tick: n }));
+  return hub.publish('tick', n);
+}
+
+export interface TestServer {
+  readonly port: number;
+  /** Base URL the client is given: `http://127.0.0.1:<port>/api`. */
+  readonly url: string;
+  readonly server: Server;
+  /** Stop abruptly: every open stream and socket is cut, the port is released. */
+  kill(): Promise<void>;
+}
+
+export interface ServeOptions {
+  readonly port?: number;
+  readonly http?: BoardcastHttpOptions;
+  readonly ws?: WsEndpointOptions;
+  /** Answer other paths (pages, bundles) before the API. */
+  readonly extra?: (req: IncomingMessage, res: ServerResponse) => boolean;
+}
+
+/** sse-server and ws-server on one real HTTP server on 127.0.0.1, both mounted at /api. */
+export async function serve(hub: Hub<TestContract>, options: ServeOptions = {}): Promise<TestServer> {
+  const api = boardcastHttp(hub, { base: '/api', ...options.http, sse: { retry: 20, ...options.http?.sse } });
+  const server = createServer((req, res) => {
+    if (options.extra?.(req, res)) return;
+    api.node(req, res);
+  });
+  const ws = createWsEndpoint(hub, { server, path: '/api/ws', ...options.ws });
+  server.listen(options.port ?? 0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}/api`,
+    server,
+    async kill() {
+      const closed = new Promise((resolve) => server.close(resolve));
+      api.close();
+      await ws.close();
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+/** A bare HTTP server for responses the real endpoints never give (204, odd streams). */
+export async function rawServer(handler: (req: IncomingMessage, res: ServerResponse) => void) {
+  const server = createServer(handler);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    server,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Poll until `check` stops throwing / returns truthy; fails with the last error after `ms`. */
+export async function until<T>(check: () => T, ms = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = check();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw last ?? new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -1,0 +1,242 @@
+import { BoardcastError } from '@boardcast/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type BoardcastClient, connect, type StatusChange } from '../src/index.js';
+import { contract, makeHub, rawServer, serve, type TestContract, tick, until } from './helpers.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+function track(client: BoardcastClient<TestContract>) {
+  const ticks: number[] = [];
+  const ids: string[] = [];
+  const statuses: StatusChange[] = [];
+  const resets: string[] = [];
+  const errors: BoardcastError[] = [];
+  client.on('tick', (n, id) => {
+    ticks.push(n);
+    ids.push(id);
+  });
+  client.on('reset', (reason) => resets.push(reason));
+  client.on('error', (e) => errors.push(e));
+  client.onStatus((s) => statuses.push(s));
+  cleanups.push(() => client.close());
+  return { ticks, ids, statuses, resets, errors };
+}
+
+describe('SSE transport against a real sse-server', () => {
+  it('receives the snapshot, then typed events in order, and mirrors state', async () => {
+    const hub = makeHub();
+    const server = await serve(hub);
+    cleanups.push(
+      () => server.kill(),
+      () => hub.close(),
+    );
+    const client = connect(server.url, contract, { transport: 'sse', reconnect: { initialDelayMs: 20 } });
+    const t = track(client);
+    expect(client.transport).toBe('sse');
+    await until(() => client.status === 'open' && client.state);
+    for (let i = 1; i <= 20; i++) await tick(hub, i);
+    await hub.publish('led', { on: true });
+    await until(() => client.state?.led.on === true);
+    expect(t.ticks).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(client.state).toEqual({ led: { on: true }, tick: 20, pins: {} });
+    expect(client.lastEventId).toBe(hub.headId);
+  });
+
+  it('filters with `events`', async () => {
+    const hub = makeHub();
+    const server = await serve(hub);
+    cleanups.push(
+      () => server.kill(),
+      () => hub.close(),
+    );
+    const client = connect(server.url, contract, { events: ['led'] });
+    const t = track(client);
+    const leds: boolean[] = [];
+    client.on('led', (d) => leds.push(d.on));
+    await until(() => client.status === 'open' && client.state);
+    await tick(hub, 1);
+    await hub.publish('led', { on: true });
+    await until(() => leds.length === 1);
+    expect(t.ticks).toEqual([]);
+  });
+
+  it('survives a server restart: reconnects, resumes, loses and duplicates nothing', async () => {
+    const hub = makeHub();
+    let server = await serve(hub);
+    const port = server.port;
+    cleanups.push(() => hub.close());
+    const client = connect(server.url, contract, { reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
+    const t = track(client);
+    let snapshots = 0;
+    client.on('snapshot', () => snapshots++);
+    await until(() => client.status === 'open' && snapshots === 1);
+    for (let i = 1; i <= 5; i++) await tick(hub, i);
+    await until(() => t.ticks.length === 5);
+
+    await server.kill();
+    await until(() => client.status === 'reconnecting');
+    // Published while nobody is connected: must arrive after the restart.
+    for (let i = 6; i <= 10; i++) await tick(hub, i);
+    server = await serve(hub, { port });
+    cleanups.push(() => server.kill());
+    await until(() => t.ticks.length >= 10);
+    for (let i = 11; i <= 15; i++) await tick(hub, i);
+    await until(() => t.ticks.length >= 15);
+
+    expect(t.ticks).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    expect(new Set(t.ids).size).toBe(15);
+    expect(snapshots).toBe(1); // resumed, not re-snapshotted
+    expect(t.resets).toEqual([]);
+    expect(t.statuses.map((s) => s.status)).toContain('reconnecting');
+    expect(client.state?.tick).toBe(15);
+  });
+
+  it('resets to a fresh snapshot when history no longer reaches back', async () => {
+    const hub = makeHub(3);
+    let server = await serve(hub);
+    const port = server.port;
+    cleanups.push(() => hub.close());
+    const client = connect(server.url, contract, { reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
+    const t = track(client);
+    const snapshots: unknown[] = [];
+    client.on('snapshot', (s) => snapshots.push(s));
+    await until(() => snapshots.length === 1);
+    await tick(hub, 1);
+    await until(() => t.ticks.length === 1);
+    await server.kill();
+    for (let i = 2; i <= 10; i++) await tick(hub, i); // more than the history of 3
+    server = await serve(hub, { port });
+    cleanups.push(() => server.kill());
+    await until(() => snapshots.length === 2);
+    expect(t.resets).toEqual(['history']);
+    expect(snapshots[1]).toEqual({ led: { on: false }, tick: 10, pins: {} });
+    expect(client.state?.tick).toBe(10);
+    await tick(hub, 11);
+    await until(() => client.state?.tick === 11);
+    expect(t.ticks).toEqual([1, 11]);
+  });
+
+  it('runs commands and rejects with every server error code', async () => {
+    const hub = makeHub();
+    const server = await serve(hub, { http: { commands: { maxBodyBytes: 1024 } } });
+    cleanups.push(
+      () => server.kill(),
+      () => hub.close(),
+    );
+    const client = connect(server.url, contract);
+    track(client);
+    await expect(client.command('led', { state: 'on' })).resolves.toEqual({ on: true });
+    await until(() => client.state?.led.on === true);
+
+    const codeOf = (p: Promise<unknown>) =>
+      p.then(
+        () => 'resolved',
+        (e: unknown) => (e instanceof BoardcastError ? e.code : `not a BoardcastError: ${String(e)}`),
+      );
+    // biome-ignore lint/suspicious/noExplicitAny: deliberately breaking the contract's types
+    const untyped = client as BoardcastClient<any>;
+    expect(await codeOf(untyped.command('nope', {}))).toBe('unknown_command');
+    expect(await codeOf(untyped.command('led', { state: 'sideways' }))).toBe('invalid_payload');
+    expect(await codeOf(client.command('echo', 'x'.repeat(5000)))).toBe('payload_too_large');
+    expect(await codeOf(client.command('fail', { code: 'crash' }))).toBe('handler_failed');
+    for (const code of ['board_offline', 'forbidden', 'unauthorized', 'too_many_requests', 'unsupported'] as const) {
+      expect(await codeOf(client.command('fail', { code }))).toBe(code);
+    }
+    expect(await codeOf(client.command('slow', { ms: 5000 }))).toBe('timeout'); // hub timeout (2 s)
+    expect(await codeOf(client.command('slow', { ms: 5000 }, { timeout: 50 }))).toBe('timeout'); // client timeout
+    const pending = client.command('slow', { ms: 5000 });
+    client.close();
+    expect(await codeOf(pending)).toBe('closed');
+    expect(await codeOf(client.command('led', { state: 'on' }))).toBe('closed');
+  });
+
+  it('sends headers (Authorization) with the stream and commands; 401 stops retrying', async () => {
+    const hub = makeHub();
+    const token = (req: { header(name: string): string | undefined }) => req.header('authorization');
+    const server = await serve(hub, {
+      http: {
+        sse: { authorize: (req) => token(req) === 'Bearer admin' || token(req) === 'Bearer viewer' },
+        commands: { authorize: (req) => token(req) === 'Bearer admin' },
+      },
+    });
+    cleanups.push(
+      () => server.kill(),
+      () => hub.close(),
+    );
+    const admin = connect(server.url, contract, { headers: () => ({ authorization: 'Bearer admin' }) });
+    track(admin);
+    await until(() => admin.state);
+    await expect(admin.command('led', { state: 'on' })).resolves.toEqual({ on: true });
+    const viewer = connect(server.url, contract, { headers: { authorization: 'Bearer viewer' } });
+    track(viewer);
+    await until(() => viewer.state?.led.on === true);
+    await expect(viewer.command('led', { state: 'off' })).rejects.toMatchObject({ code: 'unauthorized' });
+
+    const stranger = connect(server.url, contract, { headers: { authorization: 'Bearer nobody' } });
+    const t = track(stranger);
+    const inFlight = stranger.command('led', { state: 'on' }).catch((e: BoardcastError) => e.code);
+    await until(() => stranger.status === 'closed');
+    expect(stranger.error?.code).toBe('unauthorized');
+    expect(t.statuses.map((s) => s.status)).toEqual(['closed']);
+    // Closing the client settles whatever it still had running.
+    expect(['unauthorized', 'closed']).toContain(await inFlight);
+  });
+
+  it.each([
+    [204, 'closed'],
+    [403, 'forbidden'],
+  ])('HTTP %s ends retrying with a clear status', async (status, code) => {
+    let requests = 0;
+    const raw = await rawServer((_req, res) => {
+      requests++;
+      res.writeHead(status).end();
+    });
+    cleanups.push(() => raw.close());
+    const client = connect(raw.url, contract, { reconnect: { initialDelayMs: 5 } });
+    track(client);
+    await until(() => client.status === 'closed');
+    expect(client.error?.code).toBe(code);
+    expect(requests).toBe(1);
+  });
+
+  it('gives up after maxAttempts with network_error', async () => {
+    const raw = await rawServer(() => undefined);
+    const url = raw.url;
+    await raw.close(); // nothing listens there any more
+    const client = connect(url, contract, { reconnect: { initialDelayMs: 5, maxDelayMs: 10, maxAttempts: 3 } });
+    const t = track(client);
+    await until(() => client.status === 'closed');
+    expect(client.error?.code).toBe('network_error');
+    expect(t.statuses.filter((s) => s.status === 'reconnecting').map((s) => s.attempt)).toEqual([1, 2, 3]);
+  });
+
+  it('retries a 503 and a stream that ends, honouring the server retry:', async () => {
+    let requests = 0;
+    const lastIds: (string | undefined)[] = [];
+    const raw = await rawServer((req, res) => {
+      requests++;
+      lastIds.push(req.headers['last-event-id'] as string | undefined);
+      if (requests === 1) {
+        res.writeHead(503, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ error: { code: 'too_many_clients', message: 'full' } }));
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(
+        `retry: 7\n\nevent: snapshot\nid: e-1\ndata: {"led":{"on":false},"tick":0,"pins":{}}\n\nid: e-${requests}\nevent: tick\ndata: ${requests}\n\n`,
+      );
+    });
+    cleanups.push(() => raw.close());
+    const client = connect(raw.url, contract, { reconnect: { initialDelayMs: 10 } });
+    const t = track(client);
+    await until(() => requests >= 4);
+    client.close();
+    expect(t.errors[0]?.code).toBe('too_many_clients');
+    expect(lastIds.slice(0, 3)).toEqual([undefined, undefined, 'e-2']);
+    // After retry: 7 every window is at most 7·2^n, starting again from attempt 0 once open.
+    const delays = t.statuses.filter((s) => s.delayMs !== undefined).slice(1);
+    for (const s of delays) expect(s.delayMs).toBeLessThan(7);
+  });
+});

@@ -1,0 +1,233 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { BoardcastError, WS_PROTOCOL } from '@boardcast/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import { type BoardcastClient, connect, type StatusChange } from '../src/index.js';
+import { contract, makeHub, serve, type TestContract, tick, until } from './helpers.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+function track(client: BoardcastClient<TestContract>) {
+  const ticks: number[] = [];
+  const ids: string[] = [];
+  const statuses: StatusChange[] = [];
+  const resets: string[] = [];
+  const errors: BoardcastError[] = [];
+  client.on('tick', (n, id) => {
+    ticks.push(n);
+    ids.push(id);
+  });
+  client.on('reset', (reason) => resets.push(reason));
+  client.on('error', (e) => errors.push(e));
+  client.onStatus((s) => statuses.push(s));
+  cleanups.push(() => client.close());
+  return { ticks, ids, statuses, resets, errors };
+}
+
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'resolved',
+    (e: unknown) => (e instanceof BoardcastError ? e.code : `not a BoardcastError: ${String(e)}`),
+  );
+
+describe('WS transport against a real ws-server', () => {
+  it('receives the snapshot, then typed events in order, and mirrors state', async () => {
+    const hub = makeHub();
+    const server = await serve(hub);
+    cleanups.push(
+      () => server.kill(),
+      () => hub.close(),
+    );
+    const client = connect(server.url, contract, { transport: 'ws', WebSocket });
+    const t = track(client);
+    expect(client.transport).toBe('ws');
+    await until(() => client.status === 'open' && client.state);
+    for (let i = 1; i <= 20; i++) await tick(hub, i);
+    await hub.publish('led', { on: true });
+    await until(() => client.state?.led.on === true);
+    expect(t.ticks).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(client.state).toEqual({ led: { on: true }, tick: 20, pins: {} });
+  });
+
+  it('survives a server restart: reconnects, resumes, loses and duplicates nothing', async () => {
+    const hub = makeHub();
+    let server = await serve(hub);
+    const port = server.port;
+    cleanups.push(() => hub.close());
+    const client = connect(server.url, contract, {
+      transport: 'ws',
+      WebSocket,
+      reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
+    });
+    const t = track(client);
+    let snapshots = 0;
+    client.on('snapshot', () => snapshots++);
+    await until(() => snapshots === 1);
+    for (let i = 1; i <= 5; i++) await tick(hub, i);
+    await until(() => t.ticks.length === 5);
+    await server.kill();
+    await until(() => client.status === 'reconnecting');
+    for (let i = 6; i <= 10; i++) await tick(hub, i);
+    server = await serve(hub, { port });
+    cleanups.push(() => server.kill());
+    await until(() => t.ticks.length >= 10);
+    for (let i = 11; i <= 15; i++) await tick(hub, i);
+    await until(() => t.ticks.length >= 15);
+    expect(t.ticks).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+    expect(new Set(t.ids).size).toBe(15);
+    expect(snapshots).toBe(1);
+    expect(t.resets).toEqual([]);
+  });
+
+  it('resets to a fresh snapshot when history no longer reaches back', async () => {
+    const hub = makeHub(3);
+    let server = await serve(hub);
+    const port = server.port;
+    cleanups.push(() => hub.close());
+    const client = connect(server.url, contract, { transport: 'ws', WebSocket, reconnect: { initialDelayMs: 20 } });
+    const t = track(client);
+    const snapshots: unknown[] = [];
+    client.on('snapshot', (s) => snapshots.push(s));
+    await until(() => snapshots.length === 1);
+    await tick(hub, 1);
+    await until(() => t.ticks.length === 1);
+    await server.kill();
+    for (let i = 2; i <= 10; i++) await tick(hub, i);
+    server = await serve(hub, { port });
+    cleanups.push(() => server.kill());
+    await until(() => snapshots.length === 2);
+    expect(t.resets).toEqual(['history']);
+    expect(client.state?.tick).toBe(10);
+  });
+
+  it('runs commands as envelopes and rejects with every error code', async () => {
+    const hub = makeHub();
+    const server = await serve(hub);
+    cleanups.push(
+      () => server.kill(),
+      () => hub.close(),
+    );
+    const client = connect(server.url, contract, { transport: 'ws', WebSocket });
+    track(client);
+    await until(() => client.status === 'open');
+    const results = await Promise.all([
+      client.command('led', { state: 'on' }),
+      client.command('led', { state: 'toggle' }),
+      client.command('echo', { a: [1, 2] }),
+    ]);
+    expect(results).toEqual([{ on: true }, { on: false }, { a: [1, 2] }]);
+    // biome-ignore lint/suspicious/noExplicitAny: deliberately breaking the contract's types
+    const untyped = client as BoardcastClient<any>;
+    expect(await codeOf(untyped.command('nope', {}))).toBe('unknown_command');
+    expect(await codeOf(untyped.command('led', { state: 'sideways' }))).toBe('invalid_payload');
+    expect(await codeOf(client.command('fail', { code: 'crash' }))).toBe('handler_failed');
+    for (const code of ['board_offline', 'forbidden', 'unauthorized', 'too_many_requests', 'unsupported'] as const) {
+      expect(await codeOf(client.command('fail', { code }))).toBe(code);
+    }
+    expect(await codeOf(client.command('slow', { ms: 5000 }))).toBe('timeout');
+    expect(await codeOf(client.command('slow', { ms: 5000 }, { timeout: 50 }))).toBe('timeout');
+    // biome-ignore lint/suspicious/noExplicitAny: a value JSON cannot carry
+    expect(await codeOf(client.command('echo', 10n as any))).toBe('invalid_payload');
+    expect(client.status).toBe('open'); // none of that hurt the connection
+    const pending = client.command('slow', { ms: 5000 });
+    client.close();
+    expect(await codeOf(pending)).toBe('closed');
+  });
+
+  it('queues commands while offline and sends them once connected; rejects new ones when full', async () => {
+    const hub = makeHub();
+    const server = await serve(hub);
+    const port = server.port;
+    await server.kill(); // nobody listening yet
+    cleanups.push(() => hub.close());
+    const client = connect(`http://127.0.0.1:${port}/api`, contract, {
+      transport: 'ws',
+      WebSocket,
+      reconnect: { initialDelayMs: 20, maxDelayMs: 50 },
+      queue: { limit: 2 },
+      commandTimeoutMs: 10_000,
+    });
+    track(client);
+    const first = client.command('echo', 1);
+    const second = client.command('echo', 2);
+    expect(await codeOf(client.command('echo', 3))).toBe('queue_full');
+    const revived = await serve(hub, { port });
+    cleanups.push(() => revived.kill());
+    expect(await Promise.all([first, second])).toEqual([1, 2]);
+  });
+
+  it('drop-oldest evicts the oldest queued command', async () => {
+    const client = connect('http://127.0.0.1:9/api', contract, {
+      transport: 'ws',
+      WebSocket,
+      reconnect: { initialDelayMs: 1000 },
+      queue: { limit: 2, overflow: 'drop-oldest' },
+    });
+    track(client);
+    const a = codeOf(client.command('echo', 'a'));
+    const b = codeOf(client.command('echo', 'b'));
+    const c = codeOf(client.command('echo', 'c'));
+    expect(await a).toBe('queue_full');
+    client.close();
+    expect([await b, await c]).toEqual(['closed', 'closed']);
+  });
+
+  it('a 401 on upgrade ends retrying with status closed and code unauthorized', async () => {
+    const hub = makeHub();
+    const server = await serve(hub, { ws: { authorize: () => false } });
+    cleanups.push(
+      () => server.kill(),
+      () => hub.close(),
+    );
+    const client = connect(server.url, contract, { transport: 'ws', WebSocket, reconnect: { initialDelayMs: 5 } });
+    track(client);
+    await until(() => client.status === 'closed');
+    expect(client.error?.code).toBe('unauthorized');
+  });
+
+  it('replaces a half-open socket found by the heartbeat', async () => {
+    // A real `ws` server that accepts, sends a snapshot, then never answers anything again.
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => WS_PROTOCOL });
+    await once(wss, 'listening');
+    cleanups.push(() => new Promise((r) => wss.close(r)));
+    let connections = 0;
+    wss.on('connection', (socket) => {
+      connections++;
+      socket.send('{"type":"snapshot","id":null,"data":{"led":{"on":false},"tick":0,"pins":{}}}');
+    });
+    const { port } = wss.address() as AddressInfo;
+    const client = connect(`http://127.0.0.1:${port}`, contract, {
+      transport: 'ws',
+      wsUrl: `ws://127.0.0.1:${port}/`,
+      WebSocket,
+      heartbeat: { intervalMs: 30, timeoutMs: 30 },
+      reconnect: { initialDelayMs: 10 },
+    });
+    const t = track(client);
+    await until(() => connections >= 2);
+    expect(t.errors.some((e) => e.code === 'timeout')).toBe(true);
+  });
+
+  it('keeps a healthy socket whose server answers pings', async () => {
+    const hub = makeHub();
+    const server = await serve(hub);
+    cleanups.push(
+      () => server.kill(),
+      () => hub.close(),
+    );
+    const client = connect(server.url, contract, {
+      transport: 'ws',
+      WebSocket,
+      heartbeat: { intervalMs: 20, timeoutMs: 2000 },
+    });
+    const t = track(client);
+    await until(() => client.status === 'open');
+    await new Promise((r) => setTimeout(r, 200)); // ~10 heartbeats
+    expect(client.status).toBe('open');
+    expect(t.statuses.map((s) => s.status)).toEqual(['open']);
+  });
+});
