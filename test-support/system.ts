@@ -5,9 +5,7 @@
  * instead of skipping its suites.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 
 function which(command: string): string | undefined {
   try {
@@ -51,20 +49,20 @@ export interface LaunchedBrowser {
   close(): Promise<void>;
 }
 
-/** Launch Debian's Chromium through playwright-core with a fresh profile. */
+/**
+ * Launch Debian's Chromium through playwright-core. Playwright's `launch()`
+ * always starts Chromium with a fresh temporary `--user-data-dir` of its own
+ * (and refuses one passed in `args`), which is exactly the fresh profile we
+ * need; it is removed when the browser closes.
+ */
 export async function launchChromium(): Promise<LaunchedBrowser> {
   if (!chromiumPath) throw new Error('chromium is not installed (apt-get install chromium)');
   const { chromium } = await import('playwright-core');
-  const userDataDir = mkdtempSync(join(tmpdir(), 'boardcast-chromium-'));
-  const browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: [...CHROMIUM_ARGS, `--user-data-dir=${userDataDir}`],
-  });
+  const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
   return {
     browser,
     async close() {
       await browser.close().catch(() => undefined);
-      rmSync(userDataDir, { recursive: true, force: true });
     },
   };
 }

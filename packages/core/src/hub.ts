@@ -3,7 +3,6 @@ import type {
   CommandName,
   CommandPayload,
   CommandResult,
-  Contract,
   ContractSpec,
   EventData,
   EventName,
@@ -98,7 +97,7 @@ function isPromiseLike<T>(value: unknown): value is PromiseLike<T> {
  * transport (SSE, WebSocket, board links) attaches to the same hub.
  */
 export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
-  readonly contract: Contract<C> | C;
+  readonly contract: C;
   readonly bus: Bus;
   /** Resolves when state has been loaded from a shared bus (immediately for the memory bus). */
   readonly ready: Promise<void>;
@@ -106,13 +105,14 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   readonly #handlers = new Map<string, { fn: AnyHandler; timeoutMs: number | undefined }>();
   readonly #subscribers = new Set<(event: EncodedEvent) => void>();
   readonly #unsubscribeBus: () => void;
+  readonly #unsubscribeState: (() => void) | undefined;
   readonly #inflight = new Set<AbortController>();
   #state: StateOf<C>;
   #snapshot: EncodedSnapshot | undefined;
   #head: string | undefined;
   #closed = false;
 
-  constructor(contract: Contract<C> | C, options: HubOptions<C>) {
+  constructor(contract: C, options: HubOptions<C>) {
     super();
     this.contract = contract;
     this.#options = options;
@@ -120,6 +120,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     this.bus = options.bus ?? new MemoryBus({ history: options.history ?? 1000 });
     this.#head = this.bus.headId;
     this.#unsubscribeBus = this.bus.subscribe((event) => this.#fanOut(event));
+    this.#unsubscribeState = this.bus.onState?.((state) => this.#adoptState(state));
     this.ready = this.#loadState();
   }
 
@@ -142,6 +143,14 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
         this.emit('error', error, 'bus.saveState');
       }
     }
+  }
+
+  /** State set by another instance sharing the bus: adopt it, never save it back. */
+  #adoptState(state: unknown): void {
+    if (this.#closed) return;
+    this.#state = state as StateOf<C>;
+    this.#snapshot = undefined;
+    this.emit('state', this.#state);
   }
 
   /** The current snapshot with the id of the newest event it reflects; serialized once per change. */
@@ -279,7 +288,11 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
         replayed.add(event.id);
         if (!filter || filter.has(event.event)) safe(() => sink.event(event));
       }
-      flush((event) => replayed.has(event.id));
+      // A distributed bus may deliver `lastId` itself (and what precedes it)
+      // to this instance only after the client attached: the client already
+      // has those, so skip everything up to it as well as what was replayed.
+      const upToLast = coveredUpTo(options.lastEventId ?? undefined, buffer ?? []);
+      flush((event) => replayed.has(event.id) || upToLast(event));
     };
 
     const lastId = options.lastEventId;
@@ -452,6 +465,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     this.#closed = true;
     for (const controller of this.#inflight) controller.abort(new BoardcastError('closed', 'hub is closed'));
     this.#unsubscribeBus();
+    this.#unsubscribeState?.();
     this.#subscribers.clear();
     this.emit('close');
     await this.bus.close();
@@ -463,7 +477,10 @@ function toBoardcastError(error: unknown, code: BoardcastError['code'], message:
   return error instanceof BoardcastError ? error : new BoardcastError(code, message, { cause: error });
 }
 
-/** Build a hub from a contract. */
-export function createHub<C extends ContractSpec>(contract: Contract<C> | C, options: HubOptions<C>): Hub<C> {
+/**
+ * Build a hub from a contract. The hub's type is `Hub<typeof contract>`, so
+ * code that receives a hub can name it without repeating the contract.
+ */
+export function createHub<C extends ContractSpec>(contract: C, options: HubOptions<C>): Hub<C> {
   return new Hub(contract, options);
 }

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import type { BoardChoice } from './boards.js';
+import { startDemo } from './server.js';
+
+const USAGE = `Usage: pnpm demo [-- options]
+
+  --port <n>              port (default: $PORT or 3000)
+  --host <addr>           interface to listen on (default: all)
+  --transport sse|ws      transport a fresh page uses (default sse; the page can switch)
+  --board sim|remote|gpio which board to drive (default sim)
+  --token <secret>        remote: the token board agents must present ($BOARD_TOKEN)
+  --board-id <id>         remote: the agent's board id (default esp32)
+  --chip <name|label>     gpio: gpiochip name or label (default: found by line name)
+  --led-pin <n>           GPIO of the LED (default 5)
+  --button-pin <n>        GPIO of the push-button (default 0)
+  --input-pin <n>         GPIO of the extra input (default 4)
+  -h, --help              this text`;
+
+function fail(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function pin(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 1023) fail(`--${name} must be a GPIO number`);
+  return n;
+}
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        transport: { type: 'string' },
+        board: { type: 'string' },
+        token: { type: 'string' },
+        'board-id': { type: 'string' },
+        chip: { type: 'string' },
+        'led-pin': { type: 'string' },
+        'button-pin': { type: 'string' },
+        'input-pin': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: false,
+    });
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+})();
+
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const port = Number(values.port ?? process.env.PORT ?? 3000);
+if (!Number.isInteger(port) || port < 0 || port > 65535) fail('--port must be a port number');
+const transport = values.transport ?? 'sse';
+if (transport !== 'sse' && transport !== 'ws') fail('--transport must be sse or ws');
+const pins = {
+  led: pin(values['led-pin'], 'led-pin'),
+  button: pin(values['button-pin'], 'button-pin'),
+  input: pin(values['input-pin'], 'input-pin'),
+};
+
+let board: BoardChoice;
+switch (values.board ?? 'sim') {
+  case 'sim':
+    board = { kind: 'sim' };
+    break;
+  case 'remote': {
+    const token = values.token ?? process.env.BOARD_TOKEN;
+    if (!token) fail('--board remote needs --token (or BOARD_TOKEN): the secret your agents present');
+    board = { kind: 'remote', token, id: values['board-id'] ?? 'esp32' };
+    break;
+  }
+  case 'gpio':
+    board = { kind: 'gpio', chip: values.chip };
+    break;
+  default:
+    fail('--board must be sim, remote or gpio');
+}
+
+const demo = await startDemo({
+  port,
+  host: values.host,
+  transport,
+  board,
+  pins: Object.fromEntries(Object.entries(pins).filter(([, v]) => v !== undefined)),
+}).catch((error: unknown) => {
+  console.error(`Could not start the demo: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});
+
+console.log(`LED demo on ${demo.board.kind} board "${demo.board.id}", ${transport.toUpperCase()} by default`);
+console.log(`Open ${demo.url}`);
+if (values.board === 'remote') console.log(`Board agents connect to ws://<this-host>:${demo.port}/board`);
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    console.log('\nStopping…');
+    void demo.close().then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,212 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import {
+  type Board,
+  Button,
+  bindBoardStatus,
+  bindInputs,
+  bindLed,
+  Led,
+  SimulatedBoard,
+} from '@boardcast/board-adapter-gpio';
+import { BoardcastError, createHub, type Hub } from '@boardcast/core';
+import { boardcastHttp } from '@boardcast/sse-server';
+import { createWsEndpoint } from '@boardcast/ws-server';
+import { type BoardChoice, createBoard, DEFAULT_PINS, type DemoPins } from './boards.js';
+import { contract, type DemoContract, type DemoState, type InputInfo, type Level } from './contract.js';
+import { readJsonBody, sendError, sendJson } from './http-util.js';
+import { isStaticPath, serveStatic } from './static-files.js';
+
+export interface DemoOptions {
+  /** TCP port (default 3000; 0 picks a free one). */
+  readonly port?: number;
+  /** Interface to listen on (default all interfaces, so phones on the LAN can open the page). */
+  readonly host?: string;
+  /** Which transport a freshly opened page uses (the page can switch). Default `sse`. */
+  readonly transport?: 'sse' | 'ws';
+  /** The board to drive (default: a simulated board). */
+  readonly board?: BoardChoice;
+  readonly pins?: Partial<DemoPins>;
+  /** Where index.html, app.js and style.css live (default `../public` beside this file). */
+  readonly publicDir?: string;
+  /** One line per connection and per command; `false` silences it. Default `console.log`. */
+  readonly log?: ((line: string) => void) | false;
+  /** How often the server's time is published (default 1000 ms). */
+  readonly timeIntervalMs?: number;
+  /** WebSocket heartbeat (default 15000 ms). */
+  readonly heartbeatMs?: number;
+  /** SSE keep-alive comment interval (default 15000 ms). */
+  readonly keepAliveMs?: number;
+}
+
+export interface Demo {
+  readonly url: string;
+  readonly port: number;
+  readonly server: Server;
+  readonly hub: Hub<DemoContract>;
+  readonly board: Board;
+  /** Stop serving: ends every stream and socket, stops timers, closes the board. */
+  close(): Promise<void>;
+}
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
+  const log = options.log === false ? () => undefined : (options.log ?? ((line: string) => console.log(line)));
+  const transport = options.transport ?? 'sse';
+  const pins: DemoPins = { ...DEFAULT_PINS, ...options.pins };
+  const publicDir = options.publicDir ?? `${here}../public`;
+
+  const server = createServer();
+  const board = await createBoard(options.board ?? { kind: 'sim' }, server, pins);
+
+  const initialInputs: Record<string, InputInfo> = {
+    [String(pins.button)]: { name: 'Button', level: 1, activeLevel: 0 },
+    [String(pins.input)]: { name: 'Input', level: 0, activeLevel: 1 },
+  };
+  const hub = createHub(contract, {
+    state: {
+      led: { on: false },
+      inputs: initialInputs,
+      time: new Date().toISOString(),
+      board: { id: board.id, kind: board.kind, status: board.status },
+    } satisfies DemoState,
+    history: 1000,
+    commandTimeoutMs: 5000,
+  });
+
+  // ---- the board, bound to the hub
+  const led = new Led(board, pins.led);
+  // The button is wired to ground with the internal pull-up (ESP32 GPIO0,
+  // the WiPy user button); the extra input uses a pull-down.
+  const button = new Button(board, pins.button, { pull: 'up', debounceMs: 20 });
+  const input = new Button(board, pins.input, { pull: 'down', debounceMs: 20 });
+  const unbind = [
+    bindLed(hub, led, { state: (s, on) => ({ ...s, led: { on } }) }),
+    bindInputs(hub, [button, input], {
+      state: (s, change) => {
+        const key = String(change.pin);
+        const previous = s.inputs[key];
+        if (!previous) return s;
+        return { ...s, inputs: { ...s.inputs, [key]: { ...previous, level: change.value } } };
+      },
+    }),
+    bindBoardStatus(hub, board, {
+      state: (s, change) => ({ ...s, board: { ...s.board, status: change.status } }),
+    }),
+  ];
+
+  // ---- time, every second
+  const tick = setInterval(() => {
+    const time = new Date().toISOString();
+    hub.setState((s) => ({ ...s, time }));
+    void hub.publish('time', time);
+  }, options.timeIntervalMs ?? 1000);
+
+  // ---- transports on one port
+  const api = boardcastHttp(hub, {
+    base: '/api',
+    sse: { keepAliveMs: options.keepAliveMs ?? 15_000 },
+  });
+  const ws = createWsEndpoint(hub, { server, path: '/api/ws', heartbeatMs: options.heartbeatMs ?? 15_000 });
+
+  api.sse.on('connect', (c) => log(`sse  connect    ${c.id}${c.lastEventId ? ` resume ${c.lastEventId}` : ''}`));
+  api.sse.on('disconnect', (c, reason) => log(`sse  disconnect ${c.id} (${reason})`));
+  ws.on('connect', (c) => log(`ws   connect    ${c.id} ${c.remoteAddress ?? ''}`.trimEnd()));
+  ws.on('disconnect', (c, reason) => log(`ws   disconnect ${c.id} (${reason.code} ${reason.cause})`));
+  hub.on('command', (c) =>
+    log(
+      `cmd  ${c.command} via ${c.transport}${c.clientId ? ` ${c.clientId}` : ''}: ${c.ok ? 'ok' : c.code} (${c.durationMs} ms)`,
+    ),
+  );
+  hub.on('error', (error, where) =>
+    log(`error in ${where}: ${error instanceof Error ? error.message : String(error)}`),
+  );
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    void route(req, res).catch((error) => {
+      log(`error serving ${req.method} ${req.url}: ${error instanceof Error ? error.message : String(error)}`);
+      if (!res.headersSent) sendError(res, new BoardcastError('handler_failed', 'internal error'));
+      else res.destroy();
+    });
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { pathname } = new URL(req.url ?? '/', 'http://localhost');
+    if (api.matches(pathname)) return api.node(req, res);
+    if (pathname === '/api/state') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        return sendError(res, new BoardcastError('method_not_allowed', 'use GET'), { Allow: 'GET, HEAD' });
+      }
+      return sendJson(res, 200, hub.snapshot().json);
+    }
+    const sim = /^\/api\/sim\/inputs\/([^/]+)$/.exec(pathname);
+    if (sim) return driveSimInput(req, res, decodeURIComponent(sim[1] ?? ''));
+    if (isStaticPath(pathname)) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        return sendError(res, new BoardcastError('method_not_allowed', 'use GET'), { Allow: 'GET, HEAD' });
+      }
+      return serveStatic(res, publicDir, pathname, transport);
+    }
+    sendJson(res, 404, { error: { code: 'not_found', message: `no route for ${pathname}` } });
+  }
+
+  /** `POST /api/sim/inputs/<pin>` `{"value":0|1}`: the virtual board's inputs. */
+  async function driveSimInput(req: IncomingMessage, res: ServerResponse, pin: string): Promise<void> {
+    if (!(board instanceof SimulatedBoard)) {
+      return sendJson(res, 404, { error: { code: 'not_found', message: 'the simulated board is not in use' } });
+    }
+    try {
+      if (req.method !== 'POST') throw new BoardcastError('method_not_allowed', 'use POST');
+      if (!Object.hasOwn(hub.state.inputs, pin)) {
+        throw new BoardcastError('unsupported', `pin ${pin} is not one of the demo's inputs`);
+      }
+      const body = await readJsonBody(req, 1024);
+      const value = (body as { value?: unknown } | null)?.value;
+      if (value !== 0 && value !== 1) throw new BoardcastError('invalid_payload', 'value must be 0 or 1');
+      board.setInput(Number(pin), value as Level);
+      sendJson(res, 200, { pin: Number(pin), value });
+    } catch (error) {
+      const failure =
+        error instanceof BoardcastError ? error : new BoardcastError('handler_failed', 'could not drive the input');
+      sendError(res, failure, failure.code === 'method_not_allowed' ? { Allow: 'POST' } : {});
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 3000, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://localhost:${port}/`,
+    port,
+    server,
+    hub,
+    board,
+    close() {
+      closed ??= (async () => {
+        clearInterval(tick);
+        for (const fn of unbind) fn();
+        api.close();
+        await ws.close();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        led.close();
+        button.close();
+        input.close();
+        await board.close();
+        await hub.close();
+      })();
+      return closed;
+    },
+  };
+}
