@@ -1,0 +1,279 @@
+import type { Duplex } from 'node:stream';
+import {
+  BoardcastError,
+  type CommandId,
+  type EncodedEvent,
+  type EncodedSnapshot,
+  encodeWsError,
+  encodeWsPong,
+  encodeWsReset,
+  encodeWsResultError,
+  encodeWsResultOk,
+  type HubSink,
+  tryDecodeClientFrame,
+} from '@boardcast/core';
+import { type RawData, WebSocket } from 'ws';
+import { closeReason, rawSocketOf } from './frame.js';
+import type { ConnectionHost, WsClientInfo, WsDisconnectCause, WsDisconnectReason } from './types.js';
+
+const OPEN = WebSocket.OPEN;
+
+/** Close codes `ws` uses for receiver errors, by error code. */
+const PROTOCOL_CLOSE_CODES: Record<string, number> = {
+  WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: 1009,
+  WS_ERR_INVALID_UTF8: 1007,
+};
+
+interface Closing {
+  readonly code: number;
+  readonly reason: string;
+  readonly cause: WsDisconnectCause;
+}
+
+/** One client socket: its event stream, its commands, its liveness and its backpressure. */
+export class Connection {
+  readonly info: WsClientInfo;
+  readonly socket: WebSocket;
+  /** Resolves once the socket is closed and every listener is gone. */
+  readonly done: Promise<void>;
+  readonly #host: ConnectionHost;
+  readonly #sink: HubSink;
+  readonly #inflight = new Set<CommandId>();
+  #detach: (() => void) | undefined;
+  #alive = true;
+  #lagging = false;
+  #readPaused = false;
+  #closing: Closing | undefined;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    host: ConnectionHost,
+    socket: WebSocket,
+    info: WsClientInfo,
+    onClosed: (connection: Connection, reason: WsDisconnectReason) => void,
+  ) {
+    this.#host = host;
+    this.socket = socket;
+    this.info = info;
+    this.#sink = this.#createSink(rawSocketOf(socket));
+    this.done = new Promise<void>((resolve) => {
+      socket.on('close', (code: number, reason: Buffer) => {
+        clearTimeout(this.#closeTimer);
+        this.#stop();
+        this.#inflight.clear();
+        const closing = this.#closing;
+        onClosed(
+          this,
+          closing
+            ? { code: closing.code, reason: closing.reason, cause: closing.cause }
+            : { code, reason: reason.toString(), cause: 'client' },
+        );
+        socket.removeAllListeners();
+        // A late error from the dead socket must not become an uncaught exception.
+        socket.on('error', () => undefined);
+        resolve();
+      });
+    });
+    socket.on('message', (data: RawData, isBinary: boolean) => this.#message(data, isBinary));
+    socket.on('pong', () => {
+      this.#alive = true;
+    });
+    socket.on('error', (error: Error & { code?: string }) => this.#error(error));
+  }
+
+  /** Start (or restart after backpressure) the client's stream through the hub. */
+  start(resume: boolean): void {
+    if (this.#closing) return;
+    const { lastEventId, events } = this.info;
+    this.#detach = this.#host.hub.attach({ lastEventId: resume ? lastEventId : undefined, events }, this.#sink);
+  }
+
+  // ------------------------------------------------------------ events out
+
+  #createSink(raw: Duplex | undefined): HubSink {
+    const socket = this.socket;
+    const host = this.#host;
+    const highWaterMark = host.highWaterMark;
+    // The hot path: per socket and event, one state check, one buffer check
+    // and one write of bytes shared by every socket.
+    const event = raw
+      ? (e: EncodedEvent) => {
+          if (socket.readyState !== OPEN) return;
+          if (socket.bufferedAmount > highWaterMark) return this.#overflow();
+          raw.write(host.frameFor(e));
+        }
+      : (e: EncodedEvent) => {
+          if (socket.readyState !== OPEN) return;
+          if (socket.bufferedAmount > highWaterMark) return this.#overflow();
+          socket.send(e.ws);
+        };
+    return {
+      event,
+      snapshot: (snapshot: EncodedSnapshot) => this.#send(snapshot.ws),
+      reset: (reason: string) => this.#send(encodeWsReset(reason)),
+    };
+  }
+
+  /** Snapshots, resets, results, pongs, errors: everything that is not a live event. */
+  #send(frame: string): void {
+    const socket = this.socket;
+    if (socket.readyState !== OPEN) return;
+    socket.send(frame);
+    // A client that sends (pings, commands) without reading the answers
+    // would make us buffer without end: stop reading its frames until it
+    // has read ours, so TCP flow control slows it down instead.
+    if (!this.#readPaused && socket.bufferedAmount > this.#host.highWaterMark) {
+      this.#readPaused = true;
+      socket.pause();
+      this.#whenDrained(() => {
+        this.#readPaused = false;
+        socket.resume();
+      });
+    }
+  }
+
+  /**
+   * Run `fn` once everything queued so far has been handed to the kernel.
+   * Writes complete in order, so the callback of a ping queued behind the
+   * backlog is exactly that signal (and the ping doubles as a liveness probe).
+   */
+  #whenDrained(fn: () => void): void {
+    this.socket.ping(undefined, undefined, (error?: Error) => {
+      if (error || this.#closing || this.socket.readyState !== OPEN) return;
+      fn();
+    });
+  }
+
+  #stop(): void {
+    const detach = this.#detach;
+    this.#detach = undefined;
+    detach?.();
+  }
+
+  #overflow(): void {
+    if (this.#host.backpressure === 'close') {
+      this.#host.report('backpressure', this.info, 'close');
+      this.close(1013, 'client too slow: send buffer passed the high-water mark', 'backpressure');
+      return;
+    }
+    if (this.#lagging) return;
+    this.#lagging = true;
+    // Stop the stream entirely: no memory grows and no per-event work is
+    // spent on this socket while it catches up.
+    this.#stop();
+    this.#host.report('backpressure', this.info, 'reset');
+    this.#whenDrained(() => {
+      this.#lagging = false;
+      this.#send(encodeWsReset('backpressure'));
+      this.start(false);
+    });
+  }
+
+  // ------------------------------------------------------------ frames in
+
+  #message(data: RawData, isBinary: boolean): void {
+    if (this.#closing) return;
+    if (isBinary) {
+      this.#protocolError(
+        new BoardcastError('unsupported_media_type', 'binary frames are not supported: send JSON text frames'),
+      );
+      return;
+    }
+    const decoded = tryDecodeClientFrame(data as Buffer, { maxBytes: this.#host.maxPayload });
+    if (!decoded.ok) {
+      if (decoded.id !== undefined) this.#send(encodeWsResultError(decoded.id, decoded.error));
+      else this.#protocolError(decoded.error);
+      return;
+    }
+    const envelope = decoded.envelope;
+    if (envelope.type === 'ping') {
+      this.#send(encodeWsPong(envelope.id));
+      return;
+    }
+    this.#command(envelope.id, envelope.command, envelope.data);
+  }
+
+  #command(id: CommandId, command: string, data: unknown): void {
+    if (this.#inflight.has(id)) {
+      const error = new BoardcastError('invalid_payload', `command id ${JSON.stringify(id)} is already in flight`);
+      this.#send(encodeWsResultError(id, error));
+      return;
+    }
+    if (this.#inflight.size >= this.#host.maxInFlight) {
+      const error = new BoardcastError(
+        'too_many_requests',
+        `at most ${this.#host.maxInFlight} commands may be in flight per connection`,
+      );
+      this.#send(encodeWsResultError(id, error));
+      return;
+    }
+    this.#inflight.add(id);
+    this.#host.hub
+      .dispatch(command, data, { transport: 'ws', clientId: this.info.id, auth: this.info.auth })
+      .then(
+        (result) => (result.ok ? encodeWsResultOk(id, result.json) : encodeWsResultError(id, result.error)),
+        (error: unknown) => {
+          // dispatch never rejects; if that ever changes the command is still answered.
+          this.#host.report('error', error, this.info);
+          return encodeWsResultError(id, new BoardcastError('handler_failed', `command "${command}" failed`));
+        },
+      )
+      .then((frame) => {
+        if (!this.#inflight.delete(id)) return; // the socket closed meanwhile
+        this.#send(frame);
+      });
+  }
+
+  /** A frame we cannot attribute to a command: say why, then close with the error's code. */
+  #protocolError(error: BoardcastError): void {
+    this.#send(encodeWsError(error));
+    this.close(error.closeCode, error.message, 'protocol');
+  }
+
+  #error(error: Error & { code?: string }): void {
+    const code = error.code ?? '';
+    if (code.startsWith('WS_ERR_')) {
+      // `ws` closes the socket itself with the matching code.
+      this.#closing ??= { code: PROTOCOL_CLOSE_CODES[code] ?? 1002, reason: error.message, cause: 'protocol' };
+      return;
+    }
+    this.#closing ??= { code: 1006, reason: error.message, cause: 'error' };
+    this.#host.report('error', error, this.info);
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  /** Heartbeat tick: terminate if the previous ping went unanswered, else ping again. */
+  beat(): void {
+    if (this.#closing) return;
+    if (!this.#alive) {
+      this.terminate('no pong within the heartbeat interval', 'heartbeat');
+      return;
+    }
+    this.#alive = false;
+    this.socket.ping();
+  }
+
+  close(code: number, reason: string, cause: WsDisconnectCause): void {
+    if (this.#closing) return;
+    const text = closeReason(reason);
+    this.#closing = { code, reason: text, cause };
+    this.#stop();
+    // The close handshake needs the peer's close frame: read again.
+    if (this.#readPaused) this.socket.resume();
+    try {
+      this.socket.close(code, text);
+    } catch {
+      this.socket.terminate();
+    }
+    // A client that does not read cannot see our close frame; do not wait
+    // ws's 30 s for it.
+    this.#closeTimer = setTimeout(() => this.socket.terminate(), this.#host.closeTimeoutMs);
+  }
+
+  terminate(reason: string, cause: WsDisconnectCause): void {
+    this.#closing ??= { code: 1006, reason, cause };
+    this.#stop();
+    this.socket.terminate();
+  }
+}

@@ -1,0 +1,11 @@
+export { WS_PROTOCOL } from '@boardcast/core';
+export { createWsEndpoint, WsEndpoint } from './endpoint.js';
+export type { BackpressurePolicy, OriginPolicy, WsEndpointOptions } from './options.js';
+export type {
+  HubLike,
+  WsClientInfo,
+  WsDisconnectCause,
+  WsDisconnectReason,
+  WsEndpointEvents,
+  WsRejection,
+} from './types.js';

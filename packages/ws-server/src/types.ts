@@ -1,0 +1,75 @@
+import type { ContractSpec, EncodedEvent, Hub } from '@boardcast/core';
+import type { BackpressurePolicy } from './options.js';
+
+/** One connected socket, as reported in lifecycle events. */
+export interface WsClientInfo {
+  /** Unique per endpoint; also `context.clientId` in command handlers. */
+  readonly id: string;
+  readonly remoteAddress: string | undefined;
+  readonly origin: string | undefined;
+  /** What `authorize` returned (undefined without `authorize`). */
+  readonly auth: unknown;
+  /** The `?lastEventId=` the client resumed from, if any. */
+  readonly lastEventId: string | undefined;
+  /** The `?events=` filter, if any. */
+  readonly events: ReadonlySet<string> | undefined;
+  /** `Date.now()` at connect. */
+  readonly connectedAt: number;
+}
+
+/** Why a socket ended. */
+export type WsDisconnectCause =
+  /** The client closed it or went away. */
+  | 'client'
+  /** It did not answer a heartbeat ping in time. */
+  | 'heartbeat'
+  /** Its send buffer passed the high-water mark with the `close` policy. */
+  | 'backpressure'
+  /** It broke the protocol (bad frame, too large, binary). */
+  | 'protocol'
+  /** The endpoint was closed. */
+  | 'shutdown'
+  /** A socket error (reset connection …). */
+  | 'error';
+
+export interface WsDisconnectReason {
+  /** The close code sent (ours) or received (the client's); 1006 when the socket was dropped. */
+  readonly code: number;
+  readonly reason: string;
+  readonly cause: WsDisconnectCause;
+}
+
+/** An upgrade refused before any WebSocket was created. */
+export interface WsRejection {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+  readonly remoteAddress: string | undefined;
+  readonly origin: string | undefined;
+}
+
+export type WsEndpointEvents = {
+  connect: (client: WsClientInfo) => void;
+  disconnect: (client: WsClientInfo, reason: WsDisconnectReason) => void;
+  reject: (rejection: WsRejection) => void;
+  /** A socket passed the high-water mark; `policy` says what was done about it. */
+  backpressure: (client: WsClientInfo, policy: BackpressurePolicy) => void;
+  /** Something failed that no client will see (authorize threw, a socket error). */
+  error: (error: unknown, client: WsClientInfo | undefined) => void;
+};
+
+/** The part of a hub the endpoint uses; any `Hub<C>` fits. */
+export type HubLike = Pick<Hub<ContractSpec>, 'attach' | 'dispatch' | 'contract' | 'on'>;
+
+/** What a connection needs from its endpoint. */
+export interface ConnectionHost {
+  readonly hub: HubLike;
+  readonly maxPayload: number;
+  readonly maxInFlight: number;
+  readonly highWaterMark: number;
+  readonly backpressure: BackpressurePolicy;
+  readonly closeTimeoutMs: number;
+  /** The event's frame, encoded once for all sockets. */
+  frameFor(event: EncodedEvent): Buffer;
+  report<K extends keyof WsEndpointEvents>(event: K, ...args: Parameters<WsEndpointEvents[K]>): void;
+}

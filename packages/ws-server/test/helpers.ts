@@ -1,0 +1,209 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHub, defineContract, typed, WS_PROTOCOL } from '@boardcast/core';
+import { type ClientOptions, WebSocket } from 'ws';
+import { z } from 'zod';
+import { createWsEndpoint, type WsEndpoint, type WsEndpointOptions } from '../src/index.js';
+
+export const contract = defineContract({
+  events: {
+    led: typed<{ on: boolean }>(),
+    time: typed<string>(),
+    blob: typed<string>(),
+  },
+  commands: {
+    led: { input: z.object({ state: z.enum(['on', 'off', 'toggle']) }), result: typed<{ on: boolean }>() },
+    wait: { input: typed<{ ms: number }>(), result: typed<string>() },
+    hang: { input: typed<null>(), result: typed<string>() },
+    whoami: { input: typed<null>(), result: typed<{ auth: unknown; clientId: unknown; transport: string }>() },
+    crash: { input: typed<null>(), result: typed<string>() },
+  },
+  state: typed<{ led: { on: boolean } }>(),
+});
+
+function createTestHub(options: { history?: number; commandTimeoutMs?: number }) {
+  return createHub(contract, { state: { led: { on: false } }, ...options });
+}
+
+export type TestHub = ReturnType<typeof createTestHub>;
+
+/** Resources opened by a test, closed in afterEach whatever happened. */
+const open: Array<() => Promise<unknown> | unknown> = [];
+
+export async function closeAll(): Promise<void> {
+  while (open.length > 0) {
+    const close = open.pop()!;
+    await close();
+  }
+}
+
+export function makeHub(options: { history?: number; commandTimeoutMs?: number } = {}): TestHub {
+  const hub = createTestHub(options);
+  hub.handle('led', ({ state }) => {
+    const on = state === 'toggle' ? !hub.state.led.on : state === 'on';
+    hub.setState({ led: { on } });
+    void hub.publish('led', { on });
+    return { on };
+  });
+  hub.handle('wait', ({ ms }, { signal }) => {
+    return new Promise<string>((resolve) => {
+      const timer = setTimeout(() => resolve(`waited ${ms}`), ms);
+      signal.addEventListener('abort', () => clearTimeout(timer));
+    });
+  });
+  hub.handle('hang', (_input, { signal }) => {
+    // Never answers by itself; ends when the hub aborts it (timeout).
+    return new Promise<string>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+  });
+  hub.handle('whoami', (_input, context) => ({
+    auth: context.auth,
+    clientId: context.clientId,
+    transport: context.transport,
+  }));
+  hub.handle('crash', () => {
+    throw new Error('secret internal detail');
+  });
+  open.push(() => hub.close());
+  return hub;
+}
+
+export interface Setup {
+  hub: TestHub;
+  server: Server;
+  endpoint: WsEndpoint;
+  port: number;
+  url: string;
+}
+
+export async function listen(server: Server): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  open.push(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return (server.address() as AddressInfo).port;
+}
+
+export async function setup(options: WsEndpointOptions = {}, hub: TestHub = makeHub()): Promise<Setup> {
+  const server = createServer((_req, res) => res.end('page'));
+  const endpoint = createWsEndpoint(hub, { server, ...options });
+  open.push(() => endpoint.close());
+  const port = await listen(server);
+  return { hub, server, endpoint, port, url: `ws://127.0.0.1:${port}${endpoint.path}` };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: parsed server frames are inspected loosely in tests
+export type Frame = Record<string, any>;
+
+/** A real `ws` client that records every parsed frame. */
+export class TestClient {
+  readonly ws: WebSocket;
+  readonly frames: Frame[] = [];
+  readonly raw: string[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  closeInfo: { code: number; reason: string } | undefined;
+
+  constructor(url: string, options: ClientOptions & { protocols?: string | string[] } = {}) {
+    const { protocols = WS_PROTOCOL, ...rest } = options;
+    this.ws = new WebSocket(url, protocols, rest);
+    this.ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) return;
+      const text = data.toString();
+      this.raw.push(text);
+      try {
+        this.frames.push(JSON.parse(text) as Frame);
+      } catch {
+        this.frames.push({ type: 'not-json', text });
+      }
+    });
+    this.ws.on('error', () => undefined);
+    this.closed = new Promise((resolve) => {
+      this.ws.on('close', (code: number, reason: Buffer) => {
+        this.closeInfo = { code, reason: reason.toString() };
+        resolve(this.closeInfo);
+      });
+    });
+    open.push(() => {
+      if (this.ws.readyState !== WebSocket.CLOSED) {
+        this.ws.terminate();
+        return this.closed;
+      }
+    });
+  }
+
+  static async open(url: string, options: ClientOptions & { protocols?: string | string[] } = {}): Promise<TestClient> {
+    const client = new TestClient(url, options);
+    await new Promise<void>((resolve, reject) => {
+      client.ws.once('open', () => resolve());
+      client.ws.once('unexpected-response', (_req, res) => reject(new Error(`unexpected response ${res.statusCode}`)));
+      client.ws.once('error', reject);
+    });
+    return client;
+  }
+
+  send(value: unknown): void {
+    this.ws.send(typeof value === 'string' ? value : JSON.stringify(value));
+  }
+
+  /** Wait for the first frame (from `from` on) matching `predicate`. */
+  async next(predicate: (frame: Frame) => boolean, from = 0): Promise<Frame> {
+    let found: Frame | undefined;
+    await waitFor(
+      () => {
+        found = this.frames.slice(from).find(predicate);
+        return found !== undefined;
+      },
+      `frame matching ${predicate.toString()}; got ${JSON.stringify(this.frames.slice(-5)).slice(0, 500)}`,
+    );
+    return found!;
+  }
+
+  result(id: string | number): Promise<Frame> {
+    return this.next((f) => f.type === 'result' && f.id === id);
+  }
+
+  events(): Frame[] {
+    return this.frames.filter((f) => f.type === 'event');
+  }
+}
+
+/** Poll `condition` until it holds; fail with `what` after a generous deadline. */
+export async function waitFor(condition: () => boolean, what = 'condition', timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Attempt an upgrade that should be refused; resolves with the HTTP status and parsed body. */
+export function refusal(
+  url: string,
+  options: ClientOptions & { protocols?: string | string[] } = {},
+): Promise<{ status: number; body: Frame }> {
+  const { protocols = WS_PROTOCOL, ...rest } = options;
+  const ws = new WebSocket(url, protocols, rest);
+  ws.on('error', () => undefined);
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => {
+      ws.terminate();
+      reject(new Error('upgrade unexpectedly succeeded'));
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(body) as Frame });
+        ws.terminate();
+      });
+    });
+  });
+}

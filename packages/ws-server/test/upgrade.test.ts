@@ -1,0 +1,193 @@
+import { createServer } from 'node:http';
+import { BoardcastError } from '@boardcast/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import { createWsEndpoint, type WsRejection } from '../src/index.js';
+import { closeAll, listen, makeHub, refusal, setup, TestClient, waitFor } from './helpers.js';
+
+afterEach(closeAll);
+
+describe('subprotocol', () => {
+  it('refuses a client that offers no subprotocol with 400 and a JSON reason', async () => {
+    const { url, endpoint } = await setup();
+    const rejections: WsRejection[] = [];
+    endpoint.on('reject', (r) => rejections.push(r));
+    const { status, body } = await refusal(url, { protocols: [] });
+    expect(status).toBe(400);
+    expect(body.error.code).toBe('unsupported');
+    expect(body.error.message).toContain('boardcast.v1');
+    expect(rejections).toMatchObject([{ status: 400, code: 'unsupported' }]);
+  });
+
+  it('refuses a client that offers another subprotocol', async () => {
+    const { url } = await setup();
+    const { status } = await refusal(url, { protocols: ['mqtt', 'boardcast.v2'] });
+    expect(status).toBe(400);
+  });
+
+  it('accepts boardcast.v1 among several offered protocols', async () => {
+    const { url } = await setup();
+    const client = await TestClient.open(url, { protocols: ['other', 'boardcast.v1'] });
+    expect(client.ws.protocol).toBe('boardcast.v1');
+  });
+});
+
+describe('origin check (cross-site WebSocket hijacking)', () => {
+  it('refuses a page from another site with 403 before any socket exists', async () => {
+    const { url, endpoint, hub } = await setup();
+    let connected = 0;
+    endpoint.on('connect', () => connected++);
+    const { status, body } = await refusal(url, { origin: 'https://evil.example' });
+    expect(status).toBe(403);
+    expect(body.error).toEqual({ code: 'forbidden_origin', message: 'origin https://evil.example is not allowed' });
+    expect(connected).toBe(0);
+    expect(endpoint.clientCount).toBe(0);
+    expect(hub.subscriberCount).toBe(0);
+  });
+
+  it('accepts a page served by the same host:port', async () => {
+    const { url, port } = await setup();
+    const client = await TestClient.open(url, { origin: `http://127.0.0.1:${port}` });
+    await client.next((f) => f.type === 'snapshot');
+  });
+
+  it('refuses the same host on another port', async () => {
+    const { url, port } = await setup();
+    const { status } = await refusal(url, { origin: `http://127.0.0.1:${port + 1}` });
+    expect(status).toBe(403);
+  });
+
+  it('accepts clients without Origin by default and refuses them when told to', async () => {
+    const open = await setup();
+    await TestClient.open(open.url);
+    const strict = await setup({ allowMissingOrigin: false });
+    const { status, body } = await refusal(strict.url);
+    expect(status).toBe(403);
+    expect(body.error.message).toBe('an Origin header is required');
+  });
+
+  it('accepts exactly the listed origins', async () => {
+    const { url } = await setup({ origins: ['https://panel.example.com'] });
+    await TestClient.open(url, { origin: 'https://panel.example.com' });
+    expect((await refusal(url, { origin: 'https://panel.example.com.evil.net' })).status).toBe(403);
+    expect((await refusal(url, { origin: 'null' })).status).toBe(403);
+  });
+
+  it('lets a function decide', async () => {
+    const { url } = await setup({ origins: (origin) => origin.endsWith('.local') });
+    await TestClient.open(url, { origin: 'http://board.local' });
+    expect((await refusal(url, { origin: 'http://board.example' })).status).toBe(403);
+  });
+});
+
+describe('authorize', () => {
+  it('refuses with 401 when authorize returns false', async () => {
+    const { url } = await setup({ authorize: () => false });
+    const { status, body } = await refusal(url);
+    expect(status).toBe(401);
+    expect(body.error.code).toBe('unauthorized');
+  });
+
+  it('uses the status of a thrown BoardcastError (403)', async () => {
+    const { url } = await setup({
+      authorize: async (request) => {
+        if (request.headers.authorization !== 'Bearer good') throw new BoardcastError('forbidden', 'wrong token');
+        return { user: 'ada' };
+      },
+    });
+    const { status, body } = await refusal(url, { headers: { authorization: 'Bearer bad' } });
+    expect(status).toBe(403);
+    expect(body.error).toEqual({ code: 'forbidden', message: 'wrong token' });
+    const client = await TestClient.open(url, { headers: { authorization: 'Bearer good' } });
+    client.send({ type: 'command', id: 1, command: 'whoami', data: null });
+    expect((await client.result(1)).data.auth).toEqual({ user: 'ada' });
+  });
+
+  it('answers 500 without leaking details when authorize crashes, and reports the error', async () => {
+    const { url, endpoint } = await setup({
+      authorize: () => {
+        throw new Error('database password is hunter2');
+      },
+    });
+    const errors: unknown[] = [];
+    endpoint.on('error', (error) => errors.push(error));
+    const { status, body } = await refusal(url);
+    expect(status).toBe(500);
+    expect(body.error).toEqual({ code: 'handler_failed', message: 'authorization failed' });
+    expect(errors).toHaveLength(1);
+  });
+});
+
+describe('limits and coexistence', () => {
+  it('refuses clients beyond maxClients with 503, counting upgrades still being authorized', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let authorizing = 0;
+    const { url, endpoint } = await setup({
+      maxClients: 2,
+      authorize: () => {
+        authorizing++;
+        return gate;
+      },
+    });
+    const first = TestClient.open(url);
+    const second = TestClient.open(url);
+    // Both are waiting in authorize: the third is already one too many.
+    await waitFor(() => authorizing === 2, 'two upgrades in authorize');
+    const { status, body } = await refusal(url);
+    expect(status).toBe(503);
+    expect(body.error.code).toBe('too_many_clients');
+    release();
+    await Promise.all([first, second]);
+    expect(endpoint.clientCount).toBe(2);
+    expect((await refusal(url)).status).toBe(503);
+  });
+
+  it('handles only its own path and leaves other upgrade handlers alone', async () => {
+    const hub = makeHub();
+    const server = createServer();
+    const endpoint = createWsEndpoint(hub, { server, path: '/live' });
+    const other = new WebSocketServer({ noServer: true });
+    server.on('upgrade', (request, socket, head) => {
+      if (request.url === '/board') other.handleUpgrade(request, socket, head, (ws) => ws.send('board link'));
+    });
+    const port = await listen(server);
+    const board = new TestClient(`ws://127.0.0.1:${port}/board`, { protocols: 'boardcast-board.v1' });
+    expect((await board.next((f) => f.type === 'not-json')).text).toBe('board link');
+    const ui = await TestClient.open(`ws://127.0.0.1:${port}/live`);
+    await ui.next((f) => f.type === 'snapshot');
+    expect(endpoint.clientCount).toBe(1);
+    await endpoint.close();
+    // The other handler's socket was never touched by the endpoint, not even by its shutdown.
+    expect(board.ws.readyState).toBe(board.ws.OPEN);
+    expect(server.listenerCount('upgrade')).toBe(1);
+    other.close();
+  });
+
+  it('serves the page and the socket on one port', async () => {
+    const { port, url } = await setup();
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    expect(await page.text()).toBe('page');
+    await TestClient.open(url);
+  });
+
+  it('keeps permessage-deflate off by default', async () => {
+    const { url } = await setup();
+    const client = await TestClient.open(url, { perMessageDeflate: true });
+    expect(client.ws.extensions).toBe('');
+  });
+
+  it('negotiates permessage-deflate when configured, and still streams events and results', async () => {
+    const { url, hub } = await setup({ perMessageDeflate: { threshold: 0 } });
+    const client = await TestClient.open(url, { perMessageDeflate: true });
+    expect(client.ws.extensions).toContain('permessage-deflate');
+    await client.next((f) => f.type === 'snapshot');
+    const id = await hub.publish('blob', 'z'.repeat(5000));
+    client.send({ type: 'command', id: 1, command: 'led', data: { state: 'on' } });
+    expect(await client.next((f) => f.type === 'event' && f.id === id)).toMatchObject({ data: 'z'.repeat(5000) });
+    expect((await client.result(1)).ok).toBe(true);
+    await waitFor(() => client.events().length === 2, 'led event');
+  });
+});
