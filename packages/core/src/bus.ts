@@ -26,6 +26,11 @@ export interface Bus {
   /** Optional: shared snapshot state for multi-instance buses. */
   loadState?(): unknown | Promise<unknown>;
   saveState?(json: string): void | Promise<void>;
+  /**
+   * Optional: state saved by another instance. The hub adopts it as its
+   * snapshot state without saving it back. Returns the unsubscribe function.
+   */
+  onState?(listener: (state: unknown) => void): () => void;
   /** Optional: health, for buses that depend on a network. */
   readonly status?: BusStatus;
   close(): void | Promise<void>;

@@ -1,0 +1,611 @@
+import {
+  BoardcastError,
+  type Bus,
+  type BusListener,
+  type BusStatus,
+  type ContractSpec,
+  Emitter,
+  EncodedEvent,
+  type Hub,
+  type SinceResult,
+} from '@boardcast/core';
+import { Redis, type RedisOptions } from 'ioredis';
+import { CommandRouter, type CommandRouterOptions } from './command-router.js';
+import { PUBLISH_SCRIPT, SAVE_STATE_SCRIPT } from './scripts.js';
+import { compareStreamIds, isStreamId } from './stream-id.js';
+
+export interface RedisBusOptions {
+  /**
+   * Where Redis is: a URL (`redis://:password@host:6379/0`), ioredis
+   * options, or an ioredis client whose settings are copied (the bus opens
+   * its own connections with `duplicate()` and never uses or closes yours).
+   * Default `redis://127.0.0.1:6379`.
+   */
+  readonly redis?: string | RedisOptions | Redis;
+  /** Prefix of every key and channel; instances with the same name share events, state and commands. Default `boardcast`. */
+  readonly name?: string;
+  /** Events kept in the stream for replay (`XADD MAXLEN` exact). Default 1000. */
+  readonly history?: number;
+  /**
+   * Publishes allowed to wait for Redis at once (sent but unanswered, or
+   * queued while Redis is unreachable). Beyond that `publish` rejects with
+   * `queue_full` instead of growing memory without bound. Default 1000.
+   */
+  readonly maxPendingPublishes?: number;
+  /**
+   * How long `since()` waits for this instance to catch up with a client
+   * that comes from a faster instance before answering with a gap. Default 5000 ms.
+   */
+  readonly catchUpTimeoutMs?: number;
+  /** Entries read per `XREAD`. Default 500. */
+  readonly readBatch?: number;
+  /** This instance's id for command routing (letters, digits, `_.:-`). Default random. */
+  readonly instanceId?: string;
+}
+
+export type RedisBusEvents = {
+  /** The bus became degraded (a Redis connection is down) or ok again. */
+  status: (status: BusStatus) => void;
+  /**
+   * Events after `afterId` were removed from Redis (trimmed, or lost by a
+   * Redis restart without persistence) before this instance could read them:
+   * its live clients missed them. Close their connections to make them
+   * resume, which gives them a `reset` and a fresh snapshot.
+   */
+  gap: (afterId: string) => void;
+  /** Redis connection errors and malformed stream entries; never thrown. */
+  error: (error: unknown, where: string) => void;
+};
+
+interface Waiter {
+  readonly id: string;
+  readonly resolve: (reached: boolean) => void;
+}
+
+interface ScriptCommands {
+  boardcastPublish(
+    stream: string,
+    trimmed: string,
+    log: string,
+    maxlen: number,
+    seq: number,
+    window: number,
+    event: string,
+    json: string,
+  ): Promise<string>;
+  boardcastSaveState(key: string, json: string, channel: string, origin: string): Promise<number>;
+}
+
+type StreamEntry = [id: string, fields: string[]];
+
+/** Internal surface the command router uses; not part of the public API. */
+export interface RouterLink {
+  readonly instanceId: string;
+  readonly requestChannel: string;
+  replyChannel(instanceId: string): string;
+  /** Resolves once subscribed; the returned function resolves once unsubscribed. */
+  listen(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
+  /** Resolves to the number of subscribers that received the message. */
+  send(channel: string, message: string): Promise<number>;
+  emitError(error: unknown, where: string): void;
+}
+
+const INSTANCE_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+const BLOCK_MS = 5000;
+
+/**
+ * Core's `Bus` on Redis Streams. Every publish is one `XADD` (through a
+ * Lua script, see scripts.ts); every instance reads the stream with a
+ * blocking `XREAD` on its own connection and fans out to its own clients,
+ * so all instances deliver the same events, with the same ids (the stream
+ * ids), in the same order.
+ */
+export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
+  readonly name: string;
+  readonly history: number;
+  readonly instanceId: string;
+  /** Resolves once the bus knows where the stream ends and reads from there. */
+  readonly ready: Promise<void>;
+  readonly #keys: {
+    stream: string;
+    trimmed: string;
+    state: string;
+    stateChannel: string;
+    publishLog: string;
+    commands: string;
+  };
+  readonly #cmd: Redis;
+  readonly #reader: Redis;
+  readonly #sub: Redis;
+  readonly #maxPending: number;
+  readonly #catchUpMs: number;
+  readonly #batch: number;
+  readonly #listeners = new Set<BusListener>();
+  readonly #stateListeners = new Set<(state: unknown) => void>();
+  readonly #channels = new Map<string, Set<(message: string) => void>>();
+  readonly #routers = new Set<CommandRouter<ContractSpec>>();
+  #waiters: Waiter[] = [];
+  #position = '0-0';
+  #started = false;
+  #pending = 0;
+  #publishSeq = 0;
+  #status: BusStatus = 'degraded';
+  #closed = false;
+  #stateVersion = 0;
+  #stateJson: string | undefined;
+  #remoteSinceSave = false;
+  #positionAtClose: string | undefined;
+  #everReady = new WeakSet<Redis>();
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(options: RedisBusOptions = {}) {
+    super();
+    this.name = options.name ?? 'boardcast';
+    this.history = options.history ?? 1000;
+    this.instanceId = options.instanceId ?? randomId();
+    this.#maxPending = options.maxPendingPublishes ?? 1000;
+    this.#catchUpMs = options.catchUpTimeoutMs ?? 5000;
+    this.#batch = options.readBatch ?? 500;
+    if (!Number.isSafeInteger(this.history) || this.history < 1) throw new RangeError('history must be an integer ≥ 1');
+    if (!Number.isSafeInteger(this.#maxPending) || this.#maxPending < 1) {
+      throw new RangeError('maxPendingPublishes must be an integer ≥ 1');
+    }
+    if (!Number.isSafeInteger(this.#batch) || this.#batch < 1) throw new RangeError('readBatch must be an integer ≥ 1');
+    if (!(this.#catchUpMs >= 0)) throw new RangeError('catchUpTimeoutMs must be ≥ 0');
+    if (!INSTANCE_ID.test(this.instanceId)) throw new TypeError('instanceId must match [A-Za-z0-9_.:-]{1,64}');
+    if (this.name.length === 0 || /\s/.test(this.name)) throw new TypeError('name must be non-empty without spaces');
+
+    const n = this.name;
+    this.#keys = {
+      stream: `${n}:events`,
+      trimmed: `${n}:events:trimmed`,
+      state: `${n}:state`,
+      stateChannel: `${n}:state`,
+      // Per bus object, so a restarted instance reusing its id never matches an old sequence.
+      publishLog: `${n}:published:${this.instanceId}:${randomId()}`,
+      commands: `${n}:commands`,
+    };
+
+    // Commands wait in ioredis' offline queue while Redis is away (we bound
+    // publishes ourselves) and are resent after a reconnect; never give up.
+    const overrides: RedisOptions = { maxRetriesPerRequest: null, enableOfflineQueue: true };
+    this.#cmd = connect(options.redis, overrides);
+    this.#reader = connect(options.redis, overrides);
+    this.#sub = connect(options.redis, overrides);
+    this.#cmd.defineCommand('boardcastPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
+    this.#cmd.defineCommand('boardcastSaveState', { numberOfKeys: 1, lua: SAVE_STATE_SCRIPT });
+    for (const [conn, where] of [
+      [this.#cmd, 'redis'],
+      [this.#reader, 'redis reader'],
+      [this.#sub, 'redis subscriber'],
+    ] as const) {
+      conn.on('error', (error: unknown) => this.emitError(error, where));
+      conn.on('ready', () => this.#onReady(conn));
+      for (const event of ['close', 'reconnecting', 'end']) conn.on(event, () => this.#updateStatus());
+    }
+    this.#reader.on('close', () => {
+      if (this.#started && this.#positionAtClose === undefined) this.#positionAtClose = this.#position;
+    });
+    this.#sub.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
+
+    this.ready = this.#start();
+    this.ready.catch(() => undefined);
+  }
+
+  // ------------------------------------------------------------- Bus
+
+  get headId(): string | undefined {
+    return this.#position === '0-0' ? undefined : this.#position;
+  }
+
+  get status(): BusStatus {
+    return this.#status;
+  }
+
+  /** Publishes sent to Redis and not yet acknowledged (including those queued while it is down). */
+  get pendingPublishes(): number {
+    return this.#pending;
+  }
+
+  /**
+   * Appends the event to the stream. Resolves with its id once this
+   * instance has delivered it to its own subscribers, so a snapshot taken
+   * afterwards already reflects it.
+   */
+  async publish(event: string, _data: unknown, json: string): Promise<string> {
+    if (this.#closed) throw new BoardcastError('closed', 'bus is closed');
+    if (this.#pending >= this.#maxPending) {
+      throw new BoardcastError('queue_full', `${this.#pending} publishes are already waiting for Redis`);
+    }
+    this.#pending++;
+    let id: string;
+    try {
+      const seq = ++this.#publishSeq;
+      id = await this.#scripts.boardcastPublish(
+        this.#keys.stream,
+        this.#keys.trimmed,
+        this.#keys.publishLog,
+        this.history,
+        seq,
+        this.#maxPending + 1,
+        event,
+        json,
+      );
+    } finally {
+      this.#pending--;
+    }
+    await this.#waitFor(id, undefined);
+    return id;
+  }
+
+  subscribe(listener: BusListener): () => void {
+    const entry: BusListener = (event) => listener(event);
+    this.#listeners.add(entry);
+    return () => {
+      this.#listeners.delete(entry);
+    };
+  }
+
+  /**
+   * Events after `lastId` from the stream. A gap when the id is malformed,
+   * was never in this stream, or when events after it were trimmed.
+   */
+  async since(lastId: string): Promise<SinceResult> {
+    if (!isStreamId(lastId) || this.#closed) return { kind: 'gap' };
+    const replies = await this.#cmd
+      .multi()
+      .xrange(this.#keys.stream, lastId, lastId)
+      .get(this.#keys.trimmed)
+      .xrange(this.#keys.stream, `(${lastId}`, '+')
+      .exec();
+    if (!replies) return { kind: 'gap' };
+    for (const [error] of replies) if (error) throw error;
+    const self = replies[0]?.[1] as StreamEntry[];
+    const trimmed = replies[1]?.[1] as string | null;
+    const after = replies[2]?.[1] as StreamEntry[];
+    // Present, or the newest trimmed entry (everything after it still exists).
+    if (self.length === 0 && trimmed !== lastId) return { kind: 'gap' };
+
+    // The client may come from an instance that is ahead of this one: wait
+    // until this instance has delivered `lastId` itself, or the client would
+    // receive those events twice (once replayed, once live).
+    if (compareStreamIds(lastId, this.#position) > 0 && !(await this.#waitFor(lastId, this.#catchUpMs))) {
+      return { kind: 'gap' };
+    }
+    // Answer only up to what this instance has delivered; the rest reaches
+    // the client live, through the hub's attach buffer.
+    const head = this.#position;
+    const events: EncodedEvent[] = [];
+    for (const entry of after) {
+      if (compareStreamIds(entry[0], head) > 0) break;
+      const decoded = this.#decode(entry);
+      if (decoded) events.push(decoded);
+    }
+    return { kind: 'events', events };
+  }
+
+  async loadState(): Promise<unknown> {
+    const [version, json] = await this.#cmd.hmget(this.#keys.state, 'v', 'json');
+    if (json === null || json === undefined) return undefined;
+    this.#stateVersion = Number(version ?? 0);
+    this.#stateJson = json;
+    return JSON.parse(json);
+  }
+
+  async saveState(json: string): Promise<void> {
+    if (this.#closed) return;
+    this.#stateJson = json;
+    this.#remoteSinceSave = false;
+    const version = Number(
+      await this.#scripts.boardcastSaveState(this.#keys.state, json, this.#keys.stateChannel, this.instanceId),
+    );
+    if (version > this.#stateVersion) {
+      this.#stateVersion = version;
+      // A state from another instance arrived in between but ours is newer:
+      // put ours back in the hub.
+      if (this.#remoteSinceSave) this.#adoptState(json);
+    }
+  }
+
+  onState(listener: (state: unknown) => void): () => void {
+    const entry = (state: unknown) => listener(state);
+    this.#stateListeners.add(entry);
+    return () => {
+      this.#stateListeners.delete(entry);
+    };
+  }
+
+  /**
+   * Route commands between instances sharing this bus: a command for a
+   * board attached to another instance is run there and its result comes
+   * back. See `CommandRouter`.
+   */
+  routeCommands<C extends ContractSpec>(hub: Hub<C>, options: CommandRouterOptions): CommandRouter<C> {
+    if (this.#closed) throw new BoardcastError('closed', 'bus is closed');
+    // One request subscription per bus: two routers would answer twice.
+    if (this.#routers.size > 0) throw new TypeError('this bus already routes commands; close that router first');
+    const router = new CommandRouter(hub, this.#routerLink, options);
+    this.#routers.add(router as unknown as CommandRouter<ContractSpec>);
+    router.onClose(() => this.#routers.delete(router as unknown as CommandRouter<ContractSpec>));
+    return router;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    for (const router of [...this.#routers]) void router.close();
+    this.#listeners.clear();
+    this.#stateListeners.clear();
+    this.#channels.clear();
+    for (const waiter of this.#waiters) waiter.resolve(false);
+    this.#waiters = [];
+    this.#reader.disconnect();
+    this.#sub.disconnect();
+    if (this.#cmd.status === 'ready') {
+      // QUIT lets queued writes (a last saveState) reach Redis first.
+      await this.#cmd.quit().catch(() => this.#cmd.disconnect());
+    } else {
+      this.#cmd.disconnect();
+    }
+    this.#updateStatus();
+    this.removeAllListeners();
+  }
+
+  // ------------------------------------------------------------- internals
+
+  protected emitError(error: unknown, where: string): void {
+    this.emit('error', error, where);
+  }
+
+  get #scripts(): ScriptCommands {
+    return this.#cmd as unknown as ScriptCommands;
+  }
+
+  readonly #routerLink: RouterLink = {
+    instanceId: '',
+    requestChannel: '',
+    replyChannel: (id) => `${this.#keys.commands}:reply:${id}`,
+    listen: (channel, handler) => this.#listen(channel, handler),
+    send: (channel, message) => this.#cmd.publish(channel, message),
+    emitError: (error, where) => this.emitError(error, where),
+  };
+
+  async #start(): Promise<void> {
+    Object.assign(this.#routerLink, { instanceId: this.instanceId, requestChannel: this.#keys.commands });
+    await this.#listen(this.#keys.stateChannel, (message) => this.#onStateMessage(message));
+    const last = await this.#cmd.xrevrange(this.#keys.stream, '+', '-', 'COUNT', 1);
+    if (this.#closed) return;
+    // Start after the current end: earlier events are history, served by since().
+    this.#position = last[0]?.[0] ?? '0-0';
+    this.#started = true;
+    void this.#readLoop();
+  }
+
+  async #readLoop(): Promise<void> {
+    let backoff = 50;
+    while (!this.#closed) {
+      let reply: unknown;
+      try {
+        reply = await this.#reader.call(
+          'XREAD',
+          'COUNT',
+          this.#batch,
+          'BLOCK',
+          BLOCK_MS,
+          'STREAMS',
+          this.#keys.stream,
+          this.#position,
+        );
+        backoff = 50;
+      } catch (error) {
+        if (this.#closed) return;
+        this.emitError(error, 'redis reader');
+        await new Promise<void>((resolve) => {
+          this.#retryTimer = setTimeout(resolve, backoff);
+        });
+        backoff = Math.min(backoff * 2, 2000);
+        continue;
+      }
+      if (this.#closed) return;
+      const streams = reply as [key: string, entries: StreamEntry[]][] | null;
+      const entries = streams?.[0]?.[1];
+      if (entries && entries.length > 0) this.#deliver(entries);
+    }
+  }
+
+  #deliver(entries: StreamEntry[]): void {
+    for (const entry of entries) {
+      // Ids only grow; an id at or below the position was already delivered.
+      if (compareStreamIds(entry[0], this.#position) <= 0) continue;
+      this.#position = entry[0];
+      const event = this.#decode(entry);
+      if (!event) continue;
+      for (const listener of this.#listeners) {
+        try {
+          listener(event);
+        } catch (error) {
+          this.emitError(error, 'listener');
+        }
+      }
+    }
+    if (this.#waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const waiter of this.#waiters) {
+      if (compareStreamIds(waiter.id, this.#position) <= 0) waiter.resolve(true);
+      else still.push(waiter);
+    }
+    this.#waiters = still;
+  }
+
+  #decode([id, fields]: StreamEntry): EncodedEvent | undefined {
+    let event: string | undefined;
+    let json: string | undefined;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      if (fields[i] === 'e') event = fields[i + 1];
+      else if (fields[i] === 'd') json = fields[i + 1];
+    }
+    if (event === undefined || json === undefined) {
+      this.emitError(new Error(`stream entry ${id} is not a boardcast event`), 'decode');
+      return undefined;
+    }
+    try {
+      return new EncodedEvent(id, event, JSON.parse(json), json);
+    } catch (error) {
+      this.emitError(error, 'decode');
+      return undefined;
+    }
+  }
+
+  /** Resolves true once this instance has delivered `id`, false on timeout or close. */
+  #waitFor(id: string, timeoutMs: number | undefined): Promise<boolean> {
+    if (compareStreamIds(id, this.#position) <= 0) return Promise.resolve(true);
+    if (this.#closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const waiter: Waiter = {
+        id,
+        resolve: (reached) => {
+          clearTimeout(timer);
+          resolve(reached);
+        },
+      };
+      this.#waiters.push(waiter);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          resolve(false);
+        }, timeoutMs);
+      }
+    });
+  }
+
+  #onReady(conn: Redis): void {
+    const again = this.#everReady.has(conn);
+    this.#everReady.add(conn);
+    this.#updateStatus();
+    if (!again || this.#closed) return;
+    if (conn === this.#reader) void this.#checkContinuity();
+    if (conn === this.#sub) void this.#resyncState();
+  }
+
+  /** After a reconnect: was anything after our position removed while we were away? */
+  async #checkContinuity(): Promise<void> {
+    const at = this.#positionAtClose;
+    this.#positionAtClose = undefined;
+    if (at === undefined || at === '0-0') return;
+    try {
+      const replies = await this.#cmd.multi().xrange(this.#keys.stream, at, at).get(this.#keys.trimmed).exec();
+      if (!replies) return;
+      const self = replies[0]?.[1] as StreamEntry[] | undefined;
+      const trimmed = replies[1]?.[1] as string | null | undefined;
+      // Neither present nor the newest trimmed entry: what followed it is
+      // gone (trimmed, or Redis lost the stream).
+      if (!((self && self.length > 0) || trimmed === at)) this.emit('gap', at);
+    } catch (error) {
+      this.emitError(error, 'continuity check');
+    }
+  }
+
+  /** After the subscriber reconnects: state messages may have been missed. */
+  async #resyncState(): Promise<void> {
+    try {
+      const [version, json] = await this.#cmd.hmget(this.#keys.state, 'v', 'json');
+      if (json === null || json === undefined) {
+        // Redis lost the state (restart without persistence): give it ours back.
+        if (this.#stateJson !== undefined) await this.saveState(this.#stateJson);
+        return;
+      }
+      const v = Number(version ?? 0);
+      if (v !== this.#stateVersion) {
+        this.#stateVersion = v;
+        this.#adoptState(json);
+      }
+    } catch (error) {
+      this.emitError(error, 'state resync');
+    }
+  }
+
+  #onStateMessage(message: string): void {
+    const first = message.indexOf('\n');
+    const second = message.indexOf('\n', first + 1);
+    if (first <= 0 || second <= first) return;
+    const version = Number(message.slice(0, first));
+    const origin = message.slice(first + 1, second);
+    if (origin === this.instanceId || !(version > this.#stateVersion)) return;
+    this.#stateVersion = version;
+    this.#remoteSinceSave = true;
+    this.#adoptState(message.slice(second + 1));
+  }
+
+  #adoptState(json: string): void {
+    let state: unknown;
+    try {
+      state = JSON.parse(json);
+    } catch (error) {
+      this.emitError(error, 'state');
+      return;
+    }
+    this.#stateJson = json;
+    for (const listener of this.#stateListeners) {
+      try {
+        listener(state);
+      } catch (error) {
+        this.emitError(error, 'state listener');
+      }
+    }
+  }
+
+  async #listen(channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {
+    let set = this.#channels.get(channel);
+    if (!set) {
+      set = new Set();
+      this.#channels.set(channel, set);
+      await this.#sub.subscribe(channel);
+    }
+    const entry = (message: string) => handler(message);
+    set.add(entry);
+    return async () => {
+      const current = this.#channels.get(channel);
+      if (!current) return;
+      current.delete(entry);
+      if (current.size === 0) {
+        this.#channels.delete(channel);
+        if (!this.#closed) await this.#sub.unsubscribe(channel).catch(() => undefined);
+      }
+    };
+  }
+
+  #onMessage(channel: string, message: string): void {
+    const set = this.#channels.get(channel);
+    if (!set) return;
+    for (const handler of set) {
+      try {
+        handler(message);
+      } catch (error) {
+        this.emitError(error, `channel ${channel}`);
+      }
+    }
+  }
+
+  #updateStatus(): void {
+    const ok =
+      !this.#closed && this.#cmd.status === 'ready' && this.#reader.status === 'ready' && this.#sub.status === 'ready';
+    const next: BusStatus = ok ? 'ok' : 'degraded';
+    if (next === this.#status) return;
+    this.#status = next;
+    this.emit('status', next);
+  }
+}
+
+function connect(source: string | RedisOptions | Redis | undefined, overrides: RedisOptions): Redis {
+  if (source instanceof Redis) return source.duplicate(overrides);
+  if (typeof source === 'string') return new Redis(source, overrides);
+  return new Redis({ ...(source ?? {}), ...overrides });
+}
+
+function randomId(): string {
+  const bytes = new Uint8Array(6);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}

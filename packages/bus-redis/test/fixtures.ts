@@ -1,0 +1,52 @@
+import {
+  createHub,
+  defineContract,
+  type EncodedEvent,
+  type EncodedSnapshot,
+  type HubSink,
+  typed,
+} from '@boardcast/core';
+import { RedisBus, type RedisBusOptions } from '../src/index.js';
+
+export const contract = defineContract({
+  events: {
+    tick: typed<number>(),
+    led: typed<{ on: boolean }>(),
+  },
+  commands: {
+    led: {
+      input: typed<{ board: string; state: 'on' | 'off' }>(),
+      result: typed<{ board: string; on: boolean; by: string }>(),
+    },
+  },
+  state: typed<{ led: boolean; label: string }>(),
+});
+
+export type TestContract = typeof contract;
+export const initialState = { led: false, label: 'initial' };
+
+/** One server instance: a hub on its own RedisBus (its own three Redis connections). */
+export async function instance(url: string, options: Omit<RedisBusOptions, 'redis'> = {}) {
+  const bus = new RedisBus({ redis: url, name: 'test', ...options });
+  const hub = createHub(contract, { state: initialState, bus });
+  await bus.ready;
+  await hub.ready;
+  return { bus, hub };
+}
+
+export type Instance = Awaited<ReturnType<typeof instance>>;
+
+/** Records what a transport would write to one client. */
+export function recorder() {
+  const log: string[] = [];
+  const ids: string[] = [];
+  const sink: HubSink = {
+    snapshot: (s: EncodedSnapshot) => log.push(`snapshot:${s.json}@${s.headId ?? '-'}`),
+    event: (e: EncodedEvent) => {
+      ids.push(e.id);
+      log.push(`${e.event}:${e.json}@${e.id}`);
+    },
+    reset: (reason) => log.push(`reset:${reason}`),
+  };
+  return { log, ids, sink };
+}
