@@ -1,0 +1,242 @@
+// Machine description, target verdicts and the markdown table.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+function version(file) {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')).version;
+  } catch {
+    return 'missing';
+  }
+}
+
+function git(root, ...args) {
+  try {
+    return execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function collectMeta({ root, here, pin, smoke, profile }) {
+  const pkg = (name) => version(path.join(root, 'packages', name, 'package.json'));
+  const dep = (name) => version(path.join(here, 'node_modules', name, 'package.json'));
+  const cpuList = os.cpus();
+  return {
+    date: new Date().toISOString(),
+    mode: smoke ? 'smoke' : 'full',
+    cpu: { model: cpuList[0]?.model ?? 'unknown', cores: cpuList.length },
+    memoryGB: Math.round(os.totalmem() / 1024 ** 3),
+    os: `${os.type()} ${os.release()}`,
+    node: process.version,
+    commit: `${git(root, 'rev-parse', '--short', 'HEAD')}${git(root, 'status', '--porcelain', '--', 'packages', 'bench') ? ' (dirty)' : ''}`,
+    pinning: pin ? 'server process on CPU 0, load generators on CPU 1 (taskset)' : 'none',
+    packages: {
+      '@boardcast/core': pkg('core'),
+      '@boardcast/sse-server': pkg('sse-server'),
+      '@boardcast/ws-server': pkg('ws-server'),
+      'better-sse': dep('better-sse'),
+      'socket.io': dep('socket.io'),
+      ws: dep('ws'),
+    },
+    profile: JSON.parse(
+      JSON.stringify(profile, (_k, v) => (typeof v === 'function' ? String(v).replace(/\s+/g, ' ') : v)),
+    ),
+  };
+}
+
+const fmt = (x, digits = 0) =>
+  x === null || x === undefined || Number.isNaN(x)
+    ? '–'
+    : Number(x).toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+const ratio = (a, b) => (a && b ? a / b : null);
+
+function find(list, key, clients) {
+  return list.find((r) => r.server === key && (clients === undefined || r.clients === clients));
+}
+
+/** Each target of the issue, measured. */
+export function evaluateTargets(results) {
+  const targets = [];
+  const counts = [...new Set(results.fanout.map((r) => r.clients))].sort((a, b) => a - b);
+  const add = (target, measured, pass) => targets.push({ target, measured, pass });
+  for (const n of counts) {
+    const ours = find(results.fanout, 'boardcast-sse', n);
+    if (!ours) continue;
+    const o = ours.max.deliveriesPerSec;
+    const peers = [
+      ['better-sse', 1.5, '≥ 1.5× better-sse'],
+      ['socketio', 3, '≥ 3× socket.io'],
+    ];
+    for (const [key, want, label] of peers) {
+      const p = find(results.fanout, key, n);
+      const r = ratio(o, p?.max.deliveriesPerSec);
+      if (r !== null) add(`SSE fan-out ${fmt(n)} clients ${label}`, `${fmt(r, 2)}×`, r >= want);
+    }
+    const floor = find(results.fanout, 'raw-sse', n);
+    const rf = ratio(o, floor?.max.deliveriesPerSec);
+    if (rf !== null)
+      add(`SSE fan-out ${fmt(n)} clients within 20 % of res.write loop`, `${fmt(rf * 100, 0)} %`, rf >= 0.8);
+  }
+  const big = counts.at(-1);
+  const ours10k = find(results.fanout, 'boardcast-sse', big);
+  if (ours10k) {
+    add(
+      `SSE p99 ≤ 50 ms at ${fmt(big)} clients (fixed rate)`,
+      `${fmt(ours10k.fixed.latencyMs.p99, 1)} ms`,
+      ours10k.fixed.latencyMs.p99 <= 50,
+    );
+  }
+  for (const n of counts) {
+    const ours = find(results.fanout, 'boardcast-ws', n);
+    if (!ours) continue;
+    const o = ours.max.deliveriesPerSec;
+    const rf = ratio(o, find(results.fanout, 'raw-ws', n)?.max.deliveriesPerSec);
+    if (rf !== null) add(`WS fan-out ${fmt(n)} clients within 10 % of raw ws`, `${fmt(rf * 100, 0)} %`, rf >= 0.9);
+    const rs = ratio(o, find(results.fanout, 'socketio', n)?.max.deliveriesPerSec);
+    if (rs !== null) add(`WS fan-out ${fmt(n)} clients ≥ 3× socket.io`, `${fmt(rs, 2)}×`, rs >= 3);
+  }
+  const memSse = find(results.memory, 'boardcast-sse');
+  if (memSse)
+    add('≤ 10 KB per idle SSE connection (RSS)', `${fmt(memSse.rssPerClientKB, 1)} KB`, memSse.rssPerClientKB <= 10);
+  const memWs = find(results.memory, 'boardcast-ws');
+  if (memWs)
+    add('≤ 15 KB per idle WS connection (RSS)', `${fmt(memWs.rssPerClientKB, 1)} KB`, memWs.rssPerClientKB <= 15);
+  for (const key of ['boardcast-sse', 'boardcast-ws']) {
+    const clean = results.slow.find((r) => r.server === key && r.stalled === 0);
+    const stalled = results.slow.find((r) => r.server === key && r.stalled > 0);
+    if (!clean || !stalled) continue;
+    const bound = (stalled.stalled * stalled.highWaterMarkKB) / 1024;
+    const growth = stalled.rssPeakMB - clean.rssPeakMB;
+    add(
+      `${key} slow consumers: RSS growth ≤ ${stalled.stalled} × high-water mark (${fmt(bound, 1)} MB)`,
+      `${fmt(growth, 1)} MB`,
+      growth <= bound,
+    );
+    const r = ratio(stalled.p99Ms, clean.p99Ms);
+    add(
+      `${key} slow consumers: others' p99 ≤ 1.2× clean run`,
+      `${fmt(r, 2)}× (${fmt(stalled.p99Ms, 1)} vs ${fmt(clean.p99Ms, 1)} ms)`,
+      r !== null && r <= 1.2,
+    );
+  }
+  return targets;
+}
+
+/** Generator CPU; flagged when the generators (all on one core when pinned) were close to saturating it. */
+function genCell(phase, meta) {
+  const sum = phase.generatorCpuPct.reduce((a, c) => a + (c ?? 0), 0);
+  const limit = meta.pinning === 'none' ? 90 * phase.generatorCpuPct.length : 90;
+  return `${phase.generatorCpuPct.map((c) => `${fmt(c)} %`).join(' + ')}${sum >= limit ? ' ⚠' : ''}`;
+}
+
+export function renderMarkdown(results) {
+  const m = results.meta;
+  const out = [];
+  const p = (s = '') => out.push(s);
+  p(`# boardcast bench — ${m.date.slice(0, 10)} (${m.mode})`);
+  p();
+  p(`- CPU: ${m.cpu.model}, ${m.cpu.cores} cores, ${m.memoryGB} GB; ${m.os}`);
+  p(`- Node ${m.node}; commit ${m.commit}`);
+  p(`- Pinning: ${m.pinning}. Server and load generators share this one machine.`);
+  p(
+    `- Packages: ${Object.entries(m.packages)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
+  p(`- Run time: ${results.durationS} s`);
+  p();
+  const targets = evaluateTargets(results);
+  results.targets = targets;
+  if (targets.length) {
+    p('## Targets');
+    p();
+    if (m.mode === 'smoke')
+      p('_Smoke sizes: these verdicts prove the plumbing, they say nothing about the targets._\n');
+    p('| target | measured | |');
+    p('|---|---|---|');
+    for (const t of targets) p(`| ${t.target} | ${t.measured} | ${t.pass ? 'met' : '**missed**'} |`);
+    p();
+  }
+  const fanTable = (title, keys) => {
+    const rows = results.fanout.filter((r) => keys.includes(r.server));
+    if (!rows.length) return;
+    p(`## ${title}`);
+    p();
+    p(
+      'Fixed rate: events/s as published; latency is publish → receipt over every delivery. Max: as fast as the slowest client keeps up (bounded window). CPU in % of one core; gen = load generator process(es), ⚠ = generators near one full core (then the figure is a lower bound); other = CPU used on the machine by anything else during the window.',
+    );
+    p();
+    p(
+      '| server | clients | fixed ev/s | fixed p50 / p99 / max ms | fixed CPU | **max deliveries/s** | max p50 / p99 ms | max CPU | RSS MB | gen CPU | other CPU | complete |',
+    );
+    p('|---|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---|');
+    for (const r of rows.sort((a, b) => a.clients - b.clients || keys.indexOf(a.server) - keys.indexOf(b.server))) {
+      const f = r.fixed;
+      const x = r.max;
+      p(
+        `| ${r.label} | ${fmt(r.clients)} | ${fmt(f.eventsPerSec)} | ${fmt(f.latencyMs.p50, 2)} / ${fmt(f.latencyMs.p99, 2)} / ${fmt(f.latencyMs.max, 1)} | ${fmt(f.serverCpuPct)} % | **${fmt(x.deliveriesPerSec)}** | ${fmt(x.latencyMs.p50, 1)} / ${fmt(x.latencyMs.p99, 1)} | ${fmt(x.serverCpuPct)} % | ${fmt(x.serverPeakRssMB)} | ${genCell(x, m)} | ${fmt(x.otherCpuPct)} % | ${f.complete && x.gaps === 0 ? 'yes' : `no (${fmt(f.deliveries)}/${fmt(f.expected)}, gaps ${x.gaps})`} |`,
+      );
+    }
+    p();
+  };
+  fanTable('1. SSE fan-out', ['boardcast-sse', 'better-sse', 'raw-sse', 'socketio']);
+  fanTable('2. WebSocket fan-out', ['boardcast-ws', 'raw-ws', 'socketio']);
+  if (results.memory.length) {
+    p('## 3. Memory per idle connection');
+    p();
+    p('Server RSS and V8 heap after a forced GC, with the clients connected minus before, divided by the count.');
+    p();
+    p('| server | clients | RSS before → after MB | RSS KB/client | heap KB/client | external KB/client |');
+    p('|---|---:|---|---:|---:|---:|');
+    for (const r of results.memory) {
+      p(
+        `| ${r.label} | ${fmt(r.clients)} | ${fmt(r.rssBeforeMB, 1)} → ${fmt(r.rssAfterMB, 1)} | ${fmt(r.rssPerClientKB, 2)} | ${fmt(r.heapPerClientKB, 2)} | ${fmt(r.externalPerClientKB, 2)} |`,
+      );
+    }
+    p();
+  }
+  if (results.commands.length) {
+    p('## 4. Command round trip');
+    p();
+    p(
+      'Each command client keeps one command in flight and sends at most one per interval; listeners receive a steady event stream meanwhile.',
+    );
+    p();
+    p(
+      '| server | transport | clients | target/s | done/s | p50 ms | p99 ms | max ms | errors | listeners p99 ms | server CPU |',
+    );
+    p('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of results.commands) {
+      p(
+        `| ${r.label} | ${r.transport} | ${r.commandClients} (+${fmt(r.listeners)} listening) | ${fmt(r.targetPerSec)} | ${fmt(r.perSec)} | ${fmt(r.rttMs.p50, 2)} | ${fmt(r.rttMs.p99, 2)} | ${fmt(r.rttMs.max, 1)} | ${r.errors} | ${fmt(r.listenerLatencyMs.p99, 2)} | ${fmt(r.serverCpuPct)} % |`,
+      );
+    }
+    p();
+  }
+  if (results.slow.length) {
+    p('## 5. Slow consumers');
+    p();
+    p('Some clients stop reading right after connecting; the rest keep reading. RSS sampled every 250 ms.');
+    p();
+    p(
+      '| server | stalled | high-water mark | others p50 / p99 / max ms | RSS start → peak → end MB | still connected at end | others complete |',
+    );
+    p('|---|---:|---:|---|---|---:|---|');
+    for (const r of results.slow) {
+      p(
+        `| ${r.label} | ${r.stalled} | ${r.highWaterMarkKB ? `${fmt(r.highWaterMarkKB)} KB` : 'none'} | ${fmt(r.p50Ms, 2)} / ${fmt(r.p99Ms, 2)} / ${fmt(r.maxMs, 1)} | ${fmt(r.rssStartMB, 1)} → ${fmt(r.rssPeakMB, 1)} → ${fmt(r.rssEndMB, 1)} | ${fmt(r.serverClientsAtEnd)} | ${r.complete ? 'yes' : `${fmt(r.deliveries)}/${fmt(r.expected)}`} |`,
+      );
+    }
+    p();
+  }
+  if (results.failures?.length) {
+    p('## Failures');
+    p();
+    for (const f of results.failures) p(`- ${f.what}: ${f.error}`);
+    p();
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,135 @@
+// Server process: loads one server adapter (ours, a peer or a floor), then
+// publishes ~100-byte events when the orchestrator says so — at a fixed rate,
+// or as fast as the clients keep up (a window of unacknowledged events) —
+// and reports its own CPU and memory. Nothing here runs per client.
+import { nowUs, sleep } from './clock.mjs';
+import { serve } from './rpc.mjs';
+
+const kind = process.argv[2];
+let adapter;
+let ackMin = 0;
+let wake = null;
+
+function payloadFactory(bytes) {
+  // {"s":123456,"t":123456789012,"p":"xxx"} — pad so the JSON is ~`bytes` long.
+  const pad = 'x'.repeat(Math.max(0, bytes - 40));
+  return (s) => ({ s, t: nowUs(), p: pad });
+}
+
+function memory() {
+  const m = process.memoryUsage();
+  return {
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+  };
+}
+
+let seq = 0;
+
+async function publish({ mode, rate, window, fromUs, toUs, untilUs, payloadBytes = 100, sampleMs = 250 }) {
+  const make = payloadFactory(payloadBytes);
+  let firstInWindow = 0;
+  let lastInWindow = 0;
+  let cpuFrom;
+  let cpuTo;
+  let peakRss = 0;
+  const series = [];
+  const sampler = setInterval(() => {
+    const rss = process.memoryUsage.rss();
+    if (rss > peakRss) peakRss = rss;
+    series.push([Math.round((nowUs() - fromUs) / 1000), Math.round(rss / 1024)]);
+  }, sampleMs);
+
+  const one = () => {
+    const s = ++seq;
+    const data = make(s);
+    if (data.t >= fromUs && data.t < toUs) {
+      if (!firstInWindow) firstInWindow = s;
+      lastInWindow = s;
+      if (!cpuFrom) cpuFrom = { cpu: cpuNow(), at: data.t };
+    } else if (data.t >= toUs && !cpuTo) {
+      cpuTo = { cpu: cpuNow(), at: data.t };
+    }
+    adapter.publish(data);
+  };
+
+  if (mode === 'fixed') {
+    const start = nowUs();
+    let sent = 0;
+    while (nowUs() < untilUs) {
+      const due = Math.floor(((nowUs() - start) / 1e6) * rate);
+      while (sent < due) {
+        one();
+        sent++;
+      }
+      await sleep(Math.max(1, Math.min(20, 1000 / rate / 2)));
+    }
+  } else {
+    // Closed loop: never more than `window` events ahead of the slowest
+    // client, so the server runs flat out without buffering without bound.
+    ackMin = seq;
+    while (nowUs() < untilUs) {
+      // One event per macrotask, so acks are read between publishes and the
+      // pipeline stays full instead of alternating burst and idle.
+      let n = 0;
+      if (seq - ackMin < window) {
+        one();
+        n++;
+      }
+      if (n === 0) {
+        await new Promise((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 50);
+        });
+        wake = null;
+      } else {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+  if (!cpuTo) cpuTo = { cpu: cpuNow(), at: nowUs() };
+  clearInterval(sampler);
+  const cpuPct = cpuFrom ? ((cpuTo.cpu - cpuFrom.cpu) / (cpuTo.at - cpuFrom.at)) * 100 : null;
+  return {
+    published: seq,
+    firstInWindow,
+    lastInWindow,
+    eventsInWindow: firstInWindow ? lastInWindow - firstInWindow + 1 : 0,
+    cpuPct,
+    rss: process.memoryUsage.rss(),
+    peakRss,
+    series,
+  };
+}
+
+function cpuNow() {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+serve({
+  async start(options) {
+    const mod = await import(`../servers/${kind}.mjs`);
+    adapter = await mod.start(options);
+    return { port: adapter.port, info: adapter.info ?? {} };
+  },
+  count: () => adapter.count(),
+  memory({ gc }) {
+    if (gc && global.gc) {
+      for (let i = 0; i < 3; i++) global.gc();
+    }
+    return memory();
+  },
+  publish: (args) => publish(args),
+  ack({ min }) {
+    if (min > ackMin) ackMin = min;
+    wake?.();
+  },
+  async stop() {
+    await adapter?.close();
+    return { ok: true };
+  },
+});

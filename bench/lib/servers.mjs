@@ -1,0 +1,45 @@
+// The servers under test and how a load generator talks to each.
+export const SERVERS = {
+  'boardcast-sse': {
+    label: '@boardcast/sse-server',
+    family: 'sse',
+    ours: true,
+    listen: (info) => ({ kind: 'sse', path: info.sse }),
+    command: (info) => ({ kind: 'http-cmd', path: info.http }),
+  },
+  'better-sse': {
+    label: 'better-sse (Channel.broadcast)',
+    family: 'sse',
+    listen: (info) => ({ kind: 'sse', path: info.sse }),
+  },
+  'raw-sse': {
+    label: 'floor: res.write loop',
+    family: 'sse',
+    floor: true,
+    listen: (info) => ({ kind: 'sse', path: info.sse }),
+    command: (info) => ({ kind: 'http-cmd', path: info.http }),
+  },
+  'boardcast-ws': {
+    label: '@boardcast/ws-server',
+    family: 'ws',
+    ours: true,
+    listen: (info) => ({ kind: 'ws', path: info.ws, protocol: info.protocol, readyOn: 'frame' }),
+    command: (info) => ({ kind: 'ws', path: info.ws, protocol: info.protocol, readyOn: 'frame' }),
+  },
+  'raw-ws': {
+    label: 'floor: ws send loop',
+    family: 'ws',
+    floor: true,
+    listen: (info) => ({ kind: 'ws', path: info.ws, readyOn: 'upgrade' }),
+    command: (info) => ({ kind: 'ws', path: info.ws, readyOn: 'upgrade' }),
+  },
+  socketio: {
+    label: 'socket.io 4 (websocket only)',
+    family: 'both',
+    listen: (info) => ({ kind: 'sio', path: info.ws }),
+    command: (info) => ({ kind: 'sio', path: info.ws }),
+  },
+};
+
+export const SSE_SERVERS = ['boardcast-sse', 'better-sse', 'raw-sse', 'socketio'];
+export const WS_SERVERS = ['boardcast-ws', 'raw-ws', 'socketio'];
