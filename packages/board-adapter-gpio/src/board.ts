@@ -1,0 +1,122 @@
+import { BoardcastError } from '@boardcast/core';
+
+/** A pin as the board names it: a GPIO number (ESP32 `5`) or a line name (`"GPIO17"`). */
+export type Pin = number | string;
+export type Level = 0 | 1;
+export type PinMode = 'input' | 'input_pullup' | 'input_pulldown' | 'output' | 'analog';
+export type Edge = 'rising' | 'falling' | 'both';
+export type BoardStatus = 'online' | 'offline';
+
+export const PIN_MODES: readonly PinMode[] = ['input', 'input_pullup', 'input_pulldown', 'output', 'analog'];
+export const DIGITAL_MODES: readonly PinMode[] = ['input', 'input_pullup', 'input_pulldown', 'output'];
+
+export interface PinCapability {
+  readonly pin: Pin;
+  /** Modes this pin supports. */
+  readonly modes: readonly PinMode[];
+  /** Human name from the board (line name, label in the agent config). */
+  readonly name?: string | undefined;
+}
+
+export interface BoardCapabilities {
+  readonly pins: readonly PinCapability[];
+  /** Named sensors `readSensor()` accepts. */
+  readonly sensors: readonly string[];
+}
+
+/** A debounced input change. `at` is the server's clock (ms since epoch). */
+export interface PinEdgeEvent {
+  readonly pin: Pin;
+  readonly value: Level;
+  readonly at: number;
+}
+
+export interface WatchOptions {
+  /** Which changes to report (default `both`). */
+  readonly edge?: Edge;
+  /** A level counts once it has held this long (default 0: every change). */
+  readonly debounceMs?: number;
+}
+
+export interface SensorReading {
+  readonly sensor: string;
+  readonly value: number;
+  readonly at: number;
+}
+
+export type BoardEvents = {
+  status: (status: BoardStatus) => void;
+  /** Readings the board pushes by itself (remote agents with `interval_ms`). */
+  reading: (reading: SensorReading) => void;
+  /** Failures no caller will see (a watch the board refused, a restore step …). */
+  error: (error: unknown) => void;
+};
+
+/**
+ * One interface for every board, simulated, local or across Wi-Fi. Operations
+ * are async because a remote board answers over the network; they reject
+ * with `BoardcastError` (`unsupported` naming board and pin, `board_offline`
+ * at once when the board is offline, `timeout`).
+ */
+export interface Board {
+  readonly id: string;
+  /** `simulated`, `linux-gpio`, `remote` … */
+  readonly kind: string;
+  readonly status: BoardStatus;
+  readonly capabilities: BoardCapabilities;
+  on<K extends keyof BoardEvents>(event: K, listener: BoardEvents[K]): () => void;
+  off<K extends keyof BoardEvents>(event: K, listener: BoardEvents[K]): void;
+  pinMode(pin: Pin, mode: PinMode): Promise<void>;
+  /** Resolves with the level the board confirms after the write. */
+  digitalWrite(pin: Pin, value: Level): Promise<Level>;
+  digitalRead(pin: Pin): Promise<Level>;
+  /** Report debounced changes of an input; returns the unsubscribe function. Each call debounces on its own. */
+  watch(pin: Pin, options: WatchOptions, listener: (edge: PinEdgeEvent) => void): () => void;
+  analogRead(pin: Pin): Promise<number>;
+  readSensor(name: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function pinKey(pin: Pin): string {
+  return String(pin);
+}
+
+export function isLevel(value: unknown): value is Level {
+  return value === 0 || value === 1;
+}
+
+export function isPinMode(value: unknown): value is PinMode {
+  return typeof value === 'string' && (PIN_MODES as readonly string[]).includes(value);
+}
+
+export function unsupported(boardId: string, pin: Pin | undefined, what: string): BoardcastError {
+  const where = pin === undefined ? `board "${boardId}"` : `board "${boardId}" pin ${pinKey(pin)}`;
+  return new BoardcastError('unsupported', `${where}: ${what}`, { details: { board: boardId, pin } });
+}
+
+export function offline(boardId: string): BoardcastError {
+  return new BoardcastError('board_offline', `board "${boardId}" is offline`, { details: { board: boardId } });
+}
+
+/** The capability entry for `pin`, or an `unsupported` error naming board and pin. */
+export function requirePin(boardId: string, capabilities: BoardCapabilities, pin: Pin): PinCapability {
+  const key = pinKey(pin);
+  const found = capabilities.pins.find((p) => pinKey(p.pin) === key);
+  if (!found) throw unsupported(boardId, pin, 'no such pin');
+  return found;
+}
+
+export function requireMode(boardId: string, capabilities: BoardCapabilities, pin: Pin, mode: PinMode): PinCapability {
+  if (!isPinMode(mode)) throw unsupported(boardId, pin, `unknown mode "${String(mode)}"`);
+  const cap = requirePin(boardId, capabilities, pin);
+  if (!cap.modes.includes(mode)) throw unsupported(boardId, pin, `mode "${mode}" is not supported`);
+  return cap;
+}
+
+export function isInputMode(mode: PinMode | undefined): boolean {
+  return mode === 'input' || mode === 'input_pullup' || mode === 'input_pulldown';
+}
+
+export function edgeMatches(edge: Edge, value: Level): boolean {
+  return edge === 'both' || (edge === 'rising') === (value === 1);
+}

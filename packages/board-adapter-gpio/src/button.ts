@@ -1,0 +1,110 @@
+import { Emitter } from '@boardcast/core';
+import type { Board, Level, Pin, PinEdgeEvent } from './board.js';
+
+export interface ButtonOptions {
+  /** Internal pull resistor: `up` (button to ground, the usual wiring), `down`, or `none`. Default `up`. */
+  readonly pull?: 'up' | 'down' | 'none';
+  /** Flip the logic: pressed is the level the pull gives. Default false. */
+  readonly inverted?: boolean;
+  /** This button's own debounce (default 20 ms). */
+  readonly debounceMs?: number;
+  /** Press duration that fires `hold` (default 500 ms). */
+  readonly holdMs?: number;
+}
+
+export type ButtonEvents = {
+  press: () => void;
+  release: () => void;
+  /** Fired once per press, after `holdMs`. */
+  hold: () => void;
+  /** Every debounced change, with the raw level the board reported. */
+  change: (pressed: boolean, level: Level) => void;
+  error: (error: unknown) => void;
+};
+
+/**
+ * A push-button on any board. Each button has its own watch, hence its own
+ * debounce timer: two buttons pressed together never cancel each other.
+ */
+export class Button extends Emitter<ButtonEvents> {
+  readonly board: Board;
+  readonly pin: Pin;
+  readonly ready: Promise<void>;
+  readonly #activeLevel: Level;
+  readonly #holdMs: number;
+  #pressed: boolean | undefined;
+  #level: Level | undefined;
+  #holdTimer: ReturnType<typeof setTimeout> | undefined;
+  #unwatch: (() => void) | undefined;
+  #closed = false;
+
+  constructor(board: Board, pin: Pin, options: ButtonOptions = {}) {
+    super();
+    this.board = board;
+    this.pin = pin;
+    const pull = options.pull ?? 'up';
+    // With a pull-up the idle level is 1 and pressing pulls the pin to 0.
+    const activeLow = pull === 'up';
+    this.#activeLevel = activeLow !== (options.inverted ?? false) ? 0 : 1;
+    this.#holdMs = options.holdMs ?? 500;
+    const mode = pull === 'up' ? 'input_pullup' : pull === 'down' ? 'input_pulldown' : 'input';
+    this.ready = (async () => {
+      await board.pinMode(pin, mode);
+      if (this.#closed) return;
+      this.#unwatch = board.watch(pin, { edge: 'both', debounceMs: options.debounceMs ?? 20 }, (edge) =>
+        this.#onEdge(edge),
+      );
+      if (board.status === 'online') {
+        const level = await board.digitalRead(pin);
+        if (this.#level === undefined) this.#set(level, false);
+      }
+    })();
+    this.ready.catch((error) => this.emit('error', error));
+  }
+
+  get isPressed(): boolean {
+    return this.#pressed ?? false;
+  }
+
+  /** Last debounced level, undefined before the first read. */
+  get level(): Level | undefined {
+    return this.#level;
+  }
+
+  #onEdge(edge: PinEdgeEvent): void {
+    this.#set(edge.value, true);
+  }
+
+  #set(level: Level, announce: boolean): void {
+    if (this.#closed) return;
+    const pressed = level === this.#activeLevel;
+    const changed = level !== this.#level;
+    this.#level = level;
+    const wasPressed = this.#pressed;
+    this.#pressed = pressed;
+    if (!announce || !changed) return;
+    this.emit('change', pressed, level);
+    // The first level learned through an edge (a board that came online) is
+    // not a release.
+    if (pressed === wasPressed || (wasPressed === undefined && !pressed)) return;
+    if (pressed) {
+      this.emit('press');
+      clearTimeout(this.#holdTimer);
+      this.#holdTimer = setTimeout(() => {
+        this.#holdTimer = undefined;
+        if (this.#pressed) this.emit('hold');
+      }, this.#holdMs);
+    } else {
+      clearTimeout(this.#holdTimer);
+      this.#holdTimer = undefined;
+      this.emit('release');
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#holdTimer);
+    this.#unwatch?.();
+    this.removeAllListeners();
+  }
+}

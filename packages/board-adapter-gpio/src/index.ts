@@ -1,0 +1,60 @@
+export {
+  type BindBoardStatusOptions,
+  type BindInputOptions,
+  type BindLedOptions,
+  type BindSensorOptions,
+  type BoardStatusChange,
+  bindBoardStatus,
+  bindInputs,
+  bindLed,
+  bindSensor,
+  boardEvents,
+  type CommandNamesFor,
+  type EventNamesFor,
+  type InputSource,
+  type LedCommandInput,
+  type LedCommandState,
+  type LedState,
+  ledCommand,
+  type PinChange,
+} from './bind.js';
+export {
+  type Board,
+  type BoardCapabilities,
+  type BoardEvents,
+  type BoardStatus,
+  type Edge,
+  type Level,
+  PIN_MODES,
+  type Pin,
+  type PinCapability,
+  type PinEdgeEvent,
+  type PinMode,
+  type SensorReading,
+  type WatchOptions,
+} from './board.js';
+export { Button, type ButtonEvents, type ButtonOptions } from './button.js';
+export {
+  type Bias,
+  type CommandOutput,
+  type CommandRunner,
+  gpiod,
+  type Line,
+  nodeCommandRunner,
+  type RunningCommand,
+} from './gpiod-cli.js';
+export { Led, type LedOptions } from './led.js';
+export { LinuxGpioBoard, type LinuxGpioBoardOptions } from './linux-gpio-board.js';
+export { attachBoardLink, BoardLink, type BoardLinkEvents, type BoardLinkOptions } from './remote/board-link.js';
+export {
+  BOARD_PROTOCOL,
+  type BoardDecodeResult,
+  type BoardFrame,
+  type BoardRequest,
+  type BoardSnapshot,
+  decodeBoardFrame,
+  type HelloFrame,
+} from './remote/frames.js';
+export { RemoteBoard } from './remote/remote-board.js';
+export { Sensor, type SensorEvents, type SensorOptions } from './sensor.js';
+export { SimulatedBoard, type SimulatedBoardOptions, type Waveform } from './simulated-board.js';

@@ -1,0 +1,142 @@
+import { BoardcastError, type ErrorBody, parseJsonStrict } from '@boardcast/core';
+import { isLevel, isPinMode, type Level, type Pin, type PinCapability, type PinMode } from '../board.js';
+
+/** WebSocket subprotocol of the board link. */
+export const BOARD_PROTOCOL = 'boardcast-board.v1';
+
+export interface HelloFrame {
+  readonly type: 'hello';
+  readonly id: string;
+  readonly firmware: string;
+  readonly pins: readonly (PinCapability & { readonly mode?: PinMode | undefined })[];
+  readonly sensors: readonly string[];
+}
+
+/** Frames a board sends. */
+export type BoardFrame =
+  | HelloFrame
+  | { readonly type: 'result'; readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly type: 'result'; readonly id: number; readonly ok: false; readonly error: ErrorBody['error'] }
+  | { readonly type: 'edge'; readonly pin: Pin; readonly value: Level }
+  | { readonly type: 'reading'; readonly sensor: string; readonly value: number }
+  | { readonly type: 'ping'; readonly t?: unknown }
+  | { readonly type: 'pong'; readonly t?: unknown };
+
+/** Requests the server sends; each is answered by a `result` with the same `id`. */
+export type BoardRequest =
+  | { readonly type: 'mode'; readonly pin: Pin; readonly mode: PinMode }
+  | { readonly type: 'write'; readonly pin: Pin; readonly value: Level }
+  | { readonly type: 'read'; readonly pin: Pin }
+  | { readonly type: 'analog'; readonly pin: Pin }
+  | { readonly type: 'sensor'; readonly name: string }
+  | { readonly type: 'watch'; readonly pin: Pin; readonly edge: 'both'; readonly debounceMs: number }
+  | { readonly type: 'unwatch'; readonly pin: Pin }
+  | { readonly type: 'snapshot' };
+
+/** What a `snapshot` request resolves to. */
+export interface BoardSnapshot {
+  readonly pins: Readonly<Record<string, Level>>;
+  readonly analog: Readonly<Record<string, number>>;
+  readonly sensors: Readonly<Record<string, number>>;
+}
+
+export type BoardDecodeResult =
+  | { readonly ok: true; readonly frame: BoardFrame }
+  | { readonly ok: false; readonly error: BoardcastError };
+
+const BOARD_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+const invalid = (message: string) => new BoardcastError('invalid_payload', message);
+
+function isPin(value: unknown): value is Pin {
+  return (
+    (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) ||
+    (typeof value === 'string' && value.length > 0 && value.length <= 64)
+  );
+}
+
+function isShortString(value: unknown, max: number): value is string {
+  return typeof value === 'string' && value.length <= max;
+}
+
+function decodeHello(record: Record<string, unknown>): HelloFrame | BoardcastError {
+  if (typeof record.id !== 'string' || !BOARD_ID.test(record.id)) {
+    return invalid('hello needs an "id" of 1-64 letters, digits, "_", ".", ":" or "-"');
+  }
+  const firmware = record.firmware ?? '';
+  if (!isShortString(firmware, 200)) return invalid('hello "firmware" must be a string (≤200 chars)');
+  if (!Array.isArray(record.pins) || record.pins.length > 256) return invalid('hello "pins" must be an array (≤256)');
+  const pins: Array<PinCapability & { mode?: PinMode | undefined }> = [];
+  for (const raw of record.pins as unknown[]) {
+    if (raw === null || typeof raw !== 'object') return invalid('each hello pin must be an object');
+    const p = raw as Record<string, unknown>;
+    if (!isPin(p.pin)) return invalid('hello pin needs a "pin" (integer ≥0 or name)');
+    if (!Array.isArray(p.modes) || !p.modes.every(isPinMode)) {
+      return invalid(
+        `hello pin ${String(p.pin)} needs "modes" from input, input_pullup, input_pulldown, output, analog`,
+      );
+    }
+    if (p.mode !== undefined && p.mode !== null && !isPinMode(p.mode))
+      return invalid(`hello pin ${p.pin} has a bad mode`);
+    if (p.name !== undefined && !isShortString(p.name, 64)) return invalid(`hello pin ${p.pin} has a bad name`);
+    pins.push({
+      pin: p.pin,
+      modes: p.modes as PinMode[],
+      mode: isPinMode(p.mode) ? p.mode : undefined,
+      name: p.name as string | undefined,
+    });
+  }
+  const sensors = record.sensors ?? [];
+  if (!Array.isArray(sensors) || sensors.length > 64 || !sensors.every((s) => isShortString(s, 64))) {
+    return invalid('hello "sensors" must be an array of names');
+  }
+  return { type: 'hello', id: record.id, firmware, pins, sensors: sensors as string[] };
+}
+
+/** Strict decoder for a board's frames. Never throws. */
+export function decodeBoardFrame(text: string): BoardDecodeResult {
+  let value: unknown;
+  try {
+    value = parseJsonStrict(text);
+  } catch (error) {
+    return { ok: false, error: error instanceof BoardcastError ? error : invalid('frame is not valid JSON') };
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { ok: false, error: invalid('frame must be a JSON object') };
+  }
+  const r = value as Record<string, unknown>;
+  switch (r.type) {
+    case 'hello': {
+      const hello = decodeHello(r);
+      return hello instanceof BoardcastError ? { ok: false, error: hello } : { ok: true, frame: hello };
+    }
+    case 'result': {
+      if (typeof r.id !== 'number' || !Number.isSafeInteger(r.id))
+        return { ok: false, error: invalid('result needs an integer "id"') };
+      if (r.ok === true) return { ok: true, frame: { type: 'result', id: r.id, ok: true, value: r.value } };
+      return {
+        ok: true,
+        frame: { type: 'result', id: r.id, ok: false, error: BoardcastError.fromJSON(r.error).toJSON() },
+      };
+    }
+    case 'edge':
+      if (!isPin(r.pin) || !isLevel(r.value))
+        return { ok: false, error: invalid('edge needs "pin" and "value" 0 or 1') };
+      return { ok: true, frame: { type: 'edge', pin: r.pin, value: r.value } };
+    case 'reading':
+      if (!isShortString(r.sensor, 64) || typeof r.value !== 'number' || !Number.isFinite(r.value)) {
+        return { ok: false, error: invalid('reading needs "sensor" and a finite "value"') };
+      }
+      return { ok: true, frame: { type: 'reading', sensor: r.sensor, value: r.value } };
+    case 'ping':
+    case 'pong':
+      return { ok: true, frame: { type: r.type, t: r.t } };
+  }
+  return {
+    ok: false,
+    error: invalid(typeof r.type === 'string' ? `unknown frame type "${r.type.slice(0, 32)}"` : 'frame needs a "type"'),
+  };
+}
+
+export function encodeBoardError(error: BoardcastError): string {
+  return JSON.stringify({ type: 'error', error: error.toJSON() });
+}
