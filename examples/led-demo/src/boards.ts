@@ -1,5 +1,11 @@
 import type { Server } from 'node:http';
-import { type Board, SimulatedBoard } from '@boardcast/board-adapter-gpio';
+import {
+  attachBoardLink,
+  type Board,
+  type BoardLink,
+  LinuxGpioBoard,
+  SimulatedBoard,
+} from '@boardcast/board-adapter-gpio';
 
 export interface DemoPins {
   /** Output driving the LED (the seeds used GPIO 5 and 12). */
@@ -13,15 +19,47 @@ export interface DemoPins {
 export const DEFAULT_PINS: DemoPins = { led: 5, button: 0, input: 4 };
 
 export type BoardChoice =
+  /** No hardware: inputs are driven from the page's virtual board or `POST /api/sim/inputs/<pin>`. */
   | { readonly kind: 'sim'; readonly latencyMs?: number }
+  /** A board agent (ESP32 MicroPython, Raspberry Pi CPython) dials in on `path` (default `/board`). */
+  | {
+      readonly kind: 'remote';
+      readonly token: string;
+      readonly id: string;
+      readonly path?: string;
+      readonly heartbeatMs?: number;
+    }
+  /** Node runs on the Pi itself and drives pins through the GPIO character device (libgpiod tools). */
+  | { readonly kind: 'gpio' }
+  /** Any other `Board` you built yourself. */
   | { readonly kind: 'board'; readonly board: Board };
 
-/** Build the board the demo drives. `server` is where a remote board's link would attach. */
-export async function createBoard(choice: BoardChoice, _server: Server, _pins: DemoPins): Promise<Board> {
+export interface CreatedBoard {
+  readonly board: Board;
+  /** Set for remote boards: the endpoint agents dial. */
+  readonly link?: BoardLink;
+}
+
+/** Build the board the demo drives. `server` is where a remote board's link attaches. */
+export async function createBoard(choice: BoardChoice, server: Server, pins: DemoPins): Promise<CreatedBoard> {
   switch (choice.kind) {
     case 'sim':
-      return new SimulatedBoard({ id: 'sim', latencyMs: choice.latencyMs ?? 0 });
+      return { board: new SimulatedBoard({ id: 'sim', latencyMs: choice.latencyMs ?? 0 }) };
+    case 'remote': {
+      const link = attachBoardLink(server, {
+        token: choice.token,
+        path: choice.path ?? '/board',
+        heartbeatMs: choice.heartbeatMs ?? 5000,
+      });
+      return { board: link.board(choice.id), link };
+    }
+    case 'gpio': {
+      // The chip is found by line name (GPIO5 …), so a Pi 4 (gpiochip0) and
+      // a Pi 5 (gpiochip4 / pinctrl-rp1) need no flag.
+      const board = await LinuxGpioBoard.open({ pins: [pins.led, pins.button, pins.input] });
+      return { board };
+    }
     case 'board':
-      return choice.board;
+      return { board: choice.board };
   }
 }

@@ -11,7 +11,6 @@ const USAGE = `Usage: pnpm demo [-- options]
   --board sim|remote|gpio which board to drive (default sim)
   --token <secret>        remote: the token board agents must present ($BOARD_TOKEN)
   --board-id <id>         remote: the agent's board id (default esp32)
-  --chip <name|label>     gpio: gpiochip name or label (default: found by line name)
   --led-pin <n>           GPIO of the LED (default 5)
   --button-pin <n>        GPIO of the push-button (default 0)
   --input-pin <n>         GPIO of the extra input (default 4)
@@ -39,7 +38,6 @@ const { values } = (() => {
         board: { type: 'string' },
         token: { type: 'string' },
         'board-id': { type: 'string' },
-        chip: { type: 'string' },
         'led-pin': { type: 'string' },
         'button-pin': { type: 'string' },
         'input-pin': { type: 'string' },
@@ -79,7 +77,7 @@ switch (values.board ?? 'sim') {
     break;
   }
   case 'gpio':
-    board = { kind: 'gpio', chip: values.chip };
+    board = { kind: 'gpio' }; // the chip is found by line name (GPIO5 …)
     break;
   default:
     fail('--board must be sim, remote or gpio');
@@ -98,7 +96,9 @@ const demo = await startDemo({
 
 console.log(`LED demo on ${demo.board.kind} board "${demo.board.id}", ${transport.toUpperCase()} by default`);
 console.log(`Open ${demo.url}`);
-if (values.board === 'remote') console.log(`Board agents connect to ws://<this-host>:${demo.port}/board`);
+if (values.board === 'remote') {
+  console.log(`Board agents dial ws://<this-host>:${demo.port}/board (the board stays offline until one says hello)`);
+}
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
   type Board,
+  type BoardLink,
   Button,
   bindBoardStatus,
   bindInputs,
@@ -46,6 +47,8 @@ export interface Demo {
   readonly server: Server;
   readonly hub: Hub<DemoContract>;
   readonly board: Board;
+  /** The board-link endpoint, with `--board remote`. */
+  readonly link: BoardLink | undefined;
   /** Stop serving: ends every stream and socket, stops timers, closes the board. */
   close(): Promise<void>;
 }
@@ -59,7 +62,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const publicDir = options.publicDir ?? `${here}../public`;
 
   const server = createServer();
-  const board = await createBoard(options.board ?? { kind: 'sim' }, server, pins);
+  const { board, link } = await createBoard(options.board ?? { kind: 'sim' }, server, pins);
+  link?.on('connect', (b) => log(`board connect    ${b.id} (${b.firmware ?? 'unknown firmware'})`));
+  link?.on('disconnect', (b, reason) => log(`board disconnect ${b.id} (${reason})`));
 
   const initialInputs: Record<string, InputInfo> = {
     [String(pins.button)]: { name: 'Button', level: 1, activeLevel: 0 },
@@ -79,9 +84,12 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   // ---- the board, bound to the hub
   const led = new Led(board, pins.led);
   // The button is wired to ground with the internal pull-up (ESP32 GPIO0,
-  // the WiPy user button); the extra input uses a pull-down.
-  const button = new Button(board, pins.button, { pull: 'up', debounceMs: 20 });
-  const input = new Button(board, pins.input, { pull: 'down', debounceMs: 20 });
+  // the WiPy user button); the extra input uses a pull-down. Only local GPIO
+  // bounces here: a simulated board has clean edges and the board agent
+  // debounces on the device, so a second debounce would only add latency.
+  const debounceMs = board.kind === 'linux-gpio' ? 20 : 0;
+  const button = new Button(board, pins.button, { pull: 'up', debounceMs });
+  const input = new Button(board, pins.input, { pull: 'down', debounceMs });
   const unbind = [
     bindLed(hub, led, { state: (s, on) => ({ ...s, led: { on } }) }),
     bindInputs(hub, [button, input], {
@@ -190,6 +198,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     server,
     hub,
     board,
+    link,
     close() {
       closed ??= (async () => {
         clearInterval(tick);
@@ -203,6 +212,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
         led.close();
         button.close();
         input.close();
+        await link?.close();
         await board.close();
         await hub.close();
       })();
