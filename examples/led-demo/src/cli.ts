@@ -8,7 +8,9 @@ const USAGE = `Usage: pnpm demo [-- options]
   --port <n>              port (default: $PORT or 3000)
   --host <addr>           interface to listen on (default: all)
   --transport sse|ws      transport a fresh page uses (default sse; the page can switch)
-  --board sim|remote|gpio which board to drive (default sim)
+  --board sim|remote|gpio|none
+                          which board to drive (default sim; none = pages only, needs --redis)
+  --redis <url>           share events and state with other instances ($REDIS_URL)
   --token <secret>        remote: the token board agents must present ($BOARD_TOKEN)
   --board-id <id>         remote: the agent's board id (default esp32)
   --led-pin <n>           GPIO of the LED (default 5)
@@ -36,6 +38,7 @@ const { values } = (() => {
         host: { type: 'string' },
         transport: { type: 'string' },
         board: { type: 'string' },
+        redis: { type: 'string' },
         token: { type: 'string' },
         'board-id': { type: 'string' },
         'led-pin': { type: 'string' },
@@ -65,7 +68,8 @@ const pins = {
   input: pin(values['input-pin'], 'input-pin'),
 };
 
-let board: BoardChoice;
+const redis = values.redis ?? process.env.REDIS_URL;
+let board: BoardChoice | { kind: 'none' };
 switch (values.board ?? 'sim') {
   case 'sim':
     board = { kind: 'sim' };
@@ -79,8 +83,12 @@ switch (values.board ?? 'sim') {
   case 'gpio':
     board = { kind: 'gpio' }; // the chip is found by line name (GPIO5 …)
     break;
+  case 'none':
+    if (!redis) fail('--board none serves pages for a board on another instance: it needs --redis');
+    board = { kind: 'none' };
+    break;
   default:
-    fail('--board must be sim, remote or gpio');
+    fail('--board must be sim, remote, gpio or none');
 }
 
 const demo = await startDemo({
@@ -88,13 +96,15 @@ const demo = await startDemo({
   host: values.host,
   transport,
   board,
+  redis,
   pins: Object.fromEntries(Object.entries(pins).filter(([, v]) => v !== undefined)),
 }).catch((error: unknown) => {
   console.error(`Could not start the demo: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 });
 
-console.log(`LED demo on ${demo.board.kind} board "${demo.board.id}", ${transport.toUpperCase()} by default`);
+const where = demo.board ? `${demo.board.kind} board "${demo.board.id}"` : 'the board of another instance';
+console.log(`LED demo on ${where}, ${transport.toUpperCase()} by default${redis ? `, sharing ${redis}` : ''}`);
 console.log(`Open ${demo.url}`);
 if (values.board === 'remote') {
   console.log(`Board agents dial ws://<this-host>:${demo.port}/board (the board stays offline until one says hello)`);

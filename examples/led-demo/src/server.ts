@@ -1,19 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import {
-  type Board,
-  type BoardLink,
-  Button,
-  bindBoardStatus,
-  bindInputs,
-  bindLed,
-  Led,
-  SimulatedBoard,
-} from '@boardcast/board-adapter-gpio';
+import { type Board, type BoardLink, SimulatedBoard } from '@boardcast/board-adapter-gpio';
+import { RedisBus } from '@boardcast/bus-redis';
 import { BoardcastError, createHub, type Hub } from '@boardcast/core';
 import { boardcastHttp } from '@boardcast/sse-server';
 import { createWsEndpoint } from '@boardcast/ws-server';
+import { bindBoard } from './bind-board.js';
 import { type BoardChoice, createBoard, DEFAULT_PINS, type DemoPins } from './boards.js';
 import { contract, type DemoContract, type DemoState, type InputInfo, type Level } from './contract.js';
 import { readJsonBody, sendError, sendJson } from './http-util.js';
@@ -26,8 +19,10 @@ export interface DemoOptions {
   readonly host?: string;
   /** Which transport a freshly opened page uses (the page can switch). Default `sse`. */
   readonly transport?: 'sse' | 'ws';
-  /** The board to drive (default: a simulated board). */
-  readonly board?: BoardChoice;
+  /** The board to drive (default: a simulated board). `none` serves pages only and needs `redis`. */
+  readonly board?: BoardChoice | { readonly kind: 'none' };
+  /** Redis URL: share events, ids and state with other instances through @boardcast/bus-redis. */
+  readonly redis?: string | undefined;
   readonly pins?: Partial<DemoPins>;
   /** Where index.html, app.js and style.css live (default `../public` beside this file). */
   readonly publicDir?: string;
@@ -46,7 +41,8 @@ export interface Demo {
   readonly port: number;
   readonly server: Server;
   readonly hub: Hub<DemoContract>;
-  readonly board: Board;
+  /** The board driven by this instance (`undefined` with `board: { kind: 'none' }`). */
+  readonly board: Board | undefined;
   /** The board-link endpoint, with `--board remote`. */
   readonly link: BoardLink | undefined;
   /** Stop serving: ends every stream and socket, stops timers, closes the board. */
@@ -62,7 +58,11 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const publicDir = options.publicDir ?? `${here}../public`;
 
   const server = createServer();
-  const { board, link } = await createBoard(options.board ?? { kind: 'sim' }, server, pins);
+  const created =
+    options.board?.kind === 'none' ? undefined : await createBoard(options.board ?? { kind: 'sim' }, server, pins);
+  const board = created?.board;
+  const link = created?.link;
+  if (!board && !options.redis) throw new TypeError('a demo without a board needs a shared bus (--redis)');
   link?.on('connect', (b) => log(`board connect    ${b.id} (${b.firmware ?? 'unknown firmware'})`));
   link?.on('disconnect', (b, reason) => log(`board disconnect ${b.id} (${reason})`));
 
@@ -70,47 +70,45 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     [String(pins.button)]: { name: 'Button', level: 1, activeLevel: 0 },
     [String(pins.input)]: { name: 'Input', level: 0, activeLevel: 1 },
   };
+  // With Redis, every instance shares events, ids and state; the board's
+  // instance runs the LED command and the others forward it there.
+  const bus = options.redis ? new RedisBus({ redis: options.redis, name: 'led-demo' }) : undefined;
   const hub = createHub(contract, {
     state: {
       led: { on: false },
       inputs: initialInputs,
       time: new Date().toISOString(),
-      board: { id: board.id, kind: board.kind, status: board.status },
+      board: board
+        ? { id: board.id, kind: board.kind, status: board.status }
+        : { id: 'none', kind: 'none', status: 'offline' },
     } satisfies DemoState,
+    bus,
     history: 1000,
     commandTimeoutMs: 5000,
   });
+  await hub.ready;
+  const router = bus?.routeCommands(hub, { owns: () => board !== undefined });
+  await router?.ready;
 
-  // ---- the board, bound to the hub
-  const led = new Led(board, pins.led);
-  // The button is wired to ground with the internal pull-up (ESP32 GPIO0,
-  // the WiPy user button); the extra input uses a pull-down. Only local GPIO
-  // bounces here: a simulated board has clean edges and the board agent
-  // debounces on the device, so a second debounce would only add latency.
-  const debounceMs = board.kind === 'linux-gpio' ? 20 : 0;
-  const button = new Button(board, pins.button, { pull: 'up', debounceMs });
-  const input = new Button(board, pins.input, { pull: 'down', debounceMs });
-  const unbind = [
-    bindLed(hub, led, { state: (s, on) => ({ ...s, led: { on } }) }),
-    bindInputs(hub, [button, input], {
-      state: (s, change) => {
-        const key = String(change.pin);
-        const previous = s.inputs[key];
-        if (!previous) return s;
-        return { ...s, inputs: { ...s.inputs, [key]: { ...previous, level: change.value } } };
-      },
-    }),
-    bindBoardStatus(hub, board, {
-      state: (s, change) => ({ ...s, board: { ...s.board, status: change.status } }),
-    }),
-  ];
+  const unbind: (() => void)[] = [];
+  if (board) {
+    unbind.push(
+      bindBoard(hub, board, pins, (run) =>
+        router ? router.handle('led', ({ state }) => run(state)) : hub.handle('led', ({ state }) => run(state)),
+      ),
+    );
+  } else {
+    router?.forward('led');
+  }
 
-  // ---- time, every second
-  const tick = setInterval(() => {
-    const time = new Date().toISOString();
-    hub.setState((s) => ({ ...s, time }));
-    void hub.publish('time', time);
-  }, options.timeIntervalMs ?? 1000);
+  // ---- time, every second (only where the board is: one clock per board)
+  const tick = board
+    ? setInterval(() => {
+        const time = new Date().toISOString();
+        hub.setState((s) => ({ ...s, time }));
+        void hub.publish('time', time);
+      }, options.timeIntervalMs ?? 1000)
+    : undefined;
 
   // ---- transports on one port
   const api = boardcastHttp(hub, {
@@ -201,19 +199,17 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     link,
     close() {
       closed ??= (async () => {
-        clearInterval(tick);
+        if (tick) clearInterval(tick);
         for (const fn of unbind) fn();
+        await router?.close();
         api.close();
         await ws.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
         });
-        led.close();
-        button.close();
-        input.close();
         await link?.close();
-        await board.close();
+        await board?.close();
         await hub.close();
       })();
       return closed;

@@ -74,7 +74,7 @@ describe.skipIf(!chromiumPath || !pythonPath)('led-demo with a real board agent 
       board: { kind: 'remote', token: TOKEN, id: 'esp32', heartbeatMs: 1000 },
     });
     agent = startAgent(demo.port);
-    await waitFor(() => demo.board.status === 'online', `the agent to connect (${agent.output.join('')})`, 15_000);
+    await waitFor(() => demo.board?.status === 'online', `the agent to connect (${agent.output.join('')})`, 15_000);
     launched = await launchChromium();
     for (const transport of ['sse', 'ws'] as const) {
       const page = await (await launched.browser.newContext()).newPage();
@@ -101,10 +101,10 @@ describe.skipIf(!chromiumPath || !pythonPath)('led-demo with a real board agent 
     await pages.sse.getByRole('button', { name: 'LED on' }).click();
     await expectText(pages.sse, '#led-state', 'on');
     await expectText(pages.ws, '#led-state', 'on');
-    expect(await demo.board.digitalRead(5)).toBe(1); // read back from the agent
+    expect(await demo.board?.digitalRead(5)).toBe(1); // read back from the agent
     await pages.ws.getByRole('button', { name: 'LED off' }).click();
     await expectText(pages.sse, '#led-state', 'off');
-    expect(await demo.board.digitalRead(5)).toBe(0);
+    expect(await demo.board?.digitalRead(5)).toBe(0);
   });
 
   it('a button pressed on the agent shows "pressed" in both pages, then "released"', async () => {
