@@ -1,0 +1,118 @@
+import type { IncomingMessage } from 'node:http';
+import { BoardcastError } from '@boardcast/core';
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function tooLarge(limit: number): BoardcastError {
+  return new BoardcastError('payload_too_large', `request body is larger than ${limit} bytes`);
+}
+
+function decode(bytes: Uint8Array): string {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw new BoardcastError('invalid_payload', 'request body is not valid UTF-8');
+  }
+}
+
+function concat(chunks: readonly Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+type NodeRequestWithBody = IncomingMessage & { body?: unknown };
+
+/**
+ * Read a Node request body, refusing it as soon as it passes `limit` bytes
+ * (the rest is never buffered). A body already consumed by a framework's
+ * parser (express.json()) is re-serialized so it still goes through the
+ * strict parser.
+ */
+export function readNodeBody(req: IncomingMessage, limit: number): Promise<string> {
+  if (req.readableEnded) {
+    const parsed = (req as NodeRequestWithBody).body;
+    if (typeof parsed === 'string') return Promise.resolve(parsed);
+    if (parsed instanceof Uint8Array) return Promise.resolve(decode(parsed));
+    return Promise.resolve(parsed === undefined ? '' : (JSON.stringify(parsed) ?? ''));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > limit) {
+        cleanup();
+        chunks.length = 0;
+        // Node discards the unread rest after the response is sent.
+        req.pause();
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      try {
+        resolve(decode(concat(chunks, size)));
+      } catch (error) {
+        reject(error);
+      }
+    };
+    const onError = (error: unknown) => {
+      cleanup();
+      reject(new BoardcastError('invalid_payload', 'request body could not be read', { cause: error }));
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new BoardcastError('closed', 'request closed before its body was read'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+/** Read a Fetch request body with the same limit, cancelling the stream once it is passed. */
+export async function readFetchBody(request: Request, limit: number): Promise<string> {
+  if (!request.body) return '';
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        reader.cancel().catch(() => undefined);
+        throw tooLarge(limit);
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (error instanceof BoardcastError) throw error;
+    throw new BoardcastError('invalid_payload', 'request body could not be read', { cause: error });
+  } finally {
+    reader.releaseLock();
+  }
+  return decode(concat(chunks, size));
+}
+
+/** The declared length, when it already tells us the body is too large. */
+export function declaredTooLarge(contentLength: string | undefined, limit: number): boolean {
+  if (contentLength === undefined) return false;
+  const length = Number(contentLength);
+  return Number.isFinite(length) && length > limit;
+}

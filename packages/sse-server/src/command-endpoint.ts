@@ -1,0 +1,161 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BoardcastError, type ContractSpec, type Hub, parseJsonStrict } from '@boardcast/core';
+import { declaredTooLarge, readFetchBody, readNodeBody } from './body.js';
+import type { AnyHub } from './hub-like.js';
+import {
+  type Authorize,
+  type BoardcastRequest,
+  errorReply,
+  fromFetch,
+  fromNode,
+  jsonReply,
+  type Reply,
+  runAuthorize,
+  sendNode,
+  toResponse,
+} from './request.js';
+
+export interface CommandEndpointOptions {
+  /** Largest accepted request body in bytes; larger gets 413 `payload_too_large`. Default 65536. */
+  readonly maxBodyBytes?: number;
+  /**
+   * Origins allowed to send commands, as a list (`['https://panel.local']`)
+   * or a predicate. A request whose `Origin` is not allowed gets 403
+   * `forbidden_origin`; requests without `Origin` (curl, server-to-server)
+   * pass. Default: no check (a cross-site page still cannot send
+   * `application/json` without a CORS preflight, which this endpoint never
+   * approves).
+   */
+  readonly allowedOrigins?: readonly string[] | ((origin: string) => boolean);
+  /** Gatekeeper for each command; its value reaches handlers as `context.auth`. */
+  readonly authorize?: Authorize;
+  /** Extra headers on every response. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+interface CommandRequest {
+  readonly info: BoardcastRequest;
+  readBody(limit: number): Promise<string>;
+}
+
+/**
+ * `POST …/commands/<name>` with a JSON body → `hub.dispatch` → 200 and the
+ * JSON result, or the error's status with `{"error":{"code","message"}}`.
+ * The command name is the last path segment, so the endpoint works at any
+ * mount point.
+ */
+export class CommandEndpoint {
+  readonly #hub: AnyHub;
+  readonly #maxBodyBytes: number;
+  readonly #originAllowed: ((origin: string) => boolean) | undefined;
+  readonly #authorize: Authorize | undefined;
+  readonly #headers: Readonly<Record<string, string>>;
+
+  constructor(hub: AnyHub, options: CommandEndpointOptions = {}) {
+    this.#hub = hub;
+    const max = options.maxBodyBytes ?? 65_536;
+    if (!(max >= 0)) throw new RangeError('maxBodyBytes must be a number >= 0');
+    this.#maxBodyBytes = max;
+    const origins = options.allowedOrigins;
+    if (typeof origins === 'function') this.#originAllowed = origins;
+    else if (origins) {
+      const set = new Set(origins);
+      this.#originAllowed = (origin) => set.has(origin);
+    }
+    this.#authorize = options.authorize;
+    this.#headers = options.headers ?? {};
+  }
+
+  /** Node handler: node:http, Express (`app.post('/api/commands/:name', commands.node)`), Fastify raw. */
+  readonly node = (req: IncomingMessage, res: ServerResponse): void => {
+    this.#run({ info: fromNode(req), readBody: (limit) => readNodeBody(req, limit) }).then(
+      (reply) => {
+        // An unread (refused) body must not be parsed as the next request.
+        if (!req.readableEnded) res.setHeader('Connection', 'close');
+        sendNode(res, reply);
+      },
+      (error) => {
+        this.#hub.emit('error', error, 'sse-server command endpoint');
+        sendNode(res, this.#error(new BoardcastError('handler_failed', 'command failed')));
+      },
+    );
+  };
+
+  /** Fetch handler: Hono (`(c) => commands.fetch(c.req.raw)`), Next.js, Bun, Deno. */
+  readonly fetch = async (request: Request): Promise<Response> => {
+    try {
+      return toResponse(
+        await this.#run({ info: fromFetch(request), readBody: (limit) => readFetchBody(request, limit) }),
+      );
+    } catch (error) {
+      this.#hub.emit('error', error, 'sse-server command endpoint');
+      return toResponse(this.#error(new BoardcastError('handler_failed', 'command failed')));
+    }
+  };
+
+  async #run(request: CommandRequest): Promise<Reply> {
+    const { info } = request;
+    if (info.method !== 'POST') {
+      const error = new BoardcastError('method_not_allowed', `${info.method} is not allowed; use POST`);
+      return this.#error(error, { Allow: 'POST' });
+    }
+    const origin = info.header('origin');
+    if (origin !== undefined && this.#originAllowed && !this.#originAllowed(origin)) {
+      return this.#error(new BoardcastError('forbidden_origin', 'this origin may not send commands'));
+    }
+    const auth = await runAuthorize(this.#authorize, info, (error) =>
+      this.#hub.emit('error', error, 'sse-server authorize'),
+    );
+    if (!auth.ok) return this.#error(auth.error);
+
+    const name = commandName(info.url.pathname);
+    if (name === undefined) return this.#error(new BoardcastError('unknown_command', 'no command name in the path'));
+    const mediaType = (info.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+    if (mediaType !== 'application/json') {
+      return this.#error(new BoardcastError('unsupported_media_type', 'send the command as application/json'));
+    }
+    if (declaredTooLarge(info.header('content-length'), this.#maxBodyBytes)) {
+      return this.#error(
+        new BoardcastError('payload_too_large', `request body is larger than ${this.#maxBodyBytes} bytes`),
+      );
+    }
+
+    let input: unknown;
+    try {
+      const text = await request.readBody(this.#maxBodyBytes);
+      // An empty body means "no input", for commands whose input is null.
+      input = text.trim() === '' ? null : parseJsonStrict(text);
+    } catch (error) {
+      if (error instanceof BoardcastError) return this.#error(error);
+      return this.#error(new BoardcastError('invalid_payload', 'request body is not valid JSON'));
+    }
+
+    const result = await this.#hub.dispatch(name, input, { transport: 'http', auth: auth.auth });
+    if (!result.ok) return this.#error(result.error);
+    return jsonReply(200, result.json, this.#headers);
+  }
+
+  #error(error: BoardcastError, headers?: Record<string, string>): Reply {
+    return errorReply(error, { ...this.#headers, ...headers });
+  }
+}
+
+function commandName(pathname: string): string | undefined {
+  const segments = pathname.split('/');
+  let last = segments.pop();
+  if (last === '') last = segments.pop();
+  if (!last) return undefined;
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Build the HTTP command endpoint for a hub. */
+export function createCommandEndpoint<C extends ContractSpec>(
+  hub: Hub<C>,
+  options: CommandEndpointOptions = {},
+): CommandEndpoint {
+  return new CommandEndpoint(hub as unknown as AnyHub, options);
+}

@@ -1,0 +1,14 @@
+export {
+  type CommandEndpoint,
+  type CommandEndpointOptions,
+  createCommandEndpoint,
+} from './command-endpoint.js';
+export type { Authorize, BoardcastRequest } from './request.js';
+export { type BoardcastHttp, type BoardcastHttpOptions, boardcastHttp } from './router.js';
+export type { DisconnectReason, SseClientInfo } from './sse-client.js';
+export {
+  createSseEndpoint,
+  type SseEndpoint,
+  type SseEndpointEvents,
+  type SseEndpointOptions,
+} from './sse-endpoint.js';

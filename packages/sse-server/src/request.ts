@@ -1,0 +1,112 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BoardcastError } from '@boardcast/core';
+
+/**
+ * The parts of an incoming request the endpoints and the `authorize` hook
+ * look at, the same whether it came from node:http or the Fetch API.
+ */
+export interface BoardcastRequest {
+  readonly method: string;
+  /** Path and query; the origin part is a placeholder for Node requests (use the `host` header). */
+  readonly url: URL;
+  /** Header value by (case-insensitive) name. */
+  header(name: string): string | undefined;
+  /** The original request: an `IncomingMessage` from `node(req, res)`, a `Request` from `fetch(request)`. */
+  readonly raw: IncomingMessage | Request;
+}
+
+/**
+ * Decides whether a request may open the stream or run a command. Its return
+ * value becomes `context.auth` for command handlers and `client.auth` for
+ * streams. Return `false` (or throw `BoardcastError('unauthorized')`) for 401,
+ * throw `BoardcastError('forbidden')` for 403.
+ */
+export type Authorize = (request: BoardcastRequest) => unknown;
+
+/** A complete non-streaming HTTP answer, built once and sent by either adapter. */
+export interface Reply {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+type NodeRequestWithExtras = IncomingMessage & { originalUrl?: string };
+
+export function fromNode(req: IncomingMessage): BoardcastRequest {
+  // Express strips a mount prefix from req.url but keeps originalUrl.
+  const path = (req as NodeRequestWithExtras).originalUrl ?? req.url ?? '/';
+  let url: URL;
+  try {
+    url = new URL(path, 'http://localhost');
+  } catch {
+    url = new URL('http://localhost/');
+  }
+  return {
+    method: req.method ?? 'GET',
+    url,
+    header: (name) => {
+      const value = req.headers[name.toLowerCase()];
+      return Array.isArray(value) ? value.join(', ') : value;
+    },
+    raw: req,
+  };
+}
+
+export function fromFetch(request: Request): BoardcastRequest {
+  return {
+    method: request.method,
+    url: new URL(request.url),
+    header: (name) => request.headers.get(name) ?? undefined,
+    raw: request,
+  };
+}
+
+const JSON_HEADERS = {
+  'Content-Type': 'application/json; charset=utf-8',
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+} as const;
+
+export function jsonReply(status: number, body: string, headers?: Record<string, string>): Reply {
+  return { status, headers: { ...JSON_HEADERS, ...headers }, body };
+}
+
+export function errorReply(error: BoardcastError, headers?: Record<string, string>, status = error.status): Reply {
+  return jsonReply(status, JSON.stringify(error.toBody()), headers);
+}
+
+export function sendNode(res: ServerResponse, reply: Reply): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(reply.status, reply.headers);
+  res.end(reply.body);
+}
+
+export function toResponse(reply: Reply): Response {
+  return new Response(reply.body, { status: reply.status, headers: reply.headers });
+}
+
+export type AuthOutcome =
+  | { readonly ok: true; readonly auth: unknown }
+  | { readonly ok: false; readonly error: BoardcastError };
+
+/**
+ * Run the hook, mapping its answer to the auth value or an error. A hook
+ * that crashes is a server fault (500), reported through `onError`, never
+ * shown to the client.
+ */
+export async function runAuthorize(
+  authorize: Authorize | undefined,
+  request: BoardcastRequest,
+  onError: (error: unknown) => void,
+): Promise<AuthOutcome> {
+  if (!authorize) return { ok: true, auth: undefined };
+  try {
+    const auth = await authorize(request);
+    if (auth === false) return { ok: false, error: new BoardcastError('unauthorized', 'not authorized') };
+    return { ok: true, auth };
+  } catch (error) {
+    if (error instanceof BoardcastError) return { ok: false, error };
+    onError(error);
+    return { ok: false, error: new BoardcastError('handler_failed', 'authorization failed') };
+  }
+}

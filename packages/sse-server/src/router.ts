@@ -1,0 +1,73 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ContractSpec, Hub } from '@boardcast/core';
+import { type CommandEndpoint, type CommandEndpointOptions, createCommandEndpoint } from './command-endpoint.js';
+import { type Authorize, fromFetch, fromNode } from './request.js';
+import { createSseEndpoint, type SseEndpoint, type SseEndpointOptions } from './sse-endpoint.js';
+
+export interface BoardcastHttpOptions {
+  /** Path prefix of both routes, e.g. `/api` → `GET /api/events`, `POST /api/commands/<name>`. Default `''`. */
+  readonly base?: string;
+  /** Used by both endpoints unless `sse.authorize`/`commands.authorize` is set. */
+  readonly authorize?: Authorize;
+  readonly sse?: SseEndpointOptions;
+  readonly commands?: CommandEndpointOptions;
+}
+
+/** The two endpoints behind one router. */
+export interface BoardcastHttp {
+  readonly sse: SseEndpoint;
+  readonly commands: CommandEndpoint;
+  /**
+   * Node handler: `http.createServer(api.node)` or Express `app.use(api.node)`.
+   * Unmatched paths go to `next` when given (Express), otherwise get 404.
+   */
+  readonly node: (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
+  /** Fetch handler; unmatched paths get 404. */
+  readonly fetch: (request: Request) => Promise<Response>;
+  /** True when the path is one of the two routes (for frameworks that route themselves). */
+  matches(pathname: string): boolean;
+  /** Close the event stream (ends every client). */
+  close(): void;
+}
+
+type Route = 'events' | 'commands' | undefined;
+
+/** Route `GET <base>/events` and `POST <base>/commands/<name>` to a hub's endpoints. */
+export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: BoardcastHttpOptions = {}): BoardcastHttp {
+  const base = (options.base ?? '').replace(/\/+$/, '');
+  if (base !== '' && !base.startsWith('/')) throw new TypeError('base must start with "/"');
+  const eventsPath = `${base}/events`;
+  const commandsPrefix = `${base}/commands/`;
+  const authorize = options.authorize;
+  const sse = createSseEndpoint(hub, { authorize, ...options.sse });
+  const commands = createCommandEndpoint(hub, { authorize, ...options.commands });
+
+  const route = (pathname: string): Route => {
+    if (pathname === eventsPath) return 'events';
+    if (pathname.startsWith(commandsPrefix) && pathname.length > commandsPrefix.length) return 'commands';
+    return undefined;
+  };
+
+  return {
+    sse,
+    commands,
+    node(req, res, next) {
+      const which = route(fromNode(req).url.pathname);
+      if (which === 'events') sse.node(req, res);
+      else if (which === 'commands') commands.node(req, res);
+      else if (next) next();
+      else {
+        res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+        res.end('Not Found');
+      }
+    },
+    async fetch(request) {
+      const which = route(fromFetch(request).url.pathname);
+      if (which === 'events') return sse.fetch(request);
+      if (which === 'commands') return commands.fetch(request);
+      return new Response('Not Found', { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
+    },
+    matches: (pathname) => route(pathname) !== undefined,
+    close: () => sse.close(),
+  };
+}

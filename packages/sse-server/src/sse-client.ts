@@ -1,0 +1,171 @@
+import { type EncodedEvent, type EncodedSnapshot, encodeSseReset, type HubSink } from '@boardcast/core';
+import type { SseConnection } from './connection.js';
+import type { AnyHub } from './hub-like.js';
+
+export type DisconnectReason =
+  /** The client closed the connection or aborted the request. */
+  | 'client'
+  /** Its unread bytes passed `highWaterMark` (`slowClient: 'disconnect'`). */
+  | 'slow'
+  /** `close()` was called on the endpoint, or the hub closed. */
+  | 'closed'
+  /** The socket failed. */
+  | 'error';
+
+/** What the `connect`/`disconnect` events and `clients()` tell about one stream. */
+export interface SseClientInfo {
+  readonly id: string;
+  /** `node` for `node(req, res)`, `fetch` for `fetch(request)`. */
+  readonly adapter: 'node' | 'fetch';
+  readonly lastEventId: string | undefined;
+  readonly events: readonly string[] | undefined;
+  /** What `authorize` returned. */
+  readonly auth: unknown;
+  /** `Date.now()` when the stream opened. */
+  readonly connectedAt: number;
+  /** Bytes written but not yet taken by the peer. */
+  readonly bufferedBytes: number;
+  /** The largest `bufferedBytes` seen before a write (measured once writes start to back up). */
+  readonly peakBufferedBytes: number;
+  /** How many times the client fell behind and was sent `reset` (`slowClient: 'reset'`). */
+  readonly resets: number;
+}
+
+export interface ClientShared {
+  readonly hub: AnyHub;
+  readonly highWaterMark: number;
+  readonly slowClient: 'disconnect' | 'reset';
+  readonly remove: (client: SseClient, reason: DisconnectReason) => void;
+}
+
+export interface ClientInit {
+  readonly id: string;
+  readonly adapter: 'node' | 'fetch';
+  readonly lastEventId: string | undefined;
+  readonly events: ReadonlySet<string> | undefined;
+  readonly auth: unknown;
+  readonly retryFrame: string;
+}
+
+const RESET_HISTORY = encodeSseReset('history');
+const RESET_SLOW = encodeSseReset('slow');
+
+/**
+ * One open stream: the hub sink, the backpressure guard and the clean-up.
+ * The per-event path is `event()` → `write()`: one buffered-bytes read, one
+ * compare and the write of the shared frame string.
+ */
+export class SseClient implements HubSink, SseClientInfo {
+  readonly id: string;
+  readonly adapter: 'node' | 'fetch';
+  readonly lastEventId: string | undefined;
+  readonly events: readonly string[] | undefined;
+  readonly auth: unknown;
+  readonly connectedAt = Date.now();
+  peakBufferedBytes = 0;
+  resets = 0;
+  readonly #shared: ClientShared;
+  readonly #filter: ReadonlySet<string> | undefined;
+  readonly #retryFrame: string;
+  #connection: SseConnection | undefined;
+  #detach: (() => void) | undefined;
+  /** Behind the high-water mark and waiting for a drain (reset mode). */
+  #stalled = false;
+  /** The last write reported a backlog; until one does, reading the buffer size is skipped. */
+  #pressured = false;
+  #closed = false;
+
+  constructor(shared: ClientShared, init: ClientInit) {
+    this.#shared = shared;
+    this.id = init.id;
+    this.adapter = init.adapter;
+    this.lastEventId = init.lastEventId;
+    this.#filter = init.events;
+    this.events = init.events ? [...init.events] : undefined;
+    this.auth = init.auth;
+    this.#retryFrame = init.retryFrame;
+  }
+
+  get bufferedBytes(): number {
+    return this.#connection?.buffered ?? 0;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Send `retry:` and attach to the hub (snapshot, replay or reset, then live). */
+  start(connection: SseConnection): void {
+    this.#connection = connection;
+    this.#pressured = !connection.write(this.#retryFrame);
+    this.#attach(this.lastEventId);
+  }
+
+  snapshot(snapshot: EncodedSnapshot): void {
+    this.write(snapshot.sse);
+  }
+
+  event(event: EncodedEvent): void {
+    this.write(event.sse);
+  }
+
+  reset(reason: string): void {
+    this.write(reason === 'history' ? RESET_HISTORY : encodeSseReset(reason));
+  }
+
+  write(chunk: string): void {
+    const connection = this.#connection;
+    if (this.#stalled || !connection) return;
+    if (this.#pressured) {
+      const buffered = connection.buffered;
+      if (buffered > this.peakBufferedBytes) this.peakBufferedBytes = buffered;
+      if (buffered > this.#shared.highWaterMark) {
+        this.#overflow(connection);
+        return;
+      }
+    }
+    this.#pressured = !connection.write(chunk);
+  }
+
+  /** Ends the stream (reason `closed`/`slow`) or records that the peer did (`client`/`error`). */
+  close(reason: DisconnectReason): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#detach?.();
+    this.#detach = undefined;
+    const connection = this.#connection;
+    this.#connection = undefined;
+    if (connection) {
+      if (reason === 'closed') connection.end();
+      else connection.destroy();
+    }
+    this.#shared.remove(this, reason);
+  }
+
+  #attach(lastEventId: string | undefined): void {
+    const detach = this.#shared.hub.attach({ lastEventId, events: this.#filter }, this);
+    // The first writes happen inside attach(); they may already have closed us.
+    if (this.#closed || this.#stalled) detach();
+    else this.#detach = detach;
+  }
+
+  #overflow(connection: SseConnection): void {
+    if (this.#shared.slowClient === 'disconnect') {
+      this.close('slow');
+      return;
+    }
+    // Skip events until it catches up, then start over from a fresh snapshot:
+    // the client's state is right again and the server held nothing for it.
+    this.#stalled = true;
+    this.#detach?.();
+    this.#detach = undefined;
+    connection.onDrain(() => {
+      if (this.#closed) return;
+      this.#stalled = false;
+      this.#pressured = false;
+      this.resets++;
+      this.#pressured = !connection.write(RESET_SLOW);
+      this.#attach(undefined);
+    });
+  }
+}

@@ -1,0 +1,158 @@
+import { createServer, type Server } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { serve } from '@hono/node-server';
+import { EventSource } from 'eventsource';
+import express from 'express';
+import { Hono } from 'hono';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createCommandEndpoint, createSseEndpoint, type SseEndpoint } from '../src/index.js';
+import { listen, makeHub, openStream, type StreamReader, summary, type TestServer, waitFor } from './helpers.js';
+
+let server: TestServer | undefined;
+let hub: ReturnType<typeof makeHub>;
+let sse: SseEndpoint | undefined;
+const readers: StreamReader[] = [];
+const sources: EventSource[] = [];
+const sockets: Socket[] = [];
+
+afterEach(async () => {
+  for (const reader of readers.splice(0)) reader.close();
+  for (const source of sources.splice(0)) source.close();
+  for (const socket of sockets.splice(0)) socket.destroy();
+  sse?.close();
+  await hub?.close();
+  await server?.close();
+  server = undefined;
+});
+
+function postJson(url: string, body: unknown) {
+  return fetch(url, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+}
+
+/** Both frameworks get the same checks: stream order, replay, commands and errors. */
+async function exercise(base: string) {
+  const reader = await openStream(`${base}/api/events?events=led`);
+  readers.push(reader);
+  expect(reader.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+  expect(reader.response.headers.get('cache-control')).toBe('no-cache, no-transform');
+  await waitFor(() => reader.messages.length === 1, 'snapshot');
+
+  const response = await postJson(`${base}/api/commands/led`, { state: 'on' });
+  expect(response.status).toBe(200);
+  expect(await response.json()).toEqual({ on: true });
+  await hub.publish('time', 'filtered out');
+  await postJson(`${base}/api/commands/led`, { state: 'toggle' });
+  await waitFor(() => reader.messages.length === 3, 'two led events');
+  expect(summary(reader.messages)).toEqual(['snapshot:{"led":{"on":false}}', 'led:{"on":true}', 'led:{"on":false}']);
+
+  // The WHATWG client against the same mount, resuming from the first event.
+  const received: string[] = [];
+  const source = new EventSource(`${base}/api/events?lastEventId=${encodeURIComponent(reader.messages[1]?.id ?? '')}`);
+  sources.push(source);
+  source.addEventListener('led', (e) => received.push(e.data));
+  source.addEventListener('snapshot', () => received.push('snapshot'));
+  await waitFor(() => received.length === 1, 'replayed event');
+  expect(received).toEqual(['{"on":false}']);
+
+  const bad = await fetch(`${base}/api/commands/led`, {
+    method: 'POST',
+    body: '{',
+    headers: { 'Content-Type': 'application/json' },
+  });
+  expect(bad.status).toBe(400);
+  expect((await bad.json()).error.code).toBe('invalid_payload');
+  const unknown = await postJson(`${base}/api/commands/nope`, {});
+  expect(unknown.status).toBe(404);
+}
+
+describe('Express', () => {
+  it('mounts the node handlers on routes', async () => {
+    hub = makeHub();
+    sse = createSseEndpoint(hub);
+    const commands = createCommandEndpoint(hub);
+    const app = express();
+    app.get('/api/events', sse.node);
+    app.post('/api/commands/:name', commands.node);
+    server = await listen(createServer(app));
+    await exercise(server.url);
+  });
+
+  it('accepts a body that express.json() already parsed, still refusing __proto__', async () => {
+    hub = makeHub();
+    const commands = createCommandEndpoint(hub);
+    const app = express();
+    app.use(express.json());
+    app.post('/api/commands/:name', commands.node);
+    server = await listen(createServer(app));
+    const ok = await postJson(`${server.url}/api/commands/echo`, { a: 1 });
+    expect(await ok.json()).toEqual({ a: 1 });
+    const evil = await fetch(`${server.url}/api/commands/echo`, {
+      method: 'POST',
+      body: '{"__proto__":{"x":1}}',
+      headers: { 'Content-Type': 'application/json' },
+    });
+    expect(evil.status).toBe(400);
+  });
+});
+
+describe('Hono (fetch handler on @hono/node-server)', () => {
+  async function honoServer() {
+    hub = makeHub(10);
+    sse = createSseEndpoint(hub, { highWaterMark: 64 * 1024 });
+    const endpoint = sse;
+    const commands = createCommandEndpoint(hub);
+    const app = new Hono();
+    app.get('/api/events', (c) => endpoint.fetch(c.req.raw));
+    app.post('/api/commands/:name', (c) => commands.fetch(c.req.raw));
+    const started = await new Promise<Server>((resolve) => {
+      const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server));
+    });
+    server = await listen(started);
+    return server.url;
+  }
+
+  it('serves the same endpoint as a Fetch handler', async () => {
+    const base = await honoServer();
+    await exercise(base);
+    expect(sse?.clients().every((c) => c.adapter === 'fetch')).toBe(true);
+    // A client going away is seen through the stream's cancel / the request's abort.
+    for (const reader of readers) reader.close();
+    for (const source of sources) source.close();
+    await waitFor(() => sse?.clientCount === 0, 'clients gone');
+    expect(hub.subscriberCount).toBe(0);
+  });
+
+  it('drops a client that stops reading from the Fetch stream while others keep receiving', async () => {
+    const base = await honoServer();
+    const endpoint = sse as SseEndpoint;
+    const reader = await openStream(`${base}/api/events`);
+    readers.push(reader);
+    await waitFor(() => reader.messages.length === 1, 'snapshot');
+    const socket = connect(Number(new URL(base).port), '127.0.0.1');
+    sockets.push(socket);
+    socket.pause();
+    socket.write('GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await waitFor(() => endpoint.clientCount === 2, 'stalled client connected');
+    const slow = endpoint.clients()[1];
+    let reason: string | undefined;
+    endpoint.on('disconnect', (client, why) => {
+      if (client === slow) reason = why;
+    });
+    const blob = 'z'.repeat(16 * 1024);
+    let published = 0;
+    while (reason === undefined && published < 5000) {
+      await hub.publish('blob', blob);
+      published++;
+      const deadline = Date.now() + 10_000;
+      while (reader.messages.length < published + 1) {
+        if (reader.ended || Date.now() > deadline) throw new Error('normal client fell behind');
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    }
+    expect(reason).toBe('slow');
+    expect(slow?.peakBufferedBytes).toBeLessThanOrEqual(64 * 1024 + blob.length + 256);
+    await hub.publish('time', 'after');
+    await waitFor(() => reader.messages.at(-1)?.data === '"after"', 'normal client still live');
+    expect(reader.messages).toHaveLength(published + 2);
+  }, 60_000);
+});

@@ -1,0 +1,252 @@
+import { BoardcastError } from '@boardcast/core';
+import { EventSource } from 'eventsource';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSseEndpoint, type SseEndpointOptions } from '../src/index.js';
+import { listen, makeHub, openStream, type StreamReader, summary, type TestServer, waitFor } from './helpers.js';
+
+let server: TestServer | undefined;
+let hub: ReturnType<typeof makeHub>;
+let sse: ReturnType<typeof createSseEndpoint>;
+const readers: StreamReader[] = [];
+const sources: EventSource[] = [];
+
+async function setup(options: SseEndpointOptions = {}, history = 100) {
+  hub = makeHub(history);
+  sse = createSseEndpoint(hub, options);
+  server = await listen(sse.node);
+  return server.url;
+}
+
+async function open(path = '', headers: Record<string, string> = {}) {
+  const reader = await openStream(`${server?.url}${path}`, headers);
+  readers.push(reader);
+  return reader;
+}
+
+afterEach(async () => {
+  for (const reader of readers.splice(0)) reader.close();
+  for (const source of sources.splice(0)) source.close();
+  sse?.close();
+  await hub?.close();
+  await server?.close();
+  server = undefined;
+});
+
+describe('SSE stream (node:http)', () => {
+  it('sends the headers, retry, then the snapshot, then live events in order', async () => {
+    await setup({ retry: 1234 });
+    const reader = await open();
+    expect(reader.response.status).toBe(200);
+    expect(reader.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(reader.response.headers.get('cache-control')).toBe('no-cache, no-transform');
+    expect(reader.response.headers.get('x-accel-buffering')).toBe('no');
+    expect(reader.response.headers.get('connection')).toBe('keep-alive');
+    await waitFor(() => reader.messages.length === 1, 'snapshot');
+    const ids: string[] = [];
+    ids.push(await hub.publish('time', '12:00'));
+    ids.push(await hub.publish('led', { on: true }));
+    ids.push(await hub.publish('pin_change', { pin: 'P10', value: 1 }));
+    await waitFor(() => reader.messages.length === 4, 'three events');
+    expect(reader.retries).toEqual([1234]);
+    expect(summary(reader.messages)).toEqual([
+      'snapshot:{"led":{"on":false}}',
+      'time:"12:00"',
+      'led:{"on":true}',
+      'pin_change:{"pin":"P10","value":1}',
+    ]);
+    expect(reader.messages.slice(1).map((m) => m.id)).toEqual(ids);
+    expect(sse.clientCount).toBe(1);
+  });
+
+  it('works with the WHATWG EventSource client and resumes after a forced disconnect with nothing lost or duplicated', async () => {
+    await setup({ retry: 50 });
+    const received: string[] = [];
+    let opens = 0;
+    const source = new EventSource(`${server?.url}/`);
+    sources.push(source);
+    source.addEventListener('open', () => opens++);
+    source.addEventListener('snapshot', (e) => received.push(`snapshot:${e.data}`));
+    source.addEventListener('time', (e) => received.push(`time:${e.data}@${e.lastEventId}`));
+    await waitFor(() => received.length === 1, 'snapshot');
+    const before = await hub.publish('time', 'a');
+    await waitFor(() => received.length === 2, 'first event');
+
+    // Cut the connection from the server side, then publish while the client is away.
+    const disconnected = new Promise<string>((resolve) => sse.once('disconnect', (_c, reason) => resolve(reason)));
+    for (const socket of server?.sockets ?? []) socket.destroy();
+    expect(await disconnected).toBe('client');
+    const missed = [await hub.publish('time', 'b'), await hub.publish('time', 'c')];
+    await waitFor(() => opens === 2 && sse.clientCount === 1, 'reconnect');
+    const after = await hub.publish('time', 'd');
+    await waitFor(() => received.length === 5, 'all events');
+    expect(received).toEqual([
+      'snapshot:{"led":{"on":false}}',
+      `time:"a"@${before}`,
+      `time:"b"@${missed[0]}`,
+      `time:"c"@${missed[1]}`,
+      `time:"d"@${after}`,
+    ]);
+    // The resumed stream carried the id it resumed from and got no second snapshot.
+    expect(sse.clients()[0]?.lastEventId).toBe(before);
+  });
+
+  it('replays exactly the missed events for Last-Event-ID and for ?lastEventId=', async () => {
+    await setup();
+    const first = await hub.publish('time', 't1');
+    await hub.publish('time', 't2');
+    await hub.publish('led', { on: true });
+    const byHeader = await open('', { 'Last-Event-ID': first });
+    const byQuery = await open(`/?lastEventId=${encodeURIComponent(first)}`);
+    await waitFor(() => byHeader.messages.length === 2 && byQuery.messages.length === 2, 'replay');
+    await hub.publish('time', 't3');
+    await waitFor(() => byHeader.messages.length === 3 && byQuery.messages.length === 3, 'live');
+    const expected = ['time:"t2"', 'led:{"on":true}', 'time:"t3"'];
+    expect(summary(byHeader.messages)).toEqual(expected);
+    expect(summary(byQuery.messages)).toEqual(expected);
+  });
+
+  it('sends reset and a fresh snapshot when history no longer reaches back', async () => {
+    await setup({}, 2);
+    const first = await hub.publish('time', 't1');
+    await hub.publish('time', 't2');
+    await hub.publish('time', 't3');
+    const head = await hub.publish('time', 't4');
+    const reader = await open('', { 'Last-Event-ID': first });
+    await waitFor(() => reader.messages.length === 2, 'reset + snapshot');
+    expect(summary(reader.messages)).toEqual(['reset:{"reason":"history"}', 'snapshot:{"led":{"on":false}}']);
+    expect(reader.messages[1]?.id).toBe(head);
+    // An id from another process (unknown epoch) is a gap too.
+    const stranger = await open('', { 'Last-Event-ID': 'zzz-1' });
+    await waitFor(() => stranger.messages.length === 2, 'reset for unknown id');
+    expect(stranger.messages[0]?.event).toBe('reset');
+  });
+
+  it('sends keep-alive comments at the configured interval', async () => {
+    await setup({ keepAliveMs: 30 });
+    const reader = await open();
+    await waitFor(() => reader.comments.length >= 2, 'two pings');
+    expect(reader.comments[0]?.trim()).toBe('ping');
+  });
+
+  it('filters with ?events= and refuses unknown names', async () => {
+    await setup();
+    const reader = await open('/?events=pin_change,time');
+    await waitFor(() => reader.messages.length === 1, 'snapshot');
+    await hub.publish('led', { on: true });
+    await hub.publish('time', 'x');
+    await hub.publish('pin_change', { pin: 'P10', value: 0 });
+    await hub.publish('led', { on: false });
+    await hub.publish('time', 'y');
+    await waitFor(() => reader.messages.length === 4, 'filtered events');
+    expect(summary(reader.messages)).toEqual([
+      'snapshot:{"led":{"on":false}}',
+      'time:"x"',
+      'pin_change:{"pin":"P10","value":0}',
+      'time:"y"',
+    ]);
+    expect(sse.clients()[0]?.events).toEqual(['pin_change', 'time']);
+
+    const bad = await fetch(`${server?.url}/?events=led,nope`);
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: { code: 'invalid_payload', message: expect.stringContaining('nope') } });
+  });
+
+  it('refuses clients over maxClients with 503, Retry-After and too_many_clients, and keeps serving the others', async () => {
+    await setup({ maxClients: 2, retryAfterSeconds: 7 });
+    const a = await open();
+    const b = await open();
+    await waitFor(() => sse.clientCount === 2, 'two clients');
+    const rejected: string[] = [];
+    sse.on('reject', (error) => rejected.push(error.code));
+    const refused = await fetch(`${server?.url}/`);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('7');
+    expect(await refused.json()).toEqual({ error: { code: 'too_many_clients', message: expect.any(String) } });
+    expect(rejected).toEqual(['too_many_clients']);
+    await hub.publish('time', 'still here');
+    await waitFor(() => a.messages.length === 2 && b.messages.length === 2, 'others keep receiving');
+    // A slot frees up when a client leaves.
+    a.close();
+    await waitFor(() => sse.clientCount === 1, 'a left');
+    const c = await open();
+    expect(c.response.status).toBe(200);
+  });
+
+  it('randomizes retry within a range', async () => {
+    await setup({ retry: { min: 1000, max: 2000 } });
+    const values: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const reader = await open();
+      await waitFor(() => reader.retries.length === 1, 'retry');
+      values.push(reader.retries[0] ?? -1);
+      reader.close();
+    }
+    for (const value of values) {
+      expect(value).toBeGreaterThanOrEqual(1000);
+      expect(value).toBeLessThanOrEqual(2000);
+    }
+  });
+
+  it('answers 405 with Allow for other methods', async () => {
+    await setup();
+    const response = await fetch(`${server?.url}/`, { method: 'POST' });
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('GET');
+    expect((await response.json()).error.code).toBe('method_not_allowed');
+  });
+
+  it('emits connect and disconnect once per stream, and close() ends every stream and timer', async () => {
+    await setup({ keepAliveMs: 20 });
+    const log: string[] = [];
+    sse.on('connect', (client) => log.push(`connect ${client.id} ${client.adapter}`));
+    sse.on('disconnect', (client, reason) => log.push(`disconnect ${client.id} ${reason}`));
+    const a = await open();
+    const b = await open();
+    await waitFor(() => a.messages.length === 1 && b.messages.length === 1, 'snapshots');
+    a.close();
+    await waitFor(() => sse.clientCount === 1, 'a gone');
+    sse.close();
+    await waitFor(() => b.ended, 'b ended by server');
+    expect(sse.clientCount).toBe(0);
+    expect(hub.subscriberCount).toBe(0);
+    expect(log).toEqual([
+      'connect sse-1 node',
+      'connect sse-2 node',
+      'disconnect sse-1 client',
+      'disconnect sse-2 closed',
+    ]);
+    const late = await fetch(`${server?.url}/`);
+    expect(late.status).toBe(503);
+    expect((await late.json()).error.code).toBe('closed');
+  });
+
+  it('runs authorize (async) before opening a stream: 401, 403, and the value on the client', async () => {
+    await setup({
+      authorize: async (request) => {
+        const key = request.url.searchParams.get('key');
+        if (key === 'guest') throw new BoardcastError('forbidden', 'guests cannot watch');
+        return key === 'secret' ? { user: 'ada' } : false;
+      },
+    });
+    const denied = await fetch(`${server?.url}/`);
+    expect(denied.status).toBe(401);
+    expect((await denied.json()).error.code).toBe('unauthorized');
+    const forbidden = await fetch(`${server?.url}/?key=guest`);
+    expect(forbidden.status).toBe(403);
+    expect((await forbidden.json()).error.code).toBe('forbidden');
+    const connected = new Promise<unknown>((resolve) => sse.once('connect', (client) => resolve(client.auth)));
+    const reader = await open('/?key=secret');
+    expect(reader.response.status).toBe(200);
+    expect(await connected).toEqual({ user: 'ada' });
+    expect(sse.clientCount).toBe(1);
+  });
+
+  it('ends every stream when the hub closes', async () => {
+    await setup();
+    const reader = await open();
+    await waitFor(() => reader.messages.length === 1, 'snapshot');
+    await hub.close();
+    await waitFor(() => reader.ended, 'stream ended');
+    expect(sse.clientCount).toBe(0);
+  });
+});
