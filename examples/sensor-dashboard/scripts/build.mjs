@@ -1,0 +1,82 @@
+// Builds the page (and, for `start`, the server) with esbuild. Plain JS so
+// `pnpm start` needs nothing but Node; tests import the same functions.
+import { copyFile, mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const packages = fileURLToPath(new URL('../../../packages/', import.meta.url));
+
+/**
+ * Resolve `@boardcast/<name>` to the package's public entry in source form,
+ * so a fresh clone runs without building the packages first.
+ * @type {import('esbuild').Plugin}
+ */
+const boardcastFromSource = {
+  name: 'boardcast-from-source',
+  setup(b) {
+    b.onResolve({ filter: /^@boardcast\/[a-z-]+$/ }, (args) => ({
+      path: `${packages}${args.path.slice('@boardcast/'.length)}/src/index.ts`,
+    }));
+  },
+};
+
+/**
+ * The page: `app.js` (uPlot, zod and the boardcast client bundled in), `app.css`
+ * (uPlot's stylesheet plus ours) and `index.html`, all written to `outdir`.
+ * @param {string} outdir
+ * @param {{ minify?: boolean }} [options]
+ * @returns {Promise<{ bytes: number }>} size of app.js
+ */
+export async function buildPage(outdir, options = {}) {
+  await mkdir(outdir, { recursive: true });
+  const result = await build({
+    entryPoints: { app: `${root}src/page/main.ts` },
+    outdir,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: options.minify ?? true,
+    sourcemap: true,
+    metafile: true,
+    logLevel: 'warning',
+    plugins: [boardcastFromSource],
+  });
+  await copyFile(`${root}src/page/index.html`, `${outdir}/index.html`);
+  const output = Object.entries(result.metafile.outputs).find(([file]) => file.endsWith('app.js'));
+  return { bytes: output ? output[1].bytes : 0 };
+}
+
+/**
+ * The server and the simulated device as Node ESM in `outdir`; `ws` stays
+ * external (CommonJS) and loads from this example's node_modules.
+ * @param {string} outdir
+ */
+export async function buildServer(outdir) {
+  await build({
+    entryPoints: { main: `${root}src/main.ts`, 'simulated-device': `${root}src/simulated-device.ts` },
+    outdir,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: true,
+    logLevel: 'warning',
+    plugins: [boardcastFromSource],
+    // The packages' own dependencies are bundled; these load from this example's node_modules.
+    external: ['ws', 'bufferutil', 'utf-8-validate', 'playwright-core', 'esbuild'],
+  });
+}
+
+/** `node scripts/build.mjs` → dist/ (server) and dist/public/ (page). */
+export async function buildAll() {
+  await buildServer(`${root}dist`);
+  return buildPage(`${root}dist/public`);
+}
+
+// Compared by name: when a bench bundles this file, import.meta.url is the bundle's.
+if (process.argv[1]?.endsWith('/scripts/build.mjs')) {
+  const { bytes } = await buildAll();
+  console.log(`built dist/ (page app.js ${(bytes / 1024).toFixed(1)} KiB)`);
+}

@@ -1,0 +1,125 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BoardcastError, parseJsonStrict, validateEntry } from '@boardcast/core';
+import { type ReadingInput, readingInput, readingsBatch } from './contract.js';
+import type { DashboardHub } from './dashboard-hub.js';
+
+export interface IngestOptions {
+  /** When set, every request needs `Authorization: Bearer <token>`. */
+  readonly token?: string | undefined;
+  /** Largest accepted body in bytes (default 65536). */
+  readonly maxBodyBytes?: number;
+}
+
+const JSON_HEADERS = { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' };
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, { ...JSON_HEADERS, ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** Compare digests so neither the token's content nor its length leaks through timing. */
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match !== null && timingSafeEqual(digest(match[1] ?? ''), digest(token));
+}
+
+/** Read the body, refusing it the moment it passes `limit` (the rest is discarded, never buffered). */
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on('data', (chunk: Buffer) => {
+      if (refused) return;
+      size += chunk.byteLength;
+      if (size > limit) {
+        refused = true;
+        chunks.length = 0;
+        reject(new BoardcastError('payload_too_large', `body is larger than ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (refused) return;
+      try {
+        resolve(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)));
+      } catch {
+        reject(new BoardcastError('invalid_payload', 'body is not valid UTF-8'));
+      }
+    });
+    req.on('error', (error) =>
+      reject(new BoardcastError('invalid_payload', 'body could not be read', { cause: error })),
+    );
+  });
+}
+
+/**
+ * `POST /api/readings` with one `{sensor, value, at?}` or an array of them.
+ * Answers 200 `{"accepted":n}` or the error's status with
+ * `{"error":{"code","message"}}`; on any error nothing is stored.
+ */
+export function createIngestHandler(dashboard: DashboardHub, options: IngestOptions = {}) {
+  const limit = options.maxBodyBytes ?? 65_536;
+  const token = options.token || undefined;
+
+  const run = async (req: IncomingMessage): Promise<{ accepted: number }> => {
+    if (req.method !== 'POST') {
+      throw new BoardcastError(
+        'method_not_allowed',
+        'send readings with POST and a JSON body; a GET that stores data can be triggered by any web page and cached by proxies',
+      );
+    }
+    if (token && !tokenMatches(req.headers.authorization, token)) {
+      throw new BoardcastError('unauthorized', 'missing or wrong bearer token');
+    }
+    const mediaType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    // Only JSON: text/plain and form bodies can be sent cross-site without a preflight.
+    if (mediaType !== 'application/json') {
+      throw new BoardcastError('unsupported_media_type', 'send readings as application/json');
+    }
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      throw new BoardcastError('payload_too_large', `body is larger than ${limit} bytes`);
+    }
+    const text = await readBody(req, limit);
+    let raw: unknown;
+    try {
+      raw = parseJsonStrict(text);
+    } catch (error) {
+      if (error instanceof BoardcastError) throw error;
+      throw new BoardcastError('invalid_payload', 'body is not valid JSON');
+    }
+    // Pick the branch of `readingsBody` by shape, so the error names the bad field ("2.value: …").
+    const readings = Array.isArray(raw)
+      ? await validateEntry<ReadingInput[]>(readingsBatch, raw, 'batch')
+      : [await validateEntry<ReadingInput>(readingInput, raw, 'reading')];
+    return { accepted: dashboard.accept(readings, 'device').length };
+  };
+
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    run(req).then(
+      (result) => send(res, 200, result),
+      (error: unknown) => {
+        const failure =
+          error instanceof BoardcastError ? error : new BoardcastError('handler_failed', 'could not store readings');
+        if (!(error instanceof BoardcastError)) dashboard.hub.emit('error', error, 'ingest');
+        const headers: Record<string, string> = {};
+        if (failure.code === 'method_not_allowed') headers.Allow = 'POST';
+        if (failure.code === 'unauthorized') headers['WWW-Authenticate'] = 'Bearer';
+        // Drain what the client is still sending so it can read our answer instead of a reset.
+        if (!req.readableEnded) {
+          headers.Connection = 'close';
+          req.resume();
+        }
+        send(res, failure.status, failure.toBody(), headers);
+      },
+    );
+  };
+}

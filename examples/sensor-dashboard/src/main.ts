@@ -1,0 +1,91 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startDashboard } from './server.js';
+
+const USAGE = `usage: pnpm --filter sensor-dashboard start [-- --port 3001] [--host 127.0.0.1] [--interval 1000] [--no-device]
+environment: PORT, HOST, INGEST_TOKEN (bearer token devices must send), DEVICE_INTERVAL_MS`;
+
+function number(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 0) {
+    console.error(`${name} must be a non-negative integer (got "${text}")\n${USAGE}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+async function main(): Promise<void> {
+  let values: { port?: string; host?: string; interval?: string; 'no-device'?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      // `pnpm start -- --port 3002` may hand the `--` through.
+      args: process.argv.slice(2).filter((arg, index) => !(index === 0 && arg === '--')),
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        interval: { type: 'string' },
+        'no-device': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const port = number('--port', values.port ?? process.env.PORT, 3001);
+  const intervalMs = number('--interval', values.interval ?? process.env.DEVICE_INTERVAL_MS, 1000);
+  const token = process.env.INGEST_TOKEN || undefined;
+  const here = fileURLToPath(new URL('.', import.meta.url));
+
+  const dashboard = await startDashboard({
+    port,
+    host: values.host ?? process.env.HOST ?? '127.0.0.1',
+    token,
+    assetsDir: `${here}public`,
+    staleAfterMs: Math.max(10_000, intervalMs * 5),
+  });
+  console.log(`sensor dashboard: ${dashboard.url}`);
+  console.log(
+    token
+      ? 'ingest: POST /api/readings requires "Authorization: Bearer $INGEST_TOKEN"'
+      : 'ingest: POST /api/readings is open (set INGEST_TOKEN to require a bearer token)',
+  );
+
+  let device: ChildProcess | undefined;
+  const deviceScript = `${here}simulated-device.js`;
+  if (!values['no-device'] && existsSync(deviceScript)) {
+    // A separate process, talking HTTP like a real board would.
+    device = fork(deviceScript, [], {
+      env: { ...process.env, DASHBOARD_URL: dashboard.url, DEVICE_INTERVAL_MS: String(intervalMs) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    console.log(`device: simulated (pid ${device.pid}), posting every ${intervalMs} ms`);
+  } else {
+    console.log('device: none started; point a board at POST /api/readings');
+  }
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    device?.kill();
+    await dashboard.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') console.error('that port is in use: try --port 3002 (or PORT=3002)');
+  else console.error(error);
+  process.exit(1);
+});
