@@ -252,10 +252,19 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
         this.emit('error', error, 'sink');
       }
     };
+    // The live path runs once per client per event: no closure allocated here.
     const unsubscribe = this.subscribe((event) => {
       if (filter && !filter.has(event.event)) return;
-      if (buffer) buffer.push(event);
-      else safe(() => sink.event(event));
+      if (buffer) {
+        buffer.push(event);
+        return;
+      }
+      if (detached) return;
+      try {
+        sink.event(event);
+      } catch (error) {
+        this.emit('error', error, 'sink');
+      }
     });
 
     const sendSnapshot = (): string | undefined => {
