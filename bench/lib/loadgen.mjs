@@ -4,10 +4,11 @@
 // publish-to-receipt latency of every delivery. No frame objects, no JSON
 // parsing, no event emitters per message: the generator must stay cheaper
 // per delivery than the server it measures.
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { nowUs, sleep } from './clock.mjs';
 import { Histogram } from './histogram.mjs';
-import { notifyParent, serve } from './rpc.mjs';
+import { serve } from './rpc.mjs';
 
 const MARK = Buffer.from('{"s":');
 const T_FIELD = Buffer.from(',"t":');
@@ -26,7 +27,7 @@ let cpuAtTo;
 let wallFrom = 0;
 let wallTo = 0;
 let progressTimer;
-const genName = process.argv[2] ?? 'gen';
+let udp;
 
 // ------------------------------------------------------------------ parsing
 
@@ -420,11 +421,16 @@ serve({
     return { ok: true };
   },
 
-  progress({ on }) {
+  /** Report the lowest sequence number every live client has, to the server's UDP port, every 10 ms. */
+  progress({ on, port, index }) {
     clearInterval(progressTimer);
     if (!on) return { ok: true };
+    udp ??= dgram.createSocket('udp4');
+    const msg = Buffer.alloc(9);
     progressTimer = setInterval(() => {
-      notifyParent('progress', { gen: genName, min: minSeq() });
+      msg.writeUInt8(index, 0);
+      msg.writeDoubleLE(minSeq(), 1);
+      udp.send(msg, port, '127.0.0.1');
     }, 10);
     return { ok: true };
   },

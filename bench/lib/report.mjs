@@ -20,7 +20,7 @@ function git(root, ...args) {
   }
 }
 
-export function collectMeta({ root, here, pin, smoke, profile }) {
+export function collectMeta({ root, here, pin, nice, smoke, profile }) {
   const pkg = (name) => version(path.join(root, 'packages', name, 'package.json'));
   const dep = (name) => version(path.join(here, 'node_modules', name, 'package.json'));
   const cpuList = os.cpus();
@@ -33,6 +33,7 @@ export function collectMeta({ root, here, pin, smoke, profile }) {
     node: process.version,
     commit: `${git(root, 'rev-parse', '--short', 'HEAD')}${git(root, 'status', '--porcelain', '--', 'packages', 'bench') ? ' (dirty)' : ''}`,
     pinning: pin ? 'server process on CPU 0, load generators on CPU 1 (taskset)' : 'none',
+    nice: nice ?? 0,
     packages: {
       '@boardcast/core': pkg('core'),
       '@boardcast/sse-server': pkg('sse-server'),
@@ -140,7 +141,7 @@ export function renderMarkdown(results) {
   p();
   p(`- CPU: ${m.cpu.model}, ${m.cpu.cores} cores, ${m.memoryGB} GB; ${m.os}`);
   p(`- Node ${m.node}; commit ${m.commit}`);
-  p(`- Pinning: ${m.pinning}. Server and load generators share this one machine.`);
+  p(`- Pinning: ${m.pinning}; nice ${m.nice}. Server and load generators share this one machine.`);
   p(
     `- Packages: ${Object.entries(m.packages)
       .map(([k, v]) => `${k} ${v}`)
@@ -182,7 +183,7 @@ export function renderMarkdown(results) {
     }
     p();
   };
-  fanTable('1. SSE fan-out', ['boardcast-sse', 'better-sse', 'raw-sse', 'socketio']);
+  fanTable('1. SSE fan-out', ['boardcast-sse', 'better-sse', 'raw-sse', 'raw-sse-socket', 'socketio']);
   fanTable('2. WebSocket fan-out', ['boardcast-ws', 'raw-ws', 'socketio']);
   if (results.memory.length) {
     p('## 3. Memory per idle connection');

@@ -9,11 +9,7 @@ export function serve(handlers) {
   process.on('message', async (msg) => {
     if (!msg || typeof msg !== 'object') return;
     const handler = handlers[msg.cmd];
-    if (msg.id === undefined) {
-      // One-way notification (acks from the pacer).
-      if (handler) handler(msg.args ?? {});
-      return;
-    }
+    if (msg.id === undefined) return;
     try {
       if (!handler) throw new Error(`unknown command ${msg.cmd}`);
       const result = await handler(msg.args ?? {});
@@ -25,24 +21,20 @@ export function serve(handlers) {
   process.on('disconnect', () => process.exit(0));
 }
 
-export function notifyParent(type, data) {
-  if (process.connected) process.send({ type, data });
-}
-
 const TASKSET = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
+const NICE = ['/usr/bin/nice', '/bin/nice'].find((p) => existsSync(p));
 
 /**
  * Start a child Node process with an IPC channel, optionally pinned to a set
- * of CPUs with taskset (taskset execs node, so the IPC fd is inherited).
+ * of CPUs with taskset and given a scheduling priority with nice (both exec
+ * node in the end, so the IPC fd is inherited and the pid is node's).
  */
-export function startChild(script, { args = [], nodeArgs = [], cpus, name, onEvent } = {}) {
-  const nodeArgv = [...nodeArgs, script, ...args];
+export function startChild(script, { args = [], nodeArgs = [], cpus, nice, name } = {}) {
+  const argv = [process.execPath, ...nodeArgs, script, ...args];
   const useTaskset = cpus !== undefined && TASKSET;
-  const child = useTaskset
-    ? spawn(TASKSET, ['-c', String(cpus), process.execPath, ...nodeArgv], {
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      })
-    : spawn(process.execPath, nodeArgv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  if (useTaskset) argv.unshift(TASKSET, '-c', String(cpus));
+  if (nice !== undefined && NICE) argv.unshift(NICE, '-n', String(nice));
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let nextId = 1;
   const pending = new Map();
   let exited = false;
@@ -54,8 +46,6 @@ export function startChild(script, { args = [], nodeArgs = [], cpus, name, onEve
       clearTimeout(entry.timer);
       if (msg.ok) entry.resolve(msg.result);
       else entry.reject(new Error(`${name}: ${msg.error}`));
-    } else if (msg && onEvent) {
-      onEvent(msg);
     }
   });
   child.on('exit', (code, signal) => {
@@ -81,9 +71,6 @@ export function startChild(script, { args = [], nodeArgs = [], cpus, name, onEve
         pending.set(id, { resolve, reject, timer, cmd });
         child.send({ id, cmd, args: callArgs });
       });
-    },
-    notify(cmd, callArgs) {
-      if (!exited && child.connected) child.send({ cmd, args: callArgs });
     },
     async stop(graceMs = 3000) {
       if (exited) return;

@@ -2,6 +2,7 @@
 // publishes ~100-byte events when the orchestrator says so — at a fixed rate,
 // or as fast as the clients keep up (a window of unacknowledged events) —
 // and reports its own CPU and memory. Nothing here runs per client.
+import dgram from 'node:dgram';
 import { nowUs, sleep } from './clock.mjs';
 import { serve } from './rpc.mjs';
 
@@ -9,6 +10,19 @@ const kind = process.argv[2];
 let adapter;
 let ackMin = 0;
 let wake = null;
+// Generators report the lowest sequence number all their clients have, over
+// UDP on loopback straight to this process, every 10 ms: no hop through the
+// orchestrator, so pacing does not depend on a third process being scheduled.
+const acks = dgram.createSocket('udp4');
+let genMins = [];
+acks.on('message', (buf) => {
+  if (buf.length < 9) return;
+  genMins[buf.readUInt8(0)] = buf.readDoubleLE(1);
+  let min = Number.POSITIVE_INFINITY;
+  for (const m of genMins) if (m < min) min = m;
+  if (min > ackMin && min !== Number.POSITIVE_INFINITY) ackMin = min;
+  wake?.();
+});
 
 function payloadFactory(bytes) {
   // {"s":123456,"t":123456789012,"p":"xxx"} — pad so the JSON is ~`bytes` long.
@@ -29,7 +43,17 @@ function memory() {
 
 let seq = 0;
 
-async function publish({ mode, rate, window, fromUs, toUs, untilUs, payloadBytes = 100, sampleMs = 250 }) {
+async function publish({
+  mode,
+  rate,
+  window,
+  generators = 1,
+  fromUs,
+  toUs,
+  untilUs,
+  payloadBytes = 100,
+  sampleMs = 250,
+}) {
   const make = payloadFactory(payloadBytes);
   let firstInWindow = 0;
   let lastInWindow = 0;
@@ -71,6 +95,7 @@ async function publish({ mode, rate, window, fromUs, toUs, untilUs, payloadBytes
     // Closed loop: never more than `window` events ahead of the slowest
     // client, so the server runs flat out without buffering without bound.
     ackMin = seq;
+    genMins = new Array(generators).fill(seq);
     while (nowUs() < untilUs) {
       // One event per macrotask, so acks are read between publishes and the
       // pipeline stays full instead of alternating burst and idle.
@@ -114,7 +139,8 @@ serve({
   async start(options) {
     const mod = await import(`../servers/${kind}.mjs`);
     adapter = await mod.start(options);
-    return { port: adapter.port, info: adapter.info ?? {} };
+    await new Promise((resolve) => acks.bind(0, '127.0.0.1', resolve));
+    return { port: adapter.port, ackPort: acks.address().port, info: adapter.info ?? {} };
   },
   count: () => adapter.count(),
   memory({ gc }) {
@@ -124,10 +150,6 @@ serve({
     return memory();
   },
   publish: (args) => publish(args),
-  ack({ min }) {
-    if (min > ackMin) ackMin = min;
-    wake?.();
-  },
   async stop() {
     await adapter?.close();
     return { ok: true };

@@ -19,6 +19,12 @@ export const SERVERS = {
     listen: (info) => ({ kind: 'sse', path: info.sse }),
     command: (info) => ({ kind: 'http-cmd', path: info.http }),
   },
+  'raw-sse-socket': {
+    label: 'reference: pre-framed socket.write',
+    family: 'sse',
+    floor: true,
+    listen: (info) => ({ kind: 'sse', path: info.sse }),
+  },
   'boardcast-ws': {
     label: '@boardcast/ws-server',
     family: 'ws',
@@ -41,5 +47,5 @@ export const SERVERS = {
   },
 };
 
-export const SSE_SERVERS = ['boardcast-sse', 'better-sse', 'raw-sse', 'socketio'];
+export const SSE_SERVERS = ['boardcast-sse', 'better-sse', 'raw-sse', 'raw-sse-socket', 'socketio'];
 export const WS_SERVERS = ['boardcast-ws', 'raw-ws', 'socketio'];
