@@ -67,8 +67,9 @@ export function encodeWsPing(id?: CommandId): string {
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const COMMAND_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 const MAX_ID_LENGTH = 128;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-const encoder = new TextEncoder();
+// Pure: a browser client that imports only the server-frame decoder drops them.
+const utf8 = /* @__PURE__ */ new TextDecoder('utf-8', { fatal: true });
+const encoder = /* @__PURE__ */ new TextEncoder();
 
 function invalid(message: string): BoardcastError {
   return new BoardcastError('invalid_payload', message);
