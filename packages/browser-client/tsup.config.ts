@@ -1,5 +1,15 @@
 import { packageConfig } from '../../tsup.base';
 
 // `sse` and `ws` are single-transport entries so a page that needs one
-// transport does not ship the other.
-export default packageConfig({ index: 'src/index.ts', sse: 'src/sse.ts', ws: 'src/ws.ts' });
+// transport does not ship the other. The ESM build is code-split so that the
+// `import('./sse-fetch.js')` in the SSE transport stays a separate chunk in
+// dist: a bundler consuming the package then keeps eventsource-parser out of
+// the initial bundle too. CJS (Node) inlines it.
+export default packageConfig(
+  { index: 'src/index.ts', sse: 'src/sse.ts', ws: 'src/ws.ts' },
+  {
+    esbuildOptions(options, { format }) {
+      options.splitting = format === 'esm';
+    },
+  },
+);

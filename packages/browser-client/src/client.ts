@@ -10,6 +10,7 @@ import {
   type StateOf,
 } from '@boardcast/core';
 import { backoffDelay, type ReconnectOptions } from './backoff.js';
+import { callAll, type Listener } from './listeners.js';
 import { createStateMirror, type StateMirrorOptions } from './state-mirror.js';
 
 export type Status = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -93,8 +94,6 @@ export interface Transport {
   stop(error: BoardcastError): void;
 }
 
-type AnyListener = (...args: never[]) => void;
-
 /**
  * Built from closures rather than a class: `#private` names survive
  * minification and this file is most of the SSE entry's size budget.
@@ -105,7 +104,7 @@ export function createClient<C extends ContractSpec>(
   options: ClientOptions<C>,
 ): BoardcastClient<C> {
   const mirror = createStateMirror(contract, options);
-  const listeners = new Map<string, Set<AnyListener>>();
+  const listeners = new Map<string, Set<Listener>>();
   let status: Status = 'connecting';
   let lastId = options.lastEventId;
   let lastError: BoardcastError | undefined;
@@ -115,27 +114,14 @@ export function createClient<C extends ContractSpec>(
   let abort: (() => void) | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
-  const on = (event: string, listener: AnyListener) => {
-    let set = listeners.get(event);
-    if (!set) {
-      set = new Set();
-      listeners.set(event, set);
-    }
-    set.add(listener);
+  const on = (event: string, listener: Listener) => {
+    const set = listeners.get(event) ?? new Set();
+    listeners.set(event, set.add(listener));
     return () => {
       set.delete(listener);
     };
   };
-  // A throwing UI callback must never break the connection or other listeners.
-  const emit = (event: string, ...args: unknown[]) => {
-    for (const listener of [...(listeners.get(event) ?? [])]) {
-      try {
-        (listener as (...a: unknown[]) => void)(...args);
-      } catch (error) {
-        console.error('[boardcast] listener threw', error);
-      }
-    }
-  };
+  const emit = (event: string, ...args: unknown[]) => callAll(listeners.get(event), args);
   const setStatus = (next: Status, delayMs?: number, error?: BoardcastError) => {
     if (next === status && delayMs === undefined) return;
     status = next;
@@ -167,41 +153,39 @@ export function createClient<C extends ContractSpec>(
     const mine = ++generation;
     // Every callback checks it still belongs to the current connection, so a
     // late frame from a replaced socket can never touch state.
-    const live = () => mine === generation;
-    const sink: LinkSink = {
-      open() {
-        if (!live()) return;
+    const live =
+      <A extends unknown[]>(f: (...args: A) => unknown) =>
+      (...args: A) => {
+        if (mine === generation) f(...args);
+      };
+    const stop = transport.dial(lastId, {
+      open: live(() => {
         attempt = 0;
         setStatus('open');
-      },
-      snapshot(state, id) {
-        if (!live()) return;
+      }),
+      snapshot: live((state: unknown, id: string | null) => {
         // No id means "no events yet": the next connect must be a fresh one.
         lastId = id ?? undefined;
         mirror.replace(state as StateOf<C>);
         emit('snapshot', state);
-      },
-      event(name, data, id) {
-        if (!live()) return;
+      }),
+      event: live((name: string, data: unknown, id: string) => {
         lastId = id;
         mirror.apply(name as EventName<C>, data as EventData<C, EventName<C>>, id);
         emit(name, data, id);
-      },
-      reset: (reason) => live() && emit('reset', reason),
-      retry(ms) {
-        if (live()) retryMs = ms;
-      },
-      error: (error) => live() && emit('error', error),
-      drop(error, fatal) {
-        if (!live()) return;
+      }),
+      reset: live((reason: string) => emit('reset', reason)),
+      retry: live((ms: number) => {
+        retryMs = ms;
+      }),
+      error: live((error: BoardcastError) => emit('error', error)),
+      drop: live((error: BoardcastError, fatal?: boolean) => {
         teardown();
         emit('error', error);
-        if (fatal) finish(error);
-        else schedule(error);
-      },
-    };
-    const stop = transport.dial(lastId, sink);
-    if (live()) abort = stop;
+        (fatal ? finish : schedule)(error);
+      }),
+    });
+    if (mine === generation) abort = stop;
     else stop();
   }
 
@@ -231,9 +215,4 @@ export function createClient<C extends ContractSpec>(
     },
     close: () => finish(),
   };
-}
-
-/** The event names a connection asks for (`?events=`), or every contract event. */
-export function eventNames<C extends ContractSpec>(contract: Contract<C> | C, options: ClientOptions<C>): string[] {
-  return [...(options.events ?? Object.keys(contract.events))];
 }

@@ -1,7 +1,7 @@
 import { BoardcastError, type Contract, type ContractSpec } from '@boardcast/core';
-import { type ClientOptions, eventNames, type LinkSink, type Transport } from './client.js';
-import { fetchOf, type HttpOptions, headersOf, networkError, postCommand, responseError } from './http.js';
-import { createSseDecoder } from './sse-decoder.js';
+import type { ClientOptions, LinkSink, Transport } from './client.js';
+import { type HttpOptions, networkError, postCommand } from './http.js';
+import type { FetchLink } from './sse-fetch.js';
 import { endpoint, withQuery } from './urls.js';
 
 export interface SseOptions<C extends ContractSpec> extends ClientOptions<C>, HttpOptions {
@@ -19,15 +19,11 @@ export interface SseOptions<C extends ContractSpec> extends ClientOptions<C>, Ht
   readonly maxEventSize?: number | undefined;
 }
 
-/** Statuses that mean "do not come back": the spec's 204, and auth failures that retrying cannot fix. */
-const FINAL = [204, 401, 403];
-
 export function sseTransport<C extends ContractSpec>(
   url: string,
   contract: Contract<C> | C,
   options: SseOptions<C>,
 ): Transport {
-  const names = eventNames(contract, options);
   const stream = endpoint(url, '/events', options.eventsUrl);
   const commands = endpoint(url, '/commands', options.commandsUrl).href.replace(/\/+$/, '');
   const closed = new AbortController();
@@ -41,81 +37,27 @@ export function sseTransport<C extends ContractSpec>(
     try {
       value = JSON.parse(data);
     } catch {
-      sink.error(new BoardcastError('invalid_payload', `"${type}" event data is not JSON`));
-      return;
+      return sink.error(new BoardcastError('invalid_payload', `"${type}" event data is not JSON`));
     }
     if (type === 'snapshot') sink.snapshot(value, id || null);
     else if (type === 'reset') sink.reset(String((value as { reason?: unknown } | null)?.reason ?? 'history'));
     else if (id !== undefined) sink.event(type, value, id);
   };
 
-  // A refused response: terminal for 204/401/403, otherwise another attempt.
-  const refused = async (sink: LinkSink, response: Response) => {
-    const error =
-      response.status === 204
-        ? new BoardcastError('closed', 'the server ended the stream (HTTP 204)')
-        : response.ok
-          ? new BoardcastError('invalid_payload', 'response is not text/event-stream')
-          : await responseError(response);
-    sink.drop(error, FINAL.includes(response.status));
+  // Everything that reads a response with fetch (the stream in fetch mode, the
+  // status probe after a native refusal) lives in ./sse-fetch.js with
+  // eventsource-parser and is loaded on first use: a page on the native
+  // EventSource whose stream opens never downloads it.
+  const link: FetchLink = { stream, options, route };
+  const withFetch = (sink: LinkSink, run: (m: typeof import('./sse-fetch.js')) => unknown) => {
+    import('./sse-fetch.js').then(run, (error) =>
+      sink.drop(networkError(error, 'could not load the event-stream reader')),
+    );
   };
-
-  const request = (lastEventId: string | undefined, signal: AbortSignal) =>
-    fetchOf(options)(withQuery(stream, { events: options.events?.join(',') }), {
-      headers: {
-        accept: 'text/event-stream',
-        ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
-        ...headersOf(options),
-      },
-      credentials: options.credentials,
-      cache: 'no-store',
-      signal,
-    });
 
   const dialFetch = (lastEventId: string | undefined, sink: LinkSink) => {
     const controller = new AbortController();
-    (async () => {
-      let response: Response;
-      try {
-        response = await request(lastEventId, controller.signal);
-      } catch (error) {
-        return sink.drop(networkError(error, 'event stream request failed'));
-      }
-      const type = response.headers.get('content-type')?.toLowerCase() ?? '';
-      if (response.status !== 200 || !type.startsWith('text/event-stream') || !response.body) {
-        return refused(sink, response);
-      }
-      sink.open();
-      let overflow = false;
-      const decoder = createSseDecoder(
-        {
-          onMessage: (m) => route(sink, m.event, m.data, m.event === 'snapshot' ? m.id : m.lastEventId || undefined),
-          onRetry: sink.retry,
-          onOverflow: () => {
-            overflow = true;
-            controller.abort();
-          },
-        },
-        { maxBufferSize: options.maxEventSize ?? 1 << 20 },
-      );
-      const reader = response.body.getReader();
-      try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          decoder.push(value);
-        }
-      } catch (error) {
-        if (!overflow) return sink.drop(networkError(error, 'event stream interrupted'));
-      } finally {
-        decoder.end();
-      }
-      sink.drop(
-        overflow
-          ? new BoardcastError('payload_too_large', 'an event exceeded maxEventSize')
-          : new BoardcastError('network_error', 'event stream ended'),
-      );
-    })();
+    withFetch(sink, (m) => controller.signal.aborted || m.readStream(link, lastEventId, sink, controller));
     return () => controller.abort();
   };
 
@@ -128,24 +70,15 @@ export function sseTransport<C extends ContractSpec>(
       opened = true;
       sink.open();
     };
-    for (const name of ['snapshot', 'reset', ...names]) {
+    for (const name of ['snapshot', 'reset', ...(options.events ?? Object.keys(contract.events))]) {
       source.addEventListener(name, (e) => route(sink, name, e.data, e.lastEventId || undefined));
     }
     // Reconnecting is ours (backoff, jitter, stop rules), never the browser's.
     source.onerror = () => {
       const refusedBeforeOpen = source.readyState === EventSource.CLOSED && !opened;
       source.close();
-      if (!refusedBeforeOpen) return sink.drop(new BoardcastError('network_error', 'event stream interrupted'));
-      // EventSource hides the HTTP status; ask once so 204/401/403 stop retrying here too.
-      const probe = new AbortController();
-      request(lastEventId, probe.signal).then(
-        async (response) => {
-          if (response.ok) sink.drop(new BoardcastError('network_error', 'event stream failed'));
-          else await refused(sink, response);
-          probe.abort();
-        },
-        (error) => sink.drop(networkError(error, 'event stream request failed')),
-      );
+      if (refusedBeforeOpen) withFetch(sink, (m) => m.probe(link, lastEventId, sink));
+      else sink.drop(new BoardcastError('network_error', 'event stream interrupted'));
     };
     return () => source.close();
   };

@@ -1,4 +1,5 @@
 import type { Contract, ContractSpec, EventData, EventName, StateOf } from '@boardcast/core';
+import { callAll } from './listeners.js';
 
 /** How one event changes the mirrored state; return the same object for "no change". */
 export type Reducer<C extends ContractSpec, K extends EventName<C>> = (
@@ -45,13 +46,7 @@ export function createStateMirror<C extends ContractSpec>(
   const set = (next: StateOf<C> | undefined) => {
     if (Object.is(next, state)) return;
     state = next;
-    for (const listener of [...listeners]) {
-      try {
-        listener();
-      } catch (error) {
-        console.error('[boardcast] a state subscriber threw', error);
-      }
-    }
+    callAll(listeners, []);
   };
   return {
     getSnapshot: () => state,

@@ -1,3 +1,4 @@
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,8 +8,12 @@ import { makeHub, serve, type TestServer, tick } from './helpers.js';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const coreSrc = fileURLToPath(new URL('../../core/src/index.ts', import.meta.url));
 
-/** The browser bundle, built from src right here: no prior `pnpm build` needed. */
-async function bundle(): Promise<string> {
+/**
+ * The browser bundle, built from src right here (no prior `pnpm build`
+ * needed) and code-split like a page's bundler would: the fetch-mode SSE
+ * reader is a separate chunk loaded by `import()`. Returns file name → code.
+ */
+async function bundle(): Promise<Map<string, string>> {
   const result = await build({
     stdin: {
       contents: `export { connect } from './src/index.ts'; export { defineContract, typed } from '@boardcast/core';`,
@@ -20,12 +25,20 @@ async function bundle(): Promise<string> {
     platform: 'browser',
     target: 'es2022',
     write: false,
+    splitting: true,
+    outdir: join(root, 'browser-bundle'), // never written
+    entryNames: 'bundle',
     alias: { '@boardcast/core': coreSrc },
     logLevel: 'silent',
   });
-  const text = result.outputFiles[0]?.text ?? '';
-  if (/from\s*["']node:|require\(["']node:/.test(text)) throw new Error('the browser bundle imports a Node module');
-  return text;
+  const files = new Map<string, string>();
+  for (const file of result.outputFiles) {
+    if (/from\s*["']node:|require\(["']node:/.test(file.text))
+      throw new Error('the browser bundle imports a Node module');
+    files.set(`/${basename(file.path)}`, file.text);
+  }
+  if (files.size < 2) throw new Error('expected the fetch-mode reader in its own chunk');
+  return files;
 }
 
 /**
@@ -53,13 +66,14 @@ const contract = bc.defineContract({
   state: bc.typed(),
 });
 window.results = {};
-window.start = (transport) => {
-  const r = (window.results[transport] = { ticks: [], status: [], state: null, command: null });
-  const client = bc.connect('/api', contract, { transport });
+window.start = (name) => {
+  const r = (window.results[name] = { ticks: [], status: [], state: null, command: null });
+  const options = name === 'sseFetch' ? { transport: 'sse', eventSource: 'fetch' } : { transport: name };
+  const client = bc.connect('/api', contract, options);
   client.onStatus((s) => r.status.push(s.status));
   client.on('tick', (n) => r.ticks.push(n));
   client.subscribe(() => { r.state = client.getSnapshot(); });
-  window[transport] = client;
+  window[name] = client;
 };
 window.ready = true;
 </script>`;
@@ -68,14 +82,18 @@ describe.skipIf(!chromiumPath)('built bundle in real Chromium', () => {
   let browser: LaunchedBrowser;
   let server: TestServer;
   const hub = makeHub();
+  /** Script paths the page requested, in order. */
+  const scripts: string[] = [];
 
   beforeAll(async () => {
     const js = await bundle();
     server = await serve(hub, {
       extra(req, res) {
         if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(page);
-        else if (req.url === '/bundle.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(js);
-        else return false;
+        else if (req.url && js.has(req.url)) {
+          scripts.push(req.url);
+          res.writeHead(200, { 'content-type': 'text/javascript' }).end(js.get(req.url));
+        } else return false;
         return true;
       },
     });
@@ -88,38 +106,50 @@ describe.skipIf(!chromiumPath)('built bundle in real Chromium', () => {
     await hub.close();
   });
 
-  it('receives events over SSE (native EventSource) and WebSocket, and sends a command', async () => {
+  it('receives events over SSE (native EventSource, then fetch mode loaded on demand) and WebSocket, and sends commands', async () => {
     const tab = await browser.browser.newPage();
     const problems: string[] = [];
     tab.on('pageerror', (e) => problems.push(String(e)));
     await tab.goto(`http://127.0.0.1:${server.port}/`);
     await tab.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
-    await tab.evaluate(() => {
-      const w = window as unknown as { start(t: string): void };
-      w.start('sse');
-      w.start('ws');
-    });
     type R = { ticks: number[]; status: string[]; state: { tick: number; led: { on: boolean } } | null };
-    const results = () => tab.evaluate(() => (window as unknown as { results: Record<string, R> }).results);
-    await tab.waitForFunction(() => {
-      const r = (window as unknown as { results: Record<string, R> }).results;
-      return r.sse?.status.includes('open') && r.ws?.status.includes('open') && r.sse.state && r.ws.state;
-    });
+    const opened = (names: string[]) =>
+      tab.waitForFunction((list) => {
+        const r = (window as unknown as { results: Record<string, R> }).results;
+        return list.every((n) => r[n]?.status.includes('open') && r[n]?.state);
+      }, names);
+    const start = (names: string[]) =>
+      tab.evaluate((list) => {
+        for (const n of list) (window as unknown as { start(t: string): void }).start(n);
+      }, names);
+    await start(['sse', 'ws']);
+    await opened(['sse', 'ws']);
+    // The native path never asked for the fetch-mode reader (eventsource-parser).
+    expect(scripts.filter((s) => s.startsWith('/sse-fetch'))).toEqual([]);
+    await start(['sseFetch']);
+    await opened(['sseFetch']);
+    expect(scripts.filter((s) => s.startsWith('/sse-fetch'))).toHaveLength(1);
+
+    const all = ['sse', 'ws', 'sseFetch'];
     for (let i = 1; i <= 5; i++) await tick(hub, i);
-    await tab.waitForFunction(() => {
+    await tab.waitForFunction((list) => {
       const r = (window as unknown as { results: Record<string, R> }).results;
-      return r.sse?.ticks.length === 5 && r.ws?.ticks.length === 5;
-    });
+      return list.every((n) => r[n]?.ticks.length === 5);
+    }, all);
     const sent = await tab.evaluate(async () => {
       const w = window as unknown as Record<string, { command(n: string, i: unknown): Promise<unknown> }>;
-      return [await w.sse?.command('led', { state: 'on' }), await w.ws?.command('led', { state: 'toggle' })];
+      return [
+        await w.sse?.command('led', { state: 'on' }),
+        await w.ws?.command('led', { state: 'toggle' }),
+        await w.sseFetch?.command('led', { state: 'on' }),
+      ];
     });
-    expect(sent).toEqual([{ on: true }, { on: false }]);
-    const r = await results();
-    expect(r.sse?.ticks).toEqual([1, 2, 3, 4, 5]);
-    expect(r.ws?.ticks).toEqual([1, 2, 3, 4, 5]);
-    expect(r.sse?.state?.tick).toBe(5);
-    expect(r.ws?.state?.tick).toBe(5);
+    expect(sent).toEqual([{ on: true }, { on: false }, { on: true }]);
+    const r = await tab.evaluate(() => (window as unknown as { results: Record<string, R> }).results);
+    for (const name of all) {
+      expect(r[name]?.ticks).toEqual([1, 2, 3, 4, 5]);
+      expect(r[name]?.state?.tick).toBe(5);
+    }
     expect(problems).toEqual([]);
     await tab.close();
   });
