@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '../../../test-support/wait.js';
 // @ts-expect-error plain .mjs build script without types
 import { buildPage } from '../scripts/build.mjs';
 
@@ -22,22 +23,4 @@ export function buildPageFromSources(): Promise<void> {
 export const artifactsDir = fileURLToPath(new URL('../.artifacts/', import.meta.url));
 mkdirSync(artifactsDir, { recursive: true });
 
-/** Poll until `check` returns a truthy value or the deadline passes. */
-export async function waitFor<T>(
-  check: () => T | Promise<T>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-}
+export { waitFor };

@@ -1,28 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from '../../../test-support/wait.js';
 import { buildPage } from '../scripts/build.mjs';
 import { type DashboardOptions, type RunningDashboard, startDashboard } from '../src/server.js';
 
-/** Poll until `check` is truthy; fail with `what` after the deadline. */
-export async function waitFor<T>(
-  check: () => T | Promise<T>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+export { waitFor };
 
 /** The page built with esbuild into a temp dir (from source, no `pnpm build` needed). */
 export async function buildPageToTemp(): Promise<{ dir: string; remove(): void }> {

@@ -32,7 +32,11 @@ describe('decodeClientFrame', () => {
     ['float id', '{"type":"command","id":1.5,"command":"led"}', 'invalid_payload'],
     ['missing command', '{"type":"command","id":"1"}', 'invalid_payload'],
     ['__proto__ key', '{"type":"command","id":"1","command":"led","data":{"__proto__":{"x":1}}}', 'invalid_payload'],
-    ['escaped __proto__', '{"type":"command","id":"1","command":"led","data":{"__pro\\u0074o__":1}}', 'invalid_payload'],
+    [
+      'escaped __proto__',
+      '{"type":"command","id":"1","command":"led","data":{"__pro\\u0074o__":1}}',
+      'invalid_payload',
+    ],
     ['constructor key', '{"type":"command","id":"1","command":"led","data":{"constructor":{}}}', 'invalid_payload'],
     ['prototype key', '{"prototype":1,"type":"ping"}', 'invalid_payload'],
   ])('rejects %s', (_name, frame, code) => {
@@ -124,7 +128,11 @@ describe('server envelopes', () => {
       id: 'e-1',
       data: { on: true },
     });
-    expect(decodeServerFrame(encodeWsSnapshot('{"a":1}', undefined))).toEqual({ type: 'snapshot', id: null, data: { a: 1 } });
+    expect(decodeServerFrame(encodeWsSnapshot('{"a":1}', undefined))).toEqual({
+      type: 'snapshot',
+      id: null,
+      data: { a: 1 },
+    });
     expect(decodeServerFrame(encodeWsResultOk(3, '{"on":false}'))).toEqual({
       type: 'result',
       id: 3,

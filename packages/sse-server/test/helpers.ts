@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createHub, defineContract, typed } from '@boardcast/core';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { z } from 'zod';
+import { waitFor } from '../../../test-support/wait.js';
 
 export const contract = defineContract({
   events: {
@@ -75,13 +76,7 @@ export async function listen(
   };
 }
 
-export async function waitFor(condition: () => boolean, what = 'condition', timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+export { waitFor };
 
 export interface StreamReader {
   readonly response: Response;

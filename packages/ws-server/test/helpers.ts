@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createHub, defineContract, typed, WS_PROTOCOL } from '@boardcast/core';
 import { type ClientOptions, WebSocket } from 'ws';
 import { z } from 'zod';
+import { waitFor } from '../../../test-support/wait.js';
 import { createWsEndpoint, type WsEndpoint, type WsEndpointOptions } from '../src/index.js';
 
 export const contract = defineContract({
@@ -172,14 +173,7 @@ export class TestClient {
   }
 }
 
-/** Poll `condition` until it holds; fail with `what` after a generous deadline. */
-export async function waitFor(condition: () => boolean, what = 'condition', timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+export { waitFor };
 
 /** Attempt an upgrade that should be refused; resolves with the HTTP status and parsed body. */
 export function refusal(
