@@ -6,8 +6,16 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const parts = [
-  { name: 'Chromium (browser end-to-end tests)', bins: ['/usr/bin/chromium', 'chromium'], install: 'sudo apt-get install chromium' },
-  { name: 'redis-server (@boardcast/bus-redis tests)', bins: ['/usr/bin/redis-server', 'redis-server'], install: 'sudo apt-get install redis-server' },
+  {
+    name: 'Chromium (browser end-to-end tests)',
+    bins: ['/usr/bin/chromium', 'chromium'],
+    install: 'sudo apt-get install chromium',
+  },
+  {
+    name: 'redis-server (@boardcast/bus-redis tests)',
+    bins: ['/usr/bin/redis-server', 'redis-server'],
+    install: 'sudo apt-get install redis-server',
+  },
   { name: 'python3 (board agent tests)', bins: ['python3'], install: 'sudo apt-get install python3' },
 ];
 
