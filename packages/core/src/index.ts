@@ -44,6 +44,7 @@ export {
   type HubOptions,
   type HubSink,
 } from './hub.js';
+export type { Authorize, BoardcastRequest } from './request.js';
 export { SeriesBuffer, type SeriesPoint, type SeriesStats } from './series-buffer.js';
 export { EncodedSnapshot } from './snapshot.js';
 export {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BoardcastError, type ContractSpec, type Hub, parseJsonStrict } from '@boardcast/core';
+import { BoardcastError, type ContractSpec, Emitter, type Hub, parseJsonStrict } from '@boardcast/core';
 import { declaredTooLarge, readFetchBody, readNodeBody } from './body.js';
 import type { AnyHub } from './hub-like.js';
 import {
@@ -33,6 +33,17 @@ export interface CommandEndpointOptions {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
+export type CommandEndpointEvents = {
+  /**
+   * A request was refused before it reached `hub.dispatch` (wrong method,
+   * origin, `authorize`, media type, size, bad JSON, no command name), so
+   * `hub.on('command')` never sees it. Fires exactly once per such request;
+   * together with `hub.on('command')` that is one report per request.
+   * `command` is the name from the path, when there is one.
+   */
+  reject: (error: BoardcastError, request: BoardcastRequest, command: string | undefined) => void;
+};
+
 interface CommandRequest {
   readonly info: BoardcastRequest;
   readBody(limit: number): Promise<string>;
@@ -44,7 +55,7 @@ interface CommandRequest {
  * The command name is the last path segment, so the endpoint works at any
  * mount point.
  */
-export class CommandEndpoint {
+export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
   readonly #hub: AnyHub;
   readonly #maxBodyBytes: number;
   readonly #originAllowed: ((origin: string) => boolean) | undefined;
@@ -52,6 +63,7 @@ export class CommandEndpoint {
   readonly #headers: Readonly<Record<string, string>>;
 
   constructor(hub: AnyHub, options: CommandEndpointOptions = {}) {
+    super();
     this.#hub = hub;
     const max = options.maxBodyBytes ?? 65_536;
     if (!(max >= 0)) throw new RangeError('maxBodyBytes must be a number >= 0');
@@ -68,56 +80,55 @@ export class CommandEndpoint {
 
   /** Node handler: node:http, Express (`app.post('/api/commands/:name', commands.node)`), Fastify raw. */
   readonly node = (req: IncomingMessage, res: ServerResponse): void => {
-    this.#run({ info: fromNode(req), readBody: (limit) => readNodeBody(req, limit) }).then(
+    const info = fromNode(req);
+    this.#run({ info, readBody: (limit) => readNodeBody(req, limit) }).then(
       (reply) => {
         // An unread (refused) body must not be parsed as the next request.
         if (!req.readableEnded) res.setHeader('Connection', 'close');
         sendNode(res, reply);
       },
-      (error) => {
-        this.#hub.emit('error', error, 'sse-server command endpoint');
-        sendNode(res, this.#error(new BoardcastError('handler_failed', 'command failed')));
-      },
+      (error) => sendNode(res, this.#crashed(error, info)),
     );
   };
 
   /** Fetch handler: Hono (`(c) => commands.fetch(c.req.raw)`), Next.js, Bun, Deno. */
   readonly fetch = async (request: Request): Promise<Response> => {
+    const info = fromFetch(request);
     try {
-      return toResponse(
-        await this.#run({ info: fromFetch(request), readBody: (limit) => readFetchBody(request, limit) }),
-      );
+      return toResponse(await this.#run({ info, readBody: (limit) => readFetchBody(request, limit) }));
     } catch (error) {
-      this.#hub.emit('error', error, 'sse-server command endpoint');
-      return toResponse(this.#error(new BoardcastError('handler_failed', 'command failed')));
+      return toResponse(this.#crashed(error, info));
     }
   };
 
   async #run(request: CommandRequest): Promise<Reply> {
     const { info } = request;
+    const name = commandName(info.url.pathname);
+    // Every early return below goes through this, so each refusal is reported once.
+    const refuse = (error: BoardcastError, headers?: Record<string, string>): Reply => {
+      this.emit('reject', error, info, name);
+      return this.#error(error, headers);
+    };
     if (info.method !== 'POST') {
       const error = new BoardcastError('method_not_allowed', `${info.method} is not allowed; use POST`);
-      return this.#error(error, { Allow: 'POST' });
+      return refuse(error, { Allow: 'POST' });
     }
     const origin = info.header('origin');
     if (origin !== undefined && this.#originAllowed && !this.#originAllowed(origin)) {
-      return this.#error(new BoardcastError('forbidden_origin', 'this origin may not send commands'));
+      return refuse(new BoardcastError('forbidden_origin', 'this origin may not send commands'));
     }
     const auth = await runAuthorize(this.#authorize, info, (error) =>
       this.#hub.emit('error', error, 'sse-server authorize'),
     );
-    if (!auth.ok) return this.#error(auth.error);
+    if (!auth.ok) return refuse(auth.error);
 
-    const name = commandName(info.url.pathname);
-    if (name === undefined) return this.#error(new BoardcastError('unknown_command', 'no command name in the path'));
+    if (name === undefined) return refuse(new BoardcastError('unknown_command', 'no command name in the path'));
     const mediaType = (info.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
     if (mediaType !== 'application/json') {
-      return this.#error(new BoardcastError('unsupported_media_type', 'send the command as application/json'));
+      return refuse(new BoardcastError('unsupported_media_type', 'send the command as application/json'));
     }
     if (declaredTooLarge(info.header('content-length'), this.#maxBodyBytes)) {
-      return this.#error(
-        new BoardcastError('payload_too_large', `request body is larger than ${this.#maxBodyBytes} bytes`),
-      );
+      return refuse(new BoardcastError('payload_too_large', `request body is larger than ${this.#maxBodyBytes} bytes`));
     }
 
     let input: unknown;
@@ -126,13 +137,24 @@ export class CommandEndpoint {
       // An empty body means "no input", for commands whose input is null.
       input = text.trim() === '' ? null : parseJsonStrict(text);
     } catch (error) {
-      if (error instanceof BoardcastError) return this.#error(error);
-      return this.#error(new BoardcastError('invalid_payload', 'request body is not valid JSON'));
+      if (error instanceof BoardcastError) return refuse(error);
+      return refuse(new BoardcastError('invalid_payload', 'request body is not valid JSON'));
     }
 
     const result = await this.#hub.dispatch(name, input, { transport: 'http', auth: auth.auth });
     if (!result.ok) return this.#error(result.error);
     return jsonReply(200, result.json, this.#headers);
+  }
+
+  /**
+   * `#run` failed unexpectedly. `hub.dispatch` never throws, so the request
+   * cannot have reached it: report it as a refusal too, so none goes unlogged.
+   */
+  #crashed(error: unknown, info: BoardcastRequest): Reply {
+    this.#hub.emit('error', error, 'sse-server command endpoint');
+    const refusal = new BoardcastError('handler_failed', 'command failed');
+    this.emit('reject', refusal, info, commandName(info.url.pathname));
+    return this.#error(refusal);
   }
 
   #error(error: BoardcastError, headers?: Record<string, string>): Reply {

@@ -1,5 +1,6 @@
 export {
   type CommandEndpoint,
+  type CommandEndpointEvents,
   type CommandEndpointOptions,
   createCommandEndpoint,
 } from './command-endpoint.js';

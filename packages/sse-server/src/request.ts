@@ -1,27 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BoardcastError } from '@boardcast/core';
+import { BoardcastError, type Authorize as CoreAuthorize, type BoardcastRequest as CoreRequest } from '@boardcast/core';
 
 /**
- * The parts of an incoming request the endpoints and the `authorize` hook
- * look at, the same whether it came from node:http or the Fetch API.
+ * The request as the endpoints and the `authorize` hook see it: core's
+ * transport-neutral shape, with `raw` the original `IncomingMessage` (from
+ * `node(req, res)`) or `Request` (from `fetch(request)`).
  */
-export interface BoardcastRequest {
-  readonly method: string;
-  /** Path and query; the origin part is a placeholder for Node requests (use the `host` header). */
-  readonly url: URL;
-  /** Header value by (case-insensitive) name. */
-  header(name: string): string | undefined;
-  /** The original request: an `IncomingMessage` from `node(req, res)`, a `Request` from `fetch(request)`. */
-  readonly raw: IncomingMessage | Request;
-}
+export type BoardcastRequest = CoreRequest<IncomingMessage | Request>;
 
 /**
  * Decides whether a request may open the stream or run a command. Its return
  * value becomes `context.auth` for command handlers and `client.auth` for
  * streams. Return `false` (or throw `BoardcastError('unauthorized')`) for 401,
- * throw `BoardcastError('forbidden')` for 403.
+ * throw `BoardcastError('forbidden')` for 403. A hook typed with core's
+ * `Authorize` (raw `unknown`) fits here and in ws-server alike.
  */
-export type Authorize = (request: BoardcastRequest) => unknown;
+export type Authorize = CoreAuthorize<IncomingMessage | Request>;
 
 /** A complete non-streaming HTTP answer, built once and sent by either adapter. */
 export interface Reply {

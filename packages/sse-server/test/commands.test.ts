@@ -1,13 +1,14 @@
 import { request as httpRequest } from 'node:http';
-import { BoardcastError } from '@boardcast/core';
+import { BoardcastError, type CommandLog } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type BoardcastHttpOptions,
+  type BoardcastRequest,
   boardcastHttp,
   type CommandEndpointOptions,
   createCommandEndpoint,
 } from '../src/index.js';
-import { listen, makeHub, type TestServer } from './helpers.js';
+import { listen, makeHub, type TestServer, waitFor } from './helpers.js';
 
 let server: TestServer | undefined;
 let hub: ReturnType<typeof makeHub>;
@@ -179,6 +180,90 @@ describe('command endpoint (node:http)', () => {
     expect(allowed.status).toBe(200);
     const noOrigin = await post('/commands/led', '{"state":"off"}');
     expect(noOrigin.status).toBe(200);
+  });
+});
+
+describe('command endpoint reject event', () => {
+  it('reports every request refused before dispatch exactly once, so reject + hub command = one line per request', async () => {
+    hub = makeHub();
+    const commands = createCommandEndpoint(hub, {
+      maxBodyBytes: 1024,
+      allowedOrigins: ['http://panel.local'],
+      authorize: (request) => {
+        const token = request.header('authorization');
+        if (token === 'Bearer guest') throw new BoardcastError('forbidden', 'guests may not send commands');
+        if (token === 'Bearer broken') throw new Error('database down');
+        return token === 'Bearer ok' ? { user: 'ok' } : false;
+      },
+    });
+    server = await listen(commands.node);
+    const lines: string[] = [];
+    const requests: BoardcastRequest[] = [];
+    commands.on('reject', (error, request, command) => {
+      lines.push(`reject ${command} ${error.status} ${error.code}`);
+      requests.push(request);
+    });
+    hub.on('command', (log: CommandLog) => lines.push(`command ${log.command} ${log.ok ? 'ok' : log.code}`));
+    hub.on('error', () => undefined);
+    const auth = { Authorization: 'Bearer ok' };
+
+    await post('/commands/led', '{"state":"on"}', auth, 'GET');
+    await post('/commands/led', '{"state":"on"}', { ...auth, Origin: 'http://evil.example' });
+    await post('/commands/led', '{"state":"on"}');
+    await post('/commands/led', '{"state":"on"}', { Authorization: 'Bearer guest' });
+    await post('/commands/led', '{"state":"on"}', { Authorization: 'Bearer broken' });
+    await post('/commands/led', '{"state":"on"}', { ...auth, 'Content-Type': 'text/plain' });
+    await post('/commands/echo', JSON.stringify({ text: 'x'.repeat(2000) }), auth);
+    await post('/commands/led', '{"state":', auth);
+    // These reach hub.dispatch, so the hub reports them and the endpoint does not.
+    await post('/commands/led', '{"state":"blink"}', auth);
+    await post('/commands/reboot', '{}', auth);
+    await post('/commands/led', '{"state":"on"}', auth);
+
+    await waitFor(() => lines.length === 11, `11 lines, got ${lines.join(' | ')}`);
+    expect(lines).toEqual([
+      'reject led 405 method_not_allowed',
+      'reject led 403 forbidden_origin',
+      'reject led 401 unauthorized',
+      'reject led 403 forbidden',
+      'reject led 500 handler_failed',
+      'reject led 415 unsupported_media_type',
+      'reject echo 413 payload_too_large',
+      'reject led 400 invalid_payload',
+      'command led invalid_payload',
+      'command reboot unknown_command',
+      'command led ok',
+    ]);
+    expect(requests[0]?.method).toBe('GET');
+    expect(requests[1]?.header('origin')).toBe('http://evil.example');
+    expect(requests.every((request) => request.url.pathname.startsWith('/commands/'))).toBe(true);
+  });
+
+  it('fires on the fetch handler and on boardcastHttp().commands too', async () => {
+    hub = makeHub();
+    const api = boardcastHttp(hub, { base: '/api', authorize: (request) => request.header('x-key') === 'k' });
+    const seen: Array<{ code: string; command: string | undefined; raw: boolean }> = [];
+    api.commands.on('reject', (error, request, command) =>
+      seen.push({ code: error.code, command, raw: request.raw instanceof Request }),
+    );
+    const refused = await api.fetch(
+      new Request('http://local/api/commands/led', {
+        method: 'POST',
+        body: '{"state":"on"}',
+        headers: { 'Content-Type': 'application/json' },
+      }),
+    );
+    expect(refused.status).toBe(401);
+    const accepted = await api.fetch(
+      new Request('http://local/api/commands/led', {
+        method: 'POST',
+        body: '{"state":"on"}',
+        headers: { 'Content-Type': 'application/json', 'x-key': 'k' },
+      }),
+    );
+    expect(accepted.status).toBe(200);
+    expect(seen).toEqual([{ code: 'unauthorized', command: 'led', raw: true }]);
+    api.close();
   });
 });
 

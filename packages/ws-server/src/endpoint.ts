@@ -8,6 +8,7 @@ import { type ResolvedOptions, resolveOptions, type WsEndpointOptions } from './
 import { isOriginAllowed } from './origin.js';
 import { type ConnectQuery, parseConnectQuery } from './query.js';
 import { rejectUpgrade } from './reject.js';
+import { fromUpgrade } from './request.js';
 import type { ConnectionHost, HubLike, WsClientInfo, WsDisconnectReason, WsEndpointEvents } from './types.js';
 
 type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -104,7 +105,7 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
       return false;
     }
     if (url.pathname !== this.path) return false;
-    void this.#upgrade(request, socket, head, url.searchParams);
+    void this.#upgrade(request, socket, head, url);
     return true;
   }
 
@@ -112,7 +113,7 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
     this.handleUpgrade(request, socket, head);
   };
 
-  async #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, params: URLSearchParams): Promise<void> {
+  async #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
     const options = this.#options;
     const origin = request.headers.origin;
     const refuse = (status: number, error: BoardcastError) => {
@@ -142,7 +143,7 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
     }
     let query: ConnectQuery;
     try {
-      query = parseConnectQuery(params, this.#hub.contract.events);
+      query = parseConnectQuery(url.searchParams, this.#hub.contract.events);
     } catch (error) {
       return refuse(400, error as BoardcastError);
     }
@@ -157,7 +158,7 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
     let auth: unknown;
     try {
       if (options.authorize) {
-        auth = await options.authorize(request);
+        auth = await options.authorize(fromUpgrade(request, url));
         if (auth === false) throw new BoardcastError('unauthorized', 'not authorized');
       }
     } catch (error) {

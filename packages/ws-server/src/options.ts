@@ -1,5 +1,6 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { Authorize } from '@boardcast/core';
 import type { PerMessageDeflateOptions } from 'ws';
 
 /** Which browser origins may open a socket. */
@@ -42,11 +43,14 @@ export interface WsEndpointOptions {
   /** Accept requests without an `Origin` header — non-browser clients (default true). */
   readonly allowMissingOrigin?: boolean;
   /**
-   * Decide whether a request may connect, before the upgrade. Return a value
-   * (passed to command handlers as `context.auth`), return `false` (401), or
-   * throw a `BoardcastError` such as `unauthorized` (401) or `forbidden` (403).
+   * Decide whether a request may connect, before the upgrade. It gets core's
+   * `BoardcastRequest` (`method`, `url`, `header(name)`, `raw` = the upgrade
+   * `IncomingMessage`), the same shape sse-server passes, so one hook can
+   * guard both. Return a value (passed to command handlers as
+   * `context.auth`), return `false` (401), or throw a `BoardcastError` such
+   * as `unauthorized` (401) or `forbidden` (403).
    */
-  readonly authorize?: (request: IncomingMessage) => unknown;
+  readonly authorize?: Authorize<IncomingMessage>;
   /** permessage-deflate (default false: compression costs CPU and memory per socket, and every event is compressed once per socket). */
   readonly perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** After sending a close frame, terminate a socket that has not finished closing within this many ms (default 5000). */
@@ -63,7 +67,7 @@ export interface ResolvedOptions {
   readonly backpressure: BackpressurePolicy;
   readonly origins: OriginPolicy;
   readonly allowMissingOrigin: boolean;
-  readonly authorize: ((request: IncomingMessage) => unknown) | undefined;
+  readonly authorize: Authorize<IncomingMessage> | undefined;
   readonly perMessageDeflate: boolean | PerMessageDeflateOptions;
   readonly closeTimeoutMs: number;
 }

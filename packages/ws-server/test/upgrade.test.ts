@@ -91,7 +91,7 @@ describe('authorize', () => {
   it('uses the status of a thrown BoardcastError (403)', async () => {
     const { url } = await setup({
       authorize: async (request) => {
-        if (request.headers.authorization !== 'Bearer good') throw new BoardcastError('forbidden', 'wrong token');
+        if (request.header('Authorization') !== 'Bearer good') throw new BoardcastError('forbidden', 'wrong token');
         return { user: 'ada' };
       },
     });
@@ -101,6 +101,24 @@ describe('authorize', () => {
     const client = await TestClient.open(url, { headers: { authorization: 'Bearer good' } });
     client.send({ type: 'command', id: 1, command: 'whoami', data: null });
     expect((await client.result(1)).data.auth).toEqual({ user: 'ada' });
+  });
+
+  it('gets the upgrade as a BoardcastRequest: method, path and query, case-insensitive headers, raw request', async () => {
+    const seen: Array<{ method: string; path: string; key: string | null; cookie: unknown; raw: unknown }> = [];
+    const { url } = await setup({
+      authorize: (request) => {
+        seen.push({
+          method: request.method,
+          path: request.url.pathname,
+          key: request.url.searchParams.get('key'),
+          cookie: request.header('COOKIE'),
+          raw: request.raw.headers.cookie,
+        });
+        return true;
+      },
+    });
+    await TestClient.open(`${url}?key=k1`, { headers: { cookie: 'sid=abc' } });
+    expect(seen).toEqual([{ method: 'GET', path: '/ws', key: 'k1', cookie: 'sid=abc', raw: 'sid=abc' }]);
   });
 
   it('answers 500 without leaking details when authorize crashes, and reports the error', async () => {
