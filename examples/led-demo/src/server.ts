@@ -121,6 +121,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   api.sse.on('disconnect', (c, reason) => log(`sse  disconnect ${c.id} (${reason})`));
   ws.on('connect', (c) => log(`ws   connect    ${c.id} ${c.remoteAddress ?? ''}`.trimEnd()));
   ws.on('disconnect', (c, reason) => log(`ws   disconnect ${c.id} (${reason.code} ${reason.cause})`));
+  api.commands.on('reject', (error, _req, command) => log(`cmd  ${command ?? '?'} via http: refused ${error.code}`));
+  api.sse.on('reject', (error) => log(`sse  refused    ${error.code}`));
+  ws.on('reject', (rejection) => log(`ws   refused    ${rejection.status} ${rejection.code}`));
   hub.on('command', (c) =>
     log(
       `cmd  ${c.command} via ${c.transport}${c.clientId ? ` ${c.clientId}` : ''}: ${c.ok ? 'ok' : c.code} (${c.durationMs} ms)`,

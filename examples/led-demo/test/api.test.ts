@@ -72,6 +72,18 @@ describe('led-demo HTTP API', () => {
     expect((await res.json()).error.code).toBe(code);
   });
 
+  it('logs one line for every command, including those refused before they reach the hub', async () => {
+    lines.length = 0;
+    await post('/api/commands/led', 'state=on', { 'Content-Type': 'text/plain' });
+    await post('/api/commands/led', { state: 'dim' });
+    await post('/api/commands/led', { state: 'off' });
+    expect(lines.filter((l) => l.startsWith('cmd'))).toEqual([
+      'cmd  led via http: refused unsupported_media_type',
+      expect.stringMatching(/^cmd {2}led via http: invalid_payload/),
+      expect.stringMatching(/^cmd {2}led via http: ok/),
+    ]);
+  });
+
   it('answers wrong methods with 405 and unknown paths with 404', async () => {
     const getSim = await api('/api/sim/inputs/0');
     expect(getSim.status).toBe(405);
