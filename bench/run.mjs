@@ -46,15 +46,18 @@ const FULL = {
     warmupMs: 1000,
     measureMs: 4000,
     payloadBytes: 100,
-    // A 10 Hz sensor: light for 100 clients, 100,000 writes/s for 10,000,
-    // where p99 is then about how long one pass over every client takes.
-    fixedRate: () => 10,
+    // A 10 Hz sensor; 2 Hz at 10,000 clients, because 100,000 writes/s
+    // saturates every server on one core of the reference machine and p99
+    // would then measure a growing queue rather than a pass over the clients.
+    fixedRate: (n) => (n >= 10_000 ? 2 : 10),
     // Events allowed ahead of the slowest client in the max-rate phase.
     window: (n) => Math.max(8, Math.ceil(100_000 / n)),
     generators: (n) => (n >= 5000 ? 2 : 1),
   },
   memory: { clients: 10_000, generators: 2 },
-  commands: { listeners: 1000, clients: 100, intervalMs: 20, durationMs: 5000, listenRate: 20 },
+  // 100 clients × 10 commands/s: a busy panel, well below saturation, so
+  // the round trip is measured rather than a queue.
+  commands: { listeners: 1000, clients: 100, intervalMs: 100, durationMs: 5000, listenRate: 20 },
   // Loopback lets the kernel hold ~4 MB per stalled connection (send and
   // receive buffers) before the server's own buffers grow, so stalled
   // clients are fed 400 KB/s (8 KB events at 50/s) for 20 s.
@@ -305,6 +308,10 @@ async function fanout(key, clients) {
   }
 }
 
+function disturbance(r) {
+  return Math.max(r.fixed.otherCpuPct ?? 0, r.max.otherCpuPct ?? 0);
+}
+
 async function memory(key) {
   const cfg = profile.memory;
   const spec = SERVERS[key];
@@ -398,7 +405,7 @@ async function commands(key) {
 async function slow(key, stalled) {
   const cfg = profile.slow;
   const spec = SERVERS[key];
-  const server = await startServer(key, { highWaterMark: cfg.highWaterMark });
+  const server = await startServer(key, { highWaterMark: cfg.highWaterMark }, ['--expose-gc']);
   const gens = await startGenerators(1);
   try {
     await connect(gens, server, spec.listen(server.info), cfg.clients, { stall: stalled });
@@ -411,6 +418,9 @@ async function slow(key, stalled) {
       clients: cfg.clients - stalled,
     });
     const remaining = await server.child.call('count');
+    // RSS after a full GC at the end: what the run left behind, without the
+    // garbage that happens not to be collected yet.
+    const settled = await server.child.call('memory', { gc: true });
     const series = r.rssSeries;
     const startRss = series.length ? series[0][1] : 0;
     return {
@@ -428,6 +438,7 @@ async function slow(key, stalled) {
       rssStartMB: round(startRss / 1024),
       rssPeakMB: r.serverPeakRssMB,
       rssEndMB: r.serverRssMB,
+      rssAfterGcMB: mb(settled.rss),
       rssSeriesKB: series,
       serverClientsAtEnd: remaining,
       stalledDropped: cfg.clients - remaining,
@@ -523,7 +534,14 @@ async function main() {
     log('== fan-out');
     for (const clients of profile.fanout.clients) {
       for (const key of [...sseKeys, ...wsKeys]) {
-        const r = await attempt(`fan-out ${key} × ${clients}`, () => fanout(key, clients));
+        let r = await attempt(`fan-out ${key} × ${clients}`, () => fanout(key, clients));
+        // Other work on the machine took a real share of the CPU: measure
+        // again (up to twice) and keep the least disturbed run.
+        for (let retry = 0; r && !smoke && retry < 2 && disturbance(r) > 30; retry++) {
+          log(`        (other work used ${disturbance(r)} % CPU during this run; measuring again)`);
+          const again = await attempt(`fan-out ${key} × ${clients} (again)`, () => fanout(key, clients));
+          if (again && disturbance(again) < disturbance(r)) r = again;
+        }
         if (!r) continue;
         results.fanout.push(r);
         log(
