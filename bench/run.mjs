@@ -45,6 +45,8 @@ const FULL = {
     clients: [100, 1000, 10_000],
     warmupMs: 1000,
     measureMs: 4000,
+    maxMeasureMs: 3000,
+    maxRepeats: 3,
     payloadBytes: 100,
     // A 10 Hz sensor; 2 Hz at 10,000 clients, because 100,000 writes/s
     // saturates every server on one core of the reference machine and p99
@@ -77,6 +79,8 @@ const SMOKE = {
     clients: [20],
     warmupMs: 200,
     measureMs: 500,
+    maxMeasureMs: 500,
+    maxRepeats: 1,
     payloadBytes: 100,
     fixedRate: () => 50,
     window: () => 20,
@@ -238,7 +242,7 @@ async function phase(server, gens, { mode, rate, window, warmupMs, measureMs, pa
   const pub = await server.child.call(
     'publish',
     { mode, rate, window, generators: gens.length, fromUs, toUs, untilUs, payloadBytes },
-    warmupMs + measureMs + 60_000,
+    warmupMs + measureMs + 20_000,
   );
   clearTimeout(tFrom);
   clearTimeout(tTo);
@@ -299,7 +303,24 @@ async function fanout(key, clients) {
     const conn = await connect(gens, server, spec.listen(server.info), clients);
     const common = { warmupMs: cfg.warmupMs, measureMs: cfg.measureMs, payloadBytes: cfg.payloadBytes, clients };
     const fixed = await phase(server, gens, { ...common, mode: 'fixed', rate: cfg.fixedRate(clients) });
-    const max = await phase(server, gens, { ...common, mode: 'window', window: cfg.window(clients) });
+    // Max rate varies from one window to the next on a VM (±20 % seen), so it
+    // is measured several times on the same connections; the median counts.
+    const runs = [];
+    for (let i = 0; i < cfg.maxRepeats; i++) {
+      runs.push(
+        await phase(server, gens, {
+          ...common,
+          measureMs: cfg.maxMeasureMs,
+          mode: 'window',
+          window: cfg.window(clients),
+        }),
+      );
+    }
+    const byRate = [...runs].sort((a, b) => a.deliveriesPerSec - b.deliveriesPerSec);
+    const max = byRate[Math.floor(byRate.length / 2)];
+    max.runs = runs.map((r) => r.deliveriesPerSec);
+    max.gaps = runs.reduce((a, r) => a + r.gaps, 0);
+    max.otherCpuPct = Math.max(...runs.map((r) => r.otherCpuPct ?? 0));
     delete fixed.rssSeries;
     delete max.rssSeries;
     return { server: key, label: spec.label, clients, connectMs: conn.ms, generators: gens.length, fixed, max };
@@ -494,7 +515,7 @@ const quietWaitMs = opts['quiet-wait'] !== undefined ? Number(opts['quiet-wait']
 // Total time we are willing to spend waiting for other work on the machine to finish.
 let quietBudgetMs = smoke ? 0 : 300_000;
 
-async function attempt(what, fn) {
+async function attempt(what, fn, key) {
   if (quietWaitMs > 0 && quietBudgetMs > 0) {
     const began = Date.now();
     const busy = await waitQuiet({ maxWaitMs: Math.min(quietWaitMs, quietBudgetMs) });
@@ -508,7 +529,7 @@ async function attempt(what, fn) {
     log(`   ok  ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     return result;
   } catch (error) {
-    failures.push({ what, error: String(error?.message ?? error) });
+    failures.push({ what, error: String(error?.message ?? error), peer: key ? !SERVERS[key].ours : false });
     log(`   FAIL ${what}: ${error?.message ?? error}`);
     await stopAll();
     return null;
@@ -534,12 +555,12 @@ async function main() {
     log('== fan-out');
     for (const clients of profile.fanout.clients) {
       for (const key of [...sseKeys, ...wsKeys]) {
-        let r = await attempt(`fan-out ${key} × ${clients}`, () => fanout(key, clients));
+        let r = await attempt(`fan-out ${key} × ${clients}`, () => fanout(key, clients), key);
         // Other work on the machine took a real share of the CPU: measure
         // again (up to twice) and keep the least disturbed run.
         for (let retry = 0; r && !smoke && retry < 2 && disturbance(r) > 30; retry++) {
           log(`        (other work used ${disturbance(r)} % CPU during this run; measuring again)`);
-          const again = await attempt(`fan-out ${key} × ${clients} (again)`, () => fanout(key, clients));
+          const again = await attempt(`fan-out ${key} × ${clients} (again)`, () => fanout(key, clients), key);
           if (again && disturbance(again) < disturbance(r)) r = again;
         }
         if (!r) continue;
@@ -557,7 +578,7 @@ async function main() {
   if (wantScenario('memory')) {
     log('== memory per idle connection');
     for (const key of [...sseKeys, ...wsKeys].filter((k) => k !== 'raw-sse-socket')) {
-      const r = await attempt(`memory ${key}`, () => memory(key));
+      const r = await attempt(`memory ${key}`, () => memory(key), key);
       if (!r) continue;
       results.memory.push(r);
       log(`        ${r.clients} clients: RSS ${r.rssPerClientKB} KB/client, heap ${r.heapPerClientKB} KB/client`);
@@ -566,7 +587,7 @@ async function main() {
   if (wantScenario('commands')) {
     log('== command round trip');
     for (const key of ['boardcast-sse', 'raw-sse', 'boardcast-ws', 'raw-ws', 'socketio'].filter(wantServer)) {
-      const r = await attempt(`commands ${key}`, () => commands(key));
+      const r = await attempt(`commands ${key}`, () => commands(key), key);
       if (!r) continue;
       results.commands.push(r);
       log(`        ${r.transport}: ${r.perSec}/s p50 ${r.rttMs.p50} ms p99 ${r.rttMs.p99} ms, errors ${r.errors}`);
@@ -584,7 +605,7 @@ async function main() {
       // need the stalled run to show how their memory grows.
       const runs = SERVERS[key].ours || smoke ? [0, profile.slow.stalled] : [profile.slow.stalled];
       for (const stalled of runs) {
-        const r = await attempt(`slow ${key} stalled=${stalled}`, () => slow(key, stalled));
+        const r = await attempt(`slow ${key} stalled=${stalled}`, () => slow(key, stalled), key);
         if (!r) continue;
         results.slow.push(r);
         log(`        p99 ${r.p99Ms} ms, RSS ${r.rssStartMB} → peak ${r.rssPeakMB} MB, dropped ${r.stalledDropped}`);
@@ -611,10 +632,12 @@ async function main() {
   if (opts['cpu-prof']) log(`== server CPU profiles in ${profDir} (summarise: node lib/profile-summary.mjs <file>)`);
   if (failures.length) {
     console.error(`bench: ${failures.length} failure(s):`);
-    for (const f of failures) console.error(`  - ${f.what}: ${f.error}`);
-    return 1;
+    for (const f of failures)
+      console.error(`  - ${f.what}: ${f.error}${f.peer ? ' (a peer: recorded as its result)' : ''}`);
   }
-  return 0;
+  // A peer that cannot keep up is a finding, not a broken bench; anything
+  // else (our servers, the harness, any failure in smoke) is.
+  return failures.some((f) => smoke || !f.peer) ? 1 : 0;
 }
 
 main()

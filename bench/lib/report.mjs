@@ -169,7 +169,7 @@ export function renderMarkdown(results) {
     p(`## ${title}`);
     p();
     p(
-      'Fixed rate: events/s as published; latency is publish → receipt over every delivery. Max: as fast as the slowest client keeps up (bounded window). CPU in % of one core; gen = load generator process(es), ⚠ = generators near one full core while the server was not (then the figure is a lower bound); other = CPU used on the machine by anything else during the window.',
+      'Fixed rate: events/s as published; latency is publish → receipt over every delivery. Max: as fast as the slowest client keeps up (bounded window); median of the repeated windows, with their range. CPU in % of one core; gen = load generator process(es), ⚠ = generators near one full core while the server was not (then the figure is a lower bound); other = CPU used on the machine by anything else during the window.',
     );
     p();
     p(
@@ -180,7 +180,7 @@ export function renderMarkdown(results) {
       const f = r.fixed;
       const x = r.max;
       p(
-        `| ${r.label} | ${fmt(r.clients)} | ${fmt(f.eventsPerSec)} | ${fmt(f.latencyMs.p50, 2)} / ${fmt(f.latencyMs.p99, 2)} / ${fmt(f.latencyMs.max, 1)} | ${fmt(f.serverCpuPct)} % | **${fmt(x.deliveriesPerSec)}** | ${fmt(x.latencyMs.p50, 1)} / ${fmt(x.latencyMs.p99, 1)} | ${fmt(x.serverCpuPct)} % | ${fmt(x.serverPeakRssMB)} | ${genCell(x, m)} | ${fmt(x.otherCpuPct)} % | ${f.complete && x.gaps === 0 ? 'yes' : `no (${fmt(f.deliveries)}/${fmt(f.expected)}, gaps ${x.gaps})`} |`,
+        `| ${r.label} | ${fmt(r.clients)} | ${fmt(f.eventsPerSec)} | ${fmt(f.latencyMs.p50, 2)} / ${fmt(f.latencyMs.p99, 2)} / ${fmt(f.latencyMs.max, 1)} | ${fmt(f.serverCpuPct)} % | **${fmt(x.deliveriesPerSec)}**${x.runs && x.runs.length > 1 ? ` (${fmt(Math.min(...x.runs) / 1000, 0)}–${fmt(Math.max(...x.runs) / 1000, 0)}k)` : ''} | ${fmt(x.latencyMs.p50, 1)} / ${fmt(x.latencyMs.p99, 1)} | ${fmt(x.serverCpuPct)} % | ${fmt(x.serverPeakRssMB)} | ${genCell(x, m)} | ${fmt(x.otherCpuPct)} % | ${f.complete && x.gaps === 0 ? 'yes' : `no (${fmt(f.deliveries)}/${fmt(f.expected)}, gaps ${x.gaps})`} |`,
       );
     }
     p();
@@ -236,9 +236,13 @@ export function renderMarkdown(results) {
     p();
   }
   if (results.failures?.length) {
-    p('## Failures');
+    p('## Runs that did not complete');
     p();
-    for (const f of results.failures) p(`- ${f.what}: ${f.error}`);
+    p(
+      'A peer that fails here could not sustain the scenario (its publish loop did not finish within 20 s of the end).',
+    );
+    p();
+    for (const f of results.failures) p(`- ${f.what}${f.peer ? ' (peer)' : ''}: ${f.error}`);
     p();
   }
   return `${out.join('\n')}\n`;
