@@ -123,6 +123,7 @@ export class SeriesBuffer {
     this.#size = 0;
     this.#sum = 0;
     this.#compensation = 0;
+    this.#evictions = 0;
     this.#minQueue = [];
     this.#minHead = 0;
     this.#maxQueue = [];
