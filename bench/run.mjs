@@ -5,7 +5,7 @@
 // sizes in a few seconds and exits non-zero if anything did not work.
 // See README.md for what each scenario measures.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { nowUs, sleep, until } from './lib/clock.mjs';
 import { Histogram } from './lib/histogram.mjs';
 import { busyPct, cpuTimes, waitQuiet } from './lib/machine.mjs';
+import { redisServerPath, startRedis } from './lib/redis.mjs';
 import { collectMeta, renderMarkdown } from './lib/report.mjs';
 import { startChild } from './lib/rpc.mjs';
 import { SERVERS, SSE_SERVERS, WS_SERVERS } from './lib/servers.mjs';
@@ -30,6 +31,7 @@ const { values: opts } = parseArgs({
     'no-pin': { type: 'boolean', default: false },
     'no-nice': { type: 'boolean', default: false },
     out: { type: 'string' },
+    name: { type: 'string' },
     'quiet-wait': { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
   },
@@ -71,15 +73,28 @@ const FULL = {
     durationMs: 20_000,
     highWaterMark: 256 * 1024,
   },
+  // Two instances on one Redis × 1,000 SSE clients each vs one in-memory
+  // instance × 2,000 (the issue's setting), same rates as fan-out.
+  redis: {
+    clientsPerInstance: 1000,
+    instances: 2,
+    warmupMs: 1000,
+    measureMs: 4000,
+    maxMeasureMs: 3000,
+    maxRepeats: 3,
+    payloadBytes: 100,
+    fixedRate: 10,
+    window: (n) => Math.max(8, Math.ceil(100_000 / n)),
+  },
   watchdogMs: 40 * 60_000,
 };
 
 const SMOKE = {
   fanout: {
     clients: [20],
-    warmupMs: 200,
-    measureMs: 500,
-    maxMeasureMs: 500,
+    warmupMs: 100,
+    measureMs: 300,
+    maxMeasureMs: 300,
     maxRepeats: 1,
     payloadBytes: 100,
     fixedRate: () => 50,
@@ -87,8 +102,19 @@ const SMOKE = {
     generators: () => 1,
   },
   memory: { clients: 50, generators: 1 },
-  commands: { listeners: 20, clients: 5, intervalMs: 20, durationMs: 500, listenRate: 20 },
-  slow: { clients: 30, stalled: 2, rate: 50, payloadBytes: 2000, durationMs: 1000, highWaterMark: 16 * 1024 },
+  commands: { listeners: 20, clients: 5, intervalMs: 20, durationMs: 300, listenRate: 20 },
+  slow: { clients: 30, stalled: 2, rate: 50, payloadBytes: 2000, durationMs: 600, highWaterMark: 16 * 1024 },
+  redis: {
+    clientsPerInstance: 10,
+    instances: 2,
+    warmupMs: 100,
+    measureMs: 300,
+    maxMeasureMs: 300,
+    maxRepeats: 1,
+    payloadBytes: 100,
+    fixedRate: 50,
+    window: () => 20,
+  },
   watchdogMs: 110_000,
 };
 
@@ -181,8 +207,13 @@ async function stop(list) {
   );
 }
 
+/** redis-server processes of the `redis` scenario, killed with everything else on a watchdog or signal. */
+const redisServers = new Set();
+
 async function stopAll() {
   await stop([...children]);
+  await Promise.all([...redisServers].map((r) => r.stop()));
+  redisServers.clear();
 }
 
 /** Split `total` connections of one kind across generators. */
@@ -227,8 +258,12 @@ async function connect(gens, server, spec, total, extra = {}) {
  * inside the measurement window (publish time is in each payload), then wait
  * until every live client has them.
  */
-async function phase(server, gens, { mode, rate, window, warmupMs, measureMs, payloadBytes, clients }) {
-  const fromUs = nowUs() + 200_000 + warmupMs * 1000;
+async function phase(
+  server,
+  gens,
+  { mode, rate, window, warmupMs, measureMs, payloadBytes, clients, watchers = [], redis = null },
+) {
+  const fromUs = nowUs() + (smoke ? 100_000 : 200_000) + warmupMs * 1000;
   const toUs = fromUs + measureMs * 1000;
   const untilUs = toUs + 50_000;
   await Promise.all(gens.map((g) => g.call('arm', { fromUs, toUs })));
@@ -237,13 +272,32 @@ async function phase(server, gens, { mode, rate, window, warmupMs, measureMs, pa
   }
   // Machine-wide CPU over the same window, to tell our load from others'.
   const machine = {};
-  const tFrom = setTimeout(() => (machine.from = cpuTimes()), (fromUs - nowUs()) / 1000);
-  const tTo = setTimeout(() => (machine.to = cpuTimes()), (toUs - nowUs()) / 1000);
+  // Redis-server's own CPU over the window (the `redis` scenario).
+  const redisCpu = {};
+  const tFrom = setTimeout(
+    () => {
+      machine.from = cpuTimes();
+      redisCpu.from = redis?.cpuUs();
+    },
+    (fromUs - nowUs()) / 1000,
+  );
+  const tTo = setTimeout(
+    () => {
+      machine.to = cpuTimes();
+      redisCpu.to = redis?.cpuUs();
+    },
+    (toUs - nowUs()) / 1000,
+  );
+  // Instances that only relay: their CPU and RSS over the same window.
+  const watched = Promise.all(
+    watchers.map((w) => w.child.call('watch', { fromUs, toUs, untilUs }, warmupMs + measureMs + 20_000)),
+  );
   const pub = await server.child.call(
     'publish',
     { mode, rate, window, generators: gens.length, fromUs, toUs, untilUs, payloadBytes },
     warmupMs + measureMs + 20_000,
   );
+  const relays = await watched;
   clearTimeout(tFrom);
   clearTimeout(tTo);
   let drained = true;
@@ -267,7 +321,15 @@ async function phase(server, gens, { mode, rate, window, warmupMs, measureMs, pa
   const expected = pub.eventsInWindow * clients;
   const genCpu = parts.map((p) => (p.cpuPct === null ? null : Math.round(p.cpuPct)));
   const machineBusy = busyPct(machine.from, machine.to);
-  const ours = (pub.cpuPct ?? 0) + parts.reduce((a, p) => a + (p.cpuPct ?? 0), 0);
+  const redisCpuPct =
+    redis && redisCpu.from != null && redisCpu.to != null
+      ? ((redisCpu.to - redisCpu.from) / (measureMs * 1000)) * 100
+      : null;
+  const ours =
+    (pub.cpuPct ?? 0) +
+    relays.reduce((a, r) => a + (r.cpuPct ?? 0), 0) +
+    (redisCpuPct ?? 0) +
+    parts.reduce((a, p) => a + (p.cpuPct ?? 0), 0);
   return {
     mode,
     rate: mode === 'fixed' ? rate : undefined,
@@ -279,11 +341,21 @@ async function phase(server, gens, { mode, rate, window, warmupMs, measureMs, pa
     complete: deliveries === expected,
     drained,
     gaps: parts.reduce((a, p) => a + p.gaps, 0),
+    dups: parts.reduce((a, p) => a + (p.dups ?? 0), 0),
     latencyMs: hist.summary(),
+    // Per generator (in the `redis` scenario: per instance's clients).
+    latencyByGeneratorMs: parts.map((p) => Histogram.merge([p.hist]).summary()),
     serverCpuPct: pub.cpuPct === null ? null : Math.round(pub.cpuPct),
     serverRssMB: mb(pub.rss),
     serverPeakRssMB: mb(pub.peakRss),
     generatorCpuPct: genCpu,
+    relayServers: relays.map((r) => ({
+      cpuPct: r.cpuPct === null ? null : Math.round(r.cpuPct),
+      rssMB: mb(r.rss),
+      peakRssMB: mb(r.peakRss),
+    })),
+    redisCpuPct: redisCpuPct === null ? null : Math.round(redisCpuPct),
+    redisRssMB: redis ? mb(redis.rss()) : null,
     // Busy CPU on the machine that was neither the server nor a generator.
     otherCpuPct: machineBusy === null ? null : Math.max(0, Math.round(machineBusy - ours)),
     rssSeries: pub.series,
@@ -469,6 +541,86 @@ async function slow(key, stalled) {
   }
 }
 
+/**
+ * Fan-out through Redis: `setup` 'redis' = two instances on one RedisBus
+ * stream, events published on the first, each instance with its own clients
+ * and generator; 'memory' = the baseline, one instance on the in-memory bus
+ * with all the clients (split over the same number of generators).
+ */
+async function redisFanout(setup) {
+  const cfg = profile.redis;
+  const total = cfg.clientsPerInstance * cfg.instances;
+  let redis = null;
+  const servers = [];
+  const gens = await startGenerators(cfg.instances);
+  try {
+    if (setup === 'redis') {
+      redis = await startRedis({ cpus: SERVER_CPU, nice: NICE });
+      redisServers.add(redis);
+      const name = `bench-${process.pid}-${Date.now()}`;
+      for (let i = 0; i < cfg.instances; i++) {
+        servers.push(await startServer('boardcast-sse-redis', { redis: redis.url, name }));
+      }
+      for (let i = 0; i < cfg.instances; i++) {
+        await connect([gens[i]], servers[i], SERVERS[servers[i].key].listen(servers[i].info), cfg.clientsPerInstance);
+      }
+    } else {
+      servers.push(await startServer('boardcast-sse'));
+      await connect(gens, servers[0], SERVERS['boardcast-sse'].listen(servers[0].info), total);
+    }
+    const [publisher, ...watchers] = servers;
+    const common = {
+      warmupMs: cfg.warmupMs,
+      measureMs: cfg.measureMs,
+      payloadBytes: cfg.payloadBytes,
+      clients: total,
+      watchers,
+      redis,
+    };
+    const fixed = await phase(publisher, gens, { ...common, mode: 'fixed', rate: cfg.fixedRate });
+    const runs = [];
+    for (let i = 0; i < cfg.maxRepeats; i++) {
+      runs.push(
+        await phase(publisher, gens, {
+          ...common,
+          measureMs: cfg.maxMeasureMs,
+          mode: 'window',
+          window: cfg.window(total),
+        }),
+      );
+    }
+    const byRate = [...runs].sort((a, b) => a.deliveriesPerSec - b.deliveriesPerSec);
+    const max = byRate[Math.floor(byRate.length / 2)];
+    max.runs = runs.map((r) => r.deliveriesPerSec);
+    max.gaps = runs.reduce((a, r) => a + r.gaps, 0);
+    max.dups = runs.reduce((a, r) => a + r.dups, 0);
+    max.complete = runs.every((r) => r.complete);
+    max.otherCpuPct = Math.max(...runs.map((r) => r.otherCpuPct ?? 0));
+    delete fixed.rssSeries;
+    for (const r of runs) delete r.rssSeries;
+    return {
+      setup,
+      label:
+        setup === 'redis'
+          ? `${cfg.instances} instances on Redis (bus-redis), publish on #1`
+          : '1 instance, in-memory bus (baseline)',
+      instances: servers.length,
+      clientsPerInstance: setup === 'redis' ? cfg.clientsPerInstance : total,
+      clients: total,
+      generators: gens.length,
+      fixed,
+      max,
+      maxRuns: runs.map(({ latencyByGeneratorMs, ...r }) => r),
+    };
+  } finally {
+    await stop([...gens, ...servers.map((s) => s.child)]);
+    if (redis) {
+      await redis.stop();
+      redisServers.delete(redis);
+    }
+  }
+}
+
 // ------------------------------------------------------------------- build
 
 function newestMtime(dir) {
@@ -485,6 +637,8 @@ function ensureBuilt() {
   const pkgs = ['core'];
   if (wantServer('boardcast-sse')) pkgs.push('sse-server');
   if (wantServer('boardcast-ws')) pkgs.push('ws-server');
+  if (wantScenario('redis') && !pkgs.includes('sse-server')) pkgs.push('sse-server');
+  if (wantScenario('redis') && redisServerPath) pkgs.push('bus-redis');
   const stale = pkgs.filter((name) => {
     const dist = path.join(root, 'packages', name, 'dist/index.js');
     if (!existsSync(dist)) return true;
@@ -544,10 +698,17 @@ async function main() {
   const t0 = Date.now();
   ensureBuilt();
   const meta = collectMeta({ root, here, pin, nice: NICE, smoke, profile });
+  if (wantScenario('redis') && redisServerPath) {
+    meta.packages['@boardcast/bus-redis'] = JSON.parse(
+      readFileSync(path.join(root, 'packages/bus-redis/package.json'), 'utf8'),
+    ).version;
+    const v = spawnSync(redisServerPath, ['--version'], { encoding: 'utf8' });
+    meta.packages['redis-server'] = /v=(\S+)/.exec(v.stdout ?? '')?.[1] ?? 'unknown';
+  }
   log(
     `bench ${smoke ? 'smoke' : 'full'} on ${meta.cpu.model} × ${meta.cpu.cores}, Node ${meta.node}${pin ? ', server on CPU 0, generators on CPU 1' : ''}`,
   );
-  const results = { meta, fanout: [], memory: [], commands: [], slow: [] };
+  const results = { meta, fanout: [], memory: [], commands: [], slow: [], redis: [] };
   const sseKeys = SSE_SERVERS.filter(wantServer);
   const wsKeys = WS_SERVERS.filter((k) => k !== 'socketio' && wantServer(k));
 
@@ -614,6 +775,35 @@ async function main() {
     }
   }
 
+  if (wantScenario('redis')) {
+    log('== fan-out through Redis (2 instances) vs in-memory bus (1 instance)');
+    if (!redisServerPath) {
+      const why = 'redis-server not found (Debian: apt-get install redis-server; or set BOARDCAST_REDIS_SERVER=/path)';
+      log(`   SKIP redis: ${why}`);
+      results.redisSkipped = why;
+      if (process.env.BOARDCAST_REQUIRE_ALL === '1') failures.push({ what: 'redis scenario', error: why });
+    } else {
+      for (const setup of ['memory', 'redis']) {
+        const r = await attempt(`redis ${setup} × ${profile.redis.clientsPerInstance * profile.redis.instances}`, () =>
+          redisFanout(setup),
+        );
+        if (!r) continue;
+        results.redis.push(r);
+        const relay = (ph) => ph.relayServers.map((x) => ` + ${x.cpuPct}%`).join('');
+        log(
+          `        fixed ${r.fixed.deliveriesPerSec}/s p99 ${r.fixed.latencyMs.p99} ms · max ${r.max.deliveriesPerSec}/s p99 ${r.max.latencyMs.p99} ms · cpu ${r.max.serverCpuPct}%${relay(r.max)}${r.max.redisCpuPct !== null ? ` redis ${r.max.redisCpuPct}%` : ''} gen ${r.max.generatorCpuPct.join('+')}% other ${r.max.otherCpuPct}% · complete ${r.fixed.complete && r.max.complete && r.fixed.dups + r.max.dups === 0}`,
+        );
+        if (smoke) {
+          check(
+            r.fixed.complete && r.fixed.gaps === 0 && r.fixed.dups === 0,
+            `redis ${setup}: every event delivered once (fixed)`,
+          );
+          check(r.max.deliveries > 0 && r.max.gaps === 0 && r.max.dups === 0, `redis ${setup}: deliveries in max mode`);
+        }
+      }
+    }
+  }
+
   results.failures = failures;
   results.durationS = Math.round((Date.now() - t0) / 1000);
   const outDir = opts.out
@@ -623,8 +813,8 @@ async function main() {
       : path.join(here, 'results');
   mkdirSync(outDir, { recursive: true });
   const stamp = new Date().toISOString().slice(0, 10);
-  let base = path.join(outDir, stamp);
-  if (!smoke && existsSync(`${base}.json`))
+  let base = path.join(outDir, opts.name ?? stamp);
+  if (!smoke && !opts.name && existsSync(`${base}.json`))
     base = path.join(outDir, new Date().toISOString().slice(0, 16).replace(':', ''));
   writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(`${base}.md`, renderMarkdown(results));

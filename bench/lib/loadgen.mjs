@@ -22,6 +22,8 @@ let hist = new Histogram();
 let inWindow = 0;
 let allDeliveries = 0;
 let gaps = 0;
+// Events a client received again (an id at or below one it already had).
+let dups = 0;
 let cpuAtFrom;
 let cpuAtTo;
 let wallFrom = 0;
@@ -59,6 +61,7 @@ function readMarker(conn, buf, at, end, now) {
 function deliver(conn, s, t, now) {
   if (conn.lastSeq > 0 && s > conn.lastSeq + 1) gaps += s - conn.lastSeq - 1;
   if (s > conn.lastSeq) conn.lastSeq = s;
+  else dups++;
   allDeliveries++;
   if (conn.stalled) return;
   if (t >= window.fromUs && t < window.toUs) {
@@ -402,6 +405,7 @@ serve({
     hist = new Histogram();
     inWindow = 0;
     gaps = 0;
+    dups = 0;
     cpuAtFrom = undefined;
     cpuAtTo = undefined;
     setTimeout(
@@ -454,6 +458,7 @@ serve({
       deliveries: inWindow,
       all: allDeliveries,
       gaps,
+      dups,
       hist: hist.toJSON(),
       cpuPct,
       closed: conns.filter((c) => c.closed && !c.stalled).length,

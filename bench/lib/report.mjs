@@ -235,6 +235,49 @@ export function renderMarkdown(results) {
     }
     p();
   }
+  if (results.redis?.length || results.redisSkipped) {
+    p('## 6. Fan-out through Redis: 2 instances vs 1 in-memory instance');
+    p();
+    if (results.redisSkipped) p(`_Skipped: ${results.redisSkipped}._\n`);
+  }
+  if (results.redis?.length) {
+    const r0 = results.redis[0];
+    p(
+      `Same ${fmt(r0.clients)} SSE clients and the same events either way. **Redis**: two \`@boardcast/sse-server\` processes, each a hub on \`new RedisBus({ redis, name })\` (one shared stream) with ${fmt(results.redis.find((r) => r.setup === 'redis')?.clientsPerInstance ?? 0)} clients and its own load generator; events are published on instance #1 only, so every event goes publisher → XADD → Redis → XREAD on both instances → their clients. **Baseline**: one process on the default in-memory bus with all the clients (two generators). Latency is publish call → bytes read by the client, over every delivery; "#1 / #2" splits p99 by the instance the clients are on. Max = closed loop, median of the repeated windows.`,
+    );
+    p();
+    p(
+      `**CPU budget: ${m.cpu.cores} cores for everything.** ${m.pinning === 'none' ? 'Nothing pinned: servers, redis-server and generators share every core.' : "Both server processes _and_ redis-server are pinned to CPU 0 — the same one core the baseline server has — and the generators to CPU 1. So this compares the cost of going through Redis at equal CPU; it cannot show two instances using two cores (on this machine the second core is the generators'). Server CPU figures add up within one core."}`,
+    );
+    p();
+    p(
+      '| setup | clients | fixed ev/s | fixed deliveries/s | fixed p50 / p99 / max ms | fixed p99 #1 / #2 | **max deliveries/s** | max p50 / p99 / max ms | max p99 #1 / #2 | server CPU fixed / max | server RSS MB | redis CPU fixed / max | gen CPU | other CPU | complete |',
+    );
+    p('|---|---:|---:|---:|---|---|---:|---|---|---|---|---|---:|---:|---|');
+    for (const r of results.redis) {
+      const f = r.fixed;
+      const x = r.max;
+      const perInstance = (ph) =>
+        r.setup === 'redis' ? ph.latencyByGeneratorMs.map((l) => fmt(l.p99, 1)).join(' / ') : '–';
+      const cpu = (ph) => [ph.serverCpuPct, ...ph.relayServers.map((s) => s.cpuPct)].map((c) => `${fmt(c)} %`);
+      const fc = cpu(f);
+      const xc = cpu(x);
+      const cpuCell = fc.map((c, i) => `${r.setup === 'redis' ? `#${i + 1} ` : ''}${c} / ${xc[i]}`).join('<br>');
+      const rss = [x.serverPeakRssMB, ...x.relayServers.map((s) => s.peakRssMB)]
+        .map((v, i) => `${r.setup === 'redis' ? `#${i + 1} ` : ''}${fmt(v)}`)
+        .join('<br>');
+      const redisCpu = r.setup === 'redis' ? `${fmt(f.redisCpuPct)} % / ${fmt(x.redisCpuPct)} %` : '–';
+      const once = (ph) => ph.complete && ph.gaps === 0 && ph.dups === 0;
+      const complete =
+        once(f) && once(x)
+          ? 'yes'
+          : `no (fixed ${fmt(f.deliveries)}/${fmt(f.expected)}, gaps ${f.gaps + x.gaps}, dups ${f.dups + x.dups})`;
+      p(
+        `| ${r.label} | ${fmt(r.clients)}${r.setup === 'redis' ? ` (${r.instances} × ${fmt(r.clientsPerInstance)})` : ''} | ${fmt(f.eventsPerSec)} | ${fmt(f.deliveriesPerSec)} | ${fmt(f.latencyMs.p50, 2)} / ${fmt(f.latencyMs.p99, 2)} / ${fmt(f.latencyMs.max, 1)} | ${perInstance(f)} | **${fmt(x.deliveriesPerSec)}**${x.runs && x.runs.length > 1 ? ` (${fmt(Math.min(...x.runs) / 1000, 0)}–${fmt(Math.max(...x.runs) / 1000, 0)}k)` : ''} | ${fmt(x.latencyMs.p50, 1)} / ${fmt(x.latencyMs.p99, 1)} / ${fmt(x.latencyMs.max, 1)} | ${perInstance(x)} | ${cpuCell} | ${rss} | ${redisCpu} | ${genCell(x, m)} | ${fmt(x.otherCpuPct)} % | ${complete} |`,
+      );
+    }
+    p();
+  }
   if (results.failures?.length) {
     p('## Runs that did not complete');
     p();

@@ -130,6 +130,26 @@ async function publish({
   };
 }
 
+/**
+ * CPU and RSS of this process over [fromUs, toUs) without publishing: the
+ * figures of an instance that only relays what another one publishes.
+ */
+async function watch({ fromUs, toUs, untilUs, sampleMs = 250 }) {
+  let peakRss = 0;
+  const sampler = setInterval(() => {
+    const rss = process.memoryUsage.rss();
+    if (rss > peakRss) peakRss = rss;
+  }, sampleMs);
+  await sleep(Math.max(0, (fromUs - nowUs()) / 1000));
+  const from = { cpu: cpuNow(), at: nowUs() };
+  await sleep(Math.max(0, (toUs - nowUs()) / 1000));
+  const to = { cpu: cpuNow(), at: nowUs() };
+  await sleep(Math.max(0, (untilUs - nowUs()) / 1000));
+  clearInterval(sampler);
+  const rss = process.memoryUsage.rss();
+  return { cpuPct: ((to.cpu - from.cpu) / (to.at - from.at)) * 100, rss, peakRss: Math.max(peakRss, rss) };
+}
+
 function cpuNow() {
   const u = process.cpuUsage();
   return u.user + u.system;
@@ -150,6 +170,7 @@ serve({
     return memory();
   },
   publish: (args) => publish(args),
+  watch: (args) => watch(args),
   async stop() {
     await adapter?.close();
     return { ok: true };

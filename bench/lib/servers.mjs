@@ -7,6 +7,13 @@ export const SERVERS = {
     listen: (info) => ({ kind: 'sse', path: info.sse }),
     command: (info) => ({ kind: 'http-cmd', path: info.http }),
   },
+  // One instance of several sharing a Redis stream (the `redis` scenario only).
+  'boardcast-sse-redis': {
+    label: '@boardcast/sse-server on @boardcast/bus-redis',
+    family: 'sse',
+    ours: true,
+    listen: (info) => ({ kind: 'sse', path: info.sse }),
+  },
   'better-sse': {
     label: 'better-sse (Channel.broadcast)',
     family: 'sse',

@@ -7,8 +7,8 @@ export const contract = defineContract({
   state: typed(),
 });
 
-export function benchHub() {
-  const hub = createHub(contract, { state: { started: Date.now() } });
+export function benchHub(bus) {
+  const hub = createHub(contract, { state: { started: Date.now() }, ...(bus ? { bus } : {}) });
   // A handler that does what an LED command does minus the hardware: read the
   // input, answer with a small object.
   hub.handle('ping', (input) => ({ t: input.t }));

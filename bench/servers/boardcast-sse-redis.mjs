@@ -1,0 +1,38 @@
+// One instance of a multi-instance deployment: a hub on `RedisBus` (every
+// instance with the same `name` shares one Redis stream) behind
+// `boardcastHttp(hub)`, as the bus-redis README wires it. Only the instance
+// the orchestrator asks to publish calls `hub.publish`; the others deliver
+// what they read from the stream.
+import { RedisBus } from '@boardcast/bus-redis';
+import { boardcastHttp } from '@boardcast/sse-server';
+import { benchHub } from './contract.mjs';
+import { closeServer, http, listen } from './util.mjs';
+
+export async function start({ redis, name, maxClients = 20_000 } = {}) {
+  if (!redis || !name) throw new Error('boardcast-sse-redis needs { redis, name }');
+  const bus = new RedisBus({ redis, name });
+  bus.on('error', (error, where) => console.error(`[bus-redis] ${where}:`, error));
+  bus.on('gap', (afterId) =>
+    console.error(`[bus-redis] gap after ${afterId}: events lost before this instance read them`),
+  );
+  const hub = benchHub(bus);
+  await hub.ready;
+  await bus.ready;
+  const api = boardcastHttp(hub, { sse: { maxClients } });
+  const server = http.createServer(api.node);
+  const port = await listen(server);
+  return {
+    port,
+    info: { sse: '/events', http: '/commands/ping' },
+    publish(data) {
+      // Rejections (queue_full, closed) are also emitted as hub `error`, logged above.
+      hub.publish('tick', data);
+    },
+    count: () => api.sse.clientCount,
+    close: async () => {
+      api.close();
+      await hub.close();
+      await closeServer(server);
+    },
+  };
+}
