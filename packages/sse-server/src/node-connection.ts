@@ -1,23 +1,61 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { httpChunk } from './chunk-cache.js';
 import type { SseConnection } from './connection.js';
 
-/** SSE over a node:http (or Express, or Fastify raw) response. */
+/** Who hears that the peer closed the stream (the client itself, so no closure per connection). */
+export interface ConnectionOwner {
+  close(reason: 'client' | 'error'): void;
+}
+
+const nativeWrite = ServerResponse.prototype.write;
+const nativeEnd = ServerResponse.prototype.end;
+
+/**
+ * SSE over a node:http (or Express, or Fastify raw) response.
+ *
+ * Fast path: when Node chose chunked encoding for this HTTP/1.1 response and
+ * nothing wraps `res.write` (compression middleware does), every frame is
+ * written to the socket as one complete HTTP chunk, built once per frame and
+ * shared by every client (see chunk-cache.ts). `res.write(string)` would
+ * instead build a chunk-size string, cork, uncork on the next tick, writev
+ * three parts and UTF-8 encode the same frame again for every client.
+ * The choice is made once, before the first byte of body, and every write
+ * of the response takes the same path, so bytes can never be reordered.
+ * `res.end()` stays correct: it writes the `0\r\n\r\n` terminator straight
+ * to the same socket, after what we wrote, so keep-alive reuse works.
+ */
 export class NodeConnection implements SseConnection {
-  readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
-  readonly #onClose: (reason: 'client' | 'error') => void;
+  /** The connection's socket (also for a pipelined response that has none of its own yet). */
+  readonly #socket: Socket;
+  readonly #owner: ConnectionOwner;
+  /** Set when frames go straight to the socket as pre-framed chunks. */
+  readonly #direct: Socket | undefined;
   #drain: (() => void) | undefined;
 
-  constructor(req: IncomingMessage, res: ServerResponse, onClose: (reason: 'client' | 'error') => void) {
-    this.#req = req;
+  constructor(req: IncomingMessage, res: ServerResponse, owner: ConnectionOwner) {
     this.#res = res;
-    this.#onClose = onClose;
+    this.#socket = req.socket;
+    this.#owner = owner;
+    // Headers leave now, so the fast-path checks see what Node decided.
+    res.flushHeaders();
+    this.#direct = directSocket(req, res);
     res.on('close', this.#handleClose);
     res.on('error', this.#handleError);
   }
 
+  /** Whether frames are written as pre-framed chunks to the socket (exposed for tests). */
+  get direct(): boolean {
+    return this.#direct !== undefined;
+  }
+
   write(chunk: string): boolean {
-    return this.#res.write(chunk);
+    const socket = this.#direct;
+    if (socket === undefined) return this.#res.write(chunk);
+    // An empty chunk would be read as the end of the body.
+    if (chunk === '') return true;
+    return socket.write(httpChunk(chunk));
   }
 
   /** Bytes in the response and its socket: what a client that stops reading costs us. */
@@ -28,12 +66,13 @@ export class NodeConnection implements SseConnection {
   onDrain(listener: () => void): void {
     this.#removeDrain();
     this.#drain = listener;
-    this.#res.once('drain', this.#handleDrain);
+    // A response only emits 'drain' for its own writes; ours went to the socket.
+    (this.#direct ?? this.#res).once('drain', this.#handleDrain);
   }
 
   end(): void {
     this.#dispose();
-    if (this.#res.writableLength > 0) this.#res.destroy();
+    if (this.#res.writableLength > 0) this.destroy();
     else this.#res.end();
   }
 
@@ -41,7 +80,7 @@ export class NodeConnection implements SseConnection {
     this.#dispose();
     this.#res.destroy();
     // A response destroyed with unsent data may leave the socket up.
-    this.#req.socket.destroy();
+    this.#socket.destroy();
   }
 
   readonly #handleDrain = (): void => {
@@ -52,16 +91,16 @@ export class NodeConnection implements SseConnection {
 
   readonly #handleClose = (): void => {
     this.#dispose();
-    this.#onClose('client');
+    this.#owner.close('client');
   };
 
   readonly #handleError = (): void => {
     this.#dispose();
-    this.#onClose('error');
+    this.#owner.close('error');
   };
 
   #removeDrain(): void {
-    if (this.#drain) this.#res.off('drain', this.#handleDrain);
+    if (this.#drain) (this.#direct ?? this.#res).off('drain', this.#handleDrain);
     this.#drain = undefined;
   }
 
@@ -72,6 +111,24 @@ export class NodeConnection implements SseConnection {
     this.#res.off('error', this.#handleError);
     this.#res.on('error', ignore);
   }
+}
+
+/**
+ * The socket, when pre-framed chunks may be written to it: HTTP/1.1 with
+ * chunked encoding chosen by Node, `write`/`end` not replaced by middleware,
+ * the socket attached to this response (not queued behind a pipelined one)
+ * and nothing of the response still waiting outside the socket.
+ */
+function directSocket(req: IncomingMessage, res: ServerResponse): Socket | undefined {
+  const socket = res.socket as Socket | null;
+  if (!socket?.writable || socket.destroyed) return undefined;
+  if (req.httpVersion !== '1.1' || !res.chunkedEncoding || !res.headersSent) return undefined;
+  if (res.write !== nativeWrite || res.end !== nativeEnd) return undefined;
+  const encoding = res.getHeader('transfer-encoding');
+  if (encoding !== undefined && String(encoding).toLowerCase() !== 'chunked') return undefined;
+  // Anything held by the response itself (not yet in the socket) would be overtaken.
+  if (res.writableLength !== socket.writableLength) return undefined;
+  return socket;
 }
 
 function ignore(): void {}

@@ -44,7 +44,6 @@ export interface ClientInit {
   readonly lastEventId: string | undefined;
   readonly events: ReadonlySet<string> | undefined;
   readonly auth: unknown;
-  readonly retryFrame: string;
 }
 
 const RESET_HISTORY = encodeSseReset('history');
@@ -66,7 +65,6 @@ export class SseClient implements HubSink, SseClientInfo {
   resets = 0;
   readonly #shared: ClientShared;
   readonly #filter: ReadonlySet<string> | undefined;
-  readonly #retryFrame: string;
   #connection: SseConnection | undefined;
   #detach: (() => void) | undefined;
   /** Behind the high-water mark and waiting for a drain (reset mode). */
@@ -83,7 +81,6 @@ export class SseClient implements HubSink, SseClientInfo {
     this.#filter = init.events;
     this.events = init.events ? [...init.events] : undefined;
     this.auth = init.auth;
-    this.#retryFrame = init.retryFrame;
   }
 
   get bufferedBytes(): number {
@@ -95,9 +92,9 @@ export class SseClient implements HubSink, SseClientInfo {
   }
 
   /** Send `retry:` and attach to the hub (snapshot, replay or reset, then live). */
-  start(connection: SseConnection): void {
+  start(connection: SseConnection, retryFrame: string): void {
     this.#connection = connection;
-    this.#pressured = !connection.write(this.#retryFrame);
+    this.#pressured = !connection.write(retryFrame);
     this.#attach(this.lastEventId);
   }
 

@@ -168,7 +168,7 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     // Small frames must leave at once, not wait for Nagle to batch them.
     req.socket.setNoDelay(true);
     const client = this.#createClient('node', prepared, auth.auth);
-    this.#open(client, new NodeConnection(req, res, (reason) => client.close(reason)));
+    this.#open(client, new NodeConnection(req, res, client));
   }
 
   #prepare(request: BoardcastRequest): Prepared {
@@ -242,7 +242,6 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
       lastEventId,
       events,
       auth,
-      retryFrame: this.#retryFrame ?? this.#randomRetry(),
     });
   }
 
@@ -255,7 +254,7 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     this.#clients.add(client);
     this.emit('connect', client);
     this.#startKeepAlive();
-    client.start(connection);
+    client.start(connection, this.#retryFrame ?? this.#randomRetry());
   }
 
   #remove(client: SseClient, reason: DisconnectReason): void {
