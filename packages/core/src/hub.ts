@@ -1,3 +1,4 @@
+import { Attachment, type AttachmentHost, type HubSink } from './attachment.js';
 import { type Bus, MemoryBus } from './bus.js';
 import type {
   CommandName,
@@ -77,13 +78,6 @@ export interface AttachOptions {
   readonly lastEventId?: string | null | undefined;
   /** Deliver only these event names; missing means all. */
   readonly events?: ReadonlySet<string> | null | undefined;
-}
-
-/** What a transport implements to receive a client's stream. */
-export interface HubSink {
-  snapshot(snapshot: EncodedSnapshot): void;
-  event(event: EncodedEvent): void;
-  reset(reason: string): void;
 }
 
 type AnyHandler = (input: unknown, context: CommandContext) => unknown;
@@ -241,98 +235,18 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
    * bus answers synchronously or not. Returns the detach function.
    */
   attach(options: AttachOptions, sink: HubSink): () => void {
-    const filter = options.events && options.events.size > 0 ? options.events : undefined;
-    let buffer: EncodedEvent[] | undefined = [];
-    let detached = false;
-    const safe = (fn: () => void) => {
-      if (detached) return;
-      try {
-        fn();
-      } catch (error) {
-        this.emit('error', error, 'sink');
-      }
-    };
-    // The live path runs once per client per event: no closure allocated here.
-    const unsubscribe = this.subscribe((event) => {
-      if (filter && !filter.has(event.event)) return;
-      if (buffer) {
-        buffer.push(event);
-        return;
-      }
-      if (detached) return;
-      try {
-        sink.event(event);
-      } catch (error) {
-        this.emit('error', error, 'sink');
-      }
-    });
-
-    const sendSnapshot = (): string | undefined => {
-      const snapshot = this.snapshot();
-      safe(() => sink.snapshot(snapshot));
-      return snapshot.headId;
-    };
-    // Deliver what arrived while we were starting, skipping what the start
-    // already covered.
-    const flush = (covered: (event: EncodedEvent) => boolean) => {
-      const pending = buffer ?? [];
-      buffer = undefined;
-      for (const event of pending) if (!covered(event)) safe(() => sink.event(event));
-    };
-    const coveredUpTo = (headId: string | undefined, pending: readonly EncodedEvent[]) => {
-      const index = headId === undefined ? -1 : pending.findIndex((e) => e.id === headId);
-      const skip = new Set(pending.slice(0, index + 1));
-      return (event: EncodedEvent) => skip.has(event);
-    };
-    const onSince = (result: SinceResult) => {
-      if (detached) return;
-      if (result.kind === 'gap') {
-        safe(() => sink.reset('history'));
-        const head = sendSnapshot();
-        flush(coveredUpTo(head, buffer ?? []));
-        return;
-      }
-      const replayed = new Set<string>();
-      for (const event of result.events) {
-        replayed.add(event.id);
-        if (!filter || filter.has(event.event)) safe(() => sink.event(event));
-      }
-      // A distributed bus may deliver `lastId` itself (and what precedes it)
-      // to this instance only after the client attached: the client already
-      // has those, so skip everything up to it as well as what was replayed.
-      const upToLast = coveredUpTo(options.lastEventId ?? undefined, buffer ?? []);
-      flush((event) => replayed.has(event.id) || upToLast(event));
-    };
-
-    const lastId = options.lastEventId;
-    if (lastId) {
-      let result: SinceResult | Promise<SinceResult>;
-      try {
-        result = this.bus.since(lastId);
-      } catch (error) {
-        this.emit('error', error, 'bus.since');
-        result = { kind: 'gap' };
-      }
-      if (isPromiseLike<SinceResult>(result)) {
-        result.then(onSince, (error) => {
-          this.emit('error', error, 'bus.since');
-          onSince({ kind: 'gap' });
-        });
-      } else {
-        onSince(result);
-      }
-    } else {
-      const head = sendSnapshot();
-      flush(coveredUpTo(head, buffer));
-    }
-
-    return () => {
-      if (detached) return;
-      detached = true;
-      buffer = undefined;
-      unsubscribe();
-    };
+    const attachment = new Attachment(this.#host, sink, options.events ?? undefined);
+    attachment.start(options.lastEventId);
+    return attachment.detach;
   }
+
+  /** What attachments see of the hub; one object shared by every client. */
+  readonly #host: AttachmentHost = {
+    subscribers: this.#subscribers,
+    snapshot: () => this.snapshot(),
+    since: (lastId) => this.bus.since(lastId),
+    report: (error, where) => this.emit('error', error, where),
+  };
 
   // ------------------------------------------------------------- commands
 

@@ -1,4 +1,5 @@
 export type { StandardSchemaV1 } from '@standard-schema/spec';
+export type { HubSink } from './attachment.js';
 export { type Bus, type BusListener, type BusStatus, MemoryBus, type MemoryBusOptions } from './bus.js';
 export {
   type CommandInput,
@@ -42,7 +43,6 @@ export {
   Hub,
   type HubEvents,
   type HubOptions,
-  type HubSink,
 } from './hub.js';
 export type { Authorize, BoardcastRequest } from './request.js';
 export { SeriesBuffer, type SeriesPoint, type SeriesStats } from './series-buffer.js';
