@@ -4,12 +4,12 @@ import { fileURLToPath } from 'node:url';
 import { type Board, type BoardLink, SimulatedBoard } from '@boardcast/board-adapter-gpio';
 import { RedisBus } from '@boardcast/bus-redis';
 import { BoardcastError, createHub, type Hub } from '@boardcast/core';
-import { boardcastHttp } from '@boardcast/sse-server';
+import { boardcastHttp, readJsonBody } from '@boardcast/sse-server';
 import { createWsEndpoint } from '@boardcast/ws-server';
 import { bindBoard } from './bind-board.js';
 import { type BoardChoice, createBoard, DEFAULT_PINS, type DemoPins } from './boards.js';
 import { contract, type DemoContract, type DemoState, type InputInfo, type Level } from './contract.js';
-import { readJsonBody, sendError, sendJson } from './http-util.js';
+import { sendError, sendJson } from './http-util.js';
 import { isStaticPath, serveStatic } from './static-files.js';
 
 export interface DemoOptions {
@@ -171,7 +171,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       if (!Object.hasOwn(hub.state.inputs, pin)) {
         throw new BoardcastError('unsupported', `pin ${pin} is not one of the demo's inputs`);
       }
-      const body = await readJsonBody(req, 1024);
+      const body = await readJsonBody(req, { maxBytes: 1024 });
       const value = (body as { value?: unknown } | null)?.value;
       if (value !== 0 && value !== 1) throw new BoardcastError('invalid_payload', 'value must be 0 or 1');
       board.setInput(Number(pin), value as Level);
@@ -179,7 +179,10 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     } catch (error) {
       const failure =
         error instanceof BoardcastError ? error : new BoardcastError('handler_failed', 'could not drive the input');
-      sendError(res, failure, failure.code === 'method_not_allowed' ? { Allow: 'POST' } : {});
+      // A refused body may be left unread: never parse it as the next request.
+      const headers: Record<string, string> = req.readableEnded ? {} : { Connection: 'close' };
+      if (failure.code === 'method_not_allowed') headers.Allow = 'POST';
+      sendError(res, failure, headers);
     }
   }
 

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BoardcastError, parseJsonStrict, validateEntry } from '@boardcast/core';
+import { BoardcastError, validateEntry } from '@boardcast/core';
+import { readJsonBody } from '@boardcast/sse-server';
 import { type ReadingInput, readingInput, readingsBatch } from './contract.js';
 import type { DashboardHub } from './dashboard-hub.js';
 
@@ -29,37 +30,6 @@ function tokenMatches(header: string | undefined, token: string): boolean {
   return match !== null && timingSafeEqual(digest(match[1] ?? ''), digest(token));
 }
 
-/** Read the body, refusing it the moment it passes `limit` (the rest is discarded, never buffered). */
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let refused = false;
-    req.on('data', (chunk: Buffer) => {
-      if (refused) return;
-      size += chunk.byteLength;
-      if (size > limit) {
-        refused = true;
-        chunks.length = 0;
-        reject(new BoardcastError('payload_too_large', `body is larger than ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (refused) return;
-      try {
-        resolve(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks)));
-      } catch {
-        reject(new BoardcastError('invalid_payload', 'body is not valid UTF-8'));
-      }
-    });
-    req.on('error', (error) =>
-      reject(new BoardcastError('invalid_payload', 'body could not be read', { cause: error })),
-    );
-  });
-}
-
 /**
  * `POST /api/readings` with one `{sensor, value, at?}` or an array of them.
  * Answers 200 `{"accepted":n}` or the error's status with
@@ -79,23 +49,8 @@ export function createIngestHandler(dashboard: DashboardHub, options: IngestOpti
     if (token && !tokenMatches(req.headers.authorization, token)) {
       throw new BoardcastError('unauthorized', 'missing or wrong bearer token');
     }
-    const mediaType = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
     // Only JSON: text/plain and form bodies can be sent cross-site without a preflight.
-    if (mediaType !== 'application/json') {
-      throw new BoardcastError('unsupported_media_type', 'send readings as application/json');
-    }
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      throw new BoardcastError('payload_too_large', `body is larger than ${limit} bytes`);
-    }
-    const text = await readBody(req, limit);
-    let raw: unknown;
-    try {
-      raw = parseJsonStrict(text);
-    } catch (error) {
-      if (error instanceof BoardcastError) throw error;
-      throw new BoardcastError('invalid_payload', 'body is not valid JSON');
-    }
+    const raw = await readJsonBody(req, { maxBytes: limit, what: 'readings' });
     // Pick the branch of `readingsBody` by shape, so the error names the bad field ("2.value: …").
     const readings = Array.isArray(raw)
       ? await validateEntry<ReadingInput[]>(readingsBatch, raw, 'batch')

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { BoardcastError } from '@boardcast/core';
+import { BoardcastError, parseJsonStrict } from '@boardcast/core';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -115,4 +115,67 @@ export function declaredTooLarge(contentLength: string | undefined, limit: numbe
   if (contentLength === undefined) return false;
   const length = Number(contentLength);
   return Number.isFinite(length) && length > limit;
+}
+
+export interface JsonBodyOptions {
+  /** Largest accepted body in bytes (default 65536). */
+  readonly maxBytes?: number;
+  /** What the body is, for error messages (default `the body`). */
+  readonly what?: string;
+}
+
+/** Where a body comes from: its headers and a reader that enforces the limit. */
+export interface BodySource {
+  header(name: string): string | undefined;
+  read(limit: number): Promise<string>;
+}
+
+/**
+ * The command endpoint's body rules, for any JSON route: `application/json`
+ * only (415 `unsupported_media_type` — a cross-site form cannot send it),
+ * a byte limit checked on the declared length and while reading (413
+ * `payload_too_large`, the rest never buffered), UTF-8 and strict JSON with
+ * `__proto__`/`constructor`/`prototype` refused (400 `invalid_payload`). An
+ * empty body is `null`. Throws only `BoardcastError`.
+ */
+export async function readJsonFrom(source: BodySource, options: JsonBodyOptions = {}): Promise<unknown> {
+  const limit = options.maxBytes ?? 65_536;
+  const what = options.what ?? 'the body';
+  const mediaType = (source.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+  if (mediaType !== 'application/json') {
+    throw new BoardcastError('unsupported_media_type', `send ${what} as application/json`);
+  }
+  if (declaredTooLarge(source.header('content-length'), limit)) throw tooLarge(limit);
+  const text = await source.read(limit);
+  if (text.trim() === '') return null;
+  try {
+    return parseJsonStrict(text);
+  } catch (error) {
+    if (error instanceof BoardcastError) throw error;
+    throw new BoardcastError('invalid_payload', `${what} is not valid JSON`);
+  }
+}
+
+/**
+ * {@link readJsonFrom} for a node:http request or a Fetch `Request`. After a
+ * refusal a Node request's body may be left unread: answer it with
+ * `Connection: close` so the rest is never parsed as the next request.
+ */
+export function readJsonBody(request: IncomingMessage | Request, options: JsonBodyOptions = {}): Promise<unknown> {
+  if (request instanceof Request) {
+    return readJsonFrom(
+      { header: (name) => request.headers.get(name) ?? undefined, read: (limit) => readFetchBody(request, limit) },
+      options,
+    );
+  }
+  return readJsonFrom(
+    {
+      header: (name) => {
+        const value = request.headers[name.toLowerCase()];
+        return Array.isArray(value) ? value.join(', ') : value;
+      },
+      read: (limit) => readNodeBody(request, limit),
+    },
+    options,
+  );
 }

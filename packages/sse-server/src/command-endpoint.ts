@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BoardcastError, type ContractSpec, Emitter, type Hub, parseJsonStrict } from '@boardcast/core';
-import { declaredTooLarge, readFetchBody, readNodeBody } from './body.js';
+import { BoardcastError, type ContractSpec, Emitter, type Hub } from '@boardcast/core';
+import { readFetchBody, readJsonFrom, readNodeBody } from './body.js';
 import type { AnyHub } from './hub-like.js';
 import {
   type Authorize,
@@ -123,22 +123,16 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
     if (!auth.ok) return refuse(auth.error);
 
     if (name === undefined) return refuse(new BoardcastError('unknown_command', 'no command name in the path'));
-    const mediaType = (info.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
-    if (mediaType !== 'application/json') {
-      return refuse(new BoardcastError('unsupported_media_type', 'send the command as application/json'));
-    }
-    if (declaredTooLarge(info.header('content-length'), this.#maxBodyBytes)) {
-      return refuse(new BoardcastError('payload_too_large', `request body is larger than ${this.#maxBodyBytes} bytes`));
-    }
 
     let input: unknown;
     try {
-      const text = await request.readBody(this.#maxBodyBytes);
-      // An empty body means "no input", for commands whose input is null.
-      input = text.trim() === '' ? null : parseJsonStrict(text);
+      input = await readJsonFrom(
+        { header: (header) => info.header(header), read: request.readBody },
+        { maxBytes: this.#maxBodyBytes, what: 'the command' },
+      );
     } catch (error) {
       if (error instanceof BoardcastError) return refuse(error);
-      return refuse(new BoardcastError('invalid_payload', 'request body is not valid JSON'));
+      return refuse(new BoardcastError('invalid_payload', 'request body could not be read'));
     }
 
     const result = await this.#hub.dispatch(name, input, { transport: 'http', auth: auth.auth });

@@ -1,3 +1,4 @@
+export { type BodySource, type JsonBodyOptions, readJsonBody, readJsonFrom } from './body.js';
 export {
   type CommandEndpoint,
   type CommandEndpointEvents,
