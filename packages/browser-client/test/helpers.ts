@@ -13,6 +13,7 @@ import {
 import { type BoardcastHttpOptions, boardcastHttp } from '@boardcast/sse-server';
 import { createWsEndpoint, type WsEndpointOptions } from '@boardcast/ws-server';
 import { z } from 'zod';
+import type { BoardcastClient, StatusChange } from '../src/index.js';
 
 export const contract = defineContract({
   events: {
@@ -139,3 +140,35 @@ export async function until<T>(check: () => T, ms = 10_000, what = 'condition'):
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** Undo steps for the current test, run in reverse by `afterEach(runCleanups)`. */
+export const cleanups: (() => unknown)[] = [];
+
+export async function runCleanups(): Promise<void> {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+}
+
+/** Record what a client reports (events, ids, statuses, resets, errors); the client is closed after the test. */
+export function track(client: BoardcastClient<TestContract>) {
+  const ticks: number[] = [];
+  const ids: string[] = [];
+  const statuses: StatusChange[] = [];
+  const resets: string[] = [];
+  const errors: BoardcastError[] = [];
+  client.on('tick', (n, id) => {
+    ticks.push(n);
+    ids.push(id);
+  });
+  client.on('reset', (reason) => resets.push(reason));
+  client.on('error', (e) => errors.push(e));
+  client.onStatus((s) => statuses.push(s));
+  cleanups.push(() => client.close());
+  return { ticks, ids, statuses, resets, errors };
+}
+
+/** The code a command promise settled with: `resolved`, or the BoardcastError's code. */
+export const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => 'resolved',
+    (e: unknown) => (e instanceof BoardcastError ? e.code : `not a BoardcastError: ${String(e)}`),
+  );

@@ -1,29 +1,9 @@
-import { BoardcastError } from '@boardcast/core';
+import type { BoardcastError } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type BoardcastClient, connect, type StatusChange } from '../src/index.js';
-import { contract, makeHub, rawServer, serve, type TestContract, tick, until } from './helpers.js';
+import { type BoardcastClient, connect } from '../src/index.js';
+import { cleanups, codeOf, contract, makeHub, rawServer, runCleanups, serve, tick, track, until } from './helpers.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-function track(client: BoardcastClient<TestContract>) {
-  const ticks: number[] = [];
-  const ids: string[] = [];
-  const statuses: StatusChange[] = [];
-  const resets: string[] = [];
-  const errors: BoardcastError[] = [];
-  client.on('tick', (n, id) => {
-    ticks.push(n);
-    ids.push(id);
-  });
-  client.on('reset', (reason) => resets.push(reason));
-  client.on('error', (e) => errors.push(e));
-  client.onStatus((s) => statuses.push(s));
-  cleanups.push(() => client.close());
-  return { ticks, ids, statuses, resets, errors };
-}
+afterEach(runCleanups);
 
 describe('SSE transport against a real sse-server', () => {
   it('receives the snapshot, then typed events in order, and mirrors state', async () => {
@@ -131,11 +111,6 @@ describe('SSE transport against a real sse-server', () => {
     await expect(client.command('led', { state: 'on' })).resolves.toEqual({ on: true });
     await until(() => client.state?.led.on === true);
 
-    const codeOf = (p: Promise<unknown>) =>
-      p.then(
-        () => 'resolved',
-        (e: unknown) => (e instanceof BoardcastError ? e.code : `not a BoardcastError: ${String(e)}`),
-      );
     // biome-ignore lint/suspicious/noExplicitAny: deliberately breaking the contract's types
     const untyped = client as BoardcastClient<any>;
     expect(await codeOf(untyped.command('nope', {}))).toBe('unknown_command');

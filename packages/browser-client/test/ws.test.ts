@@ -1,38 +1,12 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { BoardcastError, WS_PROTOCOL } from '@boardcast/core';
+import { WS_PROTOCOL } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { type BoardcastClient, connect, type StatusChange } from '../src/index.js';
-import { contract, makeHub, serve, type TestContract, tick, until } from './helpers.js';
+import { type BoardcastClient, connect } from '../src/index.js';
+import { cleanups, codeOf, contract, makeHub, runCleanups, serve, tick, track, until } from './helpers.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-function track(client: BoardcastClient<TestContract>) {
-  const ticks: number[] = [];
-  const ids: string[] = [];
-  const statuses: StatusChange[] = [];
-  const resets: string[] = [];
-  const errors: BoardcastError[] = [];
-  client.on('tick', (n, id) => {
-    ticks.push(n);
-    ids.push(id);
-  });
-  client.on('reset', (reason) => resets.push(reason));
-  client.on('error', (e) => errors.push(e));
-  client.onStatus((s) => statuses.push(s));
-  cleanups.push(() => client.close());
-  return { ticks, ids, statuses, resets, errors };
-}
-
-const codeOf = (p: Promise<unknown>) =>
-  p.then(
-    () => 'resolved',
-    (e: unknown) => (e instanceof BoardcastError ? e.code : `not a BoardcastError: ${String(e)}`),
-  );
+afterEach(runCleanups);
 
 describe('WS transport against a real ws-server', () => {
   it('receives the snapshot, then typed events in order, and mirrors state', async () => {
