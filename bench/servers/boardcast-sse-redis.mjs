@@ -4,9 +4,8 @@
 // the orchestrator asks to publish calls `hub.publish`; the others deliver
 // what they read from the stream.
 import { RedisBus } from '@boardcast/bus-redis';
-import { boardcastHttp } from '@boardcast/sse-server';
+import { serveSse } from './boardcast-sse.mjs';
 import { benchHub } from './contract.mjs';
-import { closeServer, http, listen } from './util.mjs';
 
 export async function start({ redis, name, maxClients = 20_000 } = {}) {
   if (!redis || !name) throw new Error('boardcast-sse-redis needs { redis, name }');
@@ -18,21 +17,5 @@ export async function start({ redis, name, maxClients = 20_000 } = {}) {
   const hub = benchHub(bus);
   await hub.ready;
   await bus.ready;
-  const api = boardcastHttp(hub, { sse: { maxClients } });
-  const server = http.createServer(api.node);
-  const port = await listen(server);
-  return {
-    port,
-    info: { sse: '/events', http: '/commands/ping' },
-    publish(data) {
-      // Rejections (queue_full, closed) are also emitted as hub `error`, logged above.
-      hub.publish('tick', data);
-    },
-    count: () => api.sse.clientCount,
-    close: async () => {
-      api.close();
-      await hub.close();
-      await closeServer(server);
-    },
-  };
+  return serveSse(hub, { maxClients });
 }

@@ -5,8 +5,12 @@ import { boardcastHttp } from '@boardcast/sse-server';
 import { benchHub } from './contract.mjs';
 import { closeServer, http, listen } from './util.mjs';
 
-export async function start({ highWaterMark, maxClients = 20_000 } = {}) {
-  const hub = benchHub();
+export function start({ highWaterMark, maxClients = 20_000 } = {}) {
+  return serveSse(benchHub(), { highWaterMark, maxClients });
+}
+
+/** `boardcastHttp(hub)` on its own port, in the shape the orchestrator drives; shared with the Redis adapter. */
+export async function serveSse(hub, { highWaterMark, maxClients = 20_000 } = {}) {
   const api = boardcastHttp(hub, {
     sse: { maxClients, ...(highWaterMark ? { highWaterMark } : {}) },
   });
@@ -16,6 +20,7 @@ export async function start({ highWaterMark, maxClients = 20_000 } = {}) {
     port,
     info: { sse: '/events', http: '/commands/ping' },
     publish(data) {
+      // Rejections (queue_full, closed on a Redis bus) are also emitted as hub `error`.
       hub.publish('tick', data);
     },
     count: () => api.sse.clientCount,
