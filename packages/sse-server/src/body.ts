@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { BoardcastError, parseJsonStrict } from '@boardcast/core';
+import { fromFetch, fromNode } from './request.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -163,19 +164,9 @@ export async function readJsonFrom(source: BodySource, options: JsonBodyOptions 
  */
 export function readJsonBody(request: IncomingMessage | Request, options: JsonBodyOptions = {}): Promise<unknown> {
   if (request instanceof Request) {
-    return readJsonFrom(
-      { header: (name) => request.headers.get(name) ?? undefined, read: (limit) => readFetchBody(request, limit) },
-      options,
-    );
+    const { header } = fromFetch(request);
+    return readJsonFrom({ header, read: (limit) => readFetchBody(request, limit) }, options);
   }
-  return readJsonFrom(
-    {
-      header: (name) => {
-        const value = request.headers[name.toLowerCase()];
-        return Array.isArray(value) ? value.join(', ') : value;
-      },
-      read: (limit) => readNodeBody(request, limit),
-    },
-    options,
-  );
+  const { header } = fromNode(request);
+  return readJsonFrom({ header, read: (limit) => readNodeBody(request, limit) }, options);
 }
