@@ -52,6 +52,34 @@ export type BoardEvents = {
   error: (error: unknown) => void;
 };
 
+/** Options every board operation accepts. */
+export interface OperationOptions {
+  /**
+   * Cancels the operation. One that has not started when the signal aborts is
+   * never started (a queued write is dropped, a remote request is not sent)
+   * and rejects with the signal's reason (a `BoardcastError`, normally
+   * `timeout`). Pass a command handler's `context.signal`.
+   */
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * Latest time the operation may still take effect, on this process's
+   * `performance.now()` clock (ms). A remote board sends it with the request
+   * so the agent drops a request that arrives too late instead of executing
+   * it. Pass a command handler's `context.deadline`.
+   */
+  readonly deadline?: number | undefined;
+}
+
+/** Options of `pinMode`. */
+export interface PinModeOptions extends OperationOptions {
+  /**
+   * Physical level an output is driven to the moment it becomes an output
+   * (default 0). `Led` sets it from its `initial` state and `activeLow`, so an
+   * active-low relay does not click on when the server starts.
+   */
+  readonly initial?: Level | undefined;
+}
+
 /**
  * One interface for every board, simulated, local or across Wi-Fi. Operations
  * are async because a remote board answers over the network; they reject
@@ -66,10 +94,10 @@ export interface Board {
   readonly capabilities: BoardCapabilities;
   on<K extends keyof BoardEvents>(event: K, listener: BoardEvents[K]): () => void;
   off<K extends keyof BoardEvents>(event: K, listener: BoardEvents[K]): void;
-  pinMode(pin: Pin, mode: PinMode): Promise<void>;
-  /** Resolves with the level the board confirms after the write. */
-  digitalWrite(pin: Pin, value: Level): Promise<Level>;
-  digitalRead(pin: Pin): Promise<Level>;
+  pinMode(pin: Pin, mode: PinMode, options?: PinModeOptions): Promise<void>;
+  /** Resolves with the level the board confirms after the write (the board's word, not the request's). */
+  digitalWrite(pin: Pin, value: Level, options?: OperationOptions): Promise<Level>;
+  digitalRead(pin: Pin, options?: OperationOptions): Promise<Level>;
   /** Report debounced changes of an input; returns the unsubscribe function. Each call debounces on its own. */
   watch(pin: Pin, options: WatchOptions, listener: (edge: PinEdgeEvent) => void): () => void;
   analogRead(pin: Pin): Promise<number>;

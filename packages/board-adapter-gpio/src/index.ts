@@ -25,11 +25,13 @@ export {
   type BoardStatus,
   type Edge,
   type Level,
+  type OperationOptions,
   PIN_MODES,
   type Pin,
   type PinCapability,
   type PinEdgeEvent,
   type PinMode,
+  type PinModeOptions,
   type SensorReading,
   type WatchOptions,
 } from './board.js';

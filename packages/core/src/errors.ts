@@ -11,9 +11,19 @@ export const ERROR_CODES = {
   unauthorized: { status: 401, close: 1008 },
   forbidden: { status: 403, close: 1008 },
   forbidden_origin: { status: 403, close: 1008 },
+  /** The `Host` header names no host this server answers to (DNS rebinding defence). */
+  forbidden_host: { status: 403, close: 1008 },
+  /** No endpoint serves this path (HTTP 404; also the answer to an upgrade nobody handles). */
+  not_found: { status: 404, close: 1008 },
+  /** A resource is held by someone else: a GPIO line requested by another process (details name the consumer). */
+  busy: { status: 409, close: 1013 },
+  /** A board id is already connected by a live agent; the newcomer is refused (board link). */
+  board_conflict: { status: 409, close: 1008 },
   too_many_clients: { status: 503, close: 1013 },
   too_many_requests: { status: 429, close: 1013 },
   board_offline: { status: 503, close: 1013 },
+  /** The bus (Redis …) is unreachable: this instance is degraded and cannot publish or route commands. */
+  bus_unavailable: { status: 503, close: 1013 },
   unsupported: { status: 422, close: 1008 },
   handler_failed: { status: 500, close: 1011 },
   timeout: { status: 504, close: 1011 },

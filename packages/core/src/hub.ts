@@ -23,8 +23,14 @@ export interface CommandContext {
   readonly clientId?: string | undefined;
   /** Whatever the transport's `authorize` hook returned for this client. */
   readonly auth?: unknown;
-  /** Aborted when the command times out or the hub closes. */
+  /** Aborted when the command times out, its client goes away, or the hub closes. */
   readonly signal: AbortSignal;
+  /**
+   * When the command times out, on the `performance.now()` clock (ms). Handlers
+   * that forward work elsewhere (a remote board) pass it on so the far side
+   * can drop work whose answer nobody will wait for.
+   */
+  readonly deadline: number;
 }
 
 export type CommandHandler<C extends ContractSpec, K extends CommandName<C>> = (
@@ -270,7 +276,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   async dispatch(
     command: string,
     rawInput: unknown,
-    context: Partial<Omit<CommandContext, 'signal'>> = {},
+    context: Partial<Omit<CommandContext, 'signal' | 'deadline'>> = {},
   ): Promise<DispatchResult> {
     const started = Date.now();
     const transport = context.transport ?? 'local';
@@ -290,7 +296,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   async call<K extends CommandName<C>>(
     command: K,
     input: CommandPayload<C, K>,
-    context: Partial<Omit<CommandContext, 'signal'>> = {},
+    context: Partial<Omit<CommandContext, 'signal' | 'deadline'>> = {},
   ): Promise<CommandResult<C, K>> {
     const result = await this.dispatch(command, input, context);
     if (!result.ok) throw result.error;
@@ -300,7 +306,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   async #dispatch(
     command: string,
     rawInput: unknown,
-    context: Omit<CommandContext, 'signal'>,
+    context: Omit<CommandContext, 'signal' | 'deadline'>,
   ): Promise<DispatchResult> {
     if (this.#closed) return { ok: false, error: new BoardcastError('closed', 'hub is closed') };
     const spec = Object.hasOwn(this.contract.commands, command) ? this.contract.commands[command] : undefined;
@@ -312,6 +318,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
 
     const controller = new AbortController();
     const timeoutMs = handler.timeoutMs ?? this.#options.commandTimeoutMs ?? 5000;
+    const deadline = performance.now() + timeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
     this.#inflight.add(controller);
     try {
@@ -322,7 +329,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
         return { ok: false, error: toBoardcastError(error, 'invalid_payload', 'invalid input') };
       }
       if (controller.signal.aborted) throw controller.signal.reason;
-      const run = Promise.resolve().then(() => handler.fn(input, { ...context, signal: controller.signal }));
+      const run = Promise.resolve().then(() => handler.fn(input, { ...context, signal: controller.signal, deadline }));
       const timedOut = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
           const error = new BoardcastError('timeout', `command "${command}" timed out after ${timeoutMs} ms`);
