@@ -209,12 +209,13 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
         for (const fn of unbind) fn();
         await router?.close();
         api.close();
-        await ws.close();
+        // Board sockets first: an upgraded socket keeps server.close() waiting,
+        // and link.close() ends them with a close frame within its grace time.
+        await Promise.all([ws.close(), link?.close()]);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
         });
-        await link?.close();
         await board?.close();
         await hub.close();
       })();

@@ -110,7 +110,9 @@ function framesOf(ws: WebSocket): Array<Record<string, unknown>> {
 /** A hand-written board that answers requests like the agent would. */
 function answerRequests(ws: WebSocket, levels: Record<string, 0 | 1>): void {
   ws.on('message', (data) => {
-    const msg = JSON.parse(String(data)) as { type: string; id?: number; pin?: number; value?: 0 | 1 };
+    const msg = JSON.parse(String(data)) as { type: string; id?: number; pin?: number; value?: 0 | 1; t?: unknown };
+    // Like the agent: every server ping is answered, which keeps the board alive.
+    if (msg.type === 'ping') return ws.send(JSON.stringify({ type: 'pong', t: msg.t }));
     if (msg.id === undefined) return;
     let value: unknown = null;
     if (msg.type === 'snapshot') value = { pins: levels, analog: {}, sensors: {} };
@@ -169,7 +171,7 @@ describe.skipIf(!pythonPath)('RemoteBoard end to end with the real agent (python
   it('refuses a wrong token', async () => {
     const rig = await startRig();
     const errors: unknown[] = [];
-    rig.link.on('error', (e) => errors.push(e));
+    rig.link.on('reject', (r) => errors.push(r.error));
     const agent = agentFor(rig.port, { token: 'wrong' });
     await agent.waitForLine(/refused.*401/);
     expect(rig.board.status).toBe('offline');

@@ -9,32 +9,94 @@ import { BoardConnection, type ConnectionOptions } from './connection.js';
 import { BOARD_PROTOCOL, type HelloFrame } from './frames.js';
 import { RemoteBoard } from './remote-board.js';
 
+/**
+ * One agent credential. `boards` limits which board ids a connection made
+ * with this token may claim in its hello (one id or a list); without it the
+ * token is shared and may claim any id.
+ */
+export interface BoardCredential {
+  readonly token: string;
+  readonly boards?: string | readonly string[] | undefined;
+}
+
+/**
+ * A custom token check: `false` refuses the upgrade (401), `true` accepts a
+ * shared credential (any board id), a list of ids accepts a credential bound
+ * to those boards.
+ */
+export type BoardTokenCheck = (
+  token: string | undefined,
+  request: IncomingMessage,
+) => boolean | readonly string[] | Promise<boolean | readonly string[]>;
+
 export interface BoardLinkOptions {
-  /** Shared secret each agent sends as `Authorization: Bearer <token>` (or `?token=`), or a check function. */
-  readonly token: string | ((token: string | undefined, request: IncomingMessage) => boolean | Promise<boolean>);
+  /**
+   * Who may connect, sent as `Authorization: Bearer <token>` (or `?token=`):
+   * one shared secret, a list of credentials bound to board ids, or a check
+   * function (see `BoardTokenCheck`). A wrong token → HTTP 401 `unauthorized`;
+   * a hello for an id the credential is not bound to → error frame
+   * `forbidden` and close 1008.
+   */
+  readonly token: string | readonly BoardCredential[] | BoardTokenCheck;
   /** URL path of the endpoint (default `/board`). Upgrades on other paths are left to other handlers. */
   readonly path?: string;
   /** Server → board ping period; also sent to the agent in `welcome` (default 5000 ms). */
   readonly heartbeatMs?: number;
   /** A board silent for this many heartbeat periods is cut off and marked offline (default 2). */
   readonly missedHeartbeats?: number;
-  /** How long a write/read/mode may take to be answered (default 5000 ms). */
+  /** How long a write/read/mode may take to be answered; the request's deadline (default 5000 ms). */
   readonly requestTimeoutMs?: number;
   /** A socket must say hello within this time (default 10000 ms). */
   readonly helloTimeoutMs?: number;
-  /** Largest frame accepted from a board, in bytes (default 16384). */
+  /** Largest frame accepted from a board, in bytes (default 16384); larger → close 1009 (`payload_too_large`). */
   readonly maxPayload?: number;
-  /** Concurrent board sockets (default 64); more are refused with 503. */
+  /** Concurrent board sockets, hello or not (default 64); more → HTTP 503 `too_many_clients`. */
   readonly maxConnections?: number;
-  /** Malformed frames tolerated per connection before it is closed (default 20). */
+  /**
+   * Boards known at once (default 64): online, plus offline ones still
+   * retained. A hello for a new id beyond it first evicts the oldest offline
+   * board the app never asked for, else is refused with `too_many_clients`
+   * (error frame, close 1013). Boards created by `link.board(id)` always stay.
+   */
+  readonly maxBoards?: number;
+  /** Pins a hello may announce (default 64); more → `payload_too_large`, close 1009. */
+  readonly maxPinsPerBoard?: number;
+  /** Sensors a hello may announce (default 32); more → `payload_too_large`. Readings for others → `unsupported`. */
+  readonly maxSensorsPerBoard?: number;
+  /** How long a board that left is remembered (firmware, last readings) before it is forgotten (default 600000 ms). Boards from `link.board(id)` are never forgotten. */
+  readonly retentionMs?: number;
+  /** Malformed frames tolerated per connection before it is closed with 1008 (default 20). */
   readonly maxBadFrames?: number;
+  /** Frames per second a board may send, sustained / burst (default 100 / 200). Excess frames are dropped with a `too_many_requests` error frame; a board still over the rate a second later is closed with 1013. */
+  readonly frameRate?: { readonly perSecond: number; readonly burst: number };
+  /** Requests in flight to one board (default 8) and waiting behind them (default 64); beyond → `too_many_requests`. */
+  readonly maxInFlight?: number;
+  readonly maxQueuedRequests?: number;
+  /** Send-buffer bytes per board above which pongs and error frames are skipped (default 65536). */
+  readonly maxBufferedBytes?: number;
+  /** How long `close()` waits for each board's close frame before cutting its socket (default 1000 ms). */
+  readonly closeGraceMs?: number;
+}
+
+/** Why and whom the link refused (for a log line). */
+export interface BoardRejection {
+  readonly error: BoardcastError;
+  /** The board id the agent claimed, when it got as far as hello. */
+  readonly boardId?: string | undefined;
+  readonly remoteAddress?: string | undefined;
 }
 
 export type BoardLinkEvents = {
-  /** An agent said hello (first time or again). */
+  /** An agent said hello and was accepted (first time or again). */
   connect: (board: RemoteBoard) => void;
   disconnect: (board: RemoteBoard, reason: string) => void;
-  /** A refused or failed upgrade, or a board error nobody else sees. */
+  /**
+   * An agent refused: bad token (`unauthorized`), a board id its credential
+   * is not bound to (`forbidden`), an id a live agent already holds
+   * (`board_conflict`), a bound (`too_many_clients`, `payload_too_large`).
+   */
+  reject: (rejection: BoardRejection) => void;
+  /** A failure nobody else sees (a token check that threw, a failed upgrade). */
   error: (error: unknown, where: string) => void;
 };
 
@@ -42,15 +104,9 @@ function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
-function refuse(socket: Duplex, error: BoardcastError): void {
-  const body = JSON.stringify(error.toBody());
-  socket.end(
-    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
-      'Connection: close\r\nContent-Type: application/json\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
-  socket.once('error', () => undefined);
-  setTimeout(() => socket.destroy(), 1000).unref();
+interface Credential {
+  readonly digest: Buffer;
+  readonly boards: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -65,44 +121,62 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
   readonly #conn: ConnectionOptions;
   readonly #wss: WebSocketServer;
   readonly #boards = new Map<string, RemoteBoard>();
+  /** Boards the app asked for by `board(id)`: never evicted or forgotten. */
+  readonly #pinned = new Set<string>();
+  /** Offline, unpinned boards → when they left (monotonic order = Map order). */
+  readonly #retired = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #sockets = new Set<BoardConnection>();
-  readonly #tokenDigest: Buffer | undefined;
-  #closed = false;
+  readonly #refusing = new Set<Duplex>();
+  readonly #credentials: readonly Credential[] | undefined;
+  readonly #maxBoards: number;
+  readonly #maxPins: number;
+  readonly #maxSensors: number;
+  readonly #retentionMs: number;
+  #closed: Promise<void> | undefined;
 
   constructor(server: HttpServer | HttpsServer, options: BoardLinkOptions) {
     super();
-    if (typeof options.token === 'string' && options.token.length === 0) {
-      throw new TypeError('BoardLink: token must not be empty');
-    }
+    this.#credentials = credentials(options.token);
     this.path = options.path ?? '/board';
     this.#server = server;
     this.#options = options;
-    this.#tokenDigest = typeof options.token === 'string' ? digest(options.token) : undefined;
-    const heartbeatMs = options.heartbeatMs ?? 5000;
+    const heartbeatMs = positive('heartbeatMs', options.heartbeatMs, 5000);
     this.#conn = {
       heartbeatMs,
-      missedHeartbeats: options.missedHeartbeats ?? 2,
-      requestTimeoutMs: options.requestTimeoutMs ?? 5000,
-      helloTimeoutMs: options.helloTimeoutMs ?? 10_000,
-      maxBadFrames: options.maxBadFrames ?? 20,
+      missedHeartbeats: positive('missedHeartbeats', options.missedHeartbeats, 2),
+      requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, 5000),
+      helloTimeoutMs: positive('helloTimeoutMs', options.helloTimeoutMs, 10_000),
+      maxBadFrames: positive('maxBadFrames', options.maxBadFrames, 20, 0),
+      maxInFlight: positive('maxInFlight', options.maxInFlight, 8),
+      maxQueuedRequests: positive('maxQueuedRequests', options.maxQueuedRequests, 64, 0),
+      maxBufferedBytes: positive('maxBufferedBytes', options.maxBufferedBytes, 65_536),
+      frameRate: {
+        perSecond: positive('frameRate.perSecond', options.frameRate?.perSecond, 100),
+        burst: positive('frameRate.burst', options.frameRate?.burst, 200),
+      },
+      closeGraceMs: positive('closeGraceMs', options.closeGraceMs, 1000),
     };
+    this.#maxBoards = positive('maxBoards', options.maxBoards, 64);
+    this.#maxPins = positive('maxPinsPerBoard', options.maxPinsPerBoard, 64, 0);
+    this.#maxSensors = positive('maxSensorsPerBoard', options.maxSensorsPerBoard, 32, 0);
+    this.#retentionMs = positive('retentionMs', options.retentionMs, 600_000, 0);
     this.#wss = new WebSocketServer({
       noServer: true,
-      maxPayload: options.maxPayload ?? 16_384,
+      maxPayload: positive('maxPayload', options.maxPayload, 16_384),
       perMessageDeflate: false,
+      // Checked by the connection, which answers a bad frame with an error
+      // frame (as documented) instead of ws's bare close 1007.
+      skipUTF8Validation: true,
       handleProtocols: (protocols) => (protocols.has(BOARD_PROTOCOL) ? BOARD_PROTOCOL : false),
     });
     server.on('upgrade', this.#onUpgrade);
   }
 
-  /** The board with this id, created (offline) if no agent has connected yet. */
+  /** The board with this id, created (offline) if no agent has connected yet. It is kept for the link's life. */
   board(id: string): RemoteBoard {
-    let board = this.#boards.get(id);
-    if (!board) {
-      board = new RemoteBoard(id);
-      this.#boards.set(id, board);
-    }
-    return board;
+    this.#pinned.add(id);
+    this.#unretire(id);
+    return this.#board(id);
   }
 
   get boards(): readonly RemoteBoard[] {
@@ -111,6 +185,39 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
 
   get connectionCount(): number {
     return this.#sockets.size;
+  }
+
+  #board(id: string): RemoteBoard {
+    let board = this.#boards.get(id);
+    if (!board) {
+      board = new RemoteBoard(id);
+      this.#boards.set(id, board);
+    }
+    return board;
+  }
+
+  #unretire(id: string): void {
+    const timer = this.#retired.get(id);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.#retired.delete(id);
+  }
+
+  /** An unpinned board left: forget it after `retentionMs`. */
+  #retire(board: RemoteBoard): void {
+    if (this.#pinned.has(board.id) || this.#closed) return;
+    this.#unretire(board.id);
+    const timer = setTimeout(() => this.#forget(board.id), this.#retentionMs);
+    timer.unref();
+    this.#retired.set(board.id, timer);
+  }
+
+  #forget(id: string): void {
+    this.#unretire(id);
+    const board = this.#boards.get(id);
+    if (!board || this.#pinned.has(id) || board.connection) return;
+    this.#boards.delete(id);
+    board.clear();
   }
 
   readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -130,72 +237,193 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
     });
   };
 
+  #refuse(socket: Duplex, error: BoardcastError): void {
+    const body = JSON.stringify(error.toBody());
+    this.#refusing.add(socket);
+    socket.once('close', () => this.#refusing.delete(socket));
+    socket.once('error', () => undefined);
+    socket.end(
+      `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
+        'Connection: close\r\nContent-Type: application/json\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+
   async #accept(request: IncomingMessage, socket: Duplex, head: Buffer, query: URLSearchParams): Promise<void> {
-    if (this.#closed) return refuse(socket, new BoardcastError('too_many_clients', 'board link is closed'));
+    const remoteAddress = request.socket.remoteAddress;
+    const reject = (error: BoardcastError) => {
+      this.emit('reject', { error, remoteAddress });
+      this.#refuse(socket, error);
+    };
+    if (this.#closed) return reject(new BoardcastError('too_many_clients', 'board link is closed'));
     const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     if (!offered.includes(BOARD_PROTOCOL)) {
-      return refuse(socket, new BoardcastError('invalid_payload', `subprotocol ${BOARD_PROTOCOL} is required`));
+      return reject(new BoardcastError('invalid_payload', `subprotocol ${BOARD_PROTOCOL} is required`));
     }
     const auth = request.headers.authorization;
     const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : (query.get('token') ?? undefined);
-    if (!(await this.#authorize(token, request))) {
-      this.emit('error', new BoardcastError('unauthorized', 'board refused: bad token'), 'auth');
-      return refuse(socket, new BoardcastError('unauthorized', 'bad or missing board token'));
-    }
+    const allowed = await this.#authorize(token, request);
+    if (allowed === false) return reject(new BoardcastError('unauthorized', 'bad or missing board token'));
+    if (this.#closed) return reject(new BoardcastError('too_many_clients', 'board link is closed'));
     if (this.#sockets.size >= (this.#options.maxConnections ?? 64)) {
-      return refuse(socket, new BoardcastError('too_many_clients', 'too many board connections'));
+      return reject(new BoardcastError('too_many_clients', 'too many board connections'));
     }
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
-      if (this.#closed) return ws.close(1001, 'board link closed');
-      const conn = new BoardConnection(ws, this.#conn, {
-        hello: (c, hello) => this.#onHello(c, hello),
-        frame: (frame) => {
-          if (conn.boardId !== undefined) this.#boards.get(conn.boardId)?.frame(frame);
+      const conn = new BoardConnection(
+        ws,
+        this.#conn,
+        {
+          hello: (c, hello) => this.#onHello(c, hello),
+          frame: (c, frame) => (c.boardId === undefined ? undefined : this.#boards.get(c.boardId)?.frame(frame)),
+          expired: (c, body) => this.#boardOf(c)?.expired(c, body),
+          late: (c, body, value) => this.#boardOf(c)?.late(c, body, value),
+          close: (c, reason) => {
+            this.#sockets.delete(c);
+            const board = this.#boardOf(c);
+            if (!board) return;
+            board.detach(c);
+            this.emit('disconnect', board, reason);
+            this.#retire(board);
+          },
         },
-        close: (c, reason) => {
-          this.#sockets.delete(c);
-          if (c.boardId === undefined) return;
-          const board = this.#boards.get(c.boardId);
-          if (!board) return;
-          board.detach(c);
-          this.emit('disconnect', board, reason);
-        },
-      });
+        remoteAddress,
+        allowed === true ? undefined : allowed,
+      );
       this.#sockets.add(conn);
+      if (this.#closed) void conn.shutdown(1001, 'board link closed');
     });
   }
 
-  async #authorize(token: string | undefined, request: IncomingMessage): Promise<boolean> {
+  #boardOf(conn: BoardConnection): RemoteBoard | undefined {
+    if (conn.boardId === undefined) return undefined;
+    const board = this.#boards.get(conn.boardId);
+    return board?.connection === conn ? board : undefined;
+  }
+
+  /** false: refuse; true: any board id; a set: only those ids. */
+  async #authorize(token: string | undefined, request: IncomingMessage): Promise<boolean | ReadonlySet<string>> {
     const check = this.#options.token;
     if (typeof check === 'function') {
       try {
-        return (await check(token, request)) === true;
+        const result = await check(token, request);
+        if (result === true) return true;
+        if (Array.isArray(result)) return new Set(result as readonly string[]);
+        return false;
       } catch (error) {
         this.emit('error', error, 'token check');
         return false;
       }
     }
-    return token !== undefined && timingSafeEqual(digest(token), this.#tokenDigest!);
+    if (token === undefined) return false;
+    const presented = digest(token);
+    let match: Credential | undefined;
+    // Compare with every credential so timing does not tell which one matched.
+    for (const credential of this.#credentials ?? []) {
+      if (timingSafeEqual(presented, credential.digest) && !match) match = credential;
+    }
+    if (!match) return false;
+    return match.boards ?? true;
   }
 
-  #onHello(conn: BoardConnection, hello: HelloFrame): void {
-    const board = this.board(hello.id);
+  /** Decide whether this hello may take its id; undefined accepts (and attaches). */
+  #onHello(conn: BoardConnection, hello: HelloFrame): BoardcastError | undefined {
+    const refuse = (error: BoardcastError) => {
+      this.emit('reject', { error, boardId: hello.id, remoteAddress: conn.remoteAddress });
+      return error;
+    };
+    if (conn.allowedBoards && !conn.allowedBoards.has(hello.id)) {
+      return refuse(new BoardcastError('forbidden', `this token may not claim board "${hello.id}"`));
+    }
+    if (hello.pins.length > this.#maxPins) {
+      return refuse(
+        new BoardcastError('payload_too_large', `hello announces ${hello.pins.length} pins (limit ${this.#maxPins})`),
+      );
+    }
+    if (hello.sensors.length > this.#maxSensors) {
+      return refuse(
+        new BoardcastError(
+          'payload_too_large',
+          `hello announces ${hello.sensors.length} sensors (limit ${this.#maxSensors})`,
+        ),
+      );
+    }
+    const existing = this.#boards.get(hello.id);
+    const live = existing?.connection;
+    if (live && !live.closed) {
+      // A board rebooted behind a half-open socket has stopped beating; a
+      // second agent with the same id has not. Only the first may be
+      // replaced: a live agent answers a ping every period, so silence of
+      // 1.5 periods means it missed a heartbeat.
+      if (live.silentMs < this.#conn.heartbeatMs * 1.5) {
+        return refuse(
+          new BoardcastError(
+            'board_conflict',
+            `board "${hello.id}" is already connected from ${live.remoteAddress ?? 'another address'} and alive`,
+          ),
+        );
+      }
+    }
+    if (!existing && this.#boards.size >= this.#maxBoards && !this.#evictOne()) {
+      return refuse(new BoardcastError('too_many_clients', `too many boards (limit ${this.#maxBoards})`));
+    }
+    this.#unretire(hello.id);
+    const board = this.#board(hello.id);
     this.emit('connect', board);
     void board.attach(conn, hello);
+    return undefined;
   }
 
-  /** Close every board socket and stop listening for upgrades on this path. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#server.off('upgrade', this.#onUpgrade);
-    for (const conn of [...this.#sockets]) {
-      conn.close(1001, 'server shutting down');
-      conn.ws.terminate();
+  /** Drop the board that left longest ago (never a pinned or connected one). */
+  #evictOne(): boolean {
+    for (const id of this.#retired.keys()) {
+      this.#forget(id);
+      if (!this.#boards.has(id)) return true;
     }
-    this.#sockets.clear();
-    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    return false;
   }
+
+  /**
+   * Stop accepting board sockets, close every one with a close frame (1001)
+   * and resolve once all are gone: a board that does not answer the close
+   * handshake is cut off after `closeGraceMs`. Safe to call twice.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#server.off('upgrade', this.#onUpgrade);
+      for (const timer of this.#retired.values()) clearTimeout(timer);
+      this.#retired.clear();
+      for (const socket of this.#refusing) socket.destroy();
+      await Promise.all([...this.#sockets].map((conn) => conn.shutdown(1001, 'server shutting down')));
+      this.#sockets.clear();
+      await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    })();
+    return this.#closed;
+  }
+}
+
+function positive(name: string, value: number | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  if (!(typeof value === 'number' && Number.isFinite(value) && value >= min)) {
+    throw new RangeError(`BoardLink: ${name} must be a number >= ${min} (got ${String(value)})`);
+  }
+  return value;
+}
+
+function credentials(token: BoardLinkOptions['token']): readonly Credential[] | undefined {
+  if (typeof token === 'function') return undefined;
+  const list: readonly BoardCredential[] = typeof token === 'string' ? [{ token }] : token;
+  if (!Array.isArray(list) || list.length === 0) throw new TypeError('BoardLink: token must not be empty');
+  return list.map((credential) => {
+    if (typeof credential?.token !== 'string' || credential.token.length === 0) {
+      throw new TypeError('BoardLink: every credential needs a non-empty token');
+    }
+    const boards = credential.boards;
+    return {
+      digest: digest(credential.token),
+      boards: boards === undefined ? undefined : new Set(typeof boards === 'string' ? [boards] : boards),
+    };
+  });
 }
 
 /** Attach the board-link endpoint to an existing HTTP(S) server. */

@@ -19,12 +19,24 @@ export type BoardFrame =
   | { readonly type: 'result'; readonly id: number; readonly ok: false; readonly error: ErrorBody['error'] }
   | { readonly type: 'edge'; readonly pin: Pin; readonly value: Level }
   | { readonly type: 'reading'; readonly sensor: string; readonly value: number }
-  | { readonly type: 'ping'; readonly t?: unknown }
-  | { readonly type: 'pong'; readonly t?: unknown };
+  | { readonly type: 'ping'; readonly t?: PingToken }
+  | { readonly type: 'pong'; readonly t?: PingToken };
 
-/** Requests the server sends; each is answered by a `result` with the same `id`. */
+/**
+ * The `t` a ping carries, echoed in the pong. Only a number or a short string
+ * (≤64 chars) is echoed back: a board cannot make the server send it large
+ * frames by pinging with a large `t`.
+ */
+export type PingToken = number | string;
+
+/**
+ * Requests the server sends; each is answered by a `result` with the same `id`.
+ * On the wire each also carries `id` and `deadline` (the server's
+ * `performance.now()` in ms after which the agent must not execute it and
+ * answers `timeout` instead; see `ServerClockFrame`).
+ */
 export type BoardRequest =
-  | { readonly type: 'mode'; readonly pin: Pin; readonly mode: PinMode }
+  | { readonly type: 'mode'; readonly pin: Pin; readonly mode: PinMode; readonly initial?: Level }
   | { readonly type: 'write'; readonly pin: Pin; readonly value: Level }
   | { readonly type: 'read'; readonly pin: Pin }
   | { readonly type: 'analog'; readonly pin: Pin }
@@ -128,13 +140,34 @@ export function decodeBoardFrame(text: string): BoardDecodeResult {
       }
       return { ok: true, frame: { type: 'reading', sensor: r.sensor, value: r.value } };
     case 'ping':
-    case 'pong':
-      return { ok: true, frame: { type: r.type, t: r.t } };
+    case 'pong': {
+      // A large or odd `t` is not an error, it is just not echoed.
+      const t = pingToken(r.t);
+      return { ok: true, frame: t === undefined ? { type: r.type } : { type: r.type, t } };
+    }
   }
   return {
     ok: false,
     error: invalid(typeof r.type === 'string' ? `unknown frame type "${r.type.slice(0, 32)}"` : 'frame needs a "type"'),
   };
+}
+
+function pingToken(value: unknown): PingToken | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string' && value.length <= 64) return value;
+  return undefined;
+}
+
+/**
+ * Frames from the server that carry its clock: `welcome`, `ping`, `pong`.
+ * `now` is the server's `performance.now()` in ms (monotonic, arbitrary
+ * origin); an agent keeps the largest `now - local_ticks` it has seen as its
+ * estimate of the offset (a delayed frame can only make the estimate lag,
+ * never lead) and compares a request's `deadline` with `local_ticks + offset`.
+ */
+export interface ServerClockFrame {
+  readonly type: 'welcome' | 'ping' | 'pong';
+  readonly now: number;
 }
 
 export function encodeBoardError(error: BoardcastError): string {

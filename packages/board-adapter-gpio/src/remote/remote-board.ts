@@ -8,10 +8,12 @@ import {
   edgeMatches,
   isLevel,
   type Level,
+  type OperationOptions,
   offline,
   type Pin,
   type PinEdgeEvent,
   type PinMode,
+  type PinModeOptions,
   pinKey,
   requireMode,
   requirePin,
@@ -19,7 +21,31 @@ import {
   type WatchOptions,
 } from '../board.js';
 import type { BoardConnection } from './connection.js';
-import type { BoardFrame, BoardSnapshot, HelloFrame } from './frames.js';
+import type { BoardFrame, BoardRequest, BoardSnapshot, HelloFrame } from './frames.js';
+
+/** A level the server learned other than as the answer to the caller's own request. */
+export interface PinLevelEvent {
+  readonly pin: Pin;
+  readonly value: Level;
+  /**
+   * `late`: the answer to a write/read that had already timed out arrived (the
+   * board did execute it); `reread`: the server read the pin again after a
+   * timeout.
+   */
+  readonly cause: 'late' | 'reread';
+  /** Server clock, ms since epoch. */
+  readonly at: number;
+}
+
+export type RemoteBoardEvents = BoardEvents & {
+  /**
+   * The board's real level of a pin differs from what the server last
+   * reported (after a timed-out write or read). Watchers of the pin get it as
+   * an edge too, and `status: 'online'` is emitted again so components that
+   * re-read on `online` (Led) show the board's level.
+   */
+  level: (event: PinLevelEvent) => void;
+};
 
 interface RemoteWatcher {
   readonly pin: Pin;
@@ -36,17 +62,18 @@ interface RemoteWatcher {
  * Operations while offline fail at once with `board_offline`; `pinMode` and
  * `watch` are configuration and are applied when the board (re)connects.
  */
-export class RemoteBoard extends Emitter<BoardEvents> implements Board {
+export class RemoteBoard extends Emitter<RemoteBoardEvents> implements Board {
   readonly id: string;
   readonly kind = 'remote';
   #conn: BoardConnection | undefined;
   #status: BoardStatus = 'offline';
   #capabilities: BoardCapabilities = { pins: [], sensors: [] };
   #firmware: string | undefined;
-  readonly #modes = new Map<string, { pin: Pin; mode: PinMode }>();
+  readonly #modes = new Map<string, { pin: Pin; mode: PinMode; initial?: Level }>();
   readonly #values = new Map<string, Level>();
   readonly #readings = new Map<string, SensorReading>();
   readonly #watchers = new Set<RemoteWatcher>();
+  readonly #rereading = new Set<string>();
   #generation = 0;
 
   /** @internal Created by `BoardLink.board()`. */
@@ -69,6 +96,11 @@ export class RemoteBoard extends Emitter<BoardEvents> implements Board {
     return this.#firmware;
   }
 
+  /** @internal The live connection, if any (the link checks it before letting another agent claim this id). */
+  get connection(): BoardConnection | undefined {
+    return this.#conn;
+  }
+
   /** Last reading the board pushed for each sensor. */
   get readings(): ReadonlyMap<string, SensorReading> {
     return this.#readings;
@@ -84,28 +116,41 @@ export class RemoteBoard extends Emitter<BoardEvents> implements Board {
     return conn;
   }
 
-  async pinMode(pin: Pin, mode: PinMode): Promise<void> {
+  /**
+   * Remembered and replayed on every reconnect; sent at once when a board is
+   * connected. `options.initial` travels as the mode request's `initial`.
+   */
+  async pinMode(pin: Pin, mode: PinMode, options: PinModeOptions = {}): Promise<void> {
     if (this.#known()) requireMode(this.id, this.#capabilities, pin, mode);
-    this.#modes.set(pinKey(pin), { pin, mode });
+    const entry = options.initial === undefined ? { pin, mode } : { pin, mode, initial: options.initial };
+    this.#modes.set(pinKey(pin), entry);
     const conn = this.#conn;
-    if (conn && !conn.closed) await conn.request({ type: 'mode', pin, mode });
+    if (conn && !conn.closed) await conn.request({ type: 'mode', ...entry }, options);
   }
 
-  async digitalWrite(pin: Pin, value: Level): Promise<Level> {
+  /**
+   * Sends `write` with `deadline = min(now + requestTimeoutMs, options.deadline)`
+   * (monotonic); rejects `timeout` at that deadline, `too_many_requests` when
+   * the link's request queue is full, and is never sent when `options.signal`
+   * aborts first. After a timeout the pin is read again and a different level
+   * is reported through `level` (see `RemoteBoardEvents`).
+   */
+  async digitalWrite(pin: Pin, value: Level, options: OperationOptions = {}): Promise<Level> {
     if (!isLevel(value)) throw new BoardcastError('invalid_payload', 'digitalWrite value must be 0 or 1');
     const conn = this.#online();
     requirePin(this.id, this.#capabilities, pin);
-    const result = await conn.request({ type: 'write', pin, value });
+    const result = await conn.request({ type: 'write', pin, value }, options);
     if (!isLevel(result))
       throw new BoardcastError('handler_failed', `board "${this.id}" answered write with a non-level`);
     this.#values.set(pinKey(pin), result);
     return result;
   }
 
-  async digitalRead(pin: Pin): Promise<Level> {
+  /** Same deadline, signal and queue rules as `digitalWrite`. */
+  async digitalRead(pin: Pin, options: OperationOptions = {}): Promise<Level> {
     const conn = this.#online();
     requirePin(this.id, this.#capabilities, pin);
-    const result = await conn.request({ type: 'read', pin });
+    const result = await conn.request({ type: 'read', pin }, options);
     if (!isLevel(result))
       throw new BoardcastError('handler_failed', `board "${this.id}" answered read with a non-level`);
     this.#values.set(pinKey(pin), result);
@@ -179,22 +224,79 @@ export class RemoteBoard extends Emitter<BoardEvents> implements Board {
     }
   }
 
+  /** A level learned behind the caller's back: watchers, `level`, and `online` again so a Led re-reads. */
+  #learn(pin: Pin, value: Level, cause: PinLevelEvent['cause']): void {
+    const key = pinKey(pin);
+    if (this.#values.get(key) === value) return;
+    this.#deliver(pin, value);
+    this.emit('level', { pin, value, cause, at: Date.now() });
+    if (this.#status === 'online') this.emit('status', 'online');
+  }
+
+  /**
+   * After a write or read timed out, ask the board for the pin's real level
+   * until it answers or the connection is gone (the reconnect snapshot then
+   * tells the truth). One re-read per pin at a time.
+   */
+  #reread(conn: BoardConnection, pin: Pin): void {
+    const key = pinKey(pin);
+    if (this.#rereading.has(key)) return;
+    this.#rereading.add(key);
+    const attempt = (): void => {
+      if (conn.closed || conn !== this.#conn) {
+        this.#rereading.delete(key);
+        return;
+      }
+      conn.request({ type: 'read', pin }).then(
+        (value) => {
+          this.#rereading.delete(key);
+          if (isLevel(value) && conn === this.#conn) this.#learn(pin, value, 'reread');
+        },
+        (error: unknown) => {
+          const code = error instanceof BoardcastError ? error.code : undefined;
+          if (code === 'timeout' || code === 'too_many_requests') {
+            setTimeout(attempt, code === 'timeout' ? 0 : 100).unref();
+            return;
+          }
+          this.#rereading.delete(key);
+          if (code !== 'board_offline') this.emit('error', error);
+        },
+      );
+    };
+    attempt();
+  }
+
   // ------------------------------------------------------------ link side
+
+  /** @internal A sent request expired unanswered: the board may or may not have executed it. */
+  expired(conn: BoardConnection, request: BoardRequest): void {
+    if (conn !== this.#conn) return;
+    if (request.type === 'write' || request.type === 'read') this.#reread(conn, request.pin);
+  }
+
+  /** @internal The answer to an expired request: the board did execute it, so its level is the truth. */
+  late(conn: BoardConnection, request: BoardRequest, value: unknown): void {
+    if (conn !== this.#conn || !isLevel(value)) return;
+    if (request.type === 'write' || request.type === 'read') this.#learn(request.pin, value, 'late');
+  }
 
   /** @internal A (re)connected agent: restore, resync, then go online. */
   async attach(conn: BoardConnection, hello: HelloFrame): Promise<void> {
     const generation = ++this.#generation;
     const previous = this.#conn;
     this.#conn = conn;
-    if (previous && previous !== conn && !previous.closed) previous.close(4000, 'replaced by a new connection');
+    if (previous && previous !== conn && !previous.closed)
+      previous.close(4000, 'replaced: the previous connection missed its heartbeats');
     this.#capabilities = {
       pins: hello.pins.map(({ pin, modes, name }) => (name === undefined ? { pin, modes } : { pin, modes, name })),
       sensors: hello.sensors,
     };
     this.#firmware = hello.firmware;
+    for (const sensor of [...this.#readings.keys()]) if (!hello.sensors.includes(sensor)) this.#readings.delete(sensor);
     const current = () => generation === this.#generation && !conn.closed;
     try {
-      for (const { pin, mode } of this.#modes.values()) {
+      for (const entry of this.#modes.values()) {
+        const { pin, mode } = entry;
         const cap = this.#capabilities.pins.find((p) => pinKey(p.pin) === pinKey(pin));
         const before = hello.pins.find((p) => pinKey(p.pin) === pinKey(pin))?.mode;
         if (!cap?.modes.includes(mode)) {
@@ -204,8 +306,7 @@ export class RemoteBoard extends Emitter<BoardEvents> implements Board {
           );
           continue;
         }
-        if (before !== mode)
-          await conn.request({ type: 'mode', pin, mode }).catch((error) => this.emit('error', error));
+        if (before !== mode) await conn.request({ type: 'mode', ...entry }).catch((error) => this.emit('error', error));
       }
       const pins = new Map<string, Pin>();
       for (const w of this.#watchers) pins.set(pinKey(w.pin), w.pin);
@@ -236,14 +337,29 @@ export class RemoteBoard extends Emitter<BoardEvents> implements Board {
     this.emit('status', 'online');
   }
 
-  /** @internal */
-  frame(frame: BoardFrame): void {
-    if (frame.type === 'edge') this.#deliver(frame.pin, frame.value);
-    else if (frame.type === 'reading') {
+  /**
+   * @internal An edge or reading. Only pins and sensors the hello announced
+   * are accepted (`unsupported` otherwise), so the per-board maps stay
+   * bounded by the hello's limits.
+   */
+  frame(frame: BoardFrame): BoardcastError | undefined {
+    if (frame.type === 'edge') {
+      if (!this.#capabilities.pins.some((p) => pinKey(p.pin) === pinKey(frame.pin))) {
+        return new BoardcastError(
+          'unsupported',
+          `edge for pin ${pinKey(frame.pin).slice(0, 64)} not announced in hello`,
+        );
+      }
+      this.#deliver(frame.pin, frame.value);
+    } else if (frame.type === 'reading') {
+      if (!this.#capabilities.sensors.includes(frame.sensor)) {
+        return new BoardcastError('unsupported', `reading for sensor "${frame.sensor}" not announced in hello`);
+      }
       const reading = { sensor: frame.sensor, value: frame.value, at: Date.now() };
       this.#readings.set(frame.sensor, reading);
       this.emit('reading', reading);
     }
+    return undefined;
   }
 
   /** @internal */
@@ -254,6 +370,13 @@ export class RemoteBoard extends Emitter<BoardEvents> implements Board {
     if (this.#status === 'offline') return;
     this.#status = 'offline';
     this.emit('status', 'offline');
+  }
+
+  /** @internal The link forgot this board: drop what it remembered. */
+  clear(): void {
+    this.#readings.clear();
+    this.#values.clear();
+    this.#rereading.clear();
   }
 
   /** Forget watches and drop the current connection. The board object stays usable for a later reconnect. */
