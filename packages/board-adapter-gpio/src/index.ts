@@ -36,17 +36,8 @@ export {
   type WatchOptions,
 } from './board.js';
 export { Button, type ButtonEvents, type ButtonOptions } from './button.js';
-export {
-  type Bias,
-  type CommandOutput,
-  type CommandRunner,
-  gpiod,
-  type Line,
-  nodeCommandRunner,
-  type RunningCommand,
-} from './gpiod-cli.js';
 export { Led, type LedOptions } from './led.js';
-export { LinuxGpioBoard, type LinuxGpioBoardOptions } from './linux-gpio-board.js';
+export { type GpioLineInfo, LinuxGpioBoard, type LinuxGpioBoardOptions } from './linux-gpio-board.js';
 export { attachBoardLink, BoardLink, type BoardLinkEvents, type BoardLinkOptions } from './remote/board-link.js';
 export {
   BOARD_PROTOCOL,

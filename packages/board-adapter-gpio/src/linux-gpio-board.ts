@@ -1,4 +1,7 @@
-import { BoardcastError, Emitter } from '@boardcast/core';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BoardcastError, Emitter, isErrorCode } from '@boardcast/core';
 import {
   type Board,
   type BoardCapabilities,
@@ -9,9 +12,11 @@ import {
   isInputMode,
   isLevel,
   type Level,
+  type OperationOptions,
   type Pin,
   type PinEdgeEvent,
   type PinMode,
+  type PinModeOptions,
   pinKey,
   requireMode,
   requirePin,
@@ -19,109 +24,280 @@ import {
   type WatchOptions,
 } from './board.js';
 import { Debouncer } from './debounce.js';
-import {
-  type Bias,
-  type CommandRunner,
-  gpiod,
-  type Line,
-  nodeCommandRunner,
-  type RunningCommand,
-} from './gpiod-cli.js';
 
 export interface LinuxGpioBoardOptions {
   /** Default `gpio`. */
   readonly id?: string;
-  /** Lines the app uses: a number `n` means the line named `GPIOn` (Raspberry Pi naming), a string is a line name. */
+  /**
+   * Lines the app uses. A number is a BCM GPIO number: the line at that
+   * offset of the Raspberry Pi's GPIO chip, found by its label
+   * (`pinctrl-rp1` on a Pi 5, `pinctrl-bcm2711` on a Pi 4,
+   * `pinctrl-bcm2835` before), whatever the line is named. A string is a line
+   * name (`"GPIO17"`, `"ID_SDA"`, any name `gpioinfo` shows). On a board
+   * without a Raspberry Pi chip, number n means the line named `GPIOn`.
+   */
   readonly pins: readonly Pin[];
-  /** Consumer label shown by `gpioinfo` (default `boardcast`). */
+  /** Consumer label the kernel shows for our lines (`gpioinfo`), at most 31 characters. Default `boardcast`. */
   readonly consumer?: string;
-  /** libgpiod tools major version; detected from `gpioset --version` when omitted. */
-  readonly toolsVersion?: 1 | 2;
-  /** How long a freshly started `gpioset` must stay up to count as applied (default 50 ms). */
-  readonly settleMs?: number;
-  /** The OS boundary; replace it to test without hardware. */
-  readonly runner?: CommandRunner;
+  /** Chip (label, name `gpiochip4`, or path) whose offsets numbers address; default: the Raspberry Pi chip by label. */
+  readonly chip?: string;
+  /** Python interpreter that runs the helper. Default `python3`. */
+  readonly python?: string;
+  /** The helper script. Default: `gpio-helper/boardcast_gpio_helper.py` shipped in this package. */
+  readonly helperPath?: string;
+  /** Extra environment for the helper (merged over `process.env`). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** How long one helper request may take before it fails with `timeout`, ms. Default 5000 (open: 3 × that). */
+  readonly timeoutMs?: number;
+}
+
+/** Where a pin landed: the chip (name and label) and the line offset and name. */
+export interface GpioLineInfo {
+  readonly pin: Pin;
+  readonly chip: string;
+  readonly label: string;
+  readonly offset: number;
+  readonly name: string;
 }
 
 interface LineState {
-  readonly pin: Pin;
-  readonly line: Line;
+  readonly index: number;
+  readonly info: GpioLineInfo;
   mode: PinMode | undefined;
-  level: Level | undefined;
-  holder: RunningCommand | undefined;
-  monitor: RunningCommand | undefined;
+  /** Debounce the helper/kernel applies for this line's watchers (ms), or undefined when nothing watches. */
+  lineDebounceMs: number | undefined;
 }
 
 interface Watcher {
   readonly pin: Pin;
   readonly edge: NonNullable<WatchOptions['edge']>;
-  readonly debouncer: Debouncer;
+  readonly ms: number;
+  readonly listener: (edge: PinEdgeEvent) => void;
+  debouncer: Debouncer;
 }
 
-function biasOf(mode: PinMode | undefined): Bias {
-  return mode === 'input_pullup' ? 'pull-up' : mode === 'input_pulldown' ? 'pull-down' : undefined;
+interface Pending {
+  readonly resolve: (value: HelperAnswer) => void;
+  readonly reject: (error: unknown) => void;
+  readonly timer: ReturnType<typeof setTimeout>;
+}
+
+type HelperAnswer = Record<string, unknown>;
+
+function defaultHelperPath(): string {
+  // src/linux-gpio-board.ts, dist/index.js and dist/index.cjs all sit one level below the package root.
+  const here = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url));
+  return join(here, '..', 'gpio-helper', 'boardcast_gpio_helper.py');
+}
+
+/** Kernel CLOCK_MONOTONIC ns → ms since the epoch, on this process's clock (libuv's hrtime is CLOCK_MONOTONIC). */
+function kernelTimeToEpochMs(ns: string | undefined): number {
+  const now = Date.now();
+  if (ns === undefined || !/^\d+$/.test(ns)) return now;
+  const age = Number(process.hrtime.bigint() - BigInt(ns)) / 1e6;
+  // A realtime stamp (old v1 kernels) or another clock: not comparable, use arrival time.
+  return age >= 0 && age < 60_000 ? now - age : now;
 }
 
 /**
  * Local pins on a Linux board (a Raspberry Pi running Node itself) through
- * the GPIO character device, via libgpiod's command-line tools. Lines are
- * found by name, so the same code runs whether the header is gpiochip0 or
- * gpiochip4 (Pi 5, older kernels). Output levels are held by a `gpioset`
- * process per line (the kernel releases a line when its holder exits);
- * inputs are read with `gpioget` and watched with one `gpiomon` per line,
- * debounced here per watch.
+ * the GPIO character device. One long-lived helper process per board
+ * (`gpio-helper/boardcast_gpio_helper.py` on the distribution's
+ * `python3-libgpiod`, v1 or v2 API) holds every line for the board's whole
+ * lifetime and speaks newline-delimited JSON over its standard input/output:
+ * a write resolves once the kernel accepted it and the helper read it back,
+ * edges arrive with the kernel's timestamp as the kernel reports them
+ * (debounced in the kernel where the v2 uAPI can, in the helper otherwise),
+ * and the helper ends with the board, with its parent (PR_SET_PDEATHSIG) or
+ * when its standard input closes, so a crashed server never leaves a line
+ * held.
+ *
+ * Errors: `unsupported` (no such line: the message lists the chips and their
+ * labels), `busy` (the line is held by another consumer, named in the message
+ * and `details.consumer`), `forbidden` (no permission on /dev/gpiochip*: the
+ * `gpio` group), `handler_failed` (the kernel refused a write), `timeout`,
+ * `board_offline` (the helper died), `closed`.
  */
 export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
   readonly id: string;
   readonly kind = 'linux-gpio';
   readonly capabilities: BoardCapabilities;
-  readonly toolsVersion: 1 | 2;
-  readonly #runner: CommandRunner;
-  readonly #consumer: string;
-  readonly #settleMs: number;
-  readonly #lines = new Map<string, LineState>();
+  /** libgpiod Python API major version the helper found (1: bookworm, 2: trixie). */
+  readonly api: 1 | 2;
+  /** The python3-libgpiod version the helper reports. */
+  readonly libgpiodVersion: string;
+  /** Where every pin landed (chip, label, offset, line name). */
+  readonly lines: readonly GpioLineInfo[];
+  /** Process id of the helper. */
+  readonly helperPid: number | undefined;
+  readonly #child: ChildProcessWithoutNullStreams;
+  readonly #timeoutMs: number;
+  readonly #states = new Map<string, LineState>();
   readonly #watchers = new Set<Watcher>();
+  readonly #pending: Map<number, Pending>;
   #status: BoardStatus = 'online';
+  #closing: Promise<void> | undefined;
+  #edgeAt: number | undefined;
 
-  private constructor(options: LinuxGpioBoardOptions, version: 1 | 2, lines: LineState[], runner: CommandRunner) {
+  private constructor(
+    options: LinuxGpioBoardOptions,
+    child: ChildProcessWithoutNullStreams,
+    pending: Map<number, Pending>,
+    opened: HelperAnswer,
+    nextId: { value: number },
+  ) {
     super();
     this.id = options.id ?? 'gpio';
-    this.toolsVersion = version;
-    this.#runner = runner;
-    this.#consumer = options.consumer ?? 'boardcast';
-    this.#settleMs = options.settleMs ?? 50;
-    for (const state of lines) this.#lines.set(pinKey(state.pin), state);
+    this.#child = child;
+    this.#pending = pending;
+    this.#nextId = nextId;
+    this.#timeoutMs = options.timeoutMs ?? 5000;
+    this.helperPid = child.pid;
+    this.api = opened.api === 1 ? 1 : 2;
+    this.libgpiodVersion = String(opened.version ?? '');
+    const raw = Array.isArray(opened.lines) ? (opened.lines as Array<Record<string, unknown>>) : [];
+    this.lines = options.pins.map((pin, index) => ({
+      pin,
+      chip: String(raw[index]?.chip ?? ''),
+      label: String(raw[index]?.label ?? ''),
+      offset: Number(raw[index]?.offset ?? -1),
+      name: String(raw[index]?.name ?? ''),
+    }));
+    this.lines.forEach((info, index) => {
+      this.#states.set(pinKey(info.pin), { index, info, mode: undefined, lineDebounceMs: undefined });
+    });
     this.capabilities = {
-      pins: lines.map((l) => ({ pin: l.pin, modes: DIGITAL_MODES, name: `${l.line.chip}:${l.line.offset}` })),
+      pins: this.lines.map((l) => ({ pin: l.pin, modes: DIGITAL_MODES, name: l.name || `${l.chip}:${l.offset}` })),
       sensors: [],
     };
   }
 
-  /** Detect the tools, find every line by name, and return a ready board. */
+  readonly #nextId: { value: number };
+
+  /**
+   * Start the helper, find every pin's line and return a ready board. Rejects
+   * with `unsupported` (python3 or python3-libgpiod missing, no such line),
+   * `busy` (a line already held, naming its consumer), `forbidden`,
+   * `invalid_payload` (two pins on one line) or `timeout`; the helper is
+   * gone again when it rejects.
+   */
   static async open(options: LinuxGpioBoardOptions): Promise<LinuxGpioBoard> {
-    const runner = options.runner ?? nodeCommandRunner;
     const id = options.id ?? 'gpio';
-    let version = options.toolsVersion;
-    if (version === undefined) {
-      const out = await runner.run('gpioset', ['--version']);
-      version = gpiod.parseVersion(out.stdout + out.stderr);
-      if (out.code !== 0 || version === undefined) {
-        throw new BoardcastError(
-          'unsupported',
-          `board "${id}": libgpiod tools not found or not understood (install the "gpiod" package): ${out.stderr.trim() || out.stdout.trim()}`,
-        );
-      }
-    }
-    const lines: LineState[] = [];
+    const seen = new Set<string>();
     for (const pin of options.pins) {
-      const name = typeof pin === 'number' ? `GPIO${pin}` : pin;
-      const [command, args] = gpiod.findArgs(version, name);
-      const out = await runner.run(command, args);
-      const line = out.code === 0 ? gpiod.parseFind(out.stdout) : undefined;
-      if (!line) throw unsupported(id, pin, `no GPIO line named "${name}" (${command} ${args.join(' ')})`);
-      lines.push({ pin, line, mode: undefined, level: undefined, holder: undefined, monitor: undefined });
+      const ok = (typeof pin === 'number' && Number.isInteger(pin) && pin >= 0) || (typeof pin === 'string' && pin);
+      if (!ok)
+        throw new BoardcastError(
+          'invalid_payload',
+          `board "${id}": pin ${String(pin)} is not a GPIO number or line name`,
+        );
+      if (seen.has(pinKey(pin)))
+        throw new BoardcastError('invalid_payload', `board "${id}": pin ${pinKey(pin)} listed twice`);
+      seen.add(pinKey(pin));
     }
-    return new LinuxGpioBoard(options, version, lines, runner);
+    const python = options.python ?? 'python3';
+    const child = spawn(python, ['-u', options.helperPath ?? defaultHelperPath()], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.env, BOARDCAST_GPIO_PARENT: String(process.pid) },
+    });
+    const pending = new Map<number, Pending>();
+    const nextId = { value: 1 };
+    let board: LinuxGpioBoard | undefined;
+    let stderr = '';
+    let exited = false;
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-4000);
+    });
+    child.stdin.on('error', () => undefined); // EPIPE after the helper died: reported by 'exit'
+    const spawnFailed = new Promise<never>((_, reject) => {
+      child.on('error', (error: NodeJS.ErrnoException) => {
+        exited = true;
+        const why =
+          error.code === 'ENOENT' ? `${python} not found (install python3 and python3-libgpiod)` : error.message;
+        reject(
+          new BoardcastError('unsupported', `board "${id}": cannot start the GPIO helper: ${why}`, { cause: error }),
+        );
+      });
+    });
+    spawnFailed.catch(() => undefined);
+    let buffer = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      buffer += chunk;
+      let nl = buffer.indexOf('\n');
+      while (nl >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        nl = buffer.indexOf('\n');
+        let message: HelperAnswer;
+        try {
+          message = JSON.parse(line) as HelperAnswer;
+        } catch {
+          board?.emit(
+            'error',
+            new BoardcastError('handler_failed', `GPIO helper wrote a non-JSON line: ${line.slice(0, 200)}`),
+          );
+          continue;
+        }
+        if (typeof message.id === 'number') {
+          const waiter = pending.get(message.id);
+          if (!waiter) continue;
+          pending.delete(message.id);
+          clearTimeout(waiter.timer);
+          if (message.ok === true) waiter.resolve(message);
+          else waiter.reject(helperError(id, message.error));
+        } else if (message.event === 'edge') board?.onHelperEdge(message);
+        else if (message.event === 'error') {
+          board?.emit('error', new BoardcastError('handler_failed', `GPIO helper: ${String(message.message)}`));
+        }
+      }
+    });
+    const exitedPromise = new Promise<never>((_, reject) => {
+      child.on('exit', (code, signal) => {
+        exited = true;
+        const why = new BoardcastError(
+          'board_offline',
+          `board "${id}": the GPIO helper exited (${signal ?? `code ${code}`})${stderr.trim() ? `: ${stderr.trim().slice(-500)}` : ''}`,
+        );
+        for (const [key, waiter] of pending) {
+          clearTimeout(waiter.timer);
+          waiter.reject(why);
+          pending.delete(key);
+        }
+        board?.onHelperExit(why);
+        reject(why);
+      });
+    });
+    exitedPromise.catch(() => undefined);
+    const timeoutMs = (options.timeoutMs ?? 5000) * 3;
+    const opened = new Promise<HelperAnswer>((resolve, reject) => {
+      const rid = nextId.value++;
+      const timer = setTimeout(() => {
+        pending.delete(rid);
+        reject(new BoardcastError('timeout', `board "${id}": the GPIO helper did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      pending.set(rid, { resolve, reject, timer });
+      const request = {
+        id: rid,
+        op: 'open',
+        pins: options.pins,
+        consumer: options.consumer ?? 'boardcast',
+        chip: options.chip ?? null,
+      };
+      child.stdin.write(`${JSON.stringify(request)}\n`);
+    });
+    try {
+      const answer = await Promise.race([opened, spawnFailed, exitedPromise]);
+      board = new LinuxGpioBoard(options, child, pending, answer, nextId);
+      return board;
+    } catch (error) {
+      if (!exited) {
+        child.stdin.end();
+        child.kill('SIGKILL');
+      }
+      throw error;
+    }
   }
 
   get status(): BoardStatus {
@@ -129,44 +305,64 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
   }
 
   #state(pin: Pin): LineState {
-    if (this.#status === 'offline') throw new BoardcastError('closed', `board "${this.id}" is closed`);
+    if (this.#closing) throw new BoardcastError('closed', `board "${this.id}" is closed`);
     requirePin(this.id, this.capabilities, pin);
-    return this.#lines.get(pinKey(pin))!;
+    return this.#states.get(pinKey(pin))!;
   }
 
-  async pinMode(pin: Pin, mode: PinMode): Promise<void> {
+  #request(op: string, body: Record<string, unknown>, options?: OperationOptions): Promise<HelperAnswer> {
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+    if (options?.deadline !== undefined && performance.now() > options.deadline) {
+      return Promise.reject(new BoardcastError('timeout', `board "${this.id}": ${op} missed its deadline`));
+    }
+    if (this.#status === 'offline') {
+      return Promise.reject(new BoardcastError('board_offline', `board "${this.id}": the GPIO helper is not running`));
+    }
+    return new Promise((resolve, reject) => {
+      const rid = this.#nextId.value++;
+      const timer = setTimeout(() => {
+        this.#pending.delete(rid);
+        reject(
+          new BoardcastError(
+            'timeout',
+            `board "${this.id}": the GPIO helper did not answer ${op} within ${this.#timeoutMs} ms`,
+          ),
+        );
+      }, this.#timeoutMs);
+      this.#pending.set(rid, { resolve, reject, timer });
+      // Once written, the request reaches the kernel within microseconds; it
+      // is not withdrawn, so a write that was sent is one that happened.
+      this.#child.stdin.write(`${JSON.stringify({ id: rid, op, ...body })}\n`);
+    });
+  }
+
+  async pinMode(pin: Pin, mode: PinMode, options: PinModeOptions = {}): Promise<void> {
     const state = this.#state(pin);
     requireMode(this.id, this.capabilities, pin, mode);
-    if (state.mode === mode) return;
-    this.#stopMonitor(state);
-    await this.#stopHolder(state);
-    state.mode = mode;
-    if (mode === 'output') {
-      await this.#hold(state, state.level ?? 0);
-      return;
+    if (options.initial !== undefined && !isLevel(options.initial)) {
+      throw new BoardcastError('invalid_payload', 'pinMode initial must be 0 or 1');
     }
-    state.level = await this.#get(state);
-    if (this.#hasWatchers(pin)) this.#startMonitor(state);
+    if (state.mode === mode) return;
+    await this.#request('mode', { line: state.index, mode, initial: options.initial ?? 0 }, options);
+    state.mode = mode;
+    state.lineDebounceMs = undefined;
+    if (isInputMode(mode)) await this.#syncWatch(state);
   }
 
-  async digitalWrite(pin: Pin, value: Level): Promise<Level> {
+  async digitalWrite(pin: Pin, value: Level, options?: OperationOptions): Promise<Level> {
     const state = this.#state(pin);
     if (state.mode !== 'output') throw unsupported(this.id, pin, 'is not an output (call pinMode first)');
     if (!isLevel(value)) throw new BoardcastError('invalid_payload', 'digitalWrite value must be 0 or 1');
-    if (state.level === value && state.holder) return value;
-    await this.#stopHolder(state);
-    await this.#hold(state, value);
-    return value;
+    const answer = await this.#request('write', { line: state.index, value }, options);
+    return answer.value === 1 ? 1 : 0;
   }
 
-  async digitalRead(pin: Pin): Promise<Level> {
+  async digitalRead(pin: Pin, options?: OperationOptions): Promise<Level> {
     const state = this.#state(pin);
     if (state.mode === undefined) throw unsupported(this.id, pin, 'is not configured (call pinMode first)');
-    // A line held by our gpioset or gpiomon is busy for gpioget: its level is
-    // the one the holder applied or the monitor last reported.
-    if (state.mode === 'output' || state.monitor) return state.level ?? 0;
-    state.level = await this.#get(state);
-    return state.level;
+    // Always the kernel's word, never a cached level.
+    const answer = await this.#request('read', { line: state.index }, options);
+    return answer.value === 1 ? 1 : 0;
   }
 
   async analogRead(pin: Pin): Promise<number> {
@@ -180,128 +376,105 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
 
   watch(pin: Pin, options: WatchOptions, listener: (edge: PinEdgeEvent) => void): () => void {
     const state = this.#state(pin);
-    const edge = options.edge ?? 'both';
+    const ms = Math.max(0, options.debounceMs ?? 0);
     const watcher: Watcher = {
       pin,
-      edge,
-      debouncer: new Debouncer(options.debounceMs ?? 0, state.level, (value) => {
-        if (edgeMatches(edge, value)) listener({ pin, value, at: Date.now() });
-      }),
+      edge: options.edge ?? 'both',
+      ms,
+      listener,
+      debouncer: new Debouncer(0, undefined, () => {}),
     };
     this.#watchers.add(watcher);
-    if (isInputMode(state.mode) && !state.monitor) this.#startMonitor(state);
+    this.#rebuild(state, undefined);
+    if (isInputMode(state.mode)) this.#syncWatch(state).catch((error) => this.emit('error', error));
     return () => {
+      if (!this.#watchers.delete(watcher)) return;
       watcher.debouncer.cancel();
-      this.#watchers.delete(watcher);
-      if (!this.#hasWatchers(pin)) this.#stopMonitor(state);
+      if (this.#closing || this.#status === 'offline') return;
+      if (isInputMode(state.mode)) this.#syncWatch(state).catch((error) => this.emit('error', error));
     };
   }
 
-  #hasWatchers(pin: Pin): boolean {
-    for (const w of this.#watchers) if (pinKey(w.pin) === pinKey(pin)) return true;
-    return false;
+  #watchersOf(state: LineState): Watcher[] {
+    return [...this.#watchers].filter((w) => pinKey(w.pin) === pinKey(state.info.pin));
   }
 
-  async #get(state: LineState): Promise<Level> {
-    const out = await this.#runner.run(
-      'gpioget',
-      gpiod.getArgs(this.toolsVersion, state.line, biasOf(state.mode), this.#consumer),
-    );
-    const level = out.code === 0 ? gpiod.parseGet(out.stdout) : undefined;
-    if (level === undefined) {
-      throw new BoardcastError(
-        'handler_failed',
-        `board "${this.id}" pin ${pinKey(state.pin)}: gpioget failed: ${out.stderr.trim()}`,
-      );
-    }
-    return level;
+  /**
+   * The line is debounced once, in the kernel or helper, with the shortest
+   * period any watcher asked for; each watcher debounces the rest of its own
+   * period here, so two watches never share a timer.
+   */
+  async #syncWatch(state: LineState): Promise<void> {
+    const watchers = this.#watchersOf(state);
+    const wanted = watchers.length === 0 ? undefined : Math.min(...watchers.map((w) => w.ms));
+    if (wanted === state.lineDebounceMs) return;
+    state.lineDebounceMs = wanted;
+    const answer = await this.#request('watch', { line: state.index, debounceMs: wanted ?? null });
+    if (wanted !== undefined) this.#rebuild(state, answer.value === 0 || answer.value === 1 ? answer.value : undefined);
   }
 
-  #hold(state: LineState, value: Level): Promise<void> {
-    const holder = this.#runner.spawn('gpioset', gpiod.setArgs(this.toolsVersion, state.line, value, this.#consumer));
-    state.holder = holder;
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        settled = true;
-        state.level = value;
-        resolve();
-      }, this.#settleMs);
-      holder.onExit((code, stderr) => {
-        if (state.holder === holder) state.holder = undefined;
-        if (settled) {
-          if (code !== 0 && code !== null && this.#status === 'online') {
-            this.emit(
-              'error',
-              new BoardcastError(
-                'handler_failed',
-                `gpioset for pin ${pinKey(state.pin)} exited ${code}: ${stderr.trim()}`,
-              ),
-            );
-          }
-          return;
-        }
-        clearTimeout(timer);
-        settled = true;
-        reject(
-          new BoardcastError(
-            'handler_failed',
-            `board "${this.id}" pin ${pinKey(state.pin)}: gpioset failed: ${stderr.trim() || `exit ${code}`}`,
-          ),
-        );
+  #rebuild(state: LineState, level: Level | undefined): void {
+    for (const w of this.#watchersOf(state)) {
+      const stable = level ?? w.debouncer.stable;
+      w.debouncer.cancel();
+      const residual = Math.max(0, w.ms - (state.lineDebounceMs ?? 0));
+      w.debouncer = new Debouncer(residual, stable, (value) => {
+        const at = residual === 0 && this.#edgeAt !== undefined ? this.#edgeAt : Date.now();
+        if (edgeMatches(w.edge, value)) w.listener({ pin: w.pin, value, at });
       });
-    });
+    }
   }
 
-  async #stopHolder(state: LineState): Promise<void> {
-    const holder = state.holder;
-    if (!holder) return;
-    state.holder = undefined;
-    await new Promise<void>((resolve) => {
-      holder.onExit(() => resolve());
-      holder.kill();
-    });
+  /** @internal An edge line from the helper. */
+  onHelperEdge(message: HelperAnswer): void {
+    const index = Number(message.line);
+    const info = this.lines[index];
+    if (!info || (message.value !== 0 && message.value !== 1)) return;
+    const state = this.#states.get(pinKey(info.pin))!;
+    this.#edgeAt = kernelTimeToEpochMs(typeof message.ns === 'string' ? message.ns : undefined);
+    try {
+      for (const w of this.#watchersOf(state)) w.debouncer.input(message.value);
+    } finally {
+      this.#edgeAt = undefined;
+    }
   }
 
-  #startMonitor(state: LineState): void {
-    const monitor = this.#runner.spawn(
-      'gpiomon',
-      gpiod.monArgs(this.toolsVersion, state.line, biasOf(state.mode), this.#consumer),
-    );
-    state.monitor = monitor;
-    monitor.onLine((line) => {
-      const event = gpiod.parseMon(line);
-      if (!event || event.offset !== state.line.offset) return;
-      state.level = event.value;
-      for (const w of this.#watchers) if (pinKey(w.pin) === pinKey(state.pin)) w.debouncer.input(event.value);
-    });
-    monitor.onExit((code, stderr) => {
-      if (state.monitor !== monitor) return;
-      state.monitor = undefined;
-      this.emit(
-        'error',
-        new BoardcastError('handler_failed', `gpiomon for pin ${pinKey(state.pin)} exited ${code}: ${stderr.trim()}`),
-      );
-    });
-  }
-
-  #stopMonitor(state: LineState): void {
-    const monitor = state.monitor;
-    state.monitor = undefined;
-    monitor?.kill();
-  }
-
-  /** Release every line (kills the gpioset/gpiomon children). */
-  async close(): Promise<void> {
-    if (this.#status === 'offline') return;
+  /** @internal The helper exited. */
+  onHelperExit(error: BoardcastError): void {
+    // During close() the exit is expected; close() reports the status.
+    if (this.#status === 'offline' || this.#closing) return;
     this.#status = 'offline';
     for (const w of this.#watchers) w.debouncer.cancel();
-    this.#watchers.clear();
-    for (const state of this.#lines.values()) {
-      this.#stopMonitor(state);
-      await this.#stopHolder(state);
-    }
+    this.emit('error', error);
     this.emit('status', 'offline');
-    this.removeAllListeners();
   }
+
+  /** Release every line and end the helper (SIGKILL if it has not exited 2 s after being asked). */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const w of this.#watchers) w.debouncer.cancel();
+      this.#watchers.clear();
+      const child = this.#child;
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        this.#request('close', {}).catch(() => undefined);
+        child.stdin.end();
+        const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+        await exited;
+        clearTimeout(timer);
+      }
+      const wasOnline = this.#status === 'online';
+      this.#status = 'offline';
+      if (wasOnline) this.emit('status', 'offline');
+      this.removeAllListeners();
+    })();
+    return this.#closing;
+  }
+}
+
+function helperError(boardId: string, raw: unknown): BoardcastError {
+  const error = (raw ?? {}) as { code?: unknown; message?: unknown; details?: unknown };
+  const code = isErrorCode(error.code) ? error.code : 'handler_failed';
+  const message = typeof error.message === 'string' ? error.message : 'GPIO helper error';
+  return new BoardcastError(code, `board "${boardId}": ${message}`, { details: error.details });
 }

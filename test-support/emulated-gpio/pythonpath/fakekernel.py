@@ -1,0 +1,259 @@
+"""An emulated GPIO character device, shared by every process of a test.
+
+GPIO hardware cannot exist on the test machine, so this module plays the
+kernel's part underneath a strict fake of the `gpiod` Python bindings. Its
+state lives on disk under $FAKE_GPIO_DIR, so the kernel's rules hold across
+processes exactly as they do on a Pi:
+
+- A requested line is held through an exclusive flock on its lock file. The
+  flock is released by the OS when the holder closes it, exits or is killed
+  (SIGKILL included), as the kernel releases a dead process's lines. Anyone
+  else requesting a held line gets EBUSY; its info names the consumer.
+- A released line reverts: an output's driven level exists only while it is
+  held; afterwards the line reads what the outside world drives (or 0).
+- Edges are datagrams on a Unix socket the holder binds, stamped with
+  CLOCK_MONOTONIC nanoseconds when the outside world changes the level; v2
+  debounce is applied on the kernel side (see world.py).
+- A fault file makes the next set_value fail with the errno it contains.
+
+Layout: chips.json (chip name -> label, line names), dev/gpiochipN (device
+nodes), kernel.lock (mutex), lines/<chip>-<offset>.{lock,json} (holder and
+config), world/<chip>-<offset> (level driven from outside), faults/, ev/.
+"""
+
+import errno
+import fcntl
+import json
+import os
+import socket
+import time
+
+_ROOT = None
+
+
+def root():
+    global _ROOT
+    if _ROOT is None:
+        _ROOT = os.environ.get("FAKE_GPIO_DIR")
+        if not _ROOT or not os.path.isdir(_ROOT):
+            raise OSError(errno.ENOENT, "FAKE_GPIO_DIR is not set to an emulated GPIO directory")
+    return _ROOT
+
+
+def chips():
+    with open(os.path.join(root(), "chips.json")) as f:
+        return json.load(f)
+
+
+def chip_for_path(desc):
+    """A device path, chip name, number or label -> chip name (None if none)."""
+    table = chips()
+    base = os.path.basename(str(desc))
+    if os.path.isabs(str(desc)):
+        if not os.path.exists(desc) or os.path.dirname(os.path.realpath(desc)) != os.path.realpath(
+            os.path.join(root(), "dev")
+        ):
+            return None
+        return base if base in table else None
+    if base in table:
+        return base
+    if str(desc).isdigit() and "gpiochip" + str(desc) in table:
+        return "gpiochip" + str(desc)
+    for name, chip in table.items():
+        if chip["label"] == desc:
+            return name
+    return None
+
+
+class _Mutex(object):
+    def __enter__(self):
+        self.fd = os.open(os.path.join(root(), "kernel.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+        return False
+
+
+def mutex():
+    return _Mutex()
+
+
+def _path(kind, chip, offset, ext=""):
+    return os.path.join(root(), kind, "%s-%d%s" % (chip, offset, ext))
+
+
+def _read_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path, value):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(value, f)
+    os.rename(tmp, path)
+
+
+def held(chip, offset):
+    """Call with the mutex held. True while some process holds the line."""
+    path = _path("lines", chip, offset, ".lock")
+    if not os.path.exists(path):
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the probe's shared lock
+    return False
+
+
+def config(chip, offset):
+    """Call with the mutex held. The holder's config, or None when released."""
+    if not held(chip, offset):
+        return None
+    return _read_json(_path("lines", chip, offset, ".json"))
+
+
+def world_level(chip, offset):
+    try:
+        with open(_path("world", chip, offset)) as f:
+            text = f.read().strip()
+        return int(text) if text in ("0", "1") else None
+    except OSError:
+        return None
+
+
+def physical(chip, offset, cfg=None):
+    """Call with the mutex held. The electrical level of the line now."""
+    if cfg is None:
+        cfg = config(chip, offset)
+    if cfg is not None and cfg["direction"] == "output":
+        return cfg["value"]
+    driven = world_level(chip, offset)
+    if driven is not None:
+        return driven
+    if cfg is not None and cfg.get("bias") == "pull-up":
+        return 1
+    return 0  # pulled down, or a released line that nobody drives
+
+
+class Handle(object):
+    """One requested line, as the kernel's line request fd."""
+
+    def __init__(self, chip, offset, cfg):
+        self.chip = chip
+        self.offset = offset
+        self.lock_fd = None
+        self.sock = None
+        with mutex():
+            os.makedirs(os.path.join(root(), "lines"), exist_ok=True)
+            fd = os.open(_path("lines", chip, offset, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise OSError(errno.EBUSY, os.strerror(errno.EBUSY))
+            self.lock_fd = fd
+            sock_path = _path("ev", chip, offset)
+            os.makedirs(os.path.dirname(sock_path), exist_ok=True)
+            try:
+                os.unlink(sock_path)  # left by a holder that was killed
+            except OSError:
+                pass
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self.sock.bind(sock_path)
+            self.sock.setblocking(False)
+            _write_json(_path("lines", chip, offset, ".json"), cfg)
+
+    def _check(self):
+        if self.lock_fd is None:
+            raise OSError(errno.EBADF, "line request released")
+
+    def fileno(self):
+        self._check()
+        return self.sock.fileno()
+
+    def configure(self, cfg):
+        self._check()
+        with mutex():
+            _write_json(_path("lines", self.chip, self.offset, ".json"), cfg)
+
+    def config(self):
+        self._check()
+        with mutex():
+            return _read_json(_path("lines", self.chip, self.offset, ".json"))
+
+    def set_physical(self, value):
+        self._check()
+        with mutex():
+            cfg = _read_json(_path("lines", self.chip, self.offset, ".json"))
+            if cfg["direction"] != "output":
+                raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+            fault = _path("faults", self.chip, self.offset)
+            if os.path.exists(fault):
+                with open(fault) as f:
+                    code = int(f.read().strip() or errno.EIO)
+                os.unlink(fault)
+                raise OSError(code, os.strerror(code))
+            cfg["value"] = value
+            _write_json(_path("lines", self.chip, self.offset, ".json"), cfg)
+
+    def get_physical(self):
+        self._check()
+        with mutex():
+            cfg = _read_json(_path("lines", self.chip, self.offset, ".json"))
+            return physical(self.chip, self.offset, cfg)
+
+    def read_events(self):
+        """Every queued edge: dicts with rising (logical), ns, seq."""
+        self._check()
+        out = []
+        while True:
+            try:
+                data = self.sock.recv(4096)
+            except BlockingIOError:
+                return out
+            out.append(json.loads(data.decode("utf-8")))
+
+    def wait(self, timeout):
+        import select
+
+        self._check()
+        ready, _, _ = select.select([self.sock], [], [], timeout)
+        return bool(ready)
+
+    def release(self):
+        if self.lock_fd is None:
+            return
+        with mutex():
+            try:
+                self.sock.close()
+                os.unlink(_path("ev", self.chip, self.offset))
+            except OSError:
+                pass
+            fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+            os.close(self.lock_fd)
+            self.lock_fd = None
+
+
+def deliver(chip, offset, rising, ns):
+    """Call with the mutex held: queue an edge on the holder's request."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        s.sendto(json.dumps({"rising": rising, "ns": ns, "offset": offset}).encode("utf-8"), _path("ev", chip, offset))
+    except OSError:
+        pass  # a killed holder's socket: the kernel drops the edge too
+    finally:
+        s.close()
+
+
+def now_ns():
+    return time.monotonic_ns()
