@@ -17,6 +17,11 @@ const parts = [
     install: 'sudo apt-get install redis-server',
   },
   { name: 'python3 (board agent tests)', bins: ['python3'], install: 'sudo apt-get install python3' },
+  {
+    name: 'mosquitto (@boardcast/mqtt tests)',
+    bins: ['/usr/sbin/mosquitto', 'mosquitto'],
+    install: 'sudo apt-get install mosquitto',
+  },
 ];
 
 function present(bins) {

@@ -31,6 +31,7 @@ function find(envName: string, candidates: string[], command: string): string | 
 export const chromiumPath = find('BOARDCAST_CHROMIUM', ['/usr/bin/chromium'], 'chromium');
 export const redisServerPath = find('BOARDCAST_REDIS_SERVER', ['/usr/bin/redis-server'], 'redis-server');
 export const pythonPath = find('BOARDCAST_PYTHON', [], 'python3');
+export const mosquittoPath = find('BOARDCAST_MOSQUITTO', ['/usr/sbin/mosquitto'], 'mosquitto');
 
 /** Flags Debian's Chromium needs here (closed network, root, no GPU). */
 export const CHROMIUM_ARGS = [

@@ -1,0 +1,244 @@
+import {
+  BoardcastError,
+  type CommandName,
+  type ContractSpec,
+  Emitter,
+  type EncodedEvent,
+  type EventName,
+  type Hub,
+} from '@boardcast/core';
+import type { IClientPublishOptions, IPublishPacket, MqttClient } from 'mqtt';
+
+export interface BridgeOptions<C extends ContractSpec> {
+  /**
+   * Topic prefix (default `boardcast`). Events go to `<prefix>/events/<event>`,
+   * the snapshot state to `<prefix>/state`, commands are taken from
+   * `<prefix>/commands/<command>` and answered on `<prefix>/results/<command>`
+   * (or the MQTT 5 response topic of the request, with its correlation data).
+   */
+  readonly prefix?: string;
+  /** Events to publish (default all; `false` none). */
+  readonly events?: readonly EventName<C>[] | false;
+  /**
+   * Publish events retained, so a subscriber that arrives later gets the
+   * latest of each (default false; `true` for all, or a list of names).
+   */
+  readonly retain?: boolean | readonly EventName<C>[];
+  /** Publish the hub's snapshot state, retained, on `<prefix>/state` after every change (default true). */
+  readonly state?: boolean;
+  /**
+   * Commands MQTT clients may run (default all the contract's commands;
+   * `false` none). Anyone who may publish to the command topics can run
+   * them: restrict that with the broker's ACL.
+   */
+  readonly commands?: readonly CommandName<C>[] | boolean;
+  /** QoS of published events, state and results (default 0). Events are not queued while the broker is away. */
+  readonly qos?: 0 | 1 | 2;
+  /** Command messages larger than this are answered `payload_too_large` (default 65536 bytes). */
+  readonly maxPayloadBytes?: number;
+  /** Commands running at once; more are answered `too_many_requests` (default 32). */
+  readonly maxInflight?: number;
+}
+
+export type MqttBridgeEvents = {
+  /** Something no MQTT peer will see: a malformed command message, a failed publish, a retained command dropped. */
+  error: (error: unknown, where: string) => void;
+};
+
+export interface MqttBridge extends Emitter<MqttBridgeEvents> {
+  /** Topic prefix in use. */
+  readonly prefix: string;
+  /** Settles when the command topics are subscribed (at once when commands are off). */
+  readonly ready: Promise<void>;
+  /** Stop publishing and taking commands; the client stays open (it is yours). */
+  close(): Promise<void>;
+}
+
+class Bridge<C extends ContractSpec> extends Emitter<MqttBridgeEvents> implements MqttBridge {
+  readonly prefix: string;
+  ready: Promise<void> = Promise.resolve();
+  readonly #hub: Hub<C>;
+  readonly #client: MqttClient;
+  readonly #undo: (() => void)[] = [];
+  readonly #qos: 0 | 1 | 2;
+  readonly #maxPayloadBytes: number;
+  readonly #maxInflight: number;
+  readonly #commands: ReadonlySet<string> | true | false;
+  readonly #commandFilter: string;
+  #inflight = 0;
+  #statePending = false;
+  #closed = false;
+
+  constructor(hub: Hub<C>, client: MqttClient, options: BridgeOptions<C>) {
+    super();
+    const prefix = options.prefix ?? 'boardcast';
+    if (prefix === '' || /[+#\0]/.test(prefix) || prefix.endsWith('/')) {
+      throw new TypeError('bridge prefix must be a topic without +, # or a trailing /');
+    }
+    this.prefix = prefix;
+    this.#hub = hub;
+    this.#client = client;
+    this.#qos = options.qos ?? 0;
+    this.#maxPayloadBytes = options.maxPayloadBytes ?? 65_536;
+    this.#maxInflight = options.maxInflight ?? 32;
+    const commands = options.commands ?? true;
+    this.#commands = typeof commands === 'boolean' ? commands : new Set(commands as readonly string[]);
+    this.#commandFilter = `${prefix}/commands/+`;
+
+    const events = options.events === false ? undefined : options.events ? new Set<string>(options.events) : 'all';
+    const retain = options.retain ?? false;
+    const retained = typeof retain === 'boolean' ? retain : new Set<string>(retain as readonly string[]);
+    if (events) {
+      this.#undo.push(
+        hub.subscribe((event) => {
+          if (events !== 'all' && !events.has(event.event)) return;
+          this.#publishEvent(event, retained === true || (retained !== false && retained.has(event.event)));
+        }),
+      );
+    }
+    if (options.state ?? true) {
+      this.#undo.push(hub.on('state', () => this.#scheduleState()));
+      const onConnect = () => this.#scheduleState();
+      client.on('connect', onConnect);
+      this.#undo.push(() => client.off('connect', onConnect));
+      this.#scheduleState();
+    }
+    if (this.#commands !== false) {
+      const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket) =>
+        this.#onMessage(topic, payload, packet);
+      client.on('message', onMessage);
+      this.#undo.push(() => client.off('message', onMessage));
+      const subscribe = () => client.subscribeAsync(this.#commandFilter, { qos: 1 }).then(() => undefined);
+      // MQTT.js resubscribes after a reconnect by itself only for a session
+      // it remembers; subscribing again on every connect costs nothing.
+      const onConnect = () => void subscribe().catch((error) => this.emit('error', error, 'subscribe'));
+      client.on('connect', onConnect);
+      this.#undo.push(() => client.off('connect', onConnect));
+      this.ready = client.connected ? subscribe() : new Promise((resolve) => client.once('connect', () => resolve()));
+      this.ready.catch((error) => this.emit('error', error, 'subscribe'));
+    }
+  }
+
+  #publish(topic: string, payload: string, options: IClientPublishOptions, where: string): void {
+    // Only while connected: MQTT.js would otherwise queue without bound
+    // while the broker is away and flood it with stale events on return.
+    if (this.#closed || !this.#client.connected) return;
+    this.#client.publish(topic, payload, options, (error) => {
+      if (error) this.emit('error', error, where);
+    });
+  }
+
+  #publishEvent(event: EncodedEvent, retain: boolean): void {
+    const options: IClientPublishOptions = { qos: this.#qos, retain };
+    // MQTT 5 peers get the event id (the SSE/WS id) as a user property.
+    if (this.#client.options.protocolVersion === 5) options.properties = { userProperties: { id: event.id } };
+    this.#publish(`${this.prefix}/events/${event.event}`, event.json, options, `event "${event.event}"`);
+  }
+
+  #scheduleState(): void {
+    if (this.#statePending) return;
+    this.#statePending = true;
+    // Many events in one tick change the state many times; publish the last one.
+    setImmediate(() => {
+      this.#statePending = false;
+      this.#publish(`${this.prefix}/state`, this.#hub.snapshot().json, { qos: this.#qos, retain: true }, 'state');
+    });
+  }
+
+  #onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    const head = `${this.prefix}/commands/`;
+    if (this.#closed || !topic.startsWith(head)) return;
+    const command = topic.slice(head.length);
+    if (command === '' || command.includes('/')) return;
+    const replyTopic = packet.properties?.responseTopic ?? `${this.prefix}/results/${command}`;
+    const correlationData = packet.properties?.correlationData;
+    const reply = (body: string) => {
+      const options: IClientPublishOptions = { qos: this.#qos, retain: false };
+      if (correlationData !== undefined && this.#client.options.protocolVersion === 5) {
+        options.properties = { correlationData };
+      }
+      this.#publish(replyTopic, body, options, `result of "${command}"`);
+    };
+    const fail = (error: BoardcastError) => reply(JSON.stringify({ ok: false, error: error.toJSON() }));
+
+    if (packet.retain) {
+      // A retained command would run again every time this bridge
+      // (re)subscribes: never run it, and say why.
+      this.emit(
+        'error',
+        new BoardcastError('invalid_payload', `retained message on ${topic} ignored: commands must not be retained`),
+        'command',
+      );
+      return;
+    }
+    if (this.#commands !== true && (this.#commands === false || !this.#commands.has(command))) {
+      fail(new BoardcastError('unknown_command', `command "${command}" is not open to MQTT`));
+      return;
+    }
+    if (payload.length > this.#maxPayloadBytes) {
+      const error = new BoardcastError(
+        'payload_too_large',
+        `command "${command}": ${payload.length} bytes exceed ${this.#maxPayloadBytes}`,
+      );
+      this.emit('error', error, 'command');
+      fail(error);
+      return;
+    }
+    let input: unknown;
+    const text = payload.toString('utf8');
+    try {
+      input = text.trim() === '' ? undefined : (JSON.parse(text) as unknown);
+    } catch (cause) {
+      const error = new BoardcastError('invalid_payload', `command "${command}": the message is not JSON`, { cause });
+      this.emit('error', error, 'command');
+      fail(error);
+      return;
+    }
+    if (this.#inflight >= this.#maxInflight) {
+      fail(new BoardcastError('too_many_requests', `more than ${this.#maxInflight} MQTT commands at once`));
+      return;
+    }
+    this.#inflight++;
+    void this.#hub
+      .dispatch(command, input, { transport: 'mqtt' })
+      .then((result) => {
+        if (result.ok) reply(`{"ok":true,"data":${result.json}}`);
+        else fail(result.error);
+      })
+      .finally(() => {
+        this.#inflight--;
+      });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const fn of this.#undo) fn();
+    if (this.#commands !== false && this.#client.connected) {
+      await this.#client.unsubscribeAsync(this.#commandFilter).catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * Bridge a hub to an MQTT broker, so Node-RED, Home Assistant or any other
+ * program on the broker can follow and drive a boardcast app:
+ *
+ * | direction | topic | payload |
+ * |---|---|---|
+ * | hub → MQTT | `<prefix>/events/<event>` | the event's data as JSON (MQTT 5: user property `id`) |
+ * | hub → MQTT | `<prefix>/state` (retained) | the snapshot state as JSON |
+ * | MQTT → hub | `<prefix>/commands/<command>` | the command's input as JSON |
+ * | hub → MQTT | response topic, or `<prefix>/results/<command>` | `{"ok":true,"data":…}` or `{"ok":false,"error":{"code","message"}}` |
+ *
+ * Commands run through `hub.dispatch` with transport `mqtt`, so validation,
+ * timeouts and the hub's `command` log apply as for HTTP and WebSocket.
+ * The client is yours: `close()` removes the bridge, not the connection.
+ */
+export function bridgeHub<C extends ContractSpec>(
+  hub: Hub<C>,
+  client: MqttClient,
+  options: BridgeOptions<C> = {},
+): MqttBridge {
+  return new Bridge(hub, client, options);
+}

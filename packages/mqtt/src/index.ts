@@ -1,0 +1,17 @@
+export { type BridgeOptions, bridgeHub, type MqttBridge, type MqttBridgeEvents } from './bridge.js';
+export { MqttBoard, type MqttBoardEvents, type MqttBoardOptions } from './mqtt-board.js';
+export { type EsphomeOptions, esphome, type TasmotaOptions, tasmota } from './profiles.js';
+export {
+  type AvailabilityTopic,
+  atPath,
+  type Decode,
+  decodeLevel,
+  decodeNumber,
+  type InputTopics,
+  type OutputTopics,
+  parseJson,
+  type QueryTopic,
+  type SensorTopics,
+  type StateSource,
+  type TopicMap,
+} from './topics.js';

@@ -1,0 +1,250 @@
+/**
+ * Device doubles on a real broker, as strict as the firmware they stand for:
+ * they answer only on the topics and with the payloads the real device uses,
+ * publish their last will through the broker when their link dies (a socket
+ * closed without DISCONNECT), and keep (or do not keep) retained state the
+ * way the real firmware's defaults do.
+ */
+import { connectAsync, type MqttClient } from 'mqtt';
+
+export { waitFor } from '../../../test-support/wait.js';
+
+type OnOff = 'ON' | 'OFF';
+
+function onOff(on: boolean): OnOff {
+  return on ? 'ON' : 'OFF';
+}
+
+/**
+ * Tasmota (defaults: FullTopic `%prefix%/%topic%/`, `PowerRetain 0`,
+ * `SetOption114 1` for detached switches): `cmnd/<t>/POWER<n>` with
+ * `ON`/`OFF`/`TOGGLE`/`1`/`0`/`2` (any case) or empty (query) is answered
+ * with `stat/<t>/RESULT {"POWER<n>":"ON"}` and `stat/<t>/POWER<n> ON`, not
+ * retained; a one-relay device names its relay `POWER`. `cmnd/<t>/STATUS 10`
+ * is answered on `stat/<t>/STATUS10`. LWT `tele/<t>/LWT` `Online`/`Offline`,
+ * retained.
+ */
+export class TasmotaDouble {
+  readonly topic: string;
+  readonly relays: boolean[];
+  readonly switches: boolean[];
+  sensors: Record<string, unknown> = {};
+  /** Drop every command silently (a device busy, out of flash, half-broken). */
+  ignoreCommands = false;
+  /** Every command topic + payload received, in order. */
+  readonly received: string[] = [];
+  client!: MqttClient;
+  readonly #url: string;
+
+  private constructor(url: string, topic: string, relays: number, switches: number) {
+    this.#url = url;
+    this.topic = topic;
+    this.relays = Array.from({ length: relays }, () => false);
+    this.switches = Array.from({ length: switches }, () => false);
+  }
+
+  static async start(url: string, topic: string, options: { relays?: number; switches?: number } = {}) {
+    const device = new TasmotaDouble(url, topic, options.relays ?? 1, options.switches ?? 0);
+    await device.connect();
+    return device;
+  }
+
+  /** (Re)connect, as the firmware does after boot or a lost link. */
+  async connect(): Promise<void> {
+    const t = this.topic;
+    this.client = await connectAsync(this.#url, {
+      clientId: `DVES_${t}`,
+      keepalive: 30,
+      reconnectPeriod: 200,
+      will: { topic: `tele/${t}/LWT`, payload: Buffer.from('Offline'), qos: 1, retain: true },
+    });
+    const client = this.client;
+    client.on('message', (topic, payload) => this.#command(topic, payload.toString()));
+    client.on('error', () => undefined);
+    const announce = () => {
+      client.publish(`tele/${t}/LWT`, 'Online', { qos: 1, retain: true });
+      // Tasmota resubscribes and announces itself after every reconnect.
+      client.subscribe(`cmnd/${t}/#`, { qos: 0 });
+    };
+    client.on('connect', announce);
+    announce();
+    await client.subscribeAsync(`cmnd/${t}/#`, { qos: 0 });
+  }
+
+  #relayKey(index: number): string {
+    return this.relays.length === 1 ? 'POWER' : `POWER${index + 1}`;
+  }
+
+  #reportRelay(index: number): void {
+    const key = this.#relayKey(index);
+    const state = onOff(this.relays[index] ?? false);
+    this.client.publish(`stat/${this.topic}/RESULT`, JSON.stringify({ [key]: state }));
+    this.client.publish(`stat/${this.topic}/${key}`, state);
+  }
+
+  #command(topic: string, payload: string): void {
+    const prefix = `cmnd/${this.topic}/`;
+    if (!topic.startsWith(prefix)) return;
+    this.received.push(`${topic.slice(prefix.length)} ${payload}`);
+    if (this.ignoreCommands) return;
+    const command = topic.slice(prefix.length).toUpperCase();
+    const power = /^POWER(\d*)$/.exec(command);
+    if (power) {
+      const index = power[1] === '' ? 0 : Number(power[1]) - 1;
+      if (index < 0 || index >= this.relays.length) {
+        this.client.publish(`stat/${this.topic}/RESULT`, '{"Command":"Unknown"}');
+        return;
+      }
+      const p = payload.trim().toUpperCase();
+      if (p === 'ON' || p === '1') this.relays[index] = true;
+      else if (p === 'OFF' || p === '0') this.relays[index] = false;
+      else if (p === 'TOGGLE' || p === '2') this.relays[index] = !this.relays[index];
+      // Anything else (including empty) only reports the state.
+      this.#reportRelay(index);
+      return;
+    }
+    if (command === 'STATUS' && payload.trim() === '10') {
+      this.client.publish(
+        `stat/${this.topic}/STATUS10`,
+        JSON.stringify({ StatusSNS: { Time: new Date().toISOString().slice(0, 19), ...this.#sensorJson() } }),
+      );
+      return;
+    }
+    this.client.publish(`stat/${this.topic}/RESULT`, '{"Command":"Unknown"}');
+  }
+
+  #sensorJson(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    this.switches.forEach((on, i) => {
+      out[`Switch${i + 1}`] = onOff(on);
+    });
+    return { ...out, ...this.sensors };
+  }
+
+  /** The device's own button toggles relay `index` (reported like a command). */
+  pressButton(index = 0): void {
+    this.relays[index] = !this.relays[index];
+    if (this.client.connected) this.#reportRelay(index);
+  }
+
+  /** A detached switch changes (SetOption114 1). */
+  setSwitch(index: number, on: boolean): void {
+    this.switches[index] = on;
+    this.client.publish(`stat/${this.topic}/RESULT`, JSON.stringify({ [`Switch${index + 1}`]: { Action: onOff(on) } }));
+  }
+
+  /** Telemetry (TelePeriod): `tele/<t>/SENSOR`. */
+  telemetry(sensors: Record<string, unknown>): void {
+    this.sensors = sensors;
+    this.client.publish(
+      `tele/${this.topic}/SENSOR`,
+      JSON.stringify({ Time: new Date().toISOString().slice(0, 19), ...this.#sensorJson() }),
+    );
+  }
+
+  /** Pull the plug: the socket closes without DISCONNECT, so the broker publishes the last will. */
+  kill(): void {
+    this.client.options.reconnectPeriod = 0;
+    this.client.stream.destroy();
+    this.client.end(true);
+  }
+
+  async stop(): Promise<void> {
+    await this.client.endAsync(true).catch(() => undefined);
+  }
+}
+
+/**
+ * ESPHome with the `mqtt:` component (defaults: `retain: true`, birth
+ * `<p>/status online`, will `<p>/status offline`): switch commands on
+ * `<p>/switch/<id>/command` (`ON`/`OFF`/`TOGGLE`, any case); every state
+ * published retained on `<p>/<component>/<id>/state`, and all of them again
+ * after each (re)connect.
+ */
+export class EsphomeDouble {
+  readonly prefix: string;
+  readonly switches = new Map<string, boolean>();
+  readonly binarySensors = new Map<string, boolean>();
+  readonly sensors = new Map<string, number>();
+  ignoreCommands = false;
+  client!: MqttClient;
+  readonly #url: string;
+
+  private constructor(url: string, prefix: string) {
+    this.#url = url;
+    this.prefix = prefix;
+  }
+
+  static async start(
+    url: string,
+    prefix: string,
+    entities: { switches?: string[]; binarySensors?: string[]; sensors?: Record<string, number> } = {},
+  ): Promise<EsphomeDouble> {
+    const device = new EsphomeDouble(url, prefix);
+    for (const id of entities.switches ?? []) device.switches.set(id, false);
+    for (const id of entities.binarySensors ?? []) device.binarySensors.set(id, false);
+    for (const [id, v] of Object.entries(entities.sensors ?? {})) device.sensors.set(id, v);
+    await device.connect();
+    return device;
+  }
+
+  async connect(): Promise<void> {
+    const p = this.prefix;
+    this.client = await connectAsync(this.#url, {
+      clientId: `${p}-esphome`,
+      keepalive: 15,
+      reconnectPeriod: 200,
+      will: { topic: `${p}/status`, payload: Buffer.from('offline'), qos: 1, retain: true },
+    });
+    const client = this.client;
+    client.on('error', () => undefined);
+    client.on('message', (topic, payload) => this.#command(topic, payload.toString()));
+    const announce = () => {
+      client.publish(`${p}/status`, 'online', { qos: 1, retain: true });
+      for (const id of this.switches.keys()) client.subscribe(`${p}/switch/${id}/command`, { qos: 0 });
+      for (const [id, on] of this.switches) this.#state('switch', id, onOff(on));
+      for (const [id, on] of this.binarySensors) this.#state('binary_sensor', id, onOff(on));
+      for (const [id, v] of this.sensors) this.#state('sensor', id, v.toFixed(1));
+    };
+    client.on('connect', announce);
+    announce();
+  }
+
+  #state(component: string, id: string, payload: string): void {
+    this.client.publish(`${this.prefix}/${component}/${id}/state`, payload, { qos: 0, retain: true });
+  }
+
+  #command(topic: string, payload: string): void {
+    const m = new RegExp(`^${this.prefix}/switch/([^/]+)/command$`).exec(topic);
+    if (!m || this.ignoreCommands) return;
+    const id = m[1] as string;
+    if (!this.switches.has(id)) return;
+    const p = payload.trim().toUpperCase();
+    // ESPHome logs and ignores anything else.
+    if (p === 'ON') this.switches.set(id, true);
+    else if (p === 'OFF') this.switches.set(id, false);
+    else if (p === 'TOGGLE') this.switches.set(id, !this.switches.get(id));
+    else return;
+    this.#state('switch', id, onOff(this.switches.get(id) ?? false));
+  }
+
+  setBinarySensor(id: string, on: boolean): void {
+    this.binarySensors.set(id, on);
+    this.#state('binary_sensor', id, onOff(on));
+  }
+
+  setSensor(id: string, value: number): void {
+    this.sensors.set(id, value);
+    this.#state('sensor', id, value.toFixed(1));
+  }
+
+  kill(): void {
+    this.client.options.reconnectPeriod = 0;
+    this.client.stream.destroy();
+    this.client.end(true);
+  }
+
+  async stop(): Promise<void> {
+    await this.client.endAsync(true).catch(() => undefined);
+  }
+}

@@ -1,0 +1,343 @@
+import { Led } from '@boardcast/board-adapter-gpio';
+import { BoardcastError } from '@boardcast/core';
+import type { MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { esphome, MqttBoard, type MqttBoardOptions, tasmota } from '../src/index.js';
+import { client, type MosquittoProcess, mosquittoPath, spy, startMosquitto } from './broker.js';
+import { EsphomeDouble, TasmotaDouble, waitFor } from './devices.js';
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (error) {
+    return error instanceof BoardcastError ? error.code : `not a BoardcastError: ${String(error)}`;
+  }
+}
+
+describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
+  let broker: MosquittoProcess;
+  const cleanup: (() => unknown)[] = [];
+
+  beforeAll(async () => {
+    broker = await startMosquitto();
+  });
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  function board(options: Omit<MqttBoardOptions, 'url' | 'client'>): { board: MqttBoard; errors: unknown[] } {
+    const b = new MqttBoard({ url: broker.url, mqtt: { reconnectPeriod: 100 }, ...options });
+    const errors: unknown[] = [];
+    b.on('error', (e) => errors.push(e));
+    cleanup.push(() => b.close());
+    return { board: b, errors };
+  }
+
+  async function tasmotaDevice(topic: string, options?: { relays?: number; switches?: number }) {
+    const d = await TasmotaDouble.start(broker.url, topic, options);
+    cleanup.push(() => d.stop());
+    return d;
+  }
+
+  async function watcher(filter: string): Promise<{ lines: string[]; client: MqttClient }> {
+    const s = await spy(broker.url, filter);
+    cleanup.push(() => s.client.endAsync());
+    return s;
+  }
+
+  it('Tasmota: a Led toggles and each state is the one the device reports', async () => {
+    const device = await tasmotaDevice('plug1');
+    const { board: b, errors } = board({ id: 'plug', topics: tasmota('plug1') });
+    await waitFor(() => b.status === 'online', 'board online');
+    const led = new Led(b, 'POWER');
+    cleanup.push(() => led.close());
+    await led.ready;
+    expect(led.isOn).toBe(false);
+    const commands = await watcher('cmnd/plug1/#');
+
+    expect(await led.toggle()).toBe(true);
+    expect(device.relays[0]).toBe(true);
+    expect(await led.toggle()).toBe(false);
+    expect(device.relays[0]).toBe(false);
+    expect(await b.digitalWrite('POWER', 1)).toBe(1);
+    await waitFor(() => commands.lines.length >= 3, 'commands seen');
+    expect(commands.lines).toEqual(['cmnd/plug1/POWER ON', 'cmnd/plug1/POWER OFF', 'cmnd/plug1/POWER ON']);
+    expect(errors).toEqual([]);
+  });
+
+  it('learns the initial state on connect (Tasmota retains nothing: the board asks)', async () => {
+    const device = await tasmotaDevice('plug2', { relays: 2 });
+    device.pressButton(1); // relay 2 on before the board exists
+    const { board: b } = board({ id: 'plug', topics: tasmota('plug2', { relays: { 5: 1, 6: 2 } }) });
+    await waitFor(() => b.status === 'online', 'board online');
+    // Online only after the answers: no read has to wait.
+    expect(b.levels.get('5')).toBe(0);
+    expect(b.levels.get('6')).toBe(1);
+    expect(await b.digitalRead(6)).toBe(1);
+    expect(b.capabilities.pins.map((p) => p.pin)).toEqual([5, 6]);
+  });
+
+  it('a command the device ignores is `timeout`, and the board keeps reporting what the state topic says', async () => {
+    const device = await tasmotaDevice('plug3');
+    const { board: b } = board({ id: 'plug', topics: tasmota('plug3'), commandTimeoutMs: 300 });
+    await waitFor(() => b.status === 'online', 'board online');
+    const led = new Led(b, 'POWER');
+    cleanup.push(() => led.close());
+    await led.ready;
+    device.ignoreCommands = true;
+    const error = await led.on().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BoardcastError);
+    expect((error as BoardcastError).code).toBe('timeout');
+    expect((error as BoardcastError).message).toMatch(/did not confirm ON.*reports OFF/);
+    expect(led.isOn).toBe(false);
+    expect(await b.digitalRead('POWER')).toBe(0);
+    // The device later changes by itself: that is what the board reports.
+    device.pressButton();
+    await waitFor(() => b.levels.get('POWER') === 1, 'reported level');
+    expect(await b.digitalRead('POWER')).toBe(1);
+  });
+
+  it('a report of the other level does not confirm a write', async () => {
+    const device = await tasmotaDevice('plug4');
+    const { board: b } = board({ id: 'plug', topics: tasmota('plug4'), commandTimeoutMs: 400 });
+    await waitFor(() => b.status === 'online', 'board online');
+    device.ignoreCommands = true;
+    const write = b.digitalWrite('POWER', 1);
+    // An unrelated OFF report (a TelePeriod STATE) arrives meanwhile.
+    device.client.publish('tele/plug4/STATE', '{"POWER":"OFF"}');
+    expect(await codeOf(write)).toBe('timeout');
+  });
+
+  it('an aborted or expired command is never published', async () => {
+    await tasmotaDevice('plug5');
+    const { board: b } = board({ id: 'plug', topics: tasmota('plug5') });
+    await waitFor(() => b.status === 'online', 'board online');
+    const commands = await watcher('cmnd/plug5/POWER');
+    const controller = new AbortController();
+    controller.abort(new BoardcastError('timeout', 'gone'));
+    expect(await codeOf(b.digitalWrite('POWER', 1, { signal: controller.signal }))).toBe('timeout');
+    expect(await codeOf(b.digitalWrite('POWER', 1, { deadline: performance.now() - 1 }))).toBe('timeout');
+    expect(await b.digitalWrite('POWER', 0, { deadline: performance.now() + 5000 })).toBe(0);
+    await waitFor(() => commands.lines.length >= 1, 'a command');
+    expect(commands.lines).toEqual(['cmnd/plug5/POWER OFF']);
+  });
+
+  it('device killed: last will → offline, and commands fail `board_offline` at once without being sent', async () => {
+    const device = await tasmotaDevice('plug6');
+    const { board: b } = board({ id: 'plug', topics: tasmota('plug6'), commandTimeoutMs: 20_000 });
+    await waitFor(() => b.status === 'online', 'board online');
+    const statuses: string[] = [];
+    b.on('status', (s) => statuses.push(s));
+    // A write in flight when the device dies fails too, long before its timeout.
+    device.ignoreCommands = true;
+    const inFlight = codeOf(b.digitalWrite('POWER', 1));
+    await waitFor(() => device.received.length === 1, 'command reached the device');
+    device.kill();
+    await waitFor(() => b.status === 'offline', 'offline after the last will');
+    expect(await inFlight).toBe('board_offline');
+    const commands = await watcher('cmnd/plug6/#');
+    expect(await codeOf(b.digitalWrite('POWER', 1))).toBe('board_offline');
+    expect(await codeOf(b.digitalRead('POWER'))).toBe('board_offline');
+    expect(statuses).toEqual(['offline']);
+
+    // The device comes back: resync, then online, then commands work. The
+    // spy saw nothing of the refused commands: only the resync query and
+    // the next real command.
+    device.ignoreCommands = false;
+    await device.connect();
+    await waitFor(() => b.status === 'online', 'online again');
+    expect(await b.digitalWrite('POWER', 1)).toBe(1);
+    await waitFor(() => commands.lines.length >= 2, 'commands after the return');
+    expect(commands.lines).toEqual(['cmnd/plug6/POWER ', 'cmnd/plug6/POWER ON']);
+  });
+
+  it('broker restarted mid-stream: resubscribes, resyncs before `online`, loses nothing the device did meanwhile', async () => {
+    const local = await startMosquitto();
+    cleanup.push(() => local.stop());
+    const device = await TasmotaDouble.start(local.url, 'plug7', { switches: 1 });
+    cleanup.push(() => device.stop());
+    const b = new MqttBoard({
+      id: 'plug',
+      url: local.url,
+      mqtt: { reconnectPeriod: 100 },
+      topics: tasmota('plug7', { switches: 1, sensors: { temperature: 'DS18B20.Temperature' } }),
+    });
+    cleanup.push(() => b.close());
+    const errors: unknown[] = [];
+    b.on('error', (e) => errors.push(e));
+    const changes: string[] = [];
+    b.on('change', (c) => changes.push(`${c.pin}=${c.value}`));
+    const statuses: string[] = [];
+    b.on('status', (s) => statuses.push(`${s} POWER=${b.levels.get('POWER')} Switch1=${b.levels.get('Switch1')}`));
+    await waitFor(() => b.status === 'online', 'board online');
+    expect(await b.digitalWrite('POWER', 1)).toBe(1);
+
+    await local.kill();
+    await waitFor(() => b.status === 'offline', 'offline with the broker gone');
+    // While the broker is down, the relay is switched at the device and a switch flips.
+    device.pressButton();
+    device.switches[0] = true;
+    device.sensors = { DS18B20: { Temperature: 19.5 } };
+    await local.start();
+    await waitFor(() => b.status === 'online', 'online after the restart', 15_000);
+    // Online was announced with the state already resynced.
+    expect(statuses.at(-1)).toBe('online POWER=0 Switch1=1');
+    expect(b.readings.get('temperature')?.value).toBe(19.5);
+    expect(changes).toEqual(['POWER=0', 'Switch1=0', 'POWER=1', 'POWER=0', 'Switch1=1']);
+    expect(await b.digitalWrite('POWER', 1)).toBe(1);
+    expect(errors.filter((e) => !(e instanceof BoardcastError && e.code === 'network_error'))).toEqual([]);
+  });
+
+  it('malformed payloads on every topic are `error` events; the board keeps working', async () => {
+    const device = await tasmotaDevice('plug8', { switches: 1 });
+    const { board: b, errors } = board({
+      id: 'plug',
+      topics: tasmota('plug8', { switches: 1, sensors: { temperature: 'AM2301.Temperature' } }),
+      maxPayloadBytes: 1024,
+    });
+    await waitFor(() => b.status === 'online', 'board online');
+    const bad = await client(broker.url);
+    cleanup.push(() => bad.endAsync());
+    const garbage: [string, string | Buffer][] = [
+      ['stat/plug8/POWER', 'MAYBE'],
+      ['stat/plug8/RESULT', '{"POWER":'],
+      ['stat/plug8/RESULT', '{"POWER":42}'],
+      ['stat/plug8/RESULT', '{"Switch1":{"Action":7}}'],
+      ['tele/plug8/STATE', 'not json'],
+      ['tele/plug8/SENSOR', '{"AM2301":{"Temperature":"warm"}}'],
+      ['tele/plug8/SENSOR', Buffer.from([0xff, 0xfe, 0x00])],
+      ['stat/plug8/STATUS10', '[]'.repeat(600)],
+      ['tele/plug8/LWT', 'Maybe'],
+    ];
+    for (const [topic, payload] of garbage) await bad.publishAsync(topic, payload);
+    await waitFor(() => errors.length >= garbage.length, 'an error per malformed message');
+    const codes = errors.map((e) => (e instanceof BoardcastError ? e.code : String(e)));
+    expect(codes.filter((c) => c === 'payload_too_large')).toHaveLength(1);
+    expect(codes.every((c) => c === 'invalid_payload' || c === 'payload_too_large')).toBe(true);
+    // One error per message, even where several pins read the same topic (RESULT).
+    expect(errors).toHaveLength(garbage.length);
+    // Messages that are simply about something else are not errors.
+    await bad.publishAsync('stat/plug8/RESULT', '{"Dimmer":40}');
+    expect(b.status).toBe('online');
+    expect(b.levels.get('POWER')).toBe(0);
+    expect(await b.digitalWrite('POWER', 1)).toBe(1);
+    device.setSwitch(0, true);
+    await waitFor(() => b.levels.get('Switch1') === 1, 'switch still read');
+    device.telemetry({ AM2301: { Temperature: 21.3, Humidity: 40 } });
+    expect(await waitFor(() => b.readings.get('temperature')?.value, 'reading')).toBe(21.3);
+    expect(errors).toHaveLength(garbage.length);
+  });
+
+  it('ESPHome: retained initial state, confirmed switch, binary sensor edges, sensor readings, last will', async () => {
+    const device = await EsphomeDouble.start(broker.url, 'node1', {
+      switches: ['relay'],
+      binarySensors: ['button'],
+      sensors: { temperature: 20 },
+    });
+    cleanup.push(() => device.stop());
+    device.setBinarySensor('button', true);
+    const { board: b, errors } = board({
+      id: 'node1',
+      topics: esphome('node1', { switches: ['relay'], binarySensors: ['button'], sensors: ['temperature'] }),
+    });
+    await waitFor(() => b.status === 'online', 'board online');
+    expect(b.levels.get('button')).toBe(1);
+    expect(await b.readSensor('temperature')).toBe(20);
+    const edges: string[] = [];
+    b.watch('button', { edge: 'both' }, (e) => edges.push(`${e.pin}=${e.value}`));
+    const readings: number[] = [];
+    b.on('reading', (r) => readings.push(r.value));
+
+    expect(await b.digitalWrite('relay', 1)).toBe(1);
+    expect(device.switches.get('relay')).toBe(true);
+    device.setBinarySensor('button', false);
+    device.setSensor('temperature', 21.5);
+    await waitFor(() => edges.length === 1 && readings.length === 1, 'edge and reading');
+    expect(edges).toEqual(['button=0']);
+    expect(readings).toEqual([21.5]);
+    expect(await codeOf(b.digitalWrite('button', 1))).toBe('unsupported');
+    expect(await codeOf(b.analogRead('relay'))).toBe('unsupported');
+    expect(await codeOf(b.readSensor('humidity'))).toBe('unsupported');
+    await b.pinMode('button', 'input_pullup');
+    expect(await codeOf(b.pinMode('button', 'output'))).toBe('unsupported');
+
+    device.kill();
+    await waitFor(() => b.status === 'offline', 'offline after the will');
+    expect(await codeOf(b.digitalWrite('relay', 0))).toBe('board_offline');
+    expect(await codeOf(b.readSensor('temperature'))).toBe('board_offline');
+    expect(errors).toEqual([]);
+  });
+
+  it('ESPHome switch ignoring a command: timeout, the retained state stays the truth', async () => {
+    const device = await EsphomeDouble.start(broker.url, 'node2', { switches: ['relay'] });
+    cleanup.push(() => device.stop());
+    const { board: b } = board({
+      id: 'node2',
+      topics: esphome('node2', { switches: ['relay'] }),
+      commandTimeoutMs: 300,
+    });
+    await waitFor(() => b.status === 'online', 'board online');
+    device.ignoreCommands = true;
+    expect(await codeOf(b.digitalWrite('relay', 1))).toBe('timeout');
+    expect(await b.digitalRead('relay')).toBe(0);
+  });
+
+  it('rejects a broken topic map and bad options clearly', () => {
+    expect(() => tasmota('a/+')).toThrow(BoardcastError);
+    expect(() => esphome('')).toThrow(BoardcastError);
+    expect(() => tasmota('x', { relays: { 1: 0 } })).toThrow(/relay index/);
+    expect(
+      () =>
+        new MqttBoard({
+          id: 'x',
+          url: broker.url,
+          topics: { outputs: [{ pin: 1, command: 'a', state: 'b' }], inputs: [{ pin: 1, state: 'c' }] },
+        }),
+    ).toThrow(/appears twice/);
+    expect(() => new MqttBoard({ id: 'x', topics: {} } as MqttBoardOptions)).toThrow(TypeError);
+    expect(() => new MqttBoard({ id: 'x', url: broker.url, topics: {}, commandTimeoutMs: 0 })).toThrow(RangeError);
+  });
+});
+
+describe.skipIf(!mosquittoPath)('MqttBoard with broker authentication', () => {
+  let broker: MosquittoProcess;
+  beforeAll(async () => {
+    broker = await startMosquitto({ users: { board: 's3cret', plug: 'plugpw' } });
+  });
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  it('passes username/password to MQTT.js; a refused login is an `unauthorized` error event', async () => {
+    const device = await TasmotaDouble.start(broker.url.replace('mqtt://', 'mqtt://plug:plugpw@'), 'authplug');
+    const wrong = new MqttBoard({
+      id: 'wrong',
+      url: broker.url,
+      topics: tasmota('authplug'),
+      mqtt: { username: 'board', password: 'nope', reconnectPeriod: 0 },
+    });
+    const errors: unknown[] = [];
+    wrong.on('error', (e) => errors.push(e));
+    const right = new MqttBoard({
+      id: 'right',
+      url: broker.url,
+      topics: tasmota('authplug'),
+      mqtt: { username: 'board', password: 's3cret' },
+    });
+    try {
+      await waitFor(() => errors.length > 0, 'refusal');
+      expect((errors[0] as BoardcastError).code).toBe('unauthorized');
+      expect(wrong.status).toBe('offline');
+      await waitFor(() => right.status === 'online', 'authenticated board online');
+      expect(await right.digitalWrite('POWER', 1)).toBe(1);
+    } finally {
+      await wrong.close();
+      await right.close();
+      await device.stop();
+    }
+  });
+});

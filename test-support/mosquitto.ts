@@ -1,0 +1,110 @@
+/** A real mosquitto broker for tests that need one (@boardcast/mqtt, the LED demo on MQTT). */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { freePort } from './redis-server.js';
+import { mosquittoPath } from './system.js';
+
+export interface MosquittoOptions {
+  /**
+   * Require these users (a password file made with `mosquitto_passwd`);
+   * anonymous clients are then refused. Default: anonymous allowed.
+   */
+  readonly users?: Readonly<Record<string, string>>;
+}
+
+export interface MosquittoProcess {
+  readonly port: number;
+  /** `mqtt://127.0.0.1:<port>` */
+  readonly url: string;
+  /** Kill with SIGKILL (every client sees its TCP connection reset) and wait for the exit. */
+  kill(): Promise<void>;
+  /** Start again on the same port with the same configuration (retained messages are gone: no persistence). */
+  start(): Promise<void>;
+  /** Kill and remove the configuration directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A real mosquitto on 127.0.0.1 only, from a generated configuration: one
+ * listener, no persistence (a restart loses retained messages, as a broker
+ * without a persistence file does — the hard case for a resync), logging to
+ * stderr so a failed start shows why.
+ */
+export async function startMosquitto(options: MosquittoOptions = {}): Promise<MosquittoProcess> {
+  if (!mosquittoPath) throw new Error('mosquitto is not installed (sudo apt-get install mosquitto)');
+  const binary = mosquittoPath;
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'boardcast-mosquitto-'));
+  const lines = [
+    `listener ${port} 127.0.0.1`,
+    'persistence false',
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    'log_type notice',
+    'log_type information',
+  ];
+  // Started as root, mosquitto switches to the `mosquitto` user, which cannot
+  // read our private temporary directory: stay the user we are.
+  if (process.getuid?.() === 0) lines.push('user root');
+  if (options.users) {
+    const passwordFile = join(dir, 'passwd');
+    writeFileSync(passwordFile, '', { mode: 0o600 });
+    const passwd = join(dirname(binary), '..', 'bin', 'mosquitto_passwd');
+    const tool = existsSync(passwd) ? passwd : 'mosquitto_passwd';
+    for (const [user, password] of Object.entries(options.users)) {
+      execFileSync(tool, ['-b', passwordFile, user, password], { stdio: 'ignore' });
+    }
+    lines.push('allow_anonymous false', `password_file ${passwordFile}`);
+  } else {
+    lines.push('allow_anonymous true');
+  }
+  const config = join(dir, 'mosquitto.conf');
+  writeFileSync(config, `${lines.join('\n')}\n`);
+  let child: ChildProcess | undefined;
+
+  const start = () =>
+    new Promise<void>((resolve, reject) => {
+      const proc = spawn(binary, ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = proc;
+      let output = '';
+      const timer = setTimeout(() => reject(new Error(`mosquitto did not start:\n${output}`)), 15_000);
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (/mosquitto version \S+ running/.test(output)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      proc.stdout?.on('data', onData);
+      proc.stderr?.on('data', onData);
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`mosquitto exited with ${code}:\n${output}`));
+      });
+    });
+
+  const kill = async () => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      proc.once('exit', () => resolve());
+      proc.kill('SIGKILL');
+    });
+  };
+
+  await start();
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    kill,
+    start,
+    async stop() {
+      await kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
