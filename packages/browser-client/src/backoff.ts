@@ -1,6 +1,9 @@
 /** Reconnection policy shared by both transports. */
 export interface ReconnectOptions {
-  /** Base delay in ms before the first retry (default 1000). A server's SSE `retry:` replaces it. */
+  /**
+   * Base delay in ms before the first retry (default 1000). A server's SSE
+   * `retry:` replaces it. Neither can go below {@link MIN_RETRY_DELAY_MS}.
+   */
   readonly initialDelayMs?: number;
   /** Ceiling of the backoff window in ms (default 30000). */
   readonly maxDelayMs?: number;
@@ -9,11 +12,71 @@ export interface ReconnectOptions {
 }
 
 /**
- * Exponential backoff with "full jitter": the delay is uniform in
- * [0, min(max, base·2^attempt)). Spreading retries over the whole window is
- * what keeps a room full of dashboards from reconnecting in lock-step after
- * a server restart.
+ * Liveness, with the same names on both transports. SSE: the server tells
+ * its keep-alive period in the first `keepalive` frame of every stream, and
+ * `keepAliveMs` is only what the client assumes until then. WebSocket: the
+ * client sends a `ping` envelope every `keepAliveMs`, which the server
+ * answers. Either way a connection (or a connection attempt) on which no
+ * frame at all arrived for `missedKeepAlives` periods is taken for dead — a
+ * link that went silent without FIN or RST — and replaced, resuming from the
+ * last event id.
+ */
+export interface KeepAliveOptions {
+  /** Period in ms (default 15000): SSE, until the server announces its own; WS, between pings. */
+  readonly keepAliveMs?: number | undefined;
+  /** Periods of total silence after which the connection is replaced (default 2); 0 turns the check off. */
+  readonly missedKeepAlives?: number | undefined;
+}
+
+/**
+ * The least delay before any reconnect, in ms. Whatever `retry:` a server
+ * sends (`retry: 0` included) and whatever `initialDelayMs` says, a client
+ * never reconnects in a tight loop.
+ */
+export const MIN_RETRY_DELAY_MS = 250;
+
+/**
+ * Exponential backoff with "full jitter" above a floor: the delay is uniform
+ * in [floor, max(floor, min(max, base·2^attempt))), with `floor` =
+ * {@link MIN_RETRY_DELAY_MS} and `base` raised to it. Spreading retries over
+ * the whole window is what keeps a room full of dashboards from reconnecting
+ * in lock-step after a server restart; the floor is what keeps `retry: 0`
+ * from becoming a request storm.
  */
 export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random) {
-  return Math.floor(random() * Math.min(maxMs, baseMs * 2 ** attempt));
+  const floor = MIN_RETRY_DELAY_MS;
+  // `|| 0`: a NaN from a bad setting must land on the floor, not become a 0 ms timer.
+  const window = Math.max(floor, Math.min(maxMs || 0, Math.max(floor, baseMs || 0) * 2 ** attempt));
+  return Math.floor(floor + random() * (window - floor));
+}
+
+/**
+ * A liveness timer for one connection attempt: `dead` runs once when no
+ * `beat()` came for `missedKeepAlives` periods. `beat(ms)` also adopts a
+ * period the server announced (SSE `keepalive`), and keeps it in `keep` for
+ * the next attempts to the same server; `ms` = 0 means the server sends no
+ * more keep-alives, so silence cannot be told from idleness and this
+ * attempt's check stops. Started at dial time, so a request that never gets
+ * an answer through a stalled link is bounded too.
+ */
+export function watchdog(
+  keep: { keepAliveMs?: number | undefined; readonly missedKeepAlives?: number | undefined },
+  dead: (silentMs: number) => void,
+) {
+  let period = keep.keepAliveMs ?? 15_000;
+  const missed = keep.missedKeepAlives ?? 2;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stop = () => clearTimeout(timer);
+  const beat = (ms?: unknown) => {
+    if (typeof ms === 'number' && ms >= 0) {
+      period = ms;
+      if (ms) keep.keepAliveMs = ms;
+    }
+    stop();
+    const limit = period * missed;
+    // Clamped: a delay past 2^31-1 ms would fire at once.
+    if (limit > 0) timer = setTimeout(() => dead(limit), Math.min(limit, 2 ** 31 - 1));
+  };
+  beat();
+  return { beat, stop };
 }

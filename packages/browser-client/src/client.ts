@@ -81,8 +81,13 @@ export interface LinkSink {
   reset(reason: string): void;
   retry(ms: number): void;
   error(error: BoardcastError): void;
-  /** The connection ended; `fatal` stops retrying (204, 401, 403 …). */
-  drop(error: BoardcastError, fatal?: boolean): void;
+  /**
+   * The connection ended; `fatal` stops retrying (204, 401, 403 …); `fresh`
+   * forgets the resume id, so the next connection starts with a snapshot (an
+   * id the server refused, an event over the size limit: resuming from that
+   * id would be refused the same way).
+   */
+  drop(error: BoardcastError, fatal?: boolean, fresh?: boolean): void;
 }
 
 export interface Transport {
@@ -179,8 +184,9 @@ export function createClient<C extends ContractSpec>(
         retryMs = ms;
       }),
       error: live((error: BoardcastError) => emit('error', error)),
-      drop: live((error: BoardcastError, fatal?: boolean) => {
+      drop: live((error: BoardcastError, fatal?: boolean, fresh?: boolean) => {
         teardown();
+        if (fresh) lastId = undefined;
         emit('error', error);
         (fatal ? finish : schedule)(error);
       }),

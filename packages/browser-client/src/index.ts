@@ -24,7 +24,7 @@ export function connect<C extends ContractSpec>(
 }
 
 export { BoardcastError, isBoardcastError } from '@boardcast/core';
-export { backoffDelay, type ReconnectOptions } from './backoff.js';
+export { backoffDelay, type KeepAliveOptions, MIN_RETRY_DELAY_MS, type ReconnectOptions } from './backoff.js';
 export type { BoardcastClient, ClientOptions, CommandOptions, Status, StatusChange } from './client.js';
 export type { HeaderSource, HttpOptions } from './http.js';
 export { connectSse } from './sse.js';

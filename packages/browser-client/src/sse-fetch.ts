@@ -14,11 +14,29 @@ export interface FetchLink {
   readonly stream: URL;
   // biome-ignore lint/suspicious/noExplicitAny: the contract type does not matter here
   readonly options: SseOptions<any>;
-  route(sink: LinkSink, type: string, data: string, id: string | undefined): void;
+  route(sink: Link, type: string, data: string, id: string | undefined): void;
+  /**
+   * The last refusal that will come again unchanged (`<status> <code>`): the
+   * same one on the next attempt stops the client instead of looping.
+   * Cleared by a stream that opens.
+   */
+  refusal?: string | undefined;
+}
+
+/** One connection attempt as the SSE transport sees it. */
+export interface Link extends LinkSink {
+  /** Proof of life; with a number, the server's keep-alive period in ms. */
+  beat(ms?: unknown): void;
+  /** The id this attempt resumes from (`undefined`: a fresh connection). */
+  readonly lastEventId: string | undefined;
+  /** A fresh connection still waiting for its snapshot. */
+  fresh: boolean;
 }
 
 /** Statuses that mean "do not come back": the spec's 204, and auth failures that retrying cannot fix. */
 const FINAL = [204, 401, 403];
+/** 4xx statuses that say "not now" rather than "never like this". */
+const TRANSIENT = [408, 425, 429];
 
 const request = ({ stream, options }: FetchLink, lastEventId: string | undefined, signal: AbortSignal) =>
   fetchOf(options)(withQuery(stream, { events: options.events?.join(',') }), {
@@ -32,47 +50,61 @@ const request = ({ stream, options }: FetchLink, lastEventId: string | undefined
     signal,
   });
 
-// A refused response: terminal for 204/401/403, otherwise another attempt.
-const refused = async (sink: LinkSink, response: Response) => {
+/**
+ * A refused response. 204/401/403 stop at once. Any other answer below 500
+ * (a 4xx, a 200 that is not an event stream) would be given again to the
+ * same request: with a resume id, the id is what the server refused
+ * (`invalid_payload` for an id it cannot read), so the client forgets it
+ * and comes back fresh (`reset` + snapshot); without one, the same refusal
+ * twice in a row stops the client. 5xx, 408 and 429 are retried with backoff.
+ */
+async function refused(link: FetchLink, sink: Link, response: Response): Promise<void> {
+  const { status } = response;
   const error =
-    response.status === 204
+    status === 204
       ? new BoardcastError('closed', 'the server ended the stream (HTTP 204)')
       : response.ok
         ? new BoardcastError('invalid_payload', 'response is not text/event-stream')
         : await responseError(response);
-  sink.drop(error, FINAL.includes(response.status));
-};
+  const key = `${status} ${error.code}`;
+  const repeats = status < 500 && !TRANSIENT.includes(status);
+  const again = link.refusal === key;
+  link.refusal = repeats ? key : undefined;
+  if (repeats && sink.lastEventId) {
+    sink.reset('resume_refused');
+    return sink.drop(error, false, true);
+  }
+  sink.drop(error, FINAL.includes(status) || (repeats && again));
+}
 
-/** A native EventSource was refused before opening: it hides the HTTP status, so ask once, and 204/401/403 stop retrying here too. */
-export function probe(link: FetchLink, lastEventId: string | undefined, sink: LinkSink): void {
+/** A native EventSource was refused before opening: it hides the HTTP status, so ask once with fetch. */
+export function probe(link: FetchLink, sink: Link): void {
   const controller = new AbortController();
-  request(link, lastEventId, controller.signal).then(
+  request(link, sink.lastEventId, controller.signal).then(
     async (response) => {
-      if (response.ok) sink.drop(new BoardcastError('network_error', 'event stream failed'));
-      else await refused(sink, response);
+      if (response.ok && isStream(response)) sink.drop(new BoardcastError('network_error', 'event stream failed'));
+      else await refused(link, sink, response);
       controller.abort();
     },
     (error) => sink.drop(networkError(error, 'event stream request failed')),
   );
 }
 
+const isStream = (response: Response) =>
+  response.status === 200 &&
+  (response.headers.get('content-type')?.toLowerCase() ?? '').startsWith('text/event-stream');
+
 /** Fetch mode: one request, streamed through the decoder. */
-export async function readStream(
-  link: FetchLink,
-  lastEventId: string | undefined,
-  sink: LinkSink,
-  controller: AbortController,
-): Promise<void> {
+export async function readStream(link: FetchLink, sink: Link, controller: AbortController): Promise<void> {
   let response: Response;
   try {
-    response = await request(link, lastEventId, controller.signal);
+    response = await request(link, sink.lastEventId, controller.signal);
   } catch (error) {
     return sink.drop(networkError(error, 'event stream request failed'));
   }
-  const type = response.headers.get('content-type')?.toLowerCase() ?? '';
-  if (response.status !== 200 || !type.startsWith('text/event-stream') || !response.body) {
-    return refused(sink, response);
-  }
+  if (!isStream(response) || !response.body) return refused(link, sink, response);
+  link.refusal = undefined;
+  sink.beat();
   sink.open();
   let overflow = false;
   const decoder = createSseDecoder(
@@ -91,6 +123,8 @@ export async function readStream(
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
+      // Any bytes count as life, comments (`: ping` of older servers) included.
+      sink.beat();
       decoder.push(value);
     }
   } catch (error) {
@@ -98,9 +132,15 @@ export async function readStream(
   } finally {
     decoder.end();
   }
-  sink.drop(
-    overflow
-      ? new BoardcastError('payload_too_large', 'an event exceeded maxEventSize')
-      : new BoardcastError('network_error', 'event stream ended'),
+  if (!overflow) return sink.drop(new BoardcastError('network_error', 'event stream ended'));
+  // Too large: resuming from the same id would replay the same event, so
+  // skip it and come back fresh; a fresh stream's snapshot that is itself
+  // too large can never be read, so stop.
+  const tooLarge = new BoardcastError(
+    'payload_too_large',
+    `${sink.fresh ? 'the snapshot' : 'an event'} exceeded maxEventSize (${link.options.maxEventSize ?? 1 << 20} characters)`,
   );
+  if (sink.fresh) return sink.drop(tooLarge, true);
+  sink.reset('too_large');
+  sink.drop(tooLarge, false, true);
 }

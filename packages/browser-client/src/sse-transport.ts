@@ -1,10 +1,11 @@
 import { BoardcastError, type Contract, type ContractSpec } from '@boardcast/core';
+import { type KeepAliveOptions, watchdog } from './backoff.js';
 import type { ClientOptions, LinkSink, Transport } from './client.js';
 import { type HttpOptions, networkError, postCommand } from './http.js';
-import type { FetchLink } from './sse-fetch.js';
+import type { FetchLink, Link } from './sse-fetch.js';
 import { endpoint, withQuery } from './urls.js';
 
-export interface SseOptions<C extends ContractSpec> extends ClientOptions<C>, HttpOptions {
+export interface SseOptions<C extends ContractSpec> extends ClientOptions<C>, HttpOptions, KeepAliveOptions {
   /** Event stream URL (default `<url>/events`). */
   readonly eventsUrl?: string | undefined;
   /** Command base (default `<url>/commands`); a command posts to `<commandsUrl>/<name>`. */
@@ -15,7 +16,13 @@ export interface SseOptions<C extends ContractSpec> extends ClientOptions<C>, Ht
    * neither `headers` nor `fetch` is given.
    */
   readonly eventSource?: 'auto' | 'native' | 'fetch' | undefined;
-  /** Largest event (in characters) the fetch decoder buffers before dropping the connection (default 1 MiB). */
+  /**
+   * Fetch mode: the largest event, in characters of its data, the decoder
+   * buffers (default 1 MiB). A larger event is skipped: the client emits
+   * `reset` (`too_large`) and reconnects without its resume id, so a fresh
+   * snapshot sets the state right; when the snapshot itself is larger, it
+   * stops with `payload_too_large`.
+   */
   readonly maxEventSize?: number | undefined;
 }
 
@@ -32,15 +39,19 @@ export function sseTransport<C extends ContractSpec>(
     mode === 'native' || (mode === 'auto' && typeof EventSource === 'function' && !options.headers && !options.fetch);
 
   // One path for both modes from here on: JSON-decode and route a block.
-  const route = (sink: LinkSink, type: string, data: string, id: string | undefined) => {
+  // `keepalive` is reserved: it tells the period and proves the link alive.
+  const route = (sink: Link, type: string, data: string, id: string | undefined) => {
     let value: unknown;
     try {
       value = JSON.parse(data);
     } catch {
       return sink.error(new BoardcastError('invalid_payload', `"${type}" event data is not JSON`));
     }
-    if (type === 'snapshot') sink.snapshot(value, id || null);
-    else if (type === 'reset') sink.reset(String((value as { reason?: unknown } | null)?.reason ?? 'history'));
+    if (type === 'keepalive') sink.beat((value as { intervalMs?: unknown } | null)?.intervalMs);
+    else if (type === 'snapshot') {
+      sink.fresh = false;
+      sink.snapshot(value, id || null);
+    } else if (type === 'reset') sink.reset(String((value as { reason?: unknown } | null)?.reason ?? 'history'));
     else if (id !== undefined) sink.event(type, value, id);
   };
 
@@ -55,32 +66,55 @@ export function sseTransport<C extends ContractSpec>(
     );
   };
 
+  // Per attempt: the sink plus its liveness timer, started before the
+  // request so that one unanswered through a silent link is bounded too.
+  const keep = { ...options };
+  const open = (lastEventId: string | undefined, sink: LinkSink, abort: () => void) => {
+    const dog = watchdog(keep, (ms) =>
+      sink.drop(new BoardcastError('timeout', `nothing received for ${ms} ms: the link is taken for dead`)),
+    );
+    const attempt: Link = { ...sink, beat: dog.beat, lastEventId, fresh: !lastEventId };
+    return [
+      attempt,
+      () => {
+        dog.stop();
+        abort();
+      },
+    ] as const;
+  };
+
   const dialFetch = (lastEventId: string | undefined, sink: LinkSink) => {
     const controller = new AbortController();
-    withFetch(sink, (m) => controller.signal.aborted || m.readStream(link, lastEventId, sink, controller));
-    return () => controller.abort();
+    const [attempt, stop] = open(lastEventId, sink, () => controller.abort());
+    withFetch(sink, (m) => controller.signal.aborted || m.readStream(link, attempt, controller));
+    return stop;
   };
 
   const dialNative = (lastEventId: string | undefined, sink: LinkSink) => {
     const source = new EventSource(withQuery(stream, { events: options.events?.join(','), lastEventId }), {
       withCredentials: options.credentials === 'include',
     });
+    const [attempt, stop] = open(lastEventId, sink, () => source.close());
     let opened = false;
     source.onopen = () => {
       opened = true;
+      attempt.beat();
       sink.open();
     };
-    for (const name of ['snapshot', 'reset', ...(options.events ?? Object.keys(contract.events))]) {
-      source.addEventListener(name, (e) => route(sink, name, e.data, e.lastEventId || undefined));
+    for (const name of ['keepalive', 'snapshot', 'reset', ...(options.events ?? Object.keys(contract.events))]) {
+      source.addEventListener(name, (e) => {
+        attempt.beat();
+        route(attempt, name, e.data, e.lastEventId || undefined);
+      });
     }
     // Reconnecting is ours (backoff, jitter, stop rules), never the browser's.
     source.onerror = () => {
       const refusedBeforeOpen = source.readyState === EventSource.CLOSED && !opened;
       source.close();
-      if (refusedBeforeOpen) withFetch(sink, (m) => m.probe(link, lastEventId, sink));
+      if (refusedBeforeOpen) withFetch(sink, (m) => m.probe(link, attempt));
       else sink.drop(new BoardcastError('network_error', 'event stream interrupted'));
     };
-    return () => source.close();
+    return stop;
   };
 
   return {

@@ -15,7 +15,7 @@ export function connectSse<C extends ContractSpec>(
   return createClient(contract, sseTransport(url, contract, options), options);
 }
 
-export type { ReconnectOptions } from './backoff.js';
+export type { KeepAliveOptions, ReconnectOptions } from './backoff.js';
 export type { BoardcastClient, ClientOptions, CommandOptions, Status, StatusChange } from './client.js';
 export type { HeaderSource, HttpOptions } from './http.js';
 export type { SseOptions } from './sse-transport.js';

@@ -3,18 +3,21 @@ import {
   type Contract,
   type ContractSpec,
   decodeServerFrame,
+  ERROR_CODES,
+  type ErrorCode,
   encodeWsCommand,
   encodeWsPing,
   type ServerEnvelope,
   WS_PROTOCOL,
 } from '@boardcast/core';
+import { type KeepAliveOptions, watchdog } from './backoff.js';
 import type { ClientOptions, LinkSink, Transport } from './client.js';
 import { endpoint, withQuery } from './urls.js';
 
 /** Any WebSocket class with the browser's API: the global one, or `WebSocket` from `ws` in Node 20. */
 export type WebSocketClass = new (url: string, protocols: string) => unknown;
 
-export interface WsOptions<C extends ContractSpec> extends ClientOptions<C> {
+export interface WsOptions<C extends ContractSpec> extends ClientOptions<C>, KeepAliveOptions {
   /** WebSocket URL (default `<url>/ws`, with http(s) turned into ws(s)). */
   readonly wsUrl?: string | undefined;
   /** WebSocket implementation (default `globalThis.WebSocket`). */
@@ -28,11 +31,13 @@ export interface WsOptions<C extends ContractSpec> extends ClientOptions<C> {
       }
     | undefined;
   /**
-   * A `ping` envelope every `intervalMs` (default 20000); no frame at all
-   * within `timeoutMs` (default 10000) after it means the socket is
-   * half-open, and it is replaced. `false` disables.
+   * The largest `event` or `snapshot` frame, in characters (default 1 MiB).
+   * A larger event is skipped: the client emits `reset` (`too_large`) and
+   * reconnects without its resume id, so a fresh snapshot sets the state
+   * right; when the snapshot itself is larger, it stops with
+   * `payload_too_large`. Command results are not limited by it.
    */
-  readonly heartbeat?: { readonly intervalMs?: number; readonly timeoutMs?: number } | false | undefined;
+  readonly maxEventSize?: number | undefined;
 }
 
 interface Pending {
@@ -44,7 +49,9 @@ interface Pending {
 }
 
 /** Server errors that no amount of retrying fixes. */
-const FINAL = ['unauthorized', 'forbidden', 'forbidden_origin'];
+const FINAL = ['unauthorized', 'forbidden', 'forbidden_origin', 'forbidden_host'];
+/** 4xx statuses that say "not now" rather than "never like this". */
+const TRANSIENT = [408, 425, 429];
 
 export function wsTransport<C extends ContractSpec>(
   url: string,
@@ -54,12 +61,14 @@ export function wsTransport<C extends ContractSpec>(
   const target = endpoint(url, '/ws', options.wsUrl);
   target.protocol = target.protocol.replace(/^http/, 'ws');
   const limit = options.queue?.limit ?? 100;
-  const heartbeat =
-    options.heartbeat === false ? undefined : { intervalMs: 20_000, timeoutMs: 10_000, ...options.heartbeat };
+  const maxEventSize = options.maxEventSize ?? 1 << 20;
   const queue: Pending[] = [];
   const sent = new Map<number, Pending>();
   let socket: WebSocket | undefined;
   let seq = 0;
+  // The last refusal that would come again unchanged (`<status> <code>`): the
+  // same one on the next attempt stops the client instead of looping.
+  let refusal: string | undefined;
 
   const settle = (p: Pending, error?: BoardcastError, value?: unknown) => {
     clearTimeout(p.timer);
@@ -86,14 +95,22 @@ export function wsTransport<C extends ContractSpec>(
       return () => undefined;
     }
     let interval: ReturnType<typeof setInterval> | undefined;
-    let deadline: ReturnType<typeof setTimeout> | undefined;
-    let serverError: BoardcastError | undefined;
+    // Why the server refused, when it said so (an upgrade's HTTP status, an `error` envelope before the stream began).
+    let refused: { error: BoardcastError; status: number } | undefined;
+    // A fresh connection still waiting for its snapshot.
+    let fresh = !lastEventId;
+    // Nothing of the stream (snapshot, event, reset) has arrived yet.
+    let started = false;
+    // Started at dial time: an upgrade that never gets an answer through a silent link is bounded too.
+    const dog = watchdog(options, (ms) =>
+      fail(new BoardcastError('timeout', `nothing received for ${ms} ms: the link is taken for dead`)),
+    );
 
     // Idempotent teardown: commands already on the wire cannot be known to
     // have run or not, so they fail rather than being sent twice.
     const down = () => {
       clearInterval(interval);
-      clearTimeout(deadline);
+      dog.stop();
       ws.onopen = ws.onmessage = ws.onclose = null;
       // Kept, not nulled: the `ws` package throws on an 'error' nobody listens to.
       ws.onerror = () => undefined;
@@ -106,40 +123,61 @@ export function wsTransport<C extends ContractSpec>(
       }
       if (ws.readyState < 2) ws.close();
     };
-    const fail = (error: BoardcastError, fatal?: boolean) => {
+    const fail = (error: BoardcastError, fatal?: boolean, skip?: string) => {
       down();
-      sink.drop(error, fatal);
+      if (skip) sink.reset(skip);
+      sink.drop(error, fatal, !!skip);
+    };
+    // The same rules as SSE: final codes stop; a refusal that would repeat
+    // (below 500, not 408/429) drops the resume id once, or stops when it
+    // is the same as the previous attempt's.
+    const refuse = ({ error, status }: { error: BoardcastError; status: number }) => {
+      const key = `${status} ${error.code}`;
+      const repeats = status < 500 && !TRANSIENT.includes(status);
+      const again = refusal === key;
+      refusal = repeats ? key : undefined;
+      if (repeats && lastEventId && !FINAL.includes(error.code)) return fail(error, false, 'resume_refused');
+      fail(error, FINAL.includes(error.code) || (repeats && again));
     };
 
     ws.onopen = () => {
       socket = ws;
+      dog.beat();
       sink.open();
       for (const p of queue.splice(0)) send(p);
-      if (heartbeat) {
-        interval = setInterval(() => {
-          ws.send(encodeWsPing());
-          deadline ??= setTimeout(
-            () => fail(new BoardcastError('timeout', `no answer to a heartbeat within ${heartbeat.timeoutMs} ms`)),
-            heartbeat.timeoutMs,
-          );
-        }, heartbeat.intervalMs);
+      // Pings only when liveness is checked: the answers are what proves the link alive.
+      if ((options.missedKeepAlives ?? 2) > 0) {
+        interval = setInterval(() => ws.send(encodeWsPing()), options.keepAliveMs ?? 15_000);
       }
     };
     ws.onmessage = (message) => {
-      clearTimeout(deadline);
-      deadline = undefined;
+      dog.beat();
+      const text = typeof message.data === 'string' ? message.data : '';
+      // Results are the commands' business; events and snapshots have a limit.
+      if (text.length > maxEventSize && !text.startsWith('{"type":"result"')) {
+        const error = new BoardcastError('payload_too_large', `a frame exceeded maxEventSize (${maxEventSize})`);
+        // A fresh connection's snapshot that is too large can never be read; an
+        // event is skipped by coming back fresh (resuming would replay it).
+        return fresh ? fail(error, true) : fail(error, false, 'too_large');
+      }
       let frame: ServerEnvelope;
       try {
-        frame = decodeServerFrame(typeof message.data === 'string' ? message.data : '');
+        frame = decodeServerFrame(text);
       } catch (error) {
         return sink.error(error as BoardcastError);
       }
       switch (frame.type) {
         case 'snapshot':
+          fresh = false;
+          started = true;
+          refusal = undefined;
           return sink.snapshot(frame.data, frame.id);
         case 'event':
+          started = true;
+          refusal = undefined;
           return sink.event(frame.event, frame.data, frame.id);
         case 'reset':
+          started = true;
           return sink.reset(frame.reason);
         case 'result': {
           const p = sent.get(Number(frame.id));
@@ -147,21 +185,29 @@ export function wsTransport<C extends ContractSpec>(
           return frame.ok ? settle(p, undefined, frame.data) : settle(p, BoardcastError.fromJSON(frame.error));
         }
         case 'error': {
-          serverError = BoardcastError.fromJSON(frame.error);
-          if (FINAL.includes(serverError.code)) return fail(serverError, true);
-          return sink.error(serverError);
+          const error = BoardcastError.fromJSON(frame.error);
+          // Before the stream began, an error is the server refusing this
+          // connection (a resume id it cannot use, a policy): judged like a
+          // refused upgrade. Later, one it closes with says why.
+          if (!started || FINAL.includes(error.code)) return refuse({ error, status: error.status });
+          refused = { error, status: error.status };
+          return sink.error(error);
         }
       }
     };
     // Browsers hide why an upgrade was refused; the `ws` package says it in
-    // the error ("Unexpected server response: 401"), so use it when present.
+    // the error ("Unexpected server response: 400"), so use it when present.
     ws.onerror = (event) => {
-      const status = /response: (40[13])/.exec(String((event as { message?: unknown }).message))?.[1];
-      if (status) serverError = new BoardcastError(status === '401' ? 'unauthorized' : 'forbidden', `HTTP ${status}`);
+      const status = Number(/response: (\d{3})/.exec(String((event as { message?: unknown }).message))?.[1]);
+      if (status) {
+        const code = (Object.keys(ERROR_CODES) as ErrorCode[]).find((c) => ERROR_CODES[c].status === status);
+        refused = { error: new BoardcastError(code ?? 'handler_failed', `HTTP ${status}`), status };
+      }
     };
     ws.onclose = (event) => {
+      if (refused && !socket) return refuse(refused);
       const error =
-        serverError ??
+        refused?.error ??
         new BoardcastError(
           'network_error',
           `connection closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`,

@@ -15,7 +15,7 @@ export function connectWs<C extends ContractSpec>(
   return createClient(contract, wsTransport(url, contract, options), options);
 }
 
-export type { ReconnectOptions } from './backoff.js';
+export type { KeepAliveOptions, ReconnectOptions } from './backoff.js';
 export type { BoardcastClient, ClientOptions, CommandOptions, Status, StatusChange } from './client.js';
 export {
   createStateMirror,

@@ -1,6 +1,6 @@
 import { WebSocket as MockWebSocket, Server } from 'mock-socket';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { backoffDelay, connect, type StatusChange, type WebSocketClass } from '../src/index.js';
+import { backoffDelay, connect, MIN_RETRY_DELAY_MS, type StatusChange, type WebSocketClass } from '../src/index.js';
 import { contract } from './helpers.js';
 
 afterEach(() => {
@@ -8,17 +8,37 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-describe('backoffDelay (full jitter)', () => {
-  it('stays within [0, min(max, base·2^attempt)) for any random value', () => {
+describe('backoffDelay (full jitter above a floor)', () => {
+  it('stays within [floor, min(max, base·2^attempt)) for any random value', () => {
     for (let attempt = 0; attempt < 12; attempt++) {
       const window = Math.min(30_000, 1000 * 2 ** attempt);
       for (const r of [0, 0.25, 0.5, 0.999_999]) {
         const delay = backoffDelay(attempt, 1000, 30_000, () => r);
-        expect(delay).toBeGreaterThanOrEqual(0);
+        expect(delay).toBeGreaterThanOrEqual(MIN_RETRY_DELAY_MS);
         expect(delay).toBeLessThan(window);
-        expect(delay).toBe(Math.floor(r * window));
+        expect(delay).toBe(Math.floor(MIN_RETRY_DELAY_MS + r * (window - MIN_RETRY_DELAY_MS)));
       }
     }
+  });
+
+  it('never goes below the floor, whatever the base (retry: 0) or the ceiling says', () => {
+    expect(MIN_RETRY_DELAY_MS).toBe(250);
+    for (const [base, max] of [
+      [0, 30_000],
+      [1, 30_000],
+      [-5, 30_000],
+      [Number.NaN, 30_000],
+      [1000, 0],
+      [0, 0],
+    ] as const) {
+      for (let attempt = 0; attempt < 40; attempt++) {
+        for (const r of [0, 0.5, 0.999_999]) {
+          expect(backoffDelay(attempt, base, max, () => r)).toBeGreaterThanOrEqual(MIN_RETRY_DELAY_MS);
+        }
+      }
+    }
+    // The window still doubles from the floor: retry: 0 backs off like a base of 250 ms.
+    expect(backoffDelay(3, 0, 30_000, () => 0.999_999)).toBe(1999);
   });
 });
 
@@ -37,14 +57,15 @@ describe('client reconnect schedule (fake timers, mock-socket with nothing liste
     const client = connect('http://127.0.0.1:1/api', contract, {
       transport: 'ws',
       WebSocket: Counting as unknown as WebSocketClass,
-      heartbeat: false,
-      reconnect: { initialDelayMs: 100, maxDelayMs: 1000, maxAttempts: 6 },
+      missedKeepAlives: 0,
+      reconnect: { initialDelayMs: 300, maxDelayMs: 1000, maxAttempts: 6 },
     });
     const changes: StatusChange[] = [];
     client.onStatus((c) => changes.push(c));
     client.on('error', () => undefined);
 
-    const expected = [50, 180, 40, 792, 750, 300]; // floor(r · min(1000, 100·2^n))
+    // floor(250 + r · (min(1000, 300·2^n) − 250))
+    const expected = [275, 565, 325, 992, 812, 475];
     for (let n = 0; n < expected.length; n++) {
       // Step until mock-socket reports the failed connect and a retry is scheduled.
       const before = changes.length;
@@ -79,7 +100,7 @@ describe('WS edge cases a real server does not produce (mock-socket)', () => {
     const client = connect('http://boardcast.test/api', contract, {
       transport: 'ws',
       WebSocket: MockWebSocket as unknown as WebSocketClass,
-      heartbeat: false,
+      missedKeepAlives: 0,
     });
     const errors: string[] = [];
     client.on('error', (e) => errors.push(e.code));

@@ -85,7 +85,7 @@ export interface ServeOptions {
 
 /** sse-server and ws-server on one real HTTP server on 127.0.0.1, both mounted at /api. */
 export async function serve(hub: Hub<TestContract>, options: ServeOptions = {}): Promise<TestServer> {
-  const api = boardcastHttp(hub, { base: '/api', ...options.http, sse: { retry: 20, ...options.http?.sse } });
+  const api = boardcastHttp(hub, { base: '/api', ...options.http, sse: { retry: 100, ...options.http?.sse } });
   const server = createServer((req, res) => {
     if (options.extra?.(req, res)) return;
     api.node(req, res);

@@ -1,6 +1,6 @@
 import type { BoardcastError } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type BoardcastClient, connect } from '../src/index.js';
+import { type BoardcastClient, connect, MIN_RETRY_DELAY_MS } from '../src/index.js';
 import { cleanups, codeOf, contract, makeHub, rawServer, runCleanups, serve, tick, track, until } from './helpers.js';
 
 afterEach(runCleanups);
@@ -200,7 +200,7 @@ describe('SSE transport against a real sse-server', () => {
       }
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.end(
-        `retry: 7\n\nevent: snapshot\nid: e-1\ndata: {"led":{"on":false},"tick":0,"pins":{}}\n\nid: e-${requests}\nevent: tick\ndata: ${requests}\n\n`,
+        `retry: 700\n\nevent: snapshot\nid: e-1\ndata: {"led":{"on":false},"tick":0,"pins":{}}\n\nid: e-${requests}\nevent: tick\ndata: ${requests}\n\n`,
       );
     });
     cleanups.push(() => raw.close());
@@ -210,8 +210,16 @@ describe('SSE transport against a real sse-server', () => {
     client.close();
     expect(t.errors[0]?.code).toBe('too_many_clients');
     expect(lastIds.slice(0, 3)).toEqual([undefined, undefined, 'e-2']);
-    // After retry: 7 every window is at most 7·2^n, starting again from attempt 0 once open.
+    // Before any retry: the base is initialDelayMs (10), raised to the 250 ms floor.
+    expect(t.statuses.find((s) => s.delayMs !== undefined)?.delayMs).toBe(MIN_RETRY_DELAY_MS);
+    // After retry: 700 the window is [250, 700) (attempt 0 again once open).
     const delays = t.statuses.filter((s) => s.delayMs !== undefined).slice(1);
-    for (const s of delays) expect(s.delayMs).toBeLessThan(7);
+    expect(delays.length).toBeGreaterThan(0);
+    for (const s of delays) {
+      expect(s.delayMs).toBeGreaterThanOrEqual(MIN_RETRY_DELAY_MS);
+      expect(s.delayMs).toBeLessThan(700);
+    }
+    // Without retry: they would all be exactly the floor.
+    expect(delays.some((s) => (s.delayMs ?? 0) > MIN_RETRY_DELAY_MS)).toBe(true);
   });
 });

@@ -163,6 +163,8 @@ describe('WS transport against a real ws-server', () => {
     expect(client.error?.code).toBe('unauthorized');
   });
 
+  // A healthy idle socket kept open by its pongs, and a silent link through a
+  // stalling TCP proxy, are in progress.test.ts.
   it('replaces a half-open socket found by the heartbeat', async () => {
     // A real `ws` server that accepts, sends a snapshot, then never answers anything again.
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => WS_PROTOCOL });
@@ -178,30 +180,11 @@ describe('WS transport against a real ws-server', () => {
       transport: 'ws',
       wsUrl: `ws://127.0.0.1:${port}/`,
       WebSocket,
-      heartbeat: { intervalMs: 30, timeoutMs: 30 },
+      keepAliveMs: 30, // a ping every 30 ms; 2 missed periods (60 ms) of silence = dead
       reconnect: { initialDelayMs: 10 },
     });
     const t = track(client);
     await until(() => connections >= 2);
     expect(t.errors.some((e) => e.code === 'timeout')).toBe(true);
-  });
-
-  it('keeps a healthy socket whose server answers pings', async () => {
-    const hub = makeHub();
-    const server = await serve(hub);
-    cleanups.push(
-      () => server.kill(),
-      () => hub.close(),
-    );
-    const client = connect(server.url, contract, {
-      transport: 'ws',
-      WebSocket,
-      heartbeat: { intervalMs: 20, timeoutMs: 2000 },
-    });
-    const t = track(client);
-    await until(() => client.status === 'open');
-    await new Promise((r) => setTimeout(r, 200)); // ~10 heartbeats
-    expect(client.status).toBe('open');
-    expect(t.statuses.map((s) => s.status)).toEqual(['open']);
   });
 });

@@ -1,0 +1,401 @@
+/**
+ * "Progress or stop" and liveness, with real sockets: sse-server and
+ * ws-server from the workspace, a real TCP proxy that goes silent without
+ * FIN or RST (test-support/tcp-proxy.ts), and bare servers only for answers
+ * the real endpoints never give (a 400 to a resume id, `retry: 0`).
+ */
+import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WS_PROTOCOL } from '@boardcast/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import { startTcpProxy } from '../../../test-support/tcp-proxy.js';
+import { type BoardcastClient, connect, MIN_RETRY_DELAY_MS } from '../src/index.js';
+import {
+  cleanups,
+  contract,
+  makeHub,
+  rawServer,
+  runCleanups,
+  serve,
+  type TestContract,
+  type TestServer,
+  tick,
+  track,
+  until,
+} from './helpers.js';
+
+afterEach(runCleanups);
+
+const SNAPSHOT = '{"led":{"on":false},"tick":0,"pins":{}}';
+/** Over the default maxEventSize (1 MiB = 1,048,576 characters). */
+const BIG = 'x'.repeat(2_000_000);
+const both = [['sse'], ['ws']] as const;
+
+type Transport = 'sse' | 'ws';
+const options = (transport: Transport) =>
+  transport === 'sse' ? ({ transport, eventSource: 'fetch' } as const) : ({ transport, WebSocket } as const);
+
+/** Every stream request (SSE GET) or upgrade (WS) the real server received, with the resume id it carried. */
+function recordDials(server: TestServer, transport: Transport) {
+  const dials: (string | undefined)[] = [];
+  const resumeId = (req: IncomingMessage) =>
+    (req.headers['last-event-id'] as string | undefined) ??
+    new URL(req.url ?? '/', 'http://x').searchParams.get('lastEventId') ??
+    undefined;
+  if (transport === 'sse') {
+    server.server.on('request', (req: IncomingMessage) => {
+      if (req.url?.startsWith('/api/events')) dials.push(resumeId(req));
+    });
+  } else {
+    server.server.on('upgrade', (req: IncomingMessage) => dials.push(resumeId(req)));
+  }
+  return dials;
+}
+
+async function start(transport: Transport, opts: Parameters<typeof serve>[1] = {}) {
+  const hub = makeHub();
+  const server = await serve(hub, opts);
+  cleanups.push(
+    () => server.kill(),
+    () => hub.close(),
+  );
+  return { hub, server, dials: recordDials(server, transport) };
+}
+
+describe.each(both)('%s: an event larger than maxEventSize', (transport) => {
+  it('is skipped with the gap made explicit (reset + fresh snapshot), then the stream goes on', async () => {
+    const { hub, server, dials } = await start(transport);
+    const client = connect(server.url, contract, options(transport));
+    const t = track(client);
+    await until(() => client.status === 'open' && client.state);
+    await tick(hub, 1);
+    await until(() => t.ticks.length === 1);
+    const resumeFrom = client.lastEventId;
+    expect(resumeFrom).toBeDefined();
+
+    await hub.publish('pin_change', { pin: BIG, value: 1 });
+    await until(() => t.resets.length === 1);
+    expect(t.resets).toEqual(['too_large']);
+    expect(t.errors.map((e) => e.code)).toContain('payload_too_large');
+    await until(() => client.status === 'open' && dials.length === 2);
+    await tick(hub, 2);
+    await until(() => t.ticks.length === 2);
+    expect(t.ticks).toEqual([1, 2]);
+    expect(client.state?.tick).toBe(2);
+    expect(client.status).toBe('open');
+    // Came back without the id that would replay the same event, and only once.
+    expect(dials).toEqual([undefined, undefined]);
+    expect(client.lastEventId).not.toBe(resumeFrom);
+  });
+
+  it('stops with payload_too_large when the snapshot itself is over the limit', async () => {
+    const { hub, server, dials } = await start(transport);
+    hub.setState((s) => ({ ...s, pins: { [BIG]: 1 } }));
+    const client = connect(server.url, contract, options(transport));
+    const t = track(client);
+    await until(() => client.status === 'closed');
+    expect(client.error?.code).toBe('payload_too_large');
+    expect(dials).toHaveLength(1);
+    expect(t.statuses.map((s) => s.status)).not.toContain('reconnecting');
+  });
+
+  it('a resumed connection whose reset snapshot is too large: one fresh attempt, then a typed stop', async () => {
+    const { hub, server, dials } = await start(transport);
+    const client = connect(server.url, contract, {
+      ...options(transport),
+      lastEventId: 'from-another-server-1',
+    });
+    hub.setState((s) => ({ ...s, pins: { [BIG]: 1 } }));
+    track(client);
+    await until(() => client.status === 'closed');
+    expect(client.error?.code).toBe('payload_too_large');
+    expect(dials).toEqual(['from-another-server-1', undefined]);
+  });
+});
+
+describe.each(both)('%s: a link that goes silent (no FIN, no RST)', (transport) => {
+  it('is noticed by the missing keep-alives, and the client resumes losing nothing', async () => {
+    const hub = makeHub();
+    // SSE: the server's keep-alive period is announced in the stream; the
+    // client keeps its default (15 s) and must learn 100 ms from the server.
+    const server = await serve(hub, { http: { sse: { keepAliveMs: 100 } } });
+    const proxy = await startTcpProxy(server.port);
+    cleanups.push(
+      () => proxy.close(),
+      () => server.kill(),
+      () => hub.close(),
+    );
+    const client = connect(`http://127.0.0.1:${proxy.port}/api`, contract, {
+      ...options(transport),
+      // WS: the client drives the pings, so it sets the period.
+      ...(transport === 'ws' ? { keepAliveMs: 100 } : {}),
+    });
+    const t = track(client);
+    let snapshots = 0;
+    client.on('snapshot', () => snapshots++);
+    await until(() => client.status === 'open' && client.state);
+    await hub.publish('led', { on: true });
+    await until(() => client.state?.led.on === true);
+
+    proxy.stall();
+    await until(() => client.status === 'reconnecting', 10_000, 'the client to notice the silent link');
+    expect(t.statuses.find((s) => s.status === 'reconnecting')?.error?.code).toBe('timeout');
+    const before = snapshots;
+    // Published while the link is dead: must arrive after it comes back, in order, once.
+    for (let i = 1; i <= 5; i++) await hub.publish('tick', i);
+    proxy.resume();
+    await until(() => client.status === 'open' && t.ticks.length >= 5, 10_000, 'the client to resume');
+    for (let i = 6; i <= 8; i++) await hub.publish('tick', i);
+    await until(() => t.ticks.length >= 8);
+    expect(t.ticks).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(new Set(t.ids).size).toBe(8);
+    expect(t.resets).toEqual([]);
+    expect(snapshots).toBe(before); // resumed, not re-snapshotted
+  });
+
+  it('a healthy idle connection stays open across many keep-alive periods', async () => {
+    const hub = makeHub();
+    const server = await serve(hub, { http: { sse: { keepAliveMs: 100 } } });
+    cleanups.push(
+      () => server.kill(),
+      () => hub.close(),
+    );
+    let frames = 0;
+    // Counts what the server sends while idle: keep-alives (SSE) or pongs (WS).
+    class CountingWs extends WebSocket {
+      constructor(url: string, protocols: string) {
+        super(url, protocols);
+        this.addEventListener('message', (e) => {
+          if (String(e.data).includes('"type":"pong"')) frames++;
+        });
+      }
+    }
+    const countingFetch: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (!response.body) return response;
+      const counted = response.body.pipeThrough(
+        new TransformStream<Uint8Array, Uint8Array>({
+          transform(chunk, controller) {
+            frames += new TextDecoder().decode(chunk).split('event: keepalive').length - 1;
+            controller.enqueue(chunk);
+          },
+        }),
+      );
+      return new Response(counted, { status: response.status, headers: response.headers });
+    };
+    // Five missed periods (500 ms of silence), not two: a loaded test machine
+    // must not pass for a dead link here; the silent-link test uses the default.
+    const client =
+      transport === 'sse'
+        ? connect(server.url, contract, { transport, fetch: countingFetch, missedKeepAlives: 5 })
+        : connect(server.url, contract, { transport, WebSocket: CountingWs, keepAliveMs: 100, missedKeepAlives: 5 });
+    const t = track(client);
+    await until(() => client.status === 'open');
+    // Ten periods with no event at all: only the keep-alive traffic keeps it open.
+    await until(() => frames >= 10, 10_000, 'ten keep-alive frames');
+    expect(t.errors).toEqual([]);
+    expect(client.status).toBe('open');
+    expect(t.statuses.map((s) => s.status)).toEqual(['open']);
+  });
+});
+
+describe.each(both)('%s: the backoff floor', (transport) => {
+  it('no setting (retry: 0, initialDelayMs: 0) makes a client reconnect faster than the floor', async () => {
+    const arrivals: number[] = [];
+    let raw: { port: number; close(): Promise<void> } | undefined;
+    if (transport === 'sse') {
+      // A stream that says `retry: 0` and ends at once, every time: the server that "went away".
+      const server = await rawServer((_req, res) => {
+        arrivals.push(performance.now());
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(`retry: 0\n\nevent: snapshot\ndata: ${SNAPSHOT}\n\n`);
+      });
+      raw = server;
+    } else {
+      const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => WS_PROTOCOL });
+      await once(wss, 'listening');
+      wss.on('connection', (socket) => {
+        arrivals.push(performance.now());
+        socket.send(`{"type":"snapshot","id":null,"data":${SNAPSHOT}}`);
+        socket.close();
+      });
+      raw = {
+        port: (wss.address() as AddressInfo).port,
+        close: () => new Promise<void>((r) => wss.close(() => r())),
+      };
+    }
+    cleanups.push(() => raw?.close());
+    const client = connect(`http://127.0.0.1:${raw.port}`, contract, {
+      ...options(transport),
+      eventsUrl: `http://127.0.0.1:${raw.port}/`,
+      wsUrl: `ws://127.0.0.1:${raw.port}/`,
+      reconnect: { initialDelayMs: 0, maxDelayMs: 0 },
+    });
+    const t = track(client);
+    await until(() => arrivals.length >= 5);
+    client.close();
+    const delays = t.statuses.filter((s) => s.delayMs !== undefined).map((s) => s.delayMs);
+    expect(delays.length).toBeGreaterThanOrEqual(4);
+    for (const d of delays) expect(d).toBeGreaterThanOrEqual(MIN_RETRY_DELAY_MS);
+    // And the requests really are that far apart (a lower bound: a busy machine only makes gaps longer).
+    for (let i = 1; i < arrivals.length; i++) {
+      expect((arrivals[i] ?? 0) - (arrivals[i - 1] ?? 0)).toBeGreaterThanOrEqual(MIN_RETRY_DELAY_MS - 10);
+    }
+  });
+});
+
+describe('SSE: a refused resume id', () => {
+  it('the real sse-server answers an id it does not know with reset + snapshot', async () => {
+    const { hub, server, dials } = await start('sse');
+    await tick(hub, 3);
+    const client = connect(server.url, contract, { eventSource: 'fetch', lastEventId: 'no such id' });
+    const t = track(client);
+    await until(() => client.status === 'open' && client.state?.tick === 3);
+    expect(t.resets).toEqual(['history']);
+    await tick(hub, 4);
+    await until(() => t.ticks.length === 1);
+    expect(dials).toEqual(['no such id']);
+  });
+
+  it('a 400 to the resume id: the client drops it and comes back fresh (reset + snapshot)', async () => {
+    const seen: (string | undefined)[] = [];
+    const raw = await rawServer((req, res) => {
+      const id = req.headers['last-event-id'] as string | undefined;
+      seen.push(id);
+      if (id) {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        return res.end('{"error":{"code":"invalid_payload","message":"Last-Event-ID is not an id of this server"}}');
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`event: keepalive\ndata: {"intervalMs":15000}\n\nid: e-7\nevent: snapshot\ndata: ${SNAPSHOT}\n\n`);
+    });
+    cleanups.push(() => raw.close());
+    const client = connect(raw.url, contract, { lastEventId: 'stale-42' });
+    const t = track(client);
+    await until(() => client.status === 'open' && client.state);
+    expect(seen).toEqual(['stale-42', undefined]);
+    expect(t.resets).toEqual(['resume_refused']);
+    expect(t.errors.map((e) => e.code)).toEqual(['invalid_payload']);
+    expect(client.lastEventId).toBe('e-7');
+  });
+
+  it.each([
+    ['with a resume id', 'stale-42', ['stale-42', undefined]],
+    ['without one', undefined, [undefined, undefined]],
+  ])('the same refusal twice in a row stops with a typed error (%s)', async (_, lastEventId, expected) => {
+    const seen: (string | undefined)[] = [];
+    const raw = await rawServer((req, res) => {
+      seen.push(req.headers['last-event-id'] as string | undefined);
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end('{"error":{"code":"invalid_payload","message":"no"}}');
+    });
+    cleanups.push(() => raw.close());
+    const client = connect(raw.url, contract, { lastEventId });
+    track(client);
+    await until(() => client.status === 'closed');
+    expect(client.error?.code).toBe('invalid_payload');
+    expect(seen).toEqual(expected);
+  });
+
+  it('a 503 is not a refusal that repeats: it is retried with backoff', async () => {
+    let requests = 0;
+    const raw = await rawServer((_req, res) => {
+      requests++;
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end('{"error":{"code":"too_many_clients","message":"full"}}');
+    });
+    cleanups.push(() => raw.close());
+    const client = connect(raw.url, contract, { reconnect: { maxDelayMs: 300 } });
+    track(client);
+    await until(() => requests >= 3);
+    expect(client.status).toBe('reconnecting');
+  });
+});
+
+describe('WS: a refused resume id', () => {
+  it('the real ws-server refuses an unusable id: the client drops it and comes back fresh', async () => {
+    const { hub, server, dials } = await start('ws');
+    await tick(hub, 3);
+    const bad = 'x'.repeat(300); // longer than any id the server accepts
+    const client = connect(server.url, contract, { transport: 'ws', WebSocket, lastEventId: bad });
+    const t = track(client);
+    await until(() => client.status === 'open' && client.state?.tick === 3);
+    // Refused (today: HTTP 400 before the upgrade) → one fresh attempt; or
+    // taken as foreign → reset + snapshot on the first. Never more.
+    expect(dials[0]).toBe(bad);
+    expect(dials.length).toBeLessThanOrEqual(2);
+    expect(t.resets).toHaveLength(1);
+    await tick(hub, 4);
+    await until(() => t.ticks.length === 1);
+  });
+
+  /** A real `ws` server that refuses every resume with an `error` envelope, the way a server says it after the upgrade. */
+  async function refusingServer(refuseFresh: boolean) {
+    const seen: (string | undefined)[] = [];
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => WS_PROTOCOL });
+    await once(wss, 'listening');
+    cleanups.push(() => new Promise((r) => wss.close(r)));
+    wss.on('connection', (socket, req) => {
+      const id = new URL(req.url ?? '/', 'http://x').searchParams.get('lastEventId') ?? undefined;
+      seen.push(id);
+      if (id || refuseFresh) {
+        socket.send('{"type":"error","error":{"code":"invalid_payload","message":"unknown lastEventId"}}');
+        socket.close(1007, 'invalid_payload');
+        return;
+      }
+      socket.send(`{"type":"snapshot","id":"e-9","data":${SNAPSHOT}}`);
+    });
+    const { port } = wss.address() as AddressInfo;
+    return { seen, url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/` };
+  }
+
+  it('an error envelope refusing the resume: the client drops the id and comes back fresh', async () => {
+    const server = await refusingServer(false);
+    const client = connect(server.url, contract, {
+      transport: 'ws',
+      WebSocket,
+      wsUrl: server.wsUrl,
+      lastEventId: 'stale-42',
+    });
+    const t = track(client);
+    await until(() => client.status === 'open' && client.state);
+    expect(server.seen).toEqual(['stale-42', undefined]);
+    expect(t.resets).toEqual(['resume_refused']);
+    expect(client.lastEventId).toBe('e-9');
+  });
+
+  it('the same refusal twice in a row stops with a typed error', async () => {
+    const server = await refusingServer(true);
+    const client = connect(server.url, contract, {
+      transport: 'ws',
+      WebSocket,
+      wsUrl: server.wsUrl,
+      lastEventId: 'stale-42',
+    });
+    track(client);
+    await until(() => client.status === 'closed');
+    expect(client.error?.code).toBe('invalid_payload');
+    expect(server.seen).toEqual(['stale-42', undefined]);
+  });
+
+  it('an upgrade refused with the same HTTP 400 twice stops (the status `ws` reports)', async () => {
+    let upgrades = 0;
+    const raw = await rawServer(() => undefined);
+    raw.server.on('upgrade', (_req, socket) => {
+      upgrades++;
+      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    });
+    cleanups.push(() => raw.close());
+    const client: BoardcastClient<TestContract> = connect(raw.url, contract, {
+      transport: 'ws',
+      WebSocket,
+      wsUrl: `ws://127.0.0.1:${raw.port}/`,
+    });
+    track(client);
+    await until(() => client.status === 'closed');
+    expect(client.error?.code).toBe('invalid_payload');
+    expect(upgrades).toBe(2);
+  });
+});
