@@ -8,10 +8,11 @@ import {
   EncodedEvent,
   type Hub,
   type SinceResult,
+  type StateCheckpoint,
 } from '@boardcast/core';
 import { Redis, type RedisOptions } from 'ioredis';
 import { CommandRouter, type CommandRouterOptions } from './command-router.js';
-import { PUBLISH_SCRIPT, SAVE_STATE_SCRIPT } from './scripts.js';
+import { PUBLISH_SCRIPT, SAVE_CHECKPOINT_SCRIPT } from './scripts.js';
 import { compareStreamIds, isStreamId } from './stream-id.js';
 
 export interface RedisBusOptions {
@@ -26,6 +27,13 @@ export interface RedisBusOptions {
   readonly name?: string;
   /** Events kept in the stream for replay (`XADD MAXLEN` exact). Default 1000. */
   readonly history?: number;
+  /**
+   * Folded events between two state checkpoints a hub stores (the state a
+   * starting instance folds from). Must be below `history`, so the events
+   * after the newest checkpoint are always still in the stream. Default
+   * `history / 4`.
+   */
+  readonly checkpointEvery?: number;
   /**
    * Publishes allowed to wait for Redis at once (sent but unanswered, or
    * queued while Redis is unreachable). Beyond that `publish` rejects with
@@ -73,7 +81,7 @@ interface ScriptCommands {
     event: string,
     json: string,
   ): Promise<string>;
-  boardcastSaveState(key: string, json: string, channel: string, origin: string): Promise<number>;
+  boardcastSaveCheckpoint(key: string, id: string, json: string): Promise<number>;
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -103,14 +111,14 @@ const BLOCK_MS = 5000;
 export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
   readonly name: string;
   readonly history: number;
+  readonly checkpointEvery: number;
   readonly instanceId: string;
   /** Resolves once the bus knows where the stream ends and reads from there. */
   readonly ready: Promise<void>;
   readonly #keys: {
     stream: string;
     trimmed: string;
-    state: string;
-    stateChannel: string;
+    checkpoint: string;
     publishLog: string;
     commands: string;
   };
@@ -121,7 +129,6 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
   readonly #catchUpMs: number;
   readonly #batch: number;
   readonly #listeners = new Set<BusListener>();
-  readonly #stateListeners = new Set<(state: unknown) => void>();
   readonly #channels = new Map<string, Set<(message: string) => void>>();
   readonly #routers = new Set<CommandRouter<ContractSpec>>();
   #waiters: Waiter[] = [];
@@ -131,9 +138,12 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
   #publishSeq = 0;
   #status: BusStatus = 'degraded';
   #closed = false;
-  #stateVersion = 0;
-  #stateJson: string | undefined;
-  #remoteSinceSave = false;
+  #checkpoint: StateCheckpoint | undefined;
+  /**
+   * Events read before `loadState()` was called, held so that whoever folds
+   * them (the hub) gets all of them, in order, even if it subscribed late.
+   */
+  #held: EncodedEvent[] | undefined = [];
   #positionAtClose: string | undefined;
   #everReady = new WeakSet<Redis>();
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -142,11 +152,19 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     super();
     this.name = options.name ?? 'boardcast';
     this.history = options.history ?? 1000;
+    this.checkpointEvery = options.checkpointEvery ?? Math.max(1, Math.floor(this.history / 4));
     this.instanceId = options.instanceId ?? randomId();
     this.#maxPending = options.maxPendingPublishes ?? 1000;
     this.#catchUpMs = options.catchUpTimeoutMs ?? 5000;
     this.#batch = options.readBatch ?? 500;
     if (!Number.isSafeInteger(this.history) || this.history < 1) throw new RangeError('history must be an integer ≥ 1');
+    if (
+      !Number.isSafeInteger(this.checkpointEvery) ||
+      this.checkpointEvery < 1 ||
+      (this.checkpointEvery >= this.history && this.history > 1)
+    ) {
+      throw new RangeError('checkpointEvery must be an integer ≥ 1 and below history');
+    }
     if (!Number.isSafeInteger(this.#maxPending) || this.#maxPending < 1) {
       throw new RangeError('maxPendingPublishes must be an integer ≥ 1');
     }
@@ -159,8 +177,7 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     this.#keys = {
       stream: `${n}:events`,
       trimmed: `${n}:events:trimmed`,
-      state: `${n}:state`,
-      stateChannel: `${n}:state`,
+      checkpoint: `${n}:checkpoint`,
       // Per bus object, so a restarted instance reusing its id never matches an old sequence.
       publishLog: `${n}:published:${this.instanceId}:${randomId()}`,
       commands: `${n}:commands`,
@@ -173,7 +190,7 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     this.#reader = connect(options.redis, overrides);
     this.#sub = connect(options.redis, overrides);
     this.#cmd.defineCommand('boardcastPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
-    this.#cmd.defineCommand('boardcastSaveState', { numberOfKeys: 1, lua: SAVE_STATE_SCRIPT });
+    this.#cmd.defineCommand('boardcastSaveCheckpoint', { numberOfKeys: 1, lua: SAVE_CHECKPOINT_SCRIPT });
     for (const [conn, where] of [
       [this.#cmd, 'redis'],
       [this.#reader, 'redis reader'],
@@ -284,35 +301,22 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     return { kind: 'events', events };
   }
 
-  async loadState(): Promise<unknown> {
-    const [version, json] = await this.#cmd.hmget(this.#keys.state, 'v', 'json');
-    if (json === null || json === undefined) return undefined;
-    this.#stateVersion = Number(version ?? 0);
-    this.#stateJson = json;
-    return JSON.parse(json);
+  /**
+   * The newest state checkpoint, once the bus has read the events after it
+   * (they reach the hub first, which folds them onto this state).
+   */
+  async loadState(): Promise<StateCheckpoint | undefined> {
+    await this.ready;
+    const held = this.#held;
+    this.#held = undefined;
+    if (held) for (const event of held) this.#emitEvent(event);
+    return this.#checkpoint;
   }
 
-  async saveState(json: string): Promise<void> {
+  /** Store the state after `id`, unless Redis already holds a newer one (one script: compare and set). */
+  async saveState(id: string, json: string): Promise<void> {
     if (this.#closed) return;
-    this.#stateJson = json;
-    this.#remoteSinceSave = false;
-    const version = Number(
-      await this.#scripts.boardcastSaveState(this.#keys.state, json, this.#keys.stateChannel, this.instanceId),
-    );
-    if (version > this.#stateVersion) {
-      this.#stateVersion = version;
-      // A state from another instance arrived in between but ours is newer:
-      // put ours back in the hub.
-      if (this.#remoteSinceSave) this.#adoptState(json);
-    }
-  }
-
-  onState(listener: (state: unknown) => void): () => void {
-    const entry = (state: unknown) => listener(state);
-    this.#stateListeners.add(entry);
-    return () => {
-      this.#stateListeners.delete(entry);
-    };
+    await this.#scripts.boardcastSaveCheckpoint(this.#keys.checkpoint, id, json);
   }
 
   /**
@@ -336,14 +340,13 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     clearTimeout(this.#retryTimer);
     for (const router of [...this.#routers]) void router.close();
     this.#listeners.clear();
-    this.#stateListeners.clear();
     this.#channels.clear();
     for (const waiter of this.#waiters) waiter.resolve(false);
     this.#waiters = [];
     this.#reader.disconnect();
     this.#sub.disconnect();
     if (this.#cmd.status === 'ready') {
-      // QUIT lets queued writes (a last saveState) reach Redis first.
+      // QUIT lets queued writes (a last checkpoint) reach Redis first.
       await this.#cmd.quit().catch(() => this.#cmd.disconnect());
     } else {
       this.#cmd.disconnect();
@@ -371,13 +374,58 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     emitError: (error, where) => this.emitError(error, where),
   };
 
+  /**
+   * Find the newest checkpoint and read every event after it before
+   * `ready`: the hub folds them onto the checkpoint, so this instance
+   * starts with exactly the state at the end of the stream.
+   */
   async #start(): Promise<void> {
     Object.assign(this.#routerLink, { instanceId: this.instanceId, requestChannel: this.#keys.commands });
-    await this.#listen(this.#keys.stateChannel, (message) => this.#onStateMessage(message));
-    const last = await this.#cmd.xrevrange(this.#keys.stream, '+', '-', 'COUNT', 1);
+    const replies = await this.#cmd
+      .multi()
+      .hmget(this.#keys.checkpoint, 'id', 'json')
+      .get(this.#keys.trimmed)
+      .xrevrange(this.#keys.stream, '+', '-', 'COUNT', 1)
+      .exec();
     if (this.#closed) return;
-    // Start after the current end: earlier events are history, served by since().
-    this.#position = last[0]?.[0] ?? '0-0';
+    if (!replies) throw new BoardcastError('bus_unavailable', 'Redis refused the start-up transaction');
+    for (const [error] of replies) if (error) throw error;
+    const [checkpointId, checkpointJson] = (replies[0]?.[1] ?? [null, null]) as [string | null, string | null];
+    const trimmed = (replies[1]?.[1] ?? null) as string | null;
+    const end = ((replies[2]?.[1] ?? []) as StreamEntry[])[0]?.[0] ?? '0-0';
+    let from = '0-0';
+    if (checkpointId && checkpointJson !== null && isStreamId(checkpointId)) {
+      try {
+        this.#checkpoint = { id: checkpointId, state: JSON.parse(checkpointJson) };
+        from = checkpointId;
+      } catch (error) {
+        this.emitError(error, 'checkpoint');
+      }
+    }
+    // Events after `from` that are gone cannot be folded: say so, fold what is left.
+    if (trimmed !== null && compareStreamIds(trimmed, from) > 0) {
+      this.emitError(
+        new BoardcastError(
+          'bus_unavailable',
+          `events after ${from} were trimmed before any checkpoint covered them: state starts from ${this.#checkpoint ? 'an older checkpoint' : 'the initial state'}`,
+        ),
+        'checkpoint',
+      );
+      from = trimmed;
+    }
+    this.#position = from;
+    while (compareStreamIds(this.#position, end) < 0 && !this.#closed) {
+      const entries = (await this.#cmd.xrange(
+        this.#keys.stream,
+        `(${this.#position}`,
+        end,
+        'COUNT',
+        this.#batch,
+      )) as StreamEntry[];
+      if (entries.length === 0) break;
+      this.#deliver(entries);
+    }
+    if (this.#closed) return;
     this.#started = true;
     void this.#readLoop();
   }
@@ -421,13 +469,8 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
       this.#position = entry[0];
       const event = this.#decode(entry);
       if (!event) continue;
-      for (const listener of this.#listeners) {
-        try {
-          listener(event);
-        } catch (error) {
-          this.emitError(error, 'listener');
-        }
-      }
+      if (this.#held) this.#held.push(event);
+      else this.#emitEvent(event);
     }
     if (this.#waiters.length === 0) return;
     const still: Waiter[] = [];
@@ -436,6 +479,16 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
       else still.push(waiter);
     }
     this.#waiters = still;
+  }
+
+  #emitEvent(event: EncodedEvent): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.emitError(error, 'listener');
+      }
+    }
   }
 
   #decode([id, fields]: StreamEntry): EncodedEvent | undefined {
@@ -486,7 +539,6 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     this.#updateStatus();
     if (!again || this.#closed) return;
     if (conn === this.#reader) void this.#checkContinuity();
-    if (conn === this.#sub) void this.#resyncState();
   }
 
   /** After a reconnect: was anything after our position removed while we were away? */
@@ -504,55 +556,6 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
       if (!((self && self.length > 0) || trimmed === at)) this.emit('gap', at);
     } catch (error) {
       this.emitError(error, 'continuity check');
-    }
-  }
-
-  /** After the subscriber reconnects: state messages may have been missed. */
-  async #resyncState(): Promise<void> {
-    try {
-      const [version, json] = await this.#cmd.hmget(this.#keys.state, 'v', 'json');
-      if (json === null || json === undefined) {
-        // Redis lost the state (restart without persistence): give it ours back.
-        if (this.#stateJson !== undefined) await this.saveState(this.#stateJson);
-        return;
-      }
-      const v = Number(version ?? 0);
-      if (v !== this.#stateVersion) {
-        this.#stateVersion = v;
-        this.#adoptState(json);
-      }
-    } catch (error) {
-      this.emitError(error, 'state resync');
-    }
-  }
-
-  #onStateMessage(message: string): void {
-    const first = message.indexOf('\n');
-    const second = message.indexOf('\n', first + 1);
-    if (first <= 0 || second <= first) return;
-    const version = Number(message.slice(0, first));
-    const origin = message.slice(first + 1, second);
-    if (origin === this.instanceId || !(version > this.#stateVersion)) return;
-    this.#stateVersion = version;
-    this.#remoteSinceSave = true;
-    this.#adoptState(message.slice(second + 1));
-  }
-
-  #adoptState(json: string): void {
-    let state: unknown;
-    try {
-      state = JSON.parse(json);
-    } catch (error) {
-      this.emitError(error, 'state');
-      return;
-    }
-    this.#stateJson = json;
-    for (const listener of this.#stateListeners) {
-      try {
-        listener(state);
-      } catch (error) {
-        this.emitError(error, 'state listener');
-      }
     }
   }
 

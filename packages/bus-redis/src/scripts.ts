@@ -30,15 +30,31 @@ return id
 `;
 
 /**
- * SAVE STATE: bump the version, store the JSON, and announce both, so every
- * instance applies states in version order whatever order messages arrive in.
+ * SAVE CHECKPOINT: store the folded state after event `id`, unless the
+ * stored checkpoint is at or after `id` (several instances write the same
+ * checkpoints; the newest wins whatever order their writes arrive in).
+ * Stream ids compare as two decimal numbers without leading zeros: longer
+ * is larger, else lexicographic (they can exceed Lua's 2^53 numbers).
  *
- * KEYS: state hash
- * ARGV: json, channel, origin instance id
+ * KEYS: checkpoint hash
+ * ARGV: id, json
  */
-export const SAVE_STATE_SCRIPT = `
-local v = redis.call('HINCRBY', KEYS[1], 'v', 1)
-redis.call('HSET', KEYS[1], 'json', ARGV[1])
-redis.call('PUBLISH', ARGV[2], v .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[1])
-return v
+export const SAVE_CHECKPOINT_SCRIPT = `
+local function cmp(a, b)
+  if #a ~= #b then return #a < #b and -1 or 1 end
+  if a == b then return 0 end
+  return a < b and -1 or 1
+end
+local old = redis.call('HGET', KEYS[1], 'id')
+if old then
+  local om, os = string.match(old, '^(%d+)-(%d+)$')
+  local nm, ns = string.match(ARGV[1], '^(%d+)-(%d+)$')
+  if om and nm then
+    local c = cmp(om, nm)
+    if c == 0 then c = cmp(os, ns) end
+    if c >= 0 then return 0 end
+  end
+end
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'json', ARGV[2])
+return 1
 `;

@@ -1,4 +1,4 @@
-import type { EncodedEvent } from './encoded-event.js';
+import { type EncodedEvent, STATE_EVENT } from './encoded-event.js';
 import type { SinceResult } from './history.js';
 import type { EncodedSnapshot } from './snapshot.js';
 
@@ -52,7 +52,7 @@ export class Attachment {
 
   /** The live path: once per client per event, no allocation. */
   readonly deliver = (event: EncodedEvent): void => {
-    if (this.#filter && !this.#filter.has(event.event)) return;
+    if (this.#filter && !this.#filter.has(event.event) && event.event !== STATE_EVENT) return;
     if (this.#buffer) {
       this.#buffer.push(event);
       return;
@@ -73,6 +73,7 @@ export class Attachment {
   };
 
   start(lastEventId: string | null | undefined): void {
+    if (this.#detached) return;
     this.#host.subscribers.add(this.deliver);
     if (!lastEventId) {
       const head = this.#sendSnapshot();
@@ -110,7 +111,8 @@ export class Attachment {
     const replayed = new Set<string>();
     for (const event of result.events) {
       replayed.add(event.id);
-      if (!this.#filter || this.#filter.has(event.event)) this.#call('event', event);
+      // A state change is part of the state whatever events the client asked for.
+      if (!this.#filter || this.#filter.has(event.event) || event.event === STATE_EVENT) this.#call('event', event);
     }
     // A distributed bus may deliver `lastEventId` itself (and what precedes
     // it) to this instance only after the client attached: the client

@@ -2,6 +2,12 @@ import { EncodedEvent } from './encoded-event.js';
 import { History, type SinceResult } from './history.js';
 
 export type BusListener = (event: EncodedEvent) => void;
+
+/** The folded state after the event with id `id` (`undefined`: before any event). */
+export interface StateCheckpoint {
+  readonly id: string | undefined;
+  readonly state: unknown;
+}
 export type BusStatus = 'ok' | 'degraded';
 
 /**
@@ -23,14 +29,23 @@ export interface Bus {
   since(lastId: string): SinceResult | Promise<SinceResult>;
   /** Id of the newest event this instance has delivered, if any. */
   readonly headId: string | undefined;
-  /** Optional: shared snapshot state for multi-instance buses. */
-  loadState?(): unknown | Promise<unknown>;
-  saveState?(json: string): void | Promise<void>;
   /**
-   * Optional: state saved by another instance. The hub adopts it as its
-   * snapshot state without saving it back. Returns the unsubscribe function.
+   * Optional, for buses shared by several instances: the newest state
+   * checkpoint, i.e. the folded state after the event with id `id`. A hub
+   * starts from it, and the bus delivers to subscribers exactly the events
+   * after `id` (from the oldest it still has when there is no checkpoint),
+   * so every instance folds the same events onto the same state. Resolves
+   * `undefined` when there is no checkpoint yet.
    */
-  onState?(listener: (state: unknown) => void): () => void;
+  loadState?(): Promise<StateCheckpoint | undefined>;
+  /**
+   * Optional: store a checkpoint (the state after event `id`, as JSON). The
+   * hub calls it every `checkpointEvery` folded events; a bus keeps the
+   * newest one it was given, by id.
+   */
+  saveState?(id: string, json: string): void | Promise<void>;
+  /** Events between two `saveState` calls (default 100). */
+  readonly checkpointEvery?: number;
   /** Optional: health, for buses that depend on a network. */
   readonly status?: BusStatus;
   close(): void | Promise<void>;

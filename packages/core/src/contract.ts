@@ -25,10 +25,32 @@ export interface CommandSpec {
   readonly result: Entry;
 }
 
+export type EventsSpec = { readonly [name: string]: Entry };
+export type CommandsSpec = { readonly [name: string]: CommandSpec };
+
+/**
+ * How one event folds into the snapshot state: `(state, data) => state`.
+ * Pure and synchronous: the hub runs it on every instance and the browser's
+ * state mirror runs the same function, so every copy of the state agrees.
+ * Return the same object for "no change"; never mutate `state`.
+ */
+export type Reducer<S, D> = (state: S, data: D) => S;
+
+/** Per-event reducers for events `E` folding into state entry `St`; every key optional. */
+export type ReducerMap<E extends EventsSpec, St extends Entry> = {
+  readonly [K in keyof E & string]?: Reducer<Output<St>, Output<E[K]>>;
+};
+
 export interface ContractSpec {
-  readonly events: { readonly [name: string]: Entry };
-  readonly commands: { readonly [name: string]: CommandSpec };
+  readonly events: EventsSpec;
+  readonly commands: CommandsSpec;
   readonly state: Entry;
+  /**
+   * Reducers by event name (see {@link Reducer}). An event without one
+   * leaves the state alone.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: each key has its own state/data types, checked by defineContract
+  readonly reducers?: { readonly [name: string]: Reducer<any, any> | undefined } | undefined;
 }
 
 /** A contract as returned by {@link defineContract}. */
@@ -54,15 +76,55 @@ export type CommandResult<C extends ContractSpec, K extends CommandName<C>> = Ou
 
 export type StateOf<C extends ContractSpec> = Output<C['state']>;
 
-/** Names that would collide with the protocol's own SSE events. */
-const RESERVED_EVENTS = new Set(['snapshot', 'reset', 'message', 'error', 'open']);
+/** The reducers a contract may declare, typed from its events and state. */
+export type Reducers<C extends ContractSpec> = ReducerMap<C['events'], C['state']>;
+
+/**
+ * What a browser needs of a contract at runtime: the event names (the keys
+ * of `events`; their values are not used) and the reducers. A full
+ * {@link Contract} is one; a page that must not bundle the schema library of
+ * the server's contract passes `{ events: { led: 1, … }, reducers }` with
+ * the contract's type: `connect<typeof contract>('/api', { … })`.
+ */
+export interface ClientContract<C extends ContractSpec> {
+  readonly events: { readonly [K in EventName<C>]: unknown };
+  readonly reducers?: Reducers<C> | undefined;
+}
+
+/** Names that would collide with the protocol's own SSE events (and EventSource's). */
+const RESERVED_EVENTS = new Set(['snapshot', 'reset', 'keepalive', 'message', 'error', 'open']);
 const NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 /**
- * Declare, once, what flows each way. Every other package infers its types
- * from the returned value (`typeof contract`), with no code generation.
+ * Declare, once, what flows each way, and how events fold into the snapshot
+ * state. Every other package infers its types from the returned value
+ * (`typeof contract`), with no code generation.
+ *
+ * ```ts
+ * defineContract({
+ *   events: { led: typed<{ on: boolean }>() },
+ *   commands: {},
+ *   state: typed<{ led: { on: boolean } }>(),
+ *   reducers: { led: (state, led) => ({ ...state, led }) }, // typed from events and state
+ * });
+ * ```
+ *
+ * Throws `TypeError` for an event or command name that cannot travel (not
+ * `[A-Za-z][A-Za-z0-9_.-]{0,63}`), an event named `snapshot`, `reset`,
+ * `keepalive`, `message`, `error` or `open` (the protocol's own), or a
+ * reducer that is not a function or names no event.
  */
-export function defineContract<const S extends ContractSpec>(spec: S): Contract<S> {
+export function defineContract<
+  const E extends EventsSpec,
+  const Cm extends CommandsSpec,
+  const St extends Entry,
+  const R extends ReducerMap<E, St> = {},
+>(spec: {
+  readonly events: E;
+  readonly commands: Cm;
+  readonly state: St;
+  readonly reducers?: R & ReducerMap<E, St>;
+}): Contract<{ readonly events: E; readonly commands: Cm; readonly state: St; readonly reducers: R }> {
   for (const name of Object.keys(spec.events)) {
     if (!NAME.test(name)) {
       throw new TypeError(`boardcast: event name "${name}" must match ${NAME} (it is sent as an SSE event field)`);
@@ -76,7 +138,18 @@ export function defineContract<const S extends ContractSpec>(spec: S): Contract<
       throw new TypeError(`boardcast: command name "${name}" must match ${NAME} (it is part of a URL path)`);
     }
   }
-  return Object.freeze({ ...spec, '~boardcast.contract': 1 as const }) as Contract<S>;
+  const reducers = spec.reducers ?? {};
+  for (const [name, reducer] of Object.entries(reducers)) {
+    if (!Object.hasOwn(spec.events, name)) throw new TypeError(`boardcast: reducer "${name}" names no event`);
+    if (reducer !== undefined && typeof reducer !== 'function') {
+      throw new TypeError(`boardcast: reducer "${name}" must be a function (state, data) => state`);
+    }
+  }
+  return Object.freeze({
+    ...spec,
+    reducers: Object.freeze({ ...reducers }),
+    '~boardcast.contract': 1 as const,
+  }) as never;
 }
 
 export function isStandardSchema(entry: unknown): entry is StandardSchemaV1 {

@@ -1,5 +1,5 @@
-import { encodeSseFrame } from './sse-codec.js';
-import { encodeWsEvent } from './ws-codec.js';
+import { encodeSseFrame, encodeSseSnapshot } from './sse-codec.js';
+import { encodeWsEvent, encodeWsSnapshot } from './ws-codec.js';
 
 /**
  * One published event with its wire forms. The JSON of the payload is made
@@ -32,5 +32,39 @@ export class EncodedEvent {
   get ws(): string {
     this.#ws ??= encodeWsEvent(this.id, this.event, this.json);
     return this.#ws;
+  }
+}
+
+/**
+ * Name of the event `Hub.setState` publishes. `~` is outside the names a
+ * contract may use, so it never collides with an application event.
+ */
+export const STATE_EVENT = '~state';
+
+/**
+ * What clients receive for a `setState` event: a `snapshot` frame carrying
+ * the whole state after it, with its id. Every transport already writes
+ * `sse`/`ws` of what it is given, and every client already replaces its
+ * state on a snapshot and resumes from its id, so no wire format changes.
+ */
+export class StateChange extends EncodedEvent {
+  /** The whole state after this event, as JSON. */
+  readonly stateJson: string;
+  #frameSse: string | undefined;
+  #frameWs: string | undefined;
+
+  constructor(id: string, data: unknown, json: string, stateJson: string) {
+    super(id, STATE_EVENT, data, json);
+    this.stateJson = stateJson;
+  }
+
+  override get sse(): string {
+    this.#frameSse ??= encodeSseSnapshot(this.stateJson, this.id);
+    return this.#frameSse;
+  }
+
+  override get ws(): string {
+    this.#frameWs ??= encodeWsSnapshot(this.stateJson, this.id);
+    return this.#frameWs;
   }
 }

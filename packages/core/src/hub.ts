@@ -7,14 +7,15 @@ import type {
   ContractSpec,
   EventData,
   EventName,
+  Reducer,
   StateOf,
 } from './contract.js';
 import { Emitter } from './emitter.js';
-import type { EncodedEvent } from './encoded-event.js';
+import { type EncodedEvent, STATE_EVENT, StateChange } from './encoded-event.js';
 import { BoardcastError } from './errors.js';
 import type { SinceResult } from './history.js';
 import { EncodedSnapshot } from './snapshot.js';
-import { validateEntry } from './validate.js';
+import { validateEntry, validateEntrySync } from './validate.js';
 
 export interface CommandContext {
   /** Which transport the command came through (`http`, `ws`, `local` …). */
@@ -57,17 +58,25 @@ export interface CommandLog {
 }
 
 export type HubEvents = {
-  /** An event was delivered by the bus to this hub (local or remote publish). */
+  /** A contract event was delivered by the bus to this hub (local or remote publish) and folded into the state. */
   publish: (event: EncodedEvent) => void;
+  /** The folded state changed (a reducer returned a new object, or a `setState` event arrived). */
   state: (state: unknown) => void;
   command: (log: CommandLog) => void;
-  /** Something went wrong that no caller will see (a handler crashed, a sink threw, the bus failed). */
+  /**
+   * Something went wrong: a publish or `setState` that failed (also
+   * rejected to its caller), a handler or reducer that threw, a sink that
+   * threw, the bus failing. `where` names the place (`publish`, `reducer "led"` …).
+   */
   error: (error: unknown, where: string) => void;
   close: () => void;
 };
 
 export interface HubOptions<C extends ContractSpec> {
-  /** Initial snapshot state. */
+  /**
+   * Snapshot state before the first event. On a shared bus with a state
+   * checkpoint (see `Bus.loadState`) the checkpoint replaces it.
+   */
   readonly state: StateOf<C>;
   /** Fan-out engine; default `new MemoryBus({ history })`. */
   readonly bus?: Bus;
@@ -75,9 +84,19 @@ export interface HubOptions<C extends ContractSpec> {
   readonly history?: number;
   /** Default command timeout in ms (default 5000). */
   readonly commandTimeoutMs?: number;
-  /** Validate outbound events against their schemas (default false: they are already typed). */
+  /**
+   * Validate outbound events against their schemas (default false: they are
+   * already typed). Events still reach the bus in the order `publish` and
+   * `setState` were called, however long an async validator takes.
+   */
   readonly validateEvents?: boolean;
 }
+
+/** How many `setState` frames a hub keeps for replays; an older one in a replay turns it into a reset. */
+const STATE_FRAMES = 256;
+
+/** The data of a `setState` event: the top-level fields it set and deleted, or a whole non-object value. */
+type StatePatch = { readonly s: Record<string, unknown>; readonly d?: readonly string[] } | { readonly v: unknown };
 
 export interface AttachOptions {
   /** Resume after this event id; missing/empty means a fresh connection. */
@@ -87,6 +106,43 @@ export interface AttachOptions {
 }
 
 type AnyHandler = (input: unknown, context: CommandContext) => unknown;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** What changed from `previous` to `next`, as a {@link StatePatch}; `undefined` when nothing did. */
+function diffState(previous: unknown, next: unknown): StatePatch | undefined {
+  if (!isPlainObject(previous) || !isPlainObject(next)) return Object.is(previous, next) ? undefined : { v: next };
+  const set: Record<string, unknown> = {};
+  let changed = false;
+  for (const key of Object.keys(next)) {
+    if (Object.hasOwn(previous, key) && Object.is(previous[key], next[key])) continue;
+    define(set, key, next[key]);
+    changed = true;
+  }
+  const deleted = Object.keys(previous).filter((key) => !Object.hasOwn(next, key));
+  if (!changed && deleted.length === 0) return undefined;
+  return deleted.length > 0 ? { s: set, d: deleted } : { s: set };
+}
+
+/** Fold a {@link StatePatch}; the same function the state mirror mirrors by replacing with the snapshot frame. */
+function applyPatch(state: unknown, patch: unknown): unknown {
+  if (!isPlainObject(patch)) return state;
+  if (Object.hasOwn(patch, 'v')) return patch.v;
+  const out: Record<string, unknown> = {};
+  if (isPlainObject(state)) for (const key of Object.keys(state)) define(out, key, state[key]);
+  if (isPlainObject(patch.s)) for (const key of Object.keys(patch.s)) define(out, key, patch.s[key]);
+  if (Array.isArray(patch.d)) for (const key of patch.d) if (typeof key === 'string') delete out[key];
+  return out;
+}
+
+// defineProperty, not assignment: a `__proto__` key from JSON stays a plain field.
+function define(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
 
 function isPromiseLike<T>(value: unknown): value is PromiseLike<T> {
   return value !== null && typeof value === 'object' && typeof (value as PromiseLike<T>).then === 'function';
@@ -105,52 +161,70 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   readonly #handlers = new Map<string, { fn: AnyHandler; timeoutMs: number | undefined }>();
   readonly #subscribers = new Set<(event: EncodedEvent) => void>();
   readonly #unsubscribeBus: () => void;
-  readonly #unsubscribeState: (() => void) | undefined;
   readonly #inflight = new Set<AbortController>();
+  readonly #reducers: { readonly [name: string]: Reducer<unknown, unknown> | undefined };
+  /** `setState` frames by id, so a replay can send the state as it was at that id. */
+  readonly #stateFrames = new Map<string, StateChange>();
   #state: StateOf<C>;
   #snapshot: EncodedSnapshot | undefined;
   #head: string | undefined;
   #closed = false;
+  /** False until a shared bus's checkpoint is loaded; events delivered before wait in `#early`. */
+  #loaded: boolean;
+  #early: EncodedEvent[] = [];
+  #sinceCheckpoint = 0;
+  /** Publishes waiting for an async validator or an earlier publish: later ones queue behind them. */
+  #queued = 0;
+  #tail: Promise<void> = Promise.resolve();
 
   constructor(contract: C, options: HubOptions<C>) {
     super();
     this.contract = contract;
     this.#options = options;
     this.#state = options.state;
+    this.#reducers = (contract.reducers ?? {}) as { readonly [name: string]: Reducer<unknown, unknown> | undefined };
     this.bus = options.bus ?? new MemoryBus({ history: options.history ?? 1000 });
     this.#head = this.bus.headId;
-    this.#unsubscribeBus = this.bus.subscribe((event) => this.#fanOut(event));
-    this.#unsubscribeState = this.bus.onState?.((state) => this.#adoptState(state));
+    this.#loaded = this.bus.loadState === undefined;
+    this.#unsubscribeBus = this.bus.subscribe((event) => this.#receive(event));
     this.ready = this.#loadState();
   }
 
   // ------------------------------------------------------------- state
 
+  /** The state after the newest event this hub delivered (folded through the contract's reducers). */
   get state(): StateOf<C> {
     return this.#state;
   }
 
-  /** Replace the snapshot state (or derive it from the previous one). */
-  setState(next: StateOf<C> | ((previous: StateOf<C>) => StateOf<C>)): void {
-    this.#state = typeof next === 'function' ? (next as (p: StateOf<C>) => StateOf<C>)(this.#state) : next;
-    this.#snapshot = undefined;
-    this.emit('state', this.#state);
-    if (this.bus.saveState) {
+  /**
+   * Change state that no event changes (a configuration, a label). It is
+   * published as an event of its own, so it takes its place in the bus's
+   * order like any event: a client joining at any moment sees it once,
+   * inside its snapshot or as a fresh snapshot frame carrying its id.
+   *
+   * A function receives the state as of the moment the update reaches the
+   * bus (after every earlier `publish`/`setState` of this hub). What is sent
+   * is the top-level fields the update changed (compared with `Object.is`),
+   * so on a shared bus it never rolls back a field that an event changed
+   * meanwhile on another instance. Resolves once the change is folded here
+   * (at once on the in-memory bus); rejects like {@link publish} and emits
+   * `error` too. Nothing is published when nothing changed.
+   */
+  setState(next: StateOf<C> | ((previous: StateOf<C>) => StateOf<C>)): Promise<void> {
+    const result = this.#inOrder(undefined, () => {
+      const value = typeof next === 'function' ? (next as (p: StateOf<C>) => StateOf<C>)(this.#state) : next;
+      const patch = diffState(this.#state, value);
+      if (patch === undefined) return undefined;
+      let json: string;
       try {
-        const saved = this.bus.saveState(JSON.stringify(this.#state));
-        if (isPromiseLike(saved)) saved.then(undefined, (error) => this.emit('error', error, 'bus.saveState'));
+        json = JSON.stringify(patch);
       } catch (error) {
-        this.emit('error', error, 'bus.saveState');
+        throw new BoardcastError('invalid_payload', 'state is not JSON-serializable', { cause: error });
       }
-    }
-  }
-
-  /** State set by another instance sharing the bus: adopt it, never save it back. */
-  #adoptState(state: unknown): void {
-    if (this.#closed) return;
-    this.#state = state as StateOf<C>;
-    this.#snapshot = undefined;
-    this.emit('state', this.#state);
+      return this.bus.publish(STATE_EVENT, patch, json);
+    }).then(() => undefined);
+    return this.#reported(result, 'setState');
   }
 
   /** The current snapshot with the id of the newest event it reflects; serialized once per change. */
@@ -176,13 +250,17 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
    * emitted as `error`), but awaiting it surfaces them.
    */
   publish<K extends EventName<C>>(event: K, data: EventData<C, K>): Promise<string> {
-    const result = this.#publish(event, data);
-    result.catch(() => undefined);
-    return result;
+    let result: Promise<string>;
+    try {
+      result = this.#publish(event, data);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    return this.#reported(result, 'publish');
   }
 
-  async #publish(event: string, data: unknown): Promise<string> {
-    if (this.#closed) throw new BoardcastError('closed', 'hub is closed');
+  /** Checks that need no validator run synchronously, so a bad publish fails before anything queues. */
+  #publish(event: string, data: unknown): Promise<string> {
     const spec = this.contract.events;
     if (!Object.hasOwn(spec, event)) throw new BoardcastError('invalid_payload', `unknown event "${event}"`);
     let json: string;
@@ -191,34 +269,141 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     } catch (error) {
       throw new BoardcastError('invalid_payload', `event "${event}" is not JSON-serializable`, { cause: error });
     }
-    if (this.#options.validateEvents) {
-      const entry = spec[event];
-      if (entry) await validateEntry(entry, data, `event "${event}"`);
-    }
-    try {
-      const id = this.bus.publish(event, data, json);
-      return isPromiseLike<string>(id) ? await id : id;
-    } catch (error) {
-      this.emit('error', error, 'bus.publish');
-      throw error;
-    }
-  }
-
-  #fanOut(event: EncodedEvent): void {
-    this.#head = event.id;
-    this.emit('publish', event);
-    for (const subscriber of this.#subscribers) {
-      try {
-        subscriber(event);
-      } catch (error) {
-        this.emit('error', error, 'subscriber');
+    let validated: Promise<unknown> | undefined;
+    const entry = spec[event];
+    if (this.#options.validateEvents && entry) {
+      if (validateEntrySync(entry, data, `event "${event}"`) === undefined) {
+        validated = validateEntry(entry, data, `event "${event}"`);
       }
     }
+    return this.#inOrder(validated, () => this.bus.publish(event, data, json)) as Promise<string>;
   }
 
-  /** Live events, without snapshot or replay. Returns the unsubscribe function. */
+  /**
+   * Hand `send` to the bus after every earlier publish/setState of this hub
+   * was handed over, and after `prepare` (an async validation) settled: the
+   * bus's order is the call order. Synchronous when nothing waits, so on the
+   * in-memory bus a publish is folded before `publish` returns.
+   */
+  #inOrder<T>(prepare: Promise<unknown> | undefined, send: () => T | Promise<T>): Promise<T | undefined> {
+    if (this.#closed) return Promise.reject(new BoardcastError('closed', 'hub is closed'));
+    if (this.#queued === 0 && prepare === undefined) {
+      try {
+        return Promise.resolve(send());
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    prepare?.catch(() => undefined); // rejected below, after our turn
+    const previous = this.#tail;
+    let handedOver!: () => void;
+    this.#tail = new Promise<void>((resolve) => {
+      handedOver = resolve;
+    });
+    this.#queued++;
+    const turn = async (): Promise<T | undefined> => {
+      let sent: T | Promise<T>;
+      try {
+        await previous;
+        await prepare;
+        if (this.#closed) throw new BoardcastError('closed', 'hub is closed');
+        sent = send();
+      } finally {
+        this.#queued--;
+        handedOver();
+      }
+      return await sent;
+    };
+    return turn();
+  }
+
+  /** Every publish failure goes to `error` as well as to the caller, who need not catch it. */
+  #reported<T>(result: Promise<T>, where: string): Promise<T> {
+    result.catch((error) => this.emit('error', error, where));
+    return result;
+  }
+
+  /** Every event the bus delivers, in the bus's order. */
+  #receive(event: EncodedEvent): void {
+    if (!this.#loaded) {
+      this.#early.push(event);
+      return;
+    }
+    const delivered = this.#fold(event);
+    if (delivered !== event) {
+      // A setState change: clients get it as a snapshot frame; it is not an application event.
+      for (const subscriber of this.#subscribers) this.#deliver(subscriber, delivered);
+      return;
+    }
+    this.emit('publish', event);
+    for (const subscriber of this.#subscribers) this.#deliver(subscriber, event);
+  }
+
+  #deliver(subscriber: (event: EncodedEvent) => void, event: EncodedEvent): void {
+    try {
+      subscriber(event);
+    } catch (error) {
+      this.emit('error', error, 'subscriber');
+    }
+  }
+
+  /**
+   * Apply one event to the state. Reducers are the contract's and run on
+   * every instance and in every browser, so the state after id N is the
+   * same everywhere. A reducer that throws leaves the state as it was (the
+   * browser's mirror does the same) and is reported. Returns what clients
+   * receive for it: the event itself, or a {@link StateChange} frame.
+   */
+  #fold(event: EncodedEvent): EncodedEvent {
+    const previous = this.#state;
+    let delivered = event;
+    if (event.event === STATE_EVENT) {
+      this.#state = applyPatch(previous, event.data) as StateOf<C>;
+      const json = JSON.stringify(this.#state) ?? 'null';
+      const change = new StateChange(event.id, event.data, event.json, json);
+      this.#stateFrames.set(event.id, change);
+      if (this.#stateFrames.size > STATE_FRAMES) {
+        this.#stateFrames.delete(this.#stateFrames.keys().next().value as string);
+      }
+      this.#snapshot = new EncodedSnapshot(this.#state, json, event.id);
+      delivered = change;
+    } else {
+      const reducer = Object.hasOwn(this.#reducers, event.event) ? this.#reducers[event.event] : undefined;
+      if (reducer) {
+        try {
+          this.#state = reducer(previous, event.data) as StateOf<C>;
+        } catch (error) {
+          this.emit('error', error, `reducer "${event.event}"`);
+        }
+      }
+    }
+    this.#head = event.id;
+    if (!Object.is(previous, this.#state)) this.emit('state', this.#state);
+    this.#checkpoint();
+    return delivered;
+  }
+
+  #checkpoint(): void {
+    if (!this.bus.saveState || ++this.#sinceCheckpoint < (this.bus.checkpointEvery ?? 100)) return;
+    this.#sinceCheckpoint = 0;
+    const head = this.#head;
+    if (head === undefined) return;
+    try {
+      const saved = this.bus.saveState(head, this.snapshot().json);
+      if (isPromiseLike(saved)) saved.then(undefined, (error) => this.emit('error', error, 'bus.saveState'));
+    } catch (error) {
+      this.emit('error', error, 'bus.saveState');
+    }
+  }
+
+  /**
+   * Live events, without snapshot or replay. Returns the unsubscribe
+   * function. `setState` changes are not events: listen to `state` for them.
+   */
   subscribe(listener: (event: EncodedEvent) => void): () => void {
-    const entry = (event: EncodedEvent) => listener(event);
+    const entry = (event: EncodedEvent) => {
+      if (event.event !== STATE_EVENT) listener(event);
+    };
     this.#subscribers.add(entry);
     return () => {
       this.#subscribers.delete(entry);
@@ -229,9 +414,30 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     return this.#subscribers.size;
   }
 
-  /** Events after `lastId`, or a gap. */
+  /**
+   * Events after `lastId`, or a gap, as clients receive them: a `setState`
+   * event comes as its snapshot frame, and one this hub no longer holds
+   * makes the answer a gap (the client then gets a fresh snapshot).
+   */
   since(lastId: string): SinceResult | Promise<SinceResult> {
-    return this.bus.since(lastId);
+    const result = this.bus.since(lastId);
+    return isPromiseLike<SinceResult>(result)
+      ? Promise.resolve(result).then((r) => this.#replayable(r))
+      : this.#replayable(result);
+  }
+
+  #replayable(result: SinceResult): SinceResult {
+    if (result.kind === 'gap' || !result.events.some((e) => e.event === STATE_EVENT)) return result;
+    const events: EncodedEvent[] = [];
+    for (const event of result.events) {
+      if (event.event !== STATE_EVENT) events.push(event);
+      else {
+        const frame = this.#stateFrames.get(event.id);
+        if (!frame) return { kind: 'gap' };
+        events.push(frame);
+      }
+    }
+    return { kind: 'events', events };
   }
 
   /**
@@ -242,7 +448,10 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
    */
   attach(options: AttachOptions, sink: HubSink): () => void {
     const attachment = new Attachment(this.#host, sink, options.events ?? undefined);
-    attachment.start(options.lastEventId);
+    // Before a shared bus's checkpoint is loaded the state is not yet the
+    // state at any id: the client starts once it is.
+    if (this.#loaded) attachment.start(options.lastEventId);
+    else void this.ready.then(() => attachment.start(options.lastEventId));
     return attachment.detach;
   }
 
@@ -250,7 +459,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   readonly #host: AttachmentHost = {
     subscribers: this.#subscribers,
     snapshot: () => this.snapshot(),
-    since: (lastId) => this.bus.since(lastId),
+    since: (lastId) => this.since(lastId),
     report: (error, where) => this.emit('error', error, where),
   };
 
@@ -371,18 +580,28 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
 
   // ------------------------------------------------------------- lifecycle
 
+  /**
+   * A shared bus: start from its checkpoint, then fold what it delivered
+   * meanwhile (the events after the checkpoint) without fanning them out —
+   * they happened before this hub served anyone.
+   */
   async #loadState(): Promise<void> {
     if (!this.bus.loadState) return;
     try {
-      const loaded = await this.bus.loadState();
-      if (loaded !== undefined) {
-        this.#state = loaded as StateOf<C>;
+      const checkpoint = await this.bus.loadState();
+      if (checkpoint !== undefined) {
+        this.#state = checkpoint.state as StateOf<C>;
+        this.#head = checkpoint.id;
         this.#snapshot = undefined;
-        this.emit('state', this.#state);
       }
     } catch (error) {
       this.emit('error', error, 'bus.loadState');
     }
+    const early = this.#early;
+    this.#early = [];
+    this.#loaded = true;
+    for (const event of early) this.#fold(event);
+    this.emit('state', this.#state);
   }
 
   get closed(): boolean {
@@ -395,7 +614,6 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     this.#closed = true;
     for (const controller of this.#inflight) controller.abort(new BoardcastError('closed', 'hub is closed'));
     this.#unsubscribeBus();
-    this.#unsubscribeState?.();
     this.#subscribers.clear();
     this.emit('close');
     await this.bus.close();

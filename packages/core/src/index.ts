@@ -1,12 +1,21 @@
 export type { StandardSchemaV1 } from '@standard-schema/spec';
 export type { HubSink } from './attachment.js';
-export { type Bus, type BusListener, type BusStatus, MemoryBus, type MemoryBusOptions } from './bus.js';
 export {
+  type Bus,
+  type BusListener,
+  type BusStatus,
+  MemoryBus,
+  type MemoryBusOptions,
+  type StateCheckpoint,
+} from './bus.js';
+export {
+  type ClientContract,
   type CommandInput,
   type CommandName,
   type CommandPayload,
   type CommandResult,
   type CommandSpec,
+  type CommandsSpec,
   type Contract,
   type ContractSpec,
   defineContract,
@@ -14,15 +23,19 @@ export {
   type EventData,
   type EventMap,
   type EventName,
+  type EventsSpec,
   type Input,
   isStandardSchema,
   type Output,
+  type Reducer,
+  type ReducerMap,
+  type Reducers,
   type StateOf,
   type TypeOnly,
   typed,
 } from './contract.js';
 export { Emitter, type EventsMap } from './emitter.js';
-export { EncodedEvent } from './encoded-event.js';
+export { EncodedEvent, STATE_EVENT, StateChange } from './encoded-event.js';
 export {
   BoardcastError,
   ERROR_CODES,
@@ -44,15 +57,37 @@ export {
   type HubEvents,
   type HubOptions,
 } from './hub.js';
+export {
+  AddressCounter,
+  type AllowedHosts,
+  type AllowedOrigins,
+  checkHost,
+  checkRequest,
+  createHostCheck,
+  type EndpointPolicy,
+  type EndpointPolicyOptions,
+  type HostCheck,
+  type HostEnvironment,
+  type InterfaceAddress,
+  isIpLiteral,
+  isOriginAllowed,
+  normalizeHost,
+  normalizeOrigin,
+  POLICY_DEFAULTS,
+  resolvePolicy,
+  type SlowClientPolicy,
+} from './policy.js';
 export type { Authorize, BoardcastRequest } from './request.js';
 export { SeriesBuffer, type SeriesPoint, type SeriesStats } from './series-buffer.js';
 export { EncodedSnapshot } from './snapshot.js';
 export {
   encodeSseComment,
   encodeSseFrame,
+  encodeSseKeepAlive,
   encodeSseReset,
   encodeSseRetry,
   encodeSseSnapshot,
+  SSE_KEEPALIVE_EVENT,
   type SseFrameFields,
 } from './sse-codec.js';
 export { validateEntry, validateEntrySync } from './validate.js';

@@ -1,6 +1,6 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import type { CommandInput, CommandResult, EventData, EventName, StateOf } from '../src/index.js';
-import { createHub } from '../src/index.js';
+import type { ClientContract, CommandInput, CommandResult, EventData, EventName, StateOf } from '../src/index.js';
+import { createHub, defineContract, typed } from '../src/index.js';
 import { initialState, ledContract } from './fixtures.js';
 
 type C = typeof ledContract;
@@ -53,4 +53,60 @@ function compileOnly() {
     // @ts-expect-error state of the wrong shape
     hub.setState({ led: true });
   }
+}
+
+describe('reducer types', () => {
+  it('types each reducer from its event and the state; a wrong one is a compile error', () => {
+    expectTypeOf(reducerCompileOnly).toBeFunction();
+  });
+});
+
+function reducerCompileOnly() {
+  const events = { led: typed<{ on: boolean }>(), time: typed<string>() };
+  const state = typed<{ led: { on: boolean }; time: string }>();
+  const ok = defineContract({
+    events,
+    commands: {},
+    state,
+    reducers: {
+      led: (s, led) => {
+        expectTypeOf(s).toEqualTypeOf<{ led: { on: boolean }; time: string }>();
+        expectTypeOf(led).toEqualTypeOf<{ on: boolean }>();
+        return { ...s, led };
+      },
+    },
+  });
+  expectTypeOf(ok.reducers.led).toBeFunction();
+  const client: ClientContract<typeof ok> = { events: { led: 1, time: 1 }, reducers: ok.reducers };
+  // @ts-expect-error a client contract must name every event of the contract
+  const missing: ClientContract<typeof ok> = { events: { led: 1 } };
+  defineContract({
+    events,
+    commands: {},
+    state,
+    // @ts-expect-error reducer declared with the wrong data type
+    reducers: { led: (s, on: { on: string }) => ({ ...s, led: { on: on.on === 'yes' } }) },
+  });
+  defineContract({
+    events,
+    commands: {},
+    state,
+    // @ts-expect-error a field the event does not have
+    reducers: { time: (s, t) => ({ ...s, time: t.label }) },
+  });
+  defineContract({
+    events,
+    commands: {},
+    state,
+    // @ts-expect-error a reducer must return the state
+    reducers: { time: (_s, t) => ({ time: t }) },
+  });
+  defineContract({
+    events,
+    commands: {},
+    state,
+    // @ts-expect-error a reducer for an event the contract does not have
+    reducers: { tim: (s: { led: { on: boolean }; time: string }) => s },
+  });
+  return [client, missing];
 }
