@@ -9,6 +9,7 @@ on stdout:
     {"id":1,"op":"drive","chip":"pinctrl-rp1","offset":17,"level":0}   press (null: let go, the bias decides)
     {"id":2,"op":"level","chip":"pinctrl-rp1","offset":5}               level, held, consumer, direction
     {"id":3,"op":"fault","chip":"pinctrl-rp1","offset":5,"errno":5}     the next write to the line fails (EIO)
+    {"id":4,"op":"history","chip":"pinctrl-rp1","offset":5}             every level the line was driven to
 
 Edges reach the holder as the kernel sends them: stamped with CLOCK_MONOTONIC
 and, where the holder asked for v2 debounce, only once the level has been
@@ -138,6 +139,8 @@ def main():
                 answer["ns"] = world.drive(chip, offset, req.get("level"))
             elif req["op"] == "level":
                 answer.update(world.level(chip, offset))
+            elif req["op"] == "history":
+                answer["levels"] = k.history(chip, offset)
             elif req["op"] == "fault":
                 world.fault(chip, offset, req.get("errno", 5))
             else:

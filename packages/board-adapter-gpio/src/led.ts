@@ -1,15 +1,41 @@
 import { BoardcastError } from '@boardcast/core';
-import type { Board, Level, Pin } from './board.js';
+import type { Board, Level, OperationOptions, Pin } from './board.js';
 
 export interface LedOptions {
   /** The LED lights when the pin is low (wired to 3V3 through the LED). Default false. */
   readonly activeLow?: boolean;
+  /**
+   * State the LED is in the moment its pin becomes an output (default
+   * false: off). With `activeLow` the pin starts high, so an active-low relay
+   * does not click on when the server starts.
+   */
+  readonly initial?: boolean;
+  /**
+   * Most operations (on/off/toggle/set/refresh) queued on this LED, the
+   * running one included (default 16). Beyond it an operation rejects at once
+   * with `too_many_requests` (HTTP 429) instead of waiting behind the others.
+   */
+  readonly maxQueue?: number;
+}
+
+interface Job {
+  readonly run: () => Promise<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  readonly options: OperationOptions;
+  detach: () => void;
 }
 
 /**
  * An LED on any board. Its state is the level the board confirms, never the
  * level last asked for; it re-reads the board when the board comes back
  * online, so a UI bound to it shows the truth after a reboot.
+ *
+ * Operations run one at a time in a bounded queue. Each takes
+ * `{ signal, deadline }` (pass a command handler's `context.signal` and
+ * `context.deadline`): one whose signal aborts, or whose deadline passes,
+ * before its turn is dropped and never reaches the board; it rejects with the
+ * signal's reason (normally `timeout`) or `timeout`.
  */
 export class Led {
   readonly board: Board;
@@ -20,8 +46,10 @@ export class Led {
   readonly #listeners = new Set<(on: boolean) => void>();
   readonly #errorListeners = new Set<(error: unknown) => void>();
   readonly #offStatus: () => void;
+  readonly #maxQueue: number;
+  readonly #jobs: Job[] = [];
+  #running = false;
   #on: boolean | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
   #blink: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -29,13 +57,27 @@ export class Led {
     this.board = board;
     this.pin = pin;
     this.#activeLow = options.activeLow ?? false;
-    this.ready = this.#serial(async () => {
-      await board.pinMode(pin, 'output');
-      if (board.status === 'online') this.#confirm(await board.digitalRead(pin));
-    });
+    this.#maxQueue = options.maxQueue ?? 16;
+    if (!(Number.isInteger(this.#maxQueue) && this.#maxQueue >= 1)) {
+      throw new BoardcastError('invalid_payload', 'Led maxQueue must be an integer >= 1');
+    }
+    const initial: Level = (options.initial ?? false) !== this.#activeLow ? 1 : 0;
+    this.ready = this.#serial(
+      async () => {
+        await board.pinMode(pin, 'output', { initial });
+        if (board.status === 'online') this.#confirm(await board.digitalRead(pin));
+      },
+      {},
+      true,
+    );
     this.ready.catch((error) => this.#fail(error));
     this.#offStatus = board.on('status', (status) => {
-      if (status === 'online') this.refresh().catch((error) => this.#fail(error));
+      // Not subject to the bound: the truth after a reconnect is never refused.
+      if (status === 'online') {
+        this.#serial(async (o) => this.#confirm(await board.digitalRead(pin, o)), {}, true).catch((error) =>
+          this.#fail(error),
+        );
+      }
     });
   }
 
@@ -48,25 +90,26 @@ export class Led {
     return this.#blink !== undefined;
   }
 
-  on(): Promise<boolean> {
+  /** Resolves with the confirmed state. Rejects `too_many_requests`, `timeout`, or the board's error. */
+  on(options?: OperationOptions): Promise<boolean> {
     this.stop();
-    return this.#write(true);
+    return this.#write(true, options);
   }
 
-  off(): Promise<boolean> {
+  off(options?: OperationOptions): Promise<boolean> {
     this.stop();
-    return this.#write(false);
+    return this.#write(false, options);
   }
 
-  /** Switch to the opposite of the confirmed state. */
-  toggle(): Promise<boolean> {
+  /** Switch to the opposite of the state confirmed when its turn comes. */
+  toggle(options: OperationOptions = {}): Promise<boolean> {
     this.stop();
-    return this.#serial(() => this.#writeNow(!this.#on));
+    return this.#serial((o) => this.#writeNow(!this.#on, o), options);
   }
 
-  set(on: boolean): Promise<boolean> {
+  set(on: boolean, options?: OperationOptions): Promise<boolean> {
     this.stop();
-    return this.#write(on);
+    return this.#write(on, options);
   }
 
   /** Toggle every `intervalMs` until `stop()` or any on/off/toggle. Failures are reported through `onError`. */
@@ -74,7 +117,9 @@ export class Led {
     if (!(intervalMs > 0)) throw new BoardcastError('invalid_payload', 'blink interval must be > 0 ms');
     this.stop();
     this.#blink = setInterval(() => {
-      this.#serial(() => this.#writeNow(!this.#on)).catch((error) => this.#fail(error));
+      // A tick that finds the queue busy is skipped, not queued behind it.
+      if (this.#running || this.#jobs.length > 0) return;
+      this.#serial((o) => this.#writeNow(!this.#on, o)).catch((error) => this.#fail(error));
     }, intervalMs);
   }
 
@@ -84,8 +129,13 @@ export class Led {
   }
 
   /** Read the board's level again (after a reconnect). */
-  refresh(): Promise<boolean> {
-    return this.#serial(async () => this.#confirm(await this.board.digitalRead(this.pin)));
+  refresh(options: OperationOptions = {}): Promise<boolean> {
+    return this.#serial(async (o) => this.#confirm(await this.board.digitalRead(this.pin, o)), options);
+  }
+
+  /** Operations waiting or running now. */
+  get queued(): number {
+    return this.#jobs.length + (this.#running ? 1 : 0);
   }
 
   /** Listen to confirmed changes; returns the unsubscribe function. */
@@ -107,13 +157,13 @@ export class Led {
     this.#errorListeners.clear();
   }
 
-  #write(on: boolean): Promise<boolean> {
-    return this.#serial(() => this.#writeNow(on));
+  #write(on: boolean, options: OperationOptions = {}): Promise<boolean> {
+    return this.#serial((o) => this.#writeNow(on, o), options);
   }
 
-  async #writeNow(on: boolean): Promise<boolean> {
+  async #writeNow(on: boolean, options: OperationOptions): Promise<boolean> {
     const level: Level = on !== this.#activeLow ? 1 : 0;
-    return this.#confirm(await this.board.digitalWrite(this.pin, level));
+    return this.#confirm(await this.board.digitalWrite(this.pin, level, options));
   }
 
   #confirm(level: Level): boolean {
@@ -126,11 +176,79 @@ export class Led {
     return on;
   }
 
-  /** One board operation at a time, so a toggle acts on the state the previous write confirmed. */
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.#queue.then(fn, fn);
-    this.#queue = next.catch(() => undefined);
-    return next;
+  /**
+   * One board operation at a time, so a toggle acts on the state the previous
+   * write confirmed. Bounded; a job whose signal aborts while it waits is
+   * removed at once, and one whose deadline passed is dropped at its turn.
+   */
+  #serial<T>(
+    fn: (options: OperationOptions) => Promise<T>,
+    options: OperationOptions = {},
+    internal = false,
+  ): Promise<T> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (!internal && this.queued >= this.#maxQueue) {
+      return Promise.reject(
+        new BoardcastError(
+          'too_many_requests',
+          `LED on pin ${String(this.pin)}: ${this.queued} operations already queued`,
+          {
+            details: { pin: this.pin, limit: this.#maxQueue },
+          },
+        ),
+      );
+    }
+    return new Promise<T>((resolve, reject) => {
+      const job: Job = {
+        run: () => fn(options),
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        options,
+        detach: () => undefined,
+      };
+      if (signal) {
+        const onAbort = () => {
+          const index = this.#jobs.indexOf(job);
+          if (index < 0) return; // already running: the board decides
+          this.#jobs.splice(index, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        job.detach = () => signal.removeEventListener('abort', onAbort);
+      }
+      this.#jobs.push(job);
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    if (this.#running) return;
+    const job = this.#jobs.shift();
+    if (!job) return;
+    this.#running = true;
+    const { deadline } = job.options;
+    const run =
+      deadline !== undefined && performance.now() > deadline
+        ? Promise.reject(new BoardcastError('timeout', `LED on pin ${String(this.pin)}: deadline passed while queued`))
+        : Promise.resolve().then(job.run);
+    // Free the slot before the caller hears back, so a caller that awaits one
+    // operation and starts the next never counts the finished one.
+    const finish = () => {
+      job.detach();
+      this.#running = false;
+      this.#pump();
+    };
+    run.then(
+      (value) => {
+        finish();
+        job.resolve(value);
+      },
+      (error: unknown) => {
+        finish();
+        job.reject(error);
+      },
+    );
   }
 
   #fail(error: unknown): void {

@@ -9,11 +9,13 @@ import {
   isInputMode,
   isLevel,
   type Level,
+  type OperationOptions,
   offline,
   type Pin,
   type PinCapability,
   type PinEdgeEvent,
   type PinMode,
+  type PinModeOptions,
   pinKey,
   requireMode,
   requirePin,
@@ -88,6 +90,7 @@ export class SimulatedBoard extends Emitter<BoardEvents> implements Board {
   #failures: Array<{ pin: string | undefined; error: BoardcastError }> = [];
   #status: BoardStatus = 'online';
   #closed = false;
+  #writes = 0;
 
   constructor(options: SimulatedBoardOptions = {}) {
     super();
@@ -101,27 +104,47 @@ export class SimulatedBoard extends Emitter<BoardEvents> implements Board {
     return this.#status;
   }
 
-  async #op<T>(fn: () => T): Promise<T> {
+  /**
+   * Every operation: refused at once when closed/offline, and, like a real
+   * link, not applied when its signal aborted or its deadline passed before it
+   * took effect (at the end of the simulated latency).
+   */
+  async #op<T>(fn: () => T, options: OperationOptions = {}): Promise<T> {
     if (this.#closed) throw new BoardcastError('closed', `board "${this.id}" is closed`);
     if (this.#status === 'offline') throw offline(this.id);
+    this.#check(options);
     if (this.#latencyMs > 0) {
       await new Promise((resolve) => setTimeout(resolve, this.#latencyMs));
       if (this.status === 'offline') throw offline(this.id);
+      this.#check(options);
     }
     return fn();
   }
 
-  pinMode(pin: Pin, mode: PinMode): Promise<void> {
-    return this.#op(() => {
-      requireMode(this.id, this.capabilities, pin, mode);
-      const key = pinKey(pin);
-      this.#modes.set(key, mode);
-      if (mode === 'output') this.#levels.set(key, this.#levels.get(key) ?? 0);
-      else if (isInputMode(mode) && !this.#levels.has(key)) this.#levels.set(key, mode === 'input_pullup' ? 1 : 0);
-    });
+  #check(options: OperationOptions): void {
+    if (options.signal?.aborted) throw options.signal.reason;
+    if (options.deadline !== undefined && performance.now() > options.deadline) {
+      throw new BoardcastError('timeout', `board "${this.id}": operation missed its deadline`);
+    }
   }
 
-  digitalWrite(pin: Pin, value: Level): Promise<Level> {
+  /** `initial` (default 0) is the level a pin that becomes an output starts at; an output stays as it is. */
+  pinMode(pin: Pin, mode: PinMode, options: PinModeOptions = {}): Promise<void> {
+    return this.#op(() => {
+      requireMode(this.id, this.capabilities, pin, mode);
+      if (options.initial !== undefined && !isLevel(options.initial)) {
+        throw new BoardcastError('invalid_payload', 'pinMode initial must be 0 or 1');
+      }
+      const key = pinKey(pin);
+      const was = this.#modes.get(key);
+      this.#modes.set(key, mode);
+      if (mode === 'output') {
+        if (was !== 'output' || options.initial !== undefined) this.#levels.set(key, options.initial ?? 0);
+      } else if (isInputMode(mode) && !this.#levels.has(key)) this.#levels.set(key, mode === 'input_pullup' ? 1 : 0);
+    }, options);
+  }
+
+  digitalWrite(pin: Pin, value: Level, options?: OperationOptions): Promise<Level> {
     return this.#op(() => {
       requirePin(this.id, this.capabilities, pin);
       const key = pinKey(pin);
@@ -133,18 +156,24 @@ export class SimulatedBoard extends Emitter<BoardEvents> implements Board {
         throw failure!.error;
       }
       this.#levels.set(key, value);
+      this.#writes++;
       return value;
-    });
+    }, options);
   }
 
-  digitalRead(pin: Pin): Promise<Level> {
+  /** Writes the board has applied since it was created (tests count executed commands with it). */
+  get writes(): number {
+    return this.#writes;
+  }
+
+  digitalRead(pin: Pin, options?: OperationOptions): Promise<Level> {
     return this.#op(() => {
       requirePin(this.id, this.capabilities, pin);
       const key = pinKey(pin);
       const mode = this.#modes.get(key);
       if (mode === undefined || mode === 'analog') throw unsupported(this.id, pin, 'is not configured for digital use');
       return this.#levels.get(key) ?? 0;
-    });
+    }, options);
   }
 
   analogRead(pin: Pin): Promise<number> {

@@ -315,3 +315,85 @@ describe('binding helpers', () => {
     await hub.close();
   });
 });
+
+describe('Led operation queue (signal, deadline, bound)', () => {
+  it('beyond maxQueue an operation is refused with too_many_requests, and the queued ones still run', async () => {
+    const board = new SimulatedBoard({ latencyMs: 5 });
+    const led = new Led(board, 5, { maxQueue: 3 });
+    await led.ready;
+    const results = await Promise.allSettled([led.on(), led.off(), led.on(), led.off(), led.toggle()]);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as BoardcastError).code))).toEqual([
+      true,
+      false,
+      true,
+      'too_many_requests',
+      'too_many_requests',
+    ]);
+    expect(board.writes).toBe(3);
+    expect(board.peek(5)).toBe(1);
+    expect(led.queued).toBe(0);
+  });
+
+  it('a queued operation whose signal aborts (a command that timed out) rejects at once and is never executed', async () => {
+    const board = new SimulatedBoard({ latencyMs: 20 });
+    const led = new Led(board, 5);
+    await led.ready;
+    const first = led.on();
+    const controller = new AbortController();
+    const second = led.off({ signal: controller.signal });
+    const third = led.on();
+    const reason = new BoardcastError('timeout', 'command timed out');
+    controller.abort(reason);
+    await expect(second).rejects.toBe(reason);
+    expect(led.queued).toBe(2);
+    expect(await first).toBe(true);
+    expect(await third).toBe(true);
+    // Two writes reached the board; the aborted "off" never did.
+    expect(board.writes).toBe(2);
+    // Already aborted: refused before queueing.
+    await expect(led.off({ signal: controller.signal })).rejects.toBe(reason);
+    expect(board.writes).toBe(2);
+  });
+
+  it('a queued operation whose deadline passed while it waited is dropped at its turn', async () => {
+    const board = new SimulatedBoard({ latencyMs: 30 });
+    const led = new Led(board, 5);
+    await led.ready;
+    const first = led.on();
+    const late = led.off({ deadline: performance.now() + 5 });
+    await expect(late).rejects.toMatchObject({ code: 'timeout' });
+    expect(await first).toBe(true);
+    expect(board.writes).toBe(1);
+    expect(board.peek(5)).toBe(1);
+  });
+
+  it('500 concurrent hub commands with a 300 ms timeout: every one that timed out never reaches the board', async () => {
+    const hub = createHub(demoContract, {
+      state: { led: { on: false }, inputs: {}, temp: null, board: 'offline' },
+      commandTimeoutMs: 300,
+    });
+    const board = new SimulatedBoard({ latencyMs: 20 });
+    const led = new Led(board, 5, { maxQueue: 64 });
+    await led.ready;
+    // The pattern bindLed should follow: pass the handler's signal and deadline.
+    hub.handle('led', ({ state }, context) => {
+      const options = { signal: context.signal, deadline: context.deadline };
+      const op = state === 'on' ? led.on(options) : state === 'off' ? led.off(options) : led.toggle(options);
+      return op.then((on) => ({ on }));
+    });
+    const answers = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => hub.dispatch('led', { state: i % 2 ? 'on' : 'off' })),
+    );
+    const codes = answers.map((a) => (a.ok ? 'ok' : a.error.code));
+    const ok = codes.filter((c) => c === 'ok').length;
+    // 64 fit in the queue; at 20 ms a write, fewer than 16 finish within 300 ms.
+    expect(codes.filter((c) => c === 'too_many_requests').length).toBe(500 - 64);
+    expect(codes.filter((c) => c === 'timeout').length).toBeGreaterThan(0);
+    expect(ok).toBeGreaterThan(0);
+    // Let anything still queued drain: nothing more may reach the board.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(led.queued).toBe(0);
+    expect(board.writes).toBe(ok);
+    await hub.close();
+  });
+});

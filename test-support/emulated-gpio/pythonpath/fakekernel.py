@@ -93,6 +93,23 @@ def _read_json(path):
         return None
 
 
+def _record(chip, offset, cfg):
+    """Every level an output line is driven to, in order (the oscilloscope)."""
+    if cfg["direction"] != "output":
+        return
+    os.makedirs(os.path.join(root(), "history"), exist_ok=True)
+    with open(_path("history", chip, offset), "a") as f:
+        f.write("%d\n" % cfg["value"])
+
+
+def history(chip, offset):
+    try:
+        with open(_path("history", chip, offset)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
 def _write_json(path, value):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -172,6 +189,7 @@ class Handle(object):
             self.sock.bind(sock_path)
             self.sock.setblocking(False)
             _write_json(_path("lines", chip, offset, ".json"), cfg)
+            _record(chip, offset, cfg)
 
     def _check(self):
         if self.lock_fd is None:
@@ -185,6 +203,7 @@ class Handle(object):
         self._check()
         with mutex():
             _write_json(_path("lines", self.chip, self.offset, ".json"), cfg)
+            _record(self.chip, self.offset, cfg)
 
     def config(self):
         self._check()
@@ -205,6 +224,7 @@ class Handle(object):
                 raise OSError(code, os.strerror(code))
             cfg["value"] = value
             _write_json(_path("lines", self.chip, self.offset, ".json"), cfg)
+            _record(self.chip, self.offset, cfg)
 
     def get_physical(self):
         self._check()

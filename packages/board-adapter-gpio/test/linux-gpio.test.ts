@@ -1,0 +1,268 @@
+/**
+ * LinuxGpioBoard with its real helper process and real pipes, against an
+ * emulated GPIO chip (test-support/emulated-gpio): a strict fake of the
+ * `gpiod` Python bindings, v1 and v2 API, over an emulated kernel whose rules
+ * hold across processes (held lines are busy for everyone else, a released
+ * line reverts, edges carry CLOCK_MONOTONIC timestamps). The chip tables are
+ * the line names of real Raspberry Pi device trees.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHub, defineContract, typed } from '@boardcast/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EmulatedGpio } from '../../../test-support/emulated-gpio/index.js';
+import { pythonPath } from '../../../test-support/system.js';
+import { waitFor } from '../../../test-support/wait.js';
+import { Button, bindLed, boardEvents, Led, LinuxGpioBoard, ledCommand, type PinEdgeEvent } from '../src/index.js';
+
+const HELPER = fileURLToPath(new URL('../gpio-helper/boardcast_gpio_helper.py', import.meta.url));
+const RP1 = 'pinctrl-rp1';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe.skipIf(!pythonPath).each([1, 2] as const)(
+  'LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
+  (api) => {
+    let gpio: EmulatedGpio;
+    const boards: LinuxGpioBoard[] = [];
+    const open = async (pins: Array<number | string>, extra: { consumer?: string; id?: string } = {}) => {
+      const board = await LinuxGpioBoard.open({ pins, env: gpio.env, python: pythonPath ?? 'python3', ...extra });
+      boards.push(board);
+      return board;
+    };
+
+    beforeEach(async () => {
+      gpio = await EmulatedGpio.start('pi5', api, pythonPath);
+    });
+    afterEach(async () => {
+      for (const board of boards.splice(0)) await board.close();
+      await gpio.close();
+    });
+
+    it('one helper holds the lines: writes are acknowledged by the kernel and never release the line', async () => {
+      const board = await open([5]);
+      expect(board.api).toBe(api);
+      await board.pinMode(5, 'output');
+      for (const value of [1, 0, 1, 1, 0] as const) {
+        expect(await board.digitalWrite(5, value)).toBe(value);
+        // Answered after the kernel took it: the line already has the level.
+        expect(await gpio.level(RP1, 5)).toMatchObject({ level: value, held: true, consumer: 'boardcast' });
+      }
+      // One request for the board's lifetime: the levels the line saw are the
+      // initial 0 and each write, with no released window in between.
+      expect(await gpio.history(RP1, 5)).toEqual([0, 1, 0, 1, 1, 0]);
+    });
+
+    it('edges arrive through the pipe as they happen, with the kernel timestamp, and digitalRead is current', async () => {
+      const board = await open([17]);
+      await board.pinMode(17, 'input_pullup');
+      const edges: PinEdgeEvent[] = [];
+      board.watch(17, { edge: 'both' }, (edge) => edges.push(edge));
+      await waitFor(async () => (await board.digitalRead(17)) === 1, 'pull-up level');
+      // Six real edges (the issue's count): each must reach Node on its own,
+      // which it cannot if the helper's output sits in a stdio buffer.
+      for (let i = 0; i < 6; i++) {
+        const level = i % 2 === 0 ? 0 : null;
+        const before = Date.now();
+        const ns = await gpio.drive(RP1, 17, level);
+        expect(ns).toBeTypeOf('bigint');
+        await waitFor(() => edges.length === i + 1, `edge ${i + 1}`, 5000);
+        const edge = edges[i]!;
+        expect(edge).toMatchObject({ pin: 17, value: level === 0 ? 0 : 1 });
+        // `at` is the kernel's stamp on the wall clock: not later than its arrival.
+        expect(edge.at).toBeGreaterThanOrEqual(before - 50);
+        expect(edge.at).toBeLessThanOrEqual(Date.now() + 1);
+        expect(await board.digitalRead(17)).toBe(level === 0 ? 0 : 1);
+      }
+    });
+
+    it('a Button debounces (in the kernel on v2, in the helper on v1) and sees press and release', async () => {
+      const board = await open([17]);
+      const button = new Button(board, 17, { debounceMs: 30 });
+      await button.ready;
+      const log: string[] = [];
+      button.on('press', () => log.push('press'));
+      button.on('release', () => log.push('release'));
+      await gpio.drive(RP1, 17, 0);
+      await gpio.drive(RP1, 17, null); // a bounce shorter than 30 ms
+      await gpio.drive(RP1, 17, 0);
+      await waitFor(() => log.length === 1, 'press');
+      await gpio.drive(RP1, 17, null);
+      await waitFor(() => log.length === 2, 'release');
+      expect(log).toEqual(['press', 'release']);
+      button.close();
+    });
+
+    it('pin 0 and pin 2 are BCM numbers on the Pi 5 table (lines named ID_SDA and GPIO2)', async () => {
+      const board = await open([0, 2, 'GPIO27', 'ID_SCL']);
+      expect(board.lines.map((l) => [l.chip, l.label, l.offset, l.name])).toEqual([
+        ['gpiochip4', RP1, 0, 'ID_SDA'],
+        ['gpiochip4', RP1, 2, 'GPIO2'],
+        ['gpiochip4', RP1, 27, 'GPIO27'],
+        ['gpiochip4', RP1, 1, 'ID_SCL'],
+      ]);
+      const button = new Button(board, 0);
+      await button.ready;
+      const pressed = new Promise<void>((resolve) => button.on('press', () => resolve()));
+      await gpio.drive(RP1, 0, 0);
+      await pressed;
+      button.close();
+    });
+
+    it('a line that does not exist is refused with the chips and labels that do', async () => {
+      const error = await open(['NOPE']).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'unsupported' });
+      expect((error as Error).message).toContain('gpiochip4 [pinctrl-rp1, 54 lines]');
+      expect((error as Error).message).toContain('gpiochip0 [gpio-brcmstb@107d508500, 32 lines]');
+      await expect(open([99])).rejects.toMatchObject({ code: 'unsupported' });
+    });
+
+    it('a second board on a held line gets busy naming the line and its consumer; close() frees it', async () => {
+      const first = await open([5], { consumer: 'first-app' });
+      await first.pinMode(5, 'output', { initial: 1 });
+      const error = await open([5]).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'busy', details: { consumer: 'first-app' } });
+      expect((error as Error).message).toMatch(/gpiochip4 line 5 \(GPIO5\).*first-app/);
+      await first.close();
+      // Released: nobody drives the line any more, and a new board may take it.
+      expect(await gpio.level(RP1, 5)).toMatchObject({ held: false, level: 0 });
+      const second = await open([5]);
+      await second.pinMode(5, 'output');
+      expect(await gpio.level(RP1, 5)).toMatchObject({ held: true, consumer: 'boardcast' });
+    });
+
+    it('an active-low LED starts off: the line starts high and never goes low', async () => {
+      const board = await open([5]);
+      const led = new Led(board, 5, { activeLow: true });
+      await led.ready;
+      expect(led.isOn).toBe(false);
+      expect(await gpio.level(RP1, 5)).toMatchObject({ level: 1, held: true });
+      expect(await gpio.history(RP1, 5)).toEqual([1]);
+      await led.on();
+      expect(await gpio.level(RP1, 5)).toMatchObject({ level: 0 });
+    });
+
+    it('a write the kernel refuses rejects the command (and the LED keeps its confirmed state)', async () => {
+      const board = await open([5]);
+      const led = new Led(board, 5);
+      await led.ready;
+      const contract = defineContract({
+        events: { led: boardEvents.led },
+        commands: { led: ledCommand },
+        state: typed<{ led: { on: boolean } }>(),
+      });
+      const hub = createHub(contract, { state: { led: { on: false } } });
+      bindLed(hub, led, { state: (s, on) => ({ ...s, led: { on } }) });
+      await gpio.fault(RP1, 5, 5); // EIO
+      await expect(board.digitalWrite(5, 1)).rejects.toMatchObject({ code: 'handler_failed' });
+      await gpio.fault(RP1, 5, 5);
+      const failed = await hub.dispatch('led', { state: 'on' });
+      expect(failed.ok ? 'ok' : failed.error.code).toBe('handler_failed');
+      expect(led.isOn).toBe(false);
+      expect(await gpio.level(RP1, 5)).toMatchObject({ level: 0 });
+      expect(await hub.call('led', { state: 'on' })).toEqual({ on: true });
+      await hub.close();
+    });
+
+    it('a killed server (SIGKILL) leaves no helper behind and its lines free again', async () => {
+      const { build } = await import('esbuild');
+      const dir = mkdtempSync(join(tmpdir(), 'gpio-server-'));
+      try {
+        const core = fileURLToPath(new URL('../../core/src/index.ts', import.meta.url));
+        const out = join(dir, 'server.mjs');
+        await build({
+          entryPoints: [fileURLToPath(new URL('./fixtures/gpio-server.ts', import.meta.url))],
+          outfile: out,
+          bundle: true,
+          platform: 'node',
+          format: 'esm',
+          alias: { '@boardcast/core': core },
+          logLevel: 'silent',
+        });
+        const server = spawn(process.execPath, [out], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+          env: { ...process.env, GPIO_HELPER_PATH: HELPER, GPIO_HELPER_ENV: JSON.stringify(gpio.env) },
+        });
+        let output = '';
+        server.stdout.on('data', (d: Buffer) => {
+          output += d.toString();
+        });
+        const helper = (await waitFor(() => /\{"helper":(\d+)\}/.exec(output)?.[1], 'server ready', 15_000)) as string;
+        const helperPid = Number(helper);
+        expect(alive(helperPid)).toBe(true);
+        expect(await gpio.level(RP1, 5)).toMatchObject({ level: 1, held: true, consumer: 'crashing-server' });
+        const exited = new Promise((resolve) => server.once('exit', resolve));
+        server.kill('SIGKILL');
+        await exited;
+        await waitFor(() => !alive(helperPid), 'helper to exit after its parent was killed', 5000);
+        // The kernel released the lines: the LED is no longer driven, and a
+        // restarted server can take both lines.
+        expect(await gpio.level(RP1, 5)).toMatchObject({ held: false, level: 0 });
+        expect(await gpio.level(RP1, 17)).toMatchObject({ held: false });
+        const restarted = await open([5, 17]);
+        await restarted.pinMode(5, 'output');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  },
+);
+
+describe.skipIf(!pythonPath)('LinuxGpioBoard on the mainline-kernel Pi 4 line table', () => {
+  let gpio: EmulatedGpio;
+  beforeEach(async () => {
+    gpio = await EmulatedGpio.start('pi4-mainline', 2, pythonPath);
+  });
+  afterEach(async () => {
+    await gpio.close();
+  });
+
+  it('pins 0, 2, 4, 7 and 14 are BCM numbers even though the lines are named after alternate functions', async () => {
+    const board = await LinuxGpioBoard.open({
+      pins: [0, 2, 4, 7, 14, 'GPIO3', 'SPI_MOSI'],
+      env: gpio.env,
+      python: pythonPath ?? 'python3',
+    });
+    try {
+      expect(board.lines.map((l) => [l.label, l.offset, l.name])).toEqual([
+        ['pinctrl-bcm2711', 0, 'ID_SDA'],
+        ['pinctrl-bcm2711', 2, 'SDA1'],
+        ['pinctrl-bcm2711', 4, 'GPIO_GCLK'],
+        ['pinctrl-bcm2711', 7, 'SPI_CE1_N'],
+        ['pinctrl-bcm2711', 14, 'TXD1'],
+        ['pinctrl-bcm2711', 3, 'SCL1'],
+        ['pinctrl-bcm2711', 10, 'SPI_MOSI'],
+      ]);
+      await board.pinMode(2, 'output', { initial: 1 });
+      expect(await gpio.level('pinctrl-bcm2711', 2)).toMatchObject({ level: 1, held: true });
+      const button = new Button(board, 0);
+      await button.ready;
+      const pressed = new Promise<void>((resolve) => button.on('press', () => resolve()));
+      await gpio.drive('pinctrl-bcm2711', 0, 0);
+      await pressed;
+      button.close();
+    } finally {
+      await board.close();
+    }
+  });
+
+  it('no helper is left when open() fails', async () => {
+    const error = await LinuxGpioBoard.open({
+      pins: [2, 'SDA1'],
+      env: gpio.env,
+      python: pythonPath ?? 'python3',
+    }).catch((e) => e);
+    expect(error).toMatchObject({ code: 'invalid_payload' });
+    expect((error as Error).message).toContain('same line');
+  });
+});
