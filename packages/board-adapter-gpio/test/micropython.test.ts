@@ -1,14 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MicroPythonInstance } from '@micropython/micropython-webassembly-pyscript';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pythonPath } from '../../../test-support/system.js';
-import { attachBoardLink } from '../src/index.js';
-import { AGENT_PATH, closeServer, listen, newServer, waitFor } from './helpers.js';
+import { attachBoardLink, type BoardLink } from '../src/index.js';
+import { AGENT_DIR, AGENT_MODULES, BRIDGE, loadAgentMp, type SocketDouble, socketDouble } from './agent-mp.js';
+import { closeServer, listen, newServer, waitFor } from './helpers.js';
 
 const CHECKER = fileURLToPath(new URL('./mpy_compat.py', import.meta.url));
 
@@ -18,8 +18,9 @@ afterEach(async () => {
 });
 
 describe.skipIf(!pythonPath)('static MicroPython compatibility check', () => {
-  it('passes the agent and rejects CPython-only constructs', () => {
-    expect(execFileSync(pythonPath!, [CHECKER, AGENT_PATH], { encoding: 'utf8' })).toBe('');
+  it('passes every agent module and rejects CPython-only constructs', () => {
+    const files = [...AGENT_MODULES, 'main.py', 'config.example.py'].map((f) => join(AGENT_DIR, f));
+    expect(execFileSync(pythonPath!, [CHECKER, ...files], { encoding: 'utf8' })).toBe('');
     const bad = join(tmpdir(), `boardcast-mpy-bad-${process.pid}.py`);
     cleanups.push(() => {
       rmSync(bad, { force: true });
@@ -60,164 +61,221 @@ describe.skipIf(!pythonPath)('static MicroPython compatibility check', () => {
   });
 });
 
-async function loadMp(out: string[]): Promise<MicroPythonInstance> {
-  const { loadMicroPython } = await import('@micropython/micropython-webassembly-pyscript');
-  const mp = await loadMicroPython({
-    heapsize: 4 * 1024 * 1024,
-    stdout: (l) => out.push(l),
-    stderr: (l) => out.push(l),
-  });
-  mp.FS.writeFile('/boardcast_agent.py', readFileSync(AGENT_PATH, 'utf8'));
-  return mp;
-}
+const SIM = `{'backend': 'sim', 'watchdog_s': 0, 'pins': [{'pin': 5, 'mode': 'output'}, {'pin': 6, 'mode': 'output', 'active_low': True}, {'pin': 0, 'mode': 'input_pullup', 'debounce_ms': 20}]}`;
 
-/** A TCP socket for MicroPython code, bytes crossing as hex strings. */
-function jsnet(sockets: Set<Socket>) {
-  return {
-    connect(host: string, port: number) {
-      return new Promise((resolve, reject) => {
-        const socket = connect(port, host);
-        sockets.add(socket);
-        const chunks: Buffer[] = [];
-        let waiter: ((hex: string) => void) | undefined;
-        let ended = false;
-        const flush = () => {
-          if (!waiter) return;
-          if (chunks.length) {
-            const w = waiter;
-            waiter = undefined;
-            w(Buffer.concat(chunks.splice(0)).toString('hex'));
-          } else if (ended) {
-            const w = waiter;
-            waiter = undefined;
-            w('');
-          }
-        };
-        socket.on('data', (d) => {
-          chunks.push(d);
-          flush();
-        });
-        socket.on('close', () => {
-          ended = true;
-          flush();
-        });
-        socket.on('error', reject);
-        socket.on('connect', () =>
-          resolve({
-            read: () =>
-              new Promise<string>((r) => {
-                waiter = r;
-                flush();
-              }),
-            write: (hex: string) => socket.write(Buffer.from(hex, 'hex')),
-            close: () => socket.end(),
-          }),
-        );
-      });
-    },
-  };
-}
-
-const BRIDGE = `
-import asyncio, binascii, jsnet, boardcast_agent as ba
-
-class Reader:
-    def __init__(self, sock):
-        self.sock = sock
-        self.buf = b''
-    async def fill(self):
-        chunk = await self.sock.read()
-        if not chunk:
-            raise EOFError('closed')
-        self.buf += binascii.unhexlify(chunk)
-    async def readexactly(self, n):
-        while len(self.buf) < n:
-            await self.fill()
-        out = self.buf[:n]
-        self.buf = self.buf[n:]
-        return out
-    async def readline(self):
-        while b'\\n' not in self.buf:
-            await self.fill()
-        i = self.buf.index(b'\\n') + 1
-        out = self.buf[:i]
-        self.buf = self.buf[i:]
-        return out
-
-class Writer:
-    def __init__(self, sock):
-        self.sock = sock
-    def write(self, data):
-        self.sock.write(binascii.hexlify(data).decode())
-    async def drain(self):
-        pass
-    def close(self):
-        self.sock.close()
-    async def wait_closed(self):
-        pass
-
-async def opener(host, port, tls):
-    sock = await jsnet.connect(host, port)
-    return Reader(sock), Writer(sock)
-`;
-
-describe('the agent under real MicroPython (WebAssembly build from npm)', () => {
-  it('imports, frames, debounces and answers requests in pure MicroPython', async () => {
+describe('the agent under real MicroPython (WebAssembly build from npm, 32-bit)', () => {
+  it('frames, debounces IRQ transitions by their own times, answers requests, drops late ones', async () => {
     const out: string[] = [];
-    const mp = await loadMp(out);
+    const mp = await loadAgentMp(out);
     mp.runPython(`
-import sys, boardcast_agent as ba
-assert sys.implementation.name == 'micropython'
-frame = ba.encode_frame(1, b'hello', b'\\x01\\x02\\x03\\x04')
-assert frame[0] == 0x81 and frame[1] == 0x85 and ba.apply_mask(frame[6:], b'\\x01\\x02\\x03\\x04') == b'hello'
-assert ba.parse_url('ws://10.0.0.2:8080/board') == ('ws', '10.0.0.2', 8080, '/board')
-agent = ba.Agent({'id': 'mp', 'backend': 'sim', 'pins': [{'pin': 5, 'mode': 'output'}, {'pin': 0, 'mode': 'input_pullup', 'debounce_ms': 20}]})
+import sys, bc_ws, bc_agent, bc_util
+assert sys.implementation.name == 'micropython' and sys.maxsize == 2**31 - 1
+frame = bc_ws.encode_frame(1, b'hello', b'\\x01\\x02\\x03\\x04')
+assert frame[0] == 0x81 and frame[1] == 0x85 and bytes(bc_ws.apply_mask(frame[6:], b'\\x01\\x02\\x03\\x04')) == b'hello'
+assert bc_ws.parse_url('ws://10.0.0.2:8080/board') == ('ws', '10.0.0.2', 8080, '/board')
+agent = bc_agent.Agent(${SIM})
+assert agent.backend.levels == {'5': 0, '6': 1, '0': 1}, agent.backend.levels  # outputs inactive, active-low high
 hello = agent.hello()
 assert hello['firmware'].startswith('boardcast-agent/') and 'micropython' in hello['firmware'], hello
 assert agent.handle({'type': 'write', 'id': 1, 'pin': 5, 'value': 1}) == [{'type': 'result', 'id': 1, 'ok': True, 'value': 1}]
-assert agent.handle({'type': 'write', 'id': 2, 'pin': 0, 'value': 1})[0]['error']['code'] == 'unsupported'
-assert agent.handle({'type': 'watch', 'id': 3, 'pin': 0, 'edge': 'both', 'debounceMs': 20})[0]['value'] == 1
-agent.backend.press(0)
-t = ba.ticks_ms()
-assert agent.poll_inputs(t) == []
-assert agent.poll_inputs(t + 10) == []
-assert agent.poll_inputs(t + 25) == [{'type': 'edge', 'pin': 0, 'value': 0}]
-snap = agent.handle({'type': 'snapshot', 'id': 4})[0]['value']
-assert snap['pins'] == {'5': 1, '0': 0}, snap
+assert agent.handle({'type': 'write', 'id': 2, 'pin': 6, 'value': 1})[0]['value'] == 1 and agent.backend.levels['6'] == 0
+assert agent.handle({'type': 'write', 'id': 3, 'pin': 0, 'value': 1})[0]['error']['code'] == 'unsupported'
+assert agent.handle({'type': 'watch', 'id': 4, 'pin': 0, 'edge': 'both', 'debounceMs': 20})[0]['value'] == 1
+edges = []
+agent.link.send = lambda frame, *a: edges.append((frame['value'], frame['at_us']))
+# A 5 ms glitch and a 40 ms press, recorded by the IRQ ring while the loop was busy:
+t = bc_util.ticks_us()
+agent.ring.put(2, 0, t); agent.ring.put(2, 1, t + 5000)
+agent.ring.put(2, 0, t + 10000); agent.ring.put(2, 1, t + 50000)
+agent.backend.levels['0'] = 1
+agent.scan(t + 200000)
+assert edges == [(0, t + 10000), (1, t + 50000)], edges
+# Deadlines: the server clock is estimated from welcome/ping 'now' (max of now - local).
+agent.handle({'type': 'welcome', 'heartbeatMs': 5000, 'now': 1000000})
+agent.handle({'type': 'ping', 't': 1, 'now': 999000})  # a delayed sample does not lower the estimate
+assert 1000000 <= agent.server_now() < 1000100, agent.server_now()
+late = agent.handle({'type': 'write', 'id': 5, 'pin': 5, 'value': 0, 'deadline': 999990})[0]
+assert late == {'type': 'result', 'id': 5, 'ok': False, 'error': {'code': 'timeout', 'message': 'deadline passed before execution'}}, late
+assert agent.backend.levels['5'] == 1  # not executed
+assert agent.handle({'type': 'write', 'id': 6, 'pin': 5, 'value': 0, 'deadline': 1005000})[0]['ok']
+assert agent.backend.levels['5'] == 0
+snap = agent.handle({'type': 'snapshot', 'id': 7})[0]['value']
+assert snap['pins'] == {'5': 0, '6': 1, '0': 1}, snap
 print('mp-ok')
 `);
     expect(out).toContain('mp-ok');
   });
 
-  it('connects to a real BoardLink over a real socket and answers a write', async () => {
+  it('the socket double enforces one waiting writer and a 2 KB send buffer', async () => {
     const server = newServer();
-    const link = attachBoardLink(server, { token: 'mp-token', heartbeatMs: 1000 });
+    server.on('connection', () => undefined);
     const port = await listen(server);
-    const sockets = new Set<Socket>();
+    const net = socketDouble();
     cleanups.push(async () => {
-      for (const s of sockets) s.destroy();
-      await link.close();
+      net.destroy();
       await closeServer(server);
     });
     const out: string[] = [];
-    const mp = await loadMp(out);
-    mp.registerJsModule('jsnet', jsnet(sockets));
+    const mp = await loadAgentMp(out);
+    mp.registerJsModule('jsnet', net.module);
     mp.runPython(BRIDGE);
-    mp.runPython(`
-agent = ba.Agent({'id': 'mp-board', 'url': 'ws://127.0.0.1:${port}/board', 'token': 'mp-token', 'backend': 'sim',
-                  'watchdog_s': 0, 'poll_ms': 20, 'pins': [{'pin': 2, 'mode': 'output'}, {'pin': 4, 'mode': 'input'}]}, opener=opener)
+    await mp.runPythonAsync(`
+r, w = await opener('127.0.0.1', ${port}, None)
+w.write(b'x' * 3000)
+assert len(w.out) == 3000 - 2048
+async def drainer():
+    await w.drain()
+`);
+    net.stall();
+    await mp.runPythonAsync(`
+t1 = asyncio.create_task(drainer())
+await asyncio.sleep_ms(20)
+try:
+    await w.drain()
+    print('no-error')
+except Busy as e:
+    print('busy:', e)
+`);
+    expect(out).toContain('busy: second waiting writer on one socket');
+  });
+});
+
+interface LinkRig {
+  link: BoardLink;
+  port: number;
+  net: SocketDouble;
+  mp: MicroPythonInstance;
+  out: string[];
+}
+
+async function linkRig(heartbeatMs: number): Promise<LinkRig> {
+  const server = newServer();
+  const link = attachBoardLink(server, { token: 'mp-token', heartbeatMs });
+  const port = await listen(server);
+  const net = socketDouble();
+  const out: string[] = [];
+  const mp = await loadAgentMp(out);
+  cleanups.push(async () => {
+    try {
+      mp.runPython('agent.stop()');
+    } catch {
+      // no agent started
+    }
+    net.destroy();
+    await link.close();
+    await closeServer(server);
+  });
+  mp.registerJsModule('jsnet', net.module);
+  mp.runPython(BRIDGE);
+  mp.runPython('import bc_agent');
+  return { link, port, net, mp, out };
+}
+
+describe('the agent under MicroPython against a real BoardLink, over the strict socket double', () => {
+  it('comes online, answers a write, reports an edge', async () => {
+    const rig = await linkRig(1000);
+    rig.mp.runPython(`
+agent = bc_agent.Agent({'id': 'mp-board', 'url': 'ws://127.0.0.1:${rig.port}/board', 'token': 'mp-token', 'backend': 'sim',
+                  'poll_ms': 20, 'pins': [{'pin': 2, 'mode': 'output'}, {'pin': 4, 'mode': 'input'}]}, opener=opener)
 task = asyncio.create_task(agent.run())
 `);
-    const board = link.board('mp-board');
-    await waitFor(() => board.status === 'online', `MicroPython agent online (output: ${out.join(' | ')})`, 15_000);
+    const board = rig.link.board('mp-board');
+    await waitFor(() => board.status === 'online', `MicroPython agent online (output: ${rig.out.join(' | ')})`, 15_000);
     expect(board.firmware).toContain('micropython');
     expect(await board.digitalWrite(2, 1)).toBe(1);
     const seen: number[] = [];
     board.watch(4, { debounceMs: 20 }, (e) => seen.push(e.value));
     await waitFor(async () => (await board.digitalRead(4)) === 0, 'read pin 4');
-    mp.runPython('agent.backend.set(4, 1)');
+    rig.mp.runPython('agent.backend.set(4, 1)');
     await waitFor(() => seen.includes(1), 'edge from MicroPython');
-    mp.runPython('agent.running = False\nagent.conn and agent.conn.writer.close()');
+    rig.mp.runPython('agent.stop()');
     await waitFor(() => board.status === 'offline', 'offline after the MicroPython agent stopped');
+  });
+
+  it('regression: a 4 s stall with the input changing throughout → every edge arrives afterwards, never online-but-deaf', async () => {
+    // heartbeatMs 3000: the server tolerates 6 s of silence, so the link
+    // survives the 4 s stall and the queued edges must all come through it.
+    const rig = await linkRig(3000);
+    rig.mp.runPython(`
+agent = bc_agent.Agent({'id': 'mp-stall', 'url': 'ws://127.0.0.1:${rig.port}/board', 'token': 'mp-token', 'backend': 'sim',
+                  'poll_ms': 10, 'debounce_ms': 10,
+                  'sensors': [{'name': 'light', 'interval_ms': 100}],
+                  'pins': [{'pin': 4, 'mode': 'input'}]}, opener=opener)
+task = asyncio.create_task(agent.run())
+`);
+    const board = rig.link.board('mp-stall');
+    await waitFor(() => board.status === 'online', `online (output: ${rig.out.join(' | ')})`, 15_000);
+    const statuses: string[] = [];
+    board.on('status', (s: string) => statuses.push(s));
+    const seen: number[] = [];
+    board.watch(4, { debounceMs: 10 }, (e) => seen.push(e.value));
+    await waitFor(async () => (await board.digitalRead(4)) === 0, 'watch set up');
+    const expected: number[] = [];
+    let level = 0;
+    const toggle = () => {
+      level ^= 1;
+      expected.push(level);
+      rig.mp.runPython(`agent.backend.set(4, ${level})`);
+    };
+    rig.net.stall();
+    const stallEnds = Date.now() + 4000;
+    while (Date.now() < stallEnds) {
+      toggle();
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    rig.net.resume();
+    expect(expected.length).toBeGreaterThan(20);
+    await waitFor(
+      () => seen.length >= expected.length,
+      `all ${expected.length} edges after the stall (got ${seen.length}; output: ${rig.out.slice(-8).join(' | ')})`,
+      15_000,
+    );
+    expect(seen).toEqual(expected);
+    // Still listening, not just pinging: new edges and requests keep working.
+    toggle();
+    await waitFor(() => seen.length === expected.length, 'an edge after the stall');
+    expect(await board.digitalRead(4)).toBe(level);
+    expect(board.status).toBe('online');
+    expect(statuses).not.toContain('offline');
+    expect(rig.out.join('\n')).not.toMatch(/Busy|second waiting/);
+  });
+});
+
+describe('supervisor and hardware watchdog under MicroPython', () => {
+  it('feeds the watchdog while every loop beats; a stuck loop stops the feed, is restarted, then reboots', async () => {
+    const out: string[] = [];
+    const mp = await loadAgentMp(out);
+    let feeds = 0;
+    const reboots: string[] = [];
+    mp.registerJsModule('probe', { feed: () => feeds++, reboot: (why: string) => reboots.push(why) });
+    mp.runPython(`
+import asyncio, bc_agent, probe
+class Wdt:
+    def feed(self):
+        probe.feed()
+async def refuse(host, port, cfg):
+    raise OSError(111, 'ECONNREFUSED')
+agent = bc_agent.Agent({'backend': 'sim', 'hw_watchdog_ms': 2000, 'stall_ms': 600, 'backoff_min_ms': 100,
+                        'backoff_max_ms': 200, 'pins': [{'pin': 4, 'mode': 'input'}]},
+                       opener=refuse, wdt=Wdt(), reboot=probe.reboot)
+task = asyncio.create_task(agent.run())
+`);
+    await waitFor(() => feeds >= 4, `watchdog fed (output: ${out.join(' | ')})`);
+    // The inputs loop hangs (as on an await that never completes).
+    mp.runPython(`
+async def stuck():
+    await asyncio.Event().wait()
+agent.input_loop = stuck
+agent.tasks['inputs'].cancel()
+`);
+    await waitFor(() => out.some((l) => /supervisor: inputs made no progress/.test(l)), 'restart logged', 10_000);
+    const atRestart = feeds;
+    await waitFor(() => reboots.length === 1, 'reboot after the restart did not help', 10_000);
+    expect(reboots[0]).toContain('inputs stuck again');
+    const atReboot = feeds;
+    expect(atReboot - atRestart).toBeLessThanOrEqual(2);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(feeds).toBe(atReboot);
+    mp.runPython('agent.stop()');
   });
 });

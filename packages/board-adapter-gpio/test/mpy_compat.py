@@ -14,9 +14,10 @@ import sys
 MICROPYTHON_MODULES = {
     'sys', 'time', 'json', 'asyncio', 'uasyncio', 'binascii', 'ubinascii', 'hashlib', 'os', 'random',
     'math', 'struct', 'select', 'socket', 'errno', 'gc', 'io', 're', 'machine', 'network', 'esp32', 'ssl',
+    'array', 'micropython',
 }
 # Imported only on CPython / Raspberry Pi, always guarded.
-GUARDED_ONLY = {'threading', 'lgpio'}
+GUARDED_ONLY = {'threading', 'lgpio', 'signal'}
 MISSING_METHODS = {'removeprefix', 'removesuffix', 'casefold', 'format_map', 'expandtabs', 'zfill', 'swapcase', 'isidentifier', 'isprintable', 'maketrans', 'translate'}
 
 
@@ -37,6 +38,11 @@ def guarded(node, parents):
 
 
 def check(path):
+    import os
+    here = os.path.dirname(os.path.abspath(path))
+    # The agent's own modules, deployed in the same folder.
+    local = {f[:-3] for f in os.listdir(here) if f.endswith('.py')}
+    local.add('config')  # config.py: the user's copy of config.example.py
     source = open(path).read()
     tree = ast.parse(source, path)
     problems = []
@@ -70,7 +76,7 @@ def check(path):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or '']
             for name in names:
                 root = name.split('.')[0]
-                if root in MICROPYTHON_MODULES:
+                if root in MICROPYTHON_MODULES or root in local:
                     continue
                 if root in GUARDED_ONLY and guarded(node, parents):
                     continue

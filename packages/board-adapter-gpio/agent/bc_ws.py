@@ -1,0 +1,246 @@
+# boardcast agent: the WebSocket client (RFC 6455, client side) and the TLS
+# policy. Only the link's writer task may call WsConn.write()/drain():
+# MicroPython's asyncio allows one waiting writer per socket.
+
+import json
+
+try:
+    import binascii
+except ImportError:
+    import ubinascii as binascii
+
+try:
+    import hashlib
+except ImportError:
+    hashlib = None
+
+from bc_util import MPY, VERSION, asyncio, log, random_bytes
+
+PROTOCOL = 'boardcast-board.v1'
+WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
+
+
+class HandshakeError(Exception):
+    pass
+
+
+def parse_url(url):
+    if url.startswith('ws://'):
+        scheme, rest, port = 'ws', url[5:], 80
+    elif url.startswith('wss://'):
+        scheme, rest, port = 'wss', url[6:], 443
+    else:
+        raise ValueError('url must start with ws:// or wss://')
+    slash = rest.find('/')
+    hostport, path = (rest, '/') if slash < 0 else (rest[:slash], rest[slash:])
+    colon = hostport.rfind(':')
+    host = hostport
+    if colon > 0 and hostport[colon + 1:].isdigit():
+        host, port = hostport[:colon], int(hostport[colon + 1:])
+    return scheme, host, port, path
+
+
+def apply_mask(data, key):
+    out = bytearray(data)
+    for i in range(len(out)):
+        out[i] ^= key[i & 3]
+    return out
+
+
+def encode_frame(opcode, payload, mask_key):
+    """A single FIN frame; clients must mask (RFC 6455 5.3)."""
+    n = len(payload)
+    head = bytearray([0x80 | opcode])
+    if n < 126:
+        head.append(0x80 | n)
+    elif n < 65536:
+        head.append(0x80 | 126)
+        head.extend(n.to_bytes(2, 'big'))
+    else:
+        head.append(0x80 | 127)
+        head.extend(n.to_bytes(8, 'big'))
+    head.extend(mask_key)
+    head.extend(apply_mask(payload, mask_key))
+    return head
+
+
+async def read_frame(reader, max_size):
+    """Returns (fin, opcode, payload); server frames arrive unmasked."""
+    head = await reader.readexactly(2)
+    n = head[1] & 0x7F
+    if n == 126:
+        n = int.from_bytes(await reader.readexactly(2), 'big')
+    elif n == 127:
+        n = int.from_bytes(await reader.readexactly(8), 'big')
+    if n > max_size:
+        raise ValueError('frame of {} bytes exceeds max_frame'.format(n))
+    key = await reader.readexactly(4) if head[1] & 0x80 else None
+    payload = await reader.readexactly(n) if n else b''
+    if key:
+        payload = bytes(apply_mask(payload, key))
+    return head[0] & 0x80, head[0] & 0x0F, payload
+
+
+def sha256_hex(data):
+    return binascii.hexlify(hashlib.sha256(data).digest()).decode()
+
+
+def accept_key(key):
+    if hashlib is None or not hasattr(hashlib, 'sha1'):
+        return None
+    return binascii.b2a_base64(hashlib.sha1((key + WS_GUID).encode()).digest()).decode().strip()
+
+
+def tls_context(cfg):
+    """The SSL context for wss://: verifies by default (CA file, or the system
+    store on CPython); unverified only with cert_sha256 (checked after the
+    handshake, before any byte is sent) or an explicit tls_insecure."""
+    import ssl
+    verify = not (cfg['cert_sha256'] or cfg['tls_insecure'])
+    if not MPY:
+        if verify:
+            return ssl.create_default_context(cafile=cfg['ca'])
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if verify:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cafile=cfg['ca'])
+    else:
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def peer_cert(writer):
+    obj = writer.get_extra_info('ssl_object') if hasattr(writer, 'get_extra_info') else None
+    if obj is None:
+        obj = getattr(writer, 's', None)  # MicroPython's Stream wraps the SSLSocket
+    return obj.getpeercert(True) if obj is not None else None
+
+
+async def default_opener(host, port, cfg):
+    if not cfg['url'].startswith('wss://'):
+        return await asyncio.open_connection(host, port)
+    return await asyncio.open_connection(host, port, ssl=tls_context(cfg), server_hostname=host)
+
+
+def close_writer(writer, abort=True):
+    """Close now. abort drops unsent bytes: CPython's close() would otherwise
+    wait for a stalled peer to take them, keeping the socket open for ever."""
+    try:
+        tr = getattr(writer, 'transport', None)
+        if abort and tr is not None:
+            tr.abort()
+        else:
+            writer.close()
+        s = getattr(writer, 's', None)
+        if s is not None:
+            s.close()  # MicroPython: Stream.close() alone leaves the socket open
+    except Exception:
+        pass
+
+
+def build_handshake(host, port, path, key, token):
+    lines = [
+        'GET {} HTTP/1.1'.format(path),
+        'Host: {}:{}'.format(host, port),
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        'Sec-WebSocket-Key: ' + key,
+        'Sec-WebSocket-Version: 13',
+        'Sec-WebSocket-Protocol: ' + PROTOCOL,
+        'User-Agent: boardcast-agent/' + VERSION,
+    ]
+    if token:
+        lines.append('Authorization: Bearer ' + token)
+    return ('\r\n'.join(lines) + '\r\n\r\n').encode()
+
+
+async def ws_connect(cfg, opener=None):
+    """Dial, verify, upgrade. The socket is closed on every failure."""
+    scheme, host, port, path = parse_url(cfg['url'])
+    reader, writer = await (opener or default_opener)(host, port, cfg)
+    try:
+        if scheme == 'wss' and cfg['cert_sha256']:
+            der = peer_cert(writer)
+            got = sha256_hex(der) if der else 'none'
+            if got != cfg['cert_sha256']:
+                raise HandshakeError('TLS certificate sha256 {} does not match cert_sha256; token not sent'.format(got))
+        key = binascii.b2a_base64(random_bytes(16)).decode().strip()
+        writer.write(build_handshake(host, port, path, key, cfg['token']))
+        await writer.drain()
+        status = (await reader.readline()).decode().strip()
+        headers = {}
+        while True:
+            line = (await reader.readline()).decode().strip()
+            if not line:
+                break
+            colon = line.find(':')
+            if colon > 0:
+                headers[line[:colon].strip().lower()] = line[colon + 1:].strip()
+        parts = status.split(' ')
+        if len(parts) < 2 or parts[1] != '101':
+            raise HandshakeError('server refused: ' + status)
+        expected = accept_key(key)
+        if expected is not None and headers.get('sec-websocket-accept') != expected:
+            raise HandshakeError('bad Sec-WebSocket-Accept')
+        if headers.get('sec-websocket-protocol') != PROTOCOL:
+            raise HandshakeError('server did not accept ' + PROTOCOL)
+    except BaseException:
+        close_writer(writer)
+        raise
+    return WsConn(reader, writer, cfg['max_frame'])
+
+
+class WsConn:
+    """One upgraded connection. recv() is for the reader task only; write()
+    and drain() for the writer task only; control replies (pong, close echo)
+    go out through on_control so that they, too, pass the single writer."""
+
+    def __init__(self, reader, writer, max_frame):
+        self.reader = reader
+        self.writer = writer
+        self.max_frame = max_frame
+        self.close_code = None
+        self.on_control = None
+
+    def write(self, opcode, payload):
+        self.writer.write(encode_frame(opcode, payload, random_bytes(4)))
+
+    async def drain(self):
+        await self.writer.drain()
+
+    async def recv(self):
+        """The next text message as a decoded object, or None when the server closed."""
+        parts = []
+        size = 0
+        while True:
+            fin, opcode, payload = await read_frame(self.reader, self.max_frame)
+            if opcode == 0x9:
+                if self.on_control:
+                    self.on_control(0xA, payload)
+                continue
+            if opcode == 0xA:
+                continue
+            if opcode == 0x8:
+                self.close_code = int.from_bytes(payload[:2], 'big') if len(payload) >= 2 else 1005
+                if self.on_control:
+                    self.on_control(0x8, payload[:2])
+                return None
+            parts.append(payload)
+            size += len(payload)
+            if size > self.max_frame:
+                raise ValueError('message exceeds max_frame')
+            if fin:
+                data = parts[0] if len(parts) == 1 else b''.join(parts)
+                parts = []
+                size = 0
+                try:
+                    return json.loads(data)
+                except ValueError:
+                    log('bad frame from server')
+
+    def close(self):
+        close_writer(self.writer)

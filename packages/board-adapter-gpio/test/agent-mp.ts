@@ -1,0 +1,229 @@
+/**
+ * The agent under the npm MicroPython WebAssembly build (32-bit, like an
+ * ESP32) over a socket double that is at least as strict as MicroPython's
+ * asyncio stream on lwIP:
+ *
+ * - one waiting writer and one waiting reader per socket: a second is an
+ *   error (the device's `assert` is stripped and silently drops the first);
+ * - a 2 KB send buffer (lwIP's TCP_SND_BUF on the ESP32 port): `write()`
+ *   takes what fits, `drain()` waits until the rest fits;
+ * - a link that goes silent (`stall()`): nothing leaves the send buffer and
+ *   nothing is received, without FIN or RST, until `resume()`.
+ *
+ * Bytes cross the JS/Python boundary as hex strings; the Python side polls
+ * (5 ms) instead of awaiting JS promises, so cancelling a task never leaves a
+ * JS callback pointing at it.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { MicroPythonInstance } from '@micropython/micropython-webassembly-pyscript';
+
+export const AGENT_DIR = fileURLToPath(new URL('../agent/', import.meta.url));
+/** The modules copied to a board (everything but the example config and main.py). */
+export const AGENT_MODULES = readdirSync(AGENT_DIR)
+  .filter((f) => f.endsWith('.py') && f !== 'config.example.py' && f !== 'main.py')
+  .sort();
+
+export const SEND_BUFFER = 2048;
+
+export async function loadAgentMp(out: string[]): Promise<MicroPythonInstance> {
+  const { loadMicroPython } = await import('@micropython/micropython-webassembly-pyscript');
+  const mp = await loadMicroPython({
+    // Start small: this build grows its heap on demand, so memory is
+    // measured with gc.mem_alloc(), not by a cap.
+    heapsize: 64 * 1024,
+    stdout: (l) => out.push(l),
+    stderr: (l) => out.push(l),
+  });
+  for (const file of AGENT_MODULES) mp.FS.writeFile(`/${file}`, readFileSync(`${AGENT_DIR}${file}`, 'utf8'));
+  return mp;
+}
+
+interface DoubleSocket {
+  send(hex: string): number;
+  take(): string | null;
+  room(): number;
+  closed(): boolean;
+  close(): void;
+}
+
+export interface SocketDouble {
+  /** Stop the link both ways, no FIN/RST. */
+  stall(): void;
+  resume(): void;
+  /** Reset every open connection. */
+  cut(): void;
+  readonly sockets: Set<Socket>;
+  /** The module to register as `jsnet` in MicroPython. */
+  readonly module: { connect(host: string, port: number): Promise<DoubleSocket> };
+  destroy(): void;
+}
+
+export function socketDouble(sendBuffer = SEND_BUFFER): SocketDouble {
+  const sockets = new Set<Socket>();
+  const flushers = new Set<() => void>();
+  let stalled = false;
+  const double: SocketDouble = {
+    sockets,
+    stall() {
+      stalled = true;
+      for (const s of sockets) s.pause();
+    },
+    resume() {
+      stalled = false;
+      for (const s of sockets) s.resume();
+      for (const f of flushers) f();
+    },
+    cut() {
+      for (const s of sockets) s.resetAndDestroy();
+    },
+    destroy() {
+      for (const s of sockets) s.destroy();
+    },
+    module: {
+      connect(host: string, port: number) {
+        return new Promise<DoubleSocket>((resolve, reject) => {
+          const socket = connect(port, host);
+          sockets.add(socket);
+          const inbox: Buffer[] = [];
+          let outbox: Buffer[] = [];
+          let outBytes = 0;
+          let ended = false;
+          const flush = () => {
+            if (stalled || socket.destroyed) return;
+            for (const b of outbox) socket.write(b);
+            outbox = [];
+            outBytes = 0;
+          };
+          flushers.add(flush);
+          socket.on('data', (d) => inbox.push(d));
+          socket.on('close', () => {
+            ended = true;
+            sockets.delete(socket);
+            flushers.delete(flush);
+          });
+          socket.on('error', (e) => {
+            if (!socket.connecting) return;
+            reject(e);
+          });
+          if (stalled) socket.pause();
+          socket.on('connect', () =>
+            resolve({
+              send(hex: string) {
+                if (ended) return -1;
+                const data = Buffer.from(hex, 'hex');
+                const n = Math.min(data.length, sendBuffer - outBytes);
+                if (n > 0) {
+                  outbox.push(data.subarray(0, n));
+                  outBytes += n;
+                  // A live link drains at once (on a later tick, like a NIC).
+                  setImmediate(flush);
+                }
+                return n;
+              },
+              take() {
+                if (stalled) return '';
+                if (inbox.length) return Buffer.concat(inbox.splice(0)).toString('hex');
+                return ended ? null : '';
+              },
+              room: () => (ended ? -1 : sendBuffer - outBytes),
+              closed: () => ended,
+              close: () => socket.destroy(),
+            }),
+          );
+        });
+      },
+    },
+  };
+  return double;
+}
+
+/**
+ * Python side of the double: Reader/Writer with MicroPython Stream's shape
+ * (write() buffers what the socket does not take, drain() waits) and an
+ * `opener` for Agent(opener=...).
+ */
+export const BRIDGE = `
+import asyncio, binascii, jsnet
+
+class Busy(Exception):
+    pass
+
+class Reader:
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b''
+        self.waiting = False
+    async def fill(self):
+        if self.waiting:
+            raise Busy('second waiting reader on one socket')
+        self.waiting = True
+        try:
+            while True:
+                chunk = self.sock.take()
+                if chunk is None:
+                    raise EOFError('closed')
+                if chunk:
+                    self.buf += binascii.unhexlify(chunk)
+                    return
+                await asyncio.sleep_ms(5)
+        finally:
+            self.waiting = False
+    async def readexactly(self, n):
+        while len(self.buf) < n:
+            await self.fill()
+        out = self.buf[:n]
+        self.buf = self.buf[n:]
+        return out
+    async def readline(self):
+        while b'\\n' not in self.buf:
+            await self.fill()
+        i = self.buf.index(b'\\n') + 1
+        out = self.buf[:i]
+        self.buf = self.buf[i:]
+        return out
+
+class Writer:
+    def __init__(self, sock):
+        self.sock = sock
+        self.out = b''
+        self.waiting = False
+    def _send(self, data):
+        n = self.sock.send(binascii.hexlify(data).decode())
+        if n < 0:
+            raise OSError(104, 'ECONNRESET')
+        return n
+    def write(self, buf):
+        # As MicroPython's Stream.write: send what fits now, keep the rest.
+        if not self.out:
+            n = self._send(buf)
+            if n == len(buf):
+                return
+            buf = buf[n:]
+        self.out += buf
+    async def drain(self):
+        if not self.out:
+            await asyncio.sleep_ms(0)
+            return
+        if self.waiting:
+            raise Busy('second waiting writer on one socket')
+        self.waiting = True
+        try:
+            while self.out:
+                if self.sock.room() == 0:
+                    await asyncio.sleep_ms(5)
+                    continue
+                n = self._send(self.out)
+                self.out = self.out[n:]
+        finally:
+            self.waiting = False
+    def close(self):
+        self.sock.close()
+    async def wait_closed(self):
+        pass
+
+async def opener(host, port, cfg):
+    sock = await jsnet.connect(host, port)
+    return Reader(sock), Writer(sock)
+`;
