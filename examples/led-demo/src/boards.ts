@@ -29,8 +29,20 @@ export type BoardChoice =
       readonly path?: string;
       readonly heartbeatMs?: number;
     }
-  /** Node runs on the Pi itself and drives pins through the GPIO character device (libgpiod tools). */
-  | { readonly kind: 'gpio' }
+  /**
+   * Node runs on the Pi itself and drives pins through the GPIO character
+   * device: one helper process on python3-libgpiod holds the lines. Pins are
+   * BCM GPIO numbers on every Raspberry Pi.
+   */
+  | {
+      readonly kind: 'gpio';
+      /** Chip whose offsets the pin numbers are (label, `gpiochipN` or path); default: the Pi's chip by label. */
+      readonly chip?: string;
+      /** Extra environment for the GPIO helper. */
+      readonly env?: Readonly<Record<string, string>>;
+      /** Python interpreter for the helper (default `python3`). */
+      readonly python?: string;
+    }
   /** Any other `Board` you built yourself. */
   | { readonly kind: 'board'; readonly board: Board };
 
@@ -54,9 +66,16 @@ export async function createBoard(choice: BoardChoice, server: Server, pins: Dem
       return { board: link.board(choice.id), link };
     }
     case 'gpio': {
-      // The chip is found by line name (GPIO5 …), so a Pi 4 (gpiochip0) and
-      // a Pi 5 (gpiochip4 / pinctrl-rp1) need no flag.
-      const board = await LinuxGpioBoard.open({ pins: [pins.led, pins.button, pins.input] });
+      // Pin numbers are BCM numbers: the chip is found by its label
+      // (pinctrl-rp1 on a Pi 5, pinctrl-bcm2711/-bcm2835 before), whatever
+      // the kernel names the lines, so no flag is needed on any Pi.
+      const board = await LinuxGpioBoard.open({
+        pins: [pins.led, pins.button, pins.input],
+        consumer: 'led-demo',
+        ...(choice.chip === undefined ? {} : { chip: choice.chip }),
+        ...(choice.env === undefined ? {} : { env: choice.env }),
+        ...(choice.python === undefined ? {} : { python: choice.python }),
+      });
       return { board };
     }
     case 'board':

@@ -16,6 +16,9 @@ const USAGE = `Usage: pnpm demo [-- options]
   --led-pin <n>           GPIO of the LED (default 5)
   --button-pin <n>        GPIO of the push-button (default 0)
   --input-pin <n>         GPIO of the extra input (default 4)
+  --gpio-chip <chip>      gpio: chip whose line offsets the pin numbers are (label such as
+                          pinctrl-rp1, or gpiochipN; default: the Raspberry Pi's chip, found
+                          by label, so pins are BCM numbers)
   -h, --help              this text`;
 
 function fail(message: string): never {
@@ -44,6 +47,7 @@ const { values } = (() => {
         'led-pin': { type: 'string' },
         'button-pin': { type: 'string' },
         'input-pin': { type: 'string' },
+        'gpio-chip': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: false,
@@ -81,7 +85,8 @@ switch (values.board ?? 'sim') {
     break;
   }
   case 'gpio':
-    board = { kind: 'gpio' }; // the chip is found by line name (GPIO5 …)
+    // BCM pin numbers; the Pi's chip is found by its label.
+    board = values['gpio-chip'] ? { kind: 'gpio', chip: values['gpio-chip'] } : { kind: 'gpio' };
     break;
   case 'none':
     if (!redis) fail('--board none serves pages for a board on another instance: it needs --redis');
