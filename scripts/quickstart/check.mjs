@@ -1,0 +1,561 @@
+#!/usr/bin/env node
+// The quick start as a new user meets it, from the npm tarballs (run after `pnpm build`):
+//
+//  1. `pnpm pack` every package (workspace:^ becomes a real range) and print each tarball's size;
+//  2. a fresh app in the OS temp dir, outside the workspace: `npm install` the tarballs plus what
+//     the READMEs tell a user to install and what their code blocks import (typescript, esbuild and
+//     @types/node as a user's tools) — nothing from the workspace's node_modules;
+//  3. every ```ts block of README.md and of each package/example README becomes a file of that app
+//     (scripts/quickstart/markdown.mjs: annotations say which file a block is);
+//  4. `tsc` with strict and skipLibCheck: false under moduleResolution nodenext, bundler and node10
+//     (errors are reported at their README line);
+//  5. README.md's server runs with Node; its page is bundled by esbuild for the browser (defaults:
+//     iife, no externals, so a Node built-in or a top-level await fails) and clicked in Chromium,
+//     once as printed and once with the other transport ('sse' / 'ws'): the command must succeed
+//     and an event must come back to the page over that transport.
+//
+// Usage: node scripts/quickstart/check.mjs [--keep]   (--keep leaves the app for a look)
+// Exit 1 on any failure. The npm cache is used first (--prefer-offline); nothing downloads browsers.
+
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { installsIn, isTs, readBlocks } from './markdown.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const keep = process.argv.includes('--keep');
+const started = Date.now();
+const results = [];
+
+/** Same flags as test-support/system.ts CHROMIUM_ARGS (closed network, root, no GPU). */
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const CHROMIUM = process.env.BOARDCAST_CHROMIUM ?? '/usr/bin/chromium';
+
+/** What a tsc error that users of the packages meet usually means here. */
+const HINTS = [
+  [
+    /^node_modules\/@boardcast\/.*TS7016/,
+    'a published .d.ts imports a module whose types are not a dependency of that package',
+  ],
+  [
+    /^src\/_entries\/.*TS2307/,
+    'a package entry the types cannot be found for in this moduleResolution (subpaths under node10 need typesVersions)',
+  ],
+  [
+    /TS2307: Cannot find module '\.\//,
+    'no README block is this file: annotate the block that is with <!-- file: NAME.ts --> or <!-- links: NAME.ts = folder/file.ts -->, and show or link it in the README',
+  ],
+  [
+    /TS2304: Cannot find name/,
+    'a fragment: show the declaration, or annotate the block with <!-- continues: file.ts --> / <!-- assumes: … -->',
+  ],
+];
+
+function step(name) {
+  console.log(`\n== quickstart: ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+function record(name, ok, detail = '') {
+  results.push({ name, ok, detail });
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? `\n${detail.replace(/^/gm, '     ')}` : ''}`);
+}
+function run(cmd, args, options = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
+  if (r.error) throw r.error;
+  return r;
+}
+
+// ---------------------------------------------------------------- 1. pack
+step('pnpm pack');
+const packages = readdirSync(join(ROOT, 'packages'))
+  .map((name) => join(ROOT, 'packages', name))
+  .filter((dir) => existsSync(join(dir, 'package.json')))
+  .map((dir) => ({ dir, pkg: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) }))
+  .filter(({ pkg }) => !pkg.private);
+for (const { dir, pkg } of packages) {
+  const entry = pkg.exports?.['.']?.import?.default ?? pkg.module ?? pkg.main;
+  if (!entry || !existsSync(join(dir, entry))) {
+    console.error(`${pkg.name} is not built (${entry} missing): run \`pnpm build\` first`);
+    process.exit(1);
+  }
+}
+const app = mkdtempSync(join(tmpdir(), 'boardcast-quickstart-'));
+const children = new Set();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+  if (!keep) rmSync(app, { recursive: true, force: true });
+});
+const tarDir = join(app, '.tarballs');
+mkdirSync(tarDir);
+const tarballs = new Map();
+const sizeRows = [];
+for (const { dir, pkg } of packages) {
+  const r = run('pnpm', ['pack', '--pack-destination', tarDir], { cwd: dir });
+  const file = r.stdout
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l.endsWith('.tgz'));
+  if (r.status !== 0 || !file) {
+    record(`pack ${pkg.name}`, false, r.stdout + r.stderr);
+    continue;
+  }
+  const tgz = resolve(dir, file);
+  tarballs.set(pkg.name, tgz);
+  const listing = run('tar', ['-tvzf', tgz]).stdout.trim().split('\n');
+  const unpacked = listing.reduce((sum, l) => sum + Number(l.split(/\s+/)[2] ?? 0), 0);
+  sizeRows.push({
+    name: pkg.name,
+    tarball: statSync(tgz).size,
+    unpacked,
+    files: listing.length,
+    maps: listing.filter((l) => l.endsWith('.map')).length,
+    license: listing.some((l) => /package\/LICENSE$/.test(l)),
+  });
+}
+console.log('package                          tarball   unpacked  files  .map  LICENSE');
+for (const r of sizeRows) {
+  console.log(
+    `${r.name.padEnd(32)} ${String(r.tarball).padStart(8)} ${String(r.unpacked).padStart(10)} ${String(r.files).padStart(6)} ${String(r.maps).padStart(5)}  ${r.license ? 'yes' : 'NO'}`,
+  );
+  if (!r.license) record(`${r.name} tarball has LICENSE`, false);
+}
+
+// ---------------------------------------------------------------- 2. blocks
+step('code blocks of the READMEs');
+const readmes = [
+  'README.md',
+  ...['packages', 'examples'].flatMap((top) =>
+    readdirSync(join(ROOT, top))
+      .map((name) => `${top}/${name}/README.md`)
+      .filter((p) => existsSync(join(ROOT, p))),
+  ),
+];
+/** @type {Map<string, {readme: string, name: string, path: string, segments: {start: number, count: number, readme: string, line: number}[], text: string, run?: string}>} */
+const files = new Map();
+const unchecked = [];
+const links = [];
+const userInstalls = new Set();
+const bareImports = new Set();
+let tsBlocks = 0;
+for (const readme of readmes) {
+  const folder = readme === 'README.md' ? 'root' : basename(dirname(readme));
+  const blocks = readBlocks(join(ROOT, readme)).map((b) => ({ ...b, readme }));
+  for (const name of installsIn(blocks)) userInstalls.add(name);
+  const local = new Map();
+  for (const block of blocks) {
+    if (!isTs(block)) continue;
+    tsBlocks++;
+    const { notes } = block;
+    if (notes.unchecked !== undefined) {
+      unchecked.push(`${readme}:${block.line} (${notes.unchecked || 'no reason given'})`);
+      continue;
+    }
+    for (const m of block.code.matchAll(/(?:^|\n)\s*import\s[^'"]*?from\s+'([^'.][^']*)'/g)) bareImports.add(m[1]);
+    for (const m of block.code.matchAll(/import\(\s*'([^'.][^']*)'\s*\)/g)) bareImports.add(m[1]);
+    const parts = [];
+    let name = notes.file;
+    if (notes.continues) {
+      const target = local.get(notes.continues);
+      if (!target) {
+        record(
+          `${readme}:${block.line}`,
+          false,
+          `continues: ${notes.continues}, but no earlier block in ${readme} is that file`,
+        );
+        continue;
+      }
+      parts.push(...target.parts);
+      name ??= `${notes.continues.replace(/\.tsx?$/, '')}.then${block.line}.ts`;
+    }
+    name ??= `block${block.line}.ts`;
+    if (notes.assumes) parts.push({ text: notes.assumes, readme, line: block.line - 1 });
+    parts.push({ text: block.code, readme, line: block.line });
+    let runAs = notes.run;
+    if (!runAs && readme === 'README.md') {
+      if (/from '@boardcast\/browser-client/.test(block.code)) runAs = 'browser';
+      else if (/\.listen\(/.test(block.code)) runAs = 'node';
+    }
+    const segments = [];
+    let text = '';
+    let at = 1;
+    for (const p of parts) {
+      const count = p.text.split('\n').length;
+      segments.push({ start: at, count, readme: p.readme, line: p.line });
+      text += `${p.text}\n`;
+      at += count;
+    }
+    const file = { readme, name, path: `src/${folder}/${name}`, parts, segments, text, run: runAs };
+    if (local.has(name)) record(`${readme}:${block.line}`, false, `a second block is named ${name}`);
+    local.set(name, file);
+    files.set(file.path, file);
+    for (const link of (notes.links ?? '').split(',').filter((l) => l.trim())) {
+      const [as, from] = link.split('=').map((x) => x.trim());
+      links.push({ readme, line: block.line, to: `src/${folder}/${as}`, from: `src/${from}` });
+    }
+  }
+}
+// A file a block imports that another README shows (resolved once every README is read).
+for (const link of links) {
+  const source = files.get(link.from);
+  if (!source) record(`${link.readme}:${link.line}`, false, `links: ${link.from.slice(4)}, which no README block is`);
+  else if (!files.has(link.to)) files.set(link.to, { ...source, path: link.to, run: undefined });
+}
+// Every entry point of every package, imported by name: subpath entries must resolve in each mode too.
+const probe = packages.flatMap(({ pkg }) =>
+  Object.keys(pkg.exports ?? { '.': {} })
+    .filter((key) => key !== './package.json')
+    .map((key) => pkg.name + key.slice(1)),
+);
+files.set('src/_entries/probe.ts', {
+  readme: '(every package entry)',
+  name: 'probe.ts',
+  path: 'src/_entries/probe.ts',
+  segments: [],
+  text: `${probe.map((spec, i) => `import * as entry${i} from '${spec}';`).join('\n')}\nexport const entries = [${probe.map((_, i) => `entry${i}`).join(', ')}];\n`,
+});
+console.log(
+  `${tsBlocks} ts blocks in ${readmes.length} READMEs: ${tsBlocks - unchecked.length} checked as ${files.size} files, ${unchecked.length} marked unchecked`,
+);
+for (const u of unchecked) console.log(`  unchecked: ${u}`);
+
+// ---------------------------------------------------------------- 3. install
+step('npm install into a fresh app outside the workspace');
+console.log(app);
+/** The workspace's installed version of a registry package, so CI hits the warm npm cache. */
+function pinned(name) {
+  for (const base of [ROOT, ...packages.map((p) => p.dir), join(ROOT, 'examples/led-demo'), join(ROOT, 'bench')]) {
+    const p = join(base, 'node_modules', name, 'package.json');
+    if (existsSync(p)) return `${name}@${JSON.parse(readFileSync(p, 'utf8')).version}`;
+  }
+  return name;
+}
+/** Type packages a user adds for an untyped library they import. */
+const TYPES_FOR = { express: '@types/express' };
+const wanted = new Set(['typescript', 'esbuild', '@types/node']);
+for (const name of [...userInstalls, ...bareImports]) {
+  if (name.startsWith('node:')) continue;
+  const pkgName = name.startsWith('@') ? name.split('/').slice(0, 2).join('/') : name.split('/')[0];
+  if (!tarballs.has(pkgName)) wanted.add(pkgName);
+  if (TYPES_FOR[pkgName]) wanted.add(TYPES_FOR[pkgName]);
+}
+writeFileSync(
+  join(app, 'package.json'),
+  `${JSON.stringify({ name: 'my-board-app', private: true, type: 'module' }, null, 2)}\n`,
+);
+const installArgs = [...tarballs.values(), ...[...wanted].sort().map(pinned)];
+console.log(`npm install ${installArgs.map((a) => (a.startsWith('/') ? basename(a) : a)).join(' ')}`);
+const install = run(
+  'npm',
+  ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...installArgs],
+  { cwd: app, env: { ...process.env, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1' } },
+);
+record('npm install', install.status === 0, install.status === 0 ? '' : install.stderr.slice(-4000));
+if (install.status !== 0) finish();
+
+// ---------------------------------------------------------------- 4. type-check
+step('tsc, strict, skipLibCheck: false');
+for (const file of files.values()) {
+  mkdirSync(dirname(join(app, file.path)), { recursive: true });
+  writeFileSync(join(app, file.path), file.text);
+}
+const MODES = {
+  // Node's own ESM resolution: what `node server.js` will do. Pages are browser code, left to the bundler modes.
+  nodenext: { module: 'nodenext', moduleResolution: 'nodenext', pages: false },
+  bundler: { module: 'esnext', moduleResolution: 'bundler', pages: true },
+  // The legacy resolution older set-ups still use (no `exports`, so subpath entries need typesVersions).
+  node10: { module: 'esnext', moduleResolution: 'node10', pages: true },
+};
+for (const [mode, { module, moduleResolution, pages }] of Object.entries(MODES)) {
+  const include = [...files.values()].filter((f) => pages || f.run !== 'browser').map((f) => f.path);
+  writeFileSync(
+    join(app, `tsconfig.${mode}.json`),
+    JSON.stringify(
+      {
+        compilerOptions: {
+          strict: true,
+          skipLibCheck: false,
+          noEmit: true,
+          target: 'es2022',
+          module,
+          moduleResolution,
+          moduleDetection: 'force',
+          lib: ['es2022', 'dom', 'dom.iterable'],
+          types: ['node'],
+          esModuleInterop: true,
+          isolatedModules: true,
+        },
+        files: include,
+      },
+      null,
+      2,
+    ),
+  );
+  const tsc = run(join(app, 'node_modules/.bin/tsc'), ['-p', `tsconfig.${mode}.json`, '--pretty', 'false'], {
+    cwd: app,
+  });
+  const errors = mapErrors(tsc.stdout + tsc.stderr);
+  record(`tsc (moduleResolution ${mode}, ${include.length} files)`, tsc.status === 0, errors.join('\n'));
+}
+
+/** tsc's `src/x/y.ts(3,5): error TS…` lines, pointed at the README line each came from. */
+function mapErrors(out) {
+  return out
+    .split('\n')
+    .filter((l) => l.trim())
+    .filter((l) => !/^\s/.test(l))
+    .flatMap((line) => {
+      const hint = HINTS.find(([re]) => re.test(line))?.[1];
+      return hint ? [line, `  ↳ ${hint}`] : [line];
+    })
+    .map((line) => {
+      const m = /^(src\/[^()]+)\((\d+),(\d+)\): (.*)$/.exec(line);
+      const file = m && files.get(m[1]);
+      if (!file) return line;
+      const n = Number(m[2]);
+      const seg = file.segments.find((s) => n >= s.start && n < s.start + s.count) ?? file.segments.at(-1);
+      if (!seg) return line;
+      return `${seg.readme}:${seg.line + (n - seg.start)}:${m[3]} (${m[1]}) ${m[4]}`;
+    });
+}
+
+// ---------------------------------------------------------------- 5. run
+const rootFiles = [...files.values()].filter((f) => f.readme === 'README.md');
+const serverFile = rootFiles.find((f) => f.run === 'node');
+const pageFile = rootFiles.find((f) => f.run === 'browser');
+if (!serverFile || !pageFile) {
+  record('README.md has a server and a page', false, 'expected one block run with node and one in the browser');
+  finish();
+}
+const requireApp = createRequire(join(app, 'package.json'));
+const esbuild = await import(pathToFileURL(requireApp.resolve('esbuild')).href);
+
+step('bundle the page for the browser (esbuild defaults: iife, platform browser, no externals)');
+const bundles = {};
+const printedTransport = /transport:\s*'(sse|ws)'/.exec(pageFile.text)?.[1];
+for (const transport of ['sse', 'ws']) {
+  let text = pageFile.text;
+  if (printedTransport !== transport) {
+    if (!printedTransport) {
+      record(`page over ${transport}`, false, "the page has no `transport: 'sse'|'ws'` to switch");
+      continue;
+    }
+    text = text.replace(`transport: '${printedTransport}'`, `transport: '${transport}'`);
+  }
+  const entry = join(app, dirname(pageFile.path), `page-${transport}.entry.ts`);
+  writeFileSync(entry, text);
+  try {
+    const out = await esbuild.build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'browser',
+      write: false,
+      minify: true,
+      logLevel: 'silent',
+      absWorkingDir: app,
+    });
+    bundles[transport] = out.outputFiles[0].text;
+    record(
+      `esbuild page (${transport}${printedTransport === transport ? ', as printed' : ''}): ${out.outputFiles[0].contents.length} B`,
+      true,
+    );
+  } catch (error) {
+    const lines = (error.errors ?? [{ text: String(error) }]).map(
+      (e) => `${e.location ? `${relative(app, join(app, e.location.file))}:${e.location.line}: ` : ''}${e.text}`,
+    );
+    record(`esbuild page (${transport})`, false, lines.join('\n'));
+  }
+}
+
+step("run the README's server");
+const port = Number(/\.listen\(\s*(\d+)/.exec(serverFile.text)?.[1] ?? Number.NaN);
+const server = await startServer(serverFile, port);
+const base = /connect\(\s*'([^']+)'/.exec(pageFile.text)?.[1] ?? '/api';
+if (server) {
+  try {
+    if (Object.keys(bundles).length) await drive(server.port, base);
+  } finally {
+    server.child.kill('SIGTERM');
+    await new Promise((r) => (server.child.exitCode !== null ? r() : server.child.once('exit', r)));
+  }
+}
+finish();
+
+async function startServer(file, wantedPort) {
+  if (!Number.isInteger(wantedPort)) {
+    record('server', false, 'no `.listen(<port>)` in the server block');
+    return undefined;
+  }
+  let runPort = wantedPort;
+  let text = file.text;
+  if (!(await portFree(wantedPort))) {
+    // Someone else is on the README's port on this machine: run on a free one rather than fail CI.
+    runPort = await freePort();
+    text = text.replace(new RegExp(`\\.listen\\(\\s*${wantedPort}`), `.listen(${runPort}`);
+    console.log(`port ${wantedPort} is in use here; running the server on ${runPort}`);
+  }
+  const entry = join(app, dirname(file.path), 'server.run.ts');
+  writeFileSync(entry, text);
+  const outfile = join(app, 'out/server.mjs');
+  try {
+    // Types are stripped only (tsc has checked them); packages stay external, resolved by Node from node_modules.
+    await esbuild.build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      packages: 'external',
+      outfile,
+      logLevel: 'silent',
+    });
+  } catch (error) {
+    record('server: strip types', false, (error.errors ?? []).map((e) => e.text).join('\n') || String(error));
+    return undefined;
+  }
+  const child = spawn(process.execPath, [outfile], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    if (await canConnect(runPort)) {
+      record(`server listens on ${runPort}`, true);
+      return { child, port: runPort, output: () => output };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  record('server starts', false, `exit ${child.exitCode}\n${output.slice(-3000)}`);
+  return undefined;
+}
+
+async function drive(port, base) {
+  step('Chromium: load the page, its command toggles the LED, the event comes back');
+  if (!existsSync(CHROMIUM)) {
+    record('chromium', false, `${CHROMIUM} is missing (apt-get install chromium)`);
+    return;
+  }
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const origin = `http://127.0.0.1:${port}`;
+  try {
+    for (const [transport, js] of Object.entries(bundles)) {
+      const page = await browser.newPage();
+      const problems = [];
+      const seen = { result: false, event: '' };
+      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      page.on('console', (m) => m.type() === 'error' && problems.push(`console.error: ${m.text()}`));
+      // The README shows no way to serve the page, so the page and its bundle are answered here;
+      // everything else (the stream, the commands, the socket) reaches the README's server.
+      await page.route(`${origin}/`, (route) =>
+        route.fulfill({
+          contentType: 'text/html',
+          body: '<!doctype html><title>quick start</title><script src="/page.js"></script>',
+        }),
+      );
+      await page.route(`${origin}/page.js`, (route) => route.fulfill({ contentType: 'text/javascript', body: js }));
+      page.on('response', (r) => {
+        if (r.request().method() === 'POST' && r.url().includes(`${base}/commands/`) && r.status() === 200)
+          seen.result = true;
+        else if (r.request().method() === 'POST' && r.url().includes(`${base}/commands/`))
+          problems.push(`command answered ${r.status()}`);
+      });
+      page.on('websocket', (ws) =>
+        ws.on('framereceived', ({ payload }) => {
+          const frame = safeJson(payload);
+          if (frame?.type === 'result' && frame.ok) seen.result = true;
+          else if (frame?.type === 'result') problems.push(`command failed: ${payload}`);
+          if (frame?.type === 'event') seen.event ||= frame.event;
+        }),
+      );
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('Network.enable');
+      cdp.on('Network.eventSourceMessageReceived', ({ eventName }) => {
+        if (!['snapshot', 'reset', 'message'].includes(eventName)) seen.event ||= eventName;
+      });
+      await page.goto(`${origin}/`);
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && !(seen.result && seen.event) && problems.length === 0) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const ok = seen.result && Boolean(seen.event) && problems.length === 0;
+      record(
+        `Chromium over ${transport}: command answered, event \`${seen.event || '—'}\` back on the page`,
+        ok,
+        ok ? '' : [`command answered: ${seen.result}`, `event back: ${seen.event || 'none'}`, ...problems].join('\n'),
+      );
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+  }
+}
+
+function safeJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+function canConnect(port) {
+  return new Promise((resolve) => {
+    import('node:net').then(({ connect }) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+  });
+}
+function portFree(port) {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, () => probe.close(() => resolve(true)));
+  });
+}
+function freePort() {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function finish() {
+  if (keep) console.log(`\nthe app is kept at ${app}`);
+  const failed = results.filter((r) => !r.ok);
+  console.log(
+    `\nquickstart: ${results.length - failed.length} checks passed, ${failed.length} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+  );
+  for (const f of failed) console.log(`  FAIL ${f.name}`);
+  process.exit(failed.length ? 1 : 0);
+}
