@@ -1,0 +1,160 @@
+import { BoardcastError, createHub, defineContract, typed } from '@boardcast/core';
+import type { MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { bridgeHub } from '../src/index.js';
+import { client, type MosquittoProcess, mosquittoPath, spy, startMosquitto } from './broker.js';
+import { waitFor } from './devices.js';
+
+const contract = defineContract({
+  events: { led: typed<{ on: boolean }>(), tick: typed<number>() },
+  commands: {
+    led: { input: typed<{ state: 'on' | 'off' }>(), result: typed<{ on: boolean }>() },
+    secret: { input: typed<null>(), result: typed<string>() },
+  },
+  state: typed<{ led: { on: boolean } }>(),
+});
+
+function makeHub() {
+  const hub = createHub(contract, { state: { led: { on: false } } });
+  hub.handle('led', (input) => {
+    if (input?.state !== 'on' && input?.state !== 'off') {
+      throw new BoardcastError('invalid_payload', 'state must be "on" or "off"');
+    }
+    const on = input.state === 'on';
+    hub.setState({ led: { on } });
+    void hub.publish('led', { on });
+    return { on };
+  });
+  hub.handle('secret', () => 'should not run');
+  return hub;
+}
+
+describe.skipIf(!mosquittoPath)('bridgeHub on a real mosquitto', () => {
+  let broker: MosquittoProcess;
+  const cleanup: (() => unknown)[] = [];
+  beforeAll(async () => {
+    broker = await startMosquitto();
+  });
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  async function mqtt(options: Parameters<typeof client>[1] = {}): Promise<MqttClient> {
+    const c = await client(broker.url, options);
+    cleanup.push(() => c.endAsync());
+    return c;
+  }
+
+  async function setup(options: Parameters<typeof bridgeHub<typeof contract>>[2] = {}, protocolVersion: 4 | 5 = 4) {
+    const hub = makeHub();
+    cleanup.push(() => hub.close());
+    const app = await mqtt({ protocolVersion });
+    const bridge = bridgeHub(hub, app, { prefix: 'home/app', commands: ['led'], ...options });
+    const errors: string[] = [];
+    bridge.on('error', (e) => errors.push(e instanceof BoardcastError ? e.code : String(e)));
+    cleanup.push(() => bridge.close());
+    await bridge.ready;
+    return { hub, bridge, errors };
+  }
+
+  it('publishes hub events and the retained snapshot state to MQTT', async () => {
+    const { hub } = await setup({ retain: ['led'] });
+    const watch = await spy(broker.url, 'home/app/events/#');
+    cleanup.push(() => watch.client.endAsync());
+    await hub.publish('tick', 1);
+    hub.setState({ led: { on: true } });
+    await hub.publish('led', { on: true });
+    await waitFor(() => watch.lines.length === 2, 'two events');
+    expect(watch.lines).toEqual(['home/app/events/tick 1', 'home/app/events/led {"on":true}']);
+    // A subscriber arriving later gets the retained state and the retained led event.
+    const late = await spy(broker.url, ['home/app/state', 'home/app/events/led']);
+    cleanup.push(() => late.client.endAsync());
+    await waitFor(() => late.lines.length === 2, 'retained messages');
+    expect(late.lines.sort()).toEqual(['home/app/events/led {"on":true}', 'home/app/state {"led":{"on":true}}']);
+  });
+
+  it('MQTT 5 peers get the event id as a user property', async () => {
+    const hub = makeHub();
+    cleanup.push(() => hub.close());
+    const app = await mqtt({ protocolVersion: 5 });
+    const bridge = bridgeHub(hub, app, { prefix: 'v5/app', state: false });
+    cleanup.push(() => bridge.close());
+    const peer = await mqtt({ protocolVersion: 5 });
+    const ids: unknown[] = [];
+    peer.on('message', (_t, _p, packet) => ids.push(packet.properties?.userProperties?.id));
+    await peer.subscribeAsync('v5/app/events/#');
+    const id = await hub.publish('tick', 7);
+    await waitFor(() => ids.length === 1, 'event');
+    expect(ids).toEqual([id]);
+  });
+
+  it('runs a command from MQTT and answers on the results topic', async () => {
+    const { hub } = await setup();
+    const results = await spy(broker.url, 'home/app/results/#');
+    cleanup.push(() => results.client.endAsync());
+    const log: string[] = [];
+    hub.on('command', (c) => log.push(`${c.command} ${c.transport} ${c.ok}`));
+    const peer = await mqtt();
+    await peer.publishAsync('home/app/commands/led', '{"state":"on"}');
+    await waitFor(() => results.lines.length === 1, 'result');
+    expect(results.lines).toEqual(['home/app/results/led {"ok":true,"data":{"on":true}}']);
+    expect(hub.state.led.on).toBe(true);
+    expect(log).toEqual(['led mqtt true']);
+  });
+
+  it('answers on an MQTT 5 response topic with the correlation data', async () => {
+    await setup({}, 5);
+    const peer = await mqtt({ protocolVersion: 5 });
+    const replies: string[] = [];
+    peer.on('message', (topic, payload, packet) =>
+      replies.push(`${topic} ${payload} ${packet.properties?.correlationData?.toString()}`),
+    );
+    await peer.subscribeAsync('me/replies');
+    await peer.publishAsync('home/app/commands/led', '{"state":"off"}', {
+      properties: { responseTopic: 'me/replies', correlationData: Buffer.from('req-42') },
+    });
+    await waitFor(() => replies.length === 1, 'reply');
+    expect(replies).toEqual(['me/replies {"ok":true,"data":{"on":false}} req-42']);
+  });
+
+  it('malformed, unknown, refused and retained command messages get typed errors; the bridge keeps working', async () => {
+    // A retained command left on the broker: delivered again on every
+    // (re)subscribe, so the bridge must never run it.
+    const peer = await mqtt();
+    await peer.publishAsync('home/app/commands/led', '{"state":"on"}', { retain: true, qos: 1 });
+    cleanup.push(() => peer.publishAsync('home/app/commands/led', '', { retain: true, qos: 1 }));
+    const { hub, errors } = await setup({ maxPayloadBytes: 256 });
+    const results = await spy(broker.url, 'home/app/results/#');
+    cleanup.push(() => results.client.endAsync());
+    const ran: string[] = [];
+    hub.on('command', (c) => ran.push(c.command));
+    await waitFor(() => errors.length === 1, 'the retained command refused');
+    await peer.publishAsync('home/app/commands/led', '{"state":');
+    await peer.publishAsync('home/app/commands/led', '{"state":"blue"}');
+    await peer.publishAsync('home/app/commands/led', `"${'x'.repeat(300)}"`);
+    await peer.publishAsync('home/app/commands/secret', 'null');
+    await peer.publishAsync('home/app/commands/nope', '{}');
+    await peer.publishAsync('home/app/commands/led', '{"state":"off"}');
+    await waitFor(() => results.lines.length === 6, 'six answers');
+    const codes = results.lines.map((l) => {
+      const body = JSON.parse(l.slice(l.indexOf(' ') + 1)) as { ok: boolean; error?: { code: string } };
+      return `${l.split(' ')[0]} ${body.ok ? 'ok' : body.error?.code}`;
+    });
+    // Handlers run concurrently, so answers come in completion order.
+    expect(codes.sort()).toEqual([
+      'home/app/results/led invalid_payload',
+      'home/app/results/led invalid_payload',
+      'home/app/results/led ok',
+      'home/app/results/led payload_too_large',
+      'home/app/results/nope unknown_command',
+      'home/app/results/secret unknown_command',
+    ]);
+    // Only the two well-formed led messages reached the hub; the retained one never ran.
+    expect(ran).toEqual(['led', 'led']);
+    expect(hub.state.led.on).toBe(false);
+    expect(errors).toEqual(['invalid_payload', 'invalid_payload', 'payload_too_large']);
+  });
+});
