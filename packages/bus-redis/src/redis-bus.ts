@@ -129,6 +129,7 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
   readonly #catchUpMs: number;
   readonly #batch: number;
   readonly #listeners = new Set<BusListener>();
+  readonly #lostListeners = new Set<() => void>();
   readonly #channels = new Map<string, Set<(message: string) => void>>();
   readonly #routers = new Set<CommandRouter<ContractSpec>>();
   #waiters: Waiter[] = [];
@@ -313,6 +314,14 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     return this.#checkpoint;
   }
 
+  onCheckpointLost(listener: () => void): () => void {
+    const entry = () => listener();
+    this.#lostListeners.add(entry);
+    return () => {
+      this.#lostListeners.delete(entry);
+    };
+  }
+
   /** Store the state after `id`, unless Redis already holds a newer one (one script: compare and set). */
   async saveState(id: string, json: string): Promise<void> {
     if (this.#closed) return;
@@ -340,6 +349,7 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     clearTimeout(this.#retryTimer);
     for (const router of [...this.#routers]) void router.close();
     this.#listeners.clear();
+    this.#lostListeners.clear();
     this.#channels.clear();
     for (const waiter of this.#waiters) waiter.resolve(false);
     this.#waiters = [];
@@ -381,6 +391,8 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
    */
   async #start(): Promise<void> {
     Object.assign(this.#routerLink, { instanceId: this.instanceId, requestChannel: this.#keys.commands });
+    // All three connections up before `ready`, so `status` is 'ok' by then when Redis is.
+    await Promise.all([this.#sub.ping(), this.#reader.ping()]);
     const replies = await this.#cmd
       .multi()
       .hmget(this.#keys.checkpoint, 'id', 'json')
@@ -539,6 +551,24 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     this.#updateStatus();
     if (!again || this.#closed) return;
     if (conn === this.#reader) void this.#checkContinuity();
+    if (conn === this.#cmd) void this.#checkCheckpoint();
+  }
+
+  /**
+   * After a reconnect: a Redis restarted without persistence lost the
+   * checkpoint too. Ask the hub for one at once, so an instance starting
+   * now begins from this instance's state rather than the initial one (new
+   * stream ids are later than the old ones, so it folds them all on top).
+   */
+  async #checkCheckpoint(): Promise<void> {
+    if (!this.#started || this.#position === '0-0') return;
+    try {
+      if ((await this.#cmd.exists(this.#keys.checkpoint)) === 0) {
+        for (const listener of this.#lostListeners) listener();
+      }
+    } catch (error) {
+      this.emitError(error, 'checkpoint check');
+    }
   }
 
   /** After a reconnect: was anything after our position removed while we were away? */

@@ -139,11 +139,11 @@ describe.skipIf(!redisServerPath)('when Redis goes away and comes back', () => {
     b.hub.attach({ lastEventId: old }, client.sink);
     await eventually(() => expect(client.log).toHaveLength(2));
     expect(client.log).toEqual(['reset:history', `snapshot:{"led":true,"label":"kept by instances"}@${fresh}`]);
-    // The shared state was written back, so a new instance starts from it.
+    // The lost checkpoint was written back, so a new instance starts from the instances' state.
     const check = new Redis(redis.url);
     try {
       await eventually(async () =>
-        expect(JSON.parse((await check.hget('test:state', 'json')) ?? 'null')).toEqual({
+        expect(JSON.parse((await check.hget('test:checkpoint', 'json')) ?? 'null')).toEqual({
           led: true,
           label: 'kept by instances',
         }),

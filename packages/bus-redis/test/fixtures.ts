@@ -50,3 +50,37 @@ export function recorder() {
   };
   return { log, ids, sink };
 }
+
+/**
+ * A client as strict as a browser: it sees only the WebSocket frames a
+ * transport would write, replaces its state on `snapshot` and folds `event`
+ * frames through the contract's reducers, like the browser's state mirror.
+ */
+export function wireClient<S>(reducers: Readonly<Record<string, ((state: S, data: never) => S) | undefined>>) {
+  const client = {
+    state: undefined as S | undefined,
+    lastId: undefined as string | undefined,
+    resets: 0,
+    sink: undefined as unknown as HubSink,
+  };
+  const onFrame = (frame: string) => {
+    const message = JSON.parse(frame) as { type: string; event?: string; id?: string; data?: unknown };
+    if (message.type === 'snapshot') {
+      client.state = message.data as S;
+      client.lastId = message.id;
+    } else if (message.type === 'event') {
+      if (client.state === undefined) throw new Error('event before snapshot');
+      const reducer = message.event ? reducers[message.event] : undefined;
+      if (reducer) client.state = reducer(client.state, message.data as never);
+      client.lastId = message.id;
+    }
+  };
+  client.sink = {
+    snapshot: (s: EncodedSnapshot) => onFrame(s.ws),
+    event: (e: EncodedEvent) => onFrame(e.ws),
+    reset: () => {
+      client.resets++;
+    },
+  };
+  return client;
+}

@@ -176,39 +176,6 @@ describe.skipIf(!redisServerPath)('RedisBus on a real redis-server', () => {
     expect(client.log).toEqual(['reset:history', `snapshot:${JSON.stringify(initialState)}@${ids[5]}`]);
   });
 
-  it('shares snapshot state: set on one instance, served by the other and by a new one', async () => {
-    const [a, b] = await two();
-    const states: unknown[] = [];
-    b.hub.on('state', (s) => states.push(s));
-    a.hub.setState({ led: true, label: 'from A' });
-    await eventually(() => expect(b.hub.state).toEqual({ led: true, label: 'from A' }));
-    expect(b.hub.snapshot().json).toBe('{"led":true,"label":"from A"}');
-    expect(states).toEqual([{ led: true, label: 'from A' }]);
-    // A does not get its own state echoed back.
-    expect(a.hub.state).toEqual({ led: true, label: 'from A' });
-
-    b.hub.setState((s) => ({ ...s, label: 'from B' }));
-    await eventually(() => expect(a.hub.state).toEqual({ led: true, label: 'from B' }));
-
-    const c = await instance(redis.url);
-    open.push(c);
-    expect(c.hub.state).toEqual({ led: true, label: 'from B' });
-  });
-
-  it('converges on the newest state when two instances set it at the same time', async () => {
-    const [a, b] = await two();
-    for (let i = 0; i < 20; i++) {
-      a.hub.setState({ led: true, label: `a${i}` });
-      b.hub.setState({ led: false, label: `b${i}` });
-    }
-    const stored = async () => JSON.parse((await admin.hget('test:state', 'json')) ?? 'null');
-    await eventually(async () => {
-      const final = await stored();
-      expect(a.hub.state).toEqual(final);
-      expect(b.hub.state).toEqual(final);
-    });
-  });
-
   it('hub.close closes the bus: publish then fails with closed and nothing leaks', async () => {
     const bus = new RedisBus({ redis: redis.url, name: 'test' });
     const hub = createHub(contract, { state: initialState, bus });
@@ -223,10 +190,15 @@ describe.skipIf(!redisServerPath)('RedisBus on a real redis-server', () => {
     const [a, b] = await two();
     const errors: string[] = [];
     b.bus.on('error', (_e, where) => errors.push(where));
-    await admin.xadd('test:events', '*', 'foo', 'bar');
+    const client = recorder();
+    b.hub.attach({}, client.sink);
+    const foreign = await admin.xadd('test:events', '*', 'foo', 'bar');
     const id = await a.hub.publish('tick', 7);
     await eventually(() => expect(b.hub.headId).toBe(id));
-    expect(errors).toContain('decode');
-    expect(BoardcastError).toBeDefined();
+    expect(errors).toEqual(['decode']);
+    // The client got the snapshot and the real event, nothing of the foreign entry.
+    expect(client.log).toEqual([`snapshot:${JSON.stringify(initialState)}@-`, `tick:7@${id}`]);
+    expect(client.log.join()).not.toContain(String(foreign));
+    await expect(a.hub.publish('nope' as 'tick', 1)).rejects.toBeInstanceOf(BoardcastError);
   });
 });

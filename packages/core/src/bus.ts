@@ -46,6 +46,11 @@ export interface Bus {
   saveState?(id: string, json: string): void | Promise<void>;
   /** Events between two `saveState` calls (default 100). */
   readonly checkpointEvery?: number;
+  /**
+   * Optional: the bus lost its stored checkpoint (a Redis restart without
+   * persistence): the hub stores one at once. Returns the unsubscribe function.
+   */
+  onCheckpointLost?(listener: () => void): () => void;
   /** Optional: health, for buses that depend on a network. */
   readonly status?: BusStatus;
   close(): void | Promise<void>;

@@ -161,6 +161,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   readonly #handlers = new Map<string, { fn: AnyHandler; timeoutMs: number | undefined }>();
   readonly #subscribers = new Set<(event: EncodedEvent) => void>();
   readonly #unsubscribeBus: () => void;
+  readonly #unsubscribeLost: (() => void) | undefined;
   readonly #inflight = new Set<AbortController>();
   readonly #reducers: { readonly [name: string]: Reducer<unknown, unknown> | undefined };
   /** `setState` frames by id, so a replay can send the state as it was at that id. */
@@ -187,6 +188,9 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     this.#head = this.bus.headId;
     this.#loaded = this.bus.loadState === undefined;
     this.#unsubscribeBus = this.bus.subscribe((event) => this.#receive(event));
+    this.#unsubscribeLost = this.bus.onCheckpointLost?.(() => {
+      if (this.#loaded) this.#saveCheckpoint();
+    });
     this.ready = this.#loadState();
   }
 
@@ -385,9 +389,13 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
 
   #checkpoint(): void {
     if (!this.bus.saveState || ++this.#sinceCheckpoint < (this.bus.checkpointEvery ?? 100)) return;
+    this.#saveCheckpoint();
+  }
+
+  #saveCheckpoint(): void {
     this.#sinceCheckpoint = 0;
     const head = this.#head;
-    if (head === undefined) return;
+    if (head === undefined || !this.bus.saveState) return;
     try {
       const saved = this.bus.saveState(head, this.snapshot().json);
       if (isPromiseLike(saved)) saved.then(undefined, (error) => this.emit('error', error, 'bus.saveState'));
@@ -614,6 +622,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     this.#closed = true;
     for (const controller of this.#inflight) controller.abort(new BoardcastError('closed', 'hub is closed'));
     this.#unsubscribeBus();
+    this.#unsubscribeLost?.();
     this.#subscribers.clear();
     this.emit('close');
     await this.bus.close();
