@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
-const here = fileURLToPath(new URL('.', import.meta.url));
+// EMULATED_GPIO_DIR: for bundled callers (the bench), whose import.meta.url is elsewhere.
+const here = process.env.EMULATED_GPIO_DIR ?? fileURLToPath(new URL('.', import.meta.url));
 
 export type Fixture = 'pi5' | 'pi4-mainline';
 

@@ -65,15 +65,21 @@ def chip_for_path(desc):
     return None
 
 
+_MUTEX_FD = None
+
+
 class _Mutex(object):
+    # One descriptor per process, opened once: the mutex is taken on every
+    # emulated ioctl, so it must cost a syscall, not an open/close pair.
     def __enter__(self):
-        self.fd = os.open(os.path.join(root(), "kernel.lock"), os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        global _MUTEX_FD
+        if _MUTEX_FD is None:
+            _MUTEX_FD = os.open(os.path.join(root(), "kernel.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(_MUTEX_FD, fcntl.LOCK_EX)
         return self
 
     def __exit__(self, *exc):
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
+        fcntl.flock(_MUTEX_FD, fcntl.LOCK_UN)
         return False
 
 
@@ -93,13 +99,17 @@ def _read_json(path):
         return None
 
 
-def _record(chip, offset, cfg):
+def _record(chip, offset, cfg, fd=None):
     """Every level an output line is driven to, in order (the oscilloscope)."""
     if cfg["direction"] != "output":
         return
+    line = ("%d\n" % cfg["value"]).encode()
+    if fd is not None:
+        os.write(fd, line)
+        return
     os.makedirs(os.path.join(root(), "history"), exist_ok=True)
-    with open(_path("history", chip, offset), "a") as f:
-        f.write("%d\n" % cfg["value"])
+    with open(_path("history", chip, offset), "ab") as f:
+        f.write(line)
 
 
 def history(chip, offset):
@@ -108,13 +118,6 @@ def history(chip, offset):
             return [int(x) for x in f.read().split()]
     except OSError:
         return []
-
-
-def _write_json(path, value):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(value, f)
-    os.rename(tmp, path)
 
 
 def held(chip, offset):
@@ -188,12 +191,21 @@ class Handle(object):
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self.sock.bind(sock_path)
             self.sock.setblocking(False)
-            _write_json(_path("lines", chip, offset, ".json"), cfg)
-            _record(chip, offset, cfg)
+            os.makedirs(os.path.join(root(), "history"), exist_ok=True)
+            self.history_fd = os.open(_path("history", chip, offset), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self.cfg_fd = os.open(_path("lines", chip, offset, ".json"), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+            self._store(cfg)
 
     def _check(self):
         if self.lock_fd is None:
             raise OSError(errno.EBADF, "line request released")
+
+    def _store(self, cfg):
+        """Call with the mutex held. The holder is the only writer of its config."""
+        self.cfg = dict(cfg)
+        data = json.dumps(self.cfg).encode().ljust(1024)
+        os.pwrite(self.cfg_fd, data, 0)
+        _record(self.chip, self.offset, self.cfg, self.history_fd)
 
     def fileno(self):
         self._check()
@@ -202,19 +214,16 @@ class Handle(object):
     def configure(self, cfg):
         self._check()
         with mutex():
-            _write_json(_path("lines", self.chip, self.offset, ".json"), cfg)
-            _record(self.chip, self.offset, cfg)
+            self._store(cfg)
 
     def config(self):
         self._check()
-        with mutex():
-            return _read_json(_path("lines", self.chip, self.offset, ".json"))
+        return dict(self.cfg)
 
     def set_physical(self, value):
         self._check()
         with mutex():
-            cfg = _read_json(_path("lines", self.chip, self.offset, ".json"))
-            if cfg["direction"] != "output":
+            if self.cfg["direction"] != "output":
                 raise OSError(errno.EPERM, os.strerror(errno.EPERM))
             fault = _path("faults", self.chip, self.offset)
             if os.path.exists(fault):
@@ -222,15 +231,14 @@ class Handle(object):
                     code = int(f.read().strip() or errno.EIO)
                 os.unlink(fault)
                 raise OSError(code, os.strerror(code))
+            cfg = dict(self.cfg)
             cfg["value"] = value
-            _write_json(_path("lines", self.chip, self.offset, ".json"), cfg)
-            _record(self.chip, self.offset, cfg)
+            self._store(cfg)
 
     def get_physical(self):
         self._check()
         with mutex():
-            cfg = _read_json(_path("lines", self.chip, self.offset, ".json"))
-            return physical(self.chip, self.offset, cfg)
+            return physical(self.chip, self.offset, self.cfg)
 
     def read_events(self):
         """Every queued edge: dicts with rising (logical), ns, seq."""
@@ -259,6 +267,8 @@ class Handle(object):
                 os.unlink(_path("ev", self.chip, self.offset))
             except OSError:
                 pass
+            os.close(self.cfg_fd)
+            os.close(self.history_fd)
             fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
             os.close(self.lock_fd)
             self.lock_fd = None
