@@ -112,7 +112,10 @@ function answerRequests(ws: WebSocket, levels: Record<string, 0 | 1>): void {
   ws.on('message', (data) => {
     const msg = JSON.parse(String(data)) as { type: string; id?: number; pin?: number; value?: 0 | 1; t?: unknown };
     // Like the agent: every server ping is answered, which keeps the board alive.
-    if (msg.type === 'ping') return ws.send(JSON.stringify({ type: 'pong', t: msg.t }));
+    if (msg.type === 'ping') {
+      ws.send(JSON.stringify({ type: 'pong', t: msg.t }));
+      return;
+    }
     if (msg.id === undefined) return;
     let value: unknown = null;
     if (msg.type === 'snapshot') value = { pins: levels, analog: {}, sensors: {} };

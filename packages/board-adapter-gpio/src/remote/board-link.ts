@@ -74,6 +74,12 @@ export interface BoardLinkOptions {
   readonly maxQueuedRequests?: number;
   /** Send-buffer bytes per board above which pongs and error frames are skipped (default 65536). */
   readonly maxBufferedBytes?: number;
+  /**
+   * A request's wire `deadline` is this much (at most a quarter of the time
+   * left) before the server's own, so a request the board executes is
+   * answered before the server answers `timeout` (default 250 ms).
+   */
+  readonly deadlineMarginMs?: number;
   /** How long `close()` waits for each board's close frame before cutting its socket (default 1000 ms). */
   readonly closeGraceMs?: number;
 }
@@ -155,6 +161,7 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
         burst: positive('frameRate.burst', options.frameRate?.burst, 200),
       },
       closeGraceMs: positive('closeGraceMs', options.closeGraceMs, 1000),
+      deadlineMarginMs: positive('deadlineMarginMs', options.deadlineMarginMs, 250, 0),
     };
     this.#maxBoards = positive('maxBoards', options.maxBoards, 64);
     this.#maxPins = positive('maxPinsPerBoard', options.maxPinsPerBoard, 64, 0);

@@ -22,6 +22,8 @@ export interface ConnectionOptions {
   readonly maxBufferedBytes: number;
   /** Token bucket for frames from the board: sustained rate per second and burst. */
   readonly frameRate: { readonly perSecond: number; readonly burst: number };
+  /** How much earlier than the server's own deadline the board is told to stop (ms, see `#send`). */
+  readonly deadlineMarginMs: number;
   /** How long `shutdown()` waits for the board's close frame before cutting the socket. */
   readonly closeGraceMs: number;
 }
@@ -217,7 +219,13 @@ export class BoardConnection {
   #send(request: Request): void {
     request.id = this.#nextId++;
     this.#inFlight.set(request.id, request);
-    this.#write({ ...request.body, id: request.id, deadline: request.deadline }, false);
+    // The board must act early enough for its answer to arrive before the
+    // server gives up, and its estimate of the server clock lags by up to
+    // one link latency: it gets a deadline a margin (a quarter of what is
+    // left, at most deadlineMarginMs) before the server's own.
+    const left = request.deadline - monotonicNow();
+    const margin = Math.min(this.#options.deadlineMarginMs, Math.max(0, left / 4));
+    this.#write({ ...request.body, id: request.id, deadline: request.deadline - margin }, false);
   }
 
   /** Timeout or abort: a queued request is dropped unsent; a sent one is remembered for its late answer. */

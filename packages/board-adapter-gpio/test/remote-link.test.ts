@@ -1,0 +1,504 @@
+/**
+ * The server side of the board link under the faults a field board meets:
+ * late answers, duplicate ids, wall-clock steps, silent links, floods of
+ * requests, foreign tokens, bad bytes. Real sockets on 127.0.0.1, the real
+ * agent under python3 where it runs, otherwise `BoardDouble` (as strict as
+ * the agent: one request at a time, deadlines checked before acting).
+ */
+import type { Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { BoardcastError, createHub, defineContract, type Hub, typed } from '@boardcast/core';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import { pythonPath } from '../../../test-support/system.js';
+import { startTcpProxy, type TcpProxy } from '../../../test-support/tcp-proxy.js';
+import {
+  attachBoardLink,
+  BOARD_PROTOCOL,
+  type BoardLink,
+  type BoardLinkOptions,
+  bindLed,
+  Led,
+  ledCommand,
+  type RemoteBoard,
+} from '../src/index.js';
+import type { BoardRejection } from '../src/remote/board-link.js';
+import { type AgentProcess, cleanupTemp, closeServer, listen, newServer, startAgent, waitFor } from './helpers.js';
+import { BoardDouble, type DoubleOptions } from './remote-double.js';
+
+const TOKEN = 'link-token-1';
+
+const contract = defineContract({
+  commands: { led: ledCommand },
+  events: { led: typed<{ on: boolean }>() },
+  state: typed<{ led: { on: boolean } }>(),
+});
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  vi.useRealTimers();
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+  cleanupTemp();
+});
+
+interface Rig {
+  server: Server;
+  link: BoardLink;
+  port: number;
+  board: RemoteBoard;
+  rejections: BoardRejection[];
+  connects: string[];
+  disconnects: string[];
+}
+
+async function startLink(options: Partial<BoardLinkOptions> = {}, boardId = 'esp'): Promise<Rig> {
+  const server = newServer();
+  const link = attachBoardLink(server, { token: TOKEN, heartbeatMs: 1000, ...options });
+  const port = await listen(server);
+  const rejections: BoardRejection[] = [];
+  const connects: string[] = [];
+  const disconnects: string[] = [];
+  link.on('reject', (r) => rejections.push(r));
+  link.on('connect', (b) => connects.push(b.id));
+  link.on('disconnect', (b, reason) => disconnects.push(`${b.id}: ${reason}`));
+  cleanups.push(async () => {
+    await link.close();
+    await closeServer(server);
+  });
+  return { server, link, port, board: link.board(boardId), rejections, connects, disconnects };
+}
+
+/** A hub whose `led` command drives a `Led` on the rig's board, as an app writes it. */
+function ledHub(board: RemoteBoard): { hub: Hub<typeof contract>; led: Led } {
+  const hub = createHub(contract, { state: { led: { on: false } }, commandTimeoutMs: 5000 });
+  const led = new Led(board, 5);
+  bindLed(hub, led, { state: (s, on) => ({ ...s, led: { on } }) });
+  cleanups.push(async () => {
+    led.close();
+    await hub.close();
+  });
+  return { hub, led };
+}
+
+function double(rig: Rig, options: Partial<DoubleOptions> = {}): BoardDouble {
+  const d = new BoardDouble({ port: rig.port, token: TOKEN, id: 'esp', ...options });
+  cleanups.push(() => d.close());
+  return d;
+}
+
+function agentFor(port: number, extra: Record<string, unknown> = {}): AgentProcess {
+  const agent = startAgent(pythonPath as string, {
+    id: 'esp',
+    url: `ws://127.0.0.1:${port}/board`,
+    token: TOKEN,
+    pins: [
+      { pin: 5, mode: 'output', name: 'led' },
+      { pin: 0, mode: 'input_pullup', name: 'button' },
+    ],
+    poll_ms: 5,
+    debounce_ms: 5,
+    backoff_min_ms: 100,
+    backoff_max_ms: 400,
+    watchdog_s: 0,
+    ...extra,
+  });
+  cleanups.push(() => agent.kill());
+  return agent;
+}
+
+async function proxyTo(port: number): Promise<TcpProxy> {
+  const proxy = await startTcpProxy(port);
+  cleanups.push(() => proxy.close());
+  return proxy;
+}
+
+function rawSocket(port: number, token = TOKEN): WebSocket {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/board`, BOARD_PROTOCOL, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  ws.on('error', () => undefined);
+  cleanups.push(() => ws.terminate());
+  return ws;
+}
+
+function framesOf(ws: WebSocket): Array<Record<string, unknown>> {
+  const frames: Array<Record<string, unknown>> = [];
+  ws.on('message', (data) => frames.push(JSON.parse(String(data))));
+  return frames;
+}
+
+const opened = (ws: WebSocket) => new Promise<void>((resolve) => ws.once('open', () => resolve()));
+const closedWith = (ws: WebSocket) => new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+const hello = (id: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ type: 'hello', id, firmware: 'raw', pins: [{ pin: 5, modes: ['output'] }], ...extra });
+
+describe('late commands: the hub shows the level the board has', () => {
+  it('a write answered after its timeout (an agent that ignores deadlines) updates the LED state', async () => {
+    const rig = await startLink({ requestTimeoutMs: 300 });
+    const { hub } = ledHub(rig.board);
+    const d = double(rig, { ignoreDeadlines: true, writeDelayMs: 700 });
+    await waitFor(() => rig.board.status === 'online', 'board online');
+    const levels: string[] = [];
+    rig.board.on('level', (e) => levels.push(`${e.pin}=${e.value} ${e.cause}`));
+    const result = await hub.dispatch('led', { state: 'on' });
+    expect(result.ok ? 'ok' : result.error.code).toBe('timeout');
+    expect(hub.state.led.on).toBe(false);
+    await waitFor(() => d.levels['5'] === 1, 'the board executed the write late');
+    await waitFor(() => hub.state.led.on === true, 'the late result reaches the hub state');
+    expect(levels).toContain('5=1 late');
+  });
+
+  it('a write whose answer is lost: the pin is read again and the hub shows the real level', async () => {
+    const rig = await startLink({ requestTimeoutMs: 300 });
+    const { hub } = ledHub(rig.board);
+    const d = double(rig);
+    await waitFor(() => rig.board.status === 'online', 'board online');
+    d.loseWriteAnswers = 1;
+    const result = await hub.dispatch('led', { state: 'on' });
+    expect(result.ok ? 'ok' : result.error.code).toBe('timeout');
+    expect(d.levels['5']).toBe(1);
+    await waitFor(() => hub.state.led.on === true, 're-read level reaches the hub state');
+    expect(d.executed.filter((e) => e.type === 'read').length).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!pythonPath)(
+    'real agent, link stalled past the timeout: afterwards the hub shows what the board has',
+    async () => {
+      const rig = await startLink({ requestTimeoutMs: 800, heartbeatMs: 2000 });
+      const { hub } = ledHub(rig.board);
+      const proxy = await proxyTo(rig.port);
+      agentFor(proxy.port);
+      await waitFor(() => rig.board.status === 'online', 'board online');
+      await waitFor(() => hub.state.led.on === false, 'initial level');
+      proxy.stall();
+      const result = await hub.dispatch('led', { state: 'on' });
+      expect(result.ok ? 'ok' : result.error.code).toBe('timeout');
+      proxy.resume(); // after ~0.8 s of a 4 s offline limit: still the same connection
+      // Either the agent honours the deadline (no write) or executes it late:
+      // whatever it did, the hub ends up with the board's level.
+      const truth = async () => ((await rig.board.digitalRead(5)) === 1) === hub.state.led.on;
+      await waitFor(truth, 'hub state equals the board level', 8000);
+      expect(rig.disconnects).toEqual([]);
+    },
+  );
+});
+
+describe('liveness on a monotonic clock', () => {
+  it('a +60 s wall-clock step does not disconnect a healthy board', async () => {
+    const rig = await startLink({ heartbeatMs: 300 });
+    double(rig, { heartbeatMs: 300 });
+    await waitFor(() => rig.board.status === 'online', 'board online');
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.now() + 60_000);
+    const until = performance.now() + 1500; // five heartbeat periods
+    await waitFor(() => performance.now() > until || rig.disconnects.length > 0, 'time to pass');
+    expect(rig.disconnects).toEqual([]);
+    expect(rig.board.status).toBe('online');
+  });
+
+  it.skipIf(!pythonPath)(
+    'real agent behind a silent link (stall, no FIN): offline within two heartbeat periods',
+    async () => {
+      const heartbeatMs = 1500;
+      const rig = await startLink({ heartbeatMs });
+      const proxy = await proxyTo(rig.port);
+      agentFor(proxy.port);
+      await waitFor(() => rig.board.status === 'online', 'board online');
+      const offline = new Promise<number>((resolve) =>
+        rig.board.on('status', (s) => s === 'offline' && resolve(performance.now())),
+      );
+      const stalledAt = performance.now();
+      proxy.stall();
+      const elapsed = (await offline) - stalledAt;
+      // The promise is "within two heartbeats"; a quarter period covers timer lag on a busy machine.
+      expect(elapsed).toBeLessThan(2 * heartbeatMs + heartbeatMs / 4);
+      expect(rig.disconnects[0]).toMatch(/no frame for \d+ ms/);
+    },
+  );
+});
+
+describe('duplicate board ids', () => {
+  it('a second claimant of a live board is refused with board_conflict and 4409; the first keeps the board', async () => {
+    const rig = await startLink();
+    const first = double(rig);
+    await waitFor(() => rig.board.status === 'online', 'first online');
+    const second = double(rig);
+    const { code } = await second.closed;
+    expect(code).toBe(4409);
+    expect(second.errors()).toEqual(['board_conflict']);
+    expect(second.welcomed).toBe(false);
+    expect(rig.rejections.map((r) => [r.error.code, r.boardId])).toEqual([['board_conflict', 'esp']]);
+    expect(rig.rejections[0]?.error.message).toContain('already connected');
+    expect(rig.board.status).toBe('online');
+    expect(rig.connects).toEqual(['esp']);
+    expect(await rig.board.digitalWrite(5, 1)).toBe(1);
+    expect(first.levels['5']).toBe(1);
+  });
+
+  it('a board whose first connection missed its heartbeats is taken over by the new one (a reboot)', async () => {
+    const rig = await startLink({ heartbeatMs: 400, missedHeartbeats: 5 });
+    const first = double(rig, { heartbeatMs: 400 });
+    await waitFor(() => rig.board.status === 'online', 'first online');
+    first.silent = true; // half-open: the board rebooted
+    const quietSince = performance.now();
+    await waitFor(() => performance.now() - quietSince > 700, 'more than 1.5 periods of silence');
+    const second = double(rig, { heartbeatMs: 400 });
+    await waitFor(() => second.welcomed, 'the new connection is accepted');
+    expect((await first.closed).code).toBe(4000);
+    await waitFor(() => rig.board.status === 'online', 'online on the new connection');
+    expect(rig.rejections).toEqual([]);
+  });
+
+  it.skipIf(!pythonPath)('two real agents with one id: no flapping, the refusal is reported', async () => {
+    const rig = await startLink({ heartbeatMs: 500 });
+    const statuses: string[] = [];
+    rig.board.on('status', (s) => statuses.push(s));
+    const first = agentFor(rig.port);
+    await waitFor(() => rig.board.status === 'online', 'first online');
+    const second = agentFor(rig.port); // same id, same token
+    await waitFor(() => rig.rejections.length >= 1, 'the second agent refused');
+    // The refused agent says why (and, with the agent side's fix, backs off instead of retrying at once).
+    await second.waitForLine(/board_conflict/);
+    const until = performance.now() + 2000;
+    await waitFor(() => performance.now() > until, 'two more seconds');
+    expect(rig.connects).toEqual(['esp']);
+    expect(statuses.filter((s) => s === 'offline')).toEqual([]);
+    expect(new Set(rig.rejections.map((r) => r.error.code))).toEqual(new Set(['board_conflict']));
+    first.send('press 0');
+    await waitFor(async () => (await rig.board.digitalRead(0)) === 0, 'the first agent still drives the board');
+  });
+});
+
+describe('credentials bound to boards', () => {
+  it("a board's token cannot claim another board; its own id works", async () => {
+    const rig = await startLink({
+      token: [{ token: 'tok-a', boards: 'esp-a' }, { token: 'tok-b', boards: ['esp-b'] }, { token: 'shared-admin' }],
+    });
+    const a = rig.link.board('esp-a');
+    const thief = double(rig, { token: 'tok-b', id: 'esp-a' });
+    expect((await thief.closed).code).toBe(1008);
+    expect(thief.errors()).toEqual(['forbidden']);
+    expect(a.status).toBe('offline');
+    expect(rig.rejections.map((r) => [r.error.code, r.boardId])).toEqual([['forbidden', 'esp-a']]);
+    double(rig, { token: 'tok-a', id: 'esp-a' });
+    await waitFor(() => a.status === 'online', 'own token works');
+    double(rig, { token: 'shared-admin', id: 'esp-c' });
+    await waitFor(() => rig.link.boards.some((b) => b.id === 'esp-c' && b.status === 'online'), 'shared token');
+    const wrong = rawSocket(rig.port, 'tok-x');
+    expect(await new Promise((resolve) => wrong.on('unexpected-response', (_q, res) => resolve(res.statusCode)))).toBe(
+      401,
+    );
+  });
+
+  it('a check function may bind a token to a set of ids', async () => {
+    const rig = await startLink({ token: (token) => (token === 'fn-tok' ? ['esp-x'] : false) });
+    const other = double(rig, { token: 'fn-tok', id: 'esp-y' });
+    expect((await other.closed).code).toBe(1008);
+    double(rig, { token: 'fn-tok', id: 'esp-x' });
+    await waitFor(() => rig.link.boards.some((b) => b.id === 'esp-x' && b.status === 'online'), 'bound id');
+  });
+});
+
+describe('500 concurrent commands to a slow board', () => {
+  it('timed-out commands are never executed; beyond the queue bound: too_many_requests', async () => {
+    const rig = await startLink({ requestTimeoutMs: 5000, maxInFlight: 4, maxQueuedRequests: 32 });
+    const d = double(rig, { writeDelayMs: 20 });
+    await waitFor(() => rig.board.status === 'online', 'board online');
+    const hub = createHub(contract, { state: { led: { on: false } }, commandTimeoutMs: 600 });
+    cleanups.push(() => hub.close());
+    hub.handle('led', async ({ state }, context) => {
+      const level = await rig.board.digitalWrite(5, state === 'on' ? 1 : 0, {
+        signal: context.signal,
+        deadline: context.deadline,
+      });
+      return { on: level === 1 };
+    });
+    const results = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => hub.dispatch('led', { state: i % 2 ? 'on' : 'off' })),
+    );
+    const codes = results.map((r) => (r.ok ? 'ok' : r.error.code));
+    const count = (code: string) => codes.filter((c) => c === code).length;
+    expect(count('too_many_requests')).toBeGreaterThan(0);
+    expect(count('timeout')).toBeGreaterThan(0);
+    expect(count('ok')).toBeGreaterThan(0);
+    expect(count('ok') + count('timeout') + count('too_many_requests')).toBe(500);
+    // Let everything the board still had settle, then compare.
+    const settle = performance.now() + 1500;
+    await waitFor(() => performance.now() > settle, 'the board to drain');
+    const writes = d.executed.filter((e) => e.type === 'write');
+    const droppedWrites = d.dropped.filter((e) => e.type === 'write');
+    // Every write the board executed was answered ok in time: none of the
+    // commands that answered timeout (or too_many_requests) ran afterwards.
+    expect(writes.length).toBe(count('ok'));
+    for (const w of writes) expect(w.at).toBeLessThanOrEqual(w.deadline);
+    // Refused commands never reached the board.
+    expect(writes.length + droppedWrites.length).toBeLessThanOrEqual(count('ok') + count('timeout'));
+    // And a command right after the flood works.
+    expect((await hub.dispatch('led', { state: 'on' })).ok).toBe(true);
+  });
+
+  it('a request whose signal aborts while queued is never sent', async () => {
+    const rig = await startLink({ maxInFlight: 1 });
+    const d = double(rig, { writeDelayMs: 200 });
+    await waitFor(() => rig.board.status === 'online', 'board online');
+    const before = d.frames.filter((f) => f.type === 'write').length;
+    const first = rig.board.digitalWrite(5, 1);
+    const controller = new AbortController();
+    const second = rig.board.digitalWrite(5, 0, { signal: controller.signal });
+    controller.abort(new BoardcastError('timeout', 'client went away'));
+    await expect(second).rejects.toMatchObject({ code: 'timeout', message: 'client went away' });
+    expect(await first).toBe(1);
+    expect(d.frames.filter((f) => f.type === 'write').length - before).toBe(1);
+    const aborted = new AbortController();
+    aborted.abort(new BoardcastError('timeout', 'already'));
+    await expect(rig.board.digitalWrite(5, 0, { signal: aborted.signal })).rejects.toMatchObject({ code: 'timeout' });
+    await expect(rig.board.digitalWrite(5, 0, { deadline: performance.now() - 1 })).rejects.toMatchObject({
+      code: 'timeout',
+    });
+    expect(d.frames.filter((f) => f.type === 'write').length - before).toBe(1);
+  });
+
+  it('requests carry a deadline on the server clock, and welcome/ping/pong carry now', async () => {
+    const rig = await startLink({ heartbeatMs: 200, requestTimeoutMs: 2000 });
+    const d = double(rig, { heartbeatMs: 100 });
+    await waitFor(() => rig.board.status === 'online', 'board online');
+    const sentAt = performance.now();
+    await rig.board.digitalWrite(5, 1, { deadline: sentAt + 1000 });
+    const write = d.frames.find((f) => f.type === 'write') as { deadline: number };
+    expect(write.deadline).toBeGreaterThan(sentAt + 700);
+    expect(write.deadline).toBeLessThanOrEqual(sentAt + 1000);
+    await waitFor(() => d.frames.some((f) => f.type === 'ping') && d.frames.some((f) => f.type === 'pong'), 'beats');
+    for (const type of ['welcome', 'ping', 'pong']) {
+      const frame = d.frames.find((f) => f.type === type) as { now?: unknown };
+      expect(typeof frame.now).toBe('number');
+    }
+  });
+});
+
+describe('bounds and bad input', () => {
+  it('invalid UTF-8 is answered with an error frame and the board stays connected', async () => {
+    const rig = await startLink();
+    const ws = rawSocket(rig.port);
+    const frames = framesOf(ws);
+    await opened(ws);
+    ws.send(hello('esp'));
+    await waitFor(() => rig.board.status === 'online' || frames.some((f) => f.type === 'welcome'), 'hello accepted');
+    ws.send(Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), { binary: false });
+    await waitFor(() => frames.some((f) => f.type === 'error'), 'error frame');
+    expect(frames.find((f) => f.type === 'error')).toMatchObject({
+      error: { code: 'invalid_payload', message: 'frame is not valid UTF-8' },
+    });
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it('too many pins or sensors in hello → payload_too_large; readings for unannounced sensors → unsupported', async () => {
+    const rig = await startLink({ maxPinsPerBoard: 2, maxSensorsPerBoard: 1 });
+    const big = rawSocket(rig.port);
+    const bigFrames = framesOf(big);
+    await opened(big);
+    const close = closedWith(big);
+    big.send(hello('big', { pins: [0, 1, 2].map((pin) => ({ pin, modes: ['input'] })) }));
+    expect(await close).toBe(1009);
+    expect(bigFrames.map((f) => (f.error as { code?: string } | undefined)?.code)).toEqual(['payload_too_large']);
+
+    const ws = rawSocket(rig.port);
+    const frames = framesOf(ws);
+    await opened(ws);
+    ws.send(hello('sens', { sensors: ['light'] }));
+    await waitFor(() => frames.some((f) => f.type === 'welcome'), 'welcome');
+    ws.send(JSON.stringify({ type: 'reading', sensor: 'light', value: 1 }));
+    ws.send(JSON.stringify({ type: 'reading', sensor: 'new-0', value: 1 }));
+    ws.send(JSON.stringify({ type: 'edge', pin: 77, value: 1 }));
+    await waitFor(() => frames.filter((f) => f.type === 'error').length >= 2, 'errors');
+    expect(frames.filter((f) => f.type === 'error').map((f) => (f.error as { code: string }).code)).toEqual([
+      'unsupported',
+      'unsupported',
+    ]);
+    const board = rig.link.boards.find((b) => b.id === 'sens') as RemoteBoard;
+    expect([...board.readings.keys()]).toEqual(['light']);
+  });
+
+  it('maxBoards: boards that left are forgotten (oldest first) and never more than the bound are kept', async () => {
+    const rig = await startLink({ maxBoards: 3, retentionMs: 60_000 });
+    // 'esp' is pinned by link.board(): it counts and is never evicted.
+    for (let i = 0; i < 6; i++) {
+      const ws = rawSocket(rig.port);
+      const frames = framesOf(ws);
+      await opened(ws);
+      ws.send(hello(`flood-${i}`));
+      await waitFor(() => frames.some((f) => f.type === 'welcome'), `welcome ${i}`);
+      const closed = closedWith(ws);
+      ws.close();
+      await closed;
+      await waitFor(() => rig.link.connectionCount === 0, 'socket gone');
+    }
+    expect(rig.link.boards.map((b) => b.id).sort()).toEqual(['esp', 'flood-4', 'flood-5']);
+    // All slots taken by live boards: a new id is refused with too_many_clients.
+    for (const i of [0, 1]) {
+      const ws = rawSocket(rig.port);
+      const frames = framesOf(ws);
+      await opened(ws);
+      ws.send(hello(`live-${i}`));
+      await waitFor(() => frames.some((f) => f.type === 'welcome'), 'live welcome');
+    }
+    const extra = rawSocket(rig.port);
+    const extraFrames = framesOf(extra);
+    await opened(extra);
+    const code = closedWith(extra);
+    extra.send(hello('one-too-many'));
+    expect(await code).toBe(1013);
+    expect(extraFrames[0]).toMatchObject({ type: 'error', error: { code: 'too_many_clients' } });
+  });
+
+  it('boards that left are forgotten after retentionMs', async () => {
+    const rig = await startLink({ retentionMs: 200 });
+    const ws = rawSocket(rig.port);
+    const frames = framesOf(ws);
+    await opened(ws);
+    ws.send(hello('visitor'));
+    await waitFor(() => frames.some((f) => f.type === 'welcome'), 'welcome');
+    ws.close();
+    await waitFor(() => rig.link.boards.every((b) => b.id !== 'visitor'), 'visitor forgotten');
+    expect(rig.link.boards.map((b) => b.id)).toEqual(['esp']);
+  });
+
+  it('pings with a 16 KB t are answered without it, not at all past the send-buffer bound, and a flood is rate limited', async () => {
+    const rig = await startLink({ frameRate: { perSecond: 50, burst: 50 } });
+    const ws = rawSocket(rig.port);
+    const frames = framesOf(ws);
+    await opened(ws);
+    ws.send(hello('esp'));
+    await waitFor(() => frames.some((f) => f.type === 'welcome'), 'welcome');
+    ws.send(JSON.stringify({ type: 'ping', t: 'x'.repeat(16_000) }));
+    await waitFor(() => frames.some((f) => f.type === 'pong'), 'pong');
+    const pong = frames.find((f) => f.type === 'pong') as Record<string, unknown>;
+    expect(pong.t).toBeUndefined();
+    const code = closedWith(ws);
+    for (let i = 0; i < 400; i++) ws.send(JSON.stringify({ type: 'ping', t: i }));
+    await waitFor(() => frames.some((f) => f.type === 'error'), 'rate error');
+    expect(frames.find((f) => f.type === 'error')).toMatchObject({ error: { code: 'too_many_requests' } });
+    // Still over the rate a second later → closed.
+    const keepFlooding = setInterval(() => {
+      if (ws.readyState === WebSocket.OPEN) for (let i = 0; i < 100; i++) ws.send('{"type":"ping"}');
+    }, 50);
+    cleanups.push(() => clearInterval(keepFlooding));
+    expect(await code).toBe(1013);
+  });
+});
+
+describe('shutdown', () => {
+  it('close() sends close frames and ends within the grace time even when a board does not answer', async () => {
+    const rig = await startLink({ closeGraceMs: 500 });
+    const proxy = await proxyTo(rig.port);
+    const polite = double(rig, { id: 'polite' });
+    const deaf = double(rig, { id: 'deaf', via: proxy.port });
+    await waitFor(() => rig.link.connectionCount === 2 && polite.welcomed && deaf.welcomed, 'both connected');
+    proxy.stall();
+    const started = performance.now();
+    await rig.link.close();
+    const took = performance.now() - started;
+    expect((await polite.closed).code).toBe(1001);
+    expect(took).toBeLessThan(500 + 1000);
+    expect(rig.link.connectionCount).toBe(0);
+  });
+});
