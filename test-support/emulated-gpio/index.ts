@@ -41,6 +41,9 @@ export class EmulatedGpio {
       FAKE_GPIO_DIR: dir,
       FAKE_GPIOD_API: String(api),
       BOARDCAST_GPIO_DEV_DIR: join(dir, 'dev'),
+      // As on a Pi under systemd: Python's stdout into a pipe is block-buffered
+      // unless the helper itself avoids that. (Empty = unset for Python.)
+      PYTHONUNBUFFERED: '',
     };
     let buffer = '';
     world.stdout.setEncoding('utf8');
