@@ -71,7 +71,7 @@ export function sseTransport<C extends ContractSpec>(
   const keep = { ...options };
   const open = (lastEventId: string | undefined, sink: LinkSink, abort: () => void) => {
     const dog = watchdog(keep, (ms) =>
-      sink.drop(new BoardcastError('timeout', `nothing received for ${ms} ms: the link is taken for dead`)),
+      sink.drop(new BoardcastError('timeout', `silent for ${ms} ms: link taken for dead`)),
     );
     const attempt: Link = { ...sink, beat: dog.beat, lastEventId, fresh: !lastEventId };
     return [

@@ -103,7 +103,7 @@ export function wsTransport<C extends ContractSpec>(
     let started = false;
     // Started at dial time: an upgrade that never gets an answer through a silent link is bounded too.
     const dog = watchdog(options, (ms) =>
-      fail(new BoardcastError('timeout', `nothing received for ${ms} ms: the link is taken for dead`)),
+      fail(new BoardcastError('timeout', `silent for ${ms} ms: link taken for dead`)),
     );
 
     // Idempotent teardown: commands already on the wire cannot be known to

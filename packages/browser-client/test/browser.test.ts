@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import { startTcpProxy, type TcpProxy } from '../../../test-support/tcp-proxy.js';
 import { makeHub, serve, type TestServer, tick } from './helpers.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -150,6 +151,81 @@ describe.skipIf(!chromiumPath)('built bundle in real Chromium', () => {
       expect(r[name]?.ticks).toEqual([1, 2, 3, 4, 5]);
       expect(r[name]?.state?.tick).toBe(5);
     }
+    expect(problems).toEqual([]);
+    await tab.close();
+  });
+});
+
+/**
+ * The native EventSource path in Chromium: the `keepalive` frames are
+ * events a page's EventSource sees, so a stream through a link that goes
+ * silent (a real TCP proxy that stops forwarding, no FIN, no RST) is noticed
+ * from the period the server announced, and the client resumes.
+ */
+describe.skipIf(!chromiumPath)('native EventSource in Chromium: a silent link', () => {
+  let browser: LaunchedBrowser;
+  let server: TestServer;
+  let proxy: TcpProxy;
+  const hub = makeHub();
+
+  beforeAll(async () => {
+    const js = await bundle();
+    server = await serve(hub, {
+      http: { sse: { keepAliveMs: 100 } },
+      extra(req, res) {
+        if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(page);
+        else if (req.url && js.has(req.url)) {
+          res.writeHead(200, { 'content-type': 'text/javascript' }).end(js.get(req.url));
+        } else return false;
+        return true;
+      },
+    });
+    proxy = await startTcpProxy(server.port);
+    browser = await launch();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await proxy?.close();
+    await server?.kill();
+    await hub.close();
+  });
+
+  it('is noticed from the announced keep-alive period and resumed without loss', async () => {
+    const tab = await browser.browser.newPage();
+    const problems: string[] = [];
+    tab.on('pageerror', (e) => problems.push(String(e)));
+    await tab.goto(`http://127.0.0.1:${proxy.port}/`);
+    await tab.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
+    type R = { ticks: number[]; status: string[]; state: unknown };
+    const results = () => tab.evaluate(() => (window as unknown as { results: Record<string, R> }).results.sse);
+    await tab.evaluate(() => (window as unknown as { start(t: string): void }).start('sse'));
+    await tab.waitForFunction(() => {
+      const r = (window as unknown as { results: Record<string, R> }).results.sse;
+      return r?.status.includes('open') && r.state;
+    });
+    await tick(hub, 1);
+    await tab.waitForFunction(
+      () => (window as unknown as { results: Record<string, R> }).results.sse?.ticks.length === 1,
+    );
+
+    proxy.stall();
+    // The client's own default period is 15 s: noticing within 10 s means it used the server's 100 ms.
+    await tab.waitForFunction(
+      () => (window as unknown as { results: Record<string, R> }).results.sse?.status.includes('reconnecting'),
+      undefined,
+      { timeout: 10_000 },
+    );
+    for (let i = 2; i <= 4; i++) await tick(hub, i);
+    proxy.resume();
+    await tab.waitForFunction(
+      () => (window as unknown as { results: Record<string, R> }).results.sse?.ticks.length === 4,
+      undefined,
+      { timeout: 10_000 },
+    );
+    const r = await results();
+    expect(r?.ticks).toEqual([1, 2, 3, 4]);
+    expect(r?.status.at(-1)).toBe('open');
     expect(problems).toEqual([]);
     await tab.close();
   });
