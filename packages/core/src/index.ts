@@ -90,6 +90,17 @@ export {
   SSE_KEEPALIVE_EVENT,
   type SseFrameFields,
 } from './sse-codec.js';
+export {
+  refuseUpgrade,
+  registerUpgrade,
+  UNHANDLED_UPGRADE_TIMEOUT_MS,
+  UpgradeRegistry,
+  type UpgradeRequestLike,
+  type UpgradeRoute,
+  type UpgradeServer,
+  type UpgradeSocketLike,
+  upgradeRegistry,
+} from './upgrade.js';
 export { validateEntry, validateEntrySync } from './validate.js';
 export {
   type ClientDecodeResult,

@@ -59,3 +59,17 @@ export function encodeSseSnapshot(stateJson: string, headId: string | undefined)
 export function encodeSseReset(reason: string): string {
   return encodeSseFrame({ event: 'reset', data: JSON.stringify({ reason }) });
 }
+
+/** Reserved event name of the keep-alive frame (contracts may not use it). */
+export const SSE_KEEPALIVE_EVENT = 'keepalive';
+
+/**
+ * The keep-alive frame: sent right after `retry:` on every new stream and
+ * then every `intervalMs`, instead of a `: ping` comment, so the client
+ * learns the period and can notice a silent link (missing frames). No `id:`,
+ * so it never moves the browser's Last-Event-ID. `intervalMs` 0 means the
+ * server sends none after the first.
+ */
+export function encodeSseKeepAlive(intervalMs: number): string {
+  return `event: ${SSE_KEEPALIVE_EVENT}\ndata: {"intervalMs":${Math.max(0, Math.floor(intervalMs))}}\n\n`;
+}

@@ -1,6 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BoardcastError, type ContractSpec, Emitter, type Hub } from '@boardcast/core';
+import {
+  type AllowedHosts,
+  type AllowedOrigins,
+  BoardcastError,
+  type ContractSpec,
+  checkRequest,
+  Emitter,
+  type EndpointPolicy,
+  type Hub,
+  resolvePolicy,
+} from '@boardcast/core';
 import { readFetchBody, readJsonFrom, readNodeBody } from './body.js';
+import { hostEnvironment } from './environment.js';
 import type { AnyHub } from './hub-like.js';
 import {
   type Authorize,
@@ -19,14 +30,16 @@ export interface CommandEndpointOptions {
   /** Largest accepted request body in bytes; larger gets 413 `payload_too_large`. Default 65536. */
   readonly maxBodyBytes?: number;
   /**
-   * Origins allowed to send commands, as a list (`['https://panel.local']`)
-   * or a predicate. A request whose `Origin` is not allowed gets 403
-   * `forbidden_origin`; requests without `Origin` (curl, server-to-server)
-   * pass. Default: no check (a cross-site page still cannot send
-   * `application/json` without a CORS preflight, which this endpoint never
-   * approves).
+   * Origins allowed to send commands (core's `AllowedOrigins`, the same
+   * option and normalization as the SSE and WebSocket endpoints): `'same-host'`,
+   * `'*'`, a list (`['https://panel.local']`) or a predicate. A request whose
+   * `Origin` is not allowed gets 403 `forbidden_origin`. Default `'same-host'`.
    */
-  readonly allowedOrigins?: readonly string[] | ((origin: string) => boolean);
+  readonly allowedOrigins?: AllowedOrigins<IncomingMessage | Request>;
+  /** Accept requests without `Origin` (curl, devices, server-to-server). Default true. */
+  readonly allowMissingOrigin?: boolean;
+  /** Extra `Host` names this server answers to (core's `AllowedHosts`); others get 403 `forbidden_host`. */
+  readonly allowedHosts?: AllowedHosts;
   /** Gatekeeper for each command; its value reaches handlers as `context.auth`. */
   readonly authorize?: Authorize;
   /** Extra headers on every response. */
@@ -58,7 +71,7 @@ interface CommandRequest {
 export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
   readonly #hub: AnyHub;
   readonly #maxBodyBytes: number;
-  readonly #originAllowed: ((origin: string) => boolean) | undefined;
+  readonly #policy: EndpointPolicy<IncomingMessage | Request>;
   readonly #authorize: Authorize | undefined;
   readonly #headers: Readonly<Record<string, string>>;
 
@@ -68,12 +81,15 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
     const max = options.maxBodyBytes ?? 65_536;
     if (!(max >= 0)) throw new RangeError('maxBodyBytes must be a number >= 0');
     this.#maxBodyBytes = max;
-    const origins = options.allowedOrigins;
-    if (typeof origins === 'function') this.#originAllowed = origins;
-    else if (origins) {
-      const set = new Set(origins);
-      this.#originAllowed = (origin) => set.has(origin);
-    }
+    this.#policy = resolvePolicy(
+      '@boardcast/sse-server commands',
+      {
+        allowedOrigins: options.allowedOrigins,
+        allowMissingOrigin: options.allowMissingOrigin,
+        allowedHosts: options.allowedHosts,
+      },
+      hostEnvironment(),
+    );
     this.#authorize = options.authorize;
     this.#headers = options.headers ?? {};
   }
@@ -109,13 +125,11 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
       this.emit('reject', error, info, name);
       return this.#error(error, headers);
     };
+    const refused = checkRequest(this.#policy, info);
+    if (refused) return refuse(refused);
     if (info.method !== 'POST') {
       const error = new BoardcastError('method_not_allowed', `${info.method} is not allowed; use POST`);
       return refuse(error, { Allow: 'POST' });
-    }
-    const origin = info.header('origin');
-    if (origin !== undefined && this.#originAllowed && !this.#originAllowed(origin)) {
-      return refuse(new BoardcastError('forbidden_origin', 'this origin may not send commands'));
     }
     const auth = await runAuthorize(this.#authorize, info, (error) =>
       this.#hub.emit('error', error, 'sse-server authorize'),

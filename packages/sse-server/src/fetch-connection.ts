@@ -12,6 +12,7 @@ export class FetchConnection implements SseConnection {
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #drain: (() => void) | undefined;
   #open = true;
+  #enqueued = 0;
   readonly #signal: AbortSignal | undefined;
   readonly #onClose: (reason: 'client' | 'error') => void;
 
@@ -37,13 +38,24 @@ export class FetchConnection implements SseConnection {
 
   write(chunk: string): boolean {
     if (!this.#open) return true;
-    this.#controller.enqueue(utf8Bytes(chunk));
+    const bytes = utf8Bytes(chunk);
+    this.#enqueued += bytes.byteLength;
+    this.#controller.enqueue(bytes);
     // 0 means a waiting reader took the chunk at once.
     return this.#controller.desiredSize === 0;
   }
 
   get buffered(): number {
     return this.#open ? -(this.#controller.desiredSize ?? 0) : 0;
+  }
+
+  get flushed(): number {
+    return this.#enqueued - this.buffered;
+  }
+
+  /** The queue is closed (empty) or dropped as soon as end()/destroy() return. */
+  onGone(listener: () => void): void {
+    listener();
   }
 
   onDrain(listener: () => void): void {
@@ -55,7 +67,7 @@ export class FetchConnection implements SseConnection {
     if (!this.#dispose()) return;
     try {
       // A consumer that is not reading would keep a closed stream's queue alive.
-      if (pending > 0) this.#controller.error(new Error('boardcast: event stream closed with unsent data'));
+      if (pending > 0) this.#controller.error(droppedError());
       else this.#controller.close();
     } catch {
       // Already closed by the consumer.
@@ -65,9 +77,11 @@ export class FetchConnection implements SseConnection {
   destroy(): void {
     if (!this.#dispose()) return;
     try {
-      // error() drops the queued chunks at once, unlike close(). Runtimes may
-      // log this error (@hono/node-server does), so it says what happened.
-      this.#controller.error(new Error('boardcast: event stream dropped (client stopped reading)'));
+      // error() drops the queued chunks at once, unlike close(). The code is
+      // the one Node uses for a stream closed early: @hono/node-server then
+      // logs one line instead of a stack, and the endpoint's `disconnect`
+      // event (reason `slow`/`timeout`) is where the app hears of it.
+      this.#controller.error(droppedError());
     } catch {
       // Already closed by the consumer.
     }
@@ -87,4 +101,10 @@ export class FetchConnection implements SseConnection {
     this.#signal?.removeEventListener('abort', this.#handleAbort);
     return true;
   }
+}
+
+function droppedError(): Error {
+  return Object.assign(new Error('boardcast: event stream dropped with unsent data'), {
+    code: 'ERR_STREAM_PREMATURE_CLOSE',
+  });
 }

@@ -58,6 +58,28 @@ export class NodeConnection implements SseConnection {
     return socket.write(httpChunk(chunk));
   }
 
+  get flushed(): number {
+    // bytesWritten counts what is still queued too; take that back out.
+    const socket = this.#socket;
+    return (socket.bytesWritten ?? 0) - socket.writableLength;
+  }
+
+  onGone(listener: () => void): void {
+    const res = this.#res;
+    if (res.writableFinished || res.destroyed) {
+      listener();
+      return;
+    }
+    let called = false;
+    const once = () => {
+      if (called) return;
+      called = true;
+      listener();
+    };
+    res.once('finish', once);
+    res.once('close', once);
+  }
+
   /** Bytes in the response and its socket: what a client that stops reading costs us. */
   get buffered(): number {
     return this.#res.writableLength;
@@ -72,8 +94,13 @@ export class NodeConnection implements SseConnection {
 
   end(): void {
     this.#dispose();
-    if (this.#res.writableLength > 0) this.destroy();
-    else this.#res.end();
+    if (this.#res.writableLength > 0) {
+      this.destroy();
+      return;
+    }
+    // The terminator leaves the connection idle and reusable; a closing
+    // HTTP server closes idle connections itself.
+    this.#res.end();
   }
 
   destroy(): void {

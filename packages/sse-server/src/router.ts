@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ContractSpec, Hub } from '@boardcast/core';
+import type { AllowedHosts, AllowedOrigins, ContractSpec, Hub } from '@boardcast/core';
 import { type CommandEndpoint, type CommandEndpointOptions, createCommandEndpoint } from './command-endpoint.js';
 import { type Authorize, fromFetch, fromNode } from './request.js';
 import { createSseEndpoint, type SseEndpoint, type SseEndpointOptions } from './sse-endpoint.js';
@@ -9,6 +9,10 @@ export interface BoardcastHttpOptions {
   readonly base?: string;
   /** Used by both endpoints unless `sse.authorize`/`commands.authorize` is set. */
   readonly authorize?: Authorize;
+  /** Used by both endpoints unless set in `sse`/`commands` (core's `AllowedHosts`). */
+  readonly allowedHosts?: AllowedHosts;
+  /** Used by both endpoints unless set in `sse`/`commands` (core's `AllowedOrigins`). Default `'same-host'`. */
+  readonly allowedOrigins?: AllowedOrigins<IncomingMessage | Request>;
   readonly sse?: SseEndpointOptions;
   readonly commands?: CommandEndpointOptions;
 }
@@ -26,8 +30,8 @@ export interface BoardcastHttp {
   readonly fetch: (request: Request) => Promise<Response>;
   /** True when the path is one of the two routes (for frameworks that route themselves). */
   matches(pathname: string): boolean;
-  /** Close the event stream (ends every client). */
-  close(): void;
+  /** Close the event stream (ends every client); resolves within the stream's `closeTimeoutMs`. */
+  close(): Promise<void>;
 }
 
 type Route = 'events' | 'commands' | undefined;
@@ -38,9 +42,10 @@ export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: Boar
   if (base !== '' && !base.startsWith('/')) throw new TypeError('base must start with "/"');
   const eventsPath = `${base}/events`;
   const commandsPrefix = `${base}/commands/`;
-  const authorize = options.authorize;
-  const sse = createSseEndpoint(hub, { authorize, ...options.sse });
-  const commands = createCommandEndpoint(hub, { authorize, ...options.commands });
+  const { authorize, allowedHosts, allowedOrigins } = options;
+  const shared = { authorize, allowedHosts, allowedOrigins };
+  const sse = createSseEndpoint(hub, { ...shared, ...options.sse });
+  const commands = createCommandEndpoint(hub, { ...shared, ...options.commands });
 
   const route = (pathname: string): Route => {
     if (pathname === eventsPath) return 'events';

@@ -10,13 +10,17 @@ export type DisconnectReason =
   /** `close()` was called on the endpoint, or the hub closed. */
   | 'closed'
   /** The socket failed. */
-  | 'error';
+  | 'error'
+  /** Its unsent data did not move for two keep-alive intervals: the peer is gone or the link is silent. */
+  | 'timeout';
 
 /** What the `connect`/`disconnect` events and `clients()` tell about one stream. */
 export interface SseClientInfo {
   readonly id: string;
   /** `node` for `node(req, res)`, `fetch` for `fetch(request)`. */
   readonly adapter: 'node' | 'fetch';
+  /** The peer's IP address (Node adapter; undefined for Fetch requests). */
+  readonly remoteAddress: string | undefined;
   readonly lastEventId: string | undefined;
   readonly events: readonly string[] | undefined;
   /** What `authorize` returned. */
@@ -41,6 +45,7 @@ export interface ClientShared {
 export interface ClientInit {
   readonly id: string;
   readonly adapter: 'node' | 'fetch';
+  readonly remoteAddress: string | undefined;
   readonly lastEventId: string | undefined;
   readonly events: ReadonlySet<string> | undefined;
   readonly auth: unknown;
@@ -57,6 +62,7 @@ const RESET_SLOW = encodeSseReset('slow');
 export class SseClient implements HubSink, SseClientInfo {
   readonly id: string;
   readonly adapter: 'node' | 'fetch';
+  readonly remoteAddress: string | undefined;
   readonly lastEventId: string | undefined;
   readonly events: readonly string[] | undefined;
   readonly auth: unknown;
@@ -72,11 +78,15 @@ export class SseClient implements HubSink, SseClientInfo {
   /** The last write reported a backlog; until one does, reading the buffer size is skipped. */
   #pressured = false;
   #closed = false;
+  /** `connection.flushed` at the last liveness check, and how many checks in a row saw no progress. */
+  #lastFlushed = -1;
+  #stuckChecks = 0;
 
   constructor(shared: ClientShared, init: ClientInit) {
     this.#shared = shared;
     this.id = init.id;
     this.adapter = init.adapter;
+    this.remoteAddress = init.remoteAddress;
     this.lastEventId = init.lastEventId;
     this.#filter = init.events;
     this.events = init.events ? [...init.events] : undefined;
@@ -124,7 +134,48 @@ export class SseClient implements HubSink, SseClientInfo {
     this.#pressured = !connection.write(chunk);
   }
 
-  /** Ends the stream (reason `closed`/`slow`) or records that the peer did (`client`/`error`). */
+  /**
+   * Keep-alive tick: false (and the stream dropped as `timeout`) when data
+   * is waiting and none of it has left for two ticks in a row — the peer is
+   * dead or the link silent; a live client, however slow, makes progress.
+   */
+  checkProgress(): boolean {
+    const connection = this.#connection;
+    if (this.#closed || !connection) return false;
+    const flushed = connection.flushed;
+    if (connection.buffered > 0 && flushed === this.#lastFlushed) {
+      if (++this.#stuckChecks >= 2) {
+        this.close('timeout');
+        return false;
+      }
+    } else this.#stuckChecks = 0;
+    this.#lastFlushed = flushed;
+    return true;
+  }
+
+  /**
+   * End the stream for a shutdown and resolve once it is gone: at once when
+   * everything was sent, else when the peer has taken the rest, and after
+   * `graceMs` whatever the peer does (then the connection is destroyed).
+   */
+  shutdown(graceMs: number): Promise<void> {
+    const connection = this.#connection;
+    if (this.#closed || !connection) {
+      this.close('closed');
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => connection.destroy(), graceMs);
+      (timer as { unref?: () => void }).unref?.();
+      connection.onGone(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.close('closed');
+    });
+  }
+
+  /** Ends the stream (reason `closed`/`slow`/`timeout`) or records that the peer did (`client`/`error`). */
   close(reason: DisconnectReason): void {
     if (this.#closed) return;
     this.#closed = true;

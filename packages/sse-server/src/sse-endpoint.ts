@@ -1,17 +1,22 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  AddressCounter,
   BoardcastError,
   type ContractSpec,
+  checkRequest,
   Emitter,
-  encodeSseComment,
+  type EndpointPolicy,
+  type EndpointPolicyOptions,
+  encodeSseKeepAlive,
   encodeSseRetry,
   type Hub,
+  resolvePolicy,
 } from '@boardcast/core';
+import { hostEnvironment } from './environment.js';
 import { FetchConnection } from './fetch-connection.js';
 import type { AnyHub } from './hub-like.js';
 import { NodeConnection } from './node-connection.js';
 import {
-  type Authorize,
   type BoardcastRequest,
   errorReply,
   fromFetch,
@@ -23,30 +28,40 @@ import {
 } from './request.js';
 import { type ClientShared, type DisconnectReason, SseClient, type SseClientInfo } from './sse-client.js';
 
-export interface SseEndpointOptions {
+/** Shortest accepted `retry:` (ms): below it a lost server gets a reconnect storm. */
+export const MIN_RETRY_MS = 100;
+/** Longest accepted `retry:` and `keepAliveMs` (ms): above it a page looks dead for an hour. */
+export const MAX_RETRY_MS = 3_600_000;
+/** Shortest accepted `keepAliveMs` other than 0 (ms). */
+const MIN_KEEPALIVE_MS = 10;
+
+/**
+ * The options shared with ws-server (`maxClients`, `maxClientsPerAddress`,
+ * `highWaterMark`, `slowClient`, `allowedOrigins`, `allowMissingOrigin`,
+ * `allowedHosts`, `authorize`, `closeTimeoutMs`: see core's
+ * `EndpointPolicyOptions`), plus the stream's own.
+ */
+export interface SseEndpointOptions extends EndpointPolicyOptions<IncomingMessage | Request> {
   /**
    * The `retry:` sent first, in ms: how long a browser waits before it
    * reconnects. A `{ min, max }` range gives each client a random value in it
    * so that a restart does not bring every browser back in the same instant.
+   * Must lie in 100…3600000 (a `RangeError` at construction otherwise).
    * Default 3000.
    */
   readonly retry?: number | { readonly min: number; readonly max: number };
-  /** Interval of the `: ping` comment that keeps proxies from closing an idle stream, in ms; 0 turns it off. Default 15000. */
-  readonly keepAliveMs?: number;
-  /** Open streams allowed at once; the next gets 503 `too_many_clients`. Default 1000. */
-  readonly maxClients?: number;
-  /** `Retry-After` (seconds) sent with the 503. Default 10. */
-  readonly retryAfterSeconds?: number;
-  /** Unread bytes one client may hold in server memory before it counts as slow. Default 262144 (256 KiB). */
-  readonly highWaterMark?: number;
   /**
-   * What happens to a slow client: `disconnect` (default) drops it, and its
-   * browser reconnects and resumes; `reset` skips events until it has read
-   * its backlog, then sends `reset` and a fresh `snapshot`.
+   * Interval of the `event: keepalive` frame (ms), which keeps proxies from
+   * closing an idle stream and tells the client how often to expect it, so
+   * it can notice a silent link. A stream whose unsent data has not moved
+   * for two intervals is dropped (`disconnect` reason `timeout`); the socket
+   * also gets TCP keep-alive with this idle time. 0 turns all of it off
+   * (the first frame then says `{"intervalMs":0}`). 0 or 10…3600000.
+   * Default 15000.
    */
-  readonly slowClient?: 'disconnect' | 'reset';
-  /** Gatekeeper for each stream; see {@link Authorize}. */
-  readonly authorize?: Authorize;
+  readonly keepAliveMs?: number;
+  /** `Retry-After` (seconds) sent with a 503. Default 10. */
+  readonly retryAfterSeconds?: number;
   /** Extra headers on every response (CORS, for example). */
   readonly headers?: Readonly<Record<string, string>>;
 }
@@ -56,11 +71,14 @@ export type SseEndpointEvents = {
   connect: (client: SseClientInfo) => void;
   /** A stream closed; `reason` says who closed it. Fires exactly once per `connect`. */
   disconnect: (client: SseClientInfo, reason: DisconnectReason) => void;
-  /** A request was refused before a stream opened (limits, auth, bad query). */
+  /** A request was refused before a stream opened (host, origin, limits, auth, bad query). */
   reject: (error: BoardcastError, request: BoardcastRequest) => void;
 };
 
-const PING = encodeSseComment('ping');
+/** Longest accepted `Last-Event-ID`; a longer one is treated as foreign (reset + snapshot), never refused. */
+const MAX_ID_LENGTH = 256;
+/** Stands in for a resume id we will not parse: foreign to every bus, so the hub answers reset + snapshot. */
+const FOREIGN_ID = 'foreign';
 const EVENT_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 type Prepared = { readonly reply: Reply } | { readonly lastEventId: string | undefined; readonly events?: Set<string> };
@@ -71,42 +89,51 @@ type Prepared = { readonly reply: Reply } | { readonly lastEventId: string | und
  * logic through a small connection adapter.
  */
 export class SseEndpoint extends Emitter<SseEndpointEvents> {
+  /** The options after defaults, as every check uses them. */
+  readonly policy: EndpointPolicy<IncomingMessage | Request>;
   readonly #hub: AnyHub;
   readonly #clients = new Set<SseClient>();
+  readonly #perAddress: AddressCounter;
   readonly #shared: ClientShared;
   readonly #keepAliveMs: number;
-  readonly #maxClients: number;
+  readonly #keepAliveFrame: string;
   readonly #retryAfter: string;
   readonly #retry: number | { readonly min: number; readonly max: number };
   readonly #retryFrame: string | undefined;
-  readonly #authorize: Authorize | undefined;
   readonly #extraHeaders: Readonly<Record<string, string>>;
   readonly #offHubClose: () => void;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   #nextId = 0;
-  #closed = false;
+  #closing: Promise<void> | undefined;
 
   constructor(hub: AnyHub, options: SseEndpointOptions = {}) {
     super();
     this.#hub = hub;
-    this.#keepAliveMs = nonNegative(options.keepAliveMs ?? 15_000, 'keepAliveMs');
-    this.#maxClients = nonNegative(options.maxClients ?? 1000, 'maxClients');
+    this.policy = resolvePolicy('@boardcast/sse-server', options, hostEnvironment());
+    const keepAliveMs = options.keepAliveMs ?? 15_000;
+    if (keepAliveMs !== 0) inRange(keepAliveMs, 'keepAliveMs', MIN_KEEPALIVE_MS);
+    this.#keepAliveMs = keepAliveMs;
+    this.#keepAliveFrame = encodeSseKeepAlive(keepAliveMs);
     this.#retryAfter = String(Math.ceil(nonNegative(options.retryAfterSeconds ?? 10, 'retryAfterSeconds')));
     this.#retry = options.retry ?? 3000;
     if (typeof this.#retry === 'number') {
-      this.#retryFrame = encodeSseRetry(nonNegative(this.#retry, 'retry'));
-    } else if (!(this.#retry.min >= 0 && this.#retry.max >= this.#retry.min)) {
-      throw new RangeError('retry range needs 0 <= min <= max');
+      this.#retryFrame = encodeSseRetry(inRange(this.#retry, 'retry'));
+    } else {
+      inRange(this.#retry.min, 'retry.min');
+      inRange(this.#retry.max, 'retry.max');
+      if (!(this.#retry.max >= this.#retry.min)) {
+        throw new RangeError('@boardcast/sse-server: retry range needs min <= max');
+      }
     }
-    this.#authorize = options.authorize;
     this.#extraHeaders = options.headers ?? {};
+    this.#perAddress = new AddressCounter(this.policy.maxClientsPerAddress);
     this.#shared = {
       hub,
-      highWaterMark: nonNegative(options.highWaterMark ?? 256 * 1024, 'highWaterMark'),
-      slowClient: options.slowClient ?? 'disconnect',
+      highWaterMark: this.policy.highWaterMark,
+      slowClient: this.policy.slowClient,
       remove: (client, reason) => this.#remove(client, reason),
     };
-    this.#offHubClose = hub.on('close', () => this.close());
+    this.#offHubClose = hub.on('close', () => void this.close());
   }
 
   /** Open streams. */
@@ -133,52 +160,70 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     const info = fromFetch(request);
     const prepared = this.#prepare(info);
     if ('reply' in prepared) return toResponse(prepared.reply);
-    const auth = await runAuthorize(this.#authorize, info, this.#onAuthError);
+    const auth = await runAuthorize(this.policy.authorize, info, this.#onAuthError);
     if (!auth.ok) return toResponse(this.#reject(auth.error, info));
-    const full = this.#checkCapacity(info);
+    const full = this.#checkCapacity(info, undefined);
     if (full) return toResponse(full);
 
-    const client = this.#createClient('fetch', prepared, auth.auth);
+    const client = this.#createClient('fetch', prepared, auth.auth, undefined);
     const connection = new FetchConnection(request.signal, (reason) => client.close(reason));
     this.#open(client, connection);
     if (request.signal.aborted) client.close('client');
     return new Response(connection.stream, { status: 200, headers: this.#streamHeaders(false) });
   };
 
-  /** End every stream, stop every timer, refuse new streams. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+  /**
+   * End every stream, stop every timer and answer later requests with 503
+   * `closed`. Resolves once every stream has closed; a peer that does not
+   * take the end of its stream within `closeTimeoutMs` is destroyed, so
+   * this settles in bounded time whatever the peers do. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
     this.#offHubClose();
-    for (const client of this.#clients) client.close('closed');
     this.#stopKeepAlive();
+    const clients = [...this.#clients];
+    this.#closing = Promise.all(clients.map((client) => client.shutdown(this.policy.closeTimeoutMs))).then(
+      () => undefined,
+    );
+    return this.#closing;
   }
 
   async #handleNode(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const info = fromNode(req);
     const prepared = this.#prepare(info);
     if ('reply' in prepared) return sendNode(res, prepared.reply);
-    const auth = await runAuthorize(this.#authorize, info, this.#onAuthError);
+    const address = req.socket.remoteAddress;
+    const early = this.#checkCapacity(info, address);
+    if (early) return sendNode(res, early);
+    const auth = await runAuthorize(this.policy.authorize, info, this.#onAuthError);
     if (!auth.ok) return sendNode(res, this.#reject(auth.error, info));
     if (res.destroyed || req.socket.destroyed) return;
-    const full = this.#checkCapacity(info);
+    const full = this.#checkCapacity(info, address);
     if (full) return sendNode(res, full);
 
     res.writeHead(200, this.#streamHeaders(req.httpVersionMajor === 1));
     // Small frames must leave at once, not wait for Nagle to batch them.
     req.socket.setNoDelay(true);
-    const client = this.#createClient('node', prepared, auth.auth);
+    // Lets the kernel find a peer that vanished while the stream was idle.
+    if (this.#keepAliveMs > 0) req.socket.setKeepAlive(true, this.#keepAliveMs);
+    const client = this.#createClient('node', prepared, auth.auth, address);
     this.#open(client, new NodeConnection(req, res, client));
   }
 
   #prepare(request: BoardcastRequest): Prepared {
+    const refused = checkRequest(this.policy, request);
+    if (refused) return { reply: this.#reject(refused, request) };
     if (request.method !== 'GET') {
       const error = new BoardcastError('method_not_allowed', `${request.method} is not allowed; use GET`);
       return { reply: this.#reject(error, request, { Allow: 'GET' }) };
     }
-    const full = this.#checkCapacity(request);
+    const full = this.#checkCapacity(request, undefined);
     if (full) return { reply: full };
-    const lastEventId = request.header('last-event-id') || request.url.searchParams.get('lastEventId') || undefined;
+    let lastEventId = request.header('last-event-id') || request.url.searchParams.get('lastEventId') || undefined;
+    // An id we will not even look up is foreign, not an error: refusing it
+    // would make the browser repeat the same request for ever.
+    if (lastEventId !== undefined && lastEventId.length > MAX_ID_LENGTH) lastEventId = FOREIGN_ID;
     const names = request.url.searchParams
       .getAll('events')
       .flatMap((value) => value.split(','))
@@ -196,14 +241,24 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
   }
 
   /** Checked before `authorize` (cheap refusal) and again after it (the count may have grown meanwhile). */
-  #checkCapacity(request: BoardcastRequest): Reply | undefined {
+  #checkCapacity(request: BoardcastRequest, address: string | undefined): Reply | undefined {
     const retry = { 'Retry-After': this.#retryAfter };
-    if (this.#closed) {
+    if (this.#closing) {
       return this.#reject(new BoardcastError('closed', 'the event stream is shut down'), request, retry, 503);
     }
-    if (this.#clients.size < this.#maxClients) return undefined;
-    const error = new BoardcastError('too_many_clients', `at most ${this.#maxClients} event streams are allowed`);
-    return this.#reject(error, request, retry);
+    const { maxClients, maxClientsPerAddress } = this.policy;
+    if (this.#clients.size >= maxClients) {
+      const error = new BoardcastError('too_many_clients', `at most ${maxClients} event streams are allowed`);
+      return this.#reject(error, request, retry);
+    }
+    if (address !== undefined && this.#perAddress.count(address) >= maxClientsPerAddress) {
+      const error = new BoardcastError(
+        'too_many_clients',
+        `at most ${maxClientsPerAddress} event streams are allowed per address`,
+      );
+      return this.#reject(error, request, retry);
+    }
+    return undefined;
   }
 
   #reject(
@@ -234,11 +289,12 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     return headers;
   }
 
-  #createClient(adapter: 'node' | 'fetch', prepared: Prepared, auth: unknown): SseClient {
+  #createClient(adapter: 'node' | 'fetch', prepared: Prepared, auth: unknown, address: string | undefined): SseClient {
     const { lastEventId, events } = prepared as Exclude<Prepared, { reply: Reply }>;
     return new SseClient(this.#shared, {
       id: `sse-${++this.#nextId}`,
       adapter,
+      remoteAddress: address,
       lastEventId,
       events,
       auth,
@@ -252,22 +308,27 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
 
   #open(client: SseClient, connection: NodeConnection | FetchConnection): void {
     this.#clients.add(client);
+    this.#perAddress.acquire(client.remoteAddress);
     this.emit('connect', client);
     this.#startKeepAlive();
-    client.start(connection, this.#retryFrame ?? this.#randomRetry());
+    client.start(connection, (this.#retryFrame ?? this.#randomRetry()) + this.#keepAliveFrame);
   }
 
   #remove(client: SseClient, reason: DisconnectReason): void {
     if (!this.#clients.delete(client)) return;
+    this.#perAddress.release(client.remoteAddress);
     if (this.#clients.size === 0) this.#stopKeepAlive();
     this.emit('disconnect', client, reason);
   }
 
-  // One timer for all clients writing one shared comment frame.
+  // One timer for all clients: it writes one shared keep-alive frame and
+  // drops streams whose unsent data has stopped moving (a dead peer).
   #startKeepAlive(): void {
     if (this.#keepAlive || this.#keepAliveMs === 0) return;
     this.#keepAlive = setInterval(() => {
-      for (const client of this.#clients) client.write(PING);
+      for (const client of this.#clients) {
+        if (client.checkProgress()) client.write(this.#keepAliveFrame);
+      }
     }, this.#keepAliveMs);
     (this.#keepAlive as { unref?: () => void }).unref?.();
   }
@@ -279,7 +340,16 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
 }
 
 function nonNegative(value: number, name: string): number {
-  if (!(value >= 0)) throw new RangeError(`${name} must be a number >= 0`);
+  if (!(value >= 0)) throw new RangeError(`@boardcast/sse-server: ${name} must be a number >= 0`);
+  return value;
+}
+
+function inRange(value: number, name: string, min = MIN_RETRY_MS): number {
+  if (!(Number.isFinite(value) && value >= min && value <= MAX_RETRY_MS)) {
+    throw new RangeError(
+      `@boardcast/sse-server: ${name} must be between ${min} and ${MAX_RETRY_MS} ms (got ${String(value)})`,
+    );
+  }
   return value;
 }
 

@@ -98,7 +98,7 @@ describe('Express', () => {
 describe('Hono (fetch handler on @hono/node-server)', () => {
   async function honoServer() {
     hub = makeHub(10);
-    sse = createSseEndpoint(hub, { highWaterMark: 64 * 1024 });
+    sse = createSseEndpoint(hub, { highWaterMark: 64 * 1024, slowClient: 'disconnect' });
     const endpoint = sse;
     const commands = createCommandEndpoint(hub);
     const app = new Hono();

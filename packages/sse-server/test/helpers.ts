@@ -83,6 +83,8 @@ export interface StreamReader {
   readonly messages: EventSourceMessage[];
   readonly comments: string[];
   readonly retries: number[];
+  /** `intervalMs` of every `event: keepalive` frame, kept out of `messages`. */
+  readonly keepalives: number[];
   /** True once the server ended the stream. */
   ended: boolean;
   close(): void;
@@ -97,12 +99,17 @@ export async function openStream(url: string, headers: Record<string, string> = 
     messages: [],
     comments: [],
     retries: [],
+    keepalives: [],
     ended: false,
     close: () => controller.abort(),
   };
   if (!response.ok || !response.body) return reader;
   const parser = createParser({
-    onEvent: (message) => reader.messages.push(message),
+    onEvent: (message) => {
+      if (message.event === 'keepalive')
+        reader.keepalives.push((JSON.parse(message.data) as { intervalMs: number }).intervalMs);
+      else reader.messages.push(message);
+    },
     onComment: (comment) => reader.comments.push(comment),
     onRetry: (retry) => reader.retries.push(retry),
   });

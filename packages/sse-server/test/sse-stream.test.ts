@@ -59,7 +59,7 @@ describe('SSE stream (node:http)', () => {
   });
 
   it('works with the WHATWG EventSource client and resumes after a forced disconnect with nothing lost or duplicated', async () => {
-    await setup({ retry: 50 });
+    await setup({ retry: 100 });
     const received: string[] = [];
     let opens = 0;
     const source = new EventSource(`${server?.url}/`);
@@ -121,11 +121,25 @@ describe('SSE stream (node:http)', () => {
     expect(stranger.messages[0]?.event).toBe('reset');
   });
 
-  it('sends keep-alive comments at the configured interval', async () => {
+  it('announces the keep-alive period first and repeats the keepalive frame at that interval', async () => {
     await setup({ keepAliveMs: 30 });
     const reader = await open();
-    await waitFor(() => reader.comments.length >= 2, 'two pings');
-    expect(reader.comments[0]?.trim()).toBe('ping');
+    // The first frame comes with the stream; the next two only from the timer.
+    await waitFor(() => reader.keepalives.length >= 3, 'three keepalive frames');
+    expect(reader.keepalives.slice(0, 3)).toEqual([30, 30, 30]);
+    expect(reader.comments).toEqual([]);
+  });
+
+  it('treats a Last-Event-ID it will not parse as foreign: reset + snapshot, never a refusal', async () => {
+    await setup();
+    await hub.publish('time', 't1');
+    for (const id of ['x'.repeat(5000), 'not-an-id', '\u00e9\u00e9-1', '-', '1-']) {
+      const reader = await open('', { 'Last-Event-ID': id });
+      expect(reader.response.status).toBe(200);
+      await waitFor(() => reader.messages.length === 2, `reset + snapshot for ${id.slice(0, 10)}`);
+      expect(summary(reader.messages)).toEqual(['reset:{"reason":"history"}', 'snapshot:{"led":{"on":false}}']);
+      reader.close();
+    }
   });
 
   it('filters with ?events= and refuses unknown names', async () => {

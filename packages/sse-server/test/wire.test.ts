@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { encodeSseComment, encodeSseFrame, encodeSseRetry } from '@boardcast/core';
+import { encodeSseFrame, encodeSseKeepAlive, encodeSseRetry } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSseEndpoint, type SseEndpointOptions } from '../src/index.js';
 import { NodeConnection } from '../src/node-connection.js';
@@ -154,7 +154,8 @@ describe('bytes on the wire (node adapter)', () => {
     const ids = [await hub.publish('time', 'grüße ✓ 🚀'), await hub.publish('led', { on: true })];
     await waitFor(() => raw.current?.chunks.length === 4, 'two events');
     const expected = [
-      encodeSseRetry(1500),
+      // retry and the keep-alive announcement leave as one chunk.
+      encodeSseRetry(1500) + encodeSseKeepAlive(0),
       'event: snapshot\ndata: {"led":{"on":false}}\n\n',
       eventFrame(ids[0] as string, 'time', 'grüße ✓ 🚀'),
       eventFrame(ids[1] as string, 'led', { on: true }),
@@ -173,25 +174,25 @@ describe('bytes on the wire (node adapter)', () => {
     expect(raw.current?.body.toString()).toBe('ok');
   });
 
-  it('keep-alive comments and many clients share the same path and stay in order', async () => {
+  it('keepalive frames and many clients share the same path and stay in order', async () => {
     const port = await setup({ keepAliveMs: 20 });
     const raws = [client(port), client(port), client(port)];
     for (const raw of raws) raw.send('GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
-    await waitFor(() => raws.every((raw) => raw.current?.chunks.some((c) => c.toString() === ': ping\n\n')), 'pings');
+    const keepAlive = encodeSseKeepAlive(20);
+    await waitFor(() => raws.every((raw) => raw.current?.chunks.some((c) => c.toString() === keepAlive)), 'pings');
     const id = await hub.publish('time', 'x');
     await waitFor(() => raws.every((raw) => raw.current?.body.includes('"x"')), 'event');
     for (const raw of raws) {
       const frames = raw.current?.chunks.map((c) => c.toString()) ?? [];
-      expect(frames[0]).toBe(encodeSseRetry(3000));
+      expect(frames[0]).toBe(encodeSseRetry(3000) + keepAlive);
       expect(frames[1]?.startsWith('event: snapshot\n')).toBe(true);
-      // Every chunk is one whole frame: a ping or the event, never a mix.
-      for (const frame of frames.slice(2))
-        expect([encodeSseComment('ping'), eventFrame(id, 'time', 'x')]).toContain(frame);
+      // Every chunk is one whole frame: a keepalive or the event, never a mix.
+      for (const frame of frames.slice(2)) expect([keepAlive, eventFrame(id, 'time', 'x')]).toContain(frame);
     }
   });
 
   it('HTTP/1.0 (no chunked encoding) gets the plain stream and the connection closes at the end', async () => {
-    const port = await setup({ retry: 10 });
+    const port = await setup({ retry: 100 });
     const raw = client(port);
     raw.send('GET /events HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n');
     await waitFor(() => raw.current?.body.includes('event: snapshot') === true, 'snapshot');
@@ -201,7 +202,7 @@ describe('bytes on the wire (node adapter)', () => {
     sse.close();
     await waitFor(() => raw.ended, 'socket closed');
     expect(raw.current?.body.toString('utf8')).toBe(
-      `${encodeSseRetry(10)}event: snapshot\ndata: {"led":{"on":false}}\n\n${eventFrame(id, 'time', 'ünïcode')}`,
+      `${encodeSseRetry(100)}${encodeSseKeepAlive(0)}event: snapshot\ndata: {"led":{"on":false}}\n\n${eventFrame(id, 'time', 'ünïcode')}`,
     );
   });
 
@@ -311,7 +312,7 @@ describe('bytes on the wire (fetch adapter)', () => {
     const id = await hub.publish('time', 'fetch ✓');
     await readUntil('fetch ✓"\n\n');
     expect(text).toBe(
-      `${encodeSseRetry(700)}event: snapshot\ndata: {"led":{"on":false}}\n\n${eventFrame(id, 'time', 'fetch ✓')}`,
+      `${encodeSseRetry(700)}${encodeSseKeepAlive(0)}event: snapshot\ndata: {"led":{"on":false}}\n\n${eventFrame(id, 'time', 'fetch ✓')}`,
     );
     controller.abort();
     await waitFor(() => sse.clientCount === 0, 'client gone');

@@ -151,8 +151,8 @@ export class Connection {
   }
 
   #overflow(): void {
-    if (this.#host.backpressure === 'close') {
-      this.#host.report('backpressure', this.info, 'close');
+    if (this.#host.slowClient === 'disconnect') {
+      this.#host.report('backpressure', this.info, 'disconnect');
       this.close(1013, 'client too slow: send buffer passed the high-water mark', 'backpressure');
       return;
     }
@@ -214,7 +214,7 @@ export class Connection {
         (result) => (result.ok ? encodeWsResultOk(id, result.json) : encodeWsResultError(id, result.error)),
         (error: unknown) => {
           // dispatch never rejects; if that ever changes the command is still answered.
-          this.#host.report('error', error, this.info);
+          this.#host.error(error, 'dispatch');
           return encodeWsResultError(id, new BoardcastError('handler_failed', `command "${command}" failed`));
         },
       )
@@ -237,8 +237,9 @@ export class Connection {
       this.#closing ??= { code: PROTOCOL_CLOSE_CODES[code] ?? 1002, reason: error.message, cause: 'protocol' };
       return;
     }
+    // A peer resetting its connection is ordinary: the `disconnect` event
+    // (cause `error`, with the message) reports it, not the error route.
     this.#closing ??= { code: 1006, reason: error.message, cause: 'error' };
-    this.#host.report('error', error, this.info);
   }
 
   // ------------------------------------------------------------ lifecycle

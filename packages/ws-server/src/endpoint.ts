@@ -1,21 +1,24 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { BoardcastError, type ContractSpec, Emitter, type EncodedEvent, type Hub, WS_PROTOCOL } from '@boardcast/core';
+import {
+  AddressCounter,
+  BoardcastError,
+  type ContractSpec,
+  checkRequest,
+  Emitter,
+  type EncodedEvent,
+  type Hub,
+  registerUpgrade,
+  WS_PROTOCOL,
+} from '@boardcast/core';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { Connection } from './connection.js';
 import { encodeTextFrame } from './frame.js';
 import { type ResolvedOptions, resolveOptions, type WsEndpointOptions } from './options.js';
-import { isOriginAllowed } from './origin.js';
 import { type ConnectQuery, parseConnectQuery } from './query.js';
 import { rejectUpgrade } from './reject.js';
 import { fromUpgrade } from './request.js';
 import type { ConnectionHost, HubLike, WsClientInfo, WsDisconnectReason, WsEndpointEvents } from './types.js';
-
-type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
-interface UpgradeSource {
-  on(event: 'upgrade', listener: UpgradeListener): unknown;
-  off(event: 'upgrade', listener: UpgradeListener): unknown;
-}
 
 function offersProtocol(header: string | undefined): boolean {
   if (!header) return false;
@@ -28,15 +31,18 @@ function offersProtocol(header: string | undefined): boolean {
  */
 export class WsEndpoint extends Emitter<WsEndpointEvents> {
   readonly path: string;
+  /** The options after defaults, as every check uses them. */
+  readonly options: ResolvedOptions;
   readonly #hub: HubLike;
-  readonly #options: ResolvedOptions;
   readonly #wss: WebSocketServer;
-  readonly #server: UpgradeSource | undefined;
+  readonly #unregister: (() => void) | undefined;
   readonly #connections = new Set<Connection>();
+  readonly #perAddress: AddressCounter;
+  /** Upgrade sockets between our first look and the handshake (authorize may be slow). */
+  readonly #pendingSockets = new Set<Duplex>();
   readonly #host: ConnectionHost;
   readonly #heartbeat: ReturnType<typeof setInterval> | undefined;
   readonly #offHubClose: () => void;
-  #pending = 0;
   #nextId = 0;
   #closing: Promise<void> | undefined;
   // One-slot cache: a publish visits every socket with the same event in a
@@ -48,8 +54,10 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
     super();
     this.#hub = hub;
     const resolved = resolveOptions(options);
-    this.#options = resolved;
+    this.options = resolved;
     this.path = resolved.path;
+    const { policy } = resolved;
+    this.#perAddress = new AddressCounter(policy.maxClientsPerAddress);
     this.#wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -62,23 +70,28 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
       hub,
       maxPayload: resolved.maxPayload,
       maxInFlight: resolved.maxInFlight,
-      highWaterMark: resolved.highWaterMark,
-      backpressure: resolved.backpressure,
-      closeTimeoutMs: resolved.closeTimeoutMs,
+      highWaterMark: policy.highWaterMark,
+      slowClient: policy.slowClient,
+      closeTimeoutMs: policy.closeTimeoutMs,
       frameFor: (event) => this.#frameFor(event),
       report: (event, ...args) => this.emit(event, ...args),
+      error: (error, where) => this.#hub.emit('error', error, `ws-server ${where}`),
     };
-    if (resolved.heartbeatMs > 0) {
+    if (resolved.keepAliveMs > 0) {
       this.#heartbeat = setInterval(() => {
         for (const connection of this.#connections) connection.beat();
-      }, resolved.heartbeatMs);
+      }, resolved.keepAliveMs);
       this.#heartbeat.unref();
     }
     this.#offHubClose = hub.on('close', () => void this.close());
-    if (options.server) {
-      this.#server = options.server as UpgradeSource;
-      this.#server.on('upgrade', this.#onUpgrade);
-    }
+    this.#unregister = options.server
+      ? registerUpgrade(options.server, {
+          path: this.path,
+          handle: (request, socket, head) => {
+            this.handleUpgrade(request, socket, head);
+          },
+        })
+      : undefined;
   }
 
   /** Sockets currently connected. */
@@ -95,7 +108,8 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
    * Take an HTTP upgrade if it is for this endpoint's path. Returns false
    * (touching nothing) for any other path, so several upgrade handlers can
    * share one server. Use it when you route upgrades yourself instead of
-   * passing `server`.
+   * passing `server` — then answering upgrades nobody takes is yours to do
+   * (or register your router with core's `registerUpgrade`).
    */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     let url: URL;
@@ -109,83 +123,86 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
     return true;
   }
 
-  readonly #onUpgrade: UpgradeListener = (request, socket, head) => {
-    this.handleUpgrade(request, socket, head);
-  };
-
   async #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
-    const options = this.#options;
+    const { policy } = this.options;
     const origin = request.headers.origin;
-    const refuse = (status: number, error: BoardcastError) => {
+    const address = request.socket.remoteAddress;
+    const refuse = (error: BoardcastError, status = error.status, headers?: Record<string, string>) => {
       this.emit('reject', {
         status,
         code: error.code,
         message: error.message,
-        remoteAddress: request.socket.remoteAddress,
+        remoteAddress: address,
         origin,
       });
-      rejectUpgrade(socket, status, error);
+      rejectUpgrade(socket, status, error, headers);
     };
 
-    if (this.#closing) return refuse(503, new BoardcastError('closed', 'server is shutting down'));
-    if (origin === undefined ? !options.allowMissingOrigin : !isOriginAllowed(options.origins, origin, request)) {
-      const message = origin === undefined ? 'an Origin header is required' : `origin ${origin} is not allowed`;
-      return refuse(403, new BoardcastError('forbidden_origin', message));
-    }
+    if (this.#closing) return refuse(new BoardcastError('closed', 'server is shutting down'), 503);
+    const info = fromUpgrade(request, url);
+    const refused = checkRequest(policy, info);
+    if (refused) return refuse(refused);
     if (!offersProtocol(request.headers['sec-websocket-protocol'])) {
       return refuse(
-        400,
         new BoardcastError(
           'unsupported',
           `WebSocket subprotocol "${WS_PROTOCOL}" is required (Sec-WebSocket-Protocol)`,
         ),
+        400,
       );
     }
     let query: ConnectQuery;
     try {
       query = parseConnectQuery(url.searchParams, this.#hub.contract.events);
     } catch (error) {
-      return refuse(400, error as BoardcastError);
+      return refuse(error as BoardcastError, 400);
     }
-    if (this.#connections.size + this.#pending >= options.maxClients) {
-      return refuse(503, new BoardcastError('too_many_clients', `at most ${options.maxClients} clients`));
+    if (this.#connections.size + this.#pendingSockets.size >= policy.maxClients) {
+      return refuse(new BoardcastError('too_many_clients', `at most ${policy.maxClients} clients`), 503);
+    }
+    if (!this.#perAddress.acquire(address)) {
+      const error = new BoardcastError(
+        'too_many_clients',
+        `at most ${policy.maxClientsPerAddress} clients per address`,
+      );
+      return refuse(error, 503);
     }
 
     // Hold the slot while authorize runs so a burst cannot overshoot maxClients.
-    this.#pending++;
+    this.#pendingSockets.add(socket);
+    let accepted = false;
     const onSocketError = () => socket.destroy();
     socket.on('error', onSocketError);
-    let auth: unknown;
     try {
-      if (options.authorize) {
-        auth = await options.authorize(fromUpgrade(request, url));
-        if (auth === false) throw new BoardcastError('unauthorized', 'not authorized');
+      let auth: unknown;
+      try {
+        if (policy.authorize) {
+          auth = await policy.authorize(info);
+          if (auth === false) throw new BoardcastError('unauthorized', 'not authorized');
+        }
+      } catch (error) {
+        if (error instanceof BoardcastError) return refuse(error);
+        this.#host.error(error, 'authorize');
+        return refuse(new BoardcastError('handler_failed', 'authorization failed'), 500);
+      } finally {
+        socket.off('error', onSocketError);
       }
-    } catch (error) {
-      this.#pending--;
-      socket.off('error', onSocketError);
-      if (error instanceof BoardcastError) return refuse(error.status, error);
-      this.emit('error', error, undefined);
-      return refuse(500, new BoardcastError('handler_failed', 'authorization failed'));
-    }
-    socket.off('error', onSocketError);
-    if (socket.destroyed) {
-      this.#pending--;
-      return;
-    }
-    if (this.#closing) {
-      this.#pending--;
-      return refuse(503, new BoardcastError('closed', 'server is shutting down'));
-    }
-    try {
-      // Synchronous: the callback has run (or the handshake was refused by
-      // ws with 400) by the time this returns.
-      this.#wss.handleUpgrade(request, socket, head, (ws) => this.#accept(ws, request, origin, auth, query));
-    } catch (error) {
-      this.emit('error', error, undefined);
-      socket.destroy();
+      if (socket.destroyed) return;
+      if (this.#closing) return refuse(new BoardcastError('closed', 'server is shutting down'), 503);
+      try {
+        // Synchronous: the callback has run (or the handshake was refused by
+        // ws with 400) by the time this returns.
+        this.#wss.handleUpgrade(request, socket, head, (ws) => {
+          accepted = true;
+          this.#accept(ws, request, origin, auth, query);
+        });
+      } catch (error) {
+        this.#host.error(error, 'handshake');
+        socket.destroy();
+      }
     } finally {
-      this.#pending--;
+      this.#pendingSockets.delete(socket);
+      if (!accepted) this.#perAddress.release(address);
     }
   }
 
@@ -207,6 +224,7 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
 
   readonly #closed = (connection: Connection, reason: WsDisconnectReason): void => {
     if (!this.#connections.delete(connection)) return;
+    this.#perAddress.release(connection.info.remoteAddress);
     this.emit('disconnect', connection.info, reason);
   };
 
@@ -219,15 +237,21 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
   }
 
   /**
-   * Stop taking upgrades, close every socket with 1001 (terminating those
-   * that do not finish closing within `closeTimeoutMs`), and remove every
-   * listener and timer this endpoint installed. Idempotent.
+   * Stop taking upgrades, drop upgrades still waiting for `authorize`, close
+   * every socket with 1001 (terminating those that do not finish closing
+   * within `closeTimeoutMs`), and remove every listener and timer this
+   * endpoint installed. Resolves within about `closeTimeoutMs` whatever the
+   * peers do. Idempotent.
    */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
-    this.#server?.off('upgrade', this.#onUpgrade);
+    this.#unregister?.();
     clearInterval(this.#heartbeat);
     this.#offHubClose();
+    // Upgrades still in `authorize` are answered now rather than when (if
+    // ever) the hook settles, so nothing keeps the shutdown waiting.
+    const shuttingDown = new BoardcastError('closed', 'server is shutting down');
+    for (const socket of this.#pendingSockets) rejectUpgrade(socket, 503, shuttingDown);
     const connections = [...this.#connections];
     for (const connection of connections) connection.close(1001, 'server shutting down', 'shutdown');
     this.#closing = Promise.all(connections.map((connection) => connection.done)).then(

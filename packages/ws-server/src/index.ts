@@ -1,6 +1,6 @@
 export { WS_PROTOCOL } from '@boardcast/core';
 export { createWsEndpoint, WsEndpoint } from './endpoint.js';
-export type { BackpressurePolicy, OriginPolicy, WsEndpointOptions } from './options.js';
+export type { BackpressurePolicy, OriginPolicy, WsEndpointOptions, WsUpgradeServer } from './options.js';
 export type {
   HubLike,
   WsClientInfo,

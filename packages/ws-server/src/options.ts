@@ -1,115 +1,110 @@
-import type { Server as HttpServer, IncomingMessage } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
-import type { Authorize } from '@boardcast/core';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import {
+  type AllowedOrigins,
+  type EndpointPolicy,
+  type EndpointPolicyOptions,
+  resolvePolicy,
+  type SlowClientPolicy,
+  type UpgradeServer,
+} from '@boardcast/core';
 import type { PerMessageDeflateOptions } from 'ws';
+import { hostEnvironment } from './environment.js';
 
-/** Which browser origins may open a socket. */
-export type OriginPolicy =
-  /** Only pages served from the same host:port as the endpoint (compares `Origin` with `Host`). */
-  | 'same-host'
-  /** Any origin (only for public, unauthenticated data). */
-  | '*'
-  /** Exactly these origins, e.g. `['https://panel.example.com']`. */
-  | readonly string[]
-  /** Your own decision. */
-  | ((origin: string, request: IncomingMessage) => boolean);
+/** Which browser origins may open a socket: core's `AllowedOrigins`, the same for every transport. */
+export type OriginPolicy = AllowedOrigins<IncomingMessage>;
 
-/** What to do with a client whose unsent data passes `highWaterMark`. */
-export type BackpressurePolicy =
-  /** Stop sending it events; once its buffer has drained send `reset` and a fresh `snapshot`. */
-  | 'reset'
-  /** Close it with 1013 (try again later); the client reconnects and resumes. */
-  | 'close';
+/**
+ * Old name of `slowClient` values: `'close'` is `'disconnect'`.
+ * @deprecated use `slowClient`.
+ */
+export type BackpressurePolicy = 'reset' | 'close';
 
-export interface WsEndpointOptions {
-  /** Attach to this server's `upgrade` event. Without it, call `endpoint.handleUpgrade` yourself. */
-  readonly server?: HttpServer | HttpsServer | undefined;
+/**
+ * Any server that emits `upgrade` like node:http does: node:http and
+ * node:https servers, and what @hono/node-server's `serve()` returns.
+ */
+export type WsUpgradeServer = UpgradeServer<IncomingMessage, Duplex, Buffer>;
+
+/**
+ * The options shared with sse-server (`maxClients`, `maxClientsPerAddress`,
+ * `highWaterMark`, `slowClient`, `allowedOrigins`, `allowMissingOrigin`,
+ * `allowedHosts`, `authorize`, `closeTimeoutMs`: core's
+ * `EndpointPolicyOptions`, same names, defaults and units), plus the socket's own.
+ */
+export interface WsEndpointOptions extends EndpointPolicyOptions<IncomingMessage> {
+  /**
+   * Take this server's upgrades for `path` (through core's upgrade registry,
+   * which also answers upgrades no endpoint takes with 404 and closes them).
+   * Without it, call `endpoint.handleUpgrade` yourself.
+   */
+  readonly server?: WsUpgradeServer | undefined;
   /** URL path of the endpoint (default `/ws`). Upgrades for other paths are left alone. */
   readonly path?: string;
   /** Largest accepted client frame in bytes (default 65536, at least 256); larger frames close the socket with 1009. */
   readonly maxPayload?: number;
-  /** Most simultaneous sockets (default 10000); more are refused with HTTP 503 before upgrading. */
-  readonly maxClients?: number;
   /** Most commands one socket may have running (default 16); more are answered `too_many_requests`. */
   readonly maxInFlight?: number;
-  /** Send a WebSocket ping this often (ms, default 30000); a socket that has not answered the previous one is terminated. 0 disables. */
-  readonly heartbeatMs?: number;
-  /** Unsent bytes per socket above which the backpressure policy applies (default 1 MiB). */
-  readonly highWaterMark?: number;
-  /** Backpressure policy (default `'reset'`). */
-  readonly backpressure?: BackpressurePolicy;
-  /** Allowed `Origin`s (default `'same-host'`). */
-  readonly origins?: OriginPolicy;
-  /** Accept requests without an `Origin` header — non-browser clients (default true). */
-  readonly allowMissingOrigin?: boolean;
   /**
-   * Decide whether a request may connect, before the upgrade. It gets core's
-   * `BoardcastRequest` (`method`, `url`, `header(name)`, `raw` = the upgrade
-   * `IncomingMessage`), the same shape sse-server passes, so one hook can
-   * guard both. Return a value (passed to command handlers as
-   * `context.auth`), return `false` (401), or throw a `BoardcastError` such
-   * as `unauthorized` (401) or `forbidden` (403).
+   * Send a WebSocket ping this often (ms, default 15000, the SSE keep-alive
+   * period); a socket that has not answered the previous one is terminated,
+   * so a dead peer is noticed within two intervals. 0 disables.
    */
-  readonly authorize?: Authorize<IncomingMessage>;
+  readonly keepAliveMs?: number;
+  /** @deprecated old name of `keepAliveMs`. */
+  readonly heartbeatMs?: number;
+  /** @deprecated old name of `slowClient` (`'close'` = `'disconnect'`). */
+  readonly backpressure?: BackpressurePolicy;
+  /** @deprecated old name of `allowedOrigins`. */
+  readonly origins?: OriginPolicy;
   /** permessage-deflate (default false: compression costs CPU and memory per socket, and every event is compressed once per socket). */
   readonly perMessageDeflate?: boolean | PerMessageDeflateOptions;
-  /** After sending a close frame, terminate a socket that has not finished closing within this many ms (default 5000). */
-  readonly closeTimeoutMs?: number;
 }
 
 export interface ResolvedOptions {
+  readonly policy: EndpointPolicy<IncomingMessage>;
   readonly path: string;
   readonly maxPayload: number;
-  readonly maxClients: number;
   readonly maxInFlight: number;
-  readonly heartbeatMs: number;
-  readonly highWaterMark: number;
-  readonly backpressure: BackpressurePolicy;
-  readonly origins: OriginPolicy;
-  readonly allowMissingOrigin: boolean;
-  readonly authorize: Authorize<IncomingMessage> | undefined;
+  readonly keepAliveMs: number;
   readonly perMessageDeflate: boolean | PerMessageDeflateOptions;
-  readonly closeTimeoutMs: number;
 }
+
+const OWNER = '@boardcast/ws-server';
 
 function integer(name: string, value: number | undefined, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(`@boardcast/ws-server: ${name} must be an integer >= ${min} (got ${String(value)})`);
+    throw new RangeError(`${OWNER}: ${name} must be an integer >= ${min} (got ${String(value)})`);
   }
   return value;
+}
+
+function slowClientOf(options: WsEndpointOptions): SlowClientPolicy | undefined {
+  if (options.slowClient !== undefined) return options.slowClient;
+  if (options.backpressure === undefined) return undefined;
+  if (options.backpressure === 'close') return 'disconnect';
+  if (options.backpressure === 'reset') return 'reset';
+  throw new TypeError(`${OWNER}: backpressure must be "reset" or "close"`);
 }
 
 /** Checks every option once, at construction, so a typo fails at startup rather than at the first client. */
 export function resolveOptions(options: WsEndpointOptions): ResolvedOptions {
   const path = options.path ?? '/ws';
   if (!path.startsWith('/') || path.includes('?')) {
-    throw new TypeError(`@boardcast/ws-server: path must start with "/" and have no query (got "${path}")`);
+    throw new TypeError(`${OWNER}: path must start with "/" and have no query (got "${path}")`);
   }
-  const backpressure = options.backpressure ?? 'reset';
-  if (backpressure !== 'reset' && backpressure !== 'close') {
-    throw new TypeError(`@boardcast/ws-server: backpressure must be "reset" or "close"`);
-  }
-  const origins = options.origins ?? 'same-host';
-  if (Array.isArray(origins)) {
-    for (const origin of origins) {
-      if (typeof origin !== 'string' || !URL.canParse(origin)) {
-        throw new TypeError(`@boardcast/ws-server: origins entry "${String(origin)}" is not an origin URL`);
-      }
-    }
-  }
+  const policy = resolvePolicy(
+    OWNER,
+    { ...options, slowClient: slowClientOf(options), allowedOrigins: options.allowedOrigins ?? options.origins },
+    hostEnvironment(),
+  );
   return {
+    policy,
     path,
     maxPayload: integer('maxPayload', options.maxPayload, 65536, 256),
-    maxClients: integer('maxClients', options.maxClients, 10_000, 1),
     maxInFlight: integer('maxInFlight', options.maxInFlight, 16, 1),
-    heartbeatMs: integer('heartbeatMs', options.heartbeatMs, 30_000, 0),
-    highWaterMark: integer('highWaterMark', options.highWaterMark, 1024 * 1024, 1),
-    backpressure,
-    origins,
-    allowMissingOrigin: options.allowMissingOrigin ?? true,
-    authorize: options.authorize,
+    keepAliveMs: integer('keepAliveMs', options.keepAliveMs ?? options.heartbeatMs, 15_000, 0),
     perMessageDeflate: options.perMessageDeflate ?? false,
-    closeTimeoutMs: integer('closeTimeoutMs', options.closeTimeoutMs, 5000, 1),
   };
 }

@@ -5,18 +5,21 @@ export interface ConnectQuery {
   readonly events: ReadonlySet<string> | undefined;
 }
 
-const MAX_ID_LENGTH = 128;
+const MAX_ID_LENGTH = 256;
+/** Stands in for a resume id we will not parse: foreign to every bus, so the hub answers reset + snapshot. */
+const FOREIGN_ID = 'foreign';
 
 /**
- * `?lastEventId=<id>` resumes after that event; `?events=a,b` (or repeated
+ * `?lastEventId=<id>` resumes after that event (an id the server cannot
+ * use, however malformed or long, means reset + snapshot, never a refusal); `?events=a,b` (or repeated
  * `events=`) keeps only those events. Unknown event names are refused so a
  * typo does not silently become a socket that never receives anything.
  */
 export function parseConnectQuery(params: URLSearchParams, knownEvents: object): ConnectQuery {
-  const rawId = params.get('lastEventId');
-  if (rawId !== null && rawId.length > MAX_ID_LENGTH) {
-    throw new BoardcastError('invalid_payload', `lastEventId is longer than ${MAX_ID_LENGTH} characters`);
-  }
+  let rawId = params.get('lastEventId');
+  // Refusing an id would make the client repeat the same refused request:
+  // an id we will not even look up is foreign (reset + snapshot) instead.
+  if (rawId !== null && rawId.length > MAX_ID_LENGTH) rawId = FOREIGN_ID;
   const names = params
     .getAll('events')
     .flatMap((value) => value.split(','))

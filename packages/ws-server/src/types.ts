@@ -1,5 +1,4 @@
-import type { ContractSpec, EncodedEvent, Hub } from '@boardcast/core';
-import type { BackpressurePolicy } from './options.js';
+import type { ContractSpec, EncodedEvent, Hub, SlowClientPolicy } from '@boardcast/core';
 
 /** One connected socket, as reported in lifecycle events. */
 export interface WsClientInfo {
@@ -23,7 +22,7 @@ export type WsDisconnectCause =
   | 'client'
   /** It did not answer a heartbeat ping in time. */
   | 'heartbeat'
-  /** Its send buffer passed the high-water mark with the `close` policy. */
+  /** Its send buffer passed the high-water mark with `slowClient: 'disconnect'`. */
   | 'backpressure'
   /** It broke the protocol (bad frame, too large, binary). */
   | 'protocol'
@@ -53,13 +52,11 @@ export type WsEndpointEvents = {
   disconnect: (client: WsClientInfo, reason: WsDisconnectReason) => void;
   reject: (rejection: WsRejection) => void;
   /** A socket passed the high-water mark; `policy` says what was done about it. */
-  backpressure: (client: WsClientInfo, policy: BackpressurePolicy) => void;
-  /** Something failed that no client will see (authorize threw, a socket error). */
-  error: (error: unknown, client: WsClientInfo | undefined) => void;
+  backpressure: (client: WsClientInfo, policy: SlowClientPolicy) => void;
 };
 
 /** The part of a hub the endpoint uses; any `Hub<C>` fits. */
-export type HubLike = Pick<Hub<ContractSpec>, 'attach' | 'dispatch' | 'contract' | 'on'>;
+export type HubLike = Pick<Hub<ContractSpec>, 'attach' | 'dispatch' | 'contract' | 'on' | 'emit'>;
 
 /** What a connection needs from its endpoint. */
 export interface ConnectionHost {
@@ -67,9 +64,11 @@ export interface ConnectionHost {
   readonly maxPayload: number;
   readonly maxInFlight: number;
   readonly highWaterMark: number;
-  readonly backpressure: BackpressurePolicy;
+  readonly slowClient: SlowClientPolicy;
   readonly closeTimeoutMs: number;
   /** The event's frame, encoded once for all sockets. */
   frameFor(event: EncodedEvent): Buffer;
   report<K extends keyof WsEndpointEvents>(event: K, ...args: Parameters<WsEndpointEvents[K]>): void;
+  /** An operational error no client sees: goes to the hub's `error` event (`where` prefixed with `ws-server`). */
+  error(error: unknown, where: string): void;
 }

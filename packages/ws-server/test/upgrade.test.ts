@@ -122,17 +122,17 @@ describe('authorize', () => {
   });
 
   it('answers 500 without leaking details when authorize crashes, and reports the error', async () => {
-    const { url, endpoint } = await setup({
+    const { url, hub } = await setup({
       authorize: () => {
         throw new Error('database password is hunter2');
       },
     });
     const errors: unknown[] = [];
-    endpoint.on('error', (error) => errors.push(error));
+    hub.on('error', (error, where) => errors.push([where, (error as Error).message]));
     const { status, body } = await refusal(url);
     expect(status).toBe(500);
     expect(body.error).toEqual({ code: 'handler_failed', message: 'authorization failed' });
-    expect(errors).toHaveLength(1);
+    expect(errors).toEqual([['ws-server authorize', 'database password is hunter2']]);
   });
 });
 
