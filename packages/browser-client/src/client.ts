@@ -1,5 +1,6 @@
 import {
   BoardcastError,
+  type ClientContract,
   type CommandInput,
   type CommandName,
   type CommandResult,
@@ -46,14 +47,29 @@ export interface CommandOptions {
 export interface BoardcastClient<C extends ContractSpec> {
   readonly transport: 'sse' | 'ws';
   readonly status: Status;
-  /** The mirrored state (snapshot + events through reducers); `undefined` before the first snapshot. */
+  /**
+   * The mirrored state: the latest snapshot with every event since folded
+   * through the contract's reducers. `undefined` before the first snapshot
+   * (unless `initialState` was given); `await client.whenReady()` gives it
+   * typed without `undefined`.
+   */
   readonly state: StateOf<C> | undefined;
+  /**
+   * Resolves with the state once the first snapshot has arrived (at once if
+   * it has): `const { led } = await client.whenReady()`. Rejects with the
+   * client's error (or `closed`) if the client stops before any snapshot.
+   */
+  whenReady(): Promise<StateOf<C>>;
   /** Id of the newest event received: what a reconnect resumes from. */
   readonly lastEventId: string | undefined;
   /** Why the client is `closed` when a stop rule ended it; `undefined` after `close()`. */
   readonly error: BoardcastError | undefined;
   on<K extends EventName<C>>(event: K, listener: (data: EventData<C, K>, id: string) => void): () => void;
-  /** A snapshot arrived (first connect, or after a `reset`); `state` already holds it. */
+  /**
+   * A snapshot arrived (first connect, after a `reset`, or a server
+   * `hub.setState`, which is sent as a snapshot at its place among the
+   * events); `state` already holds it.
+   */
   on(event: 'snapshot', listener: (state: StateOf<C>) => void): () => void;
   /** The server could not replay what was missed; a fresh `snapshot` follows and replaces the state. */
   on(event: 'reset', listener: (reason: string) => void): () => void;
@@ -104,11 +120,13 @@ export interface Transport {
  * minification and this file is most of the SSE entry's size budget.
  */
 export function createClient<C extends ContractSpec>(
-  contract: Contract<C> | C,
+  contract: Contract<C> | C | ClientContract<C>,
   transport: Transport,
   options: ClientOptions<C>,
 ): BoardcastClient<C> {
-  const mirror = createStateMirror(contract, options);
+  const mirror = createStateMirror<C>(contract, options);
+  // whenReady() callers, until the first snapshot (then `undefined`: ready).
+  let waiting: [(state: StateOf<C>) => void, (error: BoardcastError) => void][] | undefined = [];
   const listeners = new Map<string, Set<Listener>>();
   let status: Status = 'connecting';
   let lastId = options.lastEventId;
@@ -141,6 +159,7 @@ export function createClient<C extends ContractSpec>(
   const finish = (error?: BoardcastError) => {
     if (status === 'closed') return;
     lastError = error;
+    for (const [, reject] of waiting ?? []) reject(error ?? new BoardcastError('closed', 'client closed'));
     // Before teardown, so commands in flight report why the client ended.
     transport.stop(error ?? new BoardcastError('closed', 'client closed'));
     teardown();
@@ -172,11 +191,18 @@ export function createClient<C extends ContractSpec>(
         // No id means "no events yet": the next connect must be a fresh one.
         lastId = id ?? undefined;
         mirror.replace(state as StateOf<C>);
+        for (const [resolve] of waiting ?? []) resolve(state as StateOf<C>);
+        waiting = undefined;
         emit('snapshot', state);
       }),
       event: live((name: string, data: unknown, id: string) => {
         lastId = id;
-        mirror.apply(name as EventName<C>, data as EventData<C, EventName<C>>, id);
+        try {
+          mirror.apply(name as EventName<C>, data as EventData<C, EventName<C>>);
+        } catch (cause) {
+          // The hub skipped this reducer too (it threw there as well): the state still agrees.
+          emit('error', new BoardcastError('invalid_payload', `reducer "${name}" threw`, { cause }));
+        }
         emit(name, data, id);
       }),
       reset: live((reason: string) => emit('reset', reason)),
@@ -204,6 +230,12 @@ export function createClient<C extends ContractSpec>(
     get state() {
       return mirror.getSnapshot();
     },
+    whenReady: () =>
+      new Promise<StateOf<C>>((resolve, reject) => {
+        if (!waiting) resolve(mirror.getSnapshot() as StateOf<C>);
+        else if (status === 'closed') reject(lastError ?? new BoardcastError('closed', 'client closed'));
+        else waiting.push([resolve, reject]);
+      }),
     get lastEventId() {
       return lastId;
     },

@@ -1,24 +1,25 @@
-import type { Contract, ContractSpec, EventData, EventName, StateOf } from '@boardcast/core';
+import type {
+  ClientContract,
+  Reducers as ContractReducers,
+  ContractSpec,
+  EventData,
+  EventName,
+  StateOf,
+} from '@boardcast/core';
 import { callAll } from './listeners.js';
 
-/** How one event changes the mirrored state; return the same object for "no change". */
+/** How one event changes the state: the contract's reducer for event `K`. */
 export type Reducer<C extends ContractSpec, K extends EventName<C>> = (
   state: StateOf<C>,
   data: EventData<C, K>,
-  id: string,
 ) => StateOf<C>;
 
-export type Reducers<C extends ContractSpec> = { readonly [K in EventName<C>]?: Reducer<C, K> };
+/** The reducers a contract declares (`defineContract({ …, reducers })`). */
+export type Reducers<C extends ContractSpec> = ContractReducers<C>;
 
 export interface StateMirrorOptions<C extends ContractSpec> {
   /** State before the first snapshot arrives (default `undefined`). */
   readonly initialState?: StateOf<C>;
-  /**
-   * Per-event reducers. An event without one replaces the state field of the
-   * same name when the state is an object that has that field; otherwise it
-   * leaves the state alone.
-   */
-  readonly reducers?: Reducers<C>;
 }
 
 /**
@@ -30,19 +31,30 @@ export interface StateMirrorOptions<C extends ContractSpec> {
 export interface StateMirror<C extends ContractSpec> {
   getSnapshot(): StateOf<C> | undefined;
   subscribe(listener: () => void): () => void;
-  /** Replace the whole state (a server snapshot). */
+  /** Replace the whole state (a server snapshot, also sent for every `hub.setState`). */
   replace(state: StateOf<C>): void;
-  /** Apply one event through its reducer. */
-  apply<K extends EventName<C>>(event: K, data: EventData<C, K>, id: string): void;
+  /**
+   * Fold one event through the contract's reducer, as the hub did. No
+   * reducer, or no state yet: nothing changes. A reducer that throws leaves
+   * the state as it was (the hub does the same) and the error is thrown to
+   * the caller after that, for it to report.
+   */
+  apply<K extends EventName<C>>(event: K, data: EventData<C, K>): void;
 }
 
+/**
+ * The browser's copy of the hub's state: the snapshot, then every event
+ * folded through the reducers the contract declares — the same functions the
+ * hub runs, so a page writes no folding of its own and stays equal to the
+ * server's state at the same event id.
+ */
 export function createStateMirror<C extends ContractSpec>(
-  _contract: Contract<C> | C,
+  contract: C | ClientContract<C>,
   options: StateMirrorOptions<C> = {},
 ): StateMirror<C> {
   let state = options.initialState;
   const listeners = new Set<() => void>();
-  const reducers = (options.reducers ?? {}) as Record<string, Reducer<C, EventName<C>> | undefined>;
+  const reducers = (contract.reducers ?? {}) as Record<string, ((s: unknown, d: unknown) => unknown) | undefined>;
   const set = (next: StateOf<C> | undefined) => {
     if (Object.is(next, state)) return;
     state = next;
@@ -55,13 +67,9 @@ export function createStateMirror<C extends ContractSpec>(
       return () => listeners.delete(listener);
     },
     replace: set,
-    apply(event, data, id) {
-      if (state === undefined) return;
-      const reducer = reducers[event];
-      if (reducer) return set(reducer(state, data, id));
-      if (state !== null && typeof state === 'object' && !Array.isArray(state) && Object.hasOwn(state, event)) {
-        set({ ...state, [event]: data });
-      }
+    apply(event, data) {
+      const reducer = Object.hasOwn(reducers, event) ? reducers[event] : undefined;
+      if (state !== undefined && reducer) set(reducer(state, data) as StateOf<C>);
     },
   };
 }

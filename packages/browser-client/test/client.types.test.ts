@@ -1,4 +1,5 @@
 import { describe, expectTypeOf, it } from 'vitest';
+import { createClient } from '../src/client.js';
 import { type BoardcastClient, connect, type StatusChange } from '../src/index.js';
 import { connectSse } from '../src/sse.js';
 import { contract, type TestContract } from './helpers.js';
@@ -34,4 +35,33 @@ describe('types inferred from the contract', () => {
     connectSse('http://127.0.0.1:1/api', contract, { events: ['nope'] });
     client.close();
   });
+
+  it('gives the state without undefined once the snapshot arrived', () => {
+    expectTypeOf(stateCompileOnly).toBeFunction();
+  });
 });
+
+// Compiled, never run.
+async function stateCompileOnly() {
+  const client = connect('/api', contract);
+  const state = await client.whenReady();
+  expectTypeOf(state).toEqualTypeOf<{ led: { on: boolean }; tick: number; pins: Record<string, 0 | 1> }>();
+  expectTypeOf(state.led.on).toEqualTypeOf<boolean>();
+  // @ts-expect-error before whenReady the state may be undefined
+  client.state.led.on;
+  // @ts-expect-error folding is the contract's: a page passes no reducers
+  connect('/api', contract, { reducers: {} });
+
+  // The names and reducers are enough as a value; the types come from the contract.
+  const transport = { name: 'sse', dial: () => () => undefined, command: async () => null, stop() {} } as const;
+  const light = createClient<TestContract>({ events: { led: 1, pin_change: 1, tick: 1 } }, transport, {});
+  expectTypeOf(light).toEqualTypeOf<BoardcastClient<TestContract>>();
+  // @ts-expect-error every event name must be there
+  createClient<TestContract>({ events: { led: 1 } }, transport, {});
+  createClient<TestContract>(
+    // @ts-expect-error reducers are typed from the contract
+    { events: { led: 1, pin_change: 1, tick: 1 }, reducers: { tick: (s: number) => s } },
+    transport,
+    {},
+  );
+}

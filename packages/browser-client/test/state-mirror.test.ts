@@ -1,56 +1,64 @@
-import { describe, expect, it } from 'vitest';
-import { createStateMirror } from '../src/index.js';
-import { contract } from './helpers.js';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHub, defineContract, typed } from '@boardcast/core';
+import { boardcastHttp } from '@boardcast/sse-server';
+import { createWsEndpoint } from '@boardcast/ws-server';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { startTcpProxy } from '../../../test-support/tcp-proxy.js';
+import { type BoardcastClient, connect, createStateMirror } from '../src/index.js';
+import { cleanups, runCleanups, until } from './helpers.js';
 
-const initial = { led: { on: false }, tick: 0, pins: {} as Record<string, 0 | 1> };
+interface State {
+  readonly seen: readonly number[];
+  readonly label: string;
+  readonly led: { readonly on: boolean };
+}
+
+const counter = defineContract({
+  events: { change: typed<number>(), led: typed<{ on: boolean }>(), note: typed<string>() },
+  commands: {},
+  state: typed<State>(),
+  reducers: {
+    change: (state, n) => ({ ...state, seen: [...state.seen, n] }),
+    led: (state, led) => ({ ...state, led }),
+  },
+});
+const initial: State = { seen: [], label: 'start', led: { on: false } };
+
+afterEach(runCleanups);
 
 describe('createStateMirror', () => {
-  it('replaces the field named like the event by default, as a new object', () => {
-    const mirror = createStateMirror(contract);
-    expect(mirror.getSnapshot()).toBeUndefined();
-    mirror.apply('led', { on: true }, 'e-1'); // before any snapshot: nothing to apply to
+  it('folds events through the contract reducers, nothing else', () => {
+    const mirror = createStateMirror(counter);
+    mirror.apply('change', 1); // before any snapshot: nothing to fold onto
     expect(mirror.getSnapshot()).toBeUndefined();
     mirror.replace(initial);
-    mirror.apply('led', { on: true }, 'e-2');
-    expect(mirror.getSnapshot()).toEqual({ led: { on: true }, tick: 0, pins: {} });
-    expect(mirror.getSnapshot()).not.toBe(initial);
-    expect(initial.led.on).toBe(false);
-  });
-
-  it('leaves state untouched (same object, no notification) for events with no field and no reducer', () => {
-    const mirror = createStateMirror(contract, { initialState: initial });
+    mirror.apply('change', 1);
+    mirror.apply('led', { on: true });
+    expect(mirror.getSnapshot()).toEqual({ seen: [1], label: 'start', led: { on: true } });
+    expect(initial.seen).toEqual([]); // the snapshot object was not mutated
+    // An event without a reducer leaves the very same object (no notification).
+    const before = mirror.getSnapshot();
     let calls = 0;
     mirror.subscribe(() => calls++);
-    mirror.apply('pin_change', { pin: 'P10', value: 1 }, 'e-1');
-    expect(mirror.getSnapshot()).toBe(initial);
+    mirror.apply('note', 'hello');
+    expect(mirror.getSnapshot()).toBe(before);
     expect(calls).toBe(0);
   });
 
-  it('runs per-event reducers and notifies subscribers once per change', () => {
-    const mirror = createStateMirror(contract, {
-      initialState: initial,
-      reducers: {
-        pin_change: (state, { pin, value }) => ({ ...state, pins: { ...state.pins, [pin]: value } }),
-        tick: (state, n) => (n > state.tick ? { ...state, tick: n } : state),
-      },
-    });
-    const seen: unknown[] = [];
-    const unsubscribe = mirror.subscribe(() => seen.push(mirror.getSnapshot()));
-    mirror.apply('pin_change', { pin: 'P10', value: 1 }, 'e-1');
-    mirror.apply('tick', 5, 'e-2');
-    mirror.apply('tick', 3, 'e-3'); // reducer returned the same state: no notification
-    expect(seen).toEqual([
-      { led: { on: false }, tick: 0, pins: { P10: 1 } },
-      { led: { on: false }, tick: 5, pins: { P10: 1 } },
-    ]);
-    unsubscribe();
-    mirror.apply('tick', 9, 'e-4');
-    expect(seen).toHaveLength(2);
-    expect(mirror.getSnapshot()?.tick).toBe(9);
+  it('takes just the event names and reducers as a value (no schemas)', () => {
+    const mirror = createStateMirror<typeof counter>(
+      { events: { change: 1, led: 1, note: 1 }, reducers: counter.reducers },
+      { initialState: initial },
+    );
+    mirror.apply('change', 7);
+    expect(mirror.getSnapshot()?.seen).toEqual([7]);
   });
 
-  it('has a stable getSnapshot between changes and survives a throwing subscriber', () => {
-    const mirror = createStateMirror(contract, { initialState: initial });
+  it('notifies once per change, has a stable getSnapshot, survives a throwing subscriber', () => {
+    const mirror = createStateMirror(counter, { initialState: initial });
     const { getSnapshot, subscribe } = mirror; // unbound use, as useSyncExternalStore does
     expect(getSnapshot()).toBe(getSnapshot());
     let good = 0;
@@ -61,10 +69,124 @@ describe('createStateMirror', () => {
         throw new Error('ui bug');
       });
       subscribe(() => good++);
-      mirror.replace({ ...initial, tick: 1 });
+      mirror.apply('change', 1);
+      mirror.replace({ ...initial, label: 'x' });
     } finally {
       console.error = original;
     }
-    expect(good).toBe(1);
+    expect(good).toBe(2);
+  });
+
+  it('a reducer that throws leaves the state unchanged and throws to the caller', () => {
+    const contract = defineContract({
+      events: { n: typed<number>() },
+      commands: {},
+      state: typed<number>(),
+      reducers: {
+        n: (s, n) => {
+          if (n < 0) throw new Error('negative');
+          return s + n;
+        },
+      },
+    });
+    const mirror = createStateMirror(contract, { initialState: 1 });
+    expect(() => mirror.apply('n', -1)).toThrow('negative');
+    expect(mirror.getSnapshot()).toBe(1);
+  });
+});
+
+/** Hub + SSE + WS on 127.0.0.1, reached through a proxy that can cut every link. */
+async function server(history: number) {
+  const hub = createHub(counter, { state: initial, history });
+  const api = boardcastHttp(hub, { base: '/api', sse: { retry: 100 } });
+  const http = createServer(api.node);
+  const ws = createWsEndpoint(hub, { server: http, path: '/api/ws' });
+  http.listen(0, '127.0.0.1');
+  await once(http, 'listening');
+  const proxy = await startTcpProxy((http.address() as AddressInfo).port);
+  cleanups.push(async () => {
+    await proxy.close();
+    api.close();
+    await ws.close();
+    http.closeAllConnections();
+    await new Promise((resolve) => http.close(resolve));
+    await hub.close();
+  });
+  return { hub, url: `http://127.0.0.1:${proxy.port}/api`, proxy };
+}
+
+const transports = [
+  ['sse', { transport: 'sse', eventSource: 'fetch' }],
+  ['ws', { transport: 'ws', WebSocket }],
+] as const;
+
+describe.each(transports)('the mirror over %s', (_name, transportOptions) => {
+  function open(url: string, reconnect = true): BoardcastClient<typeof counter> {
+    const client = connect(url, counter, {
+      ...transportOptions,
+      reconnect: reconnect ? { initialDelayMs: 20, maxDelayMs: 50 } : false,
+    } as never) as BoardcastClient<typeof counter>;
+    cleanups.push(() => client.close());
+    return client;
+  }
+
+  it('folds the same reducers as the hub, and setState arrives in its place', async () => {
+    const { hub, url } = await server(100);
+    const client = open(url);
+    const state = await client.whenReady();
+    expect(state).toEqual(initial);
+    for (let n = 1; n <= 5; n++) await hub.publish('change', n);
+    await hub.setState((s) => ({ ...s, label: 'renamed' }));
+    await hub.publish('led', { on: true });
+    await until(() => client.lastEventId === hub.headId);
+    expect(client.state).toEqual(hub.state);
+    expect(client.state).toEqual({ seen: [1, 2, 3, 4, 5], label: 'renamed', led: { on: true } });
+  });
+
+  it('a client resuming across a reset ends with the same state as a fresh client', async () => {
+    const { hub, url, proxy } = await server(10);
+    const resumed = open(url);
+    const resets: string[] = [];
+    resumed.on('reset', (reason) => resets.push(reason));
+    await resumed.whenReady();
+    for (let n = 1; n <= 3; n++) await hub.publish('change', n);
+    await until(() => resumed.lastEventId === hub.headId);
+    const before = resumed.lastEventId;
+
+    proxy.cut(); // the link drops; while it reconnects, history moves past it
+    for (let n = 4; n <= 40; n++) await hub.publish('change', n);
+    await hub.setState((s) => ({ ...s, label: 'during the outage' }));
+    await until(() => resets.length === 1 && resumed.lastEventId === hub.headId);
+    expect(resumed.lastEventId).not.toBe(before);
+
+    const fresh = open(url);
+    await fresh.whenReady();
+    for (let n = 41; n <= 45; n++) await hub.publish('change', n);
+    await hub.publish('led', { on: true });
+    await until(() => resumed.lastEventId === hub.headId && fresh.lastEventId === hub.headId);
+    expect(resets).toEqual(['history']);
+    expect(resumed.state).toEqual(fresh.state);
+    expect(resumed.state).toEqual(hub.state);
+    expect(hub.state.seen).toEqual(Array.from({ length: 45 }, (_, i) => i + 1));
+  });
+
+  it('a client resuming within history gets each missed change once', async () => {
+    const { hub, url, proxy } = await server(100);
+    const client = open(url);
+    await client.whenReady();
+    await hub.publish('change', 1);
+    await until(() => client.lastEventId === hub.headId);
+    proxy.cut();
+    for (let n = 2; n <= 20; n++) await hub.publish('change', n);
+    await hub.setState((s) => ({ ...s, label: 'resumed' }));
+    await hub.publish('change', 21);
+    await until(() => client.lastEventId === hub.headId);
+    expect(client.state).toEqual(hub.state);
+    expect(client.state?.seen).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+  });
+
+  it('whenReady rejects when the client stops before any snapshot', async () => {
+    const client = open('http://127.0.0.1:1/api', false);
+    await expect(client.whenReady()).rejects.toMatchObject({ code: 'network_error' });
   });
 });
