@@ -2,6 +2,13 @@
  * A tiny, browser-safe typed event emitter. typed-emitter only types Node's
  * `events` module, which core cannot import (it runs in browsers), so we keep
  * the same shape — `on` returns an unsubscribe function — in ~40 lines.
+ *
+ * The `error` event is special, as in Node: an `error` emitted while nobody
+ * listens is not dropped. Node's EventEmitter throws it; this one logs it
+ * (once per emit, `console.error` with the prefix `[boardcast] unhandled
+ * "error" event`) and returns, because the emitter's caller is a transport
+ * or a timer that must keep serving everyone else. Add an `error` listener
+ * (the hub's is where every component reports) to take over the reporting.
  */
 export type EventsMap = { [event: string]: (...args: never[]) => void };
 
@@ -40,7 +47,10 @@ export class Emitter<E extends EventsMap> {
    */
   emit<K extends keyof E>(event: K, ...args: Parameters<E[K]>): void {
     const set = this.#listeners.get(event);
-    if (!set) return;
+    if (!set) {
+      if (event === 'error') this.onUnhandledError(args);
+      return;
+    }
     for (const listener of [...set]) {
       try {
         (listener as (...a: Parameters<E[K]>) => void)(...args);
@@ -59,6 +69,16 @@ export class Emitter<E extends EventsMap> {
 
   removeAllListeners(): void {
     this.#listeners.clear();
+  }
+
+  /** An `error` with no listener: logged so it is never lost (see the class comment). */
+  protected onUnhandledError(args: readonly unknown[]): void {
+    const [error, ...rest] = args;
+    const where = rest.filter((part) => typeof part === 'string');
+    console.error(
+      `[boardcast] unhandled "error" event${where.length > 0 ? ` (${where.join(' ')})` : ''}; add an error listener to handle it:`,
+      error,
+    );
   }
 
   protected onListenerError(error: unknown, _event: keyof E): void {
