@@ -105,6 +105,12 @@ export class BoardDouble {
     return this.frames.some((f) => f.type === 'welcome');
   }
 
+  /** End a `silent` spell with a ping right away, as an agent whose link came back would. */
+  speak(): void {
+    this.silent = false;
+    this.#send({ type: 'ping', t: performance.now() });
+  }
+
   close(): void {
     clearInterval(this.#ping);
     this.ws.terminate();

@@ -1,9 +1,19 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
-import { STATUS_CODES } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import { hostname, networkInterfaces } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { BoardcastError, Emitter } from '@boardcast/core';
+import {
+  type AllowedHosts,
+  BoardcastError,
+  checkHost,
+  createHostCheck,
+  Emitter,
+  type HostCheck,
+  type HostEnvironment,
+  refuseUpgrade,
+  registerUpgrade,
+} from '@boardcast/core';
 import { WebSocketServer } from 'ws';
 import { BoardConnection, type ConnectionOptions } from './connection.js';
 import { BOARD_PROTOCOL, type HelloFrame } from './frames.js';
@@ -38,8 +48,19 @@ export interface BoardLinkOptions {
    * `forbidden` and close 1008.
    */
   readonly token: string | readonly BoardCredential[] | BoardTokenCheck;
-  /** URL path of the endpoint (default `/board`). Upgrades on other paths are left to other handlers. */
+  /**
+   * URL path of the endpoint (default `/board`). It is registered in the
+   * server's upgrade registry (core's `registerUpgrade`), which routes other
+   * paths to their endpoints and answers upgrades nobody serves with 404.
+   */
   readonly path?: string;
+  /**
+   * Extra `Host` names agents may use besides IP literals, `localhost` and
+   * this machine's hostname / `<hostname>.local` (core's `AllowedHosts`, the
+   * same check as the SSE and WebSocket endpoints). Other names → HTTP 403
+   * `forbidden_host`.
+   */
+  readonly allowedHosts?: AllowedHosts;
   /** Server → board ping period; also sent to the agent in `welcome` (default 5000 ms). */
   readonly heartbeatMs?: number;
   /** A board silent for this many heartbeat periods is cut off and marked offline (default 2). */
@@ -122,7 +143,6 @@ interface Credential {
  */
 export class BoardLink extends Emitter<BoardLinkEvents> {
   readonly path: string;
-  readonly #server: HttpServer | HttpsServer;
   readonly #options: BoardLinkOptions;
   readonly #conn: ConnectionOptions;
   readonly #wss: WebSocketServer;
@@ -132,7 +152,8 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
   /** Offline, unpinned boards → when they left (monotonic order = Map order). */
   readonly #retired = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #sockets = new Set<BoardConnection>();
-  readonly #refusing = new Set<Duplex>();
+  readonly #hosts: HostCheck;
+  readonly #unregister: () => void;
   readonly #credentials: readonly Credential[] | undefined;
   readonly #maxBoards: number;
   readonly #maxPins: number;
@@ -144,8 +165,8 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
     super();
     this.#credentials = credentials(options.token);
     this.path = options.path ?? '/board';
-    this.#server = server;
     this.#options = options;
+    this.#hosts = createHostCheck(options.allowedHosts, hostEnvironment());
     const heartbeatMs = positive('heartbeatMs', options.heartbeatMs, 5000);
     this.#conn = {
       heartbeatMs,
@@ -176,7 +197,10 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
       skipUTF8Validation: true,
       handleProtocols: (protocols) => (protocols.has(BOARD_PROTOCOL) ? BOARD_PROTOCOL : false),
     });
-    server.on('upgrade', this.#onUpgrade);
+    this.#unregister = registerUpgrade<IncomingMessage, Duplex, Buffer>(server, {
+      path: this.path,
+      handle: (request, socket, head) => this.#onUpgrade(request, socket, head),
+    });
   }
 
   /** The board with this id, created (offline) if no agent has connected yet. It is kept for the link's life. */
@@ -227,43 +251,24 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
     board.clear();
   }
 
-  readonly #onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    let pathname: string;
-    let query: URLSearchParams;
-    try {
-      const url = new URL(request.url ?? '/', 'http://localhost');
-      pathname = url.pathname;
-      query = url.searchParams;
-    } catch {
-      return;
-    }
-    if (pathname !== this.path) return; // someone else's endpoint
+  /** An upgrade for our path (the registry routed it here). */
+  #onUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
     void this.#accept(request, socket, head, query).catch((error) => {
       this.emit('error', error, 'upgrade');
       socket.destroy();
     });
-  };
-
-  #refuse(socket: Duplex, error: BoardcastError): void {
-    const body = JSON.stringify(error.toBody());
-    this.#refusing.add(socket);
-    socket.once('close', () => this.#refusing.delete(socket));
-    socket.once('error', () => undefined);
-    socket.end(
-      `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
-        'Connection: close\r\nContent-Type: application/json\r\n' +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-    );
-    setTimeout(() => socket.destroy(), 1000).unref();
   }
 
   async #accept(request: IncomingMessage, socket: Duplex, head: Buffer, query: URLSearchParams): Promise<void> {
     const remoteAddress = request.socket.remoteAddress;
     const reject = (error: BoardcastError) => {
       this.emit('reject', { error, remoteAddress });
-      this.#refuse(socket, error);
+      refuseUpgrade(socket, error);
     };
     if (this.#closed) return reject(new BoardcastError('too_many_clients', 'board link is closed'));
+    const hostError = checkHost(this.#hosts, { header: (name) => headerValue(request, name) });
+    if (hostError) return reject(hostError);
     const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     if (!offered.includes(BOARD_PROTOCOL)) {
       return reject(new BoardcastError('invalid_payload', `subprotocol ${BOARD_PROTOCOL} is required`));
@@ -397,15 +402,29 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      this.#server.off('upgrade', this.#onUpgrade);
+      // Upgrades to our path are answered 404 by the registry from now on.
+      this.#unregister();
       for (const timer of this.#retired.values()) clearTimeout(timer);
       this.#retired.clear();
-      for (const socket of this.#refusing) socket.destroy();
       await Promise.all([...this.#sockets].map((conn) => conn.shutdown(1001, 'server shutting down')));
       this.#sockets.clear();
       await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
     })();
     return this.#closed;
+  }
+}
+
+function headerValue(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** This machine's names for core's `Host` check (core has no Node APIs). */
+function hostEnvironment(): HostEnvironment {
+  try {
+    return { hostname: hostname(), interfaces: networkInterfaces() };
+  } catch {
+    return {}; // some sandboxes refuse os queries; IP literals and localhost still pass
   }
 }
 

@@ -183,7 +183,7 @@ export class RemoteBoard extends Emitter<RemoteBoardEvents> implements Board {
       if (!this.#watchers.delete(watcher)) return;
       const conn = this.#conn;
       if (conn && !conn.closed && this.#watchDebounce(pin) === undefined) {
-        conn.request({ type: 'unwatch', pin }).catch((error) => this.emit('error', error));
+        conn.request({ type: 'unwatch', pin }).catch((error) => this.#report(error));
       }
     };
   }
@@ -204,7 +204,7 @@ export class RemoteBoard extends Emitter<RemoteBoardEvents> implements Board {
     // the snapshot that follows a restore must still see what changed.
     return conn.request({ type: 'watch', pin, edge: 'both', debounceMs }).then(
       () => undefined,
-      (error) => this.emit('error', error),
+      (error) => this.#report(error),
     );
   }
 
@@ -222,6 +222,16 @@ export class RemoteBoard extends Emitter<RemoteBoardEvents> implements Board {
         this.emit('error', error);
       }
     }
+  }
+
+  /**
+   * A failure no caller sees goes to `error`, except `board_offline`: the
+   * connection is gone, `status` already says so, and the next hello
+   * restores modes and watches anyway.
+   */
+  #report(error: unknown): void {
+    if (error instanceof BoardcastError && error.code === 'board_offline') return;
+    this.emit('error', error);
   }
 
   /** A level learned behind the caller's back: watchers, `level`, and `online` again so a Led re-reads. */
@@ -259,7 +269,7 @@ export class RemoteBoard extends Emitter<RemoteBoardEvents> implements Board {
             return;
           }
           this.#rereading.delete(key);
-          if (code !== 'board_offline') this.emit('error', error);
+          this.#report(error);
         },
       );
     };
@@ -306,7 +316,7 @@ export class RemoteBoard extends Emitter<RemoteBoardEvents> implements Board {
           );
           continue;
         }
-        if (before !== mode) await conn.request({ type: 'mode', ...entry }).catch((error) => this.emit('error', error));
+        if (before !== mode) await conn.request({ type: 'mode', ...entry }).catch((error) => this.#report(error));
       }
       const pins = new Map<string, Pin>();
       for (const w of this.#watchers) pins.set(pinKey(w.pin), w.pin);
