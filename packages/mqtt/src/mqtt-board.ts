@@ -473,7 +473,9 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
           resolve();
         },
       };
-      this.client.publish(this.#syncTopic, marker, { qos: 0, retain: false });
+      // Same QoS as the subscriptions: a QoS 0 marker could overtake QoS 1
+      // retained messages the broker holds back behind its in-flight window.
+      this.client.publish(this.#syncTopic, marker, { qos: this.#qos, retain: false });
     });
   }
 

@@ -168,6 +168,8 @@ export class EsphomeDouble {
   readonly sensors = new Map<string, number>();
   ignoreCommands = false;
   client!: MqttClient;
+  /** QoS of state messages (ESPHome's `qos:` option, default 0). */
+  qos: 0 | 1 = 0;
   readonly #url: string;
 
   private constructor(url: string, prefix: string) {
@@ -178,9 +180,10 @@ export class EsphomeDouble {
   static async start(
     url: string,
     prefix: string,
-    entities: { switches?: string[]; binarySensors?: string[]; sensors?: Record<string, number> } = {},
+    entities: { switches?: string[]; binarySensors?: string[]; sensors?: Record<string, number>; qos?: 0 | 1 } = {},
   ): Promise<EsphomeDouble> {
     const device = new EsphomeDouble(url, prefix);
+    device.qos = entities.qos ?? 0;
     for (const id of entities.switches ?? []) device.switches.set(id, false);
     for (const id of entities.binarySensors ?? []) device.binarySensors.set(id, false);
     for (const [id, v] of Object.entries(entities.sensors ?? {})) device.sensors.set(id, v);
@@ -211,7 +214,7 @@ export class EsphomeDouble {
   }
 
   #state(component: string, id: string, payload: string): void {
-    this.client.publish(`${this.prefix}/${component}/${id}/state`, payload, { qos: 0, retain: true });
+    this.client.publish(`${this.prefix}/${component}/${id}/state`, payload, { qos: this.qos, retain: true });
   }
 
   #command(topic: string, payload: string): void {

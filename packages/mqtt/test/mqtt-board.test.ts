@@ -165,6 +165,8 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
       url: local.url,
       mqtt: { reconnectPeriod: 100 },
       topics: tasmota('plug7', { switches: 1, sensors: { temperature: 'DS18B20.Temperature' } }),
+      // Shorter than the window below, so a board that trusted a stale `Online` would be seen going online.
+      resyncTimeoutMs: 300,
     });
     cleanup.push(() => b.close());
     const errors: unknown[] = [];
@@ -176,6 +178,9 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
     await waitFor(() => b.status === 'online', 'board online');
     expect(await b.digitalWrite('POWER', 1)).toBe(1);
 
+    // The device stays away until we let it back, so the board meets a
+    // restarted broker that has forgotten every retained message.
+    device.client.options.reconnectPeriod = 0;
     await local.kill();
     await waitFor(() => b.status === 'offline', 'offline with the broker gone');
     // While the broker is down, the relay is switched at the device and a switch flips.
@@ -183,6 +188,19 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
     device.switches[0] = true;
     device.sensors = { DS18B20: { Temperature: 19.5 } };
     await local.start();
+    // The board is back on the broker (it reads what is published there) …
+    const probe = await client(local.url);
+    cleanup.push(() => probe.endAsync());
+    await waitFor(async () => {
+      await probe.publishAsync('tele/plug7/SENSOR', '{"DS18B20":{"Temperature":5}}');
+      return b.readings.get('temperature')?.value === 5;
+    }, 'board resubscribed');
+    // … but the device is not: its old `Online` died with the broker, so the board must not claim it.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(b.status).toBe('offline');
+    expect(await codeOf(b.digitalWrite('POWER', 1))).toBe('board_offline');
+    device.client.end(true);
+    await device.connect();
     await waitFor(() => b.status === 'online', 'online after the restart', 15_000);
     // Online was announced with the state already resynced.
     expect(statuses.at(-1)).toBe('online POWER=0 Switch1=1');
@@ -270,6 +288,38 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
     expect(await codeOf(b.digitalWrite('relay', 0))).toBe('board_offline');
     expect(await codeOf(b.readSensor('temperature'))).toBe('board_offline');
     expect(errors).toEqual([]);
+  });
+
+  it('goes online only after every retained state has arrived', async () => {
+    const ids = Array.from({ length: 400 }, (_, i) => `s${i}`);
+    const device = await EsphomeDouble.start(broker.url, 'node3', {
+      sensors: Object.fromEntries(ids.map((id, i) => [id, i])),
+      qos: 1,
+    });
+    // All 400 are stored before the board subscribes.
+    await waitFor(async () => {
+      const c = await client(broker.url);
+      let n = 0;
+      c.on('message', () => n++);
+      await c.subscribeAsync('node3/sensor/+/state', { qos: 0 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await c.endAsync();
+      return n === ids.length;
+    }, 'retained states stored');
+    cleanup.push(() => device.stop());
+    // QoS 1 retained messages trickle out behind mosquitto's in-flight window
+    // (20), long after the SUBACK; the board must not call itself synced at the SUBACK.
+    // A plain topic map without availability: nothing but the sync marker says when the retained state is complete.
+    const { board: b } = board({
+      id: 'node3',
+      topics: { sensors: ids.map((id) => ({ name: id, state: `node3/sensor/${id}/state`, unit: '°C' })) },
+    });
+    let knownAtOnline = -1;
+    b.on('status', (s) => {
+      if (s === 'online') knownAtOnline = b.readings.size;
+    });
+    await waitFor(() => b.status === 'online', 'board online');
+    expect(knownAtOnline).toBe(ids.length);
   });
 
   it('ESPHome switch ignoring a command: timeout, the retained state stays the truth', async () => {
