@@ -1,5 +1,6 @@
 import {
   BoardcastError,
+  type CommandContext,
   type CommandName,
   type CommandPayload,
   type CommandResult,
@@ -7,46 +8,25 @@ import {
   type EventData,
   type EventName,
   type Hub,
-  type StateOf,
-  typed,
 } from '@boardcast/core';
-import type { Board, BoardStatus, Level, Pin, SensorReading } from './board.js';
+import type { Board, BoardStatus, Pin, SensorReading } from './board.js';
 import { Button } from './button.js';
+import type { BoardStatusChange, LedCommandInput, LedState, PinChange } from './contract.js';
 import type { Led } from './led.js';
 import type { Sensor } from './sensor.js';
 
-// ---------------------------------------------------------------- wire shapes
-
-export type LedCommandState = 'on' | 'off' | 'toggle';
-export interface LedCommandInput {
-  readonly state: LedCommandState;
-}
-export interface LedState {
-  readonly on: boolean;
-}
-export interface PinChange {
-  readonly pin: Pin;
-  readonly value: Level;
-}
-export interface BoardStatusChange {
-  readonly id: string;
-  readonly status: BoardStatus;
-}
-
-/**
- * Contract entries for the shapes the binding helpers publish, to spread
- * into `defineContract` (`events: { ...boardEvents, time: typed<string>() }`).
- * Any contract whose entries accept these shapes works too, zod or valibot.
- */
-export const boardEvents = {
-  led: typed<LedState>(),
-  pin_change: typed<PinChange>(),
-  reading: typed<SensorReading>(),
-  board: typed<BoardStatusChange>(),
-};
-
-/** `led: ledCommand` in a contract's commands. */
-export const ledCommand = { input: typed<LedCommandInput>(), result: typed<LedState>() };
+// The wire shapes and contract entries live in ./contract.js (browser-safe);
+// they are re-exported here so existing imports keep working.
+export {
+  type BoardStatusChange,
+  boardEvents,
+  boardReducers,
+  type LedCommandInput,
+  type LedCommandState,
+  type LedState,
+  ledCommand,
+  type PinChange,
+} from './contract.js';
 
 // ---------------------------------------------------------------- name typing
 
@@ -71,11 +51,11 @@ type Unbind = () => void;
 
 // Inside the helpers the contract is generic; the public signatures above
 // have already proved the names and payloads fit, so the loose views below
-// are only ever used with compatible values.
+// are only ever used with compatible values. State is never touched here:
+// the contract's reducers fold what the helpers publish.
 interface LooseHub {
   publish(event: string, data: unknown): Promise<string>;
-  handle(command: string, handler: (input: unknown) => unknown): () => void;
-  setState(update: (previous: unknown) => unknown): void;
+  handle(command: string, handler: (input: unknown, context: CommandContext) => unknown): () => void;
 }
 function loose<C extends ContractSpec>(hub: Hub<C>): LooseHub {
   return hub as unknown as LooseHub;
@@ -88,46 +68,40 @@ export type BindLedOptions<C extends ContractSpec> = NameOption<
   CommandNamesFor<C, LedCommandInput, LedState>,
   'led'
 > &
-  NameOption<'event', EventNamesFor<C, LedState>, 'led'> & {
-    /** Fold the confirmed state into the hub state (e.g. `(s, on) => ({ ...s, led: { on } })`). */
-    readonly state?: (previous: StateOf<C>, on: boolean) => StateOf<C>;
-  };
+  NameOption<'event', EventNamesFor<C, LedState>, 'led'>;
 
 /**
  * A Led driven by a hub command (`{ state: 'on'|'off'|'toggle' }` → `{ on }`,
- * the value the board confirmed) and mirrored to a hub event and state on
- * every confirmed change, whoever caused it. Returns the unbind function.
+ * the value the board confirmed) and published as a hub event on every
+ * confirmed change, whoever caused it — and once at bind time when the state
+ * is already known, so the contract's reducer (e.g. `boardReducers.led`)
+ * has it in the snapshot from the start. The command passes its
+ * `context.signal` and `context.deadline` to the board, so an operation
+ * whose command timed out never runs. Returns the unbind function.
  */
 export function bindLed<C extends ContractSpec>(hub: Hub<C>, led: Led, ...rest: Rest<BindLedOptions<C>>): Unbind {
-  const options = (rest[0] ?? {}) as {
-    command?: string | false;
-    event?: string | false;
-    state?: BindLedOptions<C>['state'];
-  };
+  const options = (rest[0] ?? {}) as { command?: string | false; event?: string | false };
   const h = loose(hub);
   const command = options.command ?? 'led';
   const event = options.event ?? 'led';
-  const stateFn = options.state;
   const undo: Unbind[] = [];
   if (command !== false) {
     undo.push(
-      h.handle(command, async (input) => {
+      h.handle(command, async (input, { signal, deadline }) => {
         const state = (input as Partial<LedCommandInput> | null)?.state;
-        if (state === 'on') return { on: await led.on() };
-        if (state === 'off') return { on: await led.off() };
-        if (state === 'toggle') return { on: await led.toggle() };
+        const op = { signal, deadline };
+        if (state === 'on') return { on: await led.on(op) };
+        if (state === 'off') return { on: await led.off(op) };
+        if (state === 'toggle') return { on: await led.toggle(op) };
         throw new BoardcastError('invalid_payload', 'state must be "on", "off" or "toggle"');
       }),
     );
   }
-  const publish = (on: boolean) => {
-    if (stateFn) h.setState((s) => stateFn(s as StateOf<C>, on));
-    if (event !== false) void h.publish(event, { on });
-  };
-  undo.push(led.onChange(publish));
-  // The state is right from the start; an event is only for a change.
-  const initial = led.isOn;
-  if (initial !== undefined && stateFn) h.setState((s) => stateFn(s as StateOf<C>, initial));
+  if (event !== false) {
+    undo.push(led.onChange((on) => void h.publish(event, { on })));
+    const initial = led.isOn;
+    if (initial !== undefined) void h.publish(event, { on: initial });
+  }
   return () => {
     for (const fn of undo) fn();
   };
@@ -135,46 +109,41 @@ export function bindLed<C extends ContractSpec>(hub: Hub<C>, led: Led, ...rest: 
 
 // ---------------------------------------------------------------- inputs
 
-export type BindInputOptions<C extends ContractSpec> = NameOption<
-  'event',
-  EventNamesFor<C, PinChange>,
-  'pin_change'
-> & {
-  /** Fold each change into the hub state (e.g. `(s, c) => ({ ...s, inputs: { ...s.inputs, [c.pin]: c.value } })`). */
-  readonly state?: (previous: StateOf<C>, change: PinChange) => StateOf<C>;
-};
+export type BindInputOptions<C extends ContractSpec> = NameOption<'event', EventNamesFor<C, PinChange>, 'pin_change'>;
 
 /** Either a Button, or a raw input pin watched with its own debounce. */
 export type InputSource = Button | { readonly board: Board; readonly pin: Pin; readonly debounceMs?: number };
 
 /**
  * Buttons and input pins → `pin_change` events `{ pin, value }` (the raw,
- * debounced level) and hub state. A raw pin must already be in an input mode.
+ * debounced level). A Button's level is also published once it is known,
+ * so the state (through e.g. `boardReducers.pin_change`) is right from the
+ * start. A raw pin must already be in an input mode.
  */
 export function bindInputs<C extends ContractSpec>(
   hub: Hub<C>,
   inputs: readonly InputSource[],
   ...rest: Rest<BindInputOptions<C>>
 ): Unbind {
-  const options = (rest[0] ?? {}) as { event?: string | false; state?: BindInputOptions<C>['state'] };
-  const h = loose(hub);
+  const options = (rest[0] ?? {}) as { event?: string | false };
   const event = options.event ?? 'pin_change';
-  const stateFn = options.state;
-  const publish = (change: PinChange) => {
-    if (stateFn) h.setState((s) => stateFn(s as StateOf<C>, change));
-    if (event !== false) void h.publish(event, change);
-  };
+  if (event === false) return () => undefined;
+  const h = loose(hub);
+  const publish = (change: PinChange) => void h.publish(event, change);
   const undo: Unbind[] = [];
   for (const input of inputs) {
     if (input instanceof Button) {
       const button = input;
-      undo.push(button.on('change', (_pressed, level) => publish({ pin: button.pin, value: level })));
+      let unbound = false;
+      undo.push(
+        button.on('change', (_pressed, level) => publish({ pin: button.pin, value: level })),
+        () => {
+          unbound = true;
+        },
+      );
       void button.ready.then(
         () => {
-          if (button.level !== undefined && stateFn) {
-            const change = { pin: button.pin, value: button.level };
-            h.setState((s) => stateFn(s as StateOf<C>, change));
-          }
+          if (!unbound && button.level !== undefined) publish({ pin: button.pin, value: button.level });
         },
         () => undefined,
       );
@@ -192,56 +161,38 @@ export function bindInputs<C extends ContractSpec>(
 
 // ---------------------------------------------------------------- sensors and status
 
-export type BindSensorOptions<C extends ContractSpec> = NameOption<
-  'event',
-  EventNamesFor<C, SensorReading>,
-  'reading'
-> & {
-  readonly state?: (previous: StateOf<C>, reading: SensorReading) => StateOf<C>;
-};
+export type BindSensorOptions<C extends ContractSpec> = NameOption<'event', EventNamesFor<C, SensorReading>, 'reading'>;
 
-/** A Sensor's `change` samples → `reading` events `{ sensor, value, at }` and hub state. */
+/** A Sensor's `change` samples → `reading` events `{ sensor, value, at }`. */
 export function bindSensor<C extends ContractSpec>(
   hub: Hub<C>,
   sensor: Sensor,
   ...rest: Rest<BindSensorOptions<C>>
 ): Unbind {
-  const options = (rest[0] ?? {}) as { event?: string | false; state?: BindSensorOptions<C>['state'] };
-  const h = loose(hub);
+  const options = (rest[0] ?? {}) as { event?: string | false };
   const event = options.event ?? 'reading';
-  const stateFn = options.state;
-  return sensor.on('change', (reading) => {
-    if (stateFn) h.setState((s) => stateFn(s as StateOf<C>, reading));
-    if (event !== false) void h.publish(event, reading);
-  });
+  if (event === false) return () => undefined;
+  const h = loose(hub);
+  return sensor.on('change', (reading) => void h.publish(event, reading));
 }
 
 export type BindBoardStatusOptions<C extends ContractSpec> = NameOption<
   'event',
   EventNamesFor<C, BoardStatusChange>,
   'board'
-> & {
-  readonly state?: (previous: StateOf<C>, change: BoardStatusChange) => StateOf<C>;
-};
+>;
 
-/** Board status → `board` events `{ id, status }` (and the current status into state at once). */
+/** Board status → `board` events `{ id, status }`: the current status at once, then every change. */
 export function bindBoardStatus<C extends ContractSpec>(
   hub: Hub<C>,
   board: Board,
   ...rest: Rest<BindBoardStatusOptions<C>>
 ): Unbind {
-  const options = (rest[0] ?? {}) as { event?: string | false; state?: BindBoardStatusOptions<C>['state'] };
-  const h = loose(hub);
+  const options = (rest[0] ?? {}) as { event?: string | false };
   const event = options.event ?? 'board';
-  const stateFn = options.state;
-  const apply = (status: BoardStatus) => {
-    const change = { id: board.id, status };
-    if (stateFn) h.setState((s) => stateFn(s as StateOf<C>, change));
-    return change;
-  };
-  apply(board.status);
-  return board.on('status', (status) => {
-    const change = apply(status);
-    if (event !== false) void h.publish(event, change);
-  });
+  if (event === false) return () => undefined;
+  const h = loose(hub);
+  const publish = (status: BoardStatus) => void h.publish(event, { id: board.id, status });
+  publish(board.status);
+  return board.on('status', publish);
 }

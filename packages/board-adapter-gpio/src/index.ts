@@ -3,20 +3,13 @@ export {
   type BindInputOptions,
   type BindLedOptions,
   type BindSensorOptions,
-  type BoardStatusChange,
   bindBoardStatus,
   bindInputs,
   bindLed,
   bindSensor,
-  boardEvents,
   type CommandNamesFor,
   type EventNamesFor,
   type InputSource,
-  type LedCommandInput,
-  type LedCommandState,
-  type LedState,
-  ledCommand,
-  type PinChange,
 } from './bind.js';
 export {
   type Board,
@@ -36,6 +29,19 @@ export {
   type WatchOptions,
 } from './board.js';
 export { Button, type ButtonEvents, type ButtonOptions } from './button.js';
+export {
+  type BoardStatusChange,
+  boardEvents,
+  boardReducers,
+  type LedCommandInput,
+  type LedCommandState,
+  type LedState,
+  ledCommand,
+  type PinChange,
+  type WithBoard,
+  type WithInputs,
+  type WithLed,
+} from './contract.js';
 export { Led, type LedOptions } from './led.js';
 export { type GpioLineInfo, LinuxGpioBoard, type LinuxGpioBoardOptions } from './linux-gpio-board.js';
 export { attachBoardLink, BoardLink, type BoardLinkEvents, type BoardLinkOptions } from './remote/board-link.js';
