@@ -2,24 +2,26 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath, type LaunchedBrowser, launchChromium, pythonPath } from '../../../test-support/system.js';
 import { type Demo, startDemo } from '../src/server.js';
-import { artifactsDir, buildPageFromSources, waitFor } from './helpers.js';
+import { artifactsDir, buildPageFromSources, sourceAliases, waitFor } from './helpers.js';
 
 const AGENT = fileURLToPath(new URL('../../../packages/board-adapter-gpio/agent/boardcast_agent.py', import.meta.url));
 const TOKEN = 'e2e-secret';
 
 /** The real agent file under CPython with its simulated backend, driven over stdin. */
-function startAgent(port: number) {
+function startAgent(port: number, id = 'esp32') {
   const dir = mkdtempSync(join(tmpdir(), 'led-demo-agent-'));
   const config = join(dir, 'config.json');
   writeFileSync(
     config,
     JSON.stringify({
-      id: 'esp32',
+      id,
       url: `ws://127.0.0.1:${port}/board`,
       token: TOKEN,
       backend: 'sim',
@@ -125,5 +127,69 @@ describe.skipIf(!chromiumPath || !pythonPath)('led-demo with a real board agent 
     await pages.sse.waitForSelector('#command-error:not([hidden])');
     expect(await pages.sse.locator('#command-error').textContent()).toContain('board_offline');
     await pages.sse.screenshot({ path: `${artifactsDir}agent-offline.png` });
+  });
+});
+
+describe.skipIf(!pythonPath)('led-demo process with a board attached (python3 agent)', () => {
+  it('SIGTERM: the demo closes the board socket with a close frame and exits within 2 s', async () => {
+    // The CLI as a user runs it, bundled from sources (no package build needed).
+    const dir = mkdtempSync(join(tmpdir(), 'led-demo-cli-'));
+    const cli = join(dir, 'cli.mjs');
+    await build({
+      entryPoints: [fileURLToPath(new URL('../src/cli.ts', import.meta.url))],
+      outfile: cli,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      alias: sourceAliases,
+      external: ['bufferutil', 'utf-8-validate'],
+      banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+      logLevel: 'error',
+    });
+    const demo = spawn(process.execPath, [
+      cli,
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--board',
+      'remote',
+      '--token',
+      TOKEN,
+    ]);
+    const output: string[] = [];
+    demo.stdout.on('data', (d: Buffer) => output.push(d.toString()));
+    demo.stderr.on('data', (d: Buffer) => output.push(d.toString()));
+    const exited = new Promise<number | null>((resolve) => demo.once('exit', (code) => resolve(code)));
+    let agent: ReturnType<typeof startAgent> | undefined;
+    try {
+      const port = Number(
+        (await waitFor(() => /localhost:(\d+)/.exec(output.join('')), `the demo to listen (${output.join('')})`))[1],
+      );
+      agent = startAgent(port);
+      await waitFor(
+        () => output.join('').includes('board connect    esp32'),
+        `the agent to connect (${output.join('')})`,
+        15_000,
+      );
+      const started = performance.now();
+      demo.kill('SIGTERM');
+      const code = await exited;
+      const took = performance.now() - started;
+      expect(code).toBe(0);
+      expect(took).toBeLessThan(2000);
+      // The agent saw the server go at once, by a close frame (1001), not a silent socket.
+      const line = await waitFor(
+        () => /disconnected.*/.exec(agent?.output.join('') ?? '')?.[0],
+        `the agent to notice (${agent.output.join('')})`,
+      );
+      const closeCode = /closed \((\d+)\)/.exec(line)?.[1];
+      if (closeCode !== undefined) expect(closeCode).toBe('1001');
+    } finally {
+      if (demo.exitCode === null && demo.signalCode === null) demo.kill('SIGKILL');
+      await agent?.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
