@@ -29,6 +29,20 @@ function concat(chunks: readonly Uint8Array[], size: number): Uint8Array {
 type NodeRequestWithBody = IncomingMessage & { body?: unknown };
 
 /**
+ * A body a framework's parser already produced (express.json() puts it on
+ * `req.body`, Fastify on `request.body`), as text again, so it still goes
+ * through the strict parser and the byte limit.
+ */
+export function parsedBodyText(parsed: unknown, limit: number): string {
+  let text: string;
+  if (typeof parsed === 'string') text = parsed;
+  else if (parsed instanceof Uint8Array) text = decode(parsed);
+  else text = parsed === undefined ? '' : (JSON.stringify(parsed) ?? '');
+  if (text.length > limit || new TextEncoder().encode(text).byteLength > limit) throw tooLarge(limit);
+  return text;
+}
+
+/**
  * Read a Node request body, refusing it as soon as it passes `limit` bytes
  * (the rest is never buffered). A body already consumed by a framework's
  * parser (express.json()) is re-serialized so it still goes through the
@@ -36,10 +50,11 @@ type NodeRequestWithBody = IncomingMessage & { body?: unknown };
  */
 export function readNodeBody(req: IncomingMessage, limit: number): Promise<string> {
   if (req.readableEnded) {
-    const parsed = (req as NodeRequestWithBody).body;
-    if (typeof parsed === 'string') return Promise.resolve(parsed);
-    if (parsed instanceof Uint8Array) return Promise.resolve(decode(parsed));
-    return Promise.resolve(parsed === undefined ? '' : (JSON.stringify(parsed) ?? ''));
+    try {
+      return Promise.resolve(parsedBodyText((req as NodeRequestWithBody).body, limit));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

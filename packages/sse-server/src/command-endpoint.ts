@@ -10,7 +10,7 @@ import {
   type Hub,
   resolvePolicy,
 } from '@boardcast/core';
-import { readFetchBody, readJsonFrom, readNodeBody } from './body.js';
+import { parsedBodyText, readFetchBody, readJsonFrom, readNodeBody } from './body.js';
 import { hostEnvironment } from './environment.js';
 import type { AnyHub } from './hub-like.js';
 import {
@@ -57,6 +57,21 @@ export type CommandEndpointEvents = {
   reject: (error: BoardcastError, request: BoardcastRequest, command: string | undefined) => void;
 };
 
+/**
+ * The parts of a Fastify request the handlers use (structural: no fastify
+ * dependency). `body` is what Fastify's own JSON parser produced, when it ran.
+ */
+export interface FastifyRequestLike {
+  readonly raw: IncomingMessage;
+  readonly body?: unknown;
+}
+
+/** The parts of a Fastify reply the handlers use. */
+export interface FastifyReplyLike {
+  readonly raw: ServerResponse;
+  hijack(): unknown;
+}
+
 interface CommandRequest {
   readonly info: BoardcastRequest;
   readBody(limit: number): Promise<string>;
@@ -94,10 +109,30 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
     this.#headers = options.headers ?? {};
   }
 
-  /** Node handler: node:http, Express (`app.post('/api/commands/:name', commands.node)`), Fastify raw. */
+  /** Node handler: node:http, Express (`app.post('/api/commands/:name', commands.node)`). */
   readonly node = (req: IncomingMessage, res: ServerResponse): void => {
+    this.#node(req, res, (limit) => readNodeBody(req, limit));
+  };
+
+  /**
+   * Fastify route handler: `app.post('/api/commands/:name', commands.fastify)`.
+   * Works with Fastify's body parsing on (the default: the body it parsed
+   * is checked again by the same strict rules and limit) or off.
+   */
+  readonly fastify = (request: FastifyRequestLike, reply: FastifyReplyLike): void => {
+    reply.hijack();
+    const req = request.raw;
+    const parsed = request.body;
+    this.#node(req, reply.raw, (limit) =>
+      parsed === undefined || !req.readableEnded
+        ? readNodeBody(req, limit)
+        : new Promise<string>((resolve) => resolve(parsedBodyText(parsed, limit))),
+    );
+  };
+
+  #node(req: IncomingMessage, res: ServerResponse, readBody: (limit: number) => Promise<string>): void {
     const info = fromNode(req);
-    this.#run({ info, readBody: (limit) => readNodeBody(req, limit) }).then(
+    this.#run({ info, readBody }).then(
       (reply) => {
         // An unread (refused) body must not be parsed as the next request.
         if (!req.readableEnded) res.setHeader('Connection', 'close');
@@ -105,7 +140,7 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
       },
       (error) => sendNode(res, this.#crashed(error, info)),
     );
-  };
+  }
 
   /** Fetch handler: Hono (`(c) => commands.fetch(c.req.raw)`), Next.js, Bun, Deno. */
   readonly fetch = async (request: Request): Promise<Response> => {

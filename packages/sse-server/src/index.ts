@@ -4,6 +4,8 @@ export {
   type CommandEndpointEvents,
   type CommandEndpointOptions,
   createCommandEndpoint,
+  type FastifyReplyLike,
+  type FastifyRequestLike,
 } from './command-endpoint.js';
 export type { Authorize, BoardcastRequest } from './request.js';
 export { type BoardcastHttp, type BoardcastHttpOptions, boardcastHttp } from './router.js';

@@ -1,6 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AllowedHosts, AllowedOrigins, ContractSpec, Hub } from '@boardcast/core';
-import { type CommandEndpoint, type CommandEndpointOptions, createCommandEndpoint } from './command-endpoint.js';
+import {
+  type CommandEndpoint,
+  type CommandEndpointOptions,
+  createCommandEndpoint,
+  type FastifyReplyLike,
+  type FastifyRequestLike,
+} from './command-endpoint.js';
 import { type Authorize, fromFetch, fromNode } from './request.js';
 import { createSseEndpoint, type SseEndpoint, type SseEndpointOptions } from './sse-endpoint.js';
 
@@ -26,6 +32,8 @@ export interface BoardcastHttp {
    * Unmatched paths go to `next` when given (Express), otherwise get 404.
    */
   readonly node: (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
+  /** Fastify handler for both routes: `app.all('/api/*', api.fastify)`; unmatched paths get 404. */
+  readonly fastify: (request: FastifyRequestLike, reply: FastifyReplyLike) => void;
   /** Fetch handler; unmatched paths get 404. */
   readonly fetch: (request: Request) => Promise<Response>;
   /** True when the path is one of the two routes (for frameworks that route themselves). */
@@ -64,6 +72,16 @@ export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: Boar
       else {
         res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
         res.end('Not Found');
+      }
+    },
+    fastify(request, reply) {
+      const which = route(fromNode(request.raw).url.pathname);
+      if (which === 'events') sse.fastify(request, reply);
+      else if (which === 'commands') commands.fastify(request, reply);
+      else {
+        reply.hijack();
+        reply.raw.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
+        reply.raw.end('Not Found');
       }
     },
     async fetch(request) {

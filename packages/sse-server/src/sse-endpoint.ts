@@ -12,6 +12,7 @@ import {
   type Hub,
   resolvePolicy,
 } from '@boardcast/core';
+import type { FastifyReplyLike, FastifyRequestLike } from './command-endpoint.js';
 import { hostEnvironment } from './environment.js';
 import { FetchConnection } from './fetch-connection.js';
 import type { AnyHub } from './hub-like.js';
@@ -153,6 +154,12 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
       if (!res.headersSent) sendNode(res, errorReply(new BoardcastError('handler_failed', 'stream failed')));
       else res.destroy();
     });
+  };
+
+  /** Fastify route handler: `app.get('/api/events', sse.fastify)` (hijacks the reply; no fastify dependency). */
+  readonly fastify = (request: FastifyRequestLike, reply: FastifyReplyLike): void => {
+    reply.hijack();
+    this.node(request.raw, reply.raw);
   };
 
   /** Fetch handler: Hono (`(c) => sse.fetch(c.req.raw)`), Next.js route handlers, Bun, Deno. */
