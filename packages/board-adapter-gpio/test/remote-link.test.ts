@@ -32,6 +32,7 @@ const contract = defineContract({
   commands: { led: ledCommand },
   events: { led: typed<{ on: boolean }>() },
   state: typed<{ led: { on: boolean } }>(),
+  reducers: { led: (state, led) => ({ ...state, led }) },
 });
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -72,7 +73,7 @@ async function startLink(options: Partial<BoardLinkOptions> = {}, boardId = 'esp
 function ledHub(board: RemoteBoard): { hub: Hub<typeof contract>; led: Led } {
   const hub = createHub(contract, { state: { led: { on: false } }, commandTimeoutMs: 5000 });
   const led = new Led(board, 5);
-  bindLed(hub, led, { state: (s, on) => ({ ...s, led: { on } }) });
+  bindLed(hub, led);
   cleanups.push(async () => {
     led.close();
     await hub.close();
@@ -345,6 +346,31 @@ describe('500 concurrent commands to a slow board', () => {
     expect(writes.length + droppedWrites.length).toBeLessThanOrEqual(count('ok') + count('timeout'));
     // And a command right after the flood works.
     expect((await hub.dispatch('led', { state: 'on' })).ok).toBe(true);
+  });
+
+  it('the app path (Led + bindLed): 500 concurrent toggles, none executed after it answered timeout', async () => {
+    const rig = await startLink({ requestTimeoutMs: 5000 });
+    const d = double(rig, { writeDelayMs: 20 });
+    await waitFor(() => rig.board.status === 'online', 'board online');
+    const hub = createHub(contract, { state: { led: { on: false } }, commandTimeoutMs: 400 });
+    const led = new Led(rig.board, 5);
+    bindLed(hub, led);
+    cleanups.push(async () => {
+      led.close();
+      await hub.close();
+    });
+    await led.ready;
+    const results = await Promise.all(Array.from({ length: 500 }, () => hub.dispatch('led', { state: 'toggle' })));
+    const codes = results.map((r) => (r.ok ? 'ok' : r.error.code));
+    const count = (code: string) => codes.filter((c) => c === code).length;
+    expect(count('too_many_requests')).toBeGreaterThan(0);
+    expect(count('ok') + count('timeout') + count('too_many_requests')).toBe(500);
+    const settle = performance.now() + 1500;
+    await waitFor(() => performance.now() > settle, 'the board to drain');
+    expect(d.executed.filter((e) => e.type === 'write').length).toBe(count('ok'));
+    // The hub shows what the board has.
+    await waitFor(() => hub.state.led.on === (d.levels['5'] === 1), 'hub state equals the board level');
+    expect((await hub.dispatch('led', { state: 'toggle' })).ok).toBe(true);
   });
 
   it('a request whose signal aborts while queued is never sent', async () => {

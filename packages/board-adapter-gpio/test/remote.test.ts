@@ -21,12 +21,20 @@ import { type AgentProcess, cleanupTemp, closeServer, listen, newServer, startAg
 const TOKEN = 'test-token-123';
 const HEARTBEAT_MS = 1000;
 
+type State = { led: { on: boolean }; inputs: Record<string, 0 | 1>; board: string };
 const contract = defineContract({
   events: { ...boardEvents },
   commands: { led: ledCommand },
-  state: typed<{ led: { on: boolean }; inputs: Record<string, 0 | 1>; board: string }>(),
+  state: typed<State>(),
+  reducers: {
+    led: (s: State, led: { on: boolean }) => ({ ...s, led }),
+    pin_change: (s: State, c: { pin: number | string; value: 0 | 1 }) => ({
+      ...s,
+      inputs: { ...s.inputs, [String(c.pin)]: c.value },
+    }),
+    board: (s: State, c: { status: string }) => ({ ...s, board: c.status }),
+  },
 });
-type State = { led: { on: boolean }; inputs: Record<string, 0 | 1>; board: string };
 
 const PINS = [
   { pin: 5, mode: 'output', name: 'led' },
@@ -59,9 +67,9 @@ async function startRig(port = 0, boardId = 'esp'): Promise<Rig> {
   const board = link.board(boardId);
   const led = new Led(board, 5);
   const button = new Button(board, 0, { debounceMs: 10 });
-  bindLed(hub, led, { state: (s: State, on) => ({ ...s, led: { on } }) });
-  bindInputs(hub, [button], { state: (s: State, c) => ({ ...s, inputs: { ...s.inputs, [String(c.pin)]: c.value } }) });
-  bindBoardStatus(hub, board, { state: (s: State, c) => ({ ...s, board: c.status }) });
+  bindLed(hub, led);
+  bindInputs(hub, [button]);
+  bindBoardStatus(hub, board);
   const events: string[] = [];
   hub.subscribe((e) => events.push(`${e.event}:${e.json}`));
   const rig = { server, link, hub, board, port: actualPort, led, button, events };
