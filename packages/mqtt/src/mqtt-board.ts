@@ -436,6 +436,9 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     const generation = ++this.#generation;
     this.#synced = false;
     const current = () => generation === this.#generation && !this.#closed;
+    // Commands and their confirmations are single small packets: without
+    // TCP_NODELAY, Nagle's algorithm holds them back behind delayed ACKs.
+    (this.client.stream as { setNoDelay?: (noDelay: boolean) => unknown } | undefined)?.setNoDelay?.(true);
     try {
       await this.client.subscribeAsync([...this.#routes.keys(), this.#syncTopic], { qos: this.#qos });
       if (!current()) return;
