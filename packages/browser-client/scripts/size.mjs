@@ -27,23 +27,24 @@ const here = fileURLToPath(new URL('..', import.meta.url));
 const core = fileURLToPath(new URL('../../core/src/index.ts', import.meta.url));
 
 /**
- * `goal.measure` says which figure the goal is about. Budgets sit ~80-160 B
- * above the figures measured when they were set (sse 2,799 / 4,866; ws 3,220;
- * whole 5,829 / 6,371): lower them when the code shrinks.
+ * `goal.measure` says which figure the goal is about. Budgets sit ~80 B above
+ * the figures measured when they were set (sse 3,235 / 5,447; ws 3,791;
+ * whole 6,516 / 7,176, after liveness, the backoff floor and the
+ * progress-or-stop rules of issue 16): lower them when the code shrinks.
  */
 const entries = [
   {
     name: '@boardcast/browser-client/sse',
     file: 'src/sse.ts',
     goal: { measure: 'initial', bytes: 2048 },
-    budget: { initial: 2880, all: 4992 },
+    budget: { initial: 3320, all: 5530 },
   },
-  { name: '@boardcast/browser-client/ws', file: 'src/ws.ts', budget: { initial: 3300, all: 3300 } },
+  { name: '@boardcast/browser-client/ws', file: 'src/ws.ts', budget: { initial: 3870, all: 3870 } },
   {
     name: '@boardcast/browser-client',
     file: 'src/index.ts',
     goal: { measure: 'all', bytes: 5120 },
-    budget: { initial: 5980, all: 6530 },
+    budget: { initial: 6600, all: 7260 },
   },
 ];
 

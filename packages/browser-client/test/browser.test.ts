@@ -65,6 +65,7 @@ const contract = bc.defineContract({
   events: { led: bc.typed(), pin_change: bc.typed(), tick: bc.typed() },
   commands: { led: { input: bc.typed(), result: bc.typed() } },
   state: bc.typed(),
+  reducers: { led: (s, led) => ({ ...s, led }), tick: (s, tick) => ({ ...s, tick }) },
 });
 window.results = {};
 window.start = (name) => {

@@ -28,6 +28,12 @@ export const contract = defineContract({
     echo: { input: typed<unknown>(), result: typed<unknown>() },
   },
   state: typed<{ led: { on: boolean }; tick: number; pins: Record<string, 0 | 1> }>(),
+  // Folded by the hub and by every client's mirror alike.
+  reducers: {
+    led: (state, led) => ({ ...state, led }),
+    tick: (state, tick) => ({ ...state, tick }),
+    // pin_change has none: it leaves the state alone (the oversized-event tests rely on that).
+  },
 });
 /** The spec behind the contract: what `connect` and `createHub` infer as `C`. */
 export type TestContract = typeof contract extends Contract<infer S> ? S : never;
@@ -40,7 +46,6 @@ export function makeHub(history = 1000): Hub<TestContract> {
   });
   hub.handle('led', ({ state }) => {
     const on = state === 'toggle' ? !hub.state.led.on : state === 'on';
-    hub.setState((s) => ({ ...s, led: { on } }));
     hub.publish('led', { on });
     return { on };
   });
@@ -60,9 +65,8 @@ export function makeHub(history = 1000): Hub<TestContract> {
   return hub;
 }
 
-/** Publish a tick the way a board would: state first, then the event. */
+/** Publish a tick; the contract's reducer folds it into the state (hub and clients). */
 export function tick(hub: Hub<TestContract>, n: number): Promise<string> {
-  hub.setState((s) => ({ ...s, tick: n }));
   return hub.publish('tick', n);
 }
 
