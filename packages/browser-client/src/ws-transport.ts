@@ -145,9 +145,12 @@ export function wsTransport<C extends ContractSpec>(
       dog.beat();
       sink.open();
       for (const p of queue.splice(0)) send(p);
-      // Pings only when liveness is checked: the answers are what proves the link alive.
-      if ((options.missedKeepAlives ?? 2) > 0) {
-        interval = setInterval(() => ws.send(encodeWsPing()), options.keepAliveMs ?? 15_000);
+      // Pings only when liveness is checked (the answers are what proves the
+      // link alive), and never at a period of 0 or one past 2^31-1 ms, which a
+      // timer would turn into a ping storm.
+      const period = options.keepAliveMs ?? 15_000;
+      if ((options.missedKeepAlives ?? 2) > 0 && period > 0) {
+        interval = setInterval(() => ws.send(encodeWsPing()), Math.min(period, 2 ** 31 - 1));
       }
     };
     ws.onmessage = (message) => {

@@ -115,3 +115,43 @@ describe('WS edge cases a real server does not produce (mock-socket)', () => {
     }
   });
 });
+
+describe('WS keep-alive schedule (fake timers, mock-socket server that never answers pings)', () => {
+  async function pingsAfter(ms: number, options: { keepAliveMs?: number; missedKeepAlives?: number }) {
+    vi.useFakeTimers();
+    const url = 'ws://keepalive.test/api/ws';
+    const server = new Server(url);
+    let pings = 0;
+    server.on('connection', (socket) => {
+      socket.on('message', (data) => {
+        if (String(data).includes('"ping"')) pings++;
+      });
+    });
+    const client = connect('http://keepalive.test/api', contract, {
+      transport: 'ws',
+      WebSocket: MockWebSocket as unknown as WebSocketClass,
+      reconnect: false,
+      ...options,
+    });
+    const errors: string[] = [];
+    client.on('error', (e) => errors.push(e.code));
+    for (let i = 0; i < 100 && client.status !== 'open'; i++) await vi.advanceTimersByTimeAsync(1);
+    expect(client.status).toBe('open');
+    await vi.advanceTimersByTimeAsync(ms);
+    const result = { pings, status: client.status, errors };
+    client.close();
+    server.stop();
+    return result;
+  }
+
+  it('pings every keepAliveMs and gives up after missedKeepAlives silent periods (defaults: 15 s, 2)', async () => {
+    expect(await pingsAfter(29_000, {})).toEqual({ pings: 1, status: 'open', errors: [] });
+    // Nothing answered since the open at t = 0: dead at 30 s, just before the second ping would go.
+    expect(await pingsAfter(31_000, {})).toEqual({ pings: 1, status: 'closed', errors: ['timeout'] });
+  });
+
+  it('a period of 0 or missedKeepAlives 0 sends no pings at all and never times out', async () => {
+    expect(await pingsAfter(60_000, { keepAliveMs: 0 })).toEqual({ pings: 0, status: 'open', errors: [] });
+    expect(await pingsAfter(60_000, { missedKeepAlives: 0 })).toEqual({ pings: 0, status: 'open', errors: [] });
+  });
+});
