@@ -1,15 +1,18 @@
 import { type Board, Button, bindBoardStatus, bindInputs, bindLed, Led } from '@boardcast/board-adapter-gpio';
-import type { Hub } from '@boardcast/core';
+import { BoardcastError, type CommandContext, type Hub } from '@boardcast/core';
 import type { DemoPins } from './boards.js';
 import type { DemoContract, LedState } from './contract.js';
 
 /** Registers the `led` command: on the hub directly, or through a Redis command router. */
-export type RegisterLedCommand = (run: (state: LedState) => Promise<{ on: boolean }>) => () => void;
+export type RegisterLedCommand = (
+  run: (state: LedState, context: CommandContext) => Promise<{ on: boolean }>,
+) => () => void;
 
 /**
- * The demo's wiring of one board into the hub: the LED (command, event,
- * state), the two inputs (`pin_change`, state) and the board's status
- * (`board`, state). Returns the function that undoes all of it.
+ * The demo's wiring of one board into the hub: the LED (command and `led`
+ * events), the two inputs (`pin_change`) and the board's status (`board`).
+ * Only events are published; the contract's reducers fold them into the
+ * state. Returns the function that undoes all of it.
  */
 export function bindBoard(
   hub: Hub<DemoContract>,
@@ -26,21 +29,18 @@ export function bindBoard(
   const button = new Button(board, pins.button, { pull: 'up', debounceMs });
   const input = new Button(board, pins.input, { pull: 'down', debounceMs });
   const undo = [
-    bindLed(hub, led, { command: false, state: (s, on) => ({ ...s, led: { on } }) }),
-    registerLed(async (state) => ({
-      on: await (state === 'toggle' ? led.toggle() : state === 'on' ? led.on() : led.off()),
-    })),
-    bindInputs(hub, [button, input], {
-      state: (s, change) => {
-        const key = String(change.pin);
-        const previous = s.inputs[key];
-        if (!previous) return s;
-        return { ...s, inputs: { ...s.inputs, [key]: { ...previous, level: change.value } } };
-      },
+    bindLed(hub, led, { command: false }),
+    // The command is registered by the caller (directly, or through a Redis
+    // router); its input is typed, not schema-checked, so it is checked here.
+    registerLed(async (state, { signal, deadline }) => {
+      const op = { signal, deadline };
+      if (state === 'on') return { on: await led.on(op) };
+      if (state === 'off') return { on: await led.off(op) };
+      if (state === 'toggle') return { on: await led.toggle(op) };
+      throw new BoardcastError('invalid_payload', 'state must be "on", "off" or "toggle"');
     }),
-    bindBoardStatus(hub, board, {
-      state: (s, change) => ({ ...s, board: { ...s.board, status: change.status } }),
-    }),
+    bindInputs(hub, [button, input]),
+    bindBoardStatus(hub, board),
   ];
   return () => {
     for (const fn of undo) fn();

@@ -1,4 +1,4 @@
-import { defineContract, type StandardSchemaV1, typed } from '@boardcast/core';
+import { defineContract, typed } from '@boardcast/core';
 
 export type LedState = 'on' | 'off' | 'toggle';
 export type Level = 0 | 1;
@@ -20,22 +20,12 @@ export interface DemoState {
 }
 
 /**
- * A hand-written Standard Schema: the page imports this contract too, and a
- * ten-line validator keeps a schema library out of the page bundle. zod or
- * valibot would plug in the same way.
+ * What flows each way and how it folds into the state. The page imports this
+ * file too: the reducers below run on the server (every instance) and in
+ * the browser's mirror, so neither writes any folding of its own. Nothing
+ * here imports a schema library: the LED command checks its input in its
+ * handler (`bind-board.ts`), so the page bundle stays small.
  */
-const ledInput: StandardSchemaV1<unknown, { state: LedState }> = {
-  '~standard': {
-    version: 1,
-    vendor: 'led-demo',
-    validate(value) {
-      const state = (value as { state?: unknown } | null)?.state;
-      if (state === 'on' || state === 'off' || state === 'toggle') return { value: { state } };
-      return { issues: [{ message: 'expected "on", "off" or "toggle"', path: ['state'] }] };
-    },
-  },
-};
-
 export const contract = defineContract({
   events: {
     led: typed<{ on: boolean }>(),
@@ -44,9 +34,21 @@ export const contract = defineContract({
     board: typed<{ id: string; status: 'online' | 'offline' }>(),
   },
   commands: {
-    led: { input: ledInput, result: typed<{ on: boolean }>() },
+    led: { input: typed<{ state: LedState }>(), result: typed<{ on: boolean }>() },
   },
   state: typed<DemoState>(),
+  reducers: {
+    led: (state, led) => (state.led.on === led.on ? state : { ...state, led }),
+    // Only the inputs the page shows (declared in the initial state) have a row.
+    pin_change: (state, { pin, value }) => {
+      const key = String(pin);
+      const input = Object.hasOwn(state.inputs, key) ? state.inputs[key] : undefined;
+      if (!input || input.level === value) return state;
+      return { ...state, inputs: { ...state.inputs, [key]: { ...input, level: value } } };
+    },
+    time: (state, time) => ({ ...state, time }),
+    board: (state, { id, status }) => ({ ...state, board: { ...state.board, id, status } }),
+  },
 });
 
 export type DemoContract = typeof contract;

@@ -94,7 +94,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   if (board) {
     unbind.push(
       bindBoard(hub, board, pins, (run) =>
-        router ? router.handle('led', ({ state }) => run(state)) : hub.handle('led', ({ state }) => run(state)),
+        router
+          ? router.handle('led', ({ state }, context) => run(state, context))
+          : hub.handle('led', ({ state }, context) => run(state, context)),
       ),
     );
   } else {
@@ -104,9 +106,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   // ---- time, every second (only where the board is: one clock per board)
   const tick = board
     ? setInterval(() => {
-        const time = new Date().toISOString();
-        hub.setState((s) => ({ ...s, time }));
-        void hub.publish('time', time);
+        void hub.publish('time', new Date().toISOString());
       }, options.timeIntervalMs ?? 1000)
     : undefined;
 

@@ -30,19 +30,8 @@ let client: BoardcastClient<DemoContract>;
 function open(transport: Transport): void {
   client?.close();
   els.transport.value = transport;
-  client = connect('/api', contract, {
-    transport,
-    reducers: {
-      led: (state, led) => ({ ...state, led }),
-      pin_change: (state, { pin, value }) => {
-        const key = String(pin);
-        const input = state.inputs[key];
-        return input ? { ...state, inputs: { ...state.inputs, [key]: { ...input, level: value } } } : state;
-      },
-      time: (state, time) => ({ ...state, time }),
-      board: (state, { status }) => ({ ...state, board: { ...state.board, status } }),
-    },
-  });
+  // The contract's reducers keep client.state current: the page only renders it.
+  client = connect('/api', contract, { transport });
   client.subscribe(() => render(client.state));
   client.onStatus(({ status }) => showStatus(status));
   showStatus(client.status);
