@@ -19,7 +19,9 @@ export interface ReconnectOptions {
  * answers. Either way a connection (or a connection attempt) on which no
  * frame at all arrived for `missedKeepAlives` periods is taken for dead — a
  * link that went silent without FIN or RST — and replaced, resuming from the
- * last event id.
+ * last event id: the client emits `error` with code `timeout` and goes
+ * `reconnecting`. Worst case to notice: `missedKeepAlives` × period (30 s
+ * with the defaults and sse-server's default `keepAliveMs`).
  */
 export interface KeepAliveOptions {
   /** Period in ms (default 15000): SSE, until the server announces its own; WS, between pings. */
