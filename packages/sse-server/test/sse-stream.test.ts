@@ -195,6 +195,7 @@ describe('SSE stream (node:http)', () => {
       values.push(reader.retries[0] ?? -1);
       reader.close();
     }
+    expect(values).toHaveLength(5);
     for (const value of values) {
       expect(value).toBeGreaterThanOrEqual(1000);
       expect(value).toBeLessThanOrEqual(2000);

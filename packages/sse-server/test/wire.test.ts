@@ -187,6 +187,8 @@ describe('bytes on the wire (node adapter)', () => {
       expect(frames[0]).toBe(encodeSseRetry(3000) + keepAlive);
       expect(frames[1]?.startsWith('event: snapshot\n')).toBe(true);
       // Every chunk is one whole frame: a keepalive or the event, never a mix.
+      // The loop below must have something to check: the event at least.
+      expect(frames.slice(2)).toContain(eventFrame(id, 'time', 'x'));
       for (const frame of frames.slice(2)) expect([keepAlive, eventFrame(id, 'time', 'x')]).toContain(frame);
     }
   });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { SlowClientPolicy } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WsDisconnectReason } from '../src/index.js';
@@ -20,6 +21,7 @@ function resume(client: TestClient): void {
 async function floodUntilBackpressure(
   { hub, endpoint }: Setup,
   reader: TestClient,
+  payload: () => string = () => BIG,
 ): Promise<{ ids: string[]; policy: SlowClientPolicy }> {
   let policy: SlowClientPolicy | undefined;
   const off = endpoint.on('backpressure', (_client, p) => {
@@ -27,7 +29,7 @@ async function floodUntilBackpressure(
   });
   const ids: string[] = [];
   for (let i = 0; i < 5000 && policy === undefined; i++) {
-    ids.push(await hub.publish('blob', BIG));
+    ids.push(await hub.publish('blob', payload()));
     // Let the reading client drain as it would in real life.
     await new Promise((resolve) => setImmediate(resolve));
     await waitFor(() => reader.events().length >= ids.length - 8, 'the reading client to keep up');
@@ -98,6 +100,46 @@ describe('backpressure', () => {
     await waitFor(() => reasons.length === 1, 'disconnect');
     expect(reasons[0]).toMatchObject({ code: 1013, cause: 'backpressure' });
   });
+});
+
+describe('backpressure with permessage-deflate (frames go through ws send(), not the raw socket)', () => {
+  // Random base64 barely compresses, so the compressed backlog grows like the raw one would.
+  // 16 KiB a frame: the reading client, up to 8 frames behind, stays well under the mark.
+  const incompressible = () => randomBytes(12 * 1024).toString('base64');
+
+  it('reset policy: stops the stalled client, keeps the other flowing, resyncs it after', async () => {
+    const env = await setup({ highWaterMark: 256 * 1024, slowClient: 'reset', perMessageDeflate: true });
+    const { hub, url } = env;
+    const slow = await Client.open(url, { perMessageDeflate: true });
+    const fast = await Client.open(url, { perMessageDeflate: true });
+    expect(slow.ws.extensions).toContain('permessage-deflate');
+    await slow.next((f) => f.type === 'snapshot');
+    await fast.next((f) => f.type === 'snapshot');
+    pause(slow);
+
+    const { ids, policy } = await floodUntilBackpressure(env, fast, incompressible);
+    expect(policy).toBe('reset');
+    expect(hub.subscriberCount).toBe(1);
+    await waitFor(() => fast.events().length === ids.length, 'the fast client to get every event');
+
+    resume(slow);
+    const resetAt = (await slow.next((f) => f.type === 'reset')) as { reason: string };
+    expect(resetAt.reason).toBe('backpressure');
+    const next = await hub.publish('time', 'caught up');
+    expect((await slow.next((f) => f.id === next)).data).toBe('caught up');
+  }, 60_000);
+
+  it('disconnect policy: closes the stalled client with 1013', async () => {
+    const env = await setup({ highWaterMark: 256 * 1024, slowClient: 'disconnect', perMessageDeflate: true });
+    const slow = await Client.open(env.url, { perMessageDeflate: true });
+    const fast = await Client.open(env.url, { perMessageDeflate: true });
+    await slow.next((f) => f.type === 'snapshot');
+    pause(slow);
+    const { policy } = await floodUntilBackpressure(env, fast, incompressible);
+    expect(policy).toBe('disconnect');
+    resume(slow);
+    expect((await slow.closed).code).toBe(1013);
+  }, 60_000);
 });
 
 describe('inbound flow control', () => {
