@@ -6,6 +6,7 @@ import {
   LinuxGpioBoard,
   SimulatedBoard,
 } from '@boardcast/board-adapter-gpio';
+import { MqttBoard, tasmota } from '@boardcast/mqtt';
 
 export interface DemoPins {
   /** Output driving the LED (the seeds used GPIO 5 and 12). */
@@ -43,6 +44,19 @@ export type BoardChoice =
       /** Python interpreter for the helper (default `python3`). */
       readonly python?: string;
     }
+  /**
+   * A Tasmota device on an MQTT broker (`--board mqtt --mqtt-url … --device
+   * <topic>`): its relay 1 is the LED pin, confirmed by the device's
+   * `stat/<topic>/POWER` report, its switches 1 and 2 the button and input
+   * pins; availability is its last will.
+   */
+  | {
+      readonly kind: 'mqtt';
+      /** Broker URL (`mqtt://host:1883`, `mqtts://…`); credentials may be in the URL. */
+      readonly url: string;
+      /** The device's Tasmota `Topic`. */
+      readonly device: string;
+    }
   /** Any other `Board` you built yourself. */
   | { readonly kind: 'board'; readonly board: Board };
 
@@ -78,6 +92,18 @@ export async function createBoard(choice: BoardChoice, server: Server, pins: Dem
       });
       return { board };
     }
+    case 'mqtt':
+      return {
+        board: new MqttBoard({
+          id: choice.device,
+          url: choice.url,
+          // Switch1/Switch2 are reported when detached from the relay (SetOption114 1).
+          topics: tasmota(choice.device, {
+            relays: { [pins.led]: 1 },
+            switches: { [pins.button]: 1, [pins.input]: 2 },
+          }),
+        }),
+      };
     case 'board':
       return { board: choice.board };
   }

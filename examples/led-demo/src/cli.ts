@@ -8,7 +8,7 @@ const USAGE = `Usage: pnpm demo [-- options]
   --port <n>              port (default: $PORT or 3000)
   --host <addr>           interface to listen on (default: all)
   --transport sse|ws      transport a fresh page uses (default sse; the page can switch)
-  --board sim|remote|gpio|none
+  --board sim|remote|gpio|mqtt|none
                           which board to drive (default sim; none = pages only, needs --redis)
   --redis <url>           share events and state with other instances ($REDIS_URL)
   --token <secret>        remote: the token board agents must present ($BOARD_TOKEN)
@@ -19,6 +19,8 @@ const USAGE = `Usage: pnpm demo [-- options]
   --gpio-chip <chip>      gpio: chip whose line offsets the pin numbers are (label such as
                           pinctrl-rp1, or gpiochipN; default: the Raspberry Pi's chip, found
                           by label, so pins are BCM numbers)
+  --mqtt-url <url>        mqtt: the broker (mqtt://host:1883, mqtts://user:pass@host:8883) ($MQTT_URL)
+  --device <topic>        mqtt: the Tasmota device's Topic; its relay 1 is the LED
   -h, --help              this text`;
 
 function fail(message: string): never {
@@ -48,6 +50,8 @@ const { values } = (() => {
         'button-pin': { type: 'string' },
         'input-pin': { type: 'string' },
         'gpio-chip': { type: 'string' },
+        'mqtt-url': { type: 'string' },
+        device: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: false,
@@ -88,12 +92,19 @@ switch (values.board ?? 'sim') {
     // BCM pin numbers; the Pi's chip is found by its label.
     board = values['gpio-chip'] ? { kind: 'gpio', chip: values['gpio-chip'] } : { kind: 'gpio' };
     break;
+  case 'mqtt': {
+    const url = values['mqtt-url'] ?? process.env.MQTT_URL;
+    if (!url) fail('--board mqtt needs --mqtt-url (or MQTT_URL): the broker the device uses');
+    if (!values.device) fail("--board mqtt needs --device: the Tasmota device's Topic");
+    board = { kind: 'mqtt', url, device: values.device };
+    break;
+  }
   case 'none':
     if (!redis) fail('--board none serves pages for a board on another instance: it needs --redis');
     board = { kind: 'none' };
     break;
   default:
-    fail('--board must be sim, remote, gpio or none');
+    fail('--board must be sim, remote, gpio, mqtt or none');
 }
 
 const demo = await startDemo({

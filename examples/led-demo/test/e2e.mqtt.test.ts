@@ -1,0 +1,73 @@
+/**
+ * The LED demo with `--board mqtt`: Chromium → demo server → MqttBoard →
+ * a real mosquitto → a Tasmota device double, and back.
+ */
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TasmotaDouble } from '../../../packages/mqtt/test/devices.js';
+import { type MosquittoProcess, startMosquitto } from '../../../test-support/mosquitto.js';
+import { chromiumPath, type LaunchedBrowser, launchChromium, mosquittoPath } from '../../../test-support/system.js';
+import { type Demo, startDemo } from '../src/server.js';
+import { buildPageFromSources, waitFor } from './helpers.js';
+
+async function expectText(page: Page, selector: string, expected: string, timeout = 10_000) {
+  await page.waitForFunction(
+    ([sel, want]) => document.querySelector(sel as string)?.textContent === want,
+    [selector, expected],
+    { timeout },
+  );
+  expect(await page.locator(selector).textContent()).toBe(expected);
+}
+
+describe.skipIf(!chromiumPath || !mosquittoPath)('led-demo --board mqtt in Chromium', () => {
+  let broker: MosquittoProcess;
+  let device: TasmotaDouble;
+  let demo: Demo;
+  let launched: LaunchedBrowser;
+  let page: Page;
+
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    device = await TasmotaDouble.start(broker.url, 'demo_plug', { switches: 2 });
+    await buildPageFromSources();
+    demo = await startDemo({
+      port: 0,
+      host: '127.0.0.1',
+      log: false,
+      board: { kind: 'mqtt', url: broker.url, device: 'demo_plug' },
+    });
+    launched = await launchChromium();
+    const context = await launched.browser.newContext();
+    page = await context.newPage();
+    page.on('pageerror', (error) => console.error('[page error]', error));
+    await page.goto(`http://127.0.0.1:${demo.port}/`);
+    await expectText(page, '#conn-status', 'open');
+  });
+
+  afterAll(async () => {
+    await launched?.close();
+    await demo?.close();
+    await device?.stop();
+    await broker?.stop();
+  });
+
+  it('toggles the LED from the page; the page shows what the device reported', async () => {
+    await expectText(page, '#board-status', 'online');
+    await expectText(page, '#led-state', 'off');
+    await page.getByRole('button', { name: 'Toggle' }).click();
+    await expectText(page, '#led-state', 'on');
+    expect(device.relays[0]).toBe(true);
+    expect(device.received).toContain('POWER ON');
+    await page.getByRole('button', { name: 'Toggle' }).click();
+    await expectText(page, '#led-state', 'off');
+    expect(device.relays[0]).toBe(false);
+  });
+
+  it('the device dies: its last will turns the page offline', async () => {
+    device.kill();
+    await expectText(page, '#board-status', 'offline');
+    await page.getByRole('button', { name: 'LED on' }).click();
+    await waitFor(async () => (await page.locator('#command-error').textContent())?.includes('offline'), 'error shown');
+    expect(await page.locator('#led-state').textContent()).toBe('off');
+  });
+});
