@@ -68,6 +68,8 @@ const contract = bc.defineContract({
   reducers: { led: (s, led) => ({ ...s, led }), tick: (s, tick) => ({ ...s, tick }) },
 });
 window.results = {};
+window.bc = bc;
+window.contract = contract;
 window.start = (name) => {
   const r = (window.results[name] = { ticks: [], status: [], state: null, command: null });
   const options = name === 'sseFetch' ? { transport: 'sse', eventSource: 'fetch' } : { transport: name };
@@ -168,12 +170,29 @@ describe.skipIf(!chromiumPath)('native EventSource in Chromium: a silent link', 
   let server: TestServer;
   let proxy: TcpProxy;
   const hub = makeHub();
+  /** Resume ids the refusing stream saw (null: none). */
+  const refusing: (string | null | undefined)[] = [];
 
   beforeAll(async () => {
     const js = await bundle();
     server = await serve(hub, {
       http: { sse: { keepAliveMs: 100 } },
       extra(req, res) {
+        // A stream that refuses any resume id with a 400 (boardcast servers never do; proxies may).
+        if (req.url?.startsWith('/refusing/events')) {
+          const header = req.headers['last-event-id'] as string | undefined;
+          refusing.push(header ?? new URL(req.url, 'http://x').searchParams.get('lastEventId'));
+          if (refusing.at(-1)) {
+            res.writeHead(400, { 'content-type': 'application/json' });
+            res.end('{"error":{"code":"invalid_payload","message":"unknown id"}}');
+          } else {
+            res.writeHead(200, { 'content-type': 'text/event-stream' });
+            res.write(
+              'event: keepalive\ndata: {"intervalMs":15000}\n\nid: r-1\nevent: snapshot\ndata: {"led":{"on":true},"tick":7,"pins":{}}\n\n',
+            );
+          }
+          return true;
+        }
         if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(page);
         else if (req.url && js.has(req.url)) {
           res.writeHead(200, { 'content-type': 'text/javascript' }).end(js.get(req.url));
@@ -228,6 +247,41 @@ describe.skipIf(!chromiumPath)('native EventSource in Chromium: a silent link', 
     expect(r?.ticks).toEqual([1, 2, 3, 4]);
     expect(r?.status.at(-1)).toBe('open');
     expect(problems).toEqual([]);
+    await tab.close();
+  });
+
+  it('a native stream refused for its resume id: the status probe reads the 400, the client comes back fresh', async () => {
+    const tab = await browser.browser.newPage();
+    await tab.goto(`http://127.0.0.1:${server.port}/`);
+    await tab.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
+    const seen = await tab.evaluate(async () => {
+      type Client = {
+        status: string;
+        state: unknown;
+        lastEventId: string | undefined;
+        on(e: string, f: (x: unknown) => void): void;
+        close(): void;
+      };
+      const w = window as unknown as {
+        bc: { connect(url: string, contract: unknown, options: object): Client };
+        contract: unknown;
+      };
+      const client = w.bc.connect('/refusing', w.contract, { lastEventId: 'stale-1' });
+      const resets: unknown[] = [];
+      const errors: unknown[] = [];
+      client.on('reset', (r) => resets.push(r));
+      client.on('error', (e) => errors.push((e as { code: string }).code));
+      await new Promise<void>((resolve) => client.on('snapshot', () => resolve()));
+      const result = { resets, errors, state: client.state, lastEventId: client.lastEventId };
+      client.close();
+      return result;
+    });
+    expect(seen.resets).toEqual(['resume_refused']);
+    expect(seen.errors).toEqual(['invalid_payload']);
+    expect(seen.state).toEqual({ led: { on: true }, tick: 7, pins: {} });
+    expect(seen.lastEventId).toBe('r-1');
+    // The native EventSource (id in the query), the probe (id in the header), then fresh.
+    expect(refusing).toEqual(['stale-1', 'stale-1', null]);
     await tab.close();
   });
 });
