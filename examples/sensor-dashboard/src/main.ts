@@ -2,10 +2,12 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { parseSensorTopic, startMqttIngest } from './mqtt-ingest.js';
 import { startDashboard } from './server.js';
 
 const USAGE = `usage: pnpm --filter sensor-dashboard start [-- --port 3001] [--host 127.0.0.1] [--interval 1000] [--no-device]
-environment: PORT, HOST, INGEST_TOKEN (bearer token devices must send), DEVICE_INTERVAL_MS`;
+  [--mqtt-url mqtt://127.0.0.1:1883 --mqtt-sensor temperature=tele/kitchen/SENSOR:AM2301.Temperature …]
+environment: PORT, HOST, INGEST_TOKEN (bearer token devices must send), DEVICE_INTERVAL_MS, MQTT_URL`;
 
 function number(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined || text === '') return fallback;
@@ -18,7 +20,15 @@ function number(name: string, text: string | undefined, fallback: number): numbe
 }
 
 async function main(): Promise<void> {
-  let values: { port?: string; host?: string; interval?: string; 'no-device'?: boolean; help?: boolean };
+  let values: {
+    port?: string;
+    host?: string;
+    interval?: string;
+    'no-device'?: boolean;
+    help?: boolean;
+    'mqtt-url'?: string;
+    'mqtt-sensor'?: string[];
+  };
   try {
     ({ values } = parseArgs({
       // `pnpm start -- --port 3002` may hand the `--` through.
@@ -28,6 +38,8 @@ async function main(): Promise<void> {
         host: { type: 'string' },
         interval: { type: 'string' },
         'no-device': { type: 'boolean' },
+        'mqtt-url': { type: 'string' },
+        'mqtt-sensor': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -58,6 +70,14 @@ async function main(): Promise<void> {
       : 'ingest: POST /api/readings is open (set INGEST_TOKEN to require a bearer token)',
   );
 
+  // Readings from MQTT sensor topics go through the same ingest route as HTTP devices.
+  const mqttUrl = values['mqtt-url'] ?? process.env.MQTT_URL;
+  const sensors = Object.fromEntries((values['mqtt-sensor'] ?? []).map(parseSensorTopic));
+  const mqtt = mqttUrl
+    ? startMqttIngest({ url: mqttUrl, sensors, ingestUrl: `${dashboard.url}/api/readings`, token })
+    : undefined;
+  if (mqtt) console.log(`mqtt: ${Object.keys(sensors).join(', ') || 'no sensors (--mqtt-sensor)'} from ${mqttUrl}`);
+
   let device: ChildProcess | undefined;
   const deviceScript = `${here}simulated-device.js`;
   if (!values['no-device'] && existsSync(deviceScript)) {
@@ -76,6 +96,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     device?.kill();
+    await mqtt?.close();
     await dashboard.close();
     process.exit(0);
   };
