@@ -53,6 +53,68 @@ const CHROMIUM_ARGS = [
 ];
 const CHROMIUM = process.env.BOARDCAST_CHROMIUM ?? '/usr/bin/chromium';
 
+/** A block's import declarations (each with its README line) and the rest, imports blanked so lines keep their numbers. */
+function splitImports(code, firstLine) {
+  const lines = code.split('\n');
+  const imports = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (!/^import\s/.test(lines[i])) continue;
+    let end = i;
+    while (end < lines.length - 1 && !/(?:from\s+|^import\s+)['"][^'"]+['"];?\s*(?:\/\/.*)?$/.test(lines[end])) end++;
+    imports.push({ text: lines.slice(i, end + 1).join('\n'), line: firstLine + i });
+    for (let k = i; k <= end; k++) lines[k] = '';
+    i = end;
+  }
+  return { imports, body: lines.join('\n') };
+}
+
+const IMPORT =
+  /^import\s+(type\s+)?(?:(\w+)\s*,?\s*)?(?:\*\s*as\s+(\w+)\s*)?(?:\{([^}]*)\})?\s*from\s*(['"][^'"]+['"])/;
+
+/** Local names bound by the import declarations in a piece of code. */
+function importedNames(code) {
+  const { imports } = splitImports(code, 0);
+  return imports.flatMap(({ text }) => {
+    const m = IMPORT.exec(text.replace(/\s+/g, ' '));
+    if (!m) return [];
+    const named = (m[4] ?? '')
+      .split(',')
+      .map((n) =>
+        n
+          .trim()
+          .replace(/^type\s+/, '')
+          .split(/\s+as\s+/)
+          .at(-1),
+      )
+      .filter(Boolean);
+    return [m[2], m[3], ...named].filter(Boolean);
+  });
+}
+
+/** An import declaration without the names already bound (a fragment re-importing what its block imported); '' if none is left. */
+function withoutNames(text, bound) {
+  const m = IMPORT.exec(text.replace(/\s+/g, ' '));
+  if (!m) return text;
+  const keep = (name) => name && !bound.has(name);
+  const named = (m[4] ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter(
+      (n) =>
+        n &&
+        keep(
+          n
+            .replace(/^type\s+/, '')
+            .split(/\s+as\s+/)
+            .at(-1),
+        ),
+    );
+  const head = [keep(m[2]) ? m[2] : '', keep(m[3]) ? `* as ${m[3]}` : '', named.length ? `{ ${named.join(', ')} }` : '']
+    .filter(Boolean)
+    .join(', ');
+  return head ? `import ${m[1] ?? ''}${head} from ${m[5]};` : '';
+}
+
 /** What a tsc error that users of the packages meet usually means here. */
 const HINTS = [
   [
@@ -185,12 +247,28 @@ for (const readme of readmes) {
         );
         continue;
       }
-      parts.push(...target.parts);
+      if (notes.file) {
+        // A named continuation is a file others build on: its names stay at the top level.
+        parts.push(...target.parts);
+        if (notes.assumes) parts.push({ text: notes.assumes, readme, line: block.line - 1 });
+        parts.push({ text: block.code, readme, line: block.line });
+      } else {
+        // A fragment ("…and on Express:") may declare names the block it continues has too, as two
+        // alternatives would: its imports go first, the rest into a { block } of its own.
+        const { imports, body } = splitImports(block.code, block.line);
+        const bound = new Set(target.parts.flatMap((p) => importedNames(p.text)));
+        const hoisted = imports.map((i) => ({ ...i, readme, text: withoutNames(i.text, bound) }));
+        parts.push(...hoisted.filter((i) => i.text), ...target.parts);
+        if (notes.assumes) parts.push({ text: notes.assumes, readme, line: block.line - 1 });
+        parts.push({ text: '{', readme, line: block.line - 1 }, { text: body, readme, line: block.line });
+        parts.push({ text: '}', readme, line: block.line + block.code.split('\n').length });
+      }
       name ??= `${notes.continues.replace(/\.tsx?$/, '')}.then${block.line}.ts`;
+    } else {
+      if (notes.assumes) parts.push({ text: notes.assumes, readme, line: block.line - 1 });
+      parts.push({ text: block.code, readme, line: block.line });
     }
     name ??= `block${block.line}.ts`;
-    if (notes.assumes) parts.push({ text: notes.assumes, readme, line: block.line - 1 });
-    parts.push({ text: block.code, readme, line: block.line });
     let runAs = notes.run;
     if (!runAs && readme === 'README.md') {
       if (/from '@boardcast\/browser-client/.test(block.code)) runAs = 'browser';
@@ -283,11 +361,14 @@ const MODES = {
   // Node's own ESM resolution: what `node server.js` will do. Pages are browser code, left to the bundler modes.
   nodenext: { module: 'nodenext', moduleResolution: 'nodenext', pages: false },
   bundler: { module: 'esnext', moduleResolution: 'bundler', pages: true },
-  // The legacy resolution older set-ups still use (no `exports`, so subpath entries need typesVersions).
-  node10: { module: 'esnext', moduleResolution: 'node10', pages: true },
+  // The legacy resolution older set-ups still use (no `exports`, so subpath entries need typesVersions):
+  // every package entry by name, not the READMEs' code (their own imports are all package roots).
+  node10: { module: 'esnext', moduleResolution: 'node10', only: 'src/_entries/probe.ts' },
 };
-for (const [mode, { module, moduleResolution, pages }] of Object.entries(MODES)) {
-  const include = [...files.values()].filter((f) => pages || f.run !== 'browser').map((f) => f.path);
+// The three programs run side by side: with skipLibCheck false most of the time is checking the
+// dependencies' declaration files, which each program does again.
+const checks = Object.entries(MODES).map(async ([mode, { module, moduleResolution, pages, only }]) => {
+  const include = only ? [only] : [...files.values()].filter((f) => pages || f.run !== 'browser').map((f) => f.path);
   writeFileSync(
     join(app, `tsconfig.${mode}.json`),
     JSON.stringify(
@@ -311,11 +392,27 @@ for (const [mode, { module, moduleResolution, pages }] of Object.entries(MODES))
       2,
     ),
   );
-  const tsc = run(join(app, 'node_modules/.bin/tsc'), ['-p', `tsconfig.${mode}.json`, '--pretty', 'false'], {
-    cwd: app,
-  });
-  const errors = mapErrors(tsc.stdout + tsc.stderr);
+  const tsc = await runAsync(
+    join(app, 'node_modules/.bin/tsc'),
+    ['-p', `tsconfig.${mode}.json`, '--pretty', 'false'],
+    app,
+  );
+  return { mode, include, tsc };
+});
+for (const { mode, include, tsc } of await Promise.all(checks)) {
+  const errors = mapErrors(tsc.output);
   record(`tsc (moduleResolution ${mode}, ${include.length} files)`, tsc.status === 0, errors.join('\n'));
+}
+
+function runAsync(cmd, args, cwd) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, output }));
+  });
 }
 
 /** tsc's `src/x/y.ts(3,5): error TS…` lines, pointed at the README line each came from. */
@@ -453,65 +550,131 @@ async function startServer(file, wantedPort) {
 }
 
 async function drive(port, base) {
-  step('Chromium: load the page, its command toggles the LED, the event comes back');
+  step('Chromium: the page connects, its command is answered, a command from outside comes back as an event');
   if (!existsSync(CHROMIUM)) {
     record('chromium', false, `${CHROMIUM} is missing (apt-get install chromium)`);
     return;
   }
+  // The README shows how to run the server, not how to serve the page: a dev server does, the way a
+  // user's bundler would, and forwards everything else (stream, commands, socket) to the README's server.
+  let js = '';
+  const dev = await startDevServer(port, () => js);
+  const origin = `http://127.0.0.1:${dev.address().port}`;
+  const command = /\.command\(\s*'([^']+)'\s*,\s*(\{[^}]*\})/.exec(pageFile.text);
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-  const origin = `http://127.0.0.1:${port}`;
   try {
-    for (const [transport, js] of Object.entries(bundles)) {
+    for (const [transport, bundle] of Object.entries(bundles)) {
+      js = bundle;
       const page = await browser.newPage();
       const problems = [];
-      const seen = { result: false, event: '' };
+      const seen = { connected: false, result: false, events: [] };
       page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
       page.on('console', (m) => m.type() === 'error' && problems.push(`console.error: ${m.text()}`));
-      // The README shows no way to serve the page, so the page and its bundle are answered here;
-      // everything else (the stream, the commands, the socket) reaches the README's server.
-      await page.route(`${origin}/`, (route) =>
-        route.fulfill({
-          contentType: 'text/html',
-          body: '<!doctype html><title>quick start</title><script src="/page.js"></script>',
-        }),
-      );
-      await page.route(`${origin}/page.js`, (route) => route.fulfill({ contentType: 'text/javascript', body: js }));
       page.on('response', (r) => {
-        if (r.request().method() === 'POST' && r.url().includes(`${base}/commands/`) && r.status() === 200)
-          seen.result = true;
-        else if (r.request().method() === 'POST' && r.url().includes(`${base}/commands/`))
-          problems.push(`command answered ${r.status()}`);
+        if (r.request().method() !== 'POST' || !r.url().includes(`${base}/commands/`)) return;
+        if (r.status() === 200) seen.result = true;
+        else problems.push(`command answered ${r.status()}`);
       });
       page.on('websocket', (ws) =>
         ws.on('framereceived', ({ payload }) => {
           const frame = safeJson(payload);
+          if (frame?.type === 'snapshot') seen.connected = true;
           if (frame?.type === 'result' && frame.ok) seen.result = true;
           else if (frame?.type === 'result') problems.push(`command failed: ${payload}`);
-          if (frame?.type === 'event') seen.event ||= frame.event;
+          if (frame?.type === 'event') seen.events.push(frame.event);
         }),
       );
+      // What the page's EventSource receives (the stream's frames are not visible to page.on('response')).
       const cdp = await page.context().newCDPSession(page);
       await cdp.send('Network.enable');
       cdp.on('Network.eventSourceMessageReceived', ({ eventName }) => {
-        if (!['snapshot', 'reset', 'message'].includes(eventName)) seen.event ||= eventName;
+        if (eventName === 'snapshot') seen.connected = true;
+        else if (eventName !== 'reset') seen.events.push(eventName);
       });
       await page.goto(`${origin}/`);
-      const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline && !(seen.result && seen.event) && problems.length === 0) {
-        await new Promise((r) => setTimeout(r, 50));
+      const wantResult = Boolean(command);
+      await until(() => (seen.connected && (seen.result || !wantResult)) || problems.length > 0, 10_000);
+      let sent = 'no command sent';
+      if (seen.connected && !problems.length) {
+        // A change made elsewhere (another tab, a button on the board) must reach this page live.
+        seen.events.length = 0;
+        const name = command?.[1] ?? 'led';
+        const input = command ? Function(`return (${command[2]})`)() : { state: 'toggle' };
+        const res = await fetch(`http://127.0.0.1:${port}${base}/commands/${name}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(input),
+        });
+        sent = `POST ${base}/commands/${name} ${JSON.stringify(input)} → ${res.status} ${await res.text()}`;
+        await until(() => seen.events.length > 0 || problems.length > 0, 10_000);
       }
-      const ok = seen.result && Boolean(seen.event) && problems.length === 0;
+      const ok = seen.connected && (seen.result || !wantResult) && seen.events.length > 0 && !problems.length;
       record(
-        `Chromium over ${transport}: command answered, event \`${seen.event || '—'}\` back on the page`,
+        `Chromium over ${transport}: connected, the page's command answered, event \`${seen.events[0] ?? '—'}\` back on the page`,
         ok,
-        ok ? '' : [`command answered: ${seen.result}`, `event back: ${seen.event || 'none'}`, ...problems].join('\n'),
+        ok
+          ? ''
+          : [
+              `connected (snapshot): ${seen.connected}`,
+              `the page's command answered: ${wantResult ? seen.result : 'the page sends none'}`,
+              sent,
+              `events back: ${seen.events.join(', ') || 'none'}`,
+              ...problems,
+            ].join('\n'),
       );
       await page.close();
     }
   } finally {
     await browser.close();
+    await new Promise((r) => dev.close(r));
   }
+}
+
+async function until(condition, ms) {
+  const deadline = Date.now() + ms;
+  while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+}
+
+/** Serves / and /page.js; forwards every other request and upgrade to the server on `port`. */
+async function startDevServer(port, script) {
+  const { createServer: createHttpServer, request } = await import('node:http');
+  const { connect } = await import('node:net');
+  const dev = createHttpServer((req, res) => {
+    if (req.url === '/') {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<!doctype html><title>quick start</title><script src="/page.js"></script>\n');
+    } else if (req.url === '/favicon.ico') {
+      res.writeHead(204).end();
+    } else if (req.url === '/page.js') {
+      res.writeHead(200, { 'content-type': 'text/javascript' });
+      res.end(script());
+    } else {
+      const upstream = request(
+        { host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      res.on('close', () => upstream.destroy());
+      req.pipe(upstream);
+    }
+  });
+  dev.on('upgrade', (req, socket, head) => {
+    const upstream = connect(port, '127.0.0.1', () => {
+      let lines = `${req.method} ${req.url} HTTP/1.1\r\n`;
+      for (let i = 0; i < req.rawHeaders.length; i += 2) lines += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
+      upstream.write(`${lines}\r\n`);
+      upstream.write(head);
+      upstream.pipe(socket).pipe(upstream);
+    });
+    upstream.on('error', () => socket.destroy());
+    socket.on('error', () => upstream.destroy());
+  });
+  await new Promise((r) => dev.listen(0, '127.0.0.1', r));
+  return dev;
 }
 
 function safeJson(text) {
