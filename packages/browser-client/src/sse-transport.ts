@@ -98,6 +98,8 @@ export function sseTransport<C extends ContractSpec>(
     let opened = false;
     source.onopen = () => {
       opened = true;
+      // An open stream ends any run of identical refusals.
+      link.refusal = undefined;
       attempt.beat();
       sink.open();
     };
