@@ -18,6 +18,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { MicroPythonInstance } from '@micropython/micropython-webassembly-pyscript';
+import { waitFor } from '../../../test-support/wait.js';
 
 export const AGENT_DIR = fileURLToPath(new URL('../agent/', import.meta.url));
 /** The modules copied to a board (everything but the example config and main.py). */
@@ -27,12 +28,36 @@ export const AGENT_MODULES = readdirSync(AGENT_DIR)
 
 export const SEND_BUFFER = 2048;
 
-export async function loadAgentMp(out: string[]): Promise<MicroPythonInstance> {
+/**
+ * runner(agent) runs the agent and prints "agent-finished" when run() has
+ * returned. Every test waits for it (stopAgent) before the next interpreter
+ * starts: this build keeps one registry of JS modules for all instances, so
+ * an old instance still running its loop would call into the new one's.
+ */
+export const RUNNER = `
+import asyncio
+async def runner(agent):
+    try:
+        await agent.run()
+    finally:
+        print('agent-finished')
+`;
+
+export async function stopAgent(mp: MicroPythonInstance, out: string[]): Promise<void> {
+  try {
+    mp.runPython('agent.stop()');
+  } catch {
+    return; // no agent was started
+  }
+  await waitFor(() => out.includes('agent-finished'), 'the MicroPython agent to finish', 10_000);
+}
+
+export async function loadAgentMp(out: string[], heapsize = 64 * 1024): Promise<MicroPythonInstance> {
   const { loadMicroPython } = await import('@micropython/micropython-webassembly-pyscript');
   const mp = await loadMicroPython({
     // Start small: this build grows its heap on demand, so memory is
     // measured with gc.mem_alloc(), not by a cap.
-    heapsize: 64 * 1024,
+    heapsize,
     stdout: (l) => out.push(l),
     stderr: (l) => out.push(l),
   });
@@ -54,6 +79,8 @@ export interface SocketDouble {
   resume(): void;
   /** Reset every open connection. */
   cut(): void;
+  /** Sockets the Python side opened and has not closed (the board's descriptors). */
+  readonly held: number;
   readonly sockets: Set<Socket>;
   /** The module to register as `jsnet` in MicroPython. */
   readonly module: { connect(host: string, port: number): Promise<DoubleSocket> };
@@ -64,8 +91,12 @@ export function socketDouble(sendBuffer = SEND_BUFFER): SocketDouble {
   const sockets = new Set<Socket>();
   const flushers = new Set<() => void>();
   let stalled = false;
+  let held = 0;
   const double: SocketDouble = {
     sockets,
+    get held() {
+      return held;
+    },
     stall() {
       stalled = true;
       for (const s of sockets) s.pause();
@@ -108,7 +139,9 @@ export function socketDouble(sendBuffer = SEND_BUFFER): SocketDouble {
             reject(e);
           });
           if (stalled) socket.pause();
-          socket.on('connect', () =>
+          let closedByBoard = false;
+          socket.on('connect', () => {
+            held++;
             resolve({
               send(hex: string) {
                 if (ended) return -1;
@@ -129,9 +162,14 @@ export function socketDouble(sendBuffer = SEND_BUFFER): SocketDouble {
               },
               room: () => (ended ? -1 : sendBuffer - outBytes),
               closed: () => ended,
-              close: () => socket.destroy(),
-            }),
-          );
+              close: () => {
+                // Only the board closing its socket frees its descriptor; the peer's FIN does not.
+                if (!closedByBoard) held--;
+                closedByBoard = true;
+                socket.destroy();
+              },
+            });
+          });
         });
       },
     },
@@ -226,4 +264,4 @@ class Writer:
 async def opener(host, port, cfg):
     sock = await jsnet.connect(host, port)
     return Reader(sock), Writer(sock)
-`;
+${RUNNER}`;

@@ -7,7 +7,16 @@ import type { MicroPythonInstance } from '@micropython/micropython-webassembly-p
 import { afterEach, describe, expect, it } from 'vitest';
 import { pythonPath } from '../../../test-support/system.js';
 import { attachBoardLink, type BoardLink } from '../src/index.js';
-import { AGENT_DIR, AGENT_MODULES, BRIDGE, loadAgentMp, type SocketDouble, socketDouble } from './agent-mp.js';
+import {
+  AGENT_DIR,
+  AGENT_MODULES,
+  BRIDGE,
+  loadAgentMp,
+  RUNNER,
+  type SocketDouble,
+  socketDouble,
+  stopAgent,
+} from './agent-mp.js';
 import { closeServer, listen, newServer, waitFor } from './helpers.js';
 
 const CHECKER = fileURLToPath(new URL('./mpy_compat.py', import.meta.url));
@@ -137,6 +146,8 @@ except Busy as e:
     print('busy:', e)
 `);
     expect(out).toContain('busy: second waiting writer on one socket');
+    // Leave no task polling in this interpreter (see RUNNER in agent-mp.ts).
+    await mp.runPythonAsync('t1.cancel()\nawait asyncio.sleep_ms(20)');
   });
 });
 
@@ -156,11 +167,7 @@ async function linkRig(heartbeatMs: number): Promise<LinkRig> {
   const out: string[] = [];
   const mp = await loadAgentMp(out);
   cleanups.push(async () => {
-    try {
-      mp.runPython('agent.stop()');
-    } catch {
-      // no agent started
-    }
+    await stopAgent(mp, out);
     net.destroy();
     await link.close();
     await closeServer(server);
@@ -177,7 +184,7 @@ describe('the agent under MicroPython against a real BoardLink, over the strict 
     rig.mp.runPython(`
 agent = bc_agent.Agent({'id': 'mp-board', 'url': 'ws://127.0.0.1:${rig.port}/board', 'token': 'mp-token', 'backend': 'sim',
                   'poll_ms': 20, 'pins': [{'pin': 2, 'mode': 'output'}, {'pin': 4, 'mode': 'input'}]}, opener=opener)
-task = asyncio.create_task(agent.run())
+task = asyncio.create_task(runner(agent))
 `);
     const board = rig.link.board('mp-board');
     await waitFor(() => board.status === 'online', `MicroPython agent online (output: ${rig.out.join(' | ')})`, 15_000);
@@ -188,8 +195,20 @@ task = asyncio.create_task(agent.run())
     await waitFor(async () => (await board.digitalRead(4)) === 0, 'read pin 4');
     rig.mp.runPython('agent.backend.set(4, 1)');
     await waitFor(() => seen.includes(1), 'edge from MicroPython');
-    rig.mp.runPython('agent.stop()');
+    await stopAgent(rig.mp, rig.out);
     await waitFor(() => board.status === 'offline', 'offline after the MicroPython agent stopped');
+  });
+
+  it('closes its socket on every refused handshake (no descriptor leak)', async () => {
+    const rig = await linkRig(1000);
+    rig.mp.runPython(`
+agent = bc_agent.Agent({'id': 'mp-leak', 'url': 'ws://127.0.0.1:${rig.port}/board', 'token': 'wrong', 'backend': 'sim',
+                  'backoff_min_ms': 20, 'backoff_max_ms': 40}, opener=opener)
+task = asyncio.create_task(runner(agent))
+`);
+    await waitFor(() => rig.out.filter((l) => /refused.*401/.test(l)).length >= 8, 'eight refusals', 15_000);
+    await stopAgent(rig.mp, rig.out);
+    await waitFor(() => rig.net.held === 0, `every refused socket closed by the board (held ${rig.net.held})`);
   });
 
   it('regression: a 4 s stall with the input changing throughout → every edge arrives afterwards, never online-but-deaf', async () => {
@@ -201,7 +220,7 @@ agent = bc_agent.Agent({'id': 'mp-stall', 'url': 'ws://127.0.0.1:${rig.port}/boa
                   'poll_ms': 10, 'debounce_ms': 10,
                   'sensors': [{'name': 'light', 'interval_ms': 100}],
                   'pins': [{'pin': 4, 'mode': 'input'}]}, opener=opener)
-task = asyncio.create_task(agent.run())
+task = asyncio.create_task(runner(agent))
 `);
     const board = rig.link.board('mp-stall');
     await waitFor(() => board.status === 'online', `online (output: ${rig.out.join(' | ')})`, 15_000);
@@ -248,7 +267,8 @@ describe('supervisor and hardware watchdog under MicroPython', () => {
     let feeds = 0;
     const reboots: string[] = [];
     mp.registerJsModule('probe', { feed: () => feeds++, reboot: (why: string) => reboots.push(why) });
-    mp.runPython(`
+    cleanups.push(() => stopAgent(mp, out));
+    mp.runPython(`${RUNNER}
 import asyncio, bc_agent, probe
 class Wdt:
     def feed(self):
@@ -258,7 +278,7 @@ async def refuse(host, port, cfg):
 agent = bc_agent.Agent({'backend': 'sim', 'hw_watchdog_ms': 2000, 'stall_ms': 600, 'backoff_min_ms': 100,
                         'backoff_max_ms': 200, 'pins': [{'pin': 4, 'mode': 'input'}]},
                        opener=refuse, wdt=Wdt(), reboot=probe.reboot)
-task = asyncio.create_task(agent.run())
+task = asyncio.create_task(runner(agent))
 `);
     await waitFor(() => feeds >= 4, `watchdog fed (output: ${out.join(' | ')})`);
     // The inputs loop hangs (as on an await that never completes).
@@ -276,6 +296,5 @@ agent.tasks['inputs'].cancel()
     expect(atReboot - atRestart).toBeLessThanOrEqual(2);
     await new Promise((r) => setTimeout(r, 1500));
     expect(feeds).toBe(atReboot);
-    mp.runPython('agent.stop()');
   });
 });

@@ -1,0 +1,281 @@
+/**
+ * The real agent under CPython, over real sockets on 127.0.0.1: command line,
+ * verified TLS, deadlines, duplicate-board backoff and backoff that resets
+ * only after a session stayed up. Servers here are plain `ws` servers that
+ * speak the board link by hand, so each test pins down one agent behaviour.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { pythonPath } from '../../../test-support/system.js';
+import { attachBoardLink } from '../src/index.js';
+import { AGENT_DIR, AGENT_MODULES } from './agent-mp.js';
+import {
+  AGENT_PATH,
+  type AgentProcess,
+  cleanupTemp,
+  closeServer,
+  listen,
+  newServer,
+  startAgent,
+  waitFor,
+} from './helpers.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+  cleanupTemp();
+});
+
+const TOKEN = 'cpython-token';
+const PINS = [
+  { pin: 5, mode: 'output' },
+  { pin: 0, mode: 'input_pullup' },
+];
+
+function agent(config: Record<string, unknown>): AgentProcess {
+  const a = startAgent(pythonPath!, { id: 'cp', token: TOKEN, pins: PINS, ...config });
+  cleanups.push(() => a.kill());
+  return a;
+}
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'boardcast-agent-test-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A board-link server written by hand: `onFrame` sees every decoded agent frame. */
+async function handServer(onFrame: (ws: WebSocket, frame: Record<string, unknown>) => void) {
+  const server = newServer();
+  const wss = new WebSocketServer({ server, handleProtocols: () => 'boardcast-board.v1' });
+  const sockets: WebSocket[] = [];
+  wss.on('connection', (ws) => {
+    sockets.push(ws);
+    ws.on('message', (data) => onFrame(ws, JSON.parse(String(data)) as Record<string, unknown>));
+  });
+  const port = await listen(server);
+  cleanups.push(async () => {
+    for (const ws of wss.clients) ws.terminate();
+    wss.close();
+    await closeServer(server);
+  });
+  return { port, sockets };
+}
+
+describe.skipIf(!pythonPath)('agent command line (CPython)', () => {
+  function run(args: string[]) {
+    return spawnSync(pythonPath!, [AGENT_PATH, ...args], { encoding: 'utf8', timeout: 20_000 });
+  }
+
+  it('--help prints usage and exits 0', () => {
+    const r = run(['--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: boardcast_agent\.py/);
+    expect(r.stdout).toContain('backend');
+    expect(r.stderr).toBe('');
+  });
+
+  it('each bad config exits 2 with one line naming the key and the expected type, no traceback', () => {
+    const dir = tempDir();
+    const file = (name: string, content: unknown) => {
+      const path = join(dir, name);
+      writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+      return path;
+    };
+    const cases: Array<[string[], RegExp]> = [
+      [['--config', file('list.json', [1, 2])], /config file .*list\.json must be a JSON object/],
+      [['--config', file('broken.json', '{"id": ')], /--config must be a JSON file/],
+      [['--config', file('hb.json', { backend: 'sim', heartbeat_ms: '5s' })], /heartbeat_ms must be an integer > 0/],
+      [['--heartbeat-ms', 'soon', '--backend', 'sim'], /--heartbeat-ms must be an integer/],
+      [
+        ['--config', file('mode.json', { backend: 'sim', pins: [{ pin: 5, mode: 'blink' }] })],
+        /pins\[0\]\.mode must be one of/,
+      ],
+      [
+        ['--config', file('pin.json', { backend: 'sim', pins: [{ mode: 'output' }] })],
+        /pins\[0\]\.pin must be an integer/,
+      ],
+      [
+        ['--config', file('hall.json', { backend: 'sim', sensors: [{ name: 'h', kind: 'hall' }] })],
+        /sensors\[0\]\.kind must be one of .*MicroPython 1\.21/,
+      ],
+      [['--config', file('typo.json', { backend: 'sim', heartbeat: 5 })], /'heartbeat' must be one of the known keys/],
+      [['--backend', 'sim', '--url', 'http://x/board'], /url must be a ws:\/\/ or wss:\/\/ URL/],
+      [['--backend', 'sim', '--cert-sha256', 'abc'], /cert_sha256 must be the SHA-256 fingerprint/],
+      [['--backend', 'sim', '--id', '../etc'], /id must be 1-64 letters/],
+      [['--bogus', '1'], /--bogus must be a known option/],
+      // No lgpio on this PC: the default backend names what to install or use.
+      [[], /backend must be "sim" on this computer: lgpio is not installed .*apt install python3-lgpio/],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = run(args);
+      const what = `${args.join(' ')} → ${r.stderr}`;
+      expect(r.status, what).toBe(2);
+      expect(r.stderr.trimEnd().split('\n'), what).toHaveLength(1);
+      expect(r.stderr, what).toMatch(pattern);
+      expect(r.stderr, what).not.toContain('Traceback');
+    }
+  });
+
+  it('no module reads the wall clock: liveness and deadlines use ticks/monotonic only', () => {
+    for (const file of AGENT_MODULES) {
+      const source = readFileSync(join(AGENT_DIR, file), 'utf8');
+      expect(source, file).not.toMatch(/time\.time\(|time\.localtime|datetime|Date\.now/);
+    }
+  });
+});
+
+describe.skipIf(!pythonPath)('wss:// with a self-signed certificate (CPython)', () => {
+  async function tlsRig() {
+    const dir = tempDir();
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '2',
+        '-subj',
+        '/CN=boardcast test',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      ],
+      { stdio: 'ignore' },
+    );
+    const fingerprint = execFileSync('openssl', ['x509', '-in', cert, '-noout', '-fingerprint', '-sha256'], {
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('=')[1]!;
+    const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => {
+      res.statusCode = 404;
+      res.end();
+    });
+    let upgrades = 0;
+    server.prependListener('upgrade', () => upgrades++);
+    const link = attachBoardLink(server, { token: TOKEN, heartbeatMs: 1000 });
+    const port = await new Promise<number>((resolve) =>
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+    );
+    cleanups.push(async () => {
+      await link.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    return { link, url: `wss://127.0.0.1:${port}/board`, cert, fingerprint, upgrades: () => upgrades };
+  }
+  const fast = { backoff_min_ms: 100, backoff_max_ms: 200 };
+
+  it('refuses a server it cannot verify: no CA → no upgrade request, the token is never sent', async () => {
+    const rig = await tlsRig();
+    const a = agent({ url: rig.url, ...fast });
+    await a.waitForLine(/CERTIFICATE_VERIFY_FAILED/);
+    await waitFor(() => a.lines.filter((l) => /CERTIFICATE_VERIFY_FAILED/.test(l)).length >= 2, 'a retry');
+    expect(rig.upgrades()).toBe(0);
+    expect(rig.link.board('cp').status).toBe('offline');
+  });
+
+  it('works with the CA file', async () => {
+    const rig = await tlsRig();
+    agent({ url: rig.url, ca: rig.cert, ...fast });
+    await waitFor(() => rig.link.board('cp').status === 'online', 'online over verified wss');
+    expect(await rig.link.board('cp').digitalWrite(5, 1)).toBe(1);
+  });
+
+  it('works with the pinned SHA-256 fingerprint; a wrong pin is refused before the token is sent', async () => {
+    const rig = await tlsRig();
+    agent({ url: rig.url, cert_sha256: rig.fingerprint, ...fast });
+    await waitFor(() => rig.link.board('cp').status === 'online', 'online with a pinned certificate');
+    const wrong = agent({ id: 'cp2', url: rig.url, cert_sha256: 'ab'.repeat(32), ...fast });
+    await wrong.waitForLine(/does not match cert_sha256; token not sent/);
+    expect(rig.upgrades()).toBe(1);
+  });
+});
+
+describe.skipIf(!pythonPath)('requests with deadlines (CPython)', () => {
+  it('drops a request whose deadline passed on the server clock and answers timeout; executes one in time', async () => {
+    const results: Array<Record<string, unknown>> = [];
+    // The server's monotonic clock has an arbitrary origin: 7,000,000 ms here.
+    const origin = 7_000_000 - performance.now();
+    const now = () => Math.round(origin + performance.now());
+    const rig = await handServer((ws, frame) => {
+      if (frame.type === 'hello') {
+        ws.send(JSON.stringify({ type: 'welcome', heartbeatMs: 5000, now: now() }));
+        ws.send(JSON.stringify({ type: 'write', id: 1, pin: 5, value: 1, deadline: now() - 1000 }));
+        ws.send(JSON.stringify({ type: 'write', id: 2, pin: 5, value: 0, deadline: now() + 5000 }));
+        ws.send(JSON.stringify({ type: 'read', id: 3, pin: 5, deadline: now() + 5000 }));
+      }
+      if (frame.type === 'result') results.push(frame);
+    });
+    const a = agent({ url: `ws://127.0.0.1:${rig.port}/board` });
+    await waitFor(() => results.length === 3, 'three results');
+    expect(results[0]).toEqual({
+      type: 'result',
+      id: 1,
+      ok: false,
+      error: { code: 'timeout', message: 'deadline passed before execution' },
+    });
+    expect(results[1]).toMatchObject({ id: 2, ok: true, value: 0 });
+    expect(results[2]).toMatchObject({ id: 3, ok: true, value: 0 });
+    expect(a.lines.some((l) => /dropped write id 1/.test(l))).toBe(true);
+    expect(a.lines.some((l) => /write 5 1/.test(l))).toBe(false);
+  });
+});
+
+describe.skipIf(!pythonPath)('backoff (CPython)', () => {
+  it('board_conflict: one clear line, then a long backoff instead of flapping', async () => {
+    let connections = 0;
+    const rig = await handServer((ws, frame) => {
+      if (frame.type !== 'hello') return;
+      connections++;
+      ws.send(
+        JSON.stringify({
+          type: 'error',
+          error: { code: 'board_conflict', message: 'board "cp" is connected from another agent' },
+        }),
+      );
+      ws.close(4409, 'board_conflict');
+    });
+    const a = agent({ url: `ws://127.0.0.1:${rig.port}/board`, backoff_min_ms: 50, backoff_max_ms: 100 });
+    const line = await a.waitForLine(/board_conflict/);
+    expect(line).toMatch(/another agent is connected as id 'cp' - give each board its own id; retry in \d+ ms/);
+    const delay = Number(/retry in (\d+) ms/.exec(line)![1]);
+    expect(delay).toBeGreaterThanOrEqual(30_000);
+    expect(delay).toBeLessThanOrEqual(300_000);
+    // With 50 ms backoff an agent that ignored the conflict would dial ~30 times by now.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(connections).toBe(1);
+    expect(a.lines.filter((l) => /board_conflict/.test(l))).toHaveLength(1);
+  });
+
+  it('a server that accepts and drops at once does not reset the backoff (only a session up for stable_ms does)', async () => {
+    const rig = await handServer((ws, frame) => {
+      if (frame.type === 'hello') ws.close(1011, 'try again');
+    });
+    const a = agent({ url: `ws://127.0.0.1:${rig.port}/board`, backoff_min_ms: 100, backoff_max_ms: 800 });
+    await waitFor(() => a.lines.filter((l) => /retry in/.test(l)).length >= 5, 'five retries', 15_000);
+    const delays = a.lines.filter((l) => /retry in/.test(l)).map((l) => Number(/retry in (\d+) ms/.exec(l)![1]));
+    // 100, 200, 400, 800, 800 (+ up to 25 % jitter, capped at backoff_max_ms).
+    expect(delays[0]).toBeLessThan(200);
+    expect(delays[1]).toBeGreaterThanOrEqual(200);
+    expect(delays[2]).toBeGreaterThanOrEqual(400);
+    expect(delays[3]).toBe(800);
+    expect(delays[4]).toBe(800);
+  });
+});
