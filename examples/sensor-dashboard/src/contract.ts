@@ -1,4 +1,4 @@
-import { defineContract, type SeriesPoint, type SeriesStats, typed } from '@boardcast/core';
+import { defineContract, SeriesBuffer, type SeriesPoint, type SeriesStats, typed } from '@boardcast/core';
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
 import { type Alarms, SENSOR_NAMES, SENSORS, type SensorName } from './sensors.js';
@@ -109,6 +109,18 @@ export const injectInput = z.strictObject({
   sensor: z.optional(sensorName),
 });
 
+/**
+ * One reading added to a sensor's series: the last `capacity` points and
+ * their stats, computed by the same `SeriesBuffer` on the server and in the
+ * page, so both show the same numbers to the last bit.
+ */
+export function appendReading(series: SensorSeries | undefined, reading: Reading, capacity: number): SensorSeries {
+  const buffer = new SeriesBuffer(capacity);
+  for (const point of series?.points ?? []) buffer.push(point.value, point.at);
+  buffer.push(reading.value, reading.at);
+  return buffer.toJSON();
+}
+
 export const dashboard = defineContract({
   events: {
     reading: typed<Reading>(),
@@ -120,6 +132,18 @@ export const dashboard = defineContract({
     inject: { input: injectInput, result: typed<{ readings: Reading[] }>() },
   },
   state: typed<DashboardState>(),
+  // Run by the hub for every event and by the page's state mirror: one folding.
+  reducers: {
+    reading: (state, reading) => ({
+      ...state,
+      sensors: {
+        ...state.sensors,
+        [reading.sensor]: appendReading(state.sensors[reading.sensor], reading, state.capacity),
+      },
+    }),
+    alarms: (state, alarms) => ({ ...state, alarms }),
+    device: (state, device) => ({ ...state, device }),
+  },
 });
 
 export type DashboardContract = typeof dashboard;

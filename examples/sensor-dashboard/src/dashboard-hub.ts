@@ -28,26 +28,20 @@ export interface DashboardHub {
 }
 
 /**
- * The hub plus the per-sensor `SeriesBuffer`s behind it. The snapshot state
- * is rebuilt for the sensors a request touched, synchronously before the
- * events are published, so a page that connects between two readings gets a
- * snapshot and a live stream that neither overlap nor leave a gap.
+ * The hub, its contract's reducers folding every `reading`, `alarms` and
+ * `device` event into the snapshot state (the last `capacity` points and
+ * their stats per sensor). Nothing here sets state beside a publish: a page
+ * that connects between two readings gets a snapshot and a live stream that
+ * neither overlap nor leave a gap, because both come from the same events.
  */
 export function createDashboardHub(options: DashboardHubOptions = {}): DashboardHub {
   const capacity = options.capacity ?? 120;
-  const buffers = Object.fromEntries(SENSOR_NAMES.map((name) => [name, new SeriesBuffer(capacity)])) as Record<
-    SensorName,
-    SeriesBuffer
-  >;
-  const series = (name: SensorName): SensorSeries => ({
-    points: buffers[name].toArray(),
-    stats: buffers[name].stats(),
-  });
+  const empty = (): SensorSeries => new SeriesBuffer(capacity).toJSON();
   const hub = createHub(dashboard, {
     history: options.history ?? 2000,
     state: {
       capacity,
-      sensors: Object.fromEntries(SENSOR_NAMES.map((name) => [name, series(name)])) as DashboardState['sensors'],
+      sensors: Object.fromEntries(SENSOR_NAMES.map((name) => [name, empty()])) as DashboardState['sensors'],
       alarms: options.alarms ?? DEFAULT_ALARMS,
       device: { lastSeenAt: null, readings: 0, staleAfterMs: options.staleAfterMs ?? 10_000 },
     },
@@ -57,9 +51,10 @@ export function createDashboardHub(options: DashboardHubOptions = {}): Dashboard
     const now = Date.now();
     const newest = new Map<SensorName, number>();
     const readings: Reading[] = [];
-    // Check the whole batch first; nothing is stored unless every reading fits.
+    // Check the whole batch first; nothing is published unless every reading fits.
     inputs.forEach((input, index) => {
-      const previous = newest.get(input.sensor) ?? buffers[input.sensor].last?.at ?? Number.NEGATIVE_INFINITY;
+      const previous =
+        newest.get(input.sensor) ?? hub.state.sensors[input.sensor].stats.last?.at ?? Number.NEGATIVE_INFINITY;
       // A clockless device gets the receipt time, never earlier than what is stored (uPlot needs sorted x).
       const at = input.at ?? Math.max(now, previous);
       if (at < previous) {
@@ -72,25 +67,19 @@ export function createDashboardHub(options: DashboardHubOptions = {}): Dashboard
       readings.push({ sensor: input.sensor, value: input.value, at });
     });
 
-    for (const reading of readings) buffers[reading.sensor].push(reading.value, reading.at);
-    hub.setState((state) => {
-      const sensors = { ...state.sensors };
-      for (const name of newest.keys()) sensors[name] = series(name);
-      const device =
-        source === 'device'
-          ? { ...state.device, lastSeenAt: now, readings: state.device.readings + readings.length }
-          : state.device;
-      return { ...state, sensors, device };
-    });
-    for (const reading of readings) hub.publish('reading', reading);
-    if (source === 'device') hub.publish('device', hub.state.device);
+    // The in-memory bus folds each publish before it returns, so the next
+    // batch's time-order check above already sees these readings.
+    for (const reading of readings) void hub.publish('reading', reading);
+    if (source === 'device') {
+      const device = hub.state.device;
+      void hub.publish('device', { ...device, lastSeenAt: now, readings: device.readings + readings.length });
+    }
     return readings;
   };
 
   hub.handle('set_alarm', ({ sensor, low, high }) => {
     const alarms = { ...hub.state.alarms, [sensor]: { low, high } };
-    hub.setState((state) => ({ ...state, alarms }));
-    hub.publish('alarms', alarms);
+    void hub.publish('alarms', alarms);
     return alarms;
   });
 

@@ -59,7 +59,11 @@ describe('the start command', () => {
       readings++;
     });
     await waitFor(() => readings >= 6, 'readings from the simulated device', 15_000);
-    expect(live.state?.device.lastSeenAt).not.toBeNull();
+    // The mirror folded the device's `device` events: it has been seen, and its readings counted.
+    const state = await live.whenReady();
+    await waitFor(() => (live.state?.device.readings ?? 0) >= 6, 'the device status to count its readings');
+    expect(state.device.lastSeenAt).toEqual(expect.any(Number));
+    expect(live.state?.device.lastSeenAt).toBeGreaterThan(Date.now() - 60_000);
     const unauthorised = await fetch(`${url}/api/readings`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },

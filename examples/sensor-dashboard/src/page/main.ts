@@ -1,8 +1,7 @@
 import { type BoardcastClient, BoardcastError, connect } from '@boardcast/browser-client';
-import { SeriesBuffer } from '@boardcast/core';
 import type uPlot from 'uplot';
-import { type DashboardState, type DeviceStatus, dashboard, type Reading, setAlarmInput } from '../contract.js';
-import { type AlarmLevel, type Alarms, SENSOR_NAMES, SENSORS, type SensorName } from '../sensors.js';
+import { type DashboardState, dashboard, setAlarmInput } from '../contract.js';
+import { type AlarmLevel, SENSOR_NAMES, SENSORS, type SensorName } from '../sensors.js';
 import { formatAge, formatTime, formatValue } from './format.js';
 import { createSensorCard, type SensorCard, type SubmitOutcome } from './sensor-card.js';
 import './style.css';
@@ -16,11 +15,10 @@ const deviceLine = $<HTMLParagraphElement>('device');
 const banner = $<HTMLDivElement>('alarm-banner');
 const injectResult = $<HTMLParagraphElement>('inject-result');
 
-// The page keeps the same SeriesBuffer as the server: seeded from the
-// snapshot, then fed every `reading`, so stats match without extra events.
-let buffers = {} as Record<SensorName, SeriesBuffer>;
-let alarms: Alarms | undefined;
-let device: DeviceStatus | undefined;
+// Everything shown comes from the client's state mirror: the snapshot, then
+// every event folded by the contract's reducers (the same ones the server
+// runs), so the page's points and stats are the server's.
+let shown: DashboardState | undefined;
 let client: Client | undefined;
 let transport: Transport = new URLSearchParams(location.search).get('transport') === 'ws' ? 'ws' : 'sse';
 const dirty = new Set<SensorName>();
@@ -30,15 +28,15 @@ let scheduled = false;
 const cards = {} as Record<SensorName, SensorCard>;
 const main = $<HTMLElement>('sensors');
 for (const sensor of SENSOR_NAMES) {
-  cards[sensor] = createSensorCard(sensor, main, () => alarms?.[sensor]);
+  cards[sensor] = createSensorCard(sensor, main, () => shown?.alarms[sensor]);
   cards[sensor].onSubmit((low, high) => setAlarm(sensor, low, high));
 }
 
 /** What tests (and curious users in the console) can inspect. */
 const exposed = {
   charts: Object.fromEntries(SENSOR_NAMES.map((s) => [s, cards[s].chart])) as Record<SensorName, uPlot>,
-  get buffers() {
-    return buffers;
+  get state() {
+    return client?.state;
   },
   get transport() {
     return transport;
@@ -46,7 +44,7 @@ const exposed = {
   get status() {
     return client?.status ?? 'closed';
   },
-  /** Readings received since load, live or replayed (not from snapshots). */
+  /** Reading events received since load, live or replayed (not from snapshots). */
   received: 0,
   /** Duration of the last (at most 1000) redraws in ms, for bench/frame-time. */
   renderMs: [] as number[],
@@ -66,8 +64,8 @@ function render(): void {
   scheduled = false;
   const started = performance.now();
   for (const sensor of dirty) {
-    const buffer = buffers[sensor];
-    if (buffer) levels.set(sensor, cards[sensor].render(buffer, alarms?.[sensor]));
+    const series = shown?.sensors[sensor];
+    if (series) levels.set(sensor, cards[sensor].render(series, shown?.alarms[sensor]));
   }
   dirty.clear();
   renderBanner();
@@ -79,8 +77,8 @@ function renderBanner(): void {
   const items: string[] = [];
   for (const sensor of SENSOR_NAMES) {
     const level = levels.get(sensor);
-    const last = buffers[sensor]?.last;
-    const limits = alarms?.[sensor];
+    const last = shown?.sensors[sensor]?.stats.last;
+    const limits = shown?.alarms[sensor];
     if (!level || !last || !limits) continue;
     const limit = level === 'high' ? limits.high : limits.low;
     items.push(
@@ -100,34 +98,23 @@ function renderBanner(): void {
   }
 }
 
-function adopt(state: DashboardState): void {
-  buffers = {} as Record<SensorName, SeriesBuffer>;
+/** The mirrored state changed: redraw what changed (the reducers keep unchanged parts the same objects). */
+function update(state: DashboardState | undefined): void {
+  const previous = shown;
+  shown = state;
+  if (!state) return;
   for (const sensor of SENSOR_NAMES) {
-    const buffer = new SeriesBuffer(state.capacity);
-    for (const point of state.sensors[sensor]?.points ?? []) buffer.push(point.value, point.at);
-    buffers[sensor] = buffer;
+    if (previous?.sensors[sensor] !== state.sensors[sensor]) schedule(sensor);
   }
-  setAlarms(state.alarms);
-  device = state.device;
-  renderDevice();
-  schedule();
-}
-
-function setAlarms(next: Alarms): void {
-  alarms = next;
-  for (const sensor of SENSOR_NAMES) cards[sensor].showThresholds(next[sensor]);
-  schedule();
-}
-
-function onReading(reading: Reading): void {
-  const buffer = buffers[reading.sensor];
-  if (!buffer) return;
-  exposed.received++;
-  buffer.push(reading.value, reading.at);
-  schedule(reading.sensor);
+  if (previous?.alarms !== state.alarms) {
+    for (const sensor of SENSOR_NAMES) cards[sensor].showThresholds(state.alarms[sensor]);
+    schedule();
+  }
+  if (previous?.device !== state.device) renderDevice();
 }
 
 function renderDevice(): void {
+  const device = shown?.device;
   if (!device || device.lastSeenAt === null) {
     deviceLine.textContent = 'Device: not seen yet';
     deviceLine.dataset.online = 'false';
@@ -155,12 +142,12 @@ function start(next: Transport): void {
   }
   const c: Client = connect('/api', dashboard, { transport: next });
   client = c;
-  c.on('snapshot', adopt);
-  c.on('reading', onReading);
-  c.on('alarms', setAlarms);
-  c.on('device', (status) => {
-    device = status;
-    renderDevice();
+  shown = undefined;
+  c.subscribe(() => {
+    if (client === c) update(c.state);
+  });
+  c.on('reading', () => {
+    exposed.received++;
   });
   c.onStatus(({ status, delayMs, error }) => {
     if (client !== c) return;
@@ -195,8 +182,8 @@ async function setAlarm(sensor: SensorName, lowText: string, highText: string): 
     return { ok: false, message, invalid: [field] };
   }
   try {
+    // The `alarms` event updates the state (and the form) for every page, this one included.
     const result = await client!.command('set_alarm', checked.data);
-    setAlarms(result);
     const t = result[sensor];
     return { ok: true, message: `Saved: low ${formatValue(sensor, t.low)}, high ${formatValue(sensor, t.high)}` };
   } catch (error) {

@@ -1,5 +1,5 @@
-import type { SeriesBuffer } from '@boardcast/core';
 import type uPlot from 'uplot';
+import type { SensorSeries } from '../contract.js';
 import { type AlarmLevel, alarmLevel, SENSORS, type SensorName, type Thresholds } from '../sensors.js';
 import { createChart, toColumns } from './chart.js';
 import { formatTime, formatValue } from './format.js';
@@ -14,8 +14,8 @@ export interface SubmitOutcome {
 
 export interface SensorCard {
   readonly chart: uPlot;
-  /** Redraw from the buffer; returns the newest reading's alarm level. */
-  render(buffer: SeriesBuffer, thresholds: Thresholds | undefined): AlarmLevel | null;
+  /** Redraw from the sensor's series in the mirrored state; returns the newest reading's alarm level. */
+  render(series: SensorSeries, thresholds: Thresholds | undefined): AlarmLevel | null;
   /** Show the current thresholds in the form (unless the user is editing it). */
   showThresholds(thresholds: Thresholds | undefined): void;
   /** `submit` gets the raw field text; it returns a message to show and the fields at fault. */
@@ -115,10 +115,10 @@ export function createSensorCard(
 
   return {
     chart,
-    render(buffer, limits) {
-      const points = buffer.toArray();
+    render(series, limits) {
+      const points = series.points;
       chart.setData(toColumns(points));
-      const s = buffer.stats();
+      const s = series.stats;
       stats.avg.dd.textContent = formatValue(sensor, s.avg);
       stats.min.dd.textContent = formatValue(sensor, s.min);
       stats.max.dd.textContent = formatValue(sensor, s.max);
