@@ -96,6 +96,8 @@ class Bridge<C extends ContractSpec> extends Emitter<MqttBridgeEvents> implement
         }),
       );
     }
+    // A closed hub publishes nothing and runs nothing: stop listening with it.
+    this.#undo.push(hub.on('close', () => void this.close()));
     if (options.state ?? true) {
       this.#undo.push(hub.on('state', () => this.#scheduleState()));
       const onConnect = () => this.#scheduleState();
@@ -114,7 +116,9 @@ class Bridge<C extends ContractSpec> extends Emitter<MqttBridgeEvents> implement
       const onConnect = () => void subscribe().catch((error) => this.emit('error', error, 'subscribe'));
       client.on('connect', onConnect);
       this.#undo.push(() => client.off('connect', onConnect));
-      this.ready = client.connected ? subscribe() : new Promise((resolve) => client.once('connect', () => resolve()));
+      this.ready = client.connected
+        ? subscribe()
+        : new Promise((resolve, reject) => client.once('connect', () => void subscribe().then(resolve, reject)));
       this.ready.catch((error) => this.emit('error', error, 'subscribe'));
     }
   }

@@ -440,8 +440,22 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     // TCP_NODELAY, Nagle's algorithm holds them back behind delayed ACKs.
     (this.client.stream as { setNoDelay?: (noDelay: boolean) => unknown } | undefined)?.setNoDelay?.(true);
     try {
-      await this.client.subscribeAsync([...this.#routes.keys(), this.#syncTopic], { qos: this.#qos });
+      const granted = await this.client.subscribeAsync([...this.#routes.keys(), this.#syncTopic], { qos: this.#qos });
       if (!current()) return;
+      // 128 (0x80) is the broker's refusal of one topic (an ACL).
+      const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
+      if (refused.length > 0) {
+        this.emit(
+          'error',
+          new BoardcastError(
+            'forbidden',
+            `board "${this.id}": the broker refused subscriptions to ${refused.join(', ')}`,
+            {
+              details: { board: this.id, topics: refused },
+            },
+          ),
+        );
+      }
       // Retained messages follow the SUBACK; a marker we publish now comes
       // back after them, so once it is here the retained state is complete.
       await this.#barrier();

@@ -192,6 +192,8 @@ export function esphome(prefix: string, options: EsphomeOptions = {}): TopicMap 
   }
   for (const [, id] of [...entries(options.switches), ...entries(options.binarySensors), ...entries(options.sensors)]) {
     checkTopicPart(id, 'ESPHome object id');
+    if (id.includes('/'))
+      throw new BoardcastError('invalid_payload', `ESPHome object id "${id}" must be one topic level`);
   }
   return {
     outputs: entries(options.switches).map(([key, id]) => ({

@@ -356,7 +356,9 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
 describe.skipIf(!mosquittoPath)('MqttBoard with broker authentication', () => {
   let broker: MosquittoProcess;
   beforeAll(async () => {
-    broker = await startMosquitto({ users: { board: 's3cret', plug: 'plugpw' } });
+    broker = await startMosquitto({
+      users: { board: 's3cret', plug: 'plugpw' },
+    });
   });
   afterAll(async () => {
     await broker?.stop();
