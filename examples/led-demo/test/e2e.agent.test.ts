@@ -8,6 +8,7 @@ import { build } from 'esbuild';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath, type LaunchedBrowser, launchChromium, pythonPath } from '../../../test-support/system.js';
+import { startTcpProxy } from '../../../test-support/tcp-proxy.js';
 import { type Demo, startDemo } from '../src/server.js';
 import { artifactsDir, buildPageFromSources, sourceAliases, waitFor } from './helpers.js';
 
@@ -190,6 +191,56 @@ describe.skipIf(!pythonPath)('led-demo process with a board attached (python3 ag
       if (demo.exitCode === null && demo.signalCode === null) demo.kill('SIGKILL');
       await agent?.kill();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.skipIf(!chromiumPath || !pythonPath)('led-demo: a command that arrives late (link stalled, no FIN)', () => {
+  it('the click answers timeout and afterwards the page shows the level the board really has', async () => {
+    await buildPageFromSources();
+    // Heartbeat 7 s: a 6 s stall outlasts the 5 s command timeout, and even
+    // with up to one period of quiet before it stays under the 14 s offline limit.
+    const demo = await startDemo({
+      port: 0,
+      host: '127.0.0.1',
+      log: false,
+      board: { kind: 'remote', token: TOKEN, id: 'esp32', heartbeatMs: 7000 },
+    });
+    const proxy = await startTcpProxy(demo.port);
+    const agent = startAgent(proxy.port);
+    const launched = await launchChromium();
+    try {
+      await waitFor(() => demo.board?.status === 'online', `the agent to connect (${agent.output.join('')})`, 15_000);
+      const page = await (await launched.browser.newContext()).newPage();
+      await page.goto(`http://127.0.0.1:${demo.port}/?transport=sse`);
+      await expectText(page, '#conn-status', 'open');
+      await expectText(page, '#led-state', 'off');
+      proxy.stall();
+      const stalledAt = performance.now();
+      await page.getByRole('button', { name: 'LED on' }).click();
+      await page.waitForSelector('#command-error:not([hidden])', { timeout: 10_000 });
+      const errorAfter = performance.now() - stalledAt;
+      const errorText = await page.locator('#command-error').textContent();
+      // The command gives up at its 5 s timeout, while the link is still stalled.
+      expect(errorText, `after ${Math.round(errorAfter)} ms: ${errorText}`).toContain('(timeout)');
+      await waitFor(() => performance.now() - stalledAt > 6000, 'a 6 s stall', 10_000);
+      proxy.resume();
+      // Whatever the agent did with the late write (dropped it past its
+      // deadline, or an older agent executing it), the page ends up showing
+      // the board's level, and the board never went offline.
+      const level = await waitFor(async () => {
+        const read = await demo.board?.digitalRead(5);
+        return read === undefined ? undefined : { on: read === 1 };
+      }, 'the board to answer after the stall');
+      await expectText(page, '#led-state', level.on ? 'on' : 'off', 8000);
+      await expectText(page, '#board-status', 'online');
+      const final = await demo.board?.digitalRead(5);
+      expect(final === 1 ? 'on' : 'off').toBe(await page.locator('#led-state').textContent());
+    } finally {
+      await launched.close();
+      await agent.kill();
+      await proxy.close();
+      await demo.close();
     }
   });
 });
