@@ -67,14 +67,15 @@ async function refused(link: FetchLink, sink: Link, response: Response): Promise
         ? new BoardcastError('invalid_payload', 'response is not text/event-stream')
         : await responseError(response);
   const key = `${status} ${error.code}`;
+  const final = FINAL.includes(status);
   const repeats = status < 500 && !TRANSIENT.includes(status);
   const again = link.refusal === key;
   link.refusal = repeats ? key : undefined;
-  if (repeats && sink.lastEventId) {
+  if (repeats && !final && sink.lastEventId) {
     sink.reset('resume_refused');
     return sink.drop(error, false, true);
   }
-  sink.drop(error, FINAL.includes(status) || (repeats && again));
+  sink.drop(error, final || (repeats && again));
 }
 
 /** A native EventSource was refused before opening: it hides the HTTP status, so ask once with fetch. */

@@ -301,6 +301,25 @@ describe('SSE: a refused resume id', () => {
     expect(seen).toEqual(expected);
   });
 
+  it.each([
+    [401, 'unauthorized'],
+    [403, 'forbidden'],
+    [204, 'closed'],
+  ])('a %s to a resume stops at once (not taken for a refused id)', async (status, code) => {
+    let requests = 0;
+    const raw = await rawServer((_req, res) => {
+      requests++;
+      res.writeHead(status).end();
+    });
+    cleanups.push(() => raw.close());
+    const client = connect(raw.url, contract, { lastEventId: 'e-1' });
+    const t = track(client);
+    await until(() => client.status === 'closed');
+    expect(client.error?.code).toBe(code);
+    expect(requests).toBe(1);
+    expect(t.resets).toEqual([]);
+  });
+
   it('a 503 is not a refusal that repeats: it is retried with backoff', async () => {
     let requests = 0;
     const raw = await rawServer((_req, res) => {
@@ -380,6 +399,16 @@ describe('WS: a refused resume id', () => {
     await until(() => client.status === 'closed');
     expect(client.error?.code).toBe('invalid_payload');
     expect(server.seen).toEqual(['stale-42', undefined]);
+  });
+
+  it('a 401 to a resume stops at once (not taken for a refused id)', async () => {
+    const { server, dials } = await start('ws', { ws: { authorize: () => false } });
+    const client = connect(server.url, contract, { transport: 'ws', WebSocket, lastEventId: 'e-1' });
+    const t = track(client);
+    await until(() => client.status === 'closed');
+    expect(client.error?.code).toBe('unauthorized');
+    expect(dials).toEqual(['e-1']);
+    expect(t.resets).toEqual([]);
   });
 
   it('an upgrade refused with the same HTTP 400 twice stops (the status `ws` reports)', async () => {
