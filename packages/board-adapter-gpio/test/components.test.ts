@@ -7,9 +7,9 @@ import {
   bindLed,
   bindSensor,
   boardEvents,
+  boardReducers,
   Led,
   ledCommand,
-  type PinChange,
   Sensor,
   SimulatedBoard,
 } from '../src/index.js';
@@ -264,15 +264,27 @@ const demoContract = defineContract({
   commands: { led: ledCommand },
   state: typed<{
     led: { on: boolean };
-    inputs: Record<string, 0 | 1>;
+    inputs: Record<string, { level: 0 | 1 }>;
     temp: number | null;
-    board: string;
+    board: { status: 'online' | 'offline' };
   }>(),
+  reducers: {
+    led: boardReducers.led,
+    pin_change: boardReducers.pin_change,
+    board: boardReducers.board,
+    reading: (s, r) => ({ ...s, temp: r.value }),
+  },
+});
+const demoState = () => ({
+  led: { on: false },
+  inputs: { 0: { level: 0 as 0 | 1 } },
+  temp: null,
+  board: { status: 'offline' as const },
 });
 
 describe('binding helpers', () => {
   it('binds a Led to the led command, event and state, a Button to pin_change, a Sensor to reading', async () => {
-    const hub = createHub(demoContract, { state: { led: { on: false }, inputs: {}, temp: null, board: 'offline' } });
+    const hub = createHub(demoContract, { state: demoState() });
     const board = new SimulatedBoard({ sensors: { temp: () => 21.5 } });
     const led = new Led(board, 5);
     const button = new Button(board, 0, { debounceMs: 0 });
@@ -280,13 +292,13 @@ describe('binding helpers', () => {
     await Promise.all([led.ready, button.ready]);
     const events: string[] = [];
     hub.subscribe((e) => events.push(`${e.event}:${e.json}`));
-    bindLed(hub, led, { state: (s, on) => ({ ...s, led: { on } }) });
-    bindInputs(hub, [button], { state: (s, c: PinChange) => ({ ...s, inputs: { ...s.inputs, [c.pin]: c.value } }) });
-    bindSensor(hub, sensor, { state: (s, r) => ({ ...s, temp: r.value }) });
-    bindBoardStatus(hub, board, { state: (s, c) => ({ ...s, board: c.status }) });
+    bindLed(hub, led);
+    bindInputs(hub, [button]);
+    bindSensor(hub, sensor);
+    bindBoardStatus(hub, board);
     await settle();
-    expect(hub.state.inputs).toEqual({ 0: 1 });
-    expect(hub.state.board).toBe('online');
+    expect(hub.state.inputs).toEqual({ 0: { level: 1 } });
+    expect(hub.state.board).toEqual({ status: 'online' });
 
     expect(await hub.call('led', { state: 'toggle' })).toEqual({ on: true });
     expect(board.peek(5)).toBe(1);
@@ -300,13 +312,18 @@ describe('binding helpers', () => {
 
     board.press(0);
     await settle();
-    expect(hub.state.inputs).toEqual({ 0: 0 });
+    expect(hub.state.inputs).toEqual({ 0: { level: 0 } });
     await sensor.sample();
     expect(hub.state.temp).toBe(21.5);
     board.goOffline();
     await settle();
-    expect(hub.state.board).toBe('offline');
+    expect(hub.state.board).toEqual({ status: 'offline' });
+    // Each binding publishes the current value once at bind time, so the
+    // state is right before the first change.
     expect(events).toEqual([
+      'led:{"on":false}',
+      'board:{"id":"sim","status":"online"}',
+      'pin_change:{"pin":0,"value":1}',
       'led:{"on":true}',
       'pin_change:{"pin":0,"value":0}',
       expect.stringMatching(/^reading:\{"sensor":"temp","value":21.5,"at":\d+\}$/),
@@ -370,7 +387,7 @@ describe('Led operation queue (signal, deadline, bound)', () => {
 
   it('500 concurrent hub commands with a 300 ms timeout: every one that timed out never reaches the board', async () => {
     const hub = createHub(demoContract, {
-      state: { led: { on: false }, inputs: {}, temp: null, board: 'offline' },
+      state: demoState(),
       commandTimeoutMs: 300,
     });
     const board = new SimulatedBoard({ latencyMs: 20 });

@@ -16,7 +16,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EmulatedGpio } from '../../../test-support/emulated-gpio/index.js';
 import { pythonPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
-import { Button, bindLed, boardEvents, Led, LinuxGpioBoard, ledCommand, type PinEdgeEvent } from '../src/index.js';
+import {
+  Button,
+  bindLed,
+  boardEvents,
+  boardReducers,
+  Led,
+  LinuxGpioBoard,
+  ledCommand,
+  type PinEdgeEvent,
+} from '../src/index.js';
 
 const HELPER = fileURLToPath(new URL('../gpio-helper/boardcast_gpio_helper.py', import.meta.url));
 const RP1 = 'pinctrl-rp1';
@@ -160,9 +169,10 @@ describe.skipIf(!pythonPath).each([1, 2] as const)(
         events: { led: boardEvents.led },
         commands: { led: ledCommand },
         state: typed<{ led: { on: boolean } }>(),
+        reducers: { led: boardReducers.led },
       });
       const hub = createHub(contract, { state: { led: { on: false } } });
-      bindLed(hub, led, { state: (s, on) => ({ ...s, led: { on } }) });
+      bindLed(hub, led);
       await gpio.fault(RP1, 5, 5); // EIO
       await expect(board.digitalWrite(5, 1)).rejects.toMatchObject({ code: 'handler_failed' });
       await gpio.fault(RP1, 5, 5);
