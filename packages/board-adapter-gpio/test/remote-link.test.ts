@@ -498,7 +498,7 @@ describe('bounds and bad input', () => {
     expect(rig.link.boards.map((b) => b.id)).toEqual(['esp']);
   });
 
-  it('pings with a 16 KB t are answered without it, not at all past the send-buffer bound, and a flood is rate limited', async () => {
+  it('pings with a 16 KB t are answered without it, and a ping flood is rate limited then closed (1013)', async () => {
     const rig = await startLink({ frameRate: { perSecond: 50, burst: 50 } });
     const ws = rawSocket(rig.port);
     const frames = framesOf(ws);
@@ -519,6 +519,44 @@ describe('bounds and bad input', () => {
     }, 50);
     cleanups.push(() => clearInterval(keepFlooding));
     expect(await code).toBe(1013);
+  });
+});
+
+describe('backpressure', () => {
+  it('a board that pings but never reads: pongs stop at the send-buffer bound instead of piling up in memory', async () => {
+    const maxBufferedBytes = 65_536;
+    const rig = await startLink({ maxBufferedBytes, frameRate: { perSecond: 1e6, burst: 1e6 } });
+    const ws = rawSocket(rig.port);
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data)) as { id?: number; type: string };
+      if (msg.id !== undefined) {
+        const value = msg.type === 'snapshot' ? { pins: { 5: 0 }, analog: {}, sensors: {} } : 0;
+        ws.send(JSON.stringify({ type: 'result', id: msg.id, ok: true, value }));
+      }
+    });
+    await opened(ws);
+    ws.send(hello('esp'));
+    await waitFor(() => rig.board.status === 'online', 'online');
+    // Stop reading: the kernel buffers fill (a few MB on loopback), then
+    // everything the server still sends stays in its own memory.
+    (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const ping = JSON.stringify({ type: 'ping', t: 'p'.repeat(60) });
+    let peak = 0;
+    for (let i = 0; i < 200_000; i++) {
+      ws.send(ping);
+      if (i % 5000 === 4999) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        peak = Math.max(peak, rig.board.connection?.ws.bufferedAmount ?? 0);
+      }
+    }
+    await waitFor(
+      () => rig.board.connection?.silentMs !== undefined && rig.board.connection.silentMs > 200,
+      'all pings read',
+    );
+    peak = Math.max(peak, rig.board.connection?.ws.bufferedAmount ?? 0);
+    // One pong (≈ 110 bytes) may cross the bound before the check sees it.
+    expect(peak).toBeLessThanOrEqual(maxBufferedBytes + 200);
+    expect(rig.board.status).toBe('online');
   });
 });
 
