@@ -179,18 +179,25 @@ class Agent(AgentCore):
             healthy = True
             limits = self.limits()
             for name in self.tasks:
-                age = ticks_diff(now, self.beats.get(name, now))
+                beat = self.beats.get(name, now)
+                since = self.restarted.get(name)
+                if since is not None and ticks_diff(beat, since) > 0 and ticks_diff(now, since) > 3 * limits[name]:
+                    del self.restarted[name]  # recovered (and ticks wrap: do not keep old stamps)
+                    since = None
+                if since is not None and ticks_diff(beat, since) <= 0:
+                    # Restarted and not yet beaten on its own: no feed until it does.
+                    healthy = False
+                age = ticks_diff(now, beat)
                 if age <= limits[name]:
                     continue
                 healthy = False
-                since = self.restarted.get(name)
                 if since is not None and ticks_diff(now, since) < 3 * limits[name]:
                     self.reboot('{} stuck again after a restart'.format(name))
                     return
                 log('supervisor:', name, 'made no progress for', age, 'ms; restarting it')
                 self.tasks[name].cancel()
-                self.restarted[name] = now
                 self.start(name)
+                self.restarted[name] = self.beats[name]
             if healthy and wdt is not None:
                 wdt.feed()
             if self.link.conn is not None:
