@@ -50,6 +50,9 @@ class Outbox:
         self.ev.set()
         return True
 
+    def full(self):
+        return 'send queue full ({} frames) while the link stalled'.format(self.limit)
+
     def take(self):
         return self.items.pop(0) if self.items else None
 
@@ -86,7 +89,7 @@ class Link:
         ob = self.outbox
         while True:
             if ob.overflow:
-                return 'send queue full ({} frames) while the link stalled'.format(ob.limit)
+                return ob.full()
             item = ob.take()
             if item is None:
                 ob.ev.clear()
@@ -128,6 +131,8 @@ class Link:
             silent = ticks_diff(now, self.last_rx)
             if silent > limit:
                 return 'server silent for {} ms'.format(silent)
+            if self.outbox.overflow:
+                return self.outbox.full()  # the writer may sit in drain() for a while
             ws = self.write_since
             if ws is not None and ticks_diff(now, ws) > limit:
                 return 'send stalled for {} ms'.format(ticks_diff(now, ws))

@@ -211,6 +211,34 @@ task = asyncio.create_task(runner(agent))
     await waitFor(() => rig.net.held === 0, `every refused socket closed by the board (held ${rig.net.held})`);
   });
 
+  it('a send queue that overflows with edges ends the session (never drops them silently); the reconnect resyncs the level', async () => {
+    const rig = await linkRig(5000);
+    rig.mp.runPython(`
+agent = bc_agent.Agent({'id': 'mp-full', 'url': 'ws://127.0.0.1:${rig.port}/board', 'token': 'mp-token', 'backend': 'sim',
+                  'poll_ms': 10, 'debounce_ms': 5, 'send_queue': 8, 'backoff_min_ms': 50, 'backoff_max_ms': 100,
+                  'pins': [{'pin': 4, 'mode': 'input'}]}, opener=opener)
+task = asyncio.create_task(runner(agent))
+`);
+    const board = rig.link.board('mp-full');
+    await waitFor(() => board.status === 'online', `online (output: ${rig.out.join(' | ')})`, 15_000);
+    board.watch(4, { debounceMs: 5 }, () => undefined);
+    await waitFor(async () => (await board.digitalRead(4)) === 0, 'watch set up');
+    rig.net.stall();
+    // Enough edges to fill the 2 KB send buffer and then the 8-frame queue.
+    for (let i = 1; i <= 60; i++) {
+      rig.mp.runPython(`agent.backend.set(4, ${i % 2})`);
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    await waitFor(() => rig.out.some((l) => /send queue full \(8 frames\)/.test(l)), 'the overflow is logged');
+    rig.net.resume();
+    rig.mp.runPython('agent.backend.set(4, 1)');
+    await waitFor(
+      async () => board.status === 'online' && (await board.digitalRead(4)) === 1,
+      'back online with the real level',
+      15_000,
+    );
+  });
+
   it('regression: a 4 s stall with the input changing throughout → every edge arrives afterwards, never online-but-deaf', async () => {
     // heartbeatMs 3000: the server tolerates 6 s of silence, so the link
     // survives the 4 s stall and the queued edges must all come through it.
@@ -269,18 +297,20 @@ describe('supervisor and hardware watchdog under MicroPython', () => {
     mp.registerJsModule('probe', { feed: () => feeds++, reboot: (why: string) => reboots.push(why) });
     cleanups.push(() => stopAgent(mp, out));
     mp.runPython(`${RUNNER}
-import asyncio, bc_agent, probe
+import asyncio, sys, bc_agent, probe
 class Wdt:
     def feed(self):
         probe.feed()
 async def refuse(host, port, cfg):
     raise OSError(111, 'ECONNREFUSED')
-agent = bc_agent.Agent({'backend': 'sim', 'hw_watchdog_ms': 2000, 'stall_ms': 600, 'backoff_min_ms': 100,
+bc_agent.WDT_MAX[sys.platform] = 3000  # as on a port whose WDT cannot wait longer
+agent = bc_agent.Agent({'backend': 'sim', 'hw_watchdog_ms': 5000, 'stall_ms': 600, 'backoff_min_ms': 100,
                         'backoff_max_ms': 200, 'pins': [{'pin': 4, 'mode': 'input'}]},
                        opener=refuse, wdt=Wdt(), reboot=probe.reboot)
 task = asyncio.create_task(runner(agent))
 `);
     await waitFor(() => feeds >= 4, `watchdog fed (output: ${out.join(' | ')})`);
+    expect(out.join('\n')).toContain('hw_watchdog_ms 5000 exceeds the webassembly maximum; using 3000');
     // The inputs loop hangs (as on an await that never completes).
     mp.runPython(`
 async def stuck():
