@@ -23,6 +23,8 @@ export interface LineLevel {
   readonly held: boolean;
   readonly consumer: string | null;
   readonly direction: 'input' | 'output' | null;
+  /** Debounce period the holder asked the kernel for (v2 uAPI), ms. */
+  readonly debounceMs: number | null;
 }
 
 export class EmulatedGpio {

@@ -114,6 +114,7 @@ class World(object):
                 "held": cfg is not None,
                 "consumer": cfg["consumer"] if cfg else None,
                 "direction": cfg["direction"] if cfg else None,
+                "debounceMs": cfg["debounce_ms"] if cfg else None,
             }
 
     def fault(self, chip, offset, code):

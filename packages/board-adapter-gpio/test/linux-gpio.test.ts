@@ -99,6 +99,8 @@ describe.skipIf(!pythonPath).each([1, 2] as const)(
       const board = await open([17]);
       const button = new Button(board, 17, { debounceMs: 30 });
       await button.ready;
+      // v2 asks the kernel to debounce; the v1 uAPI cannot, so the helper does.
+      await waitFor(async () => (await gpio.level(RP1, 17)).debounceMs === (api === 2 ? 30 : 0), 'line debounce');
       const log: string[] = [];
       button.on('press', () => log.push('press'));
       button.on('release', () => log.push('release'));
