@@ -36,7 +36,11 @@ export async function responseError(response: Response): Promise<BoardcastError>
   } catch {
     // not JSON: fall through to the status
   }
-  const code = (Object.keys(ERROR_CODES) as ErrorCode[]).find((c) => ERROR_CODES[c].status === response.status);
+  // A bare 404 is a path nobody serves (`not_found`), not the first 404 code in the table (`unknown_command`).
+  const code =
+    response.status === 404
+      ? 'not_found'
+      : (Object.keys(ERROR_CODES) as ErrorCode[]).find((c) => ERROR_CODES[c].status === response.status);
   return new BoardcastError(code ?? 'handler_failed', `HTTP ${response.status}`);
 }
 

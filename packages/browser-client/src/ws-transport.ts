@@ -203,7 +203,11 @@ export function wsTransport<C extends ContractSpec>(
     ws.onerror = (event) => {
       const status = Number(/response: (\d{3})/.exec(String((event as { message?: unknown }).message))?.[1]);
       if (status) {
-        const code = (Object.keys(ERROR_CODES) as ErrorCode[]).find((c) => ERROR_CODES[c].status === status);
+        // As for HTTP: a bare 404 is a path nobody serves, not an unknown command.
+        const code =
+          status === 404
+            ? 'not_found'
+            : (Object.keys(ERROR_CODES) as ErrorCode[]).find((c) => ERROR_CODES[c].status === status);
         refused = { error: new BoardcastError(code ?? 'handler_failed', `HTTP ${status}`), status };
       }
     };

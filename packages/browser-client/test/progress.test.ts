@@ -320,6 +320,20 @@ describe('SSE: a refused resume id', () => {
     expect(t.resets).toEqual([]);
   });
 
+  it('a bare 404 (no such stream) is retried once, then stops with not_found', async () => {
+    let requests = 0;
+    const raw = await rawServer((_req, res) => {
+      requests++;
+      res.writeHead(404).end('no such page');
+    });
+    cleanups.push(() => raw.close());
+    const client = connect(raw.url, contract);
+    track(client);
+    await until(() => client.status === 'closed');
+    expect(client.error?.code).toBe('not_found');
+    expect(requests).toBe(2);
+  });
+
   it('a 503 is not a refusal that repeats: it is retried with backoff', async () => {
     let requests = 0;
     const raw = await rawServer((_req, res) => {
@@ -409,6 +423,24 @@ describe('WS: a refused resume id', () => {
     expect(client.error?.code).toBe('unauthorized');
     expect(dials).toEqual(['e-1']);
     expect(t.resets).toEqual([]);
+  });
+
+  it('an upgrade to a path nobody serves: not_found, once retried, then a stop', async () => {
+    // Not start(): its recording 'upgrade' listener would make the server leave unserved paths to it.
+    const hub = makeHub();
+    const server = await serve(hub);
+    cleanups.push(
+      () => server.kill(),
+      () => hub.close(),
+    );
+    const client = connect(server.url, contract, {
+      transport: 'ws',
+      WebSocket,
+      wsUrl: `ws://127.0.0.1:${server.port}/nope`,
+    });
+    track(client);
+    await until(() => client.status === 'closed');
+    expect(client.error?.code).toBe('not_found');
   });
 
   it('an upgrade refused with the same HTTP 400 twice stops (the status `ws` reports)', async () => {
