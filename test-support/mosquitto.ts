@@ -3,6 +3,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { freePort } from './redis-server.js';
 import { mosquittoPath } from './system.js';
 
@@ -106,5 +107,37 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       await kill();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+export interface MosquittoSuite {
+  /** The suite's broker (started in `beforeAll`). */
+  readonly broker: MosquittoProcess;
+  /** Run `fn` after the current test (last registered runs first). */
+  defer(fn: () => unknown): void;
+}
+
+/**
+ * One broker per `describe` and per-test cleanup: call inside a `describe`
+ * (it registers `beforeAll`, `afterEach` and `afterAll`).
+ */
+export function useMosquitto(options: MosquittoOptions = {}): MosquittoSuite {
+  let broker: MosquittoProcess | undefined;
+  const cleanup: (() => unknown)[] = [];
+  beforeAll(async () => {
+    broker = await startMosquitto(options);
+  });
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+  afterAll(async () => {
+    await broker?.stop();
+  });
+  return {
+    get broker() {
+      if (!broker) throw new Error('the broker starts in beforeAll');
+      return broker;
+    },
+    defer: (fn) => cleanup.push(fn),
   };
 }

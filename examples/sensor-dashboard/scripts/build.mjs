@@ -64,8 +64,9 @@ export async function buildServer(outdir) {
     sourcemap: true,
     logLevel: 'warning',
     plugins: [boardcastFromSource],
-    // The packages' own dependencies are bundled; these load from this example's node_modules.
-    external: ['ws', 'bufferutil', 'utf-8-validate', 'playwright-core', 'esbuild'],
+    // The packages' own dependencies are bundled; these load from this example's node_modules
+    // (mqtt: MQTT.js is CommonJS that requires Node built-ins, which an ESM bundle cannot).
+    external: ['ws', 'bufferutil', 'utf-8-validate', 'playwright-core', 'esbuild', 'mqtt'],
   });
 }
 

@@ -1,5 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type MosquittoProcess, startMosquitto } from '../../../test-support/mosquitto.js';
+import { describe, expect, it } from 'vitest';
+import { useMosquitto } from '../../../test-support/mosquitto.js';
 import { mosquittoPath } from '../../../test-support/system.js';
 import { parseSensorTopic, startMqttIngest } from '../src/mqtt-ingest.js';
 import { start, waitFor } from './helpers.js';
@@ -20,24 +20,14 @@ describe('parseSensorTopic', () => {
 });
 
 describe.skipIf(!mosquittoPath)('sensor dashboard: readings from MQTT topics', () => {
-  let broker: MosquittoProcess;
-  const cleanup: (() => unknown)[] = [];
-  beforeAll(async () => {
-    broker = await startMosquitto();
-  });
-  afterEach(async () => {
-    for (const fn of cleanup.splice(0).reverse()) await fn();
-  });
-  afterAll(async () => {
-    await broker?.stop();
-  });
+  const suite = useMosquitto();
 
   it('Tasmota JSON and plain number topics reach the dashboard through ingest; bad values are refused', async () => {
     const dashboard = await start({ token: 'tok' });
-    cleanup.push(() => dashboard.close());
+    suite.defer(() => dashboard.close());
     const errors: string[] = [];
     const ingest = startMqttIngest({
-      url: broker.url,
+      url: suite.broker.url,
       sensors: {
         temperature: { topic: 'tele/kitchen/SENSOR', path: 'AM2301.Temperature' },
         humidity: { topic: 'esp/sensor/humidity/state' },
@@ -46,7 +36,7 @@ describe.skipIf(!mosquittoPath)('sensor dashboard: readings from MQTT topics', (
       token: 'tok',
       onError: (e) => errors.push(e instanceof Error ? e.message : String(e)),
     });
-    cleanup.push(() => ingest.close());
+    suite.defer(() => ingest.close());
     await waitFor(() => ingest.board.status === 'online', 'ingest connected');
     // The ingest's own MQTT.js client stands in for the devices' connections.
     const device = ingest.board.client;

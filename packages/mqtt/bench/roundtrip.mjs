@@ -61,6 +61,11 @@ writeFileSync(
   `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n${process.env.BROKER_NODELAY === '1' ? 'set_tcp_nodelay true\n' : ''}${process.getuid?.() === 0 ? 'user root\n' : ''}`,
 );
 const broker = spawn(process.env.MOSQUITTO ?? '/usr/sbin/mosquitto', ['-c', conf], { stdio: 'ignore' });
+// Whatever happens below, the broker and its directory go with this process.
+process.on('exit', () => {
+  broker.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
 const url = `mqtt://127.0.0.1:${port}`;
 await new Promise((r) => setTimeout(r, 300));
 
@@ -122,6 +127,4 @@ await hub.close().catch(() => undefined);
 await board.close();
 device.stdin.end();
 await new Promise((r) => device.once('exit', r));
-broker.kill('SIGTERM');
-await new Promise((r) => broker.once('exit', r));
-rmSync(dir, { recursive: true, force: true });
+process.exit(0);

@@ -1,8 +1,8 @@
 import { BoardcastError, createHub, defineContract, typed } from '@boardcast/core';
 import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bridgeHub } from '../src/index.js';
-import { client, type MosquittoProcess, mosquittoPath, spy, startMosquitto } from './broker.js';
+import { client, mosquittoPath, spy, useMosquitto } from './broker.js';
 import { waitFor } from './devices.js';
 
 const contract = defineContract({
@@ -30,58 +30,48 @@ function makeHub() {
 }
 
 describe.skipIf(!mosquittoPath)('bridgeHub on a real mosquitto', () => {
-  let broker: MosquittoProcess;
-  const cleanup: (() => unknown)[] = [];
-  beforeAll(async () => {
-    broker = await startMosquitto();
-  });
-  afterEach(async () => {
-    for (const fn of cleanup.splice(0).reverse()) await fn();
-  });
-  afterAll(async () => {
-    await broker?.stop();
-  });
+  const suite = useMosquitto();
 
   async function mqtt(options: Parameters<typeof client>[1] = {}): Promise<MqttClient> {
-    const c = await client(broker.url, options);
-    cleanup.push(() => c.endAsync());
+    const c = await client(suite.broker.url, options);
+    suite.defer(() => c.endAsync());
     return c;
   }
 
   async function setup(options: Parameters<typeof bridgeHub<typeof contract>>[2] = {}, protocolVersion: 4 | 5 = 4) {
     const hub = makeHub();
-    cleanup.push(() => hub.close());
+    suite.defer(() => hub.close());
     const app = await mqtt({ protocolVersion });
     const bridge = bridgeHub(hub, app, { prefix: 'home/app', commands: ['led'], ...options });
     const errors: string[] = [];
     bridge.on('error', (e) => errors.push(e instanceof BoardcastError ? e.code : String(e)));
-    cleanup.push(() => bridge.close());
+    suite.defer(() => bridge.close());
     await bridge.ready;
     return { hub, bridge, errors };
   }
 
   it('publishes hub events and the retained snapshot state to MQTT', async () => {
     const { hub } = await setup({ retain: ['led'] });
-    const watch = await spy(broker.url, 'home/app/events/#');
-    cleanup.push(() => watch.client.endAsync());
+    const watch = await spy(suite.broker.url, 'home/app/events/#');
+    suite.defer(() => watch.client.endAsync());
     await hub.publish('tick', 1);
     hub.setState({ led: { on: true } });
     await hub.publish('led', { on: true });
     await waitFor(() => watch.lines.length === 2, 'two events');
     expect(watch.lines).toEqual(['home/app/events/tick 1', 'home/app/events/led {"on":true}']);
     // A subscriber arriving later gets the retained state and the retained led event.
-    const late = await spy(broker.url, ['home/app/state', 'home/app/events/led']);
-    cleanup.push(() => late.client.endAsync());
+    const late = await spy(suite.broker.url, ['home/app/state', 'home/app/events/led']);
+    suite.defer(() => late.client.endAsync());
     await waitFor(() => late.lines.length === 2, 'retained messages');
     expect(late.lines.sort()).toEqual(['home/app/events/led {"on":true}', 'home/app/state {"led":{"on":true}}']);
   });
 
   it('MQTT 5 peers get the event id as a user property', async () => {
     const hub = makeHub();
-    cleanup.push(() => hub.close());
+    suite.defer(() => hub.close());
     const app = await mqtt({ protocolVersion: 5 });
     const bridge = bridgeHub(hub, app, { prefix: 'v5/app', state: false });
-    cleanup.push(() => bridge.close());
+    suite.defer(() => bridge.close());
     const peer = await mqtt({ protocolVersion: 5 });
     const ids: unknown[] = [];
     peer.on('message', (_t, _p, packet) => ids.push(packet.properties?.userProperties?.id));
@@ -93,8 +83,8 @@ describe.skipIf(!mosquittoPath)('bridgeHub on a real mosquitto', () => {
 
   it('runs a command from MQTT and answers on the results topic', async () => {
     const { hub } = await setup();
-    const results = await spy(broker.url, 'home/app/results/#');
-    cleanup.push(() => results.client.endAsync());
+    const results = await spy(suite.broker.url, 'home/app/results/#');
+    suite.defer(() => results.client.endAsync());
     const log: string[] = [];
     hub.on('command', (c) => log.push(`${c.command} ${c.transport} ${c.ok}`));
     const peer = await mqtt();
@@ -125,10 +115,10 @@ describe.skipIf(!mosquittoPath)('bridgeHub on a real mosquitto', () => {
     // (re)subscribe, so the bridge must never run it.
     const peer = await mqtt();
     await peer.publishAsync('home/app/commands/led', '{"state":"on"}', { retain: true, qos: 1 });
-    cleanup.push(() => peer.publishAsync('home/app/commands/led', '', { retain: true, qos: 1 }));
+    suite.defer(() => peer.publishAsync('home/app/commands/led', '', { retain: true, qos: 1 }));
     const { hub, errors } = await setup({ maxPayloadBytes: 256 });
-    const results = await spy(broker.url, 'home/app/results/#');
-    cleanup.push(() => results.client.endAsync());
+    const results = await spy(suite.broker.url, 'home/app/results/#');
+    suite.defer(() => results.client.endAsync());
     const ran: string[] = [];
     hub.on('command', (c) => ran.push(c.command));
     await waitFor(() => errors.length === 1, 'the retained command refused');

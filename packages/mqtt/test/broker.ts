@@ -1,4 +1,4 @@
-export { type MosquittoProcess, startMosquitto } from '../../../test-support/mosquitto.js';
+export { type MosquittoProcess, startMosquitto, useMosquitto } from '../../../test-support/mosquitto.js';
 export { mosquittoPath } from '../../../test-support/system.js';
 
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';

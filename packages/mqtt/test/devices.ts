@@ -15,6 +15,22 @@ function onOff(on: boolean): OnOff {
   return on ? 'ON' : 'OFF';
 }
 
+/** What every double does with its link. */
+abstract class DeviceDouble {
+  client!: MqttClient;
+
+  /** Pull the plug: the socket closes without DISCONNECT, so the broker publishes the last will. */
+  kill(): void {
+    this.client.options.reconnectPeriod = 0;
+    this.client.stream.destroy();
+    this.client.end(true);
+  }
+
+  async stop(): Promise<void> {
+    await this.client.endAsync(true).catch(() => undefined);
+  }
+}
+
 /**
  * Tasmota (defaults: FullTopic `%prefix%/%topic%/`, `PowerRetain 0`,
  * `SetOption114 1` for detached switches): `cmnd/<t>/POWER<n>` with
@@ -24,7 +40,7 @@ function onOff(on: boolean): OnOff {
  * is answered on `stat/<t>/STATUS10`. LWT `tele/<t>/LWT` `Online`/`Offline`,
  * retained.
  */
-export class TasmotaDouble {
+export class TasmotaDouble extends DeviceDouble {
   readonly topic: string;
   readonly relays: boolean[];
   readonly switches: boolean[];
@@ -33,10 +49,10 @@ export class TasmotaDouble {
   ignoreCommands = false;
   /** Every command topic + payload received, in order. */
   readonly received: string[] = [];
-  client!: MqttClient;
   readonly #url: string;
 
   private constructor(url: string, topic: string, relays: number, switches: number) {
+    super();
     this.#url = url;
     this.topic = topic;
     this.relays = Array.from({ length: relays }, () => false);
@@ -141,17 +157,6 @@ export class TasmotaDouble {
       JSON.stringify({ Time: new Date().toISOString().slice(0, 19), ...this.#sensorJson() }),
     );
   }
-
-  /** Pull the plug: the socket closes without DISCONNECT, so the broker publishes the last will. */
-  kill(): void {
-    this.client.options.reconnectPeriod = 0;
-    this.client.stream.destroy();
-    this.client.end(true);
-  }
-
-  async stop(): Promise<void> {
-    await this.client.endAsync(true).catch(() => undefined);
-  }
 }
 
 /**
@@ -161,18 +166,18 @@ export class TasmotaDouble {
  * published retained on `<p>/<component>/<id>/state`, and all of them again
  * after each (re)connect.
  */
-export class EsphomeDouble {
+export class EsphomeDouble extends DeviceDouble {
   readonly prefix: string;
   readonly switches = new Map<string, boolean>();
   readonly binarySensors = new Map<string, boolean>();
   readonly sensors = new Map<string, number>();
   ignoreCommands = false;
-  client!: MqttClient;
   /** QoS of state messages (ESPHome's `qos:` option, default 0). */
   qos: 0 | 1 = 0;
   readonly #url: string;
 
   private constructor(url: string, prefix: string) {
+    super();
     this.#url = url;
     this.prefix = prefix;
   }
@@ -239,15 +244,5 @@ export class EsphomeDouble {
   setSensor(id: string, value: number): void {
     this.sensors.set(id, value);
     this.#state('sensor', id, value.toFixed(1));
-  }
-
-  kill(): void {
-    this.client.options.reconnectPeriod = 0;
-    this.client.stream.destroy();
-    this.client.end(true);
-  }
-
-  async stop(): Promise<void> {
-    await this.client.endAsync(true).catch(() => undefined);
   }
 }

@@ -1,9 +1,9 @@
 import { Led } from '@boardcast/board-adapter-gpio';
 import { BoardcastError } from '@boardcast/core';
 import type { MqttClient } from 'mqtt';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { esphome, MqttBoard, type MqttBoardOptions, tasmota } from '../src/index.js';
-import { client, type MosquittoProcess, mosquittoPath, spy, startMosquitto } from './broker.js';
+import { client, mosquittoPath, spy, startMosquitto, useMosquitto } from './broker.js';
 import { EsphomeDouble, TasmotaDouble, waitFor } from './devices.js';
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
@@ -16,36 +16,25 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 }
 
 describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
-  let broker: MosquittoProcess;
-  const cleanup: (() => unknown)[] = [];
-
-  beforeAll(async () => {
-    broker = await startMosquitto();
-  });
-  afterEach(async () => {
-    for (const fn of cleanup.splice(0).reverse()) await fn();
-  });
-  afterAll(async () => {
-    await broker?.stop();
-  });
+  const suite = useMosquitto();
 
   function board(options: Omit<MqttBoardOptions, 'url' | 'client'>): { board: MqttBoard; errors: unknown[] } {
-    const b = new MqttBoard({ url: broker.url, mqtt: { reconnectPeriod: 100 }, ...options });
+    const b = new MqttBoard({ url: suite.broker.url, mqtt: { reconnectPeriod: 100 }, ...options });
     const errors: unknown[] = [];
     b.on('error', (e) => errors.push(e));
-    cleanup.push(() => b.close());
+    suite.defer(() => b.close());
     return { board: b, errors };
   }
 
   async function tasmotaDevice(topic: string, options?: { relays?: number; switches?: number }) {
-    const d = await TasmotaDouble.start(broker.url, topic, options);
-    cleanup.push(() => d.stop());
+    const d = await TasmotaDouble.start(suite.broker.url, topic, options);
+    suite.defer(() => d.stop());
     return d;
   }
 
   async function watcher(filter: string): Promise<{ lines: string[]; client: MqttClient }> {
-    const s = await spy(broker.url, filter);
-    cleanup.push(() => s.client.endAsync());
+    const s = await spy(suite.broker.url, filter);
+    suite.defer(() => s.client.endAsync());
     return s;
   }
 
@@ -54,7 +43,7 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
     const { board: b, errors } = board({ id: 'plug', topics: tasmota('plug1') });
     await waitFor(() => b.status === 'online', 'board online');
     const led = new Led(b, 'POWER');
-    cleanup.push(() => led.close());
+    suite.defer(() => led.close());
     await led.ready;
     expect(led.isOn).toBe(false);
     const commands = await watcher('cmnd/plug1/#');
@@ -86,7 +75,7 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
     const { board: b } = board({ id: 'plug', topics: tasmota('plug3'), commandTimeoutMs: 300 });
     await waitFor(() => b.status === 'online', 'board online');
     const led = new Led(b, 'POWER');
-    cleanup.push(() => led.close());
+    suite.defer(() => led.close());
     await led.ready;
     device.ignoreCommands = true;
     const error = await led.on().catch((e: unknown) => e);
@@ -157,9 +146,9 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
 
   it('broker restarted mid-stream: resubscribes, resyncs before `online`, loses nothing the device did meanwhile', async () => {
     const local = await startMosquitto();
-    cleanup.push(() => local.stop());
+    suite.defer(() => local.stop());
     const device = await TasmotaDouble.start(local.url, 'plug7', { switches: 1 });
-    cleanup.push(() => device.stop());
+    suite.defer(() => device.stop());
     const b = new MqttBoard({
       id: 'plug',
       url: local.url,
@@ -168,7 +157,7 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
       // Shorter than the window below, so a board that trusted a stale `Online` would be seen going online.
       resyncTimeoutMs: 300,
     });
-    cleanup.push(() => b.close());
+    suite.defer(() => b.close());
     const errors: unknown[] = [];
     b.on('error', (e) => errors.push(e));
     const changes: string[] = [];
@@ -190,7 +179,7 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
     await local.start();
     // The board is back on the broker (it reads what is published there) …
     const probe = await client(local.url);
-    cleanup.push(() => probe.endAsync());
+    suite.defer(() => probe.endAsync());
     await waitFor(async () => {
       await probe.publishAsync('tele/plug7/SENSOR', '{"DS18B20":{"Temperature":5}}');
       return b.readings.get('temperature')?.value === 5;
@@ -218,8 +207,8 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
       maxPayloadBytes: 1024,
     });
     await waitFor(() => b.status === 'online', 'board online');
-    const bad = await client(broker.url);
-    cleanup.push(() => bad.endAsync());
+    const bad = await client(suite.broker.url);
+    suite.defer(() => bad.endAsync());
     const garbage: [string, string | Buffer][] = [
       ['stat/plug8/POWER', 'MAYBE'],
       ['stat/plug8/RESULT', '{"POWER":'],
@@ -251,12 +240,12 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
   });
 
   it('ESPHome: retained initial state, confirmed switch, binary sensor edges, sensor readings, last will', async () => {
-    const device = await EsphomeDouble.start(broker.url, 'node1', {
+    const device = await EsphomeDouble.start(suite.broker.url, 'node1', {
       switches: ['relay'],
       binarySensors: ['button'],
       sensors: { temperature: 20 },
     });
-    cleanup.push(() => device.stop());
+    suite.defer(() => device.stop());
     device.setBinarySensor('button', true);
     const { board: b, errors } = board({
       id: 'node1',
@@ -292,13 +281,13 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
 
   it('goes online only after every retained state has arrived', async () => {
     const ids = Array.from({ length: 400 }, (_, i) => `s${i}`);
-    const device = await EsphomeDouble.start(broker.url, 'node3', {
+    const device = await EsphomeDouble.start(suite.broker.url, 'node3', {
       sensors: Object.fromEntries(ids.map((id, i) => [id, i])),
       qos: 1,
     });
     // All 400 are stored before the board subscribes.
     await waitFor(async () => {
-      const c = await client(broker.url);
+      const c = await client(suite.broker.url);
       let n = 0;
       c.on('message', () => n++);
       await c.subscribeAsync('node3/sensor/+/state', { qos: 0 });
@@ -306,7 +295,7 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
       await c.endAsync();
       return n === ids.length;
     }, 'retained states stored');
-    cleanup.push(() => device.stop());
+    suite.defer(() => device.stop());
     // QoS 1 retained messages trickle out behind mosquitto's in-flight window
     // (20), long after the SUBACK; the board must not call itself synced at the SUBACK.
     // A plain topic map without availability: nothing but the sync marker says when the retained state is complete.
@@ -323,8 +312,8 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
   });
 
   it('ESPHome switch ignoring a command: timeout, the retained state stays the truth', async () => {
-    const device = await EsphomeDouble.start(broker.url, 'node2', { switches: ['relay'] });
-    cleanup.push(() => device.stop());
+    const device = await EsphomeDouble.start(suite.broker.url, 'node2', { switches: ['relay'] });
+    suite.defer(() => device.stop());
     const { board: b } = board({
       id: 'node2',
       topics: esphome('node2', { switches: ['relay'] }),
@@ -344,31 +333,27 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
       () =>
         new MqttBoard({
           id: 'x',
-          url: broker.url,
+          url: suite.broker.url,
           topics: { outputs: [{ pin: 1, command: 'a', state: 'b' }], inputs: [{ pin: 1, state: 'c' }] },
         }),
     ).toThrow(/appears twice/);
     expect(() => new MqttBoard({ id: 'x', topics: {} } as MqttBoardOptions)).toThrow(TypeError);
-    expect(() => new MqttBoard({ id: 'x', url: broker.url, topics: {}, commandTimeoutMs: 0 })).toThrow(RangeError);
+    expect(() => new MqttBoard({ id: 'x', url: suite.broker.url, topics: {}, commandTimeoutMs: 0 })).toThrow(
+      RangeError,
+    );
   });
 });
 
 describe.skipIf(!mosquittoPath)('MqttBoard with broker authentication', () => {
-  let broker: MosquittoProcess;
-  beforeAll(async () => {
-    broker = await startMosquitto({
-      users: { board: 's3cret', plug: 'plugpw' },
-    });
-  });
-  afterAll(async () => {
-    await broker?.stop();
+  const suite = useMosquitto({
+    users: { board: 's3cret', plug: 'plugpw' },
   });
 
   it('passes username/password to MQTT.js; a refused login is an `unauthorized` error event', async () => {
-    const device = await TasmotaDouble.start(broker.url.replace('mqtt://', 'mqtt://plug:plugpw@'), 'authplug');
+    const device = await TasmotaDouble.start(suite.broker.url.replace('mqtt://', 'mqtt://plug:plugpw@'), 'authplug');
     const wrong = new MqttBoard({
       id: 'wrong',
-      url: broker.url,
+      url: suite.broker.url,
       topics: tasmota('authplug'),
       mqtt: { username: 'board', password: 'nope', reconnectPeriod: 0 },
     });
@@ -376,7 +361,7 @@ describe.skipIf(!mosquittoPath)('MqttBoard with broker authentication', () => {
     wrong.on('error', (e) => errors.push(e));
     const right = new MqttBoard({
       id: 'right',
-      url: broker.url,
+      url: suite.broker.url,
       topics: tasmota('authplug'),
       mqtt: { username: 'board', password: 's3cret' },
     });

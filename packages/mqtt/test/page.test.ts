@@ -9,9 +9,9 @@ import { bindBoardStatus, bindInputs, type PinChange } from '@boardcast/board-ad
 import { connect } from '@boardcast/browser-client';
 import { BoardcastError, createHub, defineContract, type Hub, typed } from '@boardcast/core';
 import { boardcastHttp } from '@boardcast/sse-server';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MqttBoard, tasmota } from '../src/index.js';
-import { type MosquittoProcess, mosquittoPath, startMosquitto } from './broker.js';
+import { mosquittoPath, useMosquitto } from './broker.js';
 import { TasmotaDouble, waitFor } from './devices.js';
 
 interface PageState {
@@ -57,17 +57,7 @@ function bindRelay(hub: Hub<typeof contract>, board: MqttBoard): () => void {
 }
 
 describe.skipIf(!mosquittoPath)('a page on an MQTT device (SSE + browser-client)', () => {
-  let broker: MosquittoProcess;
-  const cleanup: (() => unknown)[] = [];
-  beforeAll(async () => {
-    broker = await startMosquitto();
-  });
-  afterEach(async () => {
-    for (const fn of cleanup.splice(0).reverse()) await fn();
-  });
-  afterAll(async () => {
-    await broker?.stop();
-  });
+  const suite = useMosquitto();
 
   async function listen(server: Server, port = 0): Promise<number> {
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -80,16 +70,16 @@ describe.skipIf(!mosquittoPath)('a page on an MQTT device (SSE + browser-client)
   }
 
   it('toggles from the page, shows the real state after an ignored command, the last will, and missed events after a reconnect', async () => {
-    const device = await TasmotaDouble.start(broker.url, 'page1', { switches: 1 });
-    cleanup.push(() => device.stop());
+    const device = await TasmotaDouble.start(suite.broker.url, 'page1', { switches: 1 });
+    suite.defer(() => device.stop());
     const board = new MqttBoard({
       id: 'plug',
-      url: broker.url,
+      url: suite.broker.url,
       mqtt: { reconnectPeriod: 100 },
       topics: tasmota('page1', { switches: 1 }),
       commandTimeoutMs: 500,
     });
-    cleanup.push(() => board.close());
+    suite.defer(() => board.close());
     await waitFor(() => board.status === 'online', 'board online');
     const hub = createHub(contract, {
       state: {
@@ -99,20 +89,20 @@ describe.skipIf(!mosquittoPath)('a page on an MQTT device (SSE + browser-client)
       },
       commandTimeoutMs: 5000,
     });
-    cleanup.push(() => hub.close());
+    suite.defer(() => hub.close());
     const unbind = [bindRelay(hub, board), bindInputs(hub, [{ board, pin: 'Switch1' }]), bindBoardStatus(hub, board)];
-    cleanup.push(() => {
+    suite.defer(() => {
       for (const fn of unbind) fn();
     });
     const api = boardcastHttp(hub, { base: '/api' });
     let server = createServer(api.node);
     const port = await listen(server);
-    cleanup.push(() => kill(server));
+    suite.defer(() => kill(server));
 
     const page = connect(`http://127.0.0.1:${port}/api`, contract, {
       reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
     });
-    cleanup.push(() => page.close());
+    suite.defer(() => page.close());
     let snapshots = 0;
     page.on('snapshot', () => snapshots++);
     const seen: string[] = [];

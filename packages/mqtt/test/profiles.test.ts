@@ -57,11 +57,11 @@ describe('tasmota()', () => {
     expect(result.decode?.('{"Dimmer":40}', 'stat/strip/RESULT')).toBeUndefined();
     expect(code(() => result.decode?.('{"POWER3":1}', 'stat/strip/RESULT'))).toBe('invalid_payload');
     expect(map.inputs?.[0]?.pin).toBe('Switch1');
-    const [fromResult, fromSensor, fromStatus] = map.inputs?.[0]?.state as StateSource<0 | 1>[];
+    const [fromResult, fromSensor, fromStatus] = (map.inputs?.[0]?.state ?? []) as StateSource<0 | 1>[];
     expect(fromResult?.decode?.('{"Switch1":{"Action":"OFF"}}', 't')).toBe(0);
     expect(fromSensor?.decode?.('{"Time":"x","Switch1":"ON"}', 't')).toBe(1);
     expect(fromStatus?.decode?.('{"StatusSNS":{"Switch1":"ON"}}', 't')).toBe(1);
-    const [tele, status] = map.sensors?.[0]?.state as StateSource<number>[];
+    const [tele, status] = (map.sensors?.[0]?.state ?? []) as StateSource<number>[];
     expect(tele?.decode?.('{"DS18B20":{"Temperature":21.5}}', 't')).toBe(21.5);
     expect(status?.decode?.('{"StatusSNS":{"DS18B20":{"Temperature":-3}}}', 't')).toBe(-3);
     expect(map.queries).toEqual([{ topic: 'cmnd/strip/STATUS', payload: '10', response: 'stat/strip/STATUS10' }]);
