@@ -7,6 +7,7 @@
 import { readdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { attachBoardLink } from '../src/index.js';
 
 const server = createServer((_req, res) => {
@@ -14,6 +15,18 @@ const server = createServer((_req, res) => {
   res.end();
 });
 const link = attachBoardLink(server, { token: 'flood-token', heartbeatMs: 5000, retentionMs: 600_000 });
+
+// Boards whose resync fails (flooders that never answer) report it on
+// `error`; the flood is expected to cause that, so it is only counted.
+let boardErrors = 0;
+const listening = new WeakSet<object>();
+link.on('connect', (board) => {
+  if (listening.has(board)) return;
+  listening.add(board);
+  board.on('error', () => {
+    boardErrors++;
+  });
+});
 
 function sample() {
   const m = process.memoryUsage();
@@ -24,6 +37,7 @@ function sample() {
     connections: link.connectionCount,
     boards: link.boards.length,
     readings: link.boards.reduce((n, b) => n + b.readings.size, 0),
+    boardErrors,
   };
 }
 
@@ -32,6 +46,11 @@ process.on('message', (msg: { type: string }) => {
     const g = (globalThis as { gc?: () => void }).gc;
     g?.();
     g?.();
+  }
+  if (msg.type === 'shutdown') {
+    const started = performance.now();
+    void link.close().then(() => process.send?.({ type: 'closed', ms: performance.now() - started }));
+    return;
   }
   if (msg.type === 'close') {
     void link.close().then(() => server.close(() => process.exit(0)));
