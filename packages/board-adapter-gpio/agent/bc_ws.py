@@ -114,7 +114,11 @@ def tls_context(cfg):
 
 
 def peer_cert(writer):
-    obj = writer.get_extra_info('ssl_object') if hasattr(writer, 'get_extra_info') else None
+    obj = None
+    try:
+        obj = writer.get_extra_info('ssl_object')  # CPython
+    except (AttributeError, KeyError):  # MicroPython's Stream raises KeyError for unknown keys
+        pass
     if obj is None:
         obj = getattr(writer, 's', None)  # MicroPython's Stream wraps the SSLSocket
     return obj.getpeercert(True) if obj is not None else None

@@ -126,6 +126,7 @@ def main(config=None, argv=None):
         loop.close()
     except (ImportError, AttributeError):  # MicroPython: no signal handlers
         asyncio.run(agent.run())
+    log('stopped')
     return 0
 
 

@@ -1,0 +1,80 @@
+/**
+ * Edge-to-hub latency through the real agent (CPython, sim backend driven
+ * over stdin) and a real BoardLink, with a 3 s silent-link stall (TCP proxy,
+ * no FIN/RST) in the middle. A measurement, not a test: it asserts only that
+ * every edge arrived, in order, and prints p50/p99. Run it with
+ *   BOARDCAST_MEASURE=1 pnpm exec vitest run --project board-adapter-gpio test/agent-latency.test.ts
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { pythonPath } from '../../../test-support/system.js';
+import { startTcpProxy } from '../../../test-support/tcp-proxy.js';
+import { attachBoardLink } from '../src/index.js';
+import { cleanupTemp, closeServer, listen, newServer, startAgent, waitFor } from './helpers.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+  cleanupTemp();
+});
+
+function pct(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+describe.skipIf(!pythonPath || !process.env.BOARDCAST_MEASURE)('agent edge-to-hub latency (measurement)', () => {
+  it('200 edges at 50 ms, a 3 s stall in the middle', async () => {
+    const server = newServer();
+    const link = attachBoardLink(server, { token: 'lat', heartbeatMs: 5000 });
+    const port = await listen(server);
+    const proxy = await startTcpProxy(port);
+    cleanups.push(async () => {
+      await proxy.close();
+      await link.close();
+      await closeServer(server);
+    });
+    const agent = startAgent(pythonPath!, {
+      id: 'lat',
+      url: `ws://127.0.0.1:${proxy.port}/board`,
+      token: 'lat',
+      pins: [{ pin: 4, mode: 'input' }],
+      poll_ms: 5,
+      debounce_ms: 2,
+    });
+    cleanups.push(() => agent.kill());
+    const board = link.board('lat');
+    await waitFor(() => board.status === 'online', 'online', 15_000);
+    const arrived: number[] = [];
+    board.watch(4, { debounceMs: 2 }, () => arrived.push(performance.now()));
+    await waitFor(async () => (await board.digitalRead(4)) === 0, 'watch');
+    const sent: number[] = [];
+    const stalledAt: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      if (i === 100) {
+        proxy.stall();
+        stalledAt.push(performance.now());
+        setTimeout(() => {
+          proxy.resume();
+          stalledAt.push(performance.now());
+        }, 3000);
+      }
+      sent.push(performance.now());
+      agent.send(i % 2 === 0 ? 'set 4 1' : 'set 4 0');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await waitFor(() => arrived.length >= 200, `all edges (${arrived.length})`, 20_000);
+    expect(arrived).toHaveLength(200);
+    const latency = sent.map((t, i) => arrived[i]! - t);
+    const [stallStart, stallEnd] = stalledAt as [number, number];
+    const outside = latency.filter((_, i) => sent[i]! < stallStart || sent[i]! > stallEnd);
+    const fmt = (v: number) => v.toFixed(1);
+    console.log(
+      [
+        'edge-to-hub latency, CPython agent over a TCP proxy, 200 edges / 50 ms, 3 s stall at edge 100 (ms):',
+        `  all:           p50 ${fmt(pct(latency, 50))}  p99 ${fmt(pct(latency, 99))}  max ${fmt(Math.max(...latency))}`,
+        `  outside stall: p50 ${fmt(pct(outside, 50))}  p99 ${fmt(pct(outside, 99))}  (${outside.length} edges)`,
+        `  stall ${fmt(stallEnd - stallStart)} ms; board stayed ${board.status}`,
+      ].join('\n'),
+    );
+  });
+});
