@@ -84,6 +84,16 @@ interface Pending {
 
 type HelperAnswer = Record<string, unknown>;
 
+/** What the helper's reader (set up before the board exists) hands to the board once it does. */
+interface HelperHooks {
+  edge?: (message: HelperAnswer) => void;
+  exit?: (error: BoardcastError) => void;
+  error?: (error: BoardcastError) => void;
+}
+
+/** Longest line accepted from the helper (its answers and events are < 1 KB). */
+const MAX_HELPER_LINE = 1 << 20;
+
 function defaultHelperPath(): string {
   // src/linux-gpio-board.ts, dist/index.js and dist/index.cjs all sit one level below the package root.
   const here = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url));
@@ -135,6 +145,7 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
   readonly #states = new Map<string, LineState>();
   readonly #watchers = new Set<Watcher>();
   readonly #pending: Map<number, Pending>;
+  readonly #nextId: { value: number };
   #status: BoardStatus = 'online';
   #closing: Promise<void> | undefined;
   #edgeAt: number | undefined;
@@ -145,8 +156,12 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     pending: Map<number, Pending>,
     opened: HelperAnswer,
     nextId: { value: number },
+    hooks: HelperHooks,
   ) {
     super();
+    hooks.edge = (message) => this.#onHelperEdge(message);
+    hooks.exit = (error) => this.#onHelperExit(error);
+    hooks.error = (error) => this.emit('error', error);
     this.id = options.id ?? 'gpio';
     this.#child = child;
     this.#pending = pending;
@@ -171,8 +186,6 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
       sensors: [],
     };
   }
-
-  readonly #nextId: { value: number };
 
   /**
    * Start the helper, find every pin's line and return a ready board. Rejects
@@ -202,7 +215,7 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     });
     const pending = new Map<number, Pending>();
     const nextId = { value: 1 };
-    let board: LinuxGpioBoard | undefined;
+    const hooks: HelperHooks = {};
     let stderr = '';
     let exited = false;
     child.stderr.setEncoding('utf8');
@@ -225,6 +238,11 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (chunk: string) => {
       buffer += chunk;
+      if (buffer.length > MAX_HELPER_LINE && !buffer.includes('\n')) {
+        // The helper's lines are short; anything else is not worth buffering.
+        buffer = '';
+        hooks.error?.(new BoardcastError('handler_failed', 'GPIO helper wrote an over-long line; dropped'));
+      }
       let nl = buffer.indexOf('\n');
       while (nl >= 0) {
         const line = buffer.slice(0, nl);
@@ -234,8 +252,7 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
         try {
           message = JSON.parse(line) as HelperAnswer;
         } catch {
-          board?.emit(
-            'error',
+          hooks.error?.(
             new BoardcastError('handler_failed', `GPIO helper wrote a non-JSON line: ${line.slice(0, 200)}`),
           );
           continue;
@@ -247,9 +264,9 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
           clearTimeout(waiter.timer);
           if (message.ok === true) waiter.resolve(message);
           else waiter.reject(helperError(id, message.error));
-        } else if (message.event === 'edge') board?.onHelperEdge(message);
+        } else if (message.event === 'edge') hooks.edge?.(message);
         else if (message.event === 'error') {
-          board?.emit('error', new BoardcastError('handler_failed', `GPIO helper: ${String(message.message)}`));
+          hooks.error?.(new BoardcastError('handler_failed', `GPIO helper: ${String(message.message)}`));
         }
       }
     });
@@ -265,7 +282,7 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
           waiter.reject(why);
           pending.delete(key);
         }
-        board?.onHelperExit(why);
+        hooks.exit?.(why);
         reject(why);
       });
     });
@@ -289,8 +306,7 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     });
     try {
       const answer = await Promise.race([opened, spawnFailed, exitedPromise]);
-      board = new LinuxGpioBoard(options, child, pending, answer, nextId);
-      return board;
+      return new LinuxGpioBoard(options, child, pending, answer, nextId, hooks);
     } catch (error) {
       if (!exited) {
         child.stdin.end();
@@ -425,8 +441,8 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     }
   }
 
-  /** @internal An edge line from the helper. */
-  onHelperEdge(message: HelperAnswer): void {
+  /** An edge line from the helper. */
+  #onHelperEdge(message: HelperAnswer): void {
     const index = Number(message.line);
     const info = this.lines[index];
     if (!info || (message.value !== 0 && message.value !== 1)) return;
@@ -439,8 +455,8 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     }
   }
 
-  /** @internal The helper exited. */
-  onHelperExit(error: BoardcastError): void {
+  /** The helper exited. */
+  #onHelperExit(error: BoardcastError): void {
     // During close() the exit is expected; close() reports the status.
     if (this.#status === 'offline' || this.#closing) return;
     this.#status = 'offline';
