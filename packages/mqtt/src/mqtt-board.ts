@@ -362,7 +362,7 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     this.#watchers.clear();
     this.#failAll(new BoardcastError('closed', `board "${this.id}" is closed`));
     this.#status = 'offline';
-    if (this.#ownsClient) await this.client.endAsync().catch(() => undefined);
+    if (this.#ownsClient) await this.client.endAsync(true).catch(() => undefined);
     else if (this.client.connected) {
       await this.client.unsubscribeAsync([...this.#routes.keys(), this.#syncTopic]).catch(() => undefined);
     }

@@ -137,6 +137,17 @@ describe.skipIf(!mosquittoPath)('a page on an MQTT device (SSE + browser-client)
     expect(page.state?.led).toEqual({ on: false });
     expect(page.lastEventId).toBe(hub.headId);
 
+    // The broker restarts, forgetting every retained message, and the relay
+    // is switched at the device meanwhile: the page goes offline, then
+    // online with the state the device has now.
+    await suite.broker.kill();
+    await waitFor(() => page.state?.board.status === 'offline', 'page offline while the broker is down');
+    device.pressButton();
+    await suite.broker.start();
+    await waitFor(() => page.state?.board.status === 'online', 'page online after the restart', 15_000);
+    expect(page.state?.led.on).toBe(true);
+    expect(seen.slice(3)).toEqual(['board offline', 'led true', 'board online']);
+
     // The device dies: its last will reaches the page, and commands fail at once.
     device.kill();
     await waitFor(() => page.state?.board.status === 'offline', 'page shows offline');
