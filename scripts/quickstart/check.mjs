@@ -192,13 +192,14 @@ for (const { dir, pkg } of packages) {
     unpacked,
     files: listing.length,
     maps: listing.filter((l) => l.endsWith('.map')).length,
+    mapBytes: listing.filter((l) => l.endsWith('.map')).reduce((sum, l) => sum + Number(l.split(/\s+/)[2] ?? 0), 0),
     license: listing.some((l) => /package\/LICENSE$/.test(l)),
   });
 }
-console.log('package                          tarball   unpacked  files  .map  LICENSE');
+console.log('package                          tarball   unpacked  files  .map (bytes)      LICENSE');
 for (const r of sizeRows) {
   console.log(
-    `${r.name.padEnd(32)} ${String(r.tarball).padStart(8)} ${String(r.unpacked).padStart(10)} ${String(r.files).padStart(6)} ${String(r.maps).padStart(5)}  ${r.license ? 'yes' : 'NO'}`,
+    `${r.name.padEnd(32)} ${String(r.tarball).padStart(8)} ${String(r.unpacked).padStart(10)} ${String(r.files).padStart(6)} ${String(r.maps).padStart(5)} ${`(${r.mapBytes})`.padStart(10)}  ${r.license ? 'yes' : 'NO'}`,
   );
   if (!r.license) record(`${r.name} tarball has LICENSE`, false);
 }
@@ -236,7 +237,8 @@ for (const readme of readmes) {
     for (const m of block.code.matchAll(/(?:^|\n)\s*import\s[^'"]*?from\s+'([^'.][^']*)'/g)) bareImports.add(m[1]);
     for (const m of block.code.matchAll(/import\(\s*'([^'.][^']*)'\s*\)/g)) bareImports.add(m[1]);
     const parts = [];
-    let name = notes.file;
+    // A first line `// contract.ts` names the file for the reader as well as for the check.
+    let name = notes.file ?? /^\/\/\s*([\w.-]+\.tsx?)\s*$/.exec(block.code.split('\n')[0])?.[1];
     if (notes.continues) {
       const target = local.get(notes.continues);
       if (!target) {
@@ -269,7 +271,7 @@ for (const readme of readmes) {
       parts.push({ text: block.code, readme, line: block.line });
     }
     name ??= `block${block.line}.ts`;
-    let runAs = notes.run;
+    let runAs = notes.run ?? (notes.continues ? local.get(notes.continues)?.run : undefined);
     if (!runAs && readme === 'README.md') {
       if (/from '@boardcast\/browser-client/.test(block.code)) runAs = 'browser';
       else if (/\.listen\(/.test(block.code)) runAs = 'node';

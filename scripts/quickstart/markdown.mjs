@@ -18,7 +18,8 @@
 //
 // `assumes` and `unchecked` take the rest of the comment, which may span lines.
 //
-// Without a comment a block is its own module, named block<line>.ts. In the
+// A block whose first line is a comment naming a file (`// contract.ts`) is that file, as
+// if annotated. Without either a block is its own module, named block<line>.ts. In the
 // root README a block importing @boardcast/browser-client is taken as the page
 // and a block calling .listen( as the server, so the quick start is run even
 // when its comments are edited away.
