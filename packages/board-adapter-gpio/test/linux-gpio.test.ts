@@ -186,6 +186,28 @@ describe.skipIf(!pythonPath).each([1, 2] as const)(
       await hub.close();
     });
 
+    it('an aborted or late write is never sent; a helper that dies takes the board offline', async () => {
+      const board = await open([5]);
+      await board.pinMode(5, 'output');
+      const controller = new AbortController();
+      controller.abort(new Error('gone'));
+      await expect(board.digitalWrite(5, 1, { signal: controller.signal })).rejects.toThrow('gone');
+      await expect(board.digitalWrite(5, 1, { deadline: performance.now() - 1 })).rejects.toMatchObject({
+        code: 'timeout',
+      });
+      expect(await gpio.history(RP1, 5)).toEqual([0]);
+      const statuses: string[] = [];
+      const errors: unknown[] = [];
+      board.on('status', (status) => statuses.push(status));
+      board.on('error', (error) => errors.push(error));
+      process.kill(board.helperPid!, 'SIGKILL');
+      await waitFor(() => board.status === 'offline', 'board offline');
+      expect(statuses).toEqual(['offline']);
+      expect(errors).toMatchObject([{ code: 'board_offline' }]);
+      await expect(board.digitalWrite(5, 1)).rejects.toMatchObject({ code: 'board_offline' });
+      expect(await gpio.level(RP1, 5)).toMatchObject({ held: false });
+    });
+
     it('a killed server (SIGKILL) leaves no helper behind and its lines free again', async () => {
       const { build } = await import('esbuild');
       const dir = mkdtempSync(join(tmpdir(), 'gpio-server-'));
