@@ -202,6 +202,11 @@ for (const r of sizeRows) {
     `${r.name.padEnd(32)} ${String(r.tarball).padStart(8)} ${String(r.unpacked).padStart(10)} ${String(r.files).padStart(6)} ${String(r.maps).padStart(5)} ${`(${r.mapBytes})`.padStart(10)}  ${r.license ? 'yes' : 'NO'}`,
   );
   if (!r.license) record(`${r.name} tarball has LICENSE`, false);
+  const { pkg } = packages.find((p) => p.pkg.name === r.name);
+  const missing = ['repository.directory', 'homepage', 'bugs', 'license'].filter(
+    (field) => !field.split('.').reduce((v, k) => v?.[k], pkg),
+  );
+  if (missing.length) record(`${r.name} package.json has ${missing.join(', ')}`, false);
 }
 
 // ---------------------------------------------------------------- 2. blocks
