@@ -427,6 +427,23 @@ describe('bounds and bad input', () => {
     expect(ws.readyState).toBe(WebSocket.OPEN);
   });
 
+  it('a hello whose firmware, pin or sensor names carry control characters is refused (they reach log lines)', async () => {
+    const rig = await startLink();
+    for (const extra of [
+      { firmware: 'x\nboard connect    esp32 (forged)' },
+      { pins: [{ pin: 5, modes: ['output'], name: 'led\r' }] },
+      { sensors: ['light\u2028'] },
+    ]) {
+      const ws = rawSocket(rig.port);
+      const frames = framesOf(ws);
+      await opened(ws);
+      ws.send(hello('ctl', extra));
+      await waitFor(() => frames.some((f) => f.type === 'error'), 'error frame');
+      expect(frames[0]).toMatchObject({ type: 'error', error: { code: 'invalid_payload' } });
+      expect(rig.link.boards.map((b) => b.id)).toEqual(['esp']);
+    }
+  });
+
   it('too many pins or sensors in hello → payload_too_large; readings for unannounced sensors → unsupported', async () => {
     const rig = await startLink({ maxPinsPerBoard: 2, maxSensorsPerBoard: 1 });
     const big = rawSocket(rig.port);

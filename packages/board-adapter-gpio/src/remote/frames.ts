@@ -59,15 +59,19 @@ export type BoardDecodeResult =
 const BOARD_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 const invalid = (message: string) => new BoardcastError('invalid_payload', message);
 
+// C0/C1 controls and line/paragraph separators: a board's strings end up in
+// log lines and pages, where they could forge lines or hide text.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
 function isPin(value: unknown): value is Pin {
   return (
     (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) ||
-    (typeof value === 'string' && value.length > 0 && value.length <= 64)
+    (typeof value === 'string' && value.length > 0 && value.length <= 64 && !CONTROL.test(value))
   );
 }
 
 function isShortString(value: unknown, max: number): value is string {
-  return typeof value === 'string' && value.length <= max;
+  return typeof value === 'string' && value.length <= max && !CONTROL.test(value);
 }
 
 function decodeHello(record: Record<string, unknown>): HelloFrame | BoardcastError {
@@ -75,7 +79,9 @@ function decodeHello(record: Record<string, unknown>): HelloFrame | BoardcastErr
     return invalid('hello needs an "id" of 1-64 letters, digits, "_", ".", ":" or "-"');
   }
   const firmware = record.firmware ?? '';
-  if (!isShortString(firmware, 200)) return invalid('hello "firmware" must be a string (≤200 chars)');
+  if (!isShortString(firmware, 200)) {
+    return invalid('hello "firmware" must be a string (≤200 chars, no control characters)');
+  }
   if (!Array.isArray(record.pins) || record.pins.length > 256) return invalid('hello "pins" must be an array (≤256)');
   const pins: Array<PinCapability & { mode?: PinMode | undefined }> = [];
   for (const raw of record.pins as unknown[]) {
