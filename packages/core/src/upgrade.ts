@@ -106,6 +106,11 @@ export function refuseUpgrade(
   socket.end(head + body);
 }
 
+/** Bytes written to the socket so far (node:net's `bytesWritten`; 0 where a socket has none). */
+function writtenTo(socket: UpgradeSocketLike): number {
+  return (socket as { bytesWritten?: number }).bytesWritten ?? 0;
+}
+
 function pathnameOf(url: string | undefined): string | undefined {
   try {
     return new URL(url ?? '/', 'http://localhost').pathname;
@@ -120,7 +125,8 @@ export class UpgradeRegistry<Req extends UpgradeRequestLike, Sock extends Upgrad
   unhandledTimeoutMs = UNHANDLED_UPGRADE_TIMEOUT_MS;
   readonly #server: UpgradeServer<Req, Sock, Head>;
   readonly #routes = new Set<UpgradeRoute<Req, Sock, Head>>();
-  readonly #watched = new Set<Sock>();
+  /** Unmatched sockets left to other listeners, with what had been written to each when it arrived. */
+  readonly #watched = new Map<Sock, { readonly before: number; readonly timer: unknown }>();
   #listening = false;
   /** Upgrades answered 404 because no route (and no other listener) took them. */
   refused = 0;
@@ -162,6 +168,14 @@ export class UpgradeRegistry<Req extends UpgradeRequestLike, Sock extends Upgrad
       this.#listening = false;
       this.#server.removeListener('upgrade', this.#onUpgrade);
       registries.delete(this.#server);
+      // The last endpoint is closing (a shutdown, usually): answer now what
+      // nobody has touched instead of keeping the shutdown waiting for the
+      // timer.
+      for (const [socket, { before, timer }] of this.#watched) {
+        clearTimeout(timer as ReturnType<typeof setTimeout>);
+        if (!socket.destroyed && writtenTo(socket) === before) this.#refuse(socket);
+      }
+      this.#watched.clear();
     };
   }
 
@@ -191,14 +205,13 @@ export class UpgradeRegistry<Req extends UpgradeRequestLike, Sock extends Upgrad
 
   /** Leave the socket to the other listeners, but answer it if none of them has written to it in time. */
   #watch(socket: Sock): void {
-    this.#watched.add(socket);
-    const written = () => (socket as { bytesWritten?: number }).bytesWritten ?? 0;
-    const before = written();
+    const before = writtenTo(socket);
     const timer = setTimeout(() => {
       this.#watched.delete(socket);
-      if (!socket.destroyed && written() === before) this.#refuse(socket);
+      if (!socket.destroyed && writtenTo(socket) === before) this.#refuse(socket);
     }, this.unhandledTimeoutMs);
     (timer as { unref?: () => void }).unref?.();
+    this.#watched.set(socket, { before, timer });
     socket.once('close', () => {
       clearTimeout(timer);
       this.#watched.delete(socket);

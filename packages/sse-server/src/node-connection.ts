@@ -98,8 +98,18 @@ export class NodeConnection implements SseConnection {
       this.destroy();
       return;
     }
-    // The terminator leaves the connection idle and reusable; a closing
-    // HTTP server closes idle connections itself.
+    // The terminator leaves the connection idle and reusable. But an HTTP
+    // server whose close() already ran closes idle connections only once,
+    // at that call: then let this one go now rather than after its
+    // keep-alive timeout (5 s by default), so a shutdown is not held up.
+    const socket = this.#socket;
+    this.#res.once('finish', () => {
+      const server = (socket as Socket & { server?: { listening?: boolean } }).server;
+      // Once our bytes are with the kernel, release the descriptor: the
+      // kernel still delivers them and the FIN, even to a peer that is not
+      // reading now, and nothing waits on the peer any more.
+      if (server && server.listening === false) socket.end(() => socket.destroy());
+    });
     this.#res.end();
   }
 

@@ -64,6 +64,20 @@ describe('event stream', () => {
     ]);
   });
 
+  it('treats a resume id it will not use (malformed, foreign, over-long) as a gap: reset + snapshot, never a refusal', async () => {
+    const { hub, url } = await setup();
+    const head = await hub.publish('time', 't1');
+    for (const id of ['x'.repeat(5000), 'garbage', '-', '1-', 'other-epoch-7']) {
+      const client = await TestClient.open(`${url}?lastEventId=${encodeURIComponent(id)}`);
+      await waitFor(() => client.frames.length === 2, `reset and snapshot for ${id.slice(0, 10)}`);
+      expect(client.frames).toEqual([
+        { type: 'reset', reason: 'history' },
+        { type: 'snapshot', id: head, data: { led: { on: false } } },
+      ]);
+      client.ws.close();
+    }
+  });
+
   it('filters events with ?events=a,b like SSE does', async () => {
     const { hub, url } = await setup();
     const client = await TestClient.open(`${url}?events=time,blob`);
