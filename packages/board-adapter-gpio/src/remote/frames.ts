@@ -61,7 +61,7 @@ const invalid = (message: string) => new BoardcastError('invalid_payload', messa
 
 // C0/C1 controls and line/paragraph separators: a board's strings end up in
 // log lines and pages, where they could forge lines or hide text.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const CONTROL = /[\p{Cc}\u2028\u2029]/u;
 
 function isPin(value: unknown): value is Pin {
   return (
