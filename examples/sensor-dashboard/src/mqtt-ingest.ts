@@ -11,6 +11,9 @@ import { MqttBoard, type MqttBoardOptions, type SensorTopics } from '@boardcast/
 import { MAX_BATCH } from './contract.js';
 import { SENSOR_NAMES, type SensorName } from './sensors.js';
 
+/** Readings waiting for the ingest route, at most (10 full batches). */
+const MAX_PENDING = MAX_BATCH * 10;
+
 export interface MqttIngestOptions {
   /** Broker URL (`mqtt://host:1883`, `mqtts://user:pass@host:8883`). */
   readonly url: string;
@@ -89,6 +92,11 @@ export function startMqttIngest(options: MqttIngestOptions): MqttIngest {
     }
   };
   board.on('reading', (reading) => {
+    // Bounded: if the dashboard cannot keep up, the oldest readings go, and say so.
+    if (pending.length >= MAX_PENDING) {
+      const dropped = pending.splice(0, pending.length - MAX_PENDING + 1);
+      report(new Error(`ingest is behind: dropped ${dropped.length} reading(s)`));
+    }
     pending.push({ sensor: reading.sensor, value: reading.value, at: Math.round(reading.at) });
     void flush();
   });
