@@ -24,7 +24,11 @@ export interface BoardCapabilities {
   readonly sensors: readonly string[];
 }
 
-/** A debounced input change. `at` is the server's clock (ms since epoch). */
+/**
+ * A debounced input change. `at` is when it happened, in ms since the epoch
+ * on the server's clock: the kernel's timestamp of the edge where the board
+ * has one (LinuxGpioBoard), otherwise the time the server learned of it.
+ */
 export interface PinEdgeEvent {
   readonly pin: Pin;
   readonly value: Level;
