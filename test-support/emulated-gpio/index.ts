@@ -67,11 +67,16 @@ export class EmulatedGpio {
     const world = spawn(python, ['-u', join(here, 'world.py'), dir, join(here, `${fixture}.json`)], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
-    await new Promise<void>((resolve, reject) => {
-      world.once('error', reject);
-      world.once('exit', (code) => reject(new Error(`world.py exited ${code}`)));
-      world.stdout.once('data', () => resolve());
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        world.once('error', reject);
+        world.once('exit', (code) => reject(new Error(`world.py exited ${code}`)));
+        world.stdout.once('data', () => resolve());
+      });
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
     world.removeAllListeners('exit');
     return new EmulatedGpio(dir, api, world);
   }
