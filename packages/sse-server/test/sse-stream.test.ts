@@ -1,3 +1,4 @@
+import { type ClientRequest, get as httpGet } from 'node:http';
 import { BoardcastError } from '@boardcast/core';
 import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -184,6 +185,67 @@ describe('SSE stream (node:http)', () => {
     await waitFor(() => sse.clientCount === 1, 'a left');
     const c = await open();
     expect(c.response.status).toBe(200);
+  });
+
+  it('caps open streams per remote address with maxClientsPerAddress, freeing the slot when one ends', async () => {
+    await setup({ maxClientsPerAddress: 2 });
+    const port = Number(new URL(server?.url ?? '').port);
+    const from = (localAddress: string) =>
+      new Promise<{ status: number; request: ClientRequest; body: string }>((resolve, reject) => {
+        const request = httpGet({ host: '127.0.0.1', port, path: '/', localAddress }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.once('data', (chunk: string) => {
+            body += chunk;
+            resolve({ status: res.statusCode ?? 0, request, body });
+          });
+        });
+        request.on('error', reject);
+      });
+    const first = await from('127.0.0.1');
+    const second = await from('127.0.0.1');
+    expect([first.status, second.status]).toEqual([200, 200]);
+    const third = await from('127.0.0.1');
+    expect(third.status).toBe(503);
+    expect(JSON.parse(third.body).error.code).toBe('too_many_clients');
+    // Another address (all of 127/8 is loopback on Linux) still gets in.
+    const other = await from('127.0.0.2');
+    expect(other.status).toBe(200);
+    expect(sse.clients().map((c) => c.remoteAddress)).toEqual(['127.0.0.1', '127.0.0.1', '127.0.0.2']);
+    first.request.destroy();
+    await waitFor(() => sse.clientCount === 2, 'first gone');
+    const again = await from('127.0.0.1');
+    expect(again.status).toBe(200);
+    for (const open of [second, other, again]) open.request.destroy();
+  });
+
+  it('refuses nonsensical retry and keepAliveMs values at construction with a RangeError', () => {
+    const hub2 = makeHub();
+    for (const options of [
+      { retry: 0 },
+      { retry: 99 },
+      { retry: 3_600_001 },
+      { retry: Number.NaN },
+      { retry: { min: 0, max: 1000 } },
+      { retry: { min: 2000, max: 1000 } },
+      { keepAliveMs: 5 },
+      { keepAliveMs: -1 },
+      { maxClientsPerAddress: 0 },
+      { slowClient: 'drop' as 'reset' },
+    ] satisfies SseEndpointOptions[]) {
+      expect(() => createSseEndpoint(hub2, options), JSON.stringify(options)).toThrow(
+        options.slowClient ? TypeError : RangeError,
+      );
+    }
+    // The edges are accepted, and 0 turns the keep-alive off.
+    for (const options of [
+      { retry: 100 },
+      { retry: 3_600_000 },
+      { retry: { min: 100, max: 100 } },
+      { keepAliveMs: 0 },
+    ]) {
+      expect(() => createSseEndpoint(hub2, options).close()).not.toThrow();
+    }
   });
 
   it('randomizes retry within a range', async () => {

@@ -163,6 +163,23 @@ describe('limits and coexistence', () => {
     expect((await refusal(url)).status).toBe(503);
   });
 
+  it('caps sockets per remote address with maxClientsPerAddress, freeing the slot when one closes', async () => {
+    const { url, endpoint } = await setup({ maxClientsPerAddress: 2 });
+    const a = await TestClient.open(url, { localAddress: '127.0.0.1' });
+    await TestClient.open(url, { localAddress: '127.0.0.1' });
+    const third = await refusal(url, { localAddress: '127.0.0.1' });
+    expect(third.status).toBe(503);
+    expect(third.body.error.code).toBe('too_many_clients');
+    // Another loopback address (all of 127/8 on Linux) is another address.
+    await TestClient.open(url, { localAddress: '127.0.0.2' });
+    expect(endpoint.clients().map((c) => c.remoteAddress)).toEqual(['127.0.0.1', '127.0.0.1', '127.0.0.2']);
+    a.ws.close();
+    await waitFor(() => endpoint.clientCount === 2, 'a closed');
+    await TestClient.open(url, { localAddress: '127.0.0.1' });
+    // Refused and failed upgrades never keep a slot.
+    expect(endpoint.clientCount).toBe(3);
+  });
+
   it('handles only its own path and leaves other upgrade handlers alone', async () => {
     const hub = makeHub();
     const server = createServer();
