@@ -238,6 +238,28 @@ describe.skipIf(!pythonPath)('requests with deadlines (CPython)', () => {
   });
 });
 
+describe.skipIf(!pythonPath)('shutdown (CPython)', () => {
+  it('SIGTERM closes the link with a close frame (1001) and exits 0 within 2 s', async () => {
+    const closes: number[] = [];
+    let hello = false;
+    const rig = await handServer((ws, frame) => {
+      if (frame.type !== 'hello') return;
+      hello = true;
+      ws.on('close', (code) => closes.push(code));
+      ws.send(JSON.stringify({ type: 'welcome', heartbeatMs: 5000, now: 1 }));
+    });
+    const a = agent({ url: `ws://127.0.0.1:${rig.port}/board` });
+    await waitFor(() => hello && a.lines.some((l) => /online/.test(l)), 'session up');
+    const started = performance.now();
+    a.child.kill('SIGTERM');
+    expect(await a.exited).toBe(0);
+    const took = performance.now() - started;
+    await waitFor(() => closes.length === 1, 'the server saw the close');
+    expect(closes).toEqual([1001]);
+    expect(took).toBeLessThan(2000);
+  });
+});
+
 describe.skipIf(!pythonPath)('backoff (CPython)', () => {
   it('board_conflict: one clear line, then a long backoff instead of flapping', async () => {
     let connections = 0;

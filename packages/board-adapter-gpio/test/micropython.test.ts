@@ -288,6 +288,55 @@ task = asyncio.create_task(runner(agent))
   });
 });
 
+describe('Wi-Fi under MicroPython (a network module double)', () => {
+  it('ESP32: connect() once, then wait for the port to reconnect by itself; no connect() every 250 ms', async () => {
+    const out: string[] = [];
+    const mp = await loadAgentMp(out);
+    let connects = 0;
+    let up = false;
+    const dials: string[] = [];
+    mp.registerJsModule('probe', {
+      connect: () => connects++,
+      up: () => up,
+      dial: (host: string) => dials.push(host),
+    });
+    cleanups.push(() => stopAgent(mp, out));
+    mp.FS.writeFile(
+      '/network.py',
+      [
+        'import probe',
+        'STA_IF = 0',
+        'class WLAN:',
+        '    def __init__(self, i): pass',
+        '    def active(self, on): pass',
+        '    def isconnected(self): return bool(probe.up())',
+        '    def connect(self, ssid, pw): probe.connect()',
+        '    def disconnect(self): pass',
+        '',
+      ].join('\n'),
+    );
+    mp.runPython(`${RUNNER}
+import asyncio, bc_agent, probe
+class Esp32:
+    platform = 'esp32'
+bc_agent.sys = Esp32  # the port decides who reconnects
+async def refuse(host, port, cfg):
+    probe.dial(host)
+    raise OSError(111, 'ECONNREFUSED')
+agent = bc_agent.Agent({'backend': 'sim', 'wifi': {'ssid': 'lab', 'password': 'pw'}, 'backoff_min_ms': 100,
+                        'backoff_max_ms': 200}, opener=refuse)
+task = asyncio.create_task(runner(agent))
+`);
+    await waitFor(() => out.some((l) => /wifi connecting lab/.test(l)), 'first connect');
+    await new Promise((r) => setTimeout(r, 1500)); // the station stays down for a while
+    expect(connects).toBe(1);
+    expect(dials).toEqual([]);
+    up = true;
+    await waitFor(() => dials.length >= 1, 'dials once the station is up');
+    expect(connects).toBe(1);
+  });
+});
+
 describe('supervisor and hardware watchdog under MicroPython', () => {
   it('feeds the watchdog while every loop beats; a stuck loop stops the feed, is restarted, then reboots', async () => {
     const out: string[] = [];
