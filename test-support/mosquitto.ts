@@ -1,6 +1,6 @@
 /** A real mosquitto broker for tests that need one (@boardcast/mqtt, the LED demo on MQTT). */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
@@ -13,12 +13,29 @@ export interface MosquittoOptions {
    * anonymous clients are then refused. Default: anonymous allowed.
    */
   readonly users?: Readonly<Record<string, string>>;
+  /**
+   * Serve TLS only (`mqtts://`), with a certificate for 127.0.0.1 from a
+   * CA made for this broker; `clientCertificates` also requires every
+   * client to present a certificate from that CA (`require_certificate`).
+   */
+  readonly tls?: { readonly clientCertificates?: boolean };
+}
+
+/** PEM files of a broker started with `tls`. */
+export interface MosquittoTls {
+  /** The CA that signed the broker's and the client's certificates. */
+  readonly ca: Buffer;
+  /** A client certificate and key signed by `ca` (CN `boardcast-test-client`). */
+  readonly cert: Buffer;
+  readonly key: Buffer;
 }
 
 export interface MosquittoProcess {
   readonly port: number;
-  /** `mqtt://127.0.0.1:<port>` */
+  /** `mqtt://127.0.0.1:<port>` (`mqtts://` with `tls`) */
   readonly url: string;
+  /** With `tls`: the CA and a client certificate. */
+  readonly tls: MosquittoTls | undefined;
   /** Kill with SIGKILL (every client sees its TCP connection reset) and wait for the exit. */
   kill(): Promise<void>;
   /** Start again on the same port with the same configuration (retained messages are gone: no persistence). */
@@ -62,6 +79,16 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   } else {
     lines.push('allow_anonymous true');
   }
+  let tls: MosquittoTls | undefined;
+  if (options.tls) {
+    tls = makeCertificates(dir);
+    lines.push(
+      `cafile ${join(dir, 'ca.crt')}`,
+      `certfile ${join(dir, 'server.crt')}`,
+      `keyfile ${join(dir, 'server.key')}`,
+    );
+    if (options.tls.clientCertificates) lines.push('require_certificate true');
+  }
   const config = join(dir, 'mosquitto.conf');
   writeFileSync(config, `${lines.join('\n')}\n`);
   let child: ChildProcess | undefined;
@@ -100,13 +127,62 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   await start();
   return {
     port,
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`,
+    tls,
     kill,
     start,
     async stop() {
       await kill();
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl in `dir`. */
+function makeCertificates(dir: string): MosquittoTls {
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  const subject = (cn: string) => ['-subj', `/CN=${cn}`];
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    ...subject('boardcast-test-ca'),
+  );
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  for (const [name, cn, ext] of [
+    ['server', '127.0.0.1', ['-extfile', 'san.ext']],
+    ['client', 'boardcast-test-client', []],
+  ] as const) {
+    run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, ...subject(cn));
+    run(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      ...ext,
+    );
+  }
+  return {
+    ca: readFileSync(join(dir, 'ca.crt')),
+    cert: readFileSync(join(dir, 'client.crt')),
+    key: readFileSync(join(dir, 'client.key')),
   };
 }
 

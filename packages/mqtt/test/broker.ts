@@ -1,4 +1,9 @@
-export { type MosquittoProcess, startMosquitto, useMosquitto } from '../../../test-support/mosquitto.js';
+export {
+  type MosquittoProcess,
+  type MosquittoTls,
+  startMosquitto,
+  useMosquitto,
+} from '../../../test-support/mosquitto.js';
 export { mosquittoPath } from '../../../test-support/system.js';
 
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';

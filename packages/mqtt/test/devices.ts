@@ -5,7 +5,7 @@
  * closed without DISCONNECT), and keep (or do not keep) retained state the
  * way the real firmware's defaults do.
  */
-import { connectAsync, type MqttClient } from 'mqtt';
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 
 export { waitFor } from '../../../test-support/wait.js';
 
@@ -49,6 +49,8 @@ export class TasmotaDouble extends DeviceDouble {
   ignoreCommands = false;
   /** Every command topic + payload received, in order. */
   readonly received: string[] = [];
+  /** Extra MQTT.js options (TLS files, credentials). */
+  connectOptions: IClientOptions = {};
   readonly #url: string;
 
   private constructor(url: string, topic: string, relays: number, switches: number) {
@@ -59,8 +61,13 @@ export class TasmotaDouble extends DeviceDouble {
     this.switches = Array.from({ length: switches }, () => false);
   }
 
-  static async start(url: string, topic: string, options: { relays?: number; switches?: number } = {}) {
+  static async start(
+    url: string,
+    topic: string,
+    options: { relays?: number; switches?: number; connect?: IClientOptions } = {},
+  ) {
     const device = new TasmotaDouble(url, topic, options.relays ?? 1, options.switches ?? 0);
+    device.connectOptions = options.connect ?? {};
     await device.connect();
     return device;
   }
@@ -69,6 +76,7 @@ export class TasmotaDouble extends DeviceDouble {
   async connect(): Promise<void> {
     const t = this.topic;
     this.client = await connectAsync(this.#url, {
+      ...this.connectOptions,
       clientId: `DVES_${t}`,
       keepalive: 30,
       reconnectPeriod: 200,

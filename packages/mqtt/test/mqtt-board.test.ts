@@ -3,7 +3,7 @@ import { BoardcastError } from '@boardcast/core';
 import type { MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { esphome, MqttBoard, type MqttBoardOptions, tasmota } from '../src/index.js';
-import { client, mosquittoPath, spy, startMosquitto, useMosquitto } from './broker.js';
+import { client, type MosquittoTls, mosquittoPath, spy, startMosquitto, useMosquitto } from './broker.js';
 import { EsphomeDouble, TasmotaDouble, waitFor } from './devices.js';
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
@@ -279,6 +279,39 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
     expect(errors).toEqual([]);
   });
 
+  it('watch: edges filtered and debounced per watcher; outputs report changes from the device itself', async () => {
+    const device = await EsphomeDouble.start(suite.broker.url, 'node4', {
+      switches: ['relay'],
+      binarySensors: ['door'],
+    });
+    suite.defer(() => device.stop());
+    const { board: b } = board({
+      id: 'node4',
+      topics: esphome('node4', { switches: ['relay'], binarySensors: ['door'] }),
+    });
+    await waitFor(() => b.status === 'online', 'board online');
+    const all: number[] = [];
+    const rising: number[] = [];
+    const debounced: number[] = [];
+    const relay: number[] = [];
+    b.watch('door', { edge: 'both' }, (e) => all.push(e.value));
+    b.watch('door', { edge: 'rising' }, (e) => rising.push(e.value));
+    b.watch('door', { edge: 'both', debounceMs: 150 }, (e) => debounced.push(e.value));
+    b.watch('relay', {}, (e) => relay.push(e.value));
+    // A reed contact chattering, then settling open.
+    for (const on of [true, false, true, false, true]) device.setBinarySensor('door', on);
+    await waitFor(() => all.length === 5 && debounced.length === 1, 'edges');
+    expect(all).toEqual([1, 0, 1, 0, 1]);
+    expect(rising).toEqual([1, 1, 1]);
+    expect(debounced).toEqual([1]);
+    // The relay switched by someone else on the broker (Home Assistant, a wall switch).
+    device.switches.set('relay', true);
+    device.client.publish('node4/switch/relay/state', 'ON', { retain: true });
+    await waitFor(() => relay.length === 1, 'relay change');
+    expect(relay).toEqual([1]);
+    expect(() => b.watch('nope', {}, () => undefined)).toThrow(BoardcastError);
+  });
+
   it('goes online only after every retained state has arrived', async () => {
     const ids = Array.from({ length: 400 }, (_, i) => `s${i}`);
     const device = await EsphomeDouble.start(suite.broker.url, 'node3', {
@@ -376,5 +409,33 @@ describe.skipIf(!mosquittoPath)('MqttBoard with broker authentication', () => {
       await right.close();
       await device.stop();
     }
+  });
+});
+
+describe.skipIf(!mosquittoPath)('MqttBoard over TLS with client certificates', () => {
+  const suite = useMosquitto({ tls: { clientCertificates: true } });
+
+  it('passes ca/cert/key to MQTT.js: online over mqtts://; without a client certificate the broker refuses', async () => {
+    const tls = suite.broker.tls as MosquittoTls;
+    expect(suite.broker.url).toMatch(/^mqtts:/);
+    const files = { ca: tls.ca, cert: tls.cert, key: tls.key };
+    const device = await TasmotaDouble.start(suite.broker.url, 'tlsplug', { connect: files });
+    suite.defer(() => device.stop());
+    const good = new MqttBoard({ id: 'tls', url: suite.broker.url, topics: tasmota('tlsplug'), mqtt: files });
+    suite.defer(() => good.close());
+    const noCert = new MqttBoard({
+      id: 'nocert',
+      url: suite.broker.url,
+      topics: tasmota('tlsplug'),
+      mqtt: { ca: tls.ca, reconnectPeriod: 0 },
+    });
+    suite.defer(() => noCert.close());
+    const errors: unknown[] = [];
+    noCert.on('error', (e) => errors.push(e));
+    await waitFor(() => good.status === 'online', 'TLS board online');
+    expect(await good.digitalWrite('POWER', 1)).toBe(1);
+    await waitFor(() => errors.length > 0, 'refusal');
+    expect((errors[0] as BoardcastError).code).toBe('network_error');
+    expect(noCert.status).toBe('offline');
   });
 });
