@@ -178,6 +178,7 @@ describe.skipIf(!pythonPath)('led-demo process with a board attached (python3 ag
       demo.kill('SIGTERM');
       const code = await exited;
       const took = performance.now() - started;
+      console.log(`SIGTERM → exit with a board attached: ${Math.round(took)} ms`);
       expect(code).toBe(0);
       expect(took).toBeLessThan(2000);
       // The agent saw the server go at once, by a close frame (1001), not a silent socket.
