@@ -503,6 +503,24 @@ describe('bounds and bad input', () => {
     expect(extraFrames[0]).toMatchObject({ type: 'error', error: { code: 'too_many_clients' } });
   });
 
+  it('maxConnections: one socket too many is refused with HTTP 503 too_many_clients', async () => {
+    const rig = await startLink({ maxConnections: 2 });
+    await opened(rawSocket(rig.port));
+    await opened(rawSocket(rig.port));
+    const third = rawSocket(rig.port);
+    const body = await new Promise<string>((resolve) =>
+      third.on('unexpected-response', (_q, res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        res.on('end', () => resolve(`${res.statusCode} ${text}`));
+      }),
+    );
+    expect(body).toMatch(/^503 .*"code":"too_many_clients"/);
+    expect(rig.rejections.map((r) => r.error.code)).toEqual(['too_many_clients']);
+  });
+
   it('boards that left are forgotten after retentionMs', async () => {
     const rig = await startLink({ retentionMs: 200 });
     const ws = rawSocket(rig.port);
