@@ -57,6 +57,7 @@ export {
   type HubEvents,
   type HubOptions,
 } from './hub.js';
+export { LOG_SAFE_MAX_LENGTH, logSafe } from './log-safe.js';
 export {
   AddressCounter,
   type AllowedHosts,
