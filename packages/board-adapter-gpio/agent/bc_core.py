@@ -149,8 +149,9 @@ class AgentCore:
             if kind == 'ping':
                 return [{'type': 'pong', 't': msg.get('t')}]
             if kind == 'welcome':
-                if msg.get('heartbeatMs'):
-                    self.heartbeat_ms = int(msg['heartbeatMs'])
+                hb = msg.get('heartbeatMs')
+                if isinstance(hb, int) and not isinstance(hb, bool) and hb >= 100:
+                    self.heartbeat_ms = hb
                 log('online', self.cfg['id'])
             return []
         if kind == 'error':
