@@ -185,7 +185,14 @@ export class UpgradeRegistry<Req extends UpgradeRequestLike, Sock extends Upgrad
       for (const route of this.#routes) {
         const matches = typeof route.path === 'string' ? route.path === pathname : route.path(pathname);
         if (matches) {
-          route.handle(request, socket, head);
+          try {
+            route.handle(request, socket, head);
+          } catch (error) {
+            // An exception here would escape into the server's 'upgrade'
+            // emit and take the process down; answer and report instead.
+            refuseUpgrade(socket, new BoardcastError('handler_failed', 'upgrade failed'), 500);
+            console.error(`[boardcast] the upgrade handler for ${pathname} threw:`, error);
+          }
           return;
         }
       }

@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { upgradeRegistry } from '@boardcast/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { registerUpgrade, upgradeRegistry } from '@boardcast/core';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { createWsEndpoint } from '../src/index.js';
 import { closeAll, listen, makeHub, setup, TestClient, waitFor } from './helpers.js';
@@ -78,6 +78,22 @@ describe('upgrades nobody handles', () => {
     expect(board.ws.readyState).toBe(board.ws.OPEN);
     board.ws.close();
     other.close();
+  });
+
+  it('answers 500 when a registered route throws, and the server keeps serving', async () => {
+    const { port, url, server } = await setup();
+    const log = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const off = registerUpgrade(server, {
+      path: '/boom',
+      handle: () => {
+        throw new Error('route bug');
+      },
+    });
+    expect(await rawUpgrade(port, '/boom').answer).toMatch(/^HTTP\/1\.1 500 [\s\S]*"handler_failed"/);
+    expect(log).toHaveBeenCalledTimes(1);
+    log.mockRestore();
+    off();
+    await (await TestClient.open(url)).next((f) => f.type === 'snapshot');
   });
 
   it('two endpoints on one server each get their own path; a second one on the same path is refused', async () => {
