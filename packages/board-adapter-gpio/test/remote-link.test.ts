@@ -6,6 +6,7 @@
  * the agent: one request at a time, deadlines checked before acting).
  */
 import type { Server } from 'node:http';
+import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { BoardcastError, createHub, defineContract, type Hub, typed } from '@boardcast/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -503,8 +504,8 @@ describe('bounds and bad input', () => {
     expect(extraFrames[0]).toMatchObject({ type: 'error', error: { code: 'too_many_clients' } });
   });
 
-  it('maxConnections: one socket too many is refused with HTTP 503 too_many_clients', async () => {
-    const rig = await startLink({ maxConnections: 2 });
+  it('maxClients: one socket too many is refused with HTTP 503 too_many_clients', async () => {
+    const rig = await startLink({ maxClients: 2 });
     await opened(rawSocket(rig.port));
     await opened(rawSocket(rig.port));
     const third = rawSocket(rig.port);
@@ -519,6 +520,44 @@ describe('bounds and bad input', () => {
     );
     expect(body).toMatch(/^503 .*"code":"too_many_clients"/);
     expect(rig.rejections.map((r) => r.error.code)).toEqual(['too_many_clients']);
+  });
+
+  it('maxClientsPerAddress: a second socket from one address is refused; the slot is freed when the first closes', async () => {
+    const rig = await startLink({ maxClientsPerAddress: 1 });
+    const first = rawSocket(rig.port);
+    await opened(first);
+    const second = rawSocket(rig.port);
+    expect(await new Promise((resolve) => second.on('unexpected-response', (_q, res) => resolve(res.statusCode)))).toBe(
+      503,
+    );
+    const gone = closedWith(first);
+    first.close();
+    await gone;
+    await waitFor(() => rig.link.connectionCount === 0, 'first released');
+    const third = rawSocket(rig.port);
+    await opened(third);
+    third.close();
+    await waitFor(() => rig.link.connectionCount === 0, 'third released');
+    // A handshake ws itself refuses (bad Sec-WebSocket-Version) does not keep the slot.
+    const raw = connect(rig.port, '127.0.0.1');
+    raw.on('error', () => undefined);
+    cleanups.push(() => {
+      raw.destroy();
+    });
+    raw.write(
+      'GET /board HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        `Sec-WebSocket-Key: ${Buffer.alloc(16, 1).toString('base64')}\r\nSec-WebSocket-Version: 12\r\n` +
+        `Sec-WebSocket-Protocol: ${BOARD_PROTOCOL}\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`,
+    );
+    const answer = await new Promise<string>((resolve) => {
+      let text = '';
+      raw.on('data', (chunk) => {
+        text += chunk.toString();
+      });
+      raw.on('close', () => resolve(text));
+    });
+    expect(answer).toMatch(/^HTTP\/1.1 400/);
+    await opened(rawSocket(rig.port));
   });
 
   it('boards that left are forgotten after retentionMs', async () => {
@@ -631,7 +670,7 @@ describe('Host check and unhandled upgrades (shared with the other endpoints thr
 
 describe('shutdown', () => {
   it('close() sends close frames and ends within the grace time even when a board does not answer', async () => {
-    const rig = await startLink({ closeGraceMs: 500 });
+    const rig = await startLink({ closeTimeoutMs: 500 });
     const proxy = await proxyTo(rig.port);
     const polite = double(rig, { id: 'polite' });
     const deaf = double(rig, { id: 'deaf', via: proxy.port });

@@ -4,6 +4,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { hostname, networkInterfaces } from 'node:os';
 import type { Duplex } from 'node:stream';
 import {
+  AddressCounter,
   type AllowedHosts,
   BoardcastError,
   checkHost,
@@ -71,7 +72,15 @@ export interface BoardLinkOptions {
   readonly helloTimeoutMs?: number;
   /** Largest frame accepted from a board, in bytes (default 16384); larger → close 1009 (`payload_too_large`). */
   readonly maxPayload?: number;
-  /** Concurrent board sockets, hello or not (default 64); more → HTTP 503 `too_many_clients`. */
+  /**
+   * Board sockets at once, hello or not (default 64); more → HTTP 503
+   * `too_many_clients`. The same option name as every other endpoint (core's
+   * `EndpointPolicyOptions`).
+   */
+  readonly maxClients?: number;
+  /** Board sockets from one remote address (default: no cap); more → HTTP 503 `too_many_clients`. */
+  readonly maxClientsPerAddress?: number;
+  /** @deprecated Use `maxClients`. */
   readonly maxConnections?: number;
   /**
    * Boards known at once (default 64): online, plus offline ones still
@@ -101,7 +110,14 @@ export interface BoardLinkOptions {
    * answered before the server answers `timeout` (default 250 ms).
    */
   readonly deadlineMarginMs?: number;
-  /** How long `close()` waits for each board's close frame before cutting its socket (default 1000 ms). */
+  /**
+   * How long `close()` waits for each board's close frame before cutting its
+   * socket, so `close()` resolves within about this time whatever the boards
+   * do (default 1000 ms; core's `closeTimeoutMs`, shorter than other
+   * endpoints' 5 s so a demo with a board attached exits within 2 s).
+   */
+  readonly closeTimeoutMs?: number;
+  /** @deprecated Use `closeTimeoutMs`. */
   readonly closeGraceMs?: number;
 }
 
@@ -153,6 +169,8 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
   readonly #retired = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #sockets = new Set<BoardConnection>();
   readonly #hosts: HostCheck;
+  readonly #maxClients: number;
+  readonly #perAddress: AddressCounter;
   readonly #unregister: () => void;
   readonly #credentials: readonly Credential[] | undefined;
   readonly #maxBoards: number;
@@ -181,9 +199,15 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
         perSecond: positive('frameRate.perSecond', options.frameRate?.perSecond, 100),
         burst: positive('frameRate.burst', options.frameRate?.burst, 200),
       },
-      closeGraceMs: positive('closeGraceMs', options.closeGraceMs, 1000),
+      closeGraceMs: positive('closeTimeoutMs', options.closeTimeoutMs ?? options.closeGraceMs, 1000),
       deadlineMarginMs: positive('deadlineMarginMs', options.deadlineMarginMs, 250, 0),
     };
+    this.#maxClients = positive('maxClients', options.maxClients ?? options.maxConnections, 64, 0);
+    this.#perAddress = new AddressCounter(
+      options.maxClientsPerAddress === undefined
+        ? Number.POSITIVE_INFINITY
+        : positive('maxClientsPerAddress', options.maxClientsPerAddress, 1),
+    );
     this.#maxBoards = positive('maxBoards', options.maxBoards, 64);
     this.#maxPins = positive('maxPinsPerBoard', options.maxPinsPerBoard, 64, 0);
     this.#maxSensors = positive('maxSensorsPerBoard', options.maxSensorsPerBoard, 32, 0);
@@ -278,10 +302,20 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
     const allowed = await this.#authorize(token, request);
     if (allowed === false) return reject(new BoardcastError('unauthorized', 'bad or missing board token'));
     if (this.#closed) return reject(new BoardcastError('too_many_clients', 'board link is closed'));
-    if (this.#sockets.size >= (this.#options.maxConnections ?? 64)) {
+    if (this.#sockets.size >= this.#maxClients) {
       return reject(new BoardcastError('too_many_clients', 'too many board connections'));
     }
+    if (!this.#perAddress.acquire(remoteAddress)) {
+      return reject(new BoardcastError('too_many_clients', 'too many board connections from this address'));
+    }
+    // The slot is released when the connection closes, or at once when the
+    // handshake fails before ws hands us a socket.
+    let handedOver = false;
+    socket.once('close', () => {
+      if (!handedOver) this.#perAddress.release(remoteAddress);
+    });
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      handedOver = true;
       const conn = new BoardConnection(
         ws,
         this.#conn,
@@ -291,7 +325,7 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
           expired: (c, body) => this.#boardOf(c)?.expired(c, body),
           late: (c, body, value) => this.#boardOf(c)?.late(c, body, value),
           close: (c, reason) => {
-            this.#sockets.delete(c);
+            if (this.#sockets.delete(c)) this.#perAddress.release(c.remoteAddress);
             const board = this.#boardOf(c);
             if (!board) return;
             board.detach(c);
@@ -398,7 +432,7 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
   /**
    * Stop accepting board sockets, close every one with a close frame (1001)
    * and resolve once all are gone: a board that does not answer the close
-   * handshake is cut off after `closeGraceMs`. Safe to call twice.
+   * handshake is cut off after `closeTimeoutMs`. Safe to call twice.
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
