@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { startTcpProxy } from '../../../test-support/tcp-proxy.js';
 import type { WsDisconnectReason } from '../src/index.js';
 import { closeAll, refusal, setup, TestClient, waitFor } from './helpers.js';
 
@@ -25,6 +26,25 @@ describe('heartbeat', () => {
     await waitFor(() => pings >= 3, 'several pings to the healthy client');
     expect(healthy.ws.readyState).toBe(healthy.ws.OPEN);
     expect(endpoint.clientCount).toBe(1);
+  });
+});
+
+describe('silent link', () => {
+  it('terminates a socket behind a link that stalls without FIN or RST, within two keep-alive intervals of pings', async () => {
+    const { port, endpoint } = await setup({ keepAliveMs: 200 });
+    const proxy = await startTcpProxy(port);
+    try {
+      const reasons: WsDisconnectReason[] = [];
+      endpoint.on('disconnect', (_client, reason) => reasons.push(reason));
+      const client = await TestClient.open(`ws://127.0.0.1:${proxy.port}/ws`);
+      await client.next((f) => f.type === 'snapshot');
+      proxy.stall();
+      await waitFor(() => reasons.length === 1, 'the server to drop the silent socket');
+      expect(reasons[0]).toMatchObject({ cause: 'heartbeat' });
+      expect(endpoint.clientCount).toBe(0);
+    } finally {
+      await proxy.close();
+    }
   });
 });
 
