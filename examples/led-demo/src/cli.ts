@@ -12,6 +12,9 @@ const USAGE = `Usage: pnpm demo [-- options]
                           which board to drive (default sim; none = pages only, needs --redis)
   --redis <url>           share events and state with other instances ($REDIS_URL)
   --token <secret>        remote: the token board agents must present ($BOARD_TOKEN)
+  --page-token <secret>   the page and its commands need this secret ($PAGE_TOKEN); open the
+                          printed /?token=… address once, scripts send "Authorization: Bearer";
+                          unset = anyone who can reach the port may watch and switch the LED
   --board-id <id>         remote: the agent's board id (default esp32)
   --led-pin <n>           GPIO of the LED (default 5)
   --button-pin <n>        GPIO of the push-button (default 0)
@@ -45,6 +48,7 @@ const { values } = (() => {
         board: { type: 'string' },
         redis: { type: 'string' },
         token: { type: 'string' },
+        'page-token': { type: 'string' },
         'board-id': { type: 'string' },
         'led-pin': { type: 'string' },
         'button-pin': { type: 'string' },
@@ -113,6 +117,7 @@ const demo = await startDemo({
   transport,
   board,
   redis,
+  pageToken: values['page-token'] ?? process.env.PAGE_TOKEN,
   pins: Object.fromEntries(Object.entries(pins).filter(([, v]) => v !== undefined)),
 }).catch((error: unknown) => {
   console.error(`Could not start the demo: ${error instanceof Error ? error.message : String(error)}`);
@@ -121,7 +126,13 @@ const demo = await startDemo({
 
 const where = demo.board ? `${demo.board.kind} board "${demo.board.id}"` : 'the board of another instance';
 console.log(`LED demo on ${where}, ${transport.toUpperCase()} by default${redis ? `, sharing ${redis}` : ''}`);
-console.log(`Open ${demo.url}`);
+const pageToken = values['page-token'] ?? process.env.PAGE_TOKEN;
+if (pageToken) {
+  console.log(`Open ${demo.url}?token=${encodeURIComponent(pageToken)} (once per browser: it stores a session cookie)`);
+} else {
+  console.log(`Open ${demo.url}`);
+  console.log('Anyone who can reach this port may watch and switch the LED (--page-token <secret> to require one)');
+}
 if (values.board === 'remote') {
   console.log(`Board agents dial ws://<this-host>:${demo.port}/board (the board stays offline until one says hello)`);
 }

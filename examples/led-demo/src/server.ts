@@ -3,12 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type Board, type BoardLink, SimulatedBoard } from '@boardcast/board-adapter-gpio';
 import { RedisBus } from '@boardcast/bus-redis';
-import { BoardcastError, createHub, type Hub } from '@boardcast/core';
+import { BoardcastError, createHub, type Hub, logSafe } from '@boardcast/core';
 import { boardcastHttp, readJsonBody } from '@boardcast/sse-server';
 import { createWsEndpoint } from '@boardcast/ws-server';
+import { createAccess } from './access.js';
 import { bindBoard } from './bind-board.js';
 import { type BoardChoice, createBoard, DEFAULT_PINS, type DemoPins } from './boards.js';
 import { contract, type DemoContract, type DemoState, type InputInfo, type Level } from './contract.js';
+import { type ServerTimeouts, STREAMS_PER_ADDRESS, serverOptions, setSecurityHeaders } from './http-hardening.js';
 import { sendError, sendJson } from './http-util.js';
 import { isStaticPath, serveStatic } from './static-files.js';
 
@@ -34,6 +36,17 @@ export interface DemoOptions {
   readonly heartbeatMs?: number;
   /** SSE keep-alive comment interval (default 15000 ms). */
   readonly keepAliveMs?: number;
+  /**
+   * Secret for the page and its commands. Unset (default): anyone who can
+   * reach the port may watch and switch the LED. Set: every stream, command,
+   * `/api/state` and `/api/sim/…` request needs the session cookie (open
+   * `/?token=<secret>` once) or `Authorization: Bearer <secret>`; see access.ts.
+   */
+  readonly pageToken?: string | undefined;
+  /** Node HTTP timeouts (ms); defaults in http-hardening.ts `DEFAULT_TIMEOUTS`. */
+  readonly timeouts?: Partial<ServerTimeouts>;
+  /** SSE streams, and WebSockets, one remote address may hold (default 50 each). */
+  readonly maxStreamsPerAddress?: number;
 }
 
 export interface Demo {
@@ -57,14 +70,29 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const pins: DemoPins = { ...DEFAULT_PINS, ...options.pins };
   const publicDir = options.publicDir ?? `${here}../public`;
 
-  const server = createServer();
+  const access = createAccess(options.pageToken);
+  const server = createServer(serverOptions(options.timeouts));
   const created =
     options.board?.kind === 'none' ? undefined : await createBoard(options.board ?? { kind: 'sim' }, server, pins);
   const board = created?.board;
   const link = created?.link;
   if (!board && !options.redis) throw new TypeError('a demo without a board needs a shared bus (--redis)');
-  link?.on('connect', (b) => log(`board connect    ${b.id} (${b.firmware ?? 'unknown firmware'})`));
-  link?.on('disconnect', (b, reason) => log(`board disconnect ${b.id} (${reason})`));
+  // Every value below that came from the network goes through logSafe (core):
+  // a `%0A` in a command name or a `\n` in a board's firmware stays one line.
+  // The link applies the hello right after `connect`, so read the board's data a microtask later.
+  link?.on('connect', (b) =>
+    queueMicrotask(() =>
+      log(
+        `board connect    ${logSafe(b.id)} firmware ${logSafe(b.firmware ?? 'unknown')}` +
+          ` pins ${logSafe(b.capabilities.pins.map((p) => p.pin).join(',') || '-')}` +
+          ` sensors ${logSafe(b.capabilities.sensors.join(',') || '-')}`,
+      ),
+    ),
+  );
+  link?.on('disconnect', (b, reason) => log(`board disconnect ${logSafe(b.id)} (${logSafe(reason)})`));
+  link?.on('reject', (r) =>
+    log(`board refused    ${logSafe(r.boardId ?? '?')} ${logSafe(r.remoteAddress ?? '')}: ${r.error.code}`),
+  );
 
   const initialInputs: Record<string, InputInfo> = {
     [String(pins.button)]: { name: 'Button', level: 1, activeLevel: 0 },
@@ -113,37 +141,67 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   // ---- transports on one port
   const api = boardcastHttp(hub, {
     base: '/api',
-    sse: { keepAliveMs: options.keepAliveMs ?? 15_000 },
+    authorize: access.authorize,
+    sse: {
+      keepAliveMs: options.keepAliveMs ?? 15_000,
+      maxClientsPerAddress: options.maxStreamsPerAddress ?? STREAMS_PER_ADDRESS,
+    },
   });
-  const ws = createWsEndpoint(hub, { server, path: '/api/ws', heartbeatMs: options.heartbeatMs ?? 15_000 });
+  const ws = createWsEndpoint(hub, {
+    server,
+    path: '/api/ws',
+    heartbeatMs: options.heartbeatMs ?? 15_000,
+    authorize: access.authorize,
+    maxClientsPerAddress: options.maxStreamsPerAddress ?? STREAMS_PER_ADDRESS,
+  });
 
-  api.sse.on('connect', (c) => log(`sse  connect    ${c.id}${c.lastEventId ? ` resume ${c.lastEventId}` : ''}`));
-  api.sse.on('disconnect', (c, reason) => log(`sse  disconnect ${c.id} (${reason})`));
-  ws.on('connect', (c) => log(`ws   connect    ${c.id} ${c.remoteAddress ?? ''}`.trimEnd()));
-  ws.on('disconnect', (c, reason) => log(`ws   disconnect ${c.id} (${reason.code} ${reason.cause})`));
-  api.commands.on('reject', (error, _req, command) => log(`cmd  ${command ?? '?'} via http: refused ${error.code}`));
+  api.sse.on('connect', (c) =>
+    log(`sse  connect    ${c.id}${c.lastEventId !== undefined ? ` resume ${logSafe(c.lastEventId)}` : ''}`),
+  );
+  api.sse.on('disconnect', (c, reason) => log(`sse  disconnect ${c.id} (${logSafe(reason)})`));
+  ws.on('connect', (c) =>
+    log(
+      `ws   connect    ${c.id} ${logSafe(c.remoteAddress ?? '')}${c.lastEventId !== undefined ? ` resume ${logSafe(c.lastEventId)}` : ''}`,
+    ),
+  );
+  ws.on('disconnect', (c, reason) => log(`ws   disconnect ${c.id} (${reason.code} ${logSafe(reason.cause)})`));
+  api.commands.on('reject', (error, _req, command) =>
+    log(`cmd  ${logSafe(command ?? '?')} via http: refused ${error.code}`),
+  );
   api.sse.on('reject', (error) => log(`sse  refused    ${error.code}`));
   ws.on('reject', (rejection) => log(`ws   refused    ${rejection.status} ${rejection.code}`));
   hub.on('command', (c) =>
     log(
-      `cmd  ${c.command} via ${c.transport}${c.clientId ? ` ${c.clientId}` : ''}: ${c.ok ? 'ok' : c.code} (${c.durationMs} ms)`,
+      `cmd  ${logSafe(c.command)} via ${c.transport}${c.clientId ? ` ${c.clientId}` : ''}: ${c.ok ? 'ok' : c.code} (${c.durationMs} ms)`,
     ),
   );
   hub.on('error', (error, where) =>
-    log(`error in ${where}: ${error instanceof Error ? error.message : String(error)}`),
+    log(`error in ${where}: ${logSafe(error instanceof Error ? error.message : String(error), 500)}`),
   );
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     void route(req, res).catch((error) => {
-      log(`error serving ${req.method} ${req.url}: ${error instanceof Error ? error.message : String(error)}`);
+      log(
+        `error serving ${logSafe(req.method)} ${logSafe(req.url)}: ${logSafe(error instanceof Error ? error.message : String(error), 500)}`,
+      );
       if (!res.headersSent) sendError(res, new BoardcastError('handler_failed', 'internal error'));
       else res.destroy();
     });
   });
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { pathname } = new URL(req.url ?? '/', 'http://localhost');
+    setSecurityHeaders(res);
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const { pathname } = url;
     if (api.matches(pathname)) return api.node(req, res);
+    if (isStaticPath(pathname) && access.login(req, res, url)) return;
+    // The same credential as the hook the transports call; the page's files themselves are public.
+    if (pathname.startsWith('/api/') && !access.allows({ header: (name) => headerOf(req, name) })) {
+      return sendError(res, new BoardcastError('unauthorized', 'open the address with ?token= printed at start-up'), {
+        'WWW-Authenticate': 'Bearer',
+        ...(req.readableEnded ? {} : { Connection: 'close' }),
+      });
+    }
     if (pathname === '/api/state') {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         return sendError(res, new BoardcastError('method_not_allowed', 'use GET'), { Allow: 'GET, HEAD' });
@@ -159,6 +217,11 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       return serveStatic(res, publicDir, pathname, transport);
     }
     sendJson(res, 404, { error: { code: 'not_found', message: `no route for ${pathname}` } });
+  }
+
+  function headerOf(req: IncomingMessage, name: string): string | undefined {
+    const value = req.headers[name.toLowerCase()];
+    return Array.isArray(value) ? value.join(', ') : value;
   }
 
   /** `POST /api/sim/inputs/<pin>` `{"value":0|1}`: the virtual board's inputs. */
