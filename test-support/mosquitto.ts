@@ -1,10 +1,10 @@
 /** A real mosquitto broker for tests that need one (@boardcast/mqtt, the LED demo on MQTT). */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { freePort } from './redis-server.js';
+import { daemon, freePort } from './daemon.js';
 import { mosquittoPath } from './system.js';
 
 export interface MosquittoOptions {
@@ -91,38 +91,12 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   }
   const config = join(dir, 'mosquitto.conf');
   writeFileSync(config, `${lines.join('\n')}\n`);
-  let child: ChildProcess | undefined;
-
-  const start = () =>
-    new Promise<void>((resolve, reject) => {
-      const proc = spawn(binary, ['-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-      child = proc;
-      let output = '';
-      const timer = setTimeout(() => reject(new Error(`mosquitto did not start:\n${output}`)), 15_000);
-      const onData = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (/mosquitto version \S+ running/.test(output)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      proc.stdout?.on('data', onData);
-      proc.stderr?.on('data', onData);
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`mosquitto exited with ${code}:\n${output}`));
-      });
-    });
-
-  const kill = async () => {
-    const proc = child;
-    child = undefined;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      proc.once('exit', () => resolve());
-      proc.kill('SIGKILL');
-    });
-  };
+  const { start, kill } = daemon({
+    name: 'mosquitto',
+    binary,
+    args: ['-c', config],
+    ready: /mosquitto version \S+ running/,
+  });
 
   await start();
   return {

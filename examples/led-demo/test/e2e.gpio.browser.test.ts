@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmulatedGpio } from '../../../test-support/emulated-gpio/index.js';
 import { chromiumPath, type LaunchedBrowser, launchChromium, pythonPath } from '../../../test-support/system.js';
 import { type Demo, startDemo } from '../src/server.js';
-import { artifactsDir, buildPageFromSources, waitFor } from './helpers.js';
+import { artifactsDir, buildPageFromSources, expectText, waitFor } from './helpers.js';
 
 const RP1 = 'pinctrl-rp1';
 
@@ -20,15 +20,6 @@ async function openPage(browser: Browser, url: string): Promise<Page> {
   page.on('pageerror', (error) => console.error('[page error]', error));
   await page.goto(url);
   return page;
-}
-
-async function expectText(page: Page, selector: string, expected: string, timeout = 5000) {
-  await page.waitForFunction(
-    ([sel, want]) => document.querySelector(sel as string)?.textContent === want,
-    [selector, expected],
-    { timeout },
-  );
-  expect(await page.locator(selector).textContent()).toBe(expected);
 }
 
 describe.skipIf(!chromiumPath || !pythonPath)('led-demo --board gpio (emulated Pi 5 chip) in Chromium', () => {

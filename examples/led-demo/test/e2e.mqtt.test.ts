@@ -8,16 +8,7 @@ import { TasmotaDouble } from '../../../packages/mqtt/test/devices.js';
 import { type MosquittoProcess, startMosquitto } from '../../../test-support/mosquitto.js';
 import { chromiumPath, type LaunchedBrowser, launchChromium, mosquittoPath } from '../../../test-support/system.js';
 import { type Demo, startDemo } from '../src/server.js';
-import { buildPageFromSources, waitFor } from './helpers.js';
-
-async function expectText(page: Page, selector: string, expected: string, timeout = 10_000) {
-  await page.waitForFunction(
-    ([sel, want]) => document.querySelector(sel as string)?.textContent === want,
-    [selector, expected],
-    { timeout },
-  );
-  expect(await page.locator(selector).textContent()).toBe(expected);
-}
+import { buildPageFromSources, expectText, waitFor } from './helpers.js';
 
 describe.skipIf(!chromiumPath || !mosquittoPath)('led-demo --board mqtt in Chromium', () => {
   let broker: MosquittoProcess;

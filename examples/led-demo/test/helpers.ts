@@ -1,5 +1,7 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { waitFor } from '../../../test-support/wait.js';
 // @ts-expect-error plain .mjs build script without types
 import { buildPage } from '../scripts/build.mjs';
@@ -24,3 +26,13 @@ export const artifactsDir = fileURLToPath(new URL('../.artifacts/', import.meta.
 mkdirSync(artifactsDir, { recursive: true });
 
 export { waitFor };
+
+/** Wait until the element at `selector` reads exactly `expected` (textContent), then assert it. */
+export async function expectText(page: Page, selector: string, expected: string, timeout = 10_000): Promise<void> {
+  await page.waitForFunction(
+    ([sel, want]) => document.querySelector(sel as string)?.textContent === want,
+    [selector, expected],
+    { timeout },
+  );
+  expect(await page.locator(selector).textContent()).toBe(expected);
+}

@@ -1,0 +1,84 @@
+/**
+ * Start/kill of a real daemon for tests (redis-server, mosquitto): one place
+ * for spawning it, waiting for its "ready" line and killing it with SIGKILL.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/** A free TCP port on 127.0.0.1 (the OS picks it; we release it for the daemon). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface DaemonOptions {
+  /** Shown in errors (`redis-server did not start: …`). */
+  readonly name: string;
+  readonly binary: string;
+  readonly args: readonly string[];
+  /** Matched against everything the daemon wrote to stdout and stderr so far. */
+  readonly ready: RegExp;
+  /** Default 15,000 ms. */
+  readonly startTimeoutMs?: number;
+}
+
+export interface Daemon {
+  /** Spawn and resolve once `ready` matched; rejects with the output when it exits or times out first. */
+  start(): Promise<void>;
+  /** SIGKILL (no clean shutdown: clients see a reset) and wait for the exit; nothing when not running. */
+  kill(): Promise<void>;
+}
+
+export function daemon(options: DaemonOptions): Daemon {
+  let child: ChildProcess | undefined;
+  const start = () =>
+    new Promise<void>((resolve, reject) => {
+      const proc = spawn(options.binary, [...options.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = proc;
+      let output = '';
+      let ready = false;
+      const timer = setTimeout(
+        () => reject(new Error(`${options.name} did not start:\n${output}`)),
+        options.startTimeoutMs ?? 15_000,
+      );
+      // Once ready, the pipes are still drained (a full pipe would block the
+      // daemon) but the log is no longer kept: a long test would grow it.
+      const onData = (chunk: Buffer) => {
+        if (ready) return;
+        output += chunk.toString();
+        if (options.ready.test(output)) {
+          ready = true;
+          output = '';
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      proc.stdout?.on('data', onData);
+      proc.stderr?.on('data', onData);
+      proc.once('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${options.name} exited with ${code}:\n${output}`));
+      });
+    });
+  const kill = async () => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      proc.once('exit', () => resolve());
+      proc.kill('SIGKILL');
+    });
+  };
+  return { start, kill };
+}
