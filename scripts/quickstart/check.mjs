@@ -422,8 +422,9 @@ function runAsync(cmd, args, cwd) {
   });
 }
 
-/** tsc's `src/x/y.ts(3,5): error TS…` lines, pointed at the README line each came from. */
+/** tsc's `src/x/y.ts(3,5): error TS…` lines, pointed at the README line each came from (once each). */
 function mapErrors(out) {
+  const seen = new Set();
   return out
     .split('\n')
     .filter((l) => l.trim())
@@ -439,7 +440,14 @@ function mapErrors(out) {
       const n = Number(m[2]);
       const seg = file.segments.find((s) => n >= s.start && n < s.start + s.count) ?? file.segments.at(-1);
       if (!seg) return line;
-      return `${seg.readme}:${seg.line + (n - seg.start)}:${m[3]} (${m[1]}) ${m[4]}`;
+      return `${seg.readme}:${seg.line + (n - seg.start)}:${m[3]} ${m[4]} (${m[1]})`;
+    })
+    .filter((line) => {
+      // A block continued by others is in several files; its error is reported once.
+      const key = line.replace(/ \(src\/[^()]+\)$/, '');
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
     });
 }
 
@@ -454,7 +462,16 @@ if (!serverFile || !pageFile) {
 const requireApp = createRequire(join(app, 'package.json'));
 const esbuild = await import(pathToFileURL(requireApp.resolve('esbuild')).href);
 
-step('bundle the page for the browser (esbuild defaults: iife, platform browser, no externals)');
+// The page is bundled the way the README says (an `esbuild … --format=esm` command in a shell block
+// of README.md), or with esbuild's defaults for a browser bundle (iife) when it says nothing.
+const rootCommands = readBlocks(join(ROOT, 'README.md'))
+  .filter((b) => ['sh', 'bash', 'shell', 'console'].includes(b.lang))
+  .flatMap((b) => b.code.split('\n'))
+  .filter((l) => /\besbuild\b/.test(l) && /--bundle\b/.test(l));
+const bundleFormat = /--format[= ](esm|iife|cjs)/.exec(rootCommands.join('\n'))?.[1] ?? 'iife';
+step(
+  `bundle the page for the browser (esbuild, platform browser, no externals, format ${bundleFormat}${rootCommands.length ? ' as README.md says' : ': the default, README.md gives no command'})`,
+);
 const bundles = {};
 const printedTransport = /transport:\s*'(sse|ws)'/.exec(pageFile.text)?.[1];
 for (const transport of ['sse', 'ws']) {
@@ -473,6 +490,7 @@ for (const transport of ['sse', 'ws']) {
       entryPoints: [entry],
       bundle: true,
       platform: 'browser',
+      format: bundleFormat,
       write: false,
       minify: true,
       logLevel: 'silent',
@@ -484,9 +502,14 @@ for (const transport of ['sse', 'ws']) {
       true,
     );
   } catch (error) {
-    const lines = (error.errors ?? [{ text: String(error) }]).map(
-      (e) => `${e.location ? `${relative(app, join(app, e.location.file))}:${e.location.line}: ` : ''}${e.text}`,
-    );
+    const lines = (error.errors ?? [{ text: String(error) }]).map((e) => {
+      if (!e.location) return e.text;
+      const inPage = e.location.file.endsWith('.entry.ts');
+      const seg =
+        inPage && pageFile.segments.find((g) => e.location.line >= g.start && e.location.line < g.start + g.count);
+      const where = seg ? `${seg.readme}:${seg.line + e.location.line - seg.start}` : e.location.file;
+      return `${where}:${e.location.column + 1} ${e.text} (${relative(app, join(app, e.location.file))})`;
+    });
     record(`esbuild page (${transport})`, false, lines.join('\n'));
   }
 }
@@ -596,37 +619,53 @@ async function drive(port, base) {
       const cdp = await page.context().newCDPSession(page);
       await cdp.send('Network.enable');
       cdp.on('Network.eventSourceMessageReceived', ({ eventName }) => {
+        // Only the contract's events count, not the protocol's own (snapshot, reset, keep-alive).
         if (eventName === 'snapshot') seen.connected = true;
-        else if (eventName !== 'reset') seen.events.push(eventName);
+        else if (!['reset', 'keepalive', 'ping', 'message'].includes(eventName)) seen.events.push(eventName);
       });
       await page.goto(`${origin}/`);
       const wantResult = Boolean(command);
       await until(() => (seen.connected && (seen.result || !wantResult)) || problems.length > 0, 10_000);
-      let sent = 'no command sent';
-      if (seen.connected && !problems.length) {
-        // A change made elsewhere (another tab, a button on the board) must reach this page live.
+      // The page's own command publishes an event: it must come back over the page's transport.
+      await until(() => seen.events.length > 0 || problems.length > 0, 5_000);
+      const own = [...seen.events];
+      // And a change made elsewhere (another tab, a button on the board) must reach the page live: the
+      // page's command again, from outside, when its input is a literal.
+      let sent = 'the page command input is not a literal: not sent from outside';
+      let outside = [];
+      let input;
+      try {
+        input = command ? Function(`return (${command[2]})`)() : undefined;
+      } catch {}
+      if (seen.connected && !problems.length && input !== undefined) {
         seen.events.length = 0;
-        const name = command?.[1] ?? 'led';
-        const input = command ? Function(`return (${command[2]})`)() : { state: 'toggle' };
-        const res = await fetch(`http://127.0.0.1:${port}${base}/commands/${name}`, {
+        const res = await fetch(`http://127.0.0.1:${port}${base}/commands/${command[1]}`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify(input),
         });
-        sent = `POST ${base}/commands/${name} ${JSON.stringify(input)} → ${res.status} ${await res.text()}`;
+        sent = `POST ${base}/commands/${command[1]} ${JSON.stringify(input)} → ${res.status} ${await res.text()}`;
         await until(() => seen.events.length > 0 || problems.length > 0, 10_000);
+        outside = [...seen.events];
       }
-      const ok = seen.connected && (seen.result || !wantResult) && seen.events.length > 0 && !problems.length;
+      const events = [...own, ...outside];
+      const ok =
+        seen.connected &&
+        (seen.result || !wantResult) &&
+        events.length > 0 &&
+        (input === undefined || outside.length > 0) &&
+        !problems.length;
       record(
-        `Chromium over ${transport}: connected, the page's command answered, event \`${seen.events[0] ?? '—'}\` back on the page`,
+        `Chromium over ${transport}: connected, the page's command answered, event \`${events[0] ?? '—'}\` back on the page`,
         ok,
         ok
           ? ''
           : [
               `connected (snapshot): ${seen.connected}`,
               `the page's command answered: ${wantResult ? seen.result : 'the page sends none'}`,
+              `events after the page's command: ${own.join(', ') || 'none'}`,
               sent,
-              `events back: ${seen.events.join(', ') || 'none'}`,
+              `events after it: ${outside.join(', ') || 'none'}`,
               ...problems,
             ].join('\n'),
       );
@@ -650,7 +689,9 @@ async function startDevServer(port, script) {
   const dev = createHttpServer((req, res) => {
     if (req.url === '/') {
       res.writeHead(200, { 'content-type': 'text/html' });
-      res.end('<!doctype html><title>quick start</title><script src="/page.js"></script>\n');
+      res.end(
+        `<!doctype html><title>quick start</title><script${bundleFormat === 'esm' ? ' type="module"' : ''} src="/page.js"></script>\n`,
+      );
     } else if (req.url === '/favicon.ico') {
       res.writeHead(204).end();
     } else if (req.url === '/page.js') {
