@@ -12,6 +12,7 @@ export { type BoardcastHttp, type BoardcastHttpOptions, boardcastHttp } from './
 export type { DisconnectReason, SseClientInfo } from './sse-client.js';
 export {
   createSseEndpoint,
+  type FetchConnectionInfo,
   type SseEndpoint,
   type SseEndpointEvents,
   type SseEndpointOptions,

@@ -8,7 +8,12 @@ import {
   type FastifyRequestLike,
 } from './command-endpoint.js';
 import { type Authorize, fromFetch, fromNode } from './request.js';
-import { createSseEndpoint, type SseEndpoint, type SseEndpointOptions } from './sse-endpoint.js';
+import {
+  createSseEndpoint,
+  type FetchConnectionInfo,
+  type SseEndpoint,
+  type SseEndpointOptions,
+} from './sse-endpoint.js';
 
 export interface BoardcastHttpOptions {
   /** Path prefix of both routes, e.g. `/api` → `GET /api/events`, `POST /api/commands/<name>`. Default `''`. */
@@ -34,8 +39,8 @@ export interface BoardcastHttp {
   readonly node: (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
   /** Fastify handler for both routes: `app.all('/api/*', api.fastify)`; unmatched paths get 404. */
   readonly fastify: (request: FastifyRequestLike, reply: FastifyReplyLike) => void;
-  /** Fetch handler; unmatched paths get 404. */
-  readonly fetch: (request: Request) => Promise<Response>;
+  /** Fetch handler; unmatched paths get 404. `peer.remoteAddress` as for `sse.fetch`. */
+  readonly fetch: (request: Request, peer?: FetchConnectionInfo) => Promise<Response>;
   /** True when the path is one of the two routes (for frameworks that route themselves). */
   matches(pathname: string): boolean;
   /** Close the event stream (ends every client); resolves within the stream's `closeTimeoutMs`. */
@@ -84,9 +89,9 @@ export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: Boar
         reply.raw.end('Not Found');
       }
     },
-    async fetch(request) {
+    async fetch(request, peer) {
       const which = route(fromFetch(request).url.pathname);
-      if (which === 'events') return sse.fetch(request);
+      if (which === 'events') return sse.fetch(request, peer);
       if (which === 'commands') return commands.fetch(request);
       return new Response('Not Found', { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
     },

@@ -19,7 +19,7 @@ export interface SseClientInfo {
   readonly id: string;
   /** `node` for `node(req, res)`, `fetch` for `fetch(request)`. */
   readonly adapter: 'node' | 'fetch';
-  /** The peer's IP address (Node adapter; undefined for Fetch requests). */
+  /** The peer's IP address (Node adapter; Fetch adapter when passed as `remoteAddress`). */
   readonly remoteAddress: string | undefined;
   readonly lastEventId: string | undefined;
   readonly events: readonly string[] | undefined;

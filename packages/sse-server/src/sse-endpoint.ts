@@ -82,6 +82,12 @@ const MAX_ID_LENGTH = 256;
 const FOREIGN_ID = 'foreign';
 const EVENT_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 
+/** What a Fetch runtime knows about the connection beside the `Request`. */
+export interface FetchConnectionInfo {
+  /** The peer's IP address, if the runtime tells it. */
+  readonly remoteAddress?: string | undefined;
+}
+
 type Prepared = { readonly reply: Reply } | { readonly lastEventId: string | undefined; readonly events?: Set<string> };
 
 /**
@@ -162,17 +168,25 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     this.node(request.raw, reply.raw);
   };
 
-  /** Fetch handler: Hono (`(c) => sse.fetch(c.req.raw)`), Next.js route handlers, Bun, Deno. */
-  readonly fetch = async (request: Request): Promise<Response> => {
+  /**
+   * Fetch handler: Hono (`(c) => sse.fetch(c.req.raw)`), Next.js route
+   * handlers, Bun, Deno. A `Request` carries no peer address; pass it as
+   * `remoteAddress` (Hono: `getConnInfo(c).remote.address`) for
+   * `maxClientsPerAddress` and `client.remoteAddress`.
+   */
+  readonly fetch = async (request: Request, peer: FetchConnectionInfo = {}): Promise<Response> => {
     const info = fromFetch(request);
+    const address = peer.remoteAddress;
     const prepared = this.#prepare(info);
     if ('reply' in prepared) return toResponse(prepared.reply);
+    const early = this.#checkCapacity(info, address);
+    if (early) return toResponse(early);
     const auth = await runAuthorize(this.policy.authorize, info, this.#onAuthError);
     if (!auth.ok) return toResponse(this.#reject(auth.error, info));
-    const full = this.#checkCapacity(info, undefined);
+    const full = this.#checkCapacity(info, address);
     if (full) return toResponse(full);
 
-    const client = this.#createClient('fetch', prepared, auth.auth, undefined);
+    const client = this.#createClient('fetch', prepared, auth.auth, address);
     const connection = new FetchConnection(request.signal, (reason) => client.close(reason));
     this.#open(client, connection);
     if (request.signal.aborted) client.close('client');

@@ -1,12 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { EventSource } from 'eventsource';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createCommandEndpoint, createSseEndpoint, type SseEndpoint } from '../src/index.js';
+import { createCommandEndpoint, createSseEndpoint, type SseEndpoint, type SseEndpointOptions } from '../src/index.js';
 import { listen, makeHub, openStream, type StreamReader, summary, type TestServer, waitFor } from './helpers.js';
 
 let server: TestServer | undefined;
@@ -150,13 +151,13 @@ describe('Fastify (body parsing left on)', () => {
 });
 
 describe('Hono (fetch handler on @hono/node-server)', () => {
-  async function honoServer() {
+  async function honoServer(options: SseEndpointOptions = {}) {
     hub = makeHub(10);
-    sse = createSseEndpoint(hub, { highWaterMark: 64 * 1024, slowClient: 'disconnect' });
+    sse = createSseEndpoint(hub, { highWaterMark: 64 * 1024, slowClient: 'disconnect', ...options });
     const endpoint = sse;
     const commands = createCommandEndpoint(hub);
     const app = new Hono();
-    app.get('/api/events', (c) => endpoint.fetch(c.req.raw));
+    app.get('/api/events', (c) => endpoint.fetch(c.req.raw, { remoteAddress: getConnInfo(c).remote.address }));
     app.post('/api/commands/:name', (c) => commands.fetch(c.req.raw));
     const started = await new Promise<Server>((resolve) => {
       const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s as Server));
@@ -174,6 +175,18 @@ describe('Hono (fetch handler on @hono/node-server)', () => {
     for (const source of sources) source.close();
     await waitFor(() => sse?.clientCount === 0, 'clients gone');
     expect(hub.subscriberCount).toBe(0);
+  });
+
+  it('caps streams per address on the Fetch adapter when the runtime passes the address', async () => {
+    const base = await honoServer({ maxClientsPerAddress: 1 });
+    const first = await openStream(`${base}/api/events`);
+    readers.push(first);
+    await waitFor(() => first.messages.length === 1, 'snapshot');
+    expect(sse?.clients().map((c) => c.remoteAddress)).toEqual(['127.0.0.1']);
+    const second = await openStream(`${base}/api/events`);
+    readers.push(second);
+    expect(second.response.status).toBe(503);
+    expect((await second.response.json()).error.code).toBe('too_many_clients');
   });
 
   it('drops a client that stops reading from the Fetch stream while others keep receiving', async () => {
