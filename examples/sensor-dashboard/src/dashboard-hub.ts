@@ -1,4 +1,5 @@
 import { BoardcastError, createHub, type Hub, SeriesBuffer } from '@boardcast/core';
+import { requireControl } from './access.js';
 import { type DashboardState, dashboard, type Reading, type ReadingInput, type SensorSeries } from './contract.js';
 import { type Alarms, DEFAULT_ALARMS, SENSOR_NAMES, SENSORS, type SensorName } from './sensors.js';
 
@@ -77,14 +78,21 @@ export function createDashboardHub(options: DashboardHubOptions = {}): Dashboard
     return readings;
   };
 
-  hub.handle('set_alarm', ({ sensor, low, high }) => {
+  // State-changing commands: the caller's `authorize` result must grant
+  // control (access.ts), and a command whose client went away or whose time
+  // ran out before it started changes nothing.
+  hub.handle('set_alarm', ({ sensor, low, high }, context) => {
+    requireControl(context);
+    context.signal.throwIfAborted();
     const alarms = { ...hub.state.alarms, [sensor]: { low, high } };
     void hub.publish('alarms', alarms);
     return alarms;
   });
 
   if (options.inject ?? true) {
-    hub.handle('inject', ({ count, sensor }) => {
+    hub.handle('inject', ({ count, sensor }, context) => {
+      requireControl(context);
+      context.signal.throwIfAborted();
       const names = sensor ? [sensor] : SENSOR_NAMES;
       const batch: ReadingInput[] = [];
       for (let i = 0; i < count; i++) {

@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -6,8 +7,14 @@ import { parseSensorTopic, startMqttIngest } from './mqtt-ingest.js';
 import { startDashboard } from './server.js';
 
 const USAGE = `usage: pnpm --filter sensor-dashboard start [-- --port 3001] [--host 127.0.0.1] [--interval 1000] [--no-device]
-  [--mqtt-url mqtt://127.0.0.1:1883 --mqtt-sensor temperature=tele/kitchen/SENSOR:AM2301.Temperature …]
-environment: PORT, HOST, INGEST_TOKEN (bearer token devices must send), DEVICE_INTERVAL_MS, MQTT_URL`;
+  [--control-token <secret>] [--mqtt-url mqtt://127.0.0.1:1883 --mqtt-sensor temperature=tele/kitchen/SENSOR:AM2301.Temperature …]
+environment: PORT, HOST, INGEST_TOKEN (bearer token devices must send), CONTROL_TOKEN (secret for set_alarm and
+  inject; on a host other than loopback a random one is made when unset), DEVICE_INTERVAL_MS, MQTT_URL`;
+
+/** Loopback listen addresses: only this machine can reach the server. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
 
 function number(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined || text === '') return fallback;
@@ -25,6 +32,7 @@ async function main(): Promise<void> {
     host?: string;
     interval?: string;
     'no-device'?: boolean;
+    'control-token'?: string;
     help?: boolean;
     'mqtt-url'?: string;
     'mqtt-sensor'?: string[];
@@ -38,6 +46,7 @@ async function main(): Promise<void> {
         host: { type: 'string' },
         interval: { type: 'string' },
         'no-device': { type: 'boolean' },
+        'control-token': { type: 'string' },
         'mqtt-url': { type: 'string' },
         'mqtt-sensor': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
@@ -55,15 +64,33 @@ async function main(): Promise<void> {
   const intervalMs = number('--interval', values.interval ?? process.env.DEVICE_INTERVAL_MS, 1000);
   const token = process.env.INGEST_TOKEN || undefined;
   const here = fileURLToPath(new URL('.', import.meta.url));
+  const host = values.host ?? process.env.HOST ?? '127.0.0.1';
+  // Beyond loopback, alarms and injected readings are not left to anyone on the network.
+  const controlToken =
+    values['control-token'] ||
+    process.env.CONTROL_TOKEN ||
+    (isLoopback(host) ? undefined : randomBytes(18).toString('base64url'));
 
   const dashboard = await startDashboard({
     port,
-    host: values.host ?? process.env.HOST ?? '127.0.0.1',
+    host,
     token,
+    controlToken,
+    log: (line) => console.log(line),
     assetsDir: `${here}public`,
     staleAfterMs: Math.max(10_000, intervalMs * 5),
   });
-  console.log(`sensor dashboard: ${dashboard.url}`);
+  if (controlToken) {
+    console.log(`sensor dashboard: ${dashboard.url}/?token=${encodeURIComponent(controlToken)}`);
+    console.log(
+      'control: set_alarm and inject need that address opened once (session cookie) or "Authorization: Bearer <token>"; watching is open',
+    );
+  } else {
+    console.log(`sensor dashboard: ${dashboard.url}`);
+    console.log(
+      'control: anyone who can reach this address may set alarms and inject readings (set CONTROL_TOKEN to restrict)',
+    );
+  }
   console.log(
     token
       ? 'ingest: POST /api/readings requires "Authorization: Bearer $INGEST_TOKEN"'

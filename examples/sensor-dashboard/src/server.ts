@@ -1,10 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Hub } from '@boardcast/core';
+import { type Hub, logSafe } from '@boardcast/core';
 import { boardcastHttp } from '@boardcast/sse-server';
 import { createWsEndpoint } from '@boardcast/ws-server';
+import { createAccess } from './access.js';
 import type { dashboard } from './contract.js';
 import { createDashboardHub, type DashboardHubOptions } from './dashboard-hub.js';
+import { type ServerTimeouts, STREAMS_PER_ADDRESS, serverOptions, setSecurityHeaders } from './http-hardening.js';
 import { createIngestHandler } from './ingest.js';
 import { createStaticHandler } from './static-files.js';
 
@@ -19,6 +21,19 @@ export interface DashboardOptions extends DashboardHubOptions {
   readonly maxBodyBytes?: number;
   /** Directory holding the built page (`index.html`, `app.js`, `app.css`). */
   readonly assetsDir: string;
+  /**
+   * Secret for the state-changing commands (`set_alarm`, `inject`). Unset:
+   * anyone who can reach the server may run them. Set: they need the page's
+   * session cookie (open `/?token=<secret>` once) or
+   * `Authorization: Bearer <secret>`; watching stays open. See access.ts.
+   */
+  readonly controlToken?: string | undefined;
+  /** Node HTTP timeouts (ms); defaults in http-hardening.ts `DEFAULT_TIMEOUTS`. */
+  readonly timeouts?: Partial<ServerTimeouts>;
+  /** SSE streams, and WebSockets, one remote address may hold (default 50 each). */
+  readonly maxStreamsPerAddress?: number;
+  /** One line per command and per refused connection (default: none). Errors always go to `console.error`. */
+  readonly log?: ((line: string) => void) | undefined;
 }
 
 export interface RunningDashboard {
@@ -40,26 +55,60 @@ const API = '/api';
 export async function startDashboard(options: DashboardOptions): Promise<RunningDashboard> {
   const dashboardHub = createDashboardHub(options);
   const { hub } = dashboardHub;
-  const api = boardcastHttp(hub, { base: API });
+  const access = createAccess(options.controlToken);
+  const perAddress = options.maxStreamsPerAddress ?? STREAMS_PER_ADDRESS;
+  const api = boardcastHttp(hub, {
+    base: API,
+    authorize: access.authorize,
+    sse: { maxClientsPerAddress: perAddress },
+  });
   const ingest = createIngestHandler(dashboardHub, {
     token: options.token,
     maxBodyBytes: options.maxBodyBytes ?? 65_536,
   });
   const assets = createStaticHandler(options.assetsDir);
 
-  const server = createServer((req, res) => {
-    let pathname: string;
+  const server = createServer(serverOptions(options.timeouts), (req, res) => {
+    setSecurityHeaders(res);
+    let url: URL;
     try {
-      pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+      url = new URL(req.url ?? '/', 'http://localhost');
     } catch {
-      pathname = '/';
+      url = new URL('http://localhost/');
     }
+    const { pathname } = url;
+    if ((pathname === '/' || pathname === '/index.html') && access.login(req, res, url)) return;
     if (pathname === `${API}/readings`) ingest(req, res);
     else if (api.matches(pathname)) api.node(req, res);
     else assets(req, res, pathname);
   });
-  const ws = createWsEndpoint(hub, { server, path: `${API}/ws` });
-  hub.on('error', (error, where) => console.error(`[sensor-dashboard] ${where}:`, error));
+  const ws = createWsEndpoint(hub, {
+    server,
+    path: `${API}/ws`,
+    authorize: access.authorize,
+    maxClientsPerAddress: perAddress,
+  });
+  // Values from the network (command names from the URL path, messages that
+  // quote input) pass through logSafe: a `%0A` cannot start a forged line.
+  // The stack's frames are code locations, kept as lines; its message is escaped.
+  hub.on('error', (error, where) => {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : error;
+    const frames = error instanceof Error ? (error.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l)) : [];
+    console.error([`[sensor-dashboard] ${logSafe(where)}: ${logSafe(message, 1000)}`, ...frames].join('\n'));
+  });
+  const log = options.log;
+  if (log) {
+    hub.on('command', (c) =>
+      log(
+        `cmd  ${logSafe(c.command)} via ${c.transport}${c.clientId ? ` ${c.clientId}` : ''}: ${c.ok ? 'ok' : c.code} (${c.durationMs} ms)`,
+      ),
+    );
+    api.commands.on('reject', (error, _req, command) =>
+      log(`cmd  ${logSafe(command ?? '?')} via http: refused ${error.code}`),
+    );
+    api.sse.on('reject', (error) => log(`sse  refused    ${error.code}`));
+    ws.on('reject', (rejection) => log(`ws   refused    ${rejection.status} ${rejection.code}`));
+  }
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
