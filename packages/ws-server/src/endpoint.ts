@@ -57,6 +57,15 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
     this.options = resolved;
     this.path = resolved.path;
     const { policy } = resolved;
+    // First, so a refused registration (same path twice) leaves nothing behind.
+    this.#unregister = options.server
+      ? registerUpgrade(options.server, {
+          path: this.path,
+          handle: (request, socket, head) => {
+            this.handleUpgrade(request, socket, head);
+          },
+        })
+      : undefined;
     this.#perAddress = new AddressCounter(policy.maxClientsPerAddress);
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -84,14 +93,6 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
       this.#heartbeat.unref();
     }
     this.#offHubClose = hub.on('close', () => void this.close());
-    this.#unregister = options.server
-      ? registerUpgrade(options.server, {
-          path: this.path,
-          handle: (request, socket, head) => {
-            this.handleUpgrade(request, socket, head);
-          },
-        })
-      : undefined;
   }
 
   /** Sockets currently connected. */
