@@ -29,7 +29,9 @@ interface Job {
 /**
  * An LED on any board. Its state is the level the board confirms, never the
  * level last asked for; it re-reads the board when the board comes back
- * online, so a UI bound to it shows the truth after a reboot.
+ * online, so a UI bound to it shows the truth after a reboot, and it watches
+ * its own pin where the board reports outputs (MqttBoard), so a change made
+ * at the device (the plug's own button) reaches `onChange` at once.
  *
  * Operations run one at a time in a bounded queue. Each takes
  * `{ signal, deadline }` (pass a command handler's `context.signal` and
@@ -52,6 +54,7 @@ export class Led {
   #on: boolean | undefined;
   #blink: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  #unwatch: (() => void) | undefined;
 
   constructor(board: Board, pin: Pin, options: LedOptions = {}) {
     this.board = board;
@@ -65,6 +68,7 @@ export class Led {
     this.ready = this.#serial(
       async () => {
         await board.pinMode(pin, 'output', { initial });
+        if (!this.#closed) this.#follow();
         if (board.status === 'online') this.#confirm(await board.digitalRead(pin));
       },
       {},
@@ -152,9 +156,32 @@ export class Led {
   close(): void {
     this.#closed = true;
     this.stop();
+    this.#unwatch?.();
+    this.#unwatch = undefined;
     this.#offStatus();
     this.#listeners.clear();
     this.#errorListeners.clear();
+  }
+
+  /**
+   * Follow changes made at the device (a Tasmota plug's own button, another
+   * program on the broker) by watching the output's own reported level, so a
+   * page shows them at once rather than after the next reconnect. A board
+   * that cannot watch an output says `unsupported` and the Led then relies
+   * on its re-read when the board comes back online. Not on a remote board:
+   * its agent refuses watches on outputs asynchronously (an `error` event
+   * per connection), and RemoteBoard already re-announces `online` when it
+   * learns a level behind the Led's back.
+   */
+  #follow(): void {
+    if (this.#unwatch || this.board.kind === 'remote') return;
+    try {
+      this.#unwatch = this.board.watch(this.pin, { edge: 'both' }, (edge) => {
+        if (!this.#closed) this.#confirm(edge.value);
+      });
+    } catch (error) {
+      if (!(error instanceof BoardcastError && error.code === 'unsupported')) this.#fail(error);
+    }
   }
 
   #write(on: boolean, options: OperationOptions = {}): Promise<boolean> {

@@ -38,6 +38,32 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
     return s;
   }
 
+  it("a Led follows the plug's own button at once, without a reconnect", async () => {
+    const device = await tasmotaDevice('plug-follow');
+    const { board: b, errors } = board({ id: 'plug', topics: tasmota('plug-follow') });
+    await waitFor(() => b.status === 'online', 'board online');
+    const led = new Led(b, 'POWER');
+    suite.defer(() => led.close());
+    await led.ready;
+    const seen: boolean[] = [];
+    led.onChange((on) => seen.push(on));
+    device.pressButton();
+    await waitFor(() => led.isOn === true, 'the Led follows the button');
+    device.pressButton();
+    await waitFor(() => led.isOn === false, 'and back');
+    expect(seen).toEqual([true, false]);
+    // Its own writes still confirm once each.
+    expect(await led.toggle()).toBe(true);
+    expect(seen).toEqual([true, false, true]);
+    led.close();
+    const levels: number[] = [];
+    suite.defer(b.watch('POWER', {}, (edge) => levels.push(edge.value)));
+    device.pressButton();
+    await waitFor(() => levels.includes(0), 'the board saw the button');
+    expect(led.isOn).toBe(true); // a closed Led stops following
+    expect(errors).toEqual([]);
+  });
+
   it('Tasmota: a Led toggles and each state is the one the device reports', async () => {
     const device = await tasmotaDevice('plug1');
     const { board: b, errors } = board({ id: 'plug', topics: tasmota('plug1') });
