@@ -84,6 +84,22 @@ describe('state folded from events', () => {
     expect(hub.headId).toBe(head);
   });
 
+  it('a client filtering events still receives setState changes: they are part of the state', async () => {
+    const hub = createHub(counter, { state: initial });
+    const filtered = wireClient(counter);
+    hub.attach({ events: new Set(['note']) }, filtered.sink);
+    const first = await hub.publish('note', 'a');
+    await hub.publish('change', 1); // filtered out: not folded by this client (the snapshot frame below carries it)
+    await hub.setState((s) => ({ ...s, label: 'while filtered' }));
+    expect(filtered.frames.map((f) => JSON.parse(f).type)).toEqual(['snapshot', 'event', 'snapshot']);
+    expect(filtered.state).toEqual(hub.state);
+    // A filtered resume replays the setState frame too.
+    const resumed = wireClient(counter);
+    resumed.state = initial;
+    hub.attach({ lastEventId: first, events: new Set(['note']) }, resumed.sink);
+    expect(resumed.state).toEqual(hub.state);
+  });
+
   it('setState sends only the fields it changed, so it never rolls back a field an event changed', async () => {
     const bus = new MemoryBus();
     const published: unknown[] = [];
