@@ -32,9 +32,28 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Cross-Origin-Opener-Policy': 'same-origin',
 };
 
-/** Set {@link SECURITY_HEADERS} on a response before any handler writes it (a handler's own `writeHead` headers win). */
+const OWNED = new Set(Object.keys(SECURITY_HEADERS).map((name) => name.toLowerCase()));
+
+/**
+ * Set {@link SECURITY_HEADERS} on a response before any handler sees it, and
+ * keep them: a handler further down (the static-file server, a library)
+ * that passes its own `Content-Security-Policy` to `writeHead` would
+ * otherwise replace the server's policy (Node lets `writeHead`'s headers win
+ * over `setHeader`'s), dropping `frame-ancestors` without anyone noticing.
+ */
 export function setSecurityHeaders(res: ServerResponse): void {
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    const last = args[args.length - 1];
+    if (last && typeof last === 'object' && !Array.isArray(last)) {
+      const headers = Object.fromEntries(
+        Object.entries(last as Record<string, unknown>).filter(([name]) => !OWNED.has(name.toLowerCase())),
+      );
+      args[args.length - 1] = headers;
+    }
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as ServerResponse['writeHead'];
 }
 
 /**

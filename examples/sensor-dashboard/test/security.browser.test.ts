@@ -1,0 +1,120 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import type { RunningDashboard } from '../src/server.js';
+import { buildPageToTemp, start } from './helpers.js';
+
+/**
+ * A page on another origin (another port on 127.0.0.1) that frames the
+ * dashboard beside a frame of its own, so the test shows framing works in
+ * general and is refused for the dashboard only.
+ */
+async function startAttacker(target: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    if (req.url === '/own') res.end('<!doctype html><p id="own">own frame</p>');
+    else
+      res.end(
+        `<!doctype html><iframe name="victim" src="${target}" style="opacity:0.01" width="1000" height="800"></iframe>` +
+          '<iframe name="own" src="/own"></iframe>',
+      );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
+}
+
+async function watch(context: BrowserContext): Promise<{ page: Page; problems: string[] }> {
+  const page = await context.newPage();
+  const problems: string[] = [];
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP ${e.violatedDirective}`));
+  });
+  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  return { page, problems };
+}
+
+describe.skipIf(!chromiumPath)('sensor-dashboard security in Chromium', () => {
+  let launched: LaunchedBrowser;
+  let built: { dir: string; remove(): void };
+  let app: RunningDashboard | undefined;
+  let attacker: Server | undefined;
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    built = await buildPageToTemp();
+    launched = await launchChromium();
+  });
+  afterAll(async () => {
+    await launched?.close();
+    built?.remove();
+  });
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close();
+    await app?.close();
+    app = undefined;
+    await new Promise((resolve) => (attacker ? attacker.close(resolve) : resolve(undefined)));
+    attacker = undefined;
+  });
+
+  const newContext = async () => {
+    const context = await launched.browser.newContext({ viewport: { width: 1280, height: 1000 } });
+    contexts.push(context);
+    return context;
+  };
+
+  it('a page on another origin cannot frame the dashboard (its own frame loads)', async () => {
+    app = await start({ assetsDir: built.dir });
+    const evil = await startAttacker(`http://127.0.0.1:${app.port}/`);
+    attacker = evil.server;
+    const page = await (await newContext()).newPage();
+    await page.goto(evil.url, { waitUntil: 'load' });
+    await expect(page.frame({ name: 'own' })?.locator('#own').textContent()).resolves.toBe('own frame');
+    const victim = page.frame({ name: 'victim' });
+    expect(victim).not.toBeNull();
+    // Chromium replaces a frame refused by frame-ancestors with its error page.
+    expect(victim?.url()).not.toContain(`127.0.0.1:${app.port}`);
+    expect(await victim?.locator('#inject-10').count()).toBe(0);
+  });
+
+  it('the page itself is served with frame-ancestors none and nosniff', async () => {
+    app = await start({ assetsDir: built.dir });
+    for (const path of ['/', '/app.js', '/app.css']) {
+      const res = await fetch(`http://127.0.0.1:${app.port}${path}`);
+      await res.arrayBuffer();
+      expect(res.headers.get('content-security-policy'), path).toContain("frame-ancestors 'none'");
+      expect(res.headers.get('x-content-type-options'), path).toBe('nosniff');
+    }
+  });
+
+  it.each(['sse', 'ws'] as const)(
+    'with a control token, the page opened with ?token= injects over %s; a fresh browser watches but cannot',
+    async (t) => {
+      app = await start({ assetsDir: built.dir, controlToken: 'ctl-secret' });
+      const origin = `http://127.0.0.1:${app.port}`;
+      const { page, problems } = await watch(await newContext());
+      await page.goto(`${origin}/?token=ctl-secret&transport=${t}`);
+      expect(page.url()).toBe(`${origin}/?transport=${t}`);
+      await page.locator('#connection[data-status="open"]').waitFor({ timeout: 10_000 });
+      await page.getByRole('button', { name: 'Inject 1 random reading per sensor' }).click();
+      await page.locator('#inject-result', { hasText: 'Injected 3 readings.' }).waitFor({ timeout: 10_000 });
+      expect(problems).toEqual([]);
+      expect(await page.evaluate(() => document.cookie)).toBe('');
+
+      const stranger = await (await newContext()).newPage();
+      await stranger.goto(`${origin}/?transport=${t}`);
+      // Watching is open …
+      await stranger.locator('#connection[data-status="open"]').waitFor({ timeout: 10_000 });
+      // … changing is not: the page reports the refusal and nothing is stored.
+      await stranger.getByRole('button', { name: 'Inject 10 random readings per sensor' }).click();
+      await stranger
+        .locator('#inject-result', { hasText: /token|unauthorized|not authorized/i })
+        .waitFor({ timeout: 10_000 });
+      expect(app.hub.state.sensors.light.points.length).toBe(1);
+    },
+  );
+});
