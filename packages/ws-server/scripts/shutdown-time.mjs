@@ -7,7 +7,7 @@
  *   node packages/ws-server/scripts/shutdown-time.mjs [sockets=1000] [upgrades=100] [runs=5] [stalledPercent=10]
  *
  * Each run: a node:http server with the WebSocket endpoint; `sockets` real
- * `ws` clients, a tenth of which stopped reading (they cannot see our close
+ * `ws` clients, `stalledPercent` of which stopped reading (they cannot see our close
  * frame, so they are terminated after closeTimeoutMs, default 5000 ms);
  * `upgrades` upgrade requests to a path nobody serves, left to a second
  * `upgrade` listener that never answers. Shutdown = `server.close()`, then
