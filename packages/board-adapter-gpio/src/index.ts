@@ -44,7 +44,15 @@ export {
 } from './contract.js';
 export { Led, type LedOptions } from './led.js';
 export { type GpioLineInfo, LinuxGpioBoard, type LinuxGpioBoardOptions } from './linux-gpio-board.js';
-export { attachBoardLink, BoardLink, type BoardLinkEvents, type BoardLinkOptions } from './remote/board-link.js';
+export {
+  attachBoardLink,
+  type BoardCredential,
+  BoardLink,
+  type BoardLinkEvents,
+  type BoardLinkOptions,
+  type BoardRejection,
+  type BoardTokenCheck,
+} from './remote/board-link.js';
 export {
   BOARD_PROTOCOL,
   type BoardDecodeResult,
@@ -53,7 +61,9 @@ export {
   type BoardSnapshot,
   decodeBoardFrame,
   type HelloFrame,
+  type PingToken,
+  type ServerClockFrame,
 } from './remote/frames.js';
-export { RemoteBoard } from './remote/remote-board.js';
+export { type PinLevelEvent, RemoteBoard, type RemoteBoardEvents } from './remote/remote-board.js';
 export { Sensor, type SensorEvents, type SensorOptions } from './sensor.js';
 export { SimulatedBoard, type SimulatedBoardOptions, type Waveform } from './simulated-board.js';

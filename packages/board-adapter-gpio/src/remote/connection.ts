@@ -5,8 +5,13 @@ import WebSocket from 'ws';
 import type { OperationOptions } from '../board.js';
 import { type BoardFrame, type BoardRequest, decodeBoardFrame, encodeBoardError, type HelloFrame } from './frames.js';
 
-/** The link's monotonic clock (ms). Wall-clock steps (NTP, a Pi without RTC) never touch it. */
-export const monotonicNow = (): number => performance.now();
+/**
+ * The link's monotonic clock (whole ms). Wall-clock steps (NTP, a Pi without
+ * RTC) never touch it. Whole numbers because it travels as `now`/`deadline`
+ * and MicroPython on the ESP32 parses JSON floats as single precision, which
+ * loses the millisecond after about 4.6 hours of server uptime.
+ */
+export const monotonicNow = (): number => Math.floor(performance.now());
 
 export interface ConnectionOptions {
   readonly heartbeatMs: number;
@@ -225,7 +230,7 @@ export class BoardConnection {
     // left, at most deadlineMarginMs) before the server's own.
     const left = request.deadline - monotonicNow();
     const margin = Math.min(this.#options.deadlineMarginMs, Math.max(0, left / 4));
-    this.#write({ ...request.body, id: request.id, deadline: request.deadline - margin }, false);
+    this.#write({ ...request.body, id: request.id, deadline: Math.floor(request.deadline - margin) }, false);
   }
 
   /** Timeout or abort: a queued request is dropped unsent; a sent one is remembered for its late answer. */
