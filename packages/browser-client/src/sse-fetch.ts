@@ -91,12 +91,26 @@ export function probe(link: FetchLink, sink: Link): void {
   );
 }
 
+/** What fetch accepts as a header value unchanged: tab, printable ASCII and Latin-1, no surrounding whitespace. */
+const HEADER_SAFE = /^(?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)$/;
+
 const isStream = (response: Response) =>
   response.status === 200 &&
   (response.headers.get('content-type')?.toLowerCase() ?? '').startsWith('text/event-stream');
 
 /** Fetch mode: one request, streamed through the decoder. */
 export async function readStream(link: FetchLink, sink: Link, controller: AbortController): Promise<void> {
+  // An id fetch cannot put in a header (a character past U+00FF, a control)
+  // makes every request throw before it is sent: the same failure forever.
+  // Come back fresh instead, as for an id the server refused.
+  if (sink.lastEventId && !HEADER_SAFE.test(sink.lastEventId)) {
+    sink.reset('resume_refused');
+    return sink.drop(
+      new BoardcastError('invalid_payload', 'the last event id cannot be sent as a Last-Event-ID header'),
+      false,
+      true,
+    );
+  }
   let response: Response;
   try {
     response = await request(link, sink.lastEventId, controller.signal);

@@ -283,6 +283,27 @@ describe('SSE: a refused resume id', () => {
     expect(client.lastEventId).toBe('e-7');
   });
 
+  it('an id no header can carry (past U+00FF): the client comes back fresh instead of failing the same way forever', async () => {
+    const seen: (string | undefined)[] = [];
+    const raw = await rawServer((req, res) => {
+      seen.push(req.headers['last-event-id'] as string | undefined);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // A hostile or broken server: an id fetch refuses to send back, then the stream ends.
+      res.end(`event: snapshot\ndata: ${SNAPSHOT}\n\nid: \u65e5\u672c\nevent: tick\ndata: ${seen.length}\n\n`);
+    });
+    cleanups.push(() => raw.close());
+    const client = connect(raw.url, contract, {
+      eventSource: 'fetch',
+      reconnect: { initialDelayMs: 0, maxDelayMs: 0 },
+    });
+    const t = track(client);
+    await until(() => seen.length >= 3, 10_000, 'the server asked again');
+    expect(seen.every((id) => id === undefined)).toBe(true);
+    expect(t.resets.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(t.resets)).toEqual(new Set(['resume_refused']));
+    expect(t.ticks.length).toBeGreaterThanOrEqual(2);
+  });
+
   it.each([
     ['with a resume id', 'stale-42', ['stale-42', undefined]],
     ['without one', undefined, [undefined, undefined]],
