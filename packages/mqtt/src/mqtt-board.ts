@@ -357,6 +357,7 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     if (this.#closed) return;
     this.#closed = true;
     this.#generation++;
+    this.#syncWaiter?.resolve();
     for (const fn of this.#detach) fn();
     for (const w of this.#watchers) clearTimeout(w.timer);
     this.#watchers.clear();
@@ -458,7 +459,7 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
       }
       // Retained messages follow the SUBACK; a marker we publish now comes
       // back after them, so once it is here the retained state is complete.
-      await this.#barrier();
+      await this.#barrier(current);
     } catch (error) {
       if (current()) this.emit('error', error);
       return;
@@ -468,11 +469,26 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     if (!this.#topics.availability || this.#available === true) await this.#activate(generation);
   }
 
-  #barrier(): Promise<void> {
+  /**
+   * Resolves when our marker comes back, when the resync times out, or when
+   * the connection it belongs to is gone (`#onDisconnect` and `close()` end it
+   * early). A barrier of a lost connection never reports an error and never
+   * touches the waiter of the connection that replaced it.
+   */
+  #barrier(current: () => boolean): Promise<void> {
     const marker = Math.random().toString(36).slice(2);
     return new Promise<void>((resolve) => {
+      const waiter = {
+        marker,
+        resolve: () => {
+          clearTimeout(timer);
+          if (this.#syncWaiter === waiter) this.#syncWaiter = undefined;
+          resolve();
+        },
+      };
       const timer = setTimeout(() => {
-        this.#syncWaiter = undefined;
+        waiter.resolve();
+        if (!current()) return;
         this.emit(
           'error',
           new BoardcastError(
@@ -480,16 +496,9 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
             `board "${this.id}": sync marker on ${this.#syncTopic} did not come back (ACL?); continuing without it`,
           ),
         );
-        resolve();
       }, this.#resyncTimeoutMs);
-      this.#syncWaiter = {
-        marker,
-        resolve: () => {
-          clearTimeout(timer);
-          this.#syncWaiter = undefined;
-          resolve();
-        },
-      };
+      this.#syncWaiter?.resolve();
+      this.#syncWaiter = waiter;
       // Same QoS as the subscriptions: a QoS 0 marker could overtake QoS 1
       // retained messages the broker holds back behind its in-flight window.
       this.client.publish(this.#syncTopic, marker, { qos: this.#qos, retain: false });
@@ -548,6 +557,7 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     if (this.#closed) return;
     this.#generation++;
     this.#synced = false;
+    this.#syncWaiter?.resolve();
     // What the broker said about the device is stale now; a broker that lost
     // its retained messages must not leave us believing an old `Online`.
     this.#available = undefined;

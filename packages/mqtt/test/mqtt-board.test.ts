@@ -2,6 +2,7 @@ import { Led } from '@boardcast/board-adapter-gpio';
 import { BoardcastError } from '@boardcast/core';
 import type { MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
+import { startTcpProxy } from '../../../test-support/tcp-proxy.js';
 import { esphome, MqttBoard, type MqttBoardOptions, tasmota } from '../src/index.js';
 import { client, type MosquittoTls, mosquittoPath, spy, startMosquitto, useMosquitto } from './broker.js';
 import { EsphomeDouble, TasmotaDouble, waitFor } from './devices.js';
@@ -168,6 +169,36 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
     expect(await b.digitalWrite('POWER', 1)).toBe(1);
     await waitFor(() => commands.lines.length >= 2, 'commands after the return');
     expect(commands.lines).toEqual(['cmnd/plug6/POWER ', 'cmnd/plug6/POWER ON']);
+  });
+
+  it('the link drops during a resync: the lost resync reports nothing and never disturbs the next one', async () => {
+    const device = await tasmotaDevice('plug-resync');
+    const proxy = await startTcpProxy(suite.broker.port);
+    suite.defer(() => proxy.close());
+    const b = new MqttBoard({
+      id: 'plug',
+      url: `mqtt://127.0.0.1:${proxy.port}`,
+      mqtt: { reconnectPeriod: 100 },
+      topics: tasmota('plug-resync'),
+      resyncTimeoutMs: 800,
+    });
+    suite.defer(() => b.close());
+    const errors: unknown[] = [];
+    b.on('error', (e) => errors.push(e));
+    // The first SUBACK is in: the board now waits for its sync marker. Cut the
+    // link before the marker can come back.
+    let cuts = 0;
+    b.client.on('packetreceive', (packet) => {
+      if (packet.cmd === 'suback' && cuts++ === 0) proxy.cut();
+    });
+    await waitFor(() => b.status === 'online', 'online after the reconnect');
+    expect(cuts).toBeGreaterThanOrEqual(2);
+    // The first resync's timer would have run out by now.
+    await new Promise((r) => setTimeout(r, 1200));
+    // The reset itself is reported (network_error); nothing else is.
+    expect(errors.filter((e) => !(e instanceof BoardcastError && e.code === 'network_error'))).toEqual([]);
+    device.pressButton();
+    await waitFor(() => b.levels.get('POWER') === 1, 'reports still arrive');
   });
 
   it('broker restarted mid-stream: resubscribes, resyncs before `online`, loses nothing the device did meanwhile', async () => {
