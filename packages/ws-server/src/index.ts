@@ -1,6 +1,12 @@
 export { WS_PROTOCOL } from '@boardcast/core';
 export { createWsEndpoint, WsEndpoint } from './endpoint.js';
-export type { BackpressurePolicy, OriginPolicy, WsEndpointOptions, WsUpgradeServer } from './options.js';
+export type {
+  BackpressurePolicy,
+  OriginPolicy,
+  ResolvedOptions as WsResolvedOptions,
+  WsEndpointOptions,
+  WsUpgradeServer,
+} from './options.js';
 export type {
   HubLike,
   WsClientInfo,
