@@ -1,5 +1,5 @@
 import type { Level, Pin } from '@boardcast/board-adapter-gpio';
-import { BoardcastError } from '@boardcast/core';
+import { BoardcastError, logSafe } from '@boardcast/core';
 
 /**
  * Turns one MQTT message into a value, or `undefined` when the message is not
@@ -105,13 +105,16 @@ const LEVELS: Readonly<Record<string, Level>> = {
   false: 0,
 };
 
+/** A payload as an error message may quote it: short, and with controls and bidi overrides escaped (it reaches logs). */
 function preview(payload: string): string {
-  return payload.length > 40 ? `${payload.slice(0, 40)}…` : payload;
+  return logSafe(payload, 40);
 }
 
 /** `ON`/`OFF` (any common spelling), `1`/`0`, `true`/`false` → a level; anything else is `invalid_payload`. */
 export function decodeLevel(payload: string, topic: string): Level {
-  const level = LEVELS[payload.trim()];
+  const text = payload.trim();
+  // Own keys only: `toString` or `constructor` must not read a function off the prototype.
+  const level = Object.hasOwn(LEVELS, text) ? LEVELS[text] : undefined;
   if (level === undefined) {
     throw new BoardcastError('invalid_payload', `"${preview(payload)}" on ${topic} is not ON/OFF`, {
       details: { topic },

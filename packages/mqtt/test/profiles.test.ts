@@ -91,8 +91,20 @@ describe('decoders', () => {
   it('levels: the usual spellings, nothing else', () => {
     for (const on of ['ON', 'on', 'On', '1', 'true', ' ON ']) expect(decodeLevel(on, 't')).toBe(1);
     for (const off of ['OFF', 'off', '0', 'false']) expect(decodeLevel(off, 't')).toBe(0);
-    for (const bad of ['', 'MAYBE', '2', 'ONN', '{"POWER":"ON"}'])
+    for (const bad of ['', 'MAYBE', '2', 'ONN', '{"POWER":"ON"}', 'toString', 'constructor', '__proto__'])
       expect(code(() => decodeLevel(bad, 't'))).toBe('invalid_payload');
+  });
+
+  it('an error quotes a payload short and escaped (it reaches logs)', () => {
+    let message = '';
+    try {
+      decodeLevel('ON\n[boardcast] forged line\u202e', 'stat/x/POWER');
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('ON\\n[boardcast]');
+    expect(message).not.toMatch(/[\n\u202e]/);
+    expect(code(() => decodeNumber()('x'.repeat(100_000), 't'))).toBe('invalid_payload');
   });
 
   it('numbers: plain or at a JSON path; a missing path is "not about me"', () => {
