@@ -130,6 +130,7 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
   readonly #batch: number;
   readonly #listeners = new Set<BusListener>();
   readonly #lostListeners = new Set<() => void>();
+  readonly #resyncListeners = new Set<(checkpoint: StateCheckpoint) => void>();
   readonly #channels = new Map<string, Set<(message: string) => void>>();
   readonly #routers = new Set<CommandRouter<ContractSpec>>();
   #waiters: Waiter[] = [];
@@ -314,6 +315,14 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     return this.#checkpoint;
   }
 
+  onResync(listener: (checkpoint: StateCheckpoint) => void): () => void {
+    const entry = (checkpoint: StateCheckpoint) => listener(checkpoint);
+    this.#resyncListeners.add(entry);
+    return () => {
+      this.#resyncListeners.delete(entry);
+    };
+  }
+
   onCheckpointLost(listener: () => void): () => void {
     const entry = () => listener();
     this.#lostListeners.add(entry);
@@ -350,6 +359,7 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     for (const router of [...this.#routers]) void router.close();
     this.#listeners.clear();
     this.#lostListeners.clear();
+    this.#resyncListeners.clear();
     this.#channels.clear();
     for (const waiter of this.#waiters) waiter.resolve(false);
     this.#waiters = [];
@@ -468,6 +478,10 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
         continue;
       }
       if (this.#closed) return;
+      // After a reconnect, check for a hole before delivering what follows it
+      // (ioredis resends the XREAD itself, so its reply may already be past one).
+      if (this.#positionAtClose !== undefined) await this.#checkContinuity();
+      if (this.#closed) return;
       const streams = reply as [key: string, entries: StreamEntry[]][] | null;
       const entries = streams?.[0]?.[1];
       if (entries && entries.length > 0) this.#deliver(entries);
@@ -550,7 +564,6 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     this.#everReady.add(conn);
     this.#updateStatus();
     if (!again || this.#closed) return;
-    if (conn === this.#reader) void this.#checkContinuity();
     if (conn === this.#cmd) void this.#checkCheckpoint();
   }
 
@@ -583,10 +596,44 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
       const trimmed = replies[1]?.[1] as string | null | undefined;
       // Neither present nor the newest trimmed entry: what followed it is
       // gone (trimmed, or Redis lost the stream).
-      if (!((self && self.length > 0) || trimmed === at)) this.emit('gap', at);
+      if ((self && self.length > 0) || trimmed === at) return;
+      this.emit('gap', at);
+      await this.#resync(at);
     } catch (error) {
       this.emitError(error, 'continuity check');
     }
+  }
+
+  /**
+   * Events after `at` are gone, so this instance's folded state misses
+   * them. The newest checkpoint (written by instances that read them) is
+   * the state at a later id: adopt it and go on reading after it. Without a
+   * newer one (Redis lost everything) the state is the best there is.
+   */
+  async #resync(at: string): Promise<void> {
+    const [id, json] = await this.#cmd.hmget(this.#keys.checkpoint, 'id', 'json');
+    if (!id || json === null || json === undefined || !isStreamId(id) || compareStreamIds(id, this.#position) <= 0)
+      return;
+    let checkpoint: StateCheckpoint;
+    try {
+      checkpoint = { id, state: JSON.parse(json) };
+    } catch (error) {
+      this.emitError(error, 'checkpoint');
+      return;
+    }
+    // Entries up to the checkpoint are in it: #deliver skips ids at or below the position.
+    this.#position = id;
+    for (const listener of this.#resyncListeners) {
+      try {
+        listener(checkpoint);
+      } catch (error) {
+        this.emitError(error, 'resync listener');
+      }
+    }
+    this.emitError(
+      new BoardcastError('bus_unavailable', `events after ${at} were lost to this instance: state resynced at ${id}`),
+      'resync',
+    );
   }
 
   async #listen(channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {

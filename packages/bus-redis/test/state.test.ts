@@ -1,6 +1,7 @@
 import { createHub, defineContract, typed } from '@boardcast/core';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTcpProxy } from '../../../test-support/tcp-proxy.js';
 import { RedisBus, type RedisBusOptions } from '../src/index.js';
 import { wireClient } from './fixtures.js';
 import { eventually, type RedisProcess, redisServerPath, startRedis } from './redis-server.js';
@@ -37,8 +38,8 @@ describe.skipIf(!redisServerPath)('state on Redis: folded from the stream on eve
     await redis?.stop();
   });
 
-  async function start(options: Omit<RedisBusOptions, 'redis'> = {}) {
-    const bus = new RedisBus({ redis: redis.url, name: 'state', ...options });
+  async function start(options: Omit<RedisBusOptions, 'redis'> = {}, url = redis.url) {
+    const bus = new RedisBus({ redis: url, name: 'state', ...options });
     const hub = createHub(counter, { state: initial, bus });
     hubs.push(hub);
     await hub.ready;
@@ -129,6 +130,33 @@ describe.skipIf(!redisServerPath)('state on Redis: folded from the stream on eve
       const entries = await admin.xrange('state:events', '-', '+');
       return entries.find(([, fields]) => fields[3] === String(n))?.[0];
     }
+  });
+
+  it('an instance cut off while events it never read were trimmed resyncs from a checkpoint', async () => {
+    const options = { history: 10, checkpointEvery: 3 };
+    const a = await start(options);
+    const proxy = await startTcpProxy(Number(new URL(redis.url).port));
+    hubs.push({ close: () => proxy.close() });
+    const b = await start(options, `redis://127.0.0.1:${proxy.port}`);
+    const gaps: string[] = [];
+    const errors: string[] = [];
+    b.bus.on('gap', (after) => gaps.push(after));
+    b.bus.on('error', (_e, where) => errors.push(where));
+    for (let n = 1; n <= 3; n++) await a.hub.publish('change', n);
+    await eventually(() => expect(b.hub.headId).toBe(a.hub.headId));
+
+    proxy.stall(); // B hears nothing while A goes on, past B's position in a 10-event stream
+    for (let n = 4; n <= 40; n++) await a.hub.publish('change', n);
+    proxy.cut();
+    proxy.resume();
+    await eventually(() => expect(b.hub.headId).toBe(a.hub.headId), 15_000);
+    expect(gaps).toHaveLength(1);
+    expect(errors).toContain('resync');
+    expect(b.hub.state).toEqual(a.hub.state);
+    expect(b.hub.state.seen).toEqual(upTo(40));
+    // And it keeps folding after it.
+    await a.hub.publish('change', 41);
+    await eventually(() => expect(b.hub.state.seen).toEqual(upTo(41)));
   });
 
   it('keeps the newest checkpoint whatever order writes arrive in', async () => {

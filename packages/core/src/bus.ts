@@ -51,6 +51,14 @@ export interface Bus {
    * persistence): the hub stores one at once. Returns the unsubscribe function.
    */
   onCheckpointLost?(listener: () => void): () => void;
+  /**
+   * Optional: events this instance had not delivered are gone (trimmed
+   * while it was cut off from a shared bus), so its folded state misses
+   * them. The bus calls this with a newer checkpoint; the hub adopts it as
+   * its state and head, and the bus delivers the events after it. Returns
+   * the unsubscribe function.
+   */
+  onResync?(listener: (checkpoint: StateCheckpoint) => void): () => void;
   /** Optional: health, for buses that depend on a network. */
   readonly status?: BusStatus;
   close(): void | Promise<void>;

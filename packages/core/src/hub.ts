@@ -162,6 +162,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   readonly #subscribers = new Set<(event: EncodedEvent) => void>();
   readonly #unsubscribeBus: () => void;
   readonly #unsubscribeLost: (() => void) | undefined;
+  readonly #unsubscribeResync: (() => void) | undefined;
   readonly #inflight = new Set<AbortController>();
   readonly #reducers: { readonly [name: string]: Reducer<unknown, unknown> | undefined };
   /** `setState` frames by id, so a replay can send the state as it was at that id. */
@@ -190,6 +191,14 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     this.#unsubscribeBus = this.bus.subscribe((event) => this.#receive(event));
     this.#unsubscribeLost = this.bus.onCheckpointLost?.(() => {
       if (this.#loaded) this.#saveCheckpoint();
+    });
+    this.#unsubscribeResync = this.bus.onResync?.((checkpoint) => {
+      if (!this.#loaded || this.#closed) return;
+      this.#state = checkpoint.state as StateOf<C>;
+      this.#head = checkpoint.id;
+      this.#snapshot = undefined;
+      this.#sinceCheckpoint = 0;
+      this.emit('state', this.#state);
     });
     this.ready = this.#loadState();
   }
@@ -623,6 +632,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     for (const controller of this.#inflight) controller.abort(new BoardcastError('closed', 'hub is closed'));
     this.#unsubscribeBus();
     this.#unsubscribeLost?.();
+    this.#unsubscribeResync?.();
     this.#subscribers.clear();
     this.emit('close');
     await this.bus.close();
