@@ -39,6 +39,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const keep = process.argv.includes('--keep');
 const started = Date.now();
 const results = [];
+let completed = false;
 
 /** Same flags as test-support/system.ts CHROMIUM_ARGS (closed network, root, no GPU). */
 const CHROMIUM_ARGS = [
@@ -138,9 +139,33 @@ const HINTS = [
 function step(name) {
   console.log(`\n== quickstart: ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
+/**
+ * Failures someone is fixing (scripts/quickstart/known-failures.json: README path, error text, why, owner).
+ * A failing check whose every error is listed is reported KNOWN and does not fail the run; a listed
+ * failure that no longer happens fails it, so the list cannot outlive the bugs.
+ */
+const known = JSON.parse(readFileSync(join(ROOT, 'scripts/quickstart/known-failures.json'), 'utf8')).map((k) => ({
+  ...k,
+  used: false,
+}));
+function knownFor(line) {
+  return known.find((k) => line.startsWith(k.readme) && line.includes(k.error));
+}
+/** @returns {boolean} whether the check counts as passed (ok, or failed in known ways only). */
 function record(name, ok, detail = '') {
-  results.push({ name, ok, detail });
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? `\n${detail.replace(/^/gm, '     ')}` : ''}`);
+  const errors = detail.split('\n').filter((l) => l.trim() && !l.startsWith('  ↳'));
+  const isKnown = !ok && errors.length > 0 && errors.every((l) => knownFor(l));
+  for (const l of ok ? [] : errors) {
+    const k = knownFor(l);
+    if (k) k.used = true;
+  }
+  results.push({ name, ok: ok || isKnown, known: isKnown, detail });
+  const mark = ok ? 'ok  ' : isKnown ? 'KNOWN' : 'FAIL';
+  const why = isKnown ? [...new Set(errors.map((l) => `${knownFor(l).owner}: ${knownFor(l).why}`))].join('\n') : '';
+  console.log(
+    `${mark} ${name}${detail ? `\n${[detail, why].filter(Boolean).join('\n').replace(/^/gm, '     ')}` : ''}`,
+  );
+  return ok || isKnown;
 }
 function run(cmd, args, options = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
@@ -473,6 +498,7 @@ step(
   `bundle the page for the browser (esbuild, platform browser, no externals, format ${bundleFormat}${rootCommands.length ? ' as README.md says' : ': the default, README.md gives no command'})`,
 );
 const bundles = {};
+let servedAsModule = bundleFormat === 'esm';
 const printedTransport = /transport:\s*'(sse|ws)'/.exec(pageFile.text)?.[1];
 for (const transport of ['sse', 'ws']) {
   let text = pageFile.text;
@@ -485,24 +511,37 @@ for (const transport of ['sse', 'ws']) {
   }
   const entry = join(app, dirname(pageFile.path), `page-${transport}.entry.ts`);
   writeFileSync(entry, text);
+  const built = await buildPage(entry, bundleFormat);
+  const name = `esbuild page (${transport}${printedTransport === transport ? ', as printed' : ''}, ${bundleFormat})`;
+  if (built.bundle) {
+    bundles[transport] = built.bundle;
+    record(`${name}: ${built.bundle.length} B`, true);
+  } else if (record(name, false, built.errors.join('\n')) && bundleFormat !== 'esm') {
+    // A known failure of the default format: still drive the page, as a module.
+    const esm = await buildPage(entry, 'esm');
+    if (esm.bundle) {
+      bundles[transport] = esm.bundle;
+      servedAsModule = true;
+      console.log(`     driving the page from an esm bundle (<script type="module">) instead: ${esm.bundle.length} B`);
+    } else record(`esbuild page (${transport}, esm)`, false, esm.errors.join('\n'));
+  }
+}
+
+async function buildPage(entry, format) {
   try {
     const out = await esbuild.build({
       entryPoints: [entry],
       bundle: true,
       platform: 'browser',
-      format: bundleFormat,
+      format,
       write: false,
       minify: true,
       logLevel: 'silent',
       absWorkingDir: app,
     });
-    bundles[transport] = out.outputFiles[0].text;
-    record(
-      `esbuild page (${transport}${printedTransport === transport ? ', as printed' : ''}): ${out.outputFiles[0].contents.length} B`,
-      true,
-    );
+    return { bundle: out.outputFiles[0].text };
   } catch (error) {
-    const lines = (error.errors ?? [{ text: String(error) }]).map((e) => {
+    const errors = (error.errors ?? [{ text: String(error) }]).map((e) => {
       if (!e.location) return e.text;
       const inPage = e.location.file.endsWith('.entry.ts');
       const seg =
@@ -510,7 +549,7 @@ for (const transport of ['sse', 'ws']) {
       const where = seg ? `${seg.readme}:${seg.line + e.location.line - seg.start}` : e.location.file;
       return `${where}:${e.location.column + 1} ${e.text} (${relative(app, join(app, e.location.file))})`;
     });
-    record(`esbuild page (${transport})`, false, lines.join('\n'));
+    return { errors };
   }
 }
 
@@ -526,6 +565,7 @@ if (server) {
     await new Promise((r) => (server.child.exitCode !== null ? r() : server.child.once('exit', r)));
   }
 }
+completed = true;
 finish();
 
 async function startServer(file, wantedPort) {
@@ -690,7 +730,7 @@ async function startDevServer(port, script) {
     if (req.url === '/') {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end(
-        `<!doctype html><title>quick start</title><script${bundleFormat === 'esm' ? ' type="module"' : ''} src="/page.js"></script>\n`,
+        `<!doctype html><title>quick start</title><script${servedAsModule ? ' type="module"' : ''} src="/page.js"></script>\n`,
       );
     } else if (req.url === '/favicon.ico') {
       res.writeHead(204).end();
@@ -763,6 +803,15 @@ function freePort() {
 
 function finish() {
   if (keep) console.log(`\nthe app is kept at ${app}`);
+  for (const k of completed ? known.filter((k) => !k.used) : []) {
+    record(
+      `known failure no longer happens: ${k.readme} "${k.error}" (${k.owner}) — remove it from known-failures.json`,
+      false,
+    );
+  }
+  const knownCount = results.filter((r) => r.known).length;
+  if (knownCount)
+    console.log(`\n${knownCount} checks failed only in known ways (scripts/quickstart/known-failures.json)`);
   const failed = results.filter((r) => !r.ok);
   console.log(
     `\nquickstart: ${results.length - failed.length} checks passed, ${failed.length} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`,
