@@ -6,6 +6,7 @@ import {
   type EncodedEvent,
   type EventName,
   type Hub,
+  logSafe,
 } from '@boardcast/core';
 import type { IClientPublishOptions, IPublishPacket, MqttClient } from 'mqtt';
 
@@ -154,7 +155,13 @@ class Bridge<C extends ContractSpec> extends Emitter<MqttBridgeEvents> implement
     if (this.#closed || !topic.startsWith(head)) return;
     const command = topic.slice(head.length);
     if (command === '' || command.includes('/')) return;
-    const replyTopic = packet.properties?.responseTopic ?? `${this.prefix}/results/${command}`;
+    const results = `${this.prefix}/results/${command}`;
+    const asked = packet.properties?.responseTopic;
+    // A peer's response topic is published to with the bridge's connection:
+    // one with a wildcard (or empty, or with NUL) is a protocol error the
+    // broker answers by dropping that connection, the app's boards included.
+    const badReply = asked !== undefined && (asked === '' || /[+#\0]/.test(asked));
+    const replyTopic = asked !== undefined && !badReply ? asked : results;
     const correlationData = packet.properties?.correlationData;
     const reply = (body: string) => {
       const options: IClientPublishOptions = { qos: this.#qos, retain: false };
@@ -170,19 +177,31 @@ class Bridge<C extends ContractSpec> extends Emitter<MqttBridgeEvents> implement
       // (re)subscribes: never run it, and say why.
       this.emit(
         'error',
-        new BoardcastError('invalid_payload', `retained message on ${topic} ignored: commands must not be retained`),
+        new BoardcastError(
+          'invalid_payload',
+          `retained message on ${logSafe(topic)} ignored: commands must not be retained`,
+        ),
         'command',
       );
       return;
     }
+    if (badReply) {
+      const error = new BoardcastError(
+        'invalid_payload',
+        `command "${logSafe(command)}": response topic "${logSafe(asked)}" is not a topic one can publish to`,
+      );
+      this.emit('error', error, 'command');
+      fail(error);
+      return;
+    }
     if (this.#commands !== true && (this.#commands === false || !this.#commands.has(command))) {
-      fail(new BoardcastError('unknown_command', `command "${command}" is not open to MQTT`));
+      fail(new BoardcastError('unknown_command', `command "${logSafe(command)}" is not open to MQTT`));
       return;
     }
     if (payload.length > this.#maxPayloadBytes) {
       const error = new BoardcastError(
         'payload_too_large',
-        `command "${command}": ${payload.length} bytes exceed ${this.#maxPayloadBytes}`,
+        `command "${logSafe(command)}": ${payload.length} bytes exceed ${this.#maxPayloadBytes}`,
       );
       this.emit('error', error, 'command');
       fail(error);
@@ -193,7 +212,9 @@ class Bridge<C extends ContractSpec> extends Emitter<MqttBridgeEvents> implement
     try {
       input = text.trim() === '' ? undefined : (JSON.parse(text) as unknown);
     } catch (cause) {
-      const error = new BoardcastError('invalid_payload', `command "${command}": the message is not JSON`, { cause });
+      const error = new BoardcastError('invalid_payload', `command "${logSafe(command)}": the message is not JSON`, {
+        cause,
+      });
       this.emit('error', error, 'command');
       fail(error);
       return;

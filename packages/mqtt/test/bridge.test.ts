@@ -47,7 +47,7 @@ describe.skipIf(!mosquittoPath)('bridgeHub on a real mosquitto', () => {
     bridge.on('error', (e) => errors.push(e instanceof BoardcastError ? e.code : String(e)));
     suite.defer(() => bridge.close());
     await bridge.ready;
-    return { hub, bridge, errors };
+    return { hub, bridge, errors, app };
   }
 
   it('publishes hub events and the retained snapshot state to MQTT', async () => {
@@ -108,6 +108,32 @@ describe.skipIf(!mosquittoPath)('bridgeHub on a real mosquitto', () => {
     });
     await waitFor(() => replies.length === 1, 'reply');
     expect(replies).toEqual(['me/replies {"ok":true,"data":{"on":false}} req-42']);
+  });
+
+  it('a response topic no one may publish to (a wildcard) is refused; the shared connection survives', async () => {
+    const { hub, errors, app } = await setup({}, 5);
+    let drops = 0;
+    app.on('close', () => drops++);
+    const peer = await mqtt({ protocolVersion: 5 });
+    const results = await spy(suite.broker.url, 'home/app/results/#');
+    suite.defer(() => results.client.endAsync());
+    const ran: string[] = [];
+    hub.on('command', (c) => ran.push(c.command));
+    for (const responseTopic of ['evil/#', 'evil/+/x']) {
+      await peer.publishAsync('home/app/commands/led', '{"state":"on"}', { properties: { responseTopic } });
+    }
+    await waitFor(() => results.lines.length === 2, 'refusals on the default results topic');
+    for (const line of results.lines) expect(line).toMatch(/^home\/app\/results\/led .*"invalid_payload"/);
+    expect(ran).toEqual([]);
+    expect(errors).toEqual(['invalid_payload', 'invalid_payload']);
+    // The bridge's connection was never dropped by the broker: a command still runs.
+    const replies: string[] = [];
+    peer.on('message', (topic, payload) => replies.push(`${topic} ${payload}`));
+    await peer.subscribeAsync('me/replies');
+    await peer.publishAsync('home/app/commands/led', '{"state":"on"}', { properties: { responseTopic: 'me/replies' } });
+    await waitFor(() => replies.length === 1, 'reply');
+    expect(replies).toEqual(['me/replies {"ok":true,"data":{"on":true}}']);
+    expect(drops).toBe(0);
   });
 
   it('malformed, unknown, refused and retained command messages get typed errors; the bridge keeps working', async () => {
