@@ -156,6 +156,37 @@ describe('led-demo: log lines', () => {
   });
 });
 
+describe('led-demo: board connection log', () => {
+  it('the connect line carries the board data from its hello', async () => {
+    await start({ board: { kind: 'remote', token: 'bt', id: 'esp32' } });
+    const agent = new WebSocket(`ws://127.0.0.1:${demo?.port}/board`, 'boardcast-board.v1', {
+      headers: { Authorization: 'Bearer bt' },
+    });
+    await new Promise((resolve, reject) => {
+      agent.once('open', resolve);
+      agent.once('error', reject);
+    });
+    agent.send(
+      JSON.stringify({
+        type: 'hello',
+        id: 'esp32',
+        firmware: 'test-agent/1.0 micropython-1.23.0 esp32',
+        pins: [
+          { pin: 5, modes: ['output'] },
+          { pin: 0, modes: ['input_pullup'] },
+          { pin: 4, modes: ['input_pulldown'] },
+        ],
+        sensors: ['hall'],
+      }),
+    );
+    const line = await waitFor(() => lines.find((l) => l.startsWith('board connect')), 'the board connect line');
+    expect(line).toBe(
+      'board connect    esp32 firmware test-agent/1.0 micropython-1.23.0 esp32 pins 5,0,4 sensors hall',
+    );
+    agent.terminate();
+  });
+});
+
 describe('led-demo: slow clients', () => {
   const timeouts = { headersTimeout: 500, requestTimeout: 1000, connectionsCheckingInterval: 100 };
 
