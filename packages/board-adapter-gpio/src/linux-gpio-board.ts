@@ -1,7 +1,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BoardcastError, Emitter, isErrorCode } from '@boardcast/core';
+import { BoardcastError, Emitter, isErrorCode, logSafe } from '@boardcast/core';
 import {
   type Board,
   type BoardCapabilities,
@@ -252,8 +252,14 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
         try {
           message = JSON.parse(line) as HelperAnswer;
         } catch {
+          hooks.error?.(new BoardcastError('handler_failed', `GPIO helper wrote a non-JSON line: ${logSafe(line)}`));
+          continue;
+        }
+        // `null`, a list, a number: JSON, but reading `.id` off them would
+        // throw inside this stream callback and take the server down.
+        if (message === null || typeof message !== 'object' || Array.isArray(message)) {
           hooks.error?.(
-            new BoardcastError('handler_failed', `GPIO helper wrote a non-JSON line: ${line.slice(0, 200)}`),
+            new BoardcastError('handler_failed', `GPIO helper wrote a line that is not an object: ${logSafe(line)}`),
           );
           continue;
         }
@@ -266,7 +272,7 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
           else waiter.reject(helperError(id, message.error));
         } else if (message.event === 'edge') hooks.edge?.(message);
         else if (message.event === 'error') {
-          hooks.error?.(new BoardcastError('handler_failed', `GPIO helper: ${String(message.message)}`));
+          hooks.error?.(new BoardcastError('handler_failed', `GPIO helper: ${logSafe(message.message)}`));
         }
       }
     });
@@ -370,7 +376,7 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     if (state.mode !== 'output') throw unsupported(this.id, pin, 'is not an output (call pinMode first)');
     if (!isLevel(value)) throw new BoardcastError('invalid_payload', 'digitalWrite value must be 0 or 1');
     const answer = await this.#request('write', { line: state.index, value }, options);
-    return answer.value === 1 ? 1 : 0;
+    return this.#level(answer, 'write');
   }
 
   async digitalRead(pin: Pin, options?: OperationOptions): Promise<Level> {
@@ -378,7 +384,16 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     if (state.mode === undefined) throw unsupported(this.id, pin, 'is not configured (call pinMode first)');
     // Always the kernel's word, never a cached level.
     const answer = await this.#request('read', { line: state.index }, options);
-    return answer.value === 1 ? 1 : 0;
+    return this.#level(answer, 'read');
+  }
+
+  /** The level in a helper's answer; anything else is the helper's fault, never read as 0. */
+  #level(answer: HelperAnswer, op: string): Level {
+    if (isLevel(answer.value)) return answer.value;
+    throw new BoardcastError(
+      'handler_failed',
+      `board "${this.id}": the GPIO helper answered ${op} without a level (${logSafe(JSON.stringify(answer.value))})`,
+    );
   }
 
   async analogRead(pin: Pin): Promise<number> {

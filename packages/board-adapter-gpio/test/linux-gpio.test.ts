@@ -300,3 +300,80 @@ describe.skipIf(!pythonPath)('LinuxGpioBoard on the mainline-kernel Pi 4 line ta
     expect((error as Error).message).toContain('same line');
   });
 });
+
+/**
+ * A helper that misbehaves (a broken install, a patched script): the board
+ * must turn whatever it writes into typed errors and never let it throw in
+ * Node's stream callbacks, where it would crash the server.
+ */
+describe.skipIf(!pythonPath)('LinuxGpioBoard with a misbehaving helper', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'boardcast-bad-helper-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A helper that opens one line and answers `write` with `script` (Python, `rid` and `value` in scope). */
+  async function badHelper(script: string): Promise<LinuxGpioBoard> {
+    const path = join(dir, 'helper.py');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(
+      path,
+      [
+        'import json, os, sys',
+        'def say(obj): sys.stdout.write(obj if isinstance(obj, str) else json.dumps(obj)); sys.stdout.write("\\n"); sys.stdout.flush()',
+        'for raw in sys.stdin:',
+        '    msg = json.loads(raw); rid = msg["id"]; op = msg["op"]',
+        '    if op == "open": say({"id": rid, "ok": True, "api": 2, "version": "fake", "lines": [{"chip": "gpiochip0", "label": "fake", "offset": 5, "name": "GPIO5"}]})',
+        '    elif op == "write":',
+        '        value = msg["value"]',
+        ...script.split('\n').map((l) => `        ${l}`),
+        '    else: say({"id": rid, "ok": True, "value": 0})',
+      ].join('\n'),
+    );
+    const board = await LinuxGpioBoard.open({ pins: [5], python: pythonPath ?? 'python3', helperPath: path });
+    await board.pinMode(5, 'output');
+    return board;
+  }
+
+  it('lines that are JSON but not objects (null, a list, a string) are errors; the board keeps working', async () => {
+    const board = await badHelper(
+      'say("null"); say("[1]"); say("\\"x\\""); say("42"); say({"id": rid, "ok": True, "value": value})',
+    );
+    const errors: unknown[] = [];
+    board.on('error', (e) => errors.push(e));
+    try {
+      expect(await board.digitalWrite(5, 1)).toBe(1);
+      expect(errors).toHaveLength(4);
+      for (const e of errors) expect(e).toMatchObject({ code: 'handler_failed' });
+      expect(board.status).toBe('online');
+    } finally {
+      await board.close();
+    }
+  });
+
+  it('an answer without a level is handler_failed, never a made-up 0', async () => {
+    const board = await badHelper('say({"id": rid, "ok": True, "value": "1"})');
+    try {
+      await expect(board.digitalWrite(5, 1)).rejects.toMatchObject({ code: 'handler_failed' });
+      await expect(board.digitalRead(5)).resolves.toBe(0);
+    } finally {
+      await board.close();
+    }
+  });
+
+  it('a helper that dies in the middle of a write: board_offline, status offline, later calls fail at once', async () => {
+    const board = await badHelper('os._exit(3)');
+    const statuses: string[] = [];
+    board.on('status', (s) => statuses.push(s));
+    board.on('error', () => undefined);
+    try {
+      await expect(board.digitalWrite(5, 1)).rejects.toMatchObject({ code: 'board_offline' });
+      expect(statuses).toEqual(['offline']);
+      await expect(board.digitalWrite(5, 0)).rejects.toMatchObject({ code: 'board_offline' });
+    } finally {
+      await board.close();
+      await board.close();
+    }
+  });
+});
