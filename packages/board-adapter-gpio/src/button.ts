@@ -1,4 +1,4 @@
-import { Emitter } from '@boardcast/core';
+import { BoardcastError, Emitter } from '@boardcast/core';
 import type { Board, Level, Pin, PinEdgeEvent } from './board.js';
 
 export interface ButtonOptions {
@@ -25,6 +25,8 @@ export type ButtonEvents = {
 /**
  * A push-button on any board. Each button has its own watch, hence its own
  * debounce timer: two buttons pressed together never cancel each other.
+ * The constructor throws `invalid_payload` for a `pull` other than
+ * `up`/`down`/`none` or a `debounceMs`/`holdMs` that is not a number >= 0.
  */
 export class Button extends Emitter<ButtonEvents> {
   readonly board: Board;
@@ -43,6 +45,19 @@ export class Button extends Emitter<ButtonEvents> {
     this.board = board;
     this.pin = pin;
     const pull = options.pull ?? 'up';
+    // A typo (`pull: 'UP'`, a negative debounce) would otherwise give a
+    // button whose press reads as a release, found only on the bench.
+    if (pull !== 'up' && pull !== 'down' && pull !== 'none') {
+      throw new BoardcastError('invalid_payload', `Button pull must be "up", "down" or "none", got ${String(pull)}`);
+    }
+    for (const [name, value] of [
+      ['debounceMs', options.debounceMs],
+      ['holdMs', options.holdMs],
+    ] as const) {
+      if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+        throw new BoardcastError('invalid_payload', `Button ${name} must be a number of ms >= 0, got ${String(value)}`);
+      }
+    }
     // With a pull-up the idle level is 1 and pressing pulls the pin to 0.
     const activeLow = pull === 'up';
     this.#activeLevel = activeLow !== (options.inverted ?? false) ? 0 : 1;

@@ -2,6 +2,7 @@ import { BoardcastError, createHub, defineContract, typed } from '@boardcast/cor
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   Button,
+  type ButtonOptions,
   bindBoardStatus,
   bindInputs,
   bindLed,
@@ -79,6 +80,20 @@ describe('components on SimulatedBoard (fake timers)', () => {
     board.release(4);
     await vi.advanceTimersByTimeAsync(10);
     expect(log).toEqual(['press', 'release', 'press', 'hold', 'release']);
+  });
+
+  it('refuses a misspelt pull or a negative/NaN debounce or hold with invalid_payload', () => {
+    const board = new SimulatedBoard();
+    const bad = [{ pull: 'UP' }, { pull: 'pullup' }, { debounceMs: -1 }, { debounceMs: Number.NaN }, { holdMs: -5 }];
+    for (const options of bad) {
+      let code: string | undefined;
+      try {
+        new Button(board, 0, options as ButtonOptions);
+      } catch (error) {
+        code = error instanceof BoardcastError ? error.code : String(error);
+      }
+      expect(code, JSON.stringify(options)).toBe('invalid_payload');
+    }
   });
 
   it('handles pull-down and inverted logic', async () => {
