@@ -118,6 +118,7 @@ export class Led {
 
   /** Toggle every `intervalMs` until `stop()` or any on/off/toggle. Failures are reported through `onError`. */
   blink(intervalMs = 500): void {
+    if (this.#closed) throw this.#closedError();
     if (!(intervalMs > 0)) throw new BoardcastError('invalid_payload', 'blink interval must be > 0 ms');
     this.stop();
     this.#blink = setInterval(() => {
@@ -153,9 +154,19 @@ export class Led {
     return () => this.#errorListeners.delete(listener);
   }
 
+  /**
+   * Stop following the board and stop blinking. The operation running now
+   * finishes; queued ones and any later call reject `closed`, so a closed Led
+   * never drives its pin again (the board and the pin's level stay as they are).
+   */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
     this.stop();
+    for (const job of this.#jobs.splice(0)) {
+      job.detach();
+      job.reject(this.#closedError());
+    }
     this.#unwatch?.();
     this.#unwatch = undefined;
     this.#offStatus();
@@ -214,6 +225,7 @@ export class Led {
     internal = false,
   ): Promise<T> {
     const { signal } = options;
+    if (this.#closed) return Promise.reject(this.#closedError());
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (!internal && this.queued >= this.#maxQueue) {
       return Promise.reject(
@@ -276,6 +288,10 @@ export class Led {
         job.reject(error);
       },
     );
+  }
+
+  #closedError(): BoardcastError {
+    return new BoardcastError('closed', `LED on pin ${String(this.pin)} is closed`);
   }
 
   #fail(error: unknown): void {

@@ -349,6 +349,23 @@ describe('binding helpers', () => {
 });
 
 describe('Led operation queue (signal, deadline, bound)', () => {
+  it('a closed Led never drives its pin again: queued and later operations reject closed, blink throws', async () => {
+    const board = new SimulatedBoard({ latencyMs: 5 });
+    const led = new Led(board, 5);
+    await led.ready;
+    const running = led.on();
+    const queued = Promise.allSettled([led.off(), led.toggle()]);
+    led.close();
+    led.close(); // twice is harmless
+    expect(await running).toBe(true);
+    for (const r of await queued) expect(r).toMatchObject({ status: 'rejected', reason: { code: 'closed' } });
+    await expect(led.off()).rejects.toMatchObject({ code: 'closed' });
+    expect(() => led.blink(10)).toThrow(expect.objectContaining({ code: 'closed' }));
+    expect(led.isBlinking).toBe(false);
+    expect(board.peek(5)).toBe(1);
+    expect(board.writes).toBe(1);
+  });
+
   it('beyond maxQueue an operation is refused with too_many_requests, and the queued ones still run', async () => {
     const board = new SimulatedBoard({ latencyMs: 5 });
     const led = new Led(board, 5, { maxQueue: 3 });
