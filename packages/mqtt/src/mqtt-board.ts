@@ -103,6 +103,20 @@ function positive(value: number | undefined, fallback: number, name: string): nu
   return v;
 }
 
+/**
+ * A topic the board publishes to. A wildcard there is a protocol error the
+ * broker answers by dropping the connection, so one bad command topic would
+ * take the board (and every user of a shared client) offline on each write.
+ */
+function publishable(topic: unknown, what: string): void {
+  if (typeof topic !== 'string' || topic === '' || /[+#\0]/.test(topic)) {
+    throw new BoardcastError(
+      'invalid_payload',
+      `${what} "${String(topic)}" is not a topic one can publish to (empty, or with +, # or NUL)`,
+    );
+  }
+}
+
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new BoardcastError('timeout', 'operation aborted');
 }
@@ -172,6 +186,7 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     this.#resyncTimeoutMs = positive(options.resyncTimeoutMs, 3000, 'resyncTimeoutMs');
     this.#qos = options.qos ?? 1;
     this.#maxPayloadBytes = positive(options.maxPayloadBytes, 65_536, 'maxPayloadBytes');
+    if (options.syncTopic !== undefined) publishable(options.syncTopic, 'syncTopic');
     this.#syncTopic = `${options.syncTopic ?? 'boardcast/sync'}/${this.id.replace(/[+#/\0]/g, '_')}-${Math.random().toString(36).slice(2, 10)}`;
     this.capabilities = this.#build(options.topics);
 
@@ -390,6 +405,8 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     const pins: { pin: Pin; modes: readonly PinMode[]; name?: string }[] = [];
     for (const out of map.outputs ?? []) {
       const key = claim(out.pin);
+      publishable(out.command, `pin ${key} command topic`);
+      if (out.query) publishable(out.query.topic, `pin ${key} query topic`);
       this.#outputs.set(key, {
         pin: out.pin,
         command: out.command,
@@ -425,6 +442,7 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     }
     if (map.availability) add(map.availability.topic, { kind: 'availability' });
     for (const q of map.queries ?? []) {
+      publishable(q.topic, 'query topic');
       if (q.response !== undefined && !this.#routes.has(q.response)) this.#routes.set(q.response, []);
     }
     return { pins, sensors: [...this.#sensorNames] };

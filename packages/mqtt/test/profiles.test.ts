@@ -5,6 +5,7 @@ import {
   decodeLevel,
   decodeNumber,
   esphome,
+  MqttBoard,
   type OutputTopics,
   type StateSource,
   tasmota,
@@ -71,6 +72,25 @@ describe('tasmota()', () => {
     expect(code(() => tasmota(''))).toBe('invalid_payload');
     expect(code(() => tasmota('a/#'))).toBe('invalid_payload');
     expect(code(() => tasmota('x', { relays: { 1: 33 } }))).toBe('invalid_payload');
+  });
+});
+
+describe('a hand-written topic map', () => {
+  // Publishing to a wildcard is a protocol error: mosquitto drops the
+  // connection, so each write would take the board offline. Refused before
+  // any connection is made (the URL is never dialled).
+  it.each([
+    ['a command topic with +', { outputs: [{ pin: 'relay', command: 'cmnd/+/POWER', state: 'stat/a/POWER' }] }, {}],
+    ['an empty command topic', { outputs: [{ pin: 'relay', command: '', state: 'stat/a/POWER' }] }, {}],
+    [
+      'a query topic with #',
+      { outputs: [{ pin: 'r', command: 'c', state: 's', query: { topic: 'q/#', payload: '' } }] },
+      {},
+    ],
+    ['a board query with #', { queries: [{ topic: 'x/#', payload: '' }] }, {}],
+    ['a syncTopic with +', {}, { syncTopic: 'sync/+' }],
+  ])('refuses %s with invalid_payload', (_, topics, extra) => {
+    expect(code(() => new MqttBoard({ id: 'x', url: 'mqtt://127.0.0.1:1', topics, ...extra }))).toBe('invalid_payload');
   });
 });
 
