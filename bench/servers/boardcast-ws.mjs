@@ -11,7 +11,7 @@ export async function start({ highWaterMark, maxClients = 20_000 } = {}) {
     server,
     path: '/ws',
     maxClients,
-    origins: '*',
+    allowedOrigins: '*',
     ...(highWaterMark ? { highWaterMark } : {}),
   });
   const port = await listen(server);
