@@ -3,6 +3,7 @@
 # and exit code 2.
 
 from bc_util import MPY
+from bc_ws import parse_url
 
 DIGITAL_MODES = ('input', 'input_pullup', 'input_pulldown', 'output')
 ALL_MODES = DIGITAL_MODES + ('analog',)
@@ -168,8 +169,10 @@ def load(config):
         cfg[key] = config[key]
     check_id(cfg['id'])
     url = cfg['url']
-    if not (url.startswith('ws://') or url.startswith('wss://')):
-        raise ConfigError('url', 'a ws:// or wss:// URL', url)
+    try:
+        parse_url(url)
+    except ValueError:
+        raise ConfigError('url', 'a ws:// or wss:// URL with a host (name or IPv4) and an optional port', url)
     if cfg['backend'] not in BACKENDS:
         raise ConfigError('backend', 'one of ' + ', '.join(BACKENDS), cfg['backend'])
     if cfg['backoff_max_ms'] < cfg['backoff_min_ms']:
@@ -182,6 +185,13 @@ def load(config):
         if len(pin) != 64 or [c for c in pin if c not in '0123456789abcdef']:
             raise ConfigError('cert_sha256', 'the SHA-256 fingerprint as 64 hex digits (colons allowed)', cfg['cert_sha256'])
         cfg['cert_sha256'] = pin
+    if cfg['ca'] is not None:
+        # Read at every dial; a missing file found only then would be retried
+        # for ever as a "disconnected" line instead of stopping here.
+        try:
+            open(cfg['ca']).close()
+        except OSError:
+            raise ConfigError('ca', 'a readable PEM file', cfg['ca'])
     if url.startswith('wss://') and MPY and not (cfg['ca'] or pin or cfg['tls_insecure']):
         # MicroPython has no system CA store: without one of these nothing is verified.
         raise ConfigError('ca', 'a CA certificate file for wss:// on MicroPython (or set cert_sha256)')

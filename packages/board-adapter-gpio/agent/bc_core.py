@@ -15,6 +15,15 @@ def error_result(req_id, code, message):
     return {'type': 'result', 'id': req_id, 'ok': False, 'error': {'code': code, 'message': message}}
 
 
+def is_clock(value):
+    """A finite number of ms (NaN and inf fail the range test)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and -1e15 < value < 1e15
+
+
+def is_level(value):
+    return isinstance(value, int) and not isinstance(value, bool) and (value == 0 or value == 1)
+
+
 def ok(req_id, value):
     return {'type': 'result', 'id': req_id, 'ok': True, 'value': value}
 
@@ -119,7 +128,9 @@ class AgentCore:
         self.last_server = ticks_ms()
 
     def sync(self, now):
-        if not isinstance(now, (int, float)) or isinstance(now, bool):
+        if not is_clock(now):
+            # 1e309 parses as inf: kept, it would make every later request
+            # "late" for the rest of the session.
             return
         t = ticks_ms()
         if self.clock_t is not None:
@@ -164,7 +175,9 @@ class AgentCore:
         if req_id is None:
             return [{'type': 'error', 'error': {'code': 'invalid_payload', 'message': 'request needs an id'}}]
         deadline = msg.get('deadline')
-        if isinstance(deadline, (int, float)):
+        if deadline is not None and not is_clock(deadline):
+            return [error_result(req_id, 'invalid_payload', 'deadline must be a finite number of ms')]
+        if deadline is not None:
             now = self.server_now()
             if now is not None and now > deadline:
                 log('dropped', kind, 'id', req_id, 'late by', int(now - deadline), 'ms')
@@ -194,14 +207,21 @@ class AgentCore:
             want = msg.get('mode')
             if want not in spec['modes']:
                 return error_result(req_id, 'unsupported', 'board {} pin {} does not support {}'.format(board, pin, want))
+            initial = msg.get('initial', 0)
+            if not is_level(initial):
+                return error_result(req_id, 'invalid_payload', 'initial must be 0 or 1')
             if want != mode or want == 'output' and 'initial' in msg:
-                self.set_mode(spec, want, 1 if msg.get('initial') else 0)
+                self.set_mode(spec, want, initial)
             return ok(req_id, want)
         if kind == 'write':
             if mode != 'output':
                 return error_result(req_id, 'unsupported', 'board {} pin {} is not an output'.format(board, pin))
+            value = msg.get('value')
+            if not is_level(value):
+                # Truthiness would turn the string "0" (or [0]) into a 1 on the pin.
+                return error_result(req_id, 'invalid_payload', 'write value must be 0 or 1')
             inv = 1 if spec['active_low'] else 0
-            value = self.backend.write(spec['pin'], (1 if msg.get('value') else 0) ^ inv) ^ inv
+            value = self.backend.write(spec['pin'], value ^ inv) ^ inv
             log('write', pin, value)
             return ok(req_id, value)
         if kind == 'read':

@@ -35,8 +35,13 @@ def parse_url(url):
     hostport, path = (rest, '/') if slash < 0 else (rest[:slash], rest[slash:])
     colon = hostport.rfind(':')
     host = hostport
-    if colon > 0 and hostport[colon + 1:].isdigit():
-        host, port = hostport[:colon], int(hostport[colon + 1:])
+    if colon >= 0:
+        host, digits = hostport[:colon], hostport[colon + 1:]
+        port = int(digits) if digits.isdigit() else 0
+    # Refused here (the config check calls this) rather than retried for
+    # ever as DNS errors. IPv6 literals are not supported by the dialers.
+    if not host or '[' in host or ':' in host or '@' in host or not 0 < port < 65536:
+        raise ValueError('url needs a host name or IPv4 address and a port 1-65535')
     return scheme, host, port, path
 
 
@@ -146,6 +151,26 @@ def close_writer(writer, abort=True):
         pass
 
 
+HEAD_LIMIT = 2048
+
+
+async def read_head(reader, limit=HEAD_LIMIT):
+    """The HTTP response head, byte by byte up to the blank line and never
+    past it (the first frame may follow). Bounded: readline() would keep
+    growing one line for a server that never ends it (not a WebSocket server,
+    or a hostile one), and an ESP32 has no heap to spare."""
+    head = bytearray()
+    end = b'\r\n\r\n'
+    matched = 0  # how much of `end` the last bytes match (MicroPython's bytearray has no endswith)
+    while matched < 4:
+        if len(head) >= limit:
+            raise HandshakeError('response head longer than {} bytes: not a boardcast server'.format(limit))
+        b = (await reader.readexactly(1))[0]
+        head.append(b)
+        matched = matched + 1 if b == end[matched] else (1 if b == 13 else 0)
+    return bytes(head[:-4])
+
+
 def build_handshake(host, port, path, key, token):
     lines = [
         'GET {} HTTP/1.1'.format(path),
@@ -175,12 +200,10 @@ async def ws_connect(cfg, opener=None):
         key = binascii.b2a_base64(random_bytes(16)).decode().strip()
         writer.write(build_handshake(host, port, path, key, cfg['token']))
         await writer.drain()
-        status = (await reader.readline()).decode().strip()
+        lines = (await read_head(reader)).decode().split('\r\n')
+        status = lines[0].strip()
         headers = {}
-        while True:
-            line = (await reader.readline()).decode().strip()
-            if not line:
-                break
+        for line in lines[1:]:
             colon = line.find(':')
             if colon > 0:
                 headers[line[:colon].strip().lower()] = line[colon + 1:].strip()
@@ -243,8 +266,11 @@ class WsConn:
                 size = 0
                 try:
                     return json.loads(data)
-                except ValueError:
-                    log('bad frame from server')
+                except Exception as e:
+                    # Not only ValueError: CPython raises RecursionError for
+                    # deep nesting, MicroPython may raise MemoryError. A bad
+                    # frame is skipped; it must not end the session.
+                    log('bad frame from server', type(e).__name__)
 
     def close(self):
         close_writer(self.writer)

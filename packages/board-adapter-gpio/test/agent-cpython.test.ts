@@ -7,6 +7,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -106,6 +107,13 @@ describe.skipIf(!pythonPath)('agent command line (CPython)', () => {
       ],
       [['--config', file('typo.json', { backend: 'sim', heartbeat: 5 })], /'heartbeat' must be one of the known keys/],
       [['--backend', 'sim', '--url', 'http://x/board'], /url must be a ws:\/\/ or wss:\/\/ URL/],
+      // Regression: these were accepted and then retried for ever (DNS errors, FileNotFoundError at each dial).
+      [['--backend', 'sim', '--url', 'ws://host:abc/board'], /url must be a ws:\/\/ or wss:\/\/ URL with a host/],
+      [['--backend', 'sim', '--url', 'ws://[::1/board'], /url must be a ws:\/\/ or wss:\/\/ URL with a host/],
+      [
+        ['--backend', 'sim', '--url', 'wss://127.0.0.1/b', '--ca', join(dir, 'nope.pem')],
+        /ca must be a readable PEM file/,
+      ],
       [['--backend', 'sim', '--cert-sha256', 'abc'], /cert_sha256 must be the SHA-256 fingerprint/],
       [['--backend', 'sim', '--id', '../etc'], /id must be 1-64 letters/],
       [['--bogus', '1'], /--bogus must be a known option/],
@@ -235,6 +243,49 @@ describe.skipIf(!pythonPath)('requests with deadlines (CPython)', () => {
     expect(results[2]).toMatchObject({ id: 3, ok: true, value: 0 });
     expect(a.lines.some((l) => /dropped write id 1/.test(l))).toBe(true);
     expect(a.lines.some((l) => /write 5 1/.test(l))).toBe(false);
+  });
+});
+
+describe.skipIf(!pythonPath)('a server that sends garbage (CPython)', () => {
+  it('regression: a deeply nested frame is skipped (was RecursionError ending the session); the session goes on', async () => {
+    const results: Array<Record<string, unknown>> = [];
+    let hellos = 0;
+    const rig = await handServer((ws, frame) => {
+      if (frame.type === 'hello') {
+        hellos++;
+        ws.send(JSON.stringify({ type: 'welcome', heartbeatMs: 5000, now: 1000 }));
+        ws.send('['.repeat(3000)); // 3 KB: under max_frame, deeper than CPython's recursion limit
+        ws.send(JSON.stringify({ type: 'write', id: 1, pin: 5, value: 1 }));
+      }
+      if (frame.type === 'result') results.push(frame);
+    });
+    const a = agent({ url: `ws://127.0.0.1:${rig.port}/board` });
+    await waitFor(() => results.length === 1, 'the write after the bad frame answered');
+    expect(results[0]).toMatchObject({ id: 1, ok: true, value: 1 });
+    expect(a.lines.some((l) => /bad frame from server RecursionError/.test(l))).toBe(true);
+    expect(hellos).toBe(1);
+    expect(a.lines.some((l) => /disconnected/.test(l))).toBe(false);
+  });
+
+  it('regression: a response head that never ends is cut at 2 KB and its socket closed (readline grew without bound)', async () => {
+    const server = createNetServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => {
+        socket.write('HTTP/1.1 101 Switching Protocols\r\n');
+        const timer = setInterval(() => {
+          if (socket.writableLength < 65536) socket.write(`X-Filler: ${'a'.repeat(1000)}\r\n`);
+        }, 5);
+        socket.on('close', () => clearInterval(timer));
+      });
+    });
+    const closed: boolean[] = [];
+    server.on('connection', (socket) => socket.on('close', () => closed.push(true)));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const port = (server.address() as AddressInfo).port;
+    const a = agent({ url: `ws://127.0.0.1:${port}/board`, connect_timeout_ms: 60_000 });
+    await a.waitForLine(/refused response head longer than 2048 bytes/);
+    await waitFor(() => closed.length >= 1, 'the agent closed the socket');
   });
 });
 

@@ -115,6 +115,38 @@ print('mp-ok')
     expect(out).toContain('mp-ok');
   });
 
+  it('regression: garbage from the server (inf clock, string levels, bad deadlines) changes no pin', async () => {
+    const out: string[] = [];
+    const mp = await loadAgentMp(out);
+    mp.runPython(`
+import json, bc_agent
+agent = bc_agent.Agent(${SIM})
+# 1e309 parses as inf: kept as the clock, every later request was dropped as late.
+agent.handle(json.loads('{"type": "welcome", "heartbeatMs": 5000, "now": 1e309}'))
+agent.handle({'type': 'ping', 't': 1, 'now': float('nan')})
+assert agent.server_now() is None, agent.server_now()
+agent.handle({'type': 'welcome', 'heartbeatMs': 5000, 'now': 1000000})
+agent.handle(json.loads('{"type": "ping", "t": 1, "now": 1e309}'))
+assert 1000000 <= agent.server_now() < 1000100, agent.server_now()
+assert agent.handle({'type': 'write', 'id': 1, 'pin': 5, 'value': 1, 'deadline': 1005000})[0]['ok']
+# Truthiness turned "0" into a 1 on the pin.
+for bad in ('0', [0], 2, True, None, 0.5):
+    r = agent.handle({'type': 'write', 'id': 2, 'pin': 5, 'value': bad, 'deadline': 1005000})[0]
+    assert r['error']['code'] == 'invalid_payload', (bad, r)
+assert agent.backend.levels['5'] == 1
+r = agent.handle({'type': 'write', 'id': 3, 'pin': 5, 'value': 0, 'deadline': 'soon'})[0]
+assert r['error']['code'] == 'invalid_payload', r
+assert agent.backend.levels['5'] == 1
+r = agent.handle({'type': 'mode', 'id': 4, 'pin': 5, 'mode': 'output', 'initial': '0'})[0]
+assert r['error']['code'] == 'invalid_payload', r
+assert agent.backend.levels['5'] == 1
+assert agent.handle({'type': 'mode', 'id': 5, 'pin': 5, 'mode': 'output', 'initial': 0})[0]['ok']
+assert agent.backend.levels['5'] == 0
+print('garbage-ok')
+`);
+    expect(out).toContain('garbage-ok');
+  });
+
   it('the socket double enforces one waiting writer and a 2 KB send buffer', async () => {
     const server = newServer();
     server.on('connection', () => undefined);
