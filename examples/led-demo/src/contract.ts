@@ -1,8 +1,15 @@
+import {
+  boardEvents,
+  boardReducers,
+  type LedCommandState,
+  type Level,
+  ledCommand,
+} from '@boardcast/board-adapter-gpio/contract';
 import { defineContract, typed } from '@boardcast/core';
 
-export type LedState = 'on' | 'off' | 'toggle';
-export type Level = 0 | 1;
-
+export type { Level } from '@boardcast/board-adapter-gpio/contract';
+/** The LED command's input state. */
+export type LedState = LedCommandState;
 /** One input row on the page: the button and the extra input pin of the seeds. */
 export interface InputInfo {
   readonly name: string;
@@ -20,34 +27,30 @@ export interface DemoState {
 }
 
 /**
- * What flows each way and how it folds into the state. The page imports this
- * file too: the reducers below run on the server (every instance) and in
- * the browser's mirror, so neither writes any folding of its own. Nothing
- * here imports a schema library: the LED command checks its input in its
- * handler (`bind-board.ts`), so the page bundle stays small.
+ * What flows each way and how it folds into the state. The board's
+ * vocabulary (events, the LED command, reducers) comes from
+ * `@boardcast/board-adapter-gpio/contract`, the package's browser-safe entry,
+ * so the page imports this file too: the reducers run on the server (every
+ * instance) and in the browser's mirror, and neither writes any folding of
+ * its own. Nothing here imports a schema library: the LED command checks its
+ * input in its handler (`bind-board.ts`), so the page bundle stays small.
  */
 export const contract = defineContract({
   events: {
-    led: typed<{ on: boolean }>(),
-    pin_change: typed<{ pin: number | string; value: Level }>(),
+    led: boardEvents.led,
+    pin_change: boardEvents.pin_change,
     time: typed<string>(),
-    board: typed<{ id: string; status: 'online' | 'offline' }>(),
+    board: boardEvents.board,
   },
-  commands: {
-    led: { input: typed<{ state: LedState }>(), result: typed<{ on: boolean }>() },
-  },
+  commands: { led: ledCommand },
   state: typed<DemoState>(),
   reducers: {
-    led: (state, led) => (state.led.on === led.on ? state : { ...state, led }),
+    led: boardReducers.led,
     // Only the inputs the page shows (declared in the initial state) have a row.
-    pin_change: (state, { pin, value }) => {
-      const key = String(pin);
-      const input = Object.hasOwn(state.inputs, key) ? state.inputs[key] : undefined;
-      if (!input || input.level === value) return state;
-      return { ...state, inputs: { ...state.inputs, [key]: { ...input, level: value } } };
-    },
+    pin_change: boardReducers.pin_change,
     time: (state, time) => ({ ...state, time }),
-    board: (state, { id, status }) => ({ ...state, board: { ...state.board, id, status } }),
+    // The board's id is fixed in the initial state; an event changes its status.
+    board: boardReducers.board,
   },
 });
 
