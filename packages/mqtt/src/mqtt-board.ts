@@ -14,7 +14,7 @@ import type {
   WatchOptions,
 } from '@boardcast/board-adapter-gpio';
 import { BoardcastError, Emitter } from '@boardcast/core';
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { type Decode, decodeLevel, decodeNumber, sources, type TopicMap } from './topics.js';
 
 export interface MqttBoardOptions {
@@ -195,7 +195,8 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     const client = this.client;
     const onConnect = () => void this.#onConnect();
     const onClose = () => this.#onDisconnect();
-    const onMessage = (topic: string, payload: Buffer) => this.#onMessage(topic, payload);
+    const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket) =>
+      this.#onMessage(topic, payload, packet.retain === true);
     const onError = (error: Error & { code?: unknown }) => this.emit('error', this.#clientError(error));
     client.on('connect', onConnect);
     client.on('close', onClose);
@@ -608,7 +609,7 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
 
   // ------------------------------------------------------------ messages
 
-  #onMessage(topic: string, payload: Buffer): void {
+  #onMessage(topic: string, payload: Buffer, retained: boolean): void {
     if (this.#closed) return;
     if (topic === this.#syncTopic) {
       if (this.#syncWaiter && payload.toString() === this.#syncWaiter.marker) this.#syncWaiter.resolve();
@@ -639,7 +640,7 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
           if (level !== undefined) this.#report(route.key, level);
         } else {
           const value = route.decode(text, topic);
-          if (value !== undefined) this.#reading(route.name, value);
+          if (value !== undefined) this.#reading(route.name, value, retained);
         }
       } catch (error) {
         // One report per message, however many pins read the same topic.
@@ -705,11 +706,17 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     } else w.timer = setTimeout(fire, w.debounceMs);
   }
 
-  #reading(name: string, value: number): void {
+  /**
+   * A retained message is the broker's copy of an old report, delivered
+   * again on every (re)subscribe: it restores `readings` and answers
+   * `readSensor`, but it is not a new reading, so no `reading` event — a
+   * reconnect must not report a value from hours ago as measured now.
+   */
+  #reading(name: string, value: number, retained: boolean): void {
     const reading: SensorReading = { sensor: name, value, at: Date.now() };
     this.#readings.set(name, reading);
     for (const w of [...this.#sensorWaiters]) if (w.name === name) w.resolve(value);
-    this.emit('reading', reading);
+    if (!retained) this.emit('reading', reading);
   }
 
   // ------------------------------------------------------------ helpers

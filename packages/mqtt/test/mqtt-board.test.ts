@@ -201,6 +201,32 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
     await waitFor(() => b.levels.get('POWER') === 1, 'reports still arrive');
   });
 
+  it('a retained sensor value restores `readings` but is no new `reading`, on connect and on every reconnect', async () => {
+    const device = await EsphomeDouble.start(suite.broker.url, 'node-retained', { sensors: { temperature: 20 } });
+    suite.defer(() => device.stop());
+    const proxy = await startTcpProxy(suite.broker.port);
+    suite.defer(() => proxy.close());
+    const b = new MqttBoard({
+      id: 'node',
+      url: `mqtt://127.0.0.1:${proxy.port}`,
+      mqtt: { reconnectPeriod: 100 },
+      topics: esphome('node-retained', { sensors: ['temperature'] }),
+    });
+    suite.defer(() => b.close());
+    b.on('error', () => undefined);
+    const readings: number[] = [];
+    b.on('reading', (r) => readings.push(r.value));
+    await waitFor(() => b.status === 'online', 'online');
+    expect(b.readings.get('temperature')?.value).toBe(20);
+    expect(await b.readSensor('temperature')).toBe(20);
+    proxy.cut();
+    await waitFor(() => b.status === 'offline', 'offline');
+    await waitFor(() => b.status === 'online', 'online again');
+    device.setSensor('temperature', 21.5);
+    await waitFor(() => readings.length > 0, 'the live reading');
+    expect(readings).toEqual([21.5]);
+  });
+
   it('broker restarted mid-stream: resubscribes, resyncs before `online`, loses nothing the device did meanwhile', async () => {
     const local = await startMosquitto();
     suite.defer(() => local.stop());
