@@ -1,4 +1,4 @@
-import type { Contract, ContractSpec } from '@boardcast/core';
+import type { ClientContract, Contract, ContractSpec } from '@boardcast/core';
 import type { BoardcastClient } from './client.js';
 import { connectSse } from './sse.js';
 import type { SseOptions } from './sse-transport.js';
@@ -14,10 +14,15 @@ export type ConnectOptions<C extends ContractSpec> =
  * `connect('/api', contract)` streams `GET /api/events` and posts commands to
  * `/api/commands/<name>`; with `{ transport: 'ws' }` it opens `/api/ws`.
  * Each URL can be overridden (`eventsUrl`, `commandsUrl`, `wsUrl`).
+ *
+ * `contract` is the server's contract, or just what the client uses of it at
+ * runtime — the event names as keys and the reducers — with its type given
+ * explicitly: `connect<typeof contract>('/api', { events: { led: 1 }, reducers })`
+ * keeps the contract's schema library out of the page's bundle.
  */
 export function connect<C extends ContractSpec>(
   url: string,
-  contract: Contract<C> | C,
+  contract: Contract<C> | C | ClientContract<C>,
   options: ConnectOptions<C> = {},
 ): BoardcastClient<C> {
   return options.transport === 'ws' ? connectWs(url, contract, options) : connectSse(url, contract, options);

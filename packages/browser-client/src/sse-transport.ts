@@ -1,4 +1,4 @@
-import { BoardcastError, type Contract, type ContractSpec } from '@boardcast/core';
+import { BoardcastError, type ClientContract, type ContractSpec } from '@boardcast/core';
 import { type KeepAliveOptions, watchdog } from './backoff.js';
 import type { ClientOptions, LinkSink, Transport } from './client.js';
 import { type HttpOptions, networkError, postCommand } from './http.js';
@@ -28,7 +28,7 @@ export interface SseOptions<C extends ContractSpec> extends ClientOptions<C>, Ht
 
 export function sseTransport<C extends ContractSpec>(
   url: string,
-  contract: Contract<C> | C,
+  contract: C | ClientContract<C>,
   options: SseOptions<C>,
 ): Transport {
   const stream = endpoint(url, '/events', options.eventsUrl);

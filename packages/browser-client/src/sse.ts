@@ -1,4 +1,4 @@
-import type { Contract, ContractSpec } from '@boardcast/core';
+import type { ClientContract, Contract, ContractSpec } from '@boardcast/core';
 import { type BoardcastClient, createClient } from './client.js';
 import { type SseOptions, sseTransport } from './sse-transport.js';
 
@@ -9,7 +9,7 @@ import { type SseOptions, sseTransport } from './sse-transport.js';
  */
 export function connectSse<C extends ContractSpec>(
   url: string,
-  contract: Contract<C> | C,
+  contract: Contract<C> | C | ClientContract<C>,
   options: SseOptions<C> = {},
 ): BoardcastClient<C> {
   return createClient(contract, sseTransport(url, contract, options), options);

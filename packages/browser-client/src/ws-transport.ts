@@ -1,6 +1,6 @@
 import {
   BoardcastError,
-  type Contract,
+  type ClientContract,
   type ContractSpec,
   decodeServerFrame,
   ERROR_CODES,
@@ -55,7 +55,7 @@ const TRANSIENT = [408, 425, 429];
 
 export function wsTransport<C extends ContractSpec>(
   url: string,
-  _contract: Contract<C> | C,
+  _contract: C | ClientContract<C>,
   options: WsOptions<C>,
 ): Transport {
   const target = endpoint(url, '/ws', options.wsUrl);

@@ -1,4 +1,4 @@
-import type { Contract, ContractSpec } from '@boardcast/core';
+import type { ClientContract, Contract, ContractSpec } from '@boardcast/core';
 import { type BoardcastClient, createClient } from './client.js';
 import { type WsOptions, wsTransport } from './ws-transport.js';
 
@@ -9,7 +9,7 @@ import { type WsOptions, wsTransport } from './ws-transport.js';
  */
 export function connectWs<C extends ContractSpec>(
   url: string,
-  contract: Contract<C> | C,
+  contract: Contract<C> | C | ClientContract<C>,
   options: WsOptions<C> = {},
 ): BoardcastClient<C> {
   return createClient(contract, wsTransport(url, contract, options), options);
