@@ -208,6 +208,15 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
         throw new BoardcastError('invalid_payload', `board "${id}": pin ${pinKey(pin)} listed twice`);
       seen.add(pinKey(pin));
     }
+    const consumer = options.consumer ?? 'boardcast';
+    // The kernel keeps 31 bytes of it and cuts the rest silently; `gpioinfo`
+    // and our own `busy` errors would then name a consumer nobody configured.
+    if (typeof consumer !== 'string' || Buffer.byteLength(consumer) > 31 || /[\p{Cc}]/u.test(consumer)) {
+      throw new BoardcastError(
+        'invalid_payload',
+        `board "${id}": consumer must be at most 31 bytes of printable text, got ${logSafe(JSON.stringify(consumer))}`,
+      );
+    }
     const python = options.python ?? 'python3';
     const child = spawn(python, ['-u', options.helperPath ?? defaultHelperPath()], {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -305,7 +314,7 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
         id: rid,
         op: 'open',
         pins: options.pins,
-        consumer: options.consumer ?? 'boardcast',
+        consumer,
         chip: options.chip ?? null,
       };
       child.stdin.write(`${JSON.stringify(request)}\n`);

@@ -290,6 +290,16 @@ describe.skipIf(!pythonPath)('LinuxGpioBoard on the mainline-kernel Pi 4 line ta
     }
   });
 
+  it('a consumer label the kernel would cut (over 31 bytes) or with controls is invalid_payload before any helper starts', async () => {
+    for (const consumer of ['x'.repeat(32), 'é'.repeat(16), 'a\nb', '']) {
+      const error = await LinuxGpioBoard.open({ pins: [2], consumer, env: gpio.env, python: pythonPath ?? 'python3' })
+        .then((b) => b.close().then(() => 'opened'))
+        .catch((e) => e);
+      if (consumer === '') expect(error).toBe('opened');
+      else expect(error, consumer).toMatchObject({ code: 'invalid_payload' });
+    }
+  });
+
   it('no helper is left when open() fails', async () => {
     const error = await LinuxGpioBoard.open({
       pins: [2, 'SDA1'],
