@@ -186,3 +186,24 @@ export class BoardDouble {
     }
   }
 }
+
+/**
+ * A bare board socket with the token (no hello yet), for tests that speak the
+ * link by hand. Errors are swallowed: refusals are asserted through
+ * 'unexpected-response' or 'close'. `onCleanup` receives its terminator.
+ */
+export function rawBoardSocket(port: number, token: string, onCleanup: (fn: () => void) => void): WebSocket {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/board`, BOARD_PROTOCOL, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  ws.on('error', () => undefined);
+  onCleanup(() => ws.terminate());
+  return ws;
+}
+
+/** Every frame `ws` receives from now on, decoded, in order. */
+export function framesOf(ws: WebSocket): Array<Record<string, unknown>> {
+  const frames: Array<Record<string, unknown>> = [];
+  ws.on('message', (data) => frames.push(JSON.parse(String(data))));
+  return frames;
+}

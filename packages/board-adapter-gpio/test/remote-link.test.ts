@@ -25,7 +25,7 @@ import {
 } from '../src/index.js';
 import type { BoardRejection } from '../src/remote/board-link.js';
 import { type AgentProcess, cleanupTemp, closeServer, listen, newServer, startAgent, waitFor } from './helpers.js';
-import { BoardDouble, type DoubleOptions } from './remote-double.js';
+import { BoardDouble, type DoubleOptions, framesOf, rawBoardSocket } from './remote-double.js';
 
 const TOKEN = 'link-token-1';
 
@@ -114,20 +114,7 @@ async function proxyTo(port: number): Promise<TcpProxy> {
   return proxy;
 }
 
-function rawSocket(port: number, token = TOKEN): WebSocket {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/board`, BOARD_PROTOCOL, {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  ws.on('error', () => undefined);
-  cleanups.push(() => ws.terminate());
-  return ws;
-}
-
-function framesOf(ws: WebSocket): Array<Record<string, unknown>> {
-  const frames: Array<Record<string, unknown>> = [];
-  ws.on('message', (data) => frames.push(JSON.parse(String(data))));
-  return frames;
-}
+const rawSocket = (port: number, token = TOKEN): WebSocket => rawBoardSocket(port, token, (fn) => cleanups.push(fn));
 
 const opened = (ws: WebSocket) => new Promise<void>((resolve) => ws.once('open', () => resolve()));
 const closedWith = (ws: WebSocket) => new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
@@ -472,6 +459,37 @@ describe('bounds and bad input', () => {
     ]);
     const board = rig.link.boards.find((b) => b.id === 'sens') as RemoteBoard;
     expect([...board.readings.keys()]).toEqual(['light']);
+  });
+
+  it('regression: a snapshot keeps only announced pins and sensors with finite values; analog/sensor answers of 1e309 are refused', async () => {
+    const rig = await startLink();
+    const ws = rawSocket(rig.port);
+    await opened(ws);
+    ws.on('message', (data) => {
+      const msg = JSON.parse(String(data)) as { type: string; id?: number };
+      if (msg.id === undefined) return;
+      // 1e309 is written raw: JSON.parse reads it as Infinity.
+      const value =
+        msg.type === 'snapshot'
+          ? `{"pins":{"0":1,"77":1,"x":0},"analog":{},"sensors":{"light":1e309,"temp":21.5,${Array.from({ length: 500 }, (_, i) => `"s${i}":${i}`).join(',')}}}`
+          : '1e309';
+      ws.send(`{"type":"result","id":${msg.id},"ok":true,"value":${value}}`);
+    });
+    ws.send(
+      hello('esp', {
+        pins: [
+          { pin: 0, modes: ['input'] },
+          { pin: 34, modes: ['analog'] },
+        ],
+        sensors: ['light', 'temp'],
+      }),
+    );
+    await waitFor(() => rig.board.status === 'online', 'online');
+    // Before: 501 readings (made-up names, Infinity included) were kept for a hello that announced two.
+    expect([...rig.board.readings.keys()]).toEqual(['temp']);
+    await expect(rig.board.analogRead(34)).rejects.toMatchObject({ code: 'handler_failed' });
+    await expect(rig.board.readSensor('light')).rejects.toMatchObject({ code: 'handler_failed' });
+    expect(await rig.board.digitalRead(0).catch((e: BoardcastError) => e.code)).toBe('handler_failed');
   });
 
   it('maxBoards: boards that left are forgotten (oldest first) and never more than the bound are kept', async () => {

@@ -5,7 +5,6 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { pythonPath } from '../../../test-support/system.js';
 import {
   attachBoardLink,
-  BOARD_PROTOCOL,
   type BoardLink,
   Button,
   bindBoardStatus,
@@ -17,6 +16,7 @@ import {
   type RemoteBoard,
 } from '../src/index.js';
 import { type AgentProcess, cleanupTemp, closeServer, listen, newServer, startAgent, waitFor } from './helpers.js';
+import { framesOf, rawBoardSocket } from './remote-double.js';
 
 const TOKEN = 'test-token-123';
 const HEARTBEAT_MS = 1000;
@@ -100,20 +100,7 @@ function agentFor(port: number, extra: Record<string, unknown> = {}): AgentProce
   return agent;
 }
 
-function rawBoard(port: number, token = TOKEN): WebSocket {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/board`, BOARD_PROTOCOL, {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  ws.on('error', () => undefined); // refusals are asserted through 'unexpected-response'
-  cleanups.push(() => ws.terminate());
-  return ws;
-}
-
-function framesOf(ws: WebSocket): Array<Record<string, unknown>> {
-  const frames: Array<Record<string, unknown>> = [];
-  ws.on('message', (data) => frames.push(JSON.parse(String(data))));
-  return frames;
-}
+const rawBoard = (port: number, token = TOKEN): WebSocket => rawBoardSocket(port, token, (fn) => cleanups.push(fn));
 
 /** A hand-written board that answers requests like the agent would. */
 function answerRequests(ws: WebSocket, levels: Record<string, 0 | 1>): void {

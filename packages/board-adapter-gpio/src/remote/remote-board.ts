@@ -161,17 +161,17 @@ export class RemoteBoard extends Emitter<RemoteBoardEvents> implements Board {
     const conn = this.#online();
     requirePin(this.id, this.#capabilities, pin);
     const result = await conn.request({ type: 'analog', pin });
-    if (typeof result !== 'number')
+    if (!Number.isFinite(result))
       throw new BoardcastError('handler_failed', `board "${this.id}" answered analog with a non-number`);
-    return result;
+    return result as number;
   }
 
   async readSensor(name: string): Promise<number> {
     const conn = this.#online();
     const result = await conn.request({ type: 'sensor', name });
-    if (typeof result !== 'number')
+    if (!Number.isFinite(result))
       throw new BoardcastError('handler_failed', `board "${this.id}" answered sensor with a non-number`);
-    return result;
+    return result as number;
   }
 
   watch(pin: Pin, options: WatchOptions, listener: (edge: PinEdgeEvent) => void): () => void {
@@ -322,16 +322,22 @@ export class RemoteBoard extends Emitter<RemoteBoardEvents> implements Board {
       for (const w of this.#watchers) pins.set(pinKey(w.pin), w.pin);
       for (const pin of pins.values()) if (current()) await this.#sendWatch(pin);
       if (!current()) return;
-      const snapshot = (await conn.request({ type: 'snapshot' })) as Partial<BoardSnapshot> | null;
+      const snapshot: unknown = await conn.request({ type: 'snapshot' });
       if (!current()) return;
-      for (const [key, level] of Object.entries(snapshot?.pins ?? {})) {
-        if (!isLevel(level)) continue;
-        const pin = this.#capabilities.pins.find((p) => pinKey(p.pin) === key)?.pin ?? key;
-        this.#deliver(pin, level);
+      // Only what the hello announced, and only real values: the snapshot is
+      // the board's word, and the per-board maps are bounded by the hello's
+      // limits (a snapshot with 1,000 made-up sensor names or a reading of
+      // 1e309, which JSON parses as Infinity, is not stored).
+      const levels = record(snapshot, 'pins');
+      for (const { pin } of this.#capabilities.pins) {
+        const level = levels[pinKey(pin)];
+        if (isLevel(level)) this.#deliver(pin, level);
       }
+      const sensors = record(snapshot, 'sensors');
       const at = Date.now();
-      for (const [sensor, value] of Object.entries(snapshot?.sensors ?? {})) {
-        if (typeof value === 'number') this.#readings.set(sensor, { sensor, value, at });
+      for (const sensor of this.#capabilities.sensors) {
+        const value = sensors[sensor];
+        if (Number.isFinite(value)) this.#readings.set(sensor, { sensor, value: value as number, at });
       }
     } catch (error) {
       // The connection died mid-restore (board_offline) or the board did
@@ -394,4 +400,10 @@ export class RemoteBoard extends Emitter<RemoteBoardEvents> implements Board {
     this.#watchers.clear();
     this.#conn?.close(1001, 'board closed by server');
   }
+}
+
+/** `value[key]` when it is a plain object (a snapshot's `pins`/`sensors`), else an empty one. */
+function record(value: unknown, key: keyof BoardSnapshot): Readonly<Record<string, unknown>> {
+  const inner = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+  return inner !== null && typeof inner === 'object' && !Array.isArray(inner) ? (inner as Record<string, unknown>) : {};
 }
