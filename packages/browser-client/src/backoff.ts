@@ -53,6 +53,13 @@ export function backoffDelay(attempt: number, baseMs: number, maxMs: number, ran
 }
 
 /**
+ * The least keep-alive period (ms) a new connection attempt assumes after a
+ * server announced a shorter one: with the default `missedKeepAlives` a dial
+ * gets at least 2 s to see its first byte.
+ */
+export const MIN_DIAL_KEEPALIVE_MS = 1000;
+
+/**
  * A liveness timer for one connection attempt: `dead` runs once when no
  * `beat()` came for `missedKeepAlives` periods. `beat(ms)` also adopts a
  * period the server announced (SSE `keepalive`), and keeps it in `keep` for
@@ -72,7 +79,11 @@ export function watchdog(
   const beat = (ms?: unknown) => {
     if (typeof ms === 'number' && ms >= 0) {
       period = ms;
-      if (ms) keep.keepAliveMs = ms;
+      // Carried to the next attempts, where it bounds the wait for a first
+      // byte: floored, so a server announcing 10 ms (or a hostile 1 ms) cannot
+      // make every later dial time out before any answer could arrive, which
+      // would leave the client reconnecting forever.
+      if (ms) keep.keepAliveMs = Math.max(ms, MIN_DIAL_KEEPALIVE_MS);
     }
     stop();
     const limit = period * missed;

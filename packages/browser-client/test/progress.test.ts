@@ -261,6 +261,30 @@ describe('SSE: a refused resume id', () => {
     expect(dials).toEqual(['no such id']);
   });
 
+  it('a server that announces a 1 ms keep-alive cannot make every later dial time out before its answer', async () => {
+    let requests = 0;
+    const raw = await rawServer((_req, res) => {
+      requests++;
+      const first = requests === 1;
+      // Later answers take 300 ms to start: a slow link, or a busy server.
+      setTimeout(
+        () => {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.write(`event: keepalive\ndata: {"intervalMs":1}\n\nevent: snapshot\ndata: ${SNAPSHOT}\n\n`);
+          if (first) res.end();
+        },
+        first ? 0 : 300,
+      );
+    });
+    cleanups.push(() => raw.close());
+    const client = connect(raw.url, contract, { eventSource: 'fetch', eventsUrl: `${raw.url}/`, missedKeepAlives: 2 });
+    track(client);
+    let snapshots = 0;
+    client.on('snapshot', () => snapshots++);
+    await until(() => snapshots >= 2, 10_000, 'a second snapshot after the slow answer');
+    expect(requests).toBeGreaterThanOrEqual(2);
+  });
+
   it('a 400 to the resume id: the client drops it and comes back fresh (reset + snapshot)', async () => {
     const seen: (string | undefined)[] = [];
     const raw = await rawServer((req, res) => {
