@@ -54,6 +54,14 @@ describe.skipIf(!chromiumPath || !mosquittoPath)('led-demo --board mqtt in Chrom
     expect(device.relays[0]).toBe(false);
   });
 
+  it("the plug's own button: the page follows at once, without a reconnect", async () => {
+    await expectText(page, '#led-state', 'off');
+    device.pressButton();
+    await expectText(page, '#led-state', 'on');
+    device.pressButton();
+    await expectText(page, '#led-state', 'off');
+  });
+
   it('the device dies: its last will turns the page offline', async () => {
     device.kill();
     await expectText(page, '#board-status', 'offline');
