@@ -198,11 +198,15 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     const id = options.id ?? 'gpio';
     const seen = new Set<string>();
     for (const pin of options.pins) {
-      const ok = (typeof pin === 'number' && Number.isInteger(pin) && pin >= 0) || (typeof pin === 'string' && pin);
+      // The kernel reports line names in 32 bytes (31 and a NUL): a longer
+      // name can never match, and a huge one would only time out in the helper.
+      const ok =
+        (typeof pin === 'number' && Number.isSafeInteger(pin) && pin >= 0) ||
+        (typeof pin === 'string' && pin !== '' && Buffer.byteLength(pin) <= 31 && !/\p{Cc}/u.test(pin));
       if (!ok)
         throw new BoardcastError(
           'invalid_payload',
-          `board "${id}": pin ${String(pin)} is not a GPIO number or line name`,
+          `board "${id}": pin ${logSafe(typeof pin === 'string' ? JSON.stringify(pin) : String(pin))} is not a GPIO number or a line name (1–31 bytes)`,
         );
       if (seen.has(pinKey(pin)))
         throw new BoardcastError('invalid_payload', `board "${id}": pin ${pinKey(pin)} listed twice`);

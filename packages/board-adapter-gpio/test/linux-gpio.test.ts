@@ -300,6 +300,20 @@ describe.skipIf(!pythonPath)('LinuxGpioBoard on the mainline-kernel Pi 4 line ta
     }
   });
 
+  it('a pin that can name no line (over 31 bytes, controls, not an integer) is invalid_payload at once, not a helper timeout', async () => {
+    for (const pin of ['x'.repeat(100_000), 'L'.repeat(32), 'GPIO5\n', 2.5, -1, Number.NaN]) {
+      const error = await LinuxGpioBoard.open({
+        pins: [pin],
+        env: gpio.env,
+        python: pythonPath ?? 'python3',
+        timeoutMs: 60_000,
+      })
+        .then((b) => b.close().then(() => 'opened'))
+        .catch((e) => e);
+      expect(error, String(pin).slice(0, 20)).toMatchObject({ code: 'invalid_payload' });
+    }
+  });
+
   it('no helper is left when open() fails', async () => {
     const error = await LinuxGpioBoard.open({
       pins: [2, 'SDA1'],
