@@ -221,6 +221,16 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     return this.#status;
   }
 
+  /**
+   * Call `listener` whenever `status` changes: `degraded` as soon as any of
+   * the bus's three Redis connections (commands, stream reader, pub/sub) is
+   * not ready, `ok` once all are again. The hub uses it to refuse commands
+   * with `bus_unavailable` and to tell its clients. Returns the unsubscribe function.
+   */
+  onStatus(listener: (status: BusStatus) => void): () => void {
+    return this.on('status', listener);
+  }
+
   /** Publishes sent to Redis and not yet acknowledged (including those queued while it is down). */
   get pendingPublishes(): number {
     return this.#pending;

@@ -73,6 +73,49 @@ describe.skipIf(!redisServerPath)('when Redis goes away and comes back', () => {
     await eventually(() => expect(resumed.ids).toEqual(onA.ids.slice(5)));
   });
 
+  it('makes a degraded bus visible: hub busStatus, status frames to clients, commands refused with bus_unavailable', async () => {
+    redis = await startRedis({ persistent: true });
+    const a = await instance(redis.url);
+    open.push(a);
+    a.hub.handle('led', ({ board, state }) => ({ board, on: state === 'on', by: 'a' }));
+    const hubStatus: BusStatus[] = [];
+    a.hub.on('busStatus', (s) => hubStatus.push(s));
+    const live = recorder();
+    a.hub.attach({}, live.sink);
+    const ok = '{"type":"status","data":{"bus":"ok"}}';
+    const degraded = '{"type":"status","data":{"bus":"degraded"}}';
+    // Every stream on a bus that reports its health starts with its status.
+    expect(live.statuses).toEqual([ok]);
+    expect(a.hub.busStatus).toBe('ok');
+    expect((await a.hub.dispatch('led', { board: 'x', state: 'on' })).ok).toBe(true);
+
+    await redis.kill();
+    await eventually(() => expect(hubStatus).toEqual(['degraded']));
+    expect(a.hub.busStatus).toBe('degraded');
+    expect(live.statuses).toEqual([ok, degraded]);
+    // Refused at once with the bus's code, not left to the 5 s command timeout.
+    const refused = await a.hub.dispatch('led', { board: 'x', state: 'off' }, { transport: 'http' });
+    expect(refused.ok ? undefined : refused.error.toJSON()).toMatchObject({ code: 'bus_unavailable' });
+    expect(refused.ok ? 0 : refused.error.status).toBe(503);
+    // A client connecting now is told before anything else, even before its snapshot.
+    const late = recorder();
+    a.hub.attach({}, late.sink);
+    expect(late.statuses).toEqual([degraded]);
+    expect(late.log).toEqual(['snapshot:{"led":false,"label":"initial"}@-']);
+
+    await redis.start();
+    await eventually(() => expect(hubStatus).toEqual(['degraded', 'ok']));
+    expect(live.statuses).toEqual([ok, degraded, ok]);
+    expect(late.statuses).toEqual([degraded, ok]);
+    expect((await a.hub.dispatch('led', { board: 'x', state: 'on' })).ok).toBe(true);
+    // Status frames are not events: no id, nothing in history, not on hub.subscribe.
+    const replay = recorder();
+    const id = await a.hub.publish('tick', 1);
+    a.hub.attach({ lastEventId: id }, replay.sink);
+    await eventually(() => expect(replay.statuses).toEqual([ok]));
+    expect(replay.log).toEqual([]);
+  });
+
   it('loses and duplicates nothing when Redis is killed while publishes are in flight', async () => {
     redis = await startRedis({ persistent: true });
     const [a, b] = await two(redis.url);

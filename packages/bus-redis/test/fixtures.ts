@@ -4,6 +4,7 @@ import {
   type EncodedEvent,
   type EncodedSnapshot,
   type HubSink,
+  STATUS_EVENT,
   typed,
 } from '@boardcast/core';
 import { RedisBus, type RedisBusOptions } from '../src/index.js';
@@ -40,15 +41,21 @@ export type Instance = Awaited<ReturnType<typeof instance>>;
 export function recorder() {
   const log: string[] = [];
   const ids: string[] = [];
+  /** Server status frames (`~status`), kept apart from the stream's events. */
+  const statuses: string[] = [];
   const sink: HubSink = {
     snapshot: (s: EncodedSnapshot) => log.push(`snapshot:${s.json}@${s.headId ?? '-'}`),
     event: (e: EncodedEvent) => {
+      if (e.event === STATUS_EVENT) {
+        statuses.push(e.ws);
+        return;
+      }
       ids.push(e.id);
       log.push(`${e.event}:${e.json}@${e.id}`);
     },
     reset: (reason) => log.push(`reset:${reason}`),
   };
-  return { log, ids, sink };
+  return { log, ids, statuses, sink };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type EncodedEvent, STATE_EVENT } from './encoded-event.js';
+import { type EncodedEvent, STATE_EVENT, STATUS_EVENT } from './encoded-event.js';
 import type { SinceResult } from './history.js';
 import type { EncodedSnapshot } from './snapshot.js';
 
@@ -13,6 +13,8 @@ export interface HubSink {
 export interface AttachmentHost {
   readonly subscribers: Set<(event: EncodedEvent) => void>;
   snapshot(): EncodedSnapshot;
+  /** The server status frame a stream starts with, when the bus reports its health. */
+  status(): EncodedEvent | undefined;
   since(lastId: string): SinceResult | Promise<SinceResult>;
   report(error: unknown, where: string): void;
 }
@@ -32,7 +34,8 @@ function upTo(id: string | undefined, pending: readonly EncodedEvent[]): Readonl
  * a nest of closures: a server holds one per connected client, and a closure
  * scope would keep every start-up helper alive for the whole connection.
  *
- * Start-up subscribes first and buffers, then sends the snapshot (fresh
+ * Start-up subscribes first and buffers, sends the server status frame
+ * when the bus reports its health, then the snapshot (fresh
  * connection), the missed events (resume) or `reset` + snapshot (gap), then
  * flushes the buffer minus what the start already covered — so nothing is
  * lost or duplicated even when the bus answers `since()` asynchronously.
@@ -52,7 +55,9 @@ export class Attachment {
 
   /** The live path: once per client per event, no allocation. */
   readonly deliver = (event: EncodedEvent): void => {
-    if (this.#filter && !this.#filter.has(event.event) && event.event !== STATE_EVENT) return;
+    if (this.#filter && !this.#filter.has(event.event) && event.event !== STATE_EVENT && event.event !== STATUS_EVENT) {
+      return;
+    }
     if (this.#buffer) {
       this.#buffer.push(event);
       return;
@@ -75,6 +80,10 @@ export class Attachment {
   start(lastEventId: string | null | undefined): void {
     if (this.#detached) return;
     this.#host.subscribers.add(this.deliver);
+    // First, before the snapshot or the replay (which may wait for the bus):
+    // a client learns at once that the server cannot reach its bus.
+    const status = this.#host.status();
+    if (status) this.#call('event', status);
     if (!lastEventId) {
       const head = this.#sendSnapshot();
       this.#flush(upTo(head, this.#buffer ?? []), undefined);

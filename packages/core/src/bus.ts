@@ -1,5 +1,6 @@
 import { EncodedEvent } from './encoded-event.js';
 import { History, type SinceResult } from './history.js';
+import type { BusStatus } from './status.js';
 
 export type BusListener = (event: EncodedEvent) => void;
 
@@ -8,7 +9,7 @@ export interface StateCheckpoint {
   readonly id: string | undefined;
   readonly state: unknown;
 }
-export type BusStatus = 'ok' | 'degraded';
+export type { BusStatus } from './status.js';
 
 /**
  * Fan-out and id assignment behind a hub. The in-memory bus is the default;
@@ -59,8 +60,17 @@ export interface Bus {
    * the unsubscribe function.
    */
   onResync?(listener: (checkpoint: StateCheckpoint) => void): () => void;
-  /** Optional: health, for buses that depend on a network. */
+  /**
+   * Optional, for buses that depend on a network: their health now. A hub
+   * on a bus that has it refuses commands with `bus_unavailable` while it is
+   * `degraded` and tells its clients (see {@link ServerStatus}).
+   */
   readonly status?: BusStatus;
+  /**
+   * Optional, with `status`: call `listener` on every change of `status`.
+   * Returns the unsubscribe function.
+   */
+  onStatus?(listener: (status: BusStatus) => void): () => void;
   close(): void | Promise<void>;
 }
 

@@ -1,5 +1,6 @@
-import { encodeSseFrame, encodeSseSnapshot } from './sse-codec.js';
-import { encodeWsEvent, encodeWsSnapshot } from './ws-codec.js';
+import { encodeSseFrame, encodeSseSnapshot, encodeSseStatus } from './sse-codec.js';
+import type { ServerStatus } from './status.js';
+import { encodeWsEvent, encodeWsSnapshot, encodeWsStatus } from './ws-codec.js';
 
 /**
  * One published event with its wire forms. The JSON of the payload is made
@@ -65,6 +66,35 @@ export class StateChange extends EncodedEvent {
 
   override get ws(): string {
     this.#frameWs ??= encodeWsSnapshot(this.stateJson, this.id);
+    return this.#frameWs;
+  }
+}
+
+/** The `event` of a {@link StatusFrame}; like `~state`, outside the names a contract may use. */
+export const STATUS_EVENT = '~status';
+
+/**
+ * The server status frame (`event: ~status` on SSE, `{"type":"status"}` on
+ * WS) handed to transports like an event, so every transport forwards it
+ * without knowing it: they write `sse`/`ws` of whatever they are given. It
+ * has no id (`''`), is never in history and never moves a client's resume id.
+ */
+export class StatusFrame extends EncodedEvent {
+  declare readonly data: ServerStatus;
+  #frameSse: string | undefined;
+  #frameWs: string | undefined;
+
+  constructor(status: ServerStatus) {
+    super('', STATUS_EVENT, status, JSON.stringify({ bus: status.bus }));
+  }
+
+  override get sse(): string {
+    this.#frameSse ??= encodeSseStatus(this.json);
+    return this.#frameSse;
+  }
+
+  override get ws(): string {
+    this.#frameWs ??= encodeWsStatus(this.json);
     return this.#frameWs;
   }
 }

@@ -1,5 +1,5 @@
 import { Attachment, type AttachmentHost, type HubSink } from './attachment.js';
-import { type Bus, MemoryBus } from './bus.js';
+import { type Bus, type BusStatus, MemoryBus } from './bus.js';
 import type {
   CommandName,
   CommandPayload,
@@ -11,7 +11,7 @@ import type {
   StateOf,
 } from './contract.js';
 import { Emitter } from './emitter.js';
-import { type EncodedEvent, STATE_EVENT, StateChange } from './encoded-event.js';
+import { type EncodedEvent, STATE_EVENT, STATUS_EVENT, StateChange, StatusFrame } from './encoded-event.js';
 import { BoardcastError } from './errors.js';
 import type { SinceResult } from './history.js';
 import { EncodedSnapshot } from './snapshot.js';
@@ -63,6 +63,13 @@ export type HubEvents = {
   /** The folded state changed (a reducer returned a new object, or a `setState` event arrived). */
   state: (state: unknown) => void;
   command: (log: CommandLog) => void;
+  /**
+   * The bus's health changed (`degraded`: Redis is unreachable; `ok`: back).
+   * While degraded, commands are refused with `bus_unavailable` and every
+   * client is told by a status frame. Only buses that report their health
+   * (`Bus.onStatus`) emit it.
+   */
+  busStatus: (status: BusStatus) => void;
   /**
    * Something went wrong: a publish or `setState` that failed (also
    * rejected to its caller), a handler or reducer that threw, a sink that
@@ -163,6 +170,9 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   readonly #unsubscribeBus: () => void;
   readonly #unsubscribeLost: (() => void) | undefined;
   readonly #unsubscribeResync: (() => void) | undefined;
+  readonly #unsubscribeStatus: (() => void) | undefined;
+  /** The status frame clients start with, rebuilt when the bus's status changes. */
+  #statusFrame: StatusFrame | undefined;
   readonly #inflight = new Set<AbortController>();
   readonly #reducers: { readonly [name: string]: Reducer<unknown, unknown> | undefined };
   /** `setState` frames by id, so a replay can send the state as it was at that id. */
@@ -200,7 +210,35 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
       this.#sinceCheckpoint = 0;
       this.emit('state', this.#state);
     });
+    this.#unsubscribeStatus = this.bus.onStatus?.((status) => this.#onBusStatus(status));
     this.ready = this.#loadState();
+  }
+
+  // ------------------------------------------------------------- bus health
+
+  /**
+   * The bus's health: `degraded` while a shared bus cannot reach its
+   * backend (commands are then refused with `bus_unavailable`); always `ok`
+   * on a bus that does not report it (the in-memory bus).
+   */
+  get busStatus(): BusStatus {
+    return this.bus.status ?? 'ok';
+  }
+
+  /** The frame a stream starts with; none on a bus that does not report its health. */
+  #currentStatusFrame(): StatusFrame | undefined {
+    const bus = this.bus.status;
+    if (bus === undefined) return undefined;
+    if (this.#statusFrame?.data.bus !== bus) this.#statusFrame = new StatusFrame({ bus });
+    return this.#statusFrame;
+  }
+
+  #onBusStatus(status: BusStatus): void {
+    if (this.#closed) return;
+    this.emit('busStatus', status);
+    const frame = this.#currentStatusFrame();
+    if (!frame || !this.#loaded) return;
+    for (const subscriber of this.#subscribers) this.#deliver(subscriber, frame);
   }
 
   // ------------------------------------------------------------- state
@@ -415,11 +453,12 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
 
   /**
    * Live events, without snapshot or replay. Returns the unsubscribe
-   * function. `setState` changes are not events: listen to `state` for them.
+   * function. `setState` changes are not events: listen to `state` for them
+   * (and to `busStatus` for the bus's health).
    */
   subscribe(listener: (event: EncodedEvent) => void): () => void {
     const entry = (event: EncodedEvent) => {
-      if (event.event !== STATE_EVENT) listener(event);
+      if (event.event !== STATE_EVENT && event.event !== STATUS_EVENT) listener(event);
     };
     this.#subscribers.add(entry);
     return () => {
@@ -476,6 +515,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   readonly #host: AttachmentHost = {
     subscribers: this.#subscribers,
     snapshot: () => this.snapshot(),
+    status: () => this.#currentStatusFrame(),
     since: (lastId) => this.since(lastId),
     report: (error, where) => this.emit('error', error, where),
   };
@@ -540,6 +580,15 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     if (!spec) return { ok: false, error: new BoardcastError('unknown_command', `unknown command "${command}"`) };
     if (!handler) {
       return { ok: false, error: new BoardcastError('unknown_command', `command "${command}" has no handler`) };
+    }
+    // Fail now rather than at the timeout: a command's effect reaches pages
+    // (this one's included) only as events through the bus, and one routed
+    // to another instance cannot get there at all.
+    if (this.bus.status === 'degraded') {
+      return {
+        ok: false,
+        error: new BoardcastError('bus_unavailable', `command "${command}" refused: the server cannot reach its bus`),
+      };
     }
 
     const controller = new AbortController();
@@ -633,6 +682,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     this.#unsubscribeBus();
     this.#unsubscribeLost?.();
     this.#unsubscribeResync?.();
+    this.#unsubscribeStatus?.();
     this.#subscribers.clear();
     this.emit('close');
     await this.bus.close();

@@ -35,7 +35,7 @@ export {
   typed,
 } from './contract.js';
 export { Emitter, type EventsMap } from './emitter.js';
-export { EncodedEvent, STATE_EVENT, StateChange } from './encoded-event.js';
+export { EncodedEvent, STATE_EVENT, STATUS_EVENT, StateChange, StatusFrame } from './encoded-event.js';
 export {
   BoardcastError,
   ERROR_CODES,
@@ -88,9 +88,12 @@ export {
   encodeSseReset,
   encodeSseRetry,
   encodeSseSnapshot,
+  encodeSseStatus,
   SSE_KEEPALIVE_EVENT,
+  SSE_STATUS_EVENT,
   type SseFrameFields,
 } from './sse-codec.js';
+export { parseServerStatus, type ServerStatus } from './status.js';
 export {
   refuseUpgrade,
   registerUpgrade,
@@ -119,6 +122,7 @@ export {
   encodeWsResultError,
   encodeWsResultOk,
   encodeWsSnapshot,
+  encodeWsStatus,
   parseJsonStrict,
   type ServerEnvelope,
   tryDecodeClientFrame,

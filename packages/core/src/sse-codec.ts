@@ -73,3 +73,17 @@ export const SSE_KEEPALIVE_EVENT = 'keepalive';
 export function encodeSseKeepAlive(intervalMs: number): string {
   return `event: ${SSE_KEEPALIVE_EVENT}\ndata: {"intervalMs":${Math.max(0, Math.floor(intervalMs))}}\n\n`;
 }
+
+/**
+ * Event name of the server status frame ({@link ServerStatus}). A contract
+ * event name starts with a letter, so `~status` never collides with one.
+ */
+export const SSE_STATUS_EVENT = '~status';
+
+/**
+ * The server status frame, `event: ~status` / `data: {"bus":"degraded"}`.
+ * No `id:`, so it never moves the browser's Last-Event-ID.
+ */
+export function encodeSseStatus(statusJson: string): string {
+  return encodeSseFrame({ event: SSE_STATUS_EVENT, data: statusJson });
+}

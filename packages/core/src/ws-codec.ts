@@ -1,4 +1,5 @@
 import { BoardcastError, type ErrorBody } from './errors.js';
+import { parseServerStatus, type ServerStatus } from './status.js';
 
 /** WebSocket subprotocol spoken between browsers and ws-server. */
 export const WS_PROTOCOL = 'boardcast.v1';
@@ -18,7 +19,8 @@ export type ServerEnvelope =
   | { readonly type: 'result'; readonly id: CommandId; readonly ok: false; readonly error: ErrorBody['error'] }
   | { readonly type: 'reset'; readonly reason: string }
   | { readonly type: 'pong'; readonly id?: CommandId | undefined }
-  | { readonly type: 'error'; readonly error: ErrorBody['error'] };
+  | { readonly type: 'error'; readonly error: ErrorBody['error'] }
+  | { readonly type: 'status'; readonly data: ServerStatus };
 
 // ---------------------------------------------------------------- encoders
 // Built by concatenation around already-serialized JSON so a payload is
@@ -32,6 +34,11 @@ export function encodeWsEvent(id: string, event: string, dataJson: string): stri
 
 export function encodeWsSnapshot(stateJson: string, headId: string | undefined): string {
   return `{"type":"snapshot","id":${headId === undefined ? 'null' : q(headId)},"data":${stateJson}}`;
+}
+
+/** `{"type":"status","data":{"bus":…}}`: the server's {@link ServerStatus}, first on a stream and on every change. */
+export function encodeWsStatus(statusJson: string): string {
+  return `{"type":"status","data":${statusJson}}`;
 }
 
 export function encodeWsReset(reason: string): string {
@@ -212,6 +219,11 @@ export function decodeServerFrame(raw: string): ServerEnvelope {
     case 'error': {
       const error = BoardcastError.fromJSON(record.error);
       return { type: 'error', error: error.toJSON() };
+    }
+    case 'status': {
+      const data = parseServerStatus(record.data);
+      if (!data) break;
+      return { type: 'status', data };
     }
   }
   throw invalid('server frame has an unknown or malformed type');
