@@ -208,6 +208,7 @@ class Link:
         cfg = self.cfg
         backoff = cfg['backoff_min_ms']
         conflict_backoff = cfg['conflict_backoff_ms']
+        first_conflict = True
         while agent.running:
             agent.beat('link')
             self.conflict = False
@@ -236,7 +237,17 @@ class Link:
                 # accepts and drops at once must not make the agent hammer it.
                 backoff = cfg['backoff_min_ms']
                 conflict_backoff = cfg['conflict_backoff_ms']
-            if self.conflict:
+            if self.conflict and first_conflict:
+                # The first refusal since boot is most likely this board's own
+                # previous life: a reset (power, watchdog) leaves no FIN, so the
+                # server holds the old socket until it misses its heartbeats
+                # (it takes the id over after 1.5 periods). Waiting 30 s+ here
+                # kept a rebooted board offline that long.
+                first_conflict = False
+                delay = jittered(2 * agent.heartbeat_ms, conflict_backoff)
+                log('board_conflict: id', repr(cfg['id']), 'is still held (our connection before a reset?);',
+                    'retry in', delay, 'ms')
+            elif self.conflict:
                 delay = jittered(conflict_backoff, cfg['conflict_backoff_max_ms'])
                 conflict_backoff = min(conflict_backoff * 2, cfg['conflict_backoff_max_ms'])
                 log('board_conflict: another agent is connected as id', repr(cfg['id']),

@@ -268,6 +268,25 @@ describe('duplicate board ids', () => {
   });
 });
 
+describe.skipIf(!pythonPath)('a board reset behind a half-open socket', () => {
+  it('regression: the rebooted agent is online again within a few heartbeats, not after the 30 s conflict backoff', async () => {
+    const rig = await startLink({ heartbeatMs: 1000 });
+    const proxy = await proxyTo(rig.port);
+    agentFor(proxy.port, { heartbeat_ms: 1000 });
+    await waitFor(() => rig.board.status === 'online', 'first life online');
+    // A reset: no FIN reaches the server, the old socket just goes silent (the stalled proxy; the old
+    // process, cut off behind it, stands for the board's previous life and can reach no one).
+    proxy.stall();
+    const after = agentFor(rig.port, { heartbeat_ms: 1000 }); // same id, same token, a new boot
+    await after.waitForLine(/board_conflict/);
+    expect(rig.rejections.map((r) => r.error.code)).toEqual(['board_conflict']);
+    await waitFor(() => rig.connects.length === 2 && rig.board.status === 'online', 'second life online', 10_000);
+    expect(after.lines.filter((l) => /board_conflict/.test(l))).toEqual([
+      expect.stringMatching(/id 'esp' is still held/),
+    ]);
+  });
+});
+
 describe('credentials bound to boards', () => {
   it("a board's token cannot claim another board; its own id works", async () => {
     const rig = await startLink({

@@ -8,6 +8,7 @@ import {
   type ContractSpec,
   type EventData,
   type EventName,
+  type ServerStatus,
   type StateOf,
 } from '@boardcast/core';
 import { backoffDelay, type ReconnectOptions } from './backoff.js';
@@ -77,6 +78,16 @@ export interface BoardcastClient<C extends ContractSpec> {
   on(event: 'error', listener: (error: BoardcastError) => void): () => void;
   /** Called on every status change and on every scheduled retry. */
   onStatus(listener: (change: StatusChange) => void): () => void;
+  /**
+   * What the server says about itself, beside the connection's `status`:
+   * `{ bus: 'degraded' }` while it cannot reach its shared bus (Redis down:
+   * its state may be stale and commands fail with `bus_unavailable`),
+   * `{ bus: 'ok' }` otherwise (and before a server has said anything). Kept
+   * across reconnects; a server on a shared bus repeats it on every stream.
+   */
+  readonly server: ServerStatus;
+  /** Called when {@link server} changes. */
+  onServer(listener: (status: ServerStatus) => void): () => void;
   /** Bound; for `useSyncExternalStore(client.subscribe, client.getSnapshot)`. */
   readonly subscribe: (listener: () => void) => () => void;
   readonly getSnapshot: () => StateOf<C> | undefined;
@@ -95,6 +106,8 @@ export interface LinkSink {
   snapshot(state: unknown, id: string | null): void;
   event(name: string, data: unknown, id: string): void;
   reset(reason: string): void;
+  /** A server status frame (SSE `~status`, WS `status`). */
+  server(status: ServerStatus): void;
   retry(ms: number): void;
   error(error: BoardcastError): void;
   /**
@@ -131,6 +144,7 @@ export function createClient<C extends ContractSpec>(
   let status: Status = 'connecting';
   let lastId = options.lastEventId;
   let lastError: BoardcastError | undefined;
+  let server: ServerStatus = { bus: 'ok' };
   let attempt = 0;
   let retryMs: number | undefined;
   let generation = 0;
@@ -206,6 +220,11 @@ export function createClient<C extends ContractSpec>(
         emit(name, data, id);
       }),
       reset: live((reason: string) => emit('reset', reason)),
+      server: live((next: ServerStatus) => {
+        if (next.bus === server.bus) return;
+        server = next;
+        emit('\0server', next);
+      }),
       retry: live((ms: number) => {
         retryMs = ms;
       }),
@@ -244,6 +263,10 @@ export function createClient<C extends ContractSpec>(
     },
     on: on as BoardcastClient<C>['on'],
     onStatus: (listener) => on('\0status', listener),
+    get server() {
+      return server;
+    },
+    onServer: (listener) => on('\0server', listener),
     subscribe: mirror.subscribe,
     getSnapshot: mirror.getSnapshot,
     command(name, input, commandOptions = {}) {

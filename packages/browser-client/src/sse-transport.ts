@@ -1,4 +1,4 @@
-import { BoardcastError, type ClientContract, type ContractSpec } from '@boardcast/core';
+import { BoardcastError, type ClientContract, type ContractSpec, parseServerStatus } from '@boardcast/core';
 import { type KeepAliveOptions, watchdog } from './backoff.js';
 import type { ClientOptions, LinkSink, Transport } from './client.js';
 import { type HttpOptions, networkError, postCommand } from './http.js';
@@ -52,7 +52,10 @@ export function sseTransport<C extends ContractSpec>(
       sink.fresh = false;
       sink.snapshot(value, id || null);
     } else if (type === 'reset') sink.reset(String((value as { reason?: unknown } | null)?.reason ?? 'history'));
-    else if (id !== undefined) sink.event(type, value, id);
+    else if (type === '~status') {
+      const status = parseServerStatus(value);
+      if (status) sink.server(status);
+    } else if (id !== undefined) sink.event(type, value, id);
   };
 
   // Everything that reads a response with fetch (the stream in fetch mode, the
@@ -103,7 +106,7 @@ export function sseTransport<C extends ContractSpec>(
       attempt.beat();
       sink.open();
     };
-    for (const name of ['keepalive', 'snapshot', 'reset', ...(options.events ?? Object.keys(contract.events))]) {
+    for (const name of ['keepalive', 'snapshot', 'reset', '~status', ...(options.events ?? Object.keys(contract.events))]) {
       source.addEventListener(name, (e) => {
         attempt.beat();
         route(attempt, name, e.data, e.lastEventId || undefined);

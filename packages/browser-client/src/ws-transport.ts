@@ -182,6 +182,8 @@ export function wsTransport<C extends ContractSpec>(
         case 'reset':
           started = true;
           return sink.reset(frame.reason);
+        case 'status':
+          return sink.server(frame.data);
         case 'result': {
           const p = sent.get(Number(frame.id));
           if (!p) return;
