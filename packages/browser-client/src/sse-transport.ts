@@ -106,7 +106,13 @@ export function sseTransport<C extends ContractSpec>(
       attempt.beat();
       sink.open();
     };
-    for (const name of ['keepalive', 'snapshot', 'reset', '~status', ...(options.events ?? Object.keys(contract.events))]) {
+    for (const name of [
+      'keepalive',
+      'snapshot',
+      'reset',
+      '~status',
+      ...(options.events ?? Object.keys(contract.events)),
+    ]) {
       source.addEventListener(name, (e) => {
         attempt.beat();
         route(attempt, name, e.data, e.lastEventId || undefined);
