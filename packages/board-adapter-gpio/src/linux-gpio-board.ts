@@ -325,6 +325,18 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     });
     try {
       const answer = await Promise.race([opened, spawnFailed, exitedPromise]);
+      // One line per pin, in order: without that, pin n would drive another line.
+      const lines = answer.lines;
+      if (
+        !Array.isArray(lines) ||
+        lines.length !== options.pins.length ||
+        !lines.every((l) => Number.isInteger((l as { offset?: unknown } | null)?.offset))
+      ) {
+        throw new BoardcastError(
+          'handler_failed',
+          `board "${id}": the GPIO helper's open answer does not list one line per pin (${options.pins.length})`,
+        );
+      }
       return new LinuxGpioBoard(options, child, pending, answer, nextId, hooks);
     } catch (error) {
       if (!exited) {

@@ -338,7 +338,10 @@ describe.skipIf(!pythonPath)('LinuxGpioBoard with a misbehaving helper', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   /** A helper that opens one line and answers `write` with `script` (Python, `rid` and `value` in scope). */
-  async function badHelper(script: string): Promise<LinuxGpioBoard> {
+  async function badHelper(
+    script: string,
+    lines = '[{"chip": "gpiochip0", "label": "fake", "offset": 5, "name": "GPIO5"}]',
+  ): Promise<LinuxGpioBoard> {
     const path = join(dir, 'helper.py');
     const { writeFileSync } = await import('node:fs');
     writeFileSync(
@@ -348,7 +351,7 @@ describe.skipIf(!pythonPath)('LinuxGpioBoard with a misbehaving helper', () => {
         'def say(obj): sys.stdout.write(obj if isinstance(obj, str) else json.dumps(obj)); sys.stdout.write("\\n"); sys.stdout.flush()',
         'for raw in sys.stdin:',
         '    msg = json.loads(raw); rid = msg["id"]; op = msg["op"]',
-        '    if op == "open": say({"id": rid, "ok": True, "api": 2, "version": "fake", "lines": [{"chip": "gpiochip0", "label": "fake", "offset": 5, "name": "GPIO5"}]})',
+        `    if op == "open": say({"id": rid, "ok": True, "api": 2, "version": "fake", "lines": ${lines}})`,
         '    elif op == "write":',
         '        value = msg["value"]',
         ...script.split('\n').map((l) => `        ${l}`),
@@ -374,6 +377,15 @@ describe.skipIf(!pythonPath)('LinuxGpioBoard with a misbehaving helper', () => {
     } finally {
       await board.close();
     }
+  });
+
+  it.each([
+    ['no lines', '[]'],
+    ['two lines for one pin', '[{"offset": 5}, {"offset": 6}]'],
+    ['a line without an offset', '[{"name": "GPIO5"}]'],
+    ['lines that are not a list', 'None'],
+  ])('an open answer with %s is handler_failed (the helper is killed)', async (_, lines) => {
+    await expect(badHelper('pass', lines)).rejects.toMatchObject({ code: 'handler_failed' });
   });
 
   it('an answer without a level is handler_failed, never a made-up 0', async () => {
