@@ -170,12 +170,14 @@ export function createClient<C extends ContractSpec>(
     abort?.();
     abort = undefined;
   };
+  const closedError = () => new BoardcastError('closed', 'client closed');
   const finish = (error?: BoardcastError) => {
     if (status === 'closed') return;
     lastError = error;
-    for (const [, reject] of waiting ?? []) reject(error ?? new BoardcastError('closed', 'client closed'));
+    const why = error ?? closedError();
+    for (const [, reject] of waiting ?? []) reject(why);
     // Before teardown, so commands in flight report why the client ended.
-    transport.stop(error ?? new BoardcastError('closed', 'client closed'));
+    transport.stop(why);
     teardown();
     setStatus('closed', undefined, error);
   };
@@ -252,7 +254,7 @@ export function createClient<C extends ContractSpec>(
     whenReady: () =>
       new Promise<StateOf<C>>((resolve, reject) => {
         if (!waiting) resolve(mirror.getSnapshot() as StateOf<C>);
-        else if (status === 'closed') reject(lastError ?? new BoardcastError('closed', 'client closed'));
+        else if (status === 'closed') reject(lastError ?? closedError());
         else waiting.push([resolve, reject]);
       }),
     get lastEventId() {
@@ -270,7 +272,7 @@ export function createClient<C extends ContractSpec>(
     subscribe: mirror.subscribe,
     getSnapshot: mirror.getSnapshot,
     command(name, input, commandOptions = {}) {
-      if (status === 'closed') return Promise.reject(new BoardcastError('closed', 'client is closed'));
+      if (status === 'closed') return Promise.reject(closedError());
       const timeout = commandOptions.timeout ?? options.commandTimeoutMs ?? 10_000;
       return transport.command(name, input, timeout) as Promise<CommandResult<C, typeof name>>;
     },

@@ -1,7 +1,8 @@
 import { BoardcastError, type ClientContract, type ContractSpec, parseServerStatus } from '@boardcast/core';
 import { type KeepAliveOptions, watchdog } from './backoff.js';
 import type { ClientOptions, LinkSink, Transport } from './client.js';
-import { type HttpOptions, networkError, postCommand } from './http.js';
+import { postCommandLazily } from './command-loader.js';
+import type { HttpOptions } from './http.js';
 import type { FetchLink, Link } from './sse-fetch.js';
 import { endpoint, withQuery } from './urls.js';
 
@@ -65,7 +66,7 @@ export function sseTransport<C extends ContractSpec>(
   const link: FetchLink = { stream, options, route };
   const withFetch = (sink: LinkSink, run: (m: typeof import('./sse-fetch.js')) => unknown) => {
     import('./sse-fetch.js').then(run, (error) =>
-      sink.drop(networkError(error, 'could not load the event-stream reader')),
+      sink.drop(new BoardcastError('network_error', 'could not load the event-stream reader', { cause: error })),
     );
   };
 
@@ -132,7 +133,7 @@ export function sseTransport<C extends ContractSpec>(
     name: 'sse',
     dial: native ? dialNative : dialFetch,
     command: (name, input, timeoutMs) =>
-      postCommand(`${commands}/${encodeURIComponent(name)}`, input, timeoutMs, options, closed.signal),
+      postCommandLazily(`${commands}/${encodeURIComponent(name)}`, input, timeoutMs, options, closed.signal),
     stop: () => closed.abort(),
   };
 }
