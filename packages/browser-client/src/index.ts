@@ -28,7 +28,7 @@ export function connect<C extends ContractSpec>(
   return options.transport === 'ws' ? connectWs(url, contract, options) : connectSse(url, contract, options);
 }
 
-export { BoardcastError, isBoardcastError } from '@boardcast/core';
+export { BoardcastError, isBoardcastError, type ServerStatus } from '@boardcast/core';
 export { backoffDelay, type KeepAliveOptions, MIN_RETRY_DELAY_MS, type ReconnectOptions } from './backoff.js';
 export type { BoardcastClient, ClientOptions, CommandOptions, Status, StatusChange } from './client.js';
 export type { HeaderSource, HttpOptions } from './http.js';
