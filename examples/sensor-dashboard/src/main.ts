@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { logSafe } from '@boardcast/core';
 import { parseSensorTopic, startMqttIngest } from './mqtt-ingest.js';
 import { startDashboard } from './server.js';
 
@@ -101,7 +102,15 @@ async function main(): Promise<void> {
   const mqttUrl = values['mqtt-url'] ?? process.env.MQTT_URL;
   const sensors = Object.fromEntries((values['mqtt-sensor'] ?? []).map(parseSensorTopic));
   const mqtt = mqttUrl
-    ? startMqttIngest({ url: mqttUrl, sensors, ingestUrl: `${dashboard.url}/api/readings`, token })
+    ? startMqttIngest({
+        url: mqttUrl,
+        sensors,
+        ingestUrl: `${dashboard.url}/api/readings`,
+        token,
+        // Broker messages quote topics and payloads: one escaped line each.
+        onError: (error) =>
+          console.error(`mqtt ingest: ${logSafe(error instanceof Error ? error.message : error, 500)}`),
+      })
     : undefined;
   if (mqtt) console.log(`mqtt: ${Object.keys(sensors).join(', ') || 'no sensors (--mqtt-sensor)'} from ${mqttUrl}`);
 
