@@ -511,6 +511,25 @@ describe('bounds and bad input', () => {
     expect(await rig.board.digitalRead(0).catch((e: BoardcastError) => e.code)).toBe('handler_failed');
   });
 
+  it("regression: on 'connect' the board already carries this hello's firmware and pins (was the previous one's)", async () => {
+    const rig = await startLink();
+    const seen: string[] = [];
+    rig.link.on('connect', (b) => seen.push(`${b.firmware} ${b.capabilities.pins.map((p) => p.pin).join(',')}`));
+    for (const [firmware, pin] of [
+      ['v1', 5],
+      ['v2', 6],
+    ] as const) {
+      const ws = rawSocket(rig.port);
+      await opened(ws);
+      const closed = closedWith(ws);
+      ws.send(hello('esp', { firmware, pins: [{ pin, modes: ['output'] }] }));
+      await waitFor(() => seen.length > 0 && seen.at(-1)?.startsWith(firmware), `connect ${firmware}`);
+      ws.close();
+      await closed;
+    }
+    expect(seen).toEqual(['v1 5', 'v2 6']);
+  });
+
   it('maxBoards: boards that left are forgotten (oldest first) and never more than the bound are kept', async () => {
     const rig = await startLink({ maxBoards: 3, retentionMs: 60_000 });
     // 'esp' is pinned by link.board(): it counts and is never evicted.

@@ -130,7 +130,11 @@ export interface BoardRejection {
 }
 
 export type BoardLinkEvents = {
-  /** An agent said hello and was accepted (first time or again). */
+  /**
+   * An agent said hello and was accepted (first time or again). The board's
+   * `firmware` and `capabilities` are already this hello's; it turns
+   * `online` later, once modes, watches and the snapshot are restored.
+   */
   connect: (board: RemoteBoard) => void;
   disconnect: (board: RemoteBoard, reason: string) => void;
   /**
@@ -415,8 +419,11 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
     }
     this.#unretire(hello.id);
     const board = this.#board(hello.id);
+    // attach() applies the hello (firmware, capabilities) before its first
+    // await: 'connect' listeners see this hello's data, not the last one's.
+    const attached = board.attach(conn, hello);
     this.emit('connect', board);
-    void board.attach(conn, hello);
+    void attached;
     return undefined;
   }
 
