@@ -229,10 +229,12 @@ describe('led-demo: slow clients', () => {
     expect(demo?.hub.state.led.on).toBe(false);
   });
 
-  it('an SSE stream outlives requestTimeout and keeps delivering events', async () => {
+  it('an SSE stream and a WebSocket outlive requestTimeout and keep delivering events', async () => {
     await start({ timeouts, timeIntervalMs: 100 });
     const stream = await openStream();
     expect(stream.status).toBe(200);
+    const ws = new WebSocket(`ws://127.0.0.1:${demo?.port}/api/ws`, 'boardcast.v1');
+    await new Promise((resolve) => ws.once('open', resolve));
     // requestTimeout covers receiving the request, not a response still
     // streaming: after 3× requestTimeout the stream still gets new events.
     await new Promise((resolve) => setTimeout(resolve, timeouts.requestTimeout * 3));
@@ -243,6 +245,10 @@ describe('led-demo: slow clients', () => {
       'a new event',
     );
     stream.destroy();
+    // An upgraded socket has left Node's HTTP timeouts behind too.
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    await expect(new Promise((resolve) => ws.once('message', resolve))).resolves.toBeDefined();
+    ws.close();
   });
 
   it('one address holds at most maxStreamsPerAddress SSE streams and WebSockets (503 beyond)', async () => {
