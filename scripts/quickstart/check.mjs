@@ -190,7 +190,7 @@ for (const { dir, pkg } of packages) {
 const app = mkdtempSync(join(tmpdir(), 'boardcast-quickstart-'));
 const children = new Set();
 process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
+  for (const child of children) stopGroup(child, 'SIGKILL');
   if (!keep) rmSync(app, { recursive: true, force: true });
 });
 const tarDir = join(app, '.tarballs');
@@ -362,7 +362,12 @@ function pinned(name) {
 }
 /** Type packages a user adds for an untyped library they import. */
 const TYPES_FOR = { express: '@types/express' };
-const wanted = new Set(['typescript', 'esbuild', '@types/node']);
+/** README.md's shell lines: how it says to bundle the page and run the server. */
+const rootShell = readBlocks(join(ROOT, 'README.md'))
+  .filter((b) => ['sh', 'bash', 'shell', 'console'].includes(b.lang))
+  .flatMap((b) => b.code.split('\n'));
+const runsWithTsx = rootShell.some((l) => /\bnpx\s+tsx\s+\S+\.ts\b/.test(l));
+const wanted = new Set(['typescript', 'esbuild', '@types/node', ...(runsWithTsx ? ['tsx'] : [])]);
 for (const name of [...userInstalls, ...bareImports]) {
   if (name.startsWith('node:')) continue;
   const pkgName = name.startsWith('@') ? name.split('/').slice(0, 2).join('/') : name.split('/')[0];
@@ -489,10 +494,7 @@ const esbuild = await import(pathToFileURL(requireApp.resolve('esbuild')).href);
 
 // The page is bundled the way the README says (an `esbuild … --format=esm` command in a shell block
 // of README.md), or with esbuild's defaults for a browser bundle (iife) when it says nothing.
-const rootCommands = readBlocks(join(ROOT, 'README.md'))
-  .filter((b) => ['sh', 'bash', 'shell', 'console'].includes(b.lang))
-  .flatMap((b) => b.code.split('\n'))
-  .filter((l) => /\besbuild\b/.test(l) && /--bundle\b/.test(l));
+const rootCommands = rootShell.filter((l) => /\besbuild\b/.test(l) && /--bundle\b/.test(l));
 const bundleFormat = /--format[= ](esm|iife|cjs)/.exec(rootCommands.join('\n'))?.[1] ?? 'iife';
 step(
   `bundle the page for the browser (esbuild, platform browser, no externals, format ${bundleFormat}${rootCommands.length ? ' as README.md says' : ': the default, README.md gives no command'})`,
@@ -561,8 +563,12 @@ if (server) {
   try {
     if (Object.keys(bundles).length) await drive(server.port, base);
   } finally {
-    server.child.kill('SIGTERM');
-    await new Promise((r) => (server.child.exitCode !== null ? r() : server.child.once('exit', r)));
+    stopGroup(server.child, 'SIGTERM');
+    const killer = setTimeout(() => stopGroup(server.child, 'SIGKILL'), 5000);
+    const gone = server.child.exitCode !== null || server.child.signalCode !== null;
+    await new Promise((r) => (gone ? r() : server.child.once('exit', r)));
+    clearTimeout(killer);
+    stopGroup(server.child, 'SIGKILL'); // anything the runner left behind in the group
   }
 }
 completed = true;
@@ -581,25 +587,33 @@ async function startServer(file, wantedPort) {
     text = text.replace(new RegExp(`\\.listen\\(\\s*${wantedPort}`), `.listen(${runPort}`);
     console.log(`port ${wantedPort} is in use here; running the server on ${runPort}`);
   }
-  const entry = join(app, dirname(file.path), 'server.run.ts');
+  const entry = join(app, dirname(file.path), runPort === wantedPort ? basename(file.path) : 'server.run.ts');
   writeFileSync(entry, text);
   const outfile = join(app, 'out/server.mjs');
-  try {
-    // Types are stripped only (tsc has checked them); packages stay external, resolved by Node from node_modules.
-    await esbuild.build({
-      entryPoints: [entry],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      packages: 'external',
-      outfile,
-      logLevel: 'silent',
-    });
-  } catch (error) {
-    record('server: strip types', false, (error.errors ?? []).map((e) => e.text).join('\n') || String(error));
-    return undefined;
+  let command = [process.execPath, outfile];
+  if (runsWithTsx) {
+    // As README.md prints it: `npx tsx server.ts`.
+    command = [join(app, 'node_modules/.bin/tsx'), entry];
+    console.log(`npx tsx ${relative(app, entry)}`);
+  } else {
+    try {
+      // Types are stripped only (tsc has checked them); packages stay external, resolved by Node from node_modules.
+      await esbuild.build({
+        entryPoints: [entry],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        packages: 'external',
+        outfile,
+        logLevel: 'silent',
+      });
+    } catch (error) {
+      record('server: strip types', false, (error.errors ?? []).map((e) => e.text).join('\n') || String(error));
+      return undefined;
+    }
   }
-  const child = spawn(process.execPath, [outfile], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: tsx runs the server in a child of its own, and both must stop.
+  const child = spawn(command[0], command.slice(1), { cwd: app, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   children.add(child);
   child.once('exit', () => children.delete(child));
   let output = '';
@@ -607,14 +621,14 @@ async function startServer(file, wantedPort) {
   child.stderr.on('data', (d) => (output += d));
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) break;
+    if (child.exitCode !== null || child.signalCode !== null) break;
     if (await canConnect(runPort)) {
       record(`server listens on ${runPort}`, true);
       return { child, port: runPort, output: () => output };
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  child.kill('SIGKILL');
+  stopGroup(child, 'SIGKILL');
   record('server starts', false, `exit ${child.exitCode}\n${output.slice(-3000)}`);
   return undefined;
 }
@@ -763,6 +777,13 @@ async function startDevServer(port, script) {
   });
   await new Promise((r) => dev.listen(0, '127.0.0.1', r));
   return dev;
+}
+
+/** Signal the process group a server runs in (the runner and what it started). */
+function stopGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {}
 }
 
 function safeJson(text) {
