@@ -1,8 +1,9 @@
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisProcess, startRedis } from '../../../test-support/redis-server.js';
-import { redisServerPath } from '../../../test-support/system.js';
+import { chromiumPath, type LaunchedBrowser, launchChromium, redisServerPath } from '../../../test-support/system.js';
 import { type Demo, startDemo } from '../src/server.js';
-import { waitFor } from './helpers.js';
+import { artifactsDir, buildPageFromSources, expectText, waitFor } from './helpers.js';
 
 /** Two instances of the demo sharing one Redis: A drives the (simulated) board, B only serves pages. */
 describe.skipIf(!redisServerPath)('led-demo: two instances on one Redis', () => {
@@ -55,5 +56,78 @@ describe.skipIf(!redisServerPath)('led-demo: two instances on one Redis', () => 
     const common = idsA.filter((id) => idsB.includes(id));
     expect(common.length).toBeGreaterThanOrEqual(2);
     expect(idsB.filter((id) => common.includes(id))).toEqual(common);
+  });
+});
+
+/**
+ * Redis goes away under a page-only instance: its pages stay connected to
+ * it (`open`), so only the server can say that what they show is stale.
+ */
+describe.skipIf(!redisServerPath || !chromiumPath)('led-demo: a page-only instance whose Redis goes away', () => {
+  let redis: RedisProcess;
+  let a: Demo;
+  let b: Demo;
+  let launched: LaunchedBrowser;
+  const pages: Record<'sse' | 'ws', Page> = {} as Record<'sse' | 'ws', Page>;
+
+  beforeAll(async () => {
+    await buildPageFromSources();
+    redis = await startRedis({ persistent: true });
+    a = await startDemo({ port: 0, host: '127.0.0.1', log: false, redis: redis.url });
+    b = await startDemo({ port: 0, host: '127.0.0.1', log: false, redis: redis.url, board: { kind: 'none' } });
+    launched = await launchChromium();
+    for (const transport of ['sse', 'ws'] as const) {
+      const page = await (await launched.browser.newContext()).newPage();
+      page.on('pageerror', (error) => console.error('[page error]', error));
+      await page.goto(`http://127.0.0.1:${b.port}/?transport=${transport}`);
+      pages[transport] = page;
+    }
+  });
+  afterAll(async () => {
+    await launched?.close();
+    await b?.close();
+    await a?.close();
+    await redis?.stop();
+  });
+
+  it('its pages show "server degraded", commands fail at once with bus_unavailable, and all clears when Redis is back', async () => {
+    for (const page of Object.values(pages)) {
+      await expectText(page, '#conn-status', 'open');
+      await expectText(page, '#server-status', 'ok');
+      expect(await page.locator('#server-degraded').isHidden()).toBe(true);
+      await expectText(page, '#led-state', 'off');
+    }
+
+    await redis.kill();
+    for (const page of Object.values(pages)) {
+      await expectText(page, '#server-status', 'degraded');
+      expect(await page.locator('#server-degraded').isVisible()).toBe(true);
+      // The stream to B is still up: the connection alone would say all is well.
+      expect(await page.locator('#conn-status').textContent()).toBe('open');
+    }
+    // B cannot reach A's board: refused with the bus's code, not left to time out (that reads "(timeout)").
+    await pages.sse.getByRole('button', { name: 'LED on' }).click();
+    await expectText(
+      pages.sse,
+      '#command-error',
+      'The LED did not switch: command "led" refused: the server cannot reach its bus (bus_unavailable)',
+    );
+    const res = await fetch(`http://127.0.0.1:${b.port}/api/commands/led`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ state: 'on' }),
+    });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('bus_unavailable');
+    await pages.sse.screenshot({ path: `${artifactsDir}redis-degraded.png` });
+
+    await redis.start();
+    for (const page of Object.values(pages)) {
+      await expectText(page, '#server-status', 'ok', 15_000);
+      expect(await page.locator('#server-degraded').isHidden()).toBe(true);
+    }
+    await pages.ws.getByRole('button', { name: 'LED on' }).click();
+    await expectText(pages.ws, '#led-state', 'on');
+    await expectText(pages.sse, '#led-state', 'on');
   });
 });

@@ -1,4 +1,10 @@
-import { type BoardcastClient, connect, isBoardcastError, type Status } from '@boardcast/browser-client';
+import {
+  type BoardcastClient,
+  connect,
+  isBoardcastError,
+  type ServerStatus,
+  type Status,
+} from '@boardcast/browser-client';
 import { contract, type DemoContract, type DemoState, type Level } from '../contract.js';
 
 type Transport = 'sse' | 'ws';
@@ -10,6 +16,8 @@ const els = {
   boardStatus: $('board-status'),
   time: $<HTMLTimeElement>('time'),
   conn: $('conn-status'),
+  server: $('server-status'),
+  degraded: $('server-degraded'),
   transport: $<HTMLSelectElement>('transport'),
   lamp: $('led-lamp'),
   ledState: $('led-state'),
@@ -35,6 +43,8 @@ function open(transport: Transport): void {
   client.subscribe(() => render(client.state));
   client.onStatus(({ status }) => showStatus(status));
   showStatus(client.status);
+  client.onServer(showServer);
+  showServer(client.server);
   if (client.state) render(client.state);
   window.__demo = { client, transport, rendered: window.__demo?.rendered ?? [] };
 }
@@ -42,6 +52,18 @@ function open(transport: Transport): void {
 function showStatus(status: Status): void {
   els.conn.textContent = status;
   els.conn.dataset.status = status;
+}
+
+/**
+ * The server tells us when it cannot reach Redis: the connection is still
+ * `open`, but what the page shows may be stale and commands are refused
+ * (`bus_unavailable`) until it is back.
+ */
+function showServer({ bus }: ServerStatus): void {
+  els.server.textContent = bus;
+  els.server.dataset.bus = bus;
+  els.degraded.hidden = bus !== 'degraded';
+  document.body.dataset.bus = bus;
 }
 
 // ---------------------------------------------------------------- rendering
