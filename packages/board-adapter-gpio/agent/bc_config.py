@@ -150,8 +150,11 @@ def check_sensor(i, entry, backend):
         if key in entry:
             check_kind(where + '.' + key, entry[key], 'int')
     for key in ('scale', 'offset', 'min', 'max'):
-        if key in entry and not (isinstance(entry[key], (int, float)) and not isinstance(entry[key], bool)):
-            raise ConfigError(where + '.' + key, 'a number', entry[key])
+        v = entry.get(key, 0)
+        # Finite: Python's json reads NaN and Infinity, and a NaN reading is
+        # sent as the non-JSON token NaN, which the server refuses frame after frame.
+        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and -1e300 < v < 1e300):
+            raise ConfigError(where + '.' + key, 'a finite number', v)
     return item
 
 
@@ -200,4 +203,17 @@ def load(config):
         raise ConfigError('wifi.ssid', 'a string', wifi.get('ssid'))
     cfg['pins'] = [check_pin(i, p, cfg['backend']) for i, p in enumerate(cfg['pins'])]
     cfg['sensors'] = [check_sensor(i, s, cfg['backend']) for i, s in enumerate(cfg['sensors'])]
+    # One entry per pin and per sensor name: a second one silently replaced
+    # the first in the agent's tables while the hello announced both.
+    unique([str(p['pin']) for p in cfg['pins']], 'pins', 'pin')
+    unique([s['name'] for s in cfg['sensors']], 'sensors', 'name')
     return cfg
+
+
+def unique(keys, where, field):
+    seen = {}
+    for i, key in enumerate(keys):
+        if key in seen:
+            raise ConfigError('{}[{}].{}'.format(where, i, field),
+                              'different from {}[{}].{}'.format(where, seen[key], field), key)
+        seen[key] = i

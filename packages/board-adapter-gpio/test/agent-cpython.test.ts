@@ -108,6 +108,23 @@ describe.skipIf(!pythonPath)('agent command line (CPython)', () => {
       [['--config', file('typo.json', { backend: 'sim', heartbeat: 5 })], /'heartbeat' must be one of the known keys/],
       [['--backend', 'sim', '--url', 'http://x/board'], /url must be a ws:\/\/ or wss:\/\/ URL/],
       // Regression: these were accepted and then retried for ever (DNS errors, FileNotFoundError at each dial).
+      [
+        [
+          '--config',
+          file('dup.json', {
+            backend: 'sim',
+            pins: [
+              { pin: 5, mode: 'output' },
+              { pin: 5, mode: 'input' },
+            ],
+          }),
+        ],
+        /pins\[1\]\.pin must be different from pins\[0\]\.pin/,
+      ],
+      [
+        ['--config', file('nan.json', '{"backend": "sim", "sensors": [{"name": "t", "kind": "sim", "scale": NaN}]}')],
+        /sensors\[0\]\.scale must be a finite number/,
+      ],
       [['--backend', 'sim', '--url', 'ws://host:abc/board'], /url must be a ws:\/\/ or wss:\/\/ URL with a host/],
       [['--backend', 'sim', '--url', 'ws://[::1/board'], /url must be a ws:\/\/ or wss:\/\/ URL with a host/],
       [

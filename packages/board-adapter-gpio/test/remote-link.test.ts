@@ -308,6 +308,24 @@ describe('credentials bound to boards', () => {
     );
   });
 
+  it('regression: the Bearer scheme is case-insensitive; the token itself is not', async () => {
+    const rig = await startLink();
+    const status = (authorization: string) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${rig.port}/board`, BOARD_PROTOCOL, { headers: { authorization } });
+        ws.on('error', () => undefined);
+        ws.on('open', () => {
+          resolve(101);
+          ws.terminate();
+        });
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      });
+    expect(await status(`bearer ${TOKEN}`)).toBe(101);
+    expect(await status(`BEARER\t${TOKEN}`)).toBe(101);
+    expect(await status(`Bearer ${TOKEN.toUpperCase()}`)).toBe(401);
+    expect(await status(`Basic ${TOKEN}`)).toBe(401);
+  });
+
   it('a check function may bind a token to a set of ids', async () => {
     const rig = await startLink({ token: (token) => (token === 'fn-tok' ? ['esp-x'] : false) });
     const other = double(rig, { token: 'fn-tok', id: 'esp-y' });

@@ -302,7 +302,9 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
       return reject(new BoardcastError('invalid_payload', `subprotocol ${BOARD_PROTOCOL} is required`));
     }
     const auth = request.headers.authorization;
-    const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : (query.get('token') ?? undefined);
+    // The scheme is case-insensitive (RFC 9110 §11.1): "bearer x" is the same credential.
+    const bearer = auth === undefined ? null : /^bearer[ \t]+(.*)$/i.exec(auth);
+    const token = bearer ? (bearer[1] as string).trim() : (query.get('token') ?? undefined);
     const allowed = await this.#authorize(token, request);
     if (allowed === false) return reject(new BoardcastError('unauthorized', 'bad or missing board token'));
     if (this.#closed) return reject(new BoardcastError('too_many_clients', 'board link is closed'));
