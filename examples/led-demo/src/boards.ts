@@ -67,7 +67,12 @@ export interface CreatedBoard {
 }
 
 /** Build the board the demo drives. `server` is where a remote board's link attaches. */
-export async function createBoard(choice: BoardChoice, server: Server, pins: DemoPins): Promise<CreatedBoard> {
+export async function createBoard(
+  choice: BoardChoice,
+  server: Server,
+  pins: DemoPins,
+  allowedHosts?: readonly string[],
+): Promise<CreatedBoard> {
   switch (choice.kind) {
     case 'sim':
       return { board: new SimulatedBoard({ id: 'sim', latencyMs: choice.latencyMs ?? 0 }) };
@@ -76,6 +81,7 @@ export async function createBoard(choice: BoardChoice, server: Server, pins: Dem
         token: choice.token,
         path: choice.path ?? '/board',
         heartbeatMs: choice.heartbeatMs ?? 5000,
+        allowedHosts,
       });
       return { board: link.board(choice.id), link };
     }

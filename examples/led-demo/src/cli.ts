@@ -7,6 +7,9 @@ const USAGE = `Usage: pnpm demo [-- options]
 
   --port <n>              port (default: $PORT or 3000)
   --host <addr>           interface to listen on (default: all)
+  --allowed-host <name>   a name browsers and boards may use besides localhost, IP literals and
+                          this machine's name (e.g. pi.lan, or .lan for the domain); repeatable.
+                          Other Host headers get 403 forbidden_host (DNS rebinding)
   --transport sse|ws      transport a fresh page uses (default sse; the page can switch)
   --board sim|remote|gpio|mqtt|none
                           which board to drive (default sim; none = pages only, needs --redis)
@@ -44,6 +47,7 @@ const { values } = (() => {
       options: {
         port: { type: 'string' },
         host: { type: 'string' },
+        'allowed-host': { type: 'string', multiple: true },
         transport: { type: 'string' },
         board: { type: 'string' },
         redis: { type: 'string' },
@@ -114,6 +118,7 @@ switch (values.board ?? 'sim') {
 const demo = await startDemo({
   port,
   host: values.host,
+  allowedHosts: values['allowed-host'],
   transport,
   board,
   redis,

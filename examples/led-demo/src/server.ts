@@ -32,10 +32,18 @@ export interface DemoOptions {
   readonly log?: ((line: string) => void) | false;
   /** How often the server's time is published (default 1000 ms). */
   readonly timeIntervalMs?: number;
-  /** WebSocket heartbeat (default 15000 ms). */
-  readonly heartbeatMs?: number;
-  /** SSE keep-alive comment interval (default 15000 ms). */
+  /**
+   * Keep-alive period of both transports (default 15000 ms): the SSE
+   * `keepalive` frame and the WebSocket ping. One name, as in the packages.
+   */
   readonly keepAliveMs?: number;
+  /**
+   * Host names besides localhost, IP literals and this machine's own name
+   * that browsers and boards may use to reach the demo (a LAN name such as
+   * `pi.lan`, or `.lan` for a whole domain). Every other `Host` is refused
+   * with 403 `forbidden_host`: the defence against DNS rebinding.
+   */
+  readonly allowedHosts?: readonly string[];
   /**
    * Secret for the page and its commands. Unset (default): anyone who can
    * reach the port may watch and switch the LED. Set: every stream, command,
@@ -73,7 +81,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const access = createAccess(options.pageToken);
   const server = createServer(serverOptions(options.timeouts));
   const created =
-    options.board?.kind === 'none' ? undefined : await createBoard(options.board ?? { kind: 'sim' }, server, pins);
+    options.board?.kind === 'none'
+      ? undefined
+      : await createBoard(options.board ?? { kind: 'sim' }, server, pins, options.allowedHosts);
   const board = created?.board;
   const link = created?.link;
   if (!board && !options.redis) throw new TypeError('a demo without a board needs a shared bus (--redis)');
@@ -142,6 +152,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const api = boardcastHttp(hub, {
     base: '/api',
     authorize: access.authorize,
+    allowedHosts: options.allowedHosts,
     sse: {
       keepAliveMs: options.keepAliveMs ?? 15_000,
       maxClientsPerAddress: options.maxStreamsPerAddress ?? STREAMS_PER_ADDRESS,
@@ -150,7 +161,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const ws = createWsEndpoint(hub, {
     server,
     path: '/api/ws',
-    heartbeatMs: options.heartbeatMs ?? 15_000,
+    keepAliveMs: options.keepAliveMs ?? 15_000,
+    allowedHosts: options.allowedHosts,
     authorize: access.authorize,
     maxClientsPerAddress: options.maxStreamsPerAddress ?? STREAMS_PER_ADDRESS,
   });
@@ -271,7 +283,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
         if (tick) clearInterval(tick);
         for (const fn of unbind) fn();
         await router?.close();
-        api.close();
+        await api.close();
         // Board sockets first: an upgraded socket keeps server.close() waiting,
         // and link.close() ends them with a close frame within its grace time.
         await Promise.all([ws.close(), link?.close()]);

@@ -124,7 +124,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      api.close();
+      await api.close();
       await ws.close();
       await hub.close();
       await new Promise<void>((resolve) => {
