@@ -6,7 +6,8 @@
  *
  * - the initial chunk: what the page downloads before it can connect;
  * - on demand: chunks behind a dynamic import() (the fetch-mode SSE reader
- *   with eventsource-parser), downloaded only when that path is taken;
+ *   with eventsource-parser; the HTTP command code), downloaded only when
+ *   that path is taken;
  * - all: every chunk gzipped together (everything a page could ever load
  *   from the entry).
  *
@@ -28,23 +29,24 @@ const core = fileURLToPath(new URL('../../core/src/index.ts', import.meta.url));
 
 /**
  * `goal.measure` says which figure the goal is about. Budgets sit ~80 B above
- * the figures measured when they were set (sse 3,234 / 5,457; ws 3,770;
- * whole 6,518 / 7,171, after liveness, the backoff floor and the
- * progress-or-stop rules of issue 16): lower them when the code shrinks.
+ * the figures measured when they were set (sse 3,082 / 5,896; ws 3,896;
+ * whole 6,431 / 7,610, after HTTP commands moved behind an import() on first
+ * use and the server-status frame of the degraded-bus work arrived): lower
+ * them when the code shrinks.
  */
 const entries = [
   {
     name: '@boardcast/browser-client/sse',
     file: 'src/sse.ts',
     goal: { measure: 'initial', bytes: 2048 },
-    budget: { initial: 3320, all: 5530 },
+    budget: { initial: 3160, all: 5980 },
   },
-  { name: '@boardcast/browser-client/ws', file: 'src/ws.ts', budget: { initial: 3870, all: 3870 } },
+  { name: '@boardcast/browser-client/ws', file: 'src/ws.ts', budget: { initial: 3980, all: 3980 } },
   {
     name: '@boardcast/browser-client',
     file: 'src/index.ts',
     goal: { measure: 'all', bytes: 5120 },
-    budget: { initial: 6600, all: 7260 },
+    budget: { initial: 6510, all: 7690 },
   },
 ];
 
