@@ -33,6 +33,17 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
     return d;
   }
 
+  /** A Tasmota double, an online board on it and a ready Led on its relay. */
+  async function plugWithLed(topic: string, options: Partial<MqttBoardOptions> = {}) {
+    const device = await tasmotaDevice(topic);
+    const { board: b, errors } = board({ id: 'plug', topics: tasmota(topic), ...options });
+    await waitFor(() => b.status === 'online', 'board online');
+    const led = new Led(b, 'POWER');
+    suite.defer(() => led.close());
+    await led.ready;
+    return { device, b, errors, led };
+  }
+
   async function watcher(filter: string): Promise<{ lines: string[]; client: MqttClient }> {
     const s = await spy(suite.broker.url, filter);
     suite.defer(() => s.client.endAsync());
@@ -40,12 +51,7 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
   }
 
   it("a Led follows the plug's own button at once, without a reconnect", async () => {
-    const device = await tasmotaDevice('plug-follow');
-    const { board: b, errors } = board({ id: 'plug', topics: tasmota('plug-follow') });
-    await waitFor(() => b.status === 'online', 'board online');
-    const led = new Led(b, 'POWER');
-    suite.defer(() => led.close());
-    await led.ready;
+    const { device, b, errors, led } = await plugWithLed('plug-follow');
     const seen: boolean[] = [];
     led.onChange((on) => seen.push(on));
     device.pressButton();
@@ -66,12 +72,7 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
   });
 
   it('Tasmota: a Led toggles and each state is the one the device reports', async () => {
-    const device = await tasmotaDevice('plug1');
-    const { board: b, errors } = board({ id: 'plug', topics: tasmota('plug1') });
-    await waitFor(() => b.status === 'online', 'board online');
-    const led = new Led(b, 'POWER');
-    suite.defer(() => led.close());
-    await led.ready;
+    const { device, b, errors, led } = await plugWithLed('plug1');
     expect(led.isOn).toBe(false);
     const commands = await watcher('cmnd/plug1/#');
 
@@ -98,12 +99,7 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
   });
 
   it('a command the device ignores is `timeout`, and the board keeps reporting what the state topic says', async () => {
-    const device = await tasmotaDevice('plug3');
-    const { board: b } = board({ id: 'plug', topics: tasmota('plug3'), commandTimeoutMs: 300 });
-    await waitFor(() => b.status === 'online', 'board online');
-    const led = new Led(b, 'POWER');
-    suite.defer(() => led.close());
-    await led.ready;
+    const { device, b, led } = await plugWithLed('plug3', { commandTimeoutMs: 300 });
     device.ignoreCommands = true;
     const error = await led.on().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BoardcastError);
