@@ -326,6 +326,18 @@ describe('credentials bound to boards', () => {
     expect(await status(`Basic ${TOKEN}`)).toBe(401);
   });
 
+  it('regression: a refused agent that sends a burst of hellos is refused once (one reject event, one error frame)', async () => {
+    const rig = await startLink({ token: [{ token: 'tok-b', boards: 'esp-b' }] });
+    const ws = rawSocket(rig.port, 'tok-b');
+    const frames = framesOf(ws);
+    await opened(ws);
+    const closed = closedWith(ws);
+    for (let i = 0; i < 50; i++) ws.send(hello('esp-a')); // one burst: all in before the server's close
+    expect(await closed).toBe(1008);
+    expect(rig.rejections.map((r) => r.error.code)).toEqual(['forbidden']);
+    expect(frames.map((f) => f.type)).toEqual(['error']);
+  });
+
   it('a check function may bind a token to a set of ids', async () => {
     const rig = await startLink({ token: (token) => (token === 'fn-tok' ? ['esp-x'] : false) });
     const other = double(rig, { token: 'fn-tok', id: 'esp-y' });

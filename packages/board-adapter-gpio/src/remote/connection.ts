@@ -304,6 +304,9 @@ export class BoardConnection {
   }
 
   #onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    // ws still delivers what arrived before our close: a refused agent's
+    // burst of hellos must not become a burst of refusals and reject events.
+    if (this.#closed) return;
     this.#lastSeen = monotonicNow();
     if (!this.#admit()) {
       this.#overRate();
