@@ -8,9 +8,8 @@
  */
 import type { MicroPythonInstance } from '@micropython/micropython-webassembly-pyscript';
 import { afterEach, describe, expect, it } from 'vitest';
-import { attachBoardLink } from '../src/index.js';
-import { AGENT_MODULES, BRIDGE, loadAgentMp, socketDouble, stopAgent } from './agent-mp.js';
-import { closeServer, listen, newServer, waitFor } from './helpers.js';
+import { AGENT_MODULES, BRIDGE, loadAgentMp, startLinkRig } from './agent-mp.js';
+import { waitFor } from './helpers.js';
 
 const COMPILE_BUDGET = 32 * 1024;
 const SESSION_BUDGET = 40 * 1024;
@@ -90,20 +89,8 @@ describe('agent memory under MicroPython (32-bit WebAssembly build)', () => {
     for (let i = 0; i < ORDER.length; i++) {
       figures[`compile ${ORDER[i]}`] = await compilePeak(ORDER[i]!);
     }
-    const server = newServer();
-    const link = attachBoardLink(server, { token: 'mem', heartbeatMs: 1000 });
-    const port = await listen(server);
-    const net = socketDouble();
-    const out: string[] = [];
-    const mp = await loadAgentMp(out);
-    cleanups.push(async () => {
-      await stopAgent(mp, out);
-      net.destroy();
-      await link.close();
-      await closeServer(server);
-    });
+    const { link, port, net, mp, out } = await startLinkRig('mem', 1000, (fn) => cleanups.push(fn));
     mp.registerJsModule('probe', { put: (name: string, value: number) => (figures[name] = value) });
-    mp.registerJsModule('jsnet', net.module);
     // Firmware has these built in or frozen; the test double stands for the socket.
     mp.runPython(`${BRIDGE}
 import gc, sys, time, json, binascii, hashlib, array, random, probe

@@ -19,6 +19,8 @@ import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { MicroPythonInstance } from '@micropython/micropython-webassembly-pyscript';
 import { waitFor } from '../../../test-support/wait.js';
+import { attachBoardLink, type BoardLink } from '../src/index.js';
+import { closeServer, listen, newServer } from './helpers.js';
 
 export const AGENT_DIR = fileURLToPath(new URL('../agent/', import.meta.url));
 /** The modules copied to a board (everything but the example config and main.py). */
@@ -265,3 +267,37 @@ async def opener(host, port, cfg):
     sock = await jsnet.connect(host, port)
     return Reader(sock), Writer(sock)
 ${RUNNER}`;
+
+export interface LinkRig {
+  link: BoardLink;
+  port: number;
+  net: SocketDouble;
+  mp: MicroPythonInstance;
+  out: string[];
+}
+
+/**
+ * A real `BoardLink` on 127.0.0.1, a socket double and a fresh interpreter
+ * with `jsnet` registered (the caller runs BRIDGE). `onCleanup` receives the
+ * teardown: stop the agent, drop the sockets, close link and server.
+ */
+export async function startLinkRig(
+  token: string,
+  heartbeatMs: number,
+  onCleanup: (fn: () => Promise<void>) => void,
+): Promise<LinkRig> {
+  const server = newServer();
+  const link = attachBoardLink(server, { token, heartbeatMs });
+  const port = await listen(server);
+  const net = socketDouble();
+  const out: string[] = [];
+  const mp = await loadAgentMp(out);
+  onCleanup(async () => {
+    await stopAgent(mp, out);
+    net.destroy();
+    await link.close();
+    await closeServer(server);
+  });
+  mp.registerJsModule('jsnet', net.module);
+  return { link, port, net, mp, out };
+}

@@ -3,18 +3,17 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MicroPythonInstance } from '@micropython/micropython-webassembly-pyscript';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pythonPath } from '../../../test-support/system.js';
-import { attachBoardLink, type BoardLink } from '../src/index.js';
 import {
   AGENT_DIR,
   AGENT_MODULES,
   BRIDGE,
+  type LinkRig,
   loadAgentMp,
   RUNNER,
-  type SocketDouble,
   socketDouble,
+  startLinkRig,
   stopAgent,
 } from './agent-mp.js';
 import { closeServer, listen, newServer, waitFor } from './helpers.js';
@@ -183,31 +182,11 @@ except Busy as e:
   });
 });
 
-interface LinkRig {
-  link: BoardLink;
-  port: number;
-  net: SocketDouble;
-  mp: MicroPythonInstance;
-  out: string[];
-}
-
 async function linkRig(heartbeatMs: number): Promise<LinkRig> {
-  const server = newServer();
-  const link = attachBoardLink(server, { token: 'mp-token', heartbeatMs });
-  const port = await listen(server);
-  const net = socketDouble();
-  const out: string[] = [];
-  const mp = await loadAgentMp(out);
-  cleanups.push(async () => {
-    await stopAgent(mp, out);
-    net.destroy();
-    await link.close();
-    await closeServer(server);
-  });
-  mp.registerJsModule('jsnet', net.module);
-  mp.runPython(BRIDGE);
-  mp.runPython('import bc_agent');
-  return { link, port, net, mp, out };
+  const rig = await startLinkRig('mp-token', heartbeatMs, (fn) => cleanups.push(fn));
+  rig.mp.runPython(BRIDGE);
+  rig.mp.runPython('import bc_agent');
+  return rig;
 }
 
 describe('the agent under MicroPython against a real BoardLink, over the strict socket double', () => {
