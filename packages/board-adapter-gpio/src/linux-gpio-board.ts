@@ -212,6 +212,15 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
         throw new BoardcastError('invalid_payload', `board "${id}": pin ${pinKey(pin)} listed twice`);
       seen.add(pinKey(pin));
     }
+    const requestMs = options.timeoutMs ?? 5000;
+    // 0, NaN or a negative value would time every request out at once while
+    // the helper still carries it out: a write reported failed that happened.
+    if (typeof requestMs !== 'number' || !(requestMs >= 1 && requestMs <= 2 ** 31 / 3)) {
+      throw new BoardcastError(
+        'invalid_payload',
+        `board "${id}": timeoutMs must be a number of ms from 1 to ${Math.floor(2 ** 31 / 3)}, got ${logSafe(String(requestMs))}`,
+      );
+    }
     const consumer = options.consumer ?? 'boardcast';
     // The kernel keeps 31 bytes of it and cuts the rest silently; `gpioinfo`
     // and our own `busy` errors would then name a consumer nobody configured.
@@ -306,7 +315,7 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
       });
     });
     exitedPromise.catch(() => undefined);
-    const timeoutMs = (options.timeoutMs ?? 5000) * 3;
+    const timeoutMs = requestMs * 3;
     const opened = new Promise<HelperAnswer>((resolve, reject) => {
       const rid = nextId.value++;
       const timer = setTimeout(() => {

@@ -314,6 +314,15 @@ describe.skipIf(!pythonPath)('LinuxGpioBoard on the mainline-kernel Pi 4 line ta
     }
   });
 
+  it('a timeoutMs that would fail every request at once (0, negative, NaN, a string) is invalid_payload', async () => {
+    for (const timeoutMs of [0, -1, Number.NaN, '5000' as unknown as number, 2 ** 31]) {
+      const error = await LinuxGpioBoard.open({ pins: [2], timeoutMs, env: gpio.env, python: pythonPath ?? 'python3' })
+        .then((b) => b.close().then(() => 'opened'))
+        .catch((e) => e);
+      expect(error, String(timeoutMs)).toMatchObject({ code: 'invalid_payload' });
+    }
+  });
+
   it('no helper is left when open() fails', async () => {
     const error = await LinuxGpioBoard.open({
       pins: [2, 'SDA1'],
