@@ -195,6 +195,12 @@ def load(config):
             open(cfg['ca']).close()
         except OSError:
             raise ConfigError('ca', 'a readable PEM file', cfg['ca'])
+        if not MPY:
+            import ssl
+            try:
+                ssl.create_default_context(cafile=cfg['ca'])
+            except ssl.SSLError:
+                raise ConfigError('ca', 'a PEM file holding CA certificates', cfg['ca'])
     if url.startswith('wss://') and MPY and not (cfg['ca'] or pin or cfg['tls_insecure']):
         # MicroPython has no system CA store: without one of these nothing is verified.
         raise ConfigError('ca', 'a CA certificate file for wss:// on MicroPython (or set cert_sha256)')

@@ -131,6 +131,10 @@ describe.skipIf(!pythonPath)('agent command line (CPython)', () => {
         ['--backend', 'sim', '--url', 'wss://127.0.0.1/b', '--ca', join(dir, 'nope.pem')],
         /ca must be a readable PEM file/,
       ],
+      [
+        ['--backend', 'sim', '--url', 'wss://127.0.0.1/b', '--ca', file('junk.pem', 'not a certificate')],
+        /ca must be a PEM file holding CA certificates/,
+      ],
       [['--backend', 'sim', '--cert-sha256', 'abc'], /cert_sha256 must be the SHA-256 fingerprint/],
       [['--backend', 'sim', '--id', '../etc'], /id must be 1-64 letters/],
       [['--bogus', '1'], /--bogus must be a known option/],
