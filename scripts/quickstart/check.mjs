@@ -197,14 +197,18 @@ const tarDir = join(app, '.tarballs');
 mkdirSync(tarDir);
 const tarballs = new Map();
 const sizeRows = [];
-for (const { dir, pkg } of packages) {
-  const r = run('pnpm', ['pack', '--pack-destination', tarDir], { cwd: dir });
-  const file = r.stdout
+// Side by side: each pack is mostly pnpm starting up.
+const packed = await Promise.all(
+  packages.map(({ dir }) => runAsync('pnpm', ['pack', '--pack-destination', tarDir], dir)),
+);
+for (const [i, { dir, pkg }] of packages.entries()) {
+  const r = packed[i];
+  const file = r.output
     .split('\n')
     .map((l) => l.trim())
     .find((l) => l.endsWith('.tgz'));
   if (r.status !== 0 || !file) {
-    record(`pack ${pkg.name}`, false, r.stdout + r.stderr);
+    record(`pack ${pkg.name}`, false, r.output);
     continue;
   }
   const tgz = resolve(dir, file);
@@ -387,6 +391,58 @@ const install = run(
 );
 record('npm install', install.status === 0, install.status === 0 ? '' : install.stderr.slice(-4000));
 if (install.status !== 0) finish();
+
+// ---------------------------------------------------------------- 3b. published types, per package
+// One app holds every package, so a type package one of them depends on (mqtt depends on @types/ws)
+// would hide another's missing one. So, for each package on its own: every module its .d.ts files
+// import must be one of its dependencies, and one that ships no types needs its @types package there too.
+step('published types: what each package .d.ts imports, it depends on');
+for (const { pkg } of packages) {
+  const installed = join(app, 'node_modules', pkg.name);
+  const declared = { ...pkg.dependencies, ...pkg.peerDependencies };
+  const problems = [];
+  for (const file of readdirSync(join(installed, 'dist'), { recursive: true }).map(String)) {
+    if (!/\.d\.c?ts$/.test(file)) continue;
+    // Declarations only: TSDoc examples (`import … from 'zod'` in a comment) are not imports.
+    const text = readFileSync(join(installed, 'dist', file), 'utf8')
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/^\s*\/\/.*$/gm, '');
+    const specifiers = [...text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)['"]([^'"]+)['"]/g)].map((m) => m[1]);
+    for (const spec of new Set(specifiers)) {
+      if (spec.startsWith('.') || spec.startsWith('node:')) continue;
+      const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+      if (name === pkg.name) continue;
+      if (!(name in declared)) {
+        problems.push(`dist/${file} imports '${spec}', which is not a dependency`);
+        continue;
+      }
+      const typesPkg = `@types/${name.replace(/^@([^/]+)\//, '$1__')}`;
+      if (!shipsTypes(name) && !(typesPkg in declared)) {
+        problems.push(
+          `dist/${file} imports '${spec}', which ships no types, and ${typesPkg} is not a dependency (TS7016 for users)`,
+        );
+      }
+    }
+  }
+  record(
+    `${pkg.name}: its .d.ts imports only dependencies that have types`,
+    problems.length === 0,
+    [...new Set(problems)].join('\n'),
+  );
+}
+
+/** Whether an installed package carries its own declarations (types/typings, exports conditions or index.d.ts). */
+function shipsTypes(name) {
+  const dir = join(app, 'node_modules', name);
+  if (!existsSync(join(dir, 'package.json'))) return true; // not installed here: the tsc step reports it
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  return Boolean(
+    manifest.types ||
+      manifest.typings ||
+      JSON.stringify(manifest.exports ?? {}).includes('"types"') ||
+      existsSync(join(dir, 'index.d.ts')),
+  );
+}
 
 // ---------------------------------------------------------------- 4. type-check
 step('tsc, strict, skipLibCheck: false');
