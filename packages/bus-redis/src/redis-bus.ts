@@ -100,6 +100,7 @@ export interface RouterLink {
 
 const INSTANCE_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 const BLOCK_MS = 5000;
+const ORIGIN_ID = '0-0';
 
 /**
  * Core's `Bus` on Redis Streams. Every publish is one `XADD` (through a
@@ -217,6 +218,15 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     return this.#position === '0-0' ? undefined : this.#position;
   }
 
+  /**
+   * `0-0`, before every stream id: what a snapshot of an empty stream
+   * carries, so a client resuming from it receives every event since, or a
+   * gap once some were trimmed.
+   */
+  get originId(): string {
+    return ORIGIN_ID;
+  }
+
   get status(): BusStatus {
     return this.#status;
   }
@@ -292,8 +302,9 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     const self = replies[0]?.[1] as StreamEntry[];
     const trimmed = replies[1]?.[1] as string | null;
     const after = replies[2]?.[1] as StreamEntry[];
-    // Present, or the newest trimmed entry (everything after it still exists).
-    if (self.length === 0 && trimmed !== lastId) return { kind: 'gap' };
+    // Present, or the newest trimmed entry (everything after it still exists),
+    // or the origin while nothing was ever trimmed (a snapshot of an empty stream).
+    if (self.length === 0 && trimmed !== lastId && !(lastId === ORIGIN_ID && trimmed === null)) return { kind: 'gap' };
 
     // The client may come from an instance that is ahead of this one: wait
     // until this instance has delivered `lastId` itself, or the client would

@@ -101,7 +101,7 @@ describe.skipIf(!redisServerPath)('when Redis goes away and comes back', () => {
     const late = recorder();
     a.hub.attach({}, late.sink);
     expect(late.statuses).toEqual([degraded]);
-    expect(late.log).toEqual(['snapshot:{"led":false,"label":"initial"}@-']);
+    expect(late.log).toEqual(['snapshot:{"led":false,"label":"initial"}@0-0']);
 
     await redis.start();
     await eventually(() => expect(hubStatus).toEqual(['degraded', 'ok']));

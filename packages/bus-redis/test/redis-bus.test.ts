@@ -197,7 +197,7 @@ describe.skipIf(!redisServerPath)('RedisBus on a real redis-server', () => {
     await eventually(() => expect(b.hub.headId).toBe(id));
     expect(errors).toEqual(['decode']);
     // The client got the snapshot and the real event, nothing of the foreign entry.
-    expect(client.log).toEqual([`snapshot:${JSON.stringify(initialState)}@-`, `tick:7@${id}`]);
+    expect(client.log).toEqual([`snapshot:${JSON.stringify(initialState)}@0-0`, `tick:7@${id}`]);
     expect(client.log.join()).not.toContain(String(foreign));
     await expect(a.hub.publish('nope' as 'tick', 1)).rejects.toBeInstanceOf(BoardcastError);
   });

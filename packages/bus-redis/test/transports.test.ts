@@ -128,6 +128,44 @@ describe.skipIf(!redisServerPath)('two instances behind SSE and WebSocket share 
     await eventually(() => expect(wsOnB.lines).toEqual(expected));
   });
 
+  it('a native EventSource reset onto an empty stream resumes from the snapshot’s id: one reset, not one per reconnect', async () => {
+    // One port, two lives: a server on a stream with events, then one on an empty stream.
+    const before = await instance(redis.url, { name: 'origin-before' });
+    const after = await instance(redis.url, { name: 'origin-after' });
+    let api = boardcastHttp(before.hub, { sse: { retry: 100 } });
+    const server = createServer((req, res) => api.node(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    open.push({ ...before, server, origin: `127.0.0.1:${port}` }, { ...after, server, origin: `127.0.0.1:${port}` });
+    // The real `eventsource` package: Last-Event-ID changes only on an event with `id:`, and it reconnects by itself.
+    const source = new EventSource(`http://127.0.0.1:${port}/events`);
+    clients.push({ lines: [], close: () => source.close() });
+    const seen: string[] = [];
+    let opens = 0;
+    source.addEventListener('open', () => opens++);
+    for (const name of ['snapshot', 'reset', 'tick']) {
+      source.addEventListener(name, (e) => seen.push(`${name} ${e.lastEventId}`));
+    }
+    await eventually(() => expect(seen).toEqual(['snapshot 0-0']));
+    const old = await before.hub.publish('tick', 1);
+    await eventually(() => expect(seen.at(-1)).toBe(`tick ${old}`));
+
+    api = boardcastHttp(after.hub, { sse: { retry: 100 } });
+    server.closeAllConnections();
+    await eventually(() => expect(seen.at(-1)).toBe('snapshot 0-0'));
+    expect(seen.filter((l) => l.startsWith('reset'))).toHaveLength(1);
+    // Three more drops: each reconnect sends 0-0, which the empty stream accepts.
+    for (let i = 0; i < 3; i++) {
+      const opened = opens;
+      server.closeAllConnections();
+      await eventually(() => expect(opens).toBeGreaterThan(opened));
+    }
+    const fresh = await after.hub.publish('tick', 2);
+    await eventually(() => expect(seen.at(-1)).toBe(`tick ${fresh}`));
+    expect(seen.filter((l) => l.startsWith('reset'))).toHaveLength(1);
+    expect(seen.filter((l) => l.startsWith('snapshot'))).toHaveLength(2);
+  });
+
   it('an HTTP command on A for a board attached to B returns B’s result', async () => {
     const a = await serve(['a1']);
     const b = await serve(['b1']);

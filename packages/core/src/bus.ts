@@ -31,6 +31,15 @@ export interface Bus {
   /** Id of the newest event this instance has delivered, if any. */
   readonly headId: string | undefined;
   /**
+   * Optional: an id standing for "before the first event" of this bus
+   * (`<epoch>-0` in memory, `0-0` on Redis). A snapshot taken before any
+   * event carries it, so a client always has a resume point the bus accepts:
+   * `since(originId)` answers every event so far, or a gap once they are no
+   * longer all there. Without it such a snapshot has no id, and a browser's
+   * `EventSource` keeps resending whatever unusable Last-Event-ID it had.
+   */
+  readonly originId?: string;
+  /**
    * Optional, for buses shared by several instances: the newest state
    * checkpoint, i.e. the folded state after the event with id `id`. A hub
    * starts from it, and the bus delivers to subscribers exactly the events
@@ -104,6 +113,11 @@ export class MemoryBus implements Bus {
 
   get headId(): string | undefined {
     return this.#head;
+  }
+
+  /** `<epoch>-0`: before this process's first event; ids of another epoch are a gap. */
+  get originId(): string {
+    return `${this.epoch}-0`;
   }
 
   get listenerCount(): number {

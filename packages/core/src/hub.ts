@@ -278,11 +278,19 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     return this.#reported(result, 'setState');
   }
 
-  /** The current snapshot with the id of the newest event it reflects; serialized once per change. */
+  /**
+   * The current snapshot with the id of the newest event it reflects;
+   * serialized once per change. Before any event its id is the bus's
+   * `originId` (when it has one), never none: a client holding an id the
+   * server refused (reset) must get one it can resume from, or a browser's
+   * `EventSource`, which keeps its Last-Event-ID until an event carries an
+   * `id:`, would send the refused one again and be reset on every reconnect.
+   */
   snapshot(): EncodedSnapshot {
     const cached = this.#snapshot;
-    if (cached && cached.headId === this.#head) return cached;
-    const fresh = new EncodedSnapshot(this.#state, JSON.stringify(this.#state) ?? 'null', this.#head);
+    const id = this.#head ?? this.bus.originId;
+    if (cached && cached.headId === id) return cached;
+    const fresh = new EncodedSnapshot(this.#state, JSON.stringify(this.#state) ?? 'null', id);
     this.#snapshot = fresh;
     return fresh;
   }

@@ -77,7 +77,7 @@ describe('a bus that reports its health', () => {
     hub.attach({}, a.sink);
     expect(a.sse).toHaveLength(2);
     expect(a.sse[0]).toBe(SSE_OK);
-    expect(a.sse[1]?.startsWith('event: snapshot\n')).toBe(true);
+    expect(a.sse[1]).toMatch(/^id: \w+-0\nevent: snapshot\n/);
     expect(a.ws[0]).toBe('{"type":"status","data":{"bus":"ok"}}');
 
     bus.set('degraded');
@@ -91,6 +91,7 @@ describe('a bus that reports its health', () => {
     const filtered = wire();
     hub.attach({ events: new Set(['time']) }, filtered.sink);
     expect(filtered.sse[0]).toBe(SSE_DEGRADED);
+    expect(filtered.sse[1]).toMatch(/^id: \w+-0\nevent: snapshot\n/);
 
     bus.set('ok');
     expect(seen).toEqual(['degraded', 'ok']);
@@ -143,7 +144,7 @@ describe('a bus that does not report its health (in-memory)', () => {
     const a = wire();
     hub.attach({}, a.sink);
     expect(a.sse).toHaveLength(1);
-    expect(a.sse[0]?.startsWith('event: snapshot\n')).toBe(true);
+    expect(a.sse[0]).toMatch(/^id: \w+-0\nevent: snapshot\n/);
     expect(hub.busStatus).toBe('ok');
     expect(await hub.call('led', { state: 'on' })).toEqual({ on: true });
   });

@@ -31,7 +31,10 @@ describe('Hub publish and attach', () => {
     hub.attach({}, a.sink);
     hub.attach({}, b.sink);
     const id = await hub.publish('time', '12:00');
-    expect(a.log).toEqual(['snapshot:{"led":{"on":false},"inputs":{"button":0}}@-', `time:"12:00"@${id}`]);
+    expect(a.log).toEqual([
+      `snapshot:{"led":{"on":false},"inputs":{"button":0}}@${hub.bus.originId}`,
+      `time:"12:00"@${id}`,
+    ]);
     expect(b.log).toEqual(a.log);
     // Both clients got the very same frame string object.
     const frames: string[] = [];

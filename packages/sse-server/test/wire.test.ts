@@ -156,7 +156,8 @@ describe('bytes on the wire (node adapter)', () => {
     const expected = [
       // retry and the keep-alive announcement leave as one chunk.
       encodeSseRetry(1500) + encodeSseKeepAlive(0),
-      'event: snapshot\ndata: {"led":{"on":false}}\n\n',
+      // Before any event the snapshot carries the bus's origin id (a resume point).
+      `id: ${hub.bus.originId}\nevent: snapshot\ndata: {"led":{"on":false}}\n\n`,
       eventFrame(ids[0] as string, 'time', 'grüße ✓ 🚀'),
       eventFrame(ids[1] as string, 'led', { on: true }),
     ];
@@ -185,7 +186,7 @@ describe('bytes on the wire (node adapter)', () => {
     for (const raw of raws) {
       const frames = raw.current?.chunks.map((c) => c.toString()) ?? [];
       expect(frames[0]).toBe(encodeSseRetry(3000) + keepAlive);
-      expect(frames[1]?.startsWith('event: snapshot\n')).toBe(true);
+      expect(frames[1]?.startsWith(`id: ${hub.bus.originId}\nevent: snapshot\n`)).toBe(true);
       // Every chunk is one whole frame: a keepalive or the event, never a mix.
       // The loop below must have something to check: the event at least.
       expect(frames.slice(2)).toContain(eventFrame(id, 'time', 'x'));
@@ -204,7 +205,7 @@ describe('bytes on the wire (node adapter)', () => {
     sse.close();
     await waitFor(() => raw.ended, 'socket closed');
     expect(raw.current?.body.toString('utf8')).toBe(
-      `${encodeSseRetry(100)}${encodeSseKeepAlive(0)}event: snapshot\ndata: {"led":{"on":false}}\n\n${eventFrame(id, 'time', 'ünïcode')}`,
+      `${encodeSseRetry(100)}${encodeSseKeepAlive(0)}id: ${hub.bus.originId}\nevent: snapshot\ndata: {"led":{"on":false}}\n\n${eventFrame(id, 'time', 'ünïcode')}`,
     );
   });
 
@@ -314,7 +315,7 @@ describe('bytes on the wire (fetch adapter)', () => {
     const id = await hub.publish('time', 'fetch ✓');
     await readUntil('fetch ✓"\n\n');
     expect(text).toBe(
-      `${encodeSseRetry(700)}${encodeSseKeepAlive(0)}event: snapshot\ndata: {"led":{"on":false}}\n\n${eventFrame(id, 'time', 'fetch ✓')}`,
+      `${encodeSseRetry(700)}${encodeSseKeepAlive(0)}id: ${hub.bus.originId}\nevent: snapshot\ndata: {"led":{"on":false}}\n\n${eventFrame(id, 'time', 'fetch ✓')}`,
     );
     controller.abort();
     await waitFor(() => sse.clientCount === 0, 'client gone');

@@ -19,7 +19,7 @@ describe('event stream', () => {
     await hub.publish('led', { on: true });
     await waitFor(() => a.frames.length === 3 && b.frames.length === 3, 'three frames each');
 
-    expect(a.frames[0]).toEqual({ type: 'snapshot', id: null, data: { led: { on: false } } });
+    expect(a.frames[0]).toEqual({ type: 'snapshot', id: hub.bus.originId, data: { led: { on: false } } });
     expect(a.frames[1]).toEqual({ type: 'event', event: 'time', id, data: '12:00' });
     // Byte-for-byte the hub's one serialization, on both sockets.
     expect(a.raw.slice(1)).toEqual(published.map((e) => e.ws));
