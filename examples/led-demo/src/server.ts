@@ -190,6 +190,14 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   hub.on('error', (error, where) =>
     log(`error in ${where}: ${logSafe(error instanceof Error ? error.message : String(error), 500)}`),
   );
+  // Redis away is one line when it goes and one when it is back (pages show
+  // "Server degraded"), not a stack trace per reconnect attempt.
+  hub.on('busStatus', (status) => log(`bus  ${status}`));
+  bus?.on('error', (error, where) => {
+    if (hub.busStatus === 'ok') {
+      log(`bus  error in ${where}: ${logSafe(error instanceof Error ? error.message : String(error), 500)}`);
+    }
+  });
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     void route(req, res).catch((error) => {
