@@ -92,13 +92,18 @@ def check_kind(key, value, kind):
         raise ConfigError(key, EXPECT[kind], value)
 
 
+ID_FIRST = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
+
+
 def check_id(value):
-    ok = 0 < len(value) <= 64 and (value[0].isalpha() or value[0].isdigit())
+    # ASCII only, as the server checks it: str.isalpha() also passed 'küche'
+    # or a Cyrillic 'е', which the server refuses at every hello, for ever.
+    ok = 0 < len(value) <= 64 and value[0] in ID_FIRST
     for ch in value:
-        if not (ch.isalpha() or ch.isdigit() or ch in '_.:-'):
+        if not (ch in ID_FIRST or ch in '_.:-'):
             ok = False
     if not ok:
-        raise ConfigError('id', '1-64 letters, digits, "_", ".", ":" or "-"', value)
+        raise ConfigError('id', '1-64 ASCII letters, digits, "_", ".", ":" or "-"', value)
 
 
 def check_pin(i, entry, backend):

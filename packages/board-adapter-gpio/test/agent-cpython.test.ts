@@ -136,7 +136,8 @@ describe.skipIf(!pythonPath)('agent command line (CPython)', () => {
         /ca must be a PEM file holding CA certificates/,
       ],
       [['--backend', 'sim', '--cert-sha256', 'abc'], /cert_sha256 must be the SHA-256 fingerprint/],
-      [['--backend', 'sim', '--id', '../etc'], /id must be 1-64 letters/],
+      [['--backend', 'sim', '--id', '../etc'], /id must be 1-64 ASCII letters/],
+      [['--backend', 'sim', '--id', 'k\u00fcche'], /id must be 1-64 ASCII letters/], // the server refuses non-ASCII ids
       [['--bogus', '1'], /--bogus must be a known option/],
       // No lgpio on this PC: the default backend names what to install or use.
       [[], /backend must be "sim" on this computer: lgpio is not installed .*apt install python3-lgpio/],
