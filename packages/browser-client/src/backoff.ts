@@ -38,6 +38,13 @@ export interface KeepAliveOptions {
 export const MIN_RETRY_DELAY_MS = 250;
 
 /**
+ * How long (ms) a connection must stay open before the backoff starts over.
+ * Resetting on `open` alone let a server (or proxy) that accepts and closes
+ * at once keep every client reconnecting at the floor rate for ever.
+ */
+export const STABLE_CONNECTION_MS = 5000;
+
+/**
  * Exponential backoff with "full jitter" above a floor: the delay is uniform
  * in [floor, max(floor, min(max, base·2^attempt))), with `floor` =
  * {@link MIN_RETRY_DELAY_MS} and `base` raised to it. Spreading retries over

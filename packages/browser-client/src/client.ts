@@ -11,7 +11,7 @@ import {
   type ServerStatus,
   type StateOf,
 } from '@boardcast/core';
-import { backoffDelay, type ReconnectOptions } from './backoff.js';
+import { backoffDelay, type ReconnectOptions, STABLE_CONNECTION_MS } from './backoff.js';
 import { callAll, type Listener } from './listeners.js';
 import { createStateMirror, type StateMirrorOptions } from './state-mirror.js';
 
@@ -19,7 +19,10 @@ export type Status = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export interface StatusChange {
   readonly status: Status;
-  /** Consecutive failed attempts so far (0 once open). */
+  /**
+   * Consecutive connections that failed or did not stay open for
+   * `STABLE_CONNECTION_MS` (5 s); the backoff grows with it.
+   */
   readonly attempt: number;
   /** While `reconnecting`: how long until the next attempt. */
   readonly delayMs?: number | undefined;
@@ -150,6 +153,7 @@ export function createClient<C extends ContractSpec>(
   let generation = 0;
   let abort: (() => void) | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let stable: ReturnType<typeof setTimeout> | undefined;
 
   const on = (event: string, listener: Listener) => {
     const set = listeners.get(event) ?? new Set();
@@ -167,6 +171,7 @@ export function createClient<C extends ContractSpec>(
   const teardown = () => {
     generation++;
     clearTimeout(timer);
+    clearTimeout(stable);
     abort?.();
     abort = undefined;
   };
@@ -200,7 +205,10 @@ export function createClient<C extends ContractSpec>(
       };
     const stop = transport.dial(lastId, {
       open: live(() => {
-        attempt = 0;
+        // The backoff starts over only once the connection has proved itself.
+        stable = setTimeout(() => {
+          attempt = 0;
+        }, STABLE_CONNECTION_MS);
         setStatus('open');
       }),
       snapshot: live((state: unknown, id: string | null) => {

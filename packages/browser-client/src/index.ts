@@ -29,7 +29,13 @@ export function connect<C extends ContractSpec>(
 }
 
 export { BoardcastError, isBoardcastError, type ServerStatus } from '@boardcast/core';
-export { backoffDelay, type KeepAliveOptions, MIN_RETRY_DELAY_MS, type ReconnectOptions } from './backoff.js';
+export {
+  backoffDelay,
+  type KeepAliveOptions,
+  MIN_RETRY_DELAY_MS,
+  type ReconnectOptions,
+  STABLE_CONNECTION_MS,
+} from './backoff.js';
 export type { BoardcastClient, ClientOptions, CommandOptions, Status, StatusChange } from './client.js';
 export type { HeaderSource, HttpOptions } from './http.js';
 export { connectSse } from './sse.js';

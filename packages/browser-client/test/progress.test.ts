@@ -246,6 +246,42 @@ describe.each(both)('%s: the backoff floor', (transport) => {
       expect((arrivals[i] ?? 0) - (arrivals[i - 1] ?? 0)).toBeGreaterThanOrEqual(MIN_RETRY_DELAY_MS - 10);
     }
   });
+
+  it('a server that accepts and closes at once: the backoff keeps growing, it does not start over at every open', async () => {
+    let raw: { port: number; close(): Promise<void> };
+    if (transport === 'sse') {
+      raw = await rawServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(`event: snapshot\ndata: ${SNAPSHOT}\n\n`);
+      });
+    } else {
+      const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => WS_PROTOCOL });
+      await once(wss, 'listening');
+      wss.on('connection', (socket) => {
+        socket.send(`{"type":"snapshot","id":null,"data":${SNAPSHOT}}`);
+        socket.close();
+      });
+      raw = {
+        port: (wss.address() as AddressInfo).port,
+        close: () => new Promise<void>((r) => wss.close(() => r())),
+      };
+    }
+    cleanups.push(() => raw.close());
+    // A small cap keeps the test short; what matters is the attempt count the backoff grows from.
+    const reconnect = { maxDelayMs: 300 };
+    const base = `http://127.0.0.1:${raw.port}`;
+    const client =
+      transport === 'sse'
+        ? connect(base, contract, { eventSource: 'fetch', eventsUrl: `${base}/`, reconnect })
+        : connect(base, contract, { transport, WebSocket, wsUrl: `ws://127.0.0.1:${raw.port}/`, reconnect });
+    const t = track(client);
+    const opened = () => t.statuses.filter((s) => s.status === 'open').length;
+    await until(() => opened() >= 4, 20_000, 'four short-lived connections');
+    client.close();
+    const attempts = t.statuses.filter((s) => s.status === 'reconnecting').map((s) => s.attempt);
+    expect(attempts.length).toBeGreaterThanOrEqual(3);
+    expect(attempts.slice(0, 3)).toEqual([1, 2, 3]);
+  });
 });
 
 describe('SSE: a refused resume id', () => {

@@ -212,12 +212,14 @@ describe('SSE transport against a real sse-server', () => {
     expect(lastIds.slice(0, 3)).toEqual([undefined, undefined, 'e-2']);
     // Before any retry: the base is initialDelayMs (10), raised to the 250 ms floor.
     expect(t.statuses.find((s) => s.delayMs !== undefined)?.delayMs).toBe(MIN_RETRY_DELAY_MS);
-    // After retry: 700 the window is [250, 700) (attempt 0 again once open).
+    // After retry: 700 the base is 700 ms; the streams end at once (never
+    // open for STABLE_CONNECTION_MS), so the window keeps doubling:
+    // [250, 700·2^attempt) with attempt 1, 2, …
     const delays = t.statuses.filter((s) => s.delayMs !== undefined).slice(1);
     expect(delays.length).toBeGreaterThan(0);
-    for (const s of delays) {
+    for (const [i, s] of delays.entries()) {
       expect(s.delayMs).toBeGreaterThanOrEqual(MIN_RETRY_DELAY_MS);
-      expect(s.delayMs).toBeLessThan(700);
+      expect(s.delayMs).toBeLessThan(700 * 2 ** (i + 1));
     }
     // Without retry: they would all be exactly the floor.
     expect(delays.some((s) => (s.delayMs ?? 0) > MIN_RETRY_DELAY_MS)).toBe(true);
