@@ -44,6 +44,8 @@ function pin(value: string | undefined, name: string): number | undefined {
 const { values } = (() => {
   try {
     return parseArgs({
+      // `pnpm --filter led-demo start -- --board remote` hands the `--` through.
+      args: process.argv.slice(2).filter((arg, index) => !(index === 0 && arg === '--')),
       options: {
         port: { type: 'string' },
         host: { type: 'string' },

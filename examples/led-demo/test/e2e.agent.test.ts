@@ -148,8 +148,10 @@ describe.skipIf(!pythonPath)('led-demo process with a board attached (python3 ag
       banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
       logLevel: 'error',
     });
+    // The leading `--` is what `pnpm --filter led-demo start -- …` hands the CLI.
     const demo = spawn(process.execPath, [
       cli,
+      '--',
       '--port',
       '0',
       '--host',
