@@ -167,8 +167,12 @@ function record(name, ok, detail = '') {
   );
   return ok || isKnown;
 }
+// A new user's app does not run under `pnpm <script>`: drop the npm_config_*
+// (and other npm/pnpm) variables pnpm exports from the monorepo's .npmrc, or
+// its engine-strict=true would judge the fresh app's dependency tree.
+const userEnv = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_|pnpm_)/i.test(key)));
 function run(cmd, args, options = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, env: userEnv, ...options });
   if (r.error) throw r.error;
   return r;
 }
@@ -387,7 +391,7 @@ console.log(`npm install ${installArgs.map((a) => (a.startsWith('/') ? basename(
 const install = run(
   'npm',
   ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...installArgs],
-  { cwd: app, env: { ...process.env, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1' } },
+  { cwd: app, env: { ...userEnv, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD: '1' } },
 );
 record('npm install', install.status === 0, install.status === 0 ? '' : install.stderr.slice(-4000));
 if (install.status !== 0) finish();
@@ -499,7 +503,7 @@ for (const { mode, include, tsc } of await Promise.all(checks)) {
 
 function runAsync(cmd, args, cwd) {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd, env: userEnv, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -669,7 +673,12 @@ async function startServer(file, wantedPort) {
     }
   }
   // Its own process group: tsx runs the server in a child of its own, and both must stop.
-  const child = spawn(command[0], command.slice(1), { cwd: app, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(command[0], command.slice(1), {
+    cwd: app,
+    env: userEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   children.add(child);
   child.once('exit', () => children.delete(child));
   let output = '';
