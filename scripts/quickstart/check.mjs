@@ -9,10 +9,12 @@
 //     (scripts/quickstart/markdown.mjs: annotations say which file a block is);
 //  4. `tsc` with strict and skipLibCheck: false under moduleResolution nodenext, bundler and node10
 //     (errors are reported at their README line);
-//  5. README.md's server runs with Node; its page is bundled by esbuild for the browser (defaults:
-//     iife, no externals, so a Node built-in or a top-level await fails) and clicked in Chromium,
-//     once as printed and once with the other transport ('sse' / 'ws'): the command must succeed
-//     and an event must come back to the page over that transport.
+//  5. README.md's page is bundled by esbuild for the browser (in the format its `esbuild` command
+//     gives, else esbuild's defaults: iife, no externals, so a Node built-in or a top-level await
+//     fails) to where that command puts it, next to README.md's HTML block (`<!-- public/index.html -->`);
+//     README.md's server runs with Node in that folder and serves all of it, nothing else does; the
+//     page is clicked in Chromium, once as printed and once with the other transport ('sse' / 'ws'):
+//     the command must succeed and an event must come back to the page over that transport.
 //
 // Usage: node scripts/quickstart/check.mjs [--keep]   (--keep leaves the app for a look)
 // Exit 1 on any failure. The npm cache is used first (--prefer-offline); nothing downloads browsers.
@@ -560,7 +562,6 @@ step(
   `bundle the page for the browser (esbuild, platform browser, no externals, format ${bundleFormat}${rootCommands.length ? ' as README.md says' : ': the default, README.md gives no command'})`,
 );
 const bundles = {};
-let servedAsModule = bundleFormat === 'esm';
 const printedTransport = /transport:\s*'(sse|ws)'/.exec(pageFile.text)?.[1];
 for (const transport of ['sse', 'ws']) {
   let text = pageFile.text;
@@ -583,8 +584,7 @@ for (const transport of ['sse', 'ws']) {
     const esm = await buildPage(entry, 'esm');
     if (esm.bundle) {
       bundles[transport] = esm.bundle;
-      servedAsModule = true;
-      console.log(`     driving the page from an esm bundle (<script type="module">) instead: ${esm.bundle.length} B`);
+      console.log(`     driving the page from an esm bundle instead: ${esm.bundle.length} B`);
     } else record(`esbuild page (${transport}, esm)`, false, esm.errors.join('\n'));
   }
 }
@@ -615,24 +615,61 @@ async function buildPage(entry, format) {
   }
 }
 
-step("run the README's server");
-const port = Number(/\.listen\(\s*(\d+)/.exec(serverFile.text)?.[1] ?? Number.NaN);
-const server = await startServer(serverFile, port);
-const base = /connect\(\s*'([^']+)'/.exec(pageFile.text)?.[1] ?? '/api';
-if (server) {
-  try {
-    if (Object.keys(bundles).length) await drive(server.port, base);
-  } finally {
-    stopGroup(server.child, 'SIGTERM');
-    const killer = setTimeout(() => stopGroup(server.child, 'SIGKILL'), 5000);
-    const gone = server.child.exitCode !== null || server.child.signalCode !== null;
-    await new Promise((r) => (gone ? r() : server.child.once('exit', r)));
-    clearTimeout(killer);
-    stopGroup(server.child, 'SIGKILL'); // anything the runner left behind in the group
-  }
+// The user's project folder is where the server file is: the README's commands run there, so the
+// HTML block and the bundle go where they say, and the server serves them from there as printed.
+const projectDir = join(app, dirname(serverFile.path));
+const pageOut = /--outfile[= ](\S+)/.exec(rootCommands.join('\n'))?.[1] ?? 'page.js';
+const htmlBlocks = readBlocks(join(ROOT, 'README.md'))
+  .filter((b) => b.lang === 'html')
+  .map((b) => ({ ...b, name: b.notes.file ?? /^<!--\s*([\w./-]+\.html?)\s*-->/.exec(b.code)?.[1] }))
+  .filter((b) => b.name);
+if (htmlBlocks.length === 0) {
+  record(
+    'README.md shows the page HTML',
+    false,
+    'no ```html block naming its file (first line `<!-- public/index.html -->`): a user cannot load the page',
+  );
 }
+for (const block of htmlBlocks) {
+  mkdirSync(dirname(join(projectDir, block.name)), { recursive: true });
+  writeFileSync(join(projectDir, block.name), `${block.code}\n`);
+  console.log(`README.md:${block.line} → ${block.name}`);
+}
+const port = Number(/\.listen\(\s*(\d+)/.exec(serverFile.text)?.[1] ?? Number.NaN);
+const base = /connect\(\s*'([^']+)'/.exec(pageFile.text)?.[1] ?? '/api';
+if (htmlBlocks.length && Object.keys(bundles).length && existsSync(CHROMIUM)) {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  try {
+    // Build, then run, as the README orders it: once per transport, so a server that reads its
+    // folder once at start (a static-file library's default) is judged as a user meets it.
+    for (const [transport, bundle] of Object.entries(bundles)) {
+      mkdirSync(dirname(join(projectDir, pageOut)), { recursive: true });
+      writeFileSync(join(projectDir, pageOut), bundle);
+      step(`run the README's server, the page over ${transport}`);
+      const server = await startServer(serverFile, port);
+      if (!server) break;
+      try {
+        await drive(browser, server.port, base, transport);
+      } finally {
+        await stopServer(server);
+      }
+    }
+  } finally {
+    await browser.close();
+  }
+} else if (!existsSync(CHROMIUM)) record('chromium', false, `${CHROMIUM} is missing (apt-get install chromium)`);
 completed = true;
 finish();
+
+async function stopServer(server) {
+  stopGroup(server.child, 'SIGTERM');
+  const killer = setTimeout(() => stopGroup(server.child, 'SIGKILL'), 5000);
+  const gone = server.child.exitCode !== null || server.child.signalCode !== null;
+  await new Promise((r) => (gone ? r() : server.child.once('exit', r)));
+  clearTimeout(killer);
+  stopGroup(server.child, 'SIGKILL'); // anything the runner left behind in the group
+}
 
 async function startServer(file, wantedPort) {
   if (!Number.isInteger(wantedPort)) {
@@ -674,7 +711,7 @@ async function startServer(file, wantedPort) {
   }
   // Its own process group: tsx runs the server in a child of its own, and both must stop.
   const child = spawn(command[0], command.slice(1), {
-    cwd: app,
+    cwd: projectDir,
     env: userEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
@@ -698,150 +735,102 @@ async function startServer(file, wantedPort) {
   return undefined;
 }
 
-async function drive(port, base) {
-  step('Chromium: the page connects, its command is answered, a command from outside comes back as an event');
-  if (!existsSync(CHROMIUM)) {
-    record('chromium', false, `${CHROMIUM} is missing (apt-get install chromium)`);
-    return;
-  }
-  // The README shows how to run the server, not how to serve the page: a dev server does, the way a
-  // user's bundler would, and forwards everything else (stream, commands, socket) to the README's server.
-  let js = '';
-  const dev = await startDevServer(port, () => js);
-  const origin = `http://127.0.0.1:${dev.address().port}`;
+async function drive(browser, port, base, transport) {
+  step(`Chromium over ${transport}: the page connects, its command is answered, a command from outside comes back`);
+  // The README's server serves the page as well as /api: nothing else stands between it and Chromium.
+  const origin = `http://127.0.0.1:${port}`;
   const command = /\.command\(\s*'([^']+)'\s*,\s*(\{[^}]*\})/.exec(pageFile.text);
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-  try {
-    for (const [transport, bundle] of Object.entries(bundles)) {
-      js = bundle;
-      const page = await browser.newPage();
-      const problems = [];
-      const seen = { connected: false, result: false, events: [] };
-      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-      page.on('console', (m) => m.type() === 'error' && problems.push(`console.error: ${m.text()}`));
-      page.on('response', (r) => {
-        if (r.request().method() !== 'POST' || !r.url().includes(`${base}/commands/`)) return;
-        if (r.status() === 200) seen.result = true;
-        else problems.push(`command answered ${r.status()}`);
-      });
-      page.on('websocket', (ws) =>
-        ws.on('framereceived', ({ payload }) => {
-          const frame = safeJson(payload);
-          if (frame?.type === 'snapshot') seen.connected = true;
-          if (frame?.type === 'result' && frame.ok) seen.result = true;
-          else if (frame?.type === 'result') problems.push(`command failed: ${payload}`);
-          if (frame?.type === 'event') seen.events.push(frame.event);
-        }),
-      );
-      // What the page's EventSource receives (the stream's frames are not visible to page.on('response')).
-      const cdp = await page.context().newCDPSession(page);
-      await cdp.send('Network.enable');
-      cdp.on('Network.eventSourceMessageReceived', ({ eventName }) => {
-        // Only the contract's events count, not the protocol's own (snapshot, reset, keep-alive).
-        if (eventName === 'snapshot') seen.connected = true;
-        else if (!['reset', 'keepalive', 'ping', 'message'].includes(eventName)) seen.events.push(eventName);
-      });
-      await page.goto(`${origin}/`);
-      const wantResult = Boolean(command);
-      await until(() => (seen.connected && (seen.result || !wantResult)) || problems.length > 0, 10_000);
-      // The page's own command publishes an event: it must come back over the page's transport.
-      await until(() => seen.events.length > 0 || problems.length > 0, 5_000);
-      const own = [...seen.events];
-      // And a change made elsewhere (another tab, a button on the board) must reach the page live: the
-      // page's command again, from outside, when its input is a literal.
-      let sent = 'the page command input is not a literal: not sent from outside';
-      let outside = [];
-      let input;
-      try {
-        input = command ? Function(`return (${command[2]})`)() : undefined;
-      } catch {}
-      if (seen.connected && !problems.length && input !== undefined) {
-        seen.events.length = 0;
-        const res = await fetch(`http://127.0.0.1:${port}${base}/commands/${command[1]}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(input),
-        });
-        sent = `POST ${base}/commands/${command[1]} ${JSON.stringify(input)} → ${res.status} ${await res.text()}`;
-        await until(() => seen.events.length > 0 || problems.length > 0, 10_000);
-        outside = [...seen.events];
-      }
-      const events = [...own, ...outside];
-      const ok =
-        seen.connected &&
-        (seen.result || !wantResult) &&
-        events.length > 0 &&
-        (input === undefined || outside.length > 0) &&
-        !problems.length;
-      record(
-        `Chromium over ${transport}: connected, the page's command answered, event \`${events[0] ?? '—'}\` back on the page`,
-        ok,
-        ok
-          ? ''
-          : [
-              `connected (snapshot): ${seen.connected}`,
-              `the page's command answered: ${wantResult ? seen.result : 'the page sends none'}`,
-              `events after the page's command: ${own.join(', ') || 'none'}`,
-              sent,
-              `events after it: ${outside.join(', ') || 'none'}`,
-              ...problems,
-            ].join('\n'),
-      );
-      await page.close();
+  const page = await browser.newPage();
+  const problems = [];
+  const seen = { connected: false, result: false, events: [] };
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  // A resource that fails is reported below with its URL; Chromium's console line for it has none.
+  page.on(
+    'console',
+    (m) =>
+      m.type() === 'error' &&
+      !m.text().startsWith('Failed to load resource') &&
+      problems.push(`console.error: ${m.text()}`),
+  );
+  page.on('requestfailed', (r) => problems.push(`${r.url()}: ${r.failure()?.errorText}`));
+  page.on('response', (r) => {
+    // The browser asks for /favicon.ico on its own; the README's page has none, as most pages do not.
+    if (r.status() >= 400 && new URL(r.url()).pathname !== '/favicon.ico') {
+      problems.push(`${r.request().method()} ${r.url()} answered ${r.status()}`);
     }
-  } finally {
-    await browser.close();
-    await new Promise((r) => dev.close(r));
+    if (r.request().method() !== 'POST' || !r.url().includes(`${base}/commands/`)) return;
+    if (r.status() === 200) seen.result = true;
+  });
+  page.on('websocket', (ws) =>
+    ws.on('framereceived', ({ payload }) => {
+      const frame = safeJson(payload);
+      if (frame?.type === 'snapshot') seen.connected = true;
+      if (frame?.type === 'result' && frame.ok) seen.result = true;
+      else if (frame?.type === 'result') problems.push(`command failed: ${payload}`);
+      if (frame?.type === 'event') seen.events.push(frame.event);
+    }),
+  );
+  // What the page's EventSource receives (the stream's frames are not visible to page.on('response')).
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  cdp.on('Network.eventSourceMessageReceived', ({ eventName }) => {
+    // Only the contract's events count, not the protocol's own (snapshot, reset, keep-alive).
+    if (eventName === 'snapshot') seen.connected = true;
+    else if (!['reset', 'keepalive', 'ping', 'message'].includes(eventName)) seen.events.push(eventName);
+  });
+  const html = await page.goto(`${origin}/`);
+  if (html?.status() !== 200) problems.push(`GET / answered ${html?.status()}: the server does not serve the page`);
+  const wantResult = Boolean(command);
+  await until(() => (seen.connected && (seen.result || !wantResult)) || problems.length > 0, 10_000);
+  // The page's own command publishes an event: it must come back over the page's transport.
+  await until(() => seen.events.length > 0 || problems.length > 0, 5_000);
+  const own = [...seen.events];
+  // And a change made elsewhere (another tab, a button on the board) must reach the page live: the
+  // page's command again, from outside, when its input is a literal.
+  let sent = 'the page command input is not a literal: not sent from outside';
+  let outside = [];
+  let input;
+  try {
+    input = command ? Function(`return (${command[2]})`)() : undefined;
+  } catch {}
+  if (seen.connected && !problems.length && input !== undefined) {
+    seen.events.length = 0;
+    const res = await fetch(`http://127.0.0.1:${port}${base}/commands/${command[1]}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(input),
+    });
+    sent = `POST ${base}/commands/${command[1]} ${JSON.stringify(input)} → ${res.status} ${await res.text()}`;
+    await until(() => seen.events.length > 0 || problems.length > 0, 10_000);
+    outside = [...seen.events];
   }
+  const events = [...own, ...outside];
+  const ok =
+    seen.connected &&
+    (seen.result || !wantResult) &&
+    events.length > 0 &&
+    (input === undefined || outside.length > 0) &&
+    !problems.length;
+  record(
+    `Chromium over ${transport}: connected, the page's command answered, event \`${events[0] ?? '—'}\` back on the page`,
+    ok,
+    ok
+      ? ''
+      : [
+          `connected (snapshot): ${seen.connected}`,
+          `the page's command answered: ${wantResult ? seen.result : 'the page sends none'}`,
+          `events after the page's command: ${own.join(', ') || 'none'}`,
+          sent,
+          `events after it: ${outside.join(', ') || 'none'}`,
+          ...problems,
+        ].join('\n'),
+  );
+  await page.close();
 }
 
 async function until(condition, ms) {
   const deadline = Date.now() + ms;
   while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-}
-
-/** Serves / and /page.js; forwards every other request and upgrade to the server on `port`. */
-async function startDevServer(port, script) {
-  const { createServer: createHttpServer, request } = await import('node:http');
-  const { connect } = await import('node:net');
-  const dev = createHttpServer((req, res) => {
-    if (req.url === '/') {
-      res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(
-        `<!doctype html><title>quick start</title><script${servedAsModule ? ' type="module"' : ''} src="/page.js"></script>\n`,
-      );
-    } else if (req.url === '/favicon.ico') {
-      res.writeHead(204).end();
-    } else if (req.url === '/page.js') {
-      res.writeHead(200, { 'content-type': 'text/javascript' });
-      res.end(script());
-    } else {
-      const upstream = request(
-        { host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers },
-        (answer) => {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-        },
-      );
-      upstream.on('error', () => res.destroy());
-      res.on('close', () => upstream.destroy());
-      req.pipe(upstream);
-    }
-  });
-  dev.on('upgrade', (req, socket, head) => {
-    const upstream = connect(port, '127.0.0.1', () => {
-      let lines = `${req.method} ${req.url} HTTP/1.1\r\n`;
-      for (let i = 0; i < req.rawHeaders.length; i += 2) lines += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
-      upstream.write(`${lines}\r\n`);
-      upstream.write(head);
-      upstream.pipe(socket).pipe(upstream);
-    });
-    upstream.on('error', () => socket.destroy());
-    socket.on('error', () => upstream.destroy());
-  });
-  await new Promise((r) => dev.listen(0, '127.0.0.1', r));
-  return dev;
 }
 
 /** Signal the process group a server runs in (the runner and what it started). */
