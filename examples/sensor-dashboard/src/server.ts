@@ -80,7 +80,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     if ((pathname === '/' || pathname === '/index.html') && access.login(req, res, url)) return;
     if (pathname === `${API}/readings`) ingest(req, res);
     else if (api.matches(pathname)) api.node(req, res);
-    else assets(req, res, pathname);
+    else assets(req, res);
   });
   const ws = createWsEndpoint(hub, {
     server,

@@ -1,48 +1,37 @@
-import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { join } from 'node:path';
+import sirv from 'sirv';
 
-/** Only these names are served: no path from the URL ever reaches the file system. */
-const FILES: Record<string, { file: string; type: string }> = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
-  '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
-  '/app.js.map': { file: 'app.js.map', type: 'application/json; charset=utf-8' },
-};
+/** What `pnpm --filter sensor-dashboard build` writes: a 404 for one of these names means it has not run. */
+const BUILT = new Set(['/', '/index.html', '/app.js', '/app.css']);
 
 /**
- * Everything the page loads comes from this server (no CDN, no web fonts),
- * so the CSP can be strict and the dashboard works on a LAN with no internet.
+ * The dashboard's built page (`dir`: index.html, app.js, app.css, app.js.map), served by `sirv`.
+ *
+ * - `dev: true`: each request looks its file up in `dir` (a path that leaves `dir` is never
+ *   served), so a page rebuilt while the server runs is served whole, and `dir` is not walked at
+ *   start (sirv's default caches every file's size then; the tests point `dir` at the OS temp dir).
+ * - `etag: true`: `ETag` + `Cache-Control: no-cache`, so a browser revalidates and gets a 304.
+ * - The security headers (CSP, nosniff, …) are `setSecurityHeaders`' (src/http-hardening.ts), set
+ *   on every response before this runs; sirv sets only Content-Type/Length, ETag, Last-Modified
+ *   and Cache-Control, and http-hardening keeps its own headers whatever a handler passes.
+ * - GET and HEAD only (sirv would answer any method with the file).
  */
-const SECURITY_HEADERS = {
-  'Content-Security-Policy': "default-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'none'",
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
-};
-
 export function createStaticHandler(dir: string) {
-  return (req: IncomingMessage, res: ServerResponse, pathname: string): void => {
-    const entry = FILES[pathname];
-    if (!entry) {
+  const files = sirv(dir, {
+    dev: true,
+    etag: true,
+    onNoMatch(req, res) {
+      const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end('Not Found');
-      return;
-    }
+      res.end(BUILT.has(pathname) ? 'Not Found: run "pnpm --filter sensor-dashboard build"' : 'Not Found');
+    },
+  });
+  return (req: IncomingMessage, res: ServerResponse): void => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' });
       res.end('Method Not Allowed');
       return;
     }
-    readFile(join(dir, entry.file)).then(
-      (body) => {
-        res.writeHead(200, { 'Content-Type': entry.type, 'Cache-Control': 'no-cache', ...SECURITY_HEADERS });
-        res.end(req.method === 'HEAD' ? undefined : body);
-      },
-      () => {
-        res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
-        res.end(`${entry.file} is not built yet: run "pnpm --filter sensor-dashboard build"`);
-      },
-    );
+    files(req, res);
   };
 }
