@@ -12,7 +12,7 @@ import { type BoardChoice, createBoard, DEFAULT_PINS, type DemoPins } from './bo
 import { contract, type DemoContract, type DemoState, type InputInfo, type Level } from './contract.js';
 import { type ServerTimeouts, STREAMS_PER_ADDRESS, serverOptions, setSecurityHeaders } from './http-hardening.js';
 import { sendError, sendJson } from './http-util.js';
-import { isStaticPath, serveStatic } from './static-files.js';
+import { createStaticFiles, isStaticPath } from './static-files.js';
 
 export interface DemoOptions {
   /** TCP port (default 3000; 0 picks a free one). */
@@ -77,6 +77,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const transport = options.transport ?? 'sse';
   const pins: DemoPins = { ...DEFAULT_PINS, ...options.pins };
   const publicDir = options.publicDir ?? `${here}../public`;
+  const serveStatic = createStaticFiles(publicDir, transport);
 
   const access = createAccess(options.pageToken);
   const server = createServer(serverOptions(options.timeouts));
@@ -234,7 +235,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         return sendError(res, new BoardcastError('method_not_allowed', 'use GET'), { Allow: 'GET, HEAD' });
       }
-      return serveStatic(res, publicDir, pathname, transport);
+      return serveStatic(req, res, pathname);
     }
     sendJson(res, 404, { error: { code: 'not_found', message: `no route for ${pathname}` } });
   }

@@ -1,50 +1,62 @@
 import { readFile } from 'node:fs/promises';
-import type { ServerResponse } from 'node:http';
-import { join } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { join, posix } from 'node:path';
+import sirv from 'sirv';
+import { sendJson } from './http-util.js';
 
-/** The page's files: a fixed list, so no request path ever reaches the file system. */
-const FILES: Record<string, { file: string; type: string }> = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/index.html': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
-  '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
-  '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' },
-};
-
+/** Every path outside the API is the page's: its files, or a 404. */
 export function isStaticPath(pathname: string): boolean {
-  return Object.hasOwn(FILES, pathname);
+  return pathname !== '/api' && !pathname.startsWith('/api/');
+}
+
+/** `/`, `/index.html` and the spellings sirv would map to the same file (`/index.html/`, `//index.html`, `%69ndex.html`). */
+function isPage(pathname: string): boolean {
+  let decoded = pathname;
+  try {
+    decoded = decodeURI(pathname);
+  } catch {}
+  const path = posix.normalize(decoded).replace(/\/+$/, '');
+  return path === '' || path === '/index.html';
 }
 
 /**
- * Serve one of the page's files. `index.html` gets the server's default
- * transport filled in, so `--transport ws` changes what a fresh page uses.
+ * The page's files from `publicDir` (app.js, style.css, favicon.svg, …), served by `sirv`, GET and
+ * HEAD only. `index.html` alone is served by hand: it gets the server's default transport filled
+ * in (`__DEFAULT_TRANSPORT__`), so `--transport ws` changes what a fresh page uses — a per-request
+ * rewrite no static-file library does.
+ *
+ * sirv runs with `dev: true` (each request looks its file up, so a page rebuilt while the demo runs
+ * is served whole; a path that leaves `publicDir` is never served) and `etag: true` (`ETag` +
+ * `Cache-Control: no-cache`). The security headers are the server's (src/http-hardening.ts), set
+ * before this runs and kept whatever a handler passes to `writeHead`; sirv sets none of them.
  */
-export async function serveStatic(
-  res: ServerResponse,
-  publicDir: string,
-  pathname: string,
-  transport: 'sse' | 'ws',
-): Promise<void> {
-  const entry = FILES[pathname];
-  if (!entry) {
-    res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('Not Found');
-    return;
-  }
-  let body: Buffer | string;
-  try {
-    body = await readFile(join(publicDir, entry.file));
-  } catch {
-    res
-      .writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' })
-      .end(`${entry.file} is missing: run "pnpm --filter led-demo build" first`);
-    return;
-  }
-  if (entry.file === 'index.html') body = body.toString('utf8').replaceAll('__DEFAULT_TRANSPORT__', transport);
-  res.writeHead(200, {
-    'Content-Type': entry.type,
-    'Cache-Control': 'no-cache',
-    'Content-Length': Buffer.byteLength(body),
-    'X-Content-Type-Options': 'nosniff',
+export function createStaticFiles(publicDir: string, transport: 'sse' | 'ws') {
+  const files = sirv(publicDir, {
+    dev: true,
+    etag: true,
+    extensions: [], // `/index` is not the page
+    onNoMatch(req, res) {
+      const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+      sendJson(res, 404, { error: { code: 'not_found', message: `no route for ${pathname}` } });
+    },
   });
-  res.end(body);
+  return async (req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> => {
+    if (!isPage(pathname)) return files(req, res);
+    let body: string;
+    try {
+      body = await readFile(join(publicDir, 'index.html'), 'utf8');
+    } catch {
+      res
+        .writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' })
+        .end('index.html is missing: run "pnpm --filter led-demo build" first');
+      return;
+    }
+    body = body.replaceAll('__DEFAULT_TRANSPORT__', transport);
+    res.writeHead(200, {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Cache-Control': 'no-cache',
+      'Content-Length': Buffer.byteLength(body),
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  };
 }
