@@ -224,9 +224,17 @@ class Reader:
         self.buf = self.buf[i:]
         return out
 
+class RawSocket:
+    # The socket under a MicroPython Stream (Stream.s): only its close() frees the descriptor.
+    def __init__(self, sock):
+        self.sock = sock
+    def close(self):
+        self.sock.close()
+
 class Writer:
     def __init__(self, sock):
         self.sock = sock
+        self.s = RawSocket(sock)
         self.out = b''
         self.waiting = False
     def _send(self, data):
@@ -259,9 +267,11 @@ class Writer:
         finally:
             self.waiting = False
     def close(self):
-        self.sock.close()
-    async def wait_closed(self):
+        # As MicroPython's Stream.close(): nothing; the socket stays open
+        # until wait_closed() or Stream.s.close() (extmod/asyncio/stream.py).
         pass
+    async def wait_closed(self):
+        self.s.close()
 
 async def opener(host, port, cfg):
     sock = await jsnet.connect(host, port)

@@ -217,10 +217,12 @@ agent = bc_agent.Agent({'id': 'mp-leak', 'url': 'ws://127.0.0.1:${rig.port}/boar
                   'backoff_min_ms': 20, 'backoff_max_ms': 40}, opener=opener)
 task = asyncio.create_task(runner(agent))
 `);
-    await waitFor(() => rig.out.filter((l) => /refused.*401/.test(l)).length >= 8, 'eight refusals', 15_000);
+    // Four refusals are enough to tell a leak (each leaked socket stays held);
+    // the WebAssembly interpreter is slow on a loaded machine, so wait generously.
+    await waitFor(() => rig.out.filter((l) => /refused.*401/.test(l)).length >= 4, 'four refusals', 40_000);
     await stopAgent(rig.mp, rig.out);
     await waitFor(() => rig.net.held === 0, `every refused socket closed by the board (held ${rig.net.held})`);
-  });
+  }, 60_000);
 
   it('a send queue that overflows with edges ends the session (never drops them silently); the reconnect resyncs the level', async () => {
     const rig = await linkRig(5000);
