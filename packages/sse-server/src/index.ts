@@ -7,6 +7,13 @@ export {
   type FastifyReplyLike,
   type FastifyRequestLike,
 } from './command-endpoint.js';
+export {
+  DEFAULT_SECURITY_HEADERS,
+  DEFAULT_SERVER_TIMEOUTS,
+  type ServerTimeouts,
+  serverTimeouts,
+  setSecurityHeaders,
+} from './hardening.js';
 export type { Authorize, BoardcastRequest } from './request.js';
 export { type BoardcastHttp, type BoardcastHttpOptions, boardcastHttp } from './router.js';
 export type { DisconnectReason, SseClientInfo } from './sse-client.js';
