@@ -4,15 +4,23 @@ import { fileURLToPath } from 'node:url';
 import { type Board, type BoardLink, SimulatedBoard } from '@boardcast/board-adapter-gpio';
 import { RedisBus } from '@boardcast/bus-redis';
 import { BoardcastError, createHub, type Hub, logSafe } from '@boardcast/core';
-import { boardcastHttp, readJsonBody } from '@boardcast/sse-server';
+import {
+  boardcastHttp,
+  readJsonBody,
+  type ServerTimeouts,
+  serverTimeouts,
+  setSecurityHeaders,
+} from '@boardcast/sse-server';
 import { createWsEndpoint } from '@boardcast/ws-server';
 import { createAccess } from './access.js';
 import { bindBoard } from './bind-board.js';
 import { type BoardChoice, createBoard, DEFAULT_PINS, type DemoPins } from './boards.js';
 import { contract, type DemoContract, type DemoState, type InputInfo, type Level } from './contract.js';
-import { type ServerTimeouts, STREAMS_PER_ADDRESS, serverOptions, setSecurityHeaders } from './http-hardening.js';
 import { sendError, sendJson } from './http-util.js';
 import { createStaticFiles, isStaticPath } from './static-files.js';
+
+/** Streams per remote address and endpoint: one per tab, room for a household behind one NAT, never all 1,000 slots. */
+const STREAMS_PER_ADDRESS = 50;
 
 export interface DemoOptions {
   /** TCP port (default 3000; 0 picks a free one). */
@@ -51,7 +59,7 @@ export interface DemoOptions {
    * `/?token=<secret>` once) or `Authorization: Bearer <secret>`; see access.ts.
    */
   readonly pageToken?: string | undefined;
-  /** Node HTTP timeouts (ms); defaults in http-hardening.ts `DEFAULT_TIMEOUTS`. */
+  /** Node HTTP timeouts (ms); defaults in @boardcast/sse-server's `DEFAULT_SERVER_TIMEOUTS`. */
   readonly timeouts?: Partial<ServerTimeouts>;
   /** SSE streams, and WebSockets, one remote address may hold (default 50 each). */
   readonly maxStreamsPerAddress?: number;
@@ -80,7 +88,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const serveStatic = createStaticFiles(publicDir, transport);
 
   const access = createAccess(options.pageToken);
-  const server = createServer(serverOptions(options.timeouts));
+  const server = createServer(serverTimeouts(options.timeouts));
   const created =
     options.board?.kind === 'none'
       ? undefined

@@ -1,14 +1,17 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Hub, logSafe } from '@boardcast/core';
-import { boardcastHttp } from '@boardcast/sse-server';
+import { boardcastHttp, type ServerTimeouts, serverTimeouts, setSecurityHeaders } from '@boardcast/sse-server';
 import { createWsEndpoint } from '@boardcast/ws-server';
 import { createAccess } from './access.js';
 import type { dashboard } from './contract.js';
 import { createDashboardHub, type DashboardHubOptions } from './dashboard-hub.js';
-import { type ServerTimeouts, STREAMS_PER_ADDRESS, serverOptions, setSecurityHeaders } from './http-hardening.js';
 import { createIngestHandler } from './ingest.js';
 import { createStaticHandler } from './static-files.js';
+
+// One dashboard tab holds one stream; 50 per address serves an office behind one NAT while no
+// single host can take every slot.
+const STREAMS_PER_ADDRESS = 50;
 
 export interface DashboardOptions extends DashboardHubOptions {
   /** Port to listen on; 0 picks a free one (default 3001, beside the LED demo on 3000). */
@@ -28,7 +31,7 @@ export interface DashboardOptions extends DashboardHubOptions {
    * `Authorization: Bearer <secret>`; watching stays open. See access.ts.
    */
   readonly controlToken?: string | undefined;
-  /** Node HTTP timeouts (ms); defaults in http-hardening.ts `DEFAULT_TIMEOUTS`. */
+  /** Node HTTP timeouts (ms); defaults in @boardcast/sse-server's `DEFAULT_SERVER_TIMEOUTS`. */
   readonly timeouts?: Partial<ServerTimeouts>;
   /** SSE streams, and WebSockets, one remote address may hold (default 50 each). */
   readonly maxStreamsPerAddress?: number;
@@ -68,7 +71,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   });
   const assets = createStaticHandler(options.assetsDir);
 
-  const server = createServer(serverOptions(options.timeouts), (req, res) => {
+  const server = createServer(serverTimeouts(options.timeouts), (req, res) => {
     setSecurityHeaders(res);
     let url: URL;
     try {
