@@ -24,3 +24,4 @@ export {
   type SseEndpointEvents,
   type SseEndpointOptions,
 } from './sse-endpoint.js';
+export { createTokenAccess, type TokenAccess, type TokenAccessOptions } from './token-access.js';
