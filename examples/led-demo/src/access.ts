@@ -7,33 +7,18 @@ export interface DemoAuth {
   readonly control: true;
 }
 
-/** The token check (`required`, `allows`, `login`: see sse-server's `createTokenAccess`) and the demo's policy. */
-export interface Access extends TokenAccess {
-  /**
-   * The one hook the SSE stream, the HTTP commands and the WebSocket upgrade
-   * all call: without a token configured every request passes; with one,
-   * a request needs the session cookie or `Authorization: Bearer <token>`,
-   * else 401 `unauthorized`. Watching and switching the LED are one right.
-   */
-  readonly authorize: Authorize;
-}
-
-/** Name of the session cookie. */
-export const SESSION_COOKIE = 'led_demo_session';
-
 /**
- * Access to the demo: open (no token), or only for holders of `token`. The
- * page gets its own credential: opening the printed `/?token=…` address once
- * stores an `HttpOnly; SameSite=Strict` cookie (30 days) that its fetch,
- * EventSource and WebSocket carry by themselves; scripts send
- * `Authorization: Bearer <token>`.
+ * Access to the demo: open (no token), or only for holders of `token`;
+ * watching and switching the LED are one right. The token check (`required`,
+ * `allows`, `login`) is sse-server's `createTokenAccess`: opening the printed
+ * `/?token=…` address once stores an `HttpOnly; SameSite=Strict` session
+ * cookie (30 days) that the page's fetch, EventSource and WebSocket carry by
+ * themselves; scripts send `Authorization: Bearer <token>`. `authorize` is
+ * the one hook the SSE stream, the HTTP commands and the WebSocket upgrade
+ * all call: without the credential, 401 `unauthorized`.
  */
-export function createAccess(token: string | undefined): Access {
-  const tokens = createTokenAccess({ token, cookieName: SESSION_COOKIE });
-  return {
-    required: tokens.required,
-    allows: tokens.allows,
-    login: tokens.login,
-    authorize: (request): DemoAuth | false => (tokens.allows(request) ? { control: true } : false),
-  };
+export function createAccess(token: string | undefined): TokenAccess & { readonly authorize: Authorize } {
+  const tokens = createTokenAccess({ token, cookieName: 'led_demo_session' });
+  const authorize: Authorize = (request): DemoAuth | false => (tokens.allows(request) ? { control: true } : false);
+  return { ...tokens, authorize };
 }

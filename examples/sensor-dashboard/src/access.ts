@@ -7,37 +7,22 @@ export interface DashboardAuth {
   readonly control: boolean;
 }
 
-/** The token check (`required`, `allows`, `login`: see sse-server's `createTokenAccess`) and the dashboard's policy. */
-export interface Access extends TokenAccess {
-  /**
-   * The one hook the SSE stream, the HTTP commands and the WebSocket upgrade
-   * all call. It never refuses: watching the dashboard is open to anyone who
-   * can reach it (a wall display needs no login). It answers whether the
-   * request may change state, and {@link requireControl} enforces that in
-   * each state-changing command, whichever transport the command came by.
-   */
-  readonly authorize: Authorize;
-}
-
-/** Name of the session cookie. */
-export const SESSION_COOKIE = 'dashboard_session';
-
 /**
- * Who may change the dashboard's state. Without a token, everyone who can
- * reach it (the default host is `127.0.0.1`). With one, a command needs
+ * Who may change the dashboard's state; watching is open to anyone who can
+ * reach it (a wall display needs no login). Without a token, everyone may
+ * (the default host is `127.0.0.1`). With one, a command needs
  * `Authorization: Bearer <token>` (scripts; the same scheme as ingest, but
  * its own secret, so a token stored on a sensor board cannot switch alarms
  * off) or the page's session cookie from opening the printed `/?token=…`
- * address once (`HttpOnly; SameSite=Strict`, 30 days).
+ * address once (sse-server's `createTokenAccess`: `HttpOnly;
+ * SameSite=Strict`, 30 days). `authorize`, called by the SSE stream, the HTTP
+ * commands and the WebSocket upgrade, never refuses: it records whether the
+ * request may change state, and {@link requireControl} enforces that in each
+ * state-changing command, whichever transport the command came by.
  */
-export function createAccess(token: string | undefined): Access {
-  const tokens = createTokenAccess({ token, cookieName: SESSION_COOKIE });
-  return {
-    required: tokens.required,
-    allows: tokens.allows,
-    login: tokens.login,
-    authorize: (request): DashboardAuth => ({ control: tokens.allows(request) }),
-  };
+export function createAccess(token: string | undefined): TokenAccess & { readonly authorize: Authorize } {
+  const tokens = createTokenAccess({ token, cookieName: 'dashboard_session' });
+  return { ...tokens, authorize: (request): DashboardAuth => ({ control: tokens.allows(request) }) };
 }
 
 /**
