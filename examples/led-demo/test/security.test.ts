@@ -1,7 +1,7 @@
-import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { openRawStream } from '../../../test-support/security-probe.js';
 import { type Demo, type DemoOptions, startDemo } from '../src/server.js';
 import { waitFor } from './helpers.js';
 
@@ -44,27 +44,8 @@ function wsStatus(headers: Record<string, string> = {}, query = ''): Promise<num
   });
 }
 
-/** A raw SSE request that stays open; resolves with the status and a reader of what arrives. */
-function openStream(path = '/api/events', headers: Record<string, string> = {}) {
-  return new Promise<{ status: number; text: () => string; closed: () => boolean; destroy(): void }>(
-    (resolve, reject) => {
-      const req = httpRequest(`${origin()}${path}`, { headers: { Accept: 'text/event-stream', ...headers } }, (res) => {
-        let body = '';
-        let ended = false;
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        res.on('close', () => {
-          ended = true;
-        });
-        resolve({ status: res.statusCode ?? 0, text: () => body, closed: () => ended, destroy: () => req.destroy() });
-      });
-      req.on('error', reject);
-      req.end();
-    },
-  );
-}
+const openStream = (path = '/api/events', headers: Record<string, string> = {}) =>
+  openRawStream(`${origin()}${path}`, headers);
 
 describe('led-demo: security headers', () => {
   it('every page file and API answer forbids framing, inline script and MIME sniffing', async () => {

@@ -1,42 +1,10 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Server } from 'node:http';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startFramingPage, watchPage } from '../../../test-support/security-probe.js';
 import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
 import type { RunningDashboard } from '../src/server.js';
 import { buildPageToTemp, start } from './helpers.js';
-
-/**
- * A page on another origin (another port on 127.0.0.1) that frames the
- * dashboard beside a frame of its own, so the test shows framing works in
- * general and is refused for the dashboard only.
- */
-async function startAttacker(target: string): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
-    if (req.url === '/own') res.end('<!doctype html><p id="own">own frame</p>');
-    else
-      res.end(
-        `<!doctype html><iframe name="victim" src="${target}" style="opacity:0.01" width="1000" height="800"></iframe>` +
-          '<iframe name="own" src="/own"></iframe>',
-      );
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
-}
-
-async function watch(context: BrowserContext): Promise<{ page: Page; problems: string[] }> {
-  const page = await context.newPage();
-  const problems: string[] = [];
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP ${e.violatedDirective}`));
-  });
-  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-  });
-  return { page, problems };
-}
 
 describe.skipIf(!chromiumPath)('sensor-dashboard security in Chromium', () => {
   let launched: LaunchedBrowser;
@@ -69,7 +37,7 @@ describe.skipIf(!chromiumPath)('sensor-dashboard security in Chromium', () => {
 
   it('a page on another origin cannot frame the dashboard (its own frame loads)', async () => {
     app = await start({ assetsDir: built.dir });
-    const evil = await startAttacker(`http://127.0.0.1:${app.port}/`);
+    const evil = await startFramingPage(`http://127.0.0.1:${app.port}/`, { width: 1000, height: 800 });
     attacker = evil.server;
     const page = await (await newContext()).newPage();
     await page.goto(evil.url, { waitUntil: 'load' });
@@ -96,7 +64,7 @@ describe.skipIf(!chromiumPath)('sensor-dashboard security in Chromium', () => {
     async (t) => {
       app = await start({ assetsDir: built.dir, controlToken: 'ctl-secret' });
       const origin = `http://127.0.0.1:${app.port}`;
-      const { page, problems } = await watch(await newContext());
+      const { page, problems } = await watchPage(await newContext());
       await page.goto(`${origin}/?token=ctl-secret&transport=${t}`);
       expect(page.url()).toBe(`${origin}/?transport=${t}`);
       await page.locator('#connection[data-status="open"]').waitFor({ timeout: 10_000 });

@@ -1,7 +1,7 @@
-import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { openRawStream } from '../../../test-support/security-probe.js';
 import type { DashboardOptions, RunningDashboard } from '../src/server.js';
 import { postReadings, start, waitFor } from './helpers.js';
 
@@ -48,26 +48,8 @@ function wsCommand(
   });
 }
 
-function openStream(path = '/api/events', headers: Record<string, string> = {}) {
-  return new Promise<{ status: number; text: () => string; closed: () => boolean; destroy(): void }>(
-    (resolve, reject) => {
-      const req = httpRequest(`${base()}${path}`, { headers: { Accept: 'text/event-stream', ...headers } }, (res) => {
-        let body = '';
-        let ended = false;
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        res.on('close', () => {
-          ended = true;
-        });
-        resolve({ status: res.statusCode ?? 0, text: () => body, closed: () => ended, destroy: () => req.destroy() });
-      });
-      req.on('error', reject);
-      req.end();
-    },
-  );
-}
+const openStream = (path = '/api/events', headers: Record<string, string> = {}) =>
+  openRawStream(`${base()}${path}`, headers);
 
 const ALARM = { sensor: 'humidity', low: 1, high: 2 };
 
