@@ -27,7 +27,7 @@ function isPage(pathname: string): boolean {
  *
  * sirv runs with `dev: true` (each request looks its file up, so a page rebuilt while the demo runs
  * is served whole; a path that leaves `publicDir` is never served) and `etag: true` (`ETag` +
- * `Cache-Control: no-cache`). The security headers are the server's (src/http-hardening.ts), set
+ * `Cache-Control: no-cache`). The security headers are the server's (`setSecurityHeaders` from @boardcast/sse-server), set
  * before this runs and kept whatever a handler passes to `writeHead`; sirv sets none of them.
  */
 export function createStaticFiles(publicDir: string, transport: 'sse' | 'ws') {

@@ -11,9 +11,9 @@ const BUILT = new Set(['/', '/index.html', '/app.js', '/app.css']);
  *   served), so a page rebuilt while the server runs is served whole, and `dir` is not walked at
  *   start (sirv's default caches every file's size then; the tests point `dir` at the OS temp dir).
  * - `etag: true`: `ETag` + `Cache-Control: no-cache`, so a browser revalidates and gets a 304.
- * - The security headers (CSP, nosniff, …) are `setSecurityHeaders`' (src/http-hardening.ts), set
+ * - The security headers (CSP, nosniff, …) are `setSecurityHeaders`' (@boardcast/sse-server), set
  *   on every response before this runs; sirv sets only Content-Type/Length, ETag, Last-Modified
- *   and Cache-Control, and http-hardening keeps its own headers whatever a handler passes.
+ *   and Cache-Control, and setSecurityHeaders keeps its own headers whatever a handler passes.
  * - GET and HEAD only (sirv would answer any method with the file).
  */
 export function createStaticHandler(dir: string) {

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RunningDashboard } from '../src/server.js';
 import { start } from './helpers.js';
 
-// The built page as the dashboard serves it (sirv, behind http-hardening's headers), from a
+// The built page as the dashboard serves it (sirv, behind setSecurityHeaders' headers), from a
 // folder of the test's own, with a file beside it that must never be reachable.
 let root: string;
 let assetsDir: string;
