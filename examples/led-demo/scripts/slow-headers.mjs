@@ -3,28 +3,18 @@
 // defaults, side by side on 127.0.0.1: N connections each send a partial
 // request header and stall. Reports when the server closed them (p50, max)
 // and how long a normal GET takes while they are held.
-//   node examples/led-demo/scripts/slow-headers.mjs [--connections 1000]
+//   pnpm build && node examples/led-demo/scripts/slow-headers.mjs [--connections 1000]
 // Node's defaults take up to headersTimeout 60 s + one 30 s check interval.
 import { createServer } from 'node:http';
 import { connect } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+// The demo's timeouts are sse-server's defaults (run `pnpm build` first).
+import { serverTimeouts } from '@boardcast/sse-server';
 
 const { values } = parseArgs({
   options: { connections: { type: 'string' }, 'demo-only': { type: 'boolean' }, 'defaults-only': { type: 'boolean' } },
 });
 const n = Number(values.connections ?? 1000);
-const root = fileURLToPath(new URL('..', import.meta.url));
-const out = `${root}dist/http-hardening.bench.mjs`;
-await build({
-  entryPoints: [`${root}src/http-hardening.ts`],
-  outfile: out,
-  format: 'esm',
-  platform: 'node',
-  logLevel: 'warning',
-});
-const { serverOptions } = await import(out);
 
 async function attack(name, options) {
   const server = createServer(options, (_req, res) => res.end('ok'));
@@ -60,6 +50,6 @@ async function attack(name, options) {
   );
 }
 
-const which = values['defaults-only'] ? [] : [attack('demo timeouts', serverOptions())];
+const which = values['defaults-only'] ? [] : [attack('demo timeouts', serverTimeouts())];
 if (!values['demo-only']) which.push(attack('Node defaults', {}));
 await Promise.all(which);
