@@ -6,6 +6,7 @@ import { RedisBus } from '@boardcast/bus-redis';
 import { BoardcastError, createHub, type Hub, logSafe } from '@boardcast/core';
 import {
   boardcastHttp,
+  createHostGuard,
   readJsonBody,
   type ServerTimeouts,
   serverTimeouts,
@@ -218,8 +219,14 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     });
   });
 
+  // The endpoints check Host themselves; the demo's own routes (page,
+  // /api/state, /api/sim) get the same check, so a rebound name reaches nothing.
+  const hostGuard = createHostGuard(options.allowedHosts);
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     setSecurityHeaders(res);
+    const foreignHost = hostGuard(req);
+    if (foreignHost) return sendError(res, foreignHost, req.readableEnded ? {} : { Connection: 'close' });
     const url = new URL(req.url ?? '/', 'http://localhost');
     const { pathname } = url;
     if (api.matches(pathname)) return api.node(req, res);

@@ -2,8 +2,9 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Demo, startDemo } from '../src/server.js';
 
-// The demo's `--allowed-host` reaches every endpoint on its port: the SSE
-// stream, the command endpoint, the WebSocket upgrade and the board link.
+// The demo's `--allowed-host` reaches every route on its port: the page and
+// its own routes, the SSE stream, the command endpoint, the WebSocket
+// upgrade and the board link.
 let demo: Demo;
 
 beforeAll(async () => {
@@ -60,6 +61,9 @@ const upgrade = (protocol: string) => ({
 });
 
 const endpoints: Array<[string, string, Parameters<typeof statusWithHost>[2]]> = [
+  // The demo's own routes too: a rebound page must reach nothing on this port.
+  ['page', '/', {}],
+  ['state', '/api/state', {}],
   ['SSE stream', '/api/events', {}],
   [
     'command',

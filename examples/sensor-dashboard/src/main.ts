@@ -8,7 +8,7 @@ import { parseSensorTopic, startMqttIngest } from './mqtt-ingest.js';
 import { startDashboard } from './server.js';
 
 const USAGE = `usage: pnpm --filter sensor-dashboard start [-- --port 3001] [--host 127.0.0.1] [--interval 1000] [--no-device]
-  [--control-token <secret>] [--mqtt-url mqtt://127.0.0.1:1883 --mqtt-sensor temperature=tele/kitchen/SENSOR:AM2301.Temperature …]
+  [--control-token <secret>] [--allowed-host dash.lan …] [--mqtt-url mqtt://127.0.0.1:1883 --mqtt-sensor temperature=tele/kitchen/SENSOR:AM2301.Temperature …]
 environment: PORT, HOST, INGEST_TOKEN (bearer token devices must send), CONTROL_TOKEN (secret for set_alarm and
   inject; on a host other than loopback a random one is made when unset), DEVICE_INTERVAL_MS, MQTT_URL`;
 
@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     help?: boolean;
     'mqtt-url'?: string;
     'mqtt-sensor'?: string[];
+    'allowed-host'?: string[];
   };
   try {
     ({ values } = parseArgs({
@@ -50,6 +51,8 @@ async function main(): Promise<void> {
         'control-token': { type: 'string' },
         'mqtt-url': { type: 'string' },
         'mqtt-sensor': { type: 'string', multiple: true },
+        // Names browsers and devices may use besides localhost, IP literals and this machine's name.
+        'allowed-host': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -77,6 +80,7 @@ async function main(): Promise<void> {
     host,
     token,
     controlToken,
+    allowedHosts: values['allowed-host'],
     log: (line) => console.log(line),
     assetsDir: `${here}public`,
     staleAfterMs: Math.max(10_000, intervalMs * 5),

@@ -1,7 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Hub, logSafe } from '@boardcast/core';
-import { boardcastHttp, type ServerTimeouts, serverTimeouts, setSecurityHeaders } from '@boardcast/sse-server';
+import {
+  boardcastHttp,
+  createHostGuard,
+  type ServerTimeouts,
+  serverTimeouts,
+  setSecurityHeaders,
+} from '@boardcast/sse-server';
 import { createWsEndpoint } from '@boardcast/ws-server';
 import { createAccess } from './access.js';
 import type { dashboard } from './contract.js';
@@ -35,6 +41,13 @@ export interface DashboardOptions extends DashboardHubOptions {
   readonly timeouts?: Partial<ServerTimeouts>;
   /** SSE streams, and WebSockets, one remote address may hold (default 50 each). */
   readonly maxStreamsPerAddress?: number;
+  /**
+   * Host names besides localhost, IP literals and this machine's own name
+   * that browsers and devices may use (`dash.lan`, or `.lan` for a domain).
+   * Every other `Host` gets 403 `forbidden_host` on every route: the defence
+   * against DNS rebinding.
+   */
+  readonly allowedHosts?: readonly string[];
   /** One line per command and per refused connection (default: none). Errors always go to `console.error`. */
   readonly log?: ((line: string) => void) | undefined;
 }
@@ -63,6 +76,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   const api = boardcastHttp(hub, {
     base: API,
     authorize: access.authorize,
+    allowedHosts: options.allowedHosts,
     sse: { maxClientsPerAddress: perAddress },
   });
   const ingest = createIngestHandler(dashboardHub, {
@@ -71,8 +85,15 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   });
   const assets = createStaticHandler(options.assetsDir);
 
+  const hostGuard = createHostGuard(options.allowedHosts);
   const server = createServer(serverTimeouts(options.timeouts), (req, res) => {
     setSecurityHeaders(res);
+    const foreignHost = hostGuard(req);
+    if (foreignHost) {
+      res.writeHead(foreignHost.status, { 'Content-Type': 'application/json', Connection: 'close' });
+      res.end(JSON.stringify(foreignHost.toBody()));
+      return;
+    }
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
@@ -89,6 +110,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     server,
     path: `${API}/ws`,
     authorize: access.authorize,
+    allowedHosts: options.allowedHosts,
     maxClientsPerAddress: perAddress,
   });
   // Values from the network (command names from the URL path, messages that

@@ -1,4 +1,6 @@
-import type { ServerOptions, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
+import { type AllowedHosts, type BoardcastError, checkHost, createHostCheck } from '@boardcast/core';
+import { hostEnvironment } from './environment.js';
 
 /**
  * The headers {@link setSecurityHeaders} sets by default: a strict policy for
@@ -142,4 +144,28 @@ export function serverTimeouts(timeouts: Partial<ServerTimeouts> = {}): ServerOp
     keepAliveTimeout: t.keepAliveTimeout,
     connectionsCheckingInterval: t.connectionsCheckingInterval,
   };
+}
+
+/**
+ * The `Host` check every boardcast endpoint applies, for an app's own routes
+ * (its page, `/api/state`, an ingest route …): a page on a foreign name that
+ * an attacker re-pointed at this server (DNS rebinding) is same-origin with
+ * it, so only `Host` tells it apart. Same defaults and `allowedHosts` syntax
+ * as the endpoints (core `createHostCheck`: IP literals, `localhost`,
+ * `*.localhost`, this machine's name and `<name>.local`, plus the names and
+ * `.domain`s given).
+ *
+ * Returns a function that answers, for a request, the 403 `forbidden_host`
+ * error to send, or `undefined` when its `Host` is accepted.
+ * @throws TypeError for an `allowedHosts` entry that is not a host name.
+ */
+export function createHostGuard(allowedHosts?: AllowedHosts): (req: IncomingMessage) => BoardcastError | undefined {
+  const check = createHostCheck(allowedHosts, hostEnvironment());
+  return (req) =>
+    checkHost(check, {
+      header: (name) => {
+        const value = req.headers[name.toLowerCase()];
+        return Array.isArray(value) ? value.join(', ') : value;
+      },
+    });
 }

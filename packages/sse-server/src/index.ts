@@ -8,6 +8,7 @@ export {
   type FastifyRequestLike,
 } from './command-endpoint.js';
 export {
+  createHostGuard,
   DEFAULT_SECURITY_HEADERS,
   DEFAULT_SERVER_TIMEOUTS,
   type ServerTimeouts,
