@@ -15,19 +15,6 @@ import type { BoardStatusChange, LedCommandInput, LedState, PinChange } from './
 import type { Led } from './led.js';
 import type { Sensor } from './sensor.js';
 
-// The wire shapes and contract entries live in ./contract.js (browser-safe);
-// they are re-exported here so existing imports keep working.
-export {
-  type BoardStatusChange,
-  boardEvents,
-  boardReducers,
-  type LedCommandInput,
-  type LedCommandState,
-  type LedState,
-  ledCommand,
-  type PinChange,
-} from './contract.js';
-
 // ---------------------------------------------------------------- name typing
 
 /** Event names of `C` whose payload type accepts `D`. */
