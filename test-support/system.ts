@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { CHROMIUM_ARGS } from './chromium-args.mjs';
 
 function which(command: string): string | undefined {
   try {
@@ -33,17 +34,8 @@ export const redisServerPath = find('BOARDCAST_REDIS_SERVER', ['/usr/bin/redis-s
 export const pythonPath = find('BOARDCAST_PYTHON', [], 'python3');
 export const mosquittoPath = find('BOARDCAST_MOSQUITTO', ['/usr/sbin/mosquitto'], 'mosquitto');
 
-/** Flags Debian's Chromium needs here (closed network, root, no GPU). */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+/** Flags Debian's Chromium needs here (closed network, root, no GPU); one list, shared with the .mjs scripts. */
+export { CHROMIUM_ARGS };
 
 export interface LaunchedBrowser {
   readonly browser: import('playwright-core').Browser;

@@ -35,6 +35,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CHROMIUM_ARGS } from '../../test-support/chromium-args.mjs';
 import { installsIn, isTs, readBlocks } from './markdown.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -43,17 +44,6 @@ const started = Date.now();
 const results = [];
 let completed = false;
 
-/** Same flags as test-support/system.ts CHROMIUM_ARGS (closed network, root, no GPU). */
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const CHROMIUM = process.env.BOARDCAST_CHROMIUM ?? '/usr/bin/chromium';
 
 /** A block's import declarations (each with its README line) and the rest, imports blanked so lines keep their numbers. */

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 // wall clock) on the same machine, so edge→DOM compares Node's and the page's.
 import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS } from '../../../test-support/chromium-args.mjs';
 import { buildPage, buildServer } from './build.mjs';
 
 const { values } = parseArgs({ options: { runs: { type: 'string' }, chromium: { type: 'string' } } });
@@ -28,15 +29,7 @@ const summary = (samples) => {
 const browser = await chromium.launch({
   executablePath,
   headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
+  args: [...CHROMIUM_ARGS],
 });
 const results = {};
 try {
