@@ -1,5 +1,6 @@
 import type { Level, Pin } from '@boardcast/board-adapter-gpio';
-import { BoardcastError, logSafe } from '@boardcast/core';
+import { BoardcastError } from '@boardcast/core';
+import { logSafe } from '@boardcast/core/server';
 
 /**
  * Turns one MQTT message into a value, or `undefined` when the message is not
@@ -145,13 +146,22 @@ export function atPath(value: unknown, path: string): unknown {
   return current;
 }
 
-/** A number from a plain payload (`21.5`) or from `path` in a JSON payload. */
+/**
+ * A plain decimal number as sensors publish it: optional sign, digits with
+ * an optional fraction, optional exponent (`21.5`, `-3`, `.5`, `1e3`),
+ * surrounding whitespace allowed. JavaScript's `Number()` also reads `0x10`
+ * (16), `0b11`, `0o7`, `Infinity` and an empty string (0); no firmware means
+ * those, so they are `invalid_payload`, never a reading.
+ */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** A number from a plain decimal payload (`21.5`, see `DECIMAL`) or from `path` in a JSON payload. */
 export function decodeNumber(path?: string): Decode<number> {
   return (payload, topic) => {
     let value: unknown;
     if (path === undefined) {
       const text = payload.trim();
-      value = text === '' ? Number.NaN : Number(text);
+      value = DECIMAL.test(text) ? Number(text) : Number.NaN;
     } else {
       value = atPath(parseJson(payload, topic), path);
       if (value === undefined) return undefined;

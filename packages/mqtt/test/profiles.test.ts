@@ -139,4 +139,22 @@ describe('decoders', () => {
     expect(atPath({ a: [{ b: 1 }] }, 'a.0.b')).toBe(1);
     expect(atPath({ a: 1 }, 'constructor')).toBeUndefined();
   });
+
+  it('a plain number is decimal: hex, binary, octal, Infinity and separators are refused (issue 27)', () => {
+    for (const [text, value] of [
+      ['16', 16],
+      [' -3.25 ', -3.25],
+      ['+2', 2],
+      ['.5', 0.5],
+      ['5.', 5],
+      ['1e3', 1000],
+      ['-2.5E-1', -0.25],
+      ['007', 7],
+    ] as const) {
+      expect(decodeNumber()(text, 't')).toBe(value);
+    }
+    for (const text of ['0x10', '0X1f', '0b11', '0o7', 'Infinity', '-Infinity', '1_000', '1,5', '1e', '.', '-', '1 2']) {
+      expect(code(() => decodeNumber()(text, 't')), text).toBe('invalid_payload');
+    }
+  });
 });
