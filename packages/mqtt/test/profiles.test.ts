@@ -153,8 +153,24 @@ describe('decoders', () => {
     ] as const) {
       expect(decodeNumber()(text, 't')).toBe(value);
     }
-    for (const text of ['0x10', '0X1f', '0b11', '0o7', 'Infinity', '-Infinity', '1_000', '1,5', '1e', '.', '-', '1 2']) {
-      expect(code(() => decodeNumber()(text, 't')), text).toBe('invalid_payload');
+    for (const text of [
+      '0x10',
+      '0X1f',
+      '0b11',
+      '0o7',
+      'Infinity',
+      '-Infinity',
+      '1_000',
+      '1,5',
+      '1e',
+      '.',
+      '-',
+      '1 2',
+    ]) {
+      expect(
+        code(() => decodeNumber()(text, 't')),
+        text,
+      ).toBe('invalid_payload');
     }
   });
 });
