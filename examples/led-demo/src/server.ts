@@ -214,7 +214,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       log(
         `error serving ${logSafe(req.method)} ${logSafe(req.url)}: ${logSafe(error instanceof Error ? error.message : String(error), 500)}`,
       );
-      if (!res.headersSent) sendError(res, new BoardcastError('handler_failed', 'internal error'));
+      // A BoardcastError (429 from the token check's throttling) keeps its code; anything else is ours.
+      const failure = error instanceof BoardcastError ? error : new BoardcastError('handler_failed', 'internal error');
+      if (!res.headersSent) sendError(res, failure);
       else res.destroy();
     });
   });
@@ -232,7 +234,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     if (api.matches(pathname)) return api.node(req, res);
     if (isStaticPath(pathname) && access.login(req, res, url)) return;
     // The same credential as the hook the transports call; the page's files themselves are public.
-    if (pathname.startsWith('/api/') && !access.allows({ header: (name) => headerOf(req, name) })) {
+    if (pathname.startsWith('/api/') && !access.allows({ header: (name) => headerOf(req, name), raw: req })) {
       return sendError(res, new BoardcastError('unauthorized', 'open the address with ?token= printed at start-up'), {
         'WWW-Authenticate': 'Bearer',
         ...(req.readableEnded ? {} : { Connection: 'close' }),
