@@ -1,15 +1,26 @@
 /**
- * An emulated GPIO chip for tests: the kernel's part is played by
- * `pythonpath/fakekernel.py` underneath a strict fake of the `gpiod` Python
- * bindings (v1 or v2 API), with state on disk so its rules hold across
- * processes; `world.py` is the outside world (buttons, faults). The real
- * helper runs against it with real pipes: pass `gpio.env` to
+ * An emulated GPIO chip for tests, with real Raspberry Pi line-name tables.
+ *
+ * - uAPI v1 (api 1): the real `python3-libgpiod` 1.6.3 and `libgpiod2` of
+ *   Debian bookworm run unmodified over `uapi-v1/gpio_cdev_v1.c`, an
+ *   LD_PRELOAD library that emulates the GPIO character device at the kernel
+ *   boundary (open/stat/ioctl/read/close of /dev/gpiochipN), with the state
+ *   every process shares kept by `uapi-v1/kernel_v1.py` (busy lines across
+ *   processes, kernel-held lines, the 16-event queue that drops the newest,
+ *   released outputs that keep their level). Run the helper with
+ *   `systemPython` (/usr/bin/python3, where the binding is installed).
+ * - uAPI v2 (api 2): no libgpiod 2 binding installs on bookworm, so a Python
+ *   double of the `gpiod` 2.x bindings (`pythonpath/`) over
+ *   `pythonpath/fakekernel.py` stands in, as strict as the v2 kernel (per-request
+ *   event buffer dropping the oldest, released outputs keep their level).
+ *
+ * The real helper runs against either with real pipes: pass `gpio.env` to
  * `LinuxGpioBoard.open({ env })`.
  */
-import { type ChildProcessByStdio, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcessByStdio, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
@@ -17,6 +28,38 @@ import { fileURLToPath } from 'node:url';
 const here = process.env.EMULATED_GPIO_DIR ?? fileURLToPath(new URL('.', import.meta.url));
 
 export type Fixture = 'pi5' | 'pi4-mainline';
+
+/** Debian's own interpreter, where `apt-get install python3-libgpiod` puts the binding (a `python3` first on PATH may lack it). */
+export const systemPython = '/usr/bin/python3';
+
+/** True when the real libgpiod 1.6 binding and gcc are installed (`apt-get install python3-libgpiod gcc`). */
+export function realBindingAvailable(): boolean {
+  try {
+    execFileSync(systemPython, ['-c', 'import gpiod; gpiod.Chip.OPEN_BY_PATH'], { stdio: 'ignore' });
+    execFileSync('sh', ['-c', 'command -v gcc'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const V1_SOURCE = join(here, 'uapi-v1', 'gpio_cdev_v1.c');
+const V1_LIBRARY = join(here, 'uapi-v1', 'build', 'libgpio_cdev_v1.so');
+
+/**
+ * Compile the LD_PRELOAD library when it is missing or older than its source
+ * (`.ci/run` compiles it up front). Atomic rename: parallel test files may race.
+ */
+export function buildUapiV1Library(): string {
+  if (existsSync(V1_LIBRARY) && statSync(V1_LIBRARY).mtimeMs >= statSync(V1_SOURCE).mtimeMs) return V1_LIBRARY;
+  mkdirSync(dirname(V1_LIBRARY), { recursive: true });
+  const tmp = `${V1_LIBRARY}.${process.pid}.tmp`;
+  execFileSync('gcc', ['-shared', '-fPIC', '-O2', '-Wall', '-Werror', '-o', tmp, V1_SOURCE, '-ldl'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  renameSync(tmp, V1_LIBRARY);
+  return V1_LIBRARY;
+}
 
 export interface LineLevel {
   readonly level: 0 | 1;
@@ -35,18 +78,29 @@ export class EmulatedGpio {
   readonly #waiters = new Map<number, (answer: Record<string, unknown>) => void>();
   #id = 0;
 
+  readonly api: 1 | 2;
+
   private constructor(dir: string, api: 1 | 2, world: ChildProcessByStdio<Writable, Readable, null>) {
     this.dir = dir;
+    this.api = api;
     this.#world = world;
-    this.env = {
-      PYTHONPATH: join(here, 'pythonpath'),
-      FAKE_GPIO_DIR: dir,
-      FAKE_GPIOD_API: String(api),
-      BOARDCAST_GPIO_DEV_DIR: join(dir, 'dev'),
-      // As on a Pi under systemd: Python's stdout into a pipe is block-buffered
-      // unless the helper itself avoids that. (Empty = unset for Python.)
-      PYTHONUNBUFFERED: '',
-    };
+    // As on a Pi under systemd: Python's stdout into a pipe is block-buffered
+    // unless the helper itself avoids that. (Empty = unset for Python.)
+    this.env =
+      api === 1
+        ? {
+            LD_PRELOAD: V1_LIBRARY,
+            GPIO_EMU_DIR: dir,
+            BOARDCAST_GPIO_DEV_DIR: join(dir, 'dev'),
+            PYTHONUNBUFFERED: '',
+          }
+        : {
+            PYTHONPATH: join(here, 'pythonpath'),
+            FAKE_GPIO_DIR: dir,
+            FAKE_GPIOD_API: '2',
+            BOARDCAST_GPIO_DEV_DIR: join(dir, 'dev'),
+            PYTHONUNBUFFERED: '',
+          };
     let buffer = '';
     world.stdout.setEncoding('utf8');
     world.stdout.on('data', (chunk: string) => {
@@ -61,10 +115,13 @@ export class EmulatedGpio {
     });
   }
 
-  /** Set up a chip table (real Raspberry Pi device-tree line names) and start the outside world. */
+  /** Set up a chip table (real Raspberry Pi device-tree line names) and start the emulated kernel and the outside world. */
   static async start(fixture: Fixture, api: 1 | 2, python = 'python3'): Promise<EmulatedGpio> {
+    if (api === 1) buildUapiV1Library();
+    // Short: the kernel's socket path must fit sockaddr_un (108 bytes).
     const dir = mkdtempSync(join(tmpdir(), 'gpio-'));
-    const world = spawn(python, ['-u', join(here, 'world.py'), dir, join(here, `${fixture}.json`)], {
+    const script = api === 1 ? join(here, 'uapi-v1', 'kernel_v1.py') : join(here, 'world.py');
+    const world = spawn(python, ['-u', script, dir, join(here, `${fixture}.json`)], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
     try {
@@ -110,9 +167,33 @@ export class EmulatedGpio {
     return (await this.#send('history', chip, offset)).levels as Array<0 | 1>;
   }
 
-  /** Make the next write to the line fail with `errno` (default EIO). */
-  async fault(chip: string, offset: number, errno = 5): Promise<void> {
-    await this.#send('fault', chip, offset, { errno });
+  /**
+   * Drive a burst of levels in one go (edges stamped in order, nothing runs
+   * in between): what a bouncing contact or a fast signal does while the
+   * reader is busy. Resolves with each level's edge stamp (ns) or null.
+   */
+  async burst(chip: string, offset: number, levels: ReadonlyArray<0 | 1 | null>): Promise<Array<bigint | null>> {
+    const answer = await this.#send('drive', chip, offset, { levels });
+    return (answer.stamps as Array<number | null>).map((ns) => (typeof ns === 'number' ? BigInt(ns) : null));
+  }
+
+  /**
+   * Make the next operation on the line fail with `errno` (default EIO):
+   * `write` (set value), and on the v1 kernel also `read` (get value),
+   * `request` (line request / reconfigure) and `events` (reading edges).
+   */
+  async fault(chip: string, offset: number, errno = 5, on: 'write' | 'read' | 'request' | 'events' = 'write'): Promise<void> {
+    await this.#send('fault', chip, offset, { errno, on });
+  }
+
+  /** v1 kernel: a driver takes the line (`consumer` as the kernel shows it, e.g. "spi0 CS0"), or lets it go (null). */
+  async claim(chip: string, offset: number, consumer: string | null): Promise<void> {
+    await this.#send('claim', chip, offset, { consumer });
+  }
+
+  /** v1 kernel: events waiting in the holder's queue and edges the full queue dropped. */
+  async stats(chip: string, offset: number): Promise<{ queued: number; dropped: number }> {
+    return (await this.#send('stats', chip, offset)) as unknown as { queued: number; dropped: number };
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@ tables), then takes newline-delimited JSON commands on stdin and answers each
 on stdout:
 
     {"id":1,"op":"drive","chip":"pinctrl-rp1","offset":17,"level":0}   press (null: let go, the bias decides)
+    {"id":1,"op":"drive","chip":"pinctrl-rp1","offset":17,"levels":[0,1]}   a burst of edges in one go
     {"id":2,"op":"level","chip":"pinctrl-rp1","offset":5}               level, held, consumer, direction
     {"id":3,"op":"fault","chip":"pinctrl-rp1","offset":5,"errno":5}     the next write to the line fails (EIO)
     {"id":4,"op":"history","chip":"pinctrl-rp1","offset":5}             every level the line was driven to
@@ -113,7 +114,7 @@ class World(object):
                 "level": k.physical(chip, offset, cfg),
                 "held": cfg is not None,
                 "consumer": cfg["consumer"] if cfg else None,
-                "direction": cfg["direction"] if cfg else None,
+                "direction": cfg["direction"] if cfg else ("output" if k.kept(chip, offset) is not None else None),
                 "debounceMs": cfg["debounce_ms"] if cfg else None,
             }
 
@@ -136,13 +137,17 @@ def main():
         try:
             chip = chip_name(req["chip"])
             offset = int(req["offset"])
-            if req["op"] == "drive":
+            if req["op"] == "drive" and "levels" in req:
+                answer["stamps"] = [world.drive(chip, offset, level) for level in req["levels"]]
+            elif req["op"] == "drive":
                 answer["ns"] = world.drive(chip, offset, req.get("level"))
             elif req["op"] == "level":
                 answer.update(world.level(chip, offset))
             elif req["op"] == "history":
                 answer["levels"] = k.history(chip, offset)
             elif req["op"] == "fault":
+                if req.get("on", "write") != "write":
+                    raise ValueError("the v2 double injects write faults only")
                 world.fault(chip, offset, req.get("errno", 5))
             else:
                 raise ValueError("unknown op %r" % (req["op"],))

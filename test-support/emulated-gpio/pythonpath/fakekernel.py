@@ -9,8 +9,9 @@ processes exactly as they do on a Pi:
   flock is released by the OS when the holder closes it, exits or is killed
   (SIGKILL included), as the kernel releases a dead process's lines. Anyone
   else requesting a held line gets EBUSY; its info names the consumer.
-- A released line reverts: an output's driven level exists only while it is
-  held; afterwards the line reads what the outside world drives (or 0).
+- A released line keeps its direction, and an output keeps driving its last
+  level (as a Raspberry Pi's pins do: gpiod_free does not touch the pad)
+  until a new request changes it.
 - Edges are datagrams on a Unix socket the holder binds, stamped with
   CLOCK_MONOTONIC nanoseconds when the outside world changes the level; v2
   debounce is applied on the kernel side (see world.py).
@@ -151,12 +152,24 @@ def world_level(chip, offset):
         return None
 
 
+def kept(chip, offset):
+    """Call with the mutex held. The level a released output still drives, or None."""
+    try:
+        with open(_path("kept", chip, offset)) as f:
+            text = f.read().strip()
+        return int(text) if text in ("0", "1") else None
+    except OSError:
+        return None
+
+
 def physical(chip, offset, cfg=None):
     """Call with the mutex held. The electrical level of the line now."""
     if cfg is None:
         cfg = config(chip, offset)
     if cfg is not None and cfg["direction"] == "output":
         return cfg["value"]
+    if cfg is None and kept(chip, offset) is not None:
+        return kept(chip, offset)
     driven = world_level(chip, offset)
     if driven is not None:
         return driven
@@ -203,6 +216,10 @@ class Handle(object):
     def _store(self, cfg):
         """Call with the mutex held. The holder is the only writer of its config."""
         self.cfg = dict(cfg)
+        try:
+            os.unlink(_path("kept", self.chip, self.offset))  # the new request sets the pad
+        except OSError:
+            pass
         data = json.dumps(self.cfg).encode().ljust(1024)
         os.pwrite(self.cfg_fd, data, 0)
         _record(self.chip, self.offset, self.cfg, self.history_fd)
@@ -269,6 +286,10 @@ class Handle(object):
                 pass
             os.close(self.cfg_fd)
             os.close(self.history_fd)
+            if self.cfg["direction"] == "output":
+                os.makedirs(os.path.join(root(), "kept"), exist_ok=True)
+                with open(_path("kept", self.chip, self.offset), "w") as f:
+                    f.write(str(self.cfg["value"]))
             fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
             os.close(self.lock_fd)
             self.lock_fd = None

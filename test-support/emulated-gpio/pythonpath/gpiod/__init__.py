@@ -1,7 +1,8 @@
 """A strict stand-in for the `gpiod` Python bindings over the emulated kernel.
 
-FAKE_GPIOD_API=1 gives the libgpiod 1.6 API (python3-libgpiod on Raspberry
-Pi OS / Debian bookworm), FAKE_GPIOD_API=2 the libgpiod 2.x API (trixie).
+The libgpiod 2.x API (python3-libgpiod on trixie) only: libgpiod 1.6 runs for
+real over the uAPI v1 emulation (../uapi-v1), and no 2.x binding installs on
+bookworm, so this double stands in for it.
 Names, signatures and constants follow the real bindings; everything below
 them is fakekernel.py, whose rules hold across processes. Where the real
 bindings would fail (a busy line, a write to an input, a released request)
@@ -16,8 +17,8 @@ import os
 import fakekernel as _k
 
 _API = os.environ.get("FAKE_GPIOD_API", "2")
-if _API not in ("1", "2"):
-    raise ImportError("FAKE_GPIOD_API must be 1 or 2")
+if _API != "2":
+    raise ImportError("FAKE_GPIOD_API must be 2: the v1 API runs on the real python3-libgpiod (uapi-v1/)")
 
 
 def _open_chip_name(desc):
@@ -119,8 +120,9 @@ if _API == "2":
         }
 
     class LineRequest:
-        def __init__(self, chip_name, handles, consumer, names):
+        def __init__(self, chip_name, handles, consumer, names, event_buffer_size=None):
             self._handles = handles
+            self._capacity = event_buffer_size or 16 * len(handles)
             self._chip_name = chip_name
             self._consumer = consumer
             self._names = names
@@ -209,15 +211,25 @@ if _API == "2":
             return next(iter(self._handles.values())).wait(timeout) if self._handles else False
 
         def read_edge_events(self, max_events=None):
+            # The v2 kernel keeps event_buffer_size events per request (default
+            # 16 per line) and, when full, drops the OLDEST (kfifo_skip before
+            # kfifo_in); sequence numbers are given as edges happen, so a gap
+            # in line_seqno is how a reader sees the loss. Reading every queued
+            # datagram and keeping the newest `capacity` is the same outcome.
             self._check()
             out = []
             for offset, h in self._handles.items():
-                for raw in h.read_events():
+                raws = h.read_events()
+                for index, raw in enumerate(raws):
                     self._seq += 1
                     self._line_seq[offset] = self._line_seq.get(offset, 0) + 1
+                    if index < len(raws) - self._capacity:
+                        continue  # dropped by the kernel: numbered, never delivered
                     kind = EdgeEvent.Type.RISING_EDGE if raw["rising"] else EdgeEvent.Type.FALLING_EDGE
                     out.append(EdgeEvent(kind, raw["ns"], offset, self._seq, self._line_seq[offset]))
-            return out[:max_events] if max_events else out
+            if max_events is not None and len(out) > max_events:
+                raise NotImplementedError("emulated chip: read_edge_events(max_events) smaller than the queue")
+            return out
 
     class Chip:
         def __init__(self, path):
@@ -275,7 +287,10 @@ if _API == "2":
                 cfg = _k.config(self._name, offset)
             name = self._table()["names"][offset]
             if cfg is None:
-                return LineInfo(offset, name, False, "", Direction.INPUT, False, Bias.UNKNOWN, Drive.PUSH_PULL,
+                with _k.mutex():
+                    out = _k.kept(self._name, offset) is not None
+                return LineInfo(offset, name, False, "", Direction.OUTPUT if out else Direction.INPUT, False,
+                                Bias.UNKNOWN, Drive.PUSH_PULL,
                                 Edge.NONE, Clock.MONOTONIC, False, datetime.timedelta(0))
             return LineInfo(offset, name, True, cfg["consumer"],
                             Direction.OUTPUT if cfg["direction"] == "output" else Direction.INPUT,
@@ -304,228 +319,9 @@ if _API == "2":
                 for h in handles.values():
                     h.release()
                 raise
-            return LineRequest(self._name, handles, consumer, names)
+            return LineRequest(self._name, handles, consumer, names, event_buffer_size)
 
     def request_lines(path, *args, **kwargs):
         with Chip(path) as chip:
             return chip.request_lines(*args, **kwargs)
 
-else:
-    __version__ = "1.6.3"
-
-    LINE_REQ_DIR_AS_IS = 1
-    LINE_REQ_DIR_IN = 2
-    LINE_REQ_DIR_OUT = 3
-    LINE_REQ_EV_FALLING_EDGE = 4
-    LINE_REQ_EV_RISING_EDGE = 5
-    LINE_REQ_EV_BOTH_EDGES = 6
-    LINE_REQ_FLAG_OPEN_DRAIN = 1
-    LINE_REQ_FLAG_OPEN_SOURCE = 2
-    LINE_REQ_FLAG_ACTIVE_LOW = 4
-    LINE_REQ_FLAG_BIAS_DISABLE = 8
-    LINE_REQ_FLAG_BIAS_PULL_DOWN = 16
-    LINE_REQ_FLAG_BIAS_PULL_UP = 32
-
-    def version_string():
-        return __version__
-
-    class LineEvent(object):
-        RISING_EDGE = 1
-        FALLING_EDGE = 2
-
-        def __init__(self, type, ns, source):
-            self.type = type
-            self.sec = ns // 1000000000
-            self.nsec = ns % 1000000000
-            self.source = source
-
-    class Line(object):
-        DIRECTION_INPUT = 1
-        DIRECTION_OUTPUT = 2
-        ACTIVE_HIGH = 1
-        ACTIVE_LOW = 2
-        BIAS_AS_IS = 1
-        BIAS_DISABLE = 2
-        BIAS_PULL_UP = 3
-        BIAS_PULL_DOWN = 4
-
-        def __init__(self, chip, offset):
-            self._chip = chip
-            self._offset = offset
-            self._handle = None
-            self._events = False
-
-        def offset(self):
-            return self._offset
-
-        def name(self):
-            return self._chip._names()[self._offset] or None
-
-        def owner(self):
-            return self._chip
-
-        def _cfg(self):
-            with _k.mutex():
-                return _k.config(self._chip._name, self._offset)
-
-        def consumer(self):
-            cfg = self._cfg()
-            return cfg["consumer"] if cfg else None
-
-        def is_used(self):
-            return self._cfg() is not None
-
-        def is_requested(self):
-            return self._handle is not None
-
-        def direction(self):
-            cfg = self._cfg()
-            return Line.DIRECTION_OUTPUT if cfg and cfg["direction"] == "output" else Line.DIRECTION_INPUT
-
-        def active_state(self):
-            cfg = self._cfg()
-            return Line.ACTIVE_LOW if cfg and cfg["active_low"] else Line.ACTIVE_HIGH
-
-        def bias(self):
-            return Line.BIAS_AS_IS
-
-        def update(self):
-            return None
-
-        def request(self, consumer, type=LINE_REQ_DIR_AS_IS, flags=0, default_val=None, default_vals=None):
-            if self._handle is not None:
-                raise OSError(errno.EBUSY, os.strerror(errno.EBUSY))
-            if type not in (1, 2, 3, 4, 5, 6):
-                raise ValueError("invalid request type")
-            active_low = bool(flags & LINE_REQ_FLAG_ACTIVE_LOW)
-            bias = "as-is"
-            if flags & LINE_REQ_FLAG_BIAS_PULL_UP:
-                bias = "pull-up"
-            elif flags & LINE_REQ_FLAG_BIAS_PULL_DOWN:
-                bias = "pull-down"
-            elif flags & LINE_REQ_FLAG_BIAS_DISABLE:
-                bias = "disabled"
-            value = default_val if default_val is not None else (default_vals[0] if default_vals else 0)
-            edge = {4: "falling", 5: "rising", 6: "both"}.get(type, "none")
-            cfg = {
-                "consumer": consumer,
-                "direction": "output" if type == LINE_REQ_DIR_OUT else "input",
-                "value": (1 if value else 0) ^ (1 if active_low else 0),
-                "bias": bias,
-                "edge": edge,
-                "active_low": active_low,
-                "debounce_ms": 0,  # the v1 uAPI has no debounce
-            }
-            self._handle = _k.Handle(self._chip._name, self._offset, cfg)
-            self._events = edge != "none"
-
-        def release(self):
-            if self._handle is not None:
-                self._handle.release()
-                self._handle = None
-
-        def _req(self):
-            if self._handle is None:
-                raise OSError(errno.EPERM, os.strerror(errno.EPERM))
-            return self._handle
-
-        def get_value(self):
-            h = self._req()
-            return h.get_physical() ^ (1 if h.config()["active_low"] else 0)
-
-        def set_value(self, value):
-            h = self._req()
-            if self._events:
-                raise OSError(errno.EPERM, os.strerror(errno.EPERM))
-            h.set_physical((1 if value else 0) ^ (1 if h.config()["active_low"] else 0))
-
-        def set_config(self, direction, flags, value=0):
-            if self._events:
-                raise OSError(errno.EPERM, "cannot reconfigure an event request")
-            raise OSError(errno.EOPNOTSUPP, "emulated chip: release and request again")
-
-        def event_get_fd(self):
-            if not self._events:
-                raise OSError(errno.EPERM, os.strerror(errno.EPERM))
-            return self._req().fileno()
-
-        def event_wait(self, sec=0, nsec=0):
-            return self._req().wait(sec + nsec / 1e9)
-
-        def event_read_multiple(self):
-            if not self._events:
-                raise OSError(errno.EPERM, os.strerror(errno.EPERM))
-            return [LineEvent(LineEvent.RISING_EDGE if r["rising"] else LineEvent.FALLING_EDGE, r["ns"], self)
-                    for r in self._req().read_events()]
-
-        def event_read(self):
-            while True:
-                events = self.event_read_multiple()
-                if events:
-                    return events[0]
-                self.event_wait(1)
-
-    class Chip(object):
-        OPEN_LOOKUP = 1
-        OPEN_BY_NAME = 2
-        OPEN_BY_PATH = 3
-        OPEN_BY_LABEL = 4
-        OPEN_BY_NUMBER = 5
-
-        def __init__(self, desc, how=OPEN_LOOKUP):
-            if how == Chip.OPEN_BY_PATH and not os.path.isabs(str(desc)):
-                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(desc))
-            self._name = _open_chip_name(desc)
-            self._lines = {}
-            self._open = True
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.close()
-
-        def _names(self):
-            return _k.chips()[self._name]["names"]
-
-        def close(self):
-            self._open = False
-
-        def name(self):
-            return self._name
-
-        def label(self):
-            return _k.chips()[self._name]["label"]
-
-        def num_lines(self):
-            return len(self._names())
-
-        def get_line(self, offset):
-            if not 0 <= offset < self.num_lines():
-                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-            if offset not in self._lines:
-                self._lines[offset] = Line(self, offset)
-            return self._lines[offset]
-
-        def find_line(self, name):
-            names = self._names()
-            return self.get_line(names.index(name)) if name in names else None
-
-    class ChipIter(object):
-        def __init__(self):
-            self._names = sorted(_k.chips(), key=lambda n: int(n[8:]))
-
-        def __iter__(self):
-            return self
-
-        def __next__(self):
-            if not self._names:
-                raise StopIteration
-            return Chip(self._names.pop(0), Chip.OPEN_BY_NAME)
-
-    def find_line(name):
-        for chip in ChipIter():
-            line = chip.find_line(name)
-            if line is not None:
-                return line
-        return None
