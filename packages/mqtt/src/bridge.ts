@@ -3,11 +3,11 @@ import {
   type CommandName,
   type ContractSpec,
   Emitter,
-  type EncodedEvent,
   type EventName,
   type Hub,
-  logSafe,
 } from '@boardcast/core';
+import { logSafe } from '@boardcast/core/server';
+import type { EncodedEvent } from '@boardcast/core/wire';
 import type { IClientPublishOptions, IPublishPacket, MqttClient } from 'mqtt';
 
 export interface BridgeOptions<C extends ContractSpec> {
@@ -15,9 +15,29 @@ export interface BridgeOptions<C extends ContractSpec> {
    * Topic prefix (default `boardcast`). Events go to `<prefix>/events/<event>`,
    * the snapshot state to `<prefix>/state`, commands are taken from
    * `<prefix>/commands/<command>` and answered on `<prefix>/results/<command>`
-   * (or the MQTT 5 response topic of the request, with its correlation data).
+   * (or on an MQTT 5 response topic the bridge answers on: `responseTopics`).
+   * A prefix with `+`, `#` or NUL, empty or ending in `/` throws
+   * `BoardcastError` `invalid_payload`.
    */
   readonly prefix?: string;
+  /**
+   * Where the bridge may publish a result when an MQTT 5 request names a
+   * Response Topic: a topic prefix (`'clients'` allows `clients/<anything>`),
+   * or a function `(responseTopic, command) => boolean`. Default: none —
+   * every result goes to `<prefix>/results/<command>`.
+   *
+   * The bridge publishes with its own credentials, so a Response Topic is a
+   * request to publish somewhere on the requester's behalf (a confused
+   * deputy): without this bound, anyone allowed to send a command could make
+   * the bridge publish to another device's `cmnd/…/POWER`, to the bridge's
+   * own event and state topics, or to its own command topics. A request
+   * whose Response Topic is not allowed is not run; it is answered
+   * `forbidden` on `<prefix>/results/<command>`, and reported once per
+   * topic as an `error` event (the first 16 topics, then one line saying
+   * that further ones are not reported). The bridge's own `commands/`,
+   * `events/` and `state` topics are refused whatever this allows.
+   */
+  readonly responseTopics?: string | ((responseTopic: string, command: string) => boolean);
   /** Events to publish (default all; `false` none). */
   readonly events?: readonly EventName<C>[] | false;
   /**
@@ -55,6 +75,9 @@ export interface MqttBridge extends Emitter<MqttBridgeEvents> {
   close(): Promise<void>;
 }
 
+/** How many distinct refused response topics are reported before the bridge stops reporting them. */
+const MAX_REFUSED_REPORTED = 16;
+
 class Bridge<C extends ContractSpec> extends Emitter<MqttBridgeEvents> implements MqttBridge {
   readonly prefix: string;
   ready: Promise<void> = Promise.resolve();
@@ -66,6 +89,9 @@ class Bridge<C extends ContractSpec> extends Emitter<MqttBridgeEvents> implement
   readonly #maxInflight: number;
   readonly #commands: ReadonlySet<string> | true | false;
   readonly #commandFilter: string;
+  readonly #responseTopics: ((topic: string, command: string) => boolean) | undefined;
+  /** Response topics already reported as refused (bounded: a peer may try many). */
+  readonly #refusedReported = new Set<string>();
   #inflight = 0;
   #statePending = false;
   #closed = false;
@@ -73,8 +99,25 @@ class Bridge<C extends ContractSpec> extends Emitter<MqttBridgeEvents> implement
   constructor(hub: Hub<C>, client: MqttClient, options: BridgeOptions<C>) {
     super();
     const prefix = options.prefix ?? 'boardcast';
-    if (prefix === '' || /[+#\0]/.test(prefix) || prefix.endsWith('/')) {
-      throw new TypeError('bridge prefix must be a topic without +, # or a trailing /');
+    if (typeof prefix !== 'string' || prefix === '' || /[+#\0]/.test(prefix) || prefix.endsWith('/')) {
+      throw new BoardcastError(
+        'invalid_payload',
+        `bridge prefix "${logSafe(String(prefix))}" must be a topic without +, #, NUL or a trailing /`,
+      );
+    }
+    const allowed = options.responseTopics;
+    if (typeof allowed === 'string') {
+      if (allowed === '' || /[+#\0]/.test(allowed) || allowed.endsWith('/')) {
+        throw new BoardcastError(
+          'invalid_payload',
+          `responseTopics "${logSafe(allowed)}" must be a topic prefix without +, #, NUL or a trailing /`,
+        );
+      }
+      this.#responseTopics = (topic) => topic.startsWith(`${allowed}/`);
+    } else if (typeof allowed === 'function') {
+      this.#responseTopics = allowed;
+    } else if (allowed !== undefined) {
+      throw new BoardcastError('invalid_payload', 'responseTopics must be a topic prefix or a function');
     }
     this.prefix = prefix;
     this.#hub = hub;
@@ -111,7 +154,17 @@ class Bridge<C extends ContractSpec> extends Emitter<MqttBridgeEvents> implement
         this.#onMessage(topic, payload, packet);
       client.on('message', onMessage);
       this.#undo.push(() => client.off('message', onMessage));
-      const subscribe = () => client.subscribeAsync(this.#commandFilter, { qos: 1 }).then(() => undefined);
+      // Retain-As-Published (MQTT 5): the broker keeps the RETAIN flag on a
+      // retained command published while we are subscribed, so it can be
+      // refused like one replayed on subscribe. MQTT 3.1.1 has no such
+      // option: a broker clears the flag on live delivery (see the README).
+      const subscribe = () =>
+        client
+          .subscribeAsync(this.#commandFilter, {
+            qos: 1,
+            ...(client.options.protocolVersion === 5 ? { rap: true } : {}),
+          })
+          .then(() => undefined);
       // MQTT.js resubscribes after a reconnect by itself only for a session
       // it remembers; subscribing again on every connect costs nothing.
       const onConnect = () => void subscribe().catch((error) => this.emit('error', error, 'subscribe'));
@@ -161,7 +214,8 @@ class Bridge<C extends ContractSpec> extends Emitter<MqttBridgeEvents> implement
     // one with a wildcard (or empty, or with NUL) is a protocol error the
     // broker answers by dropping that connection, the app's boards included.
     const badReply = asked !== undefined && (asked === '' || /[+#\0]/.test(asked));
-    const replyTopic = asked !== undefined && !badReply ? asked : results;
+    const refusedReply = asked !== undefined && !badReply && !this.#answersOn(asked, command);
+    const replyTopic = asked !== undefined && !badReply && !refusedReply ? asked : results;
     const correlationData = packet.properties?.correlationData;
     const reply = (body: string) => {
       const options: IClientPublishOptions = { qos: this.#qos, retain: false };
@@ -191,6 +245,16 @@ class Bridge<C extends ContractSpec> extends Emitter<MqttBridgeEvents> implement
         `command "${logSafe(command)}": response topic "${logSafe(asked)}" is not a topic one can publish to`,
       );
       this.emit('error', error, 'command');
+      fail(error);
+      return;
+    }
+    if (refusedReply) {
+      const error = new BoardcastError(
+        'forbidden',
+        `command "${logSafe(command)}": this bridge does not answer on response topic "${logSafe(asked)}" (see responseTopics)`,
+        { details: { command, responseTopic: asked } },
+      );
+      this.#reportRefused(asked, error);
       fail(error);
       return;
     }
@@ -233,6 +297,37 @@ class Bridge<C extends ContractSpec> extends Emitter<MqttBridgeEvents> implement
       .finally(() => {
         this.#inflight--;
       });
+  }
+
+  /** Whether a result may go to `topic`: never the bridge's own inputs or outputs, else what `responseTopics` allows. */
+  #answersOn(topic: string, command: string): boolean {
+    const p = this.prefix;
+    if (topic === `${p}/state` || topic.startsWith(`${p}/commands/`) || topic.startsWith(`${p}/events/`)) return false;
+    if (topic === `${p}/results/${command}`) return true;
+    if (!this.#responseTopics) return false;
+    try {
+      return this.#responseTopics(topic, command) === true;
+    } catch (error) {
+      this.emit('error', error, 'responseTopics');
+      return false;
+    }
+  }
+
+  #reportRefused(topic: string, error: BoardcastError): void {
+    if (this.#refusedReported.has(topic) || this.#refusedReported.size > MAX_REFUSED_REPORTED) return;
+    this.#refusedReported.add(topic);
+    if (this.#refusedReported.size > MAX_REFUSED_REPORTED) {
+      this.emit(
+        'error',
+        new BoardcastError(
+          'forbidden',
+          `more than ${MAX_REFUSED_REPORTED} refused response topics; further ones are refused without a report`,
+        ),
+        'command',
+      );
+      return;
+    }
+    this.emit('error', error, 'command');
   }
 
   async close(): Promise<void> {

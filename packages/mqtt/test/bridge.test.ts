@@ -96,7 +96,7 @@ describe.skipIf(!mosquittoPath)('bridgeHub on a real mosquitto', () => {
   });
 
   it('answers on an MQTT 5 response topic with the correlation data', async () => {
-    await setup({}, 5);
+    await setup({ responseTopics: 'me' }, 5);
     const peer = await mqtt({ protocolVersion: 5 });
     const replies: string[] = [];
     peer.on('message', (topic, payload, packet) =>
@@ -111,7 +111,7 @@ describe.skipIf(!mosquittoPath)('bridgeHub on a real mosquitto', () => {
   });
 
   it('a response topic no one may publish to (a wildcard) is refused; the shared connection survives', async () => {
-    const { hub, errors, app } = await setup({}, 5);
+    const { hub, errors, app } = await setup({ responseTopics: 'me' }, 5);
     let drops = 0;
     app.on('close', () => drops++);
     const peer = await mqtt({ protocolVersion: 5 });
@@ -172,5 +172,130 @@ describe.skipIf(!mosquittoPath)('bridgeHub on a real mosquitto', () => {
     expect(ran).toEqual(['led', 'led']);
     expect(hub.state.led.on).toBe(false);
     expect(errors).toEqual(['invalid_payload', 'invalid_payload', 'payload_too_large']);
+  });
+
+  it('results go only where the bridge answers: another device, its own topics and unlisted topics are refused (issue 27)', async () => {
+    const { hub, errors } = await setup({ responseTopics: 'me' }, 5);
+    const ran: string[] = [];
+    hub.on('command', (c) => ran.push(c.command));
+    // Everything published anywhere on the broker from now on (retained copies of earlier tests' messages left out).
+    const watcher = await mqtt();
+    const all = { lines: [] as string[] };
+    watcher.on('message', (topic, payload, packet) => {
+      if (!packet.retain) all.lines.push(`${topic} ${payload}`);
+    });
+    await watcher.subscribeAsync('#', { qos: 1 });
+    const peer = await mqtt({ protocolVersion: 5 });
+    const hostile = [
+      'cmnd/plug1/POWER', // another device's command topic
+      'home/app/events/led', // a forged event of this app
+      'home/app/state', // a forged state
+      'home/app/commands/led', // its own command topic: a loop
+      'me', // the allowed prefix itself is not under it
+      'cmnd/plug1/POWER', // again: refused again, reported once
+    ];
+    for (const responseTopic of hostile) {
+      await peer.publishAsync('home/app/commands/led', '{"state":"on"}', { properties: { responseTopic } });
+    }
+    await waitFor(
+      () => all.lines.filter((l) => l.startsWith('home/app/results/led ')).length === hostile.length,
+      'refusals',
+    );
+    for (const line of all.lines.filter((l) => l.startsWith('home/app/results/'))) {
+      expect(line).toMatch(/^home\/app\/results\/led \{"ok":false,"error":\{"code":"forbidden"/);
+    }
+    // Nothing the requester named was published to; the command never ran.
+    const published = all.lines.map((l) => l.slice(0, l.indexOf(' ')));
+    for (const topic of ['cmnd/plug1/POWER', 'home/app/events/led', 'me']) expect(published).not.toContain(topic);
+    expect(all.lines.filter((l) => l.startsWith('home/app/commands/led '))).toHaveLength(hostile.length);
+    expect(published).not.toContain('home/app/state');
+    expect(ran).toEqual([]);
+    expect(hub.state.led.on).toBe(false);
+    // Logged once per topic: five distinct topics, six refusals.
+    expect(errors).toEqual(['forbidden', 'forbidden', 'forbidden', 'forbidden', 'forbidden']);
+
+    // A topic under the configured prefix is answered there.
+    const replies: string[] = [];
+    peer.on('message', (topic, payload) => replies.push(`${topic} ${payload}`));
+    await peer.subscribeAsync('me/+');
+    await peer.publishAsync('home/app/commands/led', '{"state":"on"}', { properties: { responseTopic: 'me/r1' } });
+    await waitFor(() => replies.length === 1, 'reply');
+    expect(replies).toEqual(['me/r1 {"ok":true,"data":{"on":true}}']);
+  });
+
+  it('responseTopics as a function decides per topic and command; without it no response topic is used', async () => {
+    const { hub } = await setup({ responseTopics: (topic, command) => topic === `replies/${command}` }, 5);
+    const peer = await mqtt({ protocolVersion: 5 });
+    const seen: string[] = [];
+    peer.on('message', (topic, payload) => seen.push(`${topic} ${payload}`));
+    await peer.subscribeAsync(['replies/#', 'home/app/results/#']);
+    await peer.publishAsync('home/app/commands/led', '{"state":"on"}', {
+      properties: { responseTopic: 'replies/led' },
+    });
+    await peer.publishAsync('home/app/commands/led', '{"state":"off"}', {
+      properties: { responseTopic: 'replies/other' },
+    });
+    await waitFor(() => seen.length === 2, 'two answers');
+    expect(seen.sort()).toEqual([
+      expect.stringMatching(/^home\/app\/results\/led \{"ok":false,"error":\{"code":"forbidden"/),
+      'replies/led {"ok":true,"data":{"on":true}}',
+    ]);
+    expect(hub.state.led.on).toBe(true);
+
+    // Default: only <prefix>/results/<command>.
+    const hub2 = makeHub();
+    suite.defer(() => hub2.close());
+    const app2 = await mqtt({ protocolVersion: 5 });
+    const bridge2 = bridgeHub(hub2, app2, { prefix: 'plain/app', commands: ['led'] });
+    const errors2: unknown[] = [];
+    bridge2.on('error', (e) => errors2.push(e));
+    suite.defer(() => bridge2.close());
+    await bridge2.ready;
+    await peer.subscribeAsync('plain/app/results/#');
+    await peer.publishAsync('plain/app/commands/led', '{"state":"on"}', {
+      properties: { responseTopic: 'replies/led' },
+    });
+    await waitFor(() => seen.length === 3, 'third answer');
+    expect(seen[2]).toMatch(/^plain\/app\/results\/led \{"ok":false,"error":\{"code":"forbidden"/);
+    expect(hub2.state.led.on).toBe(false);
+    expect(errors2).toHaveLength(1);
+  });
+
+  it('a retained command published while the bridge is subscribed never runs (MQTT 5 Retain-As-Published)', async () => {
+    const { hub, errors } = await setup({}, 5);
+    const ran: string[] = [];
+    hub.on('command', (c) => ran.push(c.command));
+    const peer = await mqtt({ protocolVersion: 5 });
+    await peer.publishAsync('home/app/commands/led', '{"state":"on"}', { retain: true, qos: 1 });
+    suite.defer(() => peer.publishAsync('home/app/commands/led', '', { retain: true, qos: 1 }));
+    await waitFor(() => errors.length === 1, 'the live retained command refused');
+    expect(errors).toEqual(['invalid_payload']);
+    // The same command not retained runs: the bridge is listening.
+    await peer.publishAsync('home/app/commands/led', '{"state":"on"}');
+    await waitFor(() => ran.length === 1, 'the live command ran');
+    expect(ran).toEqual(['led']);
+  });
+
+  it('a prefix or responseTopics with a wildcard is a typed error, not a TypeError', async () => {
+    const hub = makeHub();
+    suite.defer(() => hub.close());
+    const app = await mqtt();
+    for (const options of [
+      { prefix: 'home/#' },
+      { prefix: 'home/+/x' },
+      { prefix: '' },
+      { prefix: 'home/' },
+      { responseTopics: 'me/#' },
+      { responseTopics: '' },
+    ]) {
+      let caught: unknown;
+      try {
+        bridgeHub(hub, app, options);
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, JSON.stringify(options)).toBeInstanceOf(BoardcastError);
+      expect((caught as BoardcastError).code).toBe('invalid_payload');
+    }
   });
 });
