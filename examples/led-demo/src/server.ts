@@ -247,7 +247,20 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       return sendJson(res, 200, hub.snapshot().json);
     }
     const sim = /^\/api\/sim\/inputs\/([^/]+)$/.exec(pathname);
-    if (sim) return driveSimInput(req, res, decodeURIComponent(sim[1] ?? ''));
+    if (sim) {
+      // `%ZZ` is no pin: 400, not a URIError's 500.
+      let pin: string;
+      try {
+        pin = decodeURIComponent(sim[1] ?? '');
+      } catch {
+        return sendError(
+          res,
+          new BoardcastError('invalid_payload', 'the pin in the path is not valid percent-encoding'),
+          req.readableEnded ? {} : { Connection: 'close' },
+        );
+      }
+      return driveSimInput(req, res, pin);
+    }
     if (isStaticPath(pathname)) {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         return sendError(res, new BoardcastError('method_not_allowed', 'use GET'), { Allow: 'GET, HEAD' });

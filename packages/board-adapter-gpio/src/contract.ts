@@ -1,10 +1,10 @@
 /**
  * The board vocabulary for contracts, safe in a browser bundle:
  * `@boardcast/board-adapter-gpio/contract`. Nothing here (or under it)
- * imports Node-only code — only `@boardcast/core`'s `typed` and types — so a
- * contract built from it bundles for `platform: 'browser'` with no externals.
+ * imports Node-only code — only `@boardcast/core`'s types — so a contract
+ * built from it bundles for `platform: 'browser'` with no externals.
  */
-import { typed } from '@boardcast/core';
+import type { StandardSchemaV1 } from '@boardcast/core';
 import type { BoardStatus, Level, Pin, SensorReading } from './board.js';
 
 export type { BoardStatus, Level, Pin, SensorReading } from './board.js';
@@ -29,20 +29,106 @@ export interface BoardStatusChange {
   readonly status: BoardStatus;
 }
 
+// ---------------------------------------------------------------- validators
+
+/**
+ * The smallest Standard Schema (https://standardschema.dev) validator: sync,
+ * vendor `boardcast`. `check` returns the value to hand on (a fresh object
+ * holding only the declared fields, so nothing else reaches a handler) or a
+ * message for the path it failed at.
+ */
+function schema<T>(check: (value: unknown) => T | { readonly issue: string; readonly path?: string }) {
+  const entry: StandardSchemaV1<T, T> = {
+    '~standard': {
+      version: 1,
+      vendor: 'boardcast',
+      validate(value) {
+        const result = check(value);
+        if (result !== null && typeof result === 'object' && 'issue' in result) {
+          const { issue, path } = result as { issue: string; path?: string };
+          return { issues: [path === undefined ? { message: issue } : { message: issue, path: [path] }] };
+        }
+        return { value: result as T };
+      },
+    },
+  };
+  return entry;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+const expected = (what: string, path?: string) =>
+  path === undefined ? { issue: `expected ${what}` } : { issue: `expected ${what}`, path };
+const isPin = (pin: unknown): pin is Pin =>
+  (typeof pin === 'number' && Number.isSafeInteger(pin) && pin >= 0) ||
+  (typeof pin === 'string' && pin.length > 0 && pin.length <= 64);
+
+const ledState = schema<LedState>((value) => {
+  if (!isObject(value)) return expected('an object { on: boolean }');
+  if (typeof value.on !== 'boolean') return expected('a boolean', 'on');
+  return { on: value.on };
+});
+
+const pinChange = schema<PinChange>((value) => {
+  if (!isObject(value)) return expected('an object { pin, value: 0 | 1 }');
+  if (!isPin(value.pin)) return expected('a pin: a non-negative integer or a line name (1-64 characters)', 'pin');
+  if (value.value !== 0 && value.value !== 1) return expected('0 or 1', 'value');
+  return { pin: value.pin, value: value.value };
+});
+
+const sensorReading = schema<SensorReading>((value) => {
+  if (!isObject(value)) return expected('an object { sensor, value, at }');
+  if (typeof value.sensor !== 'string' || value.sensor === '') return expected('a sensor name', 'sensor');
+  if (typeof value.value !== 'number' || !Number.isFinite(value.value)) return expected('a finite number', 'value');
+  if (typeof value.at !== 'number' || !Number.isFinite(value.at)) return expected('a time in ms', 'at');
+  return { sensor: value.sensor, value: value.value, at: value.at };
+});
+
+const boardStatusChange = schema<BoardStatusChange>((value) => {
+  if (!isObject(value)) return expected("an object { id, status: 'online' | 'offline' }");
+  if (typeof value.id !== 'string') return expected('a board id', 'id');
+  if (value.status !== 'online' && value.status !== 'offline') return expected("'online' or 'offline'", 'status');
+  return { id: value.id, status: value.status };
+});
+
+const ledCommandInput = schema<LedCommandInput>((value) => {
+  if (!isObject(value)) return expected("an object { state: 'on' | 'off' | 'toggle' }");
+  if (value.state !== 'on' && value.state !== 'off' && value.state !== 'toggle') {
+    return expected("'on', 'off' or 'toggle'", 'state');
+  }
+  return { state: value.state };
+});
+
 /**
  * Contract entries for the shapes the binding helpers publish, to spread
  * into `defineContract` (`events: { ...boardEvents, time: typed<string>() }`).
- * Any contract whose entries accept these shapes works too, zod or valibot.
+ * Each is a small Standard Schema validator written for its shape (no schema
+ * library): the hub checks events with them when `validateEvents` is on, and
+ * a client's mirror may too. Any contract whose entries accept these shapes
+ * works as well, zod or valibot.
+ *
+ * - `led`: `{ on: boolean }`
+ * - `pin_change`: `{ pin, value: 0 | 1 }`, `pin` a non-negative integer or a line name
+ * - `reading`: `{ sensor: string, value: number, at: number }` (finite numbers)
+ * - `board`: `{ id: string, status: 'online' | 'offline' }`
+ *
+ * Anything else is refused with `invalid_payload` naming the field; the
+ * value handed on holds only these fields.
  */
 export const boardEvents = {
-  led: typed<LedState>(),
-  pin_change: typed<PinChange>(),
-  reading: typed<SensorReading>(),
-  board: typed<BoardStatusChange>(),
+  led: ledState,
+  pin_change: pinChange,
+  reading: sensorReading,
+  board: boardStatusChange,
 };
 
-/** `led: ledCommand` in a contract's commands: `{ state: 'on'|'off'|'toggle' }` → `{ on }`. */
-export const ledCommand = { input: typed<LedCommandInput>(), result: typed<LedState>() };
+/**
+ * `led: ledCommand` in a contract's commands: `{ state: 'on'|'off'|'toggle' }`
+ * → `{ on }`. Both sides are validated at run time: a `null` body, a missing
+ * `state` or any other value is 400 `invalid_payload` on every transport
+ * before the handler runs.
+ */
+export const ledCommand = { input: ledCommandInput, result: ledState };
 
 // ---------------------------------------------------------------- reducers
 
