@@ -342,9 +342,12 @@ export class RemoteBoard extends Emitter<RemoteBoardEvents> implements Board {
     } catch (error) {
       // The connection died mid-restore (board_offline) or the board did
       // not answer: stay offline; the next hello starts over.
+      // A BoardcastError here is the board's own answer (or its silence): one
+      // disconnect reason, not an unhandled-error stack per connection.
       if (current()) {
-        this.emit('error', error);
-        conn.close(1011, 'resync failed');
+        if (!(error instanceof BoardcastError)) this.emit('error', error);
+        const why = error instanceof BoardcastError ? `${error.code} ${error.message}` : 'internal error';
+        conn.close(1011, `resync failed: ${why.replace(/[^\x20-\x7e]/g, '?').slice(0, 100)}`);
       }
       return;
     }
