@@ -32,6 +32,8 @@ export class NodeConnection implements SseConnection {
   readonly #owner: ConnectionOwner;
   /** Set when frames go straight to the socket as pre-framed chunks. */
   readonly #direct: Socket | undefined;
+  /** HTTP/2 stream accounting (undefined on HTTP/1): see {@link H2Count}. */
+  readonly #h2: H2Count | undefined;
   #drain: (() => void) | undefined;
 
   constructor(req: IncomingMessage, res: ServerResponse, owner: ConnectionOwner) {
@@ -41,6 +43,7 @@ export class NodeConnection implements SseConnection {
     // Headers leave now, so the fast-path checks see what Node decided.
     res.flushHeaders();
     this.#direct = directSocket(req, res);
+    if (req.httpVersionMajor === 2) this.#h2 = { written: 0, tick: -1, tickBytes: 0 };
     res.on('close', this.#handleClose);
     res.on('error', this.#handleError);
   }
@@ -52,6 +55,8 @@ export class NodeConnection implements SseConnection {
 
   write(chunk: string): boolean {
     const socket = this.#direct;
+    const h2 = this.#h2;
+    if (h2 !== undefined) countH2(h2, chunk);
     if (socket === undefined) return this.#res.write(chunk);
     // An empty chunk would be read as the end of the body.
     if (chunk === '') return true;
@@ -59,6 +64,9 @@ export class NodeConnection implements SseConnection {
   }
 
   get flushed(): number {
+    // An HTTP/2 stream shares its socket with the session's other streams: count its own bytes.
+    const h2 = this.#h2;
+    if (h2 !== undefined) return h2.written - this.#res.writableLength;
     // bytesWritten counts what is still queued too; take that back out.
     const socket = this.#socket;
     return (socket.bytesWritten ?? 0) - socket.writableLength;
@@ -82,7 +90,14 @@ export class NodeConnection implements SseConnection {
 
   /** Bytes in the response and its socket: what a client that stops reading costs us. */
   get buffered(): number {
-    return this.#res.writableLength;
+    const h2 = this.#h2;
+    if (h2 === undefined) return this.#res.writableLength;
+    // An HTTP/2 stream hands its writes to the session only after this tick,
+    // so what was written in this tick is waiting on us, not on the peer: a
+    // burst of events must not look like a slow client. What is left from
+    // earlier ticks is what the peer's flow-control window holds back —
+    // per stream, so a slow stream is cut alone.
+    return Math.max(0, this.#res.writableLength - (h2.tick === currentTick ? h2.tickBytes : 0));
   }
 
   onDrain(listener: () => void): void {
@@ -169,3 +184,35 @@ function directSocket(req: IncomingMessage, res: ServerResponse): Socket | undef
 }
 
 function ignore(): void {}
+
+/** Bytes an HTTP/2 stream was given in all (`written`) and in the tick numbered `tick` (`tickBytes`). */
+interface H2Count {
+  written: number;
+  tick: number;
+  tickBytes: number;
+}
+
+/**
+ * A tick counter shared by every HTTP/2 connection: one `setImmediate` per
+ * tick with writes, however many streams are open (not one per stream).
+ */
+let currentTick = 0;
+let tickScheduled = false;
+const nextTick = () => {
+  currentTick++;
+  tickScheduled = false;
+};
+
+function countH2(count: H2Count, chunk: string): void {
+  const bytes = Buffer.byteLength(chunk);
+  count.written += bytes;
+  if (count.tick !== currentTick) {
+    count.tick = currentTick;
+    count.tickBytes = 0;
+  }
+  count.tickBytes += bytes;
+  if (!tickScheduled) {
+    tickScheduled = true;
+    setImmediate(nextTick);
+  }
+}

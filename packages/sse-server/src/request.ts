@@ -39,7 +39,11 @@ export function fromNode(req: IncomingMessage): BoardcastRequest {
     method: req.method ?? 'GET',
     url,
     header: (name) => {
-      const value = req.headers[name.toLowerCase()];
+      const key = name.toLowerCase();
+      // HTTP/2 (node:http2's compatibility API) names the host `:authority`
+      // and browsers send no `host` there: without this the Host check would
+      // see none and a same-host Origin would never match.
+      const value = req.headers[key] ?? (key === 'host' ? req.headers[':authority'] : undefined);
       return Array.isArray(value) ? value.join(', ') : value;
     },
     raw: req,
@@ -76,7 +80,8 @@ export function sendNode(res: ServerResponse, reply: Reply): void {
 }
 
 export function toResponse(reply: Reply): Response {
-  return new Response(reply.body, { status: reply.status, headers: reply.headers });
+  // 204 (a preflight's answer) must not have a body, not even an empty one.
+  return new Response(reply.status === 204 ? null : reply.body, { status: reply.status, headers: reply.headers });
 }
 
 export type AuthOutcome =

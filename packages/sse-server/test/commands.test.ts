@@ -77,7 +77,7 @@ describe('command endpoint (node:http)', () => {
     await setup();
     const response = await post('/commands/led', '', {}, 'GET');
     await expectError(response, 405, 'method_not_allowed');
-    expect(response.headers.get('allow')).toBe('POST');
+    expect(response.headers.get('allow')).toBe('POST, OPTIONS');
     await expectError(await post('/commands/led', '{}', {}, 'PUT'), 405, 'method_not_allowed');
   });
 

@@ -268,7 +268,7 @@ describe('SSE stream (node:http)', () => {
     await setup();
     const response = await fetch(`${server?.url}/`, { method: 'POST' });
     expect(response.status).toBe(405);
-    expect(response.headers.get('allow')).toBe('GET');
+    expect(response.headers.get('allow')).toBe('GET, OPTIONS');
     expect((await response.json()).error.code).toBe('method_not_allowed');
   });
 
