@@ -1,4 +1,5 @@
 export { type BridgeOptions, bridgeHub, type MqttBridge, type MqttBridgeEvents } from './bridge.js';
+export { type ConnectMqttOptions, connectMqtt, DEFAULT_MAXIMUM_PACKET_SIZE } from './connect.js';
 export { MqttBoard, type MqttBoardEvents, type MqttBoardOptions } from './mqtt-board.js';
 export { type EsphomeOptions, esphome, type TasmotaOptions, tasmota } from './profiles.js';
 export {

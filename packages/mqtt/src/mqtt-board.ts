@@ -14,7 +14,8 @@ import type {
   WatchOptions,
 } from '@boardcast/board-adapter-gpio';
 import { BoardcastError, Emitter } from '@boardcast/core';
-import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
+import { connectMqtt } from './connect.js';
 import { type Decode, decodeLevel, decodeNumber, sources, type TopicMap } from './topics.js';
 
 export interface MqttBoardOptions {
@@ -44,6 +45,15 @@ export interface MqttBoardOptions {
   readonly qos?: 0 | 1 | 2;
   /** Messages larger than this are reported as `payload_too_large` and ignored (default 65536 bytes). */
   readonly maxPayloadBytes?: number;
+  /**
+   * With `url`: the largest MQTT packet the board's client accepts, in bytes
+   * (default `maxPayloadBytes` + 65536, room for the topic and properties).
+   * MQTT 5 announces it to the broker, which then never sends more; on any
+   * version a larger packet drops the connection before it is read (see
+   * `connectMqtt`), reported as `payload_too_large`. A client you pass is
+   * yours to bound: make it with `connectMqtt`.
+   */
+  readonly maximumPacketSize?: number;
   /**
    * Topic prefix of the board's own sync marker, a message it sends itself
    * after subscribing so it knows every retained message has arrived
@@ -191,7 +201,12 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     this.capabilities = this.#build(options.topics);
 
     this.#ownsClient = options.client === undefined;
-    this.client = options.client ?? connect(options.url as string, options.mqtt ?? {});
+    this.client =
+      options.client ??
+      connectMqtt(options.url as string, {
+        ...options.mqtt,
+        maximumPacketSize: options.maximumPacketSize ?? this.#maxPayloadBytes + 65_536,
+      });
     const client = this.client;
     const onConnect = () => void this.#onConnect();
     const onClose = () => this.#onDisconnect();
@@ -795,6 +810,8 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
   }
 
   #clientError(error: Error & { code?: unknown }): BoardcastError {
+    // Already typed: an oversized packet refused by connectMqtt's guard.
+    if (error instanceof BoardcastError) return error;
     // CONNACK refusals: 4/5 in MQTT 3.1.1, 134/135 in MQTT 5.
     if (error.code === 4 || error.code === 5 || error.code === 134 || error.code === 135) {
       return new BoardcastError(
