@@ -1,5 +1,7 @@
-import { type AllowedOrigins, isOriginAllowed } from '@boardcast/core';
 import type { BoardcastRequest, Reply } from './request.js';
+
+/** Core's `AllowedOrigins` for this package's requests, as `resolvePolicy` left it. */
+type Origins = 'same-host' | '*' | readonly string[] | ((origin: string, request: BoardcastRequest) => boolean);
 
 /**
  * Cross-origin access (Fetch standard, "CORS protocol") for the origins an
@@ -34,17 +36,22 @@ export const PREFLIGHT_MAX_AGE_SECONDS = 600;
 /** `Access-Control-Request-Headers` is a comma-separated list of header names (RFC 9110 tokens). */
 const HEADER_LIST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:[ \t]*,[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*$/;
 
-export function createCors<Raw>(policy: AllowedOrigins<Raw>, method: 'GET' | 'POST'): Cors {
+export function createCors(policy: Origins, method: 'GET' | 'POST'): Cors {
   const listed = policy !== '*' && policy !== 'same-host';
   const allowed = (request: BoardcastRequest): Record<string, string> => {
     const origin = request.header('origin');
     if (origin === undefined || policy === 'same-host') return {};
     if (policy === '*') return { 'Access-Control-Allow-Origin': '*' };
-    // checkRequest ran first, so this only fails for a same-host request
-    // without a listed origin (none reaches here) — checked again all the same.
-    if (!isOriginAllowed(policy, origin, request as BoardcastRequest & { raw: Raw })) return {};
+    // The same normalization as core's isOriginAllowed (an opaque or invalid origin never matches).
+    const normalized = serialize(origin);
+    if (normalized === undefined) return {};
+    const ok =
+      typeof policy === 'function'
+        ? policy(normalized, request) === true
+        : policy.some((entry) => serialize(entry) === normalized);
+    if (!ok) return {};
     return {
-      'Access-Control-Allow-Origin': new URL(origin).origin,
+      'Access-Control-Allow-Origin': normalized,
       'Access-Control-Allow-Credentials': 'true',
     };
   };
@@ -74,6 +81,15 @@ export function createCors<Raw>(policy: AllowedOrigins<Raw>, method: 'GET' | 'PO
       return { status: 204, headers, body: '' };
     },
   };
+}
+
+function serialize(origin: string): string | undefined {
+  try {
+    const serialized = new URL(origin).origin;
+    return serialized === 'null' ? undefined : serialized;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `reply` with `extra` headers added (the reply's own win: they were set for a reason). */
