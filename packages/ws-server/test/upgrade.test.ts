@@ -33,12 +33,13 @@ describe('subprotocol', () => {
 });
 
 describe('origin check (cross-site WebSocket hijacking)', () => {
-  it('refuses a page from another site with 403 before any socket exists', async () => {
+  it('refuses a page from another site (403 forbidden_origin, told in band to a browser) before anything of the hub', async () => {
     const { url, endpoint, hub } = await setup();
     let connected = 0;
     endpoint.on('connect', () => connected++);
-    const { status, body } = await refusal(url, { origin: 'https://evil.example' });
+    const { status, body, inBand } = await refusal(url, { origin: 'https://evil.example' });
     expect(status).toBe(403);
+    expect(inBand).toBe(true);
     expect(body.error).toEqual({ code: 'forbidden_origin', message: 'origin https://evil.example is not allowed' });
     expect(connected).toBe(0);
     expect(endpoint.clientCount).toBe(0);
