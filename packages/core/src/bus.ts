@@ -1,5 +1,7 @@
+import { DEFAULT_CHANNEL } from './channel.js';
+import { type ChannelHistoryStats, ChannelLog } from './channel-log.js';
 import { EncodedEvent } from './encoded-event.js';
-import { History, type SinceResult } from './history.js';
+import type { SinceResult } from './history.js';
 import type { BusStatus } from './status.js';
 
 export type BusListener = (event: EncodedEvent) => void;
@@ -8,6 +10,8 @@ export type BusListener = (event: EncodedEvent) => void;
 export interface StateCheckpoint {
   readonly id: string | undefined;
   readonly state: unknown;
+  /** The channel whose state this is (default: the default channel). */
+  readonly channel?: string | undefined;
 }
 export type { BusStatus } from './status.js';
 
@@ -20,14 +24,35 @@ export type { BusStatus } from './status.js';
  * - `publish` assigns the id and delivers the event to every subscriber of
  *   every instance, in one total order, exactly once.
  * - Ids are opaque strings to clients; only the bus compares them.
- * - `since(lastId)` returns the events after `lastId` in that order, or a
- *   gap when it cannot prove it has all of them (unknown, trimmed, foreign).
+ * - Every event belongs to a channel (`channel`, default {@link DEFAULT_CHANNEL});
+ *   ids are global (one order across channels), history is per channel.
+ * - `since(lastId, channel)` returns the channel's events after `lastId` in
+ *   that order, or a gap when it cannot prove it has all of them (unknown
+ *   or foreign id, or the channel lost an event newer than `lastId`). A
+ *   channel with no event after `lastId` is never a gap.
+ * - `compareIds` orders two ids of this bus.
  * - Methods may be synchronous (in-memory) or return promises (network).
  */
 export interface Bus {
-  publish(event: string, data: unknown, json: string): string | Promise<string>;
+  publish(event: string, data: unknown, json: string, channel?: string): string | Promise<string>;
   subscribe(listener: BusListener): () => void;
-  since(lastId: string): SinceResult | Promise<SinceResult>;
+  since(lastId: string, channel?: string): SinceResult | Promise<SinceResult>;
+  /**
+   * Order two ids of this bus: negative when `a` came first, 0 when equal,
+   * positive when `b` came first; `undefined` when either is not an id of
+   * this bus (another epoch, garbage) — the hub then treats a resume from
+   * it as a gap. Optional for 0.1 buses: without it the hub compares ids of
+   * the form `<digits>-<digits>` (the in-memory and Redis Streams forms).
+   */
+  compareIds?(a: string, b: string): number | undefined;
+  /**
+   * Optional: forget a removed channel's history (the hub calls it when it
+   * folds the removal with id `id`). A resume of that channel from before
+   * `id` is then a gap.
+   */
+  removeChannel?(channel: string, id: string): void | Promise<void>;
+  /** Optional: what the bus holds of a channel's history, for metrics. */
+  channelStats?(channel: string): ChannelHistoryStats | undefined;
   /** Id of the newest event this instance has delivered, if any. */
   readonly headId: string | undefined;
   /**
@@ -47,13 +72,19 @@ export interface Bus {
    * so every instance folds the same events onto the same state. Resolves
    * `undefined` when there is no checkpoint yet.
    */
-  loadState?(): Promise<StateCheckpoint | undefined>;
+  loadState?(): Promise<StateCheckpoint | readonly StateCheckpoint[] | undefined>;
   /**
    * Optional: store a checkpoint (the state after event `id`, as JSON). The
    * hub calls it every `checkpointEvery` folded events; a bus keeps the
    * newest one it was given, by id.
    */
-  saveState?(id: string, json: string): void | Promise<void>;
+  saveState?(id: string, json: string, channel?: string): void | Promise<void>;
+  /**
+   * True when `saveState`/`loadState` keep one checkpoint per channel
+   * (`channel` argument, checkpoints with `channel`). A bus without it is
+   * given only the default channel's checkpoints.
+   */
+  readonly channelCheckpoints?: boolean;
   /** Events between two `saveState` calls (default 100). */
   readonly checkpointEvery?: number;
   /**
@@ -84,8 +115,12 @@ export interface Bus {
 }
 
 export interface MemoryBusOptions {
-  /** Events kept for replay (default 1000). */
+  /** Events kept for replay per channel (default 100). */
   readonly history?: number;
+  /** Events older than this (ms) leave the history (default 15 min). */
+  readonly historyMaxAgeMs?: number;
+  /** Byte budget of every channel's history together; the oldest events go first (default 32 MiB). */
+  readonly historyBytes?: number;
   /**
    * Prefix that makes ids from an earlier process invalid after a restart,
    * so a browser resuming with an old id gets a reset rather than the wrong
@@ -96,11 +131,11 @@ export interface MemoryBusOptions {
 
 /**
  * In-process bus: ids are `<epoch>-<sequence>`, fan-out is synchronous,
- * history is a ring buffer.
+ * history is kept per channel ({@link ChannelLog}).
  */
 export class MemoryBus implements Bus {
   readonly epoch: string;
-  readonly history: History;
+  readonly history: ChannelLog;
   #seq = 0;
   #listeners = new Set<BusListener>();
   #head: string | undefined;
@@ -108,7 +143,11 @@ export class MemoryBus implements Bus {
   constructor(options: MemoryBusOptions = {}) {
     this.epoch = options.epoch ?? randomEpoch();
     if (!/^[A-Za-z0-9]+$/.test(this.epoch)) throw new TypeError('MemoryBus epoch must be alphanumeric');
-    this.history = new History(options.history ?? 1000);
+    this.history = new ChannelLog({
+      perChannel: options.history ?? 100,
+      maxAgeMs: options.historyMaxAgeMs,
+      maxBytes: options.historyBytes,
+    });
   }
 
   get headId(): string | undefined {
@@ -124,11 +163,11 @@ export class MemoryBus implements Bus {
     return this.#listeners.size;
   }
 
-  publish(event: string, data: unknown, json: string): string {
+  publish(event: string, data: unknown, json: string, channel: string = DEFAULT_CHANNEL): string {
     const seq = ++this.#seq;
     const id = `${this.epoch}-${seq}`;
-    const encoded = new EncodedEvent(id, event, data, json);
-    this.history.push(seq, encoded);
+    const encoded = new EncodedEvent(id, event, data, json, channel);
+    this.history.push(channel, seq, encoded);
     this.#head = id;
     for (const listener of this.#listeners) listener(encoded);
     return id;
@@ -143,12 +182,32 @@ export class MemoryBus implements Bus {
     };
   }
 
-  since(lastId: string): SinceResult {
-    const dash = lastId.lastIndexOf('-');
-    if (dash <= 0 || lastId.slice(0, dash) !== this.epoch) return { kind: 'gap' };
-    const digits = lastId.slice(dash + 1);
-    if (!/^\d{1,15}$/.test(digits)) return { kind: 'gap' };
-    return this.history.since(Number(digits));
+  since(lastId: string, channel: string = DEFAULT_CHANNEL): SinceResult {
+    const seq = this.#seqOf(lastId);
+    return seq === undefined ? { kind: 'gap' } : this.history.since(channel, seq);
+  }
+
+  compareIds(a: string, b: string): number | undefined {
+    const x = this.#seqOf(a);
+    const y = this.#seqOf(b);
+    return x === undefined || y === undefined ? undefined : x - y;
+  }
+
+  removeChannel(channel: string, id: string): void {
+    const seq = this.#seqOf(id);
+    if (seq !== undefined) this.history.remove(channel, seq);
+  }
+
+  channelStats(channel: string): ChannelHistoryStats {
+    return this.history.stats(channel);
+  }
+
+  /** The sequence of an id of this epoch; `undefined` for anything else. */
+  #seqOf(id: string): number | undefined {
+    const dash = id.lastIndexOf('-');
+    if (dash <= 0 || id.slice(0, dash) !== this.epoch) return undefined;
+    const digits = id.slice(dash + 1);
+    return /^\d{1,15}$/.test(digits) ? Number(digits) : undefined;
   }
 
   close(): void {
@@ -162,4 +221,24 @@ function randomEpoch(): string {
   let n = 0;
   for (const b of bytes) n = n * 256 + b;
   return n.toString(36);
+}
+
+/**
+ * Order ids of the form `<digits>-<digits>` (Redis Streams ids, and the
+ * in-memory bus's within one epoch); `undefined` for anything else. The
+ * hub's fallback for a bus without `compareIds`.
+ */
+export function compareStreamIds(a: string, b: string): number | undefined {
+  const x = /^(\d{1,20})-(\d{1,20})$/.exec(a);
+  const y = /^(\d{1,20})-(\d{1,20})$/.exec(b);
+  if (!x || !y) return undefined;
+  const major = compareDigits(x[1] as string, y[1] as string);
+  return major !== 0 ? major : compareDigits(x[2] as string, y[2] as string);
+}
+
+function compareDigits(a: string, b: string): number {
+  const p = a.replace(/^0+(?=\d)/, '');
+  const q = b.replace(/^0+(?=\d)/, '');
+  if (p.length !== q.length) return p.length - q.length;
+  return p < q ? -1 : p > q ? 1 : 0;
 }

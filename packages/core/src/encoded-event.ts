@@ -1,3 +1,5 @@
+import { DEFAULT_CHANNEL } from './channel.js';
+import { ChannelEventFrame, ChannelSnapshotBody, type WireFrame } from './channel-codec.js';
 import { encodeSseFrame, encodeSseSnapshot, encodeSseStatus } from './sse-codec.js';
 import type { ServerStatus } from './status.js';
 import { encodeWsEvent, encodeWsSnapshot, encodeWsStatus } from './ws-codec.js';
@@ -13,14 +15,35 @@ export class EncodedEvent {
   readonly event: string;
   readonly data: unknown;
   readonly json: string;
+  /** The channel the event belongs to ({@link DEFAULT_CHANNEL} for a program that names none). */
+  readonly channel: string;
   #sse: string | undefined;
   #ws: string | undefined;
+  #tagged: WireFrame | undefined;
+  #catchUp: WireFrame | undefined;
 
-  constructor(id: string, event: string, data: unknown, json: string) {
+  constructor(id: string, event: string, data: unknown, json: string, channel: string = DEFAULT_CHANNEL) {
     this.id = id;
     this.event = event;
     this.data = data;
     this.json = json;
+    this.channel = channel;
+  }
+
+  /** The frame a connection that names channels receives (see `channel-codec.ts`), shared by all of them. */
+  get tagged(): WireFrame {
+    this.#tagged ??= this.createTagged(true);
+    return this.#tagged;
+  }
+
+  /** {@link tagged} without the id: the event replayed to catch a channel up to a connection's position. */
+  get catchUp(): WireFrame {
+    this.#catchUp ??= this.createTagged(false);
+    return this.#catchUp;
+  }
+
+  protected createTagged(withId: boolean): WireFrame {
+    return new ChannelEventFrame(this, withId);
   }
 
   /** `id:`/`event:`/`data:` block for SSE. */
@@ -54,9 +77,13 @@ export class StateChange extends EncodedEvent {
   #frameSse: string | undefined;
   #frameWs: string | undefined;
 
-  constructor(id: string, data: unknown, json: string, stateJson: string) {
-    super(id, STATE_EVENT, data, json);
+  constructor(id: string, data: unknown, json: string, stateJson: string, channel: string = DEFAULT_CHANNEL) {
+    super(id, STATE_EVENT, data, json, channel);
     this.stateJson = stateJson;
+  }
+
+  protected override createTagged(withId: boolean): WireFrame {
+    return new ChannelSnapshotBody(this.channel, undefined, this.stateJson).at(withId ? this.id : '');
   }
 
   override get sse(): string {
@@ -86,6 +113,11 @@ export class StatusFrame extends EncodedEvent {
 
   constructor(status: ServerStatus) {
     super('', STATUS_EVENT, status, JSON.stringify({ bus: status.bus }));
+  }
+
+  /** The status is the server's, not a channel's: every connection gets the same frame. */
+  protected override createTagged(): WireFrame {
+    return this;
   }
 
   override get sse(): string {

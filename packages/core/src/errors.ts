@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   /** A board id is already connected by a live agent; the newcomer is refused (board link). */
   board_conflict: { status: 409, close: 1008 },
   too_many_clients: { status: 503, close: 1013 },
+  /** A bound on channels was reached: per hub (creation), per connection or per principal (subscriptions). */
+  too_many_channels: { status: 503, close: 1013 },
   too_many_requests: { status: 429, close: 1013 },
   board_offline: { status: 503, close: 1013 },
   /** The bus (Redis …) is unreachable: this instance is degraded and cannot publish or route commands. */

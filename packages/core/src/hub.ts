@@ -1,5 +1,9 @@
-import { Attachment, type AttachmentHost, type HubSink } from './attachment.js';
-import { type Bus, type BusStatus, MemoryBus } from './bus.js';
+import { type AccessPolicy, OPEN_ACCESS, principalIdOf, RateLimiter } from './access.js';
+import { type Bus, type BusStatus, compareStreamIds, MemoryBus, type StateCheckpoint } from './bus.js';
+import { assertChannelId, DEFAULT_CHANNEL, DIRECTORY, isChannelId } from './channel.js';
+import { ChannelSnapshotBody } from './channel-codec.js';
+import type { ChannelHistoryStats } from './channel-log.js';
+import { Connection, type ConnectionHost, type HubSink, type SubscribeResult } from './connection.js';
 import type {
   CommandName,
   CommandPayload,
@@ -10,8 +14,19 @@ import type {
   Reducer,
   StateOf,
 } from './contract.js';
+import {
+  applyEntry,
+  type DirectoryChange,
+  type DirectoryEntry,
+  type DirectoryPage,
+  type DirectoryPatch,
+  type DirectoryQuery,
+  diffEntry,
+  matchesQuery,
+  pageOf,
+} from './directory.js';
 import { Emitter } from './emitter.js';
-import { type EncodedEvent, STATE_EVENT, STATUS_EVENT, StateChange, StatusFrame } from './encoded-event.js';
+import { EncodedEvent, STATE_EVENT, StateChange, StatusFrame } from './encoded-event.js';
 import { BoardcastError } from './errors.js';
 import type { SinceResult } from './history.js';
 import { EncodedSnapshot } from './snapshot.js';
@@ -22,8 +37,12 @@ export interface CommandContext {
   readonly transport: string;
   /** Transport-specific connection id, when there is one. */
   readonly clientId?: string | undefined;
-  /** Whatever the transport's `authorize` hook returned for this client. */
+  /** Whatever the transport's `authorize` hook returned for this client (the principal). */
   readonly auth?: unknown;
+  /** The channel the command is for ({@link DEFAULT_CHANNEL} when the sender named none). */
+  readonly channel: string;
+  /** The principal's id (`AccessPolicy.principalId`, default {@link principalIdOf}): who sent it, for logs. */
+  readonly principal: string;
   /** Aborted when the command times out, its client goes away, or the hub closes. */
   readonly signal: AbortSignal;
   /**
@@ -33,6 +52,9 @@ export interface CommandContext {
    */
   readonly deadline: number;
 }
+
+/** What a transport passes to {@link Hub.dispatch}: everything the hub does not fill in itself. */
+export type DispatchContext = Partial<Omit<CommandContext, 'signal' | 'deadline' | 'principal'>>;
 
 export type CommandHandler<C extends ContractSpec, K extends CommandName<C>> = (
   input: CommandPayload<C, K>,
@@ -48,8 +70,12 @@ export type DispatchResult<T = unknown> =
   | { readonly ok: true; readonly data: T /** The result serialized once, for the wire. */; readonly json: string }
   | { readonly ok: false; readonly error: BoardcastError };
 
+/** One line of the audit log: who sent which command to which channel, and how it ended. */
 export interface CommandLog {
   readonly command: string;
+  readonly channel: string;
+  /** The sender's principal id (`anonymous` when no `authorize` named one). */
+  readonly principal: string;
   readonly ok: boolean;
   readonly code?: BoardcastError['code'] | undefined;
   readonly durationMs: number;
@@ -57,12 +83,23 @@ export interface CommandLog {
   readonly clientId?: string | undefined;
 }
 
+/** Per-channel figures a program can read (`hub.channel(id).metrics`). */
+export interface ChannelMetrics {
+  /** Connections holding the channel. */
+  readonly subscribers: number;
+  /** What the bus keeps of its history (events, bytes, evictions so far); zeros on a bus that does not say. */
+  readonly history: ChannelHistoryStats;
+}
+
 export type HubEvents = {
-  /** A contract event was delivered by the bus to this hub (local or remote publish) and folded into the state. */
+  /** A contract event was delivered by the bus to this hub (local or remote publish) and folded into its channel's state. */
   publish: (event: EncodedEvent) => void;
-  /** The folded state changed (a reducer returned a new object, or a `setState` event arrived). */
-  state: (state: unknown) => void;
+  /** A channel's folded state changed (a reducer returned a new object, or a `setState` event arrived). */
+  state: (state: unknown, channel: string) => void;
+  /** The audit log: one entry per command, whatever its outcome. */
   command: (log: CommandLog) => void;
+  /** The directory changed: a channel was described, changed status/firmware/capabilities, or was removed. */
+  directory: (change: DirectoryChange) => void;
   /**
    * The bus's health changed (`degraded`: Redis is unreachable; `ok`: back).
    * While degraded, commands are refused with `bus_unavailable` and every
@@ -81,14 +118,20 @@ export type HubEvents = {
 
 export interface HubOptions<C extends ContractSpec> {
   /**
-   * Snapshot state before the first event. On a shared bus with a state
-   * checkpoint (see `Bus.loadState`) the checkpoint replaces it.
+   * The state of every channel before its first event (the contract
+   * describes one channel; every channel starts here). On a shared bus
+   * with state checkpoints (see `Bus.loadState`) a channel's checkpoint
+   * replaces it.
    */
   readonly state: StateOf<C>;
-  /** Fan-out engine; default `new MemoryBus({ history })`. */
+  /** Fan-out engine; default `new MemoryBus({ history, historyMaxAgeMs, historyBytes })`. */
   readonly bus?: Bus;
-  /** Events kept for replay when the default bus is used (default 1000). */
+  /** Events kept for replay per channel when the default bus is used (default 100). */
   readonly history?: number;
+  /** Events older than this leave the default bus's history, in ms (default 15 min). */
+  readonly historyMaxAgeMs?: number;
+  /** Byte budget of every channel's history together on the default bus; oldest first out (default 32 MiB). */
+  readonly historyBytes?: number;
   /** Default command timeout in ms (default 5000). */
   readonly commandTimeoutMs?: number;
   /**
@@ -97,23 +140,79 @@ export interface HubOptions<C extends ContractSpec> {
    * `setState` were called, however long an async validator takes.
    */
   readonly validateEvents?: boolean;
+  /**
+   * Who may see and command which channel (default: everyone everything).
+   * The principal is what the transport's `authorize` returned. See
+   * `accessTable` for the common case.
+   */
+  readonly access?: AccessPolicy;
+  /**
+   * Channels this hub creates (`hub.channel(id)`, default 10,000); the next
+   * is refused with `too_many_channels`. Board links and MQTT discovery
+   * create channels for peers, so this bounds what a hostile peer can make.
+   */
+  readonly maxChannels?: number;
+  /** Channels (and patterns) one connection may hold (default 1,000); more are refused with `too_many_channels`. */
+  readonly maxChannelsPerConnection?: number;
+  /** Channel subscriptions one principal may hold over all its connections (default 10,000). */
+  readonly maxSubscriptionsPerPrincipal?: number;
+  /**
+   * Commands per second per principal, with bursts of `commandBurst`
+   * (default 2 × rate); past it `too_many_requests`. Default: 20 when an
+   * `access` policy is set (viewers are told apart), none otherwise.
+   */
+  readonly commandsPerSecond?: number;
+  readonly commandBurst?: number;
+  /** `channel.seen()` updates a directory entry's `lastSeen` at most this often, in ms (default 30,000). */
+  readonly lastSeenIntervalMs?: number;
 }
 
 /** How many `setState` frames a hub keeps for replays; an older one in a replay turns it into a reset. */
 const STATE_FRAMES = 256;
+/** How long a resume from an id this instance has not folded yet waits for it before it becomes a reset. */
+const REACH_TIMEOUT_MS = 5_000;
+
+/** Name of the internal event that changes the directory (on the `~directory` channel). */
+export const DIRECTORY_EVENT = '~directory';
+/** Name of the internal event that makes every instance re-check live connections' rights. */
+export const ACCESS_EVENT = '~access';
+const ACCESS_CHANNEL = '~access';
 
 /** The data of a `setState` event: the top-level fields it set and deleted, or a whole non-object value. */
 type StatePatch = { readonly s: Record<string, unknown>; readonly d?: readonly string[] } | { readonly v: unknown };
 
 export interface AttachOptions {
-  /** Resume after this event id; missing/empty means a fresh connection. */
+  /**
+   * Channels to hold (ids, `prefix*` patterns, `~directory`, or
+   * `{ channel, since }`). Missing: the 0.1 single stream of the default
+   * channel in its own frames, byte for byte.
+   */
+  readonly channels?: readonly (string | import('./connection.js').ChannelRequest)[] | undefined;
+  /** Resume after this event id (every channel of the connection); missing/empty means a fresh connection. */
   readonly lastEventId?: string | null | undefined;
   /** Deliver only these event names; missing means all. */
   readonly events?: ReadonlySet<string> | null | undefined;
+  /** What `authorize` returned for this client; the access policy judges it. */
+  readonly principal?: unknown;
+  /** The page of the directory to start with, when `channels` holds `~directory`. */
+  readonly directory?: DirectoryQuery | undefined;
 }
 
 type AnyHandler = (input: unknown, context: CommandContext) => unknown;
+type HandlerEntry = { fn: AnyHandler; timeoutMs: number | undefined };
 
+interface ChannelRecord {
+  readonly id: string;
+  state: unknown;
+  /** Id of the newest event of this channel the hub folded. */
+  head: string | undefined;
+  body: ChannelSnapshotBody | undefined;
+  readonly subscribers: Set<Connection>;
+  readonly handlers: Map<string, HandlerEntry>;
+  sinceCheckpoint: number;
+  /** Created by the program or by an event (counts toward `maxChannels`), not only by a subscriber waiting for it. */
+  live: boolean;
+}
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
@@ -157,16 +256,31 @@ function isPromiseLike<T>(value: unknown): value is PromiseLike<T> {
 
 /**
  * The one place a program publishes events and handles commands. Every
- * transport (SSE, WebSocket, board links) attaches to the same hub.
+ * transport (SSE, WebSocket, board links) attaches to the same hub. A hub
+ * carries channels (one per board in a fleet); everything on the hub itself
+ * (`publish`, `setState`, `state`, `handle`) is the default channel's, so a
+ * single-board program names none.
  */
 export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   readonly contract: C;
   readonly bus: Bus;
   /** Resolves when state has been loaded from a shared bus (immediately for the memory bus). */
   readonly ready: Promise<void>;
+  /** The access policy (everyone everything when the options name none). */
+  readonly access: AccessPolicy;
   readonly #options: HubOptions<C>;
-  readonly #handlers = new Map<string, { fn: AnyHandler; timeoutMs: number | undefined }>();
-  readonly #subscribers = new Set<(event: EncodedEvent) => void>();
+  readonly #handlers = new Map<string, HandlerEntry>();
+  /** Live-event listeners of {@link subscribe}. */
+  readonly #listeners = new Set<(event: EncodedEvent) => void>();
+  readonly #channels = new Map<string, ChannelRecord>();
+  readonly #handles = new Map<string, Channel<C>>();
+  readonly #connections = new Set<Connection>();
+  readonly #patterns = new Map<string, Set<Connection>>();
+  readonly #directory = new Map<string, DirectoryEntry>();
+  readonly #directorySubscribers = new Set<Connection>();
+  readonly #subscriptions = new Map<string, number>();
+  readonly #rate: RateLimiter | undefined;
+  readonly #open: boolean;
   readonly #unsubscribeBus: () => void;
   readonly #unsubscribeLost: (() => void) | undefined;
   readonly #unsubscribeResync: (() => void) | undefined;
@@ -177,14 +291,14 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   readonly #reducers: { readonly [name: string]: Reducer<unknown, unknown> | undefined };
   /** `setState` frames by id, so a replay can send the state as it was at that id. */
   readonly #stateFrames = new Map<string, StateChange>();
-  #state: StateOf<C>;
   #snapshot: EncodedSnapshot | undefined;
   #head: string | undefined;
   #closed = false;
   /** False until a shared bus's checkpoint is loaded; events delivered before wait in `#early`. */
   #loaded: boolean;
   #early: EncodedEvent[] = [];
-  #sinceCheckpoint = 0;
+  /** Resumes waiting for this instance to fold an id (see `ConnectionHost.reached`). */
+  #waiters: { id: string; resolve: (reached: boolean) => void }[] = [];
   /** Publishes waiting for an async validator or an earlier publish: later ones queue behind them. */
   #queued = 0;
   #tail: Promise<void> = Promise.resolve();
@@ -193,22 +307,29 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     super();
     this.contract = contract;
     this.#options = options;
-    this.#state = options.state;
     this.#reducers = (contract.reducers ?? {}) as { readonly [name: string]: Reducer<unknown, unknown> | undefined };
-    this.bus = options.bus ?? new MemoryBus({ history: options.history ?? 1000 });
+    this.access = options.access ?? OPEN_ACCESS;
+    this.#open = options.access === undefined;
+    const rate = options.commandsPerSecond ?? (options.access ? 20 : undefined);
+    this.#rate = rate === undefined ? undefined : new RateLimiter(rate, options.commandBurst ?? rate * 2);
+    this.bus =
+      options.bus ??
+      new MemoryBus({
+        history: options.history ?? 100,
+        historyMaxAgeMs: options.historyMaxAgeMs,
+        historyBytes: options.historyBytes,
+      });
+    this.#record(DEFAULT_CHANNEL, true);
     this.#head = this.bus.headId;
     this.#loaded = this.bus.loadState === undefined;
     this.#unsubscribeBus = this.bus.subscribe((event) => this.#receive(event));
     this.#unsubscribeLost = this.bus.onCheckpointLost?.(() => {
-      if (this.#loaded) this.#saveCheckpoint();
+      if (this.#loaded) for (const record of this.#channels.values()) this.#saveCheckpoint(record);
     });
     this.#unsubscribeResync = this.bus.onResync?.((checkpoint) => {
       if (!this.#loaded || this.#closed) return;
-      this.#state = checkpoint.state as StateOf<C>;
-      this.#head = checkpoint.id;
-      this.#snapshot = undefined;
-      this.#sinceCheckpoint = 0;
-      this.emit('state', this.#state);
+      this.#adopt(checkpoint);
+      if (checkpoint.id !== undefined) this.#head = checkpoint.id;
     });
     this.#unsubscribeStatus = this.bus.onStatus?.((status) => this.#onBusStatus(status));
     this.ready = this.#loadState();
@@ -238,21 +359,130 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     this.emit('busStatus', status);
     const frame = this.#currentStatusFrame();
     if (!frame || !this.#loaded) return;
-    for (const subscriber of this.#subscribers) this.#deliver(subscriber, frame);
+    for (const connection of this.#connections) connection.deliver(frame);
+  }
+
+  // ------------------------------------------------------------- channels
+
+  /**
+   * The handle of one channel: publish to it, handle its commands, read
+   * its state, describe it in the directory. Created on first use; the
+   * `maxChannels`-th new channel throws `too_many_channels`, an invalid id
+   * `invalid_payload` ({@link CHANNEL_ID} grammar).
+   */
+  channel(id: string): Channel<C> {
+    let handle = this.#handles.get(id);
+    if (handle) return handle;
+    assertChannelId(id);
+    this.#record(id, true);
+    handle = new Channel(this, id, this.#channelHost);
+    this.#handles.set(id, handle);
+    return handle;
+  }
+
+  /** Ids of the channels that exist (created by the program or by an event), sorted. */
+  get channels(): readonly string[] {
+    return [...this.#channels.values()]
+      .filter((r) => r.live)
+      .map((r) => r.id)
+      .sort();
+  }
+
+  /** Whether channel `id` exists (created by the program or by an event). */
+  hasChannel(id: string): boolean {
+    return this.#channels.get(id)?.live === true;
+  }
+
+  /** The directory: every described channel, with its kind, status, last seen, firmware and capabilities. */
+  get directory(): ReadonlyMap<string, DirectoryEntry> {
+    return this.#directory;
+  }
+
+  /** A page of the directory as `principal` may see it (entries of channels it may not see are left out). */
+  async directoryPage(query: DirectoryQuery = {}, principal?: unknown): Promise<DirectoryPage> {
+    if (this.#open) return pageOf(this.#directory.values(), query);
+    const visible: DirectoryEntry[] = [];
+    for (const entry of this.#directory.values()) {
+      if (await this.access.canSee(principal, entry.id)) visible.push(entry);
+    }
+    return pageOf(visible, query);
+  }
+
+  /**
+   * Re-check the rights of live connections (of one principal id, or all)
+   * on every instance: call it after the access policy changed. A channel
+   * a connection may no longer see gets a `forbidden` frame and leaves its
+   * set; nothing published after this call reaches it. Travels through the
+   * bus, so a change made on one instance reaches connections on all.
+   */
+  invalidateAccess(principalId?: string): Promise<void> {
+    const data = principalId === undefined ? {} : { principal: principalId };
+    const result = this.#inOrder(undefined, () =>
+      this.bus.publish(ACCESS_EVENT, data, JSON.stringify(data), ACCESS_CHANNEL),
+    ).then(() => undefined);
+    return this.#reported(result, 'invalidateAccess');
+  }
+
+  #record(id: string, live: boolean): ChannelRecord {
+    let record = this.#channels.get(id);
+    if (!record) {
+      if (live && this.#liveCount() >= (this.#options.maxChannels ?? 10_000) && id !== DEFAULT_CHANNEL) {
+        throw new BoardcastError('too_many_channels', `this hub already has ${this.#liveCount()} channels`);
+      }
+      record = {
+        id,
+        state: this.#options.state,
+        head: undefined,
+        body: undefined,
+        subscribers: new Set(),
+        handlers: new Map(),
+        sinceCheckpoint: 0,
+        live,
+      };
+      this.#channels.set(id, record);
+      if (live) this.#appeared(id);
+    } else if (live && !record.live) {
+      record.live = true;
+      this.#appeared(id);
+    }
+    return record;
+  }
+
+  #liveCount = (): number => {
+    let n = 0;
+    for (const record of this.#channels.values()) if (record.live) n++;
+    return n;
+  };
+
+  #appeared(id: string): void {
+    for (const [prefix, connections] of this.#patterns) {
+      if (id.startsWith(prefix)) for (const connection of connections) connection.appeared(id);
+    }
+  }
+
+  /** Forget a record nobody needs any more (a subscriber left a channel that never existed). */
+  #collect(record: ChannelRecord): void {
+    if (record.live || record.subscribers.size > 0 || record.handlers.size > 0 || record.id === DEFAULT_CHANNEL) return;
+    this.#channels.delete(record.id);
   }
 
   // ------------------------------------------------------------- state
 
-  /** The state after the newest event this hub delivered (folded through the contract's reducers). */
+  /** The default channel's state after the newest event this hub delivered (folded through the contract's reducers). */
   get state(): StateOf<C> {
-    return this.#state;
+    return this.#defaultRecord().state as StateOf<C>;
+  }
+
+  #defaultRecord(): ChannelRecord {
+    return this.#channels.get(DEFAULT_CHANNEL) ?? this.#record(DEFAULT_CHANNEL, true);
   }
 
   /**
-   * Change state that no event changes (a configuration, a label). It is
-   * published as an event of its own, so it takes its place in the bus's
-   * order like any event: a client joining at any moment sees it once,
-   * inside its snapshot or as a fresh snapshot frame carrying its id.
+   * Change state that no event changes (a configuration, a label) on the
+   * default channel. It is published as an event of its own, so it takes
+   * its place in the bus's order like any event: a client joining at any
+   * moment sees it once, inside its snapshot or as a fresh snapshot frame
+   * carrying its id.
    *
    * A function receives the state as of the moment the update reaches the
    * bus (after every earlier `publish`/`setState` of this hub). What is sent
@@ -263,9 +493,14 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
    * `error` too. Nothing is published when nothing changed.
    */
   setState(next: StateOf<C> | ((previous: StateOf<C>) => StateOf<C>)): Promise<void> {
+    return this.#setState(DEFAULT_CHANNEL, next);
+  }
+
+  #setState(channel: string, next: unknown): Promise<void> {
     const result = this.#inOrder(undefined, () => {
-      const value = typeof next === 'function' ? (next as (p: StateOf<C>) => StateOf<C>)(this.#state) : next;
-      const patch = diffState(this.#state, value);
+      const record = this.#record(channel, true);
+      const value = typeof next === 'function' ? (next as (p: unknown) => unknown)(record.state) : next;
+      const patch = diffState(record.state, value);
       if (patch === undefined) return undefined;
       let json: string;
       try {
@@ -273,29 +508,38 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
       } catch (error) {
         throw new BoardcastError('invalid_payload', 'state is not JSON-serializable', { cause: error });
       }
-      return this.bus.publish(STATE_EVENT, patch, json);
+      return this.bus.publish(STATE_EVENT, patch, json, channel);
     }).then(() => undefined);
     return this.#reported(result, 'setState');
   }
 
   /**
-   * The current snapshot with the id of the newest event it reflects;
-   * serialized once per change. Before any event its id is the bus's
-   * `originId` (when it has one), never none: a client holding an id the
-   * server refused (reset) must get one it can resume from, or a browser's
-   * `EventSource`, which keeps its Last-Event-ID until an event carries an
-   * `id:`, would send the refused one again and be reset on every reconnect.
+   * The default channel's snapshot with the id of the newest event the hub
+   * folded; serialized once per change. Before any event its id is the
+   * bus's `originId` (when it has one), never none: a client holding an id
+   * the server refused (reset) must get one it can resume from, or a
+   * browser's `EventSource`, which keeps its Last-Event-ID until an event
+   * carries an `id:`, would send the refused one again and be reset on
+   * every reconnect.
    */
   snapshot(): EncodedSnapshot {
     const cached = this.#snapshot;
     const id = this.#head ?? this.bus.originId;
-    if (cached && cached.headId === id) return cached;
-    const fresh = new EncodedSnapshot(this.#state, JSON.stringify(this.#state) ?? 'null', id);
+    const record = this.#defaultRecord();
+    if (cached && cached.headId === id && cached.state === record.state) return cached;
+    const fresh = new EncodedSnapshot(record.state, this.#bodyOf(record).json, id);
     this.#snapshot = fresh;
     return fresh;
   }
 
-  /** Id of the newest event this hub has seen. */
+  #bodyOf(record: ChannelRecord): ChannelSnapshotBody {
+    if (record.body === undefined || record.body.state !== record.state) {
+      record.body = new ChannelSnapshotBody(record.id, record.state, JSON.stringify(record.state) ?? 'null');
+    }
+    return record.body;
+  }
+
+  /** Id of the newest event this hub has seen (any channel). */
   get headId(): string | undefined {
     return this.#head;
   }
@@ -303,15 +547,20 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   // ------------------------------------------------------------- events
 
   /**
-   * Publish an event to every connected client. The payload is serialized
-   * once here; transports only write the shared frame. The returned promise
-   * resolves to the event id; it never needs a `catch` (failures are also
-   * emitted as `error`), but awaiting it surfaces them.
+   * Publish an event of the default channel to every client holding it.
+   * The payload is serialized once here; transports only write the shared
+   * frame. The returned promise resolves to the event id; it never needs a
+   * `catch` (failures are also emitted as `error`), but awaiting it
+   * surfaces them.
    */
   publish<K extends EventName<C>>(event: K, data: EventData<C, K>): Promise<string> {
+    return this.#publishTo(DEFAULT_CHANNEL, event, data);
+  }
+
+  #publishTo(channel: string, event: string, data: unknown): Promise<string> {
     let result: Promise<string>;
     try {
-      result = this.#publish(event, data);
+      result = this.#publish(channel, event, data);
     } catch (error) {
       result = Promise.reject(error);
     }
@@ -319,7 +568,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   }
 
   /** Checks that need no validator run synchronously, so a bad publish fails before anything queues. */
-  #publish(event: string, data: unknown): Promise<string> {
+  #publish(channel: string, event: string, data: unknown): Promise<string> {
     const spec = this.contract.events;
     if (!Object.hasOwn(spec, event)) throw new BoardcastError('invalid_payload', `unknown event "${event}"`);
     let json: string;
@@ -335,7 +584,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
         validated = validateEntry(entry, data, `event "${event}"`);
       }
     }
-    return this.#inOrder(validated, () => this.bus.publish(event, data, json)) as Promise<string>;
+    return this.#inOrder(validated, () => this.bus.publish(event, data, json, channel)) as Promise<string>;
   }
 
   /**
@@ -388,103 +637,207 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
       this.#early.push(event);
       return;
     }
-    const delivered = this.#fold(event);
-    if (delivered !== event) {
-      // A setState change: clients get it as a snapshot frame; it is not an application event.
-      for (const subscriber of this.#subscribers) this.#deliver(subscriber, delivered);
-      return;
-    }
-    this.emit('publish', event);
-    for (const subscriber of this.#subscribers) this.#deliver(subscriber, event);
+    if (event.event === DIRECTORY_EVENT) this.#foldDirectory(event);
+    else if (event.event === ACCESS_EVENT) this.#foldAccess(event);
+    else this.#foldEvent(event);
+    this.#head = event.id;
+    if (this.#waiters.length > 0) this.#wake();
   }
 
-  #deliver(subscriber: (event: EncodedEvent) => void, event: EncodedEvent): void {
+  #foldEvent(event: EncodedEvent): void {
+    const record = this.#channels.get(event.channel) ?? this.#record(event.channel, true);
+    if (!record.live) {
+      record.live = true;
+      this.#appeared(record.id);
+    }
+    // At or before the channel's checkpoint: already in its state.
+    if (record.head !== undefined && (this.#compare(event.id, record.head) ?? 1) <= 0) return;
+    const delivered = this.#fold(record, event);
+    if (delivered === event) {
+      this.emit('publish', event);
+      for (const listener of this.#listeners) this.#call(listener, event);
+    }
+    for (const connection of record.subscribers) connection.deliver(delivered);
+  }
+
+  #call(listener: (event: EncodedEvent) => void, event: EncodedEvent): void {
     try {
-      subscriber(event);
+      listener(event);
     } catch (error) {
       this.emit('error', error, 'subscriber');
     }
   }
 
   /**
-   * Apply one event to the state. Reducers are the contract's and run on
-   * every instance and in every browser, so the state after id N is the
-   * same everywhere. A reducer that throws leaves the state as it was (the
-   * browser's mirror does the same) and is reported. Returns what clients
-   * receive for it: the event itself, or a {@link StateChange} frame.
+   * Apply one event to its channel's state. Reducers are the contract's and
+   * run on every instance and in every browser, so the state after id N is
+   * the same everywhere. A reducer that throws leaves the state as it was
+   * (the browser's mirror does the same) and is reported. Returns what
+   * clients receive for it: the event itself, or a {@link StateChange} frame.
    */
-  #fold(event: EncodedEvent): EncodedEvent {
-    const previous = this.#state;
+  #fold(record: ChannelRecord, event: EncodedEvent): EncodedEvent {
+    const previous = record.state;
     let delivered = event;
     if (event.event === STATE_EVENT) {
-      this.#state = applyPatch(previous, event.data) as StateOf<C>;
-      const json = JSON.stringify(this.#state) ?? 'null';
-      const change = new StateChange(event.id, event.data, event.json, json);
+      record.state = applyPatch(previous, event.data);
+      const json = JSON.stringify(record.state) ?? 'null';
+      const change = new StateChange(event.id, event.data, event.json, json, record.id);
       this.#stateFrames.set(event.id, change);
       if (this.#stateFrames.size > STATE_FRAMES) {
         this.#stateFrames.delete(this.#stateFrames.keys().next().value as string);
       }
-      this.#snapshot = new EncodedSnapshot(this.#state, json, event.id);
+      record.body = new ChannelSnapshotBody(record.id, record.state, json);
       delivered = change;
     } else {
       const reducer = Object.hasOwn(this.#reducers, event.event) ? this.#reducers[event.event] : undefined;
       if (reducer) {
         try {
-          this.#state = reducer(previous, event.data) as StateOf<C>;
+          record.state = reducer(previous, event.data);
         } catch (error) {
           this.emit('error', error, `reducer "${event.event}"`);
         }
       }
     }
-    this.#head = event.id;
-    if (!Object.is(previous, this.#state)) this.emit('state', this.#state);
-    this.#checkpoint();
+    record.head = event.id;
+    if (!Object.is(previous, record.state)) this.emit('state', record.state, record.id);
+    this.#checkpoint(record);
     return delivered;
   }
 
-  #checkpoint(): void {
-    if (!this.bus.saveState || ++this.#sinceCheckpoint < (this.bus.checkpointEvery ?? 100)) return;
-    this.#saveCheckpoint();
+  #foldDirectory(event: EncodedEvent): void {
+    const change = event.data as DirectoryChange;
+    const channel = change?.channel;
+    if (typeof channel !== 'string') return;
+    let data: unknown;
+    if ('removed' in change) {
+      if (!this.#directory.delete(channel) && !this.#channels.get(channel)?.live) return;
+      data = { id: channel, removed: true };
+      this.#removeChannel(channel, event.id);
+    } else {
+      const entry = applyEntry(channel, this.#directory.get(channel), change.set);
+      this.#directory.set(channel, entry);
+      this.#record(channel, true);
+      data = entry;
+    }
+    this.emit('directory', change);
+    if (this.#directorySubscribers.size === 0) return;
+    const frame = new EncodedEvent(event.id, 'entry', data, JSON.stringify(data), DIRECTORY);
+    this.#deliverDirectory(channel, frame);
   }
 
-  #saveCheckpoint(): void {
-    this.#sinceCheckpoint = 0;
-    const head = this.#head;
-    if (head === undefined || !this.bus.saveState) return;
+  /**
+   * Directory changes go to the viewers who may see the channel: one
+   * policy decision per principal, not per connection.
+   */
+  #deliverDirectory(channel: string, frame: EncodedEvent): void {
+    if (this.#open) {
+      for (const connection of this.#directorySubscribers) connection.deliver(frame);
+      return;
+    }
+    const verdicts = new Map<string, boolean | Promise<boolean>>();
+    for (const connection of this.#directorySubscribers) {
+      let verdict = verdicts.get(connection.principalId);
+      if (verdict === undefined) {
+        try {
+          verdict = this.access.canSee(connection.principal, channel);
+        } catch (error) {
+          this.emit('error', error, 'access.canSee');
+          verdict = false;
+        }
+        verdicts.set(connection.principalId, verdict);
+      }
+      if (verdict === true) connection.deliver(frame);
+      else if (verdict !== false) {
+        // An asynchronous policy: the connection re-reads the whole (small) directory page in order.
+        connection.recheck();
+      }
+    }
+  }
+
+  #removeChannel(channel: string, id: string): void {
+    const record = this.#channels.get(channel);
     try {
-      const saved = this.bus.saveState(head, this.snapshot().json);
+      const removed = this.bus.removeChannel?.(channel, id);
+      if (isPromiseLike(removed)) removed.then(undefined, (error) => this.emit('error', error, 'bus.removeChannel'));
+    } catch (error) {
+      this.emit('error', error, 'bus.removeChannel');
+    }
+    if (!record) return;
+    record.state = this.#options.state;
+    record.body = undefined;
+    record.head = undefined;
+    record.sinceCheckpoint = 0;
+    if (channel !== DEFAULT_CHANNEL) record.live = false;
+    for (const connection of record.subscribers) connection.removed(channel);
+    this.#collect(record);
+  }
+
+  #foldAccess(event: EncodedEvent): void {
+    const principal = (event.data as { principal?: unknown } | null)?.principal;
+    for (const connection of this.#connections) {
+      if (principal === undefined || connection.principalId === principal) connection.recheck();
+    }
+  }
+
+  #checkpoint(record: ChannelRecord): void {
+    if (!this.bus.saveState || ++record.sinceCheckpoint < (this.bus.checkpointEvery ?? 100)) return;
+    this.#saveCheckpoint(record);
+  }
+
+  #saveCheckpoint(record: ChannelRecord): void {
+    record.sinceCheckpoint = 0;
+    const head = record.head;
+    if (head === undefined || !this.bus.saveState) return;
+    // A 0.1 bus stores one checkpoint: only the default channel's may go there.
+    if (record.id !== DEFAULT_CHANNEL && this.bus.channelCheckpoints !== true) return;
+    try {
+      const saved = this.bus.saveState(head, this.#bodyOf(record).json, record.id);
       if (isPromiseLike(saved)) saved.then(undefined, (error) => this.emit('error', error, 'bus.saveState'));
     } catch (error) {
       this.emit('error', error, 'bus.saveState');
     }
   }
 
+  #compare(a: string, b: string): number | undefined {
+    return this.bus.compareIds ? this.bus.compareIds(a, b) : compareStreamIds(a, b);
+  }
+
+  #wake(): void {
+    const head = this.#head;
+    if (head === undefined) return;
+    this.#waiters = this.#waiters.filter((waiter) => {
+      if ((this.#compare(waiter.id, head) ?? 1) > 0) return true;
+      waiter.resolve(true);
+      return false;
+    });
+  }
+
   /**
-   * Live events, without snapshot or replay. Returns the unsubscribe
-   * function. `setState` changes are not events: listen to `state` for them
-   * (and to `busStatus` for the bus's health).
+   * Live events of every channel, without snapshot or replay. Returns the
+   * unsubscribe function. `setState` changes are not events: listen to
+   * `state` for them (and to `busStatus` for the bus's health).
    */
   subscribe(listener: (event: EncodedEvent) => void): () => void {
-    const entry = (event: EncodedEvent) => {
-      if (event.event !== STATE_EVENT && event.event !== STATUS_EVENT) listener(event);
-    };
-    this.#subscribers.add(entry);
+    const entry = (event: EncodedEvent) => listener(event);
+    this.#listeners.add(entry);
     return () => {
-      this.#subscribers.delete(entry);
+      this.#listeners.delete(entry);
     };
   }
 
+  /** Open client streams (connections). */
   get subscriberCount(): number {
-    return this.#subscribers.size;
+    return this.#connections.size;
   }
 
   /**
-   * Events after `lastId`, or a gap, as clients receive them: a `setState`
-   * event comes as its snapshot frame, and one this hub no longer holds
-   * makes the answer a gap (the client then gets a fresh snapshot).
+   * Events of `channel` after `lastId`, or a gap, as clients receive them:
+   * a `setState` event comes as its snapshot frame, and one this hub no
+   * longer holds makes the answer a gap (the client then gets a fresh
+   * snapshot).
    */
-  since(lastId: string): SinceResult | Promise<SinceResult> {
-    const result = this.bus.since(lastId);
+  since(lastId: string, channel: string = DEFAULT_CHANNEL): SinceResult | Promise<SinceResult> {
+    const result = this.bus.since(lastId, channel);
     return isPromiseLike<SinceResult>(result)
       ? Promise.resolve(result).then((r) => this.#replayable(r))
       : this.#replayable(result);
@@ -505,58 +858,209 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   }
 
   /**
-   * Start a client's stream the way every transport must: snapshot (fresh
-   * connect) or the missed events (resume) or `reset` + snapshot (gap), then
-   * live events — with nothing lost or duplicated in between, whether the
-   * bus answers synchronously or not. Returns the detach function.
+   * Open a client's stream. With `channels`, the connection holds that set
+   * (changeable with `add`/`remove`) and receives channel frames; without,
+   * it is the 0.1 single stream of the default channel, byte for byte.
+   * Each channel starts with its snapshot (fresh), its missed events
+   * (resume) or its `reset` + snapshot (gap), then live events — with
+   * nothing lost or duplicated in between, whether the bus answers
+   * synchronously or not. Refusals (policy, bounds) arrive as `forbidden`
+   * frames for the channels concerned; a single stream whose viewer may not
+   * see the default channel is ended through `sink.end`.
    */
-  attach(options: AttachOptions, sink: HubSink): () => void {
-    const attachment = new Attachment(this.#host, sink, options.events ?? undefined);
+  connect(options: AttachOptions, sink: HubSink): HubConnection {
+    const principalId = this.#principalId(options.principal);
+    const connection = new Connection(this.#host, sink, {
+      channels: options.channels,
+      lastEventId: options.lastEventId,
+      events: options.events,
+      principal: options.principal,
+      principalId,
+      directory: options.directory,
+    });
+    this.#connections.add(connection);
     // Before a shared bus's checkpoint is loaded the state is not yet the
     // state at any id: the client starts once it is.
-    if (this.#loaded) attachment.start(options.lastEventId);
-    else void this.ready.then(() => attachment.start(options.lastEventId));
-    return attachment.detach;
+    if (this.#loaded) connection.start(options.channels, options.lastEventId);
+    else void this.ready.then(() => connection.start(options.channels, options.lastEventId));
+    return connection;
   }
 
-  /** What attachments see of the hub; one object shared by every client. */
-  readonly #host: AttachmentHost = {
-    subscribers: this.#subscribers,
-    snapshot: () => this.snapshot(),
+  /** {@link connect} for a single stream (0.1): returns the detach function. */
+  attach(options: AttachOptions, sink: HubSink): () => void {
+    const connection = this.connect(options, sink);
+    return () => connection.close();
+  }
+
+  #principalId(principal: unknown): string {
+    try {
+      return this.access.principalId ? this.access.principalId(principal) : principalIdOf(principal);
+    } catch (error) {
+      this.emit('error', error, 'access.principalId');
+      return 'anonymous';
+    }
+  }
+
+  /** What connections see of the hub; one object shared by every client. */
+  readonly #host: ConnectionHost = {
+    compare: (a, b) => this.#compare(a, b),
+    head: () => this.#head ?? this.bus.originId ?? '',
+    since: (lastId, channel) => this.since(lastId, channel),
+    reached: (id) => {
+      if (this.#head !== undefined && (this.#compare(id, this.#head) ?? 1) <= 0) return true;
+      return new Promise<boolean>((resolve) => {
+        const waiter = { id, resolve };
+        this.#waiters.push(waiter);
+        const timer = setTimeout(() => {
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          resolve(false);
+        }, REACH_TIMEOUT_MS);
+        (timer as { unref?: () => void }).unref?.();
+      });
+    },
     status: () => this.#currentStatusFrame(),
-    since: (lastId) => this.since(lastId),
+    legacySnapshot: () => this.snapshot(),
+    snapshotBody: (channel) => this.#bodyOf(this.#channels.get(channel) ?? this.#record(channel, false)),
+    directoryBody: (principal, query) => this.#directoryBody(principal, query),
+    admit: (connection, channel, pending) => this.#admit(connection, channel, pending ?? 0),
+    index: (connection, channel) => {
+      if (channel === DIRECTORY) this.#directorySubscribers.add(connection);
+      else (this.#channels.get(channel) ?? this.#record(channel, false)).subscribers.add(connection);
+      this.#subscriptions.set(connection.principalId, (this.#subscriptions.get(connection.principalId) ?? 0) + 1);
+    },
+    unindex: (connection, channel) => {
+      if (channel === DIRECTORY) this.#directorySubscribers.delete(connection);
+      else {
+        const record = this.#channels.get(channel);
+        if (record) {
+          record.subscribers.delete(connection);
+          this.#collect(record);
+        }
+      }
+      this.#release(connection.principalId);
+    },
+    indexPattern: (connection, prefix) => {
+      let set = this.#patterns.get(prefix);
+      if (!set) {
+        set = new Set();
+        this.#patterns.set(prefix, set);
+      }
+      set.add(connection);
+      this.#subscriptions.set(connection.principalId, (this.#subscriptions.get(connection.principalId) ?? 0) + 1);
+    },
+    unindexPattern: (connection, prefix) => {
+      const set = this.#patterns.get(prefix);
+      set?.delete(connection);
+      if (set?.size === 0) this.#patterns.delete(prefix);
+      this.#release(connection.principalId);
+    },
+    channelsWith: (prefix) => this.channels.filter((id) => id.startsWith(prefix)),
     report: (error, where) => this.emit('error', error, where),
+    closed: (connection) => {
+      this.#connections.delete(connection);
+    },
   };
+
+  #release(principalId: string): void {
+    const n = (this.#subscriptions.get(principalId) ?? 1) - 1;
+    if (n <= 0) this.#subscriptions.delete(principalId);
+    else this.#subscriptions.set(principalId, n);
+  }
+
+  /**
+   * Whether a connection may add `channel`: its id, the bounds (counting
+   * `pending` channels accepted earlier in the same request), the policy.
+   */
+  #admit(
+    connection: Connection,
+    channel: string,
+    pending: number,
+  ): BoardcastError | undefined | Promise<BoardcastError | undefined> {
+    const pattern = channel.length > 1 && channel.endsWith('*');
+    if (channel !== DIRECTORY && !isChannelId(pattern ? `${channel.slice(0, -1)}x` : channel)) {
+      return new BoardcastError('invalid_payload', `invalid channel id ${JSON.stringify(channel.slice(0, 40))}`);
+    }
+    if (!connection.has(channel)) {
+      const perConnection = this.#options.maxChannelsPerConnection ?? 1000;
+      if (connection.size + pending >= perConnection) {
+        return new BoardcastError('too_many_channels', `a connection may hold ${perConnection} channels`);
+      }
+      const perPrincipal = this.#options.maxSubscriptionsPerPrincipal ?? 10_000;
+      if ((this.#subscriptions.get(connection.principalId) ?? 0) + pending >= perPrincipal) {
+        return new BoardcastError('too_many_channels', `a viewer may hold ${perPrincipal} subscriptions`);
+      }
+    }
+    if (this.#open || pattern || channel === DIRECTORY) return undefined;
+    const forbidden = (): BoardcastError => new BoardcastError('forbidden', `channel "${channel}" is not yours to see`);
+    let verdict: boolean | Promise<boolean>;
+    try {
+      verdict = this.access.canSee(connection.principal, channel);
+    } catch (error) {
+      this.emit('error', error, 'access.canSee');
+      return forbidden();
+    }
+    if (!isPromiseLike(verdict)) return verdict ? undefined : forbidden();
+    return Promise.resolve(verdict).then(
+      (ok) => (ok ? undefined : forbidden()),
+      (error) => {
+        this.emit('error', error, 'access.canSee');
+        return forbidden();
+      },
+    );
+  }
+
+  #directoryBody(principal: unknown, query: DirectoryQuery | undefined): ChannelSnapshotBody {
+    // An asynchronous policy cannot answer here: such viewers see the entries it answered `true` for at once.
+    let entries: Iterable<DirectoryEntry> = this.#directory.values();
+    if (!this.#open) {
+      entries = [...this.#directory.values()].filter((entry) => {
+        if (!matchesQuery(entry, query)) return false;
+        try {
+          return this.access.canSee(principal, entry.id) === true;
+        } catch {
+          return false;
+        }
+      });
+    }
+    const page = pageOf(entries, query);
+    return new ChannelSnapshotBody(DIRECTORY, page, JSON.stringify(page));
+  }
 
   // ------------------------------------------------------------- commands
 
-  /** Register the handler for a command; returns a function that removes it. */
+  /** Register the handler for a command of every channel; returns a function that removes it. */
   handle<K extends CommandName<C>>(command: K, handler: CommandHandler<C, K>, options: HandleOptions = {}): () => void {
+    return this.#handle(this.#handlers, command, handler as AnyHandler, options);
+  }
+
+  #handle(handlers: Map<string, HandlerEntry>, command: string, fn: AnyHandler, options: HandleOptions): () => void {
     if (!Object.hasOwn(this.contract.commands, command)) {
       throw new BoardcastError('unknown_command', `command "${command}" is not in the contract`);
     }
-    if (this.#handlers.has(command)) throw new TypeError(`command "${command}" already has a handler`);
-    const entry = { fn: handler as AnyHandler, timeoutMs: options.timeoutMs };
-    this.#handlers.set(command, entry);
+    if (handlers.has(command)) throw new TypeError(`command "${command}" already has a handler`);
+    const entry = { fn, timeoutMs: options.timeoutMs };
+    handlers.set(command, entry);
     return () => {
-      if (this.#handlers.get(command) === entry) this.#handlers.delete(command);
+      if (handlers.get(command) === entry) handlers.delete(command);
     };
   }
 
   /**
    * Validate and run a command from the outside world. Never throws and never
    * hangs: the result is the serialized value or a `BoardcastError`.
+   * `context.channel` names the channel (default {@link DEFAULT_CHANNEL});
+   * `context.auth` is the principal the access policy judges.
    */
-  async dispatch(
-    command: string,
-    rawInput: unknown,
-    context: Partial<Omit<CommandContext, 'signal' | 'deadline'>> = {},
-  ): Promise<DispatchResult> {
+  async dispatch(command: string, rawInput: unknown, context: DispatchContext = {}): Promise<DispatchResult> {
     const started = Date.now();
     const transport = context.transport ?? 'local';
-    const result = await this.#dispatch(command, rawInput, { ...context, transport });
+    const channel = context.channel ?? DEFAULT_CHANNEL;
+    const principal = this.#principalId(context.auth);
+    const result = await this.#dispatch(command, rawInput, { ...context, transport, channel, principal });
     this.emit('command', {
       command,
+      channel,
+      principal,
       ok: result.ok,
       code: result.ok ? undefined : result.error.code,
       durationMs: Date.now() - started,
@@ -570,7 +1074,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   async call<K extends CommandName<C>>(
     command: K,
     input: CommandPayload<C, K>,
-    context: Partial<Omit<CommandContext, 'signal' | 'deadline'>> = {},
+    context: DispatchContext = {},
   ): Promise<CommandResult<C, K>> {
     const result = await this.dispatch(command, input, context);
     if (!result.ok) throw result.error;
@@ -583,9 +1087,33 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     context: Omit<CommandContext, 'signal' | 'deadline'>,
   ): Promise<DispatchResult> {
     if (this.#closed) return { ok: false, error: new BoardcastError('closed', 'hub is closed') };
+    const { channel } = context;
+    if (!isChannelId(channel)) {
+      return { ok: false, error: new BoardcastError('invalid_payload', 'invalid channel id') };
+    }
     const spec = Object.hasOwn(this.contract.commands, command) ? this.contract.commands[command] : undefined;
-    const handler = this.#handlers.get(command);
     if (!spec) return { ok: false, error: new BoardcastError('unknown_command', `unknown command "${command}"`) };
+    if (!this.#open) {
+      let allowed: boolean;
+      try {
+        allowed = await (this.access.canCommand
+          ? this.access.canCommand(context.auth, channel, command)
+          : this.access.canSee(context.auth, channel));
+      } catch (error) {
+        this.emit('error', error, 'access.canCommand');
+        allowed = false;
+      }
+      if (!allowed) {
+        return {
+          ok: false,
+          error: new BoardcastError('forbidden', `command "${command}" on channel "${channel}" is not allowed`),
+        };
+      }
+    }
+    if (this.#rate && !this.#rate.take(context.principal)) {
+      return { ok: false, error: new BoardcastError('too_many_requests', 'too many commands; slow down') };
+    }
+    const handler = this.#channels.get(channel)?.handlers.get(command) ?? this.#handlers.get(command);
     if (!handler) {
       return { ok: false, error: new BoardcastError('unknown_command', `command "${command}" has no handler`) };
     }
@@ -655,18 +1183,22 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   // ------------------------------------------------------------- lifecycle
 
   /**
-   * A shared bus: start from its checkpoint, then fold what it delivered
-   * meanwhile (the events after the checkpoint) without fanning them out —
-   * they happened before this hub served anyone.
+   * A shared bus: start from its checkpoints, then fold what it delivered
+   * meanwhile (the events after them) without fanning them out — they
+   * happened before this hub served anyone.
    */
   async #loadState(): Promise<void> {
     if (!this.bus.loadState) return;
     try {
-      const checkpoint = await this.bus.loadState();
-      if (checkpoint !== undefined) {
-        this.#state = checkpoint.state as StateOf<C>;
-        this.#head = checkpoint.id;
-        this.#snapshot = undefined;
+      const loaded = await this.bus.loadState();
+      const checkpoints: readonly StateCheckpoint[] =
+        loaded === undefined ? [] : Array.isArray(loaded) ? loaded : [loaded as StateCheckpoint];
+      for (const checkpoint of checkpoints) {
+        this.#adopt(checkpoint);
+        const id = checkpoint.id;
+        if (id !== undefined && (this.#head === undefined || (this.#compare(id, this.#head) ?? 0) > 0)) {
+          this.#head = id;
+        }
       }
     } catch (error) {
       this.emit('error', error, 'bus.loadState');
@@ -674,15 +1206,33 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     const early = this.#early;
     this.#early = [];
     this.#loaded = true;
-    for (const event of early) this.#fold(event);
-    this.emit('state', this.#state);
+    for (const event of early) {
+      if (event.event === DIRECTORY_EVENT) this.#foldDirectory(event);
+      else if (event.event !== ACCESS_EVENT) {
+        const record = this.#record(event.channel, true);
+        if (record.head === undefined || (this.#compare(event.id, record.head) ?? 1) > 0) this.#fold(record, event);
+      }
+      this.#head = event.id;
+    }
+    for (const record of this.#channels.values()) if (record.live) this.emit('state', record.state, record.id);
+  }
+
+  /** Take a checkpoint as a channel's state (load, or a resync after events were lost). */
+  #adopt(checkpoint: StateCheckpoint): void {
+    const record = this.#record(checkpoint.channel ?? DEFAULT_CHANNEL, true);
+    record.state = checkpoint.state;
+    record.head = checkpoint.id;
+    record.body = undefined;
+    record.sinceCheckpoint = 0;
+    if (record.id === DEFAULT_CHANNEL) this.#snapshot = undefined;
+    this.emit('state', record.state, record.id);
   }
 
   get closed(): boolean {
     return this.#closed;
   }
 
-  /** Stop delivering, abort running commands, close the bus. */
+  /** Stop delivering, abort running commands, end every connection, close the bus. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -691,11 +1241,158 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     this.#unsubscribeLost?.();
     this.#unsubscribeResync?.();
     this.#unsubscribeStatus?.();
-    this.#subscribers.clear();
+    for (const connection of [...this.#connections]) connection.close();
+    this.#listeners.clear();
+    for (const waiter of this.#waiters) waiter.resolve(false);
+    this.#waiters = [];
     this.emit('close');
     await this.bus.close();
     this.removeAllListeners();
   }
+
+  // ------------------------------------------------------------- the channel handles' view
+
+  readonly #channelHost: ChannelHost = {
+    state: (id) => (this.#channels.get(id) ?? this.#record(id, true)).state,
+    publish: (id, event, data) => this.#publishTo(id, event, data),
+    setState: (id, next) => this.#setState(id, next),
+    handle: (id, command, fn, options) => this.#handle(this.#record(id, true).handlers, command, fn, options),
+    snapshotBody: (id) => this.#bodyOf(this.#channels.get(id) ?? this.#record(id, true)),
+    describe: (id, patch) => {
+      const set = diffEntry(this.#directory.get(id), patch);
+      if (set === undefined) return Promise.resolve();
+      const change: DirectoryChange = { channel: id, set };
+      const json = JSON.stringify(change);
+      return this.#reported(
+        this.#inOrder(undefined, () => this.bus.publish(DIRECTORY_EVENT, change, json, DIRECTORY)),
+        'describe',
+      ).then(() => undefined);
+    },
+    lastSeen: (id) => this.#directory.get(id)?.lastSeen,
+    lastSeenInterval: () => this.#options.lastSeenIntervalMs ?? 30_000,
+    entry: (id) => this.#directory.get(id),
+    remove: (id) => {
+      this.#handles.delete(id);
+      const change: DirectoryChange = { channel: id, removed: true };
+      const json = JSON.stringify(change);
+      return this.#reported(
+        this.#inOrder(undefined, () => this.bus.publish(DIRECTORY_EVENT, change, json, DIRECTORY)),
+        'removeChannel',
+      ).then(() => undefined);
+    },
+    metrics: (id) => ({
+      subscribers: this.#channels.get(id)?.subscribers.size ?? 0,
+      history: this.bus.channelStats?.(id) ?? { events: 0, bytes: 0, evictions: 0 },
+    }),
+  };
+}
+
+/** What a {@link Channel} handle asks its hub. */
+interface ChannelHost {
+  state(id: string): unknown;
+  publish(id: string, event: string, data: unknown): Promise<string>;
+  setState(id: string, next: unknown): Promise<void>;
+  handle(id: string, command: string, fn: AnyHandler, options: HandleOptions): () => void;
+  snapshotBody(id: string): ChannelSnapshotBody;
+  describe(id: string, patch: DirectoryPatch): Promise<void>;
+  lastSeen(id: string): number | undefined;
+  lastSeenInterval(): number;
+  entry(id: string): DirectoryEntry | undefined;
+  remove(id: string): Promise<void>;
+  metrics(id: string): ChannelMetrics;
+}
+
+/**
+ * One channel of a hub (in a fleet, one board): the same `publish`,
+ * `setState`, `state` and `handle` as the hub, scoped to the channel, plus
+ * its directory entry. Get it with `hub.channel(id)`.
+ */
+export class Channel<C extends ContractSpec> {
+  readonly id: string;
+  readonly hub: Hub<C>;
+  readonly #host: ChannelHost;
+
+  /** @internal — use `hub.channel(id)`. */
+  constructor(hub: Hub<C>, id: string, host: ChannelHost) {
+    this.hub = hub;
+    this.id = id;
+    this.#host = host;
+  }
+
+  /** The channel's state after the newest event the hub folded. */
+  get state(): StateOf<C> {
+    return this.#host.state(this.id) as StateOf<C>;
+  }
+
+  /** Publish an event of this channel; see {@link Hub.publish}. */
+  publish<K extends EventName<C>>(event: K, data: EventData<C, K>): Promise<string> {
+    return this.#host.publish(this.id, event, data);
+  }
+
+  /** Change state no event changes, on this channel; see {@link Hub.setState}. */
+  setState(next: StateOf<C> | ((previous: StateOf<C>) => StateOf<C>)): Promise<void> {
+    return this.#host.setState(this.id, next);
+  }
+
+  /**
+   * Handle a command sent to this channel (before the hub-wide handler of
+   * the same command, which serves channels without their own).
+   */
+  handle<K extends CommandName<C>>(command: K, handler: CommandHandler<C, K>, options: HandleOptions = {}): () => void {
+    return this.#host.handle(this.id, command, handler as AnyHandler, options);
+  }
+
+  /** The channel's state as a snapshot body (encoded once per state). */
+  snapshotBody(): ChannelSnapshotBody {
+    return this.#host.snapshotBody(this.id);
+  }
+
+  /** The channel's directory entry, if it was described. */
+  get entry(): DirectoryEntry | undefined {
+    return this.#host.entry(this.id);
+  }
+
+  /**
+   * Set fields of the channel's directory entry (kind, name, status,
+   * firmware, capabilities, lastSeen). Publishes a directory change only
+   * for fields that differ, so calling it with the same values costs nothing.
+   */
+  describe(patch: DirectoryPatch): Promise<void> {
+    return this.#host.describe(this.id, patch);
+  }
+
+  /**
+   * The channel was heard from (default now, ms since the epoch): updates
+   * `lastSeen` only when the stored one is older than the hub's
+   * `lastSeenIntervalMs`, so a board sending every second is not a
+   * directory change every second.
+   */
+  seen(at: number = Date.now()): Promise<void> {
+    const last = this.#host.lastSeen(this.id);
+    if (last !== undefined && at - last < this.#host.lastSeenInterval()) return Promise.resolve();
+    return this.describe({ lastSeen: at });
+  }
+
+  /** Remove the channel: its directory entry, state and history go; its subscribers get `reset` (`removed`). */
+  remove(): Promise<void> {
+    return this.#host.remove(this.id);
+  }
+
+  /** Subscribers and history figures of this channel. */
+  get metrics(): ChannelMetrics {
+    return this.#host.metrics(this.id);
+  }
+}
+
+/** A client's stream as a transport holds it: add/remove channels, restart, close. */
+export interface HubConnection {
+  /** Channels held (`prefix*` for patterns, `~directory` for the directory). */
+  readonly channels: readonly string[];
+  readonly principalId: string;
+  add(requests: readonly (string | import('./connection.js').ChannelRequest)[]): Promise<SubscribeResult>;
+  remove(channels: readonly string[]): void;
+  restart(): void;
+  close(): void;
 }
 
 function toBoardcastError(error: unknown, code: BoardcastError['code'], message: string): BoardcastError {
