@@ -21,6 +21,8 @@ export interface FetchLink {
    * Cleared by a stream that opens.
    */
   refusal?: string | undefined;
+  /** Cross-origin failures in a row that a `no-cors` probe showed the server did answer (CORS). */
+  cors?: number | undefined;
 }
 
 /** One connection attempt as the SSE transport sees it. */
@@ -78,6 +80,38 @@ async function refused(link: FetchLink, sink: Link, response: Response): Promise
   sink.drop(error, final || (repeats && again));
 }
 
+/** How many CORS-hidden refusals in a row stop the client (one could be a server coming up between two requests). */
+export const CORS_FAILURES = 3;
+
+/**
+ * A request failed before any response. Same-origin (or outside a page)
+ * that is the network. Cross-origin it may also be CORS — the server
+ * answered, but not for this page's origin — which the browser hides. A
+ * `no-cors` request tells them apart: it resolves, opaquely, whenever the
+ * server answered at all. (It sends no `Origin` on a GET, so a stream it
+ * opens is aborted at once.) After {@link CORS_FAILURES} such answers in a
+ * row the client stops with `forbidden_origin` instead of retrying for ever.
+ */
+async function failed(link: FetchLink, sink: Link, cause: unknown, message: string): Promise<void> {
+  const { stream } = link;
+  if (typeof location === 'undefined' || stream.origin === location.origin)
+    return sink.drop(networkError(cause, message));
+  const controller = new AbortController();
+  const answered = await fetch(stream.href, { mode: 'no-cors', cache: 'no-store', signal: controller.signal }).then(
+    () => true,
+    () => false,
+  );
+  controller.abort();
+  link.cors = answered ? (link.cors ?? 0) + 1 : 0;
+  if (!answered) return sink.drop(networkError(cause, message));
+  const error = new BoardcastError(
+    'forbidden_origin',
+    `${stream.origin} answered, but not to this page's origin ${location.origin} (CORS): add it to the server's allowedOrigins, or serve the page from the same origin (a dev-server proxy)`,
+    { cause },
+  );
+  sink.drop(error, link.cors >= CORS_FAILURES);
+}
+
 /** A native EventSource was refused before opening: it hides the HTTP status, so ask once with fetch. */
 export function probe(link: FetchLink, sink: Link): void {
   const controller = new AbortController();
@@ -87,7 +121,7 @@ export function probe(link: FetchLink, sink: Link): void {
       else await refused(link, sink, response);
       controller.abort();
     },
-    (error) => sink.drop(networkError(error, 'event stream request failed')),
+    (error) => failed(link, sink, error, 'event stream request failed'),
   );
 }
 
@@ -111,10 +145,11 @@ export async function readStream(link: FetchLink, sink: Link, controller: AbortC
   try {
     response = await request(link, sink.lastEventId, controller.signal);
   } catch (error) {
-    return sink.drop(networkError(error, 'event stream request failed'));
+    if (controller.signal.aborted) return;
+    return failed(link, sink, error, 'event stream request failed');
   }
   if (!isStream(response) || !response.body) return refused(link, sink, response);
-  link.refusal = undefined;
+  link.refusal = link.cors = undefined;
   sink.beat();
   sink.open();
   let overflow = false;
