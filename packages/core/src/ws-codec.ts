@@ -1,3 +1,4 @@
+import { DIRECTORY, isChannelId } from './channel.js';
 import { BoardcastError, type ErrorBody } from './errors.js';
 import { parseServerStatus, type ServerStatus } from './status.js';
 
@@ -8,16 +9,66 @@ export type CommandId = string | number;
 
 // ---------------------------------------------------------------- envelopes
 
-export type ClientEnvelope =
-  | { readonly type: 'command'; readonly id: CommandId; readonly command: string; readonly data: unknown }
-  | { readonly type: 'ping'; readonly id?: CommandId | undefined };
+/** One channel a client asks for over WS: fresh, or its events after `since`. */
+export interface WsChannelRequest {
+  readonly channel: string;
+  readonly since?: string | undefined;
+}
 
+/** The page of the directory a `subscribe` asks for (see core's `DirectoryQuery`). */
+export interface WsDirectoryQuery {
+  readonly offset?: number | undefined;
+  readonly limit?: number | undefined;
+  readonly kind?: string | undefined;
+  readonly status?: string | undefined;
+}
+
+export type ClientEnvelope =
+  | {
+      readonly type: 'command';
+      readonly id: CommandId;
+      readonly command: string;
+      readonly data: unknown;
+      /** The channel the command is for; missing: the default channel. */
+      readonly channel?: string | undefined;
+    }
+  | { readonly type: 'ping'; readonly id?: CommandId | undefined }
+  /**
+   * Add channels to the connection's set (ids, `prefix*`, `~directory`,
+   * or `{channel, since}`), answered by a `result` with
+   * `{"added":[…],"refused":[{"channel","error"}]}` — refused ones also get a
+   * `forbidden` frame in the stream. `directory` pages the directory.
+   */
+  | {
+      readonly type: 'subscribe';
+      readonly id: CommandId;
+      readonly channels: readonly WsChannelRequest[];
+      readonly directory?:
+        | { readonly offset?: number; readonly limit?: number; readonly kind?: string; readonly status?: string }
+        | undefined;
+    }
+  /** Drop channels from the set, answered by a `result` with `{"removed":[…]}`. */
+  | { readonly type: 'unsubscribe'; readonly id: CommandId; readonly channels: readonly string[] };
+
+/**
+ * What a client receives. On a connection that names channels, `snapshot`,
+ * `event` and `reset` carry `channel`, an `event` replayed to catch an
+ * added channel up carries no `id` (`null` here), and `forbidden` names a
+ * channel the viewer may not (or no longer) see.
+ */
 export type ServerEnvelope =
-  | { readonly type: 'snapshot'; readonly id: string | null; readonly data: unknown }
-  | { readonly type: 'event'; readonly event: string; readonly id: string; readonly data: unknown }
+  | { readonly type: 'snapshot'; readonly id: string | null; readonly data: unknown; readonly channel?: string }
+  | {
+      readonly type: 'event';
+      readonly event: string;
+      readonly id: string | null;
+      readonly data: unknown;
+      readonly channel?: string;
+    }
+  | { readonly type: 'forbidden'; readonly channel: string; readonly error: ErrorBody['error'] }
   | { readonly type: 'result'; readonly id: CommandId; readonly ok: true; readonly data: unknown }
   | { readonly type: 'result'; readonly id: CommandId; readonly ok: false; readonly error: ErrorBody['error'] }
-  | { readonly type: 'reset'; readonly reason: string }
+  | { readonly type: 'reset'; readonly reason: string; readonly channel?: string }
   | { readonly type: 'pong'; readonly id?: CommandId | undefined }
   | { readonly type: 'error'; readonly error: ErrorBody['error'] }
   | { readonly type: 'status'; readonly data: ServerStatus };
@@ -61,8 +112,24 @@ export function encodeWsPong(id: CommandId | undefined): string {
   return id === undefined ? '{"type":"pong"}' : `{"type":"pong","id":${q(id)}}`;
 }
 
-export function encodeWsCommand(id: CommandId, command: string, data: unknown): string {
-  return `{"type":"command","id":${q(id)},"command":${q(command)},"data":${data === undefined ? 'null' : q(data)}}`;
+export function encodeWsCommand(id: CommandId, command: string, data: unknown, channel?: string): string {
+  const to = channel === undefined ? '' : `,"channel":${q(channel)}`;
+  return `{"type":"command","id":${q(id)},"command":${q(command)}${to},"data":${data === undefined ? 'null' : q(data)}}`;
+}
+
+/** `{"type":"subscribe",…}`: add channels to a WS connection's set. */
+export function encodeWsSubscribe(
+  id: CommandId,
+  channels: readonly WsChannelRequest[],
+  directory?: WsDirectoryQuery,
+): string {
+  const page = directory === undefined ? '' : `,"directory":${q(directory)}`;
+  return `{"type":"subscribe","id":${q(id)},"channels":${q(channels)}${page}}`;
+}
+
+/** `{"type":"unsubscribe",…}`: drop channels from a WS connection's set. */
+export function encodeWsUnsubscribe(id: CommandId, channels: readonly string[]): string {
+  return `{"type":"unsubscribe","id":${q(id)},"channels":${q(channels)}}`;
 }
 
 export function encodeWsPing(id?: CommandId): string {
@@ -97,6 +164,17 @@ function isCommandId(value: unknown): value is CommandId {
  * Parse JSON, refusing keys that could reach an object's prototype if the
  * data is later merged into another object.
  */
+/** Most channels one subscribe/unsubscribe frame may name (the connection's own bound applies too). */
+export const MAX_CHANNELS_PER_FRAME = 1000;
+
+/** A channel id, a `prefix*` pattern, or the directory: what a client may name in its set. */
+function isWsChannel(value: unknown): value is string {
+  if (typeof value !== 'string') return false;
+  if (value === DIRECTORY) return true;
+  if (value.length > 1 && value.endsWith('*')) return isChannelId(`${value.slice(0, -1)}x`);
+  return isChannelId(value);
+}
+
 export function parseJsonStrict(text: string): unknown {
   return JSON.parse(text, function reviver(this: unknown, key: string, value: unknown) {
     if (FORBIDDEN_KEYS.has(key)) throw invalid(`key "${key}" is not allowed`);
@@ -161,7 +239,65 @@ export function tryDecodeClientFrame(raw: string | Uint8Array, options: DecodeOp
       if (typeof record.command !== 'string' || !COMMAND_NAME.test(record.command)) {
         return { ok: false, id, error: invalid('command needs a "command" name') };
       }
-      return { ok: true, envelope: { type: 'command', id, command: record.command, data: record.data } };
+      if (record.channel !== undefined && !isWsChannel(record.channel)) {
+        return { ok: false, id, error: invalid('command "channel" must be a channel id') };
+      }
+      const channel = record.channel as string | undefined;
+      return {
+        ok: true,
+        envelope:
+          channel === undefined
+            ? { type: 'command', id, command: record.command, data: record.data }
+            : { type: 'command', id, command: record.command, data: record.data, channel },
+      };
+    }
+    if (type === 'subscribe' || type === 'unsubscribe') {
+      if (id === undefined) return { ok: false, error: invalid(`${type} needs an "id"`) };
+      const list = record.channels;
+      if (!Array.isArray(list) || list.length > MAX_CHANNELS_PER_FRAME) {
+        return {
+          ok: false,
+          id,
+          error: invalid(`${type} needs "channels": an array of at most ${MAX_CHANNELS_PER_FRAME}`),
+        };
+      }
+      if (type === 'unsubscribe') {
+        if (!list.every(isWsChannel)) return { ok: false, id, error: invalid('"channels" must be channel ids') };
+        return { ok: true, envelope: { type, id, channels: list as string[] } };
+      }
+      const channels: WsChannelRequest[] = [];
+      for (const item of list) {
+        if (isWsChannel(item)) channels.push({ channel: item });
+        else if (item !== null && typeof item === 'object' && isWsChannel((item as { channel?: unknown }).channel)) {
+          const { channel, since } = item as { channel: string; since?: unknown };
+          if (since !== undefined && since !== null && (typeof since !== 'string' || since.length > MAX_ID_LENGTH)) {
+            return { ok: false, id, error: invalid('"since" must be an event id') };
+          }
+          channels.push(typeof since === 'string' ? { channel, since } : { channel });
+        } else return { ok: false, id, error: invalid('"channels" must be channel ids or {channel, since}') };
+      }
+      const directory = record.directory;
+      if (
+        directory !== undefined &&
+        (directory === null || typeof directory !== 'object' || Array.isArray(directory))
+      ) {
+        return { ok: false, id, error: invalid('"directory" must be an object') };
+      }
+      const page = directory as Record<string, unknown> | undefined;
+      return {
+        ok: true,
+        envelope: {
+          type,
+          id,
+          channels,
+          directory: page && {
+            offset: typeof page.offset === 'number' ? page.offset : undefined,
+            limit: typeof page.limit === 'number' ? page.limit : undefined,
+            kind: typeof page.kind === 'string' ? page.kind : undefined,
+            status: typeof page.status === 'string' ? page.status : undefined,
+          },
+        } as ClientEnvelope,
+      };
     }
     if (type === 'ping') {
       if (record.id !== undefined && id === undefined) return { ok: false, error: invalid('ping "id" is malformed') };
@@ -200,20 +336,38 @@ export function decodeServerFrame(raw: string): ServerEnvelope {
   if (value === null || typeof value !== 'object') throw invalid('server frame must be a JSON object');
   const record = value as Record<string, unknown>;
   switch (record.type) {
-    case 'snapshot':
+    case 'snapshot': {
       if (!('data' in record)) break;
-      return { type: 'snapshot', id: typeof record.id === 'string' ? record.id : null, data: record.data };
-    case 'event':
-      if (typeof record.event !== 'string' || typeof record.id !== 'string') break;
+      const id = typeof record.id === 'string' ? record.id : null;
+      return typeof record.channel === 'string'
+        ? { type: 'snapshot', id, data: record.data, channel: record.channel }
+        : { type: 'snapshot', id, data: record.data };
+    }
+    case 'event': {
+      if (typeof record.event !== 'string') break;
+      if (typeof record.channel === 'string') {
+        const id = typeof record.id === 'string' ? record.id : null;
+        return { type: 'event', event: record.event, id, data: record.data, channel: record.channel };
+      }
+      if (typeof record.id !== 'string') break;
       return { type: 'event', event: record.event, id: record.id, data: record.data };
+    }
+    case 'forbidden': {
+      if (typeof record.channel !== 'string') break;
+      return { type: 'forbidden', channel: record.channel, error: BoardcastError.fromJSON(record.error).toJSON() };
+    }
     case 'result': {
       if (!isCommandId(record.id)) break;
       if (record.ok === true) return { type: 'result', id: record.id, ok: true, data: record.data };
       const error = BoardcastError.fromJSON(record.error);
       return { type: 'result', id: record.id, ok: false, error: error.toJSON() };
     }
-    case 'reset':
-      return { type: 'reset', reason: typeof record.reason === 'string' ? record.reason : 'history' };
+    case 'reset': {
+      const reason = typeof record.reason === 'string' ? record.reason : 'history';
+      return typeof record.channel === 'string'
+        ? { type: 'reset', reason, channel: record.channel }
+        : { type: 'reset', reason };
+    }
     case 'pong':
       return { type: 'pong', id: isCommandId(record.id) ? record.id : undefined };
     case 'error': {
