@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type Board, type BoardLink, SimulatedBoard } from '@boardcast/board-adapter-gpio';
 import { RedisBus } from '@boardcast/bus-redis';
-import { BoardcastError, createHub, type Hub, logSafe } from '@boardcast/core';
+import { BoardcastError, createHub, type Hub } from '@boardcast/core';
+import { logSafe } from '@boardcast/core/server';
 import {
   boardcastHttp,
   createHostGuard,

@@ -8,16 +8,18 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const packages = fileURLToPath(new URL('../../../packages/', import.meta.url));
 
 /**
- * Resolve `@boardcast/<name>` to the package's public entry in source form,
- * so a fresh clone runs without building the packages first.
+ * Resolve `@boardcast/<name>` and its public subpaths (`@boardcast/core/server`)
+ * to the package's entry in source form (`src/index.ts`, `src/server.ts`), so
+ * a fresh clone runs without building the packages first.
  * @type {import('esbuild').Plugin}
  */
 const boardcastFromSource = {
   name: 'boardcast-from-source',
   setup(b) {
-    b.onResolve({ filter: /^@boardcast\/[a-z-]+$/ }, (args) => ({
-      path: `${packages}${args.path.slice('@boardcast/'.length)}/src/index.ts`,
-    }));
+    b.onResolve({ filter: /^@boardcast\/[a-z-]+(\/[a-z-]+)?$/ }, (args) => {
+      const [name, entry = 'index'] = args.path.slice('@boardcast/'.length).split('/');
+      return { path: `${packages}${name}/src/${entry}.ts` };
+    });
   },
 };
 

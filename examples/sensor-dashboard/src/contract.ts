@@ -1,7 +1,8 @@
-import { defineContract, SeriesBuffer, type SeriesPoint, type SeriesStats, typed } from '@boardcast/core';
+import { defineContract, typed } from '@boardcast/core';
 import { en } from 'zod/locales';
 import * as z from 'zod/mini';
 import { type Alarms, SENSOR_NAMES, SENSORS, type SensorName } from './sensors.js';
+import { SeriesBuffer, type SeriesPoint, type SeriesStats } from './series-buffer.js';
 
 /** Largest batch one `POST /api/readings` may carry. */
 export const MAX_BATCH = 500;

@@ -1,7 +1,8 @@
-import { BoardcastError, createHub, type Hub, SeriesBuffer } from '@boardcast/core';
+import { BoardcastError, createHub, type Hub } from '@boardcast/core';
 import { requireControl } from './access.js';
 import { type DashboardState, dashboard, type Reading, type ReadingInput, type SensorSeries } from './contract.js';
 import { type Alarms, DEFAULT_ALARMS, SENSOR_NAMES, SENSORS, type SensorName } from './sensors.js';
+import { SeriesBuffer } from './series-buffer.js';
 
 export interface DashboardHubOptions {
   /** Readings kept per sensor for the chart and the stats (default 120). */

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { logSafe } from '@boardcast/core';
+import { logSafe } from '@boardcast/core/server';
 import { parseSensorTopic, startMqttIngest } from './mqtt-ingest.js';
 import { startDashboard } from './server.js';
 

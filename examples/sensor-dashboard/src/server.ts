@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Hub, logSafe } from '@boardcast/core';
+import type { Hub } from '@boardcast/core';
+import { logSafe } from '@boardcast/core/server';
 import {
   boardcastHttp,
   createHostGuard,

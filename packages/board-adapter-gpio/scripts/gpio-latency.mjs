@@ -18,7 +18,11 @@ try {
     bundle: true,
     platform: 'node',
     format: 'esm',
-    alias: { '@boardcast/core': join(here, '../../core/src/index.ts') },
+    alias: {
+      '@boardcast/core': join(here, '../../core/src/index.ts'),
+      '@boardcast/core/wire': join(here, '../../core/src/wire.ts'),
+      '@boardcast/core/server': join(here, '../../core/src/server.ts'),
+    },
     logLevel: 'warning',
   });
   process.env.EMULATED_GPIO_DIR = join(here, '../../../test-support/emulated-gpio');

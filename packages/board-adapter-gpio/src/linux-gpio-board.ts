@@ -1,7 +1,8 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BoardcastError, Emitter, isErrorCode, logSafe } from '@boardcast/core';
+import { BoardcastError, Emitter, isErrorCode } from '@boardcast/core';
+import { logSafe } from '@boardcast/core/server';
 import {
   type Board,
   type BoardCapabilities,

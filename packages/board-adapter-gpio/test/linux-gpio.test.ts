@@ -220,7 +220,11 @@ describe.skipIf(!pythonPath).each([1, 2] as const)(
           bundle: true,
           platform: 'node',
           format: 'esm',
-          alias: { '@boardcast/core': core },
+          alias: {
+            '@boardcast/core': core,
+            '@boardcast/core/wire': core.replace(/index\.ts$/, 'wire.ts'),
+            '@boardcast/core/server': core.replace(/index\.ts$/, 'server.ts'),
+          },
           logLevel: 'silent',
         });
         const server = spawn(process.execPath, [out], {

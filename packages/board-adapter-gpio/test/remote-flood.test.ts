@@ -104,7 +104,11 @@ beforeAll(async () => {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    alias: { '@boardcast/core': fileURLToPath(new URL('../../core/src/index.ts', import.meta.url)) },
+    alias: {
+      '@boardcast/core': fileURLToPath(new URL('../../core/src/index.ts', import.meta.url)),
+      '@boardcast/core/wire': fileURLToPath(new URL('../../core/src/wire.ts', import.meta.url)),
+      '@boardcast/core/server': fileURLToPath(new URL('../../core/src/server.ts', import.meta.url)),
+    },
     external: ['bufferutil', 'utf-8-validate'],
     banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
     logLevel: 'warning',

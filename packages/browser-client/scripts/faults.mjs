@@ -49,7 +49,8 @@ async function load() {
     stdin: {
       contents: `
         export { connect } from './src/index.ts';
-        export { createHub, defineContract, typed, WS_PROTOCOL } from '@boardcast/core';
+        export { createHub, defineContract, typed } from '@boardcast/core';
+export { WS_PROTOCOL } from '@boardcast/core/wire';
         export { boardcastHttp } from '@boardcast/sse-server';
         export { createWsEndpoint } from '@boardcast/ws-server';
         export { startTcpProxy } from '../../test-support/tcp-proxy.ts';

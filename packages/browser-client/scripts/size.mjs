@@ -66,7 +66,11 @@ async function bundle(entry) {
     absWorkingDir: here,
     outdir: join(here, 'size-check'), // never written (write: false); splitting needs an outdir
     metafile: true,
-    alias: { '@boardcast/core': core },
+    alias: {
+      '@boardcast/core': core,
+      '@boardcast/core/wire': core.replace(/index\.ts$/, 'wire.ts'),
+      '@boardcast/core/server': core.replace(/index\.ts$/, 'server.ts'),
+    },
     logLevel: 'silent',
   });
   return result;

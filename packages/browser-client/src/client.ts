@@ -8,9 +8,9 @@ import {
   type ContractSpec,
   type EventData,
   type EventName,
-  type ServerStatus,
   type StateOf,
 } from '@boardcast/core';
+import type { ServerStatus } from '@boardcast/core/wire';
 import { backoffDelay, type ReconnectOptions, STABLE_CONNECTION_MS } from './backoff.js';
 import { callAll, type Listener } from './listeners.js';
 import { createStateMirror, type StateMirrorOptions } from './state-mirror.js';

@@ -28,7 +28,8 @@ export function connect<C extends ContractSpec>(
   return options.transport === 'ws' ? connectWs(url, contract, options) : connectSse(url, contract, options);
 }
 
-export { BoardcastError, isBoardcastError, type ServerStatus } from '@boardcast/core';
+export { BoardcastError, isBoardcastError } from '@boardcast/core';
+export type { ServerStatus } from '@boardcast/core/wire';
 export {
   backoffDelay,
   type KeepAliveOptions,

@@ -1,4 +1,5 @@
-import { BoardcastError, type ClientContract, type ContractSpec, parseServerStatus } from '@boardcast/core';
+import { BoardcastError, type ClientContract, type ContractSpec } from '@boardcast/core';
+import { parseServerStatus } from '@boardcast/core/wire';
 import { type KeepAliveOptions, watchdog } from './backoff.js';
 import type { ClientOptions, LinkSink, Transport } from './client.js';
 import { postCommandLazily } from './command-loader.js';
@@ -103,7 +104,7 @@ export function sseTransport<C extends ContractSpec>(
     source.onopen = () => {
       opened = true;
       // An open stream ends any run of identical refusals.
-      link.refusal = link.cors = undefined;
+      link.refusal = undefined;
       attempt.beat();
       sink.open();
     };

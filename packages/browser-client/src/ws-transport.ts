@@ -1,15 +1,11 @@
+import { BoardcastError, type ClientContract, type ContractSpec, ERROR_CODES, type ErrorCode } from '@boardcast/core';
 import {
-  BoardcastError,
-  type ClientContract,
-  type ContractSpec,
   decodeServerFrame,
-  ERROR_CODES,
-  type ErrorCode,
   encodeWsCommand,
   encodeWsPing,
   type ServerEnvelope,
   WS_PROTOCOL,
-} from '@boardcast/core';
+} from '@boardcast/core/wire';
 import { type KeepAliveOptions, watchdog } from './backoff.js';
 import type { ClientOptions, LinkSink, Transport } from './client.js';
 import { endpoint, withQuery } from './urls.js';

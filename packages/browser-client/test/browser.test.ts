@@ -29,7 +29,11 @@ async function bundle(): Promise<Map<string, string>> {
     splitting: true,
     outdir: join(root, 'browser-bundle'), // never written
     entryNames: 'bundle',
-    alias: { '@boardcast/core': coreSrc },
+    alias: {
+      '@boardcast/core': coreSrc,
+      '@boardcast/core/wire': coreSrc.replace(/index\.ts$/, 'wire.ts'),
+      '@boardcast/core/server': coreSrc.replace(/index\.ts$/, 'server.ts'),
+    },
     logLevel: 'silent',
   });
   const files = new Map<string, string>();

@@ -38,7 +38,11 @@ async function bundle() {
     metafile: true,
     outdir: join(root, 'names-only-bundle'), // never written
     entryNames: 'page',
-    alias: { '@boardcast/core': coreSrc },
+    alias: {
+      '@boardcast/core': coreSrc,
+      '@boardcast/core/wire': coreSrc.replace(/index\.ts$/, 'wire.ts'),
+      '@boardcast/core/server': coreSrc.replace(/index\.ts$/, 'server.ts'),
+    },
     logLevel: 'silent',
   });
   const files = new Map<string, string>();

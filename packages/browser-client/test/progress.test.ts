@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WS_PROTOCOL } from '@boardcast/core';
+import { WS_PROTOCOL } from '@boardcast/core/wire';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { startTcpProxy } from '../../../test-support/tcp-proxy.js';

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { WS_PROTOCOL } from '@boardcast/core';
+import { WS_PROTOCOL } from '@boardcast/core/wire';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { type BoardcastClient, connect } from '../src/index.js';

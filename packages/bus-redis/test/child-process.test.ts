@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeServerFrame, WS_PROTOCOL } from '@boardcast/core';
+import { decodeServerFrame, WS_PROTOCOL } from '@boardcast/core/wire';
 import { build } from 'esbuild';
 import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,6 +33,8 @@ async function bundleChild(outdir: string): Promise<string> {
     external: ['bufferutil', 'utf-8-validate'],
     alias: {
       '@boardcast/core': join(packages, 'core', 'src', 'index.ts'),
+      '@boardcast/core/wire': join(packages, 'core', 'src', 'wire.ts'),
+      '@boardcast/core/server': join(packages, 'core', 'src', 'server.ts'),
       '@boardcast/sse-server': join(packages, 'sse-server', 'src', 'index.ts'),
       '@boardcast/ws-server': join(packages, 'ws-server', 'src', 'index.ts'),
     },

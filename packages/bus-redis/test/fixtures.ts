@@ -1,12 +1,5 @@
-import {
-  createHub,
-  defineContract,
-  type EncodedEvent,
-  type EncodedSnapshot,
-  type HubSink,
-  STATUS_EVENT,
-  typed,
-} from '@boardcast/core';
+import { createHub, defineContract, typed } from '@boardcast/core';
+import { type EncodedEvent, type EncodedSnapshot, type HubSink, STATUS_EVENT } from '@boardcast/core/wire';
 import { RedisBus, type RedisBusOptions } from '../src/index.js';
 
 export const contract = defineContract({

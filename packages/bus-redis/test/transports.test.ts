@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { decodeServerFrame, WS_PROTOCOL } from '@boardcast/core';
+import { decodeServerFrame, WS_PROTOCOL } from '@boardcast/core/wire';
 import { boardcastHttp } from '@boardcast/sse-server';
 import { createWsEndpoint } from '@boardcast/ws-server';
 import { EventSource } from 'eventsource';

@@ -1,5 +1,19 @@
+/**
+ * `@boardcast/core`: what an application needs — the contract, the hub,
+ * the bus interface, errors and the typed emitter. Frame codecs live in
+ * `@boardcast/core/wire` (internal to the sibling packages), the endpoint
+ * policy and upgrade registry in `@boardcast/core/server`.
+ */
 export type { StandardSchemaV1 } from '@standard-schema/spec';
-export type { HubSink } from './attachment.js';
+export {
+  type AccessPolicy,
+  type AccessRule,
+  type AccessTable,
+  accessTable,
+  type MaybePromise,
+  matchesChannel,
+  principalIdOf,
+} from './access.js';
 export {
   type Bus,
   type BusListener,
@@ -8,6 +22,9 @@ export {
   type MemoryBusOptions,
   type StateCheckpoint,
 } from './bus.js';
+export { CHANNEL_ID, DEFAULT_CHANNEL, DIRECTORY, isChannelId, MAX_CHANNEL_ID_LENGTH } from './channel.js';
+export type { ChannelHistoryStats } from './channel-log.js';
+export type { ChannelRequest, SubscribeResult } from './connection.js';
 export {
   type ClientContract,
   type CommandInput,
@@ -25,7 +42,6 @@ export {
   type EventName,
   type EventsSpec,
   type Input,
-  isStandardSchema,
   type Output,
   type Reducer,
   type ReducerMap,
@@ -34,8 +50,14 @@ export {
   type TypeOnly,
   typed,
 } from './contract.js';
+export type {
+  DirectoryChange,
+  DirectoryEntry,
+  DirectoryPage,
+  DirectoryPatch,
+  DirectoryQuery,
+} from './directory.js';
 export { Emitter, type EventsMap } from './emitter.js';
-export { EncodedEvent, STATE_EVENT, STATUS_EVENT, StateChange, StatusFrame } from './encoded-event.js';
 export {
   BoardcastError,
   ERROR_CODES,
@@ -44,88 +66,21 @@ export {
   isBoardcastError,
   isErrorCode,
 } from './errors.js';
-export { History, type SinceResult } from './history.js';
 export {
   type AttachOptions,
+  Channel,
+  type ChannelMetrics,
   type CommandContext,
   type CommandHandler,
   type CommandLog,
   createHub,
+  type DispatchContext,
   type DispatchResult,
   type HandleOptions,
   Hub,
+  type HubConnection,
   type HubEvents,
   type HubOptions,
 } from './hub.js';
-export { LOG_SAFE_MAX_LENGTH, logSafe } from './log-safe.js';
-export {
-  AddressCounter,
-  type AllowedHosts,
-  type AllowedOrigins,
-  checkHost,
-  checkRequest,
-  createHostCheck,
-  type EndpointPolicy,
-  type EndpointPolicyOptions,
-  type HostCheck,
-  type HostEnvironment,
-  type InterfaceAddress,
-  isIpLiteral,
-  isOriginAllowed,
-  normalizeHost,
-  normalizeOrigin,
-  POLICY_DEFAULTS,
-  resolvePolicy,
-  type SlowClientPolicy,
-} from './policy.js';
 export type { Authorize, BoardcastRequest } from './request.js';
-export { SeriesBuffer, type SeriesPoint, type SeriesStats } from './series-buffer.js';
-export { EncodedSnapshot } from './snapshot.js';
-export {
-  encodeSseComment,
-  encodeSseFrame,
-  encodeSseKeepAlive,
-  encodeSseReset,
-  encodeSseRetry,
-  encodeSseSnapshot,
-  encodeSseStatus,
-  SSE_KEEPALIVE_EVENT,
-  SSE_STATUS_EVENT,
-  type SseFrameFields,
-} from './sse-codec.js';
-export { parseServerStatus, type ServerStatus } from './status.js';
-export {
-  refuseUpgrade,
-  registerUpgrade,
-  UNHANDLED_UPGRADE_TIMEOUT_MS,
-  UpgradeRegistry,
-  type UpgradeRequestLike,
-  type UpgradeRoute,
-  type UpgradeServer,
-  type UpgradeSocketLike,
-  upgradeRegistry,
-} from './upgrade.js';
-export { validateEntry, validateEntrySync } from './validate.js';
-export {
-  type ClientDecodeResult,
-  type ClientEnvelope,
-  type CommandId,
-  type DecodeOptions,
-  decodeClientFrame,
-  decodeServerFrame,
-  encodeWsCommand,
-  encodeWsError,
-  encodeWsEvent,
-  encodeWsPing,
-  encodeWsPong,
-  encodeWsReset,
-  encodeWsResultError,
-  encodeWsResultOk,
-  encodeWsSnapshot,
-  encodeWsStatus,
-  parseJsonStrict,
-  type ServerEnvelope,
-  tryDecodeClientFrame,
-  utf8ByteLength,
-  WS_PROTOCOL,
-} from './ws-codec.js';
+export { validateEntry } from './validate.js';

@@ -1,14 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { type BusStatus, createHub, MemoryBus } from '../src/index.js';
 import {
-  type BusStatus,
-  createHub,
   decodeServerFrame,
   type EncodedEvent,
   type EncodedSnapshot,
   type HubSink,
-  MemoryBus,
   parseServerStatus,
-} from '../src/index.js';
+} from '../src/wire.js';
 import { initialState, ledContract } from './fixtures.js';
 
 /**

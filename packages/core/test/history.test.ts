@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EncodedEvent, History, MemoryBus } from '../src/index.js';
+import { MemoryBus } from '../src/index.js';
+import { EncodedEvent, History } from '../src/wire.js';
 
 const ev = (seq: number) => new EncodedEvent(String(seq), 'tick', seq, String(seq));
 

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { BoardcastError, createHub, type EncodedEvent, type EncodedSnapshot, type HubSink } from '../src/index.js';
+import { BoardcastError, createHub } from '../src/index.js';
+import type { EncodedEvent, EncodedSnapshot, HubSink } from '../src/wire.js';
 import { initialState, ledContract } from './fixtures.js';
 
 function recorder() {

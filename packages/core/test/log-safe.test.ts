@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LOG_SAFE_MAX_LENGTH, logSafe } from '../src/index.js';
+import { LOG_SAFE_MAX_LENGTH, logSafe } from '../src/server.js';
 
 describe('logSafe', () => {
   it('keeps a value with line breaks on one line, escapes shown', () => {

@@ -1,14 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { BoardcastError, type BoardcastRequest } from '../src/index.js';
 import {
   AddressCounter,
-  BoardcastError,
-  type BoardcastRequest,
   checkRequest,
   createHostCheck,
   isOriginAllowed,
   normalizeHost,
   resolvePolicy,
-} from '../src/index.js';
+} from '../src/server.js';
 
 function request(headers: Record<string, string>): BoardcastRequest {
   return {

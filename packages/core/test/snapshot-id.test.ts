@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  createHub,
-  type EncodedEvent,
-  type EncodedSnapshot,
-  encodeSseReset,
-  type Hub,
-  MemoryBus,
-} from '../src/index.js';
+import { createHub, type Hub, MemoryBus } from '../src/index.js';
+import { type EncodedEvent, type EncodedSnapshot, encodeSseReset } from '../src/wire.js';
 import { initialState, ledContract } from './fixtures.js';
 
 /**

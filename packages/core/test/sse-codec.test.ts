@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EncodedEvent, encodeSseComment, encodeSseFrame, encodeSseReset, encodeSseRetry } from '../src/index.js';
+import { EncodedEvent, encodeSseComment, encodeSseFrame, encodeSseReset, encodeSseRetry } from '../src/wire.js';
 
 describe('SSE codec', () => {
   it('splits multi-line data on CR, LF and CRLF', () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type UpgradeSocketLike, upgradeRegistry } from '../src/index.js';
+import { type UpgradeSocketLike, upgradeRegistry } from '../src/server.js';
 
 /** The smallest server the registry accepts: duck-typed, no Node classes. */
 class FakeServer {

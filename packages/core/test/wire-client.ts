@@ -1,4 +1,5 @@
-import type { ClientContract, ContractSpec, EncodedEvent, EncodedSnapshot, HubSink, StateOf } from '../src/index.js';
+import type { ClientContract, ContractSpec, StateOf } from '../src/index.js';
+import type { EncodedEvent, EncodedSnapshot, HubSink } from '../src/wire.js';
 
 /**
  * A client as strict as a browser: it sees only the WebSocket frames a

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { BoardcastError } from '../src/index.js';
 import {
-  BoardcastError,
   decodeClientFrame,
   decodeServerFrame,
   encodeWsEvent,
@@ -9,7 +9,7 @@ import {
   encodeWsResultOk,
   encodeWsSnapshot,
   tryDecodeClientFrame,
-} from '../src/index.js';
+} from '../src/wire.js';
 
 describe('decodeClientFrame', () => {
   it('accepts a well-formed command and ping', () => {

@@ -18,7 +18,8 @@
 import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { createHub, defineContract, registerUpgrade, typed } from '@boardcast/core';
+import { createHub, defineContract, typed } from '@boardcast/core';
+import { registerUpgrade } from '@boardcast/core/server';
 import { createSseEndpoint } from '@boardcast/sse-server';
 
 const [streams = 1000, upgrades = 100, runs = 5] = process.argv.slice(2).map(Number);

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { BoardcastError, parseJsonStrict } from '@boardcast/core';
+import { BoardcastError } from '@boardcast/core';
+import { parseJsonStrict } from '@boardcast/core/wire';
 import { fromFetch, fromNode } from './request.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });

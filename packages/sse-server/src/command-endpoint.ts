@@ -1,16 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BoardcastError, type ContractSpec, Emitter, type Hub } from '@boardcast/core';
 import {
   type AllowedHosts,
   type AllowedOrigins,
-  BoardcastError,
-  type ContractSpec,
   checkRequest,
-  Emitter,
   type EndpointPolicy,
-  type Hub,
   resolvePolicy,
-} from '@boardcast/core';
-import { type Cors, createCors, withHeaders } from './cors.js';
+} from '@boardcast/core/server';
 import { parsedBodyText, readFetchBody, readJsonFrom, readNodeBody } from './body.js';
 import { hostEnvironment } from './environment.js';
 import type { AnyHub } from './hub-like.js';
@@ -90,7 +86,6 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
   readonly #policy: EndpointPolicy<IncomingMessage | Request>;
   readonly #authorize: Authorize | undefined;
   readonly #headers: Readonly<Record<string, string>>;
-  readonly #cors: Cors;
 
   constructor(hub: AnyHub, options: CommandEndpointOptions = {}) {
     super();
@@ -109,7 +104,6 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
     );
     this.#authorize = options.authorize;
     this.#headers = options.headers ?? {};
-    this.#cors = createCors(this.#policy.allowedOrigins, 'POST');
   }
 
   /** Node handler: node:http, Express (`app.post('/api/commands/:name', commands.node)`). */
@@ -138,24 +132,21 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
     this.#run({ info, readBody }).then(
       (reply) => {
         // An unread (refused) body must not be parsed as the next request.
-        // (HTTP/1 only: HTTP/2 has no Connection header, and its streams end on their own.)
-        if (!req.readableEnded && req.httpVersionMajor === 1) res.setHeader('Connection', 'close');
-        sendNode(res, withHeaders(reply, this.#cors.headers(info)));
+        if (!req.readableEnded) res.setHeader('Connection', 'close');
+        sendNode(res, reply);
       },
-      (error) => sendNode(res, withHeaders(this.#crashed(error, info), this.#cors.headers(info))),
+      (error) => sendNode(res, this.#crashed(error, info)),
     );
   }
 
   /** Fetch handler: Hono (`(c) => commands.fetch(c.req.raw)`), Next.js, Bun, Deno. */
   readonly fetch = async (request: Request): Promise<Response> => {
     const info = fromFetch(request);
-    let reply: Reply;
     try {
-      reply = await this.#run({ info, readBody: (limit) => readFetchBody(request, limit) });
+      return toResponse(await this.#run({ info, readBody: (limit) => readFetchBody(request, limit) }));
     } catch (error) {
-      reply = this.#crashed(error, info);
+      return toResponse(this.#crashed(error, info));
     }
-    return toResponse(withHeaders(reply, this.#cors.headers(info)));
   };
 
   async #run(request: CommandRequest): Promise<Reply> {
@@ -168,10 +159,9 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
     };
     const refused = checkRequest(this.#policy, info);
     if (refused) return refuse(refused);
-    if (info.method === 'OPTIONS') return this.#cors.preflight(info);
     if (info.method !== 'POST') {
       const error = new BoardcastError('method_not_allowed', `${info.method} is not allowed; use POST`);
-      return refuse(error, { Allow: 'POST, OPTIONS' });
+      return refuse(error, { Allow: 'POST' });
     }
     const auth = await runAuthorize(this.#authorize, info, (error) =>
       this.#hub.emit('error', error, 'sse-server authorize'),

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
-import { type AllowedHosts, type BoardcastError, checkHost, createHostCheck } from '@boardcast/core';
+import type { BoardcastError } from '@boardcast/core';
+import { type AllowedHosts, checkHost, createHostCheck } from '@boardcast/core/server';
 import { hostEnvironment } from './environment.js';
 
 /**

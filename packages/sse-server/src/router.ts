@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AllowedHosts, AllowedOrigins, ContractSpec, Hub } from '@boardcast/core';
+import type { ContractSpec, Hub } from '@boardcast/core';
+import type { AllowedHosts, AllowedOrigins } from '@boardcast/core/server';
 import {
   type CommandEndpoint,
   type CommandEndpointOptions,

@@ -1,4 +1,4 @@
-import { type EncodedEvent, type EncodedSnapshot, encodeSseReset, type HubSink } from '@boardcast/core';
+import { type EncodedEvent, type EncodedSnapshot, encodeSseReset, type HubSink } from '@boardcast/core/wire';
 import type { SseConnection } from './connection.js';
 import type { AnyHub } from './hub-like.js';
 

@@ -1,19 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BoardcastError, type ContractSpec, Emitter, type Hub } from '@boardcast/core';
 import {
   AddressCounter,
-  BoardcastError,
-  type ContractSpec,
   checkRequest,
-  Emitter,
   type EndpointPolicy,
   type EndpointPolicyOptions,
-  encodeSseKeepAlive,
-  encodeSseRetry,
-  type Hub,
   resolvePolicy,
-} from '@boardcast/core';
+} from '@boardcast/core/server';
+import { encodeSseKeepAlive, encodeSseRetry } from '@boardcast/core/wire';
 import type { FastifyReplyLike, FastifyRequestLike } from './command-endpoint.js';
-import { type Cors, createCors } from './cors.js';
 import { hostEnvironment } from './environment.js';
 import { FetchConnection } from './fetch-connection.js';
 import type { AnyHub } from './hub-like.js';
@@ -109,7 +104,6 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
   readonly #retry: number | { readonly min: number; readonly max: number };
   readonly #retryFrame: string | undefined;
   readonly #extraHeaders: Readonly<Record<string, string>>;
-  readonly #cors: Cors;
   readonly #offHubClose: () => void;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   #nextId = 0;
@@ -135,7 +129,6 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
       }
     }
     this.#extraHeaders = options.headers ?? {};
-    this.#cors = createCors(this.policy.allowedOrigins, 'GET');
     this.#perAddress = new AddressCounter(this.policy.maxClientsPerAddress);
     this.#shared = {
       hub,
@@ -193,7 +186,7 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     const connection = new FetchConnection(request.signal, (reason) => client.close(reason));
     this.#open(client, connection);
     if (request.signal.aborted) client.close('client');
-    return new Response(connection.stream, { status: 200, headers: this.#streamHeaders(info, false) });
+    return new Response(connection.stream, { status: 200, headers: this.#streamHeaders(false) });
   };
 
   /**
@@ -226,7 +219,7 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     const full = this.#checkCapacity(info, address);
     if (full) return sendNode(res, full);
 
-    res.writeHead(200, this.#streamHeaders(info, req.httpVersionMajor === 1));
+    res.writeHead(200, this.#streamHeaders(req.httpVersionMajor === 1));
     // Small frames must leave at once, not wait for Nagle to batch them.
     req.socket.setNoDelay(true);
     // Lets the kernel find a peer that vanished while the stream was idle.
@@ -238,10 +231,9 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
   #prepare(request: BoardcastRequest): Prepared {
     const refused = checkRequest(this.policy, request);
     if (refused) return { reply: this.#reject(refused, request) };
-    if (request.method === 'OPTIONS') return { reply: this.#cors.preflight(request) };
     if (request.method !== 'GET') {
       const error = new BoardcastError('method_not_allowed', `${request.method} is not allowed; use GET`);
-      return { reply: this.#reject(error, request, { Allow: 'GET, OPTIONS' }) };
+      return { reply: this.#reject(error, request, { Allow: 'GET' }) };
     }
     const full = this.#checkCapacity(request, undefined);
     if (full) return { reply: full };
@@ -293,18 +285,16 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     status = error.status,
   ): Reply {
     this.emit('reject', error, request);
-    // An allowed origin may read why (401 stops its client); a refused one gets nothing more than before.
-    return errorReply(error, { ...this.#extraHeaders, ...this.#cors.headers(request), ...headers }, status);
+    return errorReply(error, { ...this.#extraHeaders, ...headers }, status);
   }
 
   readonly #onAuthError = (error: unknown): void => {
     this.#hub.emit('error', error, 'sse-server authorize');
   };
 
-  #streamHeaders(request: BoardcastRequest, http1: boolean): Record<string, string> {
+  #streamHeaders(http1: boolean): Record<string, string> {
     const headers: Record<string, string> = {
       ...this.#extraHeaders,
-      ...this.#cors.headers(request),
       'Content-Type': 'text/event-stream; charset=utf-8',
       // no-transform keeps compression proxies from buffering the stream.
       'Cache-Control': 'no-cache, no-transform',

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { encodeSseFrame, encodeSseKeepAlive, encodeSseRetry } from '@boardcast/core';
+import { encodeSseFrame, encodeSseKeepAlive, encodeSseRetry } from '@boardcast/core/wire';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSseEndpoint, type SseEndpointOptions } from '../src/index.js';
 import { NodeConnection } from '../src/node-connection.js';

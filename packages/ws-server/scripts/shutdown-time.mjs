@@ -17,7 +17,8 @@
 import { createServer } from 'node:http';
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { createHub, defineContract, typed, WS_PROTOCOL } from '@boardcast/core';
+import { createHub, defineContract, typed } from '@boardcast/core';
+import { WS_PROTOCOL } from '@boardcast/core/wire';
 import { createWsEndpoint } from '@boardcast/ws-server';
 import { WebSocket } from 'ws';
 

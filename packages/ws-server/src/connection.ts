@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
+import { BoardcastError } from '@boardcast/core';
 import {
-  BoardcastError,
   type CommandId,
   type EncodedEvent,
   type EncodedSnapshot,
@@ -11,7 +11,7 @@ import {
   encodeWsResultOk,
   type HubSink,
   tryDecodeClientFrame,
-} from '@boardcast/core';
+} from '@boardcast/core/wire';
 import { type RawData, WebSocket } from 'ws';
 import { closeReason, rawSocketOf } from './frame.js';
 import type { ConnectionHost, WsClientInfo, WsDisconnectCause, WsDisconnectReason } from './types.js';

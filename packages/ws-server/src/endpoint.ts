@@ -1,22 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import {
-  AddressCounter,
-  BoardcastError,
-  type ContractSpec,
-  checkRequest,
-  Emitter,
-  type EncodedEvent,
-  type Hub,
-  registerUpgrade,
-  WS_PROTOCOL,
-} from '@boardcast/core';
+import { BoardcastError, type ContractSpec, Emitter, type Hub } from '@boardcast/core';
+import { AddressCounter, checkRequest, registerUpgrade } from '@boardcast/core/server';
+import { type EncodedEvent, WS_PROTOCOL } from '@boardcast/core/wire';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { Connection } from './connection.js';
 import { encodeTextFrame } from './frame.js';
 import { type ResolvedOptions, resolveOptions, type WsEndpointOptions } from './options.js';
 import { type ConnectQuery, parseConnectQuery } from './query.js';
-import { refuseInBand } from './refuse-in-band.js';
 import { rejectUpgrade } from './reject.js';
 import { fromUpgrade } from './request.js';
 import type { ConnectionHost, HubLike, WsClientInfo, WsDisconnectReason, WsEndpointEvents } from './types.js';
@@ -137,9 +128,6 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
         remoteAddress: address,
         origin,
       });
-      const offered = offersProtocol(request.headers['sec-websocket-protocol']);
-      const room = this.#connections.size + this.#pendingSockets.size < policy.maxClients;
-      if (room && refuseInBand(this.#wss, request, socket, head, error, offered, policy.closeTimeoutMs)) return;
       rejectUpgrade(socket, status, error, headers);
     };
 

@@ -1,5 +1,5 @@
 import { hostname, networkInterfaces } from 'node:os';
-import type { HostEnvironment } from '@boardcast/core';
+import type { HostEnvironment } from '@boardcast/core/server';
 
 /**
  * The machine's names for core's `Host` check. Read at endpoint construction;

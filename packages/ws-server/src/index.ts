@@ -1,4 +1,4 @@
-export { WS_PROTOCOL } from '@boardcast/core';
+export { WS_PROTOCOL } from '@boardcast/core/wire';
 export { createWsEndpoint, WsEndpoint } from './endpoint.js';
 export type {
   BackpressurePolicy,

@@ -7,7 +7,7 @@ import {
   resolvePolicy,
   type SlowClientPolicy,
   type UpgradeServer,
-} from '@boardcast/core';
+} from '@boardcast/core/server';
 import type { PerMessageDeflateOptions } from 'ws';
 import { hostEnvironment } from './environment.js';
 

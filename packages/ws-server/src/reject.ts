@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
-import { type BoardcastError, refuseUpgrade } from '@boardcast/core';
+import type { BoardcastError } from '@boardcast/core';
+import { refuseUpgrade } from '@boardcast/core/server';
 
 /**
  * Refuse an upgrade with a plain HTTP response and a JSON error body, before

@@ -1,4 +1,6 @@
-import type { ContractSpec, EncodedEvent, Hub, SlowClientPolicy } from '@boardcast/core';
+import type { ContractSpec, Hub } from '@boardcast/core';
+import type { SlowClientPolicy } from '@boardcast/core/server';
+import type { EncodedEvent } from '@boardcast/core/wire';
 
 /** One connected socket, as reported in lifecycle events. */
 export interface WsClientInfo {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { SlowClientPolicy } from '@boardcast/core';
+import type { SlowClientPolicy } from '@boardcast/core/server';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WsDisconnectReason } from '../src/index.js';
 import { TestClient as Client, closeAll, type Setup, setup, type TestClient, waitFor } from './helpers.js';

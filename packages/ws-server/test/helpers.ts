@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHub, defineContract, typed, WS_PROTOCOL } from '@boardcast/core';
+import { createHub, defineContract, typed } from '@boardcast/core';
+import { WS_PROTOCOL } from '@boardcast/core/wire';
 import { type ClientOptions, WebSocket } from 'ws';
 import { z } from 'zod';
 import { waitFor } from '../../../test-support/wait.js';
@@ -175,33 +176,18 @@ export class TestClient {
 
 export { waitFor };
 
-/**
- * Attempt an upgrade that should be refused; resolves with the HTTP status
- * and parsed body — or, for a refusal told inside the socket (a browser's
- * forbidden_origin/forbidden_host/unauthorized/forbidden, see
- * refuse-in-band.ts), with that error's HTTP status, its `error` envelope,
- * `inBand: true`, once the server has closed the socket with 1008.
- */
+/** Attempt an upgrade that should be refused; resolves with the HTTP status and parsed body. */
 export function refusal(
   url: string,
   options: ClientOptions & { protocols?: string | string[] } = {},
-): Promise<{ status: number; body: Frame; inBand?: boolean }> {
+): Promise<{ status: number; body: Frame }> {
   const { protocols = WS_PROTOCOL, ...rest } = options;
   const ws = new WebSocket(url, protocols, rest);
   ws.on('error', () => undefined);
   return new Promise((resolve, reject) => {
     ws.once('open', () => {
-      const frames: Frame[] = [];
-      ws.on('message', (data) => frames.push(JSON.parse(String(data)) as Frame));
-      ws.once('close', (code) => {
-        const error = (frames[0] as { error?: { code?: string } } | undefined)?.error;
-        if (code !== 1008 || frames.length !== 1 || !error?.code) {
-          reject(new Error(`upgrade unexpectedly succeeded (close ${code}, ${frames.length} frames)`));
-          return;
-        }
-        const status = error.code === 'unauthorized' ? 401 : 403;
-        resolve({ status, body: frames[0] as Frame, inBand: true });
-      });
+      ws.terminate();
+      reject(new Error('upgrade unexpectedly succeeded'));
     });
     ws.once('unexpected-response', (_req, res) => {
       let body = '';

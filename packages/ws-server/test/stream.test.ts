@@ -1,4 +1,4 @@
-import type { EncodedEvent } from '@boardcast/core';
+import type { EncodedEvent } from '@boardcast/core/wire';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WsClientInfo, WsDisconnectReason } from '../src/index.js';
 import { closeAll, makeHub, refusal, setup, TestClient, waitFor } from './helpers.js';

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { registerUpgrade, upgradeRegistry } from '@boardcast/core';
+import { registerUpgrade, upgradeRegistry } from '@boardcast/core/server';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { createWsEndpoint } from '../src/index.js';

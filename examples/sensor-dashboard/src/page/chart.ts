@@ -1,7 +1,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import type { SeriesPoint } from '@boardcast/core';
 import { SENSORS, type SensorName, type Thresholds } from '../sensors.js';
+import type { SeriesPoint } from '../series-buffer.js';
 
 const COLORS: Record<SensorName, string> = { temperature: '#c2410c', humidity: '#1d4ed8', light: '#a16207' };
 

@@ -3,18 +3,17 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import { hostname, networkInterfaces } from 'node:os';
 import type { Duplex } from 'node:stream';
+import { BoardcastError, Emitter } from '@boardcast/core';
 import {
   AddressCounter,
   type AllowedHosts,
-  BoardcastError,
   checkHost,
   createHostCheck,
-  Emitter,
   type HostCheck,
   type HostEnvironment,
   refuseUpgrade,
   registerUpgrade,
-} from '@boardcast/core';
+} from '@boardcast/core/server';
 import { WebSocketServer } from 'ws';
 import { BoardConnection, type ConnectionOptions } from './connection.js';
 import { BOARD_PROTOCOL, type HelloFrame } from './frames.js';

@@ -1,4 +1,5 @@
-import { BoardcastError, type ErrorBody, parseJsonStrict } from '@boardcast/core';
+import { BoardcastError, type ErrorBody } from '@boardcast/core';
+import { parseJsonStrict } from '@boardcast/core/wire';
 import { isLevel, isPinMode, type Level, type Pin, type PinCapability, type PinMode } from '../board.js';
 
 /** WebSocket subprotocol of the board link. */

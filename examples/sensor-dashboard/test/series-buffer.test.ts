@@ -1,12 +1,28 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SeriesBuffer } from '../src/index.js';
+import { SeriesBuffer } from '../src/series-buffer.js';
 
 function naive(values: number[]) {
   if (values.length === 0) return { count: 0, sum: 0, avg: null, min: null, max: null };
   const sum = values.reduce((a, b) => a + b, 0);
   return { count: values.length, sum, avg: sum / values.length, min: Math.min(...values), max: Math.max(...values) };
 }
+
+/**
+ * Stats compare as numbers (`===`): `0` and `-0` are the same reading, and
+ * `Math.min(0, -0)` is `-0` while the buffer may keep the `0` it saw first.
+ * `toBe` compares with `Object.is`, which told them apart and failed about
+ * one run in ten on a window like `[0, -0]` (seeds 7, 27 and 34 of 1…40).
+ */
+function same(a: number | null, b: number | null) {
+  return a === b;
+}
+
+/**
+ * Fixed seed, so a run in CI is the run you reproduce; `FC_SEED=<n>` explores
+ * others. On failure fast-check prints the seed and the shrunk counterexample.
+ */
+const seed = Number(process.env.FC_SEED ?? 20_261_207);
 
 function close(a: number | null, b: number | null, scale: number) {
   if (a === null || b === null) return a === b;
@@ -44,15 +60,23 @@ describe('SeriesBuffer', () => {
             const expected = naive(window);
             const scale = window.reduce((a, b) => a + Math.abs(b), 0);
             expect(s.size).toBe(expected.count);
-            expect(s.min).toBe(expected.min);
-            expect(s.max).toBe(expected.max);
+            expect(same(s.min, expected.min), `min ${s.min} vs ${expected.min}`).toBe(true);
+            expect(same(s.max, expected.max), `max ${s.max} vs ${expected.max}`).toBe(true);
             expect(close(s.sum, expected.sum, scale)).toBe(true);
             expect(close(s.avg, expected.avg, scale)).toBe(true);
           });
           expect(s.toArray().map((p) => p.value)).toEqual(values.slice(Math.max(0, values.length - capacity)));
         },
       ),
-      { numRuns: 300 },
+      // The window that made the old comparison flaky runs every time.
+      {
+        numRuns: 300,
+        seed,
+        examples: [
+          [2, [0, -0]],
+          [1, [-0, 0]],
+        ],
+      },
     );
   });
 

@@ -1,0 +1,40 @@
+/**
+ * `@boardcast/core/server`: what a server endpoint needs besides the hub —
+ * the Host/Origin/limit policy every boardcast endpoint applies, the upgrade
+ * registry, and `logSafe` for log lines built from network input. Public
+ * and documented (core README), so an application can give its own
+ * endpoints the same checks; it follows semver like the root entry. Node
+ * APIs stay out of it too: callers pass the machine's names in.
+ */
+export { LOG_SAFE_MAX_LENGTH, logSafe } from './log-safe.js';
+export {
+  AddressCounter,
+  type AllowedHosts,
+  type AllowedOrigins,
+  checkHost,
+  checkRequest,
+  createHostCheck,
+  type EndpointPolicy,
+  type EndpointPolicyOptions,
+  type HostCheck,
+  type HostEnvironment,
+  type InterfaceAddress,
+  isIpLiteral,
+  isOriginAllowed,
+  normalizeHost,
+  normalizeOrigin,
+  POLICY_DEFAULTS,
+  resolvePolicy,
+  type SlowClientPolicy,
+} from './policy.js';
+export {
+  refuseUpgrade,
+  registerUpgrade,
+  UNHANDLED_UPGRADE_TIMEOUT_MS,
+  UpgradeRegistry,
+  type UpgradeRequestLike,
+  type UpgradeRoute,
+  type UpgradeServer,
+  type UpgradeSocketLike,
+  upgradeRegistry,
+} from './upgrade.js';
