@@ -104,7 +104,7 @@ export function sseTransport<C extends ContractSpec>(
     source.onopen = () => {
       opened = true;
       // An open stream ends any run of identical refusals.
-      link.refusal = undefined;
+      link.refusal = link.cors = undefined;
       attempt.beat();
       sink.open();
     };

@@ -401,6 +401,29 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     this.emit('error', error, where);
   }
 
+  /** A connection error has been printed (no `error` listener) since the bus was last `ok`. */
+  #connectionErrorShown = false;
+
+  /**
+   * Without an `error` listener, connection errors are printed as one line
+   * per status change, not with a stack per reconnect attempt (ioredis
+   * retries every ≤ 2 s, three connections: dozens of lines a minute).
+   * Every other unhandled error keeps core's report.
+   */
+  protected override onUnhandledError(args: readonly unknown[]): void {
+    const [error, where] = args;
+    if (where !== 'redis' && where !== 'redis reader' && where !== 'redis subscriber') {
+      super.onUnhandledError(args);
+      return;
+    }
+    if (this.#connectionErrorShown) return;
+    this.#connectionErrorShown = true;
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(
+      `[boardcast] redis bus degraded (${where}: ${message.replace(/\s+/g, ' ').slice(0, 200)}); reconnecting — one line per status change, add an error listener for every attempt`,
+    );
+  }
+
   get #scripts(): ScriptCommands {
     return this.#cmd as unknown as ScriptCommands;
   }
@@ -694,6 +717,10 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     const next: BusStatus = ok ? 'ok' : 'degraded';
     if (next === this.#status) return;
     this.#status = next;
+    if (next === 'ok' && this.#connectionErrorShown) {
+      this.#connectionErrorShown = false;
+      console.error('[boardcast] redis bus ok: every connection is ready again');
+    }
     this.emit('status', next);
   }
 }

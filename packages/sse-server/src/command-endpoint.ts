@@ -8,6 +8,7 @@ import {
   resolvePolicy,
 } from '@boardcast/core/server';
 import { parsedBodyText, readFetchBody, readJsonFrom, readNodeBody } from './body.js';
+import { type Cors, createCors, withHeaders } from './cors.js';
 import { hostEnvironment } from './environment.js';
 import type { AnyHub } from './hub-like.js';
 import {
@@ -86,6 +87,7 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
   readonly #policy: EndpointPolicy<IncomingMessage | Request>;
   readonly #authorize: Authorize | undefined;
   readonly #headers: Readonly<Record<string, string>>;
+  readonly #cors: Cors;
 
   constructor(hub: AnyHub, options: CommandEndpointOptions = {}) {
     super();
@@ -104,6 +106,7 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
     );
     this.#authorize = options.authorize;
     this.#headers = options.headers ?? {};
+    this.#cors = createCors(this.#policy.allowedOrigins, 'POST');
   }
 
   /** Node handler: node:http, Express (`app.post('/api/commands/:name', commands.node)`). */
@@ -132,21 +135,24 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
     this.#run({ info, readBody }).then(
       (reply) => {
         // An unread (refused) body must not be parsed as the next request.
-        if (!req.readableEnded) res.setHeader('Connection', 'close');
-        sendNode(res, reply);
+        // (HTTP/1 only: HTTP/2 has no Connection header, and its streams end on their own.)
+        if (!req.readableEnded && req.httpVersionMajor === 1) res.setHeader('Connection', 'close');
+        sendNode(res, withHeaders(reply, this.#cors.headers(info)));
       },
-      (error) => sendNode(res, this.#crashed(error, info)),
+      (error) => sendNode(res, withHeaders(this.#crashed(error, info), this.#cors.headers(info))),
     );
   }
 
   /** Fetch handler: Hono (`(c) => commands.fetch(c.req.raw)`), Next.js, Bun, Deno. */
   readonly fetch = async (request: Request): Promise<Response> => {
     const info = fromFetch(request);
+    let reply: Reply;
     try {
-      return toResponse(await this.#run({ info, readBody: (limit) => readFetchBody(request, limit) }));
+      reply = await this.#run({ info, readBody: (limit) => readFetchBody(request, limit) });
     } catch (error) {
-      return toResponse(this.#crashed(error, info));
+      reply = this.#crashed(error, info);
     }
+    return toResponse(withHeaders(reply, this.#cors.headers(info)));
   };
 
   async #run(request: CommandRequest): Promise<Reply> {
@@ -159,9 +165,10 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
     };
     const refused = checkRequest(this.#policy, info);
     if (refused) return refuse(refused);
+    if (info.method === 'OPTIONS') return this.#cors.preflight(info);
     if (info.method !== 'POST') {
       const error = new BoardcastError('method_not_allowed', `${info.method} is not allowed; use POST`);
-      return refuse(error, { Allow: 'POST' });
+      return refuse(error, { Allow: 'POST, OPTIONS' });
     }
     const auth = await runAuthorize(this.#authorize, info, (error) =>
       this.#hub.emit('error', error, 'sse-server authorize'),

@@ -9,6 +9,7 @@ import {
 } from '@boardcast/core/server';
 import { encodeSseKeepAlive, encodeSseRetry } from '@boardcast/core/wire';
 import type { FastifyReplyLike, FastifyRequestLike } from './command-endpoint.js';
+import { type Cors, createCors } from './cors.js';
 import { hostEnvironment } from './environment.js';
 import { FetchConnection } from './fetch-connection.js';
 import type { AnyHub } from './hub-like.js';
@@ -104,6 +105,7 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
   readonly #retry: number | { readonly min: number; readonly max: number };
   readonly #retryFrame: string | undefined;
   readonly #extraHeaders: Readonly<Record<string, string>>;
+  readonly #cors: Cors;
   readonly #offHubClose: () => void;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   #nextId = 0;
@@ -129,6 +131,7 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
       }
     }
     this.#extraHeaders = options.headers ?? {};
+    this.#cors = createCors(this.policy.allowedOrigins, 'GET');
     this.#perAddress = new AddressCounter(this.policy.maxClientsPerAddress);
     this.#shared = {
       hub,
@@ -186,7 +189,7 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     const connection = new FetchConnection(request.signal, (reason) => client.close(reason));
     this.#open(client, connection);
     if (request.signal.aborted) client.close('client');
-    return new Response(connection.stream, { status: 200, headers: this.#streamHeaders(false) });
+    return new Response(connection.stream, { status: 200, headers: this.#streamHeaders(info, false) });
   };
 
   /**
@@ -219,7 +222,7 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     const full = this.#checkCapacity(info, address);
     if (full) return sendNode(res, full);
 
-    res.writeHead(200, this.#streamHeaders(req.httpVersionMajor === 1));
+    res.writeHead(200, this.#streamHeaders(info, req.httpVersionMajor === 1));
     // Small frames must leave at once, not wait for Nagle to batch them.
     req.socket.setNoDelay(true);
     // Lets the kernel find a peer that vanished while the stream was idle.
@@ -231,9 +234,10 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
   #prepare(request: BoardcastRequest): Prepared {
     const refused = checkRequest(this.policy, request);
     if (refused) return { reply: this.#reject(refused, request) };
+    if (request.method === 'OPTIONS') return { reply: this.#cors.preflight(request) };
     if (request.method !== 'GET') {
       const error = new BoardcastError('method_not_allowed', `${request.method} is not allowed; use GET`);
-      return { reply: this.#reject(error, request, { Allow: 'GET' }) };
+      return { reply: this.#reject(error, request, { Allow: 'GET, OPTIONS' }) };
     }
     const full = this.#checkCapacity(request, undefined);
     if (full) return { reply: full };
@@ -285,16 +289,18 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     status = error.status,
   ): Reply {
     this.emit('reject', error, request);
-    return errorReply(error, { ...this.#extraHeaders, ...headers }, status);
+    // An allowed origin may read why (401 stops its client); a refused one gets nothing more than before.
+    return errorReply(error, { ...this.#extraHeaders, ...this.#cors.headers(request), ...headers }, status);
   }
 
   readonly #onAuthError = (error: unknown): void => {
     this.#hub.emit('error', error, 'sse-server authorize');
   };
 
-  #streamHeaders(http1: boolean): Record<string, string> {
+  #streamHeaders(request: BoardcastRequest, http1: boolean): Record<string, string> {
     const headers: Record<string, string> = {
       ...this.#extraHeaders,
+      ...this.#cors.headers(request),
       'Content-Type': 'text/event-stream; charset=utf-8',
       // no-transform keeps compression proxies from buffering the stream.
       'Cache-Control': 'no-cache, no-transform',

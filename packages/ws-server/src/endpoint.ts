@@ -8,6 +8,7 @@ import { Connection } from './connection.js';
 import { encodeTextFrame } from './frame.js';
 import { type ResolvedOptions, resolveOptions, type WsEndpointOptions } from './options.js';
 import { type ConnectQuery, parseConnectQuery } from './query.js';
+import { refuseInBand } from './refuse-in-band.js';
 import { rejectUpgrade } from './reject.js';
 import { fromUpgrade } from './request.js';
 import type { ConnectionHost, HubLike, WsClientInfo, WsDisconnectReason, WsEndpointEvents } from './types.js';
@@ -128,6 +129,9 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
         remoteAddress: address,
         origin,
       });
+      const offered = offersProtocol(request.headers['sec-websocket-protocol']);
+      const room = this.#connections.size + this.#pendingSockets.size < policy.maxClients;
+      if (room && refuseInBand(this.#wss, request, socket, head, error, offered, policy.closeTimeoutMs)) return;
       rejectUpgrade(socket, status, error, headers);
     };
 

@@ -176,18 +176,33 @@ export class TestClient {
 
 export { waitFor };
 
-/** Attempt an upgrade that should be refused; resolves with the HTTP status and parsed body. */
+/**
+ * Attempt an upgrade that should be refused; resolves with the HTTP status
+ * and parsed body — or, for a refusal told inside the socket (a browser's
+ * forbidden_origin/forbidden_host/unauthorized/forbidden, see
+ * refuse-in-band.ts), with that error's HTTP status, its `error` envelope,
+ * `inBand: true`, once the server has closed the socket with 1008.
+ */
 export function refusal(
   url: string,
   options: ClientOptions & { protocols?: string | string[] } = {},
-): Promise<{ status: number; body: Frame }> {
+): Promise<{ status: number; body: Frame; inBand?: boolean }> {
   const { protocols = WS_PROTOCOL, ...rest } = options;
   const ws = new WebSocket(url, protocols, rest);
   ws.on('error', () => undefined);
   return new Promise((resolve, reject) => {
     ws.once('open', () => {
-      ws.terminate();
-      reject(new Error('upgrade unexpectedly succeeded'));
+      const frames: Frame[] = [];
+      ws.on('message', (data) => frames.push(JSON.parse(String(data)) as Frame));
+      ws.once('close', (code) => {
+        const error = (frames[0] as { error?: { code?: string } } | undefined)?.error;
+        if (code !== 1008 || frames.length !== 1 || !error?.code) {
+          reject(new Error(`upgrade unexpectedly succeeded (close ${code}, ${frames.length} frames)`));
+          return;
+        }
+        const status = error.code === 'unauthorized' ? 401 : 403;
+        resolve({ status, body: frames[0] as Frame, inBand: true });
+      });
     });
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
