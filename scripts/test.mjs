@@ -18,6 +18,13 @@ const parts = [
   },
   { name: 'python3 (board agent tests)', bins: ['python3'], install: 'sudo apt-get install python3' },
   {
+    name: 'python3-libgpiod + gcc (LinuxGpioBoard on the real libgpiod 1.6 binding over the emulated GPIO chip)',
+    // Debian's own interpreter: a python3 first on PATH may be another one without the binding.
+    check: () =>
+      spawnSync('/usr/bin/python3', ['-c', 'import gpiod'], { stdio: 'ignore' }).status === 0 && present(['gcc']),
+    install: 'sudo apt-get install python3-libgpiod gcc',
+  },
+  {
     name: 'mosquitto (@boardcast/mqtt tests)',
     bins: ['/usr/sbin/mosquitto', 'mosquitto'],
     install: 'sudo apt-get install mosquitto',
@@ -36,7 +43,7 @@ function present(bins) {
   });
 }
 
-const missing = parts.filter((part) => !present(part.bins));
+const missing = parts.filter((part) => !(part.check ? part.check() : present(part.bins)));
 for (const part of missing) {
   console.warn(`\n[boardcast] NOTICE: ${part.name} will be SKIPPED — not installed. Install with: ${part.install}`);
 }

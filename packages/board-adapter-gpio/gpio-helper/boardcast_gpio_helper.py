@@ -11,13 +11,17 @@ edge events), written with os.write so nothing sits in a stdio buffer.
 
   -> {"id": 1, "op": "open", "pins": [17, "GPIO27", "ID_SDA"], "consumer": "boardcast", "chip": null}
   <- {"id": 1, "ok": true, "api": 2, "version": "2.2.1", "lines": [{"chip": "gpiochip4", "label": "pinctrl-rp1", "offset": 17, "name": "GPIO17"}, ...]}
-  -> {"id": 2, "op": "mode", "line": 0, "mode": "output", "initial": 0}
+  -> {"id": 2, "op": "mode", "line": 0, "mode": "output", "initial": 0, "release": 0}
+     release: level the output is driven to before the line is released when
+     the helper ends (close, stdin closed, SIGTERM, parent died); "keep"
+     leaves it as it is. Default: the initial level.
   <- {"id": 2, "ok": true, "value": 0}
   -> {"id": 3, "op": "write", "line": 0, "value": 1}      answered after the kernel took it
   <- {"id": 3, "ok": true, "value": 1}
   -> {"id": 4, "op": "read", "line": 1}
   -> {"id": 5, "op": "watch", "line": 1, "debounceMs": 20}   (null debounceMs: stop reporting)
   <- {"event": "edge", "line": 1, "value": 0, "ns": "123456789"}   kernel timestamp, CLOCK_MONOTONIC
+  <- {"event": "overflow", "line": 1, "dropped": 25}   the kernel's queue lost edges (null: how many is unknown)
   -> {"id": 6, "op": "close"}                                 releases everything and exits
   <- {"id": n, "ok": false, "error": {"code": "busy", "message": "...", "details": {...}}}
 
@@ -27,7 +31,15 @@ a Pi 4, pinctrl-bcm2835 before). Strings are line names.
 
 The helper exits when its standard input closes and, through
 PR_SET_PDEATHSIG, when its parent dies, so a crashed server never leaves a
-line held. The kernel then releases every line it held.
+line held. Before it releases an output it drives the output's release level
+(a released line keeps whatever it was driving: Raspberry Pi kernels leave the
+pad alone). Killed with SIGKILL it can do nothing: the kernel releases its
+lines and each output keeps its last level.
+
+A reported level is never stale: the kernel's edge queue can overflow (v1
+keeps 16 events per line and drops the newest, v2 a buffer that drops the
+oldest), so after each batch of edges, and when a debounce settles, the
+helper reads the line itself and reports that level.
 """
 
 import ctypes
@@ -146,10 +158,13 @@ class V1(object):
         return slot.req.event_get_fd()
 
     def read_events(self, slot):
+        """Edges as (value, ns), and how many the kernel dropped (None: unknown)."""
         out = []
         for ev in slot.req.event_read_multiple():
             out.append((1 if ev.type == self.g.LineEvent.RISING_EDGE else 0, ev.sec * 1000000000 + ev.nsec))
-        return out
+        # v1 numbers nothing: a full read (the queue's 16) may have lost edges,
+        # which only the line's level can tell (see Helper.on_edges).
+        return out, (None if len(out) >= 16 else 0)
 
     def set_value(self, slot, value):
         slot.req.set_value(value)
@@ -212,6 +227,7 @@ class V2(object):
             slot.req.reconfigure_lines(config)
         else:
             slot.req = slot.chip.request_lines(config=config, consumer=slot.consumer)
+            slot.seqno = 0  # the kernel numbers a request's events from 1
 
     def kernel_debounce(self, slot, ms):
         slot.kernel_debounce_ms = ms
@@ -222,11 +238,16 @@ class V2(object):
         return slot.req.fd
 
     def read_events(self, slot):
+        """Edges as (value, ns), and how many the kernel dropped (line_seqno gaps)."""
         out = []
+        dropped = 0
         for ev in slot.req.read_edge_events():
             rising = ev.event_type == ev.Type.RISING_EDGE
             out.append((1 if rising else 0, ev.timestamp_ns))
-        return out
+            if slot.seqno is not None and ev.line_seqno > slot.seqno + 1:
+                dropped += ev.line_seqno - slot.seqno - 1
+            slot.seqno = ev.line_seqno
+        return out, dropped
 
     def set_value(self, slot, value):
         slot.req.set_value(slot.offset, self.Value.ACTIVE if value else self.Value.INACTIVE)
@@ -275,6 +296,8 @@ class Slot(object):
         self.helper_debounce_ms = 0
         self.reported = None
         self.pending = None  # (value, ns, due) while helper-side debounce waits
+        self.release_level = None  # driven before release on the way out; None: keep
+        self.seqno = None  # v2: last line_seqno seen
 
     def where(self):
         return "%s line %d (%s)" % (self.chip_name, self.offset, self.name or "unnamed")
@@ -285,6 +308,7 @@ class Helper(object):
         self.backend = None
         self.chips = []  # (path, chip, name, label, names)
         self.slots = []
+        self.opened = False
 
     # -- open
 
@@ -355,6 +379,24 @@ class Helper(object):
                    {"chips": self.chip_list()})
 
     def op_open(self, req):
+        if self.opened:
+            # A second open would scan every chip again and hand out a second
+            # set of slots over lines this helper already holds.
+            raise Fail("invalid_payload", "already open (one open per helper)")
+        try:
+            result = self.open_lines(req)
+        except BaseException:
+            # Nothing half set up: a failed open leaves no chip open, no slot,
+            # and the helper ready for another try.
+            self.close()
+            self.backend = None
+            self.chips = []
+            self.slots = []
+            raise
+        self.opened = True
+        return result
+
+    def open_lines(self, req):
         self.backend = load_backend()
         self.scan()
         consumer = str(req.get("consumer") or "boardcast")[:31]
@@ -394,6 +436,9 @@ class Helper(object):
         if mode not in ("input", "input_pullup", "input_pulldown", "output"):
             raise Fail("unsupported", "%s: mode %r is not supported" % (slot.where(), mode))
         initial = 1 if req.get("initial") == 1 else 0
+        release = req.get("release", initial)
+        if release not in (0, 1, "keep") or isinstance(release, bool):
+            raise Fail("invalid_payload", 'release must be 0, 1 or "keep"')
         try:
             self.backend.request(slot, mode, initial)
         except OSError as error:
@@ -406,6 +451,7 @@ class Helper(object):
             raise os_error("%s: request as %s" % (slot.where(), mode), error, slot.where(), consumer)
         slot.mode = mode
         slot.pending = None
+        slot.release_level = None if mode != "output" or release == "keep" else release
         value = self.backend.get_value(slot)
         slot.reported = value
         return {"value": value}
@@ -468,19 +514,35 @@ class Helper(object):
 
     def on_edges(self, slot):
         now = time.monotonic()
-        for value, ns in self.backend.read_events(slot):
-            if not slot.watching:
-                continue
-            if slot.helper_debounce_ms:
-                # Stable for N ms: a bounce back to the reported level cancels.
-                if value == slot.reported:
-                    slot.pending = None
-                else:
-                    slot.pending = (value, ns, now + slot.helper_debounce_ms / 1000.0)
-                continue
-            if value != slot.reported:
-                slot.reported = value
-                emit({"event": "edge", "line": slot.index, "value": value, "ns": str(ns)})
+        events, dropped = self.backend.read_events(slot)
+        if not events or not slot.watching:
+            return
+        for value, ns in events:
+            self.edge(slot, value, ns, now)
+        # The queue may have lost edges (v1 drops the newest when 16 wait, v2
+        # the oldest): the last edge read is not necessarily the line's level
+        # now. The line itself is.
+        level = self.backend.get_value(slot)
+        if level != events[-1][0]:
+            self.edge(slot, level, time.monotonic_ns(), now)
+            if dropped is None:
+                # A full v1 read (the queue holds 16) that ends on the wrong
+                # level: edges were lost; v1 does not say how many.
+                emit({"event": "overflow", "line": slot.index, "dropped": None})
+        if dropped:
+            emit({"event": "overflow", "line": slot.index, "dropped": dropped})
+
+    def edge(self, slot, value, ns, now):
+        if slot.helper_debounce_ms:
+            # Stable for N ms: a bounce back to the reported level cancels.
+            if value == slot.reported:
+                slot.pending = None
+            else:
+                slot.pending = (value, ns, now + slot.helper_debounce_ms / 1000.0)
+            return
+        if value != slot.reported:
+            slot.reported = value
+            emit({"event": "edge", "line": slot.index, "value": value, "ns": str(ns)})
 
     def due(self):
         now = time.monotonic()
@@ -491,23 +553,39 @@ class Helper(object):
             value, ns, at = slot.pending
             if at <= now:
                 slot.pending = None
-                slot.reported = value
-                emit({"event": "edge", "line": slot.index, "value": value, "ns": str(ns)})
+                # Settled: report what the line reads now, not what the last
+                # edge said (edges may have been lost since).
+                try:
+                    level = self.backend.get_value(slot)
+                except OSError:
+                    level = value
+                if level != slot.reported:
+                    slot.reported = level
+                    emit({"event": "edge", "line": slot.index, "value": level, "ns": str(ns if level == value else time.monotonic_ns())})
             else:
                 timeout = at - now if timeout is None else min(timeout, at - now)
         return timeout
 
     def close(self):
         for slot in self.slots:
+            # The known end state: an output's release level first (the
+            # kernel keeps whatever the line drives when it is released).
+            if slot.req is not None and slot.mode == "output" and slot.release_level is not None:
+                try:
+                    self.backend.set_value(slot, slot.release_level)
+                except Exception:
+                    pass
             try:
                 self.backend.release(slot)
             except Exception:
                 pass
+        self.slots = []
         for c in self.chips:
             try:
                 c[1].close()
             except Exception:
                 pass
+        self.chips = []
 
 
 def main():

@@ -54,6 +54,14 @@ export type BoardEvents = {
   reading: (reading: SensorReading) => void;
   /** Failures no caller will see (a watch the board refused, a restore step …). */
   error: (error: unknown) => void;
+  /**
+   * The kernel's edge queue overflowed and edges of `pin` were lost
+   * (`dropped`: how many, or null when the kernel does not say: the v1
+   * uAPI). The level reported after it is the line's level read back, so no
+   * watcher is left with a stale level; this says that intermediate changes
+   * were missed. LinuxGpioBoard only.
+   */
+  overflow: (info: { readonly pin: Pin; readonly dropped: number | null }) => void;
 };
 
 /** Options every board operation accepts. */
@@ -82,6 +90,16 @@ export interface PinModeOptions extends OperationOptions {
    * active-low relay does not click on when the server starts.
    */
   readonly initial?: Level | undefined;
+  /**
+   * What an output does when the board lets go of it: on `close()`, and when
+   * the server process ends (SIGTERM, SIGINT, a crash) where the board can
+   * still act. A level is driven first, then the line is released; `'keep'`
+   * releases it as it is. Default: `initial` (for a `Led`, its off level).
+   * Honoured by LinuxGpioBoard (the kernel keeps a released line's level, so
+   * without this an LED stays lit after the server stops) and the board
+   * agent; ignored where there is no pin to release (simulated, MQTT).
+   */
+  readonly release?: Level | 'keep' | undefined;
 }
 
 /**

@@ -11,6 +11,13 @@ export interface LedOptions {
    */
   readonly initial?: boolean;
   /**
+   * What the LED does when the board lets go of its pin (`board.close()`,
+   * the server ending where the board can still act): `'off'` (default)
+   * switches it off first, `'keep'` leaves it as it is. See
+   * `PinModeOptions.release`.
+   */
+  readonly release?: 'off' | 'keep';
+  /**
    * Most operations (on/off/toggle/set/refresh) queued on this LED, the
    * running one included (default 16). Beyond it an operation rejects at once
    * with `too_many_requests` (HTTP 429) instead of waiting behind the others.
@@ -65,9 +72,14 @@ export class Led {
       throw new BoardcastError('invalid_payload', 'Led maxQueue must be an integer >= 1');
     }
     const initial: Level = (options.initial ?? false) !== this.#activeLow ? 1 : 0;
+    const off: Level = this.#activeLow ? 1 : 0;
+    const release = options.release ?? 'off';
+    if (release !== 'off' && release !== 'keep') {
+      throw new BoardcastError('invalid_payload', `Led release must be "off" or "keep", got ${String(release)}`);
+    }
     this.ready = this.#serial(
       async () => {
-        await board.pinMode(pin, 'output', { initial });
+        await board.pinMode(pin, 'output', { initial, release: release === 'keep' ? 'keep' : off });
         if (!this.#closed) this.#follow();
         if (board.status === 'online') this.#confirm(await board.digitalRead(pin));
       },

@@ -1,7 +1,4 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { BoardcastError, Emitter, isErrorCode } from '@boardcast/core';
+import { BoardcastError, Emitter } from '@boardcast/core';
 import { logSafe } from '@boardcast/core/server';
 import {
   type Board,
@@ -25,6 +22,7 @@ import {
   type WatchOptions,
 } from './board.js';
 import { Debouncer } from './debounce.js';
+import { defaultHelperPath, GpioHelperProcess, type HelperMessage } from './gpio-helper-process.js';
 
 export interface LinuxGpioBoardOptions {
   /** Default `gpio`. */
@@ -50,6 +48,28 @@ export interface LinuxGpioBoardOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** How long one helper request may take before it fails with `timeout`, ms. Default 5000 (open: 3 × that). */
   readonly timeoutMs?: number;
+  /**
+   * Supervision of the helper. When it dies (killed, out of memory, a
+   * Python error) the board goes `offline`, starts a new helper after a
+   * backoff, requests the same lines again, puts every output back to its
+   * last confirmed level and every watch back, then goes `online`. More than
+   * `maxRestarts` restarts within `windowMs` and it gives up: an `error`
+   * event with `board_offline` naming the last failure, and it stays
+   * offline until closed. `false`: never restart. Defaults below.
+   */
+  readonly restart?: GpioRestartOptions | false;
+}
+
+/** How LinuxGpioBoard restarts a helper that died. */
+export interface GpioRestartOptions {
+  /** Restarts allowed within `windowMs` before giving up. Default 5. */
+  readonly maxRestarts?: number;
+  /** The window `maxRestarts` counts in, ms. Default 60000. */
+  readonly windowMs?: number;
+  /** Delay before the first restart, doubled for each restart still in the window, ms. Default 100. */
+  readonly initialDelayMs?: number;
+  /** Longest delay between restarts, ms. Default 5000. */
+  readonly maxDelayMs?: number;
 }
 
 /** Where a pin landed: the chip (name and label) and the line offset and name. */
@@ -67,6 +87,10 @@ interface LineState {
   mode: PinMode | undefined;
   /** Debounce the helper/kernel applies for this line's watchers (ms), or undefined when nothing watches. */
   lineDebounceMs: number | undefined;
+  /** An output's last confirmed level (restored after a helper restart). */
+  level: Level | undefined;
+  /** An output's release policy (`PinModeOptions.release`). */
+  release: Level | 'keep' | undefined;
 }
 
 interface Watcher {
@@ -77,28 +101,23 @@ interface Watcher {
   debouncer: Debouncer;
 }
 
-interface Pending {
-  readonly resolve: (value: HelperAnswer) => void;
-  readonly reject: (error: unknown) => void;
-  readonly timer: ReturnType<typeof setTimeout>;
+/** Options checked once, defaults filled in. */
+interface Settings {
+  readonly id: string;
+  readonly pins: readonly Pin[];
+  readonly consumer: string;
+  readonly chip: string | null;
+  readonly python: string;
+  readonly helperPath: string;
+  readonly env: Readonly<Record<string, string>> | undefined;
+  readonly timeoutMs: number;
+  readonly restart: Required<GpioRestartOptions> | false;
 }
 
-type HelperAnswer = Record<string, unknown>;
-
-/** What the helper's reader (set up before the board exists) hands to the board once it does. */
-interface HelperHooks {
-  edge?: (message: HelperAnswer) => void;
-  exit?: (error: BoardcastError) => void;
+/** Where the helper's unsolicited lines go: to the board, once it exists. */
+interface HelperSink {
+  event?: (message: HelperMessage) => void;
   error?: (error: BoardcastError) => void;
-}
-
-/** Longest line accepted from the helper (its answers and events are < 1 KB). */
-const MAX_HELPER_LINE = 1 << 20;
-
-function defaultHelperPath(): string {
-  // src/linux-gpio-board.ts, dist/index.js and dist/index.cjs all sit one level below the package root.
-  const here = typeof __dirname === 'string' ? __dirname : dirname(fileURLToPath(import.meta.url));
-  return join(here, '..', 'gpio-helper', 'boardcast_gpio_helper.py');
 }
 
 /** Kernel CLOCK_MONOTONIC ns → ms since the epoch, on this process's clock (libuv's hrtime is CLOCK_MONOTONIC). */
@@ -110,6 +129,135 @@ function kernelTimeToEpochMs(ns: string | undefined): number {
   return age >= 0 && age < 60_000 ? now - age : now;
 }
 
+/** Validate the options before any process starts; every bad value is `invalid_payload`. */
+function checkOptions(options: LinuxGpioBoardOptions): Settings {
+  const id = options.id ?? 'gpio';
+  const seen = new Set<string>();
+  for (const pin of options.pins) {
+    // The kernel reports line names in 32 bytes (31 and a NUL): a longer
+    // name can never match, and a huge one would only time out in the helper.
+    const ok =
+      (typeof pin === 'number' && Number.isSafeInteger(pin) && pin >= 0) ||
+      (typeof pin === 'string' && pin !== '' && Buffer.byteLength(pin) <= 31 && !/\p{Cc}/u.test(pin));
+    if (!ok)
+      throw new BoardcastError(
+        'invalid_payload',
+        `board "${id}": pin ${logSafe(typeof pin === 'string' ? JSON.stringify(pin) : String(pin))} is not a GPIO number or a line name (1–31 bytes)`,
+      );
+    if (seen.has(pinKey(pin)))
+      throw new BoardcastError('invalid_payload', `board "${id}": pin ${pinKey(pin)} listed twice`);
+    seen.add(pinKey(pin));
+  }
+  const timeoutMs = options.timeoutMs ?? 5000;
+  // 0, NaN or a negative value would time every request out at once while
+  // the helper still carries it out: a write reported failed that happened.
+  if (typeof timeoutMs !== 'number' || !(timeoutMs >= 1 && timeoutMs <= 2 ** 31 / 3)) {
+    throw new BoardcastError(
+      'invalid_payload',
+      `board "${id}": timeoutMs must be a number of ms from 1 to ${Math.floor(2 ** 31 / 3)}, got ${logSafe(String(timeoutMs))}`,
+    );
+  }
+  const consumer = options.consumer ?? 'boardcast';
+  // The kernel keeps 31 bytes of it and cuts the rest silently; `gpioinfo`
+  // and our own `busy` errors would then name a consumer nobody configured.
+  if (typeof consumer !== 'string' || Buffer.byteLength(consumer) > 31 || /[\p{Cc}]/u.test(consumer)) {
+    throw new BoardcastError(
+      'invalid_payload',
+      `board "${id}": consumer must be at most 31 bytes of printable text, got ${logSafe(JSON.stringify(consumer))}`,
+    );
+  }
+  return {
+    id,
+    pins: [...options.pins],
+    consumer,
+    chip: options.chip ?? null,
+    python: options.python ?? 'python3',
+    helperPath: options.helperPath ?? defaultHelperPath(),
+    env: options.env,
+    timeoutMs,
+    restart: checkRestart(id, options.restart),
+  };
+}
+
+function checkRestart(
+  id: string,
+  restart: GpioRestartOptions | false | undefined,
+): Required<GpioRestartOptions> | false {
+  if (restart === false) return false;
+  const settings = {
+    maxRestarts: restart?.maxRestarts ?? 5,
+    windowMs: restart?.windowMs ?? 60_000,
+    initialDelayMs: restart?.initialDelayMs ?? 100,
+    maxDelayMs: restart?.maxDelayMs ?? 5000,
+  };
+  for (const [name, value] of Object.entries(settings)) {
+    if (!(Number.isFinite(value) && value >= 0 && value <= 2 ** 31 - 1)) {
+      throw new BoardcastError(
+        'invalid_payload',
+        `board "${id}": restart.${name} must be a number >= 0, got ${logSafe(String(value))}`,
+      );
+    }
+  }
+  return settings;
+}
+
+/** Start a helper whose unsolicited lines reach `sink.board` once it is set. */
+function startHelper(settings: Settings, sink: HelperSink): GpioHelperProcess {
+  return new GpioHelperProcess({
+    boardId: settings.id,
+    python: settings.python,
+    helperPath: settings.helperPath,
+    env: settings.env,
+    onEvent: (message) => sink.event?.(message),
+    onError: (error) => sink.error?.(error),
+  });
+}
+
+/**
+ * Ask the helper for every pin's line. Rejects with the helper's typed error,
+ * `timeout`, the exit reason, or `handler_failed` for an answer that does not
+ * list one line per pin (pin n would drive another line); the helper is
+ * killed when it rejects.
+ */
+async function openLines(helper: GpioHelperProcess, settings: Settings): Promise<HelperMessage> {
+  try {
+    const answer = await Promise.race([
+      helper.request(
+        'open',
+        { pins: settings.pins, consumer: settings.consumer, chip: settings.chip },
+        settings.timeoutMs * 3,
+      ),
+      helper.exited.then((why) => Promise.reject(why)),
+    ]);
+    const lines = answer.lines;
+    if (
+      !Array.isArray(lines) ||
+      lines.length !== settings.pins.length ||
+      !lines.every((l) => Number.isInteger((l as { offset?: unknown } | null)?.offset))
+    ) {
+      throw new BoardcastError(
+        'handler_failed',
+        `board "${settings.id}": the GPIO helper's open answer does not list one line per pin (${settings.pins.length})`,
+      );
+    }
+    return answer;
+  } catch (error) {
+    helper.kill();
+    throw error;
+  }
+}
+
+function lineInfos(settings: Settings, opened: HelperMessage): GpioLineInfo[] {
+  const raw = Array.isArray(opened.lines) ? (opened.lines as Array<Record<string, unknown>>) : [];
+  return settings.pins.map((pin, index) => ({
+    pin,
+    chip: String(raw[index]?.chip ?? ''),
+    label: String(raw[index]?.label ?? ''),
+    offset: Number(raw[index]?.offset ?? -1),
+    name: String(raw[index]?.name ?? ''),
+  }));
+}
+
 /**
  * Local pins on a Linux board (a Raspberry Pi running Node itself) through
  * the GPIO character device. One long-lived helper process per board
@@ -119,9 +267,19 @@ function kernelTimeToEpochMs(ns: string | undefined): number {
  * a write resolves once the kernel accepted it and the helper read it back,
  * edges arrive with the kernel's timestamp as the kernel reports them
  * (debounced in the kernel where the v2 uAPI can, in the helper otherwise),
- * and the helper ends with the board, with its parent (PR_SET_PDEATHSIG) or
- * when its standard input closes, so a crashed server never leaves a line
- * held.
+ * and a reported level is never stale: after a batch of edges and when a
+ * debounce settles the helper reads the line itself (the kernel's edge queue
+ * can overflow: `overflow` event).
+ *
+ * End state: on `close()`, and when the server ends (SIGTERM/SIGINT, a
+ * crash: the helper sees its parent die), each output is driven to its
+ * release level (`PinModeOptions.release`, default its initial level) and
+ * released. After SIGKILL of the helper, or power loss, nothing can act: a
+ * Raspberry Pi kernel keeps a released output at its last level, and at
+ * power-up every pin is an input again.
+ *
+ * Supervision: a helper that dies is restarted (`restart` option); the board
+ * is `offline` meanwhile and every operation rejects `board_offline`.
  *
  * Errors: `unsupported` (no such line: the message lists the chips and their
  * labels), `busy` (the line is held by another consumer, named in the message
@@ -139,222 +297,65 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
   readonly libgpiodVersion: string;
   /** Where every pin landed (chip, label, offset, line name). */
   readonly lines: readonly GpioLineInfo[];
-  /** Process id of the helper. */
-  readonly helperPid: number | undefined;
-  readonly #child: ChildProcessWithoutNullStreams;
-  readonly #timeoutMs: number;
+  readonly #settings: Settings;
+  readonly #sink: HelperSink;
   readonly #states = new Map<string, LineState>();
   readonly #watchers = new Set<Watcher>();
-  readonly #pending: Map<number, Pending>;
-  readonly #nextId: { value: number };
+  #helper: GpioHelperProcess;
   #status: BoardStatus = 'online';
   #closing: Promise<void> | undefined;
   #edgeAt: number | undefined;
+  /** When each restart in the current window began (ms since the epoch). */
+  #restarts: number[] = [];
+  #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  #restarting: Promise<void> | undefined;
 
-  private constructor(
-    options: LinuxGpioBoardOptions,
-    child: ChildProcessWithoutNullStreams,
-    pending: Map<number, Pending>,
-    opened: HelperAnswer,
-    nextId: { value: number },
-    hooks: HelperHooks,
-  ) {
+  private constructor(settings: Settings, helper: GpioHelperProcess, opened: HelperMessage, sink: HelperSink) {
     super();
-    hooks.edge = (message) => this.#onHelperEdge(message);
-    hooks.exit = (error) => this.#onHelperExit(error);
-    hooks.error = (error) => this.emit('error', error);
-    this.id = options.id ?? 'gpio';
-    this.#child = child;
-    this.#pending = pending;
-    this.#nextId = nextId;
-    this.#timeoutMs = options.timeoutMs ?? 5000;
-    this.helperPid = child.pid;
+    this.#settings = settings;
+    this.#sink = sink;
+    sink.event = (message) => this.#onHelperEvent(message);
+    sink.error = (error) => this.emit('error', error);
+    this.id = settings.id;
+    this.#helper = helper;
     this.api = opened.api === 1 ? 1 : 2;
     this.libgpiodVersion = String(opened.version ?? '');
-    const raw = Array.isArray(opened.lines) ? (opened.lines as Array<Record<string, unknown>>) : [];
-    this.lines = options.pins.map((pin, index) => ({
-      pin,
-      chip: String(raw[index]?.chip ?? ''),
-      label: String(raw[index]?.label ?? ''),
-      offset: Number(raw[index]?.offset ?? -1),
-      name: String(raw[index]?.name ?? ''),
-    }));
+    this.lines = lineInfos(settings, opened);
     this.lines.forEach((info, index) => {
-      this.#states.set(pinKey(info.pin), { index, info, mode: undefined, lineDebounceMs: undefined });
+      this.#states.set(pinKey(info.pin), {
+        index,
+        info,
+        mode: undefined,
+        lineDebounceMs: undefined,
+        level: undefined,
+        release: undefined,
+      });
     });
     this.capabilities = {
       pins: this.lines.map((l) => ({ pin: l.pin, modes: DIGITAL_MODES, name: l.name || `${l.chip}:${l.offset}` })),
       sensors: [],
     };
+    this.#supervise(helper);
   }
 
   /**
    * Start the helper, find every pin's line and return a ready board. Rejects
-   * with `unsupported` (python3 or python3-libgpiod missing, no such line),
-   * `busy` (a line already held, naming its consumer), `forbidden`,
-   * `invalid_payload` (two pins on one line) or `timeout`; the helper is
-   * gone again when it rejects.
+   * with `invalid_payload` (bad options, two pins on one line), `unsupported`
+   * (python3 or python3-libgpiod missing, no such line), `busy` (a line
+   * already held, naming its consumer), `forbidden` or `timeout`; the helper
+   * is gone again when it rejects.
    */
   static async open(options: LinuxGpioBoardOptions): Promise<LinuxGpioBoard> {
-    const id = options.id ?? 'gpio';
-    const seen = new Set<string>();
-    for (const pin of options.pins) {
-      // The kernel reports line names in 32 bytes (31 and a NUL): a longer
-      // name can never match, and a huge one would only time out in the helper.
-      const ok =
-        (typeof pin === 'number' && Number.isSafeInteger(pin) && pin >= 0) ||
-        (typeof pin === 'string' && pin !== '' && Buffer.byteLength(pin) <= 31 && !/\p{Cc}/u.test(pin));
-      if (!ok)
-        throw new BoardcastError(
-          'invalid_payload',
-          `board "${id}": pin ${logSafe(typeof pin === 'string' ? JSON.stringify(pin) : String(pin))} is not a GPIO number or a line name (1–31 bytes)`,
-        );
-      if (seen.has(pinKey(pin)))
-        throw new BoardcastError('invalid_payload', `board "${id}": pin ${pinKey(pin)} listed twice`);
-      seen.add(pinKey(pin));
-    }
-    const requestMs = options.timeoutMs ?? 5000;
-    // 0, NaN or a negative value would time every request out at once while
-    // the helper still carries it out: a write reported failed that happened.
-    if (typeof requestMs !== 'number' || !(requestMs >= 1 && requestMs <= 2 ** 31 / 3)) {
-      throw new BoardcastError(
-        'invalid_payload',
-        `board "${id}": timeoutMs must be a number of ms from 1 to ${Math.floor(2 ** 31 / 3)}, got ${logSafe(String(requestMs))}`,
-      );
-    }
-    const consumer = options.consumer ?? 'boardcast';
-    // The kernel keeps 31 bytes of it and cuts the rest silently; `gpioinfo`
-    // and our own `busy` errors would then name a consumer nobody configured.
-    if (typeof consumer !== 'string' || Buffer.byteLength(consumer) > 31 || /[\p{Cc}]/u.test(consumer)) {
-      throw new BoardcastError(
-        'invalid_payload',
-        `board "${id}": consumer must be at most 31 bytes of printable text, got ${logSafe(JSON.stringify(consumer))}`,
-      );
-    }
-    const python = options.python ?? 'python3';
-    const child = spawn(python, ['-u', options.helperPath ?? defaultHelperPath()], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, ...options.env, BOARDCAST_GPIO_PARENT: String(process.pid) },
-    });
-    const pending = new Map<number, Pending>();
-    const nextId = { value: 1 };
-    const hooks: HelperHooks = {};
-    let stderr = '';
-    let exited = false;
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-4000);
-    });
-    child.stdin.on('error', () => undefined); // EPIPE after the helper died: reported by 'exit'
-    const spawnFailed = new Promise<never>((_, reject) => {
-      child.on('error', (error: NodeJS.ErrnoException) => {
-        exited = true;
-        const why =
-          error.code === 'ENOENT' ? `${python} not found (install python3 and python3-libgpiod)` : error.message;
-        reject(
-          new BoardcastError('unsupported', `board "${id}": cannot start the GPIO helper: ${why}`, { cause: error }),
-        );
-      });
-    });
-    spawnFailed.catch(() => undefined);
-    let buffer = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
-      buffer += chunk;
-      if (buffer.length > MAX_HELPER_LINE && !buffer.includes('\n')) {
-        // The helper's lines are short; anything else is not worth buffering.
-        buffer = '';
-        hooks.error?.(new BoardcastError('handler_failed', 'GPIO helper wrote an over-long line; dropped'));
-      }
-      let nl = buffer.indexOf('\n');
-      while (nl >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        nl = buffer.indexOf('\n');
-        let message: HelperAnswer;
-        try {
-          message = JSON.parse(line) as HelperAnswer;
-        } catch {
-          hooks.error?.(new BoardcastError('handler_failed', `GPIO helper wrote a non-JSON line: ${logSafe(line)}`));
-          continue;
-        }
-        // `null`, a list, a number: JSON, but reading `.id` off them would
-        // throw inside this stream callback and take the server down.
-        if (message === null || typeof message !== 'object' || Array.isArray(message)) {
-          hooks.error?.(
-            new BoardcastError('handler_failed', `GPIO helper wrote a line that is not an object: ${logSafe(line)}`),
-          );
-          continue;
-        }
-        if (typeof message.id === 'number') {
-          const waiter = pending.get(message.id);
-          if (!waiter) continue;
-          pending.delete(message.id);
-          clearTimeout(waiter.timer);
-          if (message.ok === true) waiter.resolve(message);
-          else waiter.reject(helperError(id, message.error));
-        } else if (message.event === 'edge') hooks.edge?.(message);
-        else if (message.event === 'error') {
-          hooks.error?.(new BoardcastError('handler_failed', `GPIO helper: ${logSafe(message.message)}`));
-        }
-      }
-    });
-    const exitedPromise = new Promise<never>((_, reject) => {
-      child.on('exit', (code, signal) => {
-        exited = true;
-        const why = new BoardcastError(
-          'board_offline',
-          `board "${id}": the GPIO helper exited (${signal ?? `code ${code}`})${stderr.trim() ? `: ${stderr.trim().slice(-500)}` : ''}`,
-        );
-        for (const [key, waiter] of pending) {
-          clearTimeout(waiter.timer);
-          waiter.reject(why);
-          pending.delete(key);
-        }
-        hooks.exit?.(why);
-        reject(why);
-      });
-    });
-    exitedPromise.catch(() => undefined);
-    const timeoutMs = requestMs * 3;
-    const opened = new Promise<HelperAnswer>((resolve, reject) => {
-      const rid = nextId.value++;
-      const timer = setTimeout(() => {
-        pending.delete(rid);
-        reject(new BoardcastError('timeout', `board "${id}": the GPIO helper did not answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      pending.set(rid, { resolve, reject, timer });
-      const request = {
-        id: rid,
-        op: 'open',
-        pins: options.pins,
-        consumer,
-        chip: options.chip ?? null,
-      };
-      child.stdin.write(`${JSON.stringify(request)}\n`);
-    });
-    try {
-      const answer = await Promise.race([opened, spawnFailed, exitedPromise]);
-      // One line per pin, in order: without that, pin n would drive another line.
-      const lines = answer.lines;
-      if (
-        !Array.isArray(lines) ||
-        lines.length !== options.pins.length ||
-        !lines.every((l) => Number.isInteger((l as { offset?: unknown } | null)?.offset))
-      ) {
-        throw new BoardcastError(
-          'handler_failed',
-          `board "${id}": the GPIO helper's open answer does not list one line per pin (${options.pins.length})`,
-        );
-      }
-      return new LinuxGpioBoard(options, child, pending, answer, nextId, hooks);
-    } catch (error) {
-      if (!exited) {
-        child.stdin.end();
-        child.kill('SIGKILL');
-      }
-      throw error;
-    }
+    const settings = checkOptions(options);
+    const sink: HelperSink = {};
+    const helper = startHelper(settings, sink);
+    const opened = await openLines(helper, settings);
+    return new LinuxGpioBoard(settings, helper, opened, sink);
+  }
+
+  /** Process id of the current helper (a new one after a restart). */
+  get helperPid(): number | undefined {
+    return this.#helper.pid;
   }
 
   get status(): BoardStatus {
@@ -367,7 +368,7 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     return this.#states.get(pinKey(pin))!;
   }
 
-  #request(op: string, body: Record<string, unknown>, options?: OperationOptions): Promise<HelperAnswer> {
+  #request(op: string, body: Record<string, unknown>, options?: OperationOptions): Promise<HelperMessage> {
     if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
     if (options?.deadline !== undefined && performance.now() > options.deadline) {
       return Promise.reject(new BoardcastError('timeout', `board "${this.id}": ${op} missed its deadline`));
@@ -375,22 +376,7 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     if (this.#status === 'offline') {
       return Promise.reject(new BoardcastError('board_offline', `board "${this.id}": the GPIO helper is not running`));
     }
-    return new Promise((resolve, reject) => {
-      const rid = this.#nextId.value++;
-      const timer = setTimeout(() => {
-        this.#pending.delete(rid);
-        reject(
-          new BoardcastError(
-            'timeout',
-            `board "${this.id}": the GPIO helper did not answer ${op} within ${this.#timeoutMs} ms`,
-          ),
-        );
-      }, this.#timeoutMs);
-      this.#pending.set(rid, { resolve, reject, timer });
-      // Once written, the request reaches the kernel within microseconds; it
-      // is not withdrawn, so a write that was sent is one that happened.
-      this.#child.stdin.write(`${JSON.stringify({ id: rid, op, ...body })}\n`);
-    });
+    return this.#helper.request(op, body, this.#settings.timeoutMs);
   }
 
   async pinMode(pin: Pin, mode: PinMode, options: PinModeOptions = {}): Promise<void> {
@@ -399,9 +385,16 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     if (options.initial !== undefined && !isLevel(options.initial)) {
       throw new BoardcastError('invalid_payload', 'pinMode initial must be 0 or 1');
     }
+    if (options.release !== undefined && !isLevel(options.release) && options.release !== 'keep') {
+      throw new BoardcastError('invalid_payload', 'pinMode release must be 0, 1 or "keep"');
+    }
     if (state.mode === mode) return;
-    await this.#request('mode', { line: state.index, mode, initial: options.initial ?? 0 }, options);
+    const initial = options.initial ?? 0;
+    const release = mode === 'output' ? (options.release ?? initial) : undefined;
+    await this.#request('mode', { line: state.index, mode, initial, release: release ?? 'keep' }, options);
     state.mode = mode;
+    state.level = mode === 'output' ? initial : undefined;
+    state.release = release;
     state.lineDebounceMs = undefined;
     if (isInputMode(mode)) await this.#syncWatch(state);
   }
@@ -411,7 +404,9 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     if (state.mode !== 'output') throw unsupported(this.id, pin, 'is not an output (call pinMode first)');
     if (!isLevel(value)) throw new BoardcastError('invalid_payload', 'digitalWrite value must be 0 or 1');
     const answer = await this.#request('write', { line: state.index, value }, options);
-    return this.#level(answer, 'write');
+    const level = this.#level(answer, 'write');
+    state.level = level;
+    return level;
   }
 
   async digitalRead(pin: Pin, options?: OperationOptions): Promise<Level> {
@@ -423,7 +418,7 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
   }
 
   /** The level in a helper's answer; anything else is the helper's fault, never read as 0. */
-  #level(answer: HelperAnswer, op: string): Level {
+  #level(answer: HelperMessage, op: string): Level {
     if (isLevel(answer.value)) return answer.value;
     throw new BoardcastError(
       'handler_failed',
@@ -491,11 +486,16 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     }
   }
 
-  /** An edge line from the helper. */
-  #onHelperEdge(message: HelperAnswer): void {
-    const index = Number(message.line);
-    const info = this.lines[index];
-    if (!info || (message.value !== 0 && message.value !== 1)) return;
+  /** An unsolicited line from the helper (`edge`, `overflow`). */
+  #onHelperEvent(message: HelperMessage): void {
+    const info = this.lines[Number(message.line)];
+    if (!info || this.#closing) return;
+    if (message.event === 'overflow') {
+      const dropped = typeof message.dropped === 'number' ? message.dropped : null;
+      this.emit('overflow', { pin: info.pin, dropped });
+      return;
+    }
+    if (message.event !== 'edge' || (message.value !== 0 && message.value !== 1)) return;
     const state = this.#states.get(pinKey(info.pin))!;
     this.#edgeAt = kernelTimeToEpochMs(typeof message.ns === 'string' ? message.ns : undefined);
     try {
@@ -505,30 +505,118 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     }
   }
 
-  /** The helper exited. */
-  #onHelperExit(error: BoardcastError): void {
-    // During close() the exit is expected; close() reports the status.
-    if (this.#status === 'offline' || this.#closing) return;
-    this.#status = 'offline';
-    for (const w of this.#watchers) w.debouncer.cancel();
-    this.emit('error', error);
-    this.emit('status', 'offline');
+  // ----------------------------------------------------------- supervision
+
+  /** Watch a helper that is serving the board: its exit takes the board offline and starts a restart. */
+  #supervise(helper: GpioHelperProcess): void {
+    helper.exited.then((why) => {
+      // During close() the exit is expected; close() reports the status.
+      if (helper !== this.#helper || this.#closing || this.#status === 'offline') return;
+      this.#status = 'offline';
+      for (const w of this.#watchers) w.debouncer.cancel();
+      this.emit('error', why);
+      this.emit('status', 'offline');
+      this.#scheduleRestart(why);
+    });
   }
 
-  /** Release every line and end the helper (SIGKILL if it has not exited 2 s after being asked). */
+  #scheduleRestart(why: unknown): void {
+    const policy = this.#settings.restart;
+    if (policy === false || this.#closing) return;
+    const now = Date.now();
+    this.#restarts = this.#restarts.filter((at) => now - at < policy.windowMs);
+    if (this.#restarts.length >= policy.maxRestarts) {
+      const last = why instanceof Error ? why.message : String(why);
+      this.emit(
+        'error',
+        new BoardcastError(
+          'board_offline',
+          `board "${this.id}": the GPIO helper failed ${this.#restarts.length + 1} times within ${policy.windowMs} ms; not restarting it (close and open the board to try again). Last failure: ${last}`,
+          { cause: why, details: { board: this.id, restarts: this.#restarts.length } },
+        ),
+      );
+      return;
+    }
+    const delay = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** this.#restarts.length);
+    this.#restarts.push(now);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      this.#restarting = this.#restart().finally(() => {
+        this.#restarting = undefined;
+      });
+    }, delay);
+  }
+
+  /** A new helper: the same lines, outputs at their last confirmed level, watches back; then `online`. */
+  async #restart(): Promise<void> {
+    const helper = startHelper(this.#settings, this.#sink);
+    try {
+      const opened = await openLines(helper, this.#settings);
+      const again = lineInfos(this.#settings, opened);
+      const moved = again.find((l, i) => l.chip !== this.lines[i]!.chip || l.offset !== this.lines[i]!.offset);
+      if (moved) {
+        throw new BoardcastError(
+          'handler_failed',
+          `board "${this.id}": after a restart pin ${pinKey(moved.pin)} is ${moved.chip} line ${moved.offset}, not the line it was`,
+        );
+      }
+      this.#helper = helper;
+      await this.#restore(helper);
+    } catch (error) {
+      helper.kill();
+      if (this.#closing) return;
+      this.emit('error', error);
+      this.#scheduleRestart(error);
+      return;
+    }
+    if (this.#closing) {
+      await helper.stop();
+      return;
+    }
+    this.#status = 'online';
+    this.#supervise(helper);
+    this.emit('status', 'online');
+  }
+
+  async #restore(helper: GpioHelperProcess): Promise<void> {
+    const timeoutMs = this.#settings.timeoutMs;
+    for (const state of this.#states.values()) {
+      if (state.mode === undefined) continue;
+      const output = state.mode === 'output';
+      await helper.request(
+        'mode',
+        {
+          line: state.index,
+          mode: state.mode,
+          initial: output ? (state.level ?? 0) : 0,
+          release: output ? (state.release ?? 'keep') : 'keep',
+        },
+        timeoutMs,
+      );
+      state.lineDebounceMs = undefined;
+      const watchers = this.#watchersOf(state);
+      if (!isInputMode(state.mode) || watchers.length === 0) continue;
+      const wanted = Math.min(...watchers.map((w) => w.ms));
+      const answer = await helper.request('watch', { line: state.index, debounceMs: wanted }, timeoutMs);
+      state.lineDebounceMs = wanted;
+      // Keep each watcher's last reported level, then feed the level now: a
+      // change while the helper was down is reported (after its debounce).
+      this.#rebuild(state, undefined);
+      if (isLevel(answer.value)) for (const w of this.#watchersOf(state)) w.debouncer.input(answer.value);
+    }
+  }
+
+  /**
+   * Drive each output to its release level, release every line and end the
+   * helper (SIGKILL if it has not exited 2 s after being asked).
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      clearTimeout(this.#restartTimer);
       for (const w of this.#watchers) w.debouncer.cancel();
       this.#watchers.clear();
-      const child = this.#child;
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        this.#request('close', {}).catch(() => undefined);
-        child.stdin.end();
-        const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await this.#restarting;
+      await this.#helper.stop();
       const wasOnline = this.#status === 'online';
       this.#status = 'offline';
       if (wasOnline) this.emit('status', 'offline');
@@ -536,11 +624,4 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     })();
     return this.#closing;
   }
-}
-
-function helperError(boardId: string, raw: unknown): BoardcastError {
-  const error = (raw ?? {}) as { code?: unknown; message?: unknown; details?: unknown };
-  const code = isErrorCode(error.code) ? error.code : 'handler_failed';
-  const message = typeof error.message === 'string' ? error.message : 'GPIO helper error';
-  return new BoardcastError(code, `board "${boardId}": ${message}`, { details: error.details });
 }

@@ -12,9 +12,11 @@ processes exactly as they do on a Pi:
 - A released line keeps its direction, and an output keeps driving its last
   level (as a Raspberry Pi's pins do: gpiod_free does not touch the pad)
   until a new request changes it.
-- Edges are datagrams on a Unix socket the holder binds, stamped with
+- Edges are queued in a file per request (ev/<chip>-<offset>.q) with a
+  doorbell datagram on a Unix socket the holder binds, stamped with
   CLOCK_MONOTONIC nanoseconds when the outside world changes the level; v2
-  debounce is applied on the kernel side (see world.py).
+  debounce is applied on the kernel side (see world.py); the reader keeps
+  the newest event_buffer_size of them (the v2 kernel drops the oldest).
 - A fault file makes the next set_value fail with the errno it contains.
 
 Layout: chips.json (chip name -> label, line names), dev/gpiochipN (device
@@ -153,13 +155,15 @@ def world_level(chip, offset):
 
 
 def kept(chip, offset):
-    """Call with the mutex held. The level a released output still drives, or None."""
-    try:
-        with open(_path("kept", chip, offset)) as f:
-            text = f.read().strip()
-        return int(text) if text in ("0", "1") else None
-    except OSError:
+    """Call with the mutex held. The level a released output still drives, or None.
+
+    The last holder's config stays on disk after it is gone (released, exited
+    or killed): an output keeps driving its last level, as the kernel leaves
+    the pad alone, until a new request changes it."""
+    if held(chip, offset):
         return None
+    cfg = _read_json(_path("lines", chip, offset, ".json"))
+    return cfg["value"] if cfg and cfg.get("direction") == "output" else None
 
 
 def physical(chip, offset, cfg=None):
@@ -197,10 +201,11 @@ class Handle(object):
             self.lock_fd = fd
             sock_path = _path("ev", chip, offset)
             os.makedirs(os.path.dirname(sock_path), exist_ok=True)
-            try:
-                os.unlink(sock_path)  # left by a holder that was killed
-            except OSError:
-                pass
+            for stale in (sock_path, sock_path + ".q"):
+                try:
+                    os.unlink(stale)  # left by a holder that was killed
+                except OSError:
+                    pass
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self.sock.bind(sock_path)
             self.sock.setblocking(False)
@@ -216,10 +221,6 @@ class Handle(object):
     def _store(self, cfg):
         """Call with the mutex held. The holder is the only writer of its config."""
         self.cfg = dict(cfg)
-        try:
-            os.unlink(_path("kept", self.chip, self.offset))  # the new request sets the pad
-        except OSError:
-            pass
         data = json.dumps(self.cfg).encode().ljust(1024)
         os.pwrite(self.cfg_fd, data, 0)
         _record(self.chip, self.offset, self.cfg, self.history_fd)
@@ -258,15 +259,22 @@ class Handle(object):
             return physical(self.chip, self.offset, self.cfg)
 
     def read_events(self):
-        """Every queued edge: dicts with rising (logical), ns, seq."""
+        """Every queued edge: dicts with rising (logical), ns."""
         self._check()
-        out = []
-        while True:
+        with mutex():
+            while True:
+                try:
+                    self.sock.recv(16)  # doorbells
+                except BlockingIOError:
+                    break
+            path = _path("ev", self.chip, self.offset, ".q")
             try:
-                data = self.sock.recv(4096)
-            except BlockingIOError:
-                return out
-            out.append(json.loads(data.decode("utf-8")))
+                with open(path) as f:
+                    lines = f.read().splitlines()
+                os.unlink(path)
+            except OSError:
+                lines = []
+        return [json.loads(line) for line in lines if line]
 
     def wait(self, timeout):
         import select
@@ -282,26 +290,31 @@ class Handle(object):
             try:
                 self.sock.close()
                 os.unlink(_path("ev", self.chip, self.offset))
+                os.unlink(_path("ev", self.chip, self.offset, ".q"))
             except OSError:
                 pass
             os.close(self.cfg_fd)
             os.close(self.history_fd)
-            if self.cfg["direction"] == "output":
-                os.makedirs(os.path.join(root(), "kept"), exist_ok=True)
-                with open(_path("kept", self.chip, self.offset), "w") as f:
-                    f.write(str(self.cfg["value"]))
             fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
             os.close(self.lock_fd)
             self.lock_fd = None
 
 
 def deliver(chip, offset, rising, ns):
-    """Call with the mutex held: queue an edge on the holder's request."""
+    """Call with the mutex held: queue an edge on the holder's request.
+
+    Edges wait in a file (the kernel's buffer; the reader applies its size),
+    and a one-byte datagram makes the holder's fd readable. A unix datagram
+    queue holds only max_dgram_qlen (10) messages, so it cannot be the buffer
+    itself; a full doorbell queue means the holder is woken already."""
+    with open(_path("ev", chip, offset, ".q"), "a") as f:
+        f.write(json.dumps({"rising": rising, "ns": ns, "offset": offset}) + "\n")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.setblocking(False)
     try:
-        s.sendto(json.dumps({"rising": rising, "ns": ns, "offset": offset}).encode("utf-8"), _path("ev", chip, offset))
+        s.sendto(b"!", _path("ev", chip, offset))
     except OSError:
-        pass  # a killed holder's socket: the kernel drops the edge too
+        pass  # queue of doorbells full, or a killed holder's socket
     finally:
         s.close()
 
