@@ -1,8 +1,6 @@
 export { WS_PROTOCOL } from '@boardcast/core/wire';
 export { createWsEndpoint, WsEndpoint } from './endpoint.js';
 export type {
-  BackpressurePolicy,
-  OriginPolicy,
   ResolvedOptions as WsResolvedOptions,
   WsEndpointOptions,
   WsUpgradeServer,

@@ -1,24 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import {
-  type AllowedOrigins,
   type EndpointPolicy,
   type EndpointPolicyOptions,
   resolvePolicy,
-  type SlowClientPolicy,
   type UpgradeServer,
 } from '@boardcast/core/server';
 import type { PerMessageDeflateOptions } from 'ws';
 import { hostEnvironment } from './environment.js';
-
-/** Which browser origins may open a socket: core's `AllowedOrigins`, the same for every transport. */
-export type OriginPolicy = AllowedOrigins<IncomingMessage>;
-
-/**
- * Old name of `slowClient` values: `'close'` is `'disconnect'`.
- * @deprecated use `slowClient`.
- */
-export type BackpressurePolicy = 'reset' | 'close';
 
 /**
  * Any server that emits `upgrade` like node:http does: node:http and
@@ -51,12 +40,6 @@ export interface WsEndpointOptions extends EndpointPolicyOptions<IncomingMessage
    * so a dead peer is noticed within two intervals. 0 disables.
    */
   readonly keepAliveMs?: number;
-  /** @deprecated old name of `keepAliveMs`. */
-  readonly heartbeatMs?: number;
-  /** @deprecated old name of `slowClient` (`'close'` = `'disconnect'`). */
-  readonly backpressure?: BackpressurePolicy;
-  /** @deprecated old name of `allowedOrigins`. */
-  readonly origins?: OriginPolicy;
   /** permessage-deflate (default false: compression costs CPU and memory per socket, and every event is compressed once per socket). */
   readonly perMessageDeflate?: boolean | PerMessageDeflateOptions;
 }
@@ -80,13 +63,16 @@ function integer(name: string, value: number | undefined, fallback: number, min:
   return value;
 }
 
-function slowClientOf(options: WsEndpointOptions): SlowClientPolicy | undefined {
-  if (options.slowClient !== undefined) return options.slowClient;
-  if (options.backpressure === undefined) return undefined;
-  if (options.backpressure === 'close') return 'disconnect';
-  if (options.backpressure === 'reset') return 'reset';
-  throw new TypeError(`${OWNER}: backpressure must be "reset" or "close"`);
-}
+/**
+ * Option names 0.1 accepted as aliases, removed in 0.2. A JavaScript caller
+ * (no type check) still passing one gets a TypeError naming the new option
+ * instead of an option silently ignored.
+ */
+const RENAMED: Readonly<Record<string, string>> = {
+  heartbeatMs: 'keepAliveMs',
+  backpressure: "slowClient ('close' is now 'disconnect')",
+  origins: 'allowedOrigins',
+};
 
 /** Checks every option once, at construction, so a typo fails at startup rather than at the first client. */
 export function resolveOptions(options: WsEndpointOptions): ResolvedOptions {
@@ -94,17 +80,16 @@ export function resolveOptions(options: WsEndpointOptions): ResolvedOptions {
   if (!path.startsWith('/') || path.includes('?')) {
     throw new TypeError(`${OWNER}: path must start with "/" and have no query (got "${path}")`);
   }
-  const policy = resolvePolicy(
-    OWNER,
-    { ...options, slowClient: slowClientOf(options), allowedOrigins: options.allowedOrigins ?? options.origins },
-    hostEnvironment(),
-  );
+  for (const [old, replacement] of Object.entries(RENAMED)) {
+    if (old in options) throw new TypeError(`${OWNER}: option "${old}" was removed in 0.2; use ${replacement}`);
+  }
+  const policy = resolvePolicy(OWNER, options, hostEnvironment());
   return {
     policy,
     path,
     maxPayload: integer('maxPayload', options.maxPayload, 65536, 256),
     maxInFlight: integer('maxInFlight', options.maxInFlight, 16, 1),
-    keepAliveMs: integer('keepAliveMs', options.keepAliveMs ?? options.heartbeatMs, 15_000, 0),
+    keepAliveMs: integer('keepAliveMs', options.keepAliveMs, 15_000, 0),
     perMessageDeflate: options.perMessageDeflate ?? false,
   };
 }

@@ -7,7 +7,7 @@ afterEach(closeAll);
 
 describe('heartbeat', () => {
   it('terminates a client that stops answering pings, and keeps one that answers', async () => {
-    const { url, endpoint } = await setup({ heartbeatMs: 400 });
+    const { url, endpoint } = await setup({ keepAliveMs: 400 });
     const reasons: Array<[string, WsDisconnectReason]> = [];
     endpoint.on('disconnect', (client, reason) => reasons.push([client.id, reason]));
     const silent = await TestClient.open(url, { autoPong: false });
@@ -50,7 +50,7 @@ describe('silent link', () => {
 
 describe('shutdown', () => {
   it('closes every socket with 1001 and removes its upgrade listener, timers and hub subscriptions', async () => {
-    const { url, endpoint, server, hub } = await setup({ heartbeatMs: 50 });
+    const { url, endpoint, server, hub } = await setup({ keepAliveMs: 50 });
     const before = server.listenerCount('upgrade');
     const hubCloseListeners = hub.listenerCount('close');
     const a = await TestClient.open(url);

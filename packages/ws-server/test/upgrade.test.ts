@@ -68,14 +68,14 @@ describe('origin check (cross-site WebSocket hijacking)', () => {
   });
 
   it('accepts exactly the listed origins', async () => {
-    const { url } = await setup({ origins: ['https://panel.example.com'] });
+    const { url } = await setup({ allowedOrigins: ['https://panel.example.com'] });
     await TestClient.open(url, { origin: 'https://panel.example.com' });
     expect((await refusal(url, { origin: 'https://panel.example.com.evil.net' })).status).toBe(403);
     expect((await refusal(url, { origin: 'null' })).status).toBe(403);
   });
 
   it('lets a function decide', async () => {
-    const { url } = await setup({ origins: (origin) => origin.endsWith('.local') });
+    const { url } = await setup({ allowedOrigins: (origin) => origin.endsWith('.local') });
     await TestClient.open(url, { origin: 'http://board.local' });
     expect((await refusal(url, { origin: 'http://board.example' })).status).toBe(403);
   });
