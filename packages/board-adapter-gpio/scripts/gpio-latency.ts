@@ -7,11 +7,21 @@
  * - edge: the kernel's CLOCK_MONOTONIC stamp of an edge on the emulated line
  *   until the hub's subscriber sees the `pin_change` event (Button with no
  *   debounce, bound with bindInputs), on the same clock.
+ * - restart: SIGKILL of the helper until the board is `online` again (new
+ *   helper, lines requested, LED restored), `--kills` times (default 20).
+ * - overflow: 41 edges while the helper is stopped (SIGSTOP), ending pressed;
+ *   a run is correct when the Button (20 ms debounce) shows pressed,
+ *   `--runs` times (default 20).
+ *
+ * `--api 1` (default): Debian's real python3-libgpiod 1.6.3 over the uAPI v1
+ * emulation (LD_PRELOAD); `--api 2`: the Python double of the 2.x binding.
  */
+
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createHub, defineContract, typed } from '@boardcast/core';
-import { EmulatedGpio } from '../../../test-support/emulated-gpio/index.js';
-import { Button, bindInputs, boardEvents, LinuxGpioBoard } from '../src/index.js';
+import { EmulatedGpio, systemPython } from '../../../test-support/emulated-gpio/index.js';
+import { Button, bindInputs, boardEvents, Led, LinuxGpioBoard } from '../src/index.js';
 
 function stats(samples: number[]) {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -28,13 +38,19 @@ export async function run(argv: string[], scriptsDir: string): Promise<void> {
     return i >= 0 ? Number(argv[i + 1]) : fallback;
   };
   const n = arg('n', 1000);
-  const api = arg('api', 2) === 1 ? 1 : 2;
+  const api = arg('api', 1) === 2 ? 2 : 1;
+  const kills = arg('kills', 20);
+  const runs = arg('runs', 20);
   const gpio = await EmulatedGpio.start('pi5', api);
   const board = await LinuxGpioBoard.open({
     pins: [5, 17],
     env: gpio.env,
+    python: api === 1 ? systemPython : 'python3',
     helperPath: join(scriptsDir, '../gpio-helper/boardcast_gpio_helper.py'),
+    // windowMs 1: each kill is measured as the first restart in its window (100 ms backoff), not the 20th.
+    restart: { windowMs: 1, initialDelayMs: 100 },
   });
+  const load = loadavg()[0]!.toFixed(2);
   try {
     await board.pinMode(5, 'output');
     for (let i = 0; i < 50; i++) await board.digitalWrite(5, (i % 2) as 0 | 1); // warm-up
@@ -71,9 +87,56 @@ export async function run(argv: string[], scriptsDir: string): Promise<void> {
     }
     button.close();
     await hub.close();
-    console.log(`GPIO helper on the emulated Pi 5 chip, gpiod v${api} API, python3-libgpiod stand-in`);
+
+    const led = new Led(board, 5);
+    await led.ready;
+    await led.on();
+    const restarts: number[] = [];
+    for (let i = 0; i < kills; i++) {
+      const online = new Promise<bigint>((resolve) => {
+        const off = board.on('status', (status) => {
+          if (status === 'online') {
+            off();
+            resolve(process.hrtime.bigint());
+          }
+        });
+      });
+      board.on('error', () => undefined);
+      const t0 = process.hrtime.bigint();
+      process.kill(board.helperPid!, 'SIGKILL');
+      restarts.push(Number((await online) - t0) / 1e6);
+      if (!(await gpio.level('pinctrl-rp1', 5)).held || (await gpio.level('pinctrl-rp1', 5)).level !== 1) {
+        throw new Error('the LED was not restored');
+      }
+    }
+
+    let correct = 0;
+    for (let i = 0; i < runs; i++) {
+      const pressButton = new Button(board, 17, { debounceMs: 20 });
+      await pressButton.ready;
+      const pid = board.helperPid!;
+      process.kill(pid, 'SIGSTOP');
+      await gpio.burst(
+        'pinctrl-rp1',
+        17,
+        Array.from({ length: 41 }, (_, k) => (k % 2 === 0 ? 0 : 1)),
+      );
+      process.kill(pid, 'SIGCONT');
+      const deadline = Date.now() + 10_000;
+      while (!pressButton.isPressed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      if (pressButton.isPressed) correct++;
+      await gpio.drive('pinctrl-rp1', 17, null);
+      while (pressButton.isPressed && Date.now() < deadline + 10_000) await new Promise((r) => setTimeout(r, 10));
+      pressButton.close();
+    }
+
+    console.log(
+      `GPIO helper on the emulated Pi 5 chip, gpiod v${api} API (${api === 1 ? "Debian's python3-libgpiod 1.6.3 over the uAPI v1 emulation" : 'Python double of the 2.x binding'}), load average ${load}`,
+    );
     console.log(`write → confirmed level: ${fmt(stats(writes))}`);
     console.log(`edge → hub event:        ${fmt(stats(edges))}`);
+    console.log(`helper kill → online:    ${fmt(stats(restarts))}`);
+    console.log(`41-edge overflow, final level correct: ${correct}/${runs}`);
   } finally {
     await board.close();
     await gpio.close();
