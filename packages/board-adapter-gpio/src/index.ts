@@ -42,8 +42,14 @@ export {
   type WithInputs,
   type WithLed,
 } from './contract.js';
+export { Debouncer } from './debounce.js';
 export { Led, type LedOptions } from './led.js';
-export { type GpioLineInfo, LinuxGpioBoard, type LinuxGpioBoardOptions } from './linux-gpio-board.js';
+export {
+  type GpioLineInfo,
+  type GpioRestartOptions,
+  LinuxGpioBoard,
+  type LinuxGpioBoardOptions,
+} from './linux-gpio-board.js';
 export {
   attachBoardLink,
   type BoardCredential,
