@@ -3,7 +3,6 @@ import type {
   BoardCapabilities,
   BoardEvents,
   BoardStatus,
-  Edge,
   Level,
   OperationOptions,
   Pin,
@@ -13,6 +12,7 @@ import type {
   SensorReading,
   WatchOptions,
 } from '@boardcast/board-adapter-gpio';
+import { Debouncer } from '@boardcast/board-adapter-gpio';
 import { BoardcastError, Emitter } from '@boardcast/core';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { connectMqtt } from './connect.js';
@@ -93,12 +93,8 @@ interface Waiter {
 
 interface Watcher {
   readonly key: string;
-  readonly pin: Pin;
-  readonly edge: Edge;
-  readonly debounceMs: number;
-  readonly listener: (edge: PinEdgeEvent) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  reported: Level | undefined;
+  /** The board package's "stable for debounceMs" debouncer, seeded with the level known at `watch`. */
+  readonly debouncer: Debouncer;
 }
 
 const INPUT_MODES: readonly PinMode[] = ['input', 'input_pullup', 'input_pulldown'];
@@ -322,18 +318,19 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     if (!(Number.isFinite(debounceMs) && debounceMs >= 0)) {
       throw new BoardcastError('invalid_payload', 'debounceMs must be a number ≥ 0');
     }
-    const watcher: Watcher = {
-      key,
-      pin,
-      edge: options.edge ?? 'both',
-      debounceMs,
-      listener,
-      timer: undefined,
-      reported: this.#levels.get(key),
-    };
+    const edge = options.edge ?? 'both';
+    const debouncer = new Debouncer(debounceMs, this.#levels.get(key), (value) => {
+      if (edge !== 'both' && (edge === 'rising') !== (value === 1)) return;
+      try {
+        listener({ pin, value, at: Date.now() });
+      } catch (error) {
+        this.emit('error', error);
+      }
+    });
+    const watcher: Watcher = { key, debouncer };
     this.#watchers.add(watcher);
     return () => {
-      clearTimeout(watcher.timer);
+      debouncer.cancel();
       this.#watchers.delete(watcher);
     };
   }
@@ -390,7 +387,7 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     this.#generation++;
     this.#syncWaiter?.resolve();
     for (const fn of this.#detach) fn();
-    for (const w of this.#watchers) clearTimeout(w.timer);
+    for (const w of this.#watchers) w.debouncer.cancel();
     this.#watchers.clear();
     this.#failAll(new BoardcastError('closed', `board "${this.id}" is closed`));
     this.#status = 'offline';
@@ -699,26 +696,7 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     const pin = this.#outputs.get(key)?.pin ?? this.capabilities.pins.find((p) => keyOf(p.pin) === key)?.pin ?? key;
     const at = Date.now();
     this.emit('change', { pin, value: level, at });
-    for (const w of [...this.#watchers]) if (w.key === key) this.#debounce(w, level);
-  }
-
-  #debounce(w: Watcher, level: Level): void {
-    clearTimeout(w.timer);
-    w.timer = undefined;
-    const fire = () => {
-      const value = this.#levels.get(w.key);
-      if (value === undefined || value === w.reported) return;
-      w.reported = value;
-      if (w.edge !== 'both' && (w.edge === 'rising') !== (value === 1)) return;
-      try {
-        w.listener({ pin: w.pin, value, at: Date.now() });
-      } catch (error) {
-        this.emit('error', error);
-      }
-    };
-    if (w.debounceMs === 0) {
-      if (level !== w.reported) fire();
-    } else w.timer = setTimeout(fire, w.debounceMs);
+    for (const w of [...this.#watchers]) if (w.key === key) w.debouncer.input(level);
   }
 
   /**
