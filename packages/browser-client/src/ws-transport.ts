@@ -8,6 +8,7 @@ import {
 } from '@boardcast/core/wire';
 import { type KeepAliveOptions, watchdog } from './backoff.js';
 import type { ClientOptions, LinkSink, Transport } from './client.js';
+import { createSkipper } from './resync.js';
 import { endpoint, withQuery } from './urls.js';
 
 /** Any WebSocket class with the browser's API: the global one, or `WebSocket` from `ws` in Node 20. */
@@ -28,10 +29,10 @@ export interface WsOptions<C extends ContractSpec> extends ClientOptions<C>, Kee
     | undefined;
   /**
    * The largest `event` or `snapshot` frame, in characters (default 1 MiB).
-   * A larger event is skipped: the client emits `reset` (`too_large`) and
-   * reconnects without its resume id, so a fresh snapshot sets the state
-   * right; when the snapshot itself is larger, it stops with
-   * `payload_too_large`. Command results are not limited by it.
+   * A larger event is skipped alone, as with SSE (`error`, then every event
+   * after it; `reset` + a mended state when a reducer depends on it); when
+   * the first snapshot itself is larger, it stops with `payload_too_large`.
+   * Command results are not limited by it.
    */
   readonly maxEventSize?: number | undefined;
 }
@@ -46,6 +47,8 @@ interface Pending {
 
 /** Server errors that no amount of retrying fixes. */
 const FINAL = ['unauthorized', 'forbidden', 'forbidden_origin', 'forbidden_host'];
+/** The head of an event envelope: event name (JSON), id (JSON). */
+const SKIPPABLE = /^\{"type":"event","event":("(?:[^"\\]|\\.)*"),"id":("(?:[^"\\]|\\.)*")/;
 /** 4xx statuses that say "not now" rather than "never like this". */
 const TRANSIENT = [408, 425, 429];
 
@@ -122,8 +125,16 @@ export function wsTransport<C extends ContractSpec>(
     const fail = (error: BoardcastError, fatal?: boolean, skip?: string) => {
       down();
       if (skip) sink.reset(skip);
-      sink.drop(error, fatal, !!skip);
+      // A state still being mended (resync.ts) cannot be resumed: the next connection starts fresh.
+      sink.drop(error, fatal, skipper.stop() || !!skip);
     };
+    // Events over maxEventSize are skipped alone; it sees what this socket delivers.
+    const skipper = createSkipper(
+      _contract.reducers,
+      () => sideSnapshot(Impl as typeof WebSocket),
+      sink,
+      (error) => fail(error),
+    );
     // The same rules as SSE: final codes stop; a refusal that would repeat
     // (below 500, not 408/429) drops the resume id once, or stops when it
     // is the same as the previous attempt's.
@@ -137,8 +148,8 @@ export function wsTransport<C extends ContractSpec>(
     };
 
     ws.onopen = () => {
-      socket = ws;
       dog.beat();
+      socket = ws;
       sink.open();
       for (const p of queue.splice(0)) send(p);
       // Pings only when liveness is checked (the answers are what proves the
@@ -154,6 +165,9 @@ export function wsTransport<C extends ContractSpec>(
       const text = typeof message.data === 'string' ? message.data : '';
       // Results are the commands' business; events and snapshots have a limit.
       if (text.length > maxEventSize && !text.startsWith('{"type":"result"')) {
+        // An event's head names it (core's encoder writes type, event, id first): skip it alone.
+        const head = SKIPPABLE.exec(text.slice(0, 1024));
+        if (head) return skipper.skip(JSON.parse(head[2] as string), JSON.parse(head[1] as string), text.length);
         const error = new BoardcastError('payload_too_large', `a frame exceeded maxEventSize (${maxEventSize})`);
         // A fresh connection's snapshot that is too large can never be read; an
         // event is skipped by coming back fresh (resuming would replay it).
@@ -170,11 +184,13 @@ export function wsTransport<C extends ContractSpec>(
           fresh = false;
           started = true;
           refusal = undefined;
+          skipper.stop();
           return sink.snapshot(frame.data, frame.id);
         case 'event':
           started = true;
           refusal = undefined;
-          return sink.event(frame.event, frame.data, frame.id);
+          sink.event(frame.event, frame.data, frame.id);
+          return skipper.event(frame.id as string, frame.event, frame.data);
         case 'reset':
           started = true;
           return sink.reset(frame.reason);
@@ -221,6 +237,37 @@ export function wsTransport<C extends ContractSpec>(
     };
     return down;
   };
+
+  /**
+   * A second socket read up to its first snapshot, then closed: what mends
+   * the state after a skipped event (resync.ts). It carries no commands.
+   */
+  const sideSnapshot = (Impl: typeof WebSocket) =>
+    new Promise<{ state: unknown; id: string }>((resolve, reject) => {
+      const side = new Impl(withQuery(target, { events: options.events?.join(',') }), WS_PROTOCOL);
+      const end = (error?: BoardcastError) => {
+        clearTimeout(timer);
+        side.onmessage = side.onclose = null;
+        side.onerror = () => undefined;
+        if (side.readyState < 2) side.close();
+        if (error) reject(error);
+      };
+      const timer = setTimeout(() => end(new BoardcastError('timeout', 'no snapshot on the side connection')), 10_000);
+      side.onmessage = ({ data }) => {
+        const text = typeof data === 'string' ? data : '';
+        if (text.length > maxEventSize)
+          return end(new BoardcastError('payload_too_large', 'the snapshot exceeded maxEventSize'));
+        try {
+          const frame = decodeServerFrame(text);
+          if (frame.type !== 'snapshot' || !frame.id) return;
+          resolve({ state: frame.data, id: frame.id });
+          end();
+        } catch (error) {
+          end(error as BoardcastError);
+        }
+      };
+      side.onclose = () => end(new BoardcastError('network_error', 'the side connection closed before its snapshot'));
+    });
 
   return {
     name: 'ws',

@@ -1,4 +1,3 @@
-import { createParser } from 'eventsource-parser';
 import { describe, expect, it } from 'vitest';
 import { createSseDecoder, type SseMessage } from '../src/index.js';
 
@@ -120,13 +119,6 @@ describe('SSE decoder: WHATWG event-stream conformance (web-platform-tests forma
 });
 
 describe('SSE decoder: a CR at the end of a chunk', () => {
-  it('eventsource-parser alone holds the event back (the gap being fixed)', () => {
-    const seen: string[] = [];
-    const parser = createParser({ onEvent: (e) => seen.push(e.data) });
-    parser.feed('data: now\r\r');
-    expect(seen).toEqual([]);
-  });
-
   it.each(sizes)('dispatches immediately, without waiting for the next chunk (%s-byte chunks)', (size) => {
     const seen: string[] = [];
     const decoder = createSseDecoder({ onMessage: (m) => seen.push(m.data) });
@@ -158,16 +150,34 @@ describe('SSE decoder: a CR at the end of a chunk', () => {
     expect(seen).toEqual(['a']);
   });
 
-  it('reports an oversized line instead of buffering without bound', () => {
-    let overflowed = 0;
+  it('skips exactly an oversized block, naming its id, type and size, without buffering it', () => {
+    const overflows: unknown[] = [];
     const seen: string[] = [];
     const decoder = createSseDecoder(
-      { onMessage: (m) => seen.push(m.data), onOverflow: () => overflowed++ },
+      { onMessage: (m) => seen.push(`${m.lastEventId}:${m.data}`), onOverflow: (o) => overflows.push(o) },
       { maxBufferSize: 100 },
     );
-    decoder.push(new TextEncoder().encode(`data: ${'y'.repeat(500)}`));
-    expect(overflowed).toBe(1);
-    decoder.push(new TextEncoder().encode('\n\ndata: ok\n\n'));
-    expect(seen).toEqual(['ok']);
+    decoder.push(new TextEncoder().encode('id: 1\nevent: log\ndata: small\n\nid: 2\nevent: log\n'));
+    decoder.push(new TextEncoder().encode(`data: ${'y'.repeat(300)}`));
+    decoder.push(new TextEncoder().encode(`${'y'.repeat(200)}\ndata: more\n`));
+    // Reported when its block ends, with what it was.
+    expect(overflows).toEqual([]);
+    decoder.push(new TextEncoder().encode('\nid: 3\nevent: log\ndata: ok\n\n'));
+    expect(overflows).toEqual([{ event: 'log', id: '2', size: 'data: '.length + 500 + 'more\n'.length }]);
+    // The blocks around it are intact; the skipped one still moved the last event ID.
+    expect(seen).toEqual(['1:small', '3:ok']);
+  });
+
+  it('skips a block whose many small data lines add up past the limit', () => {
+    const overflows: { size: number }[] = [];
+    const seen: string[] = [];
+    const decoder = createSseDecoder(
+      { onMessage: (m) => seen.push(m.data), onOverflow: (o) => overflows.push(o) },
+      { maxBufferSize: 20 },
+    );
+    decoder.push(new TextEncoder().encode(`${'data: 12345\n'.repeat(10)}\ndata: next\n\n`));
+    // Two lines of data taken (12), the third line dropped whole (11), seven more lines of data (42).
+    expect(overflows.map((o) => o.size)).toEqual([12 + 11 + 42]);
+    expect(seen).toEqual(['next']);
   });
 });
