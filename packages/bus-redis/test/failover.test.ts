@@ -186,7 +186,7 @@ describe.skipIf(!redisServerPath)('when Redis goes away and comes back', () => {
     const check = new Redis(redis.url);
     try {
       await eventually(async () =>
-        expect(JSON.parse((await check.hget('test:checkpoint', 'json')) ?? 'null')).toEqual({
+        expect(JSON.parse((await check.hget('{test}:checkpoints', 'default'))?.replace(/^\S+ /, '') ?? 'null')).toEqual({
           led: true,
           label: 'kept by instances',
         }),

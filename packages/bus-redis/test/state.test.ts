@@ -96,7 +96,7 @@ describe.skipIf(!redisServerPath)('state on Redis: folded from the stream on eve
     const c = await start(options);
     expect(c.hub.state).toEqual(expected);
     expect(c.hub.headId).toBe(a.hub.headId);
-    expect(await admin.hget('state:checkpoint', 'id')).not.toBeNull();
+    expect(await admin.hget('{state}:checkpoints', 'default')).not.toBeNull();
   });
 
   it('setState from two instances at once: both fold the same order and agree', async () => {
@@ -119,21 +119,22 @@ describe.skipIf(!redisServerPath)('state on Redis: folded from the stream on eve
   it('a new instance starts from the newest checkpoint and the events after it', async () => {
     const a = await start({ history: 10, checkpointEvery: 4 });
     for (let n = 1; n <= 25; n++) await a.hub.publish('change', n);
-    // The stream holds only the last 10 events: the first 15 are known only through the checkpoint.
-    expect(await admin.xlen('state:events')).toBe(10);
-    expect(await admin.hget('state:checkpoint', 'id')).toBe(await lastIdAt(24));
+    // The channel's stream holds only its last 10 events: the first 15 are known only through the checkpoint.
+    expect(await admin.xlen('{state}:ch:default')).toBe(10);
+    expect((await admin.hget('{state}:checkpoints', 'default'))?.split(' ')[0]).toBe(await lastIdAt(24));
     const b = await start({ history: 10, checkpointEvery: 4 });
     expect(b.hub.state.seen).toEqual(upTo(25));
     expect(b.hub.headId).toBe(a.hub.headId);
 
     async function lastIdAt(n: number): Promise<string | undefined> {
-      const entries = await admin.xrange('state:events', '-', '+');
+      const entries = await admin.xrange('{state}:events', '-', '+');
       return entries.find(([, fields]) => fields[3] === String(n))?.[0];
     }
   });
 
   it('an instance cut off while events it never read were trimmed resyncs from a checkpoint', async () => {
-    const options = { history: 10, checkpointEvery: 3 };
+    // A global stream of 10 events: B, cut off for 37, finds a hole in it and catches up from the channel's stream.
+    const options = { history: 10, checkpointEvery: 3, streamLength: 10 };
     const a = await start(options);
     const proxy = await startTcpProxy(Number(new URL(redis.url).port));
     hubs.push({ close: () => proxy.close() });
@@ -167,9 +168,9 @@ describe.skipIf(!redisServerPath)('state on Redis: folded from the stream on eve
     await bus.saveState('10-0', '"ten"');
     await bus.saveState('9-99', '"nine"');
     await bus.saveState('10-0', '"ten again"');
-    expect(await admin.hgetall('state:checkpoint')).toEqual({ id: '10-0', json: '"ten"' });
+    expect(await admin.hgetall('{state}:checkpoints')).toEqual({ default: '10-0 "ten"' });
     await bus.saveState('100-0', '"hundred"');
-    expect(await admin.hget('state:checkpoint', 'json')).toBe('"hundred"');
+    expect(await admin.hget('{state}:checkpoints', 'default')).toBe('100-0 "hundred"');
   });
 
   it('refuses a checkpoint interval that would outrun the stream', () => {

@@ -54,7 +54,14 @@ export interface CommandContext {
 }
 
 /** What a transport passes to {@link Hub.dispatch}: everything the hub does not fill in itself. */
-export type DispatchContext = Partial<Omit<CommandContext, 'signal' | 'deadline' | 'principal'>>;
+export type DispatchContext = Partial<Omit<CommandContext, 'signal' | 'deadline' | 'principal'>> & {
+  /**
+   * For command routers only: the instance that received the command
+   * already checked the access policy and rate for this principal id; the
+   * owning instance runs it as that principal without checking again.
+   */
+  readonly checkedPrincipal?: string | undefined;
+};
 
 export type CommandHandler<C extends ContractSpec, K extends CommandName<C>> = (
   input: CommandPayload<C, K>,
@@ -293,6 +300,9 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   readonly #stateFrames = new Map<string, StateChange>();
   #snapshot: EncodedSnapshot | undefined;
   #head: string | undefined;
+  /** Id of the newest directory change folded, and changes since the directory's last checkpoint. */
+  #directoryHead: string | undefined;
+  #directorySinceCheckpoint = 0;
   #closed = false;
   /** False until a shared bus's checkpoint is loaded; events delivered before wait in `#early`. */
   #loaded: boolean;
@@ -324,12 +334,13 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     this.#loaded = this.bus.loadState === undefined;
     this.#unsubscribeBus = this.bus.subscribe((event) => this.#receive(event));
     this.#unsubscribeLost = this.bus.onCheckpointLost?.(() => {
-      if (this.#loaded) for (const record of this.#channels.values()) this.#saveCheckpoint(record);
+      if (!this.#loaded) return;
+      for (const record of this.#channels.values()) this.#saveCheckpoint(record);
+      this.#saveDirectoryCheckpoint();
     });
     this.#unsubscribeResync = this.bus.onResync?.((checkpoint) => {
       if (!this.#loaded || this.#closed) return;
       this.#adopt(checkpoint);
-      if (checkpoint.id !== undefined) this.#head = checkpoint.id;
     });
     this.#unsubscribeStatus = this.bus.onStatus?.((status) => this.#onBusStatus(status));
     this.ready = this.#loadState();
@@ -378,6 +389,15 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     handle = new Channel(this, id, this.#channelHost);
     this.#handles.set(id, handle);
     return handle;
+  }
+
+  /**
+   * Whether this instance handles `command` for `channel` itself (a handler
+   * registered on `hub.channel(channel)`): command routers use it to find
+   * the instance that owns a channel.
+   */
+  handlesChannel(channel: string, command: string): boolean {
+    return this.#channels.get(channel)?.handlers.has(command) === true;
   }
 
   /** Ids of the channels that exist (created by the program or by an event), sorted. */
@@ -705,6 +725,10 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   }
 
   #foldDirectory(event: EncodedEvent): void {
+    // At or before the directory's checkpoint: already in it.
+    if (this.#directoryHead !== undefined && (this.#compare(event.id, this.#directoryHead) ?? 1) <= 0) return;
+    this.#directoryHead = event.id;
+    this.#checkpointDirectory();
     const change = event.data as DirectoryChange;
     const channel = change?.channel;
     if (typeof channel !== 'string') return;
@@ -777,6 +801,29 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     for (const connection of this.#connections) {
       if (principal === undefined || connection.principalId === principal) connection.recheck();
     }
+  }
+
+  /** On a bus with per-channel checkpoints the directory has one too (channel `~directory`, state: the entries). */
+  #checkpointDirectory(): void {
+    if (!this.bus.saveState || this.bus.channelCheckpoints !== true) return;
+    if (++this.#directorySinceCheckpoint < (this.bus.checkpointEvery ?? 100)) return;
+    this.#saveDirectoryCheckpoint();
+  }
+
+  #saveDirectoryCheckpoint(): void {
+    this.#directorySinceCheckpoint = 0;
+    if (!this.bus.saveState || this.bus.channelCheckpoints !== true) return;
+    // Saved after the change is applied (the caller folds it right after this returns), with the head as of then.
+    queueMicrotask(() => {
+      const head = this.#directoryHead;
+      if (head === undefined || this.#closed) return;
+      try {
+        const saved = this.bus.saveState?.(head, JSON.stringify([...this.#directory.values()]), DIRECTORY);
+        if (isPromiseLike(saved)) saved.then(undefined, (error) => this.emit('error', error, 'bus.saveState'));
+      } catch (error) {
+        this.emit('error', error, 'bus.saveState');
+      }
+    });
   }
 
   #checkpoint(record: ChannelRecord): void {
@@ -1055,8 +1102,15 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     const started = Date.now();
     const transport = context.transport ?? 'local';
     const channel = context.channel ?? DEFAULT_CHANNEL;
-    const principal = this.#principalId(context.auth);
-    const result = await this.#dispatch(command, rawInput, { ...context, transport, channel, principal });
+    const checked = context.checkedPrincipal;
+    const principal = checked ?? this.#principalId(context.auth);
+    const { checkedPrincipal: _, ...rest } = context;
+    const result = await this.#dispatch(
+      command,
+      rawInput,
+      { ...rest, transport, channel, principal },
+      checked !== undefined,
+    );
     this.emit('command', {
       command,
       channel,
@@ -1085,6 +1139,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     command: string,
     rawInput: unknown,
     context: Omit<CommandContext, 'signal' | 'deadline'>,
+    checked: boolean,
   ): Promise<DispatchResult> {
     if (this.#closed) return { ok: false, error: new BoardcastError('closed', 'hub is closed') };
     const { channel } = context;
@@ -1093,7 +1148,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     }
     const spec = Object.hasOwn(this.contract.commands, command) ? this.contract.commands[command] : undefined;
     if (!spec) return { ok: false, error: new BoardcastError('unknown_command', `unknown command "${command}"`) };
-    if (!this.#open) {
+    if (!this.#open && !checked) {
       let allowed: boolean;
       try {
         allowed = await (this.access.canCommand
@@ -1110,7 +1165,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
         };
       }
     }
-    if (this.#rate && !this.#rate.take(context.principal)) {
+    if (this.#rate && !checked && !this.#rate.take(context.principal)) {
       return { ok: false, error: new BoardcastError('too_many_requests', 'too many commands; slow down') };
     }
     const handler = this.#channels.get(channel)?.handlers.get(command) ?? this.#handlers.get(command);
@@ -1212,13 +1267,25 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
         const record = this.#record(event.channel, true);
         if (record.head === undefined || (this.#compare(event.id, record.head) ?? 1) > 0) this.#fold(record, event);
       }
-      this.#head = event.id;
+      // A channel's events after its checkpoint may be older than another channel's checkpoint: the head only grows.
+      if (this.#head === undefined || (this.#compare(event.id, this.#head) ?? 1) > 0) this.#head = event.id;
     }
     for (const record of this.#channels.values()) if (record.live) this.emit('state', record.state, record.id);
   }
 
   /** Take a checkpoint as a channel's state (load, or a resync after events were lost). */
   #adopt(checkpoint: StateCheckpoint): void {
+    if (checkpoint.channel === DIRECTORY) {
+      this.#directory.clear();
+      if (Array.isArray(checkpoint.state)) {
+        for (const entry of checkpoint.state as DirectoryEntry[]) {
+          if (entry && typeof entry.id === 'string') this.#directory.set(entry.id, entry);
+        }
+      }
+      for (const id of this.#directory.keys()) this.#record(id, true);
+      this.#directoryHead = checkpoint.id;
+      return;
+    }
     const record = this.#record(checkpoint.channel ?? DEFAULT_CHANNEL, true);
     record.state = checkpoint.state;
     record.head = checkpoint.id;
@@ -1389,7 +1456,11 @@ export interface HubConnection {
   /** Channels held (`prefix*` for patterns, `~directory` for the directory). */
   readonly channels: readonly string[];
   readonly principalId: string;
-  add(requests: readonly (string | import('./connection.js').ChannelRequest)[]): Promise<SubscribeResult>;
+  /** Add channels; `directory` pages `~directory` when this call adds it. */
+  add(
+    requests: readonly (string | import('./connection.js').ChannelRequest)[],
+    options?: { readonly directory?: DirectoryQuery | undefined },
+  ): Promise<SubscribeResult>;
   remove(channels: readonly string[]): void;
   restart(): void;
   close(): void;
