@@ -1,7 +1,7 @@
 import type { ClientContract, Contract, ContractSpec } from '@boardcast/core';
 import type { BoardcastClient } from './client.js';
 import { connectSse } from './sse.js';
-import type { SseOptions } from './sse-transport.js';
+import type { SseOptions } from './sse-options.js';
 import { connectWs } from './ws.js';
 import type { WsOptions } from './ws-transport.js';
 
@@ -41,7 +41,7 @@ export type { BoardcastClient, ClientOptions, CommandOptions, Status, StatusChan
 export type { HeaderSource, HttpOptions } from './http.js';
 export { connectSse } from './sse.js';
 export { createSseDecoder, type SseDecoder, type SseDecoderHandlers, type SseMessage } from './sse-decoder.js';
-export type { SseOptions } from './sse-transport.js';
+export type { SseOptions } from './sse-options.js';
 export {
   createStateMirror,
   type Reducer,

@@ -5,31 +5,8 @@ import type { ClientOptions, LinkSink, Transport } from './client.js';
 import { postCommandLazily } from './command-loader.js';
 import type { HttpOptions } from './http.js';
 import type { FetchLink, Link } from './sse-fetch.js';
+import type { SseOptions } from './sse-options.js';
 import { endpoint, withQuery } from './urls.js';
-
-export interface SseOptions<C extends ContractSpec> extends ClientOptions<C>, HttpOptions, KeepAliveOptions {
-  /** Event stream URL (default `<url>/events`). */
-  readonly eventsUrl?: string | undefined;
-  /** Command base (default `<url>/commands`); a command posts to `<commandsUrl>/<name>`. */
-  readonly commandsUrl?: string | undefined;
-  /**
-   * `native` uses the browser's EventSource, `fetch` streams with fetch +
-   * eventsource-parser. `auto` (default) takes `native` when it exists and
-   * neither `headers` nor `fetch` is given.
-   */
-  readonly eventSource?: 'auto' | 'native' | 'fetch' | undefined;
-  /**
-   * Fetch mode: the largest event, in characters of its data, the decoder
-   * buffers (default 1 MiB). A larger event is skipped alone: an `error`
-   * (`payload_too_large`, naming its id and size), and the stream goes on
-   * with every event after it, none lost or repeated. When the contract has
-   * a reducer for it, the client also emits `reset` (`too_large`) and mends
-   * the state from one fresh snapshot taken on a side connection, then
-   * `snapshot`. When the first snapshot itself is larger, it stops with
-   * `payload_too_large`. The native `EventSource` has no limit of its own.
-   */
-  readonly maxEventSize?: number | undefined;
-}
 
 export function sseTransport<C extends ContractSpec>(
   url: string,
@@ -67,7 +44,7 @@ export function sseTransport<C extends ContractSpec>(
   // status probe after a native refusal) lives in ./sse-fetch.js with
   // eventsource-parser and is loaded on first use: a page on the native
   // EventSource whose stream opens never downloads it.
-  const link: FetchLink = { stream, options, route, reducers: contract.reducers };
+  const link: FetchLink = { stream, options, route };
   const withFetch = (sink: LinkSink, run: (m: typeof import('./sse-fetch.js')) => unknown) => {
     import('./sse-fetch.js').then(run, (error) =>
       sink.drop(new BoardcastError('network_error', 'could not load the event-stream reader', { cause: error })),

@@ -1,6 +1,7 @@
 import type { ClientContract, Contract, ContractSpec } from '@boardcast/core';
 import { type BoardcastClient, createClient } from './client.js';
-import { type SseOptions, sseTransport } from './sse-transport.js';
+import type { SseOptions } from './sse-options.js';
+import { sseTransport } from './sse-transport.js';
 
 /**
  * Connect over Server-Sent Events: the stream is `GET <url>/events`, commands
@@ -18,7 +19,7 @@ export function connectSse<C extends ContractSpec>(
 export type { KeepAliveOptions, ReconnectOptions } from './backoff.js';
 export type { BoardcastClient, ClientOptions, CommandOptions, Status, StatusChange } from './client.js';
 export type { HeaderSource, HttpOptions } from './http.js';
-export type { SseOptions } from './sse-transport.js';
+export type { SseOptions } from './sse-options.js';
 export {
   createStateMirror,
   type Reducer,
