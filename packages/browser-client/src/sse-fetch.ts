@@ -1,6 +1,7 @@
 import { BoardcastError } from '@boardcast/core';
 import type { LinkSink } from './client.js';
 import { fetchOf, headersOf, networkError, responseError } from './http.js';
+import { createSkipper } from './resync.js';
 import { createSseDecoder } from './sse-decoder.js';
 import type { SseOptions } from './sse-options.js';
 import { withQuery } from './urls.js';
@@ -15,6 +16,8 @@ export interface FetchLink {
   // biome-ignore lint/suspicious/noExplicitAny: the contract type does not matter here
   readonly options: SseOptions<any>;
   route(sink: Link, type: string, data: string, id: string | undefined): void;
+  /** The contract's reducers: which skipped events the state depends on. */
+  readonly reducers?: object | undefined;
   /**
    * The last refusal that will come again unchanged (`<status> <code>`): the
    * same one on the next attempt stops the client instead of looping.
@@ -112,6 +115,49 @@ async function failed(link: FetchLink, sink: Link, cause: unknown, message: stri
   sink.drop(error, link.cors >= CORS_FAILURES);
 }
 
+/**
+ * One fresh stream read up to its snapshot (the state after its id), then
+ * closed: the side connection that mends the state after a skipped event.
+ * Bounded by `SIDE_TIMEOUT_MS` and by `max` like the main stream.
+ */
+function sideSnapshot(link: FetchLink, max: number): Promise<{ state: unknown; id: string }> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), SIDE_TIMEOUT_MS);
+  return new Promise<{ state: unknown; id: string }>((resolve, reject) => {
+    const decoder = createSseDecoder(
+      {
+        onMessage: ({ event, data, id }) => {
+          if (event !== 'snapshot' || !id) return;
+          try {
+            resolve({ state: JSON.parse(data), id });
+          } catch {
+            reject(new BoardcastError('invalid_payload', '"snapshot" event data is not JSON'));
+          }
+          controller.abort();
+        },
+        onOverflow: () =>
+          reject(new BoardcastError('payload_too_large', `the snapshot exceeded maxEventSize (${max})`)),
+      },
+      { maxBufferSize: max },
+    );
+    request(link, undefined, controller.signal)
+      .then(async (response) => {
+        if (!isStream(response) || !response.body) throw await responseError(response);
+        const reader = response.body.getReader();
+        for (let r = await reader.read(); !r.done; r = await reader.read()) decoder.push(r.value);
+        throw new BoardcastError('network_error', 'the stream ended before its snapshot');
+      })
+      .catch((error) => reject(networkError(error, 'side stream failed')))
+      .finally(() => {
+        clearTimeout(timer);
+        controller.abort();
+      });
+  });
+}
+
+/** How long the side connection may take to bring its snapshot (ms). */
+const SIDE_TIMEOUT_MS = 10_000;
+
 /** A native EventSource was refused before opening: it hides the HTTP status, so ask once with fetch. */
 export function probe(link: FetchLink, sink: Link): void {
   const controller = new AbortController();
@@ -153,16 +199,40 @@ export async function readStream(link: FetchLink, sink: Link, controller: AbortC
   sink.beat();
   sink.open();
   let overflow = false;
+  const max = link.options.maxEventSize ?? 1 << 20;
+  // Events over `max` are skipped alone (resync.ts): it sees what this stream delivers.
+  const skipper = createSkipper(
+    link.reducers,
+    () => sideSnapshot(link, max),
+    sink,
+    (error) => sink.drop(error, false, true),
+  );
+  const on: Link = {
+    ...sink,
+    snapshot(state, id) {
+      skipper.stop();
+      sink.snapshot(state, id);
+    },
+    event(name, data, id) {
+      sink.event(name, data, id);
+      skipper.event(id as string, name, data);
+    },
+  };
   const decoder = createSseDecoder(
     {
-      onMessage: (m) => link.route(sink, m.event, m.data, m.event === 'snapshot' ? m.id : m.lastEventId || undefined),
+      onMessage: (m) => link.route(on, m.event, m.data, m.event === 'snapshot' ? m.id : m.lastEventId || undefined),
       onRetry: sink.retry,
-      onOverflow: () => {
-        overflow = true;
-        controller.abort();
+      onOverflow: ({ event, id, size }) => {
+        // An event with an id is skipped alone and the stream goes on (see
+        // resync.ts); a snapshot or a block without an id cannot be stepped
+        // over: abort and decide below.
+        if (on.fresh || id === undefined || event === 'snapshot') {
+          overflow = true;
+          controller.abort();
+        } else skipper.skip(id, event, size);
       },
     },
-    { maxBufferSize: link.options.maxEventSize ?? 1 << 20 },
+    { maxBufferSize: max },
   );
   const reader = response.body.getReader();
   try {
@@ -174,19 +244,20 @@ export async function readStream(link: FetchLink, sink: Link, controller: AbortC
       decoder.push(value);
     }
   } catch (error) {
-    if (!overflow) return sink.drop(networkError(error, 'event stream interrupted'));
+    // A state still being mended cannot be resumed: the next stream starts fresh.
+    if (!overflow) return sink.drop(networkError(error, 'event stream interrupted'), false, skipper.stop());
   } finally {
     decoder.end();
   }
-  if (!overflow) return sink.drop(new BoardcastError('network_error', 'event stream ended'));
-  // Too large: resuming from the same id would replay the same event, so
-  // skip it and come back fresh; a fresh stream's snapshot that is itself
-  // too large can never be read, so stop.
+  if (!overflow) return sink.drop(new BoardcastError('network_error', 'event stream ended'), false, skipper.stop());
+  skipper.stop();
+  // Too large and not skippable in place (no id): come back fresh; a fresh
+  // stream's snapshot that is itself too large can never be read, so stop.
   const tooLarge = new BoardcastError(
     'payload_too_large',
     `${sink.fresh ? 'the snapshot' : 'an event'} exceeded maxEventSize (${link.options.maxEventSize ?? 1 << 20} characters)`,
   );
-  if (sink.fresh) return sink.drop(tooLarge, true);
+  if (on.fresh) return sink.drop(tooLarge, true);
   sink.reset('too_large');
   sink.drop(tooLarge, false, true);
 }

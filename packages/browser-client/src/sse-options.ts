@@ -21,10 +21,13 @@ export interface SseOptions<C extends ContractSpec> extends ClientOptions<C>, Ht
   readonly eventSource?: 'auto' | 'native' | 'fetch' | undefined;
   /**
    * Fetch mode: the largest event, in characters of its data, the decoder
-   * buffers (default 1 MiB). A larger event is skipped: the client emits
-   * `reset` (`too_large`) and reconnects without its resume id, so a fresh
-   * snapshot sets the state right; when the snapshot itself is larger, it
-   * stops with `payload_too_large`.
+   * buffers (default 1 MiB). A larger event is skipped alone: an `error`
+   * (`payload_too_large`, naming its id and size), and the stream goes on
+   * with every event after it, none lost or repeated. When the contract has
+   * a reducer for it, the client also emits `reset` (`too_large`) and mends
+   * the state from one fresh snapshot taken on a side connection, then
+   * `snapshot`. When the first snapshot itself is larger, it stops with
+   * `payload_too_large`. The native `EventSource` has no limit of its own.
    */
   readonly maxEventSize?: number | undefined;
 }

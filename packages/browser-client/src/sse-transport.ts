@@ -44,7 +44,7 @@ export function sseTransport<C extends ContractSpec>(
   // status probe after a native refusal) lives in ./sse-fetch.js with
   // eventsource-parser and is loaded on first use: a page on the native
   // EventSource whose stream opens never downloads it.
-  const link: FetchLink = { stream, options, route };
+  const link: FetchLink = { stream, options, route, reducers: contract.reducers };
   const withFetch = (sink: LinkSink, run: (m: typeof import('./sse-fetch.js')) => unknown) => {
     import('./sse-fetch.js').then(run, (error) =>
       sink.drop(new BoardcastError('network_error', 'could not load the event-stream reader', { cause: error })),

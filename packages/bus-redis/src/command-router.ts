@@ -5,6 +5,7 @@ import {
   type CommandName,
   type CommandResult,
   type ContractSpec,
+  DEFAULT_CHANNEL,
   type HandleOptions,
   type Hub,
 } from '@boardcast/core';
@@ -29,8 +30,13 @@ export interface CommandRouterOptions {
    * Does this instance run `command` for `input`? Typically: is the board
    * the input names attached here. At most one instance may own a given
    * command + input, or it would run twice.
+   *
+   * Leave it out to route by channel: the instance that owns a channel is
+   * the one with a handler for it (`hub.channel(id).handle(…)`), and the
+   * router forwards every contract command sent to a channel this instance
+   * has no handler for.
    */
-  readonly owns: (command: string, input: unknown) => boolean;
+  readonly owns?: (command: string, input: unknown) => boolean;
   /** How long to wait for the owning instance's result. Default 5000 ms (the hub's own timeout also applies). */
   readonly timeoutMs?: number;
 }
@@ -50,6 +56,10 @@ interface RequestMessage {
   readonly command: string;
   readonly input: unknown;
   readonly clientId?: string;
+  /** The channel the command is for. */
+  readonly channel?: string;
+  /** The sender's principal id, already checked against the access policy where the command arrived. */
+  readonly principal?: string;
 }
 
 interface ResponseMessage {
@@ -84,7 +94,9 @@ export class CommandRouter<C extends ContractSpec> {
   #closed = false;
 
   constructor(hub: Hub<C>, link: RouterLink, options: CommandRouterOptions) {
-    if (typeof options.owns !== 'function') throw new TypeError('routeCommands needs an owns(command, input) function');
+    if (options.owns !== undefined && typeof options.owns !== 'function') {
+      throw new TypeError('routeCommands: owns must be a function (command, input) => boolean');
+    }
     this.#hub = hub;
     this.#link = link;
     this.#owns = options.owns;
@@ -92,6 +104,8 @@ export class CommandRouter<C extends ContractSpec> {
     if (!(this.#timeoutMs > 0)) throw new RangeError('timeoutMs must be > 0');
     this.ready = this.#start();
     this.ready.catch((error) => link.emitError(error, 'command router'));
+    // By channel: every command a channel here has no handler for goes to the instance that has one.
+    if (!this.#owns) for (const command of Object.keys(hub.contract.commands)) this.forward(command as CommandName<C>);
   }
 
   /**
@@ -102,7 +116,9 @@ export class CommandRouter<C extends ContractSpec> {
     const remove = this.#hub.handle(
       command,
       (input, context) =>
-        this.#ownsSafely(command, input) ? handler(input, context) : this.#forward(command, input, context),
+        this.#ownsSafely(command, input, context.channel)
+          ? handler(input, context)
+          : this.#forward(command, input, context),
       options,
     );
     this.#removers.push(remove);
@@ -146,9 +162,9 @@ export class CommandRouter<C extends ContractSpec> {
     else this.#stops.push(...stops);
   }
 
-  #ownsSafely(command: string, input: unknown): boolean {
+  #ownsSafely(command: string, input: unknown, channel: string): boolean {
     try {
-      return this.#owns(command, input) === true;
+      return this.#owns ? this.#owns(command, input) === true : this.#hub.handlesChannel(channel, command);
     } catch (error) {
       this.#link.emitError(error, 'owns');
       return false;
@@ -169,6 +185,8 @@ export class CommandRouter<C extends ContractSpec> {
       from: this.#link.instanceId,
       command,
       input,
+      channel: context.channel,
+      principal: context.principal,
       ...(context.clientId === undefined ? {} : { clientId: context.clientId }),
     };
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -224,12 +242,15 @@ export class CommandRouter<C extends ContractSpec> {
         .send(this.#link.replyChannel(request.from), body)
         .catch((error) => this.#link.emitError(error, 'command reply'));
     const head = `{"type":"response","id":${request.id}`;
-    if (!this.#ownsSafely(request.command, request.input)) {
+    const channel = typeof request.channel === 'string' ? request.channel : DEFAULT_CHANNEL;
+    if (!this.#ownsSafely(request.command, request.input, channel)) {
       void reply(`${head},"owned":false}`);
       return;
     }
     const clientId = typeof request.clientId === 'string' ? request.clientId : undefined;
-    void this.#hub.dispatch(request.command, request.input, { transport: 'redis', clientId }).then((result) => {
+    const checkedPrincipal = typeof request.principal === 'string' ? request.principal : undefined;
+    const context = { transport: 'redis', clientId, channel, checkedPrincipal };
+    void this.#hub.dispatch(request.command, request.input, context).then((result) => {
       // The result JSON was serialized once by the hub; embed it as is.
       if (result.ok) void reply(`${head},"owned":true,"ok":true,"data":${result.json}}`);
       else void reply(`${head},"owned":true,"ok":false,"error":${JSON.stringify(result.error.toJSON())}}`);

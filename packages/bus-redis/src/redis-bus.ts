@@ -4,6 +4,7 @@ import {
   type BusListener,
   type BusStatus,
   type ContractSpec,
+  DEFAULT_CHANNEL,
   Emitter,
   type Hub,
   type StateCheckpoint,
@@ -11,7 +12,7 @@ import {
 import { EncodedEvent, type SinceResult } from '@boardcast/core/wire';
 import { Redis, type RedisOptions } from 'ioredis';
 import { CommandRouter, type CommandRouterOptions, type RouterLink } from './command-router.js';
-import { PUBLISH_SCRIPT, SAVE_CHECKPOINT_SCRIPT } from './scripts.js';
+import { PUBLISH_SCRIPT, REMOVE_CHANNEL_SCRIPT, SAVE_CHECKPOINT_SCRIPT } from './scripts.js';
 import { compareStreamIds, isStreamId } from './stream-id.js';
 
 export interface RedisBusOptions {
@@ -24,13 +25,22 @@ export interface RedisBusOptions {
   readonly redis?: string | RedisOptions | Redis;
   /** Prefix of every key and channel; instances with the same name share events, state and commands. Default `boardcast`. */
   readonly name?: string;
-  /** Events kept in the stream for replay (`XADD MAXLEN` exact). Default 1000. */
+  /** Events kept per channel for replay, in the channel's own stream (`XADD MAXLEN` exact). Default 100. */
   readonly history?: number;
+  /** Events older than this leave a channel's stream (when the channel next publishes), in ms; 0: no age bound. Default 15 min. */
+  readonly historyMaxAgeMs?: number;
   /**
-   * Folded events between two state checkpoints a hub stores (the state a
-   * starting instance folds from). Must be below `history`, so the events
-   * after the newest checkpoint are always still in the stream. Default
-   * `history / 4`.
+   * Entries kept in the global stream, which gives every instance the
+   * order and the ids; an instance cut off for longer than this many events
+   * catches up from the channels' own streams and checkpoints. Default
+   * `max(1000, history)`.
+   */
+  readonly streamLength?: number;
+  /**
+   * Folded events of one channel between two state checkpoints a hub
+   * stores (the state a starting instance folds from). Must be below
+   * `history`, so the events after a channel's newest checkpoint are
+   * always still in its stream. Default `history / 4`.
    */
   readonly checkpointEvery?: number;
   /**
@@ -74,13 +84,28 @@ interface ScriptCommands {
     stream: string,
     trimmed: string,
     log: string,
+    channelStream: string,
+    watermarks: string,
+    channels: string,
+    origin: string,
     maxlen: number,
     seq: number,
     window: number,
     event: string,
     json: string,
+    channel: string,
+    history: number,
+    maxAgeMs: number,
   ): Promise<string>;
-  boardcastSaveCheckpoint(key: string, id: string, json: string): Promise<number>;
+  boardcastSaveCheckpoint(key: string, channel: string, id: string, json: string): Promise<number>;
+  boardcastRemoveChannel(
+    channelStream: string,
+    watermarks: string,
+    checkpoints: string,
+    channels: string,
+    channel: string,
+    id: string,
+  ): Promise<number>;
 }
 
 type StreamEntry = [id: string, fields: string[]];
@@ -99,6 +124,10 @@ const ORIGIN_ID = '0-0';
 export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
   readonly name: string;
   readonly history: number;
+  readonly historyMaxAgeMs: number;
+  readonly streamLength: number;
+  /** Checkpoints are kept per channel (the hub stores every channel's, not only the default one's). */
+  readonly channelCheckpoints = true;
   readonly checkpointEvery: number;
   readonly instanceId: string;
   /** Resolves once the bus knows where the stream ends and reads from there. */
@@ -106,7 +135,10 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
   readonly #keys: {
     stream: string;
     trimmed: string;
-    checkpoint: string;
+    checkpoints: string;
+    watermarks: string;
+    channels: string;
+    origin: string;
     publishLog: string;
     commands: string;
   };
@@ -128,7 +160,7 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
   #publishSeq = 0;
   #status: BusStatus = 'degraded';
   #closed = false;
-  #checkpoint: StateCheckpoint | undefined;
+  #checkpoints: StateCheckpoint[] = [];
   /**
    * Events read before `loadState()` was called, held so that whoever folds
    * them (the hub) gets all of them, in order, even if it subscribed late.
@@ -141,13 +173,19 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
   constructor(options: RedisBusOptions = {}) {
     super();
     this.name = options.name ?? 'boardcast';
-    this.history = options.history ?? 1000;
+    this.history = options.history ?? 100;
+    this.historyMaxAgeMs = options.historyMaxAgeMs ?? 15 * 60_000;
+    this.streamLength = options.streamLength ?? Math.max(1000, this.history);
     this.checkpointEvery = options.checkpointEvery ?? Math.max(1, Math.floor(this.history / 4));
     this.instanceId = options.instanceId ?? randomId();
     this.#maxPending = options.maxPendingPublishes ?? 1000;
     this.#catchUpMs = options.catchUpTimeoutMs ?? 5000;
     this.#batch = options.readBatch ?? 500;
     if (!Number.isSafeInteger(this.history) || this.history < 1) throw new RangeError('history must be an integer ≥ 1');
+    if (!Number.isSafeInteger(this.streamLength) || this.streamLength < 1) {
+      throw new RangeError('streamLength must be an integer ≥ 1');
+    }
+    if (!(this.historyMaxAgeMs >= 0)) throw new RangeError('historyMaxAgeMs must be ≥ 0 (0: no age bound)');
     if (
       !Number.isSafeInteger(this.checkpointEvery) ||
       this.checkpointEvery < 1 ||
@@ -163,11 +201,15 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     if (!INSTANCE_ID.test(this.instanceId)) throw new TypeError('instanceId must match [A-Za-z0-9_.:-]{1,64}');
     if (this.name.length === 0 || /\s/.test(this.name)) throw new TypeError('name must be non-empty without spaces');
 
-    const n = this.name;
+    // One hash tag for every key: all of a bus's keys live in one cluster slot, so its scripts stay valid on a Redis Cluster.
+    const n = `{${this.name}}`;
     this.#keys = {
       stream: `${n}:events`,
       trimmed: `${n}:events:trimmed`,
-      checkpoint: `${n}:checkpoint`,
+      checkpoints: `${n}:checkpoints`,
+      watermarks: `${n}:ch-trimmed`,
+      channels: `${n}:channels`,
+      origin: `${n}:origin`,
       // Per bus object, so a restarted instance reusing its id never matches an old sequence.
       publishLog: `${n}:published:${this.instanceId}:${randomId()}`,
       commands: `${n}:commands`,
@@ -179,8 +221,9 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     this.#cmd = connect(options.redis, overrides);
     this.#reader = connect(options.redis, overrides);
     this.#sub = connect(options.redis, overrides);
-    this.#cmd.defineCommand('boardcastPublish', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
+    this.#cmd.defineCommand('boardcastPublish', { numberOfKeys: 7, lua: PUBLISH_SCRIPT });
     this.#cmd.defineCommand('boardcastSaveCheckpoint', { numberOfKeys: 1, lua: SAVE_CHECKPOINT_SCRIPT });
+    this.#cmd.defineCommand('boardcastRemoveChannel', { numberOfKeys: 4, lua: REMOVE_CHANNEL_SCRIPT });
     for (const [conn, where] of [
       [this.#cmd, 'redis'],
       [this.#reader, 'redis reader'],
@@ -238,7 +281,7 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
    * instance has delivered it to its own subscribers, so a snapshot taken
    * afterwards already reflects it.
    */
-  async publish(event: string, _data: unknown, json: string): Promise<string> {
+  async publish(event: string, _data: unknown, json: string, channel: string = DEFAULT_CHANNEL): Promise<string> {
     if (this.#closed) throw new BoardcastError('closed', 'bus is closed');
     if (this.#pending >= this.#maxPending) {
       throw new BoardcastError('queue_full', `${this.#pending} publishes are already waiting for Redis`);
@@ -247,21 +290,33 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     let id: string;
     try {
       const seq = ++this.#publishSeq;
+      const k = this.#keys;
       id = await this.#scripts.boardcastPublish(
-        this.#keys.stream,
-        this.#keys.trimmed,
-        this.#keys.publishLog,
-        this.history,
+        k.stream,
+        k.trimmed,
+        k.publishLog,
+        this.#channelKey(channel),
+        k.watermarks,
+        k.channels,
+        k.origin,
+        this.streamLength,
         seq,
         this.#maxPending + 1,
         event,
         json,
+        channel,
+        this.history,
+        this.historyMaxAgeMs,
       );
     } finally {
       this.#pending--;
     }
     await this.#waitFor(id, undefined);
     return id;
+  }
+
+  #channelKey(channel: string): string {
+    return `{${this.name}}:ch:${channel}`;
   }
 
   subscribe(listener: BusListener): () => void {
@@ -272,26 +327,34 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     };
   }
 
+  /** Order of two ids of this bus (stream ids); `undefined` when either is not one. */
+  compareIds(a: string, b: string): number | undefined {
+    return isStreamId(a) && isStreamId(b) ? compareStreamIds(a, b) : undefined;
+  }
+
   /**
-   * Events after `lastId` from the stream. A gap when the id is malformed,
-   * was never in this stream, or when events after it were trimmed.
+   * The channel's events after `lastId`, from the channel's own stream. A
+   * gap when the id is malformed or from before this data's first event (a
+   * Redis that lost its data), or when the channel lost an event newer than
+   * `lastId` (its watermark: trimmed by count or age, or removed). A quiet
+   * channel with nothing after `lastId` is never a gap, however long ago
+   * its last event left the global stream.
    */
-  async since(lastId: string): Promise<SinceResult> {
+  async since(lastId: string, channel: string = DEFAULT_CHANNEL): Promise<SinceResult> {
     if (!isStreamId(lastId) || this.#closed) return { kind: 'gap' };
     const replies = await this.#cmd
       .multi()
-      .xrange(this.#keys.stream, lastId, lastId)
-      .get(this.#keys.trimmed)
-      .xrange(this.#keys.stream, `(${lastId}`, '+')
+      .hget(this.#keys.watermarks, channel)
+      .get(this.#keys.origin)
+      .xrange(this.#channelKey(channel), `(${lastId}`, '+')
       .exec();
     if (!replies) return { kind: 'gap' };
     for (const [error] of replies) if (error) throw error;
-    const self = replies[0]?.[1] as StreamEntry[];
-    const trimmed = replies[1]?.[1] as string | null;
+    const watermark = replies[0]?.[1] as string | null;
+    const origin = replies[1]?.[1] as string | null;
     const after = replies[2]?.[1] as StreamEntry[];
-    // Present, or the newest trimmed entry (everything after it still exists),
-    // or the origin while nothing was ever trimmed (a snapshot of an empty stream).
-    if (self.length === 0 && trimmed !== lastId && !(lastId === ORIGIN_ID && trimmed === null)) return { kind: 'gap' };
+    if (watermark !== null && isStreamId(watermark) && compareStreamIds(watermark, lastId) > 0) return { kind: 'gap' };
+    if (lastId !== ORIGIN_ID && (origin === null || compareStreamIds(lastId, origin) < 0)) return { kind: 'gap' };
 
     // The client may come from an instance that is ahead of this one: wait
     // until this instance has delivered `lastId` itself, or the client would
@@ -300,27 +363,27 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
       return { kind: 'gap' };
     }
     // Answer only up to what this instance has delivered; the rest reaches
-    // the client live, through the hub's attach buffer.
+    // the client live, through the hub's connection buffer.
     const head = this.#position;
     const events: EncodedEvent[] = [];
     for (const entry of after) {
       if (compareStreamIds(entry[0], head) > 0) break;
-      const decoded = this.#decode(entry);
+      const decoded = this.#decode(entry, channel);
       if (decoded) events.push(decoded);
     }
     return { kind: 'events', events };
   }
 
   /**
-   * The newest state checkpoint, once the bus has read the events after it
-   * (they reach the hub first, which folds them onto this state).
+   * Every channel's newest checkpoint, once the bus has read the events
+   * after each (they reach the hub first, which folds them onto these states).
    */
-  async loadState(): Promise<StateCheckpoint | undefined> {
+  async loadState(): Promise<readonly StateCheckpoint[]> {
     await this.ready;
     const held = this.#held;
     this.#held = undefined;
     if (held) for (const event of held) this.#emitEvent(event);
-    return this.#checkpoint;
+    return this.#checkpoints;
   }
 
   onResync(listener: (checkpoint: StateCheckpoint) => void): () => void {
@@ -339,10 +402,24 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     };
   }
 
-  /** Store the state after `id`, unless Redis already holds a newer one (one script: compare and set). */
-  async saveState(id: string, json: string): Promise<void> {
+  /** Store a channel's state after `id`, unless Redis already holds a newer one (one script: compare and set). */
+  async saveState(id: string, json: string, channel: string = DEFAULT_CHANNEL): Promise<void> {
     if (this.#closed) return;
-    await this.#scripts.boardcastSaveCheckpoint(this.#keys.checkpoint, id, json);
+    await this.#scripts.boardcastSaveCheckpoint(this.#keys.checkpoints, channel, id, json);
+  }
+
+  /** Forget a removed channel's history and checkpoint up to the removal `id` (idempotent; every instance calls it). */
+  async removeChannel(channel: string, id: string): Promise<void> {
+    if (this.#closed || !isStreamId(id)) return;
+    const k = this.#keys;
+    await this.#scripts.boardcastRemoveChannel(
+      this.#channelKey(channel),
+      k.watermarks,
+      k.checkpoints,
+      k.channels,
+      channel,
+      id,
+    );
   }
 
   /**
@@ -426,61 +503,92 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
   };
 
   /**
-   * Find the newest checkpoint and read every event after it before
-   * `ready`: the hub folds them onto the checkpoint, so this instance
-   * starts with exactly the state at the end of the stream.
+   * Find every channel's newest checkpoint and read each channel's events
+   * after it from the channel's own stream before `ready`: the hub folds
+   * them onto the checkpoints, so this instance starts with exactly the
+   * state at the end of the global stream, however long ago a quiet
+   * channel's last event left it.
    */
   async #start(): Promise<void> {
     Object.assign(this.#routerLink, { instanceId: this.instanceId, requestChannel: this.#keys.commands });
     // All three connections up before `ready`, so `status` is 'ok' by then when Redis is.
     await Promise.all([this.#sub.ping(), this.#reader.ping()]);
+    // The end first: the channels' streams are read up to it, the global stream after it.
+    const last = (await this.#cmd.xrevrange(this.#keys.stream, '+', '-', 'COUNT', 1)) as StreamEntry[];
+    const end = last[0]?.[0] ?? '0-0';
     const replies = await this.#cmd
       .multi()
-      .hmget(this.#keys.checkpoint, 'id', 'json')
-      .get(this.#keys.trimmed)
-      .xrevrange(this.#keys.stream, '+', '-', 'COUNT', 1)
+      .hgetall(this.#keys.checkpoints)
+      .hgetall(this.#keys.watermarks)
+      .smembers(this.#keys.channels)
       .exec();
     if (this.#closed) return;
     if (!replies) throw new BoardcastError('bus_unavailable', 'Redis refused the start-up transaction');
     for (const [error] of replies) if (error) throw error;
-    const [checkpointId, checkpointJson] = (replies[0]?.[1] ?? [null, null]) as [string | null, string | null];
-    const trimmed = (replies[1]?.[1] ?? null) as string | null;
-    const end = ((replies[2]?.[1] ?? []) as StreamEntry[])[0]?.[0] ?? '0-0';
-    let from = '0-0';
-    if (checkpointId && checkpointJson !== null && isStreamId(checkpointId)) {
-      try {
-        this.#checkpoint = { id: checkpointId, state: JSON.parse(checkpointJson) };
-        from = checkpointId;
-      } catch (error) {
-        this.emitError(error, 'checkpoint');
+    const stored = (replies[0]?.[1] ?? {}) as Record<string, string>;
+    const watermarks = (replies[1]?.[1] ?? {}) as Record<string, string>;
+    const channels = new Set([...((replies[2]?.[1] ?? []) as string[]), ...Object.keys(stored)]);
+    const from = new Map<string, string>();
+    for (const channel of channels) {
+      let start = '0-0';
+      const checkpoint = parseCheckpoint(stored[channel]);
+      if (checkpoint) {
+        this.#checkpoints.push({ id: checkpoint.id, state: checkpoint.state, channel });
+        start = checkpoint.id;
+      } else if (stored[channel] !== undefined)
+        this.emitError(new Error(`checkpoint of ${channel} is malformed`), 'checkpoint');
+      const watermark = watermarks[channel];
+      // Events after `start` that are gone cannot be folded: say so, fold what is left.
+      if (watermark !== undefined && isStreamId(watermark) && compareStreamIds(watermark, start) > 0) {
+        this.emitError(
+          new BoardcastError(
+            'bus_unavailable',
+            `events of channel ${channel} after ${start} were trimmed before any checkpoint covered them: its state starts from ${checkpoint ? 'an older checkpoint' : 'the initial state'}`,
+          ),
+          'checkpoint',
+        );
+        start = watermark;
       }
+      from.set(channel, start);
     }
-    // Events after `from` that are gone cannot be folded: say so, fold what is left.
-    if (trimmed !== null && compareStreamIds(trimmed, from) > 0) {
-      this.emitError(
-        new BoardcastError(
-          'bus_unavailable',
-          `events after ${from} were trimmed before any checkpoint covered them: state starts from ${this.#checkpoint ? 'an older checkpoint' : 'the initial state'}`,
-        ),
-        'checkpoint',
-      );
-      from = trimmed;
-    }
-    this.#position = from;
-    while (compareStreamIds(this.#position, end) < 0 && !this.#closed) {
-      const entries = (await this.#cmd.xrange(
-        this.#keys.stream,
-        `(${this.#position}`,
-        end,
-        'COUNT',
-        this.#batch,
-      )) as StreamEntry[];
-      if (entries.length === 0) break;
-      this.#deliver(entries);
-    }
+    await this.#readChannels(from, end);
     if (this.#closed) return;
+    this.#position = end;
     this.#started = true;
     void this.#readLoop();
+  }
+
+  /**
+   * Read each channel's stream after its own starting id up to `end` and
+   * deliver the entries in the global order (one pipelined round trip per
+   * batch of channels).
+   */
+  async #readChannels(from: ReadonlyMap<string, string>, end: string): Promise<void> {
+    if (end === '0-0' || from.size === 0) return;
+    const collected: EncodedEvent[] = [];
+    const all = [...from];
+    for (let i = 0; i < all.length; i += 500) {
+      const batch = all.slice(i, i + 500);
+      const pipeline = this.#cmd.pipeline();
+      for (const [channel, start] of batch) pipeline.xrange(this.#channelKey(channel), `(${start}`, end);
+      const replies = (await pipeline.exec()) ?? [];
+      batch.forEach(([channel], index) => {
+        const [error, entries] = replies[index] ?? [];
+        if (error) {
+          this.emitError(error, 'channel read');
+          return;
+        }
+        for (const entry of (entries ?? []) as StreamEntry[]) {
+          const event = this.#decode(entry, channel);
+          if (event) collected.push(event);
+        }
+      });
+    }
+    collected.sort((a, b) => compareStreamIds(a.id, b.id));
+    for (const event of collected) {
+      if (this.#held) this.#held.push(event);
+      else this.#emitEvent(event);
+    }
   }
 
   async #readLoop(): Promise<void> {
@@ -548,19 +656,21 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     }
   }
 
-  #decode([id, fields]: StreamEntry): EncodedEvent | undefined {
+  #decode([id, fields]: StreamEntry, channel?: string): EncodedEvent | undefined {
     let event: string | undefined;
     let json: string | undefined;
+    let from = channel;
     for (let i = 0; i + 1 < fields.length; i += 2) {
       if (fields[i] === 'e') event = fields[i + 1];
       else if (fields[i] === 'd') json = fields[i + 1];
+      else if (fields[i] === 'c') from = fields[i + 1];
     }
     if (event === undefined || json === undefined) {
       this.emitError(new Error(`stream entry ${id} is not a boardcast event`), 'decode');
       return undefined;
     }
     try {
-      return new EncodedEvent(id, event, JSON.parse(json), json);
+      return new EncodedEvent(id, event, JSON.parse(json), json, from ?? DEFAULT_CHANNEL);
     } catch (error) {
       this.emitError(error, 'decode');
       return undefined;
@@ -607,7 +717,7 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
   async #checkCheckpoint(): Promise<void> {
     if (!this.#started || this.#position === '0-0') return;
     try {
-      if ((await this.#cmd.exists(this.#keys.checkpoint)) === 0) {
+      if ((await this.#cmd.exists(this.#keys.checkpoints)) === 0) {
         for (const listener of this.#lostListeners) listener();
       }
     } catch (error) {
@@ -636,33 +746,64 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
   }
 
   /**
-   * Events after `at` are gone, so this instance's folded state misses
-   * them. The newest checkpoint (written by instances that read them) is
-   * the state at a later id: adopt it and go on reading after it. Without a
-   * newer one (Redis lost everything) the state is the best there is.
+   * Events after `at` left the global stream before this instance read
+   * them. Each channel's own stream still holds its recent events: read
+   * them after `at` up to the end. A channel that lost events after `at`
+   * too (its watermark is newer) adopts its newest checkpoint when that
+   * covers the loss (the hub takes it as the channel's state), and is
+   * reported otherwise; then reading goes on after the end.
    */
   async #resync(at: string): Promise<void> {
-    const [id, json] = await this.#cmd.hmget(this.#keys.checkpoint, 'id', 'json');
-    if (!id || json === null || json === undefined || !isStreamId(id) || compareStreamIds(id, this.#position) <= 0)
-      return;
-    let checkpoint: StateCheckpoint;
-    try {
-      checkpoint = { id, state: JSON.parse(json) };
-    } catch (error) {
-      this.emitError(error, 'checkpoint');
-      return;
+    const last = (await this.#cmd.xrevrange(this.#keys.stream, '+', '-', 'COUNT', 1)) as StreamEntry[];
+    const end = last[0]?.[0] ?? this.#position;
+    const replies = await this.#cmd
+      .multi()
+      .smembers(this.#keys.channels)
+      .hgetall(this.#keys.watermarks)
+      .hgetall(this.#keys.checkpoints)
+      .exec();
+    if (!replies) return;
+    for (const [error] of replies) if (error) throw error;
+    const channels = (replies[0]?.[1] ?? []) as string[];
+    const watermarks = (replies[1]?.[1] ?? {}) as Record<string, string>;
+    const stored = (replies[2]?.[1] ?? {}) as Record<string, string>;
+    const from = new Map<string, string>();
+    const adopted: StateCheckpoint[] = [];
+    for (const channel of channels) {
+      let start = at;
+      const watermark = watermarks[channel];
+      if (watermark !== undefined && isStreamId(watermark) && compareStreamIds(watermark, at) > 0) {
+        const checkpoint = parseCheckpoint(stored[channel]);
+        if (checkpoint && compareStreamIds(checkpoint.id, watermark) >= 0) {
+          adopted.push({ id: checkpoint.id, state: checkpoint.state, channel });
+          start = checkpoint.id;
+        } else {
+          this.emitError(
+            new BoardcastError('bus_unavailable', `events of channel ${channel} after ${at} are lost to this instance`),
+            'resync',
+          );
+          start = watermark;
+        }
+      }
+      from.set(channel, start);
     }
-    // Entries up to the checkpoint are in it: #deliver skips ids at or below the position.
-    this.#position = id;
-    for (const listener of this.#resyncListeners) {
-      try {
-        listener(checkpoint);
-      } catch (error) {
-        this.emitError(error, 'resync listener');
+    for (const checkpoint of adopted) {
+      for (const listener of this.#resyncListeners) {
+        try {
+          listener(checkpoint);
+        } catch (error) {
+          this.emitError(error, 'resync listener');
+        }
       }
     }
+    await this.#readChannels(from, end);
+    // Entries up to the end were delivered from the channels' streams: #deliver skips ids at or below the position.
+    if (compareStreamIds(end, this.#position) > 0) this.#position = end;
     this.emitError(
-      new BoardcastError('bus_unavailable', `events after ${at} were lost to this instance: state resynced at ${id}`),
+      new BoardcastError(
+        'bus_unavailable',
+        `events after ${at} left the stream before this instance read them: caught up from the channels' streams to ${end}`,
+      ),
       'resync',
     );
   }
@@ -717,6 +858,19 @@ function connect(source: string | RedisOptions | Redis | undefined, overrides: R
   if (source instanceof Redis) return source.duplicate(overrides);
   if (typeof source === 'string') return new Redis(source, overrides);
   return new Redis({ ...(source ?? {}), ...overrides });
+}
+
+/** A stored checkpoint is `<id> <state json>`. */
+function parseCheckpoint(value: string | undefined): { id: string; state: unknown } | undefined {
+  if (value === undefined) return undefined;
+  const space = value.indexOf(' ');
+  const id = space < 0 ? '' : value.slice(0, space);
+  if (!isStreamId(id)) return undefined;
+  try {
+    return { id, state: JSON.parse(value.slice(space + 1)) };
+  } catch {
+    return undefined;
+  }
 }
 
 function randomId(): string {
