@@ -3,7 +3,7 @@
 # and exit code 2.
 
 from bc_util import MPY
-from bc_ws import parse_url
+from bc_ws import parse_url, pin_callback_supported
 
 DIGITAL_MODES = ('input', 'input_pullup', 'input_pulldown', 'output')
 ALL_MODES = DIGITAL_MODES + ('analog',)
@@ -56,7 +56,7 @@ class ConfigError(ValueError):
         msg = 'config error: {} must be {}'.format(key, expected)
         if got is not None:
             msg += ' (got {})'.format(describe(got))
-        ValueError.__init__(self, msg)
+        super().__init__(msg)  # MicroPython has no ValueError.__init__ to call
         self.key = key
 
 
@@ -193,6 +193,13 @@ def load(config):
         if len(pin) != 64 or [c for c in pin if c not in '0123456789abcdef']:
             raise ConfigError('cert_sha256', 'the SHA-256 fingerprint as 64 hex digits (colons allowed)', cfg['cert_sha256'])
         cfg['cert_sha256'] = pin
+        if MPY and url.startswith('wss://') and not pin_callback_supported():
+            # Without SSLContext.verify_callback the pin could only be checked
+            # with SSLSocket.getpeercert, which most ports lack: every dial
+            # would fail (safe, but for ever). Say so now instead.
+            raise ConfigError('cert_sha256', 'supported on MicroPython 1.23+ with mbedTLS (SSLContext.verify_callback); '
+                              'on this build set ca to the server certificate instead (a self-signed certificate '
+                              'is then the only trust anchor)', cfg['cert_sha256'])
     if cfg['ca'] is not None:
         # Read at every dial; a missing file found only then would be retried
         # for ever as a "disconnected" line instead of stopping here.

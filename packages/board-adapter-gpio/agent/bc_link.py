@@ -71,6 +71,7 @@ class Link:
         self.write_since = None
         self.tasks = []
         self.warned = False
+        self.token_refused = False
 
     # -- sending (any task may call send; only the writer touches the socket)
 
@@ -227,7 +228,14 @@ class Link:
                     up = ticks_diff(ticks_ms(), started)
                 except HandshakeError as e:
                     reason = str(e)
-                    log('refused', reason)
+                    if e.status != 401:
+                        log('refused', reason)
+                    elif not self.token_refused:
+                        # Said once: retrying cannot fix a wrong token, only the
+                        # config (or the server's) can; later refusals show in
+                        # the "disconnected ... retry" line.
+                        self.token_refused = True
+                        log('token refused (401): check `token` in the config (it must equal the server\'s BoardLink token)')
                 except Exception as e:
                     reason = '{} {}'.format(type(e).__name__, e)
             if not agent.running:

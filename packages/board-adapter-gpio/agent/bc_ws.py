@@ -21,7 +21,11 @@ WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 
 
 class HandshakeError(Exception):
-    pass
+    """A refused or broken upgrade; status is the HTTP status (401, 409 ...) when the server answered one."""
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
 
 
 def parse_url(url):
@@ -96,10 +100,40 @@ def accept_key(key):
     return binascii.b2a_base64(hashlib.sha1((key + WS_GUID).encode()).digest()).decode().strip()
 
 
-def tls_context(cfg):
+def pin_callback_supported():
+    """MicroPython: True where SSLContext has verify_callback (the tls module of
+    MicroPython 1.23+ on mbedTLS ports: esp32, rp2/Pico W, stm32, mimxrt, unix).
+    That is how cert_sha256 is checked there: most of those ports have no
+    SSLSocket.getpeercert."""
+    try:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.verify_callback  # noqa: B018 -- AttributeError where the build lacks it
+        return True
+    except Exception:
+        return False
+
+
+def pin_check(pin, box):
+    """A verify_callback that pins the server's own (depth 0) certificate: the
+    handshake fails before any byte is sent unless its SHA-256 is `pin`.
+    box[0] gets the digest seen."""
+    def check(cert, depth):
+        if depth != 0:
+            return 0  # chain certificates: not what is pinned
+        box[0] = sha256_hex(bytes(cert))
+        # Non-zero aborts mbedTLS's verification with a fatal error, also in
+        # CERT_OPTIONAL mode (which alone ignores CERT_VERIFY_FAILED).
+        return 0 if box[0] == pin else -0x3000
+    return check
+
+
+def tls_context(cfg, box=None):
     """The SSL context for wss://: verifies by default (CA file, or the system
-    store on CPython); unverified only with cert_sha256 (checked after the
-    handshake, before any byte is sent) or an explicit tls_insecure."""
+    store on CPython); with cert_sha256 the server's certificate is checked
+    against the pin before any byte is sent (CPython: getpeercert after the
+    handshake; MicroPython: verify_callback during it, the chain otherwise
+    unverified); unverified only with an explicit tls_insecure."""
     import ssl
     verify = not (cfg['cert_sha256'] or cfg['tls_insecure'])
     if not MPY:
@@ -113,6 +147,11 @@ def tls_context(cfg):
     if verify:
         ctx.verify_mode = ssl.CERT_REQUIRED
         ctx.load_verify_locations(cafile=cfg['ca'])
+    elif cfg['cert_sha256'] and box is not None:
+        # mbedTLS skips verification (and the callback) in CERT_NONE: run it
+        # in CERT_OPTIONAL, where only the pin decides.
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        ctx.verify_callback = pin_check(cfg['cert_sha256'], box)
     else:
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
@@ -132,7 +171,17 @@ def peer_cert(writer):
 async def default_opener(host, port, cfg):
     if not cfg['url'].startswith('wss://'):
         return await asyncio.open_connection(host, port)
-    return await asyncio.open_connection(host, port, ssl=tls_context(cfg), server_hostname=host)
+    if not (MPY and cfg['cert_sha256']):
+        return await asyncio.open_connection(host, port, ssl=tls_context(cfg), server_hostname=host)
+    box = [None]
+    try:
+        reader, writer = await asyncio.open_connection(host, port, ssl=tls_context(cfg, box), server_hostname=host)
+    except Exception:
+        if box[0] is not None and box[0] != cfg['cert_sha256']:
+            raise HandshakeError('TLS certificate sha256 {} does not match cert_sha256; token not sent'.format(box[0]))
+        raise
+    writer.pinned_sha256 = box[0]
+    return reader, writer
 
 
 def close_writer(writer, abort=True):
@@ -193,8 +242,10 @@ async def ws_connect(cfg, opener=None):
     reader, writer = await (opener or default_opener)(host, port, cfg)
     try:
         if scheme == 'wss' and cfg['cert_sha256']:
-            der = peer_cert(writer)
-            got = sha256_hex(der) if der else 'none'
+            got = getattr(writer, 'pinned_sha256', None)  # checked during the handshake (MicroPython)
+            if got is None:
+                der = peer_cert(writer)
+                got = sha256_hex(der) if der else 'none'
             if got != cfg['cert_sha256']:
                 raise HandshakeError('TLS certificate sha256 {} does not match cert_sha256; token not sent'.format(got))
         key = binascii.b2a_base64(random_bytes(16)).decode().strip()
@@ -209,7 +260,10 @@ async def ws_connect(cfg, opener=None):
                 headers[line[:colon].strip().lower()] = line[colon + 1:].strip()
         parts = status.split(' ')
         if len(parts) < 2 or parts[1] != '101':
-            raise HandshakeError('server refused: ' + status)
+            code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+            if code == 401:
+                raise HandshakeError('token refused (401)', 401)
+            raise HandshakeError('server refused: ' + status, code)
         expected = accept_key(key)
         if expected is not None and headers.get('sec-websocket-accept') != expected:
             raise HandshakeError('bad Sec-WebSocket-Accept')

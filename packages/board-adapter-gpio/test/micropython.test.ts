@@ -114,6 +114,34 @@ print('mp-ok')
     expect(out).toContain('mp-ok');
   });
 
+  it('cert_sha256: pinned in the TLS handshake through verify_callback; refused at config time on a build without it', async () => {
+    const out: string[] = [];
+    const mp = await loadAgentMp(out);
+    mp.runPython(`
+import bc_ws, bc_config
+# This WebAssembly build has no mbedTLS SSLContext.verify_callback, like a port
+# that cannot check a pin: refused when the config is read, not retried for ever.
+try:
+    bc_config.load({'backend': 'sim', 'url': 'wss://10.0.0.2:3000/board', 'cert_sha256': 'ab' * 32})
+    raise AssertionError('accepted a pin this build cannot check')
+except bc_config.ConfigError as e:
+    assert 'verify_callback' in str(e) and 'ca' in str(e), str(e)
+# ws:// has nothing to pin: still accepted.
+bc_config.load({'backend': 'sim', 'url': 'ws://10.0.0.2:3000/board'})
+# The callback mbedTLS runs per certificate (depth 0: the server's own).
+cert = b'\\x30\\x82' + b'server-certificate' * 20
+pin = bc_ws.sha256_hex(cert)
+box = [None]
+check = bc_ws.pin_check(pin, box)
+assert check(memoryview(b'intermediate'), 1) == 0 and box[0] is None
+assert check(memoryview(cert), 0) == 0 and box[0] == pin
+box = [None]
+assert bc_ws.pin_check('00' * 32, box)(memoryview(cert), 0) != 0 and box[0] == pin
+print('pin-ok')
+`);
+    expect(out).toContain('pin-ok');
+  });
+
   it('regression: garbage from the server (inf clock, string levels, bad deadlines) changes no pin', async () => {
     const out: string[] = [];
     const mp = await loadAgentMp(out);
@@ -220,6 +248,8 @@ task = asyncio.create_task(runner(agent))
     // Four refusals are enough to tell a leak (each leaked socket stays held);
     // the WebAssembly interpreter is slow on a loaded machine, so wait generously.
     await waitFor(() => rig.out.filter((l) => /refused.*401/.test(l)).length >= 4, 'four refusals', 40_000);
+    // The hint comes once: retrying cannot fix a wrong token.
+    expect(rig.out.filter((l) => /token refused \(401\): check `token`/.test(l))).toHaveLength(1);
     await stopAgent(rig.mp, rig.out);
     await waitFor(() => rig.net.held === 0, `every refused socket closed by the board (held ${rig.net.held})`);
   }, 60_000);
