@@ -1,0 +1,242 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hostname, networkInterfaces } from 'node:os';
+import { type Authorize, BoardcastError, type BoardcastRequest } from '@boardcast/core';
+import {
+  type AllowedHosts,
+  type AllowedOrigins,
+  checkRequest,
+  type EndpointPolicy,
+  type HostEnvironment,
+  resolvePolicy,
+} from '@boardcast/core/server';
+import type { TelemetryStore } from './types.js';
+import { checkName, DEFAULT_CHANNEL } from './validate.js';
+
+/** Who may read which channel: core's access policy shape (`hub.access` fits). */
+export interface ChannelAccess {
+  canSee(principal: unknown, channel: string): boolean | Promise<boolean>;
+}
+
+export interface TelemetryRoutesOptions {
+  /** Origins allowed to query (core's `AllowedOrigins`, as the SSE and command endpoints). Default `'same-host'`. */
+  readonly allowedOrigins?: AllowedOrigins<IncomingMessage | Request>;
+  /** Accept requests without `Origin` (curl, scripts). Default true. */
+  readonly allowMissingOrigin?: boolean;
+  /** Extra `Host` names this server answers to; others get 403 `forbidden_host`. */
+  readonly allowedHosts?: AllowedHosts;
+  /** The same hook the other endpoints take; its value is the principal `access` judges. */
+  readonly authorize?: Authorize;
+  /** Which channels a principal may query; pass `hub.access`. Default: every channel. */
+  readonly access?: ChannelAccess;
+  /** Extra headers on every response. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Failures of the store or of `authorize` (answered 500 `handler_failed`, no detail sent). */
+  readonly onError?: (error: unknown, where: string) => void;
+  /** The server clock for `last=` ranges, ms. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+interface Reply {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+const JSON_HEADERS = {
+  'Content-Type': 'application/json; charset=utf-8',
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+} as const;
+
+function hostEnvironment(): HostEnvironment {
+  try {
+    return { hostname: hostname(), interfaces: networkInterfaces() };
+  } catch {
+    return {};
+  }
+}
+
+function bad(message: string): BoardcastError {
+  return new BoardcastError('invalid_payload', message);
+}
+
+function int(params: URLSearchParams, name: string, required: boolean): number | undefined {
+  const text = params.get(name);
+  if (text === null || text === '') {
+    if (required) throw bad(`${name} is required`);
+    return undefined;
+  }
+  if (!/^-?\d{1,16}$/.test(text)) throw bad(`${name} must be an integer`);
+  return Number(text);
+}
+
+/**
+ * Read-only HTTP routes for charts, framework-neutral like sse-server's
+ * endpoints (`node(req, res)` and `fetch(request)`), with the same
+ * Host/Origin policy (core's `resolvePolicy`/`checkRequest`), the same
+ * `authorize` hook and, per request, the channel access policy. GET only;
+ * the last path segment picks the answer, so mount it anywhere:
+ *
+ * - `…/query?sensor=&channel=&from=|last=&to=&points=` → `ChartResult`
+ * - `…/stats?sensor=&channel=&from=|last=&to=` → `Stats` or `null`
+ * - `…/latest?channel=&sensor=` → `LatestReading[]`
+ * - `…/recent?sensor=&channel=&limit=` → `StoredReading[]`
+ *
+ * `from`/`to` are ms since the epoch; `last=<ms>` means `from = now - last`
+ * (open-ended, the hand-over form). Bad parameters: 400 `invalid_payload`;
+ * a channel the principal may not see: 403 `forbidden`; unknown path: 404
+ * `not_found`; other methods: 405.
+ */
+export class TelemetryRoutes {
+  readonly #store: TelemetryStore;
+  readonly #policy: EndpointPolicy<IncomingMessage | Request>;
+  readonly #options: TelemetryRoutesOptions;
+
+  constructor(store: TelemetryStore, options: TelemetryRoutesOptions = {}) {
+    this.#store = store;
+    this.#options = options;
+    this.#policy = resolvePolicy(
+      '@boardcast/telemetry routes',
+      {
+        allowedOrigins: options.allowedOrigins,
+        allowMissingOrigin: options.allowMissingOrigin,
+        allowedHosts: options.allowedHosts,
+      },
+      hostEnvironment(),
+    );
+  }
+
+  /** node:http / Express handler. */
+  readonly node = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+    let url: URL;
+    try {
+      url = new URL(path, 'http://localhost');
+    } catch {
+      url = new URL('http://localhost/');
+    }
+    const info: BoardcastRequest<IncomingMessage> = {
+      method: req.method ?? 'GET',
+      url,
+      header: (name) => {
+        const value = req.headers[name.toLowerCase()];
+        return Array.isArray(value) ? value.join(', ') : value;
+      },
+      raw: req,
+    };
+    void this.#run(info).then((reply) => {
+      if (res.headersSent || res.destroyed) return;
+      res.writeHead(reply.status, reply.headers);
+      res.end(reply.body);
+    });
+  };
+
+  /** Fetch handler (Hono, Next.js, Bun, Deno). */
+  readonly fetch = async (request: Request): Promise<Response> => {
+    const info: BoardcastRequest<Request> = {
+      method: request.method,
+      url: new URL(request.url),
+      header: (name) => request.headers.get(name) ?? undefined,
+      raw: request,
+    };
+    const reply = await this.#run(info);
+    return new Response(reply.body, { status: reply.status, headers: reply.headers });
+  };
+
+  #reply(status: number, value: unknown, extra?: Record<string, string>): Reply {
+    return { status, headers: { ...JSON_HEADERS, ...this.#options.headers, ...extra }, body: JSON.stringify(value) };
+  }
+
+  #error(error: BoardcastError, extra?: Record<string, string>): Reply {
+    return this.#reply(error.status, error.toBody(), extra);
+  }
+
+  async #run(info: BoardcastRequest<IncomingMessage | Request>): Promise<Reply> {
+    try {
+      const refused = checkRequest(this.#policy, info);
+      if (refused) return this.#error(refused);
+      if (info.method !== 'GET' && info.method !== 'HEAD') {
+        return this.#error(new BoardcastError('method_not_allowed', `${info.method} is not allowed; use GET`), {
+          Allow: 'GET, HEAD',
+        });
+      }
+      let principal: unknown;
+      try {
+        principal = this.#options.authorize ? await this.#options.authorize(info) : undefined;
+      } catch (error) {
+        if (error instanceof BoardcastError) return this.#error(error);
+        this.#options.onError?.(error, 'telemetry authorize');
+        return this.#error(new BoardcastError('handler_failed', 'authorization failed'));
+      }
+      if (principal === false) return this.#error(new BoardcastError('unauthorized', 'not authorized'));
+      return await this.#answer(info.url, principal);
+    } catch (error) {
+      if (error instanceof BoardcastError) return this.#error(error);
+      this.#options.onError?.(error, 'telemetry route');
+      return this.#error(new BoardcastError('handler_failed', 'telemetry query failed'));
+    }
+  }
+
+  async #visible(principal: unknown, channel: string): Promise<void> {
+    const access = this.#options.access;
+    if (access && !(await access.canSee(principal, channel))) {
+      throw new BoardcastError('forbidden', `channel ${channel} is not visible to this client`);
+    }
+  }
+
+  async #answer(url: URL, principal: unknown): Promise<Reply> {
+    const params = url.searchParams;
+    const route = url.pathname.replace(/\/+$/, '').split('/').pop();
+    const channelParam = params.get('channel');
+    const channel = channelParam === null ? DEFAULT_CHANNEL : checkName(channelParam, 'channel');
+    const store = this.#store;
+    const range = () => {
+      const last = int(params, 'last', false);
+      const from = last !== undefined ? (this.#options.now ?? Date.now)() - last : int(params, 'from', true);
+      if (last !== undefined && !(last > 0)) throw bad('last must be a positive number of ms');
+      return { channel, sensor: params.get('sensor') ?? '', from: from as number, to: int(params, 'to', false) };
+    };
+    switch (route) {
+      case 'query': {
+        await this.#visible(principal, channel);
+        return this.#reply(200, await store.query({ ...range(), maxPoints: int(params, 'points', true) as number }));
+      }
+      case 'stats': {
+        await this.#visible(principal, channel);
+        return this.#reply(200, (await store.stats(range())) ?? null);
+      }
+      case 'recent': {
+        await this.#visible(principal, channel);
+        const limit = int(params, 'limit', false);
+        return this.#reply(200, await store.recent({ channel, sensor: params.get('sensor') ?? '', limit }));
+      }
+      case 'latest': {
+        const sensor = params.get('sensor');
+        const filter = {
+          ...(channelParam === null ? {} : { channel }),
+          ...(sensor === null ? {} : { sensor }),
+        };
+        const rows = await store.latest(filter);
+        const visible = [];
+        const allowed = new Map<string, boolean>();
+        for (const row of rows) {
+          let ok = allowed.get(row.channel);
+          if (ok === undefined) {
+            ok = !this.#options.access || (await this.#options.access.canSee(principal, row.channel));
+            allowed.set(row.channel, ok);
+          }
+          if (ok) visible.push(row);
+        }
+        if (channelParam !== null) await this.#visible(principal, channel);
+        return this.#reply(200, visible);
+      }
+      default:
+        return this.#error(new BoardcastError('not_found', 'no telemetry route here (query, stats, latest, recent)'));
+    }
+  }
+}
+
+/** Build the chart routes for a store; see {@link TelemetryRoutes}. */
+export function createTelemetryRoutes(store: TelemetryStore, options: TelemetryRoutesOptions = {}): TelemetryRoutes {
+  return new TelemetryRoutes(store, options);
+}

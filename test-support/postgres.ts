@@ -1,0 +1,160 @@
+/**
+ * A real PostgreSQL server for tests (Debian's `postgresql` package), on a
+ * free port of 127.0.0.1 with its own data and socket directory, like
+ * redis-server.ts. `initdb` and `postgres` refuse to run as root, and CI
+ * runs as root: there the server runs as the `postgres` system user (the
+ * package creates it) in directories it owns; as any other user it runs as
+ * that user.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './daemon.js';
+
+export { freePort };
+
+/** `bin` directory of the newest installed major version, or `undefined`. */
+export function postgresBinDir(): string | undefined {
+  const fromEnv = process.env.BOARDCAST_POSTGRES_BIN;
+  if (fromEnv && existsSync(join(fromEnv, 'postgres'))) return fromEnv;
+  const root = '/usr/lib/postgresql';
+  if (existsSync(root)) {
+    const versions = readdirSync(root)
+      .filter((name) => existsSync(join(root, name, 'bin', 'postgres')))
+      .sort((a, b) => Number(b) - Number(a));
+    if (versions[0]) return join(root, versions[0], 'bin');
+  }
+  if (process.env.BOARDCAST_REQUIRE_ALL === '1') {
+    throw new Error('postgresql is required (BOARDCAST_REQUIRE_ALL=1) but /usr/lib/postgresql/*/bin is missing');
+  }
+  return undefined;
+}
+
+export interface PostgresProcess {
+  readonly port: number;
+  /** `postgres://postgres@127.0.0.1:<port>/postgres` (trust authentication: tests only). */
+  readonly url: string;
+  /** A fresh database on this server; its URL. */
+  createDatabase(name: string): Promise<string>;
+  /** SIGKILL the postmaster (a crash: clients see a reset) and wait for it. */
+  kill(): Promise<void>;
+  /** Start again on the same port and data directory. */
+  start(): Promise<void>;
+  /** Fast shutdown and remove the data directory. */
+  stop(): Promise<void>;
+}
+
+/** uid/gid to run as: the `postgres` user when we are root, else ourselves. */
+function identity(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  try {
+    const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+    return { uid, gid };
+  } catch {
+    throw new Error('running as root needs the postgres system user (apt-get install postgresql creates it)');
+  }
+}
+
+/**
+ * Start a server. `fsync: false` (default) is for speed: the tests kill our
+ * clients, not the server. Benchmarks pass `fsync: true`.
+ */
+export async function startPostgres(options: { fsync?: boolean } = {}): Promise<PostgresProcess> {
+  const bin = postgresBinDir();
+  if (!bin) throw new Error('postgresql is not installed (apt-get install postgresql)');
+  const user = identity();
+  const dir = mkdtempSync(join(tmpdir(), 'boardcast-pg-'));
+  if (user) chownSync(dir, user.uid, user.gid);
+  const data = join(dir, 'data');
+  execFileSync(
+    join(bin, 'initdb'),
+    ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'],
+    { stdio: 'pipe', cwd: dir, ...user },
+  );
+  const port = await freePort();
+  const args = [
+    '-D',
+    data,
+    '-p',
+    String(port),
+    '-k',
+    dir,
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    `fsync=${options.fsync ? 'on' : 'off'}`,
+    '-c',
+    'max_connections=50',
+  ];
+  let child: ChildProcess | undefined;
+
+  const start = () =>
+    new Promise<void>((resolve, reject) => {
+      const proc = spawn(join(bin, 'postgres'), args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, ...user });
+      child = proc;
+      let output = '';
+      let ready = false;
+      const timer = setTimeout(() => reject(new Error(`postgres did not start:\n${output}`)), 30_000);
+      const onData = (chunk: Buffer) => {
+        if (ready) return;
+        output += chunk.toString();
+        if (/database system is ready to accept connections/.test(output)) {
+          ready = true;
+          output = '';
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      proc.stdout?.on('data', onData);
+      proc.stderr?.on('data', onData);
+      proc.once('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        if (!ready) reject(new Error(`postgres exited with ${code}:\n${output}`));
+      });
+    });
+
+  const signal = async (sig: NodeJS.Signals) => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+      proc.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      proc.kill(sig);
+    });
+  };
+
+  await start();
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  return {
+    port,
+    url,
+    async createDatabase(name: string) {
+      if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`bad database name ${name}`);
+      execFileSync(
+        join(bin, 'psql'),
+        ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-q', '-c', `CREATE DATABASE ${name}`],
+        {
+          stdio: 'pipe',
+        },
+      );
+      return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    },
+    kill: () => signal('SIGKILL'),
+    start,
+    async stop() {
+      // SIGINT: PostgreSQL's fast shutdown (ends sessions, checkpoints, exits).
+      await signal('SIGINT');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
