@@ -222,3 +222,4 @@ class Agent(AgentCore):
             for t in self.tasks.values():
                 t.cancel()
             sup.cancel()
+            self.release_outputs()

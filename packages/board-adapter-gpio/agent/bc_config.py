@@ -125,11 +125,15 @@ def check_pin(i, entry, backend):
         raise ConfigError(where + '.modes', 'a list of ' + ', '.join(ALL_MODES), modes)
     if mode not in modes:
         raise ConfigError(where + '.mode', 'one of its modes ' + ', '.join(modes), mode)
-    item = {'pin': pin, 'mode': mode, 'modes': modes, 'active_low': False}
+    item = {'pin': pin, 'mode': mode, 'modes': modes, 'active_low': False, 'release': 'off'}
     for key, kind in (('name', 'str'), ('debounce_ms', 'int'), ('active_low', 'bool')):
         if key in entry:
             check_kind('{}.{}'.format(where, key), entry[key], kind)
             item[key] = entry[key]
+    if entry.get('release', 'off') not in ('off', 'keep'):
+        raise ConfigError(where + '.release', '"off" (drive the output inactive when the agent stops) or "keep"',
+                          entry.get('release'))
+    item['release'] = entry.get('release', 'off')
     return item
 
 

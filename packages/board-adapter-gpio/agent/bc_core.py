@@ -63,6 +63,22 @@ class AgentCore:
 
     # -- pins (levels here are logical; inv flips them for active_low pins)
 
+    def release_outputs(self):
+        """The known end state when the agent stops (SIGTERM/SIGINT, stop(),
+        quit): each output whose `release` is 'off' (the default) is driven
+        inactive; 'keep' leaves it. A link that drops does not count: a Wi-Fi
+        blip must not switch a relay. A reset or power loss makes every pin an
+        input at boot, and the agent starts outputs inactive."""
+        for spec in self.pins:
+            key = str(spec['pin'])
+            if self.modes.get(key) != 'output' or spec.get('release', 'off') == 'keep':
+                continue
+            try:
+                level = self.backend.write(spec['pin'], 1 if spec['active_low'] else 0)
+                log('stopping: output', key, 'driven inactive (level {})'.format(level))
+            except Exception as e:
+                log('release: pin', key, e)
+
     def set_mode(self, spec, mode, initial):
         key = str(spec['pin'])
         inv = 1 if spec['active_low'] else 0

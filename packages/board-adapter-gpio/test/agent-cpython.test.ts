@@ -312,6 +312,33 @@ describe.skipIf(!pythonPath)('a server that sends garbage (CPython)', () => {
 });
 
 describe.skipIf(!pythonPath)('shutdown (CPython)', () => {
+  it('SIGTERM drives each output inactive before exiting (release "off", the default); "keep" leaves it', async () => {
+    const results: Array<Record<string, unknown>> = [];
+    const rig = await handServer((ws, frame) => {
+      if (frame.type === 'hello') {
+        ws.send(JSON.stringify({ type: 'welcome', heartbeatMs: 5000, now: 1 }));
+        for (const [id, pin] of [5, 6, 7].entries()) ws.send(JSON.stringify({ type: 'write', id, pin, value: 1 }));
+      }
+      if (frame.type === 'result') results.push(frame);
+    });
+    const a = agent({
+      url: `ws://127.0.0.1:${rig.port}/board`,
+      pins: [
+        { pin: 5, mode: 'output' },
+        { pin: 6, mode: 'output', release: 'keep' },
+        { pin: 7, mode: 'output', active_low: true },
+      ],
+    });
+    await waitFor(() => results.length === 3, 'three writes done');
+    expect(results.every((r) => r.ok === true && r.value === 1)).toBe(true);
+    a.child.kill('SIGTERM');
+    expect(await a.exited).toBe(0);
+    const released = a.lines.filter((l) => /stopping: output/.test(l));
+    expect(released.some((l) => /output 5 driven inactive \(level 0\)/.test(l))).toBe(true);
+    expect(released.some((l) => /output 7 driven inactive \(level 1\)/.test(l))).toBe(true);
+    expect(released.some((l) => /output 6 /.test(l))).toBe(false);
+  });
+
   it('SIGTERM closes the link with a close frame (1001) and exits 0 within 2 s', async () => {
     const closes: number[] = [];
     let hello = false;
