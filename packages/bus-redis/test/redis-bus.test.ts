@@ -1,7 +1,8 @@
 import { BoardcastError, createHub } from '@boardcast/core';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { compareStreamIds, isStreamId, RedisBus } from '../src/index.js';
+import { RedisBus } from '../src/index.js';
+import { compareStreamIds, isStreamId } from '../src/stream-id.js';
 import { contract, type Instance, initialState, instance, recorder } from './fixtures.js';
 import { eventually, type RedisProcess, redisServerPath, startRedis } from './redis-server.js';
 
