@@ -79,7 +79,9 @@ for (const name of readdirSync('packages').sort()) {
 
   const { values, types } = rootExports(resolve(`${dir}/src/index.ts`));
   const code = existsSync(`${dir}/README.md`) ? readmeCode(readFileSync(`${dir}/README.md`, 'utf8')) : '';
-  const undocumented = [...values].filter((v) => !new RegExp(`(^|[^\\w$])${v.replace(/\$/g, '\\$')}(?![\\w$])`).test(code));
+  const undocumented = [...values].filter(
+    (v) => !new RegExp(`(^|[^\\w$])${v.replace(/\$/g, '\\$')}(?![\\w$])`).test(code),
+  );
   console.log(`root exports: ${values.size} values, ${types.size} types`);
   if (undocumented.length > 0) {
     console.error(
