@@ -29,6 +29,11 @@ const parts = [
     bins: ['/usr/sbin/mosquitto', 'mosquitto'],
     install: 'sudo apt-get install mosquitto',
   },
+  {
+    name: 'PostgreSQL server (@boardcast/telemetry PostgreSQL tests)',
+    bins: ['/usr/lib/postgresql'],
+    install: 'sudo apt-get install postgresql',
+  },
 ];
 
 function present(bins) {
