@@ -1,0 +1,177 @@
+import { accessTable, createHub, DIRECTORY, defineContract, type Hub, typed } from '@boardcast/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { type ChannelClient, connectChannels } from '../src/channels.js';
+import { channelServer } from './channel-server.js';
+import { cleanups, runCleanups, until } from './helpers.js';
+
+/** `add` counts its folds (`n`): an event folded twice shows as a wrong `n`. */
+export const fleet = defineContract({
+  events: { add: typed<number>(), led: typed<{ on: boolean }>() },
+  commands: { led: { input: typed<{ on: boolean }>(), result: typed<{ on: boolean }>() } },
+  state: typed<{ sum: number; n: number; on: boolean }>(),
+  reducers: {
+    add: (s, x) => ({ ...s, sum: s.sum + x, n: s.n + 1 }),
+    led: (s, { on }) => ({ ...s, on }),
+  },
+});
+type Fleet = typeof fleet extends { spec: infer S } ? S : never;
+
+function fleetHub(options: { access?: ReturnType<typeof accessTable> } = {}) {
+  const hub = createHub(fleet, { state: { sum: 0, n: 0, on: false }, ...options });
+  hub.handle('led', async ({ on }, { channel }) => {
+    await hub.channel(channel).publish('led', { on });
+    return { on };
+  });
+  return hub;
+}
+
+async function start(hub: Hub<Fleet>) {
+  const server = await channelServer(hub);
+  cleanups.push(() => server.close());
+  return server;
+}
+
+function open(url: string, transport: 'sse' | 'ws', channels: string[], headers?: Record<string, string>) {
+  const client: ChannelClient<Fleet> = connectChannels(url, fleet, {
+    transport,
+    channels,
+    WebSocket: WebSocket as never,
+    wsUrl: headers ? `${url.replace(/^http/, 'ws')}/ws?user=${headers['x-user']}` : undefined,
+    headers,
+    reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+  } as never);
+  cleanups.push(() => client.close());
+  return client;
+}
+
+const same = (client: ChannelClient<Fleet>, hub: Hub<Fleet>, id: string) =>
+  until(() => {
+    expect(client.channel(id).state).toEqual(hub.channel(id).state);
+    return true;
+  });
+
+afterEach(runCleanups);
+
+describe.each(['sse', 'ws'] as const)('channels over %s, real sockets', (transport) => {
+  it('a quiet channel added after a busy one, then a reconnect from the connection id: nothing folded twice', async () => {
+    const hub = fleetHub();
+    const busy = hub.channel('busy');
+    const quiet = hub.channel('quiet');
+    await quiet.publish('add', 100);
+    const server = await start(hub);
+    const client = open(server.url, transport, ['busy']);
+    const seen: string[] = [];
+    client.on('event', (channel, name) => seen.push(`${channel}:${name}`));
+    await client.channel('busy').whenReady();
+    for (let i = 0; i < 5; i++) await busy.publish('add', 1);
+    await same(client, hub, 'busy');
+    client.subscribe('quiet');
+    expect(await client.channel('quiet').whenReady()).toEqual({ sum: 100, n: 1, on: false });
+    await busy.publish('add', 1);
+    await quiet.publish('add', 10);
+    await same(client, hub, 'quiet');
+    await same(client, hub, 'busy');
+    // Cut the link; events published meanwhile arrive once, on resume.
+    const before = client.lastEventId;
+    server.drop();
+    await until(() => client.status === 'reconnecting' || client.lastEventId !== before);
+    await busy.publish('add', 1);
+    await quiet.publish('add', 1000);
+    await same(client, hub, 'busy');
+    await same(client, hub, 'quiet');
+    expect(hub.channel('busy').state.n).toBe(7);
+    expect(seen.filter((s) => s === 'busy:add')).toHaveLength(7);
+    expect(seen.filter((s) => s === 'quiet:add')).toHaveLength(2);
+    expect(client.channels).toEqual(['busy', 'quiet']);
+  });
+
+  it('unsubscribe empties the view and folds nothing of the channel after it; commands name their channel', async () => {
+    const hub = fleetHub();
+    const server = await start(hub);
+    const client = open(server.url, transport, ['a', 'b']);
+    await client.channel('a').whenReady();
+    await client.channel('b').whenReady();
+    expect(await client.channel('b').send('led', { on: true })).toEqual({ on: true });
+    expect(hub.channel('b').state.on).toBe(true);
+    expect(hub.channel('a').state.on).toBe(false);
+    await same(client, hub, 'b');
+    const changes: unknown[] = [];
+    client.channel('a').on('change', (s) => changes.push(s));
+    client.unsubscribe('a');
+    expect(client.channel('a').state).toBeUndefined();
+    expect(client.channel('a').subscribed).toBe(false);
+    await hub.channel('a').publish('add', 5);
+    await hub.channel('b').publish('add', 5);
+    await same(client, hub, 'b');
+    expect(client.channel('a').state).toBeUndefined();
+    expect(changes).toEqual([undefined]);
+    expect(await client.command('led', { on: true }, { channel: 'a' })).toEqual({ on: true });
+    expect(hub.channel('a').state.on).toBe(true);
+  });
+
+  it('a channel the viewer may not see is forbidden: typed, dropped from the set, never asked for again', async () => {
+    const access = accessTable({ alice: { see: ['board-1', 'board-2'] } });
+    const hub = fleetHub({ access });
+    const server = await start(hub);
+    const client = open(server.url, transport, ['board-1', 'board-3'], { 'x-user': 'alice' });
+    const refusals: [string, string][] = [];
+    client.on('forbidden', (channel, error) => refusals.push([channel, error.code]));
+    await expect(client.channel('board-3').whenReady()).rejects.toMatchObject({ code: 'forbidden' });
+    await client.channel('board-1').whenReady();
+    expect(client.channels).toEqual(['board-1']);
+    expect(client.channel('board-3').error?.code).toBe('forbidden');
+    client.subscribe('board-2');
+    await client.channel('board-2').whenReady();
+    await hub.channel('board-3').publish('add', 1);
+    server.drop();
+    await hub.channel('board-2').publish('add', 2);
+    await same(client, hub, 'board-2');
+    expect(refusals).toEqual([['board-3', 'forbidden']]);
+    expect(client.channel('board-3').state).toBeUndefined();
+    // Asked again explicitly: asked again (and refused again).
+    client.subscribe('board-3');
+    await until(() => refusals.length === 2);
+  });
+
+  it('the directory is a live list', async () => {
+    const hub = fleetHub();
+    hub.channel('b-1').describe({ kind: 'esp32', status: 'online' });
+    const server = await start(hub);
+    const client = open(server.url, transport, [DIRECTORY]);
+    await until(() => client.directory.state?.entries.length === 1);
+    expect(client.directory.state?.entries[0]).toMatchObject({ id: 'b-1', kind: 'esp32' });
+    hub.channel('a-2').describe({ kind: 'pi', status: 'online' });
+    await until(() => client.directory.state?.total === 2);
+    expect(client.directory.state?.entries.map((e) => e.id)).toEqual(['a-2', 'b-1']);
+    hub.channel('b-1').describe({ status: 'offline' });
+    await until(() => client.directory.state?.entries[1]?.status === 'offline');
+    hub.channel('a-2').remove();
+    await until(() => client.directory.state?.total === 1);
+    expect(client.directory.state?.entries.map((e) => e.id)).toEqual(['b-1']);
+  });
+
+  it('a channel added with `since` and the state held at that id continues from there', async () => {
+    const hub = fleetHub();
+    const t = hub.channel('t');
+    await t.publish('add', 1);
+    const since = await t.publish('add', 2);
+    const held = hub.channel('t').state;
+    await t.publish('add', 3);
+    await t.publish('add', 4);
+    const server = await start(hub);
+    const client = open(server.url, transport, ['other']);
+    await client.channel('other').whenReady();
+    await hub.channel('other').publish('add', 1);
+    await same(client, hub, 'other');
+    const ids: (string | undefined)[] = [];
+    client.channel('t').on('add', (_n, id) => ids.push(id));
+    client.subscribe({ channel: 't', since, state: held });
+    await same(client, hub, 't');
+    // Both were published before the connection's position: replayed without ids.
+    expect(ids).toEqual([undefined, undefined]);
+    await t.publish('add', 5);
+    await same(client, hub, 't');
+    expect(hub.channel('t').state.n).toBe(5);
+  });
+});
