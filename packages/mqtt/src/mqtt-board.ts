@@ -16,7 +16,7 @@ import { Debouncer } from '@boardcast/board-adapter-gpio';
 import { BoardcastError, Emitter } from '@boardcast/core';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import { connectMqtt } from './connect.js';
-import { type Decode, decodeLevel, decodeNumber, sources, type TopicMap } from './topics.js';
+import { type AvailabilityTopic, type Decode, decodeLevel, decodeNumber, sources, type TopicMap } from './topics.js';
 
 export interface MqttBoardOptions {
   /** Board id (status events, errors, the hub's `board` event). */
@@ -72,7 +72,7 @@ export type MqttBoardEvents = BoardEvents & {
 type Route =
   | { readonly kind: 'level'; readonly key: string; readonly decode: Decode<Level> }
   | { readonly kind: 'sensor'; readonly name: string; readonly decode: Decode<number> }
-  | { readonly kind: 'availability' };
+  | { readonly kind: 'availability'; readonly index: number };
 
 interface OutputEntry {
   readonly pin: Pin;
@@ -173,6 +173,9 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
   #status: BoardStatus = 'offline';
   /** Availability from the device's last will / birth message; undefined until the broker told us. */
   #available: boolean | undefined;
+  /** What each availability topic last said (several topics combine by `availabilityMode`). */
+  readonly #availableBy = new Map<number, boolean>();
+  readonly #availabilityTopics: readonly AvailabilityTopic[];
   /** Subscribed and every retained message seen since the last connect. */
   #synced = false;
   /** Bumped on every connect, disconnect and availability change: stale resyncs stop. */
@@ -194,6 +197,13 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     this.#maxPayloadBytes = positive(options.maxPayloadBytes, 65_536, 'maxPayloadBytes');
     if (options.syncTopic !== undefined) publishable(options.syncTopic, 'syncTopic');
     this.#syncTopic = `${options.syncTopic ?? 'boardcast/sync'}/${this.id.replace(/[+#/\0]/g, '_')}-${Math.random().toString(36).slice(2, 10)}`;
+    const availability = options.topics.availability;
+    this.#availabilityTopics =
+      availability === undefined
+        ? []
+        : Array.isArray(availability)
+          ? (availability as readonly AvailabilityTopic[])
+          : [availability as AvailabilityTopic];
     this.capabilities = this.#build(options.topics);
 
     this.#ownsClient = options.client === undefined;
@@ -453,7 +463,7 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
         add(s.topic, { kind: 'sensor', name: sensor.name, decode: s.decode });
       }
     }
-    if (map.availability) add(map.availability.topic, { kind: 'availability' });
+    for (const [index, a] of this.#availabilityTopics.entries()) add(a.topic, { kind: 'availability', index });
     for (const q of map.queries ?? []) {
       publishable(q.topic, 'query topic');
       if (q.response !== undefined && !this.#routes.has(q.response)) this.#routes.set(q.response, []);
@@ -497,7 +507,7 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     }
     if (!current()) return;
     this.#synced = true;
-    if (!this.#topics.availability || this.#available === true) await this.#activate(generation);
+    if (this.#availabilityTopics.length === 0 || this.#available === true) await this.#activate(generation);
   }
 
   /**
@@ -592,6 +602,7 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     // What the broker said about the device is stale now; a broker that lost
     // its retained messages must not leave us believing an old `Online`.
     this.#available = undefined;
+    this.#availableBy.clear();
     this.#goOffline();
   }
 
@@ -646,7 +657,7 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     const answered = [...this.#topicWaiters].filter((w) => w.topic === topic);
     for (const route of routes) {
       try {
-        if (route.kind === 'availability') this.#availability(text, topic);
+        if (route.kind === 'availability') this.#availability(text, topic, route.index);
         else if (route.kind === 'level') {
           const level = route.decode(text, topic);
           if (level !== undefined) this.#report(route.key, level);
@@ -672,18 +683,32 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     }
   }
 
-  #availability(text: string, topic: string): void {
-    const a = this.#topics.availability;
+  #availability(text: string, topic: string, index: number): void {
+    const a = this.#availabilityTopics[index];
     if (!a) return;
-    if (text === (a.online ?? 'online')) this.#setAvailable(true);
-    else if (text === (a.offline ?? 'offline')) this.#setAvailable(false);
+    const word = a.decode ? a.decode(text, topic) : text;
+    if (word === undefined) return;
+    let available: boolean;
+    if (word === (a.online ?? 'online')) available = true;
+    else if (word === (a.offline ?? 'offline')) available = false;
     else {
       throw new BoardcastError(
         'invalid_payload',
-        `"${text.slice(0, 40)}" on ${topic} is neither "${a.online ?? 'online'}" nor "${a.offline ?? 'offline'}"`,
+        `"${word.slice(0, 40)}" on ${topic} is neither "${a.online ?? 'online'}" nor "${a.offline ?? 'offline'}"`,
         { details: { board: this.id, topic } },
       );
     }
+    this.#availableBy.set(index, available);
+    const mode = this.#topics.availabilityMode ?? 'latest';
+    const all = this.#availabilityTopics.length;
+    const said = [...this.#availableBy.values()];
+    let combined: boolean | undefined = available;
+    if (mode === 'all') {
+      combined = said.includes(false) ? false : said.length === all ? true : undefined;
+    } else if (mode === 'any') {
+      combined = said.includes(true) ? true : said.length === all ? false : undefined;
+    }
+    if (combined !== undefined) this.#setAvailable(combined);
   }
 
   #report(key: string, level: Level): void {

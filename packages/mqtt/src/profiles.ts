@@ -48,6 +48,12 @@ export interface TasmotaOptions {
   readonly sensors?: Readonly<Record<string, string>>;
   /** Tasmota's `%prefix%` values, if you changed them (defaults `cmnd`, `stat`, `tele`). */
   readonly prefixes?: { readonly cmnd?: string; readonly stat?: string; readonly tele?: string };
+  /**
+   * The device's `FullTopic`, if you changed it (default `%prefix%/%topic%/`):
+   * `%prefix%` and `%topic%` are filled in; fill in `%hostname%` and `%id%`
+   * yourself. Must end with `/` and contain `%prefix%`.
+   */
+  readonly fullTopic?: string;
 }
 
 /** A key of Tasmota's JSON (`POWER1`, `Switch1`) read as a level, in any of the JSON messages it appears in. */
@@ -89,6 +95,23 @@ export function tasmota(topic: string, options: TasmotaOptions = {}): TopicMap {
   const cmnd = options.prefixes?.cmnd ?? 'cmnd';
   const stat = options.prefixes?.stat ?? 'stat';
   const tele = options.prefixes?.tele ?? 'tele';
+  const fullTopic = options.fullTopic ?? '%prefix%/%topic%/';
+  if (
+    typeof fullTopic !== 'string' ||
+    !fullTopic.includes('%prefix%') ||
+    !fullTopic.endsWith('/') ||
+    /[+#\0]/.test(fullTopic)
+  ) {
+    throw new BoardcastError(
+      'invalid_payload',
+      'Tasmota fullTopic must contain %prefix%, end with / and have no + or #',
+    );
+  }
+  // Tasmota replaces each token once, in this order.
+  const base = (prefix: string) => fullTopic.replace('%prefix%', prefix).replace('%topic%', topic);
+  const cmndT = base(cmnd);
+  const statT = base(stat);
+  const teleT = base(tele);
   const relays = options.relays ?? 1;
   const relayPins: [Pin, number][] =
     typeof relays === 'number'
@@ -102,11 +125,11 @@ export function tasmota(topic: string, options: TasmotaOptions = {}): TopicMap {
     const keys = index === 1 ? ['POWER', 'POWER1'] : [`POWER${index}`];
     const json = tasmotaJsonLevel(keys);
     const state: StateSource<Level>[] = [
-      ...keys.map((key) => ({ topic: `${stat}/${topic}/${key}` })),
-      { topic: `${stat}/${topic}/RESULT`, decode: json },
-      { topic: `${tele}/${topic}/STATE`, decode: json },
+      ...keys.map((key) => ({ topic: `${statT}${key}` })),
+      { topic: `${statT}RESULT`, decode: json },
+      { topic: `${teleT}STATE`, decode: json },
     ];
-    const command = `${cmnd}/${topic}/${index === 1 ? 'POWER' : `POWER${index}`}`;
+    const command = `${cmndT}${index === 1 ? 'POWER' : `POWER${index}`}`;
     return { pin, command, state, query: { topic: command, payload: '' }, name: `Relay ${index}` };
   });
 
@@ -122,11 +145,11 @@ export function tasmota(topic: string, options: TasmotaOptions = {}): TopicMap {
       name: key,
       state: [
         {
-          topic: `${stat}/${topic}/RESULT`,
+          topic: `${statT}RESULT`,
           decode: tasmotaJsonLevel([key], (v) => (v !== null && typeof v === 'object' ? atPath(v, 'Action') : v)),
         },
-        { topic: `${tele}/${topic}/SENSOR`, decode: tasmotaJsonLevel([key]) },
-        { topic: `${stat}/${topic}/STATUS10`, decode: tasmotaJsonLevel([`StatusSNS.${key}`]) },
+        { topic: `${teleT}SENSOR`, decode: tasmotaJsonLevel([key]) },
+        { topic: `${statT}STATUS10`, decode: tasmotaJsonLevel([`StatusSNS.${key}`]) },
       ],
     };
   });
@@ -135,8 +158,8 @@ export function tasmota(topic: string, options: TasmotaOptions = {}): TopicMap {
     name,
     path,
     state: [
-      { topic: `${tele}/${topic}/SENSOR`, decode: decodeNumber(path) },
-      { topic: `${stat}/${topic}/STATUS10`, decode: decodeNumber(`StatusSNS.${path}`) },
+      { topic: `${teleT}SENSOR`, decode: decodeNumber(path) },
+      { topic: `${statT}STATUS10`, decode: decodeNumber(`StatusSNS.${path}`) },
     ],
   }));
 
@@ -144,10 +167,10 @@ export function tasmota(topic: string, options: TasmotaOptions = {}): TopicMap {
     outputs,
     inputs,
     sensors,
-    availability: { topic: `${tele}/${topic}/LWT`, online: 'Online', offline: 'Offline' },
+    availability: { topic: `${teleT}LWT`, online: 'Online', offline: 'Offline' },
     queries:
       inputs.length + sensors.length > 0
-        ? [{ topic: `${cmnd}/${topic}/STATUS`, payload: '10', response: `${stat}/${topic}/STATUS10` }]
+        ? [{ topic: `${cmndT}STATUS`, payload: '10', response: `${statT}STATUS10` }]
         : [],
   };
 }

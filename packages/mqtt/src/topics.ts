@@ -67,6 +67,12 @@ export interface AvailabilityTopic {
   readonly online?: string;
   /** Default `offline`. */
   readonly offline?: string;
+  /**
+   * The word to compare with `online`/`offline`, read from the payload
+   * (zigbee2mqtt: `{"state":"online"}`); `undefined` ignores the message.
+   * Default: the payload itself.
+   */
+  readonly decode?: Decode<string>;
 }
 
 /** Everything a board needs to know about a device's topics. Profiles build one; any device can be described by hand. */
@@ -74,8 +80,18 @@ export interface TopicMap {
   readonly outputs?: readonly OutputTopics[];
   readonly inputs?: readonly InputTopics[];
   readonly sensors?: readonly SensorTopics[];
-  /** Without it the device counts as online whenever the broker connection is up. */
-  readonly availability?: AvailabilityTopic;
+  /**
+   * Without it the device counts as online whenever the broker connection
+   * is up. Several topics (a zigbee2mqtt device: its own and the bridge's)
+   * combine by `availabilityMode`.
+   */
+  readonly availability?: AvailabilityTopic | readonly AvailabilityTopic[];
+  /**
+   * How several availability topics combine (Home Assistant's
+   * `availability_mode`): `latest` (default) — the last message decides;
+   * `all` — online when every topic says online; `any` — online when one does.
+   */
+  readonly availabilityMode?: 'all' | 'any' | 'latest';
   /**
    * Published after every (re)subscribe once the device is available, to make
    * it report what it does not retain (Tasmota: `cmnd/<t>/STATUS` `10` for
@@ -153,7 +169,7 @@ export function atPath(value: unknown, path: string): unknown {
  * (16), `0b11`, `0o7`, `Infinity` and an empty string (0); no firmware means
  * those, so they are `invalid_payload`, never a reading.
  */
-const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+export const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** A number from a plain decimal payload (`21.5`, see `DECIMAL`) or from `path` in a JSON payload. */
 export function decodeNumber(path?: string): Decode<number> {

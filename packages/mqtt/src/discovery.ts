@@ -1,0 +1,731 @@
+import { createHash } from 'node:crypto';
+import type { BoardCapabilities, BoardStatus } from '@boardcast/board-adapter-gpio';
+import { BoardcastError, Emitter } from '@boardcast/core';
+import { logSafe } from '@boardcast/core/server';
+import type { IPublishPacket, MqttClient } from 'mqtt';
+import { type ConnectMqttOptions, connectMqtt } from './connect.js';
+import { availabilityOf, entityOf, expandConfig, type HaEntity, parseDiscoveryTopic } from './home-assistant.js';
+import { MqttBoard, type MqttBoardOptions } from './mqtt-board.js';
+import { describeTasmota } from './tasmota-discovery.js';
+import type { InputTopics, OutputTopics, SensorTopics, TopicMap } from './topics.js';
+
+/** A part of a discovered device that did not become a pin or sensor, and why. */
+export interface SkippedComponent {
+  /** `<platform>/<object id>` (Home Assistant) or the Tasmota name (`Switch1`). */
+  readonly component: string;
+  readonly reason: string;
+}
+
+/** A device found on the broker. */
+export interface DiscoveredDevice {
+  /**
+   * Stable id, valid as a hub channel id (`^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$`):
+   * `tasmota:<MAC>` (`tasmota:A4CF121A2B3C`), or `ha:<identifier>` from the
+   * Home Assistant device's first identifier (else its first connection,
+   * else the entity's `unique_id`, else `<node_id>_<object_id>`). Characters
+   * outside the channel alphabet become `_`; an identifier that needed that,
+   * or is longer than 96 characters, gets `-<8 hex digits of its SHA-256>`,
+   * so two identifiers never map to one id.
+   */
+  readonly id: string;
+  /** Which discovery found it. */
+  readonly kind: 'tasmota' | 'homeassistant';
+  /** Friendly name (Tasmota `FriendlyName1`, Home Assistant `device.name`). */
+  readonly name: string;
+  /** Firmware version as the device states it (Tasmota `sw`, Home Assistant `device.sw_version`). */
+  readonly firmware: string | undefined;
+  readonly model: string | undefined;
+  readonly manufacturer: string | undefined;
+  /** The board's pins and sensors. */
+  readonly capabilities: BoardCapabilities;
+  /** The topic map the board was made from: enough to make another `MqttBoard` yourself. */
+  readonly topics: TopicMap;
+  /** A board on the discovery's client, ready to bind (`bindLed`, `Led`, `Sensor` …); closed when the device goes. */
+  readonly board: MqttBoard;
+  /** Components that did not become pins or sensors (unsupported platform, refused command topic …). */
+  readonly skipped: readonly SkippedComponent[];
+}
+
+export interface DiscoveryOptions {
+  /** Home Assistant discovery prefix (default `homeassistant`); `false` turns it off. */
+  readonly homeAssistantPrefix?: string | false;
+  /** Tasmota discovery prefix (default `tasmota/discovery`); `false` turns it off. */
+  readonly tasmotaPrefix?: string | false;
+  /**
+   * Devices kept at once (default 256). Configs of further devices are
+   * refused (`too_many_clients`, reported once until a device goes).
+   */
+  readonly maxDevices?: number;
+  /** Components per device (default 64); further ones are skipped. */
+  readonly maxComponents?: number;
+  /** Discovery messages larger than this are refused (default 65536 bytes). */
+  readonly maxPayloadBytes?: number;
+  /**
+   * A device publishes one config per component, one after the other; the
+   * device is announced (or updated) once no config of it arrived for this
+   * long (default 200 ms).
+   */
+  readonly settleMs?: number;
+  /**
+   * An extra policy on command topics, after the built-in ones (see the
+   * README): return `false` to refuse `topic` for `device`.
+   */
+  readonly allowCommandTopic?: (topic: string, device: { readonly id: string; readonly kind: string }) => boolean;
+  /** Options of every board made (timeouts, QoS …). */
+  readonly board?: Omit<MqttBoardOptions, 'id' | 'topics' | 'client' | 'url' | 'mqtt' | 'maximumPacketSize'>;
+  /** With a URL: passed to `connectMqtt` (credentials, TLS, `protocolVersion`, `maximumPacketSize`). */
+  readonly mqtt?: ConnectMqttOptions;
+}
+
+export type DiscoveryEvents = {
+  /** A device appeared, or its description changed (same id; the previous board is closed). */
+  device: (device: DiscoveredDevice) => void;
+  /** A device's board went online or offline (its availability topic, its last will). */
+  status: (id: string, status: BoardStatus) => void;
+  /** A device's discovery config was removed (empty retained payload), or it was refused after the fact. */
+  removed: (id: string) => void;
+  /** A refused or malformed discovery message, a refused component, or a board's error; `id` when it concerns a device. */
+  error: (error: unknown, id?: string) => void;
+};
+
+export interface Discovery extends Emitter<DiscoveryEvents> {
+  /** Devices known now, by id. */
+  readonly devices: ReadonlyMap<string, DiscoveredDevice>;
+  /** Settles when the discovery topics are subscribed. */
+  readonly ready: Promise<void>;
+  /** Close every board, unsubscribe, and end the client when the discovery made it. */
+  close(): Promise<void>;
+}
+
+type Json = Record<string, unknown>;
+
+/** One Home Assistant discovery topic's content, expanded. */
+interface HaRecord {
+  readonly deviceKey: string;
+  readonly raw: string;
+  readonly device: Json | undefined;
+  readonly origin: Json | undefined;
+  readonly components: readonly { readonly platform: string; readonly key: string; readonly config: Json }[];
+}
+
+interface Entry {
+  readonly id: string;
+  readonly kind: 'tasmota' | 'homeassistant';
+  /** HA: discovery topic → record. */
+  readonly ha: Map<string, HaRecord>;
+  /** Tasmota: the retained config and sensors payloads. */
+  tasmota: { mac: string; config?: unknown; sensors?: unknown } | undefined;
+  /** Topic prefixes this device owns: no other device may command under them. */
+  bases: readonly string[];
+  signature: string;
+  device: DiscoveredDevice | undefined;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+const CHANNEL_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+/** A stable channel-safe id for `raw` under `prefix` (see `DiscoveredDevice.id`). */
+export function deviceId(prefix: 'ha' | 'tasmota', raw: string): string {
+  const clean = raw.replace(/[^A-Za-z0-9_.:-]/g, '_');
+  const id = `${prefix}:${clean}`;
+  if (clean === raw && raw.length <= 96 && CHANNEL_ID.test(id)) return id;
+  const hash = createHash('sha256').update(raw).digest('hex').slice(0, 8);
+  return `${prefix}:${clean.slice(0, 96)}-${hash}`;
+}
+
+function isObject(value: unknown): value is Json {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** A topic the board may subscribe or publish to: no wildcard could widen what it hears or where it writes. */
+function plainTopic(topic: unknown): topic is string {
+  return typeof topic === 'string' && topic !== '' && topic.length <= 1024 && !/[+#\0]/.test(topic);
+}
+
+/** `topic` lies under `base` (a topic prefix ending in `/`, or a topic of which `topic` is a sub-level). */
+function under(topic: string, base: string): boolean {
+  const b = base.endsWith('/') ? base : `${base}/`;
+  return topic.startsWith(b);
+}
+
+function parent(topic: string): string {
+  const i = topic.lastIndexOf('/');
+  return i <= 0 ? '' : topic.slice(0, i + 1);
+}
+
+/** What one component becomes, or a thrown reason: its topics must be plain (a wildcard would widen a subscription or break a publish). */
+function checkComponent(c: { platform: string; key: string; config: Json }): HaEntity {
+  for (const [k, v] of Object.entries(c.config)) {
+    if (k.endsWith('_topic') && v !== undefined && !plainTopic(v)) {
+      throw new BoardcastError('invalid_payload', `${k} is not a topic without wildcards`);
+    }
+  }
+  for (const a of availabilityOf(c.config)?.topics ?? []) {
+    if (!plainTopic(a.topic)) throw new BoardcastError('invalid_payload', 'an availability topic has a wildcard');
+  }
+  return entityOf(c.platform, c.key, c.config);
+}
+
+class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
+  readonly ready: Promise<void>;
+  readonly #client: MqttClient;
+  readonly #ownsClient: boolean;
+  readonly #ha: string | undefined;
+  readonly #tasmota: string | undefined;
+  readonly #maxDevices: number;
+  readonly #maxComponents: number;
+  readonly #maxPayloadBytes: number;
+  readonly #settleMs: number;
+  readonly #options: DiscoveryOptions;
+  readonly #entries = new Map<string, Entry>();
+  /** HA discovery topic → the entry it belongs to. */
+  readonly #haTopics = new Map<string, string>();
+  readonly #devices = new Map<string, DiscoveredDevice>();
+  readonly #filters: string[] = [];
+  readonly #detach: (() => void)[] = [];
+  #capReported = false;
+  /** A config was refused for the cap since the last subscribe: when a place frees up, ask for the retained configs again. */
+  #refusedForCap = false;
+  #subscribe: () => Promise<void> = () => Promise.resolve();
+  #closed = false;
+
+  constructor(client: MqttClient | string, options: DiscoveryOptions) {
+    super();
+    this.#options = options;
+    const prefix = (value: string | false | undefined, fallback: string, what: string): string | undefined => {
+      if (value === false) return undefined;
+      const p = value ?? fallback;
+      if (typeof p !== 'string' || p === '' || /[+#\0]/.test(p) || p.endsWith('/')) {
+        throw new BoardcastError(
+          'invalid_payload',
+          `${what} "${logSafe(String(p))}" must be a topic without +, # or a trailing /`,
+        );
+      }
+      return p;
+    };
+    this.#ha = prefix(options.homeAssistantPrefix, 'homeassistant', 'homeAssistantPrefix');
+    this.#tasmota = prefix(options.tasmotaPrefix, 'tasmota/discovery', 'tasmotaPrefix');
+    const count = (value: number | undefined, fallback: number, what: string, min = 1) => {
+      const v = value ?? fallback;
+      if (!Number.isInteger(v) || v < min)
+        throw new BoardcastError('invalid_payload', `${what} must be an integer ≥ ${min}`);
+      return v;
+    };
+    this.#maxDevices = count(options.maxDevices, 256, 'maxDevices');
+    this.#maxComponents = count(options.maxComponents, 64, 'maxComponents');
+    this.#maxPayloadBytes = count(options.maxPayloadBytes, 65_536, 'maxPayloadBytes');
+    this.#settleMs = count(options.settleMs, 200, 'settleMs', 0);
+    if (this.#ha) this.#filters.push(`${this.#ha}/+/+/config`, `${this.#ha}/+/+/+/config`);
+    if (this.#tasmota) this.#filters.push(`${this.#tasmota}/+/config`, `${this.#tasmota}/+/sensors`);
+
+    this.#ownsClient = typeof client === 'string';
+    this.#client = typeof client === 'string' ? connectMqtt(client, options.mqtt ?? {}) : client;
+    const c = this.#client;
+    const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket) =>
+      this.#onMessage(topic, payload, packet);
+    c.on('message', onMessage);
+    this.#detach.push(() => c.off('message', onMessage));
+    const subscribe = () => c.subscribeAsync(this.#filters, { qos: 1 }).then(() => undefined);
+    // MQTT.js skips filters it believes subscribed unless told `resubscribe`.
+    this.#subscribe = () => {
+      const map: Record<string, { qos: 1 }> = {};
+      for (const f of this.#filters) map[f] = { qos: 1 };
+      return c
+        .subscribeAsync({ ...map, resubscribe: true } as Parameters<MqttClient['subscribeAsync']>[0])
+        .then(() => undefined);
+    };
+    const onConnect = () => void subscribe().catch((error) => this.emit('error', error));
+    c.on('connect', onConnect);
+    this.#detach.push(() => c.off('connect', onConnect));
+    this.ready = c.connected
+      ? subscribe()
+      : new Promise((resolve, reject) => c.once('connect', () => void subscribe().then(resolve, reject)));
+    this.ready.catch((error) => this.emit('error', error));
+  }
+
+  get devices(): ReadonlyMap<string, DiscoveredDevice> {
+    return this.#devices;
+  }
+
+  // ------------------------------------------------------------ messages
+
+  #onMessage(topic: string, payload: Buffer, _packet: IPublishPacket): void {
+    if (this.#closed) return;
+    const ha = this.#ha;
+    const tas = this.#tasmota;
+    const isHa = ha !== undefined && topic.startsWith(`${ha}/`) && topic.endsWith('/config');
+    const isTasmota = tas !== undefined && topic.startsWith(`${tas}/`);
+    if (!isHa && !isTasmota) return;
+    if (payload.length > this.#maxPayloadBytes) {
+      this.emit(
+        'error',
+        new BoardcastError(
+          'payload_too_large',
+          `discovery: ${payload.length} bytes on ${logSafe(topic)} exceed ${this.#maxPayloadBytes}`,
+        ),
+      );
+      return;
+    }
+    try {
+      if (isTasmota) this.#onTasmota(topic.slice((tas as string).length + 1), payload.toString('utf8'));
+      else this.#onHomeAssistant(topic, payload.toString('utf8'));
+    } catch (error) {
+      this.emit(
+        'error',
+        error instanceof BoardcastError
+          ? new BoardcastError(error.code, `discovery: ${logSafe(topic)}: ${error.message}`, { cause: error })
+          : error,
+      );
+    }
+  }
+
+  #parse(text: string): Json {
+    let value: unknown;
+    try {
+      value = JSON.parse(text) as unknown;
+    } catch (cause) {
+      throw new BoardcastError('invalid_payload', 'the payload is not JSON', { cause });
+    }
+    if (!isObject(value)) throw new BoardcastError('invalid_payload', 'the payload is not a JSON object');
+    return value;
+  }
+
+  /** An entry for a new device, unless that would pass `maxDevices`. */
+  #entry(id: string, kind: Entry['kind']): Entry | undefined {
+    const known = this.#entries.get(id);
+    if (known) return known;
+    if (this.#entries.size >= this.#maxDevices) {
+      // Reported once until a place frees up (a peer may publish many).
+      this.#refusedForCap = true;
+      if (!this.#capReported) {
+        this.#capReported = true;
+        this.emit(
+          'error',
+          new BoardcastError(
+            'too_many_clients',
+            `discovery: more than maxDevices (${this.#maxDevices}) devices; "${logSafe(id)}" and further ones are refused`,
+          ),
+        );
+      }
+      return undefined;
+    }
+    const entry: Entry = {
+      id,
+      kind,
+      ha: new Map(),
+      tasmota: undefined,
+      bases: [],
+      signature: '',
+      device: undefined,
+      timer: undefined,
+    };
+    this.#entries.set(id, entry);
+    return entry;
+  }
+
+  #onTasmota(rest: string, text: string): void {
+    const m = /^([0-9A-Fa-f]{12})\/(config|sensors)$/.exec(rest);
+    if (!m) throw new BoardcastError('invalid_payload', 'not tasmota/discovery/<12 hex digit MAC>/config|sensors');
+    const mac = (m[1] as string).toUpperCase();
+    const id = deviceId('tasmota', mac);
+    if (text === '') {
+      const entry = this.#entries.get(id);
+      if (!entry?.tasmota) return;
+      if (m[2] === 'config') this.#remove(entry);
+      else {
+        entry.tasmota.sensors = undefined;
+        this.#schedule(entry);
+      }
+      return;
+    }
+    const value = this.#parse(text);
+    if (m[2] === 'config') {
+      try {
+        // Refused before it takes a place among maxDevices.
+        describeTasmota(mac, value, undefined);
+      } catch (error) {
+        const known = this.#entries.get(id);
+        if (known) this.#remove(known);
+        throw error;
+      }
+    }
+    const entry = this.#entry(id, 'tasmota');
+    if (!entry) return;
+    entry.tasmota ??= { mac };
+    if (m[2] === 'config') entry.tasmota.config = value;
+    else entry.tasmota.sensors = value;
+    // Sensors without a config yet wait for it.
+    if (entry.tasmota.config !== undefined) this.#schedule(entry);
+  }
+
+  #onHomeAssistant(topic: string, text: string): void {
+    const parts = parseDiscoveryTopic(this.#ha as string, topic);
+    if (!parts) {
+      throw new BoardcastError('invalid_payload', 'not <prefix>/<component>/[<node_id>/]<object_id>/config');
+    }
+    if (text === '') {
+      this.#dropHaTopic(topic);
+      return;
+    }
+    const config = expandConfig(this.#parse(text));
+    const device = isObject(config.device) ? config.device : undefined;
+    const origin = isObject(config.origin) ? config.origin : undefined;
+    const components: { platform: string; key: string; config: Json }[] = [];
+    if (parts.component === 'device') {
+      // One payload for the whole device: shared options at the top, each component under `cmps` with its `p`.
+      if (!device) throw new BoardcastError('invalid_payload', 'a device discovery payload needs `dev`');
+      if (!isObject(config.components))
+        throw new BoardcastError('invalid_payload', 'a device discovery payload needs `cmps`');
+      const shared: Json = {};
+      for (const key of [
+        'state_topic',
+        'command_topic',
+        'qos',
+        'encoding',
+        'availability',
+        'availability_topic',
+        'availability_mode',
+        'availability_template',
+        'payload_available',
+        'payload_not_available',
+        '~',
+      ]) {
+        if (config[key] !== undefined) shared[key] = config[key];
+      }
+      for (const [key, c] of Object.entries(config.components)) {
+        if (!isObject(c)) continue;
+        // A component with only its platform left is a removal (the docs' way to drop one component).
+        if (typeof c.platform !== 'string' || Object.keys(c).length === 1) continue;
+        components.push({ platform: c.platform, key, config: { ...shared, ...c } });
+      }
+    } else {
+      components.push({ platform: parts.component, key: parts.objectId, config });
+    }
+    const ids = device?.identifiers;
+    const firstId = Array.isArray(ids) ? ids[0] : ids;
+    const cns = device?.connections;
+    const firstCn = Array.isArray(cns) && Array.isArray(cns[0]) ? (cns[0] as unknown[]).join('_') : undefined;
+    const unique =
+      components.length === 1 && typeof components[0]?.config.unique_id === 'string'
+        ? components[0].config.unique_id
+        : undefined;
+    const key =
+      typeof firstId === 'string' && firstId !== ''
+        ? firstId
+        : firstCn !== undefined && firstCn !== ''
+          ? firstCn
+          : (unique ?? `${parts.nodeId ?? parts.component}_${parts.objectId}`);
+    const id = deviceId('ha', String(key));
+    // A config none of whose components can become a pin or sensor is refused
+    // here, before it takes a place among maxDevices (and it replaces what the topic said before).
+    const reasons: string[] = [];
+    for (const c of components) {
+      try {
+        checkComponent(c);
+        reasons.length = 0;
+        break;
+      } catch (error) {
+        reasons.push(`${c.platform}/${c.key}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    if (reasons.length > 0 || components.length === 0) {
+      this.#dropHaTopic(topic);
+      throw new BoardcastError(
+        'unsupported',
+        `no component can become a pin or sensor (${reasons.join('; ') || 'none'})`,
+      );
+    }
+    // A discovery topic that moves to another device leaves the old one first.
+    if (this.#haTopics.get(topic) !== id) this.#dropHaTopic(topic);
+    const entry = this.#entry(id, 'homeassistant');
+    if (!entry) return;
+    entry.ha.set(topic, { deviceKey: String(key), raw: text, device, origin, components });
+    this.#haTopics.set(topic, id);
+    this.#schedule(entry);
+  }
+
+  /** A discovery topic's config is gone (emptied, moved to another device, or refused). */
+  #dropHaTopic(topic: string): void {
+    const id = this.#haTopics.get(topic);
+    this.#haTopics.delete(topic);
+    const entry = id === undefined ? undefined : this.#entries.get(id);
+    if (!entry) return;
+    entry.ha.delete(topic);
+    if (entry.ha.size === 0) this.#remove(entry);
+    else this.#schedule(entry);
+  }
+
+  // ------------------------------------------------------------ devices
+
+  #schedule(entry: Entry): void {
+    clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      this.#build(entry);
+    }, this.#settleMs);
+  }
+
+  /** Build (or rebuild) a device from what its discovery topics say now. */
+  #build(entry: Entry): void {
+    if (this.#closed || this.#entries.get(entry.id) !== entry) return;
+    let built: Omit<DiscoveredDevice, 'board' | 'capabilities'> & { bases: readonly string[]; signature: string };
+    try {
+      built = entry.kind === 'tasmota' ? this.#buildTasmota(entry) : this.#buildHomeAssistant(entry);
+    } catch (error) {
+      this.emit('error', error, entry.id);
+      // Refused: it takes no place among maxDevices, and a device that was there goes.
+      this.#remove(entry);
+      return;
+    }
+    entry.bases = built.bases;
+    // Another device claiming one of these bases loses its command topics under it.
+    for (const other of this.#entries.values()) {
+      if (other === entry || !other.device) continue;
+      const commands = other.device.topics.outputs?.map((o) => o.command) ?? [];
+      if (commands.some((c) => built.bases.some((b) => under(c, b) || c === b))) this.#schedule(other);
+    }
+    if (built.signature === entry.signature && entry.device) return;
+    const previous = entry.device;
+    let board: MqttBoard;
+    try {
+      board = new MqttBoard({ ...this.#options.board, id: entry.id, client: this.#client, topics: built.topics });
+    } catch (error) {
+      this.emit('error', error, entry.id);
+      return;
+    }
+    board.on('status', (status) => this.emit('status', entry.id, status));
+    board.on('error', (error) => this.emit('error', error, entry.id));
+    if (previous) void previous.board.close();
+    entry.signature = built.signature;
+    const { bases: _bases, signature: _signature, ...rest } = built;
+    const device: DiscoveredDevice = { ...rest, capabilities: board.capabilities, board };
+    entry.device = device;
+    this.#devices.set(entry.id, device);
+    this.emit('device', device);
+  }
+
+  #buildTasmota(entry: Entry) {
+    const t = entry.tasmota;
+    if (!t?.config) throw new BoardcastError('invalid_payload', 'sensors without a config');
+    const d = describeTasmota(t.mac, t.config, t.sensors);
+    for (const other of this.#entries.values()) {
+      if (other !== entry && other.kind === 'tasmota' && other.device && other.bases.some((b) => d.bases.includes(b))) {
+        throw new BoardcastError(
+          'forbidden',
+          `Tasmota topic "${logSafe(d.topic)}" already belongs to device ${other.id}; refused for ${entry.id}`,
+        );
+      }
+    }
+    const { outputs, skipped } = this.#checkCommands(entry, d.topics.outputs ?? []);
+    return {
+      id: entry.id,
+      kind: 'tasmota' as const,
+      name: d.name,
+      firmware: d.firmware,
+      model: d.model,
+      manufacturer: 'Tasmota',
+      topics: { ...d.topics, outputs },
+      skipped: [...d.skipped, ...skipped],
+      bases: d.bases,
+      signature: JSON.stringify([t.config, t.sensors ?? null, skipped]),
+    };
+  }
+
+  #buildHomeAssistant(entry: Entry) {
+    const records = [...entry.ha.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+    const outputs: OutputTopics[] = [];
+    const inputs: InputTopics[] = [];
+    const sensors: SensorTopics[] = [];
+    const skipped: SkippedComponent[] = [];
+    const owners = new Map<OutputTopics, string>();
+    const pins = new Set<string>();
+    const sensorNames = new Set<string>();
+    const bases = new Set<string>();
+    let availability: ReturnType<typeof availabilityOf>;
+    let device: Json | undefined;
+    let origin: Json | undefined;
+    let count = 0;
+    let firstName: string | undefined;
+    for (const [, record] of records) {
+      device ??= record.device;
+      origin ??= record.origin;
+      for (const c of record.components) {
+        const name = `${c.platform}/${c.key}`;
+        if (++count > this.#maxComponents) {
+          skipped.push({ component: name, reason: `more than maxComponents (${this.#maxComponents})` });
+          continue;
+        }
+        try {
+          const entity: HaEntity = checkComponent(c);
+          availability ??= availabilityOf(c.config);
+          const tilde = typeof c.config['~'] === 'string' ? c.config['~'] : undefined;
+          if (tilde) bases.add(tilde.endsWith('/') ? tilde : `${tilde}/`);
+          const stateTopic = typeof c.config.state_topic === 'string' ? c.config.state_topic : undefined;
+          if (stateTopic) bases.add(`${stateTopic}/`);
+          firstName ??= typeof c.config.name === 'string' ? c.config.name : undefined;
+          if (entity.kind === 'sensor') {
+            const unique = sensorNames.has(entity.sensor.name) ? `${c.platform}.${c.key}` : entity.sensor.name;
+            sensorNames.add(unique);
+            sensors.push({ ...entity.sensor, name: unique });
+            continue;
+          }
+          const pinName = (pin: string) => {
+            const unique = pins.has(pin) ? `${c.platform}.${c.key}` : pin;
+            pins.add(unique);
+            return unique;
+          };
+          if (entity.kind === 'input') {
+            inputs.push({ ...entity.input, pin: pinName(String(entity.input.pin)) });
+            continue;
+          }
+          const output = { ...entity.output, pin: pinName(String(entity.output.pin)) };
+          // The command topic must lie under the component's own base: its `~`, else the level of its state topic.
+          const own = tilde ?? parent(String(stateTopic));
+          if (own === '' || !under(output.command, own)) {
+            throw new BoardcastError(
+              'forbidden',
+              `command topic "${logSafe(output.command)}" is outside the component's own base topic "${logSafe(own)}"`,
+            );
+          }
+          outputs.push(output);
+          owners.set(output, name);
+        } catch (error) {
+          const reason = error instanceof Error ? error.message : String(error);
+          skipped.push({ component: name, reason });
+          if (error instanceof BoardcastError && error.code === 'forbidden') {
+            this.emit('error', new BoardcastError('forbidden', `${entry.id} ${name}: ${reason}`), entry.id);
+          }
+        }
+      }
+    }
+    const checked = this.#checkCommands(entry, outputs, owners);
+    skipped.push(...checked.skipped);
+    if (checked.outputs.length + inputs.length + sensors.length === 0) {
+      throw new BoardcastError(
+        'unsupported',
+        `${entry.id}: no component became a pin or sensor (${skipped.map((s) => `${s.component}: ${s.reason}`).join('; ') || 'none'})`,
+      );
+    }
+    const topics: TopicMap = {
+      outputs: checked.outputs,
+      inputs,
+      sensors,
+      ...(availability ? { availability: availability.topics, availabilityMode: availability.mode } : {}),
+    };
+    const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    return {
+      id: entry.id,
+      kind: 'homeassistant' as const,
+      name: text(device?.name) ?? firstName ?? entry.id,
+      firmware: text(device?.sw_version),
+      model: text(device?.model),
+      manufacturer: text(device?.manufacturer) ?? text(origin?.name),
+      topics,
+      skipped,
+      bases: [...bases],
+      signature: JSON.stringify([records.map(([t, r]) => [t, r.raw]), checked.skipped]),
+    };
+  }
+
+  /**
+   * Refuse command topics under another device's bases, and those the
+   * app's `allowCommandTopic` refuses. Returns the outputs kept.
+   */
+  #checkCommands(
+    entry: Entry,
+    outputs: readonly OutputTopics[],
+    names?: ReadonlyMap<OutputTopics, string>,
+  ): { outputs: OutputTopics[]; skipped: SkippedComponent[] } {
+    const kept: OutputTopics[] = [];
+    const skipped: SkippedComponent[] = [];
+    for (const output of outputs) {
+      const name = names?.get(output) ?? String(output.pin);
+      let reason: string | undefined;
+      for (const other of this.#entries.values()) {
+        if (other === entry) continue;
+        const base = other.bases.find((b) => under(output.command, b));
+        if (base !== undefined) {
+          reason = `command topic "${output.command}" lies under "${base}", which belongs to device ${other.id}`;
+          break;
+        }
+      }
+      if (reason === undefined && !plainTopic(output.command)) reason = 'the command topic has a wildcard';
+      if (reason === undefined && this.#options.allowCommandTopic) {
+        let allowed = false;
+        try {
+          allowed = this.#options.allowCommandTopic(output.command, { id: entry.id, kind: entry.kind }) === true;
+        } catch (error) {
+          this.emit('error', error, entry.id);
+        }
+        if (!allowed) reason = `command topic "${output.command}" refused by allowCommandTopic`;
+      }
+      if (reason === undefined) kept.push(output);
+      else {
+        skipped.push({ component: name, reason });
+        this.emit('error', new BoardcastError('forbidden', `${entry.id} ${name}: ${logSafe(reason)}`), entry.id);
+      }
+    }
+    return { outputs: kept, skipped };
+  }
+
+  #remove(entry: Entry): void {
+    clearTimeout(entry.timer);
+    this.#entries.delete(entry.id);
+    for (const [topic, id] of this.#haTopics) if (id === entry.id) this.#haTopics.delete(topic);
+    this.#capReported = false;
+    if (this.#refusedForCap && !this.#closed) {
+      // Subscribing again to the same filters makes the broker send every
+      // retained config again (MQTT 3.1.1 §3.8.4, MQTT 5 Retain Handling 0):
+      // the refused device gets its place; known ones are unchanged.
+      this.#refusedForCap = false;
+      void this.#subscribe().catch((error) => this.emit('error', error));
+    }
+    const device = entry.device;
+    entry.device = undefined;
+    if (!device) return;
+    this.#devices.delete(entry.id);
+    void device.board.close();
+    this.emit('removed', entry.id);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const fn of this.#detach) fn();
+    const boards: Promise<void>[] = [];
+    for (const entry of this.#entries.values()) {
+      clearTimeout(entry.timer);
+      if (entry.device) boards.push(entry.device.board.close());
+    }
+    this.#entries.clear();
+    this.#devices.clear();
+    await Promise.allSettled(boards);
+    if (this.#ownsClient) await this.#client.endAsync().catch(() => undefined);
+    else if (this.#client.connected) await this.#client.unsubscribeAsync(this.#filters).catch(() => undefined);
+  }
+}
+
+/**
+ * Find the devices already on a broker and make each a board, without
+ * configuration: Tasmota's discovery (`tasmota/discovery/<MAC>/config` and
+ * `…/sensors`) and Home Assistant MQTT discovery
+ * (`homeassistant/<component>/[<node_id>/]<object_id>/config`, abbreviated
+ * keys, `~`, and the one-payload device discovery with `dev`, `o`, `cmps`).
+ *
+ * A discovery payload is untrusted input: it names the topics the board
+ * will publish to. Only the configured prefixes are read; at most
+ * `maxDevices` devices and `maxComponents` components each are kept; and a
+ * command topic is refused (the component skipped, a `forbidden` error
+ * reported) when it lies outside the component's own base topic (its `~`,
+ * else the level of its state topic; Tasmota's are built from its `Topic`),
+ * under a topic another discovered device owns, or where
+ * `allowCommandTopic` says no. A Tasmota `Topic` already used by another
+ * discovered Tasmota is refused.
+ *
+ * `client` is an MQTT.js client (yours; the discovery adds listeners and
+ * subscriptions and removes them on `close()`) or a broker URL (the
+ * discovery makes its client with `connectMqtt` and ends it on `close()`).
+ */
+export function discoverDevices(client: MqttClient | string, options: DiscoveryOptions = {}): Discovery {
+  return new DeviceDiscovery(client, options);
+}

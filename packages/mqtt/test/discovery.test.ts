@@ -1,0 +1,299 @@
+import { BoardcastError } from '@boardcast/core';
+import type { MqttClient } from 'mqtt';
+import { describe, expect, it } from 'vitest';
+import { type DiscoveredDevice, type Discovery, deviceId, discoverDevices } from '../src/index.js';
+import { client, mosquittoPath, useMosquitto } from './broker.js';
+import { DeviceDiscoveryDouble, EsphomeDouble, TasmotaDouble, waitFor } from './devices.js';
+
+const CHANNEL_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+function codeOf(error: unknown): string {
+  return error instanceof BoardcastError ? error.code : String(error);
+}
+
+describe('deviceId', () => {
+  it('is a valid channel id, stable, and distinct for distinct identifiers', () => {
+    const raws = [
+      'A4CF121A2B3C',
+      'zigbee2mqtt_0x00158d0001a2b3c4',
+      'a b',
+      'a_b',
+      'ü',
+      'x'.repeat(300),
+      'x'.repeat(301),
+      '/',
+    ];
+    const ids = raws.map((r) => deviceId('ha', r));
+    for (const id of ids) expect(id).toMatch(CHANNEL_ID);
+    expect(new Set(ids).size).toBe(raws.length);
+    expect(deviceId('ha', 'a b')).toBe(deviceId('ha', 'a b'));
+    expect(deviceId('tasmota', 'A4CF121A2B3C')).toBe('tasmota:A4CF121A2B3C');
+  });
+});
+
+describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
+  const suite = useMosquitto();
+
+  async function mqtt(): Promise<MqttClient> {
+    const c = await client(suite.broker.url);
+    suite.defer(() => c.endAsync());
+    return c;
+  }
+
+  /** Start a discovery and record everything it says. */
+  async function discover(options: Parameters<typeof discoverDevices>[1] = {}) {
+    const discovery: Discovery = discoverDevices(suite.broker.url, { settleMs: 50, ...options });
+    suite.defer(() => discovery.close());
+    const devices: DiscoveredDevice[] = [];
+    const statuses: string[] = [];
+    const removed: string[] = [];
+    const errors: { code: string; message: string; id: string | undefined }[] = [];
+    discovery.on('device', (d) => devices.push(d));
+    discovery.on('status', (id, s) => statuses.push(`${id} ${s}`));
+    discovery.on('removed', (id) => removed.push(id));
+    discovery.on('error', (e, id) => errors.push({ code: codeOf(e), message: String((e as Error).message), id }));
+    await discovery.ready;
+    return { discovery, devices, statuses, removed, errors };
+  }
+
+  async function clearRetained(topics: string[]): Promise<void> {
+    const c = await mqtt();
+    for (const t of topics) await c.publishAsync(t, '', { retain: true, qos: 1 });
+  }
+
+  it('Tasmota: a plug appears with its relays, sensors, name and firmware; it switches; its LWT is its status; removing the config removes it', async () => {
+    const plug = await TasmotaDouble.start(suite.broker.url, 'kitchen_plug', {
+      relays: 2,
+      discovery: { mac: 'A4CF121A2B3C', name: 'Kitchen plug' },
+      sensors: { AM2301: { Temperature: 21.4, Humidity: 48 }, TempUnit: 'C' },
+    });
+    suite.defer(() => plug.stop());
+    suite.defer(() => clearRetained(['tasmota/discovery/A4CF121A2B3C/config', 'tele/kitchen_plug/LWT']));
+    const { discovery, devices, statuses, removed } = await discover();
+    await waitFor(() => devices.length === 1, 'the plug');
+    const device = devices[0] as DiscoveredDevice;
+    expect(device.id).toBe('tasmota:A4CF121A2B3C');
+    expect(device.id).toMatch(CHANNEL_ID);
+    expect(device.kind).toBe('tasmota');
+    expect(device.name).toBe('Kitchen plug');
+    expect(device.firmware).toBe('13.2.0');
+    expect(device.model).toBe('Sonoff Dual R2');
+    expect(device.capabilities.pins.map((p) => p.pin)).toEqual(['POWER1', 'POWER2']);
+    expect(device.capabilities.sensors).toEqual(['AM2301.Temperature', 'AM2301.Humidity']);
+    expect(discovery.devices.get(device.id)).toBe(device);
+
+    await waitFor(() => device.board.status === 'online', 'online');
+    expect(statuses).toContain('tasmota:A4CF121A2B3C online');
+    expect(await device.board.digitalWrite('POWER2', 1)).toBe(1);
+    expect(plug.relays).toEqual([false, true]);
+    expect(plug.received).toContain('POWER2 ON');
+    plug.telemetry({ AM2301: { Temperature: 22.5, Humidity: 47 } });
+    await waitFor(() => device.board.readings.get('AM2301.Temperature')?.value === 22.5, 'a reading');
+
+    // The plug's link dies: the broker publishes its last will.
+    plug.kill();
+    await waitFor(() => statuses.includes('tasmota:A4CF121A2B3C offline'), 'offline');
+    // Discovery switched off on the device (or the device retired): empty retained config.
+    const c = await mqtt();
+    await c.publishAsync('tasmota/discovery/A4CF121A2B3C/config', '', { retain: true, qos: 1 });
+    await waitFor(() => removed.length === 1, 'removed');
+    expect(removed).toEqual(['tasmota:A4CF121A2B3C']);
+    expect(discovery.devices.size).toBe(0);
+    await expect(device.board.digitalWrite('POWER1', 1)).rejects.toMatchObject({ code: 'closed' });
+  });
+
+  it('Home Assistant per-component discovery (ESPHome): one device from three configs, abbreviated keys, availability', async () => {
+    const node = await EsphomeDouble.start(suite.broker.url, 'livingroom', {
+      switches: ['relay'],
+      binarySensors: ['button'],
+      sensors: { temperature: 20.5 },
+      discovery: { mac: '84f3eb123456' },
+    });
+    suite.defer(() => node.stop());
+    suite.defer(() =>
+      clearRetained([
+        'homeassistant/switch/livingroom/relay/config',
+        'homeassistant/binary_sensor/livingroom/button/config',
+        'homeassistant/sensor/livingroom/temperature/config',
+        'livingroom/status',
+      ]),
+    );
+    const { devices, statuses } = await discover();
+    await waitFor(
+      () => devices.at(-1)?.capabilities.sensors.length === 1 && devices.at(-1)?.capabilities.pins.length === 2,
+      'the node, complete',
+    );
+    const device = devices.at(-1) as DiscoveredDevice;
+    expect(device.id).toBe('ha:84f3eb123456');
+    expect(device.kind).toBe('homeassistant');
+    expect(device.name).toBe('livingroom');
+    expect(device.firmware).toBe('esphome v2024.6.0');
+    expect(device.manufacturer).toBe('espressif');
+    expect(device.capabilities.pins.map((p) => p.pin).sort()).toEqual(['button', 'relay']);
+    await waitFor(() => device.board.status === 'online', 'online');
+    expect(await device.board.digitalWrite('relay', 1)).toBe(1);
+    expect(node.switches.get('relay')).toBe(true);
+    expect(await device.board.readSensor('temperature')).toBe(20.5);
+    node.setBinarySensor('button', true);
+    await waitFor(() => device.board.levels.get('button') === 1, 'the button');
+    node.kill();
+    await waitFor(() => statuses.includes('ha:84f3eb123456 offline'), 'offline by its last will');
+  });
+
+  it('Home Assistant device discovery (dev, o, cmps): JSON light, templated sensor and binary sensor, availability of two topics, an unsupported component skipped', async () => {
+    const bulb = await DeviceDiscoveryDouble.start(suite.broker.url, {
+      name: 'hall_bulb',
+      objectId: '0x000b57fffe123456',
+    });
+    suite.defer(() => bulb.stop());
+    suite.defer(() =>
+      clearRetained([
+        'homeassistant/device/0x000b57fffe123456/config',
+        'zigbee2mqtt/bridge/state',
+        'zigbee2mqtt/hall_bulb',
+        'zigbee2mqtt/hall_bulb/availability',
+      ]),
+    );
+    const { devices, statuses, removed } = await discover();
+    await waitFor(() => devices.length === 1, 'the bulb');
+    const device = devices[0] as DiscoveredDevice;
+    expect(device.id).toBe('ha:zigbee2mqtt_0x000b57fffe123456');
+    expect(device.name).toBe('hall_bulb');
+    expect(device.firmware).toBe('1.0.021');
+    expect(device.manufacturer).toBe('IKEA');
+    expect(device.capabilities.pins.map((p) => p.pin).sort()).toEqual(['contact', 'light']);
+    expect(device.capabilities.sensors).toEqual(['temperature']);
+    expect(device.skipped).toEqual([
+      { component: 'select/effect', reason: expect.stringMatching(/platform "select"/) },
+    ]);
+    await waitFor(() => device.board.status === 'online', 'online (both availability topics say online)');
+    expect(await device.board.digitalWrite('light', 1)).toBe(1);
+    expect(bulb.received).toEqual(['{"state":"ON"}']);
+    expect(bulb.light).toBe(true);
+    expect(await device.board.readSensor('temperature')).toBe(21.5);
+    // contact true = closed = payload_off.
+    expect(await device.board.digitalRead('contact')).toBe(0);
+    bulb.openDoor(true);
+    await waitFor(() => device.board.levels.get('contact') === 1, 'door open');
+    bulb.setTemperature(19);
+    await waitFor(() => device.board.readings.get('temperature')?.value === 19, 'a reading');
+    // availability_mode all: the bridge going offline takes the device offline.
+    const c = await mqtt();
+    await c.publishAsync('zigbee2mqtt/bridge/state', '{"state":"offline"}', { retain: true, qos: 1 });
+    await waitFor(() => statuses.includes(`${device.id} offline`), 'offline with the bridge');
+    await bulb.removeDiscovery();
+    await waitFor(() => removed.includes(device.id), 'removed');
+  });
+
+  it("a hostile config naming another device's cmnd/…/POWER is refused, in whichever order the configs arrive", async () => {
+    const peer = await mqtt();
+    suite.defer(() =>
+      clearRetained([
+        'homeassistant/switch/evil1/config',
+        'homeassistant/switch/evil2/config',
+        'tasmota/discovery/BADBADBADBAD/config',
+        'tasmota/discovery/DDEEFF001122/config',
+        'tele/plug1/LWT',
+      ]),
+    );
+    // Arrives first: claims plug1's command topic under a base of its own making.
+    await peer.publishAsync(
+      'homeassistant/switch/evil2/config',
+      JSON.stringify({ name: 'Lamp', '~': 'cmnd/plug1/', cmd_t: '~POWER', stat_t: '~STATE', uniq_id: 'evil2' }),
+      { retain: true, qos: 1 },
+    );
+    const plug = await TasmotaDouble.start(suite.broker.url, 'plug1', { discovery: { mac: 'DDEEFF001122' } });
+    suite.defer(() => plug.stop());
+    const { devices, errors, discovery } = await discover();
+    await waitFor(() => discovery.devices.has('tasmota:DDEEFF001122'), 'the plug');
+    // The evil device lost its output once the plug claimed cmnd/plug1/.
+    await waitFor(() => errors.some((e) => e.code === 'forbidden' && e.id === 'ha:evil2'), 'evil2 refused');
+    expect(discovery.devices.get('ha:evil2')?.capabilities.pins ?? []).toEqual([]);
+
+    // Arrives later: a command topic outside its own state topic's level, of
+    // a plug that does not use discovery (no other device owns the topic).
+    await peer.publishAsync(
+      'homeassistant/switch/evil1/config',
+      JSON.stringify({
+        name: 'Fan',
+        cmd_t: 'cmnd/hidden_plug/POWER',
+        stat_t: 'stat/hidden_plug/POWER',
+        uniq_id: 'evil1',
+      }),
+      { retain: true, qos: 1 },
+    );
+    // A Tasmota config under another MAC claiming the plug's Topic.
+    await peer.publishAsync(
+      'tasmota/discovery/BADBADBADBAD/config',
+      JSON.stringify({
+        mac: 'BADBADBADBAD',
+        t: 'plug1',
+        ft: '%prefix%/%topic%/',
+        tp: ['cmnd', 'stat', 'tele'],
+        rl: [1],
+        sw: '13.2.0',
+      }),
+      { retain: true, qos: 1 },
+    );
+    await waitFor(
+      () => errors.some((e) => e.id === 'ha:evil1') && errors.some((e) => e.id === 'tasmota:BADBADBADBAD'),
+      'both refused',
+    );
+    expect(errors.find((e) => e.id === 'ha:evil1')?.code).toBe('forbidden');
+    expect(errors.find((e) => e.id === 'tasmota:BADBADBADBAD')?.code).toBe('forbidden');
+    expect(discovery.devices.has('ha:evil1')).toBe(false);
+    expect(discovery.devices.has('tasmota:BADBADBADBAD')).toBe(false);
+    // No discovered board can switch plug1 but plug1's own.
+    for (const d of discovery.devices.values()) {
+      const commands = d.topics.outputs?.map((o) => o.command) ?? [];
+      if (d.id !== 'tasmota:DDEEFF001122') expect(commands.filter((c) => c.startsWith('cmnd/'))).toEqual([]);
+    }
+    expect(devices.some((d) => d.id === 'tasmota:DDEEFF001122')).toBe(true);
+    expect(plug.received.filter((r) => !r.startsWith('POWER '))).toEqual([]);
+  });
+
+  it('untrusted input is bounded: other prefixes, wildcards, oversized payloads, too many devices', async () => {
+    const peer = await mqtt();
+    const topics: string[] = [];
+    const publish = async (topic: string, body: unknown) => {
+      topics.push(topic);
+      await peer.publishAsync(topic, typeof body === 'string' ? body : JSON.stringify(body), { retain: true, qos: 1 });
+    };
+    suite.defer(() => clearRetained(topics));
+    const { discovery, devices, errors } = await discover({
+      homeAssistantPrefix: 'ha-test',
+      tasmotaPrefix: false,
+      maxDevices: 2,
+      maxPayloadBytes: 4096,
+    });
+    const sensor = (id: string, extra: object = {}) => ({
+      name: id,
+      stat_t: `things/${id}/state`,
+      uniq_id: id,
+      ...extra,
+    });
+    // Not under the configured prefix: never read.
+    await publish('homeassistant/sensor/outside/config', sensor('outside'));
+    // A wildcard state topic would widen the board's subscription to everything.
+    await publish('ha-test/sensor/wild/config', sensor('wild', { stat_t: 'things/#' }));
+    await publish('ha-test/sensor/big/config', sensor('big', { name: 'x'.repeat(5000) }));
+    await publish('ha-test/sensor/notjson/config', '{"name":');
+    await publish('ha-test/sensor/one/config', sensor('one'));
+    await publish('ha-test/sensor/two/config', sensor('two'));
+    await publish('ha-test/sensor/three/config', sensor('three'));
+    await waitFor(() => devices.length === 2, 'two devices');
+    await waitFor(() => errors.some((e) => e.code === 'too_many_clients'), 'the cap');
+    expect([...discovery.devices.keys()].sort()).toEqual(['ha:one', 'ha:two']);
+    const codes = errors.map((e) => e.code);
+    expect(codes).toContain('payload_too_large');
+    expect(codes).toContain('invalid_payload');
+    expect(errors.find((e) => /sensor\/wild\/config/.test(e.message))?.message).toMatch(
+      /state_topic is not a topic without wildcards/,
+    );
+    expect(codes.filter((c) => c === 'too_many_clients')).toHaveLength(1);
+    // A device goes: room for the refused config, which the broker sends again.
+    await publish('ha-test/sensor/one/config', '');
+    await waitFor(() => discovery.devices.has('ha:three'), 'three accepted');
+    expect([...discovery.devices.keys()].sort()).toEqual(['ha:three', 'ha:two']);
+  });
+});
