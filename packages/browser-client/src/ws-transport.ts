@@ -187,10 +187,12 @@ export function wsTransport<C extends ContractSpec>(
           skipper.stop();
           return sink.snapshot(frame.data, frame.id);
         case 'event':
+          // Only a channel connection (ws-channels.ts) gets id-less catch-up events.
+          if (frame.id === null) return sink.error(new BoardcastError('invalid_payload', 'event without id'));
           started = true;
           refusal = undefined;
           sink.event(frame.event, frame.data, frame.id);
-          return skipper.event(frame.id as string, frame.event, frame.data);
+          return skipper.event(frame.id, frame.event, frame.data);
         case 'reset':
           started = true;
           return sink.reset(frame.reason);
