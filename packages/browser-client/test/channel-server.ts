@@ -79,9 +79,8 @@ export async function channelServer<C extends ContractSpec>(
         channel: url.searchParams.get('channel') ?? undefined,
         auth: principal(req, url),
       });
-      const error = result.ok ? undefined : result.error;
-      res.writeHead(error ? error.status : 200, { 'content-type': 'application/json' });
-      res.end(error ? JSON.stringify(error.toBody()) : result.json);
+      res.writeHead(result.ok ? 200 : result.error.status, { 'content-type': 'application/json' });
+      res.end(result.ok ? result.json : JSON.stringify(result.error.toBody()));
       return;
     }
     res.writeHead(404).end();

@@ -1,4 +1,4 @@
-import { accessTable, createHub, DIRECTORY, defineContract, type Hub, typed } from '@boardcast/core';
+import { accessTable, type Contract, createHub, DIRECTORY, defineContract, type Hub, typed } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type ChannelClient, connectChannels } from '../src/channels.js';
@@ -15,7 +15,7 @@ export const fleet = defineContract({
     led: (s, { on }) => ({ ...s, on }),
   },
 });
-type Fleet = typeof fleet extends { spec: infer S } ? S : never;
+type Fleet = typeof fleet extends Contract<infer S> ? S : never;
 
 function fleetHub(options: { access?: ReturnType<typeof accessTable> } = {}) {
   const hub = createHub(fleet, { state: { sum: 0, n: 0, on: false }, ...options });
