@@ -169,9 +169,16 @@ export class Connection {
     void this.#enqueueAdd(starts, false);
   }
 
-  /** Add channels to the set; each starts with its snapshot, missed events after `since`, or reset. */
-  add(requests: readonly (string | ChannelRequest)[]): Promise<SubscribeResult> {
+  /**
+   * Add channels to the set; each starts with its snapshot, missed events
+   * after `since`, or reset. `directory` pages `~directory` when this call adds it.
+   */
+  add(
+    requests: readonly (string | ChannelRequest)[],
+    options: { readonly directory?: DirectoryQuery | undefined } = {},
+  ): Promise<SubscribeResult> {
     if (this.legacy) return Promise.reject(new BoardcastError('invalid_payload', 'this stream names no channels'));
+    if (options.directory !== undefined && !this.#set.has(DIRECTORY)) this.#directory = options.directory;
     return this.#enqueueAdd(
       requests.map((r) =>
         typeof r === 'string' ? { channel: r, since: undefined } : { channel: r.channel, since: r.since },

@@ -16,8 +16,18 @@ export {
   type WireFrame,
 } from './channel-codec.js';
 export { ChannelLog, type ChannelLogOptions } from './channel-log.js';
+export {
+  type ChannelSelection,
+  directoryQueryOf,
+  isChannelName,
+  MAX_CHANNELS_PER_REQUEST,
+  parseChannelBody,
+  parseChannelQuery,
+  parseDirectoryQuery,
+} from './channel-query.js';
 export type { HubSink } from './connection.js';
 export { EncodedEvent, STATE_EVENT, STATUS_EVENT, StateChange, StatusFrame } from './encoded-event.js';
+export { credentialExpiry, onExpiry } from './expiry.js';
 export { History, type SinceResult } from './history.js';
 export { ACCESS_EVENT, DIRECTORY_EVENT } from './hub.js';
 export { EncodedSnapshot } from './snapshot.js';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BoardcastError, type ContractSpec, Emitter, type Hub } from '@boardcast/core';
+import { BoardcastError, CHANNEL_ID, type ContractSpec, Emitter, type Hub } from '@boardcast/core';
 import {
   type AllowedHosts,
   type AllowedOrigins,
@@ -76,10 +76,12 @@ interface CommandRequest {
 }
 
 /**
- * `POST …/commands/<name>` with a JSON body → `hub.dispatch` → 200 and the
- * JSON result, or the error's status with `{"error":{"code","message"}}`.
- * The command name is the last path segment, so the endpoint works at any
- * mount point.
+ * `POST …/commands/<name>[?channel=<id>]` with a JSON body → `hub.dispatch`
+ * → 200 and the JSON result, or the error's status with
+ * `{"error":{"code","message"}}` (403 `forbidden` when the access policy
+ * refuses the command on that channel: nothing runs). The command name is
+ * the last path segment, so the endpoint works at any mount point; a
+ * missing `channel` is the default channel.
  */
 export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
   readonly #hub: AnyHub;
@@ -176,6 +178,13 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
     if (!auth.ok) return refuse(auth.error);
 
     if (name === undefined) return refuse(new BoardcastError('unknown_command', 'no command name in the path'));
+    // `?channel=<id>`: the channel the command is for (missing: the default channel).
+    const channel = info.url.searchParams.get('channel') ?? undefined;
+    if (channel !== undefined && !CHANNEL_ID.test(channel)) {
+      return refuse(
+        new BoardcastError('invalid_payload', `invalid channel id ${JSON.stringify(channel.slice(0, 40))}`),
+      );
+    }
 
     let input: unknown;
     try {
@@ -188,7 +197,7 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
       return refuse(new BoardcastError('invalid_payload', 'request body could not be read'));
     }
 
-    const result = await this.#hub.dispatch(name, input, { transport: 'http', auth: auth.auth });
+    const result = await this.#hub.dispatch(name, input, { transport: 'http', auth: auth.auth, channel });
     if (!result.ok) return this.#error(result.error);
     return jsonReply(200, result.json, this.#headers);
   }

@@ -36,7 +36,7 @@ export const PREFLIGHT_MAX_AGE_SECONDS = 600;
 /** `Access-Control-Request-Headers` is a comma-separated list of header names (RFC 9110 tokens). */
 const HEADER_LIST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:[ \t]*,[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*$/;
 
-export function createCors(policy: Origins, method: 'GET' | 'POST'): Cors {
+export function createCors(policy: Origins, method: 'GET' | 'POST' | 'GET, POST'): Cors {
   const listed = policy !== '*' && policy !== 'same-host';
   const allowed = (request: BoardcastRequest): Record<string, string> => {
     const origin = request.header('origin');

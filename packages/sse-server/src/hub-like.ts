@@ -1,4 +1,7 @@
 import type { ContractSpec, Hub } from '@boardcast/core';
 
 /** The contract-independent part of a hub that the endpoints use. */
-export type AnyHub = Pick<Hub<ContractSpec>, 'attach' | 'dispatch' | 'on' | 'emit' | 'closed' | 'contract'>;
+export type AnyHub = Pick<
+  Hub<ContractSpec>,
+  'attach' | 'connect' | 'dispatch' | 'directoryPage' | 'access' | 'on' | 'emit' | 'closed' | 'contract'
+>;

@@ -8,6 +8,12 @@ export {
   type FastifyRequestLike,
 } from './command-endpoint.js';
 export {
+  createDirectoryEndpoint,
+  type DirectoryEndpoint,
+  type DirectoryEndpointEvents,
+  type DirectoryEndpointOptions,
+} from './directory-endpoint.js';
+export {
   createHostGuard,
   DEFAULT_SECURITY_HEADERS,
   DEFAULT_SERVER_TIMEOUTS,

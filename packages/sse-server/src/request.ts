@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BoardcastError, type Authorize as CoreAuthorize, type BoardcastRequest as CoreRequest } from '@boardcast/core';
+import { credentialExpiry } from '@boardcast/core/wire';
 
 /**
  * The request as the endpoints and the `authorize` hook see it: core's
@@ -91,7 +92,8 @@ export type AuthOutcome =
 /**
  * Run the hook, mapping its answer to the auth value or an error. A hook
  * that crashes is a server fault (500), reported through `onError`, never
- * shown to the client.
+ * shown to the client. An answer whose `expiresAt` (ms since the epoch)
+ * has passed is 401 `unauthorized`.
  */
 export async function runAuthorize(
   authorize: Authorize | undefined,
@@ -102,6 +104,11 @@ export async function runAuthorize(
   try {
     const auth = await authorize(request);
     if (auth === false) return { ok: false, error: new BoardcastError('unauthorized', 'not authorized') };
+    // A credential that has already expired (`expiresAt` in the answer) is no credential.
+    const expiresAt = credentialExpiry(auth);
+    if (expiresAt !== undefined && expiresAt <= Date.now()) {
+      return { ok: false, error: new BoardcastError('unauthorized', 'the credential has expired') };
+    }
     return { ok: true, auth };
   } catch (error) {
     if (error instanceof BoardcastError) return { ok: false, error };

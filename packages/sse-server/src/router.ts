@@ -8,6 +8,11 @@ import {
   type FastifyReplyLike,
   type FastifyRequestLike,
 } from './command-endpoint.js';
+import {
+  createDirectoryEndpoint,
+  type DirectoryEndpoint,
+  type DirectoryEndpointOptions,
+} from './directory-endpoint.js';
 import { type Authorize, fromFetch, fromNode } from './request.js';
 import {
   createSseEndpoint,
@@ -17,9 +22,12 @@ import {
 } from './sse-endpoint.js';
 
 export interface BoardcastHttpOptions {
-  /** Path prefix of both routes, e.g. `/api` → `GET /api/events`, `POST /api/commands/<name>`. Default `''`. */
+  /**
+   * Path prefix of the routes, e.g. `/api` → `GET`/`POST /api/events`,
+   * `POST /api/commands/<name>`, `GET /api/directory`. Default `''`.
+   */
   readonly base?: string;
-  /** Used by both endpoints unless `sse.authorize`/`commands.authorize` is set. */
+  /** Used by every endpoint unless `sse.authorize`/`commands.authorize`/`directory.authorize` is set. */
   readonly authorize?: Authorize;
   /** Used by both endpoints unless set in `sse`/`commands` (core's `AllowedHosts`). */
   readonly allowedHosts?: AllowedHosts;
@@ -27,12 +35,15 @@ export interface BoardcastHttpOptions {
   readonly allowedOrigins?: AllowedOrigins<IncomingMessage | Request>;
   readonly sse?: SseEndpointOptions;
   readonly commands?: CommandEndpointOptions;
+  readonly directory?: DirectoryEndpointOptions;
 }
 
-/** The two endpoints behind one router. */
+/** The endpoints behind one router. */
 export interface BoardcastHttp {
   readonly sse: SseEndpoint;
   readonly commands: CommandEndpoint;
+  /** `GET <base>/directory`: the page of the hub's directory the client may see. */
+  readonly directory: DirectoryEndpoint;
   /**
    * Node handler: `http.createServer(api.node)` or Express `app.use(api.node)`.
    * Unmatched paths go to `next` when given (Express), otherwise get 404.
@@ -42,27 +53,30 @@ export interface BoardcastHttp {
   readonly fastify: (request: FastifyRequestLike, reply: FastifyReplyLike) => void;
   /** Fetch handler; unmatched paths get 404. `peer.remoteAddress` as for `sse.fetch`. */
   readonly fetch: (request: Request, peer?: FetchConnectionInfo) => Promise<Response>;
-  /** True when the path is one of the two routes (for frameworks that route themselves). */
+  /** True when the path is one of the routes (for frameworks that route themselves). */
   matches(pathname: string): boolean;
   /** Close the event stream (ends every client); resolves within the stream's `closeTimeoutMs`. */
   close(): Promise<void>;
 }
 
-type Route = 'events' | 'commands' | undefined;
+type Route = 'events' | 'commands' | 'directory' | undefined;
 
-/** Route `GET <base>/events` and `POST <base>/commands/<name>` to a hub's endpoints. */
+/** Route `GET`/`POST <base>/events`, `POST <base>/commands/<name>` and `GET <base>/directory` to a hub's endpoints. */
 export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: BoardcastHttpOptions = {}): BoardcastHttp {
   const base = (options.base ?? '').replace(/\/+$/, '');
   if (base !== '' && !base.startsWith('/')) throw new TypeError('base must start with "/"');
   const eventsPath = `${base}/events`;
   const commandsPrefix = `${base}/commands/`;
+  const directoryPath = `${base}/directory`;
   const { authorize, allowedHosts, allowedOrigins } = options;
   const shared = { authorize, allowedHosts, allowedOrigins };
   const sse = createSseEndpoint(hub, { ...shared, ...options.sse });
   const commands = createCommandEndpoint(hub, { ...shared, ...options.commands });
+  const directory = createDirectoryEndpoint(hub, { ...shared, ...options.directory });
 
   const route = (pathname: string): Route => {
     if (pathname === eventsPath) return 'events';
+    if (pathname === directoryPath) return 'directory';
     if (pathname.startsWith(commandsPrefix) && pathname.length > commandsPrefix.length) return 'commands';
     return undefined;
   };
@@ -70,10 +84,12 @@ export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: Boar
   return {
     sse,
     commands,
+    directory,
     node(req, res, next) {
       const which = route(fromNode(req).url.pathname);
       if (which === 'events') sse.node(req, res);
       else if (which === 'commands') commands.node(req, res);
+      else if (which === 'directory') directory.node(req, res);
       else if (next) next();
       else {
         res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
@@ -84,6 +100,7 @@ export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: Boar
       const which = route(fromNode(request.raw).url.pathname);
       if (which === 'events') sse.fastify(request, reply);
       else if (which === 'commands') commands.fastify(request, reply);
+      else if (which === 'directory') directory.fastify(request, reply);
       else {
         reply.hijack();
         reply.raw.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
@@ -94,6 +111,7 @@ export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: Boar
       const which = route(fromFetch(request).url.pathname);
       if (which === 'events') return sse.fetch(request, peer);
       if (which === 'commands') return commands.fetch(request);
+      if (which === 'directory') return directory.fetch(request);
       return new Response('Not Found', { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
     },
     matches: (pathname) => route(pathname) !== undefined,

@@ -1,4 +1,14 @@
-import { type EncodedEvent, type EncodedSnapshot, encodeSseReset, type HubSink } from '@boardcast/core/wire';
+import { type BoardcastError, DEFAULT_CHANNEL, type HubConnection } from '@boardcast/core';
+import {
+  type ChannelSelection,
+  channelForbiddenFrame,
+  type EncodedSnapshot,
+  encodeSseReset,
+  type HubSink,
+  onExpiry,
+  STATUS_EVENT,
+  type WireFrame,
+} from '@boardcast/core/wire';
 import type { SseConnection } from './connection.js';
 import type { AnyHub } from './hub-like.js';
 
@@ -12,7 +22,11 @@ export type DisconnectReason =
   /** The socket failed. */
   | 'error'
   /** Its unsent data did not move for two keep-alive intervals: the peer is gone or the link is silent. */
-  | 'timeout';
+  | 'timeout'
+  /** The credential's `expiresAt` (from `authorize`) passed: the stream was ended. */
+  | 'expired'
+  /** The viewer may no longer see the default channel of a stream that names no channels. */
+  | 'forbidden';
 
 /** What the `connect`/`disconnect` events and `clients()` tell about one stream. */
 export interface SseClientInfo {
@@ -23,6 +37,13 @@ export interface SseClientInfo {
   readonly remoteAddress: string | undefined;
   readonly lastEventId: string | undefined;
   readonly events: readonly string[] | undefined;
+  /**
+   * The channels the stream was opened with (`?channels=` or the POST body:
+   * ids, `prefix*`, `~directory`), or `undefined` for the single stream of
+   * 0.1. The set is fixed for the stream's life, less channels refused or
+   * revoked (`forbidden` frames).
+   */
+  readonly channels: readonly string[] | undefined;
   /** What `authorize` returned. */
   readonly auth: unknown;
   /** `Date.now()` when the stream opened. */
@@ -49,6 +70,10 @@ export interface ClientInit {
   readonly lastEventId: string | undefined;
   readonly events: ReadonlySet<string> | undefined;
   readonly auth: unknown;
+  /** The channels the stream names (`undefined`: the single stream of 0.1). */
+  readonly selection?: ChannelSelection | undefined;
+  /** When the credential expires (ms since the epoch); the stream ends then. */
+  readonly expiresAt?: number | undefined;
 }
 
 const RESET_HISTORY = encodeSseReset('history');
@@ -65,14 +90,21 @@ export class SseClient implements HubSink, SseClientInfo {
   readonly remoteAddress: string | undefined;
   readonly lastEventId: string | undefined;
   readonly events: readonly string[] | undefined;
+  readonly channels: readonly string[] | undefined;
   readonly auth: unknown;
   readonly connectedAt = Date.now();
   peakBufferedBytes = 0;
   resets = 0;
   readonly #shared: ClientShared;
   readonly #filter: ReadonlySet<string> | undefined;
+  readonly #selection: ChannelSelection | undefined;
+  readonly #expiresAt: number | undefined;
   #connection: SseConnection | undefined;
-  #detach: (() => void) | undefined;
+  /** The hub connection; on a channel stream it lives as long as the stream (the set is kept across a slow-client restart). */
+  #hub: HubConnection | undefined;
+  #cancelExpiry: (() => void) | undefined;
+  /** Frames a stalled channel stream must still get: the newest status and every `forbidden` (bounded by the set). */
+  #held: WireFrame[] = [];
   /** Behind the high-water mark and waiting for a drain (reset mode). */
   #stalled = false;
   /** The last write reported a backlog; until one does, reading the buffer size is skipped. */
@@ -91,6 +123,9 @@ export class SseClient implements HubSink, SseClientInfo {
     this.#filter = init.events;
     this.events = init.events ? [...init.events] : undefined;
     this.auth = init.auth;
+    this.#selection = init.selection;
+    this.channels = init.selection?.channels.map((c) => (typeof c === 'string' ? c : c.channel));
+    this.#expiresAt = init.expiresAt;
   }
 
   get bufferedBytes(): number {
@@ -106,14 +141,34 @@ export class SseClient implements HubSink, SseClientInfo {
     this.#connection = connection;
     this.#pressured = !connection.write(retryFrame);
     this.#attach(this.lastEventId);
+    if (this.#expiresAt !== undefined && !this.#closed) {
+      this.#cancelExpiry = onExpiry(this.#expiresAt, () => this.close('expired'));
+    }
   }
 
   snapshot(snapshot: EncodedSnapshot): void {
     this.write(snapshot.sse);
   }
 
-  event(event: EncodedEvent): void {
-    this.write(event.sse);
+  event(frame: WireFrame): void {
+    if (this.#stalled && this.#selection) {
+      // Skipped while stalled, except what the restart cannot repeat: the
+      // server's status and the channels the viewer lost meanwhile.
+      if ((frame as { event?: string }).event === STATUS_EVENT) {
+        this.#held = this.#held.filter((f) => (f as { event?: string }).event !== STATUS_EVENT);
+        this.#held.push(frame);
+      } else if (frame.id === '' && frame.sse.startsWith('event: forbidden\n')) this.#held.push(frame);
+      return;
+    }
+    this.write(frame.sse);
+  }
+
+  /** The viewer may no longer see the default channel of this single stream: say so and end it. */
+  end(error: BoardcastError): void {
+    if (this.#closed) return;
+    this.#stalled = false;
+    this.write(channelForbiddenFrame(DEFAULT_CHANNEL, error).sse);
+    this.close('forbidden');
   }
 
   reset(reason: string): void {
@@ -179,22 +234,30 @@ export class SseClient implements HubSink, SseClientInfo {
   close(reason: DisconnectReason): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#detach?.();
-    this.#detach = undefined;
+    this.#cancelExpiry?.();
+    this.#hub?.close();
+    this.#hub = undefined;
+    this.#held = [];
     const connection = this.#connection;
     this.#connection = undefined;
     if (connection) {
-      if (reason === 'closed') connection.end();
+      // Ended by us for a reason the client must see whole: let what is queued leave first.
+      if (reason === 'closed' || reason === 'expired' || reason === 'forbidden') connection.end();
       else connection.destroy();
     }
     this.#shared.remove(this, reason);
   }
 
   #attach(lastEventId: string | undefined): void {
-    const detach = this.#shared.hub.attach({ lastEventId, events: this.#filter }, this);
-    // The first writes happen inside attach(); they may already have closed us.
-    if (this.#closed || this.#stalled) detach();
-    else this.#detach = detach;
+    const selection = this.#selection;
+    // A channel stream carries its resume ids in `channels` (per channel, `fresh` ones without).
+    const options = selection
+      ? { channels: selection.channels, directory: selection.directory, events: this.#filter, principal: this.auth }
+      : { lastEventId, events: this.#filter, principal: this.auth };
+    const connection = this.#shared.hub.connect(options, this);
+    // The first writes happen inside connect(); they may already have closed us.
+    if (this.#closed || (this.#stalled && !selection)) connection.close();
+    else this.#hub = connection;
   }
 
   #overflow(connection: SseConnection): void {
@@ -205,15 +268,26 @@ export class SseClient implements HubSink, SseClientInfo {
     // Skip events until it catches up, then start over from a fresh snapshot:
     // the client's state is right again and the server held nothing for it.
     this.#stalled = true;
-    this.#detach?.();
-    this.#detach = undefined;
+    if (!this.#selection) {
+      this.#hub?.close();
+      this.#hub = undefined;
+    }
     connection.onDrain(() => {
       if (this.#closed) return;
       this.#stalled = false;
       this.#pressured = false;
       this.resets++;
-      this.#pressured = !connection.write(RESET_SLOW);
-      this.#attach(undefined);
+      if (!this.#selection) {
+        this.#pressured = !connection.write(RESET_SLOW);
+        this.#attach(undefined);
+        return;
+      }
+      // A channel stream keeps its connection and so its set: each channel
+      // gets `reset` (reason `slow`) and its snapshot at the head.
+      const held = this.#held;
+      this.#held = [];
+      for (const frame of held) this.write(frame.sse);
+      this.#hub?.restart();
     });
   }
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BoardcastError, type ContractSpec, Emitter, type Hub } from '@boardcast/core';
+import { BoardcastError, type ContractSpec, DEFAULT_CHANNEL, Emitter, type Hub } from '@boardcast/core';
 import {
   AddressCounter,
   checkRequest,
@@ -7,7 +7,15 @@ import {
   type EndpointPolicyOptions,
   resolvePolicy,
 } from '@boardcast/core/server';
-import { encodeSseKeepAlive, encodeSseRetry } from '@boardcast/core/wire';
+import {
+  type ChannelSelection,
+  credentialExpiry,
+  encodeSseKeepAlive,
+  encodeSseRetry,
+  parseChannelBody,
+  parseChannelQuery,
+} from '@boardcast/core/wire';
+import { readFetchBody, readJsonFrom, readNodeBody } from './body.js';
 import type { FastifyReplyLike, FastifyRequestLike } from './command-endpoint.js';
 import { type Cors, createCors } from './cors.js';
 import { hostEnvironment } from './environment.js';
@@ -62,6 +70,13 @@ export interface SseEndpointOptions extends EndpointPolicyOptions<IncomingMessag
   readonly retryAfterSeconds?: number;
   /** Extra headers on every response (CORS, for example). */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Largest accepted body of `POST …/events` (the channel list of a large
+   * set), in bytes; larger gets 413 `payload_too_large` and nothing of the
+   * rest is buffered. Default 262144 (1000 channels with 128-byte ids and
+   * a `since` each fit).
+   */
+  readonly maxBodyBytes?: number;
 }
 
 export type SseEndpointEvents = {
@@ -85,7 +100,16 @@ export interface FetchConnectionInfo {
   readonly remoteAddress?: string | undefined;
 }
 
-type Prepared = { readonly reply: Reply } | { readonly lastEventId: string | undefined; readonly events?: Set<string> };
+type Prepared =
+  | { readonly reply: Reply }
+  | {
+      readonly lastEventId: string | undefined;
+      readonly events?: Set<string>;
+      /** The channels of `?channels=` (GET); a POST's come from its body. */
+      readonly selection?: ChannelSelection | undefined;
+      readonly post: boolean;
+    };
+type Accepted = Exclude<Prepared, { reply: Reply }>;
 
 /**
  * One SSE endpoint for a hub, served either as a Node `(req, res)` handler
@@ -106,6 +130,7 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
   readonly #retryFrame: string | undefined;
   readonly #extraHeaders: Readonly<Record<string, string>>;
   readonly #cors: Cors;
+  readonly #maxBodyBytes: number;
   readonly #offHubClose: () => void;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   #nextId = 0;
@@ -131,7 +156,8 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
       }
     }
     this.#extraHeaders = options.headers ?? {};
-    this.#cors = createCors(this.policy.allowedOrigins, 'GET');
+    this.#cors = createCors(this.policy.allowedOrigins, 'GET, POST');
+    this.#maxBodyBytes = nonNegative(options.maxBodyBytes ?? 262_144, 'maxBodyBytes');
     this.#perAddress = new AddressCounter(this.policy.maxClientsPerAddress);
     this.#shared = {
       hub,
@@ -182,10 +208,12 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     if (early) return toResponse(early);
     const auth = await runAuthorize(this.policy.authorize, info, this.#onAuthError);
     if (!auth.ok) return toResponse(this.#reject(auth.error, info));
+    const admitted = await this.#admit(info, prepared, auth.auth, (limit) => readFetchBody(request, limit));
+    if ('reply' in admitted) return toResponse(admitted.reply);
     const full = this.#checkCapacity(info, address);
     if (full) return toResponse(full);
 
-    const client = this.#createClient('fetch', prepared, auth.auth, address);
+    const client = this.#createClient('fetch', admitted, auth.auth, address);
     const connection = new FetchConnection(request.signal, (reason) => client.close(reason));
     this.#open(client, connection);
     if (request.signal.aborted) client.close('client');
@@ -218,6 +246,12 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     if (early) return sendNode(res, early);
     const auth = await runAuthorize(this.policy.authorize, info, this.#onAuthError);
     if (!auth.ok) return sendNode(res, this.#reject(auth.error, info));
+    const admitted = await this.#admit(info, prepared, auth.auth, (limit) => readNodeBody(req, limit));
+    if ('reply' in admitted) {
+      // An unread (refused) body must not be parsed as the next request.
+      if (!req.readableEnded && req.httpVersionMajor === 1) res.setHeader('Connection', 'close');
+      return sendNode(res, admitted.reply);
+    }
     if (res.destroyed || req.socket.destroyed) return;
     const full = this.#checkCapacity(info, address);
     if (full) return sendNode(res, full);
@@ -227,7 +261,7 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     req.socket.setNoDelay(true);
     // Lets the kernel find a peer that vanished while the stream was idle.
     if (this.#keepAliveMs > 0) req.socket.setKeepAlive(true, this.#keepAliveMs);
-    const client = this.#createClient('node', prepared, auth.auth, address);
+    const client = this.#createClient('node', admitted, auth.auth, address);
     this.#open(client, new NodeConnection(req, res, client));
   }
 
@@ -235,22 +269,31 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     const refused = checkRequest(this.policy, request);
     if (refused) return { reply: this.#reject(refused, request) };
     if (request.method === 'OPTIONS') return { reply: this.#cors.preflight(request) };
-    if (request.method !== 'GET') {
-      const error = new BoardcastError('method_not_allowed', `${request.method} is not allowed; use GET`);
-      return { reply: this.#reject(error, request, { Allow: 'GET, OPTIONS' }) };
+    if (request.method !== 'GET' && request.method !== 'POST') {
+      const error = new BoardcastError('method_not_allowed', `${request.method} is not allowed; use GET or POST`);
+      return { reply: this.#reject(error, request, { Allow: 'GET, POST, OPTIONS' }) };
     }
+    const post = request.method === 'POST';
     const full = this.#checkCapacity(request, undefined);
     if (full) return { reply: full };
     let lastEventId = request.header('last-event-id') || request.url.searchParams.get('lastEventId') || undefined;
     // An id we will not even look up is foreign, not an error: refusing it
     // would make the browser repeat the same request for ever.
     if (lastEventId !== undefined && lastEventId.length > MAX_ID_LENGTH) lastEventId = FOREIGN_ID;
+    let selection: ChannelSelection | undefined;
+    if (!post) {
+      try {
+        selection = parseChannelQuery(request.url.searchParams, lastEventId);
+      } catch (error) {
+        return { reply: this.#reject(error as BoardcastError, request) };
+      }
+    }
     const names = request.url.searchParams
       .getAll('events')
       .flatMap((value) => value.split(','))
       .map((name) => name.trim())
       .filter((name) => name !== '');
-    if (names.length === 0) return { lastEventId };
+    if (names.length === 0) return { lastEventId, selection, post };
     const known = this.#hub.contract.events;
     for (const name of names) {
       if (!EVENT_NAME.test(name) || !Object.hasOwn(known, name)) {
@@ -258,7 +301,49 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
         return { reply: this.#reject(error, request) };
       }
     }
-    return { lastEventId, events: new Set(names) };
+    return { lastEventId, events: new Set(names), selection, post };
+  }
+
+  /**
+   * After `authorize`: a POST's channel list from its body, and for a
+   * stream that names no channels, whether the viewer may see the default
+   * channel at all (403 `forbidden` now, so a browser stops instead of
+   * reconnecting to a stream that would end at once).
+   */
+  async #admit(
+    request: BoardcastRequest,
+    prepared: Accepted,
+    auth: unknown,
+    readBody: (limit: number) => Promise<string>,
+  ): Promise<{ readonly reply: Reply } | Accepted> {
+    if (prepared.post) {
+      let selection: ChannelSelection;
+      try {
+        const body = await readJsonFrom(
+          { header: (name) => request.header(name), read: readBody },
+          { maxBytes: this.#maxBodyBytes, what: 'the channel list' },
+        );
+        selection = parseChannelBody(body, request.header('last-event-id') || undefined);
+      } catch (error) {
+        const refusal =
+          error instanceof BoardcastError
+            ? error
+            : new BoardcastError('invalid_payload', 'the channel list could not be read');
+        return { reply: this.#reject(refusal, request) };
+      }
+      return { ...prepared, selection };
+    }
+    if (prepared.selection) return prepared;
+    let visible: boolean;
+    try {
+      visible = (await this.#hub.access.canSee(auth, DEFAULT_CHANNEL)) === true;
+    } catch (error) {
+      this.#hub.emit('error', error, 'access.canSee');
+      visible = false;
+    }
+    if (visible) return prepared;
+    const error = new BoardcastError('forbidden', `channel "${DEFAULT_CHANNEL}" is not yours to see`);
+    return { reply: this.#reject(error, request) };
   }
 
   /** Checked before `authorize` (cheap refusal) and again after it (the count may have grown meanwhile). */
@@ -312,8 +397,8 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     return headers;
   }
 
-  #createClient(adapter: 'node' | 'fetch', prepared: Prepared, auth: unknown, address: string | undefined): SseClient {
-    const { lastEventId, events } = prepared as Exclude<Prepared, { reply: Reply }>;
+  #createClient(adapter: 'node' | 'fetch', prepared: Accepted, auth: unknown, address: string | undefined): SseClient {
+    const { lastEventId, events, selection } = prepared;
     return new SseClient(this.#shared, {
       id: `sse-${++this.#nextId}`,
       adapter,
@@ -321,6 +406,8 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
       lastEventId,
       events,
       auth,
+      selection,
+      expiresAt: credentialExpiry(auth),
     });
   }
 

@@ -98,7 +98,7 @@ describe('CORS for the origins in allowedOrigins', () => {
     const base = await setup({ allowedOrigins: [PAGE] });
     const pre = await preflight(`${base}/api/events`, 'GET', { 'Access-Control-Request-Headers': 'last-event-id' });
     expect(pre.status).toBe(204);
-    expect(pre.headers['access-control-allow-methods']).toBe('GET');
+    expect(pre.headers['access-control-allow-methods']).toBe('GET, POST');
     expect(pre.headers['access-control-allow-headers']).toBe('last-event-id');
     const stream = await send(`${base}/api/events`, 'GET', { Origin: PAGE, Accept: 'text/event-stream' });
     expect(stream.status).toBe(200);
@@ -170,7 +170,7 @@ describe('CORS for the origins in allowedOrigins', () => {
     expect(options.headers['access-control-allow-origin']).toBeUndefined();
     const put = await send(`${base}/api/events`, 'PUT', { Origin: PAGE });
     expect(put.status).toBe(405);
-    expect(put.headers.allow).toBe('GET, OPTIONS');
+    expect(put.headers.allow).toBe('GET, POST, OPTIONS');
     expect(put.headers['access-control-allow-origin']).toBe(PAGE);
   });
 

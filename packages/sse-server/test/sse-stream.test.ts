@@ -266,9 +266,9 @@ describe('SSE stream (node:http)', () => {
 
   it('answers 405 with Allow for other methods', async () => {
     await setup();
-    const response = await fetch(`${server?.url}/`, { method: 'POST' });
+    const response = await fetch(`${server?.url}/`, { method: 'PUT' });
     expect(response.status).toBe(405);
-    expect(response.headers.get('allow')).toBe('GET, OPTIONS');
+    expect(response.headers.get('allow')).toBe('GET, POST, OPTIONS');
     expect((await response.json()).error.code).toBe('method_not_allowed');
   });
 

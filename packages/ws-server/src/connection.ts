@@ -1,8 +1,8 @@
 import type { Duplex } from 'node:stream';
-import { BoardcastError } from '@boardcast/core';
+import { BoardcastError, type HubConnection } from '@boardcast/core';
 import {
+  type ChannelSelection,
   type CommandId,
-  type EncodedEvent,
   type EncodedSnapshot,
   encodeWsError,
   encodeWsPong,
@@ -10,7 +10,12 @@ import {
   encodeWsResultError,
   encodeWsResultOk,
   type HubSink,
+  onExpiry,
+  STATUS_EVENT,
   tryDecodeClientFrame,
+  type WireFrame,
+  type WsChannelRequest,
+  type WsDirectoryQuery,
 } from '@boardcast/core/wire';
 import { type RawData, WebSocket } from 'ws';
 import { closeReason, rawSocketOf } from './frame.js';
@@ -39,7 +44,12 @@ export class Connection {
   readonly #host: ConnectionHost;
   readonly #sink: HubSink;
   readonly #inflight = new Set<CommandId>();
-  #detach: (() => void) | undefined;
+  /** `?channels=` at connect: a channel connection, whose set lives as long as the socket. */
+  readonly #selection: ChannelSelection | undefined;
+  #hub: HubConnection | undefined;
+  /** Frames a lagging channel connection must still get: the newest status and every `forbidden`. */
+  #held: WireFrame[] = [];
+  #cancelExpiry: (() => void) | undefined;
   #alive = true;
   #lagging = false;
   #readPaused = false;
@@ -51,14 +61,17 @@ export class Connection {
     socket: WebSocket,
     info: WsClientInfo,
     onClosed: (connection: Connection, reason: WsDisconnectReason) => void,
+    selection?: ChannelSelection,
   ) {
     this.#host = host;
+    this.#selection = selection;
     this.socket = socket;
     this.info = info;
     this.#sink = this.#createSink(rawSocketOf(socket));
     this.done = new Promise<void>((resolve) => {
       socket.on('close', (code: number, reason: Buffer) => {
         clearTimeout(this.#closeTimer);
+        this.#cancelExpiry?.();
         this.#stop();
         this.#inflight.clear();
         const closing = this.#closing;
@@ -81,11 +94,28 @@ export class Connection {
     socket.on('error', (error: Error & { code?: string }) => this.#error(error));
   }
 
-  /** Start (or restart after backpressure) the client's stream through the hub. */
+  /** Start (or, for a connection naming no channels, restart after backpressure) the client's stream through the hub. */
   start(resume: boolean): void {
     if (this.#closing) return;
-    const { lastEventId, events } = this.info;
-    this.#detach = this.#host.hub.attach({ lastEventId: resume ? lastEventId : undefined, events }, this.#sink);
+    const { lastEventId, events, auth } = this.info;
+    const selection = this.#selection;
+    // A channel connection carries its resume ids in `channels` (per channel, `fresh` ones without).
+    const options = selection
+      ? { channels: selection.channels, directory: selection.directory, events, principal: auth }
+      : { lastEventId: resume ? lastEventId : undefined, events, principal: auth };
+    const connection = this.#host.hub.connect(options, this.#sink);
+    // The first writes happen inside connect(); they may already have closed us.
+    if (this.#closing) connection.close();
+    else this.#hub = connection;
+  }
+
+  /** End the socket at `expiresAt` (ms since the epoch): an `unauthorized` error, then close 1008. */
+  expireAt(expiresAt: number): void {
+    this.#cancelExpiry?.();
+    this.#cancelExpiry = onExpiry(expiresAt, () => {
+      this.#send(encodeWsError(new BoardcastError('unauthorized', 'the credential has expired')));
+      this.close(1008, 'credential expired', 'expired');
+    });
   }
 
   // ------------------------------------------------------------ events out
@@ -97,21 +127,42 @@ export class Connection {
     // The hot path: per socket and event, one state check, one buffer check
     // and one write of bytes shared by every socket.
     const event = raw
-      ? (e: EncodedEvent) => {
+      ? (e: WireFrame) => {
           if (socket.readyState !== OPEN) return;
-          if (socket.bufferedAmount > highWaterMark) return this.#overflow();
+          if (this.#lagging) return this.#hold(e);
+          if (socket.bufferedAmount > highWaterMark) return this.#overflow(e);
           raw.write(host.frameFor(e));
         }
-      : (e: EncodedEvent) => {
+      : (e: WireFrame) => {
           if (socket.readyState !== OPEN) return;
-          if (socket.bufferedAmount > highWaterMark) return this.#overflow();
+          if (this.#lagging) return this.#hold(e);
+          if (socket.bufferedAmount > highWaterMark) return this.#overflow(e);
           socket.send(e.ws);
         };
     return {
       event,
       snapshot: (snapshot: EncodedSnapshot) => this.#send(snapshot.ws),
       reset: (reason: string) => this.#send(encodeWsReset(reason)),
+      // The viewer may no longer see the default channel of a connection naming none.
+      end: (error: BoardcastError) => {
+        this.#send(encodeWsError(error));
+        this.close(error.closeCode, error.message, 'forbidden');
+      },
     };
+  }
+
+  /**
+   * A frame that reaches a lagging channel connection: skipped (the restart
+   * sends every channel's state again), except what a restart cannot repeat
+   * — the server's newest status and the `forbidden` of a channel the viewer
+   * lost meanwhile (at most one per channel of the set).
+   */
+  #hold(frame: WireFrame): void {
+    if (!this.#selection) return;
+    if ((frame as { event?: string }).event === STATUS_EVENT) {
+      this.#held = this.#held.filter((f) => (f as { event?: string }).event !== STATUS_EVENT);
+      this.#held.push(frame);
+    } else if (frame.id === '' && frame.ws.startsWith('{"type":"forbidden"')) this.#held.push(frame);
   }
 
   /** Snapshots, resets, results, pongs, errors: everything that is not a live event. */
@@ -145,12 +196,12 @@ export class Connection {
   }
 
   #stop(): void {
-    const detach = this.#detach;
-    this.#detach = undefined;
-    detach?.();
+    const hub = this.#hub;
+    this.#hub = undefined;
+    hub?.close();
   }
 
-  #overflow(): void {
+  #overflow(frame: WireFrame): void {
     if (this.#host.slowClient === 'disconnect') {
       this.#host.report('backpressure', this.info, 'disconnect');
       this.close(1013, 'client too slow: send buffer passed the high-water mark', 'backpressure');
@@ -158,14 +209,25 @@ export class Connection {
     }
     if (this.#lagging) return;
     this.#lagging = true;
-    // Stop the stream entirely: no memory grows and no per-event work is
-    // spent on this socket while it catches up.
-    this.#stop();
+    this.#hold(frame);
+    // A connection naming no channels stops its stream entirely: no memory
+    // grows and no per-event work is spent on it while it catches up. A
+    // channel connection keeps its set (changed in place by the client) and
+    // skips frames until it has drained.
+    if (!this.#selection) this.#stop();
     this.#host.report('backpressure', this.info, 'reset');
     this.#whenDrained(() => {
       this.#lagging = false;
-      this.#send(encodeWsReset('backpressure'));
-      this.start(false);
+      if (!this.#selection) {
+        this.#send(encodeWsReset('backpressure'));
+        this.start(false);
+        return;
+      }
+      // Each channel gets `reset` (reason `slow`) and its snapshot at the head.
+      const held = this.#held;
+      this.#held = [];
+      for (const f of held) this.#send(f.ws);
+      this.#hub?.restart();
     });
   }
 
@@ -190,26 +252,81 @@ export class Connection {
       this.#send(encodeWsPong(envelope.id));
       return;
     }
-    this.#command(envelope.id, envelope.command, envelope.data);
+    if (envelope.type === 'subscribe') {
+      this.#subscribe(envelope.id, envelope.channels, envelope.directory);
+      return;
+    }
+    if (envelope.type === 'unsubscribe') {
+      this.#unsubscribe(envelope.id, envelope.channels);
+      return;
+    }
+    this.#command(envelope.id, envelope.command, envelope.data, envelope.channel);
   }
 
-  #command(id: CommandId, command: string, data: unknown): void {
+  /** Whether request `id` may start (commands and subscribes share `maxInFlight`); answers it when not. */
+  #admit(id: CommandId): boolean {
     if (this.#inflight.has(id)) {
-      const error = new BoardcastError('invalid_payload', `command id ${JSON.stringify(id)} is already in flight`);
+      const error = new BoardcastError('invalid_payload', `request id ${JSON.stringify(id)} is already in flight`);
       this.#send(encodeWsResultError(id, error));
-      return;
+      return false;
     }
     if (this.#inflight.size >= this.#host.maxInFlight) {
       const error = new BoardcastError(
         'too_many_requests',
-        `at most ${this.#host.maxInFlight} commands may be in flight per connection`,
+        `at most ${this.#host.maxInFlight} commands and subscribes may be in flight per connection`,
       );
       this.#send(encodeWsResultError(id, error));
-      return;
+      return false;
     }
     this.#inflight.add(id);
+    return true;
+  }
+
+  /** The hub connection of a channel connection; answers `id` with an error on one that names no channels. */
+  #channelConnection(id: CommandId): HubConnection | undefined {
+    if (this.#selection && this.#hub) return this.#hub;
+    const error = new BoardcastError(
+      'invalid_payload',
+      'this connection names no channels: open it with ?channels= (may be empty) to subscribe',
+    );
+    this.#send(encodeWsResultError(id, error));
+    return undefined;
+  }
+
+  /** `subscribe`: add channels in place; answered `{"added":[…],"refused":[{"channel","error"}]}`. */
+  #subscribe(id: CommandId, channels: readonly WsChannelRequest[], directory: WsDirectoryQuery | undefined): void {
+    const hub = this.#channelConnection(id);
+    if (!hub || !this.#admit(id)) return;
+    const requests = channels.map((c) => (c.since === undefined ? c.channel : { channel: c.channel, since: c.since }));
+    hub.add(requests, { directory }).then(
+      (result) => {
+        if (!this.#inflight.delete(id)) return; // the socket closed meanwhile
+        const refused = result.refused.map((r) => ({ channel: r.channel, error: r.error.toJSON() }));
+        this.#send(encodeWsResultOk(id, JSON.stringify({ added: result.added, refused })));
+      },
+      (error: unknown) => {
+        if (!this.#inflight.delete(id)) return;
+        this.#host.error(error, 'subscribe');
+        this.#send(encodeWsResultError(id, new BoardcastError('handler_failed', 'subscribe failed')));
+      },
+    );
+  }
+
+  /** `unsubscribe`: drop channels in place (nothing of them follows); answered `{"removed":[…]}`. */
+  #unsubscribe(id: CommandId, channels: readonly string[]): void {
+    const hub = this.#channelConnection(id);
+    if (!hub) return;
+    const held = new Set(hub.channels);
+    hub.remove(channels);
+    const now = new Set(hub.channels);
+    const removed = [...new Set(channels)].filter((c) => held.has(c) && !now.has(c));
+    this.#send(encodeWsResultOk(id, JSON.stringify({ removed })));
+  }
+
+  #command(id: CommandId, command: string, data: unknown, channel: string | undefined): void {
+    if (!this.#admit(id)) return;
     this.#host.hub
-      .dispatch(command, data, { transport: 'ws', clientId: this.info.id, auth: this.info.auth })
+      .dispatch(command, data, { transport: 'ws', clientId: this.info.id, auth: this.info.auth, channel })
       .then(
         (result) => (result.ok ? encodeWsResultOk(id, result.json) : encodeWsResultError(id, result.error)),
         (error: unknown) => {

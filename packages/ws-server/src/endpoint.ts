@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { BoardcastError, type ContractSpec, Emitter, type Hub } from '@boardcast/core';
 import { AddressCounter, checkRequest, registerUpgrade } from '@boardcast/core/server';
-import { type EncodedEvent, WS_PROTOCOL } from '@boardcast/core/wire';
+import { credentialExpiry, type WireFrame, WS_PROTOCOL } from '@boardcast/core/wire';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { Connection } from './connection.js';
 import { encodeTextFrame } from './frame.js';
@@ -40,7 +40,7 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
   #closing: Promise<void> | undefined;
   // One-slot cache: a publish visits every socket with the same event in a
   // row, so this encodes each event once without holding on to history.
-  #lastEvent: EncodedEvent | undefined;
+  #lastEvent: WireFrame | undefined;
   #lastFrame: Buffer | undefined;
 
   constructor(hub: HubLike, options: WsEndpointOptions = {}) {
@@ -176,6 +176,10 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
         if (policy.authorize) {
           auth = await policy.authorize(info);
           if (auth === false) throw new BoardcastError('unauthorized', 'not authorized');
+          const expiresAt = credentialExpiry(auth);
+          if (expiresAt !== undefined && expiresAt <= Date.now()) {
+            throw new BoardcastError('unauthorized', 'the credential has expired');
+          }
         }
       } catch (error) {
         if (error instanceof BoardcastError) return refuse(error);
@@ -211,12 +215,15 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
       auth,
       lastEventId: query.lastEventId,
       events: query.events,
+      channels: query.selection?.channels.map((c) => (typeof c === 'string' ? c : c.channel)),
       connectedAt: Date.now(),
     };
-    const connection = new Connection(this.#host, socket, info, this.#closed);
+    const connection = new Connection(this.#host, socket, info, this.#closed, query.selection);
     this.#connections.add(connection);
     this.emit('connect', info);
     connection.start(true);
+    const expiresAt = credentialExpiry(auth);
+    if (expiresAt !== undefined) connection.expireAt(expiresAt);
   }
 
   readonly #closed = (connection: Connection, reason: WsDisconnectReason): void => {
@@ -225,7 +232,7 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
     this.emit('disconnect', connection.info, reason);
   };
 
-  #frameFor(event: EncodedEvent): Buffer {
+  #frameFor(event: WireFrame): Buffer {
     if (event !== this.#lastEvent || this.#lastFrame === undefined) {
       this.#lastFrame = encodeTextFrame(event.ws);
       this.#lastEvent = event;

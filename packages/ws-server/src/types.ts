@@ -1,6 +1,6 @@
 import type { ContractSpec, Hub } from '@boardcast/core';
 import type { SlowClientPolicy } from '@boardcast/core/server';
-import type { EncodedEvent } from '@boardcast/core/wire';
+import type { WireFrame } from '@boardcast/core/wire';
 
 /** One connected socket, as reported in lifecycle events. */
 export interface WsClientInfo {
@@ -14,6 +14,12 @@ export interface WsClientInfo {
   readonly lastEventId: string | undefined;
   /** The `?events=` filter, if any. */
   readonly events: ReadonlySet<string> | undefined;
+  /**
+   * The channels named by `?channels=` at connect (ids, `prefix*`,
+   * `~directory`), or `undefined` for a connection that names none (the
+   * 0.1 stream). `subscribe`/`unsubscribe` frames change the set later.
+   */
+  readonly channels: readonly string[] | undefined;
   /** `Date.now()` at connect. */
   readonly connectedAt: number;
 }
@@ -31,7 +37,11 @@ export type WsDisconnectCause =
   /** The endpoint was closed. */
   | 'shutdown'
   /** A socket error (reset connection …). */
-  | 'error';
+  | 'error'
+  /** The credential's `expiresAt` (from `authorize`) passed: closed with 1008 after an `unauthorized` error. */
+  | 'expired'
+  /** The viewer may no longer see the default channel of a connection that names no channels (1008). */
+  | 'forbidden';
 
 export interface WsDisconnectReason {
   /** The close code sent (ours) or received (the client's); 1006 when the socket was dropped. */
@@ -58,7 +68,7 @@ export type WsEndpointEvents = {
 };
 
 /** The part of a hub the endpoint uses; any `Hub<C>` fits. */
-export type HubLike = Pick<Hub<ContractSpec>, 'attach' | 'dispatch' | 'contract' | 'on' | 'emit'>;
+export type HubLike = Pick<Hub<ContractSpec>, 'attach' | 'connect' | 'dispatch' | 'contract' | 'on' | 'emit'>;
 
 /** What a connection needs from its endpoint. */
 export interface ConnectionHost {
@@ -68,8 +78,8 @@ export interface ConnectionHost {
   readonly highWaterMark: number;
   readonly slowClient: SlowClientPolicy;
   readonly closeTimeoutMs: number;
-  /** The event's frame, encoded once for all sockets. */
-  frameFor(event: EncodedEvent): Buffer;
+  /** The frame's bytes, encoded once for all sockets. */
+  frameFor(frame: WireFrame): Buffer;
   report<K extends keyof WsEndpointEvents>(event: K, ...args: Parameters<WsEndpointEvents[K]>): void;
   /** An operational error no client sees: goes to the hub's `error` event (`where` prefixed with `ws-server`). */
   error(error: unknown, where: string): void;

@@ -1,0 +1,143 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { BoardcastError, type ContractSpec, type DirectoryQuery, Emitter, type Hub } from '@boardcast/core';
+import {
+  type AllowedHosts,
+  type AllowedOrigins,
+  checkRequest,
+  type EndpointPolicy,
+  resolvePolicy,
+} from '@boardcast/core/server';
+import { directoryQueryOf } from '@boardcast/core/wire';
+import type { FastifyReplyLike, FastifyRequestLike } from './command-endpoint.js';
+import { type Cors, createCors, withHeaders } from './cors.js';
+import { hostEnvironment } from './environment.js';
+import type { AnyHub } from './hub-like.js';
+import {
+  type Authorize,
+  type BoardcastRequest,
+  errorReply,
+  fromFetch,
+  fromNode,
+  jsonReply,
+  type Reply,
+  runAuthorize,
+  sendNode,
+  toResponse,
+} from './request.js';
+
+export interface DirectoryEndpointOptions {
+  /** Origins allowed to read the directory (core's `AllowedOrigins`, as for the stream). Default `'same-host'`. */
+  readonly allowedOrigins?: AllowedOrigins<IncomingMessage | Request>;
+  /** Accept requests without `Origin` (curl, scripts). Default true. */
+  readonly allowMissingOrigin?: boolean;
+  /** Extra `Host` names this server answers to (core's `AllowedHosts`). */
+  readonly allowedHosts?: AllowedHosts;
+  /** Who the client is; its value is the principal the hub's access policy filters the page for. */
+  readonly authorize?: Authorize;
+  /** Extra headers on every response. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export type DirectoryEndpointEvents = {
+  /** A request was refused (host, origin, method, `authorize`, bad query). */
+  reject: (error: BoardcastError, request: BoardcastRequest) => void;
+};
+
+/**
+ * `GET …/directory?offset=&limit=&kind=&status=` → 200 and the page of the
+ * hub's directory the principal may see (`{"entries":[…],"total":n}`,
+ * entries sorted by id, `limit` at most 1000; core's `hub.directoryPage`).
+ * Entries of channels the access policy hides from the principal are left
+ * out of the page and of `total`. The same Host, Origin and `authorize`
+ * checks as the stream; a malformed query is 400 `invalid_payload`.
+ */
+export class DirectoryEndpoint extends Emitter<DirectoryEndpointEvents> {
+  readonly #hub: AnyHub;
+  readonly #policy: EndpointPolicy<IncomingMessage | Request>;
+  readonly #authorize: Authorize | undefined;
+  readonly #headers: Readonly<Record<string, string>>;
+  readonly #cors: Cors;
+
+  constructor(hub: AnyHub, options: DirectoryEndpointOptions = {}) {
+    super();
+    this.#hub = hub;
+    this.#policy = resolvePolicy(
+      '@boardcast/sse-server directory',
+      {
+        allowedOrigins: options.allowedOrigins,
+        allowMissingOrigin: options.allowMissingOrigin,
+        allowedHosts: options.allowedHosts,
+      },
+      hostEnvironment(),
+    );
+    this.#authorize = options.authorize;
+    this.#headers = options.headers ?? {};
+    this.#cors = createCors(this.#policy.allowedOrigins, 'GET');
+  }
+
+  /** Node handler: node:http, Express (`app.get('/api/directory', directory.node)`). */
+  readonly node = (req: IncomingMessage, res: ServerResponse): void => {
+    const info = fromNode(req);
+    this.#run(info).then(
+      (reply) => sendNode(res, withHeaders(reply, this.#cors.headers(info))),
+      (error) => sendNode(res, withHeaders(this.#crashed(error), this.#cors.headers(info))),
+    );
+  };
+
+  /** Fastify route handler: `app.get('/api/directory', directory.fastify)`. */
+  readonly fastify = (request: FastifyRequestLike, reply: FastifyReplyLike): void => {
+    reply.hijack();
+    this.node(request.raw, reply.raw);
+  };
+
+  /** Fetch handler: Hono (`(c) => directory.fetch(c.req.raw)`), Next.js, Bun, Deno. */
+  readonly fetch = async (request: Request): Promise<Response> => {
+    const info = fromFetch(request);
+    let reply: Reply;
+    try {
+      reply = await this.#run(info);
+    } catch (error) {
+      reply = this.#crashed(error);
+    }
+    return toResponse(withHeaders(reply, this.#cors.headers(info)));
+  };
+
+  async #run(info: BoardcastRequest): Promise<Reply> {
+    const refuse = (error: BoardcastError, headers?: Record<string, string>): Reply => {
+      this.emit('reject', error, info);
+      return errorReply(error, { ...this.#headers, ...headers });
+    };
+    const refused = checkRequest(this.#policy, info);
+    if (refused) return refuse(refused);
+    if (info.method === 'OPTIONS') return this.#cors.preflight(info);
+    if (info.method !== 'GET') {
+      const error = new BoardcastError('method_not_allowed', `${info.method} is not allowed; use GET`);
+      return refuse(error, { Allow: 'GET, OPTIONS' });
+    }
+    let query: DirectoryQuery;
+    try {
+      query = directoryQueryOf(info.url.searchParams) ?? {};
+    } catch (error) {
+      return refuse(error as BoardcastError);
+    }
+    const auth = await runAuthorize(this.#authorize, info, (error) =>
+      this.#hub.emit('error', error, 'sse-server authorize'),
+    );
+    if (!auth.ok) return refuse(auth.error);
+    const page = await this.#hub.directoryPage(query, auth.auth);
+    return jsonReply(200, JSON.stringify(page), this.#headers);
+  }
+
+  #crashed(error: unknown): Reply {
+    this.#hub.emit('error', error, 'sse-server directory endpoint');
+    return errorReply(new BoardcastError('handler_failed', 'directory failed'), { ...this.#headers });
+  }
+}
+
+/** Build the directory endpoint for a hub. */
+export function createDirectoryEndpoint<C extends ContractSpec>(
+  hub: Hub<C>,
+  options: DirectoryEndpointOptions = {},
+): DirectoryEndpoint {
+  return new DirectoryEndpoint(hub as unknown as AnyHub, options);
+}
