@@ -66,6 +66,8 @@ export function createSession(
   let abort: (() => void) | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stable: ReturnType<typeof setTimeout> | undefined;
+  /** A retry is scheduled (no attempt in flight): it will read the set when it dials. */
+  let waiting = false;
 
   const on = (event: string, listener: Listener) => {
     const set = listeners.get(event) ?? new Set();
@@ -102,6 +104,7 @@ export function createSession(
     if (policy === false || attempt >= (policy?.maxAttempts ?? Number.POSITIVE_INFINITY)) return finish(error);
     const delay = backoffDelay(attempt++, retryMs ?? policy?.initialDelayMs ?? 1000, policy?.maxDelayMs ?? 30_000);
     setStatus('reconnecting', delay, error);
+    waiting = true;
     timer = setTimeout(dial, delay);
   };
 
@@ -121,7 +124,7 @@ export function createSession(
     start: dial,
     redial() {
       // Waiting to retry: the pending attempt reads the set when it dials.
-      if (status === 'closed' || status === 'reconnecting') return;
+      if (status === 'closed' || waiting) return;
       teardown();
       dial();
     },
@@ -129,6 +132,7 @@ export function createSession(
   };
 
   function dial() {
+    waiting = false;
     const mine = ++generation;
     // Every callback checks it still belongs to the current connection, so a
     // late frame from a replaced socket can never touch state.
