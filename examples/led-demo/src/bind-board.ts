@@ -1,6 +1,14 @@
-import { type Board, Button, bindBoardStatus, bindInputs, bindLed, Led } from '@boardcast/board-adapter-gpio';
+import {
+  type Board,
+  Button,
+  type ButtonOptions,
+  bindBoardStatus,
+  bindInputs,
+  bindLed,
+  Led,
+} from '@boardcast/board-adapter-gpio';
 import { BoardcastError, type CommandContext, type Hub } from '@boardcast/core';
-import type { DemoPins } from './boards.js';
+import { type DemoInput, type DemoPins, demoInputs } from './boards.js';
 import type { DemoContract, LedState } from './contract.js';
 
 /** Registers the `led` command: on the hub directly, or through a Redis command router. */
@@ -21,13 +29,15 @@ export function bindBoard(
   registerLed: RegisterLedCommand,
 ): () => void {
   const led = new Led(board, pins.led);
-  // The button is wired to ground with the internal pull-up (ESP32 GPIO0,
-  // the WiPy user button); the extra input uses a pull-down. Only local GPIO
-  // bounces here: a simulated board has clean edges and the board agent
+  // Wiring per board kind (demoInputs): on GPIO boards the button goes to
+  // ground with the internal pull-up and the extra input uses a pull-down; a
+  // Tasmota/ESPHome switch reports its own state, active high. Only local
+  // GPIO bounces here: a simulated board has clean edges and the board agent
   // debounces on the device, so a second debounce would only add latency.
   const debounceMs = board.kind === 'linux-gpio' ? 20 : 0;
-  const button = new Button(board, pins.button, { pull: 'up', debounceMs });
-  const input = new Button(board, pins.input, { pull: 'down', debounceMs });
+  const wiring = demoInputs(board, pins);
+  const button = new Button(board, pins.button, buttonOptions(wiring.button, debounceMs));
+  const input = new Button(board, pins.input, buttonOptions(wiring.input, debounceMs));
   const undo = [
     bindLed(hub, led, { command: false }),
     // The command is registered by the caller (directly, or through a Redis
@@ -48,4 +58,11 @@ export function bindBoard(
     button.close();
     input.close();
   };
+}
+
+/** Button options for a wiring: `pull` picks the mode; `inverted` when the active level is not the pull's opposite. */
+function buttonOptions(wiring: DemoInput, debounceMs: number): ButtonOptions {
+  // Button: with a pull-up pressed is 0, otherwise 1; `inverted` flips that.
+  const natural = wiring.pull === 'up' ? 0 : 1;
+  return { pull: wiring.pull, debounceMs, inverted: wiring.activeLevel !== natural };
 }

@@ -19,6 +19,47 @@ export interface DemoPins {
 
 export const DEFAULT_PINS: DemoPins = { led: 5, button: 0, input: 4 };
 
+/** How one of the demo's inputs is wired on a kind of board. */
+export interface DemoInput {
+  /** Shown on the page: `Button`, `Input`. */
+  readonly name: string;
+  /** Where it is, in the board's own terms: `GPIO 0`, the kernel's line name, `Switch1`. */
+  readonly label: string;
+  /** Pull the board applies: a button to ground needs `up`; a switch that reports its own state needs none. */
+  readonly pull: 'up' | 'down' | 'none';
+  /** The level that means pressed / active. */
+  readonly activeLevel: 0 | 1;
+}
+
+/**
+ * The demo's two inputs on `board` (or on the default wiring when there is
+ * no board here). GPIO boards (simulated, local, an agent): the button is
+ * wired to ground with the internal pull-up (pressed = 0; GPIO 0 is the
+ * ESP32's BOOT button), the extra input uses a pull-down (active = 1). A
+ * Tasmota or ESPHome switch is not a pull-up button: the device reports its
+ * state, ON (1) when closed, so it is active high with no pull, and its name
+ * is the device's (`Switch1`), not a GPIO number.
+ */
+export function demoInputs(board: Board | undefined, pins: DemoPins): { button: DemoInput; input: DemoInput } {
+  const named = (pin: number, fallback: string) =>
+    board?.capabilities.pins.find((p) => p.pin === pin)?.name ?? fallback;
+  if (board?.kind === 'mqtt') {
+    return {
+      button: { name: 'Button', label: named(pins.button, 'Switch1'), pull: 'none', activeLevel: 1 },
+      input: { name: 'Input', label: named(pins.input, 'Switch2'), pull: 'none', activeLevel: 1 },
+    };
+  }
+  // A Linux board's line names (`GPIO17`, `ID_SDA`), or the agent's configured names, where they exist.
+  const gpio = (pin: number) => {
+    const name = board?.kind === 'simulated' ? undefined : board?.capabilities.pins.find((p) => p.pin === pin)?.name;
+    return name && name !== `GPIO${pin}` ? `GPIO ${pin} (${name})` : `GPIO ${pin}`;
+  };
+  return {
+    button: { name: 'Button', label: gpio(pins.button), pull: 'up', activeLevel: 0 },
+    input: { name: 'Input', label: gpio(pins.input), pull: 'down', activeLevel: 1 },
+  };
+}
+
 export type BoardChoice =
   /** No hardware: inputs are driven from the page's virtual board or `POST /api/sim/inputs/<pin>`. */
   | { readonly kind: 'sim'; readonly latencyMs?: number }

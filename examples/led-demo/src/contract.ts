@@ -13,6 +13,8 @@ export type LedState = LedCommandState;
 /** One input row on the page: the button and the extra input pin of the seeds. */
 export interface InputInfo {
   readonly name: string;
+  /** Where it is, in the board's terms: `GPIO 0`, `GPIO 17 (ID_SDA)`, a Tasmota `Switch1`. */
+  readonly label: string;
   readonly level: Level;
   /** The level that means "pressed" / "active" (0 for a button wired to ground with a pull-up). */
   readonly activeLevel: Level;

@@ -16,7 +16,7 @@ import {
 import { createWsEndpoint } from '@boardcast/ws-server';
 import { createAccess } from './access.js';
 import { bindBoard } from './bind-board.js';
-import { type BoardChoice, createBoard, DEFAULT_PINS, type DemoPins } from './boards.js';
+import { type BoardChoice, createBoard, DEFAULT_PINS, type DemoPins, demoInputs } from './boards.js';
 import { contract, type DemoContract, type DemoState, type InputInfo, type Level } from './contract.js';
 import { sendError, sendJson } from './http-util.js';
 import { createStaticFiles, isStaticPath } from './static-files.js';
@@ -115,10 +115,21 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     log(`board refused    ${logSafe(r.boardId ?? '?')} ${logSafe(r.remoteAddress ?? '')}: ${r.error.code}`),
   );
 
-  const initialInputs: Record<string, InputInfo> = {
-    [String(pins.button)]: { name: 'Button', level: 1, activeLevel: 0 },
-    [String(pins.input)]: { name: 'Input', level: 0, activeLevel: 1 },
-  };
+  // Names, labels and active levels per board kind (a Tasmota switch is not a pull-up button).
+  const wiring = demoInputs(board, pins);
+  const initialInputs: Record<string, InputInfo> = {};
+  for (const [pin, input] of [
+    [pins.button, wiring.button],
+    [pins.input, wiring.input],
+  ] as const) {
+    // Idle is the level that is not active, until the board reports.
+    initialInputs[String(pin)] = {
+      name: input.name,
+      label: input.label,
+      level: input.activeLevel === 1 ? 0 : 1,
+      activeLevel: input.activeLevel,
+    };
+  }
   // With Redis, every instance shares events, ids and state; the board's
   // instance runs the LED command and the others forward it there.
   const bus = options.redis ? new RedisBus({ redis: options.redis, name: 'led-demo' }) : undefined;

@@ -54,6 +54,18 @@ describe.skipIf(!chromiumPath || !mosquittoPath)('led-demo --board mqtt in Chrom
     expect(device.relays[0]).toBe(false);
   });
 
+  it('the switches are Tasmota switches, not pull-up buttons: released while off, pressed while on, named as the device names them', async () => {
+    // Not pressed at idle: a detached Tasmota switch reports OFF (0) when open.
+    await expectText(page, '#input-0 td.active', 'released');
+    await expectText(page, '#input-4 td.active', 'released');
+    await expectText(page, '#input-0 td.pin', 'Switch1');
+    await expectText(page, '#input-4 td.pin', 'Switch2');
+    device.setSwitch(0, true);
+    await expectText(page, '#input-0 td.active', 'pressed');
+    device.setSwitch(0, false);
+    await expectText(page, '#input-0 td.active', 'released');
+  });
+
   it("the plug's own button: the page follows at once, without a reconnect", async () => {
     await expectText(page, '#led-state', 'off');
     device.pressButton();

@@ -104,7 +104,7 @@ function render(state: DemoState | undefined): void {
     const active = input.level === input.activeLevel;
     const cells = row.children;
     (cells[0] as HTMLElement).textContent = input.name;
-    (cells[1] as HTMLElement).textContent = `GPIO ${pin}`;
+    (cells[1] as HTMLElement).textContent = input.label;
     (cells[2] as HTMLElement).textContent = input.level === 1 ? 'high' : 'low';
     const activeCell = cells[3] as HTMLElement;
     const text = active ? 'pressed' : 'released';
@@ -150,7 +150,7 @@ function buildVirtualBoard(state: DemoState): void {
       const button = document.createElement('button');
       button.type = 'button';
       button.id = `sim-${pin}`;
-      button.textContent = `Hold ${input.name} (GPIO ${pin})`;
+      button.textContent = `Hold ${input.name} (${input.label})`;
       button.setAttribute('aria-pressed', 'false');
       const idle = (input.activeLevel === 1 ? 0 : 1) as Level;
       let held = false;
