@@ -336,13 +336,23 @@ describe('SSE channels', () => {
       };
     };
 
+    const after = (pump: () => void, check: () => boolean) => () => {
+      pump();
+      return check();
+    };
     const first = await open(`${base}/api/events?channels=board-1`, as('carol'));
     const pump1 = follow(first);
-    await waitFor(() => (pump1(), mirror.has('board-1')), 'board-1 snapshot');
+    await waitFor(
+      after(pump1, () => mirror.has('board-1')),
+      'board-1 snapshot',
+    );
     const background = (async () => {
       for (let i = 20; i < 60; i++) await busy.publish('tick', i);
     })();
-    await waitFor(() => (pump1(), (mirror.get('board-1')?.ticks ?? 0) >= 25), 'some live ticks');
+    await waitFor(
+      after(pump1, () => (mirror.get('board-1')?.ticks ?? 0) >= 25),
+      'some live ticks',
+    );
     // Change the set: freeze the old stream at the position held, open the new one from it, drop the old one.
     pump1();
     const held = position;
@@ -352,9 +362,15 @@ describe('SSE channels', () => {
     );
     first.close();
     const pump2 = follow(second);
-    await waitFor(() => (pump2(), mirror.has('board-2')), 'board-2 snapshot');
+    await waitFor(
+      after(pump2, () => mirror.has('board-2')),
+      'board-2 snapshot',
+    );
     await quiet.publish('tick', 2);
-    await waitFor(() => (pump2(), mirror.get('board-2')?.last === 2), 'board-2 live');
+    await waitFor(
+      after(pump2, () => mirror.get('board-2')?.last === 2),
+      'board-2 live',
+    );
     // The link drops; the browser reconnects to the same URL with Last-Event-ID.
     second.close();
     pump2();
@@ -366,7 +382,7 @@ describe('SSE channels', () => {
     );
     const pump3 = follow(third);
     await waitFor(
-      () => (pump3(), mirror.get('board-1')?.last === 59 && mirror.get('board-2')?.last === 3),
+      after(pump3, () => mirror.get('board-1')?.last === 59 && mirror.get('board-2')?.last === 3),
       'caught up on both',
     );
     expect(new Set(folded).size).toBe(folded.length);
