@@ -1,20 +1,11 @@
-import { accessTable, type Contract, createHub, DIRECTORY, defineContract, type Hub, typed } from '@boardcast/core';
+import { accessTable, type Contract, createHub, DIRECTORY, type Hub } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type ChannelClient, connectChannels } from '../src/channels.js';
 import { channelServer } from './channel-server.js';
+import { fleet } from './fleet.js';
 import { cleanups, runCleanups, until } from './helpers.js';
 
-/** `add` counts its folds (`n`): an event folded twice shows as a wrong `n`. */
-export const fleet = defineContract({
-  events: { add: typed<number>(), led: typed<{ on: boolean }>() },
-  commands: { led: { input: typed<{ on: boolean }>(), result: typed<{ on: boolean }>() } },
-  state: typed<{ sum: number; n: number; on: boolean }>(),
-  reducers: {
-    add: (s, x) => ({ ...s, sum: s.sum + x, n: s.n + 1 }),
-    led: (s, { on }) => ({ ...s, on }),
-  },
-});
 type Fleet = typeof fleet extends Contract<infer S> ? S : never;
 
 function fleetHub(options: { access?: ReturnType<typeof accessTable> } = {}) {
