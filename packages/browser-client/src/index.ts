@@ -51,3 +51,4 @@ export {
 } from './state-mirror.js';
 export { connectWs } from './ws.js';
 export type { WebSocketClass, WsOptions } from './ws-transport.js';
+export { type ClientLease, createClientLease } from './lease.js';
