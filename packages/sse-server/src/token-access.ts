@@ -69,6 +69,14 @@ export interface TokenAccess {
    */
   allows(request: TokenRequest): boolean;
   /**
+   * When the request's credential stops being valid, in ms since the epoch:
+   * for a session cookie its login time + `maxAgeSeconds` (the latest of
+   * several valid ones); `undefined` for a Bearer token or when no token is
+   * configured (they do not expire). Return it from `authorize` as
+   * `expiresAt` and the transports end the stream or socket at that time.
+   */
+  expiresAt(request: TokenRequest): number | undefined;
+  /**
    * Handles `GET`/`HEAD` of an address with `?token=` (node:http): with the
    * right token, sets a fresh session cookie and answers 303 to the same
    * address without `token`, so it leaves the address bar and history; with
@@ -245,14 +253,17 @@ export function createTokenAccess(options: TokenAccessOptions): TokenAccess {
     const nonce = randomBytes(16).toString('base64url');
     return `${issued}.${nonce}.${sessionMac(issued, nonce)}`;
   };
-  const valid = (value: string): boolean => {
+  /** When a session cookie value stops being valid (ms since the epoch), or `undefined` when it is not valid now. */
+  const validUntil = (value: string): number | undefined => {
     const parts = SESSION.exec(value);
-    if (!parts?.[1] || !parts[2] || !parts[3]) return false;
-    if (!equal(sessionMac(parts[1], parts[2]), parts[3])) return false;
+    if (!parts?.[1] || !parts[2] || !parts[3]) return undefined;
+    if (!equal(sessionMac(parts[1], parts[2]), parts[3])) return undefined;
     const issuedMs = Number(parts[1]) * 1000;
     const t = now();
-    return issuedMs <= t + CLOCK_SKEW_MS && t < issuedMs + maxAgeSeconds * 1000;
+    const until = issuedMs + maxAgeSeconds * 1000;
+    return issuedMs <= t + CLOCK_SKEW_MS && t < until ? until : undefined;
   };
+  const valid = (value: string): boolean => validUntil(value) !== undefined;
   /** Which of our cookie names the request carries, and whether any of their values is valid. */
   const sessions = (header: string | undefined) => {
     const names = [cookieName, hostName].filter((name) => cookies(header, name).length > 0);
@@ -289,9 +300,23 @@ export function createTokenAccess(options: TokenAccessOptions): TokenAccess {
     }
   };
 
+  const expiresAt = (request: TokenRequest): number | undefined => {
+    if (!secret) return undefined;
+    const header = request.header('cookie');
+    let latest: number | undefined;
+    for (const name of [cookieName, hostName]) {
+      for (const value of cookies(header, name)) {
+        const until = validUntil(value);
+        if (until !== undefined && (latest === undefined || until > latest)) latest = until;
+      }
+    }
+    return latest;
+  };
+
   return {
     required: secret !== undefined,
     allows,
+    expiresAt,
     login(req, res, url = new URL(req.url ?? '/', 'http://localhost')) {
       if (!secret) return false;
       if (!url.searchParams.has('token') || (req.method !== 'GET' && req.method !== 'HEAD')) {
