@@ -488,7 +488,7 @@ export class Connection {
       merged.push(event);
     }
     if (replays.length > 0) merged.sort((a, b) => this.#host.compare(a.id, b.id) ?? 0);
-    for (const event of merged) this.#write(event);
+    for (const event of merged) this.#write(event, replays.length > 0);
     for (const start of resets) {
       if (this.legacy) {
         if (start.since !== undefined) this.#call('reset', 'history');
@@ -516,13 +516,19 @@ export class Connection {
     return this.#set.has(event.channel) && this.#wantsName(event);
   }
 
-  #write(event: EncodedEvent): void {
+  /**
+   * Write one event. Live events always come after the position (the bus's
+   * order, after everything an operation wrote), so only a replay needs
+   * the comparison that turns an event the position already covers into a
+   * catch-up frame without id.
+   */
+  #write(event: EncodedEvent, replayed = false): void {
     if (this.legacy) {
       this.#call('event', event);
       if (event.id) this.#position = event.id;
       return;
     }
-    const older = this.#position !== '' && (this.#host.compare(event.id, this.#position) ?? 1) <= 0;
+    const older = replayed && this.#position !== '' && (this.#host.compare(event.id, this.#position) ?? 1) <= 0;
     this.#writeFrame(older ? event.catchUp : event.tagged);
   }
 

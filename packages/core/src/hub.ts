@@ -219,6 +219,8 @@ interface ChannelRecord {
   sinceCheckpoint: number;
   /** Created by the program or by an event (counts toward `maxChannels`), not only by a subscriber waiting for it. */
   live: boolean;
+  /** The id of the checkpoint the state was taken from: events up to it are already folded. */
+  skipUpTo: string | undefined;
 }
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
@@ -458,6 +460,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
         handlers: new Map(),
         sinceCheckpoint: 0,
         live,
+        skipUpTo: undefined,
       };
       this.#channels.set(id, record);
       if (live) this.#appeared(id);
@@ -670,8 +673,13 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
       record.live = true;
       this.#appeared(record.id);
     }
-    // At or before the channel's checkpoint: already in its state.
-    if (record.head !== undefined && (this.#compare(event.id, record.head) ?? 1) <= 0) return;
+    // At or before the channel's checkpoint: already in its state. Only a
+    // checkpoint (load, resync) can put a channel's head ahead of the bus,
+    // so the live path compares nothing.
+    if (record.skipUpTo !== undefined) {
+      if ((this.#compare(event.id, record.skipUpTo) ?? 1) <= 0) return;
+      record.skipUpTo = undefined;
+    }
     const delivered = this.#fold(record, event);
     if (delivered === event) {
       this.emit('publish', event);
@@ -1289,6 +1297,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     const record = this.#record(checkpoint.channel ?? DEFAULT_CHANNEL, true);
     record.state = checkpoint.state;
     record.head = checkpoint.id;
+    record.skipUpTo = checkpoint.id;
     record.body = undefined;
     record.sinceCheckpoint = 0;
     if (record.id === DEFAULT_CHANNEL) this.#snapshot = undefined;

@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+// The hub's side of channels, in one process, on the built @boardcast/core
+// (no sockets: what the hub itself costs, which the network scenarios of
+// run.mjs then add their transports to):
+//
+//   1. routing overhead per published event (µs): a hub with 10,000 channels
+//      and one subscriber on each, publishing round-robin, vs the 0.1 shape
+//      (one channel, one subscriber) — the work an event costs is that of its
+//      own channel's subscribers, not a scan of every client;
+//   2. memory of 10,000 channels' history (100 events of ~100 B each);
+//   3. memory per idle connection holding 1 and 10 channels;
+//   4. subscribe → first snapshot latency p50/p99 with 10,000 channels.
+//
+// Run: `pnpm --filter @boardcast/core build && node --expose-gc bench/channels-core.mjs [--quick]`.
+// Bounded: fixed iteration counts, no timers; prints a table and exits.
+import { performance } from 'node:perf_hooks';
+import { createHub, defineContract, typed } from '@boardcast/core';
+
+const quick = process.argv.includes('--quick');
+const CHANNELS = quick ? 1000 : 10_000;
+const gc = globalThis.gc ?? (() => {});
+const contract = defineContract({
+  events: { reading: typed() },
+  commands: {},
+  state: typed(),
+  reducers: { reading: (state, r) => ({ ...state, last: r.value, n: state.n + 1 }) },
+});
+const initial = { last: 0, n: 0 };
+const payload = (i) => ({ sensor: 'temperature', value: 20 + (i % 10) / 10, at: 1_700_000_000_000 + i });
+const noSink = { snapshot() {}, event(frame) { void frame.sse; }, reset() {} };
+
+function heap() {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+function perEvent(hub, channelOf, events) {
+  for (let i = 0; i < Math.min(events, 2000); i++) void hub.channel(channelOf(i)).publish('reading', payload(i));
+  const start = performance.now();
+  for (let i = 0; i < events; i++) void hub.channel(channelOf(i)).publish('reading', payload(i));
+  return ((performance.now() - start) * 1000) / events;
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+const rows = [];
+const fmt = (n, d = 2) => n.toFixed(d);
+
+// 1. routing overhead
+{
+  const events = quick ? 20_000 : 200_000;
+  const single = createHub(contract, { state: initial, history: 100 });
+  single.connect({}, noSink);
+  const one = perEvent(single, () => 'default', events);
+  const many = createHub(contract, { state: initial, history: 100, maxChannels: CHANNELS + 1 });
+  for (let c = 0; c < CHANNELS; c++) many.connect({ channels: [`c${c}`] }, noSink);
+  const spread = perEvent(many, (i) => `c${i % CHANNELS}`, events);
+  rows.push(['publish → one subscriber, 0.1 shape (1 channel)', `${fmt(one)} µs/event`]);
+  rows.push([`publish → one subscriber, ${CHANNELS} channels × 1 subscriber`, `${fmt(spread)} µs/event`]);
+  rows.push(['routing overhead per event', `${fmt(spread - one)} µs (${fmt(spread / one)}×)`]);
+  await single.close();
+  await many.close();
+}
+
+// 2. memory of 10,000 channels' history
+{
+  const before = heap();
+  const hub = createHub(contract, { state: initial, history: 100, maxChannels: CHANNELS + 1 });
+  for (let i = 0; i < CHANNELS * 100; i++) void hub.channel(`c${i % CHANNELS}`).publish('reading', payload(i));
+  const after = heap();
+  const json = JSON.stringify(payload(1)).length;
+  rows.push([
+    `${CHANNELS} channels × 100 events (~${json} B payload) of history + state`,
+    `${fmt((after - before) / 1024 / 1024, 1)} MiB heap (${fmt((after - before) / (CHANNELS * 100), 0)} B/event)`,
+  ]);
+  await hub.close();
+}
+
+// 3. memory per idle connection with 1 and 10 channels
+for (const per of [1, 10]) {
+  const hub = createHub(contract, { state: initial, maxChannels: CHANNELS + 1 });
+  for (let c = 0; c < CHANNELS; c++) void hub.channel(`c${c}`).publish('reading', payload(c));
+  const count = quick ? 2000 : 10_000;
+  const held = [];
+  const before = heap();
+  for (let k = 0; k < count; k++) {
+    const channels = Array.from({ length: per }, (_, j) => `c${(k * per + j) % CHANNELS}`);
+    held.push(hub.connect({ channels }, noSink));
+  }
+  const after = heap();
+  rows.push([`idle connection holding ${per} channel${per > 1 ? 's' : ''} (hub side)`, `${fmt((after - before) / count, 0)} B`]);
+  for (const c of held) c.close();
+  await hub.close();
+}
+
+// 4. subscribe → first snapshot with 10,000 channels
+{
+  const hub = createHub(contract, { state: initial, maxChannels: CHANNELS + 1 });
+  for (let c = 0; c < CHANNELS; c++) void hub.channel(`c${c}`).publish('reading', payload(c));
+  const samples = [];
+  for (let k = 0; k < (quick ? 2000 : 20_000); k++) {
+    let t = 0;
+    const start = performance.now();
+    const conn = hub.connect(
+      { channels: [`c${(k * 7919) % CHANNELS}`] },
+      {
+        snapshot() {},
+        reset() {},
+        event(frame) {
+          if (t === 0) {
+            void frame.sse;
+            t = performance.now() - start;
+          }
+        },
+      },
+    );
+    samples.push(t);
+    conn.close();
+  }
+  samples.sort((a, b) => a - b);
+  rows.push([
+    `subscribe → first snapshot written, ${CHANNELS} channels`,
+    `p50 ${fmt(percentile(samples, 50) * 1000, 1)} µs, p99 ${fmt(percentile(samples, 99) * 1000, 1)} µs`,
+  ]);
+  await hub.close();
+}
+
+const width = Math.max(...rows.map((r) => r[0].length));
+console.log(`@boardcast/core channels, Node ${process.version}${quick ? ' (quick)' : ''}`);
+for (const [k, v] of rows) console.log(`${k.padEnd(width)}  ${v}`);
