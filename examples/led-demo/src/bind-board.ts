@@ -44,8 +44,8 @@ export function bindBoard(
     // router); its input is typed, not schema-checked, so it is checked here.
     registerLed(async (state, { signal, deadline }) => {
       const op = { signal, deadline };
-      if (state === 'on') return { on: await led.on(op) };
-      if (state === 'off') return { on: await led.off(op) };
+      if (state === 'on') return { on: await led.turnOn(op) };
+      if (state === 'off') return { on: await led.turnOff(op) };
       if (state === 'toggle') return { on: await led.toggle(op) };
       throw new BoardcastError('invalid_payload', 'state must be "on", "off" or "toggle"');
     }),

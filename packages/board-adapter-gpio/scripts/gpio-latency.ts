@@ -90,7 +90,7 @@ export async function run(argv: string[], scriptsDir: string): Promise<void> {
 
     const led = new Led(board, 5);
     await led.ready;
-    await led.on();
+    await led.turnOn();
     const restarts: number[] = [];
     for (let i = 0; i < kills; i++) {
       const online = new Promise<bigint>((resolve) => {

@@ -77,15 +77,15 @@ export function bindLed<C extends ContractSpec>(hub: Hub<C>, led: Led, ...rest: 
       h.handle(command, async (input, { signal, deadline }) => {
         const state = (input as Partial<LedCommandInput> | null)?.state;
         const op = { signal, deadline };
-        if (state === 'on') return { on: await led.on(op) };
-        if (state === 'off') return { on: await led.off(op) };
+        if (state === 'on') return { on: await led.turnOn(op) };
+        if (state === 'off') return { on: await led.turnOff(op) };
         if (state === 'toggle') return { on: await led.toggle(op) };
         throw new BoardcastError('invalid_payload', 'state must be "on", "off" or "toggle"');
       }),
     );
   }
   if (event !== false) {
-    undo.push(led.onChange((on) => void h.publish(event, { on })));
+    undo.push(led.on('change', (on) => void h.publish(event, { on })));
     const initial = led.isOn;
     if (initial !== undefined) void h.publish(event, { on: initial });
   }

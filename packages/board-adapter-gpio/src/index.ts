@@ -43,7 +43,7 @@ export {
   type WithLed,
 } from './contract.js';
 export { Debouncer } from './debounce.js';
-export { Led, type LedOptions } from './led.js';
+export { Led, type LedEvents, type LedOptions } from './led.js';
 export {
   type GpioLineInfo,
   type GpioRestartOptions,

@@ -1,4 +1,4 @@
-import { BoardcastError } from '@boardcast/core';
+import { BoardcastError, Emitter } from '@boardcast/core';
 import type { Board, Level, OperationOptions, Pin } from './board.js';
 
 export interface LedOptions {
@@ -25,6 +25,14 @@ export interface LedOptions {
   readonly maxQueue?: number;
 }
 
+/** What an `Led` emits (`led.on('change', fn)`, as `Button`, `Sensor` and boards do). */
+export type LedEvents = {
+  /** The confirmed state changed (a write, a re-read, a change made at the device). */
+  change: (on: boolean) => void;
+  /** A failure no caller sees: setting the pin up, a blink step, a re-read after reconnecting. */
+  error: (error: unknown) => void;
+};
+
 interface Job {
   readonly run: () => Promise<unknown>;
   readonly resolve: (value: unknown) => void;
@@ -38,7 +46,12 @@ interface Job {
  * level last asked for; it re-reads the board when the board comes back
  * online, so a UI bound to it shows the truth after a reboot, and it watches
  * its own pin where the board reports outputs (MqttBoard), so a change made
- * at the device (the plug's own button) reaches `onChange` at once.
+ * at the device (the plug's own button) reaches `change` listeners at once.
+ *
+ * Names: `turnOn()`/`turnOff()`/`toggle()`/`set(on)` switch it; `on(event,
+ * fn)` listens, as on every boardcast emitter (0.2 renamed `on()`/`off()`
+ * to `turnOn()`/`turnOff()` and `onChange`/`onError` to `on('change')`/
+ * `on('error')`).
  *
  * Operations run one at a time in a bounded queue. Each takes
  * `{ signal, deadline }` (pass a command handler's `context.signal` and
@@ -46,14 +59,12 @@ interface Job {
  * before its turn is dropped and never reaches the board; it rejects with the
  * signal's reason (normally `timeout`) or `timeout`.
  */
-export class Led {
+export class Led extends Emitter<LedEvents> {
   readonly board: Board;
   readonly pin: Pin;
   /** Settles when the pin is configured and its first level read. */
   readonly ready: Promise<void>;
   readonly #activeLow: boolean;
-  readonly #listeners = new Set<(on: boolean) => void>();
-  readonly #errorListeners = new Set<(error: unknown) => void>();
   readonly #offStatus: () => void;
   readonly #maxQueue: number;
   readonly #jobs: Job[] = [];
@@ -64,6 +75,7 @@ export class Led {
   #unwatch: (() => void) | undefined;
 
   constructor(board: Board, pin: Pin, options: LedOptions = {}) {
+    super();
     this.board = board;
     this.pin = pin;
     this.#activeLow = options.activeLow ?? false;
@@ -106,13 +118,14 @@ export class Led {
     return this.#blink !== undefined;
   }
 
-  /** Resolves with the confirmed state. Rejects `too_many_requests`, `timeout`, or the board's error. */
-  on(options?: OperationOptions): Promise<boolean> {
+  /** Switch on. Resolves with the confirmed state. Rejects `too_many_requests`, `timeout`, or the board's error. */
+  turnOn(options?: OperationOptions): Promise<boolean> {
     this.stop();
     return this.#write(true, options);
   }
 
-  off(options?: OperationOptions): Promise<boolean> {
+  /** Switch off. Resolves with the confirmed state. */
+  turnOff(options?: OperationOptions): Promise<boolean> {
     this.stop();
     return this.#write(false, options);
   }
@@ -128,7 +141,7 @@ export class Led {
     return this.#write(on, options);
   }
 
-  /** Toggle every `intervalMs` until `stop()` or any on/off/toggle. Failures are reported through `onError`. */
+  /** Toggle every `intervalMs` until `stop()` or any turnOn/turnOff/toggle/set. Failures are `error` events. */
   blink(intervalMs = 500): void {
     if (this.#closed) throw this.#closedError();
     if (!(intervalMs > 0)) throw new BoardcastError('invalid_payload', 'blink interval must be > 0 ms');
@@ -155,17 +168,6 @@ export class Led {
     return this.#jobs.length + (this.#running ? 1 : 0);
   }
 
-  /** Listen to confirmed changes; returns the unsubscribe function. */
-  onChange(listener: (on: boolean) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  onError(listener: (error: unknown) => void): () => void {
-    this.#errorListeners.add(listener);
-    return () => this.#errorListeners.delete(listener);
-  }
-
   /**
    * Stop following the board and stop blinking. The operation running now
    * finishes; queued ones and any later call reject `closed`, so a closed Led
@@ -182,8 +184,7 @@ export class Led {
     this.#unwatch?.();
     this.#unwatch = undefined;
     this.#offStatus();
-    this.#listeners.clear();
-    this.#errorListeners.clear();
+    this.removeAllListeners();
   }
 
   /**
@@ -220,9 +221,7 @@ export class Led {
     const on = (level === 1) !== this.#activeLow;
     const changed = on !== this.#on;
     this.#on = on;
-    if (changed && !this.#closed) {
-      for (const listener of [...this.#listeners]) listener(on);
-    }
+    if (changed && !this.#closed) this.emit('change', on);
     return on;
   }
 
@@ -307,7 +306,9 @@ export class Led {
   }
 
   #fail(error: unknown): void {
-    if (this.#errorListeners.size === 0) return;
-    for (const listener of [...this.#errorListeners]) listener(error);
+    // Without a listener the failure is the caller's (ready rejects, the
+    // operation's promise rejects): nothing to log twice.
+    if (this.listenerCount('error') === 0) return;
+    this.emit('error', error);
   }
 }

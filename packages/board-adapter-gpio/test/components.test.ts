@@ -167,8 +167,8 @@ describe('components on SimulatedBoard (fake timers)', () => {
     await led.ready;
     expect(led.isOn).toBe(false);
     const changes: boolean[] = [];
-    led.onChange((on) => changes.push(on));
-    const pending = led.on();
+    led.on('change', (on) => changes.push(on));
+    const pending = led.turnOn();
     expect(led.isOn).toBe(false); // not until the board answered
     await vi.advanceTimersByTimeAsync(5);
     expect(await pending).toBe(true);
@@ -192,7 +192,7 @@ describe('components on SimulatedBoard (fake timers)', () => {
     expect(changes).toEqual([true, false, true, false]);
     const activeLow = new Led(board, 6, { activeLow: true });
     await vi.advanceTimersByTimeAsync(20);
-    const on = activeLow.on();
+    const on = activeLow.turnOn();
     await vi.advanceTimersByTimeAsync(5);
     expect(await on).toBe(true);
     expect(board.peek(6)).toBe(0);
@@ -353,13 +353,13 @@ describe('Led operation queue (signal, deadline, bound)', () => {
     const board = new SimulatedBoard({ latencyMs: 5 });
     const led = new Led(board, 5);
     await led.ready;
-    const running = led.on();
-    const queued = Promise.allSettled([led.off(), led.toggle()]);
+    const running = led.turnOn();
+    const queued = Promise.allSettled([led.turnOff(), led.toggle()]);
     led.close();
     led.close(); // twice is harmless
     expect(await running).toBe(true);
     for (const r of await queued) expect(r).toMatchObject({ status: 'rejected', reason: { code: 'closed' } });
-    await expect(led.off()).rejects.toMatchObject({ code: 'closed' });
+    await expect(led.turnOff()).rejects.toMatchObject({ code: 'closed' });
     expect(() => led.blink(10)).toThrow(expect.objectContaining({ code: 'closed' }));
     expect(led.isBlinking).toBe(false);
     expect(board.peek(5)).toBe(1);
@@ -370,7 +370,7 @@ describe('Led operation queue (signal, deadline, bound)', () => {
     const board = new SimulatedBoard({ latencyMs: 5 });
     const led = new Led(board, 5, { maxQueue: 3 });
     await led.ready;
-    const results = await Promise.allSettled([led.on(), led.off(), led.on(), led.off(), led.toggle()]);
+    const results = await Promise.allSettled([led.turnOn(), led.turnOff(), led.turnOn(), led.turnOff(), led.toggle()]);
     expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as BoardcastError).code))).toEqual([
       true,
       false,
@@ -387,10 +387,10 @@ describe('Led operation queue (signal, deadline, bound)', () => {
     const board = new SimulatedBoard({ latencyMs: 20 });
     const led = new Led(board, 5);
     await led.ready;
-    const first = led.on();
+    const first = led.turnOn();
     const controller = new AbortController();
-    const second = led.off({ signal: controller.signal });
-    const third = led.on();
+    const second = led.turnOff({ signal: controller.signal });
+    const third = led.turnOn();
     const reason = new BoardcastError('timeout', 'command timed out');
     controller.abort(reason);
     await expect(second).rejects.toBe(reason);
@@ -400,7 +400,7 @@ describe('Led operation queue (signal, deadline, bound)', () => {
     // Two writes reached the board; the aborted "off" never did.
     expect(board.writes).toBe(2);
     // Already aborted: refused before queueing.
-    await expect(led.off({ signal: controller.signal })).rejects.toBe(reason);
+    await expect(led.turnOff({ signal: controller.signal })).rejects.toBe(reason);
     expect(board.writes).toBe(2);
   });
 
@@ -408,8 +408,8 @@ describe('Led operation queue (signal, deadline, bound)', () => {
     const board = new SimulatedBoard({ latencyMs: 30 });
     const led = new Led(board, 5);
     await led.ready;
-    const first = led.on();
-    const late = led.off({ deadline: performance.now() + 5 });
+    const first = led.turnOn();
+    const late = led.turnOff({ deadline: performance.now() + 5 });
     // Dropped by the Led itself, before the board is asked at all.
     await expect(late).rejects.toMatchObject({ code: 'timeout', message: expect.stringContaining('while queued') });
     expect(await first).toBe(true);
@@ -428,7 +428,7 @@ describe('Led operation queue (signal, deadline, bound)', () => {
     // The pattern bindLed should follow: pass the handler's signal and deadline.
     hub.handle('led', ({ state }, context) => {
       const options = { signal: context.signal, deadline: context.deadline };
-      const op = state === 'on' ? led.on(options) : state === 'off' ? led.off(options) : led.toggle(options);
+      const op = state === 'on' ? led.turnOn(options) : state === 'off' ? led.turnOff(options) : led.toggle(options);
       return op.then((on) => ({ on }));
     });
     const answers = await Promise.all(

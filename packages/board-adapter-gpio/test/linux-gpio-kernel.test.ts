@@ -89,7 +89,7 @@ describe.each(apis)('LinuxGpioBoard and the kernel, gpiod v%i API', (api) => {
     const board = await open([5, 17], { restart: { initialDelayMs: 50 } });
     const led = new Led(board, 5);
     await led.ready;
-    await led.on();
+    await led.turnOn();
     const button = new Button(board, 17);
     await button.ready;
     const statuses: string[] = [];
@@ -112,7 +112,7 @@ describe.each(apis)('LinuxGpioBoard and the kernel, gpiod v%i API', (api) => {
     const history = await gpio.history(RP1, 5);
     expect(history.slice(history.indexOf(1))).not.toContain(0);
     await waitFor(() => button.isPressed, 'the press made while the helper was down');
-    expect(await led.off()).toBe(false);
+    expect(await led.turnOff()).toBe(false);
     expect(await gpio.level(RP1, 5)).toMatchObject({ level: 0 });
     await gpio.drive(RP1, 17, null);
     await waitFor(() => !button.isPressed, 'release seen by the new helper');
@@ -146,19 +146,19 @@ describe.each(apis)('LinuxGpioBoard and the kernel, gpiod v%i API', (api) => {
   it('end state: close() switches an LED off before releasing it; release "keep" leaves it on; SIGKILL of the helper leaves it as it was', async () => {
     const off = await open([5], { restart: false });
     const led = new Led(off, 5);
-    await led.on();
+    await led.turnOn();
     await off.close();
     expect(await gpio.level(RP1, 5)).toMatchObject({ level: 0, held: false });
 
     const kept = await open([5], { restart: false });
     const keep = new Led(kept, 5, { release: 'keep' });
-    await keep.on();
+    await keep.turnOn();
     await kept.close();
     expect(await gpio.level(RP1, 5)).toMatchObject({ level: 1, held: false, direction: 'output' });
 
     const killed = await open([5], { restart: false });
     const lit = new Led(killed, 5);
-    await lit.on();
+    await lit.turnOn();
     killed.on('error', () => undefined);
     process.kill(killed.helperPid!, 'SIGKILL');
     await waitFor(() => killed.status === 'offline', 'offline');
@@ -170,7 +170,7 @@ describe.each(apis)('LinuxGpioBoard and the kernel, gpiod v%i API', (api) => {
   it('an active-low LED is switched off (line high) on close', async () => {
     const board = await open([5], { restart: false });
     const led = new Led(board, 5, { activeLow: true });
-    await led.on();
+    await led.turnOn();
     expect(await gpio.level(RP1, 5)).toMatchObject({ level: 0 });
     await board.close();
     expect(await gpio.level(RP1, 5)).toMatchObject({ level: 1, held: false });

@@ -166,7 +166,7 @@ describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
     expect(led.isOn).toBe(false);
     expect(await gpio.level(RP1, 5)).toMatchObject({ level: 1, held: true });
     expect(await gpio.history(RP1, 5)).toEqual([1]);
-    await led.on();
+    await led.turnOn();
     expect(await gpio.level(RP1, 5)).toMatchObject({ level: 0 });
   });
 

@@ -53,7 +53,7 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
   it("a Led follows the plug's own button at once, without a reconnect", async () => {
     const { device, b, errors, led } = await plugWithLed('plug-follow');
     const seen: boolean[] = [];
-    led.onChange((on) => seen.push(on));
+    led.on('change', (on) => seen.push(on));
     device.pressButton();
     await waitFor(() => led.isOn === true, 'the Led follows the button');
     device.pressButton();
@@ -101,7 +101,7 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
   it('a command the device ignores is `timeout`, and the board keeps reporting what the state topic says', async () => {
     const { device, b, led } = await plugWithLed('plug3', { commandTimeoutMs: 300 });
     device.ignoreCommands = true;
-    const error = await led.on().catch((e: unknown) => e);
+    const error = await led.turnOn().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BoardcastError);
     expect((error as BoardcastError).code).toBe('timeout');
     expect((error as BoardcastError).message).toMatch(/did not confirm ON.*reports OFF/);
