@@ -193,8 +193,15 @@ export class PostgresStore extends Emitter<StoreEvents> implements TelemetryStor
       throw new BoardcastError('invalid_payload', 'eventId must be a non-empty string of at most 200 characters');
     }
     const rows: { id: number; t: number; value: number }[] = [];
-    for (const r of batch.accepted)
-      rows.push({ id: await this.#seriesId(r.channel, r.sensor, r.unit), t: r.t, value: r.value });
+    for (const r of batch.accepted) {
+      // The cache answers all but a sensor's first reading (and a unit change) without a round trip.
+      const cached = this.#series.get(seriesKey(r.channel, r.sensor));
+      const id =
+        cached && (r.unit === undefined || r.unit === cached.unit)
+          ? cached.id
+          : await this.#seriesId(r.channel, r.sensor, r.unit);
+      rows.push({ id, t: r.t, value: r.value });
+    }
     // One lock order for every writer: raw keys and rollup rows are taken sorted.
     rows.sort((a, b) => a.id - b.id || a.t - b.t || a.value - b.value);
     const s = this.#s;

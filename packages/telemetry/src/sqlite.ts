@@ -107,6 +107,7 @@ interface BucketRow {
   sum: number;
   count: number;
   lt: number;
+  last: number;
 }
 
 /**
@@ -135,6 +136,8 @@ export class SqliteStore extends Emitter<StoreEvents> implements TelemetryStore 
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
       db.pragma('busy_timeout = 5000');
+      // 32 MiB of page cache: the B-tree pages a batch touches stay in memory.
+      db.pragma('cache_size = -32768');
       const version = db.pragma('user_version', { simple: true }) as number;
       if (version > SCHEMA_VERSION) {
         throw new BoardcastError(
@@ -170,8 +173,9 @@ export class SqliteStore extends Emitter<StoreEvents> implements TelemetryStore 
       cursor: db.prepare<[string], { event_id: string }>('SELECT event_id FROM cursors WHERE source = ?'),
       seriesLast: db.prepare<[number], { last_t: number | null }>('SELECT last_t FROM series WHERE id = ?'),
       rawBuckets: db.prepare<Record<string, number>, BucketRow>(
-        `SELECT ${BUCKET} AS b, min(value) AS min, max(value) AS max, sum(value) AS sum, count(*) AS count, max(t) AS lt
-         FROM raw WHERE series_id = :s AND t >= :start AND t < :end GROUP BY b ORDER BY b`,
+        `SELECT g.*, (SELECT max(value) FROM raw WHERE series_id = :s AND t = g.lt) AS last FROM (
+           SELECT ${BUCKET} AS b, min(value) AS min, max(value) AS max, sum(value) AS sum, count(*) AS count, max(t) AS lt
+           FROM raw WHERE series_id = :s AND t >= :start AND t < :end GROUP BY b) AS g ORDER BY g.b`,
       ),
       rawLast: db.prepare<[number, number], { v: number }>(
         'SELECT max(value) AS v FROM raw WHERE series_id = ? AND t = ?',
@@ -202,9 +206,11 @@ export class SqliteStore extends Emitter<StoreEvents> implements TelemetryStore 
   }
 
   #rollupBuckets(db: Database.Database, table: 'minute' | 'hour') {
+    // `last` of a bucket: the greatest `last` among its rows whose `last_t` is the bucket's newest.
     return db.prepare<Record<string, number>, BucketRow>(
-      `SELECT ${BUCKET} AS b, min(min) AS min, max(max) AS max, sum(sum) AS sum, sum(count) AS count, max(last_t) AS lt
-       FROM ${table} WHERE series_id = :s AND t >= :start AND t < :end GROUP BY b ORDER BY b`,
+      `SELECT g.*, (SELECT max(last) FROM ${table} WHERE series_id = :s AND t >= g.b AND t < g.b + :w AND last_t = g.lt) AS last
+       FROM (SELECT ${BUCKET} AS b, min(min) AS min, max(max) AS max, sum(sum) AS sum, sum(count) AS count, max(last_t) AS lt
+             FROM ${table} WHERE series_id = :s AND t >= :start AND t < :end GROUP BY b) AS g ORDER BY g.b`,
     );
   }
 
@@ -261,7 +267,25 @@ export class SqliteStore extends Emitter<StoreEvents> implements TelemetryStore 
       if (eventId !== undefined && (typeof eventId !== 'string' || eventId === '' || eventId.length > 200)) {
         throw new BoardcastError('invalid_payload', 'eventId must be a non-empty string of at most 200 characters');
       }
-      const ids = batch.accepted.map((r) => this.#seriesFor(r.channel, r.sensor, r.unit).id);
+      const ids = new Array<number>(batch.accepted.length);
+      let last: { channel: string; sensor: string; unit: string | undefined; id: number } | undefined;
+      batch.accepted.forEach((r, i) => {
+        // Readings come in runs of one sensor: skip the map for a repeat.
+        if (
+          !last ||
+          last.sensor !== r.sensor ||
+          last.channel !== r.channel ||
+          (r.unit !== undefined && r.unit !== last.unit)
+        ) {
+          last = {
+            channel: r.channel,
+            sensor: r.sensor,
+            unit: r.unit,
+            id: this.#seriesFor(r.channel, r.sensor, r.unit).id,
+          };
+        }
+        ids[i] = last.id;
+      });
       const stmt = this.#stmt;
       let duplicates = 0;
       this.#db.transaction(() => {
@@ -322,20 +346,14 @@ export class SqliteStore extends Emitter<StoreEvents> implements TelemetryStore 
         : tier === 'minute'
           ? stmt.minuteBuckets.all(params)
           : stmt.hourBuckets.all(params);
-    return rows.map((row) => {
-      const last =
-        tier === 'raw'
-          ? stmt.rawLast.get(seriesId, row.lt)?.v
-          : (tier === 'minute' ? stmt.minuteLast : stmt.hourLast).get(seriesId, row.b, row.b + w, row.lt)?.v;
-      return {
-        t: row.b,
-        min: row.min,
-        max: row.max,
-        avg: row.sum / row.count,
-        count: row.count,
-        last: last as number,
-      };
-    });
+    return rows.map((row) => ({
+      t: row.b,
+      min: row.min,
+      max: row.max,
+      avg: row.sum / row.count,
+      count: row.count,
+      last: row.last,
+    }));
   }
 
   stats(query: RangeQuery): Promise<Stats | undefined> {

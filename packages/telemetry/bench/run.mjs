@@ -1,0 +1,32 @@
+#!/usr/bin/env node
+// Runs bench/telemetry.ts from sources: esbuild bundles it (Node 20 runs no
+// TypeScript), the drivers stay external and resolve from this package.
+// Usage: node bench/run.mjs [--store sqlite|postgres|both] [--rss] [--smoke]
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const packages = join(here, '..', '..');
+const dir = mkdtempSync(join(tmpdir(), 'boardcast-telemetry-bench-'));
+const outfile = join(dir, 'bench.cjs');
+await build({
+  entryPoints: [join(here, 'telemetry.ts')],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  logLevel: 'warning',
+  external: ['better-sqlite3', 'pg', 'pg-native'],
+  alias: { '@boardcast/core': join(packages, 'core', 'src', 'index.ts'), '@boardcast/core/server': join(packages, 'core', 'src', 'server.ts') },
+});
+const result = spawnSync(process.execPath, ['--expose-gc', outfile, ...process.argv.slice(2)], {
+  stdio: 'inherit',
+  env: { ...process.env, NODE_PATH: join(here, '..', 'node_modules'), BENCH_TMP: dir },
+});
+rmSync(dir, { recursive: true, force: true });
+process.exit(result.status ?? 1);
