@@ -70,7 +70,14 @@ describe('createStateMirror', () => {
       });
       subscribe(() => good++);
       mirror.apply('change', 1);
+      expect(good).toBe(1); // one change, one notification
       mirror.replace({ ...initial, label: 'x' });
+      expect(good).toBe(2);
+      // No-op changes notify nobody: the very same state again, an event without a reducer.
+      const same = getSnapshot();
+      mirror.replace(same as State);
+      mirror.apply('note', 'no reducer');
+      expect(getSnapshot()).toBe(same);
     } finally {
       console.error = original;
     }

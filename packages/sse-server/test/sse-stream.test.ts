@@ -248,20 +248,23 @@ describe('SSE stream (node:http)', () => {
     }
   });
 
-  it('randomizes retry within a range', async () => {
+  it('randomizes retry within a range: every stream gets a value in it, and they differ', async () => {
     await setup({ retry: { min: 1000, max: 2000 } });
     const values: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 8; i++) {
       const reader = await open();
       await waitFor(() => reader.retries.length === 1, 'retry');
       values.push(reader.retries[0] ?? -1);
       reader.close();
     }
-    expect(values).toHaveLength(5);
+    expect(values).toHaveLength(8);
     for (const value of values) {
       expect(value).toBeGreaterThanOrEqual(1000);
       expect(value).toBeLessThanOrEqual(2000);
     }
+    // Spread, not one fixed value in range: eight draws from ~1000 values are all
+    // equal with probability about 1e-21.
+    expect(new Set(values).size).toBeGreaterThan(1);
   });
 
   it('answers 405 with Allow for other methods', async () => {

@@ -1,0 +1,239 @@
+/**
+ * Promises of the hub that no other test noticed being broken (mutation
+ * testing, issue 28), checked only through the public API — `createHub`,
+ * `hub.attach`, `hub.dispatch`, `hub.on`, `hub.channel(id).metrics` — so the
+ * tests hold whatever the hub's internals become.
+ */
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  type Bus,
+  type BusListener,
+  createHub,
+  DEFAULT_CHANNEL,
+  defineContract,
+  MemoryBus,
+  type StateCheckpoint,
+  typed,
+} from '../src/index.js';
+import type { HubSink, SinceResult } from '../src/wire.js';
+import { wireClient } from './wire-client.js';
+
+const contract = defineContract({
+  events: { count: typed<number>(), note: typed<string>() },
+  commands: {
+    led: { input: typed<{ on: boolean }>(), result: z.object({ on: z.boolean() }) },
+  },
+  state: typed<{ count: number }>(),
+  reducers: { count: (state, n) => (n === state.count ? state : { count: n }) },
+});
+const initial = { count: 0 };
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/**
+ * A network bus as the hub meets it: the in-memory bus, except that
+ * `since()` answers only when the test says so (Redis answers a resume
+ * asynchronously while new events keep arriving), and `loadState` likewise
+ * when `slowLoad` is set (a hub still loading its checkpoint).
+ */
+class GatedBus implements Bus {
+  readonly inner = new MemoryBus({ epoch: 'gate' });
+  readonly pendingSince: { resolve(): void }[] = [];
+  readonly load = deferred<StateCheckpoint | undefined>();
+  readonly loadState?: () => Promise<StateCheckpoint | undefined>;
+  constructor(options: { slowLoad?: boolean } = {}) {
+    if (options.slowLoad) this.loadState = () => this.load.promise;
+  }
+  get headId() {
+    return this.inner.headId;
+  }
+  get originId() {
+    return this.inner.originId;
+  }
+  publish(event: string, data: unknown, json: string, channel?: string) {
+    return this.inner.publish(event, data, json, channel);
+  }
+  subscribe(listener: BusListener) {
+    return this.inner.subscribe(listener);
+  }
+  compareIds(a: string, b: string) {
+    return this.inner.compareIds(a, b);
+  }
+  since(lastId: string, channel?: string): Promise<SinceResult> {
+    const gate = deferred<void>();
+    this.pendingSince.push({ resolve: () => gate.resolve() });
+    // Read the history when the answer is released, as a remote bus would
+    // read it at some moment while events keep arriving.
+    return gate.promise.then(() => this.inner.since(lastId, channel));
+  }
+  /** Release every pending `since()`. */
+  answer() {
+    for (const p of this.pendingSince.splice(0)) p.resolve();
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+/** Every frame a transport would write on a WebSocket, as written (a resumed stream has no snapshot). */
+function recorder() {
+  const frames: string[] = [];
+  const resets: string[] = [];
+  const sink: HubSink = {
+    snapshot: (s) => frames.push(s.ws),
+    event: (e) => frames.push(e.ws),
+    reset: (reason) => resets.push(reason),
+  };
+  return { frames, resets, sink };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+const events = (frames: string[]) =>
+  frames.map((f) => JSON.parse(f) as { type: string; event?: string; id?: string; data?: unknown });
+
+describe('a resume while the bus answers since() asynchronously', () => {
+  it('loses nothing published meanwhile and repeats nothing', async () => {
+    const bus = new GatedBus();
+    const hub = createHub(contract, { state: initial, bus });
+    const a = await hub.publish('count', 1);
+    await hub.publish('count', 2);
+
+    const errors: unknown[] = [];
+    hub.on('error', (error) => errors.push(error));
+    const client = recorder();
+    hub.attach({ lastEventId: a }, client.sink);
+    await settle();
+    expect(bus.pendingSince).toHaveLength(1);
+    // Live while the resume is unanswered: these must reach the client after the replay.
+    await hub.publish('count', 3);
+    await hub.publish('note', 'live');
+    expect(client.frames).toEqual([]);
+
+    bus.answer();
+    await settle();
+    const got = events(client.frames);
+    expect(got.map((m) => [m.type, m.event, m.data])).toEqual([
+      ['event', 'count', 2],
+      ['event', 'count', 3],
+      ['event', 'note', 'live'],
+    ]);
+    // Ids only grow: nothing replayed twice, nothing out of order.
+    const ids = got.map((m) => m.id as string);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (let i = 1; i < ids.length; i++) expect(bus.compareIds(ids[i - 1]!, ids[i]!)).toBeLessThan(0);
+    expect(client.resets).toEqual([]);
+    expect(errors).toEqual([]);
+    await hub.close();
+  });
+
+  it('a client that detaches before since() answers is never subscribed', async () => {
+    const bus = new GatedBus();
+    const hub = createHub(contract, { state: initial, bus });
+    const a = await hub.publish('count', 1);
+    const client = recorder();
+    const detach = hub.attach({ lastEventId: a }, client.sink);
+    await settle();
+    detach();
+    bus.answer();
+    await settle();
+    await hub.publish('count', 2);
+    expect(client.frames).toEqual([]);
+    expect(hub.channel(DEFAULT_CHANNEL).metrics.subscribers).toBe(0);
+    await hub.close();
+  });
+});
+
+describe('a client attaching while the hub loads its checkpoint', () => {
+  it('starts from the loaded state once it is there, with the events after it', async () => {
+    const bus = new GatedBus({ slowLoad: true });
+    const hub = createHub(contract, { state: initial, bus });
+    const client = wireClient(contract);
+    hub.attach({}, client.sink);
+    await settle();
+    expect(client.frames).toEqual([]); // no snapshot of a state that is not yet the state at any id
+
+    bus.load.resolve({ id: undefined, state: { count: 41 } });
+    await hub.ready;
+    await settle();
+    await hub.publish('count', 42);
+    expect(events(client.frames).map((m) => [m.type, m.data])).toEqual([
+      ['snapshot', { count: 41 }],
+      ['event', 42],
+    ]);
+    expect(client.state).toEqual({ count: 42 });
+    await hub.close();
+  });
+
+  it('a client that detaches before the checkpoint is loaded is never subscribed', async () => {
+    const bus = new GatedBus({ slowLoad: true });
+    const hub = createHub(contract, { state: initial, bus });
+    const client = wireClient(contract);
+    const detach = hub.attach({}, client.sink);
+    await settle();
+    detach();
+    bus.load.resolve(undefined);
+    await hub.ready;
+    await settle();
+    await hub.publish('count', 5);
+    expect(client.frames).toEqual([]);
+    expect(hub.channel(DEFAULT_CHANNEL).metrics.subscribers).toBe(0);
+    await hub.close();
+  });
+});
+
+describe('command results', () => {
+  it('a result that fails its result schema is handler_failed for the client and an error for the log', async () => {
+    const hub = createHub(contract, { state: initial });
+    const errors: [unknown, string][] = [];
+    hub.on('error', (error, where) => errors.push([error, where]));
+    hub.handle('led', (({ on }: { on: boolean }) => ({ on: on ? 'yes' : 'no' })) as never);
+
+    const result = await hub.dispatch('led', { on: true });
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.error.code).toBe('handler_failed');
+      expect(result.error.message).toBe('command "led" failed'); // nothing of the schema's message leaks
+    }
+    expect(errors).toHaveLength(1);
+    expect(errors[0]![1]).toBe('command "led" returned an invalid result');
+    expect(errors[0]![0]).toMatchObject({ code: 'invalid_payload' });
+    await hub.close();
+  });
+
+  it('a result that passes its schema is the validated value and its JSON', async () => {
+    const hub = createHub(contract, { state: initial });
+    hub.handle('led', ({ on }) => ({ on }));
+    expect(await hub.dispatch('led', { on: true })).toEqual({ ok: true, data: { on: true }, json: '{"on":true}' });
+    await hub.close();
+  });
+});
+
+describe("the hub's state event", () => {
+  it('fires with the new state and its channel when folding changed it, and not when it did not', async () => {
+    const hub = createHub(contract, { state: initial });
+    const seen: [unknown, string][] = [];
+    hub.on('state', (state, channel) => seen.push([state, channel]));
+
+    await hub.publish('count', 1);
+    expect(seen).toEqual([[{ count: 1 }, DEFAULT_CHANNEL]]);
+    await hub.publish('count', 1); // the reducer returns the same object: no change
+    await hub.publish('note', 'no reducer');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]![0]).toBe(hub.state);
+
+    await hub.channel('kitchen').publish('count', 7);
+    expect(seen[1]).toEqual([{ count: 7 }, 'kitchen']);
+
+    await hub.setState({ count: 9 });
+    expect(seen[2]).toEqual([{ count: 9 }, DEFAULT_CHANNEL]);
+    expect(seen).toHaveLength(3);
+    await hub.close();
+  });
+});
