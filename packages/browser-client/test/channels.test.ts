@@ -23,8 +23,15 @@ async function start(hub: Hub<Fleet>) {
   return server;
 }
 
-function open(url: string, transport: 'sse' | 'ws', channels: string[], headers?: Record<string, string>) {
+function open(
+  url: string,
+  transport: 'sse' | 'ws',
+  channels: string[],
+  headers?: Record<string, string>,
+  extra: object = {},
+) {
   const client: ChannelClient<Fleet> = connectChannels(url, fleet, {
+    ...extra,
     transport,
     channels,
     WebSocket: WebSocket as never,
@@ -123,6 +130,56 @@ describe.each(['sse', 'ws'] as const)('channels over %s, real sockets', (transpo
     // Asked again explicitly: asked again (and refused again).
     client.subscribe('board-3');
     await until(() => refusals.length === 2);
+  });
+
+  it('access revoked while live: forbidden, dropped, nothing after it, not asked for again on reconnect', async () => {
+    const access = accessTable({ bob: { see: ['board-1', 'board-2'] } });
+    const hub = fleetHub({ access });
+    const server = await start(hub);
+    const client = open(server.url, transport, ['board-1', 'board-2'], { 'x-user': 'bob' });
+    const refusals: string[] = [];
+    client.on('forbidden', (channel, error) => refusals.push(`${channel}:${error.code}`));
+    await client.channel('board-2').whenReady();
+    await client.channel('board-1').whenReady();
+    access.set('bob', { see: ['board-1'] });
+    await hub.invalidateAccess('bob');
+    await until(() => refusals.length === 1);
+    expect(refusals).toEqual(['board-2:forbidden']);
+    expect(client.channel('board-2').state).toBeUndefined();
+    await hub.channel('board-2').publish('add', 1);
+    server.drop();
+    await hub.channel('board-1').publish('add', 1);
+    await same(client, hub, 'board-1');
+    expect(client.channel('board-2').state).toBeUndefined();
+    expect(refusals).toEqual(['board-2:forbidden']);
+    expect(client.channels).toEqual(['board-1']);
+  });
+
+  it('a large set (past the URL limit), and a pattern that picks up a channel appearing later', async () => {
+    const hub = fleetHub();
+    const ids = Array.from({ length: 150 }, (_, i) => `board-with-a-long-name-${String(i).padStart(3, '0')}`);
+    for (const id of ids) await hub.channel(id).publish('add', 1);
+    const server = await start(hub);
+    const methods: string[] = [];
+    const recording: typeof fetch = (input, init) => {
+      methods.push(init?.method ?? 'GET');
+      return fetch(input, init);
+    };
+    const client = open(server.url, transport, [...ids, 'kitchen-*'], undefined, { fetch: recording });
+    await until(() => ids.every((id) => client.channel(id).state?.n === 1));
+    await hub.channel(ids[42] as string).publish('add', 2);
+    await same(client, hub, ids[42] as string);
+    await hub.channel('kitchen-3').publish('add', 7);
+    await same(client, hub, 'kitchen-3');
+    expect(client.channel('kitchen-3').subscribed).toBe(true);
+    server.drop();
+    await hub.channel(ids[7] as string).publish('add', 3);
+    await hub.channel('kitchen-3').publish('add', 1);
+    await same(client, hub, ids[7] as string);
+    await same(client, hub, 'kitchen-3');
+    expect(hub.channel(ids[7] as string).state.n).toBe(2);
+    // SSE: the set travelled in a POST body (first stream and the resume); WS sends it in frames.
+    expect(methods).toEqual(transport === 'sse' ? ['POST', 'POST'] : []);
   });
 
   it('the directory is a live list', async () => {
