@@ -346,43 +346,35 @@ describe('SSE channels', () => {
       after(pump1, () => mirror.has('board-1')),
       'board-1 snapshot',
     );
-    const background = (async () => {
-      for (let i = 20; i < 60; i++) await busy.publish('tick', i);
-    })();
+    for (let i = 20; i < 40; i++) await busy.publish('tick', i);
     await waitFor(
-      after(pump1, () => (mirror.get('board-1')?.ticks ?? 0) >= 25),
-      'some live ticks',
+      after(pump1, () => mirror.get('board-1')?.last === 39),
+      'live ticks',
     );
-    // Change the set: freeze the old stream at the position held, open the new one from it, drop the old one.
-    pump1();
+    // Change the set: freeze the old stream at the position held (what it
+    // delivers after is dropped), open the new one from it, drop the old one.
     const held = position;
-    const second = await open(
-      `${base}/api/events?channels=board-1,board-2&fresh=board-2&lastEventId=${encodeURIComponent(held)}`,
-      as('carol'),
-    );
+    for (let i = 40; i < 45; i++) await busy.publish('tick', i);
+    const url = `${base}/api/events?channels=board-1,board-2&fresh=board-2&lastEventId=${encodeURIComponent(held)}`;
+    const second = await open(url, as('carol'));
     first.close();
     const pump2 = follow(second);
-    await waitFor(
-      after(pump2, () => mirror.has('board-2')),
-      'board-2 snapshot',
-    );
+    for (let i = 45; i < 60; i++) await busy.publish('tick', i);
     await quiet.publish('tick', 2);
     await waitFor(
-      after(pump2, () => mirror.get('board-2')?.last === 2),
-      'board-2 live',
+      after(pump2, () => mirror.get('board-1')?.last === 59 && mirror.get('board-2')?.last === 2),
+      'both live on the new stream',
     );
     // The link drops; the browser reconnects to the same URL with Last-Event-ID.
     second.close();
     pump2();
-    await background;
+    expect(position).not.toBe(held);
+    for (let i = 60; i < 70; i++) await busy.publish('tick', i);
     await quiet.publish('tick', 3);
-    const third = await open(
-      `${base}/api/events?channels=board-1,board-2&fresh=board-2&lastEventId=${encodeURIComponent(held)}`,
-      as('carol', { 'Last-Event-ID': position }),
-    );
+    const third = await open(url, as('carol', { 'Last-Event-ID': position }));
     const pump3 = follow(third);
     await waitFor(
-      after(pump3, () => mirror.get('board-1')?.last === 59 && mirror.get('board-2')?.last === 3),
+      after(pump3, () => mirror.get('board-1')?.last === 69 && mirror.get('board-2')?.last === 3),
       'caught up on both',
     );
     expect(new Set(folded).size).toBe(folded.length);
