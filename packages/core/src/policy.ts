@@ -7,6 +7,7 @@
  * packages pass `os.hostname()` and `os.networkInterfaces()` in.
  */
 import { BoardcastError } from './errors.js';
+import { formatIp, type IpRange, inRange, parseIp, parseIpRanges } from './ip.js';
 import type { Authorize, BoardcastRequest } from './request.js';
 
 // ------------------------------------------------------------------ Host
@@ -131,8 +132,12 @@ export function createHostCheck(allowed: AllowedHosts | undefined, environment: 
 }
 
 /** The 403 `forbidden_host` refusal for `request`, or undefined when its `Host` is accepted. */
-export function checkHost(check: HostCheck, request: Pick<BoardcastRequest, 'header'>): BoardcastError | undefined {
-  const host = request.header('host');
+export function checkHost(
+  check: HostCheck,
+  request: Pick<BoardcastRequest, 'header' | 'host'>,
+): BoardcastError | undefined {
+  // `host` is what a trusted proxy says the client addressed (X-Forwarded-Host); else the header.
+  const host = request.host ?? request.header('host');
   if (check.allows(host)) return undefined;
   const shown = (host ?? '').slice(0, 100).replace(/[^\x20-\x7e]/g, '?');
   return new BoardcastError(
@@ -168,6 +173,18 @@ export function normalizeOrigin(origin: string): string | undefined {
   }
 }
 
+/**
+ * An `Origin` header → its serialized origin, or undefined. Stricter than
+ * {@link normalizeOrigin}: a browser sends `scheme://host[:port]` and
+ * nothing else (RFC 6454 §7), so a value with a path, query, fragment or
+ * credentials (`http://device/x`, `http://u@device`) is not an origin and
+ * never matches.
+ */
+function originOfHeader(origin: string): string | undefined {
+  if (!/^[a-z][a-z0-9+.-]*:\/\/[^/?#@\\\s]+$/i.test(origin)) return undefined;
+  return normalizeOrigin(origin);
+}
+
 function validateOrigins(policy: AllowedOrigins<never>): void {
   if (policy === 'same-host' || policy === '*' || typeof policy === 'function') return;
   if (!Array.isArray(policy))
@@ -186,21 +203,230 @@ export function isOriginAllowed<Raw>(
   request: BoardcastRequest<Raw>,
 ): boolean {
   if (policy === '*') return true;
-  const normalized = normalizeOrigin(origin);
+  const normalized = originOfHeader(origin);
   if (typeof policy === 'function') return normalized !== undefined && policy(normalized, request) === true;
   if (normalized === undefined) return false;
   if (policy === 'same-host') {
-    const host = request.header('host');
+    const host = request.host ?? request.header('host');
     if (!host) return false;
+    // The page must come from this server as the client reaches it: same
+    // host and port, and the same scheme — an `https://` page is another
+    // origin than an `http://` server on the same port (RFC 6454). The
+    // scheme is the request's (TLS here, or a trusted proxy's
+    // X-Forwarded-Proto); a caller that does not know it compares hosts only.
+    const scheme = request.protocol ?? normalized.slice(0, normalized.indexOf(':'));
     try {
-      // Parse Host with the origin's scheme so default ports compare equal.
-      const scheme = normalized.slice(0, normalized.indexOf(':'));
       return new URL(`${scheme}://${host}`).origin === normalized;
     } catch {
       return false;
     }
   }
   return policy.some((allowed) => normalizeOrigin(allowed) === normalized);
+}
+
+// ----------------------------------------------------------- trustProxy
+
+/**
+ * Which peers are reverse proxies whose forwarding headers are believed,
+ * as Express's `trust proxy` (off by default: a peer that is not listed
+ * cannot make the server believe anything by sending these headers):
+ * - a list of addresses and CIDR ranges (`'127.0.0.1'`, `'10.0.0.0/8'`,
+ *   `'fd00::/8'`) and the names `'loopback'`, `'linklocal'`, `'uniquelocal'`;
+ * - a predicate on the peer's normalized address;
+ * - `{ addresses, headers: 'forwarded' }` to read RFC 7239 `Forwarded`
+ *   instead of `X-Forwarded-For`/`-Host`/`-Proto` (the default,
+ *   `'x-forwarded'`). Only one family is read: a proxy that sets one
+ *   passes the other through from the client untouched, so reading both
+ *   would let the client choose.
+ *
+ * When the peer is trusted, the client address is the right-most address
+ * of the forwarding list that is not itself a trusted proxy (each proxy
+ * appends the address it saw; what the client wrote is further left), the
+ * public host the right-most `X-Forwarded-Host` and the scheme the
+ * right-most `X-Forwarded-Proto`; they replace the peer's for per-address
+ * limits, login throttling, the Host and Origin checks, secure cookies and
+ * logs.
+ */
+export type TrustProxy =
+  | readonly string[]
+  | ((address: string) => boolean)
+  | {
+      readonly addresses: readonly string[] | ((address: string) => boolean);
+      readonly headers?: 'x-forwarded' | 'forwarded';
+    };
+
+/** The peer of a connection, as the transport knows it. */
+export interface PeerInfo {
+  /** The socket's remote address (`socket.remoteAddress`). */
+  readonly remoteAddress: string | undefined;
+  /** True when the connection to this server is TLS. */
+  readonly encrypted: boolean;
+}
+
+/** Who the client is, after the trusted proxies (see {@link TrustProxy}). */
+export interface ClientInfo {
+  /** The client's address, normalized (`::ffff:10.0.0.1` → `10.0.0.1`); undefined when unknown. */
+  readonly clientAddress: string | undefined;
+  /** `host[:port]` the client addressed, or undefined without `Host`. */
+  readonly host: string | undefined;
+  readonly protocol: 'http' | 'https';
+  /** True when forwarding headers of a trusted proxy were used. */
+  readonly forwarded: boolean;
+}
+
+/** `trustProxy` resolved: which peers are trusted, and who the client behind them is. */
+export interface ProxyTrust {
+  /** True when `address` is a trusted proxy. */
+  trusts(address: string | undefined): boolean;
+  /** The client of a request from `peer` with these headers. */
+  resolve(peer: PeerInfo, header: (name: string) => string | undefined): ClientInfo;
+}
+
+/** Longest forwarding list read (entries further left are ignored); bounds the work an odd header costs. */
+const MAX_FORWARDED_HOPS = 32;
+
+function normalizeAddress(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const ip = parseIp(text);
+  return ip ? formatIp(ip) : text;
+}
+
+/** `X-Forwarded-For` entry → address: bare, `[v6]`, `[v6]:port` or `v4:port` (some proxies add the port). */
+function forwardedAddress(entry: string): string {
+  const value = entry.trim().replace(/^"|"$/g, '');
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(value);
+  if (bracketed?.[1]) return bracketed[1];
+  const v4port = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(value);
+  if (v4port?.[1]) return v4port[1];
+  return value;
+}
+
+/** Split a header list on commas outside double quotes. */
+function splitList(value: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (const ch of value) {
+    if (ch === '"') quoted = !quoted;
+    if (ch === ',' && !quoted) {
+      out.push(current);
+      current = '';
+    } else current += ch;
+  }
+  out.push(current);
+  return out.map((part) => part.trim()).filter((part) => part !== '');
+}
+
+/** RFC 7239 `Forwarded` → its elements' `for`, `host` and `proto` (lower-case keys, quotes removed). */
+function parseForwarded(value: string): Array<Record<string, string>> {
+  return splitList(value).map((element) => {
+    const pairs: Record<string, string> = {};
+    for (const pair of element.split(';')) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) continue;
+      pairs[pair.slice(0, eq).trim().toLowerCase()] = pair
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"|"$/g, '');
+    }
+    return pairs;
+  });
+}
+
+const last = <T>(list: readonly T[]): T | undefined => list[list.length - 1];
+
+/**
+ * Build the check for `trustProxy`. Throws a `TypeError` naming the entry
+ * for anything that is not an address, a CIDR range or a known name.
+ */
+export function createProxyTrust(trust: TrustProxy | undefined): ProxyTrust {
+  const spec =
+    typeof trust === 'object' && trust !== null && !Array.isArray(trust)
+      ? (trust as Exclude<TrustProxy, readonly string[] | ((address: string) => boolean)>)
+      : undefined;
+  const addresses = (spec ? (spec as { addresses: unknown }).addresses : trust) as
+    | readonly string[]
+    | ((address: string) => boolean)
+    | undefined;
+  const headers = spec?.headers ?? 'x-forwarded';
+  if (headers !== 'x-forwarded' && headers !== 'forwarded') {
+    throw new TypeError(`@boardcast: trustProxy.headers must be 'x-forwarded' or 'forwarded'`);
+  }
+  let trusts: (address: string | undefined) => boolean;
+  if (addresses === undefined) trusts = () => false;
+  else if (typeof addresses === 'function') {
+    trusts = (address) => address !== undefined && addresses(address) === true;
+  } else if (Array.isArray(addresses)) {
+    const ranges: IpRange[] = [];
+    for (const entry of addresses) {
+      if (typeof entry !== 'string')
+        throw new TypeError(`@boardcast: trustProxy entry ${String(entry)} is not a string`);
+      ranges.push(...parseIpRanges(entry));
+    }
+    trusts = (address) => {
+      const ip = address === undefined ? undefined : parseIp(address);
+      return ip !== undefined && ranges.some((range) => inRange(ip, range));
+    };
+  } else {
+    throw new TypeError('@boardcast: trustProxy must be a list of addresses/CIDR ranges, a function or { addresses }');
+  }
+  const normalizedTrusts = (address: string | undefined) => trusts(normalizeAddress(address));
+
+  return {
+    trusts: normalizedTrusts,
+    resolve(peer, header) {
+      const direct: ClientInfo = {
+        clientAddress: normalizeAddress(peer.remoteAddress),
+        host: header('host'),
+        protocol: peer.encrypted ? 'https' : 'http',
+        forwarded: false,
+      };
+      if (!normalizedTrusts(peer.remoteAddress)) return direct;
+      let hops: string[];
+      let host: string | undefined;
+      let proto: string | undefined;
+      if (headers === 'forwarded') {
+        const elements = parseForwarded(header('forwarded') ?? '');
+        hops = elements.map((element) => element.for).filter((value): value is string => value !== undefined);
+        host = last(elements.map((element) => element.host).filter((value) => value !== undefined));
+        proto = last(elements.map((element) => element.proto).filter((value) => value !== undefined));
+      } else {
+        hops = splitList(header('x-forwarded-for') ?? '');
+        host = last(splitList(header('x-forwarded-host') ?? ''));
+        proto = last(splitList(header('x-forwarded-proto') ?? ''));
+      }
+      // Walk from the right: each hop is the address the proxy to its right
+      // saw; stop at the first that is not itself a trusted proxy.
+      let client = direct.clientAddress;
+      for (const hop of hops.slice(-MAX_FORWARDED_HOPS).reverse()) {
+        const address = forwardedAddress(hop);
+        // Not an address (`unknown`, an obfuscated `_id`): the client is hidden; keep a bounded, printable token.
+        client = parseIp(address) ? normalizeAddress(address) : address.slice(0, 64).replace(/[^\x21-\x7e]/g, '?');
+        if (!normalizedTrusts(client)) break;
+      }
+      const scheme = proto?.toLowerCase();
+      return {
+        clientAddress: client,
+        host: host ?? direct.host,
+        protocol: scheme === 'https' || scheme === 'http' ? scheme : direct.protocol,
+        forwarded: true,
+      };
+    },
+  };
+}
+
+/**
+ * `request` with the client filled in: `clientAddress`, `host` and
+ * `protocol` as `proxy` resolves them for `peer`. Endpoints call this once
+ * per request, before any check.
+ */
+export function withClient<Raw>(
+  request: BoardcastRequest<Raw>,
+  proxy: ProxyTrust,
+  peer: PeerInfo,
+): BoardcastRequest<Raw> {
+  const client = proxy.resolve(peer, (name) => request.header(name));
+  return { ...request, clientAddress: client.clientAddress, host: client.host, protocol: client.protocol };
 }
 
 // ---------------------------------------------------------------- Policy
@@ -236,6 +462,12 @@ export interface EndpointPolicyOptions<Raw = unknown> {
    * peers do. Default 5000.
    */
   readonly closeTimeoutMs?: number;
+  /**
+   * Reverse proxies whose `X-Forwarded-*` (or `Forwarded`) headers are
+   * believed; see {@link TrustProxy}. Default: none — forwarding headers
+   * are ignored and the peer is the client.
+   */
+  readonly trustProxy?: TrustProxy;
 }
 
 /** Defaults of {@link EndpointPolicyOptions}, one set for every transport. */
@@ -260,6 +492,8 @@ export interface EndpointPolicy<Raw = unknown> {
   readonly hosts: HostCheck;
   readonly authorize: Authorize<Raw> | undefined;
   readonly closeTimeoutMs: number;
+  /** `trustProxy`, resolved. */
+  readonly proxy: ProxyTrust;
 }
 
 function count(owner: string, name: string, value: number | undefined, fallback: number, min: number): number {
@@ -303,6 +537,7 @@ export function resolvePolicy<Raw>(
     hosts: createHostCheck(options.allowedHosts, environment),
     authorize: options.authorize,
     closeTimeoutMs: count(owner, 'closeTimeoutMs', options.closeTimeoutMs, POLICY_DEFAULTS.closeTimeoutMs, 1),
+    proxy: createProxyTrust(options.trustProxy),
   };
 }
 

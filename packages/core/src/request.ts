@@ -17,6 +17,21 @@ export interface BoardcastRequest<Raw = unknown> {
   header(name: string): string | undefined;
   /** The transport's own request object, for anything the fields above do not cover. */
   readonly raw: Raw;
+  /**
+   * The client's IP address: the peer's, or, when the peer is a proxy the
+   * endpoint's `trustProxy` names, the right-most untrusted address of
+   * `X-Forwarded-For` (or `Forwarded`). Used for per-address limits and
+   * logs. Undefined when the transport cannot tell (a Fetch `Request`
+   * without `remoteAddress`).
+   */
+  readonly clientAddress?: string | undefined;
+  /**
+   * The `host[:port]` the client addressed: `Host`, or a trusted proxy's
+   * `X-Forwarded-Host`. What the Host and same-host Origin checks compare.
+   */
+  readonly host?: string | undefined;
+  /** The scheme the client used: TLS at this server, or a trusted proxy's `X-Forwarded-Proto`. */
+  readonly protocol?: 'http' | 'https' | undefined;
 }
 
 /**
