@@ -178,6 +178,8 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
   readonly #settleMs: number;
   readonly #options: DiscoveryOptions;
   readonly #entries = new Map<string, Entry>();
+  /** Tasmota sensors messages whose config has not arrived yet, by MAC (at most maxDevices). */
+  readonly #pendingSensors = new Map<string, unknown>();
   /** HA discovery topic → the entry it belongs to. */
   readonly #haTopics = new Map<string, string>();
   readonly #devices = new Map<string, DiscoveredDevice>();
@@ -329,6 +331,7 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     const mac = (m[1] as string).toUpperCase();
     const id = deviceId('tasmota', mac);
     if (text === '') {
+      if (m[2] === 'sensors') this.#pendingSensors.delete(mac);
       const entry = this.#entries.get(id);
       if (!entry?.tasmota) return;
       if (m[2] === 'config') this.#remove(entry);
@@ -349,13 +352,24 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
         throw error;
       }
     }
-    const entry = this.#entry(id, 'tasmota');
+    const known = this.#entries.get(id);
+    if (m[2] === 'sensors' && !known) {
+      // Retained messages may come in any order: sensors without their config
+      // wait aside (bounded, and taking no place among maxDevices).
+      this.#pendingSensors.delete(mac);
+      this.#pendingSensors.set(mac, value);
+      if (this.#pendingSensors.size > this.#maxDevices) {
+        this.#pendingSensors.delete(this.#pendingSensors.keys().next().value as string);
+      }
+      return;
+    }
+    const entry = known ?? this.#entry(id, 'tasmota');
     if (!entry) return;
-    entry.tasmota ??= { mac };
+    entry.tasmota ??= { mac, sensors: this.#pendingSensors.get(mac) };
+    this.#pendingSensors.delete(mac);
     if (m[2] === 'config') entry.tasmota.config = value;
     else entry.tasmota.sensors = value;
-    // Sensors without a config yet wait for it.
-    if (entry.tasmota.config !== undefined) this.#schedule(entry);
+    this.#schedule(entry);
   }
 
   #onHomeAssistant(topic: string, text: string): void {
@@ -439,6 +453,13 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     if (this.#haTopics.get(topic) !== id) this.#dropHaTopic(topic);
     const entry = this.#entry(id, 'homeassistant');
     if (!entry) return;
+    if (!entry.ha.has(topic) && entry.ha.size >= this.#maxComponents) {
+      // One device id, ever more discovery topics: bounded like its components.
+      throw new BoardcastError(
+        'too_many_requests',
+        `device ${entry.id} already has ${this.#maxComponents} discovery topics (maxComponents)`,
+      );
+    }
     entry.ha.set(topic, { deviceKey: String(key), raw: text, device, origin, components });
     this.#haTopics.set(topic, id);
     this.#schedule(entry);

@@ -296,4 +296,43 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     await waitFor(() => discovery.devices.has('ha:three'), 'three accepted');
     expect([...discovery.devices.keys()].sort()).toEqual(['ha:three', 'ha:two']);
   });
+
+  it('a device whose configs change is announced again under the same id; allowCommandTopic refuses; removing every config removes it', async () => {
+    const peer = await mqtt();
+    const topics = [
+      'homeassistant/switch/garage/door/config',
+      'homeassistant/switch/garage/light/config',
+      'homeassistant/sensor/garage/temp/config',
+    ];
+    suite.defer(() => clearRetained(topics));
+    const dev = { ids: 'garage-node', name: 'Garage', sw: '1.2' };
+    const publish = (topic: string, body: object | '') =>
+      peer.publishAsync(topic, body === '' ? '' : JSON.stringify(body), { retain: true, qos: 1 });
+    const { devices, removed, errors } = await discover({
+      allowCommandTopic: (topic) => !topic.endsWith('/light/set'),
+    });
+    await publish(topics[0] as string, { name: 'Door', '~': 'garage/door', cmd_t: '~/set', stat_t: '~/state', dev });
+    await waitFor(() => devices.length === 1, 'first announcement');
+    const first = devices[0] as DiscoveredDevice;
+    expect(first.id).toBe('ha:garage-node');
+    expect(first.capabilities.pins.map((p) => p.pin)).toEqual(['door']);
+
+    // A second switch the app's policy refuses, and a sensor: announced again, same id, new board.
+    await publish(topics[1] as string, { name: 'Light', '~': 'garage/light', cmd_t: '~/set', stat_t: '~/state', dev });
+    await publish(topics[2] as string, { name: 'Temp', stat_t: 'garage/temp', unit_of_meas: '°C', dev });
+    await waitFor(() => devices.at(-1)?.capabilities.sensors.length === 1, 'second announcement');
+    const second = devices.at(-1) as DiscoveredDevice;
+    expect(second.id).toBe(first.id);
+    expect(second.capabilities.pins.map((p) => p.pin)).toEqual(['door']);
+    expect(second.skipped).toEqual([
+      { component: 'switch/light', reason: 'command topic "garage/light/set" refused by allowCommandTopic' },
+    ]);
+    expect(errors.some((e) => e.code === 'forbidden' && e.id === 'ha:garage-node')).toBe(true);
+    await expect(first.board.digitalWrite('door', 1)).rejects.toMatchObject({ code: 'closed' });
+
+    for (const t of topics) await publish(t, '');
+    await waitFor(() => removed.length === 1, 'removed');
+    expect(removed).toEqual(['ha:garage-node']);
+    await expect(second.board.readSensor('temp')).rejects.toMatchObject({ code: 'closed' });
+  });
 });
