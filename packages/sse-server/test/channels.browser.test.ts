@@ -109,7 +109,7 @@ describe.skipIf(!chromiumPath)('channels in Chromium, native EventSource', () =>
     for (const socket of server.sockets) socket.destroy();
     for (let i = 60; i < 70; i++) await busy.publish('tick', i);
     await quiet.publish('tick', 3);
-    await waitFor(async () => (await tab.evaluate('window.opens')) > opens, 'the browser reconnected');
+    await waitFor(async () => ((await tab.evaluate('window.opens')) as number) > opens, 'the browser reconnected');
     await waitFor(
       async () =>
         (await tab.evaluate('window.mirror["board-1"]?.last')) === 69 &&

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { BoardcastError, type ContractSpec, Emitter, type Hub } from '@boardcast/core';
+import { BoardcastError, type ContractSpec, DEFAULT_CHANNEL, Emitter, type Hub } from '@boardcast/core';
 import { AddressCounter, checkRequest, registerUpgrade } from '@boardcast/core/server';
 import { credentialExpiry, type WireFrame, WS_PROTOCOL } from '@boardcast/core/wire';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -181,6 +181,11 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
             throw new BoardcastError('unauthorized', 'the credential has expired');
           }
         }
+        // A connection naming no channels is the default channel's stream: refused
+        // now (told in-band to a browser) rather than opened and closed at once.
+        if (!query.selection && !(await this.#seesDefault(auth))) {
+          throw new BoardcastError('forbidden', `channel "${DEFAULT_CHANNEL}" is not yours to see`);
+        }
       } catch (error) {
         if (error instanceof BoardcastError) return refuse(error);
         this.#host.error(error, 'authorize');
@@ -231,6 +236,15 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
     this.#perAddress.release(connection.info.remoteAddress);
     this.emit('disconnect', connection.info, reason);
   };
+
+  async #seesDefault(auth: unknown): Promise<boolean> {
+    try {
+      return (await this.#hub.access.canSee(auth, DEFAULT_CHANNEL)) === true;
+    } catch (error) {
+      this.#hub.emit('error', error, 'ws-server access.canSee');
+      return false;
+    }
+  }
 
   #frameFor(event: WireFrame): Buffer {
     if (event !== this.#lastEvent || this.#lastFrame === undefined) {

@@ -68,7 +68,7 @@ export type WsEndpointEvents = {
 };
 
 /** The part of a hub the endpoint uses; any `Hub<C>` fits. */
-export type HubLike = Pick<Hub<ContractSpec>, 'attach' | 'connect' | 'dispatch' | 'contract' | 'on' | 'emit'>;
+export type HubLike = Pick<Hub<ContractSpec>, 'attach' | 'connect' | 'dispatch' | 'access' | 'contract' | 'on' | 'emit'>;
 
 /** What a connection needs from its endpoint. */
 export interface ConnectionHost {
