@@ -1,5 +1,6 @@
 import {
   BoardcastError,
+  type Channel,
   type CommandContext,
   type CommandName,
   type CommandPayload,
@@ -44,9 +45,16 @@ interface LooseHub {
   publish(event: string, data: unknown): Promise<string>;
   handle(command: string, handler: (input: unknown, context: CommandContext) => unknown): () => void;
 }
-function loose<C extends ContractSpec>(hub: Hub<C>): LooseHub {
+function loose<C extends ContractSpec>(hub: HubTarget<C>): LooseHub {
   return hub as unknown as LooseHub;
 }
+
+/**
+ * Where a binding publishes and handles: the hub (its default channel, a
+ * single-board app) or one channel of it (`hub.channel('board-1')`, a
+ * fleet: each board its own channel, the same reducers per channel).
+ */
+export type HubTarget<C extends ContractSpec> = Hub<C> | Channel<C>;
 
 // ---------------------------------------------------------------- Led
 
@@ -66,7 +74,7 @@ export type BindLedOptions<C extends ContractSpec> = NameOption<
  * `context.signal` and `context.deadline` to the board, so an operation
  * whose command timed out never runs. Returns the unbind function.
  */
-export function bindLed<C extends ContractSpec>(hub: Hub<C>, led: Led, ...rest: Rest<BindLedOptions<C>>): Unbind {
+export function bindLed<C extends ContractSpec>(hub: HubTarget<C>, led: Led, ...rest: Rest<BindLedOptions<C>>): Unbind {
   const options = (rest[0] ?? {}) as { command?: string | false; event?: string | false };
   const h = loose(hub);
   const command = options.command ?? 'led';
@@ -108,7 +116,7 @@ export type InputSource = Button | { readonly board: Board; readonly pin: Pin; r
  * start. A raw pin must already be in an input mode.
  */
 export function bindInputs<C extends ContractSpec>(
-  hub: Hub<C>,
+  hub: HubTarget<C>,
   inputs: readonly InputSource[],
   ...rest: Rest<BindInputOptions<C>>
 ): Unbind {
@@ -152,7 +160,7 @@ export type BindSensorOptions<C extends ContractSpec> = NameOption<'event', Even
 
 /** A Sensor's `change` samples → `reading` events `{ sensor, value, at }`. */
 export function bindSensor<C extends ContractSpec>(
-  hub: Hub<C>,
+  hub: HubTarget<C>,
   sensor: Sensor,
   ...rest: Rest<BindSensorOptions<C>>
 ): Unbind {
@@ -171,7 +179,7 @@ export type BindBoardStatusOptions<C extends ContractSpec> = NameOption<
 
 /** Board status → `board` events `{ id, status }`: the current status at once, then every change. */
 export function bindBoardStatus<C extends ContractSpec>(
-  hub: Hub<C>,
+  hub: HubTarget<C>,
   board: Board,
   ...rest: Rest<BindBoardStatusOptions<C>>
 ): Unbind {

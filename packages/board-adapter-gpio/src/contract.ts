@@ -130,6 +130,26 @@ export const boardEvents = {
  */
 export const ledCommand = { input: ledCommandInput, result: ledState };
 
+/** Input of {@link simulateCommand}: drive a simulated board's input pin (0/1 digital, any finite number analog). */
+export interface SimulateInput {
+  readonly pin: Pin;
+  readonly value: number;
+}
+
+const simulateInput = schema<SimulateInput>((value) => {
+  if (!isObject(value)) return expected('an object { pin, value }');
+  if (!isPin(value.pin)) return expected('a pin: a non-negative integer or a line name (1-64 characters)', 'pin');
+  if (typeof value.value !== 'number' || !Number.isFinite(value.value)) return expected('a finite number', 'value');
+  return { pin: value.pin, value: value.value };
+});
+
+/**
+ * `simulate: simulateCommand` in a contract's commands: `{ pin, value }` →
+ * `{ pin, value }`, the input of a `SimulatedBoard` set from a page or a
+ * script (`bindSimulator`), under the same access policy as every command.
+ */
+export const simulateCommand = { input: simulateInput, result: simulateInput };
+
 // ---------------------------------------------------------------- reducers
 
 /** State with an LED: `{ led: { on } }` (other fields are kept). */

@@ -9,6 +9,7 @@ export {
   bindSensor,
   type CommandNamesFor,
   type EventNamesFor,
+  type HubTarget,
   type InputSource,
 } from './bind.js';
 export {
@@ -38,11 +39,20 @@ export {
   type LedState,
   ledCommand,
   type PinChange,
+  type SimulateInput,
+  simulateCommand,
   type WithBoard,
   type WithInputs,
   type WithLed,
 } from './contract.js';
 export { Debouncer } from './debounce.js';
+export {
+  type BindSimulatorOptions,
+  bindSimulator,
+  describeCapabilities,
+  type RegisterBoardOptions,
+  registerBoard,
+} from './fleet.js';
 export { Led, type LedEvents, type LedOptions } from './led.js';
 export {
   type GpioLineInfo,
