@@ -214,6 +214,43 @@ describe('SSE channels', () => {
     expect([post.status, post.headers.get('allow')]).toEqual([405, 'GET, OPTIONS']);
   });
 
+  it('the Fetch handlers take a POST channel list and serve the directory too', async () => {
+    const { hub } = fleet();
+    await hub.channel('board-1').describe({ kind: 'esp32' });
+    await hub.channel('board-2').describe({ kind: 'esp32' });
+    await serve(hub);
+    const handler = api as BoardcastHttp;
+    const response = await handler.fetch(
+      new Request('http://127.0.0.1/api/events', {
+        method: 'POST',
+        headers: { 'x-user': 'bob', 'Content-Type': 'application/json' },
+        body: JSON.stringify({ channels: ['board-1', { channel: 'board-2' }] }),
+      }),
+    );
+    expect(response.status).toBe(200);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    const decoder = new TextDecoder();
+    while (!text.includes('event: snapshot')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    await reader.cancel();
+    expect(text).toContain('event: forbidden\ndata: {"channel":"board-2"');
+    expect(text).toContain('event: snapshot\ndata: {"channel":"board-1","state":{"ticks":0,"last":0}}');
+    const page = await handler.fetch(new Request('http://127.0.0.1/api/directory?kind=esp32', as('bob')));
+    expect(await page.json()).toEqual({ entries: [{ id: 'board-1', kind: 'esp32' }], total: 1 });
+    const tooBig = await handler.fetch(
+      new Request('http://127.0.0.1/api/events', {
+        method: 'POST',
+        headers: { 'x-user': 'bob', 'Content-Type': 'application/json' },
+        body: JSON.stringify({ channels: ['x'.repeat(300_000)] }),
+      }),
+    );
+    expect(tooBig.status).toBe(413);
+  });
+
   it('revocation cuts board-2 from a live stream with a forbidden frame; nothing published after reaches it', async () => {
     const { hub, access } = fleet();
     const base = await serve(hub);
