@@ -3,7 +3,7 @@
 # and exit code 2.
 
 from bc_util import MPY
-from bc_ws import parse_url, pin_callback_supported
+from bc_ws import parse_url
 
 DIGITAL_MODES = ('input', 'input_pullup', 'input_pulldown', 'output')
 ALL_MODES = DIGITAL_MODES + ('analog',)
@@ -49,6 +49,18 @@ EXPECT = {
     'int': 'an integer >= 0', 'pos': 'an integer > 0', 'bool': 'true or false', 'str': 'a string',
     'list': 'a list', 'dict?': 'an object or null', 'int?': 'an integer or null', 'str?': 'a string or null',
 }
+
+
+# MicroPython: True where SSLContext has verify_callback (1.23+, mbedTLS
+# ports); cert_sha256 is checked with it: most ports lack getpeercert.
+def pin_callback_supported():
+    try:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.verify_callback  # noqa: B018 -- AttributeError where the build lacks it
+        return True
+    except Exception:
+        return False
 
 
 class ConfigError(ValueError):

@@ -21,8 +21,7 @@ WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 
 
 class HandshakeError(Exception):
-    """A refused or broken upgrade; status is the HTTP status (401, 409 ...) when the server answered one."""
-
+    # status: the HTTP status when the server answered one (401 ...)
     def __init__(self, message, status=None):
         super().__init__(message)
         self.status = status
@@ -100,40 +99,21 @@ def accept_key(key):
     return binascii.b2a_base64(hashlib.sha1((key + WS_GUID).encode()).digest()).decode().strip()
 
 
-def pin_callback_supported():
-    """MicroPython: True where SSLContext has verify_callback (the tls module of
-    MicroPython 1.23+ on mbedTLS ports: esp32, rp2/Pico W, stm32, mimxrt, unix).
-    That is how cert_sha256 is checked there: most of those ports have no
-    SSLSocket.getpeercert."""
-    try:
-        import ssl
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.verify_callback  # noqa: B018 -- AttributeError where the build lacks it
-        return True
-    except Exception:
-        return False
-
-
+# A verify_callback pinning the server's own (depth 0) certificate; box[0]
+# gets its digest. Non-zero is fatal to mbedTLS even in CERT_OPTIONAL.
 def pin_check(pin, box):
-    """A verify_callback that pins the server's own (depth 0) certificate: the
-    handshake fails before any byte is sent unless its SHA-256 is `pin`.
-    box[0] gets the digest seen."""
     def check(cert, depth):
-        if depth != 0:
-            return 0  # chain certificates: not what is pinned
+        if depth:
+            return 0
         box[0] = sha256_hex(bytes(cert))
-        # Non-zero aborts mbedTLS's verification with a fatal error, also in
-        # CERT_OPTIONAL mode (which alone ignores CERT_VERIFY_FAILED).
         return 0 if box[0] == pin else -0x3000
     return check
 
 
 def tls_context(cfg, box=None):
     """The SSL context for wss://: verifies by default (CA file, or the system
-    store on CPython); with cert_sha256 the server's certificate is checked
-    against the pin before any byte is sent (CPython: getpeercert after the
-    handshake; MicroPython: verify_callback during it, the chain otherwise
-    unverified); unverified only with an explicit tls_insecure."""
+    store on CPython); cert_sha256 is checked before any byte is sent
+    (getpeercert, or verify_callback on MicroPython); tls_insecure: nothing."""
     import ssl
     verify = not (cfg['cert_sha256'] or cfg['tls_insecure'])
     if not MPY:
@@ -148,8 +128,7 @@ def tls_context(cfg, box=None):
         ctx.verify_mode = ssl.CERT_REQUIRED
         ctx.load_verify_locations(cafile=cfg['ca'])
     elif cfg['cert_sha256'] and box is not None:
-        # mbedTLS skips verification (and the callback) in CERT_NONE: run it
-        # in CERT_OPTIONAL, where only the pin decides.
+        # CERT_NONE skips the callback; in CERT_OPTIONAL only the pin decides.
         ctx.verify_mode = ssl.CERT_OPTIONAL
         ctx.verify_callback = pin_check(cfg['cert_sha256'], box)
     else:

@@ -6,24 +6,31 @@ output never has a released window between two writes) through the `gpiod`
 Python bindings of the distribution: `python3-libgpiod` 1.6 (Raspberry Pi OS
 and Debian bookworm) or 2.x (trixie, Fedora). Nothing to compile.
 
-Protocol: newline-delimited JSON on stdin (requests) and stdout (answers and
-edge events), written with os.write so nothing sits in a stdio buffer.
+Protocol: the board protocol's frames (boardcast-board.v1, the ones the
+board agent speaks over its WebSocket; protocol/board-frames.json holds the
+shared examples), as newline-delimited JSON on stdin (requests) and stdout
+(results and events), written with os.write so nothing sits in a stdio buffer.
+Two requests are the helper's own: `open` (which lines, instead of the
+agent's config file) and `close`.
 
-  -> {"id": 1, "op": "open", "pins": [17, "GPIO27", "ID_SDA"], "consumer": "boardcast", "chip": null}
-  <- {"id": 1, "ok": true, "api": 2, "version": "2.2.1", "lines": [{"chip": "gpiochip4", "label": "pinctrl-rp1", "offset": 17, "name": "GPIO17"}, ...]}
-  -> {"id": 2, "op": "mode", "line": 0, "mode": "output", "initial": 0, "release": 0}
+  -> {"type": "open", "id": 1, "pins": [17, "GPIO27", "ID_SDA"], "consumer": "boardcast", "chip": null}
+  <- {"type": "result", "id": 1, "ok": true, "value": {"api": 1, "version": "1.6.3", "lines": [{"chip": "gpiochip4", "label": "pinctrl-rp1", "offset": 17, "name": "GPIO17"}, ...]}}
+  <- {"type": "hello", "id": "boardcast", "firmware": "boardcast-gpio-helper python3-libgpiod 1.6.3", "pins": [{"pin": 17, "modes": [...], "name": "GPIO17"}, ...], "sensors": []}
+  -> {"type": "mode", "id": 2, "pin": 17, "mode": "output", "initial": 0, "release": 0}
      release: level the output is driven to before the line is released when
      the helper ends (close, stdin closed, SIGTERM, parent died); "keep"
      leaves it as it is. Default: the initial level.
-  <- {"id": 2, "ok": true, "value": 0}
-  -> {"id": 3, "op": "write", "line": 0, "value": 1}      answered after the kernel took it
-  <- {"id": 3, "ok": true, "value": 1}
-  -> {"id": 4, "op": "read", "line": 1}
-  -> {"id": 5, "op": "watch", "line": 1, "debounceMs": 20}   (null debounceMs: stop reporting)
-  <- {"event": "edge", "line": 1, "value": 0, "ns": "123456789"}   kernel timestamp, CLOCK_MONOTONIC
-  <- {"event": "overflow", "line": 1, "dropped": 25}   the kernel's queue lost edges (null: how many is unknown)
-  -> {"id": 6, "op": "close"}                                 releases everything and exits
-  <- {"id": n, "ok": false, "error": {"code": "busy", "message": "...", "details": {...}}}
+  <- {"type": "result", "id": 2, "ok": true, "value": "output"}
+  -> {"type": "write", "id": 3, "pin": 17, "value": 1}      answered after the kernel took it
+  <- {"type": "result", "id": 3, "ok": true, "value": 1}
+  -> {"type": "read", "id": 4, "pin": 27}
+  -> {"type": "watch", "id": 5, "pin": 27, "edge": "both", "debounceMs": 20}   result value: the level now
+  -> {"type": "unwatch", "id": 6, "pin": 27}
+  <- {"type": "edge", "pin": 27, "value": 0, "ns": "123456789"}   kernel timestamp, CLOCK_MONOTONIC
+  <- {"type": "overflow", "pin": 27, "dropped": 25}   the kernel's queue lost edges (null: how many is unknown)
+  <- {"type": "error", "error": {"code": "handler_failed", "message": "..."}}   nobody's request
+  -> {"type": "close", "id": 7}                                 releases everything and exits
+  <- {"type": "result", "id": n, "ok": false, "error": {"code": "busy", "message": "...", "details": {...}}}
 
 Pin numbers are BCM GPIO numbers: the line at that offset of the Raspberry
 Pi's GPIO chip, found by its label (pinctrl-rp1 on a Pi 5, pinctrl-bcm2711 on
@@ -420,15 +427,25 @@ class Helper(object):
                            {"line": slot.where(), "consumer": holder or None})
             self.slots.append(slot)
             lines.append({"chip": c[2], "label": c[3], "offset": offset, "name": c[4][offset]})
+        self.consumer = consumer
         return {"api": self.backend.api, "version": self.backend.version(), "lines": lines}
+
+    def hello(self):
+        """The board protocol's hello: what this helper offers, as an agent announces its pins."""
+        modes = ["input", "input_pullup", "input_pulldown", "output"]
+        return {"type": "hello", "id": self.consumer, "sensors": [],
+                "firmware": "boardcast-gpio-helper python3-libgpiod %s" % self.backend.version(),
+                "pins": [{"pin": slot.pin, "modes": modes, "name": slot.name or slot.where()} for slot in self.slots]}
 
     # -- operations
 
     def slot(self, req):
-        index = req.get("line")
-        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(self.slots):
-            raise Fail("invalid_payload", "unknown line %r" % (index,))
-        return self.slots[index]
+        pin = req.get("pin")
+        for slot in self.slots:
+            # Keys as the board protocol compares pins: 5 and "5" are one pin.
+            if not isinstance(pin, bool) and isinstance(pin, (int, str)) and str(slot.pin) == str(pin):
+                return slot
+        raise Fail("unsupported", "no pin %s on this board (open lists the pins)" % json.dumps(pin))
 
     def op_mode(self, req):
         slot = self.slot(req)
@@ -452,9 +469,8 @@ class Helper(object):
         slot.mode = mode
         slot.pending = None
         slot.release_level = None if mode != "output" or release == "keep" else release
-        value = self.backend.get_value(slot)
-        slot.reported = value
-        return {"value": value}
+        slot.reported = self.backend.get_value(slot)
+        return {"value": mode}
 
     def op_write(self, req):
         slot = self.slot(req)
@@ -484,10 +500,10 @@ class Helper(object):
     def op_watch(self, req):
         slot = self.slot(req)
         ms = req.get("debounceMs")
-        if ms is None:
+        if req.get("type") == "unwatch" or ms is None:
             slot.watching = False
             slot.pending = None
-            return {}
+            return {"value": slot.reported}
         if not isinstance(ms, (int, float)) or ms < 0 or ms > 60000:
             raise Fail("invalid_payload", "debounceMs must be 0..60000")
         if slot.mode is None or slot.mode == "output":
@@ -528,9 +544,9 @@ class Helper(object):
             if dropped is None:
                 # A full v1 read (the queue holds 16) that ends on the wrong
                 # level: edges were lost; v1 does not say how many.
-                emit({"event": "overflow", "line": slot.index, "dropped": None})
+                emit({"type": "overflow", "pin": slot.pin, "dropped": None})
         if dropped:
-            emit({"event": "overflow", "line": slot.index, "dropped": dropped})
+            emit({"type": "overflow", "pin": slot.pin, "dropped": dropped})
 
     def edge(self, slot, value, ns, now):
         if slot.helper_debounce_ms:
@@ -542,7 +558,7 @@ class Helper(object):
             return
         if value != slot.reported:
             slot.reported = value
-            emit({"event": "edge", "line": slot.index, "value": value, "ns": str(ns)})
+            emit({"type": "edge", "pin": slot.pin, "value": value, "ns": str(ns)})
 
     def due(self):
         now = time.monotonic()
@@ -561,7 +577,8 @@ class Helper(object):
                     level = value
                 if level != slot.reported:
                     slot.reported = level
-                    emit({"event": "edge", "line": slot.index, "value": level, "ns": str(ns if level == value else time.monotonic_ns())})
+                    emit({"type": "edge", "pin": slot.pin, "value": level,
+                          "ns": str(ns if level == value else time.monotonic_ns())})
             else:
                 timeout = at - now if timeout is None else min(timeout, at - now)
         return timeout
@@ -588,13 +605,60 @@ class Helper(object):
         self.chips = []
 
 
+def result(rid, value):
+    return {"type": "result", "id": rid, "ok": True, "value": value}
+
+
+def failed(rid, code, message, details=None):
+    error = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    if rid is None:
+        # As the agent answers a request without an id: nobody's result.
+        return {"type": "error", "error": error}
+    return {"type": "result", "id": rid, "ok": False, "error": error}
+
+
+def handle(helper, raw, ops):
+    """One request line; True when the helper is to exit (close)."""
+    rid = None
+    try:
+        req = json.loads(raw.decode("utf-8"))
+        if not isinstance(req, dict):
+            raise Fail("invalid_payload", "a request is a JSON object")
+        rid = req.get("id")
+        if not isinstance(rid, int) or isinstance(rid, bool):
+            rid = None
+            raise Fail("invalid_payload", "request needs an integer id")
+        kind = req.get("type")
+        if kind == "close":
+            helper.close()
+            emit(result(rid, None))
+            return True
+        if kind not in ops:
+            raise Fail("unsupported", "unknown request type %r" % (kind,))
+        if kind != "open" and helper.backend is None:
+            raise Fail("invalid_payload", "open first")
+        emit(result(rid, ops[kind](req)["value"]))
+        if kind == "open":
+            emit(helper.hello())
+    except Fail as failure:
+        emit(failed(rid, failure.code, failure.message, failure.details))
+    except (ValueError, UnicodeDecodeError) as failure:
+        emit(failed(rid, "invalid_payload", str(failure)))
+    except OSError as failure:
+        fail = os_error("request", failure)
+        emit(failed(rid, fail.code, fail.message))
+    return False
+
+
 def main():
     die_with_parent()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the server; it closes us.
     helper = Helper()
-    ops = {"open": helper.op_open, "mode": helper.op_mode, "write": helper.op_write,
-           "read": helper.op_read, "watch": helper.op_watch}
+    ops = {"open": lambda req: {"value": helper.op_open(req)}, "mode": helper.op_mode, "write": helper.op_write,
+           "read": helper.op_read, "watch": helper.op_watch, "unwatch": helper.op_watch}
     buf = b""
     try:
         while True:
@@ -609,48 +673,22 @@ def main():
                     try:
                         helper.on_edges(fds[fd])
                     except OSError as error:
-                        emit({"event": "error", "message": "reading edges: %s" % error})
+                        emit({"type": "error", "error": {"code": "handler_failed", "message": "reading edges: %s" % error}})
                     continue
                 chunk = os.read(0, 65536)
                 if not chunk:
                     return  # the server closed our stdin or died
                 buf += chunk
                 if len(buf) > MAX_LINE and b"\n" not in buf:
-                    emit({"event": "error", "message": "request longer than %d bytes dropped" % MAX_LINE})
+                    emit({"type": "error",
+                          "error": {"code": "invalid_payload", "message": "request longer than %d bytes dropped" % MAX_LINE}})
                     buf = b""
                 while b"\n" in buf:
                     raw, buf = buf.split(b"\n", 1)
                     if not raw.strip():
                         continue
-                    rid = None
-                    try:
-                        req = json.loads(raw.decode("utf-8"))
-                        if not isinstance(req, dict):
-                            raise Fail("invalid_payload", "a request is a JSON object")
-                        rid = req.get("id")
-                        op = req.get("op")
-                        if op == "close":
-                            helper.close()
-                            emit({"id": rid, "ok": True})
-                            return
-                        if op not in ops:
-                            raise Fail("invalid_payload", "unknown op %r" % (op,))
-                        if op != "open" and helper.backend is None:
-                            raise Fail("invalid_payload", "open first")
-                        result = ops[op](req)
-                        answer = {"id": rid, "ok": True}
-                        answer.update(result)
-                        emit(answer)
-                    except Fail as failure:
-                        error = {"code": failure.code, "message": failure.message}
-                        if failure.details is not None:
-                            error["details"] = failure.details
-                        emit({"id": rid, "ok": False, "error": error})
-                    except (ValueError, UnicodeDecodeError) as failure:
-                        emit({"id": rid, "ok": False, "error": {"code": "invalid_payload", "message": str(failure)}})
-                    except OSError as failure:
-                        fail = os_error("request", failure)
-                        emit({"id": rid, "ok": False, "error": {"code": fail.code, "message": fail.message}})
+                    if handle(helper, raw, ops):
+                        return
     except BrokenPipeError:
         pass
     finally:

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { BoardcastError, isErrorCode } from '@boardcast/core';
 import { logSafe } from '@boardcast/core/server';
 
-/** One answer or event line of the helper, parsed (a JSON object). */
+/** One frame the helper wrote, parsed (a JSON object): a board-protocol frame (`result`, `edge`, `hello`, …). */
 export type HelperMessage = Record<string, unknown>;
 
 /** Longest line accepted from the helper (its answers and events are < 1 KB). */
@@ -15,7 +15,7 @@ export interface HelperProcessOptions {
   readonly python: string;
   readonly helperPath: string;
   readonly env: Readonly<Record<string, string>> | undefined;
-  /** Unsolicited lines: `{"event":"edge"|"overflow"|"error",…}`. */
+  /** Frames nobody asked for: `{"type":"edge"|"overflow"|"hello",…}` (an `error` frame goes to `onError`). */
   readonly onEvent: (message: HelperMessage) => void;
   /** Failures no request carries (a malformed line). */
   readonly onError: (error: BoardcastError) => void;
@@ -35,9 +35,10 @@ export function defaultHelperPath(): string {
 
 /**
  * One run of `gpio-helper/boardcast_gpio_helper.py`: spawns it, frames its
- * newline-delimited JSON, matches answers to requests by id and turns
- * whatever it writes into typed errors (never a throw inside a stream
- * callback). `exited` settles once, with the reason, when the process is gone
+ * newline-delimited JSON (the board protocol's frames, as the agent sends
+ * them over its WebSocket: `result` by id, `edge`, `error`, `hello`), matches
+ * results to requests by id and turns whatever it writes into typed errors
+ * (never a throw inside a stream callback). `exited` settles once, with the reason, when the process is gone
  * (or never started); every request still waiting then rejects with it.
  */
 export class GpioHelperProcess {
@@ -116,7 +117,7 @@ export class GpioHelperProcess {
    * written a request is not withdrawn: it reaches the kernel within
    * microseconds, so a write that was sent is one that happened.
    */
-  request(op: string, body: Record<string, unknown>, timeoutMs: number): Promise<HelperMessage> {
+  request(type: string, body: Record<string, unknown>, timeoutMs: number): Promise<HelperMessage> {
     if (this.#gone) return Promise.reject(this.#gone);
     const boardId = this.#options.boardId;
     return new Promise((resolve, reject) => {
@@ -126,12 +127,12 @@ export class GpioHelperProcess {
         reject(
           new BoardcastError(
             'timeout',
-            `board "${boardId}": the GPIO helper did not answer ${op} within ${timeoutMs} ms`,
+            `board "${boardId}": the GPIO helper did not answer ${type} within ${timeoutMs} ms`,
           ),
         );
       }, timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
-      this.#child.stdin.write(`${JSON.stringify({ id, op, ...body })}\n`);
+      this.#child.stdin.write(`${JSON.stringify({ type, id, ...body })}\n`);
     });
   }
 
@@ -161,18 +162,21 @@ export class GpioHelperProcess {
         );
         continue;
       }
-      const answer = message as HelperMessage;
-      if (typeof answer.id === 'number') {
-        const waiter = this.#pending.get(answer.id);
+      const frame = message as HelperMessage;
+      if (frame.type === 'result' && typeof frame.id === 'number') {
+        const waiter = this.#pending.get(frame.id);
         if (!waiter) continue;
-        this.#pending.delete(answer.id);
+        this.#pending.delete(frame.id);
         clearTimeout(waiter.timer);
-        if (answer.ok === true) waiter.resolve(answer);
-        else waiter.reject(helperError(boardId, answer.error));
-      } else if (answer.event === 'error') {
-        onError(new BoardcastError('handler_failed', `GPIO helper: ${logSafe(answer.message)}`));
-      } else if (typeof answer.event === 'string') {
-        onEvent(answer);
+        if (frame.ok === true) waiter.resolve(frame);
+        else waiter.reject(helperError(boardId, frame.error));
+      } else if (frame.type === 'error') {
+        const error = helperError(boardId, frame.error);
+        onError(new BoardcastError(error.code, `GPIO helper: ${logSafe(error.message)}`));
+      } else if (typeof frame.type === 'string') {
+        onEvent(frame);
+      } else {
+        onError(new BoardcastError('handler_failed', `GPIO helper wrote a frame without a type: ${logSafe(line)}`));
       }
     }
   }

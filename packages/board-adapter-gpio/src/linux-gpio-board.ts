@@ -221,7 +221,7 @@ function startHelper(settings: Settings, sink: HelperSink): GpioHelperProcess {
  */
 async function openLines(helper: GpioHelperProcess, settings: Settings): Promise<HelperMessage> {
   try {
-    const answer = await Promise.race([
+    const result = await Promise.race([
       helper.request(
         'open',
         { pins: settings.pins, consumer: settings.consumer, chip: settings.chip },
@@ -229,6 +229,7 @@ async function openLines(helper: GpioHelperProcess, settings: Settings): Promise
       ),
       helper.exited.then((why) => Promise.reject(why)),
     ]);
+    const answer = (result.value ?? {}) as HelperMessage;
     const lines = answer.lines;
     if (
       !Array.isArray(lines) ||
@@ -391,7 +392,7 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     if (state.mode === mode) return;
     const initial = options.initial ?? 0;
     const release = mode === 'output' ? (options.release ?? initial) : undefined;
-    await this.#request('mode', { line: state.index, mode, initial, release: release ?? 'keep' }, options);
+    await this.#request('mode', { pin: state.info.pin, mode, initial, release: release ?? 'keep' }, options);
     state.mode = mode;
     state.level = mode === 'output' ? initial : undefined;
     state.release = release;
@@ -403,7 +404,7 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     const state = this.#state(pin);
     if (state.mode !== 'output') throw unsupported(this.id, pin, 'is not an output (call pinMode first)');
     if (!isLevel(value)) throw new BoardcastError('invalid_payload', 'digitalWrite value must be 0 or 1');
-    const answer = await this.#request('write', { line: state.index, value }, options);
+    const answer = await this.#request('write', { pin: state.info.pin, value }, options);
     const level = this.#level(answer, 'write');
     state.level = level;
     return level;
@@ -413,7 +414,7 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     const state = this.#state(pin);
     if (state.mode === undefined) throw unsupported(this.id, pin, 'is not configured (call pinMode first)');
     // Always the kernel's word, never a cached level.
-    const answer = await this.#request('read', { line: state.index }, options);
+    const answer = await this.#request('read', { pin: state.info.pin }, options);
     return this.#level(answer, 'read');
   }
 
@@ -470,7 +471,10 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
     const wanted = watchers.length === 0 ? undefined : Math.min(...watchers.map((w) => w.ms));
     if (wanted === state.lineDebounceMs) return;
     state.lineDebounceMs = wanted;
-    const answer = await this.#request('watch', { line: state.index, debounceMs: wanted ?? null });
+    const answer =
+      wanted === undefined
+        ? await this.#request('unwatch', { pin: state.info.pin })
+        : await this.#request('watch', { pin: state.info.pin, edge: 'both', debounceMs: wanted });
     if (wanted !== undefined) this.#rebuild(state, answer.value === 0 || answer.value === 1 ? answer.value : undefined);
   }
 
@@ -488,14 +492,15 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
 
   /** An unsolicited line from the helper (`edge`, `overflow`). */
   #onHelperEvent(message: HelperMessage): void {
-    const info = this.lines[Number(message.line)];
+    const pin = message.pin;
+    const info = typeof pin === 'number' || typeof pin === 'string' ? this.#states.get(pinKey(pin))?.info : undefined;
     if (!info || this.#closing) return;
-    if (message.event === 'overflow') {
+    if (message.type === 'overflow') {
       const dropped = typeof message.dropped === 'number' ? message.dropped : null;
       this.emit('overflow', { pin: info.pin, dropped });
       return;
     }
-    if (message.event !== 'edge' || (message.value !== 0 && message.value !== 1)) return;
+    if (message.type !== 'edge' || (message.value !== 0 && message.value !== 1)) return;
     const state = this.#states.get(pinKey(info.pin))!;
     this.#edgeAt = kernelTimeToEpochMs(typeof message.ns === 'string' ? message.ns : undefined);
     try {
@@ -586,7 +591,7 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
       await helper.request(
         'mode',
         {
-          line: state.index,
+          pin: state.info.pin,
           mode: state.mode,
           initial: output ? (state.level ?? 0) : 0,
           release: output ? (state.release ?? 'keep') : 'keep',
@@ -597,7 +602,11 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
       const watchers = this.#watchersOf(state);
       if (!isInputMode(state.mode) || watchers.length === 0) continue;
       const wanted = Math.min(...watchers.map((w) => w.ms));
-      const answer = await helper.request('watch', { line: state.index, debounceMs: wanted }, timeoutMs);
+      const answer = await helper.request(
+        'watch',
+        { pin: state.info.pin, edge: 'both', debounceMs: wanted },
+        timeoutMs,
+      );
       state.lineDebounceMs = wanted;
       // Keep each watcher's last reported level, then feed the level now: a
       // change while the helper was down is reported (after its debounce).

@@ -150,7 +150,8 @@ describe.skipIf(!pythonPath)('agent command line (CPython)', () => {
       expect(r.stderr, what).toMatch(pattern);
       expect(r.stderr, what).not.toContain('Traceback');
     }
-  });
+    // ~25 python processes one after another: generous on a loaded 2-core machine (load 20 seen).
+  }, 120_000);
 
   it('no module reads the wall clock: liveness and deadlines use ticks/monotonic only', () => {
     for (const file of AGENT_MODULES) {

@@ -186,18 +186,25 @@ describe.each(apis)('LinuxGpioBoard and the kernel, gpiod v%i API', (api) => {
   it('a failed open leaves nothing half set up; a second open is refused, not a second set of chips', async () => {
     const helper = new HelperDriver(python, gpio.env);
     try {
-      const failed = await helper.send({ op: 'open', pins: [5, 'NOPE'] });
+      const failed = await helper.send({ type: 'open', pins: [5, 'NOPE'] });
       expect(failed).toMatchObject({ ok: false, error: { code: 'unsupported' } });
       // Nothing of the failed attempt is held, and a retry starts clean: line 0 is pin 17.
       expect(await gpio.level(RP1, 5)).toMatchObject({ held: false });
-      const opened = await helper.send({ op: 'open', pins: [17] });
-      expect(opened).toMatchObject({ ok: true, lines: [{ offset: 17 }] });
-      expect(await helper.send({ op: 'mode', line: 0, mode: 'input_pullup' })).toMatchObject({ ok: true, value: 1 });
+      const opened = await helper.send({ type: 'open', pins: [17] });
+      expect(opened).toMatchObject({ ok: true, value: { lines: [{ offset: 17 }] } });
+      expect(await helper.send({ type: 'mode', pin: 17, mode: 'input_pullup' })).toMatchObject({
+        ok: true,
+        value: 'input_pullup',
+      });
       expect(await gpio.level(RP1, 17)).toMatchObject({ held: true });
       expect(await gpio.level(RP1, 5)).toMatchObject({ held: false });
-      const again = await helper.send({ op: 'open', pins: [27] });
+      const again = await helper.send({ type: 'open', pins: [27] });
       expect(again).toMatchObject({ ok: false, error: { code: 'invalid_payload' } });
-      expect(await helper.send({ op: 'mode', line: 1, mode: 'input' })).toMatchObject({ ok: false });
+      // Pin 5 of the failed attempt is no pin of this helper.
+      expect(await helper.send({ type: 'mode', pin: 5, mode: 'input' })).toMatchObject({
+        ok: false,
+        error: { code: 'unsupported' },
+      });
     } finally {
       await helper.close();
     }
@@ -217,9 +224,9 @@ class HelperDriver {
     this.#child.stdout.on('data', (chunk: string) => {
       this.#buffer += chunk;
       for (let nl = this.#buffer.indexOf('\n'); nl >= 0; nl = this.#buffer.indexOf('\n')) {
-        const answer = JSON.parse(this.#buffer.slice(0, nl)) as Record<string, unknown>;
+        const frame = JSON.parse(this.#buffer.slice(0, nl)) as Record<string, unknown>;
         this.#buffer = this.#buffer.slice(nl + 1);
-        this.#waiters.get(answer.id as number)?.(answer);
+        if (frame.type === 'result') this.#waiters.get(frame.id as number)?.(frame);
       }
     });
   }

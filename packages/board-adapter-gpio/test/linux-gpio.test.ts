@@ -373,13 +373,14 @@ describe.skipIf(!pythonPath)('LinuxGpioBoard with a misbehaving helper', () => {
       [
         'import json, os, sys',
         'def say(obj): sys.stdout.write(obj if isinstance(obj, str) else json.dumps(obj)); sys.stdout.write("\\n"); sys.stdout.flush()',
+        'def ok(rid, value): return {"type": "result", "id": rid, "ok": True, "value": value}',
         'for raw in sys.stdin:',
-        '    msg = json.loads(raw); rid = msg["id"]; op = msg["op"]',
-        `    if op == "open": say({"id": rid, "ok": True, "api": 2, "version": "fake", "lines": ${lines}})`,
-        '    elif op == "write":',
+        '    msg = json.loads(raw); rid = msg["id"]; kind = msg["type"]',
+        `    if kind == "open": say(ok(rid, {"api": 2, "version": "fake", "lines": ${lines}}))`,
+        '    elif kind == "write":',
         '        value = msg["value"]',
         ...script.split('\n').map((l) => `        ${l}`),
-        '    else: say({"id": rid, "ok": True, "value": 0})',
+        '    else: say(ok(rid, 0))',
       ].join('\n'),
     );
     const board = await LinuxGpioBoard.open({ pins: [5], python: pythonPath ?? 'python3', helperPath: path });
@@ -388,9 +389,7 @@ describe.skipIf(!pythonPath)('LinuxGpioBoard with a misbehaving helper', () => {
   }
 
   it('lines that are JSON but not objects (null, a list, a string) are errors; the board keeps working', async () => {
-    const board = await badHelper(
-      'say("null"); say("[1]"); say("\\"x\\""); say("42"); say({"id": rid, "ok": True, "value": value})',
-    );
+    const board = await badHelper('say("null"); say("[1]"); say("\\"x\\""); say("42"); say(ok(rid, value))');
     const errors: unknown[] = [];
     board.on('error', (e) => errors.push(e));
     try {
@@ -413,7 +412,7 @@ describe.skipIf(!pythonPath)('LinuxGpioBoard with a misbehaving helper', () => {
   });
 
   it('an answer without a level is handler_failed, never a made-up 0', async () => {
-    const board = await badHelper('say({"id": rid, "ok": True, "value": "1"})');
+    const board = await badHelper('say(ok(rid, "1"))');
     try {
       await expect(board.digitalWrite(5, 1)).rejects.toMatchObject({ code: 'handler_failed' });
       await expect(board.digitalRead(5)).resolves.toBe(0);
