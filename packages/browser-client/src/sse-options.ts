@@ -2,13 +2,18 @@ import type { ContractSpec } from '@boardcast/core';
 import type { KeepAliveOptions } from './backoff.js';
 import type { ClientOptions } from './client.js';
 import type { HttpOptions } from './http.js';
+import type { ShareOptions } from './share.js';
 
 /**
  * Options of the SSE transport. In a module of their own because both the
  * transport and its on-demand fetch reader (sse-fetch.ts) need them, and
  * the reader must not import the transport that loads it.
  */
-export interface SseOptions<C extends ContractSpec> extends ClientOptions<C>, HttpOptions, KeepAliveOptions {
+export interface SseOptions<C extends ContractSpec>
+  extends ClientOptions<C>,
+    HttpOptions,
+    KeepAliveOptions,
+    ShareOptions {
   /** Event stream URL (default `<url>/events`). */
   readonly eventsUrl?: string | undefined;
   /** Command base (default `<url>/commands`); a command posts to `<commandsUrl>/<name>`. */

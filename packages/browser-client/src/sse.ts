@@ -1,5 +1,6 @@
 import type { ClientContract, Contract, ContractSpec } from '@boardcast/core';
 import { type BoardcastClient, createClient } from './client.js';
+import { shareIdentity, shareTransport } from './share.js';
 import type { SseOptions } from './sse-options.js';
 import { sseTransport } from './sse-transport.js';
 
@@ -13,7 +14,11 @@ export function connectSse<C extends ContractSpec>(
   contract: Contract<C> | C | ClientContract<C>,
   options: SseOptions<C> = {},
 ): BoardcastClient<C> {
-  return createClient(contract, sseTransport(url, contract, options), options);
+  return createClient(
+    contract,
+    shareTransport(sseTransport(url, contract, options), contract, shareIdentity(url, options), options),
+    options,
+  );
 }
 
 export type { KeepAliveOptions, ReconnectOptions } from './backoff.js';

@@ -9,12 +9,13 @@ import {
 import { type KeepAliveOptions, watchdog } from './backoff.js';
 import type { ClientOptions, LinkSink, Transport } from './client.js';
 import { createSkipper } from './resync.js';
+import type { ShareOptions } from './share.js';
 import { endpoint, withQuery } from './urls.js';
 
 /** Any WebSocket class with the browser's API: the global one, or `WebSocket` from `ws` in Node 20. */
 export type WebSocketClass = new (url: string, protocols: string) => unknown;
 
-export interface WsOptions<C extends ContractSpec> extends ClientOptions<C>, KeepAliveOptions {
+export interface WsOptions<C extends ContractSpec> extends ClientOptions<C>, KeepAliveOptions, ShareOptions {
   /** WebSocket URL (default `<url>/ws`, with http(s) turned into ws(s)). */
   readonly wsUrl?: string | undefined;
   /** WebSocket implementation (default `globalThis.WebSocket`). */

@@ -1,5 +1,6 @@
 import type { ClientContract, Contract, ContractSpec } from '@boardcast/core';
 import { type BoardcastClient, createClient } from './client.js';
+import { shareIdentity, shareTransport } from './share.js';
 import { type WsOptions, wsTransport } from './ws-transport.js';
 
 /**
@@ -12,7 +13,11 @@ export function connectWs<C extends ContractSpec>(
   contract: Contract<C> | C | ClientContract<C>,
   options: WsOptions<C> = {},
 ): BoardcastClient<C> {
-  return createClient(contract, wsTransport(url, contract, options), options);
+  return createClient(
+    contract,
+    shareTransport(wsTransport(url, contract, options), contract, shareIdentity(url, options), options),
+    options,
+  );
 }
 
 export type { KeepAliveOptions, ReconnectOptions } from './backoff.js';

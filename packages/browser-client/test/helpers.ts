@@ -20,8 +20,6 @@ export const contract = defineContract({
     led: typed<{ on: boolean }>(),
     pin_change: typed<{ pin: string; value: 0 | 1 }>(),
     tick: typed<number>(),
-    /** A log line the state only counts: a large one is an oversized event the state depends on. */
-    note: typed<string>(),
   },
   commands: {
     led: { input: z.object({ state: z.enum(['on', 'off', 'toggle']) }), result: typed<{ on: boolean }>() },
@@ -29,12 +27,11 @@ export const contract = defineContract({
     slow: { input: typed<{ ms: number }>(), result: typed<string>() },
     echo: { input: typed<unknown>(), result: typed<unknown>() },
   },
-  state: typed<{ led: { on: boolean }; tick: number; pins: Record<string, 0 | 1>; notes?: number }>(),
+  state: typed<{ led: { on: boolean }; tick: number; pins: Record<string, 0 | 1> }>(),
   // Folded by the hub and by every client's mirror alike.
   reducers: {
     led: (state, led) => ({ ...state, led }),
     tick: (state, tick) => ({ ...state, tick }),
-    note: (state) => ({ ...state, notes: (state.notes ?? 0) + 1 }),
     // pin_change has none: it leaves the state alone (the oversized-event tests rely on that).
   },
 });

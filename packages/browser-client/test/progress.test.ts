@@ -7,6 +7,7 @@
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createHub, defineContract, typed } from '@boardcast/core';
 import { WS_PROTOCOL } from '@boardcast/core/wire';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -94,22 +95,39 @@ describe.each(both)('%s: an event larger than maxEventSize', (transport) => {
   });
 
   it('an event the state depends on: reset, the state mended from one side snapshot, every later event once', async () => {
-    const { hub, server, dials } = await start(transport);
-    const client = connect(server.url, contract, options(transport));
-    const t = track(client);
+    // The test contract plus a `note` the state counts: a large one is an oversized event the state depends on.
+    const notes = defineContract({
+      events: { ...contract.events, note: typed<string>() },
+      commands: contract.commands,
+      state: typed<{ led: { on: boolean }; tick: number; pins: Record<string, 0 | 1>; notes?: number }>(),
+      reducers: { ...contract.reducers, note: (state) => ({ ...state, notes: (state.notes ?? 0) + 1 }) },
+    });
+    const hub = createHub(notes, { state: { led: { on: false }, tick: 0, pins: {} }, history: 1000 });
+    const server = await serve(hub as unknown as Parameters<typeof serve>[0]);
+    cleanups.push(
+      () => server.kill(),
+      () => hub.close(),
+    );
+    const dials = recordDials(server, transport);
+    const client = connect(server.url, notes, options(transport));
+    cleanups.push(() => client.close());
+    const ticks: number[] = [];
+    const resets: string[] = [];
+    client.on('tick', (n) => ticks.push(n));
+    client.on('reset', (reason) => resets.push(reason));
     await until(() => client.status === 'open' && client.state);
-    await tick(hub, 1);
+    await hub.publish('tick', 1);
     await hub.publish('note', 'short');
     await hub.publish('note', BIG);
-    for (const n of [2, 3, 4, 5]) await tick(hub, n);
-    await until(() => t.ticks.length === 5 && client.state?.notes === 2);
-    expect(t.ticks).toEqual([1, 2, 3, 4, 5]);
-    expect(t.resets).toEqual(['too_large']);
+    for (const n of [2, 3, 4, 5]) await hub.publish('tick', n);
+    await until(() => ticks.length === 5 && client.state?.notes === 2);
+    expect(ticks).toEqual([1, 2, 3, 4, 5]);
+    expect(resets).toEqual(['too_large']);
     expect(client.state).toEqual(hub.state);
     // One main connection the whole time, plus the one side connection for the snapshot.
     expect(dials).toEqual([undefined, undefined]);
-    await tick(hub, 6);
-    await until(() => t.ticks.length === 6);
+    await hub.publish('tick', 6);
+    await until(() => ticks.length === 6);
     expect(client.state).toEqual(hub.state);
     expect(client.status).toBe('open');
   });
