@@ -15,6 +15,7 @@ import type {
 import { Debouncer } from '@boardcast/board-adapter-gpio';
 import { BoardcastError, Emitter } from '@boardcast/core';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
+import { ClientRouter } from './client-router.js';
 import { connectMqtt } from './connect.js';
 import { type AvailabilityTopic, type Decode, decodeLevel, decodeNumber, sources, type TopicMap } from './topics.js';
 
@@ -170,6 +171,7 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
   /** Resync waits for answers on these topics (query responses). */
   readonly #topicWaiters = new Set<{ topic: string; resolve: () => void }>();
   readonly #detach: (() => void)[] = [];
+  readonly #router: ClientRouter;
   #status: BoardStatus = 'offline';
   /** Availability from the device's last will / birth message; undefined until the broker told us. */
   #available: boolean | undefined;
@@ -214,21 +216,18 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
         maximumPacketSize: options.maximumPacketSize ?? this.#maxPayloadBytes + 65_536,
       });
     const client = this.client;
-    const onConnect = () => void this.#onConnect();
-    const onClose = () => this.#onDisconnect();
+    // One set of client listeners for all boards on a shared client (see ClientRouter).
+    this.#router = ClientRouter.of(client);
+    const router = this.#router;
     const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket) =>
       this.#onMessage(topic, payload, packet.retain === true);
-    const onError = (error: Error & { code?: unknown }) => this.emit('error', this.#clientError(error));
-    client.on('connect', onConnect);
-    client.on('close', onClose);
-    client.on('message', onMessage);
-    client.on('error', onError);
     this.#detach.push(
-      () => client.off('connect', onConnect),
-      () => client.off('close', onClose),
-      () => client.off('message', onMessage),
-      () => client.off('error', onError),
+      router.on('connect', () => void this.#onConnect()),
+      router.on('close', () => this.#onDisconnect()),
+      router.on('error', (error: Error & { code?: unknown }) => this.emit('error', this.#clientError(error))),
+      ...[...this.#routes.keys(), this.#syncTopic].map((topic) => router.route(topic, onMessage)),
     );
+    router.hold([...this.#routes.keys(), this.#syncTopic]);
     if (client.connected) void this.#onConnect();
   }
 
@@ -401,9 +400,11 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     this.#watchers.clear();
     this.#failAll(new BoardcastError('closed', `board "${this.id}" is closed`));
     this.#status = 'offline';
+    // Topics another board on the same client still reads stay subscribed.
+    const unused = this.#router.release([...this.#routes.keys(), this.#syncTopic]);
     if (this.#ownsClient) await this.client.endAsync(true).catch(() => undefined);
-    else if (this.client.connected) {
-      await this.client.unsubscribeAsync([...this.#routes.keys(), this.#syncTopic]).catch(() => undefined);
+    else if (this.client.connected && unused.length > 0) {
+      await this.client.unsubscribeAsync(unused).catch(() => undefined);
     }
   }
 
@@ -482,7 +483,7 @@ export class MqttBoard extends Emitter<MqttBoardEvents> implements Board {
     // TCP_NODELAY, Nagle's algorithm holds them back behind delayed ACKs.
     (this.client.stream as { setNoDelay?: (noDelay: boolean) => unknown } | undefined)?.setNoDelay?.(true);
     try {
-      const granted = await this.client.subscribeAsync([...this.#routes.keys(), this.#syncTopic], { qos: this.#qos });
+      const granted = await this.#router.subscribe([...this.#routes.keys(), this.#syncTopic], this.#qos);
       if (!current()) return;
       // 128 (0x80) is the broker's refusal of one topic (an ACL).
       const refused = granted.filter((g) => g.qos === 128).map((g) => g.topic);
