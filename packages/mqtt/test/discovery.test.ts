@@ -177,10 +177,29 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     await waitFor(() => device.board.levels.get('contact') === 1, 'door open');
     bulb.setTemperature(19);
     await waitFor(() => device.board.readings.get('temperature')?.value === 19, 'a reading');
-    // availability_mode all: the bridge going offline takes the device offline.
+    // A second device of the same bridge shares its bridge/state topic on the discovery's client.
+    const porch = await DeviceDiscoveryDouble.start(suite.broker.url, {
+      name: 'porch_bulb',
+      objectId: '0x000b57fffe654321',
+    });
+    suite.defer(() => porch.stop());
+    suite.defer(() =>
+      clearRetained([
+        'homeassistant/device/0x000b57fffe654321/config',
+        'zigbee2mqtt/porch_bulb',
+        'zigbee2mqtt/porch_bulb/availability',
+      ]),
+    );
+    await waitFor(() => devices.length === 2, 'the second bulb');
+    const second = devices[1] as DiscoveredDevice;
+    await waitFor(() => second.board.status === 'online', 'the second bulb online');
+    // availability_mode all: the bridge going offline takes both devices offline.
     const c = await mqtt();
     await c.publishAsync('zigbee2mqtt/bridge/state', '{"state":"offline"}', { retain: true, qos: 1 });
-    await waitFor(() => statuses.includes(`${device.id} offline`), 'offline with the bridge');
+    await waitFor(
+      () => statuses.includes(`${device.id} offline`) && statuses.includes(`${second.id} offline`),
+      'both offline with the bridge',
+    );
     await bulb.removeDiscovery();
     await waitFor(() => removed.includes(device.id), 'removed');
   });
