@@ -1,4 +1,8 @@
 #!/usr/bin/env node
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
 /**
  * Size check: bundle each public entry the way a page gets it (esbuild,
  * minified, browser platform, ESM with code splitting, @boardcast/core and
@@ -19,20 +23,18 @@
  *
  *   node packages/browser-client/scripts/size.mjs [--json]
  */
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
+import { sourceAliases } from '../../../scripts/workspace-sources.mjs';
 
 const here = fileURLToPath(new URL('..', import.meta.url));
-const core = fileURLToPath(new URL('../../core/src/index.ts', import.meta.url));
 
 /**
  * `goal.measure` says which figure the goal is about. Budgets sit ~80 B above
  * the figures measured when they were set (sse 3,082 / 5,896; ws 3,896;
  * whole 6,431 / 7,610, after HTTP commands moved behind an import() on first
  * use and the server-status frame of the degraded-bus work arrived): lower
- * them when the code shrinks. `/channels` (7,249 / 8,729 when set) carries
+ * them when the code shrinks. The SSE budget rose with the connection loop
+ * shared by both clients (session.ts, issue 28: 3,111 → 3,270 / 5,858 →
+ * 6,022). `/channels` (7,249 / 8,729 when set) carries
  * both channel transports; `/sse`, `/ws` and the root carry none of it.
  */
 const entries = [
@@ -40,7 +42,7 @@ const entries = [
     name: '@boardcast/browser-client/sse',
     file: 'src/sse.ts',
     goal: { measure: 'initial', bytes: 2048 },
-    budget: { initial: 3160, all: 5980 },
+    budget: { initial: 3350, all: 6100 },
   },
   { name: '@boardcast/browser-client/ws', file: 'src/ws.ts', budget: { initial: 3980, all: 3980 } },
   // Both transports and the channel client: what a page that names channels adds.
@@ -69,11 +71,7 @@ async function bundle(entry) {
     absWorkingDir: here,
     outdir: join(here, 'size-check'), // never written (write: false); splitting needs an outdir
     metafile: true,
-    alias: {
-      '@boardcast/core': core,
-      '@boardcast/core/wire': core.replace(/index\.ts$/, 'wire.ts'),
-      '@boardcast/core/server': core.replace(/index\.ts$/, 'server.ts'),
-    },
+    alias: sourceAliases,
     logLevel: 'silent',
   });
   return result;

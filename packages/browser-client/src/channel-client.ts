@@ -13,8 +13,8 @@ import {
 } from '@boardcast/core';
 import type { ServerStatus } from '@boardcast/core/wire';
 import type { ReconnectOptions } from './backoff.js';
-import type { ChannelDial, ChannelTransport, DirectoryQuery, SinceRequest } from './channel-link.js';
-import type { CommandOptions, Status, StatusChange } from './client.js';
+import type { ChannelDial, ChannelSink, ChannelTransport, DirectoryQuery, SinceRequest } from './channel-link.js';
+import type { CommandOptions, LinkSink, Status, StatusChange } from './client.js';
 import { createDirectoryMirror, type DirectoryMirror } from './directory-mirror.js';
 import { callAll, type Listener } from './listeners.js';
 import { closedError, createSession } from './session.js';
@@ -288,96 +288,97 @@ export function createChannelClient<C extends ContractSpec>(
     });
   };
 
-  const session = createSession(
-    transport,
-    options,
-    {
-      channelSnapshot(channel, state) {
-        catchingUp = false;
-        if (channel === DIRECTORY) {
-          if (set.has(DIRECTORY)) directory.replace(state as never);
+  const frames: Omit<ChannelSink, keyof LinkSink> = {
+    channelSnapshot(channel: string, state: unknown, id: string | null) {
+      // At the connection's position, which only grows (null: the bus has no event yet).
+      if (id) session.position = id;
+      catchingUp = false;
+      if (channel === DIRECTORY) {
+        if (set.has(DIRECTORY)) directory.replace(state as never);
+        return;
+      }
+      if (!held(channel)) return;
+      const entry = set.get(channel);
+      if (entry) {
+        entry.started = true;
+        entry.since = undefined;
+      }
+      const v = viewOf(channel);
+      v.setError(undefined);
+      v.replace(state as StateOf<C>);
+      v.emit('\0snapshot', state);
+      session.emit('snapshot', channel, state);
+    },
+    channelEvent(channel: string, name: string, data: unknown, at: string | null) {
+      let id = at;
+      const entry = set.get(channel);
+      const pending = entry !== undefined && !entry.started && entry.since !== undefined;
+      if (pending && catchingUp) id = null;
+      else if (id) catchingUp = false;
+      if (id) session.position = id;
+      if (channel === DIRECTORY) {
+        if (set.has(DIRECTORY)) directory.apply(data);
+        return;
+      }
+      if (!held(channel)) return;
+      if (pending) {
+        if (entry.skip > 0) {
+          entry.skip--;
           return;
         }
-        if (!held(channel)) return;
+        entry.folded++;
+        // An event of its own with an id: every catch-up frame of its start came before it.
+        if (id) entry.started = true;
+      }
+      const v = viewOf(channel);
+      const before = v.mirror.getSnapshot();
+      try {
+        v.mirror.apply(name as EventName<C>, data as EventData<C, EventName<C>>);
+      } catch (cause) {
+        // The hub skipped this reducer too (it threw there as well): the state still agrees.
+        session.emit('error', new BoardcastError('invalid_payload', `reducer "${name}" threw`, { cause }));
+      }
+      const after = v.mirror.getSnapshot();
+      if (after !== before) v.emit('\0change', after);
+      v.emit(name, data, id ?? undefined);
+      session.emit('event', channel, name, data, id ?? undefined);
+      return;
+    },
+    channelReset(channel, reason) {
+      if (channel === DIRECTORY || !held(channel)) return;
+      viewOf(channel).emit('\0reset', reason);
+      session.emit('reset', channel, reason);
+    },
+    forbidden(channel, error) {
+      set.delete(channel);
+      refused.add(channel);
+      if (channel === DIRECTORY) directory.replace(undefined);
+      const v = viewOf(channel);
+      v.setError(error);
+      v.replace(undefined);
+      v.fail(error);
+      v.emit('\0forbidden', error);
+      session.emit('forbidden', channel, error);
+      session.emit('error', error);
+    },
+    started(channels) {
+      for (const channel of channels) {
         const entry = set.get(channel);
         if (entry) {
           entry.started = true;
           entry.since = undefined;
         }
-        const v = viewOf(channel);
-        v.setError(undefined);
-        v.replace(state as StateOf<C>);
-        v.emit('\0snapshot', state);
-        session.emit('snapshot', channel, state);
-      },
-      channelEvent(channel, name, data, at) {
-        let id = at;
-        const entry = set.get(channel);
-        const pending = entry !== undefined && !entry.started && entry.since !== undefined;
-        if (pending && catchingUp) id = null;
-        else if (id) catchingUp = false;
-        if (channel === DIRECTORY) {
-          if (set.has(DIRECTORY)) directory.apply(data);
-          return id;
-        }
-        if (!held(channel)) return id;
-        if (pending) {
-          if (entry.skip > 0) {
-            entry.skip--;
-            return id;
-          }
-          entry.folded++;
-          // An event of its own with an id: every catch-up frame of its start came before it.
-          if (id) entry.started = true;
-        }
-        const v = viewOf(channel);
-        const before = v.mirror.getSnapshot();
-        try {
-          v.mirror.apply(name as EventName<C>, data as EventData<C, EventName<C>>);
-        } catch (cause) {
-          // The hub skipped this reducer too (it threw there as well): the state still agrees.
-          session.emit('error', new BoardcastError('invalid_payload', `reducer "${name}" threw`, { cause }));
-        }
-        const after = v.mirror.getSnapshot();
-        if (after !== before) v.emit('\0change', after);
-        v.emit(name, data, id ?? undefined);
-        session.emit('event', channel, name, data, id ?? undefined);
-        return id;
-      },
-      channelReset(channel, reason) {
-        if (channel === DIRECTORY || !held(channel)) return;
-        viewOf(channel).emit('\0reset', reason);
-        session.emit('reset', channel, reason);
-      },
-      forbidden(channel, error) {
-        set.delete(channel);
-        refused.add(channel);
-        if (channel === DIRECTORY) directory.replace(undefined);
-        const v = viewOf(channel);
-        v.setError(error);
-        v.replace(undefined);
-        v.fail(error);
-        v.emit('\0forbidden', error);
-        session.emit('forbidden', channel, error);
-        session.emit('error', error);
-      },
-      started(channels) {
-        for (const channel of channels) {
-          const entry = set.get(channel);
-          if (entry) {
-            entry.started = true;
-            entry.since = undefined;
-          }
-        }
-      },
+      }
     },
+  };
+  const session = createSession(
+    transport,
+    options,
+    frames,
     (why) => {
       for (const v of views.values()) v.fail(why);
     },
     dialRequest,
-    () => {
-      for (const entry of set.values()) entry.started = false;
-    },
   );
 
   const client: ChannelClient<C> = {

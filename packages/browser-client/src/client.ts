@@ -11,24 +11,11 @@ import {
   type StateOf,
 } from '@boardcast/core';
 import type { ServerStatus } from '@boardcast/core/wire';
-import { backoffDelay, type ReconnectOptions, STABLE_CONNECTION_MS } from './backoff.js';
-import { callAll, type Listener } from './listeners.js';
+import type { ReconnectOptions } from './backoff.js';
+import { closedError, createSession, type Status, type StatusChange } from './session.js';
 import { createStateMirror, type StateMirrorOptions } from './state-mirror.js';
 
-export type Status = 'connecting' | 'open' | 'reconnecting' | 'closed';
-
-export interface StatusChange {
-  readonly status: Status;
-  /**
-   * Consecutive connections that failed or did not stay open for
-   * `STABLE_CONNECTION_MS` (5 s); the backoff grows with it.
-   */
-  readonly attempt: number;
-  /** While `reconnecting`: how long until the next attempt. */
-  readonly delayMs?: number | undefined;
-  /** Why the connection dropped or, with `closed`, why retrying stopped (absent after `close()`). */
-  readonly error?: BoardcastError | undefined;
-}
+export type { Status, StatusChange } from './session.js';
 
 /** Options both transports share. */
 export interface ClientOptions<C extends ContractSpec> extends StateMirrorOptions<C> {
@@ -132,8 +119,8 @@ export interface Transport {
 }
 
 /**
- * Built from closures rather than a class: `#private` names survive
- * minification and this file is most of the SSE entry's size budget.
+ * The single-stream client: a {@link createSession} connection loop whose
+ * frames fold into one state mirror.
  */
 export function createClient<C extends ContractSpec>(
   contract: Contract<C> | C | ClientContract<C>,
@@ -143,118 +130,35 @@ export function createClient<C extends ContractSpec>(
   const mirror = createStateMirror<C>(contract, options);
   // whenReady() callers, until the first snapshot (then `undefined`: ready).
   let waiting: [(state: StateOf<C>) => void, (error: BoardcastError) => void][] | undefined = [];
-  const listeners = new Map<string, Set<Listener>>();
-  let status: Status = 'connecting';
-  let lastId = options.lastEventId;
-  let lastError: BoardcastError | undefined;
-  let server: ServerStatus = { bus: 'ok' };
-  let attempt = 0;
-  let retryMs: number | undefined;
-  let generation = 0;
-  let abort: (() => void) | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let stable: ReturnType<typeof setTimeout> | undefined;
-
-  const on = (event: string, listener: Listener) => {
-    const set = listeners.get(event) ?? new Set();
-    listeners.set(event, set.add(listener));
-    return () => {
-      set.delete(listener);
-    };
+  const frames: Pick<LinkSink, 'snapshot' | 'event' | 'reset'> = {
+    snapshot(state, id) {
+      // No id means "no events yet": the next connect must be a fresh one.
+      session.position = id ?? undefined;
+      mirror.replace(state as StateOf<C>);
+      for (const [resolve] of waiting ?? []) resolve(state as StateOf<C>);
+      waiting = undefined;
+      session.emit('snapshot', state);
+    },
+    event(name, data, id) {
+      session.position = id;
+      try {
+        mirror.apply(name as EventName<C>, data as EventData<C, EventName<C>>);
+      } catch (cause) {
+        // The hub skipped this reducer too (it threw there as well): the state still agrees.
+        session.emit('error', new BoardcastError('invalid_payload', `reducer "${name}" threw`, { cause }));
+      }
+      session.emit(name, data, id);
+    },
+    reset: (reason) => session.emit('reset', reason),
   };
-  const emit = (event: string, ...args: unknown[]) => callAll(listeners.get(event), args);
-  const setStatus = (next: Status, delayMs?: number, error?: BoardcastError) => {
-    if (next === status && delayMs === undefined) return;
-    status = next;
-    emit('\0status', { status, attempt, delayMs, error });
-  };
-  const teardown = () => {
-    generation++;
-    clearTimeout(timer);
-    clearTimeout(stable);
-    abort?.();
-    abort = undefined;
-  };
-  const closedError = () => new BoardcastError('closed', 'client closed');
-  const finish = (error?: BoardcastError) => {
-    if (status === 'closed') return;
-    lastError = error;
-    const why = error ?? closedError();
+  const session = createSession(transport, options, frames, (why) => {
     for (const [, reject] of waiting ?? []) reject(why);
-    // Before teardown, so commands in flight report why the client ended.
-    transport.stop(why);
-    teardown();
-    setStatus('closed', undefined, error);
-  };
-  const schedule = (error: BoardcastError) => {
-    const policy = options.reconnect;
-    if (policy === false || attempt >= (policy?.maxAttempts ?? Number.POSITIVE_INFINITY)) return finish(error);
-    const delay = backoffDelay(attempt++, retryMs ?? policy?.initialDelayMs ?? 1000, policy?.maxDelayMs ?? 30_000);
-    setStatus('reconnecting', delay, error);
-    timer = setTimeout(dial, delay);
-  };
-
-  function dial() {
-    const mine = ++generation;
-    // Every callback checks it still belongs to the current connection, so a
-    // late frame from a replaced socket can never touch state.
-    const live =
-      <A extends unknown[]>(f: (...args: A) => unknown) =>
-      (...args: A) => {
-        if (mine === generation) f(...args);
-      };
-    const stop = transport.dial(lastId, {
-      open: live(() => {
-        // The backoff starts over only once the connection has proved itself.
-        stable = setTimeout(() => {
-          attempt = 0;
-        }, STABLE_CONNECTION_MS);
-        setStatus('open');
-      }),
-      snapshot: live((state: unknown, id: string | null) => {
-        // No id means "no events yet": the next connect must be a fresh one.
-        lastId = id ?? undefined;
-        mirror.replace(state as StateOf<C>);
-        for (const [resolve] of waiting ?? []) resolve(state as StateOf<C>);
-        waiting = undefined;
-        emit('snapshot', state);
-      }),
-      event: live((name: string, data: unknown, id: string) => {
-        lastId = id;
-        try {
-          mirror.apply(name as EventName<C>, data as EventData<C, EventName<C>>);
-        } catch (cause) {
-          // The hub skipped this reducer too (it threw there as well): the state still agrees.
-          emit('error', new BoardcastError('invalid_payload', `reducer "${name}" threw`, { cause }));
-        }
-        emit(name, data, id);
-      }),
-      reset: live((reason: string) => emit('reset', reason)),
-      server: live((next: ServerStatus) => {
-        if (next.bus === server.bus) return;
-        server = next;
-        emit('\0server', next);
-      }),
-      retry: live((ms: number) => {
-        retryMs = ms;
-      }),
-      error: live((error: BoardcastError) => emit('error', error)),
-      drop: live((error: BoardcastError, fatal?: boolean, fresh?: boolean) => {
-        teardown();
-        if (fresh) lastId = undefined;
-        emit('error', error);
-        (fatal ? finish : schedule)(error);
-      }),
-    });
-    if (mine === generation) abort = stop;
-    else stop();
-  }
-
-  dial();
+  });
+  session.start();
   return {
     transport: transport.name,
     get status() {
-      return status;
+      return session.status;
     },
     get state() {
       return mirror.getSnapshot();
@@ -262,28 +166,28 @@ export function createClient<C extends ContractSpec>(
     whenReady: () =>
       new Promise<StateOf<C>>((resolve, reject) => {
         if (!waiting) resolve(mirror.getSnapshot() as StateOf<C>);
-        else if (status === 'closed') reject(lastError ?? closedError());
+        else if (session.status === 'closed') reject(session.error ?? closedError());
         else waiting.push([resolve, reject]);
       }),
     get lastEventId() {
-      return lastId;
+      return session.position;
     },
     get error() {
-      return lastError;
+      return session.error;
     },
-    on: on as BoardcastClient<C>['on'],
-    onStatus: (listener) => on('\0status', listener),
+    on: session.on as BoardcastClient<C>['on'],
+    onStatus: (listener) => session.on('\0status', listener),
     get server() {
-      return server;
+      return session.server;
     },
-    onServer: (listener) => on('\0server', listener),
+    onServer: (listener) => session.on('\0server', listener),
     subscribe: mirror.subscribe,
     getSnapshot: mirror.getSnapshot,
     command(name, input, commandOptions = {}) {
-      if (status === 'closed') return Promise.reject(closedError());
+      if (session.status === 'closed') return Promise.reject(closedError());
       const timeout = commandOptions.timeout ?? options.commandTimeoutMs ?? 10_000;
       return transport.command(name, input, timeout) as Promise<CommandResult<C, typeof name>>;
     },
-    close: () => finish(),
+    close: () => session.finish(),
   };
 }

@@ -1,18 +1,7 @@
 import { BoardcastError } from '@boardcast/core';
 import type { ServerStatus } from '@boardcast/core/wire';
 import { backoffDelay, type ReconnectOptions, STABLE_CONNECTION_MS } from './backoff.js';
-import type { ChannelDial, ChannelSink, ChannelTransport } from './channel-link.js';
-import type { Status } from './client.js';
 import { callAll, type Listener } from './listeners.js';
-
-/**
- * The stream frames a session hands on, already checked to belong to the
- * current connection. `channelEvent` returns the id the event moves the
- * position to (`null`: none, a catch-up replay).
- */
-export interface StreamSink extends Pick<ChannelSink, 'channelSnapshot' | 'channelReset' | 'forbidden' | 'started'> {
-  channelEvent(channel: string, name: string, data: unknown, id: string | null): string | null;
-}
 
 /**
  * The connection loop both clients share: dial, status, backoff and stop
@@ -39,22 +28,53 @@ export interface Session {
   finish(error?: BoardcastError): void;
 }
 
+export type Status = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+export interface StatusChange {
+  readonly status: Status;
+  /**
+   * Consecutive connections that failed or did not stay open for
+   * `STABLE_CONNECTION_MS` (5 s); the backoff grows with it.
+   */
+  readonly attempt: number;
+  /** While `reconnecting`: how long until the next attempt. */
+  readonly delayMs?: number | undefined;
+  /** Why the connection dropped or, with `closed`, why retrying stopped (absent after `close()`). */
+  readonly error?: BoardcastError | undefined;
+}
+
 export const closedError = (): BoardcastError => new BoardcastError('closed', 'client closed');
+
+/**
+ * What a session dials through: either client's transport. (Typed loosely
+ * so this module imports neither client: the sink and the set are theirs.)
+ */
+interface Dialer {
+  dial(lastEventId: string | undefined, sink: never, side?: boolean, channels?: never): () => void;
+  stop(error: BoardcastError): void;
+}
 
 /**
  * Built from closures rather than a class: `#private` names survive
  * minification and this file is most of the SSE entry's size budget.
+ *
+ * `stream` holds the frame methods of the sink (`snapshot`/`event`/`reset`
+ * for a single stream; `channelSnapshot`, `channelEvent`, … for channels);
+ * each is called only while its connection is the current one, and moves
+ * {@link Session.position} itself.
  */
 export function createSession(
-  transport: ChannelTransport,
-  options: { readonly reconnect?: ReconnectOptions | false | undefined },
-  stream: StreamSink,
+  transport: Dialer,
+  options: {
+    readonly reconnect?: ReconnectOptions | false | undefined;
+    readonly lastEventId?: string | undefined;
+  },
+  // biome-ignore lint/suspicious/noExplicitAny: frame methods of either sink, each wrapped as it is
+  stream: Record<string, (...args: any[]) => unknown>,
   /** Called when the client stops: reject what waits for a first snapshot. */
   stopped: (error: BoardcastError) => void,
-  /** The set to ask for on each new connection. */
-  channels: () => ChannelDial,
-  /** The connection skipped an over-large event: the stream cannot be trusted to fold on, start every channel over. */
-  skipped: () => void,
+  /** The set to ask for on each new connection (channel clients); absent: a single stream. */
+  channels?: () => unknown,
 ): Session {
   const listeners = new Map<string, Set<Listener>>();
   let status: Status = 'connecting';
@@ -118,7 +138,7 @@ export function createSession(
     get server() {
       return server;
     },
-    position: undefined,
+    position: options.lastEventId,
     on,
     emit,
     start: dial,
@@ -141,7 +161,7 @@ export function createSession(
       (...args: A) => {
         if (mine === generation) f(...args);
       };
-    const sink = {
+    const sink: Record<string, unknown> = {
       open: live(() => {
         // The backoff starts over only once the connection has proved itself.
         stable = setTimeout(() => {
@@ -149,18 +169,6 @@ export function createSession(
         }, STABLE_CONNECTION_MS);
         setStatus('open');
       }),
-      channelSnapshot: live((channel: string, state: unknown, id: string | null) => {
-        // At the connection's position, which only grows (null: the bus has no event yet).
-        if (id) session.position = id;
-        stream.channelSnapshot(channel, state, id);
-      }),
-      channelEvent: live((channel: string, name: string, data: unknown, id: string | null) => {
-        const at = stream.channelEvent(channel, name, data, id);
-        if (at) session.position = at;
-      }),
-      channelReset: live(stream.channelReset),
-      forbidden: live(stream.forbidden),
-      started: live(stream.started),
       server: live((next: ServerStatus) => {
         if (next.bus === server.bus) return;
         server = next;
@@ -176,26 +184,11 @@ export function createSession(
         emit('error', error);
         (fatal ? finish : schedule)(error);
       }),
-      // An event over maxEventSize skipped in place: which channel it was is
-      // not known, so every channel starts over from a fresh snapshot.
-      skip: live((id: string, name: string, size: number) => {
-        emit(
-          'error',
-          new BoardcastError(
-            'payload_too_large',
-            `event "${name}" (id ${id}, ${size} characters) exceeded maxEventSize`,
-          ),
-        );
-        session.position = undefined;
-        skipped();
-        session.redial();
-      }),
-      // Single-stream frames never come on a channel connection.
-      snapshot() {},
-      event() {},
-      reset() {},
     };
-    const stop = transport.dial(session.position, sink as unknown as ChannelSink, false, channels());
+    for (const [name, method] of Object.entries(stream)) sink[name] = live(method);
+    const stop = channels
+      ? transport.dial(session.position, sink as never, false, channels() as never)
+      : transport.dial(session.position, sink as never);
     if (mine === generation) abort = stop;
     else stop();
   }
