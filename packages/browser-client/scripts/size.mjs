@@ -34,7 +34,7 @@ const core = fileURLToPath(new URL('../../core/src/index.ts', import.meta.url));
  * use and the server-status frame of the degraded-bus work arrived): lower
  * them when the code shrinks. The SSE budget rose with the connection loop
  * shared by both clients (session.ts, issue 28: 3,111 → 3,270 / 5,858 →
- * 6,022). `/channels` (7,249 / 8,729 when set) carries
+ * 6,022; the root entry 6,429 → 6,581). `/channels` (7,249 / 8,729 when set) carries
  * both channel transports; `/sse`, `/ws` and the root carry none of it.
  */
 const entries = [
@@ -51,7 +51,7 @@ const entries = [
     name: '@boardcast/browser-client',
     file: 'src/index.ts',
     goal: { measure: 'all', bytes: 5120 },
-    budget: { initial: 6510, all: 7690 },
+    budget: { initial: 6660, all: 7690 },
   },
 ];
 
