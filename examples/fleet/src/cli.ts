@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { startFleet } from './server.js';
+import { readUsers } from './users.js';
+
+const USAGE = `Usage: pnpm --filter fleet start [-- options]
+
+  --port <n>            port (default: $PORT or 3002)
+  --host <addr>         interface to listen on (default: all)
+  --boards <n>          simulated boards board-1 … board-N (default 12)
+  --users <file>        users, tokens and rights (see users.example.json); without it one open
+                        "admin" sees and switches every board
+  --allowed-host <name> a LAN name browsers may use besides localhost (repeatable)
+  -h, --help            this text`;
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    boards: { type: 'string' },
+    users: { type: 'string' },
+    'allowed-host': { type: 'string', multiple: true },
+    help: { type: 'boolean', short: 'h' },
+  },
+  strict: true,
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+const boards = values.boards === undefined ? 12 : Number(values.boards);
+if (!Number.isInteger(boards) || boards < 0 || boards > 100_000) {
+  console.error(`--boards must be a whole number up to 100000\n\n${USAGE}`);
+  process.exit(2);
+}
+const port = Number(values.port ?? process.env.PORT ?? 3002);
+const fleet = await startFleet({
+  port,
+  host: values.host,
+  boards,
+  users: values.users ? readUsers(values.users) : undefined,
+  allowedHosts: values['allowed-host'],
+});
+console.log(
+  `fleet: ${boards} simulated boards on ${fleet.url}${values.users ? ' (log in with /?token=<your token>)' : ''}`,
+);
+const stop = () => void fleet.close().then(() => process.exit(0));
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);

@@ -1,0 +1,245 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import {
+  Button,
+  bindBoardStatus,
+  bindInputs,
+  bindLed,
+  bindSimulator,
+  Led,
+  registerBoard,
+  SimulatedBoard,
+} from '@boardcast/board-adapter-gpio';
+import { BoardcastError, type Channel, createHub, type Hub } from '@boardcast/core';
+import { logSafe } from '@boardcast/core/server';
+import { boardcastHttp, createHostGuard, serverTimeouts, setSecurityHeaders } from '@boardcast/sse-server';
+import { createWsEndpoint } from '@boardcast/ws-server';
+import sirv from 'sirv';
+import { BUTTON_PIN, contract, type FleetContract, initialBoard, LED_PIN } from './contract.js';
+import { createFleetAccess, type UsersFile } from './users.js';
+
+export interface FleetOptions {
+  /** TCP port (default 3002; 0 picks a free one). */
+  readonly port?: number;
+  /** Interface to listen on (default all). */
+  readonly host?: string;
+  /** Simulated boards `board-1` … `board-N` (default 12). */
+  readonly boards?: number;
+  /** Users, their tokens and rights; none: one open `admin` who sees and switches everything. */
+  readonly users?: UsersFile | undefined;
+  /** Each simulated board changes its button about every this many ms (default 5000; 0: never). */
+  readonly inputEveryMs?: number;
+  /** Each simulated board sends a temperature reading this often (default 1000 ms; 0: never). */
+  readonly readingEveryMs?: number;
+  /** Host names besides localhost, IP literals and this machine's own (see the LED demo). */
+  readonly allowedHosts?: readonly string[];
+  /** Where index.html, app.js and style.css live (default `../public`). */
+  readonly publicDir?: string;
+  /** One line per connection and command; `false` silences it. */
+  readonly log?: ((line: string) => void) | false;
+}
+
+export interface Fleet {
+  readonly url: string;
+  readonly port: number;
+  readonly server: Server;
+  readonly hub: Hub<FleetContract>;
+  /** The simulated boards by id. */
+  readonly boards: ReadonlyMap<string, SimulatedBoard>;
+  /** Add a simulated board while running (it appears on every page without a reload). */
+  addBoard(id: string): Promise<void>;
+  /** Remove a board: its channel, directory entry, state and history go. */
+  removeBoard(id: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+
+/**
+ * The fleet: every board is a channel of one hub (its directory entry,
+ * LED, button, status and readings), one page lists them live, and each
+ * user sees and switches only the boards their row of the users file
+ * names — on SSE, WebSocket and HTTP commands alike.
+ */
+export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
+  const log = options.log === false ? () => undefined : (options.log ?? ((line: string) => console.log(line)));
+  const count = options.boards ?? 12;
+  const access = createFleetAccess(options.users);
+  const authorize = (request: { header(name: string): string | undefined; raw?: unknown }) => access.principal(request);
+  const hub = createHub(contract, {
+    state: initialBoard,
+    access: access.table,
+    history: 20,
+    maxChannels: Math.max(10_000, count + 100),
+    commandTimeoutMs: 5000,
+  });
+  const boards = new Map<string, SimulatedBoard>();
+  const unbind = new Map<string, () => void>();
+
+  async function addBoard(id: string): Promise<void> {
+    if (boards.has(id)) return;
+    // Only the pins the fleet uses, so each directory entry stays small (1,000 boards, one page).
+    const board = new SimulatedBoard({
+      id,
+      pins: [
+        { pin: BUTTON_PIN, modes: ['input', 'input_pullup'] },
+        { pin: LED_PIN, modes: ['output'] },
+      ],
+      sensors: { temperature: { kind: 'noise', min: 19, max: 23 } },
+    });
+    boards.set(id, board);
+    const channel: Channel<FleetContract> = hub.channel(id);
+    const offs = [
+      registerBoard(channel, board, { firmware: 'sim-1.0', name: `Simulated ${id}` }),
+      bindBoardStatus(channel, board),
+      bindLed(channel, new Led(board, LED_PIN)),
+      bindInputs(channel, [new Button(board, BUTTON_PIN, { debounceMs: 0 })]),
+      bindSimulator(channel, board),
+    ];
+    unbind.set(id, () => {
+      for (const off of offs) off();
+    });
+  }
+
+  async function removeBoard(id: string): Promise<void> {
+    const board = boards.get(id);
+    if (!board) return;
+    unbind.get(id)?.();
+    unbind.delete(id);
+    boards.delete(id);
+    await board.close();
+    await hub.channel(id).remove();
+  }
+
+  for (let i = 1; i <= count; i++) await addBoard(`board-${i}`);
+
+  // Activity: each board flips its button about every inputEveryMs and sends a reading every readingEveryMs,
+  // spread over one timer each so a thousand boards are not a thousand timers.
+  const timers: ReturnType<typeof setInterval>[] = [];
+  const inputEvery = options.inputEveryMs ?? 5000;
+  if (inputEvery > 0) {
+    timers.push(
+      setInterval(() => {
+        for (const board of boards.values()) {
+          if (board.status === 'online' && Math.random() < 250 / inputEvery) {
+            board.setInput(BUTTON_PIN, board.peek(BUTTON_PIN) === 0 ? 1 : 0);
+          }
+        }
+      }, 250),
+    );
+  }
+  const readingEvery = options.readingEveryMs ?? 1000;
+  if (readingEvery > 0) {
+    timers.push(
+      setInterval(() => {
+        const at = Date.now();
+        for (const [id, board] of boards) {
+          if (board.status !== 'online') continue;
+          void board.readSensor('temperature').then(
+            (value) => {
+              const channel = hub.channel(id);
+              void channel.publish('reading', { sensor: 'temperature', value: Math.round(value * 10) / 10, at });
+              void channel.seen(at);
+            },
+            () => undefined,
+          );
+        }
+      }, readingEvery),
+    );
+  }
+
+  const server = createServer(serverTimeouts());
+  const api = boardcastHttp(hub, { base: '/api', authorize, allowedHosts: options.allowedHosts });
+  const ws = createWsEndpoint(hub, { server, path: '/api/ws', authorize, allowedHosts: options.allowedHosts });
+  hub.on('command', (c) =>
+    log(
+      `cmd  ${c.principal} ${logSafe(c.command)} → ${logSafe(c.channel)} via ${c.transport}: ${c.ok ? 'ok' : c.code}`,
+    ),
+  );
+  hub.on('error', (error, where) =>
+    log(`error in ${where}: ${logSafe(error instanceof Error ? error.message : String(error), 300)}`),
+  );
+
+  const files = sirv(options.publicDir ?? `${here}../public`, { dev: true, etag: true });
+  const hostGuard = createHostGuard(options.allowedHosts);
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    void route(req, res).catch((error) => {
+      log(`error serving ${logSafe(req.method)} ${logSafe(req.url)}: ${logSafe(String(error), 300)}`);
+      const failure = error instanceof BoardcastError ? error : new BoardcastError('handler_failed', 'internal error');
+      if (!res.headersSent) sendJson(res, failure.status, failure.toBody());
+      else res.destroy();
+    });
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    setSecurityHeaders(res);
+    const foreign = hostGuard(req);
+    if (foreign) return sendJson(res, foreign.status, foreign.toBody());
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (api.matches(url.pathname)) return api.node(req, res);
+    if (url.pathname === '/api/me') {
+      // Who the page is and what it may switch: the page greys out the other switches.
+      const principal = access.principal({ header: (name) => headerOf(req, name), raw: req });
+      if (!principal) {
+        return sendJson(res, 401, new BoardcastError('unauthorized', 'open the address with your ?token=').toBody());
+      }
+      const rule = access.rule(principal.id);
+      return sendJson(res, 200, { user: principal.id, see: rule?.see ?? [], control: rule?.control ?? [] });
+    }
+    if (url.pathname.startsWith('/api/'))
+      return sendJson(res, 404, new BoardcastError('not_found', 'no such route').toBody());
+    if (access.login(req, res, url)) return;
+    files(req, res, () => sendJson(res, 404, new BoardcastError('not_found', 'no such file').toBody()));
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 3002, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://localhost:${port}/`,
+    port,
+    server,
+    hub,
+    boards,
+    addBoard,
+    removeBoard,
+    close() {
+      closed ??= (async () => {
+        for (const timer of timers) clearInterval(timer);
+        for (const off of unbind.values()) off();
+        await api.close();
+        await ws.close();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await Promise.all([...boards.values()].map((b) => b.close()));
+        await hub.close();
+      })();
+      return closed;
+    },
+  };
+}
+
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name.toLowerCase()];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Cache-Control': 'no-store',
+    'Content-Length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}

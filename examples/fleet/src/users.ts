@@ -1,0 +1,133 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type AccessRule, type AccessTable, accessTable } from '@boardcast/core';
+import { createTokenAccess, type TokenAccess } from '@boardcast/sse-server';
+
+/**
+ * One user of the fleet: the token that logs them in, the boards they may
+ * see and the boards they may switch (channel patterns: an id, `*`, or a
+ * prefix ending in `*`).
+ */
+export interface FleetUser {
+  readonly token: string;
+  readonly see: readonly string[];
+  readonly control?: readonly string[];
+}
+
+/** The `--users <file>` format: `{ "users": { "<name>": FleetUser } }`. */
+export interface UsersFile {
+  readonly users: Readonly<Record<string, FleetUser>>;
+}
+
+const USER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Read and check a users file; a `TypeError` names what is wrong. */
+export function readUsers(path: string): UsersFile {
+  return parseUsers(JSON.parse(readFileSync(path, 'utf8')));
+}
+
+export function parseUsers(value: unknown): UsersFile {
+  const users = (value as { users?: unknown } | null)?.users;
+  if (users === null || typeof users !== 'object' || Array.isArray(users)) {
+    throw new TypeError('users file: expected { "users": { "<name>": { "token", "see", "control" } } }');
+  }
+  const out: Record<string, FleetUser> = {};
+  const tokens = new Set<string>();
+  for (const [name, user] of Object.entries(users as Record<string, unknown>)) {
+    if (!USER_NAME.test(name)) throw new TypeError(`users file: "${name}" is not a user name (A–Z a–z 0–9 _ . -)`);
+    const { token, see, control } = (user ?? {}) as Record<string, unknown>;
+    if (typeof token !== 'string' || token.length < 8)
+      throw new TypeError(`users file: ${name}.token needs ≥ 8 characters`);
+    if (tokens.has(token)) throw new TypeError(`users file: ${name}.token is another user's token`);
+    tokens.add(token);
+    const list = (v: unknown, field: string) => {
+      if (v === undefined) return [];
+      if (!Array.isArray(v) || !v.every((p) => typeof p === 'string')) {
+        throw new TypeError(`users file: ${name}.${field} must be a list of board ids or patterns`);
+      }
+      return v as string[];
+    };
+    out[name] = { token, see: list(see, 'see'), control: list(control, 'control') };
+  }
+  return { users: out };
+}
+
+/** Who a request is: the fleet's `authorize` result, reaching handlers as `context.auth`. */
+export interface FleetPrincipal {
+  /** The user name (the principal id the access policy and the audit log use). */
+  readonly id: string;
+  /** When the credential stops being valid (session cookie), ms since the epoch. */
+  readonly expiresAt?: number | undefined;
+}
+
+export interface FleetAccess {
+  /** The hub's access policy (change rights with `table.set` + `hub.invalidateAccess(user)`). */
+  readonly table: AccessTable;
+  /** Without users every request is `admin` with every right (a demo on a trusted LAN). */
+  readonly open: boolean;
+  /** The principal of a request, or `false` (401). */
+  principal(request: { header(name: string): string | undefined; raw?: unknown }): FleetPrincipal | false;
+  /** `GET /?token=…`: the right user's login (303 + session cookie), 401 for a wrong one; false when not a login. */
+  login(req: IncomingMessage, res: ServerResponse, url: URL): boolean;
+  rule(user: string): AccessRule | undefined;
+}
+
+/**
+ * Per-user access: each user has a token (`Authorization: Bearer` for
+ * scripts, or `/?token=` once in a browser for a session cookie of their
+ * own), and a row in an `accessTable`. The same `principal` is what the
+ * SSE stream, the HTTP commands and the WebSocket all get, so a user sees
+ * and switches only their boards on every transport.
+ */
+export function createFleetAccess(file: UsersFile | undefined): FleetAccess {
+  const entries = Object.entries(file?.users ?? {});
+  const open = entries.length === 0;
+  const rules: Record<string, AccessRule> = open
+    ? { admin: { see: ['*'], control: ['*'] } }
+    : Object.fromEntries(entries.map(([name, u]) => [name, { see: u.see, control: u.control ?? [] }]));
+  const table = accessTable<FleetPrincipal | undefined>(rules, {
+    principalId: (p) => p?.id ?? (open ? 'admin' : 'anonymous'),
+  });
+  const tokens = new Map<string, TokenAccess>(
+    entries.map(([name, u]) => [name, createTokenAccess({ token: u.token, cookieName: `fleet_${name}` })]),
+  );
+  // Digests of equal length compared in constant time: neither a token nor its length leaks.
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  const digests = entries.map(([name, u]) => [name, digest(u.token)] as const);
+  const userOf = (token: string): string | undefined => {
+    const wanted = digest(token);
+    let found: string | undefined;
+    for (const [name, d] of digests) if (timingSafeEqual(d, wanted)) found = name;
+    return found;
+  };
+  return {
+    table: table as AccessTable,
+    open,
+    rule: (user) => table.get(user),
+    principal(request) {
+      if (open) return { id: 'admin' };
+      const tokenRequest = request as Parameters<TokenAccess['allows']>[0];
+      // A Bearer token names its user: only that user's check sees it (another
+      // user's would count it as a wrong guess); an unknown one goes to the
+      // first user's check, which refuses it and counts it for throttling.
+      const bearer = /^Bearer\s+(\S+)$/i.exec(request.header('authorization') ?? '')?.[1];
+      if (bearer !== undefined) {
+        const name = userOf(bearer) ?? entries[0]?.[0];
+        const access = name === undefined ? undefined : tokens.get(name);
+        return access?.allows(tokenRequest) ? { id: name as string } : false;
+      }
+      for (const [name, access] of tokens) {
+        if (access.allows(tokenRequest)) return { id: name, expiresAt: access.expiresAt(tokenRequest) };
+      }
+      return false;
+    },
+    login(req, res, url) {
+      const offered = url.searchParams.get('token');
+      if (offered === null || open) return false;
+      // The user whose token it is logs in; a wrong token is answered (401, throttled) by the first user's check.
+      const name = userOf(offered) ?? entries[0]?.[0];
+      return name !== undefined && (tokens.get(name) as TokenAccess).login(req, res, url);
+    },
+  };
+}
