@@ -12,6 +12,22 @@ const parts = [
     install: 'sudo apt-get install chromium',
   },
   {
+    name: 'Firefox ESR (browser tests in Firefox, over WebDriver BiDi)',
+    bins: ['/usr/bin/firefox-esr'],
+    install: 'sudo apt-get install firefox-esr',
+  },
+  {
+    name: "WebKitGTK's MiniBrowser, WebKitWebDriver and Xvfb (browser tests in WebKit)",
+    check: () =>
+      present(['/usr/bin/WebKitWebDriver']) &&
+      present(['/usr/bin/Xvfb']) &&
+      present([
+        '/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser',
+        '/usr/lib/aarch64-linux-gnu/webkit2gtk-4.1/MiniBrowser',
+      ]),
+    install: 'sudo apt-get install webkit2gtk-driver xvfb',
+  },
+  {
     name: 'redis-server (@boardcast/bus-redis tests)',
     bins: ['/usr/bin/redis-server', 'redis-server'],
     install: 'sudo apt-get install redis-server',
