@@ -67,8 +67,19 @@ export async function buildServer(outdir) {
     logLevel: 'warning',
     plugins: [boardcastFromSource],
     // The packages' own dependencies are bundled; these load from this example's node_modules
-    // (mqtt: MQTT.js is CommonJS that requires Node built-ins, which an ESM bundle cannot).
-    external: ['ws', 'bufferutil', 'utf-8-validate', 'playwright-core', 'esbuild', 'mqtt'],
+    // (mqtt: MQTT.js is CommonJS that requires Node built-ins, which an ESM bundle cannot;
+    // better-sqlite3 loads a native addon; pg is CommonJS too).
+    external: [
+      'ws',
+      'bufferutil',
+      'utf-8-validate',
+      'playwright-core',
+      'esbuild',
+      'mqtt',
+      'better-sqlite3',
+      'pg',
+      'pg-native',
+    ],
   });
 }
 

@@ -1,16 +1,24 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { logSafe } from '@boardcast/core/server';
+import type { TelemetryStore } from '@boardcast/telemetry';
+import { openPostgresStore } from '@boardcast/telemetry/postgres';
+import { openSqliteStore } from '@boardcast/telemetry/sqlite';
 import { parseSensorTopic, startMqttIngest } from './mqtt-ingest.js';
 import { startDashboard } from './server.js';
 
 const USAGE = `usage: pnpm --filter sensor-dashboard start [-- --port 3001] [--host 127.0.0.1] [--interval 1000] [--no-device]
   [--control-token <secret>] [--allowed-host dash.lan …] [--mqtt-url mqtt://127.0.0.1:1883 --mqtt-sensor temperature=tele/kitchen/SENSOR:AM2301.Temperature …]
+  [--db data/readings.db | --pg-url postgres://user@host/db]
 environment: PORT, HOST, INGEST_TOKEN (bearer token devices must send), CONTROL_TOKEN (secret for set_alarm and
-  inject; on a host other than loopback a random one is made when unset), DEVICE_INTERVAL_MS, MQTT_URL`;
+  inject; on a host other than loopback a random one is made when unset), DEVICE_INTERVAL_MS, MQTT_URL, DB, PG_URL`;
+
+/** Readings are kept here unless `--db`/`--pg-url` says otherwise: beside the example, not in the build. */
+const DEFAULT_DB = fileURLToPath(new URL('../data/readings.db', import.meta.url));
 
 /** Loopback listen addresses: only this machine can reach the server. */
 function isLoopback(host: string): boolean {
@@ -38,6 +46,8 @@ async function main(): Promise<void> {
     'mqtt-url'?: string;
     'mqtt-sensor'?: string[];
     'allowed-host'?: string[];
+    db?: string;
+    'pg-url'?: string;
   };
   try {
     ({ values } = parseArgs({
@@ -53,6 +63,9 @@ async function main(): Promise<void> {
         'mqtt-sensor': { type: 'string', multiple: true },
         // Names browsers and devices may use besides localhost, IP literals and this machine's name.
         'allowed-host': { type: 'string', multiple: true },
+        // Where readings outlive the process: a SQLite file, or PostgreSQL for many instances.
+        db: { type: 'string' },
+        'pg-url': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -75,7 +88,24 @@ async function main(): Promise<void> {
     process.env.CONTROL_TOKEN ||
     (isLoopback(host) ? undefined : randomBytes(18).toString('base64url'));
 
+  const pgUrl = values['pg-url'] ?? process.env.PG_URL;
+  const dbPath = values.db ?? process.env.DB ?? DEFAULT_DB;
+  if (pgUrl && values.db) {
+    console.error(`give --db or --pg-url, not both\n${USAGE}`);
+    process.exit(2);
+  }
+  let store: TelemetryStore;
+  if (pgUrl) store = await openPostgresStore({ connectionString: pgUrl });
+  else {
+    mkdirSync(dirname(dbPath), { recursive: true });
+    store = openSqliteStore({ path: dbPath });
+  }
+  store.on('error', (error, where) =>
+    console.error(`telemetry ${where}: ${logSafe(error instanceof Error ? error.message : error, 500)}`),
+  );
+
   const dashboard = await startDashboard({
+    store,
     port,
     host,
     token,
@@ -96,6 +126,7 @@ async function main(): Promise<void> {
       'control: anyone who can reach this address may set alarms and inject readings (set CONTROL_TOKEN to restrict)',
     );
   }
+  console.log(pgUrl ? 'readings: kept in PostgreSQL (--pg-url)' : `readings: kept in ${dbPath}`);
   console.log(
     token
       ? 'ingest: POST /api/readings requires "Authorization: Bearer $INGEST_TOKEN"'
@@ -138,6 +169,7 @@ async function main(): Promise<void> {
     device?.kill();
     await mqtt?.close();
     await dashboard.close();
+    await store.close();
     process.exit(0);
   };
   process.on('SIGINT', stop);

@@ -9,11 +9,14 @@ import {
   serverTimeouts,
   setSecurityHeaders,
 } from '@boardcast/sse-server';
+import { createTelemetryRoutes, record, type TelemetryStore } from '@boardcast/telemetry';
+import { openSqliteStore } from '@boardcast/telemetry/sqlite';
 import { createWsEndpoint } from '@boardcast/ws-server';
 import { createAccess } from './access.js';
 import type { dashboard } from './contract.js';
 import { createDashboardHub, type DashboardHubOptions } from './dashboard-hub.js';
 import { createIngestHandler } from './ingest.js';
+import { SENSOR_NAMES, SENSORS } from './sensors.js';
 import { createStaticHandler } from './static-files.js';
 
 // One dashboard tab holds one stream; 50 per address serves an office behind one NAT while no
@@ -49,6 +52,14 @@ export interface DashboardOptions extends DashboardHubOptions {
    * against DNS rebinding.
    */
   readonly allowedHosts?: readonly string[];
+  /**
+   * Where readings are kept across restarts (main.ts opens a SQLite file or
+   * PostgreSQL from `--db`/`--pg-url`). Default: an in-memory SQLite store
+   * that lives as long as the server. The server records the hub's readings
+   * into it and serves its chart queries under `/api/telemetry/`; it closes
+   * only a store it opened itself.
+   */
+  readonly store?: TelemetryStore;
   /** One line per command and per refused connection (default: none). Errors always go to `console.error`. */
   readonly log?: ((line: string) => void) | undefined;
 }
@@ -59,6 +70,8 @@ export interface RunningDashboard {
   readonly port: number;
   readonly hub: Hub<typeof dashboard>;
   readonly server: Server;
+  /** The readings store (the one given, or the in-memory default). */
+  readonly store: TelemetryStore;
   close(): Promise<void>;
 }
 
@@ -85,6 +98,18 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     maxBodyBytes: options.maxBodyBytes ?? 65_536,
   });
   const assets = createStaticHandler(options.assetsDir);
+  const store = options.store ?? openSqliteStore({ path: ':memory:' });
+  const units = Object.fromEntries(SENSOR_NAMES.map((name) => [name, SENSORS[name].unit]));
+  // Every `reading` the hub publishes (device, MQTT, injected) lands in the store, in batches.
+  const recorder = record(hub, store, { units });
+  recorder.on('error', (error, where) => hub.emit('error', error, where));
+  // Chart history: watching is open like the stream; the same Host check and authorize as /api.
+  const telemetry = createTelemetryRoutes(store, {
+    authorize: access.authorize,
+    allowedHosts: options.allowedHosts,
+    recorder,
+    onError: (error, where) => hub.emit('error', error, where),
+  });
 
   const hostGuard = createHostGuard(options.allowedHosts);
   const server = createServer(serverTimeouts(options.timeouts), (req, res) => {
@@ -104,6 +129,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     const { pathname } = url;
     if ((pathname === '/' || pathname === '/index.html') && access.login(req, res, url)) return;
     if (pathname === `${API}/readings`) ingest(req, res);
+    else if (pathname.startsWith(`${API}/telemetry/`)) telemetry.node(req, res);
     else if (api.matches(pathname)) api.node(req, res);
     else assets(req, res);
   });
@@ -152,6 +178,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     closing ??= (async () => {
       await api.close();
       await ws.close();
+      // Readings still queued are written before the store closes.
+      await recorder.close();
+      if (!options.store) await store.close();
       await hub.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -160,5 +189,5 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     })();
     return closing;
   };
-  return { url, port, hub, server, close };
+  return { url, port, hub, server, store, close };
 }

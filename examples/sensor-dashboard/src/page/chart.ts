@@ -1,7 +1,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { SENSORS, type SensorName, type Thresholds } from '../sensors.js';
-import type { SeriesPoint } from '../series-buffer.js';
+import type { ChartPoint } from './history.js';
 
 const COLORS: Record<SensorName, string> = { temperature: '#c2410c', humidity: '#1d4ed8', light: '#a16207' };
 
@@ -43,22 +43,32 @@ export function createChart(
       legend: { show: false },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true } },
-      series: [{}, { label: `${label} (${unit})`, stroke: COLORS[sensor], width: 2, points: { show: false } }],
+      series: [
+        {},
+        { label: `${label} (${unit})`, stroke: COLORS[sensor], width: 2, points: { show: false } },
+        // A bucket's min and max: a one-second spike stays visible on a week's chart.
+        { label: 'min', stroke: `${COLORS[sensor]}55`, width: 1, points: { show: false } },
+        { label: 'max', stroke: `${COLORS[sensor]}55`, width: 1, points: { show: false } },
+      ],
       axes: [{}, { label: unit, size: 60 }],
       hooks: { draw: [drawThresholds] },
     },
-    [[], []],
+    [[], [], [], []],
     container,
   );
 }
 
-/** uPlot wants seconds on a time axis and columns, not rows. */
-export function toColumns(points: readonly SeriesPoint[]): uPlot.AlignedData {
+/** uPlot wants seconds on a time axis and columns, not rows; a single reading has no min/max line. */
+export function toColumns(points: readonly ChartPoint[]): uPlot.AlignedData {
   const xs = new Array<number>(points.length);
   const ys = new Array<number>(points.length);
+  const mins = new Array<number | null>(points.length);
+  const maxs = new Array<number | null>(points.length);
   points.forEach((point, i) => {
     xs[i] = point.at / 1000;
     ys[i] = point.value;
+    mins[i] = point.min;
+    maxs[i] = point.max;
   });
-  return [xs, ys];
+  return [xs, ys, mins, maxs];
 }

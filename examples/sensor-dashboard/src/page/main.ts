@@ -3,6 +3,7 @@ import type uPlot from 'uplot';
 import { type DashboardState, dashboard, setAlarmInput } from '../contract.js';
 import { type AlarmLevel, SENSOR_NAMES, SENSORS, type SensorName } from '../sensors.js';
 import { formatAge, formatTime, formatValue } from './format.js';
+import { RANGES, type RangeId, SensorHistory } from './history.js';
 import { createSensorCard, type SensorCard, type SubmitOutcome } from './sensor-card.js';
 import './style.css';
 
@@ -26,10 +27,53 @@ const levels = new Map<SensorName, AlarmLevel | null>();
 let scheduled = false;
 
 const cards = {} as Record<SensorName, SensorCard>;
+const histories = {} as Record<SensorName, SensorHistory>;
 const main = $<HTMLElement>('sensors');
 for (const sensor of SENSOR_NAMES) {
   cards[sensor] = createSensorCard(sensor, main, () => shown?.alarms[sensor]);
   cards[sensor].onSubmit((low, high) => setAlarm(sensor, low, high));
+  histories[sensor] = new SensorHistory(sensor);
+}
+
+// The chart's range: from the address (`?range=1d`), else the last hour.
+const rangeParam = new URLSearchParams(location.search).get('range');
+let range = RANGES.find((r) => r.id === rangeParam) ?? (RANGES[1] as (typeof RANGES)[number]);
+
+/**
+ * History from the store for every sensor, then live readings after each
+ * answer's cursor (SensorHistory). Called once the stream has its snapshot
+ * (first connect, and again after a reset: the server restarted), and when
+ * the range changes. The server flushes its recorder first, so the cursor
+ * covers every reading up to the snapshot.
+ */
+function loadHistory(): void {
+  for (const sensor of SENSOR_NAMES) {
+    const width = cards[sensor].chart.width;
+    histories[sensor].load(range.ms, width).then(
+      (done) => {
+        if (!done) return;
+        exposed.loads++;
+        schedule(sensor);
+      },
+      (error: unknown) => {
+        connection.textContent = `History unavailable: ${error instanceof Error ? error.message : String(error)}`;
+      },
+    );
+  }
+}
+
+for (const input of document.querySelectorAll<HTMLInputElement>('input[name="range"]')) {
+  input.checked = input.value === range.id;
+  input.addEventListener('change', () => {
+    const next = RANGES.find((r) => r.id === (input.value as RangeId));
+    if (!input.checked || !next) return;
+    range = next;
+    const url = new URL(location.href);
+    url.searchParams.set('range', next.id);
+    history.replaceState(null, '', url);
+    for (const sensor of SENSOR_NAMES) histories[sensor].reset();
+    loadHistory();
+  });
 }
 
 /** What tests (and curious users in the console) can inspect. */
@@ -46,6 +90,9 @@ const exposed = {
   },
   /** Reading events received since load, live or replayed (not from snapshots). */
   received: 0,
+  /** Histories loaded from the store (one per sensor per load). */
+  loads: 0,
+  histories,
   /** Duration of the last (at most 1000) redraws in ms, for bench/frame-time. */
   renderMs: [] as number[],
 };
@@ -65,7 +112,12 @@ function render(): void {
   const started = performance.now();
   for (const sensor of dirty) {
     const series = shown?.sensors[sensor];
-    if (series) levels.set(sensor, cards[sensor].render(series, shown?.alarms[sensor]));
+    if (series) {
+      levels.set(
+        sensor,
+        cards[sensor].render(histories[sensor], series.stats.last, shown?.alarms[sensor], range.label),
+      );
+    }
   }
   dirty.clear();
   renderBanner();
@@ -146,8 +198,15 @@ function start(next: Transport): void {
   c.subscribe(() => {
     if (client === c) update(c.state);
   });
-  c.on('reading', () => {
+  c.on('reading', (reading, id) => {
     exposed.received++;
+    if (histories[reading.sensor].add(id, reading.at, reading.value)) schedule(reading.sensor);
+  });
+  // Every snapshot starts the page over: the history is loaded for it (a restarted server resets the stream).
+  c.on('snapshot', () => {
+    if (client !== c) return;
+    for (const sensor of SENSOR_NAMES) histories[sensor].reset();
+    loadHistory();
   });
   c.onStatus(({ status, delayMs, error }) => {
     if (client !== c) return;

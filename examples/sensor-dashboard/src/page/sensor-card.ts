@@ -1,10 +1,9 @@
 import type uPlot from 'uplot';
-import type { SensorSeries } from '../contract.js';
 import { type AlarmLevel, alarmLevel, SENSORS, type SensorName, type Thresholds } from '../sensors.js';
+import type { SeriesPoint } from '../series-buffer.js';
 import { createChart, toColumns } from './chart.js';
 import { formatTime, formatValue } from './format.js';
-
-export const TABLE_ROWS = 10;
+import { type SensorHistory, TABLE_ROWS } from './history.js';
 
 export interface SubmitOutcome {
   readonly ok: boolean;
@@ -14,8 +13,17 @@ export interface SubmitOutcome {
 
 export interface SensorCard {
   readonly chart: uPlot;
-  /** Redraw from the sensor's series in the mirrored state; returns the newest reading's alarm level. */
-  render(series: SensorSeries, thresholds: Thresholds | undefined): AlarmLevel | null;
+  /**
+   * Redraw: chart, stats and table from the sensor's history (the store's
+   * range plus live readings); `last` (the newest reading, from the mirrored
+   * state) for the latest value and the alarm. Returns its alarm level.
+   */
+  render(
+    history: SensorHistory,
+    last: SeriesPoint | null,
+    thresholds: Thresholds | undefined,
+    rangeLabel: string,
+  ): AlarmLevel | null;
   /** Show the current thresholds in the form (unless the user is editing it). */
   showThresholds(thresholds: Thresholds | undefined): void;
   /** `submit` gets the raw field text; it returns a message to show and the fields at fault. */
@@ -115,19 +123,17 @@ export function createSensorCard(
 
   return {
     chart,
-    render(series, limits) {
-      const points = series.points;
-      chart.setData(toColumns(points));
-      const s = series.stats;
-      stats.avg.dd.textContent = formatValue(sensor, s.avg);
-      stats.min.dd.textContent = formatValue(sensor, s.min);
-      stats.max.dd.textContent = formatValue(sensor, s.max);
-      stats.count.dd.textContent = String(s.count);
-      chartBox.setAttribute('aria-label', `${label} chart of the last ${s.count} readings`);
+    render(history, last, limits, rangeLabel) {
+      chart.setData(toColumns(history.points));
+      const s = history.stats();
+      stats.avg.dd.textContent = formatValue(sensor, s?.avg);
+      stats.min.dd.textContent = formatValue(sensor, s?.min);
+      stats.max.dd.textContent = formatValue(sensor, s?.max);
+      stats.count.dd.textContent = String(s?.count ?? 0);
+      chartBox.setAttribute('aria-label', `${label} chart, ${rangeLabel}: ${s?.count ?? 0} readings`);
 
-      const rows = points.slice(-TABLE_ROWS).reverse();
       tbody.replaceChildren(
-        ...rows.map((point) => {
+        ...history.rows.map((point) => {
           const level = alarmLevel(point.value, limits);
           return el(
             'tr',
@@ -138,7 +144,6 @@ export function createSensorCard(
           );
         }),
       );
-      const last = s.last;
       const level = last ? alarmLevel(last.value, limits) : null;
       latest.textContent = formatValue(sensor, last?.value);
       latestState.textContent = last ? `(${STATUS_TEXT[level ?? 'ok']})` : '';

@@ -1,0 +1,187 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqliteStore, type SqliteStore } from '@boardcast/telemetry/sqlite';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import type { RunningDashboard } from '../src/server.js';
+import { buildPageToTemp, postReadings, start, waitFor } from './helpers.js';
+
+/**
+ * POST without keep-alive: after the restart a pooled socket to the old
+ * server would fail the next request, and a retried POST could send a reading twice.
+ */
+const post = (url: string, body: unknown) =>
+  postReadings(url, body, { 'Content-Type': 'application/json', Connection: 'close' });
+
+/** The temperature chart as [time ms, value] pairs, read from the uPlot instance. */
+function chartPoints(page: Page): Promise<[number, number][]> {
+  return page.evaluate(() => {
+    const chart = (window as unknown as { __dashboard: { charts: Record<string, { data: number[][] }> } }).__dashboard
+      .charts.temperature;
+    const xs = chart?.data[0] ?? [];
+    const ys = chart?.data[1] ?? [];
+    return Array.from(xs, (x, i) => [Math.round(x * 1000), ys[i] as number] as [number, number]);
+  });
+}
+
+describe.skipIf(!chromiumPath)('charts that survive a server restart (Chromium)', () => {
+  let browser: LaunchedBrowser;
+  let built: { dir: string; remove(): void };
+  let dir: string;
+
+  beforeAll(async () => {
+    built = await buildPageToTemp();
+    browser = await launchChromium();
+    dir = mkdtempSync(join(tmpdir(), 'sensor-dashboard-history-'));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    built?.remove();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('after a restart the last hour is still drawn, then live points continue with no gap and no doubled point', async () => {
+    const file = join(dir, 'readings.db');
+    let store: SqliteStore = openSqliteStore({ path: file });
+    let app: RunningDashboard = await start({ assetsDir: built.dir, store });
+    const page = await browser.browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+    try {
+      await page.goto(`${app.url}/?range=1h`);
+      await page.locator('#connection[data-status="open"]').waitFor({ timeout: 10_000 });
+
+      // The last 40 minutes, one reading a minute.
+      const now = Date.now();
+      const sent: [number, number][] = [];
+      for (let i = 40; i >= 1; i -= 1) sent.push([now - i * 60_000, Math.round((20 + Math.sin(i) * 3) * 10) / 10]);
+      expect(
+        (
+          await postReadings(
+            app.url,
+            sent.map(([at, value]) => ({ sensor: 'temperature', value, at })),
+          )
+        ).status,
+      ).toBe(200);
+      await waitFor(async () => (await chartPoints(page)).length === 40, 'the 40 readings on the chart');
+      expect(await chartPoints(page)).toEqual(sent);
+
+      // Restart: a new process would open the same file; the hub (and its state) starts empty.
+      const port = app.port;
+      await app.close();
+      await store.close();
+      store = openSqliteStore({ path: file });
+      app = await start({ assetsDir: built.dir, store, port });
+      expect(app.hub.state.sensors.temperature.points).toEqual([]);
+
+      // A device keeps posting while the page reconnects and reloads its history.
+      const loadsBefore = await page.evaluate(
+        () => (window as unknown as { __dashboard: { loads: number } }).__dashboard.loads,
+      );
+      let t = now;
+      for (let i = 0; i < 30; i += 1) {
+        t += 1000;
+        const value = Math.round((25 + Math.cos(i) * 2) * 10) / 10;
+        sent.push([t, value]);
+        expect((await post(app.url, { sensor: 'temperature', value, at: t })).status).toBe(200);
+        await new Promise((resolve) => setTimeout(resolve, 60));
+      }
+      // The page reloaded its history from the store after the restart …
+      await waitFor(
+        async () =>
+          (await page.evaluate(() => (window as unknown as { __dashboard: { loads: number } }).__dashboard.loads)) >
+          loadsBefore,
+        'a history reload after the restart',
+        30_000,
+      );
+      // … and shows every reading exactly once, in time order: the old hour from the store, then the live ones.
+      await waitFor(async () => (await chartPoints(page)).length >= sent.length, `${sent.length} points`, 20_000);
+      expect(await chartPoints(page)).toEqual(sent);
+      const table = await page.$$eval('table[data-table="temperature"] tbody tr', (rows) =>
+        rows.map((row) => [Number((row as HTMLElement).dataset.at), Number((row as HTMLElement).dataset.value)]),
+      );
+      expect(table).toEqual(sent.slice(-10).reverse());
+      expect(await page.locator('#temperature-card [data-stat="count"]').textContent()).toBe(String(sent.length));
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+      await app.close();
+      await store.close();
+    }
+  });
+
+  it('the same with more readings than the chart has pixels: buckets from the store, then live points', async () => {
+    const file = join(dir, 'buckets.db');
+    let store: SqliteStore = openSqliteStore({ path: file });
+    let app: RunningDashboard = await start({ assetsDir: built.dir, store });
+    const page = await browser.browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    type Summary = { count: number; sum: number; min: number; max: number; points: number };
+    const summary = () =>
+      page.evaluate(() => {
+        const h = (
+          window as unknown as {
+            __dashboard: {
+              histories: Record<
+                string,
+                { points: { value: number; count: number; min: number | null; max: number | null }[] }
+              >;
+            };
+          }
+        ).__dashboard.histories.temperature;
+        const points = h?.points ?? [];
+        return {
+          count: points.reduce((n, p) => n + p.count, 0),
+          sum: points.reduce((n, p) => n + p.value * p.count, 0),
+          min: Math.min(...points.map((p) => p.min ?? p.value)),
+          max: Math.max(...points.map((p) => p.max ?? p.value)),
+          points: points.length,
+        };
+      }) as Promise<Summary>;
+    try {
+      await page.goto(`${app.url}/?range=1h`);
+      await page.locator('#connection[data-status="open"]').waitFor({ timeout: 10_000 });
+      // 2,000 readings over the last 50 minutes (1.5 s apart), one spike.
+      const now = Date.now();
+      const sent: number[] = [];
+      const batch: { sensor: string; value: number; at: number }[] = [];
+      for (let i = 0; i < 2000; i += 1) {
+        const value = i === 777 ? 99 : Math.round((20 + Math.sin(i / 50) * 3) * 10) / 10;
+        sent.push(value);
+        batch.push({ sensor: 'temperature', value, at: now - 3_000_000 + i * 1500 });
+      }
+      for (let i = 0; i < batch.length; i += 500) {
+        expect((await post(app.url, batch.slice(i, i + 500))).status).toBe(200);
+      }
+
+      const port = app.port;
+      await app.close();
+      await store.close();
+      store = openSqliteStore({ path: file });
+      app = await start({ assetsDir: built.dir, store, port });
+      // Live readings while the page reconnects and loads the buckets.
+      let t = now;
+      for (let i = 0; i < 40; i += 1) {
+        t += 500;
+        const value = 21 + (i % 5) / 10;
+        sent.push(value);
+        expect((await post(app.url, { sensor: 'temperature', value, at: t })).status).toBe(200);
+        await new Promise((resolve) => setTimeout(resolve, 40));
+      }
+      await waitFor(async () => (await summary()).count >= sent.length, `${sent.length} readings on the chart`, 30_000);
+      const shown = await summary();
+      expect(shown.count).toBe(sent.length); // none missing, none twice
+      expect(shown.sum).toBeCloseTo(
+        sent.reduce((a, b) => a + b, 0),
+        6,
+      );
+      expect(shown.max).toBe(99); // the spike survives the buckets
+      expect(shown.points).toBeLessThan(2000 + 40); // drawn as buckets, not readings
+    } finally {
+      await page.close();
+      await app.close();
+      await store.close();
+    }
+  });
+});
