@@ -6,6 +6,7 @@ import {
   checkRequest,
   type EndpointPolicy,
   resolvePolicy,
+  type TrustProxy,
 } from '@boardcast/core/server';
 import { parsedBodyText, readFetchBody, readJsonFrom, readNodeBody } from './body.js';
 import { type Cors, createCors, withHeaders } from './cors.js';
@@ -23,6 +24,7 @@ import {
   sendNode,
   toResponse,
 } from './request.js';
+import type { FetchConnectionInfo } from './sse-endpoint.js';
 
 export interface CommandEndpointOptions {
   /** Largest accepted request body in bytes; larger gets 413 `payload_too_large`. Default 65536. */
@@ -38,6 +40,12 @@ export interface CommandEndpointOptions {
   readonly allowMissingOrigin?: boolean;
   /** Extra `Host` names this server answers to (core's `AllowedHosts`); others get 403 `forbidden_host`. */
   readonly allowedHosts?: AllowedHosts;
+  /**
+   * Reverse proxies whose `X-Forwarded-*` headers are believed (core's
+   * `TrustProxy`, the same option in every endpoint): addresses, CIDR ranges
+   * or `'loopback'`. Default: none.
+   */
+  readonly trustProxy?: TrustProxy;
   /** Gatekeeper for each command; its value reaches handlers as `context.auth`. */
   readonly authorize?: Authorize;
   /** Extra headers on every response. */
@@ -103,6 +111,7 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
         allowedOrigins: options.allowedOrigins,
         allowMissingOrigin: options.allowMissingOrigin,
         allowedHosts: options.allowedHosts,
+        trustProxy: options.trustProxy,
       },
       hostEnvironment(),
     );
@@ -133,7 +142,7 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
   };
 
   #node(req: IncomingMessage, res: ServerResponse, readBody: (limit: number) => Promise<string>): void {
-    const info = fromNode(req);
+    const info = fromNode(req, this.#policy.proxy);
     this.#run({ info, readBody }).then(
       (reply) => {
         // An unread (refused) body must not be parsed as the next request.
@@ -146,8 +155,8 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
   }
 
   /** Fetch handler: Hono (`(c) => commands.fetch(c.req.raw)`), Next.js, Bun, Deno. */
-  readonly fetch = async (request: Request): Promise<Response> => {
-    const info = fromFetch(request);
+  readonly fetch = async (request: Request, peer: FetchConnectionInfo = {}): Promise<Response> => {
+    const info = fromFetch(request, this.#policy.proxy, peer.remoteAddress);
     let reply: Reply;
     try {
       reply = await this.#run({ info, readBody: (limit) => readFetchBody(request, limit) });

@@ -6,6 +6,7 @@ import {
   checkRequest,
   type EndpointPolicy,
   resolvePolicy,
+  type TrustProxy,
 } from '@boardcast/core/server';
 import { directoryQueryOf } from '@boardcast/core/wire';
 import type { FastifyReplyLike, FastifyRequestLike } from './command-endpoint.js';
@@ -24,6 +25,7 @@ import {
   sendNode,
   toResponse,
 } from './request.js';
+import type { FetchConnectionInfo } from './sse-endpoint.js';
 
 export interface DirectoryEndpointOptions {
   /** Origins allowed to read the directory (core's `AllowedOrigins`, as for the stream). Default `'same-host'`. */
@@ -32,6 +34,12 @@ export interface DirectoryEndpointOptions {
   readonly allowMissingOrigin?: boolean;
   /** Extra `Host` names this server answers to (core's `AllowedHosts`). */
   readonly allowedHosts?: AllowedHosts;
+  /**
+   * Reverse proxies whose `X-Forwarded-*` headers are believed (core's
+   * `TrustProxy`, the same option in every endpoint): addresses, CIDR ranges
+   * or `'loopback'`. Default: none.
+   */
+  readonly trustProxy?: TrustProxy;
   /** Who the client is; its value is the principal the hub's access policy filters the page for. */
   readonly authorize?: Authorize;
   /** Extra headers on every response. */
@@ -67,6 +75,7 @@ export class DirectoryEndpoint extends Emitter<DirectoryEndpointEvents> {
         allowedOrigins: options.allowedOrigins,
         allowMissingOrigin: options.allowMissingOrigin,
         allowedHosts: options.allowedHosts,
+        trustProxy: options.trustProxy,
       },
       hostEnvironment(),
     );
@@ -77,7 +86,7 @@ export class DirectoryEndpoint extends Emitter<DirectoryEndpointEvents> {
 
   /** Node handler: node:http, Express (`app.get('/api/directory', directory.node)`). */
   readonly node = (req: IncomingMessage, res: ServerResponse): void => {
-    const info = fromNode(req);
+    const info = fromNode(req, this.#policy.proxy);
     this.#run(info).then(
       (reply) => sendNode(res, withHeaders(reply, this.#cors.headers(info))),
       (error) => sendNode(res, withHeaders(this.#crashed(error), this.#cors.headers(info))),
@@ -91,8 +100,8 @@ export class DirectoryEndpoint extends Emitter<DirectoryEndpointEvents> {
   };
 
   /** Fetch handler: Hono (`(c) => directory.fetch(c.req.raw)`), Next.js, Bun, Deno. */
-  readonly fetch = async (request: Request): Promise<Response> => {
-    const info = fromFetch(request);
+  readonly fetch = async (request: Request, peer: FetchConnectionInfo = {}): Promise<Response> => {
+    const info = fromFetch(request, this.#policy.proxy, peer.remoteAddress);
     let reply: Reply;
     try {
       reply = await this.#run(info);

@@ -1,7 +1,14 @@
 import type { IncomingMessage, ServerOptions, ServerResponse } from 'node:http';
 import type { BoardcastError } from '@boardcast/core';
-import { type AllowedHosts, checkHost, createHostCheck } from '@boardcast/core/server';
+import {
+  type AllowedHosts,
+  checkHost,
+  createHostCheck,
+  createProxyTrust,
+  type TrustProxy,
+} from '@boardcast/core/server';
 import { hostEnvironment } from './environment.js';
+import { fromNode } from './request.js';
 
 /**
  * The headers {@link setSecurityHeaders} sets by default: a strict policy for
@@ -157,16 +164,17 @@ export function serverTimeouts(timeouts: Partial<ServerTimeouts> = {}): ServerOp
  * `.domain`s given).
  *
  * Returns a function that answers, for a request, the 403 `forbidden_host`
- * error to send, or `undefined` when its `Host` is accepted.
+ * error to send, or `undefined` when its `Host` is accepted. `trustProxy`
+ * (core's `TrustProxy`, as for the endpoints): behind those proxies the
+ * host checked is their `X-Forwarded-Host`.
  * @throws TypeError for an `allowedHosts` entry that is not a host name.
  */
-export function createHostGuard(allowedHosts?: AllowedHosts): (req: IncomingMessage) => BoardcastError | undefined {
+export function createHostGuard(
+  allowedHosts?: AllowedHosts,
+  trustProxy?: TrustProxy,
+): (req: IncomingMessage) => BoardcastError | undefined {
   const check = createHostCheck(allowedHosts, hostEnvironment());
-  return (req) =>
-    checkHost(check, {
-      header: (name) => {
-        const value = req.headers[name.toLowerCase()];
-        return Array.isArray(value) ? value.join(', ') : value;
-      },
-    });
+  // Behind a trusted proxy the name to check is the one the client used (X-Forwarded-Host).
+  const proxy = createProxyTrust(trustProxy);
+  return (req) => checkHost(check, fromNode(req, proxy));
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BoardcastError, type Authorize as CoreAuthorize, type BoardcastRequest as CoreRequest } from '@boardcast/core';
+import { createProxyTrust, type ProxyTrust, withClient } from '@boardcast/core/server';
 import { credentialExpiry } from '@boardcast/core/wire';
 
 /**
@@ -27,7 +28,14 @@ export interface Reply {
 
 type NodeRequestWithExtras = IncomingMessage & { originalUrl?: string };
 
-export function fromNode(req: IncomingMessage): BoardcastRequest {
+/** No proxy trusted: the peer is the client. */
+const DIRECT = createProxyTrust(undefined);
+
+/**
+ * The request in core's shape, with `clientAddress`, `host` and `protocol`
+ * filled in as `proxy` (the endpoint's `trustProxy`) resolves them.
+ */
+export function fromNode(req: IncomingMessage, proxy: ProxyTrust = DIRECT): BoardcastRequest {
   // Express strips a mount prefix from req.url but keeps originalUrl.
   const path = (req as NodeRequestWithExtras).originalUrl ?? req.url ?? '/';
   let url: URL;
@@ -36,7 +44,7 @@ export function fromNode(req: IncomingMessage): BoardcastRequest {
   } catch {
     url = new URL('http://localhost/');
   }
-  return {
+  const request: BoardcastRequest = {
     method: req.method ?? 'GET',
     url,
     header: (name) => {
@@ -49,15 +57,20 @@ export function fromNode(req: IncomingMessage): BoardcastRequest {
     },
     raw: req,
   };
+  const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean }) | undefined;
+  return withClient(request, proxy, { remoteAddress: socket?.remoteAddress, encrypted: socket?.encrypted === true });
 }
 
-export function fromFetch(request: Request): BoardcastRequest {
-  return {
+/** As {@link fromNode}; a `Request` carries no peer, so the adapter's `remoteAddress` is passed in. */
+export function fromFetch(request: Request, proxy: ProxyTrust = DIRECT, remoteAddress?: string): BoardcastRequest {
+  const url = new URL(request.url);
+  const info: BoardcastRequest = {
     method: request.method,
-    url: new URL(request.url),
+    url,
     header: (name) => request.headers.get(name) ?? undefined,
     raw: request,
   };
+  return withClient(info, proxy, { remoteAddress, encrypted: url.protocol === 'https:' });
 }
 
 const JSON_HEADERS = {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ContractSpec, Hub } from '@boardcast/core';
-import type { AllowedHosts, AllowedOrigins } from '@boardcast/core/server';
+import type { AllowedHosts, AllowedOrigins, TrustProxy } from '@boardcast/core/server';
 import {
   type CommandEndpoint,
   type CommandEndpointOptions,
@@ -33,6 +33,8 @@ export interface BoardcastHttpOptions {
   readonly allowedHosts?: AllowedHosts;
   /** Used by both endpoints unless set in `sse`/`commands` (core's `AllowedOrigins`). Default `'same-host'`. */
   readonly allowedOrigins?: AllowedOrigins<IncomingMessage | Request>;
+  /** Used by every endpoint unless set in `sse`/`commands`/`directory` (core's `TrustProxy`). Default: none. */
+  readonly trustProxy?: TrustProxy;
   readonly sse?: SseEndpointOptions;
   readonly commands?: CommandEndpointOptions;
   readonly directory?: DirectoryEndpointOptions;
@@ -68,8 +70,8 @@ export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: Boar
   const eventsPath = `${base}/events`;
   const commandsPrefix = `${base}/commands/`;
   const directoryPath = `${base}/directory`;
-  const { authorize, allowedHosts, allowedOrigins } = options;
-  const shared = { authorize, allowedHosts, allowedOrigins };
+  const { authorize, allowedHosts, allowedOrigins, trustProxy } = options;
+  const shared = { authorize, allowedHosts, allowedOrigins, trustProxy };
   const sse = createSseEndpoint(hub, { ...shared, ...options.sse });
   const commands = createCommandEndpoint(hub, { ...shared, ...options.commands });
   const directory = createDirectoryEndpoint(hub, { ...shared, ...options.directory });
@@ -110,8 +112,8 @@ export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: Boar
     async fetch(request, peer) {
       const which = route(fromFetch(request).url.pathname);
       if (which === 'events') return sse.fetch(request, peer);
-      if (which === 'commands') return commands.fetch(request);
-      if (which === 'directory') return directory.fetch(request);
+      if (which === 'commands') return commands.fetch(request, peer);
+      if (which === 'directory') return directory.fetch(request, peer);
       return new Response('Not Found', { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
     },
     matches: (pathname) => route(pathname) !== undefined,

@@ -33,7 +33,7 @@ export interface SseClientInfo {
   readonly id: string;
   /** `node` for `node(req, res)`, `fetch` for `fetch(request)`. */
   readonly adapter: 'node' | 'fetch';
-  /** The peer's IP address (Node adapter; Fetch adapter when passed as `remoteAddress`). */
+  /** The client's IP address: the peer's (Node adapter; Fetch adapter when passed as `remoteAddress`), or with `trustProxy` the one the trusted proxy forwarded. */
   readonly remoteAddress: string | undefined;
   readonly lastEventId: string | undefined;
   readonly events: readonly string[] | undefined;

@@ -200,8 +200,8 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
    * `maxClientsPerAddress` and `client.remoteAddress`.
    */
   readonly fetch = async (request: Request, peer: FetchConnectionInfo = {}): Promise<Response> => {
-    const info = fromFetch(request);
-    const address = peer.remoteAddress;
+    const info = fromFetch(request, this.policy.proxy, peer.remoteAddress);
+    const address = info.clientAddress;
     const prepared = this.#prepare(info);
     if ('reply' in prepared) return toResponse(prepared.reply);
     const early = this.#checkCapacity(info, address);
@@ -238,10 +238,10 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
   }
 
   async #handleNode(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const info = fromNode(req);
+    const info = fromNode(req, this.policy.proxy);
     const prepared = this.#prepare(info);
     if ('reply' in prepared) return sendNode(res, prepared.reply);
-    const address = req.socket.remoteAddress;
+    const address = info.clientAddress; // the peer, or with trustProxy the client behind the proxy
     const early = this.#checkCapacity(info, address);
     if (early) return sendNode(res, early);
     const auth = await runAuthorize(this.policy.authorize, info, this.#onAuthError);

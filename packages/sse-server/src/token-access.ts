@@ -1,6 +1,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BoardcastError, type BoardcastRequest } from '@boardcast/core';
+import { createProxyTrust, type TrustProxy } from '@boardcast/core/server';
+import { fromNode } from './request.js';
 
 /** How wrong tokens from one address are slowed down (see {@link TokenAccessOptions.throttle}). */
 export interface LoginThrottleOptions {
@@ -42,13 +44,21 @@ export interface TokenAccessOptions {
   readonly throttle?: LoginThrottleOptions | false;
   /** The clock, ms since the epoch (default `Date.now`); for tests of expiry and throttling. */
   readonly now?: () => number;
+  /**
+   * Reverse proxies whose `X-Forwarded-*` headers are believed (core's
+   * `TrustProxy`, the same option as the endpoints'): behind them the
+   * throttle counts the forwarded client, not the proxy, and a login over
+   * `X-Forwarded-Proto: https` gets the `Secure`, `__Host-` cookie. Default: none.
+   */
+  readonly trustProxy?: TrustProxy;
 }
 
 /**
  * What {@link TokenAccess.allows} reads: core's `BoardcastRequest` (what
  * `authorize` gets, SSE or WebSocket) or anything with a case-insensitive
  * `header(name)`. The client address for throttling is `clientAddress` when
- * given, else `raw.socket.remoteAddress` (a node:http request).
+ * given (our endpoints fill it in, after their `trustProxy`), else that of
+ * `raw` when it is a node:http request (after this access's `trustProxy`).
  */
 export interface TokenRequest extends Pick<BoardcastRequest, 'header'> {
   readonly raw?: unknown;
@@ -129,12 +139,6 @@ function addressKey(address: string | undefined): string {
     .slice(0, 4)
     .map((g) => Number.parseInt(g || '0', 16).toString(16))
     .join(':')}::/64`;
-}
-
-function addressOf(request: { readonly raw?: unknown; readonly clientAddress?: string | undefined }): string {
-  if (request.clientAddress) return request.clientAddress;
-  const socket = (request.raw as { socket?: { remoteAddress?: string } } | undefined)?.socket;
-  return socket?.remoteAddress ?? '';
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -237,6 +241,12 @@ export function createTokenAccess(options: TokenAccessOptions): TokenAccess {
     );
   }
   const throttle = options.throttle === false ? undefined : new Throttle(options.throttle ?? {}, now);
+  const proxy = createProxyTrust(options.trustProxy);
+  const addressOf = (request: TokenRequest): string => {
+    if (request.clientAddress) return request.clientAddress;
+    const raw = request.raw as IncomingMessage | undefined;
+    return (raw?.socket && raw.headers ? fromNode(raw, proxy).clientAddress : undefined) ?? '';
+  };
   const secret = options.token || undefined;
   const hostName = `${HOST_PREFIX}${cookieName}`;
   // Digests of equal length, so neither the token's content nor its length leaks through timing.
@@ -326,7 +336,7 @@ export function createTokenAccess(options: TokenAccessOptions): TokenAccess {
       const text = { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' };
       let right: boolean;
       try {
-        right = checkToken(url.searchParams.get('token') ?? '', addressOf({ raw: req }));
+        right = checkToken(url.searchParams.get('token') ?? '', fromNode(req, proxy).clientAddress ?? '');
       } catch (error) {
         const waitMs = ((error as BoardcastError).details as { retryAfterMs: number }).retryAfterMs;
         res.writeHead(429, { ...text, 'Retry-After': String(Math.ceil(waitMs / 1000)) });
@@ -344,7 +354,7 @@ export function createTokenAccess(options: TokenAccessOptions): TokenAccess {
       const query = rest.toString();
       // Over TLS the name gets the __Host- prefix: the browser then refuses the
       // same name from http:, from another port's app or from a subdomain.
-      const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
+      const secure = fromNode(req, proxy).protocol === 'https'; // TLS here, or at a trusted proxy
       const attributes = `Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
       res.writeHead(303, {
         Location: `${url.pathname}${query ? `?${query}` : ''}`,

@@ -57,11 +57,15 @@ const get = (url: string, headers: Record<string, string> = {}, method = 'GET') 
   fetch(url, { method, headers, redirect: 'manual' });
 
 /** A GET from a chosen local address (127.0.0.2 …: another client as far as the server can tell). */
-function getFrom(localAddress: string, url: string): Promise<number> {
+function getFrom(localAddress: string, url: string, headers: Record<string, string> = {}): Promise<number> {
+  return answerFrom(localAddress, url, headers).then((res) => res.statusCode ?? 0);
+}
+
+function answerFrom(localAddress: string, url: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
-    httpRequest(url, { localAddress }, (res) => {
+    httpRequest(url, { localAddress, headers }, (res) => {
       res.resume();
-      resolve(res.statusCode ?? 0);
+      resolve(res);
     })
       .on('error', reject)
       .end();
@@ -288,6 +292,33 @@ describe('createTokenAccess', () => {
     expect(access.allows(from('2001:db8:1:3::10', 's3cret'))).toBe(true);
     time.advance(1000);
     expect(access.allows(from('192.0.2.1', 's3cret'))).toBe(true);
+  });
+
+  it('behind a trusted proxy: throttles the forwarded client, and a login over X-Forwarded-Proto https gets the __Host- cookie', async () => {
+    const time = clock();
+    const { url } = await serve({
+      token: 's3cret',
+      cookieName: 'app_session',
+      now: time.now,
+      trustProxy: ['127.0.0.1'],
+    });
+    const as = (client: string, extra: Record<string, string> = {}) => ({ 'X-Forwarded-For': client, ...extra });
+    expect((await get(`${url}/?token=nope`, as('198.51.100.1'))).status).toBe(401);
+    expect((await get(`${url}/?token=nope`, as('198.51.100.1'))).status).toBe(429);
+    // Another client behind the same proxy is not locked out with the first.
+    const login = await get(`${url}/?token=s3cret`, as('198.51.100.2', { 'X-Forwarded-Proto': 'https' }));
+    expect(login.status).toBe(303);
+    expect(login.headers.get('set-cookie')).toMatch(/^__Host-app_session=[\w.-]+; .*; Secure$/);
+    // A peer that is no proxy cannot claim https or another address.
+    const direct = await answerFrom(
+      '127.0.0.2',
+      `${url}/?token=s3cret`,
+      as('198.51.100.3', { 'X-Forwarded-Proto': 'https' }),
+    );
+    expect(direct.statusCode).toBe(303);
+    expect(direct.headers['set-cookie']?.[0]).toMatch(/^app_session=/);
+    expect(await getFrom('127.0.0.2', `${url}/?token=nope`, as('198.51.100.4'))).toBe(401);
+    expect(await getFrom('127.0.0.2', `${url}/?token=nope`, as('198.51.100.5'))).toBe(429);
   });
 
   it('forgets addresses beyond maxAddresses, least recently failing first', () => {

@@ -120,7 +120,8 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
   async #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
     const { policy } = this.options;
     const origin = request.headers.origin;
-    const address = request.socket.remoteAddress;
+    const info = fromUpgrade(request, url, policy.proxy);
+    const address = info.clientAddress; // the peer, or with trustProxy the client behind the proxy
     const refuse = (error: BoardcastError, status = error.status, headers?: Record<string, string>) => {
       this.emit('reject', {
         status,
@@ -136,7 +137,6 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
     };
 
     if (this.#closing) return refuse(new BoardcastError('closed', 'server is shutting down'), 503);
-    const info = fromUpgrade(request, url);
     const refused = checkRequest(policy, info);
     if (refused) return refuse(refused);
     if (!offersProtocol(request.headers['sec-websocket-protocol'])) {
@@ -200,7 +200,7 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
         // ws with 400) by the time this returns.
         this.#wss.handleUpgrade(request, socket, head, (ws) => {
           accepted = true;
-          this.#accept(ws, request, origin, auth, query);
+          this.#accept(ws, address, origin, auth, query);
         });
       } catch (error) {
         this.#host.error(error, 'handshake');
@@ -212,10 +212,16 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
     }
   }
 
-  #accept(socket: WebSocket, request: IncomingMessage, origin: string | undefined, auth: unknown, query: ConnectQuery) {
+  #accept(
+    socket: WebSocket,
+    address: string | undefined,
+    origin: string | undefined,
+    auth: unknown,
+    query: ConnectQuery,
+  ) {
     const info: WsClientInfo = {
       id: `ws-${++this.#nextId}`,
-      remoteAddress: request.socket.remoteAddress,
+      remoteAddress: address,
       origin,
       auth,
       lastEventId: query.lastEventId,

@@ -1,12 +1,20 @@
 import type { IncomingMessage } from 'node:http';
 import type { BoardcastRequest } from '@boardcast/core';
+import { createProxyTrust, type ProxyTrust, withClient } from '@boardcast/core/server';
+
+const DIRECT = createProxyTrust(undefined);
 
 /**
  * The upgrade request in core's transport-neutral shape, so one `authorize`
- * hook serves this endpoint and sse-server's alike.
+ * hook serves this endpoint and sse-server's alike; `clientAddress`, `host`
+ * and `protocol` as `proxy` (the endpoint's `trustProxy`) resolves them.
  */
-export function fromUpgrade(request: IncomingMessage, url: URL): BoardcastRequest<IncomingMessage> {
-  return {
+export function fromUpgrade(
+  request: IncomingMessage,
+  url: URL,
+  proxy: ProxyTrust = DIRECT,
+): BoardcastRequest<IncomingMessage> {
+  const info: BoardcastRequest<IncomingMessage> = {
     method: request.method ?? 'GET',
     url,
     header: (name) => {
@@ -15,4 +23,6 @@ export function fromUpgrade(request: IncomingMessage, url: URL): BoardcastReques
     },
     raw: request,
   };
+  const socket = request.socket as (IncomingMessage['socket'] & { encrypted?: boolean }) | undefined;
+  return withClient(info, proxy, { remoteAddress: socket?.remoteAddress, encrypted: socket?.encrypted === true });
 }

@@ -6,6 +6,7 @@ import type { WireFrame } from '@boardcast/core/wire';
 export interface WsClientInfo {
   /** Unique per endpoint; also `context.clientId` in command handlers. */
   readonly id: string;
+  /** The client's address: the peer's, or with `trustProxy` the one the trusted proxy forwarded. */
   readonly remoteAddress: string | undefined;
   readonly origin: string | undefined;
   /** What `authorize` returned (undefined without `authorize`). */
@@ -68,7 +69,10 @@ export type WsEndpointEvents = {
 };
 
 /** The part of a hub the endpoint uses; any `Hub<C>` fits. */
-export type HubLike = Pick<Hub<ContractSpec>, 'attach' | 'connect' | 'dispatch' | 'access' | 'contract' | 'on' | 'emit'>;
+export type HubLike = Pick<
+  Hub<ContractSpec>,
+  'attach' | 'connect' | 'dispatch' | 'access' | 'contract' | 'on' | 'emit'
+>;
 
 /** What a connection needs from its endpoint. */
 export interface ConnectionHost {
