@@ -1,7 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@boardcast/browser-client';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { TelemetryStore } from '@boardcast/telemetry';
+import { openPostgresStore } from '@boardcast/telemetry/postgres';
+import { openSqliteStore } from '@boardcast/telemetry/sqlite';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type PostgresProcess, postgresBinDir, startPostgres } from '../../../test-support/postgres.js';
 import { dashboard } from '../src/contract.js';
 import { waitFor } from './helpers.js';
 
@@ -19,6 +26,11 @@ function alive(pid: number | undefined): boolean {
 
 describe('the start command', () => {
   let server: ChildProcess | undefined;
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sensor-dashboard-start-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   let client: { close(): void } | undefined;
   afterEach(async () => {
     client?.close();
@@ -30,7 +42,8 @@ describe('the start command', () => {
 
   it('builds, serves the page and charts a simulated device that posts over HTTP', async () => {
     // Exactly what `pnpm --filter sensor-dashboard start` runs, on a free port.
-    server = spawn(process.execPath, ['scripts/start.mjs', '--port', '0', '--interval', '100'], {
+    const db = join(dir, 'readings.db');
+    server = spawn(process.execPath, ['scripts/start.mjs', '--port', '0', '--interval', '100', '--db', db], {
       cwd: root,
       env: { ...process.env, INGEST_TOKEN: 'start-test-token' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -45,6 +58,7 @@ describe('the start command', () => {
     const url = await waitFor(() => /sensor dashboard: (http:\S+)/.exec(output)?.[1], 'the URL to be printed', 60_000);
     const pid = Number(await waitFor(() => /device: simulated \(pid (\d+)\)/.exec(output)?.[1], 'the device pid'));
     expect(output).toMatch(/requires "Authorization: Bearer \$INGEST_TOKEN"/);
+    expect(output).toContain(`readings: kept in ${db}`);
 
     const page = await fetch(url);
     expect(page.status).toBe(200);
@@ -75,5 +89,74 @@ describe('the start command', () => {
     server.kill('SIGINT');
     await waitFor(() => server?.exitCode !== null, 'the server to exit');
     await waitFor(() => !alive(pid), 'the device process to exit');
+
+    // The readings outlived the process: the file holds at least what the client saw.
+    const store = openSqliteStore({ path: db, pruneIntervalMs: 0 });
+    try {
+      await expectStored(store, readings);
+    } finally {
+      await store.close();
+    }
+  });
+
+  describe.skipIf(!postgresBinDir())('with --pg-url', () => {
+    let pg: PostgresProcess;
+    beforeAll(async () => {
+      pg = await startPostgres();
+    });
+    afterAll(async () => {
+      await pg?.stop();
+    });
+
+    it('keeps the readings in PostgreSQL', async () => {
+      const url = await pg.createDatabase('dashboard');
+      server = spawn(process.execPath, ['scripts/start.mjs', '--port', '0', '--interval', '100', '--pg-url', url], {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      server.stdout?.on('data', (chunk) => {
+        output += chunk;
+      });
+      server.stderr?.on('data', (chunk) => {
+        output += chunk;
+      });
+      const page = await waitFor(
+        () => /sensor dashboard: (http:\S+)/.exec(output)?.[1],
+        'the URL to be printed',
+        60_000,
+      );
+      expect(output).toContain('readings: kept in PostgreSQL (--pg-url)');
+      expect(output).not.toContain(url); // no credentials in the log
+      // The chart route answers from PostgreSQL once the simulated device has posted.
+      await waitFor(
+        async () => {
+          const answer = (await (
+            await fetch(`${page}/api/telemetry/recent?sensor=temperature&limit=5`)
+          ).json()) as unknown[];
+          return answer.length >= 3;
+        },
+        'readings in PostgreSQL',
+        15_000,
+      );
+      server.kill('SIGINT');
+      await waitFor(() => server?.exitCode !== null, 'the server to exit');
+      const store = await openPostgresStore({ connectionString: url, pruneIntervalMs: 0 });
+      try {
+        await expectStored(store, 3);
+      } finally {
+        await store.close();
+      }
+    });
   });
 });
+
+/** At least `count` readings of the simulated device's sensors are in the store. */
+async function expectStored(store: TelemetryStore, count: number): Promise<void> {
+  let stored = 0;
+  for (const sensor of ['temperature', 'humidity', 'light']) {
+    stored += (await store.stats({ sensor, from: Date.now() - 3_600_000 }))?.count ?? 0;
+  }
+  expect(stored).toBeGreaterThanOrEqual(count);
+  expect((await store.series()).map((s) => s.sensor).sort()).toEqual(['humidity', 'light', 'temperature']);
+}
