@@ -9,10 +9,13 @@ import {
   type AllowedHosts,
   checkHost,
   createHostCheck,
+  createProxyTrust,
   type HostCheck,
   type HostEnvironment,
+  type ProxyTrust,
   refuseUpgrade,
   registerUpgrade,
+  type TrustProxy,
 } from '@boardcast/core/server';
 import { WebSocketServer } from 'ws';
 import { BoardConnection, type ConnectionOptions } from './connection.js';
@@ -61,6 +64,13 @@ export interface BoardLinkOptions {
    * `forbidden_host`.
    */
   readonly allowedHosts?: AllowedHosts;
+  /**
+   * Reverse proxies whose `X-Forwarded-*` headers are believed (core's
+   * `TrustProxy`, as in every endpoint): behind them the per-address cap,
+   * the Host check and `remoteAddress` in events use the forwarded client.
+   * Default: none.
+   */
+  readonly trustProxy?: TrustProxy;
   /** Server → board ping period; also sent to the agent in `welcome` (default 5000 ms). */
   readonly heartbeatMs?: number;
   /** A board silent for this many heartbeat periods is cut off and marked offline (default 2). */
@@ -172,6 +182,7 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
   readonly #retired = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #sockets = new Set<BoardConnection>();
   readonly #hosts: HostCheck;
+  readonly #proxy: ProxyTrust;
   readonly #maxClients: number;
   readonly #perAddress: AddressCounter;
   readonly #unregister: () => void;
@@ -188,6 +199,7 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
     this.path = options.path ?? '/board';
     this.#options = options;
     this.#hosts = createHostCheck(options.allowedHosts, hostEnvironment());
+    this.#proxy = createProxyTrust(options.trustProxy);
     const heartbeatMs = positive('heartbeatMs', options.heartbeatMs, 5000);
     this.#conn = {
       heartbeatMs,
@@ -288,13 +300,21 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
   }
 
   async #accept(request: IncomingMessage, socket: Duplex, head: Buffer, query: URLSearchParams): Promise<void> {
-    const remoteAddress = request.socket.remoteAddress;
+    // The peer, or with trustProxy the client (and the host it used) behind the proxy.
+    const client = this.#proxy.resolve(
+      {
+        remoteAddress: request.socket.remoteAddress,
+        encrypted: (request.socket as { encrypted?: boolean }).encrypted === true,
+      },
+      (name) => headerValue(request, name),
+    );
+    const remoteAddress = client.clientAddress;
     const reject = (error: BoardcastError) => {
       this.emit('reject', { error, remoteAddress });
       refuseUpgrade(socket, error);
     };
     if (this.#closed) return reject(new BoardcastError('too_many_clients', 'board link is closed'));
-    const hostError = checkHost(this.#hosts, { header: (name) => headerValue(request, name) });
+    const hostError = checkHost(this.#hosts, { header: (name) => headerValue(request, name), host: client.host });
     if (hostError) return reject(hostError);
     const offered = (request.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
     if (!offered.includes(BOARD_PROTOCOL)) {
