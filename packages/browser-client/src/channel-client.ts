@@ -9,6 +9,7 @@ import {
   DIRECTORY,
   type EventData,
   type EventName,
+  isChannelId,
   type StateOf,
 } from '@boardcast/core';
 import type { ServerStatus } from '@boardcast/core/wire';
@@ -167,6 +168,8 @@ interface Held {
 }
 
 const isPattern = (id: string) => id.length > 1 && id.endsWith('*');
+/** Most entries a set may hold: the servers' per-request and default per-connection bound. */
+const MAX_SET = 1000;
 const internal = new Set(['change', 'snapshot', 'reset', 'forbidden']);
 
 /**
@@ -276,6 +279,41 @@ export function createChannelClient<C extends ContractSpec>(
     }
     catchingUp = since.length > 0;
     return { resume, fresh, since, directory: options.directory };
+  };
+
+  /**
+   * Put requests in the set; returns what to ask the server for. One the
+   * server would refuse for its shape — an id outside the grammar, a
+   * `since` that is no id, a set past {@link MAX_SET} (an SSE request that
+   * names more is refused whole) — is refused here the same way, as a
+   * typed `forbidden` after the call returns, and never sent.
+   */
+  const add = (list: readonly ChannelSubscription<C>[]): (string | SinceRequest)[] => {
+    const asked: (string | SinceRequest)[] = [];
+    for (const request of list) {
+      const channel = typeof request === 'string' ? request : String(request?.channel);
+      const since = typeof request === 'string' ? undefined : request.since;
+      refused.delete(channel);
+      if (set.has(channel) && since === undefined) continue;
+      const error =
+        channel !== DIRECTORY && !isChannelId(isPattern(channel) ? `${channel.slice(0, -1)}x` : channel)
+          ? new BoardcastError('invalid_payload', `invalid channel id ${JSON.stringify(channel.slice(0, 40))}`)
+          : since !== undefined && (typeof since !== 'string' || since.length === 0 || since.length > 128)
+            ? new BoardcastError('invalid_payload', `"since" of ${channel} is not an event id`)
+            : !set.has(channel) && set.size >= MAX_SET
+              ? new BoardcastError('too_many_channels', `a client holds at most ${MAX_SET} channels (use a pattern)`)
+              : undefined;
+      if (error) {
+        queueMicrotask(() => frames.forbidden(channel, error));
+        continue;
+      }
+      set.set(channel, { since, started: false, folded: 0, skip: 0 });
+      const v = channel === DIRECTORY ? undefined : viewOf(channel);
+      v?.setError(undefined);
+      if (typeof request !== 'string' && request.state !== undefined) v?.replace(request.state);
+      asked.push(since === undefined ? channel : { channel, since });
+    }
+    return asked;
   };
 
   /** SSE: one new stream for every change made in the same task. */
@@ -406,18 +444,7 @@ export function createChannelClient<C extends ContractSpec>(
     },
     subscribe(channels) {
       const list = (Array.isArray(channels) ? channels : [channels]) as readonly ChannelSubscription<C>[];
-      const asked: (string | SinceRequest)[] = [];
-      for (const request of list) {
-        const channel = typeof request === 'string' ? request : request.channel;
-        const since = typeof request === 'string' ? undefined : request.since;
-        refused.delete(channel);
-        if (set.has(channel) && since === undefined) continue;
-        set.set(channel, { since, started: false, folded: 0, skip: 0 });
-        const v = channel === DIRECTORY ? undefined : viewOf(channel);
-        v?.setError(undefined);
-        if (typeof request !== 'string' && request.state !== undefined) v?.replace(request.state);
-        asked.push(since === undefined ? channel : { channel, since });
-      }
+      const asked = add(list);
       if (asked.length === 0 || session.status === 'closed') return;
       if (!transport.subscribe?.(asked, options.directory)) switchStream();
     },
@@ -445,12 +472,7 @@ export function createChannelClient<C extends ContractSpec>(
     close: () => session.finish(),
   };
 
-  for (const request of options.channels) {
-    const channel = typeof request === 'string' ? request : request.channel;
-    const since = typeof request === 'string' ? undefined : request.since;
-    set.set(channel, { since, started: false, folded: 0, skip: 0 });
-    if (typeof request !== 'string' && request.state !== undefined) viewOf(channel).replace(request.state);
-  }
+  add(options.channels);
   session.start();
   return client;
 }

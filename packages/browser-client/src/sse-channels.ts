@@ -5,6 +5,7 @@ import { channelStreamRequest, routeSseChannelFrame } from './channel-frames.js'
 import type { ChannelDial, ChannelSink, ChannelTransport } from './channel-link.js';
 import { postCommandLazily } from './command-loader.js';
 import type { HttpOptions } from './http.js';
+import type { ReadMemory } from './sse-channel-reader.js';
 import { endpoint } from './urls.js';
 
 /** The SSE options of a channel client (those of `connectSse` that apply to a channel set). */
@@ -39,6 +40,7 @@ export function sseChannelTransport(
     mode === 'native' || (mode === 'auto' && typeof EventSource === 'function' && !options.headers && !options.fetch);
   const events = options.events?.join(',');
   const keep = { ...options };
+  const memory: ReadMemory = {};
 
   const dial = (lastEventId: string | undefined, linkSink: unknown, _side?: boolean, set?: ChannelDial) => {
     const sink = linkSink as ChannelSink;
@@ -66,7 +68,7 @@ export function sseChannelTransport(
       import('./sse-channel-reader.js').then(
         (m) => {
           if (!controller.signal.aborted)
-            void m.readChannelStream(request, lastEventId, options, sink, dog.beat, route, controller);
+            void m.readChannelStream(request, lastEventId, options, sink, dog.beat, route, controller, memory);
         },
         (cause) => sink.drop(new BoardcastError('network_error', 'could not load the event-stream reader', { cause })),
       );
@@ -79,6 +81,7 @@ export function sseChannelTransport(
       let previous = '';
       source.onopen = () => {
         opened = true;
+        memory.refusal = memory.cors = undefined;
         dog.beat();
         sink.open();
       };

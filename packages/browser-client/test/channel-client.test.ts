@@ -210,6 +210,29 @@ describe('channel client (fake transport)', () => {
   });
 });
 
+describe('channel client: requests the server would refuse for their shape are refused locally', () => {
+  it('a malformed id, a bad since and a set past 1000 get a typed forbidden and are never sent', async () => {
+    const fake = fakeTransport(true);
+    const client = createChannelClient<Spec>(contract, fake.transport, { channels: ['ok', 'not ok!', 'k-*', '*'] });
+    const refusals: string[] = [];
+    client.on('forbidden', (channel, error) => refusals.push(`${channel}:${error.code}`));
+    await tick();
+    expect(refusals).toEqual(['not ok!:invalid_payload', '*:invalid_payload']);
+    expect(fake.dials[0]?.set).toEqual({ resume: [], fresh: ['ok', 'k-*'], since: [], directory: undefined });
+    await expect(client.channel('not ok!').whenReady()).rejects.toMatchObject({ code: 'invalid_payload' });
+    fake.sink.open();
+    client.subscribe({ channel: 't', since: '' });
+    client.subscribe(Array.from({ length: 1000 }, (_, i) => `c-${i}`));
+    await tick();
+    expect(refusals.slice(2, 4)).toEqual(['t:invalid_payload', 'c-998:too_many_channels']);
+    expect(refusals).toHaveLength(5);
+    expect(client.channels).toHaveLength(1000);
+    const sent = fake.changes.at(-1) as readonly string[];
+    expect(sent).toHaveLength(998);
+    client.close();
+  });
+});
+
 describe('SSE request for a channel set', () => {
   const stream = new URL('http://h/api/events');
   it('GET names the set, the fresh channels and (native) the id', () => {

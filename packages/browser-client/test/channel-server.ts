@@ -9,13 +9,17 @@ import { createWsEndpoint } from '@boardcast/ws-server';
  * sse-server and ws-server on one real HTTP server on 127.0.0.1, mounted at
  * /api, for a hub of any contract. The principal is the `x-user` header, or
  * `?user=` (a WebSocket or a native EventSource cannot send headers);
- * anonymous without either.
+ * anonymous without either; `nobody` is refused.
  */
 export async function channelServer<C extends ContractSpec>(
   hub: Hub<C>,
   extra?: (req: IncomingMessage, res: ServerResponse) => boolean,
 ) {
-  const authorize: Authorize = (request) => request.header('x-user') ?? request.url.searchParams.get('user') ?? true;
+  // `nobody` is refused (401), to test a client that must stop.
+  const authorize: Authorize = (request) => {
+    const user = request.header('x-user') ?? request.url.searchParams.get('user') ?? true;
+    return user === 'nobody' ? false : user;
+  };
   const api = boardcastHttp(hub, { base: '/api', authorize, sse: { retry: 100 } });
   const server = createServer((req, res) => {
     if (extra?.(req, res)) return;

@@ -4,7 +4,7 @@ import { WebSocket } from 'ws';
 import { type ChannelClient, connectChannels } from '../src/channels.js';
 import { channelServer } from './channel-server.js';
 import { fleet } from './fleet.js';
-import { cleanups, runCleanups, until } from './helpers.js';
+import { cleanups, rawServer, runCleanups, until } from './helpers.js';
 
 type Fleet = typeof fleet extends Contract<infer S> ? S : never;
 
@@ -50,6 +50,22 @@ const same = (client: ChannelClient<Fleet>, hub: Hub<Fleet>, id: string) =>
   });
 
 afterEach(runCleanups);
+
+describe('channels over SSE: refusals', () => {
+  it('the same refusal twice in a row (no resume id) stops with its code', async () => {
+    let requests = 0;
+    const raw = await rawServer((_req, res) => {
+      requests++;
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'invalid_payload', message: 'no' } }));
+    });
+    cleanups.push(() => raw.close());
+    const client = open(`${raw.url}/api`, 'sse', ['a']);
+    await until(() => client.status === 'closed');
+    expect(client.error?.code).toBe('invalid_payload');
+    expect(requests).toBe(2);
+  });
+});
 
 describe.each(['sse', 'ws'] as const)('channels over %s, real sockets', (transport) => {
   it('a quiet channel added after a busy one, then a reconnect from the connection id: nothing folded twice', async () => {
@@ -180,6 +196,15 @@ describe.each(['sse', 'ws'] as const)('channels over %s, real sockets', (transpo
     expect(hub.channel(ids[7] as string).state.n).toBe(2);
     // SSE: the set travelled in a POST body (first stream and the resume); WS sends it in frames.
     expect(methods).toEqual(transport === 'sse' ? ['POST', 'POST'] : []);
+  });
+
+  it('a viewer the server refuses (401) stops with a typed error instead of retrying', async () => {
+    const hub = fleetHub();
+    const server = await start(hub);
+    const client = open(server.url, transport, ['a'], { 'x-user': 'nobody' });
+    await until(() => client.status === 'closed');
+    expect(client.error?.code).toBe('unauthorized');
+    await expect(client.channel('a').whenReady()).rejects.toMatchObject({ code: 'unauthorized' });
   });
 
   it('the directory is a live list', async () => {
