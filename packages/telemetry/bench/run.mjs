@@ -22,7 +22,10 @@ await build({
   target: 'node20',
   logLevel: 'warning',
   external: ['better-sqlite3', 'pg', 'pg-native'],
-  alias: { '@boardcast/core': join(packages, 'core', 'src', 'index.ts'), '@boardcast/core/server': join(packages, 'core', 'src', 'server.ts') },
+  alias: {
+    '@boardcast/core': join(packages, 'core', 'src', 'index.ts'),
+    '@boardcast/core/server': join(packages, 'core', 'src', 'server.ts'),
+  },
 });
 const result = spawnSync(process.execPath, ['--expose-gc', outfile, ...process.argv.slice(2)], {
   stdio: 'inherit',

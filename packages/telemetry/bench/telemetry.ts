@@ -120,13 +120,19 @@ async function sqlite(): Promise<void> {
   store.database.pragma('wal_checkpoint(TRUNCATE)');
   const bytes = statSync(path).size;
   console.log(`SQLite ingest: ${fmt(count)} readings (20 sensors, batches of ${BATCH}) at ${fmt(rate)} readings/s`);
-  console.log(`SQLite disk: ${fmt(bytes / count, 1)} bytes/reading (raw + minute + hour tiers) = ${fmt((bytes / count) * 1e6 / 2 ** 20, 1)} MiB per million`);
+  console.log(
+    `SQLite disk: ${fmt(bytes / count, 1)} bytes/reading (raw + minute + hour tiers) = ${fmt(((bytes / count) * 1e6) / 2 ** 20, 1)} MiB per million`,
+  );
   const week = smoke ? 20_000 : 7 * 86_400;
   await ingest(store, week, 1, 'week');
   const db = store.database;
   const id = (db.prepare("SELECT id FROM series WHERE channel = 'week' AND sensor = 's0'").get() as { id: number }).id;
   const stmt = db.prepare('SELECT t, value FROM raw WHERE series_id = ? AND t >= ? AND t < ? ORDER BY t');
-  const q = await queryLatency(store, async (from, to) => stmt.all(id, from, to) as { t: number; value: number }[], smoke ? 20 : 300);
+  const q = await queryLatency(
+    store,
+    async (from, to) => stmt.all(id, from, to) as { t: number; value: number }[],
+    smoke ? 20 : 300,
+  );
   report('SQLite', q);
   await store.close();
 }
@@ -145,17 +151,25 @@ async function postgres(): Promise<void> {
       "SELECT sum(pg_total_relation_size(c.oid))::text AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'",
     );
     const bytes = Number(size.rows[0]?.bytes);
-    console.log(`PostgreSQL ingest: ${fmt(count)} readings (20 sensors, batches of ${BATCH}, fsync on) at ${fmt(rate)} readings/s`);
-    console.log(`PostgreSQL disk: ${fmt(bytes / count, 1)} bytes/reading (tables + indexes, all tiers) = ${fmt((bytes / count) * 1e6 / 2 ** 20, 1)} MiB per million`);
+    console.log(
+      `PostgreSQL ingest: ${fmt(count)} readings (20 sensors, batches of ${BATCH}, fsync on) at ${fmt(rate)} readings/s`,
+    );
+    console.log(
+      `PostgreSQL disk: ${fmt(bytes / count, 1)} bytes/reading (tables + indexes, all tiers) = ${fmt(((bytes / count) * 1e6) / 2 ** 20, 1)} MiB per million`,
+    );
     // Two writers at once (two instances sharing one history).
     const other = await openPostgresStore({ connectionString: server.url, pruneIntervalMs: 0 });
     const t0 = performance.now();
     const half = smoke ? 20_000 : 500_000;
     await Promise.all([ingest(store, half, 20, 'a'), ingest(other, half, 20, 'b')]);
-    console.log(`PostgreSQL ingest, two instances at once: ${fmt((2 * half) / ((performance.now() - t0) / 1000))} readings/s in total`);
+    console.log(
+      `PostgreSQL ingest, two instances at once: ${fmt((2 * half) / ((performance.now() - t0) / 1000))} readings/s in total`,
+    );
     await other.close();
     await ingest(store, smoke ? 20_000 : 7 * 86_400, 1, 'week');
-    const found = await store.pool.query<{ id: number }>("SELECT id FROM series WHERE channel = 'week' AND sensor = 's0'");
+    const found = await store.pool.query<{ id: number }>(
+      "SELECT id FROM series WHERE channel = 'week' AND sensor = 's0'",
+    );
     const id = found.rows[0]?.id;
     const q = await queryLatency(
       store,

@@ -32,6 +32,15 @@ export interface TelemetryRoutesOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** Failures of the store or of `authorize` (answered 500 `handler_failed`, no detail sent). */
   readonly onError?: (error: unknown, where: string) => void;
+  /**
+   * The recorder writing this store (`record(hub, store)`): flushed before
+   * each `query`, `stats` and `recent` is answered, so the answer and its
+   * cursor include every reading the hub delivered before the request. A
+   * page connected to the hub (snapshot at id S) then fetches history whose
+   * cursor covers every reading up to S, and keeps exactly the live
+   * readings after the cursor.
+   */
+  readonly recorder?: { flush(): Promise<void> };
   /** The server clock for `last=` ranges, ms. Default `Date.now`. */
   readonly now?: () => number;
 }
@@ -196,19 +205,25 @@ export class TelemetryRoutes {
       if (last !== undefined && !(last > 0)) throw bad('last must be a positive number of ms');
       return { channel, sensor: params.get('sensor') ?? '', from: from as number, to: int(params, 'to', false) };
     };
+    const flushed = async () => {
+      await this.#options.recorder?.flush();
+      return store;
+    };
     switch (route) {
       case 'query': {
         await this.#visible(principal, channel);
-        return this.#reply(200, await store.query({ ...range(), maxPoints: int(params, 'points', true) as number }));
+        const query = { ...range(), maxPoints: int(params, 'points', true) as number };
+        return this.#reply(200, await (await flushed()).query(query));
       }
       case 'stats': {
         await this.#visible(principal, channel);
-        return this.#reply(200, (await store.stats(range())) ?? null);
+        const query = range();
+        return this.#reply(200, (await (await flushed()).stats(query)) ?? null);
       }
       case 'recent': {
         await this.#visible(principal, channel);
         const limit = int(params, 'limit', false);
-        return this.#reply(200, await store.recent({ channel, sensor: params.get('sensor') ?? '', limit }));
+        return this.#reply(200, await (await flushed()).recent({ channel, sensor: params.get('sensor') ?? '', limit }));
       }
       case 'latest': {
         const sensor = params.get('sensor');

@@ -3,9 +3,9 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BoardcastError } from '@boardcast/core';
+import { BoardcastError, createHub, defineContract, typed } from '@boardcast/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTelemetryRoutes } from '../src/index.js';
+import { createTelemetryRoutes, record } from '../src/index.js';
 import { openSqliteStore, type SqliteStore } from '../src/sqlite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'boardcast-telemetry-http-'));
@@ -158,5 +158,36 @@ describe('chart routes', () => {
     );
     expect(bad.status).toBe(403);
     expect(BoardcastError.fromJSON(((await bad.json()) as { error: unknown }).error).code).toBe('forbidden_host');
+  });
+
+  it('with `recorder`, flushes it first: the answer and its cursor include every reading the hub delivered', async () => {
+    const contract = defineContract({
+      events: { reading: typed<{ sensor: string; value: number; at: number }>() },
+      commands: {},
+      state: typed<Record<string, never>>(),
+    });
+    const hub = createHub(contract, { state: {} });
+    const recorder = record(hub, store, { flushIntervalMs: 60_000 });
+    try {
+      const id = await hub.publish('reading', { sensor: 'pressure', value: 1013, at: NOW });
+      const url = `http://127.0.0.1/api/telemetry/query?sensor=pressure&from=${NOW - 1000}&points=10`;
+      const headers = { headers: { host: '127.0.0.1' } };
+      // Without it the reading still waits in the recorder's queue …
+      const before = (await (await createTelemetryRoutes(store).fetch(new Request(url, headers))).json()) as {
+        buckets: unknown[];
+      };
+      expect(before.buckets).toEqual([]);
+      // … with it, it is written before the answer, and the cursor is its id.
+      const routes = createTelemetryRoutes(store, { recorder });
+      const after = (await (await routes.fetch(new Request(url, headers))).json()) as {
+        buckets: unknown[];
+        cursor: string;
+      };
+      expect(after.buckets).toHaveLength(1);
+      expect(after.cursor).toBe(id);
+    } finally {
+      await recorder.close();
+      await hub.close();
+    }
   });
 });
