@@ -34,7 +34,7 @@ const core = fileURLToPath(new URL('../../core/src/index.ts', import.meta.url));
  * use and the server-status frame of the degraded-bus work arrived): lower
  * them when the code shrinks. The SSE budget rose with the connection loop
  * shared by both clients (session.ts, issue 28: 3,111 → 3,270 / 5,858 →
- * 6,022; the root entry 6,429 → 6,581). `/channels` (7,249 / 8,729 when set) carries
+ * 6,022; the root entry 6,429 → 6,581). `/channels` (7,389 / 9,102 when set) carries
  * both channel transports; `/sse`, `/ws` and the root carry none of it.
  */
 const entries = [
@@ -46,7 +46,7 @@ const entries = [
   },
   { name: '@boardcast/browser-client/ws', file: 'src/ws.ts', budget: { initial: 3980, all: 3980 } },
   // Both transports and the channel client: what a page that names channels adds.
-  { name: '@boardcast/browser-client/channels', file: 'src/channels.ts', budget: { initial: 7330, all: 8810 } },
+  { name: '@boardcast/browser-client/channels', file: 'src/channels.ts', budget: { initial: 7470, all: 9190 } },
   {
     name: '@boardcast/browser-client',
     file: 'src/index.ts',
