@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { startFleet } from './server.js';
-import { readUsers } from './users.js';
+import { readBoardTokens, readUsers } from './users.js';
 
 const USAGE = `Usage: pnpm --filter fleet start [-- options]
 
@@ -10,6 +10,9 @@ const USAGE = `Usage: pnpm --filter fleet start [-- options]
   --boards <n>          simulated boards board-1 … board-N (default 12)
   --users <file>        users, tokens and rights (see users.example.json); without it one open
                         "admin" sees and switches every board
+  --board-link <file>   accept remote boards (the board agent) on ws://…/board; the file maps
+                        board id → token: { "boards": { "esp32-1": "token" } }
+  --mqtt-url <url>      discover the devices on this broker (Tasmota, Home Assistant discovery)
   --allowed-host <name> a LAN name browsers may use besides localhost (repeatable)
   -h, --help            this text`;
 
@@ -19,6 +22,8 @@ const { values } = parseArgs({
     host: { type: 'string' },
     boards: { type: 'string' },
     users: { type: 'string' },
+    'board-link': { type: 'string' },
+    'mqtt-url': { type: 'string' },
     'allowed-host': { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   },
@@ -40,6 +45,8 @@ const fleet = await startFleet({
   boards,
   users: values.users ? readUsers(values.users) : undefined,
   allowedHosts: values['allowed-host'],
+  boardLink: values['board-link'] ? readBoardTokens(values['board-link']) : undefined,
+  mqttUrl: values['mqtt-url'] ?? process.env.MQTT_URL,
 });
 console.log(
   `fleet: ${boards} simulated boards on ${fleet.url}${values.users ? ' (log in with /?token=<your token>)' : ''}`,

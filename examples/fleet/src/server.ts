@@ -2,6 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
+  attachBoardLink,
+  type Board,
+  type BoardLink,
   Button,
   bindBoardStatus,
   bindInputs,
@@ -13,6 +16,7 @@ import {
 } from '@boardcast/board-adapter-gpio';
 import { BoardcastError, type Channel, createHub, type Hub } from '@boardcast/core';
 import { logSafe } from '@boardcast/core/server';
+import { type Discovery, discoverDevices } from '@boardcast/mqtt';
 import { boardcastHttp, createHostGuard, serverTimeouts, setSecurityHeaders } from '@boardcast/sse-server';
 import { createWsEndpoint } from '@boardcast/ws-server';
 import sirv from 'sirv';
@@ -34,6 +38,18 @@ export interface FleetOptions {
   readonly readingEveryMs?: number;
   /** Host names besides localhost, IP literals and this machine's own (see the LED demo). */
   readonly allowedHosts?: readonly string[];
+  /**
+   * Accept remote boards (the board agent on an ESP32 or a Pi) on
+   * `ws://…/board`, each with its own token bound to its id: board id →
+   * token. Each board that says hello becomes a channel named by its id.
+   */
+  readonly boardLink?: Readonly<Record<string, string>> | undefined;
+  /**
+   * Discover the devices on this MQTT broker (Tasmota discovery, Home
+   * Assistant MQTT discovery under `homeassistant/`): each becomes a channel
+   * named by its stable id, removed when its discovery config goes.
+   */
+  readonly mqttUrl?: string | undefined;
   /** Where index.html, app.js and style.css live (default `../public`). */
   readonly publicDir?: string;
   /** One line per connection and command; `false` silences it. */
@@ -51,6 +67,8 @@ export interface Fleet {
   addBoard(id: string): Promise<void>;
   /** Remove a board: its channel, directory entry, state and history go. */
   removeBoard(id: string): Promise<void>;
+  /** The board link, with `boardLink`. */
+  readonly link: BoardLink | undefined;
   close(): Promise<void>;
 }
 
@@ -114,6 +132,56 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
 
   for (let i = 1; i <= count; i++) await addBoard(`board-${i}`);
 
+  /**
+   * A board from the network (remote agent, MQTT device) as a channel: its
+   * LED (first output pin, pin 5 when it has one) and its button (pin 0)
+   * when it has them, its status and its readings. Registered once per id;
+   * a board that comes back is the same channel.
+   */
+  function adopt(board: Board, firmware: string | undefined, kind: string, name?: string): void {
+    if (unbind.has(board.id)) return;
+    const channel = hub.channel(board.id);
+    const pins = board.capabilities.pins;
+    const output =
+      pins.find((p) => p.pin === LED_PIN && p.modes.includes('output')) ?? pins.find((p) => p.modes.includes('output'));
+    const button = pins.find((p) => p.pin === BUTTON_PIN && p.modes.some((m) => m.startsWith('input')));
+    const offs = [
+      registerBoard(channel, board, { firmware, kind, ...(name === undefined ? {} : { name }) }),
+      bindBoardStatus(channel, board),
+      board.on('reading', (reading) => void channel.publish('reading', reading)),
+    ];
+    if (output) offs.push(bindLed(channel, new Led(board, output.pin)));
+    if (button) offs.push(bindInputs(channel, [new Button(board, button.pin)]));
+    unbind.set(board.id, () => {
+      for (const off of offs) off();
+    });
+  }
+
+  const server = createServer(serverTimeouts());
+  let link: BoardLink | undefined;
+  if (options.boardLink) {
+    const credentials = Object.entries(options.boardLink).map(([id, token]) => ({ token, boards: id }));
+    link = attachBoardLink(server, { token: credentials, path: '/board', allowedHosts: options.allowedHosts });
+    // The link applies the hello right after `connect`: read the board a microtask later.
+    link.on('connect', (board) => queueMicrotask(() => adopt(board, board.firmware, 'remote')));
+  }
+  let discovery: Discovery | undefined;
+  if (options.mqttUrl) {
+    discovery = discoverDevices(options.mqttUrl);
+    discovery.on('device', (device) => {
+      // A changed description is a new board object for the same id: bind it afresh.
+      unbind.get(device.id)?.();
+      unbind.delete(device.id);
+      adopt(device.board, device.firmware, device.kind, device.name);
+    });
+    discovery.on('removed', (id) => {
+      unbind.get(id)?.();
+      unbind.delete(id);
+      if (hub.hasChannel(id)) void hub.channel(id).remove();
+    });
+    discovery.on('error', (error, id) => log(`mqtt ${id ?? ''}: ${logSafe(String(error), 300)}`));
+  }
+
   // Activity: each board flips its button about every inputEveryMs and sends a reading every readingEveryMs,
   // spread over one timer each so a thousand boards are not a thousand timers.
   const timers: ReturnType<typeof setInterval>[] = [];
@@ -149,7 +217,6 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     );
   }
 
-  const server = createServer(serverTimeouts());
   const api = boardcastHttp(hub, { base: '/api', authorize, allowedHosts: options.allowedHosts });
   const ws = createWsEndpoint(hub, { server, path: '/api/ws', authorize, allowedHosts: options.allowedHosts });
   hub.on('command', (c) =>
@@ -211,12 +278,13 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     boards,
     addBoard,
     removeBoard,
+    link,
     close() {
       closed ??= (async () => {
         for (const timer of timers) clearInterval(timer);
         for (const off of unbind.values()) off();
         await api.close();
-        await ws.close();
+        await Promise.all([ws.close(), link?.close(), discovery?.close()]);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

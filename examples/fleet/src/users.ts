@@ -131,3 +131,18 @@ export function createFleetAccess(file: UsersFile | undefined): FleetAccess {
     },
   };
 }
+
+/** The `--board-link <file>` format: `{ "boards": { "<board id>": "<token>" } }`; a `TypeError` names what is wrong. */
+export function readBoardTokens(path: string): Record<string, string> {
+  const boards = (JSON.parse(readFileSync(path, 'utf8')) as { boards?: unknown } | null)?.boards;
+  if (boards === null || typeof boards !== 'object' || Array.isArray(boards)) {
+    throw new TypeError('board tokens file: expected { "boards": { "<board id>": "<token>" } }');
+  }
+  for (const [id, token] of Object.entries(boards as Record<string, unknown>)) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(id))
+      throw new TypeError(`board tokens file: "${id}" is not a board id`);
+    if (typeof token !== 'string' || token.length < 8)
+      throw new TypeError(`board tokens file: ${id} needs a token of ≥ 8 characters`);
+  }
+  return boards as Record<string, string>;
+}
