@@ -392,7 +392,11 @@ function handOver(
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
     })();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Wait on counts, not time: a loaded machine may publish slowly.
+    const grown = async (count: number) => {
+      while (published.length < count) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    await grown(300);
     // The page: each channel's history first (each answer carries its own cursor) …
     const history = await Promise.all(
       ['default', 'board-2'].map((channel) =>
@@ -423,7 +427,7 @@ function handOver(
     });
     const detach = hub.attach({ lastEventId: cursors[0] }, sink('default'));
     const connection = hub.connect({ channels: [{ channel: 'board-2', since: cursors[1] }] }, sink(undefined));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await grown(published.length + 300);
     stop = true;
     await pump;
     await new Promise((resolve) => setTimeout(resolve, 50));
