@@ -24,7 +24,7 @@ export default {
   // would rewrite for a sandbox inside the package; vitest needs none of them.
   ignorePatterns: ['dist', 'node_modules', '.artifacts', 'coverage', '*-bundle', 'size-check', 'tsconfig*.json'],
   reporters: ['json', 'clear-text', 'progress-append-only'],
-  jsonReporter: { fileName: `${root}reports/mutation/${name}.json` },
+  jsonReporter: { fileName: `${root}reports/mutation/${process.env.MUTATE_REPORT ?? name}.json` },
   clearTextReporter: { allowColor: false, logTests: false, maxTestsToLog: 0 },
   thresholds: { high: 85, low: 65, break: null },
   concurrency: Number(process.env.MUTATE_CONCURRENCY ?? 1),

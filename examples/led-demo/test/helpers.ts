@@ -1,32 +1,13 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { expect } from 'vitest';
+import { sourceAliases } from '../../../scripts/workspace-sources.mjs';
 import { waitFor } from '../../../test-support/wait.js';
 // @ts-expect-error plain .mjs build script without types
 import { buildPage } from '../scripts/build.mjs';
 
-const repo = fileURLToPath(new URL('../../../', import.meta.url));
-
-/**
- * Every entry a package.json `exports` map names → its source
- * (`./dist/<entry>.js` → `packages/<name>/src/<entry>.ts`), so tests never
- * need a package build: `@boardcast/core` → `src/index.ts`,
- * `@boardcast/board-adapter-gpio/contract` → `src/contract.ts`. esbuild
- * prefers the exact key, so the subpath entry wins over its package's.
- */
-export const sourceAliases: Record<string, string> = Object.fromEntries(
-  readdirSync(`${repo}packages`).flatMap((name) => {
-    const manifest = `${repo}packages/${name}/package.json`;
-    if (!existsSync(manifest)) return [];
-    const exportsMap = (JSON.parse(readFileSync(manifest, 'utf8')) as { exports?: Record<string, unknown> }).exports;
-    return Object.entries(exportsMap ?? {}).flatMap(([subpath, target]) => {
-      const dist = JSON.stringify(target).match(/"\.\/dist\/([^"]+)\.js"/)?.[1];
-      const source = dist && `${repo}packages/${name}/src/${dist}.ts`;
-      return source && existsSync(source) ? [[`@boardcast/${name}${subpath.slice(1)}`, source]] : [];
-    });
-  }),
-);
+export { sourceAliases };
 
 let built: Promise<void> | undefined;
 /** Build public/app.js from sources once per test run. */

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { sourceAliases } from '../../../scripts/workspace-sources.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'gpio-bench-'));
@@ -18,11 +19,7 @@ try {
     bundle: true,
     platform: 'node',
     format: 'esm',
-    alias: {
-      '@boardcast/core': join(here, '../../core/src/index.ts'),
-      '@boardcast/core/wire': join(here, '../../core/src/wire.ts'),
-      '@boardcast/core/server': join(here, '../../core/src/server.ts'),
-    },
+    alias: sourceAliases,
     logLevel: 'warning',
   });
   process.env.EMULATED_GPIO_DIR = join(here, '../../../test-support/emulated-gpio');

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHub, defineContract, typed } from '@boardcast/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sourceAliases } from '../../../scripts/workspace-sources.mjs';
 import { EmulatedGpio, realBindingAvailable, systemPython } from '../../../test-support/emulated-gpio/index.js';
 import { pythonPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
@@ -219,7 +220,6 @@ describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
     const { build } = await import('esbuild');
     const dir = mkdtempSync(join(tmpdir(), 'gpio-server-'));
     try {
-      const core = fileURLToPath(new URL('../../core/src/index.ts', import.meta.url));
       const out = join(dir, 'server.mjs');
       await build({
         entryPoints: [fileURLToPath(new URL('./fixtures/gpio-server.ts', import.meta.url))],
@@ -227,11 +227,7 @@ describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
         bundle: true,
         platform: 'node',
         format: 'esm',
-        alias: {
-          '@boardcast/core': core,
-          '@boardcast/core/wire': core.replace(/index\.ts$/, 'wire.ts'),
-          '@boardcast/core/server': core.replace(/index\.ts$/, 'server.ts'),
-        },
+        alias: sourceAliases,
         logLevel: 'silent',
       });
       const server = spawn(process.execPath, [out], {

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { sourceAliases } from '../../../scripts/workspace-sources.mjs';
 import { BOARD_PROTOCOL } from '../src/index.js';
 import { waitFor } from './helpers.js';
 
@@ -104,11 +105,7 @@ beforeAll(async () => {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    alias: {
-      '@boardcast/core': fileURLToPath(new URL('../../core/src/index.ts', import.meta.url)),
-      '@boardcast/core/wire': fileURLToPath(new URL('../../core/src/wire.ts', import.meta.url)),
-      '@boardcast/core/server': fileURLToPath(new URL('../../core/src/server.ts', import.meta.url)),
-    },
+    alias: sourceAliases,
     external: ['bufferutil', 'utf-8-validate'],
     banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
     logLevel: 'warning',

@@ -1,4 +1,8 @@
 #!/usr/bin/env node
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
 /**
  * Size check: bundle each public entry the way a page gets it (esbuild,
  * minified, browser platform, ESM with code splitting, @boardcast/core and
@@ -19,13 +23,9 @@
  *
  *   node packages/browser-client/scripts/size.mjs [--json]
  */
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
+import { sourceAliases } from '../../../scripts/workspace-sources.mjs';
 
 const here = fileURLToPath(new URL('..', import.meta.url));
-const core = fileURLToPath(new URL('../../core/src/index.ts', import.meta.url));
 
 /**
  * `goal.measure` says which figure the goal is about. Budgets sit ~80 B above
@@ -71,11 +71,7 @@ async function bundle(entry) {
     absWorkingDir: here,
     outdir: join(here, 'size-check'), // never written (write: false); splitting needs an outdir
     metafile: true,
-    alias: {
-      '@boardcast/core': core,
-      '@boardcast/core/wire': core.replace(/index\.ts$/, 'wire.ts'),
-      '@boardcast/core/server': core.replace(/index\.ts$/, 'server.ts'),
-    },
+    alias: sourceAliases,
     logLevel: 'silent',
   });
   return result;

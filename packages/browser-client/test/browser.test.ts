@@ -2,12 +2,12 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sourceAliases } from '../../../scripts/workspace-sources.mjs';
 import { CHROMIUM_ARGS, chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
 import { startTcpProxy, type TcpProxy } from '../../../test-support/tcp-proxy.js';
 import { makeHub, serve, type TestServer, tick } from './helpers.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const coreSrc = fileURLToPath(new URL('../../core/src/index.ts', import.meta.url));
 
 /**
  * The browser bundle, built from src right here (no prior `pnpm build`
@@ -29,11 +29,7 @@ async function bundle(): Promise<Map<string, string>> {
     splitting: true,
     outdir: join(root, 'browser-bundle'), // never written
     entryNames: 'bundle',
-    alias: {
-      '@boardcast/core': coreSrc,
-      '@boardcast/core/wire': coreSrc.replace(/index\.ts$/, 'wire.ts'),
-      '@boardcast/core/server': coreSrc.replace(/index\.ts$/, 'server.ts'),
-    },
+    alias: sourceAliases,
     logLevel: 'silent',
   });
   const files = new Map<string, string>();

@@ -2,11 +2,11 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sourceAliases } from '../../../scripts/workspace-sources.mjs';
 import { CHROMIUM_ARGS, chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
 import { makeHub, serve, type TestServer, tick } from './helpers.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const coreSrc = fileURLToPath(new URL('../../core/src/index.ts', import.meta.url));
 
 /**
  * A page as the README's "Keeping schema libraries out of the page" builds
@@ -38,11 +38,7 @@ async function bundle() {
     metafile: true,
     outdir: join(root, 'names-only-bundle'), // never written
     entryNames: 'page',
-    alias: {
-      '@boardcast/core': coreSrc,
-      '@boardcast/core/wire': coreSrc.replace(/index\.ts$/, 'wire.ts'),
-      '@boardcast/core/server': coreSrc.replace(/index\.ts$/, 'server.ts'),
-    },
+    alias: sourceAliases,
     logLevel: 'silent',
   });
   const files = new Map<string, string>();

@@ -8,11 +8,11 @@ import { build } from 'esbuild';
 import { EventSource } from 'eventsource';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { sourceAliases } from '../../../scripts/workspace-sources.mjs';
 import { type Instance, instance, recorder } from './fixtures.js';
 import { eventually, type RedisProcess, redisServerPath, startRedis } from './redis-server.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const packages = join(here, '..', '..');
 
 /**
  * Bundle the child instance from sources (no package build needed): Node 20
@@ -31,13 +31,7 @@ async function bundleChild(outdir: string): Promise<string> {
     logLevel: 'silent',
     // Optional native speed-ups that ws requires inside try/catch.
     external: ['bufferutil', 'utf-8-validate'],
-    alias: {
-      '@boardcast/core': join(packages, 'core', 'src', 'index.ts'),
-      '@boardcast/core/wire': join(packages, 'core', 'src', 'wire.ts'),
-      '@boardcast/core/server': join(packages, 'core', 'src', 'server.ts'),
-      '@boardcast/sse-server': join(packages, 'sse-server', 'src', 'index.ts'),
-      '@boardcast/ws-server': join(packages, 'ws-server', 'src', 'index.ts'),
-    },
+    alias: sourceAliases,
   });
   return outfile;
 }
