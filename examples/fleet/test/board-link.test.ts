@@ -65,22 +65,15 @@ describe.skipIf(!pythonPath)('fleet: boards that say hello become channels (the 
   it('an agent appears in the directory under its id, online, and its LED is switched through its channel', async () => {
     const agent = startAgent(fleet.port, 'esp32-1', 'token-of-esp32-1');
     agents.push(agent);
-    await waitFor(
-      () => fleet.hub.directory.get('esp32-1')?.status === 'online',
-      20_000,
-      () => agent.output.join(''),
-    );
+    await waitFor(() => fleet.hub.directory.get('esp32-1')?.status === 'online', 'esp32-1 online', 20_000);
     expect(fleet.hub.directory.get('esp32-1')).toMatchObject({ id: 'esp32-1', kind: 'remote', status: 'online' });
     expect(await fleet.hub.call('led', { state: 'on' }, { channel: 'esp32-1' })).toEqual({ on: true });
     expect(fleet.hub.channel('esp32-1').state.led).toEqual({ on: true });
     // Another board's token does not let a board claim this id.
     const impostor = startAgent(fleet.port, 'esp32-1', 'token-of-esp32-2');
     agents.push(impostor);
-    await waitFor(
-      () => /401|token/.test(impostor.output.join('')),
-      20_000,
-      () => impostor.output.join(''),
-    );
+    await waitFor(() => /401|token/.test(impostor.output.join('')), 'the impostor refused', 20_000);
+    expect(fleet.hub.directory.get('esp32-1')?.status).toBe('online');
     // Killed: offline in the directory and in the channel's state, on every page.
     await agent.kill();
     await waitFor(() => fleet.hub.directory.get('esp32-1')?.status === 'offline', 'esp32-1 offline', 30_000);
