@@ -41,6 +41,11 @@ const parts = [
     install: 'sudo apt-get install python3-libgpiod gcc',
   },
   {
+    name: 'nginx (reverse-proxy tests: the LED demo behind the README recipe)',
+    bins: ['/usr/sbin/nginx', 'nginx'],
+    install: 'sudo apt-get install nginx',
+  },
+  {
     name: 'mosquitto (@boardcast/mqtt tests)',
     bins: ['/usr/sbin/mosquitto', 'mosquitto'],
     install: 'sudo apt-get install mosquitto',

@@ -33,6 +33,7 @@ export const chromiumPath = find('BOARDCAST_CHROMIUM', ['/usr/bin/chromium'], 'c
 export const redisServerPath = find('BOARDCAST_REDIS_SERVER', ['/usr/bin/redis-server'], 'redis-server');
 export const pythonPath = find('BOARDCAST_PYTHON', [], 'python3');
 export const mosquittoPath = find('BOARDCAST_MOSQUITTO', ['/usr/sbin/mosquitto'], 'mosquitto');
+export const nginxPath = find('BOARDCAST_NGINX', ['/usr/sbin/nginx'], 'nginx');
 
 /** Flags Debian's Chromium needs here (closed network, root, no GPU); one list, shared with the .mjs scripts. */
 export { CHROMIUM_ARGS };

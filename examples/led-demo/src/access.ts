@@ -17,8 +17,11 @@ export interface DemoAuth {
  * the one hook the SSE stream, the HTTP commands and the WebSocket upgrade
  * all call: without the credential, 401 `unauthorized`.
  */
-export function createAccess(token: string | undefined): TokenAccess & { readonly authorize: Authorize } {
-  const tokens = createTokenAccess({ token, cookieName: 'led_demo_session' });
+export function createAccess(
+  token: string | undefined,
+  trustProxy?: readonly string[],
+): TokenAccess & { readonly authorize: Authorize } {
+  const tokens = createTokenAccess({ token, cookieName: 'led_demo_session', trustProxy });
   const authorize: Authorize = (request): DemoAuth | false => (tokens.allows(request) ? { control: true } : false);
   return { ...tokens, authorize };
 }

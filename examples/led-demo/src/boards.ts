@@ -113,6 +113,7 @@ export async function createBoard(
   server: Server,
   pins: DemoPins,
   allowedHosts?: readonly string[],
+  trustProxy?: readonly string[],
 ): Promise<CreatedBoard> {
   switch (choice.kind) {
     case 'sim':
@@ -123,6 +124,7 @@ export async function createBoard(
         path: choice.path ?? '/board',
         heartbeatMs: choice.heartbeatMs ?? 5000,
         allowedHosts,
+        trustProxy,
       });
       return { board: link.board(choice.id), link };
     }

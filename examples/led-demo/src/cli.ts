@@ -10,6 +10,9 @@ const USAGE = `Usage: pnpm demo [-- options]
   --allowed-host <name>   a name browsers and boards may use besides localhost, IP literals and
                           this machine's name (e.g. pi.lan, or .lan for the domain); repeatable.
                           Other Host headers get 403 forbidden_host (DNS rebinding)
+  --trust-proxy <addr>    a reverse proxy in front (address or CIDR, e.g. 127.0.0.1) whose
+                          X-Forwarded-For/-Host/-Proto are believed; repeatable ($TRUST_PROXY,
+                          comma-separated). Unset = those headers are ignored
   --transport sse|ws      transport a fresh page uses (default sse; the page can switch)
   --board sim|remote|gpio|mqtt|none
                           which board to drive (default sim; none = pages only, needs --redis)
@@ -50,6 +53,7 @@ const { values } = (() => {
         port: { type: 'string' },
         host: { type: 'string' },
         'allowed-host': { type: 'string', multiple: true },
+        'trust-proxy': { type: 'string', multiple: true },
         transport: { type: 'string' },
         board: { type: 'string' },
         redis: { type: 'string' },
@@ -121,6 +125,11 @@ const demo = await startDemo({
   port,
   host: values.host,
   allowedHosts: values['allowed-host'],
+  trustProxy:
+    values['trust-proxy'] ??
+    process.env.TRUST_PROXY?.split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== ''),
   transport,
   board,
   redis,

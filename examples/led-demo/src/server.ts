@@ -65,6 +65,14 @@ export interface DemoOptions {
   readonly timeouts?: Partial<ServerTimeouts>;
   /** SSE streams, and WebSockets, one remote address may hold (default 50 each). */
   readonly maxStreamsPerAddress?: number;
+  /**
+   * Addresses or CIDR ranges of reverse proxies in front of the demo (nginx,
+   * Caddy: usually `['127.0.0.1']`), whose `X-Forwarded-For`/`-Host`/`-Proto`
+   * are believed: every viewer is then counted, logged and throttled as
+   * itself, not as the proxy, and the page's public origin is accepted.
+   * Default: none (forwarding headers ignored). See sse-server's README.
+   */
+  readonly trustProxy?: readonly string[];
 }
 
 export interface Demo {
@@ -89,12 +97,12 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const publicDir = options.publicDir ?? `${here}../public`;
   const serveStatic = createStaticFiles(publicDir, transport);
 
-  const access = createAccess(options.pageToken);
+  const access = createAccess(options.pageToken, options.trustProxy);
   const server = createServer(serverTimeouts(options.timeouts));
   const created =
     options.board?.kind === 'none'
       ? undefined
-      : await createBoard(options.board ?? { kind: 'sim' }, server, pins, options.allowedHosts);
+      : await createBoard(options.board ?? { kind: 'sim' }, server, pins, options.allowedHosts, options.trustProxy);
   const board = created?.board;
   const link = created?.link;
   if (!board && !options.redis) throw new TypeError('a demo without a board needs a shared bus (--redis)');
@@ -175,6 +183,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     base: '/api',
     authorize: access.authorize,
     allowedHosts: options.allowedHosts,
+    trustProxy: options.trustProxy,
     sse: {
       keepAliveMs: options.keepAliveMs ?? 15_000,
       maxClientsPerAddress: options.maxStreamsPerAddress ?? STREAMS_PER_ADDRESS,
@@ -185,6 +194,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     path: '/api/ws',
     keepAliveMs: options.keepAliveMs ?? 15_000,
     allowedHosts: options.allowedHosts,
+    trustProxy: options.trustProxy,
     authorize: access.authorize,
     maxClientsPerAddress: options.maxStreamsPerAddress ?? STREAMS_PER_ADDRESS,
   });
@@ -235,7 +245,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
 
   // The endpoints check Host themselves; the demo's own routes (page,
   // /api/state, /api/sim) get the same check, so a rebound name reaches nothing.
-  const hostGuard = createHostGuard(options.allowedHosts);
+  const hostGuard = createHostGuard(options.allowedHosts, options.trustProxy);
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     setSecurityHeaders(res);
