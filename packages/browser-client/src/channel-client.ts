@@ -195,12 +195,18 @@ export function createChannelClient<C extends ContractSpec>(
    */
   let catchingUp = false;
 
+  /** The prefixes of the patterns in the set (kept beside it: `held` runs once per frame). */
+  const prefixes = new Set<string>();
   const held = (channel: string) => {
     if (refused.has(channel)) return false;
     if (set.has(channel)) return true;
     if (channel === DIRECTORY) return false;
-    for (const id of set.keys()) if (isPattern(id) && channel.startsWith(id.slice(0, -1))) return true;
+    for (const prefix of prefixes) if (channel.startsWith(prefix)) return true;
     return false;
+  };
+  const drop = (channel: string) => {
+    if (isPattern(channel)) prefixes.delete(channel.slice(0, -1));
+    return set.delete(channel);
   };
 
   function view(id: string) {
@@ -308,6 +314,7 @@ export function createChannelClient<C extends ContractSpec>(
         continue;
       }
       set.set(channel, { since, started: false, folded: 0, skip: 0 });
+      if (isPattern(channel)) prefixes.add(channel.slice(0, -1));
       const v = channel === DIRECTORY ? undefined : viewOf(channel);
       v?.setError(undefined);
       if (typeof request !== 'string' && request.state !== undefined) v?.replace(request.state);
@@ -388,7 +395,7 @@ export function createChannelClient<C extends ContractSpec>(
       session.emit('reset', channel, reason);
     },
     forbidden(channel, error) {
-      set.delete(channel);
+      drop(channel);
       refused.add(channel);
       if (channel === DIRECTORY) directory.replace(undefined);
       const v = viewOf(channel);
@@ -450,7 +457,7 @@ export function createChannelClient<C extends ContractSpec>(
     },
     unsubscribe(channels) {
       const list = typeof channels === 'string' ? [channels] : channels;
-      const dropped = list.filter((channel) => set.delete(channel));
+      const dropped = list.filter(drop);
       if (dropped.length === 0) return;
       if (dropped.includes(DIRECTORY)) directory.replace(undefined);
       // Views of channels no longer held (by id or by a pattern) go empty.
