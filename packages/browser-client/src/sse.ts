@@ -1,6 +1,6 @@
 import type { ClientContract, Contract, ContractSpec } from '@boardcast/core';
 import { type BoardcastClient, createClient } from './client.js';
-import { shareIdentity, shareTransport } from './share.js';
+import { shareLazily } from './share-loader.js';
 import type { SseOptions } from './sse-options.js';
 import { sseTransport } from './sse-transport.js';
 
@@ -14,11 +14,7 @@ export function connectSse<C extends ContractSpec>(
   contract: Contract<C> | C | ClientContract<C>,
   options: SseOptions<C> = {},
 ): BoardcastClient<C> {
-  return createClient(
-    contract,
-    shareTransport(sseTransport(url, contract, options), contract, shareIdentity(url, options), options),
-    options,
-  );
+  return createClient(contract, shareLazily(sseTransport(url, contract, options), contract, url, options), options);
 }
 
 export type { KeepAliveOptions, ReconnectOptions } from './backoff.js';

@@ -1,6 +1,6 @@
 import type { ClientContract, Contract, ContractSpec } from '@boardcast/core';
 import { type BoardcastClient, createClient } from './client.js';
-import { shareIdentity, shareTransport } from './share.js';
+import { shareLazily } from './share-loader.js';
 import { type WsOptions, wsTransport } from './ws-transport.js';
 
 /**
@@ -13,11 +13,7 @@ export function connectWs<C extends ContractSpec>(
   contract: Contract<C> | C | ClientContract<C>,
   options: WsOptions<C> = {},
 ): BoardcastClient<C> {
-  return createClient(
-    contract,
-    shareTransport(wsTransport(url, contract, options), contract, shareIdentity(url, options), options),
-    options,
-  );
+  return createClient(contract, shareLazily(wsTransport(url, contract, options), contract, url, options), options);
 }
 
 export type { KeepAliveOptions, ReconnectOptions } from './backoff.js';
