@@ -36,22 +36,29 @@ const here = fileURLToPath(new URL('..', import.meta.url));
  * shared by both clients (session.ts, issue 28: 3,111 → 3,270 / 5,858 →
  * 6,022; the root entry 6,429 → 6,581). `/channels` (7,389 / 9,102 when set) carries
  * both channel transports; `/sse`, `/ws` and the root carry none of it.
+ * Issue 25 (measured sse 3,494 / 8,178; ws 5,161 / 7,089; root 6,807 / 10,440):
+ * tab sharing is loaded on first use (share-loader.ts in the initial chunk,
+ * share.ts on demand: +~2.3 kB "all" on every entry); skipping one oversized
+ * event (resync.ts) sits in the lazy fetch-mode chunk for SSE but in the
+ * initial chunk for WS, which has no lazy chunk; the decoder written out
+ * instead of eventsource-parser made the fetch-mode chunk smaller; the root
+ * entry exports createClientLease.
  */
 const entries = [
   {
     name: '@boardcast/browser-client/sse',
     file: 'src/sse.ts',
     goal: { measure: 'initial', bytes: 2048 },
-    budget: { initial: 3350, all: 6100 },
+    budget: { initial: 3580, all: 8260 },
   },
-  { name: '@boardcast/browser-client/ws', file: 'src/ws.ts', budget: { initial: 3980, all: 3980 } },
+  { name: '@boardcast/browser-client/ws', file: 'src/ws.ts', budget: { initial: 5240, all: 7170 } },
   // Both transports and the channel client: what a page that names channels adds.
   { name: '@boardcast/browser-client/channels', file: 'src/channels.ts', budget: { initial: 7470, all: 9190 } },
   {
     name: '@boardcast/browser-client',
     file: 'src/index.ts',
     goal: { measure: 'all', bytes: 5120 },
-    budget: { initial: 6660, all: 7690 },
+    budget: { initial: 6890, all: 10520 },
   },
 ];
 
