@@ -256,10 +256,20 @@ int open64(const char *path, int flags, ...) __attribute__((alias("open")));
 
 int close(int fd)
 {
+	char reply[MSG];
 	resolve_all();
-	if (fd >= 0 && fd < MAX_FD)
+	if (fd >= 0 && fd < MAX_FD && fds[fd].kind != FD_NONE) {
+		/*
+		 * The kernel has released the lines when close() returns, so the
+		 * next request (from this process or one it signals) finds them
+		 * free: ask for the release and wait for it. A process that dies
+		 * without closing is released when the kernel sees its connection
+		 * drop.
+		 */
+		if (fds[fd].kind == FD_HANDLE || fds[fd].kind == FD_EVENT)
+			transact(fd, "RELEASE", reply, sizeof(reply));
 		fds[fd].kind = FD_NONE;
-	/* Closing the connection is the release: the kernel sees it, whoever closes. */
+	}
 	return real_close(fd);
 }
 

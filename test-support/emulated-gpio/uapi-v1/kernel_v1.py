@@ -19,8 +19,8 @@ stdout (the same commands as world.py, the v2 double's world):
 
 Kernel rules kept (drivers/gpio/gpiolib-cdev.c, Linux 6.1/6.6):
 - a requested line is busy (EBUSY) for every other request, from any
-  process, until the fd that holds it is closed; the process's death closes
-  it. Lines a driver holds are busy too and show GPIOLINE_FLAG_KERNEL and the
+  process, until the fd that holds it is closed (close() waits for the
+  release, as the kernel's does); the process's death closes it. Lines a driver holds are busy too and show GPIOLINE_FLAG_KERNEL and the
   driver's label;
 - GPIOHANDLE flag validation (linehandle_validate_flags), v1 has no debounce;
 - SET_LINE_VALUES on an input is EPERM; the line event fd takes only
@@ -261,6 +261,9 @@ class Kernel(object):
                     line.set_output(value)
                 elif flags & H_INPUT:
                     line.direction = "input"
+            return "0"
+        if op == "RELEASE" and conn.kind in ("handle", "event"):
+            self.release(conn)
             return "0"
         if op == "READ" and conn.kind == "event":
             self.fault(conn.lines[0], "events")
