@@ -182,7 +182,12 @@ export class EmulatedGpio {
    * `write` (set value), and on the v1 kernel also `read` (get value),
    * `request` (line request / reconfigure) and `events` (reading edges).
    */
-  async fault(chip: string, offset: number, errno = 5, on: 'write' | 'read' | 'request' | 'events' = 'write'): Promise<void> {
+  async fault(
+    chip: string,
+    offset: number,
+    errno = 5,
+    on: 'write' | 'read' | 'request' | 'events' = 'write',
+  ): Promise<void> {
     await this.#send('fault', chip, offset, { errno, on });
   }
 
