@@ -180,6 +180,8 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
   readonly #entries = new Map<string, Entry>();
   /** Tasmota sensors messages whose config has not arrived yet, by MAC (at most maxDevices). */
   readonly #pendingSensors = new Map<string, unknown>();
+  /** HA discovery topics with only unsupported components, of devices not known yet (at most maxDevices × 8). */
+  readonly #parked = new Map<string, { id: string; record: HaRecord }>();
   /** HA discovery topic → the entry it belongs to. */
   readonly #haTopics = new Map<string, string>();
   readonly #devices = new Map<string, DiscoveredDevice>();
@@ -433,26 +435,60 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     // A config none of whose components can become a pin or sensor is refused
     // here, before it takes a place among maxDevices (and it replaces what the topic said before).
     const reasons: string[] = [];
+    let onlyUnsupported = true;
     for (const c of components) {
       try {
         checkComponent(c);
         reasons.length = 0;
         break;
       } catch (error) {
+        if (!(error instanceof BoardcastError && error.code === 'unsupported')) onlyUnsupported = false;
         reasons.push(`${c.platform}/${c.key}: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
+    // A discovery topic that moves to another device leaves the old one first.
+    if (this.#haTopics.get(topic) !== id) this.#dropHaTopic(topic);
+    const record: HaRecord = { deviceKey: String(key), raw: text, device, origin, components };
+    if (components.length > 0 && reasons.length > 0 && onlyUnsupported) {
+      // Only platforms or options a board cannot use (a button, a cover, a
+      // select): not an error — a zigbee2mqtt or ESPHome device publishes
+      // many. It goes into its device's `skipped` list: now if the device is
+      // known, else when it appears (parked meanwhile, bounded, no place
+      // among maxDevices).
+      const known = this.#entries.get(id);
+      if (known) this.#attach(known, topic, record);
+      else {
+        this.#parked.delete(topic);
+        this.#parked.set(topic, { id, record });
+        if (this.#parked.size > this.#maxDevices * 8) this.#parked.delete(this.#parked.keys().next().value as string);
+      }
+      return;
+    }
     if (reasons.length > 0 || components.length === 0) {
-      this.#dropHaTopic(topic);
       throw new BoardcastError(
-        'unsupported',
+        'invalid_payload',
         `no component can become a pin or sensor (${reasons.join('; ') || 'none'})`,
       );
     }
-    // A discovery topic that moves to another device leaves the old one first.
-    if (this.#haTopics.get(topic) !== id) this.#dropHaTopic(topic);
+    const isNew = !this.#entries.has(id);
     const entry = this.#entry(id, 'homeassistant');
     if (!entry) return;
+    this.#attach(entry, topic, record);
+    if (isNew) {
+      for (const [t, p] of [...this.#parked]) {
+        if (p.id !== id) continue;
+        this.#parked.delete(t);
+        try {
+          this.#attach(entry, t, p.record);
+        } catch (error) {
+          this.emit('error', error, id);
+        }
+      }
+    }
+  }
+
+  /** Add (or replace) one discovery topic's record of a device, within maxComponents topics. */
+  #attach(entry: Entry, topic: string, record: HaRecord): void {
     if (!entry.ha.has(topic) && entry.ha.size >= this.#maxComponents) {
       // One device id, ever more discovery topics: bounded like its components.
       throw new BoardcastError(
@@ -460,13 +496,14 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
         `device ${entry.id} already has ${this.#maxComponents} discovery topics (maxComponents)`,
       );
     }
-    entry.ha.set(topic, { deviceKey: String(key), raw: text, device, origin, components });
-    this.#haTopics.set(topic, id);
+    entry.ha.set(topic, record);
+    this.#haTopics.set(topic, entry.id);
     this.#schedule(entry);
   }
 
   /** A discovery topic's config is gone (emptied, moved to another device, or refused). */
   #dropHaTopic(topic: string): void {
+    this.#parked.delete(topic);
     const id = this.#haTopics.get(topic);
     this.#haTopics.delete(topic);
     const entry = id === undefined ? undefined : this.#entries.get(id);

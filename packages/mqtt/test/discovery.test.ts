@@ -322,6 +322,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
       'homeassistant/switch/garage/door/config',
       'homeassistant/switch/garage/light/config',
       'homeassistant/sensor/garage/temp/config',
+      'homeassistant/button/garage/restart/config',
     ];
     suite.defer(() => clearRetained(topics));
     const dev = { ids: 'garage-node', name: 'Garage', sw: '1.2' };
@@ -330,11 +331,17 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     const { devices, removed, errors } = await discover({
       allowCommandTopic: (topic) => !topic.endsWith('/light/set'),
     });
+    // A platform no board can use, before any other config of its device: no error, kept for `skipped`.
+    await publish(topics[3] as string, { name: 'Restart', cmd_t: 'garage/restart', dev });
     await publish(topics[0] as string, { name: 'Door', '~': 'garage/door', cmd_t: '~/set', stat_t: '~/state', dev });
     await waitFor(() => devices.length === 1, 'first announcement');
     const first = devices[0] as DiscoveredDevice;
     expect(first.id).toBe('ha:garage-node');
     expect(first.capabilities.pins.map((p) => p.pin)).toEqual(['door']);
+    expect(first.skipped).toEqual([
+      { component: 'button/restart', reason: expect.stringMatching(/platform "button"/) },
+    ]);
+    expect(errors).toEqual([]);
 
     // A second switch the app's policy refuses, and a sensor: announced again, same id, new board.
     await publish(topics[1] as string, { name: 'Light', '~': 'garage/light', cmd_t: '~/set', stat_t: '~/state', dev });
@@ -344,6 +351,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     expect(second.id).toBe(first.id);
     expect(second.capabilities.pins.map((p) => p.pin)).toEqual(['door']);
     expect(second.skipped).toEqual([
+      { component: 'button/restart', reason: expect.stringMatching(/platform "button"/) },
       { component: 'switch/light', reason: 'command topic "garage/light/set" refused by allowCommandTopic' },
     ]);
     expect(errors.some((e) => e.code === 'forbidden' && e.id === 'ha:garage-node')).toBe(true);
