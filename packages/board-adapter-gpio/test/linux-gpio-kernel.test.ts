@@ -176,6 +176,32 @@ describe.each(apis)('LinuxGpioBoard and the kernel, gpiod v%i API', (api) => {
     expect(await gpio.level(RP1, 5)).toMatchObject({ level: 1, held: false });
   });
 
+  it.skipIf(api !== 1)(
+    'kernel faults on request, read and edge reads are typed errors; the board goes on',
+    async () => {
+      const board = await open([5, 17]);
+      const errors: Array<{ code?: string; message?: string }> = [];
+      board.on('error', (error) => errors.push(error as { code?: string }));
+      await gpio.fault(RP1, 5, 5, 'request');
+      await expect(board.pinMode(5, 'output')).rejects.toMatchObject({ code: 'handler_failed' });
+      await board.pinMode(5, 'output');
+      await gpio.fault(RP1, 5, 5, 'read');
+      await expect(board.digitalRead(5)).rejects.toMatchObject({ code: 'handler_failed' });
+      expect(await board.digitalRead(5)).toBe(0);
+      const button = new Button(board, 17, { debounceMs: 0 });
+      await button.ready;
+      await gpio.fault(RP1, 17, 5, 'events');
+      await gpio.drive(RP1, 17, 0);
+      await waitFor(() => errors.some((e) => /reading edges/.test(e.message ?? '')), 'the failed edge read reported');
+      expect(board.status).toBe('online');
+      // The queue kept the edge the failed read did not take: the next read delivers it.
+      await gpio.drive(RP1, 17, null);
+      await gpio.drive(RP1, 17, 0);
+      await waitFor(() => button.isPressed, 'edges after the fault');
+      button.close();
+    },
+  );
+
   it.skipIf(api !== 1)('a line a kernel driver holds is busy, naming the driver', async () => {
     await gpio.claim(RP1, 8, 'spi0 CS0');
     const error = await open([8]).catch((e: unknown) => e);
