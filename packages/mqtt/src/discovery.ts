@@ -155,6 +155,10 @@ function parent(topic: string): string {
 
 /** What one component becomes, or a thrown reason: its topics must be plain (a wildcard would widen a subscription or break a publish). */
 function checkComponent(c: { platform: string; key: string; config: Json }): HaEntity {
+  // Component ids become pin and sensor names: the character class the docs give object ids.
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(c.key)) {
+    throw new BoardcastError('invalid_payload', 'a component id must be 1 to 64 of [A-Za-z0-9_-]');
+  }
   for (const [k, v] of Object.entries(c.config)) {
     if (k.endsWith('_topic') && v !== undefined && !plainTopic(v)) {
       throw new BoardcastError('invalid_payload', `${k} is not a topic without wildcards`);

@@ -362,4 +362,39 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     expect(removed).toEqual(['ha:garage-node']);
     await expect(second.board.readSensor('temp')).rejects.toMatchObject({ code: 'closed' });
   });
+
+  it('device discovery: a component id outside [A-Za-z0-9_-] is skipped; a component reduced to its platform is removed', async () => {
+    const peer = await mqtt();
+    const topic = 'homeassistant/device/odd/config';
+    suite.defer(() => clearRetained([topic]));
+    const { devices } = await discover();
+    const payload = (cmps: object) =>
+      JSON.stringify({ dev: { ids: 'odd-node' }, o: { name: 'bla2mqtt' }, stat_t: 'odd/state', cmps });
+    await peer.publishAsync(
+      topic,
+      payload({
+        'bad id\u202e': { p: 'sensor', val_tpl: '{{ value_json.a }}' },
+        temp: { p: 'sensor', val_tpl: '{{ value_json.t }}' },
+        hum: { p: 'sensor', val_tpl: '{{ value_json.h }}' },
+      }),
+      { retain: true, qos: 1 },
+    );
+    await waitFor(() => devices.length === 1, 'the device');
+    expect(devices[0]?.capabilities.sensors.sort()).toEqual(['hum', 'temp']);
+    expect(devices[0]?.skipped).toEqual([
+      { component: 'sensor/bad id\u202e', reason: 'a component id must be 1 to 64 of [A-Za-z0-9_-]' },
+    ]);
+    // The docs' way to remove one component of a device payload: leave only its platform.
+    await peer.publishAsync(
+      topic,
+      payload({ temp: { p: 'sensor', val_tpl: '{{ value_json.t }}' }, hum: { p: 'sensor' } }),
+      {
+        retain: true,
+        qos: 1,
+      },
+    );
+    await waitFor(() => devices.length === 2, 'the device again');
+    expect(devices[1]?.id).toBe(devices[0]?.id);
+    expect(devices[1]?.capabilities.sensors).toEqual(['temp']);
+  });
 });
