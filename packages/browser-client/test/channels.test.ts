@@ -80,8 +80,11 @@ describe.each(['sse', 'ws'] as const)('channels over %s, real sockets', (transpo
     await client.channel('busy').whenReady();
     for (let i = 0; i < 5; i++) await busy.publish('add', 1);
     await same(client, hub, 'busy');
+    // Newer than anything this client holds: its snapshot must carry it, and so must the position.
+    await quiet.publish('add', 100);
     client.subscribe('quiet');
-    expect(await client.channel('quiet').whenReady()).toEqual({ sum: 100, n: 1, on: false });
+    expect(await client.channel('quiet').whenReady()).toEqual({ sum: 200, n: 2, on: false });
+    expect(client.lastEventId).toBe(hub.headId);
     await busy.publish('add', 1);
     await quiet.publish('add', 10);
     await same(client, hub, 'quiet');
@@ -97,6 +100,7 @@ describe.each(['sse', 'ws'] as const)('channels over %s, real sockets', (transpo
     expect(hub.channel('busy').state.n).toBe(7);
     expect(seen.filter((s) => s === 'busy:add')).toHaveLength(7);
     expect(seen.filter((s) => s === 'quiet:add')).toHaveLength(2);
+    expect(hub.channel('quiet').state.n).toBe(4);
     expect(client.channels).toEqual(['busy', 'quiet']);
   });
 
@@ -205,6 +209,30 @@ describe.each(['sse', 'ws'] as const)('channels over %s, real sockets', (transpo
     await until(() => client.status === 'closed');
     expect(client.error?.code).toBe('unauthorized');
     await expect(client.channel('a').whenReady()).rejects.toMatchObject({ code: 'unauthorized' });
+  });
+
+  it('random subscribes, unsubscribes, publishes and cuts (fixed seed): every held channel ends equal to the hub, nothing folded twice', async () => {
+    const hub = fleetHub();
+    const server = await start(hub);
+    const ids = Array.from({ length: 12 }, (_, i) => `ch-${i}`);
+    let seed = Number(process.env.SEED ?? 22);
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const pick = () => ids[Math.floor(random() * ids.length)] as string;
+    const client = open(server.url, transport, ids.slice(0, 3));
+    for (let step = 0; step < 80; step++) {
+      const r = random();
+      if (r < 0.2) client.subscribe(pick());
+      else if (r < 0.3) client.unsubscribe(pick());
+      else if (r < 0.35) server.drop();
+      else await hub.channel(pick()).publish('add', 1);
+      if (step % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    for (const id of client.channels) await same(client, hub, id);
+    for (const id of ids.filter((c) => !client.channels.includes(c))) expect(client.channel(id).state).toBeUndefined();
+    expect(client.channels.length).toBeGreaterThan(0);
   });
 
   it('the directory is a live list', async () => {
