@@ -96,6 +96,9 @@ export class Recorder extends Emitter<RecorderEvents> {
   readonly #source: string;
   readonly #unsubscribe: () => void;
   #queue: Pending[] = [];
+  /** Readings ever queued, and ever taken off the queue (written): `flush` waits for a mark between them. */
+  #enqueued = 0;
+  #dequeued = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #writing: Promise<void> | undefined;
   #overloaded = false;
@@ -139,6 +142,7 @@ export class Recorder extends Emitter<RecorderEvents> {
           continue;
         }
         this.#queue.push({ reading: clean, eventId: event.id });
+        this.#enqueued += 1;
       } catch (error) {
         this.#refuse(error, event);
       }
@@ -191,7 +195,7 @@ export class Recorder extends Emitter<RecorderEvents> {
     }
     this.#writing = this.#drain().finally(() => {
       this.#writing = undefined;
-      if (!this.#closed && !this.#flushing) this.#schedule();
+      if (!this.#closed && this.#dequeued >= this.#flushMark) this.#schedule();
     });
   }
 
@@ -207,6 +211,7 @@ export class Recorder extends Emitter<RecorderEvents> {
           { eventId, source: this.#source },
         );
         this.#queue.splice(0, batch.length);
+        this.#dequeued += batch.length;
         failures = 0;
         this.#stats.written += result.written;
         this.#stats.duplicates += result.duplicates;
@@ -227,32 +232,32 @@ export class Recorder extends Emitter<RecorderEvents> {
         failures += 1;
         await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_BACKOFF_MS, 50 * 2 ** failures)));
       }
-      // A partial batch waits for its timer unless we are flushing.
-      if (this.#queue.length < this.#batchSize && !this.#flushing) return;
+      // A partial batch waits for its timer, unless a flush waits for readings still queued.
+      if (this.#queue.length < this.#batchSize && this.#dequeued >= this.#flushMark) return;
     }
   }
 
-  #flushing = false;
+  /** The highest `#enqueued` a pending `flush` waits for. */
+  #flushMark = 0;
 
   /**
-   * Write everything queued now, whatever the batch timer says. Resolves
-   * when it is stored; while the store fails it keeps retrying (see `error`).
+   * Write every reading queued when it is called, whatever the batch timer
+   * says (readings arriving meanwhile need not wait for it: a steady stream
+   * cannot keep it from resolving). While the store fails it keeps retrying
+   * (see `error`).
    */
   async flush(): Promise<void> {
-    this.#flushing = true;
-    try {
-      let triedClosed = false;
-      for (;;) {
-        if (this.#writing) {
-          await this.#writing;
-          continue;
-        }
-        if (this.#queue.length === 0 || triedClosed) return;
-        triedClosed = this.#closed;
-        this.#startWriting();
+    const mark = this.#enqueued;
+    if (mark > this.#flushMark) this.#flushMark = mark;
+    let triedClosed = false;
+    for (;;) {
+      if (this.#writing) {
+        await this.#writing;
+        continue;
       }
-    } finally {
-      this.#flushing = false;
+      if (this.#dequeued >= mark || this.#queue.length === 0 || triedClosed) return;
+      triedClosed = this.#closed;
+      this.#startWriting();
     }
   }
 

@@ -6,6 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { record } from '../src/index.js';
 import { openSqliteStore, type SqliteStore } from '../src/sqlite.js';
 import type { TelemetryStore } from '../src/types.js';
+import { nativeBinding } from './native.js';
 
 const contract = defineContract({
   events: {
@@ -26,7 +27,7 @@ afterEach(async () => {
 
 function setup(): { hub: ReturnType<typeof createHub<typeof contract>>; store: SqliteStore } {
   n += 1;
-  const store = openSqliteStore({ path: join(dir, `r${n}.db`), pruneIntervalMs: 0 });
+  const store = openSqliteStore({ path: join(dir, `r${n}.db`), pruneIntervalMs: 0, nativeBinding });
   const hub = createHub(contract, { state: {} });
   cleanup.push(
     () => store.close(),
@@ -170,5 +171,32 @@ describe('record(hub, store)', () => {
     await hub.publish('reading', { sensor: 's', value: 2, at: Date.now() });
     expect(recorder.stats.queued).toBe(0);
     expect((await store.recent({ sensor: 's' })).map((r) => r.value)).toEqual([1]);
+  });
+
+  it('flush() resolves under a steady stream once what was queued at the call is stored', async () => {
+    const { hub, store } = setup();
+    const gate = gated(store);
+    const recorder = record(hub, gate.store, { batchSize: 100, flushIntervalMs: 60_000 });
+    let stop = false;
+    let n = 0;
+    const at = Date.now();
+    // Readings keep coming, faster than the (held-back) store writes them.
+    const pump = (async () => {
+      while (!stop) {
+        for (let i = 0; i < 50; i += 1) await hub.publish('reading', { sensor: 's', value: n, at: at + n++ });
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    })();
+    while (n < 500) await new Promise((resolve) => setTimeout(resolve, 5));
+    const queuedAtCall = n;
+    gate.hold();
+    const flushed = recorder.flush();
+    setTimeout(() => gate.release(), 50);
+    await flushed;
+    stop = true;
+    await pump;
+    expect(recorder.stats.written).toBeGreaterThanOrEqual(queuedAtCall);
+    expect((await store.stats({ sensor: 's', from: at }))?.count).toBeGreaterThanOrEqual(queuedAtCall);
+    await recorder.close();
   });
 });
