@@ -167,7 +167,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   }
   let discovery: Discovery | undefined;
   if (options.mqttUrl) {
-    discovery = discoverDevices(options.mqttUrl);
+    discovery = discoverDevices(options.mqttUrl, { maxDevices: 1000 });
     discovery.on('device', (device) => {
       // A changed description is a new board object for the same id: bind it afresh.
       unbind.get(device.id)?.();
