@@ -457,4 +457,39 @@ describe('SSE channels', () => {
     expect(tail).toContain('"channel":"board-2","state":{"ticks":1,"last":7}');
     expect(api?.sse.clientCount).toBe(1);
   });
+  it('a channel revoked while the stream was stalled still gets its forbidden frame, before the restart', async () => {
+    const { hub, access } = fleet({ history: 10 });
+    const base = await serve(hub, { sse: { highWaterMark: 64 * 1024, slowClient: 'reset' } });
+    const { port } = new URL(base);
+    const socket = connect(Number(port), '127.0.0.1');
+    sockets.push(socket);
+    socket.pause();
+    socket.write(
+      'GET /api/events?channels=board-1,board-2 HTTP/1.1\r\nHost: 127.0.0.1\r\nx-user: carol\r\nAccept: text/event-stream\r\n\r\n',
+    );
+    await waitFor(() => api?.sse.clientCount === 1, 'stalled client connected');
+    const slow = api?.sse.clients()[0];
+    const blob = 'x'.repeat(16 * 1024);
+    for (let i = 0; i < 5000 && (slow?.peakBufferedBytes ?? 0) <= 64 * 1024; i++) {
+      await hub.channel('board-1').publish('blob', blob);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    access.set('carol', { see: ['board-1'] });
+    await hub.invalidateAccess('carol');
+    await hub.channel('board-2').publish('tick', 99);
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text = (text + chunk).slice(-8192);
+    });
+    socket.resume();
+    await waitFor(() => slow?.resets === 1 && text.includes('"channel":"board-1","state"'), 'restart', 15_000);
+    await hub.channel('board-1').publish('tick', 5);
+    await waitFor(() => text.includes('"channel":"board-1","data":5'), 'board-1 live after the restart');
+    const tail = text.slice(text.indexOf('event: forbidden'));
+    expect(tail).toMatch(/^event: forbidden\ndata: \{"channel":"board-2","error":\{"code":"forbidden"/);
+    expect(tail).toContain('event: reset\ndata: {"channel":"board-1","reason":"slow"}');
+    expect(tail).not.toContain('"channel":"board-2","reason"');
+    expect(text).not.toContain('"data":99');
+  });
 });

@@ -246,4 +246,34 @@ describe('WebSocket channels', () => {
     ]);
     await env.close();
   });
+  it('a channel revoked while the socket lagged still gets its forbidden frame, before the restart', async () => {
+    const env = await fleet({ history: 10 }, { highWaterMark: 256 * 1024, slowClient: 'reset' });
+    const { hub, url, endpoint, access } = env;
+    const slow = await TestClient.open(url('user=carol&channels=board-1,board-2'));
+    await waitFor(() => of(slow, 'snapshot').length === 2, 'snapshots');
+    let lagging = false;
+    endpoint.on('backpressure', () => {
+      lagging = true;
+    });
+    (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const blob = 'x'.repeat(64 * 1024);
+    for (let i = 0; i < 5000 && !lagging; i++) {
+      await hub.channel('board-1').publish('blob', blob);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    access.set('carol', { see: ['board-1'] });
+    await hub.invalidateAccess('carol');
+    await hub.channel('board-2').publish('tick', 99);
+    (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    await slow.next((f) => f.type === 'reset');
+    await hub.channel('board-1').publish('tick', 5);
+    await slow.next((f) => f.type === 'event' && f.data === 5);
+    const from = slow.frames.findIndex((f) => f.type === 'forbidden');
+    expect(slow.frames[from]).toMatchObject({ channel: 'board-2', error: { code: 'forbidden' } });
+    expect(slow.frames.slice(from + 1).filter((f) => f.type === 'reset')).toEqual([
+      { type: 'reset', channel: 'board-1', reason: 'slow' },
+    ]);
+    expect(slow.frames.some((f) => f.data === 99)).toBe(false);
+    await env.close();
+  });
 });
