@@ -16,7 +16,7 @@ import { busyPct, cpuTimes, waitQuiet } from './lib/machine.mjs';
 import { redisServerPath, startRedis } from './lib/redis.mjs';
 import { collectMeta, renderMarkdown } from './lib/report.mjs';
 import { startChild } from './lib/rpc.mjs';
-import { SERVERS, SSE_SERVERS, WS_SERVERS } from './lib/servers.mjs';
+import { CHANNEL_SERVERS, SERVERS, SSE_SERVERS, WS_SERVERS } from './lib/servers.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
@@ -86,6 +86,22 @@ const FULL = {
     fixedRate: 10,
     window: (n) => Math.max(8, Math.ceil(100_000 / n)),
   },
+  // Issue 22: 10,000 channels × one client each (client i on channel
+  // c<i mod channels>). Fixed: 1 event/s on every channel (10,000 publishes/s,
+  // each to one client); max: the closed loop in rounds (one event on every
+  // channel), `window` rounds ahead of the slowest client at most.
+  channels: {
+    channels: 10_000,
+    clients: 10_000,
+    warmupMs: 1000,
+    measureMs: 5000,
+    maxMeasureMs: 3000,
+    maxRepeats: 3,
+    payloadBytes: 100,
+    fixedRate: 1,
+    window: (n) => Math.max(8, Math.ceil(100_000 / n)),
+    generators: 2,
+  },
   watchdogMs: 40 * 60_000,
 };
 
@@ -114,6 +130,20 @@ const SMOKE = {
     payloadBytes: 100,
     fixedRate: 50,
     window: () => 20,
+  },
+  // Two subscribers per channel, over two generators, so the client → channel
+  // mapping across generators and per-channel sequences are both exercised.
+  channels: {
+    channels: 10,
+    clients: 20,
+    warmupMs: 100,
+    measureMs: 300,
+    maxMeasureMs: 300,
+    maxRepeats: 1,
+    payloadBytes: 100,
+    fixedRate: 20,
+    window: () => 4,
+    generators: 2,
   },
   watchdogMs: 110_000,
 };
@@ -231,6 +261,8 @@ async function connect(gens, server, spec, total, extra = {}) {
           host: '127.0.0.1',
           port: server.port,
           count,
+          // Client numbering across generators (the channels scenario maps client i to a channel).
+          indexOffset: per * i,
           concurrency: 128,
           sourceAddresses: nextSource(),
           stall: extra.stall ? Math.ceil(extra.stall / gens.length) : 0,
@@ -261,7 +293,7 @@ async function connect(gens, server, spec, total, extra = {}) {
 async function phase(
   server,
   gens,
-  { mode, rate, window, warmupMs, measureMs, payloadBytes, clients, watchers = [], redis = null },
+  { mode, rate, window, warmupMs, measureMs, payloadBytes, clients, watchers = [], redis = null, channels },
 ) {
   const fromUs = nowUs() + (smoke ? 100_000 : 200_000) + warmupMs * 1000;
   const toUs = fromUs + measureMs * 1000;
@@ -294,7 +326,7 @@ async function phase(
   );
   const pub = await server.child.call(
     'publish',
-    { mode, rate, window, generators: gens.length, fromUs, toUs, untilUs, payloadBytes },
+    { mode, rate, window, generators: gens.length, fromUs, toUs, untilUs, payloadBytes, channels, clients },
     warmupMs + measureMs + 20_000,
   );
   const relays = await watched;
@@ -318,7 +350,8 @@ async function phase(
   const parts = await Promise.all(gens.map((g) => g.call('collect')));
   const hist = Histogram.merge(parts.map((p) => p.hist));
   const deliveries = parts.reduce((a, p) => a + p.deliveries, 0);
-  const expected = pub.eventsInWindow * clients;
+  // Channels: each event reaches only its channel's subscribers.
+  const expected = pub.expectedDeliveries ?? pub.eventsInWindow * clients;
   const genCpu = parts.map((p) => (p.cpuPct === null ? null : Math.round(p.cpuPct)));
   const machineBusy = busyPct(machine.from, machine.to);
   const redisCpuPct =
@@ -342,6 +375,7 @@ async function phase(
     drained,
     gaps: parts.reduce((a, p) => a + p.gaps, 0),
     dups: parts.reduce((a, p) => a + (p.dups ?? 0), 0),
+    foreign: parts.reduce((a, p) => a + (p.foreign ?? 0), 0),
     latencyMs: hist.summary(),
     // Per generator (in the `redis` scenario: per instance's clients).
     latencyByGeneratorMs: parts.map((p) => Histogram.merge([p.hist]).summary()),
@@ -621,6 +655,74 @@ async function redisFanout(setup) {
   }
 }
 
+/**
+ * Channels (issue 22): `channels` channels, client i subscribed to channel
+ * `c<i mod channels>` only (SSE `?channels=`, WS `?channels=` on the upgrade,
+ * socket.io `join` → `socket.join(room)`), events published per channel.
+ * Fixed: `fixedRate` events/s on every channel. Max: the closed loop in
+ * rounds (every channel once per round), median of `maxRepeats` windows.
+ */
+async function channelsRun(key) {
+  const cfg = profile.channels;
+  const spec = CHANNEL_SERVERS[key];
+  const loadBefore = os.loadavg();
+  const server = await startServer(key, { channels: cfg.channels, maxClients: cfg.clients + 1000 });
+  const gens = await startGenerators(cfg.generators);
+  try {
+    const conn = await connect(gens, server, spec.listen(server.info), cfg.clients, { channels: cfg.channels });
+    const common = {
+      warmupMs: cfg.warmupMs,
+      measureMs: cfg.measureMs,
+      payloadBytes: cfg.payloadBytes,
+      clients: cfg.clients,
+      channels: cfg.channels,
+    };
+    const fixed = await phase(server, gens, { ...common, mode: 'fixed', rate: cfg.fixedRate });
+    const runs = [];
+    for (let i = 0; i < cfg.maxRepeats; i++) {
+      runs.push(
+        await phase(server, gens, {
+          ...common,
+          measureMs: cfg.maxMeasureMs,
+          mode: 'window',
+          window: cfg.window(cfg.clients),
+        }),
+      );
+    }
+    const byRate = [...runs].sort((a, b) => a.deliveriesPerSec - b.deliveriesPerSec);
+    const max = byRate[Math.floor(byRate.length / 2)];
+    max.runs = runs.map((r) => r.deliveriesPerSec);
+    max.gaps = runs.reduce((a, r) => a + r.gaps, 0);
+    max.dups = runs.reduce((a, r) => a + r.dups, 0);
+    max.foreign = runs.reduce((a, r) => a + r.foreign, 0);
+    max.complete = runs.every((r) => r.complete);
+    max.otherCpuPct = Math.max(...runs.map((r) => r.otherCpuPct ?? 0));
+    delete fixed.rssSeries;
+    for (const r of runs) delete r.rssSeries;
+    // Server CPU per delivery at the fixed rate, in µs of CPU (CPU % of one core × 10,000 ÷ deliveries/s).
+    const cpuUsPerDelivery =
+      fixed.serverCpuPct !== null && fixed.deliveriesPerSec > 0
+        ? round((fixed.serverCpuPct * 10_000) / fixed.deliveriesPerSec)
+        : null;
+    return {
+      server: key,
+      label: spec.label,
+      channels: cfg.channels,
+      clients: cfg.clients,
+      connectMs: conn.ms,
+      generators: gens.length,
+      // 1-, 5- and 15-minute load averages of the machine (2 cores here) before and after the run.
+      loadavg: { before: loadBefore.map(round), after: os.loadavg().map(round) },
+      cpuUsPerDelivery,
+      fixed,
+      max,
+      maxRuns: runs.map(({ latencyByGeneratorMs, ...r }) => r),
+    };
+  } finally {
+    await stop([...gens, server.child]);
+  }
+}
+
 // ------------------------------------------------------------------- build
 
 function newestMtime(dir) {
@@ -635,8 +737,10 @@ function newestMtime(dir) {
 /** Bench what a user installs: the built dist, rebuilt when a source is newer. */
 function ensureBuilt() {
   const pkgs = ['core'];
-  if (wantServer('boardcast-sse')) pkgs.push('sse-server');
-  if (wantServer('boardcast-ws')) pkgs.push('ws-server');
+  if (wantServer('boardcast-sse') || (wantScenario('channels') && wantServer('boardcast-sse-channels')))
+    pkgs.push('sse-server');
+  if (wantServer('boardcast-ws') || (wantScenario('channels') && wantServer('boardcast-ws-channels')))
+    pkgs.push('ws-server');
   if (wantScenario('redis') && !pkgs.includes('sse-server')) pkgs.push('sse-server');
   if (wantScenario('redis') && redisServerPath) pkgs.push('bus-redis');
   const stale = pkgs.filter((name) => {
@@ -683,7 +787,8 @@ async function attempt(what, fn, key) {
     log(`   ok  ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     return result;
   } catch (error) {
-    failures.push({ what, error: String(error?.message ?? error), peer: key ? !SERVERS[key].ours : false });
+    const spec = key ? (SERVERS[key] ?? CHANNEL_SERVERS[key]) : null;
+    failures.push({ what, error: String(error?.message ?? error), peer: spec ? !spec.ours : false });
     log(`   FAIL ${what}: ${error?.message ?? error}`);
     await stopAll();
     return null;
@@ -708,7 +813,7 @@ async function main() {
   log(
     `bench ${smoke ? 'smoke' : 'full'} on ${meta.cpu.model} × ${meta.cpu.cores}, Node ${meta.node}${pin ? ', server on CPU 0, generators on CPU 1' : ''}`,
   );
-  const results = { meta, fanout: [], memory: [], commands: [], slow: [], redis: [] };
+  const results = { meta, fanout: [], memory: [], commands: [], slow: [], redis: [], channels: [] };
   const sseKeys = SSE_SERVERS.filter(wantServer);
   const wsKeys = WS_SERVERS.filter((k) => k !== 'socketio' && wantServer(k));
 
@@ -800,6 +905,27 @@ async function main() {
           );
           check(r.max.deliveries > 0 && r.max.gaps === 0 && r.max.dups === 0, `redis ${setup}: deliveries in max mode`);
         }
+      }
+    }
+  }
+
+  if (wantScenario('channels')) {
+    const c = profile.channels;
+    log(`== channels: ${c.clients} clients on ${c.channels} channels (client i on c<i mod ${c.channels}>)`);
+    for (const key of Object.keys(CHANNEL_SERVERS).filter(wantServer)) {
+      const r = await attempt(`channels ${key} × ${c.clients}`, () => channelsRun(key), key);
+      if (!r) continue;
+      results.channels.push(r);
+      const once = (ph) => ph.complete && ph.gaps === 0 && ph.dups === 0 && ph.foreign === 0;
+      log(
+        `        fixed ${r.fixed.deliveriesPerSec}/s p50 ${r.fixed.latencyMs.p50} p99 ${r.fixed.latencyMs.p99} ms cpu ${r.fixed.serverCpuPct}% (${r.cpuUsPerDelivery} µs/delivery) · max ${r.max.deliveriesPerSec}/s (${r.max.runs.join(', ')}) cpu ${r.max.serverCpuPct}% gen ${r.max.generatorCpuPct.join('+')}% other ${r.max.otherCpuPct}% · complete ${once(r.fixed) && once(r.max)} · load ${r.loadavg.before[0]} → ${r.loadavg.after[0]}`,
+      );
+      if (smoke) {
+        check(once(r.fixed), `channels ${key}: each client got its channel's events once, in order (fixed)`);
+        check(
+          r.max.deliveries > 0 && once(r.max),
+          `channels ${key}: each client got its channel's events once, in order (max)`,
+        );
       }
     }
   }

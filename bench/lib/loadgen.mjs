@@ -12,6 +12,7 @@ import { serve } from './rpc.mjs';
 
 const MARK = Buffer.from('{"s":');
 const T_FIELD = Buffer.from(',"t":');
+const C_FIELD = Buffer.from(',"c":');
 const HEAD_END = Buffer.from('\r\n\r\n');
 const WS_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
@@ -24,6 +25,8 @@ let allDeliveries = 0;
 let gaps = 0;
 // Events a client received again (an id at or below one it already had).
 let dups = 0;
+// Events a channel client received from a channel other than its own.
+let foreign = 0;
 let cpuAtFrom;
 let cpuAtTo;
 let wallFrom = 0;
@@ -54,6 +57,21 @@ function readMarker(conn, buf, at, end, now) {
     t = t * 10 + (c - 48);
   }
   if (i >= end) return -1;
+  // Channel payloads go on with `,"c":<channel number>`: a client checks it got its own channel's events.
+  if (conn.channel >= 0) {
+    if (i + C_FIELD.length >= end) return -1;
+    let c = -1;
+    if (buf.indexOf(C_FIELD, i) === i) {
+      c = 0;
+      for (i += C_FIELD.length; i < end; i++) {
+        const d = buf[i];
+        if (d < 48 || d > 57) break;
+        c = c * 10 + (d - 48);
+      }
+      if (i >= end) return -1;
+    }
+    if (c !== conn.channel) foreign++;
+  }
   deliver(conn, s, t, now);
   return i;
 }
@@ -127,8 +145,19 @@ function onWsFrame(conn, opcode, buf, start, end, now) {
       const c0 = buf[start];
       if (c0 === 0x32 && end - start === 1) return sendWs(conn, '3'); // engine.io ping -> pong
       if (c0 === 0x30) return sendWs(conn, '40'); // engine.io open -> socket.io connect
-      if (c0 === 0x34 && buf[start + 1] === 0x30) return markReady(conn);
-      if (c0 === 0x34 && buf[start + 1] === 0x33) return onCommandResult(conn, now);
+      if (c0 === 0x34 && buf[start + 1] === 0x30) {
+        // A rooms client joins its room first (acknowledged) and is ready once in it.
+        if (!conn.room) return markReady(conn);
+        conn.joining = true;
+        return sendWs(conn, `420["join","${conn.room}"]`);
+      }
+      if (c0 === 0x34 && buf[start + 1] === 0x33) {
+        if (conn.joining) {
+          conn.joining = false;
+          return markReady(conn);
+        }
+        return onCommandResult(conn, now);
+      }
     } else {
       if (!conn.ready) markReady(conn);
       // `{"type":"result"` — a command answer, not a broadcast.
@@ -165,24 +194,38 @@ function markReady(conn) {
   conn.onReady?.();
 }
 
-function requestFor(spec) {
+/**
+ * Channel scenario: `{c}` in a path or room stands for this client's channel
+ * number, `(indexOffset + i) mod channels` for the generator's i-th client,
+ * so client i of the whole run (across generators) is on channel `c<i mod channels>`.
+ */
+function forClient(template, spec, i) {
+  if (template === undefined || !spec.channels) return template;
+  return template.replaceAll('{c}', String(((spec.indexOffset ?? 0) + i) % spec.channels));
+}
+
+function requestFor(spec, i) {
   const host = `Host: ${spec.host}:${spec.port}\r\n`;
+  const path = forClient(spec.path, spec, i);
   if (spec.kind === 'sse') {
-    return `GET ${spec.path} HTTP/1.1\r\n${host}Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n`;
+    return `GET ${path} HTTP/1.1\r\n${host}Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n`;
   }
   if (spec.kind === 'http-cmd') return null;
   const proto = spec.protocol ? `Sec-WebSocket-Protocol: ${spec.protocol}\r\n` : '';
   return (
-    `GET ${spec.path} HTTP/1.1\r\n${host}Upgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `GET ${path} HTTP/1.1\r\n${host}Upgrade: websocket\r\nConnection: Upgrade\r\n` +
     `Sec-WebSocket-Key: ${WS_KEY}\r\nSec-WebSocket-Version: 13\r\n${proto}\r\n`
   );
 }
 
-function openOne(spec, index) {
+function openOne(spec, index, nth) {
   return new Promise((resolve) => {
     const conn = {
       index,
       kind: spec.kind,
+      room: forClient(spec.room, spec, nth),
+      channel: spec.channels ? ((spec.indexOffset ?? 0) + nth) % spec.channels : -1,
+      joining: false,
       sock: null,
       head: true,
       headBuf: null,
@@ -250,7 +293,7 @@ function openOne(spec, index) {
     });
     conn.sock = sock;
     sock.on('connect', () => {
-      const req = requestFor(spec);
+      const req = requestFor(spec, nth);
       if (req) sock.write(req);
       else {
         conn.head = false;
@@ -274,10 +317,11 @@ async function connectMany(spec) {
   const base = conns.length;
   const worker = async () => {
     while (next < spec.count) {
-      const index = base + next++;
+      const nth = next++;
+      const index = base + nth;
       let result;
       for (let attempt = 0; attempt < 3; attempt++) {
-        result = await openOne(spec, index);
+        result = await openOne(spec, index, nth);
         if (result.ok) break;
         await sleep(50 * (attempt + 1));
       }
@@ -406,6 +450,7 @@ serve({
     inWindow = 0;
     gaps = 0;
     dups = 0;
+    foreign = 0;
     cpuAtFrom = undefined;
     cpuAtTo = undefined;
     setTimeout(
@@ -459,6 +504,7 @@ serve({
       all: allDeliveries,
       gaps,
       dups,
+      foreign,
       hist: hist.toJSON(),
       cpuPct,
       closed: conns.filter((c) => c.closed && !c.stalled).length,

@@ -123,6 +123,17 @@ export function evaluateTargets(results) {
       r !== null && r <= 1.2,
     );
   }
+  const sio = results.channels?.find((r) => r.server === 'socketio-rooms');
+  for (const r of results.channels ?? []) {
+    if (r === sio || !sio) continue;
+    const x = ratio(r.max.deliveriesPerSec, sio.max.deliveriesPerSec);
+    if (x !== null)
+      add(
+        `Channels (${fmt(r.channels)} × ${fmt(r.clients / r.channels, 0)}): ${r.server} ≥ 1.5× socket.io rooms`,
+        `${fmt(x, 2)}×`,
+        x >= 1.5,
+      );
+  }
   return targets;
 }
 
@@ -283,6 +294,41 @@ export function renderMarkdown(results) {
       "Max-rate latency is the closed loop's queue, not the bus: the window lets the publisher be up to `window` events ahead of the slowest client. With the in-memory bus `hub.publish` writes to every client before it returns, so the publisher cannot run ahead and the queue stays small; through Redis a publish is one `XADD` and the fan-out happens later on each instance, so the publisher fills the whole window and p50/p99 ≈ window ÷ events/s. Compare latency at the fixed rate.",
     );
     p();
+  }
+  if (results.channels?.length) {
+    const c0 = results.channels[0];
+    p(`## 7. Channels: ${fmt(c0.clients)} clients on ${fmt(c0.channels)} channels`);
+    p();
+    p(
+      `Client i is subscribed to channel \`c<i mod ${fmt(c0.channels)}>\` only: SSE \`GET /events?channels=c<k>\` on \`boardcastHttp(hub)\`, WS \`?channels=c<k>\` on \`createWsEndpoint\`'s upgrade, socket.io a \`join\` after connect (\`socket.join(room)\`). Every event goes to one channel: \`hub.channel('c<k>').publish('tick', data)\` / \`io.to(room).emit('tick', data)\`. Fixed: ${fmt(results.meta.profile.channels?.fixedRate)} events/s per channel; CPU/delivery = server CPU ÷ deliveries at that rate. Max: closed loop in rounds (one event on every channel), median of the windows. Complete = every client got exactly its own channel's events of the window, once, in order (sequence per channel, channel number in the payload). Load average = the machine's 1-minute load before → after the run (${m.cpu.cores} cores).`,
+    );
+    p();
+    p(
+      '| server | fixed deliveries/s | fixed p50 / p99 / max ms | fixed CPU | CPU µs/delivery | **max deliveries/s** | max per-channel ev/s | max p50 / p99 ms | max CPU | RSS MB | gen CPU | other CPU | load avg | complete |',
+    );
+    p('|---|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---|');
+    for (const r of results.channels) {
+      const f = r.fixed;
+      const x = r.max;
+      const once = (ph) => ph.complete && ph.gaps === 0 && ph.dups === 0 && (ph.foreign ?? 0) === 0;
+      const complete =
+        once(f) && once(x)
+          ? 'yes'
+          : `no (fixed ${fmt(f.deliveries)}/${fmt(f.expected)}, gaps ${f.gaps + x.gaps}, dups ${f.dups + x.dups}, foreign ${(f.foreign ?? 0) + (x.foreign ?? 0)})`;
+      p(
+        `| ${r.label} | ${fmt(f.deliveriesPerSec)} | ${fmt(f.latencyMs.p50, 2)} / ${fmt(f.latencyMs.p99, 2)} / ${fmt(f.latencyMs.max, 1)} | ${fmt(f.serverCpuPct)} % | ${fmt(r.cpuUsPerDelivery, 1)} | **${fmt(x.deliveriesPerSec)}**${x.runs && x.runs.length > 1 ? ` (${fmt(Math.min(...x.runs) / 1000, 0)}–${fmt(Math.max(...x.runs) / 1000, 0)}k)` : ''} | ${fmt(x.eventsPerSec / r.channels, 1)} | ${fmt(x.latencyMs.p50, 1)} / ${fmt(x.latencyMs.p99, 1)} | ${fmt(x.serverCpuPct)} % | ${fmt(x.serverPeakRssMB)} | ${genCell(x, m)} | ${fmt(Math.max(f.otherCpuPct ?? 0, x.otherCpuPct ?? 0))} % | ${fmt(r.loadavg.before[0], 1)} → ${fmt(r.loadavg.after[0], 1)} | ${complete} |`,
+      );
+    }
+    p();
+    const sio = results.channels.find((r) => r.server === 'socketio-rooms');
+    if (sio) {
+      for (const r of results.channels.filter((x) => x !== sio)) {
+        p(
+          `- ${r.label} vs socket.io rooms: max deliveries/s ${fmt(ratio(r.max.deliveriesPerSec, sio.max.deliveriesPerSec), 2)}× (goal ≥ 1.5×), p50 ${fmt(ratio(r.fixed.latencyMs.p50, sio.fixed.latencyMs.p50), 2)}×, p99 ${fmt(ratio(r.fixed.latencyMs.p99, sio.fixed.latencyMs.p99), 2)}×, CPU per delivery ${fmt(ratio(r.cpuUsPerDelivery, sio.cpuUsPerDelivery), 2)}× (lower is better for the last three).`,
+        );
+      }
+      p();
+    }
   }
   if (results.failures?.length) {
     p('## Runs that did not complete');

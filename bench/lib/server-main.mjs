@@ -130,6 +130,121 @@ async function publish({
   };
 }
 
+// Channel events published so far (all phases of one server): event n goes
+// to channel `n mod channels` with sequence number `floor(n / channels) + 1`,
+// so every channel's sequence is 1, 2, 3, … and a client on one channel can
+// check gaps and duplicates. A "round" publishes once on every channel.
+let chanPos = 0;
+
+/**
+ * The `channels` scenario: like `publish`, but each event goes to one channel
+ * (`adapter.publishTo(k, data)`), round-robin over `channels`.
+ * - fixed: `rate` events/s on every channel (`rate × channels` publishes/s,
+ *   evenly spaced);
+ * - window (closed loop): the per-channel rate is raised until the server
+ *   saturates — events are published while the round being published is
+ *   fewer than `window` rounds ahead of the slowest client (generators report
+ *   the lowest sequence number their clients have, which is the round they
+ *   completed), at most `slice` publishes per macrotask so acks are read.
+ * `expectedDeliveries` counts, for every event published inside the window,
+ * the subscribers of its channel (clients i with i mod channels = k).
+ */
+async function publishChannels({
+  mode,
+  rate,
+  window,
+  generators = 1,
+  fromUs,
+  toUs,
+  untilUs,
+  payloadBytes = 100,
+  channels,
+  clients,
+  slice = 256,
+  sampleMs = 250,
+}) {
+  // {"s":3,"t":123456789012,"c":42,"p":"xxx"}: the channel number lets each client check it got only its own.
+  const pad = 'x'.repeat(Math.max(0, payloadBytes - 40 - 5 - String(channels).length));
+  const make = (s, c) => ({ s, t: nowUs(), c, p: pad });
+  const subs = (k) => Math.floor(clients / channels) + (k < clients % channels ? 1 : 0);
+  let eventsInWindow = 0;
+  let expectedDeliveries = 0;
+  let lastInWindow = 0;
+  let cpuFrom;
+  let cpuTo;
+  let peakRss = 0;
+  const series = [];
+  const sampler = setInterval(() => {
+    const rss = process.memoryUsage.rss();
+    if (rss > peakRss) peakRss = rss;
+    series.push([Math.round((nowUs() - fromUs) / 1000), Math.round(rss / 1024)]);
+  }, sampleMs);
+
+  const one = () => {
+    const k = chanPos % channels;
+    const s = Math.floor(chanPos / channels) + 1;
+    chanPos++;
+    const data = make(s, k);
+    if (data.t >= fromUs && data.t < toUs) {
+      eventsInWindow++;
+      expectedDeliveries += subs(k);
+      lastInWindow = s;
+      if (!cpuFrom) cpuFrom = { cpu: cpuNow(), at: data.t };
+    } else if (data.t >= toUs && !cpuTo) {
+      cpuTo = { cpu: cpuNow(), at: data.t };
+    }
+    adapter.publishTo(k, data);
+  };
+
+  if (mode === 'fixed') {
+    const perSec = rate * channels;
+    const start = nowUs();
+    let sent = 0;
+    while (nowUs() < untilUs) {
+      const due = Math.floor(((nowUs() - start) / 1e6) * perSec);
+      // Spread evenly: publish what is due, then yield for a millisecond or so.
+      while (sent < due) {
+        one();
+        sent++;
+      }
+      await sleep(1);
+    }
+  } else {
+    const round = () => Math.floor(chanPos / channels) + 1;
+    ackMin = round() - 1;
+    genMins = new Array(generators).fill(ackMin);
+    while (nowUs() < untilUs) {
+      let n = 0;
+      while (n < slice && round() - ackMin <= window) {
+        one();
+        n++;
+      }
+      if (n === 0) {
+        await new Promise((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 50);
+        });
+        wake = null;
+      } else {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+  if (!cpuTo) cpuTo = { cpu: cpuNow(), at: nowUs() };
+  clearInterval(sampler);
+  const cpuPct = cpuFrom ? ((cpuTo.cpu - cpuFrom.cpu) / (cpuTo.at - cpuFrom.at)) * 100 : null;
+  return {
+    published: chanPos,
+    lastInWindow,
+    eventsInWindow,
+    expectedDeliveries,
+    cpuPct,
+    rss: process.memoryUsage.rss(),
+    peakRss,
+    series,
+  };
+}
+
 /**
  * CPU and RSS of this process over [fromUs, toUs) without publishing: the
  * figures of an instance that only relays what another one publishes.
@@ -169,7 +284,7 @@ serve({
     }
     return memory();
   },
-  publish: (args) => publish(args),
+  publish: (args) => (args.channels ? publishChannels(args) : publish(args)),
   watch: (args) => watch(args),
   async stop() {
     await adapter?.close();

@@ -54,5 +54,30 @@ export const SERVERS = {
   },
 };
 
+/**
+ * The `channels` scenario: one hub / io with `channels` channels (rooms), each
+ * client on one of them. `{c}` in a path or room is the client's channel
+ * number (see `forClient` in loadgen.mjs).
+ */
+export const CHANNEL_SERVERS = {
+  'boardcast-sse-channels': {
+    label: '@boardcast/sse-server, ?channels=c<k>',
+    family: 'sse',
+    ours: true,
+    listen: (info) => ({ kind: 'sse', path: info.sse }),
+  },
+  'boardcast-ws-channels': {
+    label: '@boardcast/ws-server, ?channels=c<k>',
+    family: 'ws',
+    ours: true,
+    listen: (info) => ({ kind: 'ws', path: info.ws, protocol: info.protocol, readyOn: 'frame' }),
+  },
+  'socketio-rooms': {
+    label: 'socket.io 4 rooms (io.to(room).emit)',
+    family: 'both',
+    listen: (info) => ({ kind: 'sio', path: info.ws, room: info.room }),
+  },
+};
+
 export const SSE_SERVERS = ['boardcast-sse', 'better-sse', 'raw-sse', 'raw-sse-socket', 'socketio'];
 export const WS_SERVERS = ['boardcast-ws', 'raw-ws', 'socketio'];
