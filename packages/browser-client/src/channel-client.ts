@@ -36,8 +36,8 @@ export type ChannelSubscription<C extends ContractSpec> =
 
 /** Options of a client that names channels (`connect(url, contract, { channels })`). */
 export interface ChannelClientOptions<C extends ContractSpec> {
-  /** The set to start with (an empty list is allowed: add channels later with `subscribe`). */
-  readonly channels: readonly ChannelSubscription<C>[];
+  /** The set to start with (default empty: add channels later with `subscribe`). */
+  readonly channels?: readonly ChannelSubscription<C>[] | undefined;
   /** The page of the directory to keep when the set holds `~directory` (default: all of it, up to 1000 entries). */
   readonly directory?: DirectoryQuery | undefined;
   /** Receive only these events (`events=a,b`) of every channel; default all. */
@@ -479,7 +479,7 @@ export function createChannelClient<C extends ContractSpec>(
     close: () => session.finish(),
   };
 
-  add(options.channels);
+  add(options.channels ?? []);
   session.start();
   return client;
 }

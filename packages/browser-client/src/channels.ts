@@ -17,7 +17,7 @@ export type ChannelConnectOptions<C extends ContractSpec> = ChannelClientOptions
 /**
  * Connect naming channels: one connection carries the set in `channels`
  * (ids, `prefix*` patterns, `~directory`, `{ channel, since, state }`;
- * an empty list is fine), changed later with `client.subscribe` /
+ * default empty), changed later with `client.subscribe` /
  * `client.unsubscribe` without reloading. `url` is the server's base, as
  * for `connect`. This entry (`@boardcast/browser-client/channels`) keeps the
  * channel code out of pages that use `connectSse`/`connectWs` alone.
@@ -25,7 +25,7 @@ export type ChannelConnectOptions<C extends ContractSpec> = ChannelClientOptions
 export function connectChannels<C extends ContractSpec>(
   url: string,
   contract: Contract<C> | C | ClientContract<C>,
-  options: ChannelConnectOptions<C>,
+  options: ChannelConnectOptions<C> = {},
 ): ChannelClient<C> {
   const transport =
     options.transport === 'ws'
