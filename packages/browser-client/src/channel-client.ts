@@ -456,7 +456,7 @@ export function createChannelClient<C extends ContractSpec>(
       if (!transport.subscribe?.(asked, options.directory)) switchStream();
     },
     unsubscribe(channels) {
-      const list = typeof channels === 'string' ? [channels] : channels;
+      const list: readonly string[] = Array.isArray(channels) ? channels : [channels as string];
       const dropped = list.filter(drop);
       if (dropped.length === 0) return;
       if (dropped.includes(DIRECTORY)) directory.replace(undefined);
