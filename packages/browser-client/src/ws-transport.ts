@@ -101,6 +101,8 @@ export function wsTransport<C extends ContractSpec>(
     let fresh = !lastEventId;
     // Nothing of the stream (snapshot, event, reset) has arrived yet.
     let started = false;
+    // Torn down: a late answer (the upgrade probe below) changes nothing.
+    let gone = false;
     // Started at dial time: an upgrade that never gets an answer through a silent link is bounded too.
     const dog = watchdog(options, (ms) =>
       fail(new BoardcastError('timeout', `silent for ${ms} ms: link taken for dead`)),
@@ -109,6 +111,7 @@ export function wsTransport<C extends ContractSpec>(
     // Idempotent teardown: commands already on the wire cannot be known to
     // have run or not, so they fail rather than being sent twice.
     const down = () => {
+      gone = true;
       clearInterval(interval);
       dog.stop();
       ws.onopen = ws.onmessage = ws.onclose = null;
@@ -230,6 +233,25 @@ export function wsTransport<C extends ContractSpec>(
     };
     ws.onclose = (event) => {
       if (refused && !socket) return refuse(refused);
+      // Never opened and the browser hides why: ask the same address over
+      // plain HTTP once. An HTTP answer means the server is up but the
+      // upgrade did not reach it (a proxy that drops Upgrade): said as
+      // such, and twice in a row stops the client instead of looping.
+      if (!socket && !started && typeof fetch === 'function') {
+        const lost = new BoardcastError('network_error', `connection closed (${event.code})`);
+        void fetch(target.href.replace(/^ws/, 'http'), { cache: 'no-store' }).then(
+          (res) => {
+            if (gone) return;
+            const error = new BoardcastError(
+              'upgrade_failed',
+              `HTTP ${res.status} but no WebSocket: a proxy drops the upgrade (nginx: proxy_set_header Upgrade, Connection)`,
+            );
+            refuse({ error, status: 426 });
+          },
+          () => gone || fail(lost),
+        );
+        return;
+      }
       const error =
         refused?.error ??
         new BoardcastError(

@@ -32,6 +32,12 @@ export const ERROR_CODES = {
   // Client-side conditions: never sent by a server, but surfaced with the
   // same error type so an app has one `catch` for everything.
   network_error: { status: 502, close: 1006 },
+  /**
+   * A WebSocket that never opened while the server answers plain HTTP at
+   * its address: something in between (a reverse proxy without the
+   * `Upgrade`/`Connection` headers) dropped the upgrade.
+   */
+  upgrade_failed: { status: 502, close: 1006 },
   closed: { status: 499, close: 1000 },
   queue_full: { status: 429, close: 1013 },
 } as const satisfies Record<string, { status: number; close: number }>;
