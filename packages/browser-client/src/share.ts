@@ -15,12 +15,15 @@ import { createStateMirror } from './state-mirror.js';
  * not one. SharedWorker was the other candidate; Chromium on Android has
  * none, and a worker's connection cannot be handed to a page.
  *
- * - **Election.** The leader announces itself (`lead`, with an epoch) every
- *   {@link BEAT_MS}. A tab that hears none for {@link DEAD_MS} (or hears
- *   `bye`: the leader's page is hidden for good, frozen or closed) claims;
+ * - **Election.** The leader announces itself (`lead`, with an epoch and
+ *   the successor it names: the smallest id of the tabs that said `hello`)
+ *   every {@link BEAT_MS}. When its page is hidden for good, frozen or
+ *   closed it says `bye`, and the named successor leads at once — a message,
+ *   no timer: hidden tabs' timers are throttled to one a second. A tab that
+ *   hears no leader for {@link DEAD_MS} (a crashed tab says nothing) claims;
  *   claims gathered for {@link CLAIM_MS} go to the smallest tab id, which
- *   leads with the next epoch. A leader that hears a newer epoch (it was
- *   frozen and woke up) steps down.
+ *   leads with the next epoch; a live leader answers a claim and is kept. A
+ *   leader that hears a newer epoch (it was frozen and woke up) steps down.
  * - **Nothing lost or doubled.** Every tab keeps the last {@link RING}
  *   frames and the state folded from them. A follower that (re)joins, or
  *   sees a new leader, says where it stands (`hello` with its last id) and
@@ -39,8 +42,10 @@ export interface ShareOptions {
 
 /** Leader heartbeat period (ms). */
 const BEAT_MS = 200;
-/** Silence after which the leader is taken for gone (ms). */
-const DEAD_MS = 700;
+/** Silence after which the leader is taken for gone (ms): above the 1 s a hidden tab's timers may wait. */
+const DEAD_MS = 2500;
+/** How long a `bye` waits for the named successor before claiming (ms). */
+const SUCCESSOR_MS = 400;
 /** How long claims are gathered before the smallest id leads (ms). */
 const CLAIM_MS = 50;
 /** Frames each tab keeps for catch-up. */
@@ -53,9 +58,10 @@ const SINK_METHODS: readonly Method[] = ['open', 'snapshot', 'event', 'reset', '
 type Frame = [method: Method, args: unknown[]];
 type Message =
   | { t: 'who'; from: string }
-  | { t: 'lead'; from: string; epoch: number; open: boolean }
+  | { t: 'lead'; from: string; epoch: number; open: boolean; next?: string | undefined }
   | { t: 'claim'; from: string; epoch: number }
-  | { t: 'bye'; from: string; epoch: number }
+  | { t: 'bye'; from: string; epoch: number; next?: string | undefined }
+  | { t: 'gone'; from: string }
   | { t: 'hello'; from: string; since: string | undefined }
   | { t: 'sync'; to: string; frames: Frame[]; open: boolean }
   | { t: 'f'; from: string; frame: Frame }
@@ -120,6 +126,11 @@ export function shareTransport<C extends ContractSpec>(
   let stopped = false;
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: BoardcastError): void }>();
   let seq = 0;
+  /** Leader: the tabs that said hello. Follower: the tab the leader named to take over. */
+  const followers = new Set<string>();
+  let successor: string | undefined;
+  const next = () => [...followers].sort()[0];
+  const announce = () => post({ t: 'lead', from: me, epoch, open, next: next() });
 
   const record = ([method, args]: Frame) => {
     if (method === 'snapshot') {
@@ -200,7 +211,7 @@ export function shareTransport<C extends ContractSpec>(
     epoch++;
     claims = undefined;
     syncing = false;
-    post({ t: 'lead', from: me, epoch, open });
+    announce();
     // Bring this tab's client up to where the ring is, then resume the server stream from there.
     if (local && position !== undefined && local.at !== position) for (const frame of catchUp(local.at)) deliver(frame);
     // Nothing seen yet: resume from where this tab's client stands (its `lastEventId` option).
@@ -230,27 +241,40 @@ export function shareTransport<C extends ContractSpec>(
     if (stopped) return;
     switch (data.t) {
       case 'who':
-        if (role === 'leader') post({ t: 'lead', from: me, epoch, open });
+        if (role === 'leader') announce();
         return;
       case 'lead':
         if (data.from === me) return;
+        successor = data.next;
         if (role === 'leader' && data.epoch <= epoch) {
           // Two leaders: the newer epoch wins, ties to the smaller id.
-          if (data.epoch < epoch || me < data.from) return post({ t: 'lead', from: me, epoch, open });
+          if (data.epoch < epoch || me < data.from) return announce();
         }
         return follow(data.from, data.epoch);
       case 'claim':
         epoch = Math.max(epoch, data.epoch);
-        if (role === 'leader') return post({ t: 'lead', from: me, epoch, open });
+        if (role === 'leader') return announce();
         // A newcomer that has not heard the live leader yet: the leader answers it.
         if (role === 'follower' && Date.now() - heard < DEAD_MS) return;
         claim();
         claims?.add(data.from);
         return;
       case 'bye':
-        if (data.from === leader) claim();
+        if (data.from !== leader) return;
+        // The leader named who takes over: no claim round (whose timers a hidden tab may delay).
+        successor = data.next ?? successor;
+        if (successor === me) return lead();
+        if (!successor) return claim();
+        // Wait a little for the successor's announcement (it may have gone too): then claim.
+        leader = undefined;
+        role = 'electing';
+        heard = Date.now() - DEAD_MS + SUCCESSOR_MS;
+        return;
+      case 'gone':
+        followers.delete(data.from);
         return;
       case 'hello':
+        if (role === 'leader') followers.add(data.from);
         if (role === 'leader')
           post({ t: 'sync', to: data.from, frames: catchUp(data.since).map(([m, a]) => [m, wire(a)]), open });
         return;
@@ -309,8 +333,9 @@ export function shareTransport<C extends ContractSpec>(
 
   // Leave at once when the page goes away or is frozen, so a follower takes over without waiting.
   const leave = () => {
-    if (role !== 'leader') return;
-    post({ t: 'bye', from: me, epoch });
+    if (role !== 'leader') return void post({ t: 'gone', from: me });
+    post({ t: 'bye', from: me, epoch, next: next() });
+    followers.clear();
     stepDown();
     leader = undefined;
   };
@@ -329,7 +354,7 @@ export function shareTransport<C extends ContractSpec>(
     // A live leader answers `who` at once; after 2 × CLAIM_MS of silence this tab claims.
     heard = Date.now() - DEAD_MS + 2 * CLAIM_MS;
     timer = setInterval(() => {
-      if (role === 'leader') post({ t: 'lead', from: me, epoch, open });
+      if (role === 'leader') announce();
       else if (!claims && Date.now() - heard > DEAD_MS) claim();
     }, BEAT_MS);
   };
