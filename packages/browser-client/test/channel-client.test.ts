@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createChannelClient } from '../src/channel-client.js';
 import { channelStreamRequest, MAX_URL_LENGTH } from '../src/channel-frames.js';
 import type { ChannelDial, ChannelSink, ChannelTransport, SinceRequest } from '../src/channel-link.js';
+import { createDirectoryMirror } from '../src/directory-mirror.js';
 
 const contract = defineContract({
   events: { add: typed<number>() },
@@ -261,5 +262,39 @@ describe('SSE request for a channel set', () => {
       channels: [{ channel: 'a', since: '1-2' }, 'b', { channel: 't', since: '1-1' }],
       directory: { kind: 'esp32' },
     });
+  });
+});
+
+describe('directory mirror', () => {
+  const entry = (id: string, kind = 'esp32', status = 'online') => ({ id, kind, status });
+
+  it('folds entry events in id order; an entry that stops matching the filter leaves; removals count', () => {
+    const mirror = createDirectoryMirror(() => ({ kind: 'esp32' }));
+    const pages: unknown[] = [];
+    mirror.on('change', (page) => pages.push(page));
+    mirror.apply(entry('a'));
+    expect(mirror.state).toBeUndefined();
+    mirror.replace({ entries: [entry('b')], total: 1 });
+    mirror.apply(entry('a'));
+    mirror.apply(entry('c', 'pi'));
+    expect(mirror.state).toEqual({ entries: [entry('a'), entry('b')], total: 2 });
+    mirror.apply(entry('b', 'esp32', 'offline'));
+    expect(mirror.state?.entries[1]).toEqual(entry('b', 'esp32', 'offline'));
+    mirror.apply(entry('a', 'pi'));
+    expect(mirror.state).toEqual({ entries: [entry('b', 'esp32', 'offline')], total: 1 });
+    mirror.apply({ id: 'b', removed: true });
+    mirror.apply({ id: 'zz', removed: true });
+    expect(mirror.state).toEqual({ entries: [], total: 0 });
+    // replace, a, b offline, a leaves, b removed: the non-matching and unknown ones changed nothing.
+    expect(pages).toHaveLength(5);
+  });
+
+  it('a page with a limit shows what sorts inside it; total counts every match', () => {
+    const mirror = createDirectoryMirror(() => ({ limit: 2 }));
+    mirror.replace({ entries: [entry('b'), entry('d')], total: 3 });
+    mirror.apply(entry('z'));
+    expect(mirror.state).toEqual({ entries: [entry('b'), entry('d')], total: 4 });
+    mirror.apply(entry('a'));
+    expect(mirror.state).toEqual({ entries: [entry('a'), entry('b')], total: 5 });
   });
 });
