@@ -156,5 +156,6 @@ task = asyncio.create_task(runner(agent))
       expect(figures[`compile ${name}`], name).toBeLessThanOrEqual(COMPILE_BUDGET);
     }
     expect(peak).toBeLessThan(SESSION_BUDGET);
-  });
+    // Eleven WebAssembly interpreters one after another: 20 s was not enough at load average 28.
+  }, 180_000);
 });
