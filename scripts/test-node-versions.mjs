@@ -15,20 +15,33 @@ import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { betterSqlite3For } from '../packages/telemetry/scripts/better-sqlite3-for.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /**
  * Packages whose suites do not run on the other versions, with the reason
- * printed on every run. The hook for native addons: better-sqlite3 (used by
- * @boardcast/telemetry) is compiled by `pnpm install` for the Node that ran
- * it (20 in CI), and another major version has another ABI. Its owner decides:
- * delete the entry once telemetry's suite loads there (e.g. by rebuilding the
- * addon per version), or keep it.
+ * printed on every run (none today). The hook for native addons: see
+ * better-sqlite3 below.
  */
-const NOT_ON_OTHER_VERSIONS = {
-  telemetry: 'better-sqlite3 is compiled for the Node that ran pnpm install (20); a different ABI on 22/24',
-};
+const NOT_ON_OTHER_VERSIONS = {};
+
+/**
+ * better-sqlite3 (@boardcast/telemetry) is compiled by `pnpm install` for the
+ * Node that ran it (20); another major version has another ABI. Its addon is
+ * built once per ABI from the headers the npm `node` package ships (offline,
+ * cached in the temp dir) and handed to telemetry's tests, which load it
+ * through SqliteStoreOptions.nativeBinding. If that build fails, telemetry is
+ * left out of that version's run with the reason printed.
+ */
+function telemetryEnv(bin, skipped) {
+  try {
+    return { BOARDCAST_BETTER_SQLITE3_BINDING: betterSqlite3For(bin) };
+  } catch (error) {
+    skipped.telemetry = `better-sqlite3 could not be built for this Node: ${String(error).split('\n')[0]}`;
+    return {};
+  }
+}
 
 const versions = (process.env.BOARDCAST_NODE_VERSIONS ?? '22,24').split(',').map((v) => v.trim());
 const extra = process.argv.slice(2);
@@ -55,9 +68,11 @@ const projects = readdirSync(join(root, 'packages')).filter((name) => existsSync
 const results = [];
 for (const major of versions) {
   const { bin, version } = install(major);
-  const run = projects.filter((name) => !(name in NOT_ON_OTHER_VERSIONS));
-  for (const name of projects.filter((n) => n in NOT_ON_OTHER_VERSIONS)) {
-    console.warn(`[boardcast] NOTICE: ${name} is not run on Node ${version}: ${NOT_ON_OTHER_VERSIONS[name]}`);
+  const skipped = { ...NOT_ON_OTHER_VERSIONS };
+  const env = telemetryEnv(bin, skipped);
+  const run = projects.filter((name) => !(name in skipped));
+  for (const name of projects.filter((n) => n in skipped)) {
+    console.warn(`[boardcast] NOTICE: ${name} is not run on Node ${version}: ${skipped[name]}`);
   }
   // `--project x` on the command line narrows the run to x; otherwise every package above.
   const chosen = extra.includes('--project') ? [] : run.flatMap((p) => ['--project', p]);
@@ -67,7 +82,7 @@ for (const major of versions) {
   const result = spawnSync(bin, args, {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, PATH: `${dirname(bin)}${delimiter}${process.env.PATH ?? ''}` },
+    env: { ...process.env, ...env, PATH: `${dirname(bin)}${delimiter}${process.env.PATH ?? ''}` },
   });
   results.push({ version, status: result.status ?? 1, seconds: (performance.now() - started) / 1000 });
 }

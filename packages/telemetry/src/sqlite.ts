@@ -39,6 +39,12 @@ export interface SqliteStoreOptions extends StoreOptions {
    * `'full'`: a power cut loses nothing committed, at an fsync per batch.
    */
   readonly synchronous?: 'normal' | 'full';
+  /**
+   * Path of the `better_sqlite3.node` addon to load (better-sqlite3's own
+   * `nativeBinding` option): for bundled apps, or an addon built for another
+   * Node version than the one that ran the install. Default: the installed one.
+   */
+  readonly nativeBinding?: string;
 }
 
 const SCHEMA_VERSION = 1;
@@ -130,7 +136,7 @@ export class SqliteStore extends Emitter<StoreEvents> implements TelemetryStore 
     super();
     this.#options = resolveOptions(options);
     if (typeof options.path !== 'string' || options.path === '') throw new RangeError('path must name a file');
-    const db = new Database(options.path);
+    const db = new Database(options.path, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {});
     this.#db = db;
     try {
       db.pragma('journal_mode = WAL');

@@ -14,7 +14,10 @@ const start = Number(startText);
 async function main(): Promise<void> {
   const store: TelemetryStore =
     kind === 'sqlite'
-      ? openSqliteStore({ path: target as string })
+      ? openSqliteStore({
+          path: target as string,
+          nativeBinding: process.env.BOARDCAST_BETTER_SQLITE3_BINDING || undefined,
+        })
       : await openPostgresStore({ connectionString: target as string, schema: schema as string });
   // Continue after what an earlier run stored.
   const before = (await store.stats({ sensor: 'load', from: start }))?.count ?? 0;
