@@ -94,6 +94,26 @@ function recorder() {
   return { frames, resets, sink };
 }
 
+/**
+ * Attach, detach before the client's start completed, then let it complete:
+ * the client must get nothing and hold no subscription (no leak).
+ */
+async function detachBeforeStart(
+  hub: ReturnType<typeof createHub<typeof contract>>,
+  lastEventId: string | undefined,
+  complete: () => unknown,
+) {
+  const client = recorder();
+  const detach = hub.attach({ lastEventId }, client.sink);
+  await settle();
+  detach();
+  await complete();
+  await settle();
+  await hub.publish('count', 99);
+  expect(client.frames).toEqual([]);
+  expect(hub.channel(DEFAULT_CHANNEL).metrics.subscribers).toBe(0);
+}
+
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 const events = (frames: string[]) =>
   frames.map((f) => JSON.parse(f) as { type: string; event?: string; id?: string; data?: unknown });
@@ -137,15 +157,7 @@ describe('a resume while the bus answers since() asynchronously', () => {
     const bus = new GatedBus();
     const hub = createHub(contract, { state: initial, bus });
     const a = await hub.publish('count', 1);
-    const client = recorder();
-    const detach = hub.attach({ lastEventId: a }, client.sink);
-    await settle();
-    detach();
-    bus.answer();
-    await settle();
-    await hub.publish('count', 2);
-    expect(client.frames).toEqual([]);
-    expect(hub.channel(DEFAULT_CHANNEL).metrics.subscribers).toBe(0);
+    await detachBeforeStart(hub, a, () => bus.answer());
     await hub.close();
   });
 });
@@ -174,16 +186,10 @@ describe('a client attaching while the hub loads its checkpoint', () => {
   it('a client that detaches before the checkpoint is loaded is never subscribed', async () => {
     const bus = new GatedBus({ slowLoad: true });
     const hub = createHub(contract, { state: initial, bus });
-    const client = wireClient(contract);
-    const detach = hub.attach({}, client.sink);
-    await settle();
-    detach();
-    bus.load.resolve(undefined);
-    await hub.ready;
-    await settle();
-    await hub.publish('count', 5);
-    expect(client.frames).toEqual([]);
-    expect(hub.channel(DEFAULT_CHANNEL).metrics.subscribers).toBe(0);
+    await detachBeforeStart(hub, undefined, () => {
+      bus.load.resolve(undefined);
+      return hub.ready;
+    });
     await hub.close();
   });
 });
