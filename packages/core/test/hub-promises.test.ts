@@ -9,6 +9,7 @@ import { z } from 'zod';
 import {
   type Bus,
   type BusListener,
+  type BusStatus,
   createHub,
   DEFAULT_CHANNEL,
   defineContract,
@@ -48,8 +49,16 @@ class GatedBus implements Bus {
   readonly pendingSince: { resolve(): void }[] = [];
   readonly load = deferred<StateCheckpoint | undefined>();
   readonly loadState?: () => Promise<StateCheckpoint | undefined>;
-  constructor(options: { slowLoad?: boolean } = {}) {
+  /**
+   * When `since()` reads the history: when asked (Redis runs the XRANGE then;
+   * events published meanwhile are only in the live stream, so the hub must
+   * buffer them), or when it answers (they are in the replay too, so the hub
+   * must drop them from its buffer).
+   */
+  readonly readAt: 'call' | 'answer';
+  constructor(options: { slowLoad?: boolean; readAt?: 'call' | 'answer' } = {}) {
     if (options.slowLoad) this.loadState = () => this.load.promise;
+    this.readAt = options.readAt ?? 'call';
   }
   get headId() {
     return this.inner.headId;
@@ -69,9 +78,9 @@ class GatedBus implements Bus {
   since(lastId: string, channel?: string): Promise<SinceResult> {
     const gate = deferred<void>();
     this.pendingSince.push({ resolve: () => gate.resolve() });
-    // Read the history when the answer is released, as a remote bus would
-    // read it at some moment while events keep arriving.
-    return gate.promise.then(() => this.inner.since(lastId, channel));
+    if (this.readAt === 'answer') return gate.promise.then(() => this.inner.since(lastId, channel));
+    const answer = this.inner.since(lastId, channel);
+    return gate.promise.then(() => answer);
   }
   /** Release every pending `since()`. */
   answer() {
@@ -79,6 +88,20 @@ class GatedBus implements Bus {
   }
   close() {
     return this.inner.close();
+  }
+}
+
+/** A bus that reports its health (as RedisBus does), so the hub sends status frames. */
+class StatusGatedBus extends GatedBus {
+  status: BusStatus = 'ok';
+  readonly #listeners = new Set<(status: BusStatus) => void>();
+  onStatus(listener: (status: BusStatus) => void) {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+  setStatus(status: BusStatus) {
+    this.status = status;
+    for (const listener of this.#listeners) listener(status);
   }
 }
 
@@ -119,37 +142,60 @@ const events = (frames: string[]) =>
   frames.map((f) => JSON.parse(f) as { type: string; event?: string; id?: string; data?: unknown });
 
 describe('a resume while the bus answers since() asynchronously', () => {
-  it('loses nothing published meanwhile and repeats nothing', async () => {
-    const bus = new GatedBus();
+  it.each(['call', 'answer'] as const)(
+    'loses nothing published meanwhile and repeats nothing (history read at %s)',
+    async (readAt) => {
+      const bus = new GatedBus({ readAt });
+      const hub = createHub(contract, { state: initial, bus });
+      const a = await hub.publish('count', 1);
+      await hub.publish('count', 2);
+
+      const errors: unknown[] = [];
+      hub.on('error', (error) => errors.push(error));
+      const client = recorder();
+      hub.attach({ lastEventId: a }, client.sink);
+      await settle();
+      expect(bus.pendingSince).toHaveLength(1);
+      // Live while the resume is unanswered: these must reach the client after the replay.
+      await hub.publish('count', 3);
+      await hub.publish('note', 'live');
+      expect(client.frames).toEqual([]);
+
+      bus.answer();
+      await settle();
+      const got = events(client.frames);
+      expect(got.map((m) => [m.type, m.event, m.data])).toEqual([
+        ['event', 'count', 2],
+        ['event', 'count', 3],
+        ['event', 'note', 'live'],
+      ]);
+      // Ids only grow: nothing replayed twice, nothing out of order.
+      const ids = got.map((m) => m.id as string);
+      expect(new Set(ids).size).toBe(ids.length);
+      for (let i = 1; i < ids.length; i++) expect(bus.compareIds(ids[i - 1]!, ids[i]!)).toBeLessThan(0);
+      expect(client.resets).toEqual([]);
+      expect(errors).toEqual([]);
+      await hub.close();
+    },
+  );
+
+  it('a status change reaches the client at once, whatever its event filter, while the resume is pending', async () => {
+    const bus = new StatusGatedBus();
     const hub = createHub(contract, { state: initial, bus });
     const a = await hub.publish('count', 1);
-    await hub.publish('count', 2);
-
-    const errors: unknown[] = [];
-    hub.on('error', (error) => errors.push(error));
     const client = recorder();
-    hub.attach({ lastEventId: a }, client.sink);
+    hub.attach({ lastEventId: a, events: new Set(['count']) }, client.sink);
     await settle();
-    expect(bus.pendingSince).toHaveLength(1);
-    // Live while the resume is unanswered: these must reach the client after the replay.
-    await hub.publish('count', 3);
-    await hub.publish('note', 'live');
-    expect(client.frames).toEqual([]);
-
+    bus.setStatus('degraded');
+    await settle();
+    expect(
+      events(client.frames)
+        .filter((m) => m.type === 'status')
+        .map((m) => m.data),
+    ).toContainEqual({
+      bus: 'degraded',
+    });
     bus.answer();
-    await settle();
-    const got = events(client.frames);
-    expect(got.map((m) => [m.type, m.event, m.data])).toEqual([
-      ['event', 'count', 2],
-      ['event', 'count', 3],
-      ['event', 'note', 'live'],
-    ]);
-    // Ids only grow: nothing replayed twice, nothing out of order.
-    const ids = got.map((m) => m.id as string);
-    expect(new Set(ids).size).toBe(ids.length);
-    for (let i = 1; i < ids.length; i++) expect(bus.compareIds(ids[i - 1]!, ids[i]!)).toBeLessThan(0);
-    expect(client.resets).toEqual([]);
-    expect(errors).toEqual([]);
     await hub.close();
   });
 
@@ -210,6 +256,7 @@ describe('command results', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]![1]).toBe('command "led" returned an invalid result');
     expect(errors[0]![0]).toMatchObject({ code: 'invalid_payload' });
+    expect((errors[0]![0] as Error).message).toMatch(/^command "led" result: /);
     await hub.close();
   });
 
