@@ -161,7 +161,11 @@ export interface HubOptions<C extends ContractSpec> {
   readonly maxChannels?: number;
   /** Channels (and patterns) one connection may hold (default 1,000); more are refused with `too_many_channels`. */
   readonly maxChannelsPerConnection?: number;
-  /** Channel subscriptions one principal may hold over all its connections (default 10,000). */
+  /**
+   * Channel subscriptions one principal may hold over all its connections
+   * (default 10,000). Applies with an `access` policy, which tells viewers
+   * apart; without one every client is `anonymous`, bounded per connection.
+   */
   readonly maxSubscriptionsPerPrincipal?: number;
   /**
    * Commands per second per principal, with bursts of `commandBurst`
@@ -1040,8 +1044,10 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
       if (connection.size + pending >= perConnection) {
         return new BoardcastError('too_many_channels', `a connection may hold ${perConnection} channels`);
       }
+      // Per principal only where viewers are told apart (an access policy): without one every
+      // client is `anonymous`, and maxClients × maxChannelsPerConnection already bounds them.
       const perPrincipal = this.#options.maxSubscriptionsPerPrincipal ?? 10_000;
-      if ((this.#subscriptions.get(connection.principalId) ?? 0) + pending >= perPrincipal) {
+      if (!this.#open && (this.#subscriptions.get(connection.principalId) ?? 0) + pending >= perPrincipal) {
         return new BoardcastError('too_many_channels', `a viewer may hold ${perPrincipal} subscriptions`);
       }
     }

@@ -335,6 +335,7 @@ describe('channels', () => {
   it('bounds: channels per hub, per connection, per principal, and the command rate', async () => {
     const hub = createHub(contract, {
       state: initial,
+      access: { canSee: () => true }, // the per-principal bound tells viewers apart by policy
       maxChannels: 3,
       maxChannelsPerConnection: 2,
       maxSubscriptionsPerPrincipal: 3,
@@ -365,6 +366,17 @@ describe('channels', () => {
       codes.push(r.ok ? 'ok' : r.error.code);
     }
     expect(codes).toEqual(['ok', 'ok', 'too_many_requests']);
+  });
+
+  it('without an access policy every client is anonymous: no shared per-principal bound', () => {
+    const hub = createHub(contract, { state: initial, maxSubscriptionsPerPrincipal: 2 });
+    const refused: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const c = client();
+      hub.connect({ channels: [`x${i}`] }, c.sink);
+      refused.push(...c.frames.filter((f) => f.type === 'forbidden').map((f) => f.channel as string));
+    }
+    expect(refused).toEqual([]);
   });
 
   it('the directory changes only when an entry does, is coarse on lastSeen, and removal frees the channel', async () => {
