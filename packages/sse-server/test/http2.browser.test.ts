@@ -41,6 +41,8 @@ describe.skipIf(!chromiumPath || !hasOpenssl())('HTTP/2 in Chromium', () => {
   const hub = makeHub();
   const sessions = new Set<Http2Session>();
   const versions = new Set<string>();
+  /** The HTTP/2 session each event stream came on. */
+  const streamSessions = new Set<unknown>();
   let profile: string;
   let context: import('playwright-core').BrowserContext | undefined;
 
@@ -49,6 +51,7 @@ describe.skipIf(!chromiumPath || !hasOpenssl())('HTTP/2 in Chromium', () => {
     api = boardcastHttp(hub, { base: '/api' });
     server = createSecureServer({ key: ca.key, cert: ca.chain, allowHTTP1: true }, (req, res) => {
       versions.add(req.httpVersion);
+      if (req.url.startsWith('/api/events')) streamSessions.add(req.stream?.session);
       if (api.matches(new URL(req.url, 'https://x').pathname)) return api.node(req as never, res as never);
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end(page);
@@ -88,8 +91,10 @@ describe.skipIf(!chromiumPath || !hasOpenssl())('HTTP/2 in Chromium', () => {
     await waitFor(async () => (await tab.evaluate('window.snapshots')) === STREAMS, `${STREAMS} snapshots`, 20_000);
     expect(api.sse.clientCount).toBe(STREAMS);
     expect(versions).toEqual(new Set(['2.0']));
-    // Every stream and the page itself on one session: no per-host connection limit to run into.
-    expect(sessions.size).toBe(1);
+    // Every stream on one session: no per-host connection limit to run into. (Chromium may open a
+    // second connection of its own, a preconnect, so the server's session count is not the measure.)
+    expect(streamSessions.size).toBe(1);
+    expect(sessions.size).toBeGreaterThanOrEqual(1);
     expect(await tab.evaluate('window.command()')).toBe('200 {"on":true}');
     await waitFor(async () => (await tab.evaluate('window.leds')) === STREAMS, 'the event on every stream');
     await tab.close();
