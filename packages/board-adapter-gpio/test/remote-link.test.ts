@@ -282,10 +282,19 @@ describe.skipIf(!pythonPath)('a board reset behind a half-open socket', () => {
     const proxy = await proxyTo(rig.port);
     agentFor(proxy.port, { heartbeat_ms: 1000 });
     await waitFor(() => rig.board.status === 'online', 'first life online');
+    // The new boot dials through a second proxy that holds its upgrade until
+    // the moment of the reset, so its hello reaches the server while the old
+    // socket is still live, however slowly python starts on a loaded machine
+    // (started after the reset, it came after the server had already dropped
+    // the silent socket, and no conflict happened at all).
+    const held = await proxyTo(rig.port);
+    held.stall();
+    const after = agentFor(held.port, { heartbeat_ms: 1000 }); // same id, same token, a new boot
+    await waitFor(() => held.connections === 1, 'the new boot dialled', 60_000);
     // A reset: no FIN reaches the server, the old socket just goes silent (the stalled proxy; the old
     // process, cut off behind it, stands for the board's previous life and can reach no one).
     proxy.stall();
-    const after = agentFor(rig.port, { heartbeat_ms: 1000 }); // same id, same token, a new boot
+    held.resume();
     const conflict = await after.waitForLine(/board_conflict/, 30_000);
     expect(rig.rejections.map((r) => r.error.code)).toEqual(['board_conflict']);
     // The decision, not the wall time: the first conflict after boot retries
