@@ -73,6 +73,33 @@ describe('capacity after an async authorize', () => {
   });
 });
 
+describe('capacity after an async authorize (node handler)', () => {
+  it('the second of two requests that waited in authorize is 503 too_many_clients', async () => {
+    const gates = [gate(), gate()];
+    let call = 0;
+    const sse = endpoint({ maxClients: 1, authorize: () => gates[call++]!.promise });
+    const server = createServer(sse.node);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
+    const controller = new AbortController();
+    const first = fetch(url, { signal: controller.signal });
+    const second = fetch(url, { signal: controller.signal });
+    await waitFor(() => call === 2, 'both requests in authorize');
+    gates[0]!.open(true);
+    expect((await first).status).toBe(200);
+    gates[1]!.open(true);
+    const refused = await second;
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toMatchObject({ error: { code: 'too_many_clients' } });
+    expect(sse.clientCount).toBe(1);
+    controller.abort();
+  });
+});
+
 describe('a request that dies while authorize runs', () => {
   it('node: never becomes a stream (no connect event, no client)', async () => {
     const wait = gate();
