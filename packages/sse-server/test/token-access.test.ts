@@ -240,17 +240,20 @@ describe('createTokenAccess', () => {
   it('throttles wrong tokens per address with a growing, bounded delay: 6 guesses in the first minute, then 1 a minute', async () => {
     const time = clock();
     const { url } = await serve({ token: 's3cret', cookieName: 'app_session', now: time.now });
-    // One attempt every 500 ms for ten minutes of the test's clock: count the ones actually compared.
+    // A guesser that retries the moment it may, for ten minutes of the test's clock:
+    // each wrong guess is answered 401, the next attempt 429 with Retry-After, which it waits out.
     const compared: number[] = [];
     const delays: number[] = [];
-    for (let ms = 0; ms < 10 * 60_000; ms += 500) {
+    for (let ms = 0; ms < 10 * 60_000; ) {
       const response = await get(`${url}/?token=guess${ms}`);
-      if (response.status === 401) compared.push(ms);
-      else {
-        expect(response.status).toBe(429);
-        delays.push(Number(response.headers.get('retry-after')));
-      }
-      time.advance(500);
+      expect(response.status).toBe(401);
+      compared.push(ms);
+      const refused = await get(`${url}/?token=again${ms}`);
+      expect(refused.status).toBe(429);
+      const wait = Number(refused.headers.get('retry-after'));
+      delays.push(wait);
+      time.advance(wait * 1000);
+      ms += wait * 1000;
     }
     expect(compared.filter((ms) => ms < 60_000)).toEqual([0, 1000, 3000, 7000, 15000, 31000]);
     // Bounded: after the first minute, one a minute.
@@ -259,6 +262,7 @@ describe('createTokenAccess', () => {
     ]);
     expect(Math.max(...delays)).toBe(60);
     // While throttled even the right token is not compared (it would tell the guesser it was right).
+    expect((await get(`${url}/?token=one-more`)).status).toBe(401);
     expect((await get(`${url}/?token=s3cret`)).status).toBe(429);
     // Another address is not affected; and its right token works at once.
     expect(await getFrom('127.0.0.2', `${url}/?token=s3cret`)).toBe(303);
