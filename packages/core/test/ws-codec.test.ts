@@ -115,9 +115,10 @@ describe('decodeClientFrame', () => {
         expect(Object.getPrototypeOf({})).toBe(Object.prototype);
         expect(Object.keys(Object.prototype)).toEqual([]);
       }),
-      { numRuns: 12_000 },
+      { numRuns: 12_000, seed: 2027 },
     );
-  });
+    // 12,000 runs take ~4 s idle and 25 s under pnpm test:stress: a generous bound, not a timing check.
+  }, 120_000);
 });
 
 describe('server envelopes', () => {
