@@ -380,6 +380,9 @@ async function phase(
     // Per generator (in the `redis` scenario: per instance's clients).
     latencyByGeneratorMs: parts.map((p) => Histogram.merge([p.hist]).summary()),
     serverCpuPct: pub.cpuPct === null ? null : Math.round(pub.cpuPct),
+    // Server CPU per delivery (µs) and deliveries per second of server CPU, from the unrounded CPU figure.
+    cpuUsPerDelivery: pub.cpuPct && deliveries ? round((pub.cpuPct * 10 * measureMs) / deliveries) : null,
+    deliveriesPerCpuSecond: pub.cpuPct ? Math.round((deliveries / (measureMs / 1000)) * (100 / pub.cpuPct)) : null,
     serverRssMB: mb(pub.rss),
     serverPeakRssMB: mb(pub.peakRss),
     generatorCpuPct: genCpu,
@@ -699,17 +702,14 @@ async function channelsRun(key) {
     max.otherCpuPct = Math.max(...runs.map((r) => r.otherCpuPct ?? 0));
     delete fixed.rssSeries;
     for (const r of runs) delete r.rssSeries;
-    // Server CPU per delivery at the fixed rate, in µs of CPU (CPU % of one core × 10,000 ÷ deliveries/s).
-    const cpuUsPerDelivery =
-      fixed.serverCpuPct !== null && fixed.deliveriesPerSec > 0
-        ? round((fixed.serverCpuPct * 10_000) / fixed.deliveriesPerSec)
-        : null;
+    // Server CPU per delivery at the fixed rate, in µs of CPU.
+    const cpuUsPerDelivery = fixed.cpuUsPerDelivery;
     // Deliveries per second of server CPU at the max rate: on a machine where
-    // the server cannot get a whole core (others' work, autogroup scheduling),
-    // this is what it would sustain on one core, and the fair comparison.
-    for (const r of [max, ...runs]) {
-      r.deliveriesPerCpuSecond = r.serverCpuPct > 0 ? Math.round((r.deliveriesPerSec * 100) / r.serverCpuPct) : null;
-    }
+    // the server cannot get a whole core (others' work; nice does not reach
+    // across autogroups), this is what it would sustain on one core, and the
+    // fair comparison. Median of the windows, like deliveries/s.
+    const perCpu = runs.map((r) => r.deliveriesPerCpuSecond ?? 0).sort((a, b) => a - b);
+    max.deliveriesPerCpuSecondMedian = perCpu[Math.floor(perCpu.length / 2)];
     return {
       server: key,
       label: spec.label,
