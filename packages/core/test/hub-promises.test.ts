@@ -82,6 +82,15 @@ class GatedBus implements Bus {
     const answer = this.inner.since(lastId, channel);
     return gate.promise.then(() => answer);
   }
+  readonly #resync = new Set<(checkpoint: StateCheckpoint) => void>();
+  onResync(listener: (checkpoint: StateCheckpoint) => void) {
+    this.#resync.add(listener);
+    return () => this.#resync.delete(listener);
+  }
+  /** Events this instance missed are gone: hand the hub a newer checkpoint (as RedisBus does after a long cut). */
+  resync(checkpoint: StateCheckpoint) {
+    for (const listener of this.#resync) listener(checkpoint);
+  }
   /** Release every pending `since()`. */
   answer() {
     for (const p of this.pendingSince.splice(0)) p.resolve();
@@ -135,6 +144,10 @@ async function detachBeforeStart(
   await hub.publish('count', 99);
   expect(client.frames).toEqual([]);
   expect(hub.channel(DEFAULT_CHANNEL).metrics.subscribers).toBe(0);
+}
+
+async function waitUntil(check: () => boolean) {
+  while (!check()) await settle();
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -236,6 +249,45 @@ describe('a client attaching while the hub loads its checkpoint', () => {
       bus.load.resolve(undefined);
       return hub.ready;
     });
+    await hub.close();
+  });
+});
+
+describe('a resync from the bus', () => {
+  it('adopts the checkpoint: state event, hub.state and the next snapshot all show it', async () => {
+    const bus = new GatedBus();
+    const hub = createHub(contract, { state: initial, bus });
+    await hub.publish('count', 1);
+    expect(hub.snapshot().ws).toContain('"count":1'); // the snapshot is cached now
+    const seen: [unknown, string][] = [];
+    hub.on('state', (state, channel) => seen.push([state, channel]));
+    bus.resync({ id: bus.headId, state: { count: 77 } });
+    expect(seen).toEqual([[{ count: 77 }, DEFAULT_CHANNEL]]);
+    expect(hub.state).toEqual({ count: 77 });
+    expect(hub.snapshot().ws).toContain('"count":77'); // not the cached frame of the old state
+    await hub.close();
+  });
+});
+
+describe('closing', () => {
+  it('hub.close() ends a running command at once with `closed`, long before its timeout', async () => {
+    const hub = createHub(contract, { state: initial, commandTimeoutMs: 600_000 });
+    let started = false;
+    hub.handle('led', () => {
+      started = true;
+      return new Promise<never>(() => undefined); // never settles
+    });
+    const result = hub.dispatch('led', { on: true });
+    await waitUntil(() => started);
+    await hub.close();
+    expect(await result).toMatchObject({ ok: false, error: { code: 'closed' } });
+  });
+
+  it('adding channels to a closed connection resolves with nothing added', async () => {
+    const hub = createHub(contract, { state: initial });
+    const connection = hub.connect({ channels: ['a'] }, recorder().sink);
+    connection.close();
+    await expect(connection.add(['b'])).resolves.toEqual({ added: [], refused: [] });
     await hub.close();
   });
 });
