@@ -4,15 +4,18 @@ import { type SseChannelTransportOptions, sseChannelTransport } from './sse-chan
 import { wsChannelTransport } from './ws-channels.js';
 import type { WsOptions } from './ws-transport.js';
 
-/** Options of {@link connectChannels}: the channel set, then the transport's own options. */
-export type ChannelConnectOptions<C extends ContractSpec> = ChannelClientOptions<C> &
-  (
-    | ({ readonly transport?: 'sse' } & Omit<SseChannelTransportOptions, keyof ChannelClientOptions<C>>)
-    | ({ readonly transport: 'ws' } & Omit<
-        WsOptions<C>,
-        keyof ChannelClientOptions<C> | 'lastEventId' | 'initialState'
-      >)
-  );
+/** Options of {@link connectChannelsSse}: the channel set, then the SSE options that apply to one. */
+export type ChannelSseOptions<C extends ContractSpec> = ChannelClientOptions<C> &
+  Omit<SseChannelTransportOptions, keyof ChannelClientOptions<C>>;
+
+/** Options of {@link connectChannelsWs}: the channel set, then the WebSocket options that apply to one. */
+export type ChannelWsOptions<C extends ContractSpec> = ChannelClientOptions<C> &
+  Omit<WsOptions<C>, keyof ChannelClientOptions<C> | 'lastEventId' | 'initialState'>;
+
+/** Options of {@link connectChannels}: `transport` (default `sse`), then that transport's options. */
+export type ChannelConnectOptions<C extends ContractSpec> =
+  | ({ readonly transport?: 'sse' } & ChannelSseOptions<C>)
+  | ({ readonly transport: 'ws' } & ChannelWsOptions<C>);
 
 /**
  * Connect naming channels: one connection carries the set in `channels`
@@ -20,18 +23,37 @@ export type ChannelConnectOptions<C extends ContractSpec> = ChannelClientOptions
  * default empty), changed later with `client.subscribe` /
  * `client.unsubscribe` without reloading. `url` is the server's base, as
  * for `connect`. This entry (`@boardcast/browser-client/channels`) keeps the
- * channel code out of pages that use `connectSse`/`connectWs` alone.
+ * channel code out of pages that use `connectSse`/`connectWs` alone; a page
+ * that calls only {@link connectChannelsSse} or {@link connectChannelsWs}
+ * also leaves the other transport out (about 2 KB min+gzip).
  */
 export function connectChannels<C extends ContractSpec>(
   url: string,
   contract: Contract<C> | C | ClientContract<C>,
   options: ChannelConnectOptions<C> = {},
 ): ChannelClient<C> {
-  const transport =
-    options.transport === 'ws'
-      ? wsChannelTransport(url, options)
-      : sseChannelTransport(url, options.events ?? Object.keys(contract.events), options);
-  return createChannelClient(contract, transport, options);
+  return options.transport === 'ws'
+    ? connectChannelsWs(url, contract, options)
+    : connectChannelsSse(url, contract, options);
+}
+
+/** {@link connectChannels} over Server-Sent Events only. */
+export function connectChannelsSse<C extends ContractSpec>(
+  url: string,
+  contract: Contract<C> | C | ClientContract<C>,
+  options: ChannelSseOptions<C> = {},
+): ChannelClient<C> {
+  const names = options.events ?? Object.keys(contract.events);
+  return createChannelClient(contract, sseChannelTransport(url, names, options), options);
+}
+
+/** {@link connectChannels} over WebSocket only. */
+export function connectChannelsWs<C extends ContractSpec>(
+  url: string,
+  contract: Contract<C> | C | ClientContract<C>,
+  options: ChannelWsOptions<C> = {},
+): ChannelClient<C> {
+  return createChannelClient(contract, wsChannelTransport(url, options), options);
 }
 
 export type {

@@ -1,6 +1,12 @@
 import type { BoardcastError, Contract } from '@boardcast/core';
 import { describe, expectTypeOf, it } from 'vitest';
-import { type ChannelClient, type ChannelView, connectChannels } from '../src/channels.js';
+import {
+  type ChannelClient,
+  type ChannelView,
+  connectChannels,
+  connectChannelsSse,
+  connectChannelsWs,
+} from '../src/channels.js';
 import { fleet } from './fleet.js';
 
 type Fleet = typeof fleet extends Contract<infer S> ? S : never;
@@ -38,6 +44,10 @@ describe('channel client types inferred from the contract', () => {
     board.on('temperature', () => undefined);
     // @ts-expect-error wrong input
     board.send('led', { on: 'yes' }).catch(() => undefined);
+    expectTypeOf(connectChannelsSse<Fleet>).returns.toEqualTypeOf<ChannelClient<Fleet>>();
+    expectTypeOf(connectChannelsWs<Fleet>).returns.toEqualTypeOf<ChannelClient<Fleet>>();
+    // @ts-expect-error WebSocket options are not SSE options
+    connectChannelsSse('http://127.0.0.1:1/api', fleet, { wsUrl: 'ws://x', reconnect: false }).close();
     // The set may start empty.
     connectChannels('http://127.0.0.1:1/api', fleet, { reconnect: false }).close();
     expectTypeOf(client.directory.state?.entries[0]?.kind).toEqualTypeOf<string | undefined>();

@@ -1,7 +1,8 @@
 import { accessTable, type Contract, createHub, DIRECTORY, type Hub } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { type ChannelClient, connectChannels } from '../src/channels.js';
+import { type ChannelClient, connectChannelsSse, connectChannelsWs } from '../src/channels.js';
+import type { WebSocketClass } from '../src/ws-transport.js';
 import { channelServer } from './channel-server.js';
 import { fleet } from './fleet.js';
 import { cleanups, rawServer, runCleanups, until } from './helpers.js';
@@ -30,15 +31,18 @@ function open(
   headers?: Record<string, string>,
   extra: object = {},
 ) {
-  const client: ChannelClient<Fleet> = connectChannels(url, fleet, {
-    ...extra,
-    transport,
-    channels,
-    WebSocket: WebSocket as never,
-    wsUrl: headers ? `${url.replace(/^http/, 'ws')}/ws?user=${headers['x-user']}` : undefined,
-    headers,
-    reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
-  } as never);
+  const reconnect = { initialDelayMs: 50, maxDelayMs: 200 };
+  // The single-transport functions (the Chromium test goes through connectChannels).
+  const client: ChannelClient<Fleet> =
+    transport === 'ws'
+      ? connectChannelsWs(url, fleet, {
+          ...extra,
+          channels,
+          WebSocket: WebSocket as unknown as WebSocketClass,
+          wsUrl: headers ? `${url.replace(/^http/, 'ws')}/ws?user=${headers['x-user']}` : undefined,
+          reconnect,
+        })
+      : connectChannelsSse(url, fleet, { ...extra, channels, headers, reconnect });
   cleanups.push(() => client.close());
   return client;
 }
