@@ -264,8 +264,21 @@ export class PostgresStore extends Emitter<StoreEvents> implements TelemetryStor
     const maxPoints = cleanMaxPoints(query);
     // One snapshot for the cursor and the buckets: the hand-over point is exact.
     return this.#transaction(async (client) => {
-      const cursor = await this.#cursorIn(client, 'default');
-      const series = await this.#lookup(client, range.channel, range.sensor);
+      // The cursor and the series in one round trip (a chart query is four: BEGIN, this, buckets, COMMIT).
+      const head = await client.query<{
+        cursor: string | null;
+        id: number | null;
+        unit: string | null;
+        last_t: number | null;
+      }>(
+        `SELECT (SELECT event_id FROM ${this.#s}.cursors WHERE source = 'default') AS cursor,
+                se.id, se.unit, se.last_t::float8 AS last_t
+         FROM (SELECT 1) AS one LEFT JOIN ${this.#s}.series AS se ON se.channel = $1 AND se.sensor = $2`,
+        [range.channel, range.sensor],
+      );
+      const row = head.rows[0];
+      const cursor = row?.cursor ?? null;
+      const series = row && row.id !== null ? { id: row.id, unit: row.unit, last_t: row.last_t } : undefined;
       const now = this.#options.now();
       const base = { channel: range.channel, sensor: range.sensor, unit: series?.unit ?? null, cursor };
       const to = range.to ?? Math.max(now, series?.last_t ?? now) + 1;
