@@ -34,7 +34,7 @@ const here = fileURLToPath(new URL('..', import.meta.url));
  * use and the server-status frame of the degraded-bus work arrived): lower
  * them when the code shrinks. The SSE budget rose with the connection loop
  * shared by both clients (session.ts, issue 28: 3,111 → 3,270 / 5,858 →
- * 6,022; the root entry 6,429 → 6,581). `/channels` (7,389 / 9,102 when set) carries
+ * 6,022; the root entry 6,429 → 6,581). `/channels` (7,456 / 9,173 when set) carries
  * both channel transports; `/sse`, `/ws` and the root carry none of it.
  * Issue 25 (measured sse 3,494 / 8,178; ws 5,161 / 7,089; root 6,807 / 10,440):
  * tab sharing is loaded on first use (share-loader.ts in the initial chunk,
@@ -53,7 +53,7 @@ const entries = [
   },
   { name: '@boardcast/browser-client/ws', file: 'src/ws.ts', budget: { initial: 5240, all: 7170 } },
   // Both transports and the channel client: what a page that names channels adds.
-  { name: '@boardcast/browser-client/channels', file: 'src/channels.ts', budget: { initial: 7470, all: 9190 } },
+  { name: '@boardcast/browser-client/channels', file: 'src/channels.ts', budget: { initial: 7540, all: 9260 } },
   {
     name: '@boardcast/browser-client',
     file: 'src/index.ts',
