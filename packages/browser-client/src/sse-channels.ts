@@ -42,6 +42,7 @@ export function sseChannelTransport(
   const keep = { ...options };
   const memory: ReadMemory = {};
 
+  // The sink of a channel connection is a ChannelSink (the session builds it); `side` is the single stream's.
   const dial = (lastEventId: string | undefined, linkSink: unknown, _side?: boolean, set?: ChannelDial) => {
     const sink = linkSink as ChannelSink;
     const dial = set ?? { resume: [], fresh: [], since: [] };

@@ -74,9 +74,9 @@ export function wsChannelTransport(url: string, options: WsOptions<any>): Channe
     return true;
   };
 
-  const dial = (_lastEventId: string | undefined, linkSink: unknown, _side?: boolean, set?: ChannelDial) => {
+  // The sink of a channel connection is a ChannelSink (the session builds it); `side` is the single stream's.
+  const dial = (lastEventId: string | undefined, linkSink: unknown, _side?: boolean, set?: ChannelDial) => {
     const sink = linkSink as ChannelSink;
-    const lastEventId = _lastEventId;
     const Impl = (options.WebSocket ?? globalThis.WebSocket) as typeof WebSocket | undefined;
     let ws: WebSocket;
     try {
