@@ -162,6 +162,10 @@ export class Connection {
     const status = this.#host.status();
     if (status) this.#call('event', status);
     const last = lastEventId || undefined;
+    // The client holds every event of its set up to `last`: that is the
+    // position. A channel resumed from an older `since` then catches up
+    // below it with frames that carry no id, and never pulls it back.
+    if (last !== undefined) this.#position = last;
     const wanted = requests ?? [DEFAULT_CHANNEL];
     const starts = wanted.map((r) =>
       typeof r === 'string' ? { channel: r, since: last } : { channel: r.channel, since: r.since ?? last },

@@ -176,6 +176,24 @@ describe('channels', () => {
     expect([...ids].sort((x, y) => x - y)).toEqual(ids);
   });
 
+  it('a new connection resuming from L with a channel whose since is older catches that channel up without ids', async () => {
+    const hub = createHub(contract, { state: initial });
+    const one = hub.channel('one');
+    const two = hub.channel('two');
+    const cursor = await two.publish('tick', 1);
+    await two.publish('tick', 2);
+    const last = await one.publish('tick', 1);
+    const a = client();
+    a.mirror.set('one', { on: false, ticks: 1 });
+    a.mirror.set('two', { on: false, ticks: 1 });
+    hub.connect({ channels: ['one', { channel: 'two', since: cursor }], lastEventId: last }, a.sink);
+    expect(a.frames).toEqual([{ type: 'event', channel: 'two', event: 'tick', data: 2 }]);
+    expect(a.position).toBe('');
+    await two.publish('tick', 3);
+    expect(a.position).toBe(hub.headId);
+    expect(a.mirror.get('two')).toEqual(two.state);
+  });
+
   it('a quiet channel whose events aged out resumes without a reset; a channel that lost events resets alone', async () => {
     const hub = createHub(contract, { state: initial, history: 3 });
     const quiet = hub.channel('quiet');
