@@ -184,4 +184,32 @@ describe.skipIf(!chromiumPath)('charts that survive a server restart (Chromium)'
       await store.close();
     }
   });
+
+  it('two equal readings that both arrive live are both drawn, as the hub state has them', async () => {
+    const app = await start({ assetsDir: built.dir });
+    const page = await browser.browser.newPage();
+    try {
+      await page.goto(`${app.url}/?range=10m`);
+      await page.locator('#connection[data-status="open"]').waitFor({ timeout: 10_000 });
+      await waitFor(
+        async () =>
+          (await page.evaluate(() => (window as unknown as { __dashboard: { loads: number } }).__dashboard.loads)) >= 3,
+        'the first history load',
+      );
+      const at = Date.now();
+      // The inject command makes such pairs by chance: same sensor, same millisecond, same value.
+      await post(app.url, [
+        { sensor: 'temperature', value: 21.5, at },
+        { sensor: 'temperature', value: 21.5, at },
+        { sensor: 'temperature', value: 22, at },
+      ]);
+      await waitFor(async () => (await chartPoints(page)).length === 3, 'three points');
+      expect((await chartPoints(page)).map(([, v]) => v)).toEqual(
+        app.hub.state.sensors.temperature.points.map((p) => p.value),
+      );
+    } finally {
+      await page.close();
+      await app.close();
+    }
+  });
 });

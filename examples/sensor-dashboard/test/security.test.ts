@@ -73,7 +73,11 @@ describe('sensor-dashboard: control token', () => {
       expect((await wsCommand(name, data)).error?.code, name).toBe('unauthorized');
       // The device's ingest token is not the control token. Wrong credentials are refused, and
       // sse-server's createTokenAccess throttles guesses per address (429 while the wait runs).
-      for (const wrong of [{ Authorization: 'Bearer ingest-secret' }, { Cookie: 'dashboard_session=forged' }]) {
+      const wrongs: Record<string, string>[] = [
+        { Authorization: 'Bearer ingest-secret' },
+        { Cookie: 'dashboard_session=forged' },
+      ];
+      for (const wrong of wrongs) {
         expect([401, 429]).toContain((await command(name, data, wrong)).status);
       }
     }

@@ -85,8 +85,15 @@ export class SensorHistory {
   loaded = false;
   #pending: { id: string; at: number; value: number }[] = [];
   #rangeMs = 3_600_000;
-  #raw = true;
   #generation = 0;
+  /**
+   * Readings fetched with `recent` (after the cursor was read, so they may
+   * also come live), by `at:value`, with how many of them: a live reading
+   * equal to one is already shown and uses it up. Only those: two equal
+   * readings that both come live are both drawn, as the hub's state has them.
+   */
+  #shownPoints = new Map<string, number>();
+  #shownRows = new Map<string, number>();
 
   constructor(sensor: SensorName) {
     this.sensor = sensor;
@@ -107,6 +114,7 @@ export class SensorHistory {
     const total = answer.buckets.reduce((n, b) => n + b.count, 0);
     let loaded: ChartPoint[];
     let rows: TableRow[];
+    let raw = false;
     if (total <= points) {
       // Newest first from the store; what came after the cursor is also in `pending` (dropped below as equal).
       const recent = await getJson<Stored[]>(`${base}/recent?${q}&limit=${Math.min(10_000, total + 100)}`);
@@ -116,7 +124,7 @@ export class SensorHistory {
         .reverse()
         .map((r) => ({ at: r.t, value: r.value, min: null, max: null, count: 1 }));
       rows = recent.slice(0, TABLE_ROWS).map((r) => ({ at: r.t, value: r.value }));
-      this.#raw = true;
+      raw = true;
     } else {
       loaded = answer.buckets.map((b) => ({
         at: b.t + answer.bucketMs / 2,
@@ -127,12 +135,13 @@ export class SensorHistory {
       }));
       const recent = await getJson<Stored[]>(`${base}/recent?${q}&limit=${TABLE_ROWS}`);
       rows = recent.map((r) => ({ at: r.t, value: r.value }));
-      this.#raw = false;
     }
     if (generation !== this.#generation) return false; // a newer load started meanwhile
     this.points = loaded;
     this.rows = rows;
     this.cursor = answer.cursor;
+    this.#shownPoints = raw ? tally(loaded) : new Map();
+    this.#shownRows = tally(rows);
     this.loaded = true;
     const pending = this.#pending;
     this.#pending = [];
@@ -154,10 +163,11 @@ export class SensorHistory {
       return false;
     }
     if (!isAfter(id, this.cursor)) return false; // already in the history
-    const same = (p: { at: number; value: number }) => p.at === at && p.value === value;
-    if (!this.rows.some(same))
+    const key = `${at}:${value}`;
+    if (!useUp(this.#shownRows, key)) {
       this.rows = [{ at, value }, ...this.rows].sort((a, b) => b.at - a.at).slice(0, TABLE_ROWS);
-    if (this.#raw && this.points.some(same)) return true; // fetched with `recent` already
+    }
+    if (useUp(this.#shownPoints, key)) return true; // fetched with `recent` already
     const point = { at, value, min: null, max: null, count: 1 };
     let index = this.points.length;
     while (index > 0 && (this.points[index - 1] as ChartPoint).at > at) index -= 1;
@@ -181,4 +191,19 @@ export class SensorHistory {
     }
     return count === 0 ? undefined : { min, max, avg: sum / count, count };
   }
+}
+
+function tally(readings: readonly { at: number; value: number }[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { at, value } of readings) counts.set(`${at}:${value}`, (counts.get(`${at}:${value}`) ?? 0) + 1);
+  return counts;
+}
+
+/** Whether `key` is still in `counts`, taking one away. */
+function useUp(counts: Map<string, number>, key: string): boolean {
+  const n = counts.get(key) ?? 0;
+  if (n === 0) return false;
+  if (n === 1) counts.delete(key);
+  else counts.set(key, n - 1);
+  return true;
 }
