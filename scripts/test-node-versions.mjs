@@ -34,7 +34,16 @@ const NOT_ON_OTHER_VERSIONS = {};
  * through SqliteStoreOptions.nativeBinding. If that build fails, telemetry is
  * left out of that version's run with the reason printed.
  */
-function telemetryEnv(bin, skipped) {
+function telemetryEnv(bin, version, skipped) {
+  // Node 24.19 added cleanup hooks to node::ObjectWrap that abort (CHECK env != nullptr) when a
+  // better-sqlite3 <= 12 Statement built against those headers is garbage collected
+  // (nodejs/node#65446); better-sqlite3 13 (Node-API) does not, but needs Node >= 22.
+  const [maj, min] = version.slice(1).split('.').map(Number);
+  if (maj > 24 || (maj === 24 && min >= 19)) {
+    skipped.telemetry =
+      'better-sqlite3 12 aborts on Node >= 24.19 (nodejs/node#65446); there the app installs better-sqlite3 13';
+    return {};
+  }
   try {
     return { BOARDCAST_BETTER_SQLITE3_BINDING: betterSqlite3For(bin) };
   } catch (error) {
@@ -69,7 +78,7 @@ const results = [];
 for (const major of versions) {
   const { bin, version } = install(major);
   const skipped = { ...NOT_ON_OTHER_VERSIONS };
-  const env = telemetryEnv(bin, skipped);
+  const env = telemetryEnv(bin, version, skipped);
   const run = projects.filter((name) => !(name in skipped));
   for (const name of projects.filter((n) => n in skipped)) {
     console.warn(`[boardcast] NOTICE: ${name} is not run on Node ${version}: ${skipped[name]}`);
