@@ -19,6 +19,8 @@ import {
   fromFetch,
   fromNode,
   jsonReply,
+  type NodeRequest,
+  type NodeResponse,
   type Reply,
   runAuthorize,
   sendNode,
@@ -120,9 +122,11 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
     this.#cors = createCors(this.#policy.allowedOrigins, 'POST');
   }
 
-  /** Node handler: node:http, Express (`app.post('/api/commands/:name', commands.node)`). */
-  readonly node = (req: IncomingMessage, res: ServerResponse): void => {
-    this.#node(req, res, (limit) => readNodeBody(req, limit));
+  /** Node handler: node:http, node:http2 (`createSecureServer`), Express (`app.post('/api/commands/:name', commands.node)`). */
+  readonly node = (request: NodeRequest, response: NodeResponse): void => {
+    // HTTP/2's compatibility objects offer what is used here.
+    const req = request as IncomingMessage;
+    this.#node(req, response as ServerResponse, (limit) => readNodeBody(req, limit));
   };
 
   /**

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { BoardcastError, type Authorize as CoreAuthorize, type BoardcastRequest as CoreRequest } from '@boardcast/core';
 import { createProxyTrust, type ProxyTrust, withClient } from '@boardcast/core/server';
 import { credentialExpiry } from '@boardcast/core/wire';
@@ -18,6 +19,16 @@ export type BoardcastRequest = CoreRequest<IncomingMessage | Request>;
  * `Authorize` (raw `unknown`) fits here and in ws-server alike.
  */
 export type Authorize = CoreAuthorize<IncomingMessage | Request>;
+
+/**
+ * What the Node handlers take: node:http's request, or node:http2's
+ * compatibility request (`createSecureServer((req, res) => api.node(req, res))`:
+ * HTTP/2, which browsers speak only over TLS). Node types the two apart
+ * though they offer what the handlers use.
+ */
+export type NodeRequest = IncomingMessage | Http2ServerRequest;
+/** node:http's response, or node:http2's compatibility response (see {@link NodeRequest}). */
+export type NodeResponse = ServerResponse | Http2ServerResponse;
 
 /** A complete non-streaming HTTP answer, built once and sent by either adapter. */
 export interface Reply {

@@ -13,7 +13,7 @@ import {
   type DirectoryEndpoint,
   type DirectoryEndpointOptions,
 } from './directory-endpoint.js';
-import { type Authorize, fromFetch, fromNode } from './request.js';
+import { type Authorize, fromFetch, fromNode, type NodeRequest, type NodeResponse } from './request.js';
 import {
   createSseEndpoint,
   type FetchConnectionInfo,
@@ -50,7 +50,7 @@ export interface BoardcastHttp {
    * Node handler: `http.createServer(api.node)` or Express `app.use(api.node)`.
    * Unmatched paths go to `next` when given (Express), otherwise get 404.
    */
-  readonly node: (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
+  readonly node: (req: NodeRequest, res: NodeResponse, next?: (error?: unknown) => void) => void;
   /** Fastify handler for both routes: `app.all('/api/*', api.fastify)`; unmatched paths get 404. */
   readonly fastify: (request: FastifyRequestLike, reply: FastifyReplyLike) => void;
   /** Fetch handler; unmatched paths get 404. `peer.remoteAddress` as for `sse.fetch`. */
@@ -88,10 +88,10 @@ export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: Boar
     commands,
     directory,
     node(req, res, next) {
-      const which = route(fromNode(req).url.pathname);
+      const which = route(fromNode(req as IncomingMessage).url.pathname);
       if (which === 'events') sse.node(req, res);
       else if (which === 'commands') commands.node(req, res);
-      else if (which === 'directory') directory.node(req, res);
+      else if (which === 'directory') directory.node(req as IncomingMessage, res as ServerResponse);
       else if (next) next();
       else {
         res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });

@@ -27,6 +27,8 @@ import {
   errorReply,
   fromFetch,
   fromNode,
+  type NodeRequest,
+  type NodeResponse,
   type Reply,
   runAuthorize,
   sendNode,
@@ -178,8 +180,15 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     return [...this.#clients];
   }
 
-  /** Node handler: node:http, Express (`app.get(path, sse.node)`), Fastify (`reply.hijack()` then `request.raw, reply.raw`). */
-  readonly node = (req: IncomingMessage, res: ServerResponse): void => {
+  /**
+   * Node handler: node:http, node:http2 (`createSecureServer`), Express
+   * (`app.get(path, sse.node)`), Fastify (`reply.hijack()` then
+   * `request.raw, reply.raw`).
+   */
+  readonly node = (request: NodeRequest, response: NodeResponse): void => {
+    // HTTP/2's compatibility objects offer what is used here (see node-connection.ts).
+    const req = request as IncomingMessage;
+    const res = response as ServerResponse;
     this.#handleNode(req, res).catch((error) => {
       this.#hub.emit('error', error, 'sse-server node handler');
       if (!res.headersSent) sendNode(res, errorReply(new BoardcastError('handler_failed', 'stream failed')));

@@ -52,7 +52,7 @@ describe.skipIf(!chromiumPath || !hasOpenssl())('HTTP/2 in Chromium', () => {
     server = createSecureServer({ key: ca.key, cert: ca.chain, allowHTTP1: true }, (req, res) => {
       versions.add(req.httpVersion);
       if (req.url.startsWith('/api/events')) streamSessions.add(req.stream?.session);
-      if (api.matches(new URL(req.url, 'https://x').pathname)) return api.node(req as never, res as never);
+      if (api.matches(new URL(req.url, 'https://x').pathname)) return api.node(req, res);
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end(page);
     });

@@ -26,8 +26,8 @@ async function setup(options: BoardcastHttpOptions = {}, history = 100) {
   hub = makeHub(history);
   const made = boardcastHttp(hub, { base: '/api', ...options });
   api = made;
-  // No cast needed: the compatibility request/response are what `node` takes.
-  server = createSecureServer({ key: ca.key, cert: ca.cert }, (req, res) => made.node(req as never, res as never));
+  // No cast: `node` takes node:http2's compatibility request and response (NodeRequest, NodeResponse).
+  server = createSecureServer({ key: ca.key, cert: ca.cert }, (req, res) => made.node(req, res));
   await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
   const origin = `https://localhost:${(server.address() as AddressInfo).port}`;
   session = connect(origin, { ca: ca.caCert });
