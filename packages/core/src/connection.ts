@@ -347,7 +347,8 @@ export class Connection {
           if (seen.has(start.channel) || this.#set.has(start.channel)) continue;
           seen.add(start.channel);
           if (!this.legacy && start.channel.length > 1 && start.channel.endsWith('*')) {
-            patterns.push(start.channel.slice(0, -1));
+            // A pattern already held is not admitted (and counted) again.
+            if (!this.#patterns.has(start.channel.slice(0, -1))) patterns.push(start.channel.slice(0, -1));
           } else channels.push(start);
         }
         // A pattern is admitted on the bounds; each channel it matches, now or later, on the policy.
@@ -375,7 +376,11 @@ export class Connection {
             return;
           }
           // Channels the new patterns match now: each on the policy, refused ones skipped silently.
-          const matched = patterns.flatMap((prefix) => this.#host.channelsWith(prefix)).filter((c) => !seen.has(c));
+          // Channels already held stay as they are: indexing one again would count it twice against the
+          // principal's bound (released once) and send it a second snapshot.
+          const matched = patterns
+            .flatMap((prefix) => this.#host.channelsWith(prefix))
+            .filter((c) => !seen.has(c) && !this.#set.has(c));
           const matchedVerdicts = matched.map((channel, i) => this.#host.admit(this, channel, allowed.length + i));
           const withMatched = (matchedErrors: readonly (BoardcastError | undefined)[]): void | Promise<void> => {
             matched.forEach((channel, i) => {
