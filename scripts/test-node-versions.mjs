@@ -15,7 +15,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { betterSqlite3For } from '../packages/telemetry/scripts/better-sqlite3-for.mjs';
+import { betterSqlite3For, betterSqlite3ModuleFor13 } from '../packages/telemetry/scripts/better-sqlite3-for.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -31,8 +31,10 @@ const NOT_ON_OTHER_VERSIONS = {};
  * Node that ran it (20); another major version has another ABI. Its addon is
  * built once per ABI from the headers the npm `node` package ships (offline,
  * cached in the temp dir) and handed to telemetry's tests, which load it
- * through SqliteStoreOptions.nativeBinding. If that build fails, telemetry is
- * left out of that version's run with the reason printed.
+ * through SqliteStoreOptions.nativeBinding. On Node >= 24.19 12 aborts
+ * (below), so the tests get better-sqlite3 13 through SqliteStoreOptions.driver.
+ * If either fails, telemetry is left out of that version's run with the
+ * reason printed.
  */
 function telemetryEnv(bin, version, skipped) {
   // Node 24.19 added cleanup hooks to node::ObjectWrap that abort (CHECK env != nullptr) when a
@@ -40,9 +42,12 @@ function telemetryEnv(bin, version, skipped) {
   // (nodejs/node#65446); better-sqlite3 13 (Node-API) does not, but needs Node >= 22.
   const [maj, min] = version.slice(1).split('.').map(Number);
   if (maj > 24 || (maj === 24 && min >= 19)) {
-    skipped.telemetry =
-      'better-sqlite3 12 aborts on Node >= 24.19 (nodejs/node#65446); there the app installs better-sqlite3 13';
-    return {};
+    try {
+      return { BOARDCAST_BETTER_SQLITE3_MODULE: betterSqlite3ModuleFor13() };
+    } catch (error) {
+      skipped.telemetry = `better-sqlite3 13 could not be installed: ${String(error).split('\n')[0]}`;
+      return {};
+    }
   }
   try {
     return { BOARDCAST_BETTER_SQLITE3_BINDING: betterSqlite3For(bin) };

@@ -78,6 +78,35 @@ export function betterSqlite3For(nodeBin) {
   }
 }
 
+/**
+ * better-sqlite3 13 (Node-API, binaries in the package) installed apart for
+ * Node >= 24.19, where 12 aborts (nodejs/node#65446); its folder. Cached in
+ * the temp dir. Installed outside the repository, so its `.npmrc`
+ * (engine-strict: 13 declares Node >= 22, npm here runs on 20) does not apply.
+ */
+export function betterSqlite3ModuleFor13() {
+  const prefix = join(tmpdir(), 'boardcast-better-sqlite3-13');
+  const dir = join(prefix, 'node_modules', 'better-sqlite3');
+  if (!existsSync(join(dir, 'package.json'))) {
+    execFileSync(
+      'npm',
+      [
+        'install',
+        '--prefix',
+        prefix,
+        '--no-save',
+        '--no-package-lock',
+        '--no-audit',
+        '--no-fund',
+        '--ignore-scripts',
+        'better-sqlite3@13',
+      ],
+      { cwd: tmpdir(), stdio: 'inherit' },
+    );
+  }
+  return dir;
+}
+
 if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   console.log(betterSqlite3For(process.argv[2] ?? process.execPath));
 }

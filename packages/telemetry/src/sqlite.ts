@@ -45,6 +45,12 @@ export interface SqliteStoreOptions extends StoreOptions {
    * Node version than the one that ran the install. Default: the installed one.
    */
   readonly nativeBinding?: string;
+  /**
+   * The better-sqlite3 `Database` class to use instead of the one this
+   * package resolves: another major version (13 on Node 24, say) or an
+   * instrumented one. Default: `import Database from 'better-sqlite3'`.
+   */
+  readonly driver?: typeof Database;
 }
 
 const SCHEMA_VERSION = 1;
@@ -136,7 +142,8 @@ export class SqliteStore extends Emitter<StoreEvents> implements TelemetryStore 
     super();
     this.#options = resolveOptions(options);
     if (typeof options.path !== 'string' || options.path === '') throw new RangeError('path must name a file');
-    const db = new Database(options.path, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {});
+    const Driver = options.driver ?? Database;
+    const db = new Driver(options.path, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {});
     this.#db = db;
     try {
       db.pragma('journal_mode = WAL');

@@ -9,7 +9,7 @@ import { type PostgresProcess, postgresBinDir, startPostgres } from '../../../te
 import { openPostgresStore } from '../src/postgres.js';
 import { openSqliteStore } from '../src/sqlite.js';
 import type { TelemetryStore } from '../src/types.js';
-import { nativeBinding } from './native.js';
+import { driver, nativeBinding } from './native.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const packages = join(here, '..', '..');
@@ -82,7 +82,7 @@ describe('kill -9 of a process mid-ingest', () => {
     let previous = 0;
     for (const batches of [7, 3]) {
       const acknowledged = await killMidIngest(['sqlite', file, '-', String(BATCH), String(start)], batches);
-      const store = openSqliteStore({ path: file, nativeBinding });
+      const store = openSqliteStore({ path: file, nativeBinding, driver });
       try {
         expect(store.database.pragma('integrity_check', { simple: true })).toBe('ok');
         const count = await checkStore(store, start, acknowledged);

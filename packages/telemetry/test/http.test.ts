@@ -7,7 +7,7 @@ import { BoardcastError, createHub, defineContract, typed } from '@boardcast/cor
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTelemetryRoutes, record } from '../src/index.js';
 import { openSqliteStore, type SqliteStore } from '../src/sqlite.js';
-import { nativeBinding } from './native.js';
+import { driver, nativeBinding } from './native.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'boardcast-telemetry-http-'));
 let store: SqliteStore;
@@ -37,7 +37,7 @@ function get(
 }
 
 beforeAll(async () => {
-  store = openSqliteStore({ path: join(dir, 'http.db'), pruneIntervalMs: 0, nativeBinding });
+  store = openSqliteStore({ path: join(dir, 'http.db'), pruneIntervalMs: 0, nativeBinding, driver });
   await store.write([
     { sensor: 'temperature', t: NOW - 2000, value: 20, unit: '°C' },
     { sensor: 'temperature', t: NOW - 1000, value: 22 },

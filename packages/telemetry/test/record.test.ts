@@ -6,7 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { record } from '../src/index.js';
 import { openSqliteStore, type SqliteStore } from '../src/sqlite.js';
 import type { TelemetryStore } from '../src/types.js';
-import { nativeBinding } from './native.js';
+import { driver, nativeBinding } from './native.js';
 
 const contract = defineContract({
   events: {
@@ -27,7 +27,7 @@ afterEach(async () => {
 
 function setup(): { hub: ReturnType<typeof createHub<typeof contract>>; store: SqliteStore } {
   n += 1;
-  const store = openSqliteStore({ path: join(dir, `r${n}.db`), pruneIntervalMs: 0, nativeBinding });
+  const store = openSqliteStore({ path: join(dir, `r${n}.db`), pruneIntervalMs: 0, nativeBinding, driver });
   const hub = createHub(contract, { state: {} });
   cleanup.push(
     () => store.close(),

@@ -6,6 +6,7 @@
 import { openPostgresStore } from '../../src/postgres.js';
 import { openSqliteStore } from '../../src/sqlite.js';
 import type { TelemetryStore } from '../../src/types.js';
+import { driver, nativeBinding } from '../native.js';
 
 const [kind, target, schema, sizeText, startText] = process.argv.slice(2);
 const size = Number(sizeText);
@@ -14,10 +15,7 @@ const start = Number(startText);
 async function main(): Promise<void> {
   const store: TelemetryStore =
     kind === 'sqlite'
-      ? openSqliteStore({
-          path: target as string,
-          nativeBinding: process.env.BOARDCAST_BETTER_SQLITE3_BINDING || undefined,
-        })
+      ? openSqliteStore({ path: target as string, nativeBinding, driver })
       : await openPostgresStore({ connectionString: target as string, schema: schema as string });
   // Continue after what an earlier run stored.
   const before = (await store.stats({ sensor: 'load', from: start }))?.count ?? 0;
