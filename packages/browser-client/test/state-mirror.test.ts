@@ -84,6 +84,16 @@ describe('createStateMirror', () => {
     expect(good).toBe(2);
   });
 
+  it('an unsubscribed listener is not called again', () => {
+    const mirror = createStateMirror(counter, { initialState: initial });
+    let calls = 0;
+    const unsubscribe = mirror.subscribe(() => calls++);
+    mirror.apply('change', 1);
+    unsubscribe();
+    mirror.apply('change', 2);
+    expect(calls).toBe(1);
+  });
+
   it('a reducer that throws leaves the state unchanged and throws to the caller', () => {
     const contract = defineContract({
       events: { n: typed<number>() },
