@@ -39,6 +39,7 @@ export {
 } from './backoff.js';
 export type { BoardcastClient, ClientOptions, CommandOptions, Status, StatusChange } from './client.js';
 export type { HeaderSource, HttpOptions } from './http.js';
+export { type ClientLease, createClientLease } from './lease.js';
 export { connectSse } from './sse.js';
 export { createSseDecoder, type SseDecoder, type SseDecoderHandlers, type SseMessage } from './sse-decoder.js';
 export type { SseOptions } from './sse-options.js';
@@ -51,4 +52,3 @@ export {
 } from './state-mirror.js';
 export { connectWs } from './ws.js';
 export type { WebSocketClass, WsOptions } from './ws-transport.js';
-export { type ClientLease, createClientLease } from './lease.js';

@@ -76,7 +76,7 @@ export function createSseDecoder(
     skipped = -1;
   };
   const skip = (size: number) => {
-    skipped = (skipped < 0 ? 0 : skipped) + size + data.length;
+    skipped = Math.max(skipped, 0) + size + data.length;
     data = '';
   };
   const append = (part: string) => {

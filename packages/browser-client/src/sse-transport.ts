@@ -1,9 +1,8 @@
 import { BoardcastError, type ClientContract, type ContractSpec } from '@boardcast/core';
 import { parseServerStatus } from '@boardcast/core/wire';
-import { type KeepAliveOptions, watchdog } from './backoff.js';
-import type { ClientOptions, LinkSink, Transport } from './client.js';
+import { watchdog } from './backoff.js';
+import type { LinkSink, Transport } from './client.js';
 import { postCommandLazily } from './command-loader.js';
-import type { HttpOptions } from './http.js';
 import type { FetchLink, Link } from './sse-fetch.js';
 import type { SseOptions } from './sse-options.js';
 import { endpoint, withQuery } from './urls.js';
