@@ -171,12 +171,19 @@ const children = new Set();
 const failures = [];
 const log = (...a) => console.log(...a);
 
-const watchdog = setTimeout(async () => {
-  console.error(`bench: watchdog fired after ${profile.watchdogMs} ms — stopping`);
-  await stopAll();
-  process.exit(2);
-}, profile.watchdogMs);
-watchdog.unref();
+/**
+ * Bounds the measuring, armed once the build (if any) is done: a stale
+ * `dist/` on a busy machine can take minutes to rebuild, which says nothing
+ * about the harness.
+ */
+function armWatchdog() {
+  const watchdog = setTimeout(async () => {
+    console.error(`bench: watchdog fired after ${profile.watchdogMs} ms — stopping`);
+    await stopAll();
+    process.exit(2);
+  }, profile.watchdogMs);
+  watchdog.unref();
+}
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, async () => {
     console.error(`bench: ${signal} — stopping servers and generators`);
@@ -810,6 +817,7 @@ function check(condition, what) {
 async function main() {
   const t0 = Date.now();
   ensureBuilt();
+  armWatchdog();
   const meta = collectMeta({ root, here, pin, nice: NICE, smoke, profile });
   if (wantScenario('redis') && redisServerPath) {
     meta.packages['@boardcast/bus-redis'] = JSON.parse(
