@@ -17,6 +17,8 @@ const USAGE = `Usage: pnpm --filter fleet start [-- options]
   -h, --help            this text`;
 
 const { values } = parseArgs({
+  // `pnpm --filter fleet start -- --boards 5` passes the `--` on: drop it.
+  args: process.argv.slice(2).filter((arg, index) => !(index === 0 && arg === '--')),
   options: {
     port: { type: 'string' },
     host: { type: 'string' },
