@@ -34,7 +34,8 @@ const transport = new URLSearchParams(location.search).get('transport') || 'sse'
 window.ticks = [];
 window.arrivals = [];
 window.status = [];
-window.client = connect('/api', contract, { transport });
+const token = new URLSearchParams(location.search).get('token');
+window.client = connect('/api', contract, token ? { transport, headers: { authorization: 'Bearer ' + token } } : { transport });
 window.client.on('tick', (n) => { window.ticks.push(n); window.arrivals.push(Date.now()); });
 window.client.onStatus((s) => window.status.push(s.status));
 window.secure = { secureContext: window.isSecureContext, locks: typeof navigator.locks };
@@ -191,4 +192,32 @@ describe.skipIf(!chromiumPath)('every tab live: one shared connection (Chromium,
       }
     }, 120_000);
   }
+
+  it('tabs with another credential never share: one stream per token, each with its own Authorization', async () => {
+    const { hub, server, connects } = await start();
+    const seen: (string | undefined)[] = [];
+    server.server.on('request', (req) => {
+      if (req.url?.startsWith('/api/events')) seen.push(req.headers.authorization);
+    });
+    const context = await browser.createBrowserContext();
+    try {
+      const tabs: Tab[] = [];
+      for (const token of ['alice', 'alice', 'bob']) {
+        const tab = await context.newPage();
+        await tab.goto(`http://demo.test:${server.port}/?token=${token}`);
+        await waitFor(async () => (await tab.evaluate('window.client.state')) !== undefined, 'snapshot', 20_000);
+        tabs.push(tab);
+      }
+      await waitFor(() => connects.length === 2, 'two streams', 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(connects).toHaveLength(2);
+      expect(seen.sort()).toEqual(['Bearer alice', 'Bearer bob']);
+      await hub.publish('tick', 1);
+      for (const tab of tabs) await waitFor(async () => consecutive(await ticksOf(tab), 1), 'the tick', 10_000);
+    } finally {
+      await context.close().catch(() => undefined);
+      await server.kill();
+      await hub.close();
+    }
+  }, 60_000);
 });
