@@ -192,9 +192,21 @@ export class Connection {
   }
 
   /** Drop channels (or `prefix*` patterns) from the set: nothing of them is written after this call. */
-  remove(channels: readonly string[]): void {
-    for (const channel of channels) this.#drop(channel);
-    if (this.#buffer) this.#buffer = this.#buffer.filter((e) => this.#wants(e));
+  remove(channels: readonly string[]): Promise<readonly string[]> {
+    // In order with the operations before it: an `add` still waiting (an
+    // asynchronous policy or bus) completes first and is then undone, never
+    // the other way round. At once when nothing waits.
+    return new Promise((resolve) => {
+      if (this.#closed) {
+        resolve([]);
+        return;
+      }
+      this.#enqueue(() => {
+        const removed = [...new Set(channels)].filter((channel) => this.#drop(channel));
+        if (this.#buffer) this.#buffer = this.#buffer.filter((e) => this.#wants(e));
+        resolve(removed);
+      });
+    });
   }
 
   /**
@@ -357,6 +369,7 @@ export class Connection {
         const proceed = (errors: readonly (BoardcastError | undefined)[]): void | Promise<void> => {
           const refused: { channel: string; error: BoardcastError }[] = [];
           const allowed: Start[] = [];
+          const admitted: string[] = [];
           errors.forEach((error, i) => {
             const channel = asked[i] as string;
             if (error !== undefined) {
@@ -366,6 +379,7 @@ export class Connection {
               const prefix = channel.slice(0, -1);
               this.#patterns.add(prefix);
               this.#host.indexPattern(this, prefix);
+              admitted.push(channel);
             }
           });
           if (this.legacy && refused.length > 0) {
@@ -395,7 +409,7 @@ export class Connection {
               this.#host.index(this, channel);
             }
             for (const { channel, error } of refused) this.#writeFrame(channelForbiddenFrame(channel, error));
-            const result = { added: [...allowed.map((s) => s.channel), ...patterns.map((p) => `${p}*`)], refused };
+            const result = { added: [...allowed.map((s) => s.channel), ...admitted], refused };
             const finished = this.#startChannels(allowed);
             if (!isPromiseLike(finished)) {
               resolve(result);
@@ -546,14 +560,17 @@ export class Connection {
     if (frame.id) this.#position = frame.id;
   }
 
-  #drop(channel: string): void {
+  /** Take `channel` (or a `prefix*` pattern) out of the set; whether it was there. */
+  #drop(channel: string): boolean {
     if (this.#set.delete(channel)) {
       this.#host.unindex(this, channel);
-      return;
+      return true;
     }
     if (channel.length > 1 && channel.endsWith('*') && this.#patterns.delete(channel.slice(0, -1))) {
       this.#host.unindexPattern(this, channel.slice(0, -1));
+      return true;
     }
+    return false;
   }
 
   #call(method: 'snapshot' | 'event' | 'reset', arg: unknown): void {

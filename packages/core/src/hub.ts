@@ -286,6 +286,8 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   /** Live-event listeners of {@link subscribe}. */
   readonly #listeners = new Set<(event: EncodedEvent) => void>();
   readonly #channels = new Map<string, ChannelRecord>();
+  /** Channels that exist (`live` records): what `maxChannels` counts. */
+  #live = 0;
   readonly #handles = new Map<string, Channel<C>>();
   readonly #connections = new Set<Connection>();
   readonly #patterns = new Map<string, Set<Connection>>();
@@ -391,7 +393,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     let handle = this.#handles.get(id);
     if (handle) return handle;
     assertChannelId(id);
-    this.#record(id, true);
+    this.#record(id, true, true);
     handle = new Channel(this, id, this.#channelHost);
     this.#handles.set(id, handle);
     return handle;
@@ -449,11 +451,18 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     return this.#reported(result, 'invalidateAccess');
   }
 
-  #record(id: string, live: boolean): ChannelRecord {
+  /**
+   * The record of channel `id`, created when missing. `maxChannels` is
+   * enforced only for channels this program creates (`hub.channel()`):
+   * an event or a directory change from the bus is always folded, or two
+   * instances each at the bound would refuse each other's channels and
+   * their states would silently diverge.
+   */
+  #record(id: string, live: boolean, enforce = false): ChannelRecord {
     let record = this.#channels.get(id);
     if (!record) {
-      if (live && this.#liveCount() >= (this.#options.maxChannels ?? 10_000) && id !== DEFAULT_CHANNEL) {
-        throw new BoardcastError('too_many_channels', `this hub already has ${this.#liveCount()} channels`);
+      if (enforce && this.#live >= (this.#options.maxChannels ?? 10_000) && id !== DEFAULT_CHANNEL) {
+        throw new BoardcastError('too_many_channels', `this hub already has ${this.#live} channels`);
       }
       record = {
         id,
@@ -463,23 +472,22 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
         subscribers: new Set(),
         handlers: new Map(),
         sinceCheckpoint: 0,
-        live,
+        live: false,
         skipUpTo: undefined,
       };
       this.#channels.set(id, record);
-      if (live) this.#appeared(id);
-    } else if (live && !record.live) {
-      record.live = true;
-      this.#appeared(id);
     }
+    if (live) this.#setLive(record);
     return record;
   }
 
-  #liveCount = (): number => {
-    let n = 0;
-    for (const record of this.#channels.values()) if (record.live) n++;
-    return n;
-  };
+  /** A channel exists from now on (created by the program or by an event): count it, tell the patterns. */
+  #setLive(record: ChannelRecord): void {
+    if (record.live) return;
+    record.live = true;
+    this.#live++;
+    this.#appeared(record.id);
+  }
 
   #appeared(id: string): void {
     for (const [prefix, connections] of this.#patterns) {
@@ -673,10 +681,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
 
   #foldEvent(event: EncodedEvent): void {
     const record = this.#channels.get(event.channel) ?? this.#record(event.channel, true);
-    if (!record.live) {
-      record.live = true;
-      this.#appeared(record.id);
-    }
+    this.#setLive(record);
     // At or before the channel's checkpoint: already in its state. Only a
     // checkpoint (load, resync) can put a channel's head ahead of the bus,
     // so the live path compares nothing.
@@ -803,7 +808,10 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     record.body = undefined;
     record.head = undefined;
     record.sinceCheckpoint = 0;
-    if (channel !== DEFAULT_CHANNEL) record.live = false;
+    if (channel !== DEFAULT_CHANNEL && record.live) {
+      record.live = false;
+      this.#live--;
+    }
     for (const connection of record.subscribers) connection.removed(channel);
     this.#collect(record);
   }
@@ -1476,7 +1484,12 @@ export interface HubConnection {
     requests: readonly (string | import('./connection.js').ChannelRequest)[],
     options?: { readonly directory?: DirectoryQuery | undefined },
   ): Promise<SubscribeResult>;
-  remove(channels: readonly string[]): void;
+  /**
+   * Drop channels (or `prefix*` patterns: channels they already added stay
+   * until dropped by id) from the set, in order with earlier `add`s;
+   * resolves to the ones that were in it.
+   */
+  remove(channels: readonly string[]): Promise<readonly string[]>;
   restart(): void;
   close(): void;
 }

@@ -55,3 +55,51 @@ describe('channels under attack', () => {
     expect(next.frames.filter((f) => f.type === 'forbidden')).toEqual([]);
   });
 });
+
+describe('review findings (issue 22)', () => {
+  const contract2 = defineContract({
+    events: { tick: typed<number>() },
+    commands: {},
+    state: typed<{ n: number }>(),
+    reducers: { tick: (s, n) => ({ n: s.n + n }) },
+  });
+  const sink = (frames: string[]): HubSink => ({
+    snapshot: () => {},
+    reset: () => {},
+    event: (frame: WireFrame) => frames.push(frame.ws),
+  });
+
+  it('an unsubscribe after a subscribe that is still waiting applies after it, not before', async () => {
+    let release!: (ok: boolean) => void;
+    const gate = new Promise<boolean>((r) => {
+      release = r;
+    });
+    const hub = createHub(contract2, { state: { n: 0 }, access: { canSee: (_p, ch) => (ch === 'b2' ? gate : true) } });
+    const frames: string[] = [];
+    const conn = hub.connect({ channels: ['b1'] }, sink(frames));
+    const added = conn.add(['b2']);
+    const removed = conn.remove(['b2']);
+    release(true);
+    expect((await added).added).toEqual(['b2']);
+    expect(await removed).toEqual(['b2']);
+    await hub.channel('b2').publish('tick', 1);
+    expect(conn.channels).toEqual(['b1']);
+    expect(frames.filter((f) => f.includes('"event","channel":"b2"'))).toEqual([]);
+  });
+
+  it('an event from the bus for a new channel is folded even at maxChannels (only the program is bounded)', async () => {
+    const hub = createHub(contract2, { state: { n: 0 }, maxChannels: 2 });
+    hub.channel('a');
+    expect(() => hub.channel('b')).toThrow(expect.objectContaining({ code: 'too_many_channels' }));
+    hub.bus.publish('tick', 5, '5', 'from-elsewhere'); // another instance's channel, as its bus delivers it
+    expect(hub.channel('from-elsewhere').state).toEqual({ n: 5 });
+  });
+
+  it('a refused pattern is reported refused, not added', async () => {
+    const hub = createHub(contract2, { state: { n: 0 }, maxChannelsPerConnection: 1 });
+    const conn = hub.connect({ channels: ['a'] }, sink([]));
+    const result = await conn.add(['b*']);
+    expect(result.added).toEqual([]);
+    expect(result.refused.map((r) => [r.channel, r.error.code])).toEqual([['b*', 'too_many_channels']]);
+  });
+});

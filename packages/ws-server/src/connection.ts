@@ -316,11 +316,8 @@ export class Connection {
   #unsubscribe(id: CommandId, channels: readonly string[]): void {
     const hub = this.#channelConnection(id);
     if (!hub) return;
-    const held = new Set(hub.channels);
-    hub.remove(channels);
-    const now = new Set(hub.channels);
-    const removed = [...new Set(channels)].filter((c) => held.has(c) && !now.has(c));
-    this.#send(encodeWsResultOk(id, JSON.stringify({ removed })));
+    // Answered once it applied, in order with the subscribes before it.
+    void hub.remove(channels).then((removed) => this.#send(encodeWsResultOk(id, JSON.stringify({ removed }))));
   }
 
   #command(id: CommandId, command: string, data: unknown, channel: string | undefined): void {
