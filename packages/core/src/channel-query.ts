@@ -172,7 +172,8 @@ export function parseChannelBody(body: unknown, lastEventIdHeader: string | unde
     }
     const { channel, since } = item as { channel?: unknown; since?: unknown };
     if (!isChannelName(channel)) throw invalid(`invalid channel ${shown(channel)} in "channels"`);
-    if (since !== undefined && since !== null && typeof since !== 'string') {
+    // The same rule as a WS subscribe (MAX_ID_LENGTH there): an id is a short string.
+    if (since !== undefined && since !== null && (typeof since !== 'string' || since.length > 128)) {
       throw invalid(`"since" of ${shown(channel)} must be an event id`);
     }
     const from = resumeId(typeof since === 'string' ? since : undefined);

@@ -133,3 +133,11 @@ describe('credentials that expire', () => {
     }
   });
 });
+
+describe('since in a body (review: the same rule as WS)', () => {
+  it('refuses a since longer than an event id can be', () => {
+    expect(() => parseChannelBody({ channels: [{ channel: 'b1', since: 'x'.repeat(129) }] }, undefined)).toThrow(
+      expect.objectContaining({ code: 'invalid_payload' }),
+    );
+  });
+});
