@@ -110,6 +110,8 @@ export function shareTransport<C extends ContractSpec>(
   const mirror = createStateMirror<C>(contract);
   const ring: Frame[] = [];
   let position: string | undefined;
+  /** The last server status frame seen. */
+  let serverFrame: Frame | undefined;
   let open = false;
 
   let role: 'leader' | 'follower' | 'electing' = 'electing';
@@ -144,6 +146,7 @@ export function shareTransport<C extends ContractSpec>(
       }
       if (args[2]) position = args[2] as string;
     } else if (method === 'open') open = true;
+    else if (method === 'server') serverFrame = [method, args];
     else if (method === 'drop') open = false;
     if (method === 'snapshot' || method === 'event' || method === 'reset') {
       ring.push([method, args]);
@@ -165,9 +168,11 @@ export function shareTransport<C extends ContractSpec>(
     if (since !== undefined) {
       for (let i = ring.length - 1; i >= 0 && at < 0; i--) if (idOf(ring[i] as Frame) === since) at = i;
     }
-    if (at >= 0) return ring.slice(at + 1);
+    // The server's status (a degraded bus) first: it is not among the events.
+    const head: Frame[] = serverFrame ? [serverFrame] : [];
+    if (at >= 0) return [...head, ...ring.slice(at + 1)];
     const state = mirror.getSnapshot();
-    return state === undefined ? [] : [['snapshot', [state, position ?? null]]];
+    return state === undefined ? head : [...head, ['snapshot', [state, position ?? null]]];
   };
 
   /**
