@@ -27,7 +27,13 @@ const contract = defineContract({
 });
 const initial = { last: 0, n: 0 };
 const payload = (i) => ({ sensor: 'temperature', value: 20 + (i % 10) / 10, at: 1_700_000_000_000 + i });
-const noSink = { snapshot() {}, event(frame) { void frame.sse; }, reset() {} };
+const noSink = {
+  snapshot() {},
+  event(frame) {
+    void frame.sse;
+  },
+  reset() {},
+};
 
 function heap() {
   gc();
@@ -91,7 +97,10 @@ for (const per of [1, 10]) {
     held.push(hub.connect({ channels }, noSink));
   }
   const after = heap();
-  rows.push([`idle connection holding ${per} channel${per > 1 ? 's' : ''} (hub side)`, `${fmt((after - before) / count, 0)} B`]);
+  rows.push([
+    `idle connection holding ${per} channel${per > 1 ? 's' : ''} (hub side)`,
+    `${fmt((after - before) / count, 0)} B`,
+  ]);
   for (const c of held) c.close();
   await hub.close();
 }
