@@ -186,10 +186,12 @@ describe.skipIf(!redisServerPath)('when Redis goes away and comes back', () => {
     const check = new Redis(redis.url);
     try {
       await eventually(async () =>
-        expect(JSON.parse((await check.hget('{test}:checkpoints', 'default'))?.replace(/^\S+ /, '') ?? 'null')).toEqual({
-          led: true,
-          label: 'kept by instances',
-        }),
+        expect(JSON.parse((await check.hget('{test}:checkpoints', 'default'))?.replace(/^\S+ /, '') ?? 'null')).toEqual(
+          {
+            led: true,
+            label: 'kept by instances',
+          },
+        ),
       );
     } finally {
       check.disconnect();
