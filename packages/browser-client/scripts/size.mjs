@@ -42,23 +42,25 @@ const here = fileURLToPath(new URL('..', import.meta.url));
  * event (resync.ts) sits in the lazy fetch-mode chunk for SSE but in the
  * initial chunk for WS, which has no lazy chunk; the decoder written out
  * instead of eventsource-parser made the fetch-mode chunk smaller; the root
- * entry exports createClientLease.
+ * entry exports createClientLease. Then (sse 3,505 / 8,313; ws 5,326 / 7,400;
+ * root 6,968 / 10,740): the sharing catch-up carries the server status, and
+ * the WS transport reports an upgrade a proxy drops (523bf40).
  */
 const entries = [
   {
     name: '@boardcast/browser-client/sse',
     file: 'src/sse.ts',
     goal: { measure: 'initial', bytes: 2048 },
-    budget: { initial: 3580, all: 8260 },
+    budget: { initial: 3580, all: 8390 },
   },
-  { name: '@boardcast/browser-client/ws', file: 'src/ws.ts', budget: { initial: 5240, all: 7170 } },
+  { name: '@boardcast/browser-client/ws', file: 'src/ws.ts', budget: { initial: 5410, all: 7480 } },
   // Both transports and the channel client: what a page that names channels adds.
   { name: '@boardcast/browser-client/channels', file: 'src/channels.ts', budget: { initial: 7540, all: 9260 } },
   {
     name: '@boardcast/browser-client',
     file: 'src/index.ts',
     goal: { measure: 'all', bytes: 5120 },
-    budget: { initial: 6890, all: 10520 },
+    budget: { initial: 7050, all: 10820 },
   },
 ];
 
