@@ -380,7 +380,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
       { retain: true, qos: 1 },
     );
     await waitFor(() => devices.length === 1, 'the device');
-    expect(devices[0]?.capabilities.sensors.sort()).toEqual(['hum', 'temp']);
+    expect([...(devices[0]?.capabilities.sensors ?? [])].sort()).toEqual(['hum', 'temp']);
     expect(devices[0]?.skipped).toEqual([
       { component: 'sensor/bad id\u202e', reason: 'a component id must be 1 to 64 of [A-Za-z0-9_-]' },
     ]);
