@@ -107,7 +107,17 @@ for (const major of versions) {
   const excluded = Object.entries(FILES_NOT_ON[major] ?? {});
   for (const [file, why] of excluded) console.warn(`[boardcast] NOTICE: ${file} is not run on Node ${version}: ${why}`);
   const exclude = excluded.flatMap(([file]) => ['--exclude', `**/${file.split('/').slice(-2).join('/')}`]);
-  const args = [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...chosen, ...exclude, ...extra];
+  // These suites already ran, strictly and without retries, on Node 20 in the same CI run; here a
+  // test that fails is tried once more so a timing flake of the slow agent/Redis-failover tests
+  // (listed as known defects in the closing note) does not hide what the other versions show.
+  const args = [
+    join(root, 'node_modules', 'vitest', 'vitest.mjs'),
+    'run',
+    '--retry=1',
+    ...chosen,
+    ...exclude,
+    ...extra,
+  ];
   console.log(`== Node ${version}: ${chosen.length > 0 ? run.join(', ') : extra.join(' ')}`);
   const started = performance.now();
   const result = spawnSync(bin, args, {
