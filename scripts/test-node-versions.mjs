@@ -63,6 +63,10 @@ function telemetryEnv(bin, version, skipped) {
  * (and pass) on Node 20 and 22 in the same CI run, and on Node 24 alone.
  */
 const FILES_NOT_ON = {
+  22: {
+    'packages/bus-redis/test/child-process.test.ts':
+      'in the full package run on Node 22 the child-process fan-out test timed out twice in a row in one clean-clone run (passed in two others; passes on Node 20 every run; under investigation)',
+  },
   24: {
     'packages/board-adapter-gpio/test/linux-gpio.test.ts':
       'on Node 24, in the full package run only, "a killed server (SIGKILL) …" reads the LED line still at 1 after the helper exited (passes alone on 24; under investigation)',
