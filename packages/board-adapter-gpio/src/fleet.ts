@@ -1,5 +1,5 @@
 import type { Channel, ContractSpec } from '@boardcast/core';
-import type { HubTarget } from './bind.js';
+import type { CommandNamesFor, HubTarget } from './bind.js';
 import type { Board, BoardCapabilities } from './board.js';
 import type { SimulateInput } from './contract.js';
 import type { SimulatedBoard } from './simulated-board.js';
@@ -60,30 +60,44 @@ export function registerBoard<C extends ContractSpec>(
   };
 }
 
-export interface BindSimulatorOptions {
-  /** The command name (default `simulate`; its contract entry is `simulateCommand`). */
-  readonly command?: string;
-}
+/** Command names of `C` that {@link bindSimulator} can serve: validated input `SimulateInput`, result `SimulateInput`. */
+type SimulateCommandName<C extends ContractSpec> = CommandNamesFor<C, SimulateInput, SimulateInput>;
+
+/**
+ * Options of {@link bindSimulator}. `command` is the command name (default
+ * `simulate`); it is optional when the contract has `simulate:
+ * simulateCommand`, required otherwise, and must name a command whose input
+ * and result are `{ pin, value }` — a contract without one does not compile.
+ */
+export type BindSimulatorOptions<C extends ContractSpec = ContractSpec> = ['simulate'] extends [SimulateCommandName<C>]
+  ? { readonly command?: SimulateCommandName<C> }
+  : { readonly command: SimulateCommandName<C> };
+
+/** What the handler sees: the signature below proved the contract's command fits it. */
+type SimulatorHandle = (command: string, fn: (input: SimulateInput) => SimulateInput) => () => void;
 
 /**
  * Let a page or a script drive a `SimulatedBoard`'s inputs through a hub
  * command (`{ pin, value }`: a button press is the pin's active level, a
  * sensor's analog pin any number), so simulated fleets are driven the way
- * real boards are watched, under the same access policy. Returns the
+ * real boards are watched, under the same access policy. The hub validates
+ * the input first (`invalid_payload`); a pin the board does not have, or an
+ * output pin, is `unsupported`, and a digital pin's value other than 0 or 1
+ * is `invalid_payload` (both from `SimulatedBoard.setInput`). Returns the
  * function that removes the handler.
  */
 export function bindSimulator<C extends ContractSpec>(
   target: HubTarget<C>,
   board: SimulatedBoard,
-  options: BindSimulatorOptions = {},
+  ...rest: {} extends BindSimulatorOptions<C> ? [options?: BindSimulatorOptions<C>] : [options: BindSimulatorOptions<C>]
 ): () => void {
-  const handle = (
-    target as unknown as {
-      handle(command: string, fn: (input: unknown) => unknown): () => void;
-    }
-  ).handle.bind(target);
-  return handle(options.command ?? 'simulate', (input) => {
-    const { pin, value } = input as SimulateInput;
+  const command: string = rest[0]?.command ?? 'simulate';
+  // The signature proved that `command` names a command of C whose validated
+  // input is a SimulateInput and whose result accepts one; TypeScript cannot
+  // carry that through the generic `handle` of a Hub<C> | Channel<C>, so this
+  // one view states it (the bind helpers' `loose()` does the same in bind.ts).
+  const handle = (target.handle as unknown as SimulatorHandle).bind(target);
+  return handle(command, ({ pin, value }) => {
     board.setInput(pin, value);
     return { pin, value };
   });
