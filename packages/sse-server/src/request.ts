@@ -78,7 +78,8 @@ export function fromFetch(request: Request, proxy: ProxyTrust = DIRECT, remoteAd
   const info: BoardcastRequest = {
     method: request.method,
     url,
-    header: (name) => request.headers.get(name) ?? undefined,
+    // A Request served over HTTP/2 (or 3) has no `host` header: its URL carries the :authority.
+    header: (name) => request.headers.get(name) ?? (name.toLowerCase() === 'host' ? url.host : undefined),
     raw: request,
   };
   return withClient(info, proxy, { remoteAddress, encrypted: url.protocol === 'https:' });
