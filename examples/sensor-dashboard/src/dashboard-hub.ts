@@ -57,8 +57,10 @@ export function createDashboardHub(options: DashboardHubOptions = {}): Dashboard
     inputs.forEach((input, index) => {
       const previous =
         newest.get(input.sensor) ?? hub.state.sensors[input.sensor].stats.last?.at ?? Number.NEGATIVE_INFINITY;
-      // A clockless device gets the receipt time, never earlier than what is stored (uPlot needs sorted x).
-      const at = input.at ?? Math.max(now, previous);
+      // A clockless reading gets the receipt time, later than what is stored (uPlot needs sorted x):
+      // several of one sensor in one request get successive milliseconds, so each is its own reading
+      // in the store too (it drops a reading equal in sensor, time and value as a retried duplicate).
+      const at = input.at ?? Math.max(now, previous + 1);
       if (at < previous) {
         throw new BoardcastError(
           'invalid_payload',

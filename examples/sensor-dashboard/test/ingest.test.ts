@@ -77,6 +77,25 @@ describe('POST /api/readings', () => {
     expect(seen).toEqual(batch);
   });
 
+  it('stamps clockless readings of one sensor with successive milliseconds, so the store keeps each', async () => {
+    const before = Date.now();
+    const res = await postReadings(app.url, [
+      { sensor: 'light', value: 640 },
+      { sensor: 'light', value: 640 },
+      { sensor: 'temperature', value: 20 },
+      { sensor: 'light', value: 640 },
+    ]);
+    expect(res.status).toBe(200);
+    const [a, b, c] = points('light').slice(-3);
+    expect(a?.at).toBeGreaterThanOrEqual(before);
+    expect([b?.at, c?.at]).toEqual([(a?.at ?? 0) + 1, (a?.at ?? 0) + 2]);
+    // Equal in sensor, time and value would be one reading to the store (a retried duplicate).
+    await waitFor(async () => {
+      const stored = await app.store.recent({ sensor: 'light', limit: 3 });
+      return stored.length === 3 && stored.every((r) => r.value === 640) && stored[0]?.t === c?.at;
+    }, 'three stored light readings');
+  });
+
   it('keeps only the last N readings per sensor, with stats over them', async () => {
     const batch = Array.from({ length: 60 }, (_, i) => ({ sensor: 'light', value: i }));
     expect((await postReadings(app.url, batch)).status).toBe(200);
