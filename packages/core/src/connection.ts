@@ -121,6 +121,8 @@ export class Connection {
   #buffer: EncodedEvent[] | undefined;
   readonly #ops: Op[] = [];
   #running = false;
+  /** A {@link recheck} is in the queue and has not started. */
+  #recheckQueued = false;
   #closed = false;
 
   constructor(host: ConnectionHost, sink: HubSink, options: ConnectionOptions) {
@@ -229,7 +231,14 @@ export class Connection {
 
   /** The policy changed: re-check every channel; the ones no longer allowed get `forbidden` and leave the set. */
   recheck(): void {
+    // A re-check still waiting in the queue reads the policy when it runs, so it
+    // covers every change before that: a burst of directory or access changes
+    // under an asynchronous policy costs one round of policy calls and one
+    // directory page per connection, not one per change.
+    if (this.#recheckQueued) return;
+    this.#recheckQueued = true;
     this.#enqueue(() => {
+      this.#recheckQueued = false;
       const checks = [...this.#set].map((channel) => ({ channel, verdict: this.#host.admit(this, channel) }));
       const apply = (verdicts: readonly { channel: string; error: BoardcastError | undefined }[]): void => {
         for (const { channel, error } of verdicts) {

@@ -290,9 +290,14 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   #live = 0;
   readonly #handles = new Map<string, Channel<C>>();
   readonly #connections = new Set<Connection>();
+  /** Pattern subscriptions: prefix → the connections holding `prefix*`. */
   readonly #patterns = new Map<string, Set<Connection>>();
+  /** How many prefixes of {@link #patterns} have each length: a new channel looks up one prefix per length. */
+  readonly #patternLengths = new Map<number, number>();
   readonly #directory = new Map<string, DirectoryEntry>();
   readonly #directorySubscribers = new Set<Connection>();
+  /** Directory viewers to re-check at the end of this turn ({@link #recheckSoon}). */
+  readonly #recheckDue = new Set<Connection>();
   readonly #subscriptions = new Map<string, number>();
   readonly #rate: RateLimiter | undefined;
   readonly #open: boolean;
@@ -489,9 +494,17 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     this.#appeared(record.id);
   }
 
+  /**
+   * Tell the pattern subscribers of `id` it exists: one map lookup per
+   * distinct prefix length held (at most 128, the longest id), not a test
+   * per pattern held. (A connection whose patterns overlap is told once per
+   * matching pattern; it adds the channel once.)
+   */
   #appeared(id: string): void {
-    for (const [prefix, connections] of this.#patterns) {
-      if (id.startsWith(prefix)) for (const connection of connections) connection.appeared(id);
+    for (const length of this.#patternLengths.keys()) {
+      if (length > id.length) continue;
+      const connections = this.#patterns.get(id.slice(0, length));
+      if (connections) for (const connection of connections) connection.appeared(id);
     }
   }
 
@@ -790,9 +803,25 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
       if (verdict === true) connection.deliver(frame);
       else if (verdict !== false) {
         // An asynchronous policy: the connection re-reads the whole (small) directory page in order.
-        connection.recheck();
+        this.#recheckSoon(connection);
       }
     }
+  }
+
+  /**
+   * Re-check `connection` once the changes delivered in this turn are in: a
+   * burst of directory changes (a fleet coming online, a bus catching up)
+   * costs each viewer one round of policy calls and one page, not one per change.
+   */
+  #recheckSoon(connection: Connection): void {
+    if (this.#recheckDue.size === 0) {
+      queueMicrotask(() => {
+        const due = [...this.#recheckDue];
+        this.#recheckDue.clear();
+        for (const c of due) c.recheck();
+      });
+    }
+    this.#recheckDue.add(connection);
   }
 
   #removeChannel(channel: string, id: string): void {
@@ -1011,6 +1040,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
       if (!set) {
         set = new Set();
         this.#patterns.set(prefix, set);
+        this.#patternLengths.set(prefix.length, (this.#patternLengths.get(prefix.length) ?? 0) + 1);
       }
       set.add(connection);
       this.#subscriptions.set(connection.principalId, (this.#subscriptions.get(connection.principalId) ?? 0) + 1);
@@ -1018,7 +1048,12 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     unindexPattern: (connection, prefix) => {
       const set = this.#patterns.get(prefix);
       set?.delete(connection);
-      if (set?.size === 0) this.#patterns.delete(prefix);
+      if (set?.size === 0) {
+        this.#patterns.delete(prefix);
+        const left = (this.#patternLengths.get(prefix.length) ?? 1) - 1;
+        if (left === 0) this.#patternLengths.delete(prefix.length);
+        else this.#patternLengths.set(prefix.length, left);
+      }
       this.#release(connection.principalId);
     },
     channelsWith: (prefix) => this.channels.filter((id) => id.startsWith(prefix)),
