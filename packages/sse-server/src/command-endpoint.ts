@@ -1,30 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BoardcastError, CHANNEL_ID, type ContractSpec, Emitter, type Hub } from '@boardcast/core';
-import {
-  type AllowedHosts,
-  type AllowedOrigins,
-  checkRequest,
-  type EndpointPolicy,
-  resolvePolicy,
-  type TrustProxy,
-} from '@boardcast/core/server';
+import type { AllowedHosts, AllowedOrigins, TrustProxy } from '@boardcast/core/server';
 import { parsedBodyText, readFetchBody, readJsonFrom, readNodeBody } from './body.js';
-import { type Cors, createCors, withHeaders } from './cors.js';
-import { hostEnvironment } from './environment.js';
 import type { AnyHub } from './hub-like.js';
+import { type JsonEndpoint, type JsonHandler, jsonEndpoint } from './json-endpoint.js';
 import {
   type Authorize,
   type BoardcastRequest,
-  errorReply,
-  fromFetch,
-  fromNode,
   jsonReply,
   type NodeRequest,
   type NodeResponse,
   type Reply,
-  runAuthorize,
-  sendNode,
-  toResponse,
 } from './request.js';
 import type { FetchConnectionInfo } from './sse-endpoint.js';
 
@@ -80,10 +66,8 @@ export interface FastifyReplyLike {
   hijack(): unknown;
 }
 
-interface CommandRequest {
-  readonly info: BoardcastRequest;
-  readBody(limit: number): Promise<string>;
-}
+/** How the adapter at hand reads the request body (at most `limit` bytes). */
+type ReadBody = (limit: number) => Promise<string>;
 
 /**
  * `POST …/commands/<name>[?channel=<id>]` with a JSON body → `hub.dispatch`
@@ -96,10 +80,7 @@ interface CommandRequest {
 export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
   readonly #hub: AnyHub;
   readonly #maxBodyBytes: number;
-  readonly #policy: EndpointPolicy<IncomingMessage | Request>;
-  readonly #authorize: Authorize | undefined;
-  readonly #headers: Readonly<Record<string, string>>;
-  readonly #cors: Cors;
+  readonly #http: JsonEndpoint;
 
   constructor(hub: AnyHub, options: CommandEndpointOptions = {}) {
     super();
@@ -107,26 +88,19 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
     const max = options.maxBodyBytes ?? 65_536;
     if (!(max >= 0)) throw new RangeError('maxBodyBytes must be a number >= 0');
     this.#maxBodyBytes = max;
-    this.#policy = resolvePolicy(
-      '@boardcast/sse-server commands',
-      {
-        allowedOrigins: options.allowedOrigins,
-        allowMissingOrigin: options.allowMissingOrigin,
-        allowedHosts: options.allowedHosts,
-        trustProxy: options.trustProxy,
-      },
-      hostEnvironment(),
-    );
-    this.#authorize = options.authorize;
-    this.#headers = options.headers ?? {};
-    this.#cors = createCors(this.#policy.allowedOrigins, 'POST');
+    this.#http = jsonEndpoint(hub, '@boardcast/sse-server commands', 'POST', options);
   }
 
   /** Node handler: node:http, node:http2 (`createSecureServer`), Express (`app.post('/api/commands/:name', commands.node)`). */
   readonly node = (request: NodeRequest, response: NodeResponse): void => {
     // HTTP/2's compatibility objects offer what is used here.
     const req = request as IncomingMessage;
-    this.#node(req, response as ServerResponse, (limit) => readNodeBody(req, limit));
+    this.#http.node(
+      req,
+      response as ServerResponse,
+      this.#handler((limit) => readNodeBody(req, limit)),
+      true,
+    );
   };
 
   /**
@@ -138,56 +112,35 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
     reply.hijack();
     const req = request.raw;
     const parsed = request.body;
-    this.#node(req, reply.raw, (limit) =>
+    const readBody: ReadBody = (limit) =>
       parsed === undefined || !req.readableEnded
         ? readNodeBody(req, limit)
-        : new Promise<string>((resolve) => resolve(parsedBodyText(parsed, limit))),
-    );
+        : new Promise<string>((resolve) => resolve(parsedBodyText(parsed, limit)));
+    this.#http.node(req, reply.raw, this.#handler(readBody), true);
   };
-
-  #node(req: IncomingMessage, res: ServerResponse, readBody: (limit: number) => Promise<string>): void {
-    const info = fromNode(req, this.#policy.proxy);
-    this.#run({ info, readBody }).then(
-      (reply) => {
-        // An unread (refused) body must not be parsed as the next request.
-        // (HTTP/1 only: HTTP/2 has no Connection header, and its streams end on their own.)
-        if (!req.readableEnded && req.httpVersionMajor === 1) res.setHeader('Connection', 'close');
-        sendNode(res, withHeaders(reply, this.#cors.headers(info)));
-      },
-      (error) => sendNode(res, withHeaders(this.#crashed(error, info), this.#cors.headers(info))),
-    );
-  }
 
   /** Fetch handler: Hono (`(c) => commands.fetch(c.req.raw)`), Next.js, Bun, Deno. */
-  readonly fetch = async (request: Request, peer: FetchConnectionInfo = {}): Promise<Response> => {
-    const info = fromFetch(request, this.#policy.proxy, peer.remoteAddress);
-    let reply: Reply;
-    try {
-      reply = await this.#run({ info, readBody: (limit) => readFetchBody(request, limit) });
-    } catch (error) {
-      reply = this.#crashed(error, info);
-    }
-    return toResponse(withHeaders(reply, this.#cors.headers(info)));
-  };
+  readonly fetch = (request: Request, peer: FetchConnectionInfo = {}): Promise<Response> =>
+    this.#http.fetch(
+      request,
+      peer.remoteAddress,
+      this.#handler((limit) => readFetchBody(request, limit)),
+    );
 
-  async #run(request: CommandRequest): Promise<Reply> {
-    const { info } = request;
+  #handler(readBody: ReadBody): JsonHandler {
+    return { run: (info) => this.#run(info, readBody), crashed: (error, info) => this.#crashed(error, info) };
+  }
+
+  async #run(info: BoardcastRequest, readBody: ReadBody): Promise<Reply> {
     const name = commandName(info.url.pathname);
     // Every early return below goes through this, so each refusal is reported once.
     const refuse = (error: BoardcastError, headers?: Record<string, string>): Reply => {
       this.emit('reject', error, info, name);
-      return this.#error(error, headers);
+      return this.#http.error(error, headers);
     };
-    const refused = checkRequest(this.#policy, info);
-    if (refused) return refuse(refused);
-    if (info.method === 'OPTIONS') return this.#cors.preflight(info);
-    if (info.method !== 'POST') {
-      const error = new BoardcastError('method_not_allowed', `${info.method} is not allowed; use POST`);
-      return refuse(error, { Allow: 'POST, OPTIONS' });
-    }
-    const auth = await runAuthorize(this.#authorize, info, (error) =>
-      this.#hub.emit('error', error, 'sse-server authorize'),
-    );
+    const stop = this.#http.screen(info, refuse);
+    if (stop) return stop;
+    const auth = await this.#http.authorize(info);
     if (!auth.ok) return refuse(auth.error);
 
     if (name === undefined) return refuse(new BoardcastError('unknown_command', 'no command name in the path'));
@@ -202,7 +155,7 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
     let input: unknown;
     try {
       input = await readJsonFrom(
-        { header: (header) => info.header(header), read: request.readBody },
+        { header: (header) => info.header(header), read: readBody },
         { maxBytes: this.#maxBodyBytes, what: 'the command' },
       );
     } catch (error) {
@@ -211,8 +164,8 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
     }
 
     const result = await this.#hub.dispatch(name, input, { transport: 'http', auth: auth.auth, channel });
-    if (!result.ok) return this.#error(result.error);
-    return jsonReply(200, result.json, this.#headers);
+    if (!result.ok) return this.#http.error(result.error);
+    return jsonReply(200, result.json, this.#http.headers);
   }
 
   /**
@@ -223,11 +176,7 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
     this.#hub.emit('error', error, 'sse-server command endpoint');
     const refusal = new BoardcastError('handler_failed', 'command failed');
     this.emit('reject', refusal, info, commandName(info.url.pathname));
-    return this.#error(refusal);
-  }
-
-  #error(error: BoardcastError, headers?: Record<string, string>): Reply {
-    return errorReply(error, { ...this.#headers, ...headers });
+    return this.#http.error(refusal);
   }
 }
 

@@ -1,30 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BoardcastError, type ContractSpec, type DirectoryQuery, Emitter, type Hub } from '@boardcast/core';
-import {
-  type AllowedHosts,
-  type AllowedOrigins,
-  checkRequest,
-  type EndpointPolicy,
-  resolvePolicy,
-  type TrustProxy,
-} from '@boardcast/core/server';
+import type { AllowedHosts, AllowedOrigins, TrustProxy } from '@boardcast/core/server';
 import { directoryQueryOf } from '@boardcast/core/wire';
 import type { FastifyReplyLike, FastifyRequestLike } from './command-endpoint.js';
-import { type Cors, createCors, withHeaders } from './cors.js';
-import { hostEnvironment } from './environment.js';
 import type { AnyHub } from './hub-like.js';
-import {
-  type Authorize,
-  type BoardcastRequest,
-  errorReply,
-  fromFetch,
-  fromNode,
-  jsonReply,
-  type Reply,
-  runAuthorize,
-  sendNode,
-  toResponse,
-} from './request.js';
+import { type JsonEndpoint, type JsonHandler, jsonEndpoint } from './json-endpoint.js';
+import { type Authorize, type BoardcastRequest, jsonReply, type Reply } from './request.js';
 import type { FetchConnectionInfo } from './sse-endpoint.js';
 
 export interface DirectoryEndpointOptions {
@@ -61,36 +42,21 @@ export type DirectoryEndpointEvents = {
  */
 export class DirectoryEndpoint extends Emitter<DirectoryEndpointEvents> {
   readonly #hub: AnyHub;
-  readonly #policy: EndpointPolicy<IncomingMessage | Request>;
-  readonly #authorize: Authorize | undefined;
-  readonly #headers: Readonly<Record<string, string>>;
-  readonly #cors: Cors;
+  readonly #http: JsonEndpoint;
+  readonly #handler: JsonHandler = {
+    run: (info) => this.#run(info),
+    crashed: (error) => this.#crashed(error),
+  };
 
   constructor(hub: AnyHub, options: DirectoryEndpointOptions = {}) {
     super();
     this.#hub = hub;
-    this.#policy = resolvePolicy(
-      '@boardcast/sse-server directory',
-      {
-        allowedOrigins: options.allowedOrigins,
-        allowMissingOrigin: options.allowMissingOrigin,
-        allowedHosts: options.allowedHosts,
-        trustProxy: options.trustProxy,
-      },
-      hostEnvironment(),
-    );
-    this.#authorize = options.authorize;
-    this.#headers = options.headers ?? {};
-    this.#cors = createCors(this.#policy.allowedOrigins, 'GET');
+    this.#http = jsonEndpoint(hub, '@boardcast/sse-server directory', 'GET', options);
   }
 
   /** Node handler: node:http, Express (`app.get('/api/directory', directory.node)`). */
   readonly node = (req: IncomingMessage, res: ServerResponse): void => {
-    const info = fromNode(req, this.#policy.proxy);
-    this.#run(info).then(
-      (reply) => sendNode(res, withHeaders(reply, this.#cors.headers(info))),
-      (error) => sendNode(res, withHeaders(this.#crashed(error), this.#cors.headers(info))),
-    );
+    this.#http.node(req, res, this.#handler, false);
   };
 
   /** Fastify route handler: `app.get('/api/directory', directory.fastify)`. */
@@ -100,46 +66,31 @@ export class DirectoryEndpoint extends Emitter<DirectoryEndpointEvents> {
   };
 
   /** Fetch handler: Hono (`(c) => directory.fetch(c.req.raw)`), Next.js, Bun, Deno. */
-  readonly fetch = async (request: Request, peer: FetchConnectionInfo = {}): Promise<Response> => {
-    const info = fromFetch(request, this.#policy.proxy, peer.remoteAddress);
-    let reply: Reply;
-    try {
-      reply = await this.#run(info);
-    } catch (error) {
-      reply = this.#crashed(error);
-    }
-    return toResponse(withHeaders(reply, this.#cors.headers(info)));
-  };
+  readonly fetch = (request: Request, peer: FetchConnectionInfo = {}): Promise<Response> =>
+    this.#http.fetch(request, peer.remoteAddress, this.#handler);
 
   async #run(info: BoardcastRequest): Promise<Reply> {
     const refuse = (error: BoardcastError, headers?: Record<string, string>): Reply => {
       this.emit('reject', error, info);
-      return errorReply(error, { ...this.#headers, ...headers });
+      return this.#http.error(error, headers);
     };
-    const refused = checkRequest(this.#policy, info);
-    if (refused) return refuse(refused);
-    if (info.method === 'OPTIONS') return this.#cors.preflight(info);
-    if (info.method !== 'GET') {
-      const error = new BoardcastError('method_not_allowed', `${info.method} is not allowed; use GET`);
-      return refuse(error, { Allow: 'GET, OPTIONS' });
-    }
+    const stop = this.#http.screen(info, refuse);
+    if (stop) return stop;
     let query: DirectoryQuery;
     try {
       query = directoryQueryOf(info.url.searchParams) ?? {};
     } catch (error) {
       return refuse(error as BoardcastError);
     }
-    const auth = await runAuthorize(this.#authorize, info, (error) =>
-      this.#hub.emit('error', error, 'sse-server authorize'),
-    );
+    const auth = await this.#http.authorize(info);
     if (!auth.ok) return refuse(auth.error);
     const page = await this.#hub.directoryPage(query, auth.auth);
-    return jsonReply(200, JSON.stringify(page), this.#headers);
+    return jsonReply(200, JSON.stringify(page), this.#http.headers);
   }
 
   #crashed(error: unknown): Reply {
     this.#hub.emit('error', error, 'sse-server directory endpoint');
-    return errorReply(new BoardcastError('handler_failed', 'directory failed'), { ...this.#headers });
+    return this.#http.error(new BoardcastError('handler_failed', 'directory failed'));
   }
 }
 
