@@ -47,12 +47,17 @@ export interface LaunchedBrowser {
  * Launch Debian's Chromium through playwright-core. Playwright's `launch()`
  * always starts Chromium with a fresh temporary `--user-data-dir` of its own
  * (and refuses one passed in `args`), which is exactly the fresh profile we
- * need; it is removed when the browser closes.
+ * need; it is removed when the browser closes. `extraArgs` go after
+ * {@link CHROMIUM_ARGS} (e.g. `--host-resolver-rules=…`).
  */
-export async function launchChromium(): Promise<LaunchedBrowser> {
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<LaunchedBrowser> {
   if (!chromiumPath) throw new Error('chromium is not installed (apt-get install chromium)');
   const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
+  });
   return {
     browser,
     async close() {

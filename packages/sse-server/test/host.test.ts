@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { hostname } from 'node:os';
 import type { BoardcastError } from '@boardcast/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_ARGS, chromiumPath } from '../../../test-support/system.js';
+import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
 import { type BoardcastHttp, type BoardcastHttpOptions, boardcastHttp } from '../src/index.js';
 import { listen, makeHub, type TestServer } from './helpers.js';
 
@@ -137,17 +137,12 @@ describe('Host is an input (DNS rebinding)', () => {
  * name tries the stream and a command. Only the Host check stands in the way.
  */
 describe.skipIf(!chromiumPath)('DNS rebinding in Chromium', () => {
-  let browser: import('playwright-core').Browser | undefined;
+  let chromium: LaunchedBrowser | undefined;
   beforeAll(async () => {
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      headless: true,
-      args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP rebind.example 127.0.0.1'],
-    });
+    chromium = await launchChromium(['--host-resolver-rules=MAP rebind.example 127.0.0.1']);
   }, 60_000);
   afterAll(async () => {
-    await browser?.close();
+    await chromium?.close();
   });
 
   it('a page from a rebound name gets neither the stream nor a command; from 127.0.0.1 it gets both', async () => {
@@ -173,7 +168,7 @@ describe.skipIf(!chromiumPath)('DNS rebinding in Chromium', () => {
       res.end(page);
     });
     const port = new URL(server.url).port;
-    const tab = await (browser as import('playwright-core').Browser).newPage();
+    const tab = await (chromium as LaunchedBrowser).browser.newPage();
     try {
       await tab.goto(`http://rebind.example:${port}/`);
       const refused = String(await tab.evaluate('window.result'));

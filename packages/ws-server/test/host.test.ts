@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { WS_PROTOCOL } from '@boardcast/core/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_ARGS, chromiumPath } from '../../../test-support/system.js';
+import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
 import { createWsEndpoint, type WsRejection } from '../src/index.js';
 import { closeAll, listen, makeHub, refusal, setup, TestClient, waitFor } from './helpers.js';
 
@@ -38,17 +38,12 @@ describe('Host is an input (DNS rebinding)', () => {
  * tries the socket from that page. Only the Host check stands in the way.
  */
 describe.skipIf(!chromiumPath)('DNS rebinding in Chromium', () => {
-  let browser: import('playwright-core').Browser | undefined;
+  let chromium: LaunchedBrowser | undefined;
   beforeAll(async () => {
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      headless: true,
-      args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP rebind.example 127.0.0.1'],
-    });
+    chromium = await launchChromium(['--host-resolver-rules=MAP rebind.example 127.0.0.1']);
   }, 60_000);
   afterAll(async () => {
-    await browser?.close();
+    await chromium?.close();
     await closeAll();
   });
 
@@ -69,7 +64,7 @@ describe.skipIf(!chromiumPath)('DNS rebinding in Chromium', () => {
     const rejections: WsRejection[] = [];
     endpoint.on('reject', (r) => rejections.push(r));
     const port = await listen(server);
-    const tab = await (browser as import('playwright-core').Browser).newPage();
+    const tab = await (chromium as LaunchedBrowser).browser.newPage();
     try {
       await tab.goto(`http://rebind.example:${port}/`);
       // Told inside the socket: a browser hides a refused upgrade's status.
