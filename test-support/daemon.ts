@@ -1,6 +1,6 @@
 /**
- * Start/kill of a real daemon for tests (redis-server, mosquitto): one place
- * for spawning it, waiting for its "ready" line and killing it with SIGKILL.
+ * Start/stop of a real daemon for tests (redis-server, mosquitto, postgres):
+ * one place for spawning it, waiting for its "ready" line, and signalling it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -27,6 +27,11 @@ export interface DaemonOptions {
   readonly ready: RegExp;
   /** Default 15,000 ms. */
   readonly startTimeoutMs?: number;
+  /** Working directory of the daemon. */
+  readonly cwd?: string;
+  /** Run as this user (a daemon that refuses root, under a root test run). */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 export interface Daemon {
@@ -34,13 +39,20 @@ export interface Daemon {
   start(): Promise<void>;
   /** SIGKILL (no clean shutdown: clients see a reset) and wait for the exit; nothing when not running. */
   kill(): Promise<void>;
+  /** Send `signal` (a clean shutdown) and wait for the exit, with SIGKILL after 15 s; nothing when not running. */
+  stop(signal: NodeJS.Signals): Promise<void>;
 }
 
 export function daemon(options: DaemonOptions): Daemon {
   let child: ChildProcess | undefined;
   const start = () =>
     new Promise<void>((resolve, reject) => {
-      const proc = spawn(options.binary, [...options.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const proc = spawn(options.binary, [...options.args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: options.cwd,
+        uid: options.uid,
+        gid: options.gid,
+      });
       child = proc;
       let output = '';
       let ready = false;
@@ -71,14 +83,18 @@ export function daemon(options: DaemonOptions): Daemon {
         reject(new Error(`${options.name} exited with ${code}:\n${output}`));
       });
     });
-  const kill = async () => {
+  const stop = async (signal: NodeJS.Signals) => {
     const proc = child;
     child = undefined;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     await new Promise<void>((resolve) => {
-      proc.once('exit', () => resolve());
-      proc.kill('SIGKILL');
+      const force = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+      proc.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      proc.kill(signal);
     });
   };
-  return { start, kill };
+  return { start, kill: () => stop('SIGKILL'), stop };
 }

@@ -6,11 +6,11 @@
  * package creates it) in directories it owns; as any other user it runs as
  * that user.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './daemon.js';
+import { daemon, freePort } from './daemon.js';
 
 export { freePort };
 
@@ -88,50 +88,16 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
     '-c',
     'max_connections=50',
   ];
-  let child: ChildProcess | undefined;
-
-  const start = () =>
-    new Promise<void>((resolve, reject) => {
-      const proc = spawn(join(bin, 'postgres'), args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, ...user });
-      child = proc;
-      let output = '';
-      let ready = false;
-      const timer = setTimeout(() => reject(new Error(`postgres did not start:\n${output}`)), 30_000);
-      const onData = (chunk: Buffer) => {
-        if (ready) return;
-        output += chunk.toString();
-        if (/database system is ready to accept connections/.test(output)) {
-          ready = true;
-          output = '';
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      proc.stdout?.on('data', onData);
-      proc.stderr?.on('data', onData);
-      proc.once('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        if (!ready) reject(new Error(`postgres exited with ${code}:\n${output}`));
-      });
-    });
-
-  const signal = async (sig: NodeJS.Signals) => {
-    const proc = child;
-    child = undefined;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const force = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-      proc.once('exit', () => {
-        clearTimeout(force);
-        resolve();
-      });
-      proc.kill(sig);
-    });
-  };
+  const server = daemon({
+    name: 'postgres',
+    binary: join(bin, 'postgres'),
+    args,
+    ready: /database system is ready to accept connections/,
+    startTimeoutMs: 30_000,
+    cwd: dir,
+    ...user,
+  });
+  const start = () => server.start();
 
   await start();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
@@ -149,11 +115,11 @@ export async function startPostgres(options: { fsync?: boolean } = {}): Promise<
       );
       return `postgres://postgres@127.0.0.1:${port}/${name}`;
     },
-    kill: () => signal('SIGKILL'),
+    kill: () => server.kill(),
     start,
     async stop() {
       // SIGINT: PostgreSQL's fast shutdown (ends sessions, checkpoints, exits).
-      await signal('SIGINT');
+      await server.stop('SIGINT');
       rmSync(dir, { recursive: true, force: true });
     },
   };
