@@ -409,6 +409,30 @@ async function phase(
   };
 }
 
+/**
+ * The saturation rate: `cfg.maxRepeats` closed-loop phases (`common` with
+ * `mode: 'window'` and `cfg.maxMeasureMs`) on the same connections.
+ * The max rate varies from one window to the next on a VM (±20 % seen), so
+ * the median run counts (`max`), with every run's rate (`max.runs`), the
+ * counters named in `sums` added over the runs, whether every run was
+ * complete (when `complete`), and the busiest other-CPU figure. The RSS
+ * series is dropped from every run (the fixed phase reports memory).
+ */
+async function saturate(server, gens, common, cfg, sums, complete = false) {
+  const runs = [];
+  for (let i = 0; i < cfg.maxRepeats; i++) {
+    runs.push(await phase(server, gens, { ...common, measureMs: cfg.maxMeasureMs, mode: 'window' }));
+  }
+  const byRate = [...runs].sort((a, b) => a.deliveriesPerSec - b.deliveriesPerSec);
+  const max = byRate[Math.floor(byRate.length / 2)];
+  max.runs = runs.map((r) => r.deliveriesPerSec);
+  for (const key of sums) max[key] = runs.reduce((a, r) => a + r[key], 0);
+  if (complete) max.complete = runs.every((r) => r.complete);
+  max.otherCpuPct = Math.max(...runs.map((r) => r.otherCpuPct ?? 0));
+  for (const r of runs) delete r.rssSeries;
+  return { max, runs };
+}
+
 // ---------------------------------------------------------------- scenarios
 
 async function fanout(key, clients) {
@@ -420,26 +444,8 @@ async function fanout(key, clients) {
     const conn = await connect(gens, server, spec.listen(server.info), clients);
     const common = { warmupMs: cfg.warmupMs, measureMs: cfg.measureMs, payloadBytes: cfg.payloadBytes, clients };
     const fixed = await phase(server, gens, { ...common, mode: 'fixed', rate: cfg.fixedRate(clients) });
-    // Max rate varies from one window to the next on a VM (±20 % seen), so it
-    // is measured several times on the same connections; the median counts.
-    const runs = [];
-    for (let i = 0; i < cfg.maxRepeats; i++) {
-      runs.push(
-        await phase(server, gens, {
-          ...common,
-          measureMs: cfg.maxMeasureMs,
-          mode: 'window',
-          window: cfg.window(clients),
-        }),
-      );
-    }
-    const byRate = [...runs].sort((a, b) => a.deliveriesPerSec - b.deliveriesPerSec);
-    const max = byRate[Math.floor(byRate.length / 2)];
-    max.runs = runs.map((r) => r.deliveriesPerSec);
-    max.gaps = runs.reduce((a, r) => a + r.gaps, 0);
-    max.otherCpuPct = Math.max(...runs.map((r) => r.otherCpuPct ?? 0));
+    const { max } = await saturate(server, gens, { ...common, window: cfg.window(clients) }, cfg, ['gaps']);
     delete fixed.rssSeries;
-    delete max.rssSeries;
     return { server: key, label: spec.label, clients, connectMs: conn.ms, generators: gens.length, fixed, max };
   } finally {
     await stop([...gens, server.child]);
@@ -623,26 +629,15 @@ async function redisFanout(setup) {
       redis,
     };
     const fixed = await phase(publisher, gens, { ...common, mode: 'fixed', rate: cfg.fixedRate });
-    const runs = [];
-    for (let i = 0; i < cfg.maxRepeats; i++) {
-      runs.push(
-        await phase(publisher, gens, {
-          ...common,
-          measureMs: cfg.maxMeasureMs,
-          mode: 'window',
-          window: cfg.window(total),
-        }),
-      );
-    }
-    const byRate = [...runs].sort((a, b) => a.deliveriesPerSec - b.deliveriesPerSec);
-    const max = byRate[Math.floor(byRate.length / 2)];
-    max.runs = runs.map((r) => r.deliveriesPerSec);
-    max.gaps = runs.reduce((a, r) => a + r.gaps, 0);
-    max.dups = runs.reduce((a, r) => a + r.dups, 0);
-    max.complete = runs.every((r) => r.complete);
-    max.otherCpuPct = Math.max(...runs.map((r) => r.otherCpuPct ?? 0));
+    const { max, runs } = await saturate(
+      publisher,
+      gens,
+      { ...common, window: cfg.window(total) },
+      cfg,
+      ['gaps', 'dups'],
+      true,
+    );
     delete fixed.rssSeries;
-    for (const r of runs) delete r.rssSeries;
     return {
       setup,
       label:
@@ -689,27 +684,15 @@ async function channelsRun(key) {
       channels: cfg.channels,
     };
     const fixed = await phase(server, gens, { ...common, mode: 'fixed', rate: cfg.fixedRate });
-    const runs = [];
-    for (let i = 0; i < cfg.maxRepeats; i++) {
-      runs.push(
-        await phase(server, gens, {
-          ...common,
-          measureMs: cfg.maxMeasureMs,
-          mode: 'window',
-          window: cfg.window(cfg.clients),
-        }),
-      );
-    }
-    const byRate = [...runs].sort((a, b) => a.deliveriesPerSec - b.deliveriesPerSec);
-    const max = byRate[Math.floor(byRate.length / 2)];
-    max.runs = runs.map((r) => r.deliveriesPerSec);
-    max.gaps = runs.reduce((a, r) => a + r.gaps, 0);
-    max.dups = runs.reduce((a, r) => a + r.dups, 0);
-    max.foreign = runs.reduce((a, r) => a + r.foreign, 0);
-    max.complete = runs.every((r) => r.complete);
-    max.otherCpuPct = Math.max(...runs.map((r) => r.otherCpuPct ?? 0));
+    const { max, runs } = await saturate(
+      server,
+      gens,
+      { ...common, window: cfg.window(cfg.clients) },
+      cfg,
+      ['gaps', 'dups', 'foreign'],
+      true,
+    );
     delete fixed.rssSeries;
-    for (const r of runs) delete r.rssSeries;
     // Server CPU per delivery at the fixed rate, in µs of CPU.
     const cpuUsPerDelivery = fixed.cpuUsPerDelivery;
     // Deliveries per second of server CPU at the max rate: on a machine where

@@ -41,8 +41,87 @@ function memory() {
   };
 }
 
+/**
+ * What a publishing run measures: RSS every `sampleMs` (peak and series), and
+ * the CPU from the first event published in [fromUs, toUs) to the first
+ * published after it.
+ */
+function meter({ fromUs, toUs, sampleMs }) {
+  let cpuFrom;
+  let cpuTo;
+  let peakRss = 0;
+  const series = [];
+  const sampler = setInterval(() => {
+    const rss = process.memoryUsage.rss();
+    if (rss > peakRss) peakRss = rss;
+    series.push([Math.round((nowUs() - fromUs) / 1000), Math.round(rss / 1024)]);
+  }, sampleMs);
+  return {
+    /** Whether an event published at `t` (µs) counts; starts and stops the CPU clock. */
+    inWindow(t) {
+      if (t >= fromUs && t < toUs) {
+        if (!cpuFrom) cpuFrom = { cpu: cpuNow(), at: t };
+        return true;
+      }
+      if (t >= toUs && !cpuTo) cpuTo = { cpu: cpuNow(), at: t };
+      return false;
+    },
+    stop() {
+      if (!cpuTo) cpuTo = { cpu: cpuNow(), at: nowUs() };
+      clearInterval(sampler);
+      const cpuPct = cpuFrom ? ((cpuTo.cpu - cpuFrom.cpu) / (cpuTo.at - cpuFrom.at)) * 100 : null;
+      return { cpuPct, rss: process.memoryUsage.rss(), peakRss, series };
+    },
+  };
+}
+
+/**
+ * Publish with `one()` until `untilUs`:
+ * - fixed: `perSec` events/s, what is due at once, then a pause of `pauseMs`;
+ * - window (closed loop): while `ahead()` says the slowest client is close
+ *   enough, at most `slice` events per macrotask so acks are read between
+ *   them and the pipeline stays full instead of alternating burst and idle;
+ *   otherwise wait for an ack (or 50 ms).
+ */
+async function pace({ mode, perSec, pauseMs, untilUs, slice, ahead, one }) {
+  if (mode === 'fixed') {
+    const start = nowUs();
+    let sent = 0;
+    while (nowUs() < untilUs) {
+      const due = Math.floor(((nowUs() - start) / 1e6) * perSec);
+      while (sent < due) {
+        one();
+        sent++;
+      }
+      await sleep(pauseMs);
+    }
+    return;
+  }
+  while (nowUs() < untilUs) {
+    let n = 0;
+    while (n < slice && ahead()) {
+      one();
+      n++;
+    }
+    if (n === 0) {
+      await new Promise((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 50);
+      });
+      wake = null;
+    } else {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+}
+
 let seq = 0;
 
+/**
+ * One stream of events: `rate` events/s (fixed), or (window) never more than
+ * `window` events ahead of the slowest client, one event per macrotask, so
+ * the server runs flat out without buffering without bound.
+ */
 async function publish({
   mode,
   rate,
@@ -57,76 +136,35 @@ async function publish({
   const make = payloadFactory(payloadBytes);
   let firstInWindow = 0;
   let lastInWindow = 0;
-  let cpuFrom;
-  let cpuTo;
-  let peakRss = 0;
-  const series = [];
-  const sampler = setInterval(() => {
-    const rss = process.memoryUsage.rss();
-    if (rss > peakRss) peakRss = rss;
-    series.push([Math.round((nowUs() - fromUs) / 1000), Math.round(rss / 1024)]);
-  }, sampleMs);
-
+  const m = meter({ fromUs, toUs, sampleMs });
   const one = () => {
     const s = ++seq;
     const data = make(s);
-    if (data.t >= fromUs && data.t < toUs) {
+    if (m.inWindow(data.t)) {
       if (!firstInWindow) firstInWindow = s;
       lastInWindow = s;
-      if (!cpuFrom) cpuFrom = { cpu: cpuNow(), at: data.t };
-    } else if (data.t >= toUs && !cpuTo) {
-      cpuTo = { cpu: cpuNow(), at: data.t };
     }
     adapter.publish(data);
   };
-
-  if (mode === 'fixed') {
-    const start = nowUs();
-    let sent = 0;
-    while (nowUs() < untilUs) {
-      const due = Math.floor(((nowUs() - start) / 1e6) * rate);
-      while (sent < due) {
-        one();
-        sent++;
-      }
-      await sleep(Math.max(1, Math.min(20, 1000 / rate / 2)));
-    }
-  } else {
-    // Closed loop: never more than `window` events ahead of the slowest
-    // client, so the server runs flat out without buffering without bound.
+  if (mode !== 'fixed') {
     ackMin = seq;
     genMins = new Array(generators).fill(seq);
-    while (nowUs() < untilUs) {
-      // One event per macrotask, so acks are read between publishes and the
-      // pipeline stays full instead of alternating burst and idle.
-      let n = 0;
-      if (seq - ackMin < window) {
-        one();
-        n++;
-      }
-      if (n === 0) {
-        await new Promise((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, 50);
-        });
-        wake = null;
-      } else {
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    }
   }
-  if (!cpuTo) cpuTo = { cpu: cpuNow(), at: nowUs() };
-  clearInterval(sampler);
-  const cpuPct = cpuFrom ? ((cpuTo.cpu - cpuFrom.cpu) / (cpuTo.at - cpuFrom.at)) * 100 : null;
+  await pace({
+    mode,
+    perSec: rate,
+    pauseMs: Math.max(1, Math.min(20, 1000 / rate / 2)),
+    untilUs,
+    slice: 1,
+    ahead: () => seq - ackMin < window,
+    one,
+  });
   return {
     published: seq,
     firstInWindow,
     lastInWindow,
     eventsInWindow: firstInWindow ? lastInWindow - firstInWindow + 1 : 0,
-    cpuPct,
-    rss: process.memoryUsage.rss(),
-    peakRss,
-    series,
+    ...m.stop(),
   };
 }
 
@@ -170,79 +208,35 @@ async function publishChannels({
   let eventsInWindow = 0;
   let expectedDeliveries = 0;
   let lastInWindow = 0;
-  let cpuFrom;
-  let cpuTo;
-  let peakRss = 0;
-  const series = [];
-  const sampler = setInterval(() => {
-    const rss = process.memoryUsage.rss();
-    if (rss > peakRss) peakRss = rss;
-    series.push([Math.round((nowUs() - fromUs) / 1000), Math.round(rss / 1024)]);
-  }, sampleMs);
-
+  const m = meter({ fromUs, toUs, sampleMs });
   const one = () => {
     const k = chanPos % channels;
     const s = Math.floor(chanPos / channels) + 1;
     chanPos++;
     const data = make(s, k);
-    if (data.t >= fromUs && data.t < toUs) {
+    if (m.inWindow(data.t)) {
       eventsInWindow++;
       expectedDeliveries += subs(k);
       lastInWindow = s;
-      if (!cpuFrom) cpuFrom = { cpu: cpuNow(), at: data.t };
-    } else if (data.t >= toUs && !cpuTo) {
-      cpuTo = { cpu: cpuNow(), at: data.t };
     }
     adapter.publishTo(k, data);
   };
-
-  if (mode === 'fixed') {
-    const perSec = rate * channels;
-    const start = nowUs();
-    let sent = 0;
-    while (nowUs() < untilUs) {
-      const due = Math.floor(((nowUs() - start) / 1e6) * perSec);
-      // Spread evenly: publish what is due, then yield for a millisecond or so.
-      while (sent < due) {
-        one();
-        sent++;
-      }
-      await sleep(1);
-    }
-  } else {
-    const round = () => Math.floor(chanPos / channels) + 1;
+  const round = () => Math.floor(chanPos / channels) + 1;
+  if (mode !== 'fixed') {
     ackMin = round() - 1;
     genMins = new Array(generators).fill(ackMin);
-    while (nowUs() < untilUs) {
-      let n = 0;
-      while (n < slice && round() - ackMin <= window) {
-        one();
-        n++;
-      }
-      if (n === 0) {
-        await new Promise((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, 50);
-        });
-        wake = null;
-      } else {
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    }
   }
-  if (!cpuTo) cpuTo = { cpu: cpuNow(), at: nowUs() };
-  clearInterval(sampler);
-  const cpuPct = cpuFrom ? ((cpuTo.cpu - cpuFrom.cpu) / (cpuTo.at - cpuFrom.at)) * 100 : null;
-  return {
-    published: chanPos,
-    lastInWindow,
-    eventsInWindow,
-    expectedDeliveries,
-    cpuPct,
-    rss: process.memoryUsage.rss(),
-    peakRss,
-    series,
-  };
+  // Fixed: spread evenly, publish what is due, then yield for a millisecond or so.
+  await pace({
+    mode,
+    perSec: rate * channels,
+    pauseMs: 1,
+    untilUs,
+    slice,
+    ahead: () => round() - ackMin <= window,
+    one,
+  });
+  return { published: chanPos, lastInWindow, eventsInWindow, expectedDeliveries, ...m.stop() };
 }
 
 /**
