@@ -83,17 +83,25 @@ describe.skipIf(!redisServerPath)('a second instance in a real child process', (
     expect(childPid).not.toBe(process.pid);
     const lines: string[] = [];
     const source = new EventSource(`http://127.0.0.1:${childPort}/events`);
+    // Listen for the snapshots before waiting for anything: one that arrived while this test waited
+    // for another would never be seen again (the test hung when the SSE snapshot beat the WS open).
+    const sseSnapshot = new Promise((resolve) => source.addEventListener('snapshot', resolve, { once: true }));
     source.addEventListener('tick', (e) => lines.push(`sse ${e.data} ${e.lastEventId}`));
     const socket = new WebSocket(`ws://127.0.0.1:${childPort}/ws`, WS_PROTOCOL);
+    let wsSnapshot!: () => void;
+    const wsSnapshotSeen = new Promise<void>((resolve) => {
+      wsSnapshot = resolve;
+    });
     socket.on('message', (raw) => {
       const frame = decodeServerFrame(String(raw));
+      if (frame.type === 'snapshot') wsSnapshot();
       if (frame.type === 'event') lines.push(`ws ${JSON.stringify(frame.data)} ${frame.id}`);
     });
     const onA = recorder();
     a.hub.attach({}, onA.sink);
     try {
-      await new Promise((resolve) => socket.once('open', resolve));
-      await new Promise((resolve) => source.addEventListener('snapshot', resolve, { once: true }));
+      // Both clients subscribed (their snapshots are in) before anything is published.
+      await Promise.all([sseSnapshot, wsSnapshotSeen]);
       const fromA = await a.hub.publish('tick', 1);
       child.send({ type: 'publish', value: 2 });
       const fromChild = await eventually(() => {
