@@ -13,13 +13,9 @@
 // 128 KiB), on MQTT 3.1.1 and MQTT 5. The parent publishes SIZE_MB (default
 // 100) at QoS 1, waits for the broker's PUBACK and 3 s more, then asks for
 // RSS; again after SETTLE_S (default 15) seconds. Prints one line per case.
-import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as netServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { startMosquitto } from './mosquitto.mjs';
 
 const SIZE_MB = Number(process.env.SIZE_MB ?? 100);
 const SETTLE_S = Number(process.env.SETTLE_S ?? 15);
@@ -103,42 +99,4 @@ async function parent() {
   } finally {
     await broker.stop();
   }
-}
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = netServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startMosquitto() {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'boardcast-bench-mosquitto-'));
-  const config = join(dir, 'mosquitto.conf');
-  const lines = [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr'];
-  if (process.getuid?.() === 0) lines.push('user root');
-  writeFileSync(config, `${lines.join('\n')}\n`);
-  const proc = spawn(process.env.MOSQUITTO ?? '/usr/sbin/mosquitto', ['-c', config], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  await new Promise((resolve, reject) => {
-    const rl = createInterface({ input: proc.stderr });
-    rl.on('line', (line) => {
-      if (/running/.test(line)) resolve();
-    });
-    proc.once('exit', (code) => reject(new Error(`mosquitto exited with ${code}`)));
-  });
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    async stop() {
-      proc.kill('SIGKILL');
-      await new Promise((r) => proc.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }

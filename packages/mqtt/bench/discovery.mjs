@@ -11,19 +11,14 @@
 // it) and its sensor (`STATUS 10`); a responder client answers them as the
 // devices would. Prints the time to all `device` events, to all boards online, RSS
 // and heap after, and the time for one relay write round trip afterwards.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as netServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { connectAsync } from 'mqtt';
 import { discoverDevices } from '../dist/index.js';
+import { startMosquitto } from './mosquitto.mjs';
 
 const DEVICES = Number(process.env.DEVICES ?? 1000);
 const mb = (bytes) => (bytes / 1024 / 1024).toFixed(0);
 
-const broker = await startMosquitto();
+const broker = await startMosquitto(['set_tcp_nodelay true', 'max_queued_messages 100000']);
 try {
   const publisher = await connectAsync(broker.url);
   const macs = Array.from({ length: DEVICES }, (_, i) =>
@@ -105,49 +100,4 @@ try {
   await publisher.endAsync();
 } finally {
   await broker.stop();
-}
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = netServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startMosquitto() {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'boardcast-bench-mosquitto-'));
-  const config = join(dir, 'mosquitto.conf');
-  const lines = [
-    `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
-    'persistence false',
-    'log_dest stderr',
-    'set_tcp_nodelay true',
-    'max_queued_messages 100000',
-  ];
-  if (process.getuid?.() === 0) lines.push('user root');
-  writeFileSync(config, `${lines.join('\n')}\n`);
-  const proc = spawn(process.env.MOSQUITTO ?? '/usr/sbin/mosquitto', ['-c', config], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  await new Promise((resolve, reject) => {
-    const rl = createInterface({ input: proc.stderr });
-    rl.on('line', (line) => {
-      if (/running/.test(line)) resolve();
-    });
-    proc.once('exit', (code) => reject(new Error(`mosquitto exited with ${code}`)));
-  });
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    async stop() {
-      proc.kill('SIGKILL');
-      await new Promise((r) => proc.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }

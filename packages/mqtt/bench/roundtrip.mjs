@@ -21,10 +21,7 @@
 // differ; off by default here). MqttBoard always sets it on its own socket.
 // Prints p50/p90/p99/max in ms.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createServer as netServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -32,20 +29,12 @@ import { createHub, defineContract, typed } from '@boardcast/core';
 import { boardcastHttp } from '@boardcast/sse-server';
 import { EventSource } from 'eventsource';
 import { MqttBoard, tasmota } from '../dist/index.js';
+import { startMosquitto } from './mosquitto.mjs';
 
 const COMMANDS = Number(process.env.COMMANDS ?? 1000);
 const RATE = Number(process.env.RATE ?? 100);
 const SENSOR_MESSAGES = Number(process.env.SENSOR_MESSAGES ?? 1000);
 const here = fileURLToPath(new URL('.', import.meta.url));
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = netServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function stats(samples) {
   const s = [...samples].sort((a, b) => a - b);
@@ -53,21 +42,10 @@ function stats(samples) {
   return `n=${s.length} p50=${q(0.5)} p90=${q(0.9)} p99=${q(0.99)} max=${s.at(-1).toFixed(2)} ms`;
 }
 
-const port = await freePort();
-const dir = mkdtempSync(join(tmpdir(), 'boardcast-mqtt-bench-'));
-const conf = join(dir, 'mosquitto.conf');
-writeFileSync(
-  conf,
-  `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n${process.env.BROKER_NODELAY === '1' ? 'set_tcp_nodelay true\n' : ''}${process.getuid?.() === 0 ? 'user root\n' : ''}`,
-);
-const broker = spawn(process.env.MOSQUITTO ?? '/usr/sbin/mosquitto', ['-c', conf], { stdio: 'ignore' });
+const broker = await startMosquitto(process.env.BROKER_NODELAY === '1' ? ['set_tcp_nodelay true'] : []);
 // Whatever happens below, the broker and its directory go with this process.
-process.on('exit', () => {
-  broker.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
-const url = `mqtt://127.0.0.1:${port}`;
-await new Promise((r) => setTimeout(r, 300));
+process.on('exit', () => broker.kill());
+const url = broker.url;
 
 const device = spawn(process.execPath, [join(here, 'device.mjs'), url, 'bench'], {
   stdio: ['pipe', 'pipe', 'inherit'],
