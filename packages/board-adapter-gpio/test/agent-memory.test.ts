@@ -6,10 +6,8 @@
  * the ESP32-without-PSRAM limits from issue 14. Figures are printed:
  *   pnpm exec vitest run --project board-adapter-gpio test/agent-memory.test.ts
  */
-import type { MicroPythonInstance } from '@micropython/micropython-webassembly-pyscript';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AGENT_MODULES, BRIDGE, loadAgentMp, startLinkRig } from './agent-mp.js';
-import { waitFor } from './helpers.js';
+import { AGENT_MODULES, type AgentMp, BRIDGE, loadAgentMp, startLinkRig, waitMp } from './agent-mp.js';
 
 const COMPILE_BUDGET = 32 * 1024;
 const SESSION_BUDGET = 40 * 1024;
@@ -39,7 +37,7 @@ const ORDER = [
  */
 async function compilePeak(name: string): Promise<number> {
   /** micropython.mem_info(): "GC: total: T, used: U, free: F" over the areas that exist now. */
-  const gcInfo = (mp: MicroPythonInstance, out: string[]) => {
+  const gcInfo = (mp: AgentMp, out: string[]) => {
     out.length = 0;
     mp.runPython('micropython.mem_info()');
     const m = out.map((l) => /GC: total: (\d+), used: (\d+), free: (\d+)/.exec(l)).find(Boolean);
@@ -49,16 +47,20 @@ async function compilePeak(name: string): Promise<number> {
   const trial = async (heapsize: number) => {
     const out: string[] = [];
     const mp = await loadAgentMp(out, heapsize);
-    mp.runPython(`
+    try {
+      mp.runPython(`
 import gc, micropython
 with open(${JSON.stringify(`/${name}.py`)}) as f:
     src = f.read()
 gc.collect()
 `);
-    const before = gcInfo(mp, out);
-    mp.runPython(`code = compile(src, ${JSON.stringify(name)}, 'exec')`);
-    const after = gcInfo(mp, out);
-    return { room: before.free, fits: before.total <= heapsize && after.total === before.total };
+      const before = gcInfo(mp, out);
+      mp.runPython(`code = compile(src, ${JSON.stringify(name)}, 'exec')`);
+      const after = gcInfo(mp, out);
+      return { room: before.free, fits: before.total <= heapsize && after.total === before.total };
+    } finally {
+      mp.dispose();
+    }
   };
   let lo = 8 * 1024;
   let hi = 256 * 1024;
@@ -83,8 +85,7 @@ afterEach(async () => {
 describe('agent memory under MicroPython (32-bit WebAssembly build)', () => {
   it('every module compiles in ≤ 32 KB of heap; a full session retains < 40 KB', async () => {
     expect([...ORDER].sort()).toEqual(AGENT_MODULES.map((f) => f.replace(/\.py$/, '')).sort());
-    // First: the compile trials start interpreters of their own (this build
-    // keeps one registry of JS modules, so they must not interleave).
+    // First: the compile trials, each in an interpreter of its own.
     const figures: Record<string, number> = {};
     for (let i = 0; i < ORDER.length; i++) {
       figures[`compile ${ORDER[i]}`] = await compilePeak(ORDER[i]!);
@@ -124,14 +125,14 @@ task = asyncio.create_task(runner(agent))
       mp.runPython(`measure(${JSON.stringify(tag)})`);
       session.push(figures[tag]!);
     };
-    await waitFor(() => board.status === 'online', `online (${out.join(' | ')})`, 15_000);
+    await waitMp(mp, out, () => board.status === 'online', 'online', 15_000);
     sample('online');
     const seen: number[] = [];
     board.watch(4, { debounceMs: 5 }, (e) => seen.push(e.value));
-    await waitFor(async () => (await board.digitalRead(4)) === 0, 'watch');
+    await waitMp(mp, out, async () => (await board.digitalRead(4)) === 0, 'watch');
     for (let i = 1; i <= 100; i++) {
       mp.runPython(`agent.backend.set(4, ${i % 2})`);
-      await waitFor(() => seen.length === i, `edge ${i}`);
+      await waitMp(mp, out, () => seen.length === i, `edge ${i}`);
       if (i % 25 === 0) sample(`edges ${i}`);
     }
     for (let i = 1; i <= 100; i++) {
@@ -139,8 +140,8 @@ task = asyncio.create_task(runner(agent))
       if (i % 25 === 0) sample(`writes ${i}`);
     }
     net.cut();
-    await waitFor(() => board.status === 'offline', 'offline after the cut');
-    await waitFor(() => board.status === 'online', 'online again after the reconnect', 15_000);
+    await waitMp(mp, out, () => board.status === 'offline', 'offline after the cut');
+    await waitMp(mp, out, () => board.status === 'online', 'online again after the reconnect', 15_000);
     expect(await board.digitalWrite(2, 1)).toBe(1);
     sample('after reconnect');
     const peak = Math.max(...session);
@@ -156,6 +157,6 @@ task = asyncio.create_task(runner(agent))
       expect(figures[`compile ${name}`], name).toBeLessThanOrEqual(COMPILE_BUDGET);
     }
     expect(peak).toBeLessThan(SESSION_BUDGET);
-    // Eleven WebAssembly interpreters one after another: 20 s was not enough at load average 28.
+    // About a hundred WebAssembly interpreters one after another (the compile trials): 20 s was not enough at load average 28.
   }, 180_000);
 });

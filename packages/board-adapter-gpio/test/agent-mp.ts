@@ -11,16 +11,23 @@
  *   nothing is received, without FIN or RST, until `resume()`.
  *
  * Bytes cross the JS/Python boundary as hex strings; the Python side polls
- * (5 ms) instead of awaiting JS promises, so cancelling a task never leaves a
- * JS callback pointing at it.
+ * (5 ms) instead of awaiting JS promises — connecting included — so
+ * cancelling a task never leaves a JS callback pointing at it, and the only
+ * way JS calls into the interpreter on its own is its event loop's timers,
+ * which micropython-realm.ts guards.
+ *
+ * Each interpreter is loaded into its own JavaScript realm
+ * (micropython-realm.ts): the build keeps its state on `globalThis`, and
+ * several interpreters in one realm corrupted each other.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { MicroPythonInstance } from '@micropython/micropython-webassembly-pyscript';
-import { waitFor } from '../../../test-support/wait.js';
 import { attachBoardLink, type BoardLink } from '../src/index.js';
 import { closeServer, listen, newServer } from './helpers.js';
+import { loadRealmMicroPython, type RealmMicroPython } from './micropython-realm.js';
+
+export type { RealmMicroPython as AgentMp };
 
 export const AGENT_DIR = fileURLToPath(new URL('../agent/', import.meta.url));
 /** The modules copied to a board (everything but the example config and main.py). */
@@ -32,9 +39,9 @@ export const SEND_BUFFER = 2048;
 
 /**
  * runner(agent) runs the agent and prints "agent-finished" when run() has
- * returned. Every test waits for it (stopAgent) before the next interpreter
- * starts: this build keeps one registry of JS modules for all instances, so
- * an old instance still running its loop would call into the new one's.
+ * returned. Every test waits for it (stopAgent), so no agent outlives its
+ * test; the teardown then disposes of the interpreter (nothing of it runs
+ * after).
  */
 export const RUNNER = `
 import asyncio
@@ -45,18 +52,61 @@ async def runner(agent):
         print('agent-finished')
 `;
 
-export async function stopAgent(mp: MicroPythonInstance, out: string[]): Promise<void> {
+/**
+ * waitFor that fails at once, with the interpreter's error and its last
+ * output, when the interpreter crashed (a wasm trap, its event loop failing):
+ * waiting longer cannot help then. `what` may be a function, so the output in
+ * the message is read when the wait fails, not when it starts.
+ */
+export async function waitMp<T>(
+  mp: RealmMicroPython,
+  out: readonly string[],
+  check: () => T | Promise<T>,
+  what: string | (() => string),
+  timeoutMs = 10_000,
+): Promise<NonNullable<T>> {
+  const describe = () => (typeof what === 'function' ? what() : what);
+  const tail = () => out.slice(-12).join(' | ');
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    if (mp.crash !== undefined) {
+      throw new Error(
+        `the MicroPython interpreter crashed while waiting for ${describe()}: ${String(mp.crash)} (output: ${tail()})`,
+      );
+    }
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline && mp.crash === undefined) {
+      throw new Error(
+        `timed out waiting for ${describe()}${last ? ` (last error: ${String(last)})` : ''} (output: ${tail()})`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Stop the agent and wait for run() to return; throws the interpreter's crash if it had one. */
+export async function stopAgent(mp: RealmMicroPython, out: string[]): Promise<void> {
+  if (mp.crash !== undefined) {
+    throw new Error(
+      `the MicroPython interpreter had crashed: ${String(mp.crash)} (output: ${out.slice(-12).join(' | ')})`,
+    );
+  }
   try {
     mp.runPython('agent.stop()');
   } catch {
     return; // no agent was started
   }
-  await waitFor(() => out.includes('agent-finished'), 'the MicroPython agent to finish', 10_000);
+  await waitMp(mp, out, () => out.includes('agent-finished'), 'the MicroPython agent to finish', 10_000);
 }
 
-export async function loadAgentMp(out: string[], heapsize = 64 * 1024): Promise<MicroPythonInstance> {
-  const { loadMicroPython } = await import('@micropython/micropython-webassembly-pyscript');
-  const mp = await loadMicroPython({
+export async function loadAgentMp(out: string[], heapsize = 64 * 1024): Promise<RealmMicroPython> {
+  const mp = await loadRealmMicroPython({
     // Start small: this build grows its heap on demand, so memory is
     // measured with gc.mem_alloc(), not by a cap.
     heapsize,
@@ -68,6 +118,8 @@ export async function loadAgentMp(out: string[], heapsize = 64 * 1024): Promise<
 }
 
 interface DoubleSocket {
+  /** 'connecting', 'open', or the connect error's code (ECONNREFUSED, ...). */
+  state(): string;
   send(hex: string): number;
   take(): string | null;
   room(): number;
@@ -84,8 +136,8 @@ export interface SocketDouble {
   /** Sockets the Python side opened and has not closed (the board's descriptors). */
   readonly held: number;
   readonly sockets: Set<Socket>;
-  /** The module to register as `jsnet` in MicroPython. */
-  readonly module: { connect(host: string, port: number): Promise<DoubleSocket> };
+  /** The module to register as `jsnet` in MicroPython (connect returns at once; Python polls state()). */
+  readonly module: { connect(host: string, port: number): DoubleSocket };
   destroy(): void;
 }
 
@@ -115,64 +167,67 @@ export function socketDouble(sendBuffer = SEND_BUFFER): SocketDouble {
       for (const s of sockets) s.destroy();
     },
     module: {
-      connect(host: string, port: number) {
-        return new Promise<DoubleSocket>((resolve, reject) => {
-          const socket = connect(port, host);
-          sockets.add(socket);
-          const inbox: Buffer[] = [];
-          let outbox: Buffer[] = [];
-          let outBytes = 0;
-          let ended = false;
-          const flush = () => {
-            if (stalled || socket.destroyed) return;
-            for (const b of outbox) socket.write(b);
-            outbox = [];
-            outBytes = 0;
-          };
-          flushers.add(flush);
-          socket.on('data', (d) => inbox.push(d));
-          socket.on('close', () => {
-            ended = true;
-            sockets.delete(socket);
-            flushers.delete(flush);
-          });
-          socket.on('error', (e) => {
-            if (!socket.connecting) return;
-            reject(e);
-          });
-          if (stalled) socket.pause();
-          let closedByBoard = false;
-          socket.on('connect', () => {
-            held++;
-            resolve({
-              send(hex: string) {
-                if (ended) return -1;
-                const data = Buffer.from(hex, 'hex');
-                const n = Math.min(data.length, sendBuffer - outBytes);
-                if (n > 0) {
-                  outbox.push(data.subarray(0, n));
-                  outBytes += n;
-                  // A live link drains at once (on a later tick, like a NIC).
-                  setImmediate(flush);
-                }
-                return n;
-              },
-              take() {
-                if (stalled) return '';
-                if (inbox.length) return Buffer.concat(inbox.splice(0)).toString('hex');
-                return ended ? null : '';
-              },
-              room: () => (ended ? -1 : sendBuffer - outBytes),
-              closed: () => ended,
-              close: () => {
-                // Only the board closing its socket frees its descriptor; the peer's FIN does not.
-                if (!closedByBoard) held--;
-                closedByBoard = true;
-                socket.destroy();
-              },
-            });
-          });
+      connect(host: string, port: number): DoubleSocket {
+        const socket = connect(port, host);
+        sockets.add(socket);
+        const inbox: Buffer[] = [];
+        let outbox: Buffer[] = [];
+        let outBytes = 0;
+        let ended = false;
+        let open = false;
+        let failure: string | undefined;
+        const flush = () => {
+          if (stalled || socket.destroyed) return;
+          for (const b of outbox) socket.write(b);
+          outbox = [];
+          outBytes = 0;
+        };
+        flushers.add(flush);
+        socket.on('data', (d) => inbox.push(d));
+        socket.on('close', () => {
+          ended = true;
+          sockets.delete(socket);
+          flushers.delete(flush);
         });
+        socket.on('error', (e: NodeJS.ErrnoException) => {
+          if (!open) failure ??= e.code ?? e.message;
+        });
+        if (stalled) socket.pause();
+        let counted = false;
+        let closedByBoard = false;
+        socket.on('connect', () => {
+          open = true;
+          held++;
+          counted = true;
+        });
+        return {
+          state: () => (open ? 'open' : (failure ?? (ended ? 'ECONNRESET' : 'connecting'))),
+          send(hex: string) {
+            if (ended) return -1;
+            const data = Buffer.from(hex, 'hex');
+            const n = Math.min(data.length, sendBuffer - outBytes);
+            if (n > 0) {
+              outbox.push(data.subarray(0, n));
+              outBytes += n;
+              // A live link drains at once (on a later tick, like a NIC).
+              setImmediate(flush);
+            }
+            return n;
+          },
+          take() {
+            if (stalled) return '';
+            if (inbox.length) return Buffer.concat(inbox.splice(0)).toString('hex');
+            return ended ? null : '';
+          },
+          room: () => (ended ? -1 : sendBuffer - outBytes),
+          closed: () => ended,
+          close: () => {
+            // Only the board closing its socket frees its descriptor; the peer's FIN does not.
+            if (counted && !closedByBoard) held--;
+            closedByBoard = true;
+            socket.destroy();
+          },
+        };
       },
     },
   };
@@ -274,22 +329,31 @@ class Writer:
         self.s.close()
 
 async def opener(host, port, cfg):
-    sock = await jsnet.connect(host, port)
-    return Reader(sock), Writer(sock)
+    # Polls the connect like everything else (no JS promise awaited).
+    sock = jsnet.connect(host, port)
+    while True:
+        state = sock.state()
+        if state == 'open':
+            return Reader(sock), Writer(sock)
+        if state != 'connecting':
+            raise OSError(111 if state == 'ECONNREFUSED' else 104, state)
+        await asyncio.sleep_ms(5)
 ${RUNNER}`;
 
 export interface LinkRig {
   link: BoardLink;
   port: number;
   net: SocketDouble;
-  mp: MicroPythonInstance;
+  mp: RealmMicroPython;
   out: string[];
 }
 
 /**
  * A real `BoardLink` on 127.0.0.1, a socket double and a fresh interpreter
  * with `jsnet` registered (the caller runs BRIDGE). `onCleanup` receives the
- * teardown: stop the agent, drop the sockets, close link and server.
+ * teardown: stop the agent, dispose of the interpreter, drop the sockets,
+ * close link and server — all of it even when the agent or interpreter
+ * failed (that failure is then the teardown's error).
  */
 export async function startLinkRig(
   token: string,
@@ -303,10 +367,14 @@ export async function startLinkRig(
   const out: string[] = [];
   const mp = await loadAgentMp(out);
   onCleanup(async () => {
-    await stopAgent(mp, out);
-    net.destroy();
-    await link.close();
-    await closeServer(server);
+    try {
+      await stopAgent(mp, out);
+    } finally {
+      mp.dispose();
+      net.destroy();
+      await link.close();
+      await closeServer(server);
+    }
   });
   mp.registerJsModule('jsnet', net.module);
   return { link, port, net, mp, out };

@@ -8,6 +8,7 @@ import { pythonPath } from '../../../test-support/system.js';
 import {
   AGENT_DIR,
   AGENT_MODULES,
+  type AgentMp,
   BRIDGE,
   type LinkRig,
   loadAgentMp,
@@ -15,8 +16,9 @@ import {
   socketDouble,
   startLinkRig,
   stopAgent,
+  waitMp,
 } from './agent-mp.js';
-import { closeServer, listen, newServer, waitFor } from './helpers.js';
+import { closeServer, listen, newServer } from './helpers.js';
 
 const CHECKER = fileURLToPath(new URL('./mpy_compat.py', import.meta.url));
 
@@ -185,6 +187,7 @@ print('garbage-ok')
     });
     const out: string[] = [];
     const mp = await loadAgentMp(out);
+    cleanups.push(() => mp.dispose());
     mp.registerJsModule('jsnet', net.module);
     mp.runPython(BRIDGE);
     await mp.runPythonAsync(`
@@ -210,6 +213,15 @@ except Busy as e:
   });
 });
 
+/** Teardown of an interpreter without a rig: stop its agent, then dispose of it even if that failed. */
+async function retire(mp: AgentMp, out: string[]): Promise<void> {
+  try {
+    await stopAgent(mp, out);
+  } finally {
+    mp.dispose();
+  }
+}
+
 async function linkRig(heartbeatMs: number): Promise<LinkRig> {
   const rig = await startLinkRig('mp-token', heartbeatMs, (fn) => cleanups.push(fn));
   rig.mp.runPython(BRIDGE);
@@ -226,16 +238,16 @@ agent = bc_agent.Agent({'id': 'mp-board', 'url': 'ws://127.0.0.1:${rig.port}/boa
 task = asyncio.create_task(runner(agent))
 `);
     const board = rig.link.board('mp-board');
-    await waitFor(() => board.status === 'online', `MicroPython agent online (output: ${rig.out.join(' | ')})`, 15_000);
+    await waitMp(rig.mp, rig.out, () => board.status === 'online', 'MicroPython agent online', 15_000);
     expect(board.firmware).toContain('micropython');
     expect(await board.digitalWrite(2, 1)).toBe(1);
     const seen: number[] = [];
     board.watch(4, { debounceMs: 20 }, (e) => seen.push(e.value));
-    await waitFor(async () => (await board.digitalRead(4)) === 0, 'read pin 4');
+    await waitMp(rig.mp, rig.out, async () => (await board.digitalRead(4)) === 0, 'read pin 4');
     rig.mp.runPython('agent.backend.set(4, 1)');
-    await waitFor(() => seen.includes(1), 'edge from MicroPython');
+    await waitMp(rig.mp, rig.out, () => seen.includes(1), 'edge from MicroPython');
     await stopAgent(rig.mp, rig.out);
-    await waitFor(() => board.status === 'offline', 'offline after the MicroPython agent stopped');
+    await waitMp(rig.mp, rig.out, () => board.status === 'offline', 'offline after the MicroPython agent stopped');
   });
 
   it('closes its socket on every refused handshake (no descriptor leak)', async () => {
@@ -247,11 +259,22 @@ task = asyncio.create_task(runner(agent))
 `);
     // Four refusals are enough to tell a leak (each leaked socket stays held);
     // the WebAssembly interpreter is slow on a loaded machine, so wait generously.
-    await waitFor(() => rig.out.filter((l) => /refused.*401/.test(l)).length >= 4, 'four refusals', 40_000);
+    await waitMp(
+      rig.mp,
+      rig.out,
+      () => rig.out.filter((l) => /refused.*401/.test(l)).length >= 4,
+      'four refusals',
+      40_000,
+    );
     // The hint comes once: retrying cannot fix a wrong token.
     expect(rig.out.filter((l) => /token refused \(401\): check `token`/.test(l))).toHaveLength(1);
     await stopAgent(rig.mp, rig.out);
-    await waitFor(() => rig.net.held === 0, `every refused socket closed by the board (held ${rig.net.held})`);
+    await waitMp(
+      rig.mp,
+      rig.out,
+      () => rig.net.held === 0,
+      () => `every refused socket closed by the board (held ${rig.net.held})`,
+    );
   }, 60_000);
 
   it('a send queue that overflows with edges ends the session (never drops them silently); the reconnect resyncs the level', async () => {
@@ -263,19 +286,26 @@ agent = bc_agent.Agent({'id': 'mp-full', 'url': 'ws://127.0.0.1:${rig.port}/boar
 task = asyncio.create_task(runner(agent))
 `);
     const board = rig.link.board('mp-full');
-    await waitFor(() => board.status === 'online', `online (output: ${rig.out.join(' | ')})`, 15_000);
+    await waitMp(rig.mp, rig.out, () => board.status === 'online', 'online', 15_000);
     board.watch(4, { debounceMs: 5 }, () => undefined);
-    await waitFor(async () => (await board.digitalRead(4)) === 0, 'watch set up');
+    await waitMp(rig.mp, rig.out, async () => (await board.digitalRead(4)) === 0, 'watch set up');
     rig.net.stall();
     // Enough edges to fill the 2 KB send buffer and then the 8-frame queue.
     for (let i = 1; i <= 60; i++) {
       rig.mp.runPython(`agent.backend.set(4, ${i % 2})`);
       await new Promise((r) => setTimeout(r, 15));
     }
-    await waitFor(() => rig.out.some((l) => /send queue full \(8 frames\)/.test(l)), 'the overflow is logged');
+    await waitMp(
+      rig.mp,
+      rig.out,
+      () => rig.out.some((l) => /send queue full \(8 frames\)/.test(l)),
+      'the overflow is logged',
+    );
     rig.net.resume();
     rig.mp.runPython('agent.backend.set(4, 1)');
-    await waitFor(
+    await waitMp(
+      rig.mp,
+      rig.out,
       async () => board.status === 'online' && (await board.digitalRead(4)) === 1,
       'back online with the real level',
       15_000,
@@ -294,12 +324,12 @@ agent = bc_agent.Agent({'id': 'mp-stall', 'url': 'ws://127.0.0.1:${rig.port}/boa
 task = asyncio.create_task(runner(agent))
 `);
     const board = rig.link.board('mp-stall');
-    await waitFor(() => board.status === 'online', `online (output: ${rig.out.join(' | ')})`, 15_000);
+    await waitMp(rig.mp, rig.out, () => board.status === 'online', 'online', 15_000);
     const statuses: string[] = [];
     board.on('status', (s: string) => statuses.push(s));
     const seen: number[] = [];
     board.watch(4, { debounceMs: 10 }, (e) => seen.push(e.value));
-    await waitFor(async () => (await board.digitalRead(4)) === 0, 'watch set up');
+    await waitMp(rig.mp, rig.out, async () => (await board.digitalRead(4)) === 0, 'watch set up');
     const expected: number[] = [];
     let level = 0;
     const toggle = () => {
@@ -315,15 +345,17 @@ task = asyncio.create_task(runner(agent))
     }
     rig.net.resume();
     expect(expected.length).toBeGreaterThan(20);
-    await waitFor(
+    await waitMp(
+      rig.mp,
+      rig.out,
       () => seen.length >= expected.length,
-      `all ${expected.length} edges after the stall (got ${seen.length}; output: ${rig.out.slice(-8).join(' | ')})`,
+      () => `all ${expected.length} edges after the stall (got ${seen.length})`,
       15_000,
     );
     expect(seen).toEqual(expected);
     // Still listening, not just pinging: new edges and requests keep working.
     toggle();
-    await waitFor(() => seen.length === expected.length, 'an edge after the stall');
+    await waitMp(rig.mp, rig.out, () => seen.length === expected.length, 'an edge after the stall');
     expect(await board.digitalRead(4)).toBe(level);
     expect(board.status).toBe('online');
     expect(statuses).not.toContain('offline');
@@ -343,7 +375,7 @@ describe('Wi-Fi under MicroPython (a network module double)', () => {
       up: () => up,
       dial: (host: string) => dials.push(host),
     });
-    cleanups.push(() => stopAgent(mp, out));
+    cleanups.push(() => retire(mp, out));
     mp.FS.writeFile(
       '/network.py',
       [
@@ -370,12 +402,12 @@ agent = bc_agent.Agent({'backend': 'sim', 'wifi': {'ssid': 'lab', 'password': 'p
                         'backoff_max_ms': 200}, opener=refuse)
 task = asyncio.create_task(runner(agent))
 `);
-    await waitFor(() => out.some((l) => /wifi connecting lab/.test(l)), 'first connect');
+    await waitMp(mp, out, () => out.some((l) => /wifi connecting lab/.test(l)), 'first connect');
     await new Promise((r) => setTimeout(r, 1500)); // the station stays down for a while
     expect(connects).toBe(1);
     expect(dials).toEqual([]);
     up = true;
-    await waitFor(() => dials.length >= 1, 'dials once the station is up');
+    await waitMp(mp, out, () => dials.length >= 1, 'dials once the station is up');
     expect(connects).toBe(1);
   });
 });
@@ -387,7 +419,7 @@ describe('supervisor and hardware watchdog under MicroPython', () => {
     let feeds = 0;
     const reboots: string[] = [];
     mp.registerJsModule('probe', { feed: () => feeds++, reboot: (why: string) => reboots.push(why) });
-    cleanups.push(() => stopAgent(mp, out));
+    cleanups.push(() => retire(mp, out));
     mp.runPython(`${RUNNER}
 import asyncio, sys, bc_agent, probe
 class Wdt:
@@ -401,7 +433,7 @@ agent = bc_agent.Agent({'backend': 'sim', 'hw_watchdog_ms': 5000, 'stall_ms': 60
                        opener=refuse, wdt=Wdt(), reboot=probe.reboot)
 task = asyncio.create_task(runner(agent))
 `);
-    await waitFor(() => feeds >= 4, `watchdog fed (output: ${out.join(' | ')})`);
+    await waitMp(mp, out, () => feeds >= 4, 'watchdog fed');
     expect(out.join('\n')).toContain('hw_watchdog_ms 5000 exceeds the webassembly maximum; using 3000');
     // The inputs loop hangs (as on an await that never completes).
     mp.runPython(`
@@ -410,14 +442,71 @@ async def stuck():
 agent.input_loop = stuck
 agent.tasks['inputs'].cancel()
 `);
-    await waitFor(() => out.some((l) => /supervisor: inputs made no progress/.test(l)), 'restart logged', 10_000);
+    await waitMp(
+      mp,
+      out,
+      () => out.some((l) => /supervisor: inputs made no progress/.test(l)),
+      'restart logged',
+      10_000,
+    );
     const atRestart = feeds;
-    await waitFor(() => reboots.length === 1, 'reboot after the restart did not help', 10_000);
+    await waitMp(mp, out, () => reboots.length === 1, 'reboot after the restart did not help', 10_000);
     expect(reboots[0]).toContain('inputs stuck again');
     // Not one feed between the restart and the reboot: the restarted loop never beat.
     const atReboot = feeds;
     expect(atReboot).toBe(atRestart);
     await new Promise((r) => setTimeout(r, 1500));
     expect(feeds).toBe(atReboot);
+  });
+});
+
+describe('the interpreter harness (one realm per interpreter, crashes contained)', () => {
+  /** An interpreter whose event loop counts its turns in `count`. */
+  async function ticker(): Promise<{ mp: AgentMp; out: string[]; count: () => number }> {
+    const out: string[] = [];
+    const mp = await loadAgentMp(out);
+    cleanups.push(() => mp.dispose());
+    let n = 0;
+    mp.registerJsModule('probe', { tick: () => n++ });
+    mp.runPython(`
+import asyncio, probe
+async def tick():
+    while True:
+        probe.tick()
+        await asyncio.sleep_ms(5)
+task = asyncio.create_task(tick())
+`);
+    return { mp, out, count: () => n };
+  }
+
+  it('a second interpreter leaves the first one running (its loop, its objects)', async () => {
+    // In one realm the build's globals belong to the last interpreter loaded:
+    // the first one's timers then called into the second, and its loop stopped.
+    const a = await ticker();
+    await waitMp(a.mp, a.out, () => a.count() > 3, 'the first interpreter ticking');
+    const b = await ticker();
+    const atSecond = a.count();
+    await waitMp(b.mp, b.out, () => b.count() > 3, 'the second interpreter ticking');
+    await waitMp(a.mp, a.out, () => a.count() > atSecond + 3, 'the first interpreter still ticking');
+  });
+
+  it('a wasm trap in the event loop fails the wait with its error; nothing escapes as an uncaught error', async () => {
+    const out: string[] = [];
+    const mp = await loadAgentMp(out);
+    cleanups.push(() => mp.dispose());
+    mp.runPython(`
+import asyncio, uctypes
+async def wild():
+    await asyncio.sleep_ms(10)
+    print('reading past the end of linear memory')
+    uctypes.bytearray_at(0xfffffff0, 8)[0]
+agent = None
+task = asyncio.create_task(wild())
+`);
+    await expect(waitMp(mp, out, () => false, 'something that never comes', 15_000)).rejects.toThrow(
+      /crashed while waiting for something that never comes: RuntimeError: memory access out of bounds \(output: reading past the end/,
+    );
+    // A teardown that stops the agent reports the crash too, instead of waiting for an agent that cannot finish.
+    await expect(stopAgent(mp, out)).rejects.toThrow(/had crashed: RuntimeError: memory access out of bounds/);
   });
 });
