@@ -1,9 +1,9 @@
 import { connect, type Socket } from 'node:net';
 import { accessTable, createHub, DIRECTORY, defineContract, type Hub, typed } from '@boardcast/core';
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type { EventSourceMessage } from 'eventsource-parser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type BoardcastHttp, type BoardcastHttpOptions, boardcastHttp } from '../src/index.js';
-import { listen, type TestServer, waitFor } from './helpers.js';
+import { listen, openStream, type TestServer, waitFor } from './helpers.js';
 
 const contract = defineContract({
   events: { tick: typed<number>(), blob: typed<string>() },
@@ -72,39 +72,52 @@ async function serve(target: TestHub, options: BoardcastHttpOptions = {}) {
   return server.url;
 }
 
-async function open(url: string, init: RequestInit = {}): Promise<Stream> {
-  const controller = new AbortController();
-  const response = await fetch(url, { ...init, signal: controller.signal });
-  const stream: Stream = {
-    messages: [],
-    status: response.status,
-    ended: false,
-    close: () => controller.abort(),
-    data: (event) =>
-      stream.messages.filter((m) => event === undefined || m.event === event).map((m) => JSON.parse(m.data)),
-  };
-  streams.push(stream);
-  if (!response.ok || !response.body) {
-    stream.ended = true;
-    return stream;
-  }
-  const parser = createParser({
-    onEvent: (message) => {
-      if (message.event !== 'keepalive') stream.messages.push(message);
-    },
+async function open(url: string, init: { headers?: Record<string, string> } & RequestInit = {}): Promise<Stream> {
+  const { headers, ...rest } = init;
+  const reader = await openStream(url, headers, rest);
+  const stream: Stream = Object.assign(reader, {
+    status: reader.response.status,
+    data: (event?: string) =>
+      reader.messages.filter((m) => event === undefined || m.event === event).map((m) => JSON.parse(m.data)),
   });
-  const decoder = new TextDecoder();
-  (async () => {
-    try {
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        parser.feed(decoder.decode(chunk, { stream: true }));
-      }
-    } catch {
-      // aborted
-    }
-    stream.ended = true;
-  })();
+  streams.push(stream);
   return stream;
+}
+
+/**
+ * carol's stream of board-1 and board-2 over a raw socket that stops reading
+ * at once, so the server's buffer for it fills.
+ */
+async function stalledCarol(base: string) {
+  const { port } = new URL(base);
+  const socket = connect(Number(port), '127.0.0.1');
+  sockets.push(socket);
+  socket.pause();
+  socket.write(
+    'GET /api/events?channels=board-1,board-2 HTTP/1.1\r\nHost: 127.0.0.1\r\nx-user: carol\r\nAccept: text/event-stream\r\n\r\n',
+  );
+  await waitFor(() => api?.sse.clientCount === 1, 'stalled client connected');
+  return { socket, slow: api?.sse.clients()[0] };
+}
+
+/** Publish 16 KiB blobs on board-1 until more than 64 KiB wait for `slow`. */
+async function fillPast64KiB(hub: TestHub, slow: { readonly peakBufferedBytes: number } | undefined) {
+  const blob = 'x'.repeat(16 * 1024);
+  for (let i = 0; i < 5000 && (slow?.peakBufferedBytes ?? 0) <= 64 * 1024; i++) {
+    await hub.channel('board-1').publish('blob', blob);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Resume reading `socket`; `text` keeps the last 8 KiB it received. */
+function readTail(socket: Socket): { text: string } {
+  const received = { text: '' };
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    received.text = (received.text + chunk).slice(-8192);
+  });
+  socket.resume();
+  return received;
 }
 
 const as = (user: string, extra: Record<string, string> = {}) => ({ headers: { 'x-user': user, ...extra } });
@@ -425,33 +438,16 @@ describe('SSE channels', () => {
   it("slowClient 'reset' keeps a channel stream's set: each channel gets reset (slow) and its snapshot, then live events", async () => {
     const { hub } = fleet({ history: 10 });
     const base = await serve(hub, { sse: { highWaterMark: 64 * 1024, slowClient: 'reset' } });
-    const { port } = new URL(base);
-    const socket = connect(Number(port), '127.0.0.1');
-    sockets.push(socket);
-    socket.pause();
-    socket.write(
-      'GET /api/events?channels=board-1,board-2 HTTP/1.1\r\nHost: 127.0.0.1\r\nx-user: carol\r\nAccept: text/event-stream\r\n\r\n',
-    );
-    await waitFor(() => api?.sse.clientCount === 1, 'stalled client connected');
-    const slow = api?.sse.clients()[0];
+    const { socket, slow } = await stalledCarol(base);
     expect(slow?.channels).toEqual(['board-1', 'board-2']);
-    const blob = 'x'.repeat(16 * 1024);
-    for (let i = 0; i < 5000 && (slow?.peakBufferedBytes ?? 0) <= 64 * 1024; i++) {
-      await hub.channel('board-1').publish('blob', blob);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    await fillPast64KiB(hub, slow);
     expect(slow?.peakBufferedBytes).toBeGreaterThan(64 * 1024);
     await hub.channel('board-2').publish('tick', 7);
-    let text = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      text = (text + chunk).slice(-8192);
-    });
-    socket.resume();
-    await waitFor(() => slow?.resets === 1 && text.includes('"channel":"board-2","state"'), 'restart', 15_000);
+    const received = readTail(socket);
+    await waitFor(() => slow?.resets === 1 && received.text.includes('"channel":"board-2","state"'), 'restart', 15_000);
     await hub.channel('board-2').publish('tick', 8);
-    await waitFor(() => text.includes('"channel":"board-2","data":8'), 'board-2 live after the restart');
-    const tail = text.slice(text.indexOf('event: reset'));
+    await waitFor(() => received.text.includes('"channel":"board-2","data":8'), 'board-2 live after the restart');
+    const tail = received.text.slice(received.text.indexOf('event: reset'));
     expect(tail).toContain('event: reset\ndata: {"channel":"board-1","reason":"slow"}');
     expect(tail).toContain('event: reset\ndata: {"channel":"board-2","reason":"slow"}');
     expect(tail).toContain('"channel":"board-2","state":{"ticks":1,"last":7}');
@@ -460,36 +456,19 @@ describe('SSE channels', () => {
   it('a channel revoked while the stream was stalled still gets its forbidden frame, before the restart', async () => {
     const { hub, access } = fleet({ history: 10 });
     const base = await serve(hub, { sse: { highWaterMark: 64 * 1024, slowClient: 'reset' } });
-    const { port } = new URL(base);
-    const socket = connect(Number(port), '127.0.0.1');
-    sockets.push(socket);
-    socket.pause();
-    socket.write(
-      'GET /api/events?channels=board-1,board-2 HTTP/1.1\r\nHost: 127.0.0.1\r\nx-user: carol\r\nAccept: text/event-stream\r\n\r\n',
-    );
-    await waitFor(() => api?.sse.clientCount === 1, 'stalled client connected');
-    const slow = api?.sse.clients()[0];
-    const blob = 'x'.repeat(16 * 1024);
-    for (let i = 0; i < 5000 && (slow?.peakBufferedBytes ?? 0) <= 64 * 1024; i++) {
-      await hub.channel('board-1').publish('blob', blob);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    const { socket, slow } = await stalledCarol(base);
+    await fillPast64KiB(hub, slow);
     access.set('carol', { see: ['board-1'] });
     await hub.invalidateAccess('carol');
     await hub.channel('board-2').publish('tick', 99);
-    let text = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      text = (text + chunk).slice(-8192);
-    });
-    socket.resume();
-    await waitFor(() => slow?.resets === 1 && text.includes('"channel":"board-1","state"'), 'restart', 15_000);
+    const received = readTail(socket);
+    await waitFor(() => slow?.resets === 1 && received.text.includes('"channel":"board-1","state"'), 'restart', 15_000);
     await hub.channel('board-1').publish('tick', 5);
-    await waitFor(() => text.includes('"channel":"board-1","data":5'), 'board-1 live after the restart');
-    const tail = text.slice(text.indexOf('event: forbidden'));
+    await waitFor(() => received.text.includes('"channel":"board-1","data":5'), 'board-1 live after the restart');
+    const tail = received.text.slice(received.text.indexOf('event: forbidden'));
     expect(tail).toMatch(/^event: forbidden\ndata: \{"channel":"board-2","error":\{"code":"forbidden"/);
     expect(tail).toContain('event: reset\ndata: {"channel":"board-1","reason":"slow"}');
     expect(tail).not.toContain('"channel":"board-2","reason"');
-    expect(text).not.toContain('"data":99');
+    expect(received.text).not.toContain('"data":99');
   });
 });

@@ -90,10 +90,17 @@ export interface StreamReader {
   close(): void;
 }
 
-/** Open an SSE stream with fetch and parse it with eventsource-parser. */
-export async function openStream(url: string, headers: Record<string, string> = {}): Promise<StreamReader> {
+/**
+ * Open an SSE stream with fetch and parse it with eventsource-parser; `init`
+ * for the rest of the request (a POST with a body).
+ */
+export async function openStream(
+  url: string,
+  headers: Record<string, string> = {},
+  init: RequestInit = {},
+): Promise<StreamReader> {
   const controller = new AbortController();
-  const response = await fetch(url, { headers, signal: controller.signal });
+  const response = await fetch(url, { ...init, headers, signal: controller.signal });
   const reader: StreamReader = {
     response,
     messages: [],
@@ -103,7 +110,10 @@ export async function openStream(url: string, headers: Record<string, string> = 
     ended: false,
     close: () => controller.abort(),
   };
-  if (!response.ok || !response.body) return reader;
+  if (!response.ok || !response.body) {
+    reader.ended = true;
+    return reader;
+  }
   const parser = createParser({
     onEvent: (message) => {
       if (message.event === 'keepalive')
