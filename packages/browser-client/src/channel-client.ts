@@ -19,6 +19,7 @@ import type { CommandOptions, LinkSink, Status, StatusChange } from './client.js
 import { createDirectoryMirror, type DirectoryMirror } from './directory-mirror.js';
 import { callAll, type Listener } from './listeners.js';
 import { closedError, createSession } from './session.js';
+import type { ShareOptions } from './share.js';
 import { createStateMirror, type StateMirror } from './state-mirror.js';
 
 /**
@@ -34,8 +35,13 @@ export type ChannelSubscription<C extends ContractSpec> =
   | string
   | { readonly channel: string; readonly since: string; readonly state?: StateOf<C> | undefined };
 
-/** Options of a client that names channels (`connect(url, contract, { channels })`). */
-export interface ChannelClientOptions<C extends ContractSpec> {
+/**
+ * Options of a client that names channels (`connect(url, contract, { channels })`).
+ * `share` (default true in a page): share one connection with the other tabs
+ * of this origin that use the same server, credential and options; it
+ * carries the union of their sets (see the README, _Every tab live_).
+ */
+export interface ChannelClientOptions<C extends ContractSpec> extends ShareOptions {
   /** The set to start with (default empty: add channels later with `subscribe`). */
   readonly channels?: readonly ChannelSubscription<C>[] | undefined;
   /** The page of the directory to keep when the set holds `~directory` (default: all of it, up to 1000 entries). */

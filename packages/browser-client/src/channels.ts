@@ -1,5 +1,8 @@
 import type { ClientContract, Contract, ContractSpec } from '@boardcast/core';
 import { type ChannelClient, type ChannelClientOptions, createChannelClient } from './channel-client.js';
+import type { ChannelTransport } from './channel-link.js';
+import type { ShareOptions } from './share.js';
+import { shareLazily } from './share-loader.js';
 import { type SseChannelTransportOptions, sseChannelTransport } from './sse-channels.js';
 import { wsChannelTransport } from './ws-channels.js';
 import type { WsOptions } from './ws-transport.js';
@@ -44,8 +47,23 @@ export function connectChannelsSse<C extends ContractSpec>(
   options: ChannelSseOptions<C> = {},
 ): ChannelClient<C> {
   const names = options.events ?? Object.keys(contract.events);
-  return createChannelClient(contract, sseChannelTransport(url, names, options), options);
+  return createChannelClient(
+    contract,
+    shared(sseChannelTransport(url, names, options), contract, url, options),
+    options,
+  );
 }
+
+/** The transport shared with the other tabs of the same server, credential and options (see share-channels.ts). */
+const shared = <C extends ContractSpec>(
+  transport: ChannelTransport,
+  contract: Contract<C> | C | ClientContract<C>,
+  url: string,
+  options: ChannelClientOptions<C> & ShareOptions,
+) =>
+  shareLazily(transport, contract, url, options, () =>
+    import('./share-channels.js').then((m) => m.channelShareModel(contract, options.directory)),
+  );
 
 /** {@link connectChannels} over WebSocket only. */
 export function connectChannelsWs<C extends ContractSpec>(
@@ -53,7 +71,7 @@ export function connectChannelsWs<C extends ContractSpec>(
   contract: Contract<C> | C | ClientContract<C>,
   options: ChannelWsOptions<C> = {},
 ): ChannelClient<C> {
-  return createChannelClient(contract, wsChannelTransport(url, options), options);
+  return createChannelClient(contract, shared(wsChannelTransport(url, options), contract, url, options), options);
 }
 
 export type {

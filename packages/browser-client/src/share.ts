@@ -51,21 +51,54 @@ const CLAIM_MS = 50;
 /** Frames each tab keeps for catch-up. */
 const RING = 1000;
 
-type Method = keyof LinkSink;
-/** Every method of a transport's sink. */
+/** A sink method's name: {@link LinkSink}'s, or a channel sink's (`channelEvent`, …). */
+export type Method = string;
+/** Every method of a single-stream transport's sink. */
 const SINK_METHODS: readonly Method[] = ['open', 'snapshot', 'event', 'reset', 'server', 'retry', 'error', 'drop'];
 /** One frame of the stream: the sink method and its arguments (errors as their JSON). */
-type Frame = [method: Method, args: unknown[]];
+export type Frame = [method: Method, args: unknown[]];
+
+/**
+ * What the frames of the shared stream mean: the single stream's events
+ * (below), or a channel set's (share-channels.ts). Every tab records every
+ * frame, so any of them can lead next and catch the others up.
+ */
+export interface ShareModel {
+  /** The sink methods the shared connection reports frames on (besides `open`, `server`, `retry`, `error`, `drop`). */
+  readonly methods: readonly Method[];
+  /** Newest id recorded: where the shared connection resumes from. */
+  readonly position: string | undefined;
+  /** Fold a frame of the shared stream into what this tab keeps. */
+  record(frame: Frame): void;
+  /** The id a frame moves the stream to (`undefined`/`null`: none). */
+  idOf(frame: Frame): string | null | undefined;
+  /**
+   * The frames that bring a tab standing at `since` to this tab's position,
+   * for what it asks (`want`). A method written `~method` is recorded by that
+   * tab but not passed to its client (events a snapshot after them covers).
+   */
+  catchUp(since: string | undefined, want: unknown): Frame[];
+  /** Whether a tab's own client, which asked for `want`, takes `frame`. */
+  accepts?(frame: Frame, want: unknown): boolean;
+  /** Tab `tab` now asks for `want` (`undefined`: it left). True when the shared connection must ask the server for more. */
+  join?(tab: string, want: unknown): boolean;
+  /** What every tab must know to lead next (the union of the tabs' sets), and taking it over. */
+  union?(): unknown;
+  adopt?(union: unknown): void;
+  /** The arguments after the sink to dial the shared connection with (a channel set). */
+  dialArgs?(): unknown[];
+}
+
 type Message =
   | { t: 'who'; from: string }
   | { t: 'lead'; from: string; epoch: number; open: boolean; next?: string | undefined }
   | { t: 'claim'; from: string; epoch: number }
   | { t: 'bye'; from: string; epoch: number; next?: string | undefined }
   | { t: 'gone'; from: string }
-  | { t: 'hello'; from: string; since: string | undefined }
-  | { t: 'sync'; to: string; frames: Frame[]; open: boolean }
+  | { t: 'hello'; from: string; since: string | undefined; want?: unknown }
+  | { t: 'sync'; to: string; frames: Frame[]; open: boolean; union?: unknown }
   | { t: 'f'; from: string; frame: Frame }
-  | { t: 'cmd'; from: string; to: string; n: number; name: string; input: unknown; timeout: number }
+  | { t: 'cmd'; from: string; to: string; n: number; name: string; input: unknown; timeout: number; channel?: string }
   | { t: 'res'; to: string; n: number; ok: boolean; value: unknown };
 
 /** 53-bit string hash (cyrb53): names the group without putting a token in the channel name. */
@@ -82,23 +115,81 @@ function hash(text: string): string {
   return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
 }
 
-const wire = (args: unknown[]) => args.map((a) => (a instanceof BoardcastError ? { '~error': a.toJSON() } : a));
-const unwire = (args: unknown[]) =>
+export const wire = (args: unknown[]) => args.map((a) => (a instanceof BoardcastError ? { '~error': a.toJSON() } : a));
+export const unwire = (args: unknown[]) =>
   args.map((a) =>
     a && typeof a === 'object' && '~error' in a ? BoardcastError.fromJSON((a as { '~error': unknown })['~error']) : a,
   );
 
 /**
+ * A catch-up frame this tab records but its client does not get (a `~`
+ * before the method: no sink has such a method, and it moves no id); see
+ * {@link ShareModel.catchUp}.
+ */
+const unhide = (frame: Frame): Frame => (frame[0][0] === '~' ? [frame[0].slice(1), frame[1]] : frame);
+
+/** Index of the frame with id `since` in `ring` (-1: not there). */
+export function ringIndex(ring: readonly Frame[], since: string | undefined, idOf: (frame: Frame) => unknown): number {
+  if (since !== undefined) for (let i = ring.length - 1; i >= 0; i--) if (idOf(ring[i] as Frame) === since) return i;
+  return -1;
+}
+
+/** Keep `frame` among the last {@link RING}. */
+export function keep(ring: Frame[], frame: Frame): void {
+  ring.push(frame);
+  if (ring.length > RING) ring.shift();
+}
+
+/** The single stream's frames: one state mirror and the last {@link RING} snapshots/events/resets. */
+function streamModel<C extends ContractSpec>(contract: C | ClientContract<C>): ShareModel {
+  const mirror = createStateMirror<C>(contract);
+  const ring: Frame[] = [];
+  let position: string | undefined;
+  const idOf = ([method, args]: Frame) =>
+    (method === 'event' ? args[2] : method === 'snapshot' ? args[1] : undefined) as string | null | undefined;
+  return {
+    methods: SINK_METHODS,
+    get position() {
+      return position;
+    },
+    idOf,
+    record(frame) {
+      const [method, args] = frame;
+      if (method === 'snapshot') {
+        mirror.replace(args[0] as never);
+        if (args[1]) position = args[1] as string;
+      } else if (method === 'event') {
+        try {
+          mirror.apply(args[0] as never, args[1] as never);
+        } catch {
+          // The hub skipped a reducer that threw; so does every mirror.
+        }
+        if (args[2]) position = args[2] as string;
+      }
+      if (method === 'snapshot' || method === 'event' || method === 'reset') keep(ring, frame);
+    },
+    catchUp(since) {
+      const at = ringIndex(ring, since, idOf);
+      if (at >= 0) return ring.slice(at + 1);
+      const state = mirror.getSnapshot();
+      return state === undefined ? [] : [['snapshot', [state, position ?? null]]];
+    },
+  };
+}
+
+/**
  * `transport`, shared with the other tabs that compute the same `identity`
  * (server URL, transport, events, credential); the plain transport where
  * there is nothing to share with (no `BroadcastChannel`, not a page, or
- * `share: false`).
+ * `share: false`). `model` says what the frames mean (default: the single
+ * stream's).
  */
 export function shareTransport<C extends ContractSpec>(
   transport: Transport,
   contract: C | ClientContract<C>,
   identity: string,
   options: ShareOptions,
+  model: ShareModel = streamModel(contract),
 ): Transport {
   const page = typeof window === 'object' && typeof document === 'object';
   if (!(options.share ?? page) || typeof BroadcastChannel !== 'function') return transport;
@@ -106,10 +197,6 @@ export function shareTransport<C extends ContractSpec>(
   const me = Math.random().toString(36).slice(2) + Date.now().toString(36);
   const channel = new BroadcastChannel(`boardcast:${transport.name}:${hash(identity)}`);
   const post = (message: Message) => channel.postMessage(message);
-  // What this tab has seen, in order: for catch-up and the state a late tab starts from.
-  const mirror = createStateMirror<C>(contract);
-  const ring: Frame[] = [];
-  let position: string | undefined;
   /** The last server status frame seen. */
   let serverFrame: Frame | undefined;
   let open = false;
@@ -119,14 +206,20 @@ export function shareTransport<C extends ContractSpec>(
   let epoch = 0;
   let heard = 0;
   let claims: Set<string> | undefined;
-  /** This tab's own client: its current link's sink and the last id delivered to it. */
-  let local: { sink: LinkSink; at: string | undefined } | undefined;
+  /** This tab's own client: its current link's sink, the last id delivered to it, and what it asks for. */
+  let local: { sink: LinkSink; at: string | undefined; want: unknown } | undefined;
   /** A `hello` is out: the channel is ignored until its answer. */
   let syncing = false;
   let real: (() => void) | undefined;
   let timer: ReturnType<typeof setInterval> | undefined;
   let stopped = false;
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: BoardcastError): void }>();
+  const command = transport.command as (
+    name: string,
+    input: unknown,
+    timeout: number,
+    channel?: string,
+  ) => Promise<unknown>;
   let seq = 0;
   /** Leader: the tabs that said hello. Follower: the tab the leader named to take over. */
   const followers = new Set<string>();
@@ -134,46 +227,26 @@ export function shareTransport<C extends ContractSpec>(
   const next = () => [...followers].sort()[0];
   const announce = () => post({ t: 'lead', from: me, epoch, open, next: next() });
 
-  const record = ([method, args]: Frame) => {
-    if (method === 'snapshot') {
-      mirror.replace(args[0] as never);
-      if (args[1]) position = args[1] as string;
-    } else if (method === 'event') {
-      try {
-        mirror.apply(args[0] as never, args[1] as never);
-      } catch {
-        // The hub skipped a reducer that threw; so does every mirror.
-      }
-      if (args[2]) position = args[2] as string;
-    } else if (method === 'open') open = true;
-    else if (method === 'server') serverFrame = [method, args];
+  const record = (frame: Frame) => {
+    const method = frame[0];
+    if (method === 'open') open = true;
+    else if (method === 'server') serverFrame = frame;
     else if (method === 'drop') open = false;
-    if (method === 'snapshot' || method === 'event' || method === 'reset') {
-      ring.push([method, args]);
-      if (ring.length > RING) ring.shift();
-    }
+    else model.record(frame);
   };
-  const idOf = ([method, args]: Frame) =>
-    (method === 'event' ? args[2] : method === 'snapshot' ? args[1] : undefined) as string | null | undefined;
   const deliver = (frame: Frame) => {
     if (!local) return;
-    const id = idOf(frame);
+    const id = model.idOf(frame);
     if (id) local.at = id;
+    if (model.accepts && !model.accepts(frame, local.want)) return;
     (local.sink as unknown as Record<Method, ((...a: unknown[]) => void) | undefined>)[frame[0]]?.(...frame[1]);
   };
 
-  /** The frames after `since` from the ring, or a snapshot of where this tab stands. */
-  const catchUp = (since: string | undefined): Frame[] => {
-    let at = -1;
-    if (since !== undefined) {
-      for (let i = ring.length - 1; i >= 0 && at < 0; i--) if (idOf(ring[i] as Frame) === since) at = i;
-    }
-    // The server's status (a degraded bus) first: it is not among the events.
-    const head: Frame[] = serverFrame ? [serverFrame] : [];
-    if (at >= 0) return [...head, ...ring.slice(at + 1)];
-    const state = mirror.getSnapshot();
-    return state === undefined ? head : [...head, ['snapshot', [state, position ?? null]]];
-  };
+  /** The server's status (a degraded bus: not among the events), then the frames after `since`. */
+  const catchUp = (since: string | undefined, want: unknown): Frame[] => [
+    ...(serverFrame ? [serverFrame] : []),
+    ...model.catchUp(since, want),
+  ];
 
   /**
    * The leader's link to the server: every frame is kept, passed on, and
@@ -181,24 +254,44 @@ export function shareTransport<C extends ContractSpec>(
    * client's link, so a new leader dials at once even while its own client
    * waits out a backoff.
    */
-  const leaderSink = {} as Record<Method, (...args: unknown[]) => void>;
-  // A plain object, not a Proxy: transports spread the sink into their own.
-  for (const method of SINK_METHODS) {
-    leaderSink[method] = (...args: unknown[]) => {
-      if (method === 'drop') real = undefined;
-      record([method, args]);
-      post({ t: 'f', from: me, frame: [method, wire(args)] });
-      deliver([method, args]);
-    };
-  }
+  let link = 0;
   const dialReal = (from: string | undefined) => {
-    if (!real) real = transport.dial(from, leaderSink as unknown as LinkSink);
+    if (real) return;
+    // A plain object, not a Proxy: transports spread the sink into their own.
+    const mine = ++link;
+    const leaderSink = {} as Record<Method, (...args: unknown[]) => void>;
+    for (const method of new Set(['open', 'server', 'retry', 'error', 'drop', ...model.methods])) {
+      leaderSink[method] = (...args: unknown[]) => {
+        // A late frame of a link this tab replaced (a grown channel set) or gave up.
+        if (mine !== link) return;
+        if (method === 'drop') real = undefined;
+        record([method, args]);
+        post({ t: 'f', from: me, frame: [method, wire(args)] });
+        deliver([method, args]);
+      };
+    }
+    const dial = transport.dial as (...args: unknown[]) => () => void;
+    real = dial(from, leaderSink, ...(model.dialArgs?.() ?? []));
+  };
+  const hangUp = () => {
+    link++;
+    real?.();
+    real = undefined;
+  };
+  /** A tab asks for `want`: the leader asks the server for what the shared connection lacks. */
+  const join = (tab: string, want: unknown) => {
+    if (model.join?.(tab, want) && role === 'leader' && real) {
+      // Resumed from where the replaced link stopped: nothing lost, nothing doubled.
+      hangUp();
+      dialReal(model.position);
+    }
   };
 
   const hello = () => {
     if (!leader || role === 'leader') return;
     syncing = true;
-    post({ t: 'hello', from: me, since: local ? local.at : position });
+    model.join?.(me, local?.want);
+    post({ t: 'hello', from: me, since: local ? local.at : model.position, want: local?.want });
   };
   const follow = (id: string, newEpoch: number) => {
     const changed = leader !== id;
@@ -218,13 +311,15 @@ export function shareTransport<C extends ContractSpec>(
     syncing = false;
     announce();
     // Bring this tab's client up to where the ring is, then resume the server stream from there.
-    if (local && position !== undefined && local.at !== position) for (const frame of catchUp(local.at)) deliver(frame);
+    const position = model.position;
+    if (local && position !== undefined && local.at !== position)
+      for (const frame of catchUp(local.at, local.want)) deliver(frame);
+    if (local) model.join?.(me, local.want);
     // Nothing seen yet: resume from where this tab's client stands (its `lastEventId` option).
     dialReal(position ?? local?.at);
   };
   const stepDown = () => {
-    real?.();
-    real = undefined;
+    hangUp();
     role = 'follower';
   };
   const claim = () => {
@@ -265,6 +360,7 @@ export function shareTransport<C extends ContractSpec>(
         claims?.add(data.from);
         return;
       case 'bye':
+        model.join?.(data.from, undefined);
         if (data.from !== leader) return;
         // The leader named who takes over: no claim round (whose timers a hidden tab may delay).
         successor = data.next ?? successor;
@@ -277,23 +373,27 @@ export function shareTransport<C extends ContractSpec>(
         return;
       case 'gone':
         followers.delete(data.from);
+        model.join?.(data.from, undefined);
         return;
       case 'hello':
-        if (role === 'leader') followers.add(data.from);
-        if (role === 'leader')
-          post({ t: 'sync', to: data.from, frames: catchUp(data.since).map(([m, a]) => [m, wire(a)]), open });
+        if (role === 'leader') {
+          followers.add(data.from);
+          const frames = catchUp(data.since, data.want).map(([m, a]): Frame => [m, wire(a)]);
+          post({ t: 'sync', to: data.from, frames, open, union: model.union?.() });
+        }
+        // Every tab keeps the union: whoever leads next dials all of it at once.
+        join(data.from, data.want);
         return;
       case 'sync': {
         if (data.to !== me || !syncing) return;
         syncing = false;
+        if (data.union !== undefined) model.adopt?.(data.union);
         const frames = data.frames.map(([method, args]): Frame => [method, unwire(args)]);
+        const kept = frames.map(unhide);
         // The ring may already hold the first of them (kept while this tab's client was away).
-        let known = -1;
-        for (let i = frames.length - 1; i >= 0 && known < 0 && position !== undefined; i--) {
-          if (idOf(frames[i] as Frame) === position) known = i;
-        }
+        const known = ringIndex(kept, model.position, model.idOf);
         frames.forEach((frame, i) => {
-          if (i > known) record(frame);
+          if (i > known) record(kept[i] as Frame);
           deliver(frame);
         });
         if (data.open) deliver(['open', []]);
@@ -311,7 +411,7 @@ export function shareTransport<C extends ContractSpec>(
       }
       case 'cmd':
         if (data.to !== me || role !== 'leader') return;
-        transport.command(data.name, data.input, data.timeout).then(
+        command(data.name, data.input, data.timeout, data.channel).then(
           (value) => post({ t: 'res', to: data.from, n: data.n, ok: true, value }),
           (error: unknown) =>
             post({
@@ -366,31 +466,34 @@ export function shareTransport<C extends ContractSpec>(
 
   return {
     name: transport.name,
-    dial(lastEventId, sink) {
+    dial(lastEventId: string | undefined, sink: LinkSink, _side?: boolean, want?: unknown) {
       start();
-      const mine = { sink, at: lastEventId };
+      const mine = { sink, at: lastEventId, want };
       local = mine;
       if (role === 'leader') {
         if (real) {
-          // The link is up (this tab's client was away): catch it up from the ring.
+          // The link is up (this tab's client was away, or changed its set): catch it up from the ring.
           queueMicrotask(() => {
             if (local !== mine) return;
-            if (mine.at !== position) for (const frame of catchUp(mine.at)) deliver(frame);
+            if (mine.at !== model.position || want !== undefined)
+              for (const frame of catchUp(mine.at, want)) deliver(frame);
             if (open) deliver(['open', []]);
+            join(me, want);
           });
-        } else dialReal(lastEventId ?? position);
+        } else {
+          model.join?.(me, want);
+          dialReal(lastEventId ?? model.position);
+        }
       } else if (leader) queueMicrotask(hello);
       return () => {
         if (local === mine) local = undefined;
-        if (role === 'leader') {
-          real?.();
-          real = undefined;
-        }
+        // A channel client changing its set dials again at once: the link stays up for it.
+        if (role === 'leader' && want === undefined) hangUp();
       };
     },
-    command(name, input, timeoutMs) {
+    command(name: string, input: unknown, timeoutMs: number, channelId?: string) {
       // SSE commands are HTTP requests: every tab sends its own.
-      if (transport.name === 'sse' || role === 'leader' || !leader) return transport.command(name, input, timeoutMs);
+      if (transport.name === 'sse' || role === 'leader' || !leader) return command(name, input, timeoutMs, channelId);
       const n = ++seq;
       const to = leader;
       return new Promise((resolve, reject) => {
@@ -408,7 +511,7 @@ export function shareTransport<C extends ContractSpec>(
             reject(e);
           },
         });
-        post({ t: 'cmd', from: me, to, n, name, input, timeout: timeoutMs });
+        post({ t: 'cmd', from: me, to, n, name, input, timeout: timeoutMs, channel: channelId });
       });
     },
     stop(error) {
@@ -454,5 +557,6 @@ export function shareIdentity(url: string, options: object): string {
     headers,
     o.eventSource,
     o.maxEventSize,
+    o.directory,
   ]);
 }
