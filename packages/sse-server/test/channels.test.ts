@@ -121,7 +121,7 @@ function readTail(socket: Socket): { text: string } {
 }
 
 const as = (user: string, extra: Record<string, string> = {}) => ({ headers: { 'x-user': user, ...extra } });
-const postStream = (user: string, body: unknown, extra: Record<string, string> = {}): RequestInit => ({
+const postStream = (user: string, body: unknown, extra: Record<string, string> = {}) => ({
   method: 'POST',
   headers: { 'x-user': user, 'Content-Type': 'application/json', ...extra },
   body: JSON.stringify(body),
