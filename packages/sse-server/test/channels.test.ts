@@ -1,18 +1,12 @@
 import { connect, type Socket } from 'node:net';
-import { accessTable, createHub, DIRECTORY, defineContract, type Hub, typed } from '@boardcast/core';
+import { DIRECTORY } from '@boardcast/core';
 import type { EventSourceMessage } from 'eventsource-parser';
 import { afterEach, describe, expect, it } from 'vitest';
+import { channelFleet, type FleetHub } from '../../../test-support/channel-fleet.js';
 import { type BoardcastHttp, type BoardcastHttpOptions, boardcastHttp } from '../src/index.js';
 import { listen, openStream, type TestServer, waitFor } from './helpers.js';
 
-const contract = defineContract({
-  events: { tick: typed<number>(), blob: typed<string>() },
-  commands: { bump: { input: typed<{ by: number }>(), result: typed<{ channel: string }>() } },
-  state: typed<{ ticks: number; last: number }>(),
-  reducers: { tick: (state, n) => ({ ticks: state.ticks + 1, last: n }) },
-});
-type TestHub = Hub<typeof contract>;
-const initial = { ticks: 0, last: 0 };
+type TestHub = FleetHub;
 
 interface Stream {
   readonly messages: EventSourceMessage[];
@@ -39,21 +33,10 @@ afterEach(async () => {
 });
 
 /** A hub with board-1 and board-2 (described), bob seeing board-1 only, alice everything. */
-function fleet(options: Parameters<typeof createHub<typeof contract>>[1] | object = {}) {
-  const access = accessTable({
-    alice: { see: ['*'], control: ['*'] },
-    bob: { see: ['board-1'], control: ['board-1'] },
-    carol: { see: ['board-1', 'board-2'], control: ['board-1', 'board-2'] },
-  });
-  hub = createHub(contract, { state: initial, access, ...options });
-  const ran: string[] = [];
-  for (const id of ['board-1', 'board-2']) {
-    hub.channel(id).handle('bump', (_input, context) => {
-      ran.push(`${context.channel}:${context.principal}`);
-      return { channel: context.channel };
-    });
-  }
-  return { hub, access, ran };
+function fleet(options: Parameters<typeof channelFleet>[0] = {}) {
+  const made = channelFleet(options);
+  hub = made.hub;
+  return made;
 }
 
 async function serve(target: TestHub, options: BoardcastHttpOptions = {}) {

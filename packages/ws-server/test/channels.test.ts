@@ -1,34 +1,15 @@
 import { createServer } from 'node:http';
-import { accessTable, createHub, DIRECTORY, defineContract, type Hub, typed } from '@boardcast/core';
+import { DIRECTORY } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { channelFleet } from '../../../test-support/channel-fleet.js';
 import { createWsEndpoint, type WsDisconnectReason, type WsEndpointOptions } from '../src/index.js';
 import { closeAll, type Frame, listen, TestClient, waitFor } from './helpers.js';
 
 afterEach(closeAll);
 
-const contract = defineContract({
-  events: { tick: typed<number>(), blob: typed<string>() },
-  commands: { bump: { input: typed<{ by: number }>(), result: typed<{ channel: string }>() } },
-  state: typed<{ ticks: number; last: number }>(),
-  reducers: { tick: (state, n) => ({ ticks: state.ticks + 1, last: n }) },
-});
-type TestHub = Hub<typeof contract>;
-
-/** board-1 and board-2; bob sees board-1 only, carol both, alice everything. */
-async function fleet(hubOptions: object = {}, options: WsEndpointOptions = {}) {
-  const access = accessTable({
-    alice: { see: ['*'], control: ['*'] },
-    bob: { see: ['board-1'], control: ['board-1'] },
-    carol: { see: ['board-1', 'board-2'], control: ['board-1', 'board-2'] },
-  });
-  const hub: TestHub = createHub(contract, { state: { ticks: 0, last: 0 }, access, ...hubOptions });
-  const ran: string[] = [];
-  for (const id of ['board-1', 'board-2']) {
-    hub.channel(id).handle('bump', (_input, context) => {
-      ran.push(`${context.channel}:${context.principal}`);
-      return { channel: context.channel };
-    });
-  }
+/** The shared channel fleet (board-1 and board-2; bob sees board-1 only, carol both, alice everything) behind a WS endpoint. */
+async function fleet(hubOptions: Parameters<typeof channelFleet>[0] = {}, options: WsEndpointOptions = {}) {
+  const { hub, access, ran } = channelFleet(hubOptions);
   const server = createServer((_req, res) => res.end('page'));
   const endpoint = createWsEndpoint(hub, {
     server,
@@ -61,6 +42,21 @@ async function fleet(hubOptions: object = {}, options: WsEndpointOptions = {}) {
 
 const of = (client: TestClient, type: string, channel?: string) =>
   client.frames.filter((f) => f.type === type && (channel === undefined || f.channel === channel));
+
+/** Stop reading `slow`'s socket and publish 64 KiB blobs on board-1 until the endpoint reports backpressure. */
+async function lagBehind(env: Awaited<ReturnType<typeof fleet>>, slow: TestClient): Promise<boolean> {
+  let lagging = false;
+  env.endpoint.on('backpressure', () => {
+    lagging = true;
+  });
+  (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  const blob = 'x'.repeat(64 * 1024);
+  for (let i = 0; i < 5000 && !lagging; i++) {
+    await env.hub.channel('board-1').publish('blob', blob);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return lagging;
+}
 
 describe('WebSocket channels', () => {
   it('a viewer with rights to board-1 only never gets board-2 (connect, subscribe, resume); its commands are forbidden', async () => {
@@ -162,7 +158,7 @@ describe('WebSocket channels', () => {
 
   it('bounds hold against a hostile client: thousands of subscribe frames and ids', async () => {
     const env = await fleet({ maxChannelsPerConnection: 50, maxSubscriptionsPerPrincipal: 80 });
-    const { hub, url, endpoint } = env;
+    const { hub, url } = env;
     const before = hub.channels;
     const hostile = await TestClient.open(url('user=alice&channels='));
     const bystander = await TestClient.open(url('user=carol&channels=board-1'));
@@ -193,7 +189,7 @@ describe('WebSocket channels', () => {
     await bystander.next((f) => f.type === 'event' && f.data === 1);
     hostile.send({ type: 'ping', id: 'alive' });
     await hostile.next((f) => f.type === 'pong');
-    expect(endpoint.clientCount).toBe(2);
+    expect(env.endpoint.clientCount).toBe(2);
     await env.close();
   });
 
@@ -218,22 +214,12 @@ describe('WebSocket channels', () => {
 
   it("slowClient 'reset' keeps a channel connection's set: reset (slow) and a snapshot per channel, then live", async () => {
     const env = await fleet({ history: 10 }, { highWaterMark: 256 * 1024, slowClient: 'reset' });
-    const { hub, url, endpoint } = env;
+    const { hub, url } = env;
     const slow = await TestClient.open(url('user=carol&channels=board-1'));
     await slow.next((f) => f.type === 'snapshot');
     slow.send({ type: 'subscribe', id: 1, channels: ['board-2'] });
     await slow.result(1);
-    let lagging = false;
-    endpoint.on('backpressure', () => {
-      lagging = true;
-    });
-    (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    const blob = 'x'.repeat(64 * 1024);
-    for (let i = 0; i < 5000 && !lagging; i++) {
-      await hub.channel('board-1').publish('blob', blob);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    expect(lagging).toBe(true);
+    expect(await lagBehind(env, slow)).toBe(true);
     await hub.channel('board-2').publish('tick', 7);
     (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
     await slow.next((f) => f.type === 'snapshot' && f.channel === 'board-2' && f.data.last === 7);
@@ -248,19 +234,10 @@ describe('WebSocket channels', () => {
   });
   it('a channel revoked while the socket lagged still gets its forbidden frame, before the restart', async () => {
     const env = await fleet({ history: 10 }, { highWaterMark: 256 * 1024, slowClient: 'reset' });
-    const { hub, url, endpoint, access } = env;
+    const { hub, url, access } = env;
     const slow = await TestClient.open(url('user=carol&channels=board-1,board-2'));
     await waitFor(() => of(slow, 'snapshot').length === 2, 'snapshots');
-    let lagging = false;
-    endpoint.on('backpressure', () => {
-      lagging = true;
-    });
-    (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    const blob = 'x'.repeat(64 * 1024);
-    for (let i = 0; i < 5000 && !lagging; i++) {
-      await hub.channel('board-1').publish('blob', blob);
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    expect(await lagBehind(env, slow)).toBe(true);
     access.set('carol', { see: ['board-1'] });
     await hub.invalidateAccess('carol');
     await hub.channel('board-2').publish('tick', 99);
