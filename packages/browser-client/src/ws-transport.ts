@@ -1,16 +1,20 @@
-import { BoardcastError, type ClientContract, type ContractSpec, ERROR_CODES, type ErrorCode } from '@boardcast/core';
-import {
-  decodeServerFrame,
-  encodeWsCommand,
-  encodeWsPing,
-  type ServerEnvelope,
-  WS_PROTOCOL,
-} from '@boardcast/core/wire';
+import { BoardcastError, type ClientContract, type ContractSpec } from '@boardcast/core';
+import { decodeServerFrame, encodeWsCommand, type ServerEnvelope } from '@boardcast/core/wire';
 import { type KeepAliveOptions, watchdog } from './backoff.js';
 import type { ClientOptions, LinkSink, Transport } from './client.js';
 import { createSkipper } from './resync.js';
 import type { ShareOptions } from './share.js';
 import { endpoint, withQuery } from './urls.js';
+import {
+  closeError,
+  commandQueue,
+  isFinal,
+  openSocket,
+  type Refused,
+  refusals,
+  startPings,
+  upgradeRefusal,
+} from './ws-link.js';
 
 /** Any WebSocket class with the browser's API: the global one, or `WebSocket` from `ws` in Node 20. */
 export type WebSocketClass = new (url: string, protocols: string) => unknown;
@@ -38,65 +42,37 @@ export interface WsOptions<C extends ContractSpec> extends ClientOptions<C>, Kee
   readonly maxEventSize?: number | undefined;
 }
 
-interface Pending {
-  readonly id: number;
-  readonly frame: string;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: BoardcastError) => void;
-  timer?: ReturnType<typeof setTimeout>;
-}
-
-/** Server errors that no amount of retrying fixes. */
-const FINAL = ['unauthorized', 'forbidden', 'forbidden_origin', 'forbidden_host'];
 /** The head of an event envelope: event name (JSON), id (JSON). */
 const SKIPPABLE = /^\{"type":"event","event":("(?:[^"\\]|\\.)*"),"id":("(?:[^"\\]|\\.)*")/;
-/** 4xx statuses that say "not now" rather than "never like this". */
-const TRANSIENT = [408, 425, 429];
 
+/**
+ * WebSocket for the single stream: `<url>/ws?events=…&lastEventId=…`, the
+ * snapshot and events as envelopes, commands on the same socket (queued
+ * while it is down). Its pieces: {@link wsTransport}'s `dial` (one socket:
+ * open, frames, refusal, close), the side socket that mends the state after
+ * an oversized event, and ws-link.ts (what the channel transport shares).
+ */
 export function wsTransport<C extends ContractSpec>(
   url: string,
-  _contract: C | ClientContract<C>,
+  contract: C | ClientContract<C>,
   options: WsOptions<C>,
 ): Transport {
   const target = endpoint(url, '/ws', options.wsUrl);
   target.protocol = target.protocol.replace(/^http/, 'ws');
-  const limit = options.queue?.limit ?? 100;
   const maxEventSize = options.maxEventSize ?? 1 << 20;
-  const queue: Pending[] = [];
-  const sent = new Map<number, Pending>();
-  let socket: WebSocket | undefined;
-  let seq = 0;
-  // The last refusal that would come again unchanged (`<status> <code>`): the
-  // same one on the next attempt stops the client instead of looping.
-  let refusal: string | undefined;
-
-  const settle = (p: Pending, error?: BoardcastError, value?: unknown) => {
-    clearTimeout(p.timer);
-    sent.delete(p.id);
-    const i = queue.indexOf(p);
-    if (i >= 0) queue.splice(i, 1);
-    if (error) p.reject(error);
-    else p.resolve(value);
-  };
-  const send = (p: Pending) => {
-    sent.set(p.id, p);
-    socket?.send(p.frame);
-  };
+  const commands = commandQueue(options);
+  const refusal = refusals();
 
   const dial = (lastEventId: string | undefined, sink: LinkSink) => {
-    const Impl = (options.WebSocket ?? globalThis.WebSocket) as typeof WebSocket | undefined;
-    let ws: WebSocket;
-    try {
-      if (!Impl) throw new TypeError('no WebSocket implementation: pass `WebSocket` from "ws" in Node 20');
-      ws = new Impl(withQuery(target, { events: options.events?.join(','), lastEventId }), WS_PROTOCOL);
-    } catch (cause) {
-      const error = new BoardcastError('network_error', String((cause as Error)?.message ?? cause), { cause });
-      queueMicrotask(() => sink.drop(error, true));
-      return () => undefined;
-    }
+    const ws = openSocket(
+      options,
+      withQuery(target, { events: options.events?.join(','), lastEventId }),
+      (error, fatal) => sink.drop(error, fatal),
+    );
+    if (!ws) return () => undefined;
     let interval: ReturnType<typeof setInterval> | undefined;
     // Why the server refused, when it said so (an upgrade's HTTP status, an `error` envelope before the stream began).
-    let refused: { error: BoardcastError; status: number } | undefined;
+    let refused: Refused | undefined;
     // A fresh connection still waiting for its snapshot.
     let fresh = !lastEventId;
     // Nothing of the stream (snapshot, event, reset) has arrived yet.
@@ -117,13 +93,7 @@ export function wsTransport<C extends ContractSpec>(
       ws.onopen = ws.onmessage = ws.onclose = null;
       // Kept, not nulled: the `ws` package throws on an 'error' nobody listens to.
       ws.onerror = () => undefined;
-      if (socket === ws) socket = undefined;
-      for (const p of [...sent.values()]) {
-        settle(
-          p,
-          new BoardcastError('network_error', 'connection lost before the result arrived; the command may have run'),
-        );
-      }
+      commands.lost(ws);
       if (ws.readyState < 2) ws.close();
     };
     const fail = (error: BoardcastError, fatal?: boolean, skip?: string) => {
@@ -133,36 +103,23 @@ export function wsTransport<C extends ContractSpec>(
       sink.drop(error, fatal, skipper.stop() || !!skip);
     };
     // Events over maxEventSize are skipped alone; it sees what this socket delivers.
-    const skipper = createSkipper(
-      _contract.reducers,
-      () => sideSnapshot(Impl as typeof WebSocket),
-      sink,
-      (error) => fail(error),
-    );
-    // The same rules as SSE: final codes stop; a refusal that would repeat
-    // (below 500, not 408/429) drops the resume id once, or stops when it
-    // is the same as the previous attempt's.
-    const refuse = ({ error, status }: { error: BoardcastError; status: number }) => {
-      const key = `${status} ${error.code}`;
-      const repeats = status < 500 && !TRANSIENT.includes(status);
-      const again = refusal === key;
-      refusal = repeats ? key : undefined;
-      if (repeats && lastEventId && !FINAL.includes(error.code)) return fail(error, false, 'resume_refused');
-      fail(error, FINAL.includes(error.code) || (repeats && again));
+    const skipper = createSkipper(contract.reducers, sideSnapshot, sink, (error) => fail(error));
+    const refuse = (why: Refused) => {
+      const verdict = refusal.judge(why, !!lastEventId);
+      if (verdict === 'fresh') fail(why.error, false, 'resume_refused');
+      else fail(why.error, verdict);
+    };
+    /** Something of the stream arrived: it began, and a later refusal is a new one. */
+    const begin = () => {
+      started = true;
+      refusal.clear();
     };
 
     ws.onopen = () => {
       dog.beat();
-      socket = ws;
       sink.open();
-      for (const p of queue.splice(0)) send(p);
-      // Pings only when liveness is checked (the answers are what proves the
-      // link alive), and never at a period of 0 or one past 2^31-1 ms, which a
-      // timer would turn into a ping storm.
-      const period = options.keepAliveMs ?? 15_000;
-      if ((options.missedKeepAlives ?? 2) > 0 && period > 0) {
-        interval = setInterval(() => ws.send(encodeWsPing()), Math.min(period, 2 ** 31 - 1));
-      }
+      commands.open(ws);
+      interval = startPings(ws, options);
     };
     ws.onmessage = (message) => {
       dog.beat();
@@ -186,15 +143,13 @@ export function wsTransport<C extends ContractSpec>(
       switch (frame.type) {
         case 'snapshot':
           fresh = false;
-          started = true;
-          refusal = undefined;
+          begin();
           skipper.stop();
           return sink.snapshot(frame.data, frame.id);
         case 'event':
           // Only a channel connection (ws-channels.ts) gets id-less catch-up events.
           if (frame.id === null) return sink.error(new BoardcastError('invalid_payload', 'event without id'));
-          started = true;
-          refusal = undefined;
+          begin();
           sink.event(frame.event, frame.data, frame.id);
           return skipper.event(frame.id, frame.event, frame.data);
         case 'reset':
@@ -202,42 +157,29 @@ export function wsTransport<C extends ContractSpec>(
           return sink.reset(frame.reason);
         case 'status':
           return sink.server(frame.data);
-        case 'result': {
-          const p = sent.get(Number(frame.id));
-          if (!p) return;
-          return frame.ok ? settle(p, undefined, frame.data) : settle(p, BoardcastError.fromJSON(frame.error));
-        }
+        case 'result':
+          return commands.result(frame);
         case 'error': {
           const error = BoardcastError.fromJSON(frame.error);
           // Before the stream began, an error is the server refusing this
           // connection (a resume id it cannot use, a policy): judged like a
           // refused upgrade. Later, one it closes with says why.
-          if (!started || FINAL.includes(error.code)) return refuse({ error, status: error.status });
+          if (!started || isFinal(error)) return refuse({ error, status: error.status });
           refused = { error, status: error.status };
           return sink.error(error);
         }
       }
     };
-    // Browsers hide why an upgrade was refused; the `ws` package says it in
-    // the error ("Unexpected server response: 400"), so use it when present.
     ws.onerror = (event) => {
-      const status = Number(/response: (\d{3})/.exec(String((event as { message?: unknown }).message))?.[1]);
-      if (status) {
-        // As for HTTP: a bare 404 is a path nobody serves, not an unknown command.
-        const code =
-          status === 404
-            ? 'not_found'
-            : (Object.keys(ERROR_CODES) as ErrorCode[]).find((c) => ERROR_CODES[c].status === status);
-        refused = { error: new BoardcastError(code ?? 'handler_failed', `HTTP ${status}`), status };
-      }
+      refused = upgradeRefusal(event) ?? refused;
     };
     ws.onclose = (event) => {
-      if (refused && !socket) return refuse(refused);
+      if (refused && !commands.socket) return refuse(refused);
       // Never opened and the browser hides why: ask the same address over
       // plain HTTP once. An HTTP answer means the server is up but the
       // upgrade did not reach it (a proxy that drops Upgrade): said as
       // such, and twice in a row stops the client instead of looping.
-      if (!socket && !started && typeof fetch === 'function') {
+      if (!commands.socket && !started && typeof fetch === 'function') {
         const lost = new BoardcastError('network_error', `connection closed (${event.code})`);
         void fetch(target.href.replace(/^ws/, 'http'), { cache: 'no-store' }).then(
           (res) => {
@@ -252,13 +194,8 @@ export function wsTransport<C extends ContractSpec>(
         );
         return;
       }
-      const error =
-        refused?.error ??
-        new BoardcastError(
-          'network_error',
-          `connection closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`,
-        );
-      fail(error, FINAL.includes(error.code));
+      const error = closeError(event, refused);
+      fail(error, isFinal(error));
     };
     return down;
   };
@@ -267,9 +204,10 @@ export function wsTransport<C extends ContractSpec>(
    * A second socket read up to its first snapshot, then closed: what mends
    * the state after a skipped event (resync.ts). It carries no commands.
    */
-  const sideSnapshot = (Impl: typeof WebSocket) =>
+  const sideSnapshot = () =>
     new Promise<{ state: unknown; id: string }>((resolve, reject) => {
-      const side = new Impl(withQuery(target, { events: options.events?.join(',') }), WS_PROTOCOL);
+      const side = openSocket(options, withQuery(target, { events: options.events?.join(',') }), reject);
+      if (!side) return;
       const end = (error?: BoardcastError) => {
         clearTimeout(timer);
         side.onmessage = side.onclose = null;
@@ -297,30 +235,7 @@ export function wsTransport<C extends ContractSpec>(
   return {
     name: 'ws',
     dial,
-    command: (name, input, timeoutMs) =>
-      new Promise((resolve, reject) => {
-        let frame: string;
-        try {
-          frame = encodeWsCommand(++seq, name, input);
-        } catch (cause) {
-          throw new BoardcastError('invalid_payload', 'command input is not JSON-serializable', { cause });
-        }
-        const p: Pending = { id: seq, frame, resolve, reject };
-        p.timer = setTimeout(
-          () => settle(p, new BoardcastError('timeout', `command timed out after ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-        if (socket) return send(p);
-        if (queue.length >= limit) {
-          const evicted = options.queue?.overflow === 'drop-oldest' ? queue[0] : p;
-          if (!evicted) return settle(p, new BoardcastError('queue_full', 'offline queue is full'));
-          settle(evicted, new BoardcastError('queue_full', 'offline queue is full'));
-          if (evicted === p) return;
-        }
-        queue.push(p);
-      }),
-    stop(error) {
-      for (const p of [...queue, ...sent.values()]) settle(p, error);
-    },
+    command: (name, input, timeoutMs) => commands.command((id) => encodeWsCommand(id, name, input), timeoutMs),
+    stop: commands.stop,
   };
 }
