@@ -167,6 +167,8 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
    */
   #held: EncodedEvent[] | undefined = [];
   #positionAtClose: string | undefined;
+  /** The continuity check after a reader reconnect, while it runs (the read loop delivers nothing until it is done). */
+  #continuity: Promise<void> | undefined;
   #everReady = new WeakSet<Redis>();
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -619,7 +621,7 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
       if (this.#closed) return;
       // After a reconnect, check for a hole before delivering what follows it
       // (ioredis resends the XREAD itself, so its reply may already be past one).
-      if (this.#positionAtClose !== undefined) await this.#checkContinuity();
+      await this.#afterReconnect();
       if (this.#closed) return;
       const streams = reply as [key: string, entries: StreamEntry[]][] | null;
       const entries = streams?.[0]?.[1];
@@ -706,6 +708,26 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     this.#updateStatus();
     if (!again || this.#closed) return;
     if (conn === this.#cmd) void this.#checkCheckpoint();
+    // At once, not when the resent XREAD answers: on a quiet stream that is a whole BLOCK_MS
+    // (5 s) later, and until then a Redis that lost the data goes unnoticed.
+    if (conn === this.#reader) void this.#afterReconnect();
+  }
+
+  /** The continuity check of the last reader reconnect: started once, awaited by the reader's `ready` and the read loop alike. */
+  #afterReconnect(): Promise<void> {
+    const at = this.#positionAtClose;
+    if (at !== undefined) {
+      this.#positionAtClose = undefined;
+      const previous = this.#continuity;
+      const check = (async () => {
+        await previous;
+        await this.#checkContinuity(at);
+      })().finally(() => {
+        if (this.#continuity === check) this.#continuity = undefined;
+      });
+      this.#continuity = check;
+    }
+    return this.#continuity ?? Promise.resolve();
   }
 
   /**
@@ -726,10 +748,8 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
   }
 
   /** After a reconnect: was anything after our position removed while we were away? */
-  async #checkContinuity(): Promise<void> {
-    const at = this.#positionAtClose;
-    this.#positionAtClose = undefined;
-    if (at === undefined || at === '0-0') return;
+  async #checkContinuity(at: string): Promise<void> {
+    if (at === '0-0') return;
     try {
       const replies = await this.#cmd.multi().xrange(this.#keys.stream, at, at).get(this.#keys.trimmed).exec();
       if (!replies) return;

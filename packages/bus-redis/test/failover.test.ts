@@ -1,7 +1,8 @@
-import type { BusStatus } from '@boardcast/core';
+import { type BusStatus, createHub } from '@boardcast/core';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Instance, initialState, instance, recorder } from './fixtures.js';
+import { RedisBus } from '../src/index.js';
+import { contract, type Instance, initialState, instance, recorder } from './fixtures.js';
 import { eventually, type RedisProcess, redisServerPath, startRedis } from './redis-server.js';
 
 function statusLog(i: Instance): BusStatus[] {
@@ -198,4 +199,45 @@ describe.skipIf(!redisServerPath)('when Redis goes away and comes back', () => {
     }
     expect(initialState.label).toBe('initial');
   });
+
+  it('notices a restart that lost the data at once, not when its quiet XREAD times out', async () => {
+    redis = await startRedis(); // no persistence
+    const a = await instance(redis.url);
+    open.push(a);
+    // B's connections carry a name, so CLIENT LIST shows what its stream reader is doing.
+    const { port } = new URL(redis.url);
+    const bus = new RedisBus({
+      redis: { host: '127.0.0.1', port: Number(port), connectionName: 'bus-b' },
+      name: 'test',
+    });
+    const b = { bus, hub: createHub(contract, { state: initialState, bus }) };
+    open.push(b);
+    await b.hub.ready;
+    const old = await a.hub.publish('tick', 1);
+    await eventually(() => expect(b.hub.headId).toBe(old));
+    const check = new Redis(redis.url);
+    check.on('error', () => undefined); // it sees the kill below too
+    const readerBlocked = async () =>
+      ((await check.client('LIST')) as string)
+        .split('\n')
+        .some((line) => line.includes(' name=bus-b ') && / flags=\w*b/.test(line) && line.includes(' cmd=xread '));
+    // Taken when B reports the gap: is its reader still in the first XREAD after the restart (which, on
+    // a quiet stream, returns only after its 5 s BLOCK)? The check used to wait for that XREAD's answer.
+    const blockedAtGap: boolean[] = [];
+    b.bus.on('gap', () => {
+      readerBlocked().then(
+        (blocked) => blockedAtGap.push(blocked),
+        () => blockedAtGap.push(false),
+      );
+    });
+    try {
+      await redis.kill();
+      await eventually(() => expect(b.bus.status).toBe('degraded'));
+      await redis.start();
+      await eventually(() => expect(blockedAtGap).toHaveLength(1), 20_000);
+      expect(blockedAtGap).toEqual([true]);
+    } finally {
+      check.disconnect();
+    }
+  }, 40_000);
 });
