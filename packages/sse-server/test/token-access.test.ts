@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
@@ -6,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BoardcastError } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { selfSignedCertificate } from '../../../test-support/nginx.js';
 import { createTokenAccess, type TokenAccessOptions } from '../src/index.js';
 import { listen, type TestServer } from './helpers.js';
 
@@ -188,30 +188,10 @@ describe('createTokenAccess', () => {
   it('over HTTPS the cookie is __Host-prefixed and Secure, and is read back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'token-access-tls-'));
     try {
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'ec',
-          '-pkeyopt',
-          'ec_paramgen_curve:prime256v1',
-          '-nodes',
-          '-subj',
-          '/CN=localhost',
-          '-days',
-          '1',
-          '-keyout',
-          join(dir, 'key.pem'),
-          '-out',
-          join(dir, 'cert.pem'),
-        ],
-        { stdio: 'ignore' },
-      );
+      const certificate = selfSignedCertificate(dir);
       const access = createTokenAccess({ token: 's3cret', cookieName: 'app_session' });
       const tls = createHttpsServer(
-        { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+        { key: readFileSync(certificate.key), cert: readFileSync(certificate.cert) },
         handler(access),
       );
       server = await listen(tls);
