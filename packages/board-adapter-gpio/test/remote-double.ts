@@ -36,6 +36,8 @@ export interface Executed {
   readonly deadline: number;
   /** The double's estimate of the server clock when it executed. */
   readonly at: number;
+  /** performance.now() when it executed: the server runs in this process, so this orders it against the server's answers. */
+  readonly realAt: number;
 }
 
 export class BoardDouble {
@@ -161,6 +163,7 @@ export class BoardDouble {
         value: msg.value as number | undefined,
         deadline,
         at: this.serverNow(),
+        realAt: performance.now(),
       });
       if (msg.type === 'write' && this.loseWriteAnswers > 0) {
         this.loseWriteAnswers--;

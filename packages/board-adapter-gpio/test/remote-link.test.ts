@@ -370,6 +370,36 @@ describe('credentials bound to boards', () => {
   });
 });
 
+/**
+ * No write ran after its command was answered: each executed write belongs to
+ * a distinct command answered no earlier than it ran, so for every time τ at
+ * least as many commands were answered at or after τ as writes ran at or
+ * after τ (a matching exists, Hall). It does not ask that only commands
+ * answered ok ran: a write that ran in time but whose answer reached the
+ * server after its deadline is a late answer, which the server is built to
+ * take (the level is learned, cause 'late'); on a loaded machine the margin
+ * before the server's deadline (deadlineMarginMs) does not always cover the
+ * way back.
+ */
+function expectNoneRanAfterItsAnswer(ran: readonly number[], answered: readonly number[]): void {
+  const writes = [...ran].sort((a, b) => b - a);
+  const answers = [...answered].sort((a, b) => b - a);
+  writes.forEach((at, i) => {
+    const answeredSince = answers.filter((t) => t >= at).length;
+    expect(
+      answeredSince,
+      `${i + 1} writes ran at or after ${at.toFixed(1)} ms, ${answeredSince} commands were answered since`,
+    ).toBeGreaterThanOrEqual(i + 1);
+  });
+}
+
+/** Dispatch and note when the answer came (performance.now(), the clock BoardDouble's realAt uses). */
+async function timed<T>(p: Promise<T>, answered: number[]): Promise<T> {
+  const result = await p;
+  answered.push(performance.now());
+  return result;
+}
+
 describe('500 concurrent commands to a slow board', () => {
   it('timed-out commands are never executed; beyond the queue bound: too_many_requests', async () => {
     const rig = await startLink({ requestTimeoutMs: 5000, maxInFlight: 4, maxQueuedRequests: 32 });
@@ -384,8 +414,9 @@ describe('500 concurrent commands to a slow board', () => {
       });
       return { on: level === 1 };
     });
+    const answered: number[] = [];
     const results = await Promise.all(
-      Array.from({ length: 500 }, (_, i) => hub.dispatch('led', { state: i % 2 ? 'on' : 'off' })),
+      Array.from({ length: 500 }, (_, i) => timed(hub.dispatch('led', { state: i % 2 ? 'on' : 'off' }), answered)),
     );
     const codes = results.map((r) => (r.ok ? 'ok' : r.error.code));
     const count = (code: string) => codes.filter((c) => c === code).length;
@@ -398,9 +429,14 @@ describe('500 concurrent commands to a slow board', () => {
     await waitFor(() => performance.now() > settle, 'the board to drain');
     const writes = d.executed.filter((e) => e.type === 'write');
     const droppedWrites = d.dropped.filter((e) => e.type === 'write');
-    // Every write the board executed was answered ok in time: none of the
-    // commands that answered timeout (or too_many_requests) ran afterwards.
-    expect(writes.length).toBe(count('ok'));
+    // Every command answered ok ran; none ran after it was answered (a
+    // command answered timeout may have run just before, see above); and the
+    // board acted only before the deadline it was given.
+    expect(writes.length).toBeGreaterThanOrEqual(count('ok'));
+    expectNoneRanAfterItsAnswer(
+      writes.map((w) => w.realAt),
+      answered,
+    );
     for (const w of writes) expect(w.at).toBeLessThanOrEqual(w.deadline);
     // Refused commands never reached the board.
     expect(writes.length + droppedWrites.length).toBeLessThanOrEqual(count('ok') + count('timeout'));
@@ -420,14 +456,23 @@ describe('500 concurrent commands to a slow board', () => {
       await hub.close();
     });
     await led.ready;
-    const results = await Promise.all(Array.from({ length: 500 }, () => hub.dispatch('led', { state: 'toggle' })));
+    const answered: number[] = [];
+    const results = await Promise.all(
+      Array.from({ length: 500 }, () => timed(hub.dispatch('led', { state: 'toggle' }), answered)),
+    );
     const codes = results.map((r) => (r.ok ? 'ok' : r.error.code));
     const count = (code: string) => codes.filter((c) => c === code).length;
     expect(count('too_many_requests')).toBeGreaterThan(0);
     expect(count('ok') + count('timeout') + count('too_many_requests')).toBe(500);
     const settle = performance.now() + 1500;
     await waitFor(() => performance.now() > settle, 'the board to drain');
-    expect(d.executed.filter((e) => e.type === 'write').length).toBe(count('ok'));
+    const writes = d.executed.filter((e) => e.type === 'write');
+    expect(writes.length).toBeGreaterThanOrEqual(count('ok'));
+    expect(writes.length).toBeLessThanOrEqual(count('ok') + count('timeout'));
+    expectNoneRanAfterItsAnswer(
+      writes.map((w) => w.realAt),
+      answered,
+    );
     // The hub shows what the board has.
     await waitFor(() => hub.state.led.on === (d.levels['5'] === 1), 'hub state equals the board level');
     expect((await hub.dispatch('led', { state: 'toggle' })).ok).toBe(true);
