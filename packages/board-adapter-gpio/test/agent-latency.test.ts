@@ -76,7 +76,10 @@ describe.skipIf(!pythonPath)('agent edges through a link that stalls', () => {
       agent.send(i % 2 === 0 ? 'set 4 1' : 'set 4 0');
       await new Promise((r) => setTimeout(r, 50));
     }
-    await waitFor(() => arrived.length >= EDGES, `all edges (${arrived.length})`, 20_000);
+    // The count in the message is read when the wait fails, not when it starts.
+    await waitFor(() => arrived.length >= EDGES, 'all edges', 20_000).catch((error: Error) => {
+      throw new Error(`${error.message}: ${arrived.length} of ${EDGES} arrived`);
+    });
     expect(arrived).toHaveLength(EDGES);
     // In order: the levels alternate 1, 0, 1, … exactly as they were set.
     expect(levels).toEqual(Array.from({ length: EDGES }, (_, i) => (i % 2 === 0 ? 1 : 0)));
