@@ -85,6 +85,28 @@ function client() {
   };
 }
 
+type SinceAnswer = ReturnType<MemoryBus['since']>;
+
+/**
+ * A MemoryBus whose `since` answers later, as a remote bus does: `later`
+ * gets the in-memory answer (a thunk: call it when the bus would read) and
+ * resolves with it when the test lets it.
+ */
+function laterSinceBus(later: (answer: () => SinceAnswer) => Promise<SinceAnswer>): Bus {
+  const memory = new MemoryBus();
+  return {
+    publish: (e, d, j, c) => memory.publish(e, d, j, c),
+    subscribe: (l) => memory.subscribe(l),
+    since: (id, channel) => later(() => memory.since(id, channel)),
+    compareIds: (x, y) => memory.compareIds(x, y),
+    get headId() {
+      return memory.headId;
+    },
+    originId: memory.originId,
+    close: () => memory.close(),
+  };
+}
+
 function ordinal(id: string): number {
   return Number(id.slice(id.lastIndexOf('-') + 1));
 }
@@ -213,26 +235,15 @@ describe('channels', () => {
   });
 
   it('waits for an asynchronous bus and loses or repeats nothing published meanwhile', async () => {
-    const memory = new MemoryBus();
     let release!: () => void;
     const gate = new Promise<void>((r) => {
       release = r;
     });
-    const bus: Bus = {
-      publish: (e, d, j, c) => memory.publish(e, d, j, c),
-      subscribe: (l) => memory.subscribe(l),
-      since: async (id, channel) => {
-        const answer = memory.since(id, channel);
-        await gate;
-        return answer;
-      },
-      compareIds: (x, y) => memory.compareIds(x, y),
-      get headId() {
-        return memory.headId;
-      },
-      originId: memory.originId,
-      close: () => memory.close(),
-    };
+    const bus = laterSinceBus(async (answer) => {
+      const value = answer();
+      await gate;
+      return value;
+    });
     const hub = createHub(contract, { state: initial, bus });
     const ch = hub.channel('c');
     const from = await ch.publish('tick', 1);
@@ -251,18 +262,7 @@ describe('channels', () => {
   });
 
   it('a client that leaves while its start is pending is not left subscribed', async () => {
-    const memory = new MemoryBus();
-    const bus: Bus = {
-      publish: (e, d, j, c) => memory.publish(e, d, j, c),
-      subscribe: (l) => memory.subscribe(l),
-      since: (id, channel) => new Promise((r) => setTimeout(() => r(memory.since(id, channel)), 10)),
-      compareIds: (x, y) => memory.compareIds(x, y),
-      get headId() {
-        return memory.headId;
-      },
-      originId: memory.originId,
-      close: () => memory.close(),
-    };
+    const bus = laterSinceBus((answer) => new Promise((r) => setTimeout(() => r(answer()), 10)));
     const hub = createHub(contract, { state: initial, bus });
     const from = await hub.channel('c').publish('tick', 1);
     const a = client();
