@@ -209,21 +209,17 @@ export function entityOf(platform: string, key: string, config: Json): HaEntity 
           'no state_topic: an optimistic entity cannot confirm a write (boardcast resolves writes on the reported state)',
         );
       }
+      const command = config.command_topic;
+      const output = (payloads: { on: string; off: string }, decode: ReturnType<typeof levelDecode>): HaEntity => ({
+        kind: 'output',
+        output: { pin: key, name, command, payloads, state: { topic: stateTopic, decode } },
+      });
       if (platform === 'light' && config.schema === 'json') {
         // JSON schema (zigbee2mqtt): {"state":"ON"} both ways.
-        return {
-          kind: 'output',
-          output: {
-            pin: key,
-            name,
-            command: config.command_topic,
-            payloads: { on: '{"state":"ON"}', off: '{"state":"OFF"}' },
-            state: {
-              topic: stateTopic,
-              decode: levelDecode('ON', 'OFF', compileValueTemplate('{{ value_json.state }}')),
-            },
-          },
-        };
+        return output(
+          { on: '{"state":"ON"}', off: '{"state":"OFF"}' },
+          levelDecode('ON', 'OFF', compileValueTemplate('{{ value_json.state }}')),
+        );
       }
       if (
         platform === 'light' &&
@@ -238,16 +234,7 @@ export function entityOf(platform: string, key: string, config: Json): HaEntity 
       const stateOn = str(config.state_on, on);
       const stateOff = str(config.state_off, off);
       const tpl = template(config, platform === 'light' ? 'state_value_template' : 'value_template');
-      return {
-        kind: 'output',
-        output: {
-          pin: key,
-          name,
-          command: config.command_topic,
-          payloads: { on, off },
-          state: { topic: stateTopic, decode: levelDecode(stateOn, stateOff, tpl) },
-        },
-      };
+      return output({ on, off }, levelDecode(stateOn, stateOff, tpl));
     }
     case 'binary_sensor': {
       if (stateTopic === undefined) throw new BoardcastError('invalid_payload', 'no state_topic');
