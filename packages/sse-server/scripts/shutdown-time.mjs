@@ -21,6 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { createHub, defineContract, typed } from '@boardcast/core';
 import { registerUpgrade } from '@boardcast/core/server';
 import { createSseEndpoint } from '@boardcast/sse-server';
+import { accepted, timeRuns, unansweredUpgrades, until } from '../../../scripts/shutdown-timing.mjs';
 
 const [streams = 1000, upgrades = 100, runs = 5] = process.argv.slice(2).map(Number);
 
@@ -29,18 +30,6 @@ const contract = defineContract({
   commands: {},
   state: typed(),
 });
-
-function until(check, what, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (check()) return resolve();
-      if (Date.now() > deadline) return reject(new Error(`timed out: ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
 
 async function run() {
   const hub = createHub(contract, { state: {}, history: 10 });
@@ -64,23 +53,8 @@ async function run() {
   await until(() => sse.clientCount === streams, `${streams} streams`);
   for (let i = 0; i < 20; i++) await hub.publish('blob', 'x'.repeat(64 * 1024));
 
-  const pending = [];
-  for (let i = 0; i < upgrades; i++) {
-    const socket = connect(port, '127.0.0.1');
-    socket.on('error', () => undefined);
-    socket.write(
-      `GET /nope/${i} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
-        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
-    );
-    pending.push(socket);
-  }
-  let connections = 0;
-  await until(() => {
-    server.getConnections((_e, n) => {
-      connections = n;
-    });
-    return connections >= streams + upgrades;
-  }, 'every connection accepted');
+  const pending = unansweredUpgrades(port, upgrades);
+  await accepted(server, streams + upgrades);
 
   const start = performance.now();
   const closed = new Promise((resolve) => server.close(resolve));
@@ -94,11 +68,6 @@ async function run() {
   return ms;
 }
 
-const times = [];
-for (let i = 0; i < runs; i++) times.push(await run());
-times.sort((a, b) => a - b);
-const p50 = times[Math.floor(times.length / 2)];
 console.log(
-  `graceful shutdown, ${streams} SSE streams (10% not reading) + ${upgrades} unanswered upgrades: ` +
-    `p50 ${p50.toFixed(0)} ms, min ${times[0].toFixed(0)} ms, max ${times.at(-1).toFixed(0)} ms over ${runs} runs`,
+  `graceful shutdown, ${streams} SSE streams (10% not reading) + ${upgrades} unanswered upgrades: ${await timeRuns(runs, run)}`,
 );

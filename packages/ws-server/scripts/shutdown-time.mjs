@@ -15,27 +15,15 @@
  * every socket is gone.
  */
 import { createServer } from 'node:http';
-import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createHub, defineContract, typed } from '@boardcast/core';
 import { WS_PROTOCOL } from '@boardcast/core/wire';
 import { createWsEndpoint } from '@boardcast/ws-server';
 import { WebSocket } from 'ws';
+import { accepted, timeRuns, unansweredUpgrades, until } from '../../../scripts/shutdown-timing.mjs';
 
 const [sockets = 1000, upgrades = 100, runs = 5, stalledPercent = 10] = process.argv.slice(2).map(Number);
 const contract = defineContract({ events: { blob: typed() }, commands: {}, state: typed() });
-
-function until(check, what, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (check()) return resolve();
-      if (Date.now() > deadline) return reject(new Error(`timed out: ${what}`));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
 
 async function run() {
   const hub = createHub(contract, { state: {}, history: 10 });
@@ -54,23 +42,8 @@ async function run() {
   }
   await until(() => endpoint.clientCount === sockets, `${sockets} sockets`);
 
-  const pending = [];
-  for (let i = 0; i < upgrades; i++) {
-    const socket = connect(port, '127.0.0.1');
-    socket.on('error', () => undefined);
-    socket.write(
-      `GET /nope/${i} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
-        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
-    );
-    pending.push(socket);
-  }
-  let connections = 0;
-  await until(() => {
-    server.getConnections((_e, n) => {
-      connections = n;
-    });
-    return connections >= sockets + upgrades;
-  }, 'every connection accepted');
+  const pending = unansweredUpgrades(port, upgrades);
+  await accepted(server, sockets + upgrades);
 
   const start = performance.now();
   const closed = new Promise((resolve) => server.close(resolve));
@@ -83,10 +56,6 @@ async function run() {
   return ms;
 }
 
-const times = [];
-for (let i = 0; i < runs; i++) times.push(await run());
-times.sort((a, b) => a - b);
 console.log(
-  `graceful shutdown, ${sockets} WebSocket clients (${stalledPercent}% not reading) + ${upgrades} unanswered upgrades: ` +
-    `p50 ${times[Math.floor(times.length / 2)].toFixed(0)} ms, min ${times[0].toFixed(0)} ms, max ${times.at(-1).toFixed(0)} ms over ${runs} runs`,
+  `graceful shutdown, ${sockets} WebSocket clients (${stalledPercent}% not reading) + ${upgrades} unanswered upgrades: ${await timeRuns(runs, run)}`,
 );
