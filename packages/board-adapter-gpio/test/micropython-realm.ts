@@ -26,8 +26,10 @@
  * A trap in the interpreter (or an exception out of its event loop) never
  * escapes into Node's timer loop as an uncaught error: the context's timers
  * run callbacks guarded, record the first error as `crash`, and run nothing
- * more for that interpreter. Tests check `crash` in their waits and fail with
- * it (see `waitMp` in agent-mp.ts).
+ * more for that interpreter (a trap in any other call into the wasm is
+ * recorded too, and nothing enters a crashed or disposed interpreter again).
+ * Tests check `crash` in their waits and fail with it (see `waitMp` in
+ * agent-mp.ts).
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -124,6 +126,26 @@ export async function loadRealmMicroPython(options: LoadOptions): Promise<RealmM
   });
   const load = (await script.runInContext(context)) as (o: LoadOptions) => Promise<MicroPythonInstance>;
   const mp = await load(options);
+  // Every call into the wasm goes through Module.ccall (looked up at call
+  // time): a trap there is the interpreter's crash whoever called (a promise
+  // reaction too); after a crash or dispose nothing enters it again, and a
+  // late FinalizationRegistry cleanup has nothing left to free.
+  const module = (context as { Module: { ccall: (...args: unknown[]) => unknown } }).Module;
+  const ccall = module.ccall;
+  module.ccall = (...args: unknown[]) => {
+    if (disposed || crash !== undefined) {
+      if (args[0] === 'proxy_c_free_obj') return null;
+      throw new Error(
+        `this MicroPython interpreter ${crash !== undefined ? `crashed earlier (${String(crash)})` : 'was disposed of'}`,
+      );
+    }
+    try {
+      return ccall(...args);
+    } catch (error) {
+      if ((error as Error | undefined)?.name === 'RuntimeError') crash ??= error;
+      throw error;
+    }
+  };
   Object.defineProperty(mp, 'crash', { get: () => crash, enumerable: true });
   return Object.assign(mp, {
     dispose() {
