@@ -97,5 +97,8 @@ describe.skipIf(!pythonPath)('agent edges through a link that stalls', () => {
         `  stall ${fmt(stallEnd - stallStart)} ms; board stayed ${board.status}`,
       ].join('\n'),
     );
-  });
+    // Above the sum of the waits (15 s online, 10 s watch, the edges, 20 s for
+    // them to arrive): the default 20 s ran out first at load average 13 on
+    // 2 cores (a python3 start-up is slow there), before any wait could say why.
+  }, 120_000);
 });
