@@ -230,6 +230,8 @@ async function linkRig(heartbeatMs: number): Promise<LinkRig> {
 }
 
 describe('the agent under MicroPython against a real BoardLink, over the strict socket double', () => {
+  // Each test's timeout is above the sum of its waits, so on a loaded machine
+  // a slow step fails its own wait (with the agent's output), not the test timer.
   it('comes online, answers a write, reports an edge', async () => {
     const rig = await linkRig(1000);
     rig.mp.runPython(`
@@ -248,7 +250,7 @@ task = asyncio.create_task(runner(agent))
     await waitMp(rig.mp, rig.out, () => seen.includes(1), 'edge from MicroPython');
     await stopAgent(rig.mp, rig.out);
     await waitMp(rig.mp, rig.out, () => board.status === 'offline', 'offline after the MicroPython agent stopped');
-  });
+  }, 90_000);
 
   it('closes its socket on every refused handshake (no descriptor leak)', async () => {
     const rig = await linkRig(1000);
@@ -275,7 +277,7 @@ task = asyncio.create_task(runner(agent))
       () => rig.net.held === 0,
       () => `every refused socket closed by the board (held ${rig.net.held})`,
     );
-  }, 60_000);
+  }, 90_000);
 
   it('a send queue that overflows with edges ends the session (never drops them silently); the reconnect resyncs the level', async () => {
     const rig = await linkRig(5000);
@@ -310,7 +312,7 @@ task = asyncio.create_task(runner(agent))
       'back online with the real level',
       15_000,
     );
-  });
+  }, 90_000);
 
   it('regression: a 4 s stall with the input changing throughout → every edge arrives afterwards, never online-but-deaf', async () => {
     // heartbeatMs 3000: the server tolerates 6 s of silence, so the link
@@ -360,7 +362,7 @@ task = asyncio.create_task(runner(agent))
     expect(board.status).toBe('online');
     expect(statuses).not.toContain('offline');
     expect(rig.out.join('\n')).not.toMatch(/Busy|second waiting/);
-  });
+  }, 90_000);
 });
 
 describe('Wi-Fi under MicroPython (a network module double)', () => {
@@ -409,7 +411,7 @@ task = asyncio.create_task(runner(agent))
     up = true;
     await waitMp(mp, out, () => dials.length >= 1, 'dials once the station is up');
     expect(connects).toBe(1);
-  });
+  }, 60_000);
 });
 
 describe('supervisor and hardware watchdog under MicroPython', () => {
@@ -457,7 +459,7 @@ agent.tasks['inputs'].cancel()
     expect(atReboot).toBe(atRestart);
     await new Promise((r) => setTimeout(r, 1500));
     expect(feeds).toBe(atReboot);
-  });
+  }, 60_000);
 });
 
 describe('the interpreter harness (one realm per interpreter, crashes contained)', () => {
