@@ -24,6 +24,11 @@ export interface EnginePage {
   evaluate<T = unknown>(expression: string): Promise<T>;
   /** Click the element matching a CSS selector. */
   click(selector: string): Promise<void>;
+  /**
+   * WebKit only: another tab of the same browser (same session, same
+   * storage: a `BroadcastChannel` reaches it), for tab-sharing tests.
+   */
+  newTab?(): Promise<EnginePage>;
   close(): Promise<void>;
 }
 
@@ -168,31 +173,53 @@ async function launchWebKit(): Promise<Engine> {
         })) as { sessionId: string };
         const at = `/session/${session.sessionId}`;
         await call('POST', `${at}/timeouts`, { script: 30_000 });
-        return {
-          goto: async (url) => void (await call('POST', `${at}/url`, { url })),
-          async evaluate<T>(expression: string) {
-            // The expression goes into the script's text, not through eval: WebDriver scripts run
-            // outside the page's Content-Security-Policy, eval inside them would not.
-            const result = (await call('POST', `${at}/execute/async`, {
-              script:
-                'const done = arguments[arguments.length - 1];' +
-                `Promise.resolve().then(() => (${expression})).then(` +
-                '(value) => done({ value: value === undefined ? null : value }), (error) => done({ error: String(error) }));',
-              args: [],
-            })) as { value?: T; error?: string };
-            if (result.error !== undefined) throw new Error(result.error);
-            return result.value as T;
-          },
-          async click(selector) {
-            const element = (await call('POST', `${at}/element`, { using: 'css selector', value: selector })) as Record<
-              string,
-              string
-            >;
-            const id = Object.values(element)[0];
-            await call('POST', `${at}/element/${id}/click`, {});
-          },
-          close: async () => void (await call('DELETE', at).catch(() => undefined)),
+        // WebDriver talks to one window of the session at a time: each page switches to its own first.
+        let active = (await call('GET', `${at}/window`)) as string;
+        const page = (handle: string): EnginePage => {
+          const use = async () => {
+            if (active !== handle) await call('POST', `${at}/window`, { handle });
+            active = handle;
+          };
+          return {
+            goto: async (url) => {
+              await use();
+              await call('POST', `${at}/url`, { url });
+            },
+            async evaluate<T>(expression: string) {
+              await use();
+              const result = (await call('POST', `${at}/execute/async`, {
+                script:
+                  'const done = arguments[arguments.length - 1];' +
+                  `Promise.resolve().then(() => (${expression})).then(` +
+                  '(value) => done({ value: value === undefined ? null : value }), (error) => done({ error: String(error) }));',
+                args: [],
+              })) as { value?: T; error?: string };
+              if (result.error !== undefined) throw new Error(result.error);
+              return result.value as T;
+            },
+            async click(selector) {
+              await use();
+              const element = (await call('POST', `${at}/element`, {
+                using: 'css selector',
+                value: selector,
+              })) as Record<string, string>;
+              const id = Object.values(element)[0];
+              await call('POST', `${at}/element/${id}/click`, {});
+            },
+            async newTab() {
+              const { handle: tab } = (await call('POST', `${at}/window/new`, { type: 'tab' })) as { handle: string };
+              return page(tab);
+            },
+            close: async () => {
+              await use().catch(() => undefined);
+              const left = (await call('DELETE', `${at}/window`).catch(() => [])) as string[];
+              active = '';
+              // The last window: end the session (and its MiniBrowser).
+              if (left.length === 0) await call('DELETE', at).catch(() => undefined);
+            },
+          };
         };
+        return page(active);
       },
       async close() {
         stop();

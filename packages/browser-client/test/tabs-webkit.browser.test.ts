@@ -1,0 +1,224 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { boardcastHttp } from '@boardcast/sse-server';
+import { createWsEndpoint } from '@boardcast/ws-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES, type Engine, type EnginePage, launchEngine } from '../../../test-support/engines.js';
+import { waitFor } from '../../../test-support/wait.js';
+import { makeHub } from './helpers.js';
+import { pageBundle } from './page-bundle.js';
+
+/**
+ * Every tab live in WebKit (WebKitGTK's MiniBrowser through WebKitWebDriver):
+ * tabs of one session share one connection over `BroadcastChannel`, and the
+ * leader's tab closing hands over with nothing lost. The page is served on
+ * this machine's LAN address when it has one, which is not a secure context
+ * (no `navigator.locks`), as a board at `http://raspberrypi.local` is not.
+ *
+ * WebKit has no Page Lifecycle `freeze` event and no CDP
+ * `Page.setWebLifecycleState`: a suspended WebKit tab (iOS puts background
+ * tabs to sleep) says nothing, so the others take over after the leader's
+ * heartbeat has been silent for 2.5 s, and the sleeper steps down when it
+ * wakes and hears the newer leader (the same path as a crashed tab).
+ */
+const script = `
+import { connect } from '@boardcast/browser-client';
+import { defineContract, typed } from '@boardcast/core';
+const Native = { EventSource: window.EventSource, WebSocket: window.WebSocket };
+window.live = 0;
+window.EventSource = class extends Native.EventSource {
+  constructor(...a) { super(...a); window.live++; }
+  close() { if (this.readyState !== 2) window.live--; super.close(); }
+};
+window.WebSocket = class extends Native.WebSocket {
+  constructor(...a) { super(...a); window.live++; this.addEventListener('close', () => window.live--); }
+};
+const contract = defineContract({
+  events: { led: typed(), tick: typed() },
+  commands: { echo: { input: typed(), result: typed() } },
+  state: typed(),
+  reducers: { led: (s, led) => ({ ...s, led }), tick: (s, tick) => ({ ...s, tick }) },
+});
+window.ticks = [];
+window.client = connect('/api', contract, { transport: new URLSearchParams(location.search).get('transport') });
+window.client.on('tick', (n) => window.ticks.push(n));
+window.secure = { secureContext: window.isSecureContext, locks: typeof navigator.locks };
+`;
+const page = '<!doctype html><meta charset="utf-8"><title>tab</title><script type="module" src="/bundle.js"></script>';
+const TABS = 4;
+
+/** A non-loopback IPv4 address of this machine (not a secure context), else 127.0.0.1. */
+const host =
+  Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address ?? '127.0.0.1';
+
+const webkit = ENGINES.find((e) => e.name === 'webkit');
+
+describe.skipIf(!webkit?.available)('every tab live in WebKit: one shared connection, hand-over on close', () => {
+  let engine: Engine;
+  let js: Map<string, string>;
+
+  beforeAll(async () => {
+    js = await pageBundle(script);
+    engine = await launchEngine('webkit');
+  }, 120_000);
+  afterAll(async () => {
+    await engine?.close();
+  });
+
+  async function start() {
+    const hub = makeHub();
+    const api = boardcastHttp(hub, { base: '/api', allowedHosts: [host], sse: { retry: 100 } });
+    const open = new Set<object>();
+    let streams = 0;
+    const server = createServer((req, res) => {
+      if (req.url?.startsWith('/?')) return res.writeHead(200, { 'content-type': 'text/html' }).end(page);
+      if (req.url && js.has(req.url))
+        return res.writeHead(200, { 'content-type': 'text/javascript' }).end(js.get(req.url));
+      if (req.url?.startsWith('/api/events')) {
+        streams++;
+        open.add(res);
+        res.on('close', () => open.delete(res));
+      }
+      api.node(req, res);
+    });
+    const ws = createWsEndpoint(hub, { server, path: '/api/ws', allowedHosts: [host] });
+    server.on('upgrade', (_req, socket) => {
+      streams++;
+      open.add(socket);
+      socket.on('close', () => open.delete(socket));
+    });
+    server.listen(0, host);
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    const close = async () => {
+      const closed = new Promise((resolve) => server.close(resolve));
+      api.close();
+      await ws.close();
+      server.closeAllConnections();
+      await closed;
+      await hub.close();
+    };
+    return { hub, port, open, streams: () => streams, close };
+  }
+
+  const ticksOf = (tab: EnginePage) => tab.evaluate<number[]>('window.ticks');
+  const consecutive = (ticks: number[], n: number) => ticks.length === n && ticks.every((t, i) => t === i + 1);
+  async function leaderOf(tabs: EnginePage[]): Promise<EnginePage> {
+    const live: number[] = [];
+    for (const tab of tabs) live.push(await tab.evaluate<number>('window.live'));
+    const leaders = tabs.filter((_, i) => live[i] === 1);
+    if (leaders.length !== 1) throw new Error(`expected one leader, open streams per tab: ${live.join(',')}`);
+    return leaders[0] as EnginePage;
+  }
+
+  it('a leader that stops running (4 s of blocked script, as a suspended tab) is replaced; when it wakes it steps down, nothing lost or doubled', async () => {
+    const { hub, port, open, streams, close } = await start();
+    const tabs: EnginePage[] = [];
+    try {
+      const first = await engine.newPage();
+      tabs.push(first);
+      for (let i = 1; i < 3; i++) tabs.push(await (first.newTab as () => Promise<EnginePage>)());
+      for (const tab of tabs) await tab.goto(`http://${host}:${port}/?transport=sse`);
+      for (const tab of tabs) {
+        await waitFor(async () => (await tab.evaluate('window.client.state')) !== null, 'snapshot', 20_000);
+      }
+      await waitFor(async () => (await leaderOf(tabs).catch(() => undefined)) !== undefined, 'one leader', 10_000);
+      const sleeper = await leaderOf(tabs);
+      const opened = streams();
+      let n = 0;
+      let publishing = true;
+      const pump = (async () => {
+        while (publishing) {
+          await hub.publish('tick', ++n);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      await new Promise((r) => setTimeout(r, 200));
+      await sleeper.evaluate('void setTimeout(() => { const t = Date.now(); while (Date.now() - t < 4000); }, 0)');
+      await waitFor(() => streams() === opened + 1, 'another tab dials', 15_000);
+      const others = tabs.filter((t) => t !== sleeper);
+      // Once awake, the sleeper hears the newer leader and hangs up: one stream again.
+      await waitFor(() => open.size === 1, 'the sleeper steps down', 15_000);
+      publishing = false;
+      await pump;
+      for (const [i, tab] of tabs.entries()) {
+        const which = tab === sleeper ? ' (the sleeper)' : '';
+        await waitFor(
+          async () => consecutive(await ticksOf(tab), n),
+          `ticks 1..${n} in tab ${i}${which}`,
+          15_000,
+        ).catch(async (error) => {
+          throw new Error(`${error.message}: ${JSON.stringify(await ticksOf(tab))}`);
+        });
+      }
+      expect(await leaderOf(tabs)).not.toBe(sleeper);
+      expect(others).toContain(await leaderOf(tabs));
+    } finally {
+      for (const tab of tabs.reverse()) await tab.close().catch(() => undefined);
+      await close();
+    }
+  }, 120_000);
+
+  for (const transport of ['sse', 'ws'] as const) {
+    it(`${transport}: ${TABS} tabs over one stream, commands from each; the leader's tab closes: another takes over, nothing lost`, async () => {
+      const { hub, port, open, streams, close } = await start();
+      const tabs: EnginePage[] = [];
+      try {
+        const first = await engine.newPage();
+        tabs.push(first);
+        for (let i = 1; i < TABS; i++) tabs.push(await (first.newTab as () => Promise<EnginePage>)());
+        for (const tab of tabs) await tab.goto(`http://${host}:${port}/?transport=${transport}`);
+        const secure = await first.evaluate('window.secure');
+        if (host !== '127.0.0.1') expect(secure).toEqual({ secureContext: false, locks: 'undefined' });
+        for (const tab of tabs) {
+          await waitFor(async () => (await tab.evaluate('window.client.state')) !== null, 'snapshot', 20_000);
+        }
+        await waitFor(() => open.size === 1, 'one open stream', 10_000);
+        await waitFor(async () => (await leaderOf(tabs).catch(() => undefined)) !== undefined, 'one leader', 10_000);
+
+        let n = 0;
+        for (; n < 5; ) await hub.publish('tick', ++n);
+        for (const tab of tabs) await waitFor(async () => consecutive(await ticksOf(tab), 5), 'ticks 1..5', 10_000);
+        const answers: unknown[] = [];
+        for (const [i, tab] of tabs.entries()) answers.push(await tab.evaluate(`window.client.command('echo', ${i})`));
+        expect(answers).toEqual([...Array(TABS).keys()]);
+
+        const leader = await leaderOf(tabs);
+        const opened = streams();
+        let publishing = true;
+        const pump = (async () => {
+          while (publishing) {
+            await hub.publish('tick', ++n);
+            await new Promise((r) => setTimeout(r, 15));
+          }
+        })();
+        await leader.close();
+        const left = tabs.filter((t) => t !== leader);
+        await waitFor(() => streams() === opened + 1, 'a new stream', 10_000);
+        await new Promise((r) => setTimeout(r, 300));
+        publishing = false;
+        await pump;
+        for (const [i, tab] of left.entries()) {
+          await waitFor(async () => consecutive(await ticksOf(tab), n), `ticks 1..${n} in tab ${i}`, 15_000).catch(
+            async (error) => {
+              throw new Error(`${error.message}: ${JSON.stringify(await ticksOf(tab))}`);
+            },
+          );
+        }
+        await waitFor(() => open.size === 1, 'one open stream after the hand-over', 10_000);
+        await leaderOf(left);
+        const again: unknown[] = [];
+        for (const [i, tab] of left.entries()) again.push(await tab.evaluate(`window.client.command('echo', ${i})`));
+        expect(again).toEqual([...Array(left.length).keys()]);
+        tabs.splice(tabs.indexOf(leader), 1);
+      } finally {
+        for (const tab of tabs.reverse()) await tab.close().catch(() => undefined);
+        await close();
+      }
+    }, 120_000);
+  }
+});
