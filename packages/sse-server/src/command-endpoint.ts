@@ -1,43 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BoardcastError, CHANNEL_ID, type ContractSpec, Emitter, type Hub } from '@boardcast/core';
-import type { AllowedHosts, AllowedOrigins, TrustProxy } from '@boardcast/core/server';
 import { parsedBodyText, readFetchBody, readJsonFrom, readNodeBody } from './body.js';
 import type { AnyHub } from './hub-like.js';
-import { type JsonEndpoint, type JsonHandler, jsonEndpoint } from './json-endpoint.js';
-import {
-  type Authorize,
-  type BoardcastRequest,
-  jsonReply,
-  type NodeRequest,
-  type NodeResponse,
-  type Reply,
-} from './request.js';
+import { type JsonEndpoint, type JsonEndpointOptions, type JsonHandler, jsonEndpoint } from './json-endpoint.js';
+import { type BoardcastRequest, jsonReply, type NodeRequest, type NodeResponse, type Reply } from './request.js';
 import type { FetchConnectionInfo } from './sse-endpoint.js';
 
-export interface CommandEndpointOptions {
+/** The shared endpoint options (see {@link JsonEndpointOptions}) and the body limit. */
+export interface CommandEndpointOptions extends JsonEndpointOptions {
   /** Largest accepted request body in bytes; larger gets 413 `payload_too_large`. Default 65536. */
   readonly maxBodyBytes?: number;
-  /**
-   * Origins allowed to send commands (core's `AllowedOrigins`, the same
-   * option and normalization as the SSE and WebSocket endpoints): `'same-host'`,
-   * `'*'`, a list (`['https://panel.local']`) or a predicate. A request whose
-   * `Origin` is not allowed gets 403 `forbidden_origin`. Default `'same-host'`.
-   */
-  readonly allowedOrigins?: AllowedOrigins<IncomingMessage | Request>;
-  /** Accept requests without `Origin` (curl, devices, server-to-server). Default true. */
-  readonly allowMissingOrigin?: boolean;
-  /** Extra `Host` names this server answers to (core's `AllowedHosts`); others get 403 `forbidden_host`. */
-  readonly allowedHosts?: AllowedHosts;
-  /**
-   * Reverse proxies whose `X-Forwarded-*` headers are believed (core's
-   * `TrustProxy`, the same option in every endpoint): addresses, CIDR ranges
-   * or `'loopback'`. Default: none.
-   */
-  readonly trustProxy?: TrustProxy;
-  /** Gatekeeper for each command; its value reaches handlers as `context.auth`. */
-  readonly authorize?: Authorize;
-  /** Extra headers on every response. */
-  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export type CommandEndpointEvents = {

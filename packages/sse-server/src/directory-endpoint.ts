@@ -1,31 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BoardcastError, type ContractSpec, type DirectoryQuery, Emitter, type Hub } from '@boardcast/core';
-import type { AllowedHosts, AllowedOrigins, TrustProxy } from '@boardcast/core/server';
 import { directoryQueryOf } from '@boardcast/core/wire';
 import type { FastifyReplyLike, FastifyRequestLike } from './command-endpoint.js';
 import type { AnyHub } from './hub-like.js';
-import { type JsonEndpoint, type JsonHandler, jsonEndpoint } from './json-endpoint.js';
-import { type Authorize, type BoardcastRequest, jsonReply, type Reply } from './request.js';
+import { type JsonEndpoint, type JsonEndpointOptions, type JsonHandler, jsonEndpoint } from './json-endpoint.js';
+import { type BoardcastRequest, jsonReply, type Reply } from './request.js';
 import type { FetchConnectionInfo } from './sse-endpoint.js';
 
-export interface DirectoryEndpointOptions {
-  /** Origins allowed to read the directory (core's `AllowedOrigins`, as for the stream). Default `'same-host'`. */
-  readonly allowedOrigins?: AllowedOrigins<IncomingMessage | Request>;
-  /** Accept requests without `Origin` (curl, scripts). Default true. */
-  readonly allowMissingOrigin?: boolean;
-  /** Extra `Host` names this server answers to (core's `AllowedHosts`). */
-  readonly allowedHosts?: AllowedHosts;
-  /**
-   * Reverse proxies whose `X-Forwarded-*` headers are believed (core's
-   * `TrustProxy`, the same option in every endpoint): addresses, CIDR ranges
-   * or `'loopback'`. Default: none.
-   */
-  readonly trustProxy?: TrustProxy;
-  /** Who the client is; its value is the principal the hub's access policy filters the page for. */
-  readonly authorize?: Authorize;
-  /** Extra headers on every response. */
-  readonly headers?: Readonly<Record<string, string>>;
-}
+/** The shared endpoint options: Host, Origin, trusted proxies, `authorize`, headers (see {@link JsonEndpointOptions}). */
+export type DirectoryEndpointOptions = JsonEndpointOptions;
 
 export type DirectoryEndpointEvents = {
   /** A request was refused (host, origin, method, `authorize`, bad query). */

@@ -21,6 +21,7 @@ export {
   serverTimeouts,
   setSecurityHeaders,
 } from './hardening.js';
+export type { JsonEndpointOptions } from './json-endpoint.js';
 export type { Authorize, BoardcastRequest, NodeRequest, NodeResponse } from './request.js';
 export { type BoardcastHttp, type BoardcastHttpOptions, boardcastHttp } from './router.js';
 export type { DisconnectReason, SseClientInfo } from './sse-client.js';

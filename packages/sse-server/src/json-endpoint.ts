@@ -24,13 +24,33 @@ import {
   toResponse,
 } from './request.js';
 
-/** The options of a one-shot JSON endpoint (commands, directory) that {@link jsonEndpoint} reads. */
+/** The options the command and directory endpoints share (each adds its own). */
 export interface JsonEndpointOptions {
+  /**
+   * Origins allowed to call the endpoint (core's `AllowedOrigins`, the same
+   * option and normalization as the SSE and WebSocket endpoints):
+   * `'same-host'`, `'*'`, a list (`['https://panel.local']`) or a predicate.
+   * A request whose `Origin` is not allowed gets 403 `forbidden_origin`.
+   * Default `'same-host'`.
+   */
   readonly allowedOrigins?: AllowedOrigins<IncomingMessage | Request>;
+  /** Accept requests without `Origin` (curl, devices, scripts, server-to-server). Default true. */
   readonly allowMissingOrigin?: boolean;
+  /** Extra `Host` names this server answers to (core's `AllowedHosts`); others get 403 `forbidden_host`. */
   readonly allowedHosts?: AllowedHosts;
+  /**
+   * Reverse proxies whose `X-Forwarded-*` headers are believed (core's
+   * `TrustProxy`, the same option in every endpoint): addresses, CIDR ranges
+   * or `'loopback'`. Default: none.
+   */
   readonly trustProxy?: TrustProxy;
+  /**
+   * Who the client is, checked on every request: its value is the principal
+   * (for commands, `context.auth` in handlers; for the directory, whom the
+   * hub's access policy filters the page for).
+   */
   readonly authorize?: Authorize;
+  /** Extra headers on every response. */
   readonly headers?: Readonly<Record<string, string>>;
 }
 
