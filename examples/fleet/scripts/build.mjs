@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // Bundles the page (src/page/app.ts + @boardcast/browser-client → public/app.js).
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -7,9 +9,10 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** @param {{ alias?: Record<string, string>, outfile?: string }} [options] `alias`: @boardcast/* → sources. */
 export async function buildPage(options = {}) {
-  await build({
+  const outfile = options.outfile ?? `${root}public/app.js`;
+  const result = await build({
     entryPoints: [`${root}src/page/app.ts`],
-    outfile: options.outfile ?? `${root}public/app.js`,
+    outfile,
     bundle: true,
     minify: true,
     sourcemap: true,
@@ -18,7 +21,16 @@ export async function buildPage(options = {}) {
     target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
     alias: options.alias ?? {},
     logLevel: 'warning',
+    write: false,
   });
+  // Each file lands whole (written aside, then renamed): a page loading while
+  // another process builds (two instances, parallel tests) never reads half a bundle.
+  for (const file of result.outputFiles) {
+    const aside = `${file.path}.${process.pid}.${Date.now()}.tmp`;
+    await mkdir(dirname(file.path), { recursive: true });
+    await writeFile(aside, file.contents);
+    await rename(aside, file.path);
+  }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await buildPage();

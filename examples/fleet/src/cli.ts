@@ -8,6 +8,8 @@ const USAGE = `Usage: pnpm --filter fleet start [-- options]
   --port <n>            port (default: $PORT or 3002)
   --host <addr>         interface to listen on (default: all)
   --boards <n>          simulated boards board-1 … board-N (default 12)
+  --first-board <n>     number the simulated boards from n (default 1): board-n …
+  --redis <url>         share events, state and the directory with other instances ($REDIS_URL)
   --users <file>        users, tokens and rights (see users.example.json); without it one open
                         "admin" sees and switches every board
   --board-link <file>   accept remote boards (the board agent) on ws://…/board; the file maps
@@ -23,6 +25,8 @@ const { values } = parseArgs({
     port: { type: 'string' },
     host: { type: 'string' },
     boards: { type: 'string' },
+    'first-board': { type: 'string' },
+    redis: { type: 'string' },
     users: { type: 'string' },
     'board-link': { type: 'string' },
     'mqtt-url': { type: 'string' },
@@ -40,18 +44,26 @@ if (!Number.isInteger(boards) || boards < 0 || boards > 100_000) {
   console.error(`--boards must be a whole number up to 100000\n\n${USAGE}`);
   process.exit(2);
 }
+const firstBoard = values['first-board'] === undefined ? 1 : Number(values['first-board']);
+if (!Number.isInteger(firstBoard) || firstBoard < 0 || firstBoard > 1_000_000) {
+  console.error(`--first-board must be a whole number up to 1000000\n\n${USAGE}`);
+  process.exit(2);
+}
+const redis = values.redis ?? process.env.REDIS_URL;
 const port = Number(values.port ?? process.env.PORT ?? 3002);
 const fleet = await startFleet({
   port,
   host: values.host,
   boards,
+  firstBoard,
+  redis,
   users: values.users ? readUsers(values.users) : undefined,
   allowedHosts: values['allowed-host'],
   boardLink: values['board-link'] ? readBoardTokens(values['board-link']) : undefined,
   mqttUrl: values['mqtt-url'] ?? process.env.MQTT_URL,
 });
 console.log(
-  `fleet: ${boards} simulated boards on ${fleet.url}${values.users ? ' (log in with /?token=<your token>)' : ''}`,
+  `fleet: ${boards} simulated boards on ${fleet.url}${redis ? ' (sharing Redis)' : ''}${values.users ? ' (log in with /?token=<your token>)' : ''}`,
 );
 const stop = () => void fleet.close().then(() => process.exit(0));
 process.once('SIGINT', stop);

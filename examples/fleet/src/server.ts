@@ -14,6 +14,7 @@ import {
   registerBoard,
   SimulatedBoard,
 } from '@boardcast/board-adapter-gpio';
+import { RedisBus } from '@boardcast/bus-redis';
 import { BoardcastError, type Channel, createHub, type Hub } from '@boardcast/core';
 import { logSafe } from '@boardcast/core/server';
 import { type Discovery, discoverDevices } from '@boardcast/mqtt';
@@ -28,8 +29,20 @@ export interface FleetOptions {
   readonly port?: number;
   /** Interface to listen on (default all). */
   readonly host?: string;
-  /** Simulated boards `board-1` … `board-N` (default 12). */
+  /** Simulated boards `board-<firstBoard>` … (default 12). */
   readonly boards?: number;
+  /**
+   * Number of the first simulated board (default 1): two instances on one
+   * Redis split a fleet with `firstBoard: 1` and `firstBoard: 501`.
+   */
+  readonly firstBoard?: number;
+  /**
+   * Redis URL: share events, state and the directory with other instances
+   * through @boardcast/bus-redis, so every instance's pages see every board;
+   * a command for a board of another instance is run there (routed by
+   * channel: the instance with the board's handler owns it).
+   */
+  readonly redis?: string | undefined;
   /** Users, their tokens and rights; none: one open `admin` who sees and switches everything. */
   readonly users?: UsersFile | undefined;
   /** Each simulated board changes its button about every this many ms (default 5000; 0: never). */
@@ -85,13 +98,29 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   const count = options.boards ?? 12;
   const access = createFleetAccess(options.users);
   const authorize = (request: { header(name: string): string | undefined; raw?: unknown }) => access.principal(request);
+  const first = options.firstBoard ?? 1;
+  if (!Number.isInteger(first) || first < 0) throw new TypeError('firstBoard must be a whole number ≥ 0');
+  // Every board publishes at once when the fleet starts (entry, status, LED)
+  // and every second (a reading and its lastSeen): room for those bursts, so
+  // they queue for Redis instead of being refused with `queue_full`.
+  const bus = options.redis
+    ? new RedisBus({ redis: options.redis, name: 'fleet', maxPendingPublishes: Math.max(1000, count * 8) })
+    : undefined;
   const hub = createHub(contract, {
     state: initialBoard,
+    bus,
     access: access.table,
     history: 20,
     maxChannels: Math.max(10_000, count + 100),
     commandTimeoutMs: 5000,
   });
+  hub.on('error', (error, where) =>
+    log(`error in ${where}: ${logSafe(error instanceof Error ? error.message : String(error), 300)}`),
+  );
+  await hub.ready;
+  // Route by channel: a command for a board attached elsewhere goes to the instance that handles it.
+  const router = bus?.routeCommands(hub, {});
+  await router?.ready;
   const boards = new Map<string, SimulatedBoard>();
   const unbind = new Map<string, () => void>();
 
@@ -130,7 +159,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     await hub.channel(id).remove();
   }
 
-  for (let i = 1; i <= count; i++) await addBoard(`board-${i}`);
+  for (let i = first; i < first + count; i++) await addBoard(`board-${i}`);
 
   /**
    * A board from the network (remote agent, MQTT device) as a channel: its
@@ -148,8 +177,21 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     const offs = [
       registerBoard(channel, board, { firmware, kind, ...(name === undefined ? {} : { name }) }),
       bindBoardStatus(channel, board),
-      board.on('reading', (reading) => void channel.publish('reading', reading)),
+      // A refused publish is logged from the hub's `error` event; it must not become an unhandled rejection.
+      board.on('reading', (reading) => void channel.publish('reading', reading).catch(() => undefined)),
     ];
+    // A board pushes readings when they change (a retained MQTT state is not a new reading):
+    // read each sensor whenever it comes online, so the page has a value from the start.
+    const readAll = () => {
+      for (const sensor of board.capabilities.sensors) {
+        board.readSensor(sensor).then(
+          (value) => channel.publish('reading', { sensor, value, at: Date.now() }).catch(() => undefined),
+          () => undefined, // gone again or not answering: the next reading it pushes will do
+        );
+      }
+    };
+    offs.push(board.on('status', (status) => status === 'online' && readAll()));
+    if (board.status === 'online') readAll();
     if (output) offs.push(bindLed(channel, new Led(board, output.pin)));
     if (button) offs.push(bindInputs(channel, [new Button(board, button.pin)]));
     unbind.set(board.id, () => {
@@ -177,9 +219,18 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     discovery.on('removed', (id) => {
       unbind.get(id)?.();
       unbind.delete(id);
-      if (hub.hasChannel(id)) void hub.channel(id).remove();
+      if (hub.hasChannel(id)) {
+        hub
+          .channel(id)
+          .remove()
+          .catch((error) => log(`mqtt ${id}: removing its channel failed: ${logSafe(String(error), 300)}`));
+      }
     });
-    discovery.on('error', (error, id) => log(`mqtt ${id ?? ''}: ${logSafe(String(error), 300)}`));
+    discovery.on('error', (error, id) => {
+      // A refused or malformed discovery message: one line with its stable code (`forbidden`, `invalid_payload` …).
+      const text = error instanceof BoardcastError ? `${error.code}: ${error.message}` : String(error);
+      log(`mqtt ${id ?? ''}: ${logSafe(text, 300)}`);
+    });
   }
 
   // Activity: each board flips its button about every inputEveryMs and sends a reading every readingEveryMs,
@@ -207,8 +258,10 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
           void board.readSensor('temperature').then(
             (value) => {
               const channel = hub.channel(id);
-              void channel.publish('reading', { sensor: 'temperature', value: Math.round(value * 10) / 10, at });
-              void channel.seen(at);
+              const reading = { sensor: 'temperature', value: Math.round(value * 10) / 10, at };
+              // Refusals (a shared bus full or away) are logged from the hub's `error` event.
+              channel.publish('reading', reading).catch(() => undefined);
+              channel.seen(at).catch(() => undefined);
             },
             () => undefined,
           );
@@ -223,9 +276,6 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     log(
       `cmd  ${c.principal} ${logSafe(c.command)} → ${logSafe(c.channel)} via ${c.transport}: ${c.ok ? 'ok' : c.code}`,
     ),
-  );
-  hub.on('error', (error, where) =>
-    log(`error in ${where}: ${logSafe(error instanceof Error ? error.message : String(error), 300)}`),
   );
 
   const files = sirv(options.publicDir ?? `${here}../public`, { dev: true, etag: true });
@@ -290,7 +340,8 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
           server.closeAllConnections();
         });
         await Promise.all([...boards.values()].map((b) => b.close()));
-        await hub.close();
+        await router?.close();
+        await hub.close(); // closes the bus too
       })();
       return closed;
     },

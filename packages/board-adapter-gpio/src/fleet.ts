@@ -39,21 +39,27 @@ export function registerBoard<C extends ContractSpec>(
   board: Board,
   options: RegisterBoardOptions = {},
 ): () => void {
+  // A failed directory write (a shared bus full or gone: `queue_full`,
+  // `closed`) is already reported on the hub's `error` event; the promise
+  // must not also become an unhandled rejection, which ends a Node process.
+  const reported = (p: Promise<void>) => void p.catch(() => undefined);
   const describe = () =>
-    void channel.describe({
-      kind: options.kind ?? board.kind,
-      status: board.status,
-      ...(options.name === undefined ? {} : { name: options.name }),
-      ...(options.firmware === undefined ? {} : { firmware: options.firmware }),
-      capabilities: describeCapabilities(board.capabilities),
-      lastSeen: Date.now(),
-    });
+    reported(
+      channel.describe({
+        kind: options.kind ?? board.kind,
+        status: board.status,
+        ...(options.name === undefined ? {} : { name: options.name }),
+        ...(options.firmware === undefined ? {} : { firmware: options.firmware }),
+        capabilities: describeCapabilities(board.capabilities),
+        lastSeen: Date.now(),
+      }),
+    );
   describe();
   const offStatus = board.on('status', () => {
-    void channel.describe({ status: board.status });
-    if (board.status === 'online') void channel.seen();
+    reported(channel.describe({ status: board.status }));
+    if (board.status === 'online') reported(channel.seen());
   });
-  const offReading = board.on('reading', () => void channel.seen());
+  const offReading = board.on('reading', () => reported(channel.seen()));
   return () => {
     offStatus();
     offReading();

@@ -25,6 +25,16 @@ interface Row {
   readonly button: HTMLElement;
   readonly temperature: HTMLElement;
   off: (() => void) | undefined;
+  /** The board lists an output (from its directory entry, which may change). */
+  switchable: boolean;
+  /** A switch command is on its way (the switch stays disabled until it settles). */
+  sending: boolean;
+}
+
+/** Does the directory entry list an output pin (`capabilities.pins[].modes` has `output`)? */
+function hasOutput(entry: DirectoryEntry): boolean {
+  const pins = (entry.capabilities as { pins?: readonly { modes?: readonly string[] }[] } | undefined)?.pins;
+  return Array.isArray(pins) && pins.some((p) => Array.isArray(p.modes) && p.modes.includes('output'));
 }
 
 async function main(): Promise<void> {
@@ -70,12 +80,14 @@ async function main(): Promise<void> {
       button: q('.button'),
       temperature: q('.temperature'),
       off: undefined,
+      switchable: false,
+      sending: false,
     };
     const led = row.led;
-    led.disabled = !canControl(entry.id);
-    if (led.disabled) led.title = 'you may watch this board, not switch it';
+    const current = row;
     led.addEventListener('click', () => {
       led.disabled = true;
+      current.sending = true;
       fleet
         .channel(entry.id)
         .send('led', { state: 'toggle' })
@@ -83,7 +95,8 @@ async function main(): Promise<void> {
           $('#status').textContent = `${entry.id}: ${error.code ?? 'error'}`;
         })
         .finally(() => {
-          led.disabled = !canControl(entry.id);
+          current.sending = false;
+          enableSwitch(current);
         });
     });
     rows.set(entry.id, row);
@@ -99,12 +112,31 @@ async function main(): Promise<void> {
     const pressed = state.inputs[String(BUTTON_PIN)]?.level === 0;
     row.button.classList.toggle('pressed', pressed);
     row.li.dataset.button = pressed ? 'pressed' : 'released';
-    const t = state.readings.temperature;
-    row.temperature.textContent = t ? `${t.value.toFixed(1)} °C` : '';
+    // Every sensor's latest reading (a simulated board has `temperature`, a
+    // discovered device whatever it reports); `data-at` is when the newest was taken.
+    const readings = Object.entries(state.readings);
+    row.temperature.textContent = readings
+      .map(([name, r]) => (/temperature/i.test(name) ? `${r.value.toFixed(1)} °C` : `${name} ${r.value}`))
+      .join(' · ');
+    const at = String(readings.reduce((latest, [, r]) => Math.max(latest, r.at), 0) || '');
+    if (row.temperature.dataset.at !== at) row.temperature.dataset.at = at;
     if (id === selected) paintDetail(id);
   }
 
+  function enableSwitch(row: Row): void {
+    const id = row.li.dataset.board ?? '';
+    row.led.disabled = !(row.switchable && canControl(id));
+    row.led.title = !row.switchable
+      ? 'this board has nothing to switch'
+      : row.led.disabled
+        ? 'you may watch this board, not switch it'
+        : '';
+  }
+
   function describe(row: Row, entry: DirectoryEntry): void {
+    // No output among the board's capabilities (a sensor-only device, or one whose switch discovery refused).
+    row.switchable = hasOutput(entry);
+    if (!row.sending) enableSwitch(row);
     row.status.textContent = entry.status ?? 'unknown';
     row.li.dataset.status = entry.status ?? 'unknown';
     row.firmware.textContent = entry.firmware ?? '';
@@ -132,13 +164,15 @@ async function main(): Promise<void> {
         rows.delete(id);
       }
     }
-    const fragment = document.createDocumentFragment();
-    for (const entry of visible) {
-      const row = rowFor(entry);
-      describe(row, entry);
-      fragment.append(row.li);
+    for (const entry of visible) describe(rowFor(entry), entry);
+    // Rebuild the list only when what it shows changed (a board came, went, or the page moved),
+    // not for every status or lastSeen change of a board already on it.
+    const shown = Array.from(list.children, (li) => (li as HTMLElement).dataset.board);
+    if (shown.length !== ids.length || shown.some((id, i) => id !== ids[i])) {
+      const fragment = document.createDocumentFragment();
+      for (const id of ids) fragment.append((rows.get(id) as Row).li);
+      list.replaceChildren(fragment);
     }
-    list.replaceChildren(fragment);
     if (added.length > 0) {
       fleet.subscribe(added);
       for (const id of added) {
@@ -189,7 +223,17 @@ async function main(): Promise<void> {
     page += 1;
     render();
   });
-  fleet.directory.on('change', render);
+  // A thousand boards change their directory entries (lastSeen, status) many times a second:
+  // fold them all, draw at most once a frame.
+  let drawing = false;
+  fleet.directory.on('change', () => {
+    if (drawing) return;
+    drawing = true;
+    requestAnimationFrame(() => {
+      drawing = false;
+      render();
+    });
+  });
   fleet.on('forbidden', (id: string) => {
     const row = rows.get(id);
     if (row) row.li.dataset.forbidden = 'true';
