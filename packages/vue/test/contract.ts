@@ -1,15 +1,2 @@
-import { defineContract, typed } from '@boardcast/core';
-
-/** The LED demo's shape, small: the page and the test server share it. */
-export const contract = defineContract({
-  events: {
-    led: typed<{ on: boolean }>(),
-    button: typed<{ pressed: boolean }>(),
-  },
-  commands: {
-    led: { input: typed<{ state: 'on' | 'off' | 'toggle' }>(), result: typed<{ on: boolean }>() },
-    fail: { input: typed<null>(), result: typed<null>() },
-  },
-  state: typed<{ led: { on: boolean } }>(),
-  reducers: { led: (state, led) => ({ ...state, led }) },
-});
+// The LED contract both UI bindings' tests and pages share.
+export { contract } from '../../../test-support/led-contract.js';

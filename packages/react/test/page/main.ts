@@ -1,4 +1,4 @@
-// The test page: built by Vite, driven in Chromium (react.browser.test.ts).
+// The test page: built by Vite, driven in Chromium, Firefox and WebKit (engines.browser.test.ts).
 // createElement instead of JSX, so the build needs no React plugin.
 import { createBoardcast, useBoardEvent, useBoardState, useCommand, useConnection } from '@boardcast/react';
 import { createElement as h, StrictMode, useState } from 'react';

@@ -1,4 +1,4 @@
-// The test page: built by Vite, driven in Chromium (vue.browser.test.ts).
+// The test page: built by Vite, driven in Chromium, Firefox and WebKit (engines.browser.test.ts).
 // Render functions instead of an SFC, so the build needs no Vue plugin.
 import { createBoardcast, useBoardEvent, useBoardState, useCommand, useConnection } from '@boardcast/vue';
 import { createApp, defineComponent, h, ref } from 'vue';
