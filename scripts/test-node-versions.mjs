@@ -60,15 +60,10 @@ function telemetryEnv(bin, version, skipped) {
 
 /**
  * Test files left out on one major version, each with the reason printed on
- * every run. These are known defects, not accepted behaviour: both files run
- * (and pass) on Node 20 and 22 in the same CI run, and on Node 24 alone.
+ * every run (none today): `{ 24: { 'packages/x/test/y.test.ts': 'why' } }`.
+ * Known defects only, never accepted behaviour.
  */
-const FILES_NOT_ON = {
-  24: {
-    'packages/board-adapter-gpio/test/linux-gpio.test.ts':
-      'on Node 24, in the full package run only, "a killed server (SIGKILL) …" reads the LED line still at 1 after the helper exited (passes alone on 24; under investigation)',
-  },
-};
+const FILES_NOT_ON = {};
 
 const versions = (process.env.BOARDCAST_NODE_VERSIONS ?? '22,24').split(',').map((v) => v.trim());
 const extra = process.argv.slice(2);

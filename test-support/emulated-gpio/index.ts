@@ -68,6 +68,8 @@ export interface LineLevel {
   readonly direction: 'input' | 'output' | null;
   /** Debounce period the holder asked the kernel for (v2 uAPI), ms. */
   readonly debounceMs: number | null;
+  /** v2 double: a writer waits in a stalled write (see `stall`). */
+  readonly stalled?: boolean;
 }
 
 export class EmulatedGpio {
@@ -189,6 +191,15 @@ export class EmulatedGpio {
     on: 'write' | 'read' | 'request' | 'events' = 'write',
   ): Promise<void> {
     await this.#send('fault', chip, offset, { errno, on });
+  }
+
+  /**
+   * v2 double: hold the next write to the line before it takes effect
+   * (`level()` then answers `stalled: true`) until `stall(chip, offset, false)`:
+   * to act while a process is inside that write.
+   */
+  async stall(chip: string, offset: number, on = true): Promise<void> {
+    await this.#send('stall', chip, offset, { on });
   }
 
   /** v1 kernel: a driver takes the line (`consumer` as the kernel shows it, e.g. "spi0 CS0"), or lets it go (null). */

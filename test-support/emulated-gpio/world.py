@@ -11,6 +11,8 @@ on stdout:
     {"id":2,"op":"level","chip":"pinctrl-rp1","offset":5}               level, held, consumer, direction
     {"id":3,"op":"fault","chip":"pinctrl-rp1","offset":5,"errno":5}     the next write to the line fails (EIO)
     {"id":4,"op":"history","chip":"pinctrl-rp1","offset":5}             every level the line was driven to
+    {"id":5,"op":"stall","chip":"pinctrl-rp1","offset":5,"on":true}     the next write to the line waits (false: lets it go);
+                                                                         "level" answers "stalled": true while a writer waits
 
 Edges reach the holder as the kernel sends them: stamped with CLOCK_MONOTONIC
 and, where the holder asked for v2 debounce, only once the level has been
@@ -116,6 +118,7 @@ class World(object):
                 "consumer": cfg["consumer"] if cfg else None,
                 "direction": cfg["direction"] if cfg else ("output" if k.kept(chip, offset) is not None else None),
                 "debounceMs": cfg["debounce_ms"] if cfg else None,
+                "stalled": os.path.exists(os.path.join(k.root(), "faults", "%s-%d.stalled" % (chip, offset))),
             }
 
     def fault(self, chip, offset, code):
@@ -145,6 +148,12 @@ def main():
                 answer.update(world.level(chip, offset))
             elif req["op"] == "history":
                 answer["levels"] = k.history(chip, offset)
+            elif req["op"] == "stall":
+                path = os.path.join(k.root(), "faults", "%s-%d.stall" % (chip, offset))
+                if req.get("on", True):
+                    open(path, "w").close()
+                elif os.path.exists(path):
+                    os.unlink(path)
             elif req["op"] == "fault":
                 if req.get("on", "write") != "write":
                     raise ValueError("the v2 double injects write faults only")

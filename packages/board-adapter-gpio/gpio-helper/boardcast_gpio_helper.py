@@ -652,9 +652,27 @@ def handle(helper, raw, ops):
     return False
 
 
+def stop_on_sigterm():
+    """A pipe that becomes readable when SIGTERM arrives (ours, or PR_SET_PDEATHSIG's).
+
+    The handler must not raise: when the server dies, the kernel closes our
+    stdin and then sends the death signal, so SIGTERM often lands while
+    close() is already driving outputs to their release level, and an
+    exception raised there (sys.exit) skipped that write and left an LED on.
+    Python's wakeup fd turns the signal into a byte the main loop's select
+    sees instead; a SIGTERM during close() is then a no-op.
+    """
+    stop_r, stop_w = os.pipe()
+    os.set_blocking(stop_r, False)
+    os.set_blocking(stop_w, False)
+    signal.set_wakeup_fd(stop_w, warn_on_full_buffer=False)
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    return stop_r
+
+
 def main():
     die_with_parent()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    stop = stop_on_sigterm()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the server; it closes us.
     helper = Helper()
     ops = {"open": lambda req: {"value": helper.op_open(req)}, "mode": helper.op_mode, "write": helper.op_write,
@@ -662,12 +680,14 @@ def main():
     buf = b""
     try:
         while True:
-            fds = {0: None}
+            fds = {0: None, stop: None}
             for slot in helper.slots:
                 if slot.req is not None and slot.mode is not None and slot.mode != "output":
                     fds[helper.backend.fd(slot)] = slot
             timeout = helper.due()
             ready, _, _ = select.select(list(fds), [], [], timeout)
+            if stop in ready:
+                return  # SIGTERM: release the lines (finally) and exit
             for fd in ready:
                 if fd != 0:
                     try:

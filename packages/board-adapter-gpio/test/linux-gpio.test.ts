@@ -216,6 +216,48 @@ describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
     expect(await gpio.level(RP1, 5)).toMatchObject({ held: false });
   });
 
+  // A server's death as its helper sees it: the kernel closes the helper's
+  // stdin, then sends PR_SET_PDEATHSIG's SIGTERM, often while the helper is
+  // already driving outputs to their release level. The signal must not cut
+  // that write short (it once did, and the killed-server test below read the
+  // LED still at 1 now and then). The v2 double can hold the write open.
+  it.skipIf(api !== 2)(
+    'a SIGTERM that lands while the helper is releasing its lines does not cut that short',
+    async () => {
+      const helper = spawn(python, [HELPER], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+        env: { ...process.env, ...gpio.env },
+      });
+      const exited = new Promise((resolve) => helper.once('exit', resolve));
+      let output = '';
+      helper.stdout.on('data', (d: Buffer) => {
+        output += d.toString();
+      });
+      const request = async (message: Record<string, unknown>) => {
+        helper.stdin.write(`${JSON.stringify(message)}\n`);
+        const answer = await waitFor(
+          () =>
+            output
+              .split('\n')
+              .filter((line) => line.startsWith('{'))
+              .map((line) => JSON.parse(line) as { type: string; id?: number; ok?: boolean })
+              .find((frame) => frame.type === 'result' && frame.id === message.id),
+          `answer to ${message.type}`,
+        );
+        expect(answer).toMatchObject({ ok: true });
+      };
+      await request({ type: 'open', id: 1, pins: [5], consumer: 'ending' });
+      await request({ type: 'mode', id: 2, pin: 5, mode: 'output', initial: 1, release: 0 });
+      await gpio.stall(RP1, 5);
+      helper.stdin.end();
+      await waitFor(async () => (await gpio.level(RP1, 5)).stalled === true, 'helper inside its release write');
+      helper.kill('SIGTERM');
+      await gpio.stall(RP1, 5, false);
+      await exited;
+      expect(await gpio.level(RP1, 5)).toMatchObject({ held: false, level: 0 });
+    },
+  );
+
   it('a killed server (SIGKILL) leaves no helper behind and its lines free again', async () => {
     const { build } = await import('esbuild');
     const dir = mkdtempSync(join(tmpdir(), 'gpio-server-'));

@@ -17,7 +17,9 @@ processes exactly as they do on a Pi:
   CLOCK_MONOTONIC nanoseconds when the outside world changes the level; v2
   debounce is applied on the kernel side (see world.py); the reader keeps
   the newest event_buffer_size of them (the v2 kernel drops the oldest).
-- A fault file makes the next set_value fail with the errno it contains.
+- A fault file makes the next set_value fail with the errno it contains; a
+  stall file holds the next set_value (before it takes effect) until the
+  test removes it.
 
 Layout: chips.json (chip name -> label, line names), dev/gpiochipN (device
 nodes), kernel.lock (mutex), lines/<chip>-<offset>.{lock,json} (holder and
@@ -240,6 +242,14 @@ class Handle(object):
 
     def set_physical(self, value):
         self._check()
+        stall = _path("faults", self.chip, self.offset, ".stall")
+        if os.path.exists(stall):
+            # The test holds this write (world.py "stall") to act while the
+            # writer is inside it; ".stalled" tells it the writer got here.
+            open(stall + "ed", "w").close()
+            while os.path.exists(stall):
+                time.sleep(0.005)
+            os.unlink(stall + "ed")
         with mutex():
             if self.cfg["direction"] != "output":
                 raise OSError(errno.EPERM, os.strerror(errno.EPERM))
