@@ -1,29 +1,10 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
 import { type Demo, startDemo } from '../src/server.js';
-import { artifactsDir, buildPageFromSources, waitFor } from './helpers.js';
+import { artifactsDir, buildPageFromSources, expectText, openPage, waitFor } from './helpers.js';
 
 const base = (demo: Demo) => `http://127.0.0.1:${demo.port}/`;
-
-async function openPage(browser: Browser, url: string): Promise<Page> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  page.on('pageerror', (error) => console.error('[page error]', error));
-  await page.goto(url);
-  return page;
-}
-
-const text = (page: Page, selector: string) => page.locator(selector).textContent();
-
-async function expectText(page: Page, selector: string, expected: string, timeout = 5000) {
-  await page.waitForFunction(
-    ([sel, want]) => document.querySelector(sel as string)?.textContent === want,
-    [selector, expected],
-    { timeout },
-  );
-  expect(await text(page, selector)).toBe(expected);
-}
 
 describe.skipIf(!chromiumPath).each(['sse', 'ws'] as const)('led-demo in Chromium over %s', (transport) => {
   let launched: LaunchedBrowser;

@@ -5,22 +5,14 @@
  * helper → kernel line; a press on the emulated line travels kernel → helper →
  * server → page.
  */
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmulatedGpio } from '../../../test-support/emulated-gpio/index.js';
 import { chromiumPath, type LaunchedBrowser, launchChromium, pythonPath } from '../../../test-support/system.js';
 import { type Demo, startDemo } from '../src/server.js';
-import { artifactsDir, buildPageFromSources, expectText, waitFor } from './helpers.js';
+import { artifactsDir, buildPageFromSources, expectText, openPage, waitFor } from './helpers.js';
 
 const RP1 = 'pinctrl-rp1';
-
-async function openPage(browser: Browser, url: string): Promise<Page> {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  page.on('pageerror', (error) => console.error('[page error]', error));
-  await page.goto(url);
-  return page;
-}
 
 describe.skipIf(!chromiumPath || !pythonPath)('led-demo --board gpio (emulated Pi 5 chip) in Chromium', () => {
   let gpio: EmulatedGpio;

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { sourceAliases } from '../../../scripts/workspace-sources.mjs';
 import { waitFor } from '../../../test-support/wait.js';
@@ -29,4 +29,13 @@ export async function expectText(page: Page, selector: string, expected: string,
     { timeout },
   );
   expect(await page.locator(selector).textContent()).toBe(expected);
+}
+
+/** A page in a fresh context of `browser` at `url`; page errors are printed. */
+export async function openPage(browser: Browser, url: string): Promise<Page> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error('[page error]', error));
+  await page.goto(url);
+  return page;
 }
