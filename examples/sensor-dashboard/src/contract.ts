@@ -4,6 +4,9 @@ import * as z from 'zod/mini';
 import { type Alarms, SENSOR_NAMES, SENSORS, type SensorName } from './sensors.js';
 import { SeriesBuffer, type SeriesPoint, type SeriesStats } from './series-buffer.js';
 
+/** The directory's `kind` of a device: each device is a channel of the hub, listed in its directory. */
+export const DEVICE_KIND = 'sensor-device';
+
 /** Largest batch one `POST /api/readings` may carry. */
 export const MAX_BATCH = 500;
 /** How far ahead of the server's clock a device timestamp may be. */

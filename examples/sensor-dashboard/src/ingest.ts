@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BoardcastError, validateEntry } from '@boardcast/core';
+import { BoardcastError, DEFAULT_CHANNEL, isChannelId, validateEntry } from '@boardcast/core';
 import { readJsonBody } from '@boardcast/sse-server';
 import { type ReadingInput, readingInput, readingsBatch } from './contract.js';
 import type { DashboardHub } from './dashboard-hub.js';
@@ -49,13 +49,21 @@ export function createIngestHandler(dashboard: DashboardHub, options: IngestOpti
     if (token && !tokenMatches(req.headers.authorization, token)) {
       throw new BoardcastError('unauthorized', 'missing or wrong bearer token');
     }
+    // `?device=<id>`: whose readings these are (a channel id; none: the default device).
+    const device = new URL(req.url ?? '/', 'http://localhost').searchParams.get('device') ?? DEFAULT_CHANNEL;
+    if (!isChannelId(device)) {
+      throw new BoardcastError(
+        'invalid_payload',
+        `device: ${JSON.stringify(String(device).slice(0, 40))} is not a device id (letters, digits, then also _ . : -; at most 128)`,
+      );
+    }
     // Only JSON: text/plain and form bodies can be sent cross-site without a preflight.
     const raw = await readJsonBody(req, { maxBytes: limit, what: 'readings' });
     // Pick the branch of `readingsBody` by shape, so the error names the bad field ("2.value: …").
     const readings = Array.isArray(raw)
       ? await validateEntry<ReadingInput[]>(readingsBatch, raw, 'batch')
       : [await validateEntry<ReadingInput>(readingInput, raw, 'reading')];
-    return { accepted: dashboard.accept(readings, 'device').length };
+    return { accepted: dashboard.accept(readings, 'device', device).length };
   };
 
   return (req: IncomingMessage, res: ServerResponse): void => {

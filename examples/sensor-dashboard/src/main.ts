@@ -4,18 +4,22 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { DEFAULT_CHANNEL } from '@boardcast/core';
 import { logSafe } from '@boardcast/core/server';
 import type { TelemetryStore } from '@boardcast/telemetry';
 import { openPostgresStore } from '@boardcast/telemetry/postgres';
 import { openSqliteStore } from '@boardcast/telemetry/sqlite';
-import { parseSensorTopic, startMqttIngest } from './mqtt-ingest.js';
+import { type MqttSensorTopic, parseSensorTopic, startMqttIngest } from './mqtt-ingest.js';
 import { startDashboard } from './server.js';
 
-const USAGE = `usage: pnpm --filter sensor-dashboard start [-- --port 3001] [--host 127.0.0.1] [--interval 1000] [--no-device]
-  [--control-token <secret>] [--allowed-host dash.lan …] [--mqtt-url mqtt://127.0.0.1:1883 --mqtt-sensor temperature=tele/kitchen/SENSOR:AM2301.Temperature …]
+const USAGE = `usage: pnpm --filter sensor-dashboard start [-- --port 3001] [--host 127.0.0.1] [--interval 1000] [--devices 1 | --no-device]
+  [--control-token <secret>] [--allowed-host dash.lan …] [--mqtt-url mqtt://127.0.0.1:1883 --mqtt-sensor [kitchen/]temperature=tele/kitchen/SENSOR:AM2301.Temperature …]
   [--db data/readings.db | --pg-url postgres://user@host/db]
 environment: PORT, HOST, INGEST_TOKEN (bearer token devices must send), CONTROL_TOKEN (secret for set_alarm and
-  inject; on a host other than loopback a random one is made when unset), DEVICE_INTERVAL_MS, MQTT_URL, DB, PG_URL`;
+  inject; on a host other than loopback a random one is made when unset), DEVICE_INTERVAL_MS, DEVICES, MQTT_URL, DB, PG_URL`;
+
+/** Simulated devices `--devices` may start. */
+const MAX_SIMULATED = 100;
 
 /** Readings are kept here unless `--db`/`--pg-url` says otherwise: beside the example, not in the build. */
 const DEFAULT_DB = fileURLToPath(new URL('../data/readings.db', import.meta.url));
@@ -40,6 +44,7 @@ async function main(): Promise<void> {
     port?: string;
     host?: string;
     interval?: string;
+    devices?: string;
     'no-device'?: boolean;
     'control-token'?: string;
     help?: boolean;
@@ -57,6 +62,8 @@ async function main(): Promise<void> {
         port: { type: 'string' },
         host: { type: 'string' },
         interval: { type: 'string' },
+        // Simulated devices: 1 (default) posts as the default device, as before; N > 1 are device-1 … device-N.
+        devices: { type: 'string' },
         'no-device': { type: 'boolean' },
         'control-token': { type: 'string' },
         'mqtt-url': { type: 'string' },
@@ -79,6 +86,18 @@ async function main(): Promise<void> {
   }
   const port = number('--port', values.port ?? process.env.PORT, 3001);
   const intervalMs = number('--interval', values.interval ?? process.env.DEVICE_INTERVAL_MS, 1000);
+  const deviceCount = number('--devices', values.devices ?? process.env.DEVICES, 1);
+  if (deviceCount < 1 || deviceCount > MAX_SIMULATED) {
+    console.error(
+      `--devices must be between 1 and ${MAX_SIMULATED} (got ${deviceCount}); --no-device starts none\n${USAGE}`,
+    );
+    process.exit(2);
+  }
+  const simulated = values['no-device']
+    ? []
+    : deviceCount === 1
+      ? [undefined]
+      : Array.from({ length: deviceCount }, (_, i) => `device-${i + 1}`);
   const token = process.env.INGEST_TOKEN || undefined;
   const here = fileURLToPath(new URL('.', import.meta.url));
   const host = values.host ?? process.env.HOST ?? '127.0.0.1';
@@ -114,6 +133,8 @@ async function main(): Promise<void> {
     log: (line) => console.log(line),
     assetsDir: `${here}public`,
     staleAfterMs: Math.max(10_000, intervalMs * 5),
+    // Listed from the start; the single simulated device (or none) is the default device.
+    devices: simulated.every((id) => id === undefined) ? [DEFAULT_CHANNEL] : (simulated as string[]),
   });
   if (controlToken) {
     console.log(`sensor dashboard: ${dashboard.url}/?token=${encodeURIComponent(controlToken)}`);
@@ -135,7 +156,13 @@ async function main(): Promise<void> {
 
   // Readings from MQTT sensor topics go through the same ingest route as HTTP devices.
   const mqttUrl = values['mqtt-url'] ?? process.env.MQTT_URL;
-  const sensors = Object.fromEntries((values['mqtt-sensor'] ?? []).map(parseSensorTopic));
+  let sensors: MqttSensorTopic[];
+  try {
+    sensors = (values['mqtt-sensor'] ?? []).map(parseSensorTopic);
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
   const mqtt = mqttUrl
     ? startMqttIngest({
         url: mqttUrl,
@@ -147,17 +174,27 @@ async function main(): Promise<void> {
           console.error(`mqtt ingest: ${logSafe(error instanceof Error ? error.message : error, 500)}`),
       })
     : undefined;
-  if (mqtt) console.log(`mqtt: ${Object.keys(sensors).join(', ') || 'no sensors (--mqtt-sensor)'} from ${mqttUrl}`);
+  if (mqtt) {
+    const fed = sensors.map((s) => (s.device ? `${s.device}/${s.sensor}` : s.sensor));
+    console.log(`mqtt: ${fed.join(', ') || 'no sensors (--mqtt-sensor)'} from ${mqttUrl}`);
+  }
 
   let device: ChildProcess | undefined;
   const deviceScript = `${here}simulated-device.js`;
-  if (!values['no-device'] && existsSync(deviceScript)) {
-    // A separate process, talking HTTP like a real board would.
+  if (simulated.length > 0 && existsSync(deviceScript)) {
+    // A separate process, talking HTTP like a real board would (all simulated devices in it).
+    const ids = simulated.filter((id) => id !== undefined);
     device = fork(deviceScript, [], {
-      env: { ...process.env, DASHBOARD_URL: dashboard.url, DEVICE_INTERVAL_MS: String(intervalMs) },
+      env: {
+        ...process.env,
+        DASHBOARD_URL: dashboard.url,
+        DEVICE_INTERVAL_MS: String(intervalMs),
+        DEVICE_IDS: ids.join(','),
+      },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    console.log(`device: simulated (pid ${device.pid}), posting every ${intervalMs} ms`);
+    const which = ids.length > 0 ? `${ids.length} devices (${ids[0]} … ${ids.at(-1)})` : 'one device';
+    console.log(`device: simulated (pid ${device.pid}), ${which}, posting every ${intervalMs} ms`);
   } else {
     console.log('device: none started; point a board at POST /api/readings');
   }

@@ -179,6 +179,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
       await api.close();
       await ws.close();
       // Readings still queued are written before the store closes.
+      dashboardHub.close();
       await recorder.close();
       if (!options.store) await store.close();
       await hub.close();

@@ -10,6 +10,8 @@ export interface SimulatedDeviceOptions {
   readonly token?: string | undefined;
   /** Milliseconds between posts (default 1000). */
   readonly intervalMs?: number;
+  /** The device id sent as `?device=`; none: the dashboard's default device. */
+  readonly device?: string | undefined;
   /** Called after every post with the HTTP status, or the network error. */
   readonly onPost?: (result: { status: number } | { error: unknown }) => void;
 }
@@ -29,16 +31,19 @@ const wave = (mid: number, amplitude: number, periodMs: number) => (t: number) =
  * only where `readSensor` gets its numbers.
  */
 export function runSimulatedDevice(options: SimulatedDeviceOptions): () => void {
+  // Each device its own phase, so several of them do not draw the same curves.
+  const phase = options.device ? [...options.device].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 100_000, 7) : 0;
   const board = new SimulatedBoard({
-    id: 'sim-esp32',
+    id: options.device ?? 'sim-esp32',
     sensors: {
       // A slow day/night swing that crosses the default 30 °C alarm now and then.
-      temperature: noisy(wave(25, 6, 90_000), 0.6),
-      humidity: noisy(wave(55, 15, 130_000), 2),
-      light: noisy(wave(600, 450, 60_000), 40),
+      temperature: noisy((t) => wave(25, 6, 90_000)(t + phase), 0.6),
+      humidity: noisy((t) => wave(55, 15, 130_000)(t + phase), 2),
+      light: noisy((t) => wave(600, 450, 60_000)(t + phase), 40),
     },
   });
   const endpoint = new URL('/api/readings', options.url);
+  if (options.device) endpoint.searchParams.set('device', options.device);
   const headers: Record<string, string> = { 'Content-Type': 'application/json' };
   if (options.token) headers.Authorization = `Bearer ${options.token}`;
   let stopped = false;
@@ -81,18 +86,28 @@ export function runSimulatedDevice(options: SimulatedDeviceOptions): () => void 
 /** `node dist/simulated-device.js` — settings come from the environment so the server can spawn it. */
 function main(): void {
   const url = process.env.DASHBOARD_URL ?? 'http://localhost:3001';
-  let lastProblem = '';
-  const stop = runSimulatedDevice({
-    url,
-    token: process.env.INGEST_TOKEN,
-    intervalMs: Number(process.env.DEVICE_INTERVAL_MS) || 1000,
-    onPost(result) {
-      // Log a problem once, not every second, and say when it clears.
-      const problem = 'error' in result ? `cannot reach ${url}` : result.status === 200 ? '' : `HTTP ${result.status}`;
-      if (problem !== lastProblem) console.log(problem ? `[device] ${problem}` : '[device] posting readings again');
-      lastProblem = problem;
-    },
+  // DEVICE_IDS=a,b,c: one simulated device per id, in this one process; unset: the default device.
+  const ids = (process.env.DEVICE_IDS ?? '').split(',').filter((id) => id !== '');
+  const stops = (ids.length > 0 ? ids : [undefined]).map((device) => {
+    const name = device ? `[device ${device}]` : '[device]';
+    let lastProblem = '';
+    return runSimulatedDevice({
+      url,
+      device,
+      token: process.env.INGEST_TOKEN,
+      intervalMs: Number(process.env.DEVICE_INTERVAL_MS) || 1000,
+      onPost(result) {
+        // Log a problem once, not every second, and say when it clears.
+        const problem =
+          'error' in result ? `cannot reach ${url}` : result.status === 200 ? '' : `HTTP ${result.status}`;
+        if (problem !== lastProblem) console.log(problem ? `${name} ${problem}` : `${name} posting readings again`);
+        lastProblem = problem;
+      },
+    });
   });
+  const stop = () => {
+    for (const s of stops) s();
+  };
   const quit = () => {
     stop();
     process.exit(0);

@@ -326,3 +326,81 @@ describe('commands', () => {
     },
   );
 });
+
+describe('several devices (one channel each)', () => {
+  let multi: RunningDashboard;
+  beforeAll(async () => {
+    multi = await start({ devices: ['kitchen'], maxDevices: 3 });
+  });
+  afterAll(async () => {
+    await multi?.close();
+  });
+  const postTo = (device: string, body: unknown) =>
+    fetch(`${multi.url}/api/readings?device=${encodeURIComponent(device)}`, {
+      method: 'POST',
+      headers: JSON_HEADERS,
+      body: JSON.stringify(body),
+    });
+  const commandTo = (device: string, name: string, body: unknown) =>
+    fetch(`${multi.url}/api/commands/${name}?channel=${encodeURIComponent(device)}`, {
+      method: 'POST',
+      headers: JSON_HEADERS,
+      body: JSON.stringify(body),
+    });
+  const temps = (device: string) => multi.hub.channel(device).state.sensors.temperature.points.map((p) => p.value);
+
+  it('files readings under the device named by ?device=, lists it in the directory, and nowhere else', async () => {
+    expect(multi.hub.directory.get('kitchen')).toMatchObject({ kind: 'sensor-device', status: 'offline' });
+    expect((await postTo('kitchen', { sensor: 'temperature', value: 21 })).status).toBe(200);
+    expect((await postTo('garage', [{ sensor: 'temperature', value: 7 }])).status).toBe(200);
+    expect(temps('kitchen')).toEqual([21]);
+    expect(temps('garage')).toEqual([7]);
+    expect(multi.hub.state.sensors.temperature.points).toEqual([]);
+    expect(multi.hub.directory.get('garage')).toMatchObject({ kind: 'sensor-device', status: 'online' });
+    expect(multi.hub.channel('garage').state.device.readings).toBe(1);
+    // The time-order rule is per device: an older reading is fine on another device.
+    const at = Date.now() - 60_000;
+    expect((await postTo('kitchen', { sensor: 'humidity', value: 40, at: at + 1000 })).status).toBe(200);
+    expect((await postTo('garage', { sensor: 'humidity', value: 41, at })).status).toBe(200);
+    // The store keeps them per device too.
+    await waitFor(
+      async () => (await multi.store.recent({ channel: 'garage', sensor: 'temperature', limit: 5 })).length === 1,
+    );
+    expect(
+      (await multi.store.recent({ channel: 'garage', sensor: 'temperature', limit: 5 })).map((r) => r.value),
+    ).toEqual([7]);
+  });
+
+  it('alarms and injected readings are per device; a device nobody knows is 404 not_found', async () => {
+    const alarm = await commandTo('garage', 'set_alarm', { sensor: 'temperature', low: 2, high: 10 });
+    expect(alarm.status).toBe(200);
+    expect(multi.hub.channel('garage').state.alarms.temperature).toEqual({ low: 2, high: 10 });
+    expect(multi.hub.channel('kitchen').state.alarms.temperature).toEqual({ low: null, high: 30 });
+    const before = temps('garage').length;
+    const inject = await commandTo('kitchen', 'inject', { count: 2, sensor: 'temperature' });
+    expect(inject.status).toBe(200);
+    expect(temps('kitchen')).toHaveLength(3);
+    expect(temps('garage')).toHaveLength(before);
+    for (const name of ['set_alarm', 'inject'] as const) {
+      const body = name === 'inject' ? { count: 1 } : { sensor: 'light', low: null, high: null };
+      const res = await commandTo('attic', name, body);
+      expect(res.status).toBe(404);
+      expect((await res.json()).error.code).toBe('not_found');
+    }
+    expect(multi.hub.hasChannel('attic') && multi.hub.channel('attic').entry).toBeFalsy();
+  });
+
+  it('refuses a bad device id (400 invalid_payload) and a device past maxDevices (503 too_many_channels)', async () => {
+    for (const bad of ['~directory', 'a b', '', 'x'.repeat(129), '-lead']) {
+      const res = await postTo(bad, { sensor: 'light', value: 1 });
+      expect(res.status, bad).toBe(400);
+      expect((await res.json()).error.code).toBe('invalid_payload');
+    }
+    // kitchen and garage exist; a third device may come, a fourth is refused.
+    expect((await postTo('cellar', { sensor: 'light', value: 1 })).status).toBe(200);
+    const fourth = await postTo('attic', { sensor: 'light', value: 1 });
+    expect(fourth.status).toBe(503);
+    expect((await fourth.json()).error.code).toBe('too_many_channels');
+    expect(multi.hub.directory.has('attic')).toBe(false);
+  });
+});

@@ -100,7 +100,7 @@ describe.skipIf(!chromiumPath)('dashboard page in Chromium', () => {
       await waitFor(async () => (await chartValues(page, 'humidity')).length === 2, 'humidity points');
       expect(await chartValues(page, 'humidity')).toEqual([45, 47]);
       expect(await chartValues(page, 'light')).toEqual([300]);
-      await expect(page.locator('#device').textContent()).resolves.toMatch(/Device: online, last seen/);
+      await expect(page.locator('#device').textContent()).resolves.toMatch(/Device default: online, last seen/);
     });
   }
 

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@boardcast/browser-client';
+import { connectChannels } from '@boardcast/browser-client/channels';
+import { DIRECTORY } from '@boardcast/core';
 import type { TelemetryStore } from '@boardcast/telemetry';
 import { openPostgresStore } from '@boardcast/telemetry/postgres';
 import { openSqliteStore } from '@boardcast/telemetry/sqlite';
@@ -99,6 +101,38 @@ describe('the start command', () => {
     }
   });
 
+  it('--devices 3 starts three simulated devices, each its own channel in the directory', async () => {
+    const db = join(dir, 'devices.db');
+    server = spawn(
+      process.execPath,
+      ['scripts/start.mjs', '--port', '0', '--interval', '100', '--devices', '3', '--db', db],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    server.stdout?.on('data', (chunk) => {
+      output += chunk;
+    });
+    server.stderr?.on('data', (chunk) => {
+      output += chunk;
+    });
+    const url = await waitFor(() => /sensor dashboard: (http:\S+)/.exec(output)?.[1], 'the URL to be printed', 60_000);
+    await waitFor(() => output.includes('3 devices (device-1 … device-3)'), 'the device line');
+    const live = connectChannels(`${url}/api`, dashboard, { channels: [DIRECTORY, 'device-2'] });
+    client = live;
+    await waitFor(
+      () => live.directory.state?.entries.filter((e) => e.status === 'online').length === 3,
+      'three devices online',
+      15_000,
+    );
+    expect(live.directory.state?.entries.map((e) => e.id)).toEqual(['device-1', 'device-2', 'device-3']);
+    await waitFor(() => (live.channel('device-2').state?.device.readings ?? 0) >= 6, "device-2's readings", 15_000);
+    // The default device sends nothing when there are several.
+    const stray = await fetch(`${url}/api/telemetry/recent?sensor=temperature&limit=1`);
+    expect(await stray.json()).toEqual([]);
+    server.kill('SIGINT');
+    await waitFor(() => server?.exitCode !== null, 'the server to exit');
+  });
+
   describe.skipIf(!postgresBinDir())('with --pg-url', () => {
     let pg: PostgresProcess;
     beforeAll(async () => {
@@ -126,7 +160,8 @@ describe('the start command', () => {
         'the URL to be printed',
         60_000,
       );
-      expect(output).toContain('readings: kept in PostgreSQL (--pg-url)');
+      // The lines after the URL may come in a later chunk.
+      await waitFor(() => output.includes('readings: kept in PostgreSQL (--pg-url)'), 'the store line');
       expect(output).not.toContain(url); // no credentials in the log
       // The chart route answers from PostgreSQL once the simulated device has posted.
       await waitFor(

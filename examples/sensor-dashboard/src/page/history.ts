@@ -100,16 +100,17 @@ export class SensorHistory {
   }
 
   /**
-   * Load the range from the store (`width`: the chart's width in pixels,
+   * Load the range of `device` from the store (`width`: the chart's width in pixels,
    * the most points worth drawing). With no more readings than that, each
    * reading is drawn; else the store's buckets (mean, min and max).
    */
-  async load(rangeMs: number, width: number): Promise<boolean> {
+  async load(rangeMs: number, width: number, device: string): Promise<boolean> {
     const generation = ++this.#generation;
     this.#rangeMs = rangeMs;
     const points = Math.max(10, Math.min(2000, Math.floor(width)));
     const base = `/api/telemetry`;
-    const q = `sensor=${this.sensor}`;
+    // The device is the store's channel (the hub's channel of the device).
+    const q = `channel=${encodeURIComponent(device)}&sensor=${this.sensor}`;
     const answer = await getJson<ChartAnswer>(`${base}/query?${q}&last=${rangeMs}&points=${points}`);
     const total = answer.buckets.reduce((n, b) => n + b.count, 0);
     let loaded: ChartPoint[];
@@ -154,6 +155,16 @@ export class SensorHistory {
     this.#generation += 1;
     this.loaded = false;
     this.#pending = [];
+  }
+
+  /** Another device is shown: nothing of the previous one stays on the chart or in the table. */
+  clear(): void {
+    this.reset();
+    this.points = [];
+    this.rows = [];
+    this.cursor = null;
+    this.#shownPoints = new Map();
+    this.#shownRows = new Map();
   }
 
   /** A live reading; returns whether the chart changed. */

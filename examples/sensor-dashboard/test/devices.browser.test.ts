@@ -1,0 +1,135 @@
+import type { Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import type { RunningDashboard } from '../src/server.js';
+import { buildPageToTemp, postReadings, start, waitFor } from './helpers.js';
+
+type Sensor = 'temperature' | 'humidity' | 'light';
+
+function chartValues(page: Page, sensor: Sensor): Promise<number[]> {
+  return page.evaluate((name) => {
+    const chart = (window as unknown as { __dashboard: { charts: Record<string, { data: number[][] }> } }).__dashboard
+      .charts[name];
+    return Array.from(chart?.data[1] ?? []);
+  }, sensor);
+}
+
+function tableValues(page: Page, sensor: Sensor): Promise<number[]> {
+  return page.$$eval(`table[data-table="${sensor}"] tbody tr`, (rows) =>
+    rows.map((row) => Number((row as HTMLElement).dataset.value)),
+  );
+}
+
+function listed(page: Page): Promise<string[]> {
+  return page.$$eval('#device-list button[data-device]', (buttons) =>
+    buttons.map((b) => `${(b as HTMLElement).dataset.device}:${b.getAttribute('aria-pressed')}`),
+  );
+}
+
+describe.skipIf(!chromiumPath)('several devices on one dashboard (Chromium)', () => {
+  let browser: LaunchedBrowser;
+  let built: { dir: string; remove(): void };
+  let app: RunningDashboard | undefined;
+  let page: Page | undefined;
+  let problems: string[];
+
+  beforeAll(async () => {
+    built = await buildPageToTemp();
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    built?.remove();
+  });
+  afterEach(async () => {
+    await page?.close();
+    await app?.close();
+    expect(problems).toEqual([]);
+  });
+
+  async function open(url: string): Promise<Page> {
+    const p = await browser.browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    problems = [];
+    p.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+    p.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+    await p.goto(url);
+    await p.locator('#connection[data-status="open"]').waitFor({ timeout: 20_000 });
+    return p;
+  }
+
+  for (const transport of ['sse', 'ws'] as const) {
+    it(`lists the devices, charts only the one picked, and switches in place (${transport})`, async () => {
+      app = await start({ assetsDir: built.dir, capacity: 60, devices: ['dev-a', 'dev-b'] });
+      const url = app.url;
+      const send = (device: string, values: number[]) =>
+        fetch(`${url}/api/readings?device=${device}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify(values.map((value) => ({ sensor: 'temperature', value }))),
+        }).then((r) => expect(r.status).toBe(200));
+      // Some history of each before the page opens.
+      await send('dev-a', [10, 11]);
+      await send('dev-b', [90, 91]);
+
+      page = await open(`${url}/?transport=${transport}&device=dev-a`);
+      const p = page;
+      await waitFor(async () => (await listed(p)).length === 2, 'both devices listed');
+      expect(await listed(p)).toEqual(['dev-a:true', 'dev-b:false']);
+      await waitFor(async () => (await chartValues(p, 'temperature')).length === 2, "dev-a's history");
+
+      // B's readings go out first, A's after them on the same server: once A's last one is on the
+      // chart, any of B's that reached this page would be there too.
+      for (let i = 0; i < 5; i++) {
+        await send('dev-b', [100 + i]);
+        await send('dev-a', [20 + i]);
+      }
+      const aValues = [10, 11, 20, 21, 22, 23, 24];
+      await waitFor(async () => (await chartValues(p, 'temperature')).length >= aValues.length, "dev-a's live points");
+      expect(await chartValues(p, 'temperature')).toEqual(aValues);
+      expect(await tableValues(p, 'temperature')).toEqual(aValues.slice().reverse());
+      await expect(p.locator('#temperature-card [data-stat="max"]').textContent()).resolves.toBe('24.0 °C');
+      await expect(p.locator('#device').textContent()).resolves.toMatch(/Device dev-a: online/);
+
+      // Inject from the page: the readings are dev-a's, dev-b's state is untouched.
+      const bBefore = app.hub.channel('dev-b').state.sensors.temperature.points.length;
+      await p.getByRole('button', { name: 'Inject 1 random reading per sensor' }).click();
+      await p.locator('#inject-result', { hasText: 'Injected 3 readings.' }).waitFor();
+      expect(app.hub.channel('dev-a').state.sensors.temperature.points).toHaveLength(aValues.length + 1);
+      expect(app.hub.channel('dev-b').state.sensors.temperature.points).toHaveLength(bBefore);
+      await waitFor(async () => (await chartValues(p, 'temperature')).length === aValues.length + 1, 'the injected');
+
+      // Pick B: its charts from its own history and live readings, nothing of A's.
+      await p.locator('#device-list button[data-device="dev-b"]').click();
+      expect(new URL(p.url()).searchParams.get('device')).toBe('dev-b');
+      await waitFor(async () => (await listed(p)).includes('dev-b:true'), 'dev-b pressed');
+      const bValues = [90, 91, 100, 101, 102, 103, 104];
+      await waitFor(
+        async () => JSON.stringify(await chartValues(p, 'temperature')) === JSON.stringify(bValues),
+        `dev-b's history on the chart (${transport})`,
+      );
+      await send('dev-a', [30]);
+      await send('dev-b', [105]);
+      await waitFor(async () => (await chartValues(p, 'temperature')).length === bValues.length + 1, 'dev-b live');
+      expect(await chartValues(p, 'temperature')).toEqual([...bValues, 105]);
+      expect(await tableValues(p, 'temperature')).toEqual([105, 104, 103, 102, 101, 100, 91, 90].slice(0, 10));
+      await expect(p.locator('#device-title').textContent()).resolves.toBe('Device dev-b');
+
+      // A device that sends its first reading appears in the list without a reload.
+      await send('dev-c', [5]);
+      await waitFor(async () => (await listed(p)).includes('dev-c:false'), 'dev-c listed');
+      expect(await chartValues(p, 'temperature')).toEqual([...bValues, 105]);
+    }, 90_000);
+  }
+
+  it('the single-device dashboard lists its one device and shows it without ?device=', async () => {
+    app = await start({ assetsDir: built.dir });
+    await postReadings(app.url, { sensor: 'light', value: 321 });
+    page = await open(app.url);
+    const p = page;
+    await waitFor(async () => (await chartValues(p, 'light')).length === 1, 'the reading');
+    expect(await listed(p)).toEqual(['default:true']);
+    expect(await chartValues(p, 'light')).toEqual([321]);
+  });
+});
