@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath, type LaunchedBrowser, launchChromium, pythonPath } from '../../../test-support/system.js';
 import { startTcpProxy } from '../../../test-support/tcp-proxy.js';
 import { type Demo, startDemo } from '../src/server.js';
-import { artifactsDir, buildPageFromSources, sourceAliases, waitFor } from './helpers.js';
+import { artifactsDir, buildPageFromSources, openPage, sourceAliases, waitFor } from './helpers.js';
 
 const AGENT = fileURLToPath(new URL('../../../packages/board-adapter-gpio/agent/boardcast_agent.py', import.meta.url));
 const TOKEN = 'e2e-secret';
@@ -80,8 +80,7 @@ describe.skipIf(!chromiumPath || !pythonPath)('led-demo with a real board agent 
     await waitFor(() => demo.board?.status === 'online', `the agent to connect (${agent.output.join('')})`, 15_000);
     launched = await launchChromium();
     for (const transport of ['sse', 'ws'] as const) {
-      const page = await (await launched.browser.newContext()).newPage();
-      await page.goto(`http://127.0.0.1:${demo.port}/?transport=${transport}`);
+      const page = await openPage(launched.browser, `http://127.0.0.1:${demo.port}/?transport=${transport}`);
       await expectText(page, '#conn-status', 'open');
       pages[transport] = page;
     }
@@ -214,8 +213,7 @@ describe.skipIf(!chromiumPath || !pythonPath)('led-demo: a command that arrives 
     const launched = await launchChromium();
     try {
       await waitFor(() => demo.board?.status === 'online', `the agent to connect (${agent.output.join('')})`, 15_000);
-      const page = await (await launched.browser.newContext()).newPage();
-      await page.goto(`http://127.0.0.1:${demo.port}/?transport=sse`);
+      const page = await openPage(launched.browser, `http://127.0.0.1:${demo.port}/?transport=sse`);
       await expectText(page, '#conn-status', 'open');
       await expectText(page, '#led-state', 'off');
       proxy.stall();

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Nginx, startNginx } from '../../../test-support/nginx.js';
 import { chromiumPath, type LaunchedBrowser, launchChromium, nginxPath } from '../../../test-support/system.js';
 import { type Demo, startDemo } from '../src/server.js';
-import { buildPageFromSources } from './helpers.js';
+import { buildPageFromSources, openPage } from './helpers.js';
 
 describe.skipIf(!chromiumPath || !nginxPath)('WebSocket through a proxy that drops the upgrade', () => {
   let demo: Demo;
@@ -39,8 +39,7 @@ server {
   });
 
   it('the page is told upgrade_failed and the client stops, instead of a silent reconnect loop', async () => {
-    const page = await (await launched.browser.newContext()).newPage();
-    await page.goto(`http://127.0.0.1:${nginx.port}/?transport=ws`);
+    const page = await openPage(launched.browser, `http://127.0.0.1:${nginx.port}/?transport=ws`);
     await page.waitForFunction(
       () => (window as unknown as { __demo?: { client: { status: string } } }).__demo?.client.status === 'closed',
       undefined,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisProcess, startRedis } from '../../../test-support/redis-server.js';
 import { chromiumPath, type LaunchedBrowser, launchChromium, redisServerPath } from '../../../test-support/system.js';
 import { type Demo, startDemo } from '../src/server.js';
-import { artifactsDir, buildPageFromSources, expectText, waitFor } from './helpers.js';
+import { artifactsDir, buildPageFromSources, expectText, openPage, waitFor } from './helpers.js';
 
 /** Two instances of the demo sharing one Redis: A drives the (simulated) board, B only serves pages. */
 describe.skipIf(!redisServerPath)('led-demo: two instances on one Redis', () => {
@@ -77,9 +77,7 @@ describe.skipIf(!redisServerPath || !chromiumPath)('led-demo: a page-only instan
     b = await startDemo({ port: 0, host: '127.0.0.1', log: false, redis: redis.url, board: { kind: 'none' } });
     launched = await launchChromium();
     for (const transport of ['sse', 'ws'] as const) {
-      const page = await (await launched.browser.newContext()).newPage();
-      page.on('pageerror', (error) => console.error('[page error]', error));
-      await page.goto(`http://127.0.0.1:${b.port}/?transport=${transport}`);
+      const page = await openPage(launched.browser, `http://127.0.0.1:${b.port}/?transport=${transport}`);
       pages[transport] = page;
     }
   });
