@@ -779,15 +779,18 @@ describe('backpressure', () => {
         peak = Math.max(peak, rig.board.connection?.ws.bufferedAmount ?? 0);
       }
     }
+    // 200,000 frames to parse and answer: CPU-bound, so slow on a loaded machine.
     await waitFor(
       () => rig.board.connection?.silentMs !== undefined && rig.board.connection.silentMs > 200,
       'all pings read',
+      60_000,
     );
     peak = Math.max(peak, rig.board.connection?.ws.bufferedAmount ?? 0);
     // One pong (≈ 110 bytes) may cross the bound before the check sees it.
     expect(peak).toBeLessThanOrEqual(maxBufferedBytes + 200);
     expect(rig.board.status).toBe('online');
-  });
+    // The default 20 s ran out at load average 20 on 2 cores (package run beside other work).
+  }, 120_000);
 });
 
 describe('Host check and unhandled upgrades (shared with the other endpoints through core)', () => {
