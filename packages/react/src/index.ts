@@ -1,38 +1,27 @@
-import {
-  type BoardcastClient,
-  BoardcastError,
-  type ClientLease,
-  type CommandOptions,
-  type ConnectOptions,
-  connect,
-  createClientLease,
-  type ServerStatus,
-  type StatusChange,
-} from '@boardcast/browser-client';
 import type {
-  ClientContract,
+  BoardcastClient,
+  BoardcastError,
+  CommandOptions,
+  ServerStatus,
+  StatusChange,
+} from '@boardcast/browser-client';
+import { type Boardcast, type CommandRun, commandRunner } from '@boardcast/browser-client/bindings';
+import type {
   CommandInput,
   CommandName,
   CommandResult,
-  Contract,
   ContractSpec,
   EventData,
   EventName,
   StateOf,
 } from '@boardcast/core';
-import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 
 export type { ServerStatus, StatusChange } from '@boardcast/browser-client';
-
-/** `connect()`'s options, plus how long the connection outlives its last user. */
-export type BoardcastOptions<C extends ContractSpec> = ConnectOptions<C> & {
-  /**
-   * Milliseconds the connection stays open after the last component using
-   * it unmounts (default 1000): StrictMode's unmount-and-mount again, or a
-   * route change that shows the same data, keeps one connection.
-   */
-  readonly graceMs?: number;
-};
+// One board for every binding (browser-client/bindings): the hooks take it as their first argument.
+// Server rendering never opens a connection: the hooks return their initial values there
+// (`useSyncExternalStore`'s server snapshot; effects do not run).
+export { type Boardcast, type BoardcastOptions, createBoardcast } from '@boardcast/browser-client/bindings';
 
 /** What {@link useCommand} returns. */
 export interface CommandState<C extends ContractSpec, K extends CommandName<C>> {
@@ -50,22 +39,6 @@ export interface CommandState<C extends ContractSpec, K extends CommandName<C>> 
   readonly result: CommandResult<C, K> | undefined;
   /** Forget `error` and `result`. */
   reset(): void;
-}
-
-/**
- * One boardcast server for the hooks, from {@link createBoardcast}: pass it
- * as their first argument. Every hook holds the connection while its
- * component is mounted; the first opens it, the last one's unmount closes it
- * (after `graceMs`). Server rendering never opens one: the hooks return
- * their initial values there (`useSyncExternalStore`'s server snapshot;
- * effects do not run). With channels, a board for one channel will be
- * passed the same way, so the hooks keep their signatures.
- */
-export interface Boardcast<C extends ContractSpec> {
-  /** The lease behind the hooks: `lease.client` outside React, `lease.acquire()`/`release()` to hold it. */
-  readonly lease: ClientLease<C>;
-  /** `initialState` from the options: what the hooks show before the first snapshot and in a server render. */
-  readonly initialState: StateOf<C> | undefined;
 }
 
 /** The status before any client exists (and in a server render). */
@@ -136,24 +109,6 @@ const getOk = () => OK;
 const getNothing = () => undefined;
 
 /**
- * Connect to the boardcast server at `url` (`connect()`'s argument, e.g.
- * `'/api'`) for the hooks. Call it once, at module level: it opens nothing
- * until a component using it mounts, so importing the module in a server
- * render (Next.js, Remix, Vite SSR) is safe.
- */
-export function createBoardcast<C extends ContractSpec>(
-  url: string,
-  contract: Contract<C> | C | ClientContract<C>,
-  options: BoardcastOptions<C> = {},
-): Boardcast<C> {
-  const { graceMs, ...connectOptions } = options;
-  return {
-    lease: createClientLease<C>(() => connect(url, contract, connectOptions as ConnectOptions<C>), graceMs),
-    initialState: connectOptions.initialState,
-  };
-}
-
-/**
  * The mirrored state (the server's snapshot with every event since folded
  * by the contract's reducers), or `select(state)`. `undefined` until the
  * first snapshot (and in a server render) unless `initialState` was given.
@@ -220,34 +175,7 @@ export function useCommand<C extends ContractSpec, K extends CommandName<C>>(
   board: Boardcast<C>,
   name: K,
 ): CommandState<C, K> {
-  type Result = CommandResult<C, K>;
-  const [state, setState] = useState<{ pending: boolean; error?: BoardcastError; result?: Result }>({
-    pending: false,
-  });
-  const inFlight = useRef(0);
-  const { lease } = board;
-  const run = useCallback(
-    async (input: CommandInput<C, K>, commandOptions?: CommandOptions) => {
-      const client = lease.acquire();
-      inFlight.current++;
-      setState((s) => ({ pending: true, result: s.result }));
-      try {
-        const result = (await client.command(name, input, commandOptions)) as Result;
-        setState({ pending: --inFlight.current > 0, result });
-        return result;
-      } catch (cause) {
-        const error =
-          cause instanceof BoardcastError
-            ? cause
-            : new BoardcastError('handler_failed', String((cause as Error)?.message ?? cause), { cause });
-        setState((s) => ({ pending: --inFlight.current > 0, error, result: s.result }));
-        return undefined;
-      } finally {
-        lease.release();
-      }
-    },
-    [lease, name],
-  );
-  const reset = useCallback(() => setState((s) => ({ pending: s.pending })), []);
+  const [state, setState] = useState<CommandRun<C, K>>({ pending: false });
+  const { run, reset } = useMemo(() => commandRunner(board.lease, name, setState), [board.lease, name]);
   return { run, reset, pending: state.pending, error: state.error, result: state.result };
 }

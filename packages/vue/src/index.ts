@@ -1,20 +1,15 @@
-import {
-  type BoardcastClient,
-  BoardcastError,
-  type ClientLease,
-  type CommandOptions,
-  type ConnectOptions,
-  connect,
-  createClientLease,
-  type ServerStatus,
-  type StatusChange,
-} from '@boardcast/browser-client';
 import type {
-  ClientContract,
+  BoardcastClient,
+  BoardcastError,
+  CommandOptions,
+  ServerStatus,
+  StatusChange,
+} from '@boardcast/browser-client';
+import { type Boardcast, commandRunner } from '@boardcast/browser-client/bindings';
+import type {
   CommandInput,
   CommandName,
   CommandResult,
-  Contract,
   ContractSpec,
   EventData,
   EventName,
@@ -31,16 +26,11 @@ import {
 } from 'vue';
 
 export type { ServerStatus, StatusChange } from '@boardcast/browser-client';
-
-/** `connect()`'s options, plus how long the connection outlives its last user. */
-export type BoardcastOptions<C extends ContractSpec> = ConnectOptions<C> & {
-  /**
-   * Milliseconds the connection stays open after the last component using
-   * it unmounts (default 1000): a route change that shows the same data
-   * keeps one connection.
-   */
-  readonly graceMs?: number;
-};
+// One board for every binding (browser-client/bindings): the composables take it as their first argument.
+// Each holds the connection while its component is mounted (from `onMounted`, which never runs in a
+// server render, to unmount); called in an `effectScope()` outside a component (in a browser), until
+// the scope is stopped.
+export { type Boardcast, type BoardcastOptions, createBoardcast } from '@boardcast/browser-client/bindings';
 
 /** What {@link useCommand} returns. */
 export interface CommandState<C extends ContractSpec, K extends CommandName<C>> {
@@ -60,44 +50,8 @@ export interface CommandState<C extends ContractSpec, K extends CommandName<C>> 
   reset(): void;
 }
 
-/**
- * One boardcast server for the composables, from {@link createBoardcast}:
- * pass it as their first argument. Each composable holds the connection
- * while its component is mounted (from `onMounted`, which never runs in a
- * server render, to unmount); the first opens it, the last one's unmount
- * closes it (after `graceMs`). In a server render they return their initial
- * values and open nothing. Called in an `effectScope()` outside a component
- * (in a browser), they hold it until the scope is stopped. With channels, a
- * board for one channel will be passed the same way, so the composables keep
- * their signatures.
- */
-export interface Boardcast<C extends ContractSpec> {
-  /** The lease behind the composables: `lease.client` outside components, `acquire()`/`release()` to hold it. */
-  readonly lease: ClientLease<C>;
-  /** `initialState` from the options: what the refs hold before the first snapshot and in a server render. */
-  readonly initialState: StateOf<C> | undefined;
-}
-
 const IDLE: StatusChange = Object.freeze({ status: 'connecting', attempt: 0 });
 const OK: ServerStatus = Object.freeze({ bus: 'ok' });
-
-/**
- * Connect to the boardcast server at `url` (`connect()`'s argument, e.g.
- * `'/api'`) for the composables. Call it once, at module level: it opens
- * nothing until a component using it mounts, so a Nuxt or Vite SSR render
- * is safe.
- */
-export function createBoardcast<C extends ContractSpec>(
-  url: string,
-  contract: Contract<C> | C | ClientContract<C>,
-  options: BoardcastOptions<C> = {},
-): Boardcast<C> {
-  const { graceMs, ...connectOptions } = options;
-  return {
-    lease: createClientLease<C>(() => connect(url, contract, connectOptions as ConnectOptions<C>), graceMs),
-    initialState: connectOptions.initialState,
-  };
-}
 
 /**
  * Run `attach` with the client once mounted (or at once in a scope outside
@@ -193,39 +147,13 @@ export function useCommand<C extends ContractSpec, K extends CommandName<C>>(
   board: Boardcast<C>,
   name: K,
 ): CommandState<C, K> {
-  type Result = CommandResult<C, K>;
-  const { lease } = board;
   const pending = shallowRef(false);
   const error = shallowRef<BoardcastError | undefined>();
-  const result = shallowRef<Result | undefined>();
-  let inFlight = 0;
-  return {
-    pending,
-    error,
-    result,
-    reset() {
-      error.value = undefined;
-      result.value = undefined;
-    },
-    async run(input, commandOptions) {
-      const client = lease.acquire();
-      inFlight++;
-      pending.value = true;
-      error.value = undefined;
-      try {
-        const value = (await client.command(name, input, commandOptions)) as Result;
-        result.value = value;
-        return value;
-      } catch (cause) {
-        error.value =
-          cause instanceof BoardcastError
-            ? cause
-            : new BoardcastError('handler_failed', String((cause as Error)?.message ?? cause), { cause });
-        return undefined;
-      } finally {
-        pending.value = --inFlight > 0;
-        lease.release();
-      }
-    },
-  };
+  const result = shallowRef<CommandResult<C, K> | undefined>();
+  const { run, reset } = commandRunner(board.lease, name, (state) => {
+    pending.value = state.pending;
+    error.value = state.error;
+    result.value = state.result;
+  });
+  return { pending, error, result, run, reset };
 }
