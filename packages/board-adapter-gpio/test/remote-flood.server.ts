@@ -49,7 +49,11 @@ process.on('message', (msg: { type: string }) => {
   }
   if (msg.type === 'shutdown') {
     const started = performance.now();
-    void link.close().then(() => process.send?.({ type: 'closed', ms: performance.now() - started }));
+    void link
+      .close()
+      .then(() =>
+        process.send?.({ type: 'closed', ms: performance.now() - started, connections: link.connectionCount }),
+      );
     return;
   }
   if (msg.type === 'close') {
