@@ -18,6 +18,7 @@ WIFI_SSID = "my-network"
 WIFI_PASSWORD = "my-password"
 SERVER = "http://192.168.1.10:3001"  # the dashboard's address on your LAN
 TOKEN = "change-me"  # must equal INGEST_TOKEN on the server ("" if unset)
+DEVICE = ""  # this board's id when several post to one dashboard, e.g. "kitchen" ("" = the default device)
 INTERVAL_S = 2
 
 light_adc = ADC(Pin(34))  # a photoresistor divider on GPIO34
@@ -60,11 +61,16 @@ def to_json(readings):
     return "[" + ",".join(items) + "]"
 
 
+def ingest_url():
+    # The device id travels as ?device= (letters, digits, then also _ . : -; no escaping needed).
+    return SERVER + "/api/readings" + ("?device=" + DEVICE if DEVICE else "")
+
+
 def post(readings):
     headers = {"Content-Type": "application/json"}
     if TOKEN:
         headers["Authorization"] = "Bearer " + TOKEN
-    response = urequests.post(SERVER + "/api/readings", data=to_json(readings), headers=headers)
+    response = urequests.post(ingest_url(), data=to_json(readings), headers=headers)
     try:
         if response.status_code != 200:
             # {"error":{"code":"invalid_payload","message":"batch: 0.value: ..."}}

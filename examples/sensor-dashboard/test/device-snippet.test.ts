@@ -27,6 +27,10 @@ source = open(sys.argv[1]).read().rsplit("\\nmain()", 1)[0]
 scope = {"__name__": "snippet"}
 exec(compile(source, sys.argv[1], "exec"), scope)
 print(scope["to_json"]([("temperature", 21.5), ("humidity", 40), ("light", 812)]))
+scope["SERVER"] = sys.argv[2]
+print(scope["ingest_url"]())
+scope["DEVICE"] = "kitchen"
+print(scope["ingest_url"]())
 `;
 
 describe.skipIf(!pythonPath)('the ESP32 snippet', () => {
@@ -39,7 +43,11 @@ describe.skipIf(!pythonPath)('the ESP32 snippet', () => {
   });
 
   it('builds a body the ingest route accepts', async () => {
-    const body = execFileSync(pythonPath!, ['-c', HARNESS, snippet], { encoding: 'utf8' }).trim();
+    const [body = '', defaultUrl = '', kitchenUrl = ''] = execFileSync(pythonPath!, ['-c', HARNESS, snippet, app.url], {
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n');
     expect(JSON.parse(body)).toEqual([
       { sensor: 'temperature', value: 21.5 },
       { sensor: 'humidity', value: 40 },
@@ -52,5 +60,15 @@ describe.skipIf(!pythonPath)('the ESP32 snippet', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ accepted: 3 });
     expect(app.hub.state.sensors.light.points.at(-1)?.value).toBe(812);
+    // With DEVICE set, the same body goes to that device's channel.
+    expect(defaultUrl).toBe(`${app.url}/api/readings`);
+    expect(kitchenUrl).toBe(`${app.url}/api/readings?device=kitchen`);
+    const kitchen = await fetch(kitchenUrl, {
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': 'application/json', Authorization: 'Bearer board-token' },
+    });
+    expect(await kitchen.json()).toEqual({ accepted: 3 });
+    expect(app.hub.channel('kitchen').state.sensors.light.points.map((p) => p.value)).toEqual([812]);
   });
 });
