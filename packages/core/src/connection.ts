@@ -275,15 +275,13 @@ export class Connection {
     });
   }
 
-  /** A channel appeared: a pattern subscription that matches it adds it (silently skipped when refused). */
+  /**
+   * A channel appeared that one of this connection's patterns matches (the
+   * hub looks the prefix up): add it, silently skipped when refused.
+   */
   appeared(channel: string): void {
     if (this.#set.has(channel)) return;
-    for (const prefix of this.#patterns) {
-      if (channel.startsWith(prefix)) {
-        void this.#enqueueAdd([{ channel, since: undefined }], true);
-        return;
-      }
-    }
+    void this.#enqueueAdd([{ channel, since: undefined }], true);
   }
 
   /** The live path: once per subscriber per event. */

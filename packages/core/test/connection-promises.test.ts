@@ -1,0 +1,252 @@
+import { describe, expect, it } from 'vitest';
+import { accessTable, type Bus, createHub, DIRECTORY, defineContract, MemoryBus, typed } from '../src/index.js';
+import type { HubSink, WireFrame } from '../src/wire.js';
+
+// What a connection promises its transport, each checked where a Stryker
+// mutant of connection.ts went unnoticed (issue 28).
+
+const contract = defineContract({
+  events: { tick: typed<number>(), note: typed<string>() },
+  commands: {},
+  state: typed<{ ticks: number }>(),
+  reducers: { tick: (s, n) => ({ ticks: s.ticks + n }) },
+});
+const initial = { ticks: 0 };
+
+interface Frame {
+  type: string;
+  channel?: string;
+  event?: string;
+  id?: string | null;
+  data?: unknown;
+  reason?: string;
+  error?: { code: string };
+}
+
+function client() {
+  const frames: Frame[] = [];
+  const sse: string[] = [];
+  const resets: string[] = [];
+  const sink: HubSink = {
+    snapshot: (s) => {
+      frames.push(JSON.parse(s.ws) as Frame);
+      sse.push(s.sse);
+    },
+    event: (e: WireFrame) => {
+      frames.push({ ...(JSON.parse(e.ws) as Frame), id: e.id });
+      sse.push(e.sse);
+    },
+    reset: (reason) => resets.push(reason),
+  };
+  return {
+    sink,
+    frames,
+    sse,
+    resets,
+    of: (type: string, channel?: string) =>
+      frames.filter((f) => f.type === type && (channel === undefined || f.channel === channel)),
+  };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+/** A MemoryBus whose `since` answers once `gate` resolves. */
+function gatedBus(gate: Promise<void>): Bus {
+  const memory = new MemoryBus();
+  return {
+    publish: (e, d, j, c) => memory.publish(e, d, j, c),
+    subscribe: (l) => memory.subscribe(l),
+    since: async (id, channel) => {
+      const answer = memory.since(id, channel);
+      await gate;
+      return answer;
+    },
+    compareIds: (x, y) => memory.compareIds(x, y),
+    get headId() {
+      return memory.headId;
+    },
+    originId: memory.originId,
+    close: () => memory.close(),
+  };
+}
+
+describe('a connection', () => {
+  it('an empty event-name filter filters nothing', async () => {
+    const hub = createHub(contract, { state: initial });
+    const c = client();
+    hub.connect({ channels: ['a'], events: new Set() }, c.sink);
+    await hub.channel('a').publish('tick', 1);
+    await hub.channel('a').publish('note', 'x');
+    expect(c.of('event').map((f) => f.event)).toEqual(['tick', 'note']);
+  });
+
+  it('an event-name filter never hides directory changes', async () => {
+    const hub = createHub(contract, { state: initial });
+    const c = client();
+    hub.connect({ channels: ['a', DIRECTORY], events: new Set(['note']) }, c.sink);
+    await hub.channel('a').publish('tick', 1);
+    await hub.channel('a').describe({ kind: 'esp32' });
+    expect(c.of('event', 'a')).toEqual([]);
+    expect(c.of('event', DIRECTORY)).toHaveLength(1);
+  });
+
+  it('lists its patterns as prefix*, and counts them against maxChannelsPerConnection', async () => {
+    const hub = createHub(contract, { state: initial, maxChannelsPerConnection: 2 });
+    const c = client();
+    const connection = hub.connect({ channels: ['a', 'k*'] }, c.sink);
+    expect(connection.channels).toEqual(['a', 'k*']);
+    const result = await connection.add(['b']);
+    expect(result.refused.map((r) => r.error.code)).toEqual(['too_many_channels']);
+  });
+
+  it('adding a channel it holds adds nothing and sends no second snapshot', async () => {
+    const hub = createHub(contract, { state: initial });
+    const c = client();
+    const connection = hub.connect({ channels: ['a'] }, c.sink);
+    expect(await connection.add(['a', 'b', 'b'])).toEqual({ added: ['b'], refused: [] });
+    expect(c.of('snapshot').map((f) => f.channel)).toEqual(['a', 'b']);
+  });
+
+  it('a single stream (no channel list) cannot add channels: invalid_payload', async () => {
+    const hub = createHub(contract, { state: initial });
+    const connection = hub.connect({}, client().sink);
+    await expect(connection.add(['a'])).rejects.toMatchObject({ code: 'invalid_payload' });
+  });
+
+  it('removing from a closed connection resolves with nothing removed', async () => {
+    const hub = createHub(contract, { state: initial });
+    const connection = hub.connect({ channels: ['a'] }, client().sink);
+    connection.close();
+    expect(await connection.remove(['a'])).toEqual([]);
+  });
+
+  it("add()'s directory page applies when it adds ~directory, not once it is held", async () => {
+    const hub = createHub(contract, { state: initial });
+    await hub.channel('e1').describe({ kind: 'esp32' });
+    await hub.channel('p1').describe({ kind: 'pico' });
+    const c = client();
+    const connection = hub.connect({ channels: ['a'] }, c.sink);
+    await connection.add([DIRECTORY], { directory: { kind: 'esp32' } });
+    await connection.add([DIRECTORY], { directory: { kind: 'pico' } });
+    const pages = c.of('snapshot', DIRECTORY).map((f) => (f.data as { entries: { id: string }[] }).entries);
+    expect(pages.map((entries) => entries.map((e) => e.id))).toEqual([['e1']]);
+    // The page stays the esp32 one: a later change re-reads it with that query.
+    connection.restart();
+    const again = c.of('snapshot', DIRECTORY).at(-1)?.data as { entries: { id: string }[] };
+    expect(again.entries.map((e) => e.id)).toEqual(['e1']);
+  });
+
+  it('a resume of ~directory is a fresh page: reset (history), then the page (the directory has no history to replay)', async () => {
+    const hub = createHub(contract, { state: initial });
+    const from = await hub.channel('a').publish('tick', 1);
+    await hub.channel('b1').describe({ kind: 'esp32' });
+    const c = client();
+    hub.connect({ channels: [DIRECTORY], lastEventId: from }, c.sink);
+    expect(c.frames.map((f) => [f.type, f.channel, f.reason])).toEqual([
+      ['reset', DIRECTORY, 'history'],
+      ['snapshot', DIRECTORY, undefined],
+    ]);
+  });
+
+  it('restart(): a reset (slow) per channel, then a snapshot of each; the single stream gets only its snapshot', async () => {
+    const hub = createHub(contract, { state: initial });
+    await hub.channel('a').publish('tick', 2);
+    const c = client();
+    const connection = hub.connect({ channels: ['a', 'b'] }, c.sink);
+    c.frames.length = 0;
+    connection.restart();
+    expect(c.frames.map((f) => [f.type, f.channel, f.reason])).toEqual([
+      ['reset', 'a', 'slow'],
+      ['reset', 'b', 'slow'],
+      ['snapshot', 'a', undefined],
+      ['snapshot', 'b', undefined],
+    ]);
+    expect(c.of('snapshot', 'a')[0]?.data).toEqual({ ticks: 2 });
+
+    const single = client();
+    const stream = hub.connect({}, single.sink);
+    single.sse.length = 0;
+    stream.restart();
+    expect(single.sse).toHaveLength(1);
+    expect(single.sse[0]).toMatch(/^id: \S*\nevent: snapshot\n/);
+    expect(single.resets).toEqual([]);
+  });
+
+  it('restart() while a start waits: what was buffered is dropped, the fresh snapshots carry it', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const hub = createHub(contract, { state: initial, bus: gatedBus(gate) });
+    const from = await hub.channel('a').publish('tick', 1);
+    const c = client();
+    const connection = hub.connect({ channels: ['a'], lastEventId: from }, c.sink);
+    await hub.channel('a').publish('tick', 5);
+    connection.restart();
+    release();
+    await settle();
+    // After the restart's snapshot (which holds the 5), the 5 is not written again.
+    const lastSnapshot = c.frames.map((f) => f.type).lastIndexOf('snapshot');
+    const afterSnapshot = c.frames.slice(lastSnapshot + 1);
+    expect(c.of('snapshot', 'a').at(-1)?.data).toEqual({ ticks: 6 });
+    expect(afterSnapshot.filter((f) => f.type === 'event')).toEqual([]);
+  });
+
+  it('a pattern skips, silently, a new channel the viewer may not see', async () => {
+    const access = accessTable({ bob: { see: ['k-1'] } });
+    const hub = createHub(contract, { state: initial, access });
+    const c = client();
+    const connection = hub.connect({ channels: ['k*'], principal: 'bob' }, c.sink);
+    hub.channel('k-2');
+    hub.channel('k-1');
+    await settle();
+    expect(c.of('forbidden')).toEqual([]);
+    expect(c.of('snapshot').map((f) => f.channel)).toEqual(['k-1']);
+    expect(connection.channels).toEqual(['k-1', 'k*']);
+  });
+
+  it('a resume over several channels replays their events in the order they were published', async () => {
+    const hub = createHub(contract, { state: initial, history: 10 });
+    const from = await hub.channel('a').publish('tick', 0);
+    await hub.channel('b').publish('tick', 1);
+    await hub.channel('a').publish('tick', 2);
+    await hub.channel('b').publish('tick', 3);
+    await hub.channel('a').publish('tick', 4);
+    const c = client();
+    hub.connect({ channels: ['a', 'b'], lastEventId: from }, c.sink);
+    expect(c.of('event').map((f) => f.data)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('directory changes while a start waits are not written again after the page that holds them', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const hub = createHub(contract, { state: initial, bus: gatedBus(gate) });
+    const from = await hub.channel('a').publish('tick', 1);
+    const c = client();
+    hub.connect({ channels: ['a', DIRECTORY], lastEventId: from }, c.sink);
+    await hub.channel('b1').describe({ kind: 'esp32' });
+    release();
+    await settle();
+    const page = c.of('snapshot', DIRECTORY)[0]?.data as { entries: { id: string }[] };
+    expect(page.entries.map((e) => e.id)).toEqual(['b1']);
+    expect(c.of('event', DIRECTORY)).toEqual([]);
+  });
+
+  it('a channel added later resumed from an older id catches up without ids and never moves the position back', async () => {
+    const hub = createHub(contract, { state: initial, history: 10 });
+    const old = await hub.channel('b').publish('tick', 1);
+    await hub.channel('b').publish('tick', 2);
+    const newest = await hub.channel('a').publish('tick', 3);
+    const c = client();
+    const connection = hub.connect({ channels: ['a'], lastEventId: newest }, c.sink);
+    await connection.add([{ channel: 'b', since: old }]);
+    const caughtUp = c.of('event', 'b');
+    expect(caughtUp.map((f) => f.data)).toEqual([2]);
+    // Older than the position the client holds: sent without an id, so a reconnect resumes from `newest`.
+    expect(caughtUp.map((f) => f.id || null)).toEqual([null]);
+    const next = await hub.channel('b').publish('tick', 4);
+    expect(c.of('event', 'b').at(-1)).toMatchObject({ data: 4, id: next });
+  });
+});
