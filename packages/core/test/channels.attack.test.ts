@@ -1,13 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createHub, defineContract, typed } from '../src/index.js';
 import type { HubSink, WireFrame } from '../src/wire.js';
+import { tickContract } from './fixtures.js';
 
-const contract = defineContract({
-  events: { tick: typed<number>() },
-  commands: {},
-  state: typed<{ ticks: number }>(),
-  reducers: { tick: (state, n) => ({ ticks: state.ticks + n }) },
-});
+const contract = tickContract;
 
 interface Frame {
   type: string;

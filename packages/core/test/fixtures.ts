@@ -24,3 +24,11 @@ export const ledContract = defineContract({
 });
 
 export const initialState = { led: { on: false }, inputs: { button: 0 as 0 | 1 } };
+
+/** One `tick` event that adds to a count: the smallest contract with a reducer, for channel tests. */
+export const tickContract = defineContract({
+  events: { tick: typed<number>() },
+  commands: {},
+  state: typed<{ ticks: number }>(),
+  reducers: { tick: (state, n) => ({ ticks: state.ticks + n }) },
+});

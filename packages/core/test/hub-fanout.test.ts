@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { createHub, DIRECTORY, defineContract, typed } from '../src/index.js';
+import { createHub, DIRECTORY } from '../src/index.js';
 import type { HubSink, WireFrame } from '../src/wire.js';
+import { tickContract } from './fixtures.js';
 
 // How the hub fans a new channel out to pattern subscribers, and a burst of
 // directory changes out to viewers under an asynchronous access policy.
 
-const contract = defineContract({
-  events: { tick: typed<number>() },
-  commands: {},
-  state: typed<{ n: number }>(),
-  reducers: { tick: (s, n) => ({ n: s.n + n }) },
-});
+const contract = tickContract;
 
 interface Frame {
   type: string;
@@ -33,7 +29,7 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 describe('pattern subscriptions (a lookup per prefix length)', () => {
   it('a new channel reaches every connection whose prefix it starts with, of any length, and no other', async () => {
-    const hub = createHub(contract, { state: { n: 0 } });
+    const hub = createHub(contract, { state: { ticks: 0 } });
     const short = client();
     const long = client();
     const other = client();
@@ -59,7 +55,7 @@ describe('pattern subscriptions (a lookup per prefix length)', () => {
   });
 
   it('a dropped pattern no longer adds channels; others of the same length still do', async () => {
-    const hub = createHub(contract, { state: { n: 0 } });
+    const hub = createHub(contract, { state: { ticks: 0 } });
     const a = client();
     const b = client();
     const ca = hub.connect({ channels: ['aa*'] }, a.sink);
@@ -95,7 +91,7 @@ describe('directory changes under an asynchronous access policy', () => {
 
   it('a burst of changes costs each viewer one page, not one per change, and the page is current', async () => {
     const { canSee } = mixed();
-    const hub = createHub(contract, { state: { n: 0 }, access: { canSee } });
+    const hub = createHub(contract, { state: { ticks: 0 }, access: { canSee } });
     await hub.channel('pub-1').describe({ kind: 'esp32' });
     const viewer = client();
     const other = client();
@@ -121,7 +117,7 @@ describe('directory changes under an asynchronous access policy', () => {
 
   it('access invalidated many times in a row: a re-check still waiting covers the later ones', async () => {
     const { counts, canSee } = mixed();
-    const hub = createHub(contract, { state: { n: 0 }, access: { canSee } });
+    const hub = createHub(contract, { state: { ticks: 0 }, access: { canSee } });
     const viewer = client();
     const connection = hub.connect({ channels: ['slow-1', 'slow-2'], principal: 'bob' }, viewer.sink);
     await settle();
