@@ -515,6 +515,7 @@ export function shareTransport<C extends ContractSpec>(
       });
     },
     stop(error) {
+      if (stopped) return;
       leave();
       stopped = true;
       clearInterval(timer);
