@@ -1,8 +1,9 @@
 import { request as httpRequest } from 'node:http';
 import { hostname } from 'node:os';
 import type { BoardcastError } from '@boardcast/core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { rebindingChromium } from '../../../test-support/rebinding-chromium.js';
+import { chromiumPath } from '../../../test-support/system.js';
 import { type BoardcastHttp, type BoardcastHttpOptions, boardcastHttp } from '../src/index.js';
 import { listen, makeHub, type TestServer } from './helpers.js';
 
@@ -137,13 +138,7 @@ describe('Host is an input (DNS rebinding)', () => {
  * name tries the stream and a command. Only the Host check stands in the way.
  */
 describe.skipIf(!chromiumPath)('DNS rebinding in Chromium', () => {
-  let chromium: LaunchedBrowser | undefined;
-  beforeAll(async () => {
-    chromium = await launchChromium(['--host-resolver-rules=MAP rebind.example 127.0.0.1']);
-  }, 60_000);
-  afterAll(async () => {
-    await chromium?.close();
-  });
+  const chromium = rebindingChromium();
 
   it('a page from a rebound name gets neither the stream nor a command; from 127.0.0.1 it gets both', async () => {
     hub = makeHub();
@@ -168,7 +163,7 @@ describe.skipIf(!chromiumPath)('DNS rebinding in Chromium', () => {
       res.end(page);
     });
     const port = new URL(server.url).port;
-    const tab = await (chromium as LaunchedBrowser).browser.newPage();
+    const tab = await chromium().browser.newPage();
     try {
       await tab.goto(`http://rebind.example:${port}/`);
       const refused = String(await tab.evaluate('window.result'));

@@ -1,7 +1,8 @@
 import { createServer } from 'node:http';
 import { WS_PROTOCOL } from '@boardcast/core/wire';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { rebindingChromium } from '../../../test-support/rebinding-chromium.js';
+import { chromiumPath } from '../../../test-support/system.js';
 import { createWsEndpoint, type WsRejection } from '../src/index.js';
 import { closeAll, listen, makeHub, refusal, setup, TestClient, waitFor } from './helpers.js';
 
@@ -38,14 +39,8 @@ describe('Host is an input (DNS rebinding)', () => {
  * tries the socket from that page. Only the Host check stands in the way.
  */
 describe.skipIf(!chromiumPath)('DNS rebinding in Chromium', () => {
-  let chromium: LaunchedBrowser | undefined;
-  beforeAll(async () => {
-    chromium = await launchChromium(['--host-resolver-rules=MAP rebind.example 127.0.0.1']);
-  }, 60_000);
-  afterAll(async () => {
-    await chromium?.close();
-    await closeAll();
-  });
+  const chromium = rebindingChromium();
+  afterAll(closeAll);
 
   it('a page loaded from a rebound name cannot open the socket; the same page from 127.0.0.1 can', async () => {
     const hub = makeHub();
@@ -64,7 +59,7 @@ describe.skipIf(!chromiumPath)('DNS rebinding in Chromium', () => {
     const rejections: WsRejection[] = [];
     endpoint.on('reject', (r) => rejections.push(r));
     const port = await listen(server);
-    const tab = await (chromium as LaunchedBrowser).browser.newPage();
+    const tab = await chromium().browser.newPage();
     try {
       await tab.goto(`http://rebind.example:${port}/`);
       // Told inside the socket: a browser hides a refused upgrade's status.
