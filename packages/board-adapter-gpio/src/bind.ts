@@ -37,15 +37,21 @@ type Rest<O> = {} extends O ? [options?: O] : [options: O];
 
 type Unbind = () => void;
 
-// Inside the helpers the contract is generic; the public signatures above
-// have already proved the names and payloads fit, so the loose views below
-// are only ever used with compatible values. State is never touched here:
-// the contract's reducers fold what the helpers publish.
-interface LooseHub {
+/**
+ * A hub or channel seen without its contract. Inside the helpers the
+ * contract is generic; a public signature that has already proved the
+ * names and payloads fit (e.g. through {@link EventNamesFor} or
+ * {@link CommandNamesFor}) uses this view, and only with compatible values.
+ * State is never touched here: the contract's reducers fold what the
+ * helpers publish. Package-internal (not exported from the package root).
+ */
+export interface LooseHub {
   publish(event: string, data: unknown): Promise<string>;
   handle(command: string, handler: (input: unknown, context: CommandContext) => unknown): () => void;
 }
-function loose<C extends ContractSpec>(hub: HubTarget<C>): LooseHub {
+
+/** The one cast from a typed hub or channel to {@link LooseHub}; see there for when it is sound. */
+export function loose<C extends ContractSpec>(hub: HubTarget<C>): LooseHub {
   return hub as unknown as LooseHub;
 }
 
@@ -184,10 +190,13 @@ export function bindBoardStatus<C extends ContractSpec>(
   ...rest: Rest<BindBoardStatusOptions<C>>
 ): Unbind {
   const options = (rest[0] ?? {}) as { event?: string | false };
-  const event = options.event ?? 'board';
+  return publishBoardStatus(loose(hub), board, options.event ?? 'board');
+}
+
+/** {@link bindBoardStatus} once the event name is proved to fit (`false`: nothing). Package-internal. */
+export function publishBoardStatus(target: LooseHub, board: Board, event: string | false): Unbind {
   if (event === false) return () => undefined;
-  const h = loose(hub);
-  const publish = (status: BoardStatus) => void h.publish(event, { id: board.id, status });
+  const publish = (status: BoardStatus) => void target.publish(event, { id: board.id, status });
   publish(board.status);
   return board.on('status', publish);
 }

@@ -29,6 +29,7 @@ export {
   type SensorReading,
   type WatchOptions,
 } from './board.js';
+export type { BoardChannel, BoardChannelArgs, BoardChannelOptions } from './board-channel.js';
 export { Button, type ButtonEvents, type ButtonOptions } from './button.js';
 export {
   type BoardStatusChange,

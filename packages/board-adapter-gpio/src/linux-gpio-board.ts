@@ -1,4 +1,4 @@
-import { BoardcastError, Emitter } from '@boardcast/core';
+import { BoardcastError, type ContractSpec, Emitter, type Hub } from '@boardcast/core';
 import { logSafe } from '@boardcast/core/server';
 import {
   type Board,
@@ -21,6 +21,7 @@ import {
   unsupported,
   type WatchOptions,
 } from './board.js';
+import { type BoardChannel, type BoardChannelArgs, type RegistrationSlot, registerOn } from './board-channel.js';
 import { Debouncer } from './debounce.js';
 import { defaultHelperPath, GpioHelperProcess, type HelperMessage } from './gpio-helper-process.js';
 
@@ -310,6 +311,7 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
   #restarts: number[] = [];
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #restarting: Promise<void> | undefined;
+  readonly #registration: RegistrationSlot;
 
   private constructor(settings: Settings, helper: GpioHelperProcess, opened: HelperMessage, sink: HelperSink) {
     super();
@@ -336,7 +338,36 @@ export class LinuxGpioBoard extends Emitter<BoardEvents> implements Board {
       pins: this.lines.map((l) => ({ pin: l.pin, modes: DIGITAL_MODES, name: l.name || `${l.chip}:${l.offset}` })),
       sensors: [],
     };
+    const board = this;
+    this.#registration = {
+      current: undefined,
+      get closed() {
+        return board.#closing !== undefined;
+      },
+      // What the helper's hello names, so the directory shows what drives the lines.
+      firmware: `boardcast-gpio-helper python3-libgpiod ${this.libgpiodVersion}`,
+    };
     this.#supervise(helper);
+  }
+
+  /**
+   * Make this board channel `channel` of `hub` in one call (a fleet: each
+   * board its own channel): its directory entry (`kind`, `status`,
+   * `lastSeen`, `firmware`, `capabilities`; `registerBoard`) and its status
+   * as state of the channel (the `board` event `{ id, status }`, folded by
+   * `boardReducers.board`; `bindBoardStatus`). The status goes `offline`
+   * in both when the board closes, or its helper dies (back `online` when supervision restarts it). Bind its LEDs, inputs and
+   * sensors to the returned `channel`. Options: `firmware` (default
+   * `boardcast-gpio-helper python3-libgpiod <libgpiodVersion>`), `name`, `kind` (default `linux-gpio`), `event` (the status
+   * event: default `board`; required when the contract has no `board` event
+   * of that shape; `false`: directory only).
+   *
+   * Throws `closed` (the board is closed), `busy` (already registered:
+   * `unregister()` first), `invalid_payload` (not a channel id, core's
+   * `CHANNEL_ID`) or `too_many_channels` (the hub's `maxChannels`).
+   */
+  register<C extends ContractSpec>(hub: Hub<C>, channel: string, ...options: BoardChannelArgs<C>): BoardChannel<C> {
+    return registerOn(this, this.#registration, hub, channel, options[0]);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { BoardcastError, Emitter } from '@boardcast/core';
+import { BoardcastError, type ContractSpec, Emitter, type Hub } from '@boardcast/core';
 import {
   type Board,
   type BoardCapabilities,
@@ -22,6 +22,7 @@ import {
   unsupported,
   type WatchOptions,
 } from './board.js';
+import { type BoardChannel, type BoardChannelArgs, type RegistrationSlot, registerOn } from './board-channel.js';
 import { Debouncer } from './debounce.js';
 
 /** A simulated sensor: a constant, a function of elapsed ms, or a named waveform. */
@@ -91,6 +92,7 @@ export class SimulatedBoard extends Emitter<BoardEvents> implements Board {
   #status: BoardStatus = 'online';
   #closed = false;
   #writes = 0;
+  readonly #registration: RegistrationSlot;
 
   constructor(options: SimulatedBoardOptions = {}) {
     super();
@@ -98,6 +100,33 @@ export class SimulatedBoard extends Emitter<BoardEvents> implements Board {
     this.#latencyMs = options.latencyMs ?? 0;
     this.#sensors = new Map(Object.entries(options.sensors ?? {}));
     this.capabilities = { pins: options.pins ?? defaultPins(), sensors: [...this.#sensors.keys()] };
+    const board = this;
+    this.#registration = {
+      current: undefined,
+      get closed() {
+        return board.#closed;
+      },
+    };
+  }
+
+  /**
+   * Make this board channel `channel` of `hub` in one call (a fleet: each
+   * board its own channel): its directory entry (`kind`, `status`,
+   * `lastSeen`, `firmware`, `capabilities`; `registerBoard`) and its status
+   * as state of the channel (the `board` event `{ id, status }`, folded by
+   * `boardReducers.board`; `bindBoardStatus`). The status goes `offline`
+   * in both when the board goes offline (`goOffline()`) or closes. Bind its LEDs, inputs and
+   * sensors to the returned `channel`. Options: `firmware` (default
+   * none: a simulated board runs no firmware), `name`, `kind` (default `simulated`), `event` (the status
+   * event: default `board`; required when the contract has no `board` event
+   * of that shape; `false`: directory only).
+   *
+   * Throws `closed` (the board is closed), `busy` (already registered:
+   * `unregister()` first), `invalid_payload` (not a channel id, core's
+   * `CHANNEL_ID`) or `too_many_channels` (the hub's `maxChannels`).
+   */
+  register<C extends ContractSpec>(hub: Hub<C>, channel: string, ...options: BoardChannelArgs<C>): BoardChannel<C> {
+    return registerOn(this, this.#registration, hub, channel, options[0]);
   }
 
   get status(): BoardStatus {
