@@ -287,6 +287,12 @@ console.log(
       windowSeconds: Math.round(elapsed),
       cpus: cpus().length,
       loadAverage: { windowStart: load0, windowEnd: load1 },
+      // Each watched board takes one reading a second: what arrived inside the window against that
+      // (below 1 when readings wait past the window — on a loaded machine, the run queue).
+      readingsDelivered: {
+        raw: Number((rawLatencies.length / ((pages - browsers) * elapsed || 1)).toFixed(2)),
+        chromium: Number((domLatencies.length / (browsers * Math.min(50, boards) * elapsed || 1)).toFixed(2)),
+      },
       readingToRawClientMs: percentiles(rawLatencies),
       readingToChromiumDomMs: percentiles(domLatencies),
       rawFramesReceived: rawFrames,
