@@ -1,14 +1,10 @@
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { accessTable, createHub } from '@boardcast/core';
-import { boardcastHttp } from '@boardcast/sse-server';
-import { createWsEndpoint } from '@boardcast/ws-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM_ARGS, chromiumPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { fleet } from './fleet.js';
 import { pageBundle } from './page-bundle.js';
+import { COUNT_STREAMS, tabServer } from './tab-server.js';
 
 /**
  * Every tab live with channels: tabs of one page, each with its own channel
@@ -20,15 +16,7 @@ import { pageBundle } from './page-bundle.js';
  */
 const script = `
 import { connectChannels } from '@boardcast/browser-client/channels';
-const Native = { EventSource: window.EventSource, WebSocket: window.WebSocket };
-window.live = 0;
-window.EventSource = class extends Native.EventSource {
-  constructor(...a) { super(...a); window.live++; }
-  close() { if (this.readyState !== 2) window.live--; super.close(); }
-};
-window.WebSocket = class extends Native.WebSocket {
-  constructor(...a) { super(...a); window.live++; this.addEventListener('close', () => window.live--); }
-};
+${COUNT_STREAMS}
 const params = new URLSearchParams(location.search);
 const reducers = {
   add: (s, x) => ({ ...s, sum: s.sum + x, n: s.n + 1 }),
@@ -44,7 +32,6 @@ window.client.on('snapshot', (channel, state) => window.log.push(['snapshot', ch
 window.client.on('event', (channel, name, data) => { if (name === 'add') window.log.push(['add', channel, data]); });
 `;
 
-const page = '<!doctype html><meta charset="utf-8"><title>tab</title><script type="module" src="/bundle.js"></script>';
 type Tab = import('puppeteer-core').Page;
 type Entry = ['snapshot' | 'add', string, number];
 
@@ -103,37 +90,7 @@ describe.skipIf(!chromiumPath)(
         await hub.channel(channel).publish('led', { on });
         return { on };
       });
-      const api = boardcastHttp(hub, { base: '/api', allowedHosts: ['demo.test'], sse: { retry: 100 } });
-      const streams: string[] = [];
-      const open = new Set<object>();
-      const server = createServer((req, res) => {
-        if (req.url?.startsWith('/?')) return res.writeHead(200, { 'content-type': 'text/html' }).end(page);
-        if (req.url && js.has(req.url))
-          return res.writeHead(200, { 'content-type': 'text/javascript' }).end(js.get(req.url));
-        if (req.url?.startsWith('/api/events')) {
-          streams.push(req.url);
-          open.add(res);
-          res.on('close', () => open.delete(res));
-        }
-        api.node(req, res);
-      });
-      const ws = createWsEndpoint(hub, { server, path: '/api/ws', allowedHosts: ['demo.test'] });
-      server.on('upgrade', (req, socket) => {
-        streams.push(req.url ?? '');
-        open.add(socket);
-        socket.on('close', () => open.delete(socket));
-      });
-      server.listen(0, '127.0.0.1');
-      await once(server, 'listening');
-      const port = (server.address() as AddressInfo).port;
-      const close = async () => {
-        const closed = new Promise((resolve) => server.close(resolve));
-        api.close();
-        await ws.close();
-        server.closeAllConnections();
-        await closed;
-        await hub.close();
-      };
+      const { port, open, streams, close } = await tabServer(hub, js, { allowedHosts: ['demo.test'] });
       return { hub, port, streams, open, close };
     }
 
@@ -240,7 +197,7 @@ describe.skipIf(!chromiumPath)(
           }
           await waitFor(() => open.size === 1, 'one open stream at the end', 10_000);
           console.info(
-            `[tabs channels ${transport}] ${streams.length} streams opened in all; ${[...counts.values()].reduce((a, b) => a + b)} events`,
+            `[tabs channels ${transport}] ${streams()} streams opened in all; ${[...counts.values()].reduce((a, b) => a + b)} events`,
           );
         } finally {
           publishing = false;

@@ -1,14 +1,10 @@
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { boardcastHttp } from '@boardcast/sse-server';
-import { createWsEndpoint } from '@boardcast/ws-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, type Engine, type EnginePage, launchEngine } from '../../../test-support/engines.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { makeHub } from './helpers.js';
 import { pageBundle } from './page-bundle.js';
+import { COUNT_STREAMS, tabServer } from './tab-server.js';
 
 /**
  * Every tab live in WebKit (WebKitGTK's MiniBrowser through WebKitWebDriver):
@@ -26,15 +22,7 @@ import { pageBundle } from './page-bundle.js';
 const script = `
 import { connect } from '@boardcast/browser-client';
 import { defineContract, typed } from '@boardcast/core';
-const Native = { EventSource: window.EventSource, WebSocket: window.WebSocket };
-window.live = 0;
-window.EventSource = class extends Native.EventSource {
-  constructor(...a) { super(...a); window.live++; }
-  close() { if (this.readyState !== 2) window.live--; super.close(); }
-};
-window.WebSocket = class extends Native.WebSocket {
-  constructor(...a) { super(...a); window.live++; this.addEventListener('close', () => window.live--); }
-};
+${COUNT_STREAMS}
 const contract = defineContract({
   events: { led: typed(), tick: typed() },
   commands: { echo: { input: typed(), result: typed() } },
@@ -46,7 +34,6 @@ window.client = connect('/api', contract, { transport: new URLSearchParams(locat
 window.client.on('tick', (n) => window.ticks.push(n));
 window.secure = { secureContext: window.isSecureContext, locks: typeof navigator.locks };
 `;
-const page = '<!doctype html><meta charset="utf-8"><title>tab</title><script type="module" src="/bundle.js"></script>';
 const TABS = 4;
 
 /** A non-loopback IPv4 address of this machine (not a secure context), else 127.0.0.1. */
@@ -71,38 +58,7 @@ describe.skipIf(!webkit?.available)('every tab live in WebKit: one shared connec
 
   async function start() {
     const hub = makeHub();
-    const api = boardcastHttp(hub, { base: '/api', allowedHosts: [host], sse: { retry: 100 } });
-    const open = new Set<object>();
-    let streams = 0;
-    const server = createServer((req, res) => {
-      if (req.url?.startsWith('/?')) return res.writeHead(200, { 'content-type': 'text/html' }).end(page);
-      if (req.url && js.has(req.url))
-        return res.writeHead(200, { 'content-type': 'text/javascript' }).end(js.get(req.url));
-      if (req.url?.startsWith('/api/events')) {
-        streams++;
-        open.add(res);
-        res.on('close', () => open.delete(res));
-      }
-      api.node(req, res);
-    });
-    const ws = createWsEndpoint(hub, { server, path: '/api/ws', allowedHosts: [host] });
-    server.on('upgrade', (_req, socket) => {
-      streams++;
-      open.add(socket);
-      socket.on('close', () => open.delete(socket));
-    });
-    server.listen(0, host);
-    await once(server, 'listening');
-    const port = (server.address() as AddressInfo).port;
-    const close = async () => {
-      const closed = new Promise((resolve) => server.close(resolve));
-      api.close();
-      await ws.close();
-      server.closeAllConnections();
-      await closed;
-      await hub.close();
-    };
-    return { hub, port, open, streams: () => streams, close };
+    return { hub, ...(await tabServer(hub, js, { host })) };
   }
 
   const ticksOf = (tab: EnginePage) => tab.evaluate<number[]>('window.ticks');
