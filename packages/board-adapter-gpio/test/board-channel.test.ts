@@ -4,8 +4,7 @@
  * directory by itself, with its status as state of that channel.
  */
 import { createHub, defineContract, typed } from '@boardcast/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EmulatedGpio } from '../../../test-support/emulated-gpio/index.js';
+import { describe, expect, it } from 'vitest';
 import { pythonPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
 import {
@@ -14,10 +13,10 @@ import {
   boardEvents,
   boardReducers,
   Led,
-  LinuxGpioBoard,
   ledCommand,
   SimulatedBoard,
 } from '../src/index.js';
+import { useEmulatedChip } from './emulated-chip.js';
 
 const contract = defineContract({
   events: { led: boardEvents.led, board: boardEvents.board },
@@ -113,17 +112,11 @@ describe('SimulatedBoard.register', () => {
 });
 
 describe.skipIf(!pythonPath)('LinuxGpioBoard.register (real helper, emulated chip)', () => {
-  let gpio: EmulatedGpio;
-  beforeEach(async () => {
-    gpio = await EmulatedGpio.start('pi5', 2, pythonPath);
-  });
-  afterEach(async () => {
-    await gpio.close();
-  });
+  const chip = useEmulatedChip('pi5', 2);
 
   it('registers with its kind, the helper as firmware and its lines; offline when the helper dies and when closed', async () => {
     const hub = createHub(contract, { state: initial });
-    const board = await LinuxGpioBoard.open({ pins: [5, 'GPIO17'], env: gpio.env, python: pythonPath ?? 'python3' });
+    const board = await chip.open([5, 'GPIO17']);
     try {
       const { channel } = board.register(hub, 'pi-garage');
       bindLed(channel, new Led(board, 5));
@@ -135,7 +128,7 @@ describe.skipIf(!pythonPath)('LinuxGpioBoard.register (real helper, emulated chi
       });
       expect(board.libgpiodVersion).not.toBe('');
       expect(await hub.call('led', { state: 'on' }, { channel: 'pi-garage' })).toEqual({ on: true });
-      expect(await gpio.level('pinctrl-rp1', 5)).toMatchObject({ level: 1 });
+      expect(await chip.gpio.level('pinctrl-rp1', 5)).toMatchObject({ level: 1 });
 
       // The helper dies: offline, then back online when supervision has restarted it.
       board.on('error', () => undefined);

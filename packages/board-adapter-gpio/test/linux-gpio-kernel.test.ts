@@ -6,18 +6,16 @@
  * (test-support/emulated-gpio/uapi-v1); the v2 runs use the Python double of
  * the 2.x binding, as strict as the v2 kernel.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EmulatedGpio, realBindingAvailable, systemPython } from '../../../test-support/emulated-gpio/index.js';
+import { realBindingAvailable } from '../../../test-support/emulated-gpio/index.js';
 import { pythonPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
-import { Button, Led, LinuxGpioBoard, type LinuxGpioBoardOptions } from '../src/index.js';
+import { Button, Led } from '../src/index.js';
+import { HELPER, HelperDriver, useEmulatedChip } from './emulated-chip.js';
 
-const HELPER = fileURLToPath(new URL('../gpio-helper/boardcast_gpio_helper.py', import.meta.url));
 const RP1 = 'pinctrl-rp1';
 const hasV1 = realBindingAvailable();
 if (!hasV1 && process.env.BOARDCAST_REQUIRE_ALL === '1') {
@@ -30,23 +28,13 @@ const BURST_41: Array<0 | 1> = Array.from({ length: 41 }, (_, i) => (i % 2 === 0
 const apis = [...(hasV1 ? [1 as const] : []), ...(pythonPath ? [2 as const] : [])];
 
 describe.each(apis)('LinuxGpioBoard and the kernel, gpiod v%i API', (api) => {
-  let gpio: EmulatedGpio;
+  const chip = useEmulatedChip('pi5', api);
+  const { open, python } = chip;
   let dir: string;
-  const boards: LinuxGpioBoard[] = [];
-  const python = api === 1 ? systemPython : (pythonPath ?? 'python3');
-  const open = async (pins: Array<number | string>, extra: Partial<LinuxGpioBoardOptions> = {}) => {
-    const board = await LinuxGpioBoard.open({ pins, env: gpio.env, python, ...extra });
-    boards.push(board);
-    return board;
-  };
-
-  beforeEach(async () => {
-    gpio = await EmulatedGpio.start('pi5', api, pythonPath);
+  beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'gpio-kernel-'));
   });
-  afterEach(async () => {
-    for (const board of boards.splice(0)) await board.close();
-    await gpio.close();
+  afterEach(() => {
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -62,10 +50,10 @@ describe.each(apis)('LinuxGpioBoard and the kernel, gpiod v%i API', (api) => {
       const pid = board.helperPid!;
       process.kill(pid, 'SIGSTOP');
       try {
-        await gpio.burst(RP1, 17, BURST_41);
+        await chip.gpio.burst(RP1, 17, BURST_41);
         if (api === 1) {
           // v1: the queue holds 16 and drops the newest: the last edge queued says "released".
-          expect(await gpio.stats(RP1, 17)).toMatchObject({ queued: 16, dropped: 25 });
+          expect(await chip.gpio.stats(RP1, 17)).toMatchObject({ queued: 16, dropped: 25 });
         }
       } finally {
         process.kill(pid, 'SIGCONT');
@@ -102,19 +90,19 @@ describe.each(apis)('LinuxGpioBoard and the kernel, gpiod v%i API', (api) => {
     // Offline meanwhile: every command fails at once, nothing is queued.
     await expect(board.digitalWrite(5, 0)).rejects.toMatchObject({ code: 'board_offline' });
     // The button is pressed while no helper runs.
-    await gpio.drive(RP1, 17, 0);
+    await chip.gpio.drive(RP1, 17, 0);
     await waitFor(() => board.status === 'online', 'online again', 20_000);
     expect(statuses).toEqual(['offline', 'online']);
     expect(errors).toMatchObject([{ code: 'board_offline' }]);
     expect(board.helperPid).not.toBe(before);
     // The LED never went dark: the kernel kept the level, the new request asked for it again.
-    expect(await gpio.level(RP1, 5)).toMatchObject({ level: 1, held: true, consumer: 'boardcast' });
-    const history = await gpio.history(RP1, 5);
+    expect(await chip.gpio.level(RP1, 5)).toMatchObject({ level: 1, held: true, consumer: 'boardcast' });
+    const history = await chip.gpio.history(RP1, 5);
     expect(history.slice(history.indexOf(1))).not.toContain(0);
     await waitFor(() => button.isPressed, 'the press made while the helper was down');
     expect(await led.turnOff()).toBe(false);
-    expect(await gpio.level(RP1, 5)).toMatchObject({ level: 0 });
-    await gpio.drive(RP1, 17, null);
+    expect(await chip.gpio.level(RP1, 5)).toMatchObject({ level: 0 });
+    await chip.gpio.drive(RP1, 17, null);
     await waitFor(() => !button.isPressed, 'release seen by the new helper');
     button.close();
   });
@@ -148,13 +136,13 @@ describe.each(apis)('LinuxGpioBoard and the kernel, gpiod v%i API', (api) => {
     const led = new Led(off, 5);
     await led.turnOn();
     await off.close();
-    expect(await gpio.level(RP1, 5)).toMatchObject({ level: 0, held: false });
+    expect(await chip.gpio.level(RP1, 5)).toMatchObject({ level: 0, held: false });
 
     const kept = await open([5], { restart: false });
     const keep = new Led(kept, 5, { release: 'keep' });
     await keep.turnOn();
     await kept.close();
-    expect(await gpio.level(RP1, 5)).toMatchObject({ level: 1, held: false, direction: 'output' });
+    expect(await chip.gpio.level(RP1, 5)).toMatchObject({ level: 1, held: false, direction: 'output' });
 
     const killed = await open([5], { restart: false });
     const lit = new Led(killed, 5);
@@ -163,17 +151,17 @@ describe.each(apis)('LinuxGpioBoard and the kernel, gpiod v%i API', (api) => {
     process.kill(killed.helperPid!, 'SIGKILL');
     await waitFor(() => killed.status === 'offline', 'offline');
     // Nothing can act after SIGKILL: the kernel releases the line and keeps its level.
-    await waitFor(async () => !(await gpio.level(RP1, 5)).held, 'released');
-    expect(await gpio.level(RP1, 5)).toMatchObject({ level: 1, direction: 'output' });
+    await waitFor(async () => !(await chip.gpio.level(RP1, 5)).held, 'released');
+    expect(await chip.gpio.level(RP1, 5)).toMatchObject({ level: 1, direction: 'output' });
   });
 
   it('an active-low LED is switched off (line high) on close', async () => {
     const board = await open([5], { restart: false });
     const led = new Led(board, 5, { activeLow: true });
     await led.turnOn();
-    expect(await gpio.level(RP1, 5)).toMatchObject({ level: 0 });
+    expect(await chip.gpio.level(RP1, 5)).toMatchObject({ level: 0 });
     await board.close();
-    expect(await gpio.level(RP1, 5)).toMatchObject({ level: 1, held: false });
+    expect(await chip.gpio.level(RP1, 5)).toMatchObject({ level: 1, held: false });
   });
 
   it.skipIf(api !== 1)(
@@ -182,48 +170,48 @@ describe.each(apis)('LinuxGpioBoard and the kernel, gpiod v%i API', (api) => {
       const board = await open([5, 17]);
       const errors: Array<{ code?: string; message?: string }> = [];
       board.on('error', (error) => errors.push(error as { code?: string }));
-      await gpio.fault(RP1, 5, 5, 'request');
+      await chip.gpio.fault(RP1, 5, 5, 'request');
       await expect(board.pinMode(5, 'output')).rejects.toMatchObject({ code: 'handler_failed' });
       await board.pinMode(5, 'output');
-      await gpio.fault(RP1, 5, 5, 'read');
+      await chip.gpio.fault(RP1, 5, 5, 'read');
       await expect(board.digitalRead(5)).rejects.toMatchObject({ code: 'handler_failed' });
       expect(await board.digitalRead(5)).toBe(0);
       const button = new Button(board, 17, { debounceMs: 0 });
       await button.ready;
-      await gpio.fault(RP1, 17, 5, 'events');
-      await gpio.drive(RP1, 17, 0);
+      await chip.gpio.fault(RP1, 17, 5, 'events');
+      await chip.gpio.drive(RP1, 17, 0);
       await waitFor(() => errors.some((e) => /reading edges/.test(e.message ?? '')), 'the failed edge read reported');
       expect(board.status).toBe('online');
       // The queue kept the edge the failed read did not take: the next read delivers it.
-      await gpio.drive(RP1, 17, null);
-      await gpio.drive(RP1, 17, 0);
+      await chip.gpio.drive(RP1, 17, null);
+      await chip.gpio.drive(RP1, 17, 0);
       await waitFor(() => button.isPressed, 'edges after the fault');
       button.close();
     },
   );
 
   it.skipIf(api !== 1)('a line a kernel driver holds is busy, naming the driver', async () => {
-    await gpio.claim(RP1, 8, 'spi0 CS0');
+    await chip.gpio.claim(RP1, 8, 'spi0 CS0');
     const error = await open([8]).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'busy', details: { consumer: 'spi0 CS0' } });
     expect((error as Error).message).toContain('gpiochip4 line 8 (GPIO8)');
   });
 
   it('a failed open leaves nothing half set up; a second open is refused, not a second set of chips', async () => {
-    const helper = new HelperDriver(python, gpio.env);
+    const helper = new HelperDriver(python, chip.gpio.env);
     try {
       const failed = await helper.send({ type: 'open', pins: [5, 'NOPE'] });
       expect(failed).toMatchObject({ ok: false, error: { code: 'unsupported' } });
       // Nothing of the failed attempt is held, and a retry starts clean: line 0 is pin 17.
-      expect(await gpio.level(RP1, 5)).toMatchObject({ held: false });
+      expect(await chip.gpio.level(RP1, 5)).toMatchObject({ held: false });
       const opened = await helper.send({ type: 'open', pins: [17] });
       expect(opened).toMatchObject({ ok: true, value: { lines: [{ offset: 17 }] } });
       expect(await helper.send({ type: 'mode', pin: 17, mode: 'input_pullup' })).toMatchObject({
         ok: true,
         value: 'input_pullup',
       });
-      expect(await gpio.level(RP1, 17)).toMatchObject({ held: true });
-      expect(await gpio.level(RP1, 5)).toMatchObject({ held: false });
+      expect(await chip.gpio.level(RP1, 17)).toMatchObject({ held: true });
+      expect(await chip.gpio.level(RP1, 5)).toMatchObject({ held: false });
       const again = await helper.send({ type: 'open', pins: [27] });
       expect(again).toMatchObject({ ok: false, error: { code: 'invalid_payload' } });
       // Pin 5 of the failed attempt is no pin of this helper.
@@ -236,38 +224,3 @@ describe.each(apis)('LinuxGpioBoard and the kernel, gpiod v%i API', (api) => {
     }
   });
 });
-
-/** The helper on its own, request by request (its wire protocol). */
-class HelperDriver {
-  readonly #child: ChildProcessWithoutNullStreams;
-  readonly #waiters = new Map<number, (answer: Record<string, unknown>) => void>();
-  #id = 0;
-  #buffer = '';
-
-  constructor(python: string, env: Record<string, string>) {
-    this.#child = spawn(python, [HELPER], { env: { ...process.env, ...env } });
-    this.#child.stdout.setEncoding('utf8');
-    this.#child.stdout.on('data', (chunk: string) => {
-      this.#buffer += chunk;
-      for (let nl = this.#buffer.indexOf('\n'); nl >= 0; nl = this.#buffer.indexOf('\n')) {
-        const frame = JSON.parse(this.#buffer.slice(0, nl)) as Record<string, unknown>;
-        this.#buffer = this.#buffer.slice(nl + 1);
-        if (frame.type === 'result') this.#waiters.get(frame.id as number)?.(frame);
-      }
-    });
-  }
-
-  send(request: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const id = ++this.#id;
-    return new Promise((resolve) => {
-      this.#waiters.set(id, resolve);
-      this.#child.stdin.write(`${JSON.stringify({ id, ...request })}\n`);
-    });
-  }
-
-  async close(): Promise<void> {
-    const exited = new Promise((resolve) => this.#child.once('exit', resolve));
-    this.#child.stdin.end();
-    await exited;
-  }
-}

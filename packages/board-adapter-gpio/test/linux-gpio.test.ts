@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { createHub, defineContract, typed } from '@boardcast/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sourceAliases } from '../../../scripts/workspace-sources.mjs';
-import { EmulatedGpio, realBindingAvailable, systemPython } from '../../../test-support/emulated-gpio/index.js';
+import { realBindingAvailable } from '../../../test-support/emulated-gpio/index.js';
 import { pythonPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
 import {
@@ -26,12 +26,11 @@ import {
   boardReducers,
   Led,
   LinuxGpioBoard,
-  type LinuxGpioBoardOptions,
   ledCommand,
   type PinEdgeEvent,
 } from '../src/index.js';
+import { HELPER, HelperDriver, openOutcome, useEmulatedChip } from './emulated-chip.js';
 
-const HELPER = fileURLToPath(new URL('../gpio-helper/boardcast_gpio_helper.py', import.meta.url));
 const RP1 = 'pinctrl-rp1';
 
 function alive(pid: number): boolean {
@@ -47,23 +46,9 @@ function alive(pid: number): boolean {
 const apis = [...(realBindingAvailable() ? [1 as const] : []), ...(pythonPath ? [2 as const] : [])];
 
 describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API', (api) => {
-  let gpio: EmulatedGpio;
-  const boards: LinuxGpioBoard[] = [];
   // v1: Debian's real python3-libgpiod over the emulated character device; v2: the Python double.
-  const python = api === 1 ? systemPython : (pythonPath ?? 'python3');
-  const open = async (pins: Array<number | string>, extra: Partial<LinuxGpioBoardOptions> = {}) => {
-    const board = await LinuxGpioBoard.open({ pins, env: gpio.env, python, ...extra });
-    boards.push(board);
-    return board;
-  };
-
-  beforeEach(async () => {
-    gpio = await EmulatedGpio.start('pi5', api, pythonPath);
-  });
-  afterEach(async () => {
-    for (const board of boards.splice(0)) await board.close();
-    await gpio.close();
-  });
+  const chip = useEmulatedChip('pi5', api);
+  const { open, python } = chip;
 
   it('one helper holds the lines: writes are acknowledged by the kernel and never release the line', async () => {
     const board = await open([5]);
@@ -72,11 +57,11 @@ describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
     for (const value of [1, 0, 1, 1, 0] as const) {
       expect(await board.digitalWrite(5, value)).toBe(value);
       // Answered after the kernel took it: the line already has the level.
-      expect(await gpio.level(RP1, 5)).toMatchObject({ level: value, held: true, consumer: 'boardcast' });
+      expect(await chip.gpio.level(RP1, 5)).toMatchObject({ level: value, held: true, consumer: 'boardcast' });
     }
     // One request for the board's lifetime: the levels the line saw are the
     // initial 0 and each write, with no released window in between.
-    expect(await gpio.history(RP1, 5)).toEqual([0, 1, 0, 1, 1, 0]);
+    expect(await chip.gpio.history(RP1, 5)).toEqual([0, 1, 0, 1, 1, 0]);
   });
 
   it('edges arrive through the pipe as they happen, with the kernel timestamp, and digitalRead is current', async () => {
@@ -90,7 +75,7 @@ describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
     for (let i = 0; i < 6; i++) {
       const level = i % 2 === 0 ? 0 : null;
       const before = Date.now();
-      const ns = await gpio.drive(RP1, 17, level);
+      const ns = await chip.gpio.drive(RP1, 17, level);
       expect(ns).toBeTypeOf('bigint');
       await waitFor(() => edges.length === i + 1, `edge ${i + 1}`, 5000);
       const edge = edges[i]!;
@@ -107,15 +92,15 @@ describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
     const button = new Button(board, 17, { debounceMs: 30 });
     await button.ready;
     // v2 asks the kernel to debounce; the v1 uAPI cannot, so the helper does.
-    await waitFor(async () => (await gpio.level(RP1, 17)).debounceMs === (api === 2 ? 30 : 0), 'line debounce');
+    await waitFor(async () => (await chip.gpio.level(RP1, 17)).debounceMs === (api === 2 ? 30 : 0), 'line debounce');
     const log: string[] = [];
     button.on('press', () => log.push('press'));
     button.on('release', () => log.push('release'));
-    await gpio.drive(RP1, 17, 0);
-    await gpio.drive(RP1, 17, null); // a bounce shorter than 30 ms
-    await gpio.drive(RP1, 17, 0);
+    await chip.gpio.drive(RP1, 17, 0);
+    await chip.gpio.drive(RP1, 17, null); // a bounce shorter than 30 ms
+    await chip.gpio.drive(RP1, 17, 0);
     await waitFor(() => log.length === 1, 'press');
-    await gpio.drive(RP1, 17, null);
+    await chip.gpio.drive(RP1, 17, null);
     await waitFor(() => log.length === 2, 'release');
     expect(log).toEqual(['press', 'release']);
     button.close();
@@ -132,7 +117,7 @@ describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
     const button = new Button(board, 0);
     await button.ready;
     const pressed = new Promise<void>((resolve) => button.on('press', () => resolve()));
-    await gpio.drive(RP1, 0, 0);
+    await chip.gpio.drive(RP1, 0, 0);
     await pressed;
     button.close();
   });
@@ -154,10 +139,10 @@ describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
     await first.close();
     // Released after being driven to its release level (the kernel keeps a
     // released line's level), and a new board may take it.
-    expect(await gpio.level(RP1, 5)).toMatchObject({ held: false, level: 0, direction: 'output' });
+    expect(await chip.gpio.level(RP1, 5)).toMatchObject({ held: false, level: 0, direction: 'output' });
     const second = await open([5]);
     await second.pinMode(5, 'output');
-    expect(await gpio.level(RP1, 5)).toMatchObject({ held: true, consumer: 'boardcast' });
+    expect(await chip.gpio.level(RP1, 5)).toMatchObject({ held: true, consumer: 'boardcast' });
   });
 
   it('an active-low LED starts off: the line starts high and never goes low', async () => {
@@ -165,10 +150,10 @@ describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
     const led = new Led(board, 5, { activeLow: true });
     await led.ready;
     expect(led.isOn).toBe(false);
-    expect(await gpio.level(RP1, 5)).toMatchObject({ level: 1, held: true });
-    expect(await gpio.history(RP1, 5)).toEqual([1]);
+    expect(await chip.gpio.level(RP1, 5)).toMatchObject({ level: 1, held: true });
+    expect(await chip.gpio.history(RP1, 5)).toEqual([1]);
     await led.turnOn();
-    expect(await gpio.level(RP1, 5)).toMatchObject({ level: 0 });
+    expect(await chip.gpio.level(RP1, 5)).toMatchObject({ level: 0 });
   });
 
   it('a write the kernel refuses rejects the command (and the LED keeps its confirmed state)', async () => {
@@ -183,13 +168,13 @@ describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
     });
     const hub = createHub(contract, { state: { led: { on: false } } });
     bindLed(hub, led);
-    await gpio.fault(RP1, 5, 5); // EIO
+    await chip.gpio.fault(RP1, 5, 5); // EIO
     await expect(board.digitalWrite(5, 1)).rejects.toMatchObject({ code: 'handler_failed' });
-    await gpio.fault(RP1, 5, 5);
+    await chip.gpio.fault(RP1, 5, 5);
     const failed = await hub.dispatch('led', { state: 'on' });
     expect(failed.ok ? 'ok' : failed.error.code).toBe('handler_failed');
     expect(led.isOn).toBe(false);
-    expect(await gpio.level(RP1, 5)).toMatchObject({ level: 0 });
+    expect(await chip.gpio.level(RP1, 5)).toMatchObject({ level: 0 });
     expect(await hub.call('led', { state: 'on' })).toEqual({ on: true });
     await hub.close();
   });
@@ -203,7 +188,7 @@ describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
     await expect(board.digitalWrite(5, 1, { deadline: performance.now() - 1 })).rejects.toMatchObject({
       code: 'timeout',
     });
-    expect(await gpio.history(RP1, 5)).toEqual([0]);
+    expect(await chip.gpio.history(RP1, 5)).toEqual([0]);
     const statuses: string[] = [];
     const errors: unknown[] = [];
     board.on('status', (status) => statuses.push(status));
@@ -213,7 +198,7 @@ describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
     expect(statuses).toEqual(['offline']);
     expect(errors).toMatchObject([{ code: 'board_offline' }]);
     await expect(board.digitalWrite(5, 1)).rejects.toMatchObject({ code: 'board_offline' });
-    expect(await gpio.level(RP1, 5)).toMatchObject({ held: false });
+    expect(await chip.gpio.level(RP1, 5)).toMatchObject({ held: false });
   });
 
   // A server's death as its helper sees it: the kernel closes the helper's
@@ -224,37 +209,18 @@ describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
   it.skipIf(api !== 2)(
     'a SIGTERM that lands while the helper is releasing its lines does not cut that short',
     async () => {
-      const helper = spawn(python, [HELPER], {
-        stdio: ['pipe', 'pipe', 'inherit'],
-        env: { ...process.env, ...gpio.env },
+      const helper = new HelperDriver(python, chip.gpio.env);
+      expect(await helper.send({ type: 'open', pins: [5], consumer: 'ending' })).toMatchObject({ ok: true });
+      expect(await helper.send({ type: 'mode', pin: 5, mode: 'output', initial: 1, release: 0 })).toMatchObject({
+        ok: true,
       });
-      const exited = new Promise((resolve) => helper.once('exit', resolve));
-      let output = '';
-      helper.stdout.on('data', (d: Buffer) => {
-        output += d.toString();
-      });
-      const request = async (message: Record<string, unknown>) => {
-        helper.stdin.write(`${JSON.stringify(message)}\n`);
-        const answer = await waitFor(
-          () =>
-            output
-              .split('\n')
-              .filter((line) => line.startsWith('{'))
-              .map((line) => JSON.parse(line) as { type: string; id?: number; ok?: boolean })
-              .find((frame) => frame.type === 'result' && frame.id === message.id),
-          `answer to ${message.type}`,
-        );
-        expect(answer).toMatchObject({ ok: true });
-      };
-      await request({ type: 'open', id: 1, pins: [5], consumer: 'ending' });
-      await request({ type: 'mode', id: 2, pin: 5, mode: 'output', initial: 1, release: 0 });
-      await gpio.stall(RP1, 5);
-      helper.stdin.end();
-      await waitFor(async () => (await gpio.level(RP1, 5)).stalled === true, 'helper inside its release write');
+      await chip.gpio.stall(RP1, 5);
+      helper.endInput();
+      await waitFor(async () => (await chip.gpio.level(RP1, 5)).stalled === true, 'helper inside its release write');
       helper.kill('SIGTERM');
-      await gpio.stall(RP1, 5, false);
-      await exited;
-      expect(await gpio.level(RP1, 5)).toMatchObject({ held: false, level: 0 });
+      await chip.gpio.stall(RP1, 5, false);
+      await helper.exited;
+      expect(await chip.gpio.level(RP1, 5)).toMatchObject({ held: false, level: 0 });
     },
   );
 
@@ -278,7 +244,7 @@ describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
           ...process.env,
           GPIO_HELPER_PATH: HELPER,
           GPIO_HELPER_PYTHON: python,
-          GPIO_HELPER_ENV: JSON.stringify(gpio.env),
+          GPIO_HELPER_ENV: JSON.stringify(chip.gpio.env),
         },
       });
       let output = '';
@@ -288,15 +254,15 @@ describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
       const helper = (await waitFor(() => /\{"helper":(\d+)\}/.exec(output)?.[1], 'server ready', 15_000)) as string;
       const helperPid = Number(helper);
       expect(alive(helperPid)).toBe(true);
-      expect(await gpio.level(RP1, 5)).toMatchObject({ level: 1, held: true, consumer: 'crashing-server' });
+      expect(await chip.gpio.level(RP1, 5)).toMatchObject({ level: 1, held: true, consumer: 'crashing-server' });
       const exited = new Promise((resolve) => server.once('exit', resolve));
       server.kill('SIGKILL');
       await exited;
       await waitFor(() => !alive(helperPid), 'helper to exit after its parent was killed', 5000);
       // The kernel released the lines: the LED is no longer driven, and a
       // restarted server can take both lines.
-      expect(await gpio.level(RP1, 5)).toMatchObject({ held: false, level: 0 });
-      expect(await gpio.level(RP1, 17)).toMatchObject({ held: false });
+      expect(await chip.gpio.level(RP1, 5)).toMatchObject({ held: false, level: 0 });
+      expect(await chip.gpio.level(RP1, 17)).toMatchObject({ held: false });
       const restarted = await open([5, 17]);
       await restarted.pinMode(5, 'output');
     } finally {
@@ -306,48 +272,32 @@ describe.each(apis)('LinuxGpioBoard, real helper, emulated chip, gpiod v%i API',
 });
 
 describe.skipIf(!pythonPath)('LinuxGpioBoard on the mainline-kernel Pi 4 line table', () => {
-  let gpio: EmulatedGpio;
-  beforeEach(async () => {
-    gpio = await EmulatedGpio.start('pi4-mainline', 2, pythonPath);
-  });
-  afterEach(async () => {
-    await gpio.close();
-  });
+  const chip = useEmulatedChip('pi4-mainline', 2);
 
   it('pins 0, 2, 4, 7 and 14 are BCM numbers even though the lines are named after alternate functions', async () => {
-    const board = await LinuxGpioBoard.open({
-      pins: [0, 2, 4, 7, 14, 'GPIO3', 'SPI_MOSI'],
-      env: gpio.env,
-      python: pythonPath ?? 'python3',
-    });
-    try {
-      expect(board.lines.map((l) => [l.label, l.offset, l.name])).toEqual([
-        ['pinctrl-bcm2711', 0, 'ID_SDA'],
-        ['pinctrl-bcm2711', 2, 'SDA1'],
-        ['pinctrl-bcm2711', 4, 'GPIO_GCLK'],
-        ['pinctrl-bcm2711', 7, 'SPI_CE1_N'],
-        ['pinctrl-bcm2711', 14, 'TXD1'],
-        ['pinctrl-bcm2711', 3, 'SCL1'],
-        ['pinctrl-bcm2711', 10, 'SPI_MOSI'],
-      ]);
-      await board.pinMode(2, 'output', { initial: 1 });
-      expect(await gpio.level('pinctrl-bcm2711', 2)).toMatchObject({ level: 1, held: true });
-      const button = new Button(board, 0);
-      await button.ready;
-      const pressed = new Promise<void>((resolve) => button.on('press', () => resolve()));
-      await gpio.drive('pinctrl-bcm2711', 0, 0);
-      await pressed;
-      button.close();
-    } finally {
-      await board.close();
-    }
+    const board = await chip.open([0, 2, 4, 7, 14, 'GPIO3', 'SPI_MOSI']);
+    expect(board.lines.map((l) => [l.label, l.offset, l.name])).toEqual([
+      ['pinctrl-bcm2711', 0, 'ID_SDA'],
+      ['pinctrl-bcm2711', 2, 'SDA1'],
+      ['pinctrl-bcm2711', 4, 'GPIO_GCLK'],
+      ['pinctrl-bcm2711', 7, 'SPI_CE1_N'],
+      ['pinctrl-bcm2711', 14, 'TXD1'],
+      ['pinctrl-bcm2711', 3, 'SCL1'],
+      ['pinctrl-bcm2711', 10, 'SPI_MOSI'],
+    ]);
+    await board.pinMode(2, 'output', { initial: 1 });
+    expect(await chip.gpio.level('pinctrl-bcm2711', 2)).toMatchObject({ level: 1, held: true });
+    const button = new Button(board, 0);
+    await button.ready;
+    const pressed = new Promise<void>((resolve) => button.on('press', () => resolve()));
+    await chip.gpio.drive('pinctrl-bcm2711', 0, 0);
+    await pressed;
+    button.close();
   });
 
   it('a consumer label the kernel would cut (over 31 bytes) or with controls is invalid_payload before any helper starts', async () => {
     for (const consumer of ['x'.repeat(32), 'é'.repeat(16), 'a\nb', '']) {
-      const error = await LinuxGpioBoard.open({ pins: [2], consumer, env: gpio.env, python: pythonPath ?? 'python3' })
-        .then((b) => b.close().then(() => 'opened'))
-        .catch((e) => e);
+      const error = await openOutcome({ pins: [2], consumer, env: chip.gpio.env, python: chip.python });
       if (consumer === '') expect(error).toBe('opened');
       else expect(error, consumer).toMatchObject({ code: 'invalid_payload' });
     }
@@ -355,33 +305,20 @@ describe.skipIf(!pythonPath)('LinuxGpioBoard on the mainline-kernel Pi 4 line ta
 
   it('a pin that can name no line (over 31 bytes, controls, not an integer) is invalid_payload at once, not a helper timeout', async () => {
     for (const pin of ['x'.repeat(100_000), 'L'.repeat(32), 'GPIO5\n', 2.5, -1, Number.NaN]) {
-      const error = await LinuxGpioBoard.open({
-        pins: [pin],
-        env: gpio.env,
-        python: pythonPath ?? 'python3',
-        timeoutMs: 60_000,
-      })
-        .then((b) => b.close().then(() => 'opened'))
-        .catch((e) => e);
+      const error = await openOutcome({ pins: [pin], env: chip.gpio.env, python: chip.python, timeoutMs: 60_000 });
       expect(error, String(pin).slice(0, 20)).toMatchObject({ code: 'invalid_payload' });
     }
   });
 
   it('a timeoutMs that would fail every request at once (0, negative, NaN, a string) is invalid_payload', async () => {
     for (const timeoutMs of [0, -1, Number.NaN, '5000' as unknown as number, 2 ** 31]) {
-      const error = await LinuxGpioBoard.open({ pins: [2], timeoutMs, env: gpio.env, python: pythonPath ?? 'python3' })
-        .then((b) => b.close().then(() => 'opened'))
-        .catch((e) => e);
+      const error = await openOutcome({ pins: [2], timeoutMs, env: chip.gpio.env, python: chip.python });
       expect(error, String(timeoutMs)).toMatchObject({ code: 'invalid_payload' });
     }
   });
 
   it('no helper is left when open() fails', async () => {
-    const error = await LinuxGpioBoard.open({
-      pins: [2, 'SDA1'],
-      env: gpio.env,
-      python: pythonPath ?? 'python3',
-    }).catch((e) => e);
+    const error = await openOutcome({ pins: [2, 'SDA1'], env: chip.gpio.env, python: chip.python });
     expect(error).toMatchObject({ code: 'invalid_payload' });
     expect((error as Error).message).toContain('same line');
   });
