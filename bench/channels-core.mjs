@@ -9,7 +9,10 @@
 //      own channel's subscribers, not a scan of every client;
 //   2. memory of 10,000 channels' history (100 events of ~100 B each);
 //   3. memory per idle connection holding 1 and 10 channels;
-//   4. subscribe → first snapshot latency p50/p99 with 10,000 channels.
+//   4. subscribe → first snapshot latency p50/p99 with 10,000 channels;
+//   5. creating a channel while 1,000 connections each hold a pattern
+//      (`p<i>-*`): the hub looks up one prefix per distinct length, so the
+//      cost does not grow with the number of patterns held.
 //
 // Run: `pnpm --filter @boardcast/core build && node --expose-gc bench/channels-core.mjs [--quick]`.
 // Bounded: fixed iteration counts, no timers; prints a table and exits.
@@ -134,6 +137,25 @@ for (const per of [1, 10]) {
     `subscribe → first snapshot written, ${CHANNELS} channels`,
     `p50 ${fmt(percentile(samples, 50) * 1000, 1)} µs, p99 ${fmt(percentile(samples, 99) * 1000, 1)} µs`,
   ]);
+  await hub.close();
+}
+
+// 5. a new channel with 1,000 pattern subscriptions held
+{
+  const PATTERNS = 1000;
+  const created = quick ? 2000 : 20_000;
+  const hub = createHub(contract, { state: initial, maxChannels: 3 * created + 10 });
+  const timeCreating = (name) => {
+    const start = performance.now();
+    for (let i = 0; i < created; i++) hub.channel(name(i));
+    return ((performance.now() - start) * 1000) / created;
+  };
+  timeCreating((i) => `w${i}`); // warm-up
+  const bare = timeCreating((i) => `n${i}`);
+  for (let i = 0; i < PATTERNS; i++) hub.connect({ channels: [`p${i}-*`] }, noSink);
+  const held = timeCreating((i) => `m${i}`);
+  rows.push(['new channel, no pattern held', `${fmt(bare)} µs`]);
+  rows.push([`new channel matching none of ${PATTERNS} patterns held`, `${fmt(held)} µs`]);
   await hub.close();
 }
 
