@@ -1,5 +1,5 @@
 import type { Channel, ContractSpec } from '@boardcast/core';
-import type { CommandNamesFor, HubTarget } from './bind.js';
+import { type CommandNamesFor, type HubTarget, loose } from './bind.js';
 import type { Board, BoardCapabilities } from './board.js';
 import type { SimulateInput } from './contract.js';
 import type { SimulatedBoard } from './simulated-board.js';
@@ -79,9 +79,6 @@ export type BindSimulatorOptions<C extends ContractSpec = ContractSpec> = ['simu
   ? { readonly command?: SimulateCommandName<C> }
   : { readonly command: SimulateCommandName<C> };
 
-/** What the handler sees: the signature below proved the contract's command fits it. */
-type SimulatorHandle = (command: string, fn: (input: SimulateInput) => SimulateInput) => () => void;
-
 /**
  * Let a page or a script drive a `SimulatedBoard`'s inputs through a hub
  * command (`{ pin, value }`: a button press is the pin's active level, a
@@ -100,10 +97,10 @@ export function bindSimulator<C extends ContractSpec>(
   const command: string = rest[0]?.command ?? 'simulate';
   // The signature proved that `command` names a command of C whose validated
   // input is a SimulateInput and whose result accepts one; TypeScript cannot
-  // carry that through the generic `handle` of a Hub<C> | Channel<C>, so this
-  // one view states it (the bind helpers' `loose()` does the same in bind.ts).
-  const handle = (target.handle as unknown as SimulatorHandle).bind(target);
-  return handle(command, ({ pin, value }) => {
+  // carry that through the generic `handle`, so the handler goes through the
+  // bind helpers' one loose view, and the hub has validated the input before it runs.
+  return loose(target).handle(command, (input) => {
+    const { pin, value } = input as SimulateInput;
     board.setInput(pin, value);
     return { pin, value };
   });
