@@ -37,6 +37,11 @@ type Rest<O> = {} extends O ? [options?: O] : [options: O];
 
 type Unbind = () => void;
 
+/** The `event` option of a helper (its signature proved the name fits the contract), or its default. */
+export function eventOption(options: unknown, fallback: string): string | false {
+  return (options as { event?: string | false } | undefined)?.event ?? fallback;
+}
+
 /**
  * A hub or channel seen without its contract. Inside the helpers the
  * contract is generic; a public signature that has already proved the
@@ -126,8 +131,7 @@ export function bindInputs<C extends ContractSpec>(
   inputs: readonly InputSource[],
   ...rest: Rest<BindInputOptions<C>>
 ): Unbind {
-  const options = (rest[0] ?? {}) as { event?: string | false };
-  const event = options.event ?? 'pin_change';
+  const event = eventOption(rest[0], 'pin_change');
   if (event === false) return () => undefined;
   const h = loose(hub);
   const publish = (change: PinChange) => void h.publish(event, change);
@@ -170,8 +174,7 @@ export function bindSensor<C extends ContractSpec>(
   sensor: Sensor,
   ...rest: Rest<BindSensorOptions<C>>
 ): Unbind {
-  const options = (rest[0] ?? {}) as { event?: string | false };
-  const event = options.event ?? 'reading';
+  const event = eventOption(rest[0], 'reading');
   if (event === false) return () => undefined;
   const h = loose(hub);
   return sensor.on('change', (reading) => void h.publish(event, reading));
@@ -189,8 +192,7 @@ export function bindBoardStatus<C extends ContractSpec>(
   board: Board,
   ...rest: Rest<BindBoardStatusOptions<C>>
 ): Unbind {
-  const options = (rest[0] ?? {}) as { event?: string | false };
-  return publishBoardStatus(loose(hub), board, options.event ?? 'board');
+  return publishBoardStatus(loose(hub), board, eventOption(rest[0], 'board'));
 }
 
 /** {@link bindBoardStatus} once the event name is proved to fit (`false`: nothing). Package-internal. */

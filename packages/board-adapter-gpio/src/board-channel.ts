@@ -1,5 +1,5 @@
 import { BoardcastError, type Channel, type ContractSpec, type Hub } from '@boardcast/core';
-import { type BindBoardStatusOptions, loose, publishBoardStatus } from './bind.js';
+import { type BindBoardStatusOptions, eventOption, loose, publishBoardStatus } from './bind.js';
 import type { Board } from './board.js';
 import { type RegisterBoardOptions, registerBoard } from './fleet.js';
 
@@ -72,7 +72,7 @@ export function registerOn<C extends ContractSpec>(
       ...(firmware === undefined ? {} : { firmware }),
     }),
     // BoardChannelOptions<C> proved that the event name fits C's contract.
-    publishBoardStatus(loose(channel), board, (options as { event?: string | false } | undefined)?.event ?? 'board'),
+    publishBoardStatus(loose(channel), board, eventOption(options, 'board')),
   ];
   const registration: BoardChannel<C> = {
     channel,

@@ -273,30 +273,29 @@ int close(int fd)
 	return real_close(fd);
 }
 
-int stat(const char *path, struct stat *st)
+/* stat and lstat: a device node is the emulated character device, a sysfs attribute its file under the emulation. */
+static int emulated_stat(const char *path, struct stat *st, int (*real)(const char *, struct stat *))
 {
 	char chip[32], attr[PATH_MAX];
-	resolve_all();
 	if (chip_of_dev(path, chip)) {
 		fake_chr_stat(chip, st);
 		return 0;
 	}
 	if (sys_attr(path, attr, sizeof(attr)))
-		return real_stat(attr, st);
-	return real_stat(path, st);
+		return real(attr, st);
+	return real(path, st);
+}
+
+int stat(const char *path, struct stat *st)
+{
+	resolve_all();
+	return emulated_stat(path, st, real_stat);
 }
 
 int lstat(const char *path, struct stat *st)
 {
-	char chip[32], attr[PATH_MAX];
 	resolve_all();
-	if (chip_of_dev(path, chip)) {
-		fake_chr_stat(chip, st);
-		return 0;
-	}
-	if (sys_attr(path, attr, sizeof(attr)))
-		return real_lstat(attr, st);
-	return real_lstat(path, st);
+	return emulated_stat(path, st, real_lstat);
 }
 
 char *realpath(const char *path, char *resolved)
