@@ -136,10 +136,11 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       sensors: { temperature: { kind: 'noise', min: 19, max: 23 } },
     });
     boards.set(id, board);
-    const channel: Channel<FleetContract> = hub.channel(id);
+    // The board registers itself: its channel, directory entry and status as state of the channel.
+    const registered = board.register(hub, id, { firmware: 'sim-1.0', name: `Simulated ${id}` });
+    const channel: Channel<FleetContract> = registered.channel;
     const offs = [
-      registerBoard(channel, board, { firmware: 'sim-1.0', name: `Simulated ${id}` }),
-      bindBoardStatus(channel, board),
+      registered.unregister,
       bindLed(channel, new Led(board, LED_PIN)),
       bindInputs(channel, [new Button(board, BUTTON_PIN, { debounceMs: 0 })]),
       bindSimulator(channel, board),
