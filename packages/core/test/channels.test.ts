@@ -3,15 +3,14 @@ import { describe, expect, it } from 'vitest';
 import {
   accessTable,
   type BoardcastError,
-  type Bus,
   createHub,
   DEFAULT_CHANNEL,
   DIRECTORY,
   defineContract,
-  MemoryBus,
   typed,
 } from '../src/index.js';
 import type { HubSink, WireFrame } from '../src/wire.js';
+import { type Frame, gatedBus, laterSinceBus } from './fixtures.js';
 
 const contract = defineContract({
   events: { led: typed<{ on: boolean }>(), tick: typed<number>() },
@@ -23,16 +22,6 @@ const contract = defineContract({
   },
 });
 const initial = { on: false, ticks: 0 };
-
-interface Frame {
-  type: string;
-  channel?: string;
-  event?: string;
-  id?: string | null;
-  data?: unknown;
-  reason?: string;
-  error?: { code: string };
-}
 
 /** A client: records every frame as the WS envelope it is, and folds a mirror per channel as a browser would. */
 function client() {
@@ -82,28 +71,6 @@ function client() {
     },
     events: (channel?: string) =>
       frames.filter((f) => f.type === 'event' && (channel === undefined || f.channel === channel)),
-  };
-}
-
-type SinceAnswer = ReturnType<MemoryBus['since']>;
-
-/**
- * A MemoryBus whose `since` answers later, as a remote bus does: `later`
- * gets the in-memory answer (a thunk: call it when the bus would read) and
- * resolves with it when the test lets it.
- */
-function laterSinceBus(later: (answer: () => SinceAnswer) => Promise<SinceAnswer>): Bus {
-  const memory = new MemoryBus();
-  return {
-    publish: (e, d, j, c) => memory.publish(e, d, j, c),
-    subscribe: (l) => memory.subscribe(l),
-    since: (id, channel) => later(() => memory.since(id, channel)),
-    compareIds: (x, y) => memory.compareIds(x, y),
-    get headId() {
-      return memory.headId;
-    },
-    originId: memory.originId,
-    close: () => memory.close(),
   };
 }
 
@@ -239,11 +206,7 @@ describe('channels', () => {
     const gate = new Promise<void>((r) => {
       release = r;
     });
-    const bus = laterSinceBus(async (answer) => {
-      const value = answer();
-      await gate;
-      return value;
-    });
+    const bus = gatedBus(gate);
     const hub = createHub(contract, { state: initial, bus });
     const ch = hub.channel('c');
     const from = await ch.publish('tick', 1);

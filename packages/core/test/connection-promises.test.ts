@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { accessTable, type Bus, createHub, DIRECTORY, defineContract, MemoryBus, typed } from '../src/index.js';
+import { accessTable, createHub, DIRECTORY, defineContract, typed } from '../src/index.js';
 import type { HubSink, WireFrame } from '../src/wire.js';
+import { type Frame, gatedBus } from './fixtures.js';
 
 // What a connection promises its transport, each checked where a Stryker
 // mutant of connection.ts went unnoticed (issue 28).
@@ -12,16 +13,6 @@ const contract = defineContract({
   reducers: { tick: (s, n) => ({ ticks: s.ticks + n }) },
 });
 const initial = { ticks: 0 };
-
-interface Frame {
-  type: string;
-  channel?: string;
-  event?: string;
-  id?: string | null;
-  data?: unknown;
-  reason?: string;
-  error?: { code: string };
-}
 
 function client() {
   const frames: Frame[] = [];
@@ -50,24 +41,15 @@ function client() {
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
-/** A MemoryBus whose `since` answers once `gate` resolves. */
-function gatedBus(gate: Promise<void>): Bus {
-  const memory = new MemoryBus();
-  return {
-    publish: (e, d, j, c) => memory.publish(e, d, j, c),
-    subscribe: (l) => memory.subscribe(l),
-    since: async (id, channel) => {
-      const answer = memory.since(id, channel);
-      await gate;
-      return answer;
-    },
-    compareIds: (x, y) => memory.compareIds(x, y),
-    get headId() {
-      return memory.headId;
-    },
-    originId: memory.originId,
-    close: () => memory.close(),
-  };
+/** A hub on a bus whose `since` waits for `release()`, with one event on channel a (`from`). */
+async function gatedHub() {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const hub = createHub(contract, { state: initial, bus: gatedBus(gate) });
+  const from = await hub.channel('a').publish('tick', 1);
+  return { hub, from, release };
 }
 
 describe('a connection', () => {
@@ -173,12 +155,7 @@ describe('a connection', () => {
   });
 
   it('restart() while a start waits: what was buffered is dropped, the fresh snapshots carry it', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    const hub = createHub(contract, { state: initial, bus: gatedBus(gate) });
-    const from = await hub.channel('a').publish('tick', 1);
+    const { hub, from, release } = await gatedHub();
     const c = client();
     const connection = hub.connect({ channels: ['a'], lastEventId: from }, c.sink);
     await hub.channel('a').publish('tick', 5);
@@ -218,12 +195,7 @@ describe('a connection', () => {
   });
 
   it('directory changes while a start waits are not written again after the page that holds them', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => {
-      release = r;
-    });
-    const hub = createHub(contract, { state: initial, bus: gatedBus(gate) });
-    const from = await hub.channel('a').publish('tick', 1);
+    const { hub, from, release } = await gatedHub();
     const c = client();
     hub.connect({ channels: ['a', DIRECTORY], lastEventId: from }, c.sink);
     await hub.channel('b1').describe({ kind: 'esp32' });

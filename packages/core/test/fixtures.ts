@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { z } from 'zod';
-import { defineContract, typed } from '../src/index.js';
+import { type Bus, defineContract, MemoryBus, typed } from '../src/index.js';
 
 /** The LED/button contract the seeds describe, mixing schema and type-only entries. */
 export const ledContract = defineContract({
@@ -32,3 +32,45 @@ export const tickContract = defineContract({
   state: typed<{ ticks: number }>(),
   reducers: { tick: (state, n) => ({ ticks: state.ticks + n }) },
 });
+
+/** A frame a test client received, as its WS envelope (the fields the channel tests read). */
+export interface Frame {
+  type: string;
+  channel?: string;
+  event?: string;
+  id?: string | null;
+  data?: unknown;
+  reason?: string;
+  error?: { code: string };
+}
+
+export type SinceAnswer = ReturnType<MemoryBus['since']>;
+
+/**
+ * A MemoryBus whose `since` answers later, as a remote bus does: `later`
+ * gets the in-memory answer (a thunk: call it when the bus would read) and
+ * resolves with it when the test lets it.
+ */
+export function laterSinceBus(later: (answer: () => SinceAnswer) => Promise<SinceAnswer>): Bus {
+  const memory = new MemoryBus();
+  return {
+    publish: (e, d, j, c) => memory.publish(e, d, j, c),
+    subscribe: (l) => memory.subscribe(l),
+    since: (id, channel) => later(() => memory.since(id, channel)),
+    compareIds: (x, y) => memory.compareIds(x, y),
+    get headId() {
+      return memory.headId;
+    },
+    originId: memory.originId,
+    close: () => memory.close(),
+  };
+}
+
+/** A MemoryBus whose `since` answers once `gate` resolves. */
+export function gatedBus(gate: Promise<void>): Bus {
+  return laterSinceBus(async (answer) => {
+    const value = answer();
+    await gate;
+    return value;
+  });
+}
