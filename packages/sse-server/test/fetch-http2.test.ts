@@ -1,11 +1,10 @@
-import { type ClientHttp2Session, connect, createSecureServer } from 'node:http2';
+import { createSecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { hasOpenssl, makeTestCa, type TestCa } from '../../../test-support/tls.js';
-import { type BoardcastHttp, type BoardcastHttpOptions, boardcastHttp } from '../src/index.js';
-import { h2Post, h2StatusFor, openH2Stream, slowStreamIsCutAlone } from './h2-client.js';
-import { makeHub, waitFor } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { hasOpenssl } from '../../../test-support/tls.js';
+import { h2Post, h2StatusFor, h2Suite, openH2Stream, slowStreamIsCutAlone } from './h2-client.js';
+import { waitFor } from './helpers.js';
 
 /**
  * sse-server's Fetch handler (`api.fetch`) on a Fetch-based server that
@@ -14,21 +13,12 @@ import { makeHub, waitFor } from './helpers.js';
  * `Response` is its own h2 stream: many share one TLS session, and the
  * Fetch adapter's byte-counted queue bounds each stream alone.
  */
-let ca: TestCa;
-let close: (() => Promise<void>) | undefined;
-let session: ClientHttp2Session | undefined;
-let api: BoardcastHttp | undefined;
-let hub: ReturnType<typeof makeHub>;
-
-async function setup(options: BoardcastHttpOptions = {}, history = 100) {
-  hub = makeHub(history);
-  const made = boardcastHttp(hub, { base: '/api', ...options });
-  api = made;
+const setup = h2Suite(async (ca, api) => {
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve(
       {
         fetch: (request, env) =>
-          made.fetch(request, {
+          api.fetch(request, {
             remoteAddress: (env as { incoming: { socket: { remoteAddress?: string } } }).incoming.socket.remoteAddress,
           }),
         createServer: createSecureServer,
@@ -39,35 +29,22 @@ async function setup(options: BoardcastHttpOptions = {}, history = 100) {
       () => resolve(s),
     );
   });
-  close = () => new Promise<void>((resolve) => server.close(() => resolve()));
-  const origin = `https://localhost:${(server.address() as AddressInfo).port}`;
-  session = connect(origin, { ca: ca.caCert });
-  return origin;
-}
-
-beforeAll(() => {
-  ca = makeTestCa(['localhost', '127.0.0.1']);
-});
-afterAll(() => ca?.remove());
-
-afterEach(async () => {
-  session?.destroy();
-  await api?.close();
-  await hub?.close();
-  await close?.();
-  close = session = api = undefined;
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 });
 
 describe.skipIf(!hasOpenssl())('HTTP/2 through the Fetch handler (@hono/node-server on node:http2)', () => {
   it('serves many event streams and a command over one h2 session', async () => {
-    const origin = await setup();
-    const readers = Array.from({ length: 8 }, () => openH2Stream(session as ClientHttp2Session, '/api/events'));
+    const { origin, session, api, hub } = await setup();
+    const readers = Array.from({ length: 8 }, () => openH2Stream(session, '/api/events'));
     await waitFor(() => readers.every((r) => r.messages.some((m) => m.event === 'snapshot')), 'every snapshot');
     expect(readers.every((r) => r.status === 200)).toBe(true);
     expect(api?.sse.clients().map((c) => c.adapter)).toEqual(Array(8).fill('fetch'));
     expect(api?.sse.clients()[0]?.remoteAddress).toBe('127.0.0.1');
     // Same-host check: the Request's URL is built from :authority.
-    expect(await h2Post(session as ClientHttp2Session, '/api/commands/led', '{"state":"on"}', { origin })).toEqual({
+    expect(await h2Post(session, '/api/commands/led', '{"state":"on"}', { origin })).toEqual({
       status: 200,
       body: '{"on":true}',
     });
@@ -82,15 +59,15 @@ describe.skipIf(!hasOpenssl())('HTTP/2 through the Fetch handler (@hono/node-ser
   });
 
   it('refuses a foreign :authority with forbidden_host', async () => {
-    const origin = await setup();
+    const { origin, session } = await setup();
     const authority = `rebind.example:${new URL(origin).port}`;
-    expect(await h2StatusFor(session as ClientHttp2Session, '/api/events', authority)).toBe(403);
+    expect(await h2StatusFor(session, '/api/events', authority)).toBe(403);
   });
 
   it('bounds buffered bytes per h2 stream: a stream that stops reading is cut alone, the others keep flowing', async () => {
-    await setup({ sse: { highWaterMark: 64 * 1024, slowClient: 'disconnect' } }, 10);
+    const { session, api, hub } = await setup({ sse: { highWaterMark: 64 * 1024, slowClient: 'disconnect' } }, 10);
     // Two blobs a step: the Fetch adapter counts a burst in one turn too (unlike node's
     // res.write), so a step stays under highWaterMark and the reading stream keeps up.
-    await slowStreamIsCutAlone(session as ClientHttp2Session, hub, api, 2);
+    await slowStreamIsCutAlone(session, hub, api, 2);
   });
 });

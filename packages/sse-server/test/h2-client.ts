@@ -1,14 +1,15 @@
 /**
  * An HTTP/2 client for the h2 tests (node:http2's server and the Fetch
  * handler behind @hono/node-server): event streams and POSTs as h2 streams of
- * one session, and the test both servers must pass on a stream that stops
- * reading.
+ * one session, the per-file CA and per-test teardown, and the test both
+ * servers must pass on a stream that stops reading.
  */
-import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
+import { type ClientHttp2Session, type ClientHttp2Stream, connect } from 'node:http2';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { expect } from 'vitest';
-import type { BoardcastHttp } from '../src/index.js';
-import { type makeHub, waitFor } from './helpers.js';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { makeTestCa, type TestCa } from '../../../test-support/tls.js';
+import { type BoardcastHttp, type BoardcastHttpOptions, boardcastHttp } from '../src/index.js';
+import { makeHub, waitFor } from './helpers.js';
 
 export interface H2Reader {
   readonly stream: ClientHttp2Stream;
@@ -113,4 +114,47 @@ export async function slowStreamIsCutAlone(
   expect(session.destroyed).toBe(false);
   hub.publish('time', 'after');
   await waitFor(() => fast.messages.some((m) => m.event === 'time'), 'an event after the cut');
+}
+
+/** What one test got from `setup`: the hub, its `boardcastHttp`, an h2 session to it, and its origin. */
+export interface H2Env {
+  readonly hub: ReturnType<typeof makeHub>;
+  readonly api: BoardcastHttp;
+  readonly session: ClientHttp2Session;
+  readonly origin: string;
+}
+
+/**
+ * For a test file: a throw-away CA for the file, and a `setup` that serves
+ * `boardcastHttp(hub, { base: '/api', ...options })` through `listen` (the
+ * server under test, on TLS with the CA's certificate) and connects an h2
+ * session; everything is closed after each test.
+ */
+export function h2Suite(
+  listen: (ca: TestCa, api: BoardcastHttp) => Promise<{ port: number; close(): Promise<void> }>,
+): (options?: BoardcastHttpOptions, history?: number) => Promise<H2Env> {
+  let ca: TestCa | undefined;
+  let current: (H2Env & { close(): Promise<void> }) | undefined;
+  beforeAll(() => {
+    ca = makeTestCa(['localhost', '127.0.0.1']);
+  });
+  afterAll(() => ca?.remove());
+  afterEach(async () => {
+    const env = current;
+    current = undefined;
+    if (!env) return;
+    env.session.destroy();
+    await env.api.close();
+    await env.hub.close();
+    await env.close();
+  });
+  return async (options = {}, history = 100) => {
+    const authority = ca as TestCa;
+    const hub = makeHub(history);
+    const api = boardcastHttp(hub, { base: '/api', ...options });
+    const server = await listen(authority, api);
+    const origin = `https://localhost:${server.port}`;
+    current = { hub, api, origin, session: connect(origin, { ca: authority.caCert }), close: server.close };
+    return current;
+  };
 }
