@@ -50,6 +50,18 @@ if (!Number.isInteger(firstBoard) || firstBoard < 0 || firstBoard > 1_000_000) {
   process.exit(2);
 }
 const redis = values.redis ?? process.env.REDIS_URL;
+if (redis) {
+  // The hub loads the shared state before serving: say what it waits for (a password stays out of the log).
+  let shown = redis;
+  try {
+    const url = new URL(redis);
+    if (url.password) url.password = '***';
+    shown = url.toString();
+  } catch {
+    // Not a URL: ioredis reports it.
+  }
+  console.log(`fleet: waiting for Redis at ${shown}; it starts once Redis answers`);
+}
 const port = Number(values.port ?? process.env.PORT ?? 3002);
 const fleet = await startFleet({
   port,
