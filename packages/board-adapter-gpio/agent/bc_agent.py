@@ -76,7 +76,11 @@ class Agent(AgentCore):
         poll = self.cfg['poll_ms']
         while self.running:
             self.beat('inputs')
-            while self.control:
+            # One sim control line per poll: two lines queued back to back (a
+            # starved process reads both at once) would otherwise be applied
+            # microseconds apart, a pulse the debounce rightly drops; the
+            # outside world they stand for held each level for a while.
+            if self.control:
                 self.run_control(self.control.pop(0))
             self.scan(ticks_us())
             await sleep_ms(poll)

@@ -409,3 +409,33 @@ describe.skipIf(!pythonPath)('backoff (CPython)', () => {
     expect(delays[4]).toBe(800);
   });
 });
+
+describe.skipIf(!pythonPath)('sim control over stdin (CPython)', () => {
+  it('lines that arrive together are applied one per poll: a starved agent does not merge them into a glitch', async () => {
+    const server = newServer();
+    const link = attachBoardLink(server, { token: TOKEN, heartbeatMs: 5000 });
+    const port = await listen(server);
+    cleanups.push(async () => {
+      await link.close();
+      await closeServer(server);
+    });
+    const a = agent({
+      url: `ws://127.0.0.1:${port}/board`,
+      pins: [{ pin: 4, mode: 'input' }],
+      poll_ms: 5,
+      debounce_ms: 2,
+    });
+    const board = link.board('cp');
+    await waitFor(() => board.status === 'online', 'online', 15_000);
+    const seen: number[] = [];
+    board.watch(4, { debounceMs: 2 }, (e) => seen.push(e.value));
+    await waitFor(async () => (await board.digitalRead(4)) === 0, 'watch set up');
+    // One write: the stdin thread reads the four lines at once, as it does
+    // when the process was starved while a test sent them 50 ms apart.
+    a.send('set 4 1\nset 4 0\nset 4 1\nset 4 0');
+    await waitFor(() => seen.length >= 4, 'four edges', 15_000).catch((error: Error) => {
+      throw new Error(`${error.message}: got ${JSON.stringify(seen)}`);
+    });
+    expect(seen).toEqual([1, 0, 1, 0]);
+  }, 60_000);
+});
