@@ -761,6 +761,8 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
       this.emit('gap', at);
       await this.#resync(at);
     } catch (error) {
+      // Closed meanwhile (it runs from the reader's `ready` too): nothing is left to check.
+      if (this.#closed) return;
       this.emitError(error, 'continuity check');
     }
   }
