@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { ContractSpec, Hub } from '@boardcast/core';
 import { boardcastHttp } from '@boardcast/sse-server';
 import { createWsEndpoint } from '@boardcast/ws-server';
+import { CHROMIUM_ARGS, chromiumPath } from '../../../test-support/system.js';
 
 /**
  * For tab-sharing tests: the start of a page script that counts the event
@@ -72,4 +73,20 @@ export async function tabServer<C extends ContractSpec>(
       await hub.close();
     },
   };
+}
+
+/**
+ * Chromium through puppeteer-core, with `demo.test` resolving to 127.0.0.1:
+ * a plain-http LAN-style name, not a secure context (no `navigator.locks`).
+ * puppeteer-core, not playwright: Playwright keeps its pages visible (focus
+ * emulation), and Chromium freezes only hidden pages, so
+ * `Page.setWebLifecycleState` 'frozen' did nothing there.
+ */
+export async function launchDemoChromium(): Promise<import('puppeteer-core').Browser> {
+  const { default: puppeteer } = await import('puppeteer-core');
+  return puppeteer.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP demo.test 127.0.0.1'],
+  });
 }

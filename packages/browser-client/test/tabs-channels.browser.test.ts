@@ -1,10 +1,10 @@
 import { accessTable, createHub } from '@boardcast/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_ARGS, chromiumPath } from '../../../test-support/system.js';
+import { chromiumPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { fleet } from './fleet.js';
 import { pageBundle } from './page-bundle.js';
-import { COUNT_STREAMS, tabServer } from './tab-server.js';
+import { COUNT_STREAMS, launchDemoChromium, tabServer } from './tab-server.js';
 
 /**
  * Every tab live with channels: tabs of one page, each with its own channel
@@ -30,10 +30,12 @@ window.client = connectChannels('/api', { events: { add: 1, led: 1 }, reducers }
 window.log = [];
 window.client.on('snapshot', (channel, state) => window.log.push(['snapshot', channel, state.n]));
 window.client.on('event', (channel, name, data) => { if (name === 'add') window.log.push(['add', channel, data]); });
+window.client.on('reset', (channel, reason) => window.log.push(['reset', channel, reason]));
+window.client.onStatus((s) => window.log.push(['status', s.status, s.error?.code]));
 `;
 
 type Tab = import('puppeteer-core').Page;
-type Entry = ['snapshot' | 'add', string, number];
+type Entry = ['snapshot' | 'add' | 'reset' | 'status', string, number];
 
 /**
  * Problems in one tab's log: per channel, each `add` is the previous count
@@ -45,6 +47,7 @@ function check(log: Entry[], mine: (channel: string) => boolean, counts: Map<str
   const at = new Map<string, number>();
   const problems: string[] = [];
   for (const [kind, channel, n] of log) {
+    if (kind !== 'snapshot' && kind !== 'add') continue;
     if (!mine(channel)) {
       problems.push(`${kind} of ${channel}, not in the set`);
       continue;
@@ -70,12 +73,7 @@ describe.skipIf(!chromiumPath)(
 
     beforeAll(async () => {
       js = await pageBundle(script);
-      const { default: puppeteer } = await import('puppeteer-core');
-      browser = await puppeteer.launch({
-        executablePath: chromiumPath,
-        headless: true,
-        args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP demo.test 127.0.0.1'],
-      });
+      browser = await launchDemoChromium();
     }, 60_000);
     afterAll(async () => {
       await browser?.close();
@@ -191,8 +189,11 @@ describe.skipIf(!chromiumPath)(
               },
               `every event once, in order, in tab ${j} (set ${leftHeld[j]?.join(',')})`,
               15_000,
-            ).catch((error) => {
-              throw new Error(`${error.message}: ${problems.slice(0, 8).join('; ')}`);
+            ).catch(async (error) => {
+              const log = (await tab.evaluate('window.log')) as Entry[];
+              const channel = problems[0]?.split(':')[0] ?? '';
+              const around = log.filter(([kind, c]) => c === channel || kind === 'status').slice(-14);
+              throw new Error(`${error.message}: ${problems.slice(0, 8).join('; ')}; ${JSON.stringify(around)}`);
             });
           }
           await waitFor(() => open.size === 1, 'one open stream at the end', 10_000);

@@ -9,10 +9,11 @@
  *   BOARDCAST_MEASURE=1 pnpm exec vitest run --project browser-client test/tabs-latency.browser.test.ts
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_ARGS, chromiumPath } from '../../../test-support/system.js';
+import { chromiumPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { makeHub, serve } from './helpers.js';
 import { pageBundle } from './page-bundle.js';
+import { launchDemoChromium } from './tab-server.js';
 
 const MEASURE = process.env.BOARDCAST_MEASURE === '1';
 const EVENTS = MEASURE ? 200 : 20;
@@ -59,12 +60,7 @@ describe.skipIf(!chromiumPath)('tabs sharing one connection, measured (Chromium,
   let js: Map<string, string>;
   beforeAll(async () => {
     js = await pageBundle(script);
-    const { default: puppeteer } = await import('puppeteer-core');
-    browser = await puppeteer.launch({
-      executablePath: chromiumPath,
-      headless: true,
-      args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP demo.test 127.0.0.1'],
-    });
+    browser = await launchDemoChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_ARGS, chromiumPath } from '../../../test-support/system.js';
+import { chromiumPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { makeHub, serve, type TestServer } from './helpers.js';
 import { pageBundle } from './page-bundle.js';
+import { launchDemoChromium } from './tab-server.js';
 
 /**
  * Every tab live: ten tabs of one page over HTTP/1.1 on a plain-http LAN
@@ -52,14 +53,7 @@ describe.skipIf(!chromiumPath)('every tab live: one shared connection (Chromium,
 
   beforeAll(async () => {
     js = await pageBundle(script);
-    // puppeteer-core, not playwright: Playwright keeps its pages visible (focus emulation), and
-    // Chromium freezes only hidden pages, so Page.setWebLifecycleState 'frozen' did nothing there.
-    const { default: puppeteer } = await import('puppeteer-core');
-    browser = await puppeteer.launch({
-      executablePath: chromiumPath,
-      headless: true,
-      args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP demo.test 127.0.0.1'],
-    });
+    browser = await launchDemoChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
