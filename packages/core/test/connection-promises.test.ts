@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accessTable, createHub, DIRECTORY, defineContract, typed } from '../src/index.js';
+import { accessTable, type Bus, createHub, DIRECTORY, defineContract, MemoryBus, typed } from '../src/index.js';
 import type { HubSink, WireFrame } from '../src/wire.js';
 import { type Frame, gatedBus } from './fixtures.js';
 
@@ -173,6 +173,7 @@ describe('a connection', () => {
     const access = accessTable({ bob: { see: ['k-1'] } });
     const hub = createHub(contract, { state: initial, access });
     const c = client();
+    hub.channel('k-0'); // there before the pattern: skipped too
     const connection = hub.connect({ channels: ['k*'], principal: 'bob' }, c.sink);
     hub.channel('k-2');
     hub.channel('k-1');
@@ -182,16 +183,99 @@ describe('a connection', () => {
     expect(connection.channels).toEqual(['k-1', 'k*']);
   });
 
+  it('a pattern adds the channels it matches only up to maxChannelsPerConnection (the pattern counts as one)', async () => {
+    const hub = createHub(contract, { state: initial, maxChannelsPerConnection: 3 });
+    for (const id of ['k-1', 'k-2', 'k-3', 'k-4', 'k-5']) hub.channel(id);
+    const c = client();
+    const connection = hub.connect({ channels: ['k*'] }, c.sink);
+    await settle();
+    expect(connection.channels).toHaveLength(3);
+    expect(connection.channels).toContain('k*');
+    expect(c.of('snapshot')).toHaveLength(2);
+  });
+
+  it("'*' alone is not a pattern of everything: refused, invalid_payload", async () => {
+    const hub = createHub(contract, { state: initial });
+    hub.channel('x');
+    const connection = hub.connect({ channels: ['a'] }, client().sink);
+    const result = await connection.add(['*']);
+    expect(result.added).toEqual([]);
+    expect(result.refused.map((r) => [r.channel, r.error.code])).toEqual([['*', 'invalid_payload']]);
+    expect(connection.channels).toEqual(['a']);
+  });
+
+  it('removing a channel or pattern it does not hold removes nothing', async () => {
+    const hub = createHub(contract, { state: initial });
+    const connection = hub.connect({ channels: ['a', 'k*'] }, client().sink);
+    expect(await connection.remove(['b', 'z*', '*'])).toEqual([]);
+    expect(connection.channels).toEqual(['a', 'k*']);
+  });
+
+  it('add() resolves once a start that waits for the bus is done', async () => {
+    const { hub, from, release } = await gatedHub();
+    const c = client();
+    const connection = hub.connect({ channels: ['b'] }, c.sink);
+    const added = connection.add([{ channel: 'a', since: from }]);
+    let done = false;
+    void added.then(() => {
+      done = true;
+    });
+    await settle();
+    expect(done).toBe(false);
+    release();
+    expect(await added).toEqual({ added: ['a'], refused: [] });
+  });
+
+  it('a bus whose since throws or rejects: the channel starts over (reset history, snapshot), the error is reported', async () => {
+    for (const since of [
+      () => {
+        throw new Error('since failed');
+      },
+      () => Promise.reject(new Error('since failed')),
+    ]) {
+      const memory = new MemoryBus();
+      const bus: Bus = {
+        publish: (e, d, j, ch) => memory.publish(e, d, j, ch),
+        subscribe: (l) => memory.subscribe(l),
+        since,
+        compareIds: (x, y) => memory.compareIds(x, y),
+        get headId() {
+          return memory.headId;
+        },
+        originId: memory.originId,
+        close: () => memory.close(),
+      };
+      const hub = createHub(contract, { state: initial, bus });
+      const errors: string[] = [];
+      hub.on('error', (_error, where) => errors.push(where));
+      const from = await hub.channel('a').publish('tick', 1);
+      await hub.channel('a').publish('tick', 2);
+      const c = client();
+      hub.connect({ channels: ['a'], lastEventId: from }, c.sink);
+      await settle();
+      expect(c.frames.map((f) => [f.type, f.reason])).toEqual([
+        ['reset', 'history'],
+        ['snapshot', undefined],
+      ]);
+      expect(c.of('snapshot', 'a')[0]?.data).toEqual({ ticks: 3 });
+      expect(errors).toEqual(['bus.since']);
+    }
+  });
+
   it('a resume over several channels replays their events in the order they were published', async () => {
     const hub = createHub(contract, { state: initial, history: 10 });
     const from = await hub.channel('a').publish('tick', 0);
-    await hub.channel('b').publish('tick', 1);
-    await hub.channel('a').publish('tick', 2);
-    await hub.channel('b').publish('tick', 3);
-    await hub.channel('a').publish('tick', 4);
+    const ids = [
+      await hub.channel('b').publish('tick', 1),
+      await hub.channel('a').publish('tick', 2),
+      await hub.channel('b').publish('tick', 3),
+      await hub.channel('a').publish('tick', 4),
+    ];
     const c = client();
     hub.connect({ channels: ['a', 'b'], lastEventId: from }, c.sink);
     expect(c.of('event').map((f) => f.data)).toEqual([1, 2, 3, 4]);
+    // Newer than the position resumed from: each carries its id, so the next resume starts after it.
+    expect(c.of('event').map((f) => f.id)).toEqual(ids);
   });
 
   it('directory changes while a start waits are not written again after the page that holds them', async () => {
