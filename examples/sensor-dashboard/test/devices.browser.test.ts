@@ -1,8 +1,12 @@
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
 import type { RunningDashboard } from '../src/server.js';
 import { buildPageToTemp, postReadings, start, waitFor } from './helpers.js';
+
+const ARTIFACTS = fileURLToPath(new URL('../.artifacts/', import.meta.url));
 
 type Sensor = 'temperature' | 'humidity' | 'light';
 
@@ -120,6 +124,8 @@ describe.skipIf(!chromiumPath)('several devices on one dashboard (Chromium)', ()
       await send('dev-c', [5]);
       await waitFor(async () => (await listed(p)).includes('dev-c:false'), 'dev-c listed');
       expect(await chartValues(p, 'temperature')).toEqual([...bValues, 105]);
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await p.screenshot({ path: `${ARTIFACTS}sensor-dashboard-devices-${transport}.png`, fullPage: true });
     }, 90_000);
   }
 
