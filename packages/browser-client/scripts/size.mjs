@@ -53,24 +53,26 @@ const here = fileURLToPath(new URL('..', import.meta.url));
  * /channels), a shorter share loader (-49 B initial in /sse), and one
  * WebSocket link for both WS transports (ws-link.ts: +~140 B initial in
  * /ws, /channels and the root, since no entry carried both copies).
+ * A frozen tab keeping its channels in the union: +~40 B on every "all"
+ * (sse 8,719; ws 7,950; channels 12,974; root 11,318).
  */
 const entries = [
   {
     name: '@boardcast/browser-client/sse',
     file: 'src/sse.ts',
     goal: { measure: 'initial', bytes: 2048 },
-    budget: { initial: 3580, all: 8760 },
+    budget: { initial: 3580, all: 8800 },
   },
-  { name: '@boardcast/browser-client/ws', file: 'src/ws.ts', budget: { initial: 5540, all: 7990 } },
+  { name: '@boardcast/browser-client/ws', file: 'src/ws.ts', budget: { initial: 5540, all: 8030 } },
   // Both transports and the channel client: what a page that names channels adds.
-  { name: '@boardcast/browser-client/channels', file: 'src/channels.ts', budget: { initial: 8040, all: 12960 } },
+  { name: '@boardcast/browser-client/channels', file: 'src/channels.ts', budget: { initial: 8040, all: 13060 } },
   // What @boardcast/react and @boardcast/vue build on: the root entry's connect plus the board and command runner.
-  { name: '@boardcast/browser-client/bindings', file: 'src/bindings.ts', budget: { initial: 7290, all: 11410 } },
+  { name: '@boardcast/browser-client/bindings', file: 'src/bindings.ts', budget: { initial: 7290, all: 11450 } },
   {
     name: '@boardcast/browser-client',
     file: 'src/index.ts',
     goal: { measure: 'all', bytes: 5120 },
-    budget: { initial: 7230, all: 11360 },
+    budget: { initial: 7230, all: 11400 },
   },
 ];
 

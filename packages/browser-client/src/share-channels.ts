@@ -26,8 +26,11 @@ import { createStateMirror, type StateMirror } from './state-mirror.js';
  *   (`history`) and its snapshot — what a server answers when its history no
  *   longer reaches back. Use `share: false` for a replay of stored history.
  * - The union does not shrink while the tabs live (a channel nobody holds
- *   any more is filtered out in every tab); it is recomputed whenever a tab
- *   leads, and drops what closed tabs held.
+ *   any more is filtered out in every tab); it is recomputed whenever the
+ *   shared connection is dialled, and drops what closed tabs held (their
+ *   mirrors too: asked for again, such a channel starts with a snapshot). A
+ *   frozen tab, or one kept in the back-forward cache, keeps its channels in
+ *   the union, so it catches up exactly when it wakes.
  */
 
 /** Sink methods of a channel connection (besides the single stream's `open`, `server`, `retry`, `error`, `drop`). */
@@ -141,6 +144,11 @@ export function channelShareModel<C extends ContractSpec>(
     },
     dialArgs() {
       asked = [...new Set([...sets.values()].flat())];
+      // A channel the union no longer holds stops being followed: its mirror would go stale, and a tab
+      // that asks for it again must get a fresh snapshot, not a resume from a position that skipped it.
+      const held = (channel: string) => asked.some((entry) => holds(entry, channel));
+      for (const channel of mirrors.keys()) if (!held(channel)) mirrors.delete(channel);
+      if (!asked.includes(DIRECTORY)) pages.replace(undefined);
       const resume: string[] = [];
       const fresh: string[] = [];
       // Channels whose snapshot this tab holds continue from the position; the rest start fresh.

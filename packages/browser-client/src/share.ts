@@ -93,8 +93,8 @@ type Message =
   | { t: 'who'; from: string }
   | { t: 'lead'; from: string; epoch: number; open: boolean; next?: string | undefined }
   | { t: 'claim'; from: string; epoch: number }
-  | { t: 'bye'; from: string; epoch: number; next?: string | undefined }
-  | { t: 'gone'; from: string }
+  | { t: 'bye'; from: string; epoch: number; next?: string | undefined; back?: boolean }
+  | { t: 'gone'; from: string; back?: boolean }
   | { t: 'hello'; from: string; since: string | undefined; want?: unknown }
   | { t: 'sync'; to: string; frames: Frame[]; open: boolean; union?: unknown }
   | { t: 'f'; from: string; frame: Frame }
@@ -360,7 +360,7 @@ export function shareTransport<C extends ContractSpec>(
         claims?.add(data.from);
         return;
       case 'bye':
-        model.join?.(data.from, undefined);
+        if (!data.back) model.join?.(data.from, undefined);
         if (data.from !== leader) return;
         // The leader named who takes over: no claim round (whose timers a hidden tab may delay).
         successor = data.next ?? successor;
@@ -373,7 +373,7 @@ export function shareTransport<C extends ContractSpec>(
         return;
       case 'gone':
         followers.delete(data.from);
-        model.join?.(data.from, undefined);
+        if (!data.back) model.join?.(data.from, undefined);
         return;
       case 'hello':
         if (role === 'leader') {
@@ -437,19 +437,26 @@ export function shareTransport<C extends ContractSpec>(
   };
 
   // Leave at once when the page goes away or is frozen, so a follower takes over without waiting.
-  const leave = () => {
-    if (role !== 'leader') return void post({ t: 'gone', from: me });
-    post({ t: 'bye', from: me, epoch, next: next() });
+  /**
+   * `back`: the page is frozen or kept in the back-forward cache and may
+   * come back: what it asks for stays in the union (channels), so it catches
+   * up exactly when it wakes.
+   */
+  const leave = (back: boolean) => {
+    if (role !== 'leader') return void post({ t: 'gone', from: me, back });
+    post({ t: 'bye', from: me, epoch, next: next(), back });
     followers.clear();
     stepDown();
     leader = undefined;
   };
+  const onHide = (event: PageTransitionEvent) => leave(event.persisted);
+  const onFreeze = () => leave(true);
   const onResume = () => {
     if (!stopped && role !== 'leader') post({ t: 'who', from: me });
   };
   if (page) {
-    addEventListener('pagehide', leave);
-    document.addEventListener('freeze', leave);
+    addEventListener('pagehide', onHide);
+    document.addEventListener('freeze', onFreeze);
     document.addEventListener('resume', onResume);
   }
 
@@ -516,14 +523,14 @@ export function shareTransport<C extends ContractSpec>(
     },
     stop(error) {
       if (stopped) return;
-      leave();
+      leave(false);
       stopped = true;
       clearInterval(timer);
       for (const p of pending.values()) p.reject(error);
       pending.clear();
       if (page) {
-        removeEventListener('pagehide', leave);
-        document.removeEventListener('freeze', leave);
+        removeEventListener('pagehide', onHide);
+        document.removeEventListener('freeze', onFreeze);
         document.removeEventListener('resume', onResume);
       }
       channel.close();

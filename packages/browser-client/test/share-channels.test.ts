@@ -160,4 +160,37 @@ describe('tab sharing with channels (share-channels.ts)', () => {
     await until(() => b.client.seen.includes('event p:1 7 e-3'), 'events from the new connection');
     expect(b.client.seen.filter((s) => s.startsWith('event p:1'))).toEqual(['event p:1 6 e-2', 'event p:1 7 e-3']);
   });
+
+  it('a channel that left the union with its closed tab starts fresh when asked for again (its mirror went stale)', async () => {
+    const identity = `test-${Math.random()}`;
+    const a = tab(identity);
+    a.dial(want(['a']));
+    await until(() => a.dials.length === 1, 'the leader dials');
+    const first = a.dials[0]?.sink as ChannelSink;
+    first.open();
+    first.channelSnapshot('a', state(1), 'e-1');
+    const b = tab(identity);
+    b.dial(want(['x']));
+    await until(() => a.dials.length === 2, 'x joins the union');
+    const second = a.dials[1]?.sink as ChannelSink;
+    second.open();
+    second.channelSnapshot('x', state(1), 'e-1');
+    await until(() => b.client.seen.includes('snapshot x n=1 e-1'), 'B has x');
+    // B's page closes for good: x leaves the union at the next dial (C's y widens it).
+    b.shared.stop(new BoardcastError('closed', 'page closed'));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const c = tab(identity);
+    c.dial(want(['y']));
+    await until(() => a.dials.length === 3, 'y joins the union');
+    expect(a.dials[2]?.set).toMatchObject({ resume: ['a'], fresh: ['y'] });
+    const third = a.dials[2]?.sink as ChannelSink;
+    third.open();
+    third.channelEvent('a', 'add', 2, 'e-5');
+    // x was not followed since: asked for again, it is fresh (a resume from e-5 would skip its events).
+    const d = tab(identity);
+    d.dial(want(['x']));
+    await until(() => a.dials.length === 4, 'x joins the union again');
+    expect(a.dials[3]?.set).toMatchObject({ resume: ['a'], fresh: expect.arrayContaining(['x', 'y']) });
+    expect(d.client.seen.some((s) => s.startsWith('snapshot x'))).toBe(false);
+  });
 });
