@@ -98,7 +98,7 @@ describe('clean-up', () => {
     hub = makeHub();
     sse = createSseEndpoint(hub, { keepAliveMs: 1000 });
     const cycle = async () => {
-      const response = await sse.fetch(new Request('http://local/events'));
+      const response = await sse.fetch(new Request('http://localhost/events'));
       const reader = (response.body as ReadableStream<Uint8Array>).getReader();
       const first = await reader.read();
       if (first.done) throw new Error('stream ended before the first frame');
@@ -122,7 +122,7 @@ describe('clean-up', () => {
     sse = createSseEndpoint(hub, { keepAliveMs: 1000 });
     for (let i = 0; i < 500; i++) {
       const controller = new AbortController();
-      const request = new Request('http://local/events', { signal: controller.signal });
+      const request = new Request('http://localhost/events', { signal: controller.signal });
       const response = await sse.fetch(request);
       const reader = (response.body as ReadableStream<Uint8Array>).getReader();
       expect((await reader.read()).done).toBe(false);

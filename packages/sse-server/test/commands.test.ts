@@ -249,7 +249,7 @@ describe('command endpoint reject event', () => {
       seen.push({ code: error.code, command, raw: request.raw instanceof Request }),
     );
     const refused = await api.fetch(
-      new Request('http://local/api/commands/led', {
+      new Request('http://localhost/api/commands/led', {
         method: 'POST',
         body: '{"state":"on"}',
         headers: { 'Content-Type': 'application/json' },
@@ -257,7 +257,7 @@ describe('command endpoint reject event', () => {
     );
     expect(refused.status).toBe(401);
     const accepted = await api.fetch(
-      new Request('http://local/api/commands/led', {
+      new Request('http://localhost/api/commands/led', {
         method: 'POST',
         body: '{"state":"on"}',
         headers: { 'Content-Type': 'application/json', 'x-key': 'k' },
@@ -299,14 +299,14 @@ describe('boardcastHttp router', () => {
     hub = makeHub();
     const api = boardcastHttp(hub, { base: '/api' });
     const result = await api.fetch(
-      new Request('http://local/api/commands/led', {
+      new Request('http://localhost/api/commands/led', {
         method: 'POST',
         body: '{"state":"on"}',
         headers: { 'Content-Type': 'application/json' },
       }),
     );
     expect(await result.json()).toEqual({ on: true });
-    const stream = await api.fetch(new Request('http://local/api/events'));
+    const stream = await api.fetch(new Request('http://localhost/api/events'));
     const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
     let text = '';
     while (!text.includes('event: snapshot')) {
@@ -317,10 +317,10 @@ describe('boardcastHttp router', () => {
     expect(text).toContain('data: {"led":{"on":true}}');
     await reader.cancel();
     expect(api.sse.clientCount).toBe(0);
-    expect((await api.fetch(new Request('http://local/nope'))).status).toBe(404);
+    expect((await api.fetch(new Request('http://localhost/nope'))).status).toBe(404);
     // Body limit and bad JSON on the fetch path too.
     const big = await api.fetch(
-      new Request('http://local/api/commands/echo', {
+      new Request('http://localhost/api/commands/echo', {
         method: 'POST',
         body: new ReadableStream({
           start(controller) {
@@ -334,7 +334,7 @@ describe('boardcastHttp router', () => {
     );
     expect(big.status).toBe(413);
     const bad = await api.fetch(
-      new Request('http://local/api/commands/echo', {
+      new Request('http://localhost/api/commands/echo', {
         method: 'POST',
         body: '{"__proto__":{}}',
         headers: { 'Content-Type': 'application/json' },
