@@ -61,6 +61,20 @@ export function loose<C extends ContractSpec>(hub: HubTarget<C>): LooseHub {
 }
 
 /**
+ * Publish from a board callback, where nobody can await. A failed publish
+ * (a shared bus full or gone: `queue_full`, `bus_unavailable`; a closed hub:
+ * `closed`; a payload the contract's validator refuses: `invalid_payload`)
+ * is reported by the hub itself on its `error` event, `where` = `'publish'`
+ * (core README, _The error route_), once, like every other publish. The
+ * rejection is consumed here so that it can never also become an unhandled
+ * rejection, which ends a Node process: a board event must not depend on
+ * how the hub happens to chain its own report. Package-internal.
+ */
+export function publishReported(target: LooseHub, event: string, data: unknown): void {
+  target.publish(event, data).catch(() => undefined);
+}
+
+/**
  * Where a binding publishes and handles: the hub (its default channel, a
  * single-board app) or one channel of it (`hub.channel('board-1')`, a
  * fleet: each board its own channel, the same reducers per channel).
@@ -104,9 +118,9 @@ export function bindLed<C extends ContractSpec>(hub: HubTarget<C>, led: Led, ...
     );
   }
   if (event !== false) {
-    undo.push(led.on('change', (on) => void h.publish(event, { on })));
+    undo.push(led.on('change', (on) => publishReported(h, event, { on })));
     const initial = led.isOn;
-    if (initial !== undefined) void h.publish(event, { on: initial });
+    if (initial !== undefined) publishReported(h, event, { on: initial });
   }
   return () => {
     for (const fn of undo) fn();
@@ -134,7 +148,7 @@ export function bindInputs<C extends ContractSpec>(
   const event = eventOption(rest[0], 'pin_change');
   if (event === false) return () => undefined;
   const h = loose(hub);
-  const publish = (change: PinChange) => void h.publish(event, change);
+  const publish = (change: PinChange) => publishReported(h, event, change);
   const undo: Unbind[] = [];
   for (const input of inputs) {
     if (input instanceof Button) {
@@ -177,7 +191,7 @@ export function bindSensor<C extends ContractSpec>(
   const event = eventOption(rest[0], 'reading');
   if (event === false) return () => undefined;
   const h = loose(hub);
-  return sensor.on('change', (reading) => void h.publish(event, reading));
+  return sensor.on('change', (reading) => publishReported(h, event, reading));
 }
 
 export type BindBoardStatusOptions<C extends ContractSpec> = NameOption<
@@ -198,7 +212,7 @@ export function bindBoardStatus<C extends ContractSpec>(
 /** {@link bindBoardStatus} once the event name is proved to fit (`false`: nothing). Package-internal. */
 export function publishBoardStatus(target: LooseHub, board: Board, event: string | false): Unbind {
   if (event === false) return () => undefined;
-  const publish = (status: BoardStatus) => void target.publish(event, { id: board.id, status });
+  const publish = (status: BoardStatus) => publishReported(target, event, { id: board.id, status });
   publish(board.status);
   return board.on('status', publish);
 }
