@@ -103,6 +103,11 @@ export class BoardDouble {
     return this.frames.filter((f) => f.type === 'error').map((f) => (f.error as { code: string }).code);
   }
 
+  /** Nothing received and not yet executed or dropped: every request frame so far is in `executed` or `dropped`. */
+  get idle(): boolean {
+    return this.#queue.length === 0 && !this.#busy;
+  }
+
   get welcomed(): boolean {
     return this.frames.some((f) => f.type === 'welcome');
   }

@@ -420,13 +420,19 @@ describe('500 concurrent commands to a slow board', () => {
     );
     const codes = results.map((r) => (r.ok ? 'ok' : r.error.code));
     const count = (code: string) => codes.filter((c) => c === code).length;
-    expect(count('too_many_requests')).toBeGreaterThan(0);
-    expect(count('timeout')).toBeGreaterThan(0);
-    expect(count('ok')).toBeGreaterThan(0);
     expect(count('ok') + count('timeout') + count('too_many_requests')).toBe(500);
-    // Let everything the board still had settle, then compare.
+    // The 500 arrive in one turn of the event loop, before any answer: 4 in
+    // flight and 32 queued are taken, the rest refused at once.
+    expect(count('too_many_requests')).toBe(500 - 4 - 32);
+    // The board does one 20 ms write at a time, so at most 30 of the 36
+    // finish within the 600 ms timeout however fast the machine: some time
+    // out. How many finish in time is the machine's business (a loaded one
+    // may finish none): the invariants below hold for any split.
+    expect(count('timeout')).toBeGreaterThanOrEqual(36 - 30);
+    // Let everything the board still had settle (every request it received
+    // executed or dropped), then compare.
     const settle = performance.now() + 1500;
-    await waitFor(() => performance.now() > settle, 'the board to drain');
+    await waitFor(() => performance.now() > settle && d.idle, 'the board to drain', 30_000);
     const writes = d.executed.filter((e) => e.type === 'write');
     const droppedWrites = d.dropped.filter((e) => e.type === 'write');
     // Every command answered ok ran; none ran after it was answered (a
@@ -440,9 +446,10 @@ describe('500 concurrent commands to a slow board', () => {
     for (const w of writes) expect(w.at).toBeLessThanOrEqual(w.deadline);
     // Refused commands never reached the board.
     expect(writes.length + droppedWrites.length).toBeLessThanOrEqual(count('ok') + count('timeout'));
-    // And a command right after the flood works.
-    expect((await hub.dispatch('led', { state: 'on' })).ok).toBe(true);
-  });
+    // And the link is not wedged: a command after the flood is answered ok
+    // (retried: on a loaded machine one round trip may outlast 600 ms).
+    await waitFor(async () => (await hub.dispatch('led', { state: 'on' })).ok, 'a command after the flood', 30_000);
+  }, 90_000); // waits: online 10 s, drain 30 s, the command after 30 s
 
   it('the app path (Led + bindLed): 500 concurrent toggles, none executed after it answered timeout', async () => {
     const rig = await startLink({ requestTimeoutMs: 5000 });
@@ -465,7 +472,7 @@ describe('500 concurrent commands to a slow board', () => {
     expect(count('too_many_requests')).toBeGreaterThan(0);
     expect(count('ok') + count('timeout') + count('too_many_requests')).toBe(500);
     const settle = performance.now() + 1500;
-    await waitFor(() => performance.now() > settle, 'the board to drain');
+    await waitFor(() => performance.now() > settle && d.idle, 'the board to drain', 30_000);
     const writes = d.executed.filter((e) => e.type === 'write');
     expect(writes.length).toBeGreaterThanOrEqual(count('ok'));
     expect(writes.length).toBeLessThanOrEqual(count('ok') + count('timeout'));
@@ -475,8 +482,8 @@ describe('500 concurrent commands to a slow board', () => {
     );
     // The hub shows what the board has.
     await waitFor(() => hub.state.led.on === (d.levels['5'] === 1), 'hub state equals the board level');
-    expect((await hub.dispatch('led', { state: 'toggle' })).ok).toBe(true);
-  });
+    await waitFor(async () => (await hub.dispatch('led', { state: 'toggle' })).ok, 'a toggle after the flood', 30_000);
+  }, 110_000); // waits: online 10 s, led.ready (two requests) 10 s, drain 30 s, state 10 s, the toggle after 30 s
 
   it('a request whose signal aborts while queued is never sent', async () => {
     const rig = await startLink({ maxInFlight: 1 });
