@@ -48,6 +48,15 @@ export interface DashboardHub {
    * `invalid_payload` (a bad reading or device id) or `too_many_channels`.
    */
   accept(readings: readonly ReadingInput[], source: Source, device?: string): Reading[];
+  /**
+   * Bring back a device known from the readings store after a restart: it is
+   * listed (directory `status` offline until it sends again), its state gets
+   * `readings` (its newest stored ones, oldest first) and `lastSeenAt`/the
+   * directory's `lastSeen` the newest one's time. Call it before the
+   * recorder subscribes, or the readings are written a second time. Throws
+   * `invalid_payload` (a bad device id) or `too_many_channels`.
+   */
+  restore(device: string, readings: readonly Reading[]): void;
   /** Stops the timer that marks silent devices offline in the directory. */
   close(): void;
 }
@@ -129,6 +138,20 @@ export function createDashboardHub(options: DashboardHubOptions = {}): Dashboard
     return readings;
   };
 
+  const restore = (id: string, readings: readonly Reading[]) => {
+    const channel = device(id);
+    let newest: number | undefined;
+    for (const reading of readings) {
+      void channel.publish('reading', reading);
+      if (newest === undefined || reading.at > newest) newest = reading.at;
+    }
+    const status = channel.state.device;
+    if (newest !== undefined && (status.lastSeenAt === null || newest > status.lastSeenAt)) {
+      void channel.publish('device', { ...status, lastSeenAt: newest });
+      report(channel.seen(newest), 'seen');
+    }
+  };
+
   // The directory says offline once a device has been silent for staleAfterMs (the page
   // says so from the device's own state too, to the second).
   const sweep = setInterval(
@@ -185,5 +208,5 @@ export function createDashboardHub(options: DashboardHubOptions = {}): Dashboard
     });
   }
 
-  return { hub, accept, close: () => clearInterval(sweep) };
+  return { hub, accept, restore, close: () => clearInterval(sweep) };
 }

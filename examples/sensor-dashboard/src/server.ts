@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Hub } from '@boardcast/core';
+import { BoardcastError, type Hub } from '@boardcast/core';
 import { logSafe } from '@boardcast/core/server';
 import {
   boardcastHttp,
@@ -13,10 +13,10 @@ import { createTelemetryRoutes, record, type TelemetryStore } from '@boardcast/t
 import { openSqliteStore } from '@boardcast/telemetry/sqlite';
 import { createWsEndpoint } from '@boardcast/ws-server';
 import { createAccess } from './access.js';
-import type { dashboard } from './contract.js';
-import { createDashboardHub, type DashboardHubOptions } from './dashboard-hub.js';
+import type { dashboard, Reading } from './contract.js';
+import { createDashboardHub, type DashboardHub, type DashboardHubOptions } from './dashboard-hub.js';
 import { createIngestHandler } from './ingest.js';
-import { SENSOR_NAMES, SENSORS } from './sensors.js';
+import { SENSOR_NAMES, SENSORS, type SensorName } from './sensors.js';
 import { createStaticHandler } from './static-files.js';
 
 // One dashboard tab holds one stream; 50 per address serves an office behind one NAT while no
@@ -100,6 +100,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   const assets = createStaticHandler(options.assetsDir);
   const store = options.store ?? openSqliteStore({ path: ':memory:' });
   const units = Object.fromEntries(SENSOR_NAMES.map((name) => [name, SENSORS[name].unit]));
+  // Devices the store knows come back before anything is recorded (their readings are stored already).
+  await restoreDevices(dashboardHub, store, options.capacity ?? 120, (error) =>
+    console.error(`[sensor-dashboard] restore: ${logSafe(error instanceof Error ? error.message : error, 500)}`),
+  );
   // Every `reading` the hub publishes (device, MQTT, injected) lands in the store, in batches.
   const recorder = record(hub, store, { units });
   recorder.on('error', (error, where) => hub.emit('error', error, where));
@@ -191,4 +195,38 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     return closing;
   };
   return { url, port, hub, server, store, close };
+}
+
+/**
+ * After a restart on the same store: every device with stored readings is
+ * listed again (offline until it sends), with its newest `capacity` raw
+ * readings per sensor (or, once retention dropped the raw rows, the newest
+ * value the store keeps per sensor) as its chart, stats and latest value.
+ * A device the dashboard cannot take (`maxDevices`) is reported, not fatal.
+ */
+async function restoreDevices(
+  dashboardHub: DashboardHub,
+  store: TelemetryStore,
+  capacity: number,
+  report: (error: unknown) => void,
+): Promise<void> {
+  const byDevice = new Map<string, SensorName[]>();
+  for (const { channel, sensor } of await store.series()) {
+    if (!(SENSOR_NAMES as readonly string[]).includes(sensor)) continue;
+    byDevice.set(channel, [...(byDevice.get(channel) ?? []), sensor as SensorName]);
+  }
+  for (const [device, sensors] of byDevice) {
+    const readings: Reading[] = [];
+    for (const sensor of sensors) {
+      let rows = await store.recent({ channel: device, sensor, limit: capacity });
+      if (rows.length === 0) rows = await store.latest({ channel: device, sensor });
+      for (const row of [...rows].reverse()) readings.push({ sensor, value: row.value, at: row.t });
+    }
+    try {
+      dashboardHub.restore(device, readings);
+    } catch (error) {
+      report(error);
+      if (error instanceof BoardcastError && error.code === 'too_many_channels') return;
+    }
+  }
 }
