@@ -19,6 +19,7 @@ import {
 } from '@boardcast/core/wire';
 import { type RawData, WebSocket } from 'ws';
 import { closeReason, rawSocketOf } from './frame.js';
+import { SubscribeBudget } from './subscribe-budget.js';
 import type { ConnectionHost, WsClientInfo, WsDisconnectCause, WsDisconnectReason } from './types.js';
 
 const OPEN = WebSocket.OPEN;
@@ -46,6 +47,8 @@ export class Connection {
   readonly #inflight = new Set<CommandId>();
   /** `?channels=` at connect: a channel connection, whose set lives as long as the socket. */
   readonly #selection: ChannelSelection | undefined;
+  /** How fast this socket may name channels in `subscribe` frames (none when `channelsPerSecond` is 0). */
+  readonly #budget: SubscribeBudget | undefined;
   #hub: HubConnection | undefined;
   /** Frames a lagging channel connection must still get: the newest status and every `forbidden`. */
   #held: WireFrame[] = [];
@@ -65,6 +68,8 @@ export class Connection {
   ) {
     this.#host = host;
     this.#selection = selection;
+    this.#budget =
+      host.channelsPerSecond > 0 ? new SubscribeBudget(host.channelsPerSecond, host.channelBurst) : undefined;
     this.socket = socket;
     this.info = info;
     this.#sink = this.#createSink(rawSocketOf(socket));
@@ -296,7 +301,7 @@ export class Connection {
   /** `subscribe`: add channels in place; answered `{"added":[…],"refused":[{"channel","error"}]}`. */
   #subscribe(id: CommandId, channels: readonly WsChannelRequest[], directory: WsDirectoryQuery | undefined): void {
     const hub = this.#channelConnection(id);
-    if (!hub || !this.#admit(id)) return;
+    if (!hub || !this.#withinBudget(id, channels.length) || !this.#admit(id)) return;
     const requests = channels.map((c) => (c.since === undefined ? c.channel : { channel: c.channel, since: c.since }));
     hub.add(requests, { directory }).then(
       (result) => {
@@ -310,6 +315,28 @@ export class Connection {
         this.#send(encodeWsResultError(id, new BoardcastError('handler_failed', 'subscribe failed')));
       },
     );
+  }
+
+  /**
+   * Whether a subscribe naming `channels` channels fits the socket's budget;
+   * answers `id` with `too_many_requests` when not, and closes a socket that
+   * keeps pushing (1008: the client ignores the answers it is given).
+   */
+  #withinBudget(id: CommandId, channels: number): boolean {
+    const budget = this.#budget;
+    if (!budget) return true;
+    const verdict = budget.take(channels);
+    if (verdict === 'ok') return true;
+    const limit = `at most ${budget.rate} channels per second (bursts of ${budget.burst}) may be subscribed per connection`;
+    if (verdict === 'abuse') {
+      this.#send(encodeWsError(new BoardcastError('too_many_requests', `${limit}; closing`)));
+      this.close(1008, 'too many subscribes', 'too_many_requests');
+      return false;
+    }
+    const wait = Math.ceil(budget.waitSeconds(channels) * 10) / 10;
+    const error = new BoardcastError('too_many_requests', `${limit}; retry in ${wait} s`);
+    this.#send(encodeWsResultError(id, error));
+    return false;
   }
 
   /** `unsubscribe`: drop channels in place (nothing of them follows); answered `{"removed":[…]}`. */

@@ -72,6 +72,8 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
       hub,
       maxPayload: resolved.maxPayload,
       maxInFlight: resolved.maxInFlight,
+      channelsPerSecond: resolved.channelsPerSecond,
+      channelBurst: resolved.channelBurst,
       highWaterMark: policy.highWaterMark,
       slowClient: policy.slowClient,
       closeTimeoutMs: policy.closeTimeoutMs,

@@ -35,6 +35,22 @@ export interface WsEndpointOptions extends EndpointPolicyOptions<IncomingMessage
   /** Most commands one socket may have running (default 16); more are answered `too_many_requests`. */
   readonly maxInFlight?: number;
   /**
+   * Channels per second one socket may name in `subscribe` frames (default
+   * 200; 0 disables), with bursts of `channelBurst`. A frame costs one per
+   * channel it names (at least 1, at most the burst). A frame over the
+   * budget is answered `too_many_requests` and adds nothing; a socket whose
+   * refused frames since its last admitted one name `channelBurst` channels
+   * more gets an `error` frame (`too_many_requests`) and is closed with 1008.
+   * `?channels=` at connect is not counted (one request, at most 1000).
+   */
+  readonly channelsPerSecond?: number;
+  /**
+   * Channels one socket may name in `subscribe` frames at once (default
+   * 2000: a page re-subscribing a full set of `maxChannelsPerConnection`,
+   * 1000 by default, twice over, without waiting).
+   */
+  readonly channelBurst?: number;
+  /**
    * Send a WebSocket ping this often (ms, default 15000, the SSE keep-alive
    * period); a socket that has not answered the previous one is terminated,
    * so a dead peer is noticed within two intervals. 0 disables.
@@ -49,6 +65,8 @@ export interface ResolvedOptions {
   readonly path: string;
   readonly maxPayload: number;
   readonly maxInFlight: number;
+  readonly channelsPerSecond: number;
+  readonly channelBurst: number;
   readonly keepAliveMs: number;
   readonly perMessageDeflate: boolean | PerMessageDeflateOptions;
 }
@@ -89,6 +107,8 @@ export function resolveOptions(options: WsEndpointOptions): ResolvedOptions {
     path,
     maxPayload: integer('maxPayload', options.maxPayload, 65536, 256),
     maxInFlight: integer('maxInFlight', options.maxInFlight, 16, 1),
+    channelsPerSecond: integer('channelsPerSecond', options.channelsPerSecond, 200, 0),
+    channelBurst: integer('channelBurst', options.channelBurst, 2000, 1),
     keepAliveMs: integer('keepAliveMs', options.keepAliveMs, 15_000, 0),
     perMessageDeflate: options.perMessageDeflate ?? false,
   };

@@ -42,7 +42,9 @@ export type WsDisconnectCause =
   /** The credential's `expiresAt` (from `authorize`) passed: closed with 1008 after an `unauthorized` error. */
   | 'expired'
   /** The viewer may no longer see the default channel of a connection that names no channels (1008). */
-  | 'forbidden';
+  | 'forbidden'
+  /** It kept sending `subscribe` frames over its `channelsPerSecond` budget (1008 after a `too_many_requests` error). */
+  | 'too_many_requests';
 
 export interface WsDisconnectReason {
   /** The close code sent (ours) or received (the client's); 1006 when the socket was dropped. */
@@ -79,6 +81,9 @@ export interface ConnectionHost {
   readonly hub: HubLike;
   readonly maxPayload: number;
   readonly maxInFlight: number;
+  /** `subscribe` budget per socket, in channels: `rate` per second (0: none), `burst` at once. */
+  readonly channelsPerSecond: number;
+  readonly channelBurst: number;
   readonly highWaterMark: number;
   readonly slowClient: SlowClientPolicy;
   readonly closeTimeoutMs: number;
