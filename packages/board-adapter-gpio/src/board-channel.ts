@@ -1,7 +1,7 @@
 import { BoardcastError, type Channel, type ContractSpec, type Hub } from '@boardcast/core';
-import { type BindBoardStatusOptions, eventOption, loose, publishBoardStatus } from './bind.js';
+import { type BindBoardStatusOptions, eventOption, loose, publishReported } from './bind.js';
 import type { Board } from './board.js';
-import { type RegisterBoardOptions, registerBoard } from './fleet.js';
+import { attachBoard, type RegisterBoardOptions } from './fleet.js';
 
 /**
  * Options of `board.register(hub, channel, options)`: the directory entry's
@@ -44,9 +44,11 @@ export interface RegistrationSlot {
  * (registerBoard: kind, status, firmware, capabilities, lastSeen) and the
  * status as channel state (bindBoardStatus). A board closing or its helper
  * dying emits `status` `offline`, which reaches both before the board drops
- * its listeners. Throws `closed` (the board is closed), `busy` (already
- * registered: unregister first), and the hub's `invalid_payload` (a bad
- * channel id) or `too_many_channels`.
+ * its listeners. Throws `closed` (the board or the hub is closed), `busy`
+ * (this board is already registered, or another board holds the channel:
+ * registerBoard's one rule per hub), `invalid_payload` (the contract has no
+ * such status event, or a bad channel id) or the hub's `too_many_channels`.
+ * Once the hub is closed the board's status no longer reaches the channel.
  */
 export function registerOn<C extends ContractSpec>(
   board: Board,
@@ -63,17 +65,44 @@ export function registerOn<C extends ContractSpec>(
       { details: { board: board.id, channel: slot.current.channel.id } },
     );
   }
+  if (hub.closed) {
+    throw new BoardcastError('closed', `hub is closed: board "${board.id}" cannot register as channel "${id}"`);
+  }
+  const event = eventOption(options, 'board');
+  // Plain JS (or a cast) can get past BoardChannelArgs: without this the
+  // first publish would only surface as a hub `error` (`unknown event`).
+  if (event !== false && !Object.hasOwn(hub.contract.events, event)) {
+    throw new BoardcastError(
+      'invalid_payload',
+      `unknown event "${event}": the contract has no event for board "${board.id}"'s status; pass { event: '<name>' }, or { event: false } for the directory entry only`,
+      { details: { board: board.id, event } },
+    );
+  }
   const channel = hub.channel(id);
   const firmware = options?.firmware ?? slot.firmware;
   const offs = [
-    registerBoard(channel, board, {
-      ...(options?.kind === undefined ? {} : { kind: options.kind }),
-      ...(options?.name === undefined ? {} : { name: options.name }),
-      ...(firmware === undefined ? {} : { firmware }),
-    }),
-    // BoardChannelOptions<C> proved that the event name fits C's contract.
-    publishBoardStatus(loose(channel), board, eventOption(options, 'board')),
+    attachBoard(
+      channel,
+      board,
+      {
+        ...(options?.kind === undefined ? {} : { kind: options.kind }),
+        ...(options?.name === undefined ? {} : { name: options.name }),
+        ...(firmware === undefined ? {} : { firmware }),
+      },
+      // Another registration that takes the channel (this board's successor
+      // with the same id) ends all of this one, status included.
+      { closed: () => slot.closed, release: () => registration.unregister() },
+    ),
   ];
+  if (event !== false) {
+    // BoardChannelOptions<C> proved (and the check above made sure) that the event fits C's contract.
+    const publish = () => {
+      // A closed hub has dropped its error listeners: nothing to report to.
+      if (!hub.closed) publishReported(loose(channel), event, { id: board.id, status: board.status });
+    };
+    publish();
+    offs.push(board.on('status', publish));
+  }
   const registration: BoardChannel<C> = {
     channel,
     unregister() {

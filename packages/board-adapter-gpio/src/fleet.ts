@@ -1,4 +1,4 @@
-import type { Channel, ContractSpec } from '@boardcast/core';
+import { BoardcastError, type Channel, type ContractSpec } from '@boardcast/core';
 import { type CommandNamesFor, type HubTarget, loose } from './bind.js';
 import type { Board, BoardCapabilities } from './board.js';
 import type { SimulateInput } from './contract.js';
@@ -33,12 +33,79 @@ export function describeCapabilities(capabilities: BoardCapabilities): {
  * (`bindLed(channel, …)`, `bindBoardStatus(channel, board)` so status is also
  * state of the channel that every page and instance folds). Returns the
  * unregister function (the entry stays; `channel.remove()` removes it).
+ *
+ * One board holds a channel of a hub at a time, whatever its source (board
+ * link, MQTT, simulated, Linux GPIO): a channel registered by another board
+ * throws `busy` naming the holder (`details: { channel, board }`), until the
+ * holder is unregistered (or, through `board.register`, closed). The same
+ * board registering again (a board link agent that reconnects) takes its
+ * channel back, and so does a board with the holder's id while the holder is
+ * offline (the link forgot the old object and made a new one); two boards
+ * with one id both online is `busy`. Throws `closed` on a closed hub; once
+ * the hub closes, the board's events no longer reach the channel.
  */
 export function registerBoard<C extends ContractSpec>(
   channel: Channel<C>,
   board: Board,
   options: RegisterBoardOptions = {},
 ): () => void {
+  return attachBoard(channel, board, options, {});
+}
+
+/** Who holds a channel of a hub: one registration, see {@link registerBoard}. */
+interface Holder {
+  readonly board: Board;
+  /** True once the holder's board is closed: its channel is free. */
+  readonly closed: () => boolean;
+  /** End the holder's whole registration (another registration takes the channel). */
+  readonly release: () => void;
+}
+
+/** Per hub (weakly: a dropped hub takes its table with it), channel id → holder. */
+const holders = new WeakMap<object, Map<string, Holder>>();
+
+/** How a package-internal caller ({@link registerOn}) ties its registration to the channel's holder. */
+export interface AttachHooks {
+  /** True once the board is closed (default: never known, so the holder stays until unregistered). */
+  readonly closed?: (() => boolean) | undefined;
+  /** The caller's whole unregister, run when another registration takes the channel (default: this one's). */
+  readonly release?: (() => void) | undefined;
+}
+
+/**
+ * {@link registerBoard} with the hooks `board.register` needs. Package-internal
+ * (not exported from the package root).
+ */
+export function attachBoard<C extends ContractSpec>(
+  channel: Channel<C>,
+  board: Board,
+  options: RegisterBoardOptions,
+  hooks: AttachHooks,
+): () => void {
+  const hub = channel.hub;
+  if (hub.closed) {
+    throw new BoardcastError('closed', `hub is closed: board "${board.id}" cannot register as channel "${channel.id}"`);
+  }
+  const table = holders.get(hub) ?? new Map<string, Holder>();
+  holders.set(hub, table);
+  const held = table.get(channel.id);
+  if (
+    held &&
+    held.board !== board &&
+    !held.closed() &&
+    (held.board.id !== board.id || held.board.status === 'online')
+  ) {
+    throw new BoardcastError(
+      'busy',
+      `channel "${channel.id}" is registered by board "${held.board.id}" (${held.board.kind}); unregister it first`,
+      { details: { channel: channel.id, board: held.board.id } },
+    );
+  }
+  // The same board again, or its successor: the previous registration ends
+  // here, so the channel is never followed twice and its unregister or close
+  // no longer touches the channel.
+  held?.release();
+
   // A failed directory write (a shared bus full or gone: `queue_full`,
   // `closed`) is already reported on the hub's `error` event; the promise
   // must not also become an unhandled rejection, which ends a Node process.
@@ -54,16 +121,28 @@ export function registerBoard<C extends ContractSpec>(
         lastSeen: Date.now(),
       }),
     );
-  describe();
+  // A closed hub has dropped its error listeners: a write now would only
+  // print an "unhandled error" trace for an outcome the program chose.
   const offStatus = board.on('status', () => {
+    if (hub.closed) return;
     reported(channel.describe({ status: board.status }));
     if (board.status === 'online') reported(channel.seen());
   });
-  const offReading = board.on('reading', () => reported(channel.seen()));
-  return () => {
+  const offReading = board.on('reading', () => {
+    if (!hub.closed) reported(channel.seen());
+  });
+  let attached = true;
+  const unregister = () => {
+    if (!attached) return;
+    attached = false;
     offStatus();
     offReading();
+    if (table.get(channel.id) === holder) table.delete(channel.id);
   };
+  const holder: Holder = { board, closed: hooks.closed ?? (() => false), release: hooks.release ?? unregister };
+  table.set(channel.id, holder);
+  describe();
+  return unregister;
 }
 
 /** Command names of `C` that {@link bindSimulator} can serve: validated input `SimulateInput`, result `SimulateInput`. */

@@ -1,5 +1,6 @@
 import { createHub, defineContract, typed } from '@boardcast/core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { waitFor } from '../../../test-support/wait.js';
 import {
   Button,
   bindBoardStatus,
@@ -66,5 +67,31 @@ describe('boards as channels', () => {
     expect(hub.channel('b2').state.board).toEqual({ status: 'online' });
     expect(hub.directory.get('b1')?.status).toBe('offline');
     expect(hub.directory.get('b2')?.status).toBe('online');
+  });
+
+  it('registerBoard: one board per channel of a hub, whatever its source; the same board again takes it back', async () => {
+    const hub = createHub(contract, {
+      state: { led: { on: false }, inputs: {}, board: { status: 'offline' } },
+    });
+    const channel = hub.channel('esp-1');
+    const board = new SimulatedBoard({ id: 'esp-1' });
+    const first = registerBoard(channel, board, { firmware: '1.0', kind: 'remote' });
+    // A board link agent that reconnects as the same board object registers again (a `connect`
+    // listener that registers every time): the previous registration ends, so it is followed once.
+    const second = registerBoard(channel, board, { firmware: '1.1', kind: 'remote' });
+    await waitFor(() => hub.directory.get('esp-1')?.firmware === '1.1', 'the second registration described');
+    const describe = vi.spyOn(channel, 'describe');
+    board.goOffline();
+    expect(describe.mock.calls).toEqual([[{ status: 'offline' }]]);
+    // The ended registration's unregister does not free the channel held by the new one.
+    first();
+    const other = new SimulatedBoard({ id: 'mqtt-7' });
+    expect(() => registerBoard(channel, other, { kind: 'mqtt' })).toThrow(
+      expect.objectContaining({ code: 'busy', message: expect.stringContaining('board "esp-1" (simulated)') }),
+    );
+    second();
+    registerBoard(channel, other, { kind: 'mqtt' });
+    await waitFor(() => hub.directory.get('esp-1')?.kind === 'mqtt', 'the other board holds the channel');
+    await hub.close();
   });
 });
