@@ -62,6 +62,18 @@ if (redis) {
   }
   console.log(`fleet: waiting for Redis at ${shown}; it starts once Redis answers`);
 }
+/** A users or board tokens file, or exit 2 with the one line that says what is wrong in it. */
+function readFile<T>(option: string, path: string | undefined, read: (path: string) => T): T | undefined {
+  if (!path) return undefined;
+  try {
+    return read(path);
+  } catch (error) {
+    console.error(`fleet: ${option} ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(2);
+  }
+}
+const users = readFile('--users', values.users, readUsers);
+const boardLink = readFile('--board-link', values['board-link'], readBoardTokens);
 const port = Number(values.port ?? process.env.PORT ?? 3002);
 const fleet = await startFleet({
   port,
@@ -69,9 +81,9 @@ const fleet = await startFleet({
   boards,
   firstBoard,
   redis,
-  users: values.users ? readUsers(values.users) : undefined,
+  users,
   allowedHosts: values['allowed-host'],
-  boardLink: values['board-link'] ? readBoardTokens(values['board-link']) : undefined,
+  boardLink,
   mqttUrl: values['mqtt-url'] ?? process.env.MQTT_URL,
 });
 console.log(

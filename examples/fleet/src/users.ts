@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type AccessRule, type AccessTable, accessTable } from '@boardcast/core';
+import { type AccessRule, type AccessTable, accessTable, isChannelId } from '@boardcast/core';
 import { createTokenAccess, type TokenAccess } from '@boardcast/sse-server';
 
 /**
@@ -22,29 +22,75 @@ export interface UsersFile {
 
 const USER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
-/** Read and check a users file; a `TypeError` names what is wrong. */
+/**
+ * Read and check a users file. A `TypeError` names the file and what is
+ * wrong: a file that cannot be read or is not JSON, a bad user name, a
+ * short or shared token, a field of the wrong type or a channel pattern
+ * that can match no board.
+ */
 export function readUsers(path: string): UsersFile {
-  return parseUsers(JSON.parse(readFileSync(path, 'utf8')));
+  try {
+    return parseUsers(readJson(path));
+  } catch (error) {
+    throw new TypeError(`${path}: ${(error as Error).message}`);
+  }
+}
+
+/** The JSON of a file, or a `TypeError` saying why not (no stack for a missing file or a typo). */
+function readJson(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new TypeError(code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? String(error)})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new TypeError(`not JSON: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * An access pattern of core's `accessTable`: `*`, a channel id, or a channel
+ * id's prefix followed by one `*` (`board-*`). Anything else (`..`, `b ad`,
+ * `*board`, `board-**`) would match no board, silently granting nothing.
+ */
+export function isAccessPattern(pattern: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.endsWith('*')) return isChannelId(`${pattern.slice(0, -1)}x`);
+  return isChannelId(pattern);
 }
 
 export function parseUsers(value: unknown): UsersFile {
   const users = (value as { users?: unknown } | null)?.users;
   if (users === null || typeof users !== 'object' || Array.isArray(users)) {
-    throw new TypeError('users file: expected { "users": { "<name>": { "token", "see", "control" } } }');
+    throw new TypeError('expected { "users": { "<name>": { "token", "see", "control" } } }');
   }
   const out: Record<string, FleetUser> = {};
   const tokens = new Set<string>();
   for (const [name, user] of Object.entries(users as Record<string, unknown>)) {
-    if (!USER_NAME.test(name)) throw new TypeError(`users file: "${name}" is not a user name (A–Z a–z 0–9 _ . -)`);
-    const { token, see, control } = (user ?? {}) as Record<string, unknown>;
-    if (typeof token !== 'string' || token.length < 8)
-      throw new TypeError(`users file: ${name}.token needs ≥ 8 characters`);
-    if (tokens.has(token)) throw new TypeError(`users file: ${name}.token is another user's token`);
+    if (!USER_NAME.test(name)) {
+      throw new TypeError(`${JSON.stringify(name)} is not a user name (1–64 of A–Z a–z 0–9 _ . -)`);
+    }
+    if (user === null || typeof user !== 'object' || Array.isArray(user)) {
+      throw new TypeError(`user ${name}: expected { "token", "see", "control" }`);
+    }
+    const { token, see, control } = user as Record<string, unknown>;
+    if (typeof token !== 'string' || token.length < 8) throw new TypeError(`user ${name}: token needs ≥ 8 characters`);
+    if (tokens.has(token)) throw new TypeError(`user ${name}: token is another user's token`);
     tokens.add(token);
     const list = (v: unknown, field: string) => {
       if (v === undefined) return [];
       if (!Array.isArray(v) || !v.every((p) => typeof p === 'string')) {
-        throw new TypeError(`users file: ${name}.${field} must be a list of board ids or patterns`);
+        throw new TypeError(`user ${name}: ${field} must be a list of board ids or patterns`);
+      }
+      const bad = (v as string[]).find((p) => !isAccessPattern(p));
+      if (bad !== undefined) {
+        throw new TypeError(
+          `user ${name}: ${field} pattern ${JSON.stringify(bad.slice(0, 80))} matches no board (a board id, * or a prefix ending in one *)`,
+        );
       }
       return v as string[];
     };
@@ -134,15 +180,17 @@ export function createFleetAccess(file: UsersFile | undefined): FleetAccess {
 
 /** The `--board-link <file>` format: `{ "boards": { "<board id>": "<token>" } }`; a `TypeError` names what is wrong. */
 export function readBoardTokens(path: string): Record<string, string> {
-  const boards = (JSON.parse(readFileSync(path, 'utf8')) as { boards?: unknown } | null)?.boards;
-  if (boards === null || typeof boards !== 'object' || Array.isArray(boards)) {
-    throw new TypeError('board tokens file: expected { "boards": { "<board id>": "<token>" } }');
+  try {
+    const boards = (readJson(path) as { boards?: unknown } | null)?.boards;
+    if (boards === null || typeof boards !== 'object' || Array.isArray(boards)) {
+      throw new TypeError('expected { "boards": { "<board id>": "<token>" } }');
+    }
+    for (const [id, token] of Object.entries(boards as Record<string, unknown>)) {
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(id)) throw new TypeError(`"${id}" is not a board id`);
+      if (typeof token !== 'string' || token.length < 8) throw new TypeError(`${id} needs a token of ≥ 8 characters`);
+    }
+    return boards as Record<string, string>;
+  } catch (error) {
+    throw new TypeError(`${path}: ${(error as Error).message}`);
   }
-  for (const [id, token] of Object.entries(boards as Record<string, unknown>)) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(id))
-      throw new TypeError(`board tokens file: "${id}" is not a board id`);
-    if (typeof token !== 'string' || token.length < 8)
-      throw new TypeError(`board tokens file: ${id} needs a token of ≥ 8 characters`);
-  }
-  return boards as Record<string, string>;
 }
