@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
@@ -97,7 +97,38 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   const log = options.log === false ? () => undefined : (options.log ?? ((line: string) => console.log(line)));
   const count = options.boards ?? 12;
   const access = createFleetAccess(options.users);
-  const authorize = (request: { header(name: string): string | undefined; raw?: unknown }) => access.principal(request);
+  // A throttled wrong-token guess (429 `too_many_requests` from sse-server's createTokenAccess) is
+  // expected traffic, not a server error: one log line per address per throttle window, and
+  // `Retry-After` on the answer as the `/?token=` route sends it (the endpoints do not add it).
+  const responses = new WeakMap<IncomingMessage, ServerResponse>();
+  const throttledUntil = new Map<string, number>();
+  const throttled = (error: unknown, req: IncomingMessage | undefined): boolean => {
+    if (!(error instanceof BoardcastError) || error.code !== 'too_many_requests') return false;
+    const waitMs = (error.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+    const wait = typeof waitMs === 'number' && waitMs > 0 ? waitMs : 1000;
+    const res = req && responses.get(req);
+    if (res && !res.headersSent) res.setHeader('Retry-After', String(Math.ceil(wait / 1000)));
+    const address = req?.socket?.remoteAddress ?? 'unknown';
+    const now = Date.now();
+    if ((throttledUntil.get(address) ?? 0) <= now) {
+      log(`auth throttled: wrong tokens from ${logSafe(address)}; refused (429) for ${Math.ceil(wait / 1000)} s`);
+    }
+    throttledUntil.delete(address); // re-inserted last: the oldest window goes first
+    throttledUntil.set(address, now + wait);
+    for (const [key, until] of throttledUntil) {
+      if (throttledUntil.size <= 10_000 && until > now) break;
+      throttledUntil.delete(key);
+    }
+    return true;
+  };
+  const authorize = (request: { header(name: string): string | undefined; raw?: unknown }) => {
+    try {
+      return access.principal(request);
+    } catch (error) {
+      throttled(error, request.raw instanceof IncomingMessage ? request.raw : undefined);
+      throw error;
+    }
+  };
   const first = options.firstBoard ?? 1;
   if (!Number.isInteger(first) || first < 0) throw new TypeError('firstBoard must be a whole number ≥ 0');
   // Every board publishes at once when the fleet starts (entry, status, LED)
@@ -283,8 +314,10 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   const hostGuard = createHostGuard(options.allowedHosts);
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    responses.set(req, res);
     void route(req, res).catch((error) => {
-      log(`error serving ${logSafe(req.method)} ${logSafe(req.url)}: ${logSafe(String(error), 300)}`);
+      if (!throttled(error, req))
+        log(`error serving ${logSafe(req.method)} ${logSafe(req.url)}: ${logSafe(String(error), 300)}`);
       const failure = error instanceof BoardcastError ? error : new BoardcastError('handler_failed', 'internal error');
       if (!res.headersSent) sendJson(res, failure.status, failure.toBody());
       else res.destroy();
@@ -299,7 +332,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     if (api.matches(url.pathname)) return api.node(req, res);
     if (url.pathname === '/api/me') {
       // Who the page is and what it may switch: the page greys out the other switches.
-      const principal = access.principal({ header: (name) => headerOf(req, name), raw: req });
+      const principal = authorize({ header: (name) => headerOf(req, name), raw: req });
       if (!principal) {
         return sendJson(res, 401, new BoardcastError('unauthorized', 'open the address with your ?token=').toBody());
       }
