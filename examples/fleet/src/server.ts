@@ -5,6 +5,7 @@ import {
   attachBoardLink,
   type Board,
   type BoardLink,
+  type BoardStatus,
   Button,
   bindBoardStatus,
   bindInputs,
@@ -329,6 +330,10 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     const foreign = hostGuard(req);
     if (foreign) return sendJson(res, foreign.status, foreign.toBody());
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/api/directory' || url.pathname === '/api/events') {
+      const refused = directoryFilterError(url.searchParams);
+      if (refused) return sendJson(res, refused.status, refused.toBody());
+    }
     if (api.matches(url.pathname)) return api.node(req, res);
     if (url.pathname === '/api/me') {
       // Who the page is and what it may switch: the page greys out the other switches.
@@ -380,6 +385,30 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       return closed;
     },
   };
+}
+
+/** Every `status` a fleet board's directory entry has (board-adapter-gpio's `BoardStatus`). */
+const BOARD_STATUSES: readonly string[] = ['online', 'offline'] satisfies readonly BoardStatus[];
+
+/**
+ * The directory page's filters, checked before sse-server's endpoint: core
+ * takes any string as `status`/`kind` (another app's statuses are its own),
+ * so `?status=bogus` or an empty `?kind=` would be a 200 with no boards;
+ * here a status is one a board can have and a kind is not empty.
+ */
+function directoryFilterError(params: URLSearchParams): BoardcastError | undefined {
+  const status = params.get('status');
+  if (status !== null && !BOARD_STATUSES.includes(status)) {
+    return new BoardcastError(
+      'invalid_payload',
+      `directory "status" must be one of ${BOARD_STATUSES.join(', ')} (got ${JSON.stringify(status.slice(0, 40))})`,
+    );
+  }
+  const kind = params.get('kind');
+  if (kind !== null && kind.trim() === '') {
+    return new BoardcastError('invalid_payload', 'directory "kind" must not be empty (omit it for every kind)');
+  }
+  return undefined;
 }
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {
