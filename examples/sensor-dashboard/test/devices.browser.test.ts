@@ -129,6 +129,23 @@ describe.skipIf(!chromiumPath)('several devices on one dashboard (Chromium)', ()
     }, 90_000);
   }
 
+  it('?device= that is no device id is said at once, nothing is subscribed, and a listed device can be picked', async () => {
+    app = await start({ assetsDir: built.dir, devices: ['dev-a'] });
+    page = await open(`${app.url}/?device=..`);
+    const p = page;
+    await p.locator('#device[data-online="invalid"]', { hasText: 'is not a valid device id' }).waitFor();
+    await expect(p.locator('#device').textContent()).resolves.toMatch(/^Device "\.\." is not a valid device id/);
+    await waitFor(async () => (await listed(p)).length === 1, 'the device list');
+    // Not replaced by the first device, nor "not seen yet" a second later.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await listed(p)).toEqual(['dev-a:false']);
+    await expect(p.locator('#device').getAttribute('data-online')).resolves.toBe('invalid');
+    await p.locator('#device-list button[data-device="dev-a"]').click();
+    await waitFor(async () => (await listed(p)).includes('dev-a:true'), 'dev-a picked');
+    await expect(p.locator('#device').textContent()).resolves.toBe('Device dev-a: not seen yet');
+    expect(new URL(p.url()).searchParams.get('device')).toBe('dev-a');
+  });
+
   it('the single-device dashboard lists its one device and shows it without ?device=', async () => {
     app = await start({ assetsDir: built.dir });
     await postReadings(app.url, { sensor: 'light', value: 321 });

@@ -1,5 +1,5 @@
 import { type ChannelClient, type ChannelView, connectChannels } from '@boardcast/browser-client/channels';
-import { BoardcastError, DIRECTORY, type DirectoryEntry } from '@boardcast/core';
+import { BoardcastError, DIRECTORY, type DirectoryEntry, isChannelId } from '@boardcast/core';
 import type uPlot from 'uplot';
 import { type DashboardState, DEVICE_KIND, dashboard, setAlarmInput } from '../contract.js';
 import { type AlarmLevel, SENSOR_NAMES, SENSORS, type SensorName } from '../sensors.js';
@@ -29,8 +29,16 @@ let shown: DashboardState | undefined;
 let client: Client | undefined;
 const params = new URLSearchParams(location.search);
 let transport: Transport = params.get('transport') === 'ws' ? 'ws' : 'sse';
+/**
+ * `?device=` that is no device id (core's channel grammar): said at once on
+ * the page, never subscribed (the server would refuse it only at the first
+ * command); the list stays for picking a real one.
+ */
+const deviceParam = params.get('device') || undefined;
+let invalidDevice: string | undefined =
+  deviceParam !== undefined && !isChannelId(deviceParam) ? deviceParam : undefined;
 /** The device shown: `?device=`, else the first one the directory lists. */
-let selected: string | undefined = params.get('device') || undefined;
+let selected: string | undefined = invalidDevice === undefined ? deviceParam : undefined;
 /** Unsubscribes the listeners on the shown device's view. */
 let detach: (() => void) | undefined;
 const dirty = new Set<SensorName>();
@@ -194,6 +202,11 @@ function update(state: DashboardState | undefined): void {
 
 function renderDevice(): void {
   const device = shown?.device;
+  if (invalidDevice !== undefined) {
+    deviceLine.textContent = `Device ${JSON.stringify(invalidDevice.slice(0, 60))} is not a valid device id (1–128 of A–Z a–z 0–9 _ . : -, starting with a letter or digit): pick a device from the list`;
+    deviceLine.dataset.online = 'invalid';
+    return;
+  }
   const name = `Device ${selected ?? ''}`.trim();
   if (!device || device.lastSeenAt === null) {
     deviceLine.textContent = `${name}: not seen yet`;
@@ -215,7 +228,7 @@ function devices(): readonly DirectoryEntry[] {
 /** The device list: one button per device, the shown one pressed; its status as text. */
 function renderDevices(): void {
   const entries = devices();
-  if (selected === undefined && entries[0]) select(entries[0].id);
+  if (selected === undefined && invalidDevice === undefined && entries[0]) select(entries[0].id);
   const rows = entries.map((entry) => {
     const button = document.createElement('button');
     button.type = 'button';
@@ -247,6 +260,7 @@ function select(device: string): void {
   if (device === selected && detach) return;
   const previous = selected;
   selected = device;
+  invalidDevice = undefined;
   setParam('device', device);
   deviceTitle.textContent = `Device ${device}`;
   for (const button of deviceList.querySelectorAll<HTMLButtonElement>('button[data-device]')) {
@@ -376,4 +390,8 @@ for (const count of [1, 10]) {
 }
 
 if (selected !== undefined) deviceTitle.textContent = `Device ${selected}`;
+if (invalidDevice !== undefined) {
+  deviceTitle.textContent = 'No device shown';
+  renderDevice();
+}
 start(transport);
