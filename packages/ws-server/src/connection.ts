@@ -30,6 +30,9 @@ const PROTOCOL_CLOSE_CODES: Record<string, number> = {
   WS_ERR_INVALID_UTF8: 1007,
 };
 
+/** Resolves on the event loop's next check phase: sockets' pending reads and writes run first. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 interface Closing {
   readonly code: number;
   readonly reason: string;
@@ -50,6 +53,8 @@ export class Connection {
   /** How fast this socket may name channels in `subscribe` frames (none when `channelsPerSecond` is 0). */
   readonly #budget: SubscribeBudget | undefined;
   #hub: HubConnection | undefined;
+  /** The last `subscribe`/`unsubscribe` of this socket, done or not: the next one starts after it. */
+  #changes: Promise<void> = Promise.resolve();
   /** Frames a lagging channel connection must still get: the newest status and every `forbidden`. */
   #held: WireFrame[] = [];
   #cancelExpiry: (() => void) | undefined;
@@ -303,18 +308,35 @@ export class Connection {
     const hub = this.#channelConnection(id);
     if (!hub || !this.#withinBudget(id, channels.length) || !this.#admit(id)) return;
     const requests = channels.map((c) => (c.since === undefined ? c.channel : { channel: c.channel, since: c.since }));
-    hub.add(requests, { directory }).then(
-      (result) => {
-        if (!this.#inflight.delete(id)) return; // the socket closed meanwhile
-        const refused = result.refused.map((r) => ({ channel: r.channel, error: r.error.toJSON() }));
-        this.#send(encodeWsResultOk(id, JSON.stringify({ added: result.added, refused })));
-      },
-      (error: unknown) => {
-        if (!this.#inflight.delete(id)) return;
-        this.#host.error(error, 'subscribe');
-        this.#send(encodeWsResultError(id, new BoardcastError('handler_failed', 'subscribe failed')));
-      },
-    );
+    // One subscribe's work (an access check, a snapshot or `forbidden` frame
+    // per channel) runs in one go in the hub; frames read in one chunk would
+    // otherwise run back to back in microtasks and hold every other socket's
+    // reads and writes. Each waits for a turn of the event loop after the one
+    // before it has been answered.
+    this.#change(async () => {
+      await nextTurn();
+      if (this.#hub !== hub) {
+        this.#inflight.delete(id); // the socket closed meanwhile: nothing to answer
+        return;
+      }
+      await hub.add(requests, { directory }).then(
+        (result) => {
+          if (!this.#inflight.delete(id)) return; // the socket closed meanwhile
+          const refused = result.refused.map((r) => ({ channel: r.channel, error: r.error.toJSON() }));
+          this.#send(encodeWsResultOk(id, JSON.stringify({ added: result.added, refused })));
+        },
+        (error: unknown) => {
+          if (!this.#inflight.delete(id)) return;
+          this.#host.error(error, 'subscribe');
+          this.#send(encodeWsResultError(id, new BoardcastError('handler_failed', 'subscribe failed')));
+        },
+      );
+    });
+  }
+
+  /** Run a change of the set after the ones before it (subscribes and unsubscribes apply in the order sent). */
+  #change(step: () => Promise<void>): void {
+    this.#changes = this.#changes.then(step).catch((error: unknown) => this.#host.error(error, 'subscribe'));
   }
 
   /**
@@ -344,7 +366,11 @@ export class Connection {
     const hub = this.#channelConnection(id);
     if (!hub) return;
     // Answered once it applied, in order with the subscribes before it.
-    void hub.remove(channels).then((removed) => this.#send(encodeWsResultOk(id, JSON.stringify({ removed }))));
+    this.#change(async () => {
+      if (this.#hub !== hub) return;
+      const removed = await hub.remove(channels);
+      this.#send(encodeWsResultOk(id, JSON.stringify({ removed })));
+    });
   }
 
   #command(id: CommandId, command: string, data: unknown, channel: string | undefined): void {

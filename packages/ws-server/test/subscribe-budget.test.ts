@@ -137,6 +137,42 @@ describe('subscribe budget (channelsPerSecond / channelBurst)', () => {
     expect(budget.take(1)).toBe('refused');
   });
 
+  it('subscribes of one socket run one per turn of the event loop, in order with its unsubscribes', async () => {
+    const env = await fleet({ channelsPerSecond: 0, maxInFlight: 64 });
+    // A spy on the hub connection's add(): the loop turn each one starts in.
+    let turn = 0;
+    let counting = true;
+    const count = () => {
+      turn++;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    const turns: number[] = [];
+    const hub = env.hub as unknown as { connect: (...args: unknown[]) => { add: (...args: unknown[]) => unknown } };
+    const connect = hub.connect.bind(hub);
+    hub.connect = (...args) => {
+      const connection = connect(...args);
+      const add = connection.add.bind(connection);
+      connection.add = (...addArgs) => {
+        turns.push(turn);
+        return add(...addArgs);
+      };
+      return connection;
+    };
+    const bob = await TestClient.open(env.url('user=bob&channels='));
+    // 40 frames of 13 kB written at once: the server reads several per chunk.
+    for (let i = 0; i < 40; i++) bob.send({ type: 'subscribe', id: i, channels: BOARDS });
+    bob.send({ type: 'unsubscribe', id: 'u', channels: ['board-1'] });
+    await waitFor(() => results(bob).length === 41, 'every frame answered', 30_000);
+    counting = false;
+    expect(turns).toHaveLength(40);
+    for (let i = 1; i < turns.length; i++) expect(turns[i]).toBeGreaterThan(turns[i - 1]);
+    // Answers in the order sent; the unsubscribe applied after every subscribe.
+    expect(results(bob).map((r) => r.id)).toEqual([...Array.from({ length: 40 }, (_, i) => i), 'u']);
+    expect((await bob.result('u')).data.removed).toEqual(['board-1']);
+    await env.close();
+  });
+
   it('channelsPerSecond: 0 turns the budget off', async () => {
     const env = await fleet({ channelsPerSecond: 0 });
     const bob = await TestClient.open(env.url('user=bob&channels='));
