@@ -75,6 +75,23 @@ export function publishReported(target: LooseHub, event: string, data: unknown):
 }
 
 /**
+ * What a bind helper calls on each board event: {@link publishReported} on
+ * `target`, and nothing once the hub (a channel's hub) is closed. A closed
+ * hub has dropped its `error` listeners, so each refusal would otherwise be
+ * a `console.error` trace per LED change, edge or sample of a board the app
+ * has not closed yet (shutting down in that order is common); board.register
+ * keeps the same silence. Package-internal.
+ */
+function publisher<C extends ContractSpec>(target: HubTarget<C>, event: string): (data: unknown) => void {
+  // A channel knows its hub; duck-typed, so a hub from another copy of core (ESM beside CJS) works too.
+  const hub: Hub<C> = 'hub' in target ? target.hub : target;
+  const h = loose(target);
+  return (data) => {
+    if (!hub.closed) publishReported(h, event, data);
+  };
+}
+
+/**
  * Where a binding publishes and handles: the hub (its default channel, a
  * single-board app) or one channel of it (`hub.channel('board-1')`, a
  * fleet: each board its own channel, the same reducers per channel).
@@ -118,9 +135,10 @@ export function bindLed<C extends ContractSpec>(hub: HubTarget<C>, led: Led, ...
     );
   }
   if (event !== false) {
-    undo.push(led.on('change', (on) => publishReported(h, event, { on })));
+    const publish = publisher(hub, event);
+    undo.push(led.on('change', (on) => publish({ on })));
     const initial = led.isOn;
-    if (initial !== undefined) publishReported(h, event, { on: initial });
+    if (initial !== undefined) publish({ on: initial });
   }
   return () => {
     for (const fn of undo) fn();
@@ -147,8 +165,7 @@ export function bindInputs<C extends ContractSpec>(
 ): Unbind {
   const event = eventOption(rest[0], 'pin_change');
   if (event === false) return () => undefined;
-  const h = loose(hub);
-  const publish = (change: PinChange) => publishReported(h, event, change);
+  const publish: (change: PinChange) => void = publisher(hub, event);
   const undo: Unbind[] = [];
   for (const input of inputs) {
     if (input instanceof Button) {
@@ -190,8 +207,8 @@ export function bindSensor<C extends ContractSpec>(
 ): Unbind {
   const event = eventOption(rest[0], 'reading');
   if (event === false) return () => undefined;
-  const h = loose(hub);
-  return sensor.on('change', (reading) => publishReported(h, event, reading));
+  const publish = publisher(hub, event);
+  return sensor.on('change', (reading) => publish(reading));
 }
 
 export type BindBoardStatusOptions<C extends ContractSpec> = NameOption<
@@ -200,19 +217,20 @@ export type BindBoardStatusOptions<C extends ContractSpec> = NameOption<
   'board'
 >;
 
-/** Board status → `board` events `{ id, status }`: the current status at once, then every change. */
+/**
+ * Board status → `board` events `{ id, status }`: the current status at once,
+ * then every change. (`board.register(hub, id)` does this for the board's
+ * channel, with its directory entry.)
+ */
 export function bindBoardStatus<C extends ContractSpec>(
   hub: HubTarget<C>,
   board: Board,
   ...rest: Rest<BindBoardStatusOptions<C>>
 ): Unbind {
-  return publishBoardStatus(loose(hub), board, eventOption(rest[0], 'board'));
-}
-
-/** {@link bindBoardStatus} once the event name is proved to fit (`false`: nothing). Package-internal. */
-export function publishBoardStatus(target: LooseHub, board: Board, event: string | false): Unbind {
+  const event = eventOption(rest[0], 'board');
   if (event === false) return () => undefined;
-  const publish = (status: BoardStatus) => publishReported(target, event, { id: board.id, status });
-  publish(board.status);
-  return board.on('status', publish);
+  const publish = publisher(hub, event);
+  const status = (value: BoardStatus) => publish({ id: board.id, status: value });
+  status(board.status);
+  return board.on('status', status);
 }
