@@ -68,13 +68,13 @@ describe.skipIf(!chromiumPath)('charts that survive a server restart (Chromium)'
       await waitFor(async () => (await chartPoints(page)).length === 40, 'the 40 readings on the chart');
       expect(await chartPoints(page)).toEqual(sent);
 
-      // Restart: a new process would open the same file; the hub (and its state) starts empty.
+      // Restart: a new process would open the same file; the hub's state comes back from the store.
       const port = app.port;
       await app.close();
       await store.close();
       store = openSqliteStore({ path: file });
       app = await start({ assetsDir: built.dir, store, port });
-      expect(app.hub.state.sensors.temperature.points).toEqual([]);
+      expect(app.hub.state.sensors.temperature.points).toEqual(sent.map(([at, value]) => ({ at, value })));
 
       // A device keeps posting while the page reconnects and reloads its history.
       const loadsBefore = await page.evaluate(
