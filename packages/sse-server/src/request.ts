@@ -3,6 +3,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { BoardcastError, type Authorize as CoreAuthorize, type BoardcastRequest as CoreRequest } from '@boardcast/core';
 import { createProxyTrust, type ProxyTrust, withClient } from '@boardcast/core/server';
 import { credentialExpiry } from '@boardcast/core/wire';
+import { retryAfterHeader } from './retry-after.js';
 
 /**
  * The request as the endpoints and the `authorize` hook see it: core's
@@ -95,8 +96,13 @@ export function jsonReply(status: number, body: string, headers?: Record<string,
   return { status, headers: { ...JSON_HEADERS, ...headers }, body };
 }
 
+/**
+ * An error's JSON answer. A 429 or 503 whose error says how long to wait
+ * (`details.retryAfterMs`) carries `Retry-After` (see `retryAfterHeader`);
+ * a `Retry-After` in `headers` (the stream's own for its capacity 503s) wins.
+ */
 export function errorReply(error: BoardcastError, headers?: Record<string, string>, status = error.status): Reply {
-  return jsonReply(status, JSON.stringify(error.toBody()), headers);
+  return jsonReply(status, JSON.stringify(error.toBody()), { ...retryAfterHeader(error, status), ...headers });
 }
 
 export function sendNode(res: ServerResponse, reply: Reply): void {

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BoardcastError, type BoardcastRequest } from '@boardcast/core';
 import { createProxyTrust, type TrustProxy } from '@boardcast/core/server';
 import { fromNode } from './request.js';
+import { retryAfterHeader } from './retry-after.js';
 
 /** How wrong tokens from one address are slowed down (see {@link TokenAccessOptions.throttle}). */
 export interface LoginThrottleOptions {
@@ -338,9 +339,9 @@ export function createTokenAccess(options: TokenAccessOptions): TokenAccess {
       try {
         right = checkToken(url.searchParams.get('token') ?? '', fromNode(req, proxy).clientAddress ?? '');
       } catch (error) {
-        const waitMs = ((error as BoardcastError).details as { retryAfterMs: number }).retryAfterMs;
-        res.writeHead(429, { ...text, 'Retry-After': String(Math.ceil(waitMs / 1000)) });
-        res.end(`too many wrong tokens: wait ${Math.ceil(waitMs / 1000)} s\n`);
+        const retry = retryAfterHeader(error as BoardcastError, 429);
+        res.writeHead(429, { ...text, ...retry });
+        res.end(`too many wrong tokens: wait ${retry['Retry-After'] ?? 1} s\n`);
         return true;
       }
       if (!right) {
