@@ -421,9 +421,13 @@ describe('500 concurrent commands to a slow board', () => {
     const codes = results.map((r) => (r.ok ? 'ok' : r.error.code));
     const count = (code: string) => codes.filter((c) => c === code).length;
     expect(count('ok') + count('timeout') + count('too_many_requests')).toBe(500);
-    // The 500 arrive in one turn of the event loop, before any answer: 4 in
-    // flight and 32 queued are taken, the rest refused at once.
-    expect(count('too_many_requests')).toBe(500 - 4 - 32);
+    // The 500 handlers run in one turn of the event loop, before any answer
+    // can free a slot: at most 4 in flight + 32 queued are taken, the rest
+    // refused at once — too_many_requests, or timeout when the request's
+    // deadline had already passed before it was queued (a starved machine
+    // took ~600 ms for that turn once: 155 refused, the rest late).
+    expect(count('too_many_requests')).toBeGreaterThan(0);
+    expect(count('too_many_requests')).toBeLessThanOrEqual(500 - 4 - 32);
     // The board does one 20 ms write at a time, so at most 30 of the 36
     // finish within the 600 ms timeout however fast the machine: some time
     // out. How many finish in time is the machine's business (a loaded one
@@ -444,8 +448,9 @@ describe('500 concurrent commands to a slow board', () => {
       answered,
     );
     for (const w of writes) expect(w.at).toBeLessThanOrEqual(w.deadline);
-    // Refused commands never reached the board.
+    // Refused commands never reached the board, nor more than the bound.
     expect(writes.length + droppedWrites.length).toBeLessThanOrEqual(count('ok') + count('timeout'));
+    expect(d.frames.filter((f) => f.type === 'write').length).toBeLessThanOrEqual(4 + 32);
     // And the link is not wedged: a command after the flood is answered ok
     // (retried: on a loaded machine one round trip may outlast 600 ms).
     await waitFor(async () => (await hub.dispatch('led', { state: 'on' })).ok, 'a command after the flood', 30_000);
