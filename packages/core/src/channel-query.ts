@@ -76,13 +76,24 @@ function count(value: unknown, name: string): number | undefined {
 
 function filter(value: unknown, name: string): string | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || value.length > MAX_FILTER_LENGTH) {
-    throw invalid(`directory "${name}" must be a string of at most ${MAX_FILTER_LENGTH} characters`);
+  // An empty filter is a client's slip (`?kind=` with no value), not a
+  // question: refused, rather than answered with a page that is all but
+  // surely empty and says nothing of why.
+  if (typeof value !== 'string' || value === '' || value.length > MAX_FILTER_LENGTH) {
+    throw invalid(`directory "${name}" must be a non-empty string of at most ${MAX_FILTER_LENGTH} characters`);
   }
   return value;
 }
 
-/** A directory page from `offset`/`limit`/`kind`/`status` (query strings or JSON values); `undefined` when none is set. */
+/**
+ * A directory page from `offset`/`limit`/`kind`/`status` (query strings or
+ * JSON values); `undefined` when none is set. `offset`/`limit` are integers
+ * ≥ 0 (digits in a query); `kind`/`status` are non-empty strings of at most
+ * 128 characters. `status` is open-ended (`online`, `offline` or any word the
+ * program uses, see `DirectoryEntry.status`), so any such word is accepted.
+ * Throws `invalid_payload` otherwise — sse-server's `GET`/`POST` and
+ * ws-server's upgrade query and `subscribe` frame all read it here.
+ */
 export function parseDirectoryQuery(source: {
   readonly offset?: unknown;
   readonly limit?: unknown;

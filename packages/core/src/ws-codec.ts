@@ -1,4 +1,5 @@
 import { DIRECTORY, isChannelId } from './channel.js';
+import { parseDirectoryQuery } from './channel-query.js';
 import { BoardcastError, type ErrorBody } from './errors.js';
 import { parseServerStatus, type ServerStatus } from './status.js';
 
@@ -283,21 +284,16 @@ export function tryDecodeClientFrame(raw: string | Uint8Array, options: DecodeOp
       ) {
         return { ok: false, id, error: invalid('"directory" must be an object') };
       }
-      const page = directory as Record<string, unknown> | undefined;
-      return {
-        ok: true,
-        envelope: {
-          type,
-          id,
-          channels,
-          directory: page && {
-            offset: typeof page.offset === 'number' ? page.offset : undefined,
-            limit: typeof page.limit === 'number' ? page.limit : undefined,
-            kind: typeof page.kind === 'string' ? page.kind : undefined,
-            status: typeof page.status === 'string' ? page.status : undefined,
-          },
-        } as ClientEnvelope,
-      };
+      // The same rules as the query and the SSE body (`offset: -1`, `kind: ""`
+      // are refused there, so here too); its BoardcastError carries this id.
+      let page: WsDirectoryQuery | undefined;
+      try {
+        page = directory === undefined ? undefined : (parseDirectoryQuery(directory) ?? {});
+      } catch (error) {
+        if (error instanceof BoardcastError) return { ok: false, id, error };
+        throw error;
+      }
+      return { ok: true, envelope: { type, id, channels, directory: page } as ClientEnvelope };
     }
     if (type === 'ping') {
       if (record.id !== undefined && id === undefined) return { ok: false, error: invalid('ping "id" is malformed') };

@@ -55,7 +55,17 @@ describe('channel selection from a query', () => {
       status: 'online',
     });
     expect(directoryQueryOf(query('x=1'))).toBeUndefined();
-    for (const bad of ['offset=-1', 'limit=1.5', 'limit=1e3', `kind=${'k'.repeat(129)}`]) {
+    // status is open-ended (DirectoryEntry.status: "online", "offline" or any word the program uses).
+    expect(directoryQueryOf(query('status=charging'))?.status).toBe('charging');
+    for (const bad of [
+      'offset=-1',
+      'limit=1.5',
+      'limit=1e3',
+      `kind=${'k'.repeat(129)}`,
+      'kind=',
+      'status=',
+      'kind=a&status=',
+    ]) {
       expect(
         code(() => directoryQueryOf(query(bad))),
         bad,
@@ -94,6 +104,9 @@ describe('channel selection from a body', () => {
       { channels: [{ channel: 'a', since: 5 }] },
       { channels: [], lastEventId: 5 },
       { channels: [], directory: [] },
+      { channels: [], directory: { kind: '' } },
+      { channels: [], directory: { status: '' } },
+      { channels: [], directory: { offset: -1 } },
       { channels: Array.from({ length: MAX_CHANNELS_PER_REQUEST + 1 }, () => 'a') },
     ]) {
       expect(

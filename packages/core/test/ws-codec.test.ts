@@ -50,6 +50,26 @@ describe('decodeClientFrame', () => {
     expect(result).toMatchObject({ ok: false, id: 'abc' });
   });
 
+  it("reads a subscribe's directory page by the query's rules: a bad page is refused with the frame's id", () => {
+    const subscribe = (directory: unknown) =>
+      tryDecodeClientFrame(JSON.stringify({ type: 'subscribe', id: 's', channels: ['~directory'], directory }));
+    expect(subscribe({ offset: 2, limit: 5, kind: 'esp32', status: 'any-word' })).toEqual({
+      ok: true,
+      envelope: {
+        type: 'subscribe',
+        id: 's',
+        channels: [{ channel: '~directory' }],
+        directory: { offset: 2, limit: 5, kind: 'esp32', status: 'any-word' },
+      },
+    });
+    expect(subscribe({})).toMatchObject({ ok: true, envelope: { directory: {} } });
+    expect(subscribe(undefined)).toMatchObject({ ok: true, envelope: { directory: undefined } });
+    for (const bad of [{ offset: -1 }, { limit: 1.5 }, { offset: 'x' }, { kind: '' }, { status: '' }, { kind: 5 }]) {
+      const result = subscribe(bad);
+      expect(result, JSON.stringify(bad)).toMatchObject({ ok: false, id: 's', error: { code: 'invalid_payload' } });
+    }
+  });
+
   it('enforces the byte limit in UTF-8 bytes, for strings and bytes', () => {
     const frame = JSON.stringify({ type: 'command', id: '1', command: 'led', data: 'é'.repeat(100) });
     expect(tryDecodeClientFrame(frame, { maxBytes: 256 }).ok).toBe(true);
