@@ -166,7 +166,7 @@ describe('subscribe budget (channelsPerSecond / channelBurst)', () => {
     await waitFor(() => results(bob).length === 41, 'every frame answered', 30_000);
     counting = false;
     expect(turns).toHaveLength(40);
-    for (let i = 1; i < turns.length; i++) expect(turns[i]).toBeGreaterThan(turns[i - 1]);
+    for (let i = 1; i < turns.length; i++) expect(turns[i]).toBeGreaterThan(turns[i - 1] as number);
     // Answers in the order sent; the unsubscribe applied after every subscribe.
     expect(results(bob).map((r) => r.id)).toEqual([...Array.from({ length: 40 }, (_, i) => i), 'u']);
     expect((await bob.result('u')).data.removed).toEqual(['board-1']);
