@@ -5,6 +5,7 @@ import {
   attachBoardLink,
   type Board,
   type BoardLink,
+  type BoardLinkOptions,
   type BoardStatus,
   Button,
   bindBoardStatus,
@@ -58,6 +59,13 @@ export interface FleetOptions {
    * token. Each board that says hello becomes a channel named by its id.
    */
   readonly boardLink?: Readonly<Record<string, string>> | undefined;
+  /**
+   * The board link's other options (`attachBoardLink`'s, e.g. `retentionMs`:
+   * how long a board that left is remembered, default 600000 ms; `heartbeatMs`).
+   * Its tokens come from `boardLink`, its path is `/board` and its Host check
+   * is `allowedHosts`.
+   */
+  readonly boardLinkOptions?: Omit<BoardLinkOptions, 'token' | 'path' | 'allowedHosts'> | undefined;
   /**
    * Discover the devices on this MQTT broker (Tasmota discovery, Home
    * Assistant MQTT discovery under `homeassistant/`): each becomes a channel
@@ -194,21 +202,47 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
 
   for (let i = first; i < first + count; i++) await addBoard(`board-${i}`);
 
+  /** The network board bound to each channel (remote agents, MQTT devices). */
+  const adopted = new Map<string, Board>();
+
   /**
    * A board from the network (remote agent, MQTT device) as a channel: its
    * LED (first output pin, pin 5 when it has one) and its button (pin 0)
-   * when it has them, its status and its readings. Registered once per id;
-   * a board that comes back is the same channel.
+   * when it has them, its status and its readings. A board that comes back
+   * is the same channel: the same object (an agent that reconnects while the
+   * link remembers it) stays bound; a new object with the same id (the link
+   * forgot the old one after its `retentionMs`, or MQTT described the device
+   * anew) replaces the old object's bindings, so its events reach the channel
+   * and the channel's commands reach it. A simulated board's id, or a channel
+   * another online board holds (`busy`), is refused with a log line.
    */
   function adopt(board: Board, firmware: string | undefined, kind: string, name?: string): void {
-    if (unbind.has(board.id)) return;
+    const previous = adopted.get(board.id);
+    if (previous === board) return;
+    if (boards.has(board.id)) {
+      log(`${kind} ${logSafe(board.id)}: refused, a simulated board has this id`);
+      return;
+    }
     const channel = hub.channel(board.id);
+    let unregister: () => void;
+    try {
+      // Takes the channel from the previous object (registerBoard: a board with the
+      // holder's id while the holder is offline), or throws `busy` and changes nothing.
+      unregister = registerBoard(channel, board, { firmware, kind, ...(name === undefined ? {} : { name }) });
+    } catch (error) {
+      const text = error instanceof BoardcastError ? `${error.code}: ${error.message}` : String(error);
+      log(`${kind} ${logSafe(board.id)}: refused, ${logSafe(text, 300)}`);
+      return;
+    }
+    // The previous object's handlers (the channel's `led` command) and listeners go before the new ones bind.
+    unbind.get(board.id)?.();
+    unbind.delete(board.id);
     const pins = board.capabilities.pins;
     const output =
       pins.find((p) => p.pin === LED_PIN && p.modes.includes('output')) ?? pins.find((p) => p.modes.includes('output'));
     const button = pins.find((p) => p.pin === BUTTON_PIN && p.modes.some((m) => m.startsWith('input')));
     const offs = [
-      registerBoard(channel, board, { firmware, kind, ...(name === undefined ? {} : { name }) }),
+      unregister,
       bindBoardStatus(channel, board),
       // A refused publish is logged from the hub's `error` event; it must not become an unhandled rejection.
       board.on('reading', (reading) => void channel.publish('reading', reading).catch(() => undefined)),
@@ -226,9 +260,20 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     offs.push(board.on('status', (status) => status === 'online' && readAll()));
     if (board.status === 'online') readAll();
     if (output) offs.push(bindLed(channel, new Led(board, output.pin)));
-    if (button) offs.push(bindInputs(channel, [new Button(board, button.pin)]));
+    if (button) {
+      const input = new Button(board, button.pin);
+      // Its setup (mode, watch, first read) fails when the board goes offline meanwhile:
+      // one log line, not an unhandled `error` trace on stderr.
+      input.on('error', (error) => {
+        const text = error instanceof BoardcastError ? `${error.code}: ${error.message}` : String(error);
+        log(`${kind} ${logSafe(board.id)}: button: ${logSafe(text, 300)}`);
+      });
+      offs.push(bindInputs(channel, [input]), () => input.close());
+    }
+    adopted.set(board.id, board);
     unbind.set(board.id, () => {
       for (const off of offs) off();
+      if (adopted.get(board.id) === board) adopted.delete(board.id);
     });
   }
 
@@ -236,7 +281,12 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   let link: BoardLink | undefined;
   if (options.boardLink) {
     const credentials = Object.entries(options.boardLink).map(([id, token]) => ({ token, boards: id }));
-    link = attachBoardLink(server, { token: credentials, path: '/board', allowedHosts: options.allowedHosts });
+    link = attachBoardLink(server, {
+      ...options.boardLinkOptions,
+      token: credentials,
+      path: '/board',
+      allowedHosts: options.allowedHosts,
+    });
     // The link applies the hello right after `connect`: read the board a microtask later.
     link.on('connect', (board) => queueMicrotask(() => adopt(board, board.firmware, 'remote')));
   }

@@ -29,13 +29,17 @@ function startAgent(port: number, id: string, token: string) {
       backoff_max_ms: 500,
     }),
   );
-  const child = spawn(pythonPath as string, ['-u', AGENT, '--config', config]);
+  // --stdin-control: `press 0` / `release 0` lines (pin numbers) drive the simulated backend's pins.
+  const child = spawn(pythonPath as string, ['-u', AGENT, '--config', config, '--stdin-control']);
   const output: string[] = [];
   child.stdout.on('data', (d: Buffer) => output.push(d.toString()));
   child.stderr.on('data', (d: Buffer) => output.push(d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     output,
+    send(line: string) {
+      child.stdin.write(`${line}\n`);
+    },
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
@@ -80,3 +84,62 @@ describe.skipIf(!pythonPath)('fleet: boards that say hello become channels (the 
     expect(fleet.hub.channel('esp32-1').state.board).toEqual({ status: 'offline' });
   });
 });
+
+describe.skipIf(!pythonPath)(
+  'fleet: an agent that comes back after the link forgot it (the real agent under python3)',
+  () => {
+    let fleet: Fleet;
+    const agents: ReturnType<typeof startAgent>[] = [];
+
+    beforeAll(async () => {
+      fleet = await startFleet({
+        port: 0,
+        host: '127.0.0.1',
+        boards: 0,
+        log: false,
+        boardLink: { 'esp32-3': 'token-of-esp32-3' },
+        // Forget a board 200 ms after it left (default 10 min): it comes back as a new RemoteBoard object.
+        boardLinkOptions: { retentionMs: 200 },
+      });
+    });
+    afterAll(async () => {
+      for (const agent of agents) await agent.kill();
+      await fleet?.close();
+    });
+
+    it('the new board object is bound: commands reach the agent, its inputs reach the channel', async () => {
+      const link = fleet.link!;
+      const linked = () => link.boards.find((b) => b.id === 'esp32-3');
+      const first = startAgent(fleet.port, 'esp32-3', 'token-of-esp32-3');
+      agents.push(first);
+      await waitFor(() => fleet.hub.directory.get('esp32-3')?.status === 'online', 'esp32-3 online', 20_000);
+      const before = linked();
+      await first.kill();
+      await waitFor(() => fleet.hub.directory.get('esp32-3')?.status === 'offline', 'esp32-3 offline', 30_000);
+      await waitFor(() => linked() === undefined, 'the link forgot esp32-3', 20_000);
+
+      const again = startAgent(fleet.port, 'esp32-3', 'token-of-esp32-3');
+      agents.push(again);
+      await waitFor(() => linked()?.status === 'online', 'the new esp32-3 online on the link', 20_000);
+      expect(linked()).not.toBe(before);
+
+      // A command from the hub reaches the agent that is connected now.
+      expect(await fleet.hub.call('led', { state: 'on' }, { channel: 'esp32-3' })).toEqual({ on: true });
+      await waitFor(() => /write 5 1/.test(again.output.join('')), 'the agent drove pin 5', 20_000);
+      expect(fleet.hub.channel('esp32-3').state.led).toEqual({ on: true });
+
+      // An input change on the agent reaches the channel (pull-up button: pressed is level 0).
+      await waitFor(() => fleet.hub.channel('esp32-3').state.inputs['0']?.level === 1, 'button released', 20_000);
+      again.send('press 0');
+      await waitFor(
+        () => fleet.hub.channel('esp32-3').state.inputs['0']?.level === 0,
+        'the press on the channel',
+        20_000,
+      );
+
+      // And the channel follows the new object's status, in the directory and in its state.
+      await waitFor(() => fleet.hub.directory.get('esp32-3')?.status === 'online', 'esp32-3 online again', 20_000);
+      expect(fleet.hub.channel('esp32-3').state.board).toEqual({ status: 'online' });
+    }, 180_000);
+  },
+);
