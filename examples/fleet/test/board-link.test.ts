@@ -143,3 +143,38 @@ describe.skipIf(!pythonPath)(
     }, 180_000);
   },
 );
+
+describe.skipIf(!pythonPath)('fleet: an agent with a simulated board id (the real agent under python3)', () => {
+  let fleet: Fleet;
+  let agent: ReturnType<typeof startAgent> | undefined;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    fleet = await startFleet({
+      port: 0,
+      host: '127.0.0.1',
+      boards: 1,
+      inputEveryMs: 0,
+      readingEveryMs: 0,
+      log: (line) => lines.push(line),
+      boardLink: { 'board-1': 'token-of-board-1' },
+    });
+  });
+  afterAll(async () => {
+    await agent?.kill();
+    await fleet?.close();
+  });
+
+  it('is refused with a log line; the simulated board keeps its channel', async () => {
+    agent = startAgent(fleet.port, 'board-1', 'token-of-board-1');
+    await waitFor(
+      () => lines.some((l) => l === 'remote board-1: refused, a simulated board has this id'),
+      'the refusal logged',
+      20_000,
+    );
+    expect(fleet.hub.directory.get('board-1')).toMatchObject({ kind: 'simulated', status: 'online' });
+    expect(await fleet.hub.call('led', { state: 'on' }, { channel: 'board-1' })).toEqual({ on: true });
+    expect(fleet.boards.get('board-1')?.peek(5)).toBe(1);
+    expect(agent.output.join('')).not.toMatch(/write 5 1/);
+  }, 120_000);
+});
