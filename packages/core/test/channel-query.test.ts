@@ -154,3 +154,112 @@ describe('since in a body (review: the same rule as WS)', () => {
     );
   });
 });
+
+describe('channel selection: edges (mutation testing, issue 28)', () => {
+  const message = (fn: () => unknown) => {
+    try {
+      fn();
+      return 'ok';
+    } catch (error) {
+      return `${(error as { code?: string }).code}: ${(error as Error).message}`;
+    }
+  };
+
+  it('a pattern is checked as a channel id in full; a name ending in a bad character is refused', () => {
+    expect(parseChannelQuery(query('channels=kitchen-*'), undefined)?.channels).toEqual(['kitchen-*']);
+    for (const bad of ['a/', 'a/b*', 'a b']) {
+      expect(message(() => parseChannelQuery(query(`channels=${encodeURIComponent(bad)}`), undefined))).toBe(
+        `invalid_payload: invalid channel ${JSON.stringify(bad)} in ?channels=: a channel id, a prefix ending in *, or ~directory`,
+      );
+    }
+    // The name shown is cut at 40 characters; `?fresh=` is named as such.
+    const long = `${'x'.repeat(50)}/`;
+    expect(message(() => parseChannelQuery(query(`channels=a&fresh=${long}`), undefined))).toContain(
+      `invalid channel ${JSON.stringify('x'.repeat(40))} in ?fresh=:`,
+    );
+  });
+
+  it('exactly MAX_CHANNELS_PER_REQUEST names pass, one more is refused by name of the parameter', () => {
+    const names = Array.from({ length: MAX_CHANNELS_PER_REQUEST }, (_, i) => `c${i}`);
+    expect(parseChannelQuery(query(`channels=${names.join(',')}`), undefined)?.channels).toHaveLength(
+      MAX_CHANNELS_PER_REQUEST,
+    );
+    expect(parseChannelBody({ channels: names }, undefined).channels).toHaveLength(MAX_CHANNELS_PER_REQUEST);
+    expect(message(() => parseChannelQuery(query(`channels=${names.join(',')},one-more`), undefined))).toBe(
+      `invalid_payload: ?channels= names more than ${MAX_CHANNELS_PER_REQUEST} channels`,
+    );
+    expect(message(() => parseChannelBody({ channels: [...names, 'one-more'] }, undefined))).toBe(
+      `invalid_payload: "channels" names more than ${MAX_CHANNELS_PER_REQUEST} channels`,
+    );
+  });
+
+  it('an empty resume id is none; one of 256 characters is kept, longer ones stand for a foreign id', () => {
+    expect(parseChannelQuery(query('channels=a'), '')?.channels).toEqual(['a']);
+    const id = 'e'.repeat(256);
+    expect(parseChannelQuery(query('channels=a'), id)?.channels).toEqual([{ channel: 'a', since: id }]);
+    expect(parseChannelBody({ channels: [{ channel: 'a', since: '' }] }, undefined).channels).toEqual(['a']);
+  });
+
+  it('directory values: empty or null is unset, 0 and 128-character filters pass, each refusal names its field', () => {
+    expect(directoryQueryOf(query('offset=&limit='))).toBeUndefined();
+    expect(directoryQueryOf(query('offset=0&limit=0'))).toEqual({
+      offset: 0,
+      limit: 0,
+      kind: undefined,
+      status: undefined,
+    });
+    const k = 'k'.repeat(128);
+    expect(directoryQueryOf(query(`kind=${k}&status=${k}`))).toMatchObject({ kind: k, status: k });
+    expect(
+      parseChannelBody({ channels: [], directory: { offset: null, limit: null, kind: null, status: null } }, undefined)
+        .directory,
+    ).toBeUndefined();
+    expect(parseChannelBody({ channels: [], directory: { offset: 3 } }, undefined).directory).toMatchObject({
+      offset: 3,
+    });
+    for (const field of ['offset', 'limit']) {
+      for (const bad of [1.5, -1, true, '1e3', 'x']) {
+        expect(message(() => parseChannelBody({ channels: [], directory: { [field]: bad } }, undefined))).toBe(
+          `invalid_payload: directory "${field}" must be an integer >= 0`,
+        );
+      }
+    }
+    for (const field of ['kind', 'status']) {
+      for (const bad of ['', 5, 'k'.repeat(129)]) {
+        expect(message(() => parseChannelBody({ channels: [], directory: { [field]: bad } }, undefined))).toBe(
+          `invalid_payload: directory "${field}" must be a non-empty string of at most 128 characters`,
+        );
+      }
+    }
+  });
+
+  it('a body: null lastEventId and since are none, a since of 128 characters passes, every refusal says what is wrong', () => {
+    expect(parseChannelBody({ channels: ['a'], lastEventId: null }, undefined).channels).toEqual(['a']);
+    expect(parseChannelBody({ channels: [{ channel: 'a', since: null }] }, undefined).channels).toEqual(['a']);
+    const since = 's'.repeat(128);
+    expect(parseChannelBody({ channels: [{ channel: 'a', since }] }, undefined).channels).toEqual([
+      { channel: 'a', since },
+    ]);
+    const cases: [unknown, string][] = [
+      ['channels', 'the body must be a JSON object {"channels": [...]}'],
+      [null, 'the body must be a JSON object {"channels": [...]}'],
+      [{ channels: 'a' }, '"channels" must be an array of channel ids or {channel, since}'],
+      [{ channels: [], lastEventId: 5 }, '"lastEventId" must be a string'],
+      [{ channels: ['a/b'] }, 'invalid channel "a/b" in "channels"'],
+      [{ channels: [null] }, '"channels" must hold channel ids or {channel, since}'],
+      [{ channels: [1] }, '"channels" must hold channel ids or {channel, since}'],
+      [{ channels: [['a']] }, '"channels" must hold channel ids or {channel, since}'],
+      [{ channels: [{ channel: 'a b' }] }, 'invalid channel "a b" in "channels"'],
+      [{ channels: [{ channel: 'a', since: 's'.repeat(129) }] }, '"since" of "a" must be an event id'],
+      [{ channels: [], directory: null }, '"directory" must be an object {offset, limit, kind, status}'],
+      [{ channels: [], directory: 'x' }, '"directory" must be an object {offset, limit, kind, status}'],
+      [{ channels: [], directory: [] }, '"directory" must be an object {offset, limit, kind, status}'],
+    ];
+    for (const [body, expected] of cases) {
+      expect(
+        message(() => parseChannelBody(body, undefined)),
+        JSON.stringify(body),
+      ).toBe(`invalid_payload: ${expected}`);
+    }
+  });
+});
