@@ -99,7 +99,9 @@ describe('RateLimiter', () => {
       [1, 0.5],
       [1, Number.NaN],
     ] as const) {
-      expect(() => new RateLimiter(rate, burst), `${rate}/${burst}`).toThrow(RangeError);
+      expect(() => new RateLimiter(rate, burst), `${rate}/${burst}`).toThrow(
+        new RangeError('rate must be > 0 and burst ≥ 1'),
+      );
     }
     expect(() => new RateLimiter(0.001, 1)).not.toThrow();
   });
@@ -130,5 +132,21 @@ describe('RateLimiter', () => {
     expect(drain('a')).toEqual([true, true, false]);
     now = 92_000; // b idle 62 s, but the last sweep was 31 s ago: b is kept, with 0.62 token
     expect(limiter.take('b')).toBe(false);
+  });
+
+  it('"idle for more than a minute" and "once a minute" are strict: exactly 60 s is not more', () => {
+    let now = 0;
+    const limiter = new RateLimiter(0.001, 2, () => now); // 60 s refill 0.06 token, 120 s 0.12
+    now = 1;
+    expect([limiter.take('x'), limiter.take('x'), limiter.take('x')]).toEqual([true, true, false]);
+    now = 60_001; // sweeps (60,001 ms since 0); x idle exactly 60 s: kept, still empty
+    expect(limiter.take('x')).toBe(false);
+    now = 1;
+    const other = new RateLimiter(0.001, 2, () => now);
+    expect([other.take('y'), other.take('y'), other.take('z')]).toEqual([true, true, true]);
+    now = 60_001; // sweeps; y idle exactly 60 s, kept
+    other.take('z');
+    now = 120_001; // exactly a minute after that sweep: no sweep, so y (idle 120 s) is still there, empty
+    expect(other.take('y')).toBe(false);
   });
 });

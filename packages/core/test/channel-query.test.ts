@@ -218,7 +218,7 @@ describe('channel selection: edges (mutation testing, issue 28)', () => {
       offset: 3,
     });
     for (const field of ['offset', 'limit']) {
-      for (const bad of [1.5, -1, true, '1e3', 'x']) {
+      for (const bad of [1.5, -1, true, [5], '1e3', 'x']) {
         expect(message(() => parseChannelBody({ channels: [], directory: { [field]: bad } }, undefined))).toBe(
           `invalid_payload: directory "${field}" must be an integer >= 0`,
         );
@@ -250,6 +250,8 @@ describe('channel selection: edges (mutation testing, issue 28)', () => {
       [{ channels: [1] }, '"channels" must hold channel ids or {channel, since}'],
       [{ channels: [['a']] }, '"channels" must hold channel ids or {channel, since}'],
       [{ channels: [{ channel: 'a b' }] }, 'invalid channel "a b" in "channels"'],
+      [{ channels: [{ channel: 5 }] }, 'invalid channel number in "channels"'],
+      [{ channels: [{}] }, 'invalid channel undefined in "channels"'],
       [{ channels: [{ channel: 'a', since: 's'.repeat(129) }] }, '"since" of "a" must be an event id'],
       [{ channels: [], directory: null }, '"directory" must be an object {offset, limit, kind, status}'],
       [{ channels: [], directory: 'x' }, '"directory" must be an object {offset, limit, kind, status}'],
