@@ -54,6 +54,13 @@ export function channelShareModel<C extends ContractSpec>(
   const sets = new Map<string, string[]>();
   /** What the shared connection asked for when it was last dialled. */
   let asked: string[] = [];
+  /**
+   * Per `want` of this tab's client: the channels whose snapshot it has been
+   * handed since that dial. Sent along (`started`) when the tab says hello
+   * again, so a catch-up resumes them instead of covering their events with
+   * a new snapshot (which would skip events the client's listeners never saw).
+   */
+  const startedBy = new WeakMap<object, Set<string>>();
 
   const idOf = ([method, args]: Frame) =>
     (method === 'channelEvent' ? args[3] : method === 'channelSnapshot' ? args[2] : undefined) as
@@ -107,7 +114,7 @@ export function channelShareModel<C extends ContractSpec>(
       keep(ring, frame);
     },
     catchUp(since, want) {
-      const dial = want as ChannelDial | undefined;
+      const dial = want as (ChannelDial & { started?: readonly string[] }) | undefined;
       // A `since` of the tab's own: its reset first (marked `true`: for that tab only, never kept).
       const frames: Frame[] = (dial?.since ?? []).map(({ channel }) => ['channelReset', [channel, 'history', true]]);
       const at = ringIndex(ring, since, idOf);
@@ -115,19 +122,35 @@ export function channelShareModel<C extends ContractSpec>(
         const starting = [...(dial?.fresh ?? []), ...(dial?.since ?? []).map((s) => s.channel)];
         // Channels the tab starts get their snapshot at the end, at this tab's position: their frames
         // before it are recorded there but not passed to the client (the snapshot holds them).
+        const started = new Set(dial?.started ?? []);
         const covered = (channel: string) =>
+          !started.has(channel) &&
           (channel === DIRECTORY ? pages.getSnapshot() !== undefined : mirrors.has(channel)) &&
           starting.some((entry) => holds(entry, channel));
         for (const frame of ring.slice(at + 1))
           frames.push(covered(frame[1][0] as string) ? [`~${frame[0]}`, frame[1]] : frame);
-        for (const entry of starting) frames.push(...snapshotsFor(entry));
+        for (const entry of starting)
+          frames.push(...snapshotsFor(entry).filter((frame) => !started.has(frame[1][0] as string)));
       } else for (const channel of [...mirrors.keys(), DIRECTORY]) frames.push(...snapshotOf(channel));
       return frames;
     },
     accepts([method, args], want) {
       if (method === 'started') return false;
+      if (
+        method === 'channelSnapshot' &&
+        want &&
+        entriesOf(want as ChannelDial).some((e) => holds(e, args[0] as string))
+      ) {
+        const started = startedBy.get(want as object) ?? new Set<string>();
+        startedBy.set(want as object, started);
+        started.add(args[0] as string);
+      }
       // Snapshots and events of channels it does not hold the client skips itself (they move its position).
       return method !== 'forbidden' || entriesOf(want as ChannelDial).some((entry) => holds(entry, args[0] as string));
+    },
+    current(want) {
+      const started = want ? startedBy.get(want as object) : undefined;
+      return started ? { ...(want as ChannelDial), started: [...started] } : want;
     },
     join(tab, want) {
       if (want === undefined) {

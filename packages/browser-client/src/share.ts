@@ -80,6 +80,13 @@ export interface ShareModel {
   catchUp(since: string | undefined, want: unknown): Frame[];
   /** Whether a tab's own client, which asked for `want`, takes `frame`. */
   accepts?(frame: Frame, want: unknown): boolean;
+  /**
+   * What this tab's `want` (from its client's last dial) means now: a
+   * channel the client has started since is no longer one to start, so a
+   * later catch-up (a hello to a new leader, this tab taking the lead) must
+   * not hand it a snapshot in place of its events.
+   */
+  current?(want: unknown): unknown;
   /** Tab `tab` now asks for `want` (`undefined`: it left). True when the shared connection must ask the server for more. */
   join?(tab: string, want: unknown): boolean;
   /** What every tab must know to lead next (the union of the tabs' sets), and taking it over. */
@@ -287,11 +294,14 @@ export function shareTransport<C extends ContractSpec>(
     }
   };
 
+  /** This tab's client's `want`, as it stands now (see ShareModel.current). */
+  const wantNow = () => (local && model.current ? model.current(local.want) : local?.want);
   const hello = () => {
     if (!leader || role === 'leader') return;
     syncing = true;
-    model.join?.(me, local?.want);
-    post({ t: 'hello', from: me, since: local ? local.at : model.position, want: local?.want });
+    const want = wantNow();
+    model.join?.(me, want);
+    post({ t: 'hello', from: me, since: local ? local.at : model.position, want });
   };
   const follow = (id: string, newEpoch: number) => {
     const changed = leader !== id;
@@ -313,8 +323,8 @@ export function shareTransport<C extends ContractSpec>(
     // Bring this tab's client up to where the ring is, then resume the server stream from there.
     const position = model.position;
     if (local && position !== undefined && local.at !== position)
-      for (const frame of catchUp(local.at, local.want)) deliver(frame);
-    if (local) model.join?.(me, local.want);
+      for (const frame of catchUp(local.at, wantNow())) deliver(frame);
+    if (local) model.join?.(me, wantNow());
     // Nothing seen yet: resume from where this tab's client stands (its `lastEventId` option).
     dialReal(position ?? local?.at);
   };

@@ -194,3 +194,30 @@ describe('tab sharing with channels (share-channels.ts)', () => {
     expect(d.client.seen.some((s) => s.startsWith('snapshot x'))).toBe(false);
   });
 });
+
+describe('the channel share model (share-channels.ts) alone', () => {
+  it('a tab saying hello again after it started a channel gets that channel’s events, not a snapshot in their place', () => {
+    // The follower's client dialled with x fresh and has since been handed x's snapshot and one
+    // event; the leader changes, the follower says hello (since e-2) with the want of that dial,
+    // and e-3 came while its hello was out. A snapshot for x would skip e-3 for its listeners.
+    const model = channelShareModel(fleet, undefined);
+    const dialled = want(['x']);
+    const snapshot = ['channelSnapshot', ['x', state(1), 'e-1']] as const;
+    for (const frame of [
+      snapshot,
+      ['channelEvent', ['x', 'add', 2, 'e-2']],
+      ['channelEvent', ['x', 'add', 3, 'e-3']],
+    ] as const)
+      model.record([frame[0], [...frame[1]]]);
+    // The tab's own client was handed x's snapshot (deliver asks accepts first).
+    expect(model.accepts?.([snapshot[0], [...snapshot[1]]], dialled)).toBe(true);
+    const hello = model.current ? model.current(dialled) : dialled;
+    expect(hello).toMatchObject({ fresh: ['x'], started: ['x'] });
+    const frames = model.catchUp('e-2', hello);
+    expect(frames.map(([method, args]) => `${method} ${args[0]} ${args[2]}`)).toEqual(['channelEvent x 3']);
+    // A tab that has not started x yet still gets it as a snapshot, its events before it recorded only.
+    const fresh = model.catchUp('e-2', want(['x']));
+    expect(frames).not.toEqual(fresh);
+    expect(fresh.map(([method]) => method)).toEqual(['~channelEvent', 'channelSnapshot']);
+  });
+});
