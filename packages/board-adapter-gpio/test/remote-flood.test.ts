@@ -266,7 +266,11 @@ describe('board-link floods keep memory and descriptors bounded', { timeout: 90_
     });
     // 20 × 1,000 × 16 KB went in; echoed without the send-buffer bound and
     // the ping-token cap it would be ~320 MB of pongs held for unread sockets.
-    expect(f.peak.heapMb).toBeLessThan(120);
+    // The peak also holds the received frames not yet collected, which depends
+    // on the GC: one clean-clone CI run saw 63 MB on Node 20, 76 MB on 22 and
+    // 134 MB on 24 (36 MB on its retry). 200 MB still tells the bounded server
+    // from the unbounded one.
+    expect(f.peak.heapMb).toBeLessThan(200);
     check(f);
   });
 
