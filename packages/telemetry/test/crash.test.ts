@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PostgresProcess, postgresBinDir, startPostgres } from '../../../test-support/postgres.js';
 import { openPostgresStore } from '../src/postgres.js';
@@ -103,15 +104,43 @@ describe('kill -9 of a process mid-ingest', () => {
       await server?.stop();
     });
 
+    let attempt = 0;
+
+    /**
+     * PostgreSQL does not notice a dead client while a statement runs: the
+     * killed writer's batch goes on and may still commit after the kill (it
+     * was in flight, so that is allowed). Checking before its backend ended
+     * would read raw rows and rollups in two snapshots, one on each side of
+     * that commit. Wait until no other client is connected to the database.
+     */
+    async function writerGone(url: string): Promise<void> {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        for (let waited = 0; ; waited += 50) {
+          const { rows } = await client.query<{ n: number }>(
+            `SELECT count(*)::integer AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+          );
+          if (rows[0]?.n === 0) return;
+          if (waited > 120_000) throw new Error(`the killed writer's ${rows[0]?.n} backend(s) did not end`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      } finally {
+        await client.end();
+      }
+    }
+
     it('loses at most the batch in flight and the next start continues', async () => {
+      // A database of its own per attempt: a retried test must not count the rows of the first.
+      attempt += 1;
+      const url = await server.createDatabase(`crash_${attempt}`);
       const start = Date.now() - 60_000;
       let previous = 0;
       for (const batches of [7, 3]) {
-        const acknowledged = await killMidIngest(
-          ['postgres', server.url, 'crash', String(BATCH), String(start)],
-          batches,
-        );
-        const store = await openPostgresStore({ connectionString: server.url, schema: 'crash' });
+        const acknowledged = await killMidIngest(['postgres', url, 'crash', String(BATCH), String(start)], batches);
+        await writerGone(url);
+        const store = await openPostgresStore({ connectionString: url, schema: 'crash' });
         try {
           const count = await checkStore(store, start, acknowledged);
           expect(count).toBeGreaterThan(previous);
