@@ -1,7 +1,8 @@
 /**
  * `@boardcast/core/server`: what a server endpoint needs besides the hub —
  * the Host/Origin/limit policy every boardcast endpoint applies, the upgrade
- * registry, and `logSafe` for log lines built from network input. Public
+ * registry, the `Retry-After` rule of error answers, and `logSafe` for log
+ * lines built from network input. Public
  * and documented (core README), so an application can give its own
  * endpoints the same checks; it follows semver like the root entry. Node
  * APIs stay out of it too: callers pass the machine's names in.
@@ -33,6 +34,7 @@ export {
   type TrustProxy,
   withClient,
 } from './policy.js';
+export { retryAfterHeader } from './retry-after.js';
 export {
   refuseUpgrade,
   registerUpgrade,

@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { BoardcastError, type Authorize as CoreAuthorize, type BoardcastRequest as CoreRequest } from '@boardcast/core';
-import { createProxyTrust, type ProxyTrust, withClient } from '@boardcast/core/server';
+import { createProxyTrust, type ProxyTrust, retryAfterHeader, withClient } from '@boardcast/core/server';
 import { credentialExpiry } from '@boardcast/core/wire';
-import { retryAfterHeader } from './retry-after.js';
 
 /**
  * The request as the endpoints and the `authorize` hook see it: core's
@@ -98,7 +97,7 @@ export function jsonReply(status: number, body: string, headers?: Record<string,
 
 /**
  * An error's JSON answer. A 429 or 503 whose error says how long to wait
- * (`details.retryAfterMs`) carries `Retry-After` (see `retryAfterHeader`);
+ * (`details.retryAfterMs`) carries `Retry-After` (core's `retryAfterHeader`);
  * a `Retry-After` in `headers` (the stream's own for its capacity 503s) wins.
  */
 export function errorReply(error: BoardcastError, headers?: Record<string, string>, status = error.status): Reply {

@@ -1,9 +1,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BoardcastError, type BoardcastRequest } from '@boardcast/core';
-import { createProxyTrust, type TrustProxy } from '@boardcast/core/server';
+import { createProxyTrust, retryAfterHeader, type TrustProxy } from '@boardcast/core/server';
 import { fromNode } from './request.js';
-import { retryAfterHeader } from './retry-after.js';
 
 /** How wrong tokens from one address are slowed down (see {@link TokenAccessOptions.throttle}). */
 export interface LoginThrottleOptions {

@@ -93,34 +93,15 @@ describe.each(['node', 'fetch'] as const)('Retry-After on the %s adapter', (adap
   );
 
   it.each(Object.keys(endpoints) as (keyof typeof endpoints)[])(
-    '%s: a 429 whose error says nothing (or nonsense) about the wait gets no made-up Retry-After',
+    '%s: a 429 whose error names no wait gets no made-up Retry-After (the rule itself: core/test/retry-after.test.ts)',
     async (name) => {
-      const details: unknown[] = [
-        undefined,
-        {},
-        { retryAfterMs: -1 },
-        { retryAfterMs: Number.NaN },
-        { retryAfterMs: '5' },
-      ];
-      let next = 0;
-      const base = await start(adapter, { authorize: refusing(() => tooMany(details[next++])) });
-      for (let i = 0; i < details.length; i++) {
-        const response = await endpoints[name](base);
-        expect(response.status).toBe(429);
-        expect(response.headers.get('retry-after')).toBeNull();
-        expect((await response.json()).error.code).toBe('too_many_requests');
-      }
+      const base = await start(adapter, { authorize: refusing(() => tooMany()) });
+      const response = await endpoints[name](base);
+      expect(response.status).toBe(429);
+      expect(response.headers.get('retry-after')).toBeNull();
+      expect((await response.json()).error.code).toBe('too_many_requests');
     },
   );
-
-  it('a wait under a second is "1", never "0" (a client would retry before the wait is over)', async () => {
-    const waits = [0, 1, 999, 1000, 1001];
-    let next = 0;
-    const base = await start(adapter, { authorize: refusing(() => tooMany({ retryAfterMs: waits[next++] })) });
-    const seen: (string | null)[] = [];
-    for (const _ of waits) seen.push((await endpoints.commands(base)).headers.get('retry-after'));
-    expect(seen).toEqual(['1', '1', '1', '1', '2']);
-  });
 
   it("createTokenAccess's throttle, used as authorize, gets Retry-After on every endpoint", async () => {
     let t = Date.UTC(2026, 0, 1);

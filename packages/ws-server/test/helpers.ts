@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHub, defineContract, typed } from '@boardcast/core';
 import { WS_PROTOCOL } from '@boardcast/core/wire';
@@ -181,12 +181,13 @@ export { waitFor };
  * and parsed body — or, for a refusal told inside the socket (a browser's
  * forbidden_origin/forbidden_host/unauthorized/forbidden, see
  * refuse-in-band.ts), with that error's HTTP status, its `error` envelope,
- * `inBand: true`, once the server has closed the socket with 1008.
+ * `inBand: true`, once the server has closed the socket with 1008. `headers`:
+ * the HTTP answer's (none for a refusal told in band).
  */
 export function refusal(
   url: string,
   options: ClientOptions & { protocols?: string | string[] } = {},
-): Promise<{ status: number; body: Frame; inBand?: boolean }> {
+): Promise<{ status: number; body: Frame; headers?: IncomingHttpHeaders; inBand?: boolean }> {
   const { protocols = WS_PROTOCOL, ...rest } = options;
   const ws = new WebSocket(url, protocols, rest);
   ws.on('error', () => undefined);
@@ -211,7 +212,7 @@ export function refusal(
         body += chunk;
       });
       res.on('end', () => {
-        resolve({ status: res.statusCode ?? 0, body: JSON.parse(body) as Frame });
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(body) as Frame, headers: res.headers });
         ws.terminate();
       });
     });
