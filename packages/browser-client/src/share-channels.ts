@@ -136,17 +136,16 @@ export function channelShareModel<C extends ContractSpec>(
     },
     accepts([method, args], want) {
       if (method === 'started') return false;
-      if (
-        method === 'channelSnapshot' &&
-        want &&
-        entriesOf(want as ChannelDial).some((e) => holds(e, args[0] as string))
-      ) {
-        const started = startedBy.get(want as object) ?? new Set<string>();
-        startedBy.set(want as object, started);
-        started.add(args[0] as string);
-      }
       // Snapshots and events of channels it does not hold the client skips itself (they move its position).
       return method !== 'forbidden' || entriesOf(want as ChannelDial).some((entry) => holds(entry, args[0] as string));
+    },
+    delivered([method, args], want) {
+      const channel = args[0] as string;
+      if (method !== 'channelSnapshot' || !want || !entriesOf(want as ChannelDial).some((e) => holds(e, channel)))
+        return;
+      const started = startedBy.get(want as object) ?? new Set<string>();
+      startedBy.set(want as object, started);
+      started.add(channel);
     },
     current(want) {
       const started = want ? startedBy.get(want as object) : undefined;

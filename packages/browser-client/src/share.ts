@@ -78,8 +78,10 @@ export interface ShareModel {
    * tab but not passed to its client (events a snapshot after them covers).
    */
   catchUp(since: string | undefined, want: unknown): Frame[];
-  /** Whether a tab's own client, which asked for `want`, takes `frame`. */
+  /** Whether a tab's own client, which asked for `want`, takes `frame`. No side effects: see {@link delivered}. */
   accepts?(frame: Frame, want: unknown): boolean;
+  /** `frame` is being handed to this tab's client, which asked for `want` (it passed {@link accepts}). */
+  delivered?(frame: Frame, want: unknown): void;
   /**
    * What this tab's `want` (from its client's last dial) means now: a
    * channel the client has started since is no longer one to start, so a
@@ -245,7 +247,8 @@ export function shareTransport<C extends ContractSpec>(
     if (!local) return;
     const id = model.idOf(frame);
     if (id) local.at = id;
-    if (model.accepts && !model.accepts(frame, local.want)) return;
+    if (model.accepts?.(frame, local.want) === false) return;
+    model.delivered?.(frame, local.want);
     (local.sink as unknown as Record<Method, ((...a: unknown[]) => void) | undefined>)[frame[0]]?.(...frame[1]);
   };
 

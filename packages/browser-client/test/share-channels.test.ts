@@ -209,8 +209,9 @@ describe('the channel share model (share-channels.ts) alone', () => {
       ['channelEvent', ['x', 'add', 3, 'e-3']],
     ] as const)
       model.record([frame[0], [...frame[1]]]);
-    // The tab's own client was handed x's snapshot (deliver asks accepts first).
+    // The tab's own client was handed x's snapshot (deliver asks accepts, then tells delivered).
     expect(model.accepts?.([snapshot[0], [...snapshot[1]]], dialled)).toBe(true);
+    model.delivered?.([snapshot[0], [...snapshot[1]]], dialled);
     const hello = model.current ? model.current(dialled) : dialled;
     expect(hello).toMatchObject({ fresh: ['x'], started: ['x'] });
     const frames = model.catchUp('e-2', hello);
