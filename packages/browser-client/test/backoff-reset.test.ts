@@ -6,18 +6,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, STABLE_CONNECTION_MS, type StatusChange } from '../src/index.js';
-import { cleanups, contract, makeHub, runCleanups, serve, until } from './helpers.js';
+import { cleanups, contract, runCleanups, startHub, until } from './helpers.js';
 
 afterEach(runCleanups);
 
 describe('reconnect backoff', () => {
   it('grows while connections keep dropping at once, and starts over after one stayed open', async () => {
-    const hub = makeHub();
-    const server = await serve(hub);
-    cleanups.push(
-      () => server.kill(),
-      () => hub.close(),
-    );
+    const { server } = await startHub();
     const client = connect(server.url, contract, { transport: 'sse', reconnect: { maxDelayMs: 400 } });
     cleanups.push(() => client.close());
     const reconnects: number[] = [];

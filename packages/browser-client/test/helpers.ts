@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import {
   BoardcastError,
   type Contract,
+  type ContractSpec,
   createHub,
   defineContract,
   type ErrorCode,
@@ -72,7 +73,7 @@ export function tick(hub: Hub<TestContract>, n: number): Promise<string> {
 
 export interface TestServer {
   readonly port: number;
-  /** Base URL the client is given: `http://127.0.0.1:<port>/api`. */
+  /** Base URL the client is given: `http://<host>:<port>/api`. */
   readonly url: string;
   readonly server: Server;
   /** Stop abruptly: every open stream and socket is cut, the port is released. */
@@ -80,6 +81,8 @@ export interface TestServer {
 }
 
 export interface ServeOptions {
+  /** The address to listen on (default 127.0.0.1). */
+  readonly host?: string;
   readonly port?: number;
   readonly http?: BoardcastHttpOptions;
   readonly ws?: WsEndpointOptions;
@@ -87,20 +90,21 @@ export interface ServeOptions {
   readonly extra?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
-/** sse-server and ws-server on one real HTTP server on 127.0.0.1, both mounted at /api. */
-export async function serve(hub: Hub<TestContract>, options: ServeOptions = {}): Promise<TestServer> {
+/** sse-server and ws-server on one real HTTP server (127.0.0.1 unless `host`), both mounted at /api. */
+export async function serve<C extends ContractSpec>(hub: Hub<C>, options: ServeOptions = {}): Promise<TestServer> {
   const api = boardcastHttp(hub, { base: '/api', ...options.http, sse: { retry: 100, ...options.http?.sse } });
   const server = createServer((req, res) => {
     if (options.extra?.(req, res)) return;
     api.node(req, res);
   });
   const ws = createWsEndpoint(hub, { server, path: '/api/ws', ...options.ws });
-  server.listen(options.port ?? 0, '127.0.0.1');
+  const host = options.host ?? '127.0.0.1';
+  server.listen(options.port ?? 0, host);
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   return {
     port,
-    url: `http://127.0.0.1:${port}/api`,
+    url: `http://${host}:${port}/api`,
     server,
     async kill() {
       const closed = new Promise((resolve) => server.close(resolve));
@@ -110,6 +114,17 @@ export async function serve(hub: Hub<TestContract>, options: ServeOptions = {}):
       await closed;
     },
   };
+}
+
+/** {@link makeHub} served by {@link serve}; both are closed after the test (`afterEach(runCleanups)`). */
+export async function startHub(options: ServeOptions & { history?: number } = {}) {
+  const hub = makeHub(options.history);
+  const server = await serve(hub, options);
+  cleanups.push(
+    () => server.kill(),
+    () => hub.close(),
+  );
+  return { hub, server };
 }
 
 /** A bare HTTP server for responses the real endpoints never give (204, odd streams). */

@@ -4,7 +4,7 @@ import { WebSocket } from 'ws';
 import { type BoardcastClient, connect } from '../src/index.js';
 import { connectSse } from '../src/sse.js';
 import { connectWs } from '../src/ws.js';
-import { cleanups, type contract, makeHub, runCleanups, serve, type TestContract, tick, until } from './helpers.js';
+import { cleanups, type contract, runCleanups, startHub, type TestContract, tick, until } from './helpers.js';
 
 afterEach(runCleanups);
 
@@ -20,12 +20,7 @@ const names = { events: { led: 1, pin_change: 1, tick: 1 }, reducers } as const;
 describe('a names-only contract through the public API', () => {
   for (const transport of ['sse', 'ws'] as const) {
     it(`${transport}: subscribes to the named events and folds them with the given reducers`, async () => {
-      const hub = makeHub();
-      const server = await serve(hub);
-      cleanups.push(
-        () => server.kill(),
-        () => hub.close(),
-      );
+      const { hub, server } = await startHub();
       // `eventSource: 'native'` would need a browser; in Node the SSE side streams with fetch,
       // and the event names matter on the native path only (one listener per name).
       const client =

@@ -19,7 +19,9 @@ import {
   makeHub,
   rawServer,
   runCleanups,
+  type ServeOptions,
   serve,
+  startHub,
   type TestContract,
   type TestServer,
   tick,
@@ -55,13 +57,8 @@ function recordDials(server: TestServer, transport: Transport) {
   return dials;
 }
 
-async function start(transport: Transport, opts: Parameters<typeof serve>[1] = {}) {
-  const hub = makeHub();
-  const server = await serve(hub, opts);
-  cleanups.push(
-    () => server.kill(),
-    () => hub.close(),
-  );
+async function start(transport: Transport, opts: ServeOptions = {}) {
+  const { hub, server } = await startHub(opts);
   return { hub, server, dials: recordDials(server, transport) };
 }
 
@@ -103,7 +100,7 @@ describe.each(both)('%s: an event larger than maxEventSize', (transport) => {
       reducers: { ...contract.reducers, note: (state) => ({ ...state, notes: (state.notes ?? 0) + 1 }) },
     });
     const hub = createHub(notes, { state: { led: { on: false }, tick: 0, pins: {} }, history: 1000 });
-    const server = await serve(hub as unknown as Parameters<typeof serve>[0]);
+    const server = await serve(hub);
     cleanups.push(
       () => server.kill(),
       () => hub.close(),
@@ -200,12 +197,7 @@ describe.each(both)('%s: a link that goes silent (no FIN, no RST)', (transport) 
   });
 
   it('a healthy idle connection stays open across many keep-alive periods', async () => {
-    const hub = makeHub();
-    const server = await serve(hub, { http: { sse: { keepAliveMs: 100 } } });
-    cleanups.push(
-      () => server.kill(),
-      () => hub.close(),
-    );
+    const { server } = await startHub({ http: { sse: { keepAliveMs: 100 } } });
     let frames = 0;
     // Counts what the server sends while idle: keep-alives (SSE) or pongs (WS).
     class CountingWs extends WebSocket {
@@ -550,12 +542,7 @@ describe('WS: a refused resume id', () => {
 
   it('an upgrade to a path nobody serves: not_found, once retried, then a stop', async () => {
     // Not start(): its recording 'upgrade' listener would make the server leave unserved paths to it.
-    const hub = makeHub();
-    const server = await serve(hub);
-    cleanups.push(
-      () => server.kill(),
-      () => hub.close(),
-    );
+    const { server } = await startHub();
     const client = connect(server.url, contract, {
       transport: 'ws',
       WebSocket,

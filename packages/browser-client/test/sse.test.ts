@@ -1,37 +1,17 @@
 import type { BoardcastError } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type BoardcastClient, connect, MIN_RETRY_DELAY_MS } from '../src/index.js';
-import { cleanups, codeOf, contract, makeHub, rawServer, runCleanups, serve, tick, track, until } from './helpers.js';
+import { cleanups, codeOf, contract, rawServer, runCleanups, startHub, tick, track, until } from './helpers.js';
+import { receivesInOrder, resetsWhenHistoryIsGone, survivesRestart } from './transport-scenarios.js';
 
 afterEach(runCleanups);
 
 describe('SSE transport against a real sse-server', () => {
-  it('receives the snapshot, then typed events in order, and mirrors state', async () => {
-    const hub = makeHub();
-    const server = await serve(hub);
-    cleanups.push(
-      () => server.kill(),
-      () => hub.close(),
-    );
-    const client = connect(server.url, contract, { transport: 'sse', reconnect: { initialDelayMs: 20 } });
-    const t = track(client);
-    expect(client.transport).toBe('sse');
-    await until(() => client.status === 'open' && client.state);
-    for (let i = 1; i <= 20; i++) await tick(hub, i);
-    await hub.publish('led', { on: true });
-    await until(() => client.state?.led.on === true);
-    expect(t.ticks).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-    expect(client.state).toEqual({ led: { on: true }, tick: 20, pins: {} });
-    expect(client.lastEventId).toBe(hub.headId);
-  });
+  it('receives the snapshot, then typed events in order, and mirrors state', () =>
+    receivesInOrder({ transport: 'sse' }));
 
   it('filters with `events`', async () => {
-    const hub = makeHub();
-    const server = await serve(hub);
-    cleanups.push(
-      () => server.kill(),
-      () => hub.close(),
-    );
+    const { hub, server } = await startHub();
     const client = connect(server.url, contract, { events: ['led'] });
     const t = track(client);
     const leds: boolean[] = [];
@@ -43,69 +23,14 @@ describe('SSE transport against a real sse-server', () => {
     expect(t.ticks).toEqual([]);
   });
 
-  it('survives a server restart: reconnects, resumes, loses and duplicates nothing', async () => {
-    const hub = makeHub();
-    let server = await serve(hub);
-    const port = server.port;
-    cleanups.push(() => hub.close());
-    const client = connect(server.url, contract, { reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
-    const t = track(client);
-    let snapshots = 0;
-    client.on('snapshot', () => snapshots++);
-    await until(() => client.status === 'open' && snapshots === 1);
-    for (let i = 1; i <= 5; i++) await tick(hub, i);
-    await until(() => t.ticks.length === 5);
+  it('survives a server restart: reconnects, resumes, loses and duplicates nothing', () =>
+    survivesRestart({ transport: 'sse' }));
 
-    await server.kill();
-    await until(() => client.status === 'reconnecting');
-    // Published while nobody is connected: must arrive after the restart.
-    for (let i = 6; i <= 10; i++) await tick(hub, i);
-    server = await serve(hub, { port });
-    cleanups.push(() => server.kill());
-    await until(() => t.ticks.length >= 10);
-    for (let i = 11; i <= 15; i++) await tick(hub, i);
-    await until(() => t.ticks.length >= 15);
-
-    expect(t.ticks).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
-    expect(new Set(t.ids).size).toBe(15);
-    expect(snapshots).toBe(1); // resumed, not re-snapshotted
-    expect(t.resets).toEqual([]);
-    expect(t.statuses.map((s) => s.status)).toContain('reconnecting');
-    expect(client.state?.tick).toBe(15);
-  });
-
-  it('resets to a fresh snapshot when history no longer reaches back', async () => {
-    const hub = makeHub(3);
-    let server = await serve(hub);
-    const port = server.port;
-    cleanups.push(() => hub.close());
-    const client = connect(server.url, contract, { reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });
-    const t = track(client);
-    const snapshots: unknown[] = [];
-    client.on('snapshot', (s) => snapshots.push(s));
-    await until(() => snapshots.length === 1);
-    await tick(hub, 1);
-    await until(() => t.ticks.length === 1);
-    await server.kill();
-    for (let i = 2; i <= 10; i++) await tick(hub, i); // more than the history of 3
-    server = await serve(hub, { port });
-    cleanups.push(() => server.kill());
-    await until(() => snapshots.length === 2);
-    expect(t.resets).toEqual(['history']);
-    expect(snapshots[1]).toEqual({ led: { on: false }, tick: 10, pins: {} });
-    expect(client.state?.tick).toBe(10);
-    await tick(hub, 11);
-    await until(() => client.state?.tick === 11);
-    expect(t.ticks).toEqual([1, 11]);
-  });
+  it('resets to a fresh snapshot when history no longer reaches back', () =>
+    resetsWhenHistoryIsGone({ transport: 'sse' }));
 
   it('runs commands and rejects with every server error code', async () => {
-    const hub = makeHub();
-    const server = await serve(hub, { http: { commands: { maxBodyBytes: 1024 } } });
-    cleanups.push(
-      () => server.kill(),
-      () => hub.close(),
-    );
+    const { server } = await startHub({ http: { commands: { maxBodyBytes: 1024 } } });
     const client = connect(server.url, contract);
     track(client);
     await expect(client.command('led', { state: 'on' })).resolves.toEqual({ on: true });
@@ -129,18 +54,13 @@ describe('SSE transport against a real sse-server', () => {
   });
 
   it('sends headers (Authorization) with the stream and commands; 401 stops retrying', async () => {
-    const hub = makeHub();
     const token = (req: { header(name: string): string | undefined }) => req.header('authorization');
-    const server = await serve(hub, {
+    const { server } = await startHub({
       http: {
         sse: { authorize: (req) => token(req) === 'Bearer admin' || token(req) === 'Bearer viewer' },
         commands: { authorize: (req) => token(req) === 'Bearer admin' },
       },
     });
-    cleanups.push(
-      () => server.kill(),
-      () => hub.close(),
-    );
     const admin = connect(server.url, contract, { headers: () => ({ authorization: 'Bearer admin' }) });
     track(admin);
     await until(() => admin.state);

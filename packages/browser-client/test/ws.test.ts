@@ -4,87 +4,23 @@ import { WS_PROTOCOL } from '@boardcast/core/wire';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { type BoardcastClient, connect } from '../src/index.js';
-import { cleanups, codeOf, contract, makeHub, runCleanups, serve, tick, track, until } from './helpers.js';
+import { cleanups, codeOf, contract, makeHub, runCleanups, serve, startHub, track, until } from './helpers.js';
+import { receivesInOrder, resetsWhenHistoryIsGone, survivesRestart } from './transport-scenarios.js';
 
 afterEach(runCleanups);
 
 describe('WS transport against a real ws-server', () => {
-  it('receives the snapshot, then typed events in order, and mirrors state', async () => {
-    const hub = makeHub();
-    const server = await serve(hub);
-    cleanups.push(
-      () => server.kill(),
-      () => hub.close(),
-    );
-    const client = connect(server.url, contract, { transport: 'ws', WebSocket });
-    const t = track(client);
-    expect(client.transport).toBe('ws');
-    await until(() => client.status === 'open' && client.state);
-    for (let i = 1; i <= 20; i++) await tick(hub, i);
-    await hub.publish('led', { on: true });
-    await until(() => client.state?.led.on === true);
-    expect(t.ticks).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
-    expect(client.state).toEqual({ led: { on: true }, tick: 20, pins: {} });
-  });
+  it('receives the snapshot, then typed events in order, and mirrors state', () =>
+    receivesInOrder({ transport: 'ws', WebSocket }));
 
-  it('survives a server restart: reconnects, resumes, loses and duplicates nothing', async () => {
-    const hub = makeHub();
-    let server = await serve(hub);
-    const port = server.port;
-    cleanups.push(() => hub.close());
-    const client = connect(server.url, contract, {
-      transport: 'ws',
-      WebSocket,
-      reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
-    });
-    const t = track(client);
-    let snapshots = 0;
-    client.on('snapshot', () => snapshots++);
-    await until(() => snapshots === 1);
-    for (let i = 1; i <= 5; i++) await tick(hub, i);
-    await until(() => t.ticks.length === 5);
-    await server.kill();
-    await until(() => client.status === 'reconnecting');
-    for (let i = 6; i <= 10; i++) await tick(hub, i);
-    server = await serve(hub, { port });
-    cleanups.push(() => server.kill());
-    await until(() => t.ticks.length >= 10);
-    for (let i = 11; i <= 15; i++) await tick(hub, i);
-    await until(() => t.ticks.length >= 15);
-    expect(t.ticks).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
-    expect(new Set(t.ids).size).toBe(15);
-    expect(snapshots).toBe(1);
-    expect(t.resets).toEqual([]);
-  });
+  it('survives a server restart: reconnects, resumes, loses and duplicates nothing', () =>
+    survivesRestart({ transport: 'ws', WebSocket }));
 
-  it('resets to a fresh snapshot when history no longer reaches back', async () => {
-    const hub = makeHub(3);
-    let server = await serve(hub);
-    const port = server.port;
-    cleanups.push(() => hub.close());
-    const client = connect(server.url, contract, { transport: 'ws', WebSocket, reconnect: { initialDelayMs: 20 } });
-    const t = track(client);
-    const snapshots: unknown[] = [];
-    client.on('snapshot', (s) => snapshots.push(s));
-    await until(() => snapshots.length === 1);
-    await tick(hub, 1);
-    await until(() => t.ticks.length === 1);
-    await server.kill();
-    for (let i = 2; i <= 10; i++) await tick(hub, i);
-    server = await serve(hub, { port });
-    cleanups.push(() => server.kill());
-    await until(() => snapshots.length === 2);
-    expect(t.resets).toEqual(['history']);
-    expect(client.state?.tick).toBe(10);
-  });
+  it('resets to a fresh snapshot when history no longer reaches back', () =>
+    resetsWhenHistoryIsGone({ transport: 'ws', WebSocket }));
 
   it('runs commands as envelopes and rejects with every error code', async () => {
-    const hub = makeHub();
-    const server = await serve(hub);
-    cleanups.push(
-      () => server.kill(),
-      () => hub.close(),
-    );
+    const { server } = await startHub();
     const client = connect(server.url, contract, { transport: 'ws', WebSocket });
     track(client);
     await until(() => client.status === 'open');
@@ -151,12 +87,7 @@ describe('WS transport against a real ws-server', () => {
   });
 
   it('a 401 on upgrade ends retrying with status closed and code unauthorized', async () => {
-    const hub = makeHub();
-    const server = await serve(hub, { ws: { authorize: () => false } });
-    cleanups.push(
-      () => server.kill(),
-      () => hub.close(),
-    );
+    const { server } = await startHub({ ws: { authorize: () => false } });
     const client = connect(server.url, contract, { transport: 'ws', WebSocket, reconnect: { initialDelayMs: 5 } });
     track(client);
     await until(() => client.status === 'closed');
