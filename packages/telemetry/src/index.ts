@@ -15,22 +15,4 @@ export {
   record,
 } from './record.js';
 export { DEFAULT_RETENTION } from './tiers.js';
-export type {
-  Bucket,
-  ChartQuery,
-  ChartResult,
-  LatestReading,
-  PruneResult,
-  RangeQuery,
-  Reading,
-  Retention,
-  SeriesInfo,
-  Stats,
-  StoredReading,
-  StoreEvents,
-  StoreOptions,
-  TelemetryStore,
-  TierName,
-  WriteOptions,
-  WriteResult,
-} from './types.js';
+export type * from './types.js';

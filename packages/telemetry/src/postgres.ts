@@ -3,10 +3,19 @@
  * PostgreSQL through `pg` (a peer dependency: install it beside this
  * package). Same API and semantics as the SQLite store.
  */
-import { BoardcastError, Emitter } from '@boardcast/core';
+import { Emitter } from '@boardcast/core';
 import pg from 'pg';
 import { idKey } from './event-id.js';
-import { closedError, pruneTimer, type ResolvedOptions, resolveOptions, seriesKey, sortBatch } from './store-base.js';
+import {
+  type BucketRow,
+  closedError,
+  pruneTimer,
+  type ResolvedOptions,
+  resolveOptions,
+  seriesKey,
+  sortBatch,
+  toBucket,
+} from './store-base.js';
 import { HOUR, MINUTE, plan, statsPlan } from './tiers.js';
 import type {
   Bucket,
@@ -27,7 +36,7 @@ import type {
   WriteOptions,
   WriteResult,
 } from './types.js';
-import { checkName, cleanLimit, cleanMaxPoints, cleanRange, cleanSource, DEFAULT_CHANNEL } from './validate.js';
+import { cleanEventId, cleanLatestFilter, cleanMaxPoints, cleanRange, cleanRecent, cleanSource } from './validate.js';
 
 export interface PostgresStoreOptions extends StoreOptions {
   /** `postgres://user:pass@host:5432/db` (or a socket: `postgres:///db?host=/run/postgresql`). */
@@ -188,10 +197,7 @@ export class PostgresStore extends Emitter<StoreEvents> implements TelemetryStor
     this.#open();
     const batch = sortBatch(readings, this.#options);
     const source = cleanSource(options.source);
-    const eventId = options.eventId;
-    if (eventId !== undefined && (typeof eventId !== 'string' || eventId === '' || eventId.length > 200)) {
-      throw new BoardcastError('invalid_payload', 'eventId must be a non-empty string of at most 200 characters');
-    }
+    const eventId = cleanEventId(options.eventId);
     const rows: { id: number; t: number; value: number }[] = [];
     for (const r of batch.accepted) {
       // The cache answers all but a sensor's first reading (and a unit change) without a round trip.
@@ -306,22 +312,8 @@ export class PostgresStore extends Emitter<StoreEvents> implements TelemetryStor
         : `SELECT ${floor('t', '$2::bigint')}::float8 AS b, min(min) AS min, max(max) AS max,
              sum(sum) AS sum, sum(count)::float8 AS count, (max(ARRAY[last_t::float8, last]))[2] AS last
            FROM ${s}.${tier} WHERE series_id = $1 AND t >= $3 AND t < $4 GROUP BY 1 ORDER BY 1`;
-    const result = await client.query<{
-      b: number;
-      min: number;
-      max: number;
-      sum: number;
-      count: number;
-      last: number;
-    }>(text, [seriesId, w, start, end]);
-    return result.rows.map((row) => ({
-      t: row.b,
-      min: row.min,
-      max: row.max,
-      avg: row.sum / row.count,
-      count: row.count,
-      last: row.last,
-    }));
+    const result = await client.query<BucketRow>(text, [seriesId, w, start, end]);
+    return result.rows.map(toBucket);
   }
 
   async #cursorIn(client: pg.PoolClient | pg.Pool, source: string): Promise<string | null> {
@@ -373,13 +365,12 @@ export class PostgresStore extends Emitter<StoreEvents> implements TelemetryStor
 
   async latest(filter: { readonly channel?: string; readonly sensor?: string } = {}): Promise<LatestReading[]> {
     this.#open();
-    const channel = filter.channel === undefined ? null : checkName(filter.channel, 'channel');
-    const sensor = filter.sensor === undefined ? null : checkName(filter.sensor, 'sensor');
+    const { channel, sensor } = cleanLatestFilter(filter);
     const result = await this.#pool.query<LatestReading>(
       `SELECT channel, sensor, unit, last_t::float8 AS t, last_value AS value FROM ${this.#s}.series
        WHERE last_t IS NOT NULL AND ($1::text IS NULL OR channel = $1) AND ($2::text IS NULL OR sensor = $2)
        ORDER BY channel COLLATE "C", sensor COLLATE "C"`,
-      [channel, sensor],
+      [channel ?? null, sensor ?? null],
     );
     return result.rows.map(({ channel, sensor, unit, t, value }) => ({ channel, sensor, unit, t, value }));
   }
@@ -390,9 +381,7 @@ export class PostgresStore extends Emitter<StoreEvents> implements TelemetryStor
     readonly limit?: number;
   }): Promise<StoredReading[]> {
     this.#open();
-    const channel = query.channel === undefined ? DEFAULT_CHANNEL : checkName(query.channel, 'channel');
-    const sensor = checkName(query.sensor, 'sensor');
-    const limit = cleanLimit(query.limit);
+    const { channel, sensor, limit } = cleanRecent(query);
     const s = this.#s;
     const result = await this.#pool.query<{ t: number; value: number }>(
       `SELECT r.t::float8 AS t, r.value FROM ${s}.raw AS r JOIN ${s}.series AS se ON se.id = r.series_id

@@ -6,7 +6,16 @@ import { BoardcastError, Emitter } from '@boardcast/core';
 import Database from 'better-sqlite3';
 import { idKey } from './event-id.js';
 import { rollup } from './rollup.js';
-import { closedError, pruneTimer, type ResolvedOptions, resolveOptions, seriesKey, sortBatch } from './store-base.js';
+import {
+  type BucketRow,
+  closedError,
+  pruneTimer,
+  type ResolvedOptions,
+  resolveOptions,
+  seriesKey,
+  sortBatch,
+  toBucket,
+} from './store-base.js';
 import { HOUR, MINUTE, plan, statsPlan } from './tiers.js';
 import type {
   Bucket,
@@ -27,7 +36,7 @@ import type {
   WriteOptions,
   WriteResult,
 } from './types.js';
-import { checkName, cleanLimit, cleanMaxPoints, cleanRange, cleanSource, DEFAULT_CHANNEL } from './validate.js';
+import { cleanEventId, cleanLatestFilter, cleanMaxPoints, cleanRange, cleanRecent, cleanSource } from './validate.js';
 
 export interface SqliteStoreOptions extends StoreOptions {
   /** The database file (created with its directory's permissions), or `':memory:'`. */
@@ -55,6 +64,16 @@ export interface SqliteStoreOptions extends StoreOptions {
 
 const SCHEMA_VERSION = 1;
 
+/** A rollup tier's table: one row per series and step-aligned `t`. */
+function rollupTable(name: 'minute' | 'hour'): string {
+  return `CREATE TABLE IF NOT EXISTS ${name} (
+  series_id INTEGER NOT NULL, t INTEGER NOT NULL,
+  min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL,
+  last_t INTEGER NOT NULL, last REAL NOT NULL,
+  PRIMARY KEY (series_id, t)
+) WITHOUT ROWID;`;
+}
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS series (
   id INTEGER PRIMARY KEY,
@@ -71,18 +90,8 @@ CREATE TABLE IF NOT EXISTS raw (
   value REAL NOT NULL,
   PRIMARY KEY (series_id, t, value)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS minute (
-  series_id INTEGER NOT NULL, t INTEGER NOT NULL,
-  min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL,
-  last_t INTEGER NOT NULL, last REAL NOT NULL,
-  PRIMARY KEY (series_id, t)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS hour (
-  series_id INTEGER NOT NULL, t INTEGER NOT NULL,
-  min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, count INTEGER NOT NULL,
-  last_t INTEGER NOT NULL, last REAL NOT NULL,
-  PRIMARY KEY (series_id, t)
-) WITHOUT ROWID;
+${rollupTable('minute')}
+${rollupTable('hour')}
 CREATE TABLE IF NOT EXISTS cursors (
   source TEXT PRIMARY KEY,
   event_id TEXT NOT NULL,
@@ -112,14 +121,9 @@ interface SeriesRow {
   last_t: number | null;
 }
 
-interface BucketRow {
-  b: number;
-  min: number;
-  max: number;
-  sum: number;
-  count: number;
-  lt: number;
-  last: number;
+/** A bucket's aggregates and `lt`, the newest reading's time in it. */
+interface BucketLtRow extends BucketRow {
+  readonly lt: number;
 }
 
 /**
@@ -185,7 +189,7 @@ export class SqliteStore extends Emitter<StoreEvents> implements TelemetryStore 
       ),
       cursor: db.prepare<[string], { event_id: string }>('SELECT event_id FROM cursors WHERE source = ?'),
       seriesLast: db.prepare<[number], { last_t: number | null }>('SELECT last_t FROM series WHERE id = ?'),
-      rawBuckets: db.prepare<Record<string, number>, BucketRow>(
+      rawBuckets: db.prepare<Record<string, number>, BucketLtRow>(
         `SELECT g.*, (SELECT max(value) FROM raw WHERE series_id = :s AND t = g.lt) AS last FROM (
            SELECT ${BUCKET} AS b, min(value) AS min, max(value) AS max, sum(value) AS sum, count(*) AS count, max(t) AS lt
            FROM raw WHERE series_id = :s AND t >= :start AND t < :end GROUP BY b) AS g ORDER BY g.b`,
@@ -220,7 +224,7 @@ export class SqliteStore extends Emitter<StoreEvents> implements TelemetryStore 
 
   #rollupBuckets(db: Database.Database, table: 'minute' | 'hour') {
     // `last` of a bucket: the greatest `last` among its rows whose `last_t` is the bucket's newest.
-    return db.prepare<Record<string, number>, BucketRow>(
+    return db.prepare<Record<string, number>, BucketLtRow>(
       `SELECT g.*, (SELECT max(last) FROM ${table} WHERE series_id = :s AND t >= g.b AND t < g.b + :w AND last_t = g.lt) AS last
        FROM (SELECT ${BUCKET} AS b, min(min) AS min, max(max) AS max, sum(sum) AS sum, sum(count) AS count, max(last_t) AS lt
              FROM ${table} WHERE series_id = :s AND t >= :start AND t < :end GROUP BY b) AS g ORDER BY g.b`,
@@ -276,10 +280,7 @@ export class SqliteStore extends Emitter<StoreEvents> implements TelemetryStore 
       this.#open();
       const batch = sortBatch(readings, this.#options);
       const source = cleanSource(options.source);
-      const eventId = options.eventId;
-      if (eventId !== undefined && (typeof eventId !== 'string' || eventId === '' || eventId.length > 200)) {
-        throw new BoardcastError('invalid_payload', 'eventId must be a non-empty string of at most 200 characters');
-      }
+      const eventId = cleanEventId(options.eventId);
       const ids = new Array<number>(batch.accepted.length);
       let last: { channel: string; sensor: string; unit: string | undefined; id: number } | undefined;
       batch.accepted.forEach((r, i) => {
@@ -359,14 +360,7 @@ export class SqliteStore extends Emitter<StoreEvents> implements TelemetryStore 
         : tier === 'minute'
           ? stmt.minuteBuckets.all(params)
           : stmt.hourBuckets.all(params);
-    return rows.map((row) => ({
-      t: row.b,
-      min: row.min,
-      max: row.max,
-      avg: row.sum / row.count,
-      count: row.count,
-      last: row.last,
-    }));
+    return rows.map(toBucket);
   }
 
   stats(query: RangeQuery): Promise<Stats | undefined> {
@@ -395,7 +389,7 @@ export class SqliteStore extends Emitter<StoreEvents> implements TelemetryStore 
   #bucketsFrom(seriesId: number, tier: TierName, start: number, width: number) {
     const table = tier;
     const row = this.#db
-      .prepare<Record<string, number>, Omit<BucketRow, 'b'>>(
+      .prepare<Record<string, number>, Omit<BucketLtRow, 'b'>>(
         tier === 'raw'
           ? 'SELECT min(value) AS min, max(value) AS max, sum(value) AS sum, count(*) AS count, max(t) AS lt FROM raw WHERE series_id = :s AND t >= :start AND t < :end'
           : `SELECT min(min) AS min, max(max) AS max, sum(sum) AS sum, sum(count) AS count, max(last_t) AS lt FROM ${table} WHERE series_id = :s AND t >= :start AND t < :end`,
@@ -415,8 +409,7 @@ export class SqliteStore extends Emitter<StoreEvents> implements TelemetryStore 
   latest(filter: { readonly channel?: string; readonly sensor?: string } = {}): Promise<LatestReading[]> {
     return attempt(() => {
       this.#open();
-      const channel = filter.channel === undefined ? undefined : checkName(filter.channel, 'channel');
-      const sensor = filter.sensor === undefined ? undefined : checkName(filter.sensor, 'sensor');
+      const { channel, sensor } = cleanLatestFilter(filter);
       return this.#stmt.latest
         .all()
         .filter(
@@ -433,9 +426,7 @@ export class SqliteStore extends Emitter<StoreEvents> implements TelemetryStore 
   }): Promise<StoredReading[]> {
     return attempt(() => {
       this.#open();
-      const channel = query.channel === undefined ? DEFAULT_CHANNEL : checkName(query.channel, 'channel');
-      const sensor = checkName(query.sensor, 'sensor');
-      const limit = cleanLimit(query.limit);
+      const { channel, sensor, limit } = cleanRecent(query);
       const series = this.#lookup(channel, sensor);
       if (!series) return [];
       return this.#stmt.recent.all(series.id, limit).map(({ t, value }) => ({ channel, sensor, t, value }));

@@ -1,6 +1,6 @@
 import { BoardcastError } from '@boardcast/core';
 import { DEFAULT_RETENTION, resolveRetention } from './tiers.js';
-import type { Reading, Retention, StoreOptions } from './types.js';
+import type { Bucket, Reading, Retention, StoreOptions } from './types.js';
 import { type CleanReading, cleanReading } from './validate.js';
 
 /** Default window ahead of the store's clock in which a reading is still accepted. */
@@ -73,4 +73,18 @@ export function pruneTimer(intervalMs: number, prune: () => Promise<unknown>, on
 
 export function seriesKey(channel: string, sensor: string): string {
   return `${channel}\u0000${sensor}`;
+}
+
+/** One bucket as both stores read it: the aggregates of its rows, `b` its start. */
+export interface BucketRow {
+  readonly b: number;
+  readonly min: number;
+  readonly max: number;
+  readonly sum: number;
+  readonly count: number;
+  readonly last: number;
+}
+
+export function toBucket(row: BucketRow): Bucket {
+  return { t: row.b, min: row.min, max: row.max, avg: row.sum / row.count, count: row.count, last: row.last };
 }

@@ -88,6 +88,27 @@ export function cleanMaxPoints(query: ChartQuery): number {
   return n;
 }
 
+/** `store.latest()`'s filter, each name checked when given. */
+export function cleanLatestFilter(filter: { readonly channel?: string; readonly sensor?: string }): {
+  channel: string | undefined;
+  sensor: string | undefined;
+} {
+  return {
+    channel: filter.channel === undefined ? undefined : checkName(filter.channel, 'channel'),
+    sensor: filter.sensor === undefined ? undefined : checkName(filter.sensor, 'sensor'),
+  };
+}
+
+/** `store.recent()`'s query: the channel defaults to {@link DEFAULT_CHANNEL}, the limit to 10. */
+export function cleanRecent(query: { readonly channel?: string; readonly sensor: string; readonly limit?: number }): {
+  channel: string;
+  sensor: string;
+  limit: number;
+} {
+  const channel = query.channel === undefined ? DEFAULT_CHANNEL : checkName(query.channel, 'channel');
+  return { channel, sensor: checkName(query.sensor, 'sensor'), limit: cleanLimit(query.limit) };
+}
+
 export function cleanLimit(limit: number | undefined): number {
   if (limit === undefined) return 10;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RECENT) {
@@ -99,4 +120,12 @@ export function cleanLimit(limit: number | undefined): number {
 export function cleanSource(source: string | undefined): string {
   if (source === undefined) return 'default';
   return checkName(source, 'source');
+}
+
+/** `WriteOptions.eventId`: a non-empty string of at most 200 characters, or none; else `invalid_payload`. */
+export function cleanEventId(eventId: unknown): string | undefined {
+  if (eventId !== undefined && (typeof eventId !== 'string' || eventId === '' || eventId.length > 200)) {
+    throw refuse('eventId must be a non-empty string of at most 200 characters');
+  }
+  return eventId;
 }
