@@ -1,4 +1,4 @@
-import { type AccessPolicy, OPEN_ACCESS, principalIdOf, RateLimiter } from './access.js';
+import { type AccessPolicy, OPEN_ACCESS, principalIdOf } from './access.js';
 import { type Bus, type BusStatus, compareStreamIds, MemoryBus, type StateCheckpoint } from './bus.js';
 import { assertChannelId, DEFAULT_CHANNEL, DIRECTORY, isChannelId } from './channel.js';
 import { ChannelSnapshotBody } from './channel-codec.js';
@@ -29,6 +29,7 @@ import { Emitter } from './emitter.js';
 import { EncodedEvent, STATE_EVENT, StateChange, StatusFrame } from './encoded-event.js';
 import { BoardcastError, type ErrorCode } from './errors.js';
 import type { SinceResult } from './history.js';
+import { RateLimiter } from './rate-limit.js';
 import { EncodedSnapshot } from './snapshot.js';
 import { validateEntry, validateEntrySync } from './validate.js';
 

@@ -1,11 +1,12 @@
 /**
  * `@boardcast/core/server`: what a server endpoint needs besides the hub —
  * the Host/Origin/limit policy every boardcast endpoint applies, the upgrade
- * registry, the `Retry-After` rule of error answers, and `logSafe` for log
- * lines built from network input. Public
- * and documented (core README), so an application can give its own
- * endpoints the same checks; it follows semver like the root entry. Node
- * APIs stay out of it too: callers pass the machine's names in.
+ * registry, the token bucket behind every rate limit (`RateLimiter`), the
+ * `Retry-After` rule of error answers, and `logSafe` for log lines built
+ * from network input. Public and documented (core README), so an
+ * application can give its own endpoints the same checks; it follows semver
+ * like the root entry. Node APIs stay out of it too: callers pass the
+ * machine's names in.
  */
 export { LOG_SAFE_MAX_LENGTH, logSafe } from './log-safe.js';
 export {
@@ -34,6 +35,7 @@ export {
   type TrustProxy,
   withClient,
 } from './policy.js';
+export { RateLimiter } from './rate-limit.js';
 export { retryAfterHeader } from './retry-after.js';
 export {
   refuseUpgrade,

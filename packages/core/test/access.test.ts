@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OPEN_ACCESS, RateLimiter } from '../src/access.js';
+import { OPEN_ACCESS } from '../src/access.js';
 import { accessTable, matchesChannel, principalIdOf } from '../src/index.js';
 
 describe('principalIdOf', () => {
@@ -87,66 +87,5 @@ describe('accessTable', () => {
   it('OPEN_ACCESS lets everyone see and command everything', () => {
     expect(OPEN_ACCESS.canSee(undefined, 'any')).toBe(true);
     expect(OPEN_ACCESS.canCommand?.(undefined, 'any', 'led')).toBe(true);
-  });
-});
-
-describe('RateLimiter', () => {
-  it('refuses a rate ≤ 0 or a burst < 1', () => {
-    for (const [rate, burst] of [
-      [0, 1],
-      [-1, 1],
-      [Number.NaN, 1],
-      [1, 0.5],
-      [1, Number.NaN],
-    ] as const) {
-      expect(() => new RateLimiter(rate, burst), `${rate}/${burst}`).toThrow(
-        new RangeError('rate must be > 0 and burst ≥ 1'),
-      );
-    }
-    expect(() => new RateLimiter(0.001, 1)).not.toThrow();
-  });
-
-  it('allows a burst, then `rate` per second, per key', () => {
-    let now = 0;
-    const limiter = new RateLimiter(2, 2, () => now);
-    expect([limiter.take('a'), limiter.take('a'), limiter.take('a')]).toEqual([true, true, false]);
-    expect(limiter.take('b')).toBe(true); // another key has its own bucket
-    now = 499;
-    expect(limiter.take('a')).toBe(false);
-    now = 500; // 2 per second: one token back after 500 ms
-    expect([limiter.take('a'), limiter.take('a')]).toEqual([true, false]);
-    now = 60_000; // never more than the burst
-    expect([limiter.take('a'), limiter.take('a'), limiter.take('a')]).toEqual([true, true, false]);
-  });
-
-  it('drops buckets idle for more than a minute, checked at most once a minute', () => {
-    // A slow rate makes a dropped bucket (a fresh, full one) tell from a refilled one.
-    let now = 0;
-    const limiter = new RateLimiter(0.01, 2, () => now);
-    const drain = (key: string) => [limiter.take(key), limiter.take(key), limiter.take(key)];
-    now = 1;
-    expect(drain('a')).toEqual([true, true, false]);
-    now = 30_000;
-    expect(drain('b')).toEqual([true, true, false]);
-    now = 61_002; // the first take past a minute sweeps: a, idle 61 s, is dropped and starts full
-    expect(drain('a')).toEqual([true, true, false]);
-    now = 92_000; // b idle 62 s, but the last sweep was 31 s ago: b is kept, with 0.62 token
-    expect(limiter.take('b')).toBe(false);
-  });
-
-  it('"idle for more than a minute" and "once a minute" are strict: exactly 60 s is not more', () => {
-    let now = 0;
-    const limiter = new RateLimiter(0.001, 2, () => now); // 60 s refill 0.06 token, 120 s 0.12
-    now = 1;
-    expect([limiter.take('x'), limiter.take('x'), limiter.take('x')]).toEqual([true, true, false]);
-    now = 60_001; // sweeps (60,001 ms since 0); x idle exactly 60 s: kept, still empty
-    expect(limiter.take('x')).toBe(false);
-    now = 1;
-    const other = new RateLimiter(0.001, 2, () => now);
-    expect([other.take('y'), other.take('y'), other.take('z')]).toEqual([true, true, true]);
-    now = 60_001; // sweeps; y idle exactly 60 s, kept
-    other.take('z');
-    now = 120_001; // exactly a minute after that sweep: no sweep, so y (idle 120 s) is still there, empty
-    expect(other.take('y')).toBe(false);
   });
 });

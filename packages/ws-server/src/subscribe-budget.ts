@@ -1,43 +1,47 @@
+import { RateLimiter } from '@boardcast/core/server';
+
+/** The one key of a socket's own bucket. */
+const SOCKET = '';
+
 /**
- * A per-socket token bucket for `subscribe` frames, counted in channels
- * named. Each channel added costs the hub an access check, a snapshot or a
- * `forbidden` frame and an entry in the answer, so a client could otherwise
- * send frame after frame of 1,000 names and spend everyone's CPU and
- * bandwidth (`maxInFlight` only bounds frames waiting at once, not how fast
- * they come). Core's `RateLimiter` takes one token per call and is keyed by
- * principal; this one takes a frame's whole cost and lives with the socket.
+ * A socket's budget for `subscribe` frames, counted in channels named. Each
+ * channel added costs the hub an access check, a snapshot or a `forbidden`
+ * frame and an entry in the answer, so a client could otherwise send frame
+ * after frame of 1,000 names and spend everyone's CPU and bandwidth
+ * (`maxInFlight` only bounds frames waiting at once, not how fast they
+ * come). The bucket is core's `RateLimiter` (the one behind the hub's
+ * `commandsPerSecond`), one per socket; what is ws-server's own is the cost
+ * of a frame and telling a client that waits from one that keeps pushing.
  */
 export class SubscribeBudget {
-  readonly rate: number;
-  readonly burst: number;
-  #tokens: number;
-  #at: number;
+  readonly #bucket: RateLimiter;
   /** Channels asked for and refused since the last admitted frame: how hard the client keeps pushing. */
   #overdraft = 0;
-  readonly #now: () => number;
 
   /** `rate` channels per second, up to `burst` at once (both already checked by `resolveOptions`). */
-  constructor(rate: number, burst: number, now: () => number = () => performance.now()) {
-    this.rate = rate;
-    this.burst = burst;
-    this.#now = now;
-    this.#tokens = burst;
-    this.#at = now();
+  constructor(rate: number, burst: number, now?: () => number) {
+    this.#bucket = new RateLimiter(rate, burst, now);
+  }
+
+  /** Channels per second (`channelsPerSecond`). */
+  get rate(): number {
+    return this.#bucket.rate;
+  }
+
+  /** Channels at once (`channelBurst`). */
+  get burst(): number {
+    return this.#bucket.burst;
   }
 
   /**
-   * Spend a frame's tokens (see `#cost`): `'ok'`
-   * when the bucket holds them, `'refused'` when it does not, `'abuse'` once
-   * the channels refused since the last admitted frame reach a second
-   * `burst` — a client that does not wait for its budget to refill.
+   * Spend a frame's tokens (see `#cost`): `'ok'` when the bucket holds them,
+   * `'refused'` when it does not, `'abuse'` once the channels refused since
+   * the last admitted frame reach a second `burst` — a client that does not
+   * wait for its budget to refill.
    */
   take(channels: number): 'ok' | 'refused' | 'abuse' {
     const cost = this.#cost(channels);
-    const now = this.#now();
-    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * this.rate);
-    this.#at = now;
-    if (this.#tokens >= cost) {
-      this.#tokens -= cost;
+    if (this.#bucket.take(SOCKET, cost)) {
       this.#overdraft = 0;
       return 'ok';
     }
@@ -45,14 +49,13 @@ export class SubscribeBudget {
     return this.#overdraft >= this.burst ? 'abuse' : 'refused';
   }
 
+  /** Seconds until a frame of `channels` would be admitted (for the error message). */
+  waitSeconds(channels: number): number {
+    return this.#bucket.waitMs(SOCKET, this.#cost(channels)) / 1000;
+  }
+
   /** A frame costs one token per channel, at least one and at most `burst` (so a full bucket admits any frame). */
   #cost(channels: number): number {
     return Math.min(this.burst, Math.max(1, channels));
-  }
-
-  /** Seconds until a frame of `channels` would be admitted (for the error message). */
-  waitSeconds(channels: number): number {
-    const missing = this.#cost(channels) - this.#tokens;
-    return Math.max(0, missing / this.rate);
   }
 }
