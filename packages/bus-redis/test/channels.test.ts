@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisBus, type RedisBusOptions } from '../src/index.js';
-import { type RedisProcess, redisServerPath, startRedis } from './redis-server.js';
+import { eventually as pollUntil, type RedisProcess, redisServerPath, startRedis } from './redis-server.js';
 
 const contract = defineContract({
   events: { tick: typed<number>() },
@@ -15,17 +15,8 @@ const contract = defineContract({
 type State = { sum: number; count: number };
 const initial: State = { sum: 0, count: 0 };
 
-async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-}
+/** The shared poll with this file's 20 s bound (the helper's default is 10 s). */
+const eventually = <T>(check: () => T | Promise<T>): Promise<T> => pollUntil(check, 20_000);
 
 /** A browser-strict client: it sees only the WS frames and folds them with the contract's reducer, per channel. */
 function wire() {
