@@ -481,7 +481,10 @@ describe('WS: a refused resume id', () => {
     await until(() => t.ticks.length === 1);
   });
 
-  /** A real `ws` server that refuses every resume with an `error` envelope, the way a server says it after the upgrade. */
+  /**
+   * A real `ws` server that refuses every resume with an `error` envelope, the way a server says it after the
+   * upgrade, and a client that dials it resuming from `stale-42`.
+   */
   async function refusingServer(refuseFresh: boolean) {
     const seen: (string | undefined)[] = [];
     const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => WS_PROTOCOL });
@@ -498,36 +501,30 @@ describe('WS: a refused resume id', () => {
       socket.send(`{"type":"snapshot","id":"e-9","data":${SNAPSHOT}}`);
     });
     const { port } = wss.address() as AddressInfo;
-    return { seen, url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/` };
+    const client = connect(`http://127.0.0.1:${port}`, contract, {
+      transport: 'ws',
+      WebSocket,
+      wsUrl: `ws://127.0.0.1:${port}/`,
+      lastEventId: 'stale-42',
+    });
+    return { seen, client };
   }
 
   it('an error envelope refusing the resume: the client drops the id and comes back fresh', async () => {
-    const server = await refusingServer(false);
-    const client = connect(server.url, contract, {
-      transport: 'ws',
-      WebSocket,
-      wsUrl: server.wsUrl,
-      lastEventId: 'stale-42',
-    });
+    const { seen, client } = await refusingServer(false);
     const t = track(client);
     await until(() => client.status === 'open' && client.state);
-    expect(server.seen).toEqual(['stale-42', undefined]);
+    expect(seen).toEqual(['stale-42', undefined]);
     expect(t.resets).toEqual(['resume_refused']);
     expect(client.lastEventId).toBe('e-9');
   });
 
   it('the same refusal twice in a row stops with a typed error', async () => {
-    const server = await refusingServer(true);
-    const client = connect(server.url, contract, {
-      transport: 'ws',
-      WebSocket,
-      wsUrl: server.wsUrl,
-      lastEventId: 'stale-42',
-    });
+    const { seen, client } = await refusingServer(true);
     track(client);
     await until(() => client.status === 'closed');
     expect(client.error?.code).toBe('invalid_payload');
-    expect(server.seen).toEqual(['stale-42', undefined]);
+    expect(seen).toEqual(['stale-42', undefined]);
   });
 
   it('a 401 to a resume stops at once (not taken for a refused id)', async () => {
