@@ -170,7 +170,9 @@ export interface HubOptions<C extends ContractSpec> {
   readonly maxSubscriptionsPerPrincipal?: number;
   /**
    * Commands per second per principal, with bursts of `commandBurst`
-   * (default 2 × rate); past it `too_many_requests`. Default: 20 when an
+   * (default 2 × rate); past it `too_many_requests` whose
+   * `details.retryAfterMs` is the wait in ms until the next command is
+   * admitted (HTTP answers it with `Retry-After`). Default: 20 when an
    * `access` policy is set (viewers are told apart), none otherwise.
    */
   readonly commandsPerSecond?: number;
@@ -1245,7 +1247,10 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
       }
     }
     if (this.#rate && !checked && !this.#rate.take(context.principal)) {
-      return { ok: false, error: new BoardcastError('too_many_requests', 'too many commands; slow down') };
+      // The wait rides along, so an HTTP 429 carries Retry-After (retryAfterHeader).
+      const retryAfterMs = Math.ceil(this.#rate.waitMs(context.principal));
+      const details = { retryAfterMs };
+      return { ok: false, error: new BoardcastError('too_many_requests', 'too many commands; slow down', { details }) };
     }
     const handler = this.#channels.get(channel)?.handlers.get(command) ?? this.#handlers.get(command);
     if (!handler) {

@@ -3,9 +3,10 @@ import type { BoardcastError } from './errors.js';
 /**
  * The `Retry-After` header (delay-seconds, RFC 9110 §10.2.3) for an HTTP
  * error answer, when the error says how long to wait: its
- * `details.retryAfterMs`, a finite number of milliseconds ≥ 0 — what
- * sse-server's `createTokenAccess` throttle attaches, and what an app's
- * `authorize` may attach to its own `too_many_requests`.
+ * `details.retryAfterMs`, a finite number of milliseconds ≥ 0 — what the
+ * hub's `commandsPerSecond` refusal carries, what sse-server's
+ * `createTokenAccess` throttle attaches, and what an app's `authorize` may
+ * attach to its own `too_many_requests`.
  *
  * - Only with status 429 (RFC 6585 §4) and 503 (RFC 9110 §15.6.4), the
  *   answers whose meaning includes "later"; `status` defaults to the

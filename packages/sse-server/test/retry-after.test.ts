@@ -29,15 +29,20 @@ afterEach(async () => {
 type Adapter = 'node' | 'fetch';
 
 /** The test hub; `commandsPerSecond` set: one that rate-limits commands (core's limiter). */
-function testHub(commandsPerSecond?: number) {
+function testHub(commandsPerSecond?: number, commandBurst = 1) {
   if (commandsPerSecond === undefined) return makeHub(10);
-  const limited = createHub(contract, { state: { led: { on: false } }, commandsPerSecond, commandBurst: 1 });
+  const limited = createHub(contract, { state: { led: { on: false } }, commandsPerSecond, commandBurst });
   limited.handle('echo', (input) => input);
   return limited;
 }
 
-async function start(adapter: Adapter, options: BoardcastHttpOptions, commandsPerSecond?: number) {
-  hub = testHub(commandsPerSecond);
+async function start(
+  adapter: Adapter,
+  options: BoardcastHttpOptions,
+  commandsPerSecond?: number,
+  commandBurst?: number,
+) {
+  hub = testHub(commandsPerSecond, commandBurst);
   const http = boardcastHttp(hub, { base: '/api', ...options });
   api = http;
   if (adapter === 'node') {
@@ -145,13 +150,27 @@ describe.each(['node', 'fetch'] as const)('Retry-After on the %s adapter', (adap
     expect(forbidden.headers.get('retry-after')).toBeNull();
   });
 
-  it("the hub's command rate (commandsPerSecond) answers 429 without Retry-After: core's error names no wait", async () => {
-    // One command per 1000 s: the second is refused however slow the machine.
-    const base = await start(adapter, {}, 0.001);
-    expect((await endpoints.commands(base)).status).toBe(200);
-    const refused = await endpoints.commands(base);
-    expect(refused.status).toBe(429);
-    expect((await refused.json()).error.code).toBe('too_many_requests');
-    expect(refused.headers.get('retry-after')).toBeNull();
+  it("a flood of commands over the hub's commandsPerSecond gets 429 with Retry-After: the seconds until the next token", async () => {
+    // One command per 100 s, bursts of 3 (testHub's commandBurst): the refusals come on any machine.
+    const base = await start(adapter, {}, 0.01, 3);
+    const started = performance.now();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => endpoints.commands(base)));
+    const elapsed = performance.now() - started;
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(3);
+    const refused = answers.filter((a) => a.status !== 200);
+    expect(refused).toHaveLength(17);
+    // 100 s per token, less the time since the burst was spent, rounded up to whole seconds.
+    const earliest = Math.ceil((100_000 - Math.ceil(elapsed)) / 1000);
+    for (const answer of refused) {
+      expect(answer.status).toBe(429);
+      expect((await answer.json()).error).toEqual({
+        code: 'too_many_requests',
+        message: 'too many commands; slow down',
+      });
+      const seconds = Number(answer.headers.get('retry-after'));
+      expect(seconds).toBeGreaterThanOrEqual(earliest);
+      expect(seconds).toBeLessThanOrEqual(100);
+    }
+    for (const answer of answers.filter((a) => a.status === 200)) expect(answer.headers.get('retry-after')).toBeNull();
   });
 });
