@@ -7,7 +7,10 @@ import {
   checkRequest,
   type EndpointPolicy,
   type HostEnvironment,
+  type PeerInfo,
   resolvePolicy,
+  type TrustProxy,
+  withClient,
 } from '@boardcast/core/server';
 import type { TelemetryStore } from './types.js';
 import { checkName, DEFAULT_CHANNEL } from './validate.js';
@@ -24,6 +27,19 @@ export interface TelemetryRoutesOptions {
   readonly allowMissingOrigin?: boolean;
   /** Extra `Host` names this server answers to; others get 403 `forbidden_host`. */
   readonly allowedHosts?: AllowedHosts;
+  /**
+   * Reverse proxies whose forwarding headers are believed (core's
+   * `TrustProxy`: the same option, with the same meaning, as in sse-server
+   * and ws-server): a list of addresses and CIDR ranges (`'127.0.0.1'`,
+   * `'10.0.0.0/8'`, `'loopback'` …), a predicate on the peer's address, or
+   * `{ addresses, headers: 'forwarded' }` to read RFC 7239 `Forwarded`
+   * instead of `X-Forwarded-*`. From a trusted peer the client address
+   * (`request.clientAddress` in `authorize`), the public host and the scheme
+   * come from those headers, so the Host and Origin checks see the page's
+   * public origin; from any other peer they are ignored. Default: none —
+   * the peer is the client.
+   */
+  readonly trustProxy?: TrustProxy;
   /** The same hook the other endpoints take; its value is the principal `access` judges. */
   readonly authorize?: Authorize;
   /** Which channels a principal may query; pass `hub.access`. Default: every channel. */
@@ -110,6 +126,7 @@ export class TelemetryRoutes {
         allowedOrigins: options.allowedOrigins,
         allowMissingOrigin: options.allowMissingOrigin,
         allowedHosts: options.allowedHosts,
+        trustProxy: options.trustProxy,
       },
       hostEnvironment(),
     );
@@ -124,7 +141,7 @@ export class TelemetryRoutes {
     } catch {
       url = new URL('http://localhost/');
     }
-    const info: BoardcastRequest<IncomingMessage> = {
+    const request: BoardcastRequest<IncomingMessage> = {
       method: req.method ?? 'GET',
       url,
       header: (name) => {
@@ -133,6 +150,11 @@ export class TelemetryRoutes {
       },
       raw: req,
     };
+    const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean }) | undefined;
+    const info = withClient(request, this.#policy.proxy, {
+      remoteAddress: socket?.remoteAddress,
+      encrypted: socket?.encrypted === true,
+    });
     void this.#run(info).then((reply) => {
       if (res.headersSent || res.destroyed) return;
       res.writeHead(reply.status, reply.headers);
@@ -140,14 +162,25 @@ export class TelemetryRoutes {
     });
   };
 
-  /** Fetch handler (Hono, Next.js, Bun, Deno). */
-  readonly fetch = async (request: Request): Promise<Response> => {
-    const info: BoardcastRequest<Request> = {
-      method: request.method,
-      url: new URL(request.url),
-      header: (name) => request.headers.get(name) ?? undefined,
-      raw: request,
-    };
+  /**
+   * Fetch handler (Hono, Next.js, Bun, Deno). A `Request` carries no peer
+   * address; pass it as `peer.remoteAddress` (Hono:
+   * `getConnInfo(c).remote.address`) for `trustProxy` to judge the peer and
+   * for `authorize` to see it as `request.clientAddress`.
+   */
+  readonly fetch = async (request: Request, peer: { readonly remoteAddress?: string } = {}): Promise<Response> => {
+    const url = new URL(request.url);
+    const info = withClient<Request>(
+      {
+        method: request.method,
+        url,
+        // A Request served over HTTP/2 (or 3) has no `host` header: its URL carries the :authority.
+        header: (name) => request.headers.get(name) ?? (name.toLowerCase() === 'host' ? url.host : undefined),
+        raw: request,
+      },
+      this.#policy.proxy,
+      { remoteAddress: peer.remoteAddress, encrypted: url.protocol === 'https:' } satisfies PeerInfo,
+    );
     const reply = await this.#run(info);
     return new Response(reply.body, { status: reply.status, headers: reply.headers });
   };
