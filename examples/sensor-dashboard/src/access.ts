@@ -20,8 +20,12 @@ export interface DashboardAuth {
  * request may change state, and {@link requireControl} enforces that in each
  * state-changing command, whichever transport the command came by.
  */
-export function createAccess(token: string | undefined): TokenAccess & { readonly authorize: Authorize } {
-  const tokens = createTokenAccess({ token, cookieName: 'dashboard_session' });
+export function createAccess(
+  token: string | undefined,
+  trustProxy?: readonly string[],
+): TokenAccess & { readonly authorize: Authorize } {
+  // trustProxy: wrong tokens are throttled per viewer behind the proxy, not per proxy.
+  const tokens = createTokenAccess({ token, cookieName: 'dashboard_session', trustProxy });
   return { ...tokens, authorize: (request): DashboardAuth => ({ control: tokens.allows(request) }) };
 }
 

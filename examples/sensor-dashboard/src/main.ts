@@ -13,8 +13,10 @@ import { type MqttSensorTopic, parseSensorTopic, startMqttIngest } from './mqtt-
 import { startDashboard } from './server.js';
 
 const USAGE = `usage: pnpm --filter sensor-dashboard start [-- --port 3001] [--host 127.0.0.1] [--interval 1000] [--devices 1 | --no-device]
-  [--control-token <secret>] [--allowed-host dash.lan …] [--mqtt-url mqtt://127.0.0.1:1883 --mqtt-sensor [kitchen/]temperature=tele/kitchen/SENSOR:AM2301.Temperature …]
+  [--control-token <secret>] [--allowed-host dash.lan …] [--trust-proxy 127.0.0.1 …] [--mqtt-url mqtt://127.0.0.1:1883 --mqtt-sensor [kitchen/]temperature=tele/kitchen/SENSOR:AM2301.Temperature …]
   [--db data/readings.db | --pg-url postgres://user@host/db]
+--trust-proxy: a reverse proxy in front (address or CIDR) whose X-Forwarded-For/-Host/-Proto are believed; repeatable
+  ($TRUST_PROXY, comma-separated); unset = those headers are ignored
 environment: PORT, HOST, INGEST_TOKEN (bearer token devices must send), CONTROL_TOKEN (secret for set_alarm and
   inject; on a host other than loopback a random one is made when unset), DEVICE_INTERVAL_MS, DEVICES, MQTT_URL, DB, PG_URL`;
 
@@ -51,6 +53,7 @@ async function main(): Promise<void> {
     'mqtt-url'?: string;
     'mqtt-sensor'?: string[];
     'allowed-host'?: string[];
+    'trust-proxy'?: string[];
     db?: string;
     'pg-url'?: string;
   };
@@ -70,6 +73,8 @@ async function main(): Promise<void> {
         'mqtt-sensor': { type: 'string', multiple: true },
         // Names browsers and devices may use besides localhost, IP literals and this machine's name.
         'allowed-host': { type: 'string', multiple: true },
+        // A reverse proxy in front (nginx, Caddy): its forwarding headers are believed, nobody else's.
+        'trust-proxy': { type: 'string', multiple: true },
         // Where readings outlive the process: a SQLite file, or PostgreSQL for many instances.
         db: { type: 'string' },
         'pg-url': { type: 'string' },
@@ -130,6 +135,11 @@ async function main(): Promise<void> {
     token,
     controlToken,
     allowedHosts: values['allowed-host'],
+    trustProxy:
+      values['trust-proxy'] ??
+      process.env.TRUST_PROXY?.split(',')
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== ''),
     log: (line) => console.log(line),
     assetsDir: `${here}public`,
     staleAfterMs: Math.max(10_000, intervalMs * 5),

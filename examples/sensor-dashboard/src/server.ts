@@ -53,6 +53,15 @@ export interface DashboardOptions extends DashboardHubOptions {
    */
   readonly allowedHosts?: readonly string[];
   /**
+   * Reverse proxies in front (addresses or CIDR ranges, e.g. `127.0.0.1`
+   * for nginx or Caddy on this machine) whose `X-Forwarded-For`/`-Host`/
+   * `-Proto` are believed on every route (`trustProxy` of sse-server,
+   * ws-server and the telemetry routes): per-address stream caps count the
+   * viewer behind the proxy, login throttling and the Host/Origin checks
+   * see the page's public address. Default: none, those headers are ignored.
+   */
+  readonly trustProxy?: readonly string[];
+  /**
    * Where readings are kept across restarts (main.ts opens a SQLite file or
    * PostgreSQL from `--db`/`--pg-url`). Default: an in-memory SQLite store
    * that lives as long as the server. The server records the hub's readings
@@ -85,12 +94,13 @@ const API = '/api';
 export async function startDashboard(options: DashboardOptions): Promise<RunningDashboard> {
   const dashboardHub = createDashboardHub(options);
   const { hub } = dashboardHub;
-  const access = createAccess(options.controlToken);
+  const access = createAccess(options.controlToken, options.trustProxy);
   const perAddress = options.maxStreamsPerAddress ?? STREAMS_PER_ADDRESS;
   const api = boardcastHttp(hub, {
     base: API,
     authorize: access.authorize,
     allowedHosts: options.allowedHosts,
+    trustProxy: options.trustProxy,
     sse: { maxClientsPerAddress: perAddress },
   });
   const ingest = createIngestHandler(dashboardHub, {
@@ -111,11 +121,12 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
   const telemetry = createTelemetryRoutes(store, {
     authorize: access.authorize,
     allowedHosts: options.allowedHosts,
+    trustProxy: options.trustProxy,
     recorder,
     onError: (error, where) => hub.emit('error', error, where),
   });
 
-  const hostGuard = createHostGuard(options.allowedHosts);
+  const hostGuard = createHostGuard(options.allowedHosts, options.trustProxy);
   const server = createServer(serverTimeouts(options.timeouts), (req, res) => {
     setSecurityHeaders(res);
     const foreignHost = hostGuard(req);
@@ -142,6 +153,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Running
     path: `${API}/ws`,
     authorize: access.authorize,
     allowedHosts: options.allowedHosts,
+    trustProxy: options.trustProxy,
     maxClientsPerAddress: perAddress,
   });
   // Values from the network (command names from the URL path, messages that
