@@ -1,5 +1,6 @@
 import { BoardcastError, Emitter } from '@boardcast/core';
 import type { Board, Level, Pin, PinEdgeEvent, PinMode } from './board.js';
+import { PinSetup } from './pin-setup.js';
 
 export interface ButtonOptions {
   /** Internal pull resistor: `up` (button to ground, the usual wiring), `down`, or `none`. Default `up`. */
@@ -56,13 +57,7 @@ export class Button extends Emitter<ButtonEvents> {
   #holdTimer: ReturnType<typeof setTimeout> | undefined;
   #unwatch: (() => void) | undefined;
   #closed = false;
-  /** Setup not finished yet: the board's next `online` starts it again. */
-  #offStatus: (() => void) | undefined;
-  #settingUp = false;
-  /** The board came online while a setup attempt was running: retry if that attempt finds it offline. */
-  #onlineDuringSetup = false;
-  #interruptionReported = false;
-  #settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
+  readonly #setup: PinSetup;
 
   constructor(board: Board, pin: Pin, options: ButtonOptions = {}) {
     super();
@@ -88,67 +83,28 @@ export class Button extends Emitter<ButtonEvents> {
     this.#holdMs = options.holdMs ?? 500;
     this.#debounceMs = options.debounceMs ?? 20;
     this.#mode = pull === 'up' ? 'input_pullup' : pull === 'down' ? 'input_pulldown' : 'input';
-    this.ready = new Promise<void>((resolve, reject) => {
-      this.#settle = { resolve, reject };
+    this.#setup = new PinSetup({
+      board,
+      pin,
+      component: 'Button',
+      attempt: () => this.#setUp(),
+      interrupted: (error) => this.emit('error', error),
     });
+    this.ready = this.#setup.ready;
     this.ready.catch((error) => this.emit('error', error));
-    this.#offStatus = board.on('status', (status) => {
-      if (status !== 'online') return;
-      if (this.#settingUp) this.#onlineDuringSetup = true;
-      else void this.#setUp();
-    });
-    void this.#setUp();
+    this.#setup.start();
   }
 
-  /** One setup attempt; only one runs at a time, and the watch is made once. */
+  /** One setup attempt; the watch is made once however many attempts run. */
   async #setUp(): Promise<void> {
-    if (this.#closed || this.#settle === undefined || this.#settingUp) return;
-    this.#settingUp = true;
-    this.#onlineDuringSetup = false;
     const { board, pin } = this;
-    try {
-      await board.pinMode(pin, this.#mode);
-      if (this.#closed) return;
-      this.#unwatch ??= board.watch(pin, { edge: 'both', debounceMs: this.#debounceMs }, (edge) => this.#onEdge(edge));
-      if (board.status === 'online') {
-        const level = await board.digitalRead(pin);
-        if (this.#level === undefined) this.#set(level, false);
-      }
-      this.#done()?.resolve();
-    } catch (error) {
-      if (this.#closed) return;
-      if (!(error instanceof BoardcastError && error.code === 'board_offline')) {
-        this.#done()?.reject(error);
-        return;
-      }
-      // Reported once: the board's own `status` already says each later
-      // drop, and a retry per reconnect must not become an error per reconnect.
-      if (!this.#interruptionReported) {
-        this.#interruptionReported = true;
-        this.emit(
-          'error',
-          new BoardcastError(
-            'board_offline',
-            `Button on board "${board.id}" pin ${String(pin)}: setup interrupted by the board going offline; it sets up again when the board is back online`,
-            { cause: error, details: { board: board.id, pin } },
-          ),
-        );
-      }
-    } finally {
-      this.#settingUp = false;
+    await board.pinMode(pin, this.#mode);
+    if (this.#closed) return;
+    this.#unwatch ??= board.watch(pin, { edge: 'both', debounceMs: this.#debounceMs }, (edge) => this.#onEdge(edge));
+    if (board.status === 'online') {
+      const level = await board.digitalRead(pin);
+      if (this.#level === undefined) this.#set(level, false);
     }
-    // The board came back while the attempt was failing: its `online` was
-    // seen then, so retry now rather than wait for the next one.
-    if (this.#settle !== undefined && this.#onlineDuringSetup && this.board.status === 'online') void this.#setUp();
-  }
-
-  /** Setup finished: stop following the board's status and hand back `ready`'s settle functions. */
-  #done(): { resolve: () => void; reject: (error: unknown) => void } | undefined {
-    const settle = this.#settle;
-    this.#settle = undefined;
-    this.#offStatus?.();
-    this.#offStatus = undefined;
-    return settle;
   }
 
   get isPressed(): boolean {
@@ -192,7 +148,7 @@ export class Button extends Emitter<ButtonEvents> {
 
   close(): void {
     this.#closed = true;
-    this.#done()?.resolve();
+    this.#setup.finish();
     clearTimeout(this.#holdTimer);
     this.#unwatch?.();
     this.#unwatch = undefined;

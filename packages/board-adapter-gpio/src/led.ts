@@ -1,5 +1,6 @@
 import { BoardcastError, Emitter } from '@boardcast/core';
 import type { Board, Level, OperationOptions, Pin } from './board.js';
+import { PinSetup } from './pin-setup.js';
 
 export interface LedOptions {
   /** The LED lights when the pin is low (wired to 3V3 through the LED). Default false. */
@@ -70,12 +71,7 @@ export class Led extends Emitter<LedEvents> {
   readonly ready: Promise<void>;
   readonly #activeLow: boolean;
   readonly #offStatus: () => void;
-  readonly #setUpJob: () => Promise<void>;
-  /** `ready`'s settle functions while setup is not finished. */
-  #settle: { resolve: () => void; reject: (error: unknown) => void } | undefined;
-  #settingUp = false;
-  #onlineDuringSetup = false;
-  #interruptionReported = false;
+  readonly #setup: PinSetup;
   readonly #maxQueue: number;
   readonly #jobs: Job[] = [];
   #running = false;
@@ -99,75 +95,32 @@ export class Led extends Emitter<LedEvents> {
     if (release !== 'off' && release !== 'keep') {
       throw new BoardcastError('invalid_payload', `Led release must be "off" or "keep", got ${String(release)}`);
     }
-    this.#setUpJob = async () => {
+    const setUp = async () => {
       await board.pinMode(pin, 'output', { initial, release: release === 'keep' ? 'keep' : off });
       if (!this.#closed) this.#follow();
       if (board.status === 'online') this.#confirm(await board.digitalRead(pin));
     };
-    this.ready = new Promise<void>((resolve, reject) => {
-      this.#settle = { resolve, reject };
+    // Through the queue, so operations wait for setup. Cut short by the board
+    // going offline, it is done again, not just re-read, when the board is
+    // back (a pin that never became an output cannot be read or driven).
+    this.#setup = new PinSetup({
+      board,
+      pin,
+      component: 'LED',
+      attempt: () => this.#serial(setUp, {}, true),
+      interrupted: (error) => this.emit('error', error),
     });
+    this.ready = this.#setup.ready;
     this.ready.catch((error) => this.#fail(error));
     this.#offStatus = board.on('status', (status) => {
-      if (status !== 'online') return;
-      // Setup cut short by the board going offline: set up again, not just re-read
-      // (a pin that never became an output cannot be read or driven).
-      if (this.#settle !== undefined) {
-        if (this.#settingUp) this.#onlineDuringSetup = true;
-        else this.#setUp();
-        return;
-      }
+      // While setup is not finished, an `online` is the PinSetup's to act on.
+      if (status !== 'online' || this.#setup.pending) return;
       // Not subject to the bound: the truth after a reconnect is never refused.
       this.#serial(async (o) => this.#confirm(await board.digitalRead(pin, o)), {}, true).catch((error) =>
         this.#fail(error),
       );
     });
-    this.#setUp();
-  }
-
-  /**
-   * One setup attempt through the queue (so operations wait for it). One
-   * that finds the board offline (`board_offline`) is reported once on
-   * `error` and tried again at the board's next `online`; any other
-   * failure rejects `ready`.
-   */
-  #setUp(): void {
-    if (this.#closed || this.#settle === undefined || this.#settingUp) return;
-    this.#settingUp = true;
-    this.#onlineDuringSetup = false;
-    this.#serial(this.#setUpJob, {}, true).then(
-      () => {
-        this.#settingUp = false;
-        this.#done()?.resolve();
-      },
-      (error: unknown) => {
-        this.#settingUp = false;
-        if (this.#closed) return;
-        if (!(error instanceof BoardcastError && error.code === 'board_offline')) {
-          this.#done()?.reject(error);
-          return;
-        }
-        if (!this.#interruptionReported) {
-          this.#interruptionReported = true;
-          this.emit(
-            'error',
-            new BoardcastError(
-              'board_offline',
-              `LED on board "${this.board.id}" pin ${String(this.pin)}: setup interrupted by the board going offline; it sets up again when the board is back online`,
-              { cause: error, details: { board: this.board.id, pin: this.pin } },
-            ),
-          );
-        }
-        // The board came back while the attempt was failing: retry now.
-        if (this.#onlineDuringSetup && this.board.status === 'online') this.#setUp();
-      },
-    );
-  }
-
-  #done(): { resolve: () => void; reject: (error: unknown) => void } | undefined {
-    const settle = this.#settle;
-    this.#settle = undefined;
-    return settle;
+    this.#setup.start();
   }
 
   /** The confirmed state; undefined until the board has answered once. */
@@ -245,7 +198,7 @@ export class Led extends Emitter<LedEvents> {
     this.#unwatch?.();
     this.#unwatch = undefined;
     this.#offStatus();
-    this.#done()?.reject(this.#closedError());
+    this.#setup.fail(this.#closedError());
     this.removeAllListeners();
   }
 
