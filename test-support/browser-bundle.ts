@@ -11,7 +11,7 @@ const NODE_BUILTINS = new Set([...builtinModules, ...builtinModules.map((m) => `
  * `@boardcast/<pkg>/<entry>` → `packages/<pkg>/src/<entry>.ts`: a page
  * bundled from sources resolves exactly the entries a user's bundler would.
  */
-const boardcastSources: Plugin = {
+export const boardcastSources: Plugin = {
   name: 'boardcast-sources',
   setup(b) {
     b.onResolve({ filter: /^@boardcast\/[^/]+(\/[^/]+)?$/ }, (args) => {

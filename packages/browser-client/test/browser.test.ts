@@ -1,13 +1,8 @@
-import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sourceAliases } from '../../../scripts/workspace-sources.mjs';
-import { CHROMIUM_ARGS, chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
 import { startTcpProxy, type TcpProxy } from '../../../test-support/tcp-proxy.js';
 import { makeHub, serve, type TestServer, tick } from './helpers.js';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
+import { openPage, pageBundle, pageRoutes } from './page-bundle.js';
 
 /**
  * The browser bundle, built from src right here (no prior `pnpm build`
@@ -15,47 +10,11 @@ const root = fileURLToPath(new URL('..', import.meta.url));
  * reader is a separate chunk loaded by `import()`. Returns file name → code.
  */
 async function bundle(): Promise<Map<string, string>> {
-  const result = await build({
-    stdin: {
-      contents: `export { connect } from './src/index.ts'; export { defineContract, typed } from '@boardcast/core';`,
-      resolveDir: root,
-      loader: 'ts',
-    },
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    splitting: true,
-    outdir: join(root, 'browser-bundle'), // never written
-    entryNames: 'bundle',
-    alias: sourceAliases,
-    logLevel: 'silent',
-  });
-  const files = new Map<string, string>();
-  for (const file of result.outputFiles) {
-    if (/from\s*["']node:|require\(["']node:/.test(file.text))
-      throw new Error('the browser bundle imports a Node module');
-    files.set(`/${basename(file.path)}`, file.text);
-  }
+  const files = await pageBundle(
+    `export { connect } from '@boardcast/browser-client'; export { defineContract, typed } from '@boardcast/core';`,
+  );
   if (files.size < 2) throw new Error('expected the fetch-mode reader in its own chunk');
   return files;
-}
-
-/**
- * `launchChromium()`, falling back to a plain launch with the same flags:
- * the playwright-core installed here refuses the `--user-data-dir` argument
- * that test-support passes (it wants launchPersistentContext instead).
- */
-async function launch(): Promise<LaunchedBrowser> {
-  try {
-    return await launchChromium();
-  } catch (error) {
-    if (!String(error).includes('userDataDir')) throw error;
-    const { chromium } = await import('playwright-core');
-    const instance = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
-    return { browser: instance, close: () => instance.close().catch(() => undefined) };
-  }
 }
 
 const page = `<!doctype html><meta charset="utf-8"><title>boardcast</title>
@@ -91,17 +50,8 @@ describe.skipIf(!chromiumPath)('built bundle in real Chromium', () => {
 
   beforeAll(async () => {
     const js = await bundle();
-    server = await serve(hub, {
-      extra(req, res) {
-        if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(page);
-        else if (req.url && js.has(req.url)) {
-          scripts.push(req.url);
-          res.writeHead(200, { 'content-type': 'text/javascript' }).end(js.get(req.url));
-        } else return false;
-        return true;
-      },
-    });
-    browser = await launch();
+    server = await serve(hub, { extra: pageRoutes(page, js, scripts) });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -111,10 +61,7 @@ describe.skipIf(!chromiumPath)('built bundle in real Chromium', () => {
   });
 
   it('receives events over SSE (native EventSource, then fetch mode loaded on demand) and WebSocket, and sends commands', async () => {
-    const tab = await browser.browser.newPage();
-    const problems: string[] = [];
-    tab.on('pageerror', (e) => problems.push(String(e)));
-    await tab.goto(`http://127.0.0.1:${server.port}/`);
+    const { tab, problems } = await openPage(browser, `http://127.0.0.1:${server.port}/`);
     await tab.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
     type R = { ticks: number[]; status: string[]; state: { tick: number; led: { on: boolean } } | null };
     const opened = (names: string[]) =>
@@ -174,7 +121,7 @@ describe.skipIf(!chromiumPath)('native EventSource in Chromium: a silent link', 
   const refusing: (string | null | undefined)[] = [];
 
   beforeAll(async () => {
-    const js = await bundle();
+    const routes = pageRoutes(page, await bundle());
     server = await serve(hub, {
       http: { sse: { keepAliveMs: 100 } },
       extra(req, res) {
@@ -193,15 +140,11 @@ describe.skipIf(!chromiumPath)('native EventSource in Chromium: a silent link', 
           }
           return true;
         }
-        if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(page);
-        else if (req.url && js.has(req.url)) {
-          res.writeHead(200, { 'content-type': 'text/javascript' }).end(js.get(req.url));
-        } else return false;
-        return true;
+        return routes(req, res);
       },
     });
     proxy = await startTcpProxy(server.port);
-    browser = await launch();
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -212,10 +155,7 @@ describe.skipIf(!chromiumPath)('native EventSource in Chromium: a silent link', 
   });
 
   it('is noticed from the announced keep-alive period and resumed without loss', async () => {
-    const tab = await browser.browser.newPage();
-    const problems: string[] = [];
-    tab.on('pageerror', (e) => problems.push(String(e)));
-    await tab.goto(`http://127.0.0.1:${proxy.port}/`);
+    const { tab, problems } = await openPage(browser, `http://127.0.0.1:${proxy.port}/`);
     await tab.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
     type R = { ticks: number[]; status: string[]; state: unknown };
     const results = () => tab.evaluate(() => (window as unknown as { results: Record<string, R> }).results.sse);

@@ -1,22 +1,11 @@
 import { accessTable, type Contract, createHub } from '@boardcast/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_ARGS, chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
 import { channelServer } from './channel-server.js';
 import { fleet } from './fleet.js';
-import { pageBundle } from './page-bundle.js';
+import { openPage, PAGE, pageBundle, pageRoutes } from './page-bundle.js';
 
 type Fleet = typeof fleet extends Contract<infer S> ? S : never;
-
-async function launch(): Promise<LaunchedBrowser> {
-  try {
-    return await launchChromium();
-  } catch (error) {
-    if (!String(error).includes('userDataDir')) throw error;
-    const { chromium } = await import('playwright-core');
-    const instance = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
-    return { browser: instance, close: () => instance.close().catch(() => undefined) };
-  }
-}
 
 /** The page: the /channels entry, the event names and reducers only, a native EventSource (no headers). */
 const script = `
@@ -50,17 +39,9 @@ describe.skipIf(!chromiumPath)('channels in Chromium (native EventSource)', () =
   const streams: { url: string; lastEventIdHeader: string | undefined; method: string }[] = [];
 
   beforeAll(async () => {
-    const files = await pageBundle(script);
+    const page = pageRoutes(PAGE, await pageBundle(script));
     server = await channelServer<Fleet>(hub, (req, res) => {
-      if (req.url === '/') {
-        res.writeHead(200, { 'content-type': 'text/html' });
-        res.end('<!doctype html><meta charset="utf-8"><script type="module" src="/bundle.js"></script>');
-        return true;
-      }
-      if (req.url && files.has(req.url)) {
-        res.writeHead(200, { 'content-type': 'text/javascript' }).end(files.get(req.url));
-        return true;
-      }
+      if (page(req, res)) return true;
       if (req.url?.startsWith('/api/events')) {
         streams.push({
           url: req.url,
@@ -70,7 +51,7 @@ describe.skipIf(!chromiumPath)('channels in Chromium (native EventSource)', () =
       }
       return false;
     });
-    browser = await launch();
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -83,10 +64,7 @@ describe.skipIf(!chromiumPath)('channels in Chromium (native EventSource)', () =
     const busy = hub.channel('busy');
     const quiet = hub.channel('quiet');
     await quiet.publish('add', 100);
-    const tab = await browser.browser.newPage();
-    const problems: string[] = [];
-    tab.on('pageerror', (e) => problems.push(String(e)));
-    await tab.goto(`http://127.0.0.1:${server.port}/`);
+    const { tab, problems } = await openPage(browser, `http://127.0.0.1:${server.port}/`);
     const state = (id: string) =>
       tab.evaluate((c) => (window as unknown as PageWindow).client.channel(c).state, id) as Promise<unknown>;
     const caughtUp = (id: string) =>

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CHROMIUM_ARGS, chromiumPath } from '../../../test-support/system.js';
+import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
 import { makeHub, serve, type TestServer } from './helpers.js';
-import { pageBundle } from './page-bundle.js';
+import { PAGE, pageBundle, pageRoutes } from './page-bundle.js';
 
 /**
  * A page on one origin (http://localhost:<port>) talking to the server as
@@ -36,18 +36,20 @@ window.run = (api, options) => new Promise((resolve) => {
 window.ready = true;
 `;
 
-const page = '<!doctype html><meta charset="utf-8"><script type="module" src="/bundle.js"></script>';
+/** Each transport the page runs a client on. */
+const MODES = [{ transport: 'sse' }, { transport: 'sse', eventSource: 'fetch' }, { transport: 'ws' }] as const;
+
+type Outcome = { log: string[]; error?: string; message?: string; state?: unknown; result?: unknown };
 
 describe.skipIf(!chromiumPath)('a page on another origin in Chromium', () => {
-  let browser: import('playwright-core').Browser;
+  let browser: LaunchedBrowser;
   let js: Map<string, string>;
   let server: TestServer | undefined;
   let hub: ReturnType<typeof makeHub> | undefined;
 
   beforeAll(async () => {
     js = await pageBundle(script);
-    const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
@@ -65,31 +67,31 @@ describe.skipIf(!chromiumPath)('a page on another origin in Chromium', () => {
     server = await serve(hub, {
       http: { allowedOrigins: allowPage ? (origin) => origin === pageOrigin() : 'same-host' },
       ws: { allowedOrigins: allowPage ? (origin) => origin === pageOrigin() : 'same-host' },
-      extra(req, res) {
-        if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(page);
-        else if (req.url && js.has(req.url)) {
-          res.writeHead(200, { 'content-type': 'text/javascript' }).end(js.get(req.url));
-        } else return false;
-        return true;
-      },
+      extra: pageRoutes(PAGE, js),
     });
     port = server.port;
-    const tab = await browser.newPage();
+    const tab = await browser.browser.newPage();
     await tab.goto(`${pageOrigin()}/`);
     await tab.waitForFunction('window.ready === true');
-    return { tab, api: `http://127.0.0.1:${port}/api` };
+    const api = `http://127.0.0.1:${port}/api`;
+    /** A client on each of MODES in the page, one after the other: what each ended with, and its label. */
+    const outcomes = async () => {
+      const all: [(typeof MODES)[number], Outcome, string][] = [];
+      for (const options of MODES) {
+        const outcome = (await tab.evaluate(
+          ([url, o]) => (window as unknown as { run: (u: string, o: unknown) => Promise<unknown> }).run(url, o),
+          [api, options] as const,
+        )) as Outcome;
+        all.push([options, outcome, JSON.stringify(options)]);
+      }
+      return all;
+    };
+    return { tab, outcomes };
   }
 
-  type Outcome = { log: string[]; error?: string; message?: string; state?: unknown; result?: unknown };
-
   it('refused: SSE (native and fetch) stops with forbidden_origin after a bounded number of attempts, WS at once', async () => {
-    const { tab, api } = await start(false);
-    for (const options of [{ transport: 'sse' }, { transport: 'sse', eventSource: 'fetch' }, { transport: 'ws' }]) {
-      const outcome = (await tab.evaluate(
-        ([url, o]) => (window as unknown as { run: (u: string, o: unknown) => Promise<unknown> }).run(url, o),
-        [api, options] as const,
-      )) as Outcome;
-      const label = JSON.stringify(options);
+    const { tab, outcomes } = await start(false);
+    for (const [options, outcome, label] of await outcomes()) {
       expect(outcome.error, label).toBe('forbidden_origin');
       if (options.transport === 'ws') {
         // Told inside the socket: stops on the first attempt.
@@ -110,13 +112,8 @@ describe.skipIf(!chromiumPath)('a page on another origin in Chromium', () => {
   }, 60_000);
 
   it('allowed: every transport streams and commands work from the other origin', async () => {
-    const { tab, api } = await start(true);
-    for (const options of [{ transport: 'sse' }, { transport: 'sse', eventSource: 'fetch' }, { transport: 'ws' }]) {
-      const outcome = (await tab.evaluate(
-        ([url, o]) => (window as unknown as { run: (u: string, o: unknown) => Promise<unknown> }).run(url, o),
-        [api, options] as const,
-      )) as Outcome;
-      const label = JSON.stringify(options);
+    const { tab, outcomes } = await start(true);
+    for (const [, outcome, label] of await outcomes()) {
       expect(outcome.error, label).toBeUndefined();
       expect(outcome.state, label).toMatchObject({ led: { on: expect.any(Boolean) } });
       expect(outcome.result, label).toEqual({ on: expect.any(Boolean) });

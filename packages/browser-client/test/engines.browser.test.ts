@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, type Engine, launchEngine } from '../../../test-support/engines.js';
 import { makeHub, serve, type TestServer, tick } from './helpers.js';
-import { pageBundle } from './page-bundle.js';
+import { PAGE, pageBundle, pageRoutes } from './page-bundle.js';
 
 /**
  * The client in Chromium, Firefox and WebKit: each transport (native
@@ -32,7 +32,6 @@ window.view = (name) => {
 };
 window.ready = true;
 `;
-const page = '<!doctype html><meta charset="utf-8"><script type="module" src="/bundle.js"></script>';
 
 const MODES = {
   native: { transport: 'sse', eventSource: 'native' },
@@ -47,15 +46,7 @@ describe.each(ENGINES.filter((e) => e.available))('browser-client in $name', ({ 
 
   beforeAll(async () => {
     const js = await pageBundle(script);
-    server = await serve(hub, {
-      extra(req, res) {
-        if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(page);
-        else if (req.url && js.has(req.url)) {
-          res.writeHead(200, { 'content-type': 'text/javascript' }).end(js.get(req.url));
-        } else return false;
-        return true;
-      },
-    });
+    server = await serve(hub, { extra: pageRoutes(PAGE, js) });
     engine = await launchEngine(name);
   }, 120_000);
   afterAll(async () => {

@@ -1,12 +1,7 @@
-import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sourceAliases } from '../../../scripts/workspace-sources.mjs';
-import { CHROMIUM_ARGS, chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
 import { makeHub, serve, type TestServer, tick } from './helpers.js';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
+import { buildPage, openPage, PAGE, pageRoutes } from './page-bundle.js';
 
 /**
  * A page as the README's "Keeping schema libraries out of the page" builds
@@ -25,38 +20,6 @@ client.subscribe(() => { r.state = client.getSnapshot(); });
 window.client = client;
 `;
 
-async function bundle() {
-  const result = await build({
-    stdin: { contents: pageSource, resolveDir: root, loader: 'ts' },
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    splitting: true,
-    metafile: true,
-    outdir: join(root, 'names-only-bundle'), // never written
-    entryNames: 'page',
-    alias: sourceAliases,
-    logLevel: 'silent',
-  });
-  const files = new Map<string, string>();
-  for (const file of result.outputFiles) files.set(`/${basename(file.path)}`, file.text);
-  return { files, inputs: Object.keys(result.metafile.inputs) };
-}
-
-async function launch(): Promise<LaunchedBrowser> {
-  try {
-    return await launchChromium();
-  } catch (error) {
-    if (!String(error).includes('userDataDir')) throw error;
-    const { chromium } = await import('playwright-core');
-    const instance = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
-    return { browser: instance, close: () => instance.close().catch(() => undefined) };
-  }
-}
-
 describe.skipIf(!chromiumPath)('a names-only page on the /sse entry in Chromium', () => {
   let browser: LaunchedBrowser;
   let server: TestServer;
@@ -66,21 +29,11 @@ describe.skipIf(!chromiumPath)('a names-only page on the /sse entry in Chromium'
   let inputs: string[] = [];
 
   beforeAll(async () => {
-    const built = await bundle();
-    inputs = built.inputs;
-    server = await serve(hub, {
-      extra(req, res) {
-        if (req.url === '/') {
-          res.writeHead(200, { 'content-type': 'text/html' });
-          res.end('<!doctype html><meta charset="utf-8"><script type="module" src="/page.js"></script>');
-        } else if (req.url && built.files.has(req.url)) {
-          scripts.push(req.url);
-          res.writeHead(200, { 'content-type': 'text/javascript' }).end(built.files.get(req.url));
-        } else return false;
-        return true;
-      },
-    });
-    browser = await launch();
+    // Minified, as a production build is.
+    const built = await buildPage(pageSource, { minify: true });
+    inputs = [...built.inputs];
+    server = await serve(hub, { extra: pageRoutes(PAGE, built.files, scripts) });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -91,10 +44,7 @@ describe.skipIf(!chromiumPath)('a names-only page on the /sse entry in Chromium'
 
   it('bundles no schema library, streams the named events natively, and loads the command code on the first command', async () => {
     expect(inputs.filter((i) => /zod|valibot|arktype|standard-schema/.test(i))).toEqual([]);
-    const tab = await browser.browser.newPage();
-    const problems: string[] = [];
-    tab.on('pageerror', (e) => problems.push(String(e)));
-    await tab.goto(`http://127.0.0.1:${server.port}/`);
+    const { tab, problems } = await openPage(browser, `http://127.0.0.1:${server.port}/`);
     type R = { ticks: number[]; status: string[]; state: { tick: number; led: { on: boolean } } | null };
     const result = () => tab.evaluate(() => (window as unknown as { result: R }).result);
     await tab.waitForFunction(() => {
