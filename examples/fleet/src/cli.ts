@@ -16,6 +16,9 @@ const USAGE = `Usage: pnpm --filter fleet start [-- options]
                         board id → token: { "boards": { "esp32-1": "token" } }
   --mqtt-url <url>      discover the devices on this broker (Tasmota, Home Assistant discovery)
   --allowed-host <name> a LAN name browsers may use besides localhost (repeatable)
+  --trust-proxy <addr>  a reverse proxy in front (address or CIDR, e.g. 127.0.0.1) whose
+                        X-Forwarded-For/-Host/-Proto are believed; repeatable ($TRUST_PROXY,
+                        comma-separated). Unset = those headers are ignored
   -h, --help            this text`;
 
 const { values } = parseArgs({
@@ -31,6 +34,7 @@ const { values } = parseArgs({
     'board-link': { type: 'string' },
     'mqtt-url': { type: 'string' },
     'allowed-host': { type: 'string', multiple: true },
+    'trust-proxy': { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
@@ -83,6 +87,11 @@ const fleet = await startFleet({
   redis,
   users,
   allowedHosts: values['allowed-host'],
+  trustProxy:
+    values['trust-proxy'] ??
+    process.env.TRUST_PROXY?.split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry !== ''),
   boardLink,
   mqttUrl: values['mqtt-url'] ?? process.env.MQTT_URL,
 });

@@ -18,7 +18,7 @@ import {
 } from '@boardcast/board-adapter-gpio';
 import { RedisBus } from '@boardcast/bus-redis';
 import { BoardcastError, type Channel, createHub, type Hub } from '@boardcast/core';
-import { logSafe } from '@boardcast/core/server';
+import { createProxyTrust, logSafe } from '@boardcast/core/server';
 import { type Discovery, discoverDevices } from '@boardcast/mqtt';
 import { boardcastHttp, createHostGuard, serverTimeouts, setSecurityHeaders } from '@boardcast/sse-server';
 import { createWsEndpoint } from '@boardcast/ws-server';
@@ -54,6 +54,15 @@ export interface FleetOptions {
   /** Host names besides localhost, IP literals and this machine's own (see the LED demo). */
   readonly allowedHosts?: readonly string[];
   /**
+   * Reverse proxies in front (addresses or CIDR ranges, e.g. `127.0.0.1`
+   * for nginx or Caddy on this machine; see the LED demo's `--trust-proxy`)
+   * whose `X-Forwarded-For`/`-Host`/`-Proto` are believed on every route:
+   * the stream, commands, WebSocket, board link, Host guard and the token
+   * logins' throttling see the client behind the proxy and the page's
+   * public address. Default: none, those headers are ignored.
+   */
+  readonly trustProxy?: readonly string[];
+  /**
    * Accept remote boards (the board agent on an ESP32 or a Pi) on
    * `ws://…/board`, each with its own token bound to its id: board id →
    * token. Each board that says hello becomes a channel named by its id.
@@ -63,9 +72,9 @@ export interface FleetOptions {
    * The board link's other options (`attachBoardLink`'s, e.g. `retentionMs`:
    * how long a board that left is remembered, default 600000 ms; `heartbeatMs`).
    * Its tokens come from `boardLink`, its path is `/board` and its Host check
-   * is `allowedHosts`.
+   * is `allowedHosts` with `trustProxy`.
    */
-  readonly boardLinkOptions?: Omit<BoardLinkOptions, 'token' | 'path' | 'allowedHosts'> | undefined;
+  readonly boardLinkOptions?: Omit<BoardLinkOptions, 'token' | 'path' | 'allowedHosts' | 'trustProxy'> | undefined;
   /**
    * Discover the devices on this MQTT broker (Tasmota discovery, Home
    * Assistant MQTT discovery under `homeassistant/`): each becomes a channel
@@ -105,19 +114,25 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   const log = options.log === false ? () => undefined : (options.log ?? ((line: string) => console.log(line)));
   const count = options.boards ?? 12;
-  const access = createFleetAccess(options.users);
+  const access = createFleetAccess(options.users, options.trustProxy);
   // A throttled wrong-token guess (429 `too_many_requests` from sse-server's createTokenAccess) is
   // expected traffic, not a server error: one log line per address per throttle window, and
   // `Retry-After` on the answer as the `/?token=` route sends it (the endpoints do not add it).
   const responses = new WeakMap<IncomingMessage, ServerResponse>();
   const throttledUntil = new Map<string, number>();
+  // Behind a trusted proxy the guesser is the client it forwards for, not the proxy.
+  const proxy = createProxyTrust(options.trustProxy);
   const throttled = (error: unknown, req: IncomingMessage | undefined): boolean => {
     if (!(error instanceof BoardcastError) || error.code !== 'too_many_requests') return false;
     const waitMs = (error.details as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
     const wait = typeof waitMs === 'number' && waitMs > 0 ? waitMs : 1000;
     const res = req && responses.get(req);
     if (res && !res.headersSent) res.setHeader('Retry-After', String(Math.ceil(wait / 1000)));
-    const address = req?.socket?.remoteAddress ?? 'unknown';
+    const address =
+      (req &&
+        proxy.resolve({ remoteAddress: req.socket?.remoteAddress, encrypted: false }, (name) => headerOf(req, name))
+          .clientAddress) ??
+      'unknown';
     const now = Date.now();
     if ((throttledUntil.get(address) ?? 0) <= now) {
       log(`auth throttled: wrong tokens from ${logSafe(address)}; refused (429) for ${Math.ceil(wait / 1000)} s`);
@@ -286,6 +301,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
       token: credentials,
       path: '/board',
       allowedHosts: options.allowedHosts,
+      trustProxy: options.trustProxy,
     });
     // The link applies the hello right after `connect`: read the board a microtask later.
     link.on('connect', (board) => queueMicrotask(() => adopt(board, board.firmware, 'remote')));
@@ -353,8 +369,9 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     );
   }
 
-  const api = boardcastHttp(hub, { base: '/api', authorize, allowedHosts: options.allowedHosts });
-  const ws = createWsEndpoint(hub, { server, path: '/api/ws', authorize, allowedHosts: options.allowedHosts });
+  const shared = { authorize, allowedHosts: options.allowedHosts, trustProxy: options.trustProxy };
+  const api = boardcastHttp(hub, { base: '/api', ...shared });
+  const ws = createWsEndpoint(hub, { server, path: '/api/ws', ...shared });
   hub.on('command', (c) =>
     log(
       `cmd  ${c.principal} ${logSafe(c.command)} → ${logSafe(c.channel)} via ${c.transport}: ${c.ok ? 'ok' : c.code}`,
@@ -362,7 +379,7 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
   );
 
   const files = sirv(options.publicDir ?? `${here}../public`, { dev: true, etag: true });
-  const hostGuard = createHostGuard(options.allowedHosts);
+  const hostGuard = createHostGuard(options.allowedHosts, options.trustProxy);
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     responses.set(req, res);

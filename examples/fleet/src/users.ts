@@ -126,7 +126,7 @@ export interface FleetAccess {
  * SSE stream, the HTTP commands and the WebSocket all get, so a user sees
  * and switches only their boards on every transport.
  */
-export function createFleetAccess(file: UsersFile | undefined): FleetAccess {
+export function createFleetAccess(file: UsersFile | undefined, trustProxy?: readonly string[]): FleetAccess {
   const entries = Object.entries(file?.users ?? {});
   const open = entries.length === 0;
   const rules: Record<string, AccessRule> = open
@@ -136,7 +136,7 @@ export function createFleetAccess(file: UsersFile | undefined): FleetAccess {
     principalId: (p) => p?.id ?? (open ? 'admin' : 'anonymous'),
   });
   const tokens = new Map<string, TokenAccess>(
-    entries.map(([name, u]) => [name, createTokenAccess({ token: u.token, cookieName: `fleet_${name}` })]),
+    entries.map(([name, u]) => [name, createTokenAccess({ token: u.token, cookieName: `fleet_${name}`, trustProxy })]),
   );
   // Digests of equal length compared in constant time: neither a token nor its length leaks.
   const digest = (text: string) => createHash('sha256').update(text).digest();

@@ -1,0 +1,148 @@
+/**
+ * `--trust-proxy` (FleetOptions.trustProxy) over real sockets: connections
+ * from 127.0.0.1 play nginx in front, connections bound to 127.0.0.2 play a
+ * client that is not a proxy.
+ */
+import { request } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Fleet, type FleetOptions, startFleet } from '../src/server.js';
+import { parseUsers } from '../src/users.js';
+
+let fleet: Fleet | undefined;
+const lines: string[] = [];
+
+afterEach(async () => {
+  await fleet?.close();
+  fleet = undefined;
+  lines.length = 0;
+});
+
+async function start(options: FleetOptions): Promise<void> {
+  fleet = await startFleet({
+    port: 0,
+    host: '127.0.0.1',
+    boards: 1,
+    inputEveryMs: 0,
+    readingEveryMs: 0,
+    allowedHosts: ['fleet.example.com'],
+    users: parseUsers({ users: { alice: { token: 'alice-secret-token', see: ['*'], control: ['*'] } } }),
+    log: (line) => lines.push(line),
+    ...options,
+  });
+}
+
+function send(
+  path: string,
+  headers: Record<string, string>,
+  options: { localAddress?: string; method?: string; body?: string } = {},
+): Promise<{ status: number; code: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: fleet?.port,
+        path,
+        method: options.method ?? 'GET',
+        headers,
+        localAddress: options.localAddress,
+        agent: false,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => {
+          let code: string | undefined;
+          try {
+            code = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
+          } catch {
+            code = undefined;
+          }
+          resolve({ status: res.statusCode ?? 0, code });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+const viaProxy = (client: string) => ({
+  'X-Forwarded-For': client,
+  'X-Forwarded-Host': 'fleet.example.com',
+  'X-Forwarded-Proto': 'https',
+});
+const wrong = { Authorization: 'Bearer not-the-token' };
+const alice = { Authorization: 'Bearer alice-secret-token' };
+
+/** Wrong tokens for `/api/me` with `headers` until one is throttled (429); false when none is within 12. */
+async function guessUntilThrottled(headers: Record<string, string>, localAddress?: string): Promise<boolean> {
+  for (let i = 0; i < 12; i++) {
+    const { status } = await send('/api/me', { ...wrong, ...headers }, { localAddress });
+    if (status === 429) return true;
+    expect(status).toBe(401);
+  }
+  return false;
+}
+
+describe('fleet behind a reverse proxy (trustProxy)', () => {
+  it('wrong-token throttling is per viewer behind the proxy: one guesser does not lock the others out', async () => {
+    await start({ trustProxy: ['127.0.0.1'] });
+    expect(await guessUntilThrottled(viaProxy('198.51.100.66'))).toBe(true);
+    // Another viewer through the same proxy is not throttled: its right token works at once.
+    expect((await send('/api/me', { ...alice, ...viaProxy('198.51.100.7') })).status).toBe(200);
+    // The log names the guesser, not the proxy.
+    expect(lines.some((l) => l.startsWith('auth throttled: wrong tokens from 198.51.100.66'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('auth throttled: wrong tokens from 127.0.0.1'))).toBe(false);
+  });
+
+  it('a client that is not a proxy cannot dodge throttling by claiming other addresses', async () => {
+    await start({ trustProxy: ['127.0.0.1'] });
+    let throttled = false;
+    for (let i = 0; i < 12 && !throttled; i++) {
+      const { status } = await send(
+        '/api/me',
+        { ...wrong, 'X-Forwarded-For': `203.0.113.${i + 1}` },
+        { localAddress: '127.0.0.2' },
+      );
+      throttled = status === 429;
+    }
+    expect(throttled).toBe(true);
+    expect(lines.some((l) => l.startsWith('auth throttled: wrong tokens from 127.0.0.2'))).toBe(true);
+  });
+
+  it("a command from the page's public origin passes through the proxy, and only there", async () => {
+    await start({ trustProxy: ['127.0.0.1'] });
+    const command = (headers: Record<string, string>, localAddress?: string) =>
+      send(
+        '/api/commands/led?channel=board-1',
+        { ...alice, 'Content-Type': 'application/json', Origin: 'https://fleet.example.com', ...headers },
+        { method: 'POST', body: '{"state":"on"}', localAddress },
+      );
+    expect(await command(viaProxy('198.51.100.7'))).toEqual({ status: 200, code: undefined });
+    expect(await command(viaProxy('198.51.100.7'), '127.0.0.2')).toEqual({ status: 403, code: 'forbidden_origin' });
+    // A trusted proxy forwarding a host nobody allowed is refused by the Host guard.
+    expect(await send('/', { ...viaProxy('198.51.100.7'), 'X-Forwarded-Host': 'rebind.example' })).toEqual({
+      status: 403,
+      code: 'forbidden_host',
+    });
+  });
+
+  it('without trustProxy (the default) every viewer behind the proxy is the proxy', async () => {
+    await start({});
+    expect(await guessUntilThrottled(viaProxy('198.51.100.66'))).toBe(true);
+    // Everyone behind the proxy shares the proxy's address: the next viewer is throttled too.
+    expect((await send('/api/me', { ...alice, ...viaProxy('198.51.100.7') })).status).toBe(429);
+    expect(
+      (
+        await send(
+          '/api/commands/led?channel=board-1',
+          { ...alice, 'Content-Type': 'application/json', Origin: 'https://fleet.example.com' },
+          { method: 'POST', body: '{"state":"on"}' },
+        )
+      ).code,
+    ).toBe('forbidden_origin');
+  });
+});
