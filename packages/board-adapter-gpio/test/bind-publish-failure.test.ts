@@ -1,56 +1,14 @@
-import {
-  BoardcastError,
-  type Bus,
-  type BusListener,
-  createHub,
-  defineContract,
-  MemoryBus,
-  typed,
-} from '@boardcast/core';
+import { BoardcastError, type Bus, type BusListener, createHub, MemoryBus } from '@boardcast/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type LooseHub, publishReported } from '../src/bind.js';
-import {
-  Button,
-  bindBoardStatus,
-  bindInputs,
-  bindLed,
-  bindSensor,
-  boardEvents,
-  boardReducers,
-  Led,
-  ledCommand,
-  Sensor,
-  SimulatedBoard,
-} from '../src/index.js';
+import { bindBoardStatus, bindInputs, bindLed, bindSensor, Led, SimulatedBoard } from '../src/index.js';
+import { demoBoard, demoContract, demoState } from './demo-contract.js';
 
 // The binding helpers publish from board callbacks, where nobody awaits. A
 // bus that rejects (Redis away long enough to fill `maxPendingPublishes`:
 // `queue_full`; a closed hub: `closed`) must neither crash the process with
 // an unhandled rejection nor go unreported: each failure reaches the hub's
 // `error` event once, `where` = 'publish', like every other publish.
-
-const contract = defineContract({
-  events: { ...boardEvents },
-  commands: { led: ledCommand },
-  state: typed<{
-    led: { on: boolean };
-    inputs: Record<string, { level: 0 | 1 }>;
-    temp: number | null;
-    board: { status: 'online' | 'offline' };
-  }>(),
-  reducers: {
-    led: boardReducers.led,
-    pin_change: boardReducers.pin_change,
-    board: boardReducers.board,
-    reading: (s, r) => ({ ...s, temp: r.value }),
-  },
-});
-const initialState = () => ({
-  led: { on: false },
-  inputs: { 0: { level: 0 as 0 | 1 } },
-  temp: null,
-  board: { status: 'offline' as const },
-});
 
 /**
  * A bus whose every publish rejects the way RedisBus does once its
@@ -107,13 +65,9 @@ function reportedOn(hub: { on(event: 'error', fn: (error: unknown, where?: strin
 describe('binding helpers on a bus whose publish rejects', () => {
   it('every helper: no unhandled rejection, each failed publish reported once on the hub, the board keeps working', async () => {
     const bus = new FullBus();
-    const hub = createHub(contract, { state: initialState(), bus });
+    const hub = createHub(demoContract, { state: demoState(), bus });
     const errors = reportedOn(hub);
-    const board = new SimulatedBoard({ sensors: { temp: () => 21.5 } });
-    const led = new Led(board, 5);
-    const button = new Button(board, 0, { debounceMs: 0 });
-    const sensor = new Sensor(board, { source: { sensor: 'temp' } });
-    await Promise.all([led.ready, button.ready]);
+    const { board, led, button, sensor } = await demoBoard(21.5);
     await board.pinMode(7, 'input');
 
     bindLed(hub, led); // publishes the known state at once
@@ -140,7 +94,7 @@ describe('binding helpers on a bus whose publish rejects', () => {
 
   it('a board registered as a channel of that hub, with its LED bound to the channel: same', async () => {
     const bus = new FullBus();
-    const hub = createHub(contract, { state: initialState(), bus });
+    const hub = createHub(demoContract, { state: demoState(), bus });
     const errors = reportedOn(hub);
     const board = new SimulatedBoard({ id: 'kitchen' });
     const led = new Led(board, 5);
@@ -160,12 +114,8 @@ describe('binding helpers on a bus whose publish rejects', () => {
   });
 
   it('after the hub closed (shut down before its boards): board events still arrive, nothing is published, logged or escapes', async () => {
-    const hub = createHub(contract, { state: initialState() });
-    const board = new SimulatedBoard({ sensors: { temp: () => 3 } });
-    const led = new Led(board, 5);
-    const button = new Button(board, 0, { debounceMs: 0 });
-    const sensor = new Sensor(board, { source: { sensor: 'temp' } });
-    await Promise.all([led.ready, button.ready]);
+    const hub = createHub(demoContract, { state: demoState() });
+    const { board, led, button, sensor } = await demoBoard(3);
     const other = new SimulatedBoard({ id: 'other' });
     bindLed(hub, led);
     bindInputs(hub, [button]);

@@ -1,4 +1,4 @@
-import { BoardcastError, createHub, defineContract, typed } from '@boardcast/core';
+import { BoardcastError, createHub } from '@boardcast/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   Button,
@@ -7,13 +7,11 @@ import {
   bindInputs,
   bindLed,
   bindSensor,
-  boardEvents,
-  boardReducers,
   Led,
-  ledCommand,
   Sensor,
   SimulatedBoard,
 } from '../src/index.js';
+import { demoBoard, demoContract, demoState } from './demo-contract.js';
 
 /** Let pending promise callbacks run without moving fake time. */
 async function settle(): Promise<void> {
@@ -274,37 +272,10 @@ describe('SimulatedBoard errors and faults', () => {
   });
 });
 
-const demoContract = defineContract({
-  events: { ...boardEvents, time: typed<string>() },
-  commands: { led: ledCommand },
-  state: typed<{
-    led: { on: boolean };
-    inputs: Record<string, { level: 0 | 1 }>;
-    temp: number | null;
-    board: { status: 'online' | 'offline' };
-  }>(),
-  reducers: {
-    led: boardReducers.led,
-    pin_change: boardReducers.pin_change,
-    board: boardReducers.board,
-    reading: (s, r) => ({ ...s, temp: r.value }),
-  },
-});
-const demoState = () => ({
-  led: { on: false },
-  inputs: { 0: { level: 0 as 0 | 1 } },
-  temp: null,
-  board: { status: 'offline' as const },
-});
-
 describe('binding helpers', () => {
   it('binds a Led to the led command, event and state, a Button to pin_change, a Sensor to reading', async () => {
     const hub = createHub(demoContract, { state: demoState() });
-    const board = new SimulatedBoard({ sensors: { temp: () => 21.5 } });
-    const led = new Led(board, 5);
-    const button = new Button(board, 0, { debounceMs: 0 });
-    const sensor = new Sensor(board, { source: { sensor: 'temp' } });
-    await Promise.all([led.ready, button.ready]);
+    const { board, led, button, sensor } = await demoBoard(21.5);
     const events: string[] = [];
     hub.subscribe((e) => events.push(`${e.event}:${e.json}`));
     bindLed(hub, led);
