@@ -1,13 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BoardcastError } from '@boardcast/core';
-import {
-  type AllowedHosts,
-  type AllowedOrigins,
-  checkRequest,
-  type EndpointPolicy,
-  resolvePolicy,
-  type TrustProxy,
-} from '@boardcast/core/server';
+import { checkRequest, type EndpointPolicy, type EndpointPolicyOptions, resolvePolicy } from '@boardcast/core/server';
 import { type Cors, createCors, withHeaders } from './cors.js';
 import { hostEnvironment } from './environment.js';
 import type { AnyHub } from './hub-like.js';
@@ -24,26 +17,19 @@ import {
   toResponse,
 } from './request.js';
 
-/** The options the command and directory endpoints share (each adds its own). */
-export interface JsonEndpointOptions {
-  /**
-   * Origins allowed to call the endpoint (core's `AllowedOrigins`, the same
-   * option and normalization as the SSE and WebSocket endpoints):
-   * `'same-host'`, `'*'`, a list (`['https://panel.local']`) or a predicate.
-   * A request whose `Origin` is not allowed gets 403 `forbidden_origin`.
-   * Default `'same-host'`.
-   */
-  readonly allowedOrigins?: AllowedOrigins<IncomingMessage | Request>;
-  /** Accept requests without `Origin` (curl, devices, scripts, server-to-server). Default true. */
-  readonly allowMissingOrigin?: boolean;
-  /** Extra `Host` names this server answers to (core's `AllowedHosts`); others get 403 `forbidden_host`. */
-  readonly allowedHosts?: AllowedHosts;
-  /**
-   * Reverse proxies whose `X-Forwarded-*` headers are believed (core's
-   * `TrustProxy`, the same option in every endpoint): addresses, CIDR ranges
-   * or `'loopback'`. Default: none.
-   */
-  readonly trustProxy?: TrustProxy;
+/**
+ * The options the command and directory endpoints share (each adds its own).
+ * `allowedOrigins` (default `'same-host'`; 403 `forbidden_origin`),
+ * `allowMissingOrigin` (default true), `allowedHosts` (403 `forbidden_host`)
+ * and `trustProxy` (default none) are core's endpoint policy options, with
+ * the same names, defaults and normalization as the SSE and WebSocket
+ * endpoints.
+ */
+export interface JsonEndpointOptions
+  extends Pick<
+    EndpointPolicyOptions<IncomingMessage | Request>,
+    'allowedOrigins' | 'allowMissingOrigin' | 'allowedHosts' | 'trustProxy'
+  > {
   /**
    * Who the client is, checked on every request: its value is the principal
    * (for commands, `context.auth` in handlers; for the directory, whom the

@@ -28,6 +28,17 @@ function post(path: string, body: BodyInit, headers: Record<string, string> = {}
   });
 }
 
+/** A JSON POST for a fetch handler (`api.fetch`), built in memory: no socket. */
+function jsonRequest(path: string, body: BodyInit, headers: Record<string, string> = {}) {
+  return new Request(`http://localhost${path}`, {
+    method: 'POST',
+    body,
+    headers: { 'Content-Type': 'application/json', ...headers },
+    // A stream body needs it (Node's fetch); a string ignores it.
+    duplex: 'half',
+  } as RequestInit);
+}
+
 async function expectError(response: Response, status: number, code: string) {
   expect(response.status).toBe(status);
   expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
@@ -248,21 +259,9 @@ describe('command endpoint reject event', () => {
     api.commands.on('reject', (error, request, command) =>
       seen.push({ code: error.code, command, raw: request.raw instanceof Request }),
     );
-    const refused = await api.fetch(
-      new Request('http://localhost/api/commands/led', {
-        method: 'POST',
-        body: '{"state":"on"}',
-        headers: { 'Content-Type': 'application/json' },
-      }),
-    );
+    const refused = await api.fetch(jsonRequest('/api/commands/led', '{"state":"on"}'));
     expect(refused.status).toBe(401);
-    const accepted = await api.fetch(
-      new Request('http://localhost/api/commands/led', {
-        method: 'POST',
-        body: '{"state":"on"}',
-        headers: { 'Content-Type': 'application/json', 'x-key': 'k' },
-      }),
-    );
+    const accepted = await api.fetch(jsonRequest('/api/commands/led', '{"state":"on"}', { 'x-key': 'k' }));
     expect(accepted.status).toBe(200);
     expect(seen).toEqual([{ code: 'unauthorized', command: 'led', raw: true }]);
     api.close();
@@ -298,13 +297,7 @@ describe('boardcastHttp router', () => {
   it('serves the same routes through its fetch handler', async () => {
     hub = makeHub();
     const api = boardcastHttp(hub, { base: '/api' });
-    const result = await api.fetch(
-      new Request('http://localhost/api/commands/led', {
-        method: 'POST',
-        body: '{"state":"on"}',
-        headers: { 'Content-Type': 'application/json' },
-      }),
-    );
+    const result = await api.fetch(jsonRequest('/api/commands/led', '{"state":"on"}'));
     expect(await result.json()).toEqual({ on: true });
     const stream = await api.fetch(new Request('http://localhost/api/events'));
     const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
@@ -320,26 +313,18 @@ describe('boardcastHttp router', () => {
     expect((await api.fetch(new Request('http://localhost/nope'))).status).toBe(404);
     // Body limit and bad JSON on the fetch path too.
     const big = await api.fetch(
-      new Request('http://localhost/api/commands/echo', {
-        method: 'POST',
-        body: new ReadableStream({
+      jsonRequest(
+        '/api/commands/echo',
+        new ReadableStream({
           start(controller) {
             for (let i = 0; i < 100; i++) controller.enqueue(new Uint8Array(1024).fill(32));
             controller.close();
           },
         }),
-        headers: { 'Content-Type': 'application/json' },
-        duplex: 'half',
-      } as RequestInit),
+      ),
     );
     expect(big.status).toBe(413);
-    const bad = await api.fetch(
-      new Request('http://localhost/api/commands/echo', {
-        method: 'POST',
-        body: '{"__proto__":{}}',
-        headers: { 'Content-Type': 'application/json' },
-      }),
-    );
+    const bad = await api.fetch(jsonRequest('/api/commands/echo', '{"__proto__":{}}'));
     expect(bad.status).toBe(400);
   });
 });

@@ -1,50 +1,14 @@
-import { createServer } from 'node:http';
 import { DIRECTORY } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { channelFleet } from '../../../test-support/channel-fleet.js';
-import { createWsEndpoint, type WsDisconnectReason, type WsEndpointOptions } from '../src/index.js';
-import { closeAll, type Frame, listen, TestClient, waitFor } from './helpers.js';
+import { closeAll, type Frame, fleetSetup, TestClient, waitFor } from './helpers.js';
 
 afterEach(closeAll);
-
-/** The shared channel fleet (board-1 and board-2; bob sees board-1 only, carol both, alice everything) behind a WS endpoint. */
-async function fleet(hubOptions: Parameters<typeof channelFleet>[0] = {}, options: WsEndpointOptions = {}) {
-  const { hub, access, ran } = channelFleet(hubOptions);
-  const server = createServer((_req, res) => res.end('page'));
-  const endpoint = createWsEndpoint(hub, {
-    server,
-    // The user is the `user` query parameter (a test stand-in for a session), with an optional expiry.
-    authorize: (request) => {
-      const user = request.url.searchParams.get('user');
-      if (!user) return false;
-      const expires = request.url.searchParams.get('expiresAt');
-      return expires ? { id: user, expiresAt: Number(expires) } : user;
-    },
-    ...options,
-  });
-  const port = await listen(server);
-  const disconnects: WsDisconnectReason[] = [];
-  endpoint.on('disconnect', (_client, reason) => disconnects.push(reason));
-  const url = (query: string) => `ws://127.0.0.1:${port}/ws?${query}`;
-  return {
-    hub,
-    access,
-    ran,
-    endpoint,
-    url,
-    disconnects,
-    close: async () => {
-      await endpoint.close();
-      await hub.close();
-    },
-  };
-}
 
 const of = (client: TestClient, type: string, channel?: string) =>
   client.frames.filter((f) => f.type === type && (channel === undefined || f.channel === channel));
 
 /** Stop reading `slow`'s socket and publish 64 KiB blobs on board-1 until the endpoint reports backpressure. */
-async function lagBehind(env: Awaited<ReturnType<typeof fleet>>, slow: TestClient): Promise<boolean> {
+async function lagBehind(env: Awaited<ReturnType<typeof fleetSetup>>, slow: TestClient): Promise<boolean> {
   let lagging = false;
   env.endpoint.on('backpressure', () => {
     lagging = true;
@@ -60,7 +24,7 @@ async function lagBehind(env: Awaited<ReturnType<typeof fleet>>, slow: TestClien
 
 describe('WebSocket channels', () => {
   it('a viewer with rights to board-1 only never gets board-2 (connect, subscribe, resume); its commands are forbidden', async () => {
-    const env = await fleet();
+    const env = await fleetSetup();
     const { hub, ran, url } = env;
     await hub.channel('board-1').describe({ kind: 'esp32' });
     await hub.channel('board-2').describe({ kind: 'esp32', firmware: 'v2-secret' });
@@ -108,7 +72,7 @@ describe('WebSocket channels', () => {
   });
 
   it('subscribe/unsubscribe change the set in place, answered by result; a connection naming no channels keeps its frames', async () => {
-    const env = await fleet();
+    const env = await fleetSetup();
     const { hub, url } = env;
     await hub.channel('board-2').publish('tick', 5);
     const carol = await TestClient.open(url('user=carol&channels='));
@@ -137,7 +101,7 @@ describe('WebSocket channels', () => {
   });
 
   it('revocation cuts board-2 from a live socket with a forbidden frame; nothing published after reaches it', async () => {
-    const env = await fleet();
+    const env = await fleetSetup();
     const { hub, access, url } = env;
     const carol = await TestClient.open(url('user=carol&channels=board-1,board-2'));
     await waitFor(() => of(carol, 'snapshot').length === 2, 'snapshots');
@@ -158,7 +122,7 @@ describe('WebSocket channels', () => {
 
   it('bounds hold against a hostile client: thousands of subscribe frames and ids', async () => {
     // The hub's own bounds: the socket's subscribe budget (subscribe-budget.test.ts) is off here.
-    const env = await fleet(
+    const env = await fleetSetup(
       { maxChannelsPerConnection: 50, maxSubscriptionsPerPrincipal: 80 },
       { channelsPerSecond: 0 },
     );
@@ -198,7 +162,7 @@ describe('WebSocket channels', () => {
   });
 
   it('a credential that expires closes the socket at expiresAt with 1008 after an unauthorized error', async () => {
-    const env = await fleet();
+    const env = await fleetSetup();
     const { url, disconnects } = env;
     const at = Date.now() + 600;
     const client = await TestClient.open(url(`user=alice&channels=board-1&expiresAt=${at}`));
@@ -211,13 +175,13 @@ describe('WebSocket channels', () => {
       error: { code: 'unauthorized', message: 'the credential has expired' },
     });
     await waitFor(() => disconnects.length === 1, 'disconnect');
-    expect(disconnects[0]?.cause).toBe('expired');
+    expect(disconnects[0]?.reason.cause).toBe('expired');
     await expect(TestClient.open(url('user=alice&expiresAt=1'))).rejects.toThrow('401');
     await env.close();
   });
 
   it("slowClient 'reset' keeps a channel connection's set: reset (slow) and a snapshot per channel, then live", async () => {
-    const env = await fleet({ history: 10 }, { highWaterMark: 256 * 1024, slowClient: 'reset' });
+    const env = await fleetSetup({ history: 10 }, { highWaterMark: 256 * 1024, slowClient: 'reset' });
     const { hub, url } = env;
     const slow = await TestClient.open(url('user=carol&channels=board-1'));
     await slow.next((f) => f.type === 'snapshot');
@@ -237,7 +201,7 @@ describe('WebSocket channels', () => {
     await env.close();
   });
   it('a channel revoked while the socket lagged still gets its forbidden frame, before the restart', async () => {
-    const env = await fleet({ history: 10 }, { highWaterMark: 256 * 1024, slowClient: 'reset' });
+    const env = await fleetSetup({ history: 10 }, { highWaterMark: 256 * 1024, slowClient: 'reset' });
     const { hub, url, access } = env;
     const slow = await TestClient.open(url('user=carol&channels=board-1,board-2'));
     await waitFor(() => of(slow, 'snapshot').length === 2, 'snapshots');

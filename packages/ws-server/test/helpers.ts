@@ -5,8 +5,9 @@ import { createHub, defineContract, typed } from '@boardcast/core';
 import { WS_PROTOCOL } from '@boardcast/core/wire';
 import { type ClientOptions, WebSocket } from 'ws';
 import { z } from 'zod';
+import { channelFleet } from '../../../test-support/channel-fleet.js';
 import { waitFor } from '../../../test-support/wait.js';
-import { createWsEndpoint, type WsEndpoint, type WsEndpointOptions } from '../src/index.js';
+import { createWsEndpoint, type WsDisconnectReason, type WsEndpoint, type WsEndpointOptions } from '../src/index.js';
 
 export const contract = defineContract({
   events: {
@@ -97,6 +98,44 @@ export async function setup(options: WsEndpointOptions = {}, hub: TestHub = make
   open.push(() => endpoint.close());
   const port = await listen(server);
   return { hub, server, endpoint, port, url: `ws://127.0.0.1:${port}${endpoint.path}` };
+}
+
+/**
+ * The shared channel fleet (test-support/channel-fleet.ts: board-1 and
+ * board-2; alice sees everything, bob board-1 only, carol both) behind a WS
+ * endpoint on a real server. The user is the `user` query parameter (a test
+ * stand-in for a session), with `&expiresAt=<ms>` a credential that expires.
+ * `disconnects`: every `disconnect` event's user and reason; `access`: the
+ * fleet's own table (not one passed as `hubOptions.access`).
+ */
+export async function fleetSetup(hubOptions: Parameters<typeof channelFleet>[0] = {}, options: WsEndpointOptions = {}) {
+  const { hub, access, ran } = channelFleet(hubOptions);
+  const server = createServer((_req, res) => res.end('page'));
+  const endpoint = createWsEndpoint(hub, {
+    server,
+    authorize: (request) => {
+      const user = request.url.searchParams.get('user');
+      if (!user) return false;
+      const expires = request.url.searchParams.get('expiresAt');
+      return expires ? { id: user, expiresAt: Number(expires) } : user;
+    },
+    ...options,
+  });
+  const port = await listen(server);
+  const disconnects: { user: unknown; reason: WsDisconnectReason }[] = [];
+  endpoint.on('disconnect', (client, reason) => disconnects.push({ user: client.auth, reason }));
+  return {
+    hub,
+    access,
+    ran,
+    endpoint,
+    disconnects,
+    url: (query: string) => `ws://127.0.0.1:${port}/ws?${query}`,
+    close: async () => {
+      await endpoint.close();
+      await hub.close();
+    },
+  };
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: parsed server frames are inspected loosely in tests

@@ -1,9 +1,6 @@
-import { createServer } from 'node:http';
 import { accessTable } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { channelFleet } from '../../../test-support/channel-fleet.js';
-import { createWsEndpoint } from '../src/index.js';
-import { closeAll, type Frame, listen, TestClient, waitFor } from './helpers.js';
+import { closeAll, type Frame, fleetSetup, TestClient, waitFor } from './helpers.js';
 
 // Issue 22 over a real socket: a named pattern's every matching channel,
 // including ones that appear later, passes the viewer's access check. bob
@@ -14,28 +11,13 @@ import { closeAll, type Frame, listen, TestClient, waitFor } from './helpers.js'
 
 afterEach(closeAll);
 
+/** The shared fleet behind a WS endpoint, with this file's access table (the one to change). */
 async function fleet() {
   const access = accessTable({
     bob: { see: ['board-1', 'board-3'] },
     alice: { see: ['*'] },
   });
-  const { hub } = channelFleet({ access });
-  const server = createServer((_req, res) => res.end('page'));
-  const endpoint = createWsEndpoint(hub, {
-    server,
-    // The user is the `user` query parameter (a test stand-in for a session).
-    authorize: (request) => request.url.searchParams.get('user') ?? false,
-  });
-  const port = await listen(server);
-  return {
-    hub,
-    access,
-    url: (query: string) => `ws://127.0.0.1:${port}/ws?${query}`,
-    close: async () => {
-      await endpoint.close();
-      await hub.close();
-    },
-  };
+  return { ...(await fleetSetup({ access })), access };
 }
 
 /** Every raw frame that names `channel` anywhere (a channel field, a directory entry, an error message). */

@@ -1,36 +1,10 @@
-import { createServer } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { channelFleet } from '../../../test-support/channel-fleet.js';
-import { createWsEndpoint, type WsDisconnectReason, type WsEndpointOptions } from '../src/index.js';
+import { createWsEndpoint } from '../src/index.js';
 import { SubscribeBudget } from '../src/subscribe-budget.js';
-import { closeAll, type Frame, listen, TestClient, waitFor } from './helpers.js';
+import { closeAll, type Frame, fleetSetup, TestClient, waitFor } from './helpers.js';
 
 afterEach(closeAll);
-
-/** The shared fleet (alice sees everything, bob board-1 only) behind a WS endpoint; the user is `?user=`. */
-async function fleet(options: WsEndpointOptions = {}) {
-  const { hub } = channelFleet();
-  const server = createServer((_req, res) => res.end('page'));
-  const endpoint = createWsEndpoint(hub, {
-    server,
-    authorize: (request) => request.url.searchParams.get('user') ?? false,
-    ...options,
-  });
-  const port = await listen(server);
-  const disconnects: { user: unknown; reason: WsDisconnectReason }[] = [];
-  endpoint.on('disconnect', (client, reason) => disconnects.push({ user: client.auth, reason }));
-  const url = (query: string) => `ws://127.0.0.1:${port}/ws?${query}`;
-  return {
-    hub,
-    endpoint,
-    url,
-    disconnects,
-    close: async () => {
-      await endpoint.close();
-      await hub.close();
-    },
-  };
-}
 
 /** 1,000 channel ids, `board-0` … `board-999`: bob may see only board-1 among them. */
 const BOARDS = Array.from({ length: 1000 }, (_, i) => `board-${i}`);
@@ -39,7 +13,7 @@ const results = (client: TestClient) => client.frames.filter((f) => f.type === '
 describe('subscribe budget (channelsPerSecond / channelBurst)', () => {
   it('a flooding socket gets too_many_requests, then an error and close 1008; a watcher on the same hub loses no event', async () => {
     // rate 1/s: the bucket does not refill in any run, however slow the machine, so the split is exact.
-    const env = await fleet({ channelsPerSecond: 1, channelBurst: 2000 });
+    const env = await fleetSetup({}, { channelsPerSecond: 1, channelBurst: 2000 });
     const alice = await TestClient.open(env.url('user=alice&channels=board-5'));
     await alice.next((f) => f.type === 'snapshot' && f.channel === 'board-5');
     const bob = await TestClient.open(env.url('user=bob&channels='));
@@ -83,7 +57,7 @@ describe('subscribe budget (channelsPerSecond / channelBurst)', () => {
   });
 
   it('a refused subscribe adds nothing and leaves the socket open; the budget refills at the rate', async () => {
-    const env = await fleet({ channelsPerSecond: 10, channelBurst: 1000 });
+    const env = await fleetSetup({}, { channelsPerSecond: 10, channelBurst: 1000 });
     const alice = await TestClient.open(env.url('user=alice&channels='));
     const first = BOARDS.slice(0, 400);
     const second = BOARDS.slice(400, 800);
@@ -108,7 +82,7 @@ describe('subscribe budget (channelsPerSecond / channelBurst)', () => {
   });
 
   it('defaults: a page re-subscribing a full set (1000 channels) twice at once is admitted; unsubscribes cost nothing', async () => {
-    const env = await fleet();
+    const env = await fleetSetup();
     const alice = await TestClient.open(env.url('user=alice&channels='));
     alice.send({ type: 'subscribe', id: 1, channels: BOARDS });
     alice.send({ type: 'unsubscribe', id: 2, channels: BOARDS });
@@ -138,7 +112,7 @@ describe('subscribe budget (channelsPerSecond / channelBurst)', () => {
   });
 
   it('subscribes of one socket run one per turn of the event loop, in order with its unsubscribes', async () => {
-    const env = await fleet({ channelsPerSecond: 0, maxInFlight: 64 });
+    const env = await fleetSetup({}, { channelsPerSecond: 0, maxInFlight: 64 });
     // A spy on the hub connection's add(): the loop turn each one starts in.
     let turn = 0;
     let counting = true;
@@ -174,7 +148,7 @@ describe('subscribe budget (channelsPerSecond / channelBurst)', () => {
   });
 
   it('channelsPerSecond: 0 turns the budget off', async () => {
-    const env = await fleet({ channelsPerSecond: 0 });
+    const env = await fleetSetup({}, { channelsPerSecond: 0 });
     const bob = await TestClient.open(env.url('user=bob&channels='));
     for (let i = 0; i < 10; i++) bob.send({ type: 'subscribe', id: i, channels: BOARDS });
     await waitFor(() => results(bob).length === 10, 'ten answers', 30_000);
