@@ -25,11 +25,12 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
-import net from 'node:net';
+
 import { cpus } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CHROMIUM_ARGS } from '../test-support/chromium-args.mjs';
+import { freePort } from '../test-support/ports.mjs';
 import { startRedis } from './lib/redis.mjs';
 
 const { values } = parseArgs({
@@ -77,17 +78,6 @@ const watchdog = setTimeout(
   },
   (warmup + seconds + 180) * 1000,
 );
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // The page, bundled from sources once (both instances serve the same file).
 const { sourceAliases } = await import(pathToFileURL(`${root}scripts/workspace-sources.mjs`).href);

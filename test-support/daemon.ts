@@ -3,20 +3,8 @@
  * one place for spawning it, waiting for its "ready" line, and signalling it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 
-/** A free TCP port on 127.0.0.1 (the OS picks it; we release it for the daemon). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './ports.mjs';
 
 export interface DaemonOptions {
   /** Shown in errors (`redis-server did not start: …`). */

@@ -13,8 +13,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './ports.mjs';
 import { CHROMIUM_ARGS, chromiumPath } from './system.js';
+import { waitFor } from './wait.js';
 
 export type EngineName = 'chromium' | 'firefox' | 'webkit';
 
@@ -67,11 +68,18 @@ export async function launchEngine(name: EngineName): Promise<Engine> {
   return launchWebKit();
 }
 
-async function launchChromium(): Promise<Engine> {
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
+/** The four calls of a page that playwright-core's and puppeteer-core's pages share, to the letter. */
+interface DriverPage {
+  goto(url: string): Promise<unknown>;
+  evaluate(expression: string): Promise<unknown>;
+  click(selector: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** An {@link Engine} over a playwright-core or puppeteer-core browser. */
+function drivenEngine(name: EngineName, browser: { newPage(): Promise<DriverPage>; close(): Promise<void> }): Engine {
   return {
-    name: 'chromium',
+    name,
     async newPage() {
       const page = await browser.newPage();
       return {
@@ -83,43 +91,20 @@ async function launchChromium(): Promise<Engine> {
     },
     close: () => browser.close(),
   };
+}
+
+async function launchChromium(): Promise<Engine> {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
+  return drivenEngine('chromium', browser);
 }
 
 async function launchFirefox(): Promise<Engine> {
   const { default: puppeteer } = await import('puppeteer-core');
-  const browser = await puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true });
-  return {
-    name: 'firefox',
-    async newPage() {
-      const page = await browser.newPage();
-      return {
-        goto: async (url) => void (await page.goto(url)),
-        evaluate: <T>(expression: string) => page.evaluate(expression) as Promise<T>,
-        click: (selector) => page.click(selector),
-        close: () => page.close(),
-      };
-    },
-    close: () => browser.close(),
-  };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function until(check: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return drivenEngine(
+    'firefox',
+    await puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true }),
+  );
 }
 
 /** WebKitGTK: one Xvfb display and one WebKitWebDriver; every page is a WebDriver session (a MiniBrowser window). */
@@ -159,7 +144,7 @@ async function launchWebKit(): Promise<Engine> {
       if (!response.ok) throw new Error(`WebDriver ${method} ${path}: ${JSON.stringify(json.value).slice(0, 300)}`);
       return json.value;
     };
-    await until(async () => (await fetch(`${base}/status`)).ok, 'WebKitWebDriver');
+    await waitFor(async () => (await fetch(`${base}/status`)).ok, 'WebKitWebDriver', 20_000);
     return {
       name: 'webkit',
       async newPage() {

@@ -9,10 +9,9 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './daemon.js';
+import { accepts, freePort } from './ports.mjs';
 import { nginxPath } from './system.js';
 
 export { freePort };
@@ -59,17 +58,6 @@ export function selfSignedCertificate(dir: string): Certificate {
     { stdio: 'ignore' },
   );
   return { cert, key };
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /**

@@ -4,7 +4,7 @@
 // report can show what Redis itself cost during the window.
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../../test-support/ports.mjs';
 
 // An explicit BOARDCAST_REDIS_SERVER is the only candidate (a wrong path is
 // reported as missing rather than silently replaced by another binary).
@@ -16,17 +16,6 @@ export const redisServerPath = (
 
 const TASKSET = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
 const NICE = ['/usr/bin/nice', '/bin/nice'].find((p) => existsSync(p));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startRedis({ cpus, nice } = {}) {
   if (!redisServerPath) throw new Error('redis-server not found (apt-get install redis-server)');

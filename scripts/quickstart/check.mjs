@@ -36,6 +36,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CHROMIUM_ARGS } from '../../test-support/chromium-args.mjs';
+import { accepts, freePort } from '../../test-support/ports.mjs';
 import { installsIn, isTs, readBlocks } from './markdown.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -714,7 +715,7 @@ async function startServer(file, wantedPort) {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) break;
-    if (await canConnect(runPort)) {
+    if (await accepts(runPort)) {
       record(`server listens on ${runPort}`, true);
       return { child, port: runPort, output: () => output };
     }
@@ -837,32 +838,11 @@ function safeJson(text) {
     return undefined;
   }
 }
-function canConnect(port) {
-  return new Promise((resolve) => {
-    import('node:net').then(({ connect }) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-  });
-}
 function portFree(port) {
   return new Promise((resolve) => {
     const probe = createServer();
     probe.once('error', () => resolve(false));
     probe.listen(port, () => probe.close(() => resolve(true)));
-  });
-}
-function freePort() {
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
   });
 }
 

@@ -11,23 +11,14 @@
 // Latency = from the publish call to the client's sink, per delivery.
 // Bounded: EVENTS events (default 2000), WINDOW publishes in flight (32).
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createHub, defineContract, MemoryBus, typed } from '@boardcast/core';
+import { freePort } from '../../../test-support/ports.mjs';
 import { RedisBus } from '../dist/index.js';
 
 const CLIENTS = Number(process.env.CLIENTS ?? 1000);
 const EVENTS = Number(process.env.EVENTS ?? 2000);
 const WINDOW = Number(process.env.WINDOW ?? 32);
 const contract = defineContract({ events: { tick: typed() }, commands: {}, state: typed() });
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function startRedis() {
   const port = await freePort();
