@@ -1,17 +1,13 @@
 // better-sse used the way its README shows: one session per request,
 // registered with a channel, `channel.broadcast(data, name)` per event.
 import { createChannel, createSession } from 'better-sse';
-import { closeServer, http, listen } from './util.mjs';
+import { closeServer, eventsServer, listen } from './util.mjs';
 
 export async function start() {
   const channel = createChannel();
-  const server = http.createServer(async (req, res) => {
-    if (req.method === 'GET' && req.url.startsWith('/events')) {
-      const session = await createSession(req, res);
-      channel.register(session);
-      return;
-    }
-    res.writeHead(404).end();
+  const server = eventsServer(async (req, res) => {
+    const session = await createSession(req, res);
+    channel.register(session);
   });
   const port = await listen(server);
   return {

@@ -3,22 +3,17 @@
 // socket, skipping ServerResponse's per-write cork / nextTick / 3-part writev
 // and the per-client UTF-8 encoding. Shows the headroom an SSE server has
 // over `res.write` in Node.
-import { closeServer, http, listen } from './util.mjs';
+import { closeServer, eventsServer, listen, writeStreamHead } from './util.mjs';
 
 export async function start() {
   const sockets = new Set();
   let seq = 0;
-  const server = http.createServer((req, res) => {
-    if (req.method === 'GET' && req.url.startsWith('/events')) {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-      res.write(': ok\n\n');
-      const socket = res.socket;
-      socket.setNoDelay(true);
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      return;
-    }
-    res.writeHead(404).end();
+  const server = eventsServer((_req, res) => {
+    writeStreamHead(res);
+    const socket = res.socket;
+    socket.setNoDelay(true);
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
   });
   const port = await listen(server);
   return {

@@ -1,20 +1,19 @@
 // The SSE floor: a hand-written `res.write` loop over the same clients, with
 // the same wire format as @boardcast/sse-server, serialized once per publish.
 // No limits, no backpressure, no replay: what it costs to just write.
-import { closeServer, http, listen, readBody } from './util.mjs';
+import { closeServer, eventsServer, listen, readBody, writeStreamHead } from './util.mjs';
 
 export async function start() {
   const clients = new Set();
   let seq = 0;
-  const server = http.createServer(async (req, res) => {
-    if (req.method === 'GET' && req.url.startsWith('/events')) {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-      res.write(': ok\n\n');
+  const server = eventsServer(
+    (_req, res) => {
+      writeStreamHead(res);
       clients.add(res);
       res.on('close', () => clients.delete(res));
-      return;
-    }
-    if (req.method === 'POST' && req.url === '/commands/ping') {
+    },
+    async (req, res) => {
+      if (req.method !== 'POST' || req.url !== '/commands/ping') return res.writeHead(404).end();
       try {
         const input = JSON.parse(await readBody(req));
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -22,10 +21,8 @@ export async function start() {
       } catch {
         res.writeHead(400).end();
       }
-      return;
-    }
-    res.writeHead(404).end();
-  });
+    },
+  );
   const port = await listen(server);
   return {
     port,

@@ -7,6 +7,23 @@ export function listen(server, host = '127.0.0.1') {
   });
 }
 
+/**
+ * An HTTP server that hands `GET /events…` to `onEvents(req, res)` and every
+ * other request to `onOther(req, res)` (default: 404): the routing of the SSE
+ * servers here, so each file shows only how it serves a stream.
+ */
+export function eventsServer(onEvents, onOther = (_req, res) => res.writeHead(404).end()) {
+  return http.createServer((req, res) =>
+    req.method === 'GET' && req.url.startsWith('/events') ? onEvents(req, res) : onOther(req, res),
+  );
+}
+
+/** The head of a hand-written SSE response (the floors): status, headers and a comment, so the stream is open at once. */
+export function writeStreamHead(res) {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  res.write(': ok\n\n');
+}
+
 export function closeServer(server) {
   server.closeAllConnections?.();
   return new Promise((resolve) => server.close(() => resolve()));
