@@ -5,7 +5,7 @@ import { channelStreamRequest, routeSseChannelFrame } from './channel-frames.js'
 import type { ChannelDial, ChannelSink, ChannelTransport } from './channel-link.js';
 import { postCommandLazily } from './command-loader.js';
 import type { HttpOptions } from './http.js';
-import type { ReadMemory } from './sse-channel-reader.js';
+import type { ReadMemory } from './sse-read.js';
 import { endpoint } from './urls.js';
 
 /** The SSE options of a channel client (those of `connectSse` that apply to a channel set). */

@@ -4,6 +4,7 @@ import { fetchOf, headersOf, networkError, responseError } from './http.js';
 import { createSkipper } from './resync.js';
 import { createSseDecoder } from './sse-decoder.js';
 import type { SseOptions } from './sse-options.js';
+import { failed, isStream, type ReadMemory, refused } from './sse-read.js';
 import { withQuery } from './urls.js';
 
 /**
@@ -11,21 +12,13 @@ import { withQuery } from './urls.js';
  * eventsource-parser are imported on demand: a page whose native
  * EventSource opens never downloads them.
  */
-export interface FetchLink {
+export interface FetchLink extends ReadMemory {
   readonly stream: URL;
   // biome-ignore lint/suspicious/noExplicitAny: the contract type does not matter here
   readonly options: SseOptions<any>;
   route(sink: Link, type: string, data: string, id: string | undefined): void;
   /** The contract's reducers: which skipped events the state depends on. */
   readonly reducers?: object | undefined;
-  /**
-   * The last refusal that will come again unchanged (`<status> <code>`): the
-   * same one on the next attempt stops the client instead of looping.
-   * Cleared by a stream that opens.
-   */
-  refusal?: string | undefined;
-  /** Cross-origin failures in a row that a `no-cors` probe showed the server did answer (CORS). */
-  cors?: number | undefined;
 }
 
 /** One connection attempt as the SSE transport sees it. */
@@ -37,11 +30,6 @@ export interface Link extends LinkSink {
   /** A fresh connection still waiting for its snapshot. */
   fresh: boolean;
 }
-
-/** Statuses that mean "do not come back": the spec's 204, and auth failures that retrying cannot fix. */
-const FINAL = [204, 401, 403];
-/** 4xx statuses that say "not now" rather than "never like this". */
-const TRANSIENT = [408, 425, 429];
 
 const request = ({ stream, options }: FetchLink, lastEventId: string | undefined, signal: AbortSignal) =>
   fetchOf(options)(withQuery(stream, { events: options.events?.join(',') }), {
@@ -55,65 +43,9 @@ const request = ({ stream, options }: FetchLink, lastEventId: string | undefined
     signal,
   });
 
-/**
- * A refused response. 204/401/403 stop at once. Any other answer below 500
- * (a 4xx, a 200 that is not an event stream) would be given again to the
- * same request: with a resume id, the id is what the server refused
- * (`invalid_payload` for an id it cannot read), so the client forgets it
- * and comes back fresh (`reset` + snapshot); without one, the same refusal
- * twice in a row stops the client. 5xx, 408 and 429 are retried with backoff.
- */
-async function refused(link: FetchLink, sink: Link, response: Response): Promise<void> {
-  const { status } = response;
-  const error =
-    status === 204
-      ? new BoardcastError('closed', 'the server ended the stream (HTTP 204)')
-      : response.ok
-        ? new BoardcastError('invalid_payload', 'response is not text/event-stream')
-        : await responseError(response);
-  const key = `${status} ${error.code}`;
-  const final = FINAL.includes(status);
-  const repeats = status < 500 && !TRANSIENT.includes(status);
-  const again = link.refusal === key;
-  link.refusal = repeats ? key : undefined;
-  if (repeats && !final && sink.lastEventId) {
-    sink.reset('resume_refused');
-    return sink.drop(error, false, true);
-  }
-  sink.drop(error, final || (repeats && again));
-}
-
-/** How many CORS-hidden refusals in a row stop the client (one could be a server coming up between two requests). */
-export const CORS_FAILURES = 3;
-
-/**
- * A request failed before any response. Same-origin (or outside a page)
- * that is the network. Cross-origin it may also be CORS — the server
- * answered, but not for this page's origin — which the browser hides. A
- * `no-cors` request tells them apart: it resolves, opaquely, whenever the
- * server answered at all. (It sends no `Origin` on a GET, so a stream it
- * opens is aborted at once.) After {@link CORS_FAILURES} such answers in a
- * row the client stops with `forbidden_origin` instead of retrying for ever.
- */
-async function failed(link: FetchLink, sink: Link, cause: unknown, message: string): Promise<void> {
-  const { stream } = link;
-  if (typeof location === 'undefined' || stream.origin === location.origin)
-    return sink.drop(networkError(cause, message));
-  const controller = new AbortController();
-  const answered = await fetch(stream.href, { mode: 'no-cors', cache: 'no-store', signal: controller.signal }).then(
-    () => true,
-    () => false,
-  );
-  controller.abort();
-  link.cors = answered ? (link.cors ?? 0) + 1 : 0;
-  if (!answered) return sink.drop(networkError(cause, message));
-  const error = new BoardcastError(
-    'forbidden_origin',
-    `${stream.origin} answered, but not to this page's origin ${location.origin} (CORS): add it to the server's allowedOrigins, or serve the page from the same origin (a dev-server proxy)`,
-    { cause },
-  );
-  sink.drop(error, link.cors >= CORS_FAILURES);
-}
+/** A refused response (see sse-read.ts): coming back fresh, the state is reset first. */
+const refuse = (link: FetchLink, sink: Link, response: Response) =>
+  refused(response, link, sink, !!sink.lastEventId, () => sink.reset('resume_refused'));
 
 /**
  * One fresh stream read up to its snapshot (the state after its id), then
@@ -164,19 +96,15 @@ export function probe(link: FetchLink, sink: Link): void {
   request(link, sink.lastEventId, controller.signal).then(
     async (response) => {
       if (response.ok && isStream(response)) sink.drop(new BoardcastError('network_error', 'event stream failed'));
-      else await refused(link, sink, response);
+      else await refuse(link, sink, response);
       controller.abort();
     },
-    (error) => failed(link, sink, error, 'event stream request failed'),
+    (error) => failed(link.stream, link, sink, error),
   );
 }
 
 /** An id fetch refuses as a header value (past U+00FF, a control) or would change (surrounding whitespace). */
 const UNSENDABLE = /[^\t\x20-\xff]|^[\t ]|[\t ]$/;
-
-const isStream = (response: Response) =>
-  response.status === 200 &&
-  (response.headers.get('content-type')?.toLowerCase() ?? '').startsWith('text/event-stream');
 
 /** Fetch mode: one request, streamed through the decoder. */
 export async function readStream(link: FetchLink, sink: Link, controller: AbortController): Promise<void> {
@@ -192,9 +120,9 @@ export async function readStream(link: FetchLink, sink: Link, controller: AbortC
     response = await request(link, sink.lastEventId, controller.signal);
   } catch (error) {
     if (controller.signal.aborted) return;
-    return failed(link, sink, error, 'event stream request failed');
+    return failed(link.stream, link, sink, error);
   }
-  if (!isStream(response) || !response.body) return refused(link, sink, response);
+  if (!isStream(response) || !response.body) return refuse(link, sink, response);
   link.refusal = link.cors = undefined;
   sink.beat();
   sink.open();
@@ -255,7 +183,7 @@ export async function readStream(link: FetchLink, sink: Link, controller: AbortC
   // stream's snapshot that is itself too large can never be read, so stop.
   const tooLarge = new BoardcastError(
     'payload_too_large',
-    `${sink.fresh ? 'the snapshot' : 'an event'} exceeded maxEventSize (${link.options.maxEventSize ?? 1 << 20} characters)`,
+    `${sink.fresh ? 'the snapshot' : 'an event'} exceeded maxEventSize (${max} characters)`,
   );
   if (on.fresh) return sink.drop(tooLarge, true);
   sink.reset('too_large');
