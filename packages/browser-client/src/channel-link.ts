@@ -1,4 +1,4 @@
-import type { BoardcastError } from '@boardcast/core';
+import type { BoardcastError, DirectoryQuery } from '@boardcast/core';
 import type { LinkSink, Transport } from './client.js';
 
 /**
@@ -27,13 +27,8 @@ export interface SinceRequest {
   readonly since: string;
 }
 
-/** The page of the directory to ask for (core's `DirectoryQuery`): filters, then `offset`/`limit` by id. */
-export interface DirectoryQuery {
-  readonly kind?: string | undefined;
-  readonly status?: string | undefined;
-  readonly offset?: number | undefined;
-  readonly limit?: number | undefined;
-}
+/** The page of the directory to ask for: core's own type (filters, then `offset`/`limit` by id). */
+export type { DirectoryQuery };
 
 /**
  * The set a channel connection asks for when it opens. `resume` channels
