@@ -84,6 +84,7 @@ export function channelShareModel<C extends ContractSpec>(
     record(frame) {
       const [method, args] = frame;
       const channel = args[0] as string;
+      position = idOf(frame) || position;
       if (method === 'channelSnapshot') {
         if (channel === DIRECTORY) pages.replace(args[1] as never);
         else {
@@ -91,7 +92,6 @@ export function channelShareModel<C extends ContractSpec>(
           mirrors.set(channel, mirror);
           mirror.replace(args[1] as never);
         }
-        if (args[2]) position = args[2] as string;
       } else if (method === 'channelEvent') {
         try {
           if (channel === DIRECTORY) pages.apply(args[2]);
@@ -99,7 +99,6 @@ export function channelShareModel<C extends ContractSpec>(
         } catch {
           // The hub skipped a reducer that threw; so does every mirror.
         }
-        if (args[3]) position = args[3] as string;
       } else if (method === 'forbidden') {
         // Refused for the credential every tab of the group shares: no tab asks again.
         mirrors.delete(channel);

@@ -164,16 +164,14 @@ function streamModel<C extends ContractSpec>(contract: C | ClientContract<C>): S
     idOf,
     record(frame) {
       const [method, args] = frame;
-      if (method === 'snapshot') {
-        mirror.replace(args[0] as never);
-        if (args[1]) position = args[1] as string;
-      } else if (method === 'event') {
+      position = idOf(frame) || position;
+      if (method === 'snapshot') mirror.replace(args[0] as never);
+      else if (method === 'event') {
         try {
           mirror.apply(args[0] as never, args[1] as never);
         } catch {
           // The hub skipped a reducer that threw; so does every mirror.
         }
-        if (args[2]) position = args[2] as string;
       }
       if (method === 'snapshot' || method === 'event' || method === 'reset') keep(ring, frame);
     },
