@@ -1,57 +1,24 @@
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AGENT_PINS, startSimAgent } from '../../../packages/board-adapter-gpio/test/helpers.js';
+import { bundleForNode } from '../../../packages/board-adapter-gpio/test/node-bundle.js';
 import { chromiumPath, type LaunchedBrowser, launchChromium, pythonPath } from '../../../test-support/system.js';
 import { startTcpProxy } from '../../../test-support/tcp-proxy.js';
 import { type Demo, startDemo } from '../src/server.js';
-import { artifactsDir, buildPageFromSources, openPage, sourceAliases, waitFor } from './helpers.js';
+import { artifactsDir, buildPageFromSources, openPage, waitFor } from './helpers.js';
 
-const AGENT = fileURLToPath(new URL('../../../packages/board-adapter-gpio/agent/boardcast_agent.py', import.meta.url));
 const TOKEN = 'e2e-secret';
 
-/** The real agent file under CPython with its simulated backend, driven over stdin. */
+/** The real agent file under CPython with its simulated backend, driven over stdin; a third input on pin 4. */
 function startAgent(port: number, id = 'esp32') {
-  const dir = mkdtempSync(join(tmpdir(), 'led-demo-agent-'));
-  const config = join(dir, 'config.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      id,
-      url: `ws://127.0.0.1:${port}/board`,
-      token: TOKEN,
-      backend: 'sim',
-      stdin_control: true,
-      pins: [
-        { pin: 5, mode: 'output', name: 'led' },
-        { pin: 0, mode: 'input_pullup', name: 'button' },
-        { pin: 4, mode: 'input_pulldown', name: 'input' },
-      ],
-      debounce_ms: 5,
-      poll_ms: 5,
-      backoff_min_ms: 100,
-      backoff_max_ms: 500,
-    }),
-  );
-  const child: ChildProcessWithoutNullStreams = spawn(pythonPath as string, ['-u', AGENT, '--config', config]);
-  const output: string[] = [];
-  child.stdout.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr.on('data', (d: Buffer) => output.push(d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    output,
-    send: (line: string) => child.stdin.write(`${line}\n`),
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  const pins = [...AGENT_PINS, { pin: 4, mode: 'input_pulldown', name: 'input' }];
+  return startSimAgent(port, id, TOKEN, { pins, backoff_max_ms: 500 });
 }
 
 async function expectText(page: Page, selector: string, expected: string, timeout = 5000) {
@@ -77,7 +44,7 @@ describe.skipIf(!chromiumPath || !pythonPath)('led-demo with a real board agent 
       board: { kind: 'remote', token: TOKEN, id: 'esp32', heartbeatMs: 1000 },
     });
     agent = startAgent(demo.port);
-    await waitFor(() => demo.board?.status === 'online', `the agent to connect (${agent.output.join('')})`, 15_000);
+    await waitFor(() => demo.board?.status === 'online', `the agent to connect (${agent.lines.join('\n')})`, 15_000);
     launched = await launchChromium();
     for (const transport of ['sse', 'ws'] as const) {
       const page = await openPage(launched.browser, `http://127.0.0.1:${demo.port}/?transport=${transport}`);
@@ -135,18 +102,7 @@ describe.skipIf(!pythonPath)('led-demo process with a board attached (python3 ag
     // The CLI as a user runs it, bundled from sources (no package build needed).
     const dir = mkdtempSync(join(tmpdir(), 'led-demo-cli-'));
     const cli = join(dir, 'cli.mjs');
-    await build({
-      entryPoints: [fileURLToPath(new URL('../src/cli.ts', import.meta.url))],
-      outfile: cli,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      alias: sourceAliases,
-      external: ['bufferutil', 'utf-8-validate'],
-      banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-      logLevel: 'error',
-    });
+    await bundleForNode(fileURLToPath(new URL('../src/cli.ts', import.meta.url)), cli, 'error');
     // The leading `--` is what `pnpm --filter led-demo start -- …` hands the CLI.
     const demo = spawn(process.execPath, [
       cli,
@@ -184,8 +140,8 @@ describe.skipIf(!pythonPath)('led-demo process with a board attached (python3 ag
       expect(took).toBeLessThan(2000);
       // The agent saw the server go at once, by a close frame (1001), not a silent socket.
       const line = await waitFor(
-        () => /disconnected.*/.exec(agent?.output.join('') ?? '')?.[0],
-        `the agent to notice (${agent.output.join('')})`,
+        () => /disconnected.*/.exec(agent?.lines.join('\n') ?? '')?.[0],
+        `the agent to notice (${agent.lines.join('\n')})`,
       );
       const closeCode = /closed \((\d+)\)/.exec(line)?.[1];
       if (closeCode !== undefined) expect(closeCode).toBe('1001');
@@ -212,7 +168,7 @@ describe.skipIf(!chromiumPath || !pythonPath)('led-demo: a command that arrives 
     const agent = startAgent(proxy.port);
     const launched = await launchChromium();
     try {
-      await waitFor(() => demo.board?.status === 'online', `the agent to connect (${agent.output.join('')})`, 15_000);
+      await waitFor(() => demo.board?.status === 'online', `the agent to connect (${agent.lines.join('\n')})`, 15_000);
       const page = await openPage(launched.browser, `http://127.0.0.1:${demo.port}/?transport=sse`);
       await expectText(page, '#conn-status', 'open');
       await expectText(page, '#led-state', 'off');

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pythonPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
 
 export const AGENT_PATH = fileURLToPath(new URL('../agent/boardcast_agent.py', import.meta.url));
@@ -88,6 +89,35 @@ export function startAgent(python: string, config: AgentConfig): AgentProcess {
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
+      rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** An LED output on pin 5 and a pulled-up button on pin 0, as the remote tests' agents declare them. */
+export const AGENT_PINS: ReadonlyArray<{ pin: number; mode: string; name: string }> = [
+  { pin: 5, mode: 'output', name: 'led' },
+  { pin: 0, mode: 'input_pullup', name: 'button' },
+];
+
+/**
+ * The real agent under `python3` (test-support's `pythonPath`: skip the test
+ * where it is undefined) on its simulated backend, connecting to
+ * `ws://127.0.0.1:<port>/board` as `id` with `token`: pins `AGENT_PINS`,
+ * polling and debouncing every 5 ms, reconnecting after 100–400 ms, no
+ * watchdog. `extra` overrides or adds config keys.
+ */
+export function startSimAgent(port: number, id: string, token: string, extra: AgentConfig = {}): AgentProcess {
+  return startAgent(pythonPath as string, {
+    id,
+    url: `ws://127.0.0.1:${port}/board`,
+    token,
+    pins: AGENT_PINS,
+    poll_ms: 5,
+    debounce_ms: 5,
+    backoff_min_ms: 100,
+    backoff_max_ms: 400,
+    watchdog_s: 0,
+    ...extra,
+  });
 }

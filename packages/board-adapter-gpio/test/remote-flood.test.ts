@@ -15,12 +15,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { sourceAliases } from '../../../scripts/workspace-sources.mjs';
 import { BOARD_PROTOCOL } from '../src/index.js';
 import { waitFor } from './helpers.js';
+import { bundleForNode } from './node-bundle.js';
 
 const TOKEN = 'flood-token';
 /**
@@ -98,18 +97,7 @@ async function measure(name: string, flood: () => Promise<string>): Promise<Figu
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'boardcast-flood-'));
   const outfile = join(dir, 'server.mjs');
-  await build({
-    entryPoints: [fileURLToPath(new URL('./remote-flood.server.ts', import.meta.url))],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    alias: sourceAliases,
-    external: ['bufferutil', 'utf-8-validate'],
-    banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
-    logLevel: 'warning',
-  });
+  await bundleForNode(fileURLToPath(new URL('./remote-flood.server.ts', import.meta.url)), outfile);
   child = fork(outfile, [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   port = await new Promise<number>((resolve) => {
     child.on('message', (msg: { type: string; port?: number; sample?: Sample; ms?: number; connections?: number }) => {

@@ -24,7 +24,7 @@ import {
   type RemoteBoard,
 } from '../src/index.js';
 import type { BoardRejection } from '../src/remote/board-link.js';
-import { type AgentProcess, cleanupTemp, closeServer, listen, newServer, startAgent, waitFor } from './helpers.js';
+import { type AgentProcess, cleanupTemp, closeServer, listen, newServer, startSimAgent, waitFor } from './helpers.js';
 import { BoardDouble, type DoubleOptions, framesOf, rawBoardSocket } from './remote-double.js';
 
 const TOKEN = 'link-token-1';
@@ -89,21 +89,7 @@ function double(rig: Rig, options: Partial<DoubleOptions> = {}): BoardDouble {
 }
 
 function agentFor(port: number, extra: Record<string, unknown> = {}): AgentProcess {
-  const agent = startAgent(pythonPath as string, {
-    id: 'esp',
-    url: `ws://127.0.0.1:${port}/board`,
-    token: TOKEN,
-    pins: [
-      { pin: 5, mode: 'output', name: 'led' },
-      { pin: 0, mode: 'input_pullup', name: 'button' },
-    ],
-    poll_ms: 5,
-    debounce_ms: 5,
-    backoff_min_ms: 100,
-    backoff_max_ms: 400,
-    watchdog_s: 0,
-    ...extra,
-  });
+  const agent = startSimAgent(port, 'esp', TOKEN, extra);
   cleanups.push(() => agent.kill());
   return agent;
 }

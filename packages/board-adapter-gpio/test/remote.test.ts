@@ -15,7 +15,7 @@ import {
   ledCommand,
   type RemoteBoard,
 } from '../src/index.js';
-import { type AgentProcess, cleanupTemp, closeServer, listen, newServer, startAgent, waitFor } from './helpers.js';
+import { type AgentProcess, cleanupTemp, closeServer, listen, newServer, startSimAgent, waitFor } from './helpers.js';
 import { framesOf, rawBoardSocket } from './remote-double.js';
 
 const TOKEN = 'test-token-123';
@@ -35,11 +35,6 @@ const contract = defineContract({
     board: (s: State, c: { status: string }) => ({ ...s, board: c.status }),
   },
 });
-
-const PINS = [
-  { pin: 5, mode: 'output', name: 'led' },
-  { pin: 0, mode: 'input_pullup', name: 'button' },
-];
 
 interface Rig {
   server: Server;
@@ -84,18 +79,7 @@ async function startRig(port = 0, boardId = 'esp'): Promise<Rig> {
 }
 
 function agentFor(port: number, extra: Record<string, unknown> = {}): AgentProcess {
-  const agent = startAgent(pythonPath!, {
-    id: 'esp',
-    url: `ws://127.0.0.1:${port}/board`,
-    token: TOKEN,
-    pins: PINS,
-    debounce_ms: 10,
-    poll_ms: 5,
-    backoff_min_ms: 100,
-    backoff_max_ms: 400,
-    watchdog_s: 0,
-    ...extra,
-  });
+  const agent = startSimAgent(port, 'esp', TOKEN, { debounce_ms: 10, ...extra });
   cleanups.push(() => agent.kill());
   return agent;
 }
