@@ -221,9 +221,31 @@ static char *next_field(char **cursor)
 	return start;
 }
 
+/*
+ * A new connection to the emulated kernel that asks it for `request` (a chip,
+ * a line handle or a line event): the connection's fd, tracked as `kind` with
+ * `lines` lines of `chip`, or -errno (the connection closed again).
+ */
+static int open_kernel_fd(const char *request, int kind, unsigned lines, const char *chip)
+{
+	char reply[MSG];
+	int fd = connect_kernel(), rv;
+	if (fd < 0)
+		return -errno;
+	rv = transact(fd, request, reply, sizeof(reply));
+	if (rv < 0) {
+		real_close(fd);
+		return rv;
+	}
+	fds[fd].kind = (unsigned char)kind;
+	fds[fd].lines = (unsigned char)lines;
+	strcpy(fds[fd].chip, chip);
+	return fd;
+}
+
 int open(const char *path, int flags, ...)
 {
-	char chip[32], attr[PATH_MAX], reply[MSG], request[64];
+	char chip[32], attr[PATH_MAX], request[64];
 	mode_t mode = 0;
 	resolve_all();
 	if (flags & (O_CREAT | O_TMPFILE)) {
@@ -233,18 +255,13 @@ int open(const char *path, int flags, ...)
 		va_end(ap);
 	}
 	if (chip_of_dev(path, chip)) {
-		int fd = connect_kernel(), rv;
-		if (fd < 0)
-			return -1;
+		int fd;
 		snprintf(request, sizeof(request), "CHIP\t%s", chip);
-		rv = transact(fd, request, reply, sizeof(reply));
-		if (rv < 0) {
-			real_close(fd);
-			errno = -rv;
+		fd = open_kernel_fd(request, FD_CHIP, 0, chip);
+		if (fd < 0) {
+			errno = -fd;
 			return -1;
 		}
-		fds[fd].kind = FD_CHIP;
-		strcpy(fds[fd].chip, chip);
 		return fd;
 	}
 	if (sys_attr(path, attr, sizeof(attr)))
@@ -407,17 +424,9 @@ static int chip_ioctl(int fd, unsigned long request, void *arg)
 		for (unsigned i = 0; i < req->lines; i++)
 			len += snprintf(message + len, sizeof(message) - len, "%s%u", i ? "," : "",
 					req->default_values[i] ? 1 : 0);
-		conn = connect_kernel();
+		conn = open_kernel_fd(message, FD_HANDLE, req->lines, fds[fd].chip);
 		if (conn < 0)
-			return -errno;
-		rv = transact(conn, message, reply, sizeof(reply));
-		if (rv < 0) {
-			real_close(conn);
-			return rv;
-		}
-		fds[conn].kind = FD_HANDLE;
-		fds[conn].lines = (unsigned char)req->lines;
-		strcpy(fds[conn].chip, fds[fd].chip);
+			return conn;
 		req->fd = conn;
 		return 0;
 	}
@@ -427,17 +436,9 @@ static int chip_ioctl(int fd, unsigned long request, void *arg)
 		field(label, req->consumer_label, sizeof(label));
 		snprintf(message, sizeof(message), "EVENT\t%s\t%u\t%u\t%u\t%s", fds[fd].chip, req->lineoffset,
 			 req->handleflags, req->eventflags, label);
-		conn = connect_kernel();
+		conn = open_kernel_fd(message, FD_EVENT, 1, fds[fd].chip);
 		if (conn < 0)
-			return -errno;
-		rv = transact(conn, message, reply, sizeof(reply));
-		if (rv < 0) {
-			real_close(conn);
-			return rv;
-		}
-		fds[conn].kind = FD_EVENT;
-		fds[conn].lines = 1;
-		strcpy(fds[conn].chip, fds[fd].chip);
+			return conn;
 		req->fd = conn;
 		return 0;
 	}
