@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { selfSignedCertificate } from '../../../test-support/nginx.js';
 import { pythonPath } from '../../../test-support/system.js';
 import { attachBoardLink } from '../src/index.js';
 import { AGENT_DIR, AGENT_MODULES } from './agent-mp.js';
@@ -189,31 +190,7 @@ describe.skipIf(!pythonPath)('agent command line (CPython)', () => {
 describe.skipIf(!pythonPath)('wss:// with a self-signed certificate (CPython)', () => {
   async function tlsRig() {
     const dir = tempDir();
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '2',
-        '-subj',
-        '/CN=boardcast test',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      ],
-      { stdio: 'ignore' },
-    );
+    const { cert, key } = selfSignedCertificate(dir); // for 127.0.0.1 and localhost
     const fingerprint = execFileSync('openssl', ['x509', '-in', cert, '-noout', '-fingerprint', '-sha256'], {
       encoding: 'utf8',
     })
