@@ -34,11 +34,12 @@ export async function readChannelStream(
   try {
     response = await fetchOf(options)(request.url, {
       method: request.body === undefined ? 'GET' : 'POST',
+      // A GET resumes with the header; a POST body names every channel's id itself.
       headers: {
         accept: 'text/event-stream',
-        ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
-        // A GET resumes with the header; a POST body names every channel's id itself.
-        ...(lastEventId && request.body === undefined ? { 'last-event-id': lastEventId } : {}),
+        ...(request.body === undefined
+          ? lastEventId && { 'last-event-id': lastEventId }
+          : { 'content-type': 'application/json' }),
         ...headersOf(options),
       },
       body: request.body,

@@ -43,10 +43,6 @@ const request = ({ stream, options }: FetchLink, lastEventId: string | undefined
     signal,
   });
 
-/** A refused response (see sse-read.ts): coming back fresh, the state is reset first. */
-const refuse = (link: FetchLink, sink: Link, response: Response) =>
-  refused(response, link, sink, !!sink.lastEventId, () => sink.reset('resume_refused'));
-
 /**
  * One fresh stream read up to its snapshot (the state after its id), then
  * closed: the side connection that mends the state after a skipped event.
@@ -96,7 +92,7 @@ export function probe(link: FetchLink, sink: Link): void {
   request(link, sink.lastEventId, controller.signal).then(
     async (response) => {
       if (response.ok && isStream(response)) sink.drop(new BoardcastError('network_error', 'event stream failed'));
-      else await refuse(link, sink, response);
+      else await refused(response, link, sink, !!sink.lastEventId, 'resume_refused');
       controller.abort();
     },
     (error) => failed(link.stream, link, sink, error),
@@ -122,7 +118,7 @@ export async function readStream(link: FetchLink, sink: Link, controller: AbortC
     if (controller.signal.aborted) return;
     return failed(link.stream, link, sink, error);
   }
-  if (!isStream(response) || !response.body) return refuse(link, sink, response);
+  if (!isStream(response) || !response.body) return refused(response, link, sink, !!sink.lastEventId, 'resume_refused');
   link.refusal = link.cors = undefined;
   sink.beat();
   sink.open();

@@ -36,16 +36,17 @@ export const isStream = (response: Response): boolean =>
  * other answer below 500 but 408/425/429 (a 4xx, a 200 that is not an event
  * stream) would be given again to the same request: with a resume id, the
  * id is what the server refused (`invalid_payload` for an id it cannot
- * read), so the client forgets it and comes back fresh (`fresh` is called
- * first); without one, the same refusal twice in a row stops the client.
- * 5xx, 408, 425 and 429 are retried with backoff.
+ * read), so the client forgets it and comes back fresh (after
+ * `sink.reset(reset)` when `reset` is given: the single stream's state
+ * starts over); without one, the same refusal twice in a row stops the
+ * client. 5xx, 408, 425 and 429 are retried with backoff.
  */
 export async function refused(
   response: Response,
   memory: ReadMemory,
-  sink: Pick<LinkSink, 'drop'>,
+  sink: Pick<LinkSink, 'drop' | 'reset'>,
   resumed: boolean,
-  fresh?: () => void,
+  reset?: string,
 ): Promise<void> {
   const { status } = response;
   const error =
@@ -60,7 +61,7 @@ export async function refused(
   const again = memory.refusal === key;
   memory.refusal = repeats ? key : undefined;
   if (repeats && !final && resumed) {
-    fresh?.();
+    if (reset) sink.reset(reset);
     return sink.drop(error, false, true);
   }
   sink.drop(error, final || (repeats && again));
