@@ -1,9 +1,7 @@
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Authorize, ContractSpec, Hub } from '@boardcast/core';
-import { boardcastHttp } from '@boardcast/sse-server';
-import { createWsEndpoint } from '@boardcast/ws-server';
+import { serve } from './helpers.js';
 
 /**
  * sse-server and ws-server on one real HTTP server on 127.0.0.1, mounted at
@@ -20,34 +18,20 @@ export async function channelServer<C extends ContractSpec>(
     const user = request.header('x-user') ?? request.url.searchParams.get('user') ?? true;
     return user === 'nobody' ? false : user;
   };
-  const api = boardcastHttp(hub, { base: '/api', authorize, sse: { retry: 100 } });
-  const server = createServer((req, res) => {
-    if (extra?.(req, res)) return;
-    api.node(req, res);
-  });
-  const ws = createWsEndpoint(hub, { server, path: '/api/ws', authorize });
+  const served = await serve(hub, { http: { authorize }, ws: { authorize }, extra });
   // Every TCP connection, so a test can cut them all (streams and sockets) while the server keeps listening.
   const sockets = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
+  served.server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
   return {
-    port,
-    url: `http://127.0.0.1:${port}/api`,
+    port: served.port,
+    url: served.url,
     /** Cut every stream and socket at the TCP level (the clients reconnect); the server keeps listening. */
     drop() {
       for (const socket of sockets) socket.destroy();
     },
-    async close() {
-      const closed = new Promise((resolve) => server.close(resolve));
-      api.close();
-      await ws.close();
-      server.closeAllConnections();
-      await closed;
-    },
+    close: () => served.kill(),
   };
 }

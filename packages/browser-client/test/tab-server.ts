@@ -1,10 +1,8 @@
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { ContractSpec, Hub } from '@boardcast/core';
-import { boardcastHttp } from '@boardcast/sse-server';
-import { createWsEndpoint } from '@boardcast/ws-server';
 import { CHROMIUM_ARGS, chromiumPath } from '../../../test-support/system.js';
+import { waitFor } from '../../../test-support/wait.js';
+import { serve } from './helpers.js';
+import { PAGE, pageRoutes } from './page-bundle.js';
 
 /**
  * For tab-sharing tests: the start of a page script that counts the event
@@ -23,13 +21,12 @@ window.WebSocket = class extends Native.WebSocket {
 };
 `;
 
-const page = '<!doctype html><meta charset="utf-8"><title>tab</title><script type="module" src="/bundle.js"></script>';
-
 /**
- * sse-server and ws-server at /api on `host` (the name the pages use is
- * allowed), serving the page at `/?…` and its bundle (`js`: pageBundle's
- * files). Counts the streams and sockets opened (`streams()`) and those
- * open now (`open`).
+ * sse-server and ws-server at /api on `host` (the names the pages use are
+ * allowed: `allowedHosts`, default `[host]`), serving the page at `/` and
+ * `/?…` and its bundle (`js`: pageBundle's files). Records when each event
+ * stream or socket was opened (`connects`, Date.now() values, in order) and
+ * holds those open now (`open`). `close()` stops the server, then the hub.
  */
 export async function tabServer<C extends ContractSpec>(
   hub: Hub<C>,
@@ -38,38 +35,32 @@ export async function tabServer<C extends ContractSpec>(
 ) {
   const host = options.host ?? '127.0.0.1';
   const allowedHosts = options.allowedHosts ?? [host];
-  const api = boardcastHttp(hub, { base: '/api', allowedHosts, sse: { retry: 100 } });
+  const served = await serve(hub, {
+    host,
+    http: { allowedHosts },
+    ws: { allowedHosts },
+    extra: pageRoutes(PAGE, js),
+  });
   const open = new Set<object>();
-  let streams = 0;
-  const server = createServer((req, res) => {
-    if (req.url?.startsWith('/?')) return res.writeHead(200, { 'content-type': 'text/html' }).end(page);
-    if (req.url && js.has(req.url))
-      return res.writeHead(200, { 'content-type': 'text/javascript' }).end(js.get(req.url));
-    if (req.url?.startsWith('/api/events')) {
-      streams++;
-      open.add(res);
-      res.on('close', () => open.delete(res));
-    }
-    api.node(req, res);
+  const connects: number[] = [];
+  const opened = (connection: NodeJS.EventEmitter) => {
+    connects.push(Date.now());
+    open.add(connection);
+    connection.on('close', () => open.delete(connection));
+  };
+  served.server.on('request', (req, res) => {
+    if (req.url?.startsWith('/api/events')) opened(res);
   });
-  const ws = createWsEndpoint(hub, { server, path: '/api/ws', allowedHosts });
-  server.on('upgrade', (_req, socket) => {
-    streams++;
-    open.add(socket);
-    socket.on('close', () => open.delete(socket));
-  });
-  server.listen(0, host);
-  await once(server, 'listening');
+  served.server.on('upgrade', (_req, socket) => opened(socket));
   return {
-    port: (server.address() as AddressInfo).port,
+    port: served.port,
+    server: served.server,
     open,
-    streams: () => streams,
+    connects,
+    /** Event streams and sockets opened so far. */
+    streams: () => connects.length,
     async close() {
-      const closed = new Promise((resolve) => server.close(resolve));
-      api.close();
-      await ws.close();
-      server.closeAllConnections();
-      await closed;
+      await served.kill();
       await hub.close();
     },
   };
@@ -89,4 +80,68 @@ export async function launchDemoChromium(): Promise<import('puppeteer-core').Bro
     headless: true,
     args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP demo.test 127.0.0.1'],
   });
+}
+
+/** A tab of any engine: puppeteer's Page, or test-support/engines.ts's EnginePage. */
+interface Evaluates {
+  evaluate(expression: string): Promise<unknown>;
+}
+
+/**
+ * The leading tab: the one whose own stream is open (`window.live` of
+ * {@link COUNT_STREAMS} is 1). Throws unless exactly one leads. Asks the
+ * tabs one at a time (a WebDriver session drives one window at a time).
+ */
+export async function leaderOf<T extends Evaluates>(tabs: readonly T[]): Promise<T> {
+  const live: unknown[] = [];
+  for (const tab of tabs) live.push(await tab.evaluate('window.live'));
+  const leaders = tabs.filter((_, i) => live[i] === 1);
+  if (leaders.length !== 1) throw new Error(`expected one leader, open streams per tab: ${live.join(',')}`);
+  return leaders[0] as T;
+}
+
+/** Wait until exactly one of `tabs` leads; that tab. */
+export const oneLeader = <T extends Evaluates>(tabs: readonly T[], what = 'one leader'): Promise<T> =>
+  waitFor(() => leaderOf(tabs), what, 10_000);
+
+/**
+ * Wait until every tab's `window.ticks` is 1..n, each once, in order; on
+ * timeout the error names the tab (`name(i)`) and shows its ticks.
+ */
+export async function everyTickOnce(
+  tabs: readonly Evaluates[],
+  n: number,
+  name: (i: number) => string = (i) => `tab ${i}`,
+  ms = 15_000,
+): Promise<void> {
+  const ticksOf = async (tab: Evaluates) => (await tab.evaluate('window.ticks')) as number[];
+  for (const [i, tab] of tabs.entries()) {
+    await waitFor(
+      async () => {
+        const ticks = await ticksOf(tab);
+        return ticks.length === n && ticks.every((t, k) => t === k + 1);
+      },
+      `ticks 1..${n} in ${name(i)}`,
+      ms,
+    ).catch(async (error: Error) => {
+      throw new Error(`${error.message}: ${JSON.stringify(await ticksOf(tab))}`);
+    });
+  }
+}
+
+/** Run `publish` every `everyMs` until `stop()`, which resolves once the last publish has. */
+export function pump(publish: () => Promise<unknown>, everyMs: number) {
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      await publish();
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  })();
+  return {
+    stop() {
+      running = false;
+      return done;
+    },
+  };
 }

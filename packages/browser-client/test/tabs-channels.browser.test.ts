@@ -4,7 +4,7 @@ import { chromiumPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { fleet } from './fleet.js';
 import { pageBundle } from './page-bundle.js';
-import { COUNT_STREAMS, launchDemoChromium, tabServer } from './tab-server.js';
+import { COUNT_STREAMS, launchDemoChromium, leaderOf, oneLeader, pump, tabServer } from './tab-server.js';
 
 /**
  * Every tab live with channels: tabs of one page, each with its own channel
@@ -104,8 +104,7 @@ describe.skipIf(!chromiumPath)(
         for (const channel of ['a', 'b', 'c', 'p:1', 'p:2', 'e', 'zz']) await publish(channel);
         const sets = [['a'], ['b'], ['a', 'c'], ['p:*'], ['b', 'p:1']];
         const context = await browser.createBrowserContext();
-        let publishing = false;
-        let pump: Promise<void> = Promise.resolve();
+        let pumping: ReturnType<typeof pump> | undefined;
         try {
           const tabs: Tab[] = [];
           const held: string[][] = [];
@@ -125,20 +124,9 @@ describe.skipIf(!chromiumPath)(
           for (const i of tabs.keys()) await waitFor(() => ready(i), `snapshots in tab ${i}`, 20_000);
           await waitFor(() => open.size === 1, 'one open stream', 10_000);
 
-          const leaderOf = async (candidates: Tab[]) => {
-            const live = await Promise.all(candidates.map((t) => t.evaluate('window.live') as Promise<number>));
-            const leaders = candidates.filter((_, i) => live[i] === 1);
-            if (leaders.length !== 1) throw new Error(`expected one leader, open streams per tab: ${live.join(',')}`);
-            return leaders[0] as Tab;
-          };
-          publishing = true;
           const order = ['a', 'b', 'c', 'p:1', 'p:2', 'e', 'zz'];
-          pump = (async () => {
-            for (let k = 0; publishing; k++) {
-              await publish(order[k % order.length] as string);
-              await new Promise((r) => setTimeout(r, 5));
-            }
-          })();
+          let k = 0;
+          pumping = pump(() => publish(order[k++ % order.length] as string), 5);
 
           // The union grows (e is new to it) and a tab adds a channel the union holds (c): no stream is lost.
           await (tabs[0] as Tab).evaluate(`window.client.subscribe('e')`);
@@ -160,23 +148,17 @@ describe.skipIf(!chromiumPath)(
           await first.close();
           const left = tabs.filter((t) => t !== first);
           const leftHeld = held.filter((_, i) => tabs[i] !== first);
-          await waitFor(
-            async () => (await leaderOf(left).catch(() => undefined)) !== undefined,
-            'a new leader',
-            10_000,
-          );
+          await oneLeader(left, 'a new leader');
           await new Promise((r) => setTimeout(r, 300));
           const second = await leaderOf(left);
           const cdp = await second.createCDPSession();
           await cdp.send('Page.setWebLifecycleState', { state: 'frozen' });
-          await waitFor(
-            async () => (await leaderOf(left.filter((t) => t !== second)).catch(() => undefined)) !== undefined,
+          await oneLeader(
+            left.filter((t) => t !== second),
             'a third leader',
-            10_000,
           );
           await new Promise((r) => setTimeout(r, 300));
-          publishing = false;
-          await pump;
+          await pumping?.stop();
           await cdp.send('Page.setWebLifecycleState', { state: 'active' });
 
           for (const [j, tab] of left.entries()) {
@@ -201,8 +183,7 @@ describe.skipIf(!chromiumPath)(
             `[tabs channels ${transport}] ${streams()} streams opened in all; ${[...counts.values()].reduce((a, b) => a + b)} events`,
           );
         } finally {
-          publishing = false;
-          await pump.catch(() => undefined);
+          await pumping?.stop().catch(() => undefined);
           await context.close().catch(() => undefined);
           await close();
         }

@@ -11,9 +11,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
-import { makeHub, serve } from './helpers.js';
+import { makeHub } from './helpers.js';
 import { pageBundle } from './page-bundle.js';
-import { launchDemoChromium } from './tab-server.js';
+import { COUNT_STREAMS, launchDemoChromium, leaderOf, tabServer } from './tab-server.js';
 
 const MEASURE = process.env.BOARDCAST_MEASURE === '1';
 const EVENTS = MEASURE ? 200 : 20;
@@ -22,13 +22,7 @@ const HANDOVERS = MEASURE ? 20 : 3;
 const script = `
 import { connect } from '@boardcast/browser-client';
 import { defineContract, typed } from '@boardcast/core';
-const Native = window.EventSource;
-window.streams = 0;
-window.live = 0;
-window.EventSource = class extends Native {
-  constructor(...a) { super(...a); window.streams++; window.live++; }
-  close() { if (this.readyState !== 2) window.live--; super.close(); }
-};
+${COUNT_STREAMS}
 const contract = defineContract({
   events: { led: typed(), pin_change: typed(), tick: typed() },
   commands: {},
@@ -46,7 +40,6 @@ client.on('pin_change', ({ pin, value }) => {
 });
 window.client = client;
 `;
-const page = '<!doctype html><meta charset="utf-8"><script type="module" src="/bundle.js"></script>';
 
 const pct = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -68,20 +61,7 @@ describe.skipIf(!chromiumPath)('tabs sharing one connection, measured (Chromium,
 
   async function setup() {
     const hub = makeHub();
-    const connects: number[] = [];
-    const server = await serve(hub, {
-      http: { allowedHosts: ['demo.test'] },
-      extra(req, res) {
-        if (req.url === '/' || req.url?.startsWith('/?')) res.writeHead(200, { 'content-type': 'text/html' }).end(page);
-        else if (req.url && js.has(req.url)) {
-          res.writeHead(200, { 'content-type': 'text/javascript' }).end(js.get(req.url));
-        } else return false;
-        return true;
-      },
-    });
-    server.server.on('request', (req) => {
-      if (req.url?.startsWith('/api/events')) connects.push(Date.now());
-    });
+    const server = await tabServer(hub, js, { allowedHosts: ['demo.test'] });
     const context = await browser.createBrowserContext();
     const open = async (query = '', timeout = 30_000) => {
       const tab = await context.newPage();
@@ -91,12 +71,11 @@ describe.skipIf(!chromiumPath)('tabs sharing one connection, measured (Chromium,
     };
     return {
       hub,
-      connects,
+      connects: server.connects,
       open,
       async close() {
         await context.close().catch(() => undefined);
-        await server.kill();
-        await hub.close();
+        await server.close();
       },
     };
   }
@@ -157,11 +136,7 @@ describe.skipIf(!chromiumPath)('tabs sharing one connection, measured (Chromium,
       const frozen: number[] = [];
       for (let run = 0; run < HANDOVERS * 2; run++) {
         const before = env.connects.length;
-        // The leader is the tab whose EventSource is open.
-        const live = await Promise.all(tabs.map((t) => t.evaluate('window.live') as Promise<number>));
-        const leaders = tabs.filter((_, i) => live[i] === 1);
-        if (leaders.length !== 1) throw new Error(`expected one leader, live streams per tab: ${live.join()}`);
-        const current = leaders[0] as Tab;
+        const current = await leaderOf(tabs);
         const start = Date.now();
         if (run % 2 === 0) {
           await current.close();

@@ -4,7 +4,7 @@ import { ENGINES, type Engine, type EnginePage, launchEngine } from '../../../te
 import { waitFor } from '../../../test-support/wait.js';
 import { makeHub } from './helpers.js';
 import { pageBundle } from './page-bundle.js';
-import { COUNT_STREAMS, tabServer } from './tab-server.js';
+import { COUNT_STREAMS, everyTickOnce, leaderOf, oneLeader, pump, tabServer } from './tab-server.js';
 
 /**
  * Every tab live in WebKit (WebKitGTK's MiniBrowser through WebKitWebDriver):
@@ -61,16 +61,6 @@ describe.skipIf(!webkit?.available)('every tab live in WebKit: one shared connec
     return { hub, ...(await tabServer(hub, js, { host })) };
   }
 
-  const ticksOf = (tab: EnginePage) => tab.evaluate<number[]>('window.ticks');
-  const consecutive = (ticks: number[], n: number) => ticks.length === n && ticks.every((t, i) => t === i + 1);
-  async function leaderOf(tabs: EnginePage[]): Promise<EnginePage> {
-    const live: number[] = [];
-    for (const tab of tabs) live.push(await tab.evaluate<number>('window.live'));
-    const leaders = tabs.filter((_, i) => live[i] === 1);
-    if (leaders.length !== 1) throw new Error(`expected one leader, open streams per tab: ${live.join(',')}`);
-    return leaders[0] as EnginePage;
-  }
-
   it('a leader that stops running (4 s of blocked script, as a suspended tab) is replaced; when it wakes it steps down, nothing lost or doubled', async () => {
     const { hub, port, open, streams, close } = await start();
     const tabs: EnginePage[] = [];
@@ -82,35 +72,18 @@ describe.skipIf(!webkit?.available)('every tab live in WebKit: one shared connec
       for (const tab of tabs) {
         await waitFor(async () => (await tab.evaluate('window.client.state')) !== null, 'snapshot', 20_000);
       }
-      await waitFor(async () => (await leaderOf(tabs).catch(() => undefined)) !== undefined, 'one leader', 10_000);
-      const sleeper = await leaderOf(tabs);
+      const sleeper = await oneLeader(tabs);
       const opened = streams();
       let n = 0;
-      let publishing = true;
-      const pump = (async () => {
-        while (publishing) {
-          await hub.publish('tick', ++n);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      })();
+      const pumping = pump(() => hub.publish('tick', ++n), 20);
       await new Promise((r) => setTimeout(r, 200));
       await sleeper.evaluate('void setTimeout(() => { const t = Date.now(); while (Date.now() - t < 4000); }, 0)');
       await waitFor(() => streams() === opened + 1, 'another tab dials', 15_000);
       const others = tabs.filter((t) => t !== sleeper);
       // Once awake, the sleeper hears the newer leader and hangs up: one stream again.
       await waitFor(() => open.size === 1, 'the sleeper steps down', 15_000);
-      publishing = false;
-      await pump;
-      for (const [i, tab] of tabs.entries()) {
-        const which = tab === sleeper ? ' (the sleeper)' : '';
-        await waitFor(
-          async () => consecutive(await ticksOf(tab), n),
-          `ticks 1..${n} in tab ${i}${which}`,
-          15_000,
-        ).catch(async (error) => {
-          throw new Error(`${error.message}: ${JSON.stringify(await ticksOf(tab))}`);
-        });
-      }
+      await pumping.stop();
+      await everyTickOnce(tabs, n, (i) => `tab ${i}${tabs[i] === sleeper ? ' (the sleeper)' : ''}`);
       expect(await leaderOf(tabs)).not.toBe(sleeper);
       expect(others).toContain(await leaderOf(tabs));
     } finally {
@@ -134,37 +107,24 @@ describe.skipIf(!webkit?.available)('every tab live in WebKit: one shared connec
           await waitFor(async () => (await tab.evaluate('window.client.state')) !== null, 'snapshot', 20_000);
         }
         await waitFor(() => open.size === 1, 'one open stream', 10_000);
-        await waitFor(async () => (await leaderOf(tabs).catch(() => undefined)) !== undefined, 'one leader', 10_000);
+        await oneLeader(tabs);
 
         let n = 0;
         for (; n < 5; ) await hub.publish('tick', ++n);
-        for (const tab of tabs) await waitFor(async () => consecutive(await ticksOf(tab), 5), 'ticks 1..5', 10_000);
+        await everyTickOnce(tabs, 5);
         const answers: unknown[] = [];
         for (const [i, tab] of tabs.entries()) answers.push(await tab.evaluate(`window.client.command('echo', ${i})`));
         expect(answers).toEqual([...Array(TABS).keys()]);
 
         const leader = await leaderOf(tabs);
         const opened = streams();
-        let publishing = true;
-        const pump = (async () => {
-          while (publishing) {
-            await hub.publish('tick', ++n);
-            await new Promise((r) => setTimeout(r, 15));
-          }
-        })();
+        const pumping = pump(() => hub.publish('tick', ++n), 15);
         await leader.close();
         const left = tabs.filter((t) => t !== leader);
         await waitFor(() => streams() === opened + 1, 'a new stream', 10_000);
         await new Promise((r) => setTimeout(r, 300));
-        publishing = false;
-        await pump;
-        for (const [i, tab] of left.entries()) {
-          await waitFor(async () => consecutive(await ticksOf(tab), n), `ticks 1..${n} in tab ${i}`, 15_000).catch(
-            async (error) => {
-              throw new Error(`${error.message}: ${JSON.stringify(await ticksOf(tab))}`);
-            },
-          );
-        }
+        await pumping.stop();
+        await everyTickOnce(left, n);
         await waitFor(() => open.size === 1, 'one open stream after the hand-over', 10_000);
         await leaderOf(left);
         const again: unknown[] = [];
