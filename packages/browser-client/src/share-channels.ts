@@ -40,6 +40,8 @@ const isPattern = (entry: string) => entry.length > 1 && entry.endsWith('*');
 /** Whether set entry `entry` (an id, a `prefix*` pattern, `~directory`) holds `channel`. */
 const holds = (entry: string, channel: string) =>
   entry === channel || (isPattern(entry) && channel !== DIRECTORY && channel.startsWith(entry.slice(0, -1)));
+/** Whether any of set entries `entries` holds `channel`. */
+const holdsAny = (entries: readonly string[], channel: string) => entries.some((entry) => holds(entry, channel));
 const entriesOf = (want: ChannelDial) => [...want.resume, ...want.fresh, ...want.since.map((s) => s.channel)];
 
 export function channelShareModel<C extends ContractSpec>(
@@ -125,7 +127,7 @@ export function channelShareModel<C extends ContractSpec>(
         const covered = (channel: string) =>
           !started.has(channel) &&
           (channel === DIRECTORY ? pages.getSnapshot() !== undefined : mirrors.has(channel)) &&
-          starting.some((entry) => holds(entry, channel));
+          holdsAny(starting, channel);
         for (const frame of ring.slice(at + 1))
           frames.push(covered(frame[1][0] as string) ? [`~${frame[0]}`, frame[1]] : frame);
         for (const entry of starting)
@@ -136,12 +138,11 @@ export function channelShareModel<C extends ContractSpec>(
     accepts([method, args], want) {
       if (method === 'started') return false;
       // Snapshots and events of channels it does not hold the client skips itself (they move its position).
-      return method !== 'forbidden' || entriesOf(want as ChannelDial).some((entry) => holds(entry, args[0] as string));
+      return method !== 'forbidden' || holdsAny(entriesOf(want as ChannelDial), args[0] as string);
     },
     delivered([method, args], want) {
       const channel = args[0] as string;
-      if (method !== 'channelSnapshot' || !want || !entriesOf(want as ChannelDial).some((e) => holds(e, channel)))
-        return;
+      if (method !== 'channelSnapshot' || !want || !holdsAny(entriesOf(want as ChannelDial), channel)) return;
       const started = startedBy.get(want as object) ?? new Set<string>();
       startedBy.set(want as object, started);
       started.add(channel);
@@ -167,8 +168,7 @@ export function channelShareModel<C extends ContractSpec>(
       asked = [...new Set([...sets.values()].flat())];
       // A channel the union no longer holds stops being followed: its mirror would go stale, and a tab
       // that asks for it again must get a fresh snapshot, not a resume from a position that skipped it.
-      const held = (channel: string) => asked.some((entry) => holds(entry, channel));
-      for (const channel of mirrors.keys()) if (!held(channel)) mirrors.delete(channel);
+      for (const channel of mirrors.keys()) if (!holdsAny(asked, channel)) mirrors.delete(channel);
       if (!asked.includes(DIRECTORY)) pages.replace(undefined);
       const resume: string[] = [];
       const fresh: string[] = [];
