@@ -30,25 +30,12 @@ export function connect<C extends ContractSpec>(
 
 export { BoardcastError, isBoardcastError } from '@boardcast/core';
 export type { ServerStatus } from '@boardcast/core/wire';
-export {
-  backoffDelay,
-  type KeepAliveOptions,
-  MIN_RETRY_DELAY_MS,
-  type ReconnectOptions,
-  STABLE_CONNECTION_MS,
-} from './backoff.js';
-export type { BoardcastClient, ClientOptions, CommandOptions, Status, StatusChange } from './client.js';
+export { backoffDelay, MIN_RETRY_DELAY_MS, STABLE_CONNECTION_MS } from './backoff.js';
+export * from './client-exports.js';
 export type { HeaderSource, HttpOptions } from './http.js';
 export { type ClientLease, createClientLease } from './lease.js';
 export { connectSse } from './sse.js';
 export { createSseDecoder, type SseDecoder, type SseDecoderHandlers, type SseMessage } from './sse-decoder.js';
 export type { SseOptions } from './sse-options.js';
-export {
-  createStateMirror,
-  type Reducer,
-  type Reducers,
-  type StateMirror,
-  type StateMirrorOptions,
-} from './state-mirror.js';
 export { connectWs } from './ws.js';
 export type { WebSocketClass, WsOptions } from './ws-transport.js';

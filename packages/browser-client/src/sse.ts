@@ -17,14 +17,6 @@ export function connectSse<C extends ContractSpec>(
   return createClient(contract, shareLazily(sseTransport(url, contract, options), contract, url, options), options);
 }
 
-export type { KeepAliveOptions, ReconnectOptions } from './backoff.js';
-export type { BoardcastClient, ClientOptions, CommandOptions, Status, StatusChange } from './client.js';
+export * from './client-exports.js';
 export type { HeaderSource, HttpOptions } from './http.js';
 export type { SseOptions } from './sse-options.js';
-export {
-  createStateMirror,
-  type Reducer,
-  type Reducers,
-  type StateMirror,
-  type StateMirrorOptions,
-} from './state-mirror.js';

@@ -16,13 +16,5 @@ export function connectWs<C extends ContractSpec>(
   return createClient(contract, shareLazily(wsTransport(url, contract, options), contract, url, options), options);
 }
 
-export type { KeepAliveOptions, ReconnectOptions } from './backoff.js';
-export type { BoardcastClient, ClientOptions, CommandOptions, Status, StatusChange } from './client.js';
-export {
-  createStateMirror,
-  type Reducer,
-  type Reducers,
-  type StateMirror,
-  type StateMirrorOptions,
-} from './state-mirror.js';
+export * from './client-exports.js';
 export type { WebSocketClass, WsOptions } from './ws-transport.js';
