@@ -243,8 +243,7 @@ export function shareTransport<C extends ContractSpec>(
   };
   const deliver = (frame: Frame) => {
     if (!local) return;
-    const id = model.idOf(frame);
-    if (id) local.at = id;
+    local.at = model.idOf(frame) || local.at;
     if (model.accepts?.(frame, local.want) === false) return;
     model.delivered?.(frame, local.want);
     (local.sink as unknown as Record<Method, ((...a: unknown[]) => void) | undefined>)[frame[0]]?.(...frame[1]);
