@@ -237,38 +237,48 @@ describe.each(both)('%s: a link that goes silent (no FIN, no RST)', (transport) 
   });
 });
 
+/**
+ * A server that answers every connection with a snapshot and hangs up at once (SSE: the stream ends,
+ * after `retry: 0` with `retryZero`; WS: the socket closes), recording when each arrived, and a client
+ * of `transport` for it with `reconnect`. Both are closed after the test.
+ */
+async function shortLived(
+  transport: Transport,
+  reconnect: { initialDelayMs?: number; maxDelayMs?: number },
+  { retryZero = false, arrivals = [] as number[] } = {},
+) {
+  let raw: { port: number; close(): Promise<void> };
+  if (transport === 'sse') {
+    raw = await rawServer((_req, res) => {
+      arrivals.push(performance.now());
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`${retryZero ? 'retry: 0\n\n' : ''}event: snapshot\ndata: ${SNAPSHOT}\n\n`);
+    });
+  } else {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => WS_PROTOCOL });
+    await once(wss, 'listening');
+    wss.on('connection', (socket) => {
+      arrivals.push(performance.now());
+      socket.send(`{"type":"snapshot","id":null,"data":${SNAPSHOT}}`);
+      socket.close();
+    });
+    raw = {
+      port: (wss.address() as AddressInfo).port,
+      close: () => new Promise<void>((r) => wss.close(() => r())),
+    };
+  }
+  cleanups.push(() => raw.close());
+  const base = `http://127.0.0.1:${raw.port}`;
+  return transport === 'sse'
+    ? connect(base, contract, { eventSource: 'fetch', eventsUrl: `${base}/`, reconnect })
+    : connect(base, contract, { transport, WebSocket, wsUrl: `ws://127.0.0.1:${raw.port}/`, reconnect });
+}
+
 describe.each(both)('%s: the backoff floor', (transport) => {
   it('no setting (retry: 0, initialDelayMs: 0) makes a client reconnect faster than the floor', async () => {
     const arrivals: number[] = [];
-    let raw: { port: number; close(): Promise<void> } | undefined;
-    if (transport === 'sse') {
-      // A stream that says `retry: 0` and ends at once, every time: the server that "went away".
-      const server = await rawServer((_req, res) => {
-        arrivals.push(performance.now());
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.end(`retry: 0\n\nevent: snapshot\ndata: ${SNAPSHOT}\n\n`);
-      });
-      raw = server;
-    } else {
-      const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => WS_PROTOCOL });
-      await once(wss, 'listening');
-      wss.on('connection', (socket) => {
-        arrivals.push(performance.now());
-        socket.send(`{"type":"snapshot","id":null,"data":${SNAPSHOT}}`);
-        socket.close();
-      });
-      raw = {
-        port: (wss.address() as AddressInfo).port,
-        close: () => new Promise<void>((r) => wss.close(() => r())),
-      };
-    }
-    cleanups.push(() => raw?.close());
-    const reconnect = { initialDelayMs: 0, maxDelayMs: 0 };
-    const base = `http://127.0.0.1:${raw.port}`;
-    const client =
-      transport === 'sse'
-        ? connect(base, contract, { eventSource: 'fetch', eventsUrl: `${base}/`, reconnect })
-        : connect(base, contract, { transport, WebSocket, wsUrl: `ws://127.0.0.1:${raw.port}/`, reconnect });
+    // SSE: a stream that says `retry: 0` and ends at once, every time: the server that "went away".
+    const client = await shortLived(transport, { initialDelayMs: 0, maxDelayMs: 0 }, { retryZero: true, arrivals });
     const t = track(client);
     await until(() => arrivals.length >= 5);
     client.close();
@@ -282,32 +292,8 @@ describe.each(both)('%s: the backoff floor', (transport) => {
   });
 
   it('a server that accepts and closes at once: the backoff keeps growing, it does not start over at every open', async () => {
-    let raw: { port: number; close(): Promise<void> };
-    if (transport === 'sse') {
-      raw = await rawServer((_req, res) => {
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.end(`event: snapshot\ndata: ${SNAPSHOT}\n\n`);
-      });
-    } else {
-      const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => WS_PROTOCOL });
-      await once(wss, 'listening');
-      wss.on('connection', (socket) => {
-        socket.send(`{"type":"snapshot","id":null,"data":${SNAPSHOT}}`);
-        socket.close();
-      });
-      raw = {
-        port: (wss.address() as AddressInfo).port,
-        close: () => new Promise<void>((r) => wss.close(() => r())),
-      };
-    }
-    cleanups.push(() => raw.close());
     // A small cap keeps the test short; what matters is the attempt count the backoff grows from.
-    const reconnect = { maxDelayMs: 300 };
-    const base = `http://127.0.0.1:${raw.port}`;
-    const client =
-      transport === 'sse'
-        ? connect(base, contract, { eventSource: 'fetch', eventsUrl: `${base}/`, reconnect })
-        : connect(base, contract, { transport, WebSocket, wsUrl: `ws://127.0.0.1:${raw.port}/`, reconnect });
+    const client = await shortLived(transport, { maxDelayMs: 300 });
     const t = track(client);
     const opened = () => t.statuses.filter((s) => s.status === 'open').length;
     await until(() => opened() >= 4, 20_000, 'four short-lived connections');
