@@ -142,10 +142,8 @@ export function channelShareModel<C extends ContractSpec>(
     },
     delivered([method, args], want) {
       const channel = args[0] as string;
-      if (method !== 'channelSnapshot' || !want || !holdsAny(entriesOf(want as ChannelDial), channel)) return;
-      const started = startedBy.get(want as object) ?? new Set<string>();
-      startedBy.set(want as object, started);
-      started.add(channel);
+      if (method === 'channelSnapshot' && want && holdsAny(entriesOf(want as ChannelDial), channel))
+        startedBy.set(want, (startedBy.get(want) ?? new Set<string>()).add(channel));
     },
     current(want) {
       const started = want ? startedBy.get(want as object) : undefined;
