@@ -1,8 +1,9 @@
 import type { ContractSpec, Hub } from '@boardcast/core';
+import { afterAll, beforeAll } from 'vitest';
 import { CHROMIUM_ARGS, chromiumPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { serve } from './helpers.js';
-import { PAGE, pageRoutes } from './page-bundle.js';
+import { PAGE, pageBundle, pageRoutes } from './page-bundle.js';
 
 /**
  * For tab-sharing tests: the start of a page script that counts the event
@@ -19,6 +20,31 @@ window.EventSource = class extends Native.EventSource {
 window.WebSocket = class extends Native.WebSocket {
   constructor(...a) { super(...a); window.live++; this.addEventListener('close', () => window.live--); }
 };
+`;
+
+/**
+ * The page of the tick tests (tabs.browser.test.ts, tabs-webkit.browser.test.ts):
+ * a client over `?transport=` (default sse), with `?token=` as its Bearer
+ * token when given; `window.ticks` holds the ticks it received, in order,
+ * `window.secure` whether the page is a secure context and has `navigator.locks`.
+ */
+export const TICKS_SCRIPT = `
+import { connect } from '@boardcast/browser-client';
+import { defineContract, typed } from '@boardcast/core';
+${COUNT_STREAMS}
+const contract = defineContract({
+  events: { led: typed(), tick: typed() },
+  commands: { echo: { input: typed(), result: typed() } },
+  state: typed(),
+  reducers: { led: (s, led) => ({ ...s, led }), tick: (s, tick) => ({ ...s, tick }) },
+});
+const params = new URLSearchParams(location.search);
+const transport = params.get('transport') || 'sse';
+const token = params.get('token');
+window.ticks = [];
+window.client = connect('/api', contract, token ? { transport, headers: { authorization: 'Bearer ' + token } } : { transport });
+window.client.on('tick', (n) => window.ticks.push(n));
+window.secure = { secureContext: window.isSecureContext, locks: typeof navigator.locks };
 `;
 
 /**
@@ -80,6 +106,23 @@ export async function launchDemoChromium(): Promise<import('puppeteer-core').Bro
     headless: true,
     args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP demo.test 127.0.0.1'],
   });
+}
+
+/**
+ * In the current describe: bundle `script` (pageBundle) and launch
+ * {@link launchDemoChromium} before its tests, close the browser after.
+ * `browser` and `js` are there once the tests run.
+ */
+export function demoChromium(script: string) {
+  const env = {} as { browser: import('puppeteer-core').Browser; js: Map<string, string> };
+  beforeAll(async () => {
+    env.js = await pageBundle(script);
+    env.browser = await launchDemoChromium();
+  }, 60_000);
+  afterAll(async () => {
+    await env.browser?.close();
+  });
+  return env;
 }
 
 /** A tab of any engine: puppeteer's Page, or test-support/engines.ts's EnginePage. */

@@ -1,10 +1,9 @@
 import { accessTable, createHub } from '@boardcast/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chromiumPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { fleet } from './fleet.js';
-import { pageBundle } from './page-bundle.js';
-import { COUNT_STREAMS, launchDemoChromium, leaderOf, oneLeader, pump, tabServer } from './tab-server.js';
+import { COUNT_STREAMS, demoChromium, leaderOf, oneLeader, pump, tabServer } from './tab-server.js';
 
 /**
  * Every tab live with channels: tabs of one page, each with its own channel
@@ -68,16 +67,7 @@ function check(log: Entry[], mine: (channel: string) => boolean, counts: Map<str
 describe.skipIf(!chromiumPath)(
   'every tab live with channels: one connection carries the union (Chromium, HTTP/1.1, non-secure name)',
   () => {
-    let browser: import('puppeteer-core').Browser;
-    let js: Map<string, string>;
-
-    beforeAll(async () => {
-      js = await pageBundle(script);
-      browser = await launchDemoChromium();
-    }, 60_000);
-    afterAll(async () => {
-      await browser?.close();
-    });
+    const env = demoChromium(script);
 
     async function start() {
       const hub = createHub(fleet, {
@@ -88,7 +78,7 @@ describe.skipIf(!chromiumPath)(
         await hub.channel(channel).publish('led', { on });
         return { on };
       });
-      const { port, open, streams, close } = await tabServer(hub, js, { allowedHosts: ['demo.test'] });
+      const { port, open, streams, close } = await tabServer(hub, env.js, { allowedHosts: ['demo.test'] });
       return { hub, port, streams, open, close };
     }
 
@@ -103,7 +93,7 @@ describe.skipIf(!chromiumPath)(
         };
         for (const channel of ['a', 'b', 'c', 'p:1', 'p:2', 'e', 'zz']) await publish(channel);
         const sets = [['a'], ['b'], ['a', 'c'], ['p:*'], ['b', 'p:1']];
-        const context = await browser.createBrowserContext();
+        const context = await env.browser.createBrowserContext();
         let pumping: ReturnType<typeof pump> | undefined;
         try {
           const tabs: Tab[] = [];

@@ -8,12 +8,11 @@
  * reported, never asserted:
  *   BOARDCAST_MEASURE=1 pnpm exec vitest run --project browser-client test/tabs-latency.browser.test.ts
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chromiumPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { makeHub } from './helpers.js';
-import { pageBundle } from './page-bundle.js';
-import { COUNT_STREAMS, launchDemoChromium, leaderOf, tabServer } from './tab-server.js';
+import { COUNT_STREAMS, demoChromium, leaderOf, tabServer } from './tab-server.js';
 
 const MEASURE = process.env.BOARDCAST_MEASURE === '1';
 const EVENTS = MEASURE ? 200 : 20;
@@ -49,20 +48,12 @@ const pct = (values: number[], p: number) => {
 type Tab = import('puppeteer-core').Page;
 
 describe.skipIf(!chromiumPath)('tabs sharing one connection, measured (Chromium, HTTP/1.1, demo.test)', () => {
-  let browser: import('puppeteer-core').Browser;
-  let js: Map<string, string>;
-  beforeAll(async () => {
-    js = await pageBundle(script);
-    browser = await launchDemoChromium();
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-  });
+  const env = demoChromium(script);
 
   async function setup() {
     const hub = makeHub();
-    const server = await tabServer(hub, js, { allowedHosts: ['demo.test'] });
-    const context = await browser.createBrowserContext();
+    const server = await tabServer(hub, env.js, { allowedHosts: ['demo.test'] });
+    const context = await env.browser.createBrowserContext();
     const open = async (query = '', timeout = 30_000) => {
       const tab = await context.newPage();
       await tab.goto(`http://demo.test:${server.port}/${query}`, { timeout });

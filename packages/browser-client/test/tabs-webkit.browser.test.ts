@@ -4,7 +4,7 @@ import { ENGINES, type Engine, type EnginePage, launchEngine } from '../../../te
 import { waitFor } from '../../../test-support/wait.js';
 import { makeHub } from './helpers.js';
 import { pageBundle } from './page-bundle.js';
-import { COUNT_STREAMS, everyTickOnce, leaderOf, oneLeader, pump, tabServer } from './tab-server.js';
+import { everyTickOnce, leaderOf, oneLeader, pump, TICKS_SCRIPT, tabServer } from './tab-server.js';
 
 /**
  * Every tab live in WebKit (WebKitGTK's MiniBrowser through WebKitWebDriver):
@@ -19,21 +19,6 @@ import { COUNT_STREAMS, everyTickOnce, leaderOf, oneLeader, pump, tabServer } fr
  * heartbeat has been silent for 2.5 s, and the sleeper steps down when it
  * wakes and hears the newer leader (the same path as a crashed tab).
  */
-const script = `
-import { connect } from '@boardcast/browser-client';
-import { defineContract, typed } from '@boardcast/core';
-${COUNT_STREAMS}
-const contract = defineContract({
-  events: { led: typed(), tick: typed() },
-  commands: { echo: { input: typed(), result: typed() } },
-  state: typed(),
-  reducers: { led: (s, led) => ({ ...s, led }), tick: (s, tick) => ({ ...s, tick }) },
-});
-window.ticks = [];
-window.client = connect('/api', contract, { transport: new URLSearchParams(location.search).get('transport') });
-window.client.on('tick', (n) => window.ticks.push(n));
-window.secure = { secureContext: window.isSecureContext, locks: typeof navigator.locks };
-`;
 const TABS = 4;
 
 /** A non-loopback IPv4 address of this machine (not a secure context), else 127.0.0.1. */
@@ -49,7 +34,7 @@ describe.skipIf(!webkit?.available)('every tab live in WebKit: one shared connec
   let js: Map<string, string>;
 
   beforeAll(async () => {
-    js = await pageBundle(script);
+    js = await pageBundle(TICKS_SCRIPT);
     engine = await launchEngine('webkit');
   }, 120_000);
   afterAll(async () => {

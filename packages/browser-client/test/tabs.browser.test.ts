@@ -1,71 +1,32 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { chromiumPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { makeHub } from './helpers.js';
-import { pageBundle } from './page-bundle.js';
-import {
-  COUNT_STREAMS,
-  everyTickOnce,
-  launchDemoChromium,
-  leaderOf,
-  oneLeader,
-  pump,
-  tabServer,
-} from './tab-server.js';
+import { demoChromium, everyTickOnce, leaderOf, oneLeader, pump, TICKS_SCRIPT, tabServer } from './tab-server.js';
 
 /**
  * Every tab live: ten tabs of one page over HTTP/1.1 on a plain-http LAN
  * name (`demo.test`, not a secure context: no `navigator.locks`), where
- * Chromium's six connections per host used to run out. The page counts the
- * streams it opens itself (EventSource / WebSocket wrapped), so the test
- * knows which tab leads.
+ * Chromium's six connections per host used to run out. The page
+ * (TICKS_SCRIPT) counts the streams it opens itself (EventSource /
+ * WebSocket wrapped), so the test knows which tab leads.
  */
-const script = `
-import { connect } from '@boardcast/browser-client';
-import { defineContract, typed } from '@boardcast/core';
-${COUNT_STREAMS}
-const contract = defineContract({
-  events: { led: typed(), tick: typed() },
-  commands: { echo: { input: typed(), result: typed() } },
-  state: typed(),
-  reducers: { led: (s, led) => ({ ...s, led }), tick: (s, tick) => ({ ...s, tick }) },
-});
-const transport = new URLSearchParams(location.search).get('transport') || 'sse';
-window.ticks = [];
-window.arrivals = [];
-window.status = [];
-const token = new URLSearchParams(location.search).get('token');
-window.client = connect('/api', contract, token ? { transport, headers: { authorization: 'Bearer ' + token } } : { transport });
-window.client.on('tick', (n) => { window.ticks.push(n); window.arrivals.push(Date.now()); });
-window.client.onStatus((s) => window.status.push(s.status));
-window.secure = { secureContext: window.isSecureContext, locks: typeof navigator.locks };
-`;
-
 const TABS = 10;
 
 type Tab = import('puppeteer-core').Page;
 
 describe.skipIf(!chromiumPath)('every tab live: one shared connection (Chromium, HTTP/1.1, non-secure name)', () => {
-  let browser: import('puppeteer-core').Browser;
-  let js: Map<string, string>;
-
-  beforeAll(async () => {
-    js = await pageBundle(script);
-    browser = await launchDemoChromium();
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-  });
+  const env = demoChromium(TICKS_SCRIPT);
 
   async function start() {
     const hub = makeHub();
-    return { hub, ...(await tabServer(hub, js, { allowedHosts: ['demo.test'] })) };
+    return { hub, ...(await tabServer(hub, env.js, { allowedHosts: ['demo.test'] })) };
   }
 
   for (const transport of ['sse', 'ws'] as const) {
     it(`${transport}: ${TABS} tabs all live over one stream; the leader closes, then freezes: another takes over, nothing lost`, async () => {
       const { hub, port, connects, open, close } = await start();
-      const context = await browser.createBrowserContext();
+      const context = await env.browser.createBrowserContext();
       try {
         const tabs: Tab[] = [];
         for (let i = 0; i < TABS; i++) {
@@ -139,7 +100,7 @@ describe.skipIf(!chromiumPath)('every tab live: one shared connection (Chromium,
     server.on('request', (req) => {
       if (req.url?.startsWith('/api/events')) seen.push(req.headers.authorization);
     });
-    const context = await browser.createBrowserContext();
+    const context = await env.browser.createBrowserContext();
     try {
       const tabs: Tab[] = [];
       for (const token of ['alice', 'alice', 'bob']) {
