@@ -81,9 +81,43 @@ const fmt = (n, d = 2) => n.toFixed(d);
   for (let i = 0; i < CHANNELS * 100; i++) void hub.channel(`c${i % CHANNELS}`).publish('reading', payload(i));
   const after = heap();
   const json = JSON.stringify(payload(1)).length;
+  // What the history holds once the per-channel count and the hub-wide byte budget (`historyBytes`,
+  // default 32 MiB, counting JSON length + 128 per event) have applied: not every event published.
+  let retained = 0;
+  let counted = 0;
+  let evictions = 0;
+  for (let c = 0; c < CHANNELS; c++) {
+    const stats = hub.bus.channelStats?.(`c${c}`);
+    retained += stats?.events ?? 0;
+    counted += stats?.bytes ?? 0;
+    evictions += stats?.evictions ?? 0;
+  }
   rows.push([
     `${CHANNELS} channels × 100 events (~${json} B payload) of history + state`,
-    `${fmt((after - before) / 1024 / 1024, 1)} MiB heap (${fmt((after - before) / (CHANNELS * 100), 0)} B/event)`,
+    `${fmt((after - before) / 1024 / 1024, 1)} MiB heap (${fmt((after - before) / (CHANNELS * 100), 0)} B/event published)`,
+  ]);
+  rows.push([
+    '  of which kept in history (budget: default historyBytes)',
+    `${retained} events, ${fmt(counted / 1024 / 1024, 1)} MiB counted, ${evictions} evicted; ${fmt((after - before) / Math.max(1, retained), 0)} B heap/kept event`,
+  ]);
+  await hub.close();
+}
+
+// 2b. one quiet channel's old event at the head of the hub-wide eviction order, one noisy channel
+// held to its 100 by the per-channel count: the heap should be that of 101 events, whatever the
+// noisy channel published (the count bound evicts; the byte budget is never reached).
+{
+  const noisyEvents = quick ? 100_000 : 1_000_000;
+  const before = heap();
+  const hub = createHub(contract, { state: initial, history: 100 });
+  void hub.channel('quiet').publish('reading', payload(0));
+  const noisy = hub.channel('noisy');
+  for (let i = 0; i < noisyEvents; i++) void noisy.publish('reading', payload(i));
+  const after = heap();
+  const stats = hub.bus.channelStats?.('noisy');
+  rows.push([
+    `1 quiet channel (1 event) + 1 noisy channel (${noisyEvents} events), history 100`,
+    `${fmt((after - before) / 1024 / 1024, 1)} MiB heap; noisy keeps ${stats?.events} events, ${stats?.evictions} evicted`,
   ]);
   await hub.close();
 }
