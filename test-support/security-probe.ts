@@ -25,8 +25,11 @@ export async function startFramingPage(
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, server };
 }
 
-/** A new page whose CSP violations, page errors and console errors collect in `problems` (a CSP that breaks the page shows up here). */
-export async function watchPage(context: BrowserContext): Promise<{ page: Page; problems: string[] }> {
+/**
+ * A new page (from a context, or anything that opens one: `{ newPage: () => browser.newPage(options) }`)
+ * whose CSP violations, page errors and console errors collect in `problems` (a CSP that breaks the page shows up here).
+ */
+export async function watchPage(context: Pick<BrowserContext, 'newPage'>): Promise<{ page: Page; problems: string[] }> {
   const page = await context.newPage();
   const problems: string[] = [];
   await page.addInitScript(() => {

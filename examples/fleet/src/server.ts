@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createServer, IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -417,13 +418,9 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     files(req, res, () => sendJson(res, 404, new BoardcastError('not_found', 'no such file').toBody()));
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 3002, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  // Rejects with the listen error (EADDRINUSE, say) if that comes first.
+  server.listen(options.port ?? 3002, options.host);
+  await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
   let closed: Promise<void> | undefined;
   return {

@@ -1,51 +1,13 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimAgent } from '../../../packages/board-adapter-gpio/test/helpers.js';
 import { pythonPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
-import { type Fleet, startFleet } from '../src/server.js';
+import type { Fleet } from '../src/server.js';
+import { startTestFleet } from './helpers.js';
 
-const AGENT = fileURLToPath(new URL('../../../packages/board-adapter-gpio/agent/boardcast_agent.py', import.meta.url));
-
-/** The real agent under CPython with its simulated backend. */
+/** The real agent under CPython with its simulated backend (the board tests' launcher), reconnecting after 100–500 ms. */
 function startAgent(port: number, id: string, token: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'fleet-agent-'));
-  const config = join(dir, 'config.json');
-  writeFileSync(
-    config,
-    JSON.stringify({
-      id,
-      url: `ws://127.0.0.1:${port}/board`,
-      token,
-      backend: 'sim',
-      pins: [
-        { pin: 5, mode: 'output', name: 'led' },
-        { pin: 0, mode: 'input_pullup', name: 'button' },
-      ],
-      backoff_min_ms: 100,
-      backoff_max_ms: 500,
-    }),
-  );
-  // --stdin-control: `press 0` / `release 0` lines (pin numbers) drive the simulated backend's pins.
-  const child = spawn(pythonPath as string, ['-u', AGENT, '--config', config, '--stdin-control']);
-  const output: string[] = [];
-  child.stdout.on('data', (d: Buffer) => output.push(d.toString()));
-  child.stderr.on('data', (d: Buffer) => output.push(d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    output,
-    send(line: string) {
-      child.stdin.write(`${line}\n`);
-    },
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return startSimAgent(port, id, token, { backoff_max_ms: 500 });
 }
 
 describe.skipIf(!pythonPath)('fleet: boards that say hello become channels (the real agent under python3)', () => {
@@ -53,11 +15,7 @@ describe.skipIf(!pythonPath)('fleet: boards that say hello become channels (the 
   const agents: ReturnType<typeof startAgent>[] = [];
 
   beforeAll(async () => {
-    fleet = await startFleet({
-      port: 0,
-      host: '127.0.0.1',
-      boards: 0,
-      log: false,
+    fleet = await startTestFleet({
       boardLink: { 'esp32-1': 'token-of-esp32-1', 'esp32-2': 'token-of-esp32-2' },
     });
   });
@@ -76,7 +34,7 @@ describe.skipIf(!pythonPath)('fleet: boards that say hello become channels (the 
     // Another board's token does not let a board claim this id.
     const impostor = startAgent(fleet.port, 'esp32-1', 'token-of-esp32-2');
     agents.push(impostor);
-    await waitFor(() => /401|token/.test(impostor.output.join('')), 'the impostor refused', 20_000);
+    await waitFor(() => /401|token/.test(impostor.lines.join('\n')), 'the impostor refused', 20_000);
     expect(fleet.hub.directory.get('esp32-1')?.status).toBe('online');
     // Killed: offline in the directory and in the channel's state, on every page.
     await agent.kill();
@@ -92,11 +50,7 @@ describe.skipIf(!pythonPath)(
     const agents: ReturnType<typeof startAgent>[] = [];
 
     beforeAll(async () => {
-      fleet = await startFleet({
-        port: 0,
-        host: '127.0.0.1',
-        boards: 0,
-        log: false,
+      fleet = await startTestFleet({
         boardLink: { 'esp32-3': 'token-of-esp32-3' },
         // Forget a board 200 ms after it left (default 10 min): it comes back as a new RemoteBoard object.
         boardLinkOptions: { retentionMs: 200 },
@@ -125,7 +79,7 @@ describe.skipIf(!pythonPath)(
 
       // A command from the hub reaches the agent that is connected now.
       expect(await fleet.hub.call('led', { state: 'on' }, { channel: 'esp32-3' })).toEqual({ on: true });
-      await waitFor(() => /write 5 1/.test(again.output.join('')), 'the agent drove pin 5', 20_000);
+      await waitFor(() => /write 5 1/.test(again.lines.join('\n')), 'the agent drove pin 5', 20_000);
       expect(fleet.hub.channel('esp32-3').state.led).toEqual({ on: true });
 
       // An input change on the agent reaches the channel (pull-up button: pressed is level 0).
@@ -150,12 +104,8 @@ describe.skipIf(!pythonPath)('fleet: an agent with a simulated board id (the rea
   const lines: string[] = [];
 
   beforeAll(async () => {
-    fleet = await startFleet({
-      port: 0,
-      host: '127.0.0.1',
+    fleet = await startTestFleet({
       boards: 1,
-      inputEveryMs: 0,
-      readingEveryMs: 0,
       log: (line) => lines.push(line),
       boardLink: { 'board-1': 'token-of-board-1' },
     });
@@ -175,6 +125,6 @@ describe.skipIf(!pythonPath)('fleet: an agent with a simulated board id (the rea
     expect(fleet.hub.directory.get('board-1')).toMatchObject({ kind: 'simulated', status: 'online' });
     expect(await fleet.hub.call('led', { state: 'on' }, { channel: 'board-1' })).toEqual({ on: true });
     expect(fleet.boards.get('board-1')?.peek(5)).toBe(1);
-    expect(agent.output.join('')).not.toMatch(/write 5 1/);
+    expect(agent.lines.join('\n')).not.toMatch(/write 5 1/);
   }, 120_000);
 });

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { waitFor } from '../../../test-support/wait.js';
-import { type Fleet, startFleet } from '../src/server.js';
+import type { Fleet } from '../src/server.js';
+import { startTestFleet } from './helpers.js';
 
 let fleet: Fleet;
 beforeAll(async () => {
-  fleet = await startFleet({ port: 0, host: '127.0.0.1', boards: 2, inputEveryMs: 0, readingEveryMs: 0, log: false });
+  fleet = await startTestFleet({ boards: 2 });
 });
 afterAll(() => fleet?.close());
 

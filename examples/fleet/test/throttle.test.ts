@@ -1,16 +1,13 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type Fleet, startFleet } from '../src/server.js';
+import type { Fleet } from '../src/server.js';
 import { parseUsers } from '../src/users.js';
+import { startTestFleet } from './helpers.js';
 
 let fleet: Fleet;
 const lines: string[] = [];
 beforeAll(async () => {
-  fleet = await startFleet({
-    port: 0,
-    host: '127.0.0.1',
+  fleet = await startTestFleet({
     boards: 1,
-    inputEveryMs: 0,
-    readingEveryMs: 0,
     users: parseUsers({ users: { alice: { token: 'alice-secret-token', see: ['*'], control: ['*'] } } }),
     log: (line) => lines.push(line),
   });

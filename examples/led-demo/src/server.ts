@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -322,13 +323,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 3000, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  // Rejects with the listen error (EADDRINUSE, say) if that comes first.
+  server.listen(options.port ?? 3000, options.host);
+  await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
 
   let closed: Promise<void> | undefined;

@@ -1,40 +1,27 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type RunningScript, runScript } from '../../../test-support/run-script.js';
 import { waitFor } from '../../../test-support/wait.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 describe('the start command (`pnpm demo`)', () => {
-  let server: ChildProcess | undefined;
+  let server: RunningScript | undefined;
   afterEach(async () => {
-    if (server && server.exitCode === null && server.signalCode === null) {
-      const exited = new Promise((resolve) => server?.once('exit', resolve));
-      server.kill('SIGKILL');
-      await exited;
-    }
+    await server?.stop('SIGKILL');
   });
 
   it('runs the demo from the sources: page, event stream and a command', async () => {
     // Exactly what `pnpm --filter led-demo start` runs (no package build), on a free port.
-    server = spawn(process.execPath, ['scripts/start.mjs', '--', '--port', '0', '--host', '127.0.0.1'], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    server.stdout?.on('data', (chunk) => {
-      output += chunk;
-    });
-    server.stderr?.on('data', (chunk) => {
-      output += chunk;
-    });
+    const demo = runScript(root, ['scripts/start.mjs', '--', '--port', '0', '--host', '127.0.0.1']);
+    server = demo;
     await waitFor(
-      () => /Open http:\/\/localhost:\d+\//.test(output) || server?.exitCode !== null,
+      () => /Open http:\/\/localhost:\d+\//.test(demo.output()) || demo.child.exitCode !== null,
       'the demo to listen',
       60_000,
     );
-    const url = output.match(/Open (http:\/\/localhost:\d+\/)/)?.[1];
-    expect(url, output).toBeDefined();
+    const url = demo.output().match(/Open (http:\/\/localhost:\d+\/)/)?.[1];
+    expect(url, demo.output()).toBeDefined();
     const base = url!.replace('localhost', '127.0.0.1');
 
     const page = await fetch(base);

@@ -4,25 +4,10 @@ import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
 import type { RunningDashboard } from '../src/server.js';
+import { chartValues, openDashboard, tableValues } from './dashboard-page.js';
 import { buildPageToTemp, postReadings, start, waitFor } from './helpers.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../.artifacts/', import.meta.url));
-
-type Sensor = 'temperature' | 'humidity' | 'light';
-
-function chartValues(page: Page, sensor: Sensor): Promise<number[]> {
-  return page.evaluate((name) => {
-    const chart = (window as unknown as { __dashboard: { charts: Record<string, { data: number[][] }> } }).__dashboard
-      .charts[name];
-    return Array.from(chart?.data[1] ?? []);
-  }, sensor);
-}
-
-function tableValues(page: Page, sensor: Sensor): Promise<number[]> {
-  return page.$$eval(`table[data-table="${sensor}"] tbody tr`, (rows) =>
-    rows.map((row) => Number((row as HTMLElement).dataset.value)),
-  );
-}
 
 function listed(page: Page): Promise<string[]> {
   return page.$$eval('#device-list button[data-device]', (buttons) =>
@@ -52,15 +37,9 @@ describe.skipIf(!chromiumPath)('several devices on one dashboard (Chromium)', ()
   });
 
   async function open(url: string): Promise<Page> {
-    const p = await browser.browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    problems = [];
-    p.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-    p.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-    });
-    await p.goto(url);
-    await p.locator('#connection[data-status="open"]').waitFor({ timeout: 20_000 });
-    return p;
+    const opened = await openDashboard(browser.browser, url);
+    problems = opened.problems;
+    return opened.page;
   }
 
   for (const transport of ['sse', 'ws'] as const) {

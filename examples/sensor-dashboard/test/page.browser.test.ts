@@ -4,26 +4,10 @@ import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
 import type { RunningDashboard } from '../src/server.js';
+import { chartValues, openDashboard, type Sensor, tableValues } from './dashboard-page.js';
 import { buildPageToTemp, postReadings, start, waitFor } from './helpers.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../.artifacts/', import.meta.url));
-
-type Sensor = 'temperature' | 'humidity' | 'light';
-
-/** What the page exposes as `window.__dashboard`, read through uPlot's own data arrays. */
-function chartValues(page: Page, sensor: Sensor): Promise<number[]> {
-  return page.evaluate((name) => {
-    const chart = (window as unknown as { __dashboard: { charts: Record<string, { data: number[][] }> } }).__dashboard
-      .charts[name];
-    return Array.from(chart?.data[1] ?? []);
-  }, sensor);
-}
-
-function tableValues(page: Page, sensor: Sensor): Promise<number[]> {
-  return page.$$eval(`table[data-table="${sensor}"] tbody tr`, (rows) =>
-    rows.map((row) => Number((row as HTMLElement).dataset.value)),
-  );
-}
 
 describe.skipIf(!chromiumPath)('dashboard page in Chromium', () => {
   let browser: LaunchedBrowser;
@@ -49,14 +33,7 @@ describe.skipIf(!chromiumPath)('dashboard page in Chromium', () => {
 
   async function open(transport: 'sse' | 'ws'): Promise<void> {
     app = await start({ assetsDir: built.dir, capacity: 60 });
-    page = await browser.browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    problems = [];
-    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-    });
-    await page.goto(`${app.url}/?transport=${transport}`);
-    await page.locator('#connection[data-status="open"]').waitFor({ timeout: 10_000 });
+    ({ page, problems } = await openDashboard(browser.browser, `${app.url}/?transport=${transport}`, 10_000));
     await expect(page.locator('#connection').textContent()).resolves.toContain(
       transport === 'ws' ? 'WebSocket' : 'SSE',
     );
@@ -110,10 +87,7 @@ describe.skipIf(!chromiumPath)('dashboard page in Chromium', () => {
       app.url,
       [1, 2, 3, 4, 5].map((value) => ({ sensor: 'light', value })),
     );
-    page = await browser.browser.newPage();
-    problems = [];
-    page.on('pageerror', (error) => problems.push(error.message));
-    await page.goto(app.url);
+    ({ page, problems } = await openDashboard(browser.browser, app.url));
     await waitFor(async () => (await chartValues(page, 'light')).length === 5, 'the snapshot on the chart');
     expect(await chartValues(page, 'light')).toEqual([1, 2, 3, 4, 5]);
     expect(await tableValues(page, 'light')).toEqual([5, 4, 3, 2, 1]);

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { openPostgresStore } from '@boardcast/telemetry/postgres';
 import { openSqliteStore } from '@boardcast/telemetry/sqlite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type PostgresProcess, postgresBinDir, startPostgres } from '../../../test-support/postgres.js';
+import { type RunningScript, runScript } from '../../../test-support/run-script.js';
 import { dashboard } from '../src/contract.js';
 import { waitFor } from './helpers.js';
 
@@ -27,7 +27,7 @@ function alive(pid: number | undefined): boolean {
 }
 
 describe('the start command', () => {
-  let server: ChildProcess | undefined;
+  let server: RunningScript | undefined;
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'sensor-dashboard-start-'));
@@ -36,31 +36,22 @@ describe('the start command', () => {
   let client: { close(): void } | undefined;
   afterEach(async () => {
     client?.close();
-    if (server && server.exitCode === null) {
-      server.kill('SIGKILL');
-      await new Promise((resolve) => server?.once('exit', resolve));
-    }
+    await server?.stop('SIGKILL');
   });
 
   it('builds, serves the page and charts a simulated device that posts over HTTP', async () => {
     // Exactly what `pnpm --filter sensor-dashboard start` runs, on a free port.
     const db = join(dir, 'readings.db');
-    server = spawn(process.execPath, ['scripts/start.mjs', '--port', '0', '--interval', '100', '--db', db], {
-      cwd: root,
-      env: { ...process.env, INGEST_TOKEN: 'start-test-token' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const app = runScript(root, ['scripts/start.mjs', '--port', '0', '--interval', '100', '--db', db], {
+      INGEST_TOKEN: 'start-test-token',
     });
-    let output = '';
-    server.stdout?.on('data', (chunk) => {
-      output += chunk;
-    });
-    server.stderr?.on('data', (chunk) => {
-      output += chunk;
-    });
-    const url = await waitFor(() => /sensor dashboard: (http:\S+)/.exec(output)?.[1], 'the URL to be printed', 60_000);
-    const pid = Number(await waitFor(() => /device: simulated \(pid (\d+)\)/.exec(output)?.[1], 'the device pid'));
-    expect(output).toMatch(/requires "Authorization: Bearer \$INGEST_TOKEN"/);
-    expect(output).toContain(`readings: kept in ${db}`);
+    server = app;
+    const url = await printedUrl(app);
+    const pid = Number(
+      await waitFor(() => /device: simulated \(pid (\d+)\)/.exec(app.output())?.[1], 'the device pid'),
+    );
+    expect(app.output()).toMatch(/requires "Authorization: Bearer \$INGEST_TOKEN"/);
+    expect(app.output()).toContain(`readings: kept in ${db}`);
 
     const page = await fetch(url);
     expect(page.status).toBe(200);
@@ -88,8 +79,7 @@ describe('the start command', () => {
     expect(unauthorised.status).toBe(401);
 
     // Ctrl-C stops the server and its device.
-    server.kill('SIGINT');
-    await waitFor(() => server?.exitCode !== null, 'the server to exit');
+    await interrupt(app);
     await waitFor(() => !alive(pid), 'the device process to exit');
 
     // The readings outlived the process: the file holds at least what the client saw.
@@ -103,20 +93,20 @@ describe('the start command', () => {
 
   it('--devices 3 starts three simulated devices, each its own channel in the directory', async () => {
     const db = join(dir, 'devices.db');
-    server = spawn(
-      process.execPath,
-      ['scripts/start.mjs', '--port', '0', '--interval', '100', '--devices', '3', '--db', db],
-      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    server.stdout?.on('data', (chunk) => {
-      output += chunk;
-    });
-    server.stderr?.on('data', (chunk) => {
-      output += chunk;
-    });
-    const url = await waitFor(() => /sensor dashboard: (http:\S+)/.exec(output)?.[1], 'the URL to be printed', 60_000);
-    await waitFor(() => output.includes('3 devices (device-1 … device-3)'), 'the device line');
+    const app = runScript(root, [
+      'scripts/start.mjs',
+      '--port',
+      '0',
+      '--interval',
+      '100',
+      '--devices',
+      '3',
+      '--db',
+      db,
+    ]);
+    server = app;
+    const url = await printedUrl(app);
+    await waitFor(() => app.output().includes('3 devices (device-1 … device-3)'), 'the device line');
     const live = connectChannels(`${url}/api`, dashboard, { channels: [DIRECTORY, 'device-2'] });
     client = live;
     await waitFor(
@@ -129,8 +119,7 @@ describe('the start command', () => {
     // The default device sends nothing when there are several.
     const stray = await fetch(`${url}/api/telemetry/recent?sensor=temperature&limit=1`);
     expect(await stray.json()).toEqual([]);
-    server.kill('SIGINT');
-    await waitFor(() => server?.exitCode !== null, 'the server to exit');
+    await interrupt(app);
   });
 
   describe.skipIf(!postgresBinDir())('with --pg-url', () => {
@@ -144,25 +133,12 @@ describe('the start command', () => {
 
     it('keeps the readings in PostgreSQL', async () => {
       const url = await pg.createDatabase('dashboard');
-      server = spawn(process.execPath, ['scripts/start.mjs', '--port', '0', '--interval', '100', '--pg-url', url], {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      server.stdout?.on('data', (chunk) => {
-        output += chunk;
-      });
-      server.stderr?.on('data', (chunk) => {
-        output += chunk;
-      });
-      const page = await waitFor(
-        () => /sensor dashboard: (http:\S+)/.exec(output)?.[1],
-        'the URL to be printed',
-        60_000,
-      );
+      const app = runScript(root, ['scripts/start.mjs', '--port', '0', '--interval', '100', '--pg-url', url]);
+      server = app;
+      const page = await printedUrl(app);
       // The lines after the URL may come in a later chunk.
-      await waitFor(() => output.includes('readings: kept in PostgreSQL (--pg-url)'), 'the store line');
-      expect(output).not.toContain(url); // no credentials in the log
+      await waitFor(() => app.output().includes('readings: kept in PostgreSQL (--pg-url)'), 'the store line');
+      expect(app.output()).not.toContain(url); // no credentials in the log
       // The chart route answers from PostgreSQL once the simulated device has posted.
       await waitFor(
         async () => {
@@ -174,8 +150,7 @@ describe('the start command', () => {
         'readings in PostgreSQL',
         15_000,
       );
-      server.kill('SIGINT');
-      await waitFor(() => server?.exitCode !== null, 'the server to exit');
+      await interrupt(app);
       const store = await openPostgresStore({ connectionString: url, pruneIntervalMs: 0 });
       try {
         await expectStored(store, 3);
@@ -185,6 +160,17 @@ describe('the start command', () => {
     });
   });
 });
+
+/** The URL the start command prints once it listens (a cold build takes a while). */
+function printedUrl(app: RunningScript): Promise<string> {
+  return waitFor(() => /sensor dashboard: (http:\S+)/.exec(app.output())?.[1], 'the URL to be printed', 60_000);
+}
+
+/** Ctrl-C, and the process has exited. */
+async function interrupt(app: RunningScript): Promise<void> {
+  app.child.kill('SIGINT');
+  await waitFor(() => app.child.exitCode !== null, 'the server to exit');
+}
 
 /** At least `count` readings of the simulated device's sensors are in the store. */
 async function expectStored(store: TelemetryStore, count: number): Promise<void> {

@@ -1,0 +1,47 @@
+/**
+ * A Node script run the way its README runs it (`node scripts/start.mjs …`
+ * in the example's folder), for the examples' start tests: its stdout and
+ * stderr collected into one log the test reads, and a stop that waits.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+
+export interface RunningScript {
+  readonly child: ChildProcess;
+  /** Everything it wrote to stdout and stderr so far, in the order it arrived. */
+  output(): string;
+  /** Resolves once the process has exited (or failed to start). */
+  readonly exited: Promise<void>;
+  /** Send `signal` (default SIGKILL) unless it has exited, and wait for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** `node <args…>` in `cwd`, with `env` added to this process's environment. */
+export function runScript(cwd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): RunningScript {
+  const child = spawn(process.execPath, [...args], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.once('error', (error) => {
+      output += `\n[spawn error] ${error.message}\n`;
+      resolve();
+    });
+  });
+  return {
+    child,
+    output: () => output,
+    exited,
+    async stop(signal = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
