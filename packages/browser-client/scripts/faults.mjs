@@ -14,8 +14,10 @@
  *   t0 = its stall; notice = `reconnecting` (`timeout`); new TCP flows
  *   work again from that moment (the proxy resumes: a NAT that forgot one
  *   flow); resumed = `open` again.
- * - event too large: one 2 MB event (default maxEventSize 1 MiB). t0 = the
- *   publish; notice = `error` payload_too_large; resumed = the fresh snapshot.
+ * - event too large: one 2 MB event (default maxEventSize 1 MiB), then a
+ *   small one. t0 = the publish; notice = `error` payload_too_large;
+ *   resumed = the small event (the large one is skipped in place and the
+ *   stream goes on; no reducer depends on it, so no fresh snapshot).
  * - id refused: a client starts from an id the server cannot use. Real
  *   servers answer reset + snapshot: t0 = connect(); notice = `reset`;
  *   resumed = `snapshot`. "(400)" is a server that refuses it instead (SSE:
@@ -116,11 +118,12 @@ const clientOptions = (transport) => (transport === 'sse' ? {} : { transport: 'w
 
 /** A client with timestamps of what it reported. */
 function watch(client) {
-  const seen = { status: [], errors: [], resets: [], snapshots: [] };
+  const seen = { status: [], errors: [], resets: [], snapshots: [], ticks: [] };
   client.onStatus((s) => seen.status.push({ t: performance.now(), ...s }));
   client.on('error', (e) => seen.errors.push({ t: performance.now(), code: e.code }));
   client.on('reset', (r) => seen.resets.push({ t: performance.now(), r }));
   client.on('snapshot', () => seen.snapshots.push({ t: performance.now() }));
+  client.on('tick', () => seen.ticks.push({ t: performance.now() }));
   return seen;
 }
 
@@ -134,13 +137,29 @@ async function until(check, ms, what) {
 
 const after = (list, t0, pred = () => true) => list.find((x) => x.t >= t0 && pred(x))?.t;
 
+/** `RUNS` watched clients of `transport` (client `i` at `urlOf(i)`), once every one is open with a state. */
+async function openClients(transport, urlOf) {
+  const clients = Array.from({ length: RUNS }, (_, i) => bc.connect(urlOf(i), contract, clientOptions(transport)));
+  const seen = clients.map(watch);
+  await until(() => clients.every((c) => c.status === 'open' && c.state), 20_000, 'open');
+  return { clients, seen };
+}
+
+/**
+ * Waits for a snapshot in every client started at `t0` with a resume id the
+ * server cannot use; closes them. Notice: the first of `noticeOf(seen)`.
+ */
+async function untilFresh(clients, t0, noticeOf) {
+  const seen = clients.map(watch);
+  await until(() => seen.every((s) => s.snapshots.length > 0), 60_000, 'snapshots');
+  for (const c of clients) c.close();
+  return seen.map((s) => ({ notice: after(noticeOf(s), t0) - t0, resume: after(s.snapshots, t0) - t0 }));
+}
+
 async function serverKilled(transport) {
   const hub = bc.createHub(contract, { state: initial });
   let server = await startServer(hub);
-  const url = `http://127.0.0.1:${server.port}/api`;
-  const clients = Array.from({ length: RUNS }, () => bc.connect(url, contract, clientOptions(transport)));
-  const seen = clients.map(watch);
-  await until(() => clients.every((c) => c.status === 'open' && c.state), 20_000, 'open');
+  const { clients, seen } = await openClients(transport, () => `http://127.0.0.1:${server.port}/api`);
   await hub.publish('tick', 1);
   const t0 = performance.now();
   await server.kill();
@@ -161,9 +180,7 @@ async function linkSilent(transport) {
   const hub = bc.createHub(contract, { state: initial });
   const server = await startServer(hub);
   const proxies = await Promise.all(Array.from({ length: RUNS }, () => bc.startTcpProxy(server.port)));
-  const clients = proxies.map((p) => bc.connect(`http://127.0.0.1:${p.port}/api`, contract, clientOptions(transport)));
-  const seen = clients.map(watch);
-  await until(() => clients.every((c) => c.status === 'open' && c.state), 20_000, 'open');
+  const { clients, seen } = await openClients(transport, (i) => `http://127.0.0.1:${proxies[i].port}/api`);
   // Each link dies at a random moment within one default keep-alive period
   // (15 s), as a real fault does, so the figures are not all the worst case.
   const t0 = clients.map(() => 0);
@@ -198,16 +215,14 @@ async function linkSilent(transport) {
 async function tooLarge(transport) {
   const hub = bc.createHub(contract, { state: initial });
   const server = await startServer(hub);
-  const url = `http://127.0.0.1:${server.port}/api`;
-  const clients = Array.from({ length: RUNS }, () => bc.connect(url, contract, clientOptions(transport)));
-  const seen = clients.map(watch);
-  await until(() => clients.every((c) => c.status === 'open' && c.state), 20_000, 'open');
+  const { clients, seen } = await openClients(transport, () => `http://127.0.0.1:${server.port}/api`);
   const t0 = performance.now();
   await hub.publish('blob', 'x'.repeat(2_000_000));
-  await until(() => seen.every((s) => after(s.snapshots, t0)), 120_000, 'fresh snapshots');
+  await hub.publish('tick', 2);
+  await until(() => seen.every((s) => after(s.ticks, t0)), 120_000, 'the event after it');
   const rows = seen.map((s) => ({
     notice: after(s.errors, t0, (x) => x.code === 'payload_too_large') - t0,
-    resume: after(s.snapshots, t0) - t0,
+    resume: after(s.ticks, t0) - t0,
   }));
   for (const c of clients) c.close();
   await server.close();
@@ -224,10 +239,7 @@ async function idRefusedReal(transport) {
   const clients = Array.from({ length: RUNS }, (_, i) =>
     bc.connect(url, contract, { ...clientOptions(transport), lastEventId: i % 2 ? 'no-such-id' : 'x'.repeat(300) }),
   );
-  const seen = clients.map(watch);
-  await until(() => seen.every((s) => s.snapshots.length > 0), 60_000, 'snapshots');
-  const rows = seen.map((s) => ({ notice: after(s.resets, t0) - t0, resume: after(s.snapshots, t0) - t0 }));
-  for (const c of clients) c.close();
+  const rows = await untilFresh(clients, t0, (s) => s.resets);
   await server.close();
   await hub.close();
   return rows;
@@ -281,10 +293,7 @@ async function idRefused400(transport) {
       lastEventId: 'stale-1',
     }),
   );
-  const seen = clients.map(watch);
-  await until(() => seen.every((s) => s.snapshots.length > 0), 60_000, 'snapshots');
-  const rows = seen.map((s) => ({ notice: after(s.errors, t0) - t0, resume: after(s.snapshots, t0) - t0 }));
-  for (const c of clients) c.close();
+  const rows = await untilFresh(clients, t0, (s) => s.errors);
   await close();
   return rows;
 }
