@@ -31,7 +31,8 @@ const EVENT_OVERHEAD = 128;
 
 interface Entry {
   readonly seq: number;
-  readonly event: EncodedEvent;
+  /** Dropped (undefined) at eviction, so a dead entry still in the queue holds no payload. */
+  event: EncodedEvent | undefined;
   readonly bytes: number;
   readonly at: number;
   readonly log: Log;
@@ -40,7 +41,8 @@ interface Entry {
 
 interface Log {
   readonly channel: string;
-  entries: Entry[];
+  /** Retained entries from `start` on; the slots before it are emptied at eviction. */
+  entries: (Entry | undefined)[];
   /** Index of the oldest retained entry in `entries`. */
   start: number;
   bytes: number;
@@ -70,6 +72,8 @@ export class ChannelLog {
   /** Every retained entry in publish order (the hub-wide eviction order). */
   #queue: Entry[] = [];
   #queueStart = 0;
+  /** Evicted entries still in the queue after `#queueStart` (see `#evictByBudget`). */
+  #dead = 0;
   #bytes = 0;
   /** Newest sequence appended. */
   #last = 0;
@@ -148,7 +152,7 @@ export class ChannelLog {
       else hi = mid;
     }
     const events: EncodedEvent[] = [];
-    for (let i = lo; i < entries.length; i++) events.push((entries[i] as Entry).event);
+    for (let i = lo; i < entries.length; i++) events.push((entries[i] as Entry).event as EncodedEvent);
     return { kind: 'events', events };
   }
 
@@ -159,10 +163,11 @@ export class ChannelLog {
     if (!log) return;
     for (let i = log.start; i < log.entries.length; i++) {
       const entry = log.entries[i] as Entry;
-      entry.evicted = true;
+      this.#kill(entry);
       this.#bytes -= entry.bytes;
     }
     this.#logs.delete(channel);
+    this.#evictByBudget(this.#now());
   }
 
   /** Metrics of one channel's history (all zero for a channel without one). */
@@ -182,12 +187,24 @@ export class ChannelLog {
     }
     this.#queue = [];
     this.#queueStart = 0;
+    this.#dead = 0;
     this.#bytes = 0;
+  }
+
+  /**
+   * Mark `entry` evicted and drop its event. Its queue slot stays until the
+   * queue's head passes it or the queue is filtered, but holds no payload.
+   */
+  #kill(entry: Entry): void {
+    entry.evicted = true;
+    entry.event = undefined;
+    this.#dead++;
   }
 
   #evictOldestOf(log: Log): void {
     const entry = log.entries[log.start] as Entry;
-    entry.evicted = true;
+    this.#kill(entry);
+    log.entries[log.start] = undefined;
     log.start++;
     log.bytes -= entry.bytes;
     log.evictions++;
@@ -211,9 +228,17 @@ export class ChannelLog {
         // Per-channel order is publish order, so the oldest of the queue is its channel's oldest.
         this.#evictOldestOf(entry.log);
       }
+      this.#dead--;
       this.#queueStart++;
     }
-    if (this.#queueStart > 1024 && this.#queueStart * 2 > queue.length) {
+    if (this.#dead > 1024 && this.#dead * 2 > queue.length - this.#queueStart) {
+      // Most of the queue is dead behind a live head (a quiet channel's old
+      // event while the per-channel count evicts a noisy one's): without this
+      // the queue would grow with every event until that head ages out.
+      this.#queue = queue.filter((entry, i) => i >= this.#queueStart && !entry.evicted);
+      this.#queueStart = 0;
+      this.#dead = 0;
+    } else if (this.#queueStart > 1024 && this.#queueStart * 2 > queue.length) {
       this.#queue = queue.slice(this.#queueStart);
       this.#queueStart = 0;
     }

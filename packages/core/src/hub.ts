@@ -138,7 +138,13 @@ export interface HubOptions<C extends ContractSpec> {
   readonly history?: number;
   /** Events older than this leave the default bus's history, in ms (default 15 min). */
   readonly historyMaxAgeMs?: number;
-  /** Byte budget of every channel's history together on the default bus; oldest first out (default 32 MiB). */
+  /**
+   * Byte budget of every channel's history together on the default bus;
+   * oldest first out (default 32 MiB). Counted as each kept event's JSON
+   * length + 128; the heap a kept event takes is about three times that
+   * (its parsed data, ids and encoded frames: ~580 B for a 56 B payload,
+   * bench/README.md), so size it at about a third of the memory you give history.
+   */
   readonly historyBytes?: number;
   /** Default command timeout in ms (default 5000). */
   readonly commandTimeoutMs?: number;

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { EncodedEvent } from '../src/encoded-event.js';
@@ -185,6 +187,18 @@ describe('ChannelLog', () => {
     }
     check(ops, 80, 5000, 40_000);
     check(ops, 10, Number.POSITIVE_INFINITY, 1_000_000_000);
+    // One quiet event at the head of the eviction order while the count evicts
+    // thousands behind it: the order is filtered of its dead entries (more than
+    // half of it), then the quiet event ages out and the budget takes over.
+    const quiet: Op[] = [{ op: 'push', ch: 2, bytes: 10 }];
+    for (let i = 0; i < 6000; i++) {
+      quiet.push({ op: 'push', ch: i % 3 === 0 ? 1 : 0, bytes: (i * 37) % 200 });
+      if (i % 400 === 0) quiet.push({ op: 'since', ch: 2, back: 6000 }, { op: 'since', ch: 0, back: 15 });
+      if (i === 3000) quiet.push({ op: 'tick', ms: 10_000 });
+      if (i === 4500) quiet.push({ op: 'remove', ch: 1 });
+    }
+    check(quiet, 8, 5000, 1_000_000_000);
+    check(quiet, 8, 5000, 20_000);
   });
 
   it('a channel that lost nothing since L is no gap, however old; one that lost an event after L is', () => {
@@ -215,6 +229,35 @@ describe('ChannelLog', () => {
     expect(seqs(log.since('a', 1))).toBe('gap'); // 2 went too
     expect(seqs(log.since('a', 2))).toEqual([]);
     expect(log.stats('a')).toEqual({ events: 0, bytes: 0, evictions: 2 });
+  });
+
+  it('holds no evicted event: a quiet channel at the head of the eviction order keeps nothing the count evicted reachable', async () => {
+    // A full collection, then: is each evicted event still reachable from the log?
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const log = new ChannelLog({ perChannel: 10 });
+    log.push('quiet', 1, event(1, 10)); // stays the oldest retained event for 15 min
+    // Pushed from a plain function: a suspended async frame could keep its last local alive.
+    const pushAll = (channel: string, from: number, to: number) => {
+      const refs: WeakRef<object>[] = [];
+      for (let seq = from; seq <= to; seq++) {
+        const e = event(seq, 100);
+        refs.push(new WeakRef(e));
+        log.push(channel, seq, e);
+      }
+      return refs;
+    };
+    const refs = pushAll('noisy', 2, 3000);
+    const removed = pushAll('gone', 3001, 3005);
+    log.remove('gone', 3006);
+    // WeakRef targets stay alive until the job that made them ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    const alive = refs.flatMap((ref, i) => (ref.deref() ? [i + 2] : []));
+    expect(alive).toEqual([2991, 2992, 2993, 2994, 2995, 2996, 2997, 2998, 2999, 3000]);
+    expect(removed.filter((ref) => ref.deref())).toEqual([]);
+    expect(seqs(log.since('noisy', 2990))).toEqual(alive);
+    expect(seqs(log.since('quiet', 0))).toEqual([1]);
   });
 
   it('refuses a sequence that does not move forward, and bad bounds at construction', () => {
