@@ -1,0 +1,115 @@
+/**
+ * Issue 22: "Directory subscribers are grouped by what their policy allows,
+ * never filtered one by one." A directory change costs one policy decision
+ * per principal (not per connection), and each connection still gets exactly
+ * the entries its principal may see, removals included.
+ */
+import { describe, expect, it } from 'vitest';
+import { type AccessPolicy, accessTable, createHub, DIRECTORY } from '../src/index.js';
+import type { HubSink, WireFrame } from '../src/wire.js';
+import { type Frame, tickContract } from './fixtures.js';
+
+/** A directory viewer: every frame it receives, as the WS envelope. */
+function viewer() {
+  const frames: Frame[] = [];
+  const sink: HubSink = {
+    snapshot: (s) => frames.push(JSON.parse(s.ws) as Frame),
+    event: (e: WireFrame) => frames.push(JSON.parse(e.ws) as Frame),
+    reset: (reason) => frames.push({ type: 'reset', reason }),
+  };
+  return {
+    sink,
+    frames,
+    /** The `~directory` entry events (whole entries or `{id, removed}`), in order. */
+    entries: () => frames.filter((f) => f.type === 'event' && f.channel === DIRECTORY).map((f) => f.data),
+    snapshots: () => frames.filter((f) => f.type === 'snapshot' && f.channel === DIRECTORY),
+  };
+}
+
+const rules = {
+  alice: { see: ['*'] },
+  bob: { see: ['board-1', 'board-3'] },
+  carol: { see: ['kitchen-*'] },
+} as const;
+const principals = Object.keys(rules) as (keyof typeof rules)[];
+const PER_PRINCIPAL = 6;
+
+/** `accessTable(rules)` whose every `canSee` is counted, answering at once or (async) in a promise. */
+function countingPolicy(async: boolean) {
+  const table = accessTable(rules);
+  const calls: string[] = [];
+  const policy: AccessPolicy = {
+    principalId: table.principalId,
+    canSee: (principal, channel) => {
+      calls.push(`${table.principalId?.(principal)}:${channel}`);
+      const verdict = table.canSee(principal, channel) as boolean;
+      return async ? Promise.resolve(verdict) : verdict;
+    },
+  };
+  return { policy, calls, maySee: (p: keyof typeof rules, channel: string) => table.canSee(p, channel) as boolean };
+}
+
+describe('directory subscribers are grouped by principal (issue 22)', () => {
+  it('a synchronous policy is asked once per principal per change, and every connection gets exactly what its principal may see', async () => {
+    const counting = countingPolicy(false);
+    const hub = createHub(tickContract, { state: { ticks: 0 }, access: counting.policy });
+    const viewers: { principal: keyof typeof rules; v: ReturnType<typeof viewer> }[] = [];
+    for (let i = 0; i < PER_PRINCIPAL; i++) {
+      for (const p of principals) {
+        const v = viewer();
+        // A new principal object per connection, as `authorize` returns one per request:
+        // grouping goes by the principal's id, not by object identity.
+        const conn = hub.connect({ channels: [DIRECTORY], principal: { id: p, request: i } }, v.sink);
+        expect(conn.channels).toEqual([DIRECTORY]);
+        viewers.push({ principal: p, v });
+      }
+    }
+    const changes: { channel: string; run: () => Promise<unknown>; data: unknown }[] = [
+      {
+        channel: 'board-1',
+        run: () => hub.channel('board-1').describe({ kind: 'esp32', status: 'online' }),
+        data: { id: 'board-1', kind: 'esp32', status: 'online' },
+      },
+      {
+        channel: 'board-2',
+        run: () => hub.channel('board-2').describe({ kind: 'pi', status: 'online' }),
+        data: { id: 'board-2', kind: 'pi', status: 'online' },
+      },
+      {
+        channel: 'kitchen-1',
+        run: () => hub.channel('kitchen-1').describe({ kind: 'esp32' }),
+        data: { id: 'kitchen-1', kind: 'esp32' },
+      },
+      {
+        channel: 'board-2',
+        run: () => hub.channel('board-2').describe({ status: 'offline' }),
+        data: { id: 'board-2', kind: 'pi', status: 'offline' },
+      },
+      {
+        channel: 'board-3',
+        run: () => hub.channel('board-3').describe({ kind: 'esp32', firmware: '2.1' }),
+        data: { id: 'board-3', kind: 'esp32', firmware: '2.1' },
+      },
+      { channel: 'board-2', run: () => hub.channel('board-2').remove(), data: { id: 'board-2', removed: true } },
+      { channel: 'board-1', run: () => hub.channel('board-1').remove(), data: { id: 'board-1', removed: true } },
+      { channel: 'kitchen-1', run: () => hub.channel('kitchen-1').remove(), data: { id: 'kitchen-1', removed: true } },
+    ];
+    for (const change of changes) {
+      counting.calls.length = 0;
+      await change.run();
+      // One decision per principal for this change's channel, whatever the number of connections.
+      expect(counting.calls.sort()).toEqual(principals.map((p) => `${p}:${change.channel}`).sort());
+    }
+    for (const { principal, v } of viewers) {
+      const expected = changes.filter((c) => counting.maySee(principal, c.channel)).map((c) => c.data);
+      expect(v.entries()).toEqual(expected);
+      // Nothing else of a hidden channel: not an entry, not a snapshot row, not a removal.
+      for (const hidden of ['board-1', 'board-2', 'board-3', 'kitchen-1'].filter(
+        (c) => !counting.maySee(principal, c),
+      )) {
+        expect(JSON.stringify(v.frames)).not.toContain(`"${hidden}"`);
+      }
+    }
+    await hub.close();
+  });
+});
