@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { z } from 'zod';
-import { type Bus, defineContract, MemoryBus, typed } from '../src/index.js';
+import { type BoardcastRequest, type Bus, defineContract, MemoryBus, typed } from '../src/index.js';
 
 /** The LED/button contract the seeds describe, mixing schema and type-only entries. */
 export const ledContract = defineContract({
@@ -74,3 +74,24 @@ export function gatedBus(gate: Promise<void>): Bus {
     return value;
   });
 }
+
+/**
+ * A request as the endpoint policy (`checkRequest`, `withClient`) sees it:
+ * `headers` by lower-case name, anything else from `extra`. The policy reads
+ * headers and the peer only, never the path.
+ */
+export function policyRequest(
+  headers: Record<string, string>,
+  extra: Partial<BoardcastRequest> = {},
+): BoardcastRequest {
+  return {
+    method: 'GET',
+    url: new URL('http://localhost/ws'),
+    header: (name) => headers[name.toLowerCase()],
+    raw: undefined,
+    ...extra,
+  };
+}
+
+/** The socket `withClient` reads: its peer address and whether it is TLS. */
+export const peer = (remoteAddress: string | undefined, encrypted = false) => ({ remoteAddress, encrypted });

@@ -2,7 +2,7 @@
 // rules, trustProxy's header forms and refusals, option bounds, the
 // per-address counter (mutation testing, issue 28).
 import { describe, expect, it } from 'vitest';
-import { BoardcastError, type BoardcastRequest } from '../src/index.js';
+import { BoardcastError } from '../src/index.js';
 import {
   AddressCounter,
   checkHost,
@@ -16,17 +16,7 @@ import {
   resolvePolicy,
   withClient,
 } from '../src/server.js';
-
-function request(headers: Record<string, string>, extra: Partial<BoardcastRequest> = {}): BoardcastRequest {
-  return {
-    method: 'GET',
-    url: new URL('http://localhost/ws'),
-    header: (name) => headers[name.toLowerCase()],
-    raw: undefined,
-    ...extra,
-  };
-}
-const peer = (remoteAddress: string | undefined, encrypted = false) => ({ remoteAddress, encrypted });
+import { peer, policyRequest } from './fixtures.js';
 
 describe('Host names', () => {
   it('trims, and refuses whitespace inside, paths, queries, fragments, credentials, backslashes and bad hosts', () => {
@@ -113,7 +103,7 @@ describe('Origins', () => {
   });
 
   it('a predicate is asked only about a real origin and must answer true', () => {
-    const req = request({ host: 'panel.lan' });
+    const req = policyRequest({ host: 'panel.lan' });
     let asked = 0;
     const policy = (origin: string) => {
       asked++;
@@ -126,17 +116,17 @@ describe('Origins', () => {
   });
 
   it('same-host needs a Host that forms an origin', () => {
-    expect(isOriginAllowed('same-host', 'http://panel.lan', request({}))).toBe(false);
-    expect(isOriginAllowed('same-host', 'http://panel.lan', request({ host: '' }))).toBe(false);
-    expect(isOriginAllowed('same-host', 'http://panel.lan', request({ host: 'bad host' }))).toBe(false);
-    expect(isOriginAllowed('same-host', 'http://panel.lan', request({}, { host: 'panel.lan' }))).toBe(true);
+    expect(isOriginAllowed('same-host', 'http://panel.lan', policyRequest({}))).toBe(false);
+    expect(isOriginAllowed('same-host', 'http://panel.lan', policyRequest({ host: '' }))).toBe(false);
+    expect(isOriginAllowed('same-host', 'http://panel.lan', policyRequest({ host: 'bad host' }))).toBe(false);
+    expect(isOriginAllowed('same-host', 'http://panel.lan', policyRequest({}, { host: 'panel.lan' }))).toBe(true);
     expect(
-      isOriginAllowed('same-host', 'http://panel.lan', request({ host: 'panel.lan' }, { protocol: 'https' })),
+      isOriginAllowed('same-host', 'http://panel.lan', policyRequest({ host: 'panel.lan' }, { protocol: 'https' })),
     ).toBe(false);
   });
 
   it('a list matches after normalization only a valid header origin', () => {
-    const req = request({});
+    const req = policyRequest({});
     expect(isOriginAllowed(['http://a.example', 'https://b.example'], 'https://B.example:443', req)).toBe(true);
     expect(isOriginAllowed(['http://a.example'], 'http://c.example', req)).toBe(false);
     expect(isOriginAllowed(['http://a.example'], 'garbage', req)).toBe(false);
@@ -158,12 +148,12 @@ describe('Origins', () => {
 
   it('checkRequest: a missing Origin is refused only when required; a refused one is shown printable, cut to 100', () => {
     const strict = resolvePolicy('@x/y', { allowMissingOrigin: false });
-    expect(checkRequest(strict, request({ host: 'localhost' }))).toEqual(
+    expect(checkRequest(strict, policyRequest({ host: 'localhost' }))).toEqual(
       new BoardcastError('forbidden_origin', 'an Origin header is required'),
     );
-    expect(checkRequest(resolvePolicy('@x/y', {}), request({ host: 'localhost' }))).toBeUndefined();
+    expect(checkRequest(resolvePolicy('@x/y', {}), policyRequest({ host: 'localhost' }))).toBeUndefined();
     const origin = `http://e\u00e9${'x'.repeat(200)}.example`;
-    const error = checkRequest(strict, request({ host: 'localhost', origin }));
+    const error = checkRequest(strict, policyRequest({ host: 'localhost', origin }));
     expect(error?.code).toBe('forbidden_origin');
     expect(error?.message).toBe(`origin http://e?${'x'.repeat(91)} is not allowed`);
   });
@@ -254,7 +244,7 @@ describe('trustProxy edges', () => {
   });
 
   it('withClient fills the request in and keeps the rest', () => {
-    const req = request({ host: 'device:80', 'x-forwarded-for': '203.0.113.9' }, { method: 'POST' });
+    const req = policyRequest({ host: 'device:80', 'x-forwarded-for': '203.0.113.9' }, { method: 'POST' });
     const filled = withClient(req, createProxyTrust(['loopback']), peer('127.0.0.1', true));
     expect(filled).toMatchObject({
       method: 'POST',

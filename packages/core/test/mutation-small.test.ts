@@ -1,6 +1,7 @@
 // Small core helpers whose promises mutation testing (issue 28) found
 // unchecked: channel ids, credential expiry timers, the server status frame.
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { armedTimers } from '../../../test-support/armed-timers.js';
 import { assertChannelId } from '../src/channel.js';
 import { BoardcastError, isChannelId } from '../src/index.js';
 import { credentialExpiry, onExpiry, parseServerStatus } from '../src/wire.js';
@@ -50,13 +51,7 @@ describe('credential expiry', () => {
   });
 
   it('arms a timer that does not keep the process alive', () => {
-    const real = globalThis.setTimeout;
-    const timers: ReturnType<typeof setTimeout>[] = [];
-    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms: number) => {
-      const timer = real(fn, ms);
-      timers.push(timer);
-      return timer;
-    }) as typeof setTimeout);
+    const timers = armedTimers();
     const cancel = onExpiry(Date.now() + 60_000, () => undefined);
     expect(timers).toHaveLength(1);
     expect(timers[0]?.hasRef()).toBe(false);

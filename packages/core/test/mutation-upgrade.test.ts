@@ -2,6 +2,7 @@
 // edges (mutation testing, issue 28). Duck-typed doubles: the registry is
 // written against them, no Node classes.
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { armedTimers } from '../../../test-support/armed-timers.js';
 import { BoardcastError } from '../src/index.js';
 import { refuseUpgrade, registerUpgrade, type UpgradeSocketLike, upgradeRegistry } from '../src/server.js';
 
@@ -147,13 +148,7 @@ describe('refuseUpgrade', () => {
   });
 
   it('arms a linger timer that does not keep the process alive', () => {
-    const real = globalThis.setTimeout;
-    const timers: ReturnType<typeof setTimeout>[] = [];
-    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms: number) => {
-      const timer = real(fn, ms);
-      timers.push(timer);
-      return timer;
-    }) as typeof setTimeout);
+    const timers = armedTimers();
     const socket = new FakeSocket(false);
     refuseUpgrade(socket, new BoardcastError('not_found', 'x'));
     expect(timers).toHaveLength(1);
@@ -311,17 +306,11 @@ describe('upgrade registry edges', () => {
   });
 
   it('arms a watch timer that does not keep the process alive', () => {
-    const real = globalThis.setTimeout;
-    const timers: ReturnType<typeof setTimeout>[] = [];
     const server = new FakeServer();
     const registry = upgradeRegistry(server);
     const off = registry.register({ path: '/ws', handle: () => undefined });
     server.on('upgrade', () => undefined);
-    vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms: number) => {
-      const timer = real(fn, ms);
-      timers.push(timer);
-      return timer;
-    }) as typeof setTimeout);
+    const timers = armedTimers();
     server.upgrade('/x', new FakeSocket());
     expect(timers).toHaveLength(1);
     expect(timers[0]?.hasRef()).toBe(false);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BoardcastError, type BoardcastRequest } from '../src/index.js';
+import { BoardcastError } from '../src/index.js';
 import {
   AddressCounter,
   checkRequest,
@@ -8,15 +8,7 @@ import {
   normalizeHost,
   resolvePolicy,
 } from '../src/server.js';
-
-function request(headers: Record<string, string>): BoardcastRequest {
-  return {
-    method: 'GET',
-    url: new URL('http://localhost/ws'),
-    header: (name) => headers[name.toLowerCase()],
-    raw: undefined,
-  };
-}
+import { policyRequest } from './fixtures.js';
 
 describe('Host check', () => {
   it('normalizes like a browser: case, port, trailing dot, numeric IPv4 forms, IPv6 brackets', () => {
@@ -85,22 +77,27 @@ describe('Host check', () => {
 
   it('refuses with a typed 403 forbidden_host, Host first, then Origin', () => {
     const policy = resolvePolicy('test', {});
-    const error = checkRequest(policy, request({ host: 'rebind.example:8080', origin: 'http://rebind.example:8080' }));
+    const error = checkRequest(
+      policy,
+      policyRequest({ host: 'rebind.example:8080', origin: 'http://rebind.example:8080' }),
+    );
     expect(error).toBeInstanceOf(BoardcastError);
     expect(error?.code).toBe('forbidden_host');
     expect(error?.status).toBe(403);
-    expect(checkRequest(policy, request({ host: '127.0.0.1:8080', origin: 'http://127.0.0.1:8080' }))).toBeUndefined();
-    expect(checkRequest(policy, request({ host: '127.0.0.1:8080', origin: 'http://evil.example' }))?.code).toBe(
+    expect(
+      checkRequest(policy, policyRequest({ host: '127.0.0.1:8080', origin: 'http://127.0.0.1:8080' })),
+    ).toBeUndefined();
+    expect(checkRequest(policy, policyRequest({ host: '127.0.0.1:8080', origin: 'http://evil.example' }))?.code).toBe(
       'forbidden_origin',
     );
     // Control characters from the network never reach the message as they are.
-    expect(checkRequest(policy, request({ host: 'a\u0000b' }))?.message).not.toContain('\u0000');
+    expect(checkRequest(policy, policyRequest({ host: 'a\u0000b' }))?.message).not.toContain('\u0000');
   });
 });
 
 describe('Origin check', () => {
   it('normalizes origins the same way for lists, same-host and predicates', () => {
-    const req = request({ host: 'panel.lan' });
+    const req = policyRequest({ host: 'panel.lan' });
     expect(isOriginAllowed(['https://Panel.example.com:443/'], 'https://panel.example.com', req)).toBe(true);
     expect(isOriginAllowed(['https://panel.example.com'], 'http://panel.example.com', req)).toBe(false);
     expect(isOriginAllowed('same-host', 'http://panel.lan:80', req)).toBe(true);

@@ -1,19 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { BoardcastRequest } from '../src/index.js';
 import { formatIp, inRange, parseIp, parseIpRanges } from '../src/ip.js';
 import { checkRequest, createProxyTrust, isOriginAllowed, resolvePolicy, withClient } from '../src/server.js';
-
-function request(headers: Record<string, string>, extra: Partial<BoardcastRequest> = {}): BoardcastRequest {
-  return {
-    method: 'GET',
-    url: new URL('http://localhost/api/events'),
-    header: (name) => headers[name.toLowerCase()],
-    raw: undefined,
-    ...extra,
-  };
-}
-
-const peer = (remoteAddress: string | undefined, encrypted = false) => ({ remoteAddress, encrypted });
+import { peer, policyRequest } from './fixtures.js';
 
 describe('ip', () => {
   it('parses the forms sockets and proxies write, and maps IPv4-in-IPv6 to IPv4', () => {
@@ -138,7 +126,7 @@ describe('trustProxy', () => {
 
   it('the Host and same-host Origin checks use the public host and scheme the trusted proxy reports', () => {
     const policy = resolvePolicy('@boardcast/x', { trustProxy: ['loopback'], allowedHosts: ['panel.example.com'] });
-    const viaProxy = request({
+    const viaProxy = policyRequest({
       host: '127.0.0.1:8080',
       origin: 'https://panel.example.com',
       'x-forwarded-for': '203.0.113.9',
@@ -149,7 +137,7 @@ describe('trustProxy', () => {
     // The same headers from a peer that is not a proxy: Host 127.0.0.1:8080, http → the https origin is refused.
     expect(checkRequest(policy, withClient(viaProxy, policy.proxy, peer('192.0.2.7')))?.code).toBe('forbidden_origin');
     // A trusted proxy naming a host nobody allowed: 403 forbidden_host (DNS rebinding through the proxy).
-    const rebound = request({
+    const rebound = policyRequest({
       host: '127.0.0.1:8080',
       'x-forwarded-host': 'rebind.example',
       'x-forwarded-proto': 'http',
@@ -160,13 +148,13 @@ describe('trustProxy', () => {
 
 describe('Origin strictness (issue 27)', () => {
   const direct = (origin: string) =>
-    withClient(request({ host: '127.0.0.1:8080', origin }), createProxyTrust(undefined), peer('127.0.0.1'));
+    withClient(policyRequest({ host: '127.0.0.1:8080', origin }), createProxyTrust(undefined), peer('127.0.0.1'));
 
   it('an https:// page is not same-host with an http server on the same host and port', () => {
     expect(isOriginAllowed('same-host', 'http://127.0.0.1:8080', direct('http://127.0.0.1:8080'))).toBe(true);
     expect(isOriginAllowed('same-host', 'https://127.0.0.1:8080', direct('https://127.0.0.1:8080'))).toBe(false);
     // …and over TLS, the reverse.
-    const tls = withClient(request({ host: 'device:8443' }), createProxyTrust(undefined), peer('10.0.0.5', true));
+    const tls = withClient(policyRequest({ host: 'device:8443' }), createProxyTrust(undefined), peer('10.0.0.5', true));
     expect(isOriginAllowed('same-host', 'https://device:8443', tls)).toBe(true);
     expect(isOriginAllowed('same-host', 'http://device:8443', tls)).toBe(false);
   });
