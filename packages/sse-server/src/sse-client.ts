@@ -178,6 +178,12 @@ export class SseClient implements HubSink, SseClientInfo {
   write(chunk: string): void {
     const connection = this.#connection;
     if (this.#stalled || !connection) return;
+    // The expiry timer runs when the loop gets to it, which on a busy loop is
+    // after an event published past `expiresAt`: that event must not go out.
+    if (this.#expiresAt !== undefined && Date.now() >= this.#expiresAt) {
+      this.close('expired');
+      return;
+    }
     if (this.#pressured) {
       const buffered = connection.buffered;
       if (buffered > this.peakBufferedBytes) this.peakBufferedBytes = buffered;

@@ -58,6 +58,8 @@ export class Connection {
   /** Frames a lagging channel connection must still get: the newest status and every `forbidden`. */
   #held: WireFrame[] = [];
   #cancelExpiry: (() => void) | undefined;
+  /** The credential's `expiresAt` (ms since the epoch) until the socket has been expired. */
+  #expiresAt: number | undefined;
   #alive = true;
   #lagging = false;
   #readPaused = false;
@@ -122,10 +124,28 @@ export class Connection {
   /** End the socket at `expiresAt` (ms since the epoch): an `unauthorized` error, then close 1008. */
   expireAt(expiresAt: number): void {
     this.#cancelExpiry?.();
-    this.#cancelExpiry = onExpiry(expiresAt, () => {
-      this.#send(encodeWsError(new BoardcastError('unauthorized', 'the credential has expired')));
-      this.close(1008, 'credential expired', 'expired');
-    });
+    this.#expiresAt = expiresAt;
+    this.#cancelExpiry = onExpiry(expiresAt, () => this.#expire());
+  }
+
+  /**
+   * True (and the socket expired) once `expiresAt` has passed. The timer runs
+   * when the loop gets to it, which on a busy loop is after an event
+   * published or a command received past `expiresAt`: those must not go
+   * out or run, so every outgoing frame and incoming message asks first.
+   */
+  #expired(): boolean {
+    if (this.#expiresAt === undefined || Date.now() < this.#expiresAt) return false;
+    this.#expire();
+    return true;
+  }
+
+  #expire(): void {
+    if (this.#expiresAt === undefined) return;
+    this.#expiresAt = undefined;
+    this.#cancelExpiry?.();
+    this.#send(encodeWsError(new BoardcastError('unauthorized', 'the credential has expired')));
+    this.close(1008, 'credential expired', 'expired');
   }
 
   // ------------------------------------------------------------ events out
@@ -138,13 +158,13 @@ export class Connection {
     // and one write of bytes shared by every socket.
     const event = raw
       ? (e: WireFrame) => {
-          if (socket.readyState !== OPEN) return;
+          if (socket.readyState !== OPEN || this.#expired()) return;
           if (this.#lagging) return this.#hold(e);
           if (socket.bufferedAmount > highWaterMark) return this.#overflow(e);
           raw.write(host.frameFor(e));
         }
       : (e: WireFrame) => {
-          if (socket.readyState !== OPEN) return;
+          if (socket.readyState !== OPEN || this.#expired()) return;
           if (this.#lagging) return this.#hold(e);
           if (socket.bufferedAmount > highWaterMark) return this.#overflow(e);
           socket.send(e.ws);
@@ -178,7 +198,7 @@ export class Connection {
   /** Snapshots, resets, results, pongs, errors: everything that is not a live event. */
   #send(frame: string): void {
     const socket = this.socket;
-    if (socket.readyState !== OPEN) return;
+    if (socket.readyState !== OPEN || this.#expired()) return;
     socket.send(frame);
     // A client that sends (pings, commands) without reading the answers
     // would make us buffer without end: stop reading its frames until it
@@ -244,7 +264,7 @@ export class Connection {
   // ------------------------------------------------------------ frames in
 
   #message(data: RawData, isBinary: boolean): void {
-    if (this.#closing) return;
+    if (this.#closing || this.#expired()) return;
     if (isBinary) {
       this.#protocolError(
         new BoardcastError('unsupported_media_type', 'binary frames are not supported: send JSON text frames'),

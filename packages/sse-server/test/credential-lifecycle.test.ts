@@ -1,0 +1,171 @@
+/**
+ * Issue 22: "A credential that expires or rotates does the same to its live
+ * connections" as `hub.invalidateAccess`: nothing published after the
+ * moment reaches the client. Over real SSE streams on 127.0.0.1.
+ */
+import { accessTable, createHub, DEFAULT_CHANNEL } from '@boardcast/core';
+import type { EventSourceMessage } from 'eventsource-parser';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FleetHub, fleetContract, fleetInitial } from '../../../test-support/channel-fleet.js';
+import { type BoardcastHttp, boardcastHttp, type DisconnectReason } from '../src/index.js';
+import { listen, openStream, type StreamReader, type TestServer, waitFor } from './helpers.js';
+
+let server: TestServer | undefined;
+let api: BoardcastHttp | undefined;
+let hub: FleetHub | undefined;
+const streams: StreamReader[] = [];
+
+afterEach(async () => {
+  for (const stream of streams.splice(0)) stream.close();
+  await api?.close();
+  await hub?.close();
+  await server?.close();
+  server = api = hub = undefined;
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+async function open(url: string, headers: Record<string, string>): Promise<StreamReader> {
+  const stream = await openStream(url, headers);
+  streams.push(stream);
+  return stream;
+}
+
+/** The `tick` data a stream received (a channel stream's `{channel, data}` or a 0.1 stream's number). */
+function ticks(messages: readonly EventSourceMessage[]): unknown[] {
+  return messages.filter((m) => m.event === 'tick').map((m) => JSON.parse(m.data));
+}
+
+describe('SSE: a credential that expires', () => {
+  it('nothing published after expiresAt reaches the stream, even before the expiry timer has run; then 401', async () => {
+    hub = createHub(fleetContract, { state: fleetInitial });
+    const reasons: DisconnectReason[] = [];
+    api = boardcastHttp(hub, {
+      base: '/api',
+      authorize: (request) => {
+        const user = request.header('x-user');
+        const expires = request.header('x-expires-at');
+        return user ? { id: user, expiresAt: Number(expires) } : false;
+      },
+    });
+    api.sse.on('disconnect', (_client, reason) => reasons.push(reason));
+    server = await listen(api.node);
+    // Generous: both streams must be open and live before it.
+    const at = Date.now() + 3000;
+    const headers = { 'x-user': 'alice', 'x-expires-at': String(at) };
+    const channel = await open(`${server.url}/api/events?channels=board-1`, headers);
+    const single = await open(`${server.url}/api/events`, headers);
+    expect([channel.response.status, single.response.status]).toEqual([200, 200]);
+    await hub.channel('board-1').publish('tick', 1);
+    await hub.publish('tick', 1);
+    await waitFor(() => ticks(channel.messages).length === 1 && ticks(single.messages).length === 1, 'live before');
+    expect(Date.now()).toBeLessThan(at);
+
+    // Past expiresAt without giving the expiry timer a turn: a timer alone
+    // would still write these (the window is a loaded loop's lag).
+    await sleep(at - Date.now() - 50);
+    while (Date.now() <= at) {
+      // spin the last few ms so no timer runs in between
+    }
+    await hub.channel('board-1').publish('tick', 2);
+    await hub.publish('tick', 2);
+
+    await waitFor(() => channel.ended && single.ended, 'both streams ended');
+    expect(ticks(channel.messages)).toEqual([{ channel: 'board-1', data: 1 }]);
+    expect(ticks(single.messages)).toEqual([1]);
+    // What the client sees: the response ends after the last event it may have; no frame says more.
+    expect(channel.messages.at(-1)?.event).toBe('tick');
+    expect(single.messages.at(-1)?.event).toBe('tick');
+    await waitFor(() => reasons.length === 2, 'two disconnects');
+    expect(reasons).toEqual(['expired', 'expired']);
+    // The browser's reconnect carries the same credential: refused, so EventSource stops.
+    const again = await fetch(`${server.url}/api/events?channels=board-1`, { headers });
+    expect([again.status, (await again.json()).error.code]).toEqual([401, 'unauthorized']);
+    expect(api.sse.clientCount).toBe(0);
+  });
+});
+
+describe('SSE: a credential that rotates', () => {
+  it('after the program rotates a key and calls hub.invalidateAccess, the old key’s streams lose every channel and get nothing published after', async () => {
+    // The program's credential store: one current key per user. authorize says
+    // who holds which key; the policy gives rights only to a current key.
+    const keys = new Map([
+      ['alice', 'k1'],
+      ['bob', 'b1'],
+    ]);
+    const table = accessTable({ alice: { see: ['*'] }, bob: { see: ['*'] } });
+    hub = createHub(fleetContract, {
+      state: fleetInitial,
+      access: {
+        principalId: (p: unknown) => (p as { id: string }).id,
+        canSee: (p: unknown, channel: string) =>
+          keys.get((p as { id: string }).id) === (p as { key: string }).key && table.canSee(p, channel) === true,
+      },
+    });
+    const reasons: { user: string; reason: DisconnectReason }[] = [];
+    api = boardcastHttp(hub, {
+      base: '/api',
+      authorize: (request) => {
+        const [user = '', key = ''] = (request.header('authorization') ?? '').replace(/^Bearer /, '').split(':');
+        return keys.get(user) === key ? { id: user, key } : false;
+      },
+    });
+    api.sse.on('disconnect', (client, reason) => reasons.push({ user: (client.auth as { id: string }).id, reason }));
+    server = await listen(api.node);
+    const as = (token: string) => ({ Authorization: `Bearer ${token}` });
+    const url = `${server.url}/api/events`;
+    const oldChannels = await open(`${url}?channels=board-1,board-2`, as('alice:k1'));
+    const oldSingle = await open(url, as('alice:k1'));
+    const bob = await open(`${url}?channels=board-1,board-2`, as('bob:b1'));
+    await waitFor(
+      () => [oldChannels, bob].every((s) => s.messages.filter((m) => m.event === 'snapshot').length === 2),
+      'channel snapshots',
+    );
+    await hub.channel('board-1').publish('tick', 1);
+    await hub.channel('board-2').publish('tick', 1);
+    await hub.publish('tick', 1);
+    await waitFor(() => ticks(oldChannels.messages).length === 2 && ticks(oldSingle.messages).length === 1, 'live');
+
+    keys.set('alice', 'k2');
+    await hub.invalidateAccess('alice');
+    await hub.channel('board-1').publish('tick', 2);
+    await hub.channel('board-2').publish('tick', 2);
+    await hub.publish('tick', 2);
+    // The new key works at once; the old one is refused from now on.
+    const fresh = await open(`${url}?channels=board-1`, as('alice:k2'));
+    expect(fresh.response.status).toBe(200);
+    expect((await fetch(url, { headers: as('alice:k1') })).status).toBe(401);
+    await hub.channel('board-1').publish('tick', 3);
+    await waitFor(() => ticks(fresh.messages).length === 1, 'the new key’s stream is live');
+    await waitFor(() => ticks(bob.messages).length === 5, 'bob (not rotated) got everything');
+
+    // The old key's channel stream: a forbidden frame naming each channel, then nothing of them.
+    const forbidden = oldChannels.messages.filter((m) => m.event === 'forbidden').map((m) => JSON.parse(m.data));
+    expect(forbidden.map((f) => [f.channel, f.error.code]).sort()).toEqual([
+      ['board-1', 'forbidden'],
+      ['board-2', 'forbidden'],
+    ]);
+    const events = oldChannels.messages.map((m) => m.event);
+    expect(events.lastIndexOf('tick')).toBeLessThan(events.indexOf('forbidden'));
+    expect(ticks(oldChannels.messages)).toEqual([
+      { channel: 'board-1', data: 1 },
+      { channel: 'board-2', data: 1 },
+    ]);
+    // The old key's 0.1 stream: forbidden for the default channel, and the stream ends.
+    await waitFor(() => oldSingle.ended, 'the old 0.1 stream ended');
+    expect(ticks(oldSingle.messages)).toEqual([1]);
+    expect(oldSingle.messages.at(-1)).toMatchObject({ event: 'forbidden' });
+    expect(JSON.parse(oldSingle.messages.at(-1)?.data ?? '{}')).toMatchObject({
+      channel: DEFAULT_CHANNEL,
+      error: { code: 'forbidden' },
+    });
+    expect(reasons).toEqual([{ user: 'alice', reason: 'forbidden' }]);
+    expect(ticks(bob.messages)).toEqual([
+      { channel: 'board-1', data: 1 },
+      { channel: 'board-2', data: 1 },
+      { channel: 'board-1', data: 2 },
+      { channel: 'board-2', data: 2 },
+      { channel: 'board-1', data: 3 },
+    ]);
+  });
+});

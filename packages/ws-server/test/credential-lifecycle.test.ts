@@ -1,0 +1,174 @@
+/**
+ * Issue 22: "A credential that expires or rotates does the same to its live
+ * connections" as `hub.invalidateAccess`: nothing published after the
+ * moment reaches the client, and nothing it sends after runs. Over real
+ * sockets on 127.0.0.1 with the real `ws` client.
+ */
+import { createServer } from 'node:http';
+import { accessTable, createHub } from '@boardcast/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FleetHub, fleetContract, fleetInitial } from '../../../test-support/channel-fleet.js';
+import { createWsEndpoint, type WsDisconnectReason } from '../src/index.js';
+import { closeAll, type Frame, fleetSetup, listen, TestClient, waitFor } from './helpers.js';
+
+afterEach(closeAll);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+const ticks = (client: TestClient) => client.frames.filter((f) => f.type === 'event' && f.event === 'tick');
+const expiredError = { type: 'error', error: { code: 'unauthorized', message: 'the credential has expired' } };
+
+describe('WebSocket: a credential that expires', () => {
+  it('nothing published after expiresAt reaches the socket, even before the expiry timer has run; then 401', async () => {
+    const env = await fleetSetup();
+    const { hub, url, disconnects } = env;
+    // Generous: both sockets must be open and live before it.
+    const at = Date.now() + 3000;
+    const channel = await TestClient.open(url(`user=alice&channels=board-1&expiresAt=${at}`));
+    const single = await TestClient.open(url(`user=alice&expiresAt=${at}`));
+    await hub.channel('board-1').publish('tick', 1);
+    await hub.publish('tick', 1);
+    await waitFor(() => ticks(channel).length === 1 && ticks(single).length === 1, 'live before');
+    expect(Date.now()).toBeLessThan(at);
+
+    // Past expiresAt without giving the expiry timer a turn: a timer alone
+    // would still send these (the window is a loaded loop's lag).
+    await sleep(at - Date.now() - 50);
+    while (Date.now() <= at) {
+      // spin the last few ms so no timer runs in between
+    }
+    await hub.channel('board-1').publish('tick', 2);
+    await hub.publish('tick', 2);
+
+    const closed = await Promise.all([channel.closed, single.closed]);
+    expect(closed.map((c) => c.code)).toEqual([1008, 1008]);
+    expect(ticks(channel).map((f) => [f.channel, f.data])).toEqual([['board-1', 1]]);
+    expect(ticks(single).map((f) => f.data)).toEqual([1]);
+    // What the client sees: an unauthorized error, then the close.
+    expect(channel.frames.at(-1)).toEqual(expiredError);
+    expect(single.frames.at(-1)).toEqual(expiredError);
+    await waitFor(() => disconnects.length === 2, 'two disconnects');
+    expect(disconnects.map((d) => d.reason.cause)).toEqual(['expired', 'expired']);
+    await expect(TestClient.open(url(`user=alice&expiresAt=${at}`))).rejects.toThrow('401');
+    await env.close();
+  });
+
+  it('a command read after expiresAt does not run, even before the expiry timer has run', async () => {
+    const env = await fleetSetup();
+    const { hub, url, ran } = env;
+    const at = Date.now() + 3000;
+    const bob = await TestClient.open(url(`user=bob&channels=board-1&expiresAt=${at}`));
+    const alice = await TestClient.open(url('user=alice&channels='));
+    await bob.next((f) => f.type === 'snapshot');
+    bob.send({ type: 'command', id: 'before', command: 'bump', channel: 'board-1', data: { by: 1 } });
+    expect((await bob.result('before')).ok).toBe(true);
+    // alice's command (the default channel's handler) holds the server's loop
+    // past bob's expiresAt; bob's command, read in the same turn, comes after it.
+    hub.handle('bump', (_input, context) => {
+      while (Date.now() <= at) {
+        // spin: the loop's timers do not run meanwhile
+      }
+      return { channel: context.channel };
+    });
+    await sleep(at - Date.now() - 50);
+    alice.send({ type: 'command', id: 'hold', command: 'bump', data: { by: 1 } });
+    bob.send({ type: 'command', id: 'after', command: 'bump', channel: 'board-1', data: { by: 1 } });
+    expect((await alice.result('hold')).ok).toBe(true);
+    await bob.closed;
+    expect(bob.frames.find((f) => f.type === 'result' && f.id === 'after')).toBeUndefined();
+    expect(bob.frames.at(-1)).toEqual(expiredError);
+    expect(ran).toEqual(['board-1:bob']);
+    await env.close();
+  });
+});
+
+describe('WebSocket: a credential that rotates', () => {
+  it('after the program rotates a key and calls hub.invalidateAccess, the old key’s sockets lose every channel and get nothing published after', async () => {
+    // The program's credential store: one current key per user. authorize says
+    // who holds which key; the policy gives rights only to a current key.
+    const keys = new Map([
+      ['alice', 'k1'],
+      ['bob', 'b1'],
+    ]);
+    const table = accessTable({ alice: { see: ['*'] }, bob: { see: ['*'] } });
+    const hub: FleetHub = createHub(fleetContract, {
+      state: fleetInitial,
+      access: {
+        principalId: (p: unknown) => (p as { id: string }).id,
+        canSee: (p: unknown, channel: string) =>
+          keys.get((p as { id: string }).id) === (p as { key: string }).key && table.canSee(p, channel) === true,
+      },
+    });
+    const server = createServer((_req, res) => res.end('page'));
+    const endpoint = createWsEndpoint(hub, {
+      server,
+      authorize: (request) => {
+        const [user = '', key = ''] = (request.url.searchParams.get('token') ?? '').split(':');
+        return keys.get(user) === key ? { id: user, key } : false;
+      },
+    });
+    const disconnects: { user: string; reason: WsDisconnectReason }[] = [];
+    endpoint.on('disconnect', (client, reason) =>
+      disconnects.push({ user: (client.auth as { id: string }).id, reason }),
+    );
+    const port = await listen(server);
+    const url = (query: string) => `ws://127.0.0.1:${port}/ws?${query}`;
+
+    const oldChannels = await TestClient.open(url('token=alice:k1&channels=board-1,board-2'));
+    const oldSingle = await TestClient.open(url('token=alice:k1'));
+    const bob = await TestClient.open(url('token=bob:b1&channels=board-1,board-2'));
+    await waitFor(
+      () => [oldChannels, bob].every((c) => c.frames.filter((f) => f.type === 'snapshot').length === 2),
+      'channel snapshots',
+    );
+    await hub.channel('board-1').publish('tick', 1);
+    await hub.channel('board-2').publish('tick', 1);
+    await hub.publish('tick', 1);
+    await waitFor(() => ticks(oldChannels).length === 2 && ticks(oldSingle).length === 1, 'live');
+
+    keys.set('alice', 'k2');
+    await hub.invalidateAccess('alice');
+    await hub.channel('board-1').publish('tick', 2);
+    await hub.channel('board-2').publish('tick', 2);
+    await hub.publish('tick', 2);
+    // The new key works at once; the old one is refused from now on.
+    const fresh = await TestClient.open(url('token=alice:k2&channels=board-1'));
+    await expect(TestClient.open(url('token=alice:k1'))).rejects.toThrow('401');
+    await hub.channel('board-1').publish('tick', 3);
+    await fresh.next((f) => f.type === 'event' && f.data === 3);
+    await waitFor(() => ticks(bob).length === 5, 'bob (not rotated) got everything');
+
+    // The old key's channel socket: a forbidden frame naming each channel, then nothing of them.
+    const forbidden = oldChannels.frames.filter((f) => f.type === 'forbidden');
+    expect(forbidden.map((f) => [f.channel, f.error.code]).sort()).toEqual([
+      ['board-1', 'forbidden'],
+      ['board-2', 'forbidden'],
+    ]);
+    const types = oldChannels.frames.map((f) => f.type);
+    expect(types.lastIndexOf('event')).toBeLessThan(types.indexOf('forbidden'));
+    expect(ticks(oldChannels).map((f) => [f.channel, f.data])).toEqual([
+      ['board-1', 1],
+      ['board-2', 1],
+    ]);
+    // It may not subscribe again with the old key.
+    oldChannels.send({ type: 'subscribe', id: 's', channels: ['board-1'] });
+    const again = await oldChannels.result('s');
+    expect(again.data.added).toEqual([]);
+    expect(again.data.refused.map((r: Frame) => r.error.code)).toEqual(['forbidden']);
+    // The old key's 0.1 socket: an error for the default channel, then closed.
+    const closed = await oldSingle.closed;
+    expect(closed.code).toBe(1008);
+    expect(ticks(oldSingle).map((f) => f.data)).toEqual([1]);
+    expect(oldSingle.frames.at(-1)).toMatchObject({ type: 'error', error: { code: 'forbidden' } });
+    await waitFor(() => disconnects.length === 1, 'disconnect');
+    expect(disconnects.map((d) => [d.user, d.reason.cause])).toEqual([['alice', 'forbidden']]);
+    expect(ticks(bob).map((f) => [f.channel, f.data])).toEqual([
+      ['board-1', 1],
+      ['board-2', 1],
+      ['board-1', 2],
+      ['board-2', 2],
+      ['board-1', 3],
+    ]);
+    await endpoint.close();
+    await hub.close();
+  });
+});
