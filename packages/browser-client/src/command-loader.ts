@@ -1,5 +1,5 @@
 import { BoardcastError } from '@boardcast/core';
-import type { HttpOptions } from './http.js';
+import type { postCommand } from './http.js';
 
 /**
  * `postCommand` of ./http.js, loaded on the first command: a page that only
@@ -9,13 +9,7 @@ import type { HttpOptions } from './http.js';
  * load that fails rejects with `network_error`; a client closed meanwhile
  * rejects with `closed`.
  */
-export function postCommandLazily(
-  url: string,
-  input: unknown,
-  timeoutMs: number,
-  options: HttpOptions,
-  closed: AbortSignal,
-): Promise<unknown> {
+export const postCommandLazily: typeof postCommand = (url, input, timeoutMs, options, closed) => {
   const start = Date.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
@@ -34,4 +28,4 @@ export function postCommandLazily(
           : new BoardcastError('network_error', 'could not load the command code', { cause });
       },
     );
-}
+};

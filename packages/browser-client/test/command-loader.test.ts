@@ -11,55 +11,45 @@ afterEach(() => {
 
 const options = {};
 
-/** The loader and the BoardcastError class it throws, both from the module graph that sees the mock. */
+/**
+ * The loader and the BoardcastError class it throws, both from the module
+ * graph that sees the mock; `send` posts `{}` to the led command and tells
+ * how it settled (`resolved`, or the error's code).
+ */
 async function load() {
   const { BoardcastError } = await import('@boardcast/core');
   const { postCommandLazily } = await import('../src/command-loader.js');
-  const codeOf = (p: Promise<unknown>) =>
-    p.then(
+  const send = (timeoutMs: number, closed = new AbortController().signal) =>
+    postCommandLazily('http://127.0.0.1:1/api/commands/led', {}, timeoutMs, options, closed).then(
       () => 'resolved',
       (e: unknown) => (e instanceof BoardcastError ? e.code : `not a BoardcastError: ${String(e)}`),
     );
-  return { postCommandLazily, codeOf };
+  return { postCommandLazily, send };
 }
 
 describe('commands load their code on demand', () => {
   it('a load that never ends still settles within the timeout, with `timeout`', async () => {
     vi.doMock('../src/http.js', () => new Promise(() => undefined));
-    const { postCommandLazily, codeOf } = await load();
-    const result = postCommandLazily(
-      'http://127.0.0.1:1/api/commands/led',
-      {},
-      50,
-      options,
-      new AbortController().signal,
-    );
-    expect(await codeOf(result)).toBe('timeout');
+    const { send } = await load();
+    expect(await send(50)).toBe('timeout');
   });
 
   it('a load that fails rejects with `network_error`', async () => {
     vi.doMock('../src/http.js', () => {
       throw new TypeError('Failed to fetch dynamically imported module');
     });
-    const { postCommandLazily, codeOf } = await load();
-    const result = postCommandLazily(
-      'http://127.0.0.1:1/api/commands/led',
-      {},
-      5000,
-      options,
-      new AbortController().signal,
-    );
-    expect(await codeOf(result)).toBe('network_error');
+    const { send } = await load();
+    expect(await send(5000)).toBe('network_error');
   });
 
   it('a client closed while the code loads rejects with `closed` and sends nothing', async () => {
     const postCommand = vi.fn(async () => 'sent');
     vi.doMock('../src/http.js', () => ({ postCommand }));
-    const { postCommandLazily, codeOf } = await load();
+    const { send } = await load();
     const closed = new AbortController();
-    const result = postCommandLazily('http://127.0.0.1:1/api/commands/led', {}, 5000, options, closed.signal);
+    const result = send(5000, closed.signal);
     closed.abort();
-    expect(await codeOf(result)).toBe('closed');
+    expect(await result).toBe('closed');
     expect(postCommand).not.toHaveBeenCalled();
   });
 
