@@ -102,7 +102,11 @@ export interface BoardLinkOptions {
   readonly maxPinsPerBoard?: number;
   /** Sensors a hello may announce (default 32); more → `payload_too_large`. Readings for others → `unsupported`. */
   readonly maxSensorsPerBoard?: number;
-  /** How long a board that left is remembered (firmware, last readings) before it is forgotten (default 600000 ms). Boards from `link.board(id)` are never forgotten. */
+  /**
+   * How long a board that left is remembered (firmware, last readings) before
+   * it is forgotten and `forget` is emitted (default 600000 ms). Boards from
+   * `link.board(id)` are never forgotten.
+   */
   readonly retentionMs?: number;
   /** Malformed frames tolerated per connection before it is closed with 1008 (default 20). */
   readonly maxBadFrames?: number;
@@ -146,6 +150,16 @@ export type BoardLinkEvents = {
    */
   connect: (board: RemoteBoard) => void;
   disconnect: (board: RemoteBoard, reason: string) => void;
+  /**
+   * The link forgot a board that had left: `retentionMs` after it
+   * disconnected, or earlier when a new id needed its place under
+   * `maxBoards`. The link keeps nothing of it any more (not in `boards`, no
+   * timer, readings and levels dropped); whatever the app keeps for it (a
+   * hub channel and directory entry, listeners on the board) is the app's to
+   * let go here. The same id saying hello later is a new `RemoteBoard`, with
+   * a new `connect`. Boards from `link.board(id)` are never forgotten.
+   */
+  forget: (board: RemoteBoard) => void;
   /**
    * An agent refused: bad token (`unauthorized`), a board id its credential
    * is not bound to (`forbidden`), an id a live agent already holds
@@ -288,6 +302,7 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
     if (!board || this.#pinned.has(id) || board.connection) return;
     this.#boards.delete(id);
     board.clear();
+    this.emit('forget', board);
   }
 
   /** An upgrade for our path (the registry routed it here). */
