@@ -1,12 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { channelFleet, type FleetHub } from '../../../test-support/channel-fleet.js';
-import {
-  type ConnectionView,
-  expectPatternAccess,
-  expectRightsChangeKeepsOut,
-  patternAccess,
-  publishExisting,
-} from '../../../test-support/pattern-access.js';
+import * as scenario from '../../../test-support/pattern-access.js';
 import { type BoardcastHttp, boardcastHttp } from '../src/index.js';
 import { listen, openStream, type TestServer } from './helpers.js';
 
@@ -27,7 +21,7 @@ afterEach(async () => {
 });
 
 async function serve() {
-  const access = patternAccess();
+  const access = scenario.patternAccess();
   hub = channelFleet({ access }).hub;
   // The user is the `x-user` header (a test stand-in for a session).
   api = boardcastHttp(hub, { base: '/api', authorize: (request) => request.header('x-user') ?? false });
@@ -44,7 +38,7 @@ async function open(url: string, user: string, init: RequestInit = {}) {
 type Stream = Awaited<ReturnType<typeof open>>;
 
 /** An SSE message names its event (`snapshot`, `tick`, …); its data carries `channel` and `state` or `data`. */
-const view: ConnectionView<Stream> = {
+const view: scenario.ConnectionView<Stream> = {
   messages: (stream) =>
     stream.messages.map((m) => {
       const d = JSON.parse(m.data) as { channel?: string; data?: unknown; state?: unknown };
@@ -58,7 +52,7 @@ describe('SSE: a pattern subscription and the access policy', () => {
   for (const how of ['in the query', 'in the request body']) {
     it(`${how}: a channel bob may not see is never written, now or when it appears; one he may see is`, async () => {
       const { hub, url } = await serve();
-      await publishExisting(hub);
+      await scenario.publishExisting(hub);
       const bob =
         how === 'in the query'
           ? await open(`${url}/api/events?channels=board-*`, 'bob')
@@ -69,12 +63,14 @@ describe('SSE: a pattern subscription and the access policy', () => {
             });
       expect(bob.response.status).toBe(200);
       const alice = await open(`${url}/api/events?channels=board-*`, 'alice');
-      await expectPatternAccess(hub, view, bob, alice);
+      await scenario.expectPatternAccess(hub, view, bob, alice);
     });
   }
 
   it('a channel refused after a rights change is not added when it appears, and its events never arrive', async () => {
     const { hub, access, url } = await serve();
-    await expectRightsChangeKeepsOut(hub, access, view, () => open(`${url}/api/events?channels=board-*`, 'bob'));
+    await scenario.expectRightsChangeKeepsOut(hub, access, view, () =>
+      open(`${url}/api/events?channels=board-*`, 'bob'),
+    );
   });
 });
