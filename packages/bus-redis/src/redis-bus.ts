@@ -3,6 +3,7 @@ import {
   type Bus,
   type BusListener,
   type BusStatus,
+  type ChannelHistoryStats,
   type ContractSpec,
   DEFAULT_CHANNEL,
   Emitter,
@@ -88,6 +89,7 @@ interface ScriptCommands {
     watermarks: string,
     channels: string,
     origin: string,
+    stats: string,
     maxlen: number,
     seq: number,
     window: number,
@@ -103,6 +105,7 @@ interface ScriptCommands {
     watermarks: string,
     checkpoints: string,
     channels: string,
+    stats: string,
     channel: string,
     id: string,
   ): Promise<number>;
@@ -113,6 +116,9 @@ type StreamEntry = [id: string, fields: string[]];
 const INSTANCE_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 const BLOCK_MS = 5000;
 const ORIGIN_ID = '0-0';
+/** How old a channel's figures may be before reading them queues a refresh from Redis, in ms. */
+const STATS_MAX_AGE_MS = 1000;
+const NO_HISTORY: ChannelHistoryStats = { events: 0, bytes: 0, evictions: 0 };
 
 /**
  * Core's `Bus` on Redis Streams. Every publish is one `XADD` (through a
@@ -137,6 +143,7 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     trimmed: string;
     checkpoints: string;
     watermarks: string;
+    stats: string;
     channels: string;
     origin: string;
     publishLog: string;
@@ -171,6 +178,11 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
   #continuity: Promise<void> | undefined;
   #everReady = new WeakSet<Redis>();
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Each channel's figures as last read from Redis, and when (ms since the epoch). */
+  readonly #stats = new Map<string, { readonly stats: ChannelHistoryStats; readonly at: number }>();
+  /** Channels whose figures are being read or queued for the next read (one `HMGET` for all of them). */
+  readonly #statsQueued = new Set<string>();
+  #statsDue: string[] = [];
 
   constructor(options: RedisBusOptions = {}) {
     super();
@@ -210,6 +222,7 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
       trimmed: `${n}:events:trimmed`,
       checkpoints: `${n}:checkpoints`,
       watermarks: `${n}:ch-trimmed`,
+      stats: `${n}:ch-stats`,
       channels: `${n}:channels`,
       origin: `${n}:origin`,
       // Per bus object, so a restarted instance reusing its id never matches an old sequence.
@@ -223,9 +236,9 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     this.#cmd = connect(options.redis, overrides);
     this.#reader = connect(options.redis, overrides);
     this.#sub = connect(options.redis, overrides);
-    this.#cmd.defineCommand('boardcastPublish', { numberOfKeys: 7, lua: PUBLISH_SCRIPT });
+    this.#cmd.defineCommand('boardcastPublish', { numberOfKeys: 8, lua: PUBLISH_SCRIPT });
     this.#cmd.defineCommand('boardcastSaveCheckpoint', { numberOfKeys: 1, lua: SAVE_CHECKPOINT_SCRIPT });
-    this.#cmd.defineCommand('boardcastRemoveChannel', { numberOfKeys: 4, lua: REMOVE_CHANNEL_SCRIPT });
+    this.#cmd.defineCommand('boardcastRemoveChannel', { numberOfKeys: 5, lua: REMOVE_CHANNEL_SCRIPT });
     for (const [conn, where] of [
       [this.#cmd, 'redis'],
       [this.#reader, 'redis reader'],
@@ -301,6 +314,7 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
         k.watermarks,
         k.channels,
         k.origin,
+        k.stats,
         this.streamLength,
         seq,
         this.#maxPending + 1,
@@ -414,14 +428,73 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
   async removeChannel(channel: string, id: string): Promise<void> {
     if (this.#closed || !isStreamId(id)) return;
     const k = this.#keys;
+    this.#stats.delete(channel);
     await this.#scripts.boardcastRemoveChannel(
       this.#channelKey(channel),
       k.watermarks,
       k.checkpoints,
       k.channels,
+      k.stats,
       channel,
       id,
     );
+  }
+
+  /**
+   * What channel `channel`'s stream holds, for metrics
+   * (`hub.channel(id).metrics.history`): `events` entries, `bytes` of their
+   * event names and JSON (UTF-8; what a replay reads, not Redis' memory:
+   * `MEMORY USAGE {<name>}:ch:<channel>` adds its per-entry overhead), and
+   * `evictions`, the entries trimming (count or age) has removed since the
+   * channel appeared or was last removed. The publish script keeps these in
+   * Redis with the stream (`{<name>}:ch-stats`), so every instance reads the
+   * same figures. Synchronous, so it answers the figures last read: reading
+   * them queues a refresh (one `HMGET` for every channel asked for in that
+   * turn) when they are missing or older than a second. So a program that
+   * polls `metrics` sees figures at most a second and a round trip old, and
+   * `undefined` (the hub shows zeros) before the first read has come back;
+   * {@link readChannelStats} reads them now.
+   */
+  channelStats(channel: string): ChannelHistoryStats | undefined {
+    const cached = this.#stats.get(channel);
+    if (!this.#closed && (!cached || Date.now() - cached.at >= STATS_MAX_AGE_MS)) this.#queueStats(channel);
+    return cached?.stats;
+  }
+
+  /**
+   * The figures of {@link channelStats} read from Redis now, in the order of
+   * `channels` (zeros for a channel that has no stream): one `HMGET` round
+   * trip, O(number of channels).
+   */
+  async readChannelStats(channels: readonly string[]): Promise<ChannelHistoryStats[]> {
+    if (channels.length === 0) return [];
+    const values = await this.#cmd.hmget(this.#keys.stats, ...channels);
+    const at = Date.now();
+    return channels.map((channel, i) => {
+      const stats = parseStats(values[i] ?? null);
+      this.#stats.set(channel, { stats, at });
+      return stats;
+    });
+  }
+
+  #queueStats(channel: string): void {
+    if (this.#statsQueued.has(channel)) return;
+    this.#statsQueued.add(channel);
+    this.#statsDue.push(channel);
+    if (this.#statsDue.length > 1) return;
+    queueMicrotask(() => {
+      const due = this.#statsDue;
+      this.#statsDue = [];
+      this.readChannelStats(due).then(
+        () => {
+          for (const channel of due) this.#statsQueued.delete(channel);
+        },
+        (error: unknown) => {
+          for (const channel of due) this.#statsQueued.delete(channel);
+          if (!this.#closed) this.emitError(error, 'channel stats');
+        },
+      );
+    });
   }
 
   /**
@@ -448,6 +521,7 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     this.#lostListeners.clear();
     this.#resyncListeners.clear();
     this.#channels.clear();
+    this.#stats.clear();
     for (const waiter of this.#waiters) waiter.resolve(false);
     this.#waiters = [];
     this.#reader.disconnect();
@@ -893,6 +967,13 @@ function parseCheckpoint(value: string | undefined): { id: string; state: unknow
   } catch {
     return undefined;
   }
+}
+
+/** `"<events> <bytes> <evictions>"` from `{<name>}:ch-stats`; zeros when absent or malformed. */
+function parseStats(value: string | null): ChannelHistoryStats {
+  const match = value === null ? null : /^(\d+) (\d+) (\d+)$/.exec(value);
+  if (!match) return NO_HISTORY;
+  return { events: Number(match[1]), bytes: Number(match[2]), evictions: Number(match[3]) };
 }
 
 function randomId(): string {

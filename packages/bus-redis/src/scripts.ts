@@ -11,6 +11,9 @@
  * - `{n}:ch-trimmed`    hash channel → id of the newest entry trimmed from
  *                       (or removed with) that channel: the channel's watermark.
  * - `{n}:checkpoints`   hash channel → "<id> <state json>": the state after id.
+ * - `{n}:ch-stats`      hash channel → "<events> <bytes> <evictions>": what the
+ *                       channel's stream holds (entries; bytes of event names
+ *                       and JSON) and how many entries trimming removed from it.
  * - `{n}:channels`      set of channels with a stream.
  * - `{n}:origin`        the id of the first event this data ever held: an id
  *                       older than it comes from before a data loss.
@@ -33,6 +36,31 @@ local function cmpid(x, y)
 end
 `;
 
+/** Bytes of an entry's event name and JSON (its `e` and `d` fields): what a replay reads. */
+const ENTRY_BYTES = `
+local function entrybytes(fields)
+  local n = 0
+  for i = 1, #fields, 2 do
+    if fields[i] == 'e' or fields[i] == 'd' then n = n + #fields[i + 1] end
+  end
+  return n
+end
+local function readstats(key, channel, stream)
+  local held = redis.call('HGET', key, channel)
+  if held then
+    local e, b, x = string.match(held, '^(%d+) (%d+) (%d+)$')
+    if e then return tonumber(e), tonumber(b), tonumber(x) end
+  end
+  -- None yet (or a stream written before the figures were kept): count what the stream holds, once.
+  local events, bytes = 0, 0
+  for _, entry in ipairs(redis.call('XRANGE', stream, '-', '+')) do
+    events = events + 1
+    bytes = bytes + entrybytes(entry[2])
+  end
+  return events, bytes, 0
+end
+`;
+
 /**
  * PUBLISH: one `XADD` to the global stream capped at `streamLength`, the
  * same entry with the same id to the channel's stream capped at `history`
@@ -41,12 +69,15 @@ end
  * so `since()` can tell "nothing after the client's id was trimmed" from a
  * gap. It also remembers the id given to each publish sequence number of
  * this bus object, so a command that ioredis resends after a lost reply
- * returns the first id instead of appending the event twice.
+ * returns the first id instead of appending the event twice. The channel's
+ * figures (entries, bytes, evictions) change with it, in the same script:
+ * the entries a trim removes are the oldest, so the longer of the count and
+ * the age prefixes is what goes.
  *
- * KEYS: stream, trimmed-id key, publish log, channel stream, channel watermarks, channels set, origin
+ * KEYS: stream, trimmed-id key, publish log, channel stream, channel watermarks, channels set, origin, channel stats
  * ARGV: streamLength, sequence, window, event, json, channel, history, maxAgeMs (0: none)
  */
-export const PUBLISH_SCRIPT = `${COMPARE}
+export const PUBLISH_SCRIPT = `${COMPARE}${ENTRY_BYTES}
 local done = redis.call('HGET', KEYS[3], ARGV[2])
 if done then return done end
 local maxlen = tonumber(ARGV[1])
@@ -58,25 +89,31 @@ end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', maxlen, '*', 'e', ARGV[4], 'd', ARGV[5], 'c', ARGV[6])
 redis.call('SET', KEYS[7], id, 'NX')
 local history = tonumber(ARGV[7])
+local events, bytes, evictions = readstats(KEYS[8], ARGV[6], KEYS[4])
 local clen = redis.call('XLEN', KEYS[4])
-local newest
-if clen >= history then
-  local old = redis.call('XRANGE', KEYS[4], '-', '+', 'COUNT', clen - history + 1)
-  if #old > 0 then newest = old[#old][1] end
-end
+local dropped = {}
+if clen >= history then dropped = redis.call('XRANGE', KEYS[4], '-', '+', 'COUNT', clen - history + 1) end
 local age = tonumber(ARGV[8])
+local minid
 if age > 0 then
   local ms = tonumber(string.match(id, '^(%d+)-'))
-  local minid = string.format('%d-0', ms - age)
-  local aged = redis.call('XREVRANGE', KEYS[4], '(' .. minid, '-', 'COUNT', 1)
-  if #aged > 0 and (newest == nil or cmpid(aged[1][1], newest) > 0) then newest = aged[1][1] end
-  redis.call('XTRIM', KEYS[4], 'MINID', minid)
+  minid = string.format('%d-0', ms - age)
+  local aged = redis.call('XRANGE', KEYS[4], '-', '(' .. minid)
+  if #aged > #dropped then dropped = aged end
 end
+local newest
+if #dropped > 0 then newest = dropped[#dropped][1] end
+for _, entry in ipairs(dropped) do bytes = bytes - entrybytes(entry[2]) end
+if minid then redis.call('XTRIM', KEYS[4], 'MINID', minid) end
 if newest then
   local mark = redis.call('HGET', KEYS[5], ARGV[6])
   if not mark or cmpid(newest, mark) > 0 then redis.call('HSET', KEYS[5], ARGV[6], newest) end
 end
 redis.call('XADD', KEYS[4], 'MAXLEN', history, id, 'e', ARGV[4], 'd', ARGV[5])
+events = clen - #dropped + 1
+bytes = bytes + #ARGV[4] + #ARGV[5]
+evictions = evictions + #dropped
+redis.call('HSET', KEYS[8], ARGV[6], string.format('%d %d %d', events, bytes, evictions))
 redis.call('SADD', KEYS[6], ARGV[6])
 redis.call('HSET', KEYS[3], ARGV[2], id)
 local stale = tonumber(ARGV[2]) - tonumber(ARGV[3])
@@ -109,11 +146,13 @@ return 1
  * removal event `id`, and raise its watermark to `id` (a resume from before
  * the removal is a gap). Idempotent: every instance runs it when it folds
  * the removal, and a lagging one never deletes what was published after.
+ * The channel's figures start again from what is left (as in memory, a
+ * removed channel's evictions are forgotten with it).
  *
- * KEYS: channel stream, channel watermarks, checkpoints, channels set
+ * KEYS: channel stream, channel watermarks, checkpoints, channels set, channel stats
  * ARGV: channel, id
  */
-export const REMOVE_CHANNEL_SCRIPT = `${COMPARE}
+export const REMOVE_CHANNEL_SCRIPT = `${COMPARE}${ENTRY_BYTES}
 local mark = redis.call('HGET', KEYS[2], ARGV[1])
 if not mark or cmpid(ARGV[2], mark) > 0 then redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) end
 local ms, seq = string.match(ARGV[2], '^(%d+)-(%d+)$')
@@ -123,9 +162,13 @@ if cp then
   local cpid = string.match(cp, '^(%S+)')
   if cpid and cmpid(cpid, ARGV[2]) <= 0 then redis.call('HDEL', KEYS[3], ARGV[1]) end
 end
+redis.call('HDEL', KEYS[5], ARGV[1])
 if redis.call('XLEN', KEYS[1]) == 0 then
   redis.call('DEL', KEYS[1])
   redis.call('SREM', KEYS[4], ARGV[1])
+else
+  local events, bytes = readstats(KEYS[5], ARGV[1], KEYS[1])
+  redis.call('HSET', KEYS[5], ARGV[1], string.format('%d %d 0', events, bytes))
 end
 return 1
 `;
