@@ -257,3 +257,24 @@ export function refusal(
     });
   });
 }
+
+/**
+ * An `authorize` that holds every upgrade until `release()`: the upgrades
+ * stay in authorization while a test looks at what the endpoint does
+ * meanwhile. `calls` counts the upgrades that reached it.
+ */
+export function heldAuthorize() {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const held = {
+    calls: 0,
+    authorize: () => {
+      held.calls++;
+      return gate;
+    },
+    release: () => open(),
+  };
+  return held;
+}

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTcpProxy } from '../../../test-support/tcp-proxy.js';
 import type { WsDisconnectReason } from '../src/index.js';
-import { closeAll, refusal, setup, TestClient, waitFor } from './helpers.js';
+import { closeAll, heldAuthorize, refusal, setup, TestClient, waitFor } from './helpers.js';
 
 afterEach(closeAll);
 
@@ -82,21 +82,12 @@ describe('shutdown', () => {
   });
 
   it('refuses upgrades that finish authorizing after shutdown began', async () => {
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let authorizing = 0;
-    const { url, endpoint } = await setup({
-      authorize: () => {
-        authorizing++;
-        return gate;
-      },
-    });
+    const held = heldAuthorize();
+    const { url, endpoint } = await setup({ authorize: held.authorize });
     const pending = refusal(url);
-    await waitFor(() => authorizing === 1, 'authorize called');
+    await waitFor(() => held.calls === 1, 'authorize called');
     const closing = endpoint.close();
-    release();
+    held.release();
     const { status, body } = await pending;
     expect(status).toBe(503);
     expect(body.error.code).toBe('closed');

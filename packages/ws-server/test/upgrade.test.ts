@@ -3,7 +3,7 @@ import { BoardcastError } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { createWsEndpoint, type WsRejection } from '../src/index.js';
-import { closeAll, listen, makeHub, refusal, setup, TestClient, waitFor } from './helpers.js';
+import { closeAll, heldAuthorize, listen, makeHub, refusal, setup, TestClient, waitFor } from './helpers.js';
 
 afterEach(closeAll);
 
@@ -139,26 +139,17 @@ describe('authorize', () => {
 
 describe('limits and coexistence', () => {
   it('refuses clients beyond maxClients with 503, counting upgrades still being authorized', async () => {
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let authorizing = 0;
-    const { url, endpoint } = await setup({
-      maxClients: 2,
-      authorize: () => {
-        authorizing++;
-        return gate;
-      },
-    });
+    const held = heldAuthorize();
+    const { url, endpoint } = await setup({ maxClients: 2, authorize: held.authorize });
     const first = TestClient.open(url);
     const second = TestClient.open(url);
     // Both are waiting in authorize: the third is already one too many.
-    await waitFor(() => authorizing === 2, 'two upgrades in authorize');
+    await waitFor(() => held.calls === 2, 'two upgrades in authorize');
+    expect(endpoint.clientCount).toBe(0);
     const { status, body } = await refusal(url);
     expect(status).toBe(503);
     expect(body.error.code).toBe('too_many_clients');
-    release();
+    held.release();
     await Promise.all([first, second]);
     expect(endpoint.clientCount).toBe(2);
     expect((await refusal(url)).status).toBe(503);
