@@ -61,6 +61,24 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     for (const t of topics) await c.publishAsync(t, '', { retain: true, qos: 1 });
   }
 
+  /**
+   * A zigbee2mqtt bulb announced by Home Assistant device discovery; stopped,
+   * and every retained topic it writes cleared, when the test ends.
+   */
+  async function bulb(name: string, objectId: string): Promise<DeviceDiscoveryDouble> {
+    const device = await DeviceDiscoveryDouble.start(suite.broker.url, { name, objectId });
+    suite.defer(() => device.stop());
+    suite.defer(() =>
+      clearRetained([
+        `homeassistant/device/${objectId}/config`,
+        'zigbee2mqtt/bridge/state',
+        `zigbee2mqtt/${name}`,
+        `zigbee2mqtt/${name}/availability`,
+      ]),
+    );
+    return device;
+  }
+
   it('Tasmota: a plug appears with its relays, sensors, name and firmware; it switches; its LWT is its status; removing the config removes it', async () => {
     const plug = await TasmotaDouble.start(suite.broker.url, 'kitchen_plug', {
       relays: 2,
@@ -141,19 +159,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   });
 
   it('Home Assistant device discovery (dev, o, cmps): JSON light, templated sensor and binary sensor, availability of two topics, an unsupported component skipped', async () => {
-    const bulb = await DeviceDiscoveryDouble.start(suite.broker.url, {
-      name: 'hall_bulb',
-      objectId: '0x000b57fffe123456',
-    });
-    suite.defer(() => bulb.stop());
-    suite.defer(() =>
-      clearRetained([
-        'homeassistant/device/0x000b57fffe123456/config',
-        'zigbee2mqtt/bridge/state',
-        'zigbee2mqtt/hall_bulb',
-        'zigbee2mqtt/hall_bulb/availability',
-      ]),
-    );
+    const hall = await bulb('hall_bulb', '0x000b57fffe123456');
     const { devices, statuses, removed } = await discover();
     await waitFor(() => devices.length === 1, 'the bulb');
     const device = devices[0] as DiscoveredDevice;
@@ -168,28 +174,17 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     ]);
     await waitFor(() => device.board.status === 'online', 'online (both availability topics say online)');
     expect(await device.board.digitalWrite('light', 1)).toBe(1);
-    expect(bulb.received).toEqual(['{"state":"ON"}']);
-    expect(bulb.light).toBe(true);
+    expect(hall.received).toEqual(['{"state":"ON"}']);
+    expect(hall.light).toBe(true);
     expect(await device.board.readSensor('temperature')).toBe(21.5);
     // contact true = closed = payload_off.
     expect(await device.board.digitalRead('contact')).toBe(0);
-    bulb.openDoor(true);
+    hall.openDoor(true);
     await waitFor(() => device.board.levels.get('contact') === 1, 'door open');
-    bulb.setTemperature(19);
+    hall.setTemperature(19);
     await waitFor(() => device.board.readings.get('temperature')?.value === 19, 'a reading');
     // A second device of the same bridge shares its bridge/state topic on the discovery's client.
-    const porch = await DeviceDiscoveryDouble.start(suite.broker.url, {
-      name: 'porch_bulb',
-      objectId: '0x000b57fffe654321',
-    });
-    suite.defer(() => porch.stop());
-    suite.defer(() =>
-      clearRetained([
-        'homeassistant/device/0x000b57fffe654321/config',
-        'zigbee2mqtt/porch_bulb',
-        'zigbee2mqtt/porch_bulb/availability',
-      ]),
-    );
+    await bulb('porch_bulb', '0x000b57fffe654321');
     await waitFor(() => devices.length === 2, 'the second bulb');
     const second = devices[1] as DiscoveredDevice;
     await waitFor(() => second.board.status === 'online', 'the second bulb online');
@@ -200,7 +195,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
       () => statuses.includes(`${device.id} offline`) && statuses.includes(`${second.id} offline`),
       'both offline with the bridge',
     );
-    await bulb.removeDiscovery();
+    await hall.removeDiscovery();
     await waitFor(() => removed.includes(device.id), 'removed');
   });
 

@@ -19,8 +19,12 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
 describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
   const suite = useMosquitto();
 
-  function board(options: Omit<MqttBoardOptions, 'url' | 'client'>): { board: MqttBoard; errors: unknown[] } {
-    const b = new MqttBoard({ url: suite.broker.url, mqtt: { reconnectPeriod: 100 }, ...options });
+  /** A board on `url` (the suite's broker by default) that reconnects every 100 ms; its errors collected. */
+  function board(
+    options: Omit<MqttBoardOptions, 'url' | 'client'>,
+    url = suite.broker.url,
+  ): { board: MqttBoard; errors: unknown[] } {
+    const b = new MqttBoard({ url, mqtt: { reconnectPeriod: 100 }, ...options });
     const errors: unknown[] = [];
     b.on('error', (e) => errors.push(e));
     suite.defer(() => b.close());
@@ -42,6 +46,13 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
     suite.defer(() => led.close());
     await led.ready;
     return { device, b, errors, led };
+  }
+
+  /** A TCP proxy in front of the suite's broker (`cut()` drops the links through it) and its `mqtt://` URL. */
+  async function proxied() {
+    const proxy = await startTcpProxy(suite.broker.port);
+    suite.defer(() => proxy.close());
+    return { proxy, url: `mqtt://127.0.0.1:${proxy.port}` };
   }
 
   async function watcher(filter: string): Promise<{ lines: string[]; client: MqttClient }> {
@@ -169,18 +180,8 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
 
   it('the link drops during a resync: the lost resync reports nothing and never disturbs the next one', async () => {
     const device = await tasmotaDevice('plug-resync');
-    const proxy = await startTcpProxy(suite.broker.port);
-    suite.defer(() => proxy.close());
-    const b = new MqttBoard({
-      id: 'plug',
-      url: `mqtt://127.0.0.1:${proxy.port}`,
-      mqtt: { reconnectPeriod: 100 },
-      topics: tasmota('plug-resync'),
-      resyncTimeoutMs: 800,
-    });
-    suite.defer(() => b.close());
-    const errors: unknown[] = [];
-    b.on('error', (e) => errors.push(e));
+    const { proxy, url } = await proxied();
+    const { board: b, errors } = board({ id: 'plug', topics: tasmota('plug-resync'), resyncTimeoutMs: 800 }, url);
     // The first SUBACK is in: the board now waits for its sync marker. Cut the
     // link before the marker can come back.
     let cuts = 0;
@@ -200,16 +201,8 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
   it('a retained sensor value restores `readings` but is no new `reading`, on connect and on every reconnect', async () => {
     const device = await EsphomeDouble.start(suite.broker.url, 'node-retained', { sensors: { temperature: 20 } });
     suite.defer(() => device.stop());
-    const proxy = await startTcpProxy(suite.broker.port);
-    suite.defer(() => proxy.close());
-    const b = new MqttBoard({
-      id: 'node',
-      url: `mqtt://127.0.0.1:${proxy.port}`,
-      mqtt: { reconnectPeriod: 100 },
-      topics: esphome('node-retained', { sensors: ['temperature'] }),
-    });
-    suite.defer(() => b.close());
-    b.on('error', () => undefined);
+    const { proxy, url } = await proxied();
+    const { board: b } = board({ id: 'node', topics: esphome('node-retained', { sensors: ['temperature'] }) }, url);
     const readings: number[] = [];
     b.on('reading', (r) => readings.push(r.value));
     await waitFor(() => b.status === 'online', 'online');
@@ -228,17 +221,15 @@ describe.skipIf(!mosquittoPath)('MqttBoard on a real mosquitto', () => {
     suite.defer(() => local.stop());
     const device = await TasmotaDouble.start(local.url, 'plug7', { switches: 1 });
     suite.defer(() => device.stop());
-    const b = new MqttBoard({
-      id: 'plug',
-      url: local.url,
-      mqtt: { reconnectPeriod: 100 },
-      topics: tasmota('plug7', { switches: 1, sensors: { temperature: 'DS18B20.Temperature' } }),
-      // Shorter than the window below, so a board that trusted a stale `Online` would be seen going online.
-      resyncTimeoutMs: 300,
-    });
-    suite.defer(() => b.close());
-    const errors: unknown[] = [];
-    b.on('error', (e) => errors.push(e));
+    const { board: b, errors } = board(
+      {
+        id: 'plug',
+        topics: tasmota('plug7', { switches: 1, sensors: { temperature: 'DS18B20.Temperature' } }),
+        // Shorter than the window below, so a board that trusted a stale `Online` would be seen going online.
+        resyncTimeoutMs: 300,
+      },
+      local.url,
+    );
     const changes: string[] = [];
     b.on('change', (c) => changes.push(`${c.pin}=${c.value}`));
     const statuses: string[] = [];
