@@ -15,6 +15,16 @@ const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
 const which = args.includes('--store') ? args[args.indexOf('--store') + 1] : 'both';
 const rss = args.includes('--rss');
+/**
+ * `--query-only`: skip the ingest, disk and two-instance figures and the
+ * raw-rows-in-JS comparison; write only the 7-day 1 Hz series the query
+ * figure reads (the same 604,800 readings a full run writes, in the same
+ * batches) and time the chart queries. For comparing query variants without
+ * re-ingesting millions of readings each time. `--runs N`: queries timed
+ * (default 300).
+ */
+const queryOnly = args.includes('--query-only');
+const runsArg = args.includes('--runs') ? Number(args[args.indexOf('--runs') + 1]) : undefined;
 const tmp = process.env.BENCH_TMP as string;
 
 const DAY = 86_400_000;
@@ -74,7 +84,7 @@ async function queryLatency(
   }
   const js_ms: number[] = [];
   let rows = 0;
-  for (let i = 0; i < Math.max(5, Math.floor(runs / 10)); i += 1) {
+  for (let i = 0; i < (queryOnly ? 0 : Math.max(5, Math.floor(runs / 10))); i += 1) {
     const t0 = performance.now();
     const raw = await rawRows(from, to);
     rows = raw.length;
@@ -102,6 +112,12 @@ async function queryLatency(
 function report(name: string, q: Awaited<ReturnType<typeof queryLatency>>) {
   const s50 = percentile(q.store_ms, 50);
   const s99 = percentile(q.store_ms, 99);
+  if (queryOnly) {
+    console.log(
+      `${name} 7-day 1 Hz range → ${q.points} points (${q.tier} tier): p50 ${fmt(s50, 2)} ms, p99 ${fmt(s99, 2)} ms (${q.store_ms.length} queries)`,
+    );
+    return;
+  }
   const j50 = percentile(q.js_ms, 50);
   const j99 = percentile(q.js_ms, 99);
   console.log(
@@ -116,13 +132,15 @@ async function sqlite(): Promise<void> {
   const path = join(tmp, 'ingest.db');
   // Raw kept 8 days so the week's raw rows exist for the JS comparison.
   const store: SqliteStore = openSqliteStore({ path, retention: { raw: 8 * DAY }, pruneIntervalMs: 0 });
-  const rate = await ingest(store, count, 20);
-  store.database.pragma('wal_checkpoint(TRUNCATE)');
-  const bytes = statSync(path).size;
-  console.log(`SQLite ingest: ${fmt(count)} readings (20 sensors, batches of ${BATCH}) at ${fmt(rate)} readings/s`);
-  console.log(
-    `SQLite disk: ${fmt(bytes / count, 1)} bytes/reading (raw + minute + hour tiers) = ${fmt(((bytes / count) * 1e6) / 2 ** 20, 1)} MiB per million`,
-  );
+  if (!queryOnly) {
+    const rate = await ingest(store, count, 20);
+    store.database.pragma('wal_checkpoint(TRUNCATE)');
+    const bytes = statSync(path).size;
+    console.log(`SQLite ingest: ${fmt(count)} readings (20 sensors, batches of ${BATCH}) at ${fmt(rate)} readings/s`);
+    console.log(
+      `SQLite disk: ${fmt(bytes / count, 1)} bytes/reading (raw + minute + hour tiers) = ${fmt(((bytes / count) * 1e6) / 2 ** 20, 1)} MiB per million`,
+    );
+  }
   const week = smoke ? 20_000 : 7 * 86_400;
   await ingest(store, week, 1, 'week');
   const db = store.database;
@@ -131,7 +149,7 @@ async function sqlite(): Promise<void> {
   const q = await queryLatency(
     store,
     async (from, to) => stmt.all(id, from, to) as { t: number; value: number }[],
-    smoke ? 20 : 300,
+    runsArg ?? (smoke ? 20 : 300),
   );
   report('SQLite', q);
   await store.close();
@@ -146,26 +164,7 @@ async function postgres(): Promise<void> {
       retention: { raw: 8 * DAY },
       pruneIntervalMs: 0,
     });
-    const rate = await ingest(store, count, 20);
-    const size = await store.pool.query<{ bytes: string }>(
-      "SELECT sum(pg_total_relation_size(c.oid))::text AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'",
-    );
-    const bytes = Number(size.rows[0]?.bytes);
-    console.log(
-      `PostgreSQL ingest: ${fmt(count)} readings (20 sensors, batches of ${BATCH}, fsync on) at ${fmt(rate)} readings/s`,
-    );
-    console.log(
-      `PostgreSQL disk: ${fmt(bytes / count, 1)} bytes/reading (tables + indexes, all tiers) = ${fmt(((bytes / count) * 1e6) / 2 ** 20, 1)} MiB per million`,
-    );
-    // Two writers at once (two instances sharing one history).
-    const other = await openPostgresStore({ connectionString: server.url, pruneIntervalMs: 0 });
-    const t0 = performance.now();
-    const half = smoke ? 20_000 : 500_000;
-    await Promise.all([ingest(store, half, 20, 'a'), ingest(other, half, 20, 'b')]);
-    console.log(
-      `PostgreSQL ingest, two instances at once: ${fmt((2 * half) / ((performance.now() - t0) / 1000))} readings/s in total`,
-    );
-    await other.close();
+    if (!queryOnly) await ingestFigures(server.url, store, count);
     await ingest(store, smoke ? 20_000 : 7 * 86_400, 1, 'week');
     const found = await store.pool.query<{ id: number }>(
       "SELECT id FROM series WHERE channel = 'week' AND sensor = 's0'",
@@ -180,13 +179,37 @@ async function postgres(): Promise<void> {
             [id, from, to],
           )
         ).rows,
-      smoke ? 20 : 300,
+      runsArg ?? (smoke ? 20 : 300),
     );
     report('PostgreSQL', q);
     await store.close();
   } finally {
     await server.stop();
   }
+}
+
+/** PostgreSQL ingest (one store, then two at once) and disk figures. */
+async function ingestFigures(url: string, store: PostgresStore, count: number): Promise<void> {
+  const rate = await ingest(store, count, 20);
+  const size = await store.pool.query<{ bytes: string }>(
+    "SELECT sum(pg_total_relation_size(c.oid))::text AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'",
+  );
+  const bytes = Number(size.rows[0]?.bytes);
+  console.log(
+    `PostgreSQL ingest: ${fmt(count)} readings (20 sensors, batches of ${BATCH}, fsync on) at ${fmt(rate)} readings/s`,
+  );
+  console.log(
+    `PostgreSQL disk: ${fmt(bytes / count, 1)} bytes/reading (tables + indexes, all tiers) = ${fmt(((bytes / count) * 1e6) / 2 ** 20, 1)} MiB per million`,
+  );
+  // Two writers at once (two instances sharing one history).
+  const other = await openPostgresStore({ connectionString: url, pruneIntervalMs: 0 });
+  const t0 = performance.now();
+  const half = smoke ? 20_000 : 500_000;
+  await Promise.all([ingest(store, half, 20, 'a'), ingest(other, half, 20, 'b')]);
+  console.log(
+    `PostgreSQL ingest, two instances at once: ${fmt((2 * half) / ((performance.now() - t0) / 1000))} readings/s in total`,
+  );
+  await other.close();
 }
 
 /** RSS of this process after 1 M and after 10 M readings written to one SQLite store. */

@@ -58,6 +58,19 @@ function floor(expr: string, step: string): string {
   return `(${expr} - (((${expr} % ${step}) + ${step}) % ${step}))`;
 }
 
+/** A row of the chart statement ({@link PostgresStore} `#bucketsText`). */
+interface BucketAnswerRow {
+  readonly cursor: string | null;
+  readonly unit: string | null;
+  readonly last_t: number | null;
+  readonly b: number | null;
+  readonly min: number;
+  readonly max: number;
+  readonly sum: number;
+  readonly count: number;
+  readonly last: number;
+}
+
 /** The PostgreSQL store (see {@link TelemetryStore}); create it with {@link openPostgresStore}. */
 export class PostgresStore extends Emitter<StoreEvents> implements TelemetryStore {
   readonly kind = 'postgres' as const;
@@ -268,52 +281,67 @@ export class PostgresStore extends Emitter<StoreEvents> implements TelemetryStor
     this.#open();
     const range = cleanRange(query);
     const maxPoints = cleanMaxPoints(query);
-    // One snapshot for the cursor and the buckets: the hand-over point is exact.
-    return this.#transaction(async (client) => {
-      // The cursor and the series in one round trip (a chart query is four: BEGIN, this, buckets, COMMIT).
-      const head = await client.query<{
-        cursor: string | null;
-        id: number | null;
-        unit: string | null;
-        last_t: number | null;
-      }>(
-        `SELECT (SELECT event_id FROM ${this.#s}.cursors WHERE source = 'default') AS cursor,
-                se.id, se.unit, se.last_t::float8 AS last_t
-         FROM (SELECT 1) AS one LEFT JOIN ${this.#s}.series AS se ON se.channel = $1 AND se.sensor = $2`,
-        [range.channel, range.sensor],
-      );
-      const row = head.rows[0];
-      const cursor = row?.cursor ?? null;
-      const series = row && row.id !== null ? { id: row.id, unit: row.unit, last_t: row.last_t } : undefined;
-      const now = this.#options.now();
-      const base = { channel: range.channel, sensor: range.sensor, unit: series?.unit ?? null, cursor };
-      const to = range.to ?? Math.max(now, series?.last_t ?? now) + 1;
+    const now = this.#options.now();
+    // One statement reads the cursor, the series and the buckets: one snapshot, so the
+    // hand-over point is exact, in one round trip (no BEGIN/COMMIT). On a loaded machine each
+    // round trip can wait a scheduler slice; four of them were most of the query's time.
+    // An open range ends after the series' newest reading, which the plan needs before the
+    // statement: it is taken to be no later than now, and when the answer shows a newer one
+    // (a device clock ahead) the statement runs again with it, until the two agree.
+    let newest: number | null = null;
+    for (;;) {
+      const to = range.to ?? Math.max(now, newest ?? now) + 1;
       const p = plan(range.from, to, maxPoints, now, this.#options.retention);
-      if (!series) return { ...base, tier: p.tier, bucketMs: p.bucketMs, buckets: [] };
-      const buckets = await this.#buckets(client, series.id, p.tier, p.bucketMs, p.start, p.end);
-      return { ...base, tier: p.tier, bucketMs: p.bucketMs, buckets };
-    }, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const result = await this.#pool.query<BucketAnswerRow>(this.#bucketsText(p.tier), [
+        range.channel,
+        range.sensor,
+        p.bucketMs,
+        p.start,
+        p.end,
+      ]);
+      const head = result.rows[0];
+      const lastT = head?.last_t ?? null;
+      if (range.to === undefined && Math.max(now, lastT ?? now) !== Math.max(now, newest ?? now)) {
+        newest = lastT;
+        continue;
+      }
+      const buckets: Bucket[] = [];
+      for (const row of result.rows) if (row.b !== null) buckets.push(toBucket(row as BucketRow));
+      return {
+        channel: range.channel,
+        sensor: range.sensor,
+        unit: head?.unit ?? null,
+        cursor: head?.cursor ?? null,
+        tier: p.tier,
+        bucketMs: p.bucketMs,
+        buckets,
+      };
+    }
   }
 
-  async #buckets(
-    client: pg.PoolClient,
-    seriesId: number,
-    tier: TierName,
-    w: number,
-    start: number,
-    end: number,
-  ): Promise<Bucket[]> {
+  /**
+   * The chart statement of a tier: `$1` channel, `$2` sensor, `$3` bucket width, `[$4, $5)`
+   * the aligned range. One row per bucket, oldest first, each also carrying the cursor and the
+   * series' unit and newest time; one row with `b` null when there is no bucket (or no series).
+   * `last` is the value of the greatest (time, value) pair: the newest reading, ties by the
+   * greater value, as every tier answers.
+   */
+  #bucketsText(tier: TierName): string {
     const s = this.#s;
-    const text =
+    const g =
       tier === 'raw'
-        ? `SELECT ${floor('t', '$2::bigint')}::float8 AS b, min(value) AS min, max(value) AS max,
-             sum(value) AS sum, count(*)::float8 AS count, (max(ARRAY[t::float8, value]))[2] AS last
-           FROM ${s}.raw WHERE series_id = $1 AND t >= $3 AND t < $4 GROUP BY 1 ORDER BY 1`
-        : `SELECT ${floor('t', '$2::bigint')}::float8 AS b, min(min) AS min, max(max) AS max,
-             sum(sum) AS sum, sum(count)::float8 AS count, (max(ARRAY[last_t::float8, last]))[2] AS last
-           FROM ${s}.${tier} WHERE series_id = $1 AND t >= $3 AND t < $4 GROUP BY 1 ORDER BY 1`;
-    const result = await client.query<BucketRow>(text, [seriesId, w, start, end]);
-    return result.rows.map(toBucket);
+        ? `SELECT ${floor('t', '$3::bigint')} AS b, min(value) AS min, max(value) AS max,
+             sum(value) AS sum, count(*) AS count, (max(ARRAY[t::float8, value]))[2] AS last
+           FROM ${s}.raw WHERE series_id = (SELECT id FROM se) AND t >= $4 AND t < $5 GROUP BY 1`
+        : `SELECT ${floor('t', '$3::bigint')} AS b, min(min) AS min, max(max) AS max,
+             sum(sum) AS sum, sum(count) AS count, (max(ARRAY[last_t::float8, last]))[2] AS last
+           FROM ${s}.${tier} WHERE series_id = (SELECT id FROM se) AND t >= $4 AND t < $5 GROUP BY 1`;
+    return `WITH se AS (SELECT id, unit, last_t FROM ${s}.series WHERE channel = $1 AND sensor = $2),
+      g AS (${g})
+      SELECT (SELECT event_id FROM ${s}.cursors WHERE source = 'default') AS cursor,
+             se.unit, se.last_t::float8 AS last_t,
+             g.b::float8 AS b, g.min, g.max, g.sum, g.count::float8 AS count, g.last
+      FROM (SELECT 1) AS one LEFT JOIN se ON true LEFT JOIN g ON true ORDER BY g.b`;
   }
 
   async #cursorIn(client: pg.PoolClient | pg.Pool, source: string): Promise<string | null> {

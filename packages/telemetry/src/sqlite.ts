@@ -223,10 +223,13 @@ export class SqliteStore extends Emitter<StoreEvents> implements TelemetryStore 
   }
 
   #rollupBuckets(db: Database.Database, table: 'minute' | 'hour') {
-    // `last` of a bucket: the greatest `last` among its rows whose `last_t` is the bucket's newest.
-    return db.prepare<Record<string, number>, BucketLtRow>(
-      `SELECT g.*, (SELECT max(last) FROM ${table} WHERE series_id = :s AND t >= g.b AND t < g.b + :w AND last_t = g.lt) AS last
-       FROM (SELECT ${BUCKET} AS b, min(min) AS min, max(max) AS max, sum(sum) AS sum, sum(count) AS count, max(last_t) AS lt
+    // `last` of a bucket is the `last` of its newest row (greatest `t`): a rollup row's `last_t`
+    // lies in its own minute (hour), so the newest row holds the bucket's newest reading, and its
+    // `last` already is the greatest value at that time. One primary-key lookup per bucket
+    // instead of a range scan per bucket (bench: ~20 % of the 7-day query).
+    return db.prepare<Record<string, number>, BucketRow>(
+      `SELECT g.b, g.min, g.max, g.sum, g.count, (SELECT r.last FROM ${table} AS r WHERE r.series_id = :s AND r.t = g.lt) AS last
+       FROM (SELECT ${BUCKET} AS b, min(min) AS min, max(max) AS max, sum(sum) AS sum, sum(count) AS count, max(t) AS lt
              FROM ${table} WHERE series_id = :s AND t >= :start AND t < :end GROUP BY b) AS g ORDER BY g.b`,
     );
   }

@@ -193,6 +193,25 @@ export function storeSuite(name: string, open: OpenStore): void {
       expect(later?.last).toBe(stats?.last);
     });
 
+    it('an open range takes everything from `from` on, also readings a device stamped ahead of the store clock', async () => {
+      const store = await make();
+      // Ten minutes up to T0, then four minutes ahead of the store's clock (within the 5 min it accepts).
+      const readings = series('s', T0 - 10 * MIN, 14 * 60, 11);
+      await writeAll(store, readings);
+      for (const [from, maxPoints, tier] of [
+        [T0 - 10 * MIN, 600, 'raw'],
+        [T0 - 10 * MIN, 10, 'minute'],
+      ] as const) {
+        const answer = await store.query({ sensor: 's', from, maxPoints });
+        expect(answer.tier).toBe(tier);
+        expect(answer.buckets.length).toBeLessThanOrEqual(maxPoints);
+        expect(answer.buckets.reduce((n, b) => n + b.count, 0)).toBe(readings.length);
+        const newest = readings.at(-1) as Reading;
+        expect(answer.buckets.at(-1)?.last).toBe(newest.value);
+        expectSameBuckets(answer.buckets, expectedBuckets(readings, answer.bucketMs, from, newest.t + 1));
+      }
+    });
+
     it('retention deletes what is due and nothing else, tier by tier', async () => {
       const store = await make({ retention: { raw: HOUR, minute: DAY, hour: 7 * DAY } });
       // One reading per minute from T0 - 30 min to T0 (31 readings).
