@@ -185,6 +185,93 @@ describe.skipIf(!chromiumPath)('charts that survive a server restart (Chromium)'
     }
   });
 
+  it('live readings that arrive while the history loads: those up to its cursor are not drawn twice, those after it are drawn', async () => {
+    // 2,000 stored readings over the last 50 minutes: the hour is drawn as buckets (no per-reading
+    // bookkeeping to hide a doubled point: only the cursor decides).
+    const store = openSqliteStore({ path: join(dir, 'handover.db') });
+    const now = Date.now();
+    const stored: number[] = [];
+    const batch = [];
+    for (let i = 0; i < 2000; i += 1) {
+      const value = Math.round((20 + Math.sin(i / 50) * 3) * 10) / 10;
+      stored.push(value);
+      batch.push({ sensor: 'temperature', t: now - 3_000_000 + i * 1500, value });
+    }
+    await store.write(batch);
+    const app = await start({ assetsDir: built.dir, store });
+    const page = await browser.browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const received = () =>
+      page.evaluate(() => (window as unknown as { __dashboard: { received: number } }).__dashboard.received);
+    const before = [30.1, 30.2, 30.3, 30.4, 30.5]; // recorded before the query answers: in the history, id <= cursor
+    const after = [31.1, 31.2, 31.3, 31.4, 31.5]; // recorded after it: live only, id > cursor
+    let held = false;
+    // Hold the page's temperature query: readings arrive on its stream (and wait) on both sides of the answer.
+    await page.route(/\/api\/telemetry\/query\?.*sensor=temperature/, async (route) => {
+      if (held) return route.continue();
+      held = true;
+      expect(
+        (
+          await post(
+            app.url,
+            before.map((value) => ({ sensor: 'temperature', value })),
+          )
+        ).status,
+      ).toBe(200);
+      await waitFor(async () => (await received()) >= before.length, 'the first live readings on the page');
+      const answer = await route.fetch(); // the server flushes its recorder: the cursor covers `before`
+      const body = (await answer.json()) as { cursor: string | null; buckets: { count: number }[] };
+      expect(body.buckets.reduce((n, b) => n + b.count, 0)).toBe(stored.length + before.length);
+      expect(
+        (
+          await post(
+            app.url,
+            after.map((value) => ({ sensor: 'temperature', value })),
+          )
+        ).status,
+      ).toBe(200);
+      await waitFor(async () => (await received()) >= before.length + after.length, 'the later live readings');
+      await route.fulfill({ response: answer, json: body });
+    });
+    try {
+      await page.goto(`${app.url}/?range=1h`);
+      const all = [...stored, ...before, ...after];
+      const summary = () =>
+        page.evaluate((n) => {
+          const points =
+            (
+              window as unknown as {
+                __dashboard: {
+                  histories: Record<string, { loaded: boolean; points: { value: number; count: number }[] }>;
+                };
+              }
+            ).__dashboard.histories.temperature?.points ?? [];
+          return {
+            count: points.reduce((n, p) => n + p.count, 0),
+            sum: points.reduce((n, p) => n + p.value * p.count, 0),
+            lastValues: points.slice(-n).map((p) => p.value),
+          };
+        }, after.length);
+      await waitFor(async () => (await summary()).count >= all.length, `${all.length} readings on the chart`, 30_000);
+      // Give a doubled reading time to show.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const shown = await summary();
+      expect(shown.count).toBe(all.length); // `before` once (from the history), `after` once (live)
+      expect(shown.sum).toBeCloseTo(
+        all.reduce((a, b) => a + b, 0),
+        6,
+      );
+      expect(shown.lastValues).toEqual(after); // drawn as live points after the buckets
+      const table = await page.$$eval('table[data-table="temperature"] tbody tr', (rows) =>
+        rows.map((row) => Number((row as HTMLElement).dataset.value)),
+      );
+      expect(table).toEqual([...before, ...after].reverse());
+    } finally {
+      await page.close();
+      await app.close();
+      await store.close();
+    }
+  }, 60_000);
+
   it('two equal readings that both arrive live are both drawn, as the hub state has them', async () => {
     const app = await start({ assetsDir: built.dir });
     const page = await browser.browser.newPage();

@@ -85,6 +85,8 @@ export class SensorHistory {
   loaded = false;
   #pending: { id: string; at: number; value: number }[] = [];
   #rangeMs = 3_600_000;
+  /** Half the width of the loaded buckets (0 when each reading is drawn): a bucket point sits at its middle. */
+  #halfBucketMs = 0;
   #generation = 0;
   /**
    * Readings fetched with `recent` (after the cursor was read, so they may
@@ -141,6 +143,7 @@ export class SensorHistory {
     this.points = loaded;
     this.rows = rows;
     this.cursor = answer.cursor;
+    this.#halfBucketMs = raw ? 0 : answer.bucketMs / 2;
     this.#shownPoints = raw ? tally(loaded) : new Map();
     this.#shownRows = tally(rows);
     this.loaded = true;
@@ -183,8 +186,12 @@ export class SensorHistory {
     let index = this.points.length;
     while (index > 0 && (this.points[index - 1] as ChartPoint).at > at) index -= 1;
     this.points = [...this.points.slice(0, index), point, ...this.points.slice(index)];
+    // The window slides: what ended before the range's start leaves (checked once a minute's worth is
+    // due, not per reading). A bucket ends half its width after its point; a reading at its point.
     const from = Date.now() - this.#rangeMs;
-    if ((this.points[0]?.at ?? from) < from - 60_000) this.points = this.points.filter((p) => p.at >= from);
+    const end = (p: ChartPoint) => p.at + (p.min === null ? 0 : this.#halfBucketMs);
+    const first = this.points[0];
+    if (first && end(first) < from - 60_000) this.points = this.points.filter((p) => end(p) >= from);
     return true;
   }
 
