@@ -16,7 +16,16 @@ afterEach(async () => {
 
 describe('createTokenAccess expiresAt', () => {
   it('a stream opened with a session cookie ends when the cookie expires; a Bearer token has no expiry', async () => {
-    const access = createTokenAccess({ token: 's3cret', cookieName: 'app_session', maxAgeSeconds: 1 });
+    // The real clock, except while `frozen` is set: the cookie's issue time is whole seconds, so
+    // it may expire a few ms after the login, and a loaded machine may take longer than that to
+    // reach the check of its expiresAt.
+    let frozen: number | undefined;
+    const access = createTokenAccess({
+      token: 's3cret',
+      cookieName: 'app_session',
+      maxAgeSeconds: 1,
+      now: () => frozen ?? Date.now(),
+    });
     const hub = createHub(contract, { state: { n: 0 } });
     const api = boardcastHttp(hub, {
       base: '/api',
@@ -35,7 +44,13 @@ describe('createTokenAccess expiresAt', () => {
     expect(cookie).toMatch(/^app_session=/);
     const issuedMs = Number(cookie.split('=')[1]?.split('.')[0]) * 1000;
     const header = (name: string) => (name === 'cookie' ? cookie : undefined);
+    frozen = issuedMs;
     expect(access.expiresAt({ header })).toBe(issuedMs + 1000);
+    frozen = issuedMs + 999;
+    expect(access.expiresAt({ header })).toBe(issuedMs + 1000); // its last valid millisecond
+    frozen = issuedMs + 1000;
+    expect(access.expiresAt({ header })).toBe(undefined);
+    frozen = undefined;
     expect(access.expiresAt({ header: (name) => (name === 'authorization' ? 'Bearer s3cret' : undefined) })).toBe(
       undefined,
     );
