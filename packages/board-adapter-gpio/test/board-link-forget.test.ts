@@ -109,4 +109,13 @@ describe('BoardLink gives back the boards it forgets', { timeout: 120_000 }, () 
     expect(again).not.toBe(first);
     expect(rig.forgotten).toEqual(['flood-0', 'flood-1', 'flood-2', 'flood-3', 'flood-4']);
   });
+
+  it('a retentionMs past what a timer can hold is refused, not turned into "forget at once"', () => {
+    const server = newServer();
+    // Node runs a setTimeout longer than 2^31 - 1 ms after 1 ms: 30 days would forget every board at once.
+    expect(() => attachBoardLink(server, { token: TOKEN, retentionMs: 30 * 24 * 3600 * 1000 })).toThrow(RangeError);
+    expect(() => attachBoardLink(server, { token: TOKEN, retentionMs: -1 })).toThrow(RangeError);
+    const link = attachBoardLink(server, { token: TOKEN, retentionMs: 2_147_483_647 });
+    void link.close();
+  });
 });

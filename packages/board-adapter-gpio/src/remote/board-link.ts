@@ -104,8 +104,9 @@ export interface BoardLinkOptions {
   readonly maxSensorsPerBoard?: number;
   /**
    * How long a board that left is remembered (firmware, last readings) before
-   * it is forgotten and `forget` is emitted (default 600000 ms). Boards from
-   * `link.board(id)` are never forgotten.
+   * it is forgotten and `forget` is emitted (default 600000 ms, at most
+   * 2147483647, about 24.8 days: a timer's limit; more throws `RangeError`).
+   * Boards from `link.board(id)` are never forgotten.
    */
   readonly retentionMs?: number;
   /** Malformed frames tolerated per connection before it is closed with 1008 (default 20). */
@@ -240,7 +241,7 @@ export class BoardLink extends Emitter<BoardLinkEvents> {
     this.#maxBoards = positive('maxBoards', options.maxBoards, 64);
     this.#maxPins = positive('maxPinsPerBoard', options.maxPinsPerBoard, 64, 0);
     this.#maxSensors = positive('maxSensorsPerBoard', options.maxSensorsPerBoard, 32, 0);
-    this.#retentionMs = positive('retentionMs', options.retentionMs, 600_000, 0);
+    this.#retentionMs = positive('retentionMs', options.retentionMs, 600_000, 0, MAX_TIMER_MS);
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: positive('maxPayload', options.maxPayload, 16_384),
@@ -505,10 +506,18 @@ function hostEnvironment(): HostEnvironment {
   }
 }
 
-function positive(name: string, value: number | undefined, fallback: number, min = 1): number {
+/**
+ * The longest delay `setTimeout` keeps (2^31 - 1 ms, about 24.8 days): Node
+ * runs a longer one after 1 ms, so a retentionMs of 30 days would forget a
+ * board at once.
+ */
+const MAX_TIMER_MS = 2_147_483_647;
+
+function positive(name: string, value: number | undefined, fallback: number, min = 1, max = Infinity): number {
   if (value === undefined) return fallback;
-  if (!(typeof value === 'number' && Number.isFinite(value) && value >= min)) {
-    throw new RangeError(`BoardLink: ${name} must be a number >= ${min} (got ${String(value)})`);
+  if (!(typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max)) {
+    const range = max === Infinity ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new RangeError(`BoardLink: ${name} must be a number ${range} (got ${String(value)})`);
   }
   return value;
 }
