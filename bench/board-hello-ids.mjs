@@ -20,6 +20,11 @@
 //
 //   node bench/board-hello-ids.mjs [--scenario fleet|refused|link] [--ids 3000]
 //                                  [--retention-ms 5000] [--concurrency 20]
+//                                  [--fleet examples/fleet/src/server.ts]
+//
+// --fleet measures another version of the fleet's server.ts (e.g. one taken
+// with `git show <commit>:examples/fleet/src/server.ts` into a folder with
+// its contract.ts and users.ts), against the workspace's packages.
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -38,6 +43,7 @@ async function main() {
       ids: { type: 'string', default: '3000' },
       'retention-ms': { type: 'string', default: '5000' },
       concurrency: { type: 'string', default: '20' },
+      fleet: { type: 'string', default: `${root}examples/fleet/src/server.ts` },
     },
   });
   const scenario = values.scenario;
@@ -51,7 +57,7 @@ async function main() {
   const { default: WebSocket } = await import(pathToFileURL(`${root}bench/node_modules/ws/index.js`).href);
   const child = fork(fileURLToPath(import.meta.url), [], {
     execArgv: ['--expose-gc', '--import', `${root}examples/led-demo/scripts/from-source.mjs`],
-    env: { ...process.env, BOARD_HELLO_SERVER: JSON.stringify({ scenario, ids, retentionMs }) },
+    env: { ...process.env, BOARD_HELLO_SERVER: JSON.stringify({ scenario, ids, retentionMs, fleet: values.fleet }) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const watchdog = setTimeout(() => {
@@ -61,7 +67,8 @@ async function main() {
   }, 600_000);
   const waiting = [];
   let port;
-  const ready = new Promise((resolve) => {
+  const ready = new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the server exited (${code}) before listening`)));
     child.on('message', (msg) => {
       if (msg.type === 'port') {
         port = msg.port;
@@ -74,7 +81,10 @@ async function main() {
       waiting.push(resolve);
       child.send({ type });
     });
-  await ready;
+  await ready.catch((error) => {
+    console.error(error.message);
+    process.exit(1);
+  });
 
   const tokenOf = (i) => (scenario === 'link' ? 'shared-token' : scenario === 'refused' ? 'token-0' : `token-${i}`);
   let welcomed = 0;
@@ -149,7 +159,7 @@ async function main() {
     `${name.padEnd(30)} ${mib(s.heapMb)} ${mib(s.rssMb)} ${n(s.boards)} ${n(s.channels)} ${n(s.directory)}`;
   console.log(
     [
-      `node bench/board-hello-ids.mjs --scenario ${scenario} --ids ${ids} --retention-ms ${retentionMs} --concurrency ${concurrency}`,
+      `node bench/board-hello-ids.mjs ${process.argv.slice(2).join(' ')}`.trim(),
       `${welcomed} welcomed, ${refused} refused, hellos took ${helloSeconds.toFixed(1)} s, load average ${load.join(' -> ')}`,
       `${'after GC'.padEnd(30)} heap MiB  RSS MiB  boards channels directory`,
       row('before', before),
@@ -160,7 +170,7 @@ async function main() {
 }
 
 /** The child: the server under test, answering `sample` / `gc` over IPC. */
-async function server({ scenario, ids, retentionMs }) {
+async function server({ scenario, ids, retentionMs, fleet: fleetPath }) {
   let link;
   let hub;
   let close;
@@ -178,7 +188,7 @@ async function server({ scenario, ids, retentionMs }) {
       httpServer.close();
     };
   } else {
-    const { startFleet } = await import(pathToFileURL(`${root}examples/fleet/src/server.ts`).href);
+    const { startFleet } = await import(pathToFileURL(fleetPath).href);
     const boardLink = Object.fromEntries(Array.from({ length: ids }, (_, i) => [`esp32-${i + 1}`, `token-${i}`]));
     if (scenario === 'refused') {
       for (const key of Object.keys(boardLink)) delete boardLink[key];

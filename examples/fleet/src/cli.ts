@@ -14,6 +14,9 @@ const USAGE = `Usage: pnpm --filter fleet start [-- options]
                         "admin" sees and switches every board
   --board-link <file>   accept remote boards (the board agent) on ws://…/board; the file maps
                         board id → token: { "boards": { "esp32-1": "token" } }
+  --board-retention-ms <n>
+                        a remote board that left stays listed, offline, this many ms, then its
+                        row goes (default 600000, 10 min; at most 2147483647, ~24.8 days)
   --mqtt-url <url>      discover the devices on this broker (Tasmota, Home Assistant discovery)
   --allowed-host <name> a LAN name browsers may use besides localhost (repeatable)
   --trust-proxy <addr>  a reverse proxy in front (address or CIDR, e.g. 127.0.0.1) whose
@@ -32,6 +35,7 @@ const { values } = parseArgs({
     redis: { type: 'string' },
     users: { type: 'string' },
     'board-link': { type: 'string' },
+    'board-retention-ms': { type: 'string' },
     'mqtt-url': { type: 'string' },
     'allowed-host': { type: 'string', multiple: true },
     'trust-proxy': { type: 'string', multiple: true },
@@ -51,6 +55,12 @@ if (!Number.isInteger(boards) || boards < 0 || boards > 100_000) {
 const firstBoard = values['first-board'] === undefined ? 1 : Number(values['first-board']);
 if (!Number.isInteger(firstBoard) || firstBoard < 0 || firstBoard > 1_000_000) {
   console.error(`--first-board must be a whole number up to 1000000\n\n${USAGE}`);
+  process.exit(2);
+}
+const retention = values['board-retention-ms'];
+const retentionMs = retention === undefined ? undefined : Number(retention);
+if (retentionMs !== undefined && !(Number.isInteger(retentionMs) && retentionMs >= 0 && retentionMs <= 2_147_483_647)) {
+  console.error(`--board-retention-ms must be a whole number of ms from 0 to 2147483647\n\n${USAGE}`);
   process.exit(2);
 }
 const redis = values.redis ?? process.env.REDIS_URL;
@@ -93,6 +103,7 @@ const fleet = await startFleet({
       .map((entry) => entry.trim())
       .filter((entry) => entry !== ''),
   boardLink,
+  boardLinkOptions: retentionMs === undefined ? undefined : { retentionMs },
   mqttUrl: values['mqtt-url'] ?? process.env.MQTT_URL,
 });
 console.log(

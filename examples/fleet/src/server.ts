@@ -71,9 +71,11 @@ export interface FleetOptions {
   readonly boardLink?: Readonly<Record<string, string>> | undefined;
   /**
    * The board link's other options (`attachBoardLink`'s, e.g. `retentionMs`:
-   * how long a board that left is remembered, default 600000 ms; `heartbeatMs`).
-   * Its tokens come from `boardLink`, its path is `/board` and its Host check
-   * is `allowedHosts` with `trustProxy`.
+   * how long a board that left stays listed, offline, before the link forgets
+   * it and the fleet removes its channel and directory entry, default
+   * 600000 ms; `heartbeatMs`; `maxBoards`, default the number of `boardLink`
+   * entries or 64, whichever is larger). Its tokens come from `boardLink`,
+   * its path is `/board` and its Host check is `allowedHosts` with `trustProxy`.
    */
   readonly boardLinkOptions?: Omit<BoardLinkOptions, 'token' | 'path' | 'allowedHosts' | 'trustProxy'> | undefined;
   /**
@@ -226,10 +228,10 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
    * LED (first output pin, pin 5 when it has one) and its button (pin 0)
    * when it has them, its status and its readings. A board that comes back
    * is the same channel: the same object (an agent that reconnects while the
-   * link remembers it) stays bound; a new object with the same id (the link
-   * forgot the old one after its `retentionMs`, or MQTT described the device
-   * anew) replaces the old object's bindings, so its events reach the channel
-   * and the channel's commands reach it. A simulated board's id, or a channel
+   * link remembers it) stays bound; a new object with the same id (MQTT
+   * described the device anew) replaces the old object's bindings, so its
+   * events reach the channel and the channel's commands reach it. (A remote
+   * board the link forgot has lost its channel already: `forgetRemote`.) A simulated board's id, or a channel
    * another online board holds (`busy`), is refused with a log line.
    */
   function adopt(board: Board, firmware: string | undefined, kind: string, name?: string): void {
@@ -275,7 +277,16 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     };
     offs.push(board.on('status', (status) => status === 'online' && readAll()));
     if (board.status === 'online') readAll();
-    if (output) offs.push(bindLed(channel, new Led(board, output.pin)));
+    if (output) {
+      const led = new Led(board, output.pin);
+      // Its setup is interrupted when the board leaves meanwhile (a churning board): one log line,
+      // not an unhandled `error` trace on stderr; it sets up again when the board is back.
+      led.on('error', (error) => {
+        const text = error instanceof BoardcastError ? `${error.code}: ${error.message}` : String(error);
+        log(`${kind} ${logSafe(board.id)}: led: ${logSafe(text, 300)}`);
+      });
+      offs.push(bindLed(channel, led));
+    }
     if (button) {
       const input = new Button(board, button.pin);
       // Its setup (mode, watch, first read) fails when the board goes offline meanwhile:
@@ -293,11 +304,27 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     });
   }
 
+  /** Unbind a remote board the link forgot and remove its channel (never another source's board with its id). */
+  function forgetRemote(board: Board): void {
+    if (adopted.get(board.id) !== board) return;
+    unbind.get(board.id)?.();
+    unbind.delete(board.id);
+    if (!hub.hasChannel(board.id) || hub.closed) return;
+    hub
+      .channel(board.id)
+      .remove()
+      .catch((error) =>
+        log(`remote ${logSafe(board.id)}: removing its channel failed: ${logSafe(String(error), 300)}`),
+      );
+  }
+
   const server = createServer(serverTimeouts());
   let link: BoardLink | undefined;
   if (options.boardLink) {
     const credentials = Object.entries(options.boardLink).map(([id, token]) => ({ token, boards: id }));
     link = attachBoardLink(server, {
+      // Every board of the file may be online at once (the link's own default is 64).
+      maxBoards: Math.max(64, credentials.length),
       ...options.boardLinkOptions,
       token: credentials,
       path: '/board',
@@ -306,6 +333,10 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     });
     // The link applies the hello right after `connect`: read the board a microtask later.
     link.on('connect', (board) => queueMicrotask(() => adopt(board, board.firmware, 'remote')));
+    // The link forgot a board that left (`retentionMs` after it went, default 10 min): its row goes
+    // too — bindings, channel, directory entry, state and history — so ids that come and go do not
+    // stay in memory for the process's life. Back again, it is a new board and a new row.
+    link.on('forget', (board) => forgetRemote(board));
   }
   let discovery: Discovery | undefined;
   if (options.mqttUrl) {

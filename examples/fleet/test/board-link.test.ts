@@ -52,7 +52,8 @@ describe.skipIf(!pythonPath)(
     beforeAll(async () => {
       fleet = await startTestFleet({
         boardLink: { 'esp32-3': 'token-of-esp32-3' },
-        // Forget a board 200 ms after it left (default 10 min): it comes back as a new RemoteBoard object.
+        // Forget a board 200 ms after it left (default 10 min): its row goes, and it comes back as a new
+        // RemoteBoard object on a new row.
         boardLinkOptions: { retentionMs: 200 },
       });
     });
@@ -69,8 +70,10 @@ describe.skipIf(!pythonPath)(
       await waitFor(() => fleet.hub.directory.get('esp32-3')?.status === 'online', 'esp32-3 online', 20_000);
       const before = linked();
       await first.kill();
-      await waitFor(() => fleet.hub.directory.get('esp32-3')?.status === 'offline', 'esp32-3 offline', 30_000);
-      await waitFor(() => linked() === undefined, 'the link forgot esp32-3', 20_000);
+      // Offline for retentionMs (200 ms here), then forgotten by the link and removed from the fleet.
+      await waitFor(() => linked() === undefined, 'the link forgot esp32-3', 30_000);
+      await waitFor(() => !fleet.hub.directory.has('esp32-3'), 'esp32-3 out of the directory', 20_000);
+      expect(fleet.hub.hasChannel('esp32-3')).toBe(false);
 
       const again = startAgent(fleet.port, 'esp32-3', 'token-of-esp32-3');
       agents.push(again);
