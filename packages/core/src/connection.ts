@@ -55,8 +55,26 @@ export interface ConnectionHost {
   legacySnapshot(): EncodedSnapshot;
   /** A channel's state as a snapshot body (encoded once per state). */
   snapshotBody(channel: string): ChannelSnapshotBody;
-  /** The directory page a principal may see. */
-  directoryBody(principal: unknown, query: DirectoryQuery | undefined): ChannelSnapshotBody;
+  /**
+   * The access policy's answers for the directory entries `query` selects
+   * (channel → may see), for {@link directoryBody}; later when the policy
+   * answers later.
+   */
+  directoryVerdicts(
+    principal: unknown,
+    query: DirectoryQuery | undefined,
+  ): ReadonlyMap<string, boolean> | Promise<ReadonlyMap<string, boolean>>;
+  /**
+   * The directory page a principal may see, built from the directory as it
+   * is now: `verdicts` answers for the entries it has; any other entry (one
+   * that appeared meanwhile) is asked at once, and left out when the policy
+   * answers later (its change queued a re-check that lists it).
+   */
+  directoryBody(
+    principal: unknown,
+    query: DirectoryQuery | undefined,
+    verdicts?: ReadonlyMap<string, boolean>,
+  ): ChannelSnapshotBody;
   /** Why `principal` may not subscribe `channel` (policy, bounds), or `undefined` when it may. */
   admit(
     connection: Connection,
@@ -222,7 +240,7 @@ export class Connection {
       if (this.#buffer) this.#buffer.length = 0;
       const channels = [...this.#set];
       if (!this.legacy) for (const channel of channels) this.#writeFrame(channelResetFrame(channel, 'slow'));
-      this.#complete(
+      return this.#completeWithDirectory(
         [],
         channels.map((channel) => ({ channel, since: undefined })),
       );
@@ -240,7 +258,9 @@ export class Connection {
     this.#enqueue(() => {
       this.#recheckQueued = false;
       const checks = [...this.#set].map((channel) => ({ channel, verdict: this.#host.admit(this, channel) }));
-      const apply = (verdicts: readonly { channel: string; error: BoardcastError | undefined }[]): void => {
+      const apply = (
+        verdicts: readonly { channel: string; error: BoardcastError | undefined }[],
+      ): void | Promise<void> => {
         for (const { channel, error } of verdicts) {
           if (error === undefined) continue;
           if (this.legacy) {
@@ -254,11 +274,10 @@ export class Connection {
         if (this.#buffer) this.#buffer = this.#buffer.filter((e) => this.#wants(e));
         // The directory lists what the viewer may see: that may have changed too.
         const fresh = this.#set.has(DIRECTORY) ? [{ channel: DIRECTORY, since: undefined }] : [];
-        this.#complete([], fresh);
+        return this.#completeWithDirectory([], fresh);
       };
       if (!checks.some((c) => isPromiseLike(c.verdict))) {
-        apply(checks.map((c) => ({ channel: c.channel, error: c.verdict as BoardcastError | undefined })));
-        return;
+        return apply(checks.map((c) => ({ channel: c.channel, error: c.verdict as BoardcastError | undefined })));
       }
       return Promise.all(checks.map(async (c) => ({ channel: c.channel, error: await c.verdict }))).then(apply);
     });
@@ -448,7 +467,7 @@ export class Connection {
     // before could miss events the client holds, or repeat them.
     const newest = this.#unfolded(resumes);
     const reached = newest === undefined ? true : this.#host.reached(newest);
-    const complete = (results: readonly SinceResult[], caughtUp: boolean): void => {
+    const complete = (results: readonly SinceResult[], caughtUp: boolean): void | Promise<void> => {
       const replays: { start: Start; events: readonly EncodedEvent[] }[] = [];
       const resets: Start[] = [...fresh];
       results.forEach((result, i) => {
@@ -456,11 +475,10 @@ export class Connection {
         if (result.kind === 'gap' || !caughtUp) resets.push(start);
         else replays.push({ start, events: result.events });
       });
-      this.#complete(replays, resets);
+      return this.#completeWithDirectory(replays, resets);
     };
     if (!answers.some(isPromiseLike) && !isPromiseLike(reached)) {
-      complete(answers as SinceResult[], reached as boolean);
-      return;
+      return complete(answers as SinceResult[], reached as boolean);
     }
     const settled = answers.map((answer) =>
       Promise.resolve(answer).catch((error): SinceResult => {
@@ -486,13 +504,36 @@ export class Connection {
   }
 
   /**
+   * {@link #complete}, once the policy has answered for the directory's
+   * entries when `resets` has the directory: an asynchronous policy answers
+   * later, and the operation waits (live events stay in the buffer) rather
+   * than write a page without what it had not answered yet. The page itself
+   * is built when written, from the directory as it is then.
+   */
+  #completeWithDirectory(
+    replays: readonly { start: Start; events: readonly EncodedEvent[] }[],
+    resets: readonly Start[],
+  ): void | Promise<void> {
+    if (this.legacy || !resets.some((s) => s.channel === DIRECTORY)) return this.#complete(replays, resets);
+    const verdicts = this.#host.directoryVerdicts(this.principal, this.#directory);
+    if (!isPromiseLike(verdicts)) return this.#complete(replays, resets, verdicts);
+    return verdicts.then((answers) => {
+      if (!this.#closed) this.#complete(replays, resets, answers);
+    });
+  }
+
+  /**
    * Write the outcome of an operation: the replays merged with what was
    * buffered for channels kept, in id order (those not newer than the
    * position as catch-up frames without id), then a snapshot at the head
    * for every fresh or reset channel (`reset` first for a resume that was a
    * gap). The head is at least every id written, so the position only grows.
    */
-  #complete(replays: readonly { start: Start; events: readonly EncodedEvent[] }[], resets: readonly Start[]): void {
+  #complete(
+    replays: readonly { start: Start; events: readonly EncodedEvent[] }[],
+    resets: readonly Start[],
+    directoryVerdicts?: ReadonlyMap<string, boolean>,
+  ): void {
     const head = this.#host.head();
     const snapshotted = new Set(resets.map((s) => s.channel));
     const pending = this.#buffer ?? [];
@@ -530,7 +571,7 @@ export class Connection {
       if (start.since !== undefined) this.#writeFrame(channelResetFrame(start.channel, 'history'));
       const body =
         start.channel === DIRECTORY
-          ? this.#host.directoryBody(this.principal, this.#directory)
+          ? this.#host.directoryBody(this.principal, this.#directory, directoryVerdicts)
           : this.#host.snapshotBody(start.channel);
       this.#writeFrame(body.at(head));
     }

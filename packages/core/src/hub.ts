@@ -1047,7 +1047,8 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     status: () => this.#currentStatusFrame(),
     legacySnapshot: () => this.snapshot(),
     snapshotBody: (channel) => this.#bodyOf(this.#channels.get(channel) ?? this.#record(channel, false)),
-    directoryBody: (principal, query) => this.#directoryBody(principal, query),
+    directoryVerdicts: (principal, query) => this.#directoryVerdicts(principal, query),
+    directoryBody: (principal, query, verdicts) => this.#directoryBody(principal, query, verdicts),
     admit: (connection, channel, pending) => this.#admit(connection, channel, pending ?? 0),
     index: (connection, channel) => {
       if (channel === DIRECTORY) this.#directorySubscribers.add(connection);
@@ -1143,12 +1144,50 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
     );
   }
 
-  #directoryBody(principal: unknown, query: DirectoryQuery | undefined): ChannelSnapshotBody {
-    // An asynchronous policy cannot answer here: such viewers see the entries it answered `true` for at once.
+  #directoryVerdicts(
+    principal: unknown,
+    query: DirectoryQuery | undefined,
+  ): ReadonlyMap<string, boolean> | Promise<ReadonlyMap<string, boolean>> {
+    const verdicts = new Map<string, boolean>();
+    if (this.#open) return verdicts;
+    const pending: Promise<void>[] = [];
+    for (const entry of this.#directory.values()) {
+      if (!matchesQuery(entry, query)) continue;
+      let verdict: boolean | Promise<boolean>;
+      try {
+        verdict = this.access.canSee(principal, entry.id);
+      } catch {
+        verdict = false;
+      }
+      if (!isPromiseLike(verdict)) verdicts.set(entry.id, verdict === true);
+      else {
+        // An asynchronous policy: the page waits for every answer (the connection's operation waits with it).
+        pending.push(
+          Promise.resolve(verdict).then(
+            (ok) => void verdicts.set(entry.id, ok === true),
+            (error: unknown) => {
+              this.emit('error', error, 'access.canSee');
+              verdicts.set(entry.id, false);
+            },
+          ),
+        );
+      }
+    }
+    return pending.length === 0 ? verdicts : Promise.all(pending).then(() => verdicts);
+  }
+
+  #directoryBody(
+    principal: unknown,
+    query: DirectoryQuery | undefined,
+    verdicts?: ReadonlyMap<string, boolean>,
+  ): ChannelSnapshotBody {
     let entries: Iterable<DirectoryEntry> = this.#directory.values();
     if (!this.#open) {
       entries = [...this.#directory.values()].filter((entry) => {
         if (!matchesQuery(entry, query)) return false;
+        const known = verdicts?.get(entry.id);
+        if (known !== undefined) return known;
+        // Not answered before (it appeared meanwhile): only an answer given at once counts here.
         try {
           return this.access.canSee(principal, entry.id) === true;
         } catch {

@@ -5,6 +5,7 @@
  * the entries its principal may see, removals included.
  */
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test-support/wait.js';
 import { type AccessPolicy, accessTable, createHub, DIRECTORY } from '../src/index.js';
 import type { HubSink, WireFrame } from '../src/wire.js';
 import { type Frame, tickContract } from './fixtures.js';
@@ -110,6 +111,98 @@ describe('directory subscribers are grouped by principal (issue 22)', () => {
         expect(JSON.stringify(v.frames)).not.toContain(`"${hidden}"`);
       }
     }
+    await hub.close();
+  });
+
+  it('an asynchronous policy: every connection gets the page its principal may see, and one new page per burst of changes, not per change', async () => {
+    const counting = countingPolicy(true);
+    const hub = createHub(tickContract, { state: { ticks: 0 }, access: counting.policy });
+    await hub.channel('board-1').describe({ kind: 'esp32' });
+    await hub.channel('kitchen-1').describe({ kind: 'pi' });
+    const viewers: { principal: keyof typeof rules; v: ReturnType<typeof viewer> }[] = [];
+    for (let i = 0; i < PER_PRINCIPAL; i++) {
+      for (const p of principals) {
+        const v = viewer();
+        hub.connect({ channels: [DIRECTORY], principal: { id: p, request: i } }, v.sink);
+        viewers.push({ principal: p, v });
+      }
+    }
+    // Pages are sorted by id.
+    const visible = (p: keyof typeof rules) =>
+      [...hub.directory.values()].filter((e) => counting.maySee(p, e.id)).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const pages = (v: ReturnType<typeof viewer>) => v.snapshots().map((f) => f.data);
+    const quiet = async (count: number) => {
+      await waitFor(() => viewers.every(({ v }) => v.snapshots().length >= count));
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+    await quiet(1);
+    for (const { principal, v } of viewers)
+      expect(pages(v)).toEqual([{ entries: visible(principal), total: visible(principal).length }]);
+
+    // A burst: four changes in one turn (a fleet coming online).
+    counting.calls.length = 0;
+    await Promise.all([
+      hub.channel('board-2').describe({ kind: 'esp32' }),
+      hub.channel('board-3').describe({ kind: 'esp32' }),
+      hub.channel('kitchen-2').describe({ kind: 'pi' }),
+      hub.channel('board-1').describe({ status: 'online' }),
+    ]);
+    await quiet(2);
+    for (const { principal, v } of viewers) {
+      expect(v.snapshots().length).toBe(2);
+      expect(pages(v)[1]).toEqual({ entries: visible(principal), total: visible(principal).length });
+    }
+    // One decision per principal per change, then one page per connection (one call per entry): not one page per change.
+    expect(counting.calls.length).toBe(4 * principals.length + viewers.length * hub.directory.size);
+
+    // A burst of removals.
+    await Promise.all([hub.channel('board-1').remove(), hub.channel('kitchen-2').remove()]);
+    await quiet(3);
+    for (const { principal, v } of viewers) {
+      expect(v.snapshots().length).toBe(3);
+      expect(pages(v)[2]).toEqual({ entries: visible(principal), total: visible(principal).length });
+      for (const hidden of ['board-1', 'board-2', 'board-3', 'kitchen-1', 'kitchen-2'].filter(
+        (c) => !counting.maySee(principal, c),
+      )) {
+        expect(JSON.stringify(v.frames)).not.toContain(`"${hidden}"`);
+      }
+    }
+    expect(viewers.find((x) => x.principal === 'alice')?.v.snapshots()[2]?.data).toMatchObject({ total: 3 });
+    await hub.close();
+  });
+
+  it('an asynchronous policy: an entry described while a page waits for the policy is in that page, not lost', async () => {
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    // `slow-*` is looked up (answers when the gate opens), the rest is answered at once.
+    const canSee = (_principal: unknown, channel: string): boolean | Promise<boolean> =>
+      channel.startsWith('slow-') ? gate.then(() => true) : channel !== 'hidden';
+    const hub = createHub(tickContract, { state: { ticks: 0 }, access: { canSee } });
+    const v = viewer();
+    hub.connect({ channels: [DIRECTORY], principal: 'bob' }, v.sink);
+    expect(v.snapshots().map((f) => f.data)).toEqual([{ entries: [], total: 0 }]);
+    await hub.channel('slow-1').describe({ kind: 'esp32' }); // the page is now waiting for the policy
+    await new Promise((resolve) => setImmediate(resolve));
+    await hub.channel('fast-1').describe({ kind: 'esp32' }); // answered at once, while the page waits
+    await hub.channel('hidden').describe({ kind: 'esp32' });
+    expect(v.snapshots()).toHaveLength(1);
+    open();
+    await waitFor(() => v.snapshots().length === 2);
+    await new Promise((resolve) => setImmediate(resolve));
+    // The page is the directory as it was when written: both entries, and nothing hidden.
+    expect(v.snapshots()[1]?.data).toEqual({
+      entries: [
+        { id: 'fast-1', kind: 'esp32' },
+        { id: 'slow-1', kind: 'esp32' },
+      ],
+      total: 2,
+    });
+    expect(JSON.stringify(v.frames)).not.toContain('"hidden"');
+    // Later changes answered at once still arrive as entry events.
+    await hub.channel('fast-2').describe({ kind: 'pi' });
+    expect(v.entries().at(-1)).toEqual({ id: 'fast-2', kind: 'pi' });
     await hub.close();
   });
 });
