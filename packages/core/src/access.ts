@@ -13,7 +13,10 @@ export interface AccessPolicy<P = unknown> {
   /**
    * A stable string for a principal: invalidation, the per-principal bounds
    * (subscriptions, command rate) and the audit log use it. Default
-   * {@link principalIdOf}.
+   * {@link principalIdOf}. Principals with one id must have the same rights:
+   * the hub shares one decision among the connections of an id (a directory
+   * change is decided once per id). When rights depend on the credential
+   * (a key that can be rotated), name the credential: `alice:k1`.
    */
   principalId?(principal: P): string;
   /** May `principal` see `channel` (its events, state and directory entry)? */

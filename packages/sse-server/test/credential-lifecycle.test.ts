@@ -3,7 +3,7 @@
  * connections" as `hub.invalidateAccess`: nothing published after the
  * moment reaches the client. Over real SSE streams on 127.0.0.1.
  */
-import { accessTable, createHub, DEFAULT_CHANNEL } from '@boardcast/core';
+import { accessTable, createHub, DEFAULT_CHANNEL, DIRECTORY } from '@boardcast/core';
 import type { EventSourceMessage } from 'eventsource-parser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FleetHub, fleetContract, fleetInitial } from '../../../test-support/channel-fleet.js';
@@ -88,7 +88,10 @@ describe('SSE: a credential that expires', () => {
 describe('SSE: a credential that rotates', () => {
   it('after the program rotates a key and calls hub.invalidateAccess, the old key’s streams lose every channel and get nothing published after', async () => {
     // The program's credential store: one current key per user. authorize says
-    // who holds which key; the policy gives rights only to a current key.
+    // who holds which key; the policy gives rights only to a current key. The
+    // principal id names the credential (`alice:k1`), not the user: the hub
+    // shares a decision among the connections of one id (directory changes
+    // are decided once per id), so one id must mean one set of rights.
     const keys = new Map([
       ['alice', 'k1'],
       ['bob', 'b1'],
@@ -97,7 +100,7 @@ describe('SSE: a credential that rotates', () => {
     hub = createHub(fleetContract, {
       state: fleetInitial,
       access: {
-        principalId: (p: unknown) => (p as { id: string }).id,
+        principalId: (p: unknown) => `${(p as { id: string }).id}:${(p as { key: string }).key}`,
         canSee: (p: unknown, channel: string) =>
           keys.get((p as { id: string }).id) === (p as { key: string }).key && table.canSee(p, channel) === true,
       },
@@ -114,29 +117,38 @@ describe('SSE: a credential that rotates', () => {
     server = await listen(api.node);
     const as = (token: string) => ({ Authorization: `Bearer ${token}` });
     const url = `${server.url}/api/events`;
-    const oldChannels = await open(`${url}?channels=board-1,board-2`, as('alice:k1'));
+    await hub.channel('board-1').describe({ kind: 'esp32' });
+    await hub.channel('board-2').describe({ kind: 'esp32' });
+    const oldChannels = await open(`${url}?channels=board-1,board-2,${DIRECTORY}`, as('alice:k1'));
     const oldSingle = await open(url, as('alice:k1'));
     const bob = await open(`${url}?channels=board-1,board-2`, as('bob:b1'));
-    await waitFor(
-      () => [oldChannels, bob].every((s) => s.messages.filter((m) => m.event === 'snapshot').length === 2),
-      'channel snapshots',
-    );
+    const snapshots = (s: StreamReader) =>
+      s.messages.filter((m) => m.event === 'snapshot').map((m) => JSON.parse(m.data));
+    await waitFor(() => snapshots(oldChannels).length === 3 && snapshots(bob).length === 2, 'channel snapshots');
+    expect(snapshots(oldChannels).find((d) => d.channel === DIRECTORY)?.state.total).toBe(2);
     await hub.channel('board-1').publish('tick', 1);
     await hub.channel('board-2').publish('tick', 1);
     await hub.publish('tick', 1);
     await waitFor(() => ticks(oldChannels.messages).length === 2 && ticks(oldSingle.messages).length === 1, 'live');
 
     keys.set('alice', 'k2');
-    await hub.invalidateAccess('alice');
+    await hub.invalidateAccess('alice:k1');
     await hub.channel('board-1').publish('tick', 2);
     await hub.channel('board-2').publish('tick', 2);
     await hub.publish('tick', 2);
     // The new key works at once; the old one is refused from now on.
-    const fresh = await open(`${url}?channels=board-1`, as('alice:k2'));
+    const fresh = await open(`${url}?channels=board-1,${DIRECTORY}`, as('alice:k2'));
     expect(fresh.response.status).toBe(200);
     expect((await fetch(url, { headers: as('alice:k1') })).status).toBe(401);
     await hub.channel('board-1').publish('tick', 3);
     await waitFor(() => ticks(fresh.messages).length === 1, 'the new key’s stream is live');
+    // A directory change reaches the new key's viewer, and not the old key's.
+    await hub.channel('board-3').describe({ kind: 'pi' });
+    await waitFor(() => fresh.messages.some((m) => m.event === 'entry'), 'the new key sees the new entry');
+    expect(JSON.parse(fresh.messages.find((m) => m.event === 'entry')?.data ?? '{}')).toEqual({
+      channel: DIRECTORY,
+      data: { id: 'board-3', kind: 'pi' },
+    });
     await waitFor(() => ticks(bob.messages).length === 5, 'bob (not rotated) got everything');
 
     // The old key's channel stream: a forbidden frame naming each channel, then nothing of them.
@@ -151,6 +163,9 @@ describe('SSE: a credential that rotates', () => {
       { channel: 'board-1', data: 1 },
       { channel: 'board-2', data: 1 },
     ]);
+    // Its directory was listed again, empty, and no entry followed.
+    expect(snapshots(oldChannels).at(-1)).toEqual({ channel: DIRECTORY, state: { entries: [], total: 0 } });
+    expect(oldChannels.messages.some((m) => m.event === 'entry')).toBe(false);
     // The old key's 0.1 stream: forbidden for the default channel, and the stream ends.
     await waitFor(() => oldSingle.ended, 'the old 0.1 stream ended');
     expect(ticks(oldSingle.messages)).toEqual([1]);

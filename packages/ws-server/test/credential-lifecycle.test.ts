@@ -5,7 +5,7 @@
  * sockets on 127.0.0.1 with the real `ws` client.
  */
 import { createServer } from 'node:http';
-import { accessTable, createHub } from '@boardcast/core';
+import { accessTable, createHub, DIRECTORY } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FleetHub, fleetContract, fleetInitial } from '../../../test-support/channel-fleet.js';
 import { createWsEndpoint, type WsDisconnectReason } from '../src/index.js';
@@ -84,7 +84,10 @@ describe('WebSocket: a credential that expires', () => {
 describe('WebSocket: a credential that rotates', () => {
   it('after the program rotates a key and calls hub.invalidateAccess, the old key’s sockets lose every channel and get nothing published after', async () => {
     // The program's credential store: one current key per user. authorize says
-    // who holds which key; the policy gives rights only to a current key.
+    // who holds which key; the policy gives rights only to a current key. The
+    // principal id names the credential (`alice:k1`), not the user: the hub
+    // shares a decision among the connections of one id (directory changes
+    // are decided once per id), so one id must mean one set of rights.
     const keys = new Map([
       ['alice', 'k1'],
       ['bob', 'b1'],
@@ -93,7 +96,7 @@ describe('WebSocket: a credential that rotates', () => {
     const hub: FleetHub = createHub(fleetContract, {
       state: fleetInitial,
       access: {
-        principalId: (p: unknown) => (p as { id: string }).id,
+        principalId: (p: unknown) => `${(p as { id: string }).id}:${(p as { key: string }).key}`,
         canSee: (p: unknown, channel: string) =>
           keys.get((p as { id: string }).id) === (p as { key: string }).key && table.canSee(p, channel) === true,
       },
@@ -113,28 +116,33 @@ describe('WebSocket: a credential that rotates', () => {
     const port = await listen(server);
     const url = (query: string) => `ws://127.0.0.1:${port}/ws?${query}`;
 
-    const oldChannels = await TestClient.open(url('token=alice:k1&channels=board-1,board-2'));
+    await hub.channel('board-1').describe({ kind: 'esp32' });
+    await hub.channel('board-2').describe({ kind: 'esp32' });
+    const oldChannels = await TestClient.open(url(`token=alice:k1&channels=board-1,board-2,${DIRECTORY}`));
     const oldSingle = await TestClient.open(url('token=alice:k1'));
     const bob = await TestClient.open(url('token=bob:b1&channels=board-1,board-2'));
-    await waitFor(
-      () => [oldChannels, bob].every((c) => c.frames.filter((f) => f.type === 'snapshot').length === 2),
-      'channel snapshots',
-    );
+    const snapshots = (c: TestClient) => c.frames.filter((f) => f.type === 'snapshot');
+    await waitFor(() => snapshots(oldChannels).length === 3 && snapshots(bob).length === 2, 'channel snapshots');
+    expect(snapshots(oldChannels).find((f) => f.channel === DIRECTORY)?.data.total).toBe(2);
     await hub.channel('board-1').publish('tick', 1);
     await hub.channel('board-2').publish('tick', 1);
     await hub.publish('tick', 1);
     await waitFor(() => ticks(oldChannels).length === 2 && ticks(oldSingle).length === 1, 'live');
 
     keys.set('alice', 'k2');
-    await hub.invalidateAccess('alice');
+    await hub.invalidateAccess('alice:k1');
     await hub.channel('board-1').publish('tick', 2);
     await hub.channel('board-2').publish('tick', 2);
     await hub.publish('tick', 2);
     // The new key works at once; the old one is refused from now on.
-    const fresh = await TestClient.open(url('token=alice:k2&channels=board-1'));
+    const fresh = await TestClient.open(url(`token=alice:k2&channels=board-1,${DIRECTORY}`));
     await expect(TestClient.open(url('token=alice:k1'))).rejects.toThrow('401');
     await hub.channel('board-1').publish('tick', 3);
     await fresh.next((f) => f.type === 'event' && f.data === 3);
+    // A directory change reaches the new key's viewer, and not the old key's.
+    await hub.channel('board-3').describe({ kind: 'pi' });
+    const entry = await fresh.next((f) => f.type === 'event' && f.event === 'entry');
+    expect(entry).toMatchObject({ channel: DIRECTORY, data: { id: 'board-3', kind: 'pi' } });
     await waitFor(() => ticks(bob).length === 5, 'bob (not rotated) got everything');
 
     // The old key's channel socket: a forbidden frame naming each channel, then nothing of them.
@@ -149,6 +157,9 @@ describe('WebSocket: a credential that rotates', () => {
       ['board-1', 1],
       ['board-2', 1],
     ]);
+    // Its directory was listed again, empty, and no entry followed.
+    expect(snapshots(oldChannels).at(-1)).toMatchObject({ channel: DIRECTORY, data: { entries: [], total: 0 } });
+    expect(oldChannels.frames.some((f) => f.event === 'entry')).toBe(false);
     // It may not subscribe again with the old key.
     oldChannels.send({ type: 'subscribe', id: 's', channels: ['board-1'] });
     const again = await oldChannels.result('s');
