@@ -24,6 +24,8 @@ interface Shown {
   /** The chart's width in pixels: the most points the page asks the store for (10 … 2,000). */
   width: number;
   loads: number;
+  /** Whether the chart shows the page's current points (not a frame behind). */
+  drawn: boolean;
 }
 
 function shown(page: Page): Promise<Shown> {
@@ -32,7 +34,7 @@ function shown(page: Page): Promise<Shown> {
       window as unknown as {
         __dashboard: {
           charts: Record<string, { data: (number | null)[][]; width: number }>;
-          histories: Record<string, { points: { count: number }[] }>;
+          histories: Record<string, { points: { at: number; count: number }[] }>;
           loads: number;
         };
       }
@@ -43,6 +45,10 @@ function shown(page: Page): Promise<Shown> {
       ys: Array.from(chart.data[1] ?? [], (y) => y as number),
       maxs: Array.from(chart.data[3] ?? []),
       counts: (d.histories.temperature?.points ?? []).map((p) => p.count),
+      // The chart is redrawn on the next animation frame after its history changes.
+      drawn:
+        (chart.data[0] ?? []).length === (d.histories.temperature?.points ?? []).length &&
+        (d.histories.temperature?.points ?? []).every((p, i) => (chart.data[0]?.[i] as number) * 1000 === p.at),
       width: chart.width,
       loads: d.loads,
     };
@@ -93,14 +99,24 @@ describe.skipIf(!chromiumPath)('the range picker (Chromium)', () => {
       let problems: string[];
       ({ page, problems } = await openDashboard(browser.browser, `${app.url}/?range=1h`));
       const p = page;
-      await waitFor(async () => (await shown(p)).loads >= 3, 'the first history load');
+      await waitFor(async () => {
+        const chart = await shown(p);
+        return chart.loads >= 3 && chart.drawn;
+      }, 'the first history load');
 
       /** Click a range and wait for the three sensors' histories to load again; the time around it. */
       const pick = async (id: RangeId) => {
         const before = (await shown(p)).loads;
         const clicked = Date.now();
         await p.getByRole('radio', { name: LABELS[id] }).click();
-        await waitFor(async () => (await shown(p)).loads >= before + 3, `the ${id} history`, 15_000);
+        await waitFor(
+          async () => {
+            const chart = await shown(p);
+            return chart.loads >= before + 3 && chart.drawn;
+          },
+          `the ${id} history`,
+          15_000,
+        );
         const loaded = Date.now();
         expect(new URL(p.url()).searchParams.get('range')).toBe(id);
         expect(await p.getByRole('radio', { name: LABELS[id] }).isChecked()).toBe(true);
@@ -172,7 +188,7 @@ describe.skipIf(!chromiumPath)('the range picker (Chromium)', () => {
         const addedAt = (chart: Shown) => chart.xs.findIndex((x, i) => x >= posted && chart.ys[i] === value);
         const after = await waitFor(async () => {
           const chart = await shown(p);
-          return addedAt(chart) >= 0 ? chart : undefined;
+          return addedAt(chart) >= 0 && chart.drawn ? chart : undefined;
         }, `live reading ${value}`);
         const added = addedAt(after);
         expect(after.counts[added]).toBe(1);
