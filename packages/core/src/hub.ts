@@ -328,6 +328,16 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   readonly #directorySubscribers = new Set<Connection>();
   /** Directory viewers to re-check at the end of this turn ({@link #recheckSoon}). */
   readonly #recheckDue = new Set<Connection>();
+  /**
+   * Directory verdicts shared by the connections of one principal id (and
+   * page query) within one turn: a burst re-reads each viewer's page, and
+   * the policy is asked once per principal, not once per connection.
+   * Keyed by the access epoch too, so a page after `invalidateAccess` never
+   * reuses an answer from before it.
+   */
+  readonly #pageVerdicts = new Map<string, ReadonlyMap<string, boolean> | Promise<ReadonlyMap<string, boolean>>>();
+  /** Access re-checks folded so far. */
+  #accessEpoch = 0;
   readonly #subscriptions = new Map<string, number>();
   readonly #rate: RateLimiter | undefined;
   readonly #open: boolean;
@@ -876,6 +886,7 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   }
 
   #foldAccess(event: EncodedEvent): void {
+    this.#accessEpoch++;
     const principal = (event.data as { principal?: unknown } | null)?.principal;
     for (const connection of this.#connections) {
       if (principal === undefined || connection.principalId === principal) connection.recheck();
@@ -1150,6 +1161,10 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   ): ReadonlyMap<string, boolean> | Promise<ReadonlyMap<string, boolean>> {
     const verdicts = new Map<string, boolean>();
     if (this.#open) return verdicts;
+    const key = `${this.#accessEpoch}\u0000${this.#principalId(principal)}\u0000${JSON.stringify(query ?? null)}`;
+    const shared = this.#pageVerdicts.get(key);
+    if (shared !== undefined) return shared;
+    if (this.#pageVerdicts.size === 0) queueMicrotask(() => this.#pageVerdicts.clear());
     const pending: Promise<void>[] = [];
     for (const entry of this.#directory.values()) {
       if (!matchesQuery(entry, query)) continue;
@@ -1173,7 +1188,9 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
         );
       }
     }
-    return pending.length === 0 ? verdicts : Promise.all(pending).then(() => verdicts);
+    const answer = pending.length === 0 ? verdicts : Promise.all(pending).then(() => verdicts);
+    this.#pageVerdicts.set(key, answer);
+    return answer;
   }
 
   #directoryBody(

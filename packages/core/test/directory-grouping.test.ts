@@ -152,8 +152,9 @@ describe('directory subscribers are grouped by principal (issue 22)', () => {
       expect(v.snapshots().length).toBe(2);
       expect(pages(v)[1]).toEqual({ entries: visible(principal), total: visible(principal).length });
     }
-    // One decision per principal per change, then one page per connection (one call per entry): not one page per change.
-    expect(counting.calls.length).toBe(4 * principals.length + viewers.length * hub.directory.size);
+    // One decision per principal per change, then one set of answers per principal for its
+    // connections' pages (one call per entry): not per connection, and not one page per change.
+    expect(counting.calls.length).toBe(4 * principals.length + principals.length * hub.directory.size);
 
     // A burst of removals.
     await Promise.all([hub.channel('board-1').remove(), hub.channel('kitchen-2').remove()]);
@@ -203,6 +204,26 @@ describe('directory subscribers are grouped by principal (issue 22)', () => {
     // Later changes answered at once still arrive as entry events.
     await hub.channel('fast-2').describe({ kind: 'pi' });
     expect(v.entries().at(-1)).toEqual({ id: 'fast-2', kind: 'pi' });
+    await hub.close();
+  });
+
+  it('a page after invalidateAccess never reuses answers from before it, even within one turn', async () => {
+    const access = accessTable({ bob: { see: ['board-*'] } });
+    const hub = createHub(tickContract, { state: { ticks: 0 }, access });
+    await hub.channel('board-1').describe({ kind: 'esp32' });
+    await hub.channel('board-2').describe({ kind: 'esp32' });
+    const views = [viewer(), viewer(), viewer()];
+    hub.connect({ channels: [DIRECTORY], principal: 'bob' }, views[0]?.sink as HubSink);
+    hub.connect({ channels: [DIRECTORY], principal: 'bob' }, views[1]?.sink as HubSink);
+    // In one turn: a page read with bob's rights, the rights cut, the re-check.
+    hub.connect({ channels: [DIRECTORY], principal: 'bob' }, views[2]?.sink as HubSink);
+    access.set('bob', { see: ['board-2'] });
+    const done = hub.invalidateAccess('bob');
+    await done;
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const v of views) {
+      expect(v.snapshots().at(-1)?.data).toEqual({ entries: [{ id: 'board-2', kind: 'esp32' }], total: 1 });
+    }
     await hub.close();
   });
 });
