@@ -304,12 +304,15 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
     });
   }
 
-  /** Unbind a remote board the link forgot and remove its channel (never another source's board with its id). */
+  /**
+   * Unbind a remote board the link forgot and remove its channel: never another source's board
+   * with its id, nor (on a shared bus) a row another instance's link holds online now.
+   */
   function forgetRemote(board: Board): void {
     if (adopted.get(board.id) !== board) return;
     unbind.get(board.id)?.();
     unbind.delete(board.id);
-    if (!hub.hasChannel(board.id) || hub.closed) return;
+    if (!hub.hasChannel(board.id) || hub.closed || hub.directory.get(board.id)?.status === 'online') return;
     hub
       .channel(board.id)
       .remove()

@@ -19,8 +19,10 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RemoteBoard } from '../../../packages/board-adapter-gpio/src/index.js';
 import { BoardDouble } from '../../../packages/board-adapter-gpio/test/remote-double.js';
+import { type RedisProcess, startRedis } from '../../../test-support/redis-server.js';
+import { redisServerPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
-import type { Fleet } from '../src/server.js';
+import { type Fleet, startFleet } from '../src/server.js';
 import { runFleetCommand, startTestFleet } from './helpers.js';
 
 const VISITORS = 30;
@@ -164,4 +166,59 @@ describe('fleet CLI: --board-retention-ms', { timeout: 120_000 }, () => {
     expect(code).toBe(2);
     expect(stderr.split('\n')[0]).toBe('--board-retention-ms must be a whole number of ms from 0 to 2147483647');
   });
+});
+
+describe.skipIf(!redisServerPath)('fleet on Redis: a board that moved to another instance keeps its row', () => {
+  let redis: RedisProcess;
+  let a: Fleet;
+  let b: Fleet;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    const common = {
+      port: 0,
+      host: '127.0.0.1',
+      log: false,
+      redis: redis.url,
+      boards: 0,
+      inputEveryMs: 0,
+      readingEveryMs: 0,
+      boardLink: { 'esp32-moves': 'token-of-esp32-moves' },
+      boardLinkOptions: { retentionMs: 300 },
+    } as const;
+    a = await startFleet(common);
+    b = await startFleet(common);
+  }, 60_000);
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await redis?.stop();
+  });
+
+  it("the first instance forgetting it does not remove the row the second holds online; the second's does", async () => {
+    const online = (fleet: Fleet) => fleet.hub.directory.get('esp32-moves')?.status === 'online';
+    const first = agent(a.port, 'esp32-moves');
+    await waitFor(() => online(a) && online(b), 'online on both, through a', 30_000);
+    first.close();
+    await first.closed;
+    const second = agent(b.port, 'esp32-moves');
+    try {
+      await waitFor(() => b.link?.boards.find((x) => x.id === 'esp32-moves')?.status === 'online', 'on b', 30_000);
+      await waitFor(() => online(a) && online(b), 'online on both, through b', 30_000);
+      // a's link forgets its copy 300 ms after the board left a.
+      await waitFor(() => a.link?.boards.length === 0, "a's link forgot it", 30_000);
+      // A removal would reach both directories through Redis within a round trip; give it many.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(online(a) && online(b)).toBe(true);
+      expect(await b.hub.call('led', { state: 'on' }, { channel: 'esp32-moves' })).toEqual({ on: true });
+    } finally {
+      second.close();
+    }
+    await second.closed;
+    await waitFor(
+      () => !a.hub.directory.has('esp32-moves') && !b.hub.directory.has('esp32-moves'),
+      "the row gone once b's link forgot it too",
+      30_000,
+    );
+  }, 120_000);
 });
