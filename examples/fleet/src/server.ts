@@ -230,9 +230,10 @@ export async function startFleet(options: FleetOptions = {}): Promise<Fleet> {
    * is the same channel: the same object (an agent that reconnects while the
    * link remembers it) stays bound; a new object with the same id (MQTT
    * described the device anew) replaces the old object's bindings, so its
-   * events reach the channel and the channel's commands reach it. (A remote
-   * board the link forgot has lost its channel already: `forgetRemote`.) A simulated board's id, or a channel
-   * another online board holds (`busy`), is refused with a log line.
+   * events reach the channel and the channel's commands reach it (a remote
+   * board the link forgot has lost its row already: `forgetRemote`). A
+   * simulated board's id, or a channel another online board holds (`busy`),
+   * is refused with a log line.
    */
   function adopt(board: Board, firmware: string | undefined, kind: string, name?: string): void {
     const previous = adopted.get(board.id);
