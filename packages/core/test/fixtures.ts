@@ -95,3 +95,33 @@ export function policyRequest(
 
 /** The socket `withClient` reads: its peer address and whether it is TLS. */
 export const peer = (remoteAddress: string | undefined, encrypted = false) => ({ remoteAddress, encrypted });
+
+/**
+ * Answers given later, as a policy or validator that looks something up
+ * does, and a wait for all of them. `later(value)` resolves after `ms`
+ * (default 2) on a timer; `settle()` resolves once nothing is waiting for an
+ * answer across three looks 10 ms apart (an answer can start the next
+ * request in a chain, so one look is not enough). A fixed sleep instead
+ * raced a chain of answers on a loaded machine: a request made 18 ms into a
+ * 20 ms sleep was answered after it.
+ */
+export function laterAnswers(): { later<T>(value: T, ms?: number): Promise<T>; settle(): Promise<void> } {
+  let waiting = 0;
+  return {
+    later(value, ms = 2) {
+      waiting++;
+      return new Promise((resolve) =>
+        setTimeout(() => {
+          waiting--;
+          resolve(value);
+        }, ms),
+      );
+    },
+    async settle() {
+      for (let quiet = 0; quiet < 3; ) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        quiet = waiting === 0 ? quiet + 1 : 0;
+      }
+    },
+  };
+}

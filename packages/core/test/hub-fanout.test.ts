@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createHub, DIRECTORY } from '../src/index.js';
 import type { HubSink, WireFrame } from '../src/wire.js';
-import { tickContract } from './fixtures.js';
+import { laterAnswers, tickContract } from './fixtures.js';
 
 // How the hub fans a new channel out to pattern subscribers, and a burst of
 // directory changes out to viewers under an asynchronous access policy.
@@ -25,7 +25,7 @@ function client() {
   return { sink, frames, snapshots };
 }
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+const { later, settle } = laterAnswers();
 
 describe('pattern subscriptions (a lookup per prefix length)', () => {
   it('a new channel reaches every connection whose prefix it starts with, of any length, and no other', async () => {
@@ -84,7 +84,7 @@ describe('directory changes under an asynchronous access policy', () => {
     const canSee = (_principal: unknown, channel: string): boolean | Promise<boolean> => {
       if (!channel.startsWith('slow-')) return channel !== 'hidden';
       counts.slow++;
-      return new Promise((resolve) => setTimeout(() => resolve(true), 2));
+      return later(true);
     };
     return { counts, canSee };
   };

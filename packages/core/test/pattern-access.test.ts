@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type AccessPolicy, accessTable, createHub, DIRECTORY } from '../src/index.js';
 import type { HubSink, WireFrame } from '../src/wire.js';
-import { type Frame, tickContract } from './fixtures.js';
+import { type Frame, laterAnswers, tickContract } from './fixtures.js';
 
 // Issue 22: a named pattern's "every matching channel, including ones that
 // appear later, passes the access check". A channel a pattern matches is
@@ -44,8 +44,8 @@ function client() {
   return { sink, frames, about, folded };
 }
 
-/** Let a policy that answers later (a promise) answer, and the hub write what follows. */
-const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+/** Let a policy that answers later (a promise) answer everything, and the hub write what follows. */
+const { later, settle } = laterAnswers();
 
 /** bob may see board-1 and board-3 (and board-5 until the policy changes), never board-2 or board-4. */
 function policies(): [string, () => { access: AccessPolicy; revoke5: () => void }][] {
@@ -62,8 +62,7 @@ function policies(): [string, () => { access: AccessPolicy; revoke5: () => void 
       () => {
         const seen = new Set(['board-1', 'board-3', 'board-5']);
         const access: AccessPolicy = {
-          canSee: (principal, channel) =>
-            new Promise((resolve) => setTimeout(() => resolve(principal === 'bob' && seen.has(channel)), 2)),
+          canSee: (principal, channel) => later(principal === 'bob' && seen.has(channel)),
         };
         return { access, revoke5: () => seen.delete('board-5') };
       },
