@@ -4,7 +4,7 @@
  */
 import { BoardcastError, createHub, defineContract, typed } from '@boardcast/core';
 import type { HubSink } from '@boardcast/core/wire';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { record } from '../src/index.js';
 import type { Bucket, Reading, StoreOptions, TelemetryStore } from '../src/types.js';
 
@@ -411,11 +411,21 @@ function handOver(
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
     })();
-    // Wait on counts, not time: a loaded machine may publish slowly.
+    // Stop the stream however the test ends: a failed check left it publishing into a hub keeping
+    // 100,000 events until the worker ran out of memory (and the recorder writing to a closed store).
+    onTestFinished(async () => {
+      stop = true;
+      await pump;
+      await recorder.close();
+      await hub.close();
+    });
+    const sleep = () => new Promise((resolve) => setTimeout(resolve, 10));
+    // Wait on counts, not time: a loaded machine may publish slowly, and the store writes behind the bus.
     const grown = async (count: number) => {
-      while (published.length < count) await new Promise((resolve) => setTimeout(resolve, 10));
+      while (published.length < count) await sleep();
     };
     await grown(300);
+    while (recorder.stats.written < 100) await sleep();
     // The page: each channel's history first (each answer carries its own cursor) …
     const history = await Promise.all(
       ['default', 'board-2'].map((channel) =>
