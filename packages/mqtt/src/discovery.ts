@@ -117,6 +117,8 @@ interface Entry {
   tasmota: { mac: string; config?: unknown; sensors?: unknown } | undefined;
   /** Topic prefixes this device owns: no other device may command under them. */
   bases: readonly string[];
+  /** Ids of the devices whose bases refused one of this device's command topics at its last build. */
+  blockedBy: Set<string>;
   signature: string;
   device: DiscoveredDevice | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -323,6 +325,7 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       ha: new Map(),
       tasmota: undefined,
       bases: [],
+      blockedBy: new Set(),
       signature: '',
       device: undefined,
       timer: undefined,
@@ -539,12 +542,16 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       this.#remove(entry);
       return;
     }
+    const basesChanged = JSON.stringify(entry.bases) !== JSON.stringify(built.bases);
     entry.bases = built.bases;
-    // Another device claiming one of these bases loses its command topics under it.
     for (const other of this.#entries.values()) {
-      if (other === entry || !other.device) continue;
-      const commands = other.device.topics.outputs?.map((o) => o.command) ?? [];
+      if (other === entry) continue;
+      // Another device claiming one of these bases loses its command topics under it (a
+      // Tasmota's own namespace excepted, see #checkCommands) …
+      const commands = other.device?.topics.outputs?.map((o) => o.command) ?? [];
       if (commands.some((c) => built.bases.some((b) => under(c, b) || c === b))) this.#schedule(other);
+      // … and one this device blocked before may get them back once its bases have changed.
+      else if (basesChanged && other.blockedBy.has(entry.id)) this.#schedule(other);
     }
     if (built.signature === entry.signature && entry.device) return;
     const previous = entry.device;
@@ -662,7 +669,11 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     }
     const checked = this.#checkCommands(entry, outputs, owners);
     skipped.push(...checked.skipped);
-    if (checked.outputs.length + inputs.length + sensors.length === 0) {
+    // Nothing left is no board, unless what is missing was lost to a contest with
+    // another device: then it stays, a board with nothing to switch, so that its
+    // claim still counts (were it removed, the other device would win the topic
+    // by making it lose its last component) and its log line says why.
+    if (checked.outputs.length + inputs.length + sensors.length === 0 && entry.blockedBy.size === 0) {
       throw new BoardcastError(
         'unsupported',
         `${entry.id}: no component became a pin or sensor (${skipped.map((s) => `${s.component}: ${s.reason}`).join('; ') || 'none'})`,
@@ -700,14 +711,23 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
   ): { outputs: OutputTopics[]; skipped: SkippedComponent[] } {
     const kept: OutputTopics[] = [];
     const skipped: SkippedComponent[] = [];
+    entry.blockedBy.clear();
     for (const output of outputs) {
       const name = names?.get(output) ?? String(output.pin);
       let reason: string | undefined;
       for (const other of this.#entries.values()) {
         if (other === entry) continue;
+        // A Tasmota's `cmnd/<t>/` is where that device listens, by Tasmota's own
+        // protocol: a Home Assistant config's `~` or state topic there is a claim
+        // on someone else's namespace, so it does not take the Tasmota's relays
+        // away (else any config could disable any plug). Between two Home
+        // Assistant devices, or two Tasmotas, neither claim is worth more, so a
+        // contested command topic belongs to neither.
+        if (entry.kind === 'tasmota' && other.kind !== 'tasmota') continue;
         const base = other.bases.find((b) => under(output.command, b));
         if (base !== undefined) {
           reason = `command topic "${output.command}" lies under "${base}", which belongs to device ${other.id}`;
+          entry.blockedBy.add(other.id);
           break;
         }
       }
@@ -733,6 +753,8 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
   #remove(entry: Entry): void {
     clearTimeout(entry.timer);
     this.#entries.delete(entry.id);
+    // Its bases are free again: a device it refused a command topic gets it back.
+    for (const other of this.#entries.values()) if (other.blockedBy.has(entry.id)) this.#schedule(other);
     for (const [topic, id] of this.#haTopics) if (id === entry.id) this.#haTopics.delete(topic);
     this.#capReported = false;
     if (this.#refusedForCap && !this.#closed) {
@@ -781,8 +803,11 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
  * reported) when it lies outside the component's own base topic (its `~`,
  * else the level of its state topic; Tasmota's are built from its `Topic`),
  * under a topic another discovered device owns, or where
- * `allowCommandTopic` says no. A Tasmota `Topic` already used by another
- * discovered Tasmota is refused.
+ * `allowCommandTopic` says no. A Home Assistant config never takes a
+ * Tasmota's command topics from it; a command topic two Home Assistant
+ * devices both cover belongs to neither until one changes or leaves (a
+ * device left with nothing by that stays a board with no pins). A Tasmota
+ * `Topic` already used by another discovered Tasmota is refused.
  *
  * `client` is an MQTT.js client (yours; the discovery adds listeners and
  * subscriptions and removes them on `close()`) or a broker URL (the

@@ -264,6 +264,60 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     }
     expect(devices.some((d) => d.id === 'tasmota:DDEEFF001122')).toBe(true);
     expect(plug.received.filter((r) => !r.startsWith('POWER '))).toEqual([]);
+    // The plug keeps its relay: a Home Assistant `~` on its `cmnd/plug1/` does not take it away.
+    // (Its rebuild after evil2's was scheduled before evil1's and BADBAD's configs were
+    // published, with the same settleMs, so it has run by the time both were refused.)
+    expect(discovery.devices.get('tasmota:DDEEFF001122')?.capabilities.pins.map((p) => p.pin)).toEqual(['POWER']);
+    expect(errors.filter((e) => e.id === 'tasmota:DDEEFF001122')).toEqual([]);
+    await discovery.devices.get('tasmota:DDEEFF001122')?.board.digitalWrite('POWER', 1);
+    expect(plug.relays[0]).toBe(true);
+  });
+
+  it('a command topic two Home Assistant devices contest belongs to neither, and comes back to one when the other leaves', async () => {
+    const peer = await mqtt();
+    const topics = ['homeassistant/switch/door/config', 'homeassistant/switch/claim/config'];
+    suite.defer(() => clearRetained(topics));
+    const { discovery, errors, removed } = await discover();
+    const pins = (id: string) => discovery.devices.get(id)?.capabilities.pins.map((p) => p.pin) ?? [];
+    await peer.publishAsync(
+      topics[0] as string,
+      JSON.stringify({ name: 'Door', '~': 'garage/door/', cmd_t: '~set', stat_t: '~state', uniq_id: 'door' }),
+      { retain: true, qos: 1 },
+    );
+    await waitFor(() => pins('ha:door').length === 1, 'the door with its switch');
+    // A config whose own base covers the door's: its switch is refused, and the door's is no longer the door's alone.
+    await peer.publishAsync(
+      topics[1] as string,
+      JSON.stringify({ name: 'Claim', '~': 'garage/', cmd_t: '~door/set', stat_t: '~claim', uniq_id: 'claim' }),
+      { retain: true, qos: 1 },
+    );
+    // Both stay boards, with nothing to switch: were the door removed for having
+    // lost its only switch, the claim would win the topic.
+    await waitFor(
+      () => discovery.devices.has('ha:door') && pins('ha:door').length === 0 && discovery.devices.has('ha:claim'),
+      'the door without its switch',
+    );
+    expect(pins('ha:claim')).toEqual([]);
+    expect(removed).toEqual([]);
+    expect(errors.filter((e) => e.code === 'forbidden').map((e) => e.id)).toEqual(
+      expect.arrayContaining(['ha:door', 'ha:claim']),
+    );
+    // The other config moves out from over the door's: the door's switch comes back, and it has its own.
+    const claim = (base: string) =>
+      peer.publishAsync(
+        topics[1] as string,
+        JSON.stringify({ name: 'Claim', '~': base, cmd_t: '~door/set', stat_t: '~claim', uniq_id: 'claim' }),
+        { retain: true, qos: 1 },
+      );
+    await claim('attic/');
+    await waitFor(() => pins('ha:door').length === 1 && pins('ha:claim').length === 1, 'both with a switch');
+    // Back over it: neither again.
+    await claim('garage/');
+    await waitFor(() => pins('ha:door').length === 0 && pins('ha:claim').length === 0, 'both without a switch again');
+    // The other config goes (its empty retained payload): the door's switch comes back.
+    await peer.publishAsync(topics[1] as string, '', { retain: true, qos: 1 });
+    await waitFor(() => removed.includes('ha:claim'), 'the claim removed');
+    await waitFor(() => pins('ha:door').length === 1, 'the door with its switch again');
   });
 
   it('untrusted input is bounded: other prefixes, wildcards, oversized payloads, too many devices', async () => {

@@ -18,6 +18,7 @@ interface Me {
 
 interface Row {
   readonly li: HTMLLIElement;
+  readonly name: HTMLButtonElement;
   readonly status: HTMLElement;
   readonly seen: HTMLElement;
   readonly firmware: HTMLElement;
@@ -69,10 +70,10 @@ async function main(): Promise<void> {
       '<span class="firmware"></span><button class="led" type="button">LED</button>' +
       '<span class="button" title="push-button">●</span><span class="temperature"></span>';
     const q = <T extends HTMLElement>(s: string) => li.querySelector(s) as T;
-    (q('.name') as HTMLButtonElement).textContent = entry.name ?? entry.id;
     q<HTMLButtonElement>('.name').addEventListener('click', () => select(entry.id));
     row = {
       li,
+      name: q('.name'),
       status: q('.status'),
       seen: q('.seen'),
       firmware: q('.firmware'),
@@ -136,6 +137,9 @@ async function main(): Promise<void> {
   function describe(row: Row, entry: DirectoryEntry): void {
     // No output among the board's capabilities (a sensor-only device, or one whose switch discovery refused).
     row.switchable = hasOutput(entry);
+    // A device's discovery config may rename it.
+    const name = entry.name ?? entry.id;
+    if (row.name.textContent !== name) row.name.textContent = name;
     if (!row.sending) enableSwitch(row);
     row.status.textContent = entry.status ?? 'unknown';
     row.li.dataset.status = entry.status ?? 'unknown';
