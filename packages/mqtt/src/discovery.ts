@@ -115,8 +115,14 @@ interface Entry {
   readonly ha: Map<string, HaRecord>;
   /** Tasmota: the retained config and sensors payloads. */
   tasmota: { mac: string; config?: unknown; sensors?: unknown } | undefined;
-  /** Topic prefixes this device owns: no other device may command under them. */
+  /**
+   * Topic prefixes this device claims (no other device may command under them),
+   * worked out from its configs when they arrive, not when it is built, so a
+   * claim counts from the moment the broker delivers it.
+   */
   bases: readonly string[];
+  /** A Tasmota whose command prefix is the standard `cmnd/<t>/` (see #precedes). */
+  standard: boolean;
   /** Ids of the devices whose bases refused one of this device's command topics at its last build. */
   blockedBy: Set<string>;
   signature: string;
@@ -325,6 +331,7 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       ha: new Map(),
       tasmota: undefined,
       bases: [],
+      standard: false,
       blockedBy: new Set(),
       signature: '',
       device: undefined,
@@ -522,7 +529,9 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
 
   // ------------------------------------------------------------ devices
 
+  /** Its configs changed (or a device it contested changed): claim now, build once they settle. */
   #schedule(entry: Entry): void {
+    this.#claim(entry);
     clearTimeout(entry.timer);
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
@@ -530,10 +539,70 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     }, this.#settleMs);
   }
 
+  /**
+   * Does `owner`'s namespace stay its own against `claimant`? A standard
+   * Tasmota listens on `cmnd/<t>/` by Tasmota's own protocol, so a Home
+   * Assistant config (or a Tasmota config with another FullTopic or prefixes,
+   * which can name any topic) whose `~` or state topic lies there is a claim
+   * on someone else's namespace: it does not take the Tasmota's relays away
+   * (else any config could disable any plug). Between two standard Tasmotas,
+   * or two other devices, neither claim is worth more: a command topic under
+   * the other's base belongs to neither until one changes or leaves.
+   */
+  #precedes(owner: Entry, claimant: Entry): boolean {
+    return owner.standard && !claimant.standard;
+  }
+
+  /** Work out the bases `entry`'s configs claim now; when they changed, rebuild the devices that affects. */
+  #claim(entry: Entry): void {
+    let bases: readonly string[] = [];
+    let standard = false;
+    try {
+      if (entry.kind === 'tasmota' && entry.tasmota?.config !== undefined) {
+        const d = describeTasmota(entry.tasmota.mac, entry.tasmota.config, undefined);
+        bases = d.bases;
+        standard = d.bases[0] === `cmnd/${d.topic}/`;
+      } else if (entry.kind === 'homeassistant') bases = this.#haBases(entry);
+    } catch {
+      // Its build will say what is wrong with it (and remove it).
+    }
+    if (JSON.stringify([bases, standard]) === JSON.stringify([entry.bases, entry.standard])) return;
+    entry.bases = bases;
+    entry.standard = standard;
+    for (const other of this.#entries.values()) {
+      if (other === entry) continue;
+      const commands = other.device?.topics.outputs?.map((o) => o.command) ?? [];
+      // A device with a command topic under one of these bases loses it (unless its namespace precedes) …
+      const covered = commands.some((c) => bases.some((b) => under(c, b) || c === b));
+      // … and one this device blocked before may get its own back.
+      if ((covered && !this.#precedes(other, entry)) || other.blockedBy.has(entry.id)) this.#schedule(other);
+    }
+  }
+
+  /** The bases of a Home Assistant device: each usable component's `~`, and its state topic as a level. */
+  #haBases(entry: Entry): string[] {
+    const bases = new Set<string>();
+    let count = 0;
+    for (const [, record] of [...entry.ha.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      for (const c of record.components) {
+        if (++count > this.#maxComponents) return [...bases];
+        try {
+          checkComponent(c);
+        } catch {
+          continue;
+        }
+        const tilde = typeof c.config['~'] === 'string' ? c.config['~'] : undefined;
+        if (tilde) bases.add(tilde.endsWith('/') ? tilde : `${tilde}/`);
+        if (typeof c.config.state_topic === 'string') bases.add(`${c.config.state_topic}/`);
+      }
+    }
+    return [...bases];
+  }
+
   /** Build (or rebuild) a device from what its discovery topics say now. */
   #build(entry: Entry): void {
     if (this.#closed || this.#entries.get(entry.id) !== entry) return;
-    let built: Omit<DiscoveredDevice, 'board' | 'capabilities'> & { bases: readonly string[]; signature: string };
+    let built: Omit<DiscoveredDevice, 'board' | 'capabilities'> & { signature: string };
     try {
       built = entry.kind === 'tasmota' ? this.#buildTasmota(entry) : this.#buildHomeAssistant(entry);
     } catch (error) {
@@ -542,31 +611,23 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       this.#remove(entry);
       return;
     }
-    const basesChanged = JSON.stringify(entry.bases) !== JSON.stringify(built.bases);
-    entry.bases = built.bases;
-    for (const other of this.#entries.values()) {
-      if (other === entry) continue;
-      // Another device claiming one of these bases loses its command topics under it (a
-      // Tasmota's own namespace excepted, see #checkCommands) …
-      const commands = other.device?.topics.outputs?.map((o) => o.command) ?? [];
-      if (commands.some((c) => built.bases.some((b) => under(c, b) || c === b))) this.#schedule(other);
-      // … and one this device blocked before may get them back once its bases have changed.
-      else if (basesChanged && other.blockedBy.has(entry.id)) this.#schedule(other);
-    }
     if (built.signature === entry.signature && entry.device) return;
     const previous = entry.device;
     let board: MqttBoard;
     try {
       board = new MqttBoard({ ...this.#options.board, id: entry.id, client: this.#client, topics: built.topics });
     } catch (error) {
+      // Refused like a config that fails to build: keeping the previous board
+      // would keep command topics this build may have refused.
       this.emit('error', error, entry.id);
+      this.#remove(entry);
       return;
     }
     board.on('status', (status) => this.emit('status', entry.id, status));
     board.on('error', (error) => this.emit('error', error, entry.id));
     if (previous) void previous.board.close();
     entry.signature = built.signature;
-    const { bases: _bases, signature: _signature, ...rest } = built;
+    const { signature: _signature, ...rest } = built;
     const device: DiscoveredDevice = { ...rest, capabilities: board.capabilities, board };
     entry.device = device;
     this.#devices.set(entry.id, device);
@@ -577,14 +638,8 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     const t = entry.tasmota;
     if (!t?.config) throw new BoardcastError('invalid_payload', 'sensors without a config');
     const d = describeTasmota(t.mac, t.config, t.sensors);
-    for (const other of this.#entries.values()) {
-      if (other !== entry && other.kind === 'tasmota' && other.device && other.bases.some((b) => d.bases.includes(b))) {
-        throw new BoardcastError(
-          'forbidden',
-          `Tasmota topic "${logSafe(d.topic)}" already belongs to device ${other.id}; refused for ${entry.id}`,
-        );
-      }
-    }
+    // Another Tasmota with the same Topic (a second config under another MAC) contests its
+    // namespace like any claim: neither gets the relays, whichever the broker sent first.
     const { outputs, skipped } = this.#checkCommands(entry, d.topics.outputs ?? []);
     return {
       id: entry.id,
@@ -595,7 +650,6 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       manufacturer: 'Tasmota',
       topics: { ...d.topics, outputs },
       skipped: [...d.skipped, ...skipped],
-      bases: d.bases,
       signature: JSON.stringify([t.config, t.sensors ?? null, skipped]),
     };
   }
@@ -609,7 +663,6 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     const owners = new Map<OutputTopics, string>();
     const pins = new Set<string>();
     const sensorNames = new Set<string>();
-    const bases = new Set<string>();
     let availability: ReturnType<typeof availabilityOf>;
     let device: Json | undefined;
     let origin: Json | undefined;
@@ -628,9 +681,7 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
           const entity: HaEntity = checkComponent(c);
           availability ??= availabilityOf(c.config);
           const tilde = typeof c.config['~'] === 'string' ? c.config['~'] : undefined;
-          if (tilde) bases.add(tilde.endsWith('/') ? tilde : `${tilde}/`);
           const stateTopic = typeof c.config.state_topic === 'string' ? c.config.state_topic : undefined;
-          if (stateTopic) bases.add(`${stateTopic}/`);
           firstName ??= typeof c.config.name === 'string' ? c.config.name : undefined;
           if (entity.kind === 'sensor') {
             const unique = sensorNames.has(entity.sensor.name) ? `${c.platform}.${c.key}` : entity.sensor.name;
@@ -673,7 +724,11 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     // another device: then it stays, a board with nothing to switch, so that its
     // claim still counts (were it removed, the other device would win the topic
     // by making it lose its last component) and its log line says why.
-    if (checked.outputs.length + inputs.length + sensors.length === 0 && entry.blockedBy.size === 0) {
+    const contested = [...entry.blockedBy].some((id) => {
+      const blocker = this.#entries.get(id);
+      return blocker !== undefined && !this.#precedes(blocker, entry);
+    });
+    if (checked.outputs.length + inputs.length + sensors.length === 0 && !contested) {
       throw new BoardcastError(
         'unsupported',
         `${entry.id}: no component became a pin or sensor (${skipped.map((s) => `${s.component}: ${s.reason}`).join('; ') || 'none'})`,
@@ -695,7 +750,6 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       manufacturer: text(device?.manufacturer) ?? text(origin?.name),
       topics,
       skipped,
-      bases: [...bases],
       signature: JSON.stringify([records.map(([t, r]) => [t, r.raw]), checked.skipped]),
     };
   }
@@ -717,13 +771,8 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       let reason: string | undefined;
       for (const other of this.#entries.values()) {
         if (other === entry) continue;
-        // A Tasmota's `cmnd/<t>/` is where that device listens, by Tasmota's own
-        // protocol: a Home Assistant config's `~` or state topic there is a claim
-        // on someone else's namespace, so it does not take the Tasmota's relays
-        // away (else any config could disable any plug). Between two Home
-        // Assistant devices, or two Tasmotas, neither claim is worth more, so a
-        // contested command topic belongs to neither.
-        if (entry.kind === 'tasmota' && other.kind !== 'tasmota') continue;
+        // A standard Tasmota's cmnd/<t>/ is its own against other kinds of claims (#precedes).
+        if (this.#precedes(entry, other)) continue;
         const base = other.bases.find((b) => under(output.command, b));
         if (base !== undefined) {
           reason = `command topic "${output.command}" lies under "${base}", which belongs to device ${other.id}`;
@@ -803,11 +852,12 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
  * reported) when it lies outside the component's own base topic (its `~`,
  * else the level of its state topic; Tasmota's are built from its `Topic`),
  * under a topic another discovered device owns, or where
- * `allowCommandTopic` says no. A Home Assistant config never takes a
- * Tasmota's command topics from it; a command topic two Home Assistant
- * devices both cover belongs to neither until one changes or leaves (a
- * device left with nothing by that stays a board with no pins). A Tasmota
- * `Topic` already used by another discovered Tasmota is refused.
+ * `allowCommandTopic` says no. A claim counts from its config's arrival.
+ * A standard Tasmota (default FullTopic and prefixes) keeps its `cmnd/<t>/`
+ * whatever other kinds of config claim; any other command topic two devices
+ * both cover (two standard Tasmotas with the same `Topic` included) belongs
+ * to neither until one changes or leaves, and a device left with nothing by
+ * that stays a board with no pins.
  *
  * `client` is an MQTT.js client (yours; the discovery adds listeners and
  * subscriptions and removes them on `close()`) or a broker URL (the

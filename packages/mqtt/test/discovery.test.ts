@@ -218,11 +218,13 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     );
     const plug = await TasmotaDouble.start(suite.broker.url, 'plug1', { discovery: { mac: 'DDEEFF001122' } });
     suite.defer(() => plug.stop());
-    const { devices, errors, discovery } = await discover();
+    const { errors, discovery } = await discover();
     await waitFor(() => discovery.devices.has('tasmota:DDEEFF001122'), 'the plug');
     // The evil device lost its output once the plug claimed cmnd/plug1/.
     await waitFor(() => errors.some((e) => e.code === 'forbidden' && e.id === 'ha:evil2'), 'evil2 refused');
-    expect(discovery.devices.get('ha:evil2')?.capabilities.pins ?? []).toEqual([]);
+    // And it goes: left with nothing by a standard Tasmota's namespace, it keeps no claim (kept as an
+    // empty board, it would take the relay the moment the plug's discovery config goes).
+    await waitFor(() => !discovery.devices.has('ha:evil2'), 'evil2 gone');
 
     // Arrives later: a command topic outside its own state topic's level, of
     // a plug that does not use discovery (no other device owns the topic).
@@ -236,41 +238,81 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
       }),
       { retain: true, qos: 1 },
     );
-    // A Tasmota config under another MAC claiming the plug's Topic.
+    await waitFor(() => errors.some((e) => e.id === 'ha:evil1'), 'evil1 refused');
+    expect(errors.find((e) => e.id === 'ha:evil1')?.code).toBe('forbidden');
+    expect(discovery.devices.has('ha:evil1')).toBe(false);
+    // The plug keeps its relay: a Home Assistant `~` on its `cmnd/plug1/` does not take it away.
+    // (Any rebuild of the plug evil2 caused was scheduled before evil1's config was
+    // published, with the same settleMs, so it has run by the time evil1 was refused.)
+    const plugPins = () => discovery.devices.get('tasmota:DDEEFF001122')?.capabilities.pins.map((p) => p.pin);
+    expect(plugPins()).toEqual(['POWER']);
+    expect(errors.filter((e) => e.id === 'tasmota:DDEEFF001122')).toEqual([]);
+    // No discovered board can switch plug1 but plug1's own.
+    const onlyThePlug = () => {
+      for (const d of discovery.devices.values()) {
+        const commands = d.topics.outputs?.map((o) => o.command) ?? [];
+        if (d.id !== 'tasmota:DDEEFF001122') expect(commands.filter((c) => c.startsWith('cmnd/'))).toEqual([]);
+      }
+    };
+    onlyThePlug();
+
+    // A Tasmota config under another MAC claiming the plug's Topic: two standard Tasmotas, neither
+    // claim is worth more (a retained order must not decide whose board, and whose users' rights,
+    // switch the relay), so neither has the relay until one goes.
+    const fake = 'tasmota/discovery/BADBADBADBAD/config';
     await peer.publishAsync(
-      'tasmota/discovery/BADBADBADBAD/config',
+      fake,
       JSON.stringify({
         mac: 'BADBADBADBAD',
         t: 'plug1',
         ft: '%prefix%/%topic%/',
         tp: ['cmnd', 'stat', 'tele'],
         rl: [1],
-        sw: '13.2.0',
       }),
       { retain: true, qos: 1 },
     );
     await waitFor(
-      () => errors.some((e) => e.id === 'ha:evil1') && errors.some((e) => e.id === 'tasmota:BADBADBADBAD'),
-      'both refused',
+      () => discovery.devices.has('tasmota:BADBADBADBAD') && plugPins()?.length === 0,
+      'neither with the relay',
     );
-    expect(errors.find((e) => e.id === 'ha:evil1')?.code).toBe('forbidden');
-    expect(errors.find((e) => e.id === 'tasmota:BADBADBADBAD')?.code).toBe('forbidden');
-    expect(discovery.devices.has('ha:evil1')).toBe(false);
+    expect(discovery.devices.get('tasmota:BADBADBADBAD')?.capabilities.pins).toEqual([]);
+    expect(errors.filter((e) => e.id === 'tasmota:DDEEFF001122').map((e) => e.code)).toContain('forbidden');
+    expect(errors.filter((e) => e.id === 'tasmota:BADBADBADBAD').map((e) => e.code)).toContain('forbidden');
+    onlyThePlug();
+    // The fake config goes: the plug's relay is its own again.
+    await peer.publishAsync(fake, '', { retain: true, qos: 1 });
+    await waitFor(() => plugPins()?.length === 1, 'the plug with its relay again');
     expect(discovery.devices.has('tasmota:BADBADBADBAD')).toBe(false);
-    // No discovered board can switch plug1 but plug1's own.
-    for (const d of discovery.devices.values()) {
-      const commands = d.topics.outputs?.map((o) => o.command) ?? [];
-      if (d.id !== 'tasmota:DDEEFF001122') expect(commands.filter((c) => c.startsWith('cmnd/'))).toEqual([]);
-    }
-    expect(devices.some((d) => d.id === 'tasmota:DDEEFF001122')).toBe(true);
-    expect(plug.received.filter((r) => !r.startsWith('POWER '))).toEqual([]);
-    // The plug keeps its relay: a Home Assistant `~` on its `cmnd/plug1/` does not take it away.
-    // (Its rebuild after evil2's was scheduled before evil1's and BADBAD's configs were
-    // published, with the same settleMs, so it has run by the time both were refused.)
-    expect(discovery.devices.get('tasmota:DDEEFF001122')?.capabilities.pins.map((p) => p.pin)).toEqual(['POWER']);
-    expect(errors.filter((e) => e.id === 'tasmota:DDEEFF001122')).toEqual([]);
     await discovery.devices.get('tasmota:DDEEFF001122')?.board.digitalWrite('POWER', 1);
     expect(plug.relays[0]).toBe(true);
+    expect(plug.received.filter((r) => !r.startsWith('POWER '))).toEqual([]);
+  });
+
+  it("a Tasmota config with another FullTopic or prefixes is no standard Tasmota: it contests a Home Assistant device's topic like any claim", async () => {
+    const peer = await mqtt();
+    const topics = ['homeassistant/switch/lamp/config', 'tasmota/discovery/0000000000AA/config'];
+    suite.defer(() => clearRetained(topics));
+    const { discovery } = await discover();
+    const pins = (id: string) => discovery.devices.get(id)?.capabilities.pins.map((p) => p.pin) ?? [];
+    // Tasmota's old HA discovery with FullTopic %topic%/%prefix%/: accepted, its `~` covers both.
+    await peer.publishAsync(
+      topics[0] as string,
+      JSON.stringify({ name: 'Lamp', '~': 'lamp/', cmd_t: '~cmnd/POWER', stat_t: '~stat/POWER', uniq_id: 'lamp' }),
+      { retain: true, qos: 1 },
+    );
+    await waitFor(() => pins('ha:lamp').length === 1, 'the lamp with its switch');
+    // A Tasmota config whose FullTopic puts its commands on lamp/cmnd/POWER.
+    await peer.publishAsync(
+      topics[1] as string,
+      JSON.stringify({ mac: '0000000000AA', t: 'lamp', ft: '%topic%/%prefix%/', rl: [1] }),
+      { retain: true, qos: 1 },
+    );
+    await waitFor(
+      () => discovery.devices.has('tasmota:0000000000AA') && pins('ha:lamp').length === 0,
+      'neither with lamp/cmnd/POWER',
+    );
+    expect(pins('tasmota:0000000000AA')).toEqual([]);
+    expect(discovery.devices.has('ha:lamp')).toBe(true);
   });
 
   it('a command topic two Home Assistant devices contest belongs to neither, and comes back to one when the other leaves', async () => {
@@ -318,6 +360,56 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     await peer.publishAsync(topics[1] as string, '', { retain: true, qos: 1 });
     await waitFor(() => removed.includes('ha:claim'), 'the claim removed');
     await waitFor(() => pins('ha:door').length === 1, 'the door with its switch again');
+  });
+
+  it('after a restart, a claim counts from its config, not its build: the other device never holds the topic meanwhile', async () => {
+    const peer = await mqtt();
+    const topics = ['homeassistant/switch/claim/config', 'homeassistant/switch/door/config'];
+    suite.defer(() => clearRetained(topics));
+    // Both retained before the discovery starts (a restart): the broker sends them in a burst.
+    await peer.publishAsync(
+      topics[0] as string,
+      JSON.stringify({ name: 'Claim', '~': 'garage/', cmd_t: '~door/set', stat_t: '~claim', uniq_id: 'claim' }),
+      { retain: true, qos: 1 },
+    );
+    await peer.publishAsync(
+      topics[1] as string,
+      JSON.stringify({ name: 'Door', '~': 'garage/door/', cmd_t: '~set', stat_t: '~state', uniq_id: 'door' }),
+      { retain: true, qos: 1 },
+    );
+    // A settle time far longer than the burst, so both configs are known when the first device is built.
+    const { discovery, devices } = await discover({ settleMs: 1000 });
+    await waitFor(() => discovery.devices.has('ha:claim') && discovery.devices.has('ha:door'), 'both devices');
+    // Every announcement so far: neither ever had garage/door/set (a claim made at build time let
+    // the first one built hold it for a settle time).
+    const announced = devices.flatMap((d) => d.topics.outputs?.map((o) => `${d.id} ${o.command}`) ?? []);
+    expect(announced).toEqual([]);
+  });
+
+  it('a device whose rebuild fails goes, and does not keep the board (and command topics) it had', async () => {
+    const peer = await mqtt();
+    const topics = [
+      'homeassistant/switch/h/config',
+      'homeassistant/sensor/h1/t/config',
+      'homeassistant/sensor/h2/t/config',
+      'homeassistant/sensor/h3/t/config',
+    ];
+    suite.defer(() => clearRetained(topics));
+    const { discovery, errors, removed } = await discover();
+    const dev = { ids: 'h' };
+    await peer.publishAsync(
+      topics[0] as string,
+      JSON.stringify({ name: 'H', '~': 'h/', cmd_t: '~set', stat_t: '~state', dev }),
+      { retain: true, qos: 1 },
+    );
+    await waitFor(() => (discovery.devices.get('ha:h')?.capabilities.pins.length ?? 0) === 1, 'h with its switch');
+    // Three sensors named alike: the board cannot be made (a sensor name twice).
+    for (const t of topics.slice(1)) {
+      await peer.publishAsync(t, JSON.stringify({ name: 'T', stat_t: 'h/x', dev }), { retain: true, qos: 1 });
+    }
+    await waitFor(() => removed.includes('ha:h'), 'h removed');
+    expect(discovery.devices.has('ha:h')).toBe(false);
+    expect(errors.some((e) => e.id === 'ha:h')).toBe(true);
   });
 
   it('untrusted input is bounded: other prefixes, wildcards, oversized payloads, too many devices', async () => {
