@@ -194,13 +194,6 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
   readonly #pendingSensors = new Map<string, unknown>();
   /** HA discovery topics with only unsupported components, of devices not known yet (at most maxDevices × 8). */
   readonly #parked = new Map<string, { id: string; record: HaRecord }>();
-  /**
-   * Home Assistant discovery topic → the payload a build refused. The same
-   * payload again (a resubscribe resends every retained config) is ignored:
-   * it would fail the same way, and at maxDevices it would take the place
-   * that freed up, free it again and resubscribe again, for ever. Bounded.
-   */
-  readonly #refused = new Map<string, string>();
   /** HA discovery topic → the entry it belongs to. */
   readonly #haTopics = new Map<string, string>();
   readonly #devices = new Map<string, DiscoveredDevice>();
@@ -401,12 +394,9 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       throw new BoardcastError('invalid_payload', 'not <prefix>/<component>/[<node_id>/]<object_id>/config');
     }
     if (text === '') {
-      this.#refused.delete(topic);
       this.#dropHaTopic(topic);
       return;
     }
-    if (this.#refused.get(topic) === text) return;
-    this.#refused.delete(topic);
     const config = expandConfig(this.#parse(text));
     const device = isObject(config.device) ? config.device : undefined;
     const origin = isObject(config.origin) ? config.origin : undefined;
@@ -618,7 +608,7 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     } catch (error) {
       this.emit('error', error, entry.id);
       // Refused: it takes no place among maxDevices, and a device that was there goes.
-      this.#refuse(entry);
+      this.#remove(entry);
       return;
     }
     if (built.signature === entry.signature && entry.device) return;
@@ -630,7 +620,7 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       // Refused like a config that fails to build: keeping the previous board
       // would keep command topics this build may have refused.
       this.emit('error', error, entry.id);
-      this.#refuse(entry);
+      this.#remove(entry);
       return;
     }
     board.on('status', (status) => this.emit('status', entry.id, status));
@@ -807,16 +797,6 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       }
     }
     return { outputs: kept, skipped };
-  }
-
-  /** A build refused it: remove it, and remember its Home Assistant payloads (see #refused). */
-  #refuse(entry: Entry): void {
-    for (const [topic, record] of entry.ha) {
-      this.#refused.delete(topic);
-      this.#refused.set(topic, record.raw);
-      if (this.#refused.size > this.#maxDevices * 8) this.#refused.delete(this.#refused.keys().next().value as string);
-    }
-    this.#remove(entry);
   }
 
   #remove(entry: Entry): void {
