@@ -121,7 +121,7 @@ interface Entry {
    * claim counts from the moment the broker delivers it.
    */
   bases: readonly string[];
-  /** A Tasmota whose command prefix is the standard `cmnd/<t>/` (see #precedes). */
+  /** A Tasmota with the default FullTopic and prefixes: its bases are `cmnd/<t>/`, `stat/<t>/`, `tele/<t>/` (see #precedes). */
   standard: boolean;
   /** Ids of the devices whose bases refused one of this device's command topics at its last build. */
   blockedBy: Set<string>;
@@ -431,6 +431,13 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     } else {
       components.push({ platform: parts.component, key: parts.objectId, config });
     }
+    // Checked before anything is kept: a device payload's `cmps` is otherwise unbounded.
+    if (components.length > this.#maxComponents) {
+      throw new BoardcastError(
+        'too_many_requests',
+        `${components.length} components in one payload, more than maxComponents (${this.#maxComponents})`,
+      );
+    }
     const ids = device?.identifiers;
     const firstId = Array.isArray(ids) ? ids[0] : ids;
     const cns = device?.connections;
@@ -510,6 +517,9 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
         `device ${entry.id} already has ${this.#maxComponents} discovery topics (maxComponents)`,
       );
     }
+    // The same payload again (a device republishing its config) changes nothing, and must not
+    // put its build off: republished every few ms, it would never be built.
+    if (entry.ha.get(topic)?.raw === record.raw) return;
     entry.ha.set(topic, record);
     this.#haTopics.set(topic, entry.id);
     this.#schedule(entry);
@@ -561,7 +571,8 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       if (entry.kind === 'tasmota' && entry.tasmota?.config !== undefined) {
         const d = describeTasmota(entry.tasmota.mac, entry.tasmota.config, undefined);
         bases = d.bases;
-        standard = d.bases[0] === `cmnd/${d.topic}/`;
+        // Default FullTopic and prefixes: all three bases in Tasmota's own namespaces.
+        standard = JSON.stringify(d.bases) === JSON.stringify(['cmnd', 'stat', 'tele'].map((p) => `${p}/${d.topic}/`));
       } else if (entry.kind === 'homeassistant') bases = this.#haBases(entry);
     } catch {
       // Its build will say what is wrong with it (and remove it).
@@ -572,10 +583,17 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     for (const other of this.#entries.values()) {
       if (other === entry) continue;
       const commands = other.device?.topics.outputs?.map((o) => o.command) ?? [];
-      // A device with a command topic under one of these bases loses it (unless its namespace precedes) …
+      // A device with a command topic under one of these bases loses it (unless its namespace
+      // precedes) at once, not once its own configs settle: republished every few ms, they
+      // would never settle, and its board would keep the topic …
       const covered = commands.some((c) => bases.some((b) => under(c, b) || c === b));
+      if (covered && !this.#precedes(other, entry)) {
+        clearTimeout(other.timer);
+        other.timer = undefined;
+        this.#build(other);
+      }
       // … and one this device blocked before may get its own back.
-      if ((covered && !this.#precedes(other, entry)) || other.blockedBy.has(entry.id)) this.#schedule(other);
+      else if (other.blockedBy.has(entry.id)) this.#schedule(other);
     }
   }
 
@@ -586,14 +604,18 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     for (const [, record] of [...entry.ha.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
       for (const c of record.components) {
         if (++count > this.#maxComponents) return [...bases];
+        let entity: HaEntity;
         try {
-          checkComponent(c);
+          entity = checkComponent(c);
         } catch {
           continue;
         }
         const tilde = typeof c.config['~'] === 'string' ? c.config['~'] : undefined;
         if (tilde) bases.add(tilde.endsWith('/') ? tilde : `${tilde}/`);
         if (typeof c.config.state_topic === 'string') bases.add(`${c.config.state_topic}/`);
+        // Its command topic itself, exactly: a second config naming the same command topic
+        // under the same state-topic level (an ESPHome switch's own pair) contests it.
+        if (entity.kind === 'output') bases.add(entity.output.command);
       }
     }
     return [...bases];
@@ -773,7 +795,7 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
         if (other === entry) continue;
         // A standard Tasmota's cmnd/<t>/ is its own against other kinds of claims (#precedes).
         if (this.#precedes(entry, other)) continue;
-        const base = other.bases.find((b) => under(output.command, b));
+        const base = other.bases.find((b) => under(output.command, b) || output.command === b);
         if (base !== undefined) {
           reason = `command topic "${output.command}" lies under "${base}", which belongs to device ${other.id}`;
           entry.blockedBy.add(other.id);

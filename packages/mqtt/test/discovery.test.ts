@@ -283,6 +283,11 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     await peer.publishAsync(fake, '', { retain: true, qos: 1 });
     await waitFor(() => plugPins()?.length === 1, 'the plug with its relay again');
     expect(discovery.devices.has('tasmota:BADBADBADBAD')).toBe(false);
+    // A rebuilt device is a new board: online once it has heard the device's availability again.
+    await waitFor(
+      () => discovery.devices.get('tasmota:DDEEFF001122')?.board.status === 'online',
+      'the new board online',
+    );
     await discovery.devices.get('tasmota:DDEEFF001122')?.board.digitalWrite('POWER', 1);
     expect(plug.relays[0]).toBe(true);
     expect(plug.received.filter((r) => !r.startsWith('POWER '))).toEqual([]);
@@ -410,6 +415,143 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     await waitFor(() => removed.includes('ha:h'), 'h removed');
     expect(discovery.devices.has('ha:h')).toBe(false);
     expect(errors.some((e) => e.id === 'ha:h')).toBe(true);
+  });
+
+  /** An ESPHome node with one switch, its retained configs cleared when the test ends. */
+  async function esphomeNode(prefix: string, mac: string): Promise<EsphomeDouble> {
+    const node = await EsphomeDouble.start(suite.broker.url, prefix, { switches: ['relay'], discovery: { mac } });
+    suite.defer(() => node.stop());
+    suite.defer(() => clearRetained([`homeassistant/switch/${prefix}/relay/config`, `${prefix}/status`]));
+    return node;
+  }
+  const commandsOf = (discovery: Discovery, id: string) =>
+    discovery.devices.get(id)?.topics.outputs?.map((o) => o.command) ?? [];
+
+  for (const order of ['after the node', 'retained first (a restart)'] as const) {
+    it(`a config naming an ESPHome switch's own state and command topics never gets them (${order})`, async () => {
+      const peer = await mqtt();
+      const evil = 'homeassistant/switch/twin/config';
+      suite.defer(() => clearRetained([evil]));
+      // The node's own pair: its command topic lies under its state topic's level, so the own-base rule passes it.
+      const twin = JSON.stringify({
+        name: 'Twin',
+        stat_t: 'hall/switch/relay/state',
+        cmd_t: 'hall/switch/relay/command',
+        uniq_id: 'twin',
+      });
+      if (order !== 'after the node') await peer.publishAsync(evil, twin, { retain: true, qos: 1 });
+      await esphomeNode('hall', '84f3eb00e5e5');
+      const { discovery } = await discover();
+      if (order === 'after the node') {
+        await waitFor(() => commandsOf(discovery, 'ha:84f3eb00e5e5').length === 1, 'the node with its switch');
+        await peer.publishAsync(evil, twin, { retain: true, qos: 1 });
+      }
+      // Two claims on one command topic: neither has it (the node's switch is greyed out, not taken over).
+      await waitFor(
+        () => discovery.devices.has('ha:twin') && commandsOf(discovery, 'ha:84f3eb00e5e5').length === 0,
+        'neither with the command topic',
+      );
+      expect(commandsOf(discovery, 'ha:twin')).toEqual([]);
+      // The twin goes: the node's switch is its own again.
+      await peer.publishAsync(evil, '', { retain: true, qos: 1 });
+      await waitFor(() => commandsOf(discovery, 'ha:84f3eb00e5e5').length === 1, 'the node with its switch again');
+    });
+  }
+
+  it("a config republished every few ms loses the topic a plug's claim covers at once, not once it settles", async () => {
+    const peer = await mqtt();
+    const evil = 'homeassistant/switch/keep/config';
+    suite.defer(() => clearRetained([evil, 'tasmota/discovery/DDEEFF00AA01/config', 'tele/plug9/LWT']));
+    const hostile = JSON.stringify({
+      name: 'Keep',
+      '~': 'cmnd/plug9/',
+      cmd_t: '~POWER',
+      stat_t: 'stat/plug9/POWER',
+      uniq_id: 'keep',
+    });
+    const { discovery } = await discover({ settleMs: 200 });
+    await peer.publishAsync(evil, hostile, { retain: true, qos: 1 });
+    // Before the plug is known, nothing says cmnd/plug9/ is anyone's.
+    await waitFor(() => commandsOf(discovery, 'ha:keep').length === 1, 'the config with cmnd/plug9/POWER');
+    let keep = true;
+    const spam = (async () => {
+      // Each time a little different, so its configs never settle.
+      for (let n = 0; keep; n++) {
+        await peer.publishAsync(evil, hostile.replace('"Keep"', `"Keep ${n}"`), { retain: true, qos: 1 });
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    suite.defer(async () => {
+      keep = false;
+      await spam;
+    });
+    const plug = await TasmotaDouble.start(suite.broker.url, 'plug9', { discovery: { mac: 'DDEEFF00AA01' } });
+    suite.defer(() => plug.stop());
+    await waitFor(() => commandsOf(discovery, 'tasmota:DDEEFF00AA01').length === 1, 'the plug with its relay');
+    await waitFor(() => commandsOf(discovery, 'ha:keep').length === 0, 'the config without cmnd/plug9/POWER');
+    keep = false;
+    await spam;
+  });
+
+  it('a device that republishes the same config every few ms is still built', async () => {
+    const peer = await mqtt();
+    const topic = 'homeassistant/sensor/chatty/config';
+    suite.defer(() => clearRetained([topic]));
+    const { discovery } = await discover({ settleMs: 200 });
+    const config = JSON.stringify({ name: 'Chatty', stat_t: 'chatty/t', uniq_id: 'chatty' });
+    let keep = true;
+    const spam = (async () => {
+      while (keep) {
+        await peer.publishAsync(topic, config, { retain: true, qos: 1 });
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    suite.defer(async () => {
+      keep = false;
+      await spam;
+    });
+    await waitFor(() => discovery.devices.has('ha:chatty'), 'the device built');
+    keep = false;
+    await spam;
+  });
+
+  it('a Tasmota config with other prefixes is no standard Tasmota: an ESPHome switch its stat base covers is contested, and comes back', async () => {
+    const peer = await mqtt();
+    const fake = 'tasmota/discovery/BADBAD00F301/config';
+    suite.defer(() => clearRetained([fake]));
+    await esphomeNode('hall3', '84f3eb00f3f3');
+    const { discovery } = await discover();
+    await waitFor(() => commandsOf(discovery, 'ha:84f3eb00f3f3').length === 1, 'the node with its switch');
+    // Bases cmnd/switch/, hall3/switch/ (over the node's command topic), tele/switch/.
+    await peer.publishAsync(
+      fake,
+      JSON.stringify({ mac: 'BADBAD00F301', t: 'switch', tp: ['cmnd', 'hall3', 'tele'], rl: [1] }),
+      { retain: true, qos: 1 },
+    );
+    await waitFor(
+      () => discovery.devices.has('tasmota:BADBAD00F301') && commandsOf(discovery, 'ha:84f3eb00f3f3').length === 0,
+      'the node without its switch',
+    );
+    // A contest, not precedence: the node stays (a board with nothing to switch), and gets its switch back.
+    expect(discovery.devices.has('ha:84f3eb00f3f3')).toBe(true);
+    await peer.publishAsync(fake, '', { retain: true, qos: 1 });
+    await waitFor(() => commandsOf(discovery, 'ha:84f3eb00f3f3').length === 1, 'the node with its switch again');
+  });
+
+  it('a device payload with more components than maxComponents is refused before anything is kept', async () => {
+    const peer = await mqtt();
+    const topic = 'homeassistant/device/many/config';
+    suite.defer(() => clearRetained([topic]));
+    const { discovery, errors } = await discover({ maxComponents: 4 });
+    const cmps = Object.fromEntries(
+      Array.from({ length: 5 }, (_, i) => [`s${i}`, { p: 'sensor', stat_t: `many/s${i}`, uniq_id: `many-s${i}` }]),
+    );
+    await peer.publishAsync(topic, JSON.stringify({ dev: { ids: 'many' }, o: { name: 'x' }, cmps }), {
+      retain: true,
+      qos: 1,
+    });
+    await waitFor(() => errors.some((e) => e.code === 'too_many_requests'), 'refused');
+    expect(discovery.devices.has('ha:many')).toBe(false);
   });
 
   it('untrusted input is bounded: other prefixes, wildcards, oversized payloads, too many devices', async () => {
