@@ -156,6 +156,14 @@ function under(topic: string, base: string): boolean {
   return topic.startsWith(b);
 }
 
+/** `wanted`, else `fallback`, else `fallback.2`, `.3` …: never one already in `taken` (which it joins). */
+function uniqueName(taken: Set<string>, wanted: string, fallback: string): string {
+  let name = taken.has(wanted) ? fallback : wanted;
+  for (let n = 2; taken.has(name); n++) name = `${fallback}.${n}`;
+  taken.add(name);
+  return name;
+}
+
 function parent(topic: string): string {
   const i = topic.lastIndexOf('/');
   return i <= 0 ? '' : topic.slice(0, i + 1);
@@ -570,9 +578,13 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     try {
       if (entry.kind === 'tasmota' && entry.tasmota?.config !== undefined) {
         const d = describeTasmota(entry.tasmota.mac, entry.tasmota.config, undefined);
-        bases = d.bases;
         // Default FullTopic and prefixes: all three bases in Tasmota's own namespaces.
         standard = JSON.stringify(d.bases) === JSON.stringify(['cmnd', 'stat', 'tele'].map((p) => `${p}/${d.topic}/`));
+        // A Tasmota also runs what comes on its GroupTopic (default `tasmotas`) and its
+        // FallbackTopic (`DVES_<last 6 MAC digits>_fb`) as its own commands. A custom
+        // GroupTopic is not in the discovery payload: refuse it with allowCommandTopic.
+        const fallback = `DVES_${entry.tasmota.mac.slice(-6).toUpperCase()}_fb`;
+        bases = standard ? [...d.bases, 'cmnd/tasmotas/', `cmnd/${fallback}/`] : d.bases;
       } else if (entry.kind === 'homeassistant') bases = this.#haBases(entry);
     } catch {
       // Its build will say what is wrong with it (and remove it).
@@ -600,10 +612,10 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
   /** The bases of a Home Assistant device: each usable component's `~`, and its state topic as a level. */
   #haBases(entry: Entry): string[] {
     const bases = new Set<string>();
-    let count = 0;
-    for (const [, record] of [...entry.ha.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    // Every component claims, also those past maxComponents that the build skips: else
+    // configs joining a device's id could push its switch past the cap, and its claim with it.
+    for (const record of entry.ha.values()) {
       for (const c of record.components) {
-        if (++count > this.#maxComponents) return [...bases];
         let entity: HaEntity;
         try {
           entity = checkComponent(c);
@@ -629,8 +641,10 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       built = entry.kind === 'tasmota' ? this.#buildTasmota(entry) : this.#buildHomeAssistant(entry);
     } catch (error) {
       this.emit('error', error, entry.id);
-      // Refused: it takes no place among maxDevices, and a device that was there goes.
-      this.#remove(entry);
+      // Refused: a board that was there goes, but the entry stays with its configs and claims
+      // until they change or go (removed, its claims would stop counting, and a config that
+      // made it fail on purpose would hand its command topics to another device).
+      this.#unboard(entry);
       return;
     }
     if (built.signature === entry.signature && entry.device) return;
@@ -642,7 +656,7 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       // Refused like a config that fails to build: keeping the previous board
       // would keep command topics this build may have refused.
       this.emit('error', error, entry.id);
-      this.#remove(entry);
+      this.#unboard(entry);
       return;
     }
     board.on('status', (status) => this.emit('status', entry.id, status));
@@ -706,15 +720,12 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
           const stateTopic = typeof c.config.state_topic === 'string' ? c.config.state_topic : undefined;
           firstName ??= typeof c.config.name === 'string' ? c.config.name : undefined;
           if (entity.kind === 'sensor') {
-            const unique = sensorNames.has(entity.sensor.name) ? `${c.platform}.${c.key}` : entity.sensor.name;
-            sensorNames.add(unique);
+            const unique = uniqueName(sensorNames, entity.sensor.name, `${c.platform}.${c.key}`);
             sensors.push({ ...entity.sensor, name: unique });
             continue;
           }
           const pinName = (pin: string) => {
-            const unique = pins.has(pin) ? `${c.platform}.${c.key}` : pin;
-            pins.add(unique);
-            return unique;
+            return uniqueName(pins, pin, `${c.platform}.${c.key}`);
           };
           if (entity.kind === 'input') {
             inputs.push({ ...entity.input, pin: pinName(String(entity.input.pin)) });
@@ -819,6 +830,17 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       }
     }
     return { outputs: kept, skipped };
+  }
+
+  /** Its board goes (if it had one); the entry, its configs and claims stay. */
+  #unboard(entry: Entry): void {
+    entry.signature = '';
+    const device = entry.device;
+    entry.device = undefined;
+    if (!device) return;
+    this.#devices.delete(entry.id);
+    void device.board.close();
+    this.emit('removed', entry.id);
   }
 
   #remove(entry: Entry): void {

@@ -391,30 +391,63 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     expect(announced).toEqual([]);
   });
 
-  it('a device whose rebuild fails goes, and does not keep the board (and command topics) it had', async () => {
+  it('a device whose rebuild fails loses its board, not its claims; fixed, it comes back', async () => {
     const peer = await mqtt();
-    const topics = [
-      'homeassistant/switch/h/config',
-      'homeassistant/sensor/h1/t/config',
-      'homeassistant/sensor/h2/t/config',
-      'homeassistant/sensor/h3/t/config',
-    ];
+    const topics = ['homeassistant/switch/h/config', 'homeassistant/switch/x/config'];
     suite.defer(() => clearRetained(topics));
     const { discovery, errors, removed } = await discover();
-    const dev = { ids: 'h' };
+    const pins = (id: string) => discovery.devices.get(id)?.capabilities.pins.length ?? 0;
+    const h = (cmd: string) => JSON.stringify({ name: 'H', '~': 'h/', cmd_t: cmd, stat_t: '~state', uniq_id: 'h' });
+    await peer.publishAsync(topics[0] as string, h('~set'), { retain: true, qos: 1 });
+    await waitFor(() => pins('ha:h') === 1, 'h with its switch');
+    // x claims the same base and command topic: a contest, neither switches.
     await peer.publishAsync(
-      topics[0] as string,
-      JSON.stringify({ name: 'H', '~': 'h/', cmd_t: '~set', stat_t: '~state', dev }),
+      topics[1] as string,
+      JSON.stringify({ name: 'X', '~': 'h/', cmd_t: '~set', stat_t: 'h/x', uniq_id: 'x' }),
       { retain: true, qos: 1 },
     );
-    await waitFor(() => (discovery.devices.get('ha:h')?.capabilities.pins.length ?? 0) === 1, 'h with its switch');
-    // Three sensors named alike: the board cannot be made (a sensor name twice).
+    await waitFor(() => discovery.devices.has('ha:x') && pins('ha:h') === 0, 'contested');
+    // h's config breaks (its command topic outside its own base): its board goes …
+    await peer.publishAsync(topics[0] as string, h('elsewhere/set'), { retain: true, qos: 1 });
+    await waitFor(() => removed.includes('ha:h'), 'h without a board');
+    expect(errors.some((e) => e.id === 'ha:h' && e.code === 'unsupported')).toBe(true);
+    // … but its `~` still claims h/: x, rebuilt for any reason (here its config changes), does not get h/set.
+    await peer.publishAsync(
+      topics[1] as string,
+      JSON.stringify({ name: 'X2', '~': 'h/', cmd_t: '~set', stat_t: 'h/x', uniq_id: 'x' }),
+      { retain: true, qos: 1 },
+    );
+    await waitFor(() => discovery.devices.get('ha:x')?.name === 'X2', 'x rebuilt');
+    expect(pins('ha:x')).toBe(0);
+    // Fixed, h is a board again (contested still, so with nothing to switch).
+    await peer.publishAsync(topics[0] as string, h('~set'), { retain: true, qos: 1 });
+    await waitFor(() => discovery.devices.has('ha:h'), 'h back');
+  });
+
+  it('sensors that join a device under one name get distinct names, and the device keeps its switch', async () => {
+    const peer = await mqtt();
+    const topics = [
+      'homeassistant/switch/j/config',
+      'homeassistant/sensor/a/dup/config',
+      'homeassistant/sensor/b/dup/config',
+      'homeassistant/sensor/c/dup/config',
+    ];
+    suite.defer(() => clearRetained(topics));
+    const { discovery } = await discover();
+    const dev = { ids: 'j' };
+    await peer.publishAsync(
+      topics[0] as string,
+      JSON.stringify({ name: 'J', '~': 'j/', cmd_t: '~set', stat_t: '~state', dev }),
+      { retain: true, qos: 1 },
+    );
+    await waitFor(() => (discovery.devices.get('ha:j')?.capabilities.pins.length ?? 0) === 1, 'j with its switch');
+    // Three sensors that would all be called `dup`, then `sensor.dup` twice (MqttBoard refuses a name twice).
     for (const t of topics.slice(1)) {
-      await peer.publishAsync(t, JSON.stringify({ name: 'T', stat_t: 'h/x', dev }), { retain: true, qos: 1 });
+      await peer.publishAsync(t, JSON.stringify({ stat_t: 'junk/dup', dev }), { retain: true, qos: 1 });
     }
-    await waitFor(() => removed.includes('ha:h'), 'h removed');
-    expect(discovery.devices.has('ha:h')).toBe(false);
-    expect(errors.some((e) => e.id === 'ha:h')).toBe(true);
+    await waitFor(() => discovery.devices.get('ha:j')?.capabilities.sensors.length === 3, 'three sensors');
+    expect(new Set(discovery.devices.get('ha:j')?.capabilities.sensors).size).toBe(3);
+    expect(discovery.devices.get('ha:j')?.capabilities.pins.length).toBe(1);
   });
 
   /** An ESPHome node with one switch, its retained configs cleared when the test ends. */
@@ -491,6 +524,62 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     await waitFor(() => commandsOf(discovery, 'ha:keep').length === 0, 'the config without cmnd/plug9/POWER');
     keep = false;
     await spam;
+  });
+
+  it("components that join a device's id past maxComponents do not take its switch's claim with them", async () => {
+    const peer = await mqtt();
+    const twinTopic = 'homeassistant/switch/twin/config';
+    const filler = 'homeassistant/device/aaa/config'; // sorts before homeassistant/switch/…
+    suite.defer(() => clearRetained([twinTopic, filler]));
+    await esphomeNode('hall', '84f3eb00e5e5');
+    const { discovery } = await discover();
+    const NODE = 'ha:84f3eb00e5e5';
+    await waitFor(() => commandsOf(discovery, NODE).length === 1, 'the node with its switch');
+    const twin = (name: string) =>
+      JSON.stringify({ name, stat_t: 'hall/switch/relay/state', cmd_t: 'hall/switch/relay/command', uniq_id: 'twin' });
+    await peer.publishAsync(twinTopic, twin('Twin'), { retain: true, qos: 1 });
+    await waitFor(() => discovery.devices.has('ha:twin') && commandsOf(discovery, NODE).length === 0, 'contested');
+    // 64 sensors under the node's (public) device id: the node's switch becomes its 65th component.
+    const cmps = Object.fromEntries(
+      Array.from({ length: 64 }, (_, i) => [`s${i}`, { p: 'sensor', stat_t: `junk/s${i}` }]),
+    );
+    await peer.publishAsync(filler, JSON.stringify({ dev: { ids: '84f3eb00e5e5' }, o: { name: 'x' }, cmps }), {
+      retain: true,
+      qos: 1,
+    });
+    await waitFor(() => discovery.devices.get(NODE)?.capabilities.sensors.length === 64, 'the node rebuilt');
+    // The twin changes (so it is rebuilt after the node): still no command topic of the node's.
+    await peer.publishAsync(twinTopic, twin('Twin 2'), { retain: true, qos: 1 });
+    await waitFor(() => discovery.devices.get('ha:twin')?.name === 'Twin 2', 'the twin rebuilt');
+    expect(commandsOf(discovery, 'ha:twin')).toEqual([]);
+  });
+
+  it("Tasmota's default GroupTopic and FallbackTopic are its claims too", async () => {
+    const peer = await mqtt();
+    const configs = ['homeassistant/switch/grp/config', 'homeassistant/switch/fb/config'];
+    suite.defer(() => clearRetained([...configs, 'tasmota/discovery/A1B2C3D4E5F6/config', 'tele/plug7/LWT']));
+    const plug = await TasmotaDouble.start(suite.broker.url, 'plug7', { discovery: { mac: 'A1B2C3D4E5F6' } });
+    suite.defer(() => plug.stop());
+    const { discovery, errors } = await discover();
+    await waitFor(() => commandsOf(discovery, 'tasmota:A1B2C3D4E5F6').length === 1, 'the plug');
+    // A real Tasmota runs cmnd/tasmotas/… and cmnd/DVES_<last 6 MAC digits>_fb/… as its own commands.
+    await peer.publishAsync(
+      configs[0] as string,
+      JSON.stringify({ '~': 'cmnd/tasmotas/', cmd_t: '~POWER', stat_t: 'stat/plug7/POWER', uniq_id: 'grp' }),
+      { retain: true, qos: 1 },
+    );
+    await peer.publishAsync(
+      configs[1] as string,
+      JSON.stringify({ '~': 'cmnd/DVES_D4E5F6_fb/', cmd_t: '~POWER', stat_t: 'stat/plug7/POWER', uniq_id: 'fb' }),
+      { retain: true, qos: 1 },
+    );
+    await waitFor(
+      () => ['ha:grp', 'ha:fb'].every((id) => errors.some((e) => e.id === id && e.code === 'forbidden')),
+      'both refused',
+    );
+    expect(commandsOf(discovery, 'ha:grp')).toEqual([]);
+    expect(commandsOf(discovery, 'ha:fb')).toEqual([]);
+    expect(commandsOf(discovery, 'tasmota:A1B2C3D4E5F6')).toEqual(['cmnd/plug7/POWER']);
   });
 
   it('a device that republishes the same config every few ms is still built', async () => {
