@@ -121,6 +121,12 @@ interface Entry {
    * claim counts from the moment the broker delivers it.
    */
   bases: readonly string[];
+  /**
+   * HA discovery topic → the claims of a config the per-device topic cap
+   * (maxComponents) kept out of the board: it still claims, else configs
+   * joining the device's id could push its switch out and its claim with it.
+   */
+  overflow: Map<string, string[]>;
   /** A Tasmota with the default FullTopic and prefixes: its bases are `cmnd/<t>/`, `stat/<t>/`, `tele/<t>/` (see #precedes). */
   standard: boolean;
   /** Ids of the devices whose bases refused one of this device's command topics at its last build. */
@@ -210,6 +216,8 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
   #capReported = false;
   /** A config was refused for the cap since the last subscribe: when a place frees up, ask for the retained configs again. */
   #refusedForCap = false;
+  /** Configs kept as claims only (Entry.overflow), over all devices: at most maxDevices × maxComponents. */
+  #overflowCount = 0;
   #subscribe: () => Promise<void> = () => Promise.resolve();
   #closed = false;
 
@@ -339,6 +347,7 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       ha: new Map(),
       tasmota: undefined,
       bases: [],
+      overflow: new Map(),
       standard: false,
       blockedBy: new Set(),
       signature: '',
@@ -519,7 +528,18 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
   /** Add (or replace) one discovery topic's record of a device, within maxComponents topics. */
   #attach(entry: Entry, topic: string, record: HaRecord): void {
     if (!entry.ha.has(topic) && entry.ha.size >= this.#maxComponents) {
-      // One device id, ever more discovery topics: bounded like its components.
+      // One device id, ever more discovery topics: bounded like its components. What it
+      // claims still counts (within a budget over all devices), and when a topic of the
+      // device goes, the discovery subscribes again so that this config is read again.
+      if (entry.overflow.has(topic) || this.#overflowCount < this.#maxDevices * this.#maxComponents) {
+        const claims = this.#recordBases(record, new Set());
+        const before = entry.overflow.get(topic);
+        if (!before) this.#overflowCount++;
+        entry.overflow.set(topic, claims);
+        this.#haTopics.set(topic, entry.id);
+        this.#refusedForCap = true;
+        if (JSON.stringify(before) !== JSON.stringify(claims)) this.#schedule(entry);
+      }
       throw new BoardcastError(
         'too_many_requests',
         `device ${entry.id} already has ${this.#maxComponents} discovery topics (maxComponents)`,
@@ -528,6 +548,7 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     // The same payload again (a device republishing its config) changes nothing, and must not
     // put its build off: republished every few ms, it would never be built.
     if (entry.ha.get(topic)?.raw === record.raw) return;
+    if (entry.overflow.delete(topic)) this.#overflowCount--;
     entry.ha.set(topic, record);
     this.#haTopics.set(topic, entry.id);
     this.#schedule(entry);
@@ -540,7 +561,8 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     this.#haTopics.delete(topic);
     const entry = id === undefined ? undefined : this.#entries.get(id);
     if (!entry) return;
-    entry.ha.delete(topic);
+    if (entry.overflow.delete(topic)) this.#overflowCount--;
+    else if (entry.ha.delete(topic)) this.#offerPlaces();
     if (entry.ha.size === 0) this.#remove(entry);
     else this.#schedule(entry);
   }
@@ -609,26 +631,31 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     }
   }
 
-  /** The bases of a Home Assistant device: each usable component's `~`, and its state topic as a level. */
+  /** The bases of a Home Assistant device: each usable component's `~`, its state topic as a level, its command topic. */
   #haBases(entry: Entry): string[] {
+    // Every component claims, also those past maxComponents that the build skips, and
+    // configs the topic cap kept out: else configs joining a device's id could push its
+    // switch out, and its claim with it.
     const bases = new Set<string>();
-    // Every component claims, also those past maxComponents that the build skips: else
-    // configs joining a device's id could push its switch past the cap, and its claim with it.
-    for (const record of entry.ha.values()) {
-      for (const c of record.components) {
-        let entity: HaEntity;
-        try {
-          entity = checkComponent(c);
-        } catch {
-          continue;
-        }
-        const tilde = typeof c.config['~'] === 'string' ? c.config['~'] : undefined;
-        if (tilde) bases.add(tilde.endsWith('/') ? tilde : `${tilde}/`);
-        if (typeof c.config.state_topic === 'string') bases.add(`${c.config.state_topic}/`);
-        // Its command topic itself, exactly: a second config naming the same command topic
-        // under the same state-topic level (an ESPHome switch's own pair) contests it.
-        if (entity.kind === 'output') bases.add(entity.output.command);
+    for (const record of entry.ha.values()) this.#recordBases(record, bases);
+    for (const claims of entry.overflow.values()) for (const b of claims) bases.add(b);
+    return [...bases];
+  }
+
+  #recordBases(record: HaRecord, bases: Set<string>): string[] {
+    for (const c of record.components) {
+      let entity: HaEntity;
+      try {
+        entity = checkComponent(c);
+      } catch {
+        continue;
       }
+      const tilde = typeof c.config['~'] === 'string' ? c.config['~'] : undefined;
+      if (tilde) bases.add(tilde.endsWith('/') ? tilde : `${tilde}/`);
+      if (typeof c.config.state_topic === 'string') bases.add(`${c.config.state_topic}/`);
+      // Its command topic itself, exactly: a second config naming the same command topic
+      // under the same state-topic level (an ESPHome switch's own pair) contests it.
+      if (entity.kind === 'output') bases.add(entity.output.command);
     }
     return [...bases];
   }
@@ -832,6 +859,18 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     return { outputs: kept, skipped };
   }
 
+  /** A place (a device, or a device's topic) freed up: let configs refused for a cap in. */
+  #offerPlaces(): void {
+    this.#capReported = false;
+    if (this.#refusedForCap && !this.#closed) {
+      // Subscribing again to the same filters makes the broker send every
+      // retained config again (MQTT 3.1.1 §3.8.4, MQTT 5 Retain Handling 0):
+      // the refused config gets its place; known ones are unchanged.
+      this.#refusedForCap = false;
+      void this.#subscribe().catch((error) => this.emit('error', error));
+    }
+  }
+
   /** Its board goes (if it had one); the entry, its configs and claims stay. */
   #unboard(entry: Entry): void {
     entry.signature = '';
@@ -849,14 +888,9 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     // Its bases are free again: a device it refused a command topic gets it back.
     for (const other of this.#entries.values()) if (other.blockedBy.has(entry.id)) this.#schedule(other);
     for (const [topic, id] of this.#haTopics) if (id === entry.id) this.#haTopics.delete(topic);
-    this.#capReported = false;
-    if (this.#refusedForCap && !this.#closed) {
-      // Subscribing again to the same filters makes the broker send every
-      // retained config again (MQTT 3.1.1 §3.8.4, MQTT 5 Retain Handling 0):
-      // the refused device gets its place; known ones are unchanged.
-      this.#refusedForCap = false;
-      void this.#subscribe().catch((error) => this.emit('error', error));
-    }
+    this.#overflowCount -= entry.overflow.size;
+    entry.overflow.clear();
+    this.#offerPlaces();
     const device = entry.device;
     entry.device = undefined;
     if (!device) return;

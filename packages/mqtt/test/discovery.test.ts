@@ -554,6 +554,40 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     expect(commandsOf(discovery, 'ha:twin')).toEqual([]);
   });
 
+  it("configs filling a device's id up to the topic cap do not take its switch's claim, nor its switch for good", async () => {
+    const peer = await mqtt();
+    const fillers = Array.from({ length: 4 }, (_, i) => `homeassistant/sensor/fill${i}/config`);
+    const evil = 'homeassistant/switch/evil/config';
+    suite.defer(() => clearRetained([...fillers, evil]));
+    const { discovery, errors } = await discover({ maxComponents: 4 });
+    const NODE = 'ha:84f3eb00c4c4';
+    // The node's device id (its MAC, public) already has maxComponents discovery topics.
+    for (const [i, t] of fillers.entries()) {
+      await peer.publishAsync(t, JSON.stringify({ stat_t: `junk/${i}`, dev: { ids: '84f3eb00c4c4' } }), {
+        retain: true,
+        qos: 1,
+      });
+    }
+    await waitFor(() => discovery.devices.get(NODE)?.capabilities.sensors.length === 4, 'the filled device');
+    // A config with the node's command topic under a state topic of the node's level: nobody claims it yet.
+    await peer.publishAsync(
+      evil,
+      JSON.stringify({ stat_t: 'hall4/switch/relay/x', cmd_t: 'hall4/switch/relay/command', uniq_id: 'evil' }),
+      { retain: true, qos: 1 },
+    );
+    await waitFor(() => commandsOf(discovery, 'ha:evil').length === 1, 'evil with the command topic');
+    // The node comes: its switch's config is over the cap (refused) but claims its topics at once.
+    await esphomeNode('hall4', '84f3eb00c4c4');
+    await waitFor(() => errors.some((e) => e.code === 'too_many_requests'), "the node's switch over the cap");
+    await waitFor(() => commandsOf(discovery, 'ha:evil').length === 0, 'evil without the command topic');
+    // Evil goes, then one filler: the node's switch config is read again (the discovery subscribes
+    // again when a topic of a device frees up) and the node has its switch.
+    await clearRetained([evil]);
+    await waitFor(() => !discovery.devices.has('ha:evil'), 'evil gone');
+    await clearRetained([fillers[0] as string]);
+    await waitFor(() => commandsOf(discovery, NODE).length === 1, 'the node with its switch');
+  });
+
   it("Tasmota's default GroupTopic and FallbackTopic are its claims too", async () => {
     const peer = await mqtt();
     const configs = ['homeassistant/switch/grp/config', 'homeassistant/switch/fb/config'];
