@@ -138,6 +138,9 @@ interface Entry {
 
 const CHANNEL_ID = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
+/** At most one resend of every retained config per this many ms for places that freed up (#offerPlaces). */
+const OFFER_GAP_MS = 1000;
+
 /** A stable channel-safe id for `raw` under `prefix` (see `DiscoveredDevice.id`). */
 export function deviceId(prefix: 'ha' | 'tasmota', raw: string): string {
   const clean = raw.replace(/[^A-Za-z0-9_.:-]/g, '_');
@@ -218,6 +221,16 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
   #refusedForCap = false;
   /** Configs kept as claims only (Entry.overflow), over all devices: at most maxDevices × maxComponents. */
   #overflowCount = 0;
+  /**
+   * A config over a device's topic cap found that budget spent, so what it
+   * claims is unknown: fail closed, no Home Assistant device gets a command
+   * topic (a config with one under the lost config's level could be anyone's)
+   * until a resubscribe has read the configs again.
+   */
+  #claimsLost = false;
+  /** When the last resubscribe for a freed place was sent (performance.now()), and the one waiting. */
+  #lastOffer = Number.NEGATIVE_INFINITY;
+  #offerTimer: ReturnType<typeof setTimeout> | undefined;
   #subscribe: () => Promise<void> = () => Promise.resolve();
   #closed = false;
 
@@ -531,7 +544,10 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       // One device id, ever more discovery topics: bounded like its components. What it
       // claims still counts (within a budget over all devices), and when a topic of the
       // device goes, the discovery subscribes again so that this config is read again.
-      if (entry.overflow.has(topic) || this.#overflowCount < this.#maxDevices * this.#maxComponents) {
+      if (!entry.overflow.has(topic) && this.#overflowCount >= this.#maxDevices * this.#maxComponents) {
+        this.#refusedForCap = true;
+        if (!this.#claimsLost) this.#loseClaims(entry.id);
+      } else {
         const claims = this.#recordBases(record, new Set());
         const before = entry.overflow.get(topic);
         if (!before) this.#overflowCount++;
@@ -561,8 +577,10 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     this.#haTopics.delete(topic);
     const entry = id === undefined ? undefined : this.#entries.get(id);
     if (!entry) return;
-    if (entry.overflow.delete(topic)) this.#overflowCount--;
-    else if (entry.ha.delete(topic)) this.#offerPlaces();
+    if (entry.overflow.delete(topic)) {
+      this.#overflowCount--;
+      this.#offerPlaces();
+    } else if (entry.ha.delete(topic)) this.#offerPlaces();
     if (entry.ha.size === 0) this.#remove(entry);
     else this.#schedule(entry);
   }
@@ -840,6 +858,9 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
           break;
         }
       }
+      if (reason === undefined && this.#claimsLost && entry.kind === 'homeassistant') {
+        reason = 'the discovery lost claims to its budget (see the too_many_requests error): no command topics for now';
+      }
       if (reason === undefined && !plainTopic(output.command)) reason = 'the command topic has a wildcard';
       if (reason === undefined && this.#options.allowCommandTopic) {
         let allowed = false;
@@ -859,16 +880,54 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     return { outputs: kept, skipped };
   }
 
-  /** A place (a device, or a device's topic) freed up: let configs refused for a cap in. */
+  /** The claims budget is spent: no Home Assistant device keeps or gets a command topic (#claimsLost). */
+  #loseClaims(id: string): void {
+    this.#claimsLost = true;
+    this.emit(
+      'error',
+      new BoardcastError(
+        'too_many_requests',
+        `discovery: configs over the per-device topic cap have spent their budget (maxDevices × maxComponents) at device ${id}; Home Assistant devices get no command topics until the configs are read again`,
+      ),
+      id,
+    );
+    for (const other of this.#entries.values()) {
+      if (other.kind !== 'homeassistant' || !other.device?.topics.outputs?.length) continue;
+      clearTimeout(other.timer);
+      other.timer = undefined;
+      this.#build(other);
+    }
+  }
+
+  /**
+   * A place (a device, or a device's topic) freed up: let configs refused for
+   * a cap in. Subscribing again to the same filters makes the broker send
+   * every retained config again (MQTT 3.1.1 §3.8.4, MQTT 5 Retain Handling 0):
+   * the refused config gets its place; known ones are unchanged. At most one
+   * such resend per OFFER_GAP_MS, the rest folded into one after it, so a
+   * publisher emptying and refilling topics cannot have every retained config
+   * resent at its own pace.
+   */
   #offerPlaces(): void {
     this.#capReported = false;
-    if (this.#refusedForCap && !this.#closed) {
-      // Subscribing again to the same filters makes the broker send every
-      // retained config again (MQTT 3.1.1 §3.8.4, MQTT 5 Retain Handling 0):
-      // the refused config gets its place; known ones are unchanged.
-      this.#refusedForCap = false;
-      void this.#subscribe().catch((error) => this.emit('error', error));
+    if (!this.#refusedForCap || this.#closed || this.#offerTimer) return;
+    const wait = this.#lastOffer + OFFER_GAP_MS - performance.now();
+    if (wait > 0) {
+      this.#offerTimer = setTimeout(() => {
+        this.#offerTimer = undefined;
+        this.#offerPlaces();
+      }, wait);
+      return;
     }
+    this.#lastOffer = performance.now();
+    this.#refusedForCap = false;
+    if (this.#claimsLost) {
+      // Read again: a lost config that still finds no room loses them again, on arrival,
+      // before any of these rebuilds (they wait settleMs).
+      this.#claimsLost = false;
+      for (const other of this.#entries.values()) if (other.kind === 'homeassistant') this.#schedule(other);
+    }
+    void this.#subscribe().catch((error) => this.emit('error', error));
   }
 
   /** Its board goes (if it had one); the entry, its configs and claims stay. */
@@ -902,6 +961,7 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#offerTimer);
     for (const fn of this.#detach) fn();
     const boards: Promise<void>[] = [];
     for (const entry of this.#entries.values()) {

@@ -588,6 +588,78 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     await waitFor(() => commandsOf(discovery, NODE).length === 1, 'the node with its switch');
   });
 
+  it('when configs over the topic cap have spent their budget, Home Assistant devices get no command topic (fail closed)', async () => {
+    const peer = await mqtt();
+    // maxDevices 4, maxComponents 2: a budget of 8 configs kept as claims only, all spent by one junk id.
+    const junk = Array.from({ length: 10 }, (_, i) => `homeassistant/sensor/junk${i}/config`);
+    const fillers = Array.from({ length: 2 }, (_, i) => `homeassistant/sensor/fill5_${i}/config`);
+    const evil = 'homeassistant/switch/evil5/config';
+    suite.defer(() => clearRetained([...junk, ...fillers, evil]));
+    const { discovery, errors } = await discover({ maxDevices: 4, maxComponents: 2 });
+    const publish = (topic: string, body: object) =>
+      peer.publishAsync(topic, JSON.stringify(body), { retain: true, qos: 1 });
+    for (const [i, t] of junk.entries()) await publish(t, { stat_t: `junkx/${i}`, dev: { ids: 'junkdev' } });
+    await waitFor(() => errors.filter((e) => e.code === 'too_many_requests').length >= 8, 'the budget spent');
+    for (const [i, t] of fillers.entries()) await publish(t, { stat_t: `junky/${i}`, dev: { ids: '84f3eb00c5c5' } });
+    await waitFor(() => discovery.devices.get('ha:84f3eb00c5c5')?.capabilities.sensors.length === 2, 'the node filled');
+    await publish(evil, { stat_t: 'hall5/switch/relay/x', cmd_t: 'hall5/switch/relay/command', uniq_id: 'evil5' });
+    await waitFor(() => commandsOf(discovery, 'ha:evil5').length === 1, 'evil with the command topic');
+    // The node's switch config finds its topic cap full and the budget spent: what it claims is
+    // unknown, so no Home Assistant device keeps a command topic.
+    await esphomeNode('hall5', '84f3eb00c5c5');
+    await waitFor(() => errors.some((e) => /spent their budget/.test(e.message)), 'claims lost');
+    await waitFor(() => commandsOf(discovery, 'ha:evil5').length === 0, 'evil without the command topic');
+    // The junk goes: the configs are read again, and the claims are known again (evil and the node contest).
+    await clearRetained(junk);
+    await waitFor(
+      () => discovery.devices.get('ha:84f3eb00c5c5') !== undefined && !discovery.devices.has('ha:junkdev'),
+      'junk gone',
+    );
+    await clearRetained([fillers[0] as string]);
+    await waitFor(
+      () => errors.some((e) => e.id === 'ha:evil5' && /belongs to device ha:84f3eb00c5c5/.test(e.message)),
+      'a contest',
+    );
+    expect(commandsOf(discovery, 'ha:evil5')).toEqual([]);
+  });
+
+  it('places that free up over and over make at most one resend of every retained config a second', async () => {
+    const peer = await mqtt();
+    const own = await mqtt();
+    let subscribes = 0;
+    const subscribeAsync = own.subscribeAsync.bind(own);
+    (own as { subscribeAsync: unknown }).subscribeAsync = (...args: Parameters<typeof subscribeAsync>) => {
+      // The discovery's own filters again (the boards it makes subscribe on this client too).
+      const [filters] = args;
+      const names = typeof filters === 'string' ? [filters] : Array.isArray(filters) ? filters : Object.keys(filters);
+      if (names.some((f) => f.startsWith('homeassistant/') && /[+#]/.test(f))) subscribes++;
+      return subscribeAsync(...args);
+    };
+    const attacker = Array.from({ length: 3 }, (_, i) => `homeassistant/sensor/att${i}/config`);
+    suite.defer(() => clearRetained(attacker));
+    const discovery = discoverDevices(own, { settleMs: 50, maxComponents: 2 });
+    suite.defer(() => discovery.close());
+    discovery.on('error', () => undefined); // each config over the cap is reported
+    await discovery.ready;
+    const publish = (topic: string, body: object | string) =>
+      peer.publishAsync(topic, typeof body === 'string' ? body : JSON.stringify(body), { retain: true, qos: 1 });
+    // One id with a config over its topic cap: every topic of it that goes frees a place.
+    for (const [i, t] of attacker.entries()) await publish(t, { stat_t: `a/${i}`, dev: { ids: 'att' } });
+    await waitFor(() => discovery.devices.get('ha:att')?.capabilities.sensors.length === 2, 'the attacker id');
+    const before = subscribes;
+    const started = performance.now();
+    for (let n = 0; n < 20; n++) {
+      for (const t of attacker) await publish(t, '');
+      for (const [i, t] of attacker.entries()) await publish(t, { stat_t: `a/${i}/${n}`, dev: { ids: 'att' } });
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    // One resend at once, then at most one a second (the rest folded into the next).
+    const made = `${subscribes - before} resends in ${seconds.toFixed(2)} s`;
+    expect(subscribes - before, made).toBeLessThanOrEqual(Math.ceil(seconds) + 2);
+    expect(subscribes - before, made).toBeGreaterThanOrEqual(1);
+  });
+
   it("Tasmota's default GroupTopic and FallbackTopic are its claims too", async () => {
     const peer = await mqtt();
     const configs = ['homeassistant/switch/grp/config', 'homeassistant/switch/fb/config'];
