@@ -627,7 +627,7 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
         bases = standard ? [...d.bases, 'cmnd/tasmotas/', `cmnd/${fallback}/`] : d.bases;
       } else if (entry.kind === 'homeassistant') bases = this.#haBases(entry);
     } catch {
-      // Its build will say what is wrong with it (and remove it).
+      // Its build will say what is wrong with it (and take its board away).
     }
     if (JSON.stringify([bases, standard]) === JSON.stringify([entry.bases, entry.standard])) return;
     entry.bases = bases;
