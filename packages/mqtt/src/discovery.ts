@@ -639,11 +639,7 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       // precedes) at once, not once its own configs settle: republished every few ms, they
       // would never settle, and its board would keep the topic …
       const covered = commands.some((c) => bases.some((b) => under(c, b) || c === b));
-      if (covered && !this.#precedes(other, entry)) {
-        clearTimeout(other.timer);
-        other.timer = undefined;
-        this.#build(other);
-      }
+      if (covered && !this.#precedes(other, entry)) this.#buildNow(other);
       // … and one this device blocked before may get its own back.
       else if (other.blockedBy.has(entry.id)) this.#schedule(other);
     }
@@ -676,6 +672,13 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       if (entity.kind === 'output') bases.add(entity.output.command);
     }
     return [...bases];
+  }
+
+  /** Build it now, not once its configs settle (a build that was due is replaced by this one). */
+  #buildNow(entry: Entry): void {
+    clearTimeout(entry.timer);
+    entry.timer = undefined;
+    this.#build(entry);
   }
 
   /** Build (or rebuild) a device from what its discovery topics say now. */
@@ -892,10 +895,7 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
       id,
     );
     for (const other of this.#entries.values()) {
-      if (other.kind !== 'homeassistant' || !other.device?.topics.outputs?.length) continue;
-      clearTimeout(other.timer);
-      other.timer = undefined;
-      this.#build(other);
+      if (other.kind === 'homeassistant' && other.device?.topics.outputs?.length) this.#buildNow(other);
     }
   }
 
@@ -950,12 +950,7 @@ class DeviceDiscovery extends Emitter<DiscoveryEvents> implements Discovery {
     this.#overflowCount -= entry.overflow.size;
     entry.overflow.clear();
     this.#offerPlaces();
-    const device = entry.device;
-    entry.device = undefined;
-    if (!device) return;
-    this.#devices.delete(entry.id);
-    void device.board.close();
-    this.emit('removed', entry.id);
+    this.#unboard(entry);
   }
 
   async close(): Promise<void> {
