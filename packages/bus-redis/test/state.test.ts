@@ -102,11 +102,12 @@ describe.skipIf(!redisServerPath)('state on Redis: folded from the stream on eve
   it('setState from two instances at once: both fold the same order and agree', async () => {
     const a = await start();
     const b = await start();
-    const writes: Promise<void>[] = [];
+    const writes: Promise<unknown>[] = [];
     for (let i = 0; i < 30; i++) {
       writes.push(a.hub.setState((s) => ({ ...s, label: `a${i}` })));
       writes.push(b.hub.setState((s) => ({ ...s, label: `b${i}` })));
-      void a.hub.publish('change', i);
+      // Awaited too: else both heads can agree on the last setState before the last event is appended.
+      writes.push(a.hub.publish('change', i));
     }
     await Promise.all(writes);
     await eventually(() => expect(b.hub.headId).toBe(a.hub.headId));
