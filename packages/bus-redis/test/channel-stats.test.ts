@@ -6,9 +6,10 @@
 import { createHub, defineContract, typed } from '@boardcast/core';
 import type { HubSink } from '@boardcast/core/wire';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisBus, type RedisBusOptions } from '../src/index.js';
-import { eventually, type RedisProcess, redisServerPath, startRedis } from './redis-server.js';
+import { eventually, redisServerPath } from './redis-server.js';
+import { redisPerSuite } from './redis-suite.js';
 
 const contract = defineContract({
   events: { note: typed<string>() },
@@ -23,19 +24,9 @@ const sum = (texts: readonly string[]) => texts.reduce((n, t) => n + noteBytes(t
 const silent: HubSink = { snapshot: () => undefined, event: () => undefined, reset: () => undefined };
 
 describe.skipIf(!redisServerPath)('per-channel metrics on Redis', () => {
-  let redis: RedisProcess;
-  const open: { close(): Promise<unknown> | unknown }[] = [];
+  const redis = redisPerSuite();
+  const { open } = redis;
   let names = 0;
-
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterEach(async () => {
-    for (const o of open.splice(0).reverse()) await o.close();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
 
   async function instance(name: string, options: Omit<RedisBusOptions, 'redis' | 'name'> = {}) {
     const bus = new RedisBus({ redis: redis.url, name, ...options });

@@ -2,9 +2,10 @@ import { accessTable, createHub, defineContract, type HubConnection, typed } fro
 import type { HubSink, WireFrame } from '@boardcast/core/wire';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RedisBus, type RedisBusOptions } from '../src/index.js';
-import { eventually as pollUntil, type RedisProcess, redisServerPath, startRedis } from './redis-server.js';
+import { eventually as pollUntil, redisServerPath } from './redis-server.js';
+import { redisPerSuite } from './redis-suite.js';
 
 const contract = defineContract({
   events: { tick: typed<number>() },
@@ -69,19 +70,9 @@ function compare(a: string, b: string): number {
 }
 
 describe.skipIf(!redisServerPath)('channels on Redis', () => {
-  let redis: RedisProcess;
-  const open: { close(): Promise<void> | void }[] = [];
+  const redis = redisPerSuite();
+  const { open } = redis;
   let names = 0;
-
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterEach(async () => {
-    for (const o of open.splice(0).reverse()) await o.close();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
 
   async function instance(name: string, options: Omit<RedisBusOptions, 'redis' | 'name'> = {}, hubOptions = {}) {
     const bus = new RedisBus({ redis: redis.url, name, ...options });
