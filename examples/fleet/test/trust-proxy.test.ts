@@ -3,8 +3,8 @@
  * from 127.0.0.1 play nginx in front, connections bound to 127.0.0.2 play a
  * client that is not a proxy.
  */
-import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type StatusAndCodeOptions, statusAndCode } from '../../../test-support/status-and-code.js';
 import { type Fleet, type FleetOptions, startFleet } from '../src/server.js';
 import { parseUsers } from '../src/users.js';
 
@@ -31,43 +31,9 @@ async function start(options: FleetOptions): Promise<void> {
   });
 }
 
-function send(
-  path: string,
-  headers: Record<string, string>,
-  options: { localAddress?: string; method?: string; body?: string } = {},
-): Promise<{ status: number; code: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: fleet?.port,
-        path,
-        method: options.method ?? 'GET',
-        headers,
-        localAddress: options.localAddress,
-        agent: false,
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        res.on('end', () => {
-          let code: string | undefined;
-          try {
-            code = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
-          } catch {
-            code = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, code });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
+/** A request over a connection of its own (from `localAddress` when given); resolves with the status and error code. */
+const send = (path: string, headers: Record<string, string>, options: StatusAndCodeOptions = {}) =>
+  statusAndCode(fleet?.port, path, headers, options);
 
 const viaProxy = (client: string) => ({
   'X-Forwarded-For': client,

@@ -3,8 +3,9 @@
  * dashboard, over real sockets: connections from 127.0.0.1 play nginx in
  * front, connections bound to 127.0.0.2 play a client that is not a proxy.
  */
-import { type IncomingMessage, request } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { type StatusAndCodeOptions, statusAndCode } from '../../../test-support/status-and-code.js';
 import type { RunningDashboard } from '../src/server.js';
 import { start } from './helpers.js';
 
@@ -18,49 +19,8 @@ afterEach(async () => {
 });
 
 /** A request from `localAddress`; resolves with the status and error code (an SSE stream is kept open). */
-function send(
-  path: string,
-  headers: Record<string, string>,
-  options: { localAddress?: string; method?: string; body?: string } = {},
-): Promise<{ status: number; code: string | undefined }> {
-  const port = dashboard?.port;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: options.method ?? 'GET',
-        headers,
-        localAddress: options.localAddress,
-        agent: false,
-      },
-      (res) => {
-        if (res.headers['content-type']?.startsWith('text/event-stream')) {
-          open.push(res);
-          resolve({ status: res.statusCode ?? 0, code: undefined });
-          return;
-        }
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        res.on('end', () => {
-          let code: string | undefined;
-          try {
-            code = (JSON.parse(text) as { error?: { code?: string } }).error?.code;
-          } catch {
-            code = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, code });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
-}
+const send = (path: string, headers: Record<string, string>, options: Omit<StatusAndCodeOptions, 'streams'> = {}) =>
+  statusAndCode(dashboard?.port, path, headers, { ...options, streams: open });
 
 /** What nginx in front of `https://panel.example.com` adds to a page's request. */
 const viaProxy = (client: string) => ({

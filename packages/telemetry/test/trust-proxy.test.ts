@@ -5,12 +5,13 @@
  * client that is not one.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BoardcastError } from '@boardcast/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { statusAndCode } from '../../../test-support/status-and-code.js';
 import { createTelemetryRoutes, type TelemetryRoutesOptions } from '../src/index.js';
 import { openSqliteStore, type SqliteStore } from '../src/sqlite.js';
 import { driver, nativeBinding } from './native.js';
@@ -52,30 +53,9 @@ async function setup(options: TelemetryRoutesOptions): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
-function get(
-  port: number,
-  headers: Record<string, string>,
-  localAddress?: string,
-): Promise<{ status: number; code: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { host: '127.0.0.1', port, path: '/api/telemetry/latest', headers, localAddress, agent: false },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          text += chunk;
-        });
-        res.on('end', () => {
-          const body = JSON.parse(text) as { error?: { code: string } };
-          resolve({ status: res.statusCode ?? 0, code: body.error?.code });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** A GET of the latest readings from `localAddress`; resolves with the status and error code (every answer is JSON). */
+const get = (port: number, headers: Record<string, string>, localAddress?: string) =>
+  statusAndCode(port, '/api/telemetry/latest', headers, { localAddress, jsonOnly: true });
 
 /** What nginx in front of `https://panel.example.com` sends for a page's request. */
 const page = {
