@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NOT_A_LED_COMMAND } from '../../../test-support/led-command-bodies.js';
 import { type Fleet, startFleet } from '../src/server.js';
 
 /**
@@ -50,22 +51,6 @@ async function send(
   }
   return { status: res.status, code };
 }
-
-const NOT_A_LED_COMMAND = [
-  'null',
-  'true',
-  '1',
-  '"on"',
-  '[]',
-  '[{"state":"on"}]',
-  '{}',
-  '{"state":null}',
-  '{"state":1}',
-  '{"state":"ON"}',
-  '{"state":["on"]}',
-  '{"state":{"toString":"on"}}',
-  '{"State":"on"}',
-];
 
 const NOT_A_SIMULATE_COMMAND = [
   'null',

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NOT_A_LED_COMMAND } from '../../../test-support/led-command-bodies.js';
 import { routeStatus } from '../../../test-support/route-status.js';
 import { type Demo, startDemo } from '../src/server.js';
 
@@ -27,24 +28,8 @@ const send = (method: string, path: string, body?: string) =>
     body,
   });
 
-const NOT_A_COMMAND = [
-  'null',
-  'true',
-  '1',
-  '"on"',
-  '[]',
-  '[{"state":"on"}]',
-  '{}',
-  '{"state":null}',
-  '{"state":1}',
-  '{"state":"ON"}',
-  '{"state":["on"]}',
-  '{"state":{"toString":"on"}}',
-  '{"State":"on"}',
-];
-
 describe('malformed input → 400 before any handler', () => {
-  it.each(NOT_A_COMMAND)('POST /api/commands/led %s → 400 invalid_payload, LED unchanged', async (body) => {
+  it.each(NOT_A_LED_COMMAND)('POST /api/commands/led %s → 400 invalid_payload, LED unchanged', async (body) => {
     const before = demo.hub.state.led.on;
     const res = await send('POST', '/api/commands/led', body);
     expect(res.status).toBe(400);
