@@ -7,17 +7,12 @@
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test-support/wait.js';
 import { type AccessPolicy, accessTable, createHub, DIRECTORY } from '../src/index.js';
-import type { HubSink, WireFrame } from '../src/wire.js';
-import { type Frame, tickContract } from './fixtures.js';
+import type { HubSink } from '../src/wire.js';
+import { frameSink, tickContract } from './fixtures.js';
 
 /** A directory viewer: every frame it receives, as the WS envelope. */
 function viewer() {
-  const frames: Frame[] = [];
-  const sink: HubSink = {
-    snapshot: (s) => frames.push(JSON.parse(s.ws) as Frame),
-    event: (e: WireFrame) => frames.push(JSON.parse(e.ws) as Frame),
-    reset: (reason) => frames.push({ type: 'reset', reason }),
-  };
+  const { frames, sink } = frameSink();
   return {
     sink,
     frames,

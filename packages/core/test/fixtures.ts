@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { z } from 'zod';
 import { type BoardcastRequest, type Bus, defineContract, MemoryBus, typed } from '../src/index.js';
+import type { HubSink } from '../src/wire.js';
 
 /** The LED/button contract the seeds describe, mixing schema and type-only entries. */
 export const ledContract = defineContract({
@@ -42,6 +43,17 @@ export interface Frame {
   data?: unknown;
   reason?: string;
   error?: { code: string };
+}
+
+/** A hub sink that records every frame it receives, as the WS envelope, in `frames`. */
+export function frameSink(): { frames: Frame[]; sink: HubSink } {
+  const frames: Frame[] = [];
+  const sink: HubSink = {
+    snapshot: (s) => frames.push(JSON.parse(s.ws) as Frame),
+    event: (e) => frames.push(JSON.parse(e.ws) as Frame),
+    reset: (reason) => frames.push({ type: 'reset', reason }),
+  };
+  return { frames, sink };
 }
 
 export type SinceAnswer = ReturnType<MemoryBus['since']>;

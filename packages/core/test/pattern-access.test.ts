@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type AccessPolicy, accessTable, createHub, DIRECTORY } from '../src/index.js';
-import type { HubSink, WireFrame } from '../src/wire.js';
-import { type Frame, laterAnswers, tickContract } from './fixtures.js';
+import { frameSink, laterAnswers, tickContract } from './fixtures.js';
 
 // Issue 22: a named pattern's "every matching channel, including ones that
 // appear later, passes the access check". A channel a pattern matches is
@@ -13,12 +12,7 @@ import { type Frame, laterAnswers, tickContract } from './fixtures.js';
 const contract = tickContract;
 
 function client() {
-  const frames: Frame[] = [];
-  const sink: HubSink = {
-    snapshot: (s) => frames.push(JSON.parse(s.ws) as Frame),
-    event: (e: WireFrame) => frames.push(JSON.parse(e.ws) as Frame),
-    reset: (reason) => frames.push({ type: 'reset', reason }),
-  };
+  const { frames, sink } = frameSink();
   /** Every frame that names `channel` (or carries it in its payload). */
   const about = (channel: string) => frames.filter((f) => f.channel === channel || JSON.stringify(f).includes(channel));
   /**
