@@ -74,6 +74,16 @@ function client() {
   };
 }
 
+/** A hub with channels `one` and `two`; `two` has ticked 1 then 2, and `cursor` is the id of its first tick. */
+async function twoChannels() {
+  const hub = createHub(contract, { state: initial });
+  const one = hub.channel('one');
+  const two = hub.channel('two');
+  const cursor = await two.publish('tick', 1);
+  await two.publish('tick', 2);
+  return { hub, one, two, cursor };
+}
+
 function ordinal(id: string): number {
   return Number(id.slice(id.lastIndexOf('-') + 1));
 }
@@ -145,11 +155,7 @@ describe('channels', () => {
   });
 
   it('ids on one connection only grow, and an added channel with an older `since` catches up without ids', async () => {
-    const hub = createHub(contract, { state: initial });
-    const one = hub.channel('one');
-    const two = hub.channel('two');
-    const cursor = await two.publish('tick', 1);
-    await two.publish('tick', 2);
+    const { hub, one, two, cursor } = await twoChannels();
     const a = client();
     const conn = hub.connect({ channels: ['one'] }, a.sink);
     await one.publish('tick', 1);
@@ -166,11 +172,7 @@ describe('channels', () => {
   });
 
   it('a new connection resuming from L with a channel whose since is older catches that channel up without ids', async () => {
-    const hub = createHub(contract, { state: initial });
-    const one = hub.channel('one');
-    const two = hub.channel('two');
-    const cursor = await two.publish('tick', 1);
-    await two.publish('tick', 2);
+    const { hub, one, two, cursor } = await twoChannels();
     const last = await one.publish('tick', 1);
     const a = client();
     a.mirror.set('one', { on: false, ticks: 1 });
