@@ -14,12 +14,29 @@ function schema(
 }
 
 const failing = (issues: StandardSchemaV1.Issue[]) => schema(() => ({ issues }));
+/** A schema whose validator throws `error` (a bug in it, not a refusal). */
+const throwing = (error: Error) =>
+  schema(() => {
+    throw error;
+  });
 
 async function refusal(promise: Promise<unknown>): Promise<BoardcastError> {
   const error = await promise.then(
     () => undefined,
     (e: unknown) => e,
   );
+  expect(error).toBeInstanceOf(BoardcastError);
+  return error as BoardcastError;
+}
+
+/** What `run` throws, checked to be a BoardcastError (the synchronous twin of `refusal`). */
+function thrownRefusal(run: () => unknown): BoardcastError {
+  let error: unknown;
+  try {
+    run();
+  } catch (e) {
+    error = e;
+  }
   expect(error).toBeInstanceOf(BoardcastError);
   return error as BoardcastError;
 }
@@ -46,15 +63,7 @@ describe('validateEntry messages', () => {
 
   it('reports a validator that throws as invalid_payload with the thrown error as cause', async () => {
     const boom = new Error('validator bug');
-    const error = await refusal(
-      validateEntry(
-        schema(() => {
-          throw boom;
-        }),
-        1,
-        'event led',
-      ),
-    );
+    const error = await refusal(validateEntry(throwing(boom), 1, 'event led'));
     expect(error.code).toBe('invalid_payload');
     expect(error.message).toBe('event led: validator failed');
     expect(error.cause).toBe(boom);
@@ -109,35 +118,17 @@ describe('validateEntrySync', () => {
 
   it('throws invalid_payload with the issues for a synchronous refusal', () => {
     const issues = [{ message: 'expected number', path: ['n'] }];
-    let error: unknown;
-    try {
-      validateEntrySync(failing(issues), 'a', 'event n');
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(BoardcastError);
-    expect((error as BoardcastError).code).toBe('invalid_payload');
-    expect((error as BoardcastError).message).toBe('event n: n: expected number');
-    expect((error as BoardcastError).details).toBe(issues);
+    const error = thrownRefusal(() => validateEntrySync(failing(issues), 'a', 'event n'));
+    expect(error.code).toBe('invalid_payload');
+    expect(error.message).toBe('event n: n: expected number');
+    expect(error.details).toBe(issues);
   });
 
   it('reports a validator that throws as invalid_payload with the thrown error as cause', () => {
     const boom = new Error('validator bug');
-    let error: unknown;
-    try {
-      validateEntrySync(
-        schema(() => {
-          throw boom;
-        }),
-        1,
-        'event led',
-      );
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(BoardcastError);
-    expect((error as BoardcastError).code).toBe('invalid_payload');
-    expect((error as BoardcastError).message).toBe('event led: validator failed');
-    expect((error as BoardcastError).cause).toBe(boom);
+    const error = thrownRefusal(() => validateEntrySync(throwing(boom), 1, 'event led'));
+    expect(error.code).toBe('invalid_payload');
+    expect(error.message).toBe('event led: validator failed');
+    expect(error.cause).toBe(boom);
   });
 });
