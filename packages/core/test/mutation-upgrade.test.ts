@@ -65,6 +65,13 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+/** A socket refused with 404 whose peer has not read the answer yet (its `finish` is still to come). */
+function refusedUnread(): FakeSocket {
+  const socket = new FakeSocket(false);
+  refuseUpgrade(socket, new BoardcastError('not_found', 'x'));
+  return socket;
+}
+
 describe('refuseUpgrade', () => {
   it('writes a complete HTTP/1.1 response: status line, extra headers, JSON type and byte length', () => {
     const socket = new FakeSocket();
@@ -123,8 +130,7 @@ describe('refuseUpgrade', () => {
 
   it('destroys a socket whose peer reads nothing one second after answering, and not before', () => {
     vi.useFakeTimers();
-    const socket = new FakeSocket(false);
-    refuseUpgrade(socket, new BoardcastError('not_found', 'x'));
+    const socket = refusedUnread();
     expect(socket.written).toMatch(/^HTTP\/1\.1 404 /);
     vi.advanceTimersByTime(999);
     expect(socket.destroyed).toBe(false);
@@ -135,22 +141,19 @@ describe('refuseUpgrade', () => {
 
   it('cancels the linger timer once the bytes are out, or once the socket closed', () => {
     vi.useFakeTimers();
-    const finished = new FakeSocket(false);
-    refuseUpgrade(finished, new BoardcastError('not_found', 'x'));
+    const finished = refusedUnread();
     finished.fire('finish');
     expect(finished.destroyCalls).toBe(1);
     vi.advanceTimersByTime(5000);
     expect(finished.destroyCalls).toBe(1);
-    const closed = new FakeSocket(false);
-    refuseUpgrade(closed, new BoardcastError('not_found', 'x'));
+    const closed = refusedUnread();
     closed.fire('close');
     expect(vi.getTimerCount()).toBe(0);
   });
 
   it('arms a linger timer that does not keep the process alive', () => {
     const timers = armedTimers();
-    const socket = new FakeSocket(false);
-    refuseUpgrade(socket, new BoardcastError('not_found', 'x'));
+    const socket = refusedUnread();
     expect(timers).toHaveLength(1);
     expect(timers[0]?.hasRef()).toBe(false);
     socket.fire('close');
