@@ -142,12 +142,15 @@ function check(ops: readonly Op[], perChannel: number, maxAgeMs: number, maxByte
   }
 }
 
+/** An index into `check`'s four channels (`c0` … `c3`). */
+const chArb = fc.integer({ min: 0, max: 3 });
+
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 8,
     arbitrary: fc.record({
       op: fc.constant('push' as const),
-      ch: fc.integer({ min: 0, max: 3 }),
+      ch: chArb,
       bytes: fc.integer({ min: 0, max: 300 }),
     }),
   },
@@ -156,11 +159,11 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     weight: 4,
     arbitrary: fc.record({
       op: fc.constant('since' as const),
-      ch: fc.integer({ min: 0, max: 3 }),
+      ch: chArb,
       back: fc.integer({ min: 0, max: 30 }),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('remove' as const), ch: fc.integer({ min: 0, max: 3 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('remove' as const), ch: chArb }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('clear' as const) }) },
 );
 
