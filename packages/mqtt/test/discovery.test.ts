@@ -61,6 +61,55 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     for (const t of topics) await c.publishAsync(t, '', { retain: true, qos: 1 });
   }
 
+  let peer: Promise<MqttClient> | undefined;
+
+  /** The test's own publishing client: opened at its first use, closed when the test ends. */
+  function peerClient(): Promise<MqttClient> {
+    if (!peer) {
+      const opening = mqtt();
+      peer = opening;
+      suite.defer(() => {
+        if (peer === opening) peer = undefined;
+      });
+    }
+    return peer;
+  }
+
+  /** Publish `body` retained (qos 1) from the test's client: an object as its JSON, a string as it is ('' clears the topic). */
+  async function retain(topic: string, body: object | string): Promise<void> {
+    const c = await peerClient();
+    await c.publishAsync(topic, typeof body === 'string' ? body : JSON.stringify(body), { retain: true, qos: 1 });
+  }
+
+  /**
+   * Publish `payload(n)` retained on `topic` every 20 ms (n = 0, 1, …) until
+   * the returned `stop()`, which waits for the last publish; stopped when the
+   * test ends in any case.
+   */
+  async function republishEvery(topic: string, payload: (n: number) => string): Promise<() => Promise<void>> {
+    await peerClient(); // open before the stop is deferred, so the client is closed after it
+    let keep = true;
+    const loop = (async () => {
+      for (let n = 0; keep; n++) {
+        await retain(topic, payload(n));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    const stop = async () => {
+      keep = false;
+      await loop;
+    };
+    suite.defer(stop);
+    return stop;
+  }
+
+  /** The pins of the discovered device `id` (none while there is no such device). */
+  const pinsOf = (discovery: Discovery, id: string) =>
+    discovery.devices.get(id)?.capabilities.pins.map((p) => p.pin) ?? [];
+  /** The command topics of the discovered device `id`'s outputs (none while there is no such device). */
+  const commandsOf = (discovery: Discovery, id: string) =>
+    discovery.devices.get(id)?.topics.outputs?.map((o) => o.command) ?? [];
+
   /**
    * A zigbee2mqtt bulb announced by Home Assistant device discovery; stopped,
    * and every retained topic it writes cleared, when the test ends.
@@ -112,8 +161,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     plug.kill();
     await waitFor(() => statuses.includes('tasmota:A4CF121A2B3C offline'), 'offline');
     // Discovery switched off on the device (or the device retired): empty retained config.
-    const c = await mqtt();
-    await c.publishAsync('tasmota/discovery/A4CF121A2B3C/config', '', { retain: true, qos: 1 });
+    await retain('tasmota/discovery/A4CF121A2B3C/config', '');
     await waitFor(() => removed.length === 1, 'removed');
     expect(removed).toEqual(['tasmota:A4CF121A2B3C']);
     expect(discovery.devices.size).toBe(0);
@@ -189,8 +237,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     const second = devices[1] as DiscoveredDevice;
     await waitFor(() => second.board.status === 'online', 'the second bulb online');
     // availability_mode all: the bridge going offline takes both devices offline.
-    const c = await mqtt();
-    await c.publishAsync('zigbee2mqtt/bridge/state', '{"state":"offline"}', { retain: true, qos: 1 });
+    await retain('zigbee2mqtt/bridge/state', '{"state":"offline"}');
     await waitFor(
       () => statuses.includes(`${device.id} offline`) && statuses.includes(`${second.id} offline`),
       'both offline with the bridge',
@@ -200,7 +247,6 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   });
 
   it("a hostile config naming another device's cmnd/…/POWER is refused, in whichever order the configs arrive", async () => {
-    const peer = await mqtt();
     suite.defer(() =>
       clearRetained([
         'homeassistant/switch/evil1/config',
@@ -211,11 +257,13 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
       ]),
     );
     // Arrives first: claims plug1's command topic under a base of its own making.
-    await peer.publishAsync(
-      'homeassistant/switch/evil2/config',
-      JSON.stringify({ name: 'Lamp', '~': 'cmnd/plug1/', cmd_t: '~POWER', stat_t: '~STATE', uniq_id: 'evil2' }),
-      { retain: true, qos: 1 },
-    );
+    await retain('homeassistant/switch/evil2/config', {
+      name: 'Lamp',
+      '~': 'cmnd/plug1/',
+      cmd_t: '~POWER',
+      stat_t: '~STATE',
+      uniq_id: 'evil2',
+    });
     const plug = await TasmotaDouble.start(suite.broker.url, 'plug1', { discovery: { mac: 'DDEEFF001122' } });
     suite.defer(() => plug.stop());
     const { errors, discovery } = await discover();
@@ -228,16 +276,12 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
 
     // Arrives later: a command topic outside its own state topic's level, of
     // a plug that does not use discovery (no other device owns the topic).
-    await peer.publishAsync(
-      'homeassistant/switch/evil1/config',
-      JSON.stringify({
-        name: 'Fan',
-        cmd_t: 'cmnd/hidden_plug/POWER',
-        stat_t: 'stat/hidden_plug/POWER',
-        uniq_id: 'evil1',
-      }),
-      { retain: true, qos: 1 },
-    );
+    await retain('homeassistant/switch/evil1/config', {
+      name: 'Fan',
+      cmd_t: 'cmnd/hidden_plug/POWER',
+      stat_t: 'stat/hidden_plug/POWER',
+      uniq_id: 'evil1',
+    });
     await waitFor(() => errors.some((e) => e.id === 'ha:evil1'), 'evil1 refused');
     expect(errors.find((e) => e.id === 'ha:evil1')?.code).toBe('forbidden');
     expect(discovery.devices.has('ha:evil1')).toBe(false);
@@ -260,17 +304,13 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     // claim is worth more (a retained order must not decide whose board, and whose users' rights,
     // switch the relay), so neither has the relay until one goes.
     const fake = 'tasmota/discovery/BADBADBADBAD/config';
-    await peer.publishAsync(
-      fake,
-      JSON.stringify({
-        mac: 'BADBADBADBAD',
-        t: 'plug1',
-        ft: '%prefix%/%topic%/',
-        tp: ['cmnd', 'stat', 'tele'],
-        rl: [1],
-      }),
-      { retain: true, qos: 1 },
-    );
+    await retain(fake, {
+      mac: 'BADBADBADBAD',
+      t: 'plug1',
+      ft: '%prefix%/%topic%/',
+      tp: ['cmnd', 'stat', 'tele'],
+      rl: [1],
+    });
     await waitFor(
       () => discovery.devices.has('tasmota:BADBADBADBAD') && plugPins()?.length === 0,
       'neither with the relay',
@@ -280,7 +320,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     expect(errors.filter((e) => e.id === 'tasmota:BADBADBADBAD').map((e) => e.code)).toContain('forbidden');
     onlyThePlug();
     // The fake config goes: the plug's relay is its own again.
-    await peer.publishAsync(fake, '', { retain: true, qos: 1 });
+    await retain(fake, '');
     await waitFor(() => plugPins()?.length === 1, 'the plug with its relay again');
     expect(discovery.devices.has('tasmota:BADBADBADBAD')).toBe(false);
     // A rebuilt device is a new board: online once it has heard the device's availability again.
@@ -294,94 +334,100 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   });
 
   it("a Tasmota config with another FullTopic or prefixes is no standard Tasmota: it contests a Home Assistant device's topic like any claim", async () => {
-    const peer = await mqtt();
     const topics = ['homeassistant/switch/lamp/config', 'tasmota/discovery/0000000000AA/config'];
     suite.defer(() => clearRetained(topics));
     const { discovery } = await discover();
-    const pins = (id: string) => discovery.devices.get(id)?.capabilities.pins.map((p) => p.pin) ?? [];
     // Tasmota's old HA discovery with FullTopic %topic%/%prefix%/: accepted, its `~` covers both.
-    await peer.publishAsync(
-      topics[0] as string,
-      JSON.stringify({ name: 'Lamp', '~': 'lamp/', cmd_t: '~cmnd/POWER', stat_t: '~stat/POWER', uniq_id: 'lamp' }),
-      { retain: true, qos: 1 },
-    );
-    await waitFor(() => pins('ha:lamp').length === 1, 'the lamp with its switch');
+    await retain(topics[0] as string, {
+      name: 'Lamp',
+      '~': 'lamp/',
+      cmd_t: '~cmnd/POWER',
+      stat_t: '~stat/POWER',
+      uniq_id: 'lamp',
+    });
+    await waitFor(() => pinsOf(discovery, 'ha:lamp').length === 1, 'the lamp with its switch');
     // A Tasmota config whose FullTopic puts its commands on lamp/cmnd/POWER.
-    await peer.publishAsync(
-      topics[1] as string,
-      JSON.stringify({ mac: '0000000000AA', t: 'lamp', ft: '%topic%/%prefix%/', rl: [1] }),
-      { retain: true, qos: 1 },
-    );
+    await retain(topics[1] as string, { mac: '0000000000AA', t: 'lamp', ft: '%topic%/%prefix%/', rl: [1] });
     await waitFor(
-      () => discovery.devices.has('tasmota:0000000000AA') && pins('ha:lamp').length === 0,
+      () => discovery.devices.has('tasmota:0000000000AA') && pinsOf(discovery, 'ha:lamp').length === 0,
       'neither with lamp/cmnd/POWER',
     );
-    expect(pins('tasmota:0000000000AA')).toEqual([]);
+    expect(pinsOf(discovery, 'tasmota:0000000000AA')).toEqual([]);
     expect(discovery.devices.has('ha:lamp')).toBe(true);
   });
 
   it('a command topic two Home Assistant devices contest belongs to neither, and comes back to one when the other leaves', async () => {
-    const peer = await mqtt();
     const topics = ['homeassistant/switch/door/config', 'homeassistant/switch/claim/config'];
     suite.defer(() => clearRetained(topics));
     const { discovery, errors, removed } = await discover();
-    const pins = (id: string) => discovery.devices.get(id)?.capabilities.pins.map((p) => p.pin) ?? [];
-    await peer.publishAsync(
-      topics[0] as string,
-      JSON.stringify({ name: 'Door', '~': 'garage/door/', cmd_t: '~set', stat_t: '~state', uniq_id: 'door' }),
-      { retain: true, qos: 1 },
-    );
-    await waitFor(() => pins('ha:door').length === 1, 'the door with its switch');
+    await retain(topics[0] as string, {
+      name: 'Door',
+      '~': 'garage/door/',
+      cmd_t: '~set',
+      stat_t: '~state',
+      uniq_id: 'door',
+    });
+    await waitFor(() => pinsOf(discovery, 'ha:door').length === 1, 'the door with its switch');
     // A config whose own base covers the door's: its switch is refused, and the door's is no longer the door's alone.
-    await peer.publishAsync(
-      topics[1] as string,
-      JSON.stringify({ name: 'Claim', '~': 'garage/', cmd_t: '~door/set', stat_t: '~claim', uniq_id: 'claim' }),
-      { retain: true, qos: 1 },
-    );
+    await retain(topics[1] as string, {
+      name: 'Claim',
+      '~': 'garage/',
+      cmd_t: '~door/set',
+      stat_t: '~claim',
+      uniq_id: 'claim',
+    });
     // Both stay boards, with nothing to switch: were the door removed for having
     // lost its only switch, the claim would win the topic.
     await waitFor(
-      () => discovery.devices.has('ha:door') && pins('ha:door').length === 0 && discovery.devices.has('ha:claim'),
+      () =>
+        discovery.devices.has('ha:door') &&
+        pinsOf(discovery, 'ha:door').length === 0 &&
+        discovery.devices.has('ha:claim'),
       'the door without its switch',
     );
-    expect(pins('ha:claim')).toEqual([]);
+    expect(pinsOf(discovery, 'ha:claim')).toEqual([]);
     expect(removed).toEqual([]);
     expect(errors.filter((e) => e.code === 'forbidden').map((e) => e.id)).toEqual(
       expect.arrayContaining(['ha:door', 'ha:claim']),
     );
     // The other config moves out from over the door's: the door's switch comes back, and it has its own.
     const claim = (base: string) =>
-      peer.publishAsync(
-        topics[1] as string,
-        JSON.stringify({ name: 'Claim', '~': base, cmd_t: '~door/set', stat_t: '~claim', uniq_id: 'claim' }),
-        { retain: true, qos: 1 },
-      );
+      retain(topics[1] as string, { name: 'Claim', '~': base, cmd_t: '~door/set', stat_t: '~claim', uniq_id: 'claim' });
     await claim('attic/');
-    await waitFor(() => pins('ha:door').length === 1 && pins('ha:claim').length === 1, 'both with a switch');
+    await waitFor(
+      () => pinsOf(discovery, 'ha:door').length === 1 && pinsOf(discovery, 'ha:claim').length === 1,
+      'both with a switch',
+    );
     // Back over it: neither again.
     await claim('garage/');
-    await waitFor(() => pins('ha:door').length === 0 && pins('ha:claim').length === 0, 'both without a switch again');
+    await waitFor(
+      () => pinsOf(discovery, 'ha:door').length === 0 && pinsOf(discovery, 'ha:claim').length === 0,
+      'both without a switch again',
+    );
     // The other config goes (its empty retained payload): the door's switch comes back.
-    await peer.publishAsync(topics[1] as string, '', { retain: true, qos: 1 });
+    await retain(topics[1] as string, '');
     await waitFor(() => removed.includes('ha:claim'), 'the claim removed');
-    await waitFor(() => pins('ha:door').length === 1, 'the door with its switch again');
+    await waitFor(() => pinsOf(discovery, 'ha:door').length === 1, 'the door with its switch again');
   });
 
   it('after a restart, a claim counts from its config, not its build: the other device never holds the topic meanwhile', async () => {
-    const peer = await mqtt();
     const topics = ['homeassistant/switch/claim/config', 'homeassistant/switch/door/config'];
     suite.defer(() => clearRetained(topics));
     // Both retained before the discovery starts (a restart): the broker sends them in a burst.
-    await peer.publishAsync(
-      topics[0] as string,
-      JSON.stringify({ name: 'Claim', '~': 'garage/', cmd_t: '~door/set', stat_t: '~claim', uniq_id: 'claim' }),
-      { retain: true, qos: 1 },
-    );
-    await peer.publishAsync(
-      topics[1] as string,
-      JSON.stringify({ name: 'Door', '~': 'garage/door/', cmd_t: '~set', stat_t: '~state', uniq_id: 'door' }),
-      { retain: true, qos: 1 },
-    );
+    await retain(topics[0] as string, {
+      name: 'Claim',
+      '~': 'garage/',
+      cmd_t: '~door/set',
+      stat_t: '~claim',
+      uniq_id: 'claim',
+    });
+    await retain(topics[1] as string, {
+      name: 'Door',
+      '~': 'garage/door/',
+      cmd_t: '~set',
+      stat_t: '~state',
+      uniq_id: 'door',
+    });
     // A settle time far longer than the burst, so both configs are known when the first device is built.
     const { discovery, devices } = await discover({ settleMs: 1000 });
     await waitFor(() => discovery.devices.has('ha:claim') && discovery.devices.has('ha:door'), 'both devices');
@@ -392,40 +438,29 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   });
 
   it('a device whose rebuild fails loses its board, not its claims; fixed, it comes back', async () => {
-    const peer = await mqtt();
     const topics = ['homeassistant/switch/h/config', 'homeassistant/switch/x/config'];
     suite.defer(() => clearRetained(topics));
     const { discovery, errors, removed } = await discover();
-    const pins = (id: string) => discovery.devices.get(id)?.capabilities.pins.length ?? 0;
     const h = (cmd: string) => JSON.stringify({ name: 'H', '~': 'h/', cmd_t: cmd, stat_t: '~state', uniq_id: 'h' });
-    await peer.publishAsync(topics[0] as string, h('~set'), { retain: true, qos: 1 });
-    await waitFor(() => pins('ha:h') === 1, 'h with its switch');
+    await retain(topics[0] as string, h('~set'));
+    await waitFor(() => pinsOf(discovery, 'ha:h').length === 1, 'h with its switch');
     // x claims the same base and command topic: a contest, neither switches.
-    await peer.publishAsync(
-      topics[1] as string,
-      JSON.stringify({ name: 'X', '~': 'h/', cmd_t: '~set', stat_t: 'h/x', uniq_id: 'x' }),
-      { retain: true, qos: 1 },
-    );
-    await waitFor(() => discovery.devices.has('ha:x') && pins('ha:h') === 0, 'contested');
+    await retain(topics[1] as string, { name: 'X', '~': 'h/', cmd_t: '~set', stat_t: 'h/x', uniq_id: 'x' });
+    await waitFor(() => discovery.devices.has('ha:x') && pinsOf(discovery, 'ha:h').length === 0, 'contested');
     // h's config breaks (its command topic outside its own base): its board goes …
-    await peer.publishAsync(topics[0] as string, h('elsewhere/set'), { retain: true, qos: 1 });
+    await retain(topics[0] as string, h('elsewhere/set'));
     await waitFor(() => removed.includes('ha:h'), 'h without a board');
     expect(errors.some((e) => e.id === 'ha:h' && e.code === 'unsupported')).toBe(true);
     // … but its `~` still claims h/: x, rebuilt for any reason (here its config changes), does not get h/set.
-    await peer.publishAsync(
-      topics[1] as string,
-      JSON.stringify({ name: 'X2', '~': 'h/', cmd_t: '~set', stat_t: 'h/x', uniq_id: 'x' }),
-      { retain: true, qos: 1 },
-    );
+    await retain(topics[1] as string, { name: 'X2', '~': 'h/', cmd_t: '~set', stat_t: 'h/x', uniq_id: 'x' });
     await waitFor(() => discovery.devices.get('ha:x')?.name === 'X2', 'x rebuilt');
-    expect(pins('ha:x')).toBe(0);
+    expect(pinsOf(discovery, 'ha:x').length).toBe(0);
     // Fixed, h is a board again (contested still, so with nothing to switch).
-    await peer.publishAsync(topics[0] as string, h('~set'), { retain: true, qos: 1 });
+    await retain(topics[0] as string, h('~set'));
     await waitFor(() => discovery.devices.has('ha:h'), 'h back');
   });
 
   it('sensors that join a device under one name get distinct names, and the device keeps its switch', async () => {
-    const peer = await mqtt();
     const topics = [
       'homeassistant/switch/j/config',
       'homeassistant/sensor/a/dup/config',
@@ -435,15 +470,11 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     suite.defer(() => clearRetained(topics));
     const { discovery } = await discover();
     const dev = { ids: 'j' };
-    await peer.publishAsync(
-      topics[0] as string,
-      JSON.stringify({ name: 'J', '~': 'j/', cmd_t: '~set', stat_t: '~state', dev }),
-      { retain: true, qos: 1 },
-    );
-    await waitFor(() => (discovery.devices.get('ha:j')?.capabilities.pins.length ?? 0) === 1, 'j with its switch');
+    await retain(topics[0] as string, { name: 'J', '~': 'j/', cmd_t: '~set', stat_t: '~state', dev });
+    await waitFor(() => pinsOf(discovery, 'ha:j').length === 1, 'j with its switch');
     // Three sensors that would all be called `dup`, then `sensor.dup` twice (MqttBoard refuses a name twice).
     for (const t of topics.slice(1)) {
-      await peer.publishAsync(t, JSON.stringify({ stat_t: 'junk/dup', dev }), { retain: true, qos: 1 });
+      await retain(t, { stat_t: 'junk/dup', dev });
     }
     await waitFor(() => discovery.devices.get('ha:j')?.capabilities.sensors.length === 3, 'three sensors');
     expect(new Set(discovery.devices.get('ha:j')?.capabilities.sensors).size).toBe(3);
@@ -457,12 +488,9 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     suite.defer(() => clearRetained([`homeassistant/switch/${prefix}/relay/config`, `${prefix}/status`]));
     return node;
   }
-  const commandsOf = (discovery: Discovery, id: string) =>
-    discovery.devices.get(id)?.topics.outputs?.map((o) => o.command) ?? [];
 
   for (const order of ['after the node', 'retained first (a restart)'] as const) {
     it(`a config naming an ESPHome switch's own state and command topics never gets them (${order})`, async () => {
-      const peer = await mqtt();
       const evil = 'homeassistant/switch/twin/config';
       suite.defer(() => clearRetained([evil]));
       // The node's own pair: its command topic lies under its state topic's level, so the own-base rule passes it.
@@ -472,12 +500,12 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
         cmd_t: 'hall/switch/relay/command',
         uniq_id: 'twin',
       });
-      if (order !== 'after the node') await peer.publishAsync(evil, twin, { retain: true, qos: 1 });
+      if (order !== 'after the node') await retain(evil, twin);
       await esphomeNode('hall', '84f3eb00e5e5');
       const { discovery } = await discover();
       if (order === 'after the node') {
         await waitFor(() => commandsOf(discovery, 'ha:84f3eb00e5e5').length === 1, 'the node with its switch');
-        await peer.publishAsync(evil, twin, { retain: true, qos: 1 });
+        await retain(evil, twin);
       }
       // Two claims on one command topic: neither has it (the node's switch is greyed out, not taken over).
       await waitFor(
@@ -486,13 +514,12 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
       );
       expect(commandsOf(discovery, 'ha:twin')).toEqual([]);
       // The twin goes: the node's switch is its own again.
-      await peer.publishAsync(evil, '', { retain: true, qos: 1 });
+      await retain(evil, '');
       await waitFor(() => commandsOf(discovery, 'ha:84f3eb00e5e5').length === 1, 'the node with its switch again');
     });
   }
 
   it("a config republished every few ms loses the topic a plug's claim covers at once, not once it settles", async () => {
-    const peer = await mqtt();
     const evil = 'homeassistant/switch/keep/config';
     suite.defer(() => clearRetained([evil, 'tasmota/discovery/DDEEFF00AA01/config', 'tele/plug9/LWT']));
     const hostile = JSON.stringify({
@@ -503,31 +530,19 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
       uniq_id: 'keep',
     });
     const { discovery } = await discover({ settleMs: 200 });
-    await peer.publishAsync(evil, hostile, { retain: true, qos: 1 });
+    await retain(evil, hostile);
     // Before the plug is known, nothing says cmnd/plug9/ is anyone's.
     await waitFor(() => commandsOf(discovery, 'ha:keep').length === 1, 'the config with cmnd/plug9/POWER');
-    let keep = true;
-    const spam = (async () => {
-      // Each time a little different, so its configs never settle.
-      for (let n = 0; keep; n++) {
-        await peer.publishAsync(evil, hostile.replace('"Keep"', `"Keep ${n}"`), { retain: true, qos: 1 });
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    })();
-    suite.defer(async () => {
-      keep = false;
-      await spam;
-    });
+    // Each time a little different, so its configs never settle.
+    const stopSpam = await republishEvery(evil, (n) => hostile.replace('"Keep"', `"Keep ${n}"`));
     const plug = await TasmotaDouble.start(suite.broker.url, 'plug9', { discovery: { mac: 'DDEEFF00AA01' } });
     suite.defer(() => plug.stop());
     await waitFor(() => commandsOf(discovery, 'tasmota:DDEEFF00AA01').length === 1, 'the plug with its relay');
     await waitFor(() => commandsOf(discovery, 'ha:keep').length === 0, 'the config without cmnd/plug9/POWER');
-    keep = false;
-    await spam;
+    await stopSpam();
   });
 
   it("components that join a device's id past maxComponents do not take its switch's claim with them", async () => {
-    const peer = await mqtt();
     const twinTopic = 'homeassistant/switch/twin/config';
     const filler = 'homeassistant/device/aaa/config'; // sorts before homeassistant/switch/…
     suite.defer(() => clearRetained([twinTopic, filler]));
@@ -537,25 +552,21 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     await waitFor(() => commandsOf(discovery, NODE).length === 1, 'the node with its switch');
     const twin = (name: string) =>
       JSON.stringify({ name, stat_t: 'hall/switch/relay/state', cmd_t: 'hall/switch/relay/command', uniq_id: 'twin' });
-    await peer.publishAsync(twinTopic, twin('Twin'), { retain: true, qos: 1 });
+    await retain(twinTopic, twin('Twin'));
     await waitFor(() => discovery.devices.has('ha:twin') && commandsOf(discovery, NODE).length === 0, 'contested');
     // 64 sensors under the node's (public) device id: the node's switch becomes its 65th component.
     const cmps = Object.fromEntries(
       Array.from({ length: 64 }, (_, i) => [`s${i}`, { p: 'sensor', stat_t: `junk/s${i}` }]),
     );
-    await peer.publishAsync(filler, JSON.stringify({ dev: { ids: '84f3eb00e5e5' }, o: { name: 'x' }, cmps }), {
-      retain: true,
-      qos: 1,
-    });
+    await retain(filler, { dev: { ids: '84f3eb00e5e5' }, o: { name: 'x' }, cmps });
     await waitFor(() => discovery.devices.get(NODE)?.capabilities.sensors.length === 64, 'the node rebuilt');
     // The twin changes (so it is rebuilt after the node): still no command topic of the node's.
-    await peer.publishAsync(twinTopic, twin('Twin 2'), { retain: true, qos: 1 });
+    await retain(twinTopic, twin('Twin 2'));
     await waitFor(() => discovery.devices.get('ha:twin')?.name === 'Twin 2', 'the twin rebuilt');
     expect(commandsOf(discovery, 'ha:twin')).toEqual([]);
   });
 
   it("configs filling a device's id up to the topic cap do not take its switch's claim, nor its switch for good", async () => {
-    const peer = await mqtt();
     const fillers = Array.from({ length: 4 }, (_, i) => `homeassistant/sensor/fill${i}/config`);
     const evil = 'homeassistant/switch/evil/config';
     suite.defer(() => clearRetained([...fillers, evil]));
@@ -563,18 +574,11 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     const NODE = 'ha:84f3eb00c4c4';
     // The node's device id (its MAC, public) already has maxComponents discovery topics.
     for (const [i, t] of fillers.entries()) {
-      await peer.publishAsync(t, JSON.stringify({ stat_t: `junk/${i}`, dev: { ids: '84f3eb00c4c4' } }), {
-        retain: true,
-        qos: 1,
-      });
+      await retain(t, { stat_t: `junk/${i}`, dev: { ids: '84f3eb00c4c4' } });
     }
     await waitFor(() => discovery.devices.get(NODE)?.capabilities.sensors.length === 4, 'the filled device');
     // A config with the node's command topic under a state topic of the node's level: nobody claims it yet.
-    await peer.publishAsync(
-      evil,
-      JSON.stringify({ stat_t: 'hall4/switch/relay/x', cmd_t: 'hall4/switch/relay/command', uniq_id: 'evil' }),
-      { retain: true, qos: 1 },
-    );
+    await retain(evil, { stat_t: 'hall4/switch/relay/x', cmd_t: 'hall4/switch/relay/command', uniq_id: 'evil' });
     await waitFor(() => commandsOf(discovery, 'ha:evil').length === 1, 'evil with the command topic');
     // The node comes: its switch's config is over the cap (refused) but claims its topics at once.
     await esphomeNode('hall4', '84f3eb00c4c4');
@@ -589,20 +593,17 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   });
 
   it('when configs over the topic cap have spent their budget, Home Assistant devices get no command topic (fail closed)', async () => {
-    const peer = await mqtt();
     // maxDevices 4, maxComponents 2: a budget of 8 configs kept as claims only, all spent by one junk id.
     const junk = Array.from({ length: 10 }, (_, i) => `homeassistant/sensor/junk${i}/config`);
     const fillers = Array.from({ length: 2 }, (_, i) => `homeassistant/sensor/fill5_${i}/config`);
     const evil = 'homeassistant/switch/evil5/config';
     suite.defer(() => clearRetained([...junk, ...fillers, evil]));
     const { discovery, errors } = await discover({ maxDevices: 4, maxComponents: 2 });
-    const publish = (topic: string, body: object) =>
-      peer.publishAsync(topic, JSON.stringify(body), { retain: true, qos: 1 });
-    for (const [i, t] of junk.entries()) await publish(t, { stat_t: `junkx/${i}`, dev: { ids: 'junkdev' } });
+    for (const [i, t] of junk.entries()) await retain(t, { stat_t: `junkx/${i}`, dev: { ids: 'junkdev' } });
     await waitFor(() => errors.filter((e) => e.code === 'too_many_requests').length >= 8, 'the budget spent');
-    for (const [i, t] of fillers.entries()) await publish(t, { stat_t: `junky/${i}`, dev: { ids: '84f3eb00c5c5' } });
+    for (const [i, t] of fillers.entries()) await retain(t, { stat_t: `junky/${i}`, dev: { ids: '84f3eb00c5c5' } });
     await waitFor(() => discovery.devices.get('ha:84f3eb00c5c5')?.capabilities.sensors.length === 2, 'the node filled');
-    await publish(evil, { stat_t: 'hall5/switch/relay/x', cmd_t: 'hall5/switch/relay/command', uniq_id: 'evil5' });
+    await retain(evil, { stat_t: 'hall5/switch/relay/x', cmd_t: 'hall5/switch/relay/command', uniq_id: 'evil5' });
     await waitFor(() => commandsOf(discovery, 'ha:evil5').length === 1, 'evil with the command topic');
     // The node's switch config finds its topic cap full and the budget spent: what it claims is
     // unknown, so no Home Assistant device keeps a command topic.
@@ -624,7 +625,6 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   });
 
   it('places that free up over and over make at most one resend of every retained config a second', async () => {
-    const peer = await mqtt();
     const own = await mqtt();
     let subscribes = 0;
     const subscribeAsync = own.subscribeAsync.bind(own);
@@ -641,16 +641,14 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     suite.defer(() => discovery.close());
     discovery.on('error', () => undefined); // each config over the cap is reported
     await discovery.ready;
-    const publish = (topic: string, body: object | string) =>
-      peer.publishAsync(topic, typeof body === 'string' ? body : JSON.stringify(body), { retain: true, qos: 1 });
     // One id with a config over its topic cap: every topic of it that goes frees a place.
-    for (const [i, t] of attacker.entries()) await publish(t, { stat_t: `a/${i}`, dev: { ids: 'att' } });
+    for (const [i, t] of attacker.entries()) await retain(t, { stat_t: `a/${i}`, dev: { ids: 'att' } });
     await waitFor(() => discovery.devices.get('ha:att')?.capabilities.sensors.length === 2, 'the attacker id');
     const before = subscribes;
     const started = performance.now();
     for (let n = 0; n < 20; n++) {
-      for (const t of attacker) await publish(t, '');
-      for (const [i, t] of attacker.entries()) await publish(t, { stat_t: `a/${i}/${n}`, dev: { ids: 'att' } });
+      for (const t of attacker) await retain(t, '');
+      for (const [i, t] of attacker.entries()) await retain(t, { stat_t: `a/${i}/${n}`, dev: { ids: 'att' } });
       await new Promise((r) => setTimeout(r, 30));
     }
     const seconds = (performance.now() - started) / 1000;
@@ -661,7 +659,6 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   });
 
   it("Tasmota's default GroupTopic and FallbackTopic are its claims too", async () => {
-    const peer = await mqtt();
     const configs = ['homeassistant/switch/grp/config', 'homeassistant/switch/fb/config'];
     suite.defer(() => clearRetained([...configs, 'tasmota/discovery/A1B2C3D4E5F6/config', 'tele/plug7/LWT']));
     const plug = await TasmotaDouble.start(suite.broker.url, 'plug7', { discovery: { mac: 'A1B2C3D4E5F6' } });
@@ -669,16 +666,18 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     const { discovery, errors } = await discover();
     await waitFor(() => commandsOf(discovery, 'tasmota:A1B2C3D4E5F6').length === 1, 'the plug');
     // A real Tasmota runs cmnd/tasmotas/… and cmnd/DVES_<last 6 MAC digits>_fb/… as its own commands.
-    await peer.publishAsync(
-      configs[0] as string,
-      JSON.stringify({ '~': 'cmnd/tasmotas/', cmd_t: '~POWER', stat_t: 'stat/plug7/POWER', uniq_id: 'grp' }),
-      { retain: true, qos: 1 },
-    );
-    await peer.publishAsync(
-      configs[1] as string,
-      JSON.stringify({ '~': 'cmnd/DVES_D4E5F6_fb/', cmd_t: '~POWER', stat_t: 'stat/plug7/POWER', uniq_id: 'fb' }),
-      { retain: true, qos: 1 },
-    );
+    await retain(configs[0] as string, {
+      '~': 'cmnd/tasmotas/',
+      cmd_t: '~POWER',
+      stat_t: 'stat/plug7/POWER',
+      uniq_id: 'grp',
+    });
+    await retain(configs[1] as string, {
+      '~': 'cmnd/DVES_D4E5F6_fb/',
+      cmd_t: '~POWER',
+      stat_t: 'stat/plug7/POWER',
+      uniq_id: 'fb',
+    });
     await waitFor(
       () => ['ha:grp', 'ha:fb'].every((id) => errors.some((e) => e.id === id && e.code === 'forbidden')),
       'both refused',
@@ -689,72 +688,50 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   });
 
   it('a device that republishes the same config every few ms is still built', async () => {
-    const peer = await mqtt();
     const topic = 'homeassistant/sensor/chatty/config';
     suite.defer(() => clearRetained([topic]));
     const { discovery } = await discover({ settleMs: 200 });
     const config = JSON.stringify({ name: 'Chatty', stat_t: 'chatty/t', uniq_id: 'chatty' });
-    let keep = true;
-    const spam = (async () => {
-      while (keep) {
-        await peer.publishAsync(topic, config, { retain: true, qos: 1 });
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    })();
-    suite.defer(async () => {
-      keep = false;
-      await spam;
-    });
+    const stopSpam = await republishEvery(topic, () => config);
     await waitFor(() => discovery.devices.has('ha:chatty'), 'the device built');
-    keep = false;
-    await spam;
+    await stopSpam();
   });
 
   it('a Tasmota config with other prefixes is no standard Tasmota: an ESPHome switch its stat base covers is contested, and comes back', async () => {
-    const peer = await mqtt();
     const fake = 'tasmota/discovery/BADBAD00F301/config';
     suite.defer(() => clearRetained([fake]));
     await esphomeNode('hall3', '84f3eb00f3f3');
     const { discovery } = await discover();
     await waitFor(() => commandsOf(discovery, 'ha:84f3eb00f3f3').length === 1, 'the node with its switch');
     // Bases cmnd/switch/, hall3/switch/ (over the node's command topic), tele/switch/.
-    await peer.publishAsync(
-      fake,
-      JSON.stringify({ mac: 'BADBAD00F301', t: 'switch', tp: ['cmnd', 'hall3', 'tele'], rl: [1] }),
-      { retain: true, qos: 1 },
-    );
+    await retain(fake, { mac: 'BADBAD00F301', t: 'switch', tp: ['cmnd', 'hall3', 'tele'], rl: [1] });
     await waitFor(
       () => discovery.devices.has('tasmota:BADBAD00F301') && commandsOf(discovery, 'ha:84f3eb00f3f3').length === 0,
       'the node without its switch',
     );
     // A contest, not precedence: the node stays (a board with nothing to switch), and gets its switch back.
     expect(discovery.devices.has('ha:84f3eb00f3f3')).toBe(true);
-    await peer.publishAsync(fake, '', { retain: true, qos: 1 });
+    await retain(fake, '');
     await waitFor(() => commandsOf(discovery, 'ha:84f3eb00f3f3').length === 1, 'the node with its switch again');
   });
 
   it('a device payload with more components than maxComponents is refused before anything is kept', async () => {
-    const peer = await mqtt();
     const topic = 'homeassistant/device/many/config';
     suite.defer(() => clearRetained([topic]));
     const { discovery, errors } = await discover({ maxComponents: 4 });
     const cmps = Object.fromEntries(
       Array.from({ length: 5 }, (_, i) => [`s${i}`, { p: 'sensor', stat_t: `many/s${i}`, uniq_id: `many-s${i}` }]),
     );
-    await peer.publishAsync(topic, JSON.stringify({ dev: { ids: 'many' }, o: { name: 'x' }, cmps }), {
-      retain: true,
-      qos: 1,
-    });
+    await retain(topic, { dev: { ids: 'many' }, o: { name: 'x' }, cmps });
     await waitFor(() => errors.some((e) => e.code === 'too_many_requests'), 'refused');
     expect(discovery.devices.has('ha:many')).toBe(false);
   });
 
   it('untrusted input is bounded: other prefixes, wildcards, oversized payloads, too many devices', async () => {
-    const peer = await mqtt();
     const topics: string[] = [];
-    const publish = async (topic: string, body: unknown) => {
+    const publish = async (topic: string, body: object | string) => {
       topics.push(topic);
-      await peer.publishAsync(topic, typeof body === 'string' ? body : JSON.stringify(body), { retain: true, qos: 1 });
+      await retain(topic, body);
     };
     suite.defer(() => clearRetained(topics));
     const { discovery, devices, errors } = await discover({
@@ -795,7 +772,6 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   });
 
   it('a device whose configs change is announced again under the same id; allowCommandTopic refuses; removing every config removes it', async () => {
-    const peer = await mqtt();
     const topics = [
       'homeassistant/switch/garage/door/config',
       'homeassistant/switch/garage/light/config',
@@ -804,14 +780,12 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     ];
     suite.defer(() => clearRetained(topics));
     const dev = { ids: 'garage-node', name: 'Garage', sw: '1.2' };
-    const publish = (topic: string, body: object | '') =>
-      peer.publishAsync(topic, body === '' ? '' : JSON.stringify(body), { retain: true, qos: 1 });
     const { devices, removed, errors } = await discover({
       allowCommandTopic: (topic) => !topic.endsWith('/light/set'),
     });
     // A platform no board can use, before any other config of its device: no error, kept for `skipped`.
-    await publish(topics[3] as string, { name: 'Restart', cmd_t: 'garage/restart', dev });
-    await publish(topics[0] as string, { name: 'Door', '~': 'garage/door', cmd_t: '~/set', stat_t: '~/state', dev });
+    await retain(topics[3] as string, { name: 'Restart', cmd_t: 'garage/restart', dev });
+    await retain(topics[0] as string, { name: 'Door', '~': 'garage/door', cmd_t: '~/set', stat_t: '~/state', dev });
     await waitFor(() => devices.length === 1, 'first announcement');
     const first = devices[0] as DiscoveredDevice;
     expect(first.id).toBe('ha:garage-node');
@@ -822,8 +796,8 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     expect(errors).toEqual([]);
 
     // A second switch the app's policy refuses, and a sensor: announced again, same id, new board.
-    await publish(topics[1] as string, { name: 'Light', '~': 'garage/light', cmd_t: '~/set', stat_t: '~/state', dev });
-    await publish(topics[2] as string, { name: 'Temp', stat_t: 'garage/temp', unit_of_meas: '°C', dev });
+    await retain(topics[1] as string, { name: 'Light', '~': 'garage/light', cmd_t: '~/set', stat_t: '~/state', dev });
+    await retain(topics[2] as string, { name: 'Temp', stat_t: 'garage/temp', unit_of_meas: '°C', dev });
     await waitFor(() => devices.at(-1)?.capabilities.sensors.length === 1, 'second announcement');
     const second = devices.at(-1) as DiscoveredDevice;
     expect(second.id).toBe(first.id);
@@ -835,27 +809,25 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     expect(errors.some((e) => e.code === 'forbidden' && e.id === 'ha:garage-node')).toBe(true);
     await expect(first.board.digitalWrite('door', 1)).rejects.toMatchObject({ code: 'closed' });
 
-    for (const t of topics) await publish(t, '');
+    for (const t of topics) await retain(t, '');
     await waitFor(() => removed.length === 1, 'removed');
     expect(removed).toEqual(['ha:garage-node']);
     await expect(second.board.readSensor('temp')).rejects.toMatchObject({ code: 'closed' });
   });
 
   it('device discovery: a component id outside [A-Za-z0-9_-] is skipped; a component reduced to its platform is removed', async () => {
-    const peer = await mqtt();
     const topic = 'homeassistant/device/odd/config';
     suite.defer(() => clearRetained([topic]));
     const { devices } = await discover();
     const payload = (cmps: object) =>
       JSON.stringify({ dev: { ids: 'odd-node' }, o: { name: 'bla2mqtt' }, stat_t: 'odd/state', cmps });
-    await peer.publishAsync(
+    await retain(
       topic,
       payload({
         'bad id\u202e': { p: 'sensor', val_tpl: '{{ value_json.a }}' },
         temp: { p: 'sensor', val_tpl: '{{ value_json.t }}' },
         hum: { p: 'sensor', val_tpl: '{{ value_json.h }}' },
       }),
-      { retain: true, qos: 1 },
     );
     await waitFor(() => devices.length === 1, 'the device');
     expect([...(devices[0]?.capabilities.sensors ?? [])].sort()).toEqual(['hum', 'temp']);
@@ -863,14 +835,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
       { component: 'sensor/bad id\u202e', reason: 'a component id must be 1 to 64 of [A-Za-z0-9_-]' },
     ]);
     // The docs' way to remove one component of a device payload: leave only its platform.
-    await peer.publishAsync(
-      topic,
-      payload({ temp: { p: 'sensor', val_tpl: '{{ value_json.t }}' }, hum: { p: 'sensor' } }),
-      {
-        retain: true,
-        qos: 1,
-      },
-    );
+    await retain(topic, payload({ temp: { p: 'sensor', val_tpl: '{{ value_json.t }}' }, hum: { p: 'sensor' } }));
     await waitFor(() => devices.length === 2, 'the device again');
     expect(devices[1]?.id).toBe(devices[0]?.id);
     expect(devices[1]?.capabilities.sensors).toEqual(['temp']);
