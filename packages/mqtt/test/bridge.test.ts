@@ -29,6 +29,19 @@ function makeHub() {
   return hub;
 }
 
+/**
+ * `peer`, subscribed to `filter`, sends the led command with `responseTopic`
+ * and gets the one answer there: the bridge still runs commands.
+ */
+async function expectLedReply(peer: MqttClient, filter: string, responseTopic: string): Promise<void> {
+  const replies: string[] = [];
+  peer.on('message', (topic, payload) => replies.push(`${topic} ${payload}`));
+  await peer.subscribeAsync(filter);
+  await peer.publishAsync('home/app/commands/led', '{"state":"on"}', { properties: { responseTopic } });
+  await waitFor(() => replies.length === 1, 'reply');
+  expect(replies).toEqual([`${responseTopic} {"ok":true,"data":{"on":true}}`]);
+}
+
 describe.skipIf(!mosquittoPath)('bridgeHub on a real mosquitto', () => {
   const suite = useMosquitto();
 
@@ -127,12 +140,7 @@ describe.skipIf(!mosquittoPath)('bridgeHub on a real mosquitto', () => {
     expect(ran).toEqual([]);
     expect(errors).toEqual(['invalid_payload', 'invalid_payload']);
     // The bridge's connection was never dropped by the broker: a command still runs.
-    const replies: string[] = [];
-    peer.on('message', (topic, payload) => replies.push(`${topic} ${payload}`));
-    await peer.subscribeAsync('me/replies');
-    await peer.publishAsync('home/app/commands/led', '{"state":"on"}', { properties: { responseTopic: 'me/replies' } });
-    await waitFor(() => replies.length === 1, 'reply');
-    expect(replies).toEqual(['me/replies {"ok":true,"data":{"on":true}}']);
+    await expectLedReply(peer, 'me/replies', 'me/replies');
     expect(drops).toBe(0);
   });
 
@@ -215,12 +223,7 @@ describe.skipIf(!mosquittoPath)('bridgeHub on a real mosquitto', () => {
     expect(errors).toEqual(['forbidden', 'forbidden', 'forbidden', 'forbidden', 'forbidden']);
 
     // A topic under the configured prefix is answered there.
-    const replies: string[] = [];
-    peer.on('message', (topic, payload) => replies.push(`${topic} ${payload}`));
-    await peer.subscribeAsync('me/+');
-    await peer.publishAsync('home/app/commands/led', '{"state":"on"}', { properties: { responseTopic: 'me/r1' } });
-    await waitFor(() => replies.length === 1, 'reply');
-    expect(replies).toEqual(['me/r1 {"ok":true,"data":{"on":true}}']);
+    await expectLedReply(peer, 'me/+', 'me/r1');
   });
 
   it('responseTopics as a function decides per topic and command; without it no response topic is used', async () => {
