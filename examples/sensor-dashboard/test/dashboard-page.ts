@@ -1,5 +1,8 @@
 import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
 import { watchPage } from '../../../test-support/security-probe.js';
+import { type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import { buildPageToTemp } from './helpers.js';
 
 export type Sensor = 'temperature' | 'humidity' | 'light';
 
@@ -33,4 +36,34 @@ export async function openDashboard(
   await watched.page.goto(url);
   await watched.page.locator('#connection[data-status="open"]').waitFor({ timeout: timeoutMs });
   return watched;
+}
+
+/**
+ * For the tests of the describe it is called in: the page built into a temp
+ * dir (serve it with `start({ assetsDir })`) and Chromium launched before
+ * them, both gone after them. Read the two inside a test or hook.
+ */
+export function pageInChromium(): { readonly assetsDir: string; readonly browser: Browser } {
+  let built: { dir: string; remove(): void } | undefined;
+  let launched: LaunchedBrowser | undefined;
+  beforeAll(async () => {
+    built = await buildPageToTemp();
+    launched = await launchChromium();
+  });
+  afterAll(async () => {
+    await launched?.close();
+    built?.remove();
+  });
+  const ready = () => {
+    if (!built || !launched) throw new Error('pageInChromium: the page and Chromium are ready once beforeAll ran');
+    return { built, launched };
+  };
+  return {
+    get assetsDir() {
+      return ready().built.dir;
+    },
+    get browser() {
+      return ready().launched.browser;
+    },
+  };
 }

@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { chromiumPath } from '../../../test-support/system.js';
 import type { RunningDashboard } from '../src/server.js';
-import { chartValues, openDashboard, tableValues } from './dashboard-page.js';
-import { buildPageToTemp, postReadings, start, waitFor } from './helpers.js';
+import { chartValues, openDashboard, pageInChromium, tableValues } from './dashboard-page.js';
+import { postReadings, start, waitFor } from './helpers.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../.artifacts/', import.meta.url));
 
@@ -16,20 +16,11 @@ function listed(page: Page): Promise<string[]> {
 }
 
 describe.skipIf(!chromiumPath)('several devices on one dashboard (Chromium)', () => {
-  let browser: LaunchedBrowser;
-  let built: { dir: string; remove(): void };
+  const chromium = pageInChromium();
   let app: RunningDashboard | undefined;
   let page: Page | undefined;
   let problems: string[];
 
-  beforeAll(async () => {
-    built = await buildPageToTemp();
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    built?.remove();
-  });
   afterEach(async () => {
     await page?.close();
     await app?.close();
@@ -37,14 +28,14 @@ describe.skipIf(!chromiumPath)('several devices on one dashboard (Chromium)', ()
   });
 
   async function open(url: string): Promise<Page> {
-    const opened = await openDashboard(browser.browser, url);
+    const opened = await openDashboard(chromium.browser, url);
     problems = opened.problems;
     return opened.page;
   }
 
   for (const transport of ['sse', 'ws'] as const) {
     it(`lists the devices, charts only the one picked, and switches in place (${transport})`, async () => {
-      app = await start({ assetsDir: built.dir, capacity: 60, devices: ['dev-a', 'dev-b'] });
+      app = await start({ assetsDir: chromium.assetsDir, capacity: 60, devices: ['dev-a', 'dev-b'] });
       const url = app.url;
       const send = (device: string, values: number[]) =>
         fetch(`${url}/api/readings?device=${device}`, {
@@ -109,7 +100,7 @@ describe.skipIf(!chromiumPath)('several devices on one dashboard (Chromium)', ()
   }
 
   it('?device= that is no device id is said at once, nothing is subscribed, and a listed device can be picked', async () => {
-    app = await start({ assetsDir: built.dir, devices: ['dev-a'] });
+    app = await start({ assetsDir: chromium.assetsDir, devices: ['dev-a'] });
     page = await open(`${app.url}/?device=..`);
     const p = page;
     await p.locator('#device[data-online="invalid"]', { hasText: 'is not a valid device id' }).waitFor();
@@ -126,7 +117,7 @@ describe.skipIf(!chromiumPath)('several devices on one dashboard (Chromium)', ()
   });
 
   it('the single-device dashboard lists its one device and shows it without ?device=', async () => {
-    app = await start({ assetsDir: built.dir });
+    app = await start({ assetsDir: chromium.assetsDir });
     await postReadings(app.url, { sensor: 'light', value: 321 });
     page = await open(app.url);
     const p = page;

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { waitFor } from '../../../test-support/wait.js';
 import { buildPage } from '../scripts/build.mjs';
 import { type DashboardOptions, type RunningDashboard, startDashboard } from '../src/server.js';
@@ -12,6 +13,23 @@ export async function buildPageToTemp(): Promise<{ dir: string; remove(): void }
   const dir = mkdtempSync(join(tmpdir(), 'sensor-dashboard-page-'));
   await buildPage(dir, { minify: false });
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** For the tests of the describe it is called in: a temp dir made before them and removed after them. */
+export function tempDirForSuite(prefix: string): { readonly path: string } {
+  let path: string | undefined;
+  beforeAll(() => {
+    path = mkdtempSync(join(tmpdir(), prefix));
+  });
+  afterAll(() => {
+    if (path) rmSync(path, { recursive: true, force: true });
+  });
+  return {
+    get path() {
+      if (!path) throw new Error('tempDirForSuite: the dir is made in beforeAll');
+      return path;
+    },
+  };
 }
 
 export function start(options: Partial<DashboardOptions> & { assetsDir?: string } = {}): Promise<RunningDashboard> {

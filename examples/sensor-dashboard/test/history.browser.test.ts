@@ -1,12 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore, type SqliteStore } from '@boardcast/telemetry/sqlite';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import { describe, expect, it } from 'vitest';
+import { chromiumPath } from '../../../test-support/system.js';
 import type { RunningDashboard } from '../src/server.js';
-import { buildPageToTemp, postReadings, start, waitFor } from './helpers.js';
+import { pageInChromium } from './dashboard-page.js';
+import { postReadings, start, tempDirForSuite, waitFor } from './helpers.js';
 
 /**
  * POST without keep-alive: after the restart a pooled socket to the old
@@ -27,26 +26,14 @@ function chartPoints(page: Page): Promise<[number, number][]> {
 }
 
 describe.skipIf(!chromiumPath)('charts that survive a server restart (Chromium)', () => {
-  let browser: LaunchedBrowser;
-  let built: { dir: string; remove(): void };
-  let dir: string;
-
-  beforeAll(async () => {
-    built = await buildPageToTemp();
-    browser = await launchChromium();
-    dir = mkdtempSync(join(tmpdir(), 'sensor-dashboard-history-'));
-  });
-  afterAll(async () => {
-    await browser?.close();
-    built?.remove();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const chromium = pageInChromium();
+  const dir = tempDirForSuite('sensor-dashboard-history-');
 
   it('after a restart the last hour is still drawn, then live points continue with no gap and no doubled point', async () => {
-    const file = join(dir, 'readings.db');
+    const file = join(dir.path, 'readings.db');
     let store: SqliteStore = openSqliteStore({ path: file });
-    let app: RunningDashboard = await start({ assetsDir: built.dir, store });
-    const page = await browser.browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    let app: RunningDashboard = await start({ assetsDir: chromium.assetsDir, store });
+    const page = await chromium.browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const problems: string[] = [];
     page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
     try {
@@ -73,7 +60,7 @@ describe.skipIf(!chromiumPath)('charts that survive a server restart (Chromium)'
       await app.close();
       await store.close();
       store = openSqliteStore({ path: file });
-      app = await start({ assetsDir: built.dir, store, port });
+      app = await start({ assetsDir: chromium.assetsDir, store, port });
       expect(app.hub.state.sensors.temperature.points).toEqual(sent.map(([at, value]) => ({ at, value })));
 
       // A device keeps posting while the page reconnects and reloads its history.
@@ -113,10 +100,10 @@ describe.skipIf(!chromiumPath)('charts that survive a server restart (Chromium)'
   });
 
   it('the same with more readings than the chart has pixels: buckets from the store, then live points', async () => {
-    const file = join(dir, 'buckets.db');
+    const file = join(dir.path, 'buckets.db');
     let store: SqliteStore = openSqliteStore({ path: file });
-    let app: RunningDashboard = await start({ assetsDir: built.dir, store });
-    const page = await browser.browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    let app: RunningDashboard = await start({ assetsDir: chromium.assetsDir, store });
+    const page = await chromium.browser.newPage({ viewport: { width: 1280, height: 1000 } });
     type Summary = { count: number; sum: number; min: number; max: number; points: number };
     const summary = () =>
       page.evaluate(() => {
@@ -159,7 +146,7 @@ describe.skipIf(!chromiumPath)('charts that survive a server restart (Chromium)'
       await app.close();
       await store.close();
       store = openSqliteStore({ path: file });
-      app = await start({ assetsDir: built.dir, store, port });
+      app = await start({ assetsDir: chromium.assetsDir, store, port });
       // Live readings while the page reconnects and loads the buckets.
       let t = now;
       for (let i = 0; i < 40; i += 1) {
@@ -188,7 +175,7 @@ describe.skipIf(!chromiumPath)('charts that survive a server restart (Chromium)'
   it('live readings that arrive while the history loads: those up to its cursor are not drawn twice, those after it are drawn', async () => {
     // 2,000 stored readings over the last 50 minutes: the hour is drawn as buckets (no per-reading
     // bookkeeping to hide a doubled point: only the cursor decides).
-    const store = openSqliteStore({ path: join(dir, 'handover.db') });
+    const store = openSqliteStore({ path: join(dir.path, 'handover.db') });
     const now = Date.now();
     const stored: number[] = [];
     const batch = [];
@@ -198,8 +185,8 @@ describe.skipIf(!chromiumPath)('charts that survive a server restart (Chromium)'
       batch.push({ sensor: 'temperature', t: now - 3_000_000 + i * 1500, value });
     }
     await store.write(batch);
-    const app = await start({ assetsDir: built.dir, store });
-    const page = await browser.browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const app = await start({ assetsDir: chromium.assetsDir, store });
+    const page = await chromium.browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const received = () =>
       page.evaluate(() => (window as unknown as { __dashboard: { received: number } }).__dashboard.received);
     const before = [30.1, 30.2, 30.3, 30.4, 30.5]; // recorded before the query answers: in the history, id <= cursor
@@ -274,8 +261,8 @@ describe.skipIf(!chromiumPath)('charts that survive a server restart (Chromium)'
   }, 60_000);
 
   it('two equal readings that both arrive live are both drawn, as the hub state has them', async () => {
-    const app = await start({ assetsDir: built.dir });
-    const page = await browser.browser.newPage();
+    const app = await start({ assetsDir: chromium.assetsDir });
+    const page = await chromium.browser.newPage();
     try {
       await page.goto(`${app.url}/?range=10m`);
       await page.locator('#connection[data-status="open"]').waitFor({ timeout: 10_000 });

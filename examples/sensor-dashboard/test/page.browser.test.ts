@@ -1,29 +1,20 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { chromiumPath } from '../../../test-support/system.js';
 import type { RunningDashboard } from '../src/server.js';
-import { chartValues, openDashboard, type Sensor, tableValues } from './dashboard-page.js';
-import { buildPageToTemp, postReadings, start, waitFor } from './helpers.js';
+import { chartValues, openDashboard, pageInChromium, type Sensor, tableValues } from './dashboard-page.js';
+import { postReadings, start, waitFor } from './helpers.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../.artifacts/', import.meta.url));
 
 describe.skipIf(!chromiumPath)('dashboard page in Chromium', () => {
-  let browser: LaunchedBrowser;
-  let built: { dir: string; remove(): void };
+  const chromium = pageInChromium();
   let app: RunningDashboard;
   let page: Page;
   let problems: string[];
 
-  beforeAll(async () => {
-    built = await buildPageToTemp();
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    built?.remove();
-  });
   afterEach(async () => {
     await page?.close();
     await app?.close();
@@ -32,8 +23,8 @@ describe.skipIf(!chromiumPath)('dashboard page in Chromium', () => {
   });
 
   async function open(transport: 'sse' | 'ws'): Promise<void> {
-    app = await start({ assetsDir: built.dir, capacity: 60 });
-    ({ page, problems } = await openDashboard(browser.browser, `${app.url}/?transport=${transport}`, 10_000));
+    app = await start({ assetsDir: chromium.assetsDir, capacity: 60 });
+    ({ page, problems } = await openDashboard(chromium.browser, `${app.url}/?transport=${transport}`, 10_000));
     await expect(page.locator('#connection').textContent()).resolves.toContain(
       transport === 'ws' ? 'WebSocket' : 'SSE',
     );
@@ -82,12 +73,12 @@ describe.skipIf(!chromiumPath)('dashboard page in Chromium', () => {
   }
 
   it('draws a page opened later straight from the snapshot', async () => {
-    app = await start({ assetsDir: built.dir, capacity: 60 });
+    app = await start({ assetsDir: chromium.assetsDir, capacity: 60 });
     await postReadings(
       app.url,
       [1, 2, 3, 4, 5].map((value) => ({ sensor: 'light', value })),
     );
-    ({ page, problems } = await openDashboard(browser.browser, app.url));
+    ({ page, problems } = await openDashboard(chromium.browser, app.url));
     await waitFor(async () => (await chartValues(page, 'light')).length === 5, 'the snapshot on the chart');
     expect(await chartValues(page, 'light')).toEqual([1, 2, 3, 4, 5]);
     expect(await tableValues(page, 'light')).toEqual([5, 4, 3, 2, 1]);

@@ -1,13 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore, type SqliteStore } from '@boardcast/telemetry/sqlite';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import { describe, expect, it } from 'vitest';
+import { chromiumPath } from '../../../test-support/system.js';
 import type { RunningDashboard } from '../src/server.js';
-import { openDashboard } from './dashboard-page.js';
-import { buildPageToTemp, postReadings, start, waitFor } from './helpers.js';
+import { openDashboard, pageInChromium } from './dashboard-page.js';
+import { postReadings, start, tempDirForSuite, waitFor } from './helpers.js';
 
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -59,26 +57,14 @@ const asked = (width: number) => Math.max(10, Math.min(2000, Math.floor(width)))
 const sum = (ns: readonly number[]) => ns.reduce((a, b) => a + b, 0);
 
 describe.skipIf(!chromiumPath)('the range picker (Chromium)', () => {
-  let browser: LaunchedBrowser;
-  let built: { dir: string; remove(): void };
-  let dir: string;
-
-  beforeAll(async () => {
-    built = await buildPageToTemp();
-    browser = await launchChromium();
-    dir = mkdtempSync(join(tmpdir(), 'sensor-dashboard-range-'));
-  });
-  afterAll(async () => {
-    await browser?.close();
-    built?.remove();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const chromium = pageInChromium();
+  const dir = tempDirForSuite('sensor-dashboard-range-');
 
   it('each range redraws the chart over that range from the store, within the points asked, and live points continue', async () => {
     // A week and an hour of temperature, one reading a minute, written through the store API before the
     // server starts (raw readings kept 8 days, so the store accepts a week back). Two spikes: one
     // 3 days ago (only the week shows it) and one 10 hours ago (the day and the week show it).
-    const store: SqliteStore = openSqliteStore({ path: join(dir, 'week.db'), retention: { raw: 8 * DAY } });
+    const store: SqliteStore = openSqliteStore({ path: join(dir.path, 'week.db'), retention: { raw: 8 * DAY } });
     const end = Date.now() - 30_000;
     const seeded: { t: number; value: number }[] = [];
     const minutes = 7 * 24 * 60 + 60;
@@ -95,9 +81,9 @@ describe.skipIf(!chromiumPath)('the range picker (Chromium)', () => {
     let app: RunningDashboard | undefined;
     let page: Page | undefined;
     try {
-      app = await start({ assetsDir: built.dir, store });
+      app = await start({ assetsDir: chromium.assetsDir, store });
       let problems: string[];
-      ({ page, problems } = await openDashboard(browser.browser, `${app.url}/?range=1h`));
+      ({ page, problems } = await openDashboard(chromium.browser, `${app.url}/?range=1h`));
       const p = page;
       await waitFor(async () => {
         const chart = await shown(p);

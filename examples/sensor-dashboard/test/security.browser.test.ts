@@ -1,26 +1,18 @@
 import type { Server } from 'node:http';
 import type { BrowserContext } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { startFramingPage, watchPage } from '../../../test-support/security-probe.js';
-import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import { chromiumPath } from '../../../test-support/system.js';
 import type { RunningDashboard } from '../src/server.js';
-import { buildPageToTemp, start } from './helpers.js';
+import { pageInChromium } from './dashboard-page.js';
+import { start } from './helpers.js';
 
 describe.skipIf(!chromiumPath)('sensor-dashboard security in Chromium', () => {
-  let launched: LaunchedBrowser;
-  let built: { dir: string; remove(): void };
+  const chromium = pageInChromium();
   let app: RunningDashboard | undefined;
   let attacker: Server | undefined;
   const contexts: BrowserContext[] = [];
 
-  beforeAll(async () => {
-    built = await buildPageToTemp();
-    launched = await launchChromium();
-  });
-  afterAll(async () => {
-    await launched?.close();
-    built?.remove();
-  });
   afterEach(async () => {
     for (const context of contexts.splice(0)) await context.close();
     await app?.close();
@@ -30,13 +22,13 @@ describe.skipIf(!chromiumPath)('sensor-dashboard security in Chromium', () => {
   });
 
   const newContext = async () => {
-    const context = await launched.browser.newContext({ viewport: { width: 1280, height: 1000 } });
+    const context = await chromium.browser.newContext({ viewport: { width: 1280, height: 1000 } });
     contexts.push(context);
     return context;
   };
 
   it('a page on another origin cannot frame the dashboard (its own frame loads)', async () => {
-    app = await start({ assetsDir: built.dir });
+    app = await start({ assetsDir: chromium.assetsDir });
     const evil = await startFramingPage(`http://127.0.0.1:${app.port}/`, { width: 1000, height: 800 });
     attacker = evil.server;
     const page = await (await newContext()).newPage();
@@ -50,7 +42,7 @@ describe.skipIf(!chromiumPath)('sensor-dashboard security in Chromium', () => {
   });
 
   it('the page itself is served with frame-ancestors none and nosniff', async () => {
-    app = await start({ assetsDir: built.dir });
+    app = await start({ assetsDir: chromium.assetsDir });
     for (const path of ['/', '/app.js', '/app.css']) {
       const res = await fetch(`http://127.0.0.1:${app.port}${path}`);
       await res.arrayBuffer();
@@ -62,7 +54,7 @@ describe.skipIf(!chromiumPath)('sensor-dashboard security in Chromium', () => {
   it.each(['sse', 'ws'] as const)(
     'with a control token, the page opened with ?token= injects over %s; a fresh browser watches but cannot',
     async (t) => {
-      app = await start({ assetsDir: built.dir, controlToken: 'ctl-secret' });
+      app = await start({ assetsDir: chromium.assetsDir, controlToken: 'ctl-secret' });
       const origin = `http://127.0.0.1:${app.port}`;
       const { page, problems } = await watchPage(await newContext());
       await page.goto(`${origin}/?token=ctl-secret&transport=${t}`);

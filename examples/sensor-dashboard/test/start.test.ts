@@ -1,5 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@boardcast/browser-client';
@@ -12,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type PostgresProcess, postgresBinDir, startPostgres } from '../../../test-support/postgres.js';
 import { type RunningScript, runScript } from '../../../test-support/run-script.js';
 import { dashboard } from '../src/contract.js';
-import { waitFor } from './helpers.js';
+import { tempDirForSuite, waitFor } from './helpers.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -28,11 +26,7 @@ function alive(pid: number | undefined): boolean {
 
 describe('the start command', () => {
   let server: RunningScript | undefined;
-  let dir: string;
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'sensor-dashboard-start-'));
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDirForSuite('sensor-dashboard-start-');
   let client: { close(): void } | undefined;
   afterEach(async () => {
     client?.close();
@@ -41,7 +35,7 @@ describe('the start command', () => {
 
   it('builds, serves the page and charts a simulated device that posts over HTTP', async () => {
     // Exactly what `pnpm --filter sensor-dashboard start` runs, on a free port.
-    const db = join(dir, 'readings.db');
+    const db = join(dir.path, 'readings.db');
     const app = runScript(root, ['scripts/start.mjs', '--port', '0', '--interval', '100', '--db', db], {
       INGEST_TOKEN: 'start-test-token',
     });
@@ -92,7 +86,7 @@ describe('the start command', () => {
   });
 
   it('--devices 3 starts three simulated devices, each its own channel in the directory', async () => {
-    const db = join(dir, 'devices.db');
+    const db = join(dir.path, 'devices.db');
     const app = runScript(root, [
       'scripts/start.mjs',
       '--port',
