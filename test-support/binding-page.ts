@@ -9,10 +9,12 @@
  */
 import { fileURLToPath } from 'node:url';
 import { createHub } from '@boardcast/core';
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { ENGINES, type Engine, type EnginePage, launchEngine } from './engines.js';
+import { beforeAll, describe, it } from 'vitest';
+import { ENGINES, type EnginePage, launchEngine } from './engines.js';
 import { contract } from './led-contract.js';
+import { suiteBrowser } from './suite-browser.js';
 import { buildVitePage, type PageServer, servePage } from './vite-page.js';
+import { waitFor } from './wait.js';
 
 interface LedHub {
   readonly state: { readonly led: { readonly on: boolean } };
@@ -20,14 +22,8 @@ interface LedHub {
   setState(state: { led: { on: boolean } }): unknown;
 }
 
-async function until(check: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** Twice waitFor's default: a page in a loaded engine is slow. */
+const until = (check: () => Promise<boolean>, what: string) => waitFor(check, what, 20_000);
 
 export async function checkLedPage(
   tab: EnginePage,
@@ -86,23 +82,21 @@ export function ledHub() {
 /** `pkg`'s test page (`page`: its folder, built by Vite as a user's app is) in every engine present, over both transports. */
 export function describeBindingPage(pkg: string, page: URL): void {
   describe.each(ENGINES.filter((e) => e.available))(`${pkg} in $name`, ({ name }) => {
-    let engine: Engine;
     let server: PageServer;
     const hub = ledHub();
 
     beforeAll(async () => {
       server = await servePage(hub, await buildVitePage(fileURLToPath(page)));
-      engine = await launchEngine(name);
     }, 120_000);
-    afterAll(async () => {
-      await engine?.close();
-      await server?.close();
-      await hub.close();
-    });
+    const engine = suiteBrowser(
+      () => launchEngine(name),
+      () => server?.close(),
+      () => hub.close(),
+    );
 
     for (const transport of ['sse', 'ws'] as const) {
       it(`${transport}: one connection, toggle, a button press, a command error; unmount leaves none, a closed tab none`, async () => {
-        const tab = await engine.newPage();
+        const tab = await engine().newPage();
         try {
           await checkLedPage(tab, server, hub, transport);
         } finally {

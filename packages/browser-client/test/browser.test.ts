@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { suiteBrowser } from '../../../test-support/suite-browser.js';
+import { chromiumPath, launchChromium } from '../../../test-support/system.js';
 import { startTcpProxy, type TcpProxy } from '../../../test-support/tcp-proxy.js';
 import { makeHub, serve, type TestServer, tick } from './helpers.js';
 import { openPage, pageBundle, pageRoutes } from './page-bundle.js';
@@ -42,7 +43,6 @@ window.ready = true;
 </script>`;
 
 describe.skipIf(!chromiumPath)('built bundle in real Chromium', () => {
-  let browser: LaunchedBrowser;
   let server: TestServer;
   const hub = makeHub();
   /** Script paths the page requested, in order. */
@@ -51,17 +51,15 @@ describe.skipIf(!chromiumPath)('built bundle in real Chromium', () => {
   beforeAll(async () => {
     const js = await bundle();
     server = await serve(hub, { extra: pageRoutes(page, js, scripts) });
-    browser = await launchChromium();
   });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.kill();
-    await hub.close();
-  });
+  const browser = suiteBrowser(
+    launchChromium,
+    () => server?.kill(),
+    () => hub.close(),
+  );
 
   it('receives events over SSE (native EventSource, then fetch mode loaded on demand) and WebSocket, and sends commands', async () => {
-    const { tab, problems } = await openPage(browser, `http://127.0.0.1:${server.port}/`);
+    const { tab, problems } = await openPage(browser(), `http://127.0.0.1:${server.port}/`);
     await tab.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
     type R = { ticks: number[]; status: string[]; state: { tick: number; led: { on: boolean } } | null };
     const opened = (names: string[]) =>
@@ -113,7 +111,6 @@ describe.skipIf(!chromiumPath)('built bundle in real Chromium', () => {
  * from the period the server announced, and the client resumes.
  */
 describe.skipIf(!chromiumPath)('native EventSource in Chromium: a silent link', () => {
-  let browser: LaunchedBrowser;
   let server: TestServer;
   let proxy: TcpProxy;
   const hub = makeHub();
@@ -144,18 +141,16 @@ describe.skipIf(!chromiumPath)('native EventSource in Chromium: a silent link', 
       },
     });
     proxy = await startTcpProxy(server.port);
-    browser = await launchChromium();
   });
-
-  afterAll(async () => {
-    await browser?.close();
-    await proxy?.close();
-    await server?.kill();
-    await hub.close();
-  });
+  const browser = suiteBrowser(
+    launchChromium,
+    () => proxy?.close(),
+    () => server?.kill(),
+    () => hub.close(),
+  );
 
   it('is noticed from the announced keep-alive period and resumed without loss', async () => {
-    const { tab, problems } = await openPage(browser, `http://127.0.0.1:${proxy.port}/`);
+    const { tab, problems } = await openPage(browser(), `http://127.0.0.1:${proxy.port}/`);
     await tab.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
     type R = { ticks: number[]; status: string[]; state: unknown };
     const results = () => tab.evaluate(() => (window as unknown as { results: Record<string, R> }).results.sse);
@@ -191,7 +186,7 @@ describe.skipIf(!chromiumPath)('native EventSource in Chromium: a silent link', 
   });
 
   it('a native stream refused for its resume id: the status probe reads the 400, the client comes back fresh', async () => {
-    const tab = await browser.browser.newPage();
+    const tab = await browser().browser.newPage();
     await tab.goto(`http://127.0.0.1:${server.port}/`);
     await tab.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
     const seen = await tab.evaluate(async () => {

@@ -1,6 +1,7 @@
 import { accessTable, type Contract, createHub } from '@boardcast/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { suiteBrowser } from '../../../test-support/suite-browser.js';
+import { chromiumPath, launchChromium } from '../../../test-support/system.js';
 import { channelServer } from './channel-server.js';
 import { fleet } from './fleet.js';
 import { openPage, PAGE, pageBundle, pageRoutes } from './page-bundle.js';
@@ -32,7 +33,6 @@ interface PageClient {
 type PageWindow = { client: PageClient; seen: [string, string, unknown, string | null][] };
 
 describe.skipIf(!chromiumPath)('channels in Chromium (native EventSource)', () => {
-  let browser: LaunchedBrowser;
   let server: Awaited<ReturnType<typeof channelServer>>;
   const hub = createHub(fleet, { state: { sum: 0, n: 0, on: false }, access: accessTable({ '*': { see: ['*'] } }) });
   /** Stream requests as the server saw them. */
@@ -51,20 +51,18 @@ describe.skipIf(!chromiumPath)('channels in Chromium (native EventSource)', () =
       }
       return false;
     });
-    browser = await launchChromium();
   });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await hub.close();
-  });
+  const browser = suiteBrowser(
+    launchChromium,
+    () => server?.close(),
+    () => hub.close(),
+  );
 
   it('a quiet channel subscribed after a busy one, then a reconnect from the page’s Last-Event-ID: nothing folded twice', async () => {
     const busy = hub.channel('busy');
     const quiet = hub.channel('quiet');
     await quiet.publish('add', 100);
-    const { tab, problems } = await openPage(browser, `http://127.0.0.1:${server.port}/`);
+    const { tab, problems } = await openPage(browser(), `http://127.0.0.1:${server.port}/`);
     const state = (id: string) =>
       tab.evaluate((c) => (window as unknown as PageWindow).client.channel(c).state, id) as Promise<unknown>;
     const caughtUp = (id: string) =>

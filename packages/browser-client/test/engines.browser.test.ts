@@ -1,5 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES, type Engine, launchEngine } from '../../../test-support/engines.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES, launchEngine } from '../../../test-support/engines.js';
+import { suiteBrowser } from '../../../test-support/suite-browser.js';
+import { waitFor } from '../../../test-support/wait.js';
 import { makeHub, serve, type TestServer, tick } from './helpers.js';
 import { PAGE, pageBundle, pageRoutes } from './page-bundle.js';
 
@@ -40,23 +42,21 @@ const MODES = {
 } as const;
 
 describe.each(ENGINES.filter((e) => e.available))('browser-client in $name', ({ name }) => {
-  let engine: Engine;
   let server: TestServer;
   const hub = makeHub();
 
   beforeAll(async () => {
     const js = await pageBundle(script);
     server = await serve(hub, { extra: pageRoutes(PAGE, js) });
-    engine = await launchEngine(name);
   }, 120_000);
-  afterAll(async () => {
-    await engine?.close();
-    await server?.kill();
-    await hub.close();
-  });
+  const engine = suiteBrowser(
+    () => launchEngine(name),
+    () => server?.kill(),
+    () => hub.close(),
+  );
 
   it('every transport: snapshot, events, a command, and an oversized event skipped alone', async () => {
-    const tab = await engine.newPage();
+    const tab = await engine().newPage();
     try {
       await tab.goto(`http://127.0.0.1:${server.port}/`);
       await waitUntil(() => tab.evaluate<boolean>('window.ready === true'), 'the page');
@@ -99,7 +99,7 @@ describe.each(ENGINES.filter((e) => e.available))('browser-client in $name', ({ 
         if (req.url?.startsWith('/api/events')) streams++;
       };
       server.server.on('request', count);
-      const tabs = [await engine.newPage(), await engine.newPage(), await engine.newPage()];
+      const tabs = [await engine().newPage(), await engine().newPage(), await engine().newPage()];
       try {
         for (const tab of tabs) {
           await tab.goto(`http://127.0.0.1:${server.port}/`);
@@ -128,11 +128,5 @@ describe.each(ENGINES.filter((e) => e.available))('browser-client in $name', ({ 
     }, 120_000);
 });
 
-async function waitUntil(check: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** Twice waitFor's default: a page in a loaded engine is slow. */
+const waitUntil = (check: () => Promise<boolean>, what: string) => waitFor(check, what, 20_000);

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { suiteBrowser } from '../../../test-support/suite-browser.js';
+import { chromiumPath, launchChromium } from '../../../test-support/system.js';
 import { makeHub, serve, type TestServer, tick } from './helpers.js';
 import { buildPage, openPage, PAGE, pageRoutes } from './page-bundle.js';
 
@@ -21,7 +22,6 @@ window.client = client;
 `;
 
 describe.skipIf(!chromiumPath)('a names-only page on the /sse entry in Chromium', () => {
-  let browser: LaunchedBrowser;
   let server: TestServer;
   const hub = makeHub();
   /** Script paths the page requested, in order. */
@@ -33,18 +33,16 @@ describe.skipIf(!chromiumPath)('a names-only page on the /sse entry in Chromium'
     const built = await buildPage(pageSource, { minify: true });
     inputs = [...built.inputs];
     server = await serve(hub, { extra: pageRoutes(PAGE, built.files, scripts) });
-    browser = await launchChromium();
   });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.kill();
-    await hub.close();
-  });
+  const browser = suiteBrowser(
+    launchChromium,
+    () => server?.kill(),
+    () => hub.close(),
+  );
 
   it('bundles no schema library, streams the named events natively, and loads the command code on the first command', async () => {
     expect(inputs.filter((i) => /zod|valibot|arktype|standard-schema/.test(i))).toEqual([]);
-    const { tab, problems } = await openPage(browser, `http://127.0.0.1:${server.port}/`);
+    const { tab, problems } = await openPage(browser(), `http://127.0.0.1:${server.port}/`);
     type R = { ticks: number[]; status: string[]; state: { tick: number; led: { on: boolean } } | null };
     const result = () => tab.evaluate(() => (window as unknown as { result: R }).result);
     await tab.waitForFunction(() => {
