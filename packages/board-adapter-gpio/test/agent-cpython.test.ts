@@ -80,7 +80,17 @@ async function handServer(onFrame: (ws: WebSocket, frame: Record<string, unknown
     wss.close();
     await closeServer(server);
   });
-  return { port, sockets };
+  return { port, url: `ws://127.0.0.1:${port}/board`, sockets };
+}
+
+/** A server written by hand that answers every hello with `onHello(ws)` and collects the agent's results. */
+async function resultServer(onHello: (ws: WebSocket) => void) {
+  const results: Array<Record<string, unknown>> = [];
+  const rig = await handServer((ws, frame) => {
+    if (frame.type === 'hello') onHello(ws);
+    if (frame.type === 'result') results.push(frame);
+  });
+  return { ...rig, results };
 }
 
 describe.skipIf(!pythonPath)('agent command line (CPython)', () => {
@@ -215,6 +225,14 @@ describe.skipIf(!pythonPath)('wss:// with a self-signed certificate (CPython)', 
   }
   const fast = { backoff_min_ms: 100, backoff_max_ms: 200 };
 
+  /** A rig, and an agent that trusts its certificate by `trust` (the CA file or its fingerprint), online over it. */
+  async function onlineOverTls(trust: (rig: Awaited<ReturnType<typeof tlsRig>>) => object, what: string) {
+    const rig = await tlsRig();
+    agent({ url: rig.url, ...trust(rig), ...fast });
+    await waitFor(() => rig.link.board('cp').status === 'online', what);
+    return rig;
+  }
+
   it(
     'refuses a server it cannot verify: no CA → no upgrade request, the token is never sent',
     async () => {
@@ -231,9 +249,7 @@ describe.skipIf(!pythonPath)('wss:// with a self-signed certificate (CPython)', 
   it(
     'works with the CA file',
     async () => {
-      const rig = await tlsRig();
-      agent({ url: rig.url, ca: rig.cert, ...fast });
-      await waitFor(() => rig.link.board('cp').status === 'online', 'online over verified wss');
+      const rig = await onlineOverTls((tls) => ({ ca: tls.cert }), 'online over verified wss');
       expect(await rig.link.board('cp').digitalWrite(5, 1)).toBe(1);
     },
     budget(WAIT_MS, REQUEST_MS),
@@ -242,9 +258,7 @@ describe.skipIf(!pythonPath)('wss:// with a self-signed certificate (CPython)', 
   it(
     'works with the pinned SHA-256 fingerprint; a wrong pin is refused before the token is sent',
     async () => {
-      const rig = await tlsRig();
-      agent({ url: rig.url, cert_sha256: rig.fingerprint, ...fast });
-      await waitFor(() => rig.link.board('cp').status === 'online', 'online with a pinned certificate');
+      const rig = await onlineOverTls((tls) => ({ cert_sha256: tls.fingerprint }), 'online with a pinned certificate');
       const wrong = agent({ id: 'cp2', url: rig.url, cert_sha256: 'ab'.repeat(32), ...fast });
       await wrong.waitForLine(/does not match cert_sha256; token not sent/);
       expect(rig.upgrades()).toBe(1);
@@ -257,20 +271,16 @@ describe.skipIf(!pythonPath)('requests with deadlines (CPython)', () => {
   it(
     'drops a request whose deadline passed on the server clock and answers timeout; executes one in time',
     async () => {
-      const results: Array<Record<string, unknown>> = [];
       // The server's monotonic clock has an arbitrary origin: 7,000,000 ms here.
       const origin = 7_000_000 - performance.now();
       const now = () => Math.round(origin + performance.now());
-      const rig = await handServer((ws, frame) => {
-        if (frame.type === 'hello') {
-          ws.send(JSON.stringify({ type: 'welcome', heartbeatMs: 5000, now: now() }));
-          ws.send(JSON.stringify({ type: 'write', id: 1, pin: 5, value: 1, deadline: now() - 1000 }));
-          ws.send(JSON.stringify({ type: 'write', id: 2, pin: 5, value: 0, deadline: now() + 5000 }));
-          ws.send(JSON.stringify({ type: 'read', id: 3, pin: 5, deadline: now() + 5000 }));
-        }
-        if (frame.type === 'result') results.push(frame);
+      const { results, url } = await resultServer((ws) => {
+        ws.send(JSON.stringify({ type: 'welcome', heartbeatMs: 5000, now: now() }));
+        ws.send(JSON.stringify({ type: 'write', id: 1, pin: 5, value: 1, deadline: now() - 1000 }));
+        ws.send(JSON.stringify({ type: 'write', id: 2, pin: 5, value: 0, deadline: now() + 5000 }));
+        ws.send(JSON.stringify({ type: 'read', id: 3, pin: 5, deadline: now() + 5000 }));
       });
-      const a = agent({ url: `ws://127.0.0.1:${rig.port}/board` });
+      const a = agent({ url });
       await waitFor(() => results.length === 3, 'three results');
       expect(results[0]).toEqual({
         type: 'result',
@@ -291,18 +301,14 @@ describe.skipIf(!pythonPath)('a server that sends garbage (CPython)', () => {
   it(
     'regression: a deeply nested frame is skipped (was RecursionError ending the session); the session goes on',
     async () => {
-      const results: Array<Record<string, unknown>> = [];
       let hellos = 0;
-      const rig = await handServer((ws, frame) => {
-        if (frame.type === 'hello') {
-          hellos++;
-          ws.send(JSON.stringify({ type: 'welcome', heartbeatMs: 5000, now: 1000 }));
-          ws.send('['.repeat(3000)); // 3 KB: under max_frame, deeper than CPython's recursion limit
-          ws.send(JSON.stringify({ type: 'write', id: 1, pin: 5, value: 1 }));
-        }
-        if (frame.type === 'result') results.push(frame);
+      const { results, url } = await resultServer((ws) => {
+        hellos++;
+        ws.send(JSON.stringify({ type: 'welcome', heartbeatMs: 5000, now: 1000 }));
+        ws.send('['.repeat(3000)); // 3 KB: under max_frame, deeper than CPython's recursion limit
+        ws.send(JSON.stringify({ type: 'write', id: 1, pin: 5, value: 1 }));
       });
-      const a = agent({ url: `ws://127.0.0.1:${rig.port}/board` });
+      const a = agent({ url });
       await waitFor(() => results.length === 1, 'the write after the bad frame answered');
       expect(results[0]).toMatchObject({ id: 1, ok: true, value: 1 });
       expect(a.lines.some((l) => /bad frame from server RecursionError/.test(l))).toBe(true);
@@ -342,16 +348,12 @@ describe.skipIf(!pythonPath)('shutdown (CPython)', () => {
   it(
     'SIGTERM drives each output inactive before exiting (release "off", the default); "keep" leaves it',
     async () => {
-      const results: Array<Record<string, unknown>> = [];
-      const rig = await handServer((ws, frame) => {
-        if (frame.type === 'hello') {
-          ws.send(JSON.stringify({ type: 'welcome', heartbeatMs: 5000, now: 1 }));
-          for (const [id, pin] of [5, 6, 7].entries()) ws.send(JSON.stringify({ type: 'write', id, pin, value: 1 }));
-        }
-        if (frame.type === 'result') results.push(frame);
+      const { results, url } = await resultServer((ws) => {
+        ws.send(JSON.stringify({ type: 'welcome', heartbeatMs: 5000, now: 1 }));
+        for (const [id, pin] of [5, 6, 7].entries()) ws.send(JSON.stringify({ type: 'write', id, pin, value: 1 }));
       });
       const a = agent({
-        url: `ws://127.0.0.1:${rig.port}/board`,
+        url,
         pins: [
           { pin: 5, mode: 'output' },
           { pin: 6, mode: 'output', release: 'keep' },
@@ -381,7 +383,7 @@ describe.skipIf(!pythonPath)('shutdown (CPython)', () => {
         ws.on('close', (code) => closes.push(code));
         ws.send(JSON.stringify({ type: 'welcome', heartbeatMs: 5000, now: 1 }));
       });
-      const a = agent({ url: `ws://127.0.0.1:${rig.port}/board` });
+      const a = agent({ url: rig.url });
       await waitFor(() => hello && a.lines.some((l) => /online/.test(l)), 'session up');
       a.child.kill('SIGTERM');
       expect(await a.exited).toBe(0);
@@ -409,7 +411,7 @@ describe.skipIf(!pythonPath)('backoff (CPython)', () => {
         ws.close(4409, 'board_conflict');
       });
       const a = agent({
-        url: `ws://127.0.0.1:${rig.port}/board`,
+        url: rig.url,
         backoff_min_ms: 50,
         backoff_max_ms: 100,
         heartbeat_ms: 200,
@@ -438,7 +440,7 @@ describe.skipIf(!pythonPath)('backoff (CPython)', () => {
       const rig = await handServer((ws, frame) => {
         if (frame.type === 'hello') ws.close(1011, 'try again');
       });
-      const a = agent({ url: `ws://127.0.0.1:${rig.port}/board`, backoff_min_ms: 100, backoff_max_ms: 800 });
+      const a = agent({ url: rig.url, backoff_min_ms: 100, backoff_max_ms: 800 });
       await waitFor(() => a.lines.filter((l) => /retry in/.test(l)).length >= 5, 'five retries', 15_000);
       const delays = a.lines.filter((l) => /retry in/.test(l)).map((l) => Number(/retry in (\d+) ms/.exec(l)![1]));
       // 100, 200, 400, 800, 800 (+ up to 25 % jitter, capped at backoff_max_ms).
