@@ -191,31 +191,27 @@ describe.skipIf(!chromiumPath)('charts that survive a server restart (Chromium)'
       page.evaluate(() => (window as unknown as { __dashboard: { received: number } }).__dashboard.received);
     const before = [30.1, 30.2, 30.3, 30.4, 30.5]; // recorded before the query answers: in the history, id <= cursor
     const after = [31.1, 31.2, 31.3, 31.4, 31.5]; // recorded after it: live only, id > cursor
+    /** Temperature readings as one batch, accepted (200). */
+    const postTemperatures = async (values: number[]) =>
+      expect(
+        (
+          await post(
+            app.url,
+            values.map((value) => ({ sensor: 'temperature', value })),
+          )
+        ).status,
+      ).toBe(200);
     let held = false;
     // Hold the page's temperature query: readings arrive on its stream (and wait) on both sides of the answer.
     await page.route(/\/api\/telemetry\/query\?.*sensor=temperature/, async (route) => {
       if (held) return route.continue();
       held = true;
-      expect(
-        (
-          await post(
-            app.url,
-            before.map((value) => ({ sensor: 'temperature', value })),
-          )
-        ).status,
-      ).toBe(200);
+      await postTemperatures(before);
       await waitFor(async () => (await received()) >= before.length, 'the first live readings on the page');
       const answer = await route.fetch(); // the server flushes its recorder: the cursor covers `before`
       const body = (await answer.json()) as { cursor: string | null; buckets: { count: number }[] };
       expect(body.buckets.reduce((n, b) => n + b.count, 0)).toBe(stored.length + before.length);
-      expect(
-        (
-          await post(
-            app.url,
-            after.map((value) => ({ sensor: 'temperature', value })),
-          )
-        ).status,
-      ).toBe(200);
+      await postTemperatures(after);
       await waitFor(async () => (await received()) >= before.length + after.length, 'the later live readings');
       await route.fulfill({ response: answer, json: body });
     });
