@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RemoteBoard } from '../../../packages/board-adapter-gpio/src/index.js';
 import { BoardDouble } from '../../../packages/board-adapter-gpio/test/remote-double.js';
 import { type RedisProcess, startRedis } from '../../../test-support/redis-server.js';
+import { keepForSuite } from '../../../test-support/suite-teardown.js';
 import { redisServerPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { type Fleet, startFleet } from '../src/server.js';
@@ -169,12 +170,13 @@ describe('fleet CLI: --board-retention-ms', { timeout: 120_000 }, () => {
 });
 
 describe.skipIf(!redisServerPath)('fleet on Redis: a board that moved to another instance keeps its row', () => {
+  const keep = keepForSuite();
   let redis: RedisProcess;
   let a: Fleet;
   let b: Fleet;
 
   beforeAll(async () => {
-    redis = await startRedis();
+    redis = keep(await startRedis(), (started) => started.stop());
     const common = {
       port: 0,
       host: '127.0.0.1',
@@ -188,14 +190,9 @@ describe.skipIf(!redisServerPath)('fleet on Redis: a board that moved to another
     // a forgets the board when another id needs its place (maxBoards 1), not on a timer: a 300 ms
     // retention raced the board's hello on b, which on a loaded machine came later than that (a
     // then saw it offline and removed the row b was about to hold). b forgets it 300 ms after it left.
-    a = await startFleet({ ...common, boardLinkOptions: { retentionMs: 600_000, maxBoards: 1 } });
-    b = await startFleet({ ...common, boardLinkOptions: { retentionMs: 300 } });
+    a = keep(await startFleet({ ...common, boardLinkOptions: { retentionMs: 600_000, maxBoards: 1 } }));
+    b = keep(await startFleet({ ...common, boardLinkOptions: { retentionMs: 300 } }));
   }, 60_000);
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await redis?.stop();
-  });
 
   it("the first instance forgetting it does not remove the row the second holds online; the second's does", async () => {
     const online = (fleet: Fleet) => fleet.hub.directory.get('esp32-moves')?.status === 'online';

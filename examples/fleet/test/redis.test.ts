@@ -2,13 +2,15 @@
 // them (`--first-board`): each instance's directory lists every board with
 // its status, a command sent to one instance for a board of the other is run
 // where the board is, and a board going offline is offline on both.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type RedisProcess, startRedis } from '../../../test-support/redis-server.js';
+import { keepForSuite } from '../../../test-support/suite-teardown.js';
 import { redisServerPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { type Fleet, startFleet } from '../src/server.js';
 
 describe.skipIf(!redisServerPath)('fleet on Redis: two instances, one fleet', () => {
+  const keep = keepForSuite();
   let redis: RedisProcess;
   let a: Fleet;
   let b: Fleet;
@@ -21,17 +23,11 @@ describe.skipIf(!redisServerPath)('fleet on Redis: two instances, one fleet', ()
     ).entries;
 
   beforeAll(async () => {
-    redis = await startRedis();
+    redis = keep(await startRedis(), (started) => started.stop());
     const common = { port: 0, host: '127.0.0.1', log: false, redis: redis.url, inputEveryMs: 0 } as const;
-    a = await startFleet({ ...common, boards: 3, firstBoard: 1 });
-    b = await startFleet({ ...common, boards: 3, firstBoard: 4 });
+    a = keep(await startFleet({ ...common, boards: 3, firstBoard: 1 }));
+    b = keep(await startFleet({ ...common, boards: 3, firstBoard: 4 }));
   }, 60_000);
-
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await redis?.stop();
-  });
 
   it('each instance lists all six boards, online', async () => {
     for (const fleet of [a, b]) {

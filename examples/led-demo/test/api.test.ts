@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Demo, startDemo } from '../src/server.js';
+import type { Demo } from '../src/server.js';
 import { waitFor } from './helpers.js';
+import { startTestDemo } from './test-demo.js';
 
 let demo: Demo;
 const lines: string[] = [];
 
 beforeAll(async () => {
-  demo = await startDemo({ port: 0, host: '127.0.0.1', log: (line) => lines.push(line), timeIntervalMs: 100 });
+  demo = await startTestDemo({ log: (line) => lines.push(line), timeIntervalMs: 100 });
 });
 afterAll(async () => {
   await demo?.close();

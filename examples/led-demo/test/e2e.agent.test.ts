@@ -5,13 +5,15 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_PINS, startSimAgent } from '../../../packages/board-adapter-gpio/test/helpers.js';
 import { bundleForNode } from '../../../packages/board-adapter-gpio/test/node-bundle.js';
+import { keepForSuite } from '../../../test-support/suite-teardown.js';
 import { chromiumPath, type LaunchedBrowser, launchChromium, pythonPath } from '../../../test-support/system.js';
 import { startTcpProxy } from '../../../test-support/tcp-proxy.js';
-import { type Demo, startDemo } from '../src/server.js';
+import type { Demo } from '../src/server.js';
 import { artifactsDir, buildPageFromSources, openPage, waitFor } from './helpers.js';
+import { startTestDemo } from './test-demo.js';
 
 const TOKEN = 'e2e-secret';
 
@@ -30,6 +32,7 @@ async function expectText(page: Page, selector: string, expected: string, timeou
 }
 
 describe.skipIf(!chromiumPath || !pythonPath)('led-demo with a real board agent (python3, simulated backend)', () => {
+  const keep = keepForSuite();
   let launched: LaunchedBrowser;
   let demo: Demo;
   let agent: ReturnType<typeof startAgent>;
@@ -37,26 +40,15 @@ describe.skipIf(!chromiumPath || !pythonPath)('led-demo with a real board agent 
 
   beforeAll(async () => {
     await buildPageFromSources();
-    demo = await startDemo({
-      port: 0,
-      host: '127.0.0.1',
-      log: false,
-      board: { kind: 'remote', token: TOKEN, id: 'esp32', heartbeatMs: 1000 },
-    });
-    agent = startAgent(demo.port);
+    demo = keep(await startTestDemo({ board: { kind: 'remote', token: TOKEN, id: 'esp32', heartbeatMs: 1000 } }));
+    agent = keep(startAgent(demo.port), (started) => started.kill());
     await waitFor(() => demo.board?.status === 'online', `the agent to connect (${agent.lines.join('\n')})`, 15_000);
-    launched = await launchChromium();
+    launched = keep(await launchChromium());
     for (const transport of ['sse', 'ws'] as const) {
       const page = await openPage(launched.browser, `http://127.0.0.1:${demo.port}/?transport=${transport}`);
       await expectText(page, '#conn-status', 'open');
       pages[transport] = page;
     }
-  });
-
-  afterAll(async () => {
-    await launched?.close();
-    await agent?.kill();
-    await demo?.close();
   });
 
   it('shows the remote board online and hides the virtual board', async () => {
@@ -158,12 +150,7 @@ describe.skipIf(!chromiumPath || !pythonPath)('led-demo: a command that arrives 
     await buildPageFromSources();
     // Heartbeat 7 s: a 6 s stall outlasts the 5 s command timeout, and even
     // with up to one period of quiet before it stays under the 14 s offline limit.
-    const demo = await startDemo({
-      port: 0,
-      host: '127.0.0.1',
-      log: false,
-      board: { kind: 'remote', token: TOKEN, id: 'esp32', heartbeatMs: 7000 },
-    });
+    const demo = await startTestDemo({ board: { kind: 'remote', token: TOKEN, id: 'esp32', heartbeatMs: 7000 } });
     const proxy = await startTcpProxy(demo.port);
     const agent = startAgent(proxy.port);
     const launched = await launchChromium();

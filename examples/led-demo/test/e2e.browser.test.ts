@@ -1,8 +1,9 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
-import { type Demo, startDemo } from '../src/server.js';
+import type { Demo } from '../src/server.js';
 import { artifactsDir, buildPageFromSources, expectText, openPage, waitFor } from './helpers.js';
+import { startTestDemo } from './test-demo.js';
 
 const base = (demo: Demo) => `http://127.0.0.1:${demo.port}/`;
 
@@ -14,7 +15,7 @@ describe.skipIf(!chromiumPath).each(['sse', 'ws'] as const)('led-demo in Chromiu
 
   beforeAll(async () => {
     await buildPageFromSources();
-    demo = await startDemo({ port: 0, host: '127.0.0.1', log: false, transport });
+    demo = await startTestDemo({ transport });
     launched = await launchChromium();
     pageA = await openPage(launched.browser, `${base(demo)}?transport=${transport}`);
     pageB = await openPage(launched.browser, `${base(demo)}?transport=${transport}`);
@@ -78,7 +79,7 @@ describe.skipIf(!chromiumPath).each(['sse', 'ws'] as const)('led-demo in Chromiu
     await expectText(pageB, '#conn-status', 'reconnecting', 10_000);
     await shot(pageA, 'reconnecting');
 
-    demo = await startDemo({ port, host: '127.0.0.1', log: false, transport });
+    demo = await startTestDemo({ port, transport });
     await demo.hub.call('led', { state: 'on' });
     await expectText(pageA, '#conn-status', 'open', 15_000);
     await expectText(pageB, '#conn-status', 'open', 15_000);

@@ -9,8 +9,9 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmulatedGpio } from '../../../test-support/emulated-gpio/index.js';
 import { chromiumPath, type LaunchedBrowser, launchChromium, pythonPath } from '../../../test-support/system.js';
-import { type Demo, startDemo } from '../src/server.js';
+import type { Demo } from '../src/server.js';
 import { artifactsDir, buildPageFromSources, expectText, openPage, waitFor } from './helpers.js';
+import { startTestDemo } from './test-demo.js';
 
 const RP1 = 'pinctrl-rp1';
 
@@ -23,12 +24,7 @@ describe.skipIf(!chromiumPath || !pythonPath)('led-demo --board gpio (emulated P
   beforeAll(async () => {
     await buildPageFromSources();
     gpio = await EmulatedGpio.start('pi5', 2, pythonPath);
-    demo = await startDemo({
-      port: 0,
-      host: '127.0.0.1',
-      log: false,
-      board: { kind: 'gpio', env: gpio.env, python: pythonPath ?? 'python3' },
-    });
+    demo = await startTestDemo({ board: { kind: 'gpio', env: gpio.env, python: pythonPath ?? 'python3' } });
     launched = await launchChromium();
     page = await openPage(launched.browser, `http://127.0.0.1:${demo.port}/`);
     await expectText(page, '#conn-status', 'open');

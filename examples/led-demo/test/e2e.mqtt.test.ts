@@ -3,14 +3,17 @@
  * a real mosquitto → a Tasmota device double, and back.
  */
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { TasmotaDouble } from '../../../packages/mqtt/test/devices.js';
 import { type MosquittoProcess, startMosquitto } from '../../../test-support/mosquitto.js';
+import { keepForSuite } from '../../../test-support/suite-teardown.js';
 import { chromiumPath, type LaunchedBrowser, launchChromium, mosquittoPath } from '../../../test-support/system.js';
-import { type Demo, startDemo } from '../src/server.js';
+import type { Demo } from '../src/server.js';
 import { buildPageFromSources, expectText, waitFor } from './helpers.js';
+import { startTestDemo } from './test-demo.js';
 
 describe.skipIf(!chromiumPath || !mosquittoPath)('led-demo --board mqtt in Chromium', () => {
+  const keep = keepForSuite();
   let broker: MosquittoProcess;
   let device: TasmotaDouble;
   let demo: Demo;
@@ -18,28 +21,16 @@ describe.skipIf(!chromiumPath || !mosquittoPath)('led-demo --board mqtt in Chrom
   let page: Page;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
-    device = await TasmotaDouble.start(broker.url, 'demo_plug', { switches: 2 });
+    broker = keep(await startMosquitto(), (started) => started.stop());
+    device = keep(await TasmotaDouble.start(broker.url, 'demo_plug', { switches: 2 }), (started) => started.stop());
     await buildPageFromSources();
-    demo = await startDemo({
-      port: 0,
-      host: '127.0.0.1',
-      log: false,
-      board: { kind: 'mqtt', url: broker.url, device: 'demo_plug' },
-    });
-    launched = await launchChromium();
+    demo = keep(await startTestDemo({ board: { kind: 'mqtt', url: broker.url, device: 'demo_plug' } }));
+    launched = keep(await launchChromium());
     const context = await launched.browser.newContext();
     page = await context.newPage();
     page.on('pageerror', (error) => console.error('[page error]', error));
     await page.goto(`http://127.0.0.1:${demo.port}/`);
     await expectText(page, '#conn-status', 'open');
-  });
-
-  afterAll(async () => {
-    await launched?.close();
-    await demo?.close();
-    await device?.stop();
-    await broker?.stop();
   });
 
   it('toggles the LED from the page; the page shows what the device reported', async () => {

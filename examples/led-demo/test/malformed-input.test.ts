@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NOT_A_LED_COMMAND } from '../../../test-support/led-command-bodies.js';
 import { routeStatus } from '../../../test-support/route-status.js';
-import { type Demo, startDemo } from '../src/server.js';
+import type { Demo } from '../src/server.js';
+import { startTestDemo } from './test-demo.js';
 
 /**
  * Malformed input on every route of the demo answers 400 `invalid_payload`
@@ -14,7 +15,7 @@ let demo: Demo;
 const lines: string[] = [];
 
 beforeAll(async () => {
-  demo = await startDemo({ port: 0, host: '127.0.0.1', log: (line) => lines.push(line), timeIntervalMs: 60_000 });
+  demo = await startTestDemo({ log: (line) => lines.push(line), timeIntervalMs: 60_000 });
 });
 afterAll(async () => {
   await demo?.close();

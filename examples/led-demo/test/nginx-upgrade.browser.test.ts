@@ -5,22 +5,26 @@
  * the page used to reconnect for ever in silence. Now the client says what
  * happened (`upgrade_failed`) and stops after the second identical failure.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type Nginx, startNginx } from '../../../test-support/nginx.js';
+import { keepForSuite } from '../../../test-support/suite-teardown.js';
 import { chromiumPath, type LaunchedBrowser, launchChromium, nginxPath } from '../../../test-support/system.js';
-import { type Demo, startDemo } from '../src/server.js';
+import type { Demo } from '../src/server.js';
 import { buildPageFromSources, openPage } from './helpers.js';
+import { startTestDemo } from './test-demo.js';
 
 describe.skipIf(!chromiumPath || !nginxPath)('WebSocket through a proxy that drops the upgrade', () => {
+  const keep = keepForSuite();
   let demo: Demo;
   let nginx: Nginx;
   let launched: LaunchedBrowser;
 
   beforeAll(async () => {
     await buildPageFromSources();
-    demo = await startDemo({ port: 0, host: '127.0.0.1', log: false, trustProxy: ['127.0.0.1'] });
-    nginx = await startNginx(
-      (port) => `
+    demo = keep(await startTestDemo({ trustProxy: ['127.0.0.1'] }));
+    nginx = keep(
+      await startNginx(
+        (port) => `
 server {
   listen 127.0.0.1:${port};
   location / {
@@ -29,14 +33,11 @@ server {
     proxy_set_header X-Forwarded-Host $http_host;
   }
 }`,
+      ),
+      (started) => started.stop(),
     );
-    launched = await launchChromium();
+    launched = keep(await launchChromium());
   }, 60_000);
-  afterAll(async () => {
-    await launched?.close();
-    await nginx?.stop();
-    await demo?.close();
-  });
 
   it('the page is told upgrade_failed and the client stops, instead of a silent reconnect loop', async () => {
     const page = await openPage(launched.browser, `http://127.0.0.1:${nginx.port}/?transport=ws`);

@@ -1,25 +1,23 @@
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type RedisProcess, startRedis } from '../../../test-support/redis-server.js';
+import { keepForSuite } from '../../../test-support/suite-teardown.js';
 import { chromiumPath, type LaunchedBrowser, launchChromium, redisServerPath } from '../../../test-support/system.js';
-import { type Demo, startDemo } from '../src/server.js';
+import type { Demo } from '../src/server.js';
 import { artifactsDir, buildPageFromSources, expectText, openPage, waitFor } from './helpers.js';
+import { startTestDemo } from './test-demo.js';
 
 /** Two instances of the demo sharing one Redis: A drives the (simulated) board, B only serves pages. */
 describe.skipIf(!redisServerPath)('led-demo: two instances on one Redis', () => {
+  const keep = keepForSuite();
   let redis: RedisProcess;
   let a: Demo;
   let b: Demo;
 
   beforeAll(async () => {
-    redis = await startRedis();
-    a = await startDemo({ port: 0, host: '127.0.0.1', log: false, redis: redis.url, timeIntervalMs: 200 });
-    b = await startDemo({ port: 0, host: '127.0.0.1', log: false, redis: redis.url, board: { kind: 'none' } });
-  });
-  afterAll(async () => {
-    await b?.close();
-    await a?.close();
-    await redis?.stop();
+    redis = keep(await startRedis(), (started) => started.stop());
+    a = keep(await startTestDemo({ redis: redis.url, timeIntervalMs: 200 }));
+    b = keep(await startTestDemo({ redis: redis.url, board: { kind: 'none' } }));
   });
 
   const url = (demo: Demo, path: string) => `http://127.0.0.1:${demo.port}${path}`;
@@ -64,28 +62,23 @@ describe.skipIf(!redisServerPath)('led-demo: two instances on one Redis', () => 
  * it (`open`), so only the server can say that what they show is stale.
  */
 describe.skipIf(!redisServerPath || !chromiumPath)('led-demo: a page-only instance whose Redis goes away', () => {
+  const keep = keepForSuite();
   let redis: RedisProcess;
-  let a: Demo;
   let b: Demo;
   let launched: LaunchedBrowser;
   const pages: Record<'sse' | 'ws', Page> = {} as Record<'sse' | 'ws', Page>;
 
   beforeAll(async () => {
     await buildPageFromSources();
-    redis = await startRedis({ persistent: true });
-    a = await startDemo({ port: 0, host: '127.0.0.1', log: false, redis: redis.url });
-    b = await startDemo({ port: 0, host: '127.0.0.1', log: false, redis: redis.url, board: { kind: 'none' } });
-    launched = await launchChromium();
+    redis = keep(await startRedis({ persistent: true }), (started) => started.stop());
+    // A, the instance with the board: only B's pages are looked at.
+    keep(await startTestDemo({ redis: redis.url }));
+    b = keep(await startTestDemo({ redis: redis.url, board: { kind: 'none' } }));
+    launched = keep(await launchChromium());
     for (const transport of ['sse', 'ws'] as const) {
       const page = await openPage(launched.browser, `http://127.0.0.1:${b.port}/?transport=${transport}`);
       pages[transport] = page;
     }
-  });
-  afterAll(async () => {
-    await launched?.close();
-    await b?.close();
-    await a?.close();
-    await redis?.stop();
   });
 
   it('its pages show "server degraded", commands fail at once with bus_unavailable, and all clears when Redis is back', async () => {
