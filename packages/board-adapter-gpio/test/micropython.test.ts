@@ -73,11 +73,23 @@ describe.skipIf(!pythonPath)('static MicroPython compatibility check', () => {
 
 const SIM = `{'backend': 'sim', 'watchdog_s': 0, 'pins': [{'pin': 5, 'mode': 'output'}, {'pin': 6, 'mode': 'output', 'active_low': True}, {'pin': 0, 'mode': 'input_pullup', 'debounce_ms': 20}]}`;
 
+/**
+ * Run `script` in a fresh interpreter with the agent's modules, then a print
+ * of `marker`, and expect the marker in the output: the script ran to its end
+ * (a failed assert raises before it).
+ */
+async function expectScriptEnds(marker: string, script: string): Promise<void> {
+  const out: string[] = [];
+  const mp = await loadAgentMp(out);
+  mp.runPython(`${script}print('${marker}')\n`);
+  expect(out).toContain(marker);
+}
+
 describe('the agent under real MicroPython (WebAssembly build from npm, 32-bit)', () => {
   it('frames, debounces IRQ transitions by their own times, answers requests, drops late ones', async () => {
-    const out: string[] = [];
-    const mp = await loadAgentMp(out);
-    mp.runPython(`
+    await expectScriptEnds(
+      'mp-ok',
+      `
 import sys, bc_ws, bc_agent, bc_util
 assert sys.implementation.name == 'micropython' and sys.maxsize == 2**31 - 1
 frame = bc_ws.encode_frame(1, b'hello', b'\\x01\\x02\\x03\\x04')
@@ -111,15 +123,14 @@ assert agent.handle({'type': 'write', 'id': 6, 'pin': 5, 'value': 0, 'deadline':
 assert agent.backend.levels['5'] == 0
 snap = agent.handle({'type': 'snapshot', 'id': 7})[0]['value']
 assert snap['pins'] == {'5': 0, '6': 1, '0': 1}, snap
-print('mp-ok')
-`);
-    expect(out).toContain('mp-ok');
+`,
+    );
   });
 
   it('cert_sha256: pinned in the TLS handshake through verify_callback; refused at config time on a build without it', async () => {
-    const out: string[] = [];
-    const mp = await loadAgentMp(out);
-    mp.runPython(`
+    await expectScriptEnds(
+      'pin-ok',
+      `
 import bc_ws, bc_config
 # This WebAssembly build has no mbedTLS SSLContext.verify_callback, like a port
 # that cannot check a pin: refused when the config is read, not retried for ever.
@@ -139,15 +150,14 @@ assert check(memoryview(b'intermediate'), 1) == 0 and box[0] is None
 assert check(memoryview(cert), 0) == 0 and box[0] == pin
 box = [None]
 assert bc_ws.pin_check('00' * 32, box)(memoryview(cert), 0) != 0 and box[0] == pin
-print('pin-ok')
-`);
-    expect(out).toContain('pin-ok');
+`,
+    );
   });
 
   it('regression: garbage from the server (inf clock, string levels, bad deadlines) changes no pin', async () => {
-    const out: string[] = [];
-    const mp = await loadAgentMp(out);
-    mp.runPython(`
+    await expectScriptEnds(
+      'garbage-ok',
+      `
 import json, bc_agent
 agent = bc_agent.Agent(${SIM})
 # 1e309 parses as inf: kept as the clock, every later request was dropped as late.
@@ -171,9 +181,8 @@ assert r['error']['code'] == 'invalid_payload', r
 assert agent.backend.levels['5'] == 1
 assert agent.handle({'type': 'mode', 'id': 5, 'pin': 5, 'mode': 'output', 'initial': 0})[0]['ok']
 assert agent.backend.levels['5'] == 0
-print('garbage-ok')
-`);
-    expect(out).toContain('garbage-ok');
+`,
+    );
   });
 
   it('the socket double enforces one waiting writer and a 2 KB send buffer', async () => {
