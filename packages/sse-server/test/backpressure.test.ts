@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { endAll } from '../../../test-support/end-all.js';
 import { createSseEndpoint, type SseClientInfo, type SseEndpointOptions } from '../src/index.js';
 import { listen, makeHub, openStream, type StreamReader, type TestServer, waitFor } from './helpers.js';
 
@@ -44,11 +45,7 @@ async function caughtUp(reader: StreamReader, count: number): Promise<void> {
 }
 
 afterEach(async () => {
-  for (const reader of readers.splice(0)) reader.close();
-  for (const socket of sockets.splice(0)) socket.destroy();
-  sse?.close();
-  await hub?.close();
-  await server?.close();
+  await endAll(...readers.splice(0), ...sockets.splice(0), sse, hub, server);
   server = undefined;
 });
 

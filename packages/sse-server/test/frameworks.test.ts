@@ -7,6 +7,7 @@ import express from 'express';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { endAll } from '../../../test-support/end-all.js';
 import { createCommandEndpoint, createSseEndpoint, type SseEndpoint, type SseEndpointOptions } from '../src/index.js';
 import { listen, makeHub, openStream, type StreamReader, summary, type TestServer, waitFor } from './helpers.js';
 
@@ -18,12 +19,7 @@ const sources: EventSource[] = [];
 const sockets: Socket[] = [];
 
 afterEach(async () => {
-  for (const reader of readers.splice(0)) reader.close();
-  for (const source of sources.splice(0)) source.close();
-  for (const socket of sockets.splice(0)) socket.destroy();
-  sse?.close();
-  await hub?.close();
-  await server?.close();
+  await endAll(...readers.splice(0), ...sources.splice(0), ...sockets.splice(0), sse, hub, server);
   server = undefined;
 });
 

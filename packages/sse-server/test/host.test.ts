@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { hostname } from 'node:os';
 import type { BoardcastError } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { endAll } from '../../../test-support/end-all.js';
 import { rebindingChromium } from '../../../test-support/rebinding-chromium.js';
 import { chromiumPath } from '../../../test-support/system.js';
 import { type BoardcastHttp, type BoardcastHttpOptions, boardcastHttp } from '../src/index.js';
@@ -12,9 +13,7 @@ let api: BoardcastHttp | undefined;
 let hub: ReturnType<typeof makeHub>;
 
 afterEach(async () => {
-  await api?.close();
-  await hub?.close();
-  await server?.close();
+  await endAll(api, hub, server);
   server = undefined;
   api = undefined;
 });

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { endAll } from '../../../test-support/end-all.js';
 import { startTcpProxy, type TcpProxy } from '../../../test-support/tcp-proxy.js';
 import { createSseEndpoint, type DisconnectReason, type SseEndpoint, type SseEndpointOptions } from '../src/index.js';
 import { listen, makeHub, openStream, type StreamReader, type TestServer, waitFor } from './helpers.js';
@@ -10,11 +11,7 @@ let hub: ReturnType<typeof makeHub>;
 const readers: StreamReader[] = [];
 
 afterEach(async () => {
-  for (const reader of readers.splice(0)) reader.close();
-  await proxy?.close();
-  await sse?.close();
-  await hub?.close();
-  await server?.close();
+  await endAll(...readers.splice(0), proxy, sse, hub, server);
   proxy = undefined;
   server = undefined;
 });

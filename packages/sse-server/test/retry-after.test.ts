@@ -3,6 +3,7 @@ import { BoardcastError, createHub } from '@boardcast/core';
 import { serve } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { afterEach, describe, expect, it } from 'vitest';
+import { endAll } from '../../../test-support/end-all.js';
 import { type Authorize, type BoardcastHttpOptions, boardcastHttp, createTokenAccess } from '../src/index.js';
 import { contract, listen, makeHub, type TestServer } from './helpers.js';
 
@@ -18,9 +19,7 @@ let hub: ReturnType<typeof testHub> | undefined;
 let api: ReturnType<typeof boardcastHttp> | undefined;
 
 afterEach(async () => {
-  await api?.close();
-  await hub?.close();
-  await server?.close();
+  await endAll(api, hub, server);
   server = undefined;
   hub = undefined;
   api = undefined;

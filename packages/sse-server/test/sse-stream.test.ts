@@ -2,6 +2,7 @@ import { type ClientRequest, get as httpGet } from 'node:http';
 import { BoardcastError } from '@boardcast/core';
 import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it } from 'vitest';
+import { endAll } from '../../../test-support/end-all.js';
 import { createSseEndpoint, type SseEndpointOptions } from '../src/index.js';
 import { listen, makeHub, openStream, type StreamReader, summary, type TestServer, waitFor } from './helpers.js';
 
@@ -25,11 +26,7 @@ async function open(path = '', headers: Record<string, string> = {}) {
 }
 
 afterEach(async () => {
-  for (const reader of readers.splice(0)) reader.close();
-  for (const source of sources.splice(0)) source.close();
-  sse?.close();
-  await hub?.close();
-  await server?.close();
+  await endAll(...readers.splice(0), ...sources.splice(0), sse, hub, server);
   server = undefined;
 });
 

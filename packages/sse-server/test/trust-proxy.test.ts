@@ -6,6 +6,7 @@
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { endAll } from '../../../test-support/end-all.js';
 import { type BoardcastHttp, type BoardcastHttpOptions, boardcastHttp, createHostGuard } from '../src/index.js';
 import { listen, makeHub, type TestServer } from './helpers.js';
 
@@ -15,10 +16,7 @@ let hub: ReturnType<typeof makeHub> | undefined;
 const open: IncomingMessage[] = [];
 
 afterEach(async () => {
-  for (const res of open.splice(0)) res.destroy();
-  await api?.close();
-  await hub?.close();
-  await server?.close();
+  await endAll(...open.splice(0), api, hub, server);
   server = api = hub = undefined;
 });
 
