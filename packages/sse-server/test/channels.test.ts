@@ -3,6 +3,7 @@ import { DIRECTORY } from '@boardcast/core';
 import type { EventSourceMessage } from 'eventsource-parser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { channelFleet, type FleetHub } from '../../../test-support/channel-fleet.js';
+import { endAll } from '../../../test-support/end-all.js';
 import { type BoardcastHttp, type BoardcastHttpOptions, boardcastHttp } from '../src/index.js';
 import { listen, openStream, type TestServer, waitFor } from './helpers.js';
 
@@ -24,11 +25,7 @@ const streams: Stream[] = [];
 const sockets: Socket[] = [];
 
 afterEach(async () => {
-  for (const stream of streams.splice(0)) stream.close();
-  for (const socket of sockets.splice(0)) socket.destroy();
-  await api?.close();
-  await hub?.close();
-  await server?.close();
+  await endAll(...streams.splice(0), ...sockets.splice(0), api, hub, server);
   server = api = hub = undefined;
 });
 
@@ -101,6 +98,32 @@ function readTail(socket: Socket): { text: string } {
   });
   socket.resume();
   return received;
+}
+
+/**
+ * Resume reading the stalled `socket` and wait for its restart (`slow`'s one
+ * reset and a new snapshot of `channel`), then publish `tick` on `channel`
+ * and wait until it arrives live. Resolves with the tail read (readTail).
+ */
+async function restartedThenLive(
+  hub: TestHub,
+  socket: Socket,
+  slow: { readonly resets: number } | undefined,
+  channel: string,
+  tick: number,
+): Promise<string> {
+  const received = readTail(socket);
+  await waitFor(
+    () => slow?.resets === 1 && received.text.includes(`"channel":"${channel}","state"`),
+    'restart',
+    15_000,
+  );
+  await hub.channel(channel).publish('tick', tick);
+  await waitFor(
+    () => received.text.includes(`"channel":"${channel}","data":${tick}`),
+    `${channel} live after the restart`,
+  );
+  return received.text;
 }
 
 const as = (user: string, extra: Record<string, string> = {}) => ({ headers: { 'x-user': user, ...extra } });
@@ -426,11 +449,8 @@ describe('SSE channels', () => {
     await fillPast64KiB(hub, slow);
     expect(slow?.peakBufferedBytes).toBeGreaterThan(64 * 1024);
     await hub.channel('board-2').publish('tick', 7);
-    const received = readTail(socket);
-    await waitFor(() => slow?.resets === 1 && received.text.includes('"channel":"board-2","state"'), 'restart', 15_000);
-    await hub.channel('board-2').publish('tick', 8);
-    await waitFor(() => received.text.includes('"channel":"board-2","data":8'), 'board-2 live after the restart');
-    const tail = received.text.slice(received.text.indexOf('event: reset'));
+    const text = await restartedThenLive(hub, socket, slow, 'board-2', 8);
+    const tail = text.slice(text.indexOf('event: reset'));
     expect(tail).toContain('event: reset\ndata: {"channel":"board-1","reason":"slow"}');
     expect(tail).toContain('event: reset\ndata: {"channel":"board-2","reason":"slow"}');
     expect(tail).toContain('"channel":"board-2","state":{"ticks":1,"last":7}');
@@ -444,14 +464,11 @@ describe('SSE channels', () => {
     access.set('carol', { see: ['board-1'] });
     await hub.invalidateAccess('carol');
     await hub.channel('board-2').publish('tick', 99);
-    const received = readTail(socket);
-    await waitFor(() => slow?.resets === 1 && received.text.includes('"channel":"board-1","state"'), 'restart', 15_000);
-    await hub.channel('board-1').publish('tick', 5);
-    await waitFor(() => received.text.includes('"channel":"board-1","data":5'), 'board-1 live after the restart');
-    const tail = received.text.slice(received.text.indexOf('event: forbidden'));
+    const text = await restartedThenLive(hub, socket, slow, 'board-1', 5);
+    const tail = text.slice(text.indexOf('event: forbidden'));
     expect(tail).toMatch(/^event: forbidden\ndata: \{"channel":"board-2","error":\{"code":"forbidden"/);
     expect(tail).toContain('event: reset\ndata: {"channel":"board-1","reason":"slow"}');
     expect(tail).not.toContain('"channel":"board-2","reason"');
-    expect(received.text).not.toContain('"data":99');
+    expect(text).not.toContain('"data":99');
   });
 });

@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { endAll } from '../../../test-support/end-all.js';
 import { type BoardcastHttp, type BoardcastHttpOptions, boardcastHttp } from '../src/index.js';
 import { listen, makeHub, type TestServer } from './helpers.js';
 
@@ -8,9 +9,7 @@ let api: BoardcastHttp | undefined;
 let hub: ReturnType<typeof makeHub> | undefined;
 
 afterEach(async () => {
-  await api?.close();
-  await hub?.close();
-  await server?.close();
+  await endAll(api, hub, server);
   server = api = hub = undefined;
 });
 
@@ -54,6 +53,10 @@ function send(url: string, method: string, headers: Record<string, string>, body
 const preflight = (url: string, method: string, extra: Record<string, string> = {}) =>
   send(url, 'OPTIONS', { Origin: PAGE, 'Access-Control-Request-Method': method, ...extra });
 
+/** The `led` command with a JSON `body`, as a page on `origin` posts it. */
+const postLed = (base: string, body: string, origin = PAGE) =>
+  send(`${base}/api/commands/led`, 'POST', { Origin: origin, 'Content-Type': 'application/json' }, body);
+
 describe('CORS for the origins in allowedOrigins', () => {
   it('answers a command preflight and the command itself for a listed origin, with credentials and Vary: Origin', async () => {
     const base = await setup({ allowedOrigins: [PAGE] });
@@ -71,12 +74,7 @@ describe('CORS for the origins in allowedOrigins', () => {
     expect(pre.headers['access-control-max-age']).toBe('600');
     expect(pre.headers.vary).toMatch(/^Origin\b/);
 
-    const command = await send(
-      `${base}/api/commands/led`,
-      'POST',
-      { Origin: PAGE, 'Content-Type': 'application/json' },
-      '{"state":"on"}',
-    );
+    const command = await postLed(base, '{"state":"on"}');
     expect(command.status).toBe(200);
     expect(JSON.parse(command.body)).toEqual({ on: true });
     expect(command.headers['access-control-allow-origin']).toBe(PAGE);
@@ -84,12 +82,7 @@ describe('CORS for the origins in allowedOrigins', () => {
     expect(command.headers.vary).toBe('Origin');
 
     // An error is readable too, so the page can tell why (here: a bad payload).
-    const bad = await send(
-      `${base}/api/commands/led`,
-      'POST',
-      { Origin: PAGE, 'Content-Type': 'application/json' },
-      '{"state":"sideways"}',
-    );
+    const bad = await postLed(base, '{"state":"sideways"}');
     expect(bad.status).toBe(400);
     expect(bad.headers['access-control-allow-origin']).toBe(PAGE);
   });
@@ -144,18 +137,11 @@ describe('CORS for the origins in allowedOrigins', () => {
     expect(pre.headers['access-control-allow-origin']).toBe('*');
     expect(pre.headers['access-control-allow-credentials']).toBeUndefined();
     expect(pre.headers.vary).toBeUndefined();
-    await api?.close();
-    await hub?.close();
-    await server?.close();
+    await endAll(api, hub, server);
 
     const base = await setup();
     const host = new URL(base).host;
-    const same = await send(
-      `${base}/api/commands/led`,
-      'POST',
-      { Origin: `http://${host}`, 'Content-Type': 'application/json' },
-      '{"state":"on"}',
-    );
+    const same = await postLed(base, '{"state":"on"}', `http://${host}`);
     expect(same.status).toBe(200);
     expect(same.headers['access-control-allow-origin']).toBeUndefined();
     const cross = await preflight(`${base}/api/commands/led`, 'POST');
