@@ -3,10 +3,12 @@
  * connections" as `hub.invalidateAccess`: nothing published after the
  * moment reaches the client. Over real SSE streams on 127.0.0.1.
  */
-import { accessTable, createHub, DEFAULT_CHANNEL, DIRECTORY } from '@boardcast/core';
+import { createHub, DEFAULT_CHANNEL, DIRECTORY } from '@boardcast/core';
 import type { EventSourceMessage } from 'eventsource-parser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FleetHub, fleetContract, fleetInitial } from '../../../test-support/channel-fleet.js';
+import { endAll } from '../../../test-support/end-all.js';
+import { rotatingKeysFleet } from '../../../test-support/rotating-keys.js';
 import { type BoardcastHttp, boardcastHttp, type DisconnectReason } from '../src/index.js';
 import { listen, openStream, type StreamReader, type TestServer, waitFor } from './helpers.js';
 
@@ -16,10 +18,7 @@ let hub: FleetHub | undefined;
 const streams: StreamReader[] = [];
 
 afterEach(async () => {
-  for (const stream of streams.splice(0)) stream.close();
-  await api?.close();
-  await hub?.close();
-  await server?.close();
+  await endAll(...streams.splice(0), api, hub, server);
   server = api = hub = undefined;
 });
 
@@ -87,31 +86,15 @@ describe('SSE: a credential that expires', () => {
 
 describe('SSE: a credential that rotates', () => {
   it('after the program rotates a key and calls hub.invalidateAccess, the old key’s streams lose every channel and get nothing published after', async () => {
-    // The program's credential store: one current key per user. authorize says
-    // who holds which key; the policy gives rights only to a current key. The
-    // principal id names the credential (`alice:k1`), not the user: the hub
-    // shares a decision among the connections of one id (directory changes
-    // are decided once per id), so one id must mean one set of rights.
-    const keys = new Map([
-      ['alice', 'k1'],
-      ['bob', 'b1'],
-    ]);
-    const table = accessTable({ alice: { see: ['*'] }, bob: { see: ['*'] } });
-    hub = createHub(fleetContract, {
-      state: fleetInitial,
-      access: {
-        principalId: (p: unknown) => `${(p as { id: string }).id}:${(p as { key: string }).key}`,
-        canSee: (p: unknown, channel: string) =>
-          keys.get((p as { id: string }).id) === (p as { key: string }).key && table.canSee(p, channel) === true,
-      },
-    });
+    // The program's credential store: one current key per user; authorize says
+    // who holds which key, the policy gives rights only to a current key.
+    const rotating = rotatingKeysFleet();
+    hub = rotating.hub;
+    const { keys, holder } = rotating;
     const reasons: { user: string; reason: DisconnectReason }[] = [];
     api = boardcastHttp(hub, {
       base: '/api',
-      authorize: (request) => {
-        const [user = '', key = ''] = (request.header('authorization') ?? '').replace(/^Bearer /, '').split(':');
-        return keys.get(user) === key ? { id: user, key } : false;
-      },
+      authorize: (request) => holder((request.header('authorization') ?? '').replace(/^Bearer /, '')),
     });
     api.sse.on('disconnect', (client, reason) => reasons.push({ user: (client.auth as { id: string }).id, reason }));
     server = await listen(api.node);

@@ -5,9 +5,9 @@
  * sockets on 127.0.0.1 with the real `ws` client.
  */
 import { createServer } from 'node:http';
-import { accessTable, createHub, DIRECTORY } from '@boardcast/core';
+import { DIRECTORY } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FleetHub, fleetContract, fleetInitial } from '../../../test-support/channel-fleet.js';
+import { rotatingKeysFleet } from '../../../test-support/rotating-keys.js';
 import { createWsEndpoint, type WsDisconnectReason } from '../src/index.js';
 import { closeAll, type Frame, fleetSetup, listen, TestClient, waitFor } from './helpers.js';
 
@@ -83,31 +83,13 @@ describe('WebSocket: a credential that expires', () => {
 
 describe('WebSocket: a credential that rotates', () => {
   it('after the program rotates a key and calls hub.invalidateAccess, the old key’s sockets lose every channel and get nothing published after', async () => {
-    // The program's credential store: one current key per user. authorize says
-    // who holds which key; the policy gives rights only to a current key. The
-    // principal id names the credential (`alice:k1`), not the user: the hub
-    // shares a decision among the connections of one id (directory changes
-    // are decided once per id), so one id must mean one set of rights.
-    const keys = new Map([
-      ['alice', 'k1'],
-      ['bob', 'b1'],
-    ]);
-    const table = accessTable({ alice: { see: ['*'] }, bob: { see: ['*'] } });
-    const hub: FleetHub = createHub(fleetContract, {
-      state: fleetInitial,
-      access: {
-        principalId: (p: unknown) => `${(p as { id: string }).id}:${(p as { key: string }).key}`,
-        canSee: (p: unknown, channel: string) =>
-          keys.get((p as { id: string }).id) === (p as { key: string }).key && table.canSee(p, channel) === true,
-      },
-    });
+    // The program's credential store: one current key per user; authorize says
+    // who holds which key, the policy gives rights only to a current key.
+    const { hub, keys, holder } = rotatingKeysFleet();
     const server = createServer((_req, res) => res.end('page'));
     const endpoint = createWsEndpoint(hub, {
       server,
-      authorize: (request) => {
-        const [user = '', key = ''] = (request.url.searchParams.get('token') ?? '').split(':');
-        return keys.get(user) === key ? { id: user, key } : false;
-      },
+      authorize: (request) => holder(request.url.searchParams.get('token') ?? ''),
     });
     const disconnects: { user: string; reason: WsDisconnectReason }[] = [];
     endpoint.on('disconnect', (client, reason) =>
