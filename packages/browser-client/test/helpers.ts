@@ -144,6 +144,22 @@ export async function rawServer(handler: (req: IncomingMessage, res: ServerRespo
   };
 }
 
+/**
+ * A {@link rawServer}, closed after the test, that counts the requests it
+ * gets: `handler` is told each one's number (from 1), `requests` how many so far.
+ */
+export async function countingServer(handler: (req: IncomingMessage, res: ServerResponse, n: number) => void) {
+  let requests = 0;
+  const raw = await rawServer((req, res) => handler(req, res, ++requests));
+  cleanups.push(() => raw.close());
+  return {
+    ...raw,
+    get requests() {
+      return requests;
+    },
+  };
+}
+
 /** Poll until `check` stops throwing / returns truthy; fails with the last error after `ms`. */
 export async function until<T>(check: () => T, ms = 10_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + ms;

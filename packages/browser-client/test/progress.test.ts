@@ -16,6 +16,7 @@ import { type BoardcastClient, connect, MIN_RETRY_DELAY_MS } from '../src/index.
 import {
   cleanups,
   contract,
+  countingServer,
   makeHub,
   rawServer,
   runCleanups,
@@ -318,10 +319,8 @@ describe('SSE: a refused resume id', () => {
   });
 
   it('a server that announces a 1 ms keep-alive cannot make every later dial time out before its answer', async () => {
-    let requests = 0;
-    const raw = await rawServer((_req, res) => {
-      requests++;
-      const first = requests === 1;
+    const raw = await countingServer((_req, res, n) => {
+      const first = n === 1;
       // Later answers take 300 ms to start: a slow link, or a busy server.
       setTimeout(
         () => {
@@ -332,13 +331,12 @@ describe('SSE: a refused resume id', () => {
         first ? 0 : 300,
       );
     });
-    cleanups.push(() => raw.close());
     const client = connect(raw.url, contract, { eventSource: 'fetch', eventsUrl: `${raw.url}/`, missedKeepAlives: 2 });
     track(client);
     let snapshots = 0;
     client.on('snapshot', () => snapshots++);
     await until(() => snapshots >= 2, 10_000, 'a second snapshot after the slow answer');
-    expect(requests).toBeGreaterThanOrEqual(2);
+    expect(raw.requests).toBeGreaterThanOrEqual(2);
   });
 
   it('a 400 to the resume id: the client drops it and comes back fresh (reset + snapshot)', async () => {
@@ -407,45 +405,32 @@ describe('SSE: a refused resume id', () => {
     [403, 'forbidden'],
     [204, 'closed'],
   ])('a %s to a resume stops at once (not taken for a refused id)', async (status, code) => {
-    let requests = 0;
-    const raw = await rawServer((_req, res) => {
-      requests++;
-      res.writeHead(status).end();
-    });
-    cleanups.push(() => raw.close());
+    const raw = await countingServer((_req, res) => res.writeHead(status).end());
     const client = connect(raw.url, contract, { lastEventId: 'e-1' });
     const t = track(client);
     await until(() => client.status === 'closed');
     expect(client.error?.code).toBe(code);
-    expect(requests).toBe(1);
+    expect(raw.requests).toBe(1);
     expect(t.resets).toEqual([]);
   });
 
   it('a bare 404 (no such stream) is retried once, then stops with not_found', async () => {
-    let requests = 0;
-    const raw = await rawServer((_req, res) => {
-      requests++;
-      res.writeHead(404).end('no such page');
-    });
-    cleanups.push(() => raw.close());
+    const raw = await countingServer((_req, res) => res.writeHead(404).end('no such page'));
     const client = connect(raw.url, contract);
     track(client);
     await until(() => client.status === 'closed');
     expect(client.error?.code).toBe('not_found');
-    expect(requests).toBe(2);
+    expect(raw.requests).toBe(2);
   });
 
   it('a 503 is not a refusal that repeats: it is retried with backoff', async () => {
-    let requests = 0;
-    const raw = await rawServer((_req, res) => {
-      requests++;
+    const raw = await countingServer((_req, res) => {
       res.writeHead(503, { 'content-type': 'application/json' });
       res.end('{"error":{"code":"too_many_clients","message":"full"}}');
     });
-    cleanups.push(() => raw.close());
     const client = connect(raw.url, contract, { reconnect: { maxDelayMs: 300 } });
     track(client);
-    await until(() => requests >= 3);
+    await until(() => raw.requests >= 3);
     expect(client.status).toBe('reconnecting');
   });
 });

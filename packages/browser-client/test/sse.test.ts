@@ -1,7 +1,7 @@
 import type { BoardcastError } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type BoardcastClient, connect, MIN_RETRY_DELAY_MS } from '../src/index.js';
-import { cleanups, codeOf, contract, rawServer, runCleanups, startHub, tick, track, until } from './helpers.js';
+import { codeOf, contract, countingServer, rawServer, runCleanups, startHub, tick, track, until } from './helpers.js';
 import { receivesInOrder, resetsWhenHistoryIsGone, survivesRestart } from './transport-scenarios.js';
 
 afterEach(runCleanups);
@@ -84,17 +84,12 @@ describe('SSE transport against a real sse-server', () => {
     [204, 'closed'],
     [403, 'forbidden'],
   ])('HTTP %s ends retrying with a clear status', async (status, code) => {
-    let requests = 0;
-    const raw = await rawServer((_req, res) => {
-      requests++;
-      res.writeHead(status).end();
-    });
-    cleanups.push(() => raw.close());
+    const raw = await countingServer((_req, res) => res.writeHead(status).end());
     const client = connect(raw.url, contract, { reconnect: { initialDelayMs: 5 } });
     track(client);
     await until(() => client.status === 'closed');
     expect(client.error?.code).toBe(code);
-    expect(requests).toBe(1);
+    expect(raw.requests).toBe(1);
   });
 
   it('gives up after maxAttempts with network_error', async () => {
@@ -109,24 +104,21 @@ describe('SSE transport against a real sse-server', () => {
   });
 
   it('retries a 503 and a stream that ends, honouring the server retry:', async () => {
-    let requests = 0;
     const lastIds: (string | undefined)[] = [];
-    const raw = await rawServer((req, res) => {
-      requests++;
+    const raw = await countingServer((req, res, n) => {
       lastIds.push(req.headers['last-event-id'] as string | undefined);
-      if (requests === 1) {
+      if (n === 1) {
         res.writeHead(503, { 'content-type': 'application/json' });
         return res.end(JSON.stringify({ error: { code: 'too_many_clients', message: 'full' } }));
       }
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.end(
-        `retry: 700\n\nevent: snapshot\nid: e-1\ndata: {"led":{"on":false},"tick":0,"pins":{}}\n\nid: e-${requests}\nevent: tick\ndata: ${requests}\n\n`,
+        `retry: 700\n\nevent: snapshot\nid: e-1\ndata: {"led":{"on":false},"tick":0,"pins":{}}\n\nid: e-${n}\nevent: tick\ndata: ${n}\n\n`,
       );
     });
-    cleanups.push(() => raw.close());
     const client = connect(raw.url, contract, { reconnect: { initialDelayMs: 10 } });
     const t = track(client);
-    await until(() => requests >= 4);
+    await until(() => raw.requests >= 4);
     client.close();
     expect(t.errors[0]?.code).toBe('too_many_clients');
     expect(lastIds.slice(0, 3)).toEqual([undefined, undefined, 'e-2']);
