@@ -231,6 +231,15 @@ async function retire(mp: AgentMp, out: string[]): Promise<void> {
   }
 }
 
+/** An interpreter with the agent's modules and `probe` as the JS module `probe`, retired after the test. */
+async function withProbe(probe: object): Promise<{ mp: AgentMp; out: string[] }> {
+  const out: string[] = [];
+  const mp = await loadAgentMp(out);
+  mp.registerJsModule('probe', probe);
+  cleanups.push(() => retire(mp, out));
+  return { mp, out };
+}
+
 async function linkRig(heartbeatMs: number): Promise<LinkRig> {
   const rig = await startLinkRig('mp-token', heartbeatMs, (fn) => cleanups.push(fn));
   rig.mp.runPython(BRIDGE);
@@ -376,17 +385,14 @@ task = asyncio.create_task(runner(agent))
 
 describe('Wi-Fi under MicroPython (a network module double)', () => {
   it('ESP32: connect() once, then wait for the port to reconnect by itself; no connect() every 250 ms', async () => {
-    const out: string[] = [];
-    const mp = await loadAgentMp(out);
     let connects = 0;
     let up = false;
     const dials: string[] = [];
-    mp.registerJsModule('probe', {
+    const { mp, out } = await withProbe({
       connect: () => connects++,
       up: () => up,
       dial: (host: string) => dials.push(host),
     });
-    cleanups.push(() => retire(mp, out));
     mp.FS.writeFile(
       '/network.py',
       [
@@ -425,12 +431,9 @@ task = asyncio.create_task(runner(agent))
 
 describe('supervisor and hardware watchdog under MicroPython', () => {
   it('feeds the watchdog while every loop beats; a stuck loop stops the feed, is restarted, then reboots', async () => {
-    const out: string[] = [];
-    const mp = await loadAgentMp(out);
     let feeds = 0;
     const reboots: string[] = [];
-    mp.registerJsModule('probe', { feed: () => feeds++, reboot: (why: string) => reboots.push(why) });
-    cleanups.push(() => retire(mp, out));
+    const { mp, out } = await withProbe({ feed: () => feeds++, reboot: (why: string) => reboots.push(why) });
     mp.runPython(`${RUNNER}
 import asyncio, sys, bc_agent, probe
 class Wdt:
