@@ -1,32 +1,22 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pageFilesForEachTest } from '../../../test-support/page-files.js';
 import { type Demo, startDemo } from '../src/server.js';
 
 // The page's files as the demo serves them (sirv for the files, index.html by hand), from a
 // folder of the test's own, with a file beside it that must never be reachable.
-let root: string;
-let publicDir: string;
+const files = pageFilesForEachTest('led-demo-static-', '<body data-default-transport="__DEFAULT_TRANSPORT__">');
 let demo: Demo | undefined;
 
-beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), 'led-demo-static-'));
-  publicDir = join(root, 'public');
-  mkdirSync(publicDir);
-  writeFileSync(join(publicDir, 'index.html'), '<body data-default-transport="__DEFAULT_TRANSPORT__">');
-  writeFileSync(join(publicDir, 'app.js'), 'console.log(1);');
-  writeFileSync(join(root, 'secret.txt'), 'not for the web');
-});
 afterEach(async () => {
   await demo?.close();
   demo = undefined;
-  rmSync(root, { recursive: true, force: true });
 });
 
 const start = async (transport: 'sse' | 'ws' = 'sse') => {
-  demo = await startDemo({ port: 0, host: '127.0.0.1', log: false, publicDir, transport });
+  demo = await startDemo({ port: 0, host: '127.0.0.1', log: false, publicDir: files.publicDir, transport });
   return `http://127.0.0.1:${demo.port}`;
 };
 
@@ -70,7 +60,7 @@ describe('led-demo: the page files', () => {
     const origin = await start();
     expect(await (await fetch(`${origin}/app.js`)).text()).toBe('console.log(1);');
     const rebuilt = `console.log(${'2'.repeat(5000)});`;
-    writeFileSync(join(publicDir, 'app.js'), rebuilt);
+    writeFileSync(join(files.publicDir, 'app.js'), rebuilt);
     expect(await (await fetch(`${origin}/app.js`)).text()).toBe(rebuilt);
   });
 

@@ -1,29 +1,22 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pageFilesForEachTest } from '../../../test-support/page-files.js';
 import type { RunningDashboard } from '../src/server.js';
 import { start } from './helpers.js';
 
 // The built page as the dashboard serves it (sirv, behind setSecurityHeaders' headers), from a
 // folder of the test's own, with a file beside it that must never be reachable.
-let root: string;
-let assetsDir: string;
+const files = pageFilesForEachTest(
+  'sensor-dashboard-static-',
+  '<!doctype html><script type="module" src="/app.js"></script>',
+);
 let app: RunningDashboard | undefined;
 
-beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), 'sensor-dashboard-static-'));
-  assetsDir = join(root, 'public');
-  mkdirSync(assetsDir);
-  writeFileSync(join(assetsDir, 'index.html'), '<!doctype html><script type="module" src="/app.js"></script>');
-  writeFileSync(join(assetsDir, 'app.js'), 'console.log(1);');
-  writeFileSync(join(root, 'secret.txt'), 'not for the web');
-});
 afterEach(async () => {
   await app?.close();
   app = undefined;
-  rmSync(root, { recursive: true, force: true });
 });
 
 /** A raw request: fetch would normalise `..` away before it reaches the server. */
@@ -42,7 +35,7 @@ function raw(origin: string, path: string, method = 'GET') {
 
 describe('sensor-dashboard: the page files', () => {
   it('serves the page and its files with the server CSP, an ETag and 304 on a match', async () => {
-    app = await start({ assetsDir });
+    app = await start({ assetsDir: files.publicDir });
     const page = await raw(app.url, '/');
     expect(page.status).toBe(200);
     expect(page.headers['content-type']).toMatch(/^text\/html/);
@@ -57,14 +50,14 @@ describe('sensor-dashboard: the page files', () => {
   });
 
   it('never serves a file outside the folder; other methods get 405; an unbuilt page says so', async () => {
-    app = await start({ assetsDir });
+    app = await start({ assetsDir: files.publicDir });
     for (const path of ['/../secret.txt', '/..%2fsecret.txt', '/%2e%2e/secret.txt']) {
       const res = await raw(app.url, path);
       expect(res.status, path).toBe(404);
       expect(res.body, path).not.toContain('not for the web');
     }
     expect((await raw(app.url, '/app.js', 'POST')).status).toBe(405);
-    rmSync(join(assetsDir, 'app.css'), { force: true });
+    rmSync(join(files.publicDir, 'app.css'), { force: true });
     expect((await raw(app.url, '/app.css')).body).toContain('pnpm --filter sensor-dashboard build');
   });
 });
