@@ -1,6 +1,6 @@
 import { BoardcastError, type Contract, defineContract, typed } from '@boardcast/core';
 import { describe, expect, it } from 'vitest';
-import { createChannelClient } from '../src/channel-client.js';
+import { type ChannelClientOptions, createChannelClient } from '../src/channel-client.js';
 import { channelStreamRequest, MAX_URL_LENGTH } from '../src/channel-frames.js';
 import type { ChannelDial, ChannelSink, ChannelTransport, SinceRequest } from '../src/channel-link.js';
 import { createDirectoryMirror } from '../src/directory-mirror.js';
@@ -66,6 +66,15 @@ function fakeTransport(inPlace: boolean) {
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
+/** A client of a {@link fakeTransport} with `options`, after its first dial, the connection open. */
+async function openClient(inPlace: boolean, options: ChannelClientOptions<Spec>) {
+  const fake = fakeTransport(inPlace);
+  const client = createChannelClient<Spec>(contract, fake.transport, options);
+  await tick();
+  fake.sink.open();
+  return { fake, client };
+}
+
 describe('channel client (fake transport)', () => {
   it('SSE: changes made in one task open one new stream, resuming held channels and asking fresh for the new one', async () => {
     const fake = fakeTransport(false);
@@ -92,13 +101,7 @@ describe('channel client (fake transport)', () => {
   });
 
   it('WS: set changes go over the open connection; a reconnect asks again for a channel whose snapshot never came', async () => {
-    const fake = fakeTransport(true);
-    const client = createChannelClient<Spec>(contract, fake.transport, {
-      channels: ['a'],
-      reconnect: { initialDelayMs: 1 },
-    });
-    await tick();
-    fake.sink.open();
+    const { fake, client } = await openClient(true, { channels: ['a'], reconnect: { initialDelayMs: 1 } });
     fake.sink.channelSnapshot('a', { sum: 0, n: 0 }, '1-5');
     client.subscribe(['b', { channel: 'c', since: '1-1', state: { sum: 7, n: 1 } }]);
     client.unsubscribe('a');
@@ -141,10 +144,7 @@ describe('channel client (fake transport)', () => {
   });
 
   it('on a new connection, a `since` channel’s events older than the held id move no position until another channel’s frame', async () => {
-    const fake = fakeTransport(false);
-    const client = createChannelClient<Spec>(contract, fake.transport, { channels: ['a'] });
-    await tick();
-    fake.sink.open();
+    const { fake, client } = await openClient(false, { channels: ['a'] });
     fake.sink.channelSnapshot('a', { sum: 0, n: 0 }, '1-9');
     client.subscribe({ channel: 't', since: '1-2', state: { sum: 0, n: 0 } });
     await tick();
@@ -189,10 +189,7 @@ describe('channel client (fake transport)', () => {
   });
 
   it('a pattern holds the channels it matches, including later ones; dropping it empties their views', async () => {
-    const fake = fakeTransport(true);
-    const client = createChannelClient<Spec>(contract, fake.transport, { channels: ['k-*'] });
-    await tick();
-    fake.sink.open();
+    const { fake, client } = await openClient(true, { channels: ['k-*'] });
     fake.sink.channelSnapshot('k-1', { sum: 0, n: 0 }, '1-1');
     fake.sink.channelSnapshot('x-1', { sum: 0, n: 0 }, '1-1');
     expect(client.channel('k-1').subscribed).toBe(true);
