@@ -105,6 +105,23 @@ function answerRequests(ws: WebSocket, levels: Record<string, 0 | 1>): void {
 }
 
 describe.skipIf(!pythonPath)('RemoteBoard end to end with the real agent (python3, sim backend)', () => {
+  /** A rig with the agent online. */
+  async function onlineRig(): Promise<{ rig: Rig; agent: AgentProcess }> {
+    const rig = await startRig();
+    const agent = agentFor(rig.port);
+    await waitFor(() => rig.board.status === 'online', 'board online');
+    return { rig, agent };
+  }
+
+  /** A rig with the agent online, its LED switched on and button 0 held pressed: state a reconnect must bring back. */
+  async function litAndPressed(): Promise<{ rig: Rig; agent: AgentProcess }> {
+    const { rig, agent } = await onlineRig();
+    await rig.hub.call('led', { state: 'on' });
+    agent.send('press 0');
+    await waitFor(() => rig.hub.state.inputs['0'] === 0, 'button 0 pressed');
+    return { rig, agent };
+  }
+
   it('hello and snapshot: the board comes online with its pins, firmware and current inputs', async () => {
     const rig = await startRig();
     expect(rig.board.status).toBe('offline');
@@ -121,9 +138,7 @@ describe.skipIf(!pythonPath)('RemoteBoard end to end with the real agent (python
   });
 
   it('a write reaches the agent and the confirmed value comes back; an input edge reaches a hub event', async () => {
-    const rig = await startRig();
-    const agent = agentFor(rig.port);
-    await waitFor(() => rig.board.status === 'online', 'board online');
+    const { rig, agent } = await onlineRig();
     expect(await rig.hub.call('led', { state: 'on' })).toEqual({ on: true });
     await agent.waitForLine(/write 5 1/);
     expect(rig.hub.state.led).toEqual({ on: true });
@@ -167,12 +182,7 @@ describe.skipIf(!pythonPath)('RemoteBoard end to end with the real agent (python
   });
 
   it('server restarted → the agent reconnects and the new server resyncs state from the board', async () => {
-    const first = await startRig();
-    const agent = agentFor(first.port);
-    await waitFor(() => first.board.status === 'online', 'board online');
-    await first.hub.call('led', { state: 'on' });
-    agent.send('press 0');
-    await waitFor(() => first.hub.state.inputs['0'] === 0, 'press seen by first server');
+    const { rig: first, agent } = await litAndPressed();
 
     const port = first.port;
     first.led.close();
@@ -191,12 +201,7 @@ describe.skipIf(!pythonPath)('RemoteBoard end to end with the real agent (python
   });
 
   it('agent killed → offline within two heartbeat periods, commands fail at once; on return watches and modes are restored', async () => {
-    const rig = await startRig();
-    const agent = agentFor(rig.port);
-    await waitFor(() => rig.board.status === 'online', 'board online');
-    await rig.hub.call('led', { state: 'on' });
-    agent.send('press 0');
-    await waitFor(() => rig.hub.state.inputs['0'] === 0, 'pressed');
+    const { rig, agent } = await litAndPressed();
 
     await agent.kill();
     await waitFor(() => rig.board.status === 'offline', 'offline after kill', 2 * HEARTBEAT_MS);
