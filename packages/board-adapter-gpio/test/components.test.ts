@@ -8,6 +8,7 @@ import {
   bindLed,
   bindSensor,
   Led,
+  type LedOptions,
   Sensor,
   SimulatedBoard,
 } from '../src/index.js';
@@ -320,10 +321,16 @@ describe('binding helpers', () => {
 });
 
 describe('Led operation queue (signal, deadline, bound)', () => {
-  it('a closed Led never drives its pin again: queued and later operations reject closed, blink throws', async () => {
-    const board = new SimulatedBoard({ latencyMs: 5 });
-    const led = new Led(board, 5);
+  /** A ready Led on pin 5 of a simulated board whose every operation takes `latencyMs`. */
+  async function readyLed(latencyMs: number, options?: LedOptions): Promise<{ board: SimulatedBoard; led: Led }> {
+    const board = new SimulatedBoard({ latencyMs });
+    const led = new Led(board, 5, options);
     await led.ready;
+    return { board, led };
+  }
+
+  it('a closed Led never drives its pin again: queued and later operations reject closed, blink throws', async () => {
+    const { board, led } = await readyLed(5);
     const running = led.turnOn();
     const queued = Promise.allSettled([led.turnOff(), led.toggle()]);
     led.close();
@@ -338,9 +345,7 @@ describe('Led operation queue (signal, deadline, bound)', () => {
   });
 
   it('beyond maxQueue an operation is refused with too_many_requests, and the queued ones still run', async () => {
-    const board = new SimulatedBoard({ latencyMs: 5 });
-    const led = new Led(board, 5, { maxQueue: 3 });
-    await led.ready;
+    const { board, led } = await readyLed(5, { maxQueue: 3 });
     const results = await Promise.allSettled([led.turnOn(), led.turnOff(), led.turnOn(), led.turnOff(), led.toggle()]);
     expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as BoardcastError).code))).toEqual([
       true,
@@ -355,9 +360,7 @@ describe('Led operation queue (signal, deadline, bound)', () => {
   });
 
   it('a queued operation whose signal aborts (a command that timed out) rejects at once and is never executed', async () => {
-    const board = new SimulatedBoard({ latencyMs: 20 });
-    const led = new Led(board, 5);
-    await led.ready;
+    const { board, led } = await readyLed(20);
     const first = led.turnOn();
     const controller = new AbortController();
     const second = led.turnOff({ signal: controller.signal });
@@ -376,9 +379,7 @@ describe('Led operation queue (signal, deadline, bound)', () => {
   });
 
   it('a queued operation whose deadline passed while it waited is dropped at its turn', async () => {
-    const board = new SimulatedBoard({ latencyMs: 30 });
-    const led = new Led(board, 5);
-    await led.ready;
+    const { board, led } = await readyLed(30);
     const first = led.turnOn();
     const late = led.turnOff({ deadline: performance.now() + 5 });
     // Dropped by the Led itself, before the board is asked at all.
