@@ -1,14 +1,13 @@
 import { get as httpGet } from 'node:http';
-import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { openRawStream } from '../../../test-support/security-probe.js';
+import { stallRequest } from '../../../test-support/stalled-request.js';
 import { type Demo, type DemoOptions, startDemo } from '../src/server.js';
 import { waitFor } from './helpers.js';
 
 let demo: Demo | undefined;
 let lines: string[] = [];
-const sockets: Socket[] = [];
 
 async function start(options: DemoOptions = {}): Promise<Demo> {
   lines = [];
@@ -16,7 +15,6 @@ async function start(options: DemoOptions = {}): Promise<Demo> {
   return demo;
 }
 afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.destroy();
   await demo?.close();
   demo = undefined;
 });
@@ -183,42 +181,21 @@ describe('led-demo: board connection log', () => {
 describe('led-demo: slow clients', () => {
   const timeouts = { headersTimeout: 500, requestTimeout: 1000, connectionsCheckingInterval: 100 };
 
-  function rawConnect(): Promise<{ socket: Socket; closed: Promise<string> }> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(demo?.port ?? 0, '127.0.0.1', () => {
-        let received = '';
-        socket.setEncoding('utf8');
-        socket.on('data', (chunk: string) => {
-          received += chunk;
-        });
-        const closed = new Promise<string>((done) => socket.on('close', () => done(received)));
-        resolve({ socket, closed });
-      });
-      sockets.push(socket);
-      socket.on('error', reject);
-    });
-  }
-
   it('a client that sends part of its headers and stalls is answered 408 and closed after headersTimeout', async () => {
     await start({ timeouts });
-    const { socket, closed } = await rawConnect();
-    const started = Date.now();
-    socket.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
-    const answer = await closed;
+    const { answer, heldMs } = await stallRequest(demo?.port ?? 0, 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
     // Node's defaults (60 s, checked every 30 s) would hold it far longer than this bound.
-    expect(Date.now() - started).toBeLessThan(timeouts.headersTimeout + 5000);
+    expect(heldMs).toBeLessThan(timeouts.headersTimeout + 5000);
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
   });
 
   it('a client that stalls in its body is closed after requestTimeout', async () => {
     await start({ timeouts });
-    const { socket, closed } = await rawConnect();
-    const started = Date.now();
-    socket.write(
+    const { heldMs } = await stallRequest(
+      demo?.port ?? 0,
       'POST /api/commands/led HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"st',
     );
-    await closed;
-    expect(Date.now() - started).toBeLessThan(timeouts.requestTimeout + 5000);
+    expect(heldMs).toBeLessThan(timeouts.requestTimeout + 5000);
     expect(demo?.hub.state.led.on).toBe(false);
   });
 

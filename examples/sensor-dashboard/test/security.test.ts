@@ -1,13 +1,12 @@
-import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { openRawStream } from '../../../test-support/security-probe.js';
+import { stallRequest } from '../../../test-support/stalled-request.js';
 import type { DashboardOptions, RunningDashboard } from '../src/server.js';
 import { postReadings, start, waitFor } from './helpers.js';
 
 let app: RunningDashboard | undefined;
 let lines: string[] = [];
-const sockets: Socket[] = [];
 
 async function open(options: Partial<DashboardOptions> = {}): Promise<RunningDashboard> {
   lines = [];
@@ -15,7 +14,6 @@ async function open(options: Partial<DashboardOptions> = {}): Promise<RunningDas
   return app;
 }
 afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket.destroy();
   await app?.close();
   app = undefined;
 });
@@ -145,41 +143,24 @@ describe('sensor-dashboard: headers, logs, slow clients', () => {
 
   const timeouts = { headersTimeout: 500, requestTimeout: 1000, connectionsCheckingInterval: 100 };
 
-  function rawConnect(): Promise<{ socket: Socket; closed: Promise<string> }> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(app?.port ?? 0, '127.0.0.1', () => {
-        let received = '';
-        socket.setEncoding('utf8');
-        socket.on('data', (chunk: string) => {
-          received += chunk;
-        });
-        resolve({ socket, closed: new Promise<string>((done) => socket.on('close', () => done(received))) });
-      });
-      sockets.push(socket);
-      socket.on('error', reject);
-    });
-  }
-
   it('a client that sends part of its headers and stalls is answered 408 and closed after headersTimeout', async () => {
     await open({ timeouts });
-    const { socket, closed } = await rawConnect();
-    const started = Date.now();
-    socket.write('POST /api/readings HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthoriz');
-    const answer = await closed;
+    const { answer, heldMs } = await stallRequest(
+      app?.port ?? 0,
+      'POST /api/readings HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthoriz',
+    );
     // Node's defaults (60 s, checked every 30 s) would hold it far longer than this bound.
-    expect(Date.now() - started).toBeLessThan(timeouts.headersTimeout + 5000);
+    expect(heldMs).toBeLessThan(timeouts.headersTimeout + 5000);
     expect(answer).toMatch(/^HTTP\/1\.1 408/);
   });
 
   it('an ingest body that stalls is closed after requestTimeout and stores nothing', async () => {
     const running = await open({ timeouts });
-    const { socket, closed } = await rawConnect();
-    const started = Date.now();
-    socket.write(
+    const { heldMs } = await stallRequest(
+      running.port,
       'POST /api/readings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"sensor":"light",',
     );
-    await closed;
-    expect(Date.now() - started).toBeLessThan(timeouts.requestTimeout + 5000);
+    expect(heldMs).toBeLessThan(timeouts.requestTimeout + 5000);
     expect(running.hub.state.device.readings).toBe(0);
   });
 
