@@ -46,14 +46,20 @@ function setUp(attempt: () => Promise<void>) {
   return { board, setup, interruptions, settled: () => settled };
 }
 
+/** A PinSetup on scripted attempts, started: its first attempt is open. */
+function startScripted() {
+  const { attempts, attempt } = scripted();
+  const rig = setUp(attempt);
+  rig.setup.start();
+  return { attempts, ...rig };
+}
+
 /** Let pending promise callbacks run. */
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('PinSetup', () => {
   it('an attempt that succeeds resolves ready and stops following the board', async () => {
-    const { attempts, attempt } = scripted();
-    const { board, setup, settled } = setUp(attempt);
-    setup.start();
+    const { attempts, board, setup, settled } = startScripted();
     expect(attempts).toHaveLength(1);
     attempts[0]?.resolve();
     await setup.ready;
@@ -67,9 +73,7 @@ describe('PinSetup', () => {
   });
 
   it('cut short by the board going offline: reported once, tried again at each online until it succeeds', async () => {
-    const { attempts, attempt } = scripted();
-    const { board, setup, interruptions, settled } = setUp(attempt);
-    setup.start();
+    const { attempts, board, setup, interruptions, settled } = startScripted();
     board.goOffline();
     attempts[0]?.reject(offline());
     await flush();
@@ -102,9 +106,7 @@ describe('PinSetup', () => {
   });
 
   it('runs one attempt at a time, and retries at once when the board came back during a failing attempt', async () => {
-    const { attempts, attempt } = scripted();
-    const { board, setup, interruptions } = setUp(attempt);
-    setup.start();
+    const { attempts, board, setup, interruptions } = startScripted();
     board.goOffline();
     board.goOnline(); // seen while attempt 1 runs: no second attempt yet
     board.goOffline();
@@ -119,9 +121,7 @@ describe('PinSetup', () => {
   });
 
   it('an online seen during one attempt does not make the next retry at once', async () => {
-    const { attempts, attempt } = scripted();
-    const { board, setup } = setUp(attempt);
-    setup.start();
+    const { attempts, board, setup } = startScripted();
     board.goOffline();
     board.goOnline();
     attempts[0]?.reject(offline());
@@ -139,9 +139,7 @@ describe('PinSetup', () => {
   });
 
   it('does not retry at once when the board, back during the attempt, is offline again when it fails', async () => {
-    const { attempts, attempt } = scripted();
-    const { board, setup } = setUp(attempt);
-    setup.start();
+    const { attempts, board } = startScripted();
     board.goOffline();
     board.goOnline();
     board.goOffline();
@@ -153,9 +151,7 @@ describe('PinSetup', () => {
   });
 
   it('any other failure rejects ready with it and ends the retries', async () => {
-    const { attempts, attempt } = scripted();
-    const { board, setup, interruptions, settled } = setUp(attempt);
-    setup.start();
+    const { attempts, board, setup, interruptions, settled } = startScripted();
     const unsupported = new BoardcastError('unsupported', 'board "sim" pin 4: no such pin');
     attempts[0]?.reject(unsupported);
     await expect(setup.ready).rejects.toBe(unsupported);
@@ -177,25 +173,21 @@ describe('PinSetup', () => {
   });
 
   it('finish() and fail() settle ready at once; the attempt still running counts for nothing', async () => {
-    const first = scripted();
-    const a = setUp(first.attempt);
-    a.setup.start();
+    const a = startScripted();
     a.setup.finish();
     await a.setup.ready;
-    first.attempts[0]?.reject(offline());
+    a.attempts[0]?.reject(offline());
     a.board.goOffline();
     a.board.goOnline();
     await flush();
     expect(a.interruptions).toHaveLength(0);
-    expect(first.attempts).toHaveLength(1);
+    expect(a.attempts).toHaveLength(1);
 
-    const second = scripted();
-    const b = setUp(second.attempt);
-    b.setup.start();
+    const b = startScripted();
     const closed = new BoardcastError('closed', 'closed');
     b.setup.fail(closed);
     await expect(b.setup.ready).rejects.toBe(closed);
-    second.attempts[0]?.resolve();
+    b.attempts[0]?.resolve();
     await flush();
     expect(b.settled()).toEqual({ ok: false, error: closed });
   });
