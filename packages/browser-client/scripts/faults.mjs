@@ -156,94 +156,95 @@ async function untilFresh(clients, t0, noticeOf) {
   return seen.map((s) => ({ notice: after(noticeOf(s), t0) - t0, resume: after(s.snapshots, t0) - t0 }));
 }
 
-async function serverKilled(transport) {
-  const hub = bc.createHub(contract, { state: initial });
-  let server = await startServer(hub);
-  const { clients, seen } = await openClients(transport, () => `http://127.0.0.1:${server.port}/api`);
-  await hub.publish('tick', 1);
-  const t0 = performance.now();
-  await server.kill();
-  server = await startServer(hub, server.port);
-  await until(() => seen.every((s) => after(s.status, t0, (x) => x.status === 'open')), 120_000, 'everyone back');
-  const rows = seen.map((s) => ({
-    notice: after(s.status, t0, (x) => x.status === 'reconnecting') - t0,
-    resume: after(s.status, t0, (x) => x.status === 'open') - t0,
-    snapshots: s.snapshots.length,
-  }));
-  for (const c of clients) c.close();
-  await server.close();
-  await hub.close();
-  return rows;
-}
-
-async function linkSilent(transport) {
+/** A hub in its initial state and a server of it for `run({ hub, server })`; both are closed after it. */
+async function withServer(run) {
   const hub = bc.createHub(contract, { state: initial });
   const server = await startServer(hub);
-  const proxies = await Promise.all(Array.from({ length: RUNS }, () => bc.startTcpProxy(server.port)));
-  const { clients, seen } = await openClients(transport, (i) => `http://127.0.0.1:${proxies[i].port}/api`);
-  // Each link dies at a random moment within one default keep-alive period
-  // (15 s), as a real fault does, so the figures are not all the worst case.
-  const t0 = clients.map(() => 0);
-  // New flows work again as soon as the client gave up on the dead one.
-  clients.forEach((c, i) => {
-    c.onStatus((s) => {
-      if (t0[i] && s.status === 'reconnecting') proxies[i].resume();
+  try {
+    return await run({ hub, server });
+  } finally {
+    await server.close();
+    await hub.close();
+  }
+}
+
+// The server is killed (close() after kill() is harmless) and a new one started on its port.
+const serverKilled = (transport) =>
+  withServer(async ({ hub, server: killed }) => {
+    const { clients, seen } = await openClients(transport, () => `http://127.0.0.1:${killed.port}/api`);
+    await hub.publish('tick', 1);
+    const t0 = performance.now();
+    await killed.kill();
+    const server = await startServer(hub, killed.port);
+    await until(() => seen.every((s) => after(s.status, t0, (x) => x.status === 'open')), 120_000, 'everyone back');
+    const rows = seen.map((s) => ({
+      notice: after(s.status, t0, (x) => x.status === 'reconnecting') - t0,
+      resume: after(s.status, t0, (x) => x.status === 'open') - t0,
+      snapshots: s.snapshots.length,
+    }));
+    for (const c of clients) c.close();
+    await server.close();
+    return rows;
+  });
+
+const linkSilent = (transport) =>
+  withServer(async ({ server }) => {
+    const proxies = await Promise.all(Array.from({ length: RUNS }, () => bc.startTcpProxy(server.port)));
+    const { clients, seen } = await openClients(transport, (i) => `http://127.0.0.1:${proxies[i].port}/api`);
+    // Each link dies at a random moment within one default keep-alive period
+    // (15 s), as a real fault does, so the figures are not all the worst case.
+    const t0 = clients.map(() => 0);
+    // New flows work again as soon as the client gave up on the dead one.
+    clients.forEach((c, i) => {
+      c.onStatus((s) => {
+        if (t0[i] && s.status === 'reconnecting') proxies[i].resume();
+      });
     });
+    proxies.forEach((p, i) => {
+      setTimeout(() => {
+        t0[i] = performance.now();
+        p.stall();
+      }, Math.random() * 15_000);
+    });
+    await until(
+      () => seen.every((s, i) => t0[i] && after(s.status, t0[i], (x) => x.status === 'open')),
+      120_000,
+      'everyone back',
+    );
+    const rows = seen.map((s, i) => ({
+      notice: after(s.status, t0[i], (x) => x.status === 'reconnecting') - t0[i],
+      resume: after(s.status, t0[i], (x) => x.status === 'open') - t0[i],
+    }));
+    for (const c of clients) c.close();
+    await Promise.all(proxies.map((p) => p.close()));
+    return rows;
   });
-  proxies.forEach((p, i) => {
-    setTimeout(() => {
-      t0[i] = performance.now();
-      p.stall();
-    }, Math.random() * 15_000);
+
+const tooLarge = (transport) =>
+  withServer(async ({ hub, server }) => {
+    const { clients, seen } = await openClients(transport, () => `http://127.0.0.1:${server.port}/api`);
+    const t0 = performance.now();
+    await hub.publish('blob', 'x'.repeat(2_000_000));
+    await hub.publish('tick', 2);
+    await until(() => seen.every((s) => after(s.ticks, t0)), 120_000, 'the event after it');
+    const rows = seen.map((s) => ({
+      notice: after(s.errors, t0, (x) => x.code === 'payload_too_large') - t0,
+      resume: after(s.ticks, t0) - t0,
+    }));
+    for (const c of clients) c.close();
+    return rows;
   });
-  await until(
-    () => seen.every((s, i) => t0[i] && after(s.status, t0[i], (x) => x.status === 'open')),
-    120_000,
-    'everyone back',
-  );
-  const rows = seen.map((s, i) => ({
-    notice: after(s.status, t0[i], (x) => x.status === 'reconnecting') - t0[i],
-    resume: after(s.status, t0[i], (x) => x.status === 'open') - t0[i],
-  }));
-  for (const c of clients) c.close();
-  await Promise.all(proxies.map((p) => p.close()));
-  await server.close();
-  await hub.close();
-  return rows;
-}
 
-async function tooLarge(transport) {
-  const hub = bc.createHub(contract, { state: initial });
-  const server = await startServer(hub);
-  const { clients, seen } = await openClients(transport, () => `http://127.0.0.1:${server.port}/api`);
-  const t0 = performance.now();
-  await hub.publish('blob', 'x'.repeat(2_000_000));
-  await hub.publish('tick', 2);
-  await until(() => seen.every((s) => after(s.ticks, t0)), 120_000, 'the event after it');
-  const rows = seen.map((s) => ({
-    notice: after(s.errors, t0, (x) => x.code === 'payload_too_large') - t0,
-    resume: after(s.ticks, t0) - t0,
-  }));
-  for (const c of clients) c.close();
-  await server.close();
-  await hub.close();
-  return rows;
-}
-
-async function idRefusedReal(transport) {
-  const hub = bc.createHub(contract, { state: initial });
-  const server = await startServer(hub);
-  await hub.publish('tick', 1);
-  const url = `http://127.0.0.1:${server.port}/api`;
-  const t0 = performance.now();
-  const clients = Array.from({ length: RUNS }, (_, i) =>
-    bc.connect(url, contract, { ...clientOptions(transport), lastEventId: i % 2 ? 'no-such-id' : 'x'.repeat(300) }),
-  );
-  const rows = await untilFresh(clients, t0, (s) => s.resets);
-  await server.close();
-  await hub.close();
-  return rows;
-}
+const idRefusedReal = (transport) =>
+  withServer(async ({ hub, server }) => {
+    await hub.publish('tick', 1);
+    const url = `http://127.0.0.1:${server.port}/api`;
+    const t0 = performance.now();
+    const clients = Array.from({ length: RUNS }, (_, i) =>
+      bc.connect(url, contract, { ...clientOptions(transport), lastEventId: i % 2 ? 'no-such-id' : 'x'.repeat(300) }),
+    );
+    return untilFresh(clients, t0, (s) => s.resets);
+  });
 
 /** A server that refuses any resume id (SSE: HTTP 400; WS: `error` envelope, then close). */
 async function idRefused400(transport) {
