@@ -178,16 +178,26 @@ async function pool(n: number, concurrency: number, task: (i: number) => Promise
 const hello = (id: string, sensors: string[] = []) =>
   JSON.stringify({ type: 'hello', id, firmware: 'flood', pins: [{ pin: 1, modes: ['input'] }], sensors });
 
+/** Say hello on `ws` as board `id` and wait for the welcome. */
+async function welcomeAs(ws: WebSocket, id: string): Promise<WebSocket> {
+  const welcome = nextFrame(ws, 'welcome');
+  ws.send(hello(id));
+  await welcome;
+  return ws;
+}
+
+/** Stop reading, as an attacker does: everything the server sends now stays in its buffers (or is not sent at all). */
+function stopReading(ws: WebSocket): void {
+  (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+}
+
 // Floods take seconds on a shared 2-core machine; the bound is on memory, not time.
 describe('board-link floods keep memory and descriptors bounded', { timeout: 90_000 }, () => {
   it('3,000 hellos with new board ids', async () => {
     const f = await measure('new ids x3000', async () => {
       let welcomed = 0;
       await pool(3000, 20, async (i) => {
-        const ws = await connect();
-        const welcome = nextFrame(ws, 'welcome');
-        ws.send(hello(`flood-${i}`));
-        await welcome;
+        const ws = await welcomeAs(await connect(), `flood-${i}`);
         welcomed++;
         const done = closed(ws);
         ws.close();
@@ -231,13 +241,8 @@ describe('board-link floods keep memory and descriptors bounded', { timeout: 90_
       const codes: number[] = [];
       await Promise.all(
         Array.from({ length: 20 }, async (_, i) => {
-          const ws = await connect();
-          const welcome = nextFrame(ws, 'welcome');
-          ws.send(hello(`pinger-${i}`));
-          await welcome;
-          // Stop reading, as the attacker does: everything the server sends
-          // now stays in its buffers (or is not sent at all).
-          (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+          const ws = await welcomeAs(await connect(), `pinger-${i}`);
+          stopReading(ws);
           const done = closed(ws);
           for (let k = 0; k < 1000 && ws.readyState === WebSocket.OPEN; k++) {
             ws.send(big);
@@ -298,19 +303,13 @@ describe('board-link floods keep memory and descriptors bounded', { timeout: 90_
             ws.send(JSON.stringify({ type: 'result', id: msg.id, ok: true, value }));
           }
         });
-        const welcome = nextFrame(ws, 'welcome');
-        ws.send(hello(`polite-${i}`));
-        await welcome;
-        return ws;
+        return welcomeAs(ws, `polite-${i}`);
       }),
     );
     const deaf = await Promise.all(
       Array.from({ length: 10 }, async (_, i) => {
-        const ws = await connect();
-        const welcome = nextFrame(ws, 'welcome');
-        ws.send(hello(`deaf-${i}`));
-        await welcome;
-        (ws as unknown as { _socket: { pause(): void } })._socket.pause();
+        const ws = await welcomeAs(await connect(), `deaf-${i}`);
+        stopReading(ws);
         return ws;
       }),
     );
