@@ -148,6 +148,28 @@ function genCell(phase, meta) {
   return `${phase.generatorCpuPct.map((c) => `${fmt(c)} %`).join(' + ')}${bound ? ' ⚠' : ''}`;
 }
 
+/** The max phase's deliveries/s in bold, with the range of its repeated windows when there were several. */
+function maxDeliveriesCell(x) {
+  const range =
+    x.runs && x.runs.length > 1
+      ? ` (${fmt(Math.min(...x.runs) / 1000, 0)}–${fmt(Math.max(...x.runs) / 1000, 0)}k)`
+      : '';
+  return `**${fmt(x.deliveriesPerSec)}**${range}`;
+}
+
+/**
+ * The complete cell of a fixed (`f`) and max (`x`) phase: `yes` when both
+ * delivered every event once (with `foreign`: and no client got another
+ * channel's event), else the fixed phase's deliveries and both phases' faults.
+ */
+function completeCell(f, x, { foreign = false } = {}) {
+  const strays = (ph) => (foreign ? (ph.foreign ?? 0) : 0);
+  const once = (ph) => ph.complete && ph.gaps === 0 && ph.dups === 0 && strays(ph) === 0;
+  if (once(f) && once(x)) return 'yes';
+  const faults = `gaps ${f.gaps + x.gaps}, dups ${f.dups + x.dups}${foreign ? `, foreign ${strays(f) + strays(x)}` : ''}`;
+  return `no (fixed ${fmt(f.deliveries)}/${fmt(f.expected)}, ${faults})`;
+}
+
 export function renderMarkdown(results) {
   const m = results.meta;
   const out = [];
@@ -193,7 +215,7 @@ export function renderMarkdown(results) {
       const f = r.fixed;
       const x = r.max;
       p(
-        `| ${r.label} | ${fmt(r.clients)} | ${fmt(f.eventsPerSec)} | ${fmt(f.latencyMs.p50, 2)} / ${fmt(f.latencyMs.p99, 2)} / ${fmt(f.latencyMs.max, 1)} | ${fmt(f.serverCpuPct)} % | **${fmt(x.deliveriesPerSec)}**${x.runs && x.runs.length > 1 ? ` (${fmt(Math.min(...x.runs) / 1000, 0)}–${fmt(Math.max(...x.runs) / 1000, 0)}k)` : ''} | ${fmt(x.latencyMs.p50, 1)} / ${fmt(x.latencyMs.p99, 1)} | ${fmt(x.serverCpuPct)} % | ${fmt(x.serverPeakRssMB)} | ${genCell(x, m)} | ${fmt(x.otherCpuPct)} % | ${f.complete && x.gaps === 0 ? 'yes' : `no (${fmt(f.deliveries)}/${fmt(f.expected)}, gaps ${x.gaps})`} |`,
+        `| ${r.label} | ${fmt(r.clients)} | ${fmt(f.eventsPerSec)} | ${fmt(f.latencyMs.p50, 2)} / ${fmt(f.latencyMs.p99, 2)} / ${fmt(f.latencyMs.max, 1)} | ${fmt(f.serverCpuPct)} % | ${maxDeliveriesCell(x)} | ${fmt(x.latencyMs.p50, 1)} / ${fmt(x.latencyMs.p99, 1)} | ${fmt(x.serverCpuPct)} % | ${fmt(x.serverPeakRssMB)} | ${genCell(x, m)} | ${fmt(x.otherCpuPct)} % | ${f.complete && x.gaps === 0 ? 'yes' : `no (${fmt(f.deliveries)}/${fmt(f.expected)}, gaps ${x.gaps})`} |`,
       );
     }
     p();
@@ -280,13 +302,9 @@ export function renderMarkdown(results) {
         .map((v, i) => `${r.setup === 'redis' ? `#${i + 1} ` : ''}${fmt(v)}`)
         .join('<br>');
       const redisCpu = r.setup === 'redis' ? `${fmt(f.redisCpuPct)} % / ${fmt(x.redisCpuPct)} %` : '–';
-      const once = (ph) => ph.complete && ph.gaps === 0 && ph.dups === 0;
-      const complete =
-        once(f) && once(x)
-          ? 'yes'
-          : `no (fixed ${fmt(f.deliveries)}/${fmt(f.expected)}, gaps ${f.gaps + x.gaps}, dups ${f.dups + x.dups})`;
+      const complete = completeCell(f, x);
       p(
-        `| ${r.label} | ${fmt(r.clients)}${r.setup === 'redis' ? ` (${r.instances} × ${fmt(r.clientsPerInstance)})` : ''} | ${fmt(f.eventsPerSec)} | ${fmt(f.deliveriesPerSec)} | ${fmt(f.latencyMs.p50, 2)} / ${fmt(f.latencyMs.p99, 2)} / ${fmt(f.latencyMs.max, 1)} | ${perInstance(f)} | **${fmt(x.deliveriesPerSec)}**${x.runs && x.runs.length > 1 ? ` (${fmt(Math.min(...x.runs) / 1000, 0)}–${fmt(Math.max(...x.runs) / 1000, 0)}k)` : ''} | ${fmt(x.latencyMs.p50, 1)} / ${fmt(x.latencyMs.p99, 1)} / ${fmt(x.latencyMs.max, 1)} | ${perInstance(x)} | ${cpuCell} | ${rss} | ${redisCpu} | ${genCell(x, m)} | ${fmt(x.otherCpuPct)} % | ${complete} |`,
+        `| ${r.label} | ${fmt(r.clients)}${r.setup === 'redis' ? ` (${r.instances} × ${fmt(r.clientsPerInstance)})` : ''} | ${fmt(f.eventsPerSec)} | ${fmt(f.deliveriesPerSec)} | ${fmt(f.latencyMs.p50, 2)} / ${fmt(f.latencyMs.p99, 2)} / ${fmt(f.latencyMs.max, 1)} | ${perInstance(f)} | ${maxDeliveriesCell(x)} | ${fmt(x.latencyMs.p50, 1)} / ${fmt(x.latencyMs.p99, 1)} / ${fmt(x.latencyMs.max, 1)} | ${perInstance(x)} | ${cpuCell} | ${rss} | ${redisCpu} | ${genCell(x, m)} | ${fmt(x.otherCpuPct)} % | ${complete} |`,
       );
     }
     p();
@@ -310,13 +328,9 @@ export function renderMarkdown(results) {
     for (const r of results.channels) {
       const f = r.fixed;
       const x = r.max;
-      const once = (ph) => ph.complete && ph.gaps === 0 && ph.dups === 0 && (ph.foreign ?? 0) === 0;
-      const complete =
-        once(f) && once(x)
-          ? 'yes'
-          : `no (fixed ${fmt(f.deliveries)}/${fmt(f.expected)}, gaps ${f.gaps + x.gaps}, dups ${f.dups + x.dups}, foreign ${(f.foreign ?? 0) + (x.foreign ?? 0)})`;
+      const complete = completeCell(f, x, { foreign: true });
       p(
-        `| ${r.label} | ${fmt(f.deliveriesPerSec)} (${fmt(r.fixedTargetEventsPerSec * (r.clients / r.channels))}) | ${fmt(f.latencyMs.p50, 2)} / ${fmt(f.latencyMs.p99, 2)} / ${fmt(f.latencyMs.max, 1)} | ${fmt(f.serverCpuPct)} % | ${fmt(r.cpuUsPerDelivery, 1)} | **${fmt(x.deliveriesPerSec)}**${x.runs && x.runs.length > 1 ? ` (${fmt(Math.min(...x.runs) / 1000, 0)}–${fmt(Math.max(...x.runs) / 1000, 0)}k)` : ''} | ${fmt(x.eventsPerSec / r.channels, 1)} | ${fmt(x.latencyMs.p50, 1)} / ${fmt(x.latencyMs.p99, 1)} | ${fmt(x.serverCpuPct)} % | ${fmt(x.deliveriesPerCpuSecondMedian ?? x.deliveriesPerCpuSecond)} | ${fmt(x.serverPeakRssMB)} | ${genCell(x, m)} | ${fmt(Math.max(f.otherCpuPct ?? 0, x.otherCpuPct ?? 0))} % | ${fmt(r.loadavg.before[0], 1)} → ${fmt(r.loadavg.after[0], 1)} | ${complete} |`,
+        `| ${r.label} | ${fmt(f.deliveriesPerSec)} (${fmt(r.fixedTargetEventsPerSec * (r.clients / r.channels))}) | ${fmt(f.latencyMs.p50, 2)} / ${fmt(f.latencyMs.p99, 2)} / ${fmt(f.latencyMs.max, 1)} | ${fmt(f.serverCpuPct)} % | ${fmt(r.cpuUsPerDelivery, 1)} | ${maxDeliveriesCell(x)} | ${fmt(x.eventsPerSec / r.channels, 1)} | ${fmt(x.latencyMs.p50, 1)} / ${fmt(x.latencyMs.p99, 1)} | ${fmt(x.serverCpuPct)} % | ${fmt(x.deliveriesPerCpuSecondMedian ?? x.deliveriesPerCpuSecond)} | ${fmt(x.serverPeakRssMB)} | ${genCell(x, m)} | ${fmt(Math.max(f.otherCpuPct ?? 0, x.otherCpuPct ?? 0))} % | ${fmt(r.loadavg.before[0], 1)} → ${fmt(r.loadavg.after[0], 1)} | ${complete} |`,
       );
     }
     p();
