@@ -1,9 +1,9 @@
 import { BoardcastError } from '@boardcast/core';
 import type { ChannelStreamRequest } from './channel-frames.js';
 import type { ChannelSink } from './channel-link.js';
-import { fetchOf, type HttpOptions, headersOf, networkError } from './http.js';
+import { fetchOf, type HttpOptions, headersOf } from './http.js';
 import { createSseDecoder } from './sse-decoder.js';
-import { failed, isStream, type ReadMemory, refused } from './sse-read.js';
+import { failed, isStream, type ReadMemory, readBody, refused } from './sse-read.js';
 
 /**
  * Fetch mode of the channel SSE transport, loaded on first use (a page
@@ -68,21 +68,11 @@ export async function readChannelStream(
     },
     { maxBufferSize: maxEventSize },
   );
-  const reader = response.body.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      beat();
-      decoder.push(value);
-    }
-  } catch (error) {
-    if (!overflow)
-      return controller.signal.aborted ? undefined : sink.drop(networkError(error, 'event stream interrupted'));
-  } finally {
-    decoder.end();
+  const cut = await readBody(response.body, decoder, beat);
+  if (!overflow) {
+    if (!cut) return sink.drop(new BoardcastError('network_error', 'event stream ended'));
+    return controller.signal.aborted ? undefined : sink.drop(cut);
   }
-  if (!overflow) return sink.drop(new BoardcastError('network_error', 'event stream ended'));
   // Which channel it was is not known: every channel starts over fresh.
   sink.drop(
     new BoardcastError('payload_too_large', `an event exceeded maxEventSize (${maxEventSize} characters)`),

@@ -4,7 +4,7 @@ import { fetchOf, headersOf, networkError, responseError } from './http.js';
 import { createSkipper } from './resync.js';
 import { createSseDecoder } from './sse-decoder.js';
 import type { SseOptions } from './sse-options.js';
-import { failed, isStream, type ReadMemory, refused } from './sse-read.js';
+import { failed, isStream, type ReadMemory, readBody, refused } from './sse-read.js';
 import { withQuery } from './urls.js';
 
 /**
@@ -158,22 +158,10 @@ export async function readStream(link: FetchLink, sink: Link, controller: AbortC
     },
     { maxBufferSize: max },
   );
-  const reader = response.body.getReader();
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      // Any bytes count as life, comments (`: ping` of older servers) included.
-      sink.beat();
-      decoder.push(value);
-    }
-  } catch (error) {
-    // A state still being mended cannot be resumed: the next stream starts fresh.
-    if (!overflow) return sink.drop(networkError(error, 'event stream interrupted'), false, skipper.stop());
-  } finally {
-    decoder.end();
-  }
-  if (!overflow) return sink.drop(new BoardcastError('network_error', 'event stream ended'), false, skipper.stop());
+  const cut = await readBody(response.body, decoder, () => sink.beat());
+  // A state still being mended cannot be resumed: the next stream starts fresh.
+  if (!overflow)
+    return sink.drop(cut ?? new BoardcastError('network_error', 'event stream ended'), false, skipper.stop());
   skipper.stop();
   // Too large and not skippable in place (no id): come back fresh; a fresh
   // stream's snapshot that is itself too large can never be read, so stop.

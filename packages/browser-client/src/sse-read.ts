@@ -1,6 +1,7 @@
 import { BoardcastError } from '@boardcast/core';
 import type { LinkSink } from './client.js';
 import { networkError, responseError } from './http.js';
+import type { SseDecoder } from './sse-decoder.js';
 
 /**
  * What both fetch-mode readers (sse-fetch.ts for one stream,
@@ -65,6 +66,32 @@ export async function refused(
     return sink.drop(error, false, true);
   }
   sink.drop(error, final || (repeats && again));
+}
+
+/**
+ * Reads an event stream's body through `decoder`, calling `beat` on every
+ * chunk (any bytes count as life, comments such as older servers' `: ping`
+ * included), and ends the decoder. Resolves with the error that cut the
+ * stream, or `undefined` when it ended.
+ */
+export async function readBody(
+  body: ReadableStream<Uint8Array>,
+  decoder: SseDecoder,
+  beat: () => void,
+): Promise<BoardcastError | undefined> {
+  const reader = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return undefined;
+      beat();
+      decoder.push(value);
+    }
+  } catch (error) {
+    return networkError(error, 'event stream interrupted');
+  } finally {
+    decoder.end();
+  }
 }
 
 /** How many CORS-hidden refusals in a row stop the client (one could be a server coming up between two requests). */
