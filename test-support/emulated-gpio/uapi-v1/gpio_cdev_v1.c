@@ -222,6 +222,21 @@ static char *next_field(char **cursor)
 }
 
 /*
+ * transact(), then point *cursor at the reply's fields after its status:
+ * returns the status, or the negative errno of a failed transaction (the
+ * cursor then untouched).
+ */
+static int ask(int fd, const char *request, char *reply, size_t size, char **cursor)
+{
+	int rv = transact(fd, request, reply, size);
+	if (rv < 0)
+		return rv;
+	*cursor = reply;
+	next_field(cursor);
+	return rv;
+}
+
+/*
  * A new connection to the emulated kernel that asks it for `request` (a chip,
  * a line handle or a line event): the connection's fd, tracked as `kind` with
  * `lines` lines of `chip`, or -errno (the connection closed again).
@@ -385,11 +400,9 @@ static int chip_ioctl(int fd, unsigned long request, void *arg)
 	int rv;
 	if (request == GPIO_GET_CHIPINFO_IOCTL) {
 		struct gpiochip_info *info = arg;
-		rv = transact(fd, "INFO", reply, sizeof(reply));
+		rv = ask(fd, "INFO", reply, sizeof(reply), &cursor);
 		if (rv < 0)
 			return rv;
-		cursor = reply;
-		next_field(&cursor);
 		memset(info, 0, sizeof(*info));
 		strncpy(info->name, next_field(&cursor), sizeof(info->name) - 1);
 		strncpy(info->label, next_field(&cursor), sizeof(info->label) - 1);
@@ -399,11 +412,9 @@ static int chip_ioctl(int fd, unsigned long request, void *arg)
 	if (request == GPIO_GET_LINEINFO_IOCTL) {
 		struct gpioline_info *info = arg;
 		snprintf(message, sizeof(message), "LINEINFO\t%u", info->line_offset);
-		rv = transact(fd, message, reply, sizeof(reply));
+		rv = ask(fd, message, reply, sizeof(reply), &cursor);
 		if (rv < 0)
 			return rv;
-		cursor = reply;
-		next_field(&cursor);
 		info->flags = (__u32)strtoul(next_field(&cursor), NULL, 10);
 		memset(info->name, 0, sizeof(info->name));
 		memset(info->consumer, 0, sizeof(info->consumer));
@@ -451,11 +462,9 @@ static int handle_ioctl(int fd, unsigned long request, void *arg)
 	int rv, len;
 	if (request == GPIOHANDLE_GET_LINE_VALUES_IOCTL) {
 		struct gpiohandle_data *data = arg;
-		rv = transact(fd, "GET", reply, sizeof(reply));
+		rv = ask(fd, "GET", reply, sizeof(reply), &cursor);
 		if (rv < 0)
 			return rv;
-		cursor = reply;
-		next_field(&cursor);
 		values = next_field(&cursor);
 		memset(data, 0, sizeof(*data));
 		for (unsigned i = 0; i < fds[fd].lines && *values; i++) {
@@ -535,13 +544,11 @@ ssize_t read(int fd, void *buf, size_t count)
 		max = 1000;
 	for (;;) {
 		snprintf(message, sizeof(message), "READ\t%zu", max);
-		rv = transact(fd, message, reply, sizeof(reply));
+		rv = ask(fd, message, reply, sizeof(reply), &cursor);
 		if (rv < 0) {
 			errno = -rv;
 			return -1;
 		}
-		cursor = reply;
-		next_field(&cursor);
 		n = atoi(next_field(&cursor));
 		if (n > 0)
 			break;
