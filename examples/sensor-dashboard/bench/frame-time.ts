@@ -9,23 +9,12 @@
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { launchChromium } from '../../../test-support/system.js';
 import { buildPage } from '../scripts/build.mjs';
 import { startDashboard } from '../src/server.js';
+import { benchOptions } from './options.js';
 
-const { values } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== '--'),
-  options: {
-    seconds: { type: 'string', default: '10' },
-    rate: { type: 'string', default: '10' },
-    transport: { type: 'string', default: 'sse' },
-    capacity: { type: 'string', default: '120' },
-  },
-});
-const seconds = Number(values.seconds);
-const rate = Number(values.rate);
-const capacity = Number(values.capacity);
+const { seconds, rate, transport, capacity } = benchOptions({ seconds: 10, rate: 10, transport: 'sse', capacity: 120 });
 const sensors = ['temperature', 'humidity', 'light'] as const;
 
 const dir = join(tmpdir(), `sensor-dashboard-bench-${process.pid}`);
@@ -44,7 +33,7 @@ for (let i = 0; i < capacity; i++) await post(sensors.map((sensor) => ({ sensor,
 const chromium = await launchChromium();
 try {
   const page = await chromium.browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  await page.goto(`${app.url}/?transport=${values.transport}`);
+  await page.goto(`${app.url}/?transport=${transport}`);
   await page.locator('#connection[data-status="open"]').waitFor();
   await page.evaluate(() => {
     const w = window as unknown as { __frames: number[]; __dashboard: { renderMs: number[] } };
@@ -81,7 +70,7 @@ try {
     return `n=${s.length} mean ${mean.toFixed(2)} ms, p50 ${at(0.5).toFixed(2)}, p95 ${at(0.95).toFixed(2)}, p99 ${at(0.99).toFixed(2)}, max ${(s.at(-1) ?? 0).toFixed(2)}`;
   };
   console.log(
-    `Chromium headless, ${values.transport}, ${rate} readings/s per sensor × 3 sensors for ${seconds} s, ${capacity} points per chart, app.js ${(bytes / 1024).toFixed(1)} KiB`,
+    `Chromium headless, ${transport}, ${rate} readings/s per sensor × 3 sensors for ${seconds} s, ${capacity} points per chart, app.js ${(bytes / 1024).toFixed(1)} KiB`,
   );
   console.log(`readings received by the page: ${received}`);
   console.log(`frame interval (rAF deltas): ${stats(frames)}`);

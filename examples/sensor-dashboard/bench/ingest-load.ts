@@ -10,23 +10,18 @@
  * CPU), which makes the figure a floor for a server running alone.
  */
 import { Agent, request } from 'node:http';
-import { parseArgs } from 'node:util';
+import { text } from 'node:stream/consumers';
 import { connect } from '@boardcast/browser-client';
 import { dashboard } from '../src/contract.js';
 import { startDashboard } from '../src/server.js';
+import { benchOptions } from './options.js';
 
-const { values } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== '--'),
-  options: {
-    seconds: { type: 'string', default: '5' },
-    batch: { type: 'string', default: '1,10' },
-    posters: { type: 'string', default: '8' },
-    clients: { type: 'string', default: '10' },
-  },
-});
-const seconds = Number(values.seconds);
-const posters = Number(values.posters);
-const clientCount = Number(values.clients);
+const {
+  seconds,
+  batch: batchSizes,
+  posters,
+  clients: clientCount,
+} = benchOptions({ seconds: 5, batch: '1,10', posters: 8, clients: 10 });
 const sensors = ['temperature', 'humidity', 'light'] as const;
 
 async function waitUntil(check: () => boolean, timeoutMs: number): Promise<boolean> {
@@ -49,12 +44,7 @@ function post(agent: Agent, url: URL, body: string): Promise<{ status: number; t
         headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
       },
       (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => {
-          text += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        text(res).then((answer) => resolve({ status: res.statusCode ?? 0, text: answer }), reject);
       },
     );
     req.on('error', reject);
@@ -113,7 +103,7 @@ async function run(batch: number) {
 console.log(
   `node ${process.version}, ${clientCount} SSE clients (browser-client, fetch mode), ${posters} concurrent posters, ${seconds} s per run`,
 );
-for (const batch of values.batch.split(',').map(Number)) {
+for (const batch of batchSizes.split(',').map(Number)) {
   const r = await run(batch);
   console.log(
     `batch ${String(r.batch).padStart(3)}: ${r.ingestPerSecond} readings/s accepted (${r.accepted} total, ${r.failed} failed requests); ` +
