@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { text as readText } from 'node:stream/consumers';
 import { BoardcastError, type CommandLog } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -119,12 +120,7 @@ describe('command endpoint (node:http)', () => {
           headers: { 'Content-Type': 'application/json' },
         },
         (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk) => {
-            body += chunk;
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          readText(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject);
         },
       );
       req.on('error', reject);
