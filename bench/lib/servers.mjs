@@ -1,43 +1,49 @@
 // The servers under test and how a load generator talks to each.
+
+// How a client reaches a server, from the `info` its adapter's start() returns.
+const sse = (info) => ({ kind: 'sse', path: info.sse });
+const httpCommand = (info) => ({ kind: 'http-cmd', path: info.http });
+/** boardcast's WebSocket endpoint: its subprotocol, ready once the first frame (the snapshot) came. */
+const boardcastWs = (info) => ({ kind: 'ws', path: info.ws, protocol: info.protocol, readyOn: 'frame' });
 export const SERVERS = {
   'boardcast-sse': {
     label: '@boardcast/sse-server',
     family: 'sse',
     ours: true,
-    listen: (info) => ({ kind: 'sse', path: info.sse }),
-    command: (info) => ({ kind: 'http-cmd', path: info.http }),
+    listen: sse,
+    command: httpCommand,
   },
   // One instance of several sharing a Redis stream (the `redis` scenario only).
   'boardcast-sse-redis': {
     label: '@boardcast/sse-server on @boardcast/bus-redis',
     family: 'sse',
     ours: true,
-    listen: (info) => ({ kind: 'sse', path: info.sse }),
+    listen: sse,
   },
   'better-sse': {
     label: 'better-sse (Channel.broadcast)',
     family: 'sse',
-    listen: (info) => ({ kind: 'sse', path: info.sse }),
+    listen: sse,
   },
   'raw-sse': {
     label: 'floor: res.write loop',
     family: 'sse',
     floor: true,
-    listen: (info) => ({ kind: 'sse', path: info.sse }),
-    command: (info) => ({ kind: 'http-cmd', path: info.http }),
+    listen: sse,
+    command: httpCommand,
   },
   'raw-sse-socket': {
     label: 'reference: pre-framed socket.write',
     family: 'sse',
     floor: true,
-    listen: (info) => ({ kind: 'sse', path: info.sse }),
+    listen: sse,
   },
   'boardcast-ws': {
     label: '@boardcast/ws-server',
     family: 'ws',
     ours: true,
-    listen: (info) => ({ kind: 'ws', path: info.ws, protocol: info.protocol, readyOn: 'frame' }),
-    command: (info) => ({ kind: 'ws', path: info.ws, protocol: info.protocol, readyOn: 'frame' }),
+    listen: boardcastWs,
+    command: boardcastWs,
   },
   'raw-ws': {
     label: 'floor: ws send loop',
@@ -64,13 +70,13 @@ export const CHANNEL_SERVERS = {
     label: '@boardcast/sse-server, ?channels=c<k>',
     family: 'sse',
     ours: true,
-    listen: (info) => ({ kind: 'sse', path: info.sse }),
+    listen: sse,
   },
   'boardcast-ws-channels': {
     label: '@boardcast/ws-server, ?channels=c<k>',
     family: 'ws',
     ours: true,
-    listen: (info) => ({ kind: 'ws', path: info.ws, protocol: info.protocol, readyOn: 'frame' }),
+    listen: boardcastWs,
   },
   'socketio-rooms': {
     label: 'socket.io 4 rooms (io.to(room).emit)',
