@@ -3,7 +3,7 @@
 // How a client reaches a server, from the `info` its adapter's start() returns.
 const sse = (info) => ({ kind: 'sse', path: info.sse });
 const httpCommand = (info) => ({ kind: 'http-cmd', path: info.http });
-/** boardcast's WebSocket endpoint: its subprotocol, ready once the first frame (the snapshot) came. */
+/** boardcast's WebSocket endpoint: with its subprotocol, a client ready at its first frame. */
 const boardcastWs = (info) => ({ kind: 'ws', path: info.ws, protocol: info.protocol, readyOn: 'frame' });
 export const SERVERS = {
   'boardcast-sse': {
