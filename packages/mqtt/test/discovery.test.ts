@@ -61,6 +61,12 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     for (const t of topics) await c.publishAsync(t, '', { retain: true, qos: 1 });
   }
 
+  /** `topics`, their retained messages cleared when the test ends. */
+  function clearAtEnd(topics: string[]): string[] {
+    suite.defer(() => clearRetained(topics));
+    return topics;
+  }
+
   let peer: Promise<MqttClient> | undefined;
 
   /** The test's own publishing client: opened at its first use, closed when the test ends. */
@@ -117,14 +123,12 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   async function bulb(name: string, objectId: string): Promise<DeviceDiscoveryDouble> {
     const device = await DeviceDiscoveryDouble.start(suite.broker.url, { name, objectId });
     suite.defer(() => device.stop());
-    suite.defer(() =>
-      clearRetained([
-        `homeassistant/device/${objectId}/config`,
-        'zigbee2mqtt/bridge/state',
-        `zigbee2mqtt/${name}`,
-        `zigbee2mqtt/${name}/availability`,
-      ]),
-    );
+    clearAtEnd([
+      `homeassistant/device/${objectId}/config`,
+      'zigbee2mqtt/bridge/state',
+      `zigbee2mqtt/${name}`,
+      `zigbee2mqtt/${name}/availability`,
+    ]);
     return device;
   }
 
@@ -135,7 +139,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
       sensors: { AM2301: { Temperature: 21.4, Humidity: 48 }, TempUnit: 'C' },
     });
     suite.defer(() => plug.stop());
-    suite.defer(() => clearRetained(['tasmota/discovery/A4CF121A2B3C/config', 'tele/kitchen_plug/LWT']));
+    clearAtEnd(['tasmota/discovery/A4CF121A2B3C/config', 'tele/kitchen_plug/LWT']);
     const { discovery, devices, statuses, removed } = await discover();
     await waitFor(() => devices.length === 1, 'the plug');
     const device = devices[0] as DiscoveredDevice;
@@ -176,14 +180,12 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
       discovery: { mac: '84f3eb123456' },
     });
     suite.defer(() => node.stop());
-    suite.defer(() =>
-      clearRetained([
-        'homeassistant/switch/livingroom/relay/config',
-        'homeassistant/binary_sensor/livingroom/button/config',
-        'homeassistant/sensor/livingroom/temperature/config',
-        'livingroom/status',
-      ]),
-    );
+    clearAtEnd([
+      'homeassistant/switch/livingroom/relay/config',
+      'homeassistant/binary_sensor/livingroom/button/config',
+      'homeassistant/sensor/livingroom/temperature/config',
+      'livingroom/status',
+    ]);
     const { devices, statuses } = await discover();
     await waitFor(
       () => devices.at(-1)?.capabilities.sensors.length === 1 && devices.at(-1)?.capabilities.pins.length === 2,
@@ -247,15 +249,13 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   });
 
   it("a hostile config naming another device's cmnd/…/POWER is refused, in whichever order the configs arrive", async () => {
-    suite.defer(() =>
-      clearRetained([
-        'homeassistant/switch/evil1/config',
-        'homeassistant/switch/evil2/config',
-        'tasmota/discovery/BADBADBADBAD/config',
-        'tasmota/discovery/DDEEFF001122/config',
-        'tele/plug1/LWT',
-      ]),
-    );
+    clearAtEnd([
+      'homeassistant/switch/evil1/config',
+      'homeassistant/switch/evil2/config',
+      'tasmota/discovery/BADBADBADBAD/config',
+      'tasmota/discovery/DDEEFF001122/config',
+      'tele/plug1/LWT',
+    ]);
     // Arrives first: claims plug1's command topic under a base of its own making.
     await retain('homeassistant/switch/evil2/config', {
       name: 'Lamp',
@@ -334,8 +334,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   });
 
   it("a Tasmota config with another FullTopic or prefixes is no standard Tasmota: it contests a Home Assistant device's topic like any claim", async () => {
-    const topics = ['homeassistant/switch/lamp/config', 'tasmota/discovery/0000000000AA/config'];
-    suite.defer(() => clearRetained(topics));
+    const topics = clearAtEnd(['homeassistant/switch/lamp/config', 'tasmota/discovery/0000000000AA/config']);
     const { discovery } = await discover();
     // Tasmota's old HA discovery with FullTopic %topic%/%prefix%/: accepted, its `~` covers both.
     await retain(topics[0] as string, {
@@ -357,8 +356,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   });
 
   it('a command topic two Home Assistant devices contest belongs to neither, and comes back to one when the other leaves', async () => {
-    const topics = ['homeassistant/switch/door/config', 'homeassistant/switch/claim/config'];
-    suite.defer(() => clearRetained(topics));
+    const topics = clearAtEnd(['homeassistant/switch/door/config', 'homeassistant/switch/claim/config']);
     const { discovery, errors, removed } = await discover();
     await retain(topics[0] as string, {
       name: 'Door',
@@ -411,8 +409,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   });
 
   it('after a restart, a claim counts from its config, not its build: the other device never holds the topic meanwhile', async () => {
-    const topics = ['homeassistant/switch/claim/config', 'homeassistant/switch/door/config'];
-    suite.defer(() => clearRetained(topics));
+    const topics = clearAtEnd(['homeassistant/switch/claim/config', 'homeassistant/switch/door/config']);
     // Both retained before the discovery starts (a restart): the broker sends them in a burst.
     await retain(topics[0] as string, {
       name: 'Claim',
@@ -438,8 +435,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   });
 
   it('a device whose rebuild fails loses its board, not its claims; fixed, it comes back', async () => {
-    const topics = ['homeassistant/switch/h/config', 'homeassistant/switch/x/config'];
-    suite.defer(() => clearRetained(topics));
+    const topics = clearAtEnd(['homeassistant/switch/h/config', 'homeassistant/switch/x/config']);
     const { discovery, errors, removed } = await discover();
     const h = (cmd: string) => JSON.stringify({ name: 'H', '~': 'h/', cmd_t: cmd, stat_t: '~state', uniq_id: 'h' });
     await retain(topics[0] as string, h('~set'));
@@ -461,13 +457,12 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   });
 
   it('sensors that join a device under one name get distinct names, and the device keeps its switch', async () => {
-    const topics = [
+    const topics = clearAtEnd([
       'homeassistant/switch/j/config',
       'homeassistant/sensor/a/dup/config',
       'homeassistant/sensor/b/dup/config',
       'homeassistant/sensor/c/dup/config',
-    ];
-    suite.defer(() => clearRetained(topics));
+    ]);
     const { discovery } = await discover();
     const dev = { ids: 'j' };
     await retain(topics[0] as string, { name: 'J', '~': 'j/', cmd_t: '~set', stat_t: '~state', dev });
@@ -485,14 +480,14 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   async function esphomeNode(prefix: string, mac: string): Promise<EsphomeDouble> {
     const node = await EsphomeDouble.start(suite.broker.url, prefix, { switches: ['relay'], discovery: { mac } });
     suite.defer(() => node.stop());
-    suite.defer(() => clearRetained([`homeassistant/switch/${prefix}/relay/config`, `${prefix}/status`]));
+    clearAtEnd([`homeassistant/switch/${prefix}/relay/config`, `${prefix}/status`]);
     return node;
   }
 
   for (const order of ['after the node', 'retained first (a restart)'] as const) {
     it(`a config naming an ESPHome switch's own state and command topics never gets them (${order})`, async () => {
       const evil = 'homeassistant/switch/twin/config';
-      suite.defer(() => clearRetained([evil]));
+      clearAtEnd([evil]);
       // The node's own pair: its command topic lies under its state topic's level, so the own-base rule passes it.
       const twin = JSON.stringify({
         name: 'Twin',
@@ -521,7 +516,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
 
   it("a config republished every few ms loses the topic a plug's claim covers at once, not once it settles", async () => {
     const evil = 'homeassistant/switch/keep/config';
-    suite.defer(() => clearRetained([evil, 'tasmota/discovery/DDEEFF00AA01/config', 'tele/plug9/LWT']));
+    clearAtEnd([evil, 'tasmota/discovery/DDEEFF00AA01/config', 'tele/plug9/LWT']);
     const hostile = JSON.stringify({
       name: 'Keep',
       '~': 'cmnd/plug9/',
@@ -545,7 +540,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   it("components that join a device's id past maxComponents do not take its switch's claim with them", async () => {
     const twinTopic = 'homeassistant/switch/twin/config';
     const filler = 'homeassistant/device/aaa/config'; // sorts before homeassistant/switch/…
-    suite.defer(() => clearRetained([twinTopic, filler]));
+    clearAtEnd([twinTopic, filler]);
     await esphomeNode('hall', '84f3eb00e5e5');
     const { discovery } = await discover();
     const NODE = 'ha:84f3eb00e5e5';
@@ -569,7 +564,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   it("configs filling a device's id up to the topic cap do not take its switch's claim, nor its switch for good", async () => {
     const fillers = Array.from({ length: 4 }, (_, i) => `homeassistant/sensor/fill${i}/config`);
     const evil = 'homeassistant/switch/evil/config';
-    suite.defer(() => clearRetained([...fillers, evil]));
+    clearAtEnd([...fillers, evil]);
     const { discovery, errors } = await discover({ maxComponents: 4 });
     const NODE = 'ha:84f3eb00c4c4';
     // The node's device id (its MAC, public) already has maxComponents discovery topics.
@@ -597,7 +592,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
     const junk = Array.from({ length: 10 }, (_, i) => `homeassistant/sensor/junk${i}/config`);
     const fillers = Array.from({ length: 2 }, (_, i) => `homeassistant/sensor/fill5_${i}/config`);
     const evil = 'homeassistant/switch/evil5/config';
-    suite.defer(() => clearRetained([...junk, ...fillers, evil]));
+    clearAtEnd([...junk, ...fillers, evil]);
     const { discovery, errors } = await discover({ maxDevices: 4, maxComponents: 2 });
     for (const [i, t] of junk.entries()) await retain(t, { stat_t: `junkx/${i}`, dev: { ids: 'junkdev' } });
     await waitFor(() => errors.filter((e) => e.code === 'too_many_requests').length >= 8, 'the budget spent');
@@ -636,7 +631,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
       return subscribeAsync(...args);
     };
     const attacker = Array.from({ length: 3 }, (_, i) => `homeassistant/sensor/att${i}/config`);
-    suite.defer(() => clearRetained(attacker));
+    clearAtEnd(attacker);
     const discovery = discoverDevices(own, { settleMs: 50, maxComponents: 2 });
     suite.defer(() => discovery.close());
     discovery.on('error', () => undefined); // each config over the cap is reported
@@ -660,7 +655,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
 
   it("Tasmota's default GroupTopic and FallbackTopic are its claims too", async () => {
     const configs = ['homeassistant/switch/grp/config', 'homeassistant/switch/fb/config'];
-    suite.defer(() => clearRetained([...configs, 'tasmota/discovery/A1B2C3D4E5F6/config', 'tele/plug7/LWT']));
+    clearAtEnd([...configs, 'tasmota/discovery/A1B2C3D4E5F6/config', 'tele/plug7/LWT']);
     const plug = await TasmotaDouble.start(suite.broker.url, 'plug7', { discovery: { mac: 'A1B2C3D4E5F6' } });
     suite.defer(() => plug.stop());
     const { discovery, errors } = await discover();
@@ -689,7 +684,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
 
   it('a device that republishes the same config every few ms is still built', async () => {
     const topic = 'homeassistant/sensor/chatty/config';
-    suite.defer(() => clearRetained([topic]));
+    clearAtEnd([topic]);
     const { discovery } = await discover({ settleMs: 200 });
     const config = JSON.stringify({ name: 'Chatty', stat_t: 'chatty/t', uniq_id: 'chatty' });
     const stopSpam = await republishEvery(topic, () => config);
@@ -699,7 +694,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
 
   it('a Tasmota config with other prefixes is no standard Tasmota: an ESPHome switch its stat base covers is contested, and comes back', async () => {
     const fake = 'tasmota/discovery/BADBAD00F301/config';
-    suite.defer(() => clearRetained([fake]));
+    clearAtEnd([fake]);
     await esphomeNode('hall3', '84f3eb00f3f3');
     const { discovery } = await discover();
     await waitFor(() => commandsOf(discovery, 'ha:84f3eb00f3f3').length === 1, 'the node with its switch');
@@ -717,7 +712,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
 
   it('a device payload with more components than maxComponents is refused before anything is kept', async () => {
     const topic = 'homeassistant/device/many/config';
-    suite.defer(() => clearRetained([topic]));
+    clearAtEnd([topic]);
     const { discovery, errors } = await discover({ maxComponents: 4 });
     const cmps = Object.fromEntries(
       Array.from({ length: 5 }, (_, i) => [`s${i}`, { p: 'sensor', stat_t: `many/s${i}`, uniq_id: `many-s${i}` }]),
@@ -733,7 +728,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
       topics.push(topic);
       await retain(topic, body);
     };
-    suite.defer(() => clearRetained(topics));
+    clearAtEnd(topics);
     const { discovery, devices, errors } = await discover({
       homeAssistantPrefix: 'ha-test',
       tasmotaPrefix: false,
@@ -772,13 +767,12 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
   });
 
   it('a device whose configs change is announced again under the same id; allowCommandTopic refuses; removing every config removes it', async () => {
-    const topics = [
+    const topics = clearAtEnd([
       'homeassistant/switch/garage/door/config',
       'homeassistant/switch/garage/light/config',
       'homeassistant/sensor/garage/temp/config',
       'homeassistant/button/garage/restart/config',
-    ];
-    suite.defer(() => clearRetained(topics));
+    ]);
     const dev = { ids: 'garage-node', name: 'Garage', sw: '1.2' };
     const { devices, removed, errors } = await discover({
       allowCommandTopic: (topic) => !topic.endsWith('/light/set'),
@@ -817,7 +811,7 @@ describe.skipIf(!mosquittoPath)('discoverDevices on a real mosquitto', () => {
 
   it('device discovery: a component id outside [A-Za-z0-9_-] is skipped; a component reduced to its platform is removed', async () => {
     const topic = 'homeassistant/device/odd/config';
-    suite.defer(() => clearRetained([topic]));
+    clearAtEnd([topic]);
     const { devices } = await discover();
     const payload = (cmps: object) =>
       JSON.stringify({ dev: { ids: 'odd-node' }, o: { name: 'bla2mqtt' }, stat_t: 'odd/state', cmps });
