@@ -16,30 +16,17 @@ export interface PageFiles {
  * `prefix`) before the test and removed after it. Read them inside a test.
  */
 export function pageFilesForEachTest(prefix: string, indexHtml: string): PageFiles {
-  let files: PageFiles | undefined;
+  const files = { root: '', publicDir: '' };
   beforeEach(() => {
-    const root = mkdtempSync(join(tmpdir(), prefix));
-    const publicDir = join(root, 'public');
-    mkdirSync(publicDir);
-    writeFileSync(join(publicDir, 'index.html'), indexHtml);
-    writeFileSync(join(publicDir, 'app.js'), 'console.log(1);');
-    writeFileSync(join(root, 'secret.txt'), 'not for the web');
-    files = { root, publicDir };
+    files.root = mkdtempSync(join(tmpdir(), prefix));
+    files.publicDir = join(files.root, 'public');
+    mkdirSync(files.publicDir);
+    writeFileSync(join(files.publicDir, 'index.html'), indexHtml);
+    writeFileSync(join(files.publicDir, 'app.js'), 'console.log(1);');
+    writeFileSync(join(files.root, 'secret.txt'), 'not for the web');
   });
   afterEach(() => {
-    if (files) rmSync(files.root, { recursive: true, force: true });
-    files = undefined;
+    if (files.root) rmSync(files.root, { recursive: true, force: true });
   });
-  const written = () => {
-    if (!files) throw new Error('pageFilesForEachTest: the files are written in beforeEach');
-    return files;
-  };
-  return {
-    get root() {
-      return written().root;
-    },
-    get publicDir() {
-      return written().publicDir;
-    },
-  };
+  return files;
 }
