@@ -6,8 +6,9 @@ import { DIRECTORY } from '@boardcast/core';
 import type { TelemetryStore } from '@boardcast/telemetry';
 import { openPostgresStore } from '@boardcast/telemetry/postgres';
 import { openSqliteStore } from '@boardcast/telemetry/sqlite';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type PostgresProcess, postgresBinDir, startPostgres } from '../../../test-support/postgres.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { postgresBinDir } from '../../../test-support/postgres.js';
+import { postgresForSuite } from '../../../test-support/postgres-suite.js';
 import { type RunningScript, runScript } from '../../../test-support/run-script.js';
 import { dashboard } from '../src/contract.js';
 import { tempDirForSuite, waitFor } from './helpers.js';
@@ -117,13 +118,7 @@ describe('the start command', () => {
   });
 
   describe.skipIf(!postgresBinDir())('with --pg-url', () => {
-    let pg: PostgresProcess;
-    beforeAll(async () => {
-      pg = await startPostgres();
-    });
-    afterAll(async () => {
-      await pg?.stop();
-    });
+    const pg = postgresForSuite();
 
     it('keeps the readings in PostgreSQL', async () => {
       const url = await pg.createDatabase('dashboard');

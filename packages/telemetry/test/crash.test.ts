@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PostgresProcess, postgresBinDir, startPostgres } from '../../../test-support/postgres.js';
+import { postgresBinDir } from '../../../test-support/postgres.js';
+import { postgresForSuite } from '../../../test-support/postgres-suite.js';
 import { openPostgresStore } from '../src/postgres.js';
 import { openSqliteStore } from '../src/sqlite.js';
 import type { TelemetryStore } from '../src/types.js';
@@ -96,13 +97,7 @@ describe('kill -9 of a process mid-ingest', () => {
   });
 
   describe.skipIf(!postgresBinDir())('PostgreSQL', () => {
-    let server: PostgresProcess;
-    beforeAll(async () => {
-      server = await startPostgres();
-    });
-    afterAll(async () => {
-      await server?.stop();
-    });
+    const server = postgresForSuite();
 
     let attempt = 0;
 
