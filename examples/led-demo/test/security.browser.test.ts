@@ -1,7 +1,6 @@
-import type { Server } from 'node:http';
-import type { BrowserContext } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFramingPage, watchPage } from '../../../test-support/security-probe.js';
+import { newContextForTest, openFramingPage } from '../../../test-support/security-browser.js';
+import { watchPage } from '../../../test-support/security-probe.js';
 import { chromiumPath, type LaunchedBrowser, launchChromium } from '../../../test-support/system.js';
 import { type Demo, startDemo } from '../src/server.js';
 import { buildPageFromSources } from './helpers.js';
@@ -9,8 +8,6 @@ import { buildPageFromSources } from './helpers.js';
 describe.skipIf(!chromiumPath)('led-demo security in Chromium', () => {
   let launched: LaunchedBrowser;
   let demo: Demo | undefined;
-  let attacker: Server | undefined;
-  const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
     await buildPageFromSources();
@@ -20,28 +17,15 @@ describe.skipIf(!chromiumPath)('led-demo security in Chromium', () => {
     await launched?.close();
   });
   afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
     await demo?.close();
     demo = undefined;
-    await new Promise((resolve) => (attacker ? attacker.close(resolve) : resolve(undefined)));
-    attacker = undefined;
   });
 
-  const newContext = async () => {
-    const context = await launched.browser.newContext();
-    contexts.push(context);
-    return context;
-  };
+  const newContext = () => newContextForTest(launched.browser);
 
   it('a page on another origin cannot frame the demo (its own frame loads)', async () => {
     demo = await startDemo({ port: 0, host: '127.0.0.1', log: false });
-    const evil = await startFramingPage(`http://127.0.0.1:${demo.port}/`);
-    attacker = evil.server;
-    const page = await (await newContext()).newPage();
-    await page.goto(evil.url, { waitUntil: 'load' });
-    const own = page.frame({ name: 'own' });
-    await expect(own?.locator('#own').textContent()).resolves.toBe('own frame');
-    const victim = page.frame({ name: 'victim' });
+    const { page, victim } = await openFramingPage(await newContext(), `http://127.0.0.1:${demo.port}/`);
     expect(victim).not.toBeNull();
     // Chromium replaces a frame refused by frame-ancestors with its error page.
     expect(victim?.url()).not.toContain(`127.0.0.1:${demo.port}`);

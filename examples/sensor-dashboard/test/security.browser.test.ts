@@ -1,7 +1,6 @@
-import type { Server } from 'node:http';
-import type { BrowserContext } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startFramingPage, watchPage } from '../../../test-support/security-probe.js';
+import { newContextForTest, openFramingPage } from '../../../test-support/security-browser.js';
+import { watchPage } from '../../../test-support/security-probe.js';
 import { chromiumPath } from '../../../test-support/system.js';
 import type { RunningDashboard } from '../src/server.js';
 import { pageInChromium } from './dashboard-page.js';
@@ -10,31 +9,20 @@ import { start } from './helpers.js';
 describe.skipIf(!chromiumPath)('sensor-dashboard security in Chromium', () => {
   const chromium = pageInChromium();
   let app: RunningDashboard | undefined;
-  let attacker: Server | undefined;
-  const contexts: BrowserContext[] = [];
 
   afterEach(async () => {
-    for (const context of contexts.splice(0)) await context.close();
     await app?.close();
     app = undefined;
-    await new Promise((resolve) => (attacker ? attacker.close(resolve) : resolve(undefined)));
-    attacker = undefined;
   });
 
-  const newContext = async () => {
-    const context = await chromium.browser.newContext({ viewport: { width: 1280, height: 1000 } });
-    contexts.push(context);
-    return context;
-  };
+  const newContext = () => newContextForTest(chromium.browser, { viewport: { width: 1280, height: 1000 } });
 
   it('a page on another origin cannot frame the dashboard (its own frame loads)', async () => {
     app = await start({ assetsDir: chromium.assetsDir });
-    const evil = await startFramingPage(`http://127.0.0.1:${app.port}/`, { width: 1000, height: 800 });
-    attacker = evil.server;
-    const page = await (await newContext()).newPage();
-    await page.goto(evil.url, { waitUntil: 'load' });
-    await expect(page.frame({ name: 'own' })?.locator('#own').textContent()).resolves.toBe('own frame');
-    const victim = page.frame({ name: 'victim' });
+    const { victim } = await openFramingPage(await newContext(), `http://127.0.0.1:${app.port}/`, {
+      width: 1000,
+      height: 800,
+    });
     expect(victim).not.toBeNull();
     // Chromium replaces a frame refused by frame-ancestors with its error page.
     expect(victim?.url()).not.toContain(`127.0.0.1:${app.port}`);
