@@ -1,5 +1,6 @@
-import { type IncomingMessage, request } from 'node:http';
+import { request } from 'node:http';
 import { text } from 'node:stream/consumers';
+import { onTestFinished } from 'vitest';
 
 /** What a server answered: the status, and the `error.code` of a JSON error body (undefined for any other body). */
 export interface StatusAndCode {
@@ -16,10 +17,10 @@ export interface StatusAndCodeOptions {
   /** A body that is not JSON rejects (for routes that answer nothing else) instead of giving `code: undefined`. */
   jsonOnly?: boolean;
   /**
-   * An event stream (`text/event-stream`) resolves at its head with `code: undefined` and is put here,
-   * still open, for the caller to destroy; without this, every body is read to its end.
+   * An event stream (`text/event-stream`) resolves at its head with `code: undefined` and stays
+   * open until the test ends (call inside a test); without this, every body is read to its end.
    */
-  streams?: IncomingMessage[];
+  keepStreams?: boolean;
 }
 
 /** A request to `path` on 127.0.0.1:`port` over a connection of its own (no agent); resolves with what the server answered. */
@@ -42,8 +43,10 @@ export function statusAndCode(
       },
       (res) => {
         const status = res.statusCode ?? 0;
-        if (options.streams && res.headers['content-type']?.startsWith('text/event-stream')) {
-          options.streams.push(res);
+        if (options.keepStreams && res.headers['content-type']?.startsWith('text/event-stream')) {
+          onTestFinished(() => {
+            res.destroy();
+          });
           resolve({ status, code: undefined });
           return;
         }

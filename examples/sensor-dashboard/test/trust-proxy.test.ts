@@ -3,24 +3,21 @@
  * dashboard, over real sockets: connections from 127.0.0.1 play nginx in
  * front, connections bound to 127.0.0.2 play a client that is not a proxy.
  */
-import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type StatusAndCodeOptions, statusAndCode } from '../../../test-support/status-and-code.js';
 import type { RunningDashboard } from '../src/server.js';
 import { start } from './helpers.js';
 
 let dashboard: RunningDashboard | undefined;
-const open: IncomingMessage[] = [];
 
 afterEach(async () => {
-  for (const res of open.splice(0)) res.destroy();
   await dashboard?.close();
   dashboard = undefined;
 });
 
-/** A request from `localAddress`; resolves with the status and error code (an SSE stream is kept open). */
-const send = (path: string, headers: Record<string, string>, options: Omit<StatusAndCodeOptions, 'streams'> = {}) =>
-  statusAndCode(dashboard?.port, path, headers, { ...options, streams: open });
+/** A request from `localAddress`; resolves with the status and error code (an SSE stream stays open until the test ends). */
+const send = (path: string, headers: Record<string, string>, options: StatusAndCodeOptions = {}) =>
+  statusAndCode(dashboard?.port, path, headers, { ...options, keepStreams: true });
 
 /** What nginx in front of `https://panel.example.com` adds to a page's request. */
 const viaProxy = (client: string) => ({
