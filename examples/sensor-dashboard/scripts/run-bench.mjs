@@ -24,8 +24,9 @@ try {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    // The packages' own dependencies are bundled; these load from this example's node_modules.
-    external: ['ws', 'bufferutil', 'utf-8-validate', 'playwright-core', 'esbuild'],
+    // The packages' own dependencies are bundled; these load from this example's node_modules
+    // (better-sqlite3 is a native addon and pg/mqtt require Node built-ins at run time: an ESM bundle cannot hold them).
+    external: ['ws', 'bufferutil', 'utf-8-validate', 'playwright-core', 'esbuild', 'better-sqlite3', 'pg', 'mqtt'],
     logLevel: 'warning',
     plugins: [
       {
