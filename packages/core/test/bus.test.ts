@@ -1,5 +1,5 @@
 // MemoryBus ids, ordering, listeners and per-channel history, and the hub's
-// fallback id order compareStreamIds (mutation testing, issue 28).
+// fallback id order compareStreamIds.
 import { describe, expect, it } from 'vitest';
 import { MemoryBus } from '../src/index.js';
 import { compareStreamIds } from '../src/wire.js';

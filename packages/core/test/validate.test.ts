@@ -1,7 +1,6 @@
 // validateEntry / validateEntrySync: the message a refused payload carries,
 // the issues kept as details, a throwing validator reported as
-// invalid_payload, and the sync variant's fallback for async validators
-// (mutation testing, issue 28).
+// invalid_payload, and the sync variant's fallback for async validators.
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { describe, expect, it } from 'vitest';
 import { BoardcastError, typed, validateEntry } from '../src/index.js';

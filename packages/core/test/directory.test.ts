@@ -1,6 +1,6 @@
 // The directory's pure helpers: diffEntry of a new entry, applyEntry with a
 // removed field or a patch that is not an object, and pageOf's filter, sort
-// and page bounds (mutation testing, issue 28).
+// and page bounds.
 import { describe, expect, it } from 'vitest';
 import { applyEntry, DIRECTORY_PAGE_LIMIT, type DirectoryEntry, diffEntry, pageOf } from '../src/directory.js';
 

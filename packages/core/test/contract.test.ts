@@ -1,7 +1,7 @@
-// Promises of defineContract/typed/isStandardSchema that mutation testing
-// (issue 28) found unchecked. Every contract here is defined inside a test,
-// never at module scope: a test file whose import throws collects no tests,
-// and Stryker then counts the mutant that broke it as survived.
+// Promises of defineContract/typed/isStandardSchema. Every contract here is
+// defined inside a test, never at module scope: a test file whose import
+// throws collects no tests, and Stryker then counts the mutant that broke it
+// as survived.
 import { describe, expect, it } from 'vitest';
 import { isStandardSchema } from '../src/contract.js';
 import { defineContract, typed } from '../src/index.js';

@@ -1,5 +1,4 @@
-// BoardcastError's cause, fromJSON on malformed input and the type guards
-// (mutation testing, issue 28).
+// BoardcastError's cause, fromJSON on malformed input and the type guards.
 import { describe, expect, it } from 'vitest';
 import { BoardcastError, isBoardcastError, isErrorCode } from '../src/index.js';
 

@@ -1,5 +1,5 @@
 // IP parsing, RFC 5952 formatting and CIDR matching behind trustProxy, at
-// their edges (mutation testing, issue 28).
+// their edges.
 import { describe, expect, it } from 'vitest';
 import { formatIp, inRange, parseIp, parseIpRanges } from '../src/ip.js';
 
