@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createHub, DIRECTORY } from '../src/index.js';
+import { accessTable, createHub, DIRECTORY } from '../src/index.js';
 import type { HubSink, WireFrame } from '../src/wire.js';
 import { laterAnswers, tickContract } from './fixtures.js';
 
@@ -72,6 +72,52 @@ describe('pattern subscriptions (a lookup per prefix length)', () => {
     await hub.channel('aa-2').publish('tick', 1);
     await settle();
     expect(c.snapshots('aa-2')).toHaveLength(1);
+  });
+
+  it('a pattern two connections hold still adds channels to one when the other drops it, and another prefix of that length too', async () => {
+    const hub = createHub(contract, { state: { ticks: 0 } });
+    const a = client();
+    const b = client();
+    const c = client();
+    const ca = hub.connect({ channels: ['room*'] }, a.sink);
+    const cb = hub.connect({ channels: ['room*'] }, b.sink);
+    hub.connect({ channels: ['roof*'] }, c.sink);
+    await settle();
+    await ca.remove(['room*']);
+    await hub.channel('room1').publish('tick', 1);
+    await hub.channel('roof1').publish('tick', 1);
+    await settle();
+    expect(a.snapshots('room1')).toHaveLength(0);
+    expect(b.snapshots('room1')).toHaveLength(1);
+    expect(c.snapshots('roof1')).toHaveLength(1);
+    // room* is gone from every connection: roof*, of the same length, still matches.
+    await cb.remove(['room*']);
+    await hub.channel('room2').publish('tick', 1);
+    await hub.channel('roof2').publish('tick', 1);
+    await settle();
+    expect(b.snapshots('room2')).toHaveLength(0);
+    expect(c.snapshots('roof2')).toHaveLength(1);
+    await hub.close();
+  });
+
+  it("a viewer's subscriptions count down when dropped: at the limit, dropping one makes room for one", async () => {
+    const hub = createHub(contract, {
+      state: { ticks: 0 },
+      access: accessTable({ bob: { see: ['*'] }, alice: { see: ['*'] } }),
+      maxSubscriptionsPerPrincipal: 2,
+    });
+    const conn = hub.connect({ channels: [], principal: 'bob' }, client().sink);
+    expect((await conn.add(['one', 'two*'])).refused).toEqual([]);
+    expect((await conn.add(['three'])).refused.map((r) => r.error.code)).toEqual(['too_many_channels']);
+    expect(await conn.remove(['two*'])).toEqual(['two*']);
+    expect((await conn.add(['three'])).refused).toEqual([]);
+    expect(await conn.remove(['one'])).toEqual(['one']);
+    expect((await conn.add(['four*'])).refused).toEqual([]);
+    expect((await conn.add(['five'])).refused.map((r) => r.error.code)).toEqual(['too_many_channels']);
+    // Another viewer's count is its own.
+    const other = hub.connect({ channels: [], principal: 'alice' }, client().sink);
+    expect((await other.add(['one', 'two'])).refused).toEqual([]);
+    await hub.close();
   });
 });
 
