@@ -29,6 +29,10 @@ export function stallRequest(port: number, partial: string): Promise<Stalled> {
     onTestFinished(() => {
       socket.destroy();
     });
-    socket.on('error', reject);
+    // Only a failure to connect fails the call: a reset after that ends the
+    // connection like a close does ('close' follows 'error'), with what came.
+    socket.on('error', (error) => {
+      if (socket.connecting) reject(error);
+    });
   });
 }

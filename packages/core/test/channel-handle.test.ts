@@ -72,6 +72,10 @@ describe('a channel handle', () => {
     expect(changes).toEqual([]);
     expect(hub.directory.size).toBe(0);
     expect(hub.hasChannel('ghost')).toBe(false);
+    // A well-formed change after them still applies.
+    bus.publish('~directory', { channel: 'real', set: { name: 'r' } }, '', DIRECTORY);
+    expect(changes).toEqual([{ channel: 'real', set: { name: 'r' } }]);
+    expect(hub.directory.get('real')).toEqual({ id: 'real', name: 'r' });
     await hub.close();
   });
 });

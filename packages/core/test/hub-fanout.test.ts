@@ -100,6 +100,21 @@ describe('pattern subscriptions (a lookup per prefix length)', () => {
     await hub.close();
   });
 
+  it('the last pattern of a length gone, a pattern of that length added again matches again', async () => {
+    const hub = createHub(contract, { state: { ticks: 0 } });
+    const a = client();
+    const conn = hub.connect({ channels: ['room*'] }, a.sink);
+    await settle();
+    await conn.remove(['room*']);
+    await hub.channel('room1').publish('tick', 1);
+    expect(a.snapshots('room1')).toHaveLength(0);
+    await conn.add(['roof*']);
+    await hub.channel('roof1').publish('tick', 1);
+    await settle();
+    expect(a.snapshots('roof1')).toHaveLength(1);
+    await hub.close();
+  });
+
   it("a viewer's subscriptions count down when dropped: at the limit, dropping one makes room for one", async () => {
     const hub = createHub(contract, {
       state: { ticks: 0 },
