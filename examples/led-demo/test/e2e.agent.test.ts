@@ -90,7 +90,7 @@ describe.skipIf(!chromiumPath || !pythonPath)('led-demo with a real board agent 
 });
 
 describe.skipIf(!pythonPath)('led-demo process with a board attached (python3 agent)', () => {
-  it('SIGTERM: the demo closes the board socket with a close frame and exits within 2 s', async () => {
+  it('SIGTERM: the demo closes the board socket with a close frame and exits 0', async () => {
     // The CLI as a user runs it, bundled from sources (no package build needed).
     const dir = mkdtempSync(join(tmpdir(), 'led-demo-cli-'));
     const cli = join(dir, 'cli.mjs');
@@ -128,8 +128,10 @@ describe.skipIf(!pythonPath)('led-demo process with a board attached (python3 ag
       const code = await exited;
       const took = performance.now() - started;
       console.log(`SIGTERM → exit with a board attached: ${Math.round(took)} ms`);
+      // How long it took is printed, not asserted (CI shares its machine);
+      // that a board which never answers the close handshake is cut after
+      // closeTimeoutMs is remote-link.test.ts's 'shutdown' test.
       expect(code).toBe(0);
-      expect(took).toBeLessThan(2000);
       // The agent saw the server go at once, by a close frame (1001), not a silent socket.
       const line = await waitFor(
         () => /disconnected.*/.exec(agent?.lines.join('\n') ?? '')?.[0],
