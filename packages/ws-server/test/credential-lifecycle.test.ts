@@ -6,36 +6,37 @@
  */
 import { createServer } from 'node:http';
 import { DIRECTORY } from '@boardcast/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { rotatingKeysFleet } from '../../../test-support/rotating-keys.js';
 import { createWsEndpoint, type WsDisconnectReason } from '../src/index.js';
 import { closeAll, type Frame, fleetSetup, listen, TestClient, waitFor } from './helpers.js';
 
 afterEach(closeAll);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 const ticks = (client: TestClient) => client.frames.filter((f) => f.type === 'event' && f.event === 'tick');
 const expiredError = { type: 'error', error: { code: 'unauthorized', message: 'the credential has expired' } };
 
 describe('WebSocket: a credential that expires', () => {
   it('nothing published after expiresAt reaches the socket, even before the expiry timer has run; then 401', async () => {
+    // The test's clock (Date only: timers stay real and the clock runs on):
+    // the credential expires in an hour, and the test moves Date past it in
+    // one step, so no expiry timer can have run, however loaded the machine.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     const env = await fleetSetup();
     const { hub, url, disconnects } = env;
-    // Generous: both sockets must be open and live before it.
-    const at = Date.now() + 3000;
+    const at = Date.now() + 3_600_000;
     const channel = await TestClient.open(url(`user=alice&channels=board-1&expiresAt=${at}`));
     const single = await TestClient.open(url(`user=alice&expiresAt=${at}`));
     await hub.channel('board-1').publish('tick', 1);
     await hub.publish('tick', 1);
     await waitFor(() => ticks(channel).length === 1 && ticks(single).length === 1, 'live before');
-    expect(Date.now()).toBeLessThan(at);
 
-    // Past expiresAt without giving the expiry timer a turn: a timer alone
-    // would still send these (the window is a loaded loop's lag).
-    await sleep(at - Date.now() - 50);
-    while (Date.now() <= at) {
-      // spin the last few ms so no timer runs in between
-    }
+    // Past expiresAt with no expiry timer run: a timer alone would still
+    // send these (on a busy loop, the window is that loop's lag).
+    vi.setSystemTime(at + 1);
     await hub.channel('board-1').publish('tick', 2);
     await hub.publish('tick', 2);
 
@@ -53,23 +54,27 @@ describe('WebSocket: a credential that expires', () => {
   });
 
   it('a command read after expiresAt does not run, even before the expiry timer has run', async () => {
+    // The test's clock (Date only: timers stay real and the clock runs on):
+    // the credential expires in an hour, and alice's command moves Date past it
+    // in one step, so no expiry timer can have run, however loaded the machine.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     const env = await fleetSetup();
     const { hub, url, ran } = env;
-    const at = Date.now() + 3000;
+    const at = Date.now() + 3_600_000;
     const bob = await TestClient.open(url(`user=bob&channels=board-1&expiresAt=${at}`));
     const alice = await TestClient.open(url('user=alice&channels='));
     await bob.next((f) => f.type === 'snapshot');
     bob.send({ type: 'command', id: 'before', command: 'bump', channel: 'board-1', data: { by: 1 } });
     expect((await bob.result('before')).ok).toBe(true);
-    // alice's command (the default channel's handler) holds the server's loop
+    // alice's command (the default channel's handler) stands for a loop held
     // past bob's expiresAt; bob's command, read in the same turn, comes after it.
     hub.handle('bump', (_input, context) => {
-      while (Date.now() <= at) {
-        // spin: the loop's timers do not run meanwhile
-      }
+      vi.setSystemTime(at + 1);
       return { channel: context.channel };
     });
-    await sleep(at - Date.now() - 50);
     alice.send({ type: 'command', id: 'hold', command: 'bump', data: { by: 1 } });
     bob.send({ type: 'command', id: 'after', command: 'bump', channel: 'board-1', data: { by: 1 } });
     expect((await alice.result('hold')).ok).toBe(true);
