@@ -1,5 +1,6 @@
 import { WebSocket as MockWebSocket, Server } from 'mock-socket';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { MIN_DIAL_KEEPALIVE_MS, watchdog } from '../src/backoff.js';
 import { backoffDelay, connect, MIN_RETRY_DELAY_MS, type StatusChange, type WebSocketClass } from '../src/index.js';
 import { contract } from './helpers.js';
 
@@ -39,6 +40,93 @@ describe('backoffDelay (full jitter above a floor)', () => {
     }
     // The window still doubles from the floor: retry: 0 backs off like a base of 250 ms.
     expect(backoffDelay(3, 0, 30_000, () => 0.999_999)).toBe(1999);
+  });
+});
+
+describe('watchdog (liveness of one connection attempt, fake timers)', () => {
+  function watch(keep: { keepAliveMs?: number; missedKeepAlives?: number }) {
+    vi.useFakeTimers();
+    const deaths: number[] = [];
+    const dog = watchdog(keep, (silentMs) => deaths.push(silentMs));
+    return { dog, deaths };
+  }
+
+  it('is dead after missedKeepAlives silent periods (defaults: 15 s, 2), counted from the last beat', async () => {
+    const { dog, deaths } = watch({});
+    await vi.advanceTimersByTimeAsync(29_999);
+    expect(deaths).toEqual([]);
+    dog.beat(); // a frame arrived: the silence starts over
+    await vi.advanceTimersByTimeAsync(29_999);
+    expect(deaths).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(deaths).toEqual([30_000]);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(deaths).toEqual([30_000]); // once
+  });
+
+  it('stop() ends the check', async () => {
+    const { dog, deaths } = watch({ keepAliveMs: 100, missedKeepAlives: 3 });
+    await vi.advanceTimersByTimeAsync(299);
+    dog.stop();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(deaths).toEqual([]);
+  });
+
+  it('adopts a period the server announces and keeps it, floored, for the next attempts', async () => {
+    const keep = { keepAliveMs: 15_000, missedKeepAlives: 2 };
+    const { dog, deaths } = watch(keep);
+    dog.beat(20);
+    // This attempt uses the announced period as it is …
+    await vi.advanceTimersByTimeAsync(39);
+    expect(deaths).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(deaths).toEqual([40]);
+    // … the next ones at least MIN_DIAL_KEEPALIVE_MS, so a first byte has time to come.
+    expect(keep.keepAliveMs).toBe(MIN_DIAL_KEEPALIVE_MS);
+    dog.beat(4000);
+    expect(keep.keepAliveMs).toBe(4000);
+  });
+
+  it("a period of 0 (the server sends no more keep-alives) stops this attempt's check but keeps the last period", async () => {
+    const keep = { keepAliveMs: 500, missedKeepAlives: 2 };
+    const { dog, deaths } = watch(keep);
+    dog.beat(0);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(deaths).toEqual([]);
+    expect(keep.keepAliveMs).toBe(500);
+    dog.beat(); // later frames do not restart it either
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(deaths).toEqual([]);
+  });
+
+  it('ignores a negative or non-number period: the current one stays, for this attempt and the next', async () => {
+    for (const bad of [-1, -15_000, '100', Number.NaN, null]) {
+      const keep = { keepAliveMs: 300, missedKeepAlives: 2 };
+      const { dog, deaths } = watch(keep);
+      await vi.advanceTimersByTimeAsync(500);
+      dog.beat(bad); // still a beat: the silence starts over
+      expect(keep.keepAliveMs).toBe(300);
+      await vi.advanceTimersByTimeAsync(599);
+      expect(deaths).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(deaths).toEqual([600]);
+      vi.useRealTimers();
+    }
+  });
+
+  it('clamps a limit past 2^31-1 ms, which a timer would otherwise fire at once', async () => {
+    const { deaths } = watch({ keepAliveMs: 2 ** 31, missedKeepAlives: 2 });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(deaths).toEqual([]);
+    await vi.advanceTimersByTimeAsync(2 ** 31 - 1 - 60_000);
+    expect(deaths).toEqual([2 ** 32]);
+  });
+
+  it('missedKeepAlives 0 never declares the link dead', async () => {
+    const { dog, deaths } = watch({ keepAliveMs: 10, missedKeepAlives: 0 });
+    dog.beat(10);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(deaths).toEqual([]);
   });
 });
 
