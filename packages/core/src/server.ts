@@ -1,14 +1,17 @@
 /**
  * `@boardcast/core/server`: what a server endpoint needs besides the hub —
- * the Host/Origin/limit policy every boardcast endpoint applies, the upgrade
- * registry, the token bucket behind every rate limit (`RateLimiter`), the
- * `Retry-After` rule of error answers, and `logSafe` for log lines built
- * from network input. Public and documented (core README), so an
- * application can give its own endpoints the same checks; it follows semver
- * like the root entry. Node APIs stay out of it too: callers pass the
- * machine's names in.
+ * a Node or Fetch request in core's shape (`fromNodeRequest`,
+ * `fromFetchRequest`), the Host/Origin/limit policy every boardcast
+ * endpoint applies, the upgrade registry, the token bucket behind every
+ * rate limit (`RateLimiter`), the `Retry-After` rule of error answers, and
+ * `logSafe` for log lines built from network input. Public and documented
+ * (core README), so an application can give its own endpoints the same
+ * checks; it follows semver like the root entry. Node APIs stay out of it
+ * too: callers pass the machine's names in (and Node requests are read by
+ * their shape).
  */
 export { LOG_SAFE_MAX_LENGTH, logSafe } from './log-safe.js';
+export { fromFetchRequest, fromNodeRequest, type NodeRequestLike } from './node-request.js';
 export {
   AddressCounter,
   type AllowedHosts,

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { BoardcastError } from '@boardcast/core';
+import { fromFetchRequest, fromNodeRequest } from '@boardcast/core/server';
 import { parseJsonStrict } from '@boardcast/core/wire';
-import { fromFetch, fromNode } from './request.js';
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -180,9 +180,9 @@ export async function readJsonFrom(source: BodySource, options: JsonBodyOptions 
  */
 export function readJsonBody(request: IncomingMessage | Request, options: JsonBodyOptions = {}): Promise<unknown> {
   if (request instanceof Request) {
-    const { header } = fromFetch(request);
+    const { header } = fromFetchRequest(request);
     return readJsonFrom({ header, read: (limit) => readFetchBody(request, limit) }, options);
   }
-  const { header } = fromNode(request);
+  const { header } = fromNodeRequest(request);
   return readJsonFrom({ header, read: (limit) => readNodeBody(request, limit) }, options);
 }

@@ -5,10 +5,10 @@ import {
   checkHost,
   createHostCheck,
   createProxyTrust,
+  fromNodeRequest,
   type TrustProxy,
 } from '@boardcast/core/server';
 import { hostEnvironment } from './environment.js';
-import { fromNode } from './request.js';
 
 /**
  * The headers {@link setSecurityHeaders} sets by default: a strict policy for
@@ -176,5 +176,5 @@ export function createHostGuard(
   const check = createHostCheck(allowedHosts, hostEnvironment());
   // Behind a trusted proxy the name to check is the one the client used (X-Forwarded-Host).
   const proxy = createProxyTrust(trustProxy);
-  return (req) => checkHost(check, fromNode(req, proxy));
+  return (req) => checkHost(check, fromNodeRequest(req, proxy));
 }

@@ -1,6 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BoardcastError } from '@boardcast/core';
-import { checkRequest, type EndpointPolicy, type EndpointPolicyOptions, resolvePolicy } from '@boardcast/core/server';
+import {
+  checkRequest,
+  type EndpointPolicy,
+  type EndpointPolicyOptions,
+  fromFetchRequest,
+  fromNodeRequest,
+  resolvePolicy,
+} from '@boardcast/core/server';
 import { type Cors, createCors, withHeaders } from './cors.js';
 import { hostEnvironment } from './environment.js';
 import type { AnyHub } from './hub-like.js';
@@ -9,8 +16,6 @@ import {
   type Authorize,
   type BoardcastRequest,
   errorReply,
-  fromFetch,
-  fromNode,
   type Reply,
   runAuthorize,
   sendNode,
@@ -114,7 +119,7 @@ export function jsonEndpoint(
       runAuthorize(options.authorize, info, (error) => hub.emit('error', error, 'sse-server authorize')),
     error: (error, extra) => errorReply(error, { ...headers, ...extra }),
     node(req, res, handler, closeUnread) {
-      const info = fromNode(req, policy.proxy);
+      const info = fromNodeRequest(req, policy.proxy);
       handler.run(info).then(
         (reply) => {
           // (HTTP/1 only: HTTP/2 has no Connection header, and its streams end on their own.)
@@ -125,7 +130,7 @@ export function jsonEndpoint(
       );
     },
     async fetch(request, remoteAddress, handler) {
-      const info = fromFetch(request, policy.proxy, remoteAddress);
+      const info = fromFetchRequest(request, policy.proxy, remoteAddress);
       let reply: Reply;
       try {
         reply = await handler.run(info);

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { BoardcastError, type Authorize as CoreAuthorize, type BoardcastRequest as CoreRequest } from '@boardcast/core';
-import { createProxyTrust, type ProxyTrust, retryAfterHeader, withClient } from '@boardcast/core/server';
+import { retryAfterHeader } from '@boardcast/core/server';
 import { credentialExpiry } from '@boardcast/core/wire';
 
 /**
@@ -35,54 +35,6 @@ export interface Reply {
   readonly status: number;
   readonly headers: Record<string, string>;
   readonly body: string;
-}
-
-type NodeRequestWithExtras = IncomingMessage & { originalUrl?: string };
-
-/** No proxy trusted: the peer is the client. */
-const DIRECT = createProxyTrust(undefined);
-
-/**
- * The request in core's shape, with `clientAddress`, `host` and `protocol`
- * filled in as `proxy` (the endpoint's `trustProxy`) resolves them.
- */
-export function fromNode(req: IncomingMessage, proxy: ProxyTrust = DIRECT): BoardcastRequest {
-  // Express strips a mount prefix from req.url but keeps originalUrl.
-  const path = (req as NodeRequestWithExtras).originalUrl ?? req.url ?? '/';
-  let url: URL;
-  try {
-    url = new URL(path, 'http://localhost');
-  } catch {
-    url = new URL('http://localhost/');
-  }
-  const request: BoardcastRequest = {
-    method: req.method ?? 'GET',
-    url,
-    header: (name) => {
-      const key = name.toLowerCase();
-      // HTTP/2 (node:http2's compatibility API) names the host `:authority`
-      // and browsers send no `host` there: without this the Host check would
-      // see none and a same-host Origin would never match.
-      const value = req.headers[key] ?? (key === 'host' ? req.headers[':authority'] : undefined);
-      return Array.isArray(value) ? value.join(', ') : value;
-    },
-    raw: req,
-  };
-  const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean }) | undefined;
-  return withClient(request, proxy, { remoteAddress: socket?.remoteAddress, encrypted: socket?.encrypted === true });
-}
-
-/** As {@link fromNode}; a `Request` carries no peer, so the adapter's `remoteAddress` is passed in. */
-export function fromFetch(request: Request, proxy: ProxyTrust = DIRECT, remoteAddress?: string): BoardcastRequest {
-  const url = new URL(request.url);
-  const info: BoardcastRequest = {
-    method: request.method,
-    url,
-    // A Request served over HTTP/2 (or 3) has no `host` header: its URL carries the :authority.
-    header: (name) => request.headers.get(name) ?? (name.toLowerCase() === 'host' ? url.host : undefined),
-    raw: request,
-  };
-  return withClient(info, proxy, { remoteAddress, encrypted: url.protocol === 'https:' });
 }
 
 const JSON_HEADERS = {

@@ -1,6 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ContractSpec, Hub } from '@boardcast/core';
-import type { AllowedHosts, AllowedOrigins, TrustProxy } from '@boardcast/core/server';
+import {
+  type AllowedHosts,
+  type AllowedOrigins,
+  fromFetchRequest,
+  fromNodeRequest,
+  type TrustProxy,
+} from '@boardcast/core/server';
 import {
   type CommandEndpoint,
   type CommandEndpointOptions,
@@ -13,7 +19,7 @@ import {
   type DirectoryEndpoint,
   type DirectoryEndpointOptions,
 } from './directory-endpoint.js';
-import { type Authorize, fromFetch, fromNode, type NodeRequest, type NodeResponse } from './request.js';
+import type { Authorize, NodeRequest, NodeResponse } from './request.js';
 import {
   createSseEndpoint,
   type FetchConnectionInfo,
@@ -88,7 +94,7 @@ export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: Boar
     commands,
     directory,
     node(req, res, next) {
-      const which = route(fromNode(req as IncomingMessage).url.pathname);
+      const which = route(fromNodeRequest(req).url.pathname);
       if (which === 'events') sse.node(req, res);
       else if (which === 'commands') commands.node(req, res);
       else if (which === 'directory') directory.node(req as IncomingMessage, res as ServerResponse);
@@ -99,7 +105,7 @@ export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: Boar
       }
     },
     fastify(request, reply) {
-      const which = route(fromNode(request.raw).url.pathname);
+      const which = route(fromNodeRequest(request.raw).url.pathname);
       if (which === 'events') sse.fastify(request, reply);
       else if (which === 'commands') commands.fastify(request, reply);
       else if (which === 'directory') directory.fastify(request, reply);
@@ -110,7 +116,7 @@ export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: Boar
       }
     },
     async fetch(request, peer) {
-      const which = route(fromFetch(request).url.pathname);
+      const which = route(fromFetchRequest(request).url.pathname);
       if (which === 'events') return sse.fetch(request, peer);
       if (which === 'commands') return commands.fetch(request, peer);
       if (which === 'directory') return directory.fetch(request, peer);

@@ -5,6 +5,8 @@ import {
   checkRequest,
   type EndpointPolicy,
   type EndpointPolicyOptions,
+  fromFetchRequest,
+  fromNodeRequest,
   resolvePolicy,
 } from '@boardcast/core/server';
 import {
@@ -25,8 +27,6 @@ import { NodeConnection } from './node-connection.js';
 import {
   type BoardcastRequest,
   errorReply,
-  fromFetch,
-  fromNode,
   type NodeRequest,
   type NodeResponse,
   type Reply,
@@ -209,7 +209,7 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
    * `maxClientsPerAddress` and `client.remoteAddress`.
    */
   readonly fetch = async (request: Request, peer: FetchConnectionInfo = {}): Promise<Response> => {
-    const info = fromFetch(request, this.policy.proxy, peer.remoteAddress);
+    const info = fromFetchRequest(request, this.policy.proxy, peer.remoteAddress);
     const address = info.clientAddress;
     const prepared = this.#prepare(info);
     if ('reply' in prepared) return toResponse(prepared.reply);
@@ -247,7 +247,7 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
   }
 
   async #handleNode(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const info = fromNode(req, this.policy.proxy);
+    const info = fromNodeRequest(req, this.policy.proxy);
     const prepared = this.#prepare(info);
     if ('reply' in prepared) return sendNode(res, prepared.reply);
     const address = info.clientAddress; // the peer, or with trustProxy the client behind the proxy

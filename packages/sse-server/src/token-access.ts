@@ -1,8 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BoardcastError, type BoardcastRequest } from '@boardcast/core';
-import { createProxyTrust, retryAfterHeader, type TrustProxy } from '@boardcast/core/server';
-import { fromNode } from './request.js';
+import { createProxyTrust, fromNodeRequest, retryAfterHeader, type TrustProxy } from '@boardcast/core/server';
 
 /** How wrong tokens from one address are slowed down (see {@link TokenAccessOptions.throttle}). */
 export interface LoginThrottleOptions {
@@ -245,7 +244,7 @@ export function createTokenAccess(options: TokenAccessOptions): TokenAccess {
   const addressOf = (request: TokenRequest): string => {
     if (request.clientAddress) return request.clientAddress;
     const raw = request.raw as IncomingMessage | undefined;
-    return (raw?.socket && raw.headers ? fromNode(raw, proxy).clientAddress : undefined) ?? '';
+    return (raw?.socket && raw.headers ? fromNodeRequest(raw, proxy).clientAddress : undefined) ?? '';
   };
   const secret = options.token || undefined;
   const hostName = `${HOST_PREFIX}${cookieName}`;
@@ -336,7 +335,7 @@ export function createTokenAccess(options: TokenAccessOptions): TokenAccess {
       const text = { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' };
       let right: boolean;
       try {
-        right = checkToken(url.searchParams.get('token') ?? '', fromNode(req, proxy).clientAddress ?? '');
+        right = checkToken(url.searchParams.get('token') ?? '', fromNodeRequest(req, proxy).clientAddress ?? '');
       } catch (error) {
         const retry = retryAfterHeader(error as BoardcastError, 429);
         res.writeHead(429, { ...text, ...retry });
@@ -354,7 +353,7 @@ export function createTokenAccess(options: TokenAccessOptions): TokenAccess {
       const query = rest.toString();
       // Over TLS the name gets the __Host- prefix: the browser then refuses the
       // same name from http:, from another port's app or from a subdomain.
-      const secure = fromNode(req, proxy).protocol === 'https'; // TLS here, or at a trusted proxy
+      const secure = fromNodeRequest(req, proxy).protocol === 'https'; // TLS here, or at a trusted proxy
       const attributes = `Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
       res.writeHead(303, {
         Location: `${url.pathname}${query ? `?${query}` : ''}`,

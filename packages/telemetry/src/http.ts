@@ -6,11 +6,11 @@ import {
   type AllowedOrigins,
   checkRequest,
   type EndpointPolicy,
+  fromFetchRequest,
+  fromNodeRequest,
   type HostEnvironment,
-  type PeerInfo,
   resolvePolicy,
   type TrustProxy,
-  withClient,
 } from '@boardcast/core/server';
 import type { TelemetryStore } from './types.js';
 import { checkName, DEFAULT_CHANNEL } from './validate.js';
@@ -134,27 +134,7 @@ export class TelemetryRoutes {
 
   /** node:http / Express handler. */
   readonly node = (req: IncomingMessage, res: ServerResponse): void => {
-    const path = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
-    let url: URL;
-    try {
-      url = new URL(path, 'http://localhost');
-    } catch {
-      url = new URL('http://localhost/');
-    }
-    const request: BoardcastRequest<IncomingMessage> = {
-      method: req.method ?? 'GET',
-      url,
-      header: (name) => {
-        const value = req.headers[name.toLowerCase()];
-        return Array.isArray(value) ? value.join(', ') : value;
-      },
-      raw: req,
-    };
-    const socket = req.socket as (IncomingMessage['socket'] & { encrypted?: boolean }) | undefined;
-    const info = withClient(request, this.#policy.proxy, {
-      remoteAddress: socket?.remoteAddress,
-      encrypted: socket?.encrypted === true,
-    });
+    const info = fromNodeRequest(req, this.#policy.proxy);
     void this.#run(info).then((reply) => {
       if (res.headersSent || res.destroyed) return;
       res.writeHead(reply.status, reply.headers);
@@ -169,18 +149,7 @@ export class TelemetryRoutes {
    * for `authorize` to see it as `request.clientAddress`.
    */
   readonly fetch = async (request: Request, peer: { readonly remoteAddress?: string } = {}): Promise<Response> => {
-    const url = new URL(request.url);
-    const info = withClient<Request>(
-      {
-        method: request.method,
-        url,
-        // A Request served over HTTP/2 (or 3) has no `host` header: its URL carries the :authority.
-        header: (name) => request.headers.get(name) ?? (name.toLowerCase() === 'host' ? url.host : undefined),
-        raw: request,
-      },
-      this.#policy.proxy,
-      { remoteAddress: peer.remoteAddress, encrypted: url.protocol === 'https:' } satisfies PeerInfo,
-    );
+    const info = fromFetchRequest(request, this.#policy.proxy, peer.remoteAddress);
     const reply = await this.#run(info);
     return new Response(reply.body, { status: reply.status, headers: reply.headers });
   };

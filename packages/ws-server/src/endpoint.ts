@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { BoardcastError, type ContractSpec, DEFAULT_CHANNEL, Emitter, type Hub } from '@boardcast/core';
-import { AddressCounter, checkRequest, registerUpgrade } from '@boardcast/core/server';
+import { AddressCounter, checkRequest, fromNodeRequest, registerUpgrade } from '@boardcast/core/server';
 import { credentialExpiry, type WireFrame, WS_PROTOCOL } from '@boardcast/core/wire';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { Connection } from './connection.js';
@@ -10,7 +10,6 @@ import { type ResolvedOptions, resolveOptions, type WsEndpointOptions } from './
 import { type ConnectQuery, parseConnectQuery } from './query.js';
 import { refuseInBand } from './refuse-in-band.js';
 import { rejectUpgrade } from './reject.js';
-import { fromUpgrade } from './request.js';
 import type { ConnectionHost, HubLike, WsClientInfo, WsDisconnectReason, WsEndpointEvents } from './types.js';
 
 function offersProtocol(header: string | undefined): boolean {
@@ -122,7 +121,7 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
   async #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
     const { policy } = this.options;
     const origin = request.headers.origin;
-    const info = fromUpgrade(request, url, policy.proxy);
+    const info = fromNodeRequest(request, policy.proxy, url);
     const address = info.clientAddress; // the peer, or with trustProxy the client behind the proxy
     const refuse = (error: BoardcastError, status = error.status, headers?: Record<string, string>) => {
       this.emit('reject', {

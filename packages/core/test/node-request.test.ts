@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { createProxyTrust, fromFetchRequest, fromNodeRequest, type NodeRequestLike } from '../src/server.js';
+
+const nodeRequest = (fields: Partial<NodeRequestLike> = {}): NodeRequestLike => ({
+  method: 'GET',
+  url: '/events?x=1',
+  headers: { host: 'device.local:3000' },
+  socket: { remoteAddress: '10.0.0.5' },
+  ...fields,
+});
+
+describe('fromNodeRequest', () => {
+  it('reads method, path, headers (any case, repeated ones joined) and the peer', () => {
+    const raw = nodeRequest({ method: 'POST', headers: { host: 'device.local:3000', accept: ['a/b', 'c/d'] } });
+    const request = fromNodeRequest(raw);
+    expect(request.raw).toBe(raw);
+    expect(request.method).toBe('POST');
+    expect(request.url.href).toBe('http://localhost/events?x=1');
+    expect(request.header('Accept')).toBe('a/b, c/d');
+    expect(request.header('HOST')).toBe('device.local:3000');
+    expect(request.header('origin')).toBeUndefined();
+    expect(request).toMatchObject({ clientAddress: '10.0.0.5', host: 'device.local:3000', protocol: 'http' });
+  });
+
+  it('a request without method or url is GET /', () => {
+    const request = fromNodeRequest(nodeRequest({ method: undefined, url: undefined }));
+    expect(request.method).toBe('GET');
+    expect(request.url.pathname).toBe('/');
+  });
+
+  it("takes Express's originalUrl over the mount-stripped url; a path no URL can hold reads as /", () => {
+    expect(fromNodeRequest(nodeRequest({ url: '/events', originalUrl: '/api/events' })).url.pathname).toBe(
+      '/api/events',
+    );
+    expect(fromNodeRequest(nodeRequest({ url: '//[bad' })).url.href).toBe('http://localhost/');
+  });
+
+  it('uses the url it is given (an upgrade already parsed) instead of reading the request again', () => {
+    const url = new URL('http://localhost/ws?channels=a');
+    expect(fromNodeRequest(nodeRequest({ url: '/other' }), undefined, url).url).toBe(url);
+  });
+
+  it('HTTP/2: the host is the :authority pseudo-header when no host header came', () => {
+    const request = fromNodeRequest(nodeRequest({ headers: { ':authority': 'device.local:8443' } }));
+    expect(request.header('host')).toBe('device.local:8443');
+    expect(request.host).toBe('device.local:8443');
+    // Only the host falls back: another missing header stays missing.
+    expect(request.header('origin')).toBeUndefined();
+  });
+
+  it('TLS on the socket is https; a trusted proxy names the client, host and scheme', () => {
+    expect(fromNodeRequest(nodeRequest({ socket: { remoteAddress: '10.0.0.5', encrypted: true } })).protocol).toBe(
+      'https',
+    );
+    const behind = nodeRequest({
+      headers: {
+        host: 'internal:3000',
+        'x-forwarded-for': '203.0.113.7',
+        'x-forwarded-host': 'panel.example',
+        'x-forwarded-proto': 'https',
+      },
+      socket: { remoteAddress: '127.0.0.1' },
+    });
+    expect(fromNodeRequest(behind, createProxyTrust(['loopback']))).toMatchObject({
+      clientAddress: '203.0.113.7',
+      host: 'panel.example',
+      protocol: 'https',
+    });
+    // Without trustProxy the forwarding headers are ignored: the peer is the client.
+    expect(fromNodeRequest(behind)).toMatchObject({ clientAddress: '127.0.0.1', host: 'internal:3000' });
+  });
+
+  it('a request with no socket (a mock, a destroyed request) has no client address', () => {
+    expect(fromNodeRequest(nodeRequest({ socket: null })).clientAddress).toBeUndefined();
+  });
+});
+
+describe('fromFetchRequest', () => {
+  it('reads the request; the host falls back to the URL (HTTP/2 and 3 send none), the scheme is the URL’s', () => {
+    const raw = new Request('https://device.local:8443/events?x=1', { method: 'POST', headers: { accept: 'a/b' } });
+    const request = fromFetchRequest(raw, undefined, '10.0.0.5');
+    expect(request.raw).toBe(raw);
+    expect(request.method).toBe('POST');
+    expect(request.url.pathname).toBe('/events');
+    expect(request.header('Accept')).toBe('a/b');
+    expect(request.header('host')).toBe('device.local:8443');
+    expect(request.header('origin')).toBeUndefined();
+    expect(request).toMatchObject({ clientAddress: '10.0.0.5', host: 'device.local:8443', protocol: 'https' });
+  });
+
+  it('without the adapter’s remoteAddress the client address is unknown', () => {
+    expect(fromFetchRequest(new Request('http://device.local/')).clientAddress).toBeUndefined();
+  });
+});
