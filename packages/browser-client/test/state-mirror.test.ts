@@ -94,6 +94,36 @@ describe('createStateMirror', () => {
     expect(calls).toBe(1);
   });
 
+  it('with no reducers at all (a names-only value), keeps each snapshot as it is', () => {
+    const mirror = createStateMirror<typeof counter>({ events: { change: 1, led: 1, note: 1 } });
+    mirror.replace(initial);
+    mirror.apply('change', 1);
+    expect(mirror.getSnapshot()).toBe(initial);
+  });
+
+  it('an event named like an Object.prototype method folds through no inherited function', () => {
+    // Event names are any [A-Za-z]…: `toString` is a legal one, and only an own reducer may fold it.
+    const contract = defineContract({
+      events: { toString: typed<number>(), n: typed<number>() },
+      commands: {},
+      state: typed<{ n: number }>(),
+      // Cast: ReducerMap takes the `toString` every object inherits for a reducer of that event.
+      reducers: { n: (s: { n: number }, n: number) => ({ n: s.n + n }) } as never,
+    });
+    const state = { n: 1 };
+    const mirror = createStateMirror(contract, { initialState: state });
+    mirror.apply('toString', 2);
+    expect(mirror.getSnapshot()).toBe(state);
+  });
+
+  it('calls subscribers with no arguments, as useSyncExternalStore expects of a store', () => {
+    const mirror = createStateMirror(counter, { initialState: initial });
+    const calls: unknown[][] = [];
+    mirror.subscribe((...args: unknown[]) => calls.push(args));
+    mirror.apply('change', 1);
+    expect(calls).toEqual([[]]);
+  });
+
   it('a reducer that throws leaves the state unchanged and throws to the caller', () => {
     const contract = defineContract({
       events: { n: typed<number>() },
