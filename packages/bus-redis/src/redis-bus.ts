@@ -590,20 +590,11 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     // All three connections up before `ready`, so `status` is 'ok' by then when Redis is.
     await Promise.all([this.#sub.ping(), this.#reader.ping()]);
     // The end first: the channels' streams are read up to it, the global stream after it.
-    const last = (await this.#cmd.xrevrange(this.#keys.stream, '+', '-', 'COUNT', 1)) as StreamEntry[];
-    const end = last[0]?.[0] ?? '0-0';
-    const replies = await this.#cmd
-      .multi()
-      .hgetall(this.#keys.checkpoints)
-      .hgetall(this.#keys.watermarks)
-      .smembers(this.#keys.channels)
-      .exec();
+    const tables = await this.#channelTables();
     if (this.#closed) return;
-    if (!replies) throw new BoardcastError('bus_unavailable', 'Redis refused the start-up transaction');
-    for (const [error] of replies) if (error) throw error;
-    const stored = (replies[0]?.[1] ?? {}) as Record<string, string>;
-    const watermarks = (replies[1]?.[1] ?? {}) as Record<string, string>;
-    const channels = new Set([...((replies[2]?.[1] ?? []) as string[]), ...Object.keys(stored)]);
+    const end = tables.end ?? '0-0';
+    const { stored, watermarks } = tables;
+    const channels = new Set([...tables.channels, ...Object.keys(stored)]);
     const from = new Map<string, string>();
     for (const channel of channels) {
       let start = '0-0';
@@ -632,6 +623,35 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     this.#position = end;
     this.#started = true;
     void this.#readLoop();
+  }
+
+  /**
+   * The newest id of the global stream (`undefined`: it is empty), then, in
+   * one transaction, what says where each channel's events start: the
+   * channels the bus knows, their trim watermarks and their stored
+   * checkpoints (`<id> <state json>`). Start-up and a resync read both.
+   */
+  async #channelTables(): Promise<{
+    end: string | undefined;
+    channels: string[];
+    watermarks: Record<string, string>;
+    stored: Record<string, string>;
+  }> {
+    const last = (await this.#cmd.xrevrange(this.#keys.stream, '+', '-', 'COUNT', 1)) as StreamEntry[];
+    const replies = await this.#cmd
+      .multi()
+      .smembers(this.#keys.channels)
+      .hgetall(this.#keys.watermarks)
+      .hgetall(this.#keys.checkpoints)
+      .exec();
+    if (!replies) throw new BoardcastError('bus_unavailable', 'Redis refused the transaction reading the channels');
+    for (const [error] of replies) if (error) throw error;
+    return {
+      end: last[0]?.[0],
+      channels: (replies[0]?.[1] ?? []) as string[],
+      watermarks: (replies[1]?.[1] ?? {}) as Record<string, string>,
+      stored: (replies[2]?.[1] ?? {}) as Record<string, string>,
+    };
   }
 
   /**
@@ -850,19 +870,9 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
    * reported otherwise; then reading goes on after the end.
    */
   async #resync(at: string): Promise<void> {
-    const last = (await this.#cmd.xrevrange(this.#keys.stream, '+', '-', 'COUNT', 1)) as StreamEntry[];
-    const end = last[0]?.[0] ?? this.#position;
-    const replies = await this.#cmd
-      .multi()
-      .smembers(this.#keys.channels)
-      .hgetall(this.#keys.watermarks)
-      .hgetall(this.#keys.checkpoints)
-      .exec();
-    if (!replies) return;
-    for (const [error] of replies) if (error) throw error;
-    const channels = (replies[0]?.[1] ?? []) as string[];
-    const watermarks = (replies[1]?.[1] ?? {}) as Record<string, string>;
-    const stored = (replies[2]?.[1] ?? {}) as Record<string, string>;
+    const tables = await this.#channelTables();
+    const end = tables.end ?? this.#position;
+    const { channels, watermarks, stored } = tables;
     const from = new Map<string, string>();
     const adopted: StateCheckpoint[] = [];
     for (const channel of channels) {
