@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   type Bus,
   type BusListener,
@@ -40,8 +40,10 @@ class CheckpointBus implements Bus {
   readonly channelCheckpoints: boolean;
   readonly checkpointEvery: number;
   readonly removed: { channel: string; id: string }[] = [];
+  readonly #lost = new Set<() => void>();
+  readonly #resync = new Set<(checkpoint: StateCheckpoint) => void>();
   saveError: 'throw' | 'reject' | undefined;
-  removeError = false;
+  removeError: boolean | 'throw' = false;
   constructor(
     readonly stream: SharedStream,
     options: { every: number; perChannel?: boolean; lagging?: boolean },
@@ -58,11 +60,29 @@ class CheckpointBus implements Bus {
   #emit(event: EncodedEvent): void {
     for (const listener of this.#listeners) listener(event);
   }
-  /** A lagging instance reads what it held back. */
-  flush(): void {
+  /** A lagging instance reads what it held back (the oldest `count` of it, default all). */
+  flush(count = Number.POSITIVE_INFINITY): void {
     const held = this.#lagging ?? [];
-    this.#lagging = [];
-    for (const event of held) this.#emit(event);
+    this.#lagging = held.slice(count);
+    for (const event of held.slice(0, count)) this.#emit(event);
+  }
+  /** The stored checkpoints are gone (a Redis restart without persistence): the listeners are asked to save again. */
+  onCheckpointLost(listener: () => void) {
+    const entry = () => listener();
+    this.#lost.add(entry);
+    return () => this.#lost.delete(entry);
+  }
+  lose(): void {
+    for (const listener of this.#lost) listener();
+  }
+  /** Events this instance missed are gone: it is handed a checkpoint instead (as RedisBus after a long cut). */
+  onResync(listener: (checkpoint: StateCheckpoint) => void) {
+    const entry = (checkpoint: StateCheckpoint) => listener(checkpoint);
+    this.#resync.add(entry);
+    return () => this.#resync.delete(entry);
+  }
+  resync(checkpoint: StateCheckpoint): void {
+    for (const listener of this.#resync) listener(checkpoint);
   }
   get headId() {
     return this.#loaded ? this.stream.inner.headId : undefined;
@@ -105,6 +125,7 @@ class CheckpointBus implements Bus {
   }
   removeChannel(channel: string, id: string): void | Promise<void> {
     this.removed.push({ channel, id });
+    if (this.removeError === 'throw') throw new Error('remove refused');
     if (this.removeError) return Promise.reject(new Error('remove refused'));
     this.stream.inner.removeChannel(channel, id);
   }
@@ -215,7 +236,7 @@ describe('a hub on a bus with checkpoints', () => {
   it('a removed channel is forgotten by the bus with the id of its removal, and its state starts over', async () => {
     const stream = new SharedStream();
     const bus = new CheckpointBus(stream, { every: 100 });
-    const { hub } = await hubOn(bus);
+    const { hub, errors } = await hubOn(bus);
     await hub.channel('one').publish('tick', 5);
     await hub.channel('one').describe({ name: 'one' });
     await hub.channel('one').remove();
@@ -225,6 +246,46 @@ describe('a hub on a bus with checkpoints', () => {
     expect(bus.removed).toEqual([{ channel: 'one', id: removal?.id }]);
     expect(hub.channel('one').state).toEqual(initial);
     expect(stream.inner.since(stream.log[0]?.id ?? '', 'one')).toEqual({ kind: 'gap' });
+    // The bus forgot it without a word: nothing to report.
+    expect(errors).toEqual([]);
+    await hub.close();
+  });
+
+  it('a bus that cannot forget a channel is not asked to, and nothing is reported', async () => {
+    const stream = new SharedStream();
+    const bus = new CheckpointBus(stream, { every: 100 });
+    Object.defineProperty(bus, 'removeChannel', { value: undefined });
+    const { hub, errors } = await hubOn(bus);
+    await hub.channel('one').publish('tick', 5);
+    await hub.channel('one').describe({ name: 'one' });
+    await hub.channel('one').remove();
+    await settle();
+    expect(hub.channel('one').state).toEqual(initial);
+    expect(errors).toEqual([]);
+    await hub.close();
+  });
+
+  it('a failed save or removal is reported by where it failed, whichever checkpoint it was, and the hub keeps serving', async () => {
+    const stream = new SharedStream();
+    const bus = new CheckpointBus(stream, { every: 1 });
+    const { hub, errors } = await hubOn(bus);
+    const step = async (error: CheckpointBus['saveError'], action: () => Promise<unknown>) => {
+      bus.saveError = error;
+      errors.length = 0;
+      await action();
+      await settle();
+      return [...errors];
+    };
+    // A channel's checkpoint, refused at once and later; the directory's, the same.
+    expect(await step('throw', () => hub.publish('tick', 1))).toEqual(['bus.saveState']);
+    expect(await step('reject', () => hub.publish('tick', 1))).toEqual(['bus.saveState']);
+    expect(await step('throw', () => hub.channel('one').describe({ name: 'one' }))).toEqual(['bus.saveState']);
+    expect(await step('reject', () => hub.channel('two').describe({ name: 'two' }))).toEqual(['bus.saveState']);
+    expect(await step(undefined, () => hub.publish('tick', 1))).toEqual([]);
+    bus.removeError = 'throw';
+    expect(await step(undefined, () => hub.channel('one').remove())).toEqual(['bus.removeChannel']);
+    expect(hub.hasChannel('one')).toBe(false);
+    expect(hub.state).toEqual({ ticks: 3 });
     await hub.close();
   });
 
@@ -257,6 +318,98 @@ describe('a hub on a bus with checkpoints', () => {
     await hub.publish('tick', 1);
     expect(b.state).toEqual({ ticks: 3 });
     await Promise.all([hub.close(), b.close()]);
+  });
+
+  it('when the bus lost its checkpoints, each channel with an event and the directory are saved again at once', async () => {
+    const stream = new SharedStream();
+    const bus = new CheckpointBus(stream, { every: 100 });
+    const { hub, errors } = await hubOn(bus);
+    hub.channel('quiet');
+    await hub.channel('one').publish('tick', 1);
+    await hub.channel('one').publish('tick', 1);
+    await hub.publish('tick', 1);
+    bus.lose();
+    await settle();
+    const ids = stream.log.map((e) => e.id);
+    // A channel without an event, and a directory without a change, have nothing to save.
+    expect(stream.saves).toEqual([
+      { id: ids[2], channel: DEFAULT_CHANNEL },
+      { id: ids[1], channel: 'one' },
+    ]);
+    await hub.channel('one').describe({ name: 'one' });
+    stream.saves.length = 0;
+    bus.lose();
+    await settle();
+    expect(stream.saves).toContainEqual({ id: stream.log.at(-1)?.id, channel: DIRECTORY });
+    expect(JSON.parse(stream.checkpoints.get(DIRECTORY)?.json ?? '')).toEqual([{ id: 'one', name: 'one' }]);
+    expect(JSON.parse(stream.checkpoints.get('one')?.json ?? '')).toEqual({ ticks: 2 });
+    expect(errors).toEqual([]);
+    await hub.close();
+  });
+
+  it('a 0.1 bus that lost its checkpoint is given the default channel again, never another channel or the directory', async () => {
+    const stream = new SharedStream();
+    const bus = new CheckpointBus(stream, { every: 100, perChannel: false });
+    const { hub } = await hubOn(bus);
+    await hub.channel('one').publish('tick', 1);
+    await hub.channel('one').describe({ name: 'one' });
+    await hub.publish('tick', 1);
+    bus.lose();
+    await settle();
+    expect(stream.saves).toEqual([{ id: stream.log.at(-1)?.id, channel: DEFAULT_CHANNEL }]);
+    await hub.close();
+  });
+
+  it('a checkpoint handed over after missed events replaces the state, and the events it holds are not folded again when they arrive', async () => {
+    const stream = new SharedStream();
+    const { hub: a } = await hubOn(new CheckpointBus(stream, { every: 100 }));
+    const lagging = new CheckpointBus(stream, { every: 100, lagging: true });
+    const { hub: b, states } = await hubOn(lagging);
+    for (let i = 0; i < 3; i++) await a.channel('one').publish('tick', 1);
+    const third = stream.log.at(-1)?.id;
+    lagging.resync({ id: third, state: { ticks: 3 }, channel: 'one' });
+    expect(b.channel('one').state).toEqual({ ticks: 3 });
+    expect(states.at(-1)).toEqual([{ ticks: 3 }, 'one']);
+    // The three events the checkpoint holds arrive late, the one after it is folded.
+    lagging.flush();
+    expect(b.channel('one').state).toEqual({ ticks: 3 });
+    await a.channel('one').publish('tick', 1);
+    lagging.flush();
+    expect(b.channel('one').state).toEqual({ ticks: 4 });
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('a checkpoint handed over before the hub loaded is left to the load (it would create a channel the log does not have)', async () => {
+    const stream = new SharedStream();
+    const bus = new CheckpointBus(stream, { every: 100 });
+    const hub = createHub(tickContract, { state: initial, bus });
+    bus.resync({ id: 'shared-9', state: { ticks: 99 }, channel: 'ghost' });
+    await hub.ready;
+    expect(hub.hasChannel('ghost')).toBe(false);
+    expect(hub.channels).toEqual([DEFAULT_CHANNEL]);
+    await hub.close();
+  });
+
+  it('the directory is not changed again by changes its checkpoint already holds when the whole log is handed over', async () => {
+    const stream = new SharedStream();
+    const { hub: a } = await hubOn(new CheckpointBus(stream, { every: 2 }));
+    // `x` has no checkpoint (1 < 2), so a second instance is handed the whole log.
+    await a.channel('x').publish('tick', 1);
+    await a.channel('one').describe({ name: 'first' });
+    await a.channel('two').describe({ name: 'second' });
+    await a.channel('three').describe({ name: 'third' });
+    await settle();
+    expect(stream.checkpoints.has(DIRECTORY)).toBe(true);
+    const bus = new CheckpointBus(stream, { every: 2 });
+    const b = createHub(tickContract, { state: initial, bus });
+    const changes: unknown[] = [];
+    b.on('directory', (change) => changes.push(change));
+    await b.ready;
+    // Only the change after the checkpoint is news.
+    expect(changes).toEqual([{ channel: 'three', set: { name: 'third' } }]);
+    expect([...b.directory.keys()].sort()).toEqual(['one', 'three', 'two']);
+    expect(b.channel('x').state).toEqual({ ticks: 1 });
+    await Promise.all([a.close(), b.close()]);
   });
 
   it('a 0.1 bus that loads one checkpoint (not a list) starts the default channel from it', async () => {
@@ -301,5 +454,40 @@ describe('a hub on a bus with checkpoints', () => {
     expect(frames).toMatchObject([{ type: 'event', id: second, data: 4 }]);
     expect(frames).toHaveLength(1);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it('a resume waits for exactly its own id: not woken by an older one, woken by it, never reset', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      const stream = new SharedStream();
+      const { hub: a } = await hubOn(new CheckpointBus(stream, { every: 100 }));
+      const lagging = new CheckpointBus(stream, { every: 100, lagging: true });
+      const { hub: b } = await hubOn(lagging);
+      await a.publish('tick', 3);
+      const second = await a.publish('tick', 4);
+      const frames: { type: string; id?: string | null; data?: unknown }[] = [];
+      b.attach(
+        { lastEventId: second },
+        {
+          snapshot: (s) => frames.push(JSON.parse(s.ws) as { type: string }),
+          event: (e) => frames.push(JSON.parse(e.ws) as { type: string }),
+          reset: () => frames.push({ type: 'reset' }),
+        },
+      );
+      lagging.flush(1);
+      await vi.advanceTimersByTimeAsync(10);
+      lagging.flush(1);
+      // Past the time a resume waits for an id (5 s): it was reached, so nothing is reset.
+      await vi.advanceTimersByTimeAsync(6_000);
+      expect(frames).toEqual([]);
+      const third = await a.publish('tick', 5);
+      lagging.flush();
+      await vi.advanceTimersByTimeAsync(10);
+      expect(frames).toMatchObject([{ type: 'event', id: third, data: 5 }]);
+      expect(frames).toHaveLength(1);
+      await Promise.all([a.close(), b.close()]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
