@@ -275,3 +275,101 @@ describe('ChannelLog', () => {
     expect(new ChannelLog({ perChannel: 0, maxBytes: 0 }).perChannel).toBe(0);
   });
 });
+
+describe('ChannelLog edges', () => {
+  it('a resume from a negative, fractional or NaN sequence is a gap, even on a channel that never lost an event', () => {
+    const log = new ChannelLog();
+    log.push('a', 1, event(1, 1));
+    log.push('a', 2, event(2, 1));
+    // Without the check a binary search from such a sequence would replay everything.
+    for (const seq of [-1, 0.5, Number.NaN]) expect(log.since('a', seq)).toEqual({ kind: 'gap' });
+    expect(seqs(log.since('a', 0))).toEqual([1, 2]);
+  });
+
+  it('a channel without a log answers no events (not a gap) when nothing was removed after the sequence', () => {
+    const log = new ChannelLog();
+    log.push('a', 1, event(1, 1));
+    expect(log.since('never', 0)).toEqual({ kind: 'events', events: [] });
+    log.push('removals', 2, event(2, 1)); // the removal is an event of its own sequence
+    log.remove('gone', 2);
+    expect(log.since('never', 2)).toEqual({ kind: 'events', events: [] });
+    expect(log.since('never', 1)).toEqual({ kind: 'gap' });
+  });
+
+  it('an earlier removal reported late does not move the removal mark back', () => {
+    const log = new ChannelLog();
+    for (let seq = 1; seq <= 6; seq++) log.push('a', seq, event(seq, 1));
+    log.remove('x', 5);
+    log.remove('y', 3);
+    // Anything before the newest removal is a gap for a channel with no log.
+    expect(log.since('x', 4)).toEqual({ kind: 'gap' });
+    expect(log.since('y', 4)).toEqual({ kind: 'gap' });
+    expect(log.since('y', 5)).toEqual({ kind: 'events', events: [] });
+  });
+
+  it('clear makes a gap of channels that held events, not of one whose events had all been evicted', () => {
+    let now = 0;
+    const log = new ChannelLog({ maxAgeMs: 1000, now: () => now });
+    log.push('old', 1, event(1, 1));
+    now = 2000;
+    log.push('kept', 2, event(2, 1)); // evicts 'old' 1 by age: its watermark is 1
+    log.push('kept', 3, event(3, 1));
+    expect(log.stats('old')).toEqual({ events: 0, bytes: 0, evictions: 1 });
+    log.clear();
+    expect(log.since('old', 1)).toEqual({ kind: 'events', events: [] }); // lost nothing after 1
+    expect(log.since('kept', 2)).toEqual({ kind: 'gap' });
+    expect(log.since('kept', 3)).toEqual({ kind: 'events', events: [] });
+  });
+
+  it('an event that fills the byte budget exactly is kept; one byte more evicts it', () => {
+    const budget = 10 + OVERHEAD;
+    const log = new ChannelLog({ maxBytes: budget });
+    log.push('a', 1, event(1, 10));
+    expect(log.bytes).toBe(budget);
+    expect(seqs(log.since('a', 0))).toEqual([1]);
+    const over = new ChannelLog({ maxBytes: budget - 1 });
+    over.push('a', 1, event(1, 10));
+    expect(over.bytes).toBe(0);
+    expect(seqs(over.since('a', 0))).toBe('gap');
+  });
+});
+
+describe('ChannelLog memory', () => {
+  /** Heap in use after a full collection. */
+  async function heapAfterGc(): Promise<number> {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    gc();
+    return process.memoryUsage().heapUsed;
+  }
+
+  // What the log holds stays bounded by what it retains, however many events
+  // went through it: evicted entries leave its per-channel arrays and its
+  // eviction order. Each case pushes 500,000 events; anything kept per event
+  // (an array slot, 8 bytes, or an evicted entry, ~80) would be 4 MB or more.
+  const LIMIT = 2 * 1024 * 1024;
+  const one = event(0, 10);
+
+  it.each([
+    ['one channel, 10 kept', 10, 1, false],
+    ['one channel, 100 kept', 100, 1, false],
+    ['40 channels in turn, 100 kept each', 100, 40, false],
+    ['a quiet event at the head, 40 channels of 100 behind it, then one noisy channel', 100, 40, true],
+  ])('%s: holds no more than it retains after 500,000 events', async (_name, perChannel, channels, quiet) => {
+    const before = await heapAfterGc();
+    const log = new ChannelLog({ perChannel });
+    let seq = 0;
+    if (quiet) log.push('quiet', ++seq, one);
+    if (quiet) {
+      for (let c = 0; c < channels; c++) for (let i = 0; i < perChannel; i++) log.push(`c${c}`, ++seq, one);
+      while (seq < 500_000) log.push('noisy', ++seq, one);
+    } else {
+      while (seq < 500_000) log.push(`c${seq % channels}`, ++seq, one);
+    }
+    const after = await heapAfterGc();
+    expect(log.lastSeq).toBe(500_000);
+    expect(after - before).toBeLessThan(LIMIT);
+  });
+});
