@@ -13,13 +13,14 @@ describe('fromNodeRequest', () => {
   it('reads method, path, headers (any case, repeated ones joined) and the peer', () => {
     const raw = nodeRequest({ method: 'POST', headers: { host: 'device.local:3000', accept: ['a/b', 'c/d'] } });
     const request = fromNodeRequest(raw);
-    expect(request.raw).toBe(raw);
-    expect(request.method).toBe('POST');
+    expect(request).toMatchObject({ raw, method: 'POST', clientAddress: '10.0.0.5', protocol: 'http' });
     expect(request.url.href).toBe('http://localhost/events?x=1');
-    expect(request.header('Accept')).toBe('a/b, c/d');
-    expect(request.header('HOST')).toBe('device.local:3000');
-    expect(request.header('origin')).toBeUndefined();
-    expect(request).toMatchObject({ clientAddress: '10.0.0.5', host: 'device.local:3000', protocol: 'http' });
+    expect([request.header('Accept'), request.header('HOST'), request.header('origin')]).toEqual([
+      'a/b, c/d',
+      'device.local:3000',
+      undefined,
+    ]);
+    expect(request.host).toBe('device.local:3000');
   });
 
   it('a request without method or url is GET /', () => {
@@ -79,13 +80,15 @@ describe('fromFetchRequest', () => {
   it('reads the request; the host falls back to the URL (HTTP/2 and 3 send none), the scheme is the URL’s', () => {
     const raw = new Request('https://device.local:8443/events?x=1', { method: 'POST', headers: { accept: 'a/b' } });
     const request = fromFetchRequest(raw, undefined, '10.0.0.5');
-    expect(request.raw).toBe(raw);
-    expect(request.method).toBe('POST');
+    expect(request).toMatchObject({ raw, method: 'POST', clientAddress: '10.0.0.5', protocol: 'https' });
     expect(request.url.pathname).toBe('/events');
-    expect(request.header('Accept')).toBe('a/b');
-    expect(request.header('host')).toBe('device.local:8443');
-    expect(request.header('origin')).toBeUndefined();
-    expect(request).toMatchObject({ clientAddress: '10.0.0.5', host: 'device.local:8443', protocol: 'https' });
+    // No host header came: the host is the URL's.
+    expect([request.header('Accept'), request.header('host'), request.header('origin')]).toEqual([
+      'a/b',
+      'device.local:8443',
+      undefined,
+    ]);
+    expect(request.host).toBe('device.local:8443');
   });
 
   it('without the adapter’s remoteAddress the client address is unknown', () => {
