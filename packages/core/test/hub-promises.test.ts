@@ -342,3 +342,217 @@ describe("the hub's state event", () => {
     await hub.close();
   });
 });
+
+describe('dispatch', () => {
+  /** A contract whose `led` result may be anything, so a handler can return what JSON cannot carry. */
+  const loose = defineContract({
+    events: {},
+    commands: {
+      led: { input: z.object({ on: z.boolean() }), result: typed<unknown>() },
+      // A validator that breaks while reporting: its issue's path holds what no formatter expects.
+      broken: {
+        input: {
+          '~standard': {
+            version: 1,
+            vendor: 'test',
+            validate: () => ({ issues: [{ message: 'bad', path: [null as never] }] }),
+          },
+        } as never,
+        result: typed<null>(),
+      },
+    },
+    state: typed<null>(),
+  });
+
+  it('refuses what it cannot run with a code and a message that names what is wrong', async () => {
+    const hub = createHub(contract, { state: initial });
+    const nope = await hub.dispatch('nope', {});
+    expect(nope).toMatchObject({ ok: false, error: { code: 'unknown_command', message: 'unknown command "nope"' } });
+    const badChannel = await hub.dispatch('led', { on: true }, { channel: 'not a channel!' });
+    expect(badChannel).toMatchObject({ ok: false, error: { code: 'invalid_payload', message: 'invalid channel id' } });
+    const noHandler = await hub.dispatch('led', { on: true });
+    expect(noHandler).toMatchObject({
+      ok: false,
+      error: { code: 'unknown_command', message: 'command "led" has no handler' },
+    });
+    await hub.close();
+  });
+
+  it('an input its schema refuses is invalid_payload, the message naming the command', async () => {
+    const hub = createHub(loose, { state: null });
+    hub.handle('led', ({ on }) => ({ on }));
+    const badInput = await hub.dispatch('led', { on: 'yes' }, { channel: 'kitchen' });
+    expect(badInput).toMatchObject({ ok: false, error: { code: 'invalid_payload' } });
+    if (!badInput.ok) expect(badInput.error.message).toMatch(/^command "led" input: /);
+    await hub.close();
+  });
+
+  it('hub.call throws the refusal instead of returning it', async () => {
+    const hub = createHub(contract, { state: initial });
+    await expect(hub.call('led', { on: true })).rejects.toMatchObject({ code: 'unknown_command' });
+    await hub.close();
+  });
+
+  it('handle() refuses a command the contract does not name, and a second handler of one command', async () => {
+    const hub = createHub(contract, { state: initial });
+    let thrown: unknown;
+    try {
+      hub.handle('nope' as never, () => null as never);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({ code: 'unknown_command', message: 'command "nope" is not in the contract' });
+    hub.handle('led', ({ on }) => ({ on }));
+    expect(() => hub.handle('led', ({ on }) => ({ on }))).toThrow('command "led" already has a handler');
+    await hub.close();
+  });
+
+  it('the function handle() returns removes that handler, and only that one', async () => {
+    const hub = createHub(contract, { state: initial });
+    const off = hub.handle('led', () => ({ on: true }));
+    off();
+    expect(await hub.dispatch('led', { on: false })).toMatchObject({ ok: false, error: { code: 'unknown_command' } });
+    hub.handle('led', () => ({ on: false }));
+    off(); // the first handler's remover, called again: the second handler stays
+    expect(await hub.dispatch('led', { on: true })).toMatchObject({ ok: true, data: { on: false } });
+    await hub.close();
+  });
+
+  it('the audit event names the local transport by default and the time the command took', async () => {
+    const hub = createHub(contract, { state: initial });
+    hub.handle('led', ({ on }) => ({ on }));
+    const logs: { transport: string; durationMs: number }[] = [];
+    hub.on('command', (log) => logs.push(log));
+    const before = Date.now();
+    await hub.dispatch('led', { on: true });
+    const took = Date.now() - before;
+    expect(logs).toHaveLength(1);
+    expect(logs[0]!.transport).toBe('local');
+    // Measured inside the call, so never more than the caller measured around it.
+    expect(logs[0]!.durationMs).toBeGreaterThanOrEqual(0);
+    expect(logs[0]!.durationMs).toBeLessThanOrEqual(took);
+    await hub.close();
+  });
+
+  it('a policy that throws refuses the command and is reported; a checked principal is not judged again', async () => {
+    const hub = createHub(contract, {
+      state: initial,
+      access: {
+        canSee: () => true,
+        canCommand: () => {
+          throw new Error('policy down');
+        },
+      },
+    });
+    hub.handle('led', ({ on }) => ({ on }));
+    const errors: [unknown, string][] = [];
+    hub.on('error', (error, where) => errors.push([error, where]));
+    const refused = await hub.dispatch('led', { on: true }, { channel: 'kitchen', auth: 'alice' });
+    expect(refused).toMatchObject({
+      ok: false,
+      error: { code: 'forbidden', message: 'command "led" on channel "kitchen" is not allowed' },
+    });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]![1]).toBe('access.canCommand');
+    expect((errors[0]![0] as Error).message).toBe('policy down');
+    // A router's owning instance: the receiving instance already asked the policy.
+    expect(await hub.dispatch('led', { on: true }, { checkedPrincipal: 'alice' })).toMatchObject({ ok: true });
+    expect(errors).toHaveLength(1);
+    await hub.close();
+  });
+
+  it('a command while the bus is unreachable is refused at once, saying why', async () => {
+    const bus = new StatusGatedBus();
+    const hub = createHub(contract, { state: initial, bus });
+    hub.handle('led', ({ on }) => ({ on }));
+    bus.setStatus('degraded');
+    expect(await hub.dispatch('led', { on: true })).toMatchObject({
+      ok: false,
+      error: { code: 'bus_unavailable', message: 'command "led" refused: the server cannot reach its bus' },
+    });
+    await hub.close();
+  });
+
+  it("the handler's deadline is its timeout from now, and a timeout says after how long", async () => {
+    const hub = createHub(contract, { state: initial });
+    let deadline = 0;
+    let before = 0;
+    hub.handle(
+      'led',
+      (_input, context) => {
+        deadline = context.deadline;
+        return new Promise<never>(() => undefined);
+      },
+      { timeoutMs: 20 },
+    );
+    before = performance.now();
+    const result = await hub.dispatch('led', { on: true });
+    expect(deadline).toBeGreaterThanOrEqual(before + 20);
+    expect(result).toMatchObject({
+      ok: false,
+      error: { code: 'timeout', message: 'command "led" timed out after 20 ms' },
+    });
+    await hub.close();
+  });
+
+  it('a command that finished is not aborted later: its timeout is cleared', async () => {
+    const hub = createHub(contract, { state: initial });
+    let signal: AbortSignal | undefined;
+    hub.handle(
+      'led',
+      ({ on }, context) => {
+        signal = context.signal; // a handler may keep it for work it started
+        return { on };
+      },
+      { timeoutMs: 10 },
+    );
+    expect(await hub.dispatch('led', { on: true })).toMatchObject({ ok: true });
+    await new Promise((resolve) => setTimeout(resolve, 60)); // well past the 10 ms timeout
+    expect(signal?.aborted).toBe(false);
+    await hub.close();
+    expect(signal?.aborted).toBe(false); // nor by close: it is no longer running
+  });
+
+  it('a handler that throws is handler_failed for the client and the error, with where, for the log', async () => {
+    const hub = createHub(contract, { state: initial });
+    const errors: [unknown, string][] = [];
+    hub.on('error', (error, where) => errors.push([error, where]));
+    hub.handle('led', () => {
+      throw new Error('secret internals');
+    });
+    expect(await hub.dispatch('led', { on: true })).toMatchObject({
+      ok: false,
+      error: { code: 'handler_failed', message: 'command "led" failed' },
+    });
+    expect(errors).toEqual([[new Error('secret internals'), 'command "led"']]);
+    await hub.close();
+  });
+
+  it('a result that is undefined is the JSON null; one JSON cannot carry is handler_failed and reported', async () => {
+    const hub = createHub(loose, { state: null });
+    const errors: [unknown, string][] = [];
+    hub.on('error', (error, where) => errors.push([error, where]));
+    let result: unknown;
+    hub.handle('led', () => result);
+    expect(await hub.dispatch('led', { on: true })).toEqual({ ok: true, data: undefined, json: 'null' });
+
+    result = { n: 10n };
+    expect(await hub.dispatch('led', { on: true })).toMatchObject({
+      ok: false,
+      error: { code: 'handler_failed', message: 'command "led" failed' },
+    });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]![1]).toBe('command "led" returned a non-JSON result');
+    expect(errors[0]![0]).toBeInstanceOf(TypeError);
+    await hub.close();
+  });
+
+  it('an input validator that breaks is invalid_payload "invalid input", its error kept as the cause', async () => {
+    const hub = createHub(loose, { state: null });
+    hub.handle('broken', () => null);
+    const result = await hub.dispatch('broken', {});
+    expect(result).toMatchObject({ ok: false, error: { code: 'invalid_payload', message: 'invalid input' } });
+    if (!result.ok) expect(result.error.cause).toBeInstanceOf(TypeError);
+    await hub.close();
+  });
+});
