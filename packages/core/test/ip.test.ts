@@ -23,6 +23,8 @@ describe('parseIp', () => {
     expect(ip('1:2:3:4:5:6:7:8').bytes).toEqual([0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0, 8]);
     expect(ip('abcd:EF01::ffff').bytes).toEqual([0xab, 0xcd, 0xef, 0x01, ...Array(10).fill(0), 0xff, 0xff]);
     expect(ip('1::2:3').bytes).toEqual([0, 1, ...Array(10).fill(0), 0, 2, 0, 3]);
+    // "::" may stand for a single zero group (RFC 4291 allows it, though RFC 5952 would not write it).
+    expect(ip('1:2:3:4:5:6::7').bytes).toEqual([0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 0, 0, 7]);
     // IPv4-compatible (not mapped) stays IPv6, with the tail in the last four bytes.
     expect(ip('::1.2.3.4')).toEqual({ family: 6, bytes: [...Array(12).fill(0), 1, 2, 3, 4] });
     expect(ip('::ffff:1.2.3.4')).toEqual({ family: 4, bytes: [1, 2, 3, 4] });
@@ -30,6 +32,7 @@ describe('parseIp', () => {
     // Mapped only with ten zero bytes before ffff.
     expect(ip('1::ffff:1.2.3.4').family).toBe(6);
     expect(ip('::fffe:1.2.3.4').family).toBe(6);
+    expect(ip('::ff:1.2.3.4').family).toBe(6);
     expect(ip(' 10.0.0.1 ')).toEqual({ family: 4, bytes: [10, 0, 0, 1] });
     expect(ip('0.0.0.0').bytes).toEqual([0, 0, 0, 0]);
     expect(ip('255.255.255.255').bytes).toEqual([255, 255, 255, 255]);
@@ -40,6 +43,7 @@ describe('parseIp', () => {
     '1:2:3:4:5:6:7:8::',
     '::1:2:3:4:5:6:7:8',
     '1:2:3:4::5:6:7:8',
+    '1:2:3:4:5:6:7:8::1::2',
     ':::',
     '12345::1',
     'g::1',
@@ -50,6 +54,7 @@ describe('parseIp', () => {
     '256.0.0.1',
     '1.2.3.-1',
     '[::1',
+    'x1.2.3.4]',
     '1.2.3.04',
   ])('refuses %j', (text) => {
     expect(parseIp(text)).toBeUndefined();
@@ -124,6 +129,9 @@ describe('inRange', () => {
     const odd = range('10.0.0.128/25');
     expect(inRange(ip('10.0.0.200'), odd)).toBe(true);
     expect(inRange(ip('10.0.0.127'), odd)).toBe(false);
+    // The whole bytes before the partial one count too.
+    expect(inRange(ip('11.1.1.200'), odd)).toBe(false);
+    expect(inRange(ip('173.16.0.1'), r)).toBe(false);
     const seven = range('fc00::/7');
     expect(inRange(ip('fdff::1'), seven)).toBe(true);
     expect(inRange(ip('fe00::1'), seven)).toBe(false);

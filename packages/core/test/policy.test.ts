@@ -166,6 +166,9 @@ describe('Host names', () => {
   it('knows an IP literal: four dotted numbers, or brackets', () => {
     expect(isIpLiteral('1.2.3.4')).toBe(true);
     expect(isIpLiteral('[::1]')).toBe(true);
+    // Every octet may have up to three digits, the last one too.
+    expect(isIpLiteral('192.168.1.200')).toBe(true);
+    expect(createHostCheck(undefined).allows('10.20.30.40:8080')).toBe(true);
     for (const not of ['1.2.3', 'a1.2.3.4', '1.2.3.4a', '1.2.3.4.5', '[::1', '::1]', 'pi.lan']) {
       expect(isIpLiteral(not), not).toBe(false);
     }
@@ -182,6 +185,9 @@ describe('Host names', () => {
     expect(listed.names).toEqual(['localhost', '192.168.1.20', '[fe80::2]', '*.localhost']);
     const byName = createHostCheck(undefined, { interfaces: { lo: undefined, eth0: [{ address: '10.1.1.1' }] } });
     expect(byName.names).toEqual(['localhost', '10.1.1.1', '*.localhost']);
+    // An interface address that names no host adds nothing (not an undefined name).
+    const odd = createHostCheck(undefined, { interfaces: [{ address: '' }, { address: 'a b' }] });
+    expect(odd.names).toEqual(['localhost', '*.localhost']);
   });
 
   it('refuses an allowedHosts entry that names no host, saying which', () => {
@@ -224,6 +230,11 @@ describe('Host names', () => {
     expect(error?.message).toBe(
       `host "evil?${'x'.repeat(95)}" is not one this server answers to; add it to allowedHosts (DNS rebinding defence)`,
     );
+    // A check of its own that refuses a request without Host: the message shows an empty host, nothing made up.
+    const strict = { allows: (host: string | undefined) => host !== undefined, names: [] };
+    expect(checkHost(strict, { host: undefined, header: () => undefined })?.message).toBe(
+      'host "" is not one this server answers to; add it to allowedHosts (DNS rebinding defence)',
+    );
   });
 });
 
@@ -250,6 +261,8 @@ describe('Origins', () => {
 
   it('same-host needs a Host that forms an origin', () => {
     expect(isOriginAllowed('same-host', 'http://panel.lan', policyRequest({}))).toBe(false);
+    // Without a Host there is nothing to be the same as: not even the origin that names "undefined".
+    expect(isOriginAllowed('same-host', 'http://undefined', policyRequest({}))).toBe(false);
     expect(isOriginAllowed('same-host', 'http://panel.lan', policyRequest({ host: '' }))).toBe(false);
     expect(isOriginAllowed('same-host', 'http://panel.lan', policyRequest({ host: 'bad host' }))).toBe(false);
     expect(isOriginAllowed('same-host', 'http://panel.lan', policyRequest({}, { host: 'panel.lan' }))).toBe(true);
@@ -263,6 +276,11 @@ describe('Origins', () => {
     expect(isOriginAllowed(['http://a.example', 'https://b.example'], 'https://B.example:443', req)).toBe(true);
     expect(isOriginAllowed(['http://a.example'], 'http://c.example', req)).toBe(false);
     expect(isOriginAllowed(['http://a.example'], 'garbage', req)).toBe(false);
+    // The header must start with the scheme: the URL parser would drop leading spaces and controls, a browser never sends them.
+    for (const prefixed of [' http://a.example', '\u0001http://a.example']) {
+      expect(isOriginAllowed(['http://a.example'], prefixed, req), prefixed).toBe(false);
+      expect(isOriginAllowed('same-host', prefixed, policyRequest({ host: 'a.example' })), prefixed).toBe(false);
+    }
   });
 
   it('refuses an allowedOrigins that is no policy, or lists what is not an origin', () => {
@@ -326,6 +344,15 @@ describe('trustProxy edges', () => {
     expect(via(`_hidden\u00e9${'z'.repeat(80)}`)).toBe(`_hidden?${'z'.repeat(56)}`);
     expect(via('a b')).toBe('a?b');
     expect(via('203.0.113.9, ,')).toBe('203.0.113.9');
+    // Ports are stripped only from a whole dotted IPv4 address (any octet width) or a whole bracketed one.
+    expect(via('198.51.100.10:5000')).toBe('198.51.100.10');
+    expect(via('x203.0.113.9:80')).toBe('x203.0.113.9:80');
+    expect(via('203.0.113.9:80x')).toBe('203.0.113.9:80x');
+    expect(via('x[2001:db8::1]')).toBe('x[2001:db8::1]');
+    expect(via('[2001:db8::1]x')).toBe('[2001:db8::1]x');
+    expect(via('[_hidden]')).toBe('_hidden');
+    // Quotes are removed around an entry only; one inside stays part of the token.
+    expect(via('a"b')).toBe('a"b');
   });
 
   it('reads at most 32 hops from the right', () => {
@@ -374,6 +401,21 @@ describe('trustProxy edges', () => {
       protocol: 'https',
     });
     expect(resolve('')).toMatchObject({ clientAddress: '127.0.0.1', forwarded: true });
+    // Spaces around a pair's name and value, inside quotes too, are not part of them.
+    expect(resolve('for=198.51.100.7; host= a.example ;proto=https')).toMatchObject({
+      host: 'a.example',
+      protocol: 'https',
+    });
+    expect(resolve('for=" 198.51.100.7:4711"').clientAddress).toBe('198.51.100.7');
+    // A pair without "=" is skipped, not read as a name cut short ("hostx" is no host).
+    expect(resolve('for=198.51.100.7;host=a.example;hostx').host).toBe('a.example');
+    // Quotes are removed around a value only.
+    expect(resolve('for=198.51.100.7;host=a"b').host).toBe('a"b');
+    // The right-most element that has a proto or host decides, even when a later element has none.
+    expect(resolve('for=198.51.100.7;proto=https;host=a.example, for=10.0.0.1')).toMatchObject({
+      host: 'a.example',
+      protocol: 'https',
+    });
   });
 
   it('withClient fills the request in and keeps the rest', () => {
@@ -403,6 +445,9 @@ describe('option bounds', () => {
     );
     expect(() => resolvePolicy('@x/y', { highWaterMark: 0 })).toThrow(
       new RangeError('@x/y: highWaterMark must be an integer >= 1 (got 0)'),
+    );
+    expect(() => resolvePolicy('@x/y', { closeTimeoutMs: 0 })).toThrow(
+      new RangeError('@x/y: closeTimeoutMs must be an integer >= 1 (got 0)'),
     );
     expect(() => resolvePolicy('@x/y', { maxClientsPerAddress: 2.5 })).toThrow(
       new RangeError('@x/y: maxClientsPerAddress must be an integer >= 1 (got 2.5)'),
