@@ -8,20 +8,24 @@ import { refuseUpgrade, registerUpgrade, type UpgradeSocketLike, upgradeRegistry
 
 type Listener = (request: { url?: string }, socket: FakeSocket, head: null) => void;
 
+/** Keeps listeners per event name, as node:http's server does, so a listener on another event is never an upgrade listener. */
 class FakeServer {
-  readonly listeners: Listener[] = [];
-  on(_event: 'upgrade', listener: Listener) {
-    this.listeners.push(listener);
+  readonly events = new Map<string, Listener[]>();
+  on(event: string, listener: Listener) {
+    this.events.set(event, [...(this.events.get(event) ?? []), listener]);
   }
-  removeListener(_event: 'upgrade', listener: Listener) {
-    const at = this.listeners.indexOf(listener);
-    if (at >= 0) this.listeners.splice(at, 1);
+  removeListener(event: string, listener: Listener) {
+    const listeners = this.events.get(event) ?? [];
+    const at = listeners.indexOf(listener);
+    if (at >= 0) listeners.splice(at, 1);
   }
-  listenerCount() {
-    return this.listeners.length;
+  listenerCount(event: string) {
+    return this.events.get(event)?.length ?? 0;
   }
   upgrade(url: string | undefined, socket: FakeSocket) {
-    for (const listener of [...this.listeners]) listener(url === undefined ? {} : { url }, socket, null);
+    for (const listener of [...(this.events.get('upgrade') ?? [])]) {
+      listener(url === undefined ? {} : { url }, socket, null);
+    }
   }
 }
 
@@ -65,6 +69,13 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
+/** From now on setTimeout returns a plain number, as outside Node (no `unref`); the timers still run and clear. */
+function numericTimers(): void {
+  const real = globalThis.setTimeout;
+  vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms: number) =>
+    Number(real(fn, ms))) as unknown as typeof setTimeout);
+}
+
 /** A socket refused with 404 whose peer has not read the answer yet (its `finish` is still to come). */
 function refusedUnread(): FakeSocket {
   const socket = new FakeSocket(false);
@@ -85,11 +96,11 @@ describe('upgrade registry (duck-typed, no Node APIs)', () => {
     const stray = new FakeSocket();
     server.upgrade('/nope', stray);
     expect(stray.written).toMatch(/^HTTP\/1\.1 404 Not Found\r\nConnection: close\r\n/);
-    expect(stray.written).toContain('{"error":{"code":"not_found"');
+    expect(stray.written).toContain('{"error":{"code":"not_found","message":"no WebSocket endpoint at this path"}}');
     expect(stray.destroyed).toBe(true);
     expect(registry.refused).toBe(1);
     off();
-    expect(server.listenerCount()).toBe(0);
+    expect(server.listenerCount('upgrade')).toBe(0);
   });
 
   it('leaves unmatched upgrades to another listener, answering those it has not touched in time or at the last unregister', () => {
@@ -202,6 +213,14 @@ describe('refuseUpgrade', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('works where setTimeout returns a plain number (browsers, Deno): no unref to call', () => {
+    numericTimers();
+    const socket = refusedUnread();
+    expect(socket.written).toMatch(/^HTTP\/1\.1 404 /);
+    socket.fire('finish');
+    expect(socket.destroyed).toBe(true);
+  });
+
   it('arms a linger timer that does not keep the process alive', () => {
     const timers = armedTimers();
     const socket = refusedUnread();
@@ -232,17 +251,40 @@ describe('upgrade registry edges', () => {
       path: (p) => p.startsWith('/board/'),
       handle: () => seen.push('board'),
     });
-    expect(server.listenerCount()).toBe(1);
+    expect(server.listenerCount('upgrade')).toBe(1);
     offWs();
     offWs();
-    expect(server.listenerCount()).toBe(1);
+    expect(server.listenerCount('upgrade')).toBe(1);
     server.upgrade('/board/b1', new FakeSocket());
     const stray = new FakeSocket();
     server.upgrade('/ws', stray);
     expect(seen).toEqual(['board']);
     expect(stray.written).toMatch(/^HTTP\/1\.1 404 /);
     offBoard();
-    expect(server.listenerCount()).toBe(0);
+    expect(server.listenerCount('upgrade')).toBe(0);
+  });
+
+  it('allows one predicate function for several routes (only exact paths must differ)', () => {
+    const server = new FakeServer();
+    const isBoard = (pathname: string) => pathname.startsWith('/board/');
+    const offA = registerUpgrade(server, { path: isBoard, handle: () => undefined });
+    const offB = registerUpgrade(server, { path: isBoard, handle: () => undefined });
+    expect(upgradeRegistry(server).size).toBe(2);
+    offA();
+    offB();
+  });
+
+  it('a registry kept after its last route left listens again when a route is added to it', () => {
+    const server = new FakeServer();
+    const registry = upgradeRegistry(server);
+    registry.register({ path: '/a', handle: () => undefined })();
+    expect(server.listenerCount('upgrade')).toBe(0);
+    const seen: string[] = [];
+    const off = registry.register({ path: '/b', handle: () => seen.push('b') });
+    expect(server.listenerCount('upgrade')).toBe(1);
+    server.upgrade('/b', new FakeSocket());
+    expect(seen).toEqual(['b']);
+    off();
   });
 
   it('allows several predicate routes and the same exact path on another server', () => {
@@ -357,6 +399,20 @@ describe('upgrade registry edges', () => {
     expect(untouched.written).toMatch(/^HTTP\/1\.1 404 /);
     expect(registry.refused).toBe(1);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('watches where setTimeout returns a plain number (browsers, Deno): no unref to call', () => {
+    const server = new FakeServer();
+    const registry = upgradeRegistry(server);
+    registry.unhandledTimeoutMs = 1;
+    const off = registry.register({ path: '/ws', handle: () => undefined });
+    server.on('upgrade', () => undefined);
+    numericTimers();
+    const socket = new FakeSocket();
+    server.upgrade('/x', socket);
+    expect(registry.watching).toBe(1);
+    off();
+    expect(socket.written).toMatch(/^HTTP\/1\.1 404 /);
   });
 
   it('arms a watch timer that does not keep the process alive', () => {
