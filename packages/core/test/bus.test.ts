@@ -102,6 +102,10 @@ describe('compareStreamIds', () => {
     expect(compareStreamIds('10-2', '10-3')).toBeLessThan(0);
     expect(compareStreamIds('5-7', '5-7')).toBe(0);
     expect(compareStreamIds('007-01', '7-1')).toBe(0);
+    expect(compareStreamIds('7-1', '007-01')).toBe(0);
+    // Only leading zeros are ignored: the 0 inside 105 counts, on either side.
+    expect(compareStreamIds('99-0', '105-0')).toBeLessThan(0);
+    expect(compareStreamIds('105-0', '99-0')).toBeGreaterThan(0);
     expect(compareStreamIds('0-0', '00-0')).toBe(0);
     expect(compareStreamIds('0-1', '0-0')).toBeGreaterThan(0);
     expect(compareStreamIds('18446744073709551615-0', '18446744073709551614-9')).toBeGreaterThan(0);

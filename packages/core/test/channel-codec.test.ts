@@ -16,6 +16,9 @@ describe('channel-mode frames', () => {
     expect(e.catchUp.id).toBe('');
     expect(e.catchUp.sse).toBe('event: temp\ndata: {"channel":"b\\"1","data":21.5}\n\n');
     expect(e.catchUp.ws).toBe('{"type":"event","channel":"b\\"1","event":"temp","data":21.5}');
+    // Each frame still knows the event it carries.
+    expect(e.tagged.event).toBe(e);
+    expect(e.catchUp.event).toBe(e);
   });
 
   it('builds each form once and shares it', () => {

@@ -78,6 +78,7 @@ describe('RateLimiter', () => {
     expect(limiter.waitMs('w')).toBe(250);
     now = 10_000;
     expect(limiter.waitMs('w', 8)).toBe(0); // refilled, and never beyond the burst
+    expect(limiter.waitMs('w', 3)).toBe(0); // more than enough: no wait, never a negative one
   });
 
   it('drops only buckets that are full again (a dropped bucket is the same as a full one), at most once a minute', () => {

@@ -99,6 +99,7 @@ describe('decodeClientFrame', () => {
     expect(!r.ok && r.error.code).toBe('payload_too_large');
     const bytes = tryDecodeClientFrame(new Uint8Array(300), { maxBytes: 256 });
     expect(!bytes.ok && bytes.error.code).toBe('payload_too_large');
+    expect(!bytes.ok && bytes.error.message).toBe('frame exceeds 256 bytes');
     const badUtf8 = tryDecodeClientFrame(new Uint8Array([0x7b, 0xff, 0x7d]));
     expect(!badUtf8.ok && badUtf8.error.code).toBe('invalid_payload');
   });
@@ -283,7 +284,8 @@ describe('tryDecodeClientFrame: commands', () => {
     });
     const noChannel = decodeClientFrame(JSON.stringify({ type: 'command', id: 1, command: 'led' }));
     expect(Object.hasOwn(noChannel, 'channel')).toBe(false);
-    for (const bad of ['-b', '*', 'b/1', 5, null]) {
+    // 'b1!' and 'a!b*': a bad character is bad at the end of an id and in the middle of a pattern too.
+    for (const bad of ['-b', '*', 'b/1', 'b1!', 'a!b*', `${'p'.repeat(128)}*`, 5, null]) {
       expect(refusal({ type: 'command', id: 1, command: 'led', channel: bad })).toEqual({
         code: 'invalid_payload',
         message: 'command "channel" must be a channel id',
@@ -412,10 +414,25 @@ describe('tryDecodeClientFrame: ping, type and size', () => {
 
   it('says why a frame is not a frame', () => {
     expect(refusal('{')).toMatchObject({ message: 'frame is not valid JSON' });
-    expect(refusal('[1]')).toMatchObject({ message: 'frame must be a JSON object' });
+    for (const notObject of ['[1]', 'null', '5', '"x"', 'true']) {
+      expect(refusal(notObject), notObject).toEqual({
+        code: 'invalid_payload',
+        message: 'frame must be a JSON object',
+        id: undefined,
+      });
+    }
     expect(refusal('{"__proto__":1}')).toMatchObject({ message: 'key "__proto__" is not allowed' });
     const bytes = tryDecodeClientFrame(new Uint8Array([0x7b, 0xff, 0x7d]));
     expect(!bytes.ok && bytes.error.message).toBe('frame is not valid UTF-8');
+  });
+
+  it('never throws, even for a frame that is neither text nor bytes (a caller without types)', () => {
+    for (const raw of [null, undefined]) {
+      expect(tryDecodeClientFrame(raw as never)).toEqual({
+        ok: false,
+        error: new BoardcastError('invalid_payload', 'frame could not be decoded'),
+      });
+    }
   });
 
   it('decodes UTF-8 bytes', () => {
