@@ -92,7 +92,10 @@ describe('a connection', () => {
   it('a single stream (no channel list) cannot add channels: invalid_payload', async () => {
     const hub = createHub(contract, { state: initial });
     const connection = hub.connect({}, client().sink);
-    await expect(connection.add(['a'])).rejects.toMatchObject({ code: 'invalid_payload' });
+    await expect(connection.add(['a'])).rejects.toMatchObject({
+      code: 'invalid_payload',
+      message: expect.stringMatching(/names no channels/),
+    });
   });
 
   it('removing from a closed connection resolves with nothing removed', async () => {
@@ -207,7 +210,8 @@ describe('a connection', () => {
   it('removing a channel or pattern it does not hold removes nothing', async () => {
     const hub = createHub(contract, { state: initial });
     const connection = hub.connect({ channels: ['a', 'k*'] }, client().sink);
-    expect(await connection.remove(['b', 'z*', '*'])).toEqual([]);
+    // 'ka' is no pattern: it never takes the 'k*' held.
+    expect(await connection.remove(['b', 'z*', '*', 'ka'])).toEqual([]);
     expect(connection.channels).toEqual(['a', 'k*']);
   });
 
@@ -304,5 +308,105 @@ describe('a connection', () => {
     expect(caughtUp.map((f) => f.id || null)).toEqual([null]);
     const next = await hub.channel('b').publish('tick', 4);
     expect(c.of('event', 'b').at(-1)).toMatchObject({ data: 4, id: next });
+  });
+
+  it('a replayed event whose id is the position (the head a snapshot was written at) comes without id', async () => {
+    const hub = createHub(contract, { state: initial, history: 10 });
+    const old = await hub.channel('b').publish('tick', 1);
+    const head = await hub.channel('b').publish('tick', 2);
+    const c = client();
+    // The snapshot of a is at the head: b's second event, which the client does not hold yet.
+    const connection = hub.connect({ channels: ['a'] }, c.sink);
+    expect(c.of('snapshot', 'a')[0]?.id).toBe(head);
+    await connection.add([{ channel: 'b', since: old }]);
+    expect(c.of('event', 'b').map((f) => [f.data, f.id || null])).toEqual([[2, null]]);
+  });
+
+  it('a catch-up frame (no id) leaves the position as it was: a later older resume catches up without ids too', async () => {
+    const hub = createHub(contract, { state: initial, history: 10 });
+    const old = await hub.channel('b').publish('tick', 1);
+    await hub.channel('b').publish('tick', 2);
+    await hub.channel('c').publish('tick', 3);
+    const newest = await hub.channel('a').publish('tick', 4);
+    const c = client();
+    const connection = hub.connect({ channels: ['a'], lastEventId: newest }, c.sink);
+    await connection.add([{ channel: 'b', since: old }]);
+    await connection.add([{ channel: 'c', since: old }]);
+    expect(c.of('event').map((f) => [f.channel, f.data, f.id || null])).toEqual([
+      ['b', 2, null],
+      ['c', 3, null],
+    ]);
+  });
+
+  it('a sink that closes the connection on a frame gets nothing after it', async () => {
+    const hub = createHub(contract, { state: initial });
+    const frames: string[] = [];
+    let closeOnFrame = false;
+    let connection: ReturnType<typeof hub.connect> | undefined;
+    const sink: HubSink = {
+      snapshot: () => frames.push('snapshot'),
+      event: (e) => {
+        frames.push((JSON.parse(e.ws) as Frame).channel ?? '');
+        // A transport whose write failed closes the connection.
+        if (closeOnFrame) connection?.close();
+      },
+      reset: () => frames.push('reset'),
+    };
+    connection = hub.connect({ channels: ['a'] }, sink);
+    closeOnFrame = true;
+    await connection.add(['b', 'c']);
+    expect(frames).toEqual(['a', 'b']);
+  });
+
+  it('an event published from inside the sink while an operation writes reaches the client after it', async () => {
+    const hub = createHub(contract, { state: initial });
+    let published = false;
+    const c = client();
+    const sink: HubSink = {
+      ...c.sink,
+      event: (e) => {
+        c.sink.event(e);
+        // Folded at once on the in-memory bus: the connection is still writing its start, so it is buffered.
+        if (!published) {
+          published = true;
+          void hub.channel('a').publish('tick', 7);
+        }
+      },
+    };
+    hub.connect({ channels: ['a'] }, sink);
+    await settle();
+    expect(c.frames.map((f) => [f.type, f.data])).toEqual([
+      ['snapshot', { ticks: 0 }],
+      ['event', 7],
+    ]);
+  });
+
+  it('an operation that throws (a state that cannot be encoded) is reported, and the connection goes on', async () => {
+    const big = defineContract({
+      events: { tick: typed<number>(), big: typed<null>() },
+      commands: {},
+      state: typed<{ ticks: number | bigint }>(),
+      reducers: { tick: (s, n) => ({ ticks: Number(s.ticks) + n }), big: () => ({ ticks: 10n }) },
+    });
+    for (const waiting of [false, true]) {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      const hub = createHub(big, { state: { ticks: 0 }, ...(waiting ? { bus: gatedBus(gate) } : {}) });
+      const errors: string[] = [];
+      hub.on('error', (_error, where) => errors.push(where));
+      const from = await hub.channel('a').publish('tick', 1);
+      await hub.channel('x').publish('big', null);
+      const c = client();
+      // Resuming a makes the start wait for the bus when it is gated; the snapshot of x then throws.
+      const connection = hub.connect({ channels: [{ channel: 'a', since: from }, 'x'] }, c.sink);
+      release();
+      await settle();
+      expect(errors).toEqual(['connection']);
+      await hub.channel('a').publish('tick', 2);
+      expect(c.of('event', 'a').map((f) => f.data)).toEqual([2]);
+      expect(connection.channels).toEqual(['a', 'x']);
+    }
   });
 });
