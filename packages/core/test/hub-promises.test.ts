@@ -4,8 +4,9 @@
  * `hub.attach`, `hub.dispatch`, `hub.on`, `hub.channel(id).metrics` — so the
  * tests hold whatever the hub's internals become.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import type { EncodedEvent } from '../src/encoded-event.js';
 import {
   type Bus,
   type BusListener,
@@ -280,7 +281,36 @@ describe('closing', () => {
     const result = hub.dispatch('led', { on: true });
     await waitUntil(() => started);
     await hub.close();
-    expect(await result).toMatchObject({ ok: false, error: { code: 'closed' } });
+    expect(await result).toMatchObject({ ok: false, error: { code: 'closed', message: 'hub is closed' } });
+  });
+
+  it('a closed hub says so, refuses commands, has no clients left, and closes once (its bus too)', async () => {
+    let busCloses = 0;
+    const bus = new (class extends MemoryBus {
+      override close() {
+        busCloses++; // a network bus's second close would quit a connection already gone
+        super.close();
+      }
+    })();
+    const hub = createHub(contract, { state: initial, bus });
+    hub.handle('led', ({ on }) => ({ on }));
+    const client = recorder();
+    hub.attach({}, client.sink);
+    hub.connect({ channels: ['kitchen'] }, recorder().sink);
+    expect(hub.subscriberCount).toBe(2);
+    let closes = 0;
+    hub.on('close', () => closes++);
+    expect(hub.closed).toBe(false);
+    await hub.close();
+    await hub.close();
+    expect(hub.closed).toBe(true);
+    expect(closes).toBe(1);
+    expect(busCloses).toBe(1);
+    expect(hub.subscriberCount).toBe(0); // every connection ended, not left holding the hub
+    expect(await hub.dispatch('led', { on: true })).toMatchObject({
+      ok: false,
+      error: { code: 'closed', message: 'hub is closed' },
+    });
   });
 
   it('adding channels to a closed connection resolves with nothing added', async () => {
@@ -553,6 +583,60 @@ describe('dispatch', () => {
     const result = await hub.dispatch('broken', {});
     expect(result).toMatchObject({ ok: false, error: { code: 'invalid_payload', message: 'invalid input' } });
     if (!result.ok) expect(result.error.cause).toBeInstanceOf(TypeError);
+    await hub.close();
+  });
+});
+
+describe('hub.subscribe', () => {
+  it('gets live events until its unsubscribe function is called', async () => {
+    const hub = createHub(contract, { state: initial });
+    const got: unknown[] = [];
+    const unsubscribe = hub.subscribe((event) => got.push(event.data));
+    await hub.publish('count', 1);
+    unsubscribe();
+    await hub.publish('count', 2);
+    expect(got).toEqual([1]);
+    await hub.close();
+  });
+});
+
+describe('hub.since', () => {
+  it('answers the events after an id, a setState among them as its snapshot frame, and a gap for an unknown id', async () => {
+    const hub = createHub(contract, { state: initial });
+    const a = await hub.publish('count', 1);
+    await hub.setState({ count: 5 });
+    const stateId = hub.headId;
+    const b = await hub.publish('note', 'after');
+    const result = await hub.since(a);
+    expect(result.kind).toBe('events');
+    if (result.kind === 'events') {
+      expect(result.events.map((e) => e.id)).toEqual([stateId, b]);
+      expect(result.events[0]!.event).not.toBe('note');
+      // The state frame (the whole state under `s`), not the patch the bus holds.
+      expect(result.events[0]!.data).toEqual({ s: { count: 5 } });
+      expect(result.events[1]!.data).toBe('after');
+    }
+    expect(await hub.since('not-an-id')).toEqual({ kind: 'gap' });
+    await hub.close();
+  });
+});
+
+describe("an access policy's principalId that throws", () => {
+  it('is reported, and the viewer counts as anonymous', async () => {
+    const hub = createHub(contract, {
+      state: initial,
+      access: {
+        principalId: () => {
+          throw new Error('no id');
+        },
+        canSee: () => true,
+      },
+    });
+    const errors: [unknown, string][] = [];
+    hub.on('error', (error, where) => errors.push([error, where]));
+    const connection = hub.connect({ channels: ['kitchen'], principal: { token: 'x' } }, recorder().sink);
+    expect(connection.principalId).toBe('anonymous');
+    expect(errors).toEqual([[new Error('no id'), 'access.principalId']]);
     await hub.close();
   });
 });
