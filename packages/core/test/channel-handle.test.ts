@@ -42,6 +42,15 @@ describe('a channel handle', () => {
     await hub.close();
   });
 
+  it('remove() of a channel that was never described still starts its state over and ends it', async () => {
+    const hub = createHub(tickContract, { state: initial });
+    await hub.channel('one').publish('tick', 4);
+    await hub.channel('one').remove();
+    expect(hub.hasChannel('one')).toBe(false);
+    expect(hub.channel('one').state).toEqual(initial);
+    await hub.close();
+  });
+
   it('seen() moves lastSeen only once the stored one is lastSeenIntervalMs old (default 30 s)', async () => {
     for (const [interval, option] of [
       [30_000, undefined],
@@ -81,6 +90,37 @@ describe('a channel handle', () => {
 });
 
 describe('invalidateAccess', () => {
+  it('a bus that refuses it rejects the call and reports it as invalidateAccess', async () => {
+    const bus = new MemoryBus();
+    const failure = new Error('bus down');
+    bus.publish = () => Promise.reject(failure);
+    const hub = createHub(tickContract, { state: initial, bus });
+    const errors: [unknown, string][] = [];
+    hub.on('error', (error, where) => errors.push([error, where]));
+    await expect(hub.invalidateAccess()).rejects.toBe(failure);
+    expect(errors).toEqual([[failure, 'invalidateAccess']]);
+    await hub.close();
+  });
+
+  it('an access change from the bus with no data (another version, a hand-written entry) rechecks everyone', async () => {
+    const asked: string[] = [];
+    const access: AccessPolicy = {
+      canSee: (principal) => {
+        asked.push(String(principal));
+        return true;
+      },
+    };
+    const bus = new MemoryBus();
+    const hub = createHub(tickContract, { state: initial, access, bus });
+    hub.connect({ channels: ['one'], principal: 'bob' }, frameSink().sink);
+    await turn();
+    asked.length = 0;
+    expect(() => bus.publish('~access', null, 'null', '~access')).not.toThrow();
+    await turn();
+    expect(asked).toContain('bob');
+    await hub.close();
+  });
+
   it("with a principal id rechecks that viewer's channels only; without one, everyone's", async () => {
     const asked: string[] = [];
     const access: AccessPolicy = {

@@ -1,7 +1,17 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { describe, expect, it, vi } from 'vitest';
-import { BoardcastError, createHub } from '../src/index.js';
-import type { EncodedEvent, EncodedSnapshot, HubSink } from '../src/wire.js';
-import { initialState, ledContract } from './fixtures.js';
+import {
+  type AccessPolicy,
+  BoardcastError,
+  createHub,
+  DEFAULT_CHANNEL,
+  DIRECTORY,
+  defineContract,
+  MemoryBus,
+  typed,
+} from '../src/index.js';
+import { ACCESS_EVENT, DIRECTORY_EVENT, type EncodedEvent, type EncodedSnapshot, type HubSink } from '../src/wire.js';
+import { frameSink, initialState, ledContract, tickContract } from './fixtures.js';
 
 function recorder() {
   const log: string[] = [];
@@ -122,10 +132,312 @@ describe('Hub publish and attach', () => {
 
   it('rejects unknown events and unserializable payloads at runtime', async () => {
     const hub = makeHub();
-    await expect(hub.publish('nope' as 'time', 'x')).rejects.toMatchObject({ code: 'invalid_payload' });
+    await expect(hub.publish('nope' as 'time', 'x')).rejects.toMatchObject({
+      code: 'invalid_payload',
+      message: 'unknown event "nope"',
+    });
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    await expect(hub.publish('time', cyclic as unknown as string)).rejects.toMatchObject({ code: 'invalid_payload' });
+    const error = await hub.publish('time', cyclic as unknown as string).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'invalid_payload', message: 'event "time" is not JSON-serializable' });
+    // The serializer's own error stays reachable for logs.
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
+  });
+
+  it('an event without data is sent as null, never as an empty frame', async () => {
+    const hub = makeHub();
+    const seen: string[] = [];
+    hub.subscribe((e) => seen.push(e.json));
+    await hub.publish('time', undefined as unknown as string);
+    expect(seen).toEqual(['null']);
+  });
+
+  it("each event reaches on('publish') and every hub.subscribe listener, even past one that throws; setState reaches neither", async () => {
+    const hub = makeHub();
+    const published: string[] = [];
+    const listened: string[] = [];
+    const errors: [unknown, string][] = [];
+    hub.on('publish', (e) => published.push(e.event));
+    hub.on('error', (error, where) => errors.push([error, where]));
+    const boom = new Error('listener bug');
+    hub.subscribe(() => {
+      throw boom;
+    });
+    hub.subscribe((e) => listened.push(e.event));
+    await hub.publish('time', '12:00');
+    await hub.setState((s) => ({ ...s, led: { on: true } }));
+    await hub.publish('led', { on: true });
+    expect(published).toEqual(['time', 'led']);
+    expect(listened).toEqual(['time', 'led']);
+    expect(errors).toEqual([
+      [boom, 'subscriber'],
+      [boom, 'subscriber'],
+    ]);
+  });
+
+  it('a bus that throws on publish makes the publish reject (not throw) and is reported', async () => {
+    const bus = new MemoryBus();
+    const failure = new Error('bus down');
+    let calls = 0;
+    bus.publish = () => {
+      calls++;
+      throw failure;
+    };
+    const hub = createHub(ledContract, { state: initialState, bus });
+    const errors: [unknown, string][] = [];
+    hub.on('error', (error, where) => errors.push([error, where]));
+    let result: Promise<string> | undefined;
+    expect(() => {
+      result = hub.publish('time', 'x');
+    }).not.toThrow();
+    await expect(result).rejects.toBe(failure);
+    expect(errors).toEqual([[failure, 'publish']]);
+    // Handed over once: a publish is never retried behind the caller's back.
+    expect(calls).toBe(1);
+  });
+});
+
+/** A Standard Schema that answers asynchronously, when the test says so (`release`), and accepts only numbers. */
+function laterSchema() {
+  const pending: (() => void)[] = [];
+  const schema: StandardSchemaV1<number> = {
+    '~standard': {
+      version: 1,
+      vendor: 'test',
+      validate: (value) =>
+        new Promise((resolve) => {
+          pending.push(() =>
+            resolve(typeof value === 'number' ? { value } : { issues: [{ message: 'not a number' }] }),
+          );
+        }),
+    },
+  };
+  return {
+    schema,
+    release() {
+      for (const answer of pending.splice(0)) answer();
+    },
+  };
+}
+
+describe('Hub event validation', () => {
+  function validatedHub(options: { validateEvents?: boolean } = {}) {
+    const later = laterSchema();
+    const contract = defineContract({
+      events: { slow: later.schema, now: typed<number>(), led: ledContract.events.led },
+      commands: {},
+      state: typed<Record<string, never>>(),
+    });
+    const bus = new MemoryBus();
+    const order: string[] = [];
+    bus.subscribe((e) => order.push(`${e.event}:${e.json}`));
+    const hub = createHub(contract, { state: {}, bus, validateEvents: options.validateEvents ?? true });
+    return { hub, bus, order, later };
+  }
+
+  it('is off by default: an event that does not match its schema is published as it is', async () => {
+    const { hub, order } = validatedHub({ validateEvents: false });
+    await hub.publish('led', { on: 'yes' } as unknown as { on: boolean });
+    expect(order).toEqual(['led:{"on":"yes"}']);
+  });
+
+  it('a synchronous schema is checked at once: the event is folded before publish returns, and a mismatch names the event', async () => {
+    const { hub, order } = validatedHub();
+    const pending = hub.publish('led', { on: true });
+    expect(order).toEqual(['led:{"on":true}']);
+    await pending;
+    const error = await hub.publish('led', { on: 'yes' } as unknown as { on: boolean }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'invalid_payload' });
+    expect((error as Error).message).toMatch(/^event "led": /);
+  });
+
+  it('an asynchronous schema keeps the call order: a later publish waits for it, then publishes run at once again', async () => {
+    const { hub, order, later } = validatedHub();
+    const slow = hub.publish('slow', 1);
+    const now = hub.publish('now', 2);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(order).toEqual([]);
+    later.release();
+    await Promise.all([slow, now]);
+    expect(order).toEqual(['slow:1', 'now:2']);
+    // Nothing waits any more: the next publish is handed to the bus before publish returns.
+    const next = hub.publish('now', 3);
+    expect(order.at(-1)).toBe('now:3');
+    await next;
+    // A mismatch found later names the event too.
+    const bad = hub.publish('slow', 'x' as unknown as number).catch((e: unknown) => e);
+    later.release();
+    expect(((await bad) as Error).message).toMatch(/^event "slow": /);
+  });
+
+  it('a publish still waiting for its validator when the hub closes is refused, and never reaches the bus', async () => {
+    const { hub, bus, order, later } = validatedHub();
+    const errors: string[] = [];
+    hub.on('error', (_e, where) => errors.push(where));
+    const slow = hub.publish('slow', 1);
+    const closing = hub.close();
+    later.release();
+    await expect(slow).rejects.toMatchObject({ code: 'closed', message: 'hub is closed' });
+    await closing;
+    expect(order).toEqual([]);
+    expect(bus.headId).toBeUndefined();
+  });
+});
+
+describe('Hub channels', () => {
+  it('hands out one handle per channel', () => {
+    const hub = createHub(tickContract, { state: { ticks: 0 } });
+    expect(hub.channel('one')).toBe(hub.channel('one'));
+  });
+
+  it('counts a channel once however many events it gets, and a removed one no longer; the bound names the count', async () => {
+    // The default channel counts: two more fit.
+    const hub = createHub(tickContract, { state: { ticks: 0 }, maxChannels: 3 });
+    for (let i = 0; i < 5; i++) await hub.channel('one').publish('tick', 1);
+    await hub.channel('two').describe({ name: 'two' });
+    await hub.channel('two').remove();
+    expect(hub.channels).toEqual([DEFAULT_CHANNEL, 'one']);
+    hub.channel('three');
+    expect(() => hub.channel('four')).toThrow(/^this hub already has 3 channels$/);
+    await hub.close();
+  });
+
+  it('forgets a channel a subscriber waited for and left, so maxChannels bounds it like any new one', async () => {
+    const hub = createHub(tickContract, { state: { ticks: 0 }, maxChannels: 2 });
+    const viewer = hub.connect({ channels: ['ghost'] }, frameSink().sink);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    viewer.close();
+    hub.channel('one');
+    expect(() => hub.channel('ghost')).toThrow(BoardcastError);
+    await hub.close();
+  });
+
+  it('keeps a channel another subscriber still waits for, and a live channel when its subscriber leaves', async () => {
+    const hub = createHub(tickContract, { state: { ticks: 0 } });
+    await hub.channel('live').publish('tick', 2);
+    const first = hub.connect({ channels: ['ghost', 'live'] }, frameSink().sink);
+    const second = frameSink();
+    hub.connect({ channels: ['ghost'] }, second.sink);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    first.close();
+    expect(hub.channel('live').state).toEqual({ ticks: 2 });
+    await hub.channel('ghost').publish('tick', 1);
+    expect(second.frames.at(-1)).toMatchObject({ channel: 'ghost', event: 'tick', data: 1 });
+    await hub.close();
+  });
+
+  it('removing the default channel starts its state over, and it still exists', async () => {
+    const hub = createHub(tickContract, { state: { ticks: 0 } });
+    await hub.publish('tick', 3);
+    await hub.channel(DEFAULT_CHANNEL).describe({ name: 'main' });
+    await hub.channel(DEFAULT_CHANNEL).remove();
+    expect(hub.state).toEqual({ ticks: 0 });
+    expect(hub.hasChannel(DEFAULT_CHANNEL)).toBe(true);
+    expect(hub.channels).toEqual([DEFAULT_CHANNEL]);
+    await hub.close();
+  });
+
+  it('a removed channel keeps the handlers the program registered on it', async () => {
+    const hub = createHub(ledContract, { state: initialState });
+    hub.channel('board').handle('blink', () => ({ done: true }));
+    await hub.channel('board').describe({ name: 'board' });
+    await hub.channel('board').remove();
+    expect(hub.hasChannel('board')).toBe(false);
+    expect(hub.handlesChannel('board', 'blink')).toBe(true);
+    await hub.close();
+  });
+
+  it('handlesChannel says whether this instance handles a command of a channel itself', () => {
+    const hub = createHub(ledContract, { state: initialState });
+    expect(hub.handlesChannel('board', 'blink')).toBe(false);
+    hub.channel('board').handle('blink', () => ({ done: true }));
+    expect(hub.handlesChannel('board', 'blink')).toBe(true);
+    expect(hub.handlesChannel('board', 'led')).toBe(false);
+    expect(hub.handlesChannel('other', 'blink')).toBe(false);
+  });
+});
+
+describe('Hub directory', () => {
+  it('changes travel on the bus as ~directory events of the ~directory channel, access changes as ~access events', async () => {
+    const bus = new MemoryBus();
+    const seen: [string, string, unknown][] = [];
+    bus.subscribe((e) => seen.push([e.event, e.channel, e.data]));
+    const hub = createHub(tickContract, { state: { ticks: 0 }, bus });
+    await hub.channel('one').describe({ name: 'one' });
+    await hub.invalidateAccess('bob');
+    // Instances of other versions read the same stream: the names are part of its format.
+    expect([DIRECTORY_EVENT, ACCESS_EVENT]).toEqual(['~directory', '~access']);
+    expect(seen).toEqual([
+      ['~directory', DIRECTORY, { channel: 'one', set: { name: 'one' } }],
+      ['~access', '~access', { principal: 'bob' }],
+    ]);
+    await hub.close();
+  });
+
+  it('a viewer of the directory gets each change as an entry frame', async () => {
+    const hub = createHub(tickContract, { state: { ticks: 0 } });
+    const viewer = frameSink();
+    hub.connect({ channels: [DIRECTORY] }, viewer.sink);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await hub.channel('one').describe({ name: 'one' });
+    expect(viewer.frames.at(-1)).toMatchObject({
+      type: 'event',
+      channel: DIRECTORY,
+      event: 'entry',
+      data: { id: 'one', name: 'one' },
+    });
+    await hub.close();
+  });
+
+  it('directoryPage leaves out the entries the principal may not see (sync and async policies)', async () => {
+    for (const answer of [(ok: boolean) => ok, (ok: boolean) => Promise.resolve(ok)]) {
+      const access: AccessPolicy = {
+        canSee: (principal, channel) => answer(principal === 'admin' || channel !== 'secret'),
+      };
+      const hub = createHub(tickContract, { state: { ticks: 0 }, access });
+      for (const id of ['b', 'secret', 'a']) await hub.channel(id).describe({ name: id });
+      expect(await hub.directoryPage({}, 'bob')).toEqual({
+        entries: [
+          { id: 'a', name: 'a' },
+          { id: 'b', name: 'b' },
+        ],
+        total: 2,
+      });
+      expect((await hub.directoryPage({}, 'admin')).total).toBe(3);
+      await hub.close();
+    }
+  });
+
+  it('a policy that throws on a directory change is reported, and that change is not shown', async () => {
+    const access: AccessPolicy = {
+      canSee: (_principal, channel) => {
+        if (channel === 'secret') throw new Error('policy bug');
+        return true;
+      },
+    };
+    const hub = createHub(tickContract, { state: { ticks: 0 }, access });
+    const viewer = frameSink();
+    hub.connect({ channels: [DIRECTORY], principal: 'bob' }, viewer.sink);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const errors: string[] = [];
+    hub.on('error', (_e, where) => errors.push(where));
+    await hub.channel('secret').describe({ name: 'secret' });
+    await hub.channel('public').describe({ name: 'public' });
+    expect(errors).toEqual(['access.canSee']);
+    const entries = viewer.frames.filter((f) => f.event === 'entry').map((f) => (f.data as { id: string }).id);
+    expect(entries).toEqual(['public']);
+    await hub.close();
+  });
+
+  it('a policy answering null (not a boolean) refuses the channel without breaking the subscription', async () => {
+    const access: AccessPolicy = { canSee: (_p, channel) => (channel === 'one' ? (null as unknown as boolean) : true) };
+    const hub = createHub(tickContract, { state: { ticks: 0 }, access });
+    const viewer = frameSink();
+    hub.connect({ channels: ['one', 'two'], principal: 'bob' }, viewer.sink);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(viewer.frames.filter((f) => f.channel === 'one').map((f) => f.type)).toEqual(['forbidden']);
+    expect(viewer.frames.filter((f) => f.channel === 'two').map((f) => f.type)).toEqual(['snapshot']);
+    await hub.close();
   });
 });
 
@@ -223,7 +535,16 @@ describe('Hub commands', () => {
     await hub.close();
     const r = await pending;
     expect(!r.ok && r.error.code).toBe('closed');
-    await expect(hub.publish('time', 'x')).rejects.toMatchObject({ code: 'closed' });
+    await expect(hub.publish('time', 'x')).rejects.toMatchObject({ code: 'closed', message: 'hub is closed' });
+  });
+
+  it('admits a burst of twice commandsPerSecond by default', async () => {
+    const hub = createHub(ledContract, { state: initialState, commandsPerSecond: 2 });
+    hub.handle('blink', () => ({ done: true }));
+    const results = await Promise.all(Array.from({ length: 10 }, () => hub.dispatch('blink', { times: 1 })));
+    expect(results.filter((r) => r.ok).length).toBeGreaterThanOrEqual(4);
+    expect(results.some((r) => !r.ok && r.error.code === 'too_many_requests')).toBe(true);
+    await hub.close();
   });
 });
 
