@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { accessTable, type Bus, createHub, DIRECTORY, defineContract, MemoryBus, typed } from '../src/index.js';
+import {
+  accessTable,
+  type Bus,
+  type BusListener,
+  createHub,
+  DIRECTORY,
+  defineContract,
+  MemoryBus,
+  typed,
+} from '../src/index.js';
 import type { HubSink, WireFrame } from '../src/wire.js';
-import { type Frame, gatedBus } from './fixtures.js';
+import { type Frame, gatedBus, laterAnswers } from './fixtures.js';
 
 // What a connection promises its transport, each checked where a Stryker
 // mutant of connection.ts went unnoticed (issue 28).
@@ -381,6 +390,34 @@ describe('a connection', () => {
     ]);
   });
 
+  it('an event published from inside the sink as a waiting operation writes survives a remove or channel removal queued behind it', async () => {
+    for (const dropX of ['remove', 'removed'] as const) {
+      const { hub, from, release } = await gatedHub();
+      const c = client();
+      let publish = true;
+      const sink: HubSink = {
+        ...c.sink,
+        event: (e) => {
+          c.sink.event(e);
+          // b's snapshot is written when the add completes: k's event is buffered, the next operation then runs.
+          if (publish && (JSON.parse(e.ws) as Frame).channel === 'b') {
+            publish = false;
+            void hub.channel('k').publish('tick', 9);
+          }
+        },
+      };
+      const connection = hub.connect({ channels: ['k', 'x'] }, sink);
+      const added = connection.add(['b', { channel: 'c', since: from }]); // waits for the bus
+      const dropped = dropX === 'remove' ? connection.remove(['x']) : hub.channel('x').remove();
+      release();
+      await added;
+      await dropped;
+      await settle();
+      expect(c.of('event', 'k').map((f) => f.data)).toEqual([9]);
+      expect(connection.channels).toEqual(dropX === 'remove' ? ['k', 'b', 'c'] : ['k', 'x', 'b', 'c']);
+    }
+  });
+
   it('an operation that throws (a state that cannot be encoded) is reported, and the connection goes on', async () => {
     const big = defineContract({
       events: { tick: typed<number>(), big: typed<null>() },
@@ -408,5 +445,203 @@ describe('a connection', () => {
       expect(c.of('event', 'a').map((f) => f.data)).toEqual([2]);
       expect(connection.channels).toEqual(['a', 'x']);
     }
+  });
+});
+
+describe('a connection re-checked', () => {
+  /** A policy whose answers the test changes: `later` answers asynchronously. */
+  function policy(seen: string[], later?: <T>(value: T) => Promise<T>) {
+    const allowed = new Set(seen);
+    return {
+      allowed,
+      access: {
+        canSee: (_principal: unknown, channel: string) => (later ? later(allowed.has(channel)) : allowed.has(channel)),
+      },
+    };
+  }
+
+  it('an asynchronous policy: a refused channel gets forbidden and leaves; events buffered meanwhile reach only the channels kept', async () => {
+    const { later, settle: answered } = laterAnswers();
+    const { allowed, access } = policy(['a', 'b'], later);
+    const hub = createHub(contract, { state: initial, access });
+    const c = client();
+    const connection = hub.connect({ channels: ['a', 'b'], principal: 'bob' }, c.sink);
+    await answered();
+    allowed.delete('b');
+    await hub.invalidateAccess();
+    // The re-check waits for the policy: these are buffered until it answers.
+    await hub.channel('a').publish('tick', 1);
+    await hub.channel('b').publish('tick', 2);
+    await answered();
+    expect(c.of('forbidden').map((f) => [f.channel, f.error?.code])).toEqual([['b', 'forbidden']]);
+    expect(connection.channels).toEqual(['a']);
+    expect(c.of('event', 'a').map((f) => f.data)).toEqual([1]);
+    expect(c.of('event', 'b')).toEqual([]);
+  });
+
+  it('a policy that answers some channels at once and others later keeps every channel it still allows', async () => {
+    const { later, settle: answered } = laterAnswers();
+    const hub = createHub(contract, {
+      state: initial,
+      access: { canSee: (_p: unknown, channel: string) => (channel === 'b' ? later(true) : true) },
+    });
+    const c = client();
+    const connection = hub.connect({ channels: ['a', 'b'], principal: 'bob' }, c.sink);
+    await answered();
+    await hub.invalidateAccess();
+    await answered();
+    expect(c.of('forbidden')).toEqual([]);
+    expect(connection.channels).toEqual(['a', 'b']);
+  });
+});
+
+describe('a single stream (no channel list)', () => {
+  function singleClient(withEnd: boolean) {
+    const c = client();
+    const ended: string[] = [];
+    const sink: HubSink = withEnd ? { ...c.sink, end: (error) => ended.push(error.code) } : c.sink;
+    return { ...c, sink, ended };
+  }
+
+  it('a viewer that loses the default channel on a re-check: the stream is ended with the error, nothing reported', async () => {
+    for (const withEnd of [true, false]) {
+      let allowed = true;
+      const hub = createHub(contract, { state: initial, access: { canSee: () => allowed } });
+      const errors: string[] = [];
+      hub.on('error', (_error, where) => errors.push(where));
+      const c = singleClient(withEnd);
+      hub.connect({ principal: 'bob' }, c.sink);
+      expect(c.sse).toHaveLength(1); // its snapshot
+      allowed = false;
+      await hub.invalidateAccess();
+      await hub.publish('tick', 1);
+      expect(c.ended).toEqual(withEnd ? ['forbidden'] : []);
+      expect(c.sse).toHaveLength(1);
+      // A transport without `end` closes the stream its own way: no error for the missing method.
+      expect(errors).toEqual([]);
+    }
+  });
+
+  it('a viewer refused at the start, on a sink without end: nothing written, nothing reported', async () => {
+    const hub = createHub(contract, { state: initial, access: { canSee: () => false } });
+    const errors: string[] = [];
+    hub.on('error', (_error, where) => errors.push(where));
+    const c = singleClient(false);
+    hub.connect({ principal: 'bob' }, c.sink);
+    await settle();
+    expect(c.sse).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  it('the default channel removed: its reset (removed), then the initial snapshot', async () => {
+    const hub = createHub(contract, { state: initial });
+    await hub.publish('tick', 3);
+    const c = singleClient(true);
+    hub.connect({}, c.sink);
+    c.sse.length = 0;
+    await hub.channel('default').remove();
+    expect(c.resets).toEqual(['removed']);
+    expect(c.sse).toHaveLength(1);
+    expect(c.sse[0]).toMatch(/^id: \S*\nevent: snapshot\n/);
+    expect(c.frames.at(-1)?.data).toEqual(initial);
+  });
+});
+
+/**
+ * A MemoryBus that delivers to the hub only when the test says so, as a
+ * shared bus delivers another instance's events late: its `since` already
+ * answers what the hub has not folded yet.
+ */
+function laggingBus() {
+  const memory = new MemoryBus();
+  let held: (() => void)[] | undefined;
+  const bus: Bus = {
+    publish: (e, d, j, ch) => memory.publish(e, d, j, ch),
+    subscribe: (listener: BusListener) =>
+      memory.subscribe((event) => {
+        if (held) held.push(() => listener(event));
+        else listener(event);
+      }),
+    since: (id, channel) => memory.since(id, channel),
+    compareIds: (x, y) => memory.compareIds(x, y),
+    get headId() {
+      return memory.headId;
+    },
+    originId: memory.originId,
+    close: () => memory.close(),
+  };
+  return {
+    bus,
+    hold: () => {
+      held ??= [];
+    },
+    deliver: () => {
+      const due = held ?? [];
+      held = undefined;
+      for (const f of due) f();
+    },
+  };
+}
+
+describe('a connection on a bus that delivers late', () => {
+  it('resumes from an id the hub has not folded wait for the newest of them, whatever their order', async () => {
+    const lag = laggingBus();
+    const hub = createHub(contract, { state: initial, bus: lag.bus });
+    const x = await hub.channel('a').publish('tick', 1);
+    lag.hold();
+    const y = await hub.channel('b').publish('tick', 2); // not folded here yet
+    const clients = [
+      [
+        { channel: 'b', since: y },
+        { channel: 'a', since: x },
+      ],
+      [
+        { channel: 'a', since: x },
+        { channel: 'b', since: y },
+      ],
+    ].map((resumes) => {
+      const c = client();
+      hub.connect({ channels: [...resumes, 'c'] }, c.sink);
+      return c;
+    });
+    await settle();
+    // A snapshot now would be older than y, which the client holds.
+    for (const c of clients) expect(c.frames).toEqual([]);
+    lag.deliver();
+    await settle();
+    for (const c of clients) expect(c.of('snapshot', 'c').map((f) => f.id)).toEqual([y]);
+  });
+
+  it('a replayed event the hub has not folded yet is left to arrive live: written once', async () => {
+    const lag = laggingBus();
+    const hub = createHub(contract, { state: initial, bus: lag.bus });
+    const x = await hub.channel('a').publish('tick', 1);
+    lag.hold();
+    const z = await hub.channel('a').publish('tick', 2);
+    const c = client();
+    hub.connect({ channels: ['a'], lastEventId: x }, c.sink);
+    await settle();
+    expect(c.of('event', 'a')).toEqual([]);
+    lag.deliver();
+    await settle();
+    expect(c.of('event', 'a').map((f) => [f.data, f.id])).toEqual([[2, z]]);
+  });
+
+  it('while a resume waits for the hub to fold its id, the live events up to that id are not written again; a held channel keeps its own', async () => {
+    const lag = laggingBus();
+    const hub = createHub(contract, { state: initial, bus: lag.bus });
+    const c = client();
+    const connection = hub.connect({ channels: ['k'] }, c.sink);
+    lag.hold();
+    await hub.channel('b').publish('tick', 1);
+    const y = await hub.channel('b').publish('tick', 2);
+    const k = await hub.channel('k').publish('tick', 3);
+    const added = connection.add([{ channel: 'b', since: y }]);
+    await settle();
+    lag.deliver(); // b's two events and k's reach the hub while the add waits
+    await added;
+    await settle();
+    expect(c.of('event', 'b')).toEqual([]);
+    expect(c.of('event', 'k').map((f) => [f.data, f.id])).toEqual([[3, k]]);
   });
 });
