@@ -640,3 +640,198 @@ describe("an access policy's principalId that throws", () => {
     await hub.close();
   });
 });
+
+/** A MemoryBus with checkpoints to load, handed over when the test says (a shared bus still reading them). */
+class LoadingBus extends MemoryBus {
+  readonly load = deferred<readonly StateCheckpoint[] | StateCheckpoint | undefined>();
+  constructor() {
+    super({ epoch: 'load' });
+  }
+  loadState() {
+    return this.load.promise;
+  }
+}
+
+describe('loading checkpoints', () => {
+  it('a bus without checkpoints is no error: nothing is logged', async () => {
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const hub = createHub(contract, { state: initial });
+      await hub.ready;
+      expect(logged).not.toHaveBeenCalled();
+      await hub.close();
+    } finally {
+      logged.mockRestore();
+    }
+  });
+
+  it('none loaded: the state stays the initial one, and nothing is reported', async () => {
+    const bus = new LoadingBus();
+    const hub = createHub(contract, { state: initial, bus });
+    const errors: unknown[] = [];
+    hub.on('error', (error) => errors.push(error));
+    bus.load.resolve(undefined);
+    await hub.ready;
+    expect(hub.state).toEqual(initial);
+    expect(errors).toEqual([]);
+    await hub.close();
+  });
+
+  it("the head is the newest of the checkpoints' ids and of the events delivered meanwhile; each channel exists", async () => {
+    const bus = new LoadingBus();
+    const hub = createHub(contract, { state: initial, bus });
+    const errors: unknown[] = [];
+    hub.on('error', (error) => errors.push(error));
+    // Delivered while loading (ids load-1, load-2): older than the newest checkpoint, so the head stays there.
+    bus.publish('count', 3, '3', 'early');
+    await hub.invalidateAccess();
+    bus.load.resolve([
+      { channel: 'a', id: 'load-5', state: { count: 5 } },
+      { channel: 'b', id: 'load-7', state: { count: 7 } }, // newer than the one before
+      { channel: 'c', id: undefined, state: { count: 1 } }, // no id: it moves nothing
+      { channel: 'd', id: 'load-4', state: { count: 4 } }, // older: it does not move the head back
+    ]);
+    await hub.ready;
+    expect(hub.headId).toBe('load-7');
+    expect(hub.channels).toEqual(['a', 'b', 'c', 'd', DEFAULT_CHANNEL, 'early'].sort()); // the access event is no channel
+    expect(hub.channel('early').state).toEqual({ count: 3 });
+    expect(hub.channel('b').state).toEqual({ count: 7 });
+    expect(errors).toEqual([]);
+    await hub.close();
+  });
+
+  it("the directory's checkpoint keeps only entries with an id; one that is no list is an empty directory", async () => {
+    for (const [state, ids] of [
+      [[null, { id: 5 }, { id: 'board-1', kind: 'esp32' }], ['board-1']],
+      [{ 'board-1': { id: 'board-1' } }, []],
+    ] as const) {
+      const bus = new LoadingBus();
+      const hub = createHub(contract, { state: initial, bus });
+      const errors: unknown[] = [];
+      hub.on('error', (error) => errors.push(error));
+      bus.load.resolve([{ channel: '~directory', id: 'load-2', state }]);
+      await hub.ready;
+      expect([...hub.directory.keys()]).toEqual(ids);
+      expect(errors).toEqual([]);
+      await hub.close();
+    }
+  });
+});
+
+/**
+ * A bus that hands its events to the hub only when the test says: the hub
+ * lags behind it, as an instance of a fleet lags behind the shared bus a
+ * client's id came from.
+ */
+class LaggingBus implements Bus {
+  readonly inner = new MemoryBus({ epoch: 'lag' });
+  readonly #queue: EncodedEvent[] = [];
+  #listener: BusListener | undefined;
+  constructor() {
+    this.inner.subscribe((event) => this.#queue.push(event));
+  }
+  get headId() {
+    return this.inner.headId;
+  }
+  get originId() {
+    return this.inner.originId;
+  }
+  publish(event: string, data: unknown, json: string, channel?: string) {
+    return this.inner.publish(event, data, json, channel);
+  }
+  subscribe(listener: BusListener) {
+    this.#listener = listener;
+    return () => {
+      this.#listener = undefined;
+    };
+  }
+  since(lastId: string, channel?: string) {
+    return this.inner.since(lastId, channel);
+  }
+  compareIds(a: string, b: string) {
+    return this.inner.compareIds(a, b);
+  }
+  /** Hand the hub every event published so far. */
+  deliver() {
+    for (const event of this.#queue.splice(0)) this.#listener?.(event);
+  }
+  close() {
+    this.inner.close();
+  }
+}
+
+describe('a client resuming from an id this hub has not reached yet', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A hub at `lag-1` while the bus is at `lag-3`, the id the client holds. */
+  async function lagging() {
+    const bus = new LaggingBus();
+    const hub = createHub(contract, { state: initial, bus });
+    await hub.publish('count', 1);
+    bus.deliver();
+    bus.publish('count', 2, '2');
+    const held = bus.publish('count', 3, '3');
+    return { bus, hub, held };
+  }
+
+  it('waits until the hub has it, then gets only what follows (nothing twice)', async () => {
+    const { bus, hub, held } = await lagging();
+    const client = recorder();
+    hub.attach({ lastEventId: held }, client.sink);
+    await settle();
+    bus.deliver();
+    await settle();
+    await hub.publish('count', 4);
+    bus.deliver();
+    await settle();
+    expect(events(client.frames).map((m) => [m.type, m.data])).toEqual([['event', 4]]);
+    expect(client.resets).toEqual([]);
+    await hub.close();
+  });
+
+  it('gets a reset and a snapshot when the hub does not reach it within 5 s', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { hub, held } = await lagging();
+    const client = recorder();
+    hub.attach({ lastEventId: held }, client.sink);
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(client.frames).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(client.resets).toEqual(['history']);
+    expect(events(client.frames).map((m) => [m.type, m.data])).toEqual([['snapshot', { count: 1 }]]);
+    await hub.close();
+  });
+
+  it("one client's wait ending does not end another's", async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { bus, hub, held } = await lagging();
+    const first = recorder();
+    hub.attach({ lastEventId: held }, first.sink);
+    await vi.advanceTimersByTimeAsync(3_000);
+    const second = recorder();
+    hub.attach({ lastEventId: held }, second.sink);
+    await vi.advanceTimersByTimeAsync(2_000); // the first client's wait ends
+    expect(first.resets).toEqual(['history']);
+    bus.deliver(); // the hub reaches the id: the second client, still waiting, resumes
+    await vi.advanceTimersByTimeAsync(0);
+    await hub.publish('count', 4);
+    bus.deliver();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(second.resets).toEqual([]);
+    expect(events(second.frames).map((m) => [m.type, m.data])).toEqual([['event', 4]]);
+    await hub.close();
+  });
+
+  it('a client still waiting when the hub closes gets nothing', async () => {
+    const { hub, held } = await lagging();
+    const client = recorder();
+    hub.attach({ lastEventId: held }, client.sink);
+    await settle();
+    await hub.close();
+    await settle();
+    expect(client.frames).toEqual([]);
+    expect(client.resets).toEqual([]);
+  });
+});
