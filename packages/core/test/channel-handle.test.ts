@@ -93,7 +93,9 @@ describe('invalidateAccess', () => {
   it('a bus that refuses it rejects the call and reports it as invalidateAccess', async () => {
     const bus = new MemoryBus();
     const failure = new Error('bus down');
-    bus.publish = () => Promise.reject(failure);
+    bus.publish = () => {
+      throw failure;
+    };
     const hub = createHub(tickContract, { state: initial, bus });
     const errors: [unknown, string][] = [];
     hub.on('error', (error, where) => errors.push([error, where]));
