@@ -418,6 +418,51 @@ describe('a connection', () => {
     }
   });
 
+  it('a channel resumed by its own since, with no lastEventId, replays its missed events with their ids', async () => {
+    const hub = createHub(contract, { state: initial, history: 10 });
+    const from = await hub.channel('a').publish('tick', 1);
+    const next = await hub.channel('a').publish('tick', 2);
+    const c = client();
+    hub.connect({ channels: [{ channel: 'a', since: from }] }, c.sink);
+    expect(c.frames.map((f) => [f.type, f.data, f.id])).toEqual([['event', 2, next]]);
+  });
+
+  it('an add without a directory query keeps the one the connection was opened with', async () => {
+    const hub = createHub(contract, { state: initial });
+    await hub.channel('e1').describe({ kind: 'esp32' });
+    await hub.channel('p1').describe({ kind: 'pico' });
+    const c = client();
+    const connection = hub.connect({ channels: ['a'], directory: { kind: 'esp32' } }, c.sink);
+    await connection.add(['b']);
+    await connection.add([DIRECTORY]);
+    const page = c.of('snapshot', DIRECTORY)[0]?.data as { entries: { id: string }[] };
+    expect(page.entries.map((e) => e.id)).toEqual(['e1']);
+  });
+
+  it('a sink may remove a channel from inside a write: the operation that wrote goes on', async () => {
+    const hub = createHub(contract, { state: initial });
+    const c = client();
+    let connection: ReturnType<typeof hub.connect> | undefined;
+    let removing = false;
+    const sink: HubSink = {
+      ...c.sink,
+      event: (e) => {
+        c.sink.event(e);
+        // On the restart's first snapshot: the queue runs the removal at once, inside the write.
+        if (removing && (JSON.parse(e.ws) as Frame).type === 'snapshot') {
+          removing = false;
+          void connection?.remove(['b']);
+        }
+      },
+    };
+    connection = hub.connect({ channels: ['a', 'b'] }, sink);
+    removing = true;
+    expect(() => connection?.restart()).not.toThrow();
+    expect(connection.channels).toEqual(['a']);
+    await hub.channel('a').publish('tick', 1);
+    expect(c.of('event', 'a').map((f) => f.data)).toEqual([1]);
+  });
+
   it('an operation that throws (a state that cannot be encoded) is reported, and the connection goes on', async () => {
     const big = defineContract({
       events: { tick: typed<number>(), big: typed<null>() },
@@ -477,6 +522,16 @@ describe('a connection re-checked', () => {
     expect(connection.channels).toEqual(['a']);
     expect(c.of('event', 'a').map((f) => f.data)).toEqual([1]);
     expect(c.of('event', 'b')).toEqual([]);
+  });
+
+  it('a connection at maxChannelsPerConnection keeps its channels: the bound is for channels it adds', async () => {
+    const { access } = policy(['a', 'b']);
+    const hub = createHub(contract, { state: initial, access, maxChannelsPerConnection: 2 });
+    const c = client();
+    const connection = hub.connect({ channels: ['a', 'b'], principal: 'bob' }, c.sink);
+    await hub.invalidateAccess();
+    expect(c.of('forbidden')).toEqual([]);
+    expect(connection.channels).toEqual(['a', 'b']);
   });
 
   it('a policy that answers some channels at once and others later keeps every channel it still allows', async () => {
