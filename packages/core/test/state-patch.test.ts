@@ -78,4 +78,47 @@ describe('state patches', () => {
     expect(hub.state).toEqual({ b: 2, l: 3, c: 4 });
     await hub.close();
   });
+
+  it('a deleted key that is not a string is ignored, not taken as its string form', async () => {
+    const { hub, bus } = hubWith<Record<string, unknown>>({ 1: 'one', a: 1 });
+    bus.publish(STATE, { s: { b: 2 }, d: [1, 'a'] }, '');
+    expect(hub.state).toEqual({ 1: 'one', b: 2 });
+    await hub.close();
+  });
+
+  it('an undefined state is replaced whole, and sent as null, never as an empty body', async () => {
+    const { hub, published } = hubWith<unknown>(undefined);
+    expect(hub.snapshot().json).toBe('null');
+    await hub.setState({ a: 1 });
+    expect(published).toEqual([{ v: { a: 1 } }]);
+    expect(hub.snapshot().json).toBe('{"a":1}');
+    await hub.setState(undefined);
+    expect(hub.state).toBeUndefined();
+    expect(hub.snapshot().json).toBe('null');
+    await hub.close();
+  });
+
+  it('a state that JSON cannot hold is refused with invalid_payload, the serializer error as its cause', async () => {
+    const { hub, published } = hubWith<{ n: unknown }>({ n: 1 });
+    hub.on('error', () => undefined);
+    const error = await hub.setState({ n: 10n }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'invalid_payload', message: 'state is not JSON-serializable' });
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
+    expect(published).toEqual([]);
+    await hub.close();
+  });
+
+  it('the newest 256 setState frames are kept for replays; a replay needing an older one is a gap', async () => {
+    const bus = new MemoryBus({ history: 1_000 });
+    const contract = defineContract({ events: { tick: typed<number>() }, commands: {}, state: typed<{ n: number }>() });
+    const hub = createHub(contract, { state: { n: 0 }, bus });
+    const start = await hub.publish('tick', 0);
+    for (let n = 1; n <= 256; n++) await hub.setState({ n });
+    const replay = hub.since(start);
+    expect(replay.kind).toBe('events');
+    expect(replay.kind === 'events' && replay.events.map((e) => e.event)).toEqual(Array(256).fill(STATE));
+    await hub.setState({ n: 257 });
+    expect(hub.since(start)).toEqual({ kind: 'gap' });
+    await hub.close();
+  });
 });
