@@ -7,6 +7,7 @@ import {
   DEFAULT_CHANNEL,
   DIRECTORY,
   defineContract,
+  MemoryBus,
   typed,
 } from '../src/index.js';
 import type { HubSink, WireFrame } from '../src/wire.js';
@@ -476,6 +477,158 @@ describe('refusals are cheap (bench: packages/core/bench/refusals.mjs)', () => {
       expect(error.stack ?? '').not.toMatch(/\n\s+at /);
     }
     expect(new Error('after').stack).toMatch(/\n\s+at /);
+    await hub.close();
+  });
+});
+
+describe('adding a channel', () => {
+  it('an invalid id or pattern is refused as invalid_payload, quoting at most 40 characters of it', async () => {
+    const hub = createHub(contract, { state: initial });
+    const connection = hub.connect({ channels: [] }, client().sink);
+    const long = `${'x'.repeat(60)} y`;
+    const result = await connection.add(['ok', 'a b*', long, 'fine*']);
+    expect(result.added).toEqual(['ok', 'fine*']);
+    const refused = new Map(result.refused.map((r) => [r.channel, r.error]));
+    expect([...refused.keys()].sort()).toEqual(['a b*', long].sort());
+    // The pattern's prefix is checked whole, not only its first character.
+    expect(refused.get('a b*')?.code).toBe('invalid_payload');
+    expect(refused.get(long)?.code).toBe('invalid_payload');
+    expect(refused.get(long)?.message).toBe(`invalid channel id ${JSON.stringify('x'.repeat(40))}`);
+    await hub.close();
+  });
+
+  it('a re-check of rights keeps the channels a connection holds at its bounds (they are not added again)', async () => {
+    const hub = createHub(contract, {
+      state: initial,
+      access: { canSee: () => true },
+      maxChannelsPerConnection: 2,
+      maxSubscriptionsPerPrincipal: 2,
+    });
+    const c = client();
+    const connection = hub.connect({ channels: ['a', 'b'], principal: 'p' }, c.sink);
+    await hub.invalidateAccess();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(c.frames.filter((f) => f.type === 'forbidden')).toEqual([]);
+    expect(connection.channels).toEqual(['a', 'b']);
+    await hub.close();
+  });
+
+  it("the per-viewer bound's refusal says what the bound is", async () => {
+    const hub = createHub(contract, {
+      state: initial,
+      access: { canSee: () => true },
+      maxSubscriptionsPerPrincipal: 1,
+    });
+    hub.connect({ channels: ['a'], principal: 'p' }, client().sink);
+    const result = await hub.connect({ channels: [], principal: 'p' }, client().sink).add(['b']);
+    expect(result.refused.map((r) => [r.error.code, r.error.message])).toEqual([
+      ['too_many_channels', 'a viewer may hold 1 subscriptions'],
+    ]);
+    await hub.close();
+  });
+
+  it.each([
+    [
+      'throws',
+      () => {
+        throw new Error('policy down');
+      },
+    ],
+    ['rejects', () => Promise.reject(new Error('policy down'))],
+  ])('a policy that %s refuses the channel as forbidden and is reported', async (_name, canSee) => {
+    const hub = createHub(contract, { state: initial, access: { canSee } });
+    const errors: [unknown, string][] = [];
+    hub.on('error', (error, where) => errors.push([error, where]));
+    const c = client();
+    const connection = hub.connect({ channels: [], principal: 'p' }, c.sink);
+    const result = await connection.add(['secret']);
+    expect(result.added).toEqual([]);
+    expect(result.refused.map((r) => [r.channel, r.error.code, r.error.message])).toEqual([
+      ['secret', 'forbidden', 'channel "secret" is not yours to see'],
+    ]);
+    expect(errors).toEqual([[new Error('policy down'), 'access.canSee']]);
+    await hub.close();
+  });
+});
+
+describe('a channel handle', () => {
+  it('metrics: its subscribers and the history the bus holds of it; zeros on a bus that keeps no figures', async () => {
+    const hub = createHub(contract, { state: initial });
+    const one = hub.channel('one');
+    hub.connect({ channels: ['one'] }, client().sink);
+    await one.publish('tick', 1);
+    await one.publish('tick', 2);
+    expect(one.metrics.subscribers).toBe(1);
+    expect(one.metrics.history.events).toBe(2);
+    await hub.close();
+
+    const bus = new MemoryBus();
+    const plain = createHub(contract, {
+      state: initial,
+      bus: {
+        publish: (e, d, j, c) => bus.publish(e, d, j, c),
+        subscribe: (l) => bus.subscribe(l),
+        since: (id, c) => bus.since(id, c),
+        close: () => bus.close(),
+      },
+    });
+    expect(plain.channel('one').metrics).toEqual({
+      subscribers: 0,
+      history: { events: 0, bytes: 0, evictions: 0 },
+    });
+    await plain.close();
+  });
+
+  it('after remove(), the handle still answers: the initial state, its snapshot, no subscribers', async () => {
+    const hub = createHub(contract, { state: initial });
+    const one = hub.channel('one');
+    const two = hub.channel('two');
+    await one.publish('tick', 3);
+    await two.publish('tick', 3);
+    await one.remove();
+    await two.remove();
+    // Each read first on its own handle: reading one may bring its channel back.
+    expect(one.metrics.subscribers).toBe(0);
+    expect(one.snapshotBody().state).toEqual(initial);
+    expect(two.state).toEqual(initial);
+    await hub.close();
+  });
+
+  it('describe() and remove() that the bus fails reject, and are reported with what was done', async () => {
+    const bus = new MemoryBus();
+    const hub = createHub(contract, {
+      state: initial,
+      bus: {
+        publish: (e, d, j, c) => {
+          if (e === DIRECTORY) throw new Error('bus down');
+          return bus.publish(e, d, j, c);
+        },
+        subscribe: (l) => bus.subscribe(l),
+        since: (id, c) => bus.since(id, c),
+        close: () => bus.close(),
+      },
+    });
+    const errors: [unknown, string][] = [];
+    hub.on('error', (error, where) => errors.push([error, where]));
+    const one = hub.channel('one');
+    await expect(one.describe({ kind: 'esp32' })).rejects.toThrow('bus down');
+    await expect(one.remove()).rejects.toThrow('bus down');
+    expect(errors).toEqual([
+      [new Error('bus down'), 'describe'],
+      [new Error('bus down'), 'removeChannel'],
+    ]);
+    await hub.close();
+  });
+
+  it('a connection that drops the directory gets no more of its changes', async () => {
+    const hub = createHub(contract, { state: initial });
+    const c = client();
+    const connection = hub.connect({ channels: [DIRECTORY] }, c.sink);
+    await hub.channel('one').describe({ kind: 'esp32' });
+    expect(c.events(DIRECTORY)).toHaveLength(1);
+    await connection.remove([DIRECTORY]);
+    await hub.channel('two').describe({ kind: 'esp32' });
+    expect(c.events(DIRECTORY)).toHaveLength(1);
     await hub.close();
   });
 });
