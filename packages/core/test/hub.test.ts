@@ -3,11 +3,13 @@ import { describe, expect, it, vi } from 'vitest';
 import {
   type AccessPolicy,
   BoardcastError,
+  type BusStatus,
   createHub,
   DEFAULT_CHANNEL,
   DIRECTORY,
   defineContract,
   MemoryBus,
+  type StateCheckpoint,
   typed,
 } from '../src/index.js';
 import { ACCESS_EVENT, DIRECTORY_EVENT, type EncodedEvent, type EncodedSnapshot, type HubSink } from '../src/wire.js';
@@ -232,6 +234,8 @@ describe('Hub event validation', () => {
     const order: string[] = [];
     bus.subscribe((e) => order.push(`${e.event}:${e.json}`));
     const hub = createHub(contract, { state: {}, bus, validateEvents: options.validateEvents ?? true });
+    // The refusals are asserted on the returned promises.
+    hub.on('error', () => undefined);
     return { hub, bus, order, later };
   }
 
@@ -281,6 +285,52 @@ describe('Hub event validation', () => {
     await closing;
     expect(order).toEqual([]);
     expect(bus.headId).toBeUndefined();
+  });
+});
+
+describe('Hub bus status', () => {
+  /** A memory bus that reports its health and whose checkpoint load answers when the test says so. */
+  class SlowLoadBus extends MemoryBus {
+    status: BusStatus = 'ok';
+    readonly #listeners = new Set<(status: BusStatus) => void>();
+    readonly loaded: Promise<void>;
+    load!: () => void;
+    constructor() {
+      super();
+      this.loaded = new Promise((resolve) => {
+        this.load = resolve;
+      });
+    }
+    onStatus(listener: (status: BusStatus) => void) {
+      const entry = (status: BusStatus) => listener(status);
+      this.#listeners.add(entry);
+      return () => this.#listeners.delete(entry);
+    }
+    set(status: BusStatus): void {
+      this.status = status;
+      for (const listener of this.#listeners) listener(status);
+    }
+    async loadState(): Promise<readonly StateCheckpoint[]> {
+      await this.loaded;
+      return [];
+    }
+  }
+
+  it('a stream opened before the hub loaded hears of a status change once, when it starts', async () => {
+    const bus = new SlowLoadBus();
+    const hub = createHub(ledContract, { state: initialState, bus });
+    const seen: BusStatus[] = [];
+    hub.on('busStatus', (status) => seen.push(status));
+    const viewer = frameSink();
+    hub.attach({}, viewer.sink);
+    bus.set('degraded');
+    expect(seen).toEqual(['degraded']);
+    expect(viewer.frames).toEqual([]);
+    bus.load();
+    await hub.ready;
+    expect(viewer.frames.map((f) => f.type)).toEqual(['status', 'snapshot']);
+    expect(viewer.frames[0]).toMatchObject({ data: { bus: 'degraded' } });
+    await hub.close();
   });
 });
 

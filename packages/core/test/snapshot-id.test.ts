@@ -67,6 +67,20 @@ function hubAt(epoch: string) {
 
 const count = (source: NativeEventSource, type: string) => source.events.filter((e) => e.type === type).length;
 
+describe('the snapshot', () => {
+  it('is serialized once per change: the same object until an event or setState changes the state', async () => {
+    const hub = hubAt('ddd');
+    const first = hub.snapshot();
+    expect(hub.snapshot()).toBe(first);
+    await hub.setState((s) => ({ ...s, led: { on: true } }));
+    const second = hub.snapshot();
+    expect(second).not.toBe(first);
+    expect(JSON.parse(second.json)).toMatchObject({ led: { on: true } });
+    expect(hub.snapshot()).toBe(second);
+    await hub.close();
+  });
+});
+
 describe('a snapshot before any event', () => {
   it('carries an id the server accepts, so a native EventSource reset once resumes from then on', async () => {
     // The first server process: the browser holds one of its ids.
