@@ -524,13 +524,18 @@ describe('a connection re-checked', () => {
     expect(c.of('event', 'b')).toEqual([]);
   });
 
-  it('a connection at maxChannelsPerConnection keeps its channels: the bound is for channels it adds', async () => {
+  it('a re-check that changes nothing writes nothing, also at maxChannelsPerConnection (the bound is for channels it adds)', async () => {
     const { access } = policy(['a', 'b']);
     const hub = createHub(contract, { state: initial, access, maxChannelsPerConnection: 2 });
+    const errors: string[] = [];
+    hub.on('error', (_error, where) => errors.push(where));
     const c = client();
     const connection = hub.connect({ channels: ['a', 'b'], principal: 'bob' }, c.sink);
+    const before = c.frames.length;
     await hub.invalidateAccess();
-    expect(c.of('forbidden')).toEqual([]);
+    // Nothing changed for it: no frame at all (no directory held, so no page either).
+    expect(c.frames).toHaveLength(before);
+    expect(errors).toEqual([]);
     expect(connection.channels).toEqual(['a', 'b']);
   });
 
