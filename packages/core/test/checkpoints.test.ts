@@ -66,6 +66,10 @@ class CheckpointBus implements Bus {
     this.#lagging = held.slice(count);
     for (const event of held.slice(0, count)) this.#emit(event);
   }
+  /** Events held back are trimmed before this instance reads them (a long cut): it never gets the oldest `count`. */
+  drop(count: number): void {
+    this.#lagging = (this.#lagging ?? []).slice(count);
+  }
   /** The stored checkpoints are gone (a Redis restart without persistence): the listeners are asked to save again. */
   onCheckpointLost(listener: () => void) {
     const entry = () => listener();
@@ -454,6 +458,38 @@ describe('a hub on a bus with checkpoints', () => {
     expect(frames).toMatchObject([{ type: 'event', id: second, data: 4 }]);
     expect(frames).toHaveLength(1);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it('a resume waiting for an id this instance never reads (trimmed during a cut, then resynced) goes on at the next event, not reset', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      const stream = new SharedStream();
+      const { hub: a } = await hubOn(new CheckpointBus(stream, { every: 100 }));
+      const lagging = new CheckpointBus(stream, { every: 100, lagging: true });
+      const { hub: b } = await hubOn(lagging);
+      await a.publish('tick', 3);
+      const second = await a.publish('tick', 4);
+      const frames: { type: string; id?: string | null; data?: unknown }[] = [];
+      b.attach(
+        { lastEventId: second },
+        {
+          snapshot: (s) => frames.push(JSON.parse(s.ws) as { type: string }),
+          event: (e) => frames.push(JSON.parse(e.ws) as { type: string }),
+          reset: () => frames.push({ type: 'reset' }),
+        },
+      );
+      lagging.drop(2);
+      lagging.resync({ id: second, state: { ticks: 7 } });
+      const third = await a.publish('tick', 5);
+      lagging.flush();
+      await vi.advanceTimersByTimeAsync(6_000);
+      expect(frames).toMatchObject([{ type: 'event', id: third, data: 5 }]);
+      expect(frames).toHaveLength(1);
+      expect(b.state).toEqual({ ticks: 12 });
+      await Promise.all([a.close(), b.close()]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a resume waits for exactly its own id: not woken by an older one, woken by it, never reset', async () => {
