@@ -539,6 +539,23 @@ describe('a connection re-checked', () => {
     expect(connection.channels).toEqual(['a', 'b']);
   });
 
+  it('a connection without the directory never asks the policy about directory entries', async () => {
+    const asked: string[] = [];
+    const canSee = (_principal: unknown, channel: string) => {
+      asked.push(channel);
+      return true;
+    };
+    const hub = createHub(contract, { state: initial, access: { canSee } });
+    await hub.channel('e1').describe({ kind: 'esp32' });
+    asked.length = 0;
+    const connection = hub.connect({ channels: ['a'], principal: 'bob' }, client().sink);
+    connection.restart();
+    await hub.invalidateAccess();
+    await settle();
+    // Its own channel at the start and at the re-check; the page it does not hold costs nothing.
+    expect(asked).toEqual(['a', 'a']);
+  });
+
   it('a policy that answers some channels at once and others later keeps every channel it still allows', async () => {
     const { later, settle: answered } = laterAnswers();
     const hub = createHub(contract, {
