@@ -24,6 +24,19 @@ describe('a channel handle', () => {
     await hub.close();
   });
 
+  it('its snapshot body is encoded once per state: the same object until the state changes', async () => {
+    const hub = createHub(tickContract, { state: initial });
+    const one = hub.channel('one');
+    const first = one.snapshotBody();
+    expect(one.snapshotBody()).toBe(first);
+    await one.publish('tick', 1);
+    const second = one.snapshotBody();
+    expect(second).not.toBe(first);
+    expect(JSON.parse(second.json)).toEqual({ ticks: 1 });
+    expect(one.snapshotBody()).toBe(second);
+    await hub.close();
+  });
+
   it('its entry is what was described, and remove() takes it out and tells directory viewers', async () => {
     const hub = createHub(tickContract, { state: initial });
     const viewer = frameSink();

@@ -316,6 +316,27 @@ describe('Hub bus status', () => {
     }
   }
 
+  it('every stream starts with the same status frame, built again only when the status changes', async () => {
+    const bus = new SlowLoadBus();
+    bus.load();
+    const hub = createHub(ledContract, { state: initialState, bus });
+    await hub.ready;
+    const firsts: EncodedEvent[] = [];
+    // A single stream: the status frame comes as an event, the snapshot apart.
+    const open = () => hub.attach({}, { snapshot() {}, reset() {}, event: (e) => firsts.push(e) });
+    open();
+    open();
+    expect(firsts).toHaveLength(2);
+    expect(firsts[1]).toBe(firsts[0]);
+    bus.set('degraded');
+    firsts.length = 0;
+    open();
+    open();
+    expect(firsts[0]?.json).toBe('{"bus":"degraded"}');
+    expect(firsts[1]).toBe(firsts[0]);
+    await hub.close();
+  });
+
   it('a stream opened before the hub loaded hears of a status change once, when it starts', async () => {
     const bus = new SlowLoadBus();
     const hub = createHub(ledContract, { state: initialState, bus });
