@@ -221,4 +221,83 @@ describe('directory subscribers are grouped by principal (issue 22)', () => {
     }
     await hub.close();
   });
+
+  it('a page asks the policy only about the entries its query matches', async () => {
+    const asked: string[] = [];
+    const hub = createHub(tickContract, {
+      state: { ticks: 0 },
+      access: {
+        canSee: (_principal, channel) => {
+          asked.push(channel);
+          return true;
+        },
+      },
+    });
+    await hub.channel('board-1').describe({ kind: 'esp32' });
+    await hub.channel('pi-1').describe({ kind: 'pi' });
+    const v = viewer();
+    hub.connect({ channels: [DIRECTORY], principal: 'bob', directory: { kind: 'pi' } }, v.sink);
+    expect(v.snapshots().map((f) => f.data)).toEqual([{ entries: [{ id: 'pi-1', kind: 'pi' }], total: 1 }]);
+    expect(asked).toEqual(['pi-1']);
+    await hub.close();
+  });
+
+  it('an asynchronous policy: two pages of one principal with different queries in one turn each get their own', async () => {
+    const hub = createHub(tickContract, { state: { ticks: 0 }, access: { canSee: async () => true } });
+    await hub.channel('board-1').describe({ kind: 'esp32' });
+    await hub.channel('pi-1').describe({ kind: 'pi' });
+    const esp = viewer();
+    const pi = viewer();
+    hub.connect({ channels: [DIRECTORY], principal: 'bob', directory: { kind: 'esp32' } }, esp.sink);
+    hub.connect({ channels: [DIRECTORY], principal: 'bob', directory: { kind: 'pi' } }, pi.sink);
+    await waitFor(() => esp.snapshots().length === 1 && pi.snapshots().length === 1);
+    expect(esp.snapshots()[0]?.data).toEqual({ entries: [{ id: 'board-1', kind: 'esp32' }], total: 1 });
+    expect(pi.snapshots()[0]?.data).toEqual({ entries: [{ id: 'pi-1', kind: 'pi' }], total: 1 });
+    await hub.close();
+  });
+
+  it.each([
+    ['throws', false],
+    ['rejects', true],
+  ])('a policy that %s for an entry leaves it out of the page; a rejection is reported', async (_name, async) => {
+    const failure = new Error('policy down');
+    const canSee = (_principal: unknown, channel: string): boolean | Promise<boolean> => {
+      if (channel !== 'boom') return async ? Promise.resolve(true) : true;
+      if (async) return Promise.reject(failure);
+      throw failure;
+    };
+    const hub = createHub(tickContract, { state: { ticks: 0 }, access: { canSee } });
+    const errors: [unknown, string][] = [];
+    hub.on('error', (error, where) => errors.push([error, where]));
+    await hub.channel('boom').describe({ kind: 'esp32' });
+    await hub.channel('ok-1').describe({ kind: 'esp32' });
+    const v = viewer();
+    hub.connect({ channels: [DIRECTORY], principal: 'bob' }, v.sink);
+    await waitFor(() => v.snapshots().length === 1);
+    expect(v.snapshots()[0]?.data).toEqual({ entries: [{ id: 'ok-1', kind: 'esp32' }], total: 1 });
+    if (async) expect(errors).toEqual([[failure, 'access.canSee']]);
+    await hub.close();
+  });
+
+  it('an asynchronous policy: an entry described while a page waits, whose check throws, is not in that page', async () => {
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const canSee = (_principal: unknown, channel: string): boolean | Promise<boolean> => {
+      if (channel === 'boom') throw new Error('policy down');
+      return channel.startsWith('slow-') ? gate.then(() => true) : true;
+    };
+    const hub = createHub(tickContract, { state: { ticks: 0 }, access: { canSee } });
+    hub.on('error', () => undefined); // the throwing check is reported; that is not what this test is about
+    const v = viewer();
+    hub.connect({ channels: [DIRECTORY], principal: 'bob' }, v.sink);
+    await hub.channel('slow-1').describe({ kind: 'esp32' }); // the page is now waiting for the policy
+    await new Promise((resolve) => setImmediate(resolve));
+    await hub.channel('boom').describe({ kind: 'esp32' });
+    open();
+    await waitFor(() => v.snapshots().length === 2);
+    expect(v.snapshots()[1]?.data).toEqual({ entries: [{ id: 'slow-1', kind: 'esp32' }], total: 1 });
+    await hub.close();
+  });
 });
