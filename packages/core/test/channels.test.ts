@@ -513,6 +513,23 @@ describe('adding a channel', () => {
     await hub.close();
   });
 
+  it('on a bus that has no id yet (no origin either), a snapshot carries no id', async () => {
+    const bus = new MemoryBus();
+    const hub = createHub(contract, {
+      state: initial,
+      bus: {
+        publish: (e, d, j, c) => bus.publish(e, d, j, c),
+        subscribe: (l) => bus.subscribe(l),
+        since: (id, c) => bus.since(id, c),
+        close: () => bus.close(),
+      },
+    });
+    const c = client();
+    hub.connect({ channels: ['one'] }, c.sink);
+    expect(c.frames.map((f) => [f.type, f.channel, f.id ?? ''])).toEqual([['snapshot', 'one', '']]);
+    await hub.close();
+  });
+
   it("the per-viewer bound's refusal says what the bound is", async () => {
     const hub = createHub(contract, {
       state: initial,

@@ -791,6 +791,27 @@ describe('a client resuming from an id this hub has not reached yet', () => {
     await hub.close();
   });
 
+  it('waits the same in a runtime whose timers are plain numbers (a browser)', async () => {
+    const real = globalThis.setTimeout;
+    // A browser's setTimeout returns a number, which has no unref().
+    globalThis.setTimeout = ((fn: () => void, ms?: number) => Number(real(fn, ms))) as typeof setTimeout;
+    try {
+      const { bus, hub, held } = await lagging();
+      const client = recorder();
+      hub.attach({ lastEventId: held }, client.sink);
+      await settle();
+      bus.deliver();
+      await settle();
+      await hub.publish('count', 4);
+      bus.deliver();
+      await settle();
+      expect(events(client.frames).map((m) => [m.type, m.data])).toEqual([['event', 4]]);
+      await hub.close();
+    } finally {
+      globalThis.setTimeout = real;
+    }
+  });
+
   it('gets a reset and a snapshot when the hub does not reach it within 5 s', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const { hub, held } = await lagging();
