@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { MemoryBus } from '../src/index.js';
 import { EncodedEvent, History } from '../src/wire.js';
@@ -73,6 +75,24 @@ describe('History bookkeeping', () => {
     expect([h.size, h.firstSeq, h.lastSeq]).toEqual([0, 3, 2]);
     expect(ids(h.since(2))).toEqual([]);
     expect(ids(h.since(1))).toBe('gap');
+  });
+
+  it('with capacity 0 keeps no reference to what was pushed', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const h = new History(0);
+    // Pushed from a plain function: a suspended async frame could keep its last local alive.
+    const push = (seq: number) => {
+      const event = ev(seq);
+      h.push(seq, event);
+      return new WeakRef(event);
+    };
+    const refs = [push(1), push(2)];
+    // WeakRef targets stay alive until the job that made them ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+    expect(refs.filter((ref) => ref.deref())).toEqual([]);
+    expect(h.lastSeq).toBe(2);
   });
 
   it('names the sequence it expected when a push is out of order', () => {
