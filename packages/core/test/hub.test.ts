@@ -12,7 +12,14 @@ import {
   type StateCheckpoint,
   typed,
 } from '../src/index.js';
-import { ACCESS_EVENT, DIRECTORY_EVENT, type EncodedEvent, type EncodedSnapshot, type HubSink } from '../src/wire.js';
+import {
+  ACCESS_EVENT,
+  DIRECTORY_EVENT,
+  type EncodedEvent,
+  type EncodedSnapshot,
+  type HubSink,
+  type WireFrame,
+} from '../src/wire.js';
 import { frameSink, initialState, ledContract, tickContract } from './fixtures.js';
 
 function recorder() {
@@ -321,7 +328,7 @@ describe('Hub bus status', () => {
     bus.load();
     const hub = createHub(ledContract, { state: initialState, bus });
     await hub.ready;
-    const firsts: EncodedEvent[] = [];
+    const firsts: WireFrame[] = [];
     // A single stream: the status frame comes as an event, the snapshot apart.
     const open = () => hub.attach({}, { snapshot() {}, reset() {}, event: (e) => firsts.push(e) });
     open();
@@ -332,7 +339,7 @@ describe('Hub bus status', () => {
     firsts.length = 0;
     open();
     open();
-    expect(firsts[0]?.json).toBe('{"bus":"degraded"}');
+    expect(firsts[0]?.ws).toBe('{"type":"status","data":{"bus":"degraded"}}');
     expect(firsts[1]).toBe(firsts[0]);
     await hub.close();
   });
