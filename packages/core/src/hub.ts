@@ -505,11 +505,11 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
    */
   #record(id: string, live: boolean, enforce = false): ChannelRecord {
     let record = this.#channels.get(id);
-    if (!record) {
+    if (!record?.live) {
       if (enforce && this.#live >= (this.#options.maxChannels ?? 10_000) && id !== DEFAULT_CHANNEL) {
         throw new BoardcastError('too_many_channels', `this hub already has ${this.#live} channels`);
       }
-      record = {
+      record ??= {
         id,
         state: this.#options.state,
         head: undefined,

@@ -390,6 +390,17 @@ describe('Hub channels', () => {
     await hub.close();
   });
 
+  it('bounds by maxChannels a channel a subscriber is already waiting for, like any new one', async () => {
+    const hub = createHub(tickContract, { state: { ticks: 0 }, maxChannels: 2 });
+    // A client may wait for any id: that must not let the program create it past the bound.
+    hub.connect({ channels: ['ghost'] }, frameSink().sink);
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    hub.channel('one');
+    expect(() => hub.channel('ghost')).toThrow(/^this hub already has 2 channels$/);
+    expect(hub.channels).toEqual([DEFAULT_CHANNEL, 'one']);
+    await hub.close();
+  });
+
   it('keeps a channel another subscriber still waits for, and a live channel when its subscriber leaves', async () => {
     const hub = createHub(tickContract, { state: { ticks: 0 } });
     await hub.channel('live').publish('tick', 2);
