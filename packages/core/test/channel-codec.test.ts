@@ -3,7 +3,13 @@
 // protocol: a client in the field parses exactly these.
 import { describe, expect, it } from 'vitest';
 import { BoardcastError } from '../src/index.js';
-import { ChannelSnapshotBody, channelForbiddenFrame, channelResetFrame, EncodedEvent } from '../src/wire.js';
+import {
+  type ChannelEventFrame,
+  ChannelSnapshotBody,
+  channelForbiddenFrame,
+  channelResetFrame,
+  EncodedEvent,
+} from '../src/wire.js';
 
 describe('channel-mode frames', () => {
   const event = () => new EncodedEvent('e-7', 'temp', 21.5, '21.5', 'b"1');
@@ -17,8 +23,8 @@ describe('channel-mode frames', () => {
     expect(e.catchUp.sse).toBe('event: temp\ndata: {"channel":"b\\"1","data":21.5}\n\n');
     expect(e.catchUp.ws).toBe('{"type":"event","channel":"b\\"1","event":"temp","data":21.5}');
     // Each frame still knows the event it carries.
-    expect(e.tagged.event).toBe(e);
-    expect(e.catchUp.event).toBe(e);
+    expect((e.tagged as ChannelEventFrame).event).toBe(e);
+    expect((e.catchUp as ChannelEventFrame).event).toBe(e);
   });
 
   it('builds each form once and shares it', () => {

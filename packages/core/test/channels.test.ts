@@ -522,6 +522,7 @@ describe('adding a channel', () => {
         subscribe: (l) => bus.subscribe(l),
         since: (id, c) => bus.since(id, c),
         close: () => bus.close(),
+        headId: undefined,
       },
     });
     const c = client();
@@ -587,6 +588,9 @@ describe('a channel handle', () => {
         subscribe: (l) => bus.subscribe(l),
         since: (id, c) => bus.since(id, c),
         close: () => bus.close(),
+        get headId() {
+          return bus.headId;
+        },
       },
     });
     expect(plain.channel('one').metrics).toEqual({
@@ -623,6 +627,9 @@ describe('a channel handle', () => {
         subscribe: (l) => bus.subscribe(l),
         since: (id, c) => bus.since(id, c),
         close: () => bus.close(),
+        get headId() {
+          return bus.headId;
+        },
       },
     });
     const errors: [unknown, string][] = [];
