@@ -1,9 +1,8 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { EncodedEvent } from '../src/encoded-event.js';
 import { ChannelLog } from '../src/wire.js';
+import { fullGc, heapAfterGc } from './fixtures.js';
 
 // ChannelLog against a model written the plain way (arrays, scans): after
 // any sequence of pushes, removals, clears and clock moves, every `since`,
@@ -236,8 +235,6 @@ describe('ChannelLog', () => {
 
   it('holds no evicted event: a quiet channel at the head of the eviction order keeps nothing the count evicted reachable', async () => {
     // A full collection, then: is each evicted event still reachable from the log?
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const log = new ChannelLog({ perChannel: 10 });
     log.push('quiet', 1, event(1, 10)); // stays the oldest retained event for 15 min
     // Pushed from a plain function: a suspended async frame could keep its last local alive.
@@ -255,7 +252,7 @@ describe('ChannelLog', () => {
     log.remove('gone', 3006);
     // WeakRef targets stay alive until the job that made them ends.
     await new Promise((resolve) => setImmediate(resolve));
-    gc();
+    fullGc();
     const alive = refs.flatMap((ref, i) => (ref.deref() ? [i + 2] : []));
     expect(alive).toEqual([2991, 2992, 2993, 2994, 2995, 2996, 2997, 2998, 2999, 3000]);
     expect(removed.filter((ref) => ref.deref())).toEqual([]);
@@ -335,16 +332,6 @@ describe('ChannelLog edges', () => {
 });
 
 describe('ChannelLog memory', () => {
-  /** Heap in use after a full collection. */
-  async function heapAfterGc(): Promise<number> {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    await new Promise((resolve) => setImmediate(resolve));
-    gc();
-    gc();
-    return process.memoryUsage().heapUsed;
-  }
-
   // What the log holds stays bounded by what it retains, however many events
   // went through it: evicted entries leave its per-channel arrays and its
   // eviction order. Each case pushes 500,000 events; anything kept per event

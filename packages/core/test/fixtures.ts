@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import * as v from 'valibot';
 import { z } from 'zod';
 import { type BoardcastRequest, type Bus, defineContract, MemoryBus, typed } from '../src/index.js';
@@ -136,4 +138,23 @@ export function laterAnswers(): { later<T>(value: T, ms?: number): Promise<T>; s
       }
     },
   };
+}
+
+/**
+ * V8's full garbage collection, for tests of what stays reachable (`WeakRef`)
+ * or of what a structure keeps (heap in use after it). Two passes: the first
+ * may only schedule finalization.
+ */
+export function fullGc(): void {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+}
+
+/** Heap in use after a turn (so pending jobs finish) and a full collection, in bytes. */
+export async function heapAfterGc(): Promise<number> {
+  await new Promise((resolve) => setImmediate(resolve));
+  fullGc();
+  return process.memoryUsage().heapUsed;
 }

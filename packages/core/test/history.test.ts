@@ -1,8 +1,7 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { MemoryBus } from '../src/index.js';
 import { EncodedEvent, History } from '../src/wire.js';
+import { fullGc } from './fixtures.js';
 
 const ev = (seq: number) => new EncodedEvent(String(seq), 'tick', seq, String(seq));
 const ids = (result: ReturnType<History['since']>) =>
@@ -78,8 +77,6 @@ describe('History bookkeeping', () => {
   });
 
   it('with capacity 0 keeps no reference to what was pushed', async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const h = new History(0);
     // Pushed from a plain function: a suspended async frame could keep its last local alive.
     const push = (seq: number) => {
@@ -90,7 +87,7 @@ describe('History bookkeeping', () => {
     const refs = [push(1), push(2)];
     // WeakRef targets stay alive until the job that made them ends.
     await new Promise((resolve) => setImmediate(resolve));
-    gc();
+    fullGc();
     expect(refs.filter((ref) => ref.deref())).toEqual([]);
     expect(h.lastSeq).toBe(2);
   });

@@ -20,7 +20,7 @@ import {
   type HubSink,
   type WireFrame,
 } from '../src/wire.js';
-import { frameSink, initialState, ledContract, tickContract } from './fixtures.js';
+import { frameSink, heapAfterGc, initialState, ledContract, tickContract } from './fixtures.js';
 
 function recorder() {
   const log: string[] = [];
@@ -402,6 +402,26 @@ describe('Hub channels', () => {
     expect(hub.channel('live').state).toEqual({ ticks: 2 });
     await hub.channel('ghost').publish('tick', 1);
     expect(second.frames.at(-1)).toMatchObject({ channel: 'ghost', event: 'tick', data: 1 });
+    await hub.close();
+  });
+
+  it('forgets a channel that never existed when its last subscriber leaves: made-up ids cost nothing once their clients go', async () => {
+    const hub = createHub(tickContract, { state: { ticks: 0 } });
+    // A client may wait for any id; a hub that kept a record per id waited
+    // for would grow by some 300 bytes for each, here 20,000 ids, 6 MB or more.
+    const before = await heapAfterGc();
+    for (let batch = 0; batch < 20; batch++) {
+      const connections = [];
+      for (let i = 0; i < 1000; i++) {
+        connections.push(hub.connect({ channels: [`ghost-${batch}-${i}`] }, frameSink().sink));
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const connection of connections) connection.close();
+    }
+    const after = await heapAfterGc();
+    expect(hub.subscriberCount).toBe(0);
+    expect(hub.channels).toEqual([DEFAULT_CHANNEL]);
+    expect(after - before).toBeLessThan(2 * 1024 * 1024);
     await hub.close();
   });
 

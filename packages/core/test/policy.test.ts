@@ -16,7 +16,7 @@ import {
   resolvePolicy,
   withClient,
 } from '../src/server.js';
-import { peer, policyRequest } from './fixtures.js';
+import { heapAfterGc, peer, policyRequest } from './fixtures.js';
 
 describe('Host check', () => {
   it('normalizes like a browser: case, port, trailing dot, numeric IPv4 forms, IPv6 brackets', () => {
@@ -498,5 +498,20 @@ describe('AddressCounter', () => {
     two.acquire('a');
     two.release('a');
     expect(two.count('a')).toBe(1);
+  });
+
+  it('keeps nothing of an address whose last slot was released: a public server seeing many addresses does not grow', async () => {
+    const counter = new AddressCounter(4);
+    // 100,000 addresses each taking and giving back a slot: a counter that kept
+    // a 0 for each would hold some 7 MB of keys.
+    const before = await heapAfterGc();
+    for (let i = 0; i < 100_000; i++) {
+      const address = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+      counter.acquire(address);
+      counter.release(address);
+    }
+    const after = await heapAfterGc();
+    expect(counter.count('10.0.0.1')).toBe(0);
+    expect(after - before).toBeLessThan(2 * 1024 * 1024);
   });
 });
