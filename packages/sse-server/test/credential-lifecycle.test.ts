@@ -5,9 +5,10 @@
  */
 import { createHub, DEFAULT_CHANNEL, DIRECTORY } from '@boardcast/core';
 import type { EventSourceMessage } from 'eventsource-parser';
-import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type FleetHub, fleetContract, fleetInitial } from '../../../test-support/channel-fleet.js';
 import { endAll } from '../../../test-support/end-all.js';
+import { fakeDateForTest } from '../../../test-support/fake-date.js';
 import { rotatingKeysFleet } from '../../../test-support/rotating-keys.js';
 import { type BoardcastHttp, boardcastHttp, type DisconnectReason } from '../src/index.js';
 import { listen, openStream, type StreamReader, type TestServer, waitFor } from './helpers.js';
@@ -35,13 +36,9 @@ function ticks(messages: readonly EventSourceMessage[]): unknown[] {
 
 describe('SSE: a credential that expires', () => {
   it('nothing published after expiresAt reaches the stream, even before the expiry timer has run; then 401', async () => {
-    // The test's clock (Date only: timers stay real and the clock runs on):
-    // the credential expires in an hour, and the test moves Date past it in
-    // one step, so no expiry timer can have run, however loaded the machine.
-    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
-    onTestFinished(() => {
-      vi.useRealTimers();
-    });
+    // The credential expires in an hour of the test's clock, and the test moves
+    // Date past it in one step: no expiry timer can have run.
+    fakeDateForTest();
     hub = createHub(fleetContract, { state: fleetInitial });
     const reasons: DisconnectReason[] = [];
     api = boardcastHttp(hub, {

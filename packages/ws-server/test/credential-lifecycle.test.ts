@@ -6,7 +6,8 @@
  */
 import { createServer } from 'node:http';
 import { DIRECTORY } from '@boardcast/core';
-import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { fakeDateForTest } from '../../../test-support/fake-date.js';
 import { rotatingKeysFleet } from '../../../test-support/rotating-keys.js';
 import { createWsEndpoint, type WsDisconnectReason } from '../src/index.js';
 import { closeAll, type Frame, fleetSetup, listen, TestClient, waitFor } from './helpers.js';
@@ -18,13 +19,9 @@ const expiredError = { type: 'error', error: { code: 'unauthorized', message: 't
 
 describe('WebSocket: a credential that expires', () => {
   it('nothing published after expiresAt reaches the socket, even before the expiry timer has run; then 401', async () => {
-    // The test's clock (Date only: timers stay real and the clock runs on):
-    // the credential expires in an hour, and the test moves Date past it in
-    // one step, so no expiry timer can have run, however loaded the machine.
-    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
-    onTestFinished(() => {
-      vi.useRealTimers();
-    });
+    // The credential expires in an hour of the test's clock, and the test moves
+    // Date past it in one step: no expiry timer can have run.
+    fakeDateForTest();
     const env = await fleetSetup();
     const { hub, url, disconnects } = env;
     const at = Date.now() + 3_600_000;
@@ -54,13 +51,9 @@ describe('WebSocket: a credential that expires', () => {
   });
 
   it('a command read after expiresAt does not run, even before the expiry timer has run', async () => {
-    // The test's clock (Date only: timers stay real and the clock runs on):
-    // the credential expires in an hour, and alice's command moves Date past it
-    // in one step, so no expiry timer can have run, however loaded the machine.
-    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
-    onTestFinished(() => {
-      vi.useRealTimers();
-    });
+    // The credential expires in an hour of the test's clock, and alice's command
+    // moves Date past it in one step: no expiry timer can have run.
+    fakeDateForTest();
     const env = await fleetSetup();
     const { hub, url, ran } = env;
     const at = Date.now() + 3_600_000;
