@@ -38,7 +38,10 @@ export function fromNodeRequest<Raw extends NodeRequestLike>(
       // HTTP/2 (node:http2's compatibility API) names the host `:authority`
       // and browsers send no `host` there: without this the Host check would
       // see none and a same-host Origin would never match.
-      const value = req.headers[key] ?? (key === 'host' ? req.headers[':authority'] : undefined);
+      // Own keys only: Node's headers object inherits from Object.prototype,
+      // so `constructor` or `toString` would otherwise read as a header.
+      const own = (k: string) => (Object.hasOwn(req.headers, k) ? req.headers[k] : undefined);
+      const value = own(key) ?? (key === 'host' ? own(':authority') : undefined);
       return typeof value === 'string' || value === undefined ? value : value.join(', ');
     },
     raw: req,

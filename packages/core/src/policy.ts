@@ -243,7 +243,10 @@ export function isOriginAllowed<Raw>(
  * of the forwarding list that is not itself a trusted proxy (each proxy
  * appends the address it saw; what the client wrote is further left), the
  * public host the right-most `X-Forwarded-Host` and the scheme the
- * right-most `X-Forwarded-Proto`; they replace the peer's for per-address
+ * right-most `X-Forwarded-Proto` (with `Forwarded`: the right-most `host`
+ * and `proto` among the elements trusted proxies wrote, RFC 7239 §4 — an
+ * element further left, or left of one without `for`, may be the
+ * client's own); they replace the peer's for per-address
  * limits, login throttling, the Host and Origin checks, secure cookies and
  * logs.
  */
@@ -382,27 +385,39 @@ export function createProxyTrust(trust: TrustProxy | undefined): ProxyTrust {
         forwarded: false,
       };
       if (!normalizedTrusts(peer.remoteAddress)) return direct;
-      let hops: string[];
-      let host: string | undefined;
-      let proto: string | undefined;
-      if (headers === 'forwarded') {
-        const elements = parseForwarded(header('forwarded') ?? '');
-        hops = elements.map((element) => element.for).filter((value): value is string => value !== undefined);
-        host = last(elements.map((element) => element.host).filter((value) => value !== undefined));
-        proto = last(elements.map((element) => element.proto).filter((value) => value !== undefined));
-      } else {
-        hops = splitList(header('x-forwarded-for') ?? '');
-        host = last(splitList(header('x-forwarded-host') ?? ''));
-        proto = last(splitList(header('x-forwarded-proto') ?? ''));
-      }
-      // Walk from the right: each hop is the address the proxy to its right
-      // saw; stop at the first that is not itself a trusted proxy.
       let client = direct.clientAddress;
-      for (const hop of hops.slice(-MAX_FORWARDED_HOPS).reverse()) {
+      /** The next hop to the left: the address the proxy to its right saw; false when it is not a trusted proxy. */
+      const step = (hop: string): boolean => {
         const address = forwardedAddress(hop);
         // Not an address (`unknown`, an obfuscated `_id`): the client is hidden; keep a bounded, printable token.
         client = parseIp(address) ? normalizeAddress(address) : address.slice(0, 64).replace(/[^\x21-\x7e]/g, '?');
-        if (!normalizedTrusts(client)) break;
+        return normalizedTrusts(client);
+      };
+      let host: string | undefined;
+      let proto: string | undefined;
+      if (headers === 'forwarded') {
+        // Walk the elements from the right. Each was written by a proxy: the
+        // right-most by the peer, one further left only by a proxy the walk
+        // has trusted so far; host and proto come only from those (a client
+        // may write elements of its own on the left). An element without
+        // `for` does not say whom its proxy heard: the walk stops there.
+        for (const element of parseForwarded(header('forwarded') ?? '')
+          .slice(-MAX_FORWARDED_HOPS)
+          .reverse()) {
+          host ??= element.host;
+          proto ??= element.proto;
+          if (element.for === undefined || !step(element.for)) break;
+        }
+      } else {
+        // Walk from the right: each hop is the address the proxy to its right
+        // saw; stop at the first that is not itself a trusted proxy.
+        for (const hop of splitList(header('x-forwarded-for') ?? '')
+          .slice(-MAX_FORWARDED_HOPS)
+          .reverse()) {
+          if (!step(hop)) break;
+        }
+        host = last(splitList(header('x-forwarded-host') ?? ''));
+        proto = last(splitList(header('x-forwarded-proto') ?? ''));
       }
       const scheme = proto?.toLowerCase();
       return {

@@ -23,6 +23,17 @@ describe('fromNodeRequest', () => {
     expect(request.host).toBe('device.local:3000');
   });
 
+  it("reads only the request's own headers: names Object.prototype has are no headers", () => {
+    // Node's IncomingMessage#headers inherits from Object.prototype.
+    const request = fromNodeRequest(nodeRequest({ headers: { host: 'device.local:3000' } }));
+    expect(['constructor', 'toString', '__proto__', 'hasOwnProperty'].map((name) => request.header(name))).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
   it('a request without method or url is GET /', () => {
     const request = fromNodeRequest(nodeRequest({ method: undefined, url: undefined }));
     expect(request.method).toBe('GET');

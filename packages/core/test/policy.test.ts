@@ -395,9 +395,11 @@ describe('trustProxy edges', () => {
     });
     expect(resolve('=x;for;for=198.51.100.8;by=10.0.0.1').clientAddress).toBe('198.51.100.8');
     expect(resolve('for=198.51.100.9;host="a,b.example"').host).toBe('a,b.example');
+    // An element without `for` ends the walk: whom its proxy heard is unknown,
+    // so nothing further left is believed (the proto it states still is).
     expect(resolve('for=198.51.100.9, host=b.example, proto=https')).toMatchObject({
-      clientAddress: '198.51.100.9',
-      host: 'b.example',
+      clientAddress: '127.0.0.1',
+      host: undefined,
       protocol: 'https',
     });
     expect(resolve('')).toMatchObject({ clientAddress: '127.0.0.1', forwarded: true });
@@ -411,8 +413,22 @@ describe('trustProxy edges', () => {
     expect(resolve('for=198.51.100.7;host=a.example;hostx').host).toBe('a.example');
     // Quotes are removed around a value only.
     expect(resolve('for=198.51.100.7;host=a"b').host).toBe('a"b');
-    // The right-most element that has a proto or host decides, even when a later element has none.
-    expect(resolve('for=198.51.100.7;proto=https;host=a.example, for=10.0.0.1')).toMatchObject({
+    // host and proto only from elements trusted proxies wrote: one the client
+    // wrote (left of its own address) is not believed — Forwarded is no
+    // forbidden header name, so a page in a browser may send it too.
+    expect(resolve('for=198.51.100.7;proto=https;host=evil.example, for=10.0.0.1')).toMatchObject({
+      clientAddress: '10.0.0.1',
+      host: undefined,
+      protocol: 'http',
+    });
+    expect(resolve('host=evil.example;proto=https, for=198.51.100.7')).toMatchObject({
+      clientAddress: '198.51.100.7',
+      host: undefined,
+      protocol: 'http',
+    });
+    // The right-most one a trusted proxy wrote decides, even when a later (trusted) element has none.
+    expect(resolve('for=198.51.100.7;proto=https;host=a.example, for=127.0.0.5')).toMatchObject({
+      clientAddress: '198.51.100.7',
       host: 'a.example',
       protocol: 'https',
     });
