@@ -51,26 +51,18 @@ describe('WebSocket: a credential that expires', () => {
   });
 
   it('a command read after expiresAt does not run, even before the expiry timer has run', async () => {
-    // The credential expires in an hour of the test's clock, and alice's command
-    // moves Date past it in one step: no expiry timer can have run.
+    // The credential expires in an hour of the test's clock, and the test moves
+    // Date past it in one step: no expiry timer can have run when the command is read.
     fakeDateForTest();
     const env = await fleetSetup();
-    const { hub, url, ran } = env;
+    const { url, ran } = env;
     const at = Date.now() + 3_600_000;
     const bob = await TestClient.open(url(`user=bob&channels=board-1&expiresAt=${at}`));
-    const alice = await TestClient.open(url('user=alice&channels='));
     await bob.next((f) => f.type === 'snapshot');
     bob.send({ type: 'command', id: 'before', command: 'bump', channel: 'board-1', data: { by: 1 } });
     expect((await bob.result('before')).ok).toBe(true);
-    // alice's command (the default channel's handler) stands for a loop held
-    // past bob's expiresAt; bob's command, read in the same turn, comes after it.
-    hub.handle('bump', (_input, context) => {
-      vi.setSystemTime(at + 1);
-      return { channel: context.channel };
-    });
-    alice.send({ type: 'command', id: 'hold', command: 'bump', data: { by: 1 } });
+    vi.setSystemTime(at + 1);
     bob.send({ type: 'command', id: 'after', command: 'bump', channel: 'board-1', data: { by: 1 } });
-    expect((await alice.result('hold')).ok).toBe(true);
     await bob.closed;
     expect(bob.frames.find((f) => f.type === 'result' && f.id === 'after')).toBeUndefined();
     expect(bob.frames.at(-1)).toEqual(expiredError);
