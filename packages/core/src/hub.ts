@@ -1467,11 +1467,19 @@ export class Hub<C extends ContractSpec> extends Emitter<HubEvents> {
   // ------------------------------------------------------------- the channel handles' view
 
   readonly #channelHost: ChannelHost = {
-    state: (id) => (this.#channels.get(id) ?? this.#record(id, true)).state,
+    // A handle outlives its channel's removal: reading it then answers the
+    // initial state without bringing the channel back (only a publish, a
+    // setState or a handler does, a handler within maxChannels).
+    state: (id) => this.#channels.get(id)?.state ?? this.#options.state,
     publish: (id, event, data) => this.#publishTo(id, event, data),
     setState: (id, next) => this.#setState(id, next),
-    handle: (id, command, fn, options) => this.#handle(this.#record(id, true).handlers, command, fn, options),
-    snapshotBody: (id) => this.#bodyOf(this.#channels.get(id) ?? this.#record(id, true)),
+    handle: (id, command, fn, options) => this.#handle(this.#record(id, true, true).handlers, command, fn, options),
+    snapshotBody: (id) => {
+      const record = this.#channels.get(id);
+      if (record) return this.#bodyOf(record);
+      const initial = this.#options.state;
+      return new ChannelSnapshotBody(id, initial, JSON.stringify(initial) ?? 'null');
+    },
     describe: (id, patch) => {
       const set = diffEntry(this.#directory.get(id), patch);
       if (set === undefined) return Promise.resolve();
@@ -1587,7 +1595,13 @@ export class Channel<C extends ContractSpec> {
     return this.describe({ lastSeen: at });
   }
 
-  /** Remove the channel: its directory entry, state and history go; its subscribers get `reset` (`removed`). */
+  /**
+   * Remove the channel: its directory entry, state and history go; its
+   * subscribers get `reset` (`removed`). The handle still answers after
+   * (`state` and `snapshotBody()` the initial state) without bringing the
+   * channel back; a `publish`, `setState` or `handle` on it does (`handle`
+   * within `maxChannels`: `too_many_channels`).
+   */
   remove(): Promise<void> {
     return this.#host.remove(this.id);
   }

@@ -600,18 +600,21 @@ describe('a channel handle', () => {
     await plain.close();
   });
 
-  it('after remove(), the handle still answers: the initial state, its snapshot, no subscribers', async () => {
-    const hub = createHub(contract, { state: initial });
+  it('after remove(), the handle still answers (the initial state, its snapshot, no subscribers) without bringing its channel back', async () => {
+    const hub = createHub(contract, { state: initial, maxChannels: 2 });
     const one = hub.channel('one');
-    const two = hub.channel('two');
     await one.publish('tick', 3);
-    await two.publish('tick', 3);
     await one.remove();
-    await two.remove();
-    // Each read first on its own handle: reading one may bring its channel back.
     expect(one.metrics.subscribers).toBe(0);
-    expect(one.snapshotBody().state).toEqual(initial);
-    expect(two.state).toEqual(initial);
+    expect(one.state).toEqual(initial);
+    expect(one.snapshotBody()).toMatchObject({ channel: 'one', state: initial });
+    expect(one.state).toEqual(initial);
+    expect(hub.hasChannel('one')).toBe(false);
+    expect(hub.channels).toEqual([DEFAULT_CHANNEL]);
+    // A handler brings it back, within maxChannels like any new channel.
+    hub.channel('two');
+    expect(() => one.handle('led', (input) => input)).toThrow(/already has 2 channels/);
+    expect(hub.hasChannel('one')).toBe(false);
     await hub.close();
   });
 
