@@ -149,6 +149,30 @@ async function hubOn(bus: CheckpointBus) {
   return { hub, states, errors };
 }
 
+/**
+ * Two instances on one stream, `b` lagging (it delivers only what the test
+ * flushes): `a` publishes ticks 3 and 4, and a client of `b` resumes from the
+ * first or the second of them; `frames` is what that client gets.
+ */
+async function resumeOnLaggingInstance(from: 'first' | 'second') {
+  const stream = new SharedStream();
+  const { hub: a } = await hubOn(new CheckpointBus(stream, { every: 100 }));
+  const lagging = new CheckpointBus(stream, { every: 100, lagging: true });
+  const { hub: b } = await hubOn(lagging);
+  const first = await a.publish('tick', 3);
+  const second = await a.publish('tick', 4);
+  const frames: { type: string; id?: string | null; data?: unknown }[] = [];
+  b.attach(
+    { lastEventId: from === 'first' ? first : second },
+    {
+      snapshot: (s) => frames.push(JSON.parse(s.ws) as { type: string }),
+      event: (e) => frames.push(JSON.parse(e.ws) as { type: string }),
+      reset: () => frames.push({ type: 'reset' }),
+    },
+  );
+  return { a, b, lagging, second, frames };
+}
+
 describe('a hub on a bus with checkpoints', () => {
   it('saves each channel every checkpointEvery events, and a second instance starts from them without folding an event twice', async () => {
     const stream = new SharedStream();
@@ -435,21 +459,7 @@ describe('a hub on a bus with checkpoints', () => {
   });
 
   it('a resume from an id this instance has not read yet waits until it has, instead of a reset', async () => {
-    const stream = new SharedStream();
-    const { hub: a } = await hubOn(new CheckpointBus(stream, { every: 100 }));
-    const lagging = new CheckpointBus(stream, { every: 100, lagging: true });
-    const { hub: b } = await hubOn(lagging);
-    const first = await a.publish('tick', 3);
-    const second = await a.publish('tick', 4);
-    const frames: { type: string; id?: string | null; data?: unknown }[] = [];
-    b.attach(
-      { lastEventId: first },
-      {
-        snapshot: (s) => frames.push(JSON.parse(s.ws) as { type: string }),
-        event: (e) => frames.push(JSON.parse(e.ws) as { type: string }),
-        reset: () => frames.push({ type: 'reset' }),
-      },
-    );
+    const { a, b, lagging, second, frames } = await resumeOnLaggingInstance('first');
     await settle();
     expect(frames).toEqual([]);
     lagging.flush();
@@ -463,21 +473,7 @@ describe('a hub on a bus with checkpoints', () => {
   it('a resume waiting for an id this instance never reads (trimmed during a cut, then resynced) goes on at the next event, not reset', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout'] });
     try {
-      const stream = new SharedStream();
-      const { hub: a } = await hubOn(new CheckpointBus(stream, { every: 100 }));
-      const lagging = new CheckpointBus(stream, { every: 100, lagging: true });
-      const { hub: b } = await hubOn(lagging);
-      await a.publish('tick', 3);
-      const second = await a.publish('tick', 4);
-      const frames: { type: string; id?: string | null; data?: unknown }[] = [];
-      b.attach(
-        { lastEventId: second },
-        {
-          snapshot: (s) => frames.push(JSON.parse(s.ws) as { type: string }),
-          event: (e) => frames.push(JSON.parse(e.ws) as { type: string }),
-          reset: () => frames.push({ type: 'reset' }),
-        },
-      );
+      const { a, b, lagging, second, frames } = await resumeOnLaggingInstance('second');
       lagging.drop(2);
       lagging.resync({ id: second, state: { ticks: 7 } });
       const third = await a.publish('tick', 5);
@@ -495,21 +491,7 @@ describe('a hub on a bus with checkpoints', () => {
   it('a resume waits for exactly its own id: not woken by an older one, woken by it, never reset', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout'] });
     try {
-      const stream = new SharedStream();
-      const { hub: a } = await hubOn(new CheckpointBus(stream, { every: 100 }));
-      const lagging = new CheckpointBus(stream, { every: 100, lagging: true });
-      const { hub: b } = await hubOn(lagging);
-      await a.publish('tick', 3);
-      const second = await a.publish('tick', 4);
-      const frames: { type: string; id?: string | null; data?: unknown }[] = [];
-      b.attach(
-        { lastEventId: second },
-        {
-          snapshot: (s) => frames.push(JSON.parse(s.ws) as { type: string }),
-          event: (e) => frames.push(JSON.parse(e.ws) as { type: string }),
-          reset: () => frames.push({ type: 'reset' }),
-        },
-      );
+      const { a, b, lagging, frames } = await resumeOnLaggingInstance('second');
       lagging.flush(1);
       await vi.advanceTimersByTimeAsync(10);
       lagging.flush(1);
