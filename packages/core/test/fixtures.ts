@@ -2,8 +2,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import * as v from 'valibot';
 import { z } from 'zod';
-import { type BoardcastRequest, type Bus, defineContract, MemoryBus, typed } from '../src/index.js';
-import type { HubSink } from '../src/wire.js';
+import { type BoardcastRequest, type Bus, type BusListener, defineContract, MemoryBus, typed } from '../src/index.js';
+import type { HubSink, SinceResult } from '../src/wire.js';
 
 /** The LED/button contract the seeds describe, mixing schema and type-only entries. */
 export const ledContract = defineContract({
@@ -58,6 +58,38 @@ export function frameSink(): { frames: Frame[]; sink: HubSink } {
   return { frames, sink };
 }
 
+/**
+ * A Bus that forwards its required calls, `compareIds` and ids to `inner`
+ * (a MemoryBus, as strict as a bus is about ids and history): the base of
+ * the tests' bus doubles, which override only what they change. The
+ * optional capabilities (`channelStats`, checkpoints, status) are left out:
+ * a double that has them says so.
+ */
+export class ForwardingBus implements Bus {
+  constructor(readonly inner: MemoryBus = new MemoryBus()) {}
+  get headId(): string | undefined {
+    return this.inner.headId;
+  }
+  get originId(): string | undefined {
+    return this.inner.originId;
+  }
+  publish(event: string, data: unknown, json: string, channel?: string): string {
+    return this.inner.publish(event, data, json, channel);
+  }
+  subscribe(listener: BusListener): () => void {
+    return this.inner.subscribe(listener);
+  }
+  since(lastId: string, channel?: string): SinceResult | Promise<SinceResult> {
+    return this.inner.since(lastId, channel);
+  }
+  compareIds(a: string, b: string): number | undefined {
+    return this.inner.compareIds(a, b);
+  }
+  close(): void {
+    this.inner.close();
+  }
+}
+
 export type SinceAnswer = ReturnType<MemoryBus['since']>;
 
 /**
@@ -66,18 +98,11 @@ export type SinceAnswer = ReturnType<MemoryBus['since']>;
  * resolves with it when the test lets it.
  */
 export function laterSinceBus(later: (answer: () => SinceAnswer) => Promise<SinceAnswer>): Bus {
-  const memory = new MemoryBus();
-  return {
-    publish: (e, d, j, c) => memory.publish(e, d, j, c),
-    subscribe: (l) => memory.subscribe(l),
-    since: (id, channel) => later(() => memory.since(id, channel)),
-    compareIds: (x, y) => memory.compareIds(x, y),
-    get headId() {
-      return memory.headId;
-    },
-    originId: memory.originId,
-    close: () => memory.close(),
-  };
+  return new (class extends ForwardingBus {
+    override since(id: string, channel?: string) {
+      return later(() => this.inner.since(id, channel));
+    }
+  })();
 }
 
 /** A MemoryBus whose `since` answers once `gate` resolves. */

@@ -8,7 +8,6 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import type { EncodedEvent } from '../src/encoded-event.js';
 import {
-  type Bus,
   type BusListener,
   type BusStatus,
   createHub,
@@ -19,6 +18,7 @@ import {
   typed,
 } from '../src/index.js';
 import type { HubSink, SinceResult } from '../src/wire.js';
+import { ForwardingBus } from './fixtures.js';
 import { wireClient } from './wire-client.js';
 
 const contract = defineContract({
@@ -45,8 +45,7 @@ function deferred<T>() {
  * asynchronously while new events keep arriving), and `loadState` likewise
  * when `slowLoad` is set (a hub still loading its checkpoint).
  */
-class GatedBus implements Bus {
-  readonly inner = new MemoryBus({ epoch: 'gate' });
+class GatedBus extends ForwardingBus {
   readonly pendingSince: { resolve(): void }[] = [];
   readonly load = deferred<StateCheckpoint | undefined>();
   readonly loadState?: () => Promise<StateCheckpoint | undefined>;
@@ -58,25 +57,11 @@ class GatedBus implements Bus {
    */
   readonly readAt: 'call' | 'answer';
   constructor(options: { slowLoad?: boolean; readAt?: 'call' | 'answer' } = {}) {
+    super(new MemoryBus({ epoch: 'gate' }));
     if (options.slowLoad) this.loadState = () => this.load.promise;
     this.readAt = options.readAt ?? 'call';
   }
-  get headId() {
-    return this.inner.headId;
-  }
-  get originId() {
-    return this.inner.originId;
-  }
-  publish(event: string, data: unknown, json: string, channel?: string) {
-    return this.inner.publish(event, data, json, channel);
-  }
-  subscribe(listener: BusListener) {
-    return this.inner.subscribe(listener);
-  }
-  compareIds(a: string, b: string) {
-    return this.inner.compareIds(a, b);
-  }
-  since(lastId: string, channel?: string): Promise<SinceResult> {
+  override since(lastId: string, channel?: string): Promise<SinceResult> {
     const gate = deferred<void>();
     this.pendingSince.push({ resolve: () => gate.resolve() });
     if (this.readAt === 'answer') return gate.promise.then(() => this.inner.since(lastId, channel));
@@ -95,9 +80,6 @@ class GatedBus implements Bus {
   /** Release every pending `since()`. */
   answer() {
     for (const p of this.pendingSince.splice(0)) p.resolve();
-  }
-  close() {
-    return this.inner.close();
   }
 }
 
@@ -723,40 +705,22 @@ describe('loading checkpoints', () => {
  * lags behind it, as an instance of a fleet lags behind the shared bus a
  * client's id came from.
  */
-class LaggingBus implements Bus {
-  readonly inner = new MemoryBus({ epoch: 'lag' });
+class LaggingBus extends ForwardingBus {
   readonly #queue: EncodedEvent[] = [];
   #listener: BusListener | undefined;
   constructor() {
+    super(new MemoryBus({ epoch: 'lag' }));
     this.inner.subscribe((event) => this.#queue.push(event));
   }
-  get headId() {
-    return this.inner.headId;
-  }
-  get originId() {
-    return this.inner.originId;
-  }
-  publish(event: string, data: unknown, json: string, channel?: string) {
-    return this.inner.publish(event, data, json, channel);
-  }
-  subscribe(listener: BusListener) {
+  override subscribe(listener: BusListener) {
     this.#listener = listener;
     return () => {
       this.#listener = undefined;
     };
   }
-  since(lastId: string, channel?: string) {
-    return this.inner.since(lastId, channel);
-  }
-  compareIds(a: string, b: string) {
-    return this.inner.compareIds(a, b);
-  }
   /** Hand the hub every event published so far. */
   deliver() {
     for (const event of this.#queue.splice(0)) this.#listener?.(event);
-  }
-  close() {
-    this.inner.close();
   }
 }
 
