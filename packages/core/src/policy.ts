@@ -139,7 +139,13 @@ export function checkHost(
   // `host` is what a trusted proxy says the client addressed (X-Forwarded-Host); else the header.
   const host = request.host ?? request.header('host');
   if (check.allows(host)) return undefined;
-  const shown = (host ?? '').slice(0, 100).replace(/[^\x20-\x7e]/g, '?');
+  if (host === undefined) {
+    return new BoardcastError(
+      'forbidden_host',
+      'the request names no host (no Host header); this server answers only to its allowedHosts (DNS rebinding defence)',
+    );
+  }
+  const shown = host.slice(0, 100).replace(/[^\x20-\x7e]/g, '?');
   return new BoardcastError(
     'forbidden_host',
     `host "${shown}" is not one this server answers to; add it to allowedHosts (DNS rebinding defence)`,

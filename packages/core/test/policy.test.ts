@@ -230,10 +230,10 @@ describe('Host names', () => {
     expect(error?.message).toBe(
       `host "evil?${'x'.repeat(95)}" is not one this server answers to; add it to allowedHosts (DNS rebinding defence)`,
     );
-    // A check of its own that refuses a request without Host: the message shows an empty host, nothing made up.
+    // A check of its own that refuses a request without Host: the message says there is none.
     const strict = { allows: (host: string | undefined) => host !== undefined, names: [] };
     expect(checkHost(strict, { host: undefined, header: () => undefined })?.message).toBe(
-      'host "" is not one this server answers to; add it to allowedHosts (DNS rebinding defence)',
+      'the request names no host (no Host header); this server answers only to its allowedHosts (DNS rebinding defence)',
     );
   });
 });

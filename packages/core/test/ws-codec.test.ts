@@ -427,10 +427,10 @@ describe('tryDecodeClientFrame: ping, type and size', () => {
   });
 
   it('never throws, even for a frame that is neither text nor bytes (a caller without types)', () => {
-    for (const raw of [null, undefined]) {
+    for (const raw of [null, undefined, 42, { type: 'ping' }]) {
       expect(tryDecodeClientFrame(raw as never)).toEqual({
         ok: false,
-        error: new BoardcastError('invalid_payload', 'frame could not be decoded'),
+        error: new BoardcastError('invalid_payload', 'frame must be text or bytes'),
       });
     }
   });
