@@ -206,7 +206,7 @@ export function tryDecodeClientFrame(raw: string | Uint8Array, options: DecodeOp
         return { ok: false, error: new BoardcastError('payload_too_large', `frame exceeds ${maxBytes} bytes`) };
       }
       text = raw;
-    } else if (!(raw instanceof Uint8Array)) {
+    } else if (!ArrayBuffer.isView(raw)) {
       // A caller without types (a plain-JS server) may hand anything over.
       return { ok: false, error: invalid('frame must be text or bytes') };
     } else {
