@@ -1,10 +1,20 @@
-import { type ClientRequest, get as httpGet } from 'node:http';
-import { BoardcastError } from '@boardcast/core';
+import { Agent, type ClientRequest, get as httpGet, request as httpRequest } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { BoardcastError, createHub } from '@boardcast/core';
 import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it } from 'vitest';
 import { endAll } from '../../../test-support/end-all.js';
 import { createSseEndpoint, type SseEndpointOptions } from '../src/index.js';
-import { listen, makeHub, openStream, type StreamReader, summary, type TestServer, waitFor } from './helpers.js';
+import {
+  contract,
+  listen,
+  makeHub,
+  openStream,
+  type StreamReader,
+  summary,
+  type TestServer,
+  waitFor,
+} from './helpers.js';
 
 let server: TestServer | undefined;
 let hub: ReturnType<typeof makeHub>;
@@ -173,7 +183,9 @@ describe('SSE stream (node:http)', () => {
     const refused = await fetch(`${server?.url}/`);
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('7');
-    expect(await refused.json()).toEqual({ error: { code: 'too_many_clients', message: expect.any(String) } });
+    expect(await refused.json()).toEqual({
+      error: { code: 'too_many_clients', message: 'at most 2 event streams are allowed' },
+    });
     expect(rejected).toEqual(['too_many_clients']);
     await hub.publish('time', 'still here');
     await waitFor(() => a.messages.length === 2 && b.messages.length === 2, 'others keep receiving');
@@ -204,7 +216,10 @@ describe('SSE stream (node:http)', () => {
     expect([first.status, second.status]).toEqual([200, 200]);
     const third = await from('127.0.0.1');
     expect(third.status).toBe(503);
-    expect(JSON.parse(third.body).error.code).toBe('too_many_clients');
+    expect(JSON.parse(third.body).error).toEqual({
+      code: 'too_many_clients',
+      message: 'at most 2 event streams are allowed per address',
+    });
     // Another address (all of 127/8 is loopback on Linux) still gets in.
     const other = await from('127.0.0.2');
     expect(other.status).toBe(200);
@@ -269,7 +284,10 @@ describe('SSE stream (node:http)', () => {
     const response = await fetch(`${server?.url}/`, { method: 'PUT' });
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toBe('GET, POST, OPTIONS');
-    expect((await response.json()).error.code).toBe('method_not_allowed');
+    expect((await response.json()).error).toEqual({
+      code: 'method_not_allowed',
+      message: 'PUT is not allowed; use GET or POST',
+    });
   });
 
   it('emits connect and disconnect once per stream, and close() ends every stream and timer', async () => {
@@ -294,7 +312,7 @@ describe('SSE stream (node:http)', () => {
     ]);
     const late = await fetch(`${server?.url}/`);
     expect(late.status).toBe(503);
-    expect((await late.json()).error.code).toBe('closed');
+    expect((await late.json()).error).toEqual({ code: 'closed', message: 'the event stream is shut down' });
   });
 
   it('runs authorize (async) before opening a stream: 401, 403, and the value on the client', async () => {
@@ -325,5 +343,258 @@ describe('SSE stream (node:http)', () => {
     await hub.close();
     await waitFor(() => reader.ended, 'stream ended');
     expect(sse.clientCount).toBe(0);
+  });
+  it('names the package, the option and its bounds in each construction error', () => {
+    const hub2 = makeHub();
+    for (const [options, message] of [
+      [{ keepAliveMs: 5 }, '@boardcast/sse-server: keepAliveMs must be between 10 and 3600000 ms (got 5)'],
+      [{ retry: 99 }, '@boardcast/sse-server: retry must be between 100 and 3600000 ms (got 99)'],
+      [
+        { retry: { min: 50, max: 1000 } },
+        '@boardcast/sse-server: retry.min must be between 100 and 3600000 ms (got 50)',
+      ],
+      [
+        { retry: { min: 100, max: 4e6 } },
+        '@boardcast/sse-server: retry.max must be between 100 and 3600000 ms (got 4000000)',
+      ],
+      [{ retry: { min: 2000, max: 1000 } }, '@boardcast/sse-server: retry range needs min <= max'],
+      [{ retryAfterSeconds: -1 }, '@boardcast/sse-server: retryAfterSeconds must be a number >= 0'],
+      [{ maxBodyBytes: -1 }, '@boardcast/sse-server: maxBodyBytes must be a number >= 0'],
+      [{ maxClientsPerAddress: 0 }, '@boardcast/sse-server: maxClientsPerAddress must be an integer >= 1 (got 0)'],
+    ] satisfies [SseEndpointOptions, string][]) {
+      expect(() => createSseEndpoint(hub2, options), JSON.stringify(options)).toThrow(message);
+    }
+    // 0 is a valid Retry-After and a valid (if useless) body limit.
+    for (const options of [{ retryAfterSeconds: 0 }, { maxBodyBytes: 0 }]) {
+      expect(() => createSseEndpoint(hub2, options).close(), JSON.stringify(options)).not.toThrow();
+    }
+  });
+
+  it('reads ?events= leniently: blanks and spaces around names are ignored, an empty list means every event', async () => {
+    await setup();
+    const spaced = await open('/?events=time,%20led%20,,');
+    const empty = await open('/?events=');
+    await waitFor(() => spaced.messages.length === 1 && empty.messages.length === 1, 'snapshots');
+    expect(sse.clients().map((c) => c.events)).toEqual([['time', 'led'], undefined]);
+    await hub.publish('pin_change', { pin: 'P1', value: 1 });
+    await hub.publish('time', 't');
+    await waitFor(() => spaced.messages.length === 2 && empty.messages.length === 3, 'events');
+    expect(summary(spaced.messages).slice(1)).toEqual(['time:"t"']);
+    expect(summary(empty.messages).slice(1)).toEqual(['pin_change:{"pin":"P1","value":1}', 'time:"t"']);
+    // An unknown name is echoed, but only its first 64 characters.
+    const long = `${'a'.repeat(64)}${'b'.repeat(36)}`;
+    const bad = await fetch(`${server?.url}/?events=${long}`);
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error.message).toBe(`unknown event "${'a'.repeat(64)}" in ?events=`);
+  });
+
+  it('keeps a Last-Event-ID of up to 256 characters and replaces a longer one by a foreign id', async () => {
+    await setup();
+    const longest = await open('', { 'Last-Event-ID': 'x'.repeat(256) });
+    await waitFor(() => sse.clientCount === 1, 'first stream');
+    const tooLong = await open('', { 'Last-Event-ID': 'y'.repeat(257) });
+    await waitFor(() => longest.messages.length === 2 && tooLong.messages.length === 2, 'reset + snapshot');
+    expect(sse.clients().map((c) => c.lastEventId)).toEqual(['x'.repeat(256), 'foreign']);
+  });
+
+  it('takes a POST channel list from the body only, resumes it from Last-Event-ID, and names the list in refusals', async () => {
+    await setup();
+    const first = await hub.publish('time', 't1');
+    await hub.publish('time', 't2');
+    const post = (body: string, headers: Record<string, string> = {}) => ({
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...headers },
+      body,
+    });
+    // ?channels= is a GET's; a POST ignores it, even when it would be refused.
+    expect((await fetch(`${server?.url}/?channels=no%20spaces`)).status).toBe(400);
+    // openStream's headers argument replaces init.headers, so they go there.
+    const resumed = await openStream(
+      `${server?.url}/?channels=no%20spaces`,
+      { 'Content-Type': 'application/json', 'Last-Event-ID': first },
+      { method: 'POST', body: '{"channels":["default"]}' },
+    );
+    readers.push(resumed);
+    expect(resumed.response.status).toBe(200);
+    await waitFor(() => resumed.messages.length === 1, 'the replay');
+    expect(summary(resumed.messages)).toEqual(['time:{"channel":"default","data":"t2"}']);
+    const invalid = await fetch(`${server?.url}/`, post('{"channels":'));
+    expect(invalid.status).toBe(400);
+    expect((await invalid.json()).error.message).toBe('the channel list is not valid JSON');
+  });
+
+  it('closes the connection after refusing a POST whose body it did not read, and only then', async () => {
+    await setup();
+    const port = Number(new URL(server?.url ?? '').port);
+    // A keep-alive agent, so that the server's choice shows in the Connection header.
+    const agent = new Agent({ keepAlive: true });
+    const ask = (contentType: string) =>
+      new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+        const request = httpRequest(
+          { host: '127.0.0.1', port, path: '/', method: 'POST', agent, headers: { 'Content-Type': contentType } },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+          },
+        );
+        request.on('error', reject);
+        request.end('{"channels":');
+      });
+    try {
+      expect(await ask('text/plain')).toEqual({ status: 415, connection: 'close' });
+      expect(await ask('application/json')).toEqual({ status: 400, connection: 'keep-alive' });
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('adds the headers option to streams and to refusals', async () => {
+    await setup({ headers: { 'X-Extra': 'yes' }, maxClients: 1 });
+    const reader = await open();
+    expect(reader.response.headers.get('x-extra')).toBe('yes');
+    const refused = await fetch(`${server?.url}/`);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('x-extra')).toBe('yes');
+  });
+
+  it('tells an HTTP/1.0 client (a proxy) that the stream keeps the connection open', async () => {
+    await setup({ keepAliveMs: 0 });
+    const head = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(server?.url ?? '').port), '127.0.0.1');
+      let text = '';
+      socket.on('error', reject);
+      socket.on('data', (chunk) => {
+        text += chunk;
+        if (text.includes('\r\n\r\n')) {
+          resolve(text.slice(0, text.indexOf('\r\n\r\n')));
+          socket.destroy();
+        }
+      });
+      socket.write('GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n');
+    });
+    expect(head.split('\r\n')).toContain('Connection: keep-alive');
+  });
+
+  it('asks for no Nagle delay, and for TCP keep-alive at keepAliveMs unless it is 0', async () => {
+    for (const keepAliveMs of [20, 0]) {
+      await setup({ keepAliveMs });
+      const calls: unknown[][] = [];
+      server?.server.on('connection', (socket: Socket) => {
+        // Records what the endpoint asks of the socket, then does it.
+        const { setNoDelay, setKeepAlive } = socket;
+        socket.setNoDelay = (...args) => {
+          calls.push(['setNoDelay', ...args]);
+          return setNoDelay.apply(socket, args);
+        };
+        socket.setKeepAlive = (...args) => {
+          calls.push(['setKeepAlive', ...args]);
+          return setKeepAlive.apply(socket, args);
+        };
+      });
+      const reader = await open();
+      await waitFor(() => reader.messages.length === 1, 'snapshot');
+      expect(calls).toEqual(
+        keepAliveMs > 0
+          ? [
+              ['setNoDelay', true],
+              ['setKeepAlive', true, keepAliveMs],
+            ]
+          : [['setNoDelay', true]],
+      );
+      await endAll(...readers.splice(0), sse, hub, server);
+    }
+  });
+
+  it('answers 500 handler_failed when the stream cannot start, and cuts a stream that failed after its headers', async () => {
+    await setup({ headers: { 'X-Bad': 'a\nb' } });
+    const errors: string[] = [];
+    hub.on('error', (error, where) => errors.push(`${where}: ${String(error)}`));
+    // The invalid header value throws when the stream's headers are written.
+    const failed = await fetch(`${server?.url}/`);
+    expect(failed.status).toBe(500);
+    expect(await failed.json()).toEqual({ error: { code: 'handler_failed', message: 'stream failed' } });
+    expect(errors).toEqual([expect.stringMatching(/^sse-server node handler: TypeError.*X-Bad/)]);
+    await endAll(sse, hub, server);
+
+    await setup();
+    hub.on('error', (error, where) => errors.push(`${where}: ${String(error)}`));
+    // The hub fails once the 200 and its headers are out: only cutting the stream is left.
+    (hub as unknown as { connect: () => never }).connect = () => {
+      throw new Error('hub broke');
+    };
+    const response = await fetch(`${server?.url}/`);
+    expect(response.status).toBe(200);
+    await expect(response.text()).rejects.toThrow();
+    expect(errors.slice(1)).toEqual(['sse-server node handler: Error: hub broke']);
+  });
+
+  it('refuses a stream of the default channel with 403 when access denies it or fails, reporting the failure', async () => {
+    let fail = false;
+    hub = createHub(contract, {
+      state: { led: { on: false } },
+      access: {
+        canSee: () => {
+          if (fail) throw new Error('policy store down');
+          return false;
+        },
+      },
+    });
+    const errors: string[] = [];
+    hub.on('error', (error, where) => errors.push(`${where}: ${String(error)}`));
+    sse = createSseEndpoint(hub);
+    server = await listen(sse.node);
+    for (const failing of [false, true]) {
+      fail = failing;
+      const refused = await fetch(`${server.url}/`);
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toEqual({
+        error: { code: 'forbidden', message: 'channel "default" is not yours to see' },
+      });
+    }
+    expect(errors).toEqual(['access.canSee: Error: policy store down']);
+    expect(sse.clientCount).toBe(0);
+  });
+
+  it('reports an authorize that throws a plain error on the hub and answers 500', async () => {
+    await setup({
+      authorize: () => {
+        throw new Error('token service down');
+      },
+    });
+    const errors: string[] = [];
+    hub.on('error', (error, where) => errors.push(`${where}: ${String(error)}`));
+    const refused = await fetch(`${server?.url}/`);
+    expect(refused.status).toBe(500);
+    expect((await refused.json()).error.code).toBe('handler_failed');
+    expect(errors).toEqual(['sse-server authorize: Error: token service down']);
+  });
+});
+
+describe('SSE stream (fetch handler)', () => {
+  it('sets no Connection header: the runtime manages the connection, and HTTP/2 forbids it', async () => {
+    hub = makeHub();
+    sse = createSseEndpoint(hub, { keepAliveMs: 0 });
+    const controller = new AbortController();
+    const response = await sse.fetch(new Request('http://127.0.0.1/', { signal: controller.signal }));
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(response.headers.has('connection')).toBe(false);
+    controller.abort();
+  });
+
+  it('counts no address it was not given against maxClientsPerAddress', async () => {
+    hub = makeHub();
+    sse = createSseEndpoint(hub, { keepAliveMs: 0, maxClientsPerAddress: 1 });
+    const controllers = [new AbortController(), new AbortController()];
+    for (const controller of controllers) {
+      const response = await sse.fetch(new Request('http://127.0.0.1/', { signal: controller.signal }));
+      expect(response.status).toBe(200);
+    }
+    expect(sse.clientCount).toBe(2);
+    const limited = await sse.fetch(new Request('http://127.0.0.1/'), { remoteAddress: '10.0.0.1' });
+    expect(limited.status).toBe(200);
+    const refused = await sse.fetch(new Request('http://127.0.0.1/'), { remoteAddress: '10.0.0.1' });
+    expect(refused.status).toBe(503);
+    for (const controller of controllers) controller.abort();
   });
 });
