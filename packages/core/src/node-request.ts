@@ -15,8 +15,15 @@ export interface NodeRequestLike {
   readonly socket?: { readonly remoteAddress?: string | undefined; readonly encrypted?: boolean } | null | undefined;
 }
 
-/** No proxy trusted: the peer is the client. */
-const DIRECT = createProxyTrust(undefined);
+/**
+ * No proxy trusted: the peer is the client. Made on first use, not at import:
+ * importing this module runs nothing (the package has no side effects).
+ */
+let direct: ProxyTrust | undefined;
+const directTrust = (): ProxyTrust => {
+  direct ??= createProxyTrust(undefined);
+  return direct;
+};
 
 /**
  * A Node request in core's shape, with `clientAddress`, `host` and
@@ -27,7 +34,7 @@ const DIRECT = createProxyTrust(undefined);
  */
 export function fromNodeRequest<Raw extends NodeRequestLike>(
   req: Raw,
-  proxy: ProxyTrust = DIRECT,
+  proxy: ProxyTrust = directTrust(),
   url: URL = nodeUrl(req),
 ): BoardcastRequest<Raw> {
   const request: BoardcastRequest<Raw> = {
@@ -66,7 +73,7 @@ function nodeUrl(req: NodeRequestLike): URL {
  */
 export function fromFetchRequest(
   request: Request,
-  proxy: ProxyTrust = DIRECT,
+  proxy: ProxyTrust = directTrust(),
   remoteAddress?: string,
 ): BoardcastRequest<Request> {
   const url = new URL(request.url);
