@@ -102,7 +102,10 @@ describe('fromFetchRequest', () => {
     expect(request.host).toBe('device.local:8443');
   });
 
-  it('without the adapter’s remoteAddress the client address is unknown', () => {
-    expect(fromFetchRequest(new Request('http://device.local/')).clientAddress).toBeUndefined();
+  it('without the adapter’s remoteAddress the client address is unknown; an http: URL is plain http', () => {
+    const request = fromFetchRequest(new Request('http://device.local/'));
+    expect(request.clientAddress).toBeUndefined();
+    // The scheme decides Secure cookies and same-host origins: http stays http.
+    expect(request.protocol).toBe('http');
   });
 });
