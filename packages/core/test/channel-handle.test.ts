@@ -8,6 +8,18 @@ import { frameSink, tickContract } from './fixtures.js';
 const initial = { ticks: 0 };
 const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
+/** A policy that lets everyone see everything and notes whom it was asked about (`asked`). */
+function recordingAccess(): { asked: string[]; access: AccessPolicy } {
+  const asked: string[] = [];
+  const access: AccessPolicy = {
+    canSee: (principal) => {
+      asked.push(String(principal));
+      return true;
+    },
+  };
+  return { asked, access };
+}
+
 describe('a channel handle', () => {
   it("sets, encodes and reads its own channel's state; a channel never used has the initial state", async () => {
     const hub = createHub(tickContract, { state: initial });
@@ -118,13 +130,7 @@ describe('invalidateAccess', () => {
   });
 
   it('an access change from the bus with no data (another version, a hand-written entry) rechecks everyone', async () => {
-    const asked: string[] = [];
-    const access: AccessPolicy = {
-      canSee: (principal) => {
-        asked.push(String(principal));
-        return true;
-      },
-    };
+    const { asked, access } = recordingAccess();
     const bus = new MemoryBus();
     const hub = createHub(tickContract, { state: initial, access, bus });
     hub.connect({ channels: ['one'], principal: 'bob' }, frameSink().sink);
@@ -137,13 +143,7 @@ describe('invalidateAccess', () => {
   });
 
   it("with a principal id rechecks that viewer's channels only; without one, everyone's", async () => {
-    const asked: string[] = [];
-    const access: AccessPolicy = {
-      canSee: (principal) => {
-        asked.push(String(principal));
-        return true;
-      },
-    };
+    const { asked, access } = recordingAccess();
     const hub = createHub(tickContract, { state: initial, access });
     hub.connect({ channels: ['one'], principal: 'bob' }, frameSink().sink);
     hub.connect({ channels: ['one'], principal: 'alice' }, frameSink().sink);

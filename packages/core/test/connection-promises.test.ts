@@ -50,6 +50,24 @@ function client() {
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
+/**
+ * `c`'s sink that, right after writing the first event frame `when` picks,
+ * runs `act` once: a call made from inside a transport's write.
+ */
+function reentrantSink(c: ReturnType<typeof client>, when: (frame: Frame) => boolean, act: () => void): HubSink {
+  let acted = false;
+  return {
+    ...c.sink,
+    event: (e) => {
+      c.sink.event(e);
+      if (!acted && when(JSON.parse(e.ws) as Frame)) {
+        acted = true;
+        act();
+      }
+    },
+  };
+}
+
 /** A hub on a bus whose `since` waits for `release()`, with one event on channel a (`from`). */
 async function gatedHub() {
   let release!: () => void;
@@ -369,19 +387,13 @@ describe('a connection', () => {
 
   it('an event published from inside the sink while an operation writes reaches the client after it', async () => {
     const hub = createHub(contract, { state: initial });
-    let published = false;
     const c = client();
-    const sink: HubSink = {
-      ...c.sink,
-      event: (e) => {
-        c.sink.event(e);
-        // Folded at once on the in-memory bus: the connection is still writing its start, so it is buffered.
-        if (!published) {
-          published = true;
-          void hub.channel('a').publish('tick', 7);
-        }
-      },
-    };
+    // Folded at once on the in-memory bus: the connection is still writing its start, so it is buffered.
+    const sink = reentrantSink(
+      c,
+      () => true,
+      () => void hub.channel('a').publish('tick', 7),
+    );
     hub.connect({ channels: ['a'] }, sink);
     await settle();
     expect(c.frames.map((f) => [f.type, f.data])).toEqual([
@@ -394,18 +406,12 @@ describe('a connection', () => {
     for (const dropX of ['remove', 'removed'] as const) {
       const { hub, from, release } = await gatedHub();
       const c = client();
-      let publish = true;
-      const sink: HubSink = {
-        ...c.sink,
-        event: (e) => {
-          c.sink.event(e);
-          // b's snapshot is written when the add completes: k's event is buffered, the next operation then runs.
-          if (publish && (JSON.parse(e.ws) as Frame).channel === 'b') {
-            publish = false;
-            void hub.channel('k').publish('tick', 9);
-          }
-        },
-      };
+      // b's snapshot is written when the add completes: k's event is buffered, the next operation then runs.
+      const sink = reentrantSink(
+        c,
+        (frame) => frame.channel === 'b',
+        () => void hub.channel('k').publish('tick', 9),
+      );
       const connection = hub.connect({ channels: ['k', 'x'] }, sink);
       const added = connection.add(['b', { channel: 'c', since: from }]); // waits for the bus
       const dropped = dropX === 'remove' ? connection.remove(['x']) : hub.channel('x').remove();
@@ -443,20 +449,15 @@ describe('a connection', () => {
     const hub = createHub(contract, { state: initial });
     const c = client();
     let connection: ReturnType<typeof hub.connect> | undefined;
-    let removing = false;
-    const sink: HubSink = {
-      ...c.sink,
-      event: (e) => {
-        c.sink.event(e);
-        // On the restart's first snapshot: the queue runs the removal at once, inside the write.
-        if (removing && (JSON.parse(e.ws) as Frame).type === 'snapshot') {
-          removing = false;
-          void connection?.remove(['b']);
-        }
-      },
-    };
+    let restarting = false;
+    // On the restart's first snapshot: the queue runs the removal at once, inside the write.
+    const sink = reentrantSink(
+      c,
+      (frame) => restarting && frame.type === 'snapshot',
+      () => void connection?.remove(['b']),
+    );
     connection = hub.connect({ channels: ['a', 'b'] }, sink);
-    removing = true;
+    restarting = true;
     expect(() => connection?.restart()).not.toThrow();
     expect(connection.channels).toEqual(['a']);
     await hub.channel('a').publish('tick', 1);
