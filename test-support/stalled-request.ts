@@ -1,5 +1,13 @@
+import type { Server } from 'node:http';
 import { connect } from 'node:net';
-import { onTestFinished } from 'vitest';
+import { expect, onTestFinished } from 'vitest';
+
+/**
+ * Server timeouts short enough for a test to wait out, for a server under
+ * test to be started with (Node's own defaults would hold a stalled client
+ * for 60 s, checked every 30 s).
+ */
+export const SHORT_TIMEOUTS = { headersTimeout: 500, requestTimeout: 1000, connectionsCheckingInterval: 100 } as const;
 
 /** What a server did with a request cut short: what it answered before it closed the connection. */
 export interface Stalled {
@@ -32,4 +40,20 @@ export function stallRequest(port: number, partial: string): Promise<Stalled> {
       if (socket.connecting) reject(error);
     });
   });
+}
+
+/**
+ * Checks that `running.server` has {@link SHORT_TIMEOUTS} (the server's own
+ * settings, not Node's defaults), then sends `partial` as a slow client would
+ * and expects the server to answer 408 and close the connection. The stall
+ * itself is waited for, with the test's timeout as the only bound on time.
+ */
+export async function expectStallAnswered408(
+  running: { readonly server: Server; readonly port: number },
+  partial: string,
+): Promise<void> {
+  expect(running.server.headersTimeout).toBe(SHORT_TIMEOUTS.headersTimeout);
+  expect(running.server.requestTimeout).toBe(SHORT_TIMEOUTS.requestTimeout);
+  const { answer } = await stallRequest(running.port, partial);
+  expect(answer).toMatch(/^HTTP\/1\.1 408/);
 }

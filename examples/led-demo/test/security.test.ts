@@ -2,7 +2,7 @@ import { get as httpGet } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { openRawStream } from '../../../test-support/security-probe.js';
-import { stallRequest } from '../../../test-support/stalled-request.js';
+import { expectStallAnswered408, SHORT_TIMEOUTS } from '../../../test-support/stalled-request.js';
 import { type Demo, type DemoOptions, startDemo } from '../src/server.js';
 import { waitFor } from './helpers.js';
 
@@ -179,39 +179,29 @@ describe('led-demo: board connection log', () => {
 });
 
 describe('led-demo: slow clients', () => {
-  const timeouts = { headersTimeout: 500, requestTimeout: 1000, connectionsCheckingInterval: 100 };
-
   it('a client that sends part of its headers and stalls is answered 408 and closed after headersTimeout', async () => {
-    await start({ timeouts });
-    // The configured timeouts are the server's (Node's own defaults would
-    // hold a stalled client for 60 s, checked every 30 s); the stall itself
-    // is waited for, with the test's timeout as the only bound on time.
-    expect(demo?.server.headersTimeout).toBe(timeouts.headersTimeout);
-    expect(demo?.server.requestTimeout).toBe(timeouts.requestTimeout);
-    const { answer } = await stallRequest(demo?.port ?? 0, 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
-    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    const running = await start({ timeouts: SHORT_TIMEOUTS });
+    await expectStallAnswered408(running, 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ');
   });
 
   it('a client that stalls in its body is closed after requestTimeout', async () => {
-    await start({ timeouts });
-    expect(demo?.server.requestTimeout).toBe(timeouts.requestTimeout);
-    const { answer } = await stallRequest(
-      demo?.port ?? 0,
+    const running = await start({ timeouts: SHORT_TIMEOUTS });
+    await expectStallAnswered408(
+      running,
       'POST /api/commands/led HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"st',
     );
-    expect(answer).toMatch(/^HTTP\/1\.1 408/);
-    expect(demo?.hub.state.led.on).toBe(false);
+    expect(running.hub.state.led.on).toBe(false);
   });
 
   it('an SSE stream and a WebSocket outlive requestTimeout and keep delivering events', async () => {
-    await start({ timeouts, timeIntervalMs: 100 });
+    await start({ timeouts: SHORT_TIMEOUTS, timeIntervalMs: 100 });
     const stream = await openStream();
     expect(stream.status).toBe(200);
     const ws = new WebSocket(`ws://127.0.0.1:${demo?.port}/api/ws`, 'boardcast.v1');
     await new Promise((resolve) => ws.once('open', resolve));
     // requestTimeout covers receiving the request, not a response still
     // streaming: after 3× requestTimeout the stream still gets new events.
-    await new Promise((resolve) => setTimeout(resolve, timeouts.requestTimeout * 3));
+    await new Promise((resolve) => setTimeout(resolve, SHORT_TIMEOUTS.requestTimeout * 3));
     expect(stream.closed()).toBe(false);
     const before = stream.text().length;
     await waitFor(

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { openRawStream } from '../../../test-support/security-probe.js';
-import { stallRequest } from '../../../test-support/stalled-request.js';
+import { expectStallAnswered408, SHORT_TIMEOUTS } from '../../../test-support/stalled-request.js';
 import type { DashboardOptions, RunningDashboard } from '../src/server.js';
 import { postReadings, start, waitFor } from './helpers.js';
 
@@ -141,36 +141,26 @@ describe('sensor-dashboard: headers, logs, slow clients', () => {
     expect(lines).toContainEqual(expect.stringContaining('cmd  set_alarm\\ncmd  set_alarm via http: ok\\r'));
   });
 
-  const timeouts = { headersTimeout: 500, requestTimeout: 1000, connectionsCheckingInterval: 100 };
-
   it('a client that sends part of its headers and stalls is answered 408 and closed after headersTimeout', async () => {
-    await open({ timeouts });
-    // The configured timeouts are the server's (Node's own defaults would
-    // hold a stalled client for 60 s, checked every 30 s); the stall itself
-    // is waited for, with the test's timeout as the only bound on time.
-    expect(app?.server.headersTimeout).toBe(timeouts.headersTimeout);
-    expect(app?.server.requestTimeout).toBe(timeouts.requestTimeout);
-    const { answer } = await stallRequest(app?.port ?? 0, 'POST /api/readings HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthoriz');
-    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    const running = await open({ timeouts: SHORT_TIMEOUTS });
+    await expectStallAnswered408(running, 'POST /api/readings HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthoriz');
   });
 
   it('an ingest body that stalls is closed after requestTimeout and stores nothing', async () => {
-    const running = await open({ timeouts });
-    expect(running.server.requestTimeout).toBe(timeouts.requestTimeout);
-    const { answer } = await stallRequest(
-      running.port,
+    const running = await open({ timeouts: SHORT_TIMEOUTS });
+    await expectStallAnswered408(
+      running,
       'POST /api/readings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"sensor":"light",',
     );
-    expect(answer).toMatch(/^HTTP\/1\.1 408/);
     expect(running.hub.state.device.readings).toBe(0);
   });
 
   it('an SSE stream outlives requestTimeout and keeps delivering readings', async () => {
-    await open({ timeouts });
+    await open({ timeouts: SHORT_TIMEOUTS });
     const stream = await openStream();
     expect(stream.status).toBe(200);
     // requestTimeout covers receiving the request, not a response still streaming.
-    await new Promise((resolve) => setTimeout(resolve, timeouts.requestTimeout * 3));
+    await new Promise((resolve) => setTimeout(resolve, SHORT_TIMEOUTS.requestTimeout * 3));
     expect(stream.closed()).toBe(false);
     expect((await postReadings(base(), { sensor: 'light', value: 42 })).status).toBe(200);
     await waitFor(() => /event: reading/.test(stream.text()), 'the reading on the old stream');
