@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accessTable, createHub, DIRECTORY } from '../src/index.js';
+import { accessTable, createHub, DIRECTORY, type Hub } from '../src/index.js';
 import type { HubSink, WireFrame } from '../src/wire.js';
 import { laterAnswers, tickContract } from './fixtures.js';
 
@@ -27,6 +27,12 @@ function client() {
 
 const { later, settle } = laterAnswers();
 
+/** A tick published on each channel in turn, then time for the snapshots it brings to arrive. */
+async function tickOn(hub: Hub<typeof contract>, ...channels: string[]): Promise<void> {
+  for (const channel of channels) await hub.channel(channel).publish('tick', 1);
+  await settle();
+}
+
 describe('pattern subscriptions (a lookup per prefix length)', () => {
   it('a new channel reaches every connection whose prefix it starts with, of any length, and no other', async () => {
     const hub = createHub(contract, { state: { ticks: 0 } });
@@ -39,10 +45,7 @@ describe('pattern subscriptions (a lookup per prefix length)', () => {
     hub.connect({ channels: ['garage-*', 'kitchen-2*'] }, other.sink);
     // Overlapping patterns on one connection: told once, one snapshot.
     const overlap = hub.connect({ channels: ['k*', 'kitchen-*', 'kitchen-10*'] }, both.sink);
-    await hub.channel('kitchen-10').publish('tick', 1);
-    await hub.channel('k').publish('tick', 1);
-    await hub.channel('garage-9').publish('tick', 1);
-    await settle();
+    await tickOn(hub, 'kitchen-10', 'k', 'garage-9');
     expect(short.snapshots('kitchen-10')).toHaveLength(1);
     expect(short.snapshots('k')).toHaveLength(1);
     expect(long.snapshots('kitchen-10')).toHaveLength(1);
@@ -61,16 +64,13 @@ describe('pattern subscriptions (a lookup per prefix length)', () => {
     const ca = hub.connect({ channels: ['aa*'] }, a.sink);
     hub.connect({ channels: ['bb*'] }, b.sink);
     expect(await ca.remove(['aa*'])).toEqual(['aa*']);
-    await hub.channel('aa-1').publish('tick', 1);
-    await hub.channel('bb-1').publish('tick', 1);
-    await settle();
+    await tickOn(hub, 'aa-1', 'bb-1');
     expect(a.snapshots('aa-1')).toHaveLength(0);
     expect(b.snapshots('bb-1')).toHaveLength(1);
     // The last connection with a prefix leaves: a later one of that length is found again.
     const c = client();
     hub.connect({ channels: ['aa*'] }, c.sink);
-    await hub.channel('aa-2').publish('tick', 1);
-    await settle();
+    await tickOn(hub, 'aa-2');
     expect(c.snapshots('aa-2')).toHaveLength(1);
   });
 
@@ -84,17 +84,13 @@ describe('pattern subscriptions (a lookup per prefix length)', () => {
     hub.connect({ channels: ['roof*'] }, c.sink);
     await settle();
     await ca.remove(['room*']);
-    await hub.channel('room1').publish('tick', 1);
-    await hub.channel('roof1').publish('tick', 1);
-    await settle();
+    await tickOn(hub, 'room1', 'roof1');
     expect(a.snapshots('room1')).toHaveLength(0);
     expect(b.snapshots('room1')).toHaveLength(1);
     expect(c.snapshots('roof1')).toHaveLength(1);
     // room* is gone from every connection: roof*, of the same length, still matches.
     await cb.remove(['room*']);
-    await hub.channel('room2').publish('tick', 1);
-    await hub.channel('roof2').publish('tick', 1);
-    await settle();
+    await tickOn(hub, 'room2', 'roof2');
     expect(b.snapshots('room2')).toHaveLength(0);
     expect(c.snapshots('roof2')).toHaveLength(1);
     await hub.close();
@@ -106,11 +102,10 @@ describe('pattern subscriptions (a lookup per prefix length)', () => {
     const conn = hub.connect({ channels: ['room*'] }, a.sink);
     await settle();
     await conn.remove(['room*']);
-    await hub.channel('room1').publish('tick', 1);
+    await tickOn(hub, 'room1');
     expect(a.snapshots('room1')).toHaveLength(0);
     await conn.add(['roof*']);
-    await hub.channel('roof1').publish('tick', 1);
-    await settle();
+    await tickOn(hub, 'roof1');
     expect(a.snapshots('roof1')).toHaveLength(1);
     await hub.close();
   });
