@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { BoardcastRequest } from '../src/index.js';
 import { createProxyTrust, fromFetchRequest, fromNodeRequest, type NodeRequestLike } from '../src/server.js';
 
 const nodeRequest = (fields: Partial<NodeRequestLike> = {}): NodeRequestLike => ({
@@ -9,18 +10,31 @@ const nodeRequest = (fields: Partial<NodeRequestLike> = {}): NodeRequestLike => 
   ...fields,
 });
 
+/**
+ * What both adapters read of a POST from 10.0.0.5 with an Accept header: the
+ * request's fields, its headers in any case (Origin, never sent, is missing)
+ * and its host.
+ */
+function expectPostRead(
+  request: BoardcastRequest,
+  raw: unknown,
+  expected: { protocol: 'http' | 'https'; accept: string; host: string },
+): void {
+  expect(request).toMatchObject({ raw, method: 'POST', clientAddress: '10.0.0.5', protocol: expected.protocol });
+  expect([request.header('Accept'), request.header('HOST'), request.header('origin')]).toEqual([
+    expected.accept,
+    expected.host,
+    undefined,
+  ]);
+  expect(request.host).toBe(expected.host);
+}
+
 describe('fromNodeRequest', () => {
   it('reads method, path, headers (any case, repeated ones joined) and the peer', () => {
     const raw = nodeRequest({ method: 'POST', headers: { host: 'device.local:3000', accept: ['a/b', 'c/d'] } });
     const request = fromNodeRequest(raw);
-    expect(request).toMatchObject({ raw, method: 'POST', clientAddress: '10.0.0.5', protocol: 'http' });
+    expectPostRead(request, raw, { protocol: 'http', accept: 'a/b, c/d', host: 'device.local:3000' });
     expect(request.url.href).toBe('http://localhost/events?x=1');
-    expect([request.header('Accept'), request.header('HOST'), request.header('origin')]).toEqual([
-      'a/b, c/d',
-      'device.local:3000',
-      undefined,
-    ]);
-    expect(request.host).toBe('device.local:3000');
   });
 
   it("reads only the request's own headers: names Object.prototype has are no headers", () => {
@@ -91,15 +105,9 @@ describe('fromFetchRequest', () => {
   it('reads the request; the host falls back to the URL (HTTP/2 and 3 send none), the scheme is the URL’s', () => {
     const raw = new Request('https://device.local:8443/events?x=1', { method: 'POST', headers: { accept: 'a/b' } });
     const request = fromFetchRequest(raw, undefined, '10.0.0.5');
-    expect(request).toMatchObject({ raw, method: 'POST', clientAddress: '10.0.0.5', protocol: 'https' });
-    expect(request.url.pathname).toBe('/events');
     // No host header came: the host is the URL's.
-    expect([request.header('Accept'), request.header('host'), request.header('origin')]).toEqual([
-      'a/b',
-      'device.local:8443',
-      undefined,
-    ]);
-    expect(request.host).toBe('device.local:8443');
+    expectPostRead(request, raw, { protocol: 'https', accept: 'a/b', host: 'device.local:8443' });
+    expect(request.url.pathname).toBe('/events');
   });
 
   it('without the adapter’s remoteAddress the client address is unknown; an http: URL is plain http', () => {
