@@ -35,19 +35,19 @@ const directTrust = (): ProxyTrust => {
 export function fromNodeRequest<Raw extends NodeRequestLike>(
   req: Raw,
   proxy: ProxyTrust = directTrust(),
-  url: URL = nodeUrl(req),
+  url: URL = nodeRequestUrl(req),
 ): BoardcastRequest<Raw> {
   const request: BoardcastRequest<Raw> = {
     method: req.method ?? 'GET',
     url,
     header: (name) => {
       const key = name.toLowerCase();
-      // HTTP/2 (node:http2's compatibility API) names the host `:authority`
-      // and browsers send no `host` there: without this the Host check would
-      // see none and a same-host Origin would never match.
       // Own keys only: Node's headers object inherits from Object.prototype,
       // so `constructor` or `toString` would otherwise read as a header.
       const own = (k: string) => (Object.hasOwn(req.headers, k) ? req.headers[k] : undefined);
+      // HTTP/2 (node:http2's compatibility API) names the host `:authority`
+      // and browsers send no `host` there: without this the Host check would
+      // see none and a same-host Origin would never match.
       const value = own(key) ?? (key === 'host' ? own(':authority') : undefined);
       return typeof value === 'string' || value === undefined ? value : value.join(', ');
     },
@@ -59,7 +59,13 @@ export function fromNodeRequest<Raw extends NodeRequestLike>(
   });
 }
 
-function nodeUrl(req: NodeRequestLike): URL {
+/**
+ * The URL a Node request names, as {@link fromNodeRequest} reads it: the
+ * request's path (Express's `originalUrl` when mounted) on
+ * `http://localhost`; a path no URL can hold reads as `/`. For routing on
+ * the path alone, without resolving the client behind a proxy.
+ */
+export function nodeRequestUrl(req: Pick<NodeRequestLike, 'url' | 'originalUrl'>): URL {
   try {
     return new URL(req.originalUrl ?? req.url ?? '/', 'http://localhost');
   } catch {

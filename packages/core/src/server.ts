@@ -11,7 +11,7 @@
  * their shape).
  */
 export { LOG_SAFE_MAX_LENGTH, logSafe } from './log-safe.js';
-export { fromFetchRequest, fromNodeRequest, type NodeRequestLike } from './node-request.js';
+export { fromFetchRequest, fromNodeRequest, type NodeRequestLike, nodeRequestUrl } from './node-request.js';
 export {
   AddressCounter,
   type AllowedHosts,

@@ -1,12 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ContractSpec, Hub } from '@boardcast/core';
-import {
-  type AllowedHosts,
-  type AllowedOrigins,
-  fromFetchRequest,
-  fromNodeRequest,
-  type TrustProxy,
-} from '@boardcast/core/server';
+import { type AllowedHosts, type AllowedOrigins, nodeRequestUrl, type TrustProxy } from '@boardcast/core/server';
 import {
   type CommandEndpoint,
   type CommandEndpointOptions,
@@ -82,6 +76,8 @@ export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: Boar
   const commands = createCommandEndpoint(hub, { ...shared, ...options.commands });
   const directory = createDirectoryEndpoint(hub, { ...shared, ...options.directory });
 
+  // Routing reads the path alone: the endpoint routed to builds the whole
+  // request (client address, trustProxy) once, itself.
   const route = (pathname: string): Route => {
     if (pathname === eventsPath) return 'events';
     if (pathname === directoryPath) return 'directory';
@@ -94,7 +90,7 @@ export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: Boar
     commands,
     directory,
     node(req, res, next) {
-      const which = route(fromNodeRequest(req).url.pathname);
+      const which = route(nodeRequestUrl(req).pathname);
       if (which === 'events') sse.node(req, res);
       else if (which === 'commands') commands.node(req, res);
       else if (which === 'directory') directory.node(req as IncomingMessage, res as ServerResponse);
@@ -105,7 +101,7 @@ export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: Boar
       }
     },
     fastify(request, reply) {
-      const which = route(fromNodeRequest(request.raw).url.pathname);
+      const which = route(nodeRequestUrl(request.raw).pathname);
       if (which === 'events') sse.fastify(request, reply);
       else if (which === 'commands') commands.fastify(request, reply);
       else if (which === 'directory') directory.fastify(request, reply);
@@ -116,7 +112,7 @@ export function boardcastHttp<C extends ContractSpec>(hub: Hub<C>, options: Boar
       }
     },
     async fetch(request, peer) {
-      const which = route(fromFetchRequest(request).url.pathname);
+      const which = route(new URL(request.url).pathname);
       if (which === 'events') return sse.fetch(request, peer);
       if (which === 'commands') return commands.fetch(request, peer);
       if (which === 'directory') return directory.fetch(request, peer);
