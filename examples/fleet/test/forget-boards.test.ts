@@ -23,7 +23,7 @@ import { type RedisProcess, startRedis } from '../../../test-support/redis-serve
 import { keepForSuite } from '../../../test-support/suite-teardown.js';
 import { redisServerPath } from '../../../test-support/system.js';
 import { waitFor } from '../../../test-support/wait.js';
-import { type Fleet, startFleet } from '../src/server.js';
+import type { Fleet } from '../src/server.js';
 import { runFleetCommand, startTestFleet } from './helpers.js';
 
 const VISITORS = 30;
@@ -178,20 +178,14 @@ describe.skipIf(!redisServerPath)('fleet on Redis: a board that moved to another
   beforeAll(async () => {
     redis = keep(await startRedis(), (started) => started.stop());
     const common = {
-      port: 0,
-      host: '127.0.0.1',
-      log: false,
       redis: redis.url,
-      boards: 0,
-      inputEveryMs: 0,
-      readingEveryMs: 0,
       boardLink: { 'esp32-moves': 'token-of-esp32-moves', 'esp32-other': 'token-of-esp32-other' },
     } as const;
     // a forgets the board when another id needs its place (maxBoards 1), not on a timer: a 300 ms
     // retention raced the board's hello on b, which on a loaded machine came later than that (a
     // then saw it offline and removed the row b was about to hold). b forgets it 300 ms after it left.
-    a = keep(await startFleet({ ...common, boardLinkOptions: { retentionMs: 600_000, maxBoards: 1 } }));
-    b = keep(await startFleet({ ...common, boardLinkOptions: { retentionMs: 300 } }));
+    a = keep(await startTestFleet({ ...common, boardLinkOptions: { retentionMs: 600_000, maxBoards: 1 } }));
+    b = keep(await startTestFleet({ ...common, boardLinkOptions: { retentionMs: 300 } }));
   }, 60_000);
 
   it("the first instance forgetting it does not remove the row the second holds online; the second's does", async () => {

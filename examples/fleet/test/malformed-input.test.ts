@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NOT_A_LED_COMMAND } from '../../../test-support/led-command-bodies.js';
-import { type Fleet, startFleet } from '../src/server.js';
+import type { Fleet } from '../src/server.js';
+import { startTestFleet } from './helpers.js';
 
 /**
  * Malformed input on every HTTP route of the fleet (issue 27), as the LED
@@ -15,14 +16,7 @@ let fleet: Fleet;
 const lines: string[] = [];
 
 beforeAll(async () => {
-  fleet = await startFleet({
-    port: 0,
-    host: '127.0.0.1',
-    boards: 2,
-    inputEveryMs: 0,
-    readingEveryMs: 0,
-    log: (line) => lines.push(line),
-  });
+  fleet = await startTestFleet({ boards: 2, log: (line) => lines.push(line) });
 });
 afterAll(async () => {
   await fleet?.close();

@@ -5,8 +5,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { type StatusAndCodeOptions, statusAndCode } from '../../../test-support/status-and-code.js';
-import { type Fleet, type FleetOptions, startFleet } from '../src/server.js';
+import type { Fleet, FleetOptions } from '../src/server.js';
 import { parseUsers } from '../src/users.js';
+import { startTestFleet } from './helpers.js';
 
 let fleet: Fleet | undefined;
 const lines: string[] = [];
@@ -18,12 +19,8 @@ afterEach(async () => {
 });
 
 async function start(options: FleetOptions): Promise<void> {
-  fleet = await startFleet({
-    port: 0,
-    host: '127.0.0.1',
+  fleet = await startTestFleet({
     boards: 1,
-    inputEveryMs: 0,
-    readingEveryMs: 0,
     allowedHosts: ['fleet.example.com'],
     users: parseUsers({ users: { alice: { token: 'alice-secret-token', see: ['*'], control: ['*'] } } }),
     log: (line) => lines.push(line),
