@@ -634,6 +634,15 @@ class LoadingBus extends MemoryBus {
   }
 }
 
+/** A hub on a LoadingBus, and the errors it reports. */
+function loadingHub() {
+  const bus = new LoadingBus();
+  const hub = createHub(contract, { state: initial, bus });
+  const errors: unknown[] = [];
+  hub.on('error', (error) => errors.push(error));
+  return { bus, hub, errors };
+}
+
 describe('loading checkpoints', () => {
   it('a bus without checkpoints is no error: nothing is logged', async () => {
     const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
@@ -648,10 +657,7 @@ describe('loading checkpoints', () => {
   });
 
   it('none loaded: the state stays the initial one, and nothing is reported', async () => {
-    const bus = new LoadingBus();
-    const hub = createHub(contract, { state: initial, bus });
-    const errors: unknown[] = [];
-    hub.on('error', (error) => errors.push(error));
+    const { bus, hub, errors } = loadingHub();
     bus.load.resolve(undefined);
     await hub.ready;
     expect(hub.state).toEqual(initial);
@@ -660,10 +666,7 @@ describe('loading checkpoints', () => {
   });
 
   it("the head is the newest of the checkpoints' ids and of the events delivered meanwhile; each channel exists", async () => {
-    const bus = new LoadingBus();
-    const hub = createHub(contract, { state: initial, bus });
-    const errors: unknown[] = [];
-    hub.on('error', (error) => errors.push(error));
+    const { bus, hub, errors } = loadingHub();
     // Delivered while loading (ids load-1, load-2): older than the newest checkpoint, so the head stays there.
     bus.publish('count', 3, '3', 'early');
     await hub.invalidateAccess();
@@ -687,10 +690,7 @@ describe('loading checkpoints', () => {
       [[null, { id: 5 }, { id: 'board-1', kind: 'esp32' }], ['board-1']],
       [{ 'board-1': { id: 'board-1' } }, []],
     ] as const) {
-      const bus = new LoadingBus();
-      const hub = createHub(contract, { state: initial, bus });
-      const errors: unknown[] = [];
-      hub.on('error', (error) => errors.push(error));
+      const { bus, hub, errors } = loadingHub();
       bus.load.resolve([{ channel: '~directory', id: 'load-2', state }]);
       await hub.ready;
       expect([...hub.directory.keys()]).toEqual(ids);
