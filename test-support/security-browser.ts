@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, BrowserContextOptions, Frame, Page } from 'playwright-core';
 import { expect, onTestFinished } from 'vitest';
-import { startFramingPage } from './security-probe.js';
+import { startFramingPage, watchPage } from './security-probe.js';
 
 /** A new context of `browser` for the running test; closed when the test ends, however it ends. */
 export async function newContextForTest(browser: Browser, options?: BrowserContextOptions): Promise<BrowserContext> {
@@ -27,4 +27,24 @@ export async function openFramingPage(
   await page.goto(evil.url, { waitUntil: 'load' });
   await expect(page.frame({ name: 'own' })?.locator('#own').textContent()).resolves.toBe('own frame');
   return { page, victim: page.frame({ name: 'victim' }) };
+}
+
+/**
+ * Logs in as a user does: opens the printed `${origin}/?token=…` address
+ * (with `?transport=`) in a new watched page of `context` (see watchPage:
+ * errors and CSP violations land in `problems`). Checks that the token left
+ * the address bar and that the session cookie it was swapped for is not
+ * readable by scripts (HttpOnly).
+ */
+export async function openWithToken(
+  context: BrowserContext,
+  origin: string,
+  token: string,
+  transport: string,
+): Promise<{ page: Page; problems: string[] }> {
+  const watched = await watchPage(context);
+  await watched.page.goto(`${origin}/?token=${token}&transport=${transport}`);
+  expect(watched.page.url()).toBe(`${origin}/?transport=${transport}`);
+  expect(await watched.page.evaluate(() => document.cookie)).toBe('');
+  return watched;
 }

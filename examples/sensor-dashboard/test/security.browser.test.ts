@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { newContextForTest, openFramingPage } from '../../../test-support/security-browser.js';
-import { watchPage } from '../../../test-support/security-probe.js';
+import { newContextForTest, openFramingPage, openWithToken } from '../../../test-support/security-browser.js';
 import { chromiumPath } from '../../../test-support/system.js';
 import type { RunningDashboard } from '../src/server.js';
 import { pageInChromium } from './dashboard-page.js';
@@ -44,14 +43,11 @@ describe.skipIf(!chromiumPath)('sensor-dashboard security in Chromium', () => {
     async (t) => {
       app = await start({ assetsDir: chromium.assetsDir, controlToken: 'ctl-secret' });
       const origin = `http://127.0.0.1:${app.port}`;
-      const { page, problems } = await watchPage(await newContext());
-      await page.goto(`${origin}/?token=ctl-secret&transport=${t}`);
-      expect(page.url()).toBe(`${origin}/?transport=${t}`);
+      const { page, problems } = await openWithToken(await newContext(), origin, 'ctl-secret', t);
       await page.locator('#connection[data-status="open"]').waitFor({ timeout: 10_000 });
       await page.getByRole('button', { name: 'Inject 1 random reading per sensor' }).click();
       await page.locator('#inject-result', { hasText: 'Injected 3 readings.' }).waitFor({ timeout: 10_000 });
       expect(problems).toEqual([]);
-      expect(await page.evaluate(() => document.cookie)).toBe('');
 
       const stranger = await (await newContext()).newPage();
       await stranger.goto(`${origin}/?transport=${t}`);
