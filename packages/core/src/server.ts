@@ -2,14 +2,17 @@
  * `@boardcast/core/server`: what a server endpoint needs besides the hub —
  * a Node or Fetch request in core's shape (`fromNodeRequest`,
  * `fromFetchRequest`), the Host/Origin/limit policy every boardcast
- * endpoint applies, the upgrade registry, the token bucket behind every
- * rate limit (`RateLimiter`), the `Retry-After` rule of error answers, and
- * `logSafe` for log lines built from network input. Public and documented
+ * endpoint applies, the `authorize` rule (`authorizeRequest`), JSON and
+ * error answers (`jsonReply`, `errorReply`), the upgrade registry, the
+ * token bucket behind every rate limit (`RateLimiter`), the `Retry-After`
+ * rule of error answers, and `logSafe` for log lines built from network
+ * input. Public and documented
  * (core README), so an application can give its own endpoints the same
  * checks; it follows semver like the root entry. Node APIs stay out of it
  * too: callers pass the machine's names in (and Node requests are read by
  * their shape).
  */
+export { type AuthorizeOutcome, authorizeRequest } from './authorize.js';
 export { LOG_SAFE_MAX_LENGTH, logSafe } from './log-safe.js';
 export { fromFetchRequest, fromNodeRequest, type NodeRequestLike, nodeRequestUrl } from './node-request.js';
 export {
@@ -39,6 +42,7 @@ export {
   withClient,
 } from './policy.js';
 export { RateLimiter } from './rate-limit.js';
+export { errorReply, type HttpReply, jsonReply } from './reply.js';
 export { retryAfterHeader } from './retry-after.js';
 export {
   refuseUpgrade,

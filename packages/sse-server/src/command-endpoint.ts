@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BoardcastError, CHANNEL_ID, type ContractSpec, Emitter, type Hub } from '@boardcast/core';
+import { type HttpReply, jsonReply } from '@boardcast/core/server';
 import { parsedBodyText, readFetchBody, readJsonFrom, readNodeBody } from './body.js';
 import type { AnyHub } from './hub-like.js';
 import { type JsonEndpoint, type JsonEndpointOptions, type JsonHandler, jsonEndpoint } from './json-endpoint.js';
-import { type BoardcastRequest, jsonReply, type NodeRequest, type NodeResponse, type Reply } from './request.js';
+import type { BoardcastRequest, NodeRequest, NodeResponse } from './request.js';
 import type { FetchConnectionInfo } from './sse-endpoint.js';
 
 /** The shared endpoint options (see {@link JsonEndpointOptions}) and the body limit. */
@@ -103,10 +104,10 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
     return { run: (info) => this.#run(info, readBody), crashed: (error, info) => this.#crashed(error, info) };
   }
 
-  async #run(info: BoardcastRequest, readBody: ReadBody): Promise<Reply> {
+  async #run(info: BoardcastRequest, readBody: ReadBody): Promise<HttpReply> {
     const name = commandName(info.url.pathname);
     // Every early return below goes through this, so each refusal is reported once.
-    const refuse = (error: BoardcastError, headers?: Record<string, string>): Reply => {
+    const refuse = (error: BoardcastError, headers?: Record<string, string>): HttpReply => {
       this.emit('reject', error, info, name);
       return this.#http.error(error, headers);
     };
@@ -144,7 +145,7 @@ export class CommandEndpoint extends Emitter<CommandEndpointEvents> {
    * `#run` failed unexpectedly. `hub.dispatch` never throws, so the request
    * cannot have reached it: report it as a refusal too, so none goes unlogged.
    */
-  #crashed(error: unknown, info: BoardcastRequest): Reply {
+  #crashed(error: unknown, info: BoardcastRequest): HttpReply {
     this.#hub.emit('error', error, 'sse-server command endpoint');
     const refusal = new BoardcastError('handler_failed', 'command failed');
     this.emit('reject', refusal, info, commandName(info.url.pathname));

@@ -1,4 +1,5 @@
-import type { BoardcastRequest, Reply } from './request.js';
+import type { HttpReply } from '@boardcast/core/server';
+import type { BoardcastRequest } from './request.js';
 
 /** Core's `AllowedOrigins` for this package's requests, as `resolvePolicy` left it. */
 type Origins = 'same-host' | '*' | readonly string[] | ((origin: string, request: BoardcastRequest) => boolean);
@@ -28,7 +29,7 @@ export interface Cors {
   /** Headers for an answer (stream, result or error) to `request`. */
   headers(request: BoardcastRequest): Record<string, string>;
   /** The answer to an `OPTIONS` request that passed the host and origin checks. */
-  preflight(request: BoardcastRequest): Reply;
+  preflight(request: BoardcastRequest): HttpReply;
 }
 
 /** How long (s) a browser may cache a preflight; Chromium caps it at 7200, Firefox at 86400. */
@@ -93,6 +94,6 @@ function serialize(origin: string): string | undefined {
 }
 
 /** `reply` with `extra` headers added (the reply's own win: they were set for a reason). */
-export function withHeaders(reply: Reply, extra: Record<string, string>): Reply {
+export function withHeaders(reply: HttpReply, extra: Record<string, string>): HttpReply {
   return { ...reply, headers: { ...extra, ...reply.headers } };
 }

@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BoardcastError, type ContractSpec, type DirectoryQuery, Emitter, type Hub } from '@boardcast/core';
+import { type HttpReply, jsonReply } from '@boardcast/core/server';
 import { directoryQueryOf } from '@boardcast/core/wire';
 import type { FastifyReplyLike, FastifyRequestLike } from './command-endpoint.js';
 import type { AnyHub } from './hub-like.js';
 import { type JsonEndpoint, type JsonEndpointOptions, type JsonHandler, jsonEndpoint } from './json-endpoint.js';
-import { type BoardcastRequest, jsonReply, type Reply } from './request.js';
+import type { BoardcastRequest } from './request.js';
 import type { FetchConnectionInfo } from './sse-endpoint.js';
 
 /** The shared endpoint options: Host, Origin, trusted proxies, `authorize`, headers (see {@link JsonEndpointOptions}). */
@@ -52,8 +53,8 @@ export class DirectoryEndpoint extends Emitter<DirectoryEndpointEvents> {
   readonly fetch = (request: Request, peer: FetchConnectionInfo = {}): Promise<Response> =>
     this.#http.fetch(request, peer.remoteAddress, this.#handler);
 
-  async #run(info: BoardcastRequest): Promise<Reply> {
-    const refuse = (error: BoardcastError, headers?: Record<string, string>): Reply => {
+  async #run(info: BoardcastRequest): Promise<HttpReply> {
+    const refuse = (error: BoardcastError, headers?: Record<string, string>): HttpReply => {
       this.emit('reject', error, info);
       return this.#http.error(error, headers);
     };
@@ -71,7 +72,7 @@ export class DirectoryEndpoint extends Emitter<DirectoryEndpointEvents> {
     return jsonReply(200, JSON.stringify(page), this.#http.headers);
   }
 
-  #crashed(error: unknown): Reply {
+  #crashed(error: unknown): HttpReply {
     this.#hub.emit('error', error, 'sse-server directory endpoint');
     return this.#http.error(new BoardcastError('handler_failed', 'directory failed'));
   }

@@ -1,26 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BoardcastError } from '@boardcast/core';
 import {
+  type AuthorizeOutcome,
+  authorizeRequest,
   checkRequest,
   type EndpointPolicy,
   type EndpointPolicyOptions,
+  errorReply,
   fromFetchRequest,
   fromNodeRequest,
+  type HttpReply,
   resolvePolicy,
 } from '@boardcast/core/server';
 import { type Cors, createCors, withHeaders } from './cors.js';
 import { hostEnvironment } from './environment.js';
 import type { AnyHub } from './hub-like.js';
-import {
-  type AuthOutcome,
-  type Authorize,
-  type BoardcastRequest,
-  errorReply,
-  type Reply,
-  runAuthorize,
-  sendNode,
-  toResponse,
-} from './request.js';
+import { type Authorize, type BoardcastRequest, sendNode, toResponse } from './request.js';
 
 /**
  * The options the command and directory endpoints share (each adds its own).
@@ -47,8 +42,8 @@ export interface JsonEndpointOptions
 
 /** What the endpoint answers a request with; `crashed` when `run` throws (it never should). */
 export interface JsonHandler {
-  run(info: BoardcastRequest): Promise<Reply>;
-  crashed(error: unknown, info: BoardcastRequest): Reply;
+  run(info: BoardcastRequest): Promise<HttpReply>;
+  crashed(error: unknown, info: BoardcastRequest): HttpReply;
 }
 
 /**
@@ -68,12 +63,12 @@ export interface JsonEndpoint {
    */
   screen(
     info: BoardcastRequest,
-    refuse: (error: BoardcastError, headers?: Record<string, string>) => Reply,
-  ): Reply | undefined;
+    refuse: (error: BoardcastError, headers?: Record<string, string>) => HttpReply,
+  ): HttpReply | undefined;
   /** The endpoint's `authorize`; a throw that is not a `BoardcastError` is reported as the hub's `error` event. */
-  authorize(info: BoardcastRequest): Promise<AuthOutcome>;
+  authorize(info: BoardcastRequest): Promise<AuthorizeOutcome>;
   /** An error answer with the operator's headers (and `headers`, e.g. `Allow`). */
-  error(error: BoardcastError, headers?: Record<string, string>): Reply;
+  error(error: BoardcastError, headers?: Record<string, string>): HttpReply;
   /**
    * Serve a Node request. `closeUnread`: an unread (refused) body must not be
    * parsed as the next request, so such an answer closes the HTTP/1 connection.
@@ -116,7 +111,7 @@ export function jsonEndpoint(
       return undefined;
     },
     authorize: (info) =>
-      runAuthorize(options.authorize, info, (error) => hub.emit('error', error, 'sse-server authorize')),
+      authorizeRequest(options.authorize, info, (error) => hub.emit('error', error, 'sse-server authorize')),
     error: (error, extra) => errorReply(error, { ...headers, ...extra }),
     node(req, res, handler, closeUnread) {
       const info = fromNodeRequest(req, policy.proxy);
@@ -131,7 +126,7 @@ export function jsonEndpoint(
     },
     async fetch(request, remoteAddress, handler) {
       const info = fromFetchRequest(request, policy.proxy, remoteAddress);
-      let reply: Reply;
+      let reply: HttpReply;
       try {
         reply = await handler.run(info);
       } catch (error) {

@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { BoardcastError, type Authorize as CoreAuthorize, type BoardcastRequest as CoreRequest } from '@boardcast/core';
-import { retryAfterHeader } from '@boardcast/core/server';
-import { credentialExpiry } from '@boardcast/core/wire';
+import type { Authorize as CoreAuthorize, BoardcastRequest as CoreRequest } from '@boardcast/core';
+import type { HttpReply } from '@boardcast/core/server';
 
 /**
  * The request as the endpoints and the `authorize` hook see it: core's
@@ -30,71 +29,13 @@ export type NodeRequest = IncomingMessage | Http2ServerRequest;
 /** node:http's response, or node:http2's compatibility response (see {@link NodeRequest}). */
 export type NodeResponse = ServerResponse | Http2ServerResponse;
 
-/** A complete non-streaming HTTP answer, built once and sent by either adapter. */
-export interface Reply {
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  readonly body: string;
-}
-
-const JSON_HEADERS = {
-  'Content-Type': 'application/json; charset=utf-8',
-  'Cache-Control': 'no-store',
-  'X-Content-Type-Options': 'nosniff',
-} as const;
-
-export function jsonReply(status: number, body: string, headers?: Record<string, string>): Reply {
-  return { status, headers: { ...JSON_HEADERS, ...headers }, body };
-}
-
-/**
- * An error's JSON answer. A 429 or 503 whose error says how long to wait
- * (`details.retryAfterMs`) carries `Retry-After` (core's `retryAfterHeader`);
- * a `Retry-After` in `headers` (the stream's own for its capacity 503s) wins.
- */
-export function errorReply(error: BoardcastError, headers?: Record<string, string>, status = error.status): Reply {
-  return jsonReply(status, JSON.stringify(error.toBody()), { ...retryAfterHeader(error, status), ...headers });
-}
-
-export function sendNode(res: ServerResponse, reply: Reply): void {
+export function sendNode(res: ServerResponse, reply: HttpReply): void {
   if (res.headersSent || res.destroyed) return;
   res.writeHead(reply.status, reply.headers);
   res.end(reply.body);
 }
 
-export function toResponse(reply: Reply): Response {
+export function toResponse(reply: HttpReply): Response {
   // 204 (a preflight's answer) must not have a body, not even an empty one.
   return new Response(reply.status === 204 ? null : reply.body, { status: reply.status, headers: reply.headers });
-}
-
-export type AuthOutcome =
-  | { readonly ok: true; readonly auth: unknown }
-  | { readonly ok: false; readonly error: BoardcastError };
-
-/**
- * Run the hook, mapping its answer to the auth value or an error. A hook
- * that crashes is a server fault (500), reported through `onError`, never
- * shown to the client. An answer whose `expiresAt` (ms since the epoch)
- * has passed is 401 `unauthorized`.
- */
-export async function runAuthorize(
-  authorize: Authorize | undefined,
-  request: BoardcastRequest,
-  onError: (error: unknown) => void,
-): Promise<AuthOutcome> {
-  if (!authorize) return { ok: true, auth: undefined };
-  try {
-    const auth = await authorize(request);
-    if (auth === false) return { ok: false, error: new BoardcastError('unauthorized', 'not authorized') };
-    // A credential that has already expired (`expiresAt` in the answer) is no credential.
-    const expiresAt = credentialExpiry(auth);
-    if (expiresAt !== undefined && expiresAt <= Date.now()) {
-      return { ok: false, error: new BoardcastError('unauthorized', 'the credential has expired') };
-    }
-    return { ok: true, auth };
-  } catch (error) {
-    if (error instanceof BoardcastError) return { ok: false, error };
-    onError(error);
-    return { ok: false, error: new BoardcastError('handler_failed', 'authorization failed') };
-  }
 }

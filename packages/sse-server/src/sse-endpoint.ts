@@ -2,11 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BoardcastError, type ContractSpec, DEFAULT_CHANNEL, Emitter, type Hub } from '@boardcast/core';
 import {
   AddressCounter,
+  authorizeRequest,
   checkRequest,
   type EndpointPolicy,
   type EndpointPolicyOptions,
+  errorReply,
   fromFetchRequest,
   fromNodeRequest,
+  type HttpReply,
   resolvePolicy,
 } from '@boardcast/core/server';
 import {
@@ -24,16 +27,7 @@ import { hostEnvironment } from './environment.js';
 import { FetchConnection } from './fetch-connection.js';
 import type { AnyHub } from './hub-like.js';
 import { NodeConnection } from './node-connection.js';
-import {
-  type BoardcastRequest,
-  errorReply,
-  type NodeRequest,
-  type NodeResponse,
-  type Reply,
-  runAuthorize,
-  sendNode,
-  toResponse,
-} from './request.js';
+import { type BoardcastRequest, type NodeRequest, type NodeResponse, sendNode, toResponse } from './request.js';
 import { type ClientShared, type DisconnectReason, SseClient, type SseClientInfo } from './sse-client.js';
 
 /** Shortest accepted `retry:` (ms): below it a lost server gets a reconnect storm. */
@@ -103,7 +97,7 @@ export interface FetchConnectionInfo {
 }
 
 type Prepared =
-  | { readonly reply: Reply }
+  | { readonly reply: HttpReply }
   | {
       readonly lastEventId: string | undefined;
       readonly events?: Set<string>;
@@ -111,7 +105,7 @@ type Prepared =
       readonly selection?: ChannelSelection | undefined;
       readonly post: boolean;
     };
-type Accepted = Exclude<Prepared, { reply: Reply }>;
+type Accepted = Exclude<Prepared, { reply: HttpReply }>;
 
 /**
  * One SSE endpoint for a hub, served either as a Node `(req, res)` handler
@@ -215,7 +209,7 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     if ('reply' in prepared) return toResponse(prepared.reply);
     const early = this.#checkCapacity(info, address);
     if (early) return toResponse(early);
-    const auth = await runAuthorize(this.policy.authorize, info, this.#onAuthError);
+    const auth = await authorizeRequest(this.policy.authorize, info, this.#onAuthError);
     if (!auth.ok) return toResponse(this.#reject(auth.error, info));
     const admitted = await this.#admit(info, prepared, auth.auth, (limit) => readFetchBody(request, limit));
     if ('reply' in admitted) return toResponse(admitted.reply);
@@ -253,7 +247,7 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     const address = info.clientAddress; // the peer, or with trustProxy the client behind the proxy
     const early = this.#checkCapacity(info, address);
     if (early) return sendNode(res, early);
-    const auth = await runAuthorize(this.policy.authorize, info, this.#onAuthError);
+    const auth = await authorizeRequest(this.policy.authorize, info, this.#onAuthError);
     if (!auth.ok) return sendNode(res, this.#reject(auth.error, info));
     const admitted = await this.#admit(info, prepared, auth.auth, (limit) => readNodeBody(req, limit));
     if ('reply' in admitted) {
@@ -324,7 +318,7 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     prepared: Accepted,
     auth: unknown,
     readBody: (limit: number) => Promise<string>,
-  ): Promise<{ readonly reply: Reply } | Accepted> {
+  ): Promise<{ readonly reply: HttpReply } | Accepted> {
     if (prepared.post) {
       let selection: ChannelSelection;
       try {
@@ -356,7 +350,7 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
   }
 
   /** Checked before `authorize` (cheap refusal) and again after it (the count may have grown meanwhile). */
-  #checkCapacity(request: BoardcastRequest, address: string | undefined): Reply | undefined {
+  #checkCapacity(request: BoardcastRequest, address: string | undefined): HttpReply | undefined {
     const retry = { 'Retry-After': this.#retryAfter };
     if (this.#closing) {
       return this.#reject(new BoardcastError('closed', 'the event stream is shut down'), request, retry, 503);
@@ -381,7 +375,7 @@ export class SseEndpoint extends Emitter<SseEndpointEvents> {
     request: BoardcastRequest,
     headers?: Record<string, string>,
     status = error.status,
-  ): Reply {
+  ): HttpReply {
     this.emit('reject', error, request);
     // An allowed origin may read why (401 stops its client); a refused one gets nothing more than before.
     return errorReply(error, { ...this.#extraHeaders, ...this.#cors.headers(request), ...headers }, status);

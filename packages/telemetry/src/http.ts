@@ -4,11 +4,15 @@ import { type Authorize, BoardcastError, type BoardcastRequest } from '@boardcas
 import {
   type AllowedHosts,
   type AllowedOrigins,
+  authorizeRequest,
   checkRequest,
   type EndpointPolicy,
+  errorReply,
   fromFetchRequest,
   fromNodeRequest,
   type HostEnvironment,
+  type HttpReply,
+  jsonReply,
   resolvePolicy,
   type TrustProxy,
 } from '@boardcast/core/server';
@@ -40,7 +44,14 @@ export interface TelemetryRoutesOptions {
    * the peer is the client.
    */
   readonly trustProxy?: TrustProxy;
-  /** The same hook the other endpoints take; its value is the principal `access` judges. */
+  /**
+   * The same hook the other endpoints take, judged by the same rule (core's
+   * `authorizeRequest`): `false` or a credential whose `expiresAt` has
+   * passed is 401 `unauthorized`; a thrown `BoardcastError` is answered as
+   * it is (a 429 with `details.retryAfterMs` carries `Retry-After`);
+   * anything else thrown is 500 `handler_failed`. Its value is the
+   * principal `access` judges.
+   */
   readonly authorize?: Authorize;
   /** Which channels a principal may query; pass `hub.access`. Default: every channel. */
   readonly access?: ChannelAccess;
@@ -60,18 +71,6 @@ export interface TelemetryRoutesOptions {
   /** The server clock for `last=` ranges, ms. Default `Date.now`. */
   readonly now?: () => number;
 }
-
-interface Reply {
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  readonly body: string;
-}
-
-const JSON_HEADERS = {
-  'Content-Type': 'application/json; charset=utf-8',
-  'Cache-Control': 'no-store',
-  'X-Content-Type-Options': 'nosniff',
-} as const;
 
 function hostEnvironment(): HostEnvironment {
   try {
@@ -154,15 +153,15 @@ export class TelemetryRoutes {
     return new Response(reply.body, { status: reply.status, headers: reply.headers });
   };
 
-  #reply(status: number, value: unknown, extra?: Record<string, string>): Reply {
-    return { status, headers: { ...JSON_HEADERS, ...this.#options.headers, ...extra }, body: JSON.stringify(value) };
+  #reply(value: unknown): HttpReply {
+    return jsonReply(200, JSON.stringify(value), this.#options.headers);
   }
 
-  #error(error: BoardcastError, extra?: Record<string, string>): Reply {
-    return this.#reply(error.status, error.toBody(), extra);
+  #error(error: BoardcastError, extra?: Record<string, string>): HttpReply {
+    return errorReply(error, { ...this.#options.headers, ...extra });
   }
 
-  async #run(info: BoardcastRequest<IncomingMessage | Request>): Promise<Reply> {
+  async #run(info: BoardcastRequest<IncomingMessage | Request>): Promise<HttpReply> {
     try {
       const refused = checkRequest(this.#policy, info);
       if (refused) return this.#error(refused);
@@ -171,16 +170,11 @@ export class TelemetryRoutes {
           Allow: 'GET, HEAD',
         });
       }
-      let principal: unknown;
-      try {
-        principal = this.#options.authorize ? await this.#options.authorize(info) : undefined;
-      } catch (error) {
-        if (error instanceof BoardcastError) return this.#error(error);
-        this.#options.onError?.(error, 'telemetry authorize');
-        return this.#error(new BoardcastError('handler_failed', 'authorization failed'));
-      }
-      if (principal === false) return this.#error(new BoardcastError('unauthorized', 'not authorized'));
-      return await this.#answer(info.url, principal);
+      const outcome = await authorizeRequest(this.#options.authorize, info, (error) =>
+        this.#options.onError?.(error, 'telemetry authorize'),
+      );
+      if (!outcome.ok) return this.#error(outcome.error);
+      return await this.#answer(info.url, outcome.auth);
     } catch (error) {
       if (error instanceof BoardcastError) return this.#error(error);
       this.#options.onError?.(error, 'telemetry route');
@@ -195,7 +189,7 @@ export class TelemetryRoutes {
     }
   }
 
-  async #answer(url: URL, principal: unknown): Promise<Reply> {
+  async #answer(url: URL, principal: unknown): Promise<HttpReply> {
     const params = url.searchParams;
     const route = url.pathname.replace(/\/+$/, '').split('/').pop();
     const channelParam = params.get('channel');
@@ -215,17 +209,17 @@ export class TelemetryRoutes {
       case 'query': {
         await this.#visible(principal, channel);
         const query = { ...range(), maxPoints: int(params, 'points', true) as number };
-        return this.#reply(200, await (await flushed()).query(query));
+        return this.#reply(await (await flushed()).query(query));
       }
       case 'stats': {
         await this.#visible(principal, channel);
         const query = range();
-        return this.#reply(200, (await (await flushed()).stats(query)) ?? null);
+        return this.#reply((await (await flushed()).stats(query)) ?? null);
       }
       case 'recent': {
         await this.#visible(principal, channel);
         const limit = int(params, 'limit', false);
-        return this.#reply(200, await (await flushed()).recent({ channel, sensor: params.get('sensor') ?? '', limit }));
+        return this.#reply(await (await flushed()).recent({ channel, sensor: params.get('sensor') ?? '', limit }));
       }
       case 'latest': {
         const sensor = params.get('sensor');
@@ -245,7 +239,7 @@ export class TelemetryRoutes {
           if (ok) visible.push(row);
         }
         if (channelParam !== null) await this.#visible(principal, channel);
-        return this.#reply(200, visible);
+        return this.#reply(visible);
       }
       default:
         return this.#error(new BoardcastError('not_found', 'no telemetry route here (query, stats, latest, recent)'));

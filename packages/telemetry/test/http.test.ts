@@ -50,6 +50,11 @@ beforeAll(async () => {
       if (token === 'Bearer admin') return { id: 'admin' };
       if (token === 'Bearer viewer') return { id: 'viewer' };
       if (token === 'Bearer broken') throw new Error('token service down');
+      // A credential that lapsed a second ago (a token's exp × 1000).
+      if (token === 'Bearer expired') return { id: 'viewer', expiresAt: Date.now() - 1000 };
+      if (token === 'Bearer throttled') {
+        throw new BoardcastError('too_many_requests', 'slow down', { details: { retryAfterMs: 2001 } });
+      }
       return false;
     },
     access: { canSee: (principal, channel) => (principal as { id: string }).id === 'admin' || channel !== 'secret' },
@@ -110,6 +115,16 @@ describe('chart routes', () => {
       status: 500,
       body: { error: { code: 'handler_failed', message: 'authorization failed' } },
     });
+    // The rule of every endpoint (core's authorizeRequest): an expired credential is no credential,
+    // and a throttled one says when to come back.
+    expect(await get(path, { authorization: 'Bearer expired' })).toMatchObject({
+      status: 401,
+      body: { error: { code: 'unauthorized', message: 'the credential has expired' } },
+    });
+    const throttled = await get(path, { authorization: 'Bearer throttled' });
+    expect(throttled).toMatchObject({ status: 429, body: { error: { code: 'too_many_requests' } } });
+    expect(throttled.headers['retry-after']).toBe('3');
+    expect(throttled.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(await get(path, { ...viewer, host: 'attacker.example' })).toMatchObject({
       status: 403,
       body: { error: { code: 'forbidden_host' } },

@@ -1,7 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { BoardcastError, type ContractSpec, DEFAULT_CHANNEL, Emitter, type Hub } from '@boardcast/core';
-import { AddressCounter, checkRequest, fromNodeRequest, registerUpgrade } from '@boardcast/core/server';
+import {
+  AddressCounter,
+  authorizeRequest,
+  checkRequest,
+  fromNodeRequest,
+  registerUpgrade,
+} from '@boardcast/core/server';
 import { credentialExpiry, type WireFrame, WS_PROTOCOL } from '@boardcast/core/wire';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { Connection } from './connection.js';
@@ -174,23 +180,15 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
     try {
       let auth: unknown;
       try {
-        if (policy.authorize) {
-          auth = await policy.authorize(info);
-          if (auth === false) throw new BoardcastError('unauthorized', 'not authorized');
-          const expiresAt = credentialExpiry(auth);
-          if (expiresAt !== undefined && expiresAt <= Date.now()) {
-            throw new BoardcastError('unauthorized', 'the credential has expired');
-          }
-        }
+        // The rule every endpoint applies (false, an expired credential, a thrown error).
+        const outcome = await authorizeRequest(policy.authorize, info, (error) => this.#host.error(error, 'authorize'));
+        if (!outcome.ok) return refuse(outcome.error);
+        auth = outcome.auth;
         // A connection naming no channels is the default channel's stream: refused
         // now (told in-band to a browser) rather than opened and closed at once.
         if (!query.selection && !(await this.#seesDefault(auth))) {
-          throw new BoardcastError('forbidden', `channel "${DEFAULT_CHANNEL}" is not yours to see`);
+          return refuse(new BoardcastError('forbidden', `channel "${DEFAULT_CHANNEL}" is not yours to see`));
         }
-      } catch (error) {
-        if (error instanceof BoardcastError) return refuse(error);
-        this.#host.error(error, 'authorize');
-        return refuse(new BoardcastError('handler_failed', 'authorization failed'), 500);
       } finally {
         socket.off('error', onSocketError);
       }

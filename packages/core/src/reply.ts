@@ -1,0 +1,45 @@
+import type { BoardcastError } from './errors.js';
+import { retryAfterHeader } from './retry-after.js';
+
+/**
+ * A complete non-streaming HTTP answer as plain data, built once and sent
+ * by any adapter: node:http (`res.writeHead(status, headers); res.end(body)`)
+ * or Fetch (`new Response(body, { status, headers })`).
+ */
+export interface HttpReply {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  /** The body text (UTF-8 on the wire). */
+  readonly body: string;
+}
+
+/**
+ * The headers of every JSON answer: the media type with its charset, never
+ * cached (answers depend on the caller and the moment), never sniffed as
+ * another type.
+ */
+const JSON_HEADERS = {
+  'Content-Type': 'application/json; charset=utf-8',
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+} as const;
+
+/** A JSON answer: `body` is JSON text already; `headers` add to (or override) the JSON headers. */
+export function jsonReply(status: number, body: string, headers?: Readonly<Record<string, string>>): HttpReply {
+  return { status, headers: { ...JSON_HEADERS, ...headers }, body };
+}
+
+/**
+ * An error's JSON answer, `{ "error": { code, message, details? } }`
+ * (`error.toBody()`), with `status` defaulting to the error's own. A 429 or
+ * 503 whose error says how long to wait (`details.retryAfterMs`) carries
+ * `Retry-After` ({@link retryAfterHeader}); a `Retry-After` in `headers`
+ * wins.
+ */
+export function errorReply(
+  error: BoardcastError,
+  headers?: Readonly<Record<string, string>>,
+  status: number = error.status,
+): HttpReply {
+  return jsonReply(status, JSON.stringify(error.toBody()), { ...retryAfterHeader(error, status), ...headers });
+}
