@@ -211,7 +211,13 @@ export class Connection {
     );
   }
 
-  /** Drop channels (or `prefix*` patterns) from the set: nothing of them is written after this call. */
+  /**
+   * Drop channels (or `prefix*` patterns) from the set. Resolves with the
+   * ones that were in it; nothing of them is written after that. Operations
+   * queued before this call (an `add`, a `restart`, a `recheck`) complete
+   * first, frames included — a transport's unsubscribe can cross frames
+   * already on their way, in any case.
+   */
   remove(channels: readonly string[]): Promise<readonly string[]> {
     // In order with the operations before it: an `add` still waiting (an
     // asynchronous policy or bus) completes first and is then undone, never
