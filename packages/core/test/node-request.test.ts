@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { BoardcastRequest } from '../src/index.js';
-import { createProxyTrust, fromFetchRequest, fromNodeRequest, type NodeRequestLike } from '../src/server.js';
+import {
+  createProxyTrust,
+  fromFetchRequest,
+  fromNodeRequest,
+  type NodeRequestLike,
+  nodeRequestUrl,
+} from '../src/server.js';
 
 const nodeRequest = (fields: Partial<NodeRequestLike> = {}): NodeRequestLike => ({
   method: 'GET',
@@ -59,6 +65,15 @@ describe('fromNodeRequest', () => {
       '/api/events',
     );
     expect(fromNodeRequest(nodeRequest({ url: '//[bad' })).url.href).toBe('http://localhost/');
+  });
+
+  it('nodeRequestUrl is the URL fromNodeRequest reads, without the rest of the request', () => {
+    expect(nodeRequestUrl({ url: '/events?x=1' }).href).toBe('http://localhost/events?x=1');
+    expect(nodeRequestUrl({ url: '/events', originalUrl: '/api/events' }).pathname).toBe('/api/events');
+    expect(nodeRequestUrl({}).href).toBe('http://localhost/');
+    expect(nodeRequestUrl({ url: '//[bad' }).href).toBe('http://localhost/');
+    const raw = nodeRequest({ url: '/a/b?c=d', originalUrl: '/x/a/b?c=d' });
+    expect(nodeRequestUrl(raw).href).toBe(fromNodeRequest(raw).url.href);
   });
 
   it('uses the url it is given (an upgrade already parsed) instead of reading the request again', () => {
