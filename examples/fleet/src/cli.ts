@@ -24,44 +24,54 @@ const USAGE = `Usage: pnpm --filter fleet start [-- options]
                         comma-separated). Unset = those headers are ignored
   -h, --help            this text`;
 
-const { values } = parseArgs({
-  // `pnpm --filter fleet start -- --boards 5` passes the `--` on: drop it.
-  args: process.argv.slice(2).filter((arg, index) => !(index === 0 && arg === '--')),
-  options: {
-    port: { type: 'string' },
-    host: { type: 'string' },
-    boards: { type: 'string' },
-    'first-board': { type: 'string' },
-    redis: { type: 'string' },
-    users: { type: 'string' },
-    'board-link': { type: 'string' },
-    'board-retention-ms': { type: 'string' },
-    'mqtt-url': { type: 'string' },
-    'allowed-host': { type: 'string', multiple: true },
-    'trust-proxy': { type: 'string', multiple: true },
-    help: { type: 'boolean', short: 'h' },
-  },
-  strict: true,
-});
+/** A command line this cannot run: say what is wrong, show the usage, exit 2. */
+function fail(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      // `pnpm --filter fleet start -- --boards 5` passes the `--` on: drop it.
+      args: process.argv.slice(2).filter((arg, index) => !(index === 0 && arg === '--')),
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        boards: { type: 'string' },
+        'first-board': { type: 'string' },
+        redis: { type: 'string' },
+        users: { type: 'string' },
+        'board-link': { type: 'string' },
+        'board-retention-ms': { type: 'string' },
+        'mqtt-url': { type: 'string' },
+        'allowed-host': { type: 'string', multiple: true },
+        'trust-proxy': { type: 'string', multiple: true },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    });
+  } catch (error) {
+    // An unknown option, a missing value, a stray positional: parseArgs says which.
+    fail(error instanceof Error ? error.message : String(error));
+  }
+})();
 if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
+const port = Number(values.port ?? process.env.PORT ?? 3002);
+if (!Number.isInteger(port) || port < 0 || port > 65535) fail('--port must be a port number (0 to 65535)');
 const boards = values.boards === undefined ? 12 : Number(values.boards);
-if (!Number.isInteger(boards) || boards < 0 || boards > 100_000) {
-  console.error(`--boards must be a whole number up to 100000\n\n${USAGE}`);
-  process.exit(2);
-}
+if (!Number.isInteger(boards) || boards < 0 || boards > 100_000) fail('--boards must be a whole number up to 100000');
 const firstBoard = values['first-board'] === undefined ? 1 : Number(values['first-board']);
 if (!Number.isInteger(firstBoard) || firstBoard < 0 || firstBoard > 1_000_000) {
-  console.error(`--first-board must be a whole number up to 1000000\n\n${USAGE}`);
-  process.exit(2);
+  fail('--first-board must be a whole number up to 1000000');
 }
 const retention = values['board-retention-ms'];
 const retentionMs = retention === undefined ? undefined : Number(retention);
 if (retentionMs !== undefined && !(Number.isInteger(retentionMs) && retentionMs >= 0 && retentionMs <= 2_147_483_647)) {
-  console.error(`--board-retention-ms must be a whole number of ms from 0 to 2147483647\n\n${USAGE}`);
-  process.exit(2);
+  fail('--board-retention-ms must be a whole number of ms from 0 to 2147483647');
 }
 const redis = values.redis ?? process.env.REDIS_URL;
 if (redis) {
@@ -88,7 +98,6 @@ function readFile<T>(option: string, path: string | undefined, read: (path: stri
 }
 const users = readFile('--users', values.users, readUsers);
 const boardLink = readFile('--board-link', values['board-link'], readBoardTokens);
-const port = Number(values.port ?? process.env.PORT ?? 3002);
 const fleet = await startFleet({
   port,
   host: values.host,

@@ -40,3 +40,18 @@ export async function runFleetCommand(args: readonly string[]): Promise<{ script
     throw error;
   }
 }
+
+/**
+ * `pnpm --filter fleet start -- <args>` (scripts/start.mjs) for a command line
+ * it refuses: resolves when it exits, with the exit code and what it wrote to stderr.
+ */
+export async function runFleetToExit(args: readonly string[]): Promise<{ code: number | null; stderr: string }> {
+  const cwd = fileURLToPath(new URL('..', import.meta.url));
+  const script = runScript(cwd, ['scripts/start.mjs', '--', ...args]);
+  let stderr = '';
+  script.child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  await script.exited;
+  return { code: script.child.exitCode, stderr };
+}
