@@ -10,16 +10,7 @@ import { watchdog } from './backoff.js';
 import { routeWsChannelFrame, wsOpeningFrames } from './channel-frames.js';
 import type { ChannelDial, ChannelSink, ChannelTransport } from './channel-link.js';
 import { endpoint } from './urls.js';
-import {
-  closeError,
-  commandQueue,
-  isFinal,
-  openSocket,
-  type Refused,
-  refusals,
-  startPings,
-  upgradeRefusal,
-} from './ws-link.js';
+import { commandQueue, openSocket, type Refused, refusals, startPings, watchRefusals } from './ws-link.js';
 import type { WsOptions } from './ws-transport.js';
 
 /**
@@ -63,7 +54,6 @@ export function wsChannelTransport(url: string, options: WsOptions<any>): Channe
     const attempt = { sink, late: [] as string[] };
     current = attempt;
     let interval: ReturnType<typeof setInterval> | undefined;
-    let refused: Refused | undefined;
     let started = false;
     const dog = watchdog(options, (ms) =>
       fail(new BoardcastError('timeout', `silent for ${ms} ms: link taken for dead`)),
@@ -88,6 +78,7 @@ export function wsChannelTransport(url: string, options: WsOptions<any>): Channe
       if (verdict === 'fresh') fail(why.error, false, true);
       else fail(why.error, verdict);
     };
+    const errorFrame = watchRefusals(ws, sink, commands, refuse, fail);
 
     ws.onopen = () => {
       dog.beat();
@@ -136,20 +127,7 @@ export function wsChannelTransport(url: string, options: WsOptions<any>): Channe
         const added = frame.ok ? (frame.data as { added?: unknown } | null)?.added : undefined;
         return sink.started(Array.isArray(added) ? added.filter((c) => typeof c === 'string') : []);
       }
-      if (frame.type === 'error') {
-        const error = BoardcastError.fromJSON(frame.error);
-        if (!started || isFinal(error)) return refuse({ error, status: error.status });
-        refused = { error, status: error.status };
-        return sink.error(error);
-      }
-    };
-    ws.onerror = (event) => {
-      refused = upgradeRefusal(event) ?? refused;
-    };
-    ws.onclose = (event) => {
-      if (refused && !commands.socket) return refuse(refused);
-      const error = closeError(event, refused);
-      fail(error, isFinal(error));
+      if (frame.type === 'error') return errorFrame(frame.error, started);
     };
     return down;
   };

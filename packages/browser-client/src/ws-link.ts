@@ -1,11 +1,13 @@
 import { BoardcastError, ERROR_CODES, type ErrorCode } from '@boardcast/core';
 import { encodeWsPing, type ServerEnvelope, WS_PROTOCOL } from '@boardcast/core/wire';
+import type { LinkSink } from './client.js';
 import type { WsOptions } from './ws-transport.js';
 
 /**
  * What both WebSocket transports (ws-transport.ts for one stream,
  * ws-channels.ts for a channel set) do the same way: open a socket, ping it,
- * judge a refusal, read the status of a refused upgrade, and run commands
+ * judge a refusal, read the status of a refused upgrade, take the server's
+ * `error` envelopes and the close ({@link watchRefusals}), and run commands
  * (an offline queue, results matched by id, a timeout each).
  */
 
@@ -62,10 +64,47 @@ export function upgradeRefusal(event: unknown): Refused | undefined {
   return { error: new BoardcastError(code ?? 'handler_failed', `HTTP ${status}`), status };
 }
 
-/** Why a socket closed: the server's refusal if it said one, else the close code and reason. */
-export const closeError = (event: CloseEvent, refused: Refused | undefined): BoardcastError =>
-  refused?.error ??
-  new BoardcastError('network_error', `connection closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`);
+/**
+ * How one attempt's socket learns that the server refused it, the same for
+ * both transports. It sets `onerror`, which keeps a refused upgrade's status,
+ * and `onclose`, which judges the refusal when the socket never opened and
+ * else fails the link with what closed it; `unexplained` runs when it never
+ * opened and nothing said why (`true`: the transport finds out itself).
+ * Returns what takes an `error` envelope: before the stream began (or when
+ * final) the server refusing this connection (a resume id it cannot use, a
+ * policy), judged like a refused upgrade; later, why the server will close it.
+ */
+export function watchRefusals(
+  ws: WebSocket,
+  sink: LinkSink,
+  commands: ReturnType<typeof commandQueue>,
+  refuse: (why: Refused) => void,
+  fail: (error: BoardcastError, fatal: boolean) => void,
+  unexplained?: (event: CloseEvent) => boolean,
+) {
+  let refused: Refused | undefined;
+  ws.onerror = (event) => {
+    refused = upgradeRefusal(event) ?? refused;
+  };
+  ws.onclose = (event) => {
+    if (!commands.socket) {
+      if (refused) return refuse(refused);
+      if (unexplained?.(event)) return;
+    }
+    // Why it closed: the server's refusal if it said one, else the close code and reason.
+    const error =
+      refused?.error ??
+      new BoardcastError('network_error', `connection closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`);
+    fail(error, isFinal(error));
+  };
+  return (json: unknown, started: boolean) => {
+    const error = BoardcastError.fromJSON(json);
+    const why = { error, status: error.status };
+    if (!started || isFinal(error)) return refuse(why);
+    refused = why;
+    sink.error(error);
+  };
+}
 
 /**
  * A new socket, or `undefined` after telling `drop` (on a later tick) why

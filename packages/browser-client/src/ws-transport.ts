@@ -5,16 +5,7 @@ import type { ClientOptions, LinkSink, Transport } from './client.js';
 import { createSkipper } from './resync.js';
 import type { ShareOptions } from './share.js';
 import { endpoint, withQuery } from './urls.js';
-import {
-  closeError,
-  commandQueue,
-  isFinal,
-  openSocket,
-  type Refused,
-  refusals,
-  startPings,
-  upgradeRefusal,
-} from './ws-link.js';
+import { commandQueue, openSocket, type Refused, refusals, startPings, watchRefusals } from './ws-link.js';
 
 /** Any WebSocket class with the browser's API: the global one, or `WebSocket` from `ws` in Node 20. */
 export type WebSocketClass = new (url: string, protocols: string) => unknown;
@@ -71,8 +62,6 @@ export function wsTransport<C extends ContractSpec>(
     );
     if (!ws) return () => undefined;
     let interval: ReturnType<typeof setInterval> | undefined;
-    // Why the server refused, when it said so (an upgrade's HTTP status, an `error` envelope before the stream began).
-    let refused: Refused | undefined;
     // A fresh connection still waiting for its snapshot.
     let fresh = !lastEventId;
     // Nothing of the stream (snapshot, event, reset) has arrived yet.
@@ -109,6 +98,27 @@ export function wsTransport<C extends ContractSpec>(
       if (verdict === 'fresh') fail(why.error, false, 'resume_refused');
       else fail(why.error, verdict);
     };
+    // The server's refusals (an upgrade's HTTP status, an `error` envelope before the stream began) and the close.
+    const errorFrame = watchRefusals(ws, sink, commands, refuse, fail, (event) => {
+      // Never opened, and the browser hides why: ask the same address over
+      // plain HTTP once. An HTTP answer means the server is up but the
+      // upgrade did not reach it (a proxy that drops Upgrade): said as
+      // such, and twice in a row stops the client instead of looping.
+      if (started || typeof fetch !== 'function') return false;
+      const lost = new BoardcastError('network_error', `connection closed (${event.code})`);
+      void fetch(target.href.replace(/^ws/, 'http'), { cache: 'no-store' }).then(
+        (res) => {
+          if (gone) return;
+          const error = new BoardcastError(
+            'upgrade_failed',
+            `HTTP ${res.status} but no WebSocket: a proxy drops the upgrade (nginx: proxy_set_header Upgrade, Connection)`,
+          );
+          refuse({ error, status: 426 });
+        },
+        () => gone || fail(lost),
+      );
+      return true;
+    });
     /** Something of the stream arrived: it began, and a later refusal is a new one. */
     const begin = () => {
       started = true;
@@ -159,43 +169,9 @@ export function wsTransport<C extends ContractSpec>(
           return sink.server(frame.data);
         case 'result':
           return commands.result(frame);
-        case 'error': {
-          const error = BoardcastError.fromJSON(frame.error);
-          // Before the stream began, an error is the server refusing this
-          // connection (a resume id it cannot use, a policy): judged like a
-          // refused upgrade. Later, one it closes with says why.
-          if (!started || isFinal(error)) return refuse({ error, status: error.status });
-          refused = { error, status: error.status };
-          return sink.error(error);
-        }
+        case 'error':
+          return errorFrame(frame.error, started);
       }
-    };
-    ws.onerror = (event) => {
-      refused = upgradeRefusal(event) ?? refused;
-    };
-    ws.onclose = (event) => {
-      if (refused && !commands.socket) return refuse(refused);
-      // Never opened and the browser hides why: ask the same address over
-      // plain HTTP once. An HTTP answer means the server is up but the
-      // upgrade did not reach it (a proxy that drops Upgrade): said as
-      // such, and twice in a row stops the client instead of looping.
-      if (!commands.socket && !started && typeof fetch === 'function') {
-        const lost = new BoardcastError('network_error', `connection closed (${event.code})`);
-        void fetch(target.href.replace(/^ws/, 'http'), { cache: 'no-store' }).then(
-          (res) => {
-            if (gone) return;
-            const error = new BoardcastError(
-              'upgrade_failed',
-              `HTTP ${res.status} but no WebSocket: a proxy drops the upgrade (nginx: proxy_set_header Upgrade, Connection)`,
-            );
-            refuse({ error, status: 426 });
-          },
-          () => gone || fail(lost),
-        );
-        return;
-      }
-      const error = closeError(event, refused);
-      fail(error, isFinal(error));
     };
     return down;
   };
