@@ -31,13 +31,16 @@ function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
+/** A command line this cannot run: say what is wrong, show the usage, exit 2. */
+function fail(message: string): never {
+  console.error(`${message}\n${USAGE}`);
+  process.exit(2);
+}
+
 function number(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined || text === '') return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 0) {
-    console.error(`${name} must be a non-negative integer (got "${text}")\n${USAGE}`);
-    process.exit(2);
-  }
+  if (!Number.isInteger(value) || value < 0) fail(`${name} must be a non-negative integer (got "${text}")`);
   return value;
 }
 
@@ -82,21 +85,18 @@ async function main(): Promise<void> {
       },
     }));
   } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
-    process.exit(2);
+    fail((error as Error).message);
   }
   if (values.help) {
     console.log(USAGE);
     return;
   }
   const port = number('--port', values.port ?? process.env.PORT, 3001);
+  if (port > 65535) fail(`--port must be a port number, 0 to 65535 (got ${port})`);
   const intervalMs = number('--interval', values.interval ?? process.env.DEVICE_INTERVAL_MS, 1000);
   const deviceCount = number('--devices', values.devices ?? process.env.DEVICES, 1);
   if (deviceCount < 1 || deviceCount > MAX_SIMULATED) {
-    console.error(
-      `--devices must be between 1 and ${MAX_SIMULATED} (got ${deviceCount}); --no-device starts none\n${USAGE}`,
-    );
-    process.exit(2);
+    fail(`--devices must be between 1 and ${MAX_SIMULATED} (got ${deviceCount}); --no-device starts none`);
   }
   const simulated = values['no-device']
     ? []
@@ -114,10 +114,7 @@ async function main(): Promise<void> {
 
   const pgUrl = values['pg-url'] ?? process.env.PG_URL;
   const dbPath = values.db ?? process.env.DB ?? DEFAULT_DB;
-  if (pgUrl && values.db) {
-    console.error(`give --db or --pg-url, not both\n${USAGE}`);
-    process.exit(2);
-  }
+  if (pgUrl && values.db) fail('give --db or --pg-url, not both');
   let store: TelemetryStore;
   if (pgUrl) store = await openPostgresStore({ connectionString: pgUrl });
   else {
@@ -170,8 +167,7 @@ async function main(): Promise<void> {
   try {
     sensors = (values['mqtt-sensor'] ?? []).map(parseSensorTopic);
   } catch (error) {
-    console.error(`${(error as Error).message}\n${USAGE}`);
-    process.exit(2);
+    fail((error as Error).message);
   }
   const mqtt = mqttUrl
     ? startMqttIngest({
