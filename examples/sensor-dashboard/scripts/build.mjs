@@ -1,11 +1,34 @@
 // Builds the page (and, for `start`, the server) with esbuild. Plain JS so
 // `pnpm start` needs nothing but Node; tests import the same functions.
-import { copyFile, mkdir } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const packages = fileURLToPath(new URL('../../../packages/', import.meta.url));
+
+/**
+ * Files (esbuild's output with `write: false`), each landing whole: written
+ * aside, then renamed over the old one (atomic on one filesystem). A server
+ * running from dist/ while another `start` rebuilds it serves the old page or
+ * the new one, never half of one.
+ * @param {ReadonlyArray<{ path: string, contents: Uint8Array }>} files
+ */
+async function writeWhole(files) {
+  for (const file of files) {
+    const aside = `${file.path}.${randomUUID()}.tmp`;
+    await mkdir(dirname(file.path), { recursive: true });
+    try {
+      await writeFile(aside, file.contents);
+      await rename(aside, file.path);
+    } catch (error) {
+      await rm(aside, { force: true });
+      throw error;
+    }
+  }
+}
 
 /**
  * Resolve `@boardcast/<name>` and its public subpaths (`@boardcast/core/server`)
@@ -31,7 +54,6 @@ const boardcastFromSource = {
  * @returns {Promise<{ bytes: number }>} size of app.js
  */
 export async function buildPage(outdir, options = {}) {
-  await mkdir(outdir, { recursive: true });
   const result = await build({
     entryPoints: { app: `${root}src/page/main.ts` },
     outdir,
@@ -44,8 +66,10 @@ export async function buildPage(outdir, options = {}) {
     metafile: true,
     logLevel: 'warning',
     plugins: [boardcastFromSource],
+    write: false,
   });
-  await copyFile(`${root}src/page/index.html`, `${outdir}/index.html`);
+  const html = { path: `${outdir}/index.html`, contents: await readFile(`${root}src/page/index.html`) };
+  await writeWhole([...result.outputFiles, html]);
   const output = Object.entries(result.metafile.outputs).find(([file]) => file.endsWith('app.js'));
   return { bytes: output ? output[1].bytes : 0 };
 }
@@ -56,7 +80,7 @@ export async function buildPage(outdir, options = {}) {
  * @param {string} outdir
  */
 export async function buildServer(outdir) {
-  await build({
+  const result = await build({
     entryPoints: { main: `${root}src/main.ts`, 'simulated-device': `${root}src/simulated-device.ts` },
     outdir,
     bundle: true,
@@ -80,7 +104,9 @@ export async function buildServer(outdir) {
       'pg',
       'pg-native',
     ],
+    write: false,
   });
+  await writeWhole(result.outputFiles);
 }
 
 /** `node scripts/build.mjs` → dist/ (server) and dist/public/ (page). */
