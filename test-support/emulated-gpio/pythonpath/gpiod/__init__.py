@@ -239,6 +239,10 @@ if _API == "2":
             self._path = path
             self._open = True
 
+        def __bool__(self):
+            # As the real Chip: true while open, false once closed (`if chip:` guards a close).
+            return self._open
+
         def __enter__(self):
             self._check()
             return self
