@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Bundles the page (src/page/app.ts + @boardcast/browser-client → public/app.js).
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -25,11 +26,17 @@ export async function buildPage(options = {}) {
   });
   // Each file lands whole (written aside, then renamed): a page loading while
   // another process builds (two instances, parallel tests) never reads half a bundle.
+  // A random aside name: two builds of one process in the same millisecond must not share one.
   for (const file of result.outputFiles) {
-    const aside = `${file.path}.${process.pid}.${Date.now()}.tmp`;
+    const aside = `${file.path}.${randomUUID()}.tmp`;
     await mkdir(dirname(file.path), { recursive: true });
-    await writeFile(aside, file.contents);
-    await rename(aside, file.path);
+    try {
+      await writeFile(aside, file.contents);
+      await rename(aside, file.path);
+    } catch (error) {
+      await rm(aside, { force: true });
+      throw error;
+    }
   }
 }
 
