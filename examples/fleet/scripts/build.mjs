@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Bundles the page (src/page/app.ts + @boardcast/browser-client → public/app.js).
-import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import writeFileAtomic from 'write-file-atomic';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -24,19 +24,11 @@ export async function buildPage(options = {}) {
     logLevel: 'warning',
     write: false,
   });
-  // Each file lands whole (written aside, then renamed): a page loading while
-  // another process builds (two instances, parallel tests) never reads half a bundle.
-  // A random aside name: two builds of one process in the same millisecond must not share one.
+  // Each file lands whole (write-file-atomic writes it aside, then renames it): a page
+  // loading while another process builds (two instances, parallel tests) never reads half a bundle.
   for (const file of result.outputFiles) {
-    const aside = `${file.path}.${randomUUID()}.tmp`;
     await mkdir(dirname(file.path), { recursive: true });
-    try {
-      await writeFile(aside, file.contents);
-      await rename(aside, file.path);
-    } catch (error) {
-      await rm(aside, { force: true });
-      throw error;
-    }
+    await writeFileAtomic(file.path, Buffer.from(file.contents));
   }
 }
 

@@ -2,33 +2,26 @@
 // Builds the page script (TypeScript + @boardcast/browser-client → public/app.js)
 // and the server (src → dist, plain transpile: @boardcast/* stay imports of
 // the published packages, exactly as a user's app would have them).
-import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import writeFileAtomic from 'write-file-atomic';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /**
  * esbuild's output files (built with `write: false`), each landing whole:
- * written aside, then renamed over the old one (atomic on one filesystem). A
- * page loading while another process builds (parallel test workers, two
- * instances) reads the old bundle or the new one, never half of one.
+ * write-file-atomic writes it aside and renames it over the old one (atomic on
+ * one filesystem). A page loading while another process builds (parallel test
+ * workers, two instances) reads the old bundle or the new one, never half of one.
  * @param {import('esbuild').OutputFile[]} files
  */
 async function writeWhole(files) {
   for (const file of files) {
-    const aside = `${file.path}.${randomUUID()}.tmp`;
     await mkdir(dirname(file.path), { recursive: true });
-    try {
-      await writeFile(aside, file.contents);
-      await rename(aside, file.path);
-    } catch (error) {
-      await rm(aside, { force: true });
-      throw error;
-    }
+    await writeFileAtomic(file.path, Buffer.from(file.contents));
   }
 }
 

@@ -1,32 +1,25 @@
 // Builds the page (and, for `start`, the server) with esbuild. Plain JS so
 // `pnpm start` needs nothing but Node; tests import the same functions.
-import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import writeFileAtomic from 'write-file-atomic';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const packages = fileURLToPath(new URL('../../../packages/', import.meta.url));
 
 /**
- * Files (esbuild's output with `write: false`), each landing whole: written
- * aside, then renamed over the old one (atomic on one filesystem). A server
- * running from dist/ while another `start` rebuilds it serves the old page or
- * the new one, never half of one.
+ * Files (esbuild's output with `write: false`), each landing whole:
+ * write-file-atomic writes it aside and renames it over the old one (atomic on
+ * one filesystem). A server running from dist/ while another `start` rebuilds
+ * it serves the old page or the new one, never half of one.
  * @param {ReadonlyArray<{ path: string, contents: Uint8Array }>} files
  */
 async function writeWhole(files) {
   for (const file of files) {
-    const aside = `${file.path}.${randomUUID()}.tmp`;
     await mkdir(dirname(file.path), { recursive: true });
-    try {
-      await writeFile(aside, file.contents);
-      await rename(aside, file.path);
-    } catch (error) {
-      await rm(aside, { force: true });
-      throw error;
-    }
+    await writeFileAtomic(file.path, Buffer.from(file.contents));
   }
 }
 
