@@ -136,7 +136,10 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
   readonly channelCheckpoints = true;
   readonly checkpointEvery: number;
   readonly instanceId: string;
-  /** Resolves once the bus knows where the stream ends and reads from there. */
+  /**
+   * Resolves once the bus knows where the stream ends and reads from there,
+   * or once it is closed before that.
+   */
   readonly ready: Promise<void>;
   readonly #keys: {
     stream: string;
@@ -253,7 +256,11 @@ export class RedisBus extends Emitter<RedisBusEvents> implements Bus {
     });
     this.#sub.on('message', (channel: string, message: string) => this.#onMessage(channel, message));
 
-    this.ready = this.#start();
+    // Closed while starting: what failed under it (a connection closed under a ping, a transaction
+    // answered after close) ends start-up quietly, as the checks for `#closed` in #start do.
+    this.ready = this.#start().catch((error: unknown) => {
+      if (!this.#closed) throw error;
+    });
     this.ready.catch(() => undefined);
   }
 
