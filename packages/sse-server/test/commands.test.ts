@@ -163,6 +163,9 @@ describe('command endpoint (node:http)', () => {
         return false;
       },
     });
+    // A hook that fails (not a refusal) is a server fault: reported on the hub, never to the client.
+    const errors: [error: unknown, where: unknown][] = [];
+    hub.on('error', (error, where) => errors.push([error, where]));
     const ok = await post('/commands/whoami', '', { Authorization: 'Bearer admin' });
     expect(await ok.json()).toEqual({ auth: { user: 'admin' }, transport: 'http' });
     await expectError(await post('/commands/whoami', ''), 401, 'unauthorized');
@@ -173,6 +176,7 @@ describe('command endpoint (node:http)', () => {
       'handler_failed',
     );
     expect(message).not.toContain('hunter2');
+    expect(errors).toEqual([[new Error('database down: password=hunter2'), 'sse-server authorize']]);
   });
 
   it('refuses an Origin outside the allow-list with 403 forbidden_origin', async () => {
