@@ -33,6 +33,8 @@ export function wsChannelTransport(url: string, options: WsOptions<any>): Channe
   const maxEventSize = options.maxEventSize ?? 1 << 20;
   const commands = commandQueue(options);
   const refusal = refusals();
+  // The watchdog's (backoff.ts): it may keep a period there, never in the caller's options.
+  const keep = { ...options };
   /** Subscribe frames awaiting their `result`: the channels they named. */
   const subscribes = new Map<number, readonly string[]>();
   /** The attempt in progress: its sink, and set changes made before it opened. */
@@ -55,9 +57,7 @@ export function wsChannelTransport(url: string, options: WsOptions<any>): Channe
     current = attempt;
     let interval: ReturnType<typeof setInterval> | undefined;
     let started = false;
-    const dog = watchdog(options, (ms) =>
-      fail(new BoardcastError('timeout', `silent for ${ms} ms: link taken for dead`)),
-    );
+    const dog = watchdog(keep, (ms) => fail(new BoardcastError('timeout', `silent for ${ms} ms: link taken for dead`)));
     const down = () => {
       clearInterval(interval);
       dog.stop();

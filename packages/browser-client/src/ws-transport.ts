@@ -53,6 +53,8 @@ export function wsTransport<C extends ContractSpec>(
   const maxEventSize = options.maxEventSize ?? 1 << 20;
   const commands = commandQueue(options);
   const refusal = refusals();
+  // The watchdog's (backoff.ts): it may keep a period there, never in the caller's options.
+  const keep = { ...options };
 
   const dial = (lastEventId: string | undefined, sink: LinkSink) => {
     const ws = openSocket(
@@ -69,9 +71,7 @@ export function wsTransport<C extends ContractSpec>(
     // Torn down: a late answer (the upgrade probe below) changes nothing.
     let gone = false;
     // Started at dial time: an upgrade that never gets an answer through a silent link is bounded too.
-    const dog = watchdog(options, (ms) =>
-      fail(new BoardcastError('timeout', `silent for ${ms} ms: link taken for dead`)),
-    );
+    const dog = watchdog(keep, (ms) => fail(new BoardcastError('timeout', `silent for ${ms} ms: link taken for dead`)));
 
     // Idempotent teardown: commands already on the wire cannot be known to
     // have run or not, so they fail rather than being sent twice.

@@ -1,7 +1,13 @@
 import { accessTable, type Contract, createHub, DIRECTORY, type Hub } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { type ChannelClient, connectChannelsSse, connectChannelsWs } from '../src/channels.js';
+import {
+  type ChannelClient,
+  type ChannelConnectOptions,
+  connectChannels,
+  connectChannelsSse,
+  connectChannelsWs,
+} from '../src/channels.js';
 import type { WebSocketClass } from '../src/ws-transport.js';
 import { channelServer } from './channel-server.js';
 import { fleet } from './fleet.js';
@@ -72,6 +78,29 @@ describe('channels over SSE: refusals', () => {
 });
 
 describe.each(['sse', 'ws'] as const)('channels over %s, real sockets', (transport) => {
+  it("leaves the caller's options object as it was, across a reconnect", async () => {
+    // SSE: the client adopts the keep-alive period the server announces (the
+    // first frame of every stream) and carries it to the next dial. WS: the
+    // client pings every keepAliveMs; no WS server announces a period, so
+    // nothing is adopted.
+    const hub = fleetHub();
+    const server = await start(hub);
+    const reconnect = { initialDelayMs: 50, maxDelayMs: 200 };
+    const given: ChannelConnectOptions<Fleet> =
+      transport === 'ws'
+        ? { transport, channels: ['a'], WebSocket: WebSocket as unknown as WebSocketClass, keepAliveMs: 100, reconnect }
+        : { transport, channels: ['a'], reconnect };
+    const before = { ...given };
+    const client = connectChannels(server.url, fleet, given);
+    cleanups.push(() => client.close());
+    const statuses: string[] = [];
+    client.onStatus((s) => statuses.push(s.status));
+    await client.channel('a').whenReady();
+    server.drop();
+    await until(() => statuses.includes('reconnecting') && client.status === 'open');
+    expect(given).toStrictEqual(before);
+  });
+
   it('a quiet channel added after a busy one, then a reconnect from the connection id: nothing folded twice', async () => {
     const hub = fleetHub();
     const busy = hub.channel('busy');

@@ -236,6 +236,31 @@ describe.each(both)('%s: a link that goes silent (no FIN, no RST)', (transport) 
     expect(client.status).toBe('open');
     expect(t.statuses.map((s) => s.status)).toEqual(['open']);
   });
+
+  it("leaves the caller's options object as it was, across keep-alive periods and a reconnect", async () => {
+    // SSE: the client adopts the 100 ms the server announces and carries it to
+    // the next dial (floored to MIN_DIAL_KEEPALIVE_MS). WS: the client pings
+    // every 100 ms; no WS server announces a period, so nothing is adopted.
+    const hub = makeHub();
+    const server = await serve(hub, { http: { sse: { keepAliveMs: 100 } } });
+    const proxy = await startTcpProxy(server.port);
+    cleanups.push(
+      () => proxy.close(),
+      () => server.kill(),
+      () => hub.close(),
+    );
+    const given = { ...options(transport), keepAliveMs: transport === 'ws' ? 100 : undefined };
+    const before = { ...given };
+    const client = connect(`http://127.0.0.1:${proxy.port}/api`, contract, given);
+    const t = track(client);
+    await until(() => client.status === 'open' && client.state);
+    proxy.stall();
+    await until(() => client.status === 'reconnecting', 10_000, 'the client to notice the silent link');
+    proxy.resume();
+    await until(() => client.status === 'open', 10_000, 'the client to reconnect');
+    expect(t.statuses.find((s) => s.status === 'reconnecting')?.error?.code).toBe('timeout');
+    expect(given).toStrictEqual(before);
+  });
 });
 
 /**
