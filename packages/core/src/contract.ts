@@ -36,31 +36,9 @@ export type CommandsSpec = { readonly [name: string]: CommandSpec };
  */
 export type Reducer<S, D> = (state: S, data: D) => S;
 
-/**
- * Per-event reducers for events `E` folding into state entry `St`; every key optional.
- *
- * An event may be named like a member every object inherits (`toString`,
- * `constructor`, `valueOf` …). TypeScript checks such an optional key, when
- * a map has no own property of that name, against the inherited member
- * (`() => string` for `toString`), so the key also admits that member's type,
- * or `{ led }` would be refused for a contract with a `toString` event. The
- * inherited member is never run as a reducer: only own properties are read.
- * {@link defineContract} checks each reducer it is given strictly.
- */
+/** Per-event reducers for events `E` folding into state entry `St`; every key optional. */
 export type ReducerMap<E extends EventsSpec, St extends Entry> = {
-  readonly [K in keyof E & string]?: Reducer<Output<St>, Output<E[K]>> | Inherited<K>;
-};
-
-/** The type of the `Object.prototype` member named `K`, or `never` if there is none. */
-type Inherited<K extends string> = K extends keyof typeof Object.prototype ? (typeof Object.prototype)[K] : never;
-
-/**
- * The reducers of map `R`, keyed by R's own keys: each must name an event
- * and be that event's reducer (or `undefined`). Unlike {@link ReducerMap}, it
- * has no key that `R` lacks, so no inherited member is checked or admitted.
- */
-type OwnReducers<E extends EventsSpec, St extends Entry, R> = {
-  readonly [K in keyof R]: K extends keyof E & string ? Reducer<Output<St>, Output<E[K]>> | undefined : never;
+  readonly [K in keyof E & string]?: Reducer<Output<St>, Output<E[K]>>;
 };
 
 export interface ContractSpec {
@@ -140,13 +118,12 @@ export function defineContract<
   const E extends EventsSpec,
   const Cm extends CommandsSpec,
   const St extends Entry,
-  const R extends ReducerMap<E, St> & NonNullable<ContractSpec['reducers']> = {},
+  const R extends ReducerMap<E, St> = {},
 >(spec: {
   readonly events: E;
   readonly commands: Cm;
   readonly state: St;
-  // ReducerMap types the reducers' parameters; OwnReducers (not inferred from) refuses what ReducerMap admits for inherited names.
-  readonly reducers?: R & ReducerMap<E, St> & NoInfer<OwnReducers<E, St, R>>;
+  readonly reducers?: R & ReducerMap<E, St>;
 }): Contract<{ readonly events: E; readonly commands: Cm; readonly state: St; readonly reducers: R }> {
   for (const name of Object.keys(spec.events)) {
     if (!NAME.test(name)) {

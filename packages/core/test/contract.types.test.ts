@@ -1,13 +1,5 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import type {
-  ClientContract,
-  CommandInput,
-  CommandResult,
-  EventData,
-  EventName,
-  Reducers,
-  StateOf,
-} from '../src/index.js';
+import type { ClientContract, CommandInput, CommandResult, EventData, EventName, StateOf } from '../src/index.js';
 import { createHub, defineContract, typed } from '../src/index.js';
 import { initialState, ledContract } from './fixtures.js';
 
@@ -117,66 +109,4 @@ function reducerCompileOnly() {
     reducers: { tim: (s: { led: { on: boolean }; time: string }) => s },
   });
   return [client, missing];
-}
-
-describe('events named like inherited Object members', () => {
-  it('types reducers for `toString`, `constructor`, `valueOf` and accepts maps without them', () => {
-    expectTypeOf(inheritedNamesCompileOnly).toBeFunction();
-  });
-});
-
-function inheritedNamesCompileOnly() {
-  const events = {
-    toString: typed<number>(),
-    constructor: typed<string>(),
-    valueOf: typed<number>(),
-    led: typed<{ on: boolean }>(),
-  };
-  const state = typed<{ n: number }>();
-  type S = { n: number };
-  // A map without the inherited names: its inherited `toString` and `constructor` are no reducers of those events.
-  const ledOnly = defineContract({ events, commands: {}, state, reducers: { led: (s, led) => (led.on ? s : s) } });
-  const withToString = defineContract({
-    events,
-    commands: {},
-    state,
-    reducers: {
-      toString: (s, n) => {
-        expectTypeOf(s).toEqualTypeOf<S>();
-        expectTypeOf(n).toEqualTypeOf<number>();
-        return { n: s.n + n };
-      },
-      constructor: (s, name) => ({ n: s.n + name.length }),
-      valueOf: undefined,
-      led: (s) => s,
-    },
-  });
-  expectTypeOf(withToString.reducers.toString).toEqualTypeOf<(s: S, n: number) => S>();
-  const client: ClientContract<typeof ledOnly> = {
-    events: { toString: 1, constructor: 1, valueOf: 1, led: 1 },
-    reducers: ledOnly.reducers,
-  };
-  const reducers: Reducers<typeof ledOnly> = { toString: (s, n) => ({ n: s.n + n }), led: (s) => s };
-  defineContract({
-    events,
-    commands: {},
-    state,
-    // @ts-expect-error `toString` given a function that is no reducer of the event
-    reducers: { toString: () => 'text' },
-  });
-  defineContract({
-    events,
-    commands: {},
-    state,
-    // @ts-expect-error `constructor` given a function of the wrong shape (every function is a `Function`)
-    reducers: { constructor: (s: S, n: number) => ({ n: s.n + n }) },
-  });
-  defineContract({
-    events: { led: typed<{ on: boolean }>() },
-    commands: {},
-    state,
-    // @ts-expect-error `toString` is no event of this contract
-    reducers: { toString: (s: S) => s },
-  });
-  return [client, reducers];
 }
