@@ -78,7 +78,9 @@ export function wsChannelTransport(url: string, options: WsOptions<any>): Channe
       if (verdict === 'fresh') fail(why.error, false, true);
       else fail(why.error, verdict);
     };
-    const errorFrame = watchRefusals(ws, sink, commands, refuse, fail);
+    // Refusals, a proxy that drops the upgrade and the close, as for the single stream; a
+    // late answer after this attempt was torn down changes nothing.
+    const errorFrame = watchRefusals(ws, sink, commands, refuse, fail, () => current !== attempt);
 
     ws.onopen = () => {
       dog.beat();

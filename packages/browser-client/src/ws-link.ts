@@ -6,8 +6,9 @@ import type { WsOptions } from './ws-transport.js';
 /**
  * What both WebSocket transports (ws-transport.ts for one stream,
  * ws-channels.ts for a channel set) do the same way: open a socket, ping it,
- * judge a refusal, read the status of a refused upgrade, take the server's
- * `error` envelopes and the close ({@link watchRefusals}), and run commands
+ * judge a refusal, read the status of a refused upgrade (or, where a browser
+ * hides it, ask over plain HTTP), take the server's `error` envelopes and the
+ * close ({@link watchRefusals}), and run commands
  * (an offline queue, results matched by id, a timeout each).
  */
 
@@ -68,11 +69,17 @@ export function upgradeRefusal(event: unknown): Refused | undefined {
  * How one attempt's socket learns that the server refused it, the same for
  * both transports. It sets `onerror`, which keeps a refused upgrade's status,
  * and `onclose`, which judges the refusal when the socket never opened and
- * else fails the link with what closed it; `unexplained` runs when it never
- * opened and nothing said why (`true`: the transport finds out itself).
- * Returns what takes an `error` envelope: before the stream began (or when
- * final) the server refusing this connection (a resume id it cannot use, a
- * policy), judged like a refused upgrade; later, why the server will close it.
+ * else fails the link with what closed it. A socket that never opened while
+ * nothing said why (a browser hides a refused upgrade's status) asks the same
+ * address once over plain HTTP: an HTTP answer means the server is up but the
+ * upgrade did not reach it (a proxy that drops Upgrade), said as
+ * `upgrade_failed` and judged as a refusal, so twice in a row stops the
+ * client instead of looping; no answer fails the link as any close would.
+ * `gone` says the attempt was torn down meanwhile: a late answer changes
+ * nothing then. Returns what takes an `error` envelope: before the stream
+ * began (or when final) the server refusing this connection (a resume id it
+ * cannot use, a policy), judged like a refused upgrade; later, why the server
+ * will close it.
  */
 export function watchRefusals(
   ws: WebSocket,
@@ -80,22 +87,33 @@ export function watchRefusals(
   commands: ReturnType<typeof commandQueue>,
   refuse: (why: Refused) => void,
   fail: (error: BoardcastError, fatal: boolean) => void,
-  unexplained?: (event: CloseEvent) => boolean,
+  gone: () => boolean,
 ) {
   let refused: Refused | undefined;
   ws.onerror = (event) => {
     refused = upgradeRefusal(event) ?? refused;
   };
   ws.onclose = (event) => {
-    if (!commands.socket) {
-      if (refused) return refuse(refused);
-      if (unexplained?.(event)) return;
-    }
+    const opened = !!commands.socket;
+    if (!opened && refused) return refuse(refused);
     // Why it closed: the server's refusal if it said one, else the close code and reason.
     const error =
       refused?.error ??
       new BoardcastError('network_error', `connection closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`);
-    fail(error, isFinal(error));
+    if (opened || typeof fetch !== 'function') return fail(error, isFinal(error));
+    // Never opened, and nothing said why: the plain-HTTP question above.
+    void fetch(ws.url.replace(/^ws/, 'http'), { cache: 'no-store' }).then(
+      (res) =>
+        gone() ||
+        refuse({
+          error: new BoardcastError(
+            'upgrade_failed',
+            `HTTP ${res.status} but no WebSocket: a proxy drops the upgrade (nginx: proxy_set_header Upgrade, Connection)`,
+          ),
+          status: 426,
+        }),
+      () => gone() || fail(error, false),
+    );
   };
   return (json: unknown, started: boolean) => {
     const error = BoardcastError.fromJSON(json);

@@ -68,7 +68,7 @@ export function wsTransport<C extends ContractSpec>(
     let fresh = !lastEventId;
     // Nothing of the stream (snapshot, event, reset) has arrived yet.
     let started = false;
-    // Torn down: a late answer (the upgrade probe below) changes nothing.
+    // Torn down: a late answer (watchRefusals' plain-HTTP question) changes nothing.
     let gone = false;
     // Started at dial time: an upgrade that never gets an answer through a silent link is bounded too.
     const dog = watchdog(keep, (ms) => fail(new BoardcastError('timeout', `silent for ${ms} ms: link taken for dead`)));
@@ -98,27 +98,9 @@ export function wsTransport<C extends ContractSpec>(
       if (verdict === 'fresh') fail(why.error, false, 'resume_refused');
       else fail(why.error, verdict);
     };
-    // The server's refusals (an upgrade's HTTP status, an `error` envelope before the stream began) and the close.
-    const errorFrame = watchRefusals(ws, sink, commands, refuse, fail, (event) => {
-      // Never opened, and the browser hides why: ask the same address over
-      // plain HTTP once. An HTTP answer means the server is up but the
-      // upgrade did not reach it (a proxy that drops Upgrade): said as
-      // such, and twice in a row stops the client instead of looping.
-      if (started || typeof fetch !== 'function') return false;
-      const lost = new BoardcastError('network_error', `connection closed (${event.code})`);
-      void fetch(target.href.replace(/^ws/, 'http'), { cache: 'no-store' }).then(
-        (res) => {
-          if (gone) return;
-          const error = new BoardcastError(
-            'upgrade_failed',
-            `HTTP ${res.status} but no WebSocket: a proxy drops the upgrade (nginx: proxy_set_header Upgrade, Connection)`,
-          );
-          refuse({ error, status: 426 });
-        },
-        () => gone || fail(lost),
-      );
-      return true;
-    });
+    // The server's refusals (an upgrade's HTTP status, an `error` envelope before the stream began, a
+    // proxy that drops the upgrade) and the close.
+    const errorFrame = watchRefusals(ws, sink, commands, refuse, fail, () => gone);
     /** Something of the stream arrived: it began, and a later refusal is a new one. */
     const begin = () => {
       started = true;

@@ -1,0 +1,78 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { suiteBrowser } from '../../../test-support/suite-browser.js';
+import { chromiumPath, launchChromium } from '../../../test-support/system.js';
+import { openPage, PAGE, pageBundle, pageRoutes } from './page-bundle.js';
+
+/**
+ * A server that answers plain HTTP but never upgrades, as the API looks
+ * through a proxy that drops the WebSocket upgrade (nginx with a bare
+ * `proxy_pass`; examples/led-demo/test/nginx-upgrade.browser.test.ts runs the
+ * real one). In a browser the refused upgrade looks like any network error:
+ * both WebSocket clients, the single stream and the channel one, must say
+ * `upgrade_failed` and stop after the second identical failure instead of
+ * reconnecting for ever.
+ */
+const script = `
+import { connectWs } from '@boardcast/browser-client/ws';
+import { connectChannels } from '@boardcast/browser-client/channels';
+const contract = { events: { add: 1 }, reducers: { add: (s, x) => s + x } };
+const options = { reconnect: { initialDelayMs: 100, maxDelayMs: 200 } };
+const client = location.search === '?channels'
+  ? connectChannels('/api', contract, { ...options, transport: 'ws', channels: ['board-1'] })
+  : connectWs('/api', contract, options);
+window.result = { errors: [] };
+client.on('error', (e) => window.result.errors.push(e.code));
+client.onStatus((s) => {
+  if (s.status === 'closed') window.result.error = { code: client.error?.code, message: client.error?.message };
+});
+`;
+
+type Result = { errors: string[]; error?: { code: string; message: string } };
+
+describe.skipIf(!chromiumPath)('WebSocket clients in Chromium behind a proxy that drops the upgrade', () => {
+  let server: Server;
+  /** Requests to the API as the server saw them: method, path, and whether it asked for an upgrade. */
+  const api: string[] = [];
+
+  beforeAll(async () => {
+    const page = pageRoutes(PAGE, await pageBundle(script));
+    // No 'upgrade' listener: Node answers an upgrade request as any other.
+    server = createServer((req, res) => {
+      if (page(req, res)) return;
+      if (req.url?.startsWith('/api/')) {
+        api.push(`${req.method} ${req.url.split('?')[0]}${req.headers.upgrade ? ' upgrade' : ''}`);
+      }
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('no such page');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  const browser = suiteBrowser(launchChromium, () => new Promise((resolve) => server.close(resolve)));
+
+  it.each([
+    ['the single stream (connectWs)', ''],
+    ['a channel client (connectChannels)', '?channels'],
+  ])(
+    '%s is told upgrade_failed and stops after the second attempt',
+    async (_, query) => {
+      api.length = 0;
+      const { tab, problems } = await openPage(
+        browser(),
+        `http://127.0.0.1:${(server.address() as AddressInfo).port}/${query}`,
+      );
+      await tab.waitForFunction(() => (window as unknown as { result?: Result }).result?.error, undefined, {
+        timeout: 30_000,
+      });
+      const result = await tab.evaluate(() => (window as unknown as { result: Result }).result);
+      expect(result.error?.code).toBe('upgrade_failed');
+      expect(result.error?.message).toMatch(/HTTP 404 but no WebSocket: a proxy drops the upgrade/);
+      expect(result.errors).toEqual(['upgrade_failed', 'upgrade_failed']);
+      // Each attempt: the upgrade, then the same address once over plain HTTP.
+      expect(api).toEqual(['GET /api/ws upgrade', 'GET /api/ws', 'GET /api/ws upgrade', 'GET /api/ws']);
+      expect(problems).toEqual([]);
+      await tab.close();
+    },
+    60_000,
+  );
+});
