@@ -23,7 +23,8 @@ export type AuthorizeOutcome =
  *   internals).
  *
  * Otherwise `auth` is what the hook returned (`context.auth`, `client.auth`).
- * Never rejects. `now` is the clock for `expiresAt`, default `Date.now`.
+ * Never rejects, not even when `onError` throws (that is ignored). `now`
+ * is the clock for `expiresAt` (ms since the epoch), default `Date.now`.
  */
 export async function authorizeRequest<Raw>(
   authorize: Authorize<Raw> | undefined,
@@ -42,7 +43,11 @@ export async function authorizeRequest<Raw>(
     return { ok: true, auth };
   } catch (error) {
     if (error instanceof BoardcastError) return { ok: false, error };
-    onError(error);
+    try {
+      onError(error);
+    } catch {
+      // A reporter that fails must not turn a refusal into a rejection the endpoint never expects.
+    }
     return { ok: false, error: new BoardcastError('handler_failed', 'authorization failed') };
   }
 }

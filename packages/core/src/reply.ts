@@ -24,22 +24,49 @@ const JSON_HEADERS = {
   'X-Content-Type-Options': 'nosniff',
 } as const;
 
-/** A JSON answer: `body` is JSON text already; `headers` add to (or override) the JSON headers. */
+/**
+ * A JSON answer: `body` is JSON text already; `headers` add to the JSON
+ * headers, and one named like a JSON header in any case (`content-type`,
+ * `cache-control`) replaces it rather than being sent beside it.
+ */
 export function jsonReply(status: number, body: string, headers?: Readonly<Record<string, string>>): HttpReply {
-  return { status, headers: { ...JSON_HEADERS, ...headers }, body };
+  return { status, headers: mergeHeaders(JSON_HEADERS, headers), body };
+}
+
+/**
+ * `base` then `extra`, where a name of `extra` replaces the same name of
+ * `base` in any case: header names are case-insensitive (RFC 9110 §5.1), and
+ * both adapters would otherwise send both values (Fetch's `Headers` joins
+ * them: `retry-after: 3, 10`).
+ */
+function mergeHeaders(
+  base: Readonly<Record<string, string>>,
+  extra: Readonly<Record<string, string>> | undefined,
+): Record<string, string> {
+  const merged: Record<string, string> = { ...base };
+  if (!extra) return merged;
+  const names = new Map(Object.keys(merged).map((name) => [name.toLowerCase(), name]));
+  for (const [name, value] of Object.entries(extra)) {
+    const key = name.toLowerCase();
+    const existing = names.get(key);
+    if (existing !== undefined && existing !== name) delete merged[existing];
+    merged[name] = value;
+    names.set(key, name);
+  }
+  return merged;
 }
 
 /**
  * An error's JSON answer, `{ "error": { code, message, details? } }`
  * (`error.toBody()`), with `status` defaulting to the error's own. A 429 or
  * 503 whose error says how long to wait (`details.retryAfterMs`) carries
- * `Retry-After` ({@link retryAfterHeader}); a `Retry-After` in `headers`
- * wins.
+ * `Retry-After` ({@link retryAfterHeader}); a `Retry-After` in `headers`,
+ * in any case, wins.
  */
 export function errorReply(
   error: BoardcastError,
   headers?: Readonly<Record<string, string>>,
   status: number = error.status,
 ): HttpReply {
-  return jsonReply(status, JSON.stringify(error.toBody()), { ...retryAfterHeader(error, status), ...headers });
+  return jsonReply(status, JSON.stringify(error.toBody()), mergeHeaders(retryAfterHeader(error, status), headers));
 }

@@ -87,6 +87,20 @@ describe('authorizeRequest', () => {
       expect(onError.mock.calls).toEqual([[new Error('db password is hunter2')]]);
     }
   });
+
+  it('still resolves when onError itself throws', async () => {
+    const outcome = await authorizeRequest(
+      () => {
+        throw new Error('token service down');
+      },
+      request,
+      () => {
+        throw new Error('the logger is down too');
+      },
+      clock,
+    );
+    expect(outcome).toMatchObject({ ok: false, error: { code: 'handler_failed' } });
+  });
 });
 
 describe('jsonReply / errorReply', () => {
@@ -105,6 +119,18 @@ describe('jsonReply / errorReply', () => {
     });
   });
 
+  it('jsonReply: a header named like a JSON header in another case replaces it; others add', () => {
+    expect(jsonReply(200, '{}', { 'cache-control': 'max-age=5', 'content-type': 'application/problem+json' })).toEqual({
+      status: 200,
+      headers: {
+        'X-Content-Type-Options': 'nosniff',
+        'cache-control': 'max-age=5',
+        'content-type': 'application/problem+json',
+      },
+      body: '{}',
+    });
+  });
+
   it("errorReply: the error's body and status, or the status given", () => {
     const error = new BoardcastError('forbidden', 'not yours');
     expect(errorReply(error)).toEqual({ status: 403, headers: JSON_HEADERS, body: JSON.stringify(error.toBody()) });
@@ -116,6 +142,11 @@ describe('jsonReply / errorReply', () => {
     const throttled = new BoardcastError('too_many_requests', 'later', { details: { retryAfterMs: 2001 } });
     expect(errorReply(throttled).headers['Retry-After']).toBe('3');
     expect(errorReply(throttled, { 'Retry-After': '10' }).headers['Retry-After']).toBe('10');
+    // Header names are case-insensitive: a lower-case one replaces, never joins, the computed one.
+    expect(errorReply(throttled, { 'retry-after': '10' }).headers).toEqual({
+      ...JSON_HEADERS,
+      'retry-after': '10',
+    });
     // Sent as a 400, the same error has no "later" meaning: no header.
     expect(errorReply(throttled, undefined, 400).headers['Retry-After']).toBeUndefined();
   });

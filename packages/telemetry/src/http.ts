@@ -68,7 +68,7 @@ export interface TelemetryRoutesOptions {
    * readings after the cursor.
    */
   readonly recorder?: { flush(): Promise<void> };
-  /** The server clock for `last=` ranges, ms. Default `Date.now`. */
+  /** The server clock for `last=` ranges and a credential's `expiresAt`, ms since the epoch. Default `Date.now`. */
   readonly now?: () => number;
 }
 
@@ -170,8 +170,11 @@ export class TelemetryRoutes {
           Allow: 'GET, HEAD',
         });
       }
-      const outcome = await authorizeRequest(this.#options.authorize, info, (error) =>
-        this.#options.onError?.(error, 'telemetry authorize'),
+      const outcome = await authorizeRequest(
+        this.#options.authorize,
+        info,
+        (error) => this.#options.onError?.(error, 'telemetry authorize'),
+        this.#options.now, // the clock of `last=` judges `expiresAt` too
       );
       if (!outcome.ok) return this.#error(outcome.error);
       return await this.#answer(info.url, outcome.auth);

@@ -176,6 +176,16 @@ describe('chart routes', () => {
     expect(BoardcastError.fromJSON(((await bad.json()) as { error: unknown }).error).code).toBe('forbidden_host');
   });
 
+  it("judges a credential's expiresAt by the routes' clock (`now`), the one `last=` uses", async () => {
+    const at = (now: number) =>
+      createTelemetryRoutes(store, { now: () => now, authorize: () => ({ id: 'viewer', expiresAt: NOW + 60_000 }) });
+    const request = () => new Request('http://127.0.0.1/api/telemetry/latest', { headers: { host: '127.0.0.1' } });
+    expect((await at(NOW).fetch(request())).status).toBe(200);
+    const late = await at(NOW + 60_000).fetch(request());
+    expect(late.status).toBe(401);
+    expect(((await late.json()) as { error: { message: string } }).error.message).toBe('the credential has expired');
+  });
+
   it('with `recorder`, flushes it first: the answer and its cursor include every reading the hub delivered', async () => {
     const contract = defineContract({
       events: { reading: typed<{ sensor: string; value: number; at: number }>() },
