@@ -34,7 +34,8 @@ export async function openFramingPage(
  * (with `?transport=`) in a new watched page of `context` (see watchPage:
  * errors and CSP violations land in `problems`). Checks that the token left
  * the address bar and that the session cookie it was swapped for is not
- * readable by scripts (HttpOnly).
+ * readable by scripts (HttpOnly). That is checked on arrival only: callers
+ * check `document.cookie` again once the page has connected and been used.
  */
 export async function openWithToken(
   context: BrowserContext,

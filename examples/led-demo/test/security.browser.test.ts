@@ -55,6 +55,8 @@ describe.skipIf(!chromiumPath)('led-demo security in Chromium', () => {
       await page.getByRole('button', { name: 'LED on' }).click();
       await page.locator('#led-state[data-on="true"]').waitFor({ timeout: 10_000 });
       expect(problems).toEqual([]);
+      // Still no cookie readable by scripts once the page has connected and been used.
+      expect(await page.evaluate(() => document.cookie)).toBe('');
 
       const stranger = await (await newContext()).newPage();
       await stranger.goto(`${origin}/?transport=${t}`);

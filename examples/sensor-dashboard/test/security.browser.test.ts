@@ -48,6 +48,8 @@ describe.skipIf(!chromiumPath)('sensor-dashboard security in Chromium', () => {
       await page.getByRole('button', { name: 'Inject 1 random reading per sensor' }).click();
       await page.locator('#inject-result', { hasText: 'Injected 3 readings.' }).waitFor({ timeout: 10_000 });
       expect(problems).toEqual([]);
+      // Still no cookie readable by scripts once the page has connected and been used.
+      expect(await page.evaluate(() => document.cookie)).toBe('');
 
       const stranger = await (await newContext()).newPage();
       await stranger.goto(`${origin}/?transport=${t}`);
