@@ -11,6 +11,12 @@ export interface RunningScript {
   output(): string;
   /** Resolves once the process has exited (or failed to start). */
   readonly exited: Promise<void>;
+  /**
+   * Resolves once the process has exited and its stdout and stderr are read to
+   * the end (or it failed to start): all it wrote has reached `output()` and
+   * any other 'data' listener of `child.stdout`/`child.stderr`.
+   */
+  readonly closed: Promise<void>;
   /** Send `signal` (default SIGKILL) unless it has exited, and wait for the exit. */
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -35,10 +41,15 @@ export function runScript(cwd: string, args: readonly string[], env: NodeJS.Proc
       resolve();
     });
   });
+  const closed = new Promise<void>((resolve) => {
+    child.once('close', () => resolve());
+    child.once('error', () => resolve());
+  });
   return {
     child,
     output: () => output,
     exited,
+    closed,
     async stop(signal = 'SIGKILL') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
