@@ -41,6 +41,23 @@ type Transport = 'sse' | 'ws';
 const options = (transport: Transport) =>
   transport === 'sse' ? ({ transport, eventSource: 'fetch' } as const) : ({ transport, WebSocket } as const);
 
+/**
+ * A hub served with SSE keep-alives every `keepAliveMs`, reached through a
+ * TCP proxy the test can stall (a link that goes silent without FIN or RST);
+ * all three closed after the test.
+ */
+async function behindProxy(keepAliveMs: number) {
+  const hub = makeHub();
+  const server = await serve(hub, { http: { sse: { keepAliveMs } } });
+  const proxy = await startTcpProxy(server.port);
+  cleanups.push(
+    () => proxy.close(),
+    () => server.kill(),
+    () => hub.close(),
+  );
+  return { hub, proxy };
+}
+
 /** Every stream request (SSE GET) or upgrade (WS) the real server received, with the resume id it carried. */
 function recordDials(server: TestServer, transport: Transport) {
   const dials: (string | undefined)[] = [];
@@ -157,16 +174,9 @@ describe.each(both)('%s: an event larger than maxEventSize', (transport) => {
 
 describe.each(both)('%s: a link that goes silent (no FIN, no RST)', (transport) => {
   it('is noticed by the missing keep-alives, and the client resumes losing nothing', async () => {
-    const hub = makeHub();
     // SSE: the server's keep-alive period is announced in the stream; the
     // client keeps its default (15 s) and must learn 100 ms from the server.
-    const server = await serve(hub, { http: { sse: { keepAliveMs: 100 } } });
-    const proxy = await startTcpProxy(server.port);
-    cleanups.push(
-      () => proxy.close(),
-      () => server.kill(),
-      () => hub.close(),
-    );
+    const { hub, proxy } = await behindProxy(100);
     const client = connect(`http://127.0.0.1:${proxy.port}/api`, contract, {
       ...options(transport),
       // WS: the client drives the pings, so it sets the period.
@@ -241,14 +251,7 @@ describe.each(both)('%s: a link that goes silent (no FIN, no RST)', (transport) 
     // SSE: the client adopts the 100 ms the server announces and carries it to
     // the next dial (floored to MIN_DIAL_KEEPALIVE_MS). WS: the client pings
     // every 100 ms; no WS server announces a period, so nothing is adopted.
-    const hub = makeHub();
-    const server = await serve(hub, { http: { sse: { keepAliveMs: 100 } } });
-    const proxy = await startTcpProxy(server.port);
-    cleanups.push(
-      () => proxy.close(),
-      () => server.kill(),
-      () => hub.close(),
-    );
+    const { proxy } = await behindProxy(100);
     const given = { ...options(transport), keepAliveMs: transport === 'ws' ? 100 : undefined };
     const before = { ...given };
     const client = connect(`http://127.0.0.1:${proxy.port}/api`, contract, given);
