@@ -18,6 +18,14 @@ import { refuseInBand } from './refuse-in-band.js';
 import { rejectUpgrade } from './reject.js';
 import type { ConnectionHost, HubLike, WsClientInfo, WsDisconnectReason, WsEndpointEvents } from './types.js';
 
+/**
+ * How many refusals may be told inside a socket at once, at the least; the
+ * bound is `maxClients` when that is larger. Each lives a round trip (or
+ * `closeTimeoutMs` for a peer that never closes), so this caps what a burst
+ * of refused browsers holds, as `maxClients` caps what accepted ones hold.
+ */
+const MIN_IN_BAND_REFUSALS = 64;
+
 function offersProtocol(header: string | undefined): boolean {
   if (!header) return false;
   return header.split(',').some((token) => token.trim() === WS_PROTOCOL);
@@ -38,6 +46,8 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
   readonly #perAddress: AddressCounter;
   /** Upgrade sockets between our first look and the handshake (authorize may be slow). */
   readonly #pendingSockets = new Set<Duplex>();
+  /** Refusals being told inside a socket right now (refuse-in-band.ts). */
+  #refusing = 0;
   readonly #host: ConnectionHost;
   readonly #heartbeat: ReturnType<typeof setInterval> | undefined;
   readonly #offHubClose: () => void;
@@ -138,8 +148,16 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
         origin,
       });
       const offered = offersProtocol(request.headers['sec-websocket-protocol']);
-      const room = this.#connections.size + this.#pendingSockets.size < policy.maxClients;
-      if (room && refuseInBand(this.#wss, request, socket, head, error, offered, policy.closeTimeoutMs)) return;
+      // Refusals told inside a socket are bounded on their own (a full server
+      // refuses at its busiest): past the bound, the HTTP answer.
+      if (this.#refusing < Math.max(MIN_IN_BAND_REFUSALS, policy.maxClients)) {
+        this.#refusing += 1;
+        const done = () => {
+          this.#refusing -= 1;
+        };
+        if (refuseInBand(this.#wss, request, socket, head, error, offered, policy.closeTimeoutMs, done)) return;
+        done();
+      }
       rejectUpgrade(socket, status, error, headers);
     };
 

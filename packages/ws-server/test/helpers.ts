@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHub, defineContract, typed } from '@boardcast/core';
+import { createHub, defineContract, ERROR_CODES, isErrorCode, typed } from '@boardcast/core';
 import { WS_PROTOCOL } from '@boardcast/core/wire';
 import { type ClientOptions, WebSocket } from 'ws';
 import { z } from 'zod';
@@ -218,9 +218,10 @@ export { waitFor };
 /**
  * Attempt an upgrade that should be refused; resolves with the HTTP status
  * and parsed body — or, for a refusal told inside the socket (a browser's
- * forbidden_origin/forbidden_host/unauthorized/forbidden, see
- * refuse-in-band.ts), with that error's HTTP status, its `error` envelope,
- * `inBand: true`, once the server has closed the socket with 1008. `headers`:
+ * forbidden_origin/forbidden_host/unauthorized/forbidden/too_many_clients,
+ * see refuse-in-band.ts), with that error's HTTP status, its `error`
+ * envelope, `inBand: true`, once the server has closed the socket with the
+ * error's close code (1008; 1013 for too_many_clients). `headers`:
  * the HTTP answer's (none for a refusal told in band).
  */
 export function refusal(
@@ -236,12 +237,13 @@ export function refusal(
       ws.on('message', (data) => frames.push(JSON.parse(String(data)) as Frame));
       ws.once('close', (code) => {
         const error = (frames[0] as { error?: { code?: string } } | undefined)?.error;
-        if (code !== 1008 || frames.length !== 1 || !error?.code) {
+        const known = error?.code !== undefined && isErrorCode(error.code) ? ERROR_CODES[error.code] : undefined;
+        // Told in band: one error envelope, then the close code core's table gives that error.
+        if (!known || code !== known.close || frames.length !== 1) {
           reject(new Error(`upgrade unexpectedly succeeded (close ${code}, ${frames.length} frames)`));
           return;
         }
-        const status = error.code === 'unauthorized' ? 401 : 403;
-        resolve({ status, body: frames[0] as Frame, inBand: true });
+        resolve({ status: known.status, body: frames[0] as Frame, inBand: true });
       });
     });
     ws.once('unexpected-response', (_req, res) => {

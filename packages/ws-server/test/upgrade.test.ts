@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { BoardcastError } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
@@ -153,6 +154,66 @@ describe('limits and coexistence', () => {
     await Promise.all([first, second]);
     expect(endpoint.clientCount).toBe(2);
     expect((await refusal(url)).status).toBe(503);
+  });
+
+  it('tells a browser the server is full inside the socket (too_many_clients, close 1013), others over HTTP 503', async () => {
+    const { url, port, endpoint } = await setup({ maxClients: 1 });
+    await TestClient.open(url);
+    const rejections: WsRejection[] = [];
+    endpoint.on('reject', (r) => rejections.push(r));
+    // A browser (Origin, boardcast.v1) would read an HTTP 503 as a lost network (close 1006).
+    const browser = await refusal(url, { origin: `http://127.0.0.1:${port}` });
+    expect(browser).toMatchObject({ status: 503, inBand: true, body: { error: { code: 'too_many_clients' } } });
+    // curl, devices, the `ws` package: the plain HTTP answer, as before.
+    const device = await refusal(url);
+    expect(device.inBand).toBeUndefined();
+    expect(device.status).toBe(503);
+    expect(device.body.error.code).toBe('too_many_clients');
+    expect(rejections).toMatchObject([
+      { status: 503, code: 'too_many_clients' },
+      { status: 503, code: 'too_many_clients' },
+    ]);
+    // A refused browser never takes the place.
+    expect(endpoint.clientCount).toBe(1);
+  });
+
+  it('bounds the refusals told inside a socket at once (64, or maxClients when larger); past it, HTTP', async () => {
+    // Refused browsers that never finish the close hold their socket for closeTimeoutMs.
+    const { url, port, endpoint } = await setup({ maxClients: 1, closeTimeoutMs: 60_000 });
+    await TestClient.open(url);
+    const sockets: Socket[] = [];
+    /** A browser's upgrade over a raw socket that reads the answer and never closes. */
+    const browserUpgrade = () =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1');
+        sockets.push(socket);
+        let text = '';
+        socket.setEncoding('latin1');
+        socket.on('error', reject);
+        socket.on('data', (chunk: string) => {
+          text += chunk;
+          if (text.includes('too_many_clients') && (text.startsWith('HTTP/1.1 101') || text.includes('}'))) {
+            resolve(text);
+          }
+        });
+        socket.write(
+          `GET ${endpoint.path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: http://127.0.0.1:${port}\r\n` +
+            'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+            'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: boardcast.v1\r\n\r\n',
+        );
+      });
+    try {
+      const told = await Promise.all(Array.from({ length: 64 }, browserUpgrade));
+      // Each of the 64 got the handshake and the error inside it, and holds its socket.
+      expect(told.filter((answer) => answer.startsWith('HTTP/1.1 101 '))).toHaveLength(64);
+      const past = await browserUpgrade();
+      expect(past.startsWith('HTTP/1.1 503 ')).toBe(true);
+      // One refusal gone: its place is free for the next browser.
+      sockets[0]?.destroy();
+      await waitFor(async () => (await browserUpgrade()).startsWith('HTTP/1.1 101 '), 'a place among the refusals');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
   });
 
   it('caps sockets per remote address with maxClientsPerAddress, freeing the slot when one closes', async () => {
