@@ -4,6 +4,7 @@
  * stderr collected into one log the test reads, and a stop that waits.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { onTestFinished } from 'vitest';
 
 export interface RunningScript {
   readonly child: ChildProcess;
@@ -55,4 +56,25 @@ export function runScript(cwd: string, args: readonly string[], env: NodeJS.Proc
       await exited;
     },
   };
+}
+
+/**
+ * `runScript` for a command line the script should refuse: resolves once it has exited and its
+ * output is read to the end, with its exit code, what it wrote to stderr and all its output.
+ * Should it accept the command line and serve instead, it is stopped when the running test ends
+ * (which then times out), not left running.
+ */
+export async function runScriptToExit(
+  cwd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stderr: string; output: string }> {
+  const script = runScript(cwd, args, env);
+  onTestFinished(() => script.stop());
+  let stderr = '';
+  script.child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  await script.closed;
+  return { code: script.child.exitCode, stderr, output: script.output() };
 }

@@ -30,6 +30,19 @@ function fail(message: string): never {
   process.exit(2);
 }
 
+/**
+ * The port to listen on: `--port`, else $PORT, else `fallback`; 0 = a free port. Anything but a
+ * whole number from 0 to 65535 (an empty value too) is refused, naming where it came from.
+ */
+function listenPort(option: string | undefined, fallback: number): number {
+  const [source, text] = option === undefined ? ['PORT', process.env.PORT] : ['--port', option];
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) > 65535) {
+    fail(`${source} must be a whole number from 0 to 65535 (got ${JSON.stringify(text)})`);
+  }
+  return Number(text);
+}
+
 const { values } = (() => {
   try {
     return parseArgs({
@@ -60,8 +73,7 @@ if (values.help) {
   console.log(USAGE);
   process.exit(0);
 }
-const port = Number(values.port ?? process.env.PORT ?? 3002);
-if (!Number.isInteger(port) || port < 0 || port > 65535) fail('--port must be a port number (0 to 65535)');
+const port = listenPort(values.port, 3002);
 const boards = values.boards === undefined ? 12 : Number(values.boards);
 if (!Number.isInteger(boards) || boards < 0 || boards > 100_000) fail('--boards must be a whole number up to 100000');
 const firstBoard = values['first-board'] === undefined ? 1 : Number(values['first-board']);

@@ -1,6 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { onTestFinished } from 'vitest';
-import { type RunningScript, runScript } from '../../../test-support/run-script.js';
+import { type RunningScript, runScript, runScriptToExit } from '../../../test-support/run-script.js';
 import { waitFor } from '../../../test-support/wait.js';
 import { type Fleet, type FleetOptions, startFleet } from '../src/server.js';
 
@@ -43,19 +42,12 @@ export async function runFleetCommand(args: readonly string[]): Promise<{ script
 }
 
 /**
- * `pnpm --filter fleet start -- <args>` (scripts/start.mjs) for a command line
- * it refuses: resolves when it has exited and its output is read to the end,
- * with the exit code and what it wrote to stderr. Should it accept `args` and
- * serve instead, it is stopped when the test ends (which then times out).
+ * `pnpm --filter fleet start -- <args>` (scripts/start.mjs) for a command line it refuses, `env`
+ * added to the environment (see runScriptToExit: stopped when the test ends should it serve).
  */
-export async function runFleetToExit(args: readonly string[]): Promise<{ code: number | null; stderr: string }> {
-  const cwd = fileURLToPath(new URL('..', import.meta.url));
-  const script = runScript(cwd, ['scripts/start.mjs', '--', ...args]);
-  onTestFinished(() => script.stop());
-  let stderr = '';
-  script.child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  await script.closed;
-  return { code: script.child.exitCode, stderr };
+export function runFleetToExit(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stderr: string }> {
+  return runScriptToExit(fileURLToPath(new URL('..', import.meta.url)), ['scripts/start.mjs', '--', ...args], env);
 }

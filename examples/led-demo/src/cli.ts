@@ -37,6 +37,19 @@ function fail(message: string): never {
   process.exit(2);
 }
 
+/**
+ * The port to listen on: `--port`, else $PORT, else `fallback`; 0 = a free port. Anything but a
+ * whole number from 0 to 65535 (an empty value too) is refused, naming where it came from.
+ */
+function listenPort(option: string | undefined, fallback: number): number {
+  const [source, text] = option === undefined ? ['PORT', process.env.PORT] : ['--port', option];
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) > 65535) {
+    fail(`${source} must be a whole number from 0 to 65535 (got ${JSON.stringify(text)})`);
+  }
+  return Number(text);
+}
+
 function pin(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -80,8 +93,7 @@ if (values.help) {
   process.exit(0);
 }
 
-const port = Number(values.port ?? process.env.PORT ?? 3000);
-if (!Number.isInteger(port) || port < 0 || port > 65535) fail('--port must be a port number');
+const port = listenPort(values.port, 3000);
 const transport = values.transport ?? 'sse';
 if (transport !== 'sse' && transport !== 'ws') fail('--transport must be sse or ws');
 const pins = {

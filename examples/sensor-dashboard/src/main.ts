@@ -12,13 +12,31 @@ import { openSqliteStore } from '@boardcast/telemetry/sqlite';
 import { type MqttSensorTopic, parseSensorTopic, startMqttIngest } from './mqtt-ingest.js';
 import { startDashboard } from './server.js';
 
-const USAGE = `usage: pnpm --filter sensor-dashboard start [-- --port 3001] [--host 127.0.0.1] [--interval 1000] [--devices 1 | --no-device]
-  [--control-token <secret>] [--allowed-host dash.lan …] [--trust-proxy 127.0.0.1 …] [--mqtt-url mqtt://127.0.0.1:1883 --mqtt-sensor [kitchen/]temperature=tele/kitchen/SENSOR:AM2301.Temperature …]
-  [--db data/readings.db | --pg-url postgres://user@host/db]
---trust-proxy: a reverse proxy in front (address or CIDR) whose X-Forwarded-For/-Host/-Proto are believed; repeatable
-  ($TRUST_PROXY, comma-separated); unset = those headers are ignored
-environment: PORT, HOST, INGEST_TOKEN (bearer token devices must send), CONTROL_TOKEN (secret for set_alarm and
-  inject; on a host other than loopback a random one is made when unset), DEVICE_INTERVAL_MS, DEVICES, MQTT_URL, DB, PG_URL`;
+const USAGE = `Usage: pnpm --filter sensor-dashboard start [-- options]
+
+  --port <n>              port (default: $PORT or 3001; 0 = a free port)
+  --host <addr>           interface to listen on (default: $HOST or 127.0.0.1; 0.0.0.0 for the LAN)
+  --interval <ms>         how often the simulated devices post ($DEVICE_INTERVAL_MS; default 1000)
+  --devices <n>           simulated devices, 1 to 100 ($DEVICES; default 1, posting as the default
+                          device; more are device-1 … device-N)
+  --no-device             start no simulated device (use a real board)
+  --control-token <secret>
+                          the secret set_alarm and inject need ($CONTROL_TOKEN); unset on a host
+                          other than loopback = a random one is made and printed
+  --allowed-host <name>   a name browsers and devices may use besides localhost, IP literals and
+                          this machine's name (e.g. dash.lan, or .lan for the domain); repeatable
+  --trust-proxy <addr>    a reverse proxy in front (address or CIDR, e.g. 127.0.0.1) whose
+                          X-Forwarded-For/-Host/-Proto are believed; repeatable ($TRUST_PROXY,
+                          comma-separated). Unset = those headers are ignored
+  --mqtt-url <url>        also take readings from this MQTT broker ($MQTT_URL)
+  --mqtt-sensor [<device>/]<sensor>=<topic>[:<json.path>]
+                          which topic feeds which sensor; repeatable
+                          (e.g. kitchen/temperature=tele/kitchen/SENSOR:AM2301.Temperature)
+  --db <file>             the SQLite file readings are kept in ($DB; default data/readings.db)
+  --pg-url <url>          keep readings in PostgreSQL instead ($PG_URL); not with --db
+  -h, --help              this text
+
+  $INGEST_TOKEN           the bearer token devices must send to POST /api/readings (unset = open)`;
 
 /** Simulated devices `--devices` may start. */
 const MAX_SIMULATED = 100;
@@ -33,8 +51,21 @@ function isLoopback(host: string): boolean {
 
 /** A command line this cannot run: say what is wrong, show the usage, exit 2. */
 function fail(message: string): never {
-  console.error(`${message}\n${USAGE}`);
+  console.error(`${message}\n\n${USAGE}`);
   process.exit(2);
+}
+
+/**
+ * The port to listen on: `--port`, else $PORT, else `fallback`; 0 = a free port. Anything but a
+ * whole number from 0 to 65535 (an empty value too) is refused, naming where it came from.
+ */
+function listenPort(option: string | undefined, fallback: number): number {
+  const [source, text] = option === undefined ? ['PORT', process.env.PORT] : ['--port', option];
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) > 65535) {
+    fail(`${source} must be a whole number from 0 to 65535 (got ${JSON.stringify(text)})`);
+  }
+  return Number(text);
 }
 
 function number(name: string, text: string | undefined, fallback: number): number {
@@ -91,8 +122,7 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const port = number('--port', values.port ?? process.env.PORT, 3001);
-  if (port > 65535) fail(`--port must be a port number, 0 to 65535 (got ${port})`);
+  const port = listenPort(values.port, 3001);
   const intervalMs = number('--interval', values.interval ?? process.env.DEVICE_INTERVAL_MS, 1000);
   const deviceCount = number('--devices', values.devices ?? process.env.DEVICES, 1);
   if (deviceCount < 1 || deviceCount > MAX_SIMULATED) {
