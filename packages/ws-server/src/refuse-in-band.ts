@@ -42,21 +42,13 @@ export function refuseInBand(
     return true;
   }
   try {
-    let finished = false;
-    const finish = () => {
-      if (finished) return;
-      finished = true;
-      done();
-    };
-    // The handshake may never complete (ws answers a bad one with 400 itself): then the socket's close ends it.
-    socket.once('close', finish);
+    // The refusal is over when its TCP socket is: after the WebSocket close,
+    // a termination after graceMs, or a handshake ws answered with 400 itself.
+    socket.once('close', done);
     wss.handleUpgrade(request, socket, head, (ws) => {
       const timer = setTimeout(() => ws.terminate(), graceMs);
       timer.unref?.();
-      ws.once('close', () => {
-        clearTimeout(timer);
-        finish();
-      });
+      ws.once('close', () => clearTimeout(timer));
       ws.on('error', () => undefined);
       ws.send(`{"type":"error","error":${JSON.stringify(error.toJSON())}}`);
       ws.close(ERROR_CODES[error.code].close, error.code);
