@@ -26,6 +26,14 @@ import type { ConnectionHost, HubLike, WsClientInfo, WsDisconnectReason, WsEndpo
  */
 const MIN_IN_BAND_REFUSALS = 64;
 
+/**
+ * How many refusals one client address may hold inside sockets at once: a
+ * peer that opens refused upgrades and never closes them cannot take every
+ * place above and push every other refused browser onto HTTP. Past it, that
+ * address gets the HTTP answer.
+ */
+const IN_BAND_REFUSALS_PER_ADDRESS = 8;
+
 function offersProtocol(header: string | undefined): boolean {
   if (!header) return false;
   return header.split(',').some((token) => token.trim() === WS_PROTOCOL);
@@ -44,10 +52,16 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
   readonly #unregister: (() => void) | undefined;
   readonly #connections = new Set<Connection>();
   readonly #perAddress: AddressCounter;
-  /** Upgrade sockets between our first look and the handshake (authorize may be slow). */
-  readonly #pendingSockets = new Set<Duplex>();
-  /** Refusals being told inside a socket right now (refuse-in-band.ts). */
+  /**
+   * Upgrade sockets between our first look and the handshake (authorize may
+   * be slow), each with how to refuse it (a shutdown refuses them all).
+   */
+  readonly #pendingSockets = new Map<Duplex, (error: BoardcastError, status: number) => void>();
+  /** Refusals being told inside a socket right now (refuse-in-band.ts), in all and per address. */
   #refusing = 0;
+  readonly #refusingPerAddress = new AddressCounter(IN_BAND_REFUSALS_PER_ADDRESS);
+  /** Set once `#wss` is closed: it then answers every handshake with a bare 503 itself. */
+  #wssClosed = false;
   readonly #host: ConnectionHost;
   readonly #heartbeat: ReturnType<typeof setInterval> | undefined;
   readonly #offHubClose: () => void;
@@ -139,6 +153,29 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
     const origin = request.headers.origin;
     const info = fromNodeRequest(request, policy.proxy, url);
     const address = info.clientAddress; // the peer, or with trustProxy the client behind the proxy
+    const offered = offersProtocol(request.headers['sec-websocket-protocol']);
+    /** Answers the upgrade once: inside a socket for a browser while the bounds allow, else over HTTP. */
+    let answered = false;
+    const answer = (error: BoardcastError, status: number, headers?: Record<string, string>) => {
+      if (answered) return;
+      answered = true;
+      // Refusals told inside a socket are bounded on their own (a full server
+      // refuses at its busiest) and per address: past a bound, the HTTP answer.
+      if (
+        !this.#wssClosed &&
+        this.#refusing < Math.max(MIN_IN_BAND_REFUSALS, policy.maxClients) &&
+        this.#refusingPerAddress.acquire(address)
+      ) {
+        this.#refusing += 1;
+        const done = () => {
+          this.#refusing -= 1;
+          this.#refusingPerAddress.release(address);
+        };
+        if (refuseInBand(this.#wss, request, socket, head, error, offered, policy.closeTimeoutMs, done)) return;
+        done();
+      }
+      rejectUpgrade(socket, status, error, headers);
+    };
     const refuse = (error: BoardcastError, status = error.status, headers?: Record<string, string>) => {
       this.emit('reject', {
         status,
@@ -147,24 +184,13 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
         remoteAddress: address,
         origin,
       });
-      const offered = offersProtocol(request.headers['sec-websocket-protocol']);
-      // Refusals told inside a socket are bounded on their own (a full server
-      // refuses at its busiest): past the bound, the HTTP answer.
-      if (this.#refusing < Math.max(MIN_IN_BAND_REFUSALS, policy.maxClients)) {
-        this.#refusing += 1;
-        const done = () => {
-          this.#refusing -= 1;
-        };
-        if (refuseInBand(this.#wss, request, socket, head, error, offered, policy.closeTimeoutMs, done)) return;
-        done();
-      }
-      rejectUpgrade(socket, status, error, headers);
+      answer(error, status, headers);
     };
 
     if (this.#closing) return refuse(new BoardcastError('closed', 'server is shutting down'), 503);
     const refused = checkRequest(policy, info);
     if (refused) return refuse(refused);
-    if (!offersProtocol(request.headers['sec-websocket-protocol'])) {
+    if (!offered) {
       return refuse(
         new BoardcastError(
           'unsupported',
@@ -191,7 +217,7 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
     }
 
     // Hold the slot while authorize runs so a burst cannot overshoot maxClients.
-    this.#pendingSockets.add(socket);
+    this.#pendingSockets.set(socket, answer);
     let accepted = false;
     const onSocketError = () => socket.destroy();
     socket.on('error', onSocketError);
@@ -210,7 +236,8 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
       } finally {
         socket.off('error', onSocketError);
       }
-      if (socket.destroyed) return;
+      // Destroyed, or already refused by a shutdown (close()).
+      if (socket.destroyed || answered) return;
       if (this.#closing) return refuse(new BoardcastError('closed', 'server is shutting down'), 503);
       try {
         // Synchronous: the callback has run (or the handshake was refused by
@@ -278,7 +305,7 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
   }
 
   /**
-   * Stop taking upgrades, drop upgrades still waiting for `authorize`, close
+   * Stop taking upgrades, refuse upgrades still waiting for `authorize`, close
    * every socket with 1001 (terminating those that do not finish closing
    * within `closeTimeoutMs`), and remove every listener and timer this
    * endpoint installed. Resolves within about `closeTimeoutMs` whatever the
@@ -289,10 +316,11 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
     this.#unregister?.();
     clearInterval(this.#heartbeat);
     this.#offHubClose();
-    // Upgrades still in `authorize` are answered now rather than when (if
-    // ever) the hook settles, so nothing keeps the shutdown waiting.
+    // Upgrades still in `authorize` are refused now (a browser inside the
+    // socket, close 1000) rather than when (if ever) the hook settles, so
+    // nothing keeps the shutdown waiting.
     const shuttingDown = new BoardcastError('closed', 'server is shutting down');
-    for (const socket of this.#pendingSockets) rejectUpgrade(socket, 503, shuttingDown);
+    for (const answer of this.#pendingSockets.values()) answer(shuttingDown, 503);
     const connections = [...this.#connections];
     for (const connection of connections) connection.close(1001, 'server shutting down', 'shutdown');
     this.#closing = Promise.all(connections.map((connection) => connection.done)).then(
@@ -300,6 +328,7 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
         new Promise<void>((resolve) => {
           this.#lastEvent = undefined;
           this.#lastFrame = undefined;
+          this.#wssClosed = true;
           this.#wss.close(() => resolve());
         }),
     );

@@ -4,26 +4,52 @@ import { type BoardcastError, ERROR_CODES } from '@boardcast/core';
 import type { WebSocketServer } from 'ws';
 
 /**
- * Refusals a page must be able to tell apart from a network failure. Four
- * that retrying cannot fix, closed with 1008 (policy violation, RFC 6455
- * §7.4.1), and a full server (`too_many_clients`, the `maxClients` or
- * `maxClientsPerAddress` bound), closed with 1013 (try again later): told by
- * a lost connection, a browser client would ask over plain HTTP, get an
- * answer and take the full server for a proxy that drops upgrades
- * (`upgrade_failed`), stopping instead of waiting for a place. The close
- * codes are core's error table's.
+ * Close codes an endpoint must never send (RFC 6455 §7.4.1): 1005 (no status),
+ * 1006 (abnormal closure) and 1015 (TLS failure) only describe a close seen
+ * locally. Core's table gives 1006 to its client-side codes (`network_error`,
+ * `upgrade_failed`), which a server does not refuse with, but the rule holds
+ * for any code.
  */
-const IN_BAND = new Set(['forbidden_origin', 'forbidden_host', 'unauthorized', 'forbidden', 'too_many_clients']);
+const RESERVED_CLOSE_CODES = new Set([1005, 1006, 1015]);
 
 /**
- * Browsers hide why an upgrade was refused: a 403 or 503 reaches the page as
- * close code 1006, exactly like a lost network, so a client could only guess.
- * For a browser (an `Origin` header) that offered our subprotocol, a refusal
- * in `IN_BAND` is told inside the WebSocket instead: the handshake completes,
- * the socket carries one `error` envelope and is closed with the error's
- * close code — the hub is never attached, nothing else is sent, and a peer
- * that does not finish the close is terminated after `graceMs`. `done` runs
- * once when that socket is gone (the caller bounds how many live at once).
+ * The close code a refusal told inside a socket ends with: core's error
+ * table's, or — for one no endpoint may send — 1011 (internal error) for a
+ * server-side status (5xx), else 1008 (policy violation).
+ */
+export function refusalCloseCode(error: BoardcastError): number {
+  const { close, status } = ERROR_CODES[error.code];
+  if (!RESERVED_CLOSE_CODES.has(close)) return close;
+  return status >= 500 ? 1011 : 1008;
+}
+
+/**
+ * The `error` envelope's body: `toJSON()` (code and message; `details` are
+ * never sent unless chosen) plus `details.retryAfterMs` when the error names
+ * a wait — what an HTTP answer carries as `Retry-After`, for a client that
+ * would honour it.
+ */
+function envelope(error: BoardcastError): string {
+  const retryAfterMs = (error.details as { retryAfterMs?: unknown } | null | undefined)?.retryAfterMs;
+  const told =
+    typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0
+      ? { ...error.toJSON(), details: { retryAfterMs } }
+      : error.toJSON();
+  return `{"type":"error","error":${JSON.stringify(told)}}`;
+}
+
+/**
+ * Browsers hide why an upgrade was refused: any HTTP refusal reaches the page
+ * as close code 1006, exactly like a lost network, and the browser client's
+ * plain-HTTP question then takes the answer for a proxy that drops upgrades
+ * (`upgrade_failed`, stopping after two) — even for a refusal that only means
+ * "later" (429, 503) or "our fault" (500). So for a browser (an `Origin`
+ * header) that offered our subprotocol, every refusal is told inside the
+ * WebSocket instead: the handshake completes, the socket carries one `error`
+ * envelope and is closed with `refusalCloseCode` — the hub is never attached,
+ * nothing else is sent, and a peer that does not finish the close is
+ * terminated after `graceMs`. `done` runs once when that socket is gone (the
+ * caller bounds how many live at once, in all and per address).
  * Returns false (nothing done) when the HTTP refusal should be sent instead.
  */
 export function refuseInBand(
@@ -36,7 +62,7 @@ export function refuseInBand(
   graceMs: number,
   done: () => void = () => undefined,
 ): boolean {
-  if (!offered || !IN_BAND.has(error.code) || request.headers.origin === undefined) return false;
+  if (!offered || request.headers.origin === undefined) return false;
   if (socket.destroyed) {
     done();
     return true;
@@ -50,8 +76,8 @@ export function refuseInBand(
       timer.unref?.();
       ws.once('close', () => clearTimeout(timer));
       ws.on('error', () => undefined);
-      ws.send(`{"type":"error","error":${JSON.stringify(error.toJSON())}}`);
-      ws.close(ERROR_CODES[error.code].close, error.code);
+      ws.send(envelope(error));
+      ws.close(refusalCloseCode(error), error.code);
     });
   } catch {
     socket.destroy();

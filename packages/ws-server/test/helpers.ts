@@ -217,12 +217,12 @@ export { waitFor };
 
 /**
  * Attempt an upgrade that should be refused; resolves with the HTTP status
- * and parsed body — or, for a refusal told inside the socket (a browser's
- * forbidden_origin/forbidden_host/unauthorized/forbidden/too_many_clients,
- * see refuse-in-band.ts), with that error's HTTP status, its `error`
- * envelope, `inBand: true`, once the server has closed the socket with the
- * error's close code (1008; 1013 for too_many_clients). `headers`:
- * the HTTP answer's (none for a refusal told in band).
+ * and parsed body — or, for a refusal told inside the socket (any refusal
+ * of a browser that offered boardcast.v1, see refuse-in-band.ts), with that
+ * error's HTTP status in core's table, its `error` envelope, `inBand: true`,
+ * once the server has closed the socket with the table's close code (1008
+ * for the final ones, 1013 for "later", 1011 for handler_failed …).
+ * `headers`: the HTTP answer's (none for a refusal told in band).
  */
 export function refusal(
   url: string,

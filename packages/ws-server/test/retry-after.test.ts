@@ -30,11 +30,16 @@ describe('Retry-After on a refused upgrade', () => {
       seen.push(answer.headers?.['retry-after']);
     }
     expect(seen).toEqual(['3', '1']);
-    // A browser (same-host Origin) gets the HTTP answer too: waiting is no refusal told in band.
+    // A browser (same-host Origin) is told inside the socket (an HTTP 429 would read as a lost
+    // network), the wait in the envelope's details instead of a header.
     const browser = await refusal(url, { origin: `http://127.0.0.1:${port}` });
-    expect(browser.inBand).toBeUndefined();
+    expect(browser.inBand).toBe(true);
     expect(browser.status).toBe(429);
-    expect(browser.headers?.['retry-after']).toBe('3');
+    expect(browser.body.error).toEqual({
+      code: 'too_many_requests',
+      message: 'slow down',
+      details: { retryAfterMs: 2001 },
+    });
   });
 
   it('a 429 whose error names no wait gets no made-up Retry-After', async () => {

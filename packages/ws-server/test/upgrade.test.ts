@@ -1,12 +1,45 @@
 import { createServer } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { BoardcastError } from '@boardcast/core';
+import { BoardcastError, ERROR_CODES, type ErrorCode } from '@boardcast/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { createWsEndpoint, type WsRejection } from '../src/index.js';
+import { refusalCloseCode } from '../src/refuse-in-band.js';
 import { closeAll, heldAuthorize, listen, makeHub, refusal, setup, TestClient, waitFor } from './helpers.js';
 
 afterEach(closeAll);
+
+/**
+ * Browsers' upgrades over raw sockets that read the answer (to a server
+ * refusing with too_many_clients) and never close: each holds its in-band
+ * refusal for closeTimeoutMs. `upgrade` resolves with what the server sent.
+ */
+function heldBrowserUpgrades(port: number, path: string) {
+  const sockets: Socket[] = [];
+  const upgrade = (localAddress: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect({ port, host: '127.0.0.1', localAddress });
+      sockets.push(socket);
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('error', reject);
+      socket.on('data', (chunk: string) => {
+        text += chunk;
+        if (text.includes('too_many_clients') && (text.startsWith('HTTP/1.1 101') || text.includes('}'))) {
+          resolve(text);
+        }
+      });
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: http://127.0.0.1:${port}\r\n` +
+          'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
+          'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: boardcast.v1\r\n\r\n',
+      );
+    });
+  const destroy = () => {
+    for (const socket of sockets) socket.destroy();
+  };
+  return { sockets, upgrade, destroy };
+}
 
 describe('subprotocol', () => {
   it('refuses a client that offers no subprotocol with 400 and a JSON reason', async () => {
@@ -138,6 +171,89 @@ describe('authorize', () => {
   });
 });
 
+describe('every refusal of a browser is told inside the socket', () => {
+  // Any HTTP refusal reads as close 1006 in a browser, and the browser client's
+  // plain-HTTP question then stops it with upgrade_failed, even for "later".
+  const page = (port: number) => ({ origin: `http://127.0.0.1:${port}` });
+
+  it('a throttled authorize: 429 too_many_requests with only details.retryAfterMs in the envelope', async () => {
+    const { url, port } = await setup({
+      authorize: () => {
+        throw new BoardcastError('too_many_requests', 'slow down', { details: { retryAfterMs: 1500, user: 'ada' } });
+      },
+    });
+    const browser = await refusal(url, page(port));
+    expect(browser.inBand).toBe(true);
+    expect(browser.status).toBe(429);
+    expect(browser.body).toEqual({
+      type: 'error',
+      error: { code: 'too_many_requests', message: 'slow down', details: { retryAfterMs: 1500 } },
+    });
+    const device = await refusal(url);
+    expect(device.inBand).toBeUndefined();
+    expect(device.status).toBe(429);
+    expect(device.headers?.['retry-after']).toBe('2');
+  });
+
+  it('an authorize that throws: 500 handler_failed (close 1011) without its message', async () => {
+    const { url, port, hub } = await setup({
+      authorize: () => {
+        throw new Error('database password is hunter2');
+      },
+    });
+    hub.on('error', () => undefined);
+    const browser = await refusal(url, page(port));
+    expect(browser.inBand).toBe(true);
+    expect(browser.status).toBe(500);
+    expect(browser.body).toEqual({ type: 'error', error: { code: 'handler_failed', message: 'authorization failed' } });
+    const device = await refusal(url);
+    expect(device.inBand).toBeUndefined();
+    expect(device.status).toBe(500);
+    expect(device.body.error).toEqual({ code: 'handler_failed', message: 'authorization failed' });
+  });
+
+  it('an upgrade still in authorize when the server shuts down: closed (close 1000)', async () => {
+    const held = heldAuthorize();
+    const { url, port, endpoint } = await setup({ authorize: held.authorize });
+    const browser = refusal(url, page(port));
+    const device = refusal(url);
+    await waitFor(() => held.calls === 2, 'both in authorize');
+    const closing = endpoint.close();
+    held.release();
+    expect(await browser).toMatchObject({ inBand: true, body: { error: { code: 'closed' } } });
+    const answer = await device;
+    expect(answer.inBand).toBeUndefined();
+    expect(answer.status).toBe(503);
+    expect(answer.body.error.code).toBe('closed');
+    await closing;
+  });
+
+  it('a bad query: 400 invalid_payload (close 1007); a browser that did not offer boardcast.v1 keeps the HTTP 400', async () => {
+    const { url, port } = await setup();
+    const browser = await refusal(`${url}?events=nope`, page(port));
+    expect(browser).toMatchObject({ status: 400, inBand: true, body: { error: { code: 'invalid_payload' } } });
+    const device = await refusal(`${url}?events=nope`);
+    expect(device.inBand).toBeUndefined();
+    expect(device.status).toBe(400);
+    expect(device.body.error.code).toBe('invalid_payload');
+    const other = await refusal(url, { ...page(port), protocols: ['mqtt'] });
+    expect(other.inBand).toBeUndefined();
+    expect(other.status).toBe(400);
+    expect(other.body.error.code).toBe('unsupported');
+  });
+
+  it("closes with core's table code, never one an endpoint may not send (1005, 1006, 1015)", () => {
+    for (const code of Object.keys(ERROR_CODES) as ErrorCode[]) {
+      const sent = refusalCloseCode(new BoardcastError(code, 'refused'));
+      expect([1005, 1006, 1015], code).not.toContain(sent);
+      if (![1005, 1006, 1015].includes(ERROR_CODES[code].close)) expect(sent, code).toBe(ERROR_CODES[code].close);
+    }
+    // Core's client-side codes (1006 in the table) are 5xx: internal error.
+    expect(refusalCloseCode(new BoardcastError('upgrade_failed', 'x'))).toBe(1011);
+    expect(refusalCloseCode(new BoardcastError('closed', 'x'))).toBe(1000);
+  });
+});
+
 describe('limits and coexistence', () => {
   it('refuses clients beyond maxClients with 503, counting upgrades still being authorized', async () => {
     const held = heldAuthorize();
@@ -181,38 +297,49 @@ describe('limits and coexistence', () => {
     // Refused browsers that never finish the close hold their socket for closeTimeoutMs.
     const { url, port, endpoint } = await setup({ maxClients: 1, closeTimeoutMs: 60_000 });
     await TestClient.open(url);
-    const sockets: Socket[] = [];
-    /** A browser's upgrade over a raw socket that reads the answer and never closes. */
-    const browserUpgrade = () =>
-      new Promise<string>((resolve, reject) => {
-        const socket = connect(port, '127.0.0.1');
-        sockets.push(socket);
-        let text = '';
-        socket.setEncoding('latin1');
-        socket.on('error', reject);
-        socket.on('data', (chunk: string) => {
-          text += chunk;
-          if (text.includes('too_many_clients') && (text.startsWith('HTTP/1.1 101') || text.includes('}'))) {
-            resolve(text);
-          }
-        });
-        socket.write(
-          `GET ${endpoint.path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: http://127.0.0.1:${port}\r\n` +
-            'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n' +
-            'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: boardcast.v1\r\n\r\n',
-        );
-      });
+    const browsers = heldBrowserUpgrades(port, endpoint.path);
     try {
-      const told = await Promise.all(Array.from({ length: 64 }, browserUpgrade));
+      // 8 addresses × 8 (the per-address bound): the 64 of the bound in all.
+      const addresses = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 1}`);
+      const told = await Promise.all(
+        addresses.flatMap((address) => Array.from({ length: 8 }, () => browsers.upgrade(address))),
+      );
       // Each of the 64 got the handshake and the error inside it, and holds its socket.
       expect(told.filter((answer) => answer.startsWith('HTTP/1.1 101 '))).toHaveLength(64);
-      const past = await browserUpgrade();
+      const past = await browsers.upgrade('127.0.0.9');
       expect(past.startsWith('HTTP/1.1 503 ')).toBe(true);
       // One refusal gone: its place is free for the next browser.
-      sockets[0]?.destroy();
-      await waitFor(async () => (await browserUpgrade()).startsWith('HTTP/1.1 101 '), 'a place among the refusals');
+      browsers.sockets[0]?.destroy();
+      await waitFor(
+        async () => (await browsers.upgrade('127.0.0.1')).startsWith('HTTP/1.1 101 '),
+        'a place among the refusals',
+      );
     } finally {
-      for (const socket of sockets) socket.destroy();
+      browsers.destroy();
+    }
+  });
+
+  it('bounds the refusals one address holds inside sockets (8); past it that address gets HTTP, others still in band', async () => {
+    const { url, port, endpoint } = await setup({ maxClients: 1, closeTimeoutMs: 60_000 });
+    await TestClient.open(url);
+    const browsers = heldBrowserUpgrades(port, endpoint.path);
+    try {
+      const told = await Promise.all(Array.from({ length: 8 }, () => browsers.upgrade('127.0.0.1')));
+      expect(told.filter((answer) => answer.startsWith('HTTP/1.1 101 '))).toHaveLength(8);
+      // The 9th from the address holding 8: the HTTP answer.
+      const ninth = await browsers.upgrade('127.0.0.1');
+      expect(ninth.startsWith('HTTP/1.1 503 ')).toBe(true);
+      // Another address is still told inside the socket.
+      const other = await refusal(url, { localAddress: '127.0.0.2', origin: `http://127.0.0.1:${port}` });
+      expect(other).toMatchObject({ status: 503, inBand: true, body: { error: { code: 'too_many_clients' } } });
+      // One of the 8 gone: that address is told in band again.
+      browsers.sockets[0]?.destroy();
+      await waitFor(
+        async () => (await browsers.upgrade('127.0.0.1')).startsWith('HTTP/1.1 101 '),
+        'a place for 127.0.0.1',
+      );
+    } finally {
+      browsers.destroy();
     }
   });
 
