@@ -10,7 +10,7 @@ import { watchdog } from './backoff.js';
 import { routeWsChannelFrame, wsOpeningFrames } from './channel-frames.js';
 import type { ChannelDial, ChannelSink, ChannelTransport } from './channel-link.js';
 import { endpoint } from './urls.js';
-import { commandQueue, openSocket, type Refused, refusals, startPings, watchRefusals } from './ws-link.js';
+import { accepted, commandQueue, openSocket, type Refused, refusals, startPings, watchRefusals } from './ws-link.js';
 import type { WsOptions } from './ws-transport.js';
 
 /**
@@ -80,11 +80,10 @@ export function wsChannelTransport(url: string, options: WsOptions<any>): Channe
     };
     // Refusals, a proxy that drops the upgrade and the close, as for the single stream; a
     // late answer after this attempt was torn down changes nothing.
-    const errorFrame = watchRefusals(ws, sink, commands, refuse, fail, () => current !== attempt);
+    const errorFrame = watchRefusals(ws, sink, refuse, fail, () => current !== attempt);
 
     ws.onopen = () => {
       dog.beat();
-      sink.open();
       for (const [frame, id, channels] of wsOpeningFrames(
         lastEventId,
         set ?? { resume: [], fresh: [], since: [] },
@@ -94,7 +93,6 @@ export function wsChannelTransport(url: string, options: WsOptions<any>): Channe
         ws.send(frame);
       }
       for (const frame of attempt.late.splice(0)) ws.send(frame);
-      commands.open(ws);
       interval = startPings(ws, options);
     };
     ws.onmessage = (message) => {
@@ -114,6 +112,7 @@ export function wsChannelTransport(url: string, options: WsOptions<any>): Channe
       } catch (error) {
         return sink.error(error as BoardcastError);
       }
+      if (frame.type !== 'error') accepted(ws, sink, commands);
       if (routeWsChannelFrame(sink, frame)) {
         started = true;
         refusal.clear();

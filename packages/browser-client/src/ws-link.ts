@@ -12,6 +12,9 @@ import type { WsOptions } from './ws-transport.js';
  * (an offline queue, results matched by id, a timeout each).
  */
 
+/** How long the plain-HTTP question after an unexplained close may take before it counts as no answer. */
+const PROBE_TIMEOUT_MS = 10_000;
+
 /** Server errors that no amount of retrying fixes. */
 const FINAL = ['unauthorized', 'forbidden', 'forbidden_origin', 'forbidden_host'];
 /** 4xx statuses that say "not now" rather than "never like this". */
@@ -84,17 +87,19 @@ export function upgradeRefusal(event: unknown): Refused | undefined {
 export function watchRefusals(
   ws: WebSocket,
   sink: LinkSink,
-  commands: ReturnType<typeof commandQueue>,
   refuse: (why: Refused) => void,
   fail: (error: BoardcastError, fatal: boolean) => void,
   gone: () => boolean,
 ) {
   let refused: Refused | undefined;
+  let opened = false;
+  ws.addEventListener('open', () => {
+    opened = true;
+  });
   ws.onerror = (event) => {
     refused = upgradeRefusal(event) ?? refused;
   };
   ws.onclose = (event) => {
-    const opened = !!commands.socket;
     if (!opened && refused) return refuse(refused);
     // Why it closed: the server's refusal if it said one, else the close code and reason.
     const error =
@@ -102,7 +107,11 @@ export function watchRefusals(
       new BoardcastError('network_error', `connection closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`);
     if (opened || typeof fetch !== 'function') return fail(error, isFinal(error));
     // Never opened, and nothing said why: the plain-HTTP question above.
-    void fetch(ws.url.replace(/^ws/, 'http'), { cache: 'no-store' }).then(
+    // Bounded: with the watchdog off (keepAliveMs 0) an unanswered question would hold the client for ever.
+    void fetch(ws.url.replace(/^ws/, 'http'), {
+      cache: 'no-store',
+      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+    }).then(
       (res) =>
         gone() ||
         refuse({
@@ -165,6 +174,19 @@ interface Pending {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: BoardcastError) => void;
   timer?: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * The server took `ws`: its first frame that is not an `error` (a refusal
+ * told inside the socket is the only frame such a socket carries, and no
+ * command on it would ever be read). Only then is the link open and the
+ * queued commands sent: a refused socket shows no `open` and loses no
+ * command. Called for every frame; acts once per socket.
+ */
+export function accepted(ws: WebSocket, sink: LinkSink, commands: ReturnType<typeof commandQueue>): void {
+  if (commands.socket === ws) return;
+  sink.open();
+  commands.open(ws);
 }
 
 /**

@@ -5,7 +5,7 @@ import type { ClientOptions, LinkSink, Transport } from './client.js';
 import { createSkipper } from './resync.js';
 import type { ShareOptions } from './share.js';
 import { endpoint, withQuery } from './urls.js';
-import { commandQueue, openSocket, type Refused, refusals, startPings, watchRefusals } from './ws-link.js';
+import { accepted, commandQueue, openSocket, type Refused, refusals, startPings, watchRefusals } from './ws-link.js';
 
 /** Any WebSocket class with the browser's API: the global one, or `WebSocket` from `ws` in Node 20. */
 export type WebSocketClass = new (url: string, protocols: string) => unknown;
@@ -100,7 +100,7 @@ export function wsTransport<C extends ContractSpec>(
     };
     // The server's refusals (an upgrade's HTTP status, an `error` envelope before the stream began, a
     // proxy that drops the upgrade) and the close.
-    const errorFrame = watchRefusals(ws, sink, commands, refuse, fail, () => gone);
+    const errorFrame = watchRefusals(ws, sink, refuse, fail, () => gone);
     /** Something of the stream arrived: it began, and a later refusal is a new one. */
     const begin = () => {
       started = true;
@@ -109,8 +109,6 @@ export function wsTransport<C extends ContractSpec>(
 
     ws.onopen = () => {
       dog.beat();
-      sink.open();
-      commands.open(ws);
       interval = startPings(ws, options);
     };
     ws.onmessage = (message) => {
@@ -132,6 +130,8 @@ export function wsTransport<C extends ContractSpec>(
       } catch (error) {
         return sink.error(error as BoardcastError);
       }
+      // Open once the server took the socket (watchRefusals: a refusal told inside it comes first).
+      if (frame.type !== 'error') accepted(ws, sink, commands);
       switch (frame.type) {
         case 'snapshot':
           fresh = false;

@@ -1,3 +1,4 @@
+import { encodeWsSnapshot } from '@boardcast/core/wire';
 import { WebSocket as MockWebSocket, Server } from 'mock-socket';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MIN_DIAL_KEEPALIVE_MS, watchdog } from '../src/backoff.js';
@@ -211,6 +212,8 @@ describe('WS keep-alive schedule (fake timers, mock-socket server that never ans
     const server = new Server(url);
     let pings = 0;
     server.on('connection', (socket) => {
+      // As ws-server does: the snapshot first (the client is open once the server took the socket), then silence.
+      socket.send(encodeWsSnapshot('{"led":{"on":false},"tick":0,"pins":{}}', '1'));
       socket.on('message', (data) => {
         if (String(data).includes('"ping"')) pings++;
       });
@@ -234,8 +237,9 @@ describe('WS keep-alive schedule (fake timers, mock-socket server that never ans
 
   it('pings every keepAliveMs and gives up after missedKeepAlives silent periods (defaults: 15 s, 2)', async () => {
     expect(await pingsAfter(29_000, {})).toEqual({ pings: 1, status: 'open', errors: [] });
-    // Nothing answered since the open at t = 0: dead at 30 s, just before the second ping would go.
-    expect(await pingsAfter(31_000, {})).toEqual({ pings: 1, status: 'closed', errors: ['timeout'] });
+    // Nothing answered since the snapshot just after the open at t = 0: dead 30 s after that
+    // snapshot, a moment after the second ping (due at 30 s from the open) went out.
+    expect(await pingsAfter(31_000, {})).toEqual({ pings: 2, status: 'closed', errors: ['timeout'] });
   });
 
   it('a period of 0 or missedKeepAlives 0 sends no pings at all and never times out', async () => {

@@ -23,12 +23,14 @@ const options = { reconnect: { initialDelayMs: 100, maxDelayMs: 300 } };
 const client = location.search === '?channels'
   ? connectChannels('/api', contract, { ...options, transport: 'ws', channels: ['default'] })
   : connectWs('/api', contract, options);
-window.result = { errors: [], statuses: [] };
+window.result = { errors: [], statuses: [], snapshots: 0 };
 client.on('error', (e) => window.result.errors.push(e.code));
+// A snapshot is what only a socket the server took carries: proof of a place, not just an open socket.
+client.on('snapshot', () => window.result.snapshots++);
 client.onStatus((s) => window.result.statuses.push(s.status));
 `;
 
-type Result = { errors: string[]; statuses: string[] };
+type Result = { errors: string[]; statuses: string[]; snapshots: number };
 
 /** A device's socket on the server's one place, retried while a page that just closed still holds it. */
 async function takeThePlace(port: number): Promise<WebSocket> {
@@ -82,12 +84,16 @@ describe.skipIf(!chromiumPath)('WebSocket clients in Chromium against a server a
           'too_many_clients',
         ]);
         expect((await result()).statuses).not.toContain('closed');
+        // Refused sockets never show `open` nor a snapshot.
+        expect((await result()).statuses).not.toContain('open');
+        expect((await result()).snapshots).toBe(0);
         device.close();
         await tab.waitForFunction(
-          () => (window as unknown as { result?: Result }).result?.statuses.at(-1) === 'open',
+          () => ((window as unknown as { result?: Result }).result?.snapshots ?? 0) > 0,
           undefined,
           { timeout: 30_000 },
         );
+        expect((await result()).statuses.at(-1)).toBe('open');
         expect((await result()).statuses).not.toContain('closed');
         expect(problems).toEqual([]);
         await tab.close();

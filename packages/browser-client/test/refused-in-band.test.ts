@@ -1,0 +1,60 @@
+// A refusal told inside the socket (ws-server does that for a browser: an
+// `Origin` and boardcast.v1) is not a connection: the client never shows
+// `open` for it, and a command waiting in the offline queue stays queued —
+// the server never reads a refused socket — until a socket is taken.
+import { WS_PROTOCOL } from '@boardcast/core/wire';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type ClientOptions, WebSocket } from 'ws';
+import { connectChannels } from '../src/channels.js';
+import { connect, type WebSocketClass } from '../src/index.js';
+import { cleanups, contract, makeHub, runCleanups, serve, until } from './helpers.js';
+
+afterEach(runCleanups);
+
+/** The `ws` package sending an Origin as a page would: the server then refuses inside the socket. */
+function browserLike(origin: string): WebSocketClass {
+  return class extends WebSocket {
+    constructor(url: string, protocols?: string | string[], options?: ClientOptions) {
+      super(url, protocols, { ...options, origin });
+    }
+  } as unknown as WebSocketClass;
+}
+
+describe.each(['single stream', 'channels'] as const)('%s over WS, refused inside the socket', (kind) => {
+  it('shows no open, keeps a queued command queued, and runs it once a place frees up', async () => {
+    const hub = makeHub();
+    const server = await serve(hub, { ws: { maxClients: 1, allowedOrigins: '*' } });
+    cleanups.push(
+      () => server.kill(),
+      () => hub.close(),
+    );
+    // The one place, taken by a device.
+    const device = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws`, WS_PROTOCOL);
+    await new Promise((resolve, reject) => {
+      device.once('open', resolve);
+      device.once('error', reject);
+    });
+    const WebSocketClass = browserLike(`http://127.0.0.1:${server.port}`);
+    const options = { WebSocket: WebSocketClass, reconnect: { initialDelayMs: 50, maxDelayMs: 100 } };
+    const client =
+      kind === 'single stream'
+        ? connect(server.url, contract, { transport: 'ws', ...options })
+        : connectChannels(server.url, contract, { transport: 'ws', channels: ['default'], ...options });
+    cleanups.push(() => client.close());
+    const statuses: string[] = [];
+    const errors: string[] = [];
+    client.onStatus((s) => statuses.push(s.status));
+    client.on('error', (e) => errors.push(e.code));
+    // Issued while the server refuses: it waits in the offline queue.
+    const command = client.command('led', { state: 'on' }, { timeout: 20_000 });
+    await until(() => errors.length >= 3, 10_000, 'three refusals');
+    expect(new Set(errors)).toEqual(new Set(['too_many_clients']));
+    expect(statuses).not.toContain('open');
+    expect(hub.state.led.on).toBe(false);
+    device.close();
+    // The place frees up: the client connects and the queued command runs, once.
+    expect(await command).toEqual({ on: true });
+    expect(statuses.at(-1)).toBe('open');
+    expect(hub.state.led.on).toBe(true);
+  });
+});
