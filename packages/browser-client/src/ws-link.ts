@@ -17,8 +17,12 @@ const PROBE_TIMEOUT_MS = 10_000;
 
 /** Server errors that no amount of retrying fixes. */
 const FINAL = ['unauthorized', 'forbidden', 'forbidden_origin', 'forbidden_host'];
-/** 4xx statuses that say "not now" rather than "never like this". */
-const TRANSIENT = [408, 425, 429];
+/**
+ * 4xx statuses that say "not now" rather than "never like this". 499 is
+ * `closed` told inside the socket (ws-server shutting down: its HTTP answer
+ * would be 503), which the next instance or the restarted one will not repeat.
+ */
+const TRANSIENT = [408, 425, 429, 499];
 
 export const isFinal = (error: BoardcastError): boolean => FINAL.includes(error.code);
 

@@ -2,9 +2,12 @@
 // `Origin` and boardcast.v1) is not a connection: the client never shows
 // `open` for it, and a command waiting in the offline queue stays queued —
 // the server never reads a refused socket — until a socket is taken.
-import { WS_PROTOCOL } from '@boardcast/core/wire';
+
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { encodeWsSnapshot, WS_PROTOCOL } from '@boardcast/core/wire';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ClientOptions, WebSocket } from 'ws';
+import { type ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { connectChannels } from '../src/channels.js';
 import { connect, type WebSocketClass } from '../src/index.js';
 import { cleanups, contract, makeHub, runCleanups, serve, until } from './helpers.js';
@@ -57,4 +60,32 @@ describe.each(['single stream', 'channels'] as const)('%s over WS, refused insid
     expect(statuses.at(-1)).toBe('open');
     expect(hub.state.led.on).toBe(true);
   });
+});
+
+it('a server shutting down (closed, told inside the socket) is retried until one takes the socket', async () => {
+  // Three attempts meet instances on their way out; the fourth a live one.
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: () => WS_PROTOCOL });
+  await once(wss, 'listening');
+  cleanups.push(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+  let attempts = 0;
+  wss.on('connection', (socket) => {
+    attempts += 1;
+    if (attempts <= 3) {
+      socket.send('{"type":"error","error":{"code":"closed","message":"server is shutting down"}}');
+      socket.close(1000, 'closed');
+      return;
+    }
+    socket.send(encodeWsSnapshot('{"led":{"on":true},"tick":0,"pins":{}}', '1'));
+  });
+  const client = connect(`http://127.0.0.1:${(wss.address() as AddressInfo).port}/api`, contract, {
+    transport: 'ws',
+    WebSocket: WebSocket as unknown as WebSocketClass,
+    reconnect: { initialDelayMs: 50, maxDelayMs: 100 },
+  });
+  cleanups.push(() => client.close());
+  const errors: string[] = [];
+  client.on('error', (e) => errors.push(e.code));
+  await until(() => client.state, 20_000, 'the snapshot of the fourth attempt');
+  expect(errors).toEqual(['closed', 'closed', 'closed']);
+  expect(client.status).toBe('open');
 });
