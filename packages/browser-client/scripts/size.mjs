@@ -65,9 +65,10 @@ const here = fileURLToPath(new URL('..', import.meta.url));
  * A socket the server refuses inside it (ws-server's answer to a browser)
  * shows no `open` and sends no queued command: both wait for the server's
  * first frame that is not an error (accepted() in ws-link.ts); the
- * plain-HTTP question is bounded by a timeout: +~35 B on every entry with a
- * WS transport (ws 5,525 / 8,027; channels 8,161 / 13,321; bindings 7,259 /
- * 11,461; root 7,198 / 11,389).
+ * plain-HTTP question is bounded by a timeout, and `closed` told inside the
+ * socket is retried: +~40 B on every entry with a WS transport (ws 5,529 /
+ * 8,032; channels 8,165 / 13,327; bindings 7,265 / 11,466; root 7,203 /
+ * 11,395).
  */
 const entries = [
   {
@@ -85,7 +86,7 @@ const entries = [
     name: '@boardcast/browser-client',
     file: 'src/index.ts',
     goal: { measure: 'all', bytes: 5120 },
-    budget: { initial: 7230, all: 11400 },
+    budget: { initial: 7240, all: 11440 },
   },
 ];
 
