@@ -100,6 +100,55 @@ describe('capacity after an async authorize (node handler)', () => {
   });
 });
 
+describe('authorize runs only for a request that could become a stream', () => {
+  it.each([
+    ['node', 'maxClients', { maxClients: 1 }],
+    ['fetch', 'maxClients', { maxClients: 1 }],
+    ['node', 'maxClientsPerAddress', { maxClientsPerAddress: 1 }],
+    ['fetch', 'maxClientsPerAddress', { maxClientsPerAddress: 1 }],
+  ] as const)(
+    '%s: a malformed request, and one over %s, are refused before authorize is asked',
+    async (adapter, _, limit) => {
+      const asked: string[] = [];
+      const sse = endpoint({
+        ...limit,
+        authorize: (request) => {
+          asked.push(request.url.search);
+          return true;
+        },
+      });
+      let get: (search: string) => Promise<{ status: number; close(): Promise<void> }>;
+      if (adapter === 'fetch') {
+        get = async (search) => {
+          const response = await sse.fetch(new Request(`http://127.0.0.1/events${search}`), {
+            remoteAddress: '192.0.2.7',
+          });
+          return { status: response.status, close: async () => void (await response.body?.cancel()) };
+        };
+      } else {
+        const server = createServer(sse.node);
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+        const { port } = server.address() as AddressInfo;
+        get = async (search) => {
+          const controller = new AbortController();
+          const response = await fetch(`http://127.0.0.1:${port}/events${search}`, { signal: controller.signal });
+          return { status: response.status, close: async () => controller.abort() };
+        };
+      }
+      // A stream filter naming no event of the contract: 400 before any hook runs.
+      expect((await get('?events=nope')).status).toBe(400);
+      expect(asked).toEqual([]);
+      const stream = await get('?first');
+      expect(stream.status).toBe(200);
+      // The one place is taken: 503 from the first capacity check, authorize never asked.
+      expect((await get('?second')).status).toBe(503);
+      expect(asked).toEqual(['?first']);
+      await stream.close();
+    },
+  );
+});
+
 describe('a request that dies while authorize runs', () => {
   it('node: never becomes a stream (no connect event, no client)', async () => {
     const wait = gate();
