@@ -30,7 +30,9 @@ const MIN_IN_BAND_REFUSALS = 64;
  * How many refusals one client address may hold inside sockets at once: a
  * peer that opens refused upgrades and never closes them cannot take every
  * place above and push every other refused browser onto HTTP. Past it, that
- * address gets the HTTP answer.
+ * address gets the HTTP answer. The address is the client's as `trustProxy`
+ * resolves it: behind a proxy that is not trusted, everyone behind it shares
+ * these 8. A shutdown's refusals are not held to it (see `close()`).
  */
 const IN_BAND_REFUSALS_PER_ADDRESS = 8;
 
@@ -54,14 +56,23 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
   readonly #perAddress: AddressCounter;
   /**
    * Upgrade sockets between our first look and the handshake (authorize may
-   * be slow), each with how to refuse it (a shutdown refuses them all).
+   * be slow), each with how to refuse it at shutdown (close() refuses them all).
    */
-  readonly #pendingSockets = new Map<Duplex, (error: BoardcastError, status: number) => void>();
-  /** Refusals being told inside a socket right now (refuse-in-band.ts), in all and per address. */
-  #refusing = 0;
+  readonly #pendingSockets = new Map<Duplex, () => void>();
+  /**
+   * Refusals being told inside a socket right now (refuse-in-band.ts), each
+   * settling when its socket is gone, in all and per address; close() waits
+   * for them.
+   */
+  readonly #refusing = new Set<Promise<void>>();
   readonly #refusingPerAddress = new AddressCounter(IN_BAND_REFUSALS_PER_ADDRESS);
-  /** Set once `#wss` is closed: it then answers every handshake with a bare 503 itself. */
-  #wssClosed = false;
+  /**
+   * Set once close() has waited for the connections and the refusals told
+   * inside sockets: no new refusal is told inside a socket after it (each is
+   * an HTTP answer), so the wait it ends cannot grow; `#wss`, closed next,
+   * would answer a handshake with a bare 503 itself anyway.
+   */
+  #inBandOver = false;
   readonly #host: ConnectionHost;
   readonly #heartbeat: ReturnType<typeof setInterval> | undefined;
   readonly #offHubClose: () => void;
@@ -154,29 +165,22 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
     const info = fromNodeRequest(request, policy.proxy, url);
     const address = info.clientAddress; // the peer, or with trustProxy the client behind the proxy
     const offered = offersProtocol(request.headers['sec-websocket-protocol']);
-    /** Answers the upgrade once: inside a socket for a browser while the bounds allow, else over HTTP. */
+    /**
+     * Refuses the upgrade once (a later refusal, say of an authorize that
+     * settles after a shutdown refused it, does nothing): reported through
+     * `reject`, then told inside a socket for a browser while the bounds
+     * allow, else over HTTP. `perAddress: false` skips the per-address bound
+     * (a shutdown's refusals), never the overall one.
+     */
     let answered = false;
-    const answer = (error: BoardcastError, status: number, headers?: Record<string, string>) => {
+    const refuse = (
+      error: BoardcastError,
+      status = error.status,
+      headers?: Record<string, string>,
+      perAddress = true,
+    ) => {
       if (answered) return;
       answered = true;
-      // Refusals told inside a socket are bounded on their own (a full server
-      // refuses at its busiest) and per address: past a bound, the HTTP answer.
-      if (
-        !this.#wssClosed &&
-        this.#refusing < Math.max(MIN_IN_BAND_REFUSALS, policy.maxClients) &&
-        this.#refusingPerAddress.acquire(address)
-      ) {
-        this.#refusing += 1;
-        const done = () => {
-          this.#refusing -= 1;
-          this.#refusingPerAddress.release(address);
-        };
-        if (refuseInBand(this.#wss, request, socket, head, error, offered, policy.closeTimeoutMs, done)) return;
-        done();
-      }
-      rejectUpgrade(socket, status, error, headers);
-    };
-    const refuse = (error: BoardcastError, status = error.status, headers?: Record<string, string>) => {
       this.emit('reject', {
         status,
         code: error.code,
@@ -184,7 +188,27 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
         remoteAddress: address,
         origin,
       });
-      answer(error, status, headers);
+      // Refusals told inside a socket are bounded on their own (a full server
+      // refuses at its busiest) and per address: past a bound, the HTTP answer.
+      if (
+        !this.#inBandOver &&
+        this.#refusing.size < Math.max(MIN_IN_BAND_REFUSALS, policy.maxClients) &&
+        (!perAddress || this.#refusingPerAddress.acquire(address))
+      ) {
+        let gone!: () => void;
+        const refusal = new Promise<void>((resolve) => {
+          gone = resolve;
+        });
+        this.#refusing.add(refusal);
+        const done = () => {
+          this.#refusing.delete(refusal);
+          if (perAddress) this.#refusingPerAddress.release(address);
+          gone();
+        };
+        if (refuseInBand(this.#wss, request, socket, head, error, offered, policy.closeTimeoutMs, done)) return;
+        done();
+      }
+      rejectUpgrade(socket, status, error, headers);
     };
 
     if (this.#closing) return refuse(new BoardcastError('closed', 'server is shutting down'), 503);
@@ -217,7 +241,9 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
     }
 
     // Hold the slot while authorize runs so a burst cannot overshoot maxClients.
-    this.#pendingSockets.set(socket, answer);
+    this.#pendingSockets.set(socket, () =>
+      refuse(new BoardcastError('closed', 'server is shutting down'), 503, undefined, false),
+    );
     let accepted = false;
     const onSocketError = () => socket.destroy();
     socket.on('error', onSocketError);
@@ -305,11 +331,12 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
   }
 
   /**
-   * Stop taking upgrades, refuse upgrades still waiting for `authorize`, close
-   * every socket with 1001 (terminating those that do not finish closing
-   * within `closeTimeoutMs`), and remove every listener and timer this
-   * endpoint installed. Resolves within about `closeTimeoutMs` whatever the
-   * peers do. Idempotent.
+   * Stop taking upgrades, refuse upgrades still waiting for `authorize`
+   * (503 `closed`, reported through `reject`), close every socket with 1001,
+   * wait for the sockets refusals are told inside (terminating those that
+   * do not finish closing within `closeTimeoutMs`), and remove every
+   * listener and timer this endpoint installed. Resolves within about
+   * `closeTimeoutMs` whatever the peers do. Idempotent.
    */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
@@ -318,20 +345,22 @@ export class WsEndpoint extends Emitter<WsEndpointEvents> {
     this.#offHubClose();
     // Upgrades still in `authorize` are refused now (a browser inside the
     // socket, close 1000) rather than when (if ever) the hook settles, so
-    // nothing keeps the shutdown waiting.
-    const shuttingDown = new BoardcastError('closed', 'server is shutting down');
-    for (const answer of this.#pendingSockets.values()) answer(shuttingDown, 503);
+    // nothing keeps the shutdown waiting. Not held to the per-address bound:
+    // behind a proxy without trustProxy every browser shares one address.
+    for (const refuseAtShutdown of this.#pendingSockets.values()) refuseAtShutdown();
     const connections = [...this.#connections];
     for (const connection of connections) connection.close(1001, 'server shutting down', 'shutdown');
-    this.#closing = Promise.all(connections.map((connection) => connection.done)).then(
-      () =>
-        new Promise<void>((resolve) => {
-          this.#lastEvent = undefined;
-          this.#lastFrame = undefined;
-          this.#wssClosed = true;
-          this.#wss.close(() => resolve());
-        }),
-    );
+    this.#closing = (async () => {
+      await Promise.all(connections.map((connection) => connection.done));
+      // Each refusal socket ends by itself within closeTimeoutMs (its
+      // terminate timer); waited for rather than cut, so its envelope and
+      // close frame still reach the peer.
+      this.#inBandOver = true;
+      await Promise.all(this.#refusing);
+      this.#lastEvent = undefined;
+      this.#lastFrame = undefined;
+      await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    })();
     return this.#closing;
   }
 }

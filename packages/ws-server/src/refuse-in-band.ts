@@ -49,7 +49,8 @@ function envelope(error: BoardcastError): string {
  * envelope and is closed with `refusalCloseCode` — the hub is never attached,
  * nothing else is sent, and a peer that does not finish the close is
  * terminated after `graceMs`. `done` runs once when that socket is gone (the
- * caller bounds how many live at once, in all and per address).
+ * caller bounds how many live at once, in all and per address, and its
+ * `close()` waits for them).
  * Returns false (nothing done) when the HTTP refusal should be sent instead.
  */
 export function refuseInBand(

@@ -11,10 +11,11 @@ afterEach(closeAll);
 
 /**
  * Browsers' upgrades over raw sockets that read the answer (to a server
- * refusing with too_many_clients) and never close: each holds its in-band
- * refusal for closeTimeoutMs. `upgrade` resolves with what the server sent.
+ * refusing with `code`, too_many_clients unless told) and never close: each
+ * holds its in-band refusal for closeTimeoutMs. `upgrade` resolves with what
+ * the server sent.
  */
-function heldBrowserUpgrades(port: number, path: string) {
+function heldBrowserUpgrades(port: number, path: string, code = 'too_many_clients') {
   const sockets: Socket[] = [];
   const upgrade = (localAddress: string) =>
     new Promise<string>((resolve, reject) => {
@@ -25,7 +26,7 @@ function heldBrowserUpgrades(port: number, path: string) {
       socket.on('error', reject);
       socket.on('data', (chunk: string) => {
         text += chunk;
-        if (text.includes('too_many_clients') && (text.startsWith('HTTP/1.1 101') || text.includes('}'))) {
+        if (text.includes(code) && (text.startsWith('HTTP/1.1 101') || text.includes('}'))) {
           resolve(text);
         }
       });
@@ -226,6 +227,66 @@ describe('every refusal of a browser is told inside the socket', () => {
     expect(answer.status).toBe(503);
     expect(answer.body.error.code).toBe('closed');
     await closing;
+  });
+
+  it('a shutdown tells every browser in authorize inside the socket, past the per-address bound (one proxy address)', async () => {
+    // Behind a proxy without trustProxy every browser has the proxy's address.
+    const held = heldAuthorize();
+    const { url, port, endpoint } = await setup({ authorize: held.authorize });
+    const browsers = Array.from({ length: 12 }, () => refusal(url, { ...page(port), localAddress: '127.0.0.1' }));
+    await waitFor(() => held.calls === 12, 'all 12 in authorize');
+    const closing = endpoint.close();
+    for (const browser of await Promise.all(browsers)) {
+      expect(browser).toMatchObject({ inBand: true, body: { error: { code: 'closed' } } });
+    }
+    await closing;
+  });
+
+  it('reports each shutdown refusal through reject, once: an authorize settling later adds none', async () => {
+    const held = heldAuthorize();
+    let settled = 0;
+    const { url, port, endpoint } = await setup({
+      authorize: async () => {
+        await held.authorize();
+        settled++;
+        return false;
+      },
+    });
+    const rejects: WsRejection[] = [];
+    endpoint.on('reject', (rejection) => rejects.push(rejection));
+    const browser = refusal(url, page(port));
+    const device = refusal(url);
+    await waitFor(() => held.calls === 2, 'both in authorize');
+    const closing = endpoint.close();
+    expect(rejects.map(({ status, code }) => ({ status, code }))).toEqual([
+      { status: 503, code: 'closed' },
+      { status: 503, code: 'closed' },
+    ]);
+    held.release();
+    await waitFor(() => settled === 2, 'both authorize calls settled');
+    await new Promise((resolve) => setImmediate(resolve));
+    await Promise.all([browser, device, closing]);
+    expect(rejects.map(({ code }) => code)).toEqual(['closed', 'closed']);
+  });
+
+  it('close() waits for a shutdown refusal socket whose peer never finishes the close', async () => {
+    const held = heldAuthorize();
+    const { port, server, endpoint } = await setup({ authorize: held.authorize, closeTimeoutMs: 200 });
+    const browsers = heldBrowserUpgrades(port, endpoint.path, 'closed');
+    try {
+      const told = browsers.upgrade('127.0.0.1');
+      await waitFor(() => held.calls === 1, 'in authorize');
+      const closing = endpoint.close();
+      expect((await told).startsWith('HTTP/1.1 101 ')).toBe(true);
+      await closing;
+      // The silent peer's socket was terminated before close() resolved.
+      const connections = await new Promise<number>((resolve, reject) =>
+        server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+      );
+      expect(connections).toBe(0);
+    } finally {
+      browsers.destroy();
+    }
   });
 
   it('a bad query: 400 invalid_payload (close 1007); a browser that did not offer boardcast.v1 keeps the HTTP 400', async () => {
