@@ -65,10 +65,11 @@ const here = fileURLToPath(new URL('..', import.meta.url));
  * A socket the server refuses inside it (ws-server's answer to a browser)
  * shows no `open` and sends no queued command: both wait for the server's
  * first frame that is not an error (accepted() in ws-link.ts); the
- * plain-HTTP question is bounded by a timeout, and `closed` told inside the
- * socket is retried: +~40 B on every entry with a WS transport (ws 5,529 /
- * 8,032; channels 8,165 / 13,327; bindings 7,265 / 11,466; root 7,203 /
- * 11,395).
+ * plain-HTTP question is bounded by a timeout and takes a 5xx for a passing
+ * failure, `closed` told inside the socket is retried, and a ping at open
+ * makes a quiet accepted socket answer: +~60 B on every entry with a WS
+ * transport (ws 5,544 / 8,051; channels 8,188 / 13,342; bindings 7,281 /
+ * 11,483; root 7,220 / 11,418).
  */
 const entries = [
   {

@@ -37,12 +37,12 @@ export function wsChannelTransport(url: string, options: WsOptions<any>): Channe
   const keep = { ...options };
   /** Subscribe frames awaiting their `result`: the channels they named. */
   const subscribes = new Map<number, readonly string[]>();
-  /** The attempt in progress: its sink, and set changes made before it opened. */
-  let current: { sink: ChannelSink; late: string[] } | undefined;
+  /** The attempt in progress: its sink, its socket once open, and set changes made before it opened. */
+  let current: { sink: ChannelSink; late: string[]; ws?: WebSocket } | undefined;
 
   /** A set change now (socket open), after the opening frames (opening), or `false` (no attempt: the next one reads the set). */
   const change = (frame: string) => {
-    if (commands.socket) commands.socket.send(frame);
+    if (current?.ws) current.ws.send(frame);
     else if (current) current.late.push(frame);
     else return false;
     return true;
@@ -53,7 +53,7 @@ export function wsChannelTransport(url: string, options: WsOptions<any>): Channe
     const sink = linkSink as ChannelSink;
     const ws = openSocket(options, target.href, (error, fatal) => sink.drop(error, fatal));
     if (!ws) return () => undefined;
-    const attempt = { sink, late: [] as string[] };
+    const attempt: { sink: ChannelSink; late: string[]; ws?: WebSocket } = { sink, late: [] };
     current = attempt;
     let interval: ReturnType<typeof setInterval> | undefined;
     let started = false;
@@ -93,6 +93,8 @@ export function wsChannelTransport(url: string, options: WsOptions<any>): Channe
         ws.send(frame);
       }
       for (const frame of attempt.late.splice(0)) ws.send(frame);
+      // Later changes go straight out: the set rides on this socket, whether or not the server took it yet.
+      attempt.ws = ws;
       interval = startPings(ws, options);
     };
     ws.onmessage = (message) => {

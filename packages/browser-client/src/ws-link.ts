@@ -114,17 +114,20 @@ export function watchRefusals(
     // Bounded: with the watchdog off (keepAliveMs 0) an unanswered question would hold the client for ever.
     void fetch(ws.url.replace(/^ws/, 'http'), {
       cache: 'no-store',
-      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+      signal: AbortSignal.timeout?.(PROBE_TIMEOUT_MS),
     }).then(
       (res) =>
         gone() ||
-        refuse({
-          error: new BoardcastError(
-            'upgrade_failed',
-            `HTTP ${res.status} but no WebSocket: a proxy drops the upgrade (nginx: proxy_set_header Upgrade, Connection)`,
-          ),
-          status: 426,
-        }),
+        // A 5xx is the server (or a proxy before it) failing for now, a restart say: no lost upgrade.
+        (res.status >= 500
+          ? fail(error, false)
+          : refuse({
+              error: new BoardcastError(
+                'upgrade_failed',
+                `HTTP ${res.status} but no WebSocket: a proxy drops the upgrade (nginx: proxy_set_header Upgrade, Connection)`,
+              ),
+              status: 426,
+            })),
       () => gone() || fail(error, false),
     );
   };
@@ -165,6 +168,10 @@ export function openSocket(
  */
 // biome-ignore lint/suspicious/noExplicitAny: the contract type does not matter here
 export function startPings(ws: WebSocket, options: WsOptions<any>): ReturnType<typeof setInterval> | undefined {
+  // One ping at once, whatever the period: ws-server answers it on every socket it took (a
+  // resumed stream with nothing missed sends nothing else), never on one it refuses, so the
+  // pong is what makes a quiet accepted socket `open` (accepted()) within a round trip.
+  ws.send(encodeWsPing());
   const period = options.keepAliveMs ?? 15_000;
   if ((options.missedKeepAlives ?? 2) > 0 && period > 0) {
     return setInterval(() => ws.send(encodeWsPing()), Math.min(period, 2 ** 31 - 1));

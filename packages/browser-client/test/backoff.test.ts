@@ -235,15 +235,16 @@ describe('WS keep-alive schedule (fake timers, mock-socket server that never ans
     return result;
   }
 
-  it('pings every keepAliveMs and gives up after missedKeepAlives silent periods (defaults: 15 s, 2)', async () => {
-    expect(await pingsAfter(29_000, {})).toEqual({ pings: 1, status: 'open', errors: [] });
+  it('pings at open, then every keepAliveMs, and gives up after missedKeepAlives silent periods (defaults: 15 s, 2)', async () => {
+    // The ping at open (t = 0), then one at 15 s.
+    expect(await pingsAfter(29_000, {})).toEqual({ pings: 2, status: 'open', errors: [] });
     // Nothing answered since the snapshot just after the open at t = 0: dead 30 s after that
-    // snapshot, a moment after the second ping (due at 30 s from the open) went out.
-    expect(await pingsAfter(31_000, {})).toEqual({ pings: 2, status: 'closed', errors: ['timeout'] });
+    // snapshot, a moment after the ping due at 30 s went out.
+    expect(await pingsAfter(31_000, {})).toEqual({ pings: 3, status: 'closed', errors: ['timeout'] });
   });
 
-  it('a period of 0 or missedKeepAlives 0 sends no pings at all and never times out', async () => {
-    expect(await pingsAfter(60_000, { keepAliveMs: 0 })).toEqual({ pings: 0, status: 'open', errors: [] });
-    expect(await pingsAfter(60_000, { missedKeepAlives: 0 })).toEqual({ pings: 0, status: 'open', errors: [] });
+  it('a period of 0 or missedKeepAlives 0 sends only the ping at open, and never times out', async () => {
+    expect(await pingsAfter(60_000, { keepAliveMs: 0 })).toEqual({ pings: 1, status: 'open', errors: [] });
+    expect(await pingsAfter(60_000, { missedKeepAlives: 0 })).toEqual({ pings: 1, status: 'open', errors: [] });
   });
 });

@@ -5,6 +5,7 @@
 
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { encodeWsSnapshot, WS_PROTOCOL } from '@boardcast/core/wire';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ClientOptions, WebSocket, WebSocketServer } from 'ws';
@@ -26,6 +27,10 @@ function browserLike(origin: string): WebSocketClass {
 describe.each(['single stream', 'channels'] as const)('%s over WS, refused inside the socket', (kind) => {
   it('shows no open, keeps a queued command queued, and runs it once a place frees up', async () => {
     const hub = makeHub();
+    let runs = 0;
+    hub.on('command', (log) => {
+      if (log.command === 'led') runs += 1;
+    });
     const server = await serve(hub, { ws: { maxClients: 1, allowedOrigins: '*' } });
     cleanups.push(
       () => server.kill(),
@@ -59,6 +64,46 @@ describe.each(['single stream', 'channels'] as const)('%s over WS, refused insid
     expect(await command).toEqual({ on: true });
     expect(statuses.at(-1)).toBe('open');
     expect(hub.state.led.on).toBe(true);
+    expect(runs).toBe(1);
+  });
+});
+
+describe.each(['single stream', 'channels'] as const)('%s over WS, resumed with nothing missed', (kind) => {
+  it('is open within a round trip and sends its queue, even with keep-alive off (the server sends nothing else)', async () => {
+    const hub = makeHub();
+    const server = await serve(hub);
+    cleanups.push(
+      () => server.kill(),
+      () => hub.close(),
+    );
+    const options = {
+      WebSocket: WebSocket as unknown as WebSocketClass,
+      keepAliveMs: 0,
+      reconnect: { initialDelayMs: 50, maxDelayMs: 100 },
+    };
+    const client =
+      kind === 'single stream'
+        ? connect(server.url, contract, { transport: 'ws', ...options })
+        : connectChannels(server.url, contract, { transport: 'ws', channels: ['default'], ...options });
+    cleanups.push(() => client.close());
+    const sockets: Duplex[] = [];
+    server.server.on('upgrade', (_req: unknown, socket: Duplex) => sockets.push(socket));
+    const statuses: string[] = [];
+    let snapshots = 0;
+    client.onStatus((s) => statuses.push(s.status));
+    // Both clients emit `snapshot` (the channel client with the channel first); the union's `on` takes neither.
+    (client as unknown as { on(event: 'snapshot', listener: () => void): unknown }).on('snapshot', () => {
+      snapshots += 1;
+    });
+    await until(() => snapshots === 1, 10_000, 'the first snapshot');
+    // The link drops (the server side of the socket is cut) and comes back: a resume with nothing missed.
+    for (const socket of sockets.splice(0)) socket.destroy();
+    await until(() => statuses.at(-1) === 'reconnecting', 10_000, 'the drop');
+    const command = client.command('led', { state: 'on' }, { timeout: 20_000 });
+    await until(() => statuses.at(-1) === 'open', 10_000, 'open again, with nothing published');
+    expect(await command).toEqual({ on: true });
+    // Resumed, not started over.
+    expect(snapshots).toBe(1);
   });
 });
 
@@ -88,4 +133,30 @@ it('a server shutting down (closed, told inside the socket) is retried until one
   await until(() => client.state, 20_000, 'the snapshot of the fourth attempt');
   expect(errors).toEqual(['closed', 'closed', 'closed']);
   expect(client.status).toBe('open');
+});
+
+it('channels over WS: a subscribe made after the socket opened, before the server spoke, is sent', async () => {
+  const hub = makeHub();
+  const server = await serve(hub);
+  cleanups.push(
+    () => server.kill(),
+    () => hub.close(),
+  );
+  let onOpened: (() => void) | undefined;
+  // Runs just after the client's own open handler (a microtask after the socket's open event).
+  class Hooked extends WebSocket {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols);
+      this.addEventListener('open', () => queueMicrotask(() => onOpened?.()));
+    }
+  }
+  const client = connectChannels(server.url, contract, {
+    transport: 'ws',
+    WebSocket: Hooked as unknown as WebSocketClass,
+    channels: [],
+  });
+  cleanups.push(() => client.close());
+  onOpened = () => client.subscribe('default');
+  await until(() => client.channel('default').state, 10_000, "the subscribed channel's snapshot");
+  expect(client.channel('default').state).toMatchObject({ led: { on: false } });
 });

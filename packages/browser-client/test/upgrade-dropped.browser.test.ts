@@ -76,3 +76,45 @@ describe.skipIf(!chromiumPath)('WebSocket clients in Chromium behind a proxy tha
     60_000,
   );
 });
+
+describe.skipIf(!chromiumPath)('WebSocket clients in Chromium behind a proxy whose backend is down (502)', () => {
+  let server: Server;
+  beforeAll(async () => {
+    const page = pageRoutes(PAGE, await pageBundle(script));
+    // The upgrade and the plain-HTTP question both get 502, as from nginx while the app restarts.
+    server = createServer((req, res) => {
+      if (page(req, res)) return;
+      res.writeHead(502, { 'content-type': 'text/plain' }).end('bad gateway');
+    });
+    server.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  const browser = suiteBrowser(launchChromium, () => new Promise((resolve) => server.close(resolve)));
+
+  it.each([
+    ['the single stream (connectWs)', ''],
+    ['a channel client (connectChannels)', '?channels'],
+  ])(
+    '%s keeps retrying (network_error), never taking a 5xx for a dropped upgrade',
+    async (_, query) => {
+      const { tab, problems } = await openPage(
+        browser(),
+        `http://127.0.0.1:${(server.address() as AddressInfo).port}/${query}`,
+      );
+      await tab.waitForFunction(
+        () => {
+          const seen = (window as unknown as { result?: Result }).result;
+          return seen !== undefined && (seen.errors.length >= 3 || seen.error !== undefined);
+        },
+        undefined,
+        { timeout: 30_000 },
+      );
+      const result = await tab.evaluate(() => (window as unknown as { result: Result }).result);
+      expect(result.error).toBeUndefined();
+      expect(result.errors.slice(0, 3)).toEqual(['network_error', 'network_error', 'network_error']);
+      expect(problems).toEqual([]);
+      await tab.close();
+    },
+    60_000,
+  );
+});
