@@ -24,6 +24,21 @@ function browserLike(origin: string): WebSocketClass {
   } as unknown as WebSocketClass;
 }
 
+/** A WS client of `kind` on the default channel, retrying fast; closed after the test. */
+function connectKind(
+  kind: 'single stream' | 'channels',
+  url: string,
+  options: { WebSocket: WebSocketClass; keepAliveMs?: number },
+) {
+  const all = { transport: 'ws', ...options, reconnect: { initialDelayMs: 50, maxDelayMs: 100 } } as const;
+  const client =
+    kind === 'single stream'
+      ? connect(url, contract, all)
+      : connectChannels(url, contract, { ...all, channels: ['default'] });
+  cleanups.push(() => client.close());
+  return client;
+}
+
 describe.each(['single stream', 'channels'] as const)('%s over WS, refused inside the socket', (kind) => {
   it('shows no open, keeps a queued command queued, and runs it once a place frees up', async () => {
     const hub = makeHub();
@@ -42,13 +57,7 @@ describe.each(['single stream', 'channels'] as const)('%s over WS, refused insid
       device.once('open', resolve);
       device.once('error', reject);
     });
-    const WebSocketClass = browserLike(`http://127.0.0.1:${server.port}`);
-    const options = { WebSocket: WebSocketClass, reconnect: { initialDelayMs: 50, maxDelayMs: 100 } };
-    const client =
-      kind === 'single stream'
-        ? connect(server.url, contract, { transport: 'ws', ...options })
-        : connectChannels(server.url, contract, { transport: 'ws', channels: ['default'], ...options });
-    cleanups.push(() => client.close());
+    const client = connectKind(kind, server.url, { WebSocket: browserLike(`http://127.0.0.1:${server.port}`) });
     const statuses: string[] = [];
     const errors: string[] = [];
     client.onStatus((s) => statuses.push(s.status));
@@ -76,16 +85,7 @@ describe.each(['single stream', 'channels'] as const)('%s over WS, resumed with 
       () => server.kill(),
       () => hub.close(),
     );
-    const options = {
-      WebSocket: WebSocket as unknown as WebSocketClass,
-      keepAliveMs: 0,
-      reconnect: { initialDelayMs: 50, maxDelayMs: 100 },
-    };
-    const client =
-      kind === 'single stream'
-        ? connect(server.url, contract, { transport: 'ws', ...options })
-        : connectChannels(server.url, contract, { transport: 'ws', channels: ['default'], ...options });
-    cleanups.push(() => client.close());
+    const client = connectKind(kind, server.url, { WebSocket: WebSocket as unknown as WebSocketClass, keepAliveMs: 0 });
     const sockets: Duplex[] = [];
     server.server.on('upgrade', (_req: unknown, socket: Duplex) => sockets.push(socket));
     const statuses: string[] = [];

@@ -31,6 +31,27 @@ client.onStatus((s) => {
 
 type Result = { errors: string[]; error?: { code: string; message: string } };
 
+/** Both WebSocket clients: the page's query picks one. */
+const CLIENTS = [
+  ['the single stream (connectWs)', ''],
+  ['a channel client (connectChannels)', '?channels'],
+] as const;
+
+/** The page for `query` on `server`, once its client stopped or had three errors (or 30 s). */
+async function runPage(browser: Parameters<typeof openPage>[0], server: Server, query: string) {
+  const opened = await openPage(browser, `http://127.0.0.1:${(server.address() as AddressInfo).port}/${query}`);
+  await opened.tab.waitForFunction(
+    () => {
+      const seen = (window as unknown as { result?: Result }).result;
+      return seen !== undefined && (seen.error !== undefined || seen.errors.length >= 3);
+    },
+    undefined,
+    { timeout: 30_000 },
+  );
+  const result = await opened.tab.evaluate(() => (window as unknown as { result: Result }).result);
+  return { ...opened, result };
+}
+
 describe.skipIf(!chromiumPath)('WebSocket clients in Chromium behind a proxy that drops the upgrade', () => {
   let server: Server;
   /** Requests to the API as the server saw them: method, path, and whether it asked for an upgrade. */
@@ -50,21 +71,11 @@ describe.skipIf(!chromiumPath)('WebSocket clients in Chromium behind a proxy tha
   });
   const browser = suiteBrowser(launchChromium, () => new Promise((resolve) => server.close(resolve)));
 
-  it.each([
-    ['the single stream (connectWs)', ''],
-    ['a channel client (connectChannels)', '?channels'],
-  ])(
+  it.each(CLIENTS)(
     '%s is told upgrade_failed and stops after the second attempt',
     async (_, query) => {
       api.length = 0;
-      const { tab, problems } = await openPage(
-        browser(),
-        `http://127.0.0.1:${(server.address() as AddressInfo).port}/${query}`,
-      );
-      await tab.waitForFunction(() => (window as unknown as { result?: Result }).result?.error, undefined, {
-        timeout: 30_000,
-      });
-      const result = await tab.evaluate(() => (window as unknown as { result: Result }).result);
+      const { tab, problems, result } = await runPage(browser(), server, query);
       expect(result.error?.code).toBe('upgrade_failed');
       expect(result.error?.message).toMatch(/HTTP 404 but no WebSocket: a proxy drops the upgrade/);
       expect(result.errors).toEqual(['upgrade_failed', 'upgrade_failed']);
@@ -91,25 +102,10 @@ describe.skipIf(!chromiumPath)('WebSocket clients in Chromium behind a proxy who
   });
   const browser = suiteBrowser(launchChromium, () => new Promise((resolve) => server.close(resolve)));
 
-  it.each([
-    ['the single stream (connectWs)', ''],
-    ['a channel client (connectChannels)', '?channels'],
-  ])(
+  it.each(CLIENTS)(
     '%s keeps retrying (network_error), never taking a 5xx for a dropped upgrade',
     async (_, query) => {
-      const { tab, problems } = await openPage(
-        browser(),
-        `http://127.0.0.1:${(server.address() as AddressInfo).port}/${query}`,
-      );
-      await tab.waitForFunction(
-        () => {
-          const seen = (window as unknown as { result?: Result }).result;
-          return seen !== undefined && (seen.errors.length >= 3 || seen.error !== undefined);
-        },
-        undefined,
-        { timeout: 30_000 },
-      );
-      const result = await tab.evaluate(() => (window as unknown as { result: Result }).result);
+      const { tab, problems, result } = await runPage(browser(), server, query);
       expect(result.error).toBeUndefined();
       expect(result.errors.slice(0, 3)).toEqual(['network_error', 'network_error', 'network_error']);
       expect(problems).toEqual([]);

@@ -39,7 +39,12 @@ function heldBrowserUpgrades(port: number, path: string, code = 'too_many_client
   const destroy = () => {
     for (const socket of sockets) socket.destroy();
   };
-  return { sockets, upgrade, destroy };
+  /** The first held refusal ends: `address` is told inside a socket again (the bound counts live ones only). */
+  const freeOne = async (address: string) => {
+    sockets[0]?.destroy();
+    await waitFor(async () => (await upgrade(address)).startsWith('HTTP/1.1 101 '), `a place for ${address}`);
+  };
+  return { sockets, upgrade, destroy, freeOne };
 }
 
 describe('subprotocol', () => {
@@ -370,11 +375,7 @@ describe('limits and coexistence', () => {
       const past = await browsers.upgrade('127.0.0.9');
       expect(past.startsWith('HTTP/1.1 503 ')).toBe(true);
       // One refusal gone: its place is free for the next browser.
-      browsers.sockets[0]?.destroy();
-      await waitFor(
-        async () => (await browsers.upgrade('127.0.0.1')).startsWith('HTTP/1.1 101 '),
-        'a place among the refusals',
-      );
+      await browsers.freeOne('127.0.0.1');
     } finally {
       browsers.destroy();
     }
@@ -394,11 +395,7 @@ describe('limits and coexistence', () => {
       const other = await refusal(url, { localAddress: '127.0.0.2', origin: `http://127.0.0.1:${port}` });
       expect(other).toMatchObject({ status: 503, inBand: true, body: { error: { code: 'too_many_clients' } } });
       // One of the 8 gone: that address is told in band again.
-      browsers.sockets[0]?.destroy();
-      await waitFor(
-        async () => (await browsers.upgrade('127.0.0.1')).startsWith('HTTP/1.1 101 '),
-        'a place for 127.0.0.1',
-      );
+      await browsers.freeOne('127.0.0.1');
     } finally {
       browsers.destroy();
     }
