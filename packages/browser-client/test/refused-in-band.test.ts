@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type ClientOptions, WebSocket, WebSocketServer } from 'ws';
 import { connectChannels } from '../src/channels.js';
 import { connect, type WebSocketClass } from '../src/index.js';
-import { cleanups, contract, makeHub, runCleanups, serve, until } from './helpers.js';
+import { cleanups, contract, makeHub, runCleanups, serve, startHub, until } from './helpers.js';
 
 afterEach(runCleanups);
 
@@ -79,12 +79,7 @@ describe.each(['single stream', 'channels'] as const)('%s over WS, refused insid
 
 describe.each(['single stream', 'channels'] as const)('%s over WS, resumed with nothing missed', (kind) => {
   it('is open within a round trip and sends its queue, even with keep-alive off (the server sends nothing else)', async () => {
-    const hub = makeHub();
-    const server = await serve(hub);
-    cleanups.push(
-      () => server.kill(),
-      () => hub.close(),
-    );
+    const { server } = await startHub();
     const client = connectKind(kind, server.url, { WebSocket: WebSocket as unknown as WebSocketClass, keepAliveMs: 0 });
     const sockets: Duplex[] = [];
     server.server.on('upgrade', (_req: unknown, socket: Duplex) => sockets.push(socket));
@@ -136,12 +131,7 @@ it('a server shutting down (closed, told inside the socket) is retried until one
 });
 
 it('channels over WS: a subscribe made after the socket opened, before the server spoke, is sent', async () => {
-  const hub = makeHub();
-  const server = await serve(hub);
-  cleanups.push(
-    () => server.kill(),
-    () => hub.close(),
-  );
+  const { server } = await startHub();
   let onOpened: (() => void) | undefined;
   // Runs just after the client's own open handler (a microtask after the socket's open event).
   class Hooked extends WebSocket {
